@@ -1,0 +1,172 @@
+//! Every metric a cluster node exports (DESIGN §8: `meridian_cluster_<what>_<unit>`,
+//! labelled only by area).
+
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+
+use crate::raft::state_machine::StateMachineMetrics;
+
+#[derive(Clone)]
+pub struct ClusterMetrics {
+    pub term: IntGauge,
+    /// 0 follower or learner, 1 candidate, 2 leader (see [`role_value`]).
+    pub role: IntGauge,
+    pub is_leader: IntGauge,
+    pub last_log_index: IntGauge,
+    pub commit_index: IntGauge,
+    pub applied_index: IntGauge,
+    pub apply_lag: IntGauge,
+    pub snapshot_index: IntGauge,
+    pub purged_index: IntGauge,
+    pub voters: IntGauge,
+    pub append_fsync_seconds: Histogram,
+    pub state_machine: StateMachineMetrics,
+    pub sled_bytes: IntGauge,
+    pub raft_log_bytes: IntGauge,
+    pub writes_total: IntCounterVec,
+    pub batch_commands: Histogram,
+    pub write_seconds: Histogram,
+    pub forwarded_total: IntCounter,
+}
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+fn histogram(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    buckets: &[f64],
+) -> prometheus::Result<Histogram> {
+    let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets.to_vec()))?;
+    registry.register(Box::new(h.clone()))?;
+    Ok(h)
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str) -> prometheus::Result<IntGauge> {
+    let g = IntGauge::new(name, help)?;
+    registry.register(Box::new(g.clone()))?;
+    Ok(g)
+}
+
+fn counter(registry: &Registry, name: &str, help: &str) -> prometheus::Result<IntCounter> {
+    let c = IntCounter::new(name, help)?;
+    registry.register(Box::new(c.clone()))?;
+    Ok(c)
+}
+
+impl ClusterMetrics {
+    /// Registers into `registry`, which carries the process's constant labels (area).
+    pub fn register(registry: &Registry) -> prometheus::Result<Self> {
+        let writes_total = IntCounterVec::new(
+            Opts::new(
+                "meridian_cluster_commands_total",
+                "Commands committed through Raft, by result (ok or refused)",
+            ),
+            &["result"],
+        )?;
+        registry.register(Box::new(writes_total.clone()))?;
+        Ok(Self {
+            term: gauge(registry, "meridian_cluster_raft_term", "Current Raft term")?,
+            role: gauge(
+                registry,
+                "meridian_cluster_raft_role",
+                "Raft role: 0 follower/learner, 1 candidate, 2 leader",
+            )?,
+            is_leader: gauge(
+                registry,
+                "meridian_cluster_raft_is_leader",
+                "1 when this node is the leader",
+            )?,
+            last_log_index: gauge(
+                registry,
+                "meridian_cluster_raft_last_log_index",
+                "Index of the last log entry",
+            )?,
+            commit_index: gauge(
+                registry,
+                "meridian_cluster_raft_commit_index",
+                "Highest committed log index",
+            )?,
+            applied_index: gauge(
+                registry,
+                "meridian_cluster_raft_applied_index",
+                "Highest applied log index",
+            )?,
+            apply_lag: gauge(
+                registry,
+                "meridian_cluster_raft_apply_lag_entries",
+                "Committed entries not yet applied",
+            )?,
+            snapshot_index: gauge(
+                registry,
+                "meridian_cluster_raft_snapshot_index",
+                "Last log index in the snapshot",
+            )?,
+            purged_index: gauge(
+                registry,
+                "meridian_cluster_raft_purged_index",
+                "Last purged log index",
+            )?,
+            voters: gauge(
+                registry,
+                "meridian_cluster_raft_voters",
+                "Voters in the current membership",
+            )?,
+            append_fsync_seconds: histogram(
+                registry,
+                "meridian_cluster_log_append_fsync_seconds",
+                "Time from a log append to its fdatasync completing",
+                LATENCY_BUCKETS,
+            )?,
+            state_machine: StateMachineMetrics {
+                apply_seconds: histogram(
+                    registry,
+                    "meridian_cluster_apply_seconds",
+                    "Time to apply one round of committed entries to the state machine",
+                    LATENCY_BUCKETS,
+                )?,
+                snapshots_built: counter(
+                    registry,
+                    "meridian_cluster_snapshots_built_total",
+                    "Snapshots built",
+                )?,
+                snapshots_installed: counter(
+                    registry,
+                    "meridian_cluster_snapshots_installed_total",
+                    "Snapshots received from the leader and installed",
+                )?,
+            },
+            sled_bytes: gauge(
+                registry,
+                "meridian_cluster_sled_size_bytes",
+                "State machine size on disk",
+            )?,
+            raft_log_bytes: gauge(
+                registry,
+                "meridian_cluster_raft_log_size_bytes",
+                "Raft log size on disk",
+            )?,
+            writes_total,
+            batch_commands: histogram(
+                registry,
+                "meridian_cluster_batch_commands",
+                "Commands carried by one Raft entry",
+                &[
+                    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0,
+                ],
+            )?,
+            write_seconds: histogram(
+                registry,
+                "meridian_cluster_write_seconds",
+                "Time from a write reaching the leader to its commit and apply",
+                LATENCY_BUCKETS,
+            )?,
+            forwarded_total: counter(
+                registry,
+                "meridian_cluster_not_leader_answers_total",
+                "Requests answered with a redirect to the leader",
+            )?,
+        })
+    }
+}

@@ -1,0 +1,238 @@
+//! The Raft log on raft-log: a chunked write-ahead log that fdatasyncs before an append
+//! is reported flushed. openraft treats an entry as persisted (and may count it towards a
+//! commit quorum) only when the flush callback fires, which happens after the sync.
+
+use std::fmt::Debug;
+use std::io;
+use std::ops::RangeBounds;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use openraft::entry::RaftEntry;
+use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
+use openraft::OptionalSend;
+use prometheus::Histogram;
+use raft_log::api::raft_log_writer::RaftLogWriter;
+use raft_log::{Callback, RaftLog};
+
+use super::wire::{from_bytes, to_bytes, Wire};
+use super::{Entry, EntryPayload, LogId, TypeConfig, Vote};
+
+/// Payloads are kept pre-encoded: the cache then accounts their real size and a read
+/// decodes only what it returns.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LogTypes;
+
+impl raft_log::Types for LogTypes {
+    type LogId = Wire<LogId>;
+    type LogPayload = Vec<u8>;
+    type Vote = Wire<Vote>;
+    type Callback = FlushDone;
+    type UserData = String;
+
+    fn log_index(log_id: &Self::LogId) -> u64 {
+        log_id.0.index
+    }
+
+    fn payload_size(payload: &Self::LogPayload) -> u64 {
+        payload.len() as u64
+    }
+}
+
+/// Who waits for a flush: openraft (append) or a caller that blocks until durable.
+pub enum FlushDone {
+    Raft {
+        flushed: IOFlushed<TypeConfig>,
+        started: Instant,
+        latency: Histogram,
+    },
+    Wait(tokio::sync::oneshot::Sender<io::Result<()>>),
+}
+
+impl Callback for FlushDone {
+    fn send(self, res: Result<(), io::Error>) {
+        match self {
+            FlushDone::Raft {
+                flushed,
+                started,
+                latency,
+            } => {
+                latency.observe(started.elapsed().as_secs_f64());
+                flushed.io_completed(res);
+            }
+            FlushDone::Wait(tx) => {
+                let _ = tx.send(res);
+            }
+        }
+    }
+}
+
+/// Limits of the in-memory payload cache (raft-log's defaults are 100k items / 1 GiB).
+#[derive(Debug, Clone, Copy)]
+pub struct LogCacheLimits {
+    pub max_items: usize,
+    pub max_bytes: usize,
+}
+
+impl Default for LogCacheLimits {
+    fn default() -> Self {
+        Self {
+            max_items: 50_000,
+            max_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct LogStore {
+    log: Arc<Mutex<RaftLog<LogTypes>>>,
+    fsync_latency: Histogram,
+}
+
+impl LogStore {
+    pub fn open(dir: &Path, cache: LogCacheLimits, fsync_latency: Histogram) -> io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let mut config = raft_log::Config::new(dir.display());
+        config.log_cache_max_items = Some(cache.max_items);
+        config.log_cache_capacity = Some(cache.max_bytes);
+        let log = RaftLog::open(Arc::new(config))?;
+        Ok(Self {
+            log: Arc::new(Mutex::new(log)),
+            fsync_latency,
+        })
+    }
+
+    fn lock(&self) -> io::Result<MutexGuard<'_, RaftLog<LogTypes>>> {
+        self.log
+            .lock()
+            .map_err(|_| io::Error::other("raft log lock poisoned"))
+    }
+
+    /// Syncs everything written so far and waits until it is on disk.
+    async fn sync(&self) -> io::Result<()> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.lock()?.flush(true, Some(FlushDone::Wait(tx)))?;
+        rx.await
+            .map_err(|_| io::Error::other("raft log flush worker stopped"))?
+    }
+
+    /// Bytes the log occupies on disk.
+    pub fn on_disk_bytes(&self) -> u64 {
+        self.lock().map(|log| log.on_disk_size()).unwrap_or(0)
+    }
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB>(&mut self, range: RB) -> Result<Vec<Entry>, io::Error>
+    where
+        RB: RangeBounds<u64> + Clone + Debug + OptionalSend,
+    {
+        let start = match range.start_bound() {
+            std::ops::Bound::Included(&i) => i,
+            std::ops::Bound::Excluded(&i) => i + 1,
+            std::ops::Bound::Unbounded => 0,
+        };
+        let end = match range.end_bound() {
+            std::ops::Bound::Included(&i) => i + 1,
+            std::ops::Bound::Excluded(&i) => i,
+            std::ops::Bound::Unbounded => u64::MAX,
+        };
+        let log = self.lock()?;
+        log.read(start, end)
+            .map(|item| {
+                let (log_id, payload) = item?;
+                let payload: EntryPayload = from_bytes(&payload)?;
+                Ok(Entry::new(log_id.0, payload))
+            })
+            .collect()
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote>, io::Error> {
+        Ok(self.lock()?.log_state().vote().map(|v| v.0.clone()))
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = Self;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, io::Error> {
+        let log = self.lock()?;
+        let state = log.log_state();
+        let purged = state.purged().map(|id| id.0.clone());
+        let last = state
+            .last()
+            .map(|id| id.0.clone())
+            .or_else(|| purged.clone());
+        Ok(LogState {
+            last_purged_log_id: purged,
+            last_log_id: last,
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote) -> Result<(), io::Error> {
+        self.lock()?.save_vote(Wire(vote.clone()))?;
+        self.sync().await
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), io::Error> {
+        // Durable with the next synced write; a lost commit mark only means re-applying
+        // entries the new leader commits again.
+        if let Some(committed) = committed {
+            self.lock()?.commit(Wire(committed))?;
+        }
+        Ok(())
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId>, io::Error> {
+        Ok(self.lock()?.log_state().committed().map(|id| id.0.clone()))
+    }
+
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: IOFlushed<TypeConfig>,
+    ) -> Result<(), io::Error>
+    where
+        I: IntoIterator<Item = Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let records = entries
+            .into_iter()
+            .map(|entry| Ok((Wire(entry.log_id.clone()), to_bytes(&entry.payload)?)))
+            .collect::<io::Result<Vec<_>>>()?;
+        let mut log = self.lock()?;
+        log.append(records)?;
+        log.flush(
+            true,
+            Some(FlushDone::Raft {
+                flushed: callback,
+                started: Instant::now(),
+                latency: self.fsync_latency.clone(),
+            }),
+        )
+    }
+
+    async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
+        let from = last_log_id.map(|id| id.index + 1).unwrap_or(0);
+        {
+            let mut log = self.lock()?;
+            // Nothing after `last_log_id`: raft-log refuses to truncate past its end.
+            match log.log_state().last() {
+                Some(last) if last.0.index >= from => {}
+                _ => return Ok(()),
+            }
+            log.truncate(from)?;
+        }
+        self.sync().await
+    }
+
+    async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
+        self.lock()?.purge(Wire(log_id))?;
+        self.sync().await
+    }
+}

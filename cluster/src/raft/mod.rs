@@ -1,0 +1,34 @@
+//! The Raft adapter: every openraft type the rest of the crate sees is named here.
+
+pub mod log_store;
+
+pub mod state_machine;
+pub(crate) mod wire;
+
+use std::io::Cursor;
+
+use crate::state::{Batch, BatchOutcome};
+
+openraft::declare_raft_types!(
+    /// The Raft types of one area's cluster.
+    pub TypeConfig:
+        D = Batch,
+        R = BatchOutcome,
+        NodeId = u64,
+        Node = openraft::BasicNode,
+);
+
+/// A snapshot travels and is installed as the bytes of its file.
+pub type SnapshotData = Cursor<Vec<u8>>;
+
+pub type Raft = openraft::Raft<TypeConfig, state_machine::StateMachineStore>;
+pub type LogId = openraft::alias::LogIdOf<TypeConfig>;
+pub type Vote = openraft::alias::VoteOf<TypeConfig>;
+pub type Entry = openraft::alias::EntryOf<TypeConfig>;
+pub type EntryPayload = openraft::alias::EntryPayloadOf<TypeConfig>;
+pub type SnapshotMeta = openraft::alias::SnapshotMetaOf<TypeConfig>;
+pub type StoredMembership = openraft::alias::StoredMembershipOf<TypeConfig>;
+pub type Snapshot = openraft::alias::SnapshotOf<TypeConfig, SnapshotData>;
+
+#[cfg(test)]
+mod storage_suite;

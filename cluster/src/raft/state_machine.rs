@@ -1,0 +1,444 @@
+//! The state machine on sled, and snapshots as files.
+//!
+//! Data and `last_applied` are written in one atomic sled batch, so after a crash the
+//! state is a prefix of the log and openraft re-applies the rest. sled is made durable
+//! (flush, then fsync of its files) whenever a snapshot is taken, because openraft purges
+//! the log up to a snapshot once it has one. A snapshot is one file written to a temporary
+//! name, fsynced and renamed; on start-up a snapshot newer than sled's state is installed.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Cursor, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::{Stream, TryStreamExt};
+use meridian_regions::AreaCode;
+use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
+use openraft::{EntryPayload, OptionalSend};
+use prometheus::{Histogram, IntCounter};
+
+use super::wire::{from_bytes, to_bytes};
+use super::{LogId, Snapshot, SnapshotData, SnapshotMeta, StoredMembership, TypeConfig};
+use crate::state::{self, ApplyContext, BatchOutcome, Overlay, StateRead};
+
+/// Version of the sled layout and of snapshot files; checked at start-up.
+pub const DATA_FORMAT_VERSION: u32 = 1;
+const SNAPSHOT_MAGIC: &[u8; 8] = b"MRDNSNAP";
+const META_PREFIX: &[u8] = b"\0meta/";
+const LAST_APPLIED: &[u8] = b"\0meta/last_applied";
+const MEMBERSHIP: &[u8] = b"\0meta/membership";
+const FORMAT: &[u8] = b"\0meta/format";
+/// Snapshot files kept besides the newest, for a follower still downloading one.
+const OLD_SNAPSHOTS_KEPT: usize = 1;
+
+#[derive(Clone)]
+pub struct StateMachineMetrics {
+    pub apply_seconds: Histogram,
+    pub snapshots_built: IntCounter,
+    pub snapshots_installed: IntCounter,
+}
+
+#[derive(Clone)]
+pub struct StateMachineStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    area: AreaCode,
+    db: sled::Db,
+    tree: sled::Tree,
+    sled_dir: PathBuf,
+    snapshot_dir: PathBuf,
+    /// Held while applying and while copying state into a snapshot, so a snapshot is
+    /// exactly the state at its `last_log_id`.
+    apply_lock: tokio::sync::Mutex<()>,
+    metrics: StateMachineMetrics,
+}
+
+fn invalid(msg: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg.into())
+}
+
+impl StateMachineStore {
+    /// Opens (or creates) the state under `dir`: `dir/sled` and `dir/snapshots`.
+    pub fn open(
+        dir: &Path,
+        area: AreaCode,
+        cache_capacity_bytes: u64,
+        metrics: StateMachineMetrics,
+    ) -> io::Result<Self> {
+        let sled_dir = dir.join("sled");
+        let snapshot_dir = dir.join("snapshots");
+        fs::create_dir_all(&snapshot_dir)?;
+        let db = sled::Config::new()
+            .path(&sled_dir)
+            .cache_capacity(cache_capacity_bytes)
+            .open()
+            .map_err(io::Error::other)?;
+        let tree = db.open_tree("state").map_err(io::Error::other)?;
+        match tree.get_raw(FORMAT)? {
+            None => {
+                tree.insert(FORMAT, to_bytes(&DATA_FORMAT_VERSION)?)
+                    .map_err(io::Error::other)?;
+            }
+            Some(bytes) => {
+                let found: u32 = from_bytes(&bytes)?;
+                if found != DATA_FORMAT_VERSION {
+                    return Err(invalid(format!(
+                        "{}: data format version {found}, this build reads {DATA_FORMAT_VERSION}",
+                        sled_dir.display()
+                    )));
+                }
+            }
+        }
+        let store = Self {
+            inner: Arc::new(Inner {
+                area,
+                db,
+                tree,
+                sled_dir,
+                snapshot_dir,
+                apply_lock: tokio::sync::Mutex::new(()),
+                metrics,
+            }),
+        };
+        store.recover_from_snapshot()?;
+        Ok(store)
+    }
+
+    /// The committed state, for reads.
+    pub fn state(&self) -> &sled::Tree {
+        &self.inner.tree
+    }
+
+    pub fn area(&self) -> AreaCode {
+        self.inner.area
+    }
+
+    pub fn sled_bytes_on_disk(&self) -> u64 {
+        self.inner.db.size_on_disk().unwrap_or(0)
+    }
+
+    pub fn last_applied(&self) -> io::Result<Option<LogId>> {
+        Ok(StateRead::get::<Option<LogId>>(&self.inner.tree, LAST_APPLIED)?.flatten())
+    }
+
+    fn membership(&self) -> io::Result<StoredMembership> {
+        Ok(StateRead::get(&self.inner.tree, MEMBERSHIP)?.unwrap_or_default())
+    }
+
+    /// A snapshot written after sled's state (sled lost unflushed writes in a crash, or
+    /// an install was interrupted) is installed again.
+    fn recover_from_snapshot(&self) -> io::Result<()> {
+        let Some(path) = self.newest_snapshot_path()? else {
+            return Ok(());
+        };
+        let bytes = fs::read(&path)?;
+        let (meta, records) =
+            parse_snapshot(&bytes).map_err(|e| invalid(format!("{}: {e}", path.display())))?;
+        if meta.last_log_id > self.last_applied()? {
+            tracing::info!(snapshot = %path.display(), "state is older than the newest snapshot: installing it");
+            self.load_into_sled(&meta, records)?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the whole state with a snapshot's, atomically, and makes it durable.
+    fn load_into_sled(
+        &self,
+        meta: &SnapshotMeta,
+        records: Vec<(Vec<u8>, Vec<u8>)>,
+    ) -> io::Result<()> {
+        let tree = &self.inner.tree;
+        let mut batch = sled::Batch::default();
+        for key in tree.iter().keys() {
+            let key = key.map_err(io::Error::other)?;
+            if !key.starts_with(META_PREFIX) {
+                batch.remove(key);
+            }
+        }
+        for (key, value) in records {
+            if key.starts_with(META_PREFIX) {
+                return Err(invalid("snapshot holds a reserved key"));
+            }
+            batch.insert(key, value);
+        }
+        batch.insert(LAST_APPLIED, to_bytes(&meta.last_log_id)?);
+        batch.insert(MEMBERSHIP, to_bytes(&meta.last_membership)?);
+        tree.apply_batch(batch).map_err(io::Error::other)?;
+        self.make_durable()
+    }
+
+    /// sled's own flush uses sync_file_range, which does not survive power loss: fsync
+    /// every file of the database as well.
+    fn make_durable(&self) -> io::Result<()> {
+        self.inner.db.flush().map_err(io::Error::other)?;
+        sync_tree(&self.inner.sled_dir)
+    }
+
+    fn newest_snapshot_path(&self) -> io::Result<Option<PathBuf>> {
+        Ok(self.snapshot_files()?.pop())
+    }
+
+    /// Complete snapshot files, oldest first (names sort by position).
+    fn snapshot_files(&self) -> io::Result<Vec<PathBuf>> {
+        let mut files: Vec<PathBuf> = fs::read_dir(&self.inner.snapshot_dir)?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.extension().is_some_and(|ext| ext == "snap"))
+            .collect();
+        files.sort();
+        Ok(files)
+    }
+
+    fn snapshot_path(&self, meta: &SnapshotMeta) -> PathBuf {
+        // Zero-padded position first so that name order is position order.
+        let position = meta
+            .last_log_id
+            .as_ref()
+            .map(|id| id.index + 1)
+            .unwrap_or(0);
+        let term = meta
+            .last_log_id
+            .as_ref()
+            .map(|id| id.leader_id.term)
+            .unwrap_or(0);
+        self.inner
+            .snapshot_dir
+            .join(format!("{position:020}-{term:020}.snap"))
+    }
+
+    /// Writes a snapshot file durably (temp file, fsync, rename, fsync of the directory)
+    /// and drops older ones.
+    fn persist_snapshot_file(&self, meta: &SnapshotMeta, bytes: &[u8]) -> io::Result<()> {
+        let path = self.snapshot_path(meta);
+        let tmp = path.with_extension("tmp");
+        {
+            let mut file = BufWriter::new(File::create(&tmp)?);
+            file.write_all(bytes)?;
+            file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        }
+        fs::rename(&tmp, &path)?;
+        File::open(&self.inner.snapshot_dir)?.sync_all()?;
+        let files = self.snapshot_files()?;
+        let keep_from = files.len().saturating_sub(OLD_SNAPSHOTS_KEPT + 1);
+        for old in &files[..keep_from] {
+            fs::remove_file(old)?;
+        }
+        Ok(())
+    }
+}
+
+fn sync_tree(dir: &Path) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            sync_tree(&path)?;
+        } else {
+            File::open(&path)?.sync_all()?;
+        }
+    }
+    File::open(dir)?.sync_all()
+}
+
+fn encode_snapshot(meta: &SnapshotMeta, records: &[(Vec<u8>, Vec<u8>)]) -> io::Result<Vec<u8>> {
+    let meta_bytes = to_bytes(meta)?;
+    let size: usize = records.iter().map(|(k, v)| 8 + k.len() + v.len()).sum();
+    let mut out = Vec::with_capacity(16 + meta_bytes.len() + size);
+    out.extend_from_slice(SNAPSHOT_MAGIC);
+    out.extend_from_slice(&DATA_FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&(meta_bytes.len() as u32).to_le_bytes());
+    out.extend_from_slice(&meta_bytes);
+    for (key, value) in records {
+        out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+        out.extend_from_slice(key);
+        out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        out.extend_from_slice(value);
+    }
+    Ok(out)
+}
+
+type Records = Vec<(Vec<u8>, Vec<u8>)>;
+
+fn parse_snapshot(bytes: &[u8]) -> io::Result<(SnapshotMeta, Records)> {
+    let mut cursor = Cursor::new(bytes);
+    let mut magic = [0u8; 8];
+    cursor.read_exact(&mut magic)?;
+    if &magic != SNAPSHOT_MAGIC {
+        return Err(invalid("not a Meridian snapshot"));
+    }
+    let version = read_u32(&mut cursor)?;
+    if version != DATA_FORMAT_VERSION {
+        return Err(invalid(format!(
+            "snapshot format version {version}, this build reads {DATA_FORMAT_VERSION}"
+        )));
+    }
+    let meta: SnapshotMeta = from_bytes(&read_chunk(&mut cursor)?)?;
+    let mut records = Vec::new();
+    while (cursor.position() as usize) < bytes.len() {
+        let key = read_chunk(&mut cursor)?;
+        let value = read_chunk(&mut cursor)?;
+        records.push((key, value));
+    }
+    Ok((meta, records))
+}
+
+fn read_u32(cursor: &mut Cursor<&[u8]>) -> io::Result<u32> {
+    let mut buf = [0u8; 4];
+    cursor.read_exact(&mut buf)?;
+    Ok(u32::from_le_bytes(buf))
+}
+
+fn read_chunk(cursor: &mut Cursor<&[u8]>) -> io::Result<Vec<u8>> {
+    let len = read_u32(cursor)? as usize;
+    let remaining = cursor.get_ref().len() - cursor.position() as usize;
+    if len > remaining {
+        return Err(invalid("snapshot truncated"));
+    }
+    let mut buf = vec![0u8; len];
+    cursor.read_exact(&mut buf)?;
+    Ok(buf)
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
+    type SnapshotData = SnapshotData;
+
+    async fn build_snapshot(&mut self) -> Result<Snapshot, io::Error> {
+        let (meta, records) = {
+            let _applying = self.inner.apply_lock.lock().await;
+            let meta = SnapshotMeta {
+                last_log_id: self.last_applied()?,
+                last_membership: self.membership()?,
+            };
+            let mut records = Vec::new();
+            for item in self.inner.tree.iter() {
+                let (key, value) = item.map_err(io::Error::other)?;
+                if !key.starts_with(META_PREFIX) {
+                    records.push((key.to_vec(), value.to_vec()));
+                }
+            }
+            (meta, records)
+        };
+        let bytes = encode_snapshot(&meta, &records)?;
+        let store = self.clone();
+        let file_meta = meta.clone();
+        let bytes = tokio::task::spawn_blocking(move || {
+            // The log is purged up to this snapshot once we return: sled must be durable.
+            store.make_durable()?;
+            store.persist_snapshot_file(&file_meta, &bytes)?;
+            Ok::<_, io::Error>(bytes)
+        })
+        .await
+        .map_err(io::Error::other)??;
+        self.inner.metrics.snapshots_built.inc();
+        Ok(Snapshot {
+            meta,
+            snapshot: Cursor::new(bytes),
+        })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachineStore {
+    type SnapshotData = SnapshotData;
+    type SnapshotBuilder = Self;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), io::Error> {
+        Ok((self.last_applied()?, self.membership()?))
+    }
+
+    async fn apply<Strm>(&mut self, mut entries: Strm) -> Result<(), io::Error>
+    where
+        Strm: Stream<Item = Result<EntryResponder<TypeConfig>, io::Error>> + Unpin + OptionalSend,
+    {
+        let _applying = self.inner.apply_lock.lock().await;
+        let started = Instant::now();
+        let mut overlay = Overlay::new(&self.inner.tree);
+        let mut last_applied = None;
+        let mut membership = None;
+        let mut replies = Vec::new();
+        while let Some((entry, responder)) = entries.try_next().await? {
+            let outcome = match &entry.payload {
+                EntryPayload::Blank => BatchOutcome::default(),
+                EntryPayload::Normal(batch) => {
+                    let ctx = ApplyContext {
+                        area: self.inner.area,
+                        now_ms: batch.issued_at_ms,
+                    };
+                    BatchOutcome(
+                        batch
+                            .commands
+                            .iter()
+                            .map(|envelope| state::apply(ctx, &mut overlay, envelope))
+                            .collect(),
+                    )
+                }
+                EntryPayload::Membership(m) => {
+                    membership = Some(StoredMembership::new(Some(entry.log_id.clone()), m.clone()));
+                    BatchOutcome::default()
+                }
+            };
+            last_applied = Some(entry.log_id.clone());
+            if let Some(responder) = responder {
+                replies.push((responder, outcome));
+            }
+        }
+        if let Some(log_id) = &last_applied {
+            overlay.put(LAST_APPLIED.to_vec(), &Some(log_id.clone()))?;
+        }
+        if let Some(membership) = &membership {
+            overlay.put(MEMBERSHIP.to_vec(), membership)?;
+        }
+        self.inner
+            .tree
+            .apply_batch(overlay.into_batch())
+            .map_err(io::Error::other)?;
+        self.inner
+            .metrics
+            .apply_seconds
+            .observe(started.elapsed().as_secs_f64());
+        for (responder, outcome) in replies {
+            responder.send(outcome);
+        }
+        Ok(())
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: SnapshotData,
+    ) -> Result<(), io::Error> {
+        let _applying = self.inner.apply_lock.lock().await;
+        let bytes = snapshot.into_inner();
+        let (file_meta, records) = parse_snapshot(&bytes)?;
+        if &file_meta != meta {
+            return Err(invalid("snapshot file does not match its metadata"));
+        }
+        let store = self.clone();
+        let meta = meta.clone();
+        tokio::task::spawn_blocking(move || {
+            store.persist_snapshot_file(&meta, &bytes)?;
+            store.load_into_sled(&meta, records)
+        })
+        .await
+        .map_err(io::Error::other)??;
+        self.inner.metrics.snapshots_installed.inc();
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, io::Error> {
+        let Some(path) = self.newest_snapshot_path()? else {
+            return Ok(None);
+        };
+        let bytes = fs::read(&path)?;
+        let (meta, _) =
+            parse_snapshot(&bytes).map_err(|e| invalid(format!("{}: {e}", path.display())))?;
+        Ok(Some(Snapshot {
+            meta,
+            snapshot: Cursor::new(bytes),
+        }))
+    }
+}

@@ -1,0 +1,161 @@
+//! Apps (tenants): one record per app with its two environments' credentials, and an
+//! index from every App Key to its app.
+
+use meridian_regions::AreaCode;
+use serde::{Deserialize, Serialize};
+
+use super::store::{Overlay, StateRead};
+use super::{users, ApplyContext, CommandError, Output};
+
+pub(crate) const APP_PREFIX: &[u8] = b"app/";
+const KEY_PREFIX: &[u8] = b"appkey/";
+const MAX_NAME_CHARS: usize = 64;
+
+/// `dev` and `prod` environments of one app: separate keys, separate data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AppEnv {
+    Dev,
+    Prod,
+}
+
+impl AppEnv {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppEnv::Dev => "dev",
+            AppEnv::Prod => "prod",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Credentials {
+    pub app_key: String,
+    pub app_secret: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct App {
+    pub name: String,
+    pub home: AreaCode,
+    pub created_at_ms: u64,
+    pub dev: Credentials,
+    pub prod: Credentials,
+}
+
+impl App {
+    pub fn credentials(&self, env: AppEnv) -> &Credentials {
+        match env {
+            AppEnv::Dev => &self.dev,
+            AppEnv::Prod => &self.prod,
+        }
+    }
+}
+
+fn app_record_key(prod_key: &str) -> Vec<u8> {
+    [APP_PREFIX, prod_key.as_bytes()].concat()
+}
+
+fn key_index_key(app_key: &str) -> Vec<u8> {
+    [KEY_PREFIX, app_key.as_bytes()].concat()
+}
+
+/// Which app (by its prod key) an App Key belongs to, and in which environment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct KeyIndex {
+    prod_key: String,
+    env: AppEnv,
+}
+
+/// App Keys and Secrets: 6–64 ASCII letters or digits (the commercial service's keys are
+/// 13–14 lowercase alphanumerics; operators moving an app in keep theirs).
+fn validate_credential(field: &str, value: &str) -> Result<(), CommandError> {
+    if !(6..=64).contains(&value.len()) {
+        return Err(CommandError::invalid(field, "must be 6 to 64 characters"));
+    }
+    if !value.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(CommandError::invalid(
+            field,
+            "only ASCII letters and digits are allowed",
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn create(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    name: &str,
+    dev: &Credentials,
+    prod: &Credentials,
+) -> Result<App, CommandError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        return Err(CommandError::invalid("name", "must be 1 to 64 characters"));
+    }
+    validate_credential("dev.appKey", &dev.app_key)?;
+    validate_credential("dev.appSecret", &dev.app_secret)?;
+    validate_credential("prod.appKey", &prod.app_key)?;
+    validate_credential("prod.appSecret", &prod.app_secret)?;
+    if dev.app_key == prod.app_key {
+        return Err(CommandError::invalid(
+            "dev.appKey",
+            "must differ from prod.appKey",
+        ));
+    }
+    for key in [&dev.app_key, &prod.app_key] {
+        if state.get_raw(&key_index_key(key))?.is_some() {
+            return Err(CommandError::Conflict {
+                what: format!("app key {key}"),
+            });
+        }
+    }
+    let app = App {
+        name: name.to_string(),
+        home: ctx.area,
+        created_at_ms: ctx.now_ms,
+        dev: dev.clone(),
+        prod: prod.clone(),
+    };
+    state.put(app_record_key(&prod.app_key), &app)?;
+    for (env, creds) in [(AppEnv::Dev, dev), (AppEnv::Prod, prod)] {
+        state.put(
+            key_index_key(&creds.app_key),
+            &KeyIndex {
+                prod_key: prod.app_key.clone(),
+                env,
+            },
+        )?;
+    }
+    Ok(app)
+}
+
+/// Removes the app, both keys and every user of both environments.
+pub(super) fn delete(state: &mut Overlay<'_>, app_key: &str) -> Result<Output, CommandError> {
+    let (app, _) = by_key(state, app_key)?;
+    let mut users_removed = 0;
+    for creds in [&app.dev, &app.prod] {
+        users_removed += users::delete_all(state, &creds.app_key)?;
+        state.delete(key_index_key(&creds.app_key));
+    }
+    state.delete(app_record_key(&app.prod.app_key));
+    Ok(Output::AppDeleted {
+        app_key: app_key.to_string(),
+        users_removed,
+    })
+}
+
+pub(super) fn by_key(state: &impl StateRead, app_key: &str) -> Result<(App, AppEnv), CommandError> {
+    let not_found = || CommandError::not_found(format!("app key {app_key}"));
+    let index: KeyIndex = state.get(&key_index_key(app_key))?.ok_or_else(not_found)?;
+    let app: App = state
+        .get(&app_record_key(&index.prod_key))?
+        .ok_or_else(not_found)?;
+    Ok((app, index.env))
+}
+
+pub(super) fn list(state: &impl StateRead) -> Result<Vec<App>, CommandError> {
+    Ok(state.scan(APP_PREFIX)?)
+}

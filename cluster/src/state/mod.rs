@@ -1,0 +1,206 @@
+//! The replicated state of one area and the commands that change it.
+//!
+//! A Raft entry carries a [`Batch`] of [`Envelope`]s; each envelope is one command of one
+//! caller and gets its own result, so one caller's bad input never fails another's write.
+//! Later features add [`Command`] variants and key spaces here without touching the Raft
+//! plumbing. Keys start with the app's key, so a later split into many Raft groups is a
+//! routing change.
+
+mod apps;
+mod store;
+mod users;
+
+use std::fmt;
+
+use meridian_regions::AreaCode;
+use serde::{Deserialize, Serialize};
+
+pub use apps::{App, AppEnv, Credentials};
+pub use store::{Overlay, StateRead};
+pub use users::User;
+
+/// One Raft entry's worth of commands, stamped by the leader with the time they are
+/// applied at (so every replica computes the same state).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Batch {
+    pub issued_at_ms: u64,
+    pub commands: Vec<Envelope>,
+}
+
+impl fmt::Display for Batch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "batch of {} commands @{}",
+            self.commands.len(),
+            self.issued_at_ms
+        )
+    }
+}
+
+/// The results of a [`Batch`], in command order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BatchOutcome(pub Vec<Result<Output, CommandError>>);
+
+/// A command and the area its caller believes the app lives in; the state machine
+/// refuses it unless that is this cluster's area (residency guard, NAV-05).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub area: AreaCode,
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Command {
+    /// Credentials are chosen before proposing (by the caller or the admin API), never
+    /// generated while applying: every replica must compute the same state.
+    CreateApp {
+        name: String,
+        dev: Credentials,
+        prod: Credentials,
+    },
+    DeleteApp {
+        app_key: String,
+    },
+    /// Creates the user or updates its name and portrait.
+    PutUser {
+        app_key: String,
+        user_id: String,
+        name: String,
+        portrait: String,
+    },
+    /// Moves the user to a new token generation: older tokens stop being valid.
+    RenewTokenGeneration {
+        app_key: String,
+        user_id: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Output {
+    App(App),
+    AppDeleted { app_key: String, users_removed: u64 },
+    User(User),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Query {
+    /// The app owning this key (dev or prod).
+    GetApp {
+        app_key: String,
+    },
+    ListApps,
+    GetUser {
+        app_key: String,
+        user_id: String,
+    },
+    Counts,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum QueryOutput {
+    App(App, AppEnv),
+    Apps(Vec<App>),
+    User(User),
+    Counts { apps: u64, users: u64 },
+}
+
+/// Why a command or query was refused. Each variant maps to one wire code at the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum CommandError {
+    #[error("this cluster serves area {cluster}; the request was for area {requested}")]
+    WrongArea {
+        cluster: AreaCode,
+        requested: AreaCode,
+    },
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: String, reason: String },
+    #[error("{what} not found")]
+    NotFound { what: String },
+    #[error("{what} already exists")]
+    Conflict { what: String },
+    #[error("limit reached: {what} (at most {limit})")]
+    Limit { what: String, limit: u64 },
+    #[error("storage: {0}")]
+    Storage(String),
+}
+
+impl CommandError {
+    pub(crate) fn invalid(field: &str, reason: impl Into<String>) -> Self {
+        CommandError::Invalid {
+            field: field.to_string(),
+            reason: reason.into(),
+        }
+    }
+    pub(crate) fn not_found(what: impl Into<String>) -> Self {
+        CommandError::NotFound { what: what.into() }
+    }
+}
+
+impl From<std::io::Error> for CommandError {
+    fn from(e: std::io::Error) -> Self {
+        CommandError::Storage(e.to_string())
+    }
+}
+
+/// What applying a command may depend on besides the state: identical on every replica.
+#[derive(Debug, Clone, Copy)]
+pub struct ApplyContext {
+    pub area: AreaCode,
+    pub now_ms: u64,
+}
+
+/// Applies one command to the batch's overlay. On error nothing it wrote stays.
+pub fn apply(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    envelope: &Envelope,
+) -> Result<Output, CommandError> {
+    if envelope.area != ctx.area {
+        return Err(CommandError::WrongArea {
+            cluster: ctx.area,
+            requested: envelope.area,
+        });
+    }
+    let checkpoint = state.checkpoint();
+    let result = match &envelope.command {
+        Command::CreateApp { name, dev, prod } => {
+            apps::create(ctx, state, name, dev, prod).map(Output::App)
+        }
+        Command::DeleteApp { app_key } => apps::delete(state, app_key),
+        Command::PutUser {
+            app_key,
+            user_id,
+            name,
+            portrait,
+        } => users::put(ctx, state, app_key, user_id, name, portrait).map(Output::User),
+        Command::RenewTokenGeneration { app_key, user_id } => {
+            users::renew_token_generation(state, app_key, user_id).map(Output::User)
+        }
+    };
+    if result.is_err() {
+        state.rollback(checkpoint);
+    }
+    result
+}
+
+/// Answers a query from committed state.
+pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, CommandError> {
+    match query {
+        Query::GetApp { app_key } => {
+            let (app, env) = apps::by_key(state, app_key)?;
+            Ok(QueryOutput::App(app, env))
+        }
+        Query::ListApps => apps::list(state).map(QueryOutput::Apps),
+        Query::GetUser { app_key, user_id } => {
+            users::get(state, app_key, user_id).map(QueryOutput::User)
+        }
+        Query::Counts => Ok(QueryOutput::Counts {
+            apps: state.count_prefix(apps::APP_PREFIX)?,
+            users: state.count_prefix(users::USER_PREFIX)?,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,144 @@
+//! Reading committed state and staging a batch's writes on top of it.
+
+use std::collections::BTreeMap;
+use std::io;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::raft::wire::{from_bytes, to_bytes};
+
+/// Read access to the state: the committed sled tree, or an [`Overlay`] on top of it.
+pub trait StateRead {
+    fn get_raw(&self, key: &[u8]) -> io::Result<Option<Vec<u8>>>;
+    /// Every key and value under `prefix`, in key order.
+    fn scan_raw(&self, prefix: &[u8]) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>>;
+
+    fn get<T: DeserializeOwned>(&self, key: &[u8]) -> io::Result<Option<T>> {
+        self.get_raw(key)?
+            .map(|bytes| from_bytes(&bytes))
+            .transpose()
+    }
+
+    fn scan<T: DeserializeOwned>(&self, prefix: &[u8]) -> io::Result<Vec<T>> {
+        self.scan_raw(prefix)?
+            .iter()
+            .map(|(_, value)| from_bytes(value))
+            .collect()
+    }
+
+    fn count_prefix(&self, prefix: &[u8]) -> io::Result<u64> {
+        Ok(self.scan_raw(prefix)?.len() as u64)
+    }
+}
+
+impl StateRead for sled::Tree {
+    fn get_raw(&self, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        Ok(self.get(key).map_err(io::Error::other)?.map(|v| v.to_vec()))
+    }
+
+    fn scan_raw(&self, prefix: &[u8]) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.scan_prefix(prefix)
+            .map(|item| {
+                let (k, v) = item.map_err(io::Error::other)?;
+                Ok((k.to_vec(), v.to_vec()))
+            })
+            .collect()
+    }
+
+    fn count_prefix(&self, prefix: &[u8]) -> io::Result<u64> {
+        let mut n = 0;
+        for item in self.scan_prefix(prefix).keys() {
+            item.map_err(io::Error::other)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+/// The writes of one apply round, staged in memory and committed to sled as one atomic
+/// batch together with `last_applied`. Reads see earlier writes of the same round.
+pub struct Overlay<'a> {
+    base: &'a sled::Tree,
+    pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Undo log: the pending value each write replaced, for rolling back one command.
+    undo: Vec<(Vec<u8>, Option<Option<Vec<u8>>>)>,
+}
+
+impl<'a> Overlay<'a> {
+    pub fn new(base: &'a sled::Tree) -> Self {
+        Self {
+            base,
+            pending: BTreeMap::new(),
+            undo: Vec::new(),
+        }
+    }
+
+    pub fn put<T: Serialize>(&mut self, key: Vec<u8>, value: &T) -> io::Result<()> {
+        let bytes = to_bytes(value)?;
+        self.stage(key, Some(bytes));
+        Ok(())
+    }
+
+    pub fn delete(&mut self, key: Vec<u8>) {
+        self.stage(key, None);
+    }
+
+    fn stage(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
+        let previous = self.pending.insert(key.clone(), value);
+        self.undo.push((key, previous));
+    }
+
+    pub fn checkpoint(&self) -> usize {
+        self.undo.len()
+    }
+
+    /// Undoes every write staged after `checkpoint`.
+    pub fn rollback(&mut self, checkpoint: usize) {
+        while self.undo.len() > checkpoint {
+            let Some((key, previous)) = self.undo.pop() else {
+                break;
+            };
+            match previous {
+                Some(value) => self.pending.insert(key, value),
+                None => self.pending.remove(&key),
+            };
+        }
+    }
+
+    /// The staged writes as one sled batch; the undo log is dropped.
+    pub fn into_batch(self) -> sled::Batch {
+        let mut batch = sled::Batch::default();
+        for (key, value) in self.pending {
+            match value {
+                Some(value) => batch.insert(key, value),
+                None => batch.remove(key),
+            }
+        }
+        batch
+    }
+}
+
+impl StateRead for Overlay<'_> {
+    fn get_raw(&self, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        match self.pending.get(key) {
+            Some(staged) => Ok(staged.clone()),
+            None => self.base.get_raw(key),
+        }
+    }
+
+    fn scan_raw(&self, prefix: &[u8]) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> =
+            self.base.scan_raw(prefix)?.into_iter().collect();
+        for (key, value) in self.pending.range(prefix.to_vec()..) {
+            if !key.starts_with(prefix) {
+                break;
+            }
+            match value {
+                Some(value) => merged.insert(key.clone(), value.clone()),
+                None => merged.remove(key),
+            };
+        }
+        Ok(merged.into_iter().collect())
+    }
+}

@@ -1,0 +1,255 @@
+use meridian_regions::AreaCode;
+
+use super::*;
+
+fn ctx() -> ApplyContext {
+    ApplyContext {
+        area: AreaCode::Sg,
+        now_ms: 1_000,
+    }
+}
+
+fn creds(key: &str) -> Credentials {
+    Credentials {
+        app_key: key.to_string(),
+        app_secret: format!("{key}secret"),
+    }
+}
+
+fn create_app(name: &str, dev: &str, prod: &str) -> Envelope {
+    Envelope {
+        area: AreaCode::Sg,
+        command: Command::CreateApp {
+            name: name.into(),
+            dev: creds(dev),
+            prod: creds(prod),
+        },
+    }
+}
+
+fn put_user(app_key: &str, user_id: &str) -> Envelope {
+    Envelope {
+        area: AreaCode::Sg,
+        command: Command::PutUser {
+            app_key: app_key.into(),
+            user_id: user_id.into(),
+            name: "name".into(),
+            portrait: String::new(),
+        },
+    }
+}
+
+fn tree() -> (tempfile::TempDir, sled::Tree) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sled::Config::new()
+        .path(dir.path())
+        .temporary(true)
+        .open()
+        .unwrap();
+    let tree = db.open_tree("state").unwrap();
+    (dir, tree)
+}
+
+/// Applies envelopes one by one and commits the overlay, like one apply round.
+fn run(tree: &sled::Tree, envelopes: &[Envelope]) -> Vec<Result<Output, CommandError>> {
+    let mut overlay = Overlay::new(tree);
+    let out = envelopes
+        .iter()
+        .map(|e| apply(ctx(), &mut overlay, e))
+        .collect();
+    tree.apply_batch(overlay.into_batch()).unwrap();
+    out
+}
+
+// covers: NAV-05
+#[test]
+fn a_command_for_another_area_is_refused_and_changes_nothing() {
+    let (_dir, tree) = tree();
+    let mut foreign = create_app("Foreign", "devkey001", "prodkey001");
+    foreign.area = AreaCode::Na;
+    let out = run(&tree, &[foreign]);
+    assert_eq!(
+        out[0],
+        Err(CommandError::WrongArea {
+            cluster: AreaCode::Sg,
+            requested: AreaCode::Na
+        })
+    );
+    assert_eq!(
+        query(&tree, &Query::ListApps).unwrap(),
+        QueryOutput::Apps(vec![])
+    );
+}
+
+#[test]
+fn app_keys_resolve_to_their_environment_and_are_unique() {
+    let (_dir, tree) = tree();
+    let out = run(
+        &tree,
+        &[
+            create_app("Chat", "devkey001", "prodkey001"),
+            // Same prod key in the same batch: the second is refused.
+            create_app("Copy", "devkey002", "prodkey001"),
+        ],
+    );
+    assert!(out[0].is_ok());
+    assert!(matches!(&out[1], Err(CommandError::Conflict { what }) if what.contains("prodkey001")));
+    match query(
+        &tree,
+        &Query::GetApp {
+            app_key: "devkey001".into(),
+        },
+    )
+    .unwrap()
+    {
+        QueryOutput::App(app, env) => {
+            assert_eq!(env, AppEnv::Dev);
+            assert_eq!(app.name, "Chat");
+            assert_eq!(app.home, AreaCode::Sg);
+            assert_eq!(app.prod.app_key, "prodkey001");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // The refused command left no trace: its dev key is free.
+    assert!(matches!(
+        query(
+            &tree,
+            &Query::GetApp {
+                app_key: "devkey002".into()
+            }
+        ),
+        Err(CommandError::NotFound { .. })
+    ));
+}
+
+#[test]
+fn bad_credentials_and_names_are_refused_with_the_field_named() {
+    let (_dir, tree) = tree();
+    let cases = [
+        (create_app("", "devkey001", "prodkey001"), "name"),
+        (create_app("x", "short", "prodkey001"), "dev.appKey"),
+        (create_app("x", "devkey001", "prod-key-001"), "prod.appKey"),
+        (create_app("x", "samekey01", "samekey01"), "dev.appKey"),
+    ];
+    for (envelope, field) in cases {
+        let out = run(&tree, &[envelope]);
+        assert!(
+            matches!(&out[0], Err(CommandError::Invalid { field: f, .. }) if f == field),
+            "{field}: {:?}",
+            out[0]
+        );
+    }
+    assert_eq!(
+        query(&tree, &Query::ListApps).unwrap(),
+        QueryOutput::Apps(vec![])
+    );
+}
+
+#[test]
+fn users_are_created_updated_and_validated() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    let out = run(
+        &tree,
+        &[
+            put_user("prodkey001", "alice"),
+            put_user("prodkey001", "bad id!"),
+            put_user("nokey0001", "bob"),
+            put_user("prodkey001", &"x".repeat(64)),
+            put_user("prodkey001", &"x".repeat(65)),
+        ],
+    );
+    assert!(matches!(&out[0], Ok(Output::User(u)) if u.token_generation == 1));
+    assert!(matches!(&out[1], Err(CommandError::Invalid { field, .. }) if field == "userId"));
+    assert!(matches!(&out[2], Err(CommandError::NotFound { .. })));
+    assert!(out[3].is_ok(), "64 characters is the limit");
+    assert!(matches!(&out[4], Err(CommandError::Invalid { field, .. }) if field == "userId"));
+
+    let renewed = run(
+        &tree,
+        &[Envelope {
+            area: AreaCode::Sg,
+            command: Command::RenewTokenGeneration {
+                app_key: "prodkey001".into(),
+                user_id: "alice".into(),
+            },
+        }],
+    );
+    assert!(matches!(&renewed[0], Ok(Output::User(u)) if u.token_generation == 2));
+    // Data of one environment is invisible from the other.
+    assert!(matches!(
+        query(
+            &tree,
+            &Query::GetUser {
+                app_key: "devkey001".into(),
+                user_id: "alice".into()
+            }
+        ),
+        Err(CommandError::NotFound { .. })
+    ));
+}
+
+#[test]
+fn a_dev_environment_holds_at_most_100_users() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    let users: Vec<Envelope> = (0..users::DEV_USER_LIMIT)
+        .map(|i| put_user("devkey001", &format!("u{i}")))
+        .collect();
+    assert!(run(&tree, &users).iter().all(|r| r.is_ok()));
+    let out = run(
+        &tree,
+        &[
+            put_user("devkey001", "one-too-many"),
+            put_user("devkey001", "u5"),
+        ],
+    );
+    assert!(matches!(
+        &out[0],
+        Err(CommandError::Limit { limit: 100, .. })
+    ));
+    assert!(
+        out[1].is_ok(),
+        "updating an existing user is not a new registration"
+    );
+    // prod has no such cap.
+    let prod: Vec<Envelope> = (0..=users::DEV_USER_LIMIT)
+        .map(|i| put_user("prodkey001", &format!("u{i}")))
+        .collect();
+    assert!(run(&tree, &prod).iter().all(|r| r.is_ok()));
+}
+
+#[test]
+fn deleting_an_app_removes_its_keys_and_users() {
+    let (_dir, tree) = tree();
+    run(
+        &tree,
+        &[
+            create_app("Chat", "devkey001", "prodkey001"),
+            put_user("devkey001", "a"),
+            put_user("prodkey001", "b"),
+        ],
+    );
+    let out = run(
+        &tree,
+        &[Envelope {
+            area: AreaCode::Sg,
+            command: Command::DeleteApp {
+                app_key: "devkey001".into(),
+            },
+        }],
+    );
+    assert_eq!(
+        out[0],
+        Ok(Output::AppDeleted {
+            app_key: "devkey001".into(),
+            users_removed: 2
+        })
+    );
+    assert_eq!(
+        query(&tree, &Query::Counts).unwrap(),
+        QueryOutput::Counts { apps: 0, users: 0 }
+    );
+    // The keys can be used again.
+    assert!(run(&tree, &[create_app("Again", "devkey001", "prodkey001")])[0].is_ok());
+}

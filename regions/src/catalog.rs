@@ -1,0 +1,1002 @@
+//! The area catalog: one TOML file per area (`regions/areas/<code>.toml`), parsed,
+//! validated, and keyed by [`AreaCode`].
+//!
+//! Every error names the file and, where one applies, the dotted key
+//! (`retention.offline_days`, `cluster.peers[1].id`), so an operator can fix a bad
+//! file without reading code.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use toml::de::{DeTable, DeValue};
+
+use crate::area::AreaCode;
+
+/// Configuration of one area, as written in its TOML file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AreaConfig {
+    pub code: AreaCode,
+    /// Navigation service hosts clients call first.
+    pub nav: HostPair,
+    /// Server API hosts app servers call.
+    pub api: HostPair,
+    pub edges: EdgeDiscovery,
+    pub cluster: ClusterSeeds,
+    #[serde(default)]
+    pub retention: Retention,
+    #[serde(default)]
+    pub rate_limits: RateLimits,
+}
+
+/// A primary host and the backup clients fall back to (`host[:port]` or a URL).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostPair {
+    pub primary: String,
+    pub backup: String,
+}
+
+/// Where nav finds the area's edges: a DNS SRV name, a static list, or both
+/// (the static list is the fallback when DNS is unavailable).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeDiscovery {
+    /// DNS SRV name, e.g. `_meridian-edge._tcp.sg.meridian.example`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovery: Option<String>,
+    /// `host:port` of edges to use when discovery is absent or fails.
+    #[serde(default, rename = "static")]
+    pub static_edges: Vec<String>,
+}
+
+/// Seed peers of the area's Raft cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSeeds {
+    pub peers: Vec<SeedPeer>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedPeer {
+    /// Raft node id; unique within the area.
+    pub id: u64,
+    /// Internal RPC address, `host:port`.
+    pub addr: String,
+}
+
+/// Retention periods in days (SPEC PRV-02, PRV-04, ULG-04). Keys left out of the
+/// file take the defaults.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Retention {
+    /// Offline messages kept for an absent recipient, 1..=7.
+    pub offline_days: u32,
+    pub private_history_days: u32,
+    pub group_history_days: u32,
+    /// 1..=1095 (36 months).
+    pub ultragroup_history_days: u32,
+    pub chatroom_history_days: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            offline_days: 7,
+            private_history_days: 180,
+            group_history_days: 180,
+            ultragroup_history_days: 7,
+            chatroom_history_days: 60,
+        }
+    }
+}
+
+/// Rate limits (SPEC MSG-06, SYS-04). Keys left out of the file take the defaults.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimits {
+    /// Per client connection.
+    pub client_messages_per_sec: u32,
+    /// Server API sends to private and group conversations, per app.
+    pub api_private_group_per_sec: u32,
+    /// Server API sends to ultra groups and chatrooms, per app.
+    pub api_ultragroup_chatroom_per_sec: u32,
+    /// Broadcast / push-to-all, per app.
+    pub broadcasts_per_hour: u32,
+    pub broadcasts_per_day: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            client_messages_per_sec: 5,
+            api_private_group_per_sec: 20,
+            api_ultragroup_chatroom_per_sec: 100,
+            broadcasts_per_hour: 2,
+            broadcasts_per_day: 3,
+        }
+    }
+}
+
+/// A value that parsed but is not allowed: which key, and why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("key {key}: {reason}")]
+pub struct InvalidKey {
+    /// Dotted path, e.g. `cluster.peers[1].id`.
+    pub key: String,
+    pub reason: String,
+}
+
+impl InvalidKey {
+    fn new(key: impl Into<String>, reason: impl Into<String>) -> Self {
+        InvalidKey {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl AreaConfig {
+    /// Checks every value's range and consistency; reports the first problem in
+    /// file order.
+    pub fn validate(&self) -> Result<(), InvalidKey> {
+        self.nav.validate("nav")?;
+        self.api.validate("api")?;
+        self.edges.validate()?;
+        self.cluster.validate()?;
+        self.retention.validate()?;
+        self.rate_limits.validate()
+    }
+}
+
+impl HostPair {
+    fn validate(&self, section: &str) -> Result<(), InvalidKey> {
+        check_host(&format!("{section}.primary"), &self.primary)?;
+        check_host(&format!("{section}.backup"), &self.backup)
+    }
+}
+
+impl EdgeDiscovery {
+    fn validate(&self) -> Result<(), InvalidKey> {
+        if let Some(name) = &self.discovery {
+            check_host("edges.discovery", name)?;
+        }
+        for (i, edge) in self.static_edges.iter().enumerate() {
+            check_host(&format!("edges.static[{i}]"), edge)?;
+        }
+        // With neither source nav could never answer a client of this area.
+        if self.discovery.is_none() && self.static_edges.is_empty() {
+            return Err(InvalidKey::new(
+                "edges",
+                "needs a discovery name or at least one static edge",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl ClusterSeeds {
+    fn validate(&self) -> Result<(), InvalidKey> {
+        if self.peers.is_empty() {
+            return Err(InvalidKey::new(
+                "cluster.peers",
+                "must list at least one seed peer",
+            ));
+        }
+        let mut ids: HashMap<u64, usize> = HashMap::new();
+        let mut addrs: HashMap<&str, usize> = HashMap::new();
+        for (i, peer) in self.peers.iter().enumerate() {
+            if let Some(first) = ids.insert(peer.id, i) {
+                return Err(InvalidKey::new(
+                    format!("cluster.peers[{i}].id"),
+                    format!(
+                        "duplicate peer id {} (also cluster.peers[{first}].id)",
+                        peer.id
+                    ),
+                ));
+            }
+            let key = format!("cluster.peers[{i}].addr");
+            check_host(&key, &peer.addr)?;
+            if let Some(first) = addrs.insert(peer.addr.as_str(), i) {
+                return Err(InvalidKey::new(
+                    key,
+                    format!(
+                        "duplicate peer address {:?} (also cluster.peers[{first}].addr)",
+                        peer.addr
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Retention {
+    fn validate(&self) -> Result<(), InvalidKey> {
+        check_range("retention.offline_days", self.offline_days, 1, 7)?;
+        check_min(
+            "retention.private_history_days",
+            self.private_history_days,
+            1,
+        )?;
+        check_min("retention.group_history_days", self.group_history_days, 1)?;
+        check_range(
+            "retention.ultragroup_history_days",
+            self.ultragroup_history_days,
+            1,
+            1095,
+        )?;
+        check_min(
+            "retention.chatroom_history_days",
+            self.chatroom_history_days,
+            1,
+        )
+    }
+}
+
+impl RateLimits {
+    fn validate(&self) -> Result<(), InvalidKey> {
+        // A zero limit would silently disable sending; that is never intended.
+        check_min(
+            "rate_limits.client_messages_per_sec",
+            self.client_messages_per_sec,
+            1,
+        )?;
+        check_min(
+            "rate_limits.api_private_group_per_sec",
+            self.api_private_group_per_sec,
+            1,
+        )?;
+        check_min(
+            "rate_limits.api_ultragroup_chatroom_per_sec",
+            self.api_ultragroup_chatroom_per_sec,
+            1,
+        )?;
+        check_min(
+            "rate_limits.broadcasts_per_hour",
+            self.broadcasts_per_hour,
+            1,
+        )?;
+        // A day allowance below the hourly one would make the hourly limit a lie.
+        if self.broadcasts_per_day < self.broadcasts_per_hour {
+            return Err(InvalidKey::new(
+                "rate_limits.broadcasts_per_day",
+                format!(
+                    "must be at least broadcasts_per_hour ({}), got {}",
+                    self.broadcasts_per_hour, self.broadcasts_per_day
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn check_host(key: &str, value: &str) -> Result<(), InvalidKey> {
+    if value.trim().is_empty() {
+        return Err(InvalidKey::new(key, "must not be empty"));
+    }
+    if value.chars().any(char::is_whitespace) {
+        return Err(InvalidKey::new(
+            key,
+            format!("must not contain whitespace, got {value:?}"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_range(key: &str, value: u32, min: u32, max: u32) -> Result<(), InvalidKey> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(InvalidKey::new(
+            key,
+            format!("must be between {min} and {max}, got {value}"),
+        ))
+    }
+}
+
+fn check_min(key: &str, value: u32, min: u32) -> Result<(), InvalidKey> {
+    if value >= min {
+        Ok(())
+    } else {
+        Err(InvalidKey::new(
+            key,
+            format!("must be at least {min}, got {value}"),
+        ))
+    }
+}
+
+/// Line and column (both 1-based) of a position in a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Location {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Location {
+    fn of(contents: &str, offset: usize) -> Location {
+        let before = contents.get(..offset).unwrap_or(contents);
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        Location {
+            line: before.matches('\n').count() + 1,
+            column: before[line_start..].chars().count() + 1,
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}, column {}", self.line, self.column)
+    }
+}
+
+/// Why the catalog could not be built. Display is one line starting with the file.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// Not valid TOML, or a value of the wrong type or a missing key.
+    #[error("{file}: {}", parse_detail(.key.as_deref(), .message, .location.as_ref()))]
+    Parse {
+        file: String,
+        key: Option<String>,
+        message: String,
+        location: Option<Location>,
+    },
+    /// A key the schema does not know (usually a typo).
+    #[error("{file}: {}", parse_detail(Some(.key), .message, .location.as_ref()))]
+    UnknownKey {
+        file: String,
+        key: String,
+        message: String,
+        location: Option<Location>,
+    },
+    /// The file parsed but a value is out of range or inconsistent.
+    #[error("{file}: {error}")]
+    Invalid { file: String, error: InvalidKey },
+    /// The file's stem must be the lowercase area code, so the file an operator
+    /// edits is the area they think it is.
+    #[error("{file}: key code: area {code} must be in {}.toml, not {stem}.toml", .code.as_str().to_ascii_lowercase())]
+    CodeMismatch {
+        file: String,
+        stem: String,
+        code: AreaCode,
+    },
+    #[error("{file}: key code: area {code} is already defined in {first}")]
+    DuplicateArea {
+        file: String,
+        code: AreaCode,
+        first: String,
+    },
+    #[error("{}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// An empty directory is almost always a wrong path, not an intended catalog.
+    #[error("{}: no area files (*.toml) found", .dir.display())]
+    NoAreas { dir: PathBuf },
+}
+
+impl CatalogError {
+    /// The file (or directory) the error is about.
+    pub fn file(&self) -> String {
+        match self {
+            CatalogError::Parse { file, .. }
+            | CatalogError::UnknownKey { file, .. }
+            | CatalogError::Invalid { file, .. }
+            | CatalogError::CodeMismatch { file, .. }
+            | CatalogError::DuplicateArea { file, .. } => file.clone(),
+            CatalogError::Io { path, .. } => path.display().to_string(),
+            CatalogError::NoAreas { dir } => dir.display().to_string(),
+        }
+    }
+
+    /// The dotted key the error is about, when there is one.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            CatalogError::Parse { key, .. } => key.as_deref(),
+            CatalogError::UnknownKey { key, .. } => Some(key),
+            CatalogError::Invalid { error, .. } => Some(&error.key),
+            CatalogError::CodeMismatch { .. } | CatalogError::DuplicateArea { .. } => Some("code"),
+            CatalogError::Io { .. } | CatalogError::NoAreas { .. } => None,
+        }
+    }
+}
+
+fn parse_detail(key: Option<&str>, message: &str, location: Option<&Location>) -> String {
+    let mut out = String::new();
+    if let Some(key) = key {
+        out.push_str("key ");
+        out.push_str(key);
+        out.push_str(": ");
+    }
+    out.push_str(message);
+    if let Some(location) = location {
+        out.push_str(&format!(" ({location})"));
+    }
+    out
+}
+
+/// All configured areas.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Catalog {
+    areas: BTreeMap<AreaCode, AreaConfig>,
+}
+
+/// The shipped catalog, embedded so `builtin()` needs no files at run time.
+const BUILTIN: [(&str, &str); 5] = [
+    ("regions/areas/cn.toml", include_str!("../areas/cn.toml")),
+    ("regions/areas/sg.toml", include_str!("../areas/sg.toml")),
+    (
+        "regions/areas/sg-b.toml",
+        include_str!("../areas/sg-b.toml"),
+    ),
+    ("regions/areas/na.toml", include_str!("../areas/na.toml")),
+    ("regions/areas/sa.toml", include_str!("../areas/sa.toml")),
+];
+
+impl Catalog {
+    /// Loads every `*.toml` file in `dir` (other files are ignored), in name order.
+    pub fn load_dir(dir: &Path) -> Result<Catalog, CatalogError> {
+        let io_error = |path: &Path| {
+            let path = path.to_owned();
+            move |source| CatalogError::Io { path, source }
+        };
+        let mut paths = Vec::new();
+        for entry in fs::read_dir(dir).map_err(io_error(dir))? {
+            let path = entry.map_err(io_error(dir))?.path();
+            if path.extension().is_some_and(|ext| ext == "toml") && path.is_file() {
+                paths.push(path);
+            }
+        }
+        if paths.is_empty() {
+            return Err(CatalogError::NoAreas {
+                dir: dir.to_owned(),
+            });
+        }
+        // Name order makes "first defined" in duplicate errors deterministic.
+        paths.sort();
+        let mut files = Vec::with_capacity(paths.len());
+        for path in &paths {
+            let contents = fs::read_to_string(path).map_err(io_error(path))?;
+            files.push((path.display().to_string(), contents));
+        }
+        let files: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(name, contents)| (name.as_str(), contents.as_str()))
+            .collect();
+        Catalog::from_files(&files)
+    }
+
+    /// Builds a catalog from `(file name, contents)` pairs. The file name is used for
+    /// error messages and its stem must be the lowercase area code.
+    pub fn from_files(files: &[(&str, &str)]) -> Result<Catalog, CatalogError> {
+        let mut areas = BTreeMap::new();
+        let mut sources: BTreeMap<AreaCode, &str> = BTreeMap::new();
+        for &(file, contents) in files {
+            let config = parse_area(file, contents)?;
+            if let Some(first) = sources.insert(config.code, file) {
+                return Err(CatalogError::DuplicateArea {
+                    file: file.to_owned(),
+                    code: config.code,
+                    first: first.to_owned(),
+                });
+            }
+            areas.insert(config.code, config);
+        }
+        Ok(Catalog { areas })
+    }
+
+    /// The catalog shipped in `regions/areas/`, compiled in.
+    pub fn builtin() -> Catalog {
+        // The inputs are compile-time constants checked by a unit test, so failure
+        // here is a bug in this crate, not a runtime condition to handle.
+        Catalog::from_files(&BUILTIN)
+            .unwrap_or_else(|err| panic!("built-in area catalog is invalid: {err}"))
+    }
+
+    pub fn get(&self, code: AreaCode) -> Option<&AreaConfig> {
+        self.areas.get(&code)
+    }
+
+    /// Areas in `AreaCode` order.
+    pub fn iter(&self) -> impl Iterator<Item = (AreaCode, &AreaConfig)> + '_ {
+        self.areas.iter().map(|(code, config)| (*code, config))
+    }
+
+    /// Codes of the configured areas, in `AreaCode` order.
+    pub fn codes(&self) -> impl Iterator<Item = AreaCode> + '_ {
+        self.areas.keys().copied()
+    }
+}
+
+/// Parses and validates one area file.
+fn parse_area(file: &str, contents: &str) -> Result<AreaConfig, CatalogError> {
+    let config: AreaConfig =
+        toml::from_str(contents).map_err(|err| toml_error(file, contents, &err))?;
+    let stem = Path::new(file)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if stem != config.code.as_str().to_ascii_lowercase() {
+        return Err(CatalogError::CodeMismatch {
+            file: file.to_owned(),
+            stem,
+            code: config.code,
+        });
+    }
+    config.validate().map_err(|error| CatalogError::Invalid {
+        file: file.to_owned(),
+        error,
+    })?;
+    Ok(config)
+}
+
+/// Turns a TOML error into a one-line error naming the key and position.
+fn toml_error(file: &str, contents: &str, err: &toml::de::Error) -> CatalogError {
+    // toml's Display is a multi-line snippet; keep only the message itself.
+    let message = err.message().trim().replace('\n', "; ");
+    let span = err.span();
+    let location = span.as_ref().map(|span| Location::of(contents, span.start));
+    let path = span.and_then(|span| path_at(contents, span));
+    // serde's wording for `deny_unknown_fields`; say "key" as TOML does.
+    if let (Some(rest), Some(key)) = (message.strip_prefix("unknown field"), &path) {
+        if !key.is_empty() {
+            return CatalogError::UnknownKey {
+                file: file.to_owned(),
+                key: key.clone(),
+                message: format!("unknown key{rest}"),
+                location,
+            };
+        }
+    }
+    // A missing key is reported on its table; name the key itself.
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'));
+    let key = match (path, missing) {
+        (Some(table), Some(name)) if table.is_empty() => Some(name.to_owned()),
+        (Some(table), Some(name)) => Some(format!("{table}.{name}")),
+        (path, _) => path.filter(|p| !p.is_empty()),
+    };
+    CatalogError::Parse {
+        file: file.to_owned(),
+        key,
+        message,
+        location,
+    }
+}
+
+/// Dotted path of the innermost key or value covering `span`, found by re-parsing
+/// the document with spans (toml errors carry a span but no path). `""` is the
+/// document itself; `None` when the document is not syntactically valid TOML or
+/// nothing covers the span.
+fn path_at(contents: &str, span: std::ops::Range<usize>) -> Option<String> {
+    let root = DeTable::parse(contents).ok()?;
+    if root.span() == span {
+        return Some(String::new());
+    }
+    let mut path = String::new();
+    find_in_table(root.get_ref(), span.start, &mut path).then_some(path)
+}
+
+fn find_in_table(table: &DeTable<'_>, offset: usize, path: &mut String) -> bool {
+    for (key, value) in table.iter() {
+        let len = path.len();
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(key.get_ref());
+        if key.span().contains(&offset) {
+            return true;
+        }
+        // Descend before testing the value's own span: a `[table]` header's span need
+        // not cover its body.
+        if find_in_value(value.get_ref(), offset, path) || value.span().contains(&offset) {
+            return true;
+        }
+        path.truncate(len);
+    }
+    false
+}
+
+fn find_in_value(value: &DeValue<'_>, offset: usize, path: &mut String) -> bool {
+    match value {
+        DeValue::Table(table) => find_in_table(table, offset, path),
+        DeValue::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                if find_in_value(item.get_ref(), offset, path) || item.span().contains(&offset) {
+                    return true;
+                }
+                path.truncate(len);
+            }
+            false
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SG_FILE: &str = "regions/areas/sg.toml";
+
+    fn sg() -> &'static str {
+        BUILTIN[1].1
+    }
+
+    /// The built-in SG file with one exact substring replaced.
+    fn sg_with(from: &str, to: &str) -> String {
+        assert!(sg().contains(from), "fixture lacks {from:?}");
+        sg().replacen(from, to, 1)
+    }
+
+    fn load_sg(contents: &str) -> CatalogError {
+        Catalog::from_files(&[(SG_FILE, contents)]).unwrap_err()
+    }
+
+    #[test]
+    fn builtin_loads_all_five_areas() {
+        let catalog = Catalog::builtin();
+        assert_eq!(catalog.codes().collect::<Vec<_>>(), AreaCode::ALL);
+        for (code, config) in catalog.iter() {
+            assert_eq!(config.code, code);
+            assert_eq!(catalog.get(code), Some(config));
+            config.validate().unwrap();
+            let lower = code.as_str().to_ascii_lowercase();
+            assert_eq!(config.nav.primary, format!("nav-{lower}.meridian.example"));
+            assert_eq!(
+                config
+                    .cluster
+                    .peers
+                    .iter()
+                    .map(|p| p.id)
+                    .collect::<Vec<_>>(),
+                [1, 2, 3]
+            );
+            assert_eq!(
+                config.cluster.peers[0].addr,
+                format!("{lower}-1.internal:7100")
+            );
+            assert_eq!(config.retention, Retention::default());
+            assert_eq!(config.rate_limits, RateLimits::default());
+        }
+    }
+
+    #[test]
+    fn load_dir_reads_the_shipped_files() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("areas");
+        assert_eq!(Catalog::load_dir(&dir).unwrap(), Catalog::builtin());
+    }
+
+    #[test]
+    fn load_dir_ignores_other_files_and_names_paths_in_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("README.md"), "not toml").unwrap();
+        fs::write(dir.path().join("sg.toml"), sg()).unwrap();
+        let catalog = Catalog::load_dir(dir.path()).unwrap();
+        assert_eq!(catalog.codes().collect::<Vec<_>>(), [AreaCode::Sg]);
+
+        let bad = dir.path().join("na.toml");
+        fs::write(
+            &bad,
+            sg_with("code = \"SG\"", "code = \"NA\"")
+                .replace("broadcasts_per_day = 3", "broadcasts_per_day = 1"),
+        )
+        .unwrap();
+        let err = Catalog::load_dir(dir.path()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: key rate_limits.broadcasts_per_day: must be at least broadcasts_per_hour (2), got 1",
+                bad.display()
+            )
+        );
+    }
+
+    #[test]
+    fn load_dir_reports_missing_and_empty_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Catalog::load_dir(dir.path()).unwrap_err();
+        assert!(matches!(err, CatalogError::NoAreas { .. }));
+        assert_eq!(
+            err.to_string(),
+            format!("{}: no area files (*.toml) found", dir.path().display())
+        );
+
+        let missing = dir.path().join("nope");
+        let err = Catalog::load_dir(&missing).unwrap_err();
+        assert!(matches!(err, CatalogError::Io { .. }));
+        assert!(
+            err.to_string()
+                .starts_with(&format!("{}: ", missing.display())),
+            "{err}"
+        );
+        assert_eq!(err.file(), missing.display().to_string());
+    }
+
+    #[test]
+    fn bad_area_code_names_key_and_valid_codes() {
+        let err = load_sg(&sg_with("code = \"SG\"", "code = \"SGB\""));
+        assert!(matches!(err, CatalogError::Parse { .. }), "{err:?}");
+        assert_eq!(err.key(), Some("code"));
+        assert_eq!(
+            err.to_string(),
+            "regions/areas/sg.toml: key code: unknown area code \"SGB\", \
+             expected one of CN, SG, SG-B, NA, SA (line 2, column 8)"
+        );
+    }
+
+    #[test]
+    fn area_code_in_file_is_case_insensitive() {
+        let catalog = Catalog::from_files(&[(SG_FILE, &sg_with("\"SG\"", "\"sg\""))]).unwrap();
+        assert_eq!(catalog.codes().collect::<Vec<_>>(), [AreaCode::Sg]);
+    }
+
+    #[test]
+    fn offline_days_out_of_range() {
+        let err = load_sg(&sg_with("offline_days = 7", "offline_days = 9"));
+        assert_eq!(
+            err.to_string(),
+            "regions/areas/sg.toml: key retention.offline_days: must be between 1 and 7, got 9"
+        );
+        let err = load_sg(&sg_with("offline_days = 7", "offline_days = 0"));
+        assert_eq!(err.key(), Some("retention.offline_days"));
+        assert!(
+            err.to_string().ends_with("must be between 1 and 7, got 0"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn other_ranges() {
+        let cases = [
+            (
+                ("ultragroup_history_days = 7", "ultragroup_history_days = 1096"),
+                "key retention.ultragroup_history_days: must be between 1 and 1095, got 1096",
+            ),
+            (
+                ("chatroom_history_days = 60", "chatroom_history_days = 0"),
+                "key retention.chatroom_history_days: must be at least 1, got 0",
+            ),
+            (
+                ("client_messages_per_sec = 5", "client_messages_per_sec = 0"),
+                "key rate_limits.client_messages_per_sec: must be at least 1, got 0",
+            ),
+            (
+                ("broadcasts_per_day = 3", "broadcasts_per_day = 1"),
+                "key rate_limits.broadcasts_per_day: must be at least broadcasts_per_hour (2), got 1",
+            ),
+        ];
+        for ((from, to), want) in cases {
+            let err = load_sg(&sg_with(from, to));
+            assert_eq!(err.to_string(), format!("{SG_FILE}: {want}"));
+        }
+    }
+
+    #[test]
+    fn duplicate_peer_id() {
+        let err = load_sg(&sg_with("{ id = 2,", "{ id = 1,"));
+        assert!(matches!(err, CatalogError::Invalid { .. }), "{err:?}");
+        assert_eq!(err.key(), Some("cluster.peers[1].id"));
+        assert_eq!(
+            err.to_string(),
+            "regions/areas/sg.toml: key cluster.peers[1].id: duplicate peer id 1 \
+             (also cluster.peers[0].id)"
+        );
+    }
+
+    #[test]
+    fn duplicate_peer_addr() {
+        let err = load_sg(&sg_with("sg-3.internal:7100", "sg-1.internal:7100"));
+        assert_eq!(
+            err.to_string(),
+            "regions/areas/sg.toml: key cluster.peers[2].addr: duplicate peer address \
+             \"sg-1.internal:7100\" (also cluster.peers[0].addr)"
+        );
+    }
+
+    #[test]
+    fn empty_peers() {
+        let start = sg().find("peers = [").unwrap();
+        let end = start + sg()[start..].find("]\n").unwrap() + 2;
+        let contents = format!("{}peers = []\n{}", &sg()[..start], &sg()[end..]);
+        let err = load_sg(&contents);
+        assert_eq!(
+            err.to_string(),
+            "regions/areas/sg.toml: key cluster.peers: must list at least one seed peer"
+        );
+    }
+
+    #[test]
+    fn empty_and_blank_hosts() {
+        let err = load_sg(&sg_with(
+            "primary = \"nav-sg.meridian.example\"",
+            "primary = \"\"",
+        ));
+        assert_eq!(
+            err.to_string(),
+            "regions/areas/sg.toml: key nav.primary: must not be empty"
+        );
+        let err = load_sg(&sg_with(
+            "backup = \"api-sg-backup.meridian.example\"",
+            "backup = \"api sg\"",
+        ));
+        assert_eq!(
+            err.to_string(),
+            "regions/areas/sg.toml: key api.backup: must not contain whitespace, got \"api sg\""
+        );
+        let err = load_sg(&sg_with("\"edge-sg-2.meridian.example:443\"", "\" \""));
+        assert_eq!(
+            err.to_string(),
+            "regions/areas/sg.toml: key edges.static[1]: must not be empty"
+        );
+        let err = load_sg(&sg_with("addr = \"sg-2.internal:7100\"", "addr = \"\""));
+        assert_eq!(err.key(), Some("cluster.peers[1].addr"));
+    }
+
+    #[test]
+    fn edges_need_a_source() {
+        let start = sg().find("discovery =").unwrap();
+        let end = sg().find("[cluster]").unwrap();
+        let contents = format!("{}\n{}", &sg()[..start], &sg()[end..]);
+        let err = load_sg(&contents);
+        assert_eq!(
+            err.to_string(),
+            "regions/areas/sg.toml: key edges: needs a discovery name or at least one static edge"
+        );
+        // Either source alone is enough.
+        let discovery_only = format!(
+            "{}discovery = \"_e._tcp.sg.example\"\n\n{}",
+            &sg()[..start],
+            &sg()[end..]
+        );
+        let catalog = Catalog::from_files(&[(SG_FILE, &discovery_only)]).unwrap();
+        let edges = &catalog.get(AreaCode::Sg).unwrap().edges;
+        assert!(edges.static_edges.is_empty());
+        assert_eq!(edges.discovery.as_deref(), Some("_e._tcp.sg.example"));
+    }
+
+    #[test]
+    fn unknown_key_names_dotted_path() {
+        let err = load_sg(&sg_with("[nav]\n", "[nav]\nprmary = \"x\"\n"));
+        assert!(matches!(err, CatalogError::UnknownKey { .. }), "{err:?}");
+        assert_eq!(err.key(), Some("nav.prmary"));
+        assert_eq!(
+            err.to_string(),
+            "regions/areas/sg.toml: key nav.prmary: unknown key `prmary`, \
+             expected `primary` or `backup` (line 5, column 1)"
+        );
+
+        let err = load_sg(&sg_with("{ id = 2, ", "{ id = 2, weight = 3, "));
+        assert_eq!(err.key(), Some("cluster.peers[1].weight"));
+        assert!(err.to_string().contains("unknown key `weight`"), "{err}");
+
+        let err = load_sg(&sg_with("[nav]", "extra = 1\n\n[nav]"));
+        assert_eq!(err.key(), Some("extra"));
+        assert!(
+            err.to_string().starts_with(
+                "regions/areas/sg.toml: key extra: unknown key `extra`, expected one of `code`"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn mismatched_file_stem() {
+        let err = Catalog::from_files(&[("regions/areas/na.toml", sg())]).unwrap_err();
+        assert!(matches!(err, CatalogError::CodeMismatch { .. }), "{err:?}");
+        assert_eq!(err.key(), Some("code"));
+        assert_eq!(
+            err.to_string(),
+            "regions/areas/na.toml: key code: area SG must be in sg.toml, not na.toml"
+        );
+        // The stem is the lowercase code exactly; "SG.toml" is not accepted.
+        let err = Catalog::from_files(&[("SG.toml", sg())]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "SG.toml: key code: area SG must be in sg.toml, not SG.toml"
+        );
+    }
+
+    #[test]
+    fn duplicate_area() {
+        let err = Catalog::from_files(&[("a/sg.toml", sg()), ("b/sg.toml", sg())]).unwrap_err();
+        assert!(matches!(err, CatalogError::DuplicateArea { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "b/sg.toml: key code: area SG is already defined in a/sg.toml"
+        );
+    }
+
+    #[test]
+    fn malformed_toml_names_line() {
+        let err = load_sg(&sg_with("[retention]", "[retention"));
+        assert!(matches!(err, CatalogError::Parse { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "regions/areas/sg.toml: unclosed table, expected `]` (line 23, column 11)"
+        );
+        let err = load_sg(&sg_with("offline_days = 7", "offline_days = "));
+        let msg = err.to_string();
+        assert!(msg.starts_with("regions/areas/sg.toml: "), "{msg}");
+        assert!(msg.ends_with("(line 24, column 16)"), "{msg}");
+        assert!(!msg.contains('\n'), "{msg}");
+    }
+
+    #[test]
+    fn wrong_type_names_key() {
+        let err = load_sg(&sg_with("offline_days = 7", "offline_days = \"seven\""));
+        assert_eq!(err.key(), Some("retention.offline_days"));
+        assert_eq!(
+            err.to_string(),
+            "regions/areas/sg.toml: key retention.offline_days: invalid type: string \"seven\", \
+             expected u32 (line 24, column 16)"
+        );
+    }
+
+    #[test]
+    fn missing_key_is_named() {
+        let err = load_sg(&sg_with(
+            "backup = \"api-sg-backup.meridian.example\"\n",
+            "",
+        ));
+        assert_eq!(err.key(), Some("api.backup"));
+        assert_eq!(
+            err.to_string(),
+            "regions/areas/sg.toml: key api.backup: missing field `backup` (line 8, column 1)"
+        );
+        let err = load_sg(&sg_with("code = \"SG\"\n", ""));
+        assert_eq!(err.key(), Some("code"));
+        assert!(
+            err.to_string()
+                .starts_with("regions/areas/sg.toml: key code: missing field `code`"),
+            "{err}"
+        );
+        // Same when the document starts with a key, so the root span begins at one.
+        let no_comment = sg()[sg().find("[nav]").unwrap()..].to_owned();
+        let err = load_sg(&no_comment);
+        assert_eq!(err.key(), Some("code"), "{err}");
+    }
+
+    #[test]
+    fn retention_and_rate_limits_are_optional() {
+        let body = &sg()[..sg().find("[retention]").unwrap()];
+        let catalog = Catalog::from_files(&[(SG_FILE, body)]).unwrap();
+        let sg = catalog.get(AreaCode::Sg).unwrap();
+        assert_eq!(sg.retention, Retention::default());
+        assert_eq!(sg.retention.offline_days, 7);
+        assert_eq!(sg.rate_limits, RateLimits::default());
+        assert_eq!(sg.rate_limits.api_ultragroup_chatroom_per_sec, 100);
+
+        // A partial section keeps the defaults for the keys it leaves out.
+        let partial = format!("{body}[retention]\noffline_days = 3\n");
+        let catalog = Catalog::from_files(&[(SG_FILE, &partial)]).unwrap();
+        let retention = &catalog.get(AreaCode::Sg).unwrap().retention;
+        assert_eq!(retention.offline_days, 3);
+        assert_eq!(retention.private_history_days, 180);
+    }
+
+    #[test]
+    fn config_round_trips_through_toml() {
+        let catalog = Catalog::builtin();
+        for (_, config) in catalog.iter() {
+            let text = toml::to_string(config).unwrap();
+            assert!(text.contains("static = ["), "{text}");
+            let back: AreaConfig = toml::from_str(&text).unwrap();
+            assert_eq!(&back, config);
+        }
+    }
+
+    #[test]
+    fn location_counts_lines_and_chars() {
+        assert_eq!(Location::of("a\nbé c", 6), Location { line: 2, column: 4 });
+        assert_eq!(Location::of("abc", 0), Location { line: 1, column: 1 });
+    }
+}

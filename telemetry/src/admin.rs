@@ -1,0 +1,375 @@
+//! The admin HTTP endpoint every Meridian process (nav, edge, cluster node)
+//! serves, over HTTP/1.1 and HTTP/2 (cleartext, prior knowledge) on one port:
+//!
+//! | path       | answer |
+//! |------------|--------|
+//! | `/metrics` | Prometheus text format of the registry (process metrics refreshed first) |
+//! | `/stats`   | JSON from [`AdminHooks::stats`] |
+//! | `/healthz` | liveness: always `200 ok` while serving |
+//! | `/readyz`  | `200 ready` or `503 not ready` from [`AdminHooks::ready`] |
+//! | anything else | [`AdminHooks::route`] with the whole body collected (default: 404 JSON) |
+//!
+//! The four built-in paths answer `GET` and `HEAD` (other methods: 405).
+//! Request bodies for [`AdminHooks::route`] are limited to
+//! [`DEFAULT_BODY_LIMIT`] (configurable); larger ones get 413.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use http::header::{HeaderValue, ALLOW, CONTENT_TYPE};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::{Body, Incoming};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use prometheus::{Encoder, Registry, TextEncoder};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::process::ProcessMetrics;
+
+/// Largest request body collected for [`AdminHooks::route`] by default (4 MiB).
+pub const DEFAULT_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+/// How long in-flight connections may take to finish after shutdown by default.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Content type of `/metrics` (Prometheus text exposition format 0.0.4).
+pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+const TEXT_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
+const JSON_CONTENT_TYPE: &str = "application/json";
+
+/// What a process plugs into its admin endpoint.
+pub trait AdminHooks: Send + Sync + 'static {
+    /// JSON for `GET /stats`.
+    fn stats(&self) -> serde_json::Value;
+
+    /// Readiness for `GET /readyz` (`/healthz` is liveness: always 200 `ok`
+    /// while serving).
+    fn ready(&self) -> bool {
+        true
+    }
+
+    /// Any other request (e.g. an operator admin API mounted on the same
+    /// port), with the whole body already collected. Default: 404 JSON.
+    fn route(&self, req: Request<Bytes>) -> BoxFuture<'static, Response<Bytes>> {
+        let body = serde_json::json!({
+            "error": "not found",
+            "method": req.method().as_str(),
+            "path": req.uri().path(),
+        });
+        futures::future::ready(json_response(StatusCode::NOT_FOUND, &body)).boxed()
+    }
+}
+
+/// A JSON response (`content-type: application/json`).
+pub fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Bytes> {
+    // Serialising a `Value` into memory cannot fail; fall back to `null` anyway.
+    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec());
+    with_content_type(status, JSON_CONTENT_TYPE, Bytes::from(body))
+}
+
+fn text_response(status: StatusCode, text: &'static str) -> Response<Bytes> {
+    with_content_type(
+        status,
+        TEXT_CONTENT_TYPE,
+        Bytes::from_static(text.as_bytes()),
+    )
+}
+
+fn with_content_type(
+    status: StatusCode,
+    content_type: &'static str,
+    body: Bytes,
+) -> Response<Bytes> {
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
+fn error_response(status: StatusCode, message: &str) -> Response<Bytes> {
+    json_response(status, &serde_json::json!({ "error": message }))
+}
+
+/// The admin endpoint, configured builder-style and started with
+/// [`AdminServer::serve`]. [`serve_admin`] is the shortcut with defaults.
+pub struct AdminServer {
+    registry: Registry,
+    hooks: Arc<dyn AdminHooks>,
+    body_limit: usize,
+    drain_timeout: Duration,
+}
+
+impl fmt::Debug for AdminServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdminServer")
+            .field("body_limit", &self.body_limit)
+            .field("drain_timeout", &self.drain_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AdminServer {
+    /// An admin server exposing `registry` on `/metrics` and `hooks` for the rest.
+    pub fn new(registry: Registry, hooks: Arc<dyn AdminHooks>) -> Self {
+        Self {
+            registry,
+            hooks,
+            body_limit: DEFAULT_BODY_LIMIT,
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+        }
+    }
+
+    /// Largest request body passed to [`AdminHooks::route`]; larger gets 413.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// How long in-flight connections may take to finish after shutdown
+    /// before they are dropped.
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.drain_timeout = timeout;
+        self
+    }
+
+    /// Serves connections from `listener` until `shutdown` completes, then
+    /// stops accepting (the listener is dropped), lets in-flight requests
+    /// finish (idle keep-alive connections are closed, HTTP/2 gets GOAWAY)
+    /// for at most the drain timeout, and returns.
+    ///
+    /// Registers [`ProcessMetrics`] into the registry unless it already holds
+    /// them. Returns an error only if the listener itself becomes unusable.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
+        match ProcessMetrics::register(&self.registry) {
+            Ok(_) | Err(prometheus::Error::AlreadyReg) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot register process metrics"),
+        }
+        let shared = Arc::new(Shared {
+            registry: self.registry,
+            hooks: self.hooks,
+            body_limit: self.body_limit,
+        });
+
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder.http1().timer(TokioTimer::new());
+        builder.http2().timer(TokioTimer::new());
+        let builder = Arc::new(builder);
+
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut conns: JoinSet<()> = JoinSet::new();
+        let mut shutdown = std::pin::pin!(shutdown);
+        let local = listener.local_addr().ok();
+        tracing::debug!(addr = ?local, "admin endpoint serving");
+
+        let mut result = Ok(());
+        loop {
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                Some(joined) = conns.join_next(), if !conns.is_empty() => log_join(joined),
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let task = serve_connection(
+                            stream,
+                            peer,
+                            Arc::clone(&shared),
+                            Arc::clone(&builder),
+                            stop_rx.clone(),
+                        );
+                        conns.spawn(task);
+                    }
+                    Err(e) => match e.kind() {
+                        io::ErrorKind::ConnectionAborted
+                        | io::ErrorKind::ConnectionReset
+                        | io::ErrorKind::Interrupted
+                        | io::ErrorKind::WouldBlock => {}
+                        io::ErrorKind::InvalidInput => {
+                            tracing::error!(error = %e, "admin listener unusable");
+                            result = Err(e);
+                            break;
+                        }
+                        _ => {
+                            // e.g. EMFILE: back off instead of spinning.
+                            tracing::warn!(error = %e, "admin accept failed");
+                            tokio::select! {
+                                biased;
+                                () = &mut shutdown => break,
+                                () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                            }
+                        }
+                    },
+                },
+            }
+        }
+
+        drop(listener);
+        let _ = stop_tx.send(true);
+        let drained = tokio::time::timeout(self.drain_timeout, async {
+            while let Some(joined) = conns.join_next().await {
+                log_join(joined);
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                remaining = conns.len(),
+                "admin connections still busy after the drain timeout, dropping them"
+            );
+            conns.shutdown().await;
+        }
+        tracing::debug!(addr = ?local, "admin endpoint stopped");
+        result
+    }
+}
+
+/// Serves the admin endpoint on `listener` with default limits until
+/// `shutdown` completes (see [`AdminServer::serve`]).
+pub async fn serve_admin(
+    listener: TcpListener,
+    registry: Registry,
+    hooks: Arc<dyn AdminHooks>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    AdminServer::new(registry, hooks)
+        .serve(listener, shutdown)
+        .await
+}
+
+fn log_join(joined: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = joined {
+        if e.is_panic() {
+            tracing::error!(error = %e, "admin connection task panicked");
+        }
+    }
+}
+
+struct Shared {
+    registry: Registry,
+    hooks: Arc<dyn AdminHooks>,
+    body_limit: usize,
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
+    }
+    let service = service_fn(move |req: Request<Incoming>| {
+        let shared = Arc::clone(&shared);
+        async move { Ok::<_, Infallible>(handle(shared, req).await) }
+    });
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    let mut conn = std::pin::pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        () = stop.wait_for(|stopped| *stopped).map(drop) => {
+            // Also reached if the sender is gone: shut down either way.
+            conn.as_mut().graceful_shutdown();
+            conn.as_mut().await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(%peer, error = %e, "admin connection ended with an error");
+    }
+}
+
+async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let resp = match AssertUnwindSafe(dispatch(&shared, req))
+        .catch_unwind()
+        .await
+    {
+        Ok(resp) => resp,
+        Err(_) => {
+            tracing::error!("admin request handler panicked");
+            error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+    };
+    resp.map(Full::new)
+}
+
+async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Bytes> {
+    let builtin = matches!(
+        req.uri().path(),
+        "/metrics" | "/stats" | "/healthz" | "/readyz"
+    );
+    if !builtin {
+        return route(shared, req).await;
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let mut resp = error_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+        resp.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return resp;
+    }
+    match req.uri().path() {
+        "/metrics" => metrics(&shared.registry),
+        "/stats" => json_response(StatusCode::OK, &shared.hooks.stats()),
+        "/readyz" if shared.hooks.ready() => text_response(StatusCode::OK, "ready"),
+        "/readyz" => text_response(StatusCode::SERVICE_UNAVAILABLE, "not ready"),
+        _ => text_response(StatusCode::OK, "ok"),
+    }
+}
+
+fn metrics(registry: &Registry) -> Response<Bytes> {
+    // ProcessMetrics is a collector: gathering refreshes it.
+    let families = registry.gather();
+    let mut buf = Vec::new();
+    match TextEncoder::new().encode(&families, &mut buf) {
+        Ok(()) => with_content_type(StatusCode::OK, METRICS_CONTENT_TYPE, Bytes::from(buf)),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode metrics");
+            error_response(StatusCode::INTERNAL_SERVER_ERROR, "cannot encode metrics")
+        }
+    }
+}
+
+async fn route(shared: &Shared, req: Request<Incoming>) -> Response<Bytes> {
+    let (parts, body) = req.into_parts();
+    let limit = shared.body_limit;
+    let too_large = || {
+        json_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &serde_json::json!({ "error": "request body too large", "limit": limit }),
+        )
+    };
+    // A declared length above the limit is refused before reading anything.
+    if usize::try_from(body.size_hint().lower()).map_or(true, |n| n > limit) {
+        return too_large();
+    }
+    let body = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return too_large(),
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot read admin request body");
+            return error_response(StatusCode::BAD_REQUEST, "cannot read request body");
+        }
+    };
+    shared.hooks.route(Request::from_parts(parts, body)).await
+}
+
+#[cfg(test)]
+mod tests;
