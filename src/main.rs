@@ -1,1 +1,240 @@
-fn main() {}
+//! The `meridian` command: parses flags and wires the crates together.
+
+mod bench;
+mod config_file;
+mod dev;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use meridian_cluster::{ClusterNode, NodeConfig};
+use meridian_edge::{Edge, EdgeConfig};
+use meridian_nav::{Nav, NavConfig};
+use meridian_regions::{AreaCode, Catalog};
+use meridian_telemetry::{init_logging, LogFormat};
+
+#[derive(Parser)]
+#[command(
+    name = "meridian",
+    version,
+    about = "Meridian: a self-hosted, multi-area instant-messaging cluster"
+)]
+struct Cli {
+    /// Log format on stderr: pretty or json.
+    #[arg(
+        long,
+        global = true,
+        default_value = "pretty",
+        env = "MERIDIAN_LOG_FORMAT"
+    )]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Run every area (3-node clusters, edges) and a primary and backup nav in one process.
+    Dev(DevArgs),
+    /// Run or manage a cluster node.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+    /// Run an edge.
+    Edge(ConfigArg),
+    /// Run a nav service.
+    Nav(NavArgs),
+    /// Run a benchmark.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+#[derive(Args)]
+struct DevArgs {
+    /// Areas to run, comma separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "CN,SG,SG-B,NA,SA",
+        env = "MERIDIAN_DEV_AREAS"
+    )]
+    areas: Vec<AreaCode>,
+    /// Cluster nodes per area.
+    #[arg(long, default_value_t = 3, env = "MERIDIAN_DEV_NODES")]
+    nodes: u64,
+    /// Where every node keeps its data, and where endpoints.json is written.
+    #[arg(long, default_value = "meridian-data", env = "MERIDIAN_DEV_DATA_DIR")]
+    data_dir: PathBuf,
+    /// First of the consecutive loopback ports used.
+    #[arg(long, default_value_t = 7000, env = "MERIDIAN_DEV_PORT_BASE")]
+    port_base: u16,
+}
+
+#[derive(Args)]
+struct ConfigArg {
+    /// TOML configuration; keys may be overridden by MERIDIAN_<ROLE>__<KEY> variables.
+    #[arg(long)]
+    config: PathBuf,
+}
+
+#[derive(Args)]
+struct NavArgs {
+    #[arg(long)]
+    config: PathBuf,
+    /// Directory of area files (regions/areas/*.toml); the built-in catalog otherwise.
+    #[arg(long)]
+    catalog: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct AdminTarget {
+    /// Admin URL of any cluster node (or an edge), e.g. http://127.0.0.1:7005
+    #[arg(long)]
+    admin: String,
+    /// Operator token.
+    #[arg(long, env = "MERIDIAN_OPERATOR_TOKEN")]
+    token: String,
+}
+
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// Run a cluster node.
+    Run(ConfigArg),
+    /// Add a node to a running cluster (as a learner, then a voter).
+    Join {
+        #[command(flatten)]
+        target: AdminTarget,
+        /// Id of the new node.
+        #[arg(long)]
+        id: u64,
+        /// RPC address of the new node.
+        #[arg(long)]
+        addr: String,
+    },
+    /// Remove a node from a running cluster.
+    Leave {
+        #[command(flatten)]
+        target: AdminTarget,
+        #[arg(long)]
+        id: u64,
+    },
+    /// Show a node's view of its cluster.
+    Status {
+        #[command(flatten)]
+        target: AdminTarget,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format, "info,openraft=warn,sled=warn");
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("meridian: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            eprintln!("meridian: {}", chain.join(": "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Commands) -> anyhow::Result<()> {
+    match command {
+        Commands::Dev(args) => {
+            let deployment = dev::Deployment::start(dev::DevOptions {
+                areas: args.areas,
+                nodes: args.nodes,
+                data_dir: args.data_dir,
+                port_base: args.port_base,
+            })
+            .await?;
+            println!("{}", deployment.summary());
+            dev::until_signalled().await;
+            tracing::info!("shutting down");
+            deployment.shutdown().await;
+            Ok(())
+        }
+        Commands::Cluster(ClusterCommand::Run(args)) => {
+            let config: NodeConfig =
+                config_file::load(&args.config, "cluster").map_err(anyhow::Error::msg)?;
+            let node = ClusterNode::start(config).await?;
+            tracing::info!(rpc = %node.rpc_addr(), admin = %node.admin_addr(), "cluster node running");
+            dev::until_signalled().await;
+            node.shutdown().await;
+            Ok(())
+        }
+        Commands::Cluster(ClusterCommand::Join { target, id, addr }) => {
+            let body = serde_json::json!({ "id": id, "addr": addr });
+            admin_call(&target, "POST", "/admin/v1/cluster/members", Some(body)).await
+        }
+        Commands::Cluster(ClusterCommand::Leave { target, id }) => {
+            admin_call(
+                &target,
+                "DELETE",
+                &format!("/admin/v1/cluster/members/{id}"),
+                None,
+            )
+            .await
+        }
+        Commands::Cluster(ClusterCommand::Status { target }) => {
+            admin_call(&target, "GET", "/admin/v1/cluster", None).await
+        }
+        Commands::Edge(args) => {
+            let config: EdgeConfig =
+                config_file::load(&args.config, "edge").map_err(anyhow::Error::msg)?;
+            let edge = Edge::start(config).await?;
+            tracing::info!(public = %edge.public_addr(), admin = %edge.admin_addr(), "edge running");
+            dev::until_signalled().await;
+            edge.shutdown().await;
+            Ok(())
+        }
+        Commands::Nav(args) => {
+            let config: NavConfig =
+                config_file::load(&args.config, "nav").map_err(anyhow::Error::msg)?;
+            let catalog = match &args.catalog {
+                Some(dir) => Catalog::load_dir(dir)?,
+                None => Catalog::builtin(),
+            };
+            let nav = Nav::start(config, catalog).await?;
+            tracing::info!(addr = %nav.addr(), "nav running");
+            dev::until_signalled().await;
+            nav.shutdown().await;
+            Ok(())
+        }
+        Commands::Bench(command) => bench::run(command).await,
+    }
+}
+
+/// Calls the operator admin API and prints its JSON answer; non-2xx is an error.
+async fn admin_call(
+    target: &AdminTarget,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> anyhow::Result<()> {
+    let url = format!("{}{}", target.admin.trim_end_matches('/'), path);
+    let body = body.map(|b| b.to_string());
+    let answer = meridian_rpc::http::request(
+        method,
+        &url,
+        Some(&target.token),
+        body.as_deref().map(str::as_bytes),
+        Duration::from_secs(120),
+    )
+    .await
+    .with_context(|| url.clone())?;
+    println!("{}", answer.text());
+    if !(200..300).contains(&answer.status) {
+        bail!("{url} answered HTTP {}", answer.status);
+    }
+    Ok(())
+}

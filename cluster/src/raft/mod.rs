@@ -1,6 +1,7 @@
 //! The Raft adapter: every openraft type the rest of the crate sees is named here.
 
 pub mod log_store;
+pub mod network;
 
 pub mod state_machine;
 pub(crate) mod wire;

@@ -1,0 +1,287 @@
+//! The operator admin API (JSON over HTTP, bearer-token protected), served on every
+//! cluster node's admin port and through edges. It is the control plane the Terraform
+//! provider drives: apps (optionally keeping credentials moved in from another provider),
+//! users, and cluster membership. Any node accepts a call; writes reach the leader
+//! through [`ClusterClient`].
+//!
+//! | method | path | body |
+//! |---|---|---|
+//! | GET | /admin/v1/apps | |
+//! | POST | /admin/v1/apps | `{name, dev?: {appKey, appSecret}, prod?: {appKey, appSecret}}` |
+//! | GET, DELETE | /admin/v1/apps/{appKey} | |
+//! | POST | /admin/v1/apps/{appKey}/users | `{userId, name?, portraitUri?}` |
+//! | GET | /admin/v1/apps/{appKey}/users/{userId} | |
+//! | GET | /admin/v1/cluster | |
+//! | POST | /admin/v1/cluster/members | `{id, addr}` |
+//! | DELETE | /admin/v1/cluster/members/{id} | |
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use meridian_telemetry::json_response;
+use rand::Rng;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::api::{ApiReply, ApiRequest};
+use crate::client::{ClusterClient, ClusterError};
+use crate::state::{Command, CommandError, Credentials, Envelope, Output, Query, QueryOutput};
+
+pub struct AdminApi {
+    token: String,
+    cluster: Arc<ClusterClient>,
+}
+
+/// One error table for the admin API: HTTP status and a stable code per failure.
+fn error_response(error: &ClusterError) -> Response<Bytes> {
+    let (status, code) = match error {
+        ClusterError::Refused(refusal) => match refusal {
+            CommandError::WrongArea { .. } => (StatusCode::MISDIRECTED_REQUEST, "wrong_area"),
+            CommandError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid"),
+            CommandError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
+            CommandError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
+            CommandError::Limit { .. } => (StatusCode::FORBIDDEN, "limit"),
+            CommandError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage"),
+        },
+        ClusterError::NoLeader { .. } => (StatusCode::SERVICE_UNAVAILABLE, "no_leader"),
+        ClusterError::Ambiguous(_) => (StatusCode::GATEWAY_TIMEOUT, "outcome_unknown"),
+        ClusterError::Protocol(_) | ClusterError::Rpc(_) => {
+            (StatusCode::BAD_GATEWAY, "cluster_error")
+        }
+    };
+    json_response(status, &json!({ "code": code, "error": error.to_string() }))
+}
+
+fn client_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response<Bytes> {
+    json_response(status, &json!({ "code": code, "error": message.into() }))
+}
+
+fn ok(value: Value) -> Response<Bytes> {
+    json_response(StatusCode::OK, &value)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateApp {
+    name: String,
+    #[serde(default)]
+    dev: Option<Credentials>,
+    #[serde(default)]
+    prod: Option<Credentials>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct CreateUser {
+    user_id: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    portrait_uri: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddMember {
+    id: u64,
+    addr: String,
+}
+
+const KEY_CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+const SECRET_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+fn random_string(charset: &[u8], len: usize) -> String {
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| charset[rng.random_range(0..charset.len())] as char)
+        .collect()
+}
+
+/// Fresh credentials shaped like the commercial service's (14-character lowercase key).
+pub fn generate_credentials() -> Credentials {
+    Credentials {
+        app_key: random_string(KEY_CHARS, 14),
+        app_secret: random_string(SECRET_CHARS, 16),
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response<Bytes>> {
+    serde_json::from_slice(body).map_err(|e| {
+        client_error(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            format!("request body: {e}"),
+        )
+    })
+}
+
+impl AdminApi {
+    pub fn new(token: String, cluster: Arc<ClusterClient>) -> Self {
+        Self { token, cluster }
+    }
+
+    fn authorized(&self, request: &Request<Bytes>) -> bool {
+        let expected = format!("Bearer {}", self.token);
+        request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| constant_time_eq(v.as_bytes(), expected.as_bytes()))
+    }
+
+    pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
+        let path = request.uri().path().trim_end_matches('/').to_string();
+        let Some(rest) = path.strip_prefix("/admin/v1") else {
+            return client_error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no such path {path}"),
+            );
+        };
+        if !self.authorized(&request) {
+            return client_error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "operator token required",
+            );
+        }
+        let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+        let method = request.method().clone();
+        let body = request.body();
+        let result = match (&method, segments.as_slice()) {
+            (&Method::GET, ["apps"]) => self.list_apps().await,
+            (&Method::POST, ["apps"]) => match parse::<CreateApp>(body) {
+                Ok(create) => self.create_app(create).await,
+                Err(response) => return response,
+            },
+            (&Method::GET, ["apps", key]) => self.get_app(key).await,
+            (&Method::DELETE, ["apps", key]) => self.delete_app(key).await,
+            (&Method::POST, ["apps", key, "users"]) => match parse::<CreateUser>(body) {
+                Ok(user) => self.create_user(key, user).await,
+                Err(response) => return response,
+            },
+            (&Method::GET, ["apps", key, "users", user_id]) => self.get_user(key, user_id).await,
+            (&Method::GET, ["cluster"]) => self.cluster_call(ApiRequest::Status).await,
+            (&Method::POST, ["cluster", "members"]) => match parse::<AddMember>(body) {
+                Ok(member) => {
+                    self.cluster_call(ApiRequest::AddNode {
+                        id: member.id,
+                        addr: member.addr,
+                    })
+                    .await
+                }
+                Err(response) => return response,
+            },
+            (&Method::DELETE, ["cluster", "members", id]) => match id.parse::<u64>() {
+                Ok(id) => self.cluster_call(ApiRequest::RemoveNode { id }).await,
+                Err(_) => {
+                    return client_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid",
+                        format!("member id {id:?} is not a number"),
+                    )
+                }
+            },
+            _ => {
+                return client_error(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    format!("no such operation {method} {path}"),
+                )
+            }
+        };
+        match result {
+            Ok(value) => ok(value),
+            Err(error) => error_response(&error),
+        }
+    }
+
+    fn envelope(&self, command: Command) -> Envelope {
+        Envelope {
+            area: self.cluster.area(),
+            command,
+        }
+    }
+
+    async fn list_apps(&self) -> Result<Value, ClusterError> {
+        match self.cluster.read(Query::ListApps).await? {
+            QueryOutput::Apps(apps) => Ok(json!({ "apps": apps })),
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    async fn create_app(&self, create: CreateApp) -> Result<Value, ClusterError> {
+        let command = Command::CreateApp {
+            name: create.name,
+            dev: create.dev.unwrap_or_else(generate_credentials),
+            prod: create.prod.unwrap_or_else(generate_credentials),
+        };
+        match self.cluster.write_one(self.envelope(command)).await? {
+            Output::App(app) => Ok(json!({ "app": app })),
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    async fn get_app(&self, key: &str) -> Result<Value, ClusterError> {
+        match self
+            .cluster
+            .read(Query::GetApp {
+                app_key: key.to_string(),
+            })
+            .await?
+        {
+            QueryOutput::App(app, env) => Ok(json!({ "app": app, "env": env })),
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    async fn delete_app(&self, key: &str) -> Result<Value, ClusterError> {
+        let command = Command::DeleteApp {
+            app_key: key.to_string(),
+        };
+        match self.cluster.write_one(self.envelope(command)).await? {
+            Output::AppDeleted {
+                app_key,
+                users_removed,
+            } => Ok(json!({ "deleted": app_key, "usersRemoved": users_removed })),
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    async fn create_user(&self, key: &str, user: CreateUser) -> Result<Value, ClusterError> {
+        let command = Command::PutUser {
+            app_key: key.to_string(),
+            user_id: user.user_id,
+            name: user.name,
+            portrait: user.portrait_uri,
+        };
+        match self.cluster.write_one(self.envelope(command)).await? {
+            Output::User(user) => Ok(json!({ "user": user })),
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    async fn get_user(&self, key: &str, user_id: &str) -> Result<Value, ClusterError> {
+        let query = Query::GetUser {
+            app_key: key.to_string(),
+            user_id: user_id.to_string(),
+        };
+        match self.cluster.read(query).await? {
+            QueryOutput::User(user) => Ok(json!({ "user": user })),
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    async fn cluster_call(&self, request: ApiRequest) -> Result<Value, ClusterError> {
+        match self.cluster.call(&request).await? {
+            ApiReply::Status(status) => Ok(json!({ "status": status })),
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+}
+
+/// Compares secrets without leaking where they first differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

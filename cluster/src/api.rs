@@ -1,0 +1,85 @@
+//! The cluster's internal API: the paths and wire types of every RPC a node answers.
+//! Shared by cluster nodes (Raft traffic) and by edges and tools (the read/write API).
+
+use std::collections::BTreeMap;
+
+use meridian_regions::AreaCode;
+use serde::{Deserialize, Serialize};
+
+use crate::raft::{SnapshotMeta, Vote};
+use crate::state::{CommandError, Envelope, Output, Query, QueryOutput};
+
+pub const RAFT_APPEND_PATH: &str = "/raft/append";
+pub const RAFT_VOTE_PATH: &str = "/raft/vote";
+pub const RAFT_SNAPSHOT_PATH: &str = "/raft/snapshot";
+pub const API_PATH: &str = "/api";
+
+/// A whole snapshot sent to a lagging follower.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SnapshotTransfer {
+    pub vote: Vote,
+    pub meta: SnapshotMeta,
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReadConsistency {
+    /// Served by the leader after confirming its leadership (`ensure_linearizable`).
+    Linearizable,
+    /// Served by the node asked, from whatever it has applied: may be stale.
+    Local,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ApiRequest {
+    /// Commands committed together; each gets its own result.
+    Write(Vec<Envelope>),
+    Read {
+        query: Query,
+        consistency: ReadConsistency,
+    },
+    /// Adds a node as a learner, waits for it to catch up, then makes it a voter.
+    AddNode { id: u64, addr: String },
+    /// Removes a node from the membership (voter or learner).
+    RemoveNode { id: u64 },
+    /// This node's view of the cluster; never forwarded.
+    Status,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaderHint {
+    pub id: u64,
+    pub addr: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ApiReply {
+    Written(Vec<Result<Output, CommandError>>),
+    Read(Result<QueryOutput, CommandError>),
+    Status(NodeStatus),
+    /// Only the leader does this; ask the hinted one (or retry later when none is known).
+    NotLeader {
+        leader: Option<LeaderHint>,
+    },
+    /// The request could not be carried out now (e.g. membership change in progress).
+    Unavailable(String),
+}
+
+/// One node's view of its Raft group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    pub area: AreaCode,
+    pub node_id: u64,
+    pub role: String,
+    pub term: u64,
+    pub leader: Option<u64>,
+    pub last_log_index: Option<u64>,
+    pub committed_index: Option<u64>,
+    pub applied_index: Option<u64>,
+    pub snapshot_index: Option<u64>,
+    pub purged_index: Option<u64>,
+    pub voters: Vec<u64>,
+    pub learners: Vec<u64>,
+    /// Every member's RPC address.
+    pub nodes: BTreeMap<u64, String>,
+}

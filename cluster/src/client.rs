@@ -1,0 +1,215 @@
+//! Reaching an area's cluster from outside the Raft group (edges, the admin API, tools):
+//! requests go to the last known leader; a follower's `NotLeader` hint redirects the
+//! request; when no leader is known the client backs off and tries other nodes, up to a
+//! deadline, then reports that the area has no leader.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use meridian_regions::AreaCode;
+use meridian_rpc::{RpcClient, RpcError, TlsSettings};
+use tokio::time::Instant;
+
+use crate::api::{ApiReply, ApiRequest, NodeStatus, ReadConsistency, API_PATH};
+use crate::state::{CommandError, Envelope, Output, Query, QueryOutput};
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ClusterError {
+    #[error("area {area} has no leader (waited {waited_ms} ms; last error: {last_error})")]
+    NoLeader {
+        area: AreaCode,
+        waited_ms: u64,
+        last_error: String,
+    },
+    /// The write may or may not have been committed (the connection broke after sending).
+    #[error("outcome unknown: {0}")]
+    Ambiguous(String),
+    #[error(transparent)]
+    Refused(#[from] CommandError),
+    #[error("unexpected answer: {0}")]
+    Protocol(String),
+    #[error(transparent)]
+    Rpc(#[from] std::sync::Arc<RpcError>),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Give up finding a leader after this long.
+    pub deadline: Duration,
+    /// Wait for one answer at most this long.
+    pub call_timeout: Duration,
+    pub first_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            deadline: Duration::from_secs(10),
+            call_timeout: Duration::from_secs(10),
+            first_backoff: Duration::from_millis(25),
+            max_backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+pub struct ClusterClient {
+    area: AreaCode,
+    nodes: Vec<String>,
+    tls: Option<TlsSettings>,
+    policy: RetryPolicy,
+    clients: Mutex<HashMap<String, Arc<RpcClient>>>,
+    leader: Mutex<Option<String>>,
+}
+
+impl ClusterClient {
+    /// `nodes`: RPC addresses of some members; the leader is discovered from them.
+    pub fn new(area: AreaCode, nodes: Vec<String>, tls: Option<TlsSettings>) -> Self {
+        Self::with_policy(area, nodes, tls, RetryPolicy::default())
+    }
+
+    pub fn with_policy(
+        area: AreaCode,
+        nodes: Vec<String>,
+        tls: Option<TlsSettings>,
+        policy: RetryPolicy,
+    ) -> Self {
+        Self {
+            area,
+            nodes,
+            tls,
+            policy,
+            clients: Mutex::default(),
+            leader: Mutex::default(),
+        }
+    }
+
+    pub fn area(&self) -> AreaCode {
+        self.area
+    }
+
+    fn client(&self, addr: &str) -> Arc<RpcClient> {
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        clients
+            .entry(addr.to_string())
+            .or_insert_with(|| Arc::new(RpcClient::new(addr, self.tls.clone())))
+            .clone()
+    }
+
+    fn known_leader(&self) -> Option<String> {
+        self.leader
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn set_leader(&self, addr: Option<String>) {
+        *self.leader.lock().unwrap_or_else(|p| p.into_inner()) = addr;
+    }
+
+    /// Sends `request` to one node, without redirects.
+    pub async fn call_node(&self, addr: &str, request: &ApiRequest) -> Result<ApiReply, RpcError> {
+        self.client(addr)
+            .call(API_PATH, request, self.policy.call_timeout)
+            .await
+    }
+
+    /// Sends `request` to the leader, following redirects and retrying while there is
+    /// none. Writes are retried only when they certainly did not reach a node.
+    pub async fn call(&self, request: &ApiRequest) -> Result<ApiReply, ClusterError> {
+        let started = Instant::now();
+        let is_write = !matches!(request, ApiRequest::Read { .. } | ApiRequest::Status);
+        let mut backoff = self.policy.first_backoff;
+        let mut next_seed = 0usize;
+        let mut last_error;
+        loop {
+            let target = match self.known_leader() {
+                Some(leader) => leader,
+                None => {
+                    let Some(addr) = self.nodes.get(next_seed % self.nodes.len().max(1)) else {
+                        return Err(ClusterError::Protocol(
+                            "no cluster node addresses configured".into(),
+                        ));
+                    };
+                    next_seed += 1;
+                    addr.clone()
+                }
+            };
+            let mut redirected = false;
+            match self.call_node(&target, request).await {
+                Ok(ApiReply::NotLeader { leader }) => {
+                    last_error = format!("{target} is not the leader");
+                    redirected = leader.is_some();
+                    self.set_leader(leader.map(|hint| hint.addr));
+                }
+                Ok(ApiReply::Unavailable(reason)) => {
+                    last_error = format!("{target}: {reason}");
+                    self.set_leader(None);
+                }
+                Ok(reply) => {
+                    self.set_leader(Some(target));
+                    return Ok(reply);
+                }
+                Err(e) if e.is_unreachable() || !is_write => {
+                    last_error = e.to_string();
+                    self.set_leader(None);
+                }
+                Err(e) => {
+                    self.set_leader(None);
+                    return Err(ClusterError::Ambiguous(e.to_string()));
+                }
+            }
+            if started.elapsed() >= self.policy.deadline {
+                return Err(ClusterError::NoLeader {
+                    area: self.area,
+                    waited_ms: started.elapsed().as_millis() as u64,
+                    last_error,
+                });
+            }
+            if !redirected {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(self.policy.max_backoff);
+            }
+        }
+    }
+
+    /// Commits `commands` together; each has its own result.
+    pub async fn write(
+        &self,
+        commands: Vec<Envelope>,
+    ) -> Result<Vec<Result<Output, CommandError>>, ClusterError> {
+        match self.call(&ApiRequest::Write(commands)).await? {
+            ApiReply::Written(results) => Ok(results),
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    pub async fn write_one(&self, envelope: Envelope) -> Result<Output, ClusterError> {
+        let mut results = self.write(vec![envelope]).await?;
+        match results.pop() {
+            Some(result) => Ok(result?),
+            None => Err(ClusterError::Protocol("empty write answer".into())),
+        }
+    }
+
+    /// A linearizable read through the leader.
+    pub async fn read(&self, query: Query) -> Result<QueryOutput, ClusterError> {
+        let request = ApiRequest::Read {
+            query,
+            consistency: ReadConsistency::Linearizable,
+        };
+        match self.call(&request).await? {
+            ApiReply::Read(result) => Ok(result?),
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    pub async fn status_of(&self, addr: &str) -> Result<NodeStatus, ClusterError> {
+        match self.call_node(addr, &ApiRequest::Status).await {
+            Ok(ApiReply::Status(status)) => Ok(status),
+            Ok(other) => Err(ClusterError::Protocol(format!("{other:?}"))),
+            Err(e) => Err(ClusterError::Rpc(Arc::new(e))),
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! A cluster node's configuration (`meridian cluster run --config node.toml`).
+
+use std::path::PathBuf;
+
+use meridian_regions::{AreaCode, SeedPeer};
+use meridian_rpc::TlsFiles;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    pub area: AreaCode,
+    pub node_id: u64,
+    pub data_dir: PathBuf,
+    /// Where Raft peers and edges reach this node (internal RPC).
+    pub rpc_listen: String,
+    /// The RPC address other nodes should use, when it differs from `rpc_listen`.
+    #[serde(default)]
+    pub rpc_advertise: Option<String>,
+    /// `/metrics`, `/stats`, `/healthz`, `/readyz` and the operator admin API.
+    pub admin_listen: String,
+    /// Bearer token the operator admin API requires.
+    pub operator_token: String,
+    /// Initial voters. The node with the lowest id initializes a fresh cluster; a node
+    /// whose list is empty waits to be added with `meridian cluster join`.
+    #[serde(default)]
+    pub peers: Vec<SeedPeer>,
+    #[serde(default)]
+    pub tls: Option<TlsFiles>,
+    #[serde(default)]
+    pub raft: RaftTuning,
+    #[serde(default)]
+    pub storage: StorageTuning,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RaftTuning {
+    pub heartbeat_ms: u64,
+    pub election_timeout_min_ms: u64,
+    pub election_timeout_max_ms: u64,
+    /// A snapshot is built after this many entries since the last one.
+    pub snapshot_every_entries: u64,
+    /// Entries kept in the log behind a snapshot, so slightly lagging followers catch up
+    /// from the log instead of a snapshot.
+    pub logs_kept_after_snapshot: u64,
+}
+
+impl Default for RaftTuning {
+    fn default() -> Self {
+        Self {
+            heartbeat_ms: 100,
+            election_timeout_min_ms: 500,
+            election_timeout_max_ms: 1000,
+            snapshot_every_entries: 5000,
+            logs_kept_after_snapshot: 1000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageTuning {
+    /// sled's page cache.
+    pub sled_cache_bytes: u64,
+    /// raft-log's in-memory payload cache.
+    pub log_cache_entries: usize,
+    pub log_cache_bytes: usize,
+}
+
+impl Default for StorageTuning {
+    fn default() -> Self {
+        Self {
+            sled_cache_bytes: 64 * 1024 * 1024,
+            log_cache_entries: 50_000,
+            log_cache_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// A configuration value that cannot work, named by its key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("key {key}: {reason}")]
+pub struct ConfigError {
+    pub key: String,
+    pub reason: String,
+}
+
+fn bad(key: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: key.to_string(),
+        reason: reason.into(),
+    }
+}
+
+impl NodeConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.node_id == 0 {
+            return Err(bad("node_id", "must be at least 1"));
+        }
+        if self.operator_token.len() < 16 {
+            return Err(bad("operator_token", "must be at least 16 characters"));
+        }
+        for (key, addr) in [
+            ("rpc_listen", &self.rpc_listen),
+            ("admin_listen", &self.admin_listen),
+        ] {
+            if addr.parse::<std::net::SocketAddr>().is_err() {
+                return Err(bad(key, format!("{addr:?} is not an ip:port address")));
+            }
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for (i, peer) in self.peers.iter().enumerate() {
+            if !ids.insert(peer.id) {
+                return Err(bad(
+                    &format!("peers[{i}].id"),
+                    format!("duplicate id {}", peer.id),
+                ));
+            }
+            if peer.addr.trim().is_empty() {
+                return Err(bad(&format!("peers[{i}].addr"), "must not be empty"));
+            }
+        }
+        if !self.peers.is_empty() && !ids.contains(&self.node_id) {
+            return Err(bad(
+                "peers",
+                format!(
+                    "missing peer: the list must include this node (node_id {})",
+                    self.node_id
+                ),
+            ));
+        }
+        let raft = &self.raft;
+        if raft.heartbeat_ms == 0 {
+            return Err(bad("raft.heartbeat_ms", "must be at least 1"));
+        }
+        if raft.election_timeout_min_ms <= raft.heartbeat_ms {
+            return Err(bad(
+                "raft.election_timeout_min_ms",
+                "must exceed raft.heartbeat_ms",
+            ));
+        }
+        if raft.election_timeout_max_ms <= raft.election_timeout_min_ms {
+            return Err(bad(
+                "raft.election_timeout_max_ms",
+                "must exceed raft.election_timeout_min_ms",
+            ));
+        }
+        if raft.snapshot_every_entries == 0 {
+            return Err(bad("raft.snapshot_every_entries", "must be at least 1"));
+        }
+        if self.storage.sled_cache_bytes < 1024 * 1024 {
+            return Err(bad("storage.sled_cache_bytes", "must be at least 1 MiB"));
+        }
+        Ok(())
+    }
+
+    pub fn advertised_rpc(&self) -> &str {
+        self.rpc_advertise.as_deref().unwrap_or(&self.rpc_listen)
+    }
+
+    pub(crate) fn openraft_config(&self) -> Result<openraft::Config, ConfigError> {
+        let config = openraft::Config {
+            cluster_name: format!("meridian-{}", self.area),
+            heartbeat_interval: self.raft.heartbeat_ms,
+            election_timeout_min: self.raft.election_timeout_min_ms,
+            election_timeout_max: self.raft.election_timeout_max_ms,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(
+                self.raft.snapshot_every_entries,
+            ),
+            max_in_snapshot_log_to_keep: self.raft.logs_kept_after_snapshot,
+            ..Default::default()
+        };
+        config.validate().map_err(|e| bad("raft", e.to_string()))
+    }
+}

@@ -1,0 +1,515 @@
+//! A running cluster node: storage, Raft, the RPC and admin listeners, and the tasks that
+//! keep metrics current.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use meridian_rpc::{codec, RpcHandler, TlsSettings};
+use openraft::async_runtime::WatchReceiver;
+use openraft::errors::{ClientWriteError, LinearizableReadError, RaftError};
+use openraft::{BasicNode, ChangeMembers, ReadPolicy, ServerState};
+use prometheus::Registry;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::admin::AdminApi;
+use crate::api::*;
+use crate::client::ClusterClient;
+use crate::config::{ConfigError, NodeConfig};
+use crate::metrics::ClusterMetrics;
+use crate::raft::log_store::{LogCacheLimits, LogStore};
+use crate::raft::network::{NetworkFactory, RaftReply};
+use crate::raft::state_machine::StateMachineStore;
+use crate::raft::{Raft, Snapshot};
+use crate::state;
+use crate::writer::{not_leader_hint, WriteError, Writer};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error("cannot listen on {addr} ({key}): {source}")]
+    Listen {
+        key: &'static str,
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("{what}: {reason}")]
+    Storage { what: String, reason: String },
+    #[error("tls: {0}")]
+    Tls(String),
+    #[error("raft: {0}")]
+    Raft(String),
+}
+
+/// Shared by the RPC handler, the admin API and the node handle.
+pub(crate) struct NodeCore {
+    pub config: NodeConfig,
+    pub raft: Raft,
+    pub state_machine: StateMachineStore,
+    pub log: LogStore,
+    pub writer: Writer,
+    pub metrics: ClusterMetrics,
+}
+
+pub struct ClusterNode {
+    core: Arc<NodeCore>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    rpc_addr: std::net::SocketAddr,
+    admin_addr: std::net::SocketAddr,
+    registry: Registry,
+}
+
+async fn bind(key: &'static str, addr: &str) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen {
+            key,
+            addr: addr.to_string(),
+            source,
+        })
+}
+
+fn stopped(
+    mut stop: watch::Receiver<bool>,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    async move {
+        let _ = stop.wait_for(|stop| *stop).await;
+    }
+}
+
+impl ClusterNode {
+    pub async fn start(config: NodeConfig) -> Result<Self, StartError> {
+        config.validate()?;
+        let raft_config = Arc::new(config.openraft_config()?);
+        let rpc_listener = bind("rpc_listen", &config.rpc_listen).await?;
+        let admin_listener = bind("admin_listen", &config.admin_listen).await?;
+        let rpc_addr = rpc_listener
+            .local_addr()
+            .map_err(|e| StartError::Raft(e.to_string()))?;
+        let admin_addr = admin_listener
+            .local_addr()
+            .map_err(|e| StartError::Raft(e.to_string()))?;
+        let tls = match &config.tls {
+            Some(files) => {
+                Some(TlsSettings::load(files).map_err(|e| StartError::Tls(e.to_string()))?)
+            }
+            None => None,
+        };
+
+        let labels = [("area".to_string(), config.area.to_string())]
+            .into_iter()
+            .collect();
+        let registry = Registry::new_custom(None, Some(labels))
+            .map_err(|e| StartError::Raft(e.to_string()))?;
+        let metrics =
+            ClusterMetrics::register(&registry).map_err(|e| StartError::Raft(e.to_string()))?;
+
+        let storage_err = |what: &str, e: std::io::Error| StartError::Storage {
+            what: format!("{} ({what})", config.data_dir.display()),
+            reason: e.to_string(),
+        };
+        let log = LogStore::open(
+            &config.data_dir.join("raft-log"),
+            LogCacheLimits {
+                max_items: config.storage.log_cache_entries,
+                max_bytes: config.storage.log_cache_bytes,
+            },
+            metrics.append_fsync_seconds.clone(),
+        )
+        .map_err(|e| storage_err("raft log", e))?;
+        let state_machine = StateMachineStore::open(
+            &config.data_dir.join("state"),
+            config.area,
+            config.storage.sled_cache_bytes,
+            metrics.state_machine.clone(),
+        )
+        .map_err(|e| storage_err("state machine", e))?;
+
+        let raft = Raft::new(
+            config.node_id,
+            raft_config,
+            NetworkFactory::new(tls.clone()),
+            log.clone(),
+            state_machine.clone(),
+        )
+        .await
+        .map_err(|e| StartError::Raft(e.to_string()))?;
+        let writer = Writer::start(raft.clone(), metrics.clone());
+        let core = Arc::new(NodeCore {
+            config: config.clone(),
+            raft: raft.clone(),
+            state_machine,
+            log,
+            writer,
+            metrics,
+        });
+
+        let (stop, stop_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+        let handler: Arc<dyn RpcHandler> = Arc::new(RpcService { core: core.clone() });
+        tasks.push(tokio::spawn({
+            let stop = stopped(stop_rx.clone());
+            let tls = tls.clone();
+            async move {
+                if let Err(e) = meridian_rpc::serve(rpc_listener, tls, handler, stop).await {
+                    tracing::error!(error = %e, "rpc server failed");
+                }
+            }
+        }));
+        let local = ClusterClient::new(config.area, vec![config.advertised_rpc().to_string()], tls);
+        let admin = Arc::new(AdminApi::new(
+            config.operator_token.clone(),
+            Arc::new(local),
+        ));
+        let hooks = Arc::new(AdminHooks {
+            core: core.clone(),
+            admin,
+        });
+        tasks.push(tokio::spawn({
+            let stop = stopped(stop_rx.clone());
+            let registry = registry.clone();
+            async move {
+                if let Err(e) =
+                    meridian_telemetry::serve_admin(admin_listener, registry, hooks, stop).await
+                {
+                    tracing::error!(error = %e, "admin server failed");
+                }
+            }
+        }));
+        tasks.push(tokio::spawn(track_metrics(core.clone(), stopped(stop_rx))));
+
+        let node = Self {
+            core,
+            stop,
+            tasks,
+            rpc_addr,
+            admin_addr,
+            registry,
+        };
+        node.bootstrap().await?;
+        Ok(node)
+    }
+
+    /// A fresh node listed first among its peers initializes the cluster; the others
+    /// wait for it. Already-initialized nodes just resume.
+    async fn bootstrap(&self) -> Result<(), StartError> {
+        let config = &self.core.config;
+        let Some(first) = config.peers.iter().map(|p| p.id).min() else {
+            return Ok(());
+        };
+        let initialized = self
+            .core
+            .raft
+            .is_initialized()
+            .await
+            .map_err(|e| StartError::Raft(e.to_string()))?;
+        if initialized || first != config.node_id {
+            return Ok(());
+        }
+        let members: BTreeMap<u64, BasicNode> = config
+            .peers
+            .iter()
+            .map(|p| {
+                (
+                    p.id,
+                    BasicNode {
+                        addr: p.addr.clone(),
+                    },
+                )
+            })
+            .collect();
+        match self.core.raft.initialize(members).await {
+            Ok(()) => Ok(()),
+            // Another start already initialized it (e.g. restart during bootstrap).
+            Err(RaftError::APIError(openraft::errors::InitializeError::NotAllowed(_))) => Ok(()),
+            Err(e) => Err(StartError::Raft(e.to_string())),
+        }
+    }
+
+    pub fn node_id(&self) -> u64 {
+        self.core.config.node_id
+    }
+
+    pub fn rpc_addr(&self) -> std::net::SocketAddr {
+        self.rpc_addr
+    }
+
+    pub fn admin_addr(&self) -> std::net::SocketAddr {
+        self.admin_addr
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn status(&self) -> NodeStatus {
+        status(&self.core)
+    }
+
+    /// Waits until this node knows a leader, up to `timeout`.
+    pub async fn wait_for_leader(&self, timeout: Duration) -> Option<u64> {
+        let mut metrics = self.core.raft.metrics();
+        let waited = tokio::time::timeout(timeout, async {
+            loop {
+                if let Some(leader) = metrics.borrow_watched().current_leader {
+                    return Some(leader);
+                }
+                if metrics.changed().await.is_err() {
+                    return None;
+                }
+            }
+        })
+        .await;
+        waited.ok().flatten()
+    }
+
+    /// Stops serving, stops Raft and waits for every task.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        if let Err(e) = self.core.raft.shutdown().await {
+            tracing::warn!(error = %e, "raft shutdown");
+        }
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+pub(crate) fn status(core: &NodeCore) -> NodeStatus {
+    let metrics = core.raft.metrics().borrow_watched().clone();
+    let membership = metrics.membership_config.membership();
+    let voters: BTreeSet<u64> = membership.voter_ids().collect();
+    NodeStatus {
+        area: core.config.area,
+        node_id: core.config.node_id,
+        role: format!("{:?}", metrics.state).to_lowercase(),
+        term: metrics.current_term,
+        leader: metrics.current_leader,
+        last_log_index: metrics.last_log_index,
+        committed_index: metrics.local_committed.as_ref().map(|id| id.index),
+        applied_index: metrics.last_applied.as_ref().map(|id| id.index),
+        snapshot_index: metrics.snapshot.as_ref().map(|id| id.index),
+        purged_index: metrics.purged.as_ref().map(|id| id.index),
+        learners: membership.learner_ids().collect(),
+        voters: voters.into_iter().collect(),
+        nodes: membership
+            .nodes()
+            .map(|(id, node)| (*id, node.addr.clone()))
+            .collect(),
+    }
+}
+
+/// Mirrors Raft metrics and storage sizes into Prometheus gauges.
+async fn track_metrics(core: Arc<NodeCore>, stop: impl std::future::Future<Output = ()>) {
+    let mut raft_metrics = core.raft.metrics();
+    let mut sizes = tokio::time::interval(Duration::from_secs(5));
+    tokio::pin!(stop);
+    loop {
+        {
+            let m = raft_metrics.borrow_watched().clone();
+            let g = &core.metrics;
+            g.term.set(m.current_term as i64);
+            let role = match m.state {
+                ServerState::Leader => 2,
+                ServerState::Candidate => 1,
+                _ => 0,
+            };
+            g.role.set(role);
+            g.is_leader.set((role == 2) as i64);
+            let index = |id: &Option<crate::raft::LogId>| {
+                id.as_ref().map(|id| id.index as i64).unwrap_or(0)
+            };
+            g.last_log_index.set(m.last_log_index.unwrap_or(0) as i64);
+            g.commit_index.set(index(&m.local_committed));
+            g.applied_index.set(index(&m.last_applied));
+            g.apply_lag
+                .set((index(&m.local_committed) - index(&m.last_applied)).max(0));
+            g.snapshot_index.set(index(&m.snapshot));
+            g.purged_index.set(index(&m.purged));
+            g.voters
+                .set(m.membership_config.membership().voter_ids().count() as i64);
+        }
+        tokio::select! {
+            changed = raft_metrics.changed() => if changed.is_err() { return },
+            _ = sizes.tick() => {
+                core.metrics.sled_bytes.set(core.state_machine.sled_bytes_on_disk() as i64);
+                core.metrics.raft_log_bytes.set(core.log.on_disk_bytes() as i64);
+            }
+            _ = &mut stop => return,
+        }
+    }
+}
+
+struct RpcService {
+    core: Arc<NodeCore>,
+}
+
+fn reply<T: serde::Serialize>(value: &T) -> Bytes {
+    codec::encode(value).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "cannot encode rpc reply");
+        Bytes::new()
+    })
+}
+
+fn raft_reply<T: serde::Serialize, E: std::fmt::Display>(result: Result<T, E>) -> Bytes {
+    reply::<RaftReply<T>>(&result.map_err(|e| e.to_string()))
+}
+
+impl RpcHandler for RpcService {
+    fn handle(&self, path: &str, body: Bytes) -> Option<BoxFuture<'static, Bytes>> {
+        let core = self.core.clone();
+        let future = match path {
+            RAFT_APPEND_PATH => async move {
+                match codec::decode(&body) {
+                    Ok(request) => raft_reply(core.raft.append_entries(request).await),
+                    Err(e) => raft_reply::<(), _>(Err(e)),
+                }
+            }
+            .boxed(),
+            RAFT_VOTE_PATH => async move {
+                match codec::decode(&body) {
+                    Ok(request) => raft_reply(core.raft.vote(request).await),
+                    Err(e) => raft_reply::<(), _>(Err(e)),
+                }
+            }
+            .boxed(),
+            RAFT_SNAPSHOT_PATH => async move {
+                match codec::decode::<SnapshotTransfer>(&body) {
+                    Ok(transfer) => {
+                        let snapshot = Snapshot {
+                            meta: transfer.meta,
+                            snapshot: std::io::Cursor::new(transfer.data),
+                        };
+                        raft_reply(
+                            core.raft
+                                .install_full_snapshot(transfer.vote, snapshot)
+                                .await,
+                        )
+                    }
+                    Err(e) => raft_reply::<(), _>(Err(e)),
+                }
+            }
+            .boxed(),
+            API_PATH => async move {
+                let answer = match codec::decode::<ApiRequest>(&body) {
+                    Ok(request) => serve_api(&core, request).await,
+                    Err(e) => ApiReply::Unavailable(format!("bad request: {e}")),
+                };
+                reply(&answer)
+            }
+            .boxed(),
+            _ => return None,
+        };
+        Some(future)
+    }
+}
+
+fn not_leader(
+    core: &NodeCore,
+    forward: &openraft::errors::ForwardToLeader<crate::raft::TypeConfig>,
+) -> ApiReply {
+    core.metrics.forwarded_total.inc();
+    ApiReply::NotLeader {
+        leader: not_leader_hint(forward),
+    }
+}
+
+async fn serve_api(core: &NodeCore, request: ApiRequest) -> ApiReply {
+    match request {
+        ApiRequest::Write(commands) => match core.writer.write(commands).await {
+            Ok(results) => ApiReply::Written(results),
+            Err(WriteError::NotLeader(leader)) => {
+                core.metrics.forwarded_total.inc();
+                ApiReply::NotLeader { leader }
+            }
+            Err(WriteError::Unavailable(reason)) => ApiReply::Unavailable(reason),
+        },
+        ApiRequest::Read { query, consistency } => {
+            if consistency == ReadConsistency::Linearizable {
+                match core.raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
+                    Ok(_) => {}
+                    Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(forward))) => {
+                        return not_leader(core, &forward)
+                    }
+                    Err(e) => return ApiReply::Unavailable(e.to_string()),
+                }
+            }
+            ApiReply::Read(state::query(core.state_machine.state(), &query))
+        }
+        ApiRequest::AddNode { id, addr } => {
+            let node = BasicNode { addr };
+            match core.raft.add_learner(id, node, true).await {
+                Ok(_) => {}
+                Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => {
+                    return not_leader(core, &forward)
+                }
+                Err(e) => return ApiReply::Unavailable(e.to_string()),
+            }
+            change_membership(core, ChangeMembers::AddVoterIds([id].into())).await
+        }
+        ApiRequest::RemoveNode { id } => {
+            change_membership(core, ChangeMembers::RemoveVoters([id].into())).await
+        }
+        ApiRequest::Status => ApiReply::Status(status(core)),
+    }
+}
+
+async fn change_membership(core: &NodeCore, change: ChangeMembers<u64, BasicNode>) -> ApiReply {
+    match core.raft.change_membership(change, false).await {
+        Ok(_) => ApiReply::Status(status(core)),
+        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => {
+            not_leader(core, &forward)
+        }
+        Err(e) => ApiReply::Unavailable(e.to_string()),
+    }
+}
+
+struct AdminHooks {
+    core: Arc<NodeCore>,
+    admin: Arc<AdminApi>,
+}
+
+impl meridian_telemetry::AdminHooks for AdminHooks {
+    fn stats(&self) -> serde_json::Value {
+        let status = status(&self.core);
+        serde_json::json!({
+            "component": "cluster",
+            "area": status.area,
+            "nodeId": status.node_id,
+            "role": status.role,
+            "term": status.term,
+            "leader": status.leader,
+            "lastLogIndex": status.last_log_index,
+            "committedIndex": status.committed_index,
+            "appliedIndex": status.applied_index,
+            "snapshotIndex": status.snapshot_index,
+            "purgedIndex": status.purged_index,
+            "voters": status.voters,
+            "learners": status.learners,
+            "sledBytes": self.core.state_machine.sled_bytes_on_disk(),
+            "raftLogBytes": self.core.log.on_disk_bytes(),
+        })
+    }
+
+    /// Ready once this node knows a leader (it can serve or forward requests).
+    fn ready(&self) -> bool {
+        self.core
+            .raft
+            .metrics()
+            .borrow_watched()
+            .current_leader
+            .is_some()
+    }
+
+    fn route(&self, request: http::Request<Bytes>) -> BoxFuture<'static, http::Response<Bytes>> {
+        let admin = self.admin.clone();
+        async move { admin.handle(request).await }.boxed()
+    }
+}

@@ -1,0 +1,131 @@
+//! Raft traffic between nodes over the internal RPC (HTTP/2, binary bodies, mTLS when
+//! configured). One multiplexed connection per peer address, shared by every stream
+//! openraft opens to that peer.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use meridian_rpc::{RpcClient, RpcError, TlsSettings};
+use openraft::errors::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
+use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
+};
+use openraft::{BasicNode, OptionalSend};
+
+use super::{Snapshot, SnapshotData, TypeConfig, Vote};
+use crate::api::{SnapshotTransfer, RAFT_APPEND_PATH, RAFT_SNAPSHOT_PATH, RAFT_VOTE_PATH};
+
+/// What a node answers to a Raft RPC: the openraft reply, or why it could not handle it.
+pub type RaftReply<T> = Result<T, String>;
+
+#[derive(Clone)]
+pub struct NetworkFactory {
+    tls: Option<TlsSettings>,
+    clients: Arc<Mutex<HashMap<String, Arc<RpcClient>>>>,
+}
+
+impl NetworkFactory {
+    pub fn new(tls: Option<TlsSettings>) -> Self {
+        Self {
+            tls,
+            clients: Arc::default(),
+        }
+    }
+
+    fn client(&self, addr: &str) -> Arc<RpcClient> {
+        let mut clients = self
+            .clients
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        clients
+            .entry(addr.to_string())
+            .or_insert_with(|| Arc::new(RpcClient::new(addr, self.tls.clone())))
+            .clone()
+    }
+}
+
+impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
+    type Network = PeerNetwork;
+
+    async fn new_client(&mut self, _target: u64, node: &BasicNode) -> PeerNetwork {
+        PeerNetwork {
+            client: self.client(&node.addr),
+        }
+    }
+}
+
+pub struct PeerNetwork {
+    client: Arc<RpcClient>,
+}
+
+fn rpc_error(e: RpcError) -> RPCError<TypeConfig> {
+    if e.is_unreachable() {
+        RPCError::Unreachable(Unreachable::new(&e))
+    } else {
+        RPCError::Network(NetworkError::new(&e))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("peer refused: {0}")]
+struct PeerRefused(String);
+
+impl PeerNetwork {
+    async fn call<Req, Resp>(
+        &self,
+        path: &str,
+        request: &Req,
+        option: &RPCOption,
+    ) -> Result<Resp, RPCError<TypeConfig>>
+    where
+        Req: serde::Serialize,
+        Resp: serde::de::DeserializeOwned,
+    {
+        let reply: RaftReply<Resp> = self
+            .client
+            .call(path, request, option.hard_ttl())
+            .await
+            .map_err(rpc_error)?;
+        reply.map_err(|reason| RPCError::Network(NetworkError::new(&PeerRefused(reason))))
+    }
+}
+
+impl RaftNetworkV2<TypeConfig> for PeerNetwork {
+    type SnapshotData = SnapshotData;
+
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.call(RAFT_APPEND_PATH, &rpc, &option).await
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.call(RAFT_VOTE_PATH, &rpc, &option).await
+    }
+
+    async fn full_snapshot(
+        &mut self,
+        vote: Vote,
+        snapshot: Snapshot,
+        cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
+        option: RPCOption,
+    ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
+        let transfer = SnapshotTransfer {
+            vote,
+            meta: snapshot.meta,
+            data: snapshot.snapshot.into_inner(),
+        };
+        tokio::select! {
+            reply = self.call(RAFT_SNAPSHOT_PATH, &transfer, &option) => Ok(reply?),
+            closed = cancel => Err(StreamingError::Closed(closed)),
+        }
+    }
+}

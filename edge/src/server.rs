@@ -1,0 +1,223 @@
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use http::StatusCode;
+use meridian_cluster::admin::AdminApi;
+use meridian_cluster::ClusterClient;
+use meridian_regions::AreaCode;
+use meridian_rpc::TlsSettings;
+use meridian_telemetry::{json_response, AdminHooks, AdminServer};
+use prometheus::Registry;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::{ConfigError, EdgeConfig};
+use crate::metrics::EdgeMetrics;
+
+/// Header naming the area an admin call is for, when an edge fronts several.
+pub const AREA_HEADER: &str = "x-meridian-area";
+
+#[derive(Debug, thiserror::Error)]
+pub enum EdgeError {
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error("cannot listen on {addr} ({key}): {source}")]
+    Listen {
+        key: &'static str,
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Setup(String),
+}
+
+pub struct Edge {
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    public_addr: SocketAddr,
+    admin_addr: SocketAddr,
+}
+
+struct Fronted {
+    areas: BTreeMap<AreaCode, AdminApi>,
+    metrics: EdgeMetrics,
+    location: String,
+}
+
+impl Fronted {
+    /// The area an admin call targets: the header, or the only area served.
+    fn area_of(&self, request: &http::Request<Bytes>) -> Result<AreaCode, http::Response<Bytes>> {
+        let header = request
+            .headers()
+            .get(AREA_HEADER)
+            .and_then(|v| v.to_str().ok());
+        let area = match header {
+            Some(code) => code.parse::<AreaCode>().map_err(|e| {
+                json_response(
+                    StatusCode::BAD_REQUEST,
+                    &json!({"code": "invalid", "error": e.to_string()}),
+                )
+            })?,
+            None if self.areas.len() == 1 => *self.areas.keys().next().expect("one area"),
+            None => {
+                return Err(json_response(
+                    StatusCode::BAD_REQUEST,
+                    &json!({"code": "invalid", "error": format!("this edge fronts several areas: set the {AREA_HEADER} header")}),
+                ))
+            }
+        };
+        if !self.areas.contains_key(&area) {
+            return Err(json_response(
+                StatusCode::MISDIRECTED_REQUEST,
+                &json!({"code": "wrong_area", "error": format!("this edge does not serve area {area}")}),
+            ));
+        }
+        Ok(area)
+    }
+}
+
+struct PublicHooks(Arc<Fronted>);
+
+impl AdminHooks for PublicHooks {
+    fn stats(&self) -> serde_json::Value {
+        stats(&self.0)
+    }
+
+    fn route(&self, request: http::Request<Bytes>) -> BoxFuture<'static, http::Response<Bytes>> {
+        let fronted = self.0.clone();
+        async move {
+            let area = match fronted.area_of(&request) {
+                Ok(area) => area,
+                Err(response) => return response,
+            };
+            let response = match fronted.areas.get(&area) {
+                Some(admin) => admin.handle(request).await,
+                None => json_response(
+                    StatusCode::MISDIRECTED_REQUEST,
+                    &json!({"code": "wrong_area"}),
+                ),
+            };
+            fronted
+                .metrics
+                .admin_requests
+                .with_label_values(&[area.as_str(), response.status().as_str()])
+                .inc();
+            response
+        }
+        .boxed()
+    }
+}
+
+struct AdminPortHooks(Arc<Fronted>);
+
+impl AdminHooks for AdminPortHooks {
+    fn stats(&self) -> serde_json::Value {
+        stats(&self.0)
+    }
+}
+
+fn stats(fronted: &Fronted) -> serde_json::Value {
+    json!({
+        "component": "edge",
+        "location": fronted.location,
+        "areas": fronted.areas.keys().map(|a| a.as_str()).collect::<Vec<_>>(),
+        "sessions": 0,
+    })
+}
+
+async fn bind(key: &'static str, addr: &str) -> Result<TcpListener, EdgeError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| EdgeError::Listen {
+            key,
+            addr: addr.to_string(),
+            source,
+        })
+}
+
+impl Edge {
+    pub async fn start(config: EdgeConfig) -> Result<Self, EdgeError> {
+        config.validate()?;
+        let public = bind("listen", &config.listen).await?;
+        let admin = bind("admin_listen", &config.admin_listen).await?;
+        let setup = |e: &dyn std::fmt::Display| EdgeError::Setup(e.to_string());
+        let public_addr = public.local_addr().map_err(|e| setup(&e))?;
+        let admin_addr = admin.local_addr().map_err(|e| setup(&e))?;
+        let tls = match &config.tls {
+            Some(files) => Some(TlsSettings::load(files).map_err(|e| setup(&e))?),
+            None => None,
+        };
+        let registry = Registry::new();
+        let metrics =
+            EdgeMetrics::register(&registry, config.areas.len()).map_err(|e| setup(&e))?;
+        let areas = config
+            .areas
+            .iter()
+            .map(|entry| {
+                let client = ClusterClient::new(entry.area, entry.cluster.clone(), tls.clone());
+                (
+                    entry.area,
+                    AdminApi::new(config.operator_token.clone(), Arc::new(client)),
+                )
+            })
+            .collect();
+        let fronted = Arc::new(Fronted {
+            areas,
+            metrics,
+            location: config.location.clone(),
+        });
+
+        let (stop, stop_rx) = watch::channel(false);
+        let wait = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        let public_server =
+            AdminServer::new(Registry::new(), Arc::new(PublicHooks(fronted.clone())));
+        let admin_server = AdminServer::new(registry, Arc::new(AdminPortHooks(fronted)));
+        let tasks = vec![
+            tokio::spawn({
+                let stop = wait(stop_rx.clone());
+                async move {
+                    if let Err(e) = public_server.serve(public, stop).await {
+                        tracing::error!(error = %e, "edge public listener failed");
+                    }
+                }
+            }),
+            tokio::spawn({
+                let stop = wait(stop_rx);
+                async move {
+                    if let Err(e) = admin_server.serve(admin, stop).await {
+                        tracing::error!(error = %e, "edge admin listener failed");
+                    }
+                }
+            }),
+        ];
+        Ok(Self {
+            stop,
+            tasks,
+            public_addr,
+            admin_addr,
+        })
+    }
+
+    pub fn public_addr(&self) -> SocketAddr {
+        self.public_addr
+    }
+
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
+    }
+
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}

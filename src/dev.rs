@@ -1,0 +1,379 @@
+//! `meridian dev`: the whole deployment in one process on loopback (DESIGN §7) — every
+//! requested area with its cluster and edge, a primary and a backup nav, demo apps, and
+//! `<data-dir>/endpoints.json` describing it all.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use meridian_cluster::admin::generate_credentials;
+use meridian_cluster::config::{RaftTuning, StorageTuning};
+use meridian_cluster::state::{App, AppEnv, Command, Envelope, Output, Query, QueryOutput};
+use meridian_cluster::{ClusterClient, ClusterNode, NodeConfig};
+use meridian_edge::{Edge, EdgeArea, EdgeConfig};
+use meridian_nav::{Nav, NavConfig, NavRole};
+use meridian_regions::{AreaCode, Catalog, SeedPeer};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+pub struct DevOptions {
+    pub areas: Vec<AreaCode>,
+    pub nodes: u64,
+    pub data_dir: PathBuf,
+    pub port_base: u16,
+}
+
+const DEMO_APP: &str = "demo";
+const LAYOUT_FILE: &str = "dev-layout.json";
+
+/// What a data dir was created with: restarting must reuse the same ports, because Raft
+/// membership records node addresses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Layout {
+    port_base: u16,
+    nodes: u64,
+    areas: Vec<AreaCode>,
+    operator_token: String,
+}
+
+fn load_or_create_layout(options: &DevOptions) -> anyhow::Result<Layout> {
+    let path = options.data_dir.join(LAYOUT_FILE);
+    let wanted = |token: String| Layout {
+        port_base: options.port_base,
+        nodes: options.nodes,
+        areas: options.areas.clone(),
+        operator_token: token,
+    };
+    if path.exists() {
+        let text = std::fs::read_to_string(&path).with_context(|| format!("{}", path.display()))?;
+        let existing: Layout =
+            serde_json::from_str(&text).with_context(|| format!("{}", path.display()))?;
+        if existing != wanted(existing.operator_token.clone()) {
+            bail!(
+                "{} was created with --port-base {} --nodes {} --areas {}; use the same flags or another --data-dir",
+                options.data_dir.display(),
+                existing.port_base,
+                existing.nodes,
+                existing.areas.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(",")
+            );
+        }
+        return Ok(existing);
+    }
+    let layout = wanted(generate_credentials().app_secret + &generate_credentials().app_secret);
+    std::fs::create_dir_all(&options.data_dir)
+        .with_context(|| format!("{}", options.data_dir.display()))?;
+    std::fs::write(&path, serde_json::to_vec_pretty(&layout)?)
+        .with_context(|| format!("{}", path.display()))?;
+    Ok(layout)
+}
+
+struct Ports(u32);
+
+impl Ports {
+    fn next(&mut self) -> anyhow::Result<u16> {
+        let port = u16::try_from(self.0).context("--port-base leaves too few ports below 65536")?;
+        self.0 += 1;
+        Ok(port)
+    }
+}
+
+fn local(port: u16) -> String {
+    format!("127.0.0.1:{port}")
+}
+
+struct AreaDeployment {
+    area: AreaCode,
+    nodes: Vec<ClusterNode>,
+    edge: Edge,
+    client: ClusterClient,
+    demo: Option<App>,
+}
+
+pub struct Deployment {
+    navs: Vec<(NavRole, Nav)>,
+    areas: Vec<AreaDeployment>,
+    layout: Layout,
+    data_dir: PathBuf,
+}
+
+impl Deployment {
+    pub async fn start(options: DevOptions) -> anyhow::Result<Self> {
+        if options.nodes == 0 {
+            bail!("--nodes must be at least 1");
+        }
+        let layout = load_or_create_layout(&options)?;
+        let mut ports = Ports(u32::from(layout.port_base));
+        let mut navs = Vec::new();
+        for role in [NavRole::Primary, NavRole::Backup] {
+            let config = NavConfig {
+                listen: local(ports.next()?),
+                role,
+            };
+            navs.push((role, Nav::start(config, Catalog::builtin()).await?));
+        }
+        let mut areas = Vec::new();
+        for &area in &layout.areas {
+            let edge_public = ports.next()?;
+            let edge_admin = ports.next()?;
+            let mut node_ports = Vec::new();
+            for id in 1..=layout.nodes {
+                node_ports.push((id, ports.next()?, ports.next()?));
+            }
+            let peers: Vec<SeedPeer> = node_ports
+                .iter()
+                .map(|&(id, rpc, _)| SeedPeer {
+                    id,
+                    addr: local(rpc),
+                })
+                .collect();
+            let mut nodes = Vec::new();
+            for &(id, rpc, admin) in &node_ports {
+                let config = NodeConfig {
+                    area,
+                    node_id: id,
+                    data_dir: options
+                        .data_dir
+                        .join(area.as_str())
+                        .join(format!("node-{id}")),
+                    rpc_listen: local(rpc),
+                    rpc_advertise: None,
+                    admin_listen: local(admin),
+                    operator_token: layout.operator_token.clone(),
+                    peers: peers.clone(),
+                    tls: None,
+                    raft: RaftTuning::default(),
+                    storage: StorageTuning {
+                        sled_cache_bytes: 16 * 1024 * 1024,
+                        log_cache_entries: 10_000,
+                        log_cache_bytes: 16 * 1024 * 1024,
+                    },
+                };
+                nodes.push(
+                    ClusterNode::start(config)
+                        .await
+                        .with_context(|| format!("area {area} node {id}"))?,
+                );
+            }
+            let rpc_addrs: Vec<String> = peers.iter().map(|p| p.addr.clone()).collect();
+            let edge = Edge::start(EdgeConfig {
+                location: "local".into(),
+                listen: local(edge_public),
+                admin_listen: local(edge_admin),
+                operator_token: layout.operator_token.clone(),
+                areas: vec![EdgeArea {
+                    area,
+                    cluster: rpc_addrs.clone(),
+                }],
+                tls: None,
+            })
+            .await
+            .with_context(|| format!("area {area} edge"))?;
+            areas.push(AreaDeployment {
+                area,
+                nodes,
+                edge,
+                client: ClusterClient::new(area, rpc_addrs, None),
+                demo: None,
+            });
+        }
+        let mut deployment = Self {
+            navs,
+            areas,
+            layout,
+            data_dir: options.data_dir,
+        };
+        deployment.ensure_demo_apps().await?;
+        deployment.write_endpoints()?;
+        Ok(deployment)
+    }
+
+    /// Every area gets one demo app (dev + prod); a restart finds the existing one.
+    async fn ensure_demo_apps(&mut self) -> anyhow::Result<()> {
+        for area in &mut self.areas {
+            let apps = match area.client.read(Query::ListApps).await? {
+                QueryOutput::Apps(apps) => apps,
+                other => bail!("unexpected answer {other:?}"),
+            };
+            let demo = match apps.into_iter().find(|app| app.name == DEMO_APP) {
+                Some(app) => app,
+                None => {
+                    let command = Command::CreateApp {
+                        name: DEMO_APP.into(),
+                        dev: generate_credentials(),
+                        prod: generate_credentials(),
+                    };
+                    match area
+                        .client
+                        .write_one(Envelope {
+                            area: area.area,
+                            command,
+                        })
+                        .await?
+                    {
+                        Output::App(app) => app,
+                        other => bail!("unexpected answer {other:?}"),
+                    }
+                }
+            };
+            area.demo = Some(demo);
+        }
+        Ok(())
+    }
+
+    pub fn endpoints(&self) -> serde_json::Value {
+        let mut metrics: Vec<String> = Vec::new();
+        let navs: Vec<String> = self
+            .navs
+            .iter()
+            .map(|(_, nav)| {
+                metrics.push(format!("http://{}/metrics", nav.addr()));
+                format!("http://{}", nav.addr())
+            })
+            .collect();
+        let mut areas = serde_json::Map::new();
+        for area in &self.areas {
+            let public = area.edge.public_addr();
+            let edge_metrics = format!("http://{}/metrics", area.edge.admin_addr());
+            metrics.push(edge_metrics.clone());
+            let cluster: Vec<serde_json::Value> = area
+                .nodes
+                .iter()
+                .map(|node| {
+                    let admin = format!("http://{}", node.admin_addr());
+                    metrics.push(format!("{admin}/metrics"));
+                    json!({
+                        "id": node.node_id(),
+                        "rpc": node.rpc_addr().to_string(),
+                        "admin": admin,
+                        "metrics": format!("{admin}/metrics"),
+                    })
+                })
+                .collect();
+            let apps: Vec<serde_json::Value> = area
+                .demo
+                .iter()
+                .flat_map(|app| {
+                    [AppEnv::Dev, AppEnv::Prod].map(|env| {
+                        let creds = app.credentials(env);
+                        json!({ "env": env.as_str(), "appKey": creds.app_key, "appSecret": creds.app_secret })
+                    })
+                })
+                .collect();
+            areas.insert(
+                area.area.to_string(),
+                json!({
+                    "api": [format!("http://{public}")],
+                    "edges": [{
+                        "ws": format!("ws://{public}/websocket"),
+                        "admin": format!("http://{public}"),
+                        "metrics": edge_metrics,
+                        "location": "local",
+                    }],
+                    "cluster": cluster,
+                    "apps": apps,
+                }),
+            );
+        }
+        json!({
+            "nav": navs,
+            "operatorToken": self.layout.operator_token,
+            "areas": areas,
+            "metrics": metrics,
+        })
+    }
+
+    fn write_endpoints(&self) -> anyhow::Result<()> {
+        let path = self.data_dir.join("endpoints.json");
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&self.endpoints())?)
+            .with_context(|| format!("{}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("{}", path.display()))?;
+        Ok(())
+    }
+
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        let navs: Vec<String> = self
+            .navs
+            .iter()
+            .map(|(role, nav)| {
+                let role = match role {
+                    NavRole::Primary => "primary",
+                    NavRole::Backup => "backup",
+                };
+                format!("http://{} ({role})", nav.addr())
+            })
+            .collect();
+        out.push_str(&format!("Meridian dev is up. nav: {}\n", navs.join("  ")));
+        out.push_str(&format!(
+            "{:<5} {:<24} {:<6} {:<24} {:<16} {:<16}\n",
+            "AREA",
+            "EDGE (API, WS, ADMIN)",
+            "NODES",
+            "FIRST NODE ADMIN",
+            "DEV APP KEY",
+            "PROD APP KEY"
+        ));
+        for area in &self.areas {
+            let first_admin = area
+                .nodes
+                .first()
+                .map(|n| format!("http://{}", n.admin_addr()))
+                .unwrap_or_default();
+            let (dev, prod) = area
+                .demo
+                .as_ref()
+                .map(|app| (app.dev.app_key.clone(), app.prod.app_key.clone()))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "{:<5} {:<24} {:<6} {:<24} {:<16} {:<16}\n",
+                area.area.as_str(),
+                format!("http://{}", area.edge.public_addr()),
+                area.nodes.len(),
+                first_admin,
+                dev,
+                prod
+            ));
+        }
+        out.push_str(&format!(
+            "endpoints: {}  (operator token and app secrets are in it)\n",
+            self.data_dir.join("endpoints.json").display()
+        ));
+        out
+    }
+
+    pub async fn shutdown(self) {
+        for (_, nav) in self.navs {
+            nav.shutdown().await;
+        }
+        for area in self.areas {
+            area.edge.shutdown().await;
+            for node in area.nodes {
+                node.shutdown().await;
+            }
+        }
+    }
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+pub async fn until_signalled() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
