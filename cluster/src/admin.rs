@@ -106,13 +106,14 @@ pub fn generate_credentials() -> Credentials {
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response<Bytes>> {
+/// The body as `T`, or the 400 answer saying why not (boxed: a response is large).
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response<Bytes>>> {
     serde_json::from_slice(body).map_err(|e| {
-        client_error(
+        Box::new(client_error(
             StatusCode::BAD_REQUEST,
             "invalid",
             format!("request body: {e}"),
-        )
+        ))
     })
 }
 
@@ -153,13 +154,13 @@ impl AdminApi {
             (&Method::GET, ["apps"]) => self.list_apps().await,
             (&Method::POST, ["apps"]) => match parse::<CreateApp>(body) {
                 Ok(create) => self.create_app(create).await,
-                Err(response) => return response,
+                Err(response) => return *response,
             },
             (&Method::GET, ["apps", key]) => self.get_app(key).await,
             (&Method::DELETE, ["apps", key]) => self.delete_app(key).await,
             (&Method::POST, ["apps", key, "users"]) => match parse::<CreateUser>(body) {
                 Ok(user) => self.create_user(key, user).await,
-                Err(response) => return response,
+                Err(response) => return *response,
             },
             (&Method::GET, ["apps", key, "users", user_id]) => self.get_user(key, user_id).await,
             (&Method::GET, ["cluster"]) => self.cluster_call(ApiRequest::Status).await,
@@ -171,7 +172,7 @@ impl AdminApi {
                     })
                     .await
                 }
-                Err(response) => return response,
+                Err(response) => return *response,
             },
             (&Method::DELETE, ["cluster", "members", id]) => match id.parse::<u64>() {
                 Ok(id) => self.cluster_call(ApiRequest::RemoveNode { id }).await,

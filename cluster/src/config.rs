@@ -50,8 +50,8 @@ impl Default for RaftTuning {
     fn default() -> Self {
         Self {
             heartbeat_ms: 100,
-            election_timeout_min_ms: 500,
-            election_timeout_max_ms: 1000,
+            election_timeout_min_ms: 400,
+            election_timeout_max_ms: 800,
             snapshot_every_entries: 5000,
             logs_kept_after_snapshot: 1000,
         }

@@ -76,12 +76,8 @@ async fn bind(key: &'static str, addr: &str) -> Result<TcpListener, StartError> 
         })
 }
 
-fn stopped(
-    mut stop: watch::Receiver<bool>,
-) -> impl std::future::Future<Output = ()> + Send + 'static {
-    async move {
-        let _ = stop.wait_for(|stop| *stop).await;
-    }
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
 }
 
 impl ClusterNode {

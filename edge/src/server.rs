@@ -51,31 +51,36 @@ struct Fronted {
 }
 
 impl Fronted {
-    /// The area an admin call targets: the header, or the only area served.
-    fn area_of(&self, request: &http::Request<Bytes>) -> Result<AreaCode, http::Response<Bytes>> {
+    /// The area an admin call targets: the header, or the only area served. A refusal
+    /// is (status, code, message).
+    fn area_of(
+        &self,
+        request: &http::Request<Bytes>,
+    ) -> Result<AreaCode, (StatusCode, &'static str, String)> {
         let header = request
             .headers()
             .get(AREA_HEADER)
             .and_then(|v| v.to_str().ok());
         let area = match header {
-            Some(code) => code.parse::<AreaCode>().map_err(|e| {
-                json_response(
-                    StatusCode::BAD_REQUEST,
-                    &json!({"code": "invalid", "error": e.to_string()}),
-                )
-            })?,
-            None if self.areas.len() == 1 => *self.areas.keys().next().expect("one area"),
-            None => {
-                return Err(json_response(
-                    StatusCode::BAD_REQUEST,
-                    &json!({"code": "invalid", "error": format!("this edge fronts several areas: set the {AREA_HEADER} header")}),
-                ))
-            }
+            Some(code) => code
+                .parse::<AreaCode>()
+                .map_err(|e| (StatusCode::BAD_REQUEST, "invalid", e.to_string()))?,
+            None => match self.areas.keys().next() {
+                Some(&only) if self.areas.len() == 1 => only,
+                _ => {
+                    return Err((
+                        StatusCode::BAD_REQUEST,
+                        "invalid",
+                        format!("this edge fronts several areas: set the {AREA_HEADER} header"),
+                    ))
+                }
+            },
         };
         if !self.areas.contains_key(&area) {
-            return Err(json_response(
+            return Err((
                 StatusCode::MISDIRECTED_REQUEST,
-                &json!({"code": "wrong_area", "error": format!("this edge does not serve area {area}")}),
+                "wrong_area",
+                format!("this edge does not serve area {area}"),
             ));
         }
         Ok(area)
@@ -94,7 +99,9 @@ impl AdminHooks for PublicHooks {
         async move {
             let area = match fronted.area_of(&request) {
                 Ok(area) => area,
-                Err(response) => return response,
+                Err((status, code, message)) => {
+                    return json_response(status, &json!({ "code": code, "error": message }))
+                }
             };
             let response = match fronted.areas.get(&area) {
                 Some(admin) => admin.handle(request).await,

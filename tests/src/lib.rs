@@ -1,1 +1,321 @@
+//! Test harness: real `meridian` processes on loopback, started, killed (SIGKILL) and
+//! restarted by the tests, plus helpers to query them.
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use meridian_cluster::api::{ApiReply, ApiRequest, NodeStatus, ReadConsistency};
+use meridian_cluster::config::{RaftTuning, StorageTuning};
+use meridian_cluster::state::{Query, QueryOutput};
+use meridian_cluster::{ClusterClient, NodeConfig};
+use meridian_regions::{AreaCode, SeedPeer};
+use meridian_rpc::{DevPki, TlsFiles, TlsSettings};
+use tokio::time::Instant;
+
+pub const OPERATOR_TOKEN: &str = "test-operator-token-0123456789";
+
+/// A port nobody listens on right now (the OS picks it; the test binds it soon after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A child process that is killed when dropped.
+pub struct Process {
+    child: Child,
+}
+
+impl Process {
+    pub fn spawn(command: &mut Command) -> Self {
+        let child = command
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn meridian");
+        Self { child }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.child.wait().expect("wait for meridian")
+    }
+
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `probe` every 20 ms until it yields a value or `timeout` passes.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub struct NodeSpec {
+    pub id: u64,
+    pub rpc_port: u16,
+    pub admin_port: u16,
+    pub config_path: PathBuf,
+}
+
+impl NodeSpec {
+    pub fn rpc_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.rpc_port)
+    }
+
+    pub fn admin_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.admin_port)
+    }
+}
+
+/// A cluster of real `meridian cluster run` processes on loopback.
+pub struct ProcessCluster {
+    binary: PathBuf,
+    pub area: AreaCode,
+    pub nodes: Vec<NodeSpec>,
+    running: BTreeMap<u64, Process>,
+    tls: Option<TlsFiles>,
+    _root: tempfile::TempDir,
+}
+
+pub struct ClusterOptions {
+    pub nodes: u64,
+    pub raft: RaftTuning,
+    pub tls: bool,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        Self {
+            nodes: 3,
+            raft: RaftTuning::default(),
+            tls: false,
+        }
+    }
+}
+
+impl ProcessCluster {
+    /// Writes one configuration per node; nothing runs yet.
+    pub fn new(binary: &Path, options: ClusterOptions) -> Self {
+        let root = tempfile::tempdir().expect("tempdir");
+        let area = AreaCode::Sg;
+        let specs: Vec<(u64, u16, u16)> = (1..=options.nodes)
+            .map(|id| (id, free_port(), free_port()))
+            .collect();
+        let peers: Vec<SeedPeer> = specs
+            .iter()
+            .map(|&(id, rpc, _)| SeedPeer {
+                id,
+                addr: format!("127.0.0.1:{rpc}"),
+            })
+            .collect();
+        let pki = options.tls.then(|| DevPki::new().expect("dev pki"));
+        let mut tls = None;
+        let nodes = specs
+            .into_iter()
+            .map(|(id, rpc_port, admin_port)| {
+                let node_tls = pki.as_ref().map(|pki| {
+                    pki.write_node(root.path(), &format!("node-{id}"))
+                        .expect("certs")
+                });
+                tls = tls.clone().or(node_tls.clone());
+                let config = NodeConfig {
+                    area,
+                    node_id: id,
+                    data_dir: root.path().join(format!("node-{id}")),
+                    rpc_listen: format!("127.0.0.1:{rpc_port}"),
+                    rpc_advertise: None,
+                    admin_listen: format!("127.0.0.1:{admin_port}"),
+                    operator_token: OPERATOR_TOKEN.into(),
+                    peers: peers.clone(),
+                    tls: node_tls,
+                    raft: options.raft.clone(),
+                    storage: StorageTuning::default(),
+                };
+                let config_path = root.path().join(format!("node-{id}.toml"));
+                std::fs::write(&config_path, toml::to_string(&config).expect("toml"))
+                    .expect("write config");
+                NodeSpec {
+                    id,
+                    rpc_port,
+                    admin_port,
+                    config_path,
+                }
+            })
+            .collect();
+        Self {
+            binary: binary.to_path_buf(),
+            area,
+            nodes,
+            running: BTreeMap::new(),
+            tls,
+            _root: root,
+        }
+    }
+
+    pub fn spec(&self, id: u64) -> &NodeSpec {
+        self.nodes.iter().find(|n| n.id == id).expect("node id")
+    }
+
+    pub fn start(&mut self, id: u64) {
+        let config = self.spec(id).config_path.clone();
+        let process = Process::spawn(
+            Command::new(&self.binary)
+                .args(["cluster", "run", "--config"])
+                .arg(config)
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null()),
+        );
+        self.running.insert(id, process);
+    }
+
+    pub fn start_all(&mut self) {
+        let ids: Vec<u64> = self.nodes.iter().map(|n| n.id).collect();
+        for id in ids {
+            self.start(id);
+        }
+    }
+
+    pub fn kill(&mut self, id: u64) {
+        if let Some(process) = self.running.remove(&id) {
+            process.kill();
+        }
+    }
+
+    pub fn kill_all(&mut self) {
+        let ids: Vec<u64> = self.running.keys().copied().collect();
+        for id in ids {
+            self.kill(id);
+        }
+    }
+
+    pub fn running_ids(&self) -> Vec<u64> {
+        self.running.keys().copied().collect()
+    }
+
+    pub fn tls_settings(&self) -> Option<TlsSettings> {
+        self.tls
+            .as_ref()
+            .map(|files| TlsSettings::load(files).expect("tls"))
+    }
+
+    /// A client that finds the leader among all nodes.
+    pub fn client(&self) -> ClusterClient {
+        ClusterClient::new(
+            self.area,
+            self.nodes.iter().map(|n| n.rpc_addr()).collect(),
+            self.tls_settings(),
+        )
+    }
+
+    pub async fn status(&self, id: u64) -> Option<NodeStatus> {
+        self.client()
+            .status_of(&self.spec(id).rpc_addr())
+            .await
+            .ok()
+    }
+
+    /// Waits until a running node is leader in the highest term any running node knows
+    /// (a restarted old leader may briefly claim a stale term), with a term above
+    /// `after_term`, and returns its status.
+    pub async fn wait_for_leader(&self, after_term: u64, timeout: Duration) -> NodeStatus {
+        eventually(timeout, "a leader", || async {
+            let mut statuses = Vec::new();
+            for id in self.running_ids() {
+                statuses.extend(self.status(id).await);
+            }
+            let highest = statuses.iter().map(|s| s.term).max()?;
+            statuses
+                .into_iter()
+                .find(|s| s.role == "leader" && s.term == highest && s.term > after_term)
+        })
+        .await
+    }
+
+    /// Waits until node `id` has applied at least `index`.
+    pub async fn wait_for_applied(&self, id: u64, index: u64, timeout: Duration) -> NodeStatus {
+        eventually(
+            timeout,
+            &format!("node {id} to apply index {index}"),
+            || async {
+                self.status(id)
+                    .await
+                    .filter(|s| s.applied_index.unwrap_or(0) >= index)
+            },
+        )
+        .await
+    }
+
+    /// Reads `query` from node `id`'s own state, without forwarding.
+    pub async fn local_read(&self, id: u64, query: Query) -> Option<QueryOutput> {
+        let request = ApiRequest::Read {
+            query,
+            consistency: ReadConsistency::Local,
+        };
+        match self
+            .client()
+            .call_node(&self.spec(id).rpc_addr(), &request)
+            .await
+        {
+            Ok(ApiReply::Read(Ok(output))) => Some(output),
+            _ => None,
+        }
+    }
+
+    /// The value of an unlabelled-or-area-labelled metric on node `id`.
+    pub async fn metric(&self, id: u64, name: &str) -> Option<f64> {
+        let url = format!("{}/metrics", self.spec(id).admin_url());
+        let answer = meridian_rpc::http::request("GET", &url, None, None, Duration::from_secs(5))
+            .await
+            .ok()?;
+        metric_value(&answer.text(), name)
+    }
+}
+
+/// The value of the first sample of `name` in a Prometheus text exposition.
+pub fn metric_value(exposition: &str, name: &str) -> Option<f64> {
+    exposition
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|l| {
+            l.starts_with(name) && matches!(l.as_bytes().get(name.len()), Some(b' ') | Some(b'{'))
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}

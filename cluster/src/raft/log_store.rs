@@ -149,7 +149,7 @@ impl RaftLogReader<TypeConfig> for LogStore {
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote>, io::Error> {
-        Ok(self.lock()?.log_state().vote().map(|v| v.0.clone()))
+        Ok(self.lock()?.log_state().vote().map(|v| v.0))
     }
 }
 
@@ -159,11 +159,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, io::Error> {
         let log = self.lock()?;
         let state = log.log_state();
-        let purged = state.purged().map(|id| id.0.clone());
-        let last = state
-            .last()
-            .map(|id| id.0.clone())
-            .or_else(|| purged.clone());
+        let purged = state.purged().map(|id| id.0);
+        let last = state.last().map(|id| id.0).or(purged);
         Ok(LogState {
             last_purged_log_id: purged,
             last_log_id: last,
@@ -175,7 +172,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), io::Error> {
-        self.lock()?.save_vote(Wire(vote.clone()))?;
+        self.lock()?.save_vote(Wire(*vote))?;
         self.sync().await
     }
 
@@ -189,7 +186,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, io::Error> {
-        Ok(self.lock()?.log_state().committed().map(|id| id.0.clone()))
+        Ok(self.lock()?.log_state().committed().map(|id| id.0))
     }
 
     async fn append<I>(
@@ -203,7 +200,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     {
         let records = entries
             .into_iter()
-            .map(|entry| Ok((Wire(entry.log_id.clone()), to_bytes(&entry.payload)?)))
+            .map(|entry| Ok((Wire(entry.log_id), to_bytes(&entry.payload)?)))
             .collect::<io::Result<Vec<_>>>()?;
         let mut log = self.lock()?;
         log.append(records)?;

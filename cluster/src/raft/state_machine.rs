@@ -373,17 +373,17 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                     )
                 }
                 EntryPayload::Membership(m) => {
-                    membership = Some(StoredMembership::new(Some(entry.log_id.clone()), m.clone()));
+                    membership = Some(StoredMembership::new(Some(entry.log_id), m.clone()));
                     BatchOutcome::default()
                 }
             };
-            last_applied = Some(entry.log_id.clone());
+            last_applied = Some(entry.log_id);
             if let Some(responder) = responder {
                 replies.push((responder, outcome));
             }
         }
         if let Some(log_id) = &last_applied {
-            overlay.put(LAST_APPLIED.to_vec(), &Some(log_id.clone()))?;
+            overlay.put(LAST_APPLIED.to_vec(), &Some(*log_id))?;
         }
         if let Some(membership) = &membership {
             overlay.put(MEMBERSHIP.to_vec(), membership)?;

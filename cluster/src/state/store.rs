@@ -56,13 +56,19 @@ impl StateRead for sled::Tree {
     }
 }
 
+/// A staged write: `None` deletes.
+type Staged = Option<Vec<u8>>;
+
+/// A key and what was staged for it before a write (`None`: nothing was).
+type Undo = (Vec<u8>, Option<Staged>);
+
 /// The writes of one apply round, staged in memory and committed to sled as one atomic
 /// batch together with `last_applied`. Reads see earlier writes of the same round.
 pub struct Overlay<'a> {
     base: &'a sled::Tree,
-    pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-    /// Undo log: the pending value each write replaced, for rolling back one command.
-    undo: Vec<(Vec<u8>, Option<Option<Vec<u8>>>)>,
+    pending: BTreeMap<Vec<u8>, Staged>,
+    /// Undo log, for rolling back one command.
+    undo: Vec<Undo>,
 }
 
 impl<'a> Overlay<'a> {
@@ -84,7 +90,7 @@ impl<'a> Overlay<'a> {
         self.stage(key, None);
     }
 
-    fn stage(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
+    fn stage(&mut self, key: Vec<u8>, value: Staged) {
         let previous = self.pending.insert(key.clone(), value);
         self.undo.push((key, previous));
     }

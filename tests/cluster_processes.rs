@@ -1,0 +1,352 @@
+//! A cluster of real `meridian cluster run` processes on loopback: leader failover under a
+//! write load, full restarts, snapshot catch-up, membership changes and mutual TLS.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use meridian_cluster::admin::generate_credentials;
+use meridian_cluster::config::RaftTuning;
+use meridian_cluster::state::{Command, Envelope, Output, Query, QueryOutput};
+use meridian_cluster::ClusterClient;
+use meridian_regions::AreaCode;
+use meridian_testkit::{eventually, ClusterOptions, ProcessCluster, OPERATOR_TOKEN};
+use tokio::time::Instant;
+
+fn binary() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_meridian"))
+}
+
+async fn create_app(client: &ClusterClient) -> String {
+    let prod = generate_credentials();
+    let output = client
+        .write_one(Envelope {
+            area: AreaCode::Sg,
+            command: Command::CreateApp {
+                name: "test".into(),
+                dev: generate_credentials(),
+                prod: prod.clone(),
+            },
+        })
+        .await
+        .expect("create app");
+    assert!(matches!(output, Output::App(_)));
+    prod.app_key
+}
+
+fn put_user(app_key: &str, user_id: String) -> Envelope {
+    Envelope {
+        area: AreaCode::Sg,
+        command: Command::PutUser {
+            app_key: app_key.to_string(),
+            user_id,
+            name: "n".into(),
+            portrait: String::new(),
+        },
+    }
+}
+
+/// Every user in `acked` is in node `id`'s own state.
+async fn assert_all_present(cluster: &ProcessCluster, id: u64, app_key: &str, acked: &[String]) {
+    for user_id in acked {
+        let found = cluster
+            .local_read(
+                id,
+                Query::GetUser {
+                    app_key: app_key.to_string(),
+                    user_id: user_id.clone(),
+                },
+            )
+            .await;
+        assert!(
+            matches!(found, Some(QueryOutput::User(ref u)) if &u.user_id == user_id),
+            "node {id} lost acknowledged write {user_id}"
+        );
+    }
+}
+
+/// Waits until every running node has applied what the leader has.
+async fn converge(cluster: &ProcessCluster, client: &ClusterClient) {
+    // A linearizable read makes the leader apply everything committed before it answers.
+    client.read(Query::Counts).await.expect("linearizable read");
+    let mut target = 0;
+    for id in cluster.running_ids() {
+        let applied = cluster.status(id).await.and_then(|s| s.applied_index);
+        target = target.max(applied.unwrap_or(0));
+    }
+    for id in cluster.running_ids() {
+        cluster
+            .wait_for_applied(id, target, Duration::from_secs(30))
+            .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn leader_killed_under_writes_loses_no_acknowledged_write_and_restart_keeps_state() {
+    let mut cluster = ProcessCluster::new(binary(), ClusterOptions::default());
+    cluster.start_all();
+    let first = cluster.wait_for_leader(0, Duration::from_secs(15)).await;
+    let client = Arc::new(cluster.client());
+    let app_key = create_app(&client).await;
+
+    // One writer, sequential writes; every acknowledged id is recorded.
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = tokio::spawn({
+        let (client, acked, stop, app_key) =
+            (client.clone(), acked.clone(), stop.clone(), app_key.clone());
+        async move {
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let user_id = format!("u{i}");
+                i += 1;
+                if client
+                    .write_one(put_user(&app_key, user_id.clone()))
+                    .await
+                    .is_ok()
+                {
+                    acked.lock().unwrap().push(user_id);
+                }
+            }
+        }
+    });
+    let acked_count = || acked.lock().unwrap().len();
+    eventually(
+        Duration::from_secs(30),
+        "200 acknowledged writes",
+        || async { (acked_count() >= 200).then_some(()) },
+    )
+    .await;
+
+    let killed_at = Instant::now();
+    cluster.kill(first.node_id);
+    let second = cluster
+        .wait_for_leader(first.term, Duration::from_secs(10))
+        .await;
+    let election = killed_at.elapsed();
+    assert_ne!(second.node_id, first.node_id);
+    assert!(
+        election <= Duration::from_secs(2),
+        "new leader after {election:?}"
+    );
+
+    let before = acked_count();
+    eventually(Duration::from_secs(30), "writes to resume", || async {
+        (acked_count() >= before + 200).then_some(())
+    })
+    .await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    writer.await.unwrap();
+    let acked: Vec<String> = acked.lock().unwrap().clone();
+
+    cluster.start(first.node_id);
+    converge(&cluster, &client).await;
+    for id in [1, 2, 3] {
+        assert_all_present(&cluster, id, &app_key, &acked).await;
+    }
+
+    // Every node killed at once, then restarted: all state is still there.
+    cluster.kill_all();
+    cluster.start_all();
+    cluster.wait_for_leader(0, Duration::from_secs(15)).await;
+    converge(&cluster, &client).await;
+    for id in [1, 2, 3] {
+        assert_all_present(&cluster, id, &app_key, &acked).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_follower_stopped_for_10000_writes_catches_up_through_a_snapshot() {
+    let mut cluster = ProcessCluster::new(
+        binary(),
+        ClusterOptions {
+            raft: RaftTuning {
+                snapshot_every_entries: 500,
+                logs_kept_after_snapshot: 50,
+                ..RaftTuning::default()
+            },
+            ..ClusterOptions::default()
+        },
+    );
+    cluster.start_all();
+    let leader = cluster.wait_for_leader(0, Duration::from_secs(15)).await;
+    let client = Arc::new(cluster.client());
+    let app_key = create_app(&client).await;
+    let follower = [1, 2, 3]
+        .into_iter()
+        .find(|&id| id != leader.node_id)
+        .unwrap();
+    cluster.kill(follower);
+
+    // 10,000 writes from 50 concurrent writers.
+    let mut writers = Vec::new();
+    for w in 0..50 {
+        let (client, app_key) = (client.clone(), app_key.clone());
+        writers.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for i in 0..200 {
+                let user_id = format!("w{w}-{i}");
+                client
+                    .write_one(put_user(&app_key, user_id.clone()))
+                    .await
+                    .expect("write");
+                ids.push(user_id);
+            }
+            ids
+        }));
+    }
+    let mut acked = Vec::new();
+    for writer in writers {
+        acked.extend(writer.await.unwrap());
+    }
+    assert_eq!(acked.len(), 10_000);
+
+    // The leader has snapshotted and purged the log past anything the follower has.
+    let status = eventually(
+        Duration::from_secs(30),
+        "the leader to purge its log",
+        || async {
+            cluster
+                .status(leader.node_id)
+                .await
+                .filter(|s| s.purged_index.unwrap_or(0) > 1000)
+        },
+    )
+    .await;
+    assert!(status.snapshot_index.unwrap_or(0) >= status.purged_index.unwrap_or(0));
+
+    cluster.start(follower);
+    converge(&cluster, &client).await;
+    let installed = cluster
+        .metric(follower, "meridian_cluster_snapshots_installed_total")
+        .await
+        .expect("metric");
+    assert!(installed >= 1.0, "follower installed {installed} snapshots");
+    assert_all_present(&cluster, follower, &app_key, &acked).await;
+    match cluster.local_read(follower, Query::Counts).await {
+        Some(QueryOutput::Counts { apps, users }) => {
+            assert_eq!((apps, users), (1, 10_000));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+async fn cli(args: &[&str]) -> (bool, String) {
+    let output = tokio::process::Command::new(binary())
+        .args(args)
+        .output()
+        .await
+        .expect("run meridian");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_join_and_leave_through_the_cli_over_mutual_tls() {
+    let mut cluster = ProcessCluster::new(
+        binary(),
+        ClusterOptions {
+            nodes: 4,
+            tls: true,
+            ..ClusterOptions::default()
+        },
+    );
+    // Nodes 1-3 form the cluster; node 4 is listed in the configs but started later and
+    // added through the admin API, like a replacement machine.
+    for id in [1, 2, 3] {
+        cluster.start(id);
+    }
+    let leader = cluster.wait_for_leader(0, Duration::from_secs(15)).await;
+    let client = cluster.client();
+    let app_key = create_app(&client).await;
+    cluster.start(4);
+
+    let admin = cluster.spec(leader.node_id).admin_url();
+    let (ok, out) = cli(&[
+        "cluster",
+        "status",
+        "--admin",
+        &admin,
+        "--token",
+        OPERATOR_TOKEN,
+    ])
+    .await;
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("\"voters\":[1,2,3,4]") || out.contains("\"voters\":[1,2,3]"),
+        "{out}"
+    );
+
+    let (ok, out) = cli(&[
+        "cluster",
+        "leave",
+        "--admin",
+        &admin,
+        "--token",
+        OPERATOR_TOKEN,
+        "--id",
+        "4",
+    ])
+    .await;
+    assert!(ok, "{out}");
+    let status = cluster.status(leader.node_id).await.unwrap();
+    assert_eq!(status.voters, vec![1, 2, 3]);
+
+    let addr = cluster.spec(4).rpc_addr();
+    let (ok, out) = cli(&[
+        "cluster",
+        "join",
+        "--admin",
+        &admin,
+        "--token",
+        OPERATOR_TOKEN,
+        "--id",
+        "4",
+        "--addr",
+        &addr,
+    ])
+    .await;
+    assert!(ok, "{out}");
+    let status = cluster.status(leader.node_id).await.unwrap();
+    assert_eq!(status.voters, vec![1, 2, 3, 4]);
+    // The joined node has the state written before it joined.
+    converge(&cluster, &client).await;
+    assert!(matches!(
+        cluster
+            .local_read(
+                4,
+                Query::GetApp {
+                    app_key: app_key.clone()
+                }
+            )
+            .await,
+        Some(QueryOutput::App(..))
+    ));
+
+    // A wrong token is refused.
+    let (ok, out) = cli(&[
+        "cluster",
+        "status",
+        "--admin",
+        &admin,
+        "--token",
+        "wrong-token-000000",
+    ])
+    .await;
+    assert!(!ok && out.contains("401"), "{out}");
+
+    // A node without the cluster's certificates cannot take part.
+    let plain = ClusterClient::with_policy(
+        AreaCode::Sg,
+        vec![cluster.spec(1).rpc_addr()],
+        None,
+        meridian_cluster::RetryPolicy {
+            deadline: Duration::from_millis(300),
+            ..Default::default()
+        },
+    );
+    assert!(plain.read(Query::Counts).await.is_err());
+}
