@@ -12,7 +12,9 @@ use meridian_rpc::{RpcClient, RpcError, TlsSettings};
 use tokio::time::Instant;
 
 use crate::api::{ApiReply, ApiRequest, NodeStatus, ReadConsistency, API_PATH};
+use crate::coalesce::{Coalescer, Rejected};
 use crate::state::{CommandError, Envelope, Output, Query, QueryOutput};
+use crate::writer::MAX_BATCH_COMMANDS;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ClusterError {
@@ -54,13 +56,14 @@ impl Default for RetryPolicy {
     }
 }
 
+/// Concurrent writes through one client share RPCs (at most this many in flight).
+const WRITE_RPCS_IN_FLIGHT: usize = 16;
+const WRITE_QUEUE_DEPTH: usize = 65_536;
+const MAX_HOPS_WITHOUT_PAUSE: usize = 4;
+
 pub struct ClusterClient {
-    area: AreaCode,
-    nodes: Vec<String>,
-    tls: Option<TlsSettings>,
-    policy: RetryPolicy,
-    clients: Mutex<HashMap<String, Arc<RpcClient>>>,
-    leader: Mutex<Option<String>>,
+    router: Arc<Router>,
+    writes: Coalescer<Envelope, Result<Output, CommandError>, ClusterError>,
 }
 
 impl ClusterClient {
@@ -75,20 +78,107 @@ impl ClusterClient {
         tls: Option<TlsSettings>,
         policy: RetryPolicy,
     ) -> Self {
-        Self {
+        let router = Arc::new(Router {
             area,
             nodes,
             tls,
             policy,
             clients: Mutex::default(),
             leader: Mutex::default(),
-        }
+        });
+        let writes = Coalescer::start(
+            MAX_BATCH_COMMANDS,
+            WRITE_RPCS_IN_FLIGHT,
+            WRITE_QUEUE_DEPTH,
+            {
+                let router = router.clone();
+                move |commands: Vec<Envelope>| {
+                    let router = router.clone();
+                    async move {
+                        match router.call(&ApiRequest::Write(commands)).await? {
+                            ApiReply::Written(results) => Ok(results),
+                            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+                        }
+                    }
+                }
+            },
+        );
+        Self { router, writes }
     }
 
     pub fn area(&self) -> AreaCode {
-        self.area
+        self.router.area
     }
 
+    /// Sends `request` to one node, without redirects.
+    pub async fn call_node(&self, addr: &str, request: &ApiRequest) -> Result<ApiReply, RpcError> {
+        self.router.call_node(addr, request).await
+    }
+
+    /// Sends `request` to the leader, following redirects and retrying while there is
+    /// none. Writes are retried only when they certainly did not reach a node.
+    pub async fn call(&self, request: &ApiRequest) -> Result<ApiReply, ClusterError> {
+        self.router.call(request).await
+    }
+
+    /// Commits `commands`; each has its own result. Concurrent calls share RPCs (and the
+    /// leader then puts them in shared Raft entries).
+    pub async fn write(
+        &self,
+        commands: Vec<Envelope>,
+    ) -> Result<Vec<Result<Output, CommandError>>, ClusterError> {
+        self.writes
+            .submit(commands)
+            .await
+            .map_err(|rejected| match rejected {
+                Rejected::Failed(error) => error,
+                Rejected::TooLarge { limit } => {
+                    ClusterError::Protocol(format!("at most {limit} commands per write"))
+                }
+                Rejected::Closed => ClusterError::Protocol("client closed".into()),
+            })
+    }
+
+    pub async fn write_one(&self, envelope: Envelope) -> Result<Output, ClusterError> {
+        let mut results = self.write(vec![envelope]).await?;
+        match results.pop() {
+            Some(result) => Ok(result?),
+            None => Err(ClusterError::Protocol("empty write answer".into())),
+        }
+    }
+
+    /// A linearizable read through the leader.
+    pub async fn read(&self, query: Query) -> Result<QueryOutput, ClusterError> {
+        let request = ApiRequest::Read {
+            query,
+            consistency: ReadConsistency::Linearizable,
+        };
+        match self.call(&request).await? {
+            ApiReply::Read(result) => Ok(result?),
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    pub async fn status_of(&self, addr: &str) -> Result<NodeStatus, ClusterError> {
+        match self.call_node(addr, &ApiRequest::Status).await {
+            Ok(ApiReply::Status(status)) => Ok(status),
+            Ok(other) => Err(ClusterError::Protocol(format!("{other:?}"))),
+            Err(e) => Err(ClusterError::Rpc(Arc::new(e))),
+        }
+    }
+}
+
+/// Finds the leader and carries one request to it.
+struct Router {
+    area: AreaCode,
+    nodes: Vec<String>,
+    tls: Option<TlsSettings>,
+    policy: RetryPolicy,
+    clients: Mutex<HashMap<String, Arc<RpcClient>>>,
+    leader: Mutex<Option<String>>,
+}
+
+impl Router {
     fn client(&self, addr: &str) -> Arc<RpcClient> {
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         clients
@@ -108,21 +198,19 @@ impl ClusterClient {
         *self.leader.lock().unwrap_or_else(|p| p.into_inner()) = addr;
     }
 
-    /// Sends `request` to one node, without redirects.
-    pub async fn call_node(&self, addr: &str, request: &ApiRequest) -> Result<ApiReply, RpcError> {
+    async fn call_node(&self, addr: &str, request: &ApiRequest) -> Result<ApiReply, RpcError> {
         self.client(addr)
             .call(API_PATH, request, self.policy.call_timeout)
             .await
     }
 
-    /// Sends `request` to the leader, following redirects and retrying while there is
-    /// none. Writes are retried only when they certainly did not reach a node.
-    pub async fn call(&self, request: &ApiRequest) -> Result<ApiReply, ClusterError> {
+    async fn call(&self, request: &ApiRequest) -> Result<ApiReply, ClusterError> {
         let started = Instant::now();
         let is_write = !matches!(request, ApiRequest::Read { .. } | ApiRequest::Status);
         let mut backoff = self.policy.first_backoff;
         let mut next_seed = 0usize;
         let mut last_error;
+        let mut hops = 0usize;
         loop {
             let target = match self.known_leader() {
                 Some(leader) => leader,
@@ -137,6 +225,7 @@ impl ClusterClient {
                 }
             };
             let mut redirected = false;
+            hops += 1;
             match self.call_node(&target, request).await {
                 Ok(ApiReply::NotLeader { leader }) => {
                     last_error = format!("{target} is not the leader");
@@ -167,49 +256,11 @@ impl ClusterClient {
                     last_error,
                 });
             }
-            if !redirected {
+            // Follow a hint at once, but not forever: hints can be stale during elections.
+            if !redirected || hops.is_multiple_of(MAX_HOPS_WITHOUT_PAUSE) {
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(self.policy.max_backoff);
             }
-        }
-    }
-
-    /// Commits `commands` together; each has its own result.
-    pub async fn write(
-        &self,
-        commands: Vec<Envelope>,
-    ) -> Result<Vec<Result<Output, CommandError>>, ClusterError> {
-        match self.call(&ApiRequest::Write(commands)).await? {
-            ApiReply::Written(results) => Ok(results),
-            other => Err(ClusterError::Protocol(format!("{other:?}"))),
-        }
-    }
-
-    pub async fn write_one(&self, envelope: Envelope) -> Result<Output, ClusterError> {
-        let mut results = self.write(vec![envelope]).await?;
-        match results.pop() {
-            Some(result) => Ok(result?),
-            None => Err(ClusterError::Protocol("empty write answer".into())),
-        }
-    }
-
-    /// A linearizable read through the leader.
-    pub async fn read(&self, query: Query) -> Result<QueryOutput, ClusterError> {
-        let request = ApiRequest::Read {
-            query,
-            consistency: ReadConsistency::Linearizable,
-        };
-        match self.call(&request).await? {
-            ApiReply::Read(result) => Ok(result?),
-            other => Err(ClusterError::Protocol(format!("{other:?}"))),
-        }
-    }
-
-    pub async fn status_of(&self, addr: &str) -> Result<NodeStatus, ClusterError> {
-        match self.call_node(addr, &ApiRequest::Status).await {
-            Ok(ApiReply::Status(status)) => Ok(status),
-            Ok(other) => Err(ClusterError::Protocol(format!("{other:?}"))),
-            Err(e) => Err(ClusterError::Rpc(Arc::new(e))),
         }
     }
 }
