@@ -211,6 +211,17 @@ async fn dev_is_healthy_fast_documents_itself_and_restarts_with_the_same_apps() 
     .await
     .unwrap();
     assert!(listed.text().contains("movedinkey01"));
+    let users_url = format!("{edge}/admin/v1/apps/movedinkey01/users");
+    let user = meridian_rpc::http::request(
+        "POST",
+        &users_url,
+        Some(&token),
+        Some(br#"{"userId":"alice","name":"Alice"}"#),
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(user.status, 200, "{}", user.text());
     // The app lives in SG only: the NA cluster does not know it.
     let na_edge = endpoints["areas"]["NA"]["api"][0].as_str().unwrap();
     let elsewhere = meridian_rpc::http::request(
