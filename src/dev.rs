@@ -146,6 +146,7 @@ impl Deployment {
                         sled_cache_bytes: 16 * 1024 * 1024,
                         log_cache_entries: 10_000,
                         log_cache_bytes: 16 * 1024 * 1024,
+                        ..StorageTuning::default()
                     },
                 };
                 nodes.push(

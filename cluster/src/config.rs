@@ -66,6 +66,8 @@ pub struct StorageTuning {
     /// raft-log's in-memory payload cache.
     pub log_cache_entries: usize,
     pub log_cache_bytes: usize,
+    /// How long raft-log gathers more writes before an fdatasync (microseconds).
+    pub log_flush_wait_us: u64,
 }
 
 impl Default for StorageTuning {
@@ -74,6 +76,7 @@ impl Default for StorageTuning {
             sled_cache_bytes: 64 * 1024 * 1024,
             log_cache_entries: 50_000,
             log_cache_bytes: 64 * 1024 * 1024,
+            log_flush_wait_us: 0,
         }
     }
 }
@@ -148,6 +151,12 @@ impl NodeConfig {
         }
         if raft.snapshot_every_entries == 0 {
             return Err(bad("raft.snapshot_every_entries", "must be at least 1"));
+        }
+        if self.storage.log_flush_wait_us > 100_000 {
+            return Err(bad(
+                "storage.log_flush_wait_us",
+                "must be at most 100000 (100 ms)",
+            ));
         }
         if self.storage.sled_cache_bytes < 1024 * 1024 {
             return Err(bad("storage.sled_cache_bytes", "must be at least 1 MiB"));

@@ -22,7 +22,7 @@ use crate::api::*;
 use crate::client::ClusterClient;
 use crate::config::{ConfigError, NodeConfig};
 use crate::metrics::ClusterMetrics;
-use crate::raft::log_store::{LogCacheLimits, LogStore};
+use crate::raft::log_store::{LogStore, LogTuning};
 use crate::raft::network::{NetworkFactory, RaftReply};
 use crate::raft::state_machine::StateMachineStore;
 use crate::raft::{Raft, Snapshot};
@@ -113,9 +113,10 @@ impl ClusterNode {
         };
         let log = LogStore::open(
             &config.data_dir.join("raft-log"),
-            LogCacheLimits {
-                max_items: config.storage.log_cache_entries,
-                max_bytes: config.storage.log_cache_bytes,
+            LogTuning {
+                cache_items: config.storage.log_cache_entries,
+                cache_bytes: config.storage.log_cache_bytes,
+                flush_batch_wait: Duration::from_micros(config.storage.log_flush_wait_us),
             },
             metrics.append_fsync_seconds.clone(),
         )

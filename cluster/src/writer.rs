@@ -12,7 +12,7 @@ use crate::api::LeaderHint;
 use crate::coalesce::{Coalescer, Rejected};
 use crate::metrics::ClusterMetrics;
 use crate::raft::{Raft, TypeConfig};
-use crate::state::{Batch, CommandError, Envelope, Output};
+use crate::state::{Batch, CommandError, EncodedBatch, Envelope, Output};
 
 /// Commands at most in one Raft entry (and in one write request).
 pub const MAX_BATCH_COMMANDS: usize = 4096;
@@ -69,13 +69,14 @@ impl Writer {
                 let issued_at_ms = last_issued_ms.fetch_max(now, Ordering::SeqCst).max(now);
                 async move {
                     metrics.batch_commands.observe(commands.len() as f64);
-                    match raft
-                        .client_write(Batch {
-                            issued_at_ms,
-                            commands,
-                        })
-                        .await
-                    {
+                    let batch = Batch {
+                        issued_at_ms,
+                        commands,
+                    };
+                    let encoded = EncodedBatch::encode(&batch).map_err(|e| {
+                        WriteError::Unavailable(format!("cannot encode batch: {e}"))
+                    })?;
+                    match raft.client_write(encoded).await {
                         Ok(response) => Ok(response.data.0),
                         Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => {
                             Err(WriteError::NotLeader(not_leader_hint(&forward)))

@@ -8,12 +8,12 @@ pub(crate) mod wire;
 
 use std::io::Cursor;
 
-use crate::state::{Batch, BatchOutcome};
+use crate::state::{BatchOutcome, EncodedBatch};
 
 openraft::declare_raft_types!(
     /// The Raft types of one area's cluster.
     pub TypeConfig:
-        D = Batch,
+        D = EncodedBatch,
         R = BatchOutcome,
         NodeId = u64,
         Node = openraft::BasicNode,

@@ -359,7 +359,8 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         while let Some((entry, responder)) = entries.try_next().await? {
             let outcome = match &entry.payload {
                 EntryPayload::Blank => BatchOutcome::default(),
-                EntryPayload::Normal(batch) => {
+                EntryPayload::Normal(encoded) => {
+                    let batch = encoded.decode()?;
                     let ctx = ApplyContext {
                         area: self.inner.area,
                         now_ms: batch.issued_at_ms,

@@ -6,7 +6,7 @@ use openraft::type_config::TypeConfigExt;
 use openraft::StorageError;
 use prometheus::Registry;
 
-use super::log_store::{LogCacheLimits, LogStore};
+use super::log_store::{LogStore, LogTuning};
 use super::state_machine::StateMachineStore;
 use super::TypeConfig;
 use crate::metrics::ClusterMetrics;
@@ -22,7 +22,7 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachineStore, tempfile::TempDir> fo
         let metrics = ClusterMetrics::register(&Registry::new()).expect("metrics");
         let log = LogStore::open(
             &dir.path().join("log"),
-            LogCacheLimits::default(),
+            LogTuning::default(),
             metrics.append_fsync_seconds.clone(),
         )
         .map_err(|e| StorageError::read(TypeConfig::err_from_error(&e)))?;

@@ -38,6 +38,27 @@ impl fmt::Display for Batch {
     }
 }
 
+/// A [`Batch`] as Raft carries it: encoded once by the leader, then stored, replicated
+/// and re-stored as opaque bytes (cheap to clone), and decoded only when applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EncodedBatch(pub bytes::Bytes);
+
+impl EncodedBatch {
+    pub fn encode(batch: &Batch) -> std::io::Result<Self> {
+        Ok(Self(crate::raft::wire::to_bytes(batch)?.into()))
+    }
+
+    pub fn decode(&self) -> std::io::Result<Batch> {
+        crate::raft::wire::from_bytes(&self.0)
+    }
+}
+
+impl fmt::Display for EncodedBatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "encoded batch of {} bytes", self.0.len())
+    }
+}
+
 /// The results of a [`Batch`], in command order.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BatchOutcome(pub Vec<Result<Output, CommandError>>);
