@@ -350,3 +350,70 @@ async fn nodes_join_and_leave_through_the_cli_over_mutual_tls() {
     );
     assert!(plain.read(Query::Counts).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_a_majority_writes_fail_with_a_clear_no_leader_error_and_nothing_is_applied() {
+    let mut cluster = ProcessCluster::new(binary(), ClusterOptions::default());
+    cluster.start_all();
+    let leader = cluster.wait_for_leader(0, Duration::from_secs(15)).await;
+    let client = cluster.client();
+    let app_key = create_app(&client).await;
+    let survivor = [1, 2, 3]
+        .into_iter()
+        .find(|&id| id != leader.node_id)
+        .unwrap();
+    for id in [1, 2, 3] {
+        if id != survivor {
+            cluster.kill(id);
+        }
+    }
+    let lonely = ClusterClient::with_policy(
+        AreaCode::Sg,
+        vec![cluster.spec(survivor).rpc_addr()],
+        None,
+        meridian_cluster::RetryPolicy {
+            deadline: Duration::from_secs(3),
+            ..Default::default()
+        },
+    );
+    let error = lonely
+        .write_one(put_user(&app_key, "never".into()))
+        .await
+        .expect_err("no majority, no write");
+    let message = error.to_string();
+    assert!(
+        matches!(
+            error,
+            meridian_cluster::ClusterError::NoLeader {
+                area: AreaCode::Sg,
+                ..
+            }
+        ),
+        "{message}"
+    );
+    assert!(message.contains("area SG has no leader"), "{message}");
+
+    // Once the majority is back, the refused write is nowhere.
+    for id in [1, 2, 3] {
+        if id != survivor {
+            cluster.start(id);
+        }
+    }
+    cluster.wait_for_leader(0, Duration::from_secs(15)).await;
+    converge(&cluster, &client).await;
+    for id in [1, 2, 3] {
+        let found = cluster
+            .local_read(
+                id,
+                Query::GetUser {
+                    app_key: app_key.clone(),
+                    user_id: "never".into(),
+                },
+            )
+            .await;
+        assert!(
+            found.is_none(),
+            "node {id} applied a write that was refused"
+        );
+    }
+}
