@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 pub use apps::{App, AppEnv, Credentials};
 pub use store::{Overlay, StateRead};
-pub use users::User;
+pub use users::{Block, User, UserList};
 
 /// One Raft entry's worth of commands, stamped by the leader with the time they are
 /// applied at (so every replica computes the same state).
@@ -90,10 +90,35 @@ pub enum Command {
         name: String,
         portrait: String,
     },
-    /// Moves the user to a new token generation: older tokens stop being valid.
-    RenewTokenGeneration {
+    /// Tokens issued before `before_ms` stop being valid.
+    ExpireTokens {
         app_key: String,
         user_id: String,
+        before_ms: u64,
+    },
+    /// Replaces the user's tags.
+    SetTags {
+        app_key: String,
+        user_id: String,
+        tags: Vec<String>,
+    },
+    /// Bans users until `until_ms`.
+    BlockUsers {
+        app_key: String,
+        user_ids: Vec<String>,
+        until_ms: u64,
+    },
+    UnblockUsers {
+        app_key: String,
+        user_ids: Vec<String>,
+    },
+    /// Adds (`present`) or removes users on one user's blacklist or whitelist.
+    ChangeUserList {
+        app_key: String,
+        list: UserList,
+        user_id: String,
+        others: Vec<String>,
+        present: bool,
     },
 }
 
@@ -102,6 +127,7 @@ pub enum Output {
     App(App),
     AppDeleted { app_key: String, users_removed: u64 },
     User(User),
+    Done,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -115,6 +141,21 @@ pub enum Query {
         app_key: String,
         user_id: String,
     },
+    /// Bans in force at `now_ms`.
+    BlockedUsers {
+        app_key: String,
+        now_ms: u64,
+    },
+    UserList {
+        app_key: String,
+        list: UserList,
+        user_id: String,
+    },
+    /// Users that exist among `user_ids`, with their tags.
+    Users {
+        app_key: String,
+        user_ids: Vec<String>,
+    },
     Counts,
 }
 
@@ -123,6 +164,9 @@ pub enum QueryOutput {
     App(App, AppEnv),
     Apps(Vec<App>),
     User(User),
+    Users(Vec<User>),
+    Blocked(Vec<Block>),
+    UserIds(Vec<String>),
     Counts { apps: u64, users: u64 },
 }
 
@@ -142,6 +186,8 @@ pub enum CommandError {
     Conflict { what: String },
     #[error("limit reached: {what} (at most {limit})")]
     Limit { what: String, limit: u64 },
+    #[error("a dev environment holds at most {limit} users")]
+    DevUserLimit { limit: u64 },
     #[error("storage: {0}")]
     Storage(String),
 }
@@ -195,9 +241,32 @@ pub fn apply(
             name,
             portrait,
         } => users::put(ctx, state, app_key, user_id, name, portrait).map(Output::User),
-        Command::RenewTokenGeneration { app_key, user_id } => {
-            users::renew_token_generation(state, app_key, user_id).map(Output::User)
+        Command::ExpireTokens {
+            app_key,
+            user_id,
+            before_ms,
+        } => users::expire_tokens(state, app_key, user_id, *before_ms).map(Output::User),
+        Command::SetTags {
+            app_key,
+            user_id,
+            tags,
+        } => users::set_tags(state, app_key, user_id, tags).map(Output::User),
+        Command::BlockUsers {
+            app_key,
+            user_ids,
+            until_ms,
+        } => users::block(state, app_key, user_ids, *until_ms).map(|()| Output::Done),
+        Command::UnblockUsers { app_key, user_ids } => {
+            users::unblock(state, app_key, user_ids).map(|()| Output::Done)
         }
+        Command::ChangeUserList {
+            app_key,
+            list,
+            user_id,
+            others,
+            present,
+        } => users::change_list(state, app_key, *list, user_id, others, *present)
+            .map(|()| Output::Done),
     };
     if result.is_err() {
         state.rollback(checkpoint);
@@ -215,6 +284,17 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
         Query::ListApps => apps::list(state).map(QueryOutput::Apps),
         Query::GetUser { app_key, user_id } => {
             users::get(state, app_key, user_id).map(QueryOutput::User)
+        }
+        Query::BlockedUsers { app_key, now_ms } => {
+            users::blocked(state, app_key, *now_ms).map(QueryOutput::Blocked)
+        }
+        Query::UserList {
+            app_key,
+            list,
+            user_id,
+        } => users::list_members(state, app_key, *list, user_id).map(QueryOutput::UserIds),
+        Query::Users { app_key, user_ids } => {
+            users::existing(state, app_key, user_ids).map(QueryOutput::Users)
         }
         Query::Counts => Ok(QueryOutput::Counts {
             apps: state.count_prefix(apps::APP_PREFIX)?,

@@ -1,5 +1,5 @@
-//! Users of one app environment: id, name, portrait and token generation. The service
-//! keeps no other profile data.
+//! Users of one app environment: id, name, portrait, token validity, tags, bans, and
+//! each user's blacklist and whitelist. The service keeps no other profile data.
 
 use serde::{Deserialize, Serialize};
 
@@ -20,10 +20,37 @@ pub struct User {
     pub user_id: String,
     pub name: String,
     pub portrait: String,
-    /// Tokens carry the generation they were issued in; older generations are refused.
-    pub token_generation: u64,
     pub created_at_ms: u64,
+    /// Tokens issued before this instant are refused (`/user/token/expire.json`).
+    pub tokens_valid_after_ms: u64,
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
+
+/// A user's two lists: senders they refuse (blacklist) or the only ones they accept
+/// (whitelist, when the app runs in whitelist mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UserList {
+    Black,
+    White,
+}
+
+impl UserList {
+    fn prefix(self) -> &'static [u8] {
+        match self {
+            UserList::Black => b"black/",
+            UserList::White => b"white/",
+        }
+    }
+}
+
+/// Most entries one user's blacklist or whitelist holds.
+pub const MAX_LIST_ENTRIES: u64 = 3000;
+/// Most users one call may add to or remove from a list.
+pub const MAX_LIST_CHANGE: usize = 20;
+pub const MAX_TAGS: usize = 20;
+pub const MAX_TAG_CHARS: usize = 40;
+const BLOCK_PREFIX: &[u8] = b"block/";
 
 fn user_prefix(app_key: &str) -> Vec<u8> {
     [USER_PREFIX, app_key.as_bytes(), b"/"].concat()
@@ -84,8 +111,7 @@ pub(super) fn put(
         },
         None => {
             if env == AppEnv::Dev && state.count_prefix(&user_prefix(app_key))? >= DEV_USER_LIMIT {
-                return Err(CommandError::Limit {
-                    what: "users in a dev environment".into(),
+                return Err(CommandError::DevUserLimit {
                     limit: DEV_USER_LIMIT,
                 });
             }
@@ -93,8 +119,9 @@ pub(super) fn put(
                 user_id: user_id.to_string(),
                 name: name.to_string(),
                 portrait: portrait.to_string(),
-                token_generation: 1,
                 created_at_ms: ctx.now_ms,
+                tokens_valid_after_ms: 0,
+                tags: Vec::new(),
             }
         }
     };
@@ -102,15 +129,162 @@ pub(super) fn put(
     Ok(user)
 }
 
-pub(super) fn renew_token_generation(
+/// Refuses every token issued before `before_ms`.
+pub(super) fn expire_tokens(
     state: &mut Overlay<'_>,
     app_key: &str,
     user_id: &str,
+    before_ms: u64,
 ) -> Result<User, CommandError> {
     let mut user = get(state, app_key, user_id)?;
-    user.token_generation += 1;
+    user.tokens_valid_after_ms = user.tokens_valid_after_ms.max(before_ms);
     state.put(user_key(app_key, user_id), &user)?;
     Ok(user)
+}
+
+pub(super) fn set_tags(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    user_id: &str,
+    tags: &[String],
+) -> Result<User, CommandError> {
+    if tags.len() > MAX_TAGS {
+        return Err(CommandError::Limit {
+            what: "tags per user".into(),
+            limit: MAX_TAGS as u64,
+        });
+    }
+    if let Some(tag) = tags
+        .iter()
+        .find(|t| t.is_empty() || t.chars().count() > MAX_TAG_CHARS)
+    {
+        return Err(CommandError::invalid(
+            "tags",
+            format!("tag {tag:?} must be 1 to 40 characters"),
+        ));
+    }
+    let mut user = get(state, app_key, user_id)?;
+    user.tags = tags.to_vec();
+    state.put(user_key(app_key, user_id), &user)?;
+    Ok(user)
+}
+
+fn block_key(app_key: &str, user_id: &str) -> Vec<u8> {
+    [BLOCK_PREFIX, app_key.as_bytes(), b"/", user_id.as_bytes()].concat()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Block {
+    pub user_id: String,
+    pub until_ms: u64,
+}
+
+/// Bans users until `until_ms` (they cannot connect; live sessions are closed).
+pub(super) fn block(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    user_ids: &[String],
+    until_ms: u64,
+) -> Result<(), CommandError> {
+    apps::by_key(state, app_key)?;
+    for user_id in user_ids {
+        validate_user_id(user_id)?;
+        let block = Block {
+            user_id: user_id.clone(),
+            until_ms,
+        };
+        state.put(block_key(app_key, user_id), &block)?;
+    }
+    Ok(())
+}
+
+pub(super) fn unblock(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    user_ids: &[String],
+) -> Result<(), CommandError> {
+    apps::by_key(state, app_key)?;
+    for user_id in user_ids {
+        validate_user_id(user_id)?;
+        state.delete(block_key(app_key, user_id));
+    }
+    Ok(())
+}
+
+/// Bans still in force at `now_ms`.
+pub(super) fn blocked(
+    state: &impl StateRead,
+    app_key: &str,
+    now_ms: u64,
+) -> Result<Vec<Block>, CommandError> {
+    apps::by_key(state, app_key)?;
+    let prefix = [BLOCK_PREFIX, app_key.as_bytes(), b"/"].concat();
+    let blocks: Vec<Block> = state.scan(&prefix)?;
+    Ok(blocks.into_iter().filter(|b| b.until_ms > now_ms).collect())
+}
+
+fn list_prefix(list: UserList, app_key: &str, user_id: &str) -> Vec<u8> {
+    [
+        list.prefix(),
+        app_key.as_bytes(),
+        b"/",
+        user_id.as_bytes(),
+        b"/",
+    ]
+    .concat()
+}
+
+/// Adds (`present`) or removes `others` on `user_id`'s list.
+pub(super) fn change_list(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    list: UserList,
+    user_id: &str,
+    others: &[String],
+    present: bool,
+) -> Result<(), CommandError> {
+    apps::by_key(state, app_key)?;
+    validate_user_id(user_id)?;
+    if others.is_empty() {
+        return Err(CommandError::invalid(
+            "users",
+            "at least one user is required",
+        ));
+    }
+    if others.len() > MAX_LIST_CHANGE {
+        return Err(CommandError::Limit {
+            what: "users per list change".into(),
+            limit: MAX_LIST_CHANGE as u64,
+        });
+    }
+    let prefix = list_prefix(list, app_key, user_id);
+    for other in others {
+        validate_user_id(other)?;
+        let key = [prefix.as_slice(), other.as_bytes()].concat();
+        if present {
+            state.put(key, other)?;
+        } else {
+            state.delete(key);
+        }
+    }
+    if present && state.count_prefix(&prefix)? > MAX_LIST_ENTRIES {
+        return Err(CommandError::Limit {
+            what: "entries in one user's list".into(),
+            limit: MAX_LIST_ENTRIES,
+        });
+    }
+    Ok(())
+}
+
+pub(super) fn list_members(
+    state: &impl StateRead,
+    app_key: &str,
+    list: UserList,
+    user_id: &str,
+) -> Result<Vec<String>, CommandError> {
+    apps::by_key(state, app_key)?;
+    Ok(state.scan(&list_prefix(list, app_key, user_id))?)
 }
 
 pub(super) fn get(
@@ -124,11 +298,36 @@ pub(super) fn get(
         .ok_or_else(|| CommandError::not_found(format!("user {user_id}")))
 }
 
+/// Removes every user of an app environment and everything kept about them; answers how
+/// many users there were.
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<u64, CommandError> {
-    let keys = state.scan_raw(&user_prefix(app_key))?;
-    let removed = keys.len() as u64;
-    for (key, _) in keys {
-        state.delete(key);
+    let removed = state.count_prefix(&user_prefix(app_key))?;
+    let scoped = |prefix: &[u8]| [prefix, app_key.as_bytes(), b"/"].concat();
+    for prefix in [
+        user_prefix(app_key),
+        scoped(BLOCK_PREFIX),
+        scoped(UserList::Black.prefix()),
+        scoped(UserList::White.prefix()),
+    ] {
+        for (key, _) in state.scan_raw(&prefix)? {
+            state.delete(key);
+        }
     }
     Ok(removed)
+}
+
+/// The users among `user_ids` that exist, in the order asked.
+pub(super) fn existing(
+    state: &impl StateRead,
+    app_key: &str,
+    user_ids: &[String],
+) -> Result<Vec<User>, CommandError> {
+    apps::by_key(state, app_key)?;
+    let mut found = Vec::new();
+    for user_id in user_ids {
+        if let Some(user) = state.get::<User>(&user_key(app_key, user_id))? {
+            found.push(user);
+        }
+    }
+    Ok(found)
 }
