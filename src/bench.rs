@@ -168,8 +168,8 @@ async fn bench_meridian(
                 command: Command::PutUser {
                     app_key: app_key.clone(),
                     user_id: format!("w{count}-{writer}-{n}"),
-                    name: "bench user".into(),
-                    portrait: String::new(),
+                    name: Some("bench user".into()),
+                    portrait: None,
                 },
             };
             async move {

@@ -9,7 +9,7 @@ use meridian_cluster::admin::generate_credentials;
 use meridian_cluster::config::{RaftTuning, StorageTuning};
 use meridian_cluster::state::{App, AppEnv, Command, Envelope, Output, Query, QueryOutput};
 use meridian_cluster::{ClusterClient, ClusterNode, NodeConfig};
-use meridian_edge::{Edge, EdgeArea, EdgeConfig};
+use meridian_edge::{DirectoryArea, Edge, EdgeArea, EdgeConfig};
 use meridian_nav::{Nav, NavConfig, NavRole};
 use meridian_regions::{AreaCode, Catalog, SeedPeer};
 use serde::{Deserialize, Serialize};
@@ -81,6 +81,27 @@ fn local(port: u16) -> String {
     format!("127.0.0.1:{port}")
 }
 
+/// The ports of one area's processes.
+struct AreaPlan {
+    area: AreaCode,
+    edge_public: u16,
+    edge_admin: u16,
+    /// (node id, rpc port, admin port)
+    node_ports: Vec<(u64, u16, u16)>,
+}
+
+impl AreaPlan {
+    fn peers(&self) -> Vec<SeedPeer> {
+        self.node_ports
+            .iter()
+            .map(|&(id, rpc, _)| SeedPeer {
+                id,
+                addr: local(rpc),
+            })
+            .collect()
+    }
+}
+
 struct AreaDeployment {
     area: AreaCode,
     nodes: Vec<ClusterNode>,
@@ -111,7 +132,8 @@ impl Deployment {
             };
             navs.push((role, Nav::start(config, Catalog::builtin()).await?));
         }
-        let mut areas = Vec::new();
+        // Every area's ports first: each edge names the other areas' clusters and APIs.
+        let mut plans = Vec::new();
         for &area in &layout.areas {
             let edge_public = ports.next()?;
             let edge_admin = ports.next()?;
@@ -119,15 +141,19 @@ impl Deployment {
             for id in 1..=layout.nodes {
                 node_ports.push((id, ports.next()?, ports.next()?));
             }
-            let peers: Vec<SeedPeer> = node_ports
-                .iter()
-                .map(|&(id, rpc, _)| SeedPeer {
-                    id,
-                    addr: local(rpc),
-                })
-                .collect();
+            plans.push(AreaPlan {
+                area,
+                edge_public,
+                edge_admin,
+                node_ports,
+            });
+        }
+        let mut areas = Vec::new();
+        for plan in &plans {
+            let area = plan.area;
+            let peers = plan.peers();
             let mut nodes = Vec::new();
-            for &(id, rpc, admin) in &node_ports {
+            for &(id, rpc, admin) in &plan.node_ports {
                 let config = NodeConfig {
                     area,
                     node_id: id,
@@ -156,15 +182,25 @@ impl Deployment {
                 );
             }
             let rpc_addrs: Vec<String> = peers.iter().map(|p| p.addr.clone()).collect();
+            let directory = plans
+                .iter()
+                .filter(|other| other.area != area)
+                .map(|other| DirectoryArea {
+                    area: other.area,
+                    cluster: other.peers().into_iter().map(|p| p.addr).collect(),
+                    api: format!("http://{}", local(other.edge_public)),
+                })
+                .collect();
             let edge = Edge::start(EdgeConfig {
                 location: "local".into(),
-                listen: local(edge_public),
-                admin_listen: local(edge_admin),
+                listen: local(plan.edge_public),
+                admin_listen: local(plan.edge_admin),
                 operator_token: layout.operator_token.clone(),
                 areas: vec![EdgeArea {
                     area,
                     cluster: rpc_addrs.clone(),
                 }],
+                directory,
                 tls: None,
             })
             .await

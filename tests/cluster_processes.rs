@@ -40,8 +40,8 @@ fn put_user(app_key: &str, user_id: String) -> Envelope {
         command: Command::PutUser {
             app_key: app_key.to_string(),
             user_id,
-            name: "n".into(),
-            portrait: String::new(),
+            name: Some("n".into()),
+            portrait: None,
         },
     }
 }

@@ -32,33 +32,13 @@ async fn get(url: &str) -> Option<meridian_rpc::http::HttpAnswer> {
         .ok()
 }
 
-/// GET with the area header, over a raw HTTP/1.1 request.
+/// GET with the area header.
 async fn admin_with_area(url: &str, token: &str, area: &str) -> meridian_rpc::http::HttpAnswer {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.trim_start_matches("http://");
-    let (authority, path) = rest.split_at(rest.find('/').unwrap());
-    let mut stream = tokio::net::TcpStream::connect(authority).await.unwrap();
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {token}\r\nX-Meridian-Area: {area}\r\nConnection: close\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split("\r\n\r\n")
-        .nth(1)
-        .unwrap_or_default()
-        .to_string();
-    meridian_rpc::http::HttpAnswer {
-        status,
-        body: body.into(),
-    }
+    let headers = [
+        ("Authorization".to_string(), format!("Bearer {token}")),
+        ("X-Meridian-Area".to_string(), area.to_string()),
+    ];
+    meridian_testkit::raw_http(url, "GET", &headers, b"").await
 }
 
 fn string_array(value: &Value, what: &str) -> Vec<String> {

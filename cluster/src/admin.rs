@@ -78,9 +78,9 @@ struct CreateApp {
 struct CreateUser {
     user_id: String,
     #[serde(default)]
-    name: String,
+    name: Option<String>,
     #[serde(default)]
-    portrait_uri: String,
+    portrait_uri: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -17,6 +17,9 @@ pub struct EdgeConfig {
     pub operator_token: String,
     /// The areas this edge fronts and how to reach each one's cluster.
     pub areas: Vec<EdgeArea>,
+    /// Other areas, consulted only to tell an app server which area its app lives in.
+    #[serde(default)]
+    pub directory: Vec<DirectoryArea>,
     /// mTLS identity towards clusters.
     #[serde(default)]
     pub tls: Option<TlsFiles>,
@@ -28,6 +31,15 @@ pub struct EdgeArea {
     pub area: AreaCode,
     /// RPC addresses of (some of) the area's cluster nodes.
     pub cluster: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryArea {
+    pub area: AreaCode,
+    pub cluster: Vec<String>,
+    /// That area's Server API base URL, named in wrong-area answers.
+    pub api: String,
 }
 
 fn default_location() -> String {

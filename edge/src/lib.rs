@@ -1,11 +1,13 @@
 //! The edge: the access point clients and app servers reach. It is stateless apart from
-//! live sessions and forwards everything to the home area's cluster. For now it serves its
-//! health and metrics endpoints and the operator admin API for the areas it fronts; the
-//! Server API and client sessions build on it.
+//! live sessions and forwards everything to the home area's cluster. It serves the Server
+//! API and the operator admin API for the areas it fronts, and its health and metrics
+//! endpoints; client sessions build on it.
 
 pub mod config;
 mod metrics;
 mod server;
+pub mod server_api;
+pub mod token;
 
-pub use config::{EdgeArea, EdgeConfig};
+pub use config::{DirectoryArea, EdgeArea, EdgeConfig};
 pub use server::{Edge, EdgeError};

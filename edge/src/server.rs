@@ -19,6 +19,8 @@ use tokio::task::JoinHandle;
 
 use crate::config::{ConfigError, EdgeConfig};
 use crate::metrics::EdgeMetrics;
+use crate::server_api::directory::{AppDirectory, ForeignArea};
+use crate::server_api::{ServerApi, MAX_BODY_BYTES};
 
 /// Header naming the area an admin call is for, when an edge fronts several.
 pub const AREA_HEADER: &str = "x-meridian-area";
@@ -46,6 +48,7 @@ pub struct Edge {
 
 struct Fronted {
     areas: BTreeMap<AreaCode, AdminApi>,
+    server_api: ServerApi,
     metrics: EdgeMetrics,
     location: String,
 }
@@ -97,6 +100,9 @@ impl AdminHooks for PublicHooks {
     fn route(&self, request: http::Request<Bytes>) -> BoxFuture<'static, http::Response<Bytes>> {
         let fronted = self.0.clone();
         async move {
+            if ServerApi::owns(request.uri().path()) {
+                return fronted.server_api.handle(request).await;
+            }
             let area = match fronted.area_of(&request) {
                 Ok(area) => area,
                 Err((status, code, message)) => {
@@ -163,19 +169,39 @@ impl Edge {
         let registry = Registry::new();
         let metrics =
             EdgeMetrics::register(&registry, config.areas.len()).map_err(|e| setup(&e))?;
-        let areas = config
+        let clients: BTreeMap<AreaCode, Arc<ClusterClient>> = config
             .areas
             .iter()
             .map(|entry| {
                 let client = ClusterClient::new(entry.area, entry.cluster.clone(), tls.clone());
+                (entry.area, Arc::new(client))
+            })
+            .collect();
+        let areas = clients
+            .iter()
+            .map(|(&area, client)| {
                 (
-                    entry.area,
-                    AdminApi::new(config.operator_token.clone(), Arc::new(client)),
+                    area,
+                    AdminApi::new(config.operator_token.clone(), client.clone()),
                 )
             })
             .collect();
+        let foreign = config
+            .directory
+            .iter()
+            .map(|entry| {
+                let client = ClusterClient::new(entry.area, entry.cluster.clone(), tls.clone());
+                let foreign = ForeignArea {
+                    client: Arc::new(client),
+                    api: entry.api.clone(),
+                };
+                (entry.area, foreign)
+            })
+            .collect();
+        let server_api = ServerApi::new(AppDirectory::new(clients, foreign));
         let fronted = Arc::new(Fronted {
             areas,
+            server_api,
             metrics,
             location: config.location.clone(),
         });
@@ -184,8 +210,11 @@ impl Edge {
         let wait = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };
+        // Server API bodies over its own limit get its 1508 answer; this bound only
+        // protects the process.
         let public_server =
-            AdminServer::new(Registry::new(), Arc::new(PublicHooks(fronted.clone())));
+            AdminServer::new(Registry::new(), Arc::new(PublicHooks(fronted.clone())))
+                .body_limit(8 * MAX_BODY_BYTES);
         let admin_server = AdminServer::new(registry, Arc::new(AdminPortHooks(fronted)));
         let tasks = vec![
             tokio::spawn({

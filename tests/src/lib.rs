@@ -318,3 +318,139 @@ pub fn metric_value(exposition: &str, name: &str) -> Option<f64> {
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
 }
+
+/// Sends one HTTP/1.1 request exactly as given (headers and body bytes untouched) on a
+/// fresh connection and reads the whole answer: for testing what real SDKs send.
+pub async fn raw_http(
+    url: &str,
+    method: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> meridian_rpc::http::HttpAnswer {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.trim_start_matches("http://");
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let path = if path.is_empty() { "/" } else { path };
+    let mut stream = tokio::net::TcpStream::connect(authority)
+        .await
+        .expect("connect");
+    let mut request =
+        format!("{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut bytes = request.into_bytes();
+    bytes.extend_from_slice(body);
+    stream.write_all(&bytes).await.expect("send");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.expect("read");
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4)
+        .unwrap_or(response.len());
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    meridian_rpc::http::HttpAnswer {
+        status,
+        body: response[split..].to_vec().into(),
+    }
+}
+
+/// `App-Key`, `Nonce`, `Timestamp` and `Signature` headers as COMPAT.md describes them.
+pub fn signed_headers(
+    app_key: &str,
+    secret: &str,
+    nonce: &str,
+    timestamp: &str,
+) -> Vec<(String, String)> {
+    use sha1::{Digest, Sha1};
+    let digest = Sha1::digest(format!("{secret}{nonce}{timestamp}").as_bytes());
+    let signature: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    vec![
+        ("App-Key".into(), app_key.into()),
+        ("Nonce".into(), nonce.into()),
+        ("Timestamp".into(), timestamp.into()),
+        ("Signature".into(), signature),
+    ]
+}
+
+/// A `meridian dev` process for black-box tests, on ports no other test uses.
+pub struct DevDeployment {
+    pub endpoints: serde_json::Value,
+    process: Process,
+    _dir: tempfile::TempDir,
+}
+
+impl DevDeployment {
+    /// Starts `meridian dev --areas <areas> --nodes <nodes>` and waits for endpoints.json.
+    pub async fn start(binary: &Path, areas: &str, nodes: u64) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data_dir = dir.path().join("data");
+        // Outside the ephemeral range, spread by pid; another base when one is taken.
+        let mut base = 20_000 + (std::process::id() % 400) as u16 * 25;
+        for _ in 0..10 {
+            let mut process = Process::spawn(
+                Command::new(binary)
+                    .args(["dev", "--areas", areas, "--nodes", &nodes.to_string()])
+                    .args(["--port-base", &base.to_string(), "--data-dir"])
+                    .arg(&data_dir)
+                    .env("RUST_LOG", "warn")
+                    .stdout(Stdio::null()),
+            );
+            let path = data_dir.join("endpoints.json");
+            let started = eventually(Duration::from_secs(20), "endpoints.json", || {
+                let exited = process.try_wait();
+                let path = path.clone();
+                async move {
+                    if exited.is_some() {
+                        return Some(None);
+                    }
+                    let text = std::fs::read_to_string(&path).ok()?;
+                    serde_json::from_str::<serde_json::Value>(&text)
+                        .ok()
+                        .map(Some)
+                }
+            })
+            .await;
+            if let Some(endpoints) = started {
+                return Self {
+                    endpoints,
+                    process,
+                    _dir: dir,
+                };
+            }
+            let _ = std::fs::remove_dir_all(&data_dir);
+            base = base.wrapping_add(1000).max(20_000);
+        }
+        panic!("meridian dev did not start on any port base");
+    }
+
+    pub fn api(&self, area: &str) -> String {
+        self.endpoints["areas"][area]["api"][0]
+            .as_str()
+            .expect("api url")
+            .to_string()
+    }
+
+    /// (App Key, App Secret) of the demo app's `env` environment in `area`.
+    pub fn app(&self, area: &str, env: &str) -> (String, String) {
+        let apps = self.endpoints["areas"][area]["apps"]
+            .as_array()
+            .expect("apps");
+        let app = apps.iter().find(|a| a["env"] == env).expect("environment");
+        (
+            app["appKey"].as_str().expect("key").to_string(),
+            app["appSecret"].as_str().expect("secret").to_string(),
+        )
+    }
+
+    pub fn stop(self) -> std::process::ExitStatus {
+        self.process.terminate()
+    }
+}

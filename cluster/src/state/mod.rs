@@ -83,12 +83,21 @@ pub enum Command {
     DeleteApp {
         app_key: String,
     },
-    /// Creates the user or updates its name and portrait.
+    /// Creates the user or updates it; a name or portrait not given stays as it was.
     PutUser {
         app_key: String,
         user_id: String,
-        name: String,
-        portrait: String,
+        name: Option<String>,
+        portrait: Option<String>,
+    },
+    /// All of these or none: the first refusal undoes the others.
+    All(Vec<Command>),
+    /// Updates an existing user's name and/or portrait.
+    RefreshUser {
+        app_key: String,
+        user_id: String,
+        name: Option<String>,
+        portrait: Option<String>,
     },
     /// Tokens issued before `before_ms` stop being valid.
     ExpireTokens {
@@ -230,7 +239,25 @@ pub fn apply(
         });
     }
     let checkpoint = state.checkpoint();
-    let result = match &envelope.command {
+    let result = execute(ctx, state, &envelope.command);
+    if result.is_err() {
+        state.rollback(checkpoint);
+    }
+    result
+}
+
+fn execute(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    command: &Command,
+) -> Result<Output, CommandError> {
+    match command {
+        Command::All(commands) => {
+            for command in commands {
+                execute(ctx, state, command)?;
+            }
+            Ok(Output::Done)
+        }
         Command::CreateApp { name, dev, prod } => {
             apps::create(ctx, state, name, dev, prod).map(Output::App)
         }
@@ -240,7 +267,28 @@ pub fn apply(
             user_id,
             name,
             portrait,
-        } => users::put(ctx, state, app_key, user_id, name, portrait).map(Output::User),
+        } => users::put(
+            ctx,
+            state,
+            app_key,
+            user_id,
+            name.as_deref(),
+            portrait.as_deref(),
+        )
+        .map(Output::User),
+        Command::RefreshUser {
+            app_key,
+            user_id,
+            name,
+            portrait,
+        } => users::refresh(
+            state,
+            app_key,
+            user_id,
+            name.as_deref(),
+            portrait.as_deref(),
+        )
+        .map(Output::User),
         Command::ExpireTokens {
             app_key,
             user_id,
@@ -267,11 +315,7 @@ pub fn apply(
             present,
         } => users::change_list(state, app_key, *list, user_id, others, *present)
             .map(|()| Output::Done),
-    };
-    if result.is_err() {
-        state.rollback(checkpoint);
     }
-    result
 }
 
 /// Answers a query from committed state.

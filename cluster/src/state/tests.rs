@@ -34,8 +34,8 @@ fn put_user(app_key: &str, user_id: &str) -> Envelope {
         command: Command::PutUser {
             app_key: app_key.into(),
             user_id: user_id.into(),
-            name: "name".into(),
-            portrait: String::new(),
+            name: Some("name".into()),
+            portrait: None,
         },
     }
 }
@@ -424,4 +424,41 @@ fn tags_are_bounded() {
     ));
     assert!(matches!(&out[2], Err(CommandError::Invalid { .. })));
     assert!(matches!(&out[3], Ok(Output::User(u)) if u.tags == vec!["x".repeat(40)]));
+}
+
+#[test]
+fn an_all_command_applies_every_part_or_none() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    let tags = |user: &str| Command::SetTags {
+        app_key: "prodkey001".into(),
+        user_id: user.into(),
+        tags: vec!["t".into()],
+    };
+    let put = |user: &str| put_user("prodkey001", user).command;
+    // The second part fails (no such user): the first part's new user is undone too.
+    let out = run(
+        &tree,
+        &[envelope(Command::All(vec![put("carol"), tags("nobody")]))],
+    );
+    assert!(matches!(&out[0], Err(CommandError::NotFound { .. })));
+    assert!(matches!(
+        query(
+            &tree,
+            &Query::GetUser {
+                app_key: "prodkey001".into(),
+                user_id: "carol".into()
+            }
+        ),
+        Err(CommandError::NotFound { .. })
+    ));
+    let out = run(
+        &tree,
+        &[envelope(Command::All(vec![put("carol"), tags("carol")]))],
+    );
+    assert_eq!(out[0], Ok(Output::Done));
+    assert!(matches!(
+        query(&tree, &Query::GetUser { app_key: "prodkey001".into(), user_id: "carol".into() }),
+        Ok(QueryOutput::User(u)) if u.tags == vec!["t".to_string()]
+    ));
 }

@@ -80,35 +80,20 @@ pub fn validate_user_id(user_id: &str) -> Result<(), CommandError> {
     Ok(())
 }
 
+/// Creates the user or updates it; a name or portrait not given stays as it was.
 pub(super) fn put(
     ctx: ApplyContext,
     state: &mut Overlay<'_>,
     app_key: &str,
     user_id: &str,
-    name: &str,
-    portrait: &str,
+    name: Option<&str>,
+    portrait: Option<&str>,
 ) -> Result<User, CommandError> {
     validate_user_id(user_id)?;
-    if name.chars().count() > MAX_NAME_CHARS {
-        return Err(CommandError::invalid(
-            "name",
-            "must be at most 64 characters",
-        ));
-    }
-    if portrait.chars().count() > MAX_PORTRAIT_CHARS {
-        return Err(CommandError::invalid(
-            "portrait",
-            "must be at most 1024 characters",
-        ));
-    }
     let (_, env) = apps::by_key(state, app_key)?;
     let key = user_key(app_key, user_id);
-    let user = match state.get::<User>(&key)? {
-        Some(existing) => User {
-            name: name.to_string(),
-            portrait: portrait.to_string(),
-            ..existing
-        },
+    let mut user = match state.get::<User>(&key)? {
+        Some(existing) => existing,
         None => {
             if env == AppEnv::Dev && state.count_prefix(&user_prefix(app_key))? >= DEV_USER_LIMIT {
                 return Err(CommandError::DevUserLimit {
@@ -117,16 +102,67 @@ pub(super) fn put(
             }
             User {
                 user_id: user_id.to_string(),
-                name: name.to_string(),
-                portrait: portrait.to_string(),
+                name: String::new(),
+                portrait: String::new(),
                 created_at_ms: ctx.now_ms,
                 tokens_valid_after_ms: 0,
                 tags: Vec::new(),
             }
         }
     };
+    update_profile(&mut user, name, portrait)?;
     state.put(key, &user)?;
     Ok(user)
+}
+
+/// Updates an existing user's name and/or portrait.
+pub(super) fn refresh(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    user_id: &str,
+    name: Option<&str>,
+    portrait: Option<&str>,
+) -> Result<User, CommandError> {
+    let mut user = get(state, app_key, user_id)?;
+    update_profile(&mut user, name, portrait)?;
+    state.put(user_key(app_key, user_id), &user)?;
+    Ok(user)
+}
+
+fn update_profile(
+    user: &mut User,
+    name: Option<&str>,
+    portrait: Option<&str>,
+) -> Result<(), CommandError> {
+    if let Some(name) = name {
+        validate_name(name)?;
+        user.name = name.to_string();
+    }
+    if let Some(portrait) = portrait {
+        validate_portrait(portrait)?;
+        user.portrait = portrait.to_string();
+    }
+    Ok(())
+}
+
+fn validate_name(name: &str) -> Result<(), CommandError> {
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(CommandError::invalid(
+            "name",
+            "must be at most 64 characters",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_portrait(portrait: &str) -> Result<(), CommandError> {
+    if portrait.chars().count() > MAX_PORTRAIT_CHARS {
+        return Err(CommandError::invalid(
+            "portrait",
+            "must be at most 1024 characters",
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses every token issued before `before_ms`.

@@ -1,0 +1,146 @@
+//! Which app an App Key belongs to, and where it lives. Apps of the areas this edge fronts
+//! are served; an app homed in another area is refused with that area's API host. App
+//! records are cached for a second: a request costs no extra round trip to the cluster,
+//! and a changed or deleted app is seen within that second.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use meridian_cluster::state::{App, AppEnv, CommandError, Query, QueryOutput};
+use meridian_cluster::{ClusterClient, ClusterError};
+use meridian_regions::AreaCode;
+use tokio::time::Instant;
+
+use super::error::ApiError;
+
+const CACHE_TTL: Duration = Duration::from_secs(1);
+/// Entries kept at most; past this, expired ones are dropped first.
+const CACHE_MAX: usize = 100_000;
+
+/// An app environment this edge serves.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub app: App,
+    pub env: AppEnv,
+    pub area: AreaCode,
+}
+
+impl Resolved {
+    pub fn app_key(&self) -> &str {
+        &self.app.credentials(self.env).app_key
+    }
+
+    pub fn secret(&self) -> &str {
+        &self.app.credentials(self.env).app_secret
+    }
+}
+
+/// Another area this edge can look apps up in (but does not serve).
+pub struct ForeignArea {
+    pub client: Arc<ClusterClient>,
+    /// Where that area's Server API is, for the refusal message.
+    pub api: String,
+}
+
+#[derive(Clone)]
+enum Lookup {
+    Served(Resolved),
+    Elsewhere { home: AreaCode, api: String },
+    Unknown,
+}
+
+pub struct AppDirectory {
+    served: BTreeMap<AreaCode, Arc<ClusterClient>>,
+    foreign: BTreeMap<AreaCode, ForeignArea>,
+    cache: Mutex<HashMap<String, (Instant, Lookup)>>,
+}
+
+impl AppDirectory {
+    pub fn new(
+        served: BTreeMap<AreaCode, Arc<ClusterClient>>,
+        foreign: BTreeMap<AreaCode, ForeignArea>,
+    ) -> Self {
+        Self {
+            served,
+            foreign,
+            cache: Mutex::default(),
+        }
+    }
+
+    pub fn client(&self, area: AreaCode) -> Option<&Arc<ClusterClient>> {
+        self.served.get(&area)
+    }
+
+    /// The served app owning `app_key`, or why there is none.
+    pub async fn resolve(&self, app_key: &str) -> Result<Resolved, ApiError> {
+        let lookup = match self.cached(app_key) {
+            Some(lookup) => lookup,
+            None => {
+                let lookup = self.look_up(app_key).await?;
+                self.remember(app_key, lookup.clone());
+                lookup
+            }
+        };
+        match lookup {
+            Lookup::Served(resolved) => Ok(resolved),
+            Lookup::Elsewhere { home, api } => Err(ApiError::WrongArea {
+                app_key: app_key.to_string(),
+                home,
+                api_host: api,
+            }),
+            Lookup::Unknown => Err(ApiError::AppKey),
+        }
+    }
+
+    fn cached(&self, app_key: &str) -> Option<Lookup> {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .get(app_key)
+            .filter(|(at, _)| at.elapsed() < CACHE_TTL)
+            .map(|(_, lookup)| lookup.clone())
+    }
+
+    fn remember(&self, app_key: &str, lookup: Lookup) {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= CACHE_MAX {
+            cache.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
+            if cache.len() >= CACHE_MAX {
+                return;
+            }
+        }
+        cache.insert(app_key.to_string(), (Instant::now(), lookup));
+    }
+
+    async fn look_up(&self, app_key: &str) -> Result<Lookup, ApiError> {
+        for (&area, client) in &self.served {
+            if let Some((app, env)) = find(client, app_key).await? {
+                return Ok(Lookup::Served(Resolved { app, env, area }));
+            }
+        }
+        for (&home, foreign) in &self.foreign {
+            // Another area being down must not break this one's apps: skip it.
+            if let Ok(Some(_)) = find(&foreign.client, app_key).await {
+                return Ok(Lookup::Elsewhere {
+                    home,
+                    api: foreign.api.clone(),
+                });
+            }
+        }
+        Ok(Lookup::Unknown)
+    }
+}
+
+async fn find(client: &ClusterClient, app_key: &str) -> Result<Option<(App, AppEnv)>, ApiError> {
+    match client
+        .read(Query::GetApp {
+            app_key: app_key.to_string(),
+        })
+        .await
+    {
+        Ok(QueryOutput::App(app, env)) => Ok(Some((app, env))),
+        Ok(other) => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+        Err(ClusterError::Refused(CommandError::NotFound { .. })) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}

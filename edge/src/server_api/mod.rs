@@ -1,0 +1,285 @@
+//! The Server API of the commercial service (`shared/server-api/COMPAT.md`), served by
+//! the edge for the areas it fronts: authenticated, validated and rate-limited here, then
+//! carried out by the home area's cluster.
+
+pub mod auth;
+pub mod directory;
+pub mod error;
+pub mod params;
+pub mod rate_limit;
+mod users;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use meridian_cluster::state::{Command, Envelope, Output, Query, QueryOutput};
+use meridian_cluster::ClusterClient;
+use serde_json::{Map, Value};
+
+use self::auth::{ReplayGuard, ReplayMode};
+use self::directory::{AppDirectory, Resolved};
+use self::error::ApiError;
+use self::params::Params;
+use self::rate_limit::{LimitClass, RateLimiter};
+
+/// Largest Server API request body; larger ones get 1508. (`content` alone may be 128 KiB.)
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Every Server API path served, by what it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    GetToken,
+    Refresh,
+    Info,
+    TokenExpire,
+    Block,
+    Unblock,
+    BlockQuery,
+    BlacklistAdd,
+    BlacklistRemove,
+    BlacklistQuery,
+    WhitelistAdd,
+    WhitelistRemove,
+    WhitelistQuery,
+    TagSet,
+    TagBatchSet,
+    TagsGet,
+}
+
+impl Endpoint {
+    fn from_path(path: &str) -> Option<Self> {
+        Some(match path {
+            "/user/getToken.json" => Endpoint::GetToken,
+            "/user/refresh.json" => Endpoint::Refresh,
+            "/user/info.json" => Endpoint::Info,
+            "/user/token/expire.json" => Endpoint::TokenExpire,
+            "/user/block.json" => Endpoint::Block,
+            "/user/unblock.json" => Endpoint::Unblock,
+            "/user/block/query.json" => Endpoint::BlockQuery,
+            "/user/blacklist/add.json" => Endpoint::BlacklistAdd,
+            "/user/blacklist/remove.json" => Endpoint::BlacklistRemove,
+            "/user/blacklist/query.json" => Endpoint::BlacklistQuery,
+            "/user/whitelist/add.json" => Endpoint::WhitelistAdd,
+            "/user/whitelist/remove.json" => Endpoint::WhitelistRemove,
+            "/user/whitelist/query.json" => Endpoint::WhitelistQuery,
+            "/user/tag/set.json" => Endpoint::TagSet,
+            "/user/tag/batch/set.json" => Endpoint::TagBatchSet,
+            "/user/tags/get.json" => Endpoint::TagsGet,
+            _ => return None,
+        })
+    }
+
+    /// JSON bodies on the paths COMPAT.md lists; form bodies everywhere else.
+    fn json_body(self) -> bool {
+        matches!(self, Endpoint::TagSet | Endpoint::TagBatchSet)
+    }
+
+    /// Endpoints whose every parameter is optional accept an empty body.
+    fn needs_body(self) -> bool {
+        !matches!(self, Endpoint::BlockQuery)
+    }
+
+    fn limit_class(self) -> LimitClass {
+        match self {
+            Endpoint::GetToken => LimitClass::GetToken,
+            _ => LimitClass::Default,
+        }
+    }
+}
+
+/// The parsed body of a call.
+pub(crate) enum Body {
+    Form(Params),
+    Json(Value),
+}
+
+/// One authenticated call, ready for its handler.
+pub(crate) struct Call {
+    pub app: Resolved,
+    pub cluster: Arc<ClusterClient>,
+    pub body: Body,
+    pub now_ms: u64,
+}
+
+impl Call {
+    pub fn form(&self) -> Result<&Params, ApiError> {
+        match &self.body {
+            Body::Form(params) => Ok(params),
+            Body::Json(_) => Err(ApiError::Internal("form parameters expected".into())),
+        }
+    }
+
+    pub fn json(&self) -> Result<&Value, ApiError> {
+        match &self.body {
+            Body::Json(value) => Ok(value),
+            Body::Form(_) => Err(ApiError::Internal("JSON body expected".into())),
+        }
+    }
+
+    fn envelope(&self, command: Command) -> Envelope {
+        Envelope {
+            area: self.app.area,
+            command,
+        }
+    }
+
+    /// Commits one command for this app.
+    pub async fn write(&self, command: Command) -> Result<Output, ApiError> {
+        Ok(self.cluster.write_one(self.envelope(command)).await?)
+    }
+
+    /// Commits several commands atomically: a refused one undoes the others, so a refused
+    /// call changes nothing.
+    pub async fn write_all(&self, commands: Vec<Command>) -> Result<(), ApiError> {
+        self.write(Command::All(commands)).await.map(|_| ())
+    }
+
+    pub async fn read(&self, query: Query) -> Result<QueryOutput, ApiError> {
+        Ok(self.cluster.read(query).await?)
+    }
+
+    pub fn app_key(&self) -> String {
+        self.app.app_key().to_string()
+    }
+}
+
+pub struct ServerApi {
+    directory: AppDirectory,
+    limits: RateLimiter,
+    replay: ReplayGuard,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn answer(result: Result<Map<String, Value>, ApiError>) -> Response<Bytes> {
+    let (status, body) = match result {
+        Ok(mut fields) => {
+            fields.insert("code".into(), Value::from(200));
+            (StatusCode::OK, Value::Object(fields))
+        }
+        Err(error) => {
+            let (_, status) = error.code();
+            (status, error.body())
+        }
+    };
+    meridian_telemetry::json_response(status, &body)
+}
+
+impl ServerApi {
+    pub fn new(directory: AppDirectory) -> Self {
+        Self {
+            directory,
+            limits: RateLimiter::default(),
+            replay: ReplayGuard::default(),
+        }
+    }
+
+    /// True for paths this API answers (everything but the operator admin API).
+    pub fn owns(path: &str) -> bool {
+        !path.starts_with("/admin/")
+    }
+
+    pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
+        answer(self.serve(request).await)
+    }
+
+    async fn serve(&self, request: Request<Bytes>) -> Result<Map<String, Value>, ApiError> {
+        let path = request.uri().path();
+        let endpoint =
+            Endpoint::from_path(path).ok_or_else(|| ApiError::UnknownPath(path.to_string()))?;
+        if request.method() != Method::POST {
+            return Err(ApiError::param(format!("{path} takes POST")));
+        }
+        let headers = auth::signed_headers(request.headers())?;
+        let app = self.directory.resolve(&headers.app_key).await?;
+        auth::verify(app.secret(), &headers)?;
+        let now_ms = now_ms();
+        self.replay
+            .check(app.app_key(), &headers, now_ms, ReplayMode::Compat)?;
+        let body = request.body();
+        if body.len() > MAX_BODY_BYTES {
+            return Err(ApiError::BodyTooLarge {
+                limit: MAX_BODY_BYTES,
+            });
+        }
+        if body.is_empty() && endpoint.needs_body() {
+            return Err(ApiError::NoBody);
+        }
+        let body = if endpoint.json_body() {
+            Body::Json(params::json_body(body)?)
+        } else {
+            Body::Form(Params::parse_form(body)?)
+        };
+        // Only a well-formed, authenticated call spends the app's budget.
+        self.limits
+            .take(app.app_key(), endpoint.limit_class(), 1.0)?;
+        let cluster = self
+            .directory
+            .client(app.area)
+            .cloned()
+            .ok_or_else(|| ApiError::Internal(format!("no cluster client for {}", app.area)))?;
+        let call = Call {
+            app,
+            cluster,
+            body,
+            now_ms,
+        };
+        match endpoint {
+            Endpoint::GetToken => users::get_token(&call).await,
+            Endpoint::Refresh => users::refresh(&call).await,
+            Endpoint::Info => users::info(&call).await,
+            Endpoint::TokenExpire => users::token_expire(&call).await,
+            Endpoint::Block => users::block(&call).await,
+            Endpoint::Unblock => users::unblock(&call).await,
+            Endpoint::BlockQuery => users::block_query(&call).await,
+            Endpoint::BlacklistAdd => users::change_list(&call, users::BLACKLIST, true).await,
+            Endpoint::BlacklistRemove => users::change_list(&call, users::BLACKLIST, false).await,
+            Endpoint::BlacklistQuery => users::list_query(&call, users::BLACKLIST).await,
+            Endpoint::WhitelistAdd => users::change_list(&call, users::WHITELIST, true).await,
+            Endpoint::WhitelistRemove => users::change_list(&call, users::WHITELIST, false).await,
+            Endpoint::WhitelistQuery => users::list_query(&call, users::WHITELIST).await,
+            Endpoint::TagSet => users::tag_set(&call).await,
+            Endpoint::TagBatchSet => users::tag_batch_set(&call).await,
+            Endpoint::TagsGet => users::tags_get(&call).await,
+        }
+    }
+}
+
+/// `yyyy-MM-dd HH:mm:ss` (UTC), the commercial service's time format in answers.
+pub(crate) fn format_time(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_are_formatted_like_the_commercial_service() {
+        assert_eq!(super::format_time(0), "1970-01-01 00:00:00");
+        assert_eq!(super::format_time(1_408_710_653_491), "2014-08-22 12:30:53");
+        assert_eq!(super::format_time(951_782_400_000), "2000-02-29 00:00:00");
+    }
+}

@@ -1,0 +1,296 @@
+//! `/user/*`: registration and tokens, profile refresh, bans, blacklists, whitelists, tags.
+
+use meridian_cluster::state::{Command, Output, Query, QueryOutput, UserList};
+use serde_json::{json, Map, Value};
+
+use super::error::ApiError;
+use super::{format_time, Call};
+use crate::token::{self, TokenClaims};
+
+type Fields = Result<Map<String, Value>, ApiError>;
+
+/// A list endpoint family: which list, and the name of its "other user" parameter.
+pub(super) struct ListKind {
+    list: UserList,
+    param: &'static str,
+}
+
+pub(super) const BLACKLIST: ListKind = ListKind {
+    list: UserList::Black,
+    param: "blackUserId",
+};
+pub(super) const WHITELIST: ListKind = ListKind {
+    list: UserList::White,
+    param: "whiteUserId",
+};
+
+/// Users one call may name (`userId` repeated), as the commercial service allows.
+const MAX_USERS_PER_CALL: usize = 20;
+/// `/user/block.json`: 1 minute to 30 days.
+const MAX_BLOCK_MINUTES: u64 = 43_200;
+const MAX_TAG_BATCH_USERS: usize = 1000;
+const MAX_TAGS_GET_USERS: usize = 50;
+
+fn fields(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+fn user_ids<'a>(call: &'a Call, name: &str) -> Result<Vec<&'a str>, ApiError> {
+    let ids = call.form()?.required_all(name)?;
+    if ids.len() > MAX_USERS_PER_CALL {
+        return Err(ApiError::CountOverLimit {
+            what: format!("{name} values"),
+            limit: MAX_USERS_PER_CALL as u64,
+        });
+    }
+    Ok(ids)
+}
+
+fn owned(ids: &[&str]) -> Vec<String> {
+    ids.iter().map(|s| s.to_string()).collect()
+}
+
+// covers: API-02
+pub(super) async fn get_token(call: &Call) -> Fields {
+    let form = call.form()?;
+    let user_id = form.required("userId")?.to_string();
+    let name = form.bounded("name", 64)?.map(str::to_string);
+    let portrait = form.bounded("portraitUri", 1024)?.map(str::to_string);
+    call.write(Command::PutUser {
+        app_key: call.app_key(),
+        user_id: user_id.clone(),
+        name,
+        portrait,
+    })
+    .await?;
+    let token = token::issue(
+        call.app.secret(),
+        &TokenClaims {
+            app_key: call.app_key(),
+            user_id: user_id.clone(),
+            issued_at_ms: call.now_ms,
+        },
+    );
+    Ok(fields(json!({ "userId": user_id, "token": token })))
+}
+
+pub(super) async fn refresh(call: &Call) -> Fields {
+    let form = call.form()?;
+    let user_id = form.required("userId")?.to_string();
+    let name = form.bounded("name", 64)?.map(str::to_string);
+    let portrait = form.bounded("portraitUri", 1024)?.map(str::to_string);
+    call.write(Command::RefreshUser {
+        app_key: call.app_key(),
+        user_id,
+        name,
+        portrait,
+    })
+    .await?;
+    Ok(Map::new())
+}
+
+pub(super) async fn info(call: &Call) -> Fields {
+    let user_id = call.form()?.required("userId")?.to_string();
+    match call
+        .read(Query::GetUser {
+            app_key: call.app_key(),
+            user_id,
+        })
+        .await?
+    {
+        QueryOutput::User(user) => Ok(fields(json!({
+            "userName": user.name,
+            "userPortrait": user.portrait,
+            "createTime": format_time(user.created_at_ms),
+        }))),
+        other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+    }
+}
+
+pub(super) async fn token_expire(call: &Call) -> Fields {
+    let users = user_ids(call, "userId")?;
+    let before_ms: u64 = call
+        .form()?
+        .int("time")?
+        .ok_or_else(|| ApiError::missing("time"))?;
+    let commands = users
+        .iter()
+        .map(|user_id| Command::ExpireTokens {
+            app_key: call.app_key(),
+            user_id: user_id.to_string(),
+            before_ms,
+        })
+        .collect();
+    call.write_all(commands).await?;
+    Ok(Map::new())
+}
+
+// covers: MSG-08
+pub(super) async fn block(call: &Call) -> Fields {
+    let users = user_ids(call, "userId")?;
+    let minutes: u64 = call
+        .form()?
+        .int("minute")?
+        .ok_or_else(|| ApiError::missing("minute"))?;
+    if !(1..=MAX_BLOCK_MINUTES).contains(&minutes) {
+        return Err(ApiError::param(format!(
+            "minute must be 1 to {MAX_BLOCK_MINUTES}"
+        )));
+    }
+    call.write(Command::BlockUsers {
+        app_key: call.app_key(),
+        user_ids: owned(&users),
+        until_ms: call.now_ms + minutes * 60_000,
+    })
+    .await?;
+    Ok(Map::new())
+}
+
+pub(super) async fn unblock(call: &Call) -> Fields {
+    let users = user_ids(call, "userId")?;
+    call.write(Command::UnblockUsers {
+        app_key: call.app_key(),
+        user_ids: owned(&users),
+    })
+    .await?;
+    Ok(Map::new())
+}
+
+pub(super) async fn block_query(call: &Call) -> Fields {
+    match call
+        .read(Query::BlockedUsers {
+            app_key: call.app_key(),
+            now_ms: call.now_ms,
+        })
+        .await?
+    {
+        QueryOutput::Blocked(blocks) => {
+            let users: Vec<Value> = blocks
+                .iter()
+                .map(|b| json!({ "userId": b.user_id, "blockEndTime": format_time(b.until_ms) }))
+                .collect();
+            Ok(fields(json!({ "users": users })))
+        }
+        other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+    }
+}
+
+// covers: PRV-10, PRV-11
+pub(super) async fn change_list(call: &Call, kind: ListKind, present: bool) -> Fields {
+    let user_id = call.form()?.required("userId")?.to_string();
+    let others = user_ids(call, kind.param)?;
+    let output = call
+        .write(Command::ChangeUserList {
+            app_key: call.app_key(),
+            list: kind.list,
+            user_id,
+            others: owned(&others),
+            present,
+        })
+        .await?;
+    match output {
+        Output::Done => Ok(Map::new()),
+        other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+    }
+}
+
+pub(super) async fn list_query(call: &Call, kind: ListKind) -> Fields {
+    let user_id = call.form()?.required("userId")?.to_string();
+    match call
+        .read(Query::UserList {
+            app_key: call.app_key(),
+            list: kind.list,
+            user_id,
+        })
+        .await?
+    {
+        QueryOutput::UserIds(users) => Ok(fields(json!({ "users": users }))),
+        other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+    }
+}
+
+fn string_list(value: &Value, name: &str) -> Result<Vec<String>, ApiError> {
+    value
+        .get(name)
+        .and_then(Value::as_array)
+        .ok_or_else(|| ApiError::missing(name))?
+        .iter()
+        .map(|v| {
+            v.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| ApiError::param(format!("{name} must hold strings")))
+        })
+        .collect()
+}
+
+pub(super) async fn tag_set(call: &Call) -> Fields {
+    let body = call.json()?;
+    let user_id = body
+        .get("userId")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::missing("userId"))?
+        .to_string();
+    let tags = string_list(body, "tags")?;
+    call.write(Command::SetTags {
+        app_key: call.app_key(),
+        user_id,
+        tags,
+    })
+    .await?;
+    Ok(Map::new())
+}
+
+pub(super) async fn tag_batch_set(call: &Call) -> Fields {
+    let body = call.json()?;
+    let users = string_list(body, "userIds")?;
+    if users.is_empty() {
+        return Err(ApiError::missing("userIds"));
+    }
+    if users.len() > MAX_TAG_BATCH_USERS {
+        return Err(ApiError::CountOverLimit {
+            what: "userIds".into(),
+            limit: MAX_TAG_BATCH_USERS as u64,
+        });
+    }
+    let tags = string_list(body, "tags")?;
+    let commands = users
+        .into_iter()
+        .map(|user_id| Command::SetTags {
+            app_key: call.app_key(),
+            user_id,
+            tags: tags.clone(),
+        })
+        .collect();
+    call.write_all(commands).await?;
+    Ok(Map::new())
+}
+
+pub(super) async fn tags_get(call: &Call) -> Fields {
+    let users = call.form()?.required_all("userIds")?;
+    if users.len() > MAX_TAGS_GET_USERS {
+        return Err(ApiError::CountOverLimit {
+            what: "userIds".into(),
+            limit: MAX_TAGS_GET_USERS as u64,
+        });
+    }
+    match call
+        .read(Query::Users {
+            app_key: call.app_key(),
+            user_ids: owned(&users),
+        })
+        .await?
+    {
+        QueryOutput::Users(found) => {
+            let result: Map<String, Value> = found
+                .into_iter()
+                .map(|u| (u.user_id, json!(u.tags)))
+                .collect();
+            Ok(fields(json!({ "result": result })))
+        }
+        other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+    }
+}
