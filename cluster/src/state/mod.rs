@@ -7,6 +7,7 @@
 //! routing change.
 
 mod apps;
+pub mod messages;
 mod store;
 mod users;
 
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use apps::{App, AppEnv, Credentials};
 pub use store::{Overlay, StateRead};
+pub use messages::{Conversation, ConversationType, Message, MessageFlags, NewMessage, Publication};
 pub use users::{Block, User, UserList};
 
 /// One Raft entry's worth of commands, stamped by the leader with the time they are
@@ -90,6 +92,20 @@ pub enum Command {
         name: Option<String>,
         portrait: Option<String>,
     },
+    /// Stores messages (one per conversation); each gets a `msgUID` and, unless it is a
+    /// status message, the next `seq` of its conversation.
+    Publish {
+        app_key: String,
+        messages: Vec<NewMessage>,
+    },
+    /// Recalls a stored message and stores the `RC:RcCmd` notice of it.
+    Recall {
+        app_key: String,
+        sender: String,
+        msg_uid: String,
+        by_admin: bool,
+        delete: bool,
+    },
     /// All of these or none: the first refusal undoes the others.
     All(Vec<Command>),
     /// Updates an existing user's name and/or portrait.
@@ -136,6 +152,7 @@ pub enum Output {
     App(App),
     AppDeleted { app_key: String, users_removed: u64 },
     User(User),
+    Published(Vec<Publication>),
     Done,
 }
 
@@ -165,6 +182,19 @@ pub enum Query {
         app_key: String,
         user_ids: Vec<String>,
     },
+    /// A page of a conversation's history within `[from_ms, to_ms]`.
+    History {
+        app_key: String,
+        conversation: Conversation,
+        from_ms: u64,
+        to_ms: u64,
+        newest_first: bool,
+        limit: usize,
+    },
+    GetMessage {
+        app_key: String,
+        msg_uid: String,
+    },
     Counts,
 }
 
@@ -176,6 +206,7 @@ pub enum QueryOutput {
     Users(Vec<User>),
     Blocked(Vec<Block>),
     UserIds(Vec<String>),
+    Messages(Vec<Message>),
     Counts { apps: u64, users: u64 },
 }
 
@@ -252,6 +283,16 @@ fn execute(
     command: &Command,
 ) -> Result<Output, CommandError> {
     match command {
+        Command::Publish { app_key, messages } => {
+            messages::publish(ctx, state, app_key, messages).map(Output::Published)
+        }
+        Command::Recall {
+            app_key,
+            sender,
+            msg_uid,
+            by_admin,
+            delete,
+        } => messages::recall(ctx, state, app_key, sender, msg_uid, *by_admin, *delete).map(Output::Published),
         Command::All(commands) => {
             for command in commands {
                 execute(ctx, state, command)?;
@@ -339,6 +380,18 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
         } => users::list_members(state, app_key, *list, user_id).map(QueryOutput::UserIds),
         Query::Users { app_key, user_ids } => {
             users::existing(state, app_key, user_ids).map(QueryOutput::Users)
+        }
+        Query::History {
+            app_key,
+            conversation,
+            from_ms,
+            to_ms,
+            newest_first,
+            limit,
+        } => messages::history(state, app_key, conversation, *from_ms, *to_ms, *newest_first, *limit)
+            .map(QueryOutput::Messages),
+        Query::GetMessage { app_key, msg_uid } => {
+            messages::by_uid(state, app_key, msg_uid).map(|m| QueryOutput::Messages(vec![m]))
         }
         Query::Counts => Ok(QueryOutput::Counts {
             apps: state.count_prefix(apps::APP_PREFIX)?,

@@ -14,6 +14,18 @@ pub trait StateRead {
     /// Every key and value under `prefix`, in key order.
     fn scan_raw(&self, prefix: &[u8]) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>>;
 
+    /// Visits values under `prefix` in key order (or reverse) until `visit` says stop.
+    fn visit_raw(&self, prefix: &[u8], reverse: bool, visit: &mut dyn FnMut(&[u8]) -> bool) -> io::Result<()> {
+        let entries = self.scan_raw(prefix)?;
+        let mut values: Box<dyn Iterator<Item = &(Vec<u8>, Vec<u8>)>> = if reverse {
+            Box::new(entries.iter().rev())
+        } else {
+            Box::new(entries.iter())
+        };
+        values.try_for_each(|(_, v)| if visit(v) { Some(()) } else { None });
+        Ok(())
+    }
+
     fn get<T: DeserializeOwned>(&self, key: &[u8]) -> io::Result<Option<T>> {
         self.get_raw(key)?
             .map(|bytes| from_bytes(&bytes))
@@ -44,6 +56,22 @@ impl StateRead for sled::Tree {
                 Ok((k.to_vec(), v.to_vec()))
             })
             .collect()
+    }
+
+    /// Iterates sled directly: a page of a long history reads only that page.
+    fn visit_raw(&self, prefix: &[u8], reverse: bool, visit: &mut dyn FnMut(&[u8]) -> bool) -> io::Result<()> {
+        let mut items: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if reverse {
+            Box::new(self.scan_prefix(prefix).rev())
+        } else {
+            Box::new(self.scan_prefix(prefix))
+        };
+        for item in &mut items {
+            let (_, value) = item.map_err(io::Error::other)?;
+            if !visit(&value) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     fn count_prefix(&self, prefix: &[u8]) -> io::Result<u64> {

@@ -1,7 +1,7 @@
 use meridian_regions::AreaCode;
 
 use super::*;
-use crate::state::users::UserList;
+use crate::state::messages;
 
 fn ctx() -> ApplyContext {
     ApplyContext {
@@ -461,4 +461,157 @@ fn an_all_command_applies_every_part_or_none() {
         query(&tree, &Query::GetUser { app_key: "prodkey001".into(), user_id: "carol".into() }),
         Ok(QueryOutput::User(u)) if u.tags == vec!["t".to_string()]
     ));
+}
+
+fn text(conversation: Conversation, sender: &str, recipient: Option<&str>, content: &str) -> NewMessage {
+    NewMessage {
+        conversation,
+        sender: sender.into(),
+        recipient: recipient.map(str::to_string),
+        object_name: "RC:TxtMsg".into(),
+        content: content.into(),
+        flags: MessageFlags::builtin("RC:TxtMsg"),
+        push_content: None,
+        push_data: None,
+        verify_blacklist: true,
+    }
+}
+
+fn publish(tree: &sled::Tree, messages: Vec<NewMessage>) -> Result<Output, CommandError> {
+    run(
+        tree,
+        &[envelope(Command::Publish {
+            app_key: "prodkey001".into(),
+            messages,
+        })],
+    )
+    .remove(0)
+}
+
+fn history(tree: &sled::Tree, conversation: &Conversation, newest_first: bool, limit: usize) -> Vec<Message> {
+    match query(
+        tree,
+        &Query::History {
+            app_key: "prodkey001".into(),
+            conversation: conversation.clone(),
+            from_ms: 0,
+            to_ms: u64::MAX,
+            newest_first,
+            limit,
+        },
+    )
+    .unwrap()
+    {
+        QueryOutput::Messages(messages) => messages,
+        other => panic!("{other:?}"),
+    }
+}
+
+// covers: PRV-01, PRV-04, PRV-12, MSG-01
+#[test]
+fn messages_get_dense_sequences_unique_uids_and_status_messages_are_not_stored() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    let ab = Conversation::private("alice", "bob", "");
+    let mut typing = text(ab.clone(), "alice", Some("bob"), "{}");
+    typing.object_name = "RC:TypSts".into();
+    typing.flags = MessageFlags::builtin("RC:TypSts");
+    let out = publish(
+        &tree,
+        vec![
+            text(ab.clone(), "alice", Some("bob"), "1"),
+            typing,
+            text(ab.clone(), "bob", Some("alice"), "2"),
+            text(Conversation::private("alice", "carol", ""), "alice", Some("carol"), "x"),
+        ],
+    )
+    .unwrap();
+    let Output::Published(published) = out else { panic!("{out:?}") };
+    let seqs: Vec<u64> = published
+        .iter()
+        .filter_map(|p| match p {
+            Publication::Stored { seq, .. } => Some(*seq),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seqs, vec![1, 2, 1], "per-conversation dense seq");
+    assert!(matches!(&published[1], Publication::Transient { .. }));
+    let uids: std::collections::HashSet<String> = published
+        .iter()
+        .filter_map(|p| match p {
+            Publication::Stored { msg_uid, .. } | Publication::Transient { msg_uid, .. } => Some(msg_uid.clone()),
+            Publication::Blocked => None,
+        })
+        .collect();
+    assert_eq!(uids.len(), 4);
+
+    let page = history(&tree, &ab, false, 10);
+    assert_eq!(page.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(), ["1", "2"]);
+    let newest = history(&tree, &ab, true, 1);
+    assert_eq!(newest[0].content, "2");
+
+    // Oversized content is refused and nothing of the batch is stored.
+    let big = "x".repeat(messages::MAX_CONTENT_BYTES + 1);
+    let refused = publish(&tree, vec![text(ab.clone(), "alice", Some("bob"), "3"), text(ab.clone(), "alice", Some("bob"), &big)]);
+    assert!(matches!(refused, Err(CommandError::Limit { .. })));
+    assert_eq!(history(&tree, &ab, false, 10).len(), 2);
+    let at_limit = "x".repeat(messages::MAX_CONTENT_BYTES);
+    assert!(publish(&tree, vec![text(ab.clone(), "alice", Some("bob"), &at_limit)]).is_ok());
+}
+
+// covers: PRV-10
+#[test]
+fn a_blacklisted_sender_is_not_stored_when_verification_is_asked() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    run(
+        &tree,
+        &[envelope(Command::ChangeUserList {
+            app_key: "prodkey001".into(),
+            list: UserList::Black,
+            user_id: "bob".into(),
+            others: vec!["alice".into()],
+            present: true,
+        })],
+    );
+    let ab = Conversation::private("alice", "bob", "");
+    let mut unverified = text(ab.clone(), "alice", Some("bob"), "through");
+    unverified.verify_blacklist = false;
+    let out = publish(&tree, vec![text(ab.clone(), "alice", Some("bob"), "blocked"), unverified]).unwrap();
+    let Output::Published(published) = out else { panic!() };
+    assert_eq!(published[0], Publication::Blocked);
+    assert!(matches!(published[1], Publication::Stored { seq: 1, .. }));
+    assert_eq!(history(&tree, &ab, false, 10).len(), 1);
+}
+
+// covers: PRV-08
+#[test]
+fn recall_marks_the_message_and_stores_a_notice() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    let ab = Conversation::private("alice", "bob", "");
+    let Ok(Output::Published(published)) = publish(&tree, vec![text(ab.clone(), "alice", Some("bob"), "oops")]) else {
+        panic!()
+    };
+    let Publication::Stored { msg_uid, .. } = &published[0] else { panic!() };
+    let recall = |sender: &str, by_admin| {
+        run(
+            &tree,
+            &[envelope(Command::Recall {
+                app_key: "prodkey001".into(),
+                sender: sender.into(),
+                msg_uid: msg_uid.clone(),
+                by_admin,
+                delete: true,
+            })],
+        )
+        .remove(0)
+    };
+    assert!(matches!(recall("bob", false), Err(CommandError::Invalid { .. })), "only the sender");
+    assert!(matches!(recall("alice", false), Ok(Output::Published(_))));
+    assert!(matches!(recall("alice", false), Err(CommandError::Conflict { .. })), "once");
+    let page = history(&tree, &ab, false, 10);
+    assert!(page[0].recalled && page[0].content.is_empty());
+    assert_eq!(page[1].object_name, "RC:RcCmd");
+    assert!(page[1].content.contains(msg_uid.as_str()));
 }

@@ -1,0 +1,446 @@
+//! Messages: one ordered log per conversation (read diffusion, DESIGN §4). A message is
+//! stored once, however many members its conversation has, with a dense per-conversation
+//! `seq` and a service-generated `msgUID`; status messages get a `msgUID` but are never
+//! stored.
+
+use serde::{Deserialize, Serialize};
+
+use super::store::{Overlay, StateRead};
+use super::users::{self, UserList};
+use super::{apps, ApplyContext, CommandError};
+
+/// SPEC MSG-07: content of at most 128 KiB.
+pub const MAX_CONTENT_BYTES: usize = 128 * 1024;
+pub const MAX_OBJECT_NAME_CHARS: usize = 32;
+pub const MAX_CHANNEL_CHARS: usize = 20;
+/// Messages one history page holds at most.
+pub const MAX_PAGE: usize = 100;
+
+const MSG_PREFIX: &[u8] = b"msg/";
+const CONV_PREFIX: &[u8] = b"conv/";
+const UID_PREFIX: &[u8] = b"msguid/";
+const UID_COUNTER: &[u8] = b"counter/msguid";
+
+/// Wire codes of conversation types (SPEC §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ConversationType {
+    Private = 1,
+    Group = 3,
+    Chatroom = 4,
+    System = 6,
+    UltraGroup = 10,
+}
+
+impl ConversationType {
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    pub fn from_code(code: u8) -> Option<Self> {
+        Some(match code {
+            1 => Self::Private,
+            3 => Self::Group,
+            4 => Self::Chatroom,
+            6 => Self::System,
+            10 => Self::UltraGroup,
+            _ => return None,
+        })
+    }
+}
+
+/// A conversation as the service stores it. PRIVATE is keyed by the unordered pair of
+/// users (each side sees the other as its target); SYSTEM by (system account, user);
+/// the others by their group/room id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub kind: ConversationType,
+    /// PRIVATE: the smaller user id; SYSTEM: the system account; else the group/room id.
+    pub first: String,
+    /// PRIVATE: the larger user id; SYSTEM: the user; else empty.
+    pub second: String,
+    pub channel: String,
+}
+
+impl Conversation {
+    pub fn private(a: &str, b: &str, channel: &str) -> Self {
+        let (first, second) = if a <= b { (a, b) } else { (b, a) };
+        Self {
+            kind: ConversationType::Private,
+            first: first.to_string(),
+            second: second.to_string(),
+            channel: channel.to_string(),
+        }
+    }
+
+    pub fn system(system_account: &str, user: &str) -> Self {
+        Self {
+            kind: ConversationType::System,
+            first: system_account.to_string(),
+            second: user.to_string(),
+            channel: String::new(),
+        }
+    }
+
+    pub fn group_like(kind: ConversationType, id: &str, channel: &str) -> Self {
+        Self {
+            kind,
+            first: id.to_string(),
+            second: String::new(),
+            channel: channel.to_string(),
+        }
+    }
+
+    /// The conversation's target as `viewer` sees it (SPEC §1 "Target ID").
+    pub fn target_for(&self, viewer: &str) -> &str {
+        match self.kind {
+            ConversationType::Private if self.first == viewer => &self.second,
+            ConversationType::Private => &self.first,
+            _ => &self.first,
+        }
+    }
+
+    fn key(&self, app_key: &str) -> Vec<u8> {
+        format!(
+            "{app_key}/{}/{}/{}/{}/",
+            self.kind.code(),
+            self.first,
+            self.second,
+            self.channel
+        )
+        .into_bytes()
+    }
+}
+
+/// Per objectName: stored in history/offline, counted as unread, or status-only (SPEC §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageFlags {
+    pub persisted: bool,
+    pub counted: bool,
+}
+
+impl MessageFlags {
+    /// Flags of the built-in types; custom types default to persisted and counted.
+    pub fn builtin(object_name: &str) -> Self {
+        match object_name {
+            "RC:TypSts" | "RC:CmdMsg" | "RC:RL" => Self::status(),
+            "RC:ContactNtf" | "RC:ProfileNtf" | "RC:CmdNtf" | "RC:InfoNtf" | "RC:GrpNtf" | "RC:ReadNtf"
+            | "RC:chrmKVNotiMsg" | "RC:RcCmd" | "RC:SRSMsg" | "RC:RRReqMsg" | "RC:RRRspMsg" | "RC:RLStart"
+            | "RC:RLJoin" | "RC:RLQuit" | "RC:RLEnd" | "RC:UIUMsg" => Self {
+                persisted: true,
+                counted: false,
+            },
+            _ => Self {
+                persisted: true,
+                counted: true,
+            },
+        }
+    }
+
+    pub fn status() -> Self {
+        Self {
+            persisted: false,
+            counted: false,
+        }
+    }
+}
+
+/// A message to store, as a publish command carries it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewMessage {
+    pub conversation: Conversation,
+    pub sender: String,
+    /// The user whose blacklist/whitelist is checked when `verify_blacklist` is set.
+    pub recipient: Option<String>,
+    pub object_name: String,
+    pub content: String,
+    pub flags: MessageFlags,
+    pub push_content: Option<String>,
+    pub push_data: Option<String>,
+    pub verify_blacklist: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Message {
+    pub msg_uid: String,
+    pub conversation: Conversation,
+    pub sender: String,
+    pub object_name: String,
+    pub content: String,
+    pub sent_time_ms: u64,
+    pub seq: u64,
+    pub counted: bool,
+    pub push_content: Option<String>,
+    pub push_data: Option<String>,
+    pub recalled: bool,
+}
+
+/// What became of one message of a publish.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Publication {
+    Stored { msg_uid: String, seq: u64, sent_time_ms: u64 },
+    /// Status message: delivered to online devices only, never stored.
+    Transient { msg_uid: String, sent_time_ms: u64 },
+    /// The recipient's blacklist (or whitelist mode) refuses this sender.
+    Blocked,
+}
+
+fn validate(message: &NewMessage) -> Result<(), CommandError> {
+    users::validate_user_id(&message.sender)?;
+    if message.object_name.is_empty() || message.object_name.chars().count() > MAX_OBJECT_NAME_CHARS {
+        return Err(CommandError::invalid("objectName", "must be 1 to 32 characters"));
+    }
+    if message.content.len() > MAX_CONTENT_BYTES {
+        return Err(CommandError::Limit {
+            what: "content bytes".into(),
+            limit: MAX_CONTENT_BYTES as u64,
+        });
+    }
+    if message.conversation.channel.chars().count() > MAX_CHANNEL_CHARS {
+        return Err(CommandError::invalid("busChannel", "must be at most 20 characters"));
+    }
+    for id in [&message.conversation.first, &message.conversation.second] {
+        if !id.is_empty() {
+            users::validate_user_id(id)?;
+        }
+    }
+    Ok(())
+}
+
+/// `XXXX-XXXX-XXXX-XXXX`: the area's code in the top bits and a scrambled counter below,
+/// so ids are unique across areas, identical on every replica, and not guessable in order.
+fn format_uid(area_code: u8, counter: u64) -> String {
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    // Odd multiplier: a bijection on u64, so distinct counters give distinct ids.
+    let scrambled = counter.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let value = (u128::from(area_code) << 72) | (u128::from(scrambled) << 8);
+    let chars: Vec<u8> = (0..16).rev().map(|i| ALPHABET[((value >> (i * 5)) & 31) as usize]).collect();
+    chars
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+fn next_uid(ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<String, CommandError> {
+    let counter: u64 = state.get(UID_COUNTER)?.unwrap_or(0) + 1;
+    state.put(UID_COUNTER.to_vec(), &counter)?;
+    Ok(format_uid(ctx.area.sdk_code(), counter))
+}
+
+fn message_key(app_key: &str, conversation: &Conversation, seq: u64) -> Vec<u8> {
+    [MSG_PREFIX, &conversation.key(app_key), format!("{seq:020}").as_bytes()].concat()
+}
+
+fn last_seq_key(app_key: &str, conversation: &Conversation) -> Vec<u8> {
+    [CONV_PREFIX, &conversation.key(app_key)].concat()
+}
+
+fn uid_key(app_key: &str, msg_uid: &str) -> Vec<u8> {
+    [UID_PREFIX, app_key.as_bytes(), b"/", msg_uid.as_bytes()].concat()
+}
+
+/// Where a stored message lives.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct UidIndex {
+    conversation: Conversation,
+    seq: u64,
+}
+
+fn blocked_by_lists(state: &impl StateRead, app_key: &str, message: &NewMessage) -> Result<bool, CommandError> {
+    let Some(recipient) = &message.recipient else {
+        return Ok(false);
+    };
+    let black = users::list_members(state, app_key, UserList::Black, recipient)?;
+    Ok(black.contains(&message.sender))
+}
+
+/// Stores each message (or not, for status messages) and answers what became of it.
+pub(super) fn publish(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    messages: &[NewMessage],
+) -> Result<Vec<Publication>, CommandError> {
+    apps::by_key(state, app_key)?;
+    let mut out = Vec::with_capacity(messages.len());
+    for message in messages {
+        validate(message)?;
+        if message.verify_blacklist && blocked_by_lists(state, app_key, message)? {
+            out.push(Publication::Blocked);
+            continue;
+        }
+        let msg_uid = next_uid(ctx, state)?;
+        if !message.flags.persisted {
+            out.push(Publication::Transient {
+                msg_uid,
+                sent_time_ms: ctx.now_ms,
+            });
+            continue;
+        }
+        let seq_key = last_seq_key(app_key, &message.conversation);
+        let seq: u64 = state.get(&seq_key)?.unwrap_or(0) + 1;
+        state.put(seq_key, &seq)?;
+        let stored = Message {
+            msg_uid: msg_uid.clone(),
+            conversation: message.conversation.clone(),
+            sender: message.sender.clone(),
+            object_name: message.object_name.clone(),
+            content: message.content.clone(),
+            sent_time_ms: ctx.now_ms,
+            seq,
+            counted: message.flags.counted,
+            push_content: message.push_content.clone(),
+            push_data: message.push_data.clone(),
+            recalled: false,
+        };
+        state.put(message_key(app_key, &message.conversation, seq), &stored)?;
+        state.put(
+            uid_key(app_key, &msg_uid),
+            &UidIndex {
+                conversation: message.conversation.clone(),
+                seq,
+            },
+        )?;
+        out.push(Publication::Stored {
+            msg_uid,
+            seq,
+            sent_time_ms: ctx.now_ms,
+        });
+    }
+    Ok(out)
+}
+
+pub(super) fn by_uid(state: &impl StateRead, app_key: &str, msg_uid: &str) -> Result<Message, CommandError> {
+    let not_found = || CommandError::not_found(format!("message {msg_uid}"));
+    let index: UidIndex = state.get(&uid_key(app_key, msg_uid))?.ok_or_else(not_found)?;
+    state
+        .get(&message_key(app_key, &index.conversation, index.seq))?
+        .ok_or_else(not_found)
+}
+
+/// Marks a message recalled (its content removed when `delete`) and stores the
+/// `RC:RcCmd` notification every member will see.
+pub(super) fn recall(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    sender: &str,
+    msg_uid: &str,
+    by_admin: bool,
+    delete: bool,
+) -> Result<Vec<Publication>, CommandError> {
+    let mut message = by_uid(state, app_key, msg_uid)?;
+    if !by_admin && message.sender != sender {
+        return Err(CommandError::invalid("fromUserId", "only the sender (or an admin) may recall a message"));
+    }
+    if message.recalled {
+        return Err(CommandError::Conflict {
+            what: format!("recall of {msg_uid}"),
+        });
+    }
+    message.recalled = true;
+    if delete {
+        message.content.clear();
+    }
+    state.put(message_key(app_key, &message.conversation, message.seq), &message)?;
+    let notice = NewMessage {
+        conversation: message.conversation.clone(),
+        sender: sender.to_string(),
+        recipient: None,
+        object_name: "RC:RcCmd".into(),
+        content: serde_json::json!({
+            "messageUId": msg_uid,
+            "conversationType": message.conversation.kind.code(),
+            "targetId": message.conversation.target_for(&message.sender),
+            "channelId": message.conversation.channel,
+            "isAdmin": u8::from(by_admin),
+            "isDelete": u8::from(delete),
+        })
+        .to_string(),
+        flags: MessageFlags::builtin("RC:RcCmd"),
+        push_content: None,
+        push_data: None,
+        verify_blacklist: false,
+    };
+    publish(ctx, state, app_key, &[notice])
+}
+
+/// A page of a conversation's history between two instants, oldest first or newest first.
+pub(super) fn history(
+    state: &impl StateRead,
+    app_key: &str,
+    conversation: &Conversation,
+    from_ms: u64,
+    to_ms: u64,
+    newest_first: bool,
+    limit: usize,
+) -> Result<Vec<Message>, CommandError> {
+    apps::by_key(state, app_key)?;
+    let prefix = [MSG_PREFIX, &conversation.key(app_key)].concat();
+    let limit = limit.clamp(1, MAX_PAGE);
+    let mut messages = Vec::new();
+    let mut failure = None;
+    // Sequence order is time order (the leader's stamps never go backwards), so a page
+    // stops as soon as it leaves the window.
+    state.visit_raw(&prefix, newest_first, &mut |bytes| {
+        let message: Message = match crate::raft::wire::from_bytes(bytes) {
+            Ok(message) => message,
+            Err(e) => {
+                failure = Some(e);
+                return false;
+            }
+        };
+        let time = message.sent_time_ms;
+        let past_window = if newest_first { time < from_ms } else { time > to_ms };
+        if past_window {
+            return false;
+        }
+        if (from_ms..=to_ms).contains(&time) {
+            messages.push(message);
+        }
+        messages.len() < limit
+    })?;
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
+    Ok(messages)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uids_are_distinct_formatted_and_carry_the_area() {
+        let a = format_uid(2, 1);
+        let b = format_uid(2, 2);
+        let c = format_uid(3, 1);
+        assert_ne!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a.len(), 19);
+        assert_eq!(a.matches('-').count(), 3);
+        let ids: std::collections::HashSet<String> = (0..10_000).map(|i| format_uid(1, i)).collect();
+        assert_eq!(ids.len(), 10_000);
+    }
+
+    #[test]
+    fn private_conversations_are_the_same_from_both_sides() {
+        let ab = Conversation::private("alice", "bob", "");
+        assert_eq!(ab, Conversation::private("bob", "alice", ""));
+        assert_eq!(ab.target_for("alice"), "bob");
+        assert_eq!(ab.target_for("bob"), "alice");
+        assert_ne!(ab, Conversation::private("alice", "bob", "work"));
+    }
+}
+
+/// Removes every message of an app environment.
+pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
+    for prefix in [MSG_PREFIX, CONV_PREFIX, UID_PREFIX] {
+        let scoped = [prefix, app_key.as_bytes(), b"/"].concat();
+        for (key, _) in state.scan_raw(&scoped)? {
+            state.delete(key);
+        }
+    }
+    Ok(())
+}
