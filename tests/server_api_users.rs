@@ -1,111 +1,11 @@
 //! Black-box tests of the Server API's `/user/*` paths against `meridian dev`, speaking
 //! raw HTTP exactly as COMPAT.md describes what app servers' SDKs send.
 
-use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+mod common;
 
-use meridian_rpc::http::HttpAnswer;
+use common::{assert_error, binary, now_secs, Api};
 use meridian_testkit::{raw_http, signed_headers, DevDeployment};
 use serde_json::Value;
-
-fn binary() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_meridian"))
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-struct Api {
-    base: String,
-    key: String,
-    secret: String,
-}
-
-impl Api {
-    fn new(dev: &DevDeployment, area: &str, env: &str) -> Self {
-        let (key, secret) = dev.app(area, env);
-        Self {
-            base: dev.api(area),
-            key,
-            secret,
-        }
-    }
-
-    fn headers(&self) -> Vec<(String, String)> {
-        // Unix seconds, as every published SDK sends them.
-        signed_headers(
-            &self.key,
-            &self.secret,
-            &rand_nonce(),
-            &now_secs().to_string(),
-        )
-    }
-
-    /// A form POST; `body` goes out byte for byte (unencoded values included).
-    async fn form(&self, path: &str, body: &str) -> (HttpAnswer, Value) {
-        let mut headers = self.headers();
-        headers.push((
-            "Content-Type".into(),
-            "application/x-www-form-urlencoded".into(),
-        ));
-        self.send(path, headers, body.as_bytes()).await
-    }
-
-    async fn json(&self, path: &str, body: &Value) -> (HttpAnswer, Value) {
-        let mut headers = self.headers();
-        headers.push(("Content-Type".into(), "application/json".into()));
-        self.send(path, headers, body.to_string().as_bytes()).await
-    }
-
-    async fn send(
-        &self,
-        path: &str,
-        headers: Vec<(String, String)>,
-        body: &[u8],
-    ) -> (HttpAnswer, Value) {
-        let answer = raw_http(&format!("{}{}", self.base, path), "POST", &headers, body).await;
-        let value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
-        (answer, value)
-    }
-
-    /// Asserts an HTTP 200 answer with code 200 and returns it.
-    async fn ok(&self, path: &str, body: &str) -> Value {
-        let (answer, value) = self.form(path, body).await;
-        assert_eq!(
-            (answer.status, &value["code"]),
-            (200, &Value::from(200)),
-            "{path}: {}",
-            answer.text()
-        );
-        value
-    }
-}
-
-fn rand_nonce() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    format!(
-        "{}{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-fn assert_error(answer: &HttpAnswer, value: &Value, status: u16, code: u64) {
-    assert_eq!(answer.status, status, "{}", answer.text());
-    assert_eq!(value["code"], code, "{}", answer.text());
-    assert!(
-        value["errorMessage"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{}",
-        answer.text()
-    );
-}
 
 // covers: API-01, API-02
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -262,53 +162,6 @@ async fn a_dev_environment_registers_at_most_100_users() {
     Api::new(&dev, "SG", "prod")
         .ok("/user/getToken.json", "userId=one-too-many")
         .await;
-}
-
-// covers: MSG-06
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn over_the_rate_limit_calls_get_429_and_change_nothing() {
-    let dev = DevDeployment::start(binary(), "SG", 1).await;
-    let api = std::sync::Arc::new(Api::new(&dev, "SG", "prod"));
-    let mut calls = Vec::new();
-    for i in 0..300 {
-        let api = api.clone();
-        calls.push(tokio::spawn(async move {
-            let (answer, value) = api
-                .form("/user/getToken.json", &format!("userId=burst{i}"))
-                .await;
-            (i, answer.status, value)
-        }));
-    }
-    let mut accepted = Vec::new();
-    let mut limited = Vec::new();
-    for call in calls {
-        let (i, status, value) = call.await.unwrap();
-        match status {
-            200 => accepted.push(i),
-            429 => {
-                assert_eq!(value["code"], 1008);
-                limited.push(i);
-            }
-            other => panic!("unexpected status {other}: {value}"),
-        }
-    }
-    assert!(
-        accepted.len() >= 200,
-        "the 200/s getToken budget is honoured: {}",
-        accepted.len()
-    );
-    assert!(!limited.is_empty(), "300 calls at once exceed 200/s");
-    // A refused call registered nobody. (Wait out the budget before checking.)
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-    for i in limited.iter().take(20) {
-        let (answer, value) = api
-            .form("/user/info.json", &format!("userId=burst{i}"))
-            .await;
-        assert_error(&answer, &value, 400, 1002);
-    }
-    for i in accepted.iter().take(20) {
-        api.ok("/user/info.json", &format!("userId=burst{i}")).await;
-    }
 }
 
 // covers: MSG-08, PRV-10, PRV-11

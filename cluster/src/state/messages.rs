@@ -123,9 +123,10 @@ impl MessageFlags {
     pub fn builtin(object_name: &str) -> Self {
         match object_name {
             "RC:TypSts" | "RC:CmdMsg" | "RC:RL" => Self::status(),
-            "RC:ContactNtf" | "RC:ProfileNtf" | "RC:CmdNtf" | "RC:InfoNtf" | "RC:GrpNtf" | "RC:ReadNtf"
-            | "RC:chrmKVNotiMsg" | "RC:RcCmd" | "RC:SRSMsg" | "RC:RRReqMsg" | "RC:RRRspMsg" | "RC:RLStart"
-            | "RC:RLJoin" | "RC:RLQuit" | "RC:RLEnd" | "RC:UIUMsg" => Self {
+            "RC:ContactNtf" | "RC:ProfileNtf" | "RC:CmdNtf" | "RC:InfoNtf" | "RC:GrpNtf"
+            | "RC:ReadNtf" | "RC:chrmKVNotiMsg" | "RC:RcCmd" | "RC:SRSMsg" | "RC:RRReqMsg"
+            | "RC:RRRspMsg" | "RC:RLStart" | "RC:RLJoin" | "RC:RLQuit" | "RC:RLEnd"
+            | "RC:UIUMsg" => Self {
                 persisted: true,
                 counted: false,
             },
@@ -178,7 +179,11 @@ pub struct Message {
 /// What became of one message of a publish.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Publication {
-    Stored { msg_uid: String, seq: u64, sent_time_ms: u64 },
+    Stored {
+        msg_uid: String,
+        seq: u64,
+        sent_time_ms: u64,
+    },
     /// Status message: delivered to online devices only, never stored.
     Transient { msg_uid: String, sent_time_ms: u64 },
     /// The recipient's blacklist (or whitelist mode) refuses this sender.
@@ -187,8 +192,12 @@ pub enum Publication {
 
 fn validate(message: &NewMessage) -> Result<(), CommandError> {
     users::validate_user_id(&message.sender)?;
-    if message.object_name.is_empty() || message.object_name.chars().count() > MAX_OBJECT_NAME_CHARS {
-        return Err(CommandError::invalid("objectName", "must be 1 to 32 characters"));
+    if message.object_name.is_empty() || message.object_name.chars().count() > MAX_OBJECT_NAME_CHARS
+    {
+        return Err(CommandError::invalid(
+            "objectName",
+            "must be 1 to 32 characters",
+        ));
     }
     if message.content.len() > MAX_CONTENT_BYTES {
         return Err(CommandError::Limit {
@@ -197,7 +206,10 @@ fn validate(message: &NewMessage) -> Result<(), CommandError> {
         });
     }
     if message.conversation.channel.chars().count() > MAX_CHANNEL_CHARS {
-        return Err(CommandError::invalid("busChannel", "must be at most 20 characters"));
+        return Err(CommandError::invalid(
+            "busChannel",
+            "must be at most 20 characters",
+        ));
     }
     for id in [&message.conversation.first, &message.conversation.second] {
         if !id.is_empty() {
@@ -214,7 +226,10 @@ fn format_uid(area_code: u8, counter: u64) -> String {
     // Odd multiplier: a bijection on u64, so distinct counters give distinct ids.
     let scrambled = counter.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     let value = (u128::from(area_code) << 72) | (u128::from(scrambled) << 8);
-    let chars: Vec<u8> = (0..16).rev().map(|i| ALPHABET[((value >> (i * 5)) & 31) as usize]).collect();
+    let chars: Vec<u8> = (0..16)
+        .rev()
+        .map(|i| ALPHABET[((value >> (i * 5)) & 31) as usize])
+        .collect();
     chars
         .chunks(4)
         .map(|c| String::from_utf8_lossy(c).into_owned())
@@ -229,7 +244,12 @@ fn next_uid(ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<String, Comman
 }
 
 fn message_key(app_key: &str, conversation: &Conversation, seq: u64) -> Vec<u8> {
-    [MSG_PREFIX, &conversation.key(app_key), format!("{seq:020}").as_bytes()].concat()
+    [
+        MSG_PREFIX,
+        &conversation.key(app_key),
+        format!("{seq:020}").as_bytes(),
+    ]
+    .concat()
 }
 
 fn last_seq_key(app_key: &str, conversation: &Conversation) -> Vec<u8> {
@@ -247,7 +267,11 @@ struct UidIndex {
     seq: u64,
 }
 
-fn blocked_by_lists(state: &impl StateRead, app_key: &str, message: &NewMessage) -> Result<bool, CommandError> {
+fn blocked_by_lists(
+    state: &impl StateRead,
+    app_key: &str,
+    message: &NewMessage,
+) -> Result<bool, CommandError> {
     let Some(recipient) = &message.recipient else {
         return Ok(false);
     };
@@ -311,9 +335,15 @@ pub(super) fn publish(
     Ok(out)
 }
 
-pub(super) fn by_uid(state: &impl StateRead, app_key: &str, msg_uid: &str) -> Result<Message, CommandError> {
+pub(super) fn by_uid(
+    state: &impl StateRead,
+    app_key: &str,
+    msg_uid: &str,
+) -> Result<Message, CommandError> {
     let not_found = || CommandError::not_found(format!("message {msg_uid}"));
-    let index: UidIndex = state.get(&uid_key(app_key, msg_uid))?.ok_or_else(not_found)?;
+    let index: UidIndex = state
+        .get(&uid_key(app_key, msg_uid))?
+        .ok_or_else(not_found)?;
     state
         .get(&message_key(app_key, &index.conversation, index.seq))?
         .ok_or_else(not_found)
@@ -332,7 +362,10 @@ pub(super) fn recall(
 ) -> Result<Vec<Publication>, CommandError> {
     let mut message = by_uid(state, app_key, msg_uid)?;
     if !by_admin && message.sender != sender {
-        return Err(CommandError::invalid("fromUserId", "only the sender (or an admin) may recall a message"));
+        return Err(CommandError::invalid(
+            "fromUserId",
+            "only the sender (or an admin) may recall a message",
+        ));
     }
     if message.recalled {
         return Err(CommandError::Conflict {
@@ -343,7 +376,10 @@ pub(super) fn recall(
     if delete {
         message.content.clear();
     }
-    state.put(message_key(app_key, &message.conversation, message.seq), &message)?;
+    state.put(
+        message_key(app_key, &message.conversation, message.seq),
+        &message,
+    )?;
     let notice = NewMessage {
         conversation: message.conversation.clone(),
         sender: sender.to_string(),
@@ -392,7 +428,11 @@ pub(super) fn history(
             }
         };
         let time = message.sent_time_ms;
-        let past_window = if newest_first { time < from_ms } else { time > to_ms };
+        let past_window = if newest_first {
+            time < from_ms
+        } else {
+            time > to_ms
+        };
         if past_window {
             return false;
         }
@@ -420,7 +460,8 @@ mod tests {
         assert_ne!(a, c);
         assert_eq!(a.len(), 19);
         assert_eq!(a.matches('-').count(), 3);
-        let ids: std::collections::HashSet<String> = (0..10_000).map(|i| format_uid(1, i)).collect();
+        let ids: std::collections::HashSet<String> =
+            (0..10_000).map(|i| format_uid(1, i)).collect();
         assert_eq!(ids.len(), 10_000);
     }
 

@@ -17,8 +17,10 @@ use meridian_regions::AreaCode;
 use serde::{Deserialize, Serialize};
 
 pub use apps::{App, AppEnv, Credentials};
+pub use messages::{
+    Conversation, ConversationType, Message, MessageFlags, NewMessage, Publication,
+};
 pub use store::{Overlay, StateRead};
-pub use messages::{Conversation, ConversationType, Message, MessageFlags, NewMessage, Publication};
 pub use users::{Block, User, UserList};
 
 /// One Raft entry's worth of commands, stamped by the leader with the time they are
@@ -292,7 +294,8 @@ fn execute(
             msg_uid,
             by_admin,
             delete,
-        } => messages::recall(ctx, state, app_key, sender, msg_uid, *by_admin, *delete).map(Output::Published),
+        } => messages::recall(ctx, state, app_key, sender, msg_uid, *by_admin, *delete)
+            .map(Output::Published),
         Command::All(commands) => {
             for command in commands {
                 execute(ctx, state, command)?;
@@ -388,8 +391,16 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
             to_ms,
             newest_first,
             limit,
-        } => messages::history(state, app_key, conversation, *from_ms, *to_ms, *newest_first, *limit)
-            .map(QueryOutput::Messages),
+        } => messages::history(
+            state,
+            app_key,
+            conversation,
+            *from_ms,
+            *to_ms,
+            *newest_first,
+            *limit,
+        )
+        .map(QueryOutput::Messages),
         Query::GetMessage { app_key, msg_uid } => {
             messages::by_uid(state, app_key, msg_uid).map(|m| QueryOutput::Messages(vec![m]))
         }

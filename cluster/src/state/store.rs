@@ -15,7 +15,12 @@ pub trait StateRead {
     fn scan_raw(&self, prefix: &[u8]) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>>;
 
     /// Visits values under `prefix` in key order (or reverse) until `visit` says stop.
-    fn visit_raw(&self, prefix: &[u8], reverse: bool, visit: &mut dyn FnMut(&[u8]) -> bool) -> io::Result<()> {
+    fn visit_raw(
+        &self,
+        prefix: &[u8],
+        reverse: bool,
+        visit: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> io::Result<()> {
         let entries = self.scan_raw(prefix)?;
         let mut values: Box<dyn Iterator<Item = &(Vec<u8>, Vec<u8>)>> = if reverse {
             Box::new(entries.iter().rev())
@@ -59,8 +64,14 @@ impl StateRead for sled::Tree {
     }
 
     /// Iterates sled directly: a page of a long history reads only that page.
-    fn visit_raw(&self, prefix: &[u8], reverse: bool, visit: &mut dyn FnMut(&[u8]) -> bool) -> io::Result<()> {
-        let mut items: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if reverse {
+    fn visit_raw(
+        &self,
+        prefix: &[u8],
+        reverse: bool,
+        visit: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> io::Result<()> {
+        let mut items: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if reverse
+        {
             Box::new(self.scan_prefix(prefix).rev())
         } else {
             Box::new(self.scan_prefix(prefix))

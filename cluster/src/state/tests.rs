@@ -463,7 +463,12 @@ fn an_all_command_applies_every_part_or_none() {
     ));
 }
 
-fn text(conversation: Conversation, sender: &str, recipient: Option<&str>, content: &str) -> NewMessage {
+fn text(
+    conversation: Conversation,
+    sender: &str,
+    recipient: Option<&str>,
+    content: &str,
+) -> NewMessage {
     NewMessage {
         conversation,
         sender: sender.into(),
@@ -488,7 +493,12 @@ fn publish(tree: &sled::Tree, messages: Vec<NewMessage>) -> Result<Output, Comma
     .remove(0)
 }
 
-fn history(tree: &sled::Tree, conversation: &Conversation, newest_first: bool, limit: usize) -> Vec<Message> {
+fn history(
+    tree: &sled::Tree,
+    conversation: &Conversation,
+    newest_first: bool,
+    limit: usize,
+) -> Vec<Message> {
     match query(
         tree,
         &Query::History {
@@ -522,11 +532,18 @@ fn messages_get_dense_sequences_unique_uids_and_status_messages_are_not_stored()
             text(ab.clone(), "alice", Some("bob"), "1"),
             typing,
             text(ab.clone(), "bob", Some("alice"), "2"),
-            text(Conversation::private("alice", "carol", ""), "alice", Some("carol"), "x"),
+            text(
+                Conversation::private("alice", "carol", ""),
+                "alice",
+                Some("carol"),
+                "x",
+            ),
         ],
     )
     .unwrap();
-    let Output::Published(published) = out else { panic!("{out:?}") };
+    let Output::Published(published) = out else {
+        panic!("{out:?}")
+    };
     let seqs: Vec<u64> = published
         .iter()
         .filter_map(|p| match p {
@@ -539,24 +556,39 @@ fn messages_get_dense_sequences_unique_uids_and_status_messages_are_not_stored()
     let uids: std::collections::HashSet<String> = published
         .iter()
         .filter_map(|p| match p {
-            Publication::Stored { msg_uid, .. } | Publication::Transient { msg_uid, .. } => Some(msg_uid.clone()),
+            Publication::Stored { msg_uid, .. } | Publication::Transient { msg_uid, .. } => {
+                Some(msg_uid.clone())
+            }
             Publication::Blocked => None,
         })
         .collect();
     assert_eq!(uids.len(), 4);
 
     let page = history(&tree, &ab, false, 10);
-    assert_eq!(page.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(), ["1", "2"]);
+    assert_eq!(
+        page.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(),
+        ["1", "2"]
+    );
     let newest = history(&tree, &ab, true, 1);
     assert_eq!(newest[0].content, "2");
 
     // Oversized content is refused and nothing of the batch is stored.
     let big = "x".repeat(messages::MAX_CONTENT_BYTES + 1);
-    let refused = publish(&tree, vec![text(ab.clone(), "alice", Some("bob"), "3"), text(ab.clone(), "alice", Some("bob"), &big)]);
+    let refused = publish(
+        &tree,
+        vec![
+            text(ab.clone(), "alice", Some("bob"), "3"),
+            text(ab.clone(), "alice", Some("bob"), &big),
+        ],
+    );
     assert!(matches!(refused, Err(CommandError::Limit { .. })));
     assert_eq!(history(&tree, &ab, false, 10).len(), 2);
     let at_limit = "x".repeat(messages::MAX_CONTENT_BYTES);
-    assert!(publish(&tree, vec![text(ab.clone(), "alice", Some("bob"), &at_limit)]).is_ok());
+    assert!(publish(
+        &tree,
+        vec![text(ab.clone(), "alice", Some("bob"), &at_limit)]
+    )
+    .is_ok());
 }
 
 // covers: PRV-10
@@ -577,8 +609,17 @@ fn a_blacklisted_sender_is_not_stored_when_verification_is_asked() {
     let ab = Conversation::private("alice", "bob", "");
     let mut unverified = text(ab.clone(), "alice", Some("bob"), "through");
     unverified.verify_blacklist = false;
-    let out = publish(&tree, vec![text(ab.clone(), "alice", Some("bob"), "blocked"), unverified]).unwrap();
-    let Output::Published(published) = out else { panic!() };
+    let out = publish(
+        &tree,
+        vec![
+            text(ab.clone(), "alice", Some("bob"), "blocked"),
+            unverified,
+        ],
+    )
+    .unwrap();
+    let Output::Published(published) = out else {
+        panic!()
+    };
     assert_eq!(published[0], Publication::Blocked);
     assert!(matches!(published[1], Publication::Stored { seq: 1, .. }));
     assert_eq!(history(&tree, &ab, false, 10).len(), 1);
@@ -590,10 +631,14 @@ fn recall_marks_the_message_and_stores_a_notice() {
     let (_dir, tree) = tree();
     run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
     let ab = Conversation::private("alice", "bob", "");
-    let Ok(Output::Published(published)) = publish(&tree, vec![text(ab.clone(), "alice", Some("bob"), "oops")]) else {
+    let Ok(Output::Published(published)) =
+        publish(&tree, vec![text(ab.clone(), "alice", Some("bob"), "oops")])
+    else {
         panic!()
     };
-    let Publication::Stored { msg_uid, .. } = &published[0] else { panic!() };
+    let Publication::Stored { msg_uid, .. } = &published[0] else {
+        panic!()
+    };
     let recall = |sender: &str, by_admin| {
         run(
             &tree,
@@ -607,9 +652,15 @@ fn recall_marks_the_message_and_stores_a_notice() {
         )
         .remove(0)
     };
-    assert!(matches!(recall("bob", false), Err(CommandError::Invalid { .. })), "only the sender");
+    assert!(
+        matches!(recall("bob", false), Err(CommandError::Invalid { .. })),
+        "only the sender"
+    );
     assert!(matches!(recall("alice", false), Ok(Output::Published(_))));
-    assert!(matches!(recall("alice", false), Err(CommandError::Conflict { .. })), "once");
+    assert!(
+        matches!(recall("alice", false), Err(CommandError::Conflict { .. })),
+        "once"
+    );
     let page = history(&tree, &ab, false, 10);
     assert!(page[0].recalled && page[0].content.is_empty());
     assert_eq!(page[1].object_name, "RC:RcCmd");

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod directory;
 pub mod error;
+mod messages;
 pub mod params;
 pub mod rate_limit;
 mod users;
@@ -46,6 +47,10 @@ enum Endpoint {
     TagSet,
     TagBatchSet,
     TagsGet,
+    PrivatePublish,
+    SystemPublish,
+    Recall,
+    PrivateQuery,
 }
 
 impl Endpoint {
@@ -67,13 +72,20 @@ impl Endpoint {
             "/user/tag/set.json" => Endpoint::TagSet,
             "/user/tag/batch/set.json" => Endpoint::TagBatchSet,
             "/user/tags/get.json" => Endpoint::TagsGet,
+            "/message/private/publish.json" => Endpoint::PrivatePublish,
+            "/message/system/publish.json" => Endpoint::SystemPublish,
+            "/message/recall.json" => Endpoint::Recall,
+            "/v3/message/private/query.json" => Endpoint::PrivateQuery,
             _ => return None,
         })
     }
 
     /// JSON bodies on the paths COMPAT.md lists; form bodies everywhere else.
     fn json_body(self) -> bool {
-        matches!(self, Endpoint::TagSet | Endpoint::TagBatchSet)
+        matches!(
+            self,
+            Endpoint::TagSet | Endpoint::TagBatchSet | Endpoint::PrivateQuery
+        )
     }
 
     /// Endpoints whose every parameter is optional accept an empty body.
@@ -84,6 +96,7 @@ impl Endpoint {
     fn limit_class(self) -> LimitClass {
         match self {
             Endpoint::GetToken => LimitClass::GetToken,
+            Endpoint::PrivatePublish => LimitClass::PrivatePublish,
             _ => LimitClass::Default,
         }
     }
@@ -217,9 +230,14 @@ impl ServerApi {
         } else {
             Body::Form(Params::parse_form(body)?)
         };
-        // Only a well-formed, authenticated call spends the app's budget.
+        // Only a well-formed, authenticated call spends the app's budget; a private
+        // message to N users costs N.
+        let cost = match endpoint {
+            Endpoint::PrivatePublish => messages::private_cost(&body),
+            _ => 1.0,
+        };
         self.limits
-            .take(app.app_key(), endpoint.limit_class(), 1.0)?;
+            .take(app.app_key(), endpoint.limit_class(), cost)?;
         let cluster = self
             .directory
             .client(app.area)
@@ -248,6 +266,10 @@ impl ServerApi {
             Endpoint::TagSet => users::tag_set(&call).await,
             Endpoint::TagBatchSet => users::tag_batch_set(&call).await,
             Endpoint::TagsGet => users::tags_get(&call).await,
+            Endpoint::PrivatePublish => messages::private_publish(&call).await,
+            Endpoint::SystemPublish => messages::system_publish(&call).await,
+            Endpoint::Recall => messages::recall(&call).await,
+            Endpoint::PrivateQuery => messages::private_query(&call).await,
         }
     }
 }

@@ -16,6 +16,8 @@ pub enum LimitClass {
     Default,
     /// `/user/getToken.json`: 200/s.
     GetToken,
+    /// `/message/private/publish.json`: 6000 messages/min, a message to N users counting N.
+    PrivatePublish,
 }
 
 impl LimitClass {
@@ -24,6 +26,7 @@ impl LimitClass {
         match self {
             LimitClass::Default => (100.0, 100.0),
             LimitClass::GetToken => (200.0, 200.0),
+            LimitClass::PrivatePublish => (100.0, 6000.0),
         }
     }
 
@@ -31,6 +34,7 @@ impl LimitClass {
         match self {
             LimitClass::Default => "this endpoint (100 requests/s)",
             LimitClass::GetToken => "getToken (200 requests/s)",
+            LimitClass::PrivatePublish => "private messages (6000 per minute)",
         }
     }
 }

@@ -1,0 +1,293 @@
+//! `/message/*` and `/v3/message/*/query.json`: publishing, recall and history.
+
+use meridian_cluster::state::messages::{MAX_CONTENT_BYTES, MAX_PAGE};
+use meridian_cluster::state::{
+    Command, Conversation, ConversationType, Message, MessageFlags, NewMessage, Output,
+    Publication, Query, QueryOutput,
+};
+use serde_json::{json, Map, Value};
+
+use super::error::ApiError;
+use super::params::Params;
+use super::Call;
+
+type Fields = Result<Map<String, Value>, ApiError>;
+
+/// Recipients one private publish may name (the commercial service's limit).
+pub(super) const MAX_PRIVATE_RECIPIENTS: usize = 1000;
+/// Recipients one system publish may name.
+const MAX_SYSTEM_RECIPIENTS: usize = 100;
+const DEFAULT_PAGE: usize = 20;
+
+/// The message parameters every publish path shares.
+struct Publish {
+    from: String,
+    object_name: String,
+    content: String,
+    flags: MessageFlags,
+    channel: String,
+    push_content: Option<String>,
+    push_data: Option<String>,
+    verify_blacklist: bool,
+}
+
+fn publish_params(form: &Params) -> Result<Publish, ApiError> {
+    let from = form.required("fromUserId")?.to_string();
+    let object_name = form.required("objectName")?.to_string();
+    let content = form.required("content")?;
+    if content.len() > MAX_CONTENT_BYTES {
+        return Err(ApiError::TooLong("content".into()));
+    }
+    if serde_json::from_str::<Value>(content).is_err() {
+        return Err(ApiError::param("content must be a JSON string"));
+    }
+    let mut flags = MessageFlags::builtin(&object_name);
+    // Built-in types have fixed flags (SPEC §2); custom types declare theirs.
+    if !object_name.starts_with("RC:") {
+        flags.persisted = form.bool_flag("isPersisted", true)?;
+        flags.counted = form.bool_flag("isCounted", true)? && flags.persisted;
+    }
+    Ok(Publish {
+        from,
+        object_name,
+        content: content.to_string(),
+        flags,
+        channel: form.get("busChannel").unwrap_or_default().to_string(),
+        push_content: form.get("pushContent").map(str::to_string),
+        push_data: form.get("pushData").map(str::to_string),
+        verify_blacklist: form.bool_flag("verifyBlacklist", false)?,
+    })
+}
+
+fn recipients(form: &Params, limit: usize) -> Result<Vec<&str>, ApiError> {
+    let to = form.required_all("toUserId")?;
+    if to.len() > limit {
+        return Err(ApiError::CountOverLimit {
+            what: "toUserId values".into(),
+            limit: limit as u64,
+        });
+    }
+    Ok(to)
+}
+
+fn new_message(p: &Publish, conversation: Conversation, recipient: Option<&str>) -> NewMessage {
+    NewMessage {
+        conversation,
+        sender: p.from.clone(),
+        recipient: recipient.map(str::to_string),
+        object_name: p.object_name.clone(),
+        content: p.content.clone(),
+        flags: p.flags,
+        push_content: p.push_content.clone(),
+        push_data: p.push_data.clone(),
+        verify_blacklist: p.verify_blacklist,
+    }
+}
+
+/// Stores the messages and answers `messageUIDs`, one per recipient that got one.
+async fn publish_to(
+    call: &Call,
+    messages: Vec<NewMessage>,
+    id_field: &str,
+    ids: &[&str],
+) -> Fields {
+    let output = call
+        .write(Command::Publish {
+            app_key: call.app_key(),
+            messages,
+        })
+        .await?;
+    let Output::Published(published) = output else {
+        return Err(ApiError::Internal(format!("unexpected answer {output:?}")));
+    };
+    let uids: Vec<Value> = ids
+        .iter()
+        .zip(published)
+        .filter_map(|(id, publication)| match publication {
+            Publication::Stored { msg_uid, .. } | Publication::Transient { msg_uid, .. } => {
+                Some(json!({ id_field: id, "messageUID": msg_uid }))
+            }
+            Publication::Blocked => None,
+        })
+        .collect();
+    Ok(json!({ "messageUIDs": uids })
+        .as_object()
+        .cloned()
+        .unwrap_or_default())
+}
+
+// covers: PRV-01, PRV-10, PRV-12, MSG-05, MSG-07
+pub(super) async fn private_publish(call: &Call) -> Fields {
+    let form = call.form()?;
+    let p = publish_params(form)?;
+    let to = recipients(form, MAX_PRIVATE_RECIPIENTS)?;
+    let messages = to
+        .iter()
+        .map(|user| {
+            new_message(
+                &p,
+                Conversation::private(&p.from, user, &p.channel),
+                Some(user),
+            )
+        })
+        .collect();
+    publish_to(call, messages, "userId", &to).await
+}
+
+/// How many recipients a private publish names, for its rate budget.
+pub(super) fn private_cost(body: &super::Body) -> f64 {
+    match body {
+        super::Body::Form(form) => form.all("toUserId").len().max(1) as f64,
+        super::Body::Json(_) => 1.0,
+    }
+}
+
+// covers: SYS-01
+pub(super) async fn system_publish(call: &Call) -> Fields {
+    let form = call.form()?;
+    let mut p = publish_params(form)?;
+    // Recipients cannot reply to a system account, and it has no blacklist to honour.
+    p.verify_blacklist = false;
+    let to = recipients(form, MAX_SYSTEM_RECIPIENTS)?;
+    let messages = to
+        .iter()
+        .map(|user| new_message(&p, Conversation::system(&p.from, user), Some(user)))
+        .collect();
+    publish_to(call, messages, "userId", &to).await
+}
+
+fn conversation_of(
+    kind: ConversationType,
+    viewer: &str,
+    target: &str,
+    channel: &str,
+) -> Conversation {
+    match kind {
+        ConversationType::Private => Conversation::private(viewer, target, channel),
+        ConversationType::System => Conversation::system(target, viewer),
+        other => Conversation::group_like(other, target, channel),
+    }
+}
+
+// covers: PRV-08, CHR-13
+pub(super) async fn recall(call: &Call) -> Fields {
+    let form = call.form()?;
+    let from = form.required("fromUserId")?.to_string();
+    let kind_code: u8 = form
+        .int("conversationType")?
+        .ok_or_else(|| ApiError::missing("conversationType"))?;
+    let kind = ConversationType::from_code(kind_code).ok_or_else(|| {
+        ApiError::param(format!(
+            "conversationType {kind_code} is not a conversation type"
+        ))
+    })?;
+    let target = form.required("targetId")?;
+    let msg_uid = form.required("messageUID")?.to_string();
+    let channel = form.get("busChannel").unwrap_or_default();
+    let by_admin = form.bool_flag("isAdmin", false)?;
+    let stored = match call
+        .read(Query::GetMessage {
+            app_key: call.app_key(),
+            msg_uid: msg_uid.clone(),
+        })
+        .await?
+    {
+        QueryOutput::Messages(mut found) if found.len() == 1 => found.remove(0),
+        other => return Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+    };
+    if stored.conversation != conversation_of(kind, &from, target, channel) && !by_admin {
+        return Err(ApiError::param(format!(
+            "message {msg_uid} is not in that conversation"
+        )));
+    }
+    call.write(Command::Recall {
+        app_key: call.app_key(),
+        sender: from,
+        msg_uid,
+        by_admin,
+        delete: form.bool_flag("isDelete", false)?,
+    })
+    .await?;
+    Ok(Map::new())
+}
+
+fn message_json(message: &Message, viewer: &str) -> Value {
+    json!({
+        "msgUID": message.msg_uid,
+        "conversationType": message.conversation.kind.code(),
+        "targetId": message.conversation.target_for(viewer),
+        "busChannel": message.conversation.channel,
+        "fromUserId": message.sender,
+        "objectName": message.object_name,
+        "content": message.content,
+        "sentTime": message.sent_time_ms,
+        "seq": message.seq,
+        "recalled": message.recalled,
+    })
+}
+
+fn json_str<'a>(body: &'a Value, name: &str) -> Result<&'a str, ApiError> {
+    body.get(name)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::missing(name))
+}
+
+fn json_u64(body: &Value, name: &str) -> Result<Option<u64>, ApiError> {
+    match body.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| ApiError::param(format!("{name} must be a non-negative integer"))),
+    }
+}
+
+/// `/v3/message/private/query.json`: `{userId, targetId, startTime?, endTime?, pageSize?,
+/// order? ("asc"|"desc"), busChannel?}`; times in ms.
+// covers: PRV-04
+pub(super) async fn private_query(call: &Call) -> Fields {
+    let body = call.json()?;
+    let user = json_str(body, "userId")?;
+    let target = json_str(body, "targetId")?;
+    let channel = body
+        .get("busChannel")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let from_ms = json_u64(body, "startTime")?.unwrap_or(0);
+    let to_ms = json_u64(body, "endTime")?.unwrap_or(call.now_ms);
+    let page = json_u64(body, "pageSize")?.unwrap_or(DEFAULT_PAGE as u64) as usize;
+    if !(1..=MAX_PAGE).contains(&page) {
+        return Err(ApiError::param(format!("pageSize must be 1 to {MAX_PAGE}")));
+    }
+    let newest_first = match body.get("order").and_then(Value::as_str) {
+        None | Some("desc") => true,
+        Some("asc") => false,
+        Some(other) => {
+            return Err(ApiError::param(format!(
+                "order {other:?} must be asc or desc"
+            )))
+        }
+    };
+    let conversation = Conversation::private(user, target, channel);
+    match call
+        .read(Query::History {
+            app_key: call.app_key(),
+            conversation,
+            from_ms,
+            to_ms,
+            newest_first,
+            limit: page,
+        })
+        .await?
+    {
+        QueryOutput::Messages(messages) => {
+            let data: Vec<Value> = messages.iter().map(|m| message_json(m, user)).collect();
+            Ok(json!({ "data": data })
+                .as_object()
+                .cloned()
+                .unwrap_or_default())
+        }
+        other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+    }
+}

@@ -1,0 +1,107 @@
+//! What the Server API black-box tests share: a signing client speaking raw HTTP.
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use meridian_rpc::http::HttpAnswer;
+use meridian_testkit::{raw_http, signed_headers, DevDeployment};
+use serde_json::Value;
+
+pub fn binary() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_meridian"))
+}
+
+pub fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+pub struct Api {
+    pub base: String,
+    pub key: String,
+    pub secret: String,
+}
+
+impl Api {
+    pub fn new(dev: &DevDeployment, area: &str, env: &str) -> Self {
+        let (key, secret) = dev.app(area, env);
+        Self {
+            base: dev.api(area),
+            key,
+            secret,
+        }
+    }
+
+    pub fn headers(&self) -> Vec<(String, String)> {
+        // Unix seconds, as every published SDK sends them.
+        signed_headers(
+            &self.key,
+            &self.secret,
+            &rand_nonce(),
+            &now_secs().to_string(),
+        )
+    }
+
+    /// A form POST; `body` goes out byte for byte (unencoded values included).
+    pub async fn form(&self, path: &str, body: &str) -> (HttpAnswer, Value) {
+        let mut headers = self.headers();
+        headers.push((
+            "Content-Type".into(),
+            "application/x-www-form-urlencoded".into(),
+        ));
+        self.send(path, headers, body.as_bytes()).await
+    }
+
+    pub async fn json(&self, path: &str, body: &Value) -> (HttpAnswer, Value) {
+        let mut headers = self.headers();
+        headers.push(("Content-Type".into(), "application/json".into()));
+        self.send(path, headers, body.to_string().as_bytes()).await
+    }
+
+    pub async fn send(
+        &self,
+        path: &str,
+        headers: Vec<(String, String)>,
+        body: &[u8],
+    ) -> (HttpAnswer, Value) {
+        let answer = raw_http(&format!("{}{}", self.base, path), "POST", &headers, body).await;
+        let value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+        (answer, value)
+    }
+
+    /// Asserts an HTTP 200 answer with code 200 and returns it.
+    pub async fn ok(&self, path: &str, body: &str) -> Value {
+        let (answer, value) = self.form(path, body).await;
+        assert_eq!(
+            (answer.status, &value["code"]),
+            (200, &Value::from(200)),
+            "{path}: {}",
+            answer.text()
+        );
+        value
+    }
+}
+
+pub fn rand_nonce() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!(
+        "{}{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub fn assert_error(answer: &HttpAnswer, value: &Value, status: u16, code: u64) {
+    assert_eq!(answer.status, status, "{}", answer.text());
+    assert_eq!(value["code"], code, "{}", answer.text());
+    assert!(
+        value["errorMessage"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{}",
+        answer.text()
+    );
+}
