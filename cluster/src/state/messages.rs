@@ -158,6 +158,8 @@ pub struct NewMessage {
     pub push_content: Option<String>,
     pub push_data: Option<String>,
     pub verify_blacklist: bool,
+    /// A directed group message (GRP-08) is visible only to these members; empty: all.
+    pub visible_to: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,6 +176,14 @@ pub struct Message {
     pub push_content: Option<String>,
     pub push_data: Option<String>,
     pub recalled: bool,
+    #[serde(default)]
+    pub visible_to: Vec<String>,
+}
+
+impl Message {
+    pub fn visible_to(&self, user: &str) -> bool {
+        self.visible_to.is_empty() || self.visible_to.iter().any(|u| u == user)
+    }
 }
 
 /// What became of one message of a publish.
@@ -215,6 +225,9 @@ fn validate(message: &NewMessage) -> Result<(), CommandError> {
         if !id.is_empty() {
             users::validate_user_id(id)?;
         }
+    }
+    for id in &message.visible_to {
+        users::validate_user_id(id)?;
     }
     Ok(())
 }
@@ -290,6 +303,9 @@ pub(super) fn publish(
     let mut out = Vec::with_capacity(messages.len());
     for message in messages {
         validate(message)?;
+        if message.conversation.kind == ConversationType::Group {
+            super::groups::get(state, app_key, &message.conversation.first)?;
+        }
         if message.verify_blacklist && blocked_by_lists(state, app_key, message)? {
             out.push(Publication::Blocked);
             continue;
@@ -317,6 +333,7 @@ pub(super) fn publish(
             push_content: message.push_content.clone(),
             push_data: message.push_data.clone(),
             recalled: false,
+            visible_to: message.visible_to.clone(),
         };
         state.put(message_key(app_key, &message.conversation, seq), &stored)?;
         state.put(
@@ -398,6 +415,7 @@ pub(super) fn recall(
         push_content: None,
         push_data: None,
         verify_blacklist: false,
+        visible_to: message.visible_to.clone(),
     };
     publish(ctx, state, app_key, &[notice])
 }
@@ -407,6 +425,7 @@ pub(super) fn history(
     state: &impl StateRead,
     app_key: &str,
     conversation: &Conversation,
+    viewer: Option<&str>,
     from_ms: u64,
     to_ms: u64,
     newest_first: bool,
@@ -436,7 +455,8 @@ pub(super) fn history(
         if past_window {
             return false;
         }
-        if (from_ms..=to_ms).contains(&time) {
+        let visible = viewer.is_none_or(|v| message.visible_to(v));
+        if visible && (from_ms..=to_ms).contains(&time) {
             messages.push(message);
         }
         messages.len() < limit

@@ -7,6 +7,7 @@
 //! routing change.
 
 mod apps;
+pub mod groups;
 pub mod messages;
 mod store;
 mod users;
@@ -17,6 +18,7 @@ use meridian_regions::AreaCode;
 use serde::{Deserialize, Serialize};
 
 pub use apps::{App, AppEnv, Credentials};
+pub use groups::{Group, Member};
 pub use messages::{
     Conversation, ConversationType, Message, MessageFlags, NewMessage, Publication,
 };
@@ -108,6 +110,46 @@ pub enum Command {
         by_admin: bool,
         delete: bool,
     },
+    /// Adds members, creating the group if needed; a name renames it.
+    JoinGroup {
+        app_key: String,
+        group_id: String,
+        name: Option<String>,
+        user_ids: Vec<String>,
+    },
+    QuitGroup {
+        app_key: String,
+        group_id: String,
+        user_ids: Vec<String>,
+    },
+    DismissGroup {
+        app_key: String,
+        group_id: String,
+    },
+    RenameGroup {
+        app_key: String,
+        group_id: String,
+        name: String,
+    },
+    /// Mutes members of a group until `until_ms` (0 lifts it).
+    MuteGroupMembers {
+        app_key: String,
+        group_id: String,
+        user_ids: Vec<String>,
+        until_ms: u64,
+    },
+    /// Turns whole-group mute on or off.
+    SetGroupMuted {
+        app_key: String,
+        group_ids: Vec<String>,
+        muted: bool,
+    },
+    ChangeGroupMuteWhitelist {
+        app_key: String,
+        group_id: String,
+        user_ids: Vec<String>,
+        present: bool,
+    },
     /// All of these or none: the first refusal undoes the others.
     All(Vec<Command>),
     /// Updates an existing user's name and/or portrait.
@@ -155,6 +197,7 @@ pub enum Output {
     AppDeleted { app_key: String, users_removed: u64 },
     User(User),
     Published(Vec<Publication>),
+    Group(Group),
     Done,
 }
 
@@ -188,6 +231,8 @@ pub enum Query {
     History {
         app_key: String,
         conversation: Conversation,
+        /// Whose view: directed messages to others are left out.
+        viewer: Option<String>,
         from_ms: u64,
         to_ms: u64,
         newest_first: bool,
@@ -196,6 +241,21 @@ pub enum Query {
     GetMessage {
         app_key: String,
         msg_uid: String,
+    },
+    GroupMembers {
+        app_key: String,
+        group_id: String,
+    },
+    UserGroups {
+        app_key: String,
+        user_id: String,
+    },
+    MutedGroups {
+        app_key: String,
+    },
+    GroupMuteWhitelist {
+        app_key: String,
+        group_id: String,
     },
     Counts,
 }
@@ -209,6 +269,8 @@ pub enum QueryOutput {
     Blocked(Vec<Block>),
     UserIds(Vec<String>),
     Messages(Vec<Message>),
+    Members(Group, Vec<Member>),
+    Groups(Vec<Group>),
     Counts { apps: u64, users: u64 },
 }
 
@@ -230,6 +292,8 @@ pub enum CommandError {
     Limit { what: String, limit: u64 },
     #[error("a dev environment holds at most {limit} users")]
     DevUserLimit { limit: u64 },
+    #[error("a group holds at most {limit} members")]
+    MemberCap { limit: u64 },
     #[error("storage: {0}")]
     Storage(String),
 }
@@ -296,6 +360,45 @@ fn execute(
             delete,
         } => messages::recall(ctx, state, app_key, sender, msg_uid, *by_admin, *delete)
             .map(Output::Published),
+        Command::JoinGroup {
+            app_key,
+            group_id,
+            name,
+            user_ids,
+        } => groups::join(ctx, state, app_key, group_id, name.as_deref(), user_ids).map(Output::Group),
+        Command::QuitGroup {
+            app_key,
+            group_id,
+            user_ids,
+        } => groups::quit(state, app_key, group_id, user_ids).map(Output::Group),
+        Command::DismissGroup { app_key, group_id } => groups::dismiss(state, app_key, group_id).map(|()| Output::Done),
+        Command::RenameGroup {
+            app_key,
+            group_id,
+            name,
+        } => groups::rename(state, app_key, group_id, name).map(Output::Group),
+        Command::MuteGroupMembers {
+            app_key,
+            group_id,
+            user_ids,
+            until_ms,
+        } => groups::mute_members(state, app_key, group_id, user_ids, *until_ms).map(|()| Output::Done),
+        Command::SetGroupMuted {
+            app_key,
+            group_ids,
+            muted,
+        } => {
+            for group_id in group_ids {
+                groups::set_muted(state, app_key, group_id, *muted)?;
+            }
+            Ok(Output::Done)
+        }
+        Command::ChangeGroupMuteWhitelist {
+            app_key,
+            group_id,
+            user_ids,
+            present,
+        } => groups::change_mute_whitelist(state, app_key, group_id, user_ids, *present).map(|()| Output::Done),
         Command::All(commands) => {
             for command in commands {
                 execute(ctx, state, command)?;
@@ -387,6 +490,7 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
         Query::History {
             app_key,
             conversation,
+            viewer,
             from_ms,
             to_ms,
             newest_first,
@@ -395,6 +499,7 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
             state,
             app_key,
             conversation,
+            viewer.as_deref(),
             *from_ms,
             *to_ms,
             *newest_first,
@@ -403,6 +508,15 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
         .map(QueryOutput::Messages),
         Query::GetMessage { app_key, msg_uid } => {
             messages::by_uid(state, app_key, msg_uid).map(|m| QueryOutput::Messages(vec![m]))
+        }
+        Query::GroupMembers { app_key, group_id } => {
+            let group = groups::get(state, app_key, group_id)?;
+            groups::members(state, app_key, group_id).map(|members| QueryOutput::Members(group, members))
+        }
+        Query::UserGroups { app_key, user_id } => groups::of_user(state, app_key, user_id).map(QueryOutput::Groups),
+        Query::MutedGroups { app_key } => groups::muted_groups(state, app_key).map(QueryOutput::Groups),
+        Query::GroupMuteWhitelist { app_key, group_id } => {
+            groups::mute_whitelist(state, app_key, group_id).map(QueryOutput::UserIds)
         }
         Query::Counts => Ok(QueryOutput::Counts {
             apps: state.count_prefix(apps::APP_PREFIX)?,

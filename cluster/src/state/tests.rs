@@ -479,6 +479,7 @@ fn text(
         push_content: None,
         push_data: None,
         verify_blacklist: true,
+        visible_to: Vec::new(),
     }
 }
 
@@ -504,6 +505,7 @@ fn history(
         &Query::History {
             app_key: "prodkey001".into(),
             conversation: conversation.clone(),
+            viewer: None,
             from_ms: 0,
             to_ms: u64::MAX,
             newest_first,
@@ -665,4 +667,73 @@ fn recall_marks_the_message_and_stores_a_notice() {
     assert!(page[0].recalled && page[0].content.is_empty());
     assert_eq!(page[1].object_name, "RC:RcCmd");
     assert!(page[1].content.contains(msg_uid.as_str()));
+}
+
+fn join(group: &str, users: Vec<String>) -> Envelope {
+    envelope(Command::JoinGroup {
+        app_key: "prodkey001".into(),
+        group_id: group.into(),
+        name: Some(format!("{group} name")),
+        user_ids: users,
+    })
+}
+
+// covers: GRP-01, GRP-04
+#[test]
+fn groups_hold_at_most_3000_members_and_keep_both_indexes() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    let out = run(&tree, &[join("g1", ids("m", 2999)), join("g1", vec!["last".into()])]);
+    assert!(matches!(&out[1], Ok(Output::Group(g)) if g.members == 3000));
+    let over = run(&tree, &[join("g1", vec!["extra".into(), "m1".into()])]);
+    assert_eq!(over[0], Err(CommandError::MemberCap { limit: 3000 }));
+    let QueryOutput::Members(group, members) = query(
+        &tree,
+        &Query::GroupMembers {
+            app_key: "prodkey001".into(),
+            group_id: "g1".into(),
+        },
+    )
+    .unwrap() else {
+        panic!()
+    };
+    assert_eq!((group.members, members.len()), (3000, 3000));
+    assert!(!members.iter().any(|m| m.user_id == "extra"), "a refused join changes nothing");
+
+    run(&tree, &[join("g2", vec!["m1".into()])]);
+    let user_groups = |user: &str| match query(
+        &tree,
+        &Query::UserGroups {
+            app_key: "prodkey001".into(),
+            user_id: user.into(),
+        },
+    )
+    .unwrap()
+    {
+        QueryOutput::Groups(groups) => groups.into_iter().map(|g| g.group_id).collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(user_groups("m1"), ["g1", "g2"]);
+    run(
+        &tree,
+        &[
+            envelope(Command::QuitGroup {
+                app_key: "prodkey001".into(),
+                group_id: "g1".into(),
+                user_ids: vec!["m1".into(), "not-a-member".into()],
+            }),
+            envelope(Command::DismissGroup {
+                app_key: "prodkey001".into(),
+                group_id: "g2".into(),
+            }),
+        ],
+    );
+    assert!(user_groups("m1").is_empty());
+    assert_eq!(user_groups("m2"), ["g1"]);
+    assert!(matches!(
+        query(&tree, &Query::GroupMembers { app_key: "prodkey001".into(), group_id: "g2".into() }),
+        Err(CommandError::NotFound { .. })
+    ));
+    let bad = run(&tree, &[join("bad/id", vec!["a".into()])]);
+    assert!(matches!(&bad[0], Err(CommandError::Invalid { field, .. }) if field == "groupId"));
 }

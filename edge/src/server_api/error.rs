@@ -33,6 +33,8 @@ pub enum ApiError {
     BodyTooLarge { limit: usize },
     #[error("dev environment limit of 100 users reached")]
     DevUserLimit,
+    #[error("a group holds at most {0} members")]
+    GroupMemberCap(u64),
     #[error("unknown path {0}")]
     UnknownPath(String),
     #[error("app {app_key} is homed in area {home}; use that area's Server API ({api_host})")]
@@ -60,6 +62,7 @@ impl ApiError {
             ApiError::CountOverLimit { .. } => (1502, StatusCode::BAD_REQUEST),
             ApiError::BodyTooLarge { .. } => (1508, StatusCode::BAD_REQUEST),
             ApiError::DevUserLimit => (2007, StatusCode::FORBIDDEN),
+            ApiError::GroupMemberCap(_) => (405, StatusCode::METHOD_NOT_ALLOWED),
             ApiError::UnknownPath(_) => (404, StatusCode::NOT_FOUND),
             // The commercial service has no code for this; 1001 (app unknown here) with
             // 421 Misdirected Request tells SDKs and people alike where to go.
@@ -94,6 +97,7 @@ impl From<CommandError> for ApiError {
     fn from(error: CommandError) -> Self {
         match error {
             CommandError::DevUserLimit { .. } => ApiError::DevUserLimit,
+            CommandError::MemberCap { limit } => ApiError::GroupMemberCap(limit),
             CommandError::Limit { what, limit } => ApiError::CountOverLimit { what, limit },
             CommandError::Invalid { field, reason } => {
                 ApiError::Param(format!("{field}: {reason}"))

@@ -81,6 +81,7 @@ fn new_message(p: &Publish, conversation: Conversation, recipient: Option<&str>)
         push_content: p.push_content.clone(),
         push_data: p.push_data.clone(),
         verify_blacklist: p.verify_blacklist,
+        visible_to: Vec::new(),
     }
 }
 
@@ -274,6 +275,7 @@ pub(super) async fn private_query(call: &Call) -> Fields {
         .read(Query::History {
             app_key: call.app_key(),
             conversation,
+            viewer: Some(user.to_string()),
             from_ms,
             to_ms,
             newest_first,

@@ -1,0 +1,279 @@
+//! Groups (GRP): membership with a per-app cap, names, member mutes, whole-group mute
+//! with its whitelist, and each user's group index.
+
+use serde::{Deserialize, Serialize};
+
+use super::store::{Overlay, StateRead};
+use super::users::validate_user_id;
+use super::{apps, ApplyContext, CommandError};
+
+/// SPEC GRP-01: 3000 members per group by default.
+pub const DEFAULT_MEMBER_CAP: u64 = 3000;
+pub const MAX_GROUP_ID_CHARS: usize = 64;
+pub const MAX_GROUP_NAME_CHARS: usize = 128;
+
+const GROUP_PREFIX: &[u8] = b"group/";
+const MEMBER_PREFIX: &[u8] = b"gmember/";
+const USER_GROUPS_PREFIX: &[u8] = b"ugroup/";
+const MUTE_WHITELIST_PREFIX: &[u8] = b"gwhite/";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    pub group_id: String,
+    pub name: String,
+    pub created_at_ms: u64,
+    pub members: u64,
+    /// Whole-group mute (GRP-07): nobody but the mute whitelist may send from clients.
+    pub muted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Member {
+    pub user_id: String,
+    pub joined_at_ms: u64,
+    /// Member mute (GRP-06): until this instant the member cannot send from clients.
+    pub muted_until_ms: u64,
+}
+
+fn scoped(prefix: &[u8], app_key: &str, rest: &[&str]) -> Vec<u8> {
+    let mut key = [prefix, app_key.as_bytes(), b"/"].concat();
+    for part in rest {
+        key.extend_from_slice(part.as_bytes());
+        key.push(b'/');
+    }
+    key
+}
+
+fn group_key(app_key: &str, group_id: &str) -> Vec<u8> {
+    let mut key = scoped(GROUP_PREFIX, app_key, &[]);
+    key.extend_from_slice(group_id.as_bytes());
+    key
+}
+
+fn member_key(app_key: &str, group_id: &str, user_id: &str) -> Vec<u8> {
+    let mut key = scoped(MEMBER_PREFIX, app_key, &[group_id]);
+    key.extend_from_slice(user_id.as_bytes());
+    key
+}
+
+fn user_group_key(app_key: &str, user_id: &str, group_id: &str) -> Vec<u8> {
+    let mut key = scoped(USER_GROUPS_PREFIX, app_key, &[user_id]);
+    key.extend_from_slice(group_id.as_bytes());
+    key
+}
+
+fn whitelist_key(app_key: &str, group_id: &str, user_id: &str) -> Vec<u8> {
+    let mut key = scoped(MUTE_WHITELIST_PREFIX, app_key, &[group_id]);
+    key.extend_from_slice(user_id.as_bytes());
+    key
+}
+
+pub fn validate_group_id(group_id: &str) -> Result<(), CommandError> {
+    if group_id.is_empty() || group_id.chars().count() > MAX_GROUP_ID_CHARS {
+        return Err(CommandError::invalid("groupId", "must be 1 to 64 characters"));
+    }
+    if !group_id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'=' | b'+' | b'-'))
+    {
+        return Err(CommandError::invalid("groupId", "only A-Z a-z 0-9 _ = + - are allowed"));
+    }
+    Ok(())
+}
+
+fn validate_name(name: &str) -> Result<(), CommandError> {
+    if name.chars().count() > MAX_GROUP_NAME_CHARS {
+        return Err(CommandError::invalid("groupName", "must be at most 128 characters"));
+    }
+    Ok(())
+}
+
+pub(super) fn get(state: &impl StateRead, app_key: &str, group_id: &str) -> Result<Group, CommandError> {
+    state
+        .get(&group_key(app_key, group_id))?
+        .ok_or_else(|| CommandError::not_found(format!("group {group_id}")))
+}
+
+/// Adds members, creating the group when it does not exist (create and join are the same
+/// call in the commercial API). A name, when given, renames it.
+pub(super) fn join(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    group_id: &str,
+    name: Option<&str>,
+    user_ids: &[String],
+) -> Result<Group, CommandError> {
+    apps::by_key(state, app_key)?;
+    validate_group_id(group_id)?;
+    if let Some(name) = name {
+        validate_name(name)?;
+    }
+    let mut group = match state.get::<Group>(&group_key(app_key, group_id))? {
+        Some(group) => group,
+        None => Group {
+            group_id: group_id.to_string(),
+            name: String::new(),
+            created_at_ms: ctx.now_ms,
+            members: 0,
+            muted: false,
+        },
+    };
+    if let Some(name) = name {
+        group.name = name.to_string();
+    }
+    for user_id in user_ids {
+        validate_user_id(user_id)?;
+        let key = member_key(app_key, group_id, user_id);
+        if state.get_raw(&key)?.is_some() {
+            continue;
+        }
+        state.put(
+            key,
+            &Member {
+                user_id: user_id.clone(),
+                joined_at_ms: ctx.now_ms,
+                muted_until_ms: 0,
+            },
+        )?;
+        state.put(user_group_key(app_key, user_id, group_id), &group_id.to_string())?;
+        group.members += 1;
+    }
+    if group.members > DEFAULT_MEMBER_CAP {
+        return Err(CommandError::MemberCap {
+            limit: DEFAULT_MEMBER_CAP,
+        });
+    }
+    state.put(group_key(app_key, group_id), &group)?;
+    Ok(group)
+}
+
+pub(super) fn quit(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    group_id: &str,
+    user_ids: &[String],
+) -> Result<Group, CommandError> {
+    let mut group = get(state, app_key, group_id)?;
+    for user_id in user_ids {
+        validate_user_id(user_id)?;
+        let key = member_key(app_key, group_id, user_id);
+        if state.get_raw(&key)?.is_none() {
+            continue;
+        }
+        state.delete(key);
+        state.delete(user_group_key(app_key, user_id, group_id));
+        state.delete(whitelist_key(app_key, group_id, user_id));
+        group.members -= 1;
+    }
+    state.put(group_key(app_key, group_id), &group)?;
+    Ok(group)
+}
+
+pub(super) fn dismiss(state: &mut Overlay<'_>, app_key: &str, group_id: &str) -> Result<(), CommandError> {
+    get(state, app_key, group_id)?;
+    for member in members(state, app_key, group_id)? {
+        state.delete(user_group_key(app_key, &member.user_id, group_id));
+    }
+    for prefix in [MEMBER_PREFIX, MUTE_WHITELIST_PREFIX] {
+        for (key, _) in state.scan_raw(&scoped(prefix, app_key, &[group_id]))? {
+            state.delete(key);
+        }
+    }
+    state.delete(group_key(app_key, group_id));
+    Ok(())
+}
+
+pub(super) fn rename(state: &mut Overlay<'_>, app_key: &str, group_id: &str, name: &str) -> Result<Group, CommandError> {
+    validate_name(name)?;
+    let mut group = get(state, app_key, group_id)?;
+    group.name = name.to_string();
+    state.put(group_key(app_key, group_id), &group)?;
+    Ok(group)
+}
+
+/// Mutes members until `until_ms` (0 lifts the mute).
+pub(super) fn mute_members(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    group_id: &str,
+    user_ids: &[String],
+    until_ms: u64,
+) -> Result<(), CommandError> {
+    get(state, app_key, group_id)?;
+    for user_id in user_ids {
+        let key = member_key(app_key, group_id, user_id);
+        let mut member: Member = state
+            .get(&key)?
+            .ok_or_else(|| CommandError::not_found(format!("member {user_id} of group {group_id}")))?;
+        member.muted_until_ms = until_ms;
+        state.put(key, &member)?;
+    }
+    Ok(())
+}
+
+pub(super) fn set_muted(state: &mut Overlay<'_>, app_key: &str, group_id: &str, muted: bool) -> Result<(), CommandError> {
+    let mut group = get(state, app_key, group_id)?;
+    group.muted = muted;
+    state.put(group_key(app_key, group_id), &group)?;
+    Ok(())
+}
+
+pub(super) fn change_mute_whitelist(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    group_id: &str,
+    user_ids: &[String],
+    present: bool,
+) -> Result<(), CommandError> {
+    get(state, app_key, group_id)?;
+    for user_id in user_ids {
+        validate_user_id(user_id)?;
+        let key = whitelist_key(app_key, group_id, user_id);
+        if present {
+            state.put(key, user_id)?;
+        } else {
+            state.delete(key);
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn members(state: &impl StateRead, app_key: &str, group_id: &str) -> Result<Vec<Member>, CommandError> {
+    Ok(state.scan(&scoped(MEMBER_PREFIX, app_key, &[group_id]))?)
+}
+
+pub(super) fn mute_whitelist(state: &impl StateRead, app_key: &str, group_id: &str) -> Result<Vec<String>, CommandError> {
+    get(state, app_key, group_id)?;
+    Ok(state.scan(&scoped(MUTE_WHITELIST_PREFIX, app_key, &[group_id]))?)
+}
+
+/// The groups `user_id` belongs to.
+pub(super) fn of_user(state: &impl StateRead, app_key: &str, user_id: &str) -> Result<Vec<Group>, CommandError> {
+    apps::by_key(state, app_key)?;
+    let ids: Vec<String> = state.scan(&scoped(USER_GROUPS_PREFIX, app_key, &[user_id]))?;
+    let mut groups = Vec::with_capacity(ids.len());
+    for id in ids {
+        groups.push(get(state, app_key, &id)?);
+    }
+    Ok(groups)
+}
+
+/// Groups whose whole-group mute is on.
+pub(super) fn muted_groups(state: &impl StateRead, app_key: &str) -> Result<Vec<Group>, CommandError> {
+    apps::by_key(state, app_key)?;
+    let groups: Vec<Group> = state.scan(&scoped(GROUP_PREFIX, app_key, &[]))?;
+    Ok(groups.into_iter().filter(|g| g.muted).collect())
+}
+
+/// Removes every group of an app environment.
+pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
+    for prefix in [GROUP_PREFIX, MEMBER_PREFIX, USER_GROUPS_PREFIX, MUTE_WHITELIST_PREFIX] {
+        for (key, _) in state.scan_raw(&scoped(prefix, app_key, &[]))? {
+            state.delete(key);
+        }
+    }
+    Ok(())
+}
