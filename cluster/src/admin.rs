@@ -41,9 +41,9 @@ fn error_response(error: &ClusterError) -> Response<Bytes> {
             CommandError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid"),
             CommandError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
             CommandError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
-            CommandError::Limit { .. } | CommandError::DevUserLimit { .. } | CommandError::MemberCap { .. } => {
-                (StatusCode::FORBIDDEN, "limit")
-            }
+            CommandError::Limit { .. }
+            | CommandError::DevUserLimit { .. }
+            | CommandError::MemberCap { .. } => (StatusCode::FORBIDDEN, "limit"),
             CommandError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage"),
         },
         ClusterError::NoLeader { .. } => (StatusCode::SERVICE_UNAVAILABLE, "no_leader"),

@@ -72,25 +72,38 @@ fn whitelist_key(app_key: &str, group_id: &str, user_id: &str) -> Vec<u8> {
 
 pub fn validate_group_id(group_id: &str) -> Result<(), CommandError> {
     if group_id.is_empty() || group_id.chars().count() > MAX_GROUP_ID_CHARS {
-        return Err(CommandError::invalid("groupId", "must be 1 to 64 characters"));
+        return Err(CommandError::invalid(
+            "groupId",
+            "must be 1 to 64 characters",
+        ));
     }
     if !group_id
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'=' | b'+' | b'-'))
     {
-        return Err(CommandError::invalid("groupId", "only A-Z a-z 0-9 _ = + - are allowed"));
+        return Err(CommandError::invalid(
+            "groupId",
+            "only A-Z a-z 0-9 _ = + - are allowed",
+        ));
     }
     Ok(())
 }
 
 fn validate_name(name: &str) -> Result<(), CommandError> {
     if name.chars().count() > MAX_GROUP_NAME_CHARS {
-        return Err(CommandError::invalid("groupName", "must be at most 128 characters"));
+        return Err(CommandError::invalid(
+            "groupName",
+            "must be at most 128 characters",
+        ));
     }
     Ok(())
 }
 
-pub(super) fn get(state: &impl StateRead, app_key: &str, group_id: &str) -> Result<Group, CommandError> {
+pub(super) fn get(
+    state: &impl StateRead,
+    app_key: &str,
+    group_id: &str,
+) -> Result<Group, CommandError> {
     state
         .get(&group_key(app_key, group_id))?
         .ok_or_else(|| CommandError::not_found(format!("group {group_id}")))
@@ -138,7 +151,10 @@ pub(super) fn join(
                 muted_until_ms: 0,
             },
         )?;
-        state.put(user_group_key(app_key, user_id, group_id), &group_id.to_string())?;
+        state.put(
+            user_group_key(app_key, user_id, group_id),
+            &group_id.to_string(),
+        )?;
         group.members += 1;
     }
     if group.members > DEFAULT_MEMBER_CAP {
@@ -172,7 +188,11 @@ pub(super) fn quit(
     Ok(group)
 }
 
-pub(super) fn dismiss(state: &mut Overlay<'_>, app_key: &str, group_id: &str) -> Result<(), CommandError> {
+pub(super) fn dismiss(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    group_id: &str,
+) -> Result<(), CommandError> {
     get(state, app_key, group_id)?;
     for member in members(state, app_key, group_id)? {
         state.delete(user_group_key(app_key, &member.user_id, group_id));
@@ -186,7 +206,12 @@ pub(super) fn dismiss(state: &mut Overlay<'_>, app_key: &str, group_id: &str) ->
     Ok(())
 }
 
-pub(super) fn rename(state: &mut Overlay<'_>, app_key: &str, group_id: &str, name: &str) -> Result<Group, CommandError> {
+pub(super) fn rename(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    group_id: &str,
+    name: &str,
+) -> Result<Group, CommandError> {
     validate_name(name)?;
     let mut group = get(state, app_key, group_id)?;
     group.name = name.to_string();
@@ -205,16 +230,21 @@ pub(super) fn mute_members(
     get(state, app_key, group_id)?;
     for user_id in user_ids {
         let key = member_key(app_key, group_id, user_id);
-        let mut member: Member = state
-            .get(&key)?
-            .ok_or_else(|| CommandError::not_found(format!("member {user_id} of group {group_id}")))?;
+        let mut member: Member = state.get(&key)?.ok_or_else(|| {
+            CommandError::not_found(format!("member {user_id} of group {group_id}"))
+        })?;
         member.muted_until_ms = until_ms;
         state.put(key, &member)?;
     }
     Ok(())
 }
 
-pub(super) fn set_muted(state: &mut Overlay<'_>, app_key: &str, group_id: &str, muted: bool) -> Result<(), CommandError> {
+pub(super) fn set_muted(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    group_id: &str,
+    muted: bool,
+) -> Result<(), CommandError> {
     let mut group = get(state, app_key, group_id)?;
     group.muted = muted;
     state.put(group_key(app_key, group_id), &group)?;
@@ -241,17 +271,29 @@ pub(super) fn change_mute_whitelist(
     Ok(())
 }
 
-pub(super) fn members(state: &impl StateRead, app_key: &str, group_id: &str) -> Result<Vec<Member>, CommandError> {
+pub(super) fn members(
+    state: &impl StateRead,
+    app_key: &str,
+    group_id: &str,
+) -> Result<Vec<Member>, CommandError> {
     Ok(state.scan(&scoped(MEMBER_PREFIX, app_key, &[group_id]))?)
 }
 
-pub(super) fn mute_whitelist(state: &impl StateRead, app_key: &str, group_id: &str) -> Result<Vec<String>, CommandError> {
+pub(super) fn mute_whitelist(
+    state: &impl StateRead,
+    app_key: &str,
+    group_id: &str,
+) -> Result<Vec<String>, CommandError> {
     get(state, app_key, group_id)?;
     Ok(state.scan(&scoped(MUTE_WHITELIST_PREFIX, app_key, &[group_id]))?)
 }
 
 /// The groups `user_id` belongs to.
-pub(super) fn of_user(state: &impl StateRead, app_key: &str, user_id: &str) -> Result<Vec<Group>, CommandError> {
+pub(super) fn of_user(
+    state: &impl StateRead,
+    app_key: &str,
+    user_id: &str,
+) -> Result<Vec<Group>, CommandError> {
     apps::by_key(state, app_key)?;
     let ids: Vec<String> = state.scan(&scoped(USER_GROUPS_PREFIX, app_key, &[user_id]))?;
     let mut groups = Vec::with_capacity(ids.len());
@@ -262,7 +304,10 @@ pub(super) fn of_user(state: &impl StateRead, app_key: &str, user_id: &str) -> R
 }
 
 /// Groups whose whole-group mute is on.
-pub(super) fn muted_groups(state: &impl StateRead, app_key: &str) -> Result<Vec<Group>, CommandError> {
+pub(super) fn muted_groups(
+    state: &impl StateRead,
+    app_key: &str,
+) -> Result<Vec<Group>, CommandError> {
     apps::by_key(state, app_key)?;
     let groups: Vec<Group> = state.scan(&scoped(GROUP_PREFIX, app_key, &[]))?;
     Ok(groups.into_iter().filter(|g| g.muted).collect())
@@ -270,7 +315,12 @@ pub(super) fn muted_groups(state: &impl StateRead, app_key: &str) -> Result<Vec<
 
 /// Removes every group of an app environment.
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
-    for prefix in [GROUP_PREFIX, MEMBER_PREFIX, USER_GROUPS_PREFIX, MUTE_WHITELIST_PREFIX] {
+    for prefix in [
+        GROUP_PREFIX,
+        MEMBER_PREFIX,
+        USER_GROUPS_PREFIX,
+        MUTE_WHITELIST_PREFIX,
+    ] {
         for (key, _) in state.scan_raw(&scoped(prefix, app_key, &[]))? {
             state.delete(key);
         }

@@ -420,17 +420,34 @@ pub(super) fn recall(
     publish(ctx, state, app_key, &[notice])
 }
 
+/// Which page of a conversation's history a query wants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    pub conversation: Conversation,
+    /// Whose view: directed messages to others are left out.
+    pub viewer: Option<String>,
+    pub from_ms: u64,
+    pub to_ms: u64,
+    pub newest_first: bool,
+    pub limit: usize,
+}
+
 /// A page of a conversation's history between two instants, oldest first or newest first.
 pub(super) fn history(
     state: &impl StateRead,
     app_key: &str,
-    conversation: &Conversation,
-    viewer: Option<&str>,
-    from_ms: u64,
-    to_ms: u64,
-    newest_first: bool,
-    limit: usize,
+    page: &HistoryPage,
 ) -> Result<Vec<Message>, CommandError> {
+    let HistoryPage {
+        conversation,
+        viewer,
+        from_ms,
+        to_ms,
+        newest_first,
+        limit,
+    } = page;
+    let (from_ms, to_ms, newest_first, limit) = (*from_ms, *to_ms, *newest_first, *limit);
+    let viewer = viewer.as_deref();
     apps::by_key(state, app_key)?;
     let prefix = [MSG_PREFIX, &conversation.key(app_key)].concat();
     let limit = limit.clamp(1, MAX_PAGE);

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 pub use apps::{App, AppEnv, Credentials};
 pub use groups::{Group, Member};
 pub use messages::{
-    Conversation, ConversationType, Message, MessageFlags, NewMessage, Publication,
+    Conversation, ConversationType, HistoryPage, Message, MessageFlags, NewMessage, Publication,
 };
 pub use store::{Overlay, StateRead};
 pub use users::{Block, User, UserList};
@@ -227,16 +227,10 @@ pub enum Query {
         app_key: String,
         user_ids: Vec<String>,
     },
-    /// A page of a conversation's history within `[from_ms, to_ms]`.
+    /// A page of a conversation's history.
     History {
         app_key: String,
-        conversation: Conversation,
-        /// Whose view: directed messages to others are left out.
-        viewer: Option<String>,
-        from_ms: u64,
-        to_ms: u64,
-        newest_first: bool,
-        limit: usize,
+        page: HistoryPage,
     },
     GetMessage {
         app_key: String,
@@ -365,13 +359,16 @@ fn execute(
             group_id,
             name,
             user_ids,
-        } => groups::join(ctx, state, app_key, group_id, name.as_deref(), user_ids).map(Output::Group),
+        } => groups::join(ctx, state, app_key, group_id, name.as_deref(), user_ids)
+            .map(Output::Group),
         Command::QuitGroup {
             app_key,
             group_id,
             user_ids,
         } => groups::quit(state, app_key, group_id, user_ids).map(Output::Group),
-        Command::DismissGroup { app_key, group_id } => groups::dismiss(state, app_key, group_id).map(|()| Output::Done),
+        Command::DismissGroup { app_key, group_id } => {
+            groups::dismiss(state, app_key, group_id).map(|()| Output::Done)
+        }
         Command::RenameGroup {
             app_key,
             group_id,
@@ -382,7 +379,8 @@ fn execute(
             group_id,
             user_ids,
             until_ms,
-        } => groups::mute_members(state, app_key, group_id, user_ids, *until_ms).map(|()| Output::Done),
+        } => groups::mute_members(state, app_key, group_id, user_ids, *until_ms)
+            .map(|()| Output::Done),
         Command::SetGroupMuted {
             app_key,
             group_ids,
@@ -398,7 +396,8 @@ fn execute(
             group_id,
             user_ids,
             present,
-        } => groups::change_mute_whitelist(state, app_key, group_id, user_ids, *present).map(|()| Output::Done),
+        } => groups::change_mute_whitelist(state, app_key, group_id, user_ids, *present)
+            .map(|()| Output::Done),
         Command::All(commands) => {
             for command in commands {
                 execute(ctx, state, command)?;
@@ -487,34 +486,23 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
         Query::Users { app_key, user_ids } => {
             users::existing(state, app_key, user_ids).map(QueryOutput::Users)
         }
-        Query::History {
-            app_key,
-            conversation,
-            viewer,
-            from_ms,
-            to_ms,
-            newest_first,
-            limit,
-        } => messages::history(
-            state,
-            app_key,
-            conversation,
-            viewer.as_deref(),
-            *from_ms,
-            *to_ms,
-            *newest_first,
-            *limit,
-        )
-        .map(QueryOutput::Messages),
+        Query::History { app_key, page } => {
+            messages::history(state, app_key, page).map(QueryOutput::Messages)
+        }
         Query::GetMessage { app_key, msg_uid } => {
             messages::by_uid(state, app_key, msg_uid).map(|m| QueryOutput::Messages(vec![m]))
         }
         Query::GroupMembers { app_key, group_id } => {
             let group = groups::get(state, app_key, group_id)?;
-            groups::members(state, app_key, group_id).map(|members| QueryOutput::Members(group, members))
+            groups::members(state, app_key, group_id)
+                .map(|members| QueryOutput::Members(group, members))
         }
-        Query::UserGroups { app_key, user_id } => groups::of_user(state, app_key, user_id).map(QueryOutput::Groups),
-        Query::MutedGroups { app_key } => groups::muted_groups(state, app_key).map(QueryOutput::Groups),
+        Query::UserGroups { app_key, user_id } => {
+            groups::of_user(state, app_key, user_id).map(QueryOutput::Groups)
+        }
+        Query::MutedGroups { app_key } => {
+            groups::muted_groups(state, app_key).map(QueryOutput::Groups)
+        }
         Query::GroupMuteWhitelist { app_key, group_id } => {
             groups::mute_whitelist(state, app_key, group_id).map(QueryOutput::UserIds)
         }

@@ -504,12 +504,14 @@ fn history(
         tree,
         &Query::History {
             app_key: "prodkey001".into(),
-            conversation: conversation.clone(),
-            viewer: None,
-            from_ms: 0,
-            to_ms: u64::MAX,
-            newest_first,
-            limit,
+            page: HistoryPage {
+                conversation: conversation.clone(),
+                viewer: None,
+                from_ms: 0,
+                to_ms: u64::MAX,
+                newest_first,
+                limit,
+            },
         },
     )
     .unwrap()
@@ -683,7 +685,10 @@ fn join(group: &str, users: Vec<String>) -> Envelope {
 fn groups_hold_at_most_3000_members_and_keep_both_indexes() {
     let (_dir, tree) = tree();
     run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
-    let out = run(&tree, &[join("g1", ids("m", 2999)), join("g1", vec!["last".into()])]);
+    let out = run(
+        &tree,
+        &[join("g1", ids("m", 2999)), join("g1", vec!["last".into()])],
+    );
     assert!(matches!(&out[1], Ok(Output::Group(g)) if g.members == 3000));
     let over = run(&tree, &[join("g1", vec!["extra".into(), "m1".into()])]);
     assert_eq!(over[0], Err(CommandError::MemberCap { limit: 3000 }));
@@ -698,7 +703,10 @@ fn groups_hold_at_most_3000_members_and_keep_both_indexes() {
         panic!()
     };
     assert_eq!((group.members, members.len()), (3000, 3000));
-    assert!(!members.iter().any(|m| m.user_id == "extra"), "a refused join changes nothing");
+    assert!(
+        !members.iter().any(|m| m.user_id == "extra"),
+        "a refused join changes nothing"
+    );
 
     run(&tree, &[join("g2", vec!["m1".into()])]);
     let user_groups = |user: &str| match query(
@@ -731,7 +739,13 @@ fn groups_hold_at_most_3000_members_and_keep_both_indexes() {
     assert!(user_groups("m1").is_empty());
     assert_eq!(user_groups("m2"), ["g1"]);
     assert!(matches!(
-        query(&tree, &Query::GroupMembers { app_key: "prodkey001".into(), group_id: "g2".into() }),
+        query(
+            &tree,
+            &Query::GroupMembers {
+                app_key: "prodkey001".into(),
+                group_id: "g2".into()
+            }
+        ),
         Err(CommandError::NotFound { .. })
     ));
     let bad = run(&tree, &[join("bad/id", vec!["a".into()])]);

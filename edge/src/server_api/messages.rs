@@ -2,8 +2,8 @@
 
 use meridian_cluster::state::messages::{MAX_CONTENT_BYTES, MAX_PAGE};
 use meridian_cluster::state::{
-    Command, Conversation, ConversationType, Message, MessageFlags, NewMessage, Output,
-    Publication, Query, QueryOutput,
+    Command, Conversation, ConversationType, HistoryPage, Message, MessageFlags, NewMessage,
+    Output, Publication, Query, QueryOutput,
 };
 use serde_json::{json, Map, Value};
 
@@ -71,6 +71,15 @@ fn recipients(form: &Params, limit: usize) -> Result<Vec<&str>, ApiError> {
 }
 
 fn new_message(p: &Publish, conversation: Conversation, recipient: Option<&str>) -> NewMessage {
+    directed_message(p, conversation, recipient, Vec::new())
+}
+
+fn directed_message(
+    p: &Publish,
+    conversation: Conversation,
+    recipient: Option<&str>,
+    visible_to: Vec<String>,
+) -> NewMessage {
     NewMessage {
         conversation,
         sender: p.from.clone(),
@@ -81,7 +90,7 @@ fn new_message(p: &Publish, conversation: Conversation, recipient: Option<&str>)
         push_content: p.push_content.clone(),
         push_data: p.push_data.clone(),
         verify_blacklist: p.verify_blacklist,
-        visible_to: Vec::new(),
+        visible_to,
     }
 }
 
@@ -244,19 +253,53 @@ fn json_u64(body: &Value, name: &str) -> Result<Option<u64>, ApiError> {
     }
 }
 
-/// `/v3/message/private/query.json`: `{userId, targetId, startTime?, endTime?, pageSize?,
-/// order? ("asc"|"desc"), busChannel?}`; times in ms.
-// covers: PRV-04
-pub(super) async fn private_query(call: &Call) -> Fields {
-    let body = call.json()?;
-    let user = json_str(body, "userId")?;
-    let target = json_str(body, "targetId")?;
-    let channel = body
-        .get("busChannel")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let from_ms = json_u64(body, "startTime")?.unwrap_or(0);
-    let to_ms = json_u64(body, "endTime")?.unwrap_or(call.now_ms);
+/// Groups one group publish may name.
+const MAX_PUBLISH_GROUPS: usize = 3;
+
+// covers: GRP-02, GRP-08, GRP-10
+pub(super) async fn group_publish(call: &Call) -> Fields {
+    let form = call.form()?;
+    let mut p = publish_params(form)?;
+    p.verify_blacklist = false;
+    let groups = form.required_all("toGroupId")?;
+    if groups.len() > MAX_PUBLISH_GROUPS {
+        return Err(ApiError::CountOverLimit {
+            what: "toGroupId values".into(),
+            limit: MAX_PUBLISH_GROUPS as u64,
+        });
+    }
+    // toUserId makes it a directed message: only those members see it.
+    let directed: Vec<String> = form
+        .all("toUserId")
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    if directed.len() > MAX_PRIVATE_RECIPIENTS {
+        return Err(ApiError::CountOverLimit {
+            what: "toUserId values".into(),
+            limit: MAX_PRIVATE_RECIPIENTS as u64,
+        });
+    }
+    let messages = groups
+        .iter()
+        .map(|group| {
+            let conversation = Conversation::group_like(ConversationType::Group, group, &p.channel);
+            directed_message(&p, conversation, None, directed.clone())
+        })
+        .collect();
+    publish_to(call, messages, "groupId", &groups).await
+}
+
+/// The window and order of a history query (`startTime?`, `endTime?`, `pageSize?`,
+/// `order?`, times in ms), shared by every conversation type.
+struct Window {
+    from_ms: u64,
+    to_ms: u64,
+    page: usize,
+    newest_first: bool,
+}
+
+fn window(call: &Call, body: &Value) -> Result<Window, ApiError> {
     let page = json_u64(body, "pageSize")?.unwrap_or(DEFAULT_PAGE as u64) as usize;
     if !(1..=MAX_PAGE).contains(&page) {
         return Err(ApiError::param(format!("pageSize must be 1 to {MAX_PAGE}")));
@@ -270,21 +313,36 @@ pub(super) async fn private_query(call: &Call) -> Fields {
             )))
         }
     };
-    let conversation = Conversation::private(user, target, channel);
+    Ok(Window {
+        from_ms: json_u64(body, "startTime")?.unwrap_or(0),
+        to_ms: json_u64(body, "endTime")?.unwrap_or(call.now_ms),
+        page,
+        newest_first,
+    })
+}
+
+async fn history(call: &Call, conversation: Conversation, viewer: Option<&str>) -> Fields {
+    let body = call.json()?;
+    let window = window(call, body)?;
     match call
         .read(Query::History {
             app_key: call.app_key(),
-            conversation,
-            viewer: Some(user.to_string()),
-            from_ms,
-            to_ms,
-            newest_first,
-            limit: page,
+            page: HistoryPage {
+                conversation,
+                viewer: viewer.map(str::to_string),
+                from_ms: window.from_ms,
+                to_ms: window.to_ms,
+                newest_first: window.newest_first,
+                limit: window.page,
+            },
         })
         .await?
     {
         QueryOutput::Messages(messages) => {
-            let data: Vec<Value> = messages.iter().map(|m| message_json(m, user)).collect();
+            let data: Vec<Value> = messages
+                .iter()
+                .map(|m| message_json(m, viewer.unwrap_or(&m.sender)))
+                .collect();
             Ok(json!({ "data": data })
                 .as_object()
                 .cloned()
@@ -292,4 +350,33 @@ pub(super) async fn private_query(call: &Call) -> Fields {
         }
         other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
     }
+}
+
+fn channel(body: &Value) -> &str {
+    body.get("busChannel")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// `/v3/message/private/query.json`: `{userId, targetId, busChannel?}` and the window.
+// covers: PRV-04
+pub(super) async fn private_query(call: &Call) -> Fields {
+    let body = call.json()?;
+    let user = json_str(body, "userId")?;
+    let target = json_str(body, "targetId")?;
+    let conversation = Conversation::private(user, target, channel(body));
+    history(call, conversation, Some(user)).await
+}
+
+/// `/v3/message/group/query.json`: `{groupId, userId?, busChannel?}` and the window; with
+/// `userId`, directed messages to others are left out.
+pub(super) async fn group_query(call: &Call) -> Fields {
+    let body = call.json()?;
+    let group = json_str(body, "groupId")?;
+    let viewer = body
+        .get("userId")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty());
+    let conversation = Conversation::group_like(ConversationType::Group, group, channel(body));
+    history(call, conversation, viewer).await
 }

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod directory;
 pub mod error;
+mod groups;
 mod messages;
 pub mod params;
 pub mod rate_limit;
@@ -51,6 +52,25 @@ enum Endpoint {
     SystemPublish,
     Recall,
     PrivateQuery,
+    GroupCreate,
+    GroupJoin,
+    GroupQuit,
+    GroupDismiss,
+    GroupRefresh,
+    GroupSync,
+    GroupMembers,
+    UserGroups,
+    GroupGagAdd,
+    GroupGagRollback,
+    GroupGagList,
+    GroupBanAdd,
+    GroupBanRollback,
+    GroupBanQuery,
+    GroupBanWhitelistAdd,
+    GroupBanWhitelistRollback,
+    GroupBanWhitelistQuery,
+    GroupPublish,
+    GroupQuery,
 }
 
 impl Endpoint {
@@ -76,6 +96,25 @@ impl Endpoint {
             "/message/system/publish.json" => Endpoint::SystemPublish,
             "/message/recall.json" => Endpoint::Recall,
             "/v3/message/private/query.json" => Endpoint::PrivateQuery,
+            "/group/create.json" => Endpoint::GroupCreate,
+            "/group/join.json" => Endpoint::GroupJoin,
+            "/group/quit.json" => Endpoint::GroupQuit,
+            "/group/dismiss.json" => Endpoint::GroupDismiss,
+            "/group/refresh.json" => Endpoint::GroupRefresh,
+            "/group/sync.json" => Endpoint::GroupSync,
+            "/group/user/query.json" => Endpoint::GroupMembers,
+            "/user/group/query.json" => Endpoint::UserGroups,
+            "/group/user/gag/add.json" => Endpoint::GroupGagAdd,
+            "/group/user/gag/rollback.json" => Endpoint::GroupGagRollback,
+            "/group/user/gag/list.json" => Endpoint::GroupGagList,
+            "/group/ban/add.json" => Endpoint::GroupBanAdd,
+            "/group/ban/rollback.json" => Endpoint::GroupBanRollback,
+            "/group/ban/query.json" => Endpoint::GroupBanQuery,
+            "/group/user/ban/whitelist/add.json" => Endpoint::GroupBanWhitelistAdd,
+            "/group/user/ban/whitelist/rollback.json" => Endpoint::GroupBanWhitelistRollback,
+            "/group/user/ban/whitelist/query.json" => Endpoint::GroupBanWhitelistQuery,
+            "/message/group/publish.json" => Endpoint::GroupPublish,
+            "/v3/message/group/query.json" => Endpoint::GroupQuery,
             _ => return None,
         })
     }
@@ -84,19 +123,23 @@ impl Endpoint {
     fn json_body(self) -> bool {
         matches!(
             self,
-            Endpoint::TagSet | Endpoint::TagBatchSet | Endpoint::PrivateQuery
+            Endpoint::TagSet
+                | Endpoint::TagBatchSet
+                | Endpoint::PrivateQuery
+                | Endpoint::GroupQuery
         )
     }
 
     /// Endpoints whose every parameter is optional accept an empty body.
     fn needs_body(self) -> bool {
-        !matches!(self, Endpoint::BlockQuery)
+        !matches!(self, Endpoint::BlockQuery | Endpoint::GroupBanQuery)
     }
 
     fn limit_class(self) -> LimitClass {
         match self {
             Endpoint::GetToken => LimitClass::GetToken,
             Endpoint::PrivatePublish => LimitClass::PrivatePublish,
+            Endpoint::GroupPublish => LimitClass::GroupPublish,
             _ => LimitClass::Default,
         }
     }
@@ -270,6 +313,26 @@ impl ServerApi {
             Endpoint::SystemPublish => messages::system_publish(&call).await,
             Endpoint::Recall => messages::recall(&call).await,
             Endpoint::PrivateQuery => messages::private_query(&call).await,
+            Endpoint::GroupCreate | Endpoint::GroupJoin => groups::join(&call).await,
+            Endpoint::GroupQuit => groups::quit(&call).await,
+            Endpoint::GroupDismiss => groups::dismiss(&call).await,
+            Endpoint::GroupRefresh => groups::refresh(&call).await,
+            Endpoint::GroupSync => groups::sync(&call).await,
+            Endpoint::GroupMembers => groups::members(&call).await,
+            Endpoint::UserGroups => groups::of_user(&call).await,
+            Endpoint::GroupGagAdd => groups::mute_members(&call, true).await,
+            Endpoint::GroupGagRollback => groups::mute_members(&call, false).await,
+            Endpoint::GroupGagList => groups::muted_members(&call).await,
+            Endpoint::GroupBanAdd => groups::set_muted(&call, true).await,
+            Endpoint::GroupBanRollback => groups::set_muted(&call, false).await,
+            Endpoint::GroupBanQuery => groups::muted_groups(&call).await,
+            Endpoint::GroupBanWhitelistAdd => groups::change_mute_whitelist(&call, true).await,
+            Endpoint::GroupBanWhitelistRollback => {
+                groups::change_mute_whitelist(&call, false).await
+            }
+            Endpoint::GroupBanWhitelistQuery => groups::mute_whitelist(&call).await,
+            Endpoint::GroupPublish => messages::group_publish(&call).await,
+            Endpoint::GroupQuery => messages::group_query(&call).await,
         }
     }
 }

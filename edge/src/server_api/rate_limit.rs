@@ -18,6 +18,8 @@ pub enum LimitClass {
     GetToken,
     /// `/message/private/publish.json`: 6000 messages/min, a message to N users counting N.
     PrivatePublish,
+    /// `/message/group/publish.json`: 20/s.
+    GroupPublish,
 }
 
 impl LimitClass {
@@ -27,6 +29,7 @@ impl LimitClass {
             LimitClass::Default => (100.0, 100.0),
             LimitClass::GetToken => (200.0, 200.0),
             LimitClass::PrivatePublish => (100.0, 6000.0),
+            LimitClass::GroupPublish => (20.0, 20.0),
         }
     }
 
@@ -35,6 +38,7 @@ impl LimitClass {
             LimitClass::Default => "this endpoint (100 requests/s)",
             LimitClass::GetToken => "getToken (200 requests/s)",
             LimitClass::PrivatePublish => "private messages (6000 per minute)",
+            LimitClass::GroupPublish => "group messages (20 per second)",
         }
     }
 }

@@ -1,0 +1,263 @@
+//! `/group/*` and `/user/group/query.json`: membership, names, mutes (GRP).
+
+use meridian_cluster::state::{Command, Query, QueryOutput};
+use serde_json::{json, Map, Value};
+
+use super::error::ApiError;
+use super::{format_time, Call};
+
+type Fields = Result<Map<String, Value>, ApiError>;
+
+/// Users one membership call may name.
+const MAX_USERS_PER_CALL: usize = 1000;
+/// Groups one whole-group mute call may name.
+const MAX_GROUPS_PER_CALL: usize = 20;
+/// `/group/user/gag/add.json`: 1 minute to 30 days.
+const MAX_MUTE_MINUTES: u64 = 43_200;
+
+fn users<'a>(call: &'a Call, name: &str) -> Result<Vec<&'a str>, ApiError> {
+    let ids = call.form()?.required_all(name)?;
+    if ids.len() > MAX_USERS_PER_CALL {
+        return Err(ApiError::CountOverLimit {
+            what: format!("{name} values"),
+            limit: MAX_USERS_PER_CALL as u64,
+        });
+    }
+    Ok(ids)
+}
+
+fn owned(ids: &[&str]) -> Vec<String> {
+    ids.iter().map(|s| s.to_string()).collect()
+}
+
+fn fields(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+// covers: GRP-01
+pub(super) async fn join(call: &Call) -> Fields {
+    let form = call.form()?;
+    let user_ids = owned(&users(call, "userId")?);
+    call.write(Command::JoinGroup {
+        app_key: call.app_key(),
+        group_id: form.required("groupId")?.to_string(),
+        name: form.bounded("groupName", 128)?.map(str::to_string),
+        user_ids,
+    })
+    .await?;
+    Ok(Map::new())
+}
+
+pub(super) async fn quit(call: &Call) -> Fields {
+    let user_ids = owned(&users(call, "userId")?);
+    call.write(Command::QuitGroup {
+        app_key: call.app_key(),
+        group_id: call.form()?.required("groupId")?.to_string(),
+        user_ids,
+    })
+    .await?;
+    Ok(Map::new())
+}
+
+pub(super) async fn dismiss(call: &Call) -> Fields {
+    let form = call.form()?;
+    form.required("userId")?;
+    call.write(Command::DismissGroup {
+        app_key: call.app_key(),
+        group_id: form.required("groupId")?.to_string(),
+    })
+    .await?;
+    Ok(Map::new())
+}
+
+// covers: GRP-04
+pub(super) async fn refresh(call: &Call) -> Fields {
+    let form = call.form()?;
+    let name = form
+        .bounded("groupName", 128)?
+        .ok_or_else(|| ApiError::missing("groupName"))?;
+    call.write(Command::RenameGroup {
+        app_key: call.app_key(),
+        group_id: form.required("groupId")?.to_string(),
+        name: name.to_string(),
+    })
+    .await?;
+    Ok(Map::new())
+}
+
+/// Adds the user to every listed group (`group[<id>]=<name>`), creating groups as needed;
+/// groups not listed are left alone. All or nothing.
+pub(super) async fn sync(call: &Call) -> Fields {
+    let form = call.form()?;
+    let user_id = form.required("userId")?.to_string();
+    let groups = form.bracketed("group");
+    if groups.len() > MAX_USERS_PER_CALL {
+        return Err(ApiError::CountOverLimit {
+            what: "groups".into(),
+            limit: MAX_USERS_PER_CALL as u64,
+        });
+    }
+    let commands = groups
+        .into_iter()
+        .map(|(group_id, name)| Command::JoinGroup {
+            app_key: call.app_key(),
+            group_id,
+            name: Some(name),
+            user_ids: vec![user_id.clone()],
+        })
+        .collect();
+    call.write_all(commands).await?;
+    Ok(Map::new())
+}
+
+pub(super) async fn members(call: &Call) -> Fields {
+    let group_id = call.form()?.required("groupId")?.to_string();
+    match call
+        .read(Query::GroupMembers {
+            app_key: call.app_key(),
+            group_id: group_id.clone(),
+        })
+        .await?
+    {
+        QueryOutput::Members(_, members) => {
+            let users: Vec<Value> = members.iter().map(|m| json!({ "id": m.user_id })).collect();
+            Ok(fields(json!({ "id": group_id, "users": users })))
+        }
+        other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+    }
+}
+
+pub(super) async fn of_user(call: &Call) -> Fields {
+    let user_id = call.form()?.required("userId")?.to_string();
+    match call
+        .read(Query::UserGroups {
+            app_key: call.app_key(),
+            user_id,
+        })
+        .await?
+    {
+        QueryOutput::Groups(groups) => {
+            let groups: Vec<Value> = groups
+                .iter()
+                .map(|g| json!({ "id": g.group_id, "name": g.name }))
+                .collect();
+            Ok(fields(json!({ "groups": groups })))
+        }
+        other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+    }
+}
+
+// covers: GRP-06
+pub(super) async fn mute_members(call: &Call, mute: bool) -> Fields {
+    let form = call.form()?;
+    let user_ids = owned(&users(call, "userId")?);
+    let until_ms = if mute {
+        let minutes: u64 = form
+            .int("minute")?
+            .ok_or_else(|| ApiError::missing("minute"))?;
+        if !(1..=MAX_MUTE_MINUTES).contains(&minutes) {
+            return Err(ApiError::param(format!(
+                "minute must be 1 to {MAX_MUTE_MINUTES}"
+            )));
+        }
+        call.now_ms + minutes * 60_000
+    } else {
+        0
+    };
+    call.write(Command::MuteGroupMembers {
+        app_key: call.app_key(),
+        group_id: form.required("groupId")?.to_string(),
+        user_ids,
+        until_ms,
+    })
+    .await?;
+    Ok(Map::new())
+}
+
+pub(super) async fn muted_members(call: &Call) -> Fields {
+    let group_id = call.form()?.required("groupId")?.to_string();
+    match call
+        .read(Query::GroupMembers {
+            app_key: call.app_key(),
+            group_id,
+        })
+        .await?
+    {
+        QueryOutput::Members(_, members) => {
+            let users: Vec<Value> = members
+                .iter()
+                .filter(|m| m.muted_until_ms > call.now_ms)
+                .map(|m| json!({ "userId": m.user_id, "time": format_time(m.muted_until_ms) }))
+                .collect();
+            Ok(fields(json!({ "users": users })))
+        }
+        other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+    }
+}
+
+// covers: GRP-07
+pub(super) async fn set_muted(call: &Call, muted: bool) -> Fields {
+    let group_ids = call.form()?.required_all("groupId")?;
+    if group_ids.len() > MAX_GROUPS_PER_CALL {
+        return Err(ApiError::CountOverLimit {
+            what: "groupId values".into(),
+            limit: MAX_GROUPS_PER_CALL as u64,
+        });
+    }
+    call.write(Command::SetGroupMuted {
+        app_key: call.app_key(),
+        group_ids: owned(&group_ids),
+        muted,
+    })
+    .await?;
+    Ok(Map::new())
+}
+
+pub(super) async fn muted_groups(call: &Call) -> Fields {
+    let asked = call.form()?.all("groupId");
+    match call
+        .read(Query::MutedGroups {
+            app_key: call.app_key(),
+        })
+        .await?
+    {
+        QueryOutput::Groups(groups) => {
+            let info: Vec<Value> = groups
+                .iter()
+                .filter(|g| asked.is_empty() || asked.contains(&g.group_id.as_str()))
+                .map(|g| json!({ "groupId": g.group_id, "stat": 1 }))
+                .collect();
+            Ok(fields(json!({ "groupinfo": info })))
+        }
+        other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+    }
+}
+
+pub(super) async fn change_mute_whitelist(call: &Call, present: bool) -> Fields {
+    let user_ids = owned(&users(call, "userId")?);
+    call.write(Command::ChangeGroupMuteWhitelist {
+        app_key: call.app_key(),
+        group_id: call.form()?.required("groupId")?.to_string(),
+        user_ids,
+        present,
+    })
+    .await?;
+    Ok(Map::new())
+}
+
+pub(super) async fn mute_whitelist(call: &Call) -> Fields {
+    let group_id = call.form()?.required("groupId")?.to_string();
+    match call
+        .read(Query::GroupMuteWhitelist {
+            app_key: call.app_key(),
+            group_id,
+        })
+        .await?
+    {
+        QueryOutput::UserIds(users) => Ok(fields(json!({ "userIds": users }))),
+        other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+    }
+}
