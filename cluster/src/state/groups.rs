@@ -110,7 +110,8 @@ pub(super) fn get(
 }
 
 /// Adds members, creating the group when it does not exist (create and join are the same
-/// call in the commercial API). A name, when given, renames it.
+/// call in the commercial API). The name is the new group's; an existing group keeps
+/// its name (`/group/refresh.json` renames), as the commercial group sync documents.
 pub(super) fn join(
     ctx: ApplyContext,
     state: &mut Overlay<'_>,
@@ -128,15 +129,12 @@ pub(super) fn join(
         Some(group) => group,
         None => Group {
             group_id: group_id.to_string(),
-            name: String::new(),
+            name: name.unwrap_or_default().to_string(),
             created_at_ms: ctx.now_ms,
             members: 0,
             muted: false,
         },
     };
-    if let Some(name) = name {
-        group.name = name.to_string();
-    }
     for user_id in user_ids {
         validate_user_id(user_id)?;
         let key = member_key(app_key, group_id, user_id);

@@ -110,7 +110,7 @@ pub enum Command {
         by_admin: bool,
         delete: bool,
     },
-    /// Adds members, creating the group if needed; a name renames it.
+    /// Adds members, creating the group (with this name) if needed.
     JoinGroup {
         app_key: String,
         group_id: String,
