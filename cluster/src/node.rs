@@ -180,7 +180,14 @@ impl ClusterNode {
                 }
             }
         }));
-        tasks.push(tokio::spawn(track_metrics(core.clone(), stopped(stop_rx))));
+        tasks.push(tokio::spawn(track_metrics(
+            core.clone(),
+            stopped(stop_rx.clone()),
+        )));
+        tasks.push(tokio::spawn(sweep_idle_chatrooms(
+            core.clone(),
+            stopped(stop_rx),
+        )));
 
         let node = Self {
             core,
@@ -340,6 +347,44 @@ async fn track_metrics(core: Arc<NodeCore>, stop: impl std::future::Future<Outpu
                 core.metrics.raft_log_bytes.set(core.log.on_disk_bytes() as i64);
             }
             _ = &mut stop => return,
+        }
+    }
+}
+
+/// How often the leader looks for idle chatrooms (CHR-08 destroys them after an hour).
+const CHATROOM_SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// On the leader, proposes the destruction of idle chatrooms for every app environment.
+/// The command carries no clock: each replica judges idleness by the entry's stamp.
+async fn sweep_idle_chatrooms(core: Arc<NodeCore>, stop: impl std::future::Future<Output = ()>) {
+    let mut every = tokio::time::interval(CHATROOM_SWEEP_EVERY);
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = &mut stop => return,
+        }
+        if !core.raft.is_leader() {
+            continue;
+        }
+        let apps = match state::query(core.state_machine.state(), &state::Query::ListApps) {
+            Ok(state::QueryOutput::Apps(apps)) => apps,
+            _ => continue,
+        };
+        let commands: Vec<state::Envelope> = apps
+            .iter()
+            .flat_map(|app| [&app.dev, &app.prod])
+            .map(|creds| state::Envelope {
+                area: core.config.area,
+                command: state::Command::DestroyIdleChatrooms {
+                    app_key: creds.app_key.clone(),
+                },
+            })
+            .collect();
+        if !commands.is_empty() {
+            if let Err(e) = core.writer.write(commands).await {
+                tracing::debug!(error = ?e, "idle chatroom sweep not committed");
+            }
         }
     }
 }

@@ -303,8 +303,14 @@ pub(super) fn publish(
     let mut out = Vec::with_capacity(messages.len());
     for message in messages {
         validate(message)?;
-        if message.conversation.kind == ConversationType::Group {
-            super::groups::get(state, app_key, &message.conversation.first)?;
+        match message.conversation.kind {
+            ConversationType::Group => {
+                super::groups::get(state, app_key, &message.conversation.first)?;
+            }
+            ConversationType::Chatroom => {
+                super::chatrooms::touch(ctx, state, app_key, &message.conversation.first)?;
+            }
+            _ => {}
         }
         if message.verify_blacklist && blocked_by_lists(state, app_key, message)? {
             out.push(Publication::Blocked);

@@ -7,6 +7,7 @@
 //! routing change.
 
 mod apps;
+pub mod chatrooms;
 pub mod groups;
 pub mod messages;
 mod store;
@@ -18,6 +19,7 @@ use meridian_regions::AreaCode;
 use serde::{Deserialize, Serialize};
 
 pub use apps::{App, AppEnv, Credentials};
+pub use chatrooms::{Chatroom, RoomEntry, RoomFlag, RoomSet, SetEntry};
 pub use groups::{Group, Member};
 pub use messages::{
     Conversation, ConversationType, HistoryPage, Message, MessageFlags, NewMessage, Publication,
@@ -150,6 +152,46 @@ pub enum Command {
         user_ids: Vec<String>,
         present: bool,
     },
+    /// Creates the chatrooms that do not exist yet.
+    CreateChatrooms {
+        app_key: String,
+        rooms: Vec<(String, String)>,
+    },
+    DestroyChatrooms {
+        app_key: String,
+        room_ids: Vec<String>,
+    },
+    SetChatroomFlag {
+        app_key: String,
+        room_ids: Vec<String>,
+        flag: RoomFlag,
+        on: bool,
+    },
+    /// Adds or removes members of a room's (or the app's) set; `until_ms` 0: no end.
+    ChangeRoomSet {
+        app_key: String,
+        room_id: Option<String>,
+        set: RoomSet,
+        members: Vec<String>,
+        until_ms: u64,
+        present: bool,
+    },
+    SetRoomEntries {
+        app_key: String,
+        room_id: String,
+        owner: String,
+        entries: Vec<(String, String)>,
+        auto_delete: bool,
+    },
+    RemoveRoomEntry {
+        app_key: String,
+        room_id: String,
+        key: String,
+    },
+    /// Destroys the app's rooms idle for an hour (CHR-08), as of the entry's time.
+    DestroyIdleChatrooms {
+        app_key: String,
+    },
     /// All of these or none: the first refusal undoes the others.
     All(Vec<Command>),
     /// Updates an existing user's name and/or portrait.
@@ -194,10 +236,15 @@ pub enum Command {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Output {
     App(App),
-    AppDeleted { app_key: String, users_removed: u64 },
+    AppDeleted {
+        app_key: String,
+        users_removed: u64,
+    },
     User(User),
     Published(Vec<Publication>),
     Group(Group),
+    /// Rooms destroyed.
+    Destroyed(Vec<String>),
     Done,
 }
 
@@ -251,6 +298,26 @@ pub enum Query {
         app_key: String,
         group_id: String,
     },
+    /// Rooms by id, or all the app's rooms when `room_ids` is empty.
+    Chatrooms {
+        app_key: String,
+        room_ids: Vec<String>,
+    },
+    RoomSetMembers {
+        app_key: String,
+        room_id: Option<String>,
+        set: RoomSet,
+        now_ms: u64,
+    },
+    RoomEntries {
+        app_key: String,
+        room_id: String,
+        keys: Vec<String>,
+    },
+    RoomMembers {
+        app_key: String,
+        room_id: String,
+    },
     Counts,
 }
 
@@ -265,7 +332,15 @@ pub enum QueryOutput {
     Messages(Vec<Message>),
     Members(Group, Vec<Member>),
     Groups(Vec<Group>),
-    Counts { apps: u64, users: u64 },
+    Chatrooms(Vec<Chatroom>),
+    SetEntries(Vec<SetEntry>),
+    RoomEntries(Vec<RoomEntry>),
+    /// (user, joined at ms), oldest first.
+    RoomMembers(Vec<(String, u64)>),
+    Counts {
+        apps: u64,
+        users: u64,
+    },
 }
 
 /// Why a command or query was refused. Each variant maps to one wire code at the API.
@@ -398,6 +473,51 @@ fn execute(
             present,
         } => groups::change_mute_whitelist(state, app_key, group_id, user_ids, *present)
             .map(|()| Output::Done),
+        Command::CreateChatrooms { app_key, rooms } => {
+            chatrooms::create(ctx, state, app_key, rooms).map(|()| Output::Done)
+        }
+        Command::DestroyChatrooms { app_key, room_ids } => {
+            chatrooms::destroy(state, app_key, room_ids).map(|()| Output::Done)
+        }
+        Command::SetChatroomFlag {
+            app_key,
+            room_ids,
+            flag,
+            on,
+        } => chatrooms::set_flag(state, app_key, room_ids, *flag, *on).map(|()| Output::Done),
+        Command::ChangeRoomSet {
+            app_key,
+            room_id,
+            set,
+            members,
+            until_ms,
+            present,
+        } => chatrooms::change_set(
+            state,
+            app_key,
+            room_id.as_deref(),
+            *set,
+            members,
+            *until_ms,
+            *present,
+        )
+        .map(|()| Output::Done),
+        Command::SetRoomEntries {
+            app_key,
+            room_id,
+            owner,
+            entries,
+            auto_delete,
+        } => chatrooms::set_entries(ctx, state, app_key, room_id, owner, entries, *auto_delete)
+            .map(|()| Output::Done),
+        Command::RemoveRoomEntry {
+            app_key,
+            room_id,
+            key,
+        } => chatrooms::remove_entry(state, app_key, room_id, key).map(|()| Output::Done),
+        Command::DestroyIdleChatrooms { app_key } => {
+            chatrooms::destroy_idle(ctx, state, app_key).map(Output::Destroyed)
+        }
         Command::All(commands) => {
             for command in commands {
                 execute(ctx, state, command)?;
@@ -505,6 +625,24 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
         }
         Query::GroupMuteWhitelist { app_key, group_id } => {
             groups::mute_whitelist(state, app_key, group_id).map(QueryOutput::UserIds)
+        }
+        Query::Chatrooms { app_key, room_ids } => {
+            chatrooms::rooms(state, app_key, room_ids).map(QueryOutput::Chatrooms)
+        }
+        Query::RoomSetMembers {
+            app_key,
+            room_id,
+            set,
+            now_ms,
+        } => chatrooms::set_members(state, app_key, room_id.as_deref(), *set, *now_ms)
+            .map(QueryOutput::SetEntries),
+        Query::RoomEntries {
+            app_key,
+            room_id,
+            keys,
+        } => chatrooms::entries(state, app_key, room_id, keys).map(QueryOutput::RoomEntries),
+        Query::RoomMembers { app_key, room_id } => {
+            chatrooms::members(state, app_key, room_id).map(QueryOutput::RoomMembers)
         }
         Query::Counts => Ok(QueryOutput::Counts {
             apps: state.count_prefix(apps::APP_PREFIX)?,

@@ -1,7 +1,7 @@
 use meridian_regions::AreaCode;
 
 use super::*;
-use crate::state::messages;
+use crate::state::{chatrooms, messages};
 
 fn ctx() -> ApplyContext {
     ApplyContext {
@@ -750,4 +750,121 @@ fn groups_hold_at_most_3000_members_and_keep_both_indexes() {
     ));
     let bad = run(&tree, &[join("bad/id", vec!["a".into()])]);
     assert!(matches!(&bad[0], Err(CommandError::Invalid { field, .. }) if field == "groupId"));
+}
+
+fn room_cmd(command: Command, now_ms: u64, tree: &sled::Tree) -> Result<Output, CommandError> {
+    let mut overlay = Overlay::new(tree);
+    let ctx = ApplyContext {
+        area: AreaCode::Sg,
+        now_ms,
+    };
+    let out = apply(ctx, &mut overlay, &envelope(command));
+    tree.apply_batch(overlay.into_batch()).unwrap();
+    out
+}
+
+// covers: CHR-01, CHR-08, CHR-09
+#[test]
+fn chatrooms_keep_sets_and_attributes_and_idle_ones_are_destroyed_unless_kept_alive() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    let app = || "prodkey001".to_string();
+    room_cmd(
+        Command::CreateChatrooms {
+            app_key: app(),
+            rooms: vec![("r1".into(), "One".into()), ("r2".into(), "Two".into())],
+        },
+        0,
+        &tree,
+    )
+    .unwrap();
+    room_cmd(
+        Command::SetChatroomFlag {
+            app_key: app(),
+            room_ids: vec!["r2".into()],
+            flag: RoomFlag::KeepAlive,
+            on: true,
+        },
+        0,
+        &tree,
+    )
+    .unwrap();
+    // A gag until t=1000 is in force before and gone after.
+    room_cmd(
+        Command::ChangeRoomSet {
+            app_key: app(),
+            room_id: Some("r1".into()),
+            set: RoomSet::Gagged,
+            members: vec!["alice".into()],
+            until_ms: 1000,
+            present: true,
+        },
+        0,
+        &tree,
+    )
+    .unwrap();
+    let gagged = |now_ms| match query(
+        &tree,
+        &Query::RoomSetMembers {
+            app_key: app(),
+            room_id: Some("r1".into()),
+            set: RoomSet::Gagged,
+            now_ms,
+        },
+    )
+    .unwrap()
+    {
+        QueryOutput::SetEntries(entries) => entries.len(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!((gagged(999), gagged(1000)), (1, 0));
+
+    // 100 attributes fit; the 101st is refused and nothing of that call stays.
+    let entries: Vec<(String, String)> = (0..100).map(|i| (format!("k{i}"), "v".into())).collect();
+    let set = |entries: Vec<(String, String)>| Command::SetRoomEntries {
+        app_key: app(),
+        room_id: "r1".into(),
+        owner: "alice".into(),
+        entries,
+        auto_delete: false,
+    };
+    assert!(room_cmd(set(entries), 10, &tree).is_ok());
+    let over = room_cmd(set(vec![("k100".into(), "v".into())]), 10, &tree);
+    assert!(matches!(over, Err(CommandError::Limit { limit: 100, .. })));
+    let long_value = room_cmd(set(vec![("k0".into(), "x".repeat(4097))]), 10, &tree);
+    assert!(matches!(long_value, Err(CommandError::Invalid { .. })));
+
+    // An hour of silence destroys r1 (with its attributes); keep-alive r2 stays.
+    let destroyed = room_cmd(
+        Command::DestroyIdleChatrooms { app_key: app() },
+        chatrooms::IDLE_DESTROY_MS,
+        &tree,
+    );
+    assert_eq!(destroyed, Ok(Output::Destroyed(vec!["r1".into()])));
+    match query(
+        &tree,
+        &Query::Chatrooms {
+            app_key: app(),
+            room_ids: vec![],
+        },
+    )
+    .unwrap()
+    {
+        QueryOutput::Chatrooms(rooms) => assert_eq!(
+            rooms.iter().map(|r| r.room_id.as_str()).collect::<Vec<_>>(),
+            ["r2"]
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        query(
+            &tree,
+            &Query::RoomEntries {
+                app_key: app(),
+                room_id: "r1".into(),
+                keys: vec![]
+            }
+        ),
+        Err(CommandError::NotFound { .. })
+    ));
 }

@@ -1,0 +1,425 @@
+//! Chatrooms (CHR): rooms with their flags, the member and type sets that govern who may
+//! speak and what is never dropped, key/value attributes, and idle destruction.
+
+use serde::{Deserialize, Serialize};
+
+use super::groups::validate_group_id as validate_room_id;
+use super::store::{Overlay, StateRead};
+use super::users::validate_user_id;
+use super::{apps, ApplyContext, CommandError};
+
+const ROOM_PREFIX: &[u8] = b"room/";
+const SET_PREFIX: &[u8] = b"rset/";
+const ENTRY_PREFIX: &[u8] = b"rentry/";
+const MEMBER_PREFIX: &[u8] = b"rmember/";
+/// The scope of app-wide sets.
+const APP_SCOPE: &str = "*";
+
+/// SPEC CHR-09: at most 100 attributes per room; COMPAT: key ≤ 128 B, value ≤ 4096 B.
+pub const MAX_ENTRIES: u64 = 100;
+pub const MAX_ENTRY_KEY_BYTES: usize = 128;
+pub const MAX_ENTRY_VALUE_BYTES: usize = 4096;
+/// SPEC CHR-08: a room with no messages and no joins for an hour is destroyed.
+pub const IDLE_DESTROY_MS: u64 = 60 * 60 * 1000;
+const MAX_NAME_CHARS: usize = 128;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Chatroom {
+    pub room_id: String,
+    pub name: String,
+    pub created_at_ms: u64,
+    pub last_activity_ms: u64,
+    /// Whole-room mute (CHR-05).
+    pub muted: bool,
+    /// Messages are accepted but not distributed to members.
+    pub distribution_stopped: bool,
+    /// Exempt from idle destruction (CHR-08).
+    pub keep_alive: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RoomFlag {
+    Muted,
+    DistributionStopped,
+    KeepAlive,
+}
+
+/// The sets of users or message types that rooms (or the whole app) keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RoomSet {
+    /// Muted in one room, until a time.
+    Gagged,
+    /// Kicked and kept out of one room, until a time.
+    Blocked,
+    /// Never dropped under load and never auto-exited (CHR-06, CHR-07).
+    UserWhitelist,
+    /// May speak while the whole room is muted.
+    MuteWhitelist,
+    /// App-wide: muted in every room, until a time.
+    AppMuted,
+    /// App-wide: message types never dropped under load.
+    MessageWhitelist,
+    /// App-wide: message types dropped first under load.
+    LowPriority,
+}
+
+impl RoomSet {
+    fn tag(self) -> &'static str {
+        match self {
+            RoomSet::Gagged => "gag",
+            RoomSet::Blocked => "block",
+            RoomSet::UserWhitelist => "userwhite",
+            RoomSet::MuteWhitelist => "mutewhite",
+            RoomSet::AppMuted => "appmute",
+            RoomSet::MessageWhitelist => "msgwhite",
+            RoomSet::LowPriority => "lowprio",
+        }
+    }
+
+    /// App-wide sets have no room.
+    pub fn app_wide(self) -> bool {
+        matches!(
+            self,
+            RoomSet::AppMuted | RoomSet::MessageWhitelist | RoomSet::LowPriority
+        )
+    }
+
+    fn holds_users(self) -> bool {
+        !matches!(self, RoomSet::MessageWhitelist | RoomSet::LowPriority)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetEntry {
+    pub member: String,
+    /// 0: no end.
+    pub until_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomEntry {
+    pub key: String,
+    pub value: String,
+    pub owner: String,
+    /// Removed when its owner leaves the room.
+    pub auto_delete: bool,
+    pub updated_at_ms: u64,
+}
+
+fn scoped(prefix: &[u8], app_key: &str, parts: &[&str]) -> Vec<u8> {
+    let mut key = [prefix, app_key.as_bytes(), b"/"].concat();
+    for part in parts {
+        key.extend_from_slice(part.as_bytes());
+        key.push(b'/');
+    }
+    key
+}
+
+fn room_key(app_key: &str, room_id: &str) -> Vec<u8> {
+    let mut key = scoped(ROOM_PREFIX, app_key, &[]);
+    key.extend_from_slice(room_id.as_bytes());
+    key
+}
+
+fn set_scope(set: RoomSet, room_id: Option<&str>) -> Result<&str, CommandError> {
+    match (set.app_wide(), room_id) {
+        (true, _) => Ok(APP_SCOPE),
+        (false, Some(room)) => Ok(room),
+        (false, None) => Err(CommandError::invalid("chatroomId", "is required")),
+    }
+}
+
+pub(super) fn get(
+    state: &impl StateRead,
+    app_key: &str,
+    room_id: &str,
+) -> Result<Chatroom, CommandError> {
+    state
+        .get(&room_key(app_key, room_id))?
+        .ok_or_else(|| CommandError::not_found(format!("chatroom {room_id}")))
+}
+
+/// Creates rooms that do not exist yet; existing ones are left as they are.
+pub(super) fn create(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    rooms: &[(String, String)],
+) -> Result<(), CommandError> {
+    apps::by_key(state, app_key)?;
+    for (room_id, name) in rooms {
+        validate_room_id(room_id).map_err(|_| {
+            CommandError::invalid("chatroomId", "must be 1 to 64 of A-Z a-z 0-9 _ = + -")
+        })?;
+        if name.chars().count() > MAX_NAME_CHARS {
+            return Err(CommandError::invalid(
+                "name",
+                "must be at most 128 characters",
+            ));
+        }
+        let key = room_key(app_key, room_id);
+        if state.get_raw(&key)?.is_some() {
+            continue;
+        }
+        let room = Chatroom {
+            room_id: room_id.clone(),
+            name: name.clone(),
+            created_at_ms: ctx.now_ms,
+            last_activity_ms: ctx.now_ms,
+            muted: false,
+            distribution_stopped: false,
+            keep_alive: false,
+        };
+        state.put(key, &room)?;
+    }
+    Ok(())
+}
+
+/// Destroys rooms with everything they keep (members, sets, attributes).
+pub(super) fn destroy(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    room_ids: &[String],
+) -> Result<(), CommandError> {
+    apps::by_key(state, app_key)?;
+    for room_id in room_ids {
+        get(state, app_key, room_id)?;
+        for prefix in [SET_PREFIX, ENTRY_PREFIX, MEMBER_PREFIX] {
+            for (key, _) in state.scan_raw(&scoped(prefix, app_key, &[room_id]))? {
+                state.delete(key);
+            }
+        }
+        state.delete(room_key(app_key, room_id));
+    }
+    Ok(())
+}
+
+pub(super) fn set_flag(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    room_ids: &[String],
+    flag: RoomFlag,
+    on: bool,
+) -> Result<(), CommandError> {
+    for room_id in room_ids {
+        let mut room = get(state, app_key, room_id)?;
+        match flag {
+            RoomFlag::Muted => room.muted = on,
+            RoomFlag::DistributionStopped => room.distribution_stopped = on,
+            RoomFlag::KeepAlive => room.keep_alive = on,
+        }
+        state.put(room_key(app_key, room_id), &room)?;
+    }
+    Ok(())
+}
+
+/// Counts as activity: a message or a join keeps the room from idle destruction.
+pub(super) fn touch(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    room_id: &str,
+) -> Result<(), CommandError> {
+    let mut room = get(state, app_key, room_id)?;
+    room.last_activity_ms = ctx.now_ms;
+    state
+        .put(room_key(app_key, room_id), &room)
+        .map_err(CommandError::from)
+}
+
+/// Adds (`present`) or removes members of a set; `until_ms` 0 means no end.
+pub(super) fn change_set(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    room_id: Option<&str>,
+    set: RoomSet,
+    members: &[String],
+    until_ms: u64,
+    present: bool,
+) -> Result<(), CommandError> {
+    apps::by_key(state, app_key)?;
+    let scope = set_scope(set, room_id)?;
+    if scope != APP_SCOPE {
+        get(state, app_key, scope)?;
+    }
+    if members.is_empty() {
+        return Err(CommandError::invalid("members", "at least one is required"));
+    }
+    for member in members {
+        if set.holds_users() {
+            validate_user_id(member)?;
+        } else if member.is_empty() || member.chars().count() > 32 {
+            return Err(CommandError::invalid(
+                "objectName",
+                "must be 1 to 32 characters",
+            ));
+        }
+        let mut key = scoped(SET_PREFIX, app_key, &[scope, set.tag()]);
+        key.extend_from_slice(member.as_bytes());
+        if present {
+            state.put(
+                key,
+                &SetEntry {
+                    member: member.clone(),
+                    until_ms,
+                },
+            )?;
+        } else {
+            state.delete(key);
+        }
+    }
+    Ok(())
+}
+
+/// Members of a set still in force at `now_ms`.
+pub(super) fn set_members(
+    state: &impl StateRead,
+    app_key: &str,
+    room_id: Option<&str>,
+    set: RoomSet,
+    now_ms: u64,
+) -> Result<Vec<SetEntry>, CommandError> {
+    apps::by_key(state, app_key)?;
+    let scope = set_scope(set, room_id)?;
+    if scope != APP_SCOPE {
+        get(state, app_key, scope)?;
+    }
+    let entries: Vec<SetEntry> = state.scan(&scoped(SET_PREFIX, app_key, &[scope, set.tag()]))?;
+    Ok(entries
+        .into_iter()
+        .filter(|e| e.until_ms == 0 || e.until_ms > now_ms)
+        .collect())
+}
+
+/// Sets attributes (CHR-09), at most 100 per room.
+pub(super) fn set_entries(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    room_id: &str,
+    owner: &str,
+    entries: &[(String, String)],
+    auto_delete: bool,
+) -> Result<(), CommandError> {
+    get(state, app_key, room_id)?;
+    validate_user_id(owner)?;
+    let prefix = scoped(ENTRY_PREFIX, app_key, &[room_id]);
+    for (key, value) in entries {
+        if key.is_empty() || key.len() > MAX_ENTRY_KEY_BYTES {
+            return Err(CommandError::invalid("key", "must be 1 to 128 bytes"));
+        }
+        if value.len() > MAX_ENTRY_VALUE_BYTES {
+            return Err(CommandError::invalid("value", "must be at most 4096 bytes"));
+        }
+        let entry = RoomEntry {
+            key: key.clone(),
+            value: value.clone(),
+            owner: owner.to_string(),
+            auto_delete,
+            updated_at_ms: ctx.now_ms,
+        };
+        state.put([prefix.as_slice(), key.as_bytes()].concat(), &entry)?;
+    }
+    if state.count_prefix(&prefix)? > MAX_ENTRIES {
+        return Err(CommandError::Limit {
+            what: "attributes per chatroom".into(),
+            limit: MAX_ENTRIES,
+        });
+    }
+    Ok(())
+}
+
+pub(super) fn remove_entry(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    room_id: &str,
+    key: &str,
+) -> Result<(), CommandError> {
+    get(state, app_key, room_id)?;
+    let full = [
+        scoped(ENTRY_PREFIX, app_key, &[room_id]).as_slice(),
+        key.as_bytes(),
+    ]
+    .concat();
+    if state.get_raw(&full)?.is_none() {
+        return Err(CommandError::not_found(format!("attribute {key}")));
+    }
+    state.delete(full);
+    Ok(())
+}
+
+/// Attributes of a room: the asked keys, or all when none is asked.
+pub(super) fn entries(
+    state: &impl StateRead,
+    app_key: &str,
+    room_id: &str,
+    keys: &[String],
+) -> Result<Vec<RoomEntry>, CommandError> {
+    get(state, app_key, room_id)?;
+    let all: Vec<RoomEntry> = state.scan(&scoped(ENTRY_PREFIX, app_key, &[room_id]))?;
+    Ok(all
+        .into_iter()
+        .filter(|e| keys.is_empty() || keys.contains(&e.key))
+        .collect())
+}
+
+/// Rooms by id (unknown ids are left out), or every room of the app when none is asked.
+pub(super) fn rooms(
+    state: &impl StateRead,
+    app_key: &str,
+    ids: &[String],
+) -> Result<Vec<Chatroom>, CommandError> {
+    apps::by_key(state, app_key)?;
+    if ids.is_empty() {
+        return Ok(state.scan(&scoped(ROOM_PREFIX, app_key, &[]))?);
+    }
+    let mut found = Vec::new();
+    for id in ids {
+        if let Some(room) = state.get::<Chatroom>(&room_key(app_key, id))? {
+            found.push(room);
+        }
+    }
+    Ok(found)
+}
+
+/// Members currently in a room (joins come from client sessions), oldest first.
+pub(super) fn members(
+    state: &impl StateRead,
+    app_key: &str,
+    room_id: &str,
+) -> Result<Vec<(String, u64)>, CommandError> {
+    get(state, app_key, room_id)?;
+    let mut members: Vec<(String, u64)> =
+        state.scan(&scoped(MEMBER_PREFIX, app_key, &[room_id]))?;
+    members.sort_by_key(|(_, joined)| *joined);
+    Ok(members)
+}
+
+/// Destroys rooms idle since before `now_ms - IDLE_DESTROY_MS`, keep-alive rooms excepted;
+/// answers which.
+pub(super) fn destroy_idle(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+) -> Result<Vec<String>, CommandError> {
+    let idle: Vec<String> = rooms(state, app_key, &[])?
+        .into_iter()
+        .filter(|r| !r.keep_alive && r.last_activity_ms + IDLE_DESTROY_MS <= ctx.now_ms)
+        .map(|r| r.room_id)
+        .collect();
+    destroy(state, app_key, &idle)?;
+    Ok(idle)
+}
+
+/// Removes every chatroom of an app environment.
+pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
+    for prefix in [ROOM_PREFIX, SET_PREFIX, ENTRY_PREFIX, MEMBER_PREFIX] {
+        for (key, _) in state.scan_raw(&scoped(prefix, app_key, &[]))? {
+            state.delete(key);
+        }
+    }
+    Ok(())
+}
