@@ -290,6 +290,72 @@ pub(super) async fn group_publish(call: &Call) -> Fields {
     publish_to(call, messages, "groupId", &groups).await
 }
 
+/// Rooms one chatroom publish may name.
+const MAX_PUBLISH_ROOMS: usize = 10;
+
+// covers: CHR-03, CHR-11
+pub(super) async fn chatroom_publish(call: &Call) -> Fields {
+    let form = call.form()?;
+    let mut p = publish_params(form)?;
+    p.verify_blacklist = false;
+    let rooms = form.required_all("toChatroomId")?;
+    if rooms.len() > MAX_PUBLISH_ROOMS {
+        return Err(ApiError::CountOverLimit {
+            what: "toChatroomId values".into(),
+            limit: MAX_PUBLISH_ROOMS as u64,
+        });
+    }
+    let messages = rooms
+        .iter()
+        .map(|room| {
+            new_message(
+                &p,
+                Conversation::group_like(ConversationType::Chatroom, room, ""),
+                None,
+            )
+        })
+        .collect();
+    publish_to(call, messages, "chatroomId", &rooms).await
+}
+
+// covers: CHR-12
+/// One message to every chatroom of the app.
+pub(super) async fn chatroom_broadcast(call: &Call) -> Fields {
+    let form = call.form()?;
+    let mut p = publish_params(form)?;
+    p.verify_blacklist = false;
+    let rooms = match call
+        .read(Query::Chatrooms {
+            app_key: call.app_key(),
+            room_ids: Vec::new(),
+        })
+        .await?
+    {
+        QueryOutput::Chatrooms(rooms) => rooms,
+        other => return Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+    };
+    let ids: Vec<&str> = rooms.iter().map(|r| r.room_id.as_str()).collect();
+    let messages = ids
+        .iter()
+        .map(|room| {
+            new_message(
+                &p,
+                Conversation::group_like(ConversationType::Chatroom, room, ""),
+                None,
+            )
+        })
+        .collect();
+    publish_to(call, messages, "chatroomId", &ids).await
+}
+
+/// `/v3/message/chatroom/query.json`: `{chatroomId}` and the window.
+pub(super) async fn chatroom_query(call: &Call) -> Fields {
+    let body = call.json()?;
+    let room = json_str(body, "chatroomId")?;
+    let conversation = Conversation::group_like(ConversationType::Chatroom, room, "");
+    history(call, conversation, None).await
+}
+
 /// The window and order of a history query (`startTime?`, `endTime?`, `pageSize?`,
 /// `order?`, times in ms), shared by every conversation type.
 struct Window {

@@ -3,6 +3,7 @@
 //! carried out by the home area's cluster.
 
 pub mod auth;
+mod chatrooms;
 pub mod directory;
 pub mod error;
 mod groups;
@@ -16,11 +17,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
-use meridian_cluster::state::{Command, Envelope, Output, Query, QueryOutput};
+use meridian_cluster::state::{Command, Envelope, Output, Query, QueryOutput, RoomFlag, RoomSet};
 use meridian_cluster::ClusterClient;
 use serde_json::{Map, Value};
 
 use self::auth::{ReplayGuard, ReplayMode};
+use self::chatrooms::SetCall;
 use self::directory::{AppDirectory, Resolved};
 use self::error::ApiError;
 use self::params::Params;
@@ -71,6 +73,50 @@ enum Endpoint {
     GroupBanWhitelistQuery,
     GroupPublish,
     GroupQuery,
+    ChatroomCreate,
+    ChatroomCreateNew,
+    ChatroomDestroy,
+    ChatroomQuery,
+    ChatroomMembers,
+    ChatroomUserExist,
+    ChatroomUsersExist,
+    ChatroomKeepAliveAdd,
+    ChatroomKeepAliveRemove,
+    ChatroomKeepAliveQuery,
+    ChatroomGagAdd,
+    ChatroomGagRollback,
+    ChatroomGagList,
+    ChatroomAppMuteAdd,
+    ChatroomAppMuteRemove,
+    ChatroomAppMuteQuery,
+    ChatroomMuteAdd,
+    ChatroomMuteRollback,
+    ChatroomMuteQuery,
+    ChatroomMuteCheck,
+    ChatroomMuteWhitelistAdd,
+    ChatroomMuteWhitelistRollback,
+    ChatroomMuteWhitelistQuery,
+    ChatroomBlockAdd,
+    ChatroomBlockRollback,
+    ChatroomBlockList,
+    ChatroomUserWhitelistAdd,
+    ChatroomUserWhitelistRemove,
+    ChatroomUserWhitelistQuery,
+    ChatroomTypeWhitelistAdd,
+    ChatroomTypeWhitelistDelete,
+    ChatroomTypeWhitelistQuery,
+    ChatroomPriorityAdd,
+    ChatroomPriorityRemove,
+    ChatroomPriorityQuery,
+    ChatroomEntrySet,
+    ChatroomEntryBatchSet,
+    ChatroomEntryRemove,
+    ChatroomEntryQuery,
+    ChatroomStopDistribution,
+    ChatroomResumeDistribution,
+    ChatroomPublish,
+    ChatroomBroadcast,
+    ChatroomHistory,
 }
 
 impl Endpoint {
@@ -115,6 +161,50 @@ impl Endpoint {
             "/group/user/ban/whitelist/query.json" => Endpoint::GroupBanWhitelistQuery,
             "/message/group/publish.json" => Endpoint::GroupPublish,
             "/v3/message/group/query.json" => Endpoint::GroupQuery,
+            "/chatroom/create.json" => Endpoint::ChatroomCreate,
+            "/chatroom/create_new.json" => Endpoint::ChatroomCreateNew,
+            "/chatroom/destroy.json" => Endpoint::ChatroomDestroy,
+            "/chatroom/query.json" => Endpoint::ChatroomQuery,
+            "/chatroom/get.json" | "/chatroom/user/query.json" => Endpoint::ChatroomMembers,
+            "/chatroom/user/exist.json" => Endpoint::ChatroomUserExist,
+            "/chatroom/users/exist.json" => Endpoint::ChatroomUsersExist,
+            "/chatroom/keepalive/add.json" => Endpoint::ChatroomKeepAliveAdd,
+            "/chatroom/keepalive/remove.json" => Endpoint::ChatroomKeepAliveRemove,
+            "/chatroom/keepalive/query.json" => Endpoint::ChatroomKeepAliveQuery,
+            "/chatroom/user/gag/add.json" => Endpoint::ChatroomGagAdd,
+            "/chatroom/user/gag/rollback.json" => Endpoint::ChatroomGagRollback,
+            "/chatroom/user/gag/list.json" => Endpoint::ChatroomGagList,
+            "/chatroom/user/ban/add.json" => Endpoint::ChatroomAppMuteAdd,
+            "/chatroom/user/ban/remove.json" => Endpoint::ChatroomAppMuteRemove,
+            "/chatroom/user/ban/query.json" => Endpoint::ChatroomAppMuteQuery,
+            "/chatroom/ban/add.json" => Endpoint::ChatroomMuteAdd,
+            "/chatroom/ban/rollback.json" => Endpoint::ChatroomMuteRollback,
+            "/chatroom/ban/query.json" => Endpoint::ChatroomMuteQuery,
+            "/chatroom/ban/check.json" => Endpoint::ChatroomMuteCheck,
+            "/chatroom/user/ban/whitelist/add.json" => Endpoint::ChatroomMuteWhitelistAdd,
+            "/chatroom/user/ban/whitelist/rollback.json" => Endpoint::ChatroomMuteWhitelistRollback,
+            "/chatroom/user/ban/whitelist/query.json" => Endpoint::ChatroomMuteWhitelistQuery,
+            "/chatroom/user/block/add.json" => Endpoint::ChatroomBlockAdd,
+            "/chatroom/user/block/rollback.json" => Endpoint::ChatroomBlockRollback,
+            "/chatroom/user/block/list.json" => Endpoint::ChatroomBlockList,
+            "/chatroom/user/whitelist/add.json" => Endpoint::ChatroomUserWhitelistAdd,
+            "/chatroom/user/whitelist/remove.json" => Endpoint::ChatroomUserWhitelistRemove,
+            "/chatroom/user/whitelist/query.json" => Endpoint::ChatroomUserWhitelistQuery,
+            "/chatroom/whitelist/add.json" => Endpoint::ChatroomTypeWhitelistAdd,
+            "/chatroom/whitelist/delete.json" => Endpoint::ChatroomTypeWhitelistDelete,
+            "/chatroom/whitelist/query.json" => Endpoint::ChatroomTypeWhitelistQuery,
+            "/chatroom/message/priority/add.json" => Endpoint::ChatroomPriorityAdd,
+            "/chatroom/message/priority/remove.json" => Endpoint::ChatroomPriorityRemove,
+            "/chatroom/message/priority/query.json" => Endpoint::ChatroomPriorityQuery,
+            "/chatroom/entry/set.json" => Endpoint::ChatroomEntrySet,
+            "/chatroom/entry/batch/set.json" => Endpoint::ChatroomEntryBatchSet,
+            "/chatroom/entry/remove.json" => Endpoint::ChatroomEntryRemove,
+            "/chatroom/entry/query.json" => Endpoint::ChatroomEntryQuery,
+            "/chatroom/message/stopDistribution.json" => Endpoint::ChatroomStopDistribution,
+            "/chatroom/message/resumeDistribution.json" => Endpoint::ChatroomResumeDistribution,
+            "/message/chatroom/publish.json" => Endpoint::ChatroomPublish,
+            "/message/chatroom/broadcast.json" => Endpoint::ChatroomBroadcast,
+            "/v3/message/chatroom/query.json" => Endpoint::ChatroomHistory,
             _ => return None,
         })
     }
@@ -127,12 +217,22 @@ impl Endpoint {
                 | Endpoint::TagBatchSet
                 | Endpoint::PrivateQuery
                 | Endpoint::GroupQuery
+                | Endpoint::ChatroomHistory
         )
     }
 
     /// Endpoints whose every parameter is optional accept an empty body.
     fn needs_body(self) -> bool {
-        !matches!(self, Endpoint::BlockQuery | Endpoint::GroupBanQuery)
+        !matches!(
+            self,
+            Endpoint::BlockQuery
+                | Endpoint::GroupBanQuery
+                | Endpoint::ChatroomKeepAliveQuery
+                | Endpoint::ChatroomAppMuteQuery
+                | Endpoint::ChatroomMuteQuery
+                | Endpoint::ChatroomTypeWhitelistQuery
+                | Endpoint::ChatroomPriorityQuery
+        )
     }
 
     fn limit_class(self) -> LimitClass {
@@ -140,6 +240,8 @@ impl Endpoint {
             Endpoint::GetToken => LimitClass::GetToken,
             Endpoint::PrivatePublish => LimitClass::PrivatePublish,
             Endpoint::GroupPublish => LimitClass::GroupPublish,
+            Endpoint::ChatroomPublish => LimitClass::ChatroomPublish,
+            Endpoint::ChatroomBroadcast => LimitClass::ChatroomBroadcast,
             _ => LimitClass::Default,
         }
     }
@@ -333,9 +435,129 @@ impl ServerApi {
             Endpoint::GroupBanWhitelistQuery => groups::mute_whitelist(&call).await,
             Endpoint::GroupPublish => messages::group_publish(&call).await,
             Endpoint::GroupQuery => messages::group_query(&call).await,
+            Endpoint::ChatroomCreate => chatrooms::create(&call).await,
+            Endpoint::ChatroomCreateNew => chatrooms::create_new(&call).await,
+            Endpoint::ChatroomDestroy => chatrooms::destroy(&call).await,
+            Endpoint::ChatroomQuery => chatrooms::query(&call).await,
+            Endpoint::ChatroomMembers => chatrooms::member_page(&call).await,
+            Endpoint::ChatroomUserExist => chatrooms::user_exists(&call).await,
+            Endpoint::ChatroomUsersExist => chatrooms::users_exist(&call).await,
+            Endpoint::ChatroomKeepAliveAdd => {
+                chatrooms::flag(&call, RoomFlag::KeepAlive, true).await
+            }
+            Endpoint::ChatroomKeepAliveRemove => {
+                chatrooms::flag(&call, RoomFlag::KeepAlive, false).await
+            }
+            Endpoint::ChatroomKeepAliveQuery => chatrooms::keep_alive_query(&call).await,
+            Endpoint::ChatroomGagAdd => {
+                chatrooms::change_set(&call, timed_user_set(RoomSet::Gagged), true).await
+            }
+            Endpoint::ChatroomGagRollback => {
+                chatrooms::change_set(&call, timed_user_set(RoomSet::Gagged), false).await
+            }
+            Endpoint::ChatroomGagList => chatrooms::timed_set_query(&call, RoomSet::Gagged).await,
+            Endpoint::ChatroomAppMuteAdd => {
+                chatrooms::change_set(&call, timed_user_set(RoomSet::AppMuted), true).await
+            }
+            Endpoint::ChatroomAppMuteRemove => {
+                chatrooms::change_set(&call, timed_user_set(RoomSet::AppMuted), false).await
+            }
+            Endpoint::ChatroomAppMuteQuery => {
+                chatrooms::timed_set_query(&call, RoomSet::AppMuted).await
+            }
+            Endpoint::ChatroomMuteAdd => chatrooms::flag(&call, RoomFlag::Muted, true).await,
+            Endpoint::ChatroomMuteRollback => chatrooms::flag(&call, RoomFlag::Muted, false).await,
+            Endpoint::ChatroomMuteQuery => chatrooms::muted_rooms(&call).await,
+            Endpoint::ChatroomMuteCheck => chatrooms::mute_check(&call).await,
+            Endpoint::ChatroomMuteWhitelistAdd => {
+                chatrooms::change_set(&call, user_set(RoomSet::MuteWhitelist), true).await
+            }
+            Endpoint::ChatroomMuteWhitelistRollback => {
+                chatrooms::change_set(&call, user_set(RoomSet::MuteWhitelist), false).await
+            }
+            Endpoint::ChatroomMuteWhitelistQuery => {
+                chatrooms::set_query(&call, RoomSet::MuteWhitelist, "userIds").await
+            }
+            Endpoint::ChatroomBlockAdd => {
+                chatrooms::change_set(&call, timed_user_set(RoomSet::Blocked), true).await
+            }
+            Endpoint::ChatroomBlockRollback => {
+                chatrooms::change_set(&call, timed_user_set(RoomSet::Blocked), false).await
+            }
+            Endpoint::ChatroomBlockList => {
+                chatrooms::timed_set_query(&call, RoomSet::Blocked).await
+            }
+            Endpoint::ChatroomUserWhitelistAdd => {
+                chatrooms::change_set(&call, user_set(RoomSet::UserWhitelist), true).await
+            }
+            Endpoint::ChatroomUserWhitelistRemove => {
+                chatrooms::change_set(&call, user_set(RoomSet::UserWhitelist), false).await
+            }
+            Endpoint::ChatroomUserWhitelistQuery => {
+                chatrooms::set_query(&call, RoomSet::UserWhitelist, "users").await
+            }
+            Endpoint::ChatroomTypeWhitelistAdd => {
+                chatrooms::change_set(&call, TYPES_WHITELIST, true).await
+            }
+            Endpoint::ChatroomTypeWhitelistDelete => {
+                chatrooms::change_set(&call, TYPES_WHITELIST, false).await
+            }
+            Endpoint::ChatroomTypeWhitelistQuery => {
+                chatrooms::set_query(&call, RoomSet::MessageWhitelist, "whitlistMsgType").await
+            }
+            Endpoint::ChatroomPriorityAdd => chatrooms::change_set(&call, LOW_PRIORITY, true).await,
+            Endpoint::ChatroomPriorityRemove => {
+                chatrooms::change_set(&call, LOW_PRIORITY, false).await
+            }
+            Endpoint::ChatroomPriorityQuery => {
+                chatrooms::set_query(&call, RoomSet::LowPriority, "objectNames").await
+            }
+            Endpoint::ChatroomEntrySet => chatrooms::entry_set(&call).await,
+            Endpoint::ChatroomEntryBatchSet => chatrooms::entry_batch_set(&call).await,
+            Endpoint::ChatroomEntryRemove => chatrooms::entry_remove(&call).await,
+            Endpoint::ChatroomEntryQuery => chatrooms::entry_query(&call).await,
+            Endpoint::ChatroomStopDistribution => {
+                chatrooms::flag(&call, RoomFlag::DistributionStopped, true).await
+            }
+            Endpoint::ChatroomResumeDistribution => {
+                chatrooms::flag(&call, RoomFlag::DistributionStopped, false).await
+            }
+            Endpoint::ChatroomPublish => messages::chatroom_publish(&call).await,
+            Endpoint::ChatroomBroadcast => messages::chatroom_broadcast(&call).await,
+            Endpoint::ChatroomHistory => messages::chatroom_query(&call).await,
         }
     }
 }
+
+/// A room set whose members are users named by `userId`, added for `minute` minutes.
+fn timed_user_set(set: RoomSet) -> SetCall {
+    SetCall {
+        set,
+        members: "userId",
+        timed: true,
+    }
+}
+
+/// A room set whose members are users named by `userId`, with no end.
+fn user_set(set: RoomSet) -> SetCall {
+    SetCall {
+        set,
+        members: "userId",
+        timed: false,
+    }
+}
+
+const TYPES_WHITELIST: SetCall = SetCall {
+    set: RoomSet::MessageWhitelist,
+    members: "objectnames",
+    timed: false,
+};
+
+const LOW_PRIORITY: SetCall = SetCall {
+    set: RoomSet::LowPriority,
+    members: "objectName",
+    timed: false,
+};
 
 /// `yyyy-MM-dd HH:mm:ss` (UTC), the commercial service's time format in answers.
 pub(crate) fn format_time(ms: u64) -> String {

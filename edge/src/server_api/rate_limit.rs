@@ -20,6 +20,10 @@ pub enum LimitClass {
     PrivatePublish,
     /// `/message/group/publish.json`: 20/s.
     GroupPublish,
+    /// `/message/chatroom/publish.json`: 100/s.
+    ChatroomPublish,
+    /// `/message/chatroom/broadcast.json`: 1/s.
+    ChatroomBroadcast,
 }
 
 impl LimitClass {
@@ -30,6 +34,8 @@ impl LimitClass {
             LimitClass::GetToken => (200.0, 200.0),
             LimitClass::PrivatePublish => (100.0, 6000.0),
             LimitClass::GroupPublish => (20.0, 20.0),
+            LimitClass::ChatroomPublish => (100.0, 100.0),
+            LimitClass::ChatroomBroadcast => (1.0, 1.0),
         }
     }
 
@@ -39,6 +45,8 @@ impl LimitClass {
             LimitClass::GetToken => "getToken (200 requests/s)",
             LimitClass::PrivatePublish => "private messages (6000 per minute)",
             LimitClass::GroupPublish => "group messages (20 per second)",
+            LimitClass::ChatroomPublish => "chatroom messages (100 per second)",
+            LimitClass::ChatroomBroadcast => "chatroom broadcasts (1 per second)",
         }
     }
 }

@@ -1,0 +1,425 @@
+//! `/chatroom/*` (CHR): rooms, keep-alive, mutes, bans, blocks, whitelists, priorities,
+//! attributes and distribution. Who is in a room comes from client sessions.
+
+use meridian_cluster::state::{Command, Query, QueryOutput, RoomFlag, RoomSet, SetEntry};
+use serde_json::{json, Map, Value};
+
+use super::error::ApiError;
+use super::{format_time, Call};
+
+type Fields = Result<Map<String, Value>, ApiError>;
+
+/// Ids one call may name.
+const MAX_IDS_PER_CALL: usize = 20;
+/// `minute` parameters: 1 minute to 30 days.
+const MAX_MINUTES: u64 = 43_200;
+/// CHR-04: member lists at most 500 per call.
+const MAX_MEMBER_PAGE: usize = 500;
+
+fn fields(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+fn owned(ids: &[&str]) -> Vec<String> {
+    ids.iter().map(|s| s.to_string()).collect()
+}
+
+fn ids(call: &Call, name: &str) -> Result<Vec<String>, ApiError> {
+    let ids = call.form()?.required_all(name)?;
+    if ids.len() > MAX_IDS_PER_CALL {
+        return Err(ApiError::CountOverLimit {
+            what: format!("{name} values"),
+            limit: MAX_IDS_PER_CALL as u64,
+        });
+    }
+    Ok(owned(&ids))
+}
+
+fn room(call: &Call) -> Result<String, ApiError> {
+    Ok(call.form()?.required("chatroomId")?.to_string())
+}
+
+fn until(call: &Call) -> Result<u64, ApiError> {
+    let minutes: u64 = call
+        .form()?
+        .int("minute")?
+        .ok_or_else(|| ApiError::missing("minute"))?;
+    if !(1..=MAX_MINUTES).contains(&minutes) {
+        return Err(ApiError::param(format!(
+            "minute must be 1 to {MAX_MINUTES}"
+        )));
+    }
+    Ok(call.now_ms + minutes * 60_000)
+}
+
+fn unexpected(other: QueryOutput) -> ApiError {
+    ApiError::Internal(format!("unexpected answer {other:?}"))
+}
+
+// covers: CHR-01
+pub(super) async fn create(call: &Call) -> Fields {
+    let rooms = call.form()?.bracketed("chatroom");
+    if rooms.is_empty() {
+        return Err(ApiError::missing("chatroom[<id>]"));
+    }
+    call.write(Command::CreateChatrooms {
+        app_key: call.app_key(),
+        rooms,
+    })
+    .await?;
+    Ok(Map::new())
+}
+
+/// `create_new`: one room, optionally muted with a whitelist and seeded attributes.
+pub(super) async fn create_new(call: &Call) -> Fields {
+    let form = call.form()?;
+    let room_id = room(call)?;
+    let mut commands = vec![Command::CreateChatrooms {
+        app_key: call.app_key(),
+        rooms: vec![(room_id.clone(), String::new())],
+    }];
+    if form.bool_flag("isBan", false)? {
+        commands.push(Command::SetChatroomFlag {
+            app_key: call.app_key(),
+            room_ids: vec![room_id.clone()],
+            flag: RoomFlag::Muted,
+            on: true,
+        });
+    }
+    let white = form.all("whiteUserIds");
+    if !white.is_empty() {
+        commands.push(Command::ChangeRoomSet {
+            app_key: call.app_key(),
+            room_id: Some(room_id.clone()),
+            set: RoomSet::MuteWhitelist,
+            members: owned(&white),
+            until_ms: 0,
+            present: true,
+        });
+    }
+    if let Some(info) = form.get("entryInfo") {
+        let owner = form.required("entryOwnerId")?.to_string();
+        commands.push(Command::SetRoomEntries {
+            app_key: call.app_key(),
+            room_id,
+            owner,
+            entries: entry_info(info)?,
+            auto_delete: false,
+        });
+    }
+    call.write_all(commands).await?;
+    Ok(Map::new())
+}
+
+/// `entryInfo`: a JSON object of string values.
+fn entry_info(info: &str) -> Result<Vec<(String, String)>, ApiError> {
+    let value: Value =
+        serde_json::from_str(info).map_err(|e| ApiError::param(format!("entryInfo: {e}")))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| ApiError::param("entryInfo must be a JSON object"))?;
+    object
+        .iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => Ok((k.clone(), s.clone())),
+            other => Ok((k.clone(), other.to_string())),
+        })
+        .collect()
+}
+
+pub(super) async fn destroy(call: &Call) -> Fields {
+    call.write(Command::DestroyChatrooms {
+        app_key: call.app_key(),
+        room_ids: ids(call, "chatroomId")?,
+    })
+    .await?;
+    Ok(Map::new())
+}
+
+pub(super) async fn query(call: &Call) -> Fields {
+    let room_ids = ids(call, "chatroomId")?;
+    match call
+        .read(Query::Chatrooms {
+            app_key: call.app_key(),
+            room_ids,
+        })
+        .await?
+    {
+        QueryOutput::Chatrooms(rooms) => {
+            let rooms: Vec<Value> = rooms
+                .iter()
+                .map(|r| json!({ "chrmId": r.room_id, "name": r.name, "time": format_time(r.created_at_ms) }))
+                .collect();
+            Ok(fields(json!({ "chatRooms": rooms })))
+        }
+        other => Err(unexpected(other)),
+    }
+}
+
+async fn members(call: &Call, room_id: String) -> Result<Vec<(String, u64)>, ApiError> {
+    match call
+        .read(Query::RoomMembers {
+            app_key: call.app_key(),
+            room_id,
+        })
+        .await?
+    {
+        QueryOutput::RoomMembers(members) => Ok(members),
+        other => Err(unexpected(other)),
+    }
+}
+
+// covers: CHR-04
+/// `get` / `user/query`: `count` (1–500) members by join time, `order` 1 oldest first
+/// (default) or 2 newest first.
+pub(super) async fn member_page(call: &Call) -> Fields {
+    let form = call.form()?;
+    let count: usize = form.int("count")?.unwrap_or(MAX_MEMBER_PAGE);
+    if !(1..=MAX_MEMBER_PAGE).contains(&count) {
+        return Err(ApiError::param(format!(
+            "count must be 1 to {MAX_MEMBER_PAGE}"
+        )));
+    }
+    let order: u8 = form.int("order")?.unwrap_or(1);
+    let mut all = members(call, room(call)?).await?;
+    match order {
+        1 => {}
+        2 => all.reverse(),
+        other => return Err(ApiError::param(format!("order {other} must be 1 or 2"))),
+    }
+    let total = all.len();
+    let users: Vec<Value> = all
+        .iter()
+        .take(count)
+        .map(|(id, joined)| json!({ "id": id, "time": format_time(*joined) }))
+        .collect();
+    Ok(fields(json!({ "total": total, "users": users })))
+}
+
+pub(super) async fn user_exists(call: &Call) -> Fields {
+    let user = call.form()?.required("userId")?.to_string();
+    let all = members(call, room(call)?).await?;
+    Ok(fields(
+        json!({ "isInChrm": all.iter().any(|(id, _)| *id == user) }),
+    ))
+}
+
+pub(super) async fn users_exist(call: &Call) -> Fields {
+    let users = ids(call, "userId")?;
+    let all = members(call, room(call)?).await?;
+    let result: Vec<Value> = users
+        .iter()
+        .map(|u| json!({ "userId": u, "isInChrm": all.iter().any(|(id, _)| id == u) }))
+        .collect();
+    Ok(fields(json!({ "result": result })))
+}
+
+/// Turns a room flag on or off for the named rooms.
+pub(super) async fn flag(call: &Call, flag: RoomFlag, on: bool) -> Fields {
+    call.write(Command::SetChatroomFlag {
+        app_key: call.app_key(),
+        room_ids: ids(call, "chatroomId")?,
+        flag,
+        on,
+    })
+    .await?;
+    Ok(Map::new())
+}
+
+async fn all_rooms(call: &Call) -> Result<Vec<meridian_cluster::state::Chatroom>, ApiError> {
+    match call
+        .read(Query::Chatrooms {
+            app_key: call.app_key(),
+            room_ids: Vec::new(),
+        })
+        .await?
+    {
+        QueryOutput::Chatrooms(rooms) => Ok(rooms),
+        other => Err(unexpected(other)),
+    }
+}
+
+// covers: CHR-08
+pub(super) async fn keep_alive_query(call: &Call) -> Fields {
+    let rooms: Vec<String> = all_rooms(call)
+        .await?
+        .into_iter()
+        .filter(|r| r.keep_alive)
+        .map(|r| r.room_id)
+        .collect();
+    Ok(fields(json!({ "chatrooms": rooms })))
+}
+
+// covers: CHR-05
+pub(super) async fn muted_rooms(call: &Call) -> Fields {
+    let rooms: Vec<Value> = all_rooms(call)
+        .await?
+        .into_iter()
+        .filter(|r| r.muted)
+        .map(|r| json!({ "chatroomId": r.room_id, "time": format_time(r.created_at_ms) }))
+        .collect();
+    Ok(fields(json!({ "total": rooms.len(), "chatrooms": rooms })))
+}
+
+pub(super) async fn mute_check(call: &Call) -> Fields {
+    let room_id = room(call)?;
+    match call
+        .read(Query::Chatrooms {
+            app_key: call.app_key(),
+            room_ids: vec![room_id.clone()],
+        })
+        .await?
+    {
+        QueryOutput::Chatrooms(rooms) => match rooms.first() {
+            Some(room) => Ok(fields(json!({ "status": u8::from(room.muted) }))),
+            None => Err(ApiError::param(format!("chatroom {room_id} not found"))),
+        },
+        other => Err(unexpected(other)),
+    }
+}
+
+/// Where a set's members come from in a request.
+pub(super) struct SetCall {
+    pub set: RoomSet,
+    /// The parameter naming the members (`userId`, `objectnames`, `objectName`).
+    pub members: &'static str,
+    /// Whether adding takes a `minute` duration.
+    pub timed: bool,
+}
+
+pub(super) async fn change_set(call: &Call, spec: SetCall, present: bool) -> Fields {
+    let room_id = if spec.set.app_wide() {
+        None
+    } else {
+        Some(room(call)?)
+    };
+    let members = ids(call, spec.members)?;
+    let until_ms = if present && spec.timed {
+        until(call)?
+    } else {
+        0
+    };
+    call.write(Command::ChangeRoomSet {
+        app_key: call.app_key(),
+        room_id,
+        set: spec.set,
+        members,
+        until_ms,
+        present,
+    })
+    .await?;
+    Ok(Map::new())
+}
+
+async fn set_members(call: &Call, set: RoomSet) -> Result<Vec<SetEntry>, ApiError> {
+    let room_id = if set.app_wide() {
+        None
+    } else {
+        Some(room(call)?)
+    };
+    match call
+        .read(Query::RoomSetMembers {
+            app_key: call.app_key(),
+            room_id,
+            set,
+            now_ms: call.now_ms,
+        })
+        .await?
+    {
+        QueryOutput::SetEntries(entries) => Ok(entries),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// Timed sets answer `users: [{userId, time}]`.
+pub(super) async fn timed_set_query(call: &Call, set: RoomSet) -> Fields {
+    let users: Vec<Value> = set_members(call, set)
+        .await?
+        .iter()
+        .map(|e| json!({ "userId": e.member, "time": format_time(e.until_ms) }))
+        .collect();
+    Ok(fields(json!({ "users": users })))
+}
+
+/// Plain sets answer a list of ids under `field`.
+pub(super) async fn set_query(call: &Call, set: RoomSet, field: &str) -> Fields {
+    let members: Vec<String> = set_members(call, set)
+        .await?
+        .into_iter()
+        .map(|e| e.member)
+        .collect();
+    Ok(fields(json!({ field: members })))
+}
+
+// covers: CHR-09
+pub(super) async fn entry_set(call: &Call) -> Fields {
+    let form = call.form()?;
+    let key = form.required("key")?.to_string();
+    let value = form.required("value")?.to_string();
+    call.write(Command::SetRoomEntries {
+        app_key: call.app_key(),
+        room_id: room(call)?,
+        owner: form.required("userId")?.to_string(),
+        entries: vec![(key, value)],
+        auto_delete: form.bool_flag("autoDelete", false)?,
+    })
+    .await?;
+    Ok(Map::new())
+}
+
+pub(super) async fn entry_batch_set(call: &Call) -> Fields {
+    let form = call.form()?;
+    call.write(Command::SetRoomEntries {
+        app_key: call.app_key(),
+        room_id: room(call)?,
+        owner: form.required("entryOwnerId")?.to_string(),
+        entries: entry_info(form.required("entryInfo")?)?,
+        auto_delete: form.bool_flag("autoDelete", false)?,
+    })
+    .await?;
+    Ok(Map::new())
+}
+
+pub(super) async fn entry_remove(call: &Call) -> Fields {
+    let form = call.form()?;
+    form.required("userId")?;
+    call.write(Command::RemoveRoomEntry {
+        app_key: call.app_key(),
+        room_id: room(call)?,
+        key: form.required("key")?.to_string(),
+    })
+    .await?;
+    Ok(Map::new())
+}
+
+pub(super) async fn entry_query(call: &Call) -> Fields {
+    let keys = owned(&call.form()?.all("keys"));
+    match call
+        .read(Query::RoomEntries {
+            app_key: call.app_key(),
+            room_id: room(call)?,
+            keys,
+        })
+        .await?
+    {
+        QueryOutput::RoomEntries(entries) => {
+            let keys: Vec<Value> = entries
+                .iter()
+                .map(|e| {
+                    json!({
+                        "key": e.key,
+                        "value": e.value,
+                        "userId": e.owner,
+                        "autoDelete": u8::from(e.auto_delete),
+                        "lastSetTime": format_time(e.updated_at_ms),
+                    })
+                })
+                .collect();
+            Ok(fields(json!({ "keys": keys })))
+        }
+        other => Err(unexpected(other)),
+    }
+}
