@@ -63,5 +63,5 @@ async fn the_published_python_sdk_runs_an_app_server_scenario_unchanged() {
     );
     assert!(stdout.trim_end().ends_with("scenario complete"), "{stdout}");
     let steps = stdout.lines().filter(|l| l.starts_with("ok ")).count();
-    assert_eq!(steps, 24, "{stdout}");
+    assert_eq!(steps, 29, "{stdout}");
 }

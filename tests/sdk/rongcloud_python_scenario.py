@@ -54,4 +54,10 @@ check("block", rc.User.block("dave", "5"))
 blocked = check("block query", rc.User.queryBlock())
 assert [u["userId"] for u in blocked["users"]] == ["dave"], blocked
 check("unblock", rc.User.unBlock("dave"))
+check("chatroom create", rc.Chatroom.create([("sdk-room", "SDK Room"), ("sdk-room-2", "Second")]))
+rooms = check("chatroom query", rc.Chatroom.query(["sdk-room", "sdk-room-2"]))
+assert sorted(r["chrmId"] for r in rooms["chatRooms"]) == ["sdk-room", "sdk-room-2"], rooms
+check("chatroom gag", rc.Chatroom.addGagUser("bob", "sdk-room", "10"))
+check("chatroom message", rc.Message.publishChatroom("alice", ["sdk-room"], "RC:TxtMsg", text))
+check("chatroom destroy", rc.Chatroom.destroy(["sdk-room-2"]))
 print("scenario complete")
