@@ -1,4 +1,6 @@
 //! What the Server API black-box tests share: a signing client speaking raw HTTP.
+// Each test binary compiles this module and uses only part of it.
+#![allow(dead_code)]
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -141,6 +141,7 @@ pub(super) fn delete(state: &mut Overlay<'_>, app_key: &str) -> Result<Output, C
         super::messages::delete_all(state, &creds.app_key)?;
         super::groups::delete_all(state, &creds.app_key)?;
         super::chatrooms::delete_all(state, &creds.app_key)?;
+        super::conversations::delete_all(state, &creds.app_key)?;
         state.delete(key_index_key(&creds.app_key));
     }
     state.delete(app_record_key(&app.prod.app_key));

@@ -520,11 +520,88 @@ mod tests {
 
 /// Removes every message of an app environment.
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
-    for prefix in [MSG_PREFIX, CONV_PREFIX, UID_PREFIX] {
+    for prefix in [MSG_PREFIX, CONV_PREFIX, UID_PREFIX, EXPANSION_PREFIX] {
         let scoped = [prefix, app_key.as_bytes(), b"/"].concat();
         for (key, _) in state.scan_raw(&scoped)? {
             state.delete(key);
         }
     }
     Ok(())
+}
+
+const EXPANSION_PREFIX: &[u8] = b"mexp/";
+/// SPEC MSG-04: at most 300 expansion keys per message.
+pub const MAX_EXPANSION_KEYS: u64 = 300;
+pub const MAX_EXPANSION_KEY_CHARS: usize = 32;
+pub const MAX_EXPANSION_VALUE_CHARS: usize = 4096;
+
+/// One key/value attached to a sent message, with when it was last set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExpansionEntry {
+    pub key: String,
+    pub value: String,
+    pub updated_at_ms: u64,
+}
+
+fn expansion_prefix(app_key: &str, msg_uid: &str) -> Vec<u8> {
+    [
+        EXPANSION_PREFIX,
+        app_key.as_bytes(),
+        b"/",
+        msg_uid.as_bytes(),
+        b"/",
+    ]
+    .concat()
+}
+
+/// Sets (or, with `values` None, deletes) expansion keys of a stored message.
+pub(super) fn change_expansion(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    msg_uid: &str,
+    entries: &[(String, Option<String>)],
+) -> Result<(), CommandError> {
+    by_uid(state, app_key, msg_uid)?;
+    let prefix = expansion_prefix(app_key, msg_uid);
+    for (key, value) in entries {
+        if key.is_empty() || key.chars().count() > MAX_EXPANSION_KEY_CHARS {
+            return Err(CommandError::invalid("key", "must be 1 to 32 characters"));
+        }
+        let full = [prefix.as_slice(), key.as_bytes()].concat();
+        match value {
+            Some(value) => {
+                if value.chars().count() > MAX_EXPANSION_VALUE_CHARS {
+                    return Err(CommandError::invalid(
+                        "value",
+                        "must be at most 4096 characters",
+                    ));
+                }
+                let entry = ExpansionEntry {
+                    key: key.clone(),
+                    value: value.clone(),
+                    updated_at_ms: ctx.now_ms,
+                };
+                state.put(full, &entry)?;
+            }
+            None => state.delete(full),
+        }
+    }
+    if state.count_prefix(&prefix)? > MAX_EXPANSION_KEYS {
+        return Err(CommandError::Limit {
+            what: "expansion keys per message".into(),
+            limit: MAX_EXPANSION_KEYS,
+        });
+    }
+    Ok(())
+}
+
+pub(super) fn expansion(
+    state: &impl StateRead,
+    app_key: &str,
+    msg_uid: &str,
+) -> Result<Vec<ExpansionEntry>, CommandError> {
+    by_uid(state, app_key, msg_uid)?;
+    Ok(state.scan(&expansion_prefix(app_key, msg_uid))?)
 }

@@ -8,6 +8,7 @@
 
 mod apps;
 pub mod chatrooms;
+pub mod conversations;
 pub mod groups;
 pub mod messages;
 mod store;
@@ -20,9 +21,11 @@ use serde::{Deserialize, Serialize};
 
 pub use apps::{App, AppEnv, Credentials};
 pub use chatrooms::{Chatroom, RoomEntry, RoomFlag, RoomSet, SetEntry};
+pub use conversations::{ConversationSetting, ConversationSettings};
 pub use groups::{Group, Member};
 pub use messages::{
-    Conversation, ConversationType, HistoryPage, Message, MessageFlags, NewMessage, Publication,
+    Conversation, ConversationType, ExpansionEntry, HistoryPage, Message, MessageFlags, NewMessage,
+    Publication,
 };
 pub use store::{Overlay, StateRead};
 pub use users::{Block, User, UserList};
@@ -192,6 +195,28 @@ pub enum Command {
     DestroyIdleChatrooms {
         app_key: String,
     },
+    /// Sets (`Some`) or deletes (`None`) expansion keys of a stored message (MSG-04).
+    ChangeExpansion {
+        app_key: String,
+        msg_uid: String,
+        entries: Vec<(String, Option<String>)>,
+    },
+    /// Mutes or pins a conversation for one user.
+    ChangeConversation {
+        app_key: String,
+        user_id: String,
+        kind: ConversationType,
+        target_id: String,
+        channel: String,
+        setting: ConversationSetting,
+    },
+    /// Push level of a whole conversation type for one user.
+    SetConversationTypeLevel {
+        app_key: String,
+        user_id: String,
+        kind: ConversationType,
+        level: i8,
+    },
     /// All of these or none: the first refusal undoes the others.
     All(Vec<Command>),
     /// Updates an existing user's name and/or portrait.
@@ -243,6 +268,7 @@ pub enum Output {
     User(User),
     Published(Vec<Publication>),
     Group(Group),
+    Conversation(ConversationSettings),
     /// Rooms destroyed.
     Destroyed(Vec<String>),
     Done,
@@ -318,6 +344,22 @@ pub enum Query {
         app_key: String,
         room_id: String,
     },
+    Expansion {
+        app_key: String,
+        msg_uid: String,
+    },
+    ConversationSettings {
+        app_key: String,
+        user_id: String,
+        kind: ConversationType,
+        target_id: String,
+        channel: String,
+    },
+    ConversationTypeLevel {
+        app_key: String,
+        user_id: String,
+        kind: ConversationType,
+    },
     Counts,
 }
 
@@ -337,6 +379,9 @@ pub enum QueryOutput {
     RoomEntries(Vec<RoomEntry>),
     /// (user, joined at ms), oldest first.
     RoomMembers(Vec<(String, u64)>),
+    Expansion(Vec<ExpansionEntry>),
+    Conversation(ConversationSettings),
+    Level(i8),
     Counts {
         apps: u64,
         users: u64,
@@ -518,6 +563,29 @@ fn execute(
         Command::DestroyIdleChatrooms { app_key } => {
             chatrooms::destroy_idle(ctx, state, app_key).map(Output::Destroyed)
         }
+        Command::ChangeExpansion {
+            app_key,
+            msg_uid,
+            entries,
+        } => {
+            messages::change_expansion(ctx, state, app_key, msg_uid, entries).map(|()| Output::Done)
+        }
+        Command::ChangeConversation {
+            app_key,
+            user_id,
+            kind,
+            target_id,
+            channel,
+            setting,
+        } => conversations::change(state, app_key, user_id, *kind, target_id, channel, *setting)
+            .map(Output::Conversation),
+        Command::SetConversationTypeLevel {
+            app_key,
+            user_id,
+            kind,
+            level,
+        } => conversations::set_type_level(state, app_key, user_id, *kind, *level)
+            .map(|()| Output::Done),
         Command::All(commands) => {
             for command in commands {
                 execute(ctx, state, command)?;
@@ -644,6 +712,22 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
         Query::RoomMembers { app_key, room_id } => {
             chatrooms::members(state, app_key, room_id).map(QueryOutput::RoomMembers)
         }
+        Query::Expansion { app_key, msg_uid } => {
+            messages::expansion(state, app_key, msg_uid).map(QueryOutput::Expansion)
+        }
+        Query::ConversationSettings {
+            app_key,
+            user_id,
+            kind,
+            target_id,
+            channel,
+        } => conversations::settings(state, app_key, user_id, *kind, target_id, channel)
+            .map(QueryOutput::Conversation),
+        Query::ConversationTypeLevel {
+            app_key,
+            user_id,
+            kind,
+        } => conversations::type_level(state, app_key, user_id, *kind).map(QueryOutput::Level),
         Query::Counts => Ok(QueryOutput::Counts {
             apps: state.count_prefix(apps::APP_PREFIX)?,
             users: state.count_prefix(users::USER_PREFIX)?,

@@ -4,6 +4,7 @@
 
 pub mod auth;
 mod chatrooms;
+mod conversations;
 pub mod directory;
 pub mod error;
 mod groups;
@@ -117,6 +118,14 @@ enum Endpoint {
     ChatroomPublish,
     ChatroomBroadcast,
     ChatroomHistory,
+    ExpansionSet,
+    ExpansionDelete,
+    ExpansionQuery,
+    NotificationSet,
+    NotificationGet,
+    TypeNotificationSet,
+    TypeNotificationGet,
+    TopSet,
 }
 
 impl Endpoint {
@@ -205,6 +214,14 @@ impl Endpoint {
             "/message/chatroom/publish.json" => Endpoint::ChatroomPublish,
             "/message/chatroom/broadcast.json" => Endpoint::ChatroomBroadcast,
             "/v3/message/chatroom/query.json" => Endpoint::ChatroomHistory,
+            "/message/expansion/set.json" => Endpoint::ExpansionSet,
+            "/message/expansion/delete.json" => Endpoint::ExpansionDelete,
+            "/message/expansion/query.json" => Endpoint::ExpansionQuery,
+            "/conversation/notification/set.json" => Endpoint::NotificationSet,
+            "/conversation/notification/get.json" => Endpoint::NotificationGet,
+            "/conversation/type/notification/set.json" => Endpoint::TypeNotificationSet,
+            "/conversation/type/notification/get.json" => Endpoint::TypeNotificationGet,
+            "/conversation/top/set.json" => Endpoint::TopSet,
             _ => return None,
         })
     }
@@ -525,6 +542,14 @@ impl ServerApi {
             Endpoint::ChatroomPublish => messages::chatroom_publish(&call).await,
             Endpoint::ChatroomBroadcast => messages::chatroom_broadcast(&call).await,
             Endpoint::ChatroomHistory => messages::chatroom_query(&call).await,
+            Endpoint::ExpansionSet => conversations::expansion_set(&call).await,
+            Endpoint::ExpansionDelete => conversations::expansion_delete(&call).await,
+            Endpoint::ExpansionQuery => conversations::expansion_query(&call).await,
+            Endpoint::NotificationSet => conversations::notification_set(&call).await,
+            Endpoint::NotificationGet => conversations::notification_get(&call).await,
+            Endpoint::TypeNotificationSet => conversations::type_notification_set(&call).await,
+            Endpoint::TypeNotificationGet => conversations::type_notification_get(&call).await,
+            Endpoint::TopSet => conversations::top_set(&call).await,
         }
     }
 }

@@ -1,0 +1,187 @@
+//! Message expansion (`/message/expansion/*`, MSG-04) and per-user conversation settings
+//! (`/conversation/*`: do-not-disturb, push level per type, pinning).
+
+use meridian_cluster::state::{Command, ConversationSetting, ConversationType, Query, QueryOutput};
+use serde_json::{json, Map, Value};
+
+use super::error::ApiError;
+use super::params::Params;
+use super::Call;
+
+type Fields = Result<Map<String, Value>, ApiError>;
+
+/// Expansion keys one call may set or delete.
+const MAX_EXPANSION_CHANGE: usize = 100;
+
+fn fields(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+fn kind(form: &Params) -> Result<ConversationType, ApiError> {
+    let code: u8 = form
+        .int("conversationType")?
+        .ok_or_else(|| ApiError::missing("conversationType"))?;
+    ConversationType::from_code(code).ok_or_else(|| {
+        ApiError::param(format!(
+            "conversationType {code} is not a conversation type"
+        ))
+    })
+}
+
+fn too_many(n: usize) -> Result<(), ApiError> {
+    if n > MAX_EXPANSION_CHANGE {
+        return Err(ApiError::CountOverLimit {
+            what: "expansion keys per call".into(),
+            limit: MAX_EXPANSION_CHANGE as u64,
+        });
+    }
+    Ok(())
+}
+
+async fn change_expansion(call: &Call, entries: Vec<(String, Option<String>)>) -> Fields {
+    let form = call.form()?;
+    form.required("userId")?;
+    form.required("targetId")?;
+    kind(form)?;
+    call.write(Command::ChangeExpansion {
+        app_key: call.app_key(),
+        msg_uid: form.required("msgUID")?.to_string(),
+        entries,
+    })
+    .await?;
+    Ok(Map::new())
+}
+
+// covers: MSG-04
+/// `extraKeyVal`: a JSON object of string values.
+pub(super) async fn expansion_set(call: &Call) -> Fields {
+    let raw = call.form()?.required("extraKeyVal")?;
+    let value: Value =
+        serde_json::from_str(raw).map_err(|e| ApiError::param(format!("extraKeyVal: {e}")))?;
+    let object = value
+        .as_object()
+        .filter(|o| !o.is_empty())
+        .ok_or_else(|| ApiError::param("extraKeyVal must be a non-empty JSON object"))?;
+    too_many(object.len())?;
+    let entries = object
+        .iter()
+        .map(|(k, v)| {
+            let v = v
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string());
+            (k.clone(), Some(v))
+        })
+        .collect();
+    change_expansion(call, entries).await
+}
+
+/// `extraKey`: a JSON array of keys.
+pub(super) async fn expansion_delete(call: &Call) -> Fields {
+    let raw = call.form()?.required("extraKey")?;
+    let keys: Vec<String> =
+        serde_json::from_str(raw).map_err(|e| ApiError::param(format!("extraKey: {e}")))?;
+    if keys.is_empty() {
+        return Err(ApiError::missing("extraKey"));
+    }
+    too_many(keys.len())?;
+    change_expansion(call, keys.into_iter().map(|k| (k, None)).collect()).await
+}
+
+pub(super) async fn expansion_query(call: &Call) -> Fields {
+    let msg_uid = call.form()?.required("msgUID")?.to_string();
+    match call
+        .read(Query::Expansion {
+            app_key: call.app_key(),
+            msg_uid,
+        })
+        .await?
+    {
+        QueryOutput::Expansion(entries) => {
+            let content: Map<String, Value> = entries
+                .into_iter()
+                .map(|e| (e.key, json!({ "v": e.value, "ts": e.updated_at_ms })))
+                .collect();
+            Ok(fields(json!({ "extraContent": content })))
+        }
+        other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+    }
+}
+
+async fn change_conversation(
+    call: &Call,
+    user_param: &str,
+    setting: ConversationSetting,
+) -> Fields {
+    let form = call.form()?;
+    call.write(Command::ChangeConversation {
+        app_key: call.app_key(),
+        user_id: form.required(user_param)?.to_string(),
+        kind: kind(form)?,
+        target_id: form.required("targetId")?.to_string(),
+        channel: form.get("busChannel").unwrap_or_default().to_string(),
+        setting,
+    })
+    .await?;
+    Ok(Map::new())
+}
+
+// covers: PRV-09
+pub(super) async fn notification_set(call: &Call) -> Fields {
+    let muted = call.form()?.bool_flag("isMuted", false)?;
+    change_conversation(call, "requestId", ConversationSetting::Muted(muted)).await
+}
+
+pub(super) async fn notification_get(call: &Call) -> Fields {
+    let form = call.form()?;
+    let query = Query::ConversationSettings {
+        app_key: call.app_key(),
+        user_id: form.required("requestId")?.to_string(),
+        kind: kind(form)?,
+        target_id: form.required("targetId")?.to_string(),
+        channel: form.get("busChannel").unwrap_or_default().to_string(),
+    };
+    match call.read(query).await? {
+        QueryOutput::Conversation(settings) => {
+            Ok(fields(json!({ "isMuted": u8::from(settings.muted) })))
+        }
+        other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+    }
+}
+
+// covers: MSG-03
+pub(super) async fn top_set(call: &Call) -> Fields {
+    let pinned = call.form()?.bool_flag("setTop", false)?;
+    change_conversation(call, "userId", ConversationSetting::Pinned(pinned)).await
+}
+
+pub(super) async fn type_notification_set(call: &Call) -> Fields {
+    let form = call.form()?;
+    let level: i8 = form
+        .int("unpushLevel")?
+        .ok_or_else(|| ApiError::missing("unpushLevel"))?;
+    call.write(Command::SetConversationTypeLevel {
+        app_key: call.app_key(),
+        user_id: form.required("requestId")?.to_string(),
+        kind: kind(form)?,
+        level,
+    })
+    .await?;
+    Ok(Map::new())
+}
+
+pub(super) async fn type_notification_get(call: &Call) -> Fields {
+    let form = call.form()?;
+    let query = Query::ConversationTypeLevel {
+        app_key: call.app_key(),
+        user_id: form.required("requestId")?.to_string(),
+        kind: kind(form)?,
+    };
+    match call.read(query).await? {
+        QueryOutput::Level(level) => Ok(fields(json!({ "unpushLevel": level }))),
+        other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+    }
+}

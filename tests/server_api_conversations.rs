@@ -1,0 +1,144 @@
+//! Black-box tests of message expansion and conversation settings against `meridian dev`.
+
+mod common;
+
+use common::{assert_error, binary, Api};
+use meridian_testkit::DevDeployment;
+
+// covers: MSG-04
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expansion_keys_are_set_deleted_queried_and_bounded() {
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let api = Api::new(&dev, "SG", "prod");
+    let sent = api
+        .ok(
+            "/message/private/publish.json",
+            r#"fromUserId=alice&toUserId=bob&objectName=RC:TxtMsg&content={}"#,
+        )
+        .await;
+    let uid = sent["messageUIDs"][0]["messageUID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let target = format!("msgUID={uid}&userId=alice&conversationType=1&targetId=bob");
+    api.ok(
+        "/message/expansion/set.json",
+        &format!(r#"{target}&extraKeyVal={{"likes":"3","mood":"happy"}}"#),
+    )
+    .await;
+    api.ok(
+        "/message/expansion/delete.json",
+        &format!(r#"{target}&extraKey=["mood"]"#),
+    )
+    .await;
+    let found = api
+        .ok("/message/expansion/query.json", &format!("msgUID={uid}"))
+        .await;
+    assert_eq!(found["extraContent"]["likes"]["v"], "3");
+    assert!(found["extraContent"]["likes"]["ts"].as_u64().unwrap() > 0);
+    assert!(found["extraContent"].get("mood").is_none());
+
+    // 300 keys per message: 299 more fit, one beyond is refused whole.
+    for batch in 0..3 {
+        let count = if batch == 2 { 99 } else { 100 };
+        let kv: Vec<String> = (0..count)
+            .map(|i| format!("\"b{batch}k{i}\":\"v\""))
+            .collect();
+        api.ok(
+            "/message/expansion/set.json",
+            &format!("{target}&extraKeyVal={{{}}}", kv.join(",")),
+        )
+        .await;
+    }
+    let (answer, value) = api
+        .form(
+            "/message/expansion/set.json",
+            &format!(r#"{target}&extraKeyVal={{"one":"more"}}"#),
+        )
+        .await;
+    assert_error(&answer, &value, 400, 1502);
+    let found = api
+        .ok("/message/expansion/query.json", &format!("msgUID={uid}"))
+        .await;
+    assert_eq!(found["extraContent"].as_object().unwrap().len(), 300);
+    let long_key = "k".repeat(33);
+    let (answer, value) = api
+        .form(
+            "/message/expansion/set.json",
+            &format!(r#"{target}&extraKeyVal={{"{long_key}":"v"}}"#),
+        )
+        .await;
+    assert_error(&answer, &value, 400, 1002);
+    let (answer, value) = api
+        .form(
+            "/message/expansion/query.json",
+            "msgUID=AAAA-BBBB-CCCC-DDDD",
+        )
+        .await;
+    assert_error(&answer, &value, 400, 1002);
+}
+
+// covers: PRV-09, MSG-03
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn do_not_disturb_push_levels_and_pinning_are_per_user() {
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let api = Api::new(&dev, "SG", "prod");
+    api.ok(
+        "/conversation/notification/set.json",
+        "requestId=alice&conversationType=1&targetId=bob&isMuted=1",
+    )
+    .await;
+    let alice = api
+        .ok(
+            "/conversation/notification/get.json",
+            "requestId=alice&conversationType=1&targetId=bob",
+        )
+        .await;
+    assert_eq!(alice["isMuted"], 1);
+    let bob = api
+        .ok(
+            "/conversation/notification/get.json",
+            "requestId=bob&conversationType=1&targetId=alice",
+        )
+        .await;
+    assert_eq!(bob["isMuted"], 0, "the other side is not muted");
+    api.ok(
+        "/conversation/top/set.json",
+        "userId=alice&conversationType=1&targetId=bob&setTop=true",
+    )
+    .await;
+    let alice = api
+        .ok(
+            "/conversation/notification/get.json",
+            "requestId=alice&conversationType=1&targetId=bob",
+        )
+        .await;
+    assert_eq!(alice["isMuted"], 1, "pinning keeps the mute");
+
+    api.ok(
+        "/conversation/type/notification/set.json",
+        "requestId=alice&conversationType=3&unpushLevel=1",
+    )
+    .await;
+    let level = api
+        .ok(
+            "/conversation/type/notification/get.json",
+            "requestId=alice&conversationType=3",
+        )
+        .await;
+    assert_eq!(level["unpushLevel"], 1);
+    let (answer, value) = api
+        .form(
+            "/conversation/type/notification/set.json",
+            "requestId=alice&conversationType=3&unpushLevel=3",
+        )
+        .await;
+    assert_error(&answer, &value, 400, 1002);
+    let (answer, value) = api
+        .form(
+            "/conversation/notification/set.json",
+            "requestId=alice&conversationType=2&targetId=bob&isMuted=1",
+        )
+        .await;
+    assert_error(&answer, &value, 400, 1002);
+}
