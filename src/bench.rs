@@ -40,6 +40,15 @@ pub enum BenchCommand {
         #[arg(long)]
         no_etcd: bool,
     },
+    /// Server API: `/message/private/publish.json` through one edge into a 3-node area.
+    Api {
+        #[arg(long)]
+        json: bool,
+        #[arg(long, value_delimiter = ',', default_value = "1,16,256")]
+        writers: Vec<usize>,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -269,8 +278,8 @@ async fn start_etcd(binary: &Path, dir: &Path) -> anyhow::Result<EtcdCluster> {
     }
 }
 
-/// One writer's keep-alive HTTP/1.1 connection to etcd's JSON gateway.
-async fn etcd_connection(
+/// One writer's keep-alive HTTP/1.1 connection (to etcd's JSON gateway, or an edge).
+async fn keepalive_connection(
     url: &str,
 ) -> anyhow::Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>> {
     let authority = url.trim_start_matches("http://");
@@ -293,7 +302,7 @@ async fn bench_etcd(
         let mut connections = Vec::new();
         for _ in 0..count {
             connections.push(tokio::sync::Mutex::new(
-                etcd_connection(&cluster.client_url).await?,
+                keepalive_connection(&cluster.client_url).await?,
             ));
         }
         let connections = Arc::new(connections);
@@ -346,14 +355,118 @@ fn machine() -> serde_json::Value {
     })
 }
 
+/// Acknowledged private messages/s through one edge of a 3-node `meridian dev` area,
+/// each writer on its own keep-alive connection, every request signed as SDKs sign.
+async fn bench_api(writers: &[usize], duration: Duration) -> anyhow::Result<Vec<Measurement>> {
+    let dir = tempfile_dir()?.join("api");
+    // Consecutive ports from a base that is free now (retried a few times if taken).
+    let mut deployment = None;
+    for attempt in 0..5u16 {
+        let base = 30_000 + (std::process::id() as u16 % 1000) * 20 + attempt * 1000;
+        let options = crate::dev::DevOptions {
+            areas: vec![AreaCode::Sg],
+            nodes: 3,
+            data_dir: dir.join(format!("try-{attempt}")),
+            port_base: base,
+            // The pipeline is measured, not the per-app limiter (6000 messages/min).
+            rate_limits: false,
+        };
+        if let Ok(started) = crate::dev::Deployment::start(options).await {
+            deployment = Some(started);
+            break;
+        }
+    }
+    let deployment = deployment.context("no free port range for the benchmark deployment")?;
+    let endpoints = deployment.endpoints();
+    let api = endpoints["areas"]["SG"]["api"][0]
+        .as_str()
+        .context("api url")?
+        .to_string();
+    let app = endpoints["areas"]["SG"]["apps"][1].clone();
+    let key = app["appKey"].as_str().context("app key")?.to_string();
+    let secret = app["appSecret"].as_str().context("app secret")?.to_string();
+    let authority = api.trim_start_matches("http://").to_string();
+    let mut results = Vec::new();
+    for &count in writers {
+        let mut connections = Vec::new();
+        for _ in 0..count {
+            connections.push(tokio::sync::Mutex::new(keepalive_connection(&api).await?));
+        }
+        let connections = Arc::new(connections);
+        let (authority, key, secret) = (authority.clone(), key.clone(), secret.clone());
+        let measurement = drive(count, duration, move |writer, n| {
+            let connections = connections.clone();
+            let (authority, key, secret) = (authority.clone(), key.clone(), secret.clone());
+            async move {
+                use sha1::Digest;
+                let nonce = format!("{writer}{n}");
+                let timestamp = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)?
+                    .as_secs()
+                    .to_string();
+                let digest = sha1::Sha1::digest(format!("{secret}{nonce}{timestamp}").as_bytes());
+                let signature: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+                let body = format!(
+                    "fromUserId=w{writer}&toUserId=r{writer}&objectName=RC:TxtMsg&content={{\"content\":\"m{n}\"}}"
+                );
+                let request = hyper::Request::post("/message/private/publish.json")
+                    .header(hyper::header::HOST, authority)
+                    .header("App-Key", key)
+                    .header("Nonce", nonce)
+                    .header("Timestamp", timestamp)
+                    .header("Signature", signature)
+                    .header(hyper::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Full::new(Bytes::from(body)))?;
+                let mut sender = connections[writer].lock().await;
+                let response = sender.send_request(request).await?;
+                let status = response.status();
+                let answer = response.into_body().collect().await?.to_bytes();
+                if !status.is_success() {
+                    bail!("publish answered {status}: {}", String::from_utf8_lossy(&answer));
+                }
+                Ok(())
+            }
+        })
+        .await?;
+        results.push(measurement);
+    }
+    deployment.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(results)
+}
+
 pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
-    let BenchCommand::Raft {
-        json: as_json,
-        writers,
-        seconds,
-        etcd,
-        no_etcd,
-    } = command;
+    let (as_json, writers, seconds, etcd, no_etcd) = match command {
+        BenchCommand::Raft {
+            json,
+            writers,
+            seconds,
+            etcd,
+            no_etcd,
+        } => (json, writers, seconds, etcd, no_etcd),
+        BenchCommand::Api {
+            json,
+            writers,
+            seconds,
+        } => {
+            let results = bench_api(&writers, Duration::from_secs(seconds.max(1))).await?;
+            if json {
+                println!(
+                    "{}",
+                    json!({ "benchmark": "api", "machine": machine(), "seconds_per_point": seconds, "meridian": results })
+                );
+            } else {
+                println!("writers  messages/s   p50 ms   p99 ms");
+                for m in &results {
+                    println!(
+                        "{:>7} {:>11.0} {:>8.2} {:>8.2}",
+                        m.writers, m.writes_per_sec, m.p50_ms, m.p99_ms
+                    );
+                }
+            }
+            return Ok(());
+        }
+    };
     let duration = Duration::from_secs(seconds.max(1));
     let dir = tempfile_dir()?;
     let meridian = bench_meridian(&dir.join("meridian"), &writers, duration).await?;

@@ -20,6 +20,8 @@ pub struct DevOptions {
     pub nodes: u64,
     pub data_dir: PathBuf,
     pub port_base: u16,
+    /// Server API rate limits at the edges (off only for benchmarks).
+    pub rate_limits: bool,
 }
 
 const DEMO_APP: &str = "demo";
@@ -201,6 +203,7 @@ impl Deployment {
                     cluster: rpc_addrs.clone(),
                 }],
                 directory,
+                rate_limits: options.rate_limits,
                 tls: None,
             })
             .await

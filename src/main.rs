@@ -160,6 +160,7 @@ async fn run(command: Commands) -> anyhow::Result<()> {
                 nodes: args.nodes,
                 data_dir: args.data_dir,
                 port_base: args.port_base,
+                rate_limits: true,
             })
             .await?;
             println!("{}", deployment.summary());

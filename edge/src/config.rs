@@ -20,6 +20,10 @@ pub struct EdgeConfig {
     /// Other areas, consulted only to tell an app server which area its app lives in.
     #[serde(default)]
     pub directory: Vec<DirectoryArea>,
+    /// Per-app Server API rate limits (COMPAT.md); only benchmarks of the pipeline turn
+    /// them off.
+    #[serde(default = "enabled")]
+    pub rate_limits: bool,
     /// mTLS identity towards clusters.
     #[serde(default)]
     pub tls: Option<TlsFiles>,
@@ -40,6 +44,10 @@ pub struct DirectoryArea {
     pub cluster: Vec<String>,
     /// That area's Server API base URL, named in wrong-area answers.
     pub api: String,
+}
+
+fn enabled() -> bool {
+    true
 }
 
 fn default_location() -> String {

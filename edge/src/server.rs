@@ -198,7 +198,7 @@ impl Edge {
                 (entry.area, foreign)
             })
             .collect();
-        let server_api = ServerApi::new(AppDirectory::new(clients, foreign));
+        let server_api = ServerApi::new(AppDirectory::new(clients, foreign), config.rate_limits);
         let fronted = Arc::new(Fronted {
             areas,
             server_api,

@@ -322,7 +322,8 @@ impl Call {
 
 pub struct ServerApi {
     directory: AppDirectory,
-    limits: RateLimiter,
+    /// `None` when the operator turned rate limits off (benchmarks of the pipeline).
+    limits: Option<RateLimiter>,
     replay: ReplayGuard,
 }
 
@@ -348,10 +349,10 @@ fn answer(result: Result<Map<String, Value>, ApiError>) -> Response<Bytes> {
 }
 
 impl ServerApi {
-    pub fn new(directory: AppDirectory) -> Self {
+    pub fn new(directory: AppDirectory, rate_limits: bool) -> Self {
         Self {
             directory,
-            limits: RateLimiter::default(),
+            limits: rate_limits.then(RateLimiter::default),
             replay: ReplayGuard::default(),
         }
     }
@@ -398,8 +399,9 @@ impl ServerApi {
             Endpoint::PrivatePublish => messages::private_cost(&body),
             _ => 1.0,
         };
-        self.limits
-            .take(app.app_key(), endpoint.limit_class(), cost)?;
+        if let Some(limits) = &self.limits {
+            limits.take(app.app_key(), endpoint.limit_class(), cost)?;
+        }
         let cluster = self
             .directory
             .client(app.area)
