@@ -242,3 +242,27 @@ async fn private_messages_to_n_users_spend_n_of_the_6000_per_minute_budget() {
     // Other endpoints keep their own budget.
     api.ok("/user/getToken.json", "userId=alice").await;
 }
+
+// covers: SYS-02, SYS-04
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcasts_reach_everyone_at_most_twice_an_hour() {
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let api = Api::new(&dev, "SG", "prod");
+    let body = r#"fromUserId=admin&objectName=RC:TxtMsg&content={"content":"news"}"#;
+    let first = api.ok("/message/broadcast.json", body).await;
+    let stored = first["id"].as_str().unwrap().to_string();
+    api.ok("/message/broadcast.json", body).await;
+    let (answer, value) = api.form("/message/broadcast.json", body).await;
+    assert_error(&answer, &value, 429, 1008);
+    // A stored broadcast is a message (it can carry expansion); an online-only one is not.
+    api.ok("/message/expansion/query.json", &format!("msgUID={stored}"))
+        .await;
+    let online = api.ok("/message/online/broadcast.json", body).await;
+    let (answer, value) = api
+        .form(
+            "/message/expansion/query.json",
+            &format!("msgUID={}", online["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_error(&answer, &value, 400, 1002);
+}

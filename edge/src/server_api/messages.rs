@@ -290,6 +290,38 @@ pub(super) async fn group_publish(call: &Call) -> Fields {
     publish_to(call, messages, "groupId", &groups).await
 }
 
+// covers: SYS-02
+/// A message to every user of the app: stored once in the sender's broadcast conversation
+/// (SYSTEM, no single recipient), which every user's sync reads; the online-only kind is
+/// never stored. Answers the message's id.
+pub(super) async fn broadcast(call: &Call, stored: bool) -> Fields {
+    let form = call.form()?;
+    let mut p = publish_params(form)?;
+    p.verify_blacklist = false;
+    if !stored {
+        p.flags = MessageFlags::status();
+    }
+    let message = new_message(&p, Conversation::system(&p.from, ""), None);
+    let output = call
+        .write(Command::Publish {
+            app_key: call.app_key(),
+            messages: vec![message],
+        })
+        .await?;
+    match output {
+        Output::Published(published) => match published.first() {
+            Some(Publication::Stored { msg_uid, .. } | Publication::Transient { msg_uid, .. }) => {
+                Ok(json!({ "id": msg_uid })
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default())
+            }
+            _ => Err(ApiError::Internal("broadcast was not published".into())),
+        },
+        other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+    }
+}
+
 /// Rooms one chatroom publish may name.
 const MAX_PUBLISH_ROOMS: usize = 10;
 

@@ -126,6 +126,8 @@ enum Endpoint {
     TypeNotificationSet,
     TypeNotificationGet,
     TopSet,
+    Broadcast,
+    OnlineBroadcast,
 }
 
 impl Endpoint {
@@ -222,6 +224,8 @@ impl Endpoint {
             "/conversation/type/notification/set.json" => Endpoint::TypeNotificationSet,
             "/conversation/type/notification/get.json" => Endpoint::TypeNotificationGet,
             "/conversation/top/set.json" => Endpoint::TopSet,
+            "/message/broadcast.json" => Endpoint::Broadcast,
+            "/message/online/broadcast.json" => Endpoint::OnlineBroadcast,
             _ => return None,
         })
     }
@@ -252,14 +256,16 @@ impl Endpoint {
         )
     }
 
-    fn limit_class(self) -> LimitClass {
+    /// The budgets a call draws from (all of them, or it is refused).
+    fn limit_classes(self) -> &'static [LimitClass] {
         match self {
-            Endpoint::GetToken => LimitClass::GetToken,
-            Endpoint::PrivatePublish => LimitClass::PrivatePublish,
-            Endpoint::GroupPublish => LimitClass::GroupPublish,
-            Endpoint::ChatroomPublish => LimitClass::ChatroomPublish,
-            Endpoint::ChatroomBroadcast => LimitClass::ChatroomBroadcast,
-            _ => LimitClass::Default,
+            Endpoint::GetToken => &[LimitClass::GetToken],
+            Endpoint::PrivatePublish => &[LimitClass::PrivatePublish],
+            Endpoint::GroupPublish => &[LimitClass::GroupPublish],
+            Endpoint::ChatroomPublish => &[LimitClass::ChatroomPublish],
+            Endpoint::ChatroomBroadcast => &[LimitClass::ChatroomBroadcast],
+            Endpoint::Broadcast => &[LimitClass::BroadcastHourly, LimitClass::BroadcastDaily],
+            _ => &[LimitClass::Default],
         }
     }
 }
@@ -400,7 +406,7 @@ impl ServerApi {
             _ => 1.0,
         };
         if let Some(limits) = &self.limits {
-            limits.take(app.app_key(), endpoint.limit_class(), cost)?;
+            limits.take(app.app_key(), endpoint.limit_classes(), cost)?;
         }
         let cluster = self
             .directory
@@ -552,6 +558,8 @@ impl ServerApi {
             Endpoint::TypeNotificationSet => conversations::type_notification_set(&call).await,
             Endpoint::TypeNotificationGet => conversations::type_notification_get(&call).await,
             Endpoint::TopSet => conversations::top_set(&call).await,
+            Endpoint::Broadcast => messages::broadcast(&call, true).await,
+            Endpoint::OnlineBroadcast => messages::broadcast(&call, false).await,
         }
     }
 }
