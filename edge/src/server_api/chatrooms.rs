@@ -5,9 +5,7 @@ use meridian_cluster::state::{Command, Query, QueryOutput, RoomFlag, RoomSet, Se
 use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
-use super::{format_time, Call};
-
-type Fields = Result<Map<String, Value>, ApiError>;
+use super::{fields, format_time, owned, unexpected, Call, Fields};
 
 /// Ids one call may name.
 const MAX_IDS_PER_CALL: usize = 20;
@@ -15,17 +13,6 @@ const MAX_IDS_PER_CALL: usize = 20;
 const MAX_MINUTES: u64 = 43_200;
 /// CHR-04: member lists at most 500 per call.
 const MAX_MEMBER_PAGE: usize = 500;
-
-fn fields(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
-}
-
-fn owned(ids: &[&str]) -> Vec<String> {
-    ids.iter().map(|s| s.to_string()).collect()
-}
 
 fn ids(call: &Call, name: &str) -> Result<Vec<String>, ApiError> {
     let ids = call.form()?.required_all(name)?;
@@ -53,10 +40,6 @@ fn until(call: &Call) -> Result<u64, ApiError> {
         )));
     }
     Ok(call.now_ms + minutes * 60_000)
-}
-
-fn unexpected(other: QueryOutput) -> ApiError {
-    ApiError::Internal(format!("unexpected answer {other:?}"))
 }
 
 // covers: CHR-01

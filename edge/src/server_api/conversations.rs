@@ -6,19 +6,10 @@ use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
 use super::params::Params;
-use super::Call;
-
-type Fields = Result<Map<String, Value>, ApiError>;
+use super::{fields, unexpected, Call, Fields};
 
 /// Expansion keys one call may set or delete.
 const MAX_EXPANSION_CHANGE: usize = 100;
-
-fn fields(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
-}
 
 fn kind(form: &Params) -> Result<ConversationType, ApiError> {
     let code: u8 = form
@@ -107,7 +98,7 @@ pub(super) async fn expansion_query(call: &Call) -> Fields {
                 .collect();
             Ok(fields(json!({ "extraContent": content })))
         }
-        other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+        other => Err(unexpected(other)),
     }
 }
 
@@ -148,7 +139,7 @@ pub(super) async fn notification_get(call: &Call) -> Fields {
         QueryOutput::Conversation(settings) => {
             Ok(fields(json!({ "isMuted": u8::from(settings.muted) })))
         }
-        other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+        other => Err(unexpected(other)),
     }
 }
 
@@ -182,6 +173,6 @@ pub(super) async fn type_notification_get(call: &Call) -> Fields {
     };
     match call.read(query).await? {
         QueryOutput::Level(level) => Ok(fields(json!({ "unpushLevel": level }))),
-        other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+        other => Err(unexpected(other)),
     }
 }

@@ -139,7 +139,7 @@ async fn find(client: &ClusterClient, app_key: &str) -> Result<Option<(App, AppE
         .await
     {
         Ok(QueryOutput::App(app, env)) => Ok(Some((app, env))),
-        Ok(other) => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+        Ok(other) => Err(super::unexpected(other)),
         Err(ClusterError::Refused(CommandError::NotFound { .. })) => Ok(None),
         Err(e) => Err(e.into()),
     }

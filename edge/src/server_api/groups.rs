@@ -4,9 +4,7 @@ use meridian_cluster::state::{Command, Query, QueryOutput};
 use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
-use super::{format_time, Call};
-
-type Fields = Result<Map<String, Value>, ApiError>;
+use super::{fields, format_time, owned, unexpected, Call, Fields};
 
 /// Users one membership call may name.
 const MAX_USERS_PER_CALL: usize = 1000;
@@ -24,17 +22,6 @@ fn users<'a>(call: &'a Call, name: &str) -> Result<Vec<&'a str>, ApiError> {
         });
     }
     Ok(ids)
-}
-
-fn owned(ids: &[&str]) -> Vec<String> {
-    ids.iter().map(|s| s.to_string()).collect()
-}
-
-fn fields(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
 }
 
 // covers: GRP-01
@@ -126,7 +113,7 @@ pub(super) async fn members(call: &Call) -> Fields {
             let users: Vec<Value> = members.iter().map(|m| json!({ "id": m.user_id })).collect();
             Ok(fields(json!({ "id": group_id, "users": users })))
         }
-        other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+        other => Err(unexpected(other)),
     }
 }
 
@@ -146,7 +133,7 @@ pub(super) async fn of_user(call: &Call) -> Fields {
                 .collect();
             Ok(fields(json!({ "groups": groups })))
         }
-        other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+        other => Err(unexpected(other)),
     }
 }
 
@@ -194,7 +181,7 @@ pub(super) async fn muted_members(call: &Call) -> Fields {
                 .collect();
             Ok(fields(json!({ "users": users })))
         }
-        other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+        other => Err(unexpected(other)),
     }
 }
 
@@ -232,7 +219,7 @@ pub(super) async fn muted_groups(call: &Call) -> Fields {
                 .collect();
             Ok(fields(json!({ "groupinfo": info })))
         }
-        other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+        other => Err(unexpected(other)),
     }
 }
 
@@ -258,6 +245,6 @@ pub(super) async fn mute_whitelist(call: &Call) -> Fields {
         .await?
     {
         QueryOutput::UserIds(users) => Ok(fields(json!({ "userIds": users }))),
-        other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+        other => Err(unexpected(other)),
     }
 }

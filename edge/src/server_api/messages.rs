@@ -9,9 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
 use super::params::Params;
-use super::Call;
-
-type Fields = Result<Map<String, Value>, ApiError>;
+use super::{fields, unexpected, Call, Fields};
 
 /// Recipients one private publish may name (the commercial service's limit).
 pub(super) const MAX_PRIVATE_RECIPIENTS: usize = 1000;
@@ -108,7 +106,7 @@ async fn publish_to(
         })
         .await?;
     let Output::Published(published) = output else {
-        return Err(ApiError::Internal(format!("unexpected answer {output:?}")));
+        return Err(unexpected(output));
     };
     let uids: Vec<Value> = ids
         .iter()
@@ -120,10 +118,7 @@ async fn publish_to(
             Publication::Blocked => None,
         })
         .collect();
-    Ok(json!({ "messageUIDs": uids })
-        .as_object()
-        .cloned()
-        .unwrap_or_default())
+    Ok(fields(json!({ "messageUIDs": uids })))
 }
 
 // covers: PRV-01, PRV-10, PRV-12, MSG-05, MSG-07
@@ -203,7 +198,7 @@ pub(super) async fn recall(call: &Call) -> Fields {
         .await?
     {
         QueryOutput::Messages(mut found) if found.len() == 1 => found.remove(0),
-        other => return Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+        other => return Err(unexpected(other)),
     };
     if stored.conversation != conversation_of(kind, &from, target, channel) && !by_admin {
         return Err(ApiError::param(format!(
@@ -311,14 +306,11 @@ pub(super) async fn broadcast(call: &Call, stored: bool) -> Fields {
     match output {
         Output::Published(published) => match published.first() {
             Some(Publication::Stored { msg_uid, .. } | Publication::Transient { msg_uid, .. }) => {
-                Ok(json!({ "id": msg_uid })
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default())
+                Ok(fields(json!({ "id": msg_uid })))
             }
             _ => Err(ApiError::Internal("broadcast was not published".into())),
         },
-        other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+        other => Err(unexpected(other)),
     }
 }
 
@@ -337,17 +329,22 @@ pub(super) async fn chatroom_publish(call: &Call) -> Fields {
             limit: MAX_PUBLISH_ROOMS as u64,
         });
     }
+    publish_to_rooms(call, &p, &rooms).await
+}
+
+/// One message of `p` to each room.
+async fn publish_to_rooms(call: &Call, p: &Publish, rooms: &[&str]) -> Fields {
     let messages = rooms
         .iter()
         .map(|room| {
             new_message(
-                &p,
+                p,
                 Conversation::group_like(ConversationType::Chatroom, room, ""),
                 None,
             )
         })
         .collect();
-    publish_to(call, messages, "chatroomId", &rooms).await
+    publish_to(call, messages, "chatroomId", rooms).await
 }
 
 // covers: CHR-12
@@ -364,20 +361,10 @@ pub(super) async fn chatroom_broadcast(call: &Call) -> Fields {
         .await?
     {
         QueryOutput::Chatrooms(rooms) => rooms,
-        other => return Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+        other => return Err(unexpected(other)),
     };
     let ids: Vec<&str> = rooms.iter().map(|r| r.room_id.as_str()).collect();
-    let messages = ids
-        .iter()
-        .map(|room| {
-            new_message(
-                &p,
-                Conversation::group_like(ConversationType::Chatroom, room, ""),
-                None,
-            )
-        })
-        .collect();
-    publish_to(call, messages, "chatroomId", &ids).await
+    publish_to_rooms(call, &p, &ids).await
 }
 
 /// `/v3/message/chatroom/query.json`: `{chatroomId}` and the window.
@@ -441,12 +428,9 @@ async fn history(call: &Call, conversation: Conversation, viewer: Option<&str>) 
                 .iter()
                 .map(|m| message_json(m, viewer.unwrap_or(&m.sender)))
                 .collect();
-            Ok(json!({ "data": data })
-                .as_object()
-                .cloned()
-                .unwrap_or_default())
+            Ok(fields(json!({ "data": data })))
         }
-        other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+        other => Err(unexpected(other)),
     }
 }
 

@@ -594,6 +594,26 @@ const LOW_PRIORITY: SetCall = SetCall {
     timed: false,
 };
 
+/// What a handler answers: the fields beside `"code": 200`, or the failure.
+pub(crate) type Fields = Result<Map<String, Value>, ApiError>;
+
+/// A `json!({...})` object as answer fields.
+pub(crate) fn fields(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+pub(crate) fn owned(ids: &[&str]) -> Vec<String> {
+    ids.iter().map(|s| s.to_string()).collect()
+}
+
+/// A query answered with another kind of output than asked: a bug, not bad input.
+pub(crate) fn unexpected(other: impl std::fmt::Debug) -> ApiError {
+    ApiError::Internal(format!("unexpected answer {other:?}"))
+}
+
 /// `yyyy-MM-dd HH:mm:ss` (UTC), the commercial service's time format in answers.
 pub(crate) fn format_time(ms: u64) -> String {
     let secs = ms / 1000;

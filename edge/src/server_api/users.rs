@@ -4,10 +4,8 @@ use meridian_cluster::state::{Command, Output, Query, QueryOutput, UserList};
 use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
-use super::{format_time, Call};
+use super::{fields, format_time, owned, unexpected, Call, Fields};
 use crate::token::{self, TokenClaims};
-
-type Fields = Result<Map<String, Value>, ApiError>;
 
 /// A list endpoint family: which list, and the name of its "other user" parameter.
 pub(super) struct ListKind {
@@ -31,13 +29,6 @@ const MAX_BLOCK_MINUTES: u64 = 43_200;
 const MAX_TAG_BATCH_USERS: usize = 1000;
 const MAX_TAGS_GET_USERS: usize = 50;
 
-fn fields(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
-}
-
 fn user_ids<'a>(call: &'a Call, name: &str) -> Result<Vec<&'a str>, ApiError> {
     let ids = call.form()?.required_all(name)?;
     if ids.len() > MAX_USERS_PER_CALL {
@@ -47,10 +38,6 @@ fn user_ids<'a>(call: &'a Call, name: &str) -> Result<Vec<&'a str>, ApiError> {
         });
     }
     Ok(ids)
-}
-
-fn owned(ids: &[&str]) -> Vec<String> {
-    ids.iter().map(|s| s.to_string()).collect()
 }
 
 // covers: API-02
@@ -106,7 +93,7 @@ pub(super) async fn info(call: &Call) -> Fields {
             "userPortrait": user.portrait,
             "createTime": format_time(user.created_at_ms),
         }))),
-        other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+        other => Err(unexpected(other)),
     }
 }
 
@@ -174,7 +161,7 @@ pub(super) async fn block_query(call: &Call) -> Fields {
                 .collect();
             Ok(fields(json!({ "users": users })))
         }
-        other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+        other => Err(unexpected(other)),
     }
 }
 
@@ -193,7 +180,7 @@ pub(super) async fn change_list(call: &Call, kind: ListKind, present: bool) -> F
         .await?;
     match output {
         Output::Done => Ok(Map::new()),
-        other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+        other => Err(unexpected(other)),
     }
 }
 
@@ -208,7 +195,7 @@ pub(super) async fn list_query(call: &Call, kind: ListKind) -> Fields {
         .await?
     {
         QueryOutput::UserIds(users) => Ok(fields(json!({ "users": users }))),
-        other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+        other => Err(unexpected(other)),
     }
 }
 
@@ -291,6 +278,6 @@ pub(super) async fn tags_get(call: &Call) -> Fields {
                 .collect();
             Ok(fields(json!({ "result": result })))
         }
-        other => Err(ApiError::Internal(format!("unexpected answer {other:?}"))),
+        other => Err(unexpected(other)),
     }
 }
