@@ -14,17 +14,6 @@ const MAX_MINUTES: u64 = 43_200;
 /// CHR-04: member lists at most 500 per call.
 const MAX_MEMBER_PAGE: usize = 500;
 
-fn ids(call: &Call, name: &str) -> Result<Vec<String>, ApiError> {
-    let ids = call.form()?.required_all(name)?;
-    if ids.len() > MAX_IDS_PER_CALL {
-        return Err(ApiError::CountOverLimit {
-            what: format!("{name} values"),
-            limit: MAX_IDS_PER_CALL as u64,
-        });
-    }
-    Ok(owned(&ids))
-}
-
 fn room(call: &Call) -> Result<String, ApiError> {
     Ok(call.form()?.required("chatroomId")?.to_string())
 }
@@ -116,14 +105,22 @@ fn entry_info(info: &str) -> Result<Vec<(String, String)>, ApiError> {
 pub(super) async fn destroy(call: &Call) -> Fields {
     call.write(Command::DestroyChatrooms {
         app_key: call.app_key(),
-        room_ids: ids(call, "chatroomId")?,
+        room_ids: owned(
+            &call
+                .form()?
+                .required_at_most("chatroomId", MAX_IDS_PER_CALL)?,
+        ),
     })
     .await?;
     Ok(Map::new())
 }
 
 pub(super) async fn query(call: &Call) -> Fields {
-    let room_ids = ids(call, "chatroomId")?;
+    let room_ids = owned(
+        &call
+            .form()?
+            .required_at_most("chatroomId", MAX_IDS_PER_CALL)?,
+    );
     match call
         .read(Query::Chatrooms {
             app_key: call.app_key(),
@@ -191,7 +188,7 @@ pub(super) async fn user_exists(call: &Call) -> Fields {
 }
 
 pub(super) async fn users_exist(call: &Call) -> Fields {
-    let users = ids(call, "userId")?;
+    let users = owned(&call.form()?.required_at_most("userId", MAX_IDS_PER_CALL)?);
     let all = members(call, room(call)?).await?;
     let result: Vec<Value> = users
         .iter()
@@ -204,7 +201,11 @@ pub(super) async fn users_exist(call: &Call) -> Fields {
 pub(super) async fn flag(call: &Call, flag: RoomFlag, on: bool) -> Fields {
     call.write(Command::SetChatroomFlag {
         app_key: call.app_key(),
-        room_ids: ids(call, "chatroomId")?,
+        room_ids: owned(
+            &call
+                .form()?
+                .required_at_most("chatroomId", MAX_IDS_PER_CALL)?,
+        ),
         flag,
         on,
     })
@@ -279,7 +280,11 @@ pub(super) async fn change_set(call: &Call, spec: SetCall, present: bool) -> Fie
     } else {
         Some(room(call)?)
     };
-    let members = ids(call, spec.members)?;
+    let members = owned(
+        &call
+            .form()?
+            .required_at_most(spec.members, MAX_IDS_PER_CALL)?,
+    );
     let until_ms = if present && spec.timed {
         until(call)?
     } else {

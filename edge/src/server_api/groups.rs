@@ -13,21 +13,14 @@ const MAX_GROUPS_PER_CALL: usize = 20;
 /// `/group/user/gag/add.json`: 1 minute to 30 days.
 const MAX_MUTE_MINUTES: u64 = 43_200;
 
-fn users<'a>(call: &'a Call, name: &str) -> Result<Vec<&'a str>, ApiError> {
-    let ids = call.form()?.required_all(name)?;
-    if ids.len() > MAX_USERS_PER_CALL {
-        return Err(ApiError::CountOverLimit {
-            what: format!("{name} values"),
-            limit: MAX_USERS_PER_CALL as u64,
-        });
-    }
-    Ok(ids)
-}
-
 // covers: GRP-01
 pub(super) async fn join(call: &Call) -> Fields {
     let form = call.form()?;
-    let user_ids = owned(&users(call, "userId")?);
+    let user_ids = owned(
+        &call
+            .form()?
+            .required_at_most("userId", MAX_USERS_PER_CALL)?,
+    );
     call.write(Command::JoinGroup {
         app_key: call.app_key(),
         group_id: form.required("groupId")?.to_string(),
@@ -39,7 +32,11 @@ pub(super) async fn join(call: &Call) -> Fields {
 }
 
 pub(super) async fn quit(call: &Call) -> Fields {
-    let user_ids = owned(&users(call, "userId")?);
+    let user_ids = owned(
+        &call
+            .form()?
+            .required_at_most("userId", MAX_USERS_PER_CALL)?,
+    );
     call.write(Command::QuitGroup {
         app_key: call.app_key(),
         group_id: call.form()?.required("groupId")?.to_string(),
@@ -140,7 +137,11 @@ pub(super) async fn of_user(call: &Call) -> Fields {
 // covers: GRP-06
 pub(super) async fn mute_members(call: &Call, mute: bool) -> Fields {
     let form = call.form()?;
-    let user_ids = owned(&users(call, "userId")?);
+    let user_ids = owned(
+        &call
+            .form()?
+            .required_at_most("userId", MAX_USERS_PER_CALL)?,
+    );
     let until_ms = if mute {
         let minutes: u64 = form
             .int("minute")?
@@ -187,13 +188,9 @@ pub(super) async fn muted_members(call: &Call) -> Fields {
 
 // covers: GRP-07
 pub(super) async fn set_muted(call: &Call, muted: bool) -> Fields {
-    let group_ids = call.form()?.required_all("groupId")?;
-    if group_ids.len() > MAX_GROUPS_PER_CALL {
-        return Err(ApiError::CountOverLimit {
-            what: "groupId values".into(),
-            limit: MAX_GROUPS_PER_CALL as u64,
-        });
-    }
+    let group_ids = call
+        .form()?
+        .required_at_most("groupId", MAX_GROUPS_PER_CALL)?;
     call.write(Command::SetGroupMuted {
         app_key: call.app_key(),
         group_ids: owned(&group_ids),
@@ -224,7 +221,11 @@ pub(super) async fn muted_groups(call: &Call) -> Fields {
 }
 
 pub(super) async fn change_mute_whitelist(call: &Call, present: bool) -> Fields {
-    let user_ids = owned(&users(call, "userId")?);
+    let user_ids = owned(
+        &call
+            .form()?
+            .required_at_most("userId", MAX_USERS_PER_CALL)?,
+    );
     call.write(Command::ChangeGroupMuteWhitelist {
         app_key: call.app_key(),
         group_id: call.form()?.required("groupId")?.to_string(),

@@ -57,17 +57,6 @@ fn publish_params(form: &Params) -> Result<Publish, ApiError> {
     })
 }
 
-fn recipients(form: &Params, limit: usize) -> Result<Vec<&str>, ApiError> {
-    let to = form.required_all("toUserId")?;
-    if to.len() > limit {
-        return Err(ApiError::CountOverLimit {
-            what: "toUserId values".into(),
-            limit: limit as u64,
-        });
-    }
-    Ok(to)
-}
-
 fn new_message(p: &Publish, conversation: Conversation, recipient: Option<&str>) -> NewMessage {
     directed_message(p, conversation, recipient, Vec::new())
 }
@@ -125,7 +114,7 @@ async fn publish_to(
 pub(super) async fn private_publish(call: &Call) -> Fields {
     let form = call.form()?;
     let p = publish_params(form)?;
-    let to = recipients(form, MAX_PRIVATE_RECIPIENTS)?;
+    let to = form.required_at_most("toUserId", MAX_PRIVATE_RECIPIENTS)?;
     let messages = to
         .iter()
         .map(|user| {
@@ -153,7 +142,7 @@ pub(super) async fn system_publish(call: &Call) -> Fields {
     let mut p = publish_params(form)?;
     // Recipients cannot reply to a system account, and it has no blacklist to honour.
     p.verify_blacklist = false;
-    let to = recipients(form, MAX_SYSTEM_RECIPIENTS)?;
+    let to = form.required_at_most("toUserId", MAX_SYSTEM_RECIPIENTS)?;
     let messages = to
         .iter()
         .map(|user| new_message(&p, Conversation::system(&p.from, user), Some(user)))
@@ -256,13 +245,7 @@ pub(super) async fn group_publish(call: &Call) -> Fields {
     let form = call.form()?;
     let mut p = publish_params(form)?;
     p.verify_blacklist = false;
-    let groups = form.required_all("toGroupId")?;
-    if groups.len() > MAX_PUBLISH_GROUPS {
-        return Err(ApiError::CountOverLimit {
-            what: "toGroupId values".into(),
-            limit: MAX_PUBLISH_GROUPS as u64,
-        });
-    }
+    let groups = form.required_at_most("toGroupId", MAX_PUBLISH_GROUPS)?;
     // toUserId makes it a directed message: only those members see it.
     let directed: Vec<String> = form
         .all("toUserId")
@@ -322,13 +305,7 @@ pub(super) async fn chatroom_publish(call: &Call) -> Fields {
     let form = call.form()?;
     let mut p = publish_params(form)?;
     p.verify_blacklist = false;
-    let rooms = form.required_all("toChatroomId")?;
-    if rooms.len() > MAX_PUBLISH_ROOMS {
-        return Err(ApiError::CountOverLimit {
-            what: "toChatroomId values".into(),
-            limit: MAX_PUBLISH_ROOMS as u64,
-        });
-    }
+    let rooms = form.required_at_most("toChatroomId", MAX_PUBLISH_ROOMS)?;
     publish_to_rooms(call, &p, &rooms).await
 }
 

@@ -102,6 +102,18 @@ impl Params {
         }
     }
 
+    /// As [`Params::required_all`], refusing more than `max` values (1502).
+    pub fn required_at_most(&self, key: &str, max: usize) -> Result<Vec<&str>, ApiError> {
+        let values = self.required_all(key)?;
+        if values.len() > max {
+            return Err(ApiError::CountOverLimit {
+                what: format!("{key} values"),
+                limit: max as u64,
+            });
+        }
+        Ok(values)
+    }
+
     /// `(id, value)` for every `prefix[<id>]=<value>` pair, in body order, e.g.
     /// `chatroom[room1]=Room One` or `group[g1]=name`. Ids are returned as sent (possibly
     /// empty); validating them is the handler's job.

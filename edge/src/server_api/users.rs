@@ -29,17 +29,6 @@ const MAX_BLOCK_MINUTES: u64 = 43_200;
 const MAX_TAG_BATCH_USERS: usize = 1000;
 const MAX_TAGS_GET_USERS: usize = 50;
 
-fn user_ids<'a>(call: &'a Call, name: &str) -> Result<Vec<&'a str>, ApiError> {
-    let ids = call.form()?.required_all(name)?;
-    if ids.len() > MAX_USERS_PER_CALL {
-        return Err(ApiError::CountOverLimit {
-            what: format!("{name} values"),
-            limit: MAX_USERS_PER_CALL as u64,
-        });
-    }
-    Ok(ids)
-}
-
 // covers: API-02
 pub(super) async fn get_token(call: &Call) -> Fields {
     let form = call.form()?;
@@ -98,7 +87,9 @@ pub(super) async fn info(call: &Call) -> Fields {
 }
 
 pub(super) async fn token_expire(call: &Call) -> Fields {
-    let users = user_ids(call, "userId")?;
+    let users = call
+        .form()?
+        .required_at_most("userId", MAX_USERS_PER_CALL)?;
     let before_ms: u64 = call
         .form()?
         .int("time")?
@@ -117,7 +108,9 @@ pub(super) async fn token_expire(call: &Call) -> Fields {
 
 // covers: MSG-08
 pub(super) async fn block(call: &Call) -> Fields {
-    let users = user_ids(call, "userId")?;
+    let users = call
+        .form()?
+        .required_at_most("userId", MAX_USERS_PER_CALL)?;
     let minutes: u64 = call
         .form()?
         .int("minute")?
@@ -137,7 +130,9 @@ pub(super) async fn block(call: &Call) -> Fields {
 }
 
 pub(super) async fn unblock(call: &Call) -> Fields {
-    let users = user_ids(call, "userId")?;
+    let users = call
+        .form()?
+        .required_at_most("userId", MAX_USERS_PER_CALL)?;
     call.write(Command::UnblockUsers {
         app_key: call.app_key(),
         user_ids: owned(&users),
@@ -168,7 +163,9 @@ pub(super) async fn block_query(call: &Call) -> Fields {
 // covers: PRV-10, PRV-11
 pub(super) async fn change_list(call: &Call, kind: ListKind, present: bool) -> Fields {
     let user_id = call.form()?.required("userId")?.to_string();
-    let others = user_ids(call, kind.param)?;
+    let others = call
+        .form()?
+        .required_at_most(kind.param, MAX_USERS_PER_CALL)?;
     let output = call
         .write(Command::ChangeUserList {
             app_key: call.app_key(),
