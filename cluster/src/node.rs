@@ -13,7 +13,6 @@ use openraft::async_runtime::WatchReceiver;
 use openraft::errors::{ClientWriteError, LinearizableReadError, RaftError};
 use openraft::{BasicNode, ChangeMembers, ReadPolicy, ServerState};
 use prometheus::Registry;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -33,12 +32,8 @@ use crate::writer::{not_leader_hint, WriteError, Writer};
 pub enum StartError {
     #[error("invalid configuration: {0}")]
     Config(#[from] ConfigError),
-    #[error("cannot listen on {addr} ({key}): {source}")]
-    Listen {
-        key: &'static str,
-        addr: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Listen(#[from] meridian_telemetry::ListenError),
     #[error("{what}: {reason}")]
     Storage { what: String, reason: String },
     #[error("tls: {0}")]
@@ -66,16 +61,6 @@ pub struct ClusterNode {
     registry: Registry,
 }
 
-async fn bind(key: &'static str, addr: &str) -> Result<TcpListener, StartError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Listen {
-            key,
-            addr: addr.to_string(),
-            source,
-        })
-}
-
 async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
 }
@@ -84,8 +69,9 @@ impl ClusterNode {
     pub async fn start(config: NodeConfig) -> Result<Self, StartError> {
         config.validate()?;
         let raft_config = Arc::new(config.openraft_config()?);
-        let rpc_listener = bind("rpc_listen", &config.rpc_listen).await?;
-        let admin_listener = bind("admin_listen", &config.admin_listen).await?;
+        let rpc_listener = meridian_telemetry::listen("rpc_listen", &config.rpc_listen).await?;
+        let admin_listener =
+            meridian_telemetry::listen("admin_listen", &config.admin_listen).await?;
         let rpc_addr = rpc_listener
             .local_addr()
             .map_err(|e| StartError::Raft(e.to_string()))?;

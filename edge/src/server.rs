@@ -13,7 +13,6 @@ use meridian_rpc::TlsSettings;
 use meridian_telemetry::{json_response, AdminHooks, AdminServer};
 use prometheus::Registry;
 use serde_json::json;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -29,12 +28,8 @@ pub const AREA_HEADER: &str = "x-meridian-area";
 pub enum EdgeError {
     #[error("invalid configuration: {0}")]
     Config(#[from] ConfigError),
-    #[error("cannot listen on {addr} ({key}): {source}")]
-    Listen {
-        key: &'static str,
-        addr: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Listen(#[from] meridian_telemetry::ListenError),
     #[error("{0}")]
     Setup(String),
 }
@@ -144,21 +139,11 @@ fn stats(fronted: &Fronted) -> serde_json::Value {
     })
 }
 
-async fn bind(key: &'static str, addr: &str) -> Result<TcpListener, EdgeError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| EdgeError::Listen {
-            key,
-            addr: addr.to_string(),
-            source,
-        })
-}
-
 impl Edge {
     pub async fn start(config: EdgeConfig) -> Result<Self, EdgeError> {
         config.validate()?;
-        let public = bind("listen", &config.listen).await?;
-        let admin = bind("admin_listen", &config.admin_listen).await?;
+        let public = meridian_telemetry::listen("listen", &config.listen).await?;
+        let admin = meridian_telemetry::listen("admin_listen", &config.admin_listen).await?;
         let setup = |e: &dyn std::fmt::Display| EdgeError::Setup(e.to_string());
         let public_addr = public.local_addr().map_err(|e| setup(&e))?;
         let admin_addr = admin.local_addr().map_err(|e| setup(&e))?;

@@ -10,7 +10,6 @@ use meridian_telemetry::{AdminHooks, AdminServer};
 use prometheus::{IntGauge, Registry};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -37,11 +36,8 @@ fn default_role() -> NavRole {
 pub enum NavError {
     #[error("key listen: {0:?} is not an ip:port address")]
     Listen(String),
-    #[error("cannot listen on {addr} (listen): {source}")]
-    Bind {
-        addr: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] meridian_telemetry::ListenError),
     #[error("{0}")]
     Setup(String),
 }
@@ -72,13 +68,7 @@ impl Nav {
         if config.listen.parse::<SocketAddr>().is_err() {
             return Err(NavError::Listen(config.listen));
         }
-        let listener =
-            TcpListener::bind(&config.listen)
-                .await
-                .map_err(|source| NavError::Bind {
-                    addr: config.listen.clone(),
-                    source,
-                })?;
+        let listener = meridian_telemetry::listen("listen", &config.listen).await?;
         let addr = listener
             .local_addr()
             .map_err(|e| NavError::Setup(e.to_string()))?;

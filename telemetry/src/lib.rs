@@ -14,6 +14,7 @@
 //! `promtool check metrics`.
 
 pub mod admin;
+pub mod listen;
 pub mod logging;
 pub mod process;
 
@@ -21,5 +22,6 @@ pub use admin::{
     json_response, serve_admin, AdminHooks, AdminServer, DEFAULT_BODY_LIMIT, DEFAULT_DRAIN_TIMEOUT,
     METRICS_CONTENT_TYPE,
 };
+pub use listen::{listen, ListenError};
 pub use logging::{init_logging, LogFormat, ParseLogFormatError};
 pub use process::ProcessMetrics;
