@@ -38,6 +38,13 @@ pub enum ApiRequest {
         query: Query,
         consistency: ReadConsistency,
     },
+    /// The area's feed after `after`, from the leader; waits up to `wait_ms` for an event
+    /// when there is none yet (a long poll).
+    Feed {
+        after: u64,
+        limit: usize,
+        wait_ms: u64,
+    },
     /// Adds a node as a learner, waits for it to catch up, then makes it a voter.
     AddNode { id: u64, addr: String },
     /// Removes a node from the membership (voter or learner).

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use crate::api::{ApiReply, ApiRequest, NodeStatus, ReadConsistency, API_PATH};
 use crate::coalesce::{Coalescer, Rejected};
-use crate::state::{CommandError, Envelope, Output, Query, QueryOutput};
+use crate::state::{CommandError, Envelope, FeedPage, Output, Query, QueryOutput};
 use crate::writer::MAX_BATCH_COMMANDS;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -159,6 +159,25 @@ impl ClusterClient {
         }
     }
 
+    /// The area's feed after `after` from the leader, waiting up to `wait` for news.
+    pub async fn feed(
+        &self,
+        after: u64,
+        limit: usize,
+        wait: Duration,
+    ) -> Result<FeedPage, ClusterError> {
+        let request = ApiRequest::Feed {
+            after,
+            limit,
+            wait_ms: wait.as_millis() as u64,
+        };
+        match self.call(&request).await? {
+            ApiReply::Read(Ok(QueryOutput::Feed(page))) => Ok(page),
+            ApiReply::Read(Err(refused)) => Err(refused.into()),
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
     pub async fn status_of(&self, addr: &str) -> Result<NodeStatus, ClusterError> {
         match self.call_node(addr, &ApiRequest::Status).await {
             Ok(ApiReply::Status(status)) => Ok(status),
@@ -206,7 +225,10 @@ impl Router {
 
     async fn call(&self, request: &ApiRequest) -> Result<ApiReply, ClusterError> {
         let started = Instant::now();
-        let is_write = !matches!(request, ApiRequest::Read { .. } | ApiRequest::Status);
+        let is_write = !matches!(
+            request,
+            ApiRequest::Read { .. } | ApiRequest::Feed { .. } | ApiRequest::Status
+        );
         let mut backoff = self.policy.first_backoff;
         let mut next_seed = 0usize;
         let mut last_error;

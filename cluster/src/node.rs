@@ -449,6 +449,35 @@ fn not_leader(
     }
 }
 
+/// A feed long poll waits at most this long (below the callers' RPC timeout).
+const MAX_FEED_WAIT_MS: u64 = 5_000;
+
+/// Serves the feed only while this node leads, so edges follow the freshest copy; a
+/// deposed leader's feed is still a prefix of the committed one, never a different one.
+async fn serve_feed(core: &NodeCore, after: u64, limit: usize, wait: Duration) -> ApiReply {
+    let metrics = core.raft.metrics().borrow_watched().clone();
+    if metrics.current_leader != Some(core.config.node_id) {
+        let leader = metrics.current_leader.and_then(|id| {
+            metrics
+                .membership_config
+                .membership()
+                .get_node(&id)
+                .map(|node| crate::api::LeaderHint {
+                    id,
+                    addr: node.addr.clone(),
+                })
+        });
+        return ApiReply::NotLeader { leader };
+    }
+    let mut head = core.state_machine.feed_head();
+    // Timing out is a normal answer: an empty page.
+    let _ = tokio::time::timeout(wait, head.wait_for(|head| *head > after)).await;
+    ApiReply::Read(state::query(
+        core.state_machine.state(),
+        &state::Query::Feed { after, limit },
+    ))
+}
+
 async fn serve_api(core: &NodeCore, request: ApiRequest) -> ApiReply {
     match request {
         ApiRequest::Write(commands) => match core.writer.write(commands).await {
@@ -470,6 +499,19 @@ async fn serve_api(core: &NodeCore, request: ApiRequest) -> ApiReply {
                 }
             }
             ApiReply::Read(state::query(core.state_machine.state(), &query))
+        }
+        ApiRequest::Feed {
+            after,
+            limit,
+            wait_ms,
+        } => {
+            serve_feed(
+                core,
+                after,
+                limit,
+                Duration::from_millis(wait_ms.min(MAX_FEED_WAIT_MS)),
+            )
+            .await
         }
         ApiRequest::AddNode { id, addr } => {
             let node = BasicNode { addr };

@@ -23,7 +23,7 @@ use super::{LogId, Snapshot, SnapshotData, SnapshotMeta, StoredMembership, TypeC
 use crate::state::{self, ApplyContext, BatchOutcome, Overlay, StateRead};
 
 /// Version of the sled layout and of snapshot files; checked at start-up.
-pub const DATA_FORMAT_VERSION: u32 = 1;
+pub const DATA_FORMAT_VERSION: u32 = 2;
 const SNAPSHOT_MAGIC: &[u8; 8] = b"MRDNSNAP";
 const META_PREFIX: &[u8] = b"\0meta/";
 const LAST_APPLIED: &[u8] = b"\0meta/last_applied";
@@ -54,6 +54,8 @@ struct Inner {
     /// exactly the state at its `last_log_id`.
     apply_lock: tokio::sync::Mutex<()>,
     metrics: StateMachineMetrics,
+    /// The newest feed position applied here; feed readers wait on it.
+    feed_head: tokio::sync::watch::Sender<u64>,
 }
 
 fn invalid(msg: impl Into<String>) -> io::Error {
@@ -101,10 +103,28 @@ impl StateMachineStore {
                 snapshot_dir,
                 apply_lock: tokio::sync::Mutex::new(()),
                 metrics,
+                feed_head: tokio::sync::watch::channel(0).0,
             }),
         };
         store.recover_from_snapshot()?;
+        store.publish_feed_head()?;
         Ok(store)
+    }
+
+    /// Follows the newest applied feed position.
+    pub fn feed_head(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.feed_head.subscribe()
+    }
+
+    fn publish_feed_head(&self) -> io::Result<()> {
+        let head =
+            state::feed::head(&self.inner.tree).map_err(|e| io::Error::other(e.to_string()))?;
+        self.inner.feed_head.send_if_modified(|current| {
+            let changed = *current != head;
+            *current = head;
+            changed
+        });
+        Ok(())
     }
 
     /// The committed state, for reads.
@@ -393,6 +413,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             .tree
             .apply_batch(overlay.into_batch())
             .map_err(io::Error::other)?;
+        self.publish_feed_head()?;
         self.inner
             .metrics
             .apply_seconds
@@ -426,6 +447,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         })
         .await
         .map_err(io::Error::other)??;
+        self.publish_feed_head()?;
         self.inner.metrics.snapshots_installed.inc();
         Ok(())
     }

@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::feed::{self, FeedEvent};
 use super::groups::validate_group_id as validate_room_id;
+use super::messages::ConversationType;
 use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
 use super::{apps, ApplyContext, CommandError};
@@ -12,6 +14,8 @@ const ROOM_PREFIX: &[u8] = b"room/";
 const SET_PREFIX: &[u8] = b"rset/";
 const ENTRY_PREFIX: &[u8] = b"rentry/";
 const MEMBER_PREFIX: &[u8] = b"rmember/";
+/// The rooms a user is in: `ruser/{appKey}/{user}/{room}`.
+const USER_ROOMS_PREFIX: &[u8] = b"ruser/";
 /// The scope of app-wide sets.
 const APP_SCOPE: &str = "*";
 
@@ -187,6 +191,10 @@ pub(super) fn destroy(
     apps::by_key(state, app_key)?;
     for room_id in room_ids {
         get(state, app_key, room_id)?;
+        for (user, _) in members(state, app_key, room_id)? {
+            state.delete(scoped(USER_ROOMS_PREFIX, app_key, &[&user, room_id]));
+        }
+        announce(state, app_key, room_id, Vec::new(), Vec::new(), true)?;
         for prefix in [SET_PREFIX, ENTRY_PREFIX, MEMBER_PREFIX] {
             for (key, _) in state.scan_raw(&scoped(prefix, app_key, &[room_id]))? {
                 state.delete(key);
@@ -259,6 +267,10 @@ pub(super) fn change_set(
         }
         let mut key = scoped(SET_PREFIX, app_key, &[scope, set.tag()]);
         key.extend_from_slice(member.as_bytes());
+        if present && set == RoomSet::Blocked {
+            // A ban kicks the user out as well as keeping them out.
+            leave(state, app_key, scope, std::slice::from_ref(member))?;
+        }
         if present {
             state.put(
                 key,
@@ -414,9 +426,108 @@ pub(super) fn destroy_idle(
     Ok(idle)
 }
 
+/// Tells the edges' sessions who joined or left a room (see `feed`).
+fn announce(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    room_id: &str,
+    joined: Vec<String>,
+    left: Vec<String>,
+    dismissed: bool,
+) -> Result<(), CommandError> {
+    if joined.is_empty() && left.is_empty() && !dismissed {
+        return Ok(());
+    }
+    feed::append_event(
+        state,
+        FeedEvent::Members {
+            app_key: app_key.to_string(),
+            kind: ConversationType::Chatroom,
+            id: room_id.to_string(),
+            joined,
+            left,
+            dismissed,
+        },
+    )?;
+    Ok(())
+}
+
+/// A client joins a room (CHR-02): refused while banned from it; a user is in one room
+/// at a time, so joining leaves the others. Counts as activity (CHR-08).
+pub(super) fn join(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    room_id: &str,
+    user_id: &str,
+) -> Result<(), CommandError> {
+    validate_user_id(user_id)?;
+    get(state, app_key, room_id)?;
+    let banned = set_members(state, app_key, Some(room_id), RoomSet::Blocked, ctx.now_ms)?
+        .iter()
+        .any(|entry| entry.member == user_id);
+    if banned {
+        return Err(CommandError::Forbidden {
+            reason: format!("{user_id} is banned from chatroom {room_id}"),
+        });
+    }
+    let elsewhere: Vec<String> = state
+        .scan::<String>(&scoped(USER_ROOMS_PREFIX, app_key, &[user_id]))?
+        .into_iter()
+        .filter(|room| room != room_id)
+        .collect();
+    for other in elsewhere {
+        leave(state, app_key, &other, &[user_id.to_string()])?;
+    }
+    let member = scoped(MEMBER_PREFIX, app_key, &[room_id, user_id]);
+    if state.get_raw(&member)?.is_none() {
+        state.put(member, &(user_id.to_string(), ctx.now_ms))?;
+        state.put(
+            scoped(USER_ROOMS_PREFIX, app_key, &[user_id, room_id]),
+            &room_id.to_string(),
+        )?;
+        announce(
+            state,
+            app_key,
+            room_id,
+            vec![user_id.to_string()],
+            Vec::new(),
+            false,
+        )?;
+    }
+    touch(ctx, state, app_key, room_id)
+}
+
+/// Members leave a room (a client quit, a kick, a ban, auto-exit); non-members are skipped.
+pub(super) fn leave(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    room_id: &str,
+    user_ids: &[String],
+) -> Result<(), CommandError> {
+    get(state, app_key, room_id)?;
+    let mut left = Vec::new();
+    for user_id in user_ids {
+        validate_user_id(user_id)?;
+        let member = scoped(MEMBER_PREFIX, app_key, &[room_id, user_id]);
+        if state.get_raw(&member)?.is_some() {
+            state.delete(member);
+            state.delete(scoped(USER_ROOMS_PREFIX, app_key, &[user_id, room_id]));
+            left.push(user_id.clone());
+        }
+    }
+    announce(state, app_key, room_id, Vec::new(), left, false)
+}
+
 /// Removes every chatroom of an app environment.
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
-    for prefix in [ROOM_PREFIX, SET_PREFIX, ENTRY_PREFIX, MEMBER_PREFIX] {
+    for prefix in [
+        ROOM_PREFIX,
+        SET_PREFIX,
+        ENTRY_PREFIX,
+        MEMBER_PREFIX,
+        USER_ROOMS_PREFIX,
+    ] {
         for (key, _) in state.scan_raw(&scoped(prefix, app_key, &[]))? {
             state.delete(key);
         }

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::feed::{self, FeedEvent};
+use super::messages::ConversationType;
 use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
 use super::{apps, ApplyContext, CommandError};
@@ -33,6 +35,8 @@ pub struct Group {
 pub struct Member {
     pub user_id: String,
     pub joined_at_ms: u64,
+    /// The feed position of the join: a member sees the group's messages after it (GRP-05).
+    pub joined_at_pos: u64,
     /// Member mute (GRP-06): until this instant the member cannot send from clients.
     pub muted_until_ms: u64,
 }
@@ -135,17 +139,21 @@ pub(super) fn join(
             muted: false,
         },
     };
+    let mut joined = Vec::new();
+    let joined_at_pos = feed::next_position(state)?;
     for user_id in user_ids {
         validate_user_id(user_id)?;
         let key = member_key(app_key, group_id, user_id);
         if state.get_raw(&key)?.is_some() {
             continue;
         }
+        joined.push(user_id.clone());
         state.put(
             key,
             &Member {
                 user_id: user_id.clone(),
                 joined_at_ms: ctx.now_ms,
+                joined_at_pos,
                 muted_until_ms: 0,
             },
         )?;
@@ -161,7 +169,44 @@ pub(super) fn join(
         });
     }
     state.put(group_key(app_key, group_id), &group)?;
+    announce(state, app_key, group_id, joined, Vec::new(), false)?;
     Ok(group)
+}
+
+/// Tells the edges' sessions who joined or left (see `feed`).
+fn announce(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    group_id: &str,
+    joined: Vec<String>,
+    left: Vec<String>,
+    dismissed: bool,
+) -> Result<(), CommandError> {
+    if joined.is_empty() && left.is_empty() && !dismissed {
+        return Ok(());
+    }
+    feed::append_event(
+        state,
+        FeedEvent::Members {
+            app_key: app_key.to_string(),
+            kind: ConversationType::Group,
+            id: group_id.to_string(),
+            joined,
+            left,
+            dismissed,
+        },
+    )?;
+    Ok(())
+}
+
+/// A user's membership record, if a member.
+pub(super) fn membership(
+    state: &impl StateRead,
+    app_key: &str,
+    group_id: &str,
+    user_id: &str,
+) -> Result<Option<Member>, CommandError> {
+    Ok(state.get(&member_key(app_key, group_id, user_id))?)
 }
 
 pub(super) fn quit(
@@ -171,18 +216,21 @@ pub(super) fn quit(
     user_ids: &[String],
 ) -> Result<Group, CommandError> {
     let mut group = get(state, app_key, group_id)?;
+    let mut left = Vec::new();
     for user_id in user_ids {
         validate_user_id(user_id)?;
         let key = member_key(app_key, group_id, user_id);
         if state.get_raw(&key)?.is_none() {
             continue;
         }
+        left.push(user_id.clone());
         state.delete(key);
         state.delete(user_group_key(app_key, user_id, group_id));
         state.delete(whitelist_key(app_key, group_id, user_id));
         group.members -= 1;
     }
     state.put(group_key(app_key, group_id), &group)?;
+    announce(state, app_key, group_id, Vec::new(), left, false)?;
     Ok(group)
 }
 
@@ -201,7 +249,7 @@ pub(super) fn dismiss(
         }
     }
     state.delete(group_key(app_key, group_id));
-    Ok(())
+    announce(state, app_key, group_id, Vec::new(), Vec::new(), true)
 }
 
 pub(super) fn rename(

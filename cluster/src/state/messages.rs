@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::store::{Overlay, StateRead};
 use super::users::{self, UserList};
-use super::{apps, ApplyContext, CommandError};
+use super::{apps, feed, ApplyContext, CommandError};
 
 /// SPEC MSG-07: content of at most 128 KiB.
 pub const MAX_CONTENT_BYTES: usize = 128 * 1024;
@@ -160,6 +160,8 @@ pub struct NewMessage {
     pub verify_blacklist: bool,
     /// A directed group message (GRP-08) is visible only to these members; empty: all.
     pub visible_to: Vec<String>,
+    /// Set when a client session sent it (see [`Message::sender_device`]).
+    pub sender_device: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,8 +178,12 @@ pub struct Message {
     pub push_content: Option<String>,
     pub push_data: Option<String>,
     pub recalled: bool,
-    #[serde(default)]
     pub visible_to: Vec<String>,
+    /// Position in the area's feed: a device's sync cursor (see `feed`).
+    pub pos: u64,
+    /// The device it was sent from, if a client sent it: that device gets an
+    /// acknowledgement instead of a copy.
+    pub sender_device: Option<String>,
 }
 
 impl Message {
@@ -317,7 +323,30 @@ pub(super) fn publish(
             continue;
         }
         let msg_uid = next_uid(ctx, state)?;
+        let mut built = Message {
+            msg_uid: msg_uid.clone(),
+            conversation: message.conversation.clone(),
+            sender: message.sender.clone(),
+            object_name: message.object_name.clone(),
+            content: message.content.clone(),
+            sent_time_ms: ctx.now_ms,
+            seq: 0,
+            counted: message.flags.counted,
+            push_content: message.push_content.clone(),
+            push_data: message.push_data.clone(),
+            recalled: false,
+            visible_to: message.visible_to.clone(),
+            pos: feed::next_position(state)?,
+            sender_device: message.sender_device.clone(),
+        };
         if !message.flags.persisted {
+            feed::append_event(
+                state,
+                feed::FeedEvent::Message {
+                    app_key: app_key.to_string(),
+                    message: built,
+                },
+            )?;
             out.push(Publication::Transient {
                 msg_uid,
                 sent_time_ms: ctx.now_ms,
@@ -327,21 +356,8 @@ pub(super) fn publish(
         let seq_key = last_seq_key(app_key, &message.conversation);
         let seq: u64 = state.get(&seq_key)?.unwrap_or(0) + 1;
         state.put(seq_key, &seq)?;
-        let stored = Message {
-            msg_uid: msg_uid.clone(),
-            conversation: message.conversation.clone(),
-            sender: message.sender.clone(),
-            object_name: message.object_name.clone(),
-            content: message.content.clone(),
-            sent_time_ms: ctx.now_ms,
-            seq,
-            counted: message.flags.counted,
-            push_content: message.push_content.clone(),
-            push_data: message.push_data.clone(),
-            recalled: false,
-            visible_to: message.visible_to.clone(),
-        };
-        state.put(message_key(app_key, &message.conversation, seq), &stored)?;
+        built.seq = seq;
+        state.put(message_key(app_key, &message.conversation, seq), &built)?;
         state.put(
             uid_key(app_key, &msg_uid),
             &UidIndex {
@@ -349,6 +365,7 @@ pub(super) fn publish(
                 seq,
             },
         )?;
+        feed::append_stored(state, app_key, &built)?;
         out.push(Publication::Stored {
             msg_uid,
             seq,
@@ -356,6 +373,51 @@ pub(super) fn publish(
         });
     }
     Ok(out)
+}
+
+/// The message at `seq` of a conversation, if stored.
+pub(super) fn get(
+    state: &impl StateRead,
+    app_key: &str,
+    conversation: &Conversation,
+    seq: u64,
+) -> Result<Option<Message>, CommandError> {
+    Ok(state.get(&message_key(app_key, conversation, seq))?)
+}
+
+/// The oldest `limit` messages of a conversation whose feed position is after `after`.
+/// Reads back from the newest, so it costs what the device missed, not the history.
+pub(super) fn after_position(
+    state: &impl StateRead,
+    app_key: &str,
+    conversation: &Conversation,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<Message>, CommandError> {
+    let prefix = [MSG_PREFIX, &conversation.key(app_key)].concat();
+    let mut newer = Vec::new();
+    let mut failure = None;
+    state.visit_raw(
+        &prefix,
+        true,
+        &mut |bytes| match crate::raft::wire::from_bytes::<Message>(bytes) {
+            Ok(message) if message.pos > after => {
+                newer.push(message);
+                true
+            }
+            Ok(_) => false,
+            Err(e) => {
+                failure = Some(e);
+                false
+            }
+        },
+    )?;
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
+    newer.reverse();
+    newer.truncate(limit);
+    Ok(newer)
 }
 
 pub(super) fn by_uid(
@@ -422,6 +484,7 @@ pub(super) fn recall(
         push_data: None,
         verify_blacklist: false,
         visible_to: message.visible_to.clone(),
+        sender_device: None,
     };
     publish(ctx, state, app_key, &[notice])
 }

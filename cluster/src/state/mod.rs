@@ -9,6 +9,7 @@
 mod apps;
 pub mod chatrooms;
 pub mod conversations;
+pub mod feed;
 pub mod groups;
 pub mod messages;
 mod store;
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 pub use apps::{App, AppEnv, Credentials};
 pub use chatrooms::{Chatroom, RoomEntry, RoomFlag, RoomSet, SetEntry};
 pub use conversations::{ConversationSetting, ConversationSettings};
+pub use feed::{FeedEvent, FeedPage, SyncPage, SyncRequest};
 pub use groups::{Group, Member};
 pub use messages::{
     Conversation, ConversationType, ExpansionEntry, HistoryPage, Message, MessageFlags, NewMessage,
@@ -191,6 +193,18 @@ pub enum Command {
         room_id: String,
         key: String,
     },
+    /// A client session joins a room (leaving any other).
+    JoinChatroom {
+        app_key: String,
+        room_id: String,
+        user_id: String,
+    },
+    /// Members leave a room; non-members are skipped.
+    QuitChatroom {
+        app_key: String,
+        room_id: String,
+        user_ids: Vec<String>,
+    },
     /// Destroys the app's rooms idle for an hour (CHR-08), as of the entry's time.
     DestroyIdleChatrooms {
         app_key: String,
@@ -276,6 +290,16 @@ pub enum Output {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Query {
+    /// The area's feed after a position (edges tail it).
+    Feed {
+        after: u64,
+        limit: usize,
+    },
+    /// What a user's device missed after its cursor.
+    Sync {
+        app_key: String,
+        request: SyncRequest,
+    },
     /// The app owning this key (dev or prod).
     GetApp {
         app_key: String,
@@ -365,6 +389,8 @@ pub enum Query {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum QueryOutput {
+    Feed(FeedPage),
+    Sync(SyncPage),
     App(App, AppEnv),
     Apps(Vec<App>),
     User(User),
@@ -404,6 +430,8 @@ pub enum CommandError {
     Conflict { what: String },
     #[error("limit reached: {what} (at most {limit})")]
     Limit { what: String, limit: u64 },
+    #[error("forbidden: {reason}")]
+    Forbidden { reason: String },
     #[error("a dev environment holds at most {limit} users")]
     DevUserLimit { limit: u64 },
     #[error("a group holds at most {limit} members")]
@@ -560,6 +588,16 @@ fn execute(
             room_id,
             key,
         } => chatrooms::remove_entry(state, app_key, room_id, key).map(|()| Output::Done),
+        Command::JoinChatroom {
+            app_key,
+            room_id,
+            user_id,
+        } => chatrooms::join(ctx, state, app_key, room_id, user_id).map(|()| Output::Done),
+        Command::QuitChatroom {
+            app_key,
+            room_id,
+            user_ids,
+        } => chatrooms::leave(state, app_key, room_id, user_ids).map(|()| Output::Done),
         Command::DestroyIdleChatrooms { app_key } => {
             chatrooms::destroy_idle(ctx, state, app_key).map(Output::Destroyed)
         }
@@ -660,6 +698,11 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
             Ok(QueryOutput::App(app, env))
         }
         Query::ListApps => apps::list(state).map(QueryOutput::Apps),
+        Query::Feed { after, limit } => feed::page(state, *after, *limit).map(QueryOutput::Feed),
+        Query::Sync { app_key, request } => {
+            apps::by_key(state, app_key)?;
+            feed::sync(state, app_key, request).map(QueryOutput::Sync)
+        }
         Query::GetUser { app_key, user_id } => {
             users::get(state, app_key, user_id).map(QueryOutput::User)
         }

@@ -31,6 +31,22 @@ pub trait StateRead {
         Ok(())
     }
 
+    /// Visits keys and values under `prefix` from `start` on, in key order, until `visit`
+    /// says stop.
+    fn visit_from(
+        &self,
+        prefix: &[u8],
+        start: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> io::Result<()> {
+        for (key, value) in self.scan_raw(prefix)? {
+            if key.as_slice() >= start && !visit(&key, &value) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn get<T: DeserializeOwned>(&self, key: &[u8]) -> io::Result<Option<T>> {
         self.get_raw(key)?
             .map(|bytes| from_bytes(&bytes))
@@ -79,6 +95,23 @@ impl StateRead for sled::Tree {
         for item in &mut items {
             let (_, value) = item.map_err(io::Error::other)?;
             if !visit(&value) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Seeks straight to `start`: a sync reads only what it returns.
+    fn visit_from(
+        &self,
+        prefix: &[u8],
+        start: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> io::Result<()> {
+        let from = start.max(prefix).to_vec();
+        for item in self.range(from..) {
+            let (key, value) = item.map_err(io::Error::other)?;
+            if !key.starts_with(prefix) || !visit(&key, &value) {
                 break;
             }
         }

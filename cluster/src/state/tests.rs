@@ -480,6 +480,7 @@ fn text(
         push_data: None,
         verify_blacklist: true,
         visible_to: Vec::new(),
+        sender_device: None,
     }
 }
 
@@ -867,4 +868,200 @@ fn chatrooms_keep_sets_and_attributes_and_idle_ones_are_destroyed_unless_kept_al
         ),
         Err(CommandError::NotFound { .. })
     ));
+}
+
+fn sync_of(tree: &sled::Tree, user: &str, after: u64, limit: usize) -> SyncPage {
+    match query(
+        tree,
+        &Query::Sync {
+            app_key: "prodkey001".into(),
+            request: SyncRequest {
+                user_id: user.into(),
+                after,
+                since_ms: 0,
+                limit,
+            },
+        },
+    ) {
+        Ok(QueryOutput::Sync(page)) => page,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn feed_after(tree: &sled::Tree, after: u64) -> FeedPage {
+    match query(tree, &Query::Feed { after, limit: 1000 }) {
+        Ok(QueryOutput::Feed(page)) => page,
+        other => panic!("{other:?}"),
+    }
+}
+
+// covers: MSG-01, PRV-02, GRP-05
+#[test]
+fn the_feed_orders_every_event_and_sync_returns_what_a_user_missed_in_that_order() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    run(&tree, &[join("g1", vec!["alice".into(), "bob".into()])]);
+    let ab = Conversation::private("alice", "bob", "");
+    let g1 = Conversation::group_like(ConversationType::Group, "g1", "");
+    publish(&tree, vec![text(ab.clone(), "alice", Some("bob"), "one")]).unwrap();
+    publish(&tree, vec![text(g1.clone(), "alice", None, "two")]).unwrap();
+    let mut typing = text(ab.clone(), "alice", Some("bob"), "typing");
+    typing.object_name = "RC:TypSts".into();
+    typing.flags = MessageFlags::status();
+    publish(&tree, vec![typing]).unwrap();
+    publish(&tree, vec![text(ab.clone(), "bob", Some("alice"), "three")]).unwrap();
+    // carol joins later: she sees only what comes after (GRP-05).
+    run(&tree, &[join("g1", vec!["carol".into()])]);
+    let mut later = ctx();
+    later.now_ms = 2_000;
+    let mut overlay = Overlay::new(&tree);
+    apply(
+        later,
+        &mut overlay,
+        &envelope(Command::Publish {
+            app_key: "prodkey001".into(),
+            messages: vec![text(g1.clone(), "bob", None, "four")],
+        }),
+    )
+    .unwrap();
+    tree.apply_batch(overlay.into_batch()).unwrap();
+
+    // The feed: membership, 3 stored messages and one status message, in order.
+    let feed = feed_after(&tree, 0);
+    assert!(!feed.missed);
+    let kinds: Vec<String> = feed
+        .events
+        .iter()
+        .map(|(_, event)| match event {
+            FeedEvent::Message { message, .. } => message.content.clone(),
+            FeedEvent::Members { joined, .. } => format!("joined {}", joined.join(",")),
+            FeedEvent::Banned { .. } => "banned".into(),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "joined alice,bob",
+            "one",
+            "two",
+            "typing",
+            "three",
+            "joined carol",
+            "four"
+        ]
+    );
+    let positions: Vec<u64> = feed.events.iter().map(|(pos, _)| *pos).collect();
+    assert_eq!(positions, (1..=7).collect::<Vec<_>>());
+    assert_eq!(feed.head, 7);
+    assert_eq!(feed_after(&tree, 5).events.len(), 2);
+
+    // bob's sync from nothing: his private and group messages, never the status one.
+    let contents = |page: &SyncPage| -> Vec<String> {
+        page.messages.iter().map(|m| m.content.clone()).collect()
+    };
+    let all = sync_of(&tree, "bob", 0, 100);
+    assert_eq!(contents(&all), ["one", "two", "three", "four"]);
+    assert_eq!((all.cursor, all.more), (7, false));
+    assert_eq!(all.groups, ["g1"]);
+    // Paged: two at a time, resuming at the cursor, nothing repeated or skipped.
+    let first = sync_of(&tree, "bob", 0, 2);
+    assert_eq!(
+        (contents(&first), first.more),
+        (vec!["one".into(), "two".into()], true)
+    );
+    let second = sync_of(&tree, "bob", first.cursor, 2);
+    assert_eq!(contents(&second), ["three", "four"]);
+    let rest = sync_of(&tree, "bob", second.cursor, 2);
+    assert!(rest.messages.is_empty() && !rest.more);
+    // carol joined after "two": she gets only "four".
+    assert_eq!(contents(&sync_of(&tree, "carol", 0, 100)), ["four"]);
+    // A cursor past everything answers nothing.
+    assert!(sync_of(&tree, "alice", 7, 100).messages.is_empty());
+}
+
+// covers: MSG-08, CHR-02
+#[test]
+fn bans_chatroom_joins_and_group_changes_reach_the_feed() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    run(
+        &tree,
+        &[envelope(Command::CreateChatrooms {
+            app_key: "prodkey001".into(),
+            rooms: vec![("r1".into(), "one".into()), ("r2".into(), "two".into())],
+        })],
+    );
+    let join_room = |room: &str| {
+        envelope(Command::JoinChatroom {
+            app_key: "prodkey001".into(),
+            room_id: room.into(),
+            user_id: "ann".into(),
+        })
+    };
+    assert!(run(&tree, &[join_room("r1")])[0].is_ok());
+    // One room at a time: joining r2 leaves r1.
+    assert!(run(&tree, &[join_room("r2")])[0].is_ok());
+    let members = |room: &str| match query(
+        &tree,
+        &Query::RoomMembers {
+            app_key: "prodkey001".into(),
+            room_id: room.into(),
+        },
+    ) {
+        Ok(QueryOutput::RoomMembers(m)) => m.into_iter().map(|(u, _)| u).collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    assert!(members("r1").is_empty());
+    assert_eq!(members("r2"), ["ann"]);
+    // A room ban kicks her out and keeps her out.
+    run(
+        &tree,
+        &[envelope(Command::ChangeRoomSet {
+            app_key: "prodkey001".into(),
+            room_id: Some("r2".into()),
+            set: RoomSet::Blocked,
+            members: vec!["ann".into()],
+            until_ms: 0,
+            present: true,
+        })],
+    );
+    assert!(members("r2").is_empty());
+    assert!(matches!(
+        run(&tree, &[join_room("r2")])[0],
+        Err(CommandError::Forbidden { .. })
+    ));
+    run(
+        &tree,
+        &[envelope(Command::BlockUsers {
+            app_key: "prodkey001".into(),
+            user_ids: vec!["ann".into()],
+            until_ms: 10_000,
+        })],
+    );
+    let events: Vec<FeedEvent> = feed_after(&tree, 0)
+        .events
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect();
+    let room_change = |id: &str, joined: &[&str], left: &[&str]| FeedEvent::Members {
+        app_key: "prodkey001".into(),
+        kind: ConversationType::Chatroom,
+        id: id.into(),
+        joined: joined.iter().map(|s| s.to_string()).collect(),
+        left: left.iter().map(|s| s.to_string()).collect(),
+        dismissed: false,
+    };
+    assert_eq!(
+        events,
+        [
+            room_change("r1", &["ann"], &[]),
+            room_change("r1", &[], &["ann"]),
+            room_change("r2", &["ann"], &[]),
+            room_change("r2", &[], &["ann"]),
+            FeedEvent::Banned {
+                app_key: "prodkey001".into(),
+                user_ids: vec!["ann".into()],
+            },
+        ]
+    );
 }

@@ -232,6 +232,13 @@ pub(super) fn block(
         };
         state.put(block_key(app_key, user_id), &block)?;
     }
+    super::feed::append_event(
+        state,
+        super::feed::FeedEvent::Banned {
+            app_key: app_key.to_string(),
+            user_ids: user_ids.to_vec(),
+        },
+    )?;
     Ok(())
 }
 

@@ -104,6 +104,7 @@ impl From<CommandError> for ApiError {
             }
             CommandError::NotFound { what } => ApiError::Param(format!("{what} not found")),
             CommandError::Conflict { what } => ApiError::Param(format!("{what} already exists")),
+            CommandError::Forbidden { reason } => ApiError::Param(reason),
             CommandError::WrongArea { cluster, requested } => ApiError::Internal(format!(
                 "residency guard: cluster {cluster} refused area {requested}"
             )),

@@ -78,6 +78,7 @@ fn directed_message(
         push_data: p.push_data.clone(),
         verify_blacklist: p.verify_blacklist,
         visible_to,
+        sender_device: None,
     }
 }
 

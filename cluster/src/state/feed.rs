@@ -1,0 +1,310 @@
+//! The area's feed and each user's sync (DESIGN §4, "delivery path").
+//!
+//! Every event a client session may need — a message stored or passed through, a change
+//! of group or chatroom membership, a ban — gets the next position of the area's feed,
+//! written in the same apply round as the change itself. Edges tail the feed of their
+//! areas in position order, so a session that has caught up to position P and then takes
+//! every event after P has seen everything, exactly once.
+//!
+//! A device's sync cursor is a feed position. Catching up reads the user's inbox (private
+//! and system messages, two or one index records per message), the app's broadcasts, and
+//! the tail of each of the user's groups (read diffusion: a group message is stored once).
+
+use serde::{Deserialize, Serialize};
+
+use super::messages::{self, Conversation, ConversationType, Message};
+use super::store::{Overlay, StateRead};
+use super::{groups, CommandError};
+
+const FEED_PREFIX: &[u8] = b"feed/";
+const FEED_HEAD: &[u8] = b"counter/feed";
+const INBOX_PREFIX: &[u8] = b"inbox/";
+const BROADCAST_PREFIX: &[u8] = b"bcast/";
+
+/// Events kept in the feed; an edge further behind than this resyncs its sessions.
+pub const FEED_RETAINED: u64 = 50_000;
+/// Events one feed page holds at most.
+pub const MAX_FEED_PAGE: usize = 1_000;
+/// Messages one sync page holds at most.
+pub const MAX_SYNC_PAGE: usize = 200;
+
+/// What the feed stores: stored messages by reference, the rest whole.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum FeedRecord {
+    Stored {
+        app_key: String,
+        conversation: Conversation,
+        seq: u64,
+    },
+    Event(FeedEvent),
+}
+
+/// One event as edges receive it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum FeedEvent {
+    /// A message: stored (`seq` > 0) or a status message passed through (`seq` 0).
+    Message { app_key: String, message: Message },
+    /// Users joined or left a group or chatroom; `dismissed`: the group is gone.
+    Members {
+        app_key: String,
+        kind: ConversationType,
+        id: String,
+        joined: Vec<String>,
+        left: Vec<String>,
+        dismissed: bool,
+    },
+    /// These users are banned: their live sessions end (MSG-08).
+    Banned {
+        app_key: String,
+        user_ids: Vec<String>,
+    },
+}
+
+/// Events after a position, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedPage {
+    pub events: Vec<(u64, FeedEvent)>,
+    /// The newest position at the time of the read.
+    pub head: u64,
+    /// Events after the asked position were already pruned: the reader missed some and
+    /// must resync whoever they concerned (the page starts at the oldest kept).
+    pub missed: bool,
+}
+
+/// One page of what a user missed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncPage {
+    /// In feed order (hence in `seq` order within each conversation).
+    pub messages: Vec<Message>,
+    /// The feed position this page brings the device to.
+    pub cursor: u64,
+    /// More messages wait after `cursor`.
+    pub more: bool,
+    /// The user's groups, as of this read.
+    pub groups: Vec<String>,
+}
+
+/// Which part of a user's missed messages a sync wants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRequest {
+    pub user_id: String,
+    /// The device's cursor: positions up to here were delivered.
+    pub after: u64,
+    /// Messages sent before this instant are past the offline window.
+    pub since_ms: u64,
+    pub limit: usize,
+}
+
+fn feed_key(pos: u64) -> Vec<u8> {
+    [FEED_PREFIX, format!("{pos:020}").as_bytes()].concat()
+}
+
+fn inbox_prefix(app_key: &str, user_id: &str) -> Vec<u8> {
+    [
+        INBOX_PREFIX,
+        app_key.as_bytes(),
+        b"/",
+        user_id.as_bytes(),
+        b"/",
+    ]
+    .concat()
+}
+
+fn broadcast_prefix(app_key: &str) -> Vec<u8> {
+    [BROADCAST_PREFIX, app_key.as_bytes(), b"/"].concat()
+}
+
+fn positioned(prefix: &[u8], pos: u64) -> Vec<u8> {
+    [prefix, format!("{pos:020}").as_bytes()].concat()
+}
+
+pub fn head(state: &impl StateRead) -> Result<u64, CommandError> {
+    Ok(state.get(FEED_HEAD)?.unwrap_or(0))
+}
+
+/// The position the next event will get.
+pub(super) fn next_position(state: &impl StateRead) -> Result<u64, CommandError> {
+    Ok(head(state)? + 1)
+}
+
+fn append(state: &mut Overlay<'_>, record: &FeedRecord) -> Result<u64, CommandError> {
+    let pos = next_position(state)?;
+    state.put(FEED_HEAD.to_vec(), &pos)?;
+    state.put(feed_key(pos), record)?;
+    if pos > FEED_RETAINED {
+        state.delete(feed_key(pos - FEED_RETAINED));
+    }
+    Ok(pos)
+}
+
+/// Appends a stored message (whose `pos` was taken from [`next_position`]) and indexes it
+/// for the sync of the users it is for.
+pub(super) fn append_stored(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    message: &Message,
+) -> Result<(), CommandError> {
+    let pos = append(
+        state,
+        &FeedRecord::Stored {
+            app_key: app_key.to_string(),
+            conversation: message.conversation.clone(),
+            seq: message.seq,
+        },
+    )?;
+    debug_assert_eq!(pos, message.pos);
+    let conversation = &message.conversation;
+    let pointer = (conversation.clone(), message.seq);
+    match conversation.kind {
+        ConversationType::Private => {
+            state.put(
+                positioned(&inbox_prefix(app_key, &conversation.first), pos),
+                &pointer,
+            )?;
+            if conversation.second != conversation.first {
+                state.put(
+                    positioned(&inbox_prefix(app_key, &conversation.second), pos),
+                    &pointer,
+                )?;
+            }
+        }
+        ConversationType::System if conversation.second.is_empty() => {
+            state.put(positioned(&broadcast_prefix(app_key), pos), &pointer)?;
+        }
+        ConversationType::System => {
+            state.put(
+                positioned(&inbox_prefix(app_key, &conversation.second), pos),
+                &pointer,
+            )?;
+        }
+        // Read diffusion: sync reads the group's own log; chatrooms are online only.
+        ConversationType::Group | ConversationType::UltraGroup | ConversationType::Chatroom => {}
+    }
+    Ok(())
+}
+
+/// Appends an event that carries everything itself.
+pub(super) fn append_event(state: &mut Overlay<'_>, event: FeedEvent) -> Result<u64, CommandError> {
+    append(state, &FeedRecord::Event(event))
+}
+
+/// Events after `after`, at most `limit`.
+pub fn page(state: &impl StateRead, after: u64, limit: usize) -> Result<FeedPage, CommandError> {
+    let head = head(state)?;
+    let oldest_kept = head.saturating_sub(FEED_RETAINED) + 1;
+    let missed = after + 1 < oldest_kept;
+    let start = feed_key((after + 1).max(oldest_kept));
+    let limit = limit.clamp(1, MAX_FEED_PAGE);
+    let mut records = Vec::new();
+    let mut failure = None;
+    state.visit_from(FEED_PREFIX, &start, &mut |key, value| {
+        let pos = std::str::from_utf8(&key[FEED_PREFIX.len()..])
+            .ok()
+            .and_then(|digits| digits.parse::<u64>().ok());
+        match (pos, crate::raft::wire::from_bytes::<FeedRecord>(value)) {
+            (Some(pos), Ok(record)) => records.push((pos, record)),
+            (_, Err(e)) => failure = Some(CommandError::from(e)),
+            (None, _) => failure = Some(CommandError::Storage("bad feed key".into())),
+        }
+        failure.is_none() && records.len() < limit
+    })?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let mut events = Vec::with_capacity(records.len());
+    for (pos, record) in records {
+        let event = match record {
+            FeedRecord::Event(event) => event,
+            FeedRecord::Stored {
+                app_key,
+                conversation,
+                seq,
+            } => match messages::get(state, &app_key, &conversation, seq)? {
+                Some(message) => FeedEvent::Message { app_key, message },
+                // Deleted since (its app was removed): nothing left to deliver.
+                None => continue,
+            },
+        };
+        events.push((pos, event));
+    }
+    Ok(FeedPage {
+        events,
+        head,
+        missed,
+    })
+}
+
+/// What `request.user_id` missed after its cursor: private and system messages, the app's
+/// broadcasts and the messages of its groups sent since it joined (GRP-05), oldest first.
+pub fn sync(
+    state: &impl StateRead,
+    app_key: &str,
+    request: &SyncRequest,
+) -> Result<SyncPage, CommandError> {
+    let limit = request.limit.clamp(1, MAX_SYNC_PAGE);
+    let head = head(state)?;
+    let start_after = |prefix: &[u8]| positioned(prefix, request.after + 1);
+    let mut found: Vec<Message> = Vec::new();
+    // Each source is read in position order, at most `limit + 1` of it: together they
+    // hold the oldest `limit + 1` candidates, which tells whether more remain.
+    for prefix in [
+        inbox_prefix(app_key, &request.user_id),
+        broadcast_prefix(app_key),
+    ] {
+        let mut pointers: Vec<(Conversation, u64)> = Vec::new();
+        let mut failure = None;
+        state.visit_from(&prefix, &start_after(&prefix), &mut |_, value| {
+            match crate::raft::wire::from_bytes(value) {
+                Ok(pointer) => pointers.push(pointer),
+                Err(e) => failure = Some(e),
+            }
+            failure.is_none() && pointers.len() <= limit
+        })?;
+        if let Some(e) = failure {
+            return Err(e.into());
+        }
+        for (conversation, seq) in pointers {
+            if let Some(message) = messages::get(state, app_key, &conversation, seq)? {
+                found.push(message);
+            }
+        }
+    }
+    let mut group_ids = Vec::new();
+    for group in groups::of_user(state, app_key, &request.user_id)? {
+        let joined_at_pos = groups::membership(state, app_key, &group.group_id, &request.user_id)?
+            .map_or(0, |member| member.joined_at_pos);
+        let conversation = Conversation::group_like(ConversationType::Group, &group.group_id, "");
+        found.extend(
+            messages::after_position(state, app_key, &conversation, request.after, limit + 1)?
+                .into_iter()
+                .filter(|m| m.pos > joined_at_pos && m.visible_to(&request.user_id)),
+        );
+        group_ids.push(group.group_id);
+    }
+    found.sort_by_key(|m| m.pos);
+    let more = found.len() > limit;
+    found.truncate(limit);
+    let cursor = if more {
+        found.last().map_or(request.after, |m| m.pos)
+    } else {
+        head.max(request.after)
+    };
+    found.retain(|m| m.sent_time_ms >= request.since_ms);
+    Ok(SyncPage {
+        messages: found,
+        cursor,
+        more,
+        groups: group_ids,
+    })
+}
+
+/// Removes an app environment's sync indexes (its feed records go as they age out).
+pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
+    for prefix in [INBOX_PREFIX, BROADCAST_PREFIX] {
+        let scoped = [prefix, app_key.as_bytes(), b"/"].concat();
+        for (key, _) in state.scan_raw(&scoped)? {
+            state.delete(key);
+        }
+    }
+    Ok(())
+}
