@@ -43,7 +43,10 @@ enum FeedRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum FeedEvent {
     /// A message: stored (`seq` > 0) or a status message passed through (`seq` 0).
-    Message { app_key: String, message: Message },
+    Message {
+        app_key: String,
+        message: Box<Message>,
+    },
     /// Users joined or left a group or chatroom; `dismissed`: the group is gone.
     Members {
         app_key: String,
@@ -220,7 +223,10 @@ pub fn page(state: &impl StateRead, after: u64, limit: usize) -> Result<FeedPage
                 conversation,
                 seq,
             } => match messages::get(state, &app_key, &conversation, seq)? {
-                Some(message) => FeedEvent::Message { app_key, message },
+                Some(message) => FeedEvent::Message {
+                    app_key,
+                    message: Box::new(message),
+                },
                 // Deleted since (its app was removed): nothing left to deliver.
                 None => continue,
             },

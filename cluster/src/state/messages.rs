@@ -344,7 +344,7 @@ pub(super) fn publish(
                 state,
                 feed::FeedEvent::Message {
                     app_key: app_key.to_string(),
-                    message: built,
+                    message: Box::new(built),
                 },
             )?;
             out.push(Publication::Transient {
