@@ -205,6 +205,7 @@ impl Deployment {
                 directory,
                 rate_limits: options.rate_limits,
                 tls: None,
+                sessions: Default::default(),
             })
             .await
             .with_context(|| format!("area {area} edge"))?;

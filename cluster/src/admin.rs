@@ -41,7 +41,9 @@ fn error_response(error: &ClusterError) -> Response<Bytes> {
             CommandError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid"),
             CommandError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
             CommandError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
-            CommandError::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
+            CommandError::Forbidden { .. }
+            | CommandError::NotMember { .. }
+            | CommandError::Muted { .. } => (StatusCode::FORBIDDEN, "forbidden"),
             CommandError::Limit { .. }
             | CommandError::DevUserLimit { .. }
             | CommandError::MemberCap { .. } => (StatusCode::FORBIDDEN, "limit"),

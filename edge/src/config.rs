@@ -27,6 +27,38 @@ pub struct EdgeConfig {
     /// mTLS identity towards clusters.
     #[serde(default)]
     pub tls: Option<TlsFiles>,
+    /// Client sessions (`/websocket`).
+    #[serde(default)]
+    pub sessions: SessionSettings,
+}
+
+/// Limits and timers of client sessions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionSettings {
+    /// How often clients should ping (sent to them on connect).
+    pub heartbeat_ms: u64,
+    /// A session that sends nothing for this long is closed.
+    pub idle_timeout_ms: u64,
+    /// Messages older than this are not synced to a reconnecting device (PRV-02: 1–7
+    /// days, default 7). Until per-app settings exist, one value for every app.
+    pub offline_window_secs: u64,
+    /// Messages one connection may send per second (MSG-06).
+    pub sends_per_second: u32,
+    /// Frames queued for one client before it counts as too slow and is disconnected.
+    pub queue_frames: usize,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            heartbeat_ms: 30_000,
+            idle_timeout_ms: 90_000,
+            offline_window_secs: 7 * 24 * 3600,
+            sends_per_second: 5,
+            queue_frames: 1024,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,6 +115,25 @@ impl EdgeConfig {
         }
         if self.areas.is_empty() {
             return Err(bad("areas".into(), "an edge must front at least one area"));
+        }
+        let sessions = &self.sessions;
+        if !(1..=7 * 24 * 3600).contains(&sessions.offline_window_secs) {
+            return Err(bad(
+                "sessions.offline_window_secs".into(),
+                "must be 1 second to 7 days",
+            ));
+        }
+        if sessions.heartbeat_ms == 0 || sessions.idle_timeout_ms <= sessions.heartbeat_ms {
+            return Err(bad(
+                "sessions.idle_timeout_ms".into(),
+                "must be longer than a non-zero heartbeat_ms",
+            ));
+        }
+        if sessions.sends_per_second == 0 || sessions.queue_frames < 16 {
+            return Err(bad(
+                "sessions".into(),
+                "sends_per_second must be at least 1 and queue_frames at least 16",
+            ));
         }
         let mut seen = std::collections::BTreeSet::new();
         for (i, area) in self.areas.iter().enumerate() {

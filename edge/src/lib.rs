@@ -7,7 +7,8 @@ pub mod config;
 mod metrics;
 mod server;
 pub mod server_api;
+pub mod sessions;
 pub mod token;
 
-pub use config::{DirectoryArea, EdgeArea, EdgeConfig};
+pub use config::{DirectoryArea, EdgeArea, EdgeConfig, SessionSettings};
 pub use server::{Edge, EdgeError};

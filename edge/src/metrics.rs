@@ -1,8 +1,17 @@
-use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
 
 #[derive(Clone)]
 pub(crate) struct EdgeMetrics {
     pub admin_requests: IntCounterVec,
+    pub sessions: IntGaugeVec,
+    pub frames_in: IntCounterVec,
+    pub frames_out: IntCounter,
+    pub send_seconds: Histogram,
+    pub session_closes: IntCounterVec,
+    pub feed_events: IntCounter,
+    pub resyncs: IntCounter,
 }
 
 impl EdgeMetrics {
@@ -18,6 +27,57 @@ impl EdgeMetrics {
         let served = IntGauge::new("meridian_edge_areas_served", "Areas this edge fronts")?;
         served.set(areas as i64);
         registry.register(Box::new(served))?;
-        Ok(Self { admin_requests })
+        let sessions = IntGaugeVec::new(
+            Opts::new(
+                "meridian_edge_sessions",
+                "Live client sessions, by area and platform",
+            ),
+            &["area", "platform"],
+        )?;
+        registry.register(Box::new(sessions.clone()))?;
+        let frames_in = IntCounterVec::new(
+            Opts::new(
+                "meridian_edge_frames_in_total",
+                "Client frames received, by frame type",
+            ),
+            &["op"],
+        )?;
+        registry.register(Box::new(frames_in.clone()))?;
+        let frames_out =
+            IntCounter::new("meridian_edge_frames_out_total", "Frames sent to clients")?;
+        registry.register(Box::new(frames_out.clone()))?;
+        let send_seconds = Histogram::with_opts(HistogramOpts::new(
+            "meridian_edge_send_seconds",
+            "From a client send frame to its acknowledgement (after the Raft commit)",
+        ))?;
+        registry.register(Box::new(send_seconds.clone()))?;
+        let session_closes = IntCounterVec::new(
+            Opts::new(
+                "meridian_edge_session_closes_total",
+                "Sessions ended, by reason (closed, idle, kicked, banned, slow, drain, error)",
+            ),
+            &["reason"],
+        )?;
+        registry.register(Box::new(session_closes.clone()))?;
+        let feed_events = IntCounter::new(
+            "meridian_edge_feed_events_total",
+            "Events read from the areas' feeds",
+        )?;
+        registry.register(Box::new(feed_events.clone()))?;
+        let resyncs = IntCounter::new(
+            "meridian_edge_session_resyncs_total",
+            "Sessions that fell behind their live queue and caught up by a sync instead",
+        )?;
+        registry.register(Box::new(resyncs.clone()))?;
+        Ok(Self {
+            admin_requests,
+            sessions,
+            frames_in,
+            frames_out,
+            send_seconds,
+            session_closes,
+            feed_events,
+            resyncs,
+        })
     }
 }

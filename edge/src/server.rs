@@ -20,6 +20,7 @@ use crate::config::{ConfigError, EdgeConfig};
 use crate::metrics::EdgeMetrics;
 use crate::server_api::directory::{AppDirectory, ForeignArea};
 use crate::server_api::{ServerApi, MAX_BODY_BYTES};
+use crate::sessions::Sessions;
 
 /// Header naming the area an admin call is for, when an edge fronts several.
 pub const AREA_HEADER: &str = "x-meridian-area";
@@ -44,6 +45,7 @@ pub struct Edge {
 struct Fronted {
     areas: BTreeMap<AreaCode, AdminApi>,
     server_api: ServerApi,
+    sessions: Sessions,
     metrics: EdgeMetrics,
     location: String,
 }
@@ -92,6 +94,14 @@ impl AdminHooks for PublicHooks {
         stats(&self.0)
     }
 
+    fn upgrade(
+        &self,
+        request: http::Request<hyper::body::Incoming>,
+    ) -> Result<BoxFuture<'static, http::Response<Bytes>>, http::Request<hyper::body::Incoming>>
+    {
+        self.0.sessions.upgrade(request)
+    }
+
     fn route(&self, request: http::Request<Bytes>) -> BoxFuture<'static, http::Response<Bytes>> {
         let fronted = self.0.clone();
         async move {
@@ -135,7 +145,7 @@ fn stats(fronted: &Fronted) -> serde_json::Value {
         "component": "edge",
         "location": fronted.location,
         "areas": fronted.areas.keys().map(|a| a.as_str()).collect::<Vec<_>>(),
-        "sessions": 0,
+        "sessions": fronted.sessions.len(),
     })
 }
 
@@ -183,15 +193,24 @@ impl Edge {
                 (entry.area, foreign)
             })
             .collect();
-        let server_api = ServerApi::new(AppDirectory::new(clients, foreign), config.rate_limits);
+        let directory = Arc::new(AppDirectory::new(clients.clone(), foreign));
+        let server_api = ServerApi::new(directory.clone(), config.rate_limits);
+        let (stop, stop_rx) = watch::channel(false);
+        let (sessions, mut tasks) = Sessions::start(
+            directory,
+            &clients,
+            config.sessions.clone(),
+            metrics.clone(),
+            stop_rx.clone(),
+        );
         let fronted = Arc::new(Fronted {
             areas,
             server_api,
+            sessions,
             metrics,
             location: config.location.clone(),
         });
 
-        let (stop, stop_rx) = watch::channel(false);
         let wait = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };
@@ -201,7 +220,7 @@ impl Edge {
             AdminServer::new(Registry::new(), Arc::new(PublicHooks(fronted.clone())))
                 .body_limit(8 * MAX_BODY_BYTES);
         let admin_server = AdminServer::new(registry, Arc::new(AdminPortHooks(fronted)));
-        let tasks = vec![
+        tasks.extend([
             tokio::spawn({
                 let stop = wait(stop_rx.clone());
                 async move {
@@ -218,7 +237,7 @@ impl Edge {
                     }
                 }
             }),
-        ];
+        ]);
         Ok(Self {
             stop,
             tasks,

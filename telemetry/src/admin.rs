@@ -72,6 +72,17 @@ pub trait AdminHooks: Send + Sync + 'static {
         });
         futures::future::ready(json_response(StatusCode::NOT_FOUND, &body)).boxed()
     }
+
+    /// A request asking to switch protocols (`Upgrade`, e.g. a WebSocket): taken whole,
+    /// so the hook can answer `101` and keep the connection; or handed back untouched
+    /// to be routed as usual. Default: handed back.
+    #[allow(clippy::result_large_err)]
+    fn upgrade(
+        &self,
+        req: Request<Incoming>,
+    ) -> Result<BoxFuture<'static, Response<Bytes>>, Request<Incoming>> {
+        Err(req)
+    }
 }
 
 /// A JSON response (`content-type: application/json`).
@@ -282,7 +293,7 @@ async fn serve_connection(
         let shared = Arc::clone(&shared);
         async move { Ok::<_, Infallible>(handle(shared, req).await) }
     });
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     let mut conn = std::pin::pin!(conn);
     let result = tokio::select! {
         result = conn.as_mut() => result,
@@ -317,6 +328,14 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Bytes> {
         "/metrics" | "/stats" | "/healthz" | "/readyz"
     );
     if !builtin {
+        let req = if req.headers().contains_key(hyper::header::UPGRADE) {
+            match shared.hooks.upgrade(req) {
+                Ok(upgraded) => return upgraded.await,
+                Err(req) => req,
+            }
+        } else {
+            req
+        };
         return route(shared, req).await;
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {

@@ -438,6 +438,14 @@ impl DevDeployment {
             .to_string()
     }
 
+    /// The WebSocket URL of the area's first edge.
+    pub fn ws(&self, area: &str) -> String {
+        self.endpoints["areas"][area]["edges"][0]["ws"]
+            .as_str()
+            .expect("ws url")
+            .to_string()
+    }
+
     /// (App Key, App Secret) of the demo app's `env` environment in `area`.
     pub fn app(&self, area: &str, env: &str) -> (String, String) {
         let apps = self.endpoints["areas"][area]["apps"]

@@ -498,6 +498,38 @@ pub(super) fn join(
     touch(ctx, state, app_key, room_id)
 }
 
+/// A member may send from a client unless gagged in the room, muted app-wide, or the room
+/// is muted and the member is not on its mute whitelist (CHR-05).
+pub(super) fn may_speak(
+    ctx: ApplyContext,
+    state: &impl StateRead,
+    app_key: &str,
+    room_id: &str,
+    user_id: &str,
+) -> Result<(), CommandError> {
+    let room = get(state, app_key, room_id)?;
+    let member = scoped(MEMBER_PREFIX, app_key, &[room_id, user_id]);
+    if state.get_raw(&member)?.is_none() {
+        return Err(CommandError::NotMember {
+            what: format!("chatroom {room_id}"),
+        });
+    }
+    let in_set = |room: Option<&str>, set: RoomSet| -> Result<bool, CommandError> {
+        Ok(set_members(state, app_key, room, set, ctx.now_ms)?
+            .iter()
+            .any(|entry| entry.member == user_id))
+    };
+    let muted = in_set(Some(room_id), RoomSet::Gagged)?
+        || in_set(None, RoomSet::AppMuted)?
+        || (room.muted && !in_set(Some(room_id), RoomSet::MuteWhitelist)?);
+    if muted {
+        return Err(CommandError::Muted {
+            what: format!("chatroom {room_id}"),
+        });
+    }
+    Ok(())
+}
+
 /// Members leave a room (a client quit, a kick, a ban, auto-exit); non-members are skipped.
 pub(super) fn leave(
     state: &mut Overlay<'_>,

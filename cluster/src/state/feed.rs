@@ -195,8 +195,8 @@ pub(super) fn append_event(state: &mut Overlay<'_>, event: FeedEvent) -> Result<
 pub fn page(state: &impl StateRead, after: u64, limit: usize) -> Result<FeedPage, CommandError> {
     let head = head(state)?;
     let oldest_kept = head.saturating_sub(FEED_RETAINED) + 1;
-    let missed = after + 1 < oldest_kept;
-    let start = feed_key((after + 1).max(oldest_kept));
+    let missed = after.saturating_add(1) < oldest_kept;
+    let start = feed_key(after.saturating_add(1).max(oldest_kept));
     let limit = limit.clamp(1, MAX_FEED_PAGE);
     let mut records = Vec::new();
     let mut failure = None;

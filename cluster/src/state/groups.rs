@@ -325,6 +325,34 @@ pub(super) fn members(
     Ok(state.scan(&scoped(MEMBER_PREFIX, app_key, &[group_id]))?)
 }
 
+/// A member may send from a client unless muted (GRP-06) or the whole group is muted and
+/// the member is not on its whitelist (GRP-07).
+pub(super) fn may_speak(
+    ctx: ApplyContext,
+    state: &impl StateRead,
+    app_key: &str,
+    group_id: &str,
+    user_id: &str,
+) -> Result<(), CommandError> {
+    let group = get(state, app_key, group_id)?;
+    let Some(member) = membership(state, app_key, group_id, user_id)? else {
+        return Err(CommandError::NotMember {
+            what: format!("group {group_id}"),
+        });
+    };
+    let whitelisted = || -> Result<bool, CommandError> {
+        Ok(state
+            .get_raw(&whitelist_key(app_key, group_id, user_id))?
+            .is_some())
+    };
+    if member.muted_until_ms > ctx.now_ms || (group.muted && !whitelisted()?) {
+        return Err(CommandError::Muted {
+            what: format!("group {group_id}"),
+        });
+    }
+    Ok(())
+}
+
 pub(super) fn mute_whitelist(
     state: &impl StateRead,
     app_key: &str,

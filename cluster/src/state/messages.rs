@@ -161,7 +161,16 @@ pub struct NewMessage {
     /// A directed group message (GRP-08) is visible only to these members; empty: all.
     pub visible_to: Vec<String>,
     /// Set when a client session sent it (see [`Message::sender_device`]).
-    pub sender_device: Option<String>,
+    pub sender_device: Option<ClientOrigin>,
+}
+
+/// A message sent by a client session: its device, and the id that makes retries of the
+/// same send idempotent. Client sends also obey memberships and mutes, which the Server
+/// API (acting for the app server) does not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientOrigin {
+    pub device_id: String,
+    pub client_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -318,6 +327,13 @@ pub(super) fn publish(
             }
             _ => {}
         }
+        if let Some(origin) = &message.sender_device {
+            if let Some(earlier) = client_sends::earlier(state, app_key, &message.sender, origin)? {
+                out.push(earlier);
+                continue;
+            }
+            may_send_from_client(ctx, state, app_key, message)?;
+        }
         if message.verify_blacklist && blocked_by_lists(state, app_key, message)? {
             out.push(Publication::Blocked);
             continue;
@@ -337,7 +353,7 @@ pub(super) fn publish(
             recalled: false,
             visible_to: message.visible_to.clone(),
             pos: feed::next_position(state)?,
-            sender_device: message.sender_device.clone(),
+            sender_device: message.sender_device.as_ref().map(|o| o.device_id.clone()),
         };
         if !message.flags.persisted {
             feed::append_event(
@@ -347,10 +363,12 @@ pub(super) fn publish(
                     message: Box::new(built),
                 },
             )?;
-            out.push(Publication::Transient {
+            let publication = Publication::Transient {
                 msg_uid,
                 sent_time_ms: ctx.now_ms,
-            });
+            };
+            client_sends::remember(ctx, state, app_key, message, &publication)?;
+            out.push(publication);
             continue;
         }
         let seq_key = last_seq_key(app_key, &message.conversation);
@@ -366,11 +384,13 @@ pub(super) fn publish(
             },
         )?;
         feed::append_stored(state, app_key, &built)?;
-        out.push(Publication::Stored {
+        let publication = Publication::Stored {
             msg_uid,
             seq,
             sent_time_ms: ctx.now_ms,
-        });
+        };
+        client_sends::remember(ctx, state, app_key, message, &publication)?;
+        out.push(publication);
     }
     Ok(out)
 }
@@ -418,6 +438,91 @@ pub(super) fn after_position(
     newer.reverse();
     newer.truncate(limit);
     Ok(newer)
+}
+
+/// What a client may not do that the Server API may: send to a group it is not in or
+/// while muted (GRP-06, GRP-07), or to a chatroom it has not joined or is gagged in (CHR-05).
+fn may_send_from_client(
+    ctx: ApplyContext,
+    state: &impl StateRead,
+    app_key: &str,
+    message: &NewMessage,
+) -> Result<(), CommandError> {
+    let conversation = &message.conversation;
+    let sender = &message.sender;
+    match conversation.kind {
+        ConversationType::Group => {
+            super::groups::may_speak(ctx, state, app_key, &conversation.first, sender)
+        }
+        ConversationType::Chatroom => {
+            super::chatrooms::may_speak(ctx, state, app_key, &conversation.first, sender)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Answers to client sends by client id, so a retried send is stored once. Kept a day,
+/// pruned a few at a time by later client sends (deterministic on every replica).
+mod client_sends {
+    use super::*;
+
+    const BY_ID: &[u8] = b"clientsend/";
+    const BY_TIME: &[u8] = b"clientsend-t/";
+    const KEPT_MS: u64 = 24 * 60 * 60 * 1000;
+    const PRUNED_PER_SEND: usize = 2;
+
+    fn id_key(app_key: &str, sender: &str, client_id: &str) -> Vec<u8> {
+        [BY_ID, format!("{app_key}/{sender}/{client_id}").as_bytes()].concat()
+    }
+
+    pub(super) fn earlier(
+        state: &impl StateRead,
+        app_key: &str,
+        sender: &str,
+        origin: &ClientOrigin,
+    ) -> Result<Option<Publication>, CommandError> {
+        Ok(state.get(&id_key(app_key, sender, &origin.client_id))?)
+    }
+
+    pub(super) fn remember(
+        ctx: ApplyContext,
+        state: &mut Overlay<'_>,
+        app_key: &str,
+        message: &NewMessage,
+        publication: &Publication,
+    ) -> Result<(), CommandError> {
+        let Some(origin) = &message.sender_device else {
+            return Ok(());
+        };
+        let key = id_key(app_key, &message.sender, &origin.client_id);
+        // `clientsend-t/{ms:020}/{rest}` indexes `clientsend/{rest}`.
+        const STAMP: usize = 21;
+        let mut stale = Vec::new();
+        state.visit_from(BY_TIME, BY_TIME, &mut |key, _| {
+            let expired = key
+                .get(BY_TIME.len()..BY_TIME.len() + 20)
+                .and_then(|digits| std::str::from_utf8(digits).ok()?.parse::<u64>().ok())
+                .is_some_and(|at| at + KEPT_MS < ctx.now_ms);
+            if expired {
+                stale.push(key.to_vec());
+            }
+            expired && stale.len() < PRUNED_PER_SEND
+        })?;
+        for time_key in stale {
+            let rest = time_key[BY_TIME.len() + STAMP..].to_vec();
+            state.delete(time_key);
+            state.delete([BY_ID, rest.as_slice()].concat());
+        }
+        let time_key = [
+            BY_TIME,
+            format!("{:020}/", ctx.now_ms).as_bytes(),
+            &key[BY_ID.len()..],
+        ]
+        .concat();
+        state.put(time_key, &())?;
+        state.put(key, publication)?;
+        Ok(())
+    }
 }
 
 pub(super) fn by_uid(

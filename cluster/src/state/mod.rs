@@ -26,8 +26,8 @@ pub use conversations::{ConversationSetting, ConversationSettings};
 pub use feed::{FeedEvent, FeedPage, SyncPage, SyncRequest};
 pub use groups::{Group, Member};
 pub use messages::{
-    Conversation, ConversationType, ExpansionEntry, HistoryPage, Message, MessageFlags, NewMessage,
-    Publication,
+    ClientOrigin, Conversation, ConversationType, ExpansionEntry, HistoryPage, Message,
+    MessageFlags, NewMessage, Publication,
 };
 pub use store::{Overlay, StateRead};
 pub use users::{Block, User, UserList};
@@ -295,6 +295,11 @@ pub enum Query {
         after: u64,
         limit: usize,
     },
+    /// A user and its ban, checked when a client connects.
+    UserAccess {
+        app_key: String,
+        user_id: String,
+    },
     /// What a user's device missed after its cursor.
     Sync {
         app_key: String,
@@ -391,6 +396,7 @@ pub enum Query {
 pub enum QueryOutput {
     Feed(FeedPage),
     Sync(SyncPage),
+    Access(User, Option<Block>),
     App(App, AppEnv),
     Apps(Vec<App>),
     User(User),
@@ -432,6 +438,10 @@ pub enum CommandError {
     Limit { what: String, limit: u64 },
     #[error("forbidden: {reason}")]
     Forbidden { reason: String },
+    #[error("not a member of {what}")]
+    NotMember { what: String },
+    #[error("muted in {what}")]
+    Muted { what: String },
     #[error("a dev environment holds at most {limit} users")]
     DevUserLimit { limit: u64 },
     #[error("a group holds at most {limit} members")]
@@ -699,6 +709,9 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
         }
         Query::ListApps => apps::list(state).map(QueryOutput::Apps),
         Query::Feed { after, limit } => feed::page(state, *after, *limit).map(QueryOutput::Feed),
+        Query::UserAccess { app_key, user_id } => {
+            users::access(state, app_key, user_id).map(|(user, ban)| QueryOutput::Access(user, ban))
+        }
         Query::Sync { app_key, request } => {
             apps::by_key(state, app_key)?;
             feed::sync(state, app_key, request).map(QueryOutput::Sync)

@@ -219,4 +219,57 @@ impl StateRead for Overlay<'_> {
         }
         Ok(merged.into_iter().collect())
     }
+
+    /// Walks sled and the staged writes side by side from `start`, staged ones winning.
+    fn visit_from(
+        &self,
+        prefix: &[u8],
+        start: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> io::Result<()> {
+        let from = start.max(prefix).to_vec();
+        let mut base = self
+            .base
+            .range(from.clone()..)
+            .map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())))
+            .peekable();
+        let mut staged = self.pending.range(from..).peekable();
+        loop {
+            let next_base = match base.peek() {
+                Some(Ok((key, _))) => Some(key.clone()),
+                Some(Err(e)) => return Err(io::Error::other(e.to_string())),
+                None => None,
+            };
+            let next_staged = staged.peek().map(|(key, _)| (*key).clone());
+            let (key, value) = match (next_base, next_staged) {
+                (None, None) => break,
+                (Some(b), Some(p)) if p <= b => {
+                    if p == b {
+                        base.next();
+                    }
+                    let (key, value) = staged.next().expect("peeked");
+                    match value {
+                        Some(value) => (key.clone(), value.clone()),
+                        None => continue,
+                    }
+                }
+                (None, Some(_)) => {
+                    let (key, value) = staged.next().expect("peeked");
+                    match value {
+                        Some(value) => (key.clone(), value.clone()),
+                        None => continue,
+                    }
+                }
+                _ => match base.next() {
+                    Some(Ok(entry)) => entry,
+                    Some(Err(e)) => return Err(io::Error::other(e.to_string())),
+                    None => break,
+                },
+            };
+            if !key.starts_with(prefix) || !visit(&key, &value) {
+                break;
+            }
+        }
+        Ok(())
+    }
 }

@@ -255,6 +255,17 @@ pub(super) fn unblock(
     Ok(())
 }
 
+/// What a connecting client is checked against: the user (for token expiry) and its ban,
+/// if any (the caller compares its end with the clock).
+pub(super) fn access(
+    state: &impl StateRead,
+    app_key: &str,
+    user_id: &str,
+) -> Result<(User, Option<Block>), CommandError> {
+    let user = get(state, app_key, user_id)?;
+    Ok((user, state.get(&block_key(app_key, user_id))?))
+}
+
 /// Bans still in force at `now_ms`.
 pub(super) fn blocked(
     state: &impl StateRead,

@@ -105,6 +105,9 @@ impl From<CommandError> for ApiError {
             CommandError::NotFound { what } => ApiError::Param(format!("{what} not found")),
             CommandError::Conflict { what } => ApiError::Param(format!("{what} already exists")),
             CommandError::Forbidden { reason } => ApiError::Param(reason),
+            error @ (CommandError::NotMember { .. } | CommandError::Muted { .. }) => {
+                ApiError::Param(error.to_string())
+            }
             CommandError::WrongArea { cluster, requested } => ApiError::Internal(format!(
                 "residency guard: cluster {cluster} refused area {requested}"
             )),

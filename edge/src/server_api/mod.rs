@@ -327,7 +327,7 @@ impl Call {
 }
 
 pub struct ServerApi {
-    directory: AppDirectory,
+    directory: Arc<AppDirectory>,
     /// `None` when the operator turned rate limits off (benchmarks of the pipeline).
     limits: Option<RateLimiter>,
     replay: ReplayGuard,
@@ -355,7 +355,7 @@ fn answer(result: Result<Map<String, Value>, ApiError>) -> Response<Bytes> {
 }
 
 impl ServerApi {
-    pub fn new(directory: AppDirectory, rate_limits: bool) -> Self {
+    pub fn new(directory: Arc<AppDirectory>, rate_limits: bool) -> Self {
         Self {
             directory,
             limits: rate_limits.then(RateLimiter::default),

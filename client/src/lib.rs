@@ -1,0 +1,129 @@
+//! Rust client SDK: one WebSocket session with an edge (`edge/PROTOCOL.md`).
+//!
+//! [`Connection`] connects, sends frames and yields the edge's frames in order. It keeps
+//! the sync cursor of every message it has handed out, so a reconnect resumes exactly
+//! after the last message the application saw ([`Connection::cursor`]).
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use meridian_proto::{ClientFrame, ServerFrame};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub use meridian_proto::{codes, conversation, MessageBody};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("websocket: {0}")]
+    WebSocket(#[from] tokio_tungstenite::tungstenite::Error),
+    #[error("bad frame from the edge: {0}")]
+    Frame(#[from] serde_json::Error),
+    #[error("the edge closed the session")]
+    Closed,
+    #[error("no frame within {0:?}")]
+    Timeout(Duration),
+}
+
+/// Where and as whom to connect.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// `ws://host:port/websocket`
+    pub url: String,
+    pub app_key: String,
+    pub token: String,
+    pub device_id: String,
+    pub platform: String,
+    /// Resume after this cursor (from [`Connection::cursor`] of an earlier session).
+    pub cursor: Option<u64>,
+}
+
+impl ConnectOptions {
+    fn request_url(&self) -> String {
+        let mut url = format!(
+            "{}?appId={}&token={}&deviceId={}&platform={}",
+            self.url,
+            encode(&self.app_key),
+            encode(&self.token),
+            encode(&self.device_id),
+            encode(&self.platform)
+        );
+        if let Some(cursor) = self.cursor {
+            url.push_str(&format!("&cursor={cursor}"));
+        }
+        url
+    }
+}
+
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub struct Connection {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    cursor: u64,
+}
+
+impl Connection {
+    pub async fn connect(options: &ConnectOptions) -> Result<Self, ClientError> {
+        let (ws, _) = tokio_tungstenite::connect_async(options.request_url()).await?;
+        Ok(Self {
+            ws,
+            cursor: options.cursor.unwrap_or(0),
+        })
+    }
+
+    /// The cursor of the newest message handed out: pass it to the next connect.
+    pub fn cursor(&self) -> u64 {
+        self.cursor
+    }
+
+    pub async fn send(&mut self, frame: &ClientFrame) -> Result<(), ClientError> {
+        let text = serde_json::to_string(frame)?;
+        self.ws.send(WsMessage::text(text)).await?;
+        Ok(())
+    }
+
+    /// The next frame from the edge (pings answered, cursors tracked).
+    pub async fn next(&mut self) -> Result<ServerFrame, ClientError> {
+        loop {
+            let Some(message) = self.ws.next().await else {
+                return Err(ClientError::Closed);
+            };
+            let text = match message? {
+                WsMessage::Text(text) => text,
+                WsMessage::Close(_) => return Err(ClientError::Closed),
+                _ => continue,
+            };
+            let frame: ServerFrame = serde_json::from_str(text.as_str())?;
+            match &frame {
+                ServerFrame::Message(body) if body.cursor > 0 => {
+                    self.cursor = self.cursor.max(body.cursor)
+                }
+                ServerFrame::Synced { cursor } => self.cursor = self.cursor.max(*cursor),
+                _ => {}
+            }
+            return Ok(frame);
+        }
+    }
+
+    /// [`Connection::next`] with a deadline.
+    pub async fn next_within(&mut self, timeout: Duration) -> Result<ServerFrame, ClientError> {
+        tokio::time::timeout(timeout, self.next())
+            .await
+            .map_err(|_| ClientError::Timeout(timeout))?
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+}

@@ -1,0 +1,167 @@
+//! Client sessions: `GET /websocket` upgraded to a WebSocket speaking the JSON protocol of
+//! `meridian-proto` (`edge/PROTOCOL.md`). Delivery follows DESIGN §4: each fronted area's
+//! feed is tailed in order and fanned out here; a connecting device first syncs from its
+//! cursor, so every message reaches it once and in order.
+
+mod registry;
+mod session;
+mod tailer;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use http::{header, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use meridian_cluster::ClusterClient;
+use meridian_regions::AreaCode;
+use meridian_telemetry::json_response;
+use serde_json::json;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
+
+use crate::config::SessionSettings;
+use crate::metrics::EdgeMetrics;
+use crate::server_api::directory::AppDirectory;
+use registry::Registry;
+pub use session::MAX_FRAME_BYTES;
+
+pub const WEBSOCKET_PATH: &str = "/websocket";
+
+/// What every session of this edge shares.
+pub(crate) struct Shared {
+    directory: Arc<AppDirectory>,
+    registry: Arc<Registry>,
+    settings: SessionSettings,
+    metrics: EdgeMetrics,
+    /// Turns true once each area's tailer knows where it starts.
+    ready: BTreeMap<AreaCode, watch::Receiver<bool>>,
+    /// Turns true when the edge drains.
+    stop: watch::Receiver<bool>,
+}
+
+impl Shared {
+    async fn tail_ready(&self, area: AreaCode) {
+        if let Some(ready) = self.ready.get(&area) {
+            let mut ready = ready.clone();
+            let _ = ready.wait_for(|ready| *ready).await;
+        }
+    }
+}
+
+/// The sessions of one edge and the tailers that feed them.
+pub struct Sessions {
+    shared: Arc<Shared>,
+}
+
+impl Sessions {
+    /// Starts one feed tailer per fronted area; they end when `stop` turns true.
+    pub(crate) fn start(
+        directory: Arc<AppDirectory>,
+        clients: &BTreeMap<AreaCode, Arc<ClusterClient>>,
+        settings: SessionSettings,
+        metrics: EdgeMetrics,
+        stop: watch::Receiver<bool>,
+    ) -> (Self, Vec<JoinHandle<()>>) {
+        let registry = Arc::new(Registry::default());
+        let mut ready = BTreeMap::new();
+        let mut tasks = Vec::new();
+        for (&area, client) in clients {
+            let (ready_tx, ready_rx) = watch::channel(false);
+            ready.insert(area, ready_rx);
+            tasks.push(tokio::spawn(tailer::tail(
+                client.clone(),
+                registry.clone(),
+                metrics.clone(),
+                ready_tx,
+                stop.clone(),
+            )));
+        }
+        let shared = Arc::new(Shared {
+            directory,
+            registry,
+            settings,
+            metrics,
+            ready,
+            stop,
+        });
+        (Self { shared }, tasks)
+    }
+
+    pub fn len(&self) -> usize {
+        self.shared.registry.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Takes a WebSocket upgrade of `/websocket`; anything else is handed back.
+    #[allow(clippy::result_large_err)]
+    pub fn upgrade(
+        &self,
+        mut request: Request<Incoming>,
+    ) -> Result<BoxFuture<'static, Response<Bytes>>, Request<Incoming>> {
+        if request.uri().path() != WEBSOCKET_PATH {
+            return Err(request);
+        }
+        let header_is = |name: header::HeaderName, value: &str| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| {
+                    v.split(',')
+                        .any(|part| part.trim().eq_ignore_ascii_case(value))
+                })
+        };
+        let valid = header_is(header::UPGRADE, "websocket")
+            && header_is(header::SEC_WEBSOCKET_VERSION, "13");
+        let key = request.headers().get(header::SEC_WEBSOCKET_KEY).cloned();
+        let (true, Some(key)) = (valid, key) else {
+            let refusal = json_response(
+                StatusCode::BAD_REQUEST,
+                &json!({"code": meridian_proto::codes::BAD_REQUEST,
+                        "error": "a WebSocket upgrade (version 13) is required"}),
+            );
+            return Ok(futures::future::ready(refusal).boxed());
+        };
+        let params = session::ConnectParams::parse(request.uri().query().unwrap_or_default());
+        let upgrade = hyper::upgrade::on(&mut request);
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            let upgraded = match upgrade.await {
+                Ok(upgraded) => upgraded,
+                Err(e) => {
+                    tracing::debug!(error = %e, "websocket upgrade failed");
+                    return;
+                }
+            };
+            let config = WebSocketConfig::default()
+                .max_message_size(Some(MAX_FRAME_BYTES))
+                .max_frame_size(Some(MAX_FRAME_BYTES));
+            let ws = WebSocketStream::from_raw_socket(
+                TokioIo::new(upgraded),
+                Role::Server,
+                Some(config),
+            )
+            .await;
+            session::run(ws, params, shared).await;
+        });
+        let accept = derive_accept_key(key.as_bytes());
+        let response = Response::builder()
+            .status(StatusCode::SWITCHING_PROTOCOLS)
+            .header(header::UPGRADE, "websocket")
+            .header(header::CONNECTION, "Upgrade")
+            .header(header::SEC_WEBSOCKET_ACCEPT, accept)
+            .body(Bytes::new())
+            .unwrap_or_else(|_| Response::new(Bytes::new()));
+        Ok(futures::future::ready(response).boxed())
+    }
+}

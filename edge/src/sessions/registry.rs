@@ -1,0 +1,448 @@
+//! Who is connected to this edge, and which sessions each feed event goes to.
+//!
+//! The feed tailers call [`Registry::dispatch`] in feed order. A session's queue is
+//! bounded: when it is full the session is marked to resync and gets no more events until
+//! it has caught up by a sync, so it never sees a later event before an earlier one.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use meridian_cluster::state::{ConversationType, FeedEvent, Message};
+use meridian_proto::codes;
+use tokio::sync::{mpsc, Notify};
+
+/// What a session's task receives besides its client's frames.
+#[derive(Debug)]
+pub enum Delivery {
+    Event(u64, Arc<FeedEvent>),
+    /// The session was taken out of a room without asking.
+    RoomLeft {
+        room_id: String,
+        code: u32,
+    },
+}
+
+/// Client platforms; one session per platform and user unless the app allows more (MSG-02).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Platform {
+    Mobile,
+    Desktop,
+    Web,
+}
+
+impl Platform {
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "ios" | "android" | "harmonyos" | "mobile" => Platform::Mobile,
+            "windows" | "macos" | "linux" | "electron" | "desktop" | "pc" => Platform::Desktop,
+            "web" | "miniprogram" => Platform::Web,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Mobile => "mobile",
+            Platform::Desktop => "desktop",
+            Platform::Web => "web",
+        }
+    }
+}
+
+/// A live session as the registry sees it.
+pub struct SessionHandle {
+    pub id: u64,
+    pub app_key: String,
+    pub user_id: String,
+    pub device_id: String,
+    pub platform: Platform,
+    queue: mpsc::Sender<Delivery>,
+    /// Set when an event could not be queued; cleared by the session when it resyncs.
+    behind: AtomicBool,
+    /// Set when the session must end (code, reason).
+    ended: Mutex<Option<(u32, String)>>,
+    pub wake: Notify,
+}
+
+impl SessionHandle {
+    /// Takes the "fell behind" mark: true if the session must resync.
+    pub fn take_behind(&self) -> bool {
+        self.behind.swap(false, Ordering::AcqRel)
+    }
+
+    fn offer(&self, delivery: Delivery) {
+        if self.behind.load(Ordering::Acquire) {
+            return;
+        }
+        if self.queue.try_send(delivery).is_err() {
+            self.behind.store(true, Ordering::Release);
+            self.wake.notify_one();
+        }
+    }
+
+    /// Why the session must end, if it must.
+    pub fn take_end(&self) -> Option<(u32, String)> {
+        self.ended.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// Ends the session, however full its queue is.
+    fn kick(&self, code: u32, reason: &str) {
+        *self.ended.lock().unwrap_or_else(|p| p.into_inner()) = Some((code, reason.to_string()));
+        self.wake.notify_one();
+    }
+}
+
+/// Group memberships of one session: known once loaded; changes seen before that wait.
+#[derive(Default)]
+struct SessionGroups {
+    loaded: bool,
+    groups: HashSet<String>,
+    pending: Vec<(Vec<String>, Vec<String>)>,
+}
+
+type UserKey = (String, String);
+
+#[derive(Default)]
+struct Inner {
+    sessions: HashMap<u64, Arc<SessionHandle>>,
+    by_user: HashMap<UserKey, Vec<u64>>,
+    by_app: HashMap<String, HashSet<u64>>,
+    groups: HashMap<UserKey, HashSet<u64>>,
+    session_groups: HashMap<u64, SessionGroups>,
+    rooms: HashMap<UserKey, HashSet<u64>>,
+    session_rooms: HashMap<u64, HashSet<String>>,
+    next_id: u64,
+}
+
+#[derive(Default)]
+pub struct Registry {
+    inner: Mutex<Inner>,
+}
+
+impl Registry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().sessions.len()
+    }
+
+    /// Registers a session; an older session of the same user on the same platform is
+    /// kicked (MSG-02) unless `several_allowed` (web sessions with multi-device on).
+    pub fn attach(
+        &self,
+        app_key: &str,
+        user_id: &str,
+        device_id: &str,
+        platform: Platform,
+        queue: mpsc::Sender<Delivery>,
+        several_allowed: bool,
+    ) -> Arc<SessionHandle> {
+        let mut inner = self.lock();
+        inner.next_id += 1;
+        let handle = Arc::new(SessionHandle {
+            id: inner.next_id,
+            app_key: app_key.to_string(),
+            user_id: user_id.to_string(),
+            device_id: device_id.to_string(),
+            platform,
+            queue,
+            behind: AtomicBool::new(false),
+            ended: Mutex::new(None),
+            wake: Notify::new(),
+        });
+        let key = (app_key.to_string(), user_id.to_string());
+        let existing = inner.by_user.get(&key).cloned().unwrap_or_default();
+        for id in existing {
+            let Some(other) = inner.sessions.get(&id).cloned() else {
+                continue;
+            };
+            if other.platform == platform && !several_allowed {
+                // Its task ends it and detaches it (leaving its rooms).
+                other.kick(
+                    codes::KICKED_OTHER_LOGIN,
+                    "logged in on another device of the same platform",
+                );
+            }
+        }
+        inner.sessions.insert(handle.id, handle.clone());
+        inner.by_user.entry(key).or_default().push(handle.id);
+        inner
+            .by_app
+            .entry(app_key.to_string())
+            .or_default()
+            .insert(handle.id);
+        inner
+            .session_groups
+            .insert(handle.id, SessionGroups::default());
+        handle
+    }
+
+    /// Forgets a session; answers the rooms it was in.
+    pub fn detach(&self, id: u64) -> Vec<String> {
+        Self::remove(&mut self.lock(), id)
+    }
+
+    fn remove(inner: &mut Inner, id: u64) -> Vec<String> {
+        let Some(handle) = inner.sessions.remove(&id) else {
+            return Vec::new();
+        };
+        let key = (handle.app_key.clone(), handle.user_id.clone());
+        if let Some(ids) = inner.by_user.get_mut(&key) {
+            ids.retain(|other| *other != id);
+            if ids.is_empty() {
+                inner.by_user.remove(&key);
+            }
+        }
+        if let Some(ids) = inner.by_app.get_mut(&handle.app_key) {
+            ids.remove(&id);
+            if ids.is_empty() {
+                inner.by_app.remove(&handle.app_key);
+            }
+        }
+        if let Some(groups) = inner.session_groups.remove(&id) {
+            for group in groups.groups {
+                unindex(&mut inner.groups, (handle.app_key.clone(), group), id);
+            }
+        }
+        let rooms: Vec<String> = inner
+            .session_rooms
+            .remove(&id)
+            .map(|rooms| rooms.into_iter().collect())
+            .unwrap_or_default();
+        for room in &rooms {
+            unindex(&mut inner.rooms, (handle.app_key.clone(), room.clone()), id);
+        }
+        rooms
+    }
+
+    /// Sets a session's groups as read from the cluster, then replays the membership
+    /// changes the feed brought meanwhile (in order, so the newest wins).
+    pub fn load_groups(&self, id: u64, groups: Vec<String>) {
+        let mut inner = self.lock();
+        let Some(app_key) = inner.sessions.get(&id).map(|h| h.app_key.clone()) else {
+            return;
+        };
+        let Some(mut state) = inner.session_groups.remove(&id) else {
+            return;
+        };
+        state.groups.extend(groups);
+        for (joined, left) in std::mem::take(&mut state.pending) {
+            state.groups.extend(joined);
+            for group in left {
+                state.groups.remove(&group);
+            }
+        }
+        state.loaded = true;
+        for group in &state.groups {
+            inner
+                .groups
+                .entry((app_key.clone(), group.clone()))
+                .or_default()
+                .insert(id);
+        }
+        inner.session_groups.insert(id, state);
+    }
+
+    /// Puts a session in a room it joined, taking it out of any other.
+    pub fn enter_room(&self, id: u64, room_id: &str) {
+        let mut inner = self.lock();
+        let Some(app_key) = inner.sessions.get(&id).map(|h| h.app_key.clone()) else {
+            return;
+        };
+        let previous = inner.session_rooms.remove(&id).unwrap_or_default();
+        for room in previous {
+            unindex(&mut inner.rooms, (app_key.clone(), room), id);
+        }
+        inner
+            .rooms
+            .entry((app_key.clone(), room_id.to_string()))
+            .or_default()
+            .insert(id);
+        inner
+            .session_rooms
+            .insert(id, std::iter::once(room_id.to_string()).collect());
+    }
+
+    pub fn leave_room(&self, id: u64, room_id: &str) {
+        let mut inner = self.lock();
+        let Some(app_key) = inner.sessions.get(&id).map(|h| h.app_key.clone()) else {
+            return;
+        };
+        if let Some(rooms) = inner.session_rooms.get_mut(&id) {
+            rooms.remove(room_id);
+        }
+        unindex(&mut inner.rooms, (app_key, room_id.to_string()), id);
+    }
+
+    /// Hands one feed event to the sessions it concerns.
+    pub fn dispatch(&self, pos: u64, event: FeedEvent) {
+        let event = Arc::new(event);
+        let mut inner = self.lock();
+        match &*event {
+            FeedEvent::Message { app_key, message } => {
+                for handle in recipients(&inner, app_key, message) {
+                    handle.offer(Delivery::Event(pos, event.clone()));
+                }
+            }
+            FeedEvent::Members {
+                app_key,
+                kind,
+                id,
+                joined,
+                left,
+                dismissed,
+            } => match kind {
+                ConversationType::Chatroom => {
+                    let room = (app_key.clone(), id.clone());
+                    let evicted: Vec<Arc<SessionHandle>> = inner
+                        .rooms
+                        .get(&room)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|sid| inner.sessions.get(sid))
+                        .filter(|h| *dismissed || left.contains(&h.user_id))
+                        .cloned()
+                        .collect();
+                    let code = if *dismissed {
+                        codes::CHATROOM_NOT_FOUND
+                    } else {
+                        codes::KICKED_FROM_CHATROOM
+                    };
+                    for handle in evicted {
+                        unindex(&mut inner.rooms, room.clone(), handle.id);
+                        if let Some(rooms) = inner.session_rooms.get_mut(&handle.id) {
+                            rooms.remove(id);
+                        }
+                        let _ = handle.queue.try_send(Delivery::RoomLeft {
+                            room_id: id.clone(),
+                            code,
+                        });
+                        handle.wake.notify_one();
+                    }
+                }
+                _ => {
+                    let group = (app_key.clone(), id.clone());
+                    let mut changes: Vec<(u64, bool)> = Vec::new();
+                    if *dismissed {
+                        changes.extend(
+                            inner
+                                .groups
+                                .get(&group)
+                                .into_iter()
+                                .flatten()
+                                .map(|s| (*s, false)),
+                        );
+                    }
+                    for (users, joining) in [(joined, true), (left, false)] {
+                        for user in users {
+                            let key = (app_key.clone(), user.clone());
+                            for sid in inner.by_user.get(&key).into_iter().flatten() {
+                                changes.push((*sid, joining));
+                            }
+                        }
+                    }
+                    for (sid, joining) in changes {
+                        let Some(state) = inner.session_groups.get_mut(&sid) else {
+                            continue;
+                        };
+                        if !state.loaded {
+                            let change = vec![id.clone()];
+                            state.pending.push(if joining {
+                                (change, Vec::new())
+                            } else {
+                                (Vec::new(), change)
+                            });
+                            continue;
+                        }
+                        if joining {
+                            state.groups.insert(id.clone());
+                            inner.groups.entry(group.clone()).or_default().insert(sid);
+                        } else {
+                            state.groups.remove(id);
+                            unindex(&mut inner.groups, group.clone(), sid);
+                        }
+                    }
+                }
+            },
+            FeedEvent::Banned { app_key, user_ids } => {
+                for user in user_ids {
+                    let key = (app_key.clone(), user.clone());
+                    for sid in inner.by_user.get(&key).into_iter().flatten() {
+                        if let Some(handle) = inner.sessions.get(sid) {
+                            handle.kick(codes::USER_BLOCKED, "the user is banned");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every session must resync (the feed lost events this edge had not read).
+    pub fn all_behind(&self) {
+        for handle in self.lock().sessions.values() {
+            handle.behind.store(true, Ordering::Release);
+            handle.wake.notify_one();
+        }
+    }
+}
+
+fn unindex(index: &mut HashMap<UserKey, HashSet<u64>>, key: UserKey, id: u64) {
+    if let Some(ids) = index.get_mut(&key) {
+        ids.remove(&id);
+        if ids.is_empty() {
+            index.remove(&key);
+        }
+    }
+}
+
+/// The sessions a message goes to; the device that sent it gets an ack instead.
+fn recipients<'a>(
+    inner: &'a Inner,
+    app_key: &str,
+    message: &'a Message,
+) -> Vec<&'a Arc<SessionHandle>> {
+    let conversation = &message.conversation;
+    let of_user = |user: &str| -> Vec<u64> {
+        inner
+            .by_user
+            .get(&(app_key.to_string(), user.to_string()))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let ids: Vec<u64> = match conversation.kind {
+        ConversationType::Private => {
+            let mut ids = of_user(&conversation.first);
+            if conversation.second != conversation.first {
+                ids.extend(of_user(&conversation.second));
+            }
+            ids
+        }
+        ConversationType::System if conversation.second.is_empty() => inner
+            .by_app
+            .get(app_key)
+            .map(|ids| ids.iter().copied().collect())
+            .unwrap_or_default(),
+        ConversationType::System => of_user(&conversation.second),
+        ConversationType::Group | ConversationType::UltraGroup => inner
+            .groups
+            .get(&(app_key.to_string(), conversation.first.clone()))
+            .map(|ids| ids.iter().copied().collect())
+            .unwrap_or_default(),
+        ConversationType::Chatroom => inner
+            .rooms
+            .get(&(app_key.to_string(), conversation.first.clone()))
+            .map(|ids| ids.iter().copied().collect())
+            .unwrap_or_default(),
+    };
+    ids.into_iter()
+        .filter_map(|id| inner.sessions.get(&id))
+        .filter(|h| message.visible_to(&h.user_id))
+        .filter(|h| {
+            !(h.user_id == message.sender
+                && message.sender_device.as_deref() == Some(h.device_id.as_str()))
+        })
+        .collect()
+}

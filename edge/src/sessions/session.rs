@@ -1,0 +1,933 @@
+//! One client connection: authenticate, catch up by sync, then deliver live events in feed
+//! order while serving the client's requests one at a time.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::{FutureExt, SinkExt, StreamExt};
+use meridian_cluster::state::messages::MAX_CONTENT_BYTES;
+use meridian_cluster::state::{
+    ClientOrigin, Command, CommandError, Conversation, ConversationType, Envelope, FeedEvent,
+    HistoryPage, Message, MessageFlags, NewMessage, Output, Publication, Query, QueryOutput,
+    SyncRequest,
+};
+use meridian_cluster::{ClusterClient, ClusterError};
+use meridian_proto::{codes, ClientFrame, MessageBody, ServerFrame};
+use meridian_regions::AreaCode;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::WebSocketStream;
+
+use super::registry::{Delivery, Platform, SessionHandle};
+use super::Shared;
+use crate::token;
+
+/// Chatroom join answers carry this many latest messages (CHR-03).
+const JOIN_LATEST: usize = 50;
+/// A client frame larger than this is refused (content ≤ 128 KiB plus the envelope).
+pub const MAX_FRAME_BYTES: usize = MAX_CONTENT_BYTES + 16 * 1024;
+/// How long a frame may wait for room in a client's queue before the client counts as
+/// too slow.
+const SLOW_AFTER: Duration = Duration::from_secs(5);
+/// Requests queued behind the one in progress, per session.
+const PENDING_REQUESTS: usize = 32;
+
+/// The query string of `GET /websocket`.
+#[derive(Debug, Default)]
+pub struct ConnectParams {
+    pub app_key: String,
+    pub token: String,
+    pub device_id: String,
+    pub platform: String,
+    pub cursor: Option<u64>,
+}
+
+impl ConnectParams {
+    pub fn parse(query: &str) -> Self {
+        let mut params = Self::default();
+        for pair in query.split('&') {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let value = percent_decode(value);
+            match key {
+                "appId" | "appKey" => params.app_key = value,
+                "token" => params.token = value,
+                "deviceId" => params.device_id = value,
+                "platform" => params.platform = value,
+                "cursor" => params.cursor = value.parse().ok(),
+                _ => {}
+            }
+        }
+        params
+    }
+}
+
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| value.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match (escaped, bytes[i]) {
+            (Some(byte), _) => {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+            (None, b'+') => out.push(b' '),
+            (None, byte) => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Why a session ended, for the metric and the log.
+#[derive(Debug, Clone, Copy)]
+enum End {
+    Closed,
+    Idle,
+    Kicked,
+    Slow,
+    Drain,
+    Refused,
+}
+
+impl End {
+    fn label(self) -> &'static str {
+        match self {
+            End::Closed => "closed",
+            End::Idle => "idle",
+            End::Kicked => "kicked",
+            End::Slow => "slow",
+            End::Drain => "drain",
+            End::Refused => "refused",
+        }
+    }
+}
+
+/// Frames to the client go through a bounded queue drained by a writer task.
+#[derive(Clone)]
+struct Outbox(mpsc::Sender<WsMessage>, prometheus::IntCounter);
+
+impl Outbox {
+    async fn send(&self, frame: &ServerFrame) -> Result<(), End> {
+        let text = serde_json::to_string(frame).map_err(|_| End::Closed)?;
+        match self.0.send_timeout(WsMessage::text(text), SLOW_AFTER).await {
+            Ok(()) => {
+                self.1.inc();
+                Ok(())
+            }
+            Err(mpsc::error::SendTimeoutError::Timeout(_)) => Err(End::Slow),
+            Err(mpsc::error::SendTimeoutError::Closed(_)) => Err(End::Closed),
+        }
+    }
+
+    async fn error(&self, code: u32, message: impl Into<String>) -> Result<(), End> {
+        self.send(&ServerFrame::Error {
+            code,
+            message: message.into(),
+            client_id: None,
+            req_id: None,
+        })
+        .await
+    }
+}
+
+/// The authenticated user of a connection.
+struct Identity {
+    area: AreaCode,
+    app_key: String,
+    user_id: String,
+    client: Arc<ClusterClient>,
+}
+
+async fn authenticate(shared: &Shared, params: &ConnectParams) -> Result<Identity, (u32, String)> {
+    let incorrect = |why: &str| (codes::TOKEN_INCORRECT, format!("token incorrect: {why}"));
+    let resolved = shared
+        .directory
+        .resolve(&params.app_key)
+        .await
+        .map_err(|e| incorrect(&e.to_string()))?;
+    let claims =
+        token::verify(resolved.secret(), &params.token).map_err(|e| incorrect(&e.to_string()))?;
+    if claims.app_key != params.app_key {
+        return Err(incorrect("issued for another app"));
+    }
+    let client = shared
+        .directory
+        .client(resolved.area)
+        .cloned()
+        .ok_or_else(|| incorrect("app not served here"))?;
+    let access = client
+        .read(Query::UserAccess {
+            app_key: params.app_key.clone(),
+            user_id: claims.user_id.clone(),
+        })
+        .await;
+    match access {
+        Ok(QueryOutput::Access(user, ban)) => {
+            if claims.issued_at_ms < user.tokens_valid_after_ms {
+                return Err(incorrect("expired"));
+            }
+            if let Some(ban) = ban.filter(|ban| ban.until_ms > now_ms()) {
+                return Err((
+                    codes::USER_BLOCKED,
+                    format!("the user is banned until {}", ban.until_ms),
+                ));
+            }
+        }
+        Ok(_) => return Err((codes::INTERNAL, "unexpected answer".into())),
+        Err(ClusterError::Refused(CommandError::NotFound { .. })) => {
+            return Err(incorrect("unknown user"))
+        }
+        Err(e) => return Err((codes::UNAVAILABLE, e.to_string())),
+    }
+    Ok(Identity {
+        area: resolved.area,
+        app_key: params.app_key.clone(),
+        user_id: claims.user_id,
+        client,
+    })
+}
+
+/// Serves one upgraded connection to its end.
+pub async fn run<S>(ws: WebSocketStream<S>, params: ConnectParams, shared: Arc<Shared>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sink, mut stream) = ws.split();
+    let (out_tx, mut out_rx) = mpsc::channel::<WsMessage>(shared.settings.queue_frames);
+    let writer = tokio::spawn(async move {
+        while let Some(message) = out_rx.recv().await {
+            let closing = matches!(message, WsMessage::Close(_));
+            if sink.send(message).await.is_err() || closing {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    let out = Outbox(out_tx.clone(), shared.metrics.frames_out.clone());
+    let end = match serve(&mut stream, &out, params, &shared).await {
+        Ok(end) | Err(end) => end,
+    };
+    shared
+        .metrics
+        .session_closes
+        .with_label_values(&[end.label()])
+        .inc();
+    let _ = out_tx.try_send(WsMessage::Close(None));
+    drop(out_tx);
+    drop(out);
+    // The writer ends once the close frame is out (or the client is gone).
+    let _ = tokio::time::timeout(SLOW_AFTER, writer).await;
+}
+
+async fn serve<S>(
+    stream: &mut futures::stream::SplitStream<WebSocketStream<S>>,
+    out: &Outbox,
+    params: ConnectParams,
+    shared: &Arc<Shared>,
+) -> Result<End, End>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let Some(platform) = Platform::parse(if params.platform.is_empty() {
+        "web"
+    } else {
+        &params.platform
+    }) else {
+        out.error(codes::BAD_REQUEST, "unknown platform").await?;
+        return Ok(End::Refused);
+    };
+    if params.device_id.is_empty() || params.device_id.len() > 64 {
+        out.error(
+            codes::BAD_REQUEST,
+            "deviceId is required (at most 64 characters)",
+        )
+        .await?;
+        return Ok(End::Refused);
+    }
+    let identity = match authenticate(shared, &params).await {
+        Ok(identity) => identity,
+        Err((code, message)) => {
+            out.error(code, message).await?;
+            return Ok(End::Refused);
+        }
+    };
+    let (queue_tx, queue_rx) = mpsc::channel(shared.settings.queue_frames);
+    let handle = shared.registry.attach(
+        &identity.app_key,
+        &identity.user_id,
+        &params.device_id,
+        platform,
+        queue_tx,
+        false,
+    );
+    let gauge = shared
+        .metrics
+        .sessions
+        .with_label_values(&[identity.area.as_str(), platform.as_str()]);
+    gauge.inc();
+    let session = Session {
+        shared: shared.clone(),
+        identity: Arc::new(identity),
+        handle: handle.clone(),
+        out: out.clone(),
+        delivered: 0,
+    };
+    let identity = session.identity.clone();
+    let result = session.live(stream, queue_rx, params.cursor).await;
+    gauge.dec();
+    // Chatrooms are online only: a member whose session ends leaves its room.
+    for room_id in shared.registry.detach(handle.id) {
+        let identity = identity.clone();
+        tokio::spawn(async move {
+            let quit = Command::QuitChatroom {
+                app_key: identity.app_key.clone(),
+                room_id,
+                user_ids: vec![identity.user_id.clone()],
+            };
+            let envelope = Envelope {
+                area: identity.area,
+                command: quit,
+            };
+            if let Err(e) = identity.client.write_one(envelope).await {
+                tracing::debug!(error = %e, "leaving a chatroom after a session ended failed");
+            }
+        });
+    }
+    result
+}
+
+struct Session {
+    shared: Arc<Shared>,
+    identity: Arc<Identity>,
+    handle: Arc<SessionHandle>,
+    out: Outbox,
+    /// Feed position up to which this device has everything.
+    delivered: u64,
+}
+
+impl Session {
+    async fn live<S>(
+        mut self,
+        stream: &mut futures::stream::SplitStream<WebSocketStream<S>>,
+        mut queue: mpsc::Receiver<Delivery>,
+        cursor: Option<u64>,
+    ) -> Result<End, End>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let settings = self.shared.settings.clone();
+        self.out
+            .send(&ServerFrame::Connected {
+                user_id: self.identity.user_id.clone(),
+                server_time: now_ms(),
+                cursor: cursor.unwrap_or(0),
+                heartbeat_ms: settings.heartbeat_ms,
+            })
+            .await?;
+        self.shared.tail_ready(self.identity.area).await;
+        let groups = match self
+            .identity
+            .client
+            .read(Query::UserGroups {
+                app_key: self.identity.app_key.clone(),
+                user_id: self.identity.user_id.clone(),
+            })
+            .await
+        {
+            Ok(QueryOutput::Groups(groups)) => groups.into_iter().map(|g| g.group_id).collect(),
+            Ok(_) | Err(_) => {
+                self.out
+                    .error(
+                        codes::UNAVAILABLE,
+                        "cannot load the user's groups; reconnect",
+                    )
+                    .await?;
+                return Ok(End::Refused);
+            }
+        };
+        self.shared.registry.load_groups(self.handle.id, groups);
+        self.delivered = cursor.unwrap_or(0);
+        self.sync().await?;
+
+        let (requests_tx, requests_rx) = mpsc::channel(PENDING_REQUESTS);
+        let worker = tokio::spawn(requests(
+            self.shared.clone(),
+            self.identity.clone(),
+            self.handle.clone(),
+            self.out.clone(),
+            requests_rx,
+        ));
+        let result = self.serve_live(stream, &mut queue, requests_tx).await;
+        worker.abort();
+        result
+    }
+
+    async fn serve_live<S>(
+        &mut self,
+        stream: &mut futures::stream::SplitStream<WebSocketStream<S>>,
+        queue: &mut mpsc::Receiver<Delivery>,
+        requests: mpsc::Sender<ClientFrame>,
+    ) -> Result<End, End>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let settings = self.shared.settings.clone();
+        let idle_timeout = Duration::from_millis(settings.idle_timeout_ms);
+        let mut last_heard = Instant::now();
+        let mut sends = SendBudget::new(settings.sends_per_second);
+        let mut stop = self.shared.stop.clone();
+        loop {
+            tokio::select! {
+                biased;
+                () = stop.wait_for(|stop| *stop).map(drop) => {
+                    self.out.send(&ServerFrame::Reconnect { after_ms: 1_000 }).await?;
+                    return Ok(End::Drain);
+                }
+                () = self.handle.wake.notified() => {
+                    if let Some((code, reason)) = self.handle.take_end() {
+                        self.out.send(&ServerFrame::Kicked { code, reason }).await?;
+                        return Ok(End::Kicked);
+                    }
+                    if self.handle.take_behind() {
+                        self.shared.metrics.resyncs.inc();
+                        self.sync().await?;
+                    }
+                }
+                delivery = queue.recv() => match delivery {
+                    Some(delivery) => self.deliver(delivery).await?,
+                    None => return Ok(End::Closed),
+                },
+                frame = stream.next() => {
+                    let frame = match frame {
+                        Some(Ok(frame)) => frame,
+                        Some(Err(_)) | None => return Ok(End::Closed),
+                    };
+                    last_heard = Instant::now();
+                    let text = match frame {
+                        WsMessage::Text(text) => text,
+                        WsMessage::Close(_) => return Ok(End::Closed),
+                        WsMessage::Binary(_) => {
+                            self.out.error(codes::BAD_REQUEST, "frames are JSON text").await?;
+                            continue;
+                        }
+                        _ => continue,
+                    };
+                    let frame: ClientFrame = match serde_json::from_str(text.as_str()) {
+                        Ok(frame) => frame,
+                        Err(e) => {
+                            self.out.error(codes::BAD_REQUEST, format!("bad frame: {e}")).await?;
+                            continue;
+                        }
+                    };
+                    self.shared.metrics.frames_in.with_label_values(&[frame_op(&frame)]).inc();
+                    match frame {
+                        ClientFrame::Ping => {
+                            self.out.send(&ServerFrame::Pong { server_time: now_ms() }).await?;
+                        }
+                        ClientFrame::Sync { cursor } => {
+                            self.delivered = cursor;
+                            self.sync().await?;
+                        }
+                        ClientFrame::Send { ref client_id, .. } if !sends.take() => {
+                            self.out.send(&ServerFrame::Error {
+                                code: codes::RATE_LIMITED,
+                                message: format!("at most {} messages per second", settings.sends_per_second),
+                                client_id: Some(client_id.clone()),
+                                req_id: None,
+                            }).await?;
+                        }
+                        other => {
+                            if requests.try_send(other).is_err() {
+                                self.out.error(codes::RATE_LIMITED, "too many requests in flight").await?;
+                            }
+                        }
+                    }
+                }
+                () = tokio::time::sleep_until(last_heard + idle_timeout) => {
+                    return Ok(End::Idle);
+                }
+            }
+        }
+    }
+
+    /// Sends what this device missed after `delivered`, page by page, then `synced`.
+    async fn sync(&mut self) -> Result<(), End> {
+        let since_ms = now_ms().saturating_sub(
+            self.shared
+                .settings
+                .offline_window_secs
+                .saturating_mul(1000),
+        );
+        loop {
+            let read = self
+                .identity
+                .client
+                .read(Query::Sync {
+                    app_key: self.identity.app_key.clone(),
+                    request: SyncRequest {
+                        user_id: self.identity.user_id.clone(),
+                        after: self.delivered,
+                        since_ms,
+                        limit: meridian_cluster::state::feed::MAX_SYNC_PAGE,
+                    },
+                })
+                .await;
+            let page = match read {
+                Ok(QueryOutput::Sync(page)) => page,
+                Ok(_) | Err(_) => {
+                    // The area is unreachable: the client reconnects and syncs again.
+                    self.out
+                        .error(codes::UNAVAILABLE, "sync failed; reconnect")
+                        .await?;
+                    return Err(End::Closed);
+                }
+            };
+            for message in &page.messages {
+                self.out
+                    .send(&ServerFrame::Message(body(
+                        message,
+                        &self.identity.user_id,
+                        message.pos,
+                    )))
+                    .await?;
+            }
+            self.delivered = self.delivered.max(page.cursor);
+            if !page.more {
+                break;
+            }
+        }
+        self.out
+            .send(&ServerFrame::Synced {
+                cursor: self.delivered,
+            })
+            .await
+    }
+
+    async fn deliver(&mut self, delivery: Delivery) -> Result<(), End> {
+        match delivery {
+            Delivery::Event(pos, event) => {
+                if pos <= self.delivered {
+                    return Ok(());
+                }
+                self.delivered = pos;
+                if let FeedEvent::Message { message, .. } = &*event {
+                    self.out
+                        .send(&ServerFrame::Message(body(
+                            message,
+                            &self.identity.user_id,
+                            pos,
+                        )))
+                        .await?;
+                }
+                Ok(())
+            }
+            Delivery::RoomLeft { room_id, code } => {
+                self.out
+                    .send(&ServerFrame::ChatroomLeft {
+                        chatroom_id: room_id,
+                        code,
+                    })
+                    .await
+            }
+        }
+    }
+}
+
+fn frame_op(frame: &ClientFrame) -> &'static str {
+    match frame {
+        ClientFrame::Send { .. } => "send",
+        ClientFrame::Sync { .. } => "sync",
+        ClientFrame::History { .. } => "history",
+        ClientFrame::Recall { .. } => "recall",
+        ClientFrame::JoinChatroom { .. } => "join_chatroom",
+        ClientFrame::QuitChatroom { .. } => "quit_chatroom",
+        ClientFrame::Ping => "ping",
+    }
+}
+
+/// A message as `viewer` sees it.
+fn body(message: &Message, viewer: &str, cursor: u64) -> MessageBody {
+    MessageBody {
+        cursor,
+        msg_uid: message.msg_uid.clone(),
+        seq: message.seq,
+        conversation_type: message.conversation.kind.code(),
+        target_id: message.conversation.target_for(viewer).to_string(),
+        channel_id: message.conversation.channel.clone(),
+        sender_user_id: message.sender.clone(),
+        object_name: message.object_name.clone(),
+        content: message.content.clone(),
+        sent_time: message.sent_time_ms,
+        push_content: message.push_content.clone(),
+        push_data: message.push_data.clone(),
+        recalled: message.recalled,
+    }
+}
+
+/// MSG-06: a token bucket of `per_second` sends, refilled continuously.
+struct SendBudget {
+    per_second: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+impl SendBudget {
+    fn new(per_second: u32) -> Self {
+        Self {
+            per_second: f64::from(per_second),
+            tokens: f64::from(per_second),
+            at: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.at).as_secs_f64() * self.per_second;
+        self.tokens = (self.tokens + refill).min(self.per_second);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Carries out a session's requests one at a time, in the order the client sent them
+/// (so one sender's messages commit in its order).
+async fn requests(
+    shared: Arc<Shared>,
+    identity: Arc<Identity>,
+    handle: Arc<SessionHandle>,
+    out: Outbox,
+    mut incoming: mpsc::Receiver<ClientFrame>,
+) {
+    while let Some(frame) = incoming.recv().await {
+        let answer = request(&shared, &identity, &handle, frame).await;
+        if out.send(&answer).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn refusal(error: &ClusterError, kind: Option<ConversationType>) -> (u32, String) {
+    let code = match error {
+        ClusterError::Refused(refused) => match (refused, kind) {
+            (CommandError::NotMember { .. }, Some(ConversationType::Chatroom)) => {
+                codes::NOT_IN_CHATROOM
+            }
+            (CommandError::NotMember { .. }, _) => codes::NOT_IN_GROUP,
+            (CommandError::Muted { .. }, Some(ConversationType::Chatroom)) => {
+                codes::MUTED_IN_CHATROOM
+            }
+            (CommandError::Muted { .. }, _) => codes::MUTED_IN_GROUP,
+            (CommandError::NotFound { .. }, Some(ConversationType::Chatroom)) => {
+                codes::CHATROOM_NOT_FOUND
+            }
+            (CommandError::Forbidden { .. }, Some(ConversationType::Chatroom)) => {
+                codes::KICKED_FROM_CHATROOM
+            }
+            (CommandError::Limit { .. }, _) => codes::CONTENT_TOO_LARGE,
+            (CommandError::Storage(_), _) => codes::INTERNAL,
+            _ => codes::BAD_REQUEST,
+        },
+        _ => codes::UNAVAILABLE,
+    };
+    (code, error.to_string())
+}
+
+fn bad(message: &str) -> (u32, String) {
+    (codes::BAD_REQUEST, message.to_string())
+}
+
+async fn request(
+    shared: &Shared,
+    identity: &Identity,
+    handle: &SessionHandle,
+    frame: ClientFrame,
+) -> ServerFrame {
+    let (client_id, req_id) = match &frame {
+        ClientFrame::Send { client_id, .. } => (Some(client_id.clone()), None),
+        ClientFrame::History { req_id, .. }
+        | ClientFrame::Recall { req_id, .. }
+        | ClientFrame::JoinChatroom { req_id, .. }
+        | ClientFrame::QuitChatroom { req_id, .. } => (None, Some(*req_id)),
+        ClientFrame::Ping | ClientFrame::Sync { .. } => (None, None),
+    };
+    let started = Instant::now();
+    let is_send = client_id.is_some();
+    let answer = carry_out(shared, identity, handle, frame).await;
+    if is_send {
+        shared
+            .metrics
+            .send_seconds
+            .observe(started.elapsed().as_secs_f64());
+    }
+    answer.unwrap_or_else(|(code, message)| ServerFrame::Error {
+        code,
+        message,
+        client_id,
+        req_id,
+    })
+}
+
+fn conversation_of(
+    user: &str,
+    conversation_type: u8,
+    target_id: &str,
+    channel_id: &str,
+) -> Result<Conversation, (u32, String)> {
+    let kind = ConversationType::from_code(conversation_type)
+        .ok_or_else(|| bad("unknown conversationType"))?;
+    if target_id.is_empty() {
+        return Err(bad("targetId is required"));
+    }
+    Ok(match kind {
+        ConversationType::Private => Conversation::private(user, target_id, channel_id),
+        ConversationType::Group | ConversationType::Chatroom => {
+            Conversation::group_like(kind, target_id, channel_id)
+        }
+        ConversationType::System => Conversation::system(target_id, user),
+        ConversationType::UltraGroup => {
+            return Err(bad("ultra groups are not served over sessions yet"))
+        }
+    })
+}
+
+async fn carry_out(
+    shared: &Shared,
+    identity: &Identity,
+    handle: &SessionHandle,
+    frame: ClientFrame,
+) -> Result<ServerFrame, (u32, String)> {
+    let envelope = |command| Envelope {
+        area: identity.area,
+        command,
+    };
+    let client = &identity.client;
+    match frame {
+        ClientFrame::Send {
+            client_id,
+            conversation_type,
+            target_id,
+            channel_id,
+            object_name,
+            content,
+            push_content,
+            push_data,
+            to_user_ids,
+        } => {
+            if client_id.is_empty() || client_id.len() > 64 {
+                return Err(bad("clientId is required (at most 64 characters)"));
+            }
+            if content.len() > MAX_CONTENT_BYTES {
+                return Err((
+                    codes::CONTENT_TOO_LARGE,
+                    format!("content is over {MAX_CONTENT_BYTES} bytes"),
+                ));
+            }
+            let conversation = conversation_of(
+                &identity.user_id,
+                conversation_type,
+                &target_id,
+                &channel_id,
+            )?;
+            if conversation.kind == ConversationType::System {
+                return Err(bad("system conversations cannot be replied to"));
+            }
+            let kind = conversation.kind;
+            let private = kind == ConversationType::Private;
+            let message = NewMessage {
+                conversation,
+                sender: identity.user_id.clone(),
+                recipient: private.then(|| target_id.clone()),
+                flags: MessageFlags::builtin(&object_name),
+                object_name,
+                content,
+                push_content,
+                push_data,
+                verify_blacklist: private,
+                visible_to: to_user_ids,
+                sender_device: Some(ClientOrigin {
+                    device_id: handle.device_id.clone(),
+                    client_id: client_id.clone(),
+                }),
+            };
+            let output = client
+                .write_one(envelope(Command::Publish {
+                    app_key: identity.app_key.clone(),
+                    messages: vec![message],
+                }))
+                .await
+                .map_err(|e| refusal(&e, Some(kind)))?;
+            match output {
+                Output::Published(mut published) => match published.pop() {
+                    Some(Publication::Stored {
+                        msg_uid,
+                        seq,
+                        sent_time_ms,
+                    }) => Ok(ServerFrame::Ack {
+                        client_id,
+                        msg_uid,
+                        seq,
+                        sent_time: sent_time_ms,
+                    }),
+                    Some(Publication::Transient {
+                        msg_uid,
+                        sent_time_ms,
+                    }) => Ok(ServerFrame::Ack {
+                        client_id,
+                        msg_uid,
+                        seq: 0,
+                        sent_time: sent_time_ms,
+                    }),
+                    Some(Publication::Blocked) => Err((
+                        codes::BLOCKED_BY_BLACKLIST,
+                        "the recipient does not accept messages from this user".into(),
+                    )),
+                    None => Err((codes::INTERNAL, "nothing was published".into())),
+                },
+                _ => Err((codes::INTERNAL, "unexpected answer".into())),
+            }
+        }
+        ClientFrame::History {
+            req_id,
+            conversation_type,
+            target_id,
+            channel_id,
+            before_time,
+            limit,
+        } => {
+            let conversation = conversation_of(
+                &identity.user_id,
+                conversation_type,
+                &target_id,
+                &channel_id,
+            )?;
+            let to_ms = if before_time == 0 {
+                u64::MAX
+            } else {
+                before_time - 1
+            };
+            let read = client
+                .read(Query::History {
+                    app_key: identity.app_key.clone(),
+                    page: HistoryPage {
+                        conversation,
+                        viewer: Some(identity.user_id.clone()),
+                        from_ms: 0,
+                        to_ms,
+                        newest_first: true,
+                        limit,
+                    },
+                })
+                .await
+                .map_err(|e| refusal(&e, None))?;
+            let QueryOutput::Messages(messages) = read else {
+                return Err((codes::INTERNAL, "unexpected answer".into()));
+            };
+            Ok(ServerFrame::HistoryPage {
+                req_id,
+                messages: messages
+                    .iter()
+                    .map(|m| body(m, &identity.user_id, 0))
+                    .collect(),
+            })
+        }
+        ClientFrame::Recall { req_id, msg_uid } => {
+            client
+                .write_one(envelope(Command::Recall {
+                    app_key: identity.app_key.clone(),
+                    sender: identity.user_id.clone(),
+                    msg_uid,
+                    by_admin: false,
+                    delete: false,
+                }))
+                .await
+                .map_err(|e| refusal(&e, None))?;
+            Ok(ServerFrame::Done { req_id })
+        }
+        ClientFrame::JoinChatroom {
+            req_id,
+            chatroom_id,
+        } => {
+            let room = Some(ConversationType::Chatroom);
+            // In the room's index before the join commits, so no message after it is missed.
+            shared.registry.enter_room(handle.id, &chatroom_id);
+            let joined = client
+                .write_one(envelope(Command::JoinChatroom {
+                    app_key: identity.app_key.clone(),
+                    room_id: chatroom_id.clone(),
+                    user_id: identity.user_id.clone(),
+                }))
+                .await;
+            if let Err(e) = joined {
+                shared.registry.leave_room(handle.id, &chatroom_id);
+                return Err(refusal(&e, room));
+            }
+            let read = client
+                .read(Query::History {
+                    app_key: identity.app_key.clone(),
+                    page: HistoryPage {
+                        conversation: Conversation::group_like(
+                            ConversationType::Chatroom,
+                            &chatroom_id,
+                            "",
+                        ),
+                        viewer: Some(identity.user_id.clone()),
+                        from_ms: 0,
+                        to_ms: u64::MAX,
+                        newest_first: true,
+                        limit: JOIN_LATEST,
+                    },
+                })
+                .await
+                .map_err(|e| refusal(&e, room))?;
+            let QueryOutput::Messages(mut latest) = read else {
+                return Err((codes::INTERNAL, "unexpected answer".into()));
+            };
+            latest.reverse();
+            Ok(ServerFrame::ChatroomJoined {
+                req_id,
+                chatroom_id,
+                messages: latest
+                    .iter()
+                    .map(|m| body(m, &identity.user_id, 0))
+                    .collect(),
+            })
+        }
+        ClientFrame::QuitChatroom {
+            req_id,
+            chatroom_id,
+        } => {
+            shared.registry.leave_room(handle.id, &chatroom_id);
+            client
+                .write_one(envelope(Command::QuitChatroom {
+                    app_key: identity.app_key.clone(),
+                    room_id: chatroom_id,
+                    user_ids: vec![identity.user_id.clone()],
+                }))
+                .await
+                .map_err(|e| refusal(&e, Some(ConversationType::Chatroom)))?;
+            Ok(ServerFrame::Done { req_id })
+        }
+        ClientFrame::Ping | ClientFrame::Sync { .. } => {
+            Err(bad("handled by the session, not as a request"))
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! The client protocol (`edge/PROTOCOL.md`): JSON text frames over a WebSocket, each an
+//! object with a `type`. Shared by the edge and the Rust client SDK so both always agree.
+
+use serde::{Deserialize, Serialize};
+
+/// Client error codes, as the commercial SDKs know them (`server-api/COMPAT.md`).
+pub mod codes {
+    /// Refused by the recipient's blacklist (or not on its whitelist).
+    pub const BLOCKED_BY_BLACKLIST: u32 = 405;
+    /// A malformed frame or parameter.
+    pub const BAD_REQUEST: u32 = 1002;
+    /// Something failed inside the service; the request may be retried.
+    pub const INTERNAL: u32 = 1000;
+    /// The area is not reachable right now; retry.
+    pub const UNAVAILABLE: u32 = 1050;
+    /// Content over 128 KiB.
+    pub const CONTENT_TOO_LARGE: u32 = 1500;
+    /// More than 5 messages per second on one connection.
+    pub const RATE_LIMITED: u32 = 20604;
+    pub const NOT_IN_GROUP: u32 = 22406;
+    pub const MUTED_IN_GROUP: u32 = 22408;
+    pub const NOT_IN_CHATROOM: u32 = 23406;
+    pub const MUTED_IN_CHATROOM: u32 = 23408;
+    pub const KICKED_FROM_CHATROOM: u32 = 23409;
+    pub const CHATROOM_NOT_FOUND: u32 = 23410;
+    pub const TOKEN_INCORRECT: u32 = 31004;
+    /// The user is banned (MSG-08).
+    pub const USER_BLOCKED: u32 = 31009;
+    /// Logged in on another device of the same platform (MSG-02).
+    pub const KICKED_OTHER_LOGIN: u32 = 31010;
+    /// The client could not keep up with its messages and was disconnected.
+    pub const SLOW_CONSUMER: u32 = 31011;
+}
+
+/// Conversation type codes (SPEC §1).
+pub mod conversation {
+    pub const PRIVATE: u8 = 1;
+    pub const GROUP: u8 = 3;
+    pub const CHATROOM: u8 = 4;
+    pub const SYSTEM: u8 = 6;
+    pub const ULTRA_GROUP: u8 = 10;
+}
+
+/// What a client sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum ClientFrame {
+    /// Sends a message. `clientId` makes retries idempotent: a repeated id is acknowledged
+    /// with the first send's answer and stored once.
+    #[serde(rename_all = "camelCase")]
+    Send {
+        client_id: String,
+        conversation_type: u8,
+        target_id: String,
+        #[serde(default)]
+        channel_id: String,
+        object_name: String,
+        content: String,
+        #[serde(default)]
+        push_content: Option<String>,
+        #[serde(default)]
+        push_data: Option<String>,
+        /// A directed group message: only these members see it.
+        #[serde(default)]
+        to_user_ids: Vec<String>,
+    },
+    /// Asks for everything after `cursor` again (normally the edge syncs on connect).
+    #[serde(rename_all = "camelCase")]
+    Sync {
+        cursor: u64,
+    },
+    /// A page of a conversation's history, newest first, sent before `beforeTime` (0: now).
+    #[serde(rename_all = "camelCase")]
+    History {
+        req_id: u64,
+        conversation_type: u8,
+        target_id: String,
+        #[serde(default)]
+        channel_id: String,
+        #[serde(default)]
+        before_time: u64,
+        #[serde(default = "default_history_limit")]
+        limit: usize,
+    },
+    /// Recalls a message this user sent.
+    #[serde(rename_all = "camelCase")]
+    Recall {
+        req_id: u64,
+        #[serde(rename = "msgUID")]
+        msg_uid: String,
+    },
+    /// Joins a chatroom; the answer carries its latest messages (CHR-03).
+    #[serde(rename_all = "camelCase")]
+    JoinChatroom {
+        req_id: u64,
+        chatroom_id: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    QuitChatroom {
+        req_id: u64,
+        chatroom_id: String,
+    },
+    Ping,
+}
+
+fn default_history_limit() -> usize {
+    20
+}
+
+/// What the edge sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum ServerFrame {
+    /// First frame of a session: who it is and where sync starts.
+    #[serde(rename_all = "camelCase")]
+    Connected {
+        user_id: String,
+        server_time: u64,
+        /// The cursor sync starts from.
+        cursor: u64,
+        heartbeat_ms: u64,
+    },
+    /// A message for this device (also a copy of one this user sent from another device).
+    Message(MessageBody),
+    /// Offline sync is complete: everything up to `cursor` was sent; live messages follow.
+    #[serde(rename_all = "camelCase")]
+    Synced { cursor: u64 },
+    /// A send was committed (SPEC MSG-01: only after the Raft commit).
+    #[serde(rename_all = "camelCase")]
+    Ack {
+        client_id: String,
+        #[serde(rename = "msgUID")]
+        msg_uid: String,
+        /// 0 for status messages, which are not stored.
+        seq: u64,
+        sent_time: u64,
+    },
+    #[serde(rename_all = "camelCase")]
+    HistoryPage {
+        req_id: u64,
+        messages: Vec<MessageBody>,
+    },
+    /// A request (`reqId`) succeeded with nothing more to say.
+    #[serde(rename_all = "camelCase")]
+    Done { req_id: u64 },
+    #[serde(rename_all = "camelCase")]
+    ChatroomJoined {
+        req_id: u64,
+        chatroom_id: String,
+        /// The latest messages, oldest first (at most 50).
+        messages: Vec<MessageBody>,
+    },
+    /// This device left a room without asking (kicked, banned, the room destroyed).
+    #[serde(rename_all = "camelCase")]
+    ChatroomLeft { chatroom_id: String, code: u32 },
+    #[serde(rename_all = "camelCase")]
+    Pong { server_time: u64 },
+    /// A refusal. `clientId` or `reqId` names the request it answers, if any.
+    #[serde(rename_all = "camelCase")]
+    Error {
+        code: u32,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        req_id: Option<u64>,
+    },
+    /// The session ends (logged in elsewhere, banned, too slow); the socket closes next.
+    #[serde(rename_all = "camelCase")]
+    Kicked { code: u32, reason: String },
+    /// The edge is shutting down: reconnect (through nav) after this delay.
+    #[serde(rename_all = "camelCase")]
+    Reconnect { after_ms: u64 },
+}
+
+/// A message as a client sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageBody {
+    /// The feed position: the device's sync cursor after this message (0 for history).
+    pub cursor: u64,
+    #[serde(rename = "msgUID")]
+    pub msg_uid: String,
+    pub seq: u64,
+    pub conversation_type: u8,
+    /// The conversation as this receiver sees it: the peer for private chats.
+    pub target_id: String,
+    pub channel_id: String,
+    pub sender_user_id: String,
+    pub object_name: String,
+    pub content: String,
+    pub sent_time: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_content: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_data: Option<String>,
+    #[serde(default)]
+    pub recalled: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_tagged_camel_case_json() {
+        let frame: ClientFrame = serde_json::from_str(
+            r#"{"type":"send","clientId":"c1","conversationType":1,"targetId":"bob",
+                "objectName":"RC:TxtMsg","content":"{}"}"#,
+        )
+        .unwrap();
+        assert!(matches!(frame, ClientFrame::Send { ref client_id, .. } if client_id == "c1"));
+        let ack = serde_json::to_value(ServerFrame::Ack {
+            client_id: "c1".into(),
+            msg_uid: "A".into(),
+            seq: 3,
+            sent_time: 9,
+        })
+        .unwrap();
+        assert_eq!(
+            ack,
+            serde_json::json!({"type":"ack","clientId":"c1","msgUID":"A","seq":3,"sentTime":9})
+        );
+        assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"nope"}"#).is_err());
+    }
+}

@@ -1,0 +1,322 @@
+//! Client sessions through real sockets: a `meridian dev` deployment, tokens from its
+//! Server API, and WebSocket clients of the Rust SDK.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{binary, Api};
+use meridian_client::{codes, ConnectOptions, Connection, MessageBody};
+use meridian_proto::{ClientFrame, ServerFrame};
+use meridian_testkit::DevDeployment;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+struct Area {
+    api: Api,
+    ws: String,
+}
+
+impl Area {
+    fn new(dev: &DevDeployment) -> Self {
+        Self {
+            api: Api::new(dev, "SG", "prod"),
+            ws: dev.ws("SG"),
+        }
+    }
+
+    async fn token(&self, user: &str) -> String {
+        let answer = self
+            .api
+            .ok("/user/getToken.json", &format!("userId={user}&name={user}"))
+            .await;
+        answer["token"].as_str().expect("token").to_string()
+    }
+
+    async fn connect(
+        &self,
+        user: &str,
+        device: &str,
+        platform: &str,
+        cursor: Option<u64>,
+    ) -> Connection {
+        let options = ConnectOptions {
+            url: self.ws.clone(),
+            app_key: self.api.key.clone(),
+            token: self.token(user).await,
+            device_id: device.into(),
+            platform: platform.into(),
+            cursor,
+        };
+        let mut connection = Connection::connect(&options).await.expect("connect");
+        match connection.next_within(WAIT).await.expect("connected") {
+            ServerFrame::Connected { user_id, .. } => assert_eq!(user_id, user),
+            other => panic!("expected connected, got {other:?}"),
+        }
+        connection
+    }
+}
+
+fn text(client_id: &str, conversation_type: u8, target: &str, content: &str) -> ClientFrame {
+    ClientFrame::Send {
+        client_id: client_id.into(),
+        conversation_type,
+        target_id: target.into(),
+        channel_id: String::new(),
+        object_name: "RC:TxtMsg".into(),
+        content: content.into(),
+        push_content: None,
+        push_data: None,
+        to_user_ids: Vec::new(),
+    }
+}
+
+/// Reads frames until `synced`, answering the messages synced before it.
+async fn synced(connection: &mut Connection) -> Vec<MessageBody> {
+    let mut messages = Vec::new();
+    loop {
+        match connection.next_within(WAIT).await.expect("sync") {
+            ServerFrame::Message(body) => messages.push(body),
+            ServerFrame::Synced { .. } => return messages,
+            other => panic!("unexpected during sync: {other:?}"),
+        }
+    }
+}
+
+async fn message(connection: &mut Connection) -> MessageBody {
+    match connection.next_within(WAIT).await.expect("message") {
+        ServerFrame::Message(body) => body,
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
+
+/// (msgUID, seq) of the ack of `client_id`.
+async fn ack(connection: &mut Connection, client_id: &str) -> (String, u64) {
+    match connection.next_within(WAIT).await.expect("ack") {
+        ServerFrame::Ack {
+            client_id: acked,
+            msg_uid,
+            seq,
+            ..
+        } => {
+            assert_eq!(acked, client_id);
+            (msg_uid, seq)
+        }
+        other => panic!("expected the ack of {client_id}, got {other:?}"),
+    }
+}
+
+fn contents(messages: &[MessageBody]) -> Vec<String> {
+    messages.iter().map(|m| m.content.clone()).collect()
+}
+
+// covers: PRV-01, PRV-02, PRV-12, MSG-01, MSG-02, MSG-06
+#[tokio::test]
+async fn private_messages_arrive_live_then_by_sync_in_order_exactly_once() {
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let area = Area::new(&dev);
+    let mut alice = area.connect("alice", "alice-phone", "iOS", None).await;
+    assert!(synced(&mut alice).await.is_empty());
+    let mut bob = area.connect("bob", "bob-phone", "Android", None).await;
+    assert!(synced(&mut bob).await.is_empty());
+
+    // Live: acknowledged after commit with the conversation's seq, delivered in order.
+    for i in 1..=4 {
+        alice
+            .send(&text(&format!("a{i}"), 1, "bob", &format!("m{i}")))
+            .await
+            .unwrap();
+        let (_, seq) = ack(&mut alice, &format!("a{i}")).await;
+        assert_eq!(seq, i);
+    }
+    let live: Vec<MessageBody> = futures_collect(&mut bob, 4).await;
+    assert_eq!(contents(&live), ["m1", "m2", "m3", "m4"]);
+    assert!(live
+        .iter()
+        .all(|m| m.target_id == "alice" && m.sender_user_id == "alice"));
+    assert_eq!(live.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
+
+    // A status message (PRV-12) reaches the online device, unstored (seq 0).
+    let mut typing = text("t1", 1, "bob", "{}");
+    if let ClientFrame::Send { object_name, .. } = &mut typing {
+        *object_name = "RC:TypSts".into();
+    }
+    alice.send(&typing).await.unwrap();
+    assert_eq!(ack(&mut alice, "t1").await.1, 0);
+    let status = message(&mut bob).await;
+    assert_eq!((status.object_name.as_str(), status.seq), ("RC:TypSts", 0));
+
+    // bob goes away; alice writes from her desktop (a second device, MSG-02): her phone
+    // gets a copy of each, bob gets them all on reconnect, in order, once.
+    let cursor = bob.cursor();
+    bob.close().await;
+    let mut desk = area.connect("alice", "alice-desk", "Windows", None).await;
+    let history_on_new_device = synced(&mut desk).await;
+    assert_eq!(contents(&history_on_new_device), ["m1", "m2", "m3", "m4"]);
+    for i in 5..=8 {
+        desk.send(&text(&format!("d{i}"), 1, "bob", &format!("m{i}")))
+            .await
+            .unwrap();
+        ack(&mut desk, &format!("d{i}")).await;
+    }
+    let copies = futures_collect(&mut alice, 4).await;
+    assert_eq!(contents(&copies), ["m5", "m6", "m7", "m8"]);
+    // A retried send (same clientId) is acknowledged as the first and stored once.
+    desk.send(&text("d8", 1, "bob", "m8")).await.unwrap();
+    let (retried_uid, retried_seq) = ack(&mut desk, "d8").await;
+    assert_eq!(retried_seq, 8);
+    // A burst past 5 per second on one connection is refused with 20604 (MSG-06).
+    let mut refused = 0;
+    for i in 0..6 {
+        desk.send(&text(&format!("burst{i}"), 1, "alice", "x"))
+            .await
+            .unwrap();
+    }
+    for _ in 0..6 {
+        match desk.next_within(WAIT).await.unwrap() {
+            ServerFrame::Error {
+                code, client_id, ..
+            } => {
+                assert_eq!(code, codes::RATE_LIMITED);
+                assert!(client_id.is_some());
+                refused += 1;
+            }
+            ServerFrame::Ack { .. } | ServerFrame::Message(_) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(refused >= 1, "a burst of 6 must hit the 5/s budget");
+
+    let mut bob = area
+        .connect("bob", "bob-phone", "Android", Some(cursor))
+        .await;
+    let missed = synced(&mut bob).await;
+    assert_eq!(contents(&missed), ["m5", "m6", "m7", "m8"]);
+    assert_eq!(missed.last().map(|m| m.msg_uid.clone()), Some(retried_uid));
+
+    // A new login on the same platform kicks the older session (MSG-02).
+    let mut bob_again = area.connect("bob", "bob-tablet", "Android", None).await;
+    match bob.next_within(WAIT).await.unwrap() {
+        ServerFrame::Kicked { code, .. } => assert_eq!(code, codes::KICKED_OTHER_LOGIN),
+        other => panic!("expected a kick, got {other:?}"),
+    }
+    assert_eq!(synced(&mut bob_again).await.len(), 8);
+
+    // A wrong token is refused with 31004.
+    let options = ConnectOptions {
+        url: area.ws.clone(),
+        app_key: area.api.key.clone(),
+        token: "not-a-token".into(),
+        device_id: "x".into(),
+        platform: "web".into(),
+        cursor: None,
+    };
+    let mut stranger = Connection::connect(&options).await.unwrap();
+    match stranger.next_within(WAIT).await.unwrap() {
+        ServerFrame::Error { code, .. } => assert_eq!(code, codes::TOKEN_INCORRECT),
+        other => panic!("{other:?}"),
+    }
+    dev.stop();
+}
+
+/// The next `n` messages, skipping nothing else.
+async fn futures_collect(connection: &mut Connection, n: usize) -> Vec<MessageBody> {
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        out.push(message(connection).await);
+    }
+    out
+}
+
+// covers: GRP-05, GRP-06, CHR-02, CHR-03
+#[tokio::test]
+async fn group_and_chatroom_messages_reach_members_only() {
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let area = Area::new(&dev);
+    area.api
+        .ok(
+            "/group/create.json",
+            "userId=alice&userId=bob&groupId=g1&groupName=G",
+        )
+        .await;
+    let mut alice = area.connect("alice", "a", "iOS", None).await;
+    synced(&mut alice).await;
+    let mut carol = area.connect("carol", "c", "iOS", None).await;
+    synced(&mut carol).await;
+    alice
+        .send(&text("g-1", 3, "g1", "before carol"))
+        .await
+        .unwrap();
+    ack(&mut alice, "g-1").await;
+    // carol is not a member: a client send is refused with 22406.
+    carol
+        .send(&text("c-1", 3, "g1", "let me in"))
+        .await
+        .unwrap();
+    match carol.next_within(WAIT).await.unwrap() {
+        ServerFrame::Error { code, .. } => assert_eq!(code, codes::NOT_IN_GROUP),
+        other => panic!("{other:?}"),
+    }
+    // She joins while connected: later messages reach her live, earlier ones never.
+    area.api
+        .ok("/group/join.json", "userId=carol&groupId=g1")
+        .await;
+    let mut bob = area.connect("bob", "b", "iOS", None).await;
+    assert_eq!(contents(&synced(&mut bob).await), ["before carol"]);
+    alice
+        .send(&text("g-2", 3, "g1", "after carol"))
+        .await
+        .unwrap();
+    ack(&mut alice, "g-2").await;
+    assert_eq!(message(&mut carol).await.content, "after carol");
+    assert_eq!(message(&mut bob).await.content, "after carol");
+    let mut carol_desk = area.connect("carol", "c2", "Windows", None).await;
+    assert_eq!(contents(&synced(&mut carol_desk).await), ["after carol"]);
+
+    // Chatrooms: only joined members send and receive; a join brings the latest messages.
+    area.api
+        .ok("/chatroom/create.json", "chatroom[r1]=Room")
+        .await;
+    bob.send(&text("r-1", 4, "r1", "not joined")).await.unwrap();
+    match bob.next_within(WAIT).await.unwrap() {
+        ServerFrame::Error { code, .. } => assert_eq!(code, codes::NOT_IN_CHATROOM),
+        other => panic!("{other:?}"),
+    }
+    for (connection, req_id) in [(&mut alice, 1), (&mut bob, 2)] {
+        connection
+            .send(&ClientFrame::JoinChatroom {
+                req_id,
+                chatroom_id: "r1".into(),
+            })
+            .await
+            .unwrap();
+        match connection.next_within(WAIT).await.unwrap() {
+            ServerFrame::ChatroomJoined { req_id: r, .. } => assert_eq!(r, req_id),
+            other => panic!("{other:?}"),
+        }
+    }
+    alice
+        .send(&text("r-2", 4, "r1", "hello room"))
+        .await
+        .unwrap();
+    ack(&mut alice, "r-2").await;
+    let in_room = message(&mut bob).await;
+    assert_eq!(
+        (in_room.content.as_str(), in_room.conversation_type),
+        ("hello room", 4)
+    );
+    carol
+        .send(&ClientFrame::JoinChatroom {
+            req_id: 3,
+            chatroom_id: "r1".into(),
+        })
+        .await
+        .unwrap();
+    match carol.next_within(WAIT).await.unwrap() {
+        ServerFrame::ChatroomJoined { messages, .. } => {
+            assert_eq!(contents(&messages), ["hello room"])
+        }
+        other => panic!("{other:?}"),
+    }
+    dev.stop();
+}
