@@ -370,6 +370,7 @@ async fn bench_api(writers: &[usize], duration: Duration) -> anyhow::Result<Vec<
             port_base: base,
             // The pipeline is measured, not the per-app limiter (6000 messages/min).
             rate_limits: false,
+            sessions: Default::default(),
         };
         if let Ok(started) = crate::dev::Deployment::start(options).await {
             deployment = Some(started);

@@ -22,6 +22,8 @@ pub struct DevOptions {
     pub port_base: u16,
     /// Server API rate limits at the edges (off only for benchmarks).
     pub rate_limits: bool,
+    /// Client session settings of every edge.
+    pub sessions: meridian_edge::SessionSettings,
 }
 
 const DEMO_APP: &str = "demo";
@@ -205,7 +207,7 @@ impl Deployment {
                 directory,
                 rate_limits: options.rate_limits,
                 tls: None,
-                sessions: Default::default(),
+                sessions: options.sessions.clone(),
             })
             .await
             .with_context(|| format!("area {area} edge"))?;

@@ -75,6 +75,15 @@ struct DevArgs {
     /// First of the consecutive loopback ports used.
     #[arg(long, default_value_t = 7000, env = "MERIDIAN_DEV_PORT_BASE")]
     port_base: u16,
+    /// Client sessions: how far back a reconnecting device is synced (1 s to 7 days).
+    #[arg(long, default_value_t = 7 * 24 * 3600, env = "MERIDIAN_DEV_OFFLINE_WINDOW_SECS")]
+    offline_window_secs: u64,
+    /// Client sessions: messages one connection may send per second.
+    #[arg(long, default_value_t = 5, env = "MERIDIAN_DEV_SENDS_PER_SECOND")]
+    sends_per_second: u32,
+    /// Client sessions: frames queued for one client before it is disconnected as slow.
+    #[arg(long, default_value_t = 256, env = "MERIDIAN_DEV_QUEUE_FRAMES")]
+    queue_frames: usize,
 }
 
 #[derive(Args)]
@@ -161,6 +170,12 @@ async fn run(command: Commands) -> anyhow::Result<()> {
                 data_dir: args.data_dir,
                 port_base: args.port_base,
                 rate_limits: true,
+                sessions: meridian_edge::SessionSettings {
+                    offline_window_secs: args.offline_window_secs,
+                    sends_per_second: args.sends_per_second,
+                    queue_frames: args.queue_frames,
+                    ..Default::default()
+                },
             })
             .await?;
             println!("{}", deployment.summary());

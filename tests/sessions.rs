@@ -320,3 +320,138 @@ async fn group_and_chatroom_messages_reach_members_only() {
     }
     dev.stop();
 }
+
+/// Sends `n` texts to bob, each acknowledged before the next.
+async fn send_all(alice: &mut Connection, prefix: &str, n: usize) {
+    for i in 0..n {
+        let id = format!("{prefix}{i}");
+        alice.send(&text(&id, 1, "bob", &id)).await.unwrap();
+        ack(alice, &id).await;
+    }
+}
+
+// covers: PRV-02, MSG-01
+#[tokio::test]
+async fn a_thousand_offline_messages_arrive_in_order_and_expired_ones_are_gone() {
+    let dev = DevDeployment::start_with(
+        binary(),
+        "SG",
+        1,
+        &["--sends-per-second", "100000", "--offline-window-secs", "3"],
+    )
+    .await;
+    let area = Area::new(&dev);
+    // bob has a session once, so he exists; then he is offline.
+    let mut bob = area.connect("bob", "bob-phone", "iOS", None).await;
+    synced(&mut bob).await;
+    let cursor = bob.cursor();
+    bob.close().await;
+    let mut alice = area.connect("alice", "alice-phone", "iOS", None).await;
+    synced(&mut alice).await;
+    send_all(&mut alice, "old", 3).await;
+    // Past the 3 s offline window (time itself is what is tested here).
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    send_all(&mut alice, "m", 1_000).await;
+
+    let mut bob = area.connect("bob", "bob-phone", "iOS", Some(cursor)).await;
+    let missed = synced(&mut bob).await;
+    let expected: Vec<String> = (0..1_000).map(|i| format!("m{i}")).collect();
+    assert_eq!(
+        contents(&missed),
+        expected,
+        "expired messages are gone, the rest in order"
+    );
+    let seqs: Vec<u64> = missed.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, (4..=1_003).collect::<Vec<_>>());
+    dev.stop();
+}
+
+// covers: MSG-08
+#[tokio::test]
+async fn a_ban_closes_live_sessions_and_refuses_new_ones() {
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let area = Area::new(&dev);
+    let mut bob = area.connect("bob", "bob-phone", "iOS", None).await;
+    synced(&mut bob).await;
+    area.api
+        .ok("/user/block.json", "userId=bob&minute=10")
+        .await;
+    match bob.next_within(WAIT).await.unwrap() {
+        ServerFrame::Kicked { code, .. } => assert_eq!(code, codes::USER_BLOCKED),
+        other => panic!("expected a kick, got {other:?}"),
+    }
+    let options = ConnectOptions {
+        url: area.ws.clone(),
+        app_key: area.api.key.clone(),
+        token: area.token("bob").await,
+        device_id: "bob-phone".into(),
+        platform: "iOS".into(),
+        cursor: None,
+    };
+    let mut again = Connection::connect(&options).await.unwrap();
+    match again.next_within(WAIT).await.unwrap() {
+        ServerFrame::Error { code, .. } => assert_eq!(code, codes::USER_BLOCKED),
+        other => panic!("{other:?}"),
+    }
+    area.api.ok("/user/unblock.json", "userId=bob").await;
+    area.connect("bob", "bob-phone", "iOS", None).await;
+    dev.stop();
+}
+
+// covers: MSG-01
+#[tokio::test]
+async fn a_client_that_stops_reading_is_disconnected_and_loses_nothing() {
+    let dev = DevDeployment::start_with(
+        binary(),
+        "SG",
+        1,
+        &["--sends-per-second", "100000", "--queue-frames", "16"],
+    )
+    .await;
+    let area = Area::new(&dev);
+    let mut bob = area.connect("bob", "bob-phone", "iOS", None).await;
+    synced(&mut bob).await;
+    let mut alice = area.connect("alice", "alice-phone", "iOS", None).await;
+    synced(&mut alice).await;
+    // bob stops reading; 200 messages of 100 KiB overflow his socket and his queue.
+    let big = "x".repeat(100 * 1024);
+    for i in 0..200 {
+        let id = format!("big{i}");
+        alice.send(&text(&id, 1, "bob", &big)).await.unwrap();
+        ack(&mut alice, &id).await;
+    }
+    let metrics = dev.endpoints["areas"]["SG"]["edges"][0]["metrics"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    meridian_testkit::eventually(Duration::from_secs(30), "a slow-consumer close", || {
+        let metrics = metrics.clone();
+        async move {
+            let text = metrics_text(&metrics).await?;
+            let closed = text
+                .lines()
+                .find(|l| l.starts_with("meridian_edge_session_closes_total{reason=\"slow\"}"))?
+                .rsplit(' ')
+                .next()?
+                .parse::<f64>()
+                .ok()?;
+            (closed >= 1.0).then_some(())
+        }
+    })
+    .await;
+    drop(bob);
+    // Reconnecting from the start, bob gets all 200, once each, in order.
+    let mut bob = area.connect("bob", "bob-laptop", "Windows", None).await;
+    let all = synced(&mut bob).await;
+    assert_eq!(all.len(), 200);
+    assert!(all.windows(2).all(|w| w[0].seq + 1 == w[1].seq));
+    dev.stop();
+}
+
+async fn metrics_text(url: &str) -> Option<String> {
+    Some(
+        meridian_testkit::raw_http(url, "GET", &[], b"")
+            .await
+            .text(),
+    )
+}

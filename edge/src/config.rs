@@ -56,7 +56,7 @@ impl Default for SessionSettings {
             idle_timeout_ms: 90_000,
             offline_window_secs: 7 * 24 * 3600,
             sends_per_second: 5,
-            queue_frames: 1024,
+            queue_frames: 256,
         }
     }
 }

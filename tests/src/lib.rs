@@ -390,6 +390,11 @@ pub struct DevDeployment {
 impl DevDeployment {
     /// Starts `meridian dev --areas <areas> --nodes <nodes>` and waits for endpoints.json.
     pub async fn start(binary: &Path, areas: &str, nodes: u64) -> Self {
+        Self::start_with(binary, areas, nodes, &[]).await
+    }
+
+    /// [`DevDeployment::start`] with extra `meridian dev` flags.
+    pub async fn start_with(binary: &Path, areas: &str, nodes: u64, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let data_dir = dir.path().join("data");
         // Outside the ephemeral range, spread by pid; another base when one is taken.
@@ -398,6 +403,7 @@ impl DevDeployment {
             let mut process = Process::spawn(
                 Command::new(binary)
                     .args(["dev", "--areas", areas, "--nodes", &nodes.to_string()])
+                    .args(extra)
                     .args(["--port-base", &base.to_string(), "--data-dir"])
                     .arg(&data_dir)
                     .env("RUST_LOG", "warn")
