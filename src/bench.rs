@@ -399,25 +399,17 @@ async fn bench_api(writers: &[usize], duration: Duration) -> anyhow::Result<Vec<
             let connections = connections.clone();
             let (authority, key, secret) = (authority.clone(), key.clone(), secret.clone());
             async move {
-                use sha1::Digest;
                 let nonce = format!("{writer}{n}");
-                let timestamp = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)?
-                    .as_secs()
-                    .to_string();
-                let digest = sha1::Sha1::digest(format!("{secret}{nonce}{timestamp}").as_bytes());
-                let signature: String = digest.iter().map(|b| format!("{b:02x}")).collect();
                 let body = format!(
                     "fromUserId=w{writer}&toUserId=r{writer}&objectName=RC:TxtMsg&content={{\"content\":\"m{n}\"}}"
                 );
-                let request = hyper::Request::post("/message/private/publish.json")
+                let mut request = hyper::Request::post("/message/private/publish.json")
                     .header(hyper::header::HOST, authority)
-                    .header("App-Key", key)
-                    .header("Nonce", nonce)
-                    .header("Timestamp", timestamp)
-                    .header("Signature", signature)
-                    .header(hyper::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .body(Full::new(Bytes::from(body)))?;
+                    .header(hyper::header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+                for (name, value) in crate::server_api_client::signed_headers(&key, &secret, &nonce) {
+                    request = request.header(name, value);
+                }
+                let request = request.body(Full::new(Bytes::from(body)))?;
                 let mut sender = connections[writer].lock().await;
                 let response = sender.send_request(request).await?;
                 let status = response.status();

@@ -1,8 +1,10 @@
 //! The `meridian` command: parses flags and wires the crates together.
 
 mod bench;
+mod chat;
 mod config_file;
 mod dev;
+mod server_api_client;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,6 +56,8 @@ enum Commands {
     /// Run a benchmark.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Chat from a terminal through a deployment's edge (send, listen, or interactive).
+    Chat(chat::ChatArgs),
 }
 
 #[derive(Args)]
@@ -232,6 +236,7 @@ async fn run(command: Commands) -> anyhow::Result<()> {
             Ok(())
         }
         Commands::Bench(command) => bench::run(command).await,
+        Commands::Chat(args) => chat::run(args).await,
     }
 }
 

@@ -455,3 +455,63 @@ async fn metrics_text(url: &str) -> Option<String> {
             .text(),
     )
 }
+
+/// Runs `meridian chat …` for the dev deployment; answers (success, stdout).
+async fn chat(dev: &DevDeployment, args: &[&str]) -> (bool, String) {
+    let output = tokio::process::Command::new(binary())
+        .arg("chat")
+        .args(args)
+        .arg("--endpoints")
+        .arg(&dev.endpoints_file)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .expect("run meridian chat");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+// covers: PRV-01
+#[tokio::test]
+async fn the_chat_cli_sends_and_listens_through_the_dev_deployment() {
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let listener = {
+        let binary = binary().to_path_buf();
+        let file = dev.endpoints_file.clone();
+        tokio::spawn(async move {
+            tokio::process::Command::new(binary)
+                .args(["chat", "listen", "--area", "SG", "--user", "bob"])
+                .args(["--count", "1", "--timeout", "30", "--endpoints"])
+                .arg(file)
+                .env("RUST_LOG", "warn")
+                .output()
+                .await
+                .expect("listen")
+        })
+    };
+    let (sent, line) = chat(
+        &dev,
+        &["send", "--user", "alice", "--to", "bob", "--text", "hi"],
+    )
+    .await;
+    assert!(sent, "chat send failed: {line}");
+    let ack: serde_json::Value = serde_json::from_str(line.trim()).expect("one JSON line");
+    assert_eq!(ack["seq"], 1);
+    let heard = listener.await.unwrap();
+    assert!(heard.status.success());
+    let received: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&heard.stdout).trim()).unwrap();
+    assert_eq!(received["msgUID"], ack["msgUID"]);
+    assert_eq!(received["senderUserId"], "alice");
+    assert_eq!(received["content"], r#"{"content":"hi"}"#);
+    // The listener keeps its cursor: nothing new arrives, so it times out and fails.
+    let (ok, _) = chat(
+        &dev,
+        &["listen", "--user", "bob", "--count", "1", "--timeout", "1"],
+    )
+    .await;
+    assert!(!ok, "a listener with nothing to hear must exit non-zero");
+    dev.stop();
+}

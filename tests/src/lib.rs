@@ -383,6 +383,8 @@ pub fn signed_headers(
 /// A `meridian dev` process for black-box tests, on ports no other test uses.
 pub struct DevDeployment {
     pub endpoints: serde_json::Value,
+    /// Where `endpoints` was read from (the CLI takes this path).
+    pub endpoints_file: PathBuf,
     process: Process,
     _dir: tempfile::TempDir,
 }
@@ -427,6 +429,7 @@ impl DevDeployment {
             if let Some(endpoints) = started {
                 return Self {
                     endpoints,
+                    endpoints_file: path,
                     process,
                     _dir: dir,
                 };

@@ -1,0 +1,342 @@
+//! `meridian chat`: try a deployment from a terminal. Driven by `endpoints.json` and the
+//! demo app of an area; tokens come from that area's Server API, messages go through a
+//! WebSocket session of the Rust client SDK like any app's.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use meridian_client::{conversation, ConnectOptions, Connection, MessageBody};
+use meridian_proto::{ClientFrame, ServerFrame};
+use serde_json::json;
+use tokio::io::AsyncBufReadExt;
+
+use crate::server_api_client::post_form;
+
+const ANSWER_WAIT: Duration = Duration::from_secs(15);
+/// Below the edge's default heartbeat (30 s), so a quiet session is not closed as idle.
+const PING_EVERY: Duration = Duration::from_secs(20);
+
+#[derive(Args)]
+pub struct ChatArgs {
+    #[command(flatten)]
+    who: Who,
+    #[command(subcommand)]
+    command: Option<ChatCommand>,
+}
+
+#[derive(Args, Clone)]
+struct Who {
+    /// The deployment's endpoints.json (written by `meridian dev`).
+    #[arg(long, global = true, default_value = "meridian-data/endpoints.json")]
+    endpoints: PathBuf,
+    /// The area whose demo app to use.
+    #[arg(long, global = true, default_value = "SG")]
+    area: String,
+    /// The demo app's environment: `prod` or `dev`.
+    #[arg(long, global = true, default_value = "prod")]
+    env: String,
+    /// The user to act as (registered on first use).
+    #[arg(long, global = true, default_value = "alice")]
+    user: String,
+}
+
+#[derive(Subcommand)]
+enum ChatCommand {
+    /// Send one message and print its `msgUID` and `seq` as one JSON line.
+    Send(SendArgs),
+    /// Print one JSON line per message received; exit 0 after `--count` of them.
+    Listen(ListenArgs),
+}
+
+#[derive(Args)]
+struct Target {
+    /// A private chat with this user.
+    #[arg(long, conflicts_with_all = ["group", "chatroom"])]
+    to: Option<String>,
+    /// A group (created with the Server API).
+    #[arg(long, conflicts_with = "chatroom")]
+    group: Option<String>,
+    /// A chatroom (created with the Server API); joined first.
+    #[arg(long)]
+    chatroom: Option<String>,
+}
+
+impl Target {
+    fn resolve(&self) -> anyhow::Result<(u8, String)> {
+        match (&self.to, &self.group, &self.chatroom) {
+            (Some(user), None, None) => Ok((conversation::PRIVATE, user.clone())),
+            (None, Some(group), None) => Ok((conversation::GROUP, group.clone())),
+            (None, None, Some(room)) => Ok((conversation::CHATROOM, room.clone())),
+            _ => bail!("name one of --to USER, --group GROUP or --chatroom ROOM"),
+        }
+    }
+}
+
+#[derive(Args)]
+struct SendArgs {
+    #[command(flatten)]
+    target: Target,
+    #[arg(long)]
+    text: String,
+}
+
+#[derive(Args)]
+struct ListenArgs {
+    /// Exit after this many messages.
+    #[arg(long, default_value_t = 1)]
+    count: usize,
+    /// Give up (exit status 1) after this many seconds.
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
+    /// Also join this chatroom and print its messages.
+    #[arg(long)]
+    chatroom: Option<String>,
+}
+
+/// The session's device and where it keeps its sync cursor (beside endpoints.json), so a
+/// listener resumes after the last message it printed, like a real device.
+struct Device {
+    id: String,
+    platform: &'static str,
+    cursor_file: PathBuf,
+}
+
+impl Device {
+    fn new(who: &Who, role: &str, platform: &'static str) -> Self {
+        let id = format!("cli-{role}-{}", who.user);
+        let dir = who.endpoints.parent().unwrap_or(Path::new("."));
+        let cursor_file = dir.join(format!("chat-{}-{}-{id}.cursor", who.area, who.env));
+        Self {
+            id,
+            platform,
+            cursor_file,
+        }
+    }
+
+    fn cursor(&self) -> Option<u64> {
+        std::fs::read_to_string(&self.cursor_file)
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    fn save(&self, cursor: u64) {
+        if let Err(e) = std::fs::write(&self.cursor_file, cursor.to_string()) {
+            tracing::warn!(file = %self.cursor_file.display(), error = %e, "cannot keep the sync cursor");
+        }
+    }
+}
+
+async fn connect(who: &Who, device: &Device) -> anyhow::Result<Connection> {
+    let text = std::fs::read_to_string(&who.endpoints)
+        .with_context(|| format!("{}: run `meridian dev` first", who.endpoints.display()))?;
+    let endpoints: serde_json::Value = serde_json::from_str(&text)?;
+    let area = &endpoints["areas"][&who.area];
+    if area.is_null() {
+        bail!("{}: no area {}", who.endpoints.display(), who.area);
+    }
+    let str_of = |v: &serde_json::Value, what: &str| -> anyhow::Result<String> {
+        v.as_str()
+            .map(str::to_string)
+            .with_context(|| format!("endpoints.json: no {what}"))
+    };
+    let api = str_of(&area["api"][0], "api")?;
+    let ws = str_of(&area["edges"][0]["ws"], "edge")?;
+    let app = area["apps"]
+        .as_array()
+        .and_then(|apps| apps.iter().find(|a| a["env"] == who.env.as_str()))
+        .with_context(|| format!("endpoints.json: no {} app in {}", who.env, who.area))?;
+    let key = str_of(&app["appKey"], "appKey")?;
+    let secret = str_of(&app["appSecret"], "appSecret")?;
+    let answer = post_form(
+        &api,
+        &key,
+        &secret,
+        "/user/getToken.json",
+        &format!("userId={}&name={}", who.user, who.user),
+    )
+    .await?;
+    let token = str_of(&answer["token"], "token in the getToken answer")?;
+    let options = ConnectOptions {
+        url: ws,
+        app_key: key,
+        token,
+        device_id: device.id.clone(),
+        platform: device.platform.into(),
+        cursor: device.cursor(),
+    };
+    let mut connection = Connection::connect(&options).await?;
+    match connection.next_within(ANSWER_WAIT).await? {
+        ServerFrame::Connected { .. } => Ok(connection),
+        ServerFrame::Error { code, message, .. } => bail!("refused ({code}): {message}"),
+        other => bail!("unexpected first frame: {other:?}"),
+    }
+}
+
+fn message_line(message: &MessageBody) -> String {
+    serde_json::to_string(message).unwrap_or_default()
+}
+
+pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
+    match args.command {
+        Some(ChatCommand::Send(send)) => send_one(&args.who, send).await,
+        Some(ChatCommand::Listen(listen)) => listen_for(&args.who, listen).await,
+        None => interactive(&args.who).await,
+    }
+}
+
+async fn join(connection: &mut Connection, room: &str) -> anyhow::Result<Vec<MessageBody>> {
+    connection
+        .send(&ClientFrame::JoinChatroom {
+            req_id: 1,
+            chatroom_id: room.into(),
+        })
+        .await?;
+    loop {
+        match connection.next_within(ANSWER_WAIT).await? {
+            ServerFrame::ChatroomJoined { messages, .. } => return Ok(messages),
+            ServerFrame::Error { code, message, .. } => bail!("join refused ({code}): {message}"),
+            _ => {}
+        }
+    }
+}
+
+fn send_frame(kind: u8, target: &str, text: &str, n: u64) -> ClientFrame {
+    ClientFrame::Send {
+        client_id: format!("cli-{}-{n}", std::process::id()),
+        conversation_type: kind,
+        target_id: target.into(),
+        channel_id: String::new(),
+        object_name: "RC:TxtMsg".into(),
+        content: json!({ "content": text }).to_string(),
+        push_content: None,
+        push_data: None,
+        to_user_ids: Vec::new(),
+    }
+}
+
+async fn send_one(who: &Who, args: SendArgs) -> anyhow::Result<()> {
+    let (kind, target) = args.target.resolve()?;
+    let device = Device::new(who, "send", "Web");
+    let mut connection = connect(who, &device).await?;
+    if kind == conversation::CHATROOM {
+        join(&mut connection, &target).await?;
+    }
+    connection
+        .send(&send_frame(kind, &target, &args.text, 0))
+        .await?;
+    loop {
+        match connection.next_within(ANSWER_WAIT).await? {
+            ServerFrame::Ack {
+                msg_uid,
+                seq,
+                sent_time,
+                ..
+            } => {
+                println!(
+                    "{}",
+                    json!({ "msgUID": msg_uid, "seq": seq, "sentTime": sent_time })
+                );
+                connection.close().await;
+                return Ok(());
+            }
+            ServerFrame::Error { code, message, .. } => bail!("refused ({code}): {message}"),
+            _ => {}
+        }
+    }
+}
+
+async fn listen_for(who: &Who, args: ListenArgs) -> anyhow::Result<()> {
+    let device = Device::new(who, "listen", "Desktop");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout);
+    let mut connection = connect(who, &device).await?;
+    let mut printed = 0;
+    if let Some(room) = &args.chatroom {
+        // The room's latest messages are context, not received messages.
+        join(&mut connection, room).await?;
+    }
+    let mut ping = tokio::time::interval(PING_EVERY);
+    while printed < args.count {
+        let frame = tokio::select! {
+            () = tokio::time::sleep_until(deadline) => bail!(
+                "timed out after {} s with {printed} of {} messages",
+                args.timeout,
+                args.count
+            ),
+            _ = ping.tick() => {
+                connection.send(&ClientFrame::Ping).await?;
+                continue;
+            }
+            frame = connection.next() => frame,
+        };
+        match frame? {
+            ServerFrame::Message(message) => {
+                println!("{}", message_line(&message));
+                printed += 1;
+                device.save(connection.cursor());
+            }
+            ServerFrame::Kicked { code, reason } => bail!("kicked ({code}): {reason}"),
+            ServerFrame::Error { code, message, .. } => bail!("error ({code}): {message}"),
+            _ => {}
+        }
+    }
+    connection.close().await;
+    Ok(())
+}
+
+/// Lines starting with `/to USER`, `/group G` or `/room R` choose where the next lines go;
+/// other lines are sent; received messages are printed as they come.
+async fn interactive(who: &Who) -> anyhow::Result<()> {
+    let device = Device::new(who, "chat", "Desktop");
+    let mut connection = connect(who, &device).await?;
+    eprintln!(
+        "connected as {}. /to USER, /group GROUP, /room ROOM choose the conversation; Ctrl-D quits.",
+        who.user
+    );
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let mut target: Option<(u8, String)> = None;
+    let mut sent = 0u64;
+    let mut ping = tokio::time::interval(PING_EVERY);
+    loop {
+        tokio::select! {
+            _ = ping.tick() => connection.send(&ClientFrame::Ping).await?,
+            line = lines.next_line() => {
+                let Some(line) = line? else { break };
+                let line = line.trim();
+                let choose = |prefix: &str| line.strip_prefix(prefix).map(|rest| rest.trim().to_string());
+                if let Some(user) = choose("/to ") {
+                    target = Some((conversation::PRIVATE, user));
+                } else if let Some(group) = choose("/group ") {
+                    target = Some((conversation::GROUP, group));
+                } else if let Some(room) = choose("/room ") {
+                    for message in join(&mut connection, &room).await? {
+                        println!("{}", message_line(&message));
+                    }
+                    target = Some((conversation::CHATROOM, room));
+                } else if !line.is_empty() {
+                    let Some((kind, to)) = &target else {
+                        eprintln!("choose a conversation first: /to USER");
+                        continue;
+                    };
+                    sent += 1;
+                    connection.send(&send_frame(*kind, to, line, sent)).await?;
+                }
+            }
+            frame = connection.next() => match frame? {
+                ServerFrame::Message(message) => {
+                    println!("{}", message_line(&message));
+                    device.save(connection.cursor());
+                }
+                ServerFrame::Ack { msg_uid, seq, .. } => eprintln!("sent {msg_uid} (seq {seq})"),
+                ServerFrame::Error { code, message, .. } => eprintln!("error {code}: {message}"),
+                ServerFrame::Kicked { code, reason } => bail!("kicked ({code}): {reason}"),
+                _ => {}
+            },
+        }
+    }
+    connection.close().await;
+    Ok(())
+}
