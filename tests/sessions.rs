@@ -515,3 +515,216 @@ async fn the_chat_cli_sends_and_listens_through_the_dev_deployment() {
     assert!(!ok, "a listener with nothing to hear must exit non-zero");
     dev.stop();
 }
+
+/// The answer to request `req_id`, skipping messages that arrive meanwhile.
+async fn answer(connection: &mut Connection, req_id: u64) -> ServerFrame {
+    loop {
+        let frame = connection.next_within(WAIT).await.expect("answer");
+        let answers = match &frame {
+            ServerFrame::Done { req_id: r }
+            | ServerFrame::HistoryPage { req_id: r, .. }
+            | ServerFrame::ConversationList { req_id: r, .. }
+            | ServerFrame::ReaderList { req_id: r, .. }
+            | ServerFrame::ChatroomJoined { req_id: r, .. } => *r == req_id,
+            ServerFrame::Error { req_id: r, .. } => *r == Some(req_id),
+            _ => false,
+        };
+        if answers {
+            return frame;
+        }
+    }
+}
+
+// covers: MSG-03, MSG-04, PRV-04, PRV-07, PRV-08, PRV-09, GRP-03
+#[tokio::test]
+async fn conversations_receipts_expansion_history_and_recall_over_a_session() {
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let area = Area::new(&dev);
+    area.api
+        .ok(
+            "/group/create.json",
+            "userId=alice&userId=bob&groupId=g1&groupName=G",
+        )
+        .await;
+    let mut alice = area.connect("alice", "a", "iOS", None).await;
+    synced(&mut alice).await;
+    let mut bob = area.connect("bob", "b", "iOS", None).await;
+    synced(&mut bob).await;
+    for (id, kind, target, content) in [
+        ("p1", 1, "bob", "one"),
+        ("p2", 1, "bob", "two"),
+        ("g1", 3, "g1", "group"),
+    ] {
+        alice.send(&text(id, kind, target, content)).await.unwrap();
+        ack(&mut alice, id).await;
+    }
+    let received = futures_collect(&mut bob, 3).await;
+    let group_uid = received[2].msg_uid.clone();
+
+    // The list: newest conversation first, with unread counts and last messages.
+    bob.send(&ClientFrame::Conversations {
+        req_id: 1,
+        limit: 10,
+    })
+    .await
+    .unwrap();
+    let ServerFrame::ConversationList { conversations, .. } = answer(&mut bob, 1).await else {
+        panic!("conversation list")
+    };
+    let lines: Vec<(String, u64)> = conversations
+        .iter()
+        .map(|c| (c.target_id.clone(), c.unread))
+        .collect();
+    assert_eq!(lines, [("g1".into(), 1), ("alice".into(), 2)]);
+    // Read the private chat up to seq 2, pin and mute it: it moves up, unread 0.
+    bob.send(&ClientFrame::MarkRead {
+        req_id: 2,
+        conversation_type: 1,
+        target_id: "alice".into(),
+        channel_id: String::new(),
+        seq: 2,
+    })
+    .await
+    .unwrap();
+    assert!(matches!(
+        answer(&mut bob, 2).await,
+        ServerFrame::Done { .. }
+    ));
+    bob.send(&ClientFrame::SetConversation {
+        req_id: 3,
+        conversation_type: 1,
+        target_id: "alice".into(),
+        channel_id: String::new(),
+        pinned: Some(true),
+        muted: Some(true),
+    })
+    .await
+    .unwrap();
+    assert!(matches!(
+        answer(&mut bob, 3).await,
+        ServerFrame::Done { .. }
+    ));
+    bob.send(&ClientFrame::Conversations {
+        req_id: 4,
+        limit: 10,
+    })
+    .await
+    .unwrap();
+    let ServerFrame::ConversationList { conversations, .. } = answer(&mut bob, 4).await else {
+        panic!("conversation list")
+    };
+    let first = &conversations[0];
+    assert_eq!(
+        (
+            first.target_id.as_str(),
+            first.unread,
+            first.pinned,
+            first.muted
+        ),
+        ("alice", 0, true, true)
+    );
+
+    // Group receipt: alice gets an RC:RRRspMsg and can ask who read it.
+    bob.send(&ClientFrame::GroupReceipt {
+        req_id: 5,
+        group_id: "g1".into(),
+        msg_uids: vec![group_uid.clone()],
+    })
+    .await
+    .unwrap();
+    assert!(matches!(
+        answer(&mut bob, 5).await,
+        ServerFrame::Done { .. }
+    ));
+    let notice = message(&mut alice).await;
+    assert_eq!(notice.object_name, "RC:RRRspMsg");
+    alice
+        .send(&ClientFrame::Readers {
+            req_id: 6,
+            msg_uid: group_uid.clone(),
+        })
+        .await
+        .unwrap();
+    let ServerFrame::ReaderList { readers, .. } = answer(&mut alice, 6).await else {
+        panic!("readers")
+    };
+    assert_eq!(
+        readers
+            .iter()
+            .map(|r| r.user_id.as_str())
+            .collect::<Vec<_>>(),
+        ["bob"]
+    );
+
+    // Expansion: the change reaches the other side as a status message.
+    alice
+        .send(&ClientFrame::SetExpansion {
+            req_id: 7,
+            msg_uid: received[0].msg_uid.clone(),
+            set: [("likes".to_string(), "1".to_string())].into(),
+            remove: Vec::new(),
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        answer(&mut alice, 7).await,
+        ServerFrame::Done { .. }
+    ));
+    let change = message(&mut bob).await;
+    assert_eq!(
+        (change.object_name.as_str(), change.seq),
+        ("RC:MsgExMsg", 0)
+    );
+    assert!(change.content.contains("likes"));
+
+    // Recall by the sender: both see the RC:RcCmd notice; history shows it recalled.
+    alice
+        .send(&ClientFrame::Recall {
+            req_id: 8,
+            msg_uid: received[1].msg_uid.clone(),
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        answer(&mut alice, 8).await,
+        ServerFrame::Done { .. }
+    ));
+    assert_eq!(message(&mut bob).await.object_name, "RC:RcCmd");
+    // bob may not recall alice's message.
+    bob.send(&ClientFrame::Recall {
+        req_id: 9,
+        msg_uid: received[0].msg_uid.clone(),
+    })
+    .await
+    .unwrap();
+    assert!(matches!(
+        answer(&mut bob, 9).await,
+        ServerFrame::Error { .. }
+    ));
+    bob.send(&ClientFrame::History {
+        req_id: 10,
+        conversation_type: 1,
+        target_id: "alice".into(),
+        channel_id: String::new(),
+        before_time: 0,
+        limit: 20,
+    })
+    .await
+    .unwrap();
+    let ServerFrame::HistoryPage { messages, .. } = answer(&mut bob, 10).await else {
+        panic!("history")
+    };
+    let page: Vec<(String, bool)> = messages
+        .iter()
+        .map(|m| (m.object_name.clone(), m.recalled))
+        .collect();
+    assert_eq!(
+        page,
+        [
+            ("RC:RcCmd".into(), false),
+            ("RC:TxtMsg".into(), true),
+            ("RC:TxtMsg".into(), false)
+        ]
+    );
+    dev.stop();
+}

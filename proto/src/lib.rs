@@ -100,7 +100,69 @@ pub enum ClientFrame {
         req_id: u64,
         chatroom_id: String,
     },
+    /// The user's conversation list, pinned first, with unread counts (MSG-03).
+    #[serde(rename_all = "camelCase")]
+    Conversations {
+        req_id: u64,
+        #[serde(default = "default_list_limit")]
+        limit: usize,
+    },
+    /// This user has read a conversation up to `seq`: its unread count drops (MSG-03).
+    #[serde(rename_all = "camelCase")]
+    MarkRead {
+        req_id: u64,
+        conversation_type: u8,
+        target_id: String,
+        #[serde(default)]
+        channel_id: String,
+        seq: u64,
+    },
+    /// Pins (MSG-03) or mutes (do-not-disturb, PRV-09) a conversation for this user.
+    #[serde(rename_all = "camelCase")]
+    SetConversation {
+        req_id: u64,
+        conversation_type: u8,
+        target_id: String,
+        #[serde(default)]
+        channel_id: String,
+        #[serde(default)]
+        pinned: Option<bool>,
+        #[serde(default)]
+        muted: Option<bool>,
+    },
+    /// This member has read these group messages (GRP-03); their senders get an
+    /// `RC:RRRspMsg` message naming them.
+    #[serde(rename_all = "camelCase")]
+    GroupReceipt {
+        req_id: u64,
+        group_id: String,
+        #[serde(rename = "msgUIDs")]
+        msg_uids: Vec<String>,
+    },
+    /// Who read a group message (GRP-03).
+    #[serde(rename_all = "camelCase")]
+    Readers {
+        req_id: u64,
+        #[serde(rename = "msgUID")]
+        msg_uid: String,
+    },
+    /// Sets and removes expansion keys of a sent message (MSG-04); the conversation's online
+    /// members get an `RC:MsgExMsg` status message with the change.
+    #[serde(rename_all = "camelCase")]
+    SetExpansion {
+        req_id: u64,
+        #[serde(rename = "msgUID")]
+        msg_uid: String,
+        #[serde(default)]
+        set: std::collections::BTreeMap<String, String>,
+        #[serde(default)]
+        remove: Vec<String>,
+    },
     Ping,
+}
+
+fn default_list_limit() -> usize {
+    100
 }
 
 fn default_history_limit() -> usize {
@@ -154,6 +216,18 @@ pub enum ServerFrame {
     #[serde(rename_all = "camelCase")]
     ChatroomLeft { chatroom_id: String, code: u32 },
     #[serde(rename_all = "camelCase")]
+    ConversationList {
+        req_id: u64,
+        conversations: Vec<ConversationBody>,
+    },
+    #[serde(rename_all = "camelCase")]
+    ReaderList {
+        req_id: u64,
+        #[serde(rename = "msgUID")]
+        msg_uid: String,
+        readers: Vec<Reader>,
+    },
+    #[serde(rename_all = "camelCase")]
     Pong { server_time: u64 },
     /// A refusal. `clientId` or `reqId` names the request it answers, if any.
     #[serde(rename_all = "camelCase")]
@@ -196,6 +270,27 @@ pub struct MessageBody {
     pub push_data: Option<String>,
     #[serde(default)]
     pub recalled: bool,
+}
+
+/// One line of a conversation list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationBody {
+    pub conversation_type: u8,
+    pub target_id: String,
+    pub channel_id: String,
+    pub unread: u64,
+    pub pinned: bool,
+    pub muted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_message: Option<MessageBody>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reader {
+    pub user_id: String,
+    pub read_time: u64,
 }
 
 #[cfg(test)]

@@ -3,13 +3,22 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::messages::ConversationType;
+use super::messages::{self, Conversation, ConversationType, Message};
 use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
-use super::{apps, CommandError};
+use super::{apps, groups, CommandError};
 
 const SETTINGS_PREFIX: &[u8] = b"convset/";
 const TYPE_LEVEL_PREFIX: &[u8] = b"convtype/";
+/// The private and system conversations a user is in (groups come from memberships).
+const LIST_PREFIX: &[u8] = b"convlist/";
+/// The newest `seq` a user has read in a conversation.
+const READ_PREFIX: &[u8] = b"convread/";
+
+/// Unread counts stop at this (clients show "999+").
+pub const MAX_UNREAD: u64 = 999;
+/// Conversations one list answer holds at most.
+pub const MAX_LIST: usize = 500;
 
 /// One user's settings for one conversation (as that user sees it: type, target, channel).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,9 +126,138 @@ pub(super) fn type_level(
         .unwrap_or(0))
 }
 
+fn user_scoped(
+    prefix: &[u8],
+    app_key: &str,
+    user: &str,
+    conversation: Option<&Conversation>,
+) -> Vec<u8> {
+    let mut key = [prefix, format!("{app_key}/{user}/").as_bytes()].concat();
+    if let Some(conversation) = conversation {
+        let target = conversation.target_for(user);
+        key.extend_from_slice(
+            format!(
+                "{}/{target}/{}",
+                conversation.kind.code(),
+                conversation.channel
+            )
+            .as_bytes(),
+        );
+    }
+    key
+}
+
+/// Lists a private or system conversation for `user` (called as messages are stored).
+pub(super) fn index(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    user: &str,
+    conversation: &Conversation,
+) -> Result<(), CommandError> {
+    let key = user_scoped(LIST_PREFIX, app_key, user, Some(conversation));
+    if state.get_raw(&key)?.is_none() {
+        state.put(key, conversation)?;
+    }
+    Ok(())
+}
+
+/// `user` has read `conversation` up to `seq` (never moves back).
+pub(super) fn mark_read(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    user: &str,
+    conversation: &Conversation,
+    seq: u64,
+) -> Result<(), CommandError> {
+    apps::by_key(state, app_key)?;
+    validate_user_id(user)?;
+    let key = user_scoped(READ_PREFIX, app_key, user, Some(conversation));
+    let read: u64 = state.get(&key)?.unwrap_or(0);
+    if seq > read {
+        state.put(key, &seq)?;
+    }
+    Ok(())
+}
+
+/// One line of a user's conversation list (MSG-03).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationSummary {
+    pub conversation: Conversation,
+    pub last: Option<Message>,
+    pub unread: u64,
+    pub settings: ConversationSettings,
+}
+
+/// A user's conversations: pinned first, then by last message time; chatrooms and ultra
+/// groups are never listed (MSG-03, ULG-08). Unread counts take counted messages from
+/// others after the user's read mark, capped at [`MAX_UNREAD`].
+pub(super) fn list(
+    state: &impl StateRead,
+    app_key: &str,
+    user: &str,
+    limit: usize,
+) -> Result<Vec<ConversationSummary>, CommandError> {
+    apps::by_key(state, app_key)?;
+    let mut conversations: Vec<(Conversation, u64)> = state
+        .scan::<Conversation>(&user_scoped(LIST_PREFIX, app_key, user, None))?
+        .into_iter()
+        .map(|c| (c, 0))
+        .collect();
+    for group in groups::of_user(state, app_key, user)? {
+        let joined_at_pos = groups::membership(state, app_key, &group.group_id, user)?
+            .map_or(0, |m| m.joined_at_pos);
+        conversations.push((
+            Conversation::group_like(ConversationType::Group, &group.group_id, ""),
+            joined_at_pos,
+        ));
+    }
+    let mut out = Vec::with_capacity(conversations.len());
+    for (conversation, joined_at_pos) in conversations {
+        let read: u64 = state
+            .get(&user_scoped(
+                READ_PREFIX,
+                app_key,
+                user,
+                Some(&conversation),
+            ))?
+            .unwrap_or(0);
+        let (last, unread) = messages::last_and_unread(
+            state,
+            app_key,
+            &conversation,
+            user,
+            read,
+            joined_at_pos,
+            MAX_UNREAD,
+        )?;
+        let settings = settings(
+            state,
+            app_key,
+            user,
+            conversation.kind,
+            conversation.target_for(user),
+            &conversation.channel,
+        )?;
+        out.push(ConversationSummary {
+            conversation,
+            last,
+            unread,
+            settings,
+        });
+    }
+    out.sort_by_key(|summary| {
+        (
+            std::cmp::Reverse(summary.settings.pinned),
+            std::cmp::Reverse(summary.last.as_ref().map_or(0, |m| m.sent_time_ms)),
+        )
+    });
+    out.truncate(limit.clamp(1, MAX_LIST));
+    Ok(out)
+}
+
 /// Removes every setting of an app environment.
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
-    for prefix in [SETTINGS_PREFIX, TYPE_LEVEL_PREFIX] {
+    for prefix in [SETTINGS_PREFIX, TYPE_LEVEL_PREFIX, LIST_PREFIX, READ_PREFIX] {
         for (key, _) in state.scan_raw(&[prefix, app_key.as_bytes(), b"/"].concat())? {
             state.delete(key);
         }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::messages::{self, Conversation, ConversationType, Message};
 use super::store::{Overlay, StateRead};
-use super::{groups, CommandError};
+use super::{conversations, groups, CommandError};
 
 const FEED_PREFIX: &[u8] = b"feed/";
 const FEED_HEAD: &[u8] = b"counter/feed";
@@ -160,15 +160,9 @@ pub(super) fn append_stored(
     let pointer = (conversation.clone(), message.seq);
     match conversation.kind {
         ConversationType::Private => {
-            state.put(
-                positioned(&inbox_prefix(app_key, &conversation.first), pos),
-                &pointer,
-            )?;
-            if conversation.second != conversation.first {
-                state.put(
-                    positioned(&inbox_prefix(app_key, &conversation.second), pos),
-                    &pointer,
-                )?;
+            for user in [&conversation.first, &conversation.second] {
+                state.put(positioned(&inbox_prefix(app_key, user), pos), &pointer)?;
+                conversations::index(state, app_key, user, conversation)?;
             }
         }
         ConversationType::System if conversation.second.is_empty() => {
@@ -179,6 +173,7 @@ pub(super) fn append_stored(
                 positioned(&inbox_prefix(app_key, &conversation.second), pos),
                 &pointer,
             )?;
+            conversations::index(state, app_key, &conversation.second, conversation)?;
         }
         // Read diffusion: sync reads the group's own log; chatrooms are online only.
         ConversationType::Group | ConversationType::UltraGroup | ConversationType::Chatroom => {}

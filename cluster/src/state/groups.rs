@@ -353,6 +353,90 @@ pub(super) fn may_speak(
     Ok(())
 }
 
+const READERS_PREFIX: &[u8] = b"greadby/";
+/// Messages one group receipt may name.
+pub const MAX_RECEIPT_MESSAGES: usize = 100;
+
+fn readers_prefix(app_key: &str, msg_uid: &str) -> Vec<u8> {
+    scoped(READERS_PREFIX, app_key, &[msg_uid])
+}
+
+/// GRP-03: `user_id` has read these group messages. Records who read what and tells each
+/// message's sender with an `RC:RRRspMsg` visible to the senders only.
+pub(super) fn read_receipt(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    group_id: &str,
+    user_id: &str,
+    msg_uids: &[String],
+) -> Result<Vec<super::messages::Publication>, CommandError> {
+    if msg_uids.is_empty() || msg_uids.len() > MAX_RECEIPT_MESSAGES {
+        return Err(CommandError::invalid(
+            "msgUIDs",
+            format!("1 to {MAX_RECEIPT_MESSAGES} message ids"),
+        ));
+    }
+    if membership(state, app_key, group_id, user_id)?.is_none() {
+        return Err(CommandError::NotMember {
+            what: format!("group {group_id}"),
+        });
+    }
+    let mut by_sender: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for msg_uid in msg_uids {
+        let message = super::messages::by_uid(state, app_key, msg_uid)?;
+        let conversation = &message.conversation;
+        if conversation.kind != ConversationType::Group || conversation.first != group_id {
+            return Err(CommandError::invalid(
+                "msgUIDs",
+                format!("{msg_uid} is not a message of group {group_id}"),
+            ));
+        }
+        let mut key = readers_prefix(app_key, msg_uid);
+        key.extend_from_slice(user_id.as_bytes());
+        if state.get_raw(&key)?.is_none() && message.sender != user_id {
+            state.put(key, &(user_id.to_string(), ctx.now_ms))?;
+            by_sender
+                .entry(message.sender)
+                .or_default()
+                .push(msg_uid.clone());
+        }
+    }
+    if by_sender.is_empty() {
+        return Ok(Vec::new());
+    }
+    let notice = super::messages::NewMessage {
+        conversation: super::messages::Conversation::group_like(
+            ConversationType::Group,
+            group_id,
+            "",
+        ),
+        sender: user_id.to_string(),
+        recipient: None,
+        object_name: "RC:RRRspMsg".into(),
+        content: serde_json::json!({ "receiptMessageDic": by_sender }).to_string(),
+        flags: super::messages::MessageFlags::builtin("RC:RRRspMsg"),
+        push_content: None,
+        push_data: None,
+        verify_blacklist: false,
+        visible_to: by_sender.keys().cloned().collect(),
+        sender_device: None,
+    };
+    super::messages::publish(ctx, state, app_key, &[notice])
+}
+
+/// Who read a group message, and when: (user, ms), oldest first.
+pub(super) fn readers(
+    state: &impl StateRead,
+    app_key: &str,
+    msg_uid: &str,
+) -> Result<Vec<(String, u64)>, CommandError> {
+    super::messages::by_uid(state, app_key, msg_uid)?;
+    let mut readers: Vec<(String, u64)> = state.scan(&readers_prefix(app_key, msg_uid))?;
+    readers.sort_by_key(|(_, at)| *at);
+    Ok(readers)
+}
+
 pub(super) fn mute_whitelist(
     state: &impl StateRead,
     app_key: &str,
@@ -394,6 +478,7 @@ pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), C
         MEMBER_PREFIX,
         USER_GROUPS_PREFIX,
         MUTE_WHITELIST_PREFIX,
+        READERS_PREFIX,
     ] {
         for (key, _) in state.scan_raw(&scoped(prefix, app_key, &[]))? {
             state.delete(key);

@@ -405,6 +405,49 @@ pub(super) fn get(
     Ok(state.get(&message_key(app_key, conversation, seq))?)
 }
 
+/// The newest message `viewer` may see in a conversation (after its join), and how many
+/// counted messages from others came after `read_seq` (at most `cap`).
+pub(super) fn last_and_unread(
+    state: &impl StateRead,
+    app_key: &str,
+    conversation: &Conversation,
+    viewer: &str,
+    read_seq: u64,
+    joined_at_pos: u64,
+    cap: u64,
+) -> Result<(Option<Message>, u64), CommandError> {
+    let prefix = [MSG_PREFIX, &conversation.key(app_key)].concat();
+    let (mut last, mut unread) = (None, 0);
+    let mut failure = None;
+    state.visit_raw(&prefix, true, &mut |bytes| {
+        let message: Message = match crate::raft::wire::from_bytes(bytes) {
+            Ok(message) => message,
+            Err(e) => {
+                failure = Some(e);
+                return false;
+            }
+        };
+        if message.pos <= joined_at_pos {
+            return false;
+        }
+        if !message.visible_to(viewer) {
+            return true;
+        }
+        let past_read = message.seq <= read_seq;
+        if !past_read && message.counted && message.sender != viewer {
+            unread += 1;
+        }
+        if last.is_none() {
+            last = Some(message);
+        }
+        !past_read && unread < cap
+    })?;
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
+    Ok((last, unread))
+}
+
 /// The oldest `limit` messages of a conversation whose feed position is after `after`.
 /// Reads back from the newest, so it costs what the device missed, not the history.
 pub(super) fn after_position(

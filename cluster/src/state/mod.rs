@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 pub use apps::{App, AppEnv, Credentials};
 pub use chatrooms::{Chatroom, RoomEntry, RoomFlag, RoomSet, SetEntry};
-pub use conversations::{ConversationSetting, ConversationSettings};
+pub use conversations::{ConversationSetting, ConversationSettings, ConversationSummary};
 pub use feed::{FeedEvent, FeedPage, SyncPage, SyncRequest};
 pub use groups::{Group, Member};
 pub use messages::{
@@ -205,6 +205,20 @@ pub enum Command {
         room_id: String,
         user_ids: Vec<String>,
     },
+    /// A user has read a conversation up to `seq` (clears its unread count).
+    MarkRead {
+        app_key: String,
+        user_id: String,
+        conversation: Conversation,
+        seq: u64,
+    },
+    /// A member has read these group messages (GRP-03).
+    GroupReadReceipt {
+        app_key: String,
+        group_id: String,
+        user_id: String,
+        msg_uids: Vec<String>,
+    },
     /// Destroys the app's rooms idle for an hour (CHR-08), as of the entry's time.
     DestroyIdleChatrooms {
         app_key: String,
@@ -294,6 +308,17 @@ pub enum Query {
     Feed {
         after: u64,
         limit: usize,
+    },
+    /// A user's conversation list with unread counts (MSG-03).
+    Conversations {
+        app_key: String,
+        user_id: String,
+        limit: usize,
+    },
+    /// Who read a group message (GRP-03).
+    Readers {
+        app_key: String,
+        msg_uid: String,
     },
     /// A user and its ban, checked when a client connects.
     UserAccess {
@@ -397,6 +422,9 @@ pub enum QueryOutput {
     Feed(FeedPage),
     Sync(SyncPage),
     Access(User, Option<Block>),
+    ConversationList(Vec<ConversationSummary>),
+    /// (user, ms), oldest first.
+    Readers(Vec<(String, u64)>),
     App(App, AppEnv),
     Apps(Vec<App>),
     User(User),
@@ -608,6 +636,20 @@ fn execute(
             room_id,
             user_ids,
         } => chatrooms::leave(state, app_key, room_id, user_ids).map(|()| Output::Done),
+        Command::MarkRead {
+            app_key,
+            user_id,
+            conversation,
+            seq,
+        } => conversations::mark_read(state, app_key, user_id, conversation, *seq)
+            .map(|()| Output::Done),
+        Command::GroupReadReceipt {
+            app_key,
+            group_id,
+            user_id,
+            msg_uids,
+        } => groups::read_receipt(ctx, state, app_key, group_id, user_id, msg_uids)
+            .map(Output::Published),
         Command::DestroyIdleChatrooms { app_key } => {
             chatrooms::destroy_idle(ctx, state, app_key).map(Output::Destroyed)
         }
@@ -709,6 +751,16 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
         }
         Query::ListApps => apps::list(state).map(QueryOutput::Apps),
         Query::Feed { after, limit } => feed::page(state, *after, *limit).map(QueryOutput::Feed),
+        Query::Conversations {
+            app_key,
+            user_id,
+            limit,
+        } => {
+            conversations::list(state, app_key, user_id, *limit).map(QueryOutput::ConversationList)
+        }
+        Query::Readers { app_key, msg_uid } => {
+            groups::readers(state, app_key, msg_uid).map(QueryOutput::Readers)
+        }
         Query::UserAccess { app_key, user_id } => {
             users::access(state, app_key, user_id).map(|(user, ban)| QueryOutput::Access(user, ban))
         }

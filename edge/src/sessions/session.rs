@@ -7,12 +7,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures::{FutureExt, SinkExt, StreamExt};
 use meridian_cluster::state::messages::MAX_CONTENT_BYTES;
 use meridian_cluster::state::{
-    ClientOrigin, Command, CommandError, Conversation, ConversationType, Envelope, FeedEvent,
-    HistoryPage, Message, MessageFlags, NewMessage, Output, Publication, Query, QueryOutput,
-    SyncRequest,
+    ClientOrigin, Command, CommandError, Conversation, ConversationSetting, ConversationType,
+    Envelope, FeedEvent, HistoryPage, Message, MessageFlags, NewMessage, Output, Publication,
+    Query, QueryOutput, SyncRequest,
 };
 use meridian_cluster::{ClusterClient, ClusterError};
-use meridian_proto::{codes, ClientFrame, MessageBody, ServerFrame};
+use meridian_proto::{codes, ClientFrame, ConversationBody, MessageBody, Reader, ServerFrame};
 use meridian_regions::AreaCode;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -555,6 +555,12 @@ fn frame_op(frame: &ClientFrame) -> &'static str {
         ClientFrame::Recall { .. } => "recall",
         ClientFrame::JoinChatroom { .. } => "join_chatroom",
         ClientFrame::QuitChatroom { .. } => "quit_chatroom",
+        ClientFrame::Conversations { .. } => "conversations",
+        ClientFrame::MarkRead { .. } => "mark_read",
+        ClientFrame::SetConversation { .. } => "set_conversation",
+        ClientFrame::GroupReceipt { .. } => "group_receipt",
+        ClientFrame::Readers { .. } => "readers",
+        ClientFrame::SetExpansion { .. } => "set_expansion",
         ClientFrame::Ping => "ping",
     }
 }
@@ -666,7 +672,13 @@ async fn request(
         ClientFrame::History { req_id, .. }
         | ClientFrame::Recall { req_id, .. }
         | ClientFrame::JoinChatroom { req_id, .. }
-        | ClientFrame::QuitChatroom { req_id, .. } => (None, Some(*req_id)),
+        | ClientFrame::QuitChatroom { req_id, .. }
+        | ClientFrame::Conversations { req_id, .. }
+        | ClientFrame::MarkRead { req_id, .. }
+        | ClientFrame::SetConversation { req_id, .. }
+        | ClientFrame::GroupReceipt { req_id, .. }
+        | ClientFrame::Readers { req_id, .. }
+        | ClientFrame::SetExpansion { req_id, .. } => (None, Some(*req_id)),
         ClientFrame::Ping | ClientFrame::Sync { .. } => (None, None),
     };
     let started = Instant::now();
@@ -924,6 +936,197 @@ async fn carry_out(
                 }))
                 .await
                 .map_err(|e| refusal(&e, Some(ConversationType::Chatroom)))?;
+            Ok(ServerFrame::Done { req_id })
+        }
+        ClientFrame::Conversations { req_id, limit } => {
+            let read = client
+                .read(Query::Conversations {
+                    app_key: identity.app_key.clone(),
+                    user_id: identity.user_id.clone(),
+                    limit,
+                })
+                .await
+                .map_err(|e| refusal(&e, None))?;
+            let QueryOutput::ConversationList(list) = read else {
+                return Err((codes::INTERNAL, "unexpected answer".into()));
+            };
+            let viewer = &identity.user_id;
+            Ok(ServerFrame::ConversationList {
+                req_id,
+                conversations: list
+                    .iter()
+                    .map(|summary| ConversationBody {
+                        conversation_type: summary.conversation.kind.code(),
+                        target_id: summary.conversation.target_for(viewer).to_string(),
+                        channel_id: summary.conversation.channel.clone(),
+                        unread: summary.unread,
+                        pinned: summary.settings.pinned,
+                        muted: summary.settings.muted,
+                        last_message: summary.last.as_ref().map(|m| body(m, viewer, 0)),
+                    })
+                    .collect(),
+            })
+        }
+        ClientFrame::MarkRead {
+            req_id,
+            conversation_type,
+            target_id,
+            channel_id,
+            seq,
+        } => {
+            let conversation = conversation_of(
+                &identity.user_id,
+                conversation_type,
+                &target_id,
+                &channel_id,
+            )?;
+            client
+                .write_one(envelope(Command::MarkRead {
+                    app_key: identity.app_key.clone(),
+                    user_id: identity.user_id.clone(),
+                    conversation,
+                    seq,
+                }))
+                .await
+                .map_err(|e| refusal(&e, None))?;
+            Ok(ServerFrame::Done { req_id })
+        }
+        ClientFrame::SetConversation {
+            req_id,
+            conversation_type,
+            target_id,
+            channel_id,
+            pinned,
+            muted,
+        } => {
+            let conversation = conversation_of(
+                &identity.user_id,
+                conversation_type,
+                &target_id,
+                &channel_id,
+            )?;
+            let changes: Vec<Command> = [
+                pinned.map(ConversationSetting::Pinned),
+                muted.map(ConversationSetting::Muted),
+            ]
+            .into_iter()
+            .flatten()
+            .map(|setting| Command::ChangeConversation {
+                app_key: identity.app_key.clone(),
+                user_id: identity.user_id.clone(),
+                kind: conversation.kind,
+                target_id: target_id.clone(),
+                channel: channel_id.clone(),
+                setting,
+            })
+            .collect();
+            if changes.is_empty() {
+                return Err(bad("name pinned and/or muted"));
+            }
+            client
+                .write_one(envelope(Command::All(changes)))
+                .await
+                .map_err(|e| refusal(&e, None))?;
+            Ok(ServerFrame::Done { req_id })
+        }
+        ClientFrame::GroupReceipt {
+            req_id,
+            group_id,
+            msg_uids,
+        } => {
+            client
+                .write_one(envelope(Command::GroupReadReceipt {
+                    app_key: identity.app_key.clone(),
+                    group_id,
+                    user_id: identity.user_id.clone(),
+                    msg_uids,
+                }))
+                .await
+                .map_err(|e| refusal(&e, Some(ConversationType::Group)))?;
+            Ok(ServerFrame::Done { req_id })
+        }
+        ClientFrame::Readers { req_id, msg_uid } => {
+            let read = client
+                .read(Query::Readers {
+                    app_key: identity.app_key.clone(),
+                    msg_uid: msg_uid.clone(),
+                })
+                .await
+                .map_err(|e| refusal(&e, None))?;
+            let QueryOutput::Readers(readers) = read else {
+                return Err((codes::INTERNAL, "unexpected answer".into()));
+            };
+            Ok(ServerFrame::ReaderList {
+                req_id,
+                msg_uid,
+                readers: readers
+                    .into_iter()
+                    .map(|(user_id, read_time)| Reader { user_id, read_time })
+                    .collect(),
+            })
+        }
+        ClientFrame::SetExpansion {
+            req_id,
+            msg_uid,
+            set,
+            remove,
+        } => {
+            let read = client
+                .read(Query::GetMessage {
+                    app_key: identity.app_key.clone(),
+                    msg_uid: msg_uid.clone(),
+                })
+                .await
+                .map_err(|e| refusal(&e, None))?;
+            let QueryOutput::Messages(found) = read else {
+                return Err((codes::INTERNAL, "unexpected answer".into()));
+            };
+            let Some(message) = found.into_iter().next() else {
+                return Err(bad("no such message"));
+            };
+            let conversation = &message.conversation;
+            if conversation.kind == ConversationType::Private
+                && ![&conversation.first, &conversation.second].contains(&&identity.user_id)
+            {
+                return Err(bad("not a message of this user's conversations"));
+            }
+            let entries: Vec<(String, Option<String>)> = set
+                .iter()
+                .map(|(k, v)| (k.clone(), Some(v.clone())))
+                .chain(remove.iter().map(|k| (k.clone(), None)))
+                .collect();
+            if entries.is_empty() {
+                return Err(bad("name keys to set or remove"));
+            }
+            // The change and its notice commit together, or neither does.
+            let notice = NewMessage {
+                conversation: message.conversation.clone(),
+                sender: identity.user_id.clone(),
+                recipient: None,
+                object_name: "RC:MsgExMsg".into(),
+                content: serde_json::json!({ "msgUID": msg_uid, "set": set, "remove": remove })
+                    .to_string(),
+                flags: MessageFlags::status(),
+                push_content: None,
+                push_data: None,
+                verify_blacklist: false,
+                visible_to: message.visible_to.clone(),
+                sender_device: None,
+            };
+            client
+                .write_one(envelope(Command::All(vec![
+                    Command::ChangeExpansion {
+                        app_key: identity.app_key.clone(),
+                        msg_uid,
+                        entries,
+                    },
+                    Command::Publish {
+                        app_key: identity.app_key.clone(),
+                        messages: vec![notice],
+                    },
+                ])))
+                .await
+                .map_err(|e| refusal(&e, None))?;
             Ok(ServerFrame::Done { req_id })
         }
         ClientFrame::Ping | ClientFrame::Sync { .. } => {
