@@ -337,10 +337,11 @@ async fn track_metrics(core: Arc<NodeCore>, stop: impl std::future::Future<Outpu
     }
 }
 
-/// How often the leader looks for idle chatrooms (CHR-08 destroys them after an hour).
-const CHATROOM_SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// How often the leader sweeps chatrooms: CHR-08 destroys idle rooms after an hour, CHR-07
+/// auto-exits offline members 30 s after the first message they missed (so within 40 s).
+const CHATROOM_SWEEP_EVERY: Duration = Duration::from_secs(10);
 
-/// On the leader, proposes the destruction of idle chatrooms for every app environment.
+/// On the leader, proposes the chatroom sweep for every app environment.
 /// The command carries no clock: each replica judges idleness by the entry's stamp.
 async fn sweep_idle_chatrooms(core: Arc<NodeCore>, stop: impl std::future::Future<Output = ()>) {
     let mut every = tokio::time::interval(CHATROOM_SWEEP_EVERY);

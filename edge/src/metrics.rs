@@ -12,6 +12,7 @@ pub(crate) struct EdgeMetrics {
     pub session_closes: IntCounterVec,
     pub feed_events: IntCounter,
     pub resyncs: IntCounter,
+    pub chatroom_drops: IntCounterVec,
 }
 
 impl EdgeMetrics {
@@ -69,7 +70,16 @@ impl EdgeMetrics {
             "Sessions that fell behind their live queue and caught up by a sync instead",
         )?;
         registry.register(Box::new(resyncs.clone()))?;
+        let chatroom_drops = IntCounterVec::new(
+            Opts::new(
+                "meridian_edge_chatroom_drops_total",
+                "Chatroom messages sent through this edge and shed under load (CHR-06), by priority",
+            ),
+            &["priority"],
+        )?;
+        registry.register(Box::new(chatroom_drops.clone()))?;
         Ok(Self {
+            chatroom_drops,
             admin_requests,
             sessions,
             frames_in,

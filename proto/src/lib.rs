@@ -161,6 +161,10 @@ pub enum ClientFrame {
     Ping,
 }
 
+fn is_false(value: &bool) -> bool {
+    !value
+}
+
 fn default_list_limit() -> usize {
     100
 }
@@ -196,6 +200,9 @@ pub enum ServerFrame {
         /// 0 for status messages, which are not stored.
         seq: u64,
         sent_time: u64,
+        /// A chatroom over its budget shed the message (CHR-06): accepted, not delivered.
+        #[serde(default, skip_serializing_if = "is_false")]
+        dropped: bool,
     },
     #[serde(rename_all = "camelCase")]
     HistoryPage {

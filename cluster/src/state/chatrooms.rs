@@ -195,7 +195,8 @@ pub(super) fn destroy(
             state.delete(scoped(USER_ROOMS_PREFIX, app_key, &[&user, room_id]));
         }
         announce(state, app_key, room_id, Vec::new(), Vec::new(), true)?;
-        for prefix in [SET_PREFIX, ENTRY_PREFIX, MEMBER_PREFIX] {
+        state.delete(scoped(WINDOW_PREFIX, app_key, &[room_id]));
+        for prefix in [SET_PREFIX, ENTRY_PREFIX, MEMBER_PREFIX, OFFLINE_PREFIX] {
             for (key, _) in state.scan_raw(&scoped(prefix, app_key, &[room_id]))? {
                 state.delete(key);
             }
@@ -423,7 +424,95 @@ pub(super) fn destroy_idle(
         .map(|r| r.room_id)
         .collect();
     destroy(state, app_key, &idle)?;
+    for room in rooms(state, app_key, &[])? {
+        expire_offline(ctx, state, app_key, &room.room_id, false)?;
+    }
     Ok(idle)
+}
+
+const OFFLINE_PREFIX: &[u8] = b"roffline/";
+/// CHR-07: an offline member leaves after this many new messages …
+pub const AUTO_EXIT_MESSAGES: u32 = 30;
+/// … or this long after the first new message, whichever comes first.
+pub const AUTO_EXIT_MS: u64 = 30_000;
+
+/// A member whose session ended, and what it has missed since.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Offline {
+    first_missed_ms: u64,
+    missed: u32,
+}
+
+/// A member's session ended: it stays a member until it misses too much (CHR-07), unless
+/// it is on the room's user whitelist (never auto-exited).
+pub(super) fn member_offline(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    room_id: &str,
+    user_id: &str,
+) -> Result<(), CommandError> {
+    get(state, app_key, room_id)?;
+    let member = scoped(MEMBER_PREFIX, app_key, &[room_id, user_id]);
+    let exempt = set_members(
+        state,
+        app_key,
+        Some(room_id),
+        RoomSet::UserWhitelist,
+        ctx.now_ms,
+    )?
+    .iter()
+    .any(|entry| entry.member == user_id);
+    if state.get_raw(&member)?.is_some() && !exempt {
+        state.put(
+            scoped(OFFLINE_PREFIX, app_key, &[room_id, user_id]),
+            &Offline::default(),
+        )?;
+    }
+    Ok(())
+}
+
+/// Counts a new message against the room's offline members (`counted`) and removes those
+/// past either limit.
+fn expire_offline(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    room_id: &str,
+    counted: bool,
+) -> Result<(), CommandError> {
+    let prefix = scoped(OFFLINE_PREFIX, app_key, &[room_id]);
+    let mut leaving = Vec::new();
+    for (key, value) in state.scan_raw(&prefix)? {
+        let mut offline: Offline = crate::raft::wire::from_bytes(&value)?;
+        if counted {
+            offline.missed += 1;
+            if offline.first_missed_ms == 0 {
+                offline.first_missed_ms = ctx.now_ms;
+            }
+        }
+        let past_time =
+            offline.first_missed_ms != 0 && offline.first_missed_ms + AUTO_EXIT_MS <= ctx.now_ms;
+        if offline.missed >= AUTO_EXIT_MESSAGES || past_time {
+            let user = String::from_utf8_lossy(&key[prefix.len()..])
+                .trim_end_matches('/')
+                .to_string();
+            leaving.push(user);
+        } else if counted {
+            state.put(key, &offline)?;
+        }
+    }
+    leave(state, app_key, room_id, &leaving)
+}
+
+/// A message was accepted into the room: offline members count it (CHR-07).
+pub(super) fn message_accepted(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    room_id: &str,
+) -> Result<(), CommandError> {
+    expire_offline(ctx, state, app_key, room_id, true)
 }
 
 /// Tells the edges' sessions who joined or left a room (see `feed`).
@@ -479,6 +568,7 @@ pub(super) fn join(
     for other in elsewhere {
         leave(state, app_key, &other, &[user_id.to_string()])?;
     }
+    state.delete(scoped(OFFLINE_PREFIX, app_key, &[room_id, user_id]));
     let member = scoped(MEMBER_PREFIX, app_key, &[room_id, user_id]);
     if state.get_raw(&member)?.is_none() {
         state.put(member, &(user_id.to_string(), ctx.now_ms))?;
@@ -530,6 +620,82 @@ pub(super) fn may_speak(
     Ok(())
 }
 
+/// CHR-06: a room accepts at most this many messages per window, …
+pub const SHED_BUDGET: u32 = 40;
+/// … of which low-priority messages may take only the part not reserved for the rest.
+pub const SHED_RESERVED_HIGH: u32 = 20;
+pub const SHED_WINDOW_MS: u64 = 200;
+const WINDOW_PREFIX: &[u8] = b"rwindow/";
+
+/// How a chatroom message fares under load (CHR-06): every message is high priority
+/// unless its type is on the app's low-priority list; whitelisted senders and types are
+/// never dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Priority {
+    Protected,
+    High,
+    Low,
+}
+
+impl Priority {
+    pub fn label(self) -> &'static str {
+        match self {
+            Priority::Protected => "protected",
+            Priority::High => "high",
+            Priority::Low => "low",
+        }
+    }
+}
+
+/// Messages a room has accepted in the current window.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Window {
+    index: u64,
+    total: u32,
+}
+
+/// Admits a message into a room's budget, or answers the priority it was dropped at.
+/// The window is the entry's time, so every replica decides the same.
+pub(super) fn admit(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    room_id: &str,
+    sender: &str,
+    object_name: &str,
+) -> Result<Result<Priority, Priority>, CommandError> {
+    let listed = |state: &Overlay<'_>, room: Option<&str>, set: RoomSet, member: &str| {
+        set_members(state, app_key, room, set, ctx.now_ms)
+            .map(|entries| entries.iter().any(|entry| entry.member == member))
+    };
+    let priority = if listed(state, Some(room_id), RoomSet::UserWhitelist, sender)?
+        || listed(state, None, RoomSet::MessageWhitelist, object_name)?
+    {
+        Priority::Protected
+    } else if listed(state, None, RoomSet::LowPriority, object_name)? {
+        Priority::Low
+    } else {
+        Priority::High
+    };
+    let key = scoped(WINDOW_PREFIX, app_key, &[room_id]);
+    let index = ctx.now_ms / SHED_WINDOW_MS;
+    let mut window: Window = state
+        .get(&key)?
+        .filter(|w: &Window| w.index == index)
+        .unwrap_or(Window { index, total: 0 });
+    let limit = match priority {
+        Priority::Protected => u32::MAX,
+        Priority::High => SHED_BUDGET,
+        Priority::Low => SHED_BUDGET - SHED_RESERVED_HIGH,
+    };
+    if window.total >= limit {
+        return Ok(Err(priority));
+    }
+    window.total += 1;
+    state.put(key, &window)?;
+    Ok(Ok(priority))
+}
+
 /// Members leave a room (a client quit, a kick, a ban, auto-exit); non-members are skipped.
 pub(super) fn leave(
     state: &mut Overlay<'_>,
@@ -545,6 +711,7 @@ pub(super) fn leave(
         if state.get_raw(&member)?.is_some() {
             state.delete(member);
             state.delete(scoped(USER_ROOMS_PREFIX, app_key, &[user_id, room_id]));
+            state.delete(scoped(OFFLINE_PREFIX, app_key, &[room_id, user_id]));
             left.push(user_id.clone());
         }
     }
@@ -559,6 +726,8 @@ pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), C
         ENTRY_PREFIX,
         MEMBER_PREFIX,
         USER_ROOMS_PREFIX,
+        WINDOW_PREFIX,
+        OFFLINE_PREFIX,
     ] {
         for (key, _) in state.scan_raw(&scoped(prefix, app_key, &[]))? {
             state.delete(key);

@@ -213,6 +213,12 @@ pub enum Publication {
     Transient { msg_uid: String, sent_time_ms: u64 },
     /// The recipient's blacklist (or whitelist mode) refuses this sender.
     Blocked,
+    /// A chatroom over its message budget dropped it (CHR-06): neither stored nor delivered.
+    Dropped {
+        msg_uid: String,
+        sent_time_ms: u64,
+        priority: super::chatrooms::Priority,
+    },
 }
 
 fn validate(message: &NewMessage) -> Result<(), CommandError> {
@@ -339,6 +345,27 @@ pub(super) fn publish(
             continue;
         }
         let msg_uid = next_uid(ctx, state)?;
+        if message.conversation.kind == ConversationType::Chatroom {
+            let admitted = super::chatrooms::admit(
+                ctx,
+                state,
+                app_key,
+                &message.conversation.first,
+                &message.sender,
+                &message.object_name,
+            )?;
+            if let Err(priority) = admitted {
+                let publication = Publication::Dropped {
+                    msg_uid,
+                    sent_time_ms: ctx.now_ms,
+                    priority,
+                };
+                client_sends::remember(ctx, state, app_key, message, &publication)?;
+                out.push(publication);
+                continue;
+            }
+            super::chatrooms::message_accepted(ctx, state, app_key, &message.conversation.first)?;
+        }
         let mut built = Message {
             msg_uid: msg_uid.clone(),
             conversation: message.conversation.clone(),

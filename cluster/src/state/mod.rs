@@ -21,7 +21,7 @@ use meridian_regions::AreaCode;
 use serde::{Deserialize, Serialize};
 
 pub use apps::{App, AppEnv, Credentials};
-pub use chatrooms::{Chatroom, RoomEntry, RoomFlag, RoomSet, SetEntry};
+pub use chatrooms::{Chatroom, Priority, RoomEntry, RoomFlag, RoomSet, SetEntry};
 pub use conversations::{ConversationSetting, ConversationSettings, ConversationSummary};
 pub use feed::{FeedEvent, FeedPage, SyncPage, SyncRequest};
 pub use groups::{Group, Member};
@@ -199,6 +199,12 @@ pub enum Command {
         room_id: String,
         user_id: String,
     },
+    /// A member's session ended: it is auto-exited once it misses too much (CHR-07).
+    ChatroomMemberOffline {
+        app_key: String,
+        room_id: String,
+        user_id: String,
+    },
     /// Members leave a room; non-members are skipped.
     QuitChatroom {
         app_key: String,
@@ -219,7 +225,8 @@ pub enum Command {
         user_id: String,
         msg_uids: Vec<String>,
     },
-    /// Destroys the app's rooms idle for an hour (CHR-08), as of the entry's time.
+    /// Destroys the app's rooms idle for an hour (CHR-08) and auto-exits offline members
+    /// 30 s after the first message they missed (CHR-07), as of the entry's time.
     DestroyIdleChatrooms {
         app_key: String,
     },
@@ -636,6 +643,13 @@ fn execute(
             room_id,
             user_ids,
         } => chatrooms::leave(state, app_key, room_id, user_ids).map(|()| Output::Done),
+        Command::ChatroomMemberOffline {
+            app_key,
+            room_id,
+            user_id,
+        } => {
+            chatrooms::member_offline(ctx, state, app_key, room_id, user_id).map(|()| Output::Done)
+        }
         Command::MarkRead {
             app_key,
             user_id,

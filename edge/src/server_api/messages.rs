@@ -102,7 +102,11 @@ async fn publish_to(
         .iter()
         .zip(published)
         .filter_map(|(id, publication)| match publication {
-            Publication::Stored { msg_uid, .. } | Publication::Transient { msg_uid, .. } => {
+            // A message shed under load (CHR-06) was accepted, as the commercial service
+            // answers, though nobody receives it.
+            Publication::Stored { msg_uid, .. }
+            | Publication::Transient { msg_uid, .. }
+            | Publication::Dropped { msg_uid, .. } => {
                 Some(json!({ id_field: id, "messageUID": msg_uid }))
             }
             Publication::Blocked => None,

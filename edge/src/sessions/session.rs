@@ -289,21 +289,22 @@ where
     let identity = session.identity.clone();
     let result = session.live(stream, queue_rx, params.cursor).await;
     gauge.dec();
-    // Chatrooms are online only: a member whose session ends leaves its room.
+    // Chatrooms are online only: a member whose session ends is auto-exited once it has
+    // missed 30 messages or 30 s of them (CHR-07), unless it rejoins first.
     for room_id in shared.registry.detach(handle.id) {
         let identity = identity.clone();
         tokio::spawn(async move {
-            let quit = Command::QuitChatroom {
+            let offline = Command::ChatroomMemberOffline {
                 app_key: identity.app_key.clone(),
                 room_id,
-                user_ids: vec![identity.user_id.clone()],
+                user_id: identity.user_id.clone(),
             };
             let envelope = Envelope {
                 area: identity.area,
-                command: quit,
+                command: offline,
             };
             if let Err(e) = identity.client.write_one(envelope).await {
-                tracing::debug!(error = %e, "leaving a chatroom after a session ended failed");
+                tracing::debug!(error = %e, "marking a chatroom member offline failed");
             }
         });
     }
@@ -798,6 +799,7 @@ async fn carry_out(
                         msg_uid,
                         seq,
                         sent_time: sent_time_ms,
+                        dropped: false,
                     }),
                     Some(Publication::Transient {
                         msg_uid,
@@ -807,7 +809,26 @@ async fn carry_out(
                         msg_uid,
                         seq: 0,
                         sent_time: sent_time_ms,
+                        dropped: false,
                     }),
+                    Some(Publication::Dropped {
+                        msg_uid,
+                        sent_time_ms,
+                        priority,
+                    }) => {
+                        shared
+                            .metrics
+                            .chatroom_drops
+                            .with_label_values(&[priority.label()])
+                            .inc();
+                        Ok(ServerFrame::Ack {
+                            client_id,
+                            msg_uid,
+                            seq: 0,
+                            sent_time: sent_time_ms,
+                            dropped: true,
+                        })
+                    }
                     Some(Publication::Blocked) => Err((
                         codes::BLOCKED_BY_BLACKLIST,
                         "the recipient does not accept messages from this user".into(),
