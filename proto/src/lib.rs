@@ -317,6 +317,7 @@ mod tests {
             msg_uid: "A".into(),
             seq: 3,
             sent_time: 9,
+            dropped: false,
         })
         .unwrap();
         assert_eq!(
