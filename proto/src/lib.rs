@@ -158,6 +158,23 @@ pub enum ClientFrame {
         #[serde(default)]
         remove: Vec<String>,
     },
+    /// The channels of an ultra group this user may read, with unread counts and last
+    /// messages (ULG-03: ultra groups have no offline sync; clients fetch on reconnect).
+    #[serde(rename_all = "camelCase")]
+    UltraGroupChannels {
+        req_id: u64,
+        group_id: String,
+    },
+    /// The sender replaces the content of its ultra-group message (ULG-07); online members
+    /// get an `RC:MsgModify` status message.
+    #[serde(rename_all = "camelCase")]
+    EditMessage {
+        req_id: u64,
+        group_id: String,
+        #[serde(rename = "msgUID")]
+        msg_uid: String,
+        content: String,
+    },
     Ping,
 }
 
@@ -235,6 +252,12 @@ pub enum ServerFrame {
         readers: Vec<Reader>,
     },
     #[serde(rename_all = "camelCase")]
+    UltraGroupChannels {
+        req_id: u64,
+        group_id: String,
+        channels: Vec<ChannelBody>,
+    },
+    #[serde(rename_all = "camelCase")]
     Pong { server_time: u64 },
     /// A refusal. `clientId` or `reqId` names the request it answers, if any.
     #[serde(rename_all = "camelCase")]
@@ -277,6 +300,9 @@ pub struct MessageBody {
     pub push_data: Option<String>,
     #[serde(default)]
     pub recalled: bool,
+    /// The sender edited it (ultra groups).
+    #[serde(default)]
+    pub modified: bool,
 }
 
 /// One line of a conversation list.
@@ -289,6 +315,16 @@ pub struct ConversationBody {
     pub unread: u64,
     pub pinned: bool,
     pub muted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_message: Option<MessageBody>,
+}
+
+/// One channel of an ultra group as a member sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelBody {
+    pub channel_id: String,
+    pub unread: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_message: Option<MessageBody>,
 }

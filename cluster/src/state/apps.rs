@@ -143,6 +143,7 @@ pub(super) fn delete(state: &mut Overlay<'_>, app_key: &str) -> Result<Output, C
         super::chatrooms::delete_all(state, &creds.app_key)?;
         super::conversations::delete_all(state, &creds.app_key)?;
         super::feed::delete_all(state, &creds.app_key)?;
+        super::ultragroups::delete_all(state, &creds.app_key)?;
         state.delete(key_index_key(&creds.app_key));
     }
     state.delete(app_record_key(&app.prod.app_key));

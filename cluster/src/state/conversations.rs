@@ -179,6 +179,18 @@ pub(super) fn mark_read(
     Ok(())
 }
 
+/// The newest `seq` `user` has read in `conversation`.
+pub(super) fn read_mark(
+    state: &impl StateRead,
+    app_key: &str,
+    user: &str,
+    conversation: &Conversation,
+) -> Result<u64, CommandError> {
+    Ok(state
+        .get(&user_scoped(READ_PREFIX, app_key, user, Some(conversation)))?
+        .unwrap_or(0))
+}
+
 /// One line of a user's conversation list (MSG-03).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConversationSummary {

@@ -187,6 +187,8 @@ pub struct Message {
     pub push_content: Option<String>,
     pub push_data: Option<String>,
     pub recalled: bool,
+    /// The sender replaced the content after sending (ultra groups, ULG-07).
+    pub modified: bool,
     pub visible_to: Vec<String>,
     /// Position in the area's feed: a device's sync cursor (see `feed`).
     pub pos: u64,
@@ -324,12 +326,25 @@ pub(super) fn publish(
     let mut out = Vec::with_capacity(messages.len());
     for message in messages {
         validate(message)?;
-        match message.conversation.kind {
+        let conversation = &message.conversation;
+        let mut visible_to = message.visible_to.clone();
+        match conversation.kind {
             ConversationType::Group => {
-                super::groups::get(state, app_key, &message.conversation.first)?;
+                super::groups::get(state, app_key, &conversation.first)?;
             }
             ConversationType::Chatroom => {
-                super::chatrooms::touch(ctx, state, app_key, &message.conversation.first)?;
+                super::chatrooms::touch(ctx, state, app_key, &conversation.first)?;
+            }
+            ConversationType::UltraGroup => {
+                let audience = super::ultragroups::audience(
+                    state,
+                    app_key,
+                    &conversation.first,
+                    &conversation.channel,
+                )?;
+                if !audience.is_empty() {
+                    visible_to = audience;
+                }
             }
             _ => {}
         }
@@ -378,7 +393,8 @@ pub(super) fn publish(
             push_content: message.push_content.clone(),
             push_data: message.push_data.clone(),
             recalled: false,
-            visible_to: message.visible_to.clone(),
+            modified: false,
+            visible_to,
             pos: feed::next_position(state)?,
             sender_device: message.sender_device.as_ref().map(|o| o.device_id.clone()),
         };
@@ -420,6 +436,18 @@ pub(super) fn publish(
         out.push(publication);
     }
     Ok(out)
+}
+
+/// Stores a changed message in its place.
+pub(super) fn replace(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    message: &Message,
+) -> Result<(), CommandError> {
+    Ok(state.put(
+        message_key(app_key, &message.conversation, message.seq),
+        message,
+    )?)
 }
 
 /// The message at `seq` of a conversation, if stored.
@@ -527,6 +555,13 @@ fn may_send_from_client(
         ConversationType::Chatroom => {
             super::chatrooms::may_speak(ctx, state, app_key, &conversation.first, sender)
         }
+        ConversationType::UltraGroup => super::ultragroups::may_speak(
+            state,
+            app_key,
+            &conversation.first,
+            &conversation.channel,
+            sender,
+        ),
         _ => Ok(()),
     }
 }
@@ -674,6 +709,33 @@ pub struct HistoryPage {
     pub to_ms: u64,
     pub newest_first: bool,
     pub limit: usize,
+    /// A client's view: group and ultra-group history only for members, and only since
+    /// they joined (GRP-05, ULG-04).
+    pub members_only: bool,
+}
+
+/// Where `viewer`'s view of a group-like conversation starts; refused for non-members.
+fn joined_at_pos(
+    state: &impl StateRead,
+    app_key: &str,
+    conversation: &Conversation,
+    viewer: &str,
+) -> Result<u64, CommandError> {
+    let not_member = |what: &str| CommandError::NotMember {
+        what: format!("{what} {}", conversation.first),
+    };
+    match conversation.kind {
+        ConversationType::Group => {
+            super::groups::membership(state, app_key, &conversation.first, viewer)?
+                .map(|m| m.joined_at_pos)
+                .ok_or_else(|| not_member("group"))
+        }
+        ConversationType::UltraGroup => {
+            super::ultragroups::joined_at_pos(state, app_key, &conversation.first, viewer)?
+                .ok_or_else(|| not_member("ultra group"))
+        }
+        _ => Ok(0),
+    }
 }
 
 /// A page of a conversation's history between two instants, oldest first or newest first.
@@ -689,7 +751,12 @@ pub(super) fn history(
         to_ms,
         newest_first,
         limit,
+        members_only,
     } = page;
+    let since_pos = match (members_only, viewer) {
+        (true, Some(viewer)) => joined_at_pos(state, app_key, conversation, viewer)?,
+        _ => 0,
+    };
     let (from_ms, to_ms, newest_first, limit) = (*from_ms, *to_ms, *newest_first, *limit);
     let viewer = viewer.as_deref();
     apps::by_key(state, app_key)?;
@@ -716,7 +783,7 @@ pub(super) fn history(
         if past_window {
             return false;
         }
-        let visible = viewer.is_none_or(|v| message.visible_to(v));
+        let visible = viewer.is_none_or(|v| message.visible_to(v)) && message.pos > since_pos;
         if visible && (from_ms..=to_ms).contains(&time) {
             messages.push(message);
         }

@@ -13,6 +13,7 @@ pub mod feed;
 pub mod groups;
 pub mod messages;
 mod store;
+pub mod ultragroups;
 mod users;
 
 use std::fmt;
@@ -30,6 +31,9 @@ pub use messages::{
     MessageFlags, NewMessage, Publication,
 };
 pub use store::{Overlay, StateRead};
+pub use ultragroups::{
+    Channel, UltraGroup, UltraGroupAnswer, UltraGroupChange, UltraGroupQuestion, UltraGroupSet,
+};
 pub use users::{Block, User, UserList};
 
 /// One Raft entry's worth of commands, stamped by the leader with the time they are
@@ -211,6 +215,12 @@ pub enum Command {
         room_id: String,
         user_ids: Vec<String>,
     },
+    /// Changes one ultra group (ULG).
+    UltraGroup {
+        app_key: String,
+        group_id: String,
+        change: UltraGroupChange,
+    },
     /// A user has read a conversation up to `seq` (clears its unread count).
     MarkRead {
         app_key: String,
@@ -315,6 +325,16 @@ pub enum Query {
     Feed {
         after: u64,
         limit: usize,
+    },
+    UltraGroup {
+        app_key: String,
+        group_id: String,
+        question: UltraGroupQuestion,
+    },
+    /// The ultra groups a user belongs to.
+    UserUltraGroups {
+        app_key: String,
+        user_id: String,
     },
     /// A user's conversation list with unread counts (MSG-03).
     Conversations {
@@ -430,6 +450,7 @@ pub enum QueryOutput {
     Sync(SyncPage),
     Access(User, Option<Block>),
     ConversationList(Vec<ConversationSummary>),
+    UltraGroup(UltraGroupAnswer),
     /// (user, ms), oldest first.
     Readers(Vec<(String, u64)>),
     App(App, AppEnv),
@@ -650,6 +671,11 @@ fn execute(
         } => {
             chatrooms::member_offline(ctx, state, app_key, room_id, user_id).map(|()| Output::Done)
         }
+        Command::UltraGroup {
+            app_key,
+            group_id,
+            change,
+        } => ultragroups::change(ctx, state, app_key, group_id, change).map(Output::Published),
         Command::MarkRead {
             app_key,
             user_id,
@@ -771,6 +797,15 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
             limit,
         } => {
             conversations::list(state, app_key, user_id, *limit).map(QueryOutput::ConversationList)
+        }
+        Query::UltraGroup {
+            app_key,
+            group_id,
+            question,
+        } => ultragroups::answer(state, app_key, group_id, question).map(QueryOutput::UltraGroup),
+        Query::UserUltraGroups { app_key, user_id } => {
+            apps::by_key(state, app_key)?;
+            ultragroups::of_user(state, app_key, user_id).map(QueryOutput::UserIds)
         }
         Query::Readers { app_key, msg_uid } => {
             groups::readers(state, app_key, msg_uid).map(QueryOutput::Readers)

@@ -32,11 +32,30 @@ fn too_many(n: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn change_expansion(call: &Call, entries: Vec<(String, Option<String>)>) -> Fields {
+/// Where an expansion call names its message's conversation: `/message/expansion/*` by
+/// `conversationType` and `targetId`, `/ultragroup/message/expansion/*` by `groupId`.
+#[derive(Clone, Copy)]
+pub(super) enum ExpansionScope {
+    Conversation,
+    UltraGroup,
+}
+
+async fn change_expansion(
+    call: &Call,
+    scope: ExpansionScope,
+    entries: Vec<(String, Option<String>)>,
+) -> Fields {
     let form = call.form()?;
     form.required("userId")?;
-    form.required("targetId")?;
-    kind(form)?;
+    match scope {
+        ExpansionScope::Conversation => {
+            form.required("targetId")?;
+            kind(form)?;
+        }
+        ExpansionScope::UltraGroup => {
+            form.required("groupId")?;
+        }
+    }
     call.write(Command::ChangeExpansion {
         app_key: call.app_key(),
         msg_uid: form.required("msgUID")?.to_string(),
@@ -48,7 +67,7 @@ async fn change_expansion(call: &Call, entries: Vec<(String, Option<String>)>) -
 
 // covers: MSG-04
 /// `extraKeyVal`: a JSON object of string values.
-pub(super) async fn expansion_set(call: &Call) -> Fields {
+pub(super) async fn expansion_set(call: &Call, scope: ExpansionScope) -> Fields {
     let raw = call.form()?.required("extraKeyVal")?;
     let value: Value =
         serde_json::from_str(raw).map_err(|e| ApiError::param(format!("extraKeyVal: {e}")))?;
@@ -67,11 +86,11 @@ pub(super) async fn expansion_set(call: &Call) -> Fields {
             (k.clone(), Some(v))
         })
         .collect();
-    change_expansion(call, entries).await
+    change_expansion(call, scope, entries).await
 }
 
 /// `extraKey`: a JSON array of keys.
-pub(super) async fn expansion_delete(call: &Call) -> Fields {
+pub(super) async fn expansion_delete(call: &Call, scope: ExpansionScope) -> Fields {
     let raw = call.form()?.required("extraKey")?;
     let keys: Vec<String> =
         serde_json::from_str(raw).map_err(|e| ApiError::param(format!("extraKey: {e}")))?;
@@ -79,7 +98,7 @@ pub(super) async fn expansion_delete(call: &Call) -> Fields {
         return Err(ApiError::missing("extraKey"));
     }
     too_many(keys.len())?;
-    change_expansion(call, keys.into_iter().map(|k| (k, None)).collect()).await
+    change_expansion(call, scope, keys.into_iter().map(|k| (k, None)).collect()).await
 }
 
 pub(super) async fn expansion_query(call: &Call) -> Fields {

@@ -33,18 +33,12 @@ fn publish_params(form: &Params) -> Result<Publish, ApiError> {
     let from = form.required("fromUserId")?.to_string();
     let object_name = form.required("objectName")?.to_string();
     let content = form.required("content")?;
-    if content.len() > MAX_CONTENT_BYTES {
-        return Err(ApiError::TooLong("content".into()));
-    }
-    if serde_json::from_str::<Value>(content).is_err() {
-        return Err(ApiError::param("content must be a JSON string"));
-    }
-    let mut flags = MessageFlags::builtin(&object_name);
-    // Built-in types have fixed flags (SPEC §2); custom types declare theirs.
-    if !object_name.starts_with("RC:") {
-        flags.persisted = form.bool_flag("isPersisted", true)?;
-        flags.counted = form.bool_flag("isCounted", true)? && flags.persisted;
-    }
+    let flags = content_flags(
+        &object_name,
+        content,
+        form.bool_flag("isPersisted", true)?,
+        form.bool_flag("isCounted", true)?,
+    )?;
     Ok(Publish {
         from,
         object_name,
@@ -55,6 +49,28 @@ fn publish_params(form: &Params) -> Result<Publish, ApiError> {
         push_data: form.get("pushData").map(str::to_string),
         verify_blacklist: form.bool_flag("verifyBlacklist", false)?,
     })
+}
+
+/// Checks a message's content (a JSON string, ≤ 128 KiB) and answers its flags: built-in
+/// types have fixed flags (SPEC §2), custom types declare theirs.
+pub(super) fn content_flags(
+    object_name: &str,
+    content: &str,
+    is_persisted: bool,
+    is_counted: bool,
+) -> Result<MessageFlags, ApiError> {
+    if content.len() > MAX_CONTENT_BYTES {
+        return Err(ApiError::TooLong("content".into()));
+    }
+    if serde_json::from_str::<Value>(content).is_err() {
+        return Err(ApiError::param("content must be a JSON string"));
+    }
+    let mut flags = MessageFlags::builtin(object_name);
+    if !object_name.starts_with("RC:") {
+        flags.persisted = is_persisted;
+        flags.counted = is_counted && flags.persisted;
+    }
+    Ok(flags)
 }
 
 fn new_message(p: &Publish, conversation: Conversation, recipient: Option<&str>) -> NewMessage {
@@ -83,7 +99,7 @@ fn directed_message(
 }
 
 /// Stores the messages and answers `messageUIDs`, one per recipient that got one.
-async fn publish_to(
+pub(super) async fn publish_to(
     call: &Call,
     messages: Vec<NewMessage>,
     id_field: &str,
@@ -210,7 +226,7 @@ pub(super) async fn recall(call: &Call) -> Fields {
     Ok(Map::new())
 }
 
-fn message_json(message: &Message, viewer: &str) -> Value {
+pub(super) fn message_json(message: &Message, viewer: &str) -> Value {
     json!({
         "msgUID": message.msg_uid,
         "conversationType": message.conversation.kind.code(),
@@ -222,10 +238,11 @@ fn message_json(message: &Message, viewer: &str) -> Value {
         "sentTime": message.sent_time_ms,
         "seq": message.seq,
         "recalled": message.recalled,
+        "modified": message.modified,
     })
 }
 
-fn json_str<'a>(body: &'a Value, name: &str) -> Result<&'a str, ApiError> {
+pub(super) fn json_str<'a>(body: &'a Value, name: &str) -> Result<&'a str, ApiError> {
     body.get(name)
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
@@ -388,7 +405,11 @@ fn window(call: &Call, body: &Value) -> Result<Window, ApiError> {
     })
 }
 
-async fn history(call: &Call, conversation: Conversation, viewer: Option<&str>) -> Fields {
+pub(super) async fn history(
+    call: &Call,
+    conversation: Conversation,
+    viewer: Option<&str>,
+) -> Fields {
     let body = call.json()?;
     let window = window(call, body)?;
     match call
@@ -401,6 +422,8 @@ async fn history(call: &Call, conversation: Conversation, viewer: Option<&str>) 
                 to_ms: window.to_ms,
                 newest_first: window.newest_first,
                 limit: window.page,
+                // The app server sees everything.
+                members_only: false,
             },
         })
         .await?
@@ -416,7 +439,7 @@ async fn history(call: &Call, conversation: Conversation, viewer: Option<&str>) 
     }
 }
 
-fn channel(body: &Value) -> &str {
+pub(super) fn channel(body: &Value) -> &str {
     body.get("busChannel")
         .and_then(Value::as_str)
         .unwrap_or_default()

@@ -11,6 +11,7 @@ mod groups;
 mod messages;
 pub mod params;
 pub mod rate_limit;
+mod ultragroups;
 mod users;
 
 use std::sync::Arc;
@@ -18,12 +19,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
-use meridian_cluster::state::{Command, Envelope, Output, Query, QueryOutput, RoomFlag, RoomSet};
+use meridian_cluster::state::{
+    Command, Envelope, Output, Query, QueryOutput, RoomFlag, RoomSet, UltraGroupSet,
+};
 use meridian_cluster::ClusterClient;
 use serde_json::{Map, Value};
 
 use self::auth::{ReplayGuard, ReplayMode};
 use self::chatrooms::SetCall;
+use self::conversations::ExpansionScope;
 use self::directory::{AppDirectory, Resolved};
 use self::error::ApiError;
 use self::params::Params;
@@ -128,6 +132,38 @@ enum Endpoint {
     TopSet,
     Broadcast,
     OnlineBroadcast,
+    UltraPublish,
+    UltraQuery,
+    UltraCreate,
+    UltraDismiss,
+    UltraJoin,
+    UltraQuit,
+    UltraRefresh,
+    UltraMemberExist,
+    UltraChannelCreate,
+    UltraChannelDelete,
+    UltraChannels,
+    UltraChannelType,
+    UltraPrivateUsersAdd,
+    UltraPrivateUsersDelete,
+    UltraPrivateUsers,
+    UltraMuteAdd,
+    UltraMuteDelete,
+    UltraMuted,
+    UltraMuteWhitelistAdd,
+    UltraMuteWhitelistDelete,
+    UltraMuteWhitelist,
+    UltraGlobalMuteSet,
+    UltraGlobalMuteGet,
+    UltraPushLevelSet,
+    UltraPushLevelGet,
+    UltraModify,
+    UltraMessages,
+    UltraHistory,
+    UltraHistoryAround,
+    UltraExpansionSet,
+    UltraExpansionDelete,
+    UltraExpansionQuery,
 }
 
 impl Endpoint {
@@ -226,6 +262,38 @@ impl Endpoint {
             "/conversation/top/set.json" => Endpoint::TopSet,
             "/message/broadcast.json" => Endpoint::Broadcast,
             "/message/online/broadcast.json" => Endpoint::OnlineBroadcast,
+            "/message/ultragroup/publish.json" => Endpoint::UltraPublish,
+            "/v3/message/ultragroup/query.json" => Endpoint::UltraQuery,
+            "/ultragroup/create.json" => Endpoint::UltraCreate,
+            "/ultragroup/dis.json" => Endpoint::UltraDismiss,
+            "/ultragroup/join.json" => Endpoint::UltraJoin,
+            "/ultragroup/quit.json" => Endpoint::UltraQuit,
+            "/ultragroup/refresh.json" => Endpoint::UltraRefresh,
+            "/ultragroup/member/exist.json" => Endpoint::UltraMemberExist,
+            "/ultragroup/channel/create.json" => Endpoint::UltraChannelCreate,
+            "/ultragroup/channel/del.json" => Endpoint::UltraChannelDelete,
+            "/ultragroup/channel/get.json" => Endpoint::UltraChannels,
+            "/ultragroup/channel/type/change.json" => Endpoint::UltraChannelType,
+            "/ultragroup/channel/private/users/add.json" => Endpoint::UltraPrivateUsersAdd,
+            "/ultragroup/channel/private/users/del.json" => Endpoint::UltraPrivateUsersDelete,
+            "/ultragroup/channel/private/users/get.json" => Endpoint::UltraPrivateUsers,
+            "/ultragroup/userbanned/add.json" => Endpoint::UltraMuteAdd,
+            "/ultragroup/userbanned/del.json" => Endpoint::UltraMuteDelete,
+            "/ultragroup/userbanned/get.json" => Endpoint::UltraMuted,
+            "/ultragroup/banned/whitelist/add.json" => Endpoint::UltraMuteWhitelistAdd,
+            "/ultragroup/banned/whitelist/del.json" => Endpoint::UltraMuteWhitelistDelete,
+            "/ultragroup/banned/whitelist/get.json" => Endpoint::UltraMuteWhitelist,
+            "/ultragroup/globalbanned/set.json" => Endpoint::UltraGlobalMuteSet,
+            "/ultragroup/globalbanned/get.json" => Endpoint::UltraGlobalMuteGet,
+            "/ultragroup/notdisturb/set.json" => Endpoint::UltraPushLevelSet,
+            "/ultragroup/notdisturb/get.json" => Endpoint::UltraPushLevelGet,
+            "/ultragroup/msg/modify.json" => Endpoint::UltraModify,
+            "/ultragroup/msg/get.json" => Endpoint::UltraMessages,
+            "/ultragroup/hismsg/query.json" => Endpoint::UltraHistory,
+            "/ultragroup/hismsg/msgid/query.json" => Endpoint::UltraHistoryAround,
+            "/ultragroup/message/expansion/set.json" => Endpoint::UltraExpansionSet,
+            "/ultragroup/message/expansion/delete.json" => Endpoint::UltraExpansionDelete,
+            "/ultragroup/message/expansion/query.json" => Endpoint::UltraExpansionQuery,
             _ => return None,
         })
     }
@@ -239,6 +307,8 @@ impl Endpoint {
                 | Endpoint::PrivateQuery
                 | Endpoint::GroupQuery
                 | Endpoint::ChatroomHistory
+                | Endpoint::UltraPublish
+                | Endpoint::UltraQuery
         )
     }
 
@@ -263,6 +333,7 @@ impl Endpoint {
             Endpoint::PrivatePublish => &[LimitClass::PrivatePublish],
             Endpoint::GroupPublish => &[LimitClass::GroupPublish],
             Endpoint::ChatroomPublish => &[LimitClass::ChatroomPublish],
+            Endpoint::UltraPublish => &[LimitClass::UltraGroupPublish],
             Endpoint::ChatroomBroadcast => &[LimitClass::ChatroomBroadcast],
             Endpoint::Broadcast => &[LimitClass::BroadcastHourly, LimitClass::BroadcastDaily],
             _ => &[LimitClass::Default],
@@ -550,8 +621,64 @@ impl ServerApi {
             Endpoint::ChatroomPublish => messages::chatroom_publish(&call).await,
             Endpoint::ChatroomBroadcast => messages::chatroom_broadcast(&call).await,
             Endpoint::ChatroomHistory => messages::chatroom_query(&call).await,
-            Endpoint::ExpansionSet => conversations::expansion_set(&call).await,
-            Endpoint::ExpansionDelete => conversations::expansion_delete(&call).await,
+            Endpoint::UltraPublish => ultragroups::publish(&call).await,
+            Endpoint::UltraQuery => ultragroups::query(&call).await,
+            Endpoint::UltraCreate => ultragroups::create(&call).await,
+            Endpoint::UltraDismiss => ultragroups::dismiss(&call).await,
+            Endpoint::UltraJoin => ultragroups::join(&call, true).await,
+            Endpoint::UltraQuit => ultragroups::join(&call, false).await,
+            Endpoint::UltraRefresh => ultragroups::refresh(&call).await,
+            Endpoint::UltraMemberExist => ultragroups::member_exists(&call).await,
+            Endpoint::UltraChannelCreate => ultragroups::channel_create(&call).await,
+            Endpoint::UltraChannelDelete => ultragroups::channel_delete(&call).await,
+            Endpoint::UltraChannels => ultragroups::channels(&call).await,
+            Endpoint::UltraChannelType => ultragroups::channel_type(&call).await,
+            Endpoint::UltraPrivateUsersAdd => {
+                ultragroups::change_set(&call, UltraGroupSet::PrivateChannelUsers, true).await
+            }
+            Endpoint::UltraPrivateUsersDelete => {
+                ultragroups::change_set(&call, UltraGroupSet::PrivateChannelUsers, false).await
+            }
+            Endpoint::UltraPrivateUsers => {
+                ultragroups::set_query(&call, UltraGroupSet::PrivateChannelUsers).await
+            }
+            Endpoint::UltraMuteAdd => {
+                ultragroups::change_set(&call, UltraGroupSet::Muted, true).await
+            }
+            Endpoint::UltraMuteDelete => {
+                ultragroups::change_set(&call, UltraGroupSet::Muted, false).await
+            }
+            Endpoint::UltraMuted => ultragroups::set_query(&call, UltraGroupSet::Muted).await,
+            Endpoint::UltraMuteWhitelistAdd => {
+                ultragroups::change_set(&call, UltraGroupSet::MuteWhitelist, true).await
+            }
+            Endpoint::UltraMuteWhitelistDelete => {
+                ultragroups::change_set(&call, UltraGroupSet::MuteWhitelist, false).await
+            }
+            Endpoint::UltraMuteWhitelist => {
+                ultragroups::set_query(&call, UltraGroupSet::MuteWhitelist).await
+            }
+            Endpoint::UltraGlobalMuteSet => ultragroups::global_mute_set(&call).await,
+            Endpoint::UltraGlobalMuteGet => ultragroups::global_mute_get(&call).await,
+            Endpoint::UltraPushLevelSet => ultragroups::push_level_set(&call).await,
+            Endpoint::UltraPushLevelGet => ultragroups::push_level_get(&call).await,
+            Endpoint::UltraModify => ultragroups::modify(&call).await,
+            Endpoint::UltraMessages => ultragroups::messages_by_id(&call).await,
+            Endpoint::UltraHistory => ultragroups::history_by_time(&call).await,
+            Endpoint::UltraHistoryAround => ultragroups::history_around(&call).await,
+            Endpoint::UltraExpansionSet => {
+                conversations::expansion_set(&call, ExpansionScope::UltraGroup).await
+            }
+            Endpoint::UltraExpansionDelete => {
+                conversations::expansion_delete(&call, ExpansionScope::UltraGroup).await
+            }
+            Endpoint::UltraExpansionQuery => conversations::expansion_query(&call).await,
+            Endpoint::ExpansionSet => {
+                conversations::expansion_set(&call, ExpansionScope::Conversation).await
+            }
+            Endpoint::ExpansionDelete => {
+                conversations::expansion_delete(&call, ExpansionScope::Conversation).await
+            }
             Endpoint::ExpansionQuery => conversations::expansion_query(&call).await,
             Endpoint::NotificationSet => conversations::notification_set(&call).await,
             Endpoint::NotificationGet => conversations::notification_get(&call).await,

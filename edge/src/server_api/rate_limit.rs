@@ -21,6 +21,8 @@ pub enum LimitClass {
     GroupPublish,
     /// `/message/chatroom/publish.json`: 100/s.
     ChatroomPublish,
+    /// `/message/ultragroup/publish.json`: 100/s.
+    UltraGroupPublish,
     /// `/message/chatroom/broadcast.json`: 1/s.
     ChatroomBroadcast,
     /// Broadcast to all users (SYS-04): 2 per hour …
@@ -37,7 +39,7 @@ impl LimitClass {
             LimitClass::GetToken => (200.0, 200.0),
             LimitClass::PrivatePublish => (100.0, 6000.0),
             LimitClass::GroupPublish => (20.0, 20.0),
-            LimitClass::ChatroomPublish => (100.0, 100.0),
+            LimitClass::ChatroomPublish | LimitClass::UltraGroupPublish => (100.0, 100.0),
             LimitClass::ChatroomBroadcast => (1.0, 1.0),
             LimitClass::BroadcastHourly => (2.0 / 3600.0, 2.0),
             LimitClass::BroadcastDaily => (3.0 / 86_400.0, 3.0),
@@ -51,6 +53,7 @@ impl LimitClass {
             LimitClass::PrivatePublish => "private messages (6000 per minute)",
             LimitClass::GroupPublish => "group messages (20 per second)",
             LimitClass::ChatroomPublish => "chatroom messages (100 per second)",
+            LimitClass::UltraGroupPublish => "ultra group messages (100 per second)",
             LimitClass::ChatroomBroadcast => "chatroom broadcasts (1 per second)",
             LimitClass::BroadcastHourly => "broadcasts (2 per hour)",
             LimitClass::BroadcastDaily => "broadcasts (3 per day)",

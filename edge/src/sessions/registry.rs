@@ -93,22 +93,28 @@ impl SessionHandle {
     }
 }
 
+/// A group or ultra group: they are different conversations even with the same id.
+pub type GroupRef = (ConversationType, String);
+
 /// Group memberships of one session: known once loaded; changes seen before that wait.
 #[derive(Default)]
 struct SessionGroups {
     loaded: bool,
-    groups: HashSet<String>,
-    pending: Vec<(Vec<String>, Vec<String>)>,
+    groups: HashSet<GroupRef>,
+    /// (group, joined) in feed order.
+    pending: Vec<(GroupRef, bool)>,
 }
 
 type UserKey = (String, String);
+/// (app, kind, group id)
+type GroupKey = (String, ConversationType, String);
 
 #[derive(Default)]
 struct Inner {
     sessions: HashMap<u64, Arc<SessionHandle>>,
     by_user: HashMap<UserKey, Vec<u64>>,
     by_app: HashMap<String, HashSet<u64>>,
-    groups: HashMap<UserKey, HashSet<u64>>,
+    groups: HashMap<GroupKey, HashSet<u64>>,
     session_groups: HashMap<u64, SessionGroups>,
     rooms: HashMap<UserKey, HashSet<u64>>,
     session_rooms: HashMap<u64, HashSet<String>>,
@@ -203,8 +209,8 @@ impl Registry {
             }
         }
         if let Some(groups) = inner.session_groups.remove(&id) {
-            for group in groups.groups {
-                unindex(&mut inner.groups, (handle.app_key.clone(), group), id);
+            for (kind, group) in groups.groups {
+                unindex(&mut inner.groups, (handle.app_key.clone(), kind, group), id);
             }
         }
         let rooms: Vec<String> = inner
@@ -220,7 +226,7 @@ impl Registry {
 
     /// Sets a session's groups as read from the cluster, then replays the membership
     /// changes the feed brought meanwhile (in order, so the newest wins).
-    pub fn load_groups(&self, id: u64, groups: Vec<String>) {
+    pub fn load_groups(&self, id: u64, groups: Vec<GroupRef>) {
         let mut inner = self.lock();
         let Some(app_key) = inner.sessions.get(&id).map(|h| h.app_key.clone()) else {
             return;
@@ -229,17 +235,18 @@ impl Registry {
             return;
         };
         state.groups.extend(groups);
-        for (joined, left) in std::mem::take(&mut state.pending) {
-            state.groups.extend(joined);
-            for group in left {
+        for (group, joined) in std::mem::take(&mut state.pending) {
+            if joined {
+                state.groups.insert(group);
+            } else {
                 state.groups.remove(&group);
             }
         }
         state.loaded = true;
-        for group in &state.groups {
+        for (kind, group) in &state.groups {
             inner
                 .groups
-                .entry((app_key.clone(), group.clone()))
+                .entry((app_key.clone(), *kind, group.clone()))
                 .or_default()
                 .insert(id);
         }
@@ -324,7 +331,8 @@ impl Registry {
                     }
                 }
                 _ => {
-                    let group = (app_key.clone(), id.clone());
+                    let group = (app_key.clone(), *kind, id.clone());
+                    let group_ref = (*kind, id.clone());
                     let mut changes: Vec<(u64, bool)> = Vec::new();
                     if *dismissed {
                         changes.extend(
@@ -349,19 +357,14 @@ impl Registry {
                             continue;
                         };
                         if !state.loaded {
-                            let change = vec![id.clone()];
-                            state.pending.push(if joining {
-                                (change, Vec::new())
-                            } else {
-                                (Vec::new(), change)
-                            });
+                            state.pending.push((group_ref.clone(), joining));
                             continue;
                         }
                         if joining {
-                            state.groups.insert(id.clone());
+                            state.groups.insert(group_ref.clone());
                             inner.groups.entry(group.clone()).or_default().insert(sid);
                         } else {
-                            state.groups.remove(id);
+                            state.groups.remove(&group_ref);
                             unindex(&mut inner.groups, group.clone(), sid);
                         }
                     }
@@ -389,7 +392,7 @@ impl Registry {
     }
 }
 
-fn unindex(index: &mut HashMap<UserKey, HashSet<u64>>, key: UserKey, id: u64) {
+fn unindex<K: std::hash::Hash + Eq>(index: &mut HashMap<K, HashSet<u64>>, key: K, id: u64) {
     if let Some(ids) = index.get_mut(&key) {
         ids.remove(&id);
         if ids.is_empty() {
@@ -428,7 +431,11 @@ fn recipients<'a>(
         ConversationType::System => of_user(&conversation.second),
         ConversationType::Group | ConversationType::UltraGroup => inner
             .groups
-            .get(&(app_key.to_string(), conversation.first.clone()))
+            .get(&(
+                app_key.to_string(),
+                conversation.kind,
+                conversation.first.clone(),
+            ))
             .map(|ids| ids.iter().copied().collect())
             .unwrap_or_default(),
         ConversationType::Chatroom => inner

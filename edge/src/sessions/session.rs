@@ -9,17 +9,19 @@ use meridian_cluster::state::messages::MAX_CONTENT_BYTES;
 use meridian_cluster::state::{
     ClientOrigin, Command, CommandError, Conversation, ConversationSetting, ConversationType,
     Envelope, FeedEvent, HistoryPage, Message, MessageFlags, NewMessage, Output, Publication,
-    Query, QueryOutput, SyncRequest,
+    Query, QueryOutput, SyncRequest, UltraGroupAnswer, UltraGroupChange, UltraGroupQuestion,
 };
 use meridian_cluster::{ClusterClient, ClusterError};
-use meridian_proto::{codes, ClientFrame, ConversationBody, MessageBody, Reader, ServerFrame};
+use meridian_proto::{
+    codes, ChannelBody, ClientFrame, ConversationBody, MessageBody, Reader, ServerFrame,
+};
 use meridian_regions::AreaCode;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::WebSocketStream;
 
-use super::registry::{Delivery, Platform, SessionHandle};
+use super::registry::{Delivery, GroupRef, Platform, SessionHandle};
 use super::Shared;
 use crate::token;
 
@@ -340,25 +342,14 @@ impl Session {
             })
             .await?;
         self.shared.tail_ready(self.identity.area).await;
-        let groups = match self
-            .identity
-            .client
-            .read(Query::UserGroups {
-                app_key: self.identity.app_key.clone(),
-                user_id: self.identity.user_id.clone(),
-            })
-            .await
-        {
-            Ok(QueryOutput::Groups(groups)) => groups.into_iter().map(|g| g.group_id).collect(),
-            Ok(_) | Err(_) => {
-                self.out
-                    .error(
-                        codes::UNAVAILABLE,
-                        "cannot load the user's groups; reconnect",
-                    )
-                    .await?;
-                return Ok(End::Refused);
-            }
+        let Some(groups) = self.memberships().await else {
+            self.out
+                .error(
+                    codes::UNAVAILABLE,
+                    "cannot load the user's groups; reconnect",
+                )
+                .await?;
+            return Ok(End::Refused);
         };
         self.shared.registry.load_groups(self.handle.id, groups);
         self.delivered = cursor.unwrap_or(0);
@@ -465,6 +456,44 @@ impl Session {
         }
     }
 
+    /// The user's groups and ultra groups, read linearizably (after registering, so no
+    /// membership change falls between this read and the feed).
+    async fn memberships(&self) -> Option<Vec<GroupRef>> {
+        let (app_key, user_id) = (&self.identity.app_key, &self.identity.user_id);
+        let client = &self.identity.client;
+        let groups = match client
+            .read(Query::UserGroups {
+                app_key: app_key.clone(),
+                user_id: user_id.clone(),
+            })
+            .await
+        {
+            Ok(QueryOutput::Groups(groups)) => groups,
+            _ => return None,
+        };
+        let ultra = match client
+            .read(Query::UserUltraGroups {
+                app_key: app_key.clone(),
+                user_id: user_id.clone(),
+            })
+            .await
+        {
+            Ok(QueryOutput::UserIds(ids)) => ids,
+            _ => return None,
+        };
+        Some(
+            groups
+                .into_iter()
+                .map(|g| (ConversationType::Group, g.group_id))
+                .chain(
+                    ultra
+                        .into_iter()
+                        .map(|id| (ConversationType::UltraGroup, id)),
+                )
+                .collect(),
+        )
+    }
+
     /// Sends what this device missed after `delivered`, page by page, then `synced`.
     async fn sync(&mut self) -> Result<(), End> {
         let since_ms = now_ms().saturating_sub(
@@ -562,6 +591,8 @@ fn frame_op(frame: &ClientFrame) -> &'static str {
         ClientFrame::GroupReceipt { .. } => "group_receipt",
         ClientFrame::Readers { .. } => "readers",
         ClientFrame::SetExpansion { .. } => "set_expansion",
+        ClientFrame::UltraGroupChannels { .. } => "ultra_group_channels",
+        ClientFrame::EditMessage { .. } => "edit_message",
         ClientFrame::Ping => "ping",
     }
 }
@@ -582,6 +613,7 @@ fn body(message: &Message, viewer: &str, cursor: u64) -> MessageBody {
         push_content: message.push_content.clone(),
         push_data: message.push_data.clone(),
         recalled: message.recalled,
+        modified: message.modified,
     }
 }
 
@@ -679,7 +711,9 @@ async fn request(
         | ClientFrame::SetConversation { req_id, .. }
         | ClientFrame::GroupReceipt { req_id, .. }
         | ClientFrame::Readers { req_id, .. }
-        | ClientFrame::SetExpansion { req_id, .. } => (None, Some(*req_id)),
+        | ClientFrame::SetExpansion { req_id, .. }
+        | ClientFrame::UltraGroupChannels { req_id, .. }
+        | ClientFrame::EditMessage { req_id, .. } => (None, Some(*req_id)),
         ClientFrame::Ping | ClientFrame::Sync { .. } => (None, None),
     };
     let started = Instant::now();
@@ -712,13 +746,10 @@ fn conversation_of(
     }
     Ok(match kind {
         ConversationType::Private => Conversation::private(user, target_id, channel_id),
-        ConversationType::Group | ConversationType::Chatroom => {
+        ConversationType::Group | ConversationType::Chatroom | ConversationType::UltraGroup => {
             Conversation::group_like(kind, target_id, channel_id)
         }
         ConversationType::System => Conversation::system(target_id, user),
-        ConversationType::UltraGroup => {
-            return Err(bad("ultra groups are not served over sessions yet"))
-        }
     })
 }
 
@@ -867,6 +898,7 @@ async fn carry_out(
                         to_ms,
                         newest_first: true,
                         limit,
+                        members_only: true,
                     },
                 })
                 .await
@@ -927,6 +959,7 @@ async fn carry_out(
                         to_ms: u64::MAX,
                         newest_first: true,
                         limit: JOIN_LATEST,
+                        members_only: false,
                     },
                 })
                 .await
@@ -1148,6 +1181,53 @@ async fn carry_out(
                 ])))
                 .await
                 .map_err(|e| refusal(&e, None))?;
+            Ok(ServerFrame::Done { req_id })
+        }
+        ClientFrame::UltraGroupChannels { req_id, group_id } => {
+            let read = client
+                .read(Query::UltraGroup {
+                    app_key: identity.app_key.clone(),
+                    group_id: group_id.clone(),
+                    question: UltraGroupQuestion::Unread {
+                        user_id: identity.user_id.clone(),
+                    },
+                })
+                .await
+                .map_err(|e| refusal(&e, Some(ConversationType::UltraGroup)))?;
+            let QueryOutput::UltraGroup(UltraGroupAnswer::Unread(channels)) = read else {
+                return Err((codes::INTERNAL, "unexpected answer".into()));
+            };
+            Ok(ServerFrame::UltraGroupChannels {
+                req_id,
+                group_id,
+                channels: channels
+                    .into_iter()
+                    .map(|(channel_id, unread, last)| ChannelBody {
+                        channel_id,
+                        unread,
+                        last_message: last.as_ref().map(|m| body(m, &identity.user_id, 0)),
+                    })
+                    .collect(),
+            })
+        }
+        ClientFrame::EditMessage {
+            req_id,
+            group_id,
+            msg_uid,
+            content,
+        } => {
+            client
+                .write_one(envelope(Command::UltraGroup {
+                    app_key: identity.app_key.clone(),
+                    group_id,
+                    change: UltraGroupChange::Modify {
+                        msg_uid,
+                        sender: identity.user_id.clone(),
+                        content,
+                    },
+                }))
+                .await
+                .map_err(|e| refusal(&e, Some(ConversationType::UltraGroup)))?;
             Ok(ServerFrame::Done { req_id })
         }
         ClientFrame::Ping | ClientFrame::Sync { .. } => {

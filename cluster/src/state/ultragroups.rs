@@ -1,0 +1,797 @@
+//! Ultra groups (ULG): unlimited membership, at most 100 per user, channels (public, or
+//! private with a member list), mutes per channel, push levels, and message edits.
+//!
+//! A channel is the conversation's `channel`; the default channel is `""` and always
+//! exists. Messages live in one log per channel; a private channel's messages carry its
+//! members as their audience (`visible_to`), so history and delivery need nothing more.
+
+use serde::{Deserialize, Serialize};
+
+use super::conversations;
+use super::feed::{self, FeedEvent};
+use super::groups::validate_group_id;
+use super::messages::{self, Conversation, ConversationType, Message};
+use super::store::{Overlay, StateRead};
+use super::users::validate_user_id;
+use super::{apps, ApplyContext, CommandError};
+
+/// ULG-01: a user belongs to at most 100 ultra groups.
+pub const MAX_GROUPS_PER_USER: u64 = 100;
+/// ULG-02: at most 50 channels per ultra group (the default channel not counted).
+pub const MAX_CHANNELS: u64 = 50;
+/// Users of one private channel (they become each message's audience).
+pub const MAX_PRIVATE_CHANNEL_USERS: u64 = 1000;
+/// Users one call may name.
+pub const MAX_USERS_PER_CALL: usize = 20;
+
+const GROUP_PREFIX: &[u8] = b"ug/";
+const MEMBER_PREFIX: &[u8] = b"ugmember/";
+const USER_PREFIX: &[u8] = b"uguser/";
+const CHANNEL_PREFIX: &[u8] = b"ugchannel/";
+const SET_PREFIX: &[u8] = b"ugset/";
+const MUTED_PREFIX: &[u8] = b"ugmuted/";
+const LEVEL_PREFIX: &[u8] = b"uglevel/";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UltraGroup {
+    pub group_id: String,
+    pub name: String,
+    pub created_at_ms: u64,
+    pub members: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Channel {
+    pub channel_id: String,
+    pub private: bool,
+    pub created_at_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct UgMember {
+    joined_at_ms: u64,
+    joined_at_pos: u64,
+}
+
+/// User lists an ultra group keeps per channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UltraGroupSet {
+    /// Who may read and write a private channel.
+    PrivateChannelUsers,
+    /// Muted members (`/ultragroup/userbanned/*`; the default channel mutes everywhere).
+    Muted,
+    /// Who may still speak while the channel (or group) is muted.
+    MuteWhitelist,
+}
+
+impl UltraGroupSet {
+    fn tag(self) -> &'static str {
+        match self {
+            UltraGroupSet::PrivateChannelUsers => "private",
+            UltraGroupSet::Muted => "muted",
+            UltraGroupSet::MuteWhitelist => "white",
+        }
+    }
+}
+
+/// A change to one ultra group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UltraGroupChange {
+    /// Creates the group with its first member (an existing group is refused).
+    Create {
+        name: String,
+        owner: String,
+    },
+    Join {
+        user_ids: Vec<String>,
+    },
+    Quit {
+        user_ids: Vec<String>,
+    },
+    Dismiss,
+    Rename {
+        name: String,
+    },
+    CreateChannel {
+        channel: String,
+        private: bool,
+    },
+    DeleteChannel {
+        channel: String,
+    },
+    SetChannelPrivate {
+        channel: String,
+        private: bool,
+    },
+    ChangeSet {
+        channel: String,
+        set: UltraGroupSet,
+        user_ids: Vec<String>,
+        present: bool,
+    },
+    /// Mutes a channel (or, for `""`, the whole group) for everyone not whitelisted.
+    SetMuted {
+        channel: String,
+        muted: bool,
+    },
+    /// The group's default push level for a channel (the commercial `unpushLevel`).
+    SetPushLevel {
+        channel: String,
+        level: i8,
+    },
+    /// ULG-07: the sender replaces a message's content; online members get an
+    /// `RC:MsgModify` status message.
+    Modify {
+        msg_uid: String,
+        sender: String,
+        content: String,
+    },
+}
+
+/// A question about one ultra group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UltraGroupQuestion {
+    Get,
+    IsMember {
+        user_id: String,
+    },
+    Channels,
+    SetMembers {
+        channel: String,
+        set: UltraGroupSet,
+    },
+    Muted {
+        channel: String,
+    },
+    PushLevel {
+        channel: String,
+    },
+    /// Per channel this user may read: unread count and last message (ULG-03).
+    Unread {
+        user_id: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum UltraGroupAnswer {
+    Group(UltraGroup),
+    Flag(bool),
+    Channels(Vec<Channel>),
+    Users(Vec<String>),
+    Level(i8),
+    /// (channel, unread, last message)
+    Unread(Vec<(String, u64, Option<Message>)>),
+}
+
+fn scoped(prefix: &[u8], app_key: &str, parts: &[&str]) -> Vec<u8> {
+    let mut key = [prefix, app_key.as_bytes(), b"/"].concat();
+    for part in parts {
+        key.extend_from_slice(part.as_bytes());
+        key.push(b'/');
+    }
+    key
+}
+
+fn validate_channel(channel: &str) -> Result<(), CommandError> {
+    if channel.chars().count() > messages::MAX_CHANNEL_CHARS
+        || !channel
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'=' | b'+' | b'-'))
+    {
+        return Err(CommandError::invalid(
+            "busChannel",
+            "at most 20 of A-Z a-z 0-9 _ = + -",
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn get(
+    state: &impl StateRead,
+    app_key: &str,
+    group_id: &str,
+) -> Result<UltraGroup, CommandError> {
+    state
+        .get(&scoped(GROUP_PREFIX, app_key, &[group_id]))?
+        .ok_or_else(|| CommandError::not_found(format!("ultra group {group_id}")))
+}
+
+fn put(state: &mut Overlay<'_>, app_key: &str, group: &UltraGroup) -> Result<(), CommandError> {
+    Ok(state.put(scoped(GROUP_PREFIX, app_key, &[&group.group_id]), group)?)
+}
+
+fn member(
+    state: &impl StateRead,
+    app_key: &str,
+    group_id: &str,
+    user_id: &str,
+) -> Result<Option<UgMember>, CommandError> {
+    Ok(state.get(&scoped(MEMBER_PREFIX, app_key, &[group_id, user_id]))?)
+}
+
+/// The channel, if it exists; the default channel always does.
+fn channel(
+    state: &impl StateRead,
+    app_key: &str,
+    group_id: &str,
+    channel_id: &str,
+) -> Result<Channel, CommandError> {
+    if channel_id.is_empty() {
+        return Ok(Channel {
+            channel_id: String::new(),
+            private: false,
+            created_at_ms: 0,
+        });
+    }
+    state
+        .get(&scoped(CHANNEL_PREFIX, app_key, &[group_id, channel_id]))?
+        .ok_or_else(|| CommandError::not_found(format!("channel {channel_id} of {group_id}")))
+}
+
+fn set_prefix(app_key: &str, group_id: &str, channel: &str, set: UltraGroupSet) -> Vec<u8> {
+    scoped(SET_PREFIX, app_key, &[group_id, channel, set.tag()])
+}
+
+fn in_set(
+    state: &impl StateRead,
+    app_key: &str,
+    group_id: &str,
+    channel: &str,
+    set: UltraGroupSet,
+    user_id: &str,
+) -> Result<bool, CommandError> {
+    let mut key = set_prefix(app_key, group_id, channel, set);
+    key.extend_from_slice(user_id.as_bytes());
+    Ok(state.get_raw(&key)?.is_some())
+}
+
+fn set_members(
+    state: &impl StateRead,
+    app_key: &str,
+    group_id: &str,
+    channel: &str,
+    set: UltraGroupSet,
+) -> Result<Vec<String>, CommandError> {
+    Ok(state.scan(&set_prefix(app_key, group_id, channel, set))?)
+}
+
+fn announce(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    group_id: &str,
+    joined: Vec<String>,
+    left: Vec<String>,
+    dismissed: bool,
+) -> Result<(), CommandError> {
+    if joined.is_empty() && left.is_empty() && !dismissed {
+        return Ok(());
+    }
+    feed::append_event(
+        state,
+        FeedEvent::Members {
+            app_key: app_key.to_string(),
+            kind: ConversationType::UltraGroup,
+            id: group_id.to_string(),
+            joined,
+            left,
+            dismissed,
+        },
+    )?;
+    Ok(())
+}
+
+fn join(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    group: &mut UltraGroup,
+    user_ids: &[String],
+) -> Result<(), CommandError> {
+    let mut joined = Vec::new();
+    let joined_at_pos = feed::next_position(state)?;
+    for user_id in user_ids {
+        validate_user_id(user_id)?;
+        let key = scoped(MEMBER_PREFIX, app_key, &[&group.group_id, user_id]);
+        if state.get_raw(&key)?.is_some() {
+            continue;
+        }
+        let mine = scoped(USER_PREFIX, app_key, &[user_id]);
+        if state.count_prefix(&mine)? >= MAX_GROUPS_PER_USER {
+            return Err(CommandError::Limit {
+                what: format!("ultra groups of {user_id}"),
+                limit: MAX_GROUPS_PER_USER,
+            });
+        }
+        state.put(
+            key,
+            &UgMember {
+                joined_at_ms: ctx.now_ms,
+                joined_at_pos,
+            },
+        )?;
+        state.put(
+            scoped(USER_PREFIX, app_key, &[user_id, &group.group_id]),
+            &group.group_id,
+        )?;
+        group.members += 1;
+        joined.push(user_id.clone());
+    }
+    put(state, app_key, group)?;
+    announce(state, app_key, &group.group_id, joined, Vec::new(), false)
+}
+
+fn leave(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    group: &mut UltraGroup,
+    user_ids: &[String],
+) -> Result<(), CommandError> {
+    let mut left = Vec::new();
+    for user_id in user_ids {
+        validate_user_id(user_id)?;
+        let key = scoped(MEMBER_PREFIX, app_key, &[&group.group_id, user_id]);
+        if state.get_raw(&key)?.is_none() {
+            continue;
+        }
+        state.delete(key);
+        state.delete(scoped(USER_PREFIX, app_key, &[user_id, &group.group_id]));
+        group.members -= 1;
+        left.push(user_id.clone());
+    }
+    put(state, app_key, group)?;
+    announce(state, app_key, &group.group_id, Vec::new(), left, false)
+}
+
+fn delete_scoped(state: &mut Overlay<'_>, prefix: Vec<u8>) -> Result<(), CommandError> {
+    for (key, _) in state.scan_raw(&prefix)? {
+        state.delete(key);
+    }
+    Ok(())
+}
+
+pub(super) fn change(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    group_id: &str,
+    change: &UltraGroupChange,
+) -> Result<Vec<messages::Publication>, CommandError> {
+    apps::by_key(state, app_key)?;
+    validate_group_id(group_id)?;
+    if let UltraGroupChange::Create { name, owner } = change {
+        if state
+            .get_raw(&scoped(GROUP_PREFIX, app_key, &[group_id]))?
+            .is_some()
+        {
+            return Err(CommandError::Conflict {
+                what: format!("ultra group {group_id}"),
+            });
+        }
+        if name.chars().count() > 128 {
+            return Err(CommandError::invalid("groupName", "at most 128 characters"));
+        }
+        let mut group = UltraGroup {
+            group_id: group_id.to_string(),
+            name: name.clone(),
+            created_at_ms: ctx.now_ms,
+            members: 0,
+        };
+        join(ctx, state, app_key, &mut group, std::slice::from_ref(owner))?;
+        return Ok(Vec::new());
+    }
+    let mut group = get(state, app_key, group_id)?;
+    match change {
+        UltraGroupChange::Create { .. } => unreachable!("handled above"),
+        UltraGroupChange::Join { user_ids } => join(ctx, state, app_key, &mut group, user_ids)?,
+        UltraGroupChange::Quit { user_ids } => leave(state, app_key, &mut group, user_ids)?,
+        UltraGroupChange::Dismiss => {
+            let members: Vec<String> = state
+                .scan_raw(&scoped(MEMBER_PREFIX, app_key, &[group_id]))?
+                .into_iter()
+                .map(|(key, _)| {
+                    let prefix = scoped(MEMBER_PREFIX, app_key, &[group_id]);
+                    String::from_utf8_lossy(&key[prefix.len()..])
+                        .trim_end_matches('/')
+                        .to_string()
+                })
+                .collect();
+            for user in &members {
+                state.delete(scoped(USER_PREFIX, app_key, &[user, group_id]));
+            }
+            for prefix in [
+                MEMBER_PREFIX,
+                CHANNEL_PREFIX,
+                SET_PREFIX,
+                MUTED_PREFIX,
+                LEVEL_PREFIX,
+            ] {
+                delete_scoped(state, scoped(prefix, app_key, &[group_id]))?;
+            }
+            state.delete(scoped(GROUP_PREFIX, app_key, &[group_id]));
+            announce(state, app_key, group_id, Vec::new(), Vec::new(), true)?;
+        }
+        UltraGroupChange::Rename { name } => {
+            if name.chars().count() > 128 {
+                return Err(CommandError::invalid("groupName", "at most 128 characters"));
+            }
+            group.name = name.clone();
+            put(state, app_key, &group)?;
+        }
+        UltraGroupChange::CreateChannel { channel, private } => {
+            validate_channel(channel)?;
+            if channel.is_empty() {
+                return Err(CommandError::invalid("busChannel", "is required"));
+            }
+            let key = scoped(CHANNEL_PREFIX, app_key, &[group_id, channel]);
+            if state.get_raw(&key)?.is_some() {
+                return Err(CommandError::Conflict {
+                    what: format!("channel {channel}"),
+                });
+            }
+            state.put(
+                key,
+                &Channel {
+                    channel_id: channel.clone(),
+                    private: *private,
+                    created_at_ms: ctx.now_ms,
+                },
+            )?;
+            if state.count_prefix(&scoped(CHANNEL_PREFIX, app_key, &[group_id]))? > MAX_CHANNELS {
+                return Err(CommandError::Limit {
+                    what: "channels per ultra group".into(),
+                    limit: MAX_CHANNELS,
+                });
+            }
+        }
+        UltraGroupChange::DeleteChannel {
+            channel: channel_id,
+        } => {
+            channel(state, app_key, group_id, channel_id)?;
+            if channel_id.is_empty() {
+                return Err(CommandError::invalid(
+                    "busChannel",
+                    "the default channel stays",
+                ));
+            }
+            state.delete(scoped(CHANNEL_PREFIX, app_key, &[group_id, channel_id]));
+            delete_scoped(state, scoped(SET_PREFIX, app_key, &[group_id, channel_id]))?;
+            state.delete(scoped(MUTED_PREFIX, app_key, &[group_id, channel_id]));
+            state.delete(scoped(LEVEL_PREFIX, app_key, &[group_id, channel_id]));
+        }
+        UltraGroupChange::SetChannelPrivate {
+            channel: channel_id,
+            private,
+        } => {
+            let mut found = channel(state, app_key, group_id, channel_id)?;
+            if channel_id.is_empty() {
+                return Err(CommandError::invalid(
+                    "busChannel",
+                    "the default channel is public",
+                ));
+            }
+            found.private = *private;
+            state.put(
+                scoped(CHANNEL_PREFIX, app_key, &[group_id, channel_id]),
+                &found,
+            )?;
+        }
+        UltraGroupChange::ChangeSet {
+            channel: channel_id,
+            set,
+            user_ids,
+            present,
+        } => {
+            channel(state, app_key, group_id, channel_id)?;
+            if user_ids.is_empty() || user_ids.len() > MAX_USERS_PER_CALL {
+                return Err(CommandError::invalid(
+                    "userIds",
+                    format!("1 to {MAX_USERS_PER_CALL} users"),
+                ));
+            }
+            let prefix = set_prefix(app_key, group_id, channel_id, *set);
+            for user_id in user_ids {
+                validate_user_id(user_id)?;
+                let key = [prefix.as_slice(), user_id.as_bytes()].concat();
+                if *present {
+                    state.put(key, user_id)?;
+                } else {
+                    state.delete(key);
+                }
+            }
+            if *set == UltraGroupSet::PrivateChannelUsers
+                && state.count_prefix(&prefix)? > MAX_PRIVATE_CHANNEL_USERS
+            {
+                return Err(CommandError::Limit {
+                    what: "users of a private channel".into(),
+                    limit: MAX_PRIVATE_CHANNEL_USERS,
+                });
+            }
+        }
+        UltraGroupChange::SetMuted {
+            channel: channel_id,
+            muted,
+        } => {
+            channel(state, app_key, group_id, channel_id)?;
+            state.put(
+                scoped(MUTED_PREFIX, app_key, &[group_id, channel_id]),
+                muted,
+            )?;
+        }
+        UltraGroupChange::SetPushLevel {
+            channel: channel_id,
+            level,
+        } => {
+            channel(state, app_key, group_id, channel_id)?;
+            if ![-1, 0, 1, 2, 4, 5].contains(level) {
+                return Err(CommandError::invalid(
+                    "unpushLevel",
+                    "must be -1, 0, 1, 2, 4 or 5",
+                ));
+            }
+            state.put(
+                scoped(LEVEL_PREFIX, app_key, &[group_id, channel_id]),
+                level,
+            )?;
+        }
+        UltraGroupChange::Modify {
+            msg_uid,
+            sender,
+            content,
+        } => return modify(ctx, state, app_key, group_id, msg_uid, sender, content),
+    }
+    Ok(Vec::new())
+}
+
+fn modify(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    group_id: &str,
+    msg_uid: &str,
+    sender: &str,
+    content: &str,
+) -> Result<Vec<messages::Publication>, CommandError> {
+    let mut message = messages::by_uid(state, app_key, msg_uid)?;
+    let conversation = message.conversation.clone();
+    if conversation.kind != ConversationType::UltraGroup || conversation.first != group_id {
+        return Err(CommandError::invalid(
+            "msgUID",
+            format!("not a message of ultra group {group_id}"),
+        ));
+    }
+    if message.sender != sender {
+        return Err(CommandError::invalid(
+            "fromUserId",
+            "only the sender may modify a message",
+        ));
+    }
+    if content.len() > messages::MAX_CONTENT_BYTES {
+        return Err(CommandError::Limit {
+            what: "content bytes".into(),
+            limit: messages::MAX_CONTENT_BYTES as u64,
+        });
+    }
+    message.content = content.to_string();
+    message.modified = true;
+    messages::replace(state, app_key, &message)?;
+    let notice = messages::NewMessage {
+        conversation,
+        sender: sender.to_string(),
+        recipient: None,
+        object_name: "RC:MsgModify".into(),
+        content: serde_json::json!({ "msgUID": msg_uid, "content": content }).to_string(),
+        flags: messages::MessageFlags::status(),
+        push_content: None,
+        push_data: None,
+        verify_blacklist: false,
+        visible_to: message.visible_to.clone(),
+        sender_device: None,
+    };
+    messages::publish(ctx, state, app_key, &[notice])
+}
+
+/// Who may see a channel's messages: nobody in particular (every member) for public
+/// channels, the channel's users for private ones.
+pub(super) fn audience(
+    state: &impl StateRead,
+    app_key: &str,
+    group_id: &str,
+    channel_id: &str,
+) -> Result<Vec<String>, CommandError> {
+    get(state, app_key, group_id)?;
+    if !channel(state, app_key, group_id, channel_id)?.private {
+        return Ok(Vec::new());
+    }
+    let users = set_members(
+        state,
+        app_key,
+        group_id,
+        channel_id,
+        UltraGroupSet::PrivateChannelUsers,
+    )?;
+    if users.is_empty() {
+        return Err(CommandError::invalid(
+            "busChannel",
+            "the private channel has no users",
+        ));
+    }
+    Ok(users)
+}
+
+/// A member may send from a client unless muted in the channel or the group, or the
+/// channel or group is muted and it is not whitelisted there; a private channel takes
+/// its users only (ULG-05).
+pub(super) fn may_speak(
+    state: &impl StateRead,
+    app_key: &str,
+    group_id: &str,
+    channel_id: &str,
+    user_id: &str,
+) -> Result<(), CommandError> {
+    let not_member = || CommandError::NotMember {
+        what: format!("ultra group {group_id}"),
+    };
+    member(state, app_key, group_id, user_id)?.ok_or_else(not_member)?;
+    let found = channel(state, app_key, group_id, channel_id)?;
+    if found.private
+        && !in_set(
+            state,
+            app_key,
+            group_id,
+            channel_id,
+            UltraGroupSet::PrivateChannelUsers,
+            user_id,
+        )?
+    {
+        return Err(not_member());
+    }
+    for scope in [channel_id, ""] {
+        let muted_here: bool = state
+            .get(&scoped(MUTED_PREFIX, app_key, &[group_id, scope]))?
+            .unwrap_or(false);
+        let whitelisted = in_set(
+            state,
+            app_key,
+            group_id,
+            scope,
+            UltraGroupSet::MuteWhitelist,
+            user_id,
+        )?;
+        if in_set(
+            state,
+            app_key,
+            group_id,
+            scope,
+            UltraGroupSet::Muted,
+            user_id,
+        )? || (muted_here && !whitelisted)
+        {
+            return Err(CommandError::Muted {
+                what: format!("ultra group {group_id}"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The ultra groups `user_id` belongs to.
+pub(super) fn of_user(
+    state: &impl StateRead,
+    app_key: &str,
+    user_id: &str,
+) -> Result<Vec<String>, CommandError> {
+    Ok(state.scan(&scoped(USER_PREFIX, app_key, &[user_id]))?)
+}
+
+/// Where a member's view of the group starts (ULG-04: without the app's pre-join history
+/// option, at its join).
+pub(super) fn joined_at_pos(
+    state: &impl StateRead,
+    app_key: &str,
+    group_id: &str,
+    user_id: &str,
+) -> Result<Option<u64>, CommandError> {
+    Ok(member(state, app_key, group_id, user_id)?.map(|m| m.joined_at_pos))
+}
+
+pub(super) fn answer(
+    state: &impl StateRead,
+    app_key: &str,
+    group_id: &str,
+    question: &UltraGroupQuestion,
+) -> Result<UltraGroupAnswer, CommandError> {
+    apps::by_key(state, app_key)?;
+    let group = get(state, app_key, group_id)?;
+    Ok(match question {
+        UltraGroupQuestion::Get => UltraGroupAnswer::Group(group),
+        UltraGroupQuestion::IsMember { user_id } => {
+            UltraGroupAnswer::Flag(member(state, app_key, group_id, user_id)?.is_some())
+        }
+        UltraGroupQuestion::Channels => {
+            let mut channels: Vec<Channel> =
+                state.scan(&scoped(CHANNEL_PREFIX, app_key, &[group_id]))?;
+            // Oldest first; same-instant channels by id.
+            channels.sort_by(|a, b| {
+                (a.created_at_ms, &a.channel_id).cmp(&(b.created_at_ms, &b.channel_id))
+            });
+            UltraGroupAnswer::Channels(channels)
+        }
+        UltraGroupQuestion::SetMembers { channel: c, set } => {
+            channel(state, app_key, group_id, c)?;
+            UltraGroupAnswer::Users(set_members(state, app_key, group_id, c, *set)?)
+        }
+        UltraGroupQuestion::Muted { channel: c } => {
+            channel(state, app_key, group_id, c)?;
+            UltraGroupAnswer::Flag(
+                state
+                    .get(&scoped(MUTED_PREFIX, app_key, &[group_id, c]))?
+                    .unwrap_or(false),
+            )
+        }
+        UltraGroupQuestion::PushLevel { channel: c } => {
+            channel(state, app_key, group_id, c)?;
+            UltraGroupAnswer::Level(
+                state
+                    .get(&scoped(LEVEL_PREFIX, app_key, &[group_id, c]))?
+                    .unwrap_or(0),
+            )
+        }
+        UltraGroupQuestion::Unread { user_id } => {
+            let joined = member(state, app_key, group_id, user_id)?.ok_or_else(|| {
+                CommandError::NotMember {
+                    what: format!("ultra group {group_id}"),
+                }
+            })?;
+            let mut channels = vec![String::new()];
+            for found in state.scan::<Channel>(&scoped(CHANNEL_PREFIX, app_key, &[group_id]))? {
+                let readable = !found.private
+                    || in_set(
+                        state,
+                        app_key,
+                        group_id,
+                        &found.channel_id,
+                        UltraGroupSet::PrivateChannelUsers,
+                        user_id,
+                    )?;
+                if readable {
+                    channels.push(found.channel_id);
+                }
+            }
+            let mut out = Vec::with_capacity(channels.len());
+            for channel_id in channels {
+                let conversation =
+                    Conversation::group_like(ConversationType::UltraGroup, group_id, &channel_id);
+                let read = conversations::read_mark(state, app_key, user_id, &conversation)?;
+                let (last, unread) = messages::last_and_unread(
+                    state,
+                    app_key,
+                    &conversation,
+                    user_id,
+                    read,
+                    joined.joined_at_pos,
+                    conversations::MAX_UNREAD,
+                )?;
+                out.push((channel_id, unread, last));
+            }
+            UltraGroupAnswer::Unread(out)
+        }
+    })
+}
+
+/// Removes every ultra group of an app environment.
+pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
+    for prefix in [
+        GROUP_PREFIX,
+        MEMBER_PREFIX,
+        USER_PREFIX,
+        CHANNEL_PREFIX,
+        SET_PREFIX,
+        MUTED_PREFIX,
+        LEVEL_PREFIX,
+    ] {
+        delete_scoped(state, scoped(prefix, app_key, &[]))?;
+    }
+    Ok(())
+}
