@@ -49,6 +49,14 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         seconds: u64,
     },
+    /// Idle WebSocket sessions on one edge and the edge process's memory per session.
+    Sessions(crate::bench_sessions::SessionsArgs),
+    /// Private-message latency between WebSocket sessions at a steady rate.
+    Ws(crate::bench_sessions::WsArgs),
+    /// Time for a group message to reach every online member.
+    Group(crate::bench_sessions::GroupArgs),
+    /// Chatroom fan-out: deliveries per second to every member of one room.
+    Chatroom(crate::bench_sessions::ChatroomArgs),
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -60,21 +68,23 @@ struct Measurement {
     p99_ms: f64,
 }
 
+/// The `q` quantile (nearest rank) of ascending `sorted` latencies, in milliseconds.
+pub(crate) fn percentile_ms(sorted: &[Duration], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
 fn summarize(writers: usize, elapsed: Duration, mut latencies: Vec<Duration>) -> Measurement {
     latencies.sort();
-    let pick = |q: f64| {
-        if latencies.is_empty() {
-            return 0.0;
-        }
-        let i = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
-        latencies[i].as_secs_f64() * 1000.0
-    };
     Measurement {
         writers,
         writes: latencies.len() as u64,
         writes_per_sec: latencies.len() as f64 / elapsed.as_secs_f64(),
-        p50_ms: pick(0.50),
-        p99_ms: pick(0.99),
+        p50_ms: percentile_ms(&latencies, 0.50),
+        p99_ms: percentile_ms(&latencies, 0.99),
     }
 }
 
@@ -279,7 +289,7 @@ async fn start_etcd(binary: &Path, dir: &Path) -> anyhow::Result<EtcdCluster> {
 }
 
 /// One writer's keep-alive HTTP/1.1 connection (to etcd's JSON gateway, or an edge).
-async fn keepalive_connection(
+pub(crate) async fn keepalive_connection(
     url: &str,
 ) -> anyhow::Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>> {
     let authority = url.trim_start_matches("http://");
@@ -337,7 +347,7 @@ async fn bench_etcd(
     Ok(results)
 }
 
-fn machine() -> serde_json::Value {
+pub(crate) fn machine() -> serde_json::Value {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {
@@ -355,14 +365,22 @@ fn machine() -> serde_json::Value {
     })
 }
 
+/// How many port bases a benchmark deployment tries before giving up.
+pub(crate) const PORT_BASE_ATTEMPTS: u16 = 5;
+
+/// The first of consecutive loopback ports for a benchmark deployment: spread by process
+/// id so concurrent runs rarely collide, and a different range on each retry if taken.
+pub(crate) fn port_base(attempt: u16) -> u16 {
+    30_000 + (std::process::id() as u16 % 1000) * 20 + attempt * 1000
+}
+
 /// Acknowledged private messages/s through one edge of a 3-node `meridian dev` area,
 /// each writer on its own keep-alive connection, every request signed as SDKs sign.
 async fn bench_api(writers: &[usize], duration: Duration) -> anyhow::Result<Vec<Measurement>> {
     let dir = tempfile_dir()?.join("api");
-    // Consecutive ports from a base that is free now (retried a few times if taken).
     let mut deployment = None;
-    for attempt in 0..5u16 {
-        let base = 30_000 + (std::process::id() as u16 % 1000) * 20 + attempt * 1000;
+    for attempt in 0..PORT_BASE_ATTEMPTS {
+        let base = port_base(attempt);
         let options = crate::dev::DevOptions {
             areas: vec![AreaCode::Sg],
             nodes: 3,
@@ -459,6 +477,10 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
             }
             return Ok(());
         }
+        BenchCommand::Sessions(args) => return crate::bench_sessions::sessions(args).await,
+        BenchCommand::Ws(args) => return crate::bench_sessions::ws(args).await,
+        BenchCommand::Group(args) => return crate::bench_sessions::group(args).await,
+        BenchCommand::Chatroom(args) => return crate::bench_sessions::chatroom(args).await,
     };
     let duration = Duration::from_secs(seconds.max(1));
     let dir = tempfile_dir()?;
@@ -520,7 +542,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn tempfile_dir() -> anyhow::Result<PathBuf> {
+pub(crate) fn tempfile_dir() -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("meridian-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)

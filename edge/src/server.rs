@@ -22,6 +22,9 @@ use crate::server_api::directory::{AppDirectory, ForeignArea};
 use crate::server_api::{ServerApi, MAX_BODY_BYTES};
 use crate::sessions::Sessions;
 
+/// How long a shutting-down edge waits for its sessions to take the reconnect hint.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Header naming the area an admin call is for, when an edge fronts several.
 pub const AREA_HEADER: &str = "x-meridian-area";
 
@@ -37,6 +40,7 @@ pub enum EdgeError {
 
 pub struct Edge {
     stop: watch::Sender<bool>,
+    fronted: Arc<Fronted>,
     tasks: Vec<JoinHandle<()>>,
     public_addr: SocketAddr,
     admin_addr: SocketAddr,
@@ -219,7 +223,7 @@ impl Edge {
         let public_server =
             AdminServer::new(Registry::new(), Arc::new(PublicHooks(fronted.clone())))
                 .body_limit(8 * MAX_BODY_BYTES);
-        let admin_server = AdminServer::new(registry, Arc::new(AdminPortHooks(fronted)));
+        let admin_server = AdminServer::new(registry, Arc::new(AdminPortHooks(fronted.clone())));
         tasks.extend([
             tokio::spawn({
                 let stop = wait(stop_rx.clone());
@@ -240,6 +244,7 @@ impl Edge {
         ]);
         Ok(Self {
             stop,
+            fronted,
             tasks,
             public_addr,
             admin_addr,
@@ -254,8 +259,19 @@ impl Edge {
         self.admin_addr
     }
 
+    /// Stops accepting, tells every client to reconnect elsewhere (`reconnect`) and waits
+    /// a bounded time for their sessions to end.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
+        if tokio::time::timeout(DRAIN_TIMEOUT, self.fronted.sessions.drained())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                sessions = self.fronted.sessions.len(),
+                "sessions still open after the drain timeout"
+            );
+        }
         for task in self.tasks {
             let _ = task.await;
         }

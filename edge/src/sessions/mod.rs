@@ -33,6 +33,8 @@ use registry::Registry;
 pub use session::MAX_FRAME_BYTES;
 
 pub const WEBSOCKET_PATH: &str = "/websocket";
+/// The chunk a session reads its socket in (larger frames still arrive whole).
+const READ_BUFFER_BYTES: usize = 4096;
 
 /// What every session of this edge shares.
 pub(crate) struct Shared {
@@ -102,6 +104,11 @@ impl Sessions {
         self.len() == 0
     }
 
+    /// Resolves once every session has ended (after a drain was signalled).
+    pub async fn drained(&self) {
+        self.shared.registry.drained().await;
+    }
+
     /// Takes a WebSocket upgrade of `/websocket`; anything else is handed back.
     #[allow(clippy::result_large_err)]
     pub fn upgrade(
@@ -143,7 +150,12 @@ impl Sessions {
                     return;
                 }
             };
+            // Small buffers: an idle session must cost a few KiB (tungstenite's defaults
+            // are 128 KiB each way); frames go out one by one from the session's queue.
             let config = WebSocketConfig::default()
+                .read_buffer_size(READ_BUFFER_BYTES)
+                .write_buffer_size(0)
+                .max_write_buffer_size(MAX_FRAME_BYTES * 2)
                 .max_message_size(Some(MAX_FRAME_BYTES))
                 .max_frame_size(Some(MAX_FRAME_BYTES));
             let ws = WebSocketStream::from_raw_socket(

@@ -121,9 +121,19 @@ struct Inner {
     next_id: u64,
 }
 
-#[derive(Default)]
 pub struct Registry {
     inner: Mutex<Inner>,
+    /// The number of sessions, for waiting until a drain is done.
+    count: tokio::sync::watch::Sender<usize>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::default(),
+            count: tokio::sync::watch::channel(0).0,
+        }
+    }
 }
 
 impl Registry {
@@ -133,6 +143,16 @@ impl Registry {
 
     pub fn len(&self) -> usize {
         self.lock().sessions.len()
+    }
+
+    /// Resolves once no session is left.
+    pub async fn drained(&self) {
+        let mut count = self.count.subscribe();
+        let _ = count.wait_for(|n| *n == 0).await;
+    }
+
+    fn publish_count(&self, inner: &Inner) {
+        self.count.send_replace(inner.sessions.len());
     }
 
     /// Registers a session; an older session of the same user on the same platform is
@@ -183,12 +203,16 @@ impl Registry {
         inner
             .session_groups
             .insert(handle.id, SessionGroups::default());
+        self.publish_count(&inner);
         handle
     }
 
     /// Forgets a session; answers the rooms it was in.
     pub fn detach(&self, id: u64) -> Vec<String> {
-        Self::remove(&mut self.lock(), id)
+        let mut inner = self.lock();
+        let rooms = Self::remove(&mut inner, id);
+        self.publish_count(&inner);
+        rooms
     }
 
     fn remove(inner: &mut Inner, id: u64) -> Vec<String> {

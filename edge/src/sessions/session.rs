@@ -260,7 +260,8 @@ where
         .await?;
         return Ok(End::Refused);
     }
-    let identity = match authenticate(shared, &params).await {
+    // One-off steps are boxed so the long-lived session future stays small.
+    let identity = match Box::pin(authenticate(shared, &params)).await {
         Ok(identity) => identity,
         Err((code, message)) => {
             out.error(code, message).await?;
@@ -342,7 +343,7 @@ impl Session {
             })
             .await?;
         self.shared.tail_ready(self.identity.area).await;
-        let Some(groups) = self.memberships().await else {
+        let Some(groups) = Box::pin(self.memberships()).await else {
             self.out
                 .error(
                     codes::UNAVAILABLE,
@@ -353,7 +354,7 @@ impl Session {
         };
         self.shared.registry.load_groups(self.handle.id, groups);
         self.delivered = cursor.unwrap_or(0);
-        self.sync().await?;
+        Box::pin(self.sync()).await?;
 
         let (requests_tx, requests_rx) = mpsc::channel(PENDING_REQUESTS);
         let worker = tokio::spawn(requests(
@@ -372,7 +373,7 @@ impl Session {
         &mut self,
         stream: &mut futures::stream::SplitStream<WebSocketStream<S>>,
         queue: &mut mpsc::Receiver<Delivery>,
-        requests: mpsc::Sender<ClientFrame>,
+        requests: mpsc::Sender<Box<ClientFrame>>,
     ) -> Result<End, End>
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -396,7 +397,7 @@ impl Session {
                     }
                     if self.handle.take_behind() {
                         self.shared.metrics.resyncs.inc();
-                        self.sync().await?;
+                        Box::pin(self.sync()).await?;
                     }
                 }
                 delivery = queue.recv() => match delivery {
@@ -432,7 +433,7 @@ impl Session {
                         }
                         ClientFrame::Sync { cursor } => {
                             self.delivered = cursor;
-                            self.sync().await?;
+                            Box::pin(self.sync()).await?;
                         }
                         ClientFrame::Send { ref client_id, .. } if !sends.take() => {
                             self.out.send(&ServerFrame::Error {
@@ -443,7 +444,7 @@ impl Session {
                             }).await?;
                         }
                         other => {
-                            if requests.try_send(other).is_err() {
+                            if requests.try_send(Box::new(other)).is_err() {
                                 self.out.error(codes::RATE_LIMITED, "too many requests in flight").await?;
                             }
                         }
@@ -654,10 +655,12 @@ async fn requests(
     identity: Arc<Identity>,
     handle: Arc<SessionHandle>,
     out: Outbox,
-    mut incoming: mpsc::Receiver<ClientFrame>,
+    mut incoming: mpsc::Receiver<Box<ClientFrame>>,
 ) {
     while let Some(frame) = incoming.recv().await {
-        let answer = request(&shared, &identity, &handle, frame).await;
+        // Boxed: the worker idles at `recv` in a small future; a request's (large) state
+        // lives only while it runs.
+        let answer = Box::pin(request(&shared, &identity, &handle, *frame)).await;
         if out.send(&answer).await.is_err() {
             return;
         }

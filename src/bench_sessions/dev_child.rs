@@ -1,0 +1,215 @@
+//! A `meridian dev` child process (one SG area, one node) for the session benchmarks: the
+//! edge under test runs in its own process, so its memory is measured apart from the
+//! clients', and it is killed when the guard drops, also on an error or Ctrl-C.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use serde_json::{json, Value};
+
+use crate::bench::{keepalive_connection, port_base, tempfile_dir, PORT_BASE_ATTEMPTS};
+
+/// A debug build on a busy machine can take a while to start three Raft-backed services.
+const START_WAIT: Duration = Duration::from_secs(120);
+/// Operator admin API requests in flight while registering users.
+const USER_WRITERS: usize = 64;
+
+/// What the benchmarks need from `endpoints.json`.
+pub struct Endpoints {
+    /// `ws://127.0.0.1:P/websocket`
+    pub ws: String,
+    /// The edge's admin URL (operator API and `/stats`).
+    pub edge_admin: String,
+    /// The Server API base URL.
+    pub api: String,
+    pub operator_token: String,
+    /// The demo app's prod environment.
+    pub app_key: String,
+    pub app_secret: String,
+}
+
+impl Endpoints {
+    fn parse(endpoints: &Value) -> anyhow::Result<Self> {
+        let area = &endpoints["areas"]["SG"];
+        let text = |value: &Value, what: &str| {
+            value
+                .as_str()
+                .map(str::to_string)
+                .with_context(|| format!("endpoints.json has no {what}"))
+        };
+        let prod = area["apps"]
+            .as_array()
+            .and_then(|apps| apps.iter().find(|app| app["env"] == "prod"))
+            .context("endpoints.json has no prod app in SG")?;
+        Ok(Self {
+            ws: text(&area["edges"][0]["ws"], "edge ws URL")?,
+            edge_admin: text(&area["edges"][0]["admin"], "edge admin URL")?,
+            api: text(&area["api"][0], "Server API URL")?,
+            operator_token: text(&endpoints["operatorToken"], "operatorToken")?,
+            app_key: text(&prod["appKey"], "appKey")?,
+            app_secret: text(&prod["appSecret"], "appSecret")?,
+        })
+    }
+}
+
+pub struct DevChild {
+    process: ChildProcess,
+    pub endpoints: Endpoints,
+}
+
+impl DevChild {
+    /// Starts `meridian dev --areas SG --nodes 1` with `extra_args`, on the first port base
+    /// that is free, and waits until it has written `endpoints.json`.
+    pub async fn start(extra_args: &[&str]) -> anyhow::Result<Self> {
+        // Each child gets its own data dir: a dev data dir remembers its ports.
+        static STARTED: AtomicU32 = AtomicU32::new(0);
+        let exe = std::env::current_exe().context("finding the meridian binary")?;
+        let mut last_error = None;
+        for attempt in 0..PORT_BASE_ATTEMPTS {
+            let data_dir =
+                tempfile_dir()?.join(format!("dev-{}", STARTED.fetch_add(1, Ordering::Relaxed)));
+            std::fs::create_dir_all(&data_dir)?;
+            let log = std::fs::File::create(data_dir.join("dev.log"))?;
+            let child = Command::new(&exe)
+                .args(["dev", "--areas", "SG", "--nodes", "1", "--port-base"])
+                .arg(port_base(attempt).to_string())
+                .arg("--data-dir")
+                .arg(&data_dir)
+                .args(extra_args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .with_context(|| format!("starting {}", exe.display()))?;
+            let mut process = ChildProcess { child, data_dir };
+            match process.wait_for_endpoints().await {
+                Ok(endpoints) => return Ok(Self { process, endpoints }),
+                // Most likely a port of this base is taken: try the next base.
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| anyhow::anyhow!("no port base tried")))
+    }
+
+    /// The child's resident memory (VmRSS), in bytes.
+    pub fn rss_bytes(&self) -> anyhow::Result<u64> {
+        let path = format!("/proc/{}/status", self.process.child.id());
+        let status = std::fs::read_to_string(&path).with_context(|| path.clone())?;
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .with_context(|| format!("no VmRSS in {path}"))?;
+        Ok(kib * 1024)
+    }
+
+    /// Live sessions as the edge counts them (`sessions` of its `/stats`).
+    pub async fn edge_sessions(&self) -> anyhow::Result<u64> {
+        let url = format!("{}/stats", self.endpoints.edge_admin);
+        let answer =
+            meridian_rpc::http::request("GET", &url, None, None, Duration::from_secs(10)).await?;
+        let stats: Value = serde_json::from_slice(&answer.body)
+            .with_context(|| format!("{url} answered {}", answer.text()))?;
+        stats["sessions"]
+            .as_u64()
+            .with_context(|| format!("{url} has no sessions count"))
+    }
+
+    /// Registers `users` in the prod app through the edge's operator admin API.
+    pub async fn create_users(&self, users: &[String]) -> anyhow::Result<()> {
+        let users: Arc<Vec<String>> = Arc::new(users.to_vec());
+        let next = Arc::new(AtomicUsize::new(0));
+        let path = format!("/admin/v1/apps/{}/users", self.endpoints.app_key);
+        let authority = self
+            .endpoints
+            .edge_admin
+            .trim_start_matches("http://")
+            .to_string();
+        let bearer = format!("Bearer {}", self.endpoints.operator_token);
+        let mut writers = Vec::new();
+        for _ in 0..USER_WRITERS.min(users.len()) {
+            let mut connection = keepalive_connection(&self.endpoints.edge_admin).await?;
+            let (users, next) = (users.clone(), next.clone());
+            let (path, authority, bearer) = (path.clone(), authority.clone(), bearer.clone());
+            writers.push(tokio::spawn(async move {
+                loop {
+                    let Some(user) = users.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                        return Ok::<_, anyhow::Error>(());
+                    };
+                    let body = json!({ "userId": user }).to_string();
+                    let request = hyper::Request::post(path.as_str())
+                        .header(hyper::header::HOST, authority.as_str())
+                        .header(hyper::header::CONTENT_TYPE, "application/json")
+                        .header(hyper::header::AUTHORIZATION, bearer.as_str())
+                        .body(Full::new(Bytes::from(body)))?;
+                    let response = connection.send_request(request).await?;
+                    let status = response.status();
+                    let answer = response.into_body().collect().await?.to_bytes();
+                    if !status.is_success() {
+                        bail!(
+                            "creating user {user} answered {status}: {}",
+                            String::from_utf8_lossy(&answer)
+                        );
+                    }
+                }
+            }));
+        }
+        for writer in writers {
+            writer.await??;
+        }
+        Ok(())
+    }
+}
+
+/// The running child: killed, and its data dir removed, when dropped.
+struct ChildProcess {
+    child: Child,
+    data_dir: PathBuf,
+}
+
+impl ChildProcess {
+    async fn wait_for_endpoints(&mut self) -> anyhow::Result<Endpoints> {
+        let path = self.data_dir.join("endpoints.json");
+        let started = Instant::now();
+        loop {
+            // dev writes endpoints.json atomically (write, then rename), once all is up.
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                return Endpoints::parse(&serde_json::from_str(&text)?);
+            }
+            if let Some(status) = self.child.try_wait()? {
+                bail!(
+                    "meridian dev exited ({status}): {}",
+                    self.log_tail().trim_end()
+                );
+            }
+            if started.elapsed() > START_WAIT {
+                bail!("meridian dev did not come up within {START_WAIT:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.data_dir.join("dev.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(5)..].join("\n")
+    }
+}
+
+impl Drop for ChildProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+        // The run's temp dir too, once its last child is gone (fails while not empty).
+        if let Some(run_dir) = self.data_dir.parent() {
+            let _ = std::fs::remove_dir(run_dir);
+        }
+    }
+}
