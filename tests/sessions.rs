@@ -728,3 +728,18 @@ async fn conversations_receipts_expansion_history_and_recall_over_a_session() {
     );
     dev.stop();
 }
+
+// covers: MSG-01
+#[tokio::test]
+async fn a_draining_edge_tells_its_clients_to_reconnect() {
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let area = Area::new(&dev);
+    let mut bob = area.connect("bob", "bob-phone", "iOS", None).await;
+    synced(&mut bob).await;
+    let stopping = tokio::task::spawn_blocking(move || dev.stop());
+    match bob.next_within(WAIT).await.unwrap() {
+        ServerFrame::Reconnect { after_ms } => assert!(after_ms > 0),
+        other => panic!("expected a reconnect hint, got {other:?}"),
+    }
+    assert!(stopping.await.unwrap().success(), "dev shuts down cleanly");
+}
