@@ -743,3 +743,34 @@ async fn a_draining_edge_tells_its_clients_to_reconnect() {
     }
     assert!(stopping.await.unwrap().success(), "dev shuts down cleanly");
 }
+
+// covers: API-01
+#[tokio::test]
+async fn check_online_follows_sessions() {
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let area = Area::new(&dev);
+    let status = |api: &Api| {
+        let api = Api {
+            base: api.base.clone(),
+            key: api.key.clone(),
+            secret: api.secret.clone(),
+        };
+        async move {
+            api.ok("/user/checkOnline.json", "userId=bob").await["status"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    area.token("bob").await;
+    assert_eq!(status(&area.api).await, "0");
+    let mut bob = area.connect("bob", "bob-phone", "iOS", None).await;
+    synced(&mut bob).await;
+    assert_eq!(status(&area.api).await, "1");
+    bob.close().await;
+    meridian_testkit::eventually(WAIT, "bob offline", || async {
+        (status(&area.api).await == "0").then_some(())
+    })
+    .await;
+    dev.stop();
+}

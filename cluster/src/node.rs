@@ -341,7 +341,8 @@ async fn track_metrics(core: Arc<NodeCore>, stop: impl std::future::Future<Outpu
 /// auto-exits offline members 30 s after the first message they missed (so within 40 s).
 const CHATROOM_SWEEP_EVERY: Duration = Duration::from_secs(10);
 
-/// On the leader, proposes the chatroom sweep for every app environment.
+/// On the leader, proposes the chatroom sweep for every app environment and the expiry of
+/// dead edges' sessions.
 /// The command carries no clock: each replica judges idleness by the entry's stamp.
 async fn sweep_idle_chatrooms(core: Arc<NodeCore>, stop: impl std::future::Future<Output = ()>) {
     let mut every = tokio::time::interval(CHATROOM_SWEEP_EVERY);
@@ -361,11 +362,14 @@ async fn sweep_idle_chatrooms(core: Arc<NodeCore>, stop: impl std::future::Futur
         let commands: Vec<state::Envelope> = apps
             .iter()
             .flat_map(|app| [&app.dev, &app.prod])
-            .map(|creds| state::Envelope {
+            .map(|creds| state::Command::DestroyIdleChatrooms {
+                app_key: creds.app_key.clone(),
+            })
+            // Sessions of edges that stopped renewing their lease go offline.
+            .chain(std::iter::once(state::Command::ExpireEdges))
+            .map(|command| state::Envelope {
                 area: core.config.area,
-                command: state::Command::DestroyIdleChatrooms {
-                    app_key: creds.app_key.clone(),
-                },
+                command,
             })
             .collect();
         if !commands.is_empty() {

@@ -12,6 +12,7 @@ pub mod conversations;
 pub mod feed;
 pub mod groups;
 pub mod messages;
+pub mod presence;
 mod store;
 pub mod ultragroups;
 mod users;
@@ -30,6 +31,7 @@ pub use messages::{
     ClientOrigin, Conversation, ConversationType, ExpansionEntry, HistoryPage, Message,
     MessageFlags, NewMessage, Publication,
 };
+pub use presence::SessionRecord;
 pub use store::{Overlay, StateRead};
 pub use ultragroups::{
     Channel, UltraGroup, UltraGroupAnswer, UltraGroupChange, UltraGroupQuestion, UltraGroupSet,
@@ -215,6 +217,23 @@ pub enum Command {
         room_id: String,
         user_ids: Vec<String>,
     },
+    /// A client session started (`online`) or ended on an edge.
+    Presence {
+        app_key: String,
+        user_id: String,
+        record: SessionRecord,
+        online: bool,
+    },
+    /// An edge renews its lease: its sessions count as online for another 30 s.
+    EdgeAlive {
+        edge_id: u64,
+    },
+    /// An edge shut down: its sessions are gone.
+    EdgeStopped {
+        edge_id: u64,
+    },
+    /// Clears the sessions of edges whose lease ran out (the leader proposes it).
+    ExpireEdges,
     /// Changes one ultra group (ULG).
     UltraGroup {
         app_key: String,
@@ -336,6 +355,12 @@ pub enum Query {
         app_key: String,
         user_id: String,
     },
+    /// A user's live client sessions at `now_ms`.
+    Online {
+        app_key: String,
+        user_id: String,
+        now_ms: u64,
+    },
     /// A user's conversation list with unread counts (MSG-03).
     Conversations {
         app_key: String,
@@ -450,6 +475,7 @@ pub enum QueryOutput {
     Sync(SyncPage),
     Access(User, Option<Block>),
     ConversationList(Vec<ConversationSummary>),
+    Sessions(Vec<SessionRecord>),
     UltraGroup(UltraGroupAnswer),
     /// (user, ms), oldest first.
     Readers(Vec<(String, u64)>),
@@ -671,6 +697,19 @@ fn execute(
         } => {
             chatrooms::member_offline(ctx, state, app_key, room_id, user_id).map(|()| Output::Done)
         }
+        Command::Presence {
+            app_key,
+            user_id,
+            record,
+            online,
+        } => presence::change(ctx, state, app_key, user_id, record, *online).map(|()| Output::Done),
+        Command::EdgeAlive { edge_id } => {
+            presence::renew(ctx, state, *edge_id).map(|()| Output::Done)
+        }
+        Command::EdgeStopped { edge_id } => {
+            presence::edge_stopped(state, *edge_id).map(|()| Output::Done)
+        }
+        Command::ExpireEdges => presence::expire(ctx, state).map(|()| Output::Done),
         Command::UltraGroup {
             app_key,
             group_id,
@@ -807,6 +846,11 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
             apps::by_key(state, app_key)?;
             ultragroups::of_user(state, app_key, user_id).map(QueryOutput::UserIds)
         }
+        Query::Online {
+            app_key,
+            user_id,
+            now_ms,
+        } => presence::sessions(state, app_key, user_id, *now_ms).map(QueryOutput::Sessions),
         Query::Readers { app_key, msg_uid } => {
             groups::readers(state, app_key, msg_uid).map(QueryOutput::Readers)
         }

@@ -164,6 +164,7 @@ enum Endpoint {
     UltraExpansionSet,
     UltraExpansionDelete,
     UltraExpansionQuery,
+    CheckOnline,
 }
 
 impl Endpoint {
@@ -172,6 +173,7 @@ impl Endpoint {
             "/user/getToken.json" => Endpoint::GetToken,
             "/user/refresh.json" => Endpoint::Refresh,
             "/user/info.json" => Endpoint::Info,
+            "/user/checkOnline.json" => Endpoint::CheckOnline,
             "/user/token/expire.json" => Endpoint::TokenExpire,
             "/user/block.json" => Endpoint::Block,
             "/user/unblock.json" => Endpoint::Unblock,
@@ -494,6 +496,7 @@ impl ServerApi {
             Endpoint::GetToken => users::get_token(&call).await,
             Endpoint::Refresh => users::refresh(&call).await,
             Endpoint::Info => users::info(&call).await,
+            Endpoint::CheckOnline => users::check_online(&call).await,
             Endpoint::TokenExpire => users::token_expire(&call).await,
             Endpoint::Block => users::block(&call).await,
             Endpoint::Unblock => users::unblock(&call).await,

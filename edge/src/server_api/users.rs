@@ -278,3 +278,23 @@ pub(super) async fn tags_get(call: &Call) -> Fields {
         other => Err(unexpected(other)),
     }
 }
+
+/// `/user/checkOnline.json`: `status` "1" while the user has a live client session on any
+/// edge of the area (records of an edge that stopped renewing its lease do not count).
+pub(super) async fn check_online(call: &Call) -> Fields {
+    let user_id = call.form()?.required("userId")?.to_string();
+    match call
+        .read(Query::Online {
+            app_key: call.app_key(),
+            user_id,
+            now_ms: call.now_ms,
+        })
+        .await?
+    {
+        QueryOutput::Sessions(sessions) => {
+            let status = if sessions.is_empty() { "0" } else { "1" };
+            Ok(fields(json!({ "status": status })))
+        }
+        other => Err(unexpected(other)),
+    }
+}

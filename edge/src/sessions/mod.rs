@@ -16,6 +16,7 @@ use futures::FutureExt;
 use http::{header, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use meridian_cluster::state::{Command, Envelope};
 use meridian_cluster::ClusterClient;
 use meridian_regions::AreaCode;
 use meridian_telemetry::json_response;
@@ -36,8 +37,14 @@ pub const WEBSOCKET_PATH: &str = "/websocket";
 /// The chunk a session reads its socket in (larger frames still arrive whole).
 const READ_BUFFER_BYTES: usize = 4096;
 
+/// How often an edge renews its presence lease (which lasts 30 s).
+const LEASE_RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What every session of this edge shares.
 pub(crate) struct Shared {
+    /// This edge process's identity in presence records (fresh at every start).
+    edge_id: u64,
+    clients: BTreeMap<AreaCode, Arc<ClusterClient>>,
     directory: Arc<AppDirectory>,
     registry: Arc<Registry>,
     settings: SessionSettings,
@@ -57,6 +64,24 @@ impl Shared {
     }
 }
 
+/// Keeps this edge's presence lease alive in one area until `stop`.
+async fn renew_lease(client: Arc<ClusterClient>, edge_id: u64, mut stop: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(LEASE_RENEW_EVERY);
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|stop| *stop) => return,
+            _ = every.tick() => {}
+        }
+        let alive = Envelope {
+            area: client.area(),
+            command: Command::EdgeAlive { edge_id },
+        };
+        if let Err(e) = client.write_one(alive).await {
+            tracing::debug!(error = %e, "presence lease not renewed");
+        }
+    }
+}
+
 /// The sessions of one edge and the tailers that feed them.
 pub struct Sessions {
     shared: Arc<Shared>,
@@ -72,9 +97,15 @@ impl Sessions {
         stop: watch::Receiver<bool>,
     ) -> (Self, Vec<JoinHandle<()>>) {
         let registry = Arc::new(Registry::default());
+        let edge_id = rand::random::<u64>();
         let mut ready = BTreeMap::new();
         let mut tasks = Vec::new();
         for (&area, client) in clients {
+            tasks.push(tokio::spawn(renew_lease(
+                client.clone(),
+                edge_id,
+                stop.clone(),
+            )));
             let (ready_tx, ready_rx) = watch::channel(false);
             ready.insert(area, ready_rx);
             tasks.push(tokio::spawn(tailer::tail(
@@ -86,6 +117,8 @@ impl Sessions {
             )));
         }
         let shared = Arc::new(Shared {
+            edge_id,
+            clients: clients.clone(),
             directory,
             registry,
             settings,
@@ -104,9 +137,21 @@ impl Sessions {
         self.len() == 0
     }
 
-    /// Resolves once every session has ended (after a drain was signalled).
+    /// Resolves once every session has ended (after a drain was signalled), then takes
+    /// this edge's presence records away at once.
     pub async fn drained(&self) {
         self.shared.registry.drained().await;
+        for (&area, client) in &self.shared.clients {
+            let stopped = Envelope {
+                area,
+                command: Command::EdgeStopped {
+                    edge_id: self.shared.edge_id,
+                },
+            };
+            if let Err(e) = client.write_one(stopped).await {
+                tracing::debug!(%area, error = %e, "edge stop not recorded; its lease will expire");
+            }
+        }
     }
 
     /// Takes a WebSocket upgrade of `/websocket`; anything else is handed back.

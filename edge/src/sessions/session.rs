@@ -9,7 +9,8 @@ use meridian_cluster::state::messages::MAX_CONTENT_BYTES;
 use meridian_cluster::state::{
     ClientOrigin, Command, CommandError, Conversation, ConversationSetting, ConversationType,
     Envelope, FeedEvent, HistoryPage, Message, MessageFlags, NewMessage, Output, Publication,
-    Query, QueryOutput, SyncRequest, UltraGroupAnswer, UltraGroupChange, UltraGroupQuestion,
+    Query, QueryOutput, SessionRecord, SyncRequest, UltraGroupAnswer, UltraGroupChange,
+    UltraGroupQuestion,
 };
 use meridian_cluster::{ClusterClient, ClusterError};
 use meridian_proto::{
@@ -282,6 +283,24 @@ where
         .sessions
         .with_label_values(&[identity.area.as_str(), platform.as_str()]);
     gauge.inc();
+    let presence = |online: bool| Envelope {
+        area: identity.area,
+        command: Command::Presence {
+            app_key: identity.app_key.clone(),
+            user_id: identity.user_id.clone(),
+            record: SessionRecord {
+                edge_id: shared.edge_id,
+                session_id: handle.id,
+                platform: platform.as_str().to_string(),
+                since_ms: 0,
+            },
+            online,
+        },
+    };
+    let (went_online, went_offline) = (presence(true), presence(false));
+    if let Err(e) = Box::pin(identity.client.write_one(went_online)).await {
+        tracing::debug!(error = %e, "session start not recorded in presence");
+    }
     let session = Session {
         shared: shared.clone(),
         identity: Arc::new(identity),
@@ -292,6 +311,14 @@ where
     let identity = session.identity.clone();
     let result = session.live(stream, queue_rx, params.cursor).await;
     gauge.dec();
+    {
+        let identity = identity.clone();
+        tokio::spawn(async move {
+            if let Err(e) = identity.client.write_one(went_offline).await {
+                tracing::debug!(error = %e, "session end not recorded; the edge lease bounds it");
+            }
+        });
+    }
     // Chatrooms are online only: a member whose session ends is auto-exited once it has
     // missed 30 messages or 30 s of them (CHR-07), unless it rejoins first.
     for room_id in shared.registry.detach(handle.id) {

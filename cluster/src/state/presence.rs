@@ -1,0 +1,140 @@
+//! Who is online (`/user/checkOnline.json`; the online-status webhooks build on it).
+//!
+//! Each edge writes a record when a session starts and removes it when the session ends,
+//! and renews a lease while it runs. A record counts only while its edge's lease holds, so
+//! an edge that dies takes its users offline within the lease; the leader's sweep then
+//! removes what the dead edge left.
+
+use serde::{Deserialize, Serialize};
+
+use super::store::{Overlay, StateRead};
+use super::users::validate_user_id;
+use super::{apps, ApplyContext, CommandError};
+
+/// An edge's lease lasts this long past its last renewal.
+pub const LEASE_MS: u64 = 30_000;
+
+const SESSION_PREFIX: &[u8] = b"presence/";
+/// The same records by edge, to clear an edge's sessions at once.
+const BY_EDGE_PREFIX: &[u8] = b"presence-edge/";
+const LEASE_PREFIX: &[u8] = b"edgelease/";
+
+/// One live session as its edge reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub edge_id: u64,
+    pub session_id: u64,
+    pub platform: String,
+    pub since_ms: u64,
+}
+
+fn session_key(app_key: &str, user_id: &str, edge_id: u64, session_id: u64) -> Vec<u8> {
+    [
+        SESSION_PREFIX,
+        format!("{app_key}/{user_id}/{edge_id:020}/{session_id:020}").as_bytes(),
+    ]
+    .concat()
+}
+
+fn by_edge_key(edge_id: u64, app_key: &str, user_id: &str, session_id: u64) -> Vec<u8> {
+    [
+        BY_EDGE_PREFIX,
+        format!("{edge_id:020}/{session_id:020}/{app_key}/{user_id}").as_bytes(),
+    ]
+    .concat()
+}
+
+fn lease_key(edge_id: u64) -> Vec<u8> {
+    [LEASE_PREFIX, format!("{edge_id:020}").as_bytes()].concat()
+}
+
+/// A session started (`online`) or ended on an edge.
+pub(super) fn change(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    user_id: &str,
+    record: &SessionRecord,
+    online: bool,
+) -> Result<(), CommandError> {
+    apps::by_key(state, app_key)?;
+    validate_user_id(user_id)?;
+    let key = session_key(app_key, user_id, record.edge_id, record.session_id);
+    let index = by_edge_key(record.edge_id, app_key, user_id, record.session_id);
+    if online {
+        let mut stored = record.clone();
+        stored.since_ms = ctx.now_ms;
+        state.put(key.clone(), &stored)?;
+        state.put(index, &key)?;
+        renew(ctx, state, record.edge_id)?;
+    } else {
+        state.delete(key);
+        state.delete(index);
+    }
+    Ok(())
+}
+
+/// The edge is alive: its records count for another [`LEASE_MS`].
+pub(super) fn renew(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    edge_id: u64,
+) -> Result<(), CommandError> {
+    Ok(state.put(lease_key(edge_id), &(ctx.now_ms + LEASE_MS))?)
+}
+
+/// Removes every record of an edge (it stopped, or its lease ran out) and its lease.
+fn clear_edge(state: &mut Overlay<'_>, edge_id: u64) -> Result<(), CommandError> {
+    let prefix = [BY_EDGE_PREFIX, format!("{edge_id:020}/").as_bytes()].concat();
+    for (index, value) in state.scan_raw(&prefix)? {
+        let key: Vec<u8> = crate::raft::wire::from_bytes(&value)?;
+        state.delete(key);
+        state.delete(index);
+    }
+    state.delete(lease_key(edge_id));
+    Ok(())
+}
+
+/// An edge shut down cleanly.
+pub(super) fn edge_stopped(state: &mut Overlay<'_>, edge_id: u64) -> Result<(), CommandError> {
+    clear_edge(state, edge_id)
+}
+
+/// Clears the edges whose lease ran out, as of the entry's time.
+pub(super) fn expire(ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+    let expired: Vec<u64> = state
+        .scan_raw(LEASE_PREFIX)?
+        .into_iter()
+        .filter_map(|(key, value)| {
+            let until: u64 = crate::raft::wire::from_bytes(&value).ok()?;
+            let edge = std::str::from_utf8(&key[LEASE_PREFIX.len()..])
+                .ok()?
+                .parse()
+                .ok()?;
+            (until <= ctx.now_ms).then_some(edge)
+        })
+        .collect();
+    for edge_id in expired {
+        clear_edge(state, edge_id)?;
+    }
+    Ok(())
+}
+
+/// The user's live sessions at `now_ms` (whose edges' leases hold).
+pub(super) fn sessions(
+    state: &impl StateRead,
+    app_key: &str,
+    user_id: &str,
+    now_ms: u64,
+) -> Result<Vec<SessionRecord>, CommandError> {
+    apps::by_key(state, app_key)?;
+    let prefix = [SESSION_PREFIX, format!("{app_key}/{user_id}/").as_bytes()].concat();
+    let mut live = Vec::new();
+    for record in state.scan::<SessionRecord>(&prefix)? {
+        let until: u64 = state.get(&lease_key(record.edge_id))?.unwrap_or(0);
+        if until > now_ms {
+            live.push(record);
+        }
+    }
+    Ok(live)
+}
