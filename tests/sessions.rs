@@ -744,7 +744,7 @@ async fn a_draining_edge_tells_its_clients_to_reconnect() {
     assert!(stopping.await.unwrap().success(), "dev shuts down cleanly");
 }
 
-// covers: API-01
+// covers: MSG-09, API-01
 #[tokio::test]
 async fn check_online_follows_sessions() {
     let dev = DevDeployment::start(binary(), "SG", 1).await;

@@ -279,7 +279,7 @@ async fn the_server_api_manages_ultra_groups_channels_mutes_and_history() {
     dev.stop();
 }
 
-// covers: ULG-02, ULG-03, ULG-07
+// covers: ULG-02, ULG-03, ULG-07, ULG-08
 #[tokio::test]
 async fn ultra_group_channels_over_sessions_isolate_private_channels_and_show_edits() {
     let dev = DevDeployment::start_with(binary(), "SG", 1, &["--sends-per-second", "100"]).await;
