@@ -774,3 +774,93 @@ async fn check_online_follows_sessions() {
     .await;
     dev.stop();
 }
+
+/// The contents of a history or search answer to `req_id`.
+async fn page_contents(connection: &mut Connection, req_id: u64) -> Vec<String> {
+    match answer(connection, req_id).await {
+        ServerFrame::HistoryPage { messages, .. } => contents(&messages),
+        other => panic!("expected a page, got {other:?}"),
+    }
+}
+
+fn history_of(req_id: u64, target: &str) -> ClientFrame {
+    ClientFrame::History {
+        req_id,
+        conversation_type: 1,
+        target_id: target.into(),
+        channel_id: String::new(),
+        before_time: 0,
+        limit: 20,
+    }
+}
+
+// covers: PRV-05, PRV-06
+#[tokio::test]
+async fn deleting_and_clearing_change_one_users_view_and_search_finds_by_keyword_or_sender() {
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let area = Area::new(&dev);
+    let mut alice = area.connect("alice", "a", "iOS", None).await;
+    synced(&mut alice).await;
+    let mut bob = area.connect("bob", "b", "iOS", None).await;
+    synced(&mut bob).await;
+    for (id, content) in [("1", "apple pie"), ("2", "banana"), ("3", "Apple tart")] {
+        alice.send(&text(id, 1, "bob", content)).await.unwrap();
+        ack(&mut alice, id).await;
+    }
+    let received = futures_collect(&mut bob, 3).await;
+    bob.send(&text("b1", 1, "alice", "thanks")).await.unwrap();
+    ack(&mut bob, "b1").await;
+
+    // Search (PRV-06): by keyword, case-insensitive, newest first; by sender.
+    let search = |req_id, keyword: Option<&str>, sender: Option<&str>| ClientFrame::Search {
+        req_id,
+        conversation_type: 1,
+        target_id: "alice".into(),
+        channel_id: String::new(),
+        keyword: keyword.map(str::to_string),
+        sender_user_id: sender.map(str::to_string),
+        limit: 20,
+    };
+    bob.send(&search(1, Some("apple"), None)).await.unwrap();
+    assert_eq!(
+        page_contents(&mut bob, 1).await,
+        ["Apple tart", "apple pie"]
+    );
+    bob.send(&search(2, None, Some("bob"))).await.unwrap();
+    assert_eq!(page_contents(&mut bob, 2).await, ["thanks"]);
+
+    // Delete (PRV-05): bob's view loses "banana"; alice keeps it.
+    bob.send(&ClientFrame::DeleteMessages {
+        req_id: 3,
+        conversation_type: 1,
+        target_id: "alice".into(),
+        channel_id: String::new(),
+        msg_uids: vec![received[1].msg_uid.clone()],
+    })
+    .await
+    .unwrap();
+    assert!(matches!(
+        answer(&mut bob, 3).await,
+        ServerFrame::Done { .. }
+    ));
+    bob.send(&history_of(4, "alice")).await.unwrap();
+    assert_eq!(
+        page_contents(&mut bob, 4).await,
+        ["thanks", "Apple tart", "apple pie"]
+    );
+    alice.send(&history_of(5, "bob")).await.unwrap();
+    assert_eq!(page_contents(&mut alice, 5).await.len(), 4);
+
+    // The app server clears bob's whole history of the conversation; alice keeps hers.
+    area.api
+        .ok(
+            "/conversation/message/history/clean.json",
+            "conversationType=1&fromUserId=bob&targetId=alice",
+        )
+        .await;
+    bob.send(&history_of(6, "alice")).await.unwrap();
+    assert!(page_contents(&mut bob, 6).await.is_empty());
+    alice.send(&history_of(7, "bob")).await.unwrap();
+    assert_eq!(page_contents(&mut alice, 7).await.len(), 4);
+    dev.stop();
+}

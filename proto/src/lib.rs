@@ -175,6 +175,44 @@ pub enum ClientFrame {
         msg_uid: String,
         content: String,
     },
+    /// Deletes messages from this user's own view of a conversation (PRV-05).
+    #[serde(rename_all = "camelCase")]
+    DeleteMessages {
+        req_id: u64,
+        conversation_type: u8,
+        target_id: String,
+        #[serde(default)]
+        channel_id: String,
+        #[serde(rename = "msgUIDs")]
+        msg_uids: Vec<String>,
+    },
+    /// Clears this user's view of a conversation's history up to `beforeTime` (ms; 0: now).
+    #[serde(rename_all = "camelCase")]
+    ClearHistory {
+        req_id: u64,
+        conversation_type: u8,
+        target_id: String,
+        #[serde(default)]
+        channel_id: String,
+        #[serde(default)]
+        before_time: u64,
+    },
+    /// Searches a conversation's history by keyword and/or sender, newest first (PRV-06);
+    /// answered with `historyPage`.
+    #[serde(rename_all = "camelCase")]
+    Search {
+        req_id: u64,
+        conversation_type: u8,
+        target_id: String,
+        #[serde(default)]
+        channel_id: String,
+        #[serde(default)]
+        keyword: Option<String>,
+        #[serde(default)]
+        sender_user_id: Option<String>,
+        #[serde(default = "default_history_limit")]
+        limit: usize,
+    },
     Ping,
 }
 

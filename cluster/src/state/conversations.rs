@@ -14,6 +14,12 @@ const TYPE_LEVEL_PREFIX: &[u8] = b"convtype/";
 const LIST_PREFIX: &[u8] = b"convlist/";
 /// The newest `seq` a user has read in a conversation.
 const READ_PREFIX: &[u8] = b"convread/";
+/// A user cleared a conversation's history up to an instant (PRV-05).
+const CLEARED_PREFIX: &[u8] = b"convclear/";
+/// Messages a user deleted from its own view (PRV-05).
+const HIDDEN_PREFIX: &[u8] = b"convhide/";
+/// Messages one deletion may name.
+pub const MAX_DELETE: usize = 100;
 
 /// Unread counts stop at this (clients show "999+").
 pub const MAX_UNREAD: u64 = 999;
@@ -191,6 +197,87 @@ pub(super) fn read_mark(
         .unwrap_or(0))
 }
 
+/// PRV-05: `user` no longer sees `conversation`'s messages sent up to `before_ms`, nor
+/// the listed ones. Others keep theirs.
+pub(super) fn delete_for_user(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    user: &str,
+    conversation: &Conversation,
+    before_ms: Option<u64>,
+    msg_uids: &[String],
+) -> Result<(), CommandError> {
+    apps::by_key(state, app_key)?;
+    validate_user_id(user)?;
+    if msg_uids.len() > MAX_DELETE {
+        return Err(CommandError::invalid(
+            "msgUIDs",
+            format!("at most {MAX_DELETE} per call"),
+        ));
+    }
+    if let Some(before_ms) = before_ms {
+        let key = user_scoped(CLEARED_PREFIX, app_key, user, Some(conversation));
+        let cleared: u64 = state.get(&key)?.unwrap_or(0);
+        state.put(key, &cleared.max(before_ms))?;
+    }
+    for msg_uid in msg_uids {
+        let message = messages::by_uid(state, app_key, msg_uid)?;
+        if &message.conversation != conversation {
+            return Err(CommandError::invalid(
+                "msgUIDs",
+                format!("{msg_uid} is not in this conversation"),
+            ));
+        }
+        state.put(
+            [
+                user_scoped(HIDDEN_PREFIX, app_key, user, None).as_slice(),
+                msg_uid.as_bytes(),
+            ]
+            .concat(),
+            &(),
+        )?;
+    }
+    Ok(())
+}
+
+/// What `user` deleted from its view of a conversation: (cleared up to ms, hides the
+/// message with this id).
+pub(super) struct Deletions<'a, S: StateRead> {
+    state: &'a S,
+    hidden_prefix: Vec<u8>,
+    cleared_ms: u64,
+}
+
+impl<S: StateRead> Deletions<'_, S> {
+    pub(super) fn hides(&self, message: &Message) -> Result<bool, CommandError> {
+        if message.sent_time_ms <= self.cleared_ms {
+            return Ok(true);
+        }
+        let key = [self.hidden_prefix.as_slice(), message.msg_uid.as_bytes()].concat();
+        Ok(self.state.get_raw(&key)?.is_some())
+    }
+}
+
+pub(super) fn deletions<'a, S: StateRead>(
+    state: &'a S,
+    app_key: &str,
+    user: &str,
+    conversation: &Conversation,
+) -> Result<Deletions<'a, S>, CommandError> {
+    Ok(Deletions {
+        state,
+        hidden_prefix: user_scoped(HIDDEN_PREFIX, app_key, user, None),
+        cleared_ms: state
+            .get(&user_scoped(
+                CLEARED_PREFIX,
+                app_key,
+                user,
+                Some(conversation),
+            ))?
+            .unwrap_or(0),
+    })
+}
+
 /// One line of a user's conversation list (MSG-03).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConversationSummary {
@@ -269,7 +356,14 @@ pub(super) fn list(
 
 /// Removes every setting of an app environment.
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
-    for prefix in [SETTINGS_PREFIX, TYPE_LEVEL_PREFIX, LIST_PREFIX, READ_PREFIX] {
+    for prefix in [
+        SETTINGS_PREFIX,
+        TYPE_LEVEL_PREFIX,
+        LIST_PREFIX,
+        READ_PREFIX,
+        CLEARED_PREFIX,
+        HIDDEN_PREFIX,
+    ] {
         for (key, _) in state.scan_raw(&[prefix, app_key.as_bytes(), b"/"].concat())? {
             state.delete(key);
         }

@@ -712,6 +712,10 @@ pub struct HistoryPage {
     /// A client's view: group and ultra-group history only for members, and only since
     /// they joined (GRP-05, ULG-04).
     pub members_only: bool,
+    /// Only messages containing this text (case-insensitive) (PRV-06).
+    pub keyword: Option<String>,
+    /// Only messages from this user (PRV-06).
+    pub sender: Option<String>,
 }
 
 /// Where `viewer`'s view of a group-like conversation starts; refused for non-members.
@@ -752,7 +756,10 @@ pub(super) fn history(
         newest_first,
         limit,
         members_only,
+        keyword,
+        sender,
     } = page;
+    let keyword = keyword.as_ref().map(|k| k.to_lowercase());
     let since_pos = match (members_only, viewer) {
         (true, Some(viewer)) => joined_at_pos(state, app_key, conversation, viewer)?,
         _ => 0,
@@ -760,17 +767,21 @@ pub(super) fn history(
     let (from_ms, to_ms, newest_first, limit) = (*from_ms, *to_ms, *newest_first, *limit);
     let viewer = viewer.as_deref();
     apps::by_key(state, app_key)?;
+    // What the viewer deleted from its own view stays out of it (PRV-05).
+    let deletions = viewer
+        .map(|v| super::conversations::deletions(state, app_key, v, conversation))
+        .transpose()?;
     let prefix = [MSG_PREFIX, &conversation.key(app_key)].concat();
     let limit = limit.clamp(1, MAX_PAGE);
     let mut messages = Vec::new();
-    let mut failure = None;
+    let mut failure: Option<CommandError> = None;
     // Sequence order is time order (the leader's stamps never go backwards), so a page
     // stops as soon as it leaves the window.
     state.visit_raw(&prefix, newest_first, &mut |bytes| {
         let message: Message = match crate::raft::wire::from_bytes(bytes) {
             Ok(message) => message,
             Err(e) => {
-                failure = Some(e);
+                failure = Some(e.into());
                 return false;
             }
         };
@@ -784,13 +795,24 @@ pub(super) fn history(
             return false;
         }
         let visible = viewer.is_none_or(|v| message.visible_to(v)) && message.pos > since_pos;
-        if visible && (from_ms..=to_ms).contains(&time) {
-            messages.push(message);
+        let matches = sender.as_ref().is_none_or(|s| &message.sender == s)
+            && keyword
+                .as_ref()
+                .is_none_or(|k| message.content.to_lowercase().contains(k));
+        if visible && matches && (from_ms..=to_ms).contains(&time) {
+            match deletions.as_ref().map(|d| d.hides(&message)) {
+                Some(Err(e)) => {
+                    failure = Some(e);
+                    return false;
+                }
+                Some(Ok(true)) => {}
+                Some(Ok(false)) | None => messages.push(message),
+            }
         }
         messages.len() < limit
     })?;
     if let Some(e) = failure {
-        return Err(e.into());
+        return Err(e);
     }
     Ok(messages)
 }

@@ -240,6 +240,15 @@ pub enum Command {
         group_id: String,
         change: UltraGroupChange,
     },
+    /// A user deletes messages from its own view of a conversation, or clears it up to an
+    /// instant (PRV-05).
+    DeleteForUser {
+        app_key: String,
+        user_id: String,
+        conversation: Conversation,
+        before_ms: Option<u64>,
+        msg_uids: Vec<String>,
+    },
     /// A user has read a conversation up to `seq` (clears its unread count).
     MarkRead {
         app_key: String,
@@ -715,6 +724,21 @@ fn execute(
             group_id,
             change,
         } => ultragroups::change(ctx, state, app_key, group_id, change).map(Output::Published),
+        Command::DeleteForUser {
+            app_key,
+            user_id,
+            conversation,
+            before_ms,
+            msg_uids,
+        } => conversations::delete_for_user(
+            state,
+            app_key,
+            user_id,
+            conversation,
+            *before_ms,
+            msg_uids,
+        )
+        .map(|()| Output::Done),
         Command::MarkRead {
             app_key,
             user_id,

@@ -513,6 +513,8 @@ fn history(
                 newest_first,
                 limit,
                 members_only: false,
+                keyword: None,
+                sender: None,
             },
         },
     )
@@ -1549,6 +1551,8 @@ fn ultra_groups_keep_channels_private_lists_mutes_edits_and_their_limits() {
                     newest_first: false,
                     limit: 10,
                     members_only: true,
+                    keyword: None,
+                    sender: None,
                 },
             },
         )? {

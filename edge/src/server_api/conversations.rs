@@ -11,7 +11,7 @@ use super::{fields, unexpected, Call, Fields};
 /// Expansion keys one call may set or delete.
 const MAX_EXPANSION_CHANGE: usize = 100;
 
-fn kind(form: &Params) -> Result<ConversationType, ApiError> {
+pub(super) fn kind(form: &Params) -> Result<ConversationType, ApiError> {
     let code: u8 = form
         .int("conversationType")?
         .ok_or_else(|| ApiError::missing("conversationType"))?;
@@ -194,4 +194,33 @@ pub(super) async fn type_notification_get(call: &Call) -> Fields {
         QueryOutput::Level(level) => Ok(fields(json!({ "unpushLevel": level }))),
         other => Err(unexpected(other)),
     }
+}
+
+// covers: PRV-05
+/// `/conversation/message/history/clean.json`: `fromUserId` no longer sees the
+/// conversation's messages sent up to `msgTimestamp` (ms; 0 or absent: all of them).
+/// The other side keeps its history.
+pub(super) async fn history_clean(call: &Call) -> Fields {
+    let form = call.form()?;
+    let user = form.required("fromUserId")?;
+    let target = form.required("targetId")?;
+    let conversation = super::messages::conversation_of(
+        kind(form)?,
+        user,
+        target,
+        form.get("busChannel").unwrap_or_default(),
+    );
+    let before = match form.int::<u64>("msgTimestamp")? {
+        None | Some(0) => call.now_ms,
+        Some(ms) => ms,
+    };
+    call.write(Command::DeleteForUser {
+        app_key: call.app_key(),
+        user_id: user.to_string(),
+        conversation,
+        before_ms: Some(before),
+        msg_uids: Vec::new(),
+    })
+    .await?;
+    Ok(Map::new())
 }

@@ -171,7 +171,7 @@ pub(super) async fn system_publish(call: &Call) -> Fields {
     publish_to(call, messages, "userId", &to).await
 }
 
-fn conversation_of(
+pub(super) fn conversation_of(
     kind: ConversationType,
     viewer: &str,
     target: &str,
@@ -188,14 +188,7 @@ fn conversation_of(
 pub(super) async fn recall(call: &Call) -> Fields {
     let form = call.form()?;
     let from = form.required("fromUserId")?.to_string();
-    let kind_code: u8 = form
-        .int("conversationType")?
-        .ok_or_else(|| ApiError::missing("conversationType"))?;
-    let kind = ConversationType::from_code(kind_code).ok_or_else(|| {
-        ApiError::param(format!(
-            "conversationType {kind_code} is not a conversation type"
-        ))
-    })?;
+    let kind = super::conversations::kind(form)?;
     let target = form.required("targetId")?;
     let msg_uid = form.required("messageUID")?.to_string();
     let channel = form.get("busChannel").unwrap_or_default();
@@ -424,6 +417,8 @@ pub(super) async fn history(
                 limit: window.page,
                 // The app server sees everything.
                 members_only: false,
+                keyword: None,
+                sender: None,
             },
         })
         .await?

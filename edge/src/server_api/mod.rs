@@ -165,6 +165,7 @@ enum Endpoint {
     UltraExpansionDelete,
     UltraExpansionQuery,
     CheckOnline,
+    HistoryClean,
 }
 
 impl Endpoint {
@@ -262,6 +263,7 @@ impl Endpoint {
             "/conversation/type/notification/set.json" => Endpoint::TypeNotificationSet,
             "/conversation/type/notification/get.json" => Endpoint::TypeNotificationGet,
             "/conversation/top/set.json" => Endpoint::TopSet,
+            "/conversation/message/history/clean.json" => Endpoint::HistoryClean,
             "/message/broadcast.json" => Endpoint::Broadcast,
             "/message/online/broadcast.json" => Endpoint::OnlineBroadcast,
             "/message/ultragroup/publish.json" => Endpoint::UltraPublish,
@@ -684,6 +686,7 @@ impl ServerApi {
             }
             Endpoint::ExpansionQuery => conversations::expansion_query(&call).await,
             Endpoint::NotificationSet => conversations::notification_set(&call).await,
+            Endpoint::HistoryClean => conversations::history_clean(&call).await,
             Endpoint::NotificationGet => conversations::notification_get(&call).await,
             Endpoint::TypeNotificationSet => conversations::type_notification_set(&call).await,
             Endpoint::TypeNotificationGet => conversations::type_notification_get(&call).await,

@@ -381,6 +381,7 @@ async fn read_page(
     (from_ms, to_ms): (u64, u64),
     newest_first: bool,
     limit: usize,
+    sender: Option<&str>,
 ) -> Result<Vec<Message>, ApiError> {
     let page = HistoryPage {
         conversation,
@@ -390,6 +391,8 @@ async fn read_page(
         newest_first,
         limit,
         members_only: false,
+        keyword: None,
+        sender: sender.map(str::to_string),
     };
     match call
         .read(Query::History {
@@ -419,9 +422,7 @@ pub(super) async fn history_by_time(call: &Call) -> Fields {
     let from_ms = form.int::<u64>("startTime")?.unwrap_or(0);
     let to_ms = form.int::<u64>("endTime")?.unwrap_or(call.now_ms);
     let sender = form.get("fromUserId").filter(|s| !s.is_empty());
-    let mut found = read_page(call, conversation, (from_ms, to_ms), false, MAX_PAGE).await?;
-    found.retain(|m| sender.is_none_or(|s| m.sender == s));
-    found.truncate(size);
+    let found = read_page(call, conversation, (from_ms, to_ms), false, size, sender).await?;
     let data: Vec<Value> = found.iter().map(|m| message_json(m, &m.sender)).collect();
     Ok(fields(json!({ "data": data })))
 }
@@ -458,11 +459,12 @@ pub(super) async fn history_around(call: &Call) -> Fields {
         )));
     }
     let at = center.sent_time_ms;
-    let mut earlier = read_page(call, conversation.clone(), (0, at), true, before + 1).await?;
+    let mut earlier =
+        read_page(call, conversation.clone(), (0, at), true, before + 1, None).await?;
     earlier.retain(|m| m.seq < center.seq);
     earlier.truncate(before);
     earlier.reverse();
-    let mut later = read_page(call, conversation, (at, u64::MAX), false, after + 1).await?;
+    let mut later = read_page(call, conversation, (at, u64::MAX), false, after + 1, None).await?;
     later.retain(|m| m.seq > center.seq);
     later.truncate(after);
     let data: Vec<Value> = earlier

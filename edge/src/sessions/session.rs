@@ -621,6 +621,9 @@ fn frame_op(frame: &ClientFrame) -> &'static str {
         ClientFrame::SetExpansion { .. } => "set_expansion",
         ClientFrame::UltraGroupChannels { .. } => "ultra_group_channels",
         ClientFrame::EditMessage { .. } => "edit_message",
+        ClientFrame::DeleteMessages { .. } => "delete_messages",
+        ClientFrame::ClearHistory { .. } => "clear_history",
+        ClientFrame::Search { .. } => "search",
         ClientFrame::Ping => "ping",
     }
 }
@@ -673,6 +676,66 @@ impl SendBudget {
             false
         }
     }
+}
+
+/// A page of the user's own view of a conversation, newest first, before `to_ms`.
+async fn history_page(
+    identity: &Identity,
+    conversation: Conversation,
+    to_ms: u64,
+    limit: usize,
+    keyword: Option<String>,
+    sender: Option<String>,
+) -> Result<Vec<MessageBody>, (u32, String)> {
+    let read = identity
+        .client
+        .read(Query::History {
+            app_key: identity.app_key.clone(),
+            page: HistoryPage {
+                conversation,
+                viewer: Some(identity.user_id.clone()),
+                from_ms: 0,
+                to_ms,
+                newest_first: true,
+                limit,
+                members_only: true,
+                keyword,
+                sender,
+            },
+        })
+        .await
+        .map_err(|e| refusal(&e, None))?;
+    let QueryOutput::Messages(messages) = read else {
+        return Err((codes::INTERNAL, "unexpected answer".into()));
+    };
+    Ok(messages
+        .iter()
+        .map(|m| body(m, &identity.user_id, 0))
+        .collect())
+}
+
+async fn delete_for_user(
+    identity: &Identity,
+    conversation: Conversation,
+    before_ms: Option<u64>,
+    msg_uids: Vec<String>,
+) -> Result<(), (u32, String)> {
+    let command = Command::DeleteForUser {
+        app_key: identity.app_key.clone(),
+        user_id: identity.user_id.clone(),
+        conversation,
+        before_ms,
+        msg_uids,
+    };
+    identity
+        .client
+        .write_one(Envelope {
+            area: identity.area,
+            command,
+        })
+        .await
+        .map_err(|e| refusal(&e, None))?;
+    Ok(())
 }
 
 /// Carries out a session's requests one at a time, in the order the client sent them
@@ -743,7 +806,10 @@ async fn request(
         | ClientFrame::Readers { req_id, .. }
         | ClientFrame::SetExpansion { req_id, .. }
         | ClientFrame::UltraGroupChannels { req_id, .. }
-        | ClientFrame::EditMessage { req_id, .. } => (None, Some(*req_id)),
+        | ClientFrame::EditMessage { req_id, .. }
+        | ClientFrame::DeleteMessages { req_id, .. }
+        | ClientFrame::ClearHistory { req_id, .. }
+        | ClientFrame::Search { req_id, .. } => (None, Some(*req_id)),
         ClientFrame::Ping | ClientFrame::Sync { .. } => (None, None),
     };
     let started = Instant::now();
@@ -913,36 +979,75 @@ async fn carry_out(
                 &target_id,
                 &channel_id,
             )?;
-            let to_ms = if before_time == 0 {
-                u64::MAX
+            let to_ms = before_time.checked_sub(1).unwrap_or(u64::MAX);
+            let messages = history_page(identity, conversation, to_ms, limit, None, None).await?;
+            Ok(ServerFrame::HistoryPage { req_id, messages })
+        }
+        ClientFrame::Search {
+            req_id,
+            conversation_type,
+            target_id,
+            channel_id,
+            keyword,
+            sender_user_id,
+            limit,
+        } => {
+            if keyword.as_deref().is_none_or(str::is_empty) && sender_user_id.is_none() {
+                return Err(bad("name a keyword and/or a senderUserId"));
+            }
+            let conversation = conversation_of(
+                &identity.user_id,
+                conversation_type,
+                &target_id,
+                &channel_id,
+            )?;
+            let messages = history_page(
+                identity,
+                conversation,
+                u64::MAX,
+                limit,
+                keyword,
+                sender_user_id,
+            )
+            .await?;
+            Ok(ServerFrame::HistoryPage { req_id, messages })
+        }
+        ClientFrame::DeleteMessages {
+            req_id,
+            conversation_type,
+            target_id,
+            channel_id,
+            msg_uids,
+        } => {
+            let conversation = conversation_of(
+                &identity.user_id,
+                conversation_type,
+                &target_id,
+                &channel_id,
+            )?;
+            delete_for_user(identity, conversation, None, msg_uids).await?;
+            Ok(ServerFrame::Done { req_id })
+        }
+        ClientFrame::ClearHistory {
+            req_id,
+            conversation_type,
+            target_id,
+            channel_id,
+            before_time,
+        } => {
+            let conversation = conversation_of(
+                &identity.user_id,
+                conversation_type,
+                &target_id,
+                &channel_id,
+            )?;
+            let before = if before_time == 0 {
+                now_ms()
             } else {
-                before_time - 1
+                before_time
             };
-            let read = client
-                .read(Query::History {
-                    app_key: identity.app_key.clone(),
-                    page: HistoryPage {
-                        conversation,
-                        viewer: Some(identity.user_id.clone()),
-                        from_ms: 0,
-                        to_ms,
-                        newest_first: true,
-                        limit,
-                        members_only: true,
-                    },
-                })
-                .await
-                .map_err(|e| refusal(&e, None))?;
-            let QueryOutput::Messages(messages) = read else {
-                return Err((codes::INTERNAL, "unexpected answer".into()));
-            };
-            Ok(ServerFrame::HistoryPage {
-                req_id,
-                messages: messages
-                    .iter()
-                    .map(|m| body(m, &identity.user_id, 0))
-                    .collect(),
-            })
+            delete_for_user(identity, conversation, Some(before), Vec::new()).await?;
+            Ok(ServerFrame::Done { req_id })
         }
         ClientFrame::Recall { req_id, msg_uid } => {
             client
@@ -990,6 +1095,8 @@ async fn carry_out(
                         newest_first: true,
                         limit: JOIN_LATEST,
                         members_only: false,
+                        keyword: None,
+                        sender: None,
                     },
                 })
                 .await
