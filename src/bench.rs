@@ -371,7 +371,9 @@ pub(crate) const PORT_BASE_ATTEMPTS: u16 = 5;
 /// The first of consecutive loopback ports for a benchmark deployment: spread by process
 /// id so concurrent runs rarely collide, and a different range on each retry if taken.
 pub(crate) fn port_base(attempt: u16) -> u16 {
-    30_000 + (std::process::id() as u16 % 1000) * 20 + attempt * 1000
+    // Below Linux's ephemeral range (32768+): thousands of benchmark client sockets,
+    // some still closing from an earlier run, never hold these ports.
+    20_000 + (std::process::id() % 300) as u16 * 20 + attempt * 1000
 }
 
 /// Acknowledged private messages/s through one edge of a 3-node `meridian dev` area,

@@ -35,7 +35,7 @@ pub use session::MAX_FRAME_BYTES;
 
 pub const WEBSOCKET_PATH: &str = "/websocket";
 /// The chunk a session reads its socket in (larger frames still arrive whole).
-const READ_BUFFER_BYTES: usize = 4096;
+const READ_BUFFER_BYTES: usize = 1024;
 
 /// How often an edge renews its presence lease (which lasts 30 s).
 const LEASE_RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(10);

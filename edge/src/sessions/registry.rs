@@ -11,16 +11,33 @@ use std::sync::{Arc, Mutex};
 use meridian_cluster::state::{ConversationType, FeedEvent, Message};
 use meridian_proto::codes;
 use tokio::sync::{mpsc, Notify};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// What a session's task receives besides its client's frames.
 #[derive(Debug)]
 pub enum Delivery {
-    Event(u64, Arc<FeedEvent>),
+    Event(Arc<Dispatched>),
     /// The session was taken out of a room without asking.
     RoomLeft {
         room_id: String,
         code: u32,
     },
+}
+
+/// A feed event on its way to sessions, with the frame every receiver shares when the
+/// message looks the same to all of them (a room or group of thousands is serialized once).
+#[derive(Debug)]
+pub struct Dispatched {
+    pub pos: u64,
+    pub event: FeedEvent,
+    shared_frame: std::sync::OnceLock<Utf8Bytes>,
+}
+
+impl Dispatched {
+    /// The frame for every receiver, made by the first that asks.
+    pub fn shared_frame(&self, make: impl FnOnce() -> String) -> Utf8Bytes {
+        self.shared_frame.get_or_init(|| make().into()).clone()
+    }
 }
 
 /// Client platforms; one session per platform and user unless the app allows more (MSG-02).
@@ -310,12 +327,16 @@ impl Registry {
 
     /// Hands one feed event to the sessions it concerns.
     pub fn dispatch(&self, pos: u64, event: FeedEvent) {
-        let event = Arc::new(event);
+        let dispatched = Arc::new(Dispatched {
+            pos,
+            event,
+            shared_frame: std::sync::OnceLock::new(),
+        });
         let mut inner = self.lock();
-        match &*event {
+        match &dispatched.event {
             FeedEvent::Message { app_key, message } => {
                 for handle in recipients(&inner, app_key, message) {
-                    handle.offer(Delivery::Event(pos, event.clone()));
+                    handle.offer(Delivery::Event(dispatched.clone()));
                 }
             }
             FeedEvent::Members {

@@ -19,7 +19,7 @@ use meridian_proto::{
 use meridian_regions::AreaCode;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
 use super::registry::{Delivery, GroupRef, Platform, SessionHandle};
@@ -126,7 +126,11 @@ struct Outbox(mpsc::Sender<WsMessage>, prometheus::IntCounter);
 impl Outbox {
     async fn send(&self, frame: &ServerFrame) -> Result<(), End> {
         let text = serde_json::to_string(frame).map_err(|_| End::Closed)?;
-        match self.0.send_timeout(WsMessage::text(text), SLOW_AFTER).await {
+        self.send_text(text.into()).await
+    }
+
+    async fn send_text(&self, text: Utf8Bytes) -> Result<(), End> {
+        match self.0.send_timeout(WsMessage::Text(text), SLOW_AFTER).await {
             Ok(()) => {
                 self.1.inc();
                 Ok(())
@@ -577,21 +581,24 @@ impl Session {
 
     async fn deliver(&mut self, delivery: Delivery) -> Result<(), End> {
         match delivery {
-            Delivery::Event(pos, event) => {
+            Delivery::Event(dispatched) => {
+                let pos = dispatched.pos;
                 if pos <= self.delivered {
                     return Ok(());
                 }
                 self.delivered = pos;
-                if let FeedEvent::Message { message, .. } = &*event {
-                    self.out
-                        .send(&ServerFrame::Message(body(
-                            message,
-                            &self.identity.user_id,
-                            pos,
-                        )))
-                        .await?;
+                let FeedEvent::Message { message, .. } = &dispatched.event else {
+                    return Ok(());
+                };
+                let viewer = &self.identity.user_id;
+                let frame = || ServerFrame::Message(body(message, viewer, pos));
+                if looks_the_same_to_all(&message.conversation) {
+                    let text = dispatched
+                        .shared_frame(|| serde_json::to_string(&frame()).unwrap_or_default());
+                    self.out.send_text(text).await
+                } else {
+                    self.out.send(&frame()).await
                 }
-                Ok(())
             }
             Delivery::RoomLeft { room_id, code } => {
                 self.out
@@ -625,6 +632,16 @@ fn frame_op(frame: &ClientFrame) -> &'static str {
         ClientFrame::ClearHistory { .. } => "clear_history",
         ClientFrame::Search { .. } => "search",
         ClientFrame::Ping => "ping",
+    }
+}
+
+/// Group-like conversations (and broadcasts) name the same target for every receiver, so
+/// one serialized frame serves them all; a private chat's target is the other side.
+fn looks_the_same_to_all(conversation: &Conversation) -> bool {
+    match conversation.kind {
+        ConversationType::Private => false,
+        ConversationType::System => conversation.second.is_empty(),
+        ConversationType::Group | ConversationType::UltraGroup | ConversationType::Chatroom => true,
     }
 }
 
