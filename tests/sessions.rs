@@ -330,39 +330,48 @@ async fn send_all(alice: &mut Connection, prefix: &str, n: usize) {
     }
 }
 
-// covers: PRV-02, MSG-01
-#[tokio::test]
-async fn a_thousand_offline_messages_arrive_in_order_and_expired_ones_are_gone() {
-    let dev = DevDeployment::start_with(
-        binary(),
-        "SG",
-        1,
-        &["--sends-per-second", "100000", "--offline-window-secs", "3"],
-    )
-    .await;
-    let area = Area::new(&dev);
-    // bob has a session once, so he exists; then he is offline.
+/// Connects bob once (so he exists) and leaves him offline; answers his cursor.
+async fn offline_bob(area: &Area) -> u64 {
     let mut bob = area.connect("bob", "bob-phone", "iOS", None).await;
     synced(&mut bob).await;
     let cursor = bob.cursor();
     bob.close().await;
+    cursor
+}
+
+// covers: PRV-02, MSG-01
+#[tokio::test]
+async fn a_thousand_offline_messages_arrive_in_order_on_reconnect() {
+    let dev = DevDeployment::start_with(binary(), "SG", 1, &["--sends-per-second", "100000"]).await;
+    let area = Area::new(&dev);
+    let cursor = offline_bob(&area).await;
     let mut alice = area.connect("alice", "alice-phone", "iOS", None).await;
     synced(&mut alice).await;
-    send_all(&mut alice, "old", 3).await;
-    // Past the 3 s offline window (time itself is what is tested here).
-    tokio::time::sleep(Duration::from_millis(3_500)).await;
     send_all(&mut alice, "m", 1_000).await;
 
     let mut bob = area.connect("bob", "bob-phone", "iOS", Some(cursor)).await;
     let missed = synced(&mut bob).await;
     let expected: Vec<String> = (0..1_000).map(|i| format!("m{i}")).collect();
-    assert_eq!(
-        contents(&missed),
-        expected,
-        "expired messages are gone, the rest in order"
-    );
+    assert_eq!(contents(&missed), expected);
     let seqs: Vec<u64> = missed.iter().map(|m| m.seq).collect();
-    assert_eq!(seqs, (4..=1_003).collect::<Vec<_>>());
+    assert_eq!(seqs, (1..=1_000).collect::<Vec<_>>());
+    dev.stop();
+}
+
+// covers: PRV-02
+#[tokio::test]
+async fn offline_messages_past_the_offline_window_are_not_synced() {
+    let dev = DevDeployment::start_with(binary(), "SG", 1, &["--offline-window-secs", "4"]).await;
+    let area = Area::new(&dev);
+    let cursor = offline_bob(&area).await;
+    let mut alice = area.connect("alice", "alice-phone", "iOS", None).await;
+    synced(&mut alice).await;
+    send_all(&mut alice, "old", 2).await;
+    // Past the 4 s window (the passing of time itself is what is tested here).
+    tokio::time::sleep(Duration::from_millis(4_500)).await;
+    send_all(&mut alice, "new", 2).await;
+    let mut bob = area.connect("bob", "bob-phone", "iOS", Some(cursor)).await;
+    assert_eq!(contents(&synced(&mut bob).await), ["new0", "new1"]);
     dev.stop();
 }
 
@@ -862,5 +871,133 @@ async fn deleting_and_clearing_change_one_users_view_and_search_finds_by_keyword
     assert!(page_contents(&mut bob, 6).await.is_empty());
     alice.send(&history_of(7, "bob")).await.unwrap();
     assert_eq!(page_contents(&mut alice, 7).await.len(), 4);
+    dev.stop();
+}
+
+async fn put_settings(dev: &DevDeployment, app_key: &str, settings: serde_json::Value) -> u16 {
+    let admin = dev.endpoints["areas"]["SG"]["edges"][0]["admin"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token = dev.endpoints["operatorToken"].as_str().unwrap();
+    let answer = meridian_testkit::raw_http(
+        &format!("{admin}/admin/v1/apps/{app_key}/settings"),
+        "PUT",
+        &[
+            ("Authorization".into(), format!("Bearer {token}")),
+            ("Content-Type".into(), "application/json".into()),
+        ],
+        settings.to_string().as_bytes(),
+    )
+    .await;
+    answer.status
+}
+
+/// Opens a WebSocket with an `Origin` header, as a browser page would; answers the HTTP
+/// status of a refused upgrade.
+async fn upgrade_from(area: &Area, user: &str, origin: &str) -> Result<(), u16> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let url = format!(
+        "{}?appId={}&token={}&deviceId=web-{user}&platform=Web",
+        area.ws,
+        area.api.key,
+        area.token(user).await
+    );
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("Origin", origin.parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Ok(_) => Ok(()),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            Err(response.status().as_u16())
+        }
+        Err(other) => panic!("{other}"),
+    }
+}
+
+// covers: MSG-02, MSG-10, MSG-11, PRV-11, GRP-05
+#[tokio::test]
+async fn app_settings_change_sessions_at_once() {
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let area = Area::new(&dev);
+    // Bad values are refused whole.
+    assert_eq!(
+        put_settings(
+            &dev,
+            &area.api.key,
+            serde_json::json!({"offlineWindowDays": 9})
+        )
+        .await,
+        400
+    );
+    assert_eq!(
+        put_settings(&dev, &area.api.key, serde_json::json!({"bogus": true})).await,
+        400
+    );
+    area.api
+        .ok("/group/create.json", "userId=alice&groupId=g1&groupName=G")
+        .await;
+    let mut alice = area.connect("alice", "a", "iOS", None).await;
+    synced(&mut alice).await;
+    alice
+        .send(&text("g0", 3, "g1", "before bob"))
+        .await
+        .unwrap();
+    ack(&mut alice, "g0").await;
+    area.api
+        .ok("/group/join.json", "userId=bob&groupId=g1")
+        .await;
+
+    // Defaults: one web session per user, blacklist mode, no pre-join history.
+    let settings = serde_json::json!({
+        "multiDevice": true,
+        "whitelistMode": true,
+        "preJoinHistory": true,
+        "secureDomains": ["https://chat.example.com"],
+    });
+    assert_eq!(put_settings(&dev, &area.api.key, settings).await, 200);
+
+    // MSG-10: only the listed origin may open sessions; non-browsers have none.
+    assert_eq!(
+        upgrade_from(&area, "bob", "https://evil.example.com").await,
+        Err(403)
+    );
+    assert_eq!(
+        upgrade_from(&area, "bob", "https://chat.example.com").await,
+        Ok(())
+    );
+
+    // MSG-02: with multi-device, two web sessions of one user live side by side.
+    let mut web1 = area.connect("bob", "web-1", "Web", None).await;
+    synced(&mut web1).await;
+    let mut web2 = area.connect("bob", "web-2", "Web", None).await;
+    synced(&mut web2).await;
+    alice.send(&text("p1", 1, "bob", "to both")).await.unwrap();
+    // PRV-11: whitelist mode: bob's (empty) whitelist refuses alice.
+    match alice.next_within(WAIT).await.unwrap() {
+        ServerFrame::Error { code, .. } => assert_eq!(code, codes::BLOCKED_BY_BLACKLIST),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    area.api
+        .ok("/user/whitelist/add.json", "userId=bob&whiteUserId=alice")
+        .await;
+    alice.send(&text("p2", 1, "bob", "to both")).await.unwrap();
+    ack(&mut alice, "p2").await;
+    for web in [&mut web1, &mut web2] {
+        assert_eq!(message(web).await.content, "to both");
+    }
+    // GRP-05 with the pre-join option: bob sees what was said before he joined.
+    web1.send(&ClientFrame::History {
+        req_id: 1,
+        conversation_type: 3,
+        target_id: "g1".into(),
+        channel_id: String::new(),
+        before_time: 0,
+        limit: 10,
+    })
+    .await
+    .unwrap();
+    assert_eq!(page_contents(&mut web1, 1).await, ["before bob"]);
     dev.stop();
 }

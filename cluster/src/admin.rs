@@ -11,6 +11,7 @@
 //! | GET, DELETE | /admin/v1/apps/{appKey} | |
 //! | POST | /admin/v1/apps/{appKey}/users | `{userId, name?, portraitUri?}` |
 //! | GET | /admin/v1/apps/{appKey}/users/{userId} | |
+//! | GET, PUT | /admin/v1/apps/{appKey}/settings | `{offlineWindowDays?, multiDevice?, preJoinHistory?, whitelistMode?, secureDomains?}` (PUT replaces; left out: default) |
 //! | GET | /admin/v1/cluster | |
 //! | POST | /admin/v1/cluster/members | `{id, addr}` |
 //! | DELETE | /admin/v1/cluster/members/{id} | |
@@ -26,7 +27,9 @@ use serde_json::{json, Value};
 
 use crate::api::{ApiReply, ApiRequest};
 use crate::client::{ClusterClient, ClusterError};
-use crate::state::{Command, CommandError, Credentials, Envelope, Output, Query, QueryOutput};
+use crate::state::{
+    AppSettings, Command, CommandError, Credentials, Envelope, Output, Query, QueryOutput,
+};
 
 pub struct AdminApi {
     token: String,
@@ -168,6 +171,11 @@ impl AdminApi {
                 Err(response) => return *response,
             },
             (&Method::GET, ["apps", key, "users", user_id]) => self.get_user(key, user_id).await,
+            (&Method::GET, ["apps", key, "settings"]) => self.get_settings(key).await,
+            (&Method::PUT, ["apps", key, "settings"]) => match parse::<AppSettings>(body) {
+                Ok(settings) => self.put_settings(key, settings).await,
+                Err(response) => return *response,
+            },
             (&Method::GET, ["cluster"]) => self.cluster_call(ApiRequest::Status).await,
             (&Method::POST, ["cluster", "members"]) => match parse::<AddMember>(body) {
                 Ok(member) => {
@@ -275,6 +283,28 @@ impl AdminApi {
         };
         match self.cluster.read(query).await? {
             QueryOutput::User(user) => Ok(json!({ "user": user })),
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    async fn get_settings(&self, key: &str) -> Result<Value, ClusterError> {
+        let query = Query::AppSettings {
+            app_key: key.to_string(),
+        };
+        match self.cluster.read(query).await? {
+            QueryOutput::Settings(settings) => Ok(json!({ "settings": settings })),
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    /// Replaces the settings whole (fields left out take their defaults).
+    async fn put_settings(&self, key: &str, settings: AppSettings) -> Result<Value, ClusterError> {
+        let command = Command::SetAppSettings {
+            app_key: key.to_string(),
+            settings,
+        };
+        match self.cluster.write_one(self.envelope(command)).await? {
+            Output::Settings(settings) => Ok(json!({ "settings": settings })),
             other => Err(ClusterError::Protocol(format!("{other:?}"))),
         }
     }

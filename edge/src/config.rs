@@ -40,8 +40,8 @@ pub struct SessionSettings {
     pub heartbeat_ms: u64,
     /// A session that sends nothing for this long is closed.
     pub idle_timeout_ms: u64,
-    /// Messages older than this are not synced to a reconnecting device (PRV-02: 1–7
-    /// days, default 7). Until per-app settings exist, one value for every app.
+    /// An upper bound on every app's offline window (PRV-02: each app chooses 1–7 days,
+    /// default 7); an operator may keep less.
     pub offline_window_secs: u64,
     /// Messages one connection may send per second (MSG-06).
     pub sends_per_second: u32,

@@ -9,6 +9,9 @@ use super::{users, ApplyContext, CommandError, Output};
 
 pub(crate) const APP_PREFIX: &[u8] = b"app/";
 const KEY_PREFIX: &[u8] = b"appkey/";
+const SETTINGS_PREFIX: &[u8] = b"appsettings/";
+/// Web origins one app may list (MSG-10).
+pub const MAX_SECURE_DOMAINS: usize = 50;
 const MAX_NAME_CHARS: usize = 64;
 
 /// `dev` and `prod` environments of one app: separate keys, separate data.
@@ -132,6 +135,91 @@ pub(super) fn create(
     Ok(app)
 }
 
+/// What an app environment switches on or tunes (the operator admin API sets them;
+/// they apply to the next request, MSG-11).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct AppSettings {
+    /// PRV-02: how long a device's offline messages are kept for sync, 1–7 days.
+    pub offline_window_days: u8,
+    /// MSG-02: several web sessions per user.
+    pub multi_device: bool,
+    /// GRP-05, ULG-04: new members also see what was said before they joined.
+    pub pre_join_history: bool,
+    /// PRV-11: only senders on a recipient's whitelist reach it (instead of the blacklist).
+    pub whitelist_mode: bool,
+    /// MSG-10: web origins allowed to open client sessions; empty: any.
+    pub secure_domains: Vec<String>,
+}
+
+impl Default for AppSettings {
+    fn default() -> Self {
+        Self {
+            offline_window_days: 7,
+            multi_device: false,
+            pre_join_history: false,
+            whitelist_mode: false,
+            secure_domains: Vec::new(),
+        }
+    }
+}
+
+impl AppSettings {
+    fn validate(&self) -> Result<(), CommandError> {
+        if !(1..=7).contains(&self.offline_window_days) {
+            return Err(CommandError::invalid("offlineWindowDays", "must be 1 to 7"));
+        }
+        if self.secure_domains.len() > MAX_SECURE_DOMAINS {
+            return Err(CommandError::invalid(
+                "secureDomains",
+                format!("at most {MAX_SECURE_DOMAINS}"),
+            ));
+        }
+        for origin in &self.secure_domains {
+            let valid = (origin.starts_with("https://") || origin.starts_with("http://"))
+                && origin.len() <= 253
+                && !origin.ends_with('/');
+            if !valid {
+                return Err(CommandError::invalid(
+                    "secureDomains",
+                    format!("{origin:?} must be an origin like https://chat.example.com"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a browser page from `origin` may open a session (no `Origin`: not a
+    /// browser, always allowed).
+    pub fn allows_origin(&self, origin: Option<&str>) -> bool {
+        match origin {
+            None => true,
+            Some(origin) => {
+                self.secure_domains.is_empty()
+                    || self.secure_domains.iter().any(|allowed| allowed == origin)
+            }
+        }
+    }
+}
+
+pub(super) fn set_settings(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    settings: &AppSettings,
+) -> Result<AppSettings, CommandError> {
+    by_key(state, app_key)?;
+    settings.validate()?;
+    state.put([SETTINGS_PREFIX, app_key.as_bytes()].concat(), settings)?;
+    Ok(settings.clone())
+}
+
+pub fn settings(state: &impl StateRead, app_key: &str) -> Result<AppSettings, CommandError> {
+    by_key(state, app_key)?;
+    Ok(state
+        .get(&[SETTINGS_PREFIX, app_key.as_bytes()].concat())?
+        .unwrap_or_default())
+}
+
 /// Removes the app, both keys and every user of both environments.
 pub(super) fn delete(state: &mut Overlay<'_>, app_key: &str) -> Result<Output, CommandError> {
     let (app, _) = by_key(state, app_key)?;
@@ -144,6 +232,7 @@ pub(super) fn delete(state: &mut Overlay<'_>, app_key: &str) -> Result<Output, C
         super::conversations::delete_all(state, &creds.app_key)?;
         super::feed::delete_all(state, &creds.app_key)?;
         super::ultragroups::delete_all(state, &creds.app_key)?;
+        state.delete([SETTINGS_PREFIX, creds.app_key.as_bytes()].concat());
         state.delete(key_index_key(&creds.app_key));
     }
     state.delete(app_record_key(&app.prod.app_key));

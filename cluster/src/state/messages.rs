@@ -311,6 +311,11 @@ fn blocked_by_lists(
     let Some(recipient) = &message.recipient else {
         return Ok(false);
     };
+    // PRV-10 / PRV-11: the app runs one of the two modes.
+    if apps::settings(state, app_key)?.whitelist_mode {
+        let white = users::list_members(state, app_key, UserList::White, recipient)?;
+        return Ok(!white.contains(&message.sender));
+    }
     let black = users::list_members(state, app_key, UserList::Black, recipient)?;
     Ok(black.contains(&message.sender))
 }
@@ -718,7 +723,8 @@ pub struct HistoryPage {
     pub sender: Option<String>,
 }
 
-/// Where `viewer`'s view of a group-like conversation starts; refused for non-members.
+/// Where `viewer`'s view of a group-like conversation starts (its join, or the beginning
+/// with the app's pre-join history option); refused for non-members.
 fn joined_at_pos(
     state: &impl StateRead,
     app_key: &str,
@@ -728,14 +734,17 @@ fn joined_at_pos(
     let not_member = |what: &str| CommandError::NotMember {
         what: format!("{what} {}", conversation.first),
     };
+    let pre_join = apps::settings(state, app_key)?.pre_join_history;
+    let since = |joined: u64| if pre_join { 0 } else { joined };
     match conversation.kind {
         ConversationType::Group => {
             super::groups::membership(state, app_key, &conversation.first, viewer)?
-                .map(|m| m.joined_at_pos)
+                .map(|m| since(m.joined_at_pos))
                 .ok_or_else(|| not_member("group"))
         }
         ConversationType::UltraGroup => {
             super::ultragroups::joined_at_pos(state, app_key, &conversation.first, viewer)?
+                .map(since)
                 .ok_or_else(|| not_member("ultra group"))
         }
         _ => Ok(0),

@@ -22,7 +22,7 @@ use std::fmt;
 use meridian_regions::AreaCode;
 use serde::{Deserialize, Serialize};
 
-pub use apps::{App, AppEnv, Credentials};
+pub use apps::{App, AppEnv, AppSettings, Credentials};
 pub use chatrooms::{Chatroom, Priority, RoomEntry, RoomFlag, RoomSet, SetEntry};
 pub use conversations::{ConversationSetting, ConversationSettings, ConversationSummary};
 pub use feed::{FeedEvent, FeedPage, SyncPage, SyncRequest};
@@ -101,6 +101,11 @@ pub enum Command {
     },
     DeleteApp {
         app_key: String,
+    },
+    /// Replaces an app environment's settings.
+    SetAppSettings {
+        app_key: String,
+        settings: AppSettings,
     },
     /// Creates the user or updates it; a name or portrait not given stays as it was.
     PutUser {
@@ -342,6 +347,7 @@ pub enum Output {
     Published(Vec<Publication>),
     Group(Group),
     Conversation(ConversationSettings),
+    Settings(AppSettings),
     /// Rooms destroyed.
     Destroyed(Vec<String>),
     Done,
@@ -396,6 +402,9 @@ pub enum Query {
         app_key: String,
     },
     ListApps,
+    AppSettings {
+        app_key: String,
+    },
     GetUser {
         app_key: String,
         user_id: String,
@@ -482,7 +491,9 @@ pub enum Query {
 pub enum QueryOutput {
     Feed(FeedPage),
     Sync(SyncPage),
-    Access(User, Option<Block>),
+    /// The user, its ban if any, and its app's settings (all a connecting client needs).
+    Access(User, Option<Block>, AppSettings),
+    Settings(AppSettings),
     ConversationList(Vec<ConversationSummary>),
     Sessions(Vec<SessionRecord>),
     UltraGroup(UltraGroupAnswer),
@@ -789,6 +800,9 @@ fn execute(
             apps::create(ctx, state, name, dev, prod).map(Output::App)
         }
         Command::DeleteApp { app_key } => apps::delete(state, app_key),
+        Command::SetAppSettings { app_key, settings } => {
+            apps::set_settings(state, app_key, settings).map(Output::Settings)
+        }
         Command::PutUser {
             app_key,
             user_id,
@@ -853,6 +867,7 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
             Ok(QueryOutput::App(app, env))
         }
         Query::ListApps => apps::list(state).map(QueryOutput::Apps),
+        Query::AppSettings { app_key } => apps::settings(state, app_key).map(QueryOutput::Settings),
         Query::Feed { after, limit } => feed::page(state, *after, *limit).map(QueryOutput::Feed),
         Query::Conversations {
             app_key,
@@ -879,7 +894,12 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
             groups::readers(state, app_key, msg_uid).map(QueryOutput::Readers)
         }
         Query::UserAccess { app_key, user_id } => {
-            users::access(state, app_key, user_id).map(|(user, ban)| QueryOutput::Access(user, ban))
+            let (user, ban) = users::access(state, app_key, user_id)?;
+            Ok(QueryOutput::Access(
+                user,
+                ban,
+                apps::settings(state, app_key)?,
+            ))
         }
         Query::Sync { app_key, request } => {
             apps::by_key(state, app_key)?;

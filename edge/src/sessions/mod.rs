@@ -16,7 +16,7 @@ use futures::FutureExt;
 use http::{header, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use meridian_cluster::state::{Command, Envelope};
+use meridian_cluster::state::{Command, Envelope, Query, QueryOutput};
 use meridian_cluster::ClusterClient;
 use meridian_regions::AreaCode;
 use meridian_telemetry::json_response;
@@ -56,6 +56,28 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Whether the app lets a page from `origin` open sessions (MSG-10). Requests without
+    /// an `Origin` are not from browsers; an unknown app is refused later, by the session.
+    async fn origin_allowed(&self, app_key: &str, origin: Option<&str>) -> bool {
+        let Some(origin) = origin else {
+            return true;
+        };
+        let Ok(app) = self.directory.resolve(app_key).await else {
+            return true;
+        };
+        let Some(client) = self.directory.client(app.area) else {
+            return true;
+        };
+        let query = Query::AppSettings {
+            app_key: app_key.to_string(),
+        };
+        match client.read(query).await {
+            Ok(QueryOutput::Settings(settings)) => settings.allows_origin(Some(origin)),
+            // Cannot tell now: refuse rather than let an unlisted origin in.
+            _ => false,
+        }
+    }
+
     async fn tail_ready(&self, area: AreaCode) {
         if let Some(ready) = self.ready.get(&area) {
             let mut ready = ready.clone();
@@ -185,40 +207,54 @@ impl Sessions {
             return Ok(futures::future::ready(refusal).boxed());
         };
         let params = session::ConnectParams::parse(request.uri().query().unwrap_or_default());
+        let origin = request
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let upgrade = hyper::upgrade::on(&mut request);
         let shared = self.shared.clone();
-        tokio::spawn(async move {
-            let upgraded = match upgrade.await {
-                Ok(upgraded) => upgraded,
-                Err(e) => {
-                    tracing::debug!(error = %e, "websocket upgrade failed");
-                    return;
-                }
-            };
-            // Small buffers: an idle session must cost a few KiB (tungstenite's defaults
-            // are 128 KiB each way); frames go out one by one from the session's queue.
-            let config = WebSocketConfig::default()
-                .read_buffer_size(READ_BUFFER_BYTES)
-                .write_buffer_size(0)
-                .max_write_buffer_size(MAX_FRAME_BYTES * 2)
-                .max_message_size(Some(MAX_FRAME_BYTES))
-                .max_frame_size(Some(MAX_FRAME_BYTES));
-            let ws = WebSocketStream::from_raw_socket(
-                TokioIo::new(upgraded),
-                Role::Server,
-                Some(config),
-            )
-            .await;
-            session::run(ws, params, shared).await;
-        });
         let accept = derive_accept_key(key.as_bytes());
-        let response = Response::builder()
-            .status(StatusCode::SWITCHING_PROTOCOLS)
-            .header(header::UPGRADE, "websocket")
-            .header(header::CONNECTION, "Upgrade")
-            .header(header::SEC_WEBSOCKET_ACCEPT, accept)
-            .body(Bytes::new())
-            .unwrap_or_else(|_| Response::new(Bytes::new()));
-        Ok(futures::future::ready(response).boxed())
+        Ok(async move {
+            // MSG-10: a page from an origin the app does not list never gets a session.
+            if !shared
+                .origin_allowed(&params.app_key, origin.as_deref())
+                .await
+            {
+                return json_response(
+                    StatusCode::FORBIDDEN,
+                    &json!({"code": 403, "error": "this origin may not open sessions for the app"}),
+                );
+            }
+            tokio::spawn(async move {
+                let upgraded = match upgrade.await {
+                    Ok(upgraded) => upgraded,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "websocket upgrade failed");
+                        return;
+                    }
+                };
+                // Small buffers: an idle session must cost a few KiB (tungstenite's
+                // defaults are 128 KiB each way); frames go out one by one from the
+                // session's queue.
+                let config = WebSocketConfig::default()
+                    .read_buffer_size(READ_BUFFER_BYTES)
+                    .write_buffer_size(0)
+                    .max_write_buffer_size(MAX_FRAME_BYTES * 2)
+                    .max_message_size(Some(MAX_FRAME_BYTES))
+                    .max_frame_size(Some(MAX_FRAME_BYTES));
+                let io = TokioIo::new(upgraded);
+                let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+                session::run(ws, params, shared).await;
+            });
+            Response::builder()
+                .status(StatusCode::SWITCHING_PROTOCOLS)
+                .header(header::UPGRADE, "websocket")
+                .header(header::CONNECTION, "Upgrade")
+                .header(header::SEC_WEBSOCKET_ACCEPT, accept)
+                .body(Bytes::new())
+                .unwrap_or_else(|_| Response::new(Bytes::new()))
+        }
+        .boxed())
     }
 }

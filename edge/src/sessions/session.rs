@@ -7,10 +7,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures::{FutureExt, SinkExt, StreamExt};
 use meridian_cluster::state::messages::MAX_CONTENT_BYTES;
 use meridian_cluster::state::{
-    ClientOrigin, Command, CommandError, Conversation, ConversationSetting, ConversationType,
-    Envelope, FeedEvent, HistoryPage, Message, MessageFlags, NewMessage, Output, Publication,
-    Query, QueryOutput, SessionRecord, SyncRequest, UltraGroupAnswer, UltraGroupChange,
-    UltraGroupQuestion,
+    AppSettings, ClientOrigin, Command, CommandError, Conversation, ConversationSetting,
+    ConversationType, Envelope, FeedEvent, HistoryPage, Message, MessageFlags, NewMessage, Output,
+    Publication, Query, QueryOutput, SessionRecord, SyncRequest, UltraGroupAnswer,
+    UltraGroupChange, UltraGroupQuestion,
 };
 use meridian_cluster::{ClusterClient, ClusterError};
 use meridian_proto::{
@@ -157,6 +157,8 @@ struct Identity {
     app_key: String,
     user_id: String,
     client: Arc<ClusterClient>,
+    /// The app's settings as of the connect (MSG-11: every connect reads them afresh).
+    settings: AppSettings,
 }
 
 async fn authenticate(shared: &Shared, params: &ConnectParams) -> Result<Identity, (u32, String)> {
@@ -182,8 +184,8 @@ async fn authenticate(shared: &Shared, params: &ConnectParams) -> Result<Identit
             user_id: claims.user_id.clone(),
         })
         .await;
-    match access {
-        Ok(QueryOutput::Access(user, ban)) => {
+    let settings = match access {
+        Ok(QueryOutput::Access(user, ban, settings)) => {
             if claims.issued_at_ms < user.tokens_valid_after_ms {
                 return Err(incorrect("expired"));
             }
@@ -193,18 +195,20 @@ async fn authenticate(shared: &Shared, params: &ConnectParams) -> Result<Identit
                     format!("the user is banned until {}", ban.until_ms),
                 ));
             }
+            settings
         }
         Ok(_) => return Err((codes::INTERNAL, "unexpected answer".into())),
         Err(ClusterError::Refused(CommandError::NotFound { .. })) => {
             return Err(incorrect("unknown user"))
         }
         Err(e) => return Err((codes::UNAVAILABLE, e.to_string())),
-    }
+    };
     Ok(Identity {
         area: resolved.area,
         app_key: params.app_key.clone(),
         user_id: claims.user_id,
         client,
+        settings,
     })
 }
 
@@ -280,7 +284,8 @@ where
         &params.device_id,
         platform,
         queue_tx,
-        false,
+        // MSG-02: with multi-device on, several web sessions may live side by side.
+        identity.settings.multi_device && platform == Platform::Web,
     );
     let gauge = shared
         .metrics
@@ -528,12 +533,10 @@ impl Session {
 
     /// Sends what this device missed after `delivered`, page by page, then `synced`.
     async fn sync(&mut self) -> Result<(), End> {
-        let since_ms = now_ms().saturating_sub(
-            self.shared
-                .settings
-                .offline_window_secs
-                .saturating_mul(1000),
-        );
+        // The app's offline window (PRV-02), never longer than this edge's bound.
+        let window_secs = u64::from(self.identity.settings.offline_window_days) * 24 * 3600;
+        let window_secs = window_secs.min(self.shared.settings.offline_window_secs);
+        let since_ms = now_ms().saturating_sub(window_secs.saturating_mul(1000));
         loop {
             let read = self
                 .identity
