@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use meridian_client::{codes, ConnectOptions, Connection};
+use meridian_client::{codes, Backoff, Client, ConnectOptions, Connection, Outgoing};
 use meridian_cluster::admin::generate_credentials;
 use meridian_cluster::state::{Command, Envelope};
 use meridian_edge::token::{self, TokenClaims};
@@ -114,91 +114,170 @@ async fn converse(
     }
 }
 
-// covers: MSG-01
-#[tokio::test]
-async fn ten_thousand_messages_survive_two_leader_kills_exactly_once_and_in_order() {
-    let mut cluster = ProcessCluster::new(binary(), ClusterOptions::default());
-    cluster.start_all();
-    let first = cluster.wait_for_leader(0, Duration::from_secs(15)).await;
-    let client = cluster.client();
-    let prod = generate_credentials();
-    client
-        .write_one(Envelope {
-            area: AreaCode::Sg,
-            command: Command::CreateApp {
-                name: "failover".into(),
-                dev: generate_credentials(),
-                prod: prod.clone(),
+/// A cluster of real processes with one app and users alice and bob, and an edge process
+/// in front of it that can be killed and started again on the same ports.
+struct Area {
+    cluster: ProcessCluster,
+    prod: meridian_cluster::state::Credentials,
+    config_path: std::path::PathBuf,
+    public: u16,
+    edge: Option<Process>,
+    _dir: tempfile::TempDir,
+}
+
+impl Area {
+    async fn start(nodes: u64) -> Self {
+        let mut cluster = ProcessCluster::new(
+            binary(),
+            ClusterOptions {
+                nodes,
+                ..ClusterOptions::default()
             },
-        })
-        .await
-        .expect("app");
-    for user in ["alice", "bob"] {
+        );
+        cluster.start_all();
+        cluster.wait_for_leader(0, Duration::from_secs(15)).await;
+        let client = cluster.client();
+        let prod = generate_credentials();
         client
             .write_one(Envelope {
                 area: AreaCode::Sg,
-                command: Command::PutUser {
-                    app_key: prod.app_key.clone(),
-                    user_id: user.into(),
-                    name: None,
-                    portrait: None,
+                command: Command::CreateApp {
+                    name: "failover".into(),
+                    dev: generate_credentials(),
+                    prod: prod.clone(),
                 },
             })
             .await
-            .expect("user");
+            .expect("app");
+        for user in ["alice", "bob"] {
+            client
+                .write_one(Envelope {
+                    area: AreaCode::Sg,
+                    command: Command::PutUser {
+                        app_key: prod.app_key.clone(),
+                        user_id: user.into(),
+                        name: None,
+                        portrait: None,
+                    },
+                })
+                .await
+                .expect("user");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (public, admin) = (free_port(), free_port());
+        let nodes: Vec<String> = cluster
+            .nodes
+            .iter()
+            .map(|n| format!("\"{}\"", n.rpc_addr()))
+            .collect();
+        let config = format!(
+            "listen = \"127.0.0.1:{public}\"\nadmin_listen = \"127.0.0.1:{admin}\"\n\
+             operator_token = \"{}\"\n\n[[areas]]\narea = \"SG\"\ncluster = [{}]\n\n\
+             [sessions]\nsends_per_second = 1000000\n",
+            meridian_testkit::OPERATOR_TOKEN,
+            nodes.join(", ")
+        );
+        let config_path = dir.path().join("edge.toml");
+        std::fs::write(&config_path, config).unwrap();
+        let mut area = Self {
+            cluster,
+            prod,
+            config_path,
+            public,
+            edge: None,
+            _dir: dir,
+        };
+        area.start_edge().await;
+        area
     }
 
-    let dir = tempfile::tempdir().unwrap();
-    let (public, admin) = (free_port(), free_port());
-    let nodes: Vec<String> = cluster
-        .nodes
-        .iter()
-        .map(|n| format!("\"{}\"", n.rpc_addr()))
-        .collect();
-    let config = format!(
-        "listen = \"127.0.0.1:{public}\"\nadmin_listen = \"127.0.0.1:{admin}\"\n\
-         operator_token = \"{}\"\n\n[[areas]]\narea = \"SG\"\ncluster = [{}]\n\n\
-         [sessions]\nsends_per_second = 1000000\n",
-        meridian_testkit::OPERATOR_TOKEN,
-        nodes.join(", ")
-    );
-    let config_path = dir.path().join("edge.toml");
-    std::fs::write(&config_path, config).unwrap();
-    let edge = Process::spawn(
-        ProcessCommand::new(binary())
-            .args(["edge", "--config"])
-            .arg(&config_path)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null()),
-    );
-    let url = format!("ws://127.0.0.1:{public}/websocket");
-    let options = |user: &str| ConnectOptions {
-        url: url.clone(),
-        app_key: prod.app_key.clone(),
-        token: token::issue(
-            &prod.app_secret,
-            &TokenClaims {
-                app_key: prod.app_key.clone(),
-                user_id: user.into(),
-                issued_at_ms: now_ms(),
-            },
-        ),
-        device_id: format!("{user}-device"),
-        platform: "iOS".into(),
-        cursor: None,
-    };
-    // The edge is up once a session gets through.
-    eventually(Duration::from_secs(15), "edge accepting sessions", || {
-        let options = options("alice");
-        async move {
-            let mut connection = Connection::connect(&options).await.ok()?;
-            let frame = connection.next_within(Duration::from_secs(5)).await.ok()?;
-            connection.close().await;
-            matches!(frame, ServerFrame::Connected { .. }).then_some(())
-        }
-    })
-    .await;
+    /// Starts the edge process and waits until a session gets through.
+    async fn start_edge(&mut self) {
+        self.edge = Some(Process::spawn(
+            ProcessCommand::new(binary())
+                .args(["edge", "--config"])
+                .arg(&self.config_path)
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null()),
+        ));
+        eventually(Duration::from_secs(15), "edge accepting sessions", || {
+            let options = self.options("alice");
+            async move {
+                let mut connection = Connection::connect(&options).await.ok()?;
+                let frame = connection.next_within(Duration::from_secs(5)).await.ok()?;
+                connection.close().await;
+                matches!(frame, ServerFrame::Connected { .. }).then_some(())
+            }
+        })
+        .await;
+    }
 
+    fn kill_edge(&mut self) {
+        if let Some(edge) = self.edge.take() {
+            edge.kill();
+        }
+    }
+
+    fn options(&self, user: &str) -> ConnectOptions {
+        ConnectOptions {
+            url: format!("ws://127.0.0.1:{}/websocket", self.public),
+            app_key: self.prod.app_key.clone(),
+            token: token::issue(
+                &self.prod.app_secret,
+                &TokenClaims {
+                    app_key: self.prod.app_key.clone(),
+                    user_id: user.into(),
+                    issued_at_ms: now_ms(),
+                },
+            ),
+            device_id: format!("{user}-device"),
+            platform: "iOS".into(),
+            cursor: None,
+        }
+    }
+}
+
+/// Every acknowledged message of each side arrived once, in seq order, with its content,
+/// on the other; together the two sides' sends hold every seq of the conversation once.
+fn assert_exchange(alice: &Seen, bob: &Seen, per_side: usize) {
+    for (receiver, sender, name) in [(bob, alice, "bob"), (alice, bob, "alice")] {
+        assert_eq!(sender.acked.len(), per_side);
+        let seqs: Vec<u64> = receiver.received.iter().map(|(seq, _, _)| *seq).collect();
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "{name} received out of order"
+        );
+        let uids: BTreeSet<&String> = receiver.received.iter().map(|(_, _, uid)| uid).collect();
+        assert_eq!(
+            uids.len(),
+            receiver.received.len(),
+            "{name} got a duplicate"
+        );
+        let received: BTreeMap<u64, String> = receiver
+            .received
+            .iter()
+            .map(|(seq, content, _)| (*seq, content.clone()))
+            .collect();
+        assert_eq!(received, sender.acked, "{name} lost or altered a message");
+    }
+    let all: BTreeSet<u64> = alice
+        .acked
+        .keys()
+        .chain(bob.acked.keys())
+        .copied()
+        .collect();
+    assert_eq!(all, (1..=2 * per_side as u64).collect());
+}
+
+// covers: MSG-01
+#[tokio::test]
+async fn ten_thousand_messages_survive_two_leader_kills_exactly_once_and_in_order() {
+    let mut area = Area::start(3).await;
+    let first = area
+        .cluster
+        .wait_for_leader(0, Duration::from_secs(15))
+        .await;
+    let options = |user: &str| area.options(user);
     let progress = Arc::new(AtomicUsize::new(0));
     let alice = tokio::spawn(converse(
         options("alice"),
@@ -228,12 +307,13 @@ async fn ten_thousand_messages_survive_two_leader_kills_exactly_once_and_in_orde
             || async { reached().then_some(()) },
         )
         .await;
-        cluster.kill(leader.node_id);
-        let next = cluster
+        area.cluster.kill(leader.node_id);
+        let next = area
+            .cluster
             .wait_for_leader(leader.term, Duration::from_secs(15))
             .await;
         assert_ne!(next.node_id, leader.node_id);
-        cluster.start(leader.node_id);
+        area.cluster.start(leader.node_id);
         leader = next;
     }
 
@@ -246,38 +326,105 @@ async fn ten_thousand_messages_survive_two_leader_kills_exactly_once_and_in_orde
         .expect("bob finished")
         .unwrap();
 
-    // Every acknowledged message arrived once, in seq order, with the content sent.
-    for (receiver, sender, name) in [(&bob, &alice, "bob"), (&alice, &bob, "alice")] {
-        assert_eq!(sender.acked.len(), MESSAGES_PER_SIDE);
-        let seqs: Vec<u64> = receiver.received.iter().map(|(seq, _, _)| *seq).collect();
-        assert!(
-            seqs.windows(2).all(|w| w[0] < w[1]),
-            "{name} received out of order"
-        );
-        let uids: BTreeSet<&String> = receiver.received.iter().map(|(_, _, uid)| uid).collect();
-        assert_eq!(
-            uids.len(),
-            receiver.received.len(),
-            "{name} got a duplicate"
-        );
-        let received: BTreeMap<u64, String> = receiver
-            .received
-            .iter()
-            .map(|(seq, content, _)| (*seq, content.clone()))
-            .collect();
-        assert_eq!(received, sender.acked, "{name} lost or altered a message");
-    }
-    // Both sides share one conversation: together their sends hold every seq once.
-    let all: BTreeSet<u64> = alice
-        .acked
-        .keys()
-        .chain(bob.acked.keys())
-        .copied()
-        .collect();
-    assert_eq!(all, (1..=2 * MESSAGES_PER_SIDE as u64).collect());
+    assert_exchange(&alice, &bob, MESSAGES_PER_SIDE);
     eprintln!(
         "reconnects: alice {}, bob {}",
         alice.reconnects, bob.reconnects
     );
-    edge.kill();
+    area.kill_edge();
+}
+
+/// One side of an exchange through the SDK's reconnecting [`Client`]: sends `count`
+/// messages (one at a time, each retried by the client until acknowledged) while it reads
+/// the peer's, until both are done.
+async fn converse_with_sdk(
+    options: ConnectOptions,
+    me: &'static str,
+    peer: &'static str,
+    count: usize,
+    progress: Arc<AtomicUsize>,
+) -> (Seen, u64) {
+    let mut client = Client::start(
+        options,
+        Backoff {
+            first: Duration::from_millis(50),
+            max: Duration::from_millis(500),
+        },
+    );
+    // Sending runs on its own task: a send future is never dropped half-way.
+    let sender = client.sender();
+    let sending = tokio::spawn(async move {
+        let mut acked = BTreeMap::new();
+        for n in 0..count {
+            let content = format!("{me}-{n}");
+            let ack = sender
+                .send(Outgoing {
+                    conversation_type: 1,
+                    target_id: peer.into(),
+                    channel_id: String::new(),
+                    object_name: "RC:TxtMsg".into(),
+                    content: content.clone(),
+                })
+                .await
+                .expect("every send is acknowledged in the end");
+            acked.insert(ack.seq, content);
+            progress.fetch_add(1, Ordering::Relaxed);
+        }
+        acked
+    });
+    let mut seen = Seen::default();
+    while seen.received.len() < count {
+        let message = client.next_message().await.expect("the client keeps going");
+        if message.sender_user_id == peer {
+            seen.received
+                .push((message.seq, message.content, message.msg_uid));
+        }
+    }
+    seen.acked = sending.await.expect("sender");
+    let reconnects = client.reconnects();
+    client.stop();
+    (seen, reconnects)
+}
+
+// covers: MSG-01
+#[tokio::test]
+async fn the_sdk_client_rides_out_an_edge_crash_without_losing_or_repeating_a_message() {
+    const PER_SIDE: usize = 1_000;
+    let mut area = Area::start(1).await;
+    let progress = Arc::new(AtomicUsize::new(0));
+    let alice = tokio::spawn(converse_with_sdk(
+        area.options("alice"),
+        "alice",
+        "bob",
+        PER_SIDE,
+        progress.clone(),
+    ));
+    let bob = tokio::spawn(converse_with_sdk(
+        area.options("bob"),
+        "bob",
+        "alice",
+        PER_SIDE,
+        progress.clone(),
+    ));
+    eventually(Duration::from_secs(60), "conversation progress", || async {
+        (progress.load(Ordering::Relaxed) >= 500).then_some(())
+    })
+    .await;
+    // The edge dies mid-conversation (SIGKILL: no drain) and comes back on the same port.
+    area.kill_edge();
+    area.start_edge().await;
+    let (alice, alice_reconnects) = tokio::time::timeout(Duration::from_secs(120), alice)
+        .await
+        .expect("alice finished")
+        .unwrap();
+    let (bob, bob_reconnects) = tokio::time::timeout(Duration::from_secs(120), bob)
+        .await
+        .expect("bob finished")
+        .unwrap();
+    assert!(
+        alice_reconnects >= 1 && bob_reconnects >= 1,
+        "both reconnected"
+    );
+    assert_exchange(&alice, &bob, PER_SIDE);
+    area.kill_edge();
 }

@@ -1,8 +1,9 @@
-//! Rust client SDK: one WebSocket session with an edge (`edge/PROTOCOL.md`).
+//! Rust client SDK: WebSocket sessions with an edge (`edge/PROTOCOL.md`).
 //!
-//! [`Connection`] connects, sends frames and yields the edge's frames in order. It keeps
-//! the sync cursor of every message it has handed out, so a reconnect resumes exactly
-//! after the last message the application saw ([`Connection::cursor`]).
+//! [`Connection`] is one connection: it connects, sends frames and yields the edge's
+//! frames in order, keeping the sync cursor of every message it has handed out
+//! ([`Connection::cursor`]). [`Client`] is what an app holds all day: it reconnects with
+//! backoff, resumes at that cursor and resends unacknowledged messages.
 
 use std::time::Duration;
 
@@ -13,6 +14,9 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub use meridian_proto::{codes, conversation, MessageBody};
+pub use resilient::{Acked, Backoff, Client, Outgoing, SendError, Sender};
+
+mod resilient;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
