@@ -209,9 +209,8 @@ async fn run(
                             wait = backoff.first;
                         }
                         ServerFrame::Message(body) => {
-                            if messages.send(body).await.is_err() {
-                                return;
-                            }
+                            // The app dropped the client: nobody reads any more.
+                            let Ok(()) = messages.send(body).await else { return };
                         }
                         ServerFrame::Ack { client_id, msg_uid, seq, sent_time, .. } => {
                             if let Some(at) = unacked.iter().position(|p| p.client_id == client_id) {
