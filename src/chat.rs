@@ -167,6 +167,7 @@ async fn connect(who: &Who, device: &Device) -> anyhow::Result<Connection> {
         device_id: device.id.clone(),
         platform: device.platform.into(),
         cursor: device.cursor(),
+        tls: None,
     };
     let mut connection = Connection::connect(&options).await?;
     match connection.next_within(ANSWER_WAIT).await? {

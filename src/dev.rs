@@ -207,6 +207,7 @@ impl Deployment {
                 directory,
                 rate_limits: options.rate_limits,
                 tls: None,
+                public_tls: None,
                 sessions: options.sessions.clone(),
             })
             .await

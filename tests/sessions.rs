@@ -47,6 +47,7 @@ impl Area {
             device_id: device.into(),
             platform: platform.into(),
             cursor,
+            tls: None,
         };
         let mut connection = Connection::connect(&options).await.expect("connect");
         match connection.next_within(WAIT).await.expect("connected") {
@@ -210,6 +211,7 @@ async fn private_messages_arrive_live_then_by_sync_in_order_exactly_once() {
         device_id: "x".into(),
         platform: "web".into(),
         cursor: None,
+        tls: None,
     };
     let mut stranger = Connection::connect(&options).await.unwrap();
     match stranger.next_within(WAIT).await.unwrap() {
@@ -396,6 +398,7 @@ async fn a_ban_closes_live_sessions_and_refuses_new_ones() {
         device_id: "bob-phone".into(),
         platform: "iOS".into(),
         cursor: None,
+        tls: None,
     };
     let mut again = Connection::connect(&options).await.unwrap();
     match again.next_within(WAIT).await.unwrap() {

@@ -122,11 +122,18 @@ struct Area {
     config_path: std::path::PathBuf,
     public: u16,
     edge: Option<Process>,
+    /// With a TLS edge: what clients trust.
+    client_tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
     _dir: tempfile::TempDir,
 }
 
 impl Area {
     async fn start(nodes: u64) -> Self {
+        Self::start_with(nodes, false).await
+    }
+
+    /// `tls`: the edge serves `wss://` with a certificate from a throw-away CA.
+    async fn start_with(nodes: u64, tls: bool) -> Self {
         let mut cluster = ProcessCluster::new(
             binary(),
             ClusterOptions {
@@ -177,6 +184,19 @@ impl Area {
             meridian_testkit::OPERATOR_TOKEN,
             nodes.join(", ")
         );
+        let mut config = config;
+        let mut client_tls = None;
+        if tls {
+            let files = meridian_rpc::DevPki::new()
+                .unwrap()
+                .write_node(dir.path(), "edge")
+                .unwrap();
+            config.push_str(&format!(
+                "\n[public_tls]\ncert = {:?}\nkey = {:?}\n",
+                files.cert, files.key
+            ));
+            client_tls = Some(meridian_rpc::client_config_trusting(&files.ca).unwrap());
+        }
         let config_path = dir.path().join("edge.toml");
         std::fs::write(&config_path, config).unwrap();
         let mut area = Self {
@@ -185,6 +205,7 @@ impl Area {
             config_path,
             public,
             edge: None,
+            client_tls,
             _dir: dir,
         };
         area.start_edge().await;
@@ -219,8 +240,12 @@ impl Area {
     }
 
     fn options(&self, user: &str) -> ConnectOptions {
+        let url = match self.client_tls {
+            Some(_) => format!("wss://localhost:{}/websocket", self.public),
+            None => format!("ws://127.0.0.1:{}/websocket", self.public),
+        };
         ConnectOptions {
-            url: format!("ws://127.0.0.1:{}/websocket", self.public),
+            url,
             app_key: self.prod.app_key.clone(),
             token: token::issue(
                 &self.prod.app_secret,
@@ -233,6 +258,7 @@ impl Area {
             device_id: format!("{user}-device"),
             platform: "iOS".into(),
             cursor: None,
+            tls: self.client_tls.clone(),
         }
     }
 }
@@ -426,5 +452,49 @@ async fn the_sdk_client_rides_out_an_edge_crash_without_losing_or_repeating_a_me
         "both reconnected"
     );
     assert_exchange(&alice, &bob, PER_SIDE);
+    area.kill_edge();
+}
+
+#[tokio::test]
+async fn sessions_run_over_tls_when_the_edge_is_configured_for_it() {
+    let mut area = Area::start_with(1, true).await;
+    let mut alice = Connection::connect(&area.options("alice")).await.unwrap();
+    let mut bob = Connection::connect(&area.options("bob")).await.unwrap();
+    for connection in [&mut alice, &mut bob] {
+        loop {
+            if let ServerFrame::Synced { .. } = connection
+                .next_within(Duration::from_secs(10))
+                .await
+                .unwrap()
+            {
+                break;
+            }
+        }
+    }
+    alice
+        .send(&ClientFrame::Send {
+            client_id: "t1".into(),
+            conversation_type: 1,
+            target_id: "bob".into(),
+            channel_id: String::new(),
+            object_name: "RC:TxtMsg".into(),
+            content: "over tls".into(),
+            push_content: None,
+            push_data: None,
+            to_user_ids: Vec::new(),
+        })
+        .await
+        .unwrap();
+    loop {
+        if let ServerFrame::Message(body) = bob.next_within(Duration::from_secs(10)).await.unwrap()
+        {
+            assert_eq!(body.content, "over tls");
+            break;
+        }
+    }
+    // A plain connection to the TLS port gets no session.
+    let mut plain = area.options("bob");
+    plain.url = format!("ws://localhost:{}/websocket", area.public);
+    assert!(Connection::connect(&plain).await.is_err());
     area.kill_edge();
 }

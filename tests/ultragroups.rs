@@ -32,6 +32,7 @@ async fn connect(api: &Api, ws: &str, user: &str) -> Connection {
         device_id: format!("{user}-phone"),
         platform: "iOS".into(),
         cursor: None,
+        tls: None,
     };
     let mut connection = Connection::connect(&options).await.unwrap();
     loop {

@@ -9,9 +9,12 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use meridian_proto::{ClientFrame, ServerFrame};
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::WebSocketStream;
 
 pub use meridian_proto::{codes, conversation, MessageBody};
 pub use resilient::{Acked, Backoff, Client, Outgoing, SendError, Sender};
@@ -28,6 +31,10 @@ pub enum ClientError {
     Closed,
     #[error("no frame within {0:?}")]
     Timeout(Duration),
+    #[error("bad URL {0}")]
+    Url(String),
+    #[error("connect: {0}")]
+    Io(String),
 }
 
 /// Where and as whom to connect.
@@ -41,6 +48,8 @@ pub struct ConnectOptions {
     pub platform: String,
     /// Resume after this cursor (from [`Connection::cursor`] of an earlier session).
     pub cursor: Option<u64>,
+    /// For `wss://` URLs: the TLS client configuration (which CAs to trust).
+    pub tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
 }
 
 impl ConnectOptions {
@@ -72,14 +81,47 @@ fn encode(value: &str) -> String {
         .collect()
 }
 
+/// The socket under a session: plain TCP or TLS.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
 pub struct Connection {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    ws: WebSocketStream<Box<dyn Io>>,
     cursor: u64,
 }
 
 impl Connection {
+    /// Connects to `ws://` or, with [`ConnectOptions::tls`], `wss://` URLs.
     pub async fn connect(options: &ConnectOptions) -> Result<Self, ClientError> {
-        let (ws, _) = tokio_tungstenite::connect_async(options.request_url()).await?;
+        let url = options.request_url();
+        let uri: tokio_tungstenite::tungstenite::http::Uri = url
+            .parse()
+            .map_err(|_| ClientError::Url(options.url.clone()))?;
+        let secure = uri.scheme_str() == Some("wss");
+        let host = uri
+            .host()
+            .ok_or_else(|| ClientError::Url(options.url.clone()))?
+            .to_string();
+        let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+        let tcp = TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(|e| ClientError::Io(e.to_string()))?;
+        let _ = tcp.set_nodelay(true);
+        let io: Box<dyn Io> = if secure {
+            let config = options.tls.clone().ok_or_else(|| {
+                ClientError::Url(format!("{}: wss needs a TLS configuration", options.url))
+            })?;
+            let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.clone())
+                .map_err(|_| ClientError::Url(options.url.clone()))?;
+            let tls = tokio_rustls::TlsConnector::from(config)
+                .connect(name, tcp)
+                .await
+                .map_err(|e| ClientError::Io(e.to_string()))?;
+            Box::new(tls)
+        } else {
+            Box::new(tcp)
+        };
+        let (ws, _) = tokio_tungstenite::client_async(url, io).await?;
         Ok(Self {
             ws,
             cursor: options.cursor.unwrap_or(0),

@@ -1,7 +1,7 @@
 //! An edge's configuration (`meridian edge --config edge.toml`).
 
 use meridian_regions::AreaCode;
-use meridian_rpc::TlsFiles;
+use meridian_rpc::{PublicTlsFiles, TlsFiles};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,6 +27,10 @@ pub struct EdgeConfig {
     /// mTLS identity towards clusters.
     #[serde(default)]
     pub tls: Option<TlsFiles>,
+    /// TLS on the public listener (`wss://` sessions, `https://` Server API); plain when
+    /// absent (loopback deployments such as `meridian dev`).
+    #[serde(default)]
+    pub public_tls: Option<PublicTlsFiles>,
     /// Client sessions (`/websocket`).
     #[serde(default)]
     pub sessions: SessionSettings,

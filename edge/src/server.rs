@@ -220,9 +220,12 @@ impl Edge {
         };
         // Server API bodies over its own limit get its 1508 answer; this bound only
         // protects the process.
-        let public_server =
+        let mut public_server =
             AdminServer::new(Registry::new(), Arc::new(PublicHooks(fronted.clone())))
                 .body_limit(8 * MAX_BODY_BYTES);
+        if let Some(files) = &config.public_tls {
+            public_server = public_server.tls(files.server_config().map_err(|e| setup(&e))?);
+        }
         let admin_server = AdminServer::new(registry, Arc::new(AdminPortHooks(fronted.clone())));
         tasks.extend([
             tokio::spawn({

@@ -11,7 +11,7 @@ pub mod tls;
 pub use client::{RpcClient, RpcError};
 pub use codec::{decode, encode, CodecError};
 pub use server::{serve, RpcHandler};
-pub use tls::{DevPki, TlsFiles, TlsSettings};
+pub use tls::{client_config_trusting, DevPki, PublicTlsFiles, TlsFiles, TlsSettings};
 
 /// Sets TCP_NODELAY: without it every small HTTP/2 frame waits for the delayed-ACK timer
 /// (measured: ~40 ms per Raft RPC).

@@ -126,6 +126,51 @@ impl TlsSettings {
     }
 }
 
+/// The certificate a public listener (an edge's client and Server API port) presents.
+/// Clients are not asked for certificates.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicTlsFiles {
+    /// Certificate chain, PEM.
+    pub cert: PathBuf,
+    /// Private key, PEM.
+    pub key: PathBuf,
+}
+
+impl PublicTlsFiles {
+    /// A server configuration offering HTTP/2 and HTTP/1.1 (WebSocket upgrades use 1.1).
+    pub fn server_config(&self) -> Result<Arc<ServerConfig>, TlsError> {
+        let certs = read_certs(&self.cert)?;
+        let key = read_key(&self.key)?;
+        let mut config = ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsError::Config(e.to_string()))?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(|e| TlsError::Config(e.to_string()))?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(Arc::new(config))
+    }
+}
+
+/// A client configuration trusting the CA certificates in `ca` (PEM), for clients of a
+/// deployment with its own CA (tests, `meridian dev` with TLS).
+pub fn client_config_trusting(ca: &Path) -> Result<Arc<ClientConfig>, TlsError> {
+    let mut roots = RootCertStore::empty();
+    for cert in read_certs(ca)? {
+        roots.add(cert).map_err(|e| TlsError::File {
+            path: ca.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    }
+    let config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Config(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
 /// A throw-away CA and node certificates for tests and local deployments.
 pub struct DevPki {
     ca_cert_pem: String,

@@ -112,6 +112,7 @@ impl SessionTarget {
             device_id: user.to_string(),
             platform: "iOS".into(),
             cursor: None,
+            tls: None,
         }
     }
 

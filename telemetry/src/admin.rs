@@ -33,7 +33,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use prometheus::{Encoder, Registry, TextEncoder};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -112,6 +112,9 @@ fn with_content_type(
     resp
 }
 
+/// How long a client may take to finish its TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 fn error_response(status: StatusCode, message: &str) -> Response<Bytes> {
     json_response(status, &serde_json::json!({ "error": message }))
 }
@@ -123,6 +126,7 @@ pub struct AdminServer {
     hooks: Arc<dyn AdminHooks>,
     body_limit: usize,
     drain_timeout: Duration,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl fmt::Debug for AdminServer {
@@ -142,7 +146,14 @@ impl AdminServer {
             hooks,
             body_limit: DEFAULT_BODY_LIMIT,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            tls: None,
         }
+    }
+
+    /// Serves TLS with this configuration (a public listener; see `rpc::PublicTlsFiles`).
+    pub fn tls(mut self, config: Arc<tokio_rustls::rustls::ServerConfig>) -> Self {
+        self.tls = Some(tokio_rustls::TlsAcceptor::from(config));
+        self
     }
 
     /// Largest request body passed to [`AdminHooks::route`]; larger gets 413.
@@ -199,14 +210,30 @@ impl AdminServer {
                 Some(joined) = conns.join_next(), if !conns.is_empty() => log_join(joined),
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
-                        let task = serve_connection(
-                            stream,
-                            peer,
-                            Arc::clone(&shared),
-                            Arc::clone(&builder),
-                            stop_rx.clone(),
-                        );
-                        conns.spawn(task);
+                        if let Err(e) = stream.set_nodelay(true) {
+                            tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
+                        }
+                        let (shared, builder, stop) =
+                            (Arc::clone(&shared), Arc::clone(&builder), stop_rx.clone());
+                        match self.tls.clone() {
+                            None => {
+                                conns.spawn(serve_connection(stream, peer, shared, builder, stop));
+                            }
+                            Some(acceptor) => {
+                                conns.spawn(async move {
+                                    // A client that never finishes its handshake is dropped.
+                                    let handshake =
+                                        tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                                    match handshake.await {
+                                        Ok(Ok(tls)) => {
+                                            serve_connection(tls, peer, shared, builder, stop).await
+                                        }
+                                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "tls handshake failed"),
+                                        Err(_) => tracing::debug!(%peer, "tls handshake timed out"),
+                                    }
+                                });
+                            }
+                        }
                     }
                     Err(e) => match e.kind() {
                         io::ErrorKind::ConnectionAborted
@@ -279,16 +306,15 @@ struct Shared {
     body_limit: usize,
 }
 
-async fn serve_connection(
-    stream: TcpStream,
+async fn serve_connection<S>(
+    stream: S,
     peer: SocketAddr,
     shared: Arc<Shared>,
     builder: Arc<auto::Builder<TokioExecutor>>,
     mut stop: watch::Receiver<bool>,
-) {
-    if let Err(e) = stream.set_nodelay(true) {
-        tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
-    }
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let service = service_fn(move |req: Request<Incoming>| {
         let shared = Arc::clone(&shared);
         async move { Ok::<_, Infallible>(handle(shared, req).await) }

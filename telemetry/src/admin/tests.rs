@@ -13,6 +13,7 @@ use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
 
 use super::*;
+use tokio::net::TcpStream;
 
 /// Bound on every wait, so a bug fails the test instead of hanging it.
 const LIMIT: Duration = Duration::from_secs(10);
