@@ -89,6 +89,10 @@ struct DevArgs {
     /// Client sessions: frames queued for one client before it is disconnected as slow.
     #[arg(long, default_value_t = 256, env = "MERIDIAN_DEV_QUEUE_FRAMES")]
     queue_frames: usize,
+    /// Client sessions: a session silent this long is closed (clients are told to ping
+    /// at a third of it).
+    #[arg(long, default_value_t = 90_000, env = "MERIDIAN_DEV_IDLE_TIMEOUT_MS")]
+    idle_timeout_ms: u64,
 }
 
 #[derive(Args)]
@@ -179,6 +183,8 @@ async fn run(command: Commands) -> anyhow::Result<()> {
                     offline_window_secs: args.offline_window_secs,
                     sends_per_second: args.sends_per_second,
                     queue_frames: args.queue_frames,
+                    idle_timeout_ms: args.idle_timeout_ms,
+                    heartbeat_ms: (args.idle_timeout_ms / 3).max(1),
                     ..Default::default()
                 },
             })

@@ -1004,3 +1004,59 @@ async fn app_settings_change_sessions_at_once() {
     assert_eq!(page_contents(&mut web1, 1).await, ["before bob"]);
     dev.stop();
 }
+
+// covers: MSG-07
+#[tokio::test]
+async fn content_of_128_kib_is_accepted_and_one_byte_more_is_refused() {
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let area = Area::new(&dev);
+    let mut alice = area.connect("alice", "a", "iOS", None).await;
+    synced(&mut alice).await;
+    let limit = 128 * 1024;
+    alice
+        .send(&text("at-limit", 1, "bob", &"x".repeat(limit)))
+        .await
+        .unwrap();
+    ack(&mut alice, "at-limit").await;
+    alice
+        .send(&text("over", 1, "bob", &"x".repeat(limit + 1)))
+        .await
+        .unwrap();
+    match alice.next_within(WAIT).await.unwrap() {
+        ServerFrame::Error {
+            code, client_id, ..
+        } => {
+            assert_eq!(code, codes::CONTENT_TOO_LARGE);
+            assert_eq!(client_id.as_deref(), Some("over"));
+        }
+        other => panic!("{other:?}"),
+    }
+    dev.stop();
+}
+
+#[tokio::test]
+async fn a_silent_session_is_closed_after_the_idle_timeout_and_pings_keep_one_open() {
+    let dev = DevDeployment::start_with(binary(), "SG", 1, &["--idle-timeout-ms", "1500"]).await;
+    let area = Area::new(&dev);
+    let mut quiet = area.connect("quiet", "q", "iOS", None).await;
+    synced(&mut quiet).await;
+    let mut chatty = area.connect("chatty", "c", "iOS", None).await;
+    synced(&mut chatty).await;
+    let started = tokio::time::Instant::now();
+    // chatty pings every 500 ms (a third of the timeout, as `connected` tells clients).
+    let mut pongs = 0;
+    while started.elapsed() < Duration::from_millis(3_000) {
+        chatty.send(&ClientFrame::Ping).await.unwrap();
+        if let ServerFrame::Pong { .. } = chatty.next_within(WAIT).await.unwrap() {
+            pongs += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(pongs >= 5);
+    // quiet sent nothing: its session is gone.
+    assert!(matches!(
+        quiet.next_within(WAIT).await,
+        Err(meridian_client::ClientError::Closed)
+    ));
+    dev.stop();
+}
