@@ -185,7 +185,6 @@ async fn run(command: Commands) -> anyhow::Result<()> {
                     queue_frames: args.queue_frames,
                     idle_timeout_ms: args.idle_timeout_ms,
                     heartbeat_ms: (args.idle_timeout_ms / 3).max(1),
-                    ..Default::default()
                 },
             })
             .await?;
