@@ -878,19 +878,30 @@ async fn deleting_and_clearing_change_one_users_view_and_search_finds_by_keyword
 }
 
 async fn put_settings(dev: &DevDeployment, app_key: &str, settings: serde_json::Value) -> u16 {
+    admin_call(
+        dev,
+        "PUT",
+        &format!("/admin/v1/apps/{app_key}/settings"),
+        settings,
+    )
+    .await
+}
+
+/// An operator admin API call through the area's edge; answers the HTTP status.
+async fn admin_call(dev: &DevDeployment, method: &str, path: &str, body: serde_json::Value) -> u16 {
     let admin = dev.endpoints["areas"]["SG"]["edges"][0]["admin"]
         .as_str()
         .unwrap()
         .to_string();
     let token = dev.endpoints["operatorToken"].as_str().unwrap();
     let answer = meridian_testkit::raw_http(
-        &format!("{admin}/admin/v1/apps/{app_key}/settings"),
-        "PUT",
+        &format!("{admin}{path}"),
+        method,
         &[
             ("Authorization".into(), format!("Bearer {token}")),
             ("Content-Type".into(), "application/json".into()),
         ],
-        settings.to_string().as_bytes(),
+        body.to_string().as_bytes(),
     )
     .await;
     answer.status
@@ -1058,5 +1069,68 @@ async fn a_silent_session_is_closed_after_the_idle_timeout_and_pings_keep_one_op
         quiet.next_within(WAIT).await,
         Err(meridian_client::ClientError::Closed)
     ));
+    dev.stop();
+}
+
+// covers: API-04
+#[tokio::test]
+async fn an_import_brings_users_groups_and_history_that_members_then_see() {
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let area = Area::new(&dev);
+    let path = format!("/admin/v1/apps/{}/import", area.api.key);
+    let day_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        - 86_400_000;
+    let message = |kind: u8, from: &str, target: &str, text: &str, at: u64, uid: &str| {
+        serde_json::json!({"conversationType": kind, "fromUserId": from, "targetId": target,
+            "objectName": "RC:TxtMsg", "content": text, "sentTime": at, "msgUID": uid})
+    };
+    // Out of time order: refused whole, so not even its users exist.
+    let refused = serde_json::json!({
+        "users": [{"userId": "zed"}],
+        "messages": [message(1, "zed", "ann", "late", day_ago + 10, "X-2"),
+                     message(1, "zed", "ann", "early", day_ago, "X-1")],
+    });
+    assert_eq!(admin_call(&dev, "POST", &path, refused).await, 400);
+    let (_, info) = area.api.form("/user/info.json", "userId=zed").await;
+    assert_ne!(info["code"], 200, "nothing of a refused import stays");
+
+    let import = serde_json::json!({
+        "users": [{"userId": "ann", "name": "Ann"}, {"userId": "ben"}],
+        "groups": [{"groupId": "old", "name": "Old", "members": ["ann", "ben"]}],
+        "messages": [message(3, "ann", "old", "from the old days", day_ago, "OLD-1"),
+                     message(1, "ann", "ben", "hello from before", day_ago + 1, "OLD-2")],
+    });
+    assert_eq!(admin_call(&dev, "POST", &path, import).await, 200);
+    assert_eq!(
+        area.api.ok("/user/info.json", "userId=ann").await["userName"],
+        "Ann"
+    );
+    // Imported members see imported group history; the private chat is there too.
+    let mut ben = area.connect("ben", "b", "iOS", None).await;
+    synced(&mut ben).await;
+    for (req_id, kind, target, expected) in [
+        (1, 3, "old", "from the old days"),
+        (2, 1, "ann", "hello from before"),
+    ] {
+        ben.send(&ClientFrame::History {
+            req_id,
+            conversation_type: kind,
+            target_id: target.into(),
+            channel_id: String::new(),
+            before_time: 0,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+        assert_eq!(page_contents(&mut ben, req_id).await, [expected]);
+    }
+    // New messages continue the imported conversation's sequence.
+    let mut ann = area.connect("ann", "a", "iOS", None).await;
+    synced(&mut ann).await;
+    ann.send(&text("n1", 3, "old", "and now")).await.unwrap();
+    assert_eq!(ack(&mut ann, "n1").await.1, 2);
     dev.stop();
 }

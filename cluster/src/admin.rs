@@ -11,6 +11,7 @@
 //! | GET, DELETE | /admin/v1/apps/{appKey} | |
 //! | POST | /admin/v1/apps/{appKey}/users | `{userId, name?, portraitUri?}` |
 //! | GET | /admin/v1/apps/{appKey}/users/{userId} | |
+//! | POST | /admin/v1/apps/{appKey}/import | `{users?: [{userId, name?, portraitUri?}], groups?: [{groupId, name?, members}], messages?: [{conversationType, fromUserId, targetId, channelId?, objectName, content, sentTime, msgUID?}]}` (≤ 1000 each; all or nothing) |
 //! | GET, PUT | /admin/v1/apps/{appKey}/settings | `{offlineWindowDays?, multiDevice?, preJoinHistory?, whitelistMode?, secureDomains?}` (PUT replaces; left out: default) |
 //! | GET | /admin/v1/cluster | |
 //! | POST | /admin/v1/cluster/members | `{id, addr}` |
@@ -28,7 +29,8 @@ use serde_json::{json, Value};
 use crate::api::{ApiReply, ApiRequest};
 use crate::client::{ClusterClient, ClusterError};
 use crate::state::{
-    AppSettings, Command, CommandError, Credentials, Envelope, Output, Query, QueryOutput,
+    AppSettings, Command, CommandError, Conversation, ConversationType, Credentials, Envelope,
+    ImportedMessage, Output, Query, QueryOutput,
 };
 
 pub struct AdminApi {
@@ -88,6 +90,47 @@ struct CreateUser {
     #[serde(default)]
     portrait_uri: Option<String>,
 }
+
+/// API-04: what an app moving in from another provider brings along. Applied whole or
+/// not at all.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Import {
+    #[serde(default)]
+    users: Vec<CreateUser>,
+    #[serde(default)]
+    groups: Vec<ImportGroup>,
+    #[serde(default)]
+    messages: Vec<ImportMessage>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportGroup {
+    #[serde(rename = "groupId")]
+    group_id: String,
+    #[serde(default)]
+    name: Option<String>,
+    members: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ImportMessage {
+    conversation_type: u8,
+    from_user_id: String,
+    target_id: String,
+    #[serde(default)]
+    channel_id: String,
+    object_name: String,
+    content: String,
+    sent_time: u64,
+    #[serde(default, rename = "msgUID")]
+    msg_uid: Option<String>,
+}
+
+/// Users, groups or messages one import may carry, each.
+const MAX_IMPORT_ITEMS: usize = 1000;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -171,6 +214,10 @@ impl AdminApi {
                 Err(response) => return *response,
             },
             (&Method::GET, ["apps", key, "users", user_id]) => self.get_user(key, user_id).await,
+            (&Method::POST, ["apps", key, "import"]) => match parse::<Import>(body) {
+                Ok(import) => self.import(key, import).await,
+                Err(response) => return *response,
+            },
             (&Method::GET, ["apps", key, "settings"]) => self.get_settings(key).await,
             (&Method::PUT, ["apps", key, "settings"]) => match parse::<AppSettings>(body) {
                 Ok(settings) => self.put_settings(key, settings).await,
@@ -285,6 +332,74 @@ impl AdminApi {
             QueryOutput::User(user) => Ok(json!({ "user": user })),
             other => Err(ClusterError::Protocol(format!("{other:?}"))),
         }
+    }
+
+    async fn import(&self, key: &str, import: Import) -> Result<Value, ClusterError> {
+        let too_many = [
+            import.users.len(),
+            import.groups.len(),
+            import.messages.len(),
+        ]
+        .into_iter()
+        .any(|n| n > MAX_IMPORT_ITEMS);
+        if too_many {
+            return Err(CommandError::Limit {
+                what: "users, groups or messages per import".into(),
+                limit: MAX_IMPORT_ITEMS as u64,
+            }
+            .into());
+        }
+        let mut messages = Vec::with_capacity(import.messages.len());
+        for m in import.messages {
+            let kind = ConversationType::from_code(m.conversation_type).ok_or_else(|| {
+                CommandError::invalid("conversationType", "is not a conversation type")
+            })?;
+            let conversation = match kind {
+                ConversationType::Private => {
+                    Conversation::private(&m.from_user_id, &m.target_id, &m.channel_id)
+                }
+                ConversationType::System => Conversation::system(&m.from_user_id, &m.target_id),
+                other => Conversation::group_like(other, &m.target_id, &m.channel_id),
+            };
+            messages.push(ImportedMessage {
+                conversation,
+                sender: m.from_user_id,
+                object_name: m.object_name,
+                content: m.content,
+                sent_time_ms: m.sent_time,
+                msg_uid: m.msg_uid,
+            });
+        }
+        let (users, groups, count) = (import.users.len(), import.groups.len(), messages.len());
+        let commands: Vec<Command> = import
+            .users
+            .into_iter()
+            .map(|user| Command::PutUser {
+                app_key: key.to_string(),
+                user_id: user.user_id,
+                name: user.name,
+                portrait: user.portrait_uri,
+            })
+            .chain(
+                import
+                    .groups
+                    .into_iter()
+                    .map(|group| Command::ImportGroupMembers {
+                        app_key: key.to_string(),
+                        group_id: group.group_id,
+                        name: group.name,
+                        user_ids: group.members,
+                    }),
+            )
+            .chain((!messages.is_empty()).then(|| Command::ImportMessages {
+                app_key: key.to_string(),
+                messages,
+            }))
+            .collect();
+        self.cluster
+            .write_one(self.envelope(Command::All(commands)))
+            .await?;
+        Ok(json!({ "users": users, "groups": groups, "messages": count }))
     }
 
     async fn get_settings(&self, key: &str) -> Result<Value, ClusterError> {

@@ -278,7 +278,7 @@ pub fn sync(
         found.extend(
             messages::after_position(state, app_key, &conversation, request.after, limit + 1)?
                 .into_iter()
-                .filter(|m| m.pos > joined_at_pos && m.visible_to(&request.user_id)),
+                .filter(|m| m.pos >= joined_at_pos && m.visible_to(&request.user_id)),
         );
         group_ids.push(group.group_id);
     }

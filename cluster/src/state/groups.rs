@@ -113,6 +113,16 @@ pub(super) fn get(
         .ok_or_else(|| CommandError::not_found(format!("group {group_id}")))
 }
 
+/// Where a new member's view of the group starts (GRP-05).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JoinedSince {
+    /// Joining now: earlier messages stay out of the member's view.
+    Now,
+    /// Moved in from another provider (API-04): a member from the start, so imported
+    /// history is part of its view.
+    Always,
+}
+
 /// Adds members, creating the group when it does not exist (create and join are the same
 /// call in the commercial API). The name is the new group's; an existing group keeps
 /// its name (`/group/refresh.json` renames), as the commercial group sync documents.
@@ -123,6 +133,7 @@ pub(super) fn join(
     group_id: &str,
     name: Option<&str>,
     user_ids: &[String],
+    since: JoinedSince,
 ) -> Result<Group, CommandError> {
     apps::by_key(state, app_key)?;
     validate_group_id(group_id)?;
@@ -140,7 +151,10 @@ pub(super) fn join(
         },
     };
     let mut joined = Vec::new();
-    let joined_at_pos = feed::next_position(state)?;
+    let joined_at_pos = match since {
+        JoinedSince::Now => feed::next_position(state)?,
+        JoinedSince::Always => 0,
+    };
     for user_id in user_ids {
         validate_user_id(user_id)?;
         let key = member_key(app_key, group_id, user_id);

@@ -443,6 +443,122 @@ pub(super) fn publish(
     Ok(out)
 }
 
+/// A message of another provider's history, moved in (API-04).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportedMessage {
+    pub conversation: Conversation,
+    pub sender: String,
+    pub object_name: String,
+    pub content: String,
+    pub sent_time_ms: u64,
+    /// The id it had; kept when given (and unique), so references to it still work.
+    #[serde(default)]
+    pub msg_uid: Option<String>,
+}
+
+/// Messages one import call may carry.
+pub const MAX_IMPORT: usize = 1000;
+
+/// Appends moved-in history to each conversation's log (API-04). History only: imported
+/// messages are not synced or delivered. Per conversation they must come in time order,
+/// after what the log already holds, so history stays in time order.
+pub(super) fn import(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    imported: &[ImportedMessage],
+) -> Result<u64, CommandError> {
+    apps::by_key(state, app_key)?;
+    if imported.len() > MAX_IMPORT {
+        return Err(CommandError::Limit {
+            what: "messages per import".into(),
+            limit: MAX_IMPORT as u64,
+        });
+    }
+    for item in imported {
+        let as_new = NewMessage {
+            conversation: item.conversation.clone(),
+            sender: item.sender.clone(),
+            recipient: None,
+            object_name: item.object_name.clone(),
+            content: item.content.clone(),
+            flags: MessageFlags::builtin(&item.object_name),
+            push_content: None,
+            push_data: None,
+            verify_blacklist: false,
+            visible_to: Vec::new(),
+            sender_device: None,
+        };
+        validate(&as_new)?;
+        if item.conversation.kind == ConversationType::Chatroom {
+            return Err(CommandError::invalid(
+                "conversationType",
+                "chatroom history is not imported",
+            ));
+        }
+        let seq_key = last_seq_key(app_key, &item.conversation);
+        let last_seq: u64 = state.get(&seq_key)?.unwrap_or(0);
+        if let Some(last) = get(state, app_key, &item.conversation, last_seq)? {
+            if item.sent_time_ms < last.sent_time_ms {
+                return Err(CommandError::invalid(
+                    "sentTime",
+                    "history is imported oldest first, after what the conversation holds",
+                ));
+            }
+        }
+        if item.sent_time_ms > ctx.now_ms {
+            return Err(CommandError::invalid("sentTime", "is in the future"));
+        }
+        let msg_uid = match &item.msg_uid {
+            Some(uid) => {
+                if uid.is_empty() || uid.len() > 64 {
+                    return Err(CommandError::invalid(
+                        "msgUID",
+                        "must be 1 to 64 characters",
+                    ));
+                }
+                if state.get_raw(&uid_key(app_key, uid))?.is_some() {
+                    return Err(CommandError::Conflict {
+                        what: format!("message {uid}"),
+                    });
+                }
+                uid.clone()
+            }
+            None => next_uid(ctx, state)?,
+        };
+        let seq = last_seq + 1;
+        state.put(seq_key, &seq)?;
+        let message = Message {
+            msg_uid: msg_uid.clone(),
+            conversation: item.conversation.clone(),
+            sender: item.sender.clone(),
+            object_name: item.object_name.clone(),
+            content: item.content.clone(),
+            sent_time_ms: item.sent_time_ms,
+            seq,
+            counted: false,
+            push_content: None,
+            push_data: None,
+            recalled: false,
+            modified: false,
+            visible_to: Vec::new(),
+            // Not in the feed: 0 sorts before every live message.
+            pos: 0,
+            sender_device: None,
+        };
+        state.put(message_key(app_key, &item.conversation, seq), &message)?;
+        state.put(
+            uid_key(app_key, &msg_uid),
+            &UidIndex {
+                conversation: item.conversation.clone(),
+                seq,
+            },
+        )?;
+    }
+    Ok(imported.len() as u64)
+}
+
 /// Stores a changed message in its place.
 pub(super) fn replace(
     state: &mut Overlay<'_>,
@@ -487,7 +603,8 @@ pub(super) fn last_and_unread(
                 return false;
             }
         };
-        if message.pos <= joined_at_pos {
+        // A join's own position is its membership event's, never a message's.
+        if message.pos < joined_at_pos {
             return false;
         }
         if !message.visible_to(viewer) {
@@ -803,7 +920,7 @@ pub(super) fn history(
         if past_window {
             return false;
         }
-        let visible = viewer.is_none_or(|v| message.visible_to(v)) && message.pos > since_pos;
+        let visible = viewer.is_none_or(|v| message.visible_to(v)) && message.pos >= since_pos;
         let matches = sender.as_ref().is_none_or(|s| &message.sender == s)
             && keyword
                 .as_ref()

@@ -28,8 +28,8 @@ pub use conversations::{ConversationSetting, ConversationSettings, ConversationS
 pub use feed::{FeedEvent, FeedPage, SyncPage, SyncRequest};
 pub use groups::{Group, Member};
 pub use messages::{
-    ClientOrigin, Conversation, ConversationType, ExpansionEntry, HistoryPage, Message,
-    MessageFlags, NewMessage, Publication,
+    ClientOrigin, Conversation, ConversationType, ExpansionEntry, HistoryPage, ImportedMessage,
+    Message, MessageFlags, NewMessage, Publication,
 };
 pub use presence::SessionRecord;
 pub use store::{Overlay, StateRead};
@@ -102,6 +102,11 @@ pub enum Command {
     DeleteApp {
         app_key: String,
     },
+    /// Moves in another provider's history (API-04).
+    ImportMessages {
+        app_key: String,
+        messages: Vec<ImportedMessage>,
+    },
     /// Replaces an app environment's settings.
     SetAppSettings {
         app_key: String,
@@ -130,6 +135,13 @@ pub enum Command {
     },
     /// Adds members, creating the group (with this name) if needed.
     JoinGroup {
+        app_key: String,
+        group_id: String,
+        name: Option<String>,
+        user_ids: Vec<String>,
+    },
+    /// Adds members moved in from another provider: members since the start (API-04).
+    ImportGroupMembers {
         app_key: String,
         group_id: String,
         name: Option<String>,
@@ -348,6 +360,8 @@ pub enum Output {
     Group(Group),
     Conversation(ConversationSettings),
     Settings(AppSettings),
+    /// How many records an import added.
+    Imported(u64),
     /// Rooms destroyed.
     Destroyed(Vec<String>),
     Done,
@@ -619,8 +633,31 @@ fn execute(
             group_id,
             name,
             user_ids,
-        } => groups::join(ctx, state, app_key, group_id, name.as_deref(), user_ids)
-            .map(Output::Group),
+        } => groups::join(
+            ctx,
+            state,
+            app_key,
+            group_id,
+            name.as_deref(),
+            user_ids,
+            groups::JoinedSince::Now,
+        )
+        .map(Output::Group),
+        Command::ImportGroupMembers {
+            app_key,
+            group_id,
+            name,
+            user_ids,
+        } => groups::join(
+            ctx,
+            state,
+            app_key,
+            group_id,
+            name.as_deref(),
+            user_ids,
+            groups::JoinedSince::Always,
+        )
+        .map(Output::Group),
         Command::QuitGroup {
             app_key,
             group_id,
@@ -800,6 +837,9 @@ fn execute(
             apps::create(ctx, state, name, dev, prod).map(Output::App)
         }
         Command::DeleteApp { app_key } => apps::delete(state, app_key),
+        Command::ImportMessages { app_key, messages } => {
+            messages::import(ctx, state, app_key, messages).map(Output::Imported)
+        }
         Command::SetAppSettings { app_key, settings } => {
             apps::set_settings(state, app_key, settings).map(Output::Settings)
         }
