@@ -1134,3 +1134,124 @@ async fn an_import_brings_users_groups_and_history_that_members_then_see() {
     assert_eq!(ack(&mut ann, "n1").await.1, 2);
     dev.stop();
 }
+
+// covers: PRV-12, GRP-10, SYS-02
+#[tokio::test]
+async fn status_messages_broadcast_recall_group_remarks_and_room_destroy_policy() {
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let area = Area::new(&dev);
+    area.api
+        .ok(
+            "/group/create.json",
+            "userId=alice&userId=bob&groupId=g1&groupName=G",
+        )
+        .await;
+    let mut bob = area.connect("bob", "b", "iOS", None).await;
+    synced(&mut bob).await;
+    // Status messages through the Server API: delivered live, never stored.
+    area.api
+        .ok(
+            "/statusmessage/private/publish.json",
+            "fromUserId=alice&toUserId=bob&objectName=RC:TypSts&content=%7B%7D",
+        )
+        .await;
+    let typing = message(&mut bob).await;
+    assert_eq!((typing.object_name.as_str(), typing.seq), ("RC:TypSts", 0));
+    area.api
+        .ok(
+            "/statusmessage/group/publish.json",
+            "fromUserId=alice&toGroupId=g1&objectName=App:Live&content=%7B%7D",
+        )
+        .await;
+    let live = message(&mut bob).await;
+    assert_eq!(
+        (live.object_name.as_str(), live.seq, live.target_id.as_str()),
+        ("App:Live", 0, "g1")
+    );
+    let (_, history) = area
+        .api
+        .json(
+            "/v3/message/private/query.json",
+            &serde_json::json!({"userId": "bob", "targetId": "alice"}),
+        )
+        .await;
+    assert_eq!(
+        history["data"],
+        serde_json::json!([]),
+        "status messages are not stored"
+    );
+
+    // A broadcast and its recall reach the online user.
+    let sent = area
+        .api
+        .ok(
+            "/message/broadcast.json",
+            "fromUserId=admin&objectName=RC:TxtMsg&content=%7B%22content%22%3A%22news%22%7D",
+        )
+        .await;
+    let id = sent["id"].as_str().unwrap().to_string();
+    assert_eq!(message(&mut bob).await.msg_uid, id);
+    let (_, wrong) = area
+        .api
+        .form(
+            "/message/broadcast/recall.json",
+            &format!("fromUserId=someone&messageUID={id}"),
+        )
+        .await;
+    assert_ne!(wrong["code"], 200, "only the broadcaster recalls it");
+    area.api
+        .ok(
+            "/message/broadcast/recall.json",
+            &format!("fromUserId=admin&messageUID={id}"),
+        )
+        .await;
+    let notice = message(&mut bob).await;
+    assert_eq!(notice.object_name, "RC:RcCmd");
+    assert!(notice.content.contains(&id));
+
+    // Group remarks.
+    area.api
+        .ok(
+            "/group/remarks/set.json",
+            "groupId=g1&userId=bob&remark=Bobby",
+        )
+        .await;
+    assert_eq!(
+        area.api
+            .ok("/group/remarks/get.json", "groupId=g1&userId=bob")
+            .await["remark"],
+        "Bobby"
+    );
+    area.api
+        .ok("/group/remarks/del.json", "groupId=g1&userId=bob")
+        .await;
+    assert_eq!(
+        area.api
+            .ok("/group/remarks/get.json", "groupId=g1&userId=bob")
+            .await["remark"],
+        ""
+    );
+    let (_, stranger) = area
+        .api
+        .form(
+            "/group/remarks/set.json",
+            "groupId=g1&userId=carol&remark=C",
+        )
+        .await;
+    assert_ne!(stranger["code"], 200, "only members have remarks");
+
+    // A room's idle destruction: 1 minute to 7 days.
+    area.api
+        .ok("/chatroom/create.json", "chatroom[r1]=Room")
+        .await;
+    for (body, ok) in [
+        ("chatroomId=r1&destroyType=1&destroyTime=0", false),
+        ("chatroomId=r1&destroyType=1&destroyTime=10081", false),
+        ("chatroomId=r1&destroyType=1&destroyTime=30", true),
+        ("chatroomId=r1&destroyType=0", true),
+    ] {
+        let (_, answer) = area.api.form("/chatroom/destroy/set.json", body).await;
+        assert_eq!(answer["code"] == 200, ok, "{body}: {answer}");
+    }
+    dev.stop();
+}

@@ -40,6 +40,9 @@ pub struct Chatroom {
     pub distribution_stopped: bool,
     /// Exempt from idle destruction (CHR-08).
     pub keep_alive: bool,
+    /// Destroyed after this long without messages or joins (CHR-08: an hour unless the
+    /// app sets another with `/chatroom/destroy/set.json`).
+    pub idle_destroy_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,6 +179,7 @@ pub(super) fn create(
             muted: false,
             distribution_stopped: false,
             keep_alive: false,
+            idle_destroy_ms: IDLE_DESTROY_MS,
         };
         state.put(key, &room)?;
     }
@@ -223,6 +227,26 @@ pub(super) fn set_flag(
         state.put(room_key(app_key, room_id), &room)?;
     }
     Ok(())
+}
+
+/// `/chatroom/destroy/set.json`: how long a room may stay idle before it is destroyed
+/// (at most a week).
+pub(super) fn set_idle_destroy(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    room_id: &str,
+    idle_ms: u64,
+) -> Result<(), CommandError> {
+    const MAX_IDLE_MS: u64 = 7 * 24 * 60 * 60 * 1000;
+    if !(60_000..=MAX_IDLE_MS).contains(&idle_ms) {
+        return Err(CommandError::invalid(
+            "destroyTime",
+            "must be 1 minute to 7 days",
+        ));
+    }
+    let mut room = get(state, app_key, room_id)?;
+    room.idle_destroy_ms = idle_ms;
+    Ok(state.put(room_key(app_key, room_id), &room)?)
 }
 
 /// Counts as activity: a message or a join keeps the room from idle destruction.
@@ -420,7 +444,7 @@ pub(super) fn destroy_idle(
 ) -> Result<Vec<String>, CommandError> {
     let idle: Vec<String> = rooms(state, app_key, &[])?
         .into_iter()
-        .filter(|r| !r.keep_alive && r.last_activity_ms + IDLE_DESTROY_MS <= ctx.now_ms)
+        .filter(|r| !r.keep_alive && r.last_activity_ms + r.idle_destroy_ms <= ctx.now_ms)
         .map(|r| r.room_id)
         .collect();
     destroy(state, app_key, &idle)?;

@@ -257,7 +257,7 @@ pub(super) fn dismiss(
     for member in members(state, app_key, group_id)? {
         state.delete(user_group_key(app_key, &member.user_id, group_id));
     }
-    for prefix in [MEMBER_PREFIX, MUTE_WHITELIST_PREFIX] {
+    for prefix in [MEMBER_PREFIX, MUTE_WHITELIST_PREFIX, REMARK_PREFIX] {
         for (key, _) in state.scan_raw(&scoped(prefix, app_key, &[group_id]))? {
             state.delete(key);
         }
@@ -368,6 +368,49 @@ pub(super) fn may_speak(
 }
 
 const READERS_PREFIX: &[u8] = b"greadby/";
+const REMARK_PREFIX: &[u8] = b"gremark/";
+const MAX_REMARK_CHARS: usize = 64;
+
+/// A member's remark (display name) in a group: set with `Some`, removed with `None`.
+pub(super) fn set_remark(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    group_id: &str,
+    user_id: &str,
+    remark: Option<&str>,
+) -> Result<(), CommandError> {
+    get(state, app_key, group_id)?;
+    if membership(state, app_key, group_id, user_id)?.is_none() {
+        return Err(CommandError::NotMember {
+            what: format!("group {group_id}"),
+        });
+    }
+    let mut key = scoped(REMARK_PREFIX, app_key, &[group_id]);
+    key.extend_from_slice(user_id.as_bytes());
+    match remark {
+        Some(remark) if remark.chars().count() > MAX_REMARK_CHARS => Err(CommandError::invalid(
+            "remark",
+            "must be at most 64 characters",
+        )),
+        Some(remark) => Ok(state.put(key, &remark.to_string())?),
+        None => {
+            state.delete(key);
+            Ok(())
+        }
+    }
+}
+
+pub(super) fn remark(
+    state: &impl StateRead,
+    app_key: &str,
+    group_id: &str,
+    user_id: &str,
+) -> Result<Option<String>, CommandError> {
+    get(state, app_key, group_id)?;
+    let mut key = scoped(REMARK_PREFIX, app_key, &[group_id]);
+    key.extend_from_slice(user_id.as_bytes());
+    Ok(state.get(&key)?)
+}
 /// Messages one group receipt may name.
 pub const MAX_RECEIPT_MESSAGES: usize = 100;
 
@@ -493,6 +536,7 @@ pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), C
         USER_GROUPS_PREFIX,
         MUTE_WHITELIST_PREFIX,
         READERS_PREFIX,
+        REMARK_PREFIX,
     ] {
         for (key, _) in state.scan_raw(&scoped(prefix, app_key, &[]))? {
             state.delete(key);

@@ -102,6 +102,19 @@ pub enum Command {
     DeleteApp {
         app_key: String,
     },
+    /// A member's remark in a group (`None` removes it).
+    SetGroupRemark {
+        app_key: String,
+        group_id: String,
+        user_id: String,
+        remark: Option<String>,
+    },
+    /// How long a room may stay idle before it is destroyed.
+    SetChatroomIdleDestroy {
+        app_key: String,
+        room_id: String,
+        idle_ms: u64,
+    },
     /// Moves in another provider's history (API-04).
     ImportMessages {
         app_key: String,
@@ -384,6 +397,11 @@ pub enum Query {
         app_key: String,
         user_id: String,
     },
+    GroupRemark {
+        app_key: String,
+        group_id: String,
+        user_id: String,
+    },
     /// A user's live client sessions at `now_ms`.
     Online {
         app_key: String,
@@ -510,6 +528,7 @@ pub enum QueryOutput {
     Settings(AppSettings),
     ConversationList(Vec<ConversationSummary>),
     Sessions(Vec<SessionRecord>),
+    Remark(Option<String>),
     UltraGroup(UltraGroupAnswer),
     /// (user, ms), oldest first.
     Readers(Vec<(String, u64)>),
@@ -837,6 +856,18 @@ fn execute(
             apps::create(ctx, state, name, dev, prod).map(Output::App)
         }
         Command::DeleteApp { app_key } => apps::delete(state, app_key),
+        Command::SetGroupRemark {
+            app_key,
+            group_id,
+            user_id,
+            remark,
+        } => groups::set_remark(state, app_key, group_id, user_id, remark.as_deref())
+            .map(|()| Output::Done),
+        Command::SetChatroomIdleDestroy {
+            app_key,
+            room_id,
+            idle_ms,
+        } => chatrooms::set_idle_destroy(state, app_key, room_id, *idle_ms).map(|()| Output::Done),
         Command::ImportMessages { app_key, messages } => {
             messages::import(ctx, state, app_key, messages).map(Output::Imported)
         }
@@ -925,6 +956,11 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
             apps::by_key(state, app_key)?;
             ultragroups::of_user(state, app_key, user_id).map(QueryOutput::UserIds)
         }
+        Query::GroupRemark {
+            app_key,
+            group_id,
+            user_id,
+        } => groups::remark(state, app_key, group_id, user_id).map(QueryOutput::Remark),
         Query::Online {
             app_key,
             user_id,

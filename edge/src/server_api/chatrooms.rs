@@ -411,3 +411,27 @@ pub(super) async fn entry_query(call: &Call) -> Fields {
         other => Err(unexpected(other)),
     }
 }
+
+/// `/chatroom/destroy/set.json`: `destroyType` 0 restores the one-hour idle rule, 1 sets
+/// `destroyTime` minutes of idleness (1 to 10080) before the room is destroyed.
+pub(super) async fn destroy_set(call: &Call) -> Fields {
+    let form = call.form()?;
+    let minutes = match form.int::<u8>("destroyType")?.unwrap_or(0) {
+        0 => 60,
+        1 => form
+            .int::<u64>("destroyTime")?
+            .ok_or_else(|| ApiError::missing("destroyTime"))?,
+        other => {
+            return Err(ApiError::param(format!(
+                "destroyType {other} must be 0 or 1"
+            )))
+        }
+    };
+    call.write(Command::SetChatroomIdleDestroy {
+        app_key: call.app_key(),
+        room_id: form.required("chatroomId")?.to_string(),
+        idle_ms: minutes.saturating_mul(60_000),
+    })
+    .await?;
+    Ok(Map::new())
+}

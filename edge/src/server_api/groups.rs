@@ -249,3 +249,37 @@ pub(super) async fn mute_whitelist(call: &Call) -> Fields {
         other => Err(unexpected(other)),
     }
 }
+
+/// `/group/remarks/set.json` (with `remark`) and `/group/remarks/del.json`.
+pub(super) async fn remark(call: &Call, set: bool) -> Fields {
+    let form = call.form()?;
+    let remark = if set {
+        Some(form.required("remark")?.to_string())
+    } else {
+        None
+    };
+    call.write(Command::SetGroupRemark {
+        app_key: call.app_key(),
+        group_id: form.required("groupId")?.to_string(),
+        user_id: form.required("userId")?.to_string(),
+        remark,
+    })
+    .await?;
+    Ok(Map::new())
+}
+
+/// `/group/remarks/get.json`: `remark`, empty when none is set.
+pub(super) async fn remark_get(call: &Call) -> Fields {
+    let form = call.form()?;
+    match call
+        .read(Query::GroupRemark {
+            app_key: call.app_key(),
+            group_id: form.required("groupId")?.to_string(),
+            user_id: form.required("userId")?.to_string(),
+        })
+        .await?
+    {
+        QueryOutput::Remark(remark) => Ok(fields(json!({ "remark": remark.unwrap_or_default() }))),
+        other => Err(unexpected(other)),
+    }
+}

@@ -132,9 +132,14 @@ pub(super) async fn publish_to(
 }
 
 // covers: PRV-01, PRV-10, PRV-12, MSG-05, MSG-07
-pub(super) async fn private_publish(call: &Call) -> Fields {
+/// `/message/private/publish.json`, and with `status_only` the status-message path
+/// (`/statusmessage/private/publish.json`: delivered to online devices, never stored).
+pub(super) async fn private_publish(call: &Call, status_only: bool) -> Fields {
     let form = call.form()?;
-    let p = publish_params(form)?;
+    let mut p = publish_params(form)?;
+    if status_only {
+        p.flags = MessageFlags::status();
+    }
     let to = form.required_at_most("toUserId", MAX_PRIVATE_RECIPIENTS)?;
     let messages = to
         .iter()
@@ -182,6 +187,39 @@ pub(super) fn conversation_of(
         ConversationType::System => Conversation::system(target, viewer),
         other => Conversation::group_like(other, target, channel),
     }
+}
+
+// covers: SYS-02
+/// `/message/broadcast/recall.json`: recalls a broadcast; every user gets the `RC:RcCmd`
+/// notice the way they got the broadcast (live, or on their next sync).
+pub(super) async fn broadcast_recall(call: &Call) -> Fields {
+    let form = call.form()?;
+    let from = form.required("fromUserId")?.to_string();
+    let msg_uid = form.required("messageUID")?.to_string();
+    let stored = match call
+        .read(Query::GetMessage {
+            app_key: call.app_key(),
+            msg_uid: msg_uid.clone(),
+        })
+        .await?
+    {
+        QueryOutput::Messages(mut found) if found.len() == 1 => found.remove(0),
+        other => return Err(unexpected(other)),
+    };
+    if stored.conversation != Conversation::system(&from, "") {
+        return Err(ApiError::param(format!(
+            "{msg_uid} is not a broadcast from {from}"
+        )));
+    }
+    call.write(Command::Recall {
+        app_key: call.app_key(),
+        sender: from,
+        msg_uid,
+        by_admin: form.bool_flag("isAdmin", false)?,
+        delete: form.bool_flag("isDelete", false)?,
+    })
+    .await?;
+    Ok(Map::new())
 }
 
 // covers: PRV-08, CHR-13
@@ -256,10 +294,13 @@ fn json_u64(body: &Value, name: &str) -> Result<Option<u64>, ApiError> {
 const MAX_PUBLISH_GROUPS: usize = 3;
 
 // covers: GRP-02, GRP-08, GRP-10
-pub(super) async fn group_publish(call: &Call) -> Fields {
+pub(super) async fn group_publish(call: &Call, status_only: bool) -> Fields {
     let form = call.form()?;
     let mut p = publish_params(form)?;
     p.verify_blacklist = false;
+    if status_only {
+        p.flags = MessageFlags::status();
+    }
     let groups = form.required_at_most("toGroupId", MAX_PUBLISH_GROUPS)?;
     // toUserId makes it a directed message: only those members see it.
     let directed: Vec<String> = form

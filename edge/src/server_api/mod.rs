@@ -166,6 +166,13 @@ enum Endpoint {
     UltraExpansionQuery,
     CheckOnline,
     HistoryClean,
+    StatusPrivatePublish,
+    StatusGroupPublish,
+    BroadcastRecall,
+    GroupRemarkSet,
+    GroupRemarkGet,
+    GroupRemarkDelete,
+    ChatroomDestroySet,
 }
 
 impl Endpoint {
@@ -266,6 +273,13 @@ impl Endpoint {
             "/conversation/message/history/clean.json" => Endpoint::HistoryClean,
             "/message/broadcast.json" => Endpoint::Broadcast,
             "/message/online/broadcast.json" => Endpoint::OnlineBroadcast,
+            "/statusmessage/private/publish.json" => Endpoint::StatusPrivatePublish,
+            "/statusmessage/group/publish.json" => Endpoint::StatusGroupPublish,
+            "/message/broadcast/recall.json" => Endpoint::BroadcastRecall,
+            "/group/remarks/set.json" => Endpoint::GroupRemarkSet,
+            "/group/remarks/get.json" => Endpoint::GroupRemarkGet,
+            "/group/remarks/del.json" => Endpoint::GroupRemarkDelete,
+            "/chatroom/destroy/set.json" => Endpoint::ChatroomDestroySet,
             "/message/ultragroup/publish.json" => Endpoint::UltraPublish,
             "/v3/message/ultragroup/query.json" => Endpoint::UltraQuery,
             "/ultragroup/create.json" => Endpoint::UltraCreate,
@@ -334,8 +348,10 @@ impl Endpoint {
     fn limit_classes(self) -> &'static [LimitClass] {
         match self {
             Endpoint::GetToken => &[LimitClass::GetToken],
-            Endpoint::PrivatePublish => &[LimitClass::PrivatePublish],
-            Endpoint::GroupPublish => &[LimitClass::GroupPublish],
+            Endpoint::PrivatePublish | Endpoint::StatusPrivatePublish => {
+                &[LimitClass::PrivatePublish]
+            }
+            Endpoint::GroupPublish | Endpoint::StatusGroupPublish => &[LimitClass::GroupPublish],
             Endpoint::ChatroomPublish => &[LimitClass::ChatroomPublish],
             Endpoint::UltraPublish => &[LimitClass::UltraGroupPublish],
             Endpoint::ChatroomBroadcast => &[LimitClass::ChatroomBroadcast],
@@ -477,7 +493,9 @@ impl ServerApi {
         // Only a well-formed, authenticated call spends the app's budget; a private
         // message to N users costs N.
         let cost = match endpoint {
-            Endpoint::PrivatePublish => messages::private_cost(&body),
+            Endpoint::PrivatePublish | Endpoint::StatusPrivatePublish => {
+                messages::private_cost(&body)
+            }
             _ => 1.0,
         };
         if let Some(limits) = &self.limits {
@@ -512,7 +530,8 @@ impl ServerApi {
             Endpoint::TagSet => users::tag_set(&call).await,
             Endpoint::TagBatchSet => users::tag_batch_set(&call).await,
             Endpoint::TagsGet => users::tags_get(&call).await,
-            Endpoint::PrivatePublish => messages::private_publish(&call).await,
+            Endpoint::PrivatePublish => messages::private_publish(&call, false).await,
+            Endpoint::StatusPrivatePublish => messages::private_publish(&call, true).await,
             Endpoint::SystemPublish => messages::system_publish(&call).await,
             Endpoint::Recall => messages::recall(&call).await,
             Endpoint::PrivateQuery => messages::private_query(&call).await,
@@ -534,7 +553,13 @@ impl ServerApi {
                 groups::change_mute_whitelist(&call, false).await
             }
             Endpoint::GroupBanWhitelistQuery => groups::mute_whitelist(&call).await,
-            Endpoint::GroupPublish => messages::group_publish(&call).await,
+            Endpoint::GroupPublish => messages::group_publish(&call, false).await,
+            Endpoint::StatusGroupPublish => messages::group_publish(&call, true).await,
+            Endpoint::BroadcastRecall => messages::broadcast_recall(&call).await,
+            Endpoint::GroupRemarkSet => groups::remark(&call, true).await,
+            Endpoint::GroupRemarkDelete => groups::remark(&call, false).await,
+            Endpoint::GroupRemarkGet => groups::remark_get(&call).await,
+            Endpoint::ChatroomDestroySet => chatrooms::destroy_set(&call).await,
             Endpoint::GroupQuery => messages::group_query(&call).await,
             Endpoint::ChatroomCreate => chatrooms::create(&call).await,
             Endpoint::ChatroomCreateNew => chatrooms::create_new(&call).await,
