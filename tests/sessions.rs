@@ -1255,3 +1255,97 @@ async fn status_messages_broadcast_recall_group_remarks_and_room_destroy_policy(
     }
     dev.stop();
 }
+
+/// `yyyyMMddHH` (UTC) of an instant in ms.
+fn utc_hour(ms: u64) -> String {
+    let days = (ms / 86_400_000) as i64;
+    let hour = (ms / 3_600_000) % 24;
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}{month:02}{day:02}{hour:02}")
+}
+
+#[tokio::test]
+async fn the_hourly_archive_links_to_that_hours_messages_until_deleted() {
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let area = Area::new(&dev);
+    let sent = area
+        .api
+        .ok(
+            "/message/private/publish.json",
+            "fromUserId=alice&toUserId=bob&objectName=RC:TxtMsg&content=%7B%22content%22%3A%22archived%22%7D",
+        )
+        .await;
+    let uid = sent["messageUIDs"][0]["messageUID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, page) = area
+        .api
+        .json(
+            "/v3/message/private/query.json",
+            &serde_json::json!({"userId": "bob", "targetId": "alice"}),
+        )
+        .await;
+    let hour = utc_hour(page["data"][0]["sentTime"].as_u64().unwrap());
+    let link = area
+        .api
+        .ok("/message/history.json", &format!("date={hour}"))
+        .await;
+    let url = link["url"].as_str().unwrap().to_string();
+    assert!(url.starts_with(&area.api.base), "{url}");
+    let archive = meridian_testkit::raw_http(&url, "GET", &[], b"").await;
+    assert_eq!(archive.status, 200);
+    let lines: Vec<serde_json::Value> = archive
+        .text()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["msgUID"], uid.as_str());
+    // A tampered link is refused; an hour without messages has no link.
+    let tampered = url.replace("signature=", "signature=x");
+    assert_eq!(
+        meridian_testkit::raw_http(&tampered, "GET", &[], b"")
+            .await
+            .status,
+        403
+    );
+    let empty = area
+        .api
+        .ok("/message/history.json", "date=2020010100")
+        .await;
+    assert_eq!(empty["url"], "");
+    let (_, bad) = area
+        .api
+        .form("/message/history.json", "date=2020013124")
+        .await;
+    assert_ne!(bad["code"], 200);
+    // Deleted: no link; the conversation keeps its history.
+    area.api
+        .ok("/message/history/delete.json", &format!("date={hour}"))
+        .await;
+    assert_eq!(
+        area.api
+            .ok("/message/history.json", &format!("date={hour}"))
+            .await["url"],
+        ""
+    );
+    let (_, kept) = area
+        .api
+        .json(
+            "/v3/message/private/query.json",
+            &serde_json::json!({"userId": "bob", "targetId": "alice"}),
+        )
+        .await;
+    assert_eq!(kept["data"][0]["msgUID"], uid.as_str());
+    dev.stop();
+}

@@ -198,7 +198,11 @@ impl Edge {
             })
             .collect();
         let directory = Arc::new(AppDirectory::new(clients.clone(), foreign));
-        let server_api = ServerApi::new(directory.clone(), config.rate_limits);
+        let server_api = ServerApi::new(
+            directory.clone(),
+            config.rate_limits,
+            config.public_tls.is_some(),
+        );
         let (stop, stop_rx) = watch::channel(false);
         let (sessions, mut tasks) = Sessions::start(
             directory,

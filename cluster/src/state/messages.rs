@@ -432,6 +432,7 @@ pub(super) fn publish(
             },
         )?;
         feed::append_stored(state, app_key, &built)?;
+        archive::index(state, app_key, &built)?;
         let publication = Publication::Stored {
             msg_uid,
             seq,
@@ -441,6 +442,74 @@ pub(super) fn publish(
         out.push(publication);
     }
     Ok(out)
+}
+
+/// The hourly archive (`/message/history.json`): every stored message is also indexed by
+/// the UTC hour it was sent in, so an hour's archive reads only that hour.
+pub mod archive {
+    use super::*;
+
+    const PREFIX: &[u8] = b"archive/";
+    const HOUR_MS: u64 = 3_600_000;
+
+    fn hour_prefix(app_key: &str, hour: u64) -> Vec<u8> {
+        [PREFIX, format!("{app_key}/{hour:010}/").as_bytes()].concat()
+    }
+
+    pub(in crate::state) fn index(
+        state: &mut Overlay<'_>,
+        app_key: &str,
+        message: &Message,
+    ) -> Result<(), CommandError> {
+        let key = [
+            hour_prefix(app_key, message.sent_time_ms / HOUR_MS).as_slice(),
+            format!("{:020}", message.pos).as_bytes(),
+        ]
+        .concat();
+        Ok(state.put(key, &(message.conversation.clone(), message.seq))?)
+    }
+
+    /// The messages sent in the hour starting at `hour_start_ms` (UTC), oldest first.
+    pub(in crate::state) fn hour(
+        state: &impl StateRead,
+        app_key: &str,
+        hour_start_ms: u64,
+    ) -> Result<Vec<Message>, CommandError> {
+        apps::by_key(state, app_key)?;
+        let pointers: Vec<(Conversation, u64)> =
+            state.scan(&hour_prefix(app_key, hour_start_ms / HOUR_MS))?;
+        let mut messages = Vec::with_capacity(pointers.len());
+        for (conversation, seq) in pointers {
+            if let Some(message) = get(state, app_key, &conversation, seq)? {
+                messages.push(message);
+            }
+        }
+        Ok(messages)
+    }
+
+    /// `/message/history/delete.json`: the hour's archive is gone (the conversations keep
+    /// their history).
+    pub(in crate::state) fn delete_hour(
+        state: &mut Overlay<'_>,
+        app_key: &str,
+        hour_start_ms: u64,
+    ) -> Result<(), CommandError> {
+        apps::by_key(state, app_key)?;
+        for (key, _) in state.scan_raw(&hour_prefix(app_key, hour_start_ms / HOUR_MS))? {
+            state.delete(key);
+        }
+        Ok(())
+    }
+
+    pub(in crate::state) fn delete_all(
+        state: &mut Overlay<'_>,
+        app_key: &str,
+    ) -> Result<(), CommandError> {
+        for (key, _) in state.scan_raw(&[PREFIX, app_key.as_bytes(), b"/"].concat())? {
+            state.delete(key);
+        }
+        Ok(())
+    }
 }
 
 /// A message of another provider's history, moved in (API-04).
@@ -973,6 +1042,7 @@ mod tests {
 
 /// Removes every message of an app environment.
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
+    archive::delete_all(state, app_key)?;
     for prefix in [MSG_PREFIX, CONV_PREFIX, UID_PREFIX, EXPANSION_PREFIX] {
         let scoped = [prefix, app_key.as_bytes(), b"/"].concat();
         for (key, _) in state.scan_raw(&scoped)? {

@@ -115,6 +115,11 @@ pub enum Command {
         room_id: String,
         idle_ms: u64,
     },
+    /// Deletes the hourly archive of the hour starting at `hour_start_ms`.
+    DeleteArchiveHour {
+        app_key: String,
+        hour_start_ms: u64,
+    },
     /// Moves in another provider's history (API-04).
     ImportMessages {
         app_key: String,
@@ -401,6 +406,11 @@ pub enum Query {
         app_key: String,
         group_id: String,
         user_id: String,
+    },
+    /// The messages sent in one UTC hour (the hourly archive).
+    ArchiveHour {
+        app_key: String,
+        hour_start_ms: u64,
     },
     /// A user's live client sessions at `now_ms`.
     Online {
@@ -868,6 +878,10 @@ fn execute(
             room_id,
             idle_ms,
         } => chatrooms::set_idle_destroy(state, app_key, room_id, *idle_ms).map(|()| Output::Done),
+        Command::DeleteArchiveHour {
+            app_key,
+            hour_start_ms,
+        } => messages::archive::delete_hour(state, app_key, *hour_start_ms).map(|()| Output::Done),
         Command::ImportMessages { app_key, messages } => {
             messages::import(ctx, state, app_key, messages).map(Output::Imported)
         }
@@ -956,6 +970,10 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
             apps::by_key(state, app_key)?;
             ultragroups::of_user(state, app_key, user_id).map(QueryOutput::UserIds)
         }
+        Query::ArchiveHour {
+            app_key,
+            hour_start_ms,
+        } => messages::archive::hour(state, app_key, *hour_start_ms).map(QueryOutput::Messages),
         Query::GroupRemark {
             app_key,
             group_id,

@@ -2,6 +2,7 @@
 //! the edge for the areas it fronts: authenticated, validated and rate-limited here, then
 //! carried out by the home area's cluster.
 
+mod archive;
 pub mod auth;
 mod chatrooms;
 mod conversations;
@@ -173,6 +174,8 @@ enum Endpoint {
     GroupRemarkGet,
     GroupRemarkDelete,
     ChatroomDestroySet,
+    HistoryArchive,
+    HistoryArchiveDelete,
 }
 
 impl Endpoint {
@@ -280,6 +283,8 @@ impl Endpoint {
             "/group/remarks/get.json" => Endpoint::GroupRemarkGet,
             "/group/remarks/del.json" => Endpoint::GroupRemarkDelete,
             "/chatroom/destroy/set.json" => Endpoint::ChatroomDestroySet,
+            "/message/history.json" => Endpoint::HistoryArchive,
+            "/message/history/delete.json" => Endpoint::HistoryArchiveDelete,
             "/message/ultragroup/publish.json" => Endpoint::UltraPublish,
             "/v3/message/ultragroup/query.json" => Endpoint::UltraQuery,
             "/ultragroup/create.json" => Endpoint::UltraCreate,
@@ -373,6 +378,8 @@ pub(crate) struct Call {
     pub cluster: Arc<ClusterClient>,
     pub body: Body,
     pub now_ms: u64,
+    /// `scheme://host` as the app server reached this edge (for links it is given).
+    pub base_url: String,
 }
 
 impl Call {
@@ -419,6 +426,8 @@ impl Call {
 
 pub struct ServerApi {
     directory: Arc<AppDirectory>,
+    /// `https` when the public listener serves TLS.
+    scheme: &'static str,
     /// `None` when the operator turned rate limits off (benchmarks of the pipeline).
     limits: Option<RateLimiter>,
     replay: ReplayGuard,
@@ -446,9 +455,10 @@ fn answer(result: Result<Map<String, Value>, ApiError>) -> Response<Bytes> {
 }
 
 impl ServerApi {
-    pub fn new(directory: Arc<AppDirectory>, rate_limits: bool) -> Self {
+    pub fn new(directory: Arc<AppDirectory>, rate_limits: bool, tls: bool) -> Self {
         Self {
             directory,
+            scheme: if tls { "https" } else { "http" },
             limits: rate_limits.then(RateLimiter::default),
             replay: ReplayGuard::default(),
         }
@@ -460,6 +470,11 @@ impl ServerApi {
     }
 
     pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
+        if request.method() == Method::GET
+            && request.uri().path().starts_with(archive::DOWNLOAD_PREFIX)
+        {
+            return self.archive_download(&request).await;
+        }
         answer(self.serve(request).await)
     }
 
@@ -506,11 +521,18 @@ impl ServerApi {
             .client(app.area)
             .cloned()
             .ok_or_else(|| ApiError::Internal(format!("no cluster client for {}", app.area)))?;
+        let base_url = request
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|host| host.to_str().ok())
+            .map(|host| format!("{}://{host}", self.scheme))
+            .unwrap_or_default();
         let call = Call {
             app,
             cluster,
             body,
             now_ms,
+            base_url,
         };
         match endpoint {
             Endpoint::GetToken => users::get_token(&call).await,
@@ -560,6 +582,8 @@ impl ServerApi {
             Endpoint::GroupRemarkDelete => groups::remark(&call, false).await,
             Endpoint::GroupRemarkGet => groups::remark_get(&call).await,
             Endpoint::ChatroomDestroySet => chatrooms::destroy_set(&call).await,
+            Endpoint::HistoryArchive => archive::link(&call).await,
+            Endpoint::HistoryArchiveDelete => archive::delete(&call).await,
             Endpoint::GroupQuery => messages::group_query(&call).await,
             Endpoint::ChatroomCreate => chatrooms::create(&call).await,
             Endpoint::ChatroomCreateNew => chatrooms::create_new(&call).await,
