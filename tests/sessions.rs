@@ -1349,3 +1349,83 @@ async fn the_hourly_archive_links_to_that_hours_messages_until_deleted() {
     assert_eq!(kept["data"][0]["msgUID"], uid.as_str());
     dev.stop();
 }
+
+// covers: CHR-04, CHR-05
+#[tokio::test]
+async fn members_joined_from_sessions_show_in_the_server_api_and_room_whitelists_change() {
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let area = Area::new(&dev);
+    area.api
+        .ok("/chatroom/create.json", "chatroom[r1]=Room")
+        .await;
+    let mut bob = area.connect("bob", "b", "iOS", None).await;
+    synced(&mut bob).await;
+    bob.send(&ClientFrame::JoinChatroom {
+        req_id: 1,
+        chatroom_id: "r1".into(),
+    })
+    .await
+    .unwrap();
+    assert!(matches!(
+        answer(&mut bob, 1).await,
+        ServerFrame::ChatroomJoined { .. }
+    ));
+    let members = area
+        .api
+        .ok("/chatroom/get.json", "chatroomId=r1&count=10&order=1")
+        .await;
+    assert_eq!(members["total"], 1);
+    assert_eq!(members["users"][0]["id"], "bob");
+    let exists = area
+        .api
+        .ok("/chatroom/user/exist.json", "chatroomId=r1&userId=bob")
+        .await;
+    assert_eq!(exists["isInChrm"], true);
+    // Room mute with a mute whitelist: bob may speak only while on it.
+    area.api.ok("/chatroom/ban/add.json", "chatroomId=r1").await;
+    area.api
+        .ok(
+            "/chatroom/user/ban/whitelist/add.json",
+            "chatroomId=r1&userId=bob",
+        )
+        .await;
+    bob.send(&text("w1", 4, "r1", "allowed")).await.unwrap();
+    ack(&mut bob, "w1").await;
+    area.api
+        .ok(
+            "/chatroom/user/ban/whitelist/rollback.json",
+            "chatroomId=r1&userId=bob",
+        )
+        .await;
+    bob.send(&text("w2", 4, "r1", "muted now")).await.unwrap();
+    loop {
+        match bob.next_within(WAIT).await.unwrap() {
+            ServerFrame::Error { code, .. } => {
+                assert_eq!(code, codes::MUTED_IN_CHATROOM);
+                break;
+            }
+            ServerFrame::Message(_) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    // The user whitelist (never shed, never auto-exited) loses bob again.
+    area.api
+        .ok(
+            "/chatroom/user/whitelist/add.json",
+            "chatroomId=r1&userId=bob",
+        )
+        .await;
+    area.api
+        .ok(
+            "/chatroom/user/whitelist/remove.json",
+            "chatroomId=r1&userId=bob",
+        )
+        .await;
+    assert_eq!(
+        area.api
+            .ok("/chatroom/user/whitelist/query.json", "chatroomId=r1")
+            .await["users"],
+        serde_json::json!([])
+    );
+    dev.stop();
+}
