@@ -265,6 +265,72 @@ async fn the_server_api_manages_ultra_groups_channels_mutes_and_history() {
         .await;
     assert_eq!(expansion["extraContent"]["k"]["v"], "v");
 
+    // Removals and changes: each list loses its user, the channel changes type, goes away.
+    for (path, body) in [
+        (
+            "/ultragroup/userbanned/del.json",
+            "groupId=u1&userIds=carol",
+        ),
+        (
+            "/ultragroup/banned/whitelist/del.json",
+            "groupId=u1&userIds=alice",
+        ),
+        (
+            "/ultragroup/channel/private/users/del.json",
+            "groupId=u1&busChannel=ops&userIds=bob",
+        ),
+    ] {
+        api.ok(path, body).await;
+    }
+    assert_eq!(
+        api.ok("/ultragroup/userbanned/get.json", "groupId=u1")
+            .await["users"],
+        json!([])
+    );
+    assert_eq!(
+        api.ok("/ultragroup/banned/whitelist/get.json", "groupId=u1")
+            .await["users"],
+        json!([])
+    );
+    assert_eq!(
+        api.ok(
+            "/ultragroup/channel/private/users/get.json",
+            "groupId=u1&busChannel=ops"
+        )
+        .await["users"],
+        json!([{"id": "alice"}])
+    );
+    api.ok(
+        "/ultragroup/channel/type/change.json",
+        "groupId=u1&busChannel=ops&type=0",
+    )
+    .await;
+    api.ok("/ultragroup/channel/del.json", "groupId=u1&busChannel=c0")
+        .await;
+    let channels = api
+        .ok(
+            "/ultragroup/channel/get.json",
+            "groupId=u1&page=1&limit=100",
+        )
+        .await;
+    assert_eq!(channels["channelList"].as_array().unwrap().len(), 49);
+    assert_eq!(channels["channelList"][0]["type"], 0);
+    api.ok(
+        "/ultragroup/message/expansion/delete.json",
+        &format!("msgUID={uid}&userId=alice&groupId=u1&busChannel=ops&extraKey=%5B%22k%22%5D"),
+    )
+    .await;
+    assert_eq!(
+        api.ok(
+            "/ultragroup/message/expansion/query.json",
+            &format!("msgUID={uid}&groupId=u1"),
+        )
+        .await["extraContent"],
+        json!({})
+    );
+    api.ok("/ultragroup/refresh.json", "groupId=u1&groupName=Renamed")
+        .await;
+
     api.ok("/ultragroup/quit.json", "userId=carol&groupId=u1")
         .await;
     assert_eq!(
