@@ -1429,3 +1429,47 @@ async fn members_joined_from_sessions_show_in_the_server_api_and_room_whitelists
     );
     dev.stop();
 }
+
+// covers: API-02, MSG-11
+#[tokio::test]
+async fn strict_replay_is_an_app_setting_that_refuses_reused_nonces() {
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let area = Area::new(&dev);
+    let mut headers = area.api.headers();
+    headers.push((
+        "Content-Type".into(),
+        "application/x-www-form-urlencoded".into(),
+    ));
+    let call = |headers: Vec<(String, String)>| {
+        let api = Api {
+            base: area.api.base.clone(),
+            key: area.api.key.clone(),
+            secret: area.api.secret.clone(),
+        };
+        async move {
+            api.send("/user/info.json", headers, b"userId=nobody")
+                .await
+                .1["code"]
+                .clone()
+        }
+    };
+    // Compat (the default): the same signed headers work again.
+    area.token("nobody").await;
+    assert_eq!(call(headers.clone()).await, 200);
+    assert_eq!(call(headers.clone()).await, 200);
+    let strict = serde_json::json!({"strictReplay": true});
+    assert_eq!(put_settings(&dev, &area.api.key, strict).await, 200);
+    // The app record is cached for at most a second.
+    meridian_testkit::eventually(WAIT, "strict replay in force", || {
+        let headers = headers.clone();
+        let call = &call;
+        async move { (call(headers).await == 1004).then_some(()) }
+    })
+    .await;
+    // Fresh headers still pass.
+    assert_eq!(
+        area.api.ok("/user/info.json", "userId=nobody").await["code"],
+        200
+    );
+    dev.stop();
+}

@@ -12,7 +12,7 @@
 //! | POST | /admin/v1/apps/{appKey}/users | `{userId, name?, portraitUri?}` |
 //! | GET | /admin/v1/apps/{appKey}/users/{userId} | |
 //! | POST | /admin/v1/apps/{appKey}/import | `{users?: [{userId, name?, portraitUri?}], groups?: [{groupId, name?, members}], messages?: [{conversationType, fromUserId, targetId, channelId?, objectName, content, sentTime, msgUID?}]}` (≤ 1000 each; all or nothing) |
-//! | GET, PUT | /admin/v1/apps/{appKey}/settings | `{offlineWindowDays?, multiDevice?, preJoinHistory?, whitelistMode?, secureDomains?}` (PUT replaces; left out: default) |
+//! | GET, PUT | /admin/v1/apps/{appKey}/settings | `{offlineWindowDays?, multiDevice?, preJoinHistory?, whitelistMode?, secureDomains?, strictReplay?}` (PUT replaces; left out: default) |
 //! | GET | /admin/v1/cluster | |
 //! | POST | /admin/v1/cluster/members | `{id, addr}` |
 //! | DELETE | /admin/v1/cluster/members/{id} | |

@@ -150,6 +150,9 @@ pub struct AppSettings {
     pub whitelist_mode: bool,
     /// MSG-10: web origins allowed to open client sessions; empty: any.
     pub secure_domains: Vec<String>,
+    /// API-02: Server API calls need a timestamp within ±5 minutes and a fresh nonce
+    /// (off by default: one published SDK signs once and reuses its headers).
+    pub strict_replay: bool,
 }
 
 impl Default for AppSettings {
@@ -160,6 +163,7 @@ impl Default for AppSettings {
             pre_join_history: false,
             whitelist_mode: false,
             secure_domains: Vec::new(),
+            strict_replay: false,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use meridian_cluster::state::{App, AppEnv, CommandError, Query, QueryOutput};
+use meridian_cluster::state::{App, AppEnv, AppSettings, CommandError, Query, QueryOutput};
 use meridian_cluster::{ClusterClient, ClusterError};
 use meridian_regions::AreaCode;
 use tokio::time::Instant;
@@ -24,6 +24,8 @@ pub struct Resolved {
     pub app: App,
     pub env: AppEnv,
     pub area: AreaCode,
+    /// The environment's settings, as fresh as the cache (one second).
+    pub settings: AppSettings,
 }
 
 impl Resolved {
@@ -115,7 +117,21 @@ impl AppDirectory {
     async fn look_up(&self, app_key: &str) -> Result<Lookup, ApiError> {
         for (&area, client) in &self.served {
             if let Some((app, env)) = find(client, app_key).await? {
-                return Ok(Lookup::Served(Resolved { app, env, area }));
+                let settings = match client
+                    .read(Query::AppSettings {
+                        app_key: app_key.to_string(),
+                    })
+                    .await?
+                {
+                    QueryOutput::Settings(settings) => settings,
+                    other => return Err(super::unexpected(other)),
+                };
+                return Ok(Lookup::Served(Resolved {
+                    app,
+                    env,
+                    area,
+                    settings,
+                }));
             }
         }
         for (&home, foreign) in &self.foreign {

@@ -489,8 +489,12 @@ impl ServerApi {
         let app = self.directory.resolve(&headers.app_key).await?;
         auth::verify(app.secret(), &headers)?;
         let now_ms = now_ms();
-        self.replay
-            .check(app.app_key(), &headers, now_ms, ReplayMode::Compat)?;
+        let replay = if app.settings.strict_replay {
+            ReplayMode::Strict
+        } else {
+            ReplayMode::Compat
+        };
+        self.replay.check(app.app_key(), &headers, now_ms, replay)?;
         let body = request.body();
         if body.len() > MAX_BODY_BYTES {
             return Err(ApiError::BodyTooLarge {
