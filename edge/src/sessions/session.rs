@@ -350,6 +350,13 @@ where
     result
 }
 
+/// A session's request worker, started at its first request.
+#[derive(Default)]
+struct Worker {
+    queue: Option<mpsc::Sender<Box<ClientFrame>>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
 struct Session {
     shared: Arc<Shared>,
     identity: Arc<Identity>,
@@ -392,24 +399,35 @@ impl Session {
         self.delivered = cursor.unwrap_or(0);
         Box::pin(self.sync()).await?;
 
-        let (requests_tx, requests_rx) = mpsc::channel(PENDING_REQUESTS);
-        let worker = tokio::spawn(requests(
-            self.shared.clone(),
-            self.identity.clone(),
-            self.handle.clone(),
-            self.out.clone(),
-            requests_rx,
-        ));
-        let result = self.serve_live(stream, &mut queue, requests_tx).await;
-        worker.abort();
+        let mut worker = Worker::default();
+        let result = self.serve_live(stream, &mut queue, &mut worker).await;
+        if let Some(task) = worker.task {
+            task.abort();
+        }
         result
+    }
+
+    /// The request worker's queue, starting the worker at the first request: an idle
+    /// session costs no worker task.
+    fn requests<'w>(&self, worker: &'w mut Worker) -> &'w mpsc::Sender<Box<ClientFrame>> {
+        worker.queue.get_or_insert_with(|| {
+            let (queue, incoming) = mpsc::channel(PENDING_REQUESTS);
+            worker.task = Some(tokio::spawn(requests(
+                self.shared.clone(),
+                self.identity.clone(),
+                self.handle.clone(),
+                self.out.clone(),
+                incoming,
+            )));
+            queue
+        })
     }
 
     async fn serve_live<S>(
         &mut self,
         stream: &mut futures::stream::SplitStream<WebSocketStream<S>>,
         queue: &mut mpsc::Receiver<Delivery>,
-        requests: mpsc::Sender<Box<ClientFrame>>,
+        worker: &mut Worker,
     ) -> Result<End, End>
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -480,7 +498,7 @@ impl Session {
                             }).await?;
                         }
                         other => {
-                            if requests.try_send(Box::new(other)).is_err() {
+                            if self.requests(worker).try_send(Box::new(other)).is_err() {
                                 self.out.error(codes::RATE_LIMITED, "too many requests in flight").await?;
                             }
                         }
