@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::feed::{self, FeedEvent};
+use super::feed;
 use super::groups::validate_group_id as validate_room_id;
 use super::messages::ConversationType;
 use super::store::{Overlay, StateRead};
@@ -539,7 +539,7 @@ pub(super) fn message_accepted(
     expire_offline(ctx, state, app_key, room_id, true)
 }
 
-/// Tells the edges' sessions who joined or left a room (see `feed`).
+/// Tells the edges' sessions who joined or left (see `feed`).
 fn announce(
     state: &mut Overlay<'_>,
     app_key: &str,
@@ -548,21 +548,17 @@ fn announce(
     left: Vec<String>,
     dismissed: bool,
 ) -> Result<(), CommandError> {
-    if joined.is_empty() && left.is_empty() && !dismissed {
-        return Ok(());
-    }
-    feed::append_event(
+    feed::announce(
         state,
-        FeedEvent::Members {
-            app_key: app_key.to_string(),
+        app_key,
+        feed::MembershipChange {
             kind: ConversationType::Chatroom,
-            id: room_id.to_string(),
+            id: room_id,
             joined,
             left,
             dismissed,
         },
-    )?;
-    Ok(())
+    )
 }
 
 /// A client joins a room (CHR-02): refused while banned from it; a user is in one room

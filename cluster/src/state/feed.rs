@@ -186,6 +186,45 @@ pub(super) fn append_event(state: &mut Overlay<'_>, event: FeedEvent) -> Result<
     append(state, &FeedRecord::Event(event))
 }
 
+/// A membership change of a group, ultra group or chatroom, for the sessions that route
+/// by it; nothing when nothing changed.
+pub(super) struct MembershipChange<'a> {
+    pub kind: ConversationType,
+    pub id: &'a str,
+    pub joined: Vec<String>,
+    pub left: Vec<String>,
+    pub dismissed: bool,
+}
+
+pub(super) fn announce(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    change: MembershipChange<'_>,
+) -> Result<(), CommandError> {
+    let MembershipChange {
+        kind,
+        id,
+        joined,
+        left,
+        dismissed,
+    } = change;
+    if joined.is_empty() && left.is_empty() && !dismissed {
+        return Ok(());
+    }
+    append_event(
+        state,
+        FeedEvent::Members {
+            app_key: app_key.to_string(),
+            kind,
+            id: id.to_string(),
+            joined,
+            left,
+            dismissed,
+        },
+    )?;
+    Ok(())
+}
+
 /// Events after `after`, at most `limit`.
 pub fn page(state: &impl StateRead, after: u64, limit: usize) -> Result<FeedPage, CommandError> {
     let head = head(state)?;

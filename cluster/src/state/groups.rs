@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::feed::{self, FeedEvent};
+use super::feed;
 use super::messages::ConversationType;
 use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
@@ -196,21 +196,17 @@ fn announce(
     left: Vec<String>,
     dismissed: bool,
 ) -> Result<(), CommandError> {
-    if joined.is_empty() && left.is_empty() && !dismissed {
-        return Ok(());
-    }
-    feed::append_event(
+    feed::announce(
         state,
-        FeedEvent::Members {
-            app_key: app_key.to_string(),
+        app_key,
+        feed::MembershipChange {
             kind: ConversationType::Group,
-            id: group_id.to_string(),
+            id: group_id,
             joined,
             left,
             dismissed,
         },
-    )?;
-    Ok(())
+    )
 }
 
 /// A user's membership record, if a member.

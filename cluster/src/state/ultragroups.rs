@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::conversations;
-use super::feed::{self, FeedEvent};
+use super::feed;
 use super::groups::validate_group_id;
 use super::messages::{self, Conversation, ConversationType, Message};
 use super::store::{Overlay, StateRead};
@@ -257,6 +257,7 @@ fn set_members(
     Ok(state.scan(&set_prefix(app_key, group_id, channel, set))?)
 }
 
+/// Tells the edges' sessions who joined or left (see `feed`).
 fn announce(
     state: &mut Overlay<'_>,
     app_key: &str,
@@ -265,21 +266,17 @@ fn announce(
     left: Vec<String>,
     dismissed: bool,
 ) -> Result<(), CommandError> {
-    if joined.is_empty() && left.is_empty() && !dismissed {
-        return Ok(());
-    }
-    feed::append_event(
+    feed::announce(
         state,
-        FeedEvent::Members {
-            app_key: app_key.to_string(),
+        app_key,
+        feed::MembershipChange {
             kind: ConversationType::UltraGroup,
-            id: group_id.to_string(),
+            id: group_id,
             joined,
             left,
             dismissed,
         },
-    )?;
-    Ok(())
+    )
 }
 
 fn join(

@@ -196,16 +196,7 @@ pub(super) async fn broadcast_recall(call: &Call) -> Fields {
     let form = call.form()?;
     let from = form.required("fromUserId")?.to_string();
     let msg_uid = form.required("messageUID")?.to_string();
-    let stored = match call
-        .read(Query::GetMessage {
-            app_key: call.app_key(),
-            msg_uid: msg_uid.clone(),
-        })
-        .await?
-    {
-        QueryOutput::Messages(mut found) if found.len() == 1 => found.remove(0),
-        other => return Err(unexpected(other)),
-    };
+    let stored = call.message(&msg_uid).await?;
     if stored.conversation != Conversation::system(&from, "") {
         return Err(ApiError::param(format!(
             "{msg_uid} is not a broadcast from {from}"
@@ -231,16 +222,7 @@ pub(super) async fn recall(call: &Call) -> Fields {
     let msg_uid = form.required("messageUID")?.to_string();
     let channel = form.get("busChannel").unwrap_or_default();
     let by_admin = form.bool_flag("isAdmin", false)?;
-    let stored = match call
-        .read(Query::GetMessage {
-            app_key: call.app_key(),
-            msg_uid: msg_uid.clone(),
-        })
-        .await?
-    {
-        QueryOutput::Messages(mut found) if found.len() == 1 => found.remove(0),
-        other => return Err(unexpected(other)),
-    };
+    let stored = call.message(&msg_uid).await?;
     if stored.conversation != conversation_of(kind, &from, target, channel) && !by_admin {
         return Err(ApiError::param(format!(
             "message {msg_uid} is not in that conversation"

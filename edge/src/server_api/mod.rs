@@ -21,7 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use meridian_cluster::state::{
-    Command, Envelope, Output, Query, QueryOutput, RoomFlag, RoomSet, UltraGroupSet,
+    Command, Envelope, Message, Output, Query, QueryOutput, RoomFlag, RoomSet, UltraGroupSet,
 };
 use meridian_cluster::ClusterClient;
 use serde_json::{Map, Value};
@@ -417,6 +417,20 @@ impl Call {
 
     pub async fn read(&self, query: Query) -> Result<QueryOutput, ApiError> {
         Ok(self.cluster.read(query).await?)
+    }
+
+    /// A stored message of the app, by id.
+    pub async fn message(&self, msg_uid: &str) -> Result<Message, ApiError> {
+        match self
+            .read(Query::GetMessage {
+                app_key: self.app_key(),
+                msg_uid: msg_uid.to_string(),
+            })
+            .await?
+        {
+            QueryOutput::Messages(mut found) if found.len() == 1 => Ok(found.remove(0)),
+            other => Err(unexpected(other)),
+        }
     }
 
     pub fn app_key(&self) -> String {

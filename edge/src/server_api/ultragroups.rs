@@ -442,16 +442,7 @@ pub(super) async fn history_around(call: &Call) -> Fields {
         Ok(n)
     };
     let (before, after) = (count("prevNum")?, count("lastNum")?);
-    let center = match call
-        .read(Query::GetMessage {
-            app_key: call.app_key(),
-            msg_uid: msg_uid.clone(),
-        })
-        .await?
-    {
-        QueryOutput::Messages(mut found) if found.len() == 1 => found.remove(0),
-        other => return Err(unexpected(other)),
-    };
+    let center = call.message(&msg_uid).await?;
     let conversation = center.conversation.clone();
     if conversation.kind != ConversationType::UltraGroup || conversation.first != group_id(form)? {
         return Err(ApiError::param(format!(
@@ -495,22 +486,12 @@ pub(super) async fn messages_by_id(call: &Call) -> Fields {
             .get("msgUID")
             .and_then(Value::as_str)
             .ok_or_else(|| ApiError::param("each of msgs needs a msgUID"))?;
-        let read = call
-            .read(Query::GetMessage {
-                app_key: call.app_key(),
-                msg_uid: msg_uid.to_string(),
-            })
-            .await;
-        if let Ok(QueryOutput::Messages(found)) = read {
-            data.extend(
-                found
-                    .iter()
-                    .filter(|m| {
-                        m.conversation.kind == ConversationType::UltraGroup
-                            && m.conversation.first == group
-                    })
-                    .map(|m| message_json(m, &m.sender)),
-            );
+        // Unknown ids are left out, as are messages of other conversations.
+        if let Ok(m) = call.message(msg_uid).await {
+            if m.conversation.kind == ConversationType::UltraGroup && m.conversation.first == group
+            {
+                data.push(message_json(&m, &m.sender));
+            }
         }
     }
     Ok(fields(json!({ "data": data })))
