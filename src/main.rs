@@ -86,7 +86,7 @@ struct DevArgs {
     /// Client sessions: messages one connection may send per second.
     #[arg(long, default_value_t = 5, env = "MERIDIAN_DEV_SENDS_PER_SECOND")]
     sends_per_second: u32,
-    /// Client sessions: frames queued for one client before it is disconnected as slow.
+    /// Client sessions: live events queued per session before it catches up by sync.
     #[arg(long, default_value_t = 256, env = "MERIDIAN_DEV_QUEUE_FRAMES")]
     queue_frames: usize,
     /// Client sessions: a session silent this long is closed (clients are told to ping

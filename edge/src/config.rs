@@ -49,7 +49,8 @@ pub struct SessionSettings {
     pub offline_window_secs: u64,
     /// Messages one connection may send per second (MSG-06).
     pub sends_per_second: u32,
-    /// Frames queued for one client before it counts as too slow and is disconnected.
+    /// Live events queued for one session; past this it stops taking them and catches up
+    /// by a sync instead (a client whose socket takes no frame for 5 s is disconnected).
     pub queue_frames: usize,
 }
 

@@ -13,15 +13,13 @@ use meridian_proto::codes;
 use tokio::sync::{mpsc, Notify};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-/// What a session's task receives besides its client's frames.
+/// What a session's task receives besides its client's frames. Kept to two words: every
+/// session's queue allocates room for 32 of them up front.
 #[derive(Debug)]
 pub enum Delivery {
     Event(Arc<Dispatched>),
-    /// The session was taken out of a room without asking.
-    RoomLeft {
-        room_id: String,
-        code: u32,
-    },
+    /// The session was taken out of a room without asking: (room, code).
+    RoomLeft(Box<(String, u32)>),
 }
 
 /// A feed event on its way to sessions, with the frame every receiver shares when the
@@ -368,10 +366,9 @@ impl Registry {
                         if let Some(rooms) = inner.session_rooms.get_mut(&handle.id) {
                             rooms.remove(id);
                         }
-                        let _ = handle.queue.try_send(Delivery::RoomLeft {
-                            room_id: id.clone(),
-                            code,
-                        });
+                        let _ = handle
+                            .queue
+                            .try_send(Delivery::RoomLeft(Box::new((id.clone(), code))));
                         handle.wake.notify_one();
                     }
                 }

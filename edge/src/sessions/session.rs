@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures::{FutureExt, SinkExt, StreamExt};
+use std::pin::Pin;
+
+use futures::{FutureExt, Sink, SinkExt, StreamExt};
 use meridian_cluster::state::messages::MAX_CONTENT_BYTES;
 use meridian_cluster::state::{
     AppSettings, ClientOrigin, Command, CommandError, Conversation, ConversationSetting,
@@ -19,7 +21,7 @@ use meridian_proto::{
 use meridian_regions::AreaCode;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
 use super::registry::{Delivery, GroupRef, Platform, SessionHandle};
@@ -119,28 +121,31 @@ impl End {
     }
 }
 
-/// Frames to the client go through a bounded queue drained by a writer task.
-#[derive(Clone)]
-struct Outbox(mpsc::Sender<WsMessage>, prometheus::IntCounter);
+/// The client's socket, written through by the session's own task: an idle session needs
+/// no writer task. A frame that cannot be written within 5 s ends the session as slow.
+struct Socket {
+    sink: Pin<Box<dyn Sink<WsMessage, Error = WsError> + Send + Sync>>,
+    frames_out: prometheus::IntCounter,
+}
 
-impl Outbox {
-    async fn send(&self, frame: &ServerFrame) -> Result<(), End> {
+impl Socket {
+    async fn send(&mut self, frame: &ServerFrame) -> Result<(), End> {
         let text = serde_json::to_string(frame).map_err(|_| End::Closed)?;
         self.send_text(text.into()).await
     }
 
-    async fn send_text(&self, text: Utf8Bytes) -> Result<(), End> {
-        match self.0.send_timeout(WsMessage::Text(text), SLOW_AFTER).await {
-            Ok(()) => {
-                self.1.inc();
+    async fn send_text(&mut self, text: Utf8Bytes) -> Result<(), End> {
+        match tokio::time::timeout(SLOW_AFTER, self.sink.send(WsMessage::Text(text))).await {
+            Ok(Ok(())) => {
+                self.frames_out.inc();
                 Ok(())
             }
-            Err(mpsc::error::SendTimeoutError::Timeout(_)) => Err(End::Slow),
-            Err(mpsc::error::SendTimeoutError::Closed(_)) => Err(End::Closed),
+            Ok(Err(_)) => Err(End::Closed),
+            Err(_) => Err(End::Slow),
         }
     }
 
-    async fn error(&self, code: u32, message: impl Into<String>) -> Result<(), End> {
+    async fn error(&mut self, code: u32, message: impl Into<String>) -> Result<(), End> {
         self.send(&ServerFrame::Error {
             code,
             message: message.into(),
@@ -148,6 +153,10 @@ impl Outbox {
             req_id: None,
         })
         .await
+    }
+
+    async fn close(&mut self) {
+        let _ = tokio::time::timeout(SLOW_AFTER, self.sink.close()).await;
     }
 }
 
@@ -217,19 +226,12 @@ pub async fn run<S>(ws: WebSocketStream<S>, params: ConnectParams, shared: Arc<S
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sink, mut stream) = ws.split();
-    let (out_tx, mut out_rx) = mpsc::channel::<WsMessage>(shared.settings.queue_frames);
-    let writer = tokio::spawn(async move {
-        while let Some(message) = out_rx.recv().await {
-            let closing = matches!(message, WsMessage::Close(_));
-            if sink.send(message).await.is_err() || closing {
-                break;
-            }
-        }
-        let _ = sink.close().await;
-    });
-    let out = Outbox(out_tx.clone(), shared.metrics.frames_out.clone());
-    let end = match serve(&mut stream, &out, params, &shared).await {
+    let (sink, mut stream) = ws.split();
+    let mut socket = Socket {
+        sink: Box::pin(sink),
+        frames_out: shared.metrics.frames_out.clone(),
+    };
+    let end = match serve(&mut stream, &mut socket, params, &shared).await {
         Ok(end) | Err(end) => end,
     };
     shared
@@ -237,16 +239,12 @@ where
         .session_closes
         .with_label_values(&[end.label()])
         .inc();
-    let _ = out_tx.try_send(WsMessage::Close(None));
-    drop(out_tx);
-    drop(out);
-    // The writer ends once the close frame is out (or the client is gone).
-    let _ = tokio::time::timeout(SLOW_AFTER, writer).await;
+    socket.close().await;
 }
 
 async fn serve<S>(
     stream: &mut futures::stream::SplitStream<WebSocketStream<S>>,
-    out: &Outbox,
+    out: &mut Socket,
     params: ConnectParams,
     shared: &Arc<Shared>,
 ) -> Result<End, End>
@@ -314,7 +312,7 @@ where
         shared: shared.clone(),
         identity: Arc::new(identity),
         handle: handle.clone(),
-        out: out.clone(),
+        out,
         delivered: 0,
     };
     let identity = session.identity.clone();
@@ -350,23 +348,40 @@ where
     result
 }
 
-/// A session's request worker, started at its first request.
+/// A session's request worker, started at its first request; its answers come back to
+/// the session's task, which writes them.
 #[derive(Default)]
 struct Worker {
     queue: Option<mpsc::Sender<Box<ClientFrame>>>,
+    answers: Option<mpsc::Receiver<Box<ServerFrame>>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
-struct Session {
+impl Worker {
+    /// The next answer, or never when no worker runs.
+    async fn next_answer(
+        answers: &mut Option<mpsc::Receiver<Box<ServerFrame>>>,
+    ) -> Box<ServerFrame> {
+        match answers {
+            Some(answers) => match answers.recv().await {
+                Some(answer) => answer,
+                None => std::future::pending().await,
+            },
+            None => std::future::pending().await,
+        }
+    }
+}
+
+struct Session<'s> {
     shared: Arc<Shared>,
     identity: Arc<Identity>,
     handle: Arc<SessionHandle>,
-    out: Outbox,
+    out: &'s mut Socket,
     /// Feed position up to which this device has everything.
     delivered: u64,
 }
 
-impl Session {
+impl Session<'_> {
     async fn live<S>(
         mut self,
         stream: &mut futures::stream::SplitStream<WebSocketStream<S>>,
@@ -410,17 +425,20 @@ impl Session {
     /// The request worker's queue, starting the worker at the first request: an idle
     /// session costs no worker task.
     fn requests<'w>(&self, worker: &'w mut Worker) -> &'w mpsc::Sender<Box<ClientFrame>> {
-        worker.queue.get_or_insert_with(|| {
+        if worker.queue.is_none() {
             let (queue, incoming) = mpsc::channel(PENDING_REQUESTS);
+            let (answer, answers) = mpsc::channel(PENDING_REQUESTS);
             worker.task = Some(tokio::spawn(requests(
                 self.shared.clone(),
                 self.identity.clone(),
                 self.handle.clone(),
-                self.out.clone(),
+                answer,
                 incoming,
             )));
-            queue
-        })
+            worker.answers = Some(answers);
+            worker.queue = Some(queue);
+        }
+        worker.queue.as_ref().expect("set above")
     }
 
     async fn serve_live<S>(
@@ -503,6 +521,9 @@ impl Session {
                             }
                         }
                     }
+                }
+                answer = Worker::next_answer(&mut worker.answers) => {
+                    self.out.send(&answer).await?;
                 }
                 () = tokio::time::sleep_until(last_heard + idle_timeout) => {
                     return Ok(End::Idle);
@@ -621,7 +642,8 @@ impl Session {
                     self.out.send(&frame()).await
                 }
             }
-            Delivery::RoomLeft { room_id, code } => {
+            Delivery::RoomLeft(left) => {
+                let (room_id, code) = *left;
                 self.out
                     .send(&ServerFrame::ChatroomLeft {
                         chatroom_id: room_id,
@@ -782,14 +804,14 @@ async fn requests(
     shared: Arc<Shared>,
     identity: Arc<Identity>,
     handle: Arc<SessionHandle>,
-    out: Outbox,
+    answers: mpsc::Sender<Box<ServerFrame>>,
     mut incoming: mpsc::Receiver<Box<ClientFrame>>,
 ) {
     while let Some(frame) = incoming.recv().await {
         // Boxed: the worker idles at `recv` in a small future; a request's (large) state
         // lives only while it runs.
         let answer = Box::pin(request(&shared, &identity, &handle, *frame)).await;
-        if out.send(&answer).await.is_err() {
+        if answers.send(Box::new(answer)).await.is_err() {
             return;
         }
     }
