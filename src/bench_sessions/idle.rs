@@ -100,7 +100,7 @@ async fn idle_sessions(count: usize) -> anyhow::Result<IdleSessions> {
         .connect_all(&users, None, |_| Box::new(|_| {}))
         .await?;
     let connect_seconds = started.elapsed().as_secs_f64();
-    // Let the edge finish what connecting started (writer tasks, freed handshakes).
+    // Let the edge finish what connecting started (presence writes, freed handshakes).
     tokio::time::sleep(Duration::from_secs(3)).await;
     let rss_after = dev.rss_bytes()?;
     let edge_sessions = dev.edge_sessions().await?;
