@@ -1347,6 +1347,26 @@ async fn the_hourly_archive_links_to_that_hours_messages_until_deleted() {
         )
         .await;
     assert_eq!(kept["data"][0]["msgUID"], uid.as_str());
+    // The edge counts Server API calls by path and code (bounded labels).
+    let metrics_url = dev.endpoints["areas"]["SG"]["edges"][0]["metrics"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let exposition = metrics_text(&metrics_url).await.unwrap();
+    let count = |labels: &str| {
+        meridian_testkit::metric_value(
+            &exposition,
+            &format!("meridian_edge_api_requests_total{{{labels}}}"),
+        )
+    };
+    assert_eq!(
+        count(r#"code="200",path="/message/history.json""#),
+        Some(3.0)
+    );
+    assert_eq!(
+        count(r#"code="1002",path="/message/history.json""#),
+        Some(1.0)
+    );
     dev.stop();
 }
 

@@ -1,5 +1,6 @@
 use prometheus::{
-    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry,
 };
 
 #[derive(Clone)]
@@ -13,6 +14,8 @@ pub(crate) struct EdgeMetrics {
     pub feed_events: IntCounter,
     pub resyncs: IntCounter,
     pub chatroom_drops: IntCounterVec,
+    pub api_requests: IntCounterVec,
+    pub api_seconds: HistogramVec,
 }
 
 impl EdgeMetrics {
@@ -78,7 +81,25 @@ impl EdgeMetrics {
             &["priority"],
         )?;
         registry.register(Box::new(chatroom_drops.clone()))?;
+        let api_requests = IntCounterVec::new(
+            Opts::new(
+                "meridian_edge_api_requests_total",
+                "Server API calls answered, by path (unknown paths as \"unknown\") and Server API code",
+            ),
+            &["path", "code"],
+        )?;
+        registry.register(Box::new(api_requests.clone()))?;
+        let api_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "meridian_edge_api_seconds",
+                "Server API calls from request to answer, by path",
+            ),
+            &["path"],
+        )?;
+        registry.register(Box::new(api_seconds.clone()))?;
         Ok(Self {
+            api_requests,
+            api_seconds,
             chatroom_drops,
             admin_requests,
             sessions,

@@ -200,6 +200,7 @@ impl Edge {
         let directory = Arc::new(AppDirectory::new(clients.clone(), foreign));
         let server_api = ServerApi::new(
             directory.clone(),
+            metrics.clone(),
             config.rate_limits,
             config.public_tls.is_some(),
         );

@@ -440,6 +440,7 @@ impl Call {
 
 pub struct ServerApi {
     directory: Arc<AppDirectory>,
+    metrics: crate::metrics::EdgeMetrics,
     /// `https` when the public listener serves TLS.
     scheme: &'static str,
     /// `None` when the operator turned rate limits off (benchmarks of the pipeline).
@@ -469,9 +470,15 @@ fn answer(result: Result<Map<String, Value>, ApiError>) -> Response<Bytes> {
 }
 
 impl ServerApi {
-    pub fn new(directory: Arc<AppDirectory>, rate_limits: bool, tls: bool) -> Self {
+    pub(crate) fn new(
+        directory: Arc<AppDirectory>,
+        metrics: crate::metrics::EdgeMetrics,
+        rate_limits: bool,
+        tls: bool,
+    ) -> Self {
         Self {
             directory,
+            metrics,
             scheme: if tls { "https" } else { "http" },
             limits: rate_limits.then(RateLimiter::default),
             replay: ReplayGuard::default(),
@@ -489,7 +496,26 @@ impl ServerApi {
         {
             return self.archive_download(&request).await;
         }
-        answer(self.serve(request).await)
+        let started = std::time::Instant::now();
+        // Paths from the table only: label values stay bounded whatever clients send.
+        let path = match Endpoint::from_path(request.uri().path()) {
+            Some(_) => request.uri().path().to_string(),
+            None => "unknown".to_string(),
+        };
+        let result = self.serve(request).await;
+        let code = match &result {
+            Ok(_) => 200,
+            Err(error) => error.code().0,
+        };
+        self.metrics
+            .api_requests
+            .with_label_values(&[path.as_str(), &code.to_string()])
+            .inc();
+        self.metrics
+            .api_seconds
+            .with_label_values(&[path.as_str()])
+            .observe(started.elapsed().as_secs_f64());
+        answer(result)
     }
 
     async fn serve(&self, request: Request<Bytes>) -> Result<Map<String, Value>, ApiError> {
