@@ -58,7 +58,7 @@ impl EdgeMetrics {
         let session_closes = IntCounterVec::new(
             Opts::new(
                 "meridian_edge_session_closes_total",
-                "Sessions ended, by reason (closed, idle, kicked, banned, slow, drain, error)",
+                "Sessions ended, by reason (closed, idle, kicked, slow, drain, refused)",
             ),
             &["reason"],
         )?;
