@@ -326,10 +326,14 @@ impl Deployment {
         })
     }
 
+    /// endpoints.json, and beside it a Prometheus scrape configuration (`prometheus/`).
     fn write_endpoints(&self) -> anyhow::Result<()> {
+        let endpoints = self.endpoints();
+        crate::prometheus_config::write(&endpoints, &self.data_dir.join("prometheus"), 15)?;
+        // endpoints.json last, atomically: its appearance means the deployment is up.
         let path = self.data_dir.join("endpoints.json");
         let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(&self.endpoints())?)
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&endpoints)?)
             .with_context(|| format!("{}", tmp.display()))?;
         std::fs::rename(&tmp, &path).with_context(|| format!("{}", path.display()))?;
         Ok(())

@@ -5,6 +5,7 @@ mod bench_sessions;
 mod chat;
 mod config_file;
 mod dev;
+mod prometheus_config;
 mod server_api_client;
 
 use std::path::PathBuf;
@@ -59,6 +60,21 @@ enum Commands {
     Bench(bench::BenchCommand),
     /// Chat from a terminal through a deployment's edge (send, listen, or interactive).
     Chat(chat::ChatArgs),
+    /// Write a Prometheus scrape configuration (file discovery) for a deployment.
+    PrometheusConfig(PrometheusConfigArgs),
+}
+
+#[derive(Args)]
+struct PrometheusConfigArgs {
+    /// The deployment's endpoints.json.
+    #[arg(long, default_value = "meridian-data/endpoints.json")]
+    endpoints: PathBuf,
+    /// Where to write prometheus.yml and targets.json.
+    #[arg(long, default_value = "meridian-data/prometheus")]
+    out: PathBuf,
+    /// Seconds between scrapes.
+    #[arg(long, default_value_t = 15)]
+    scrape_interval: u64,
 }
 
 #[derive(Args)]
@@ -243,6 +259,16 @@ async fn run(command: Commands) -> anyhow::Result<()> {
         }
         Commands::Bench(command) => bench::run(command).await,
         Commands::Chat(args) => chat::run(args).await,
+        Commands::PrometheusConfig(args) => {
+            let text = std::fs::read_to_string(&args.endpoints)
+                .with_context(|| format!("reading {}", args.endpoints.display()))?;
+            let endpoints: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", args.endpoints.display()))?;
+            let path =
+                prometheus_config::write(&endpoints, &args.out, args.scrape_interval.max(1))?;
+            println!("{}", path.display());
+            Ok(())
+        }
     }
 }
 
