@@ -65,6 +65,44 @@ async fn promtool_finds_nothing_and_prometheus_scrapes_every_process() {
         );
     }
 
+    // The shipped alert rules load, and the dashboard's queries name only catalogued metrics.
+    let rules = Command::new(promtool)
+        .args(["check", "rules"])
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/deploy/prometheus/alerts.yml"
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        rules.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rules.stdout)
+    );
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/deploy/grafana/meridian.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let catalog =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/metrics.md")).unwrap();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        let expr = panel["targets"][0]["expr"].as_str().unwrap();
+        let metric = expr
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .find(|word| word.starts_with("meridian_"))
+            .unwrap();
+        let base = metric.trim_end_matches("_bucket");
+        assert!(
+            catalog.contains(&format!("`{base}`")),
+            "{} queries {metric}, which docs/metrics.md does not list",
+            panel["title"]
+        );
+    }
+
     // A real Prometheus with the configuration `meridian prometheus-config` writes.
     let dir = tempfile::tempdir().unwrap();
     let written = Command::new(binary())
