@@ -53,7 +53,8 @@ pub struct ConnectOptions {
 }
 
 impl ConnectOptions {
-    fn request_url(&self) -> String {
+    /// The `/websocket` URL with the connect parameters, URL-encoded.
+    pub fn request_url(&self) -> String {
         let mut url = format!(
             "{}?appId={}&token={}&deviceId={}&platform={}",
             self.url,

@@ -117,14 +117,7 @@ impl SessionTarget {
     }
 
     fn request_url(&self, user: &str) -> String {
-        // Every part is URL-safe as it is: a lowercase alphanumeric App Key, a base64url
-        // token and the benchmarks' own user ids.
-        format!(
-            "{}?appId={}&token={}&deviceId={user}&platform=iOS",
-            self.ws_url,
-            self.app_key,
-            self.token(user)
-        )
+        self.sdk_options(user).request_url()
     }
 
     /// One established session of `user` (it has received `synced`), the `index`-th of

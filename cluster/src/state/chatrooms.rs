@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::feed;
 use super::groups::validate_group_id as validate_room_id;
 use super::messages::ConversationType;
-use super::store::{Overlay, StateRead};
+use super::store::{scoped, Overlay, StateRead};
 use super::users::validate_user_id;
 use super::{apps, ApplyContext, CommandError};
 
@@ -114,15 +114,6 @@ pub struct RoomEntry {
     /// Removed when its owner leaves the room.
     pub auto_delete: bool,
     pub updated_at_ms: u64,
-}
-
-fn scoped(prefix: &[u8], app_key: &str, parts: &[&str]) -> Vec<u8> {
-    let mut key = [prefix, app_key.as_bytes(), b"/"].concat();
-    for part in parts {
-        key.extend_from_slice(part.as_bytes());
-        key.push(b'/');
-    }
-    key
 }
 
 fn room_key(app_key: &str, room_id: &str) -> Vec<u8> {

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::feed;
 use super::messages::ConversationType;
-use super::store::{Overlay, StateRead};
+use super::store::{scoped, Overlay, StateRead};
 use super::users::validate_user_id;
 use super::{apps, ApplyContext, CommandError};
 
@@ -39,15 +39,6 @@ pub struct Member {
     pub joined_at_pos: u64,
     /// Member mute (GRP-06): until this instant the member cannot send from clients.
     pub muted_until_ms: u64,
-}
-
-fn scoped(prefix: &[u8], app_key: &str, rest: &[&str]) -> Vec<u8> {
-    let mut key = [prefix, app_key.as_bytes(), b"/"].concat();
-    for part in rest {
-        key.extend_from_slice(part.as_bytes());
-        key.push(b'/');
-    }
-    key
 }
 
 fn group_key(app_key: &str, group_id: &str) -> Vec<u8> {

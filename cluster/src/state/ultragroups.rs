@@ -11,7 +11,7 @@ use super::conversations;
 use super::feed;
 use super::groups::validate_group_id;
 use super::messages::{self, Conversation, ConversationType, Message};
-use super::store::{Overlay, StateRead};
+use super::store::{scoped, Overlay, StateRead};
 use super::users::validate_user_id;
 use super::{apps, ApplyContext, CommandError};
 
@@ -163,15 +163,6 @@ pub enum UltraGroupAnswer {
     Level(i8),
     /// (channel, unread, last message)
     Unread(Vec<(String, u64, Option<Message>)>),
-}
-
-fn scoped(prefix: &[u8], app_key: &str, parts: &[&str]) -> Vec<u8> {
-    let mut key = [prefix, app_key.as_bytes(), b"/"].concat();
-    for part in parts {
-        key.extend_from_slice(part.as_bytes());
-        key.push(b'/');
-    }
-    key
 }
 
 fn validate_channel(channel: &str) -> Result<(), CommandError> {

@@ -450,44 +450,35 @@ fn recipients<'a>(
     message: &'a Message,
 ) -> Vec<&'a Arc<SessionHandle>> {
     let conversation = &message.conversation;
-    let of_user = |user: &str| -> Vec<u64> {
-        inner
-            .by_user
-            .get(&(app_key.to_string(), user.to_string()))
-            .cloned()
-            .unwrap_or_default()
+    // Ids are read in place: a room of thousands is not copied for every message.
+    type Ids<'i> = Box<dyn Iterator<Item = u64> + 'i>;
+    let of_user = |user: &str| -> Ids<'a> {
+        let ids = inner.by_user.get(&(app_key.to_string(), user.to_string()));
+        Box::new(ids.into_iter().flatten().copied())
     };
-    let ids: Vec<u64> = match conversation.kind {
-        ConversationType::Private => {
-            let mut ids = of_user(&conversation.first);
-            if conversation.second != conversation.first {
-                ids.extend(of_user(&conversation.second));
-            }
-            ids
+    let in_set =
+        |ids: Option<&'a HashSet<u64>>| -> Ids<'a> { Box::new(ids.into_iter().flatten().copied()) };
+    let ids: Ids<'a> = match conversation.kind {
+        ConversationType::Private if conversation.second != conversation.first => {
+            Box::new(of_user(&conversation.first).chain(of_user(&conversation.second)))
         }
-        ConversationType::System if conversation.second.is_empty() => inner
-            .by_app
-            .get(app_key)
-            .map(|ids| ids.iter().copied().collect())
-            .unwrap_or_default(),
+        ConversationType::Private => of_user(&conversation.first),
+        ConversationType::System if conversation.second.is_empty() => {
+            in_set(inner.by_app.get(app_key))
+        }
         ConversationType::System => of_user(&conversation.second),
-        ConversationType::Group | ConversationType::UltraGroup => inner
-            .groups
-            .get(&(
-                app_key.to_string(),
-                conversation.kind,
-                conversation.first.clone(),
-            ))
-            .map(|ids| ids.iter().copied().collect())
-            .unwrap_or_default(),
-        ConversationType::Chatroom => inner
-            .rooms
-            .get(&(app_key.to_string(), conversation.first.clone()))
-            .map(|ids| ids.iter().copied().collect())
-            .unwrap_or_default(),
+        ConversationType::Group | ConversationType::UltraGroup => in_set(inner.groups.get(&(
+            app_key.to_string(),
+            conversation.kind,
+            conversation.first.clone(),
+        ))),
+        ConversationType::Chatroom => in_set(
+            inner
+                .rooms
+                .get(&(app_key.to_string(), conversation.first.clone())),
+        ),
     };
-    ids.into_iter()
-        .filter_map(|id| inner.sessions.get(&id))
+    ids.filter_map(|id| inner.sessions.get(&id))
         .filter(|h| message.visible_to(&h.user_id))
         .filter(|h| {
             !(h.user_id == message.sender

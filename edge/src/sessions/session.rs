@@ -26,6 +26,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::registry::{Delivery, GroupRef, Platform, SessionHandle};
 use super::Shared;
+use crate::server_api::params::Params;
 use crate::token;
 
 /// Chatroom join answers carry this many latest messages (CHR-03).
@@ -49,45 +50,24 @@ pub struct ConnectParams {
 }
 
 impl ConnectParams {
+    /// The query string is form-encoded, like a Server API body: one parser serves both.
     pub fn parse(query: &str) -> Self {
-        let mut params = Self::default();
-        for pair in query.split('&') {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let value = percent_decode(value);
-            match key {
-                "appId" | "appKey" => params.app_key = value,
-                "token" => params.token = value,
-                "deviceId" => params.device_id = value,
-                "platform" => params.platform = value,
-                "cursor" => params.cursor = value.parse().ok(),
-                _ => {}
-            }
+        let Ok(params) = Params::parse_form(query.as_bytes()) else {
+            return Self::default();
+        };
+        let text = |key: &str| params.get(key).unwrap_or_default().to_string();
+        Self {
+            app_key: params
+                .get("appId")
+                .or_else(|| params.get("appKey"))
+                .unwrap_or_default()
+                .to_string(),
+            token: text("token"),
+            device_id: text("deviceId"),
+            platform: text("platform"),
+            cursor: params.get("cursor").and_then(|c| c.parse().ok()),
         }
-        params
     }
-}
-
-fn percent_decode(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%')
-            .then(|| value.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match (escaped, bytes[i]) {
-            (Some(byte), _) => {
-                out.push(byte);
-                i += 3;
-                continue;
-            }
-            (None, b'+') => out.push(b' '),
-            (None, byte) => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn now_ms() -> u64 {
