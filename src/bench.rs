@@ -153,6 +153,7 @@ async fn bench_meridian(
                 admin_listen: format!("127.0.0.1:{admin}"),
                 operator_token: token.clone(),
                 peers: peers.clone(),
+                peer_routes: Default::default(),
                 tls: None,
                 raft: RaftTuning::default(),
                 storage: StorageTuning::default(),
@@ -426,7 +427,7 @@ async fn bench_api(writers: &[usize], duration: Duration) -> anyhow::Result<Vec<
                 let mut request = hyper::Request::post("/message/private/publish.json")
                     .header(hyper::header::HOST, authority)
                     .header(hyper::header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-                for (name, value) in crate::server_api_client::signed_headers(&key, &secret, &nonce) {
+                for (name, value) in meridian_client::server_api::signed_headers(&key, &secret, &nonce, 0) {
                     request = request.header(name, value);
                 }
                 let request = request.body(Full::new(Bytes::from(body)))?;

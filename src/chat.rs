@@ -12,7 +12,7 @@ use meridian_proto::{ClientFrame, ServerFrame};
 use serde_json::json;
 use tokio::io::AsyncBufReadExt;
 
-use crate::server_api_client::post_form;
+use meridian_client::server_api::post_form;
 
 const ANSWER_WAIT: Duration = Duration::from_secs(15);
 /// Below the edge's default heartbeat (30 s), so a quiet session is not closed as idle.

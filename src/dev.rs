@@ -170,6 +170,7 @@ impl Deployment {
                     admin_listen: local(admin),
                     operator_token: layout.operator_token.clone(),
                     peers: peers.clone(),
+                    peer_routes: Default::default(),
                     tls: None,
                     raft: RaftTuning::default(),
                     storage: StorageTuning {

@@ -6,7 +6,6 @@ mod chat;
 mod config_file;
 mod dev;
 mod prometheus_config;
-mod server_api_client;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,6 +61,56 @@ enum Commands {
     Chat(chat::ChatArgs),
     /// Write a Prometheus scrape configuration (file discovery) for a deployment.
     PrometheusConfig(PrometheusConfigArgs),
+    /// Run an area as separate processes under load and seeded faults, and check that no
+    /// acknowledged message was lost, duplicated or reordered. The last line printed is
+    /// the verdict as JSON; the exit status is non-zero on any violation.
+    Chaos(ChaosArgs),
+}
+
+#[derive(Args)]
+struct ChaosArgs {
+    /// Areas to run, one after the other, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "SG")]
+    areas: Vec<AreaCode>,
+    /// How long faults are injected (one every 5 s, at least 10), e.g. 60s or 2m.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Seed of the fault schedule and the traffic.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Cluster nodes.
+    #[arg(long, default_value_t = 3)]
+    nodes: u64,
+    /// Edges (sessions are spread over them).
+    #[arg(long, default_value_t = 2)]
+    edges: usize,
+    /// Users, each with one WebSocket session.
+    #[arg(long, default_value_t = 6)]
+    users: usize,
+    /// Keep processes' data and logs here (otherwise a temporary directory, kept on failure).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Test only: plant a bug in the edges to prove the checker catches it
+    /// (`ack-before-commit`).
+    #[arg(long, hide = true)]
+    plant_bug: Option<String>,
+}
+
+/// `90`, `90s`, `2m` or `500ms`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?}: expected a number with s, m or ms"))?;
+    match unit {
+        "" | "s" => Ok(Duration::from_secs(number)),
+        "m" => Ok(Duration::from_secs(number * 60)),
+        "ms" => Ok(Duration::from_millis(number)),
+        _ => Err(format!("{text:?}: unknown unit {unit:?} (s, m or ms)")),
+    }
 }
 
 #[derive(Args)]
@@ -258,6 +307,7 @@ async fn run(command: Commands) -> anyhow::Result<()> {
             Ok(())
         }
         Commands::Bench(command) => bench::run(command).await,
+        Commands::Chaos(args) => chaos(args).await,
         Commands::Chat(args) => chat::run(args).await,
         Commands::PrometheusConfig(args) => {
             let text = std::fs::read_to_string(&args.endpoints)
@@ -270,6 +320,41 @@ async fn run(command: Commands) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn chaos(args: ChaosArgs) -> anyhow::Result<()> {
+    if args.nodes < 3 || args.nodes.is_multiple_of(2) {
+        bail!("--nodes must be odd and at least 3 (a fault must leave a majority)");
+    }
+    if args.edges == 0 || args.users < 3 {
+        bail!("--edges must be at least 1 and --users at least 3");
+    }
+    let mut reports = Vec::new();
+    for area in args.areas {
+        let report = meridian_chaos::run(meridian_chaos::ChaosOptions {
+            binary: std::env::current_exe().context("locating the meridian binary")?,
+            area,
+            duration: args.duration,
+            seed: args.seed,
+            nodes: args.nodes,
+            edges: args.edges,
+            users: args.users,
+            planted_bug: args.plant_bug.clone(),
+            work_dir: args.work_dir.as_ref().map(|dir| dir.join(area.as_str())),
+        })
+        .await?;
+        reports.push(report);
+    }
+    let passed = reports.iter().all(|r| r.passed());
+    let last = match reports.len() {
+        1 => serde_json::to_string(&reports[0])?,
+        _ => serde_json::to_string(&meridian_chaos::Report::combine(&reports))?,
+    };
+    println!("{last}");
+    if !passed {
+        bail!("the chaos run found violations");
+    }
+    Ok(())
 }
 
 /// Calls the operator admin API and prints its JSON answer; non-2xx is an error.

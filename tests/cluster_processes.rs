@@ -229,6 +229,31 @@ async fn a_follower_stopped_for_10000_writes_catches_up_through_a_snapshot() {
         }
         other => panic!("unexpected {other:?}"),
     }
+
+    // The state installed from a snapshot is the state the others built entry by entry.
+    let digests = || async {
+        let mut digests = Vec::new();
+        for node in &cluster.nodes {
+            digests.push(
+                client
+                    .state_digest_of(&node.rpc_addr())
+                    .await
+                    .expect("digest"),
+            );
+        }
+        digests
+    };
+    let before = digests().await;
+    assert!(before.iter().all(|d| d == &before[0]), "{before:?}");
+    assert!(before[0].records > 10_000, "{before:?}");
+    client
+        .write_one(put_user(&app_key, "one-more".into()))
+        .await
+        .expect("write");
+    converge(&cluster, &client).await;
+    let after = digests().await;
+    assert!(after.iter().all(|d| d == &after[0]), "{after:?}");
+    assert_ne!(after[0].sha256, before[0].sha256);
 }
 
 async fn cli(args: &[&str]) -> (bool, String) {

@@ -20,6 +20,7 @@ pub use meridian_proto::{codes, conversation, MessageBody};
 pub use resilient::{Acked, Backoff, Client, Outgoing, SendError, Sender};
 
 mod resilient;
+pub mod server_api;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -58,10 +59,10 @@ impl ConnectOptions {
         let mut url = format!(
             "{}?appId={}&token={}&deviceId={}&platform={}",
             self.url,
-            encode(&self.app_key),
-            encode(&self.token),
-            encode(&self.device_id),
-            encode(&self.platform)
+            url_encode(&self.app_key),
+            url_encode(&self.token),
+            url_encode(&self.device_id),
+            url_encode(&self.platform)
         );
         if let Some(cursor) = self.cursor {
             url.push_str(&format!("&cursor={cursor}"));
@@ -70,7 +71,8 @@ impl ConnectOptions {
     }
 }
 
-fn encode(value: &str) -> String {
+/// Percent-encodes everything but unreserved characters (RFC 3986), for URLs and forms.
+pub fn url_encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {

@@ -51,6 +51,9 @@ pub enum ApiRequest {
     RemoveNode { id: u64 },
     /// This node's view of the cluster; never forwarded.
     Status,
+    /// A digest of this node's replicated state; never forwarded. Replicas that applied
+    /// the same index must answer the same digest.
+    StateDigest,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,12 +67,23 @@ pub enum ApiReply {
     Written(Vec<Result<Output, CommandError>>),
     Read(Result<QueryOutput, CommandError>),
     Status(NodeStatus),
+    StateDigest(StateDigest),
     /// Only the leader does this; ask the hinted one (or retry later when none is known).
     NotLeader {
         leader: Option<LeaderHint>,
     },
     /// The request could not be carried out now (e.g. membership change in progress).
     Unavailable(String),
+}
+
+/// The replicated state of one node at one applied index, hashed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateDigest {
+    pub applied_index: Option<u64>,
+    pub records: u64,
+    /// SHA-256 (hex) over every record in key order, each as its key and value lengths
+    /// and bytes; node-local bookkeeping (applied index, membership) is left out.
+    pub sha256: String,
 }
 
 /// One node's view of its Raft group.

@@ -11,7 +11,7 @@ use meridian_regions::AreaCode;
 use meridian_rpc::{RpcClient, RpcError, TlsSettings};
 use tokio::time::Instant;
 
-use crate::api::{ApiReply, ApiRequest, NodeStatus, ReadConsistency, API_PATH};
+use crate::api::{ApiReply, ApiRequest, NodeStatus, ReadConsistency, StateDigest, API_PATH};
 use crate::coalesce::{Coalescer, Rejected};
 use crate::state::{CommandError, Envelope, FeedPage, Output, Query, QueryOutput};
 use crate::writer::MAX_BATCH_COMMANDS;
@@ -106,6 +106,20 @@ impl ClusterClient {
         Self { router, writes }
     }
 
+    /// A client of the same nodes that gives up after its first attempt.
+    pub fn without_retries(&self) -> Self {
+        let router = &self.router;
+        Self::with_policy(
+            router.area,
+            router.nodes.clone(),
+            router.tls.clone(),
+            RetryPolicy {
+                deadline: Duration::ZERO,
+                ..router.policy
+            },
+        )
+    }
+
     pub fn area(&self) -> AreaCode {
         self.router.area
     }
@@ -178,6 +192,15 @@ impl ClusterClient {
         }
     }
 
+    /// Node `addr`'s own [`StateDigest`] (not forwarded).
+    pub async fn state_digest_of(&self, addr: &str) -> Result<StateDigest, ClusterError> {
+        match self.call_node(addr, &ApiRequest::StateDigest).await {
+            Ok(ApiReply::StateDigest(digest)) => Ok(digest),
+            Ok(other) => Err(ClusterError::Protocol(format!("{other:?}"))),
+            Err(e) => Err(ClusterError::Rpc(Arc::new(e))),
+        }
+    }
+
     pub async fn status_of(&self, addr: &str) -> Result<NodeStatus, ClusterError> {
         match self.call_node(addr, &ApiRequest::Status).await {
             Ok(ApiReply::Status(status)) => Ok(status),
@@ -227,7 +250,10 @@ impl Router {
         let started = Instant::now();
         let is_write = !matches!(
             request,
-            ApiRequest::Read { .. } | ApiRequest::Feed { .. } | ApiRequest::Status
+            ApiRequest::Read { .. }
+                | ApiRequest::Feed { .. }
+                | ApiRequest::Status
+                | ApiRequest::StateDigest
         );
         let mut backoff = self.policy.first_backoff;
         let mut next_seed = 0usize;

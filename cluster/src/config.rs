@@ -25,6 +25,10 @@ pub struct NodeConfig {
     /// whose list is empty waits to be added with `meridian cluster join`.
     #[serde(default)]
     pub peers: Vec<SeedPeer>,
+    /// Dial these peers (by node id) at another address than the one in the membership:
+    /// a sidecar proxy or a NAT in between (the chaos harness puts a proxy on every link).
+    #[serde(default)]
+    pub peer_routes: Vec<SeedPeer>,
     #[serde(default)]
     pub tls: Option<TlsFiles>,
     #[serde(default)]

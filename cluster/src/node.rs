@@ -118,7 +118,14 @@ impl ClusterNode {
         let raft = Raft::new(
             config.node_id,
             raft_config,
-            NetworkFactory::new(tls.clone()),
+            NetworkFactory::new(
+                tls.clone(),
+                config
+                    .peer_routes
+                    .iter()
+                    .map(|route| (route.id, route.addr.clone()))
+                    .collect(),
+            ),
             log.clone(),
             state_machine.clone(),
         )
@@ -533,6 +540,10 @@ async fn serve_api(core: &NodeCore, request: ApiRequest) -> ApiReply {
             change_membership(core, ChangeMembers::RemoveVoters([id].into())).await
         }
         ApiRequest::Status => ApiReply::Status(status(core)),
+        ApiRequest::StateDigest => match core.state_machine.digest().await {
+            Ok(digest) => ApiReply::StateDigest(digest),
+            Err(e) => ApiReply::Unavailable(e.to_string()),
+        },
     }
 }
 

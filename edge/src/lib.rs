@@ -12,3 +12,4 @@ pub mod token;
 
 pub use config::{DirectoryArea, EdgeArea, EdgeConfig, SessionSettings};
 pub use server::{Edge, EdgeError};
+pub use sessions::PLANTED_BUG_ENV;

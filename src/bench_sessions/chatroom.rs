@@ -12,7 +12,7 @@ use meridian_proto::ServerFrame;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::server_api_client::post_form;
+use meridian_client::server_api::post_form;
 
 use super::dev_child::DevChild;
 use super::lean::{self, FrameHandler, LiveSession, SessionTarget};

@@ -11,7 +11,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::bench::percentile_ms;
-use crate::server_api_client::post_form;
+use meridian_client::server_api::post_form;
 
 use super::dev_child::DevChild;
 use super::lean::{self, SessionTarget};

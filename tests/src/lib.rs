@@ -163,6 +163,7 @@ impl ProcessCluster {
                     admin_listen: format!("127.0.0.1:{admin_port}"),
                     operator_token: OPERATOR_TOKEN.into(),
                     peers: peers.clone(),
+                    peer_routes: Default::default(),
                     tls: node_tls,
                     raft: options.raft.clone(),
                     storage: StorageTuning::default(),

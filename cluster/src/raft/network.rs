@@ -2,7 +2,7 @@
 //! configured). One multiplexed connection per peer address, shared by every stream
 //! openraft opens to that peer.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
@@ -23,13 +23,16 @@ pub type RaftReply<T> = Result<T, String>;
 #[derive(Clone)]
 pub struct NetworkFactory {
     tls: Option<TlsSettings>,
+    /// Peers dialled somewhere else than their membership address (`peer_routes`).
+    routes: Arc<BTreeMap<u64, String>>,
     clients: Arc<Mutex<HashMap<String, Arc<RpcClient>>>>,
 }
 
 impl NetworkFactory {
-    pub fn new(tls: Option<TlsSettings>) -> Self {
+    pub fn new(tls: Option<TlsSettings>, routes: BTreeMap<u64, String>) -> Self {
         Self {
             tls,
+            routes: Arc::new(routes),
             clients: Arc::default(),
         }
     }
@@ -49,9 +52,10 @@ impl NetworkFactory {
 impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     type Network = PeerNetwork;
 
-    async fn new_client(&mut self, _target: u64, node: &BasicNode) -> PeerNetwork {
+    async fn new_client(&mut self, target: u64, node: &BasicNode) -> PeerNetwork {
+        let addr = self.routes.get(&target).unwrap_or(&node.addr);
         PeerNetwork {
-            client: self.client(&node.addr),
+            client: self.client(addr),
         }
     }
 }

@@ -20,6 +20,7 @@ use prometheus::{Histogram, IntCounter};
 
 use super::wire::{from_bytes, to_bytes};
 use super::{LogId, Snapshot, SnapshotData, SnapshotMeta, StoredMembership, TypeConfig};
+use crate::api::StateDigest;
 use crate::state::{self, ApplyContext, BatchOutcome, Overlay, StateRead};
 
 /// Version of the sled layout and of snapshot files; checked at start-up.
@@ -130,6 +131,36 @@ impl StateMachineStore {
     /// The committed state, for reads.
     pub fn state(&self) -> &sled::Tree {
         &self.inner.tree
+    }
+
+    /// Hashes the replicated state as of the last applied entry (nothing is applied
+    /// meanwhile), for comparing replicas.
+    pub async fn digest(&self) -> io::Result<StateDigest> {
+        use sha2::Digest;
+        let _applying = self.inner.apply_lock.lock().await;
+        let mut hasher = sha2::Sha256::new();
+        let mut records = 0u64;
+        for item in self.inner.tree.iter() {
+            let (key, value) = item.map_err(io::Error::other)?;
+            if key.starts_with(META_PREFIX) {
+                continue;
+            }
+            for part in [&key[..], &value[..]] {
+                hasher.update((part.len() as u64).to_le_bytes());
+                hasher.update(part);
+            }
+            records += 1;
+        }
+        let sha256 = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Ok(StateDigest {
+            applied_index: self.last_applied()?.map(|id| id.index()),
+            records,
+            sha256,
+        })
     }
 
     pub fn area(&self) -> AreaCode {

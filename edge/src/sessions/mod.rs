@@ -53,7 +53,16 @@ pub(crate) struct Shared {
     ready: BTreeMap<AreaCode, watch::Receiver<bool>>,
     /// Turns true when the edge drains.
     stop: watch::Receiver<bool>,
+    /// Test-only: acknowledge sends before they commit, writing them through these
+    /// clients that try once (see [`PLANTED_BUG_ENV`]).
+    ack_before_commit: Option<BTreeMap<AreaCode, Arc<ClusterClient>>>,
 }
+
+/// Environment variable that plants a bug for proving the chaos checker can fail: with
+/// the value `ack-before-commit`, sends are acknowledged at once and written with one
+/// try, so a fault during the write loses an acknowledged message. Never set it in a
+/// deployment.
+pub const PLANTED_BUG_ENV: &str = "MERIDIAN_PLANTED_BUG";
 
 impl Shared {
     /// Whether the app lets a page from `origin` open sessions (MSG-10). Requests without
@@ -147,6 +156,14 @@ impl Sessions {
             metrics,
             ready,
             stop,
+            ack_before_commit: (std::env::var(PLANTED_BUG_ENV).as_deref()
+                == Ok("ack-before-commit"))
+            .then(|| {
+                clients
+                    .iter()
+                    .map(|(&area, client)| (area, Arc::new(client.without_retries())))
+                    .collect()
+            }),
         });
         (Self { shared }, tasks)
     }

@@ -1,6 +1,6 @@
 //! Calling the Server API as an app server does: signed form POSTs (`App-Key`, `Nonce`,
 //! `Timestamp`, `Signature` = SHA-1 hex of secret + nonce + timestamp). Used by the chat
-//! CLI to get tokens and by the API benchmark.
+//! CLI to get tokens, by the benchmarks and by the chaos harness.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -10,13 +10,18 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use sha1::Digest;
 
-/// The signing headers for one call.
-pub fn signed_headers(app_key: &str, app_secret: &str, nonce: &str) -> Vec<(&'static str, String)> {
-    let timestamp = SystemTime::now()
+/// The signing headers for one call, with the caller's clock `clock_offset_secs` off.
+pub fn signed_headers(
+    app_key: &str,
+    app_secret: &str,
+    nonce: &str,
+    clock_offset_secs: i64,
+) -> Vec<(&'static str, String)> {
+    let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
-        .unwrap_or(0)
-        .to_string();
+        .unwrap_or(0);
+    let timestamp = now.saturating_add_signed(clock_offset_secs).to_string();
     let digest = sha1::Sha1::digest(format!("{app_secret}{nonce}{timestamp}").as_bytes());
     let signature: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     vec![
@@ -27,6 +32,15 @@ pub fn signed_headers(app_key: &str, app_secret: &str, nonce: &str) -> Vec<(&'st
     ]
 }
 
+/// An `application/x-www-form-urlencoded` body of `pairs`.
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(name, value)| format!("{}={}", crate::url_encode(name), crate::url_encode(value)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 /// A signed form request on a fresh connection; answers the JSON body of a 200.
 pub async fn post_form(
     base: &str,
@@ -35,6 +49,30 @@ pub async fn post_form(
     path: &str,
     body: &str,
 ) -> anyhow::Result<serde_json::Value> {
+    let answer = post_form_answer(base, app_key, app_secret, path, body, 0).await?;
+    if answer.status != 200 {
+        bail!("{path} answered {}: {}", answer.status, answer.body);
+    }
+    Ok(serde_json::from_str(&answer.body)?)
+}
+
+/// What the Server API answered.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+/// [`post_form`] signed by a clock `clock_offset_secs` off, answering whatever came back.
+/// An error means no answer: the call may or may not have taken effect.
+pub async fn post_form_answer(
+    base: &str,
+    app_key: &str,
+    app_secret: &str,
+    path: &str,
+    body: &str,
+    clock_offset_secs: i64,
+) -> anyhow::Result<Answer> {
     let authority = base.trim_start_matches("http://").trim_end_matches('/');
     let stream = tokio::net::TcpStream::connect(authority)
         .await
@@ -49,20 +87,17 @@ pub async fn post_form(
             hyper::header::CONTENT_TYPE,
             "application/x-www-form-urlencoded",
         );
-    for (name, value) in signed_headers(app_key, app_secret, &nonce) {
+    for (name, value) in signed_headers(app_key, app_secret, &nonce, clock_offset_secs) {
         request = request.header(name, value);
     }
     let request = request.body(Full::new(Bytes::from(body.to_string())))?;
     let response = tokio::time::timeout(Duration::from_secs(10), sender.send_request(request))
         .await
         .context("the Server API did not answer within 10 s")??;
-    let status = response.status();
+    let status = response.status().as_u16();
     let answer = response.into_body().collect().await?.to_bytes();
-    if !status.is_success() {
-        bail!(
-            "{path} answered {status}: {}",
-            String::from_utf8_lossy(&answer)
-        );
-    }
-    Ok(serde_json::from_slice(&answer)?)
+    Ok(Answer {
+        status,
+        body: String::from_utf8_lossy(&answer).into_owned(),
+    })
 }

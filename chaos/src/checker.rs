@@ -1,0 +1,382 @@
+//! The delivery checker: a ledger of every send (and what became of it), every delivery
+//! to a device, and what the cluster finally stored; [`Ledger::verify`] holds them to
+//! MSG-01 — nothing acknowledged is lost, nothing is delivered twice, and every receiver
+//! sees a conversation in one order (the stored `seq` order).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+/// What became of a send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Acknowledged, with the `seq` the acknowledgement carried (0 when it carries none,
+    /// as Server API answers don't).
+    Acked { seq: u64, at_ms: u64 },
+    /// Refused with a definite answer: it must not be stored.
+    Refused,
+    /// No answer (a timeout, a dropped connection): it may or may not be stored.
+    Unknown,
+}
+
+#[derive(Debug, Clone)]
+struct Sent {
+    conversation: String,
+    /// Devices that must get it (pushed or by sync); empty for conversations that are
+    /// online-only or fetched by history (chatrooms, ultra groups).
+    recipients: Vec<String>,
+    outcome: Outcome,
+}
+
+#[derive(Debug, Clone)]
+struct Delivered {
+    id: String,
+    conversation: String,
+    seq: u64,
+}
+
+#[derive(Default)]
+struct Records {
+    sent: BTreeMap<String, Sent>,
+    deliveries: BTreeMap<String, Vec<Delivered>>,
+    /// Per conversation, what the cluster stored: (message id, seq), in history order.
+    stored: BTreeMap<String, Vec<(String, u64)>>,
+}
+
+/// Shared by every load task; all methods take `&self`.
+#[derive(Default)]
+pub struct Ledger {
+    records: Mutex<Records>,
+}
+
+/// The checker's findings. Field names and order are the harness's last output line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub acked: u64,
+    pub delivered: u64,
+    pub lost: u64,
+    pub duplicates: u64,
+    pub order_violations: u64,
+    /// Sends refused with a definite answer that were stored anyway.
+    pub phantoms: u64,
+    /// The first few violations, spelled out.
+    #[serde(skip)]
+    pub examples: Vec<String>,
+}
+
+impl Verdict {
+    pub fn clean(&self) -> bool {
+        self.lost == 0 && self.duplicates == 0 && self.order_violations == 0 && self.phantoms == 0
+    }
+
+    fn note(&mut self, example: impl FnOnce() -> String) {
+        if self.examples.len() < 20 {
+            self.examples.push(example());
+        }
+    }
+}
+
+impl Ledger {
+    fn records(&self) -> std::sync::MutexGuard<'_, Records> {
+        self.records.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A send of message `id` (unique in the run) to `conversation`.
+    pub fn sent(&self, id: &str, conversation: &str, recipients: Vec<String>, outcome: Outcome) {
+        self.records().sent.insert(
+            id.to_string(),
+            Sent {
+                conversation: conversation.to_string(),
+                recipients,
+                outcome,
+            },
+        );
+    }
+
+    /// Message `id` reached `device`, in `conversation`, with `seq`.
+    pub fn delivered(&self, device: &str, id: &str, conversation: &str, seq: u64) {
+        self.records()
+            .deliveries
+            .entry(device.to_string())
+            .or_default()
+            .push(Delivered {
+                id: id.to_string(),
+                conversation: conversation.to_string(),
+                seq,
+            });
+    }
+
+    /// What the cluster holds for `conversation` at the end, oldest first.
+    pub fn stored(&self, conversation: &str, messages: Vec<(String, u64)>) {
+        self.records()
+            .stored
+            .insert(conversation.to_string(), messages);
+    }
+
+    /// Every conversation a send went to.
+    pub fn conversations(&self) -> BTreeSet<String> {
+        self.records()
+            .sent
+            .values()
+            .map(|s| s.conversation.clone())
+            .collect()
+    }
+
+    /// Acknowledgement times (ms), sorted.
+    pub fn ack_times(&self) -> Vec<u64> {
+        let mut times: Vec<u64> = self
+            .records()
+            .sent
+            .values()
+            .filter_map(|s| match s.outcome {
+                Outcome::Acked { at_ms, .. } => Some(at_ms),
+                _ => None,
+            })
+            .collect();
+        times.sort_unstable();
+        times
+    }
+
+    /// How many acknowledged sends each device still lacks (for waiting until the
+    /// deliveries settle).
+    pub fn missing_deliveries(&self) -> usize {
+        let records = self.records();
+        let got: BTreeSet<(&str, &str)> = records
+            .deliveries
+            .iter()
+            .flat_map(|(device, list)| list.iter().map(move |d| (device.as_str(), d.id.as_str())))
+            .collect();
+        records
+            .sent
+            .iter()
+            .filter(|(_, s)| matches!(s.outcome, Outcome::Acked { .. }))
+            .flat_map(|(id, s)| s.recipients.iter().map(move |r| (r.as_str(), id.as_str())))
+            .filter(|key| !got.contains(key))
+            .count()
+    }
+
+    pub fn verify(&self) -> Verdict {
+        let records = self.records();
+        let mut verdict = Verdict::default();
+        // Where each message id was stored: (conversation, seq), once per copy.
+        let mut copies: BTreeMap<&str, Vec<(&str, u64)>> = BTreeMap::new();
+        for (conversation, messages) in &records.stored {
+            for (id, seq) in messages {
+                copies
+                    .entry(id.as_str())
+                    .or_default()
+                    .push((conversation.as_str(), *seq));
+            }
+        }
+        // Storage: acknowledged means stored, once, where it was sent, with the acked seq.
+        for (id, sent) in &records.sent {
+            let stored = copies.get(id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+            if stored.len() > 1 {
+                verdict.duplicates += stored.len() as u64 - 1;
+                verdict.note(|| format!("{id} stored {} times", stored.len()));
+            }
+            if let Some((conversation, _)) = stored.iter().find(|(c, _)| *c != sent.conversation) {
+                verdict.order_violations += 1;
+                verdict.note(|| {
+                    format!(
+                        "{id} stored in {conversation}, sent to {}",
+                        sent.conversation
+                    )
+                });
+            }
+            match sent.outcome {
+                Outcome::Acked { seq, .. } => {
+                    verdict.acked += 1;
+                    match stored.first() {
+                        None => {
+                            verdict.lost += 1;
+                            verdict.note(|| {
+                                format!("{id} acknowledged but not stored in {}", sent.conversation)
+                            });
+                        }
+                        Some((_, stored_seq)) if seq != 0 && seq != *stored_seq => {
+                            verdict.order_violations += 1;
+                            verdict.note(|| {
+                                format!("{id} acked as seq {seq}, stored as {stored_seq}")
+                            });
+                        }
+                        Some(_) => {}
+                    }
+                }
+                Outcome::Refused if !stored.is_empty() => {
+                    verdict.phantoms += 1;
+                    verdict.note(|| format!("{id} refused but stored"));
+                }
+                Outcome::Refused | Outcome::Unknown => {}
+            }
+        }
+        // Devices: each recipient gets every acknowledged message, once, in seq order.
+        for (device, list) in &records.deliveries {
+            verdict.delivered += list.len() as u64;
+            let mut seen: BTreeSet<&str> = BTreeSet::new();
+            let mut last_seq: BTreeMap<&str, u64> = BTreeMap::new();
+            for delivery in list {
+                if !seen.insert(delivery.id.as_str()) {
+                    verdict.duplicates += 1;
+                    verdict.note(|| format!("{} delivered twice to {device}", delivery.id));
+                }
+                let last = last_seq.entry(delivery.conversation.as_str()).or_insert(0);
+                if delivery.seq <= *last {
+                    verdict.order_violations += 1;
+                    verdict.note(|| {
+                        format!(
+                            "{device} got seq {} after {} in {}",
+                            delivery.seq, last, delivery.conversation
+                        )
+                    });
+                }
+                *last = (*last).max(delivery.seq);
+                let stored_seq = copies.get(delivery.id.as_str()).and_then(|c| c.first());
+                if let Some((_, stored_seq)) = stored_seq {
+                    if *stored_seq != delivery.seq {
+                        verdict.order_violations += 1;
+                        verdict.note(|| {
+                            format!(
+                                "{device} got {} as seq {}, stored as {stored_seq}",
+                                delivery.id, delivery.seq
+                            )
+                        });
+                    }
+                }
+            }
+        }
+        for (id, sent) in &records.sent {
+            if !matches!(sent.outcome, Outcome::Acked { .. }) {
+                continue;
+            }
+            for device in &sent.recipients {
+                let got = records
+                    .deliveries
+                    .get(device)
+                    .is_some_and(|list| list.iter().any(|d| d.id == *id));
+                if !got {
+                    verdict.lost += 1;
+                    verdict.note(|| format!("{id} never reached {device}"));
+                }
+            }
+        }
+        verdict
+    }
+}
+
+/// The longest stretch of `window` (ms) without an acknowledgement, given sorted ack times.
+pub fn longest_silence(ack_times: &[u64], window: (u64, u64)) -> u64 {
+    let (start, end) = window;
+    let inside = ack_times
+        .iter()
+        .copied()
+        .filter(|t| (start..=end).contains(t));
+    let mut previous = start;
+    let mut longest = 0;
+    for t in inside.chain(std::iter::once(end)) {
+        longest = longest.max(t - previous);
+        previous = t;
+    }
+    longest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn acked(seq: u64) -> Outcome {
+        Outcome::Acked { seq, at_ms: 1 }
+    }
+
+    /// A ledger where everything went right: two messages in one chat, both stored and
+    /// delivered once in order.
+    fn healthy() -> Ledger {
+        let ledger = Ledger::default();
+        ledger.sent("m1", "1:a:b", vec!["b".into()], acked(1));
+        ledger.sent("m2", "1:a:b", vec!["b".into()], acked(2));
+        ledger.stored("1:a:b", vec![("m1".into(), 1), ("m2".into(), 2)]);
+        ledger.delivered("b", "m1", "1:a:b", 1);
+        ledger.delivered("b", "m2", "1:a:b", 2);
+        ledger
+    }
+
+    #[test]
+    fn a_healthy_run_is_clean() {
+        let verdict = healthy().verify();
+        assert!(verdict.clean(), "{verdict:?}");
+        assert_eq!((verdict.acked, verdict.delivered), (2, 2));
+    }
+
+    #[test]
+    fn an_acknowledged_message_missing_from_storage_is_lost() {
+        let ledger = healthy();
+        ledger.stored("1:a:b", vec![("m1".into(), 1)]);
+        let verdict = ledger.verify();
+        assert_eq!(verdict.lost, 1, "{verdict:?}");
+    }
+
+    #[test]
+    fn an_acknowledged_message_a_recipient_never_got_is_lost() {
+        let ledger = healthy();
+        ledger.sent("m3", "1:a:b", vec!["b".into()], acked(3));
+        ledger.stored(
+            "1:a:b",
+            vec![("m1".into(), 1), ("m2".into(), 2), ("m3".into(), 3)],
+        );
+        assert_eq!(ledger.verify().lost, 1);
+        assert_eq!(ledger.missing_deliveries(), 1);
+    }
+
+    #[test]
+    fn unanswered_sends_may_be_missing_but_refused_ones_must_be() {
+        let ledger = healthy();
+        ledger.sent("m3", "1:a:b", vec!["b".into()], Outcome::Unknown);
+        assert!(ledger.verify().clean());
+        ledger.sent("m4", "1:a:b", vec!["b".into()], Outcome::Refused);
+        ledger.stored(
+            "1:a:b",
+            vec![("m1".into(), 1), ("m2".into(), 2), ("m4".into(), 3)],
+        );
+        assert_eq!(ledger.verify().phantoms, 1);
+    }
+
+    #[test]
+    fn a_second_delivery_or_a_second_copy_is_a_duplicate() {
+        let ledger = healthy();
+        ledger.delivered("b", "m2", "1:a:b", 2);
+        assert_eq!(ledger.verify().duplicates, 1);
+        let ledger = healthy();
+        ledger.stored(
+            "1:a:b",
+            vec![("m1".into(), 1), ("m2".into(), 2), ("m2".into(), 3)],
+        );
+        assert_eq!(ledger.verify().duplicates, 1);
+    }
+
+    #[test]
+    fn out_of_order_or_mismatched_seqs_are_order_violations() {
+        let ledger = Ledger::default();
+        ledger.sent("m1", "1:a:b", vec!["b".into()], acked(1));
+        ledger.sent("m2", "1:a:b", vec!["b".into()], acked(2));
+        ledger.stored("1:a:b", vec![("m1".into(), 1), ("m2".into(), 2)]);
+        ledger.delivered("b", "m2", "1:a:b", 2);
+        ledger.delivered("b", "m1", "1:a:b", 1);
+        assert_eq!(ledger.verify().order_violations, 1);
+
+        let ledger = healthy();
+        ledger.sent("m3", "1:a:b", vec![], acked(7));
+        ledger.stored(
+            "1:a:b",
+            vec![("m1".into(), 1), ("m2".into(), 2), ("m3".into(), 3)],
+        );
+        assert_eq!(ledger.verify().order_violations, 1);
+    }
+
+    #[test]
+    fn the_longest_silence_counts_the_window_edges() {
+        assert_eq!(longest_silence(&[], (100, 600)), 500);
+        assert_eq!(longest_silence(&[150, 200, 520], (100, 600)), 320);
+        assert_eq!(longest_silence(&[50, 590], (100, 600)), 490);
+    }
+}

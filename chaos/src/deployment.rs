@@ -1,0 +1,405 @@
+//! One area as separate processes of the `meridian` binary: cluster nodes whose Raft
+//! links each pass through a [`LinkProxy`], edges in front of them and a nav. Any process
+//! can be SIGKILLed and started again on the same ports and data.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use meridian_cluster::api::{NodeStatus, StateDigest};
+use meridian_cluster::config::{RaftTuning, StorageTuning};
+use meridian_cluster::{ClusterClient, NodeConfig};
+use meridian_edge::{EdgeArea, EdgeConfig, SessionSettings, PLANTED_BUG_ENV};
+use meridian_nav::{NavConfig, NavRole};
+use meridian_regions::{AreaCode, SeedPeer};
+use tokio::time::Instant;
+
+use crate::proxy::LinkProxy;
+
+const OPERATOR_TOKEN_BYTES: usize = 24;
+
+/// A child process and how to start it again.
+struct Slot {
+    name: String,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    child: Option<Child>,
+}
+
+impl Slot {
+    fn new(name: String, args: Vec<String>) -> Self {
+        Self {
+            name,
+            args,
+            env: Vec::new(),
+            child: None,
+        }
+    }
+
+    fn start(&mut self, binary: &Path, logs: &Path) -> anyhow::Result<()> {
+        if self.child.is_some() {
+            return Ok(());
+        }
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(logs.join(format!("{}.log", self.name)))?;
+        let child = Command::new(binary)
+            .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {}", self.name))?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn running(&mut self) -> bool {
+        match &mut self.child {
+            Some(child) => matches!(child.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn write_toml(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    std::fs::write(path, toml::to_string(value)?).with_context(|| format!("{}", path.display()))
+}
+
+pub struct Node {
+    pub id: u64,
+    pub rpc_addr: String,
+    slot: Slot,
+}
+
+pub struct EdgeProcess {
+    /// `http://…` base of the Server API and `/websocket`.
+    pub public: String,
+    admin: String,
+    slot: Slot,
+}
+
+impl EdgeProcess {
+    pub fn ws_url(&self) -> String {
+        format!("{}/websocket", self.public.replace("http://", "ws://"))
+    }
+}
+
+pub struct Deployment {
+    binary: PathBuf,
+    dir: PathBuf,
+    pub area: AreaCode,
+    pub nodes: Vec<Node>,
+    pub edges: Vec<EdgeProcess>,
+    nav: Slot,
+    nav_url: String,
+    /// (from, to) → the proxy `from` dials `to` through.
+    links: BTreeMap<(u64, u64), LinkProxy>,
+    pub client: ClusterClient,
+}
+
+pub struct Topology {
+    pub nodes: u64,
+    pub edges: usize,
+    /// Set [`PLANTED_BUG_ENV`] on the edges to this.
+    pub planted_bug: Option<String>,
+}
+
+impl Deployment {
+    /// Writes every configuration under `dir` and starts every process.
+    pub async fn start(
+        binary: &Path,
+        dir: &Path,
+        topology: &Topology,
+        area: AreaCode,
+    ) -> anyhow::Result<Self> {
+        let operator_token: String = (0..OPERATOR_TOKEN_BYTES)
+            .map(|_| format!("{:02x}", rand::random::<u8>()))
+            .collect();
+        let ports: Vec<(u64, u16, u16)> = (1..=topology.nodes)
+            .map(|id| Ok((id, free_port()?, free_port()?)))
+            .collect::<anyhow::Result<_>>()?;
+        let peers: Vec<SeedPeer> = ports
+            .iter()
+            .map(|&(id, rpc, _)| SeedPeer {
+                id,
+                addr: format!("127.0.0.1:{rpc}"),
+            })
+            .collect();
+        let mut links = BTreeMap::new();
+        for from in &peers {
+            for to in &peers {
+                if from.id != to.id {
+                    links.insert((from.id, to.id), LinkProxy::start(to.addr.clone()).await?);
+                }
+            }
+        }
+        let mut nodes = Vec::new();
+        for &(id, rpc, admin) in &ports {
+            let config = NodeConfig {
+                area,
+                node_id: id,
+                data_dir: dir.join(format!("node-{id}")),
+                rpc_listen: format!("127.0.0.1:{rpc}"),
+                rpc_advertise: None,
+                admin_listen: format!("127.0.0.1:{admin}"),
+                operator_token: operator_token.clone(),
+                peers: peers.clone(),
+                peer_routes: links
+                    .iter()
+                    .filter(|((from, _), _)| *from == id)
+                    .map(|((_, to), proxy)| SeedPeer {
+                        id: *to,
+                        addr: proxy.addr().to_string(),
+                    })
+                    .collect(),
+                tls: None,
+                raft: RaftTuning::default(),
+                storage: StorageTuning::default(),
+            };
+            let path = dir.join(format!("node-{id}.toml"));
+            write_toml(&path, &config)?;
+            nodes.push(Node {
+                id,
+                rpc_addr: format!("127.0.0.1:{rpc}"),
+                slot: Slot::new(
+                    format!("node-{id}"),
+                    vec![
+                        "cluster".into(),
+                        "run".into(),
+                        "--config".into(),
+                        path.display().to_string(),
+                    ],
+                ),
+            });
+        }
+        let cluster: Vec<String> = nodes.iter().map(|n| n.rpc_addr.clone()).collect();
+        let mut edges = Vec::new();
+        for index in 0..topology.edges {
+            let (public, admin) = (free_port()?, free_port()?);
+            let config = EdgeConfig {
+                location: format!("chaos-{index}"),
+                listen: format!("127.0.0.1:{public}"),
+                admin_listen: format!("127.0.0.1:{admin}"),
+                operator_token: operator_token.clone(),
+                areas: vec![EdgeArea {
+                    area,
+                    cluster: cluster.clone(),
+                }],
+                directory: Vec::new(),
+                rate_limits: true,
+                tls: None,
+                public_tls: None,
+                sessions: SessionSettings::default(),
+            };
+            let path = dir.join(format!("edge-{index}.toml"));
+            write_toml(&path, &config)?;
+            let mut slot = Slot::new(
+                format!("edge-{index}"),
+                vec!["edge".into(), "--config".into(), path.display().to_string()],
+            );
+            if let Some(bug) = &topology.planted_bug {
+                slot.env.push((PLANTED_BUG_ENV.into(), bug.clone()));
+            }
+            edges.push(EdgeProcess {
+                public: format!("http://127.0.0.1:{public}"),
+                admin: format!("http://127.0.0.1:{admin}"),
+                slot,
+            });
+        }
+        let nav_port = free_port()?;
+        let nav_path = dir.join("nav.toml");
+        write_toml(
+            &nav_path,
+            &NavConfig {
+                listen: format!("127.0.0.1:{nav_port}"),
+                role: NavRole::Primary,
+            },
+        )?;
+        let mut deployment = Self {
+            binary: binary.to_path_buf(),
+            dir: dir.to_path_buf(),
+            area,
+            nodes,
+            edges,
+            nav: Slot::new(
+                "nav".into(),
+                vec![
+                    "nav".into(),
+                    "--config".into(),
+                    nav_path.display().to_string(),
+                ],
+            ),
+            nav_url: format!("http://127.0.0.1:{nav_port}"),
+            links,
+            client: ClusterClient::new(area, cluster, None),
+        };
+        for id in 1..=topology.nodes {
+            deployment.start_node(id)?;
+        }
+        if let Err(e) = deployment.wait_for_leader(Duration::from_secs(30)).await {
+            bail!("{e}; exited early: {:?}", deployment.crashed());
+        }
+        for index in 0..topology.edges {
+            deployment.start_edge(index).await?;
+        }
+        deployment.nav.start(binary, dir)?;
+        let nav_health = format!("{}/healthz", deployment.nav_url);
+        wait_for_ok(&nav_health, Duration::from_secs(15)).await?;
+        Ok(deployment)
+    }
+
+    /// Where the processes' logs are.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn node(&mut self, id: u64) -> &mut Node {
+        self.nodes
+            .iter_mut()
+            .find(|n| n.id == id)
+            .expect("node ids come from the deployment")
+    }
+
+    pub fn start_node(&mut self, id: u64) -> anyhow::Result<()> {
+        let (binary, dir) = (self.binary.clone(), self.dir.clone());
+        self.node(id).slot.start(&binary, &dir)
+    }
+
+    pub fn kill_node(&mut self, id: u64) {
+        self.node(id).slot.kill();
+    }
+
+    pub async fn start_edge(&mut self, index: usize) -> anyhow::Result<()> {
+        let edge = &mut self.edges[index];
+        edge.slot.start(&self.binary, &self.dir)?;
+        wait_for_ok(&format!("{}/readyz", edge.admin), Duration::from_secs(30)).await
+    }
+
+    pub fn kill_edge(&mut self, index: usize) {
+        self.edges[index].slot.kill();
+    }
+
+    /// Processes that died on their own (not killed by the harness), by name.
+    pub fn crashed(&mut self) -> Vec<String> {
+        let mut crashed = Vec::new();
+        let slots = self
+            .nodes
+            .iter_mut()
+            .map(|n| &mut n.slot)
+            .chain(self.edges.iter_mut().map(|e| &mut e.slot))
+            .chain(std::iter::once(&mut self.nav));
+        for slot in slots {
+            if slot.child.is_some() && !slot.running() {
+                crashed.push(slot.name.clone());
+            }
+        }
+        crashed
+    }
+
+    /// Cuts every link to and from `id` (both directions), or heals all links.
+    pub fn isolate(&self, id: Option<u64>) {
+        for ((from, to), proxy) in &self.links {
+            proxy.set_cut(Some(*from) == id || Some(*to) == id);
+        }
+    }
+
+    async fn statuses(&self) -> Vec<NodeStatus> {
+        let mut statuses = Vec::new();
+        for node in &self.nodes {
+            if let Ok(status) = self.client.status_of(&node.rpc_addr).await {
+                statuses.push(status);
+            }
+        }
+        statuses
+    }
+
+    /// The node that leads in the highest term any node knows, if one does.
+    pub async fn leader(&self) -> Option<u64> {
+        let statuses = self.statuses().await;
+        let highest = statuses.iter().map(|s| s.term).max()?;
+        statuses
+            .iter()
+            .find(|s| s.role == "leader" && s.term == highest)
+            .map(|s| s.node_id)
+    }
+
+    pub async fn wait_for_leader(&self, timeout: Duration) -> anyhow::Result<u64> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(leader) = self.leader().await {
+                return Ok(leader);
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "no leader within {timeout:?} (logs in {})",
+                    self.dir.display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Every node's state digest once all of them applied the same index (none is
+    /// written meanwhile), or what they answered when `timeout` passed.
+    pub async fn settled_digests(&self, timeout: Duration) -> Vec<(u64, Option<StateDigest>)> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let mut digests = Vec::new();
+            for node in &self.nodes {
+                let digest = self.client.state_digest_of(&node.rpc_addr).await.ok();
+                digests.push((node.id, digest));
+            }
+            let indexes: std::collections::BTreeSet<Option<u64>> = digests
+                .iter()
+                .map(|(_, d)| d.as_ref().and_then(|d| d.applied_index))
+                .collect();
+            let all_answered = digests.iter().all(|(_, d)| d.is_some());
+            if (all_answered && indexes.len() == 1) || Instant::now() > deadline {
+                return digests;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+async fn wait_for_ok(url: &str, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let answer =
+            meridian_rpc::http::request("GET", url, None, None, Duration::from_secs(2)).await;
+        if matches!(answer, Ok(ref a) if a.status == 200) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("{url} did not answer 200 within {timeout:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,145 @@
+//! The seeded fault schedule and how each fault is injected and healed.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+
+use crate::deployment::Deployment;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// SIGKILL the leader, start it again after the hold.
+    KillLeader,
+    /// SIGKILL a follower, start it again after the hold.
+    KillFollower,
+    /// Cut every Raft link of the leader (both ways) for the hold.
+    PartitionLeader,
+    /// Cut every Raft link of a follower for the hold.
+    PartitionFollower,
+    /// SIGKILL an edge (its sessions reconnect), start it again after the hold.
+    RestartEdge,
+    /// The app server's clock is off by this many seconds for the hold.
+    StepClock(i64),
+}
+
+impl Fault {
+    fn name(self) -> &'static str {
+        match self {
+            Fault::KillLeader => "kill-leader",
+            Fault::KillFollower => "kill-follower",
+            Fault::PartitionLeader => "partition-leader",
+            Fault::PartitionFollower => "partition-follower",
+            Fault::RestartEdge => "restart-edge",
+            Fault::StepClock(_) => "step-clock",
+        }
+    }
+}
+
+/// `count` faults (at least 10) in a seeded order: always two leader kills and a leader
+/// partition, the rest drawn from every kind.
+pub fn schedule(seed: u64, count: usize) -> Vec<Fault> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut faults = vec![
+        Fault::KillLeader,
+        Fault::KillLeader,
+        Fault::PartitionLeader,
+        Fault::PartitionFollower,
+        Fault::RestartEdge,
+        Fault::StepClock(-90),
+        Fault::StepClock(600),
+    ];
+    while faults.len() < count.max(10) {
+        faults.push(match rng.random_range(0..7) {
+            0 => Fault::KillLeader,
+            1 => Fault::KillFollower,
+            2 => Fault::PartitionLeader,
+            3 => Fault::PartitionFollower,
+            4 => Fault::RestartEdge,
+            5 => Fault::StepClock(rng.random_range(-240..240)),
+            _ => Fault::StepClock(if rng.random_bool(0.5) { -900 } else { 900 }),
+        });
+    }
+    faults.shuffle(&mut rng);
+    faults
+}
+
+/// Injects `fault`, keeps it for `hold`, heals it. Prints one JSON progress line.
+pub async fn inflict(
+    deployment: &mut Deployment,
+    fault: Fault,
+    hold: Duration,
+    clock_offset: &AtomicI64,
+    rng: &mut StdRng,
+    at_ms: u64,
+) -> anyhow::Result<()> {
+    let leader = deployment.wait_for_leader(Duration::from_secs(30)).await?;
+    let ids: Vec<u64> = deployment.nodes.iter().map(|n| n.id).collect();
+    let followers: Vec<u64> = ids.iter().copied().filter(|id| *id != leader).collect();
+    let follower = followers[rng.random_range(0..followers.len())];
+    let edge = rng.random_range(0..deployment.edges.len());
+    let subject = match fault {
+        Fault::KillLeader | Fault::PartitionLeader => json!({ "node": leader }),
+        Fault::KillFollower | Fault::PartitionFollower => json!({ "node": follower }),
+        Fault::RestartEdge => json!({ "edge": edge }),
+        Fault::StepClock(secs) => json!({ "clock_offset_s": secs }),
+    };
+    eprintln!(
+        "{}",
+        json!({ "fault": fault.name(), "at_ms": at_ms, "hold_ms": hold.as_millis() as u64, "on": subject })
+    );
+    match fault {
+        Fault::KillLeader | Fault::KillFollower => {
+            let node = if fault == Fault::KillLeader {
+                leader
+            } else {
+                follower
+            };
+            deployment.kill_node(node);
+            tokio::time::sleep(hold).await;
+            deployment.start_node(node)?;
+        }
+        Fault::PartitionLeader | Fault::PartitionFollower => {
+            let node = if fault == Fault::PartitionLeader {
+                leader
+            } else {
+                follower
+            };
+            deployment.isolate(Some(node));
+            tokio::time::sleep(hold).await;
+            deployment.isolate(None);
+        }
+        Fault::RestartEdge => {
+            deployment.kill_edge(edge);
+            tokio::time::sleep(hold).await;
+            deployment.start_edge(edge).await?;
+        }
+        Fault::StepClock(secs) => {
+            clock_offset.store(secs, Ordering::Relaxed);
+            tokio::time::sleep(hold).await;
+            clock_offset.store(0, Ordering::Relaxed);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_schedule_always_has_two_leader_kills_and_a_partition() {
+        for seed in 0..50 {
+            let faults = schedule(seed, 12);
+            assert_eq!(faults.len(), 12);
+            let kills = faults.iter().filter(|f| **f == Fault::KillLeader).count();
+            assert!(kills >= 2, "seed {seed}: {faults:?}");
+            assert!(faults.contains(&Fault::PartitionLeader), "seed {seed}");
+        }
+        assert_eq!(schedule(7, 3).len(), 10);
+        assert_eq!(schedule(7, 12), schedule(7, 12));
+    }
+}

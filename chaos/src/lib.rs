@@ -1,0 +1,198 @@
+//! `meridian chaos`: starts one area as real processes of the built binary (cluster nodes
+//! behind per-link proxies, edges, a nav), drives many clients through it while a seeded
+//! schedule of faults runs (SIGKILLs of the leader and followers, partitions, edge
+//! restarts, stepped app-server clocks), then heals everything and checks MSG-01 on what
+//! every device received and what the cluster stored, and that every replica holds the
+//! same state.
+
+pub mod checker;
+pub mod deployment;
+pub mod faults;
+pub mod load;
+pub mod proxy;
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicI64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use meridian_regions::AreaCode;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use checker::{longest_silence, Ledger, Verdict};
+use deployment::{Deployment, Topology};
+use load::{Cast, Controls, Load};
+
+/// Seconds between fault starts: each fault is held for part of it.
+const FAULT_SPACING: Duration = Duration::from_secs(5);
+/// How long sends still waiting after the load stops may take, and deliveries to settle.
+const SETTLE: Duration = Duration::from_secs(30);
+
+pub struct ChaosOptions {
+    /// The `meridian` binary to run as every process.
+    pub binary: PathBuf,
+    pub area: AreaCode,
+    pub duration: Duration,
+    pub seed: u64,
+    pub nodes: u64,
+    pub edges: usize,
+    pub users: usize,
+    /// Passed to the edges as [`meridian_edge::PLANTED_BUG_ENV`] (proving the checker).
+    pub planted_bug: Option<String>,
+    /// Keep processes' data and logs here (a temporary directory otherwise, kept only
+    /// when the run fails).
+    pub work_dir: Option<PathBuf>,
+}
+
+/// The last line `meridian chaos` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    #[serde(flatten)]
+    pub verdict: Verdict,
+    pub faults: u64,
+    pub max_write_outage_ms: u64,
+    /// Whether every node ended with the same state digest at the same applied index.
+    pub replicas_identical: bool,
+    /// Processes that died without being killed.
+    pub crashes: Vec<String>,
+    pub seed: u64,
+    pub areas: Vec<AreaCode>,
+}
+
+impl Report {
+    pub fn passed(&self) -> bool {
+        self.verdict.clean() && self.replicas_identical && self.crashes.is_empty()
+    }
+
+    /// One report for runs of several areas: counts added, the worst outage.
+    pub fn combine(reports: &[Report]) -> Report {
+        let mut total = Report {
+            verdict: Verdict::default(),
+            faults: 0,
+            max_write_outage_ms: 0,
+            replicas_identical: true,
+            crashes: Vec::new(),
+            seed: reports.first().map_or(0, |r| r.seed),
+            areas: Vec::new(),
+        };
+        for report in reports {
+            let (sum, part) = (&mut total.verdict, &report.verdict);
+            sum.acked += part.acked;
+            sum.delivered += part.delivered;
+            sum.lost += part.lost;
+            sum.duplicates += part.duplicates;
+            sum.order_violations += part.order_violations;
+            sum.phantoms += part.phantoms;
+            total.faults += report.faults;
+            total.max_write_outage_ms = total.max_write_outage_ms.max(report.max_write_outage_ms);
+            total.replicas_identical &= report.replicas_identical;
+            total.crashes.extend(report.crashes.iter().cloned());
+            total.areas.extend(report.areas.iter().copied());
+        }
+        total
+    }
+}
+
+pub async fn run(options: ChaosOptions) -> anyhow::Result<Report> {
+    let temp = tempfile::Builder::new()
+        .prefix("meridian-chaos-")
+        .tempdir()?;
+    let dir = options
+        .work_dir
+        .clone()
+        .unwrap_or_else(|| temp.path().to_path_buf());
+    std::fs::create_dir_all(&dir)?;
+    let outcome = run_in(&options, &dir).await;
+    let failed = !matches!(&outcome, Ok(report) if report.passed());
+    if failed && options.work_dir.is_none() {
+        let kept = temp.keep();
+        eprintln!("chaos: logs and data kept in {}", kept.display());
+    }
+    outcome
+}
+
+async fn run_in(options: &ChaosOptions, dir: &std::path::Path) -> anyhow::Result<Report> {
+    let topology = Topology {
+        nodes: options.nodes,
+        edges: options.edges,
+        planted_bug: options.planted_bug.clone(),
+    };
+    let mut deployment = Deployment::start(&options.binary, dir, &topology, options.area).await?;
+    let cast = Arc::new(Cast::set_up(&deployment, options.users).await?);
+    let ledger = Arc::new(Ledger::default());
+    let (sending_tx, sending) = watch::channel(true);
+    let (give_up_tx, give_up) = watch::channel(false);
+    let controls = Controls {
+        ledger: ledger.clone(),
+        started: Instant::now(),
+        clock_offset: Arc::new(AtomicI64::new(0)),
+        sending,
+        give_up,
+    };
+    let mut load = Load::start(cast.clone(), &deployment, controls.clone(), options.seed);
+
+    let count = (options.duration.as_secs() / FAULT_SPACING.as_secs()) as usize;
+    let schedule = faults::schedule(options.seed, count);
+    let mut rng = StdRng::seed_from_u64(options.seed ^ 0x5eed);
+    let load_started = controls.started.elapsed().as_millis() as u64;
+    for (index, fault) in schedule.iter().enumerate() {
+        // One fault per slot, after a first quiet second so traffic is flowing.
+        let slot_start = controls.started + Duration::from_secs(1) + FAULT_SPACING * index as u32;
+        tokio::time::sleep_until(slot_start).await;
+        let hold = Duration::from_millis(rng.random_range(1_000..3_000));
+        let at_ms = controls.started.elapsed().as_millis() as u64;
+        faults::inflict(
+            &mut deployment,
+            *fault,
+            hold,
+            &controls.clock_offset,
+            &mut rng,
+            at_ms,
+        )
+        .await?;
+    }
+    // Everything is healed; a last quiet slot shows writes flowing again.
+    tokio::time::sleep(FAULT_SPACING).await;
+    let load_ended = controls.started.elapsed().as_millis() as u64;
+    sending_tx.send_replace(false);
+    let settle_by = Instant::now() + SETTLE;
+    if tokio::time::timeout_at(settle_by, load.senders_done())
+        .await
+        .is_err()
+    {
+        give_up_tx.send_replace(true);
+        load.senders_done().await;
+    }
+    while ledger.missing_deliveries() > 0 && Instant::now() < settle_by {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    load.stop().await;
+
+    cast.read_storage(&deployment, &ledger).await?;
+    let verdict = ledger.verify();
+    for example in &verdict.examples {
+        eprintln!("chaos: violation: {example}");
+    }
+    let digests = deployment.settled_digests(SETTLE).await;
+    let distinct: std::collections::BTreeSet<_> = digests
+        .iter()
+        .map(|(_, d)| d.as_ref().map(|d| (d.applied_index, d.sha256.clone())))
+        .collect();
+    let replicas_identical = distinct.len() == 1 && !distinct.contains(&None);
+    if !replicas_identical {
+        eprintln!("chaos: replicas differ: {digests:?}");
+    }
+    Ok(Report {
+        verdict,
+        faults: schedule.len() as u64,
+        max_write_outage_ms: longest_silence(&ledger.ack_times(), (load_started, load_ended)),
+        replicas_identical,
+        crashes: deployment.crashed(),
+        seed: options.seed,
+        areas: vec![options.area],
+    })
+}

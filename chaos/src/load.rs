@@ -1,0 +1,477 @@
+//! The traffic of a chaos run: users holding WebSocket sessions (through the resilient
+//! Rust SDK, spread over the edges) who send private, group and ultra-group messages, and
+//! an app server publishing private, group and chatroom messages through the Server API,
+//! its clock stepped now and then. Every send and every delivery goes into the [`Ledger`].
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use meridian_client::server_api::{form, post_form, post_form_answer};
+use meridian_client::{conversation, Backoff, Client, ConnectOptions, Outgoing, SendError, Sender};
+use meridian_cluster::admin::generate_credentials;
+use meridian_cluster::state::messages::{Conversation, ConversationType, HistoryPage, MAX_PAGE};
+use meridian_cluster::state::{AppSettings, Command, Envelope, Query, QueryOutput};
+use meridian_edge::server_api::auth::REPLAY_WINDOW_MS;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::checker::{Ledger, Outcome};
+use crate::deployment::Deployment;
+
+const GROUP: &str = "g1";
+const ULTRA_GROUP: &str = "ug1";
+const CHATROOM: &str = "r1";
+const TEXT: &str = "RC:TxtMsg";
+
+/// A conversation of the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Private(String, String),
+    Group,
+    UltraGroup,
+    Chatroom,
+}
+
+impl Target {
+    /// The ledger's name for it: the same whoever looks at it.
+    pub fn key(&self) -> String {
+        match self {
+            Target::Private(a, b) => {
+                let (first, second) = if a <= b { (a, b) } else { (b, a) };
+                format!("private:{first}:{second}")
+            }
+            Target::Group => format!("group:{GROUP}"),
+            Target::UltraGroup => format!("ultragroup:{ULTRA_GROUP}"),
+            Target::Chatroom => format!("chatroom:{CHATROOM}"),
+        }
+    }
+
+    fn conversation(&self) -> Conversation {
+        match self {
+            Target::Private(a, b) => Conversation::private(a, b, ""),
+            Target::Group => Conversation::group_like(ConversationType::Group, GROUP, ""),
+            Target::UltraGroup => {
+                Conversation::group_like(ConversationType::UltraGroup, ULTRA_GROUP, "")
+            }
+            Target::Chatroom => Conversation::group_like(ConversationType::Chatroom, CHATROOM, ""),
+        }
+    }
+
+    /// The target of a message `receiver` got.
+    fn of_delivery(receiver: &str, conversation_type: u8, target_id: &str) -> Option<Self> {
+        match (conversation_type, target_id) {
+            (conversation::PRIVATE, peer) => Some(Target::Private(receiver.into(), peer.into())),
+            (conversation::GROUP, GROUP) => Some(Target::Group),
+            (conversation::ULTRA_GROUP, ULTRA_GROUP) => Some(Target::UltraGroup),
+            (conversation::CHATROOM, CHATROOM) => Some(Target::Chatroom),
+            _ => None,
+        }
+    }
+}
+
+/// Message content carrying the run-unique id the checker follows.
+fn content_of(id: &str) -> String {
+    serde_json::json!({ "content": id }).to_string()
+}
+
+fn id_of(content: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(content).ok()?;
+    value["content"].as_str().map(str::to_string)
+}
+
+/// The app, its users and their conversations, set up through the Server API.
+pub struct Cast {
+    app_key: String,
+    app_secret: String,
+    users: Vec<String>,
+    tokens: Vec<String>,
+}
+
+impl Cast {
+    pub async fn set_up(deployment: &Deployment, users: usize) -> anyhow::Result<Self> {
+        let credentials = generate_credentials();
+        let envelope = |command| Envelope {
+            area: deployment.area,
+            command,
+        };
+        deployment
+            .client
+            .write_one(envelope(Command::CreateApp {
+                name: "chaos".into(),
+                dev: generate_credentials(),
+                prod: credentials.clone(),
+            }))
+            .await
+            .context("creating the app")?;
+        // Strict replay protection, so stepped clocks meet the timestamp window.
+        deployment
+            .client
+            .write_one(envelope(Command::SetAppSettings {
+                app_key: credentials.app_key.clone(),
+                settings: AppSettings {
+                    strict_replay: true,
+                    ..AppSettings::default()
+                },
+            }))
+            .await
+            .context("app settings")?;
+        let api = &deployment.edges[0].public;
+        let call = |path: &'static str, body: String| {
+            let (key, secret) = (credentials.app_key.clone(), credentials.app_secret.clone());
+            async move {
+                post_form(api, &key, &secret, path, &body)
+                    .await
+                    .with_context(|| path.to_string())
+            }
+        };
+        let users: Vec<String> = (0..users).map(|i| format!("u{i}")).collect();
+        let mut tokens = Vec::new();
+        for user in &users {
+            let answer = call("/user/getToken.json", form(&[("userId", user)])).await?;
+            tokens.push(answer["token"].as_str().context("token")?.to_string());
+        }
+        let mut members: Vec<(&str, &str)> = users.iter().map(|u| ("userId", u.as_str())).collect();
+        members.push(("groupId", GROUP));
+        call("/group/create.json", form(&members)).await?;
+        call(
+            "/ultragroup/create.json",
+            form(&[("userId", &users[0]), ("groupId", ULTRA_GROUP)]),
+        )
+        .await?;
+        for user in &users[1..] {
+            call(
+                "/ultragroup/join.json",
+                form(&[("userId", user), ("groupId", ULTRA_GROUP)]),
+            )
+            .await?;
+        }
+        call(
+            "/chatroom/create.json",
+            form(&[(&format!("chatroom[{CHATROOM}]"), "chaos room")]),
+        )
+        .await?;
+        Ok(Self {
+            app_key: credentials.app_key,
+            app_secret: credentials.app_secret,
+            users,
+            tokens,
+        })
+    }
+
+    /// Every conversation traffic may go to.
+    pub fn targets(&self) -> Vec<Target> {
+        let n = self.users.len();
+        let mut targets: Vec<Target> = (0..n)
+            .map(|i| Target::Private(self.users[i].clone(), self.users[(i + 1) % n].clone()))
+            .collect();
+        targets.extend([Target::Group, Target::UltraGroup, Target::Chatroom]);
+        targets
+    }
+
+    /// Who must get a message `sender` sent to `target`, pushed or by sync: the other
+    /// side of a private chat, the other group members. Ultra groups (fetched by history
+    /// after a reconnect) and chatrooms (online only) are checked in storage alone.
+    fn recipients(&self, sender: &str, target: &Target) -> Vec<String> {
+        match target {
+            Target::Private(a, b) => vec![if a == sender { b } else { a }.clone()],
+            Target::Group => self
+                .users
+                .iter()
+                .filter(|u| *u != sender)
+                .cloned()
+                .collect(),
+            Target::UltraGroup | Target::Chatroom => Vec::new(),
+        }
+    }
+
+    /// Reads what the cluster stored for every target into the ledger.
+    pub async fn read_storage(
+        &self,
+        deployment: &Deployment,
+        ledger: &Ledger,
+    ) -> anyhow::Result<()> {
+        for target in self.targets() {
+            let mut stored: Vec<(String, u64)> = Vec::new();
+            // Pages oldest first from the last page's time; messages of that same
+            // millisecond come again and are skipped by seq.
+            let (mut from_ms, mut last_seq) = (0, 0);
+            loop {
+                let query = Query::History {
+                    app_key: self.app_key.clone(),
+                    page: HistoryPage {
+                        conversation: target.conversation(),
+                        viewer: None,
+                        from_ms,
+                        to_ms: u64::MAX,
+                        newest_first: false,
+                        limit: MAX_PAGE,
+                        members_only: false,
+                        keyword: None,
+                        sender: None,
+                    },
+                };
+                let QueryOutput::Messages(page) = deployment.client.read(query).await? else {
+                    anyhow::bail!("history of {target:?}: unexpected answer");
+                };
+                let full = page.len() >= MAX_PAGE;
+                let before = last_seq;
+                for message in page.iter().filter(|m| m.seq > before) {
+                    stored.extend(id_of(&message.content).map(|id| (id, message.seq)));
+                    (from_ms, last_seq) = (message.sent_time_ms, message.seq);
+                }
+                if !full {
+                    break;
+                }
+                anyhow::ensure!(
+                    last_seq > before,
+                    "history of {target:?}: more than a page in one millisecond"
+                );
+            }
+            ledger.stored(&target.key(), stored);
+        }
+        Ok(())
+    }
+}
+
+/// Switches shared by the load's tasks.
+#[derive(Clone)]
+pub struct Controls {
+    pub ledger: Arc<Ledger>,
+    /// Time zero of the run, for acknowledgement times.
+    pub started: Instant,
+    /// Seconds the app server's clock is off (the clock-step fault).
+    pub clock_offset: Arc<AtomicI64>,
+    /// False once no new sends should start.
+    pub sending: watch::Receiver<bool>,
+    /// True once sends still waiting for an answer should be given up.
+    pub give_up: watch::Receiver<bool>,
+}
+
+impl Controls {
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+}
+
+/// The running load: its sessions and tasks.
+pub struct Load {
+    senders: Vec<JoinHandle<()>>,
+    readers: Vec<JoinHandle<()>>,
+    stop_reading: watch::Sender<bool>,
+}
+
+impl Load {
+    pub fn start(cast: Arc<Cast>, deployment: &Deployment, controls: Controls, seed: u64) -> Self {
+        let (stop_reading, reading) = watch::channel(false);
+        let mut senders = Vec::new();
+        let mut readers = Vec::new();
+        for (index, user) in cast.users.iter().enumerate() {
+            let edge = &deployment.edges[index % deployment.edges.len()];
+            let client = Client::start(
+                ConnectOptions {
+                    url: edge.ws_url(),
+                    app_key: cast.app_key.clone(),
+                    token: cast.tokens[index].clone(),
+                    device_id: format!("{user}-phone"),
+                    platform: "iOS".into(),
+                    cursor: None,
+                    tls: None,
+                },
+                Backoff {
+                    first: Duration::from_millis(50),
+                    max: Duration::from_secs(1),
+                },
+            );
+            senders.push(tokio::spawn(send_from_session(
+                cast.clone(),
+                index,
+                client.sender(),
+                controls.clone(),
+                seed.wrapping_add(index as u64),
+            )));
+            readers.push(tokio::spawn(read_session(
+                user.clone(),
+                client,
+                controls.ledger.clone(),
+                reading.clone(),
+            )));
+        }
+        let bases: Vec<String> = deployment.edges.iter().map(|e| e.public.clone()).collect();
+        senders.push(tokio::spawn(publish_from_app_server(
+            cast,
+            bases,
+            controls,
+            seed.wrapping_mul(31),
+        )));
+        Self {
+            senders,
+            readers,
+            stop_reading,
+        }
+    }
+
+    /// Waits for every sender to finish (they stop on `sending` and `give_up`).
+    pub async fn senders_done(&mut self) {
+        for task in self.senders.drain(..) {
+            let _ = task.await;
+        }
+    }
+
+    /// Closes every session.
+    pub async fn stop(self) {
+        self.stop_reading.send_replace(true);
+        for task in self.readers {
+            let _ = task.await;
+        }
+    }
+}
+
+async fn send_from_session(
+    cast: Arc<Cast>,
+    index: usize,
+    sender: Sender,
+    controls: Controls,
+    seed: u64,
+) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let user = &cast.users[index];
+    let n = cast.users.len();
+    let mut give_up = controls.give_up.clone();
+    let mut sent = 0u64;
+    while *controls.sending.borrow() {
+        let target = match rng.random_range(0..10) {
+            0..=2 => Target::Private(user.clone(), cast.users[(index + 1) % n].clone()),
+            3..=4 => Target::Private(user.clone(), cast.users[(index + n - 1) % n].clone()),
+            5..=7 => Target::Group,
+            _ => Target::UltraGroup,
+        };
+        let (conversation_type, target_id) = match &target {
+            Target::Private(_, peer) => (conversation::PRIVATE, peer.clone()),
+            Target::Group => (conversation::GROUP, GROUP.to_string()),
+            _ => (conversation::ULTRA_GROUP, ULTRA_GROUP.to_string()),
+        };
+        let id = format!("ws-{user}-{sent}");
+        sent += 1;
+        let outgoing = Outgoing {
+            conversation_type,
+            target_id,
+            channel_id: String::new(),
+            object_name: TEXT.into(),
+            content: content_of(&id),
+        };
+        let answer = tokio::select! {
+            answer = sender.send(outgoing) => Some(answer),
+            _ = give_up.wait_for(|g| *g) => None,
+        };
+        let outcome = match answer {
+            Some(Ok(acked)) => Outcome::Acked {
+                seq: acked.seq,
+                at_ms: controls.now_ms(),
+            },
+            Some(Err(SendError::Refused { .. })) => Outcome::Refused,
+            Some(Err(SendError::Ended { .. })) | None => Outcome::Unknown,
+        };
+        controls
+            .ledger
+            .sent(&id, &target.key(), cast.recipients(user, &target), outcome);
+        // Under the edge's 5 messages/s per connection.
+        tokio::time::sleep(Duration::from_millis(rng.random_range(250..450))).await;
+    }
+}
+
+async fn read_session(
+    user: String,
+    mut client: Client,
+    ledger: Arc<Ledger>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let message = tokio::select! {
+            message = client.next_message() => message,
+            _ = stop.wait_for(|s| *s) => None,
+        };
+        let Some(message) = message else { break };
+        let target = Target::of_delivery(&user, message.conversation_type, &message.target_id);
+        if let (Some(target), Some(id)) = (target, id_of(&message.content)) {
+            ledger.delivered(&user, &id, &target.key(), message.seq);
+        }
+    }
+    client.stop();
+}
+
+async fn publish_from_app_server(
+    cast: Arc<Cast>,
+    bases: Vec<String>,
+    controls: Controls,
+    seed: u64,
+) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut sent = 0usize;
+    while *controls.sending.borrow() {
+        let from = &cast.users[rng.random_range(0..cast.users.len())];
+        let id = format!("api-{sent}");
+        let content = content_of(&id);
+        let (path, target, body) = match rng.random_range(0..3) {
+            0 => {
+                let to = &cast.users[(cast.users.iter().position(|u| u == from).unwrap_or(0) + 1)
+                    % cast.users.len()];
+                (
+                    "/message/private/publish.json",
+                    Target::Private(from.clone(), to.clone()),
+                    form(&[
+                        ("fromUserId", from),
+                        ("toUserId", to),
+                        ("objectName", TEXT),
+                        ("content", &content),
+                    ]),
+                )
+            }
+            1 => (
+                "/message/group/publish.json",
+                Target::Group,
+                form(&[
+                    ("fromUserId", from),
+                    ("toGroupId", GROUP),
+                    ("objectName", TEXT),
+                    ("content", &content),
+                ]),
+            ),
+            _ => (
+                "/message/chatroom/publish.json",
+                Target::Chatroom,
+                form(&[
+                    ("fromUserId", from),
+                    ("toChatroomId", CHATROOM),
+                    ("objectName", TEXT),
+                    ("content", &content),
+                ]),
+            ),
+        };
+        let offset = controls.clock_offset.load(Ordering::Relaxed);
+        let base = &bases[sent % bases.len()];
+        sent += 1;
+        let answer =
+            post_form_answer(base, &cast.app_key, &cast.app_secret, path, &body, offset).await;
+        let stale = offset.unsigned_abs() * 1000 > REPLAY_WINDOW_MS;
+        let outcome = match answer {
+            // A stale timestamp must be refused: if one gets through, the checker counts
+            // its stored copy as a phantom.
+            Ok(answer) if answer.status == 200 && !stale => Outcome::Acked {
+                seq: 0,
+                at_ms: controls.now_ms(),
+            },
+            Ok(answer) if (400..500).contains(&answer.status) => Outcome::Refused,
+            // A 5xx (say, the cluster did not answer in time) leaves it open.
+            Ok(_) | Err(_) => Outcome::Unknown,
+        };
+        controls
+            .ledger
+            .sent(&id, &target.key(), cast.recipients(from, &target), outcome);
+        tokio::time::sleep(Duration::from_millis(rng.random_range(150..350))).await;
+    }
+}
