@@ -2,6 +2,7 @@
 
 use std::io;
 
+use meridian_rpc::codec::MAX_BODY_BYTES;
 use raft_log::codeq::{Decode, Encode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -11,8 +12,17 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Wire<T>(pub T);
 
-fn config() -> bincode::config::Configuration {
-    bincode::config::standard()
+type Config = bincode::config::Configuration<
+    bincode::config::LittleEndian,
+    bincode::config::Varint,
+    bincode::config::Limit<MAX_BODY_BYTES>,
+>;
+
+/// Nothing stored was bigger than the RPC body it arrived in, so a length prefix that
+/// claims more is corrupt: it fails to decode instead of becoming an allocation that
+/// aborts the process (found by fuzz/internal_codec). The limit does not change the bytes.
+fn config() -> Config {
+    bincode::config::standard().with_limit::<MAX_BODY_BYTES>()
 }
 
 impl<T: Serialize> Encode for Wire<T> {
@@ -37,4 +47,22 @@ pub fn from_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, io::Error> {
     bincode::serde::decode_from_slice(bytes, config())
         .map(|(value, _)| value)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Batch;
+
+    /// A fuzzer's input: a batch whose string claims 2^61 bytes.
+    #[test]
+    fn a_huge_length_prefix_is_an_error_not_an_allocation() {
+        let corrupt: [u8; 42] = [
+            0x01, 0x04, 0x02, 0x53, 0x61, 0x08, 0x01, 0x01, 0x11, 0x00, 0x00, 0x01, 0x00, 0x00,
+            0x01, 0x01, 0x01, 0x08, 0x00, 0x00, 0x01, 0x00, 0x01, 0x10, 0x00, 0x00, 0xfd, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x24, 0x00, 0x00, 0x12, 0x00, 0x00, 0x00, 0x03,
+        ];
+        let error = from_bytes::<Batch>(&corrupt).expect_err("corrupt");
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+    }
 }

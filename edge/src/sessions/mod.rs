@@ -31,7 +31,7 @@ use crate::config::SessionSettings;
 use crate::metrics::EdgeMetrics;
 use crate::server_api::directory::AppDirectory;
 use registry::Registry;
-pub use session::MAX_FRAME_BYTES;
+pub use session::{ConnectParams, MAX_FRAME_BYTES};
 
 pub const WEBSOCKET_PATH: &str = "/websocket";
 /// The chunk a session reads its socket in (larger frames still arrive whole).
