@@ -57,6 +57,36 @@ pub enum BenchCommand {
     Group(crate::bench_sessions::GroupArgs),
     /// Chatroom fan-out: deliveries per second to every member of one room.
     Chatroom(crate::bench_sessions::ChatroomArgs),
+    /// Every benchmark above with its defaults, one after the other, each in a process of
+    /// its own; prints `{"machine": …, "benchmarks": [each one's --json object]}`.
+    All,
+}
+
+/// What `bench all` runs, in order.
+const ALL: [&str; 6] = ["raft", "api", "sessions", "ws", "group", "chatroom"];
+
+async fn run_all() -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("locating the meridian binary")?;
+    let mut results = Vec::new();
+    for name in ALL {
+        eprintln!("meridian bench: all: {name}");
+        let output = tokio::process::Command::new(&exe)
+            .args(["bench", name, "--json"])
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit())
+            .output()
+            .await?;
+        if !output.status.success() {
+            bail!("meridian bench {name} failed ({})", output.status);
+        }
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let last = stdout.lines().last().unwrap_or_default();
+        let result: serde_json::Value = serde_json::from_str(last)
+            .with_context(|| format!("meridian bench {name} printed no JSON"))?;
+        results.push(result);
+    }
+    println!("{}", json!({ "machine": machine(), "benchmarks": results }));
+    Ok(())
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -119,7 +149,7 @@ where
     Ok(summarize(writers, started.elapsed(), all))
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
@@ -220,7 +250,7 @@ impl Drop for EtcdCluster {
     }
 }
 
-fn find_binary(name: &str) -> Option<PathBuf> {
+pub(crate) fn find_binary(name: &str) -> Option<PathBuf> {
     if name.contains('/') {
         return Path::new(name).is_file().then(|| PathBuf::from(name));
     }
@@ -484,6 +514,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Ws(args) => return crate::bench_sessions::ws(args).await,
         BenchCommand::Group(args) => return crate::bench_sessions::group(args).await,
         BenchCommand::Chatroom(args) => return crate::bench_sessions::chatroom(args).await,
+        BenchCommand::All => return run_all().await,
     };
     let duration = Duration::from_secs(seconds.max(1));
     let dir = tempfile_dir()?;

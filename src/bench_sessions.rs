@@ -4,6 +4,7 @@
 
 mod chatroom;
 mod dev_child;
+mod ejabberd;
 mod group;
 mod idle;
 mod latency;

@@ -1,6 +1,7 @@
 //! `meridian bench ws`: send → receive latency of private messages between SDK sessions
 //! at a steady total rate.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +16,7 @@ use tokio::sync::watch;
 use crate::bench::percentile_ms;
 
 use super::dev_child::DevChild;
+use super::ejabberd::{self, Ejabberd};
 use super::lean::SessionTarget;
 use super::{
     content_number, interruptible, numbered_content, print_json, progress, settle, text_message,
@@ -33,6 +35,24 @@ pub struct WsArgs {
     rate: u32,
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// ejabberdctl of the XMPP baseline (Debian's ejabberd package).
+    #[arg(long, default_value = "ejabberdctl")]
+    ejabberd: String,
+    /// Skip the ejabberd baseline.
+    #[arg(long)]
+    no_ejabberd: bool,
+}
+
+/// Meridian and, in the same run, the baseline.
+#[derive(Serialize)]
+struct Comparison {
+    #[serde(flatten)]
+    meridian: SteadyLatency,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ejabberd: Option<SteadyLatency>,
+    /// ejabberd's p99 divided by Meridian's (above 1: Meridian is faster).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    p99_ratio: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -86,28 +106,157 @@ pub async fn run(args: WsArgs) -> anyhow::Result<()> {
     if args.rate == 0 {
         bail!("--rate must be at least 1");
     }
-    let r = interruptible(measure(&args)).await?;
+    let ejabberdctl = match args.no_ejabberd {
+        true => None,
+        false => Some(ejabberd::locate(&args.ejabberd)?),
+    };
+    let meridian = interruptible(measure(&args)).await?;
+    let ejabberd = match &ejabberdctl {
+        Some(ctl) => Some(interruptible(measure_ejabberd(&args, ctl)).await?),
+        None => None,
+    };
+    let p99_ratio = ejabberd
+        .as_ref()
+        .filter(|_| meridian.p99_ms > 0.0)
+        .map(|e| e.p99_ms / meridian.p99_ms);
+    let r = Comparison {
+        meridian,
+        ejabberd,
+        p99_ratio,
+    };
     if args.json {
         return print_json("ws", r);
     }
     println!(
-        "pairs  target/s  achieved/s    sent  received  lost  refused  p50 ms  p99 ms  max ms"
+        "server    pairs  target/s  achieved/s    sent  received  lost  refused  p50 ms  p99 ms  max ms"
     );
-    println!(
-        "{:>5} {:>9} {:>11.0} {:>7} {:>9} {:>5} {:>8} {:>7.2} {:>7.2} {:>7.2}",
-        r.pairs,
-        r.target_rate,
-        r.achieved_rate,
-        r.sent,
-        r.received,
-        r.lost,
-        r.refused,
-        r.p50_ms,
-        r.p99_ms,
-        r.max_ms
-    );
+    let rows = std::iter::once(("meridian", &r.meridian))
+        .chain(r.ejabberd.iter().map(|e| ("ejabberd", e)));
+    for (server, m) in rows {
+        println!(
+            "{server:<9} {:>5} {:>9} {:>11.0} {:>7} {:>9} {:>5} {:>8} {:>7.2} {:>7.2} {:>7.2}",
+            m.pairs,
+            m.target_rate,
+            m.achieved_rate,
+            m.sent,
+            m.received,
+            m.lost,
+            m.refused,
+            m.p50_ms,
+            m.p99_ms,
+            m.max_ms
+        );
+    }
+    if let Some(ratio) = r.p99_ratio {
+        println!("ejabberd p99 / Meridian p99: {ratio:.2}");
+    }
     println!("(send → receive on loopback, target p99 < 5 ms; tokens {TOKENS})");
     Ok(())
+}
+
+/// The same load through ejabberd: its own accounts, XMPP chat messages, no acks (so
+/// every message sent counts as acknowledged).
+async fn measure_ejabberd(args: &WsArgs, ejabberdctl: &Path) -> anyhow::Result<SteadyLatency> {
+    let dir = crate::bench::tempfile_dir()?.join("ejabberd");
+    let _ = std::fs::remove_dir_all(&dir);
+    let server = Ejabberd::start(ejabberdctl, &dir).await?;
+    let senders = user_ids("s", PAIRS);
+    let receivers = user_ids("r", PAIRS);
+    let epoch = Instant::now();
+    let received = Arc::new(AtomicU64::new(0));
+    let (stop, stopped) = watch::channel(false);
+    let mut receiving = Vec::new();
+    for receiver in &receivers {
+        let session = server.online_user(receiver).await?;
+        receiving.push(tokio::spawn(session.receive_stamped(
+            epoch,
+            received.clone(),
+            stopped.clone(),
+        )));
+    }
+    let mut sessions = Vec::new();
+    for sender in &senders {
+        sessions.push(server.online_user(sender).await?);
+    }
+    progress(&format!(
+        "ejabberd: {PAIRS} pairs online; sending {} messages/s for {} s",
+        args.rate, args.seconds
+    ));
+    let schedule = Schedule::new(args);
+    let mut sending = Vec::new();
+    for (i, (mut session, receiver)) in sessions.into_iter().zip(receivers).enumerate() {
+        let mut ticks = schedule.ticks(i);
+        let deadline = schedule.deadline;
+        sending.push(tokio::spawn(async move {
+            let mut sent = 0u64;
+            while ticks.tick().await < deadline {
+                session
+                    .send_number(&receiver, epoch.elapsed().as_nanos() as u64)
+                    .await?;
+                sent += 1;
+            }
+            anyhow::Ok((sent, session))
+        }));
+    }
+    let mut tally = SenderTally::default();
+    let mut open = Vec::new();
+    for sender in sending {
+        let (sent, session) = sender.await??;
+        tally.sent += sent;
+        tally.acked += sent;
+        open.push(session);
+    }
+    settle(&received, tally.acked).await;
+    let _ = stop.send(true);
+    let mut latencies = Vec::new();
+    for receiver in receiving {
+        latencies.extend(receiver.await??);
+    }
+    drop(open);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(summarize(args, &tally, latencies))
+}
+
+/// When each pair sends: staggered, so the pairs' sends spread evenly over each period.
+struct Schedule {
+    start: tokio::time::Instant,
+    period: Duration,
+    deadline: tokio::time::Instant,
+}
+
+impl Schedule {
+    fn new(args: &WsArgs) -> Self {
+        let start = tokio::time::Instant::now();
+        Self {
+            start,
+            period: Duration::from_secs_f64(PAIRS as f64 / f64::from(args.rate)),
+            deadline: start + Duration::from_secs(args.seconds),
+        }
+    }
+
+    fn ticks(&self, pair: usize) -> tokio::time::Interval {
+        let first = self.start + self.period.mul_f64(pair as f64 / PAIRS as f64);
+        tokio::time::interval_at(first, self.period)
+    }
+}
+
+fn summarize(args: &WsArgs, tally: &SenderTally, mut latencies: Vec<Duration>) -> SteadyLatency {
+    latencies.sort();
+    let received = latencies.len() as u64;
+    SteadyLatency {
+        pairs: PAIRS,
+        target_rate: args.rate,
+        seconds: args.seconds,
+        sent: tally.sent,
+        refused: tally.refused,
+        received,
+        lost: tally.acked.saturating_sub(received),
+        achieved_rate: tally.acked as f64 / args.seconds.max(1) as f64,
+        p50_ms: percentile_ms(&latencies, 0.50),
+        p99_ms: percentile_ms(&latencies, 0.99),
+        max_ms: percentile_ms(&latencies, 1.0),
+    }
 }
 
 async fn measure(args: &WsArgs) -> anyhow::Result<SteadyLatency> {
@@ -136,15 +285,15 @@ async fn measure(args: &WsArgs) -> anyhow::Result<SteadyLatency> {
         "{PAIRS} pairs connected; sending {} messages/s for {} s",
         args.rate, args.seconds
     ));
-    let period = Duration::from_secs_f64(PAIRS as f64 / f64::from(args.rate));
-    let start = tokio::time::Instant::now();
-    let deadline = start + Duration::from_secs(args.seconds);
+    let schedule = Schedule::new(args);
     let mut sending = Vec::new();
     for (i, (connection, receiver)) in sender_connections.into_iter().zip(receivers).enumerate() {
-        // Staggered, so the pairs' sends spread evenly over each period.
-        let first = start + period.mul_f64(i as f64 / PAIRS as f64);
         sending.push(tokio::spawn(send_stamped(
-            connection, receiver, epoch, first, period, deadline,
+            connection,
+            receiver,
+            epoch,
+            schedule.ticks(i),
+            schedule.deadline,
         )));
     }
     let mut tally = SenderTally::default();
@@ -160,21 +309,7 @@ async fn measure(args: &WsArgs) -> anyhow::Result<SteadyLatency> {
     for receiver in receiving {
         latencies.extend(receiver.await??);
     }
-    latencies.sort();
-    let received = latencies.len() as u64;
-    Ok(SteadyLatency {
-        pairs: PAIRS,
-        target_rate: args.rate,
-        seconds: args.seconds,
-        sent: tally.sent,
-        refused: tally.refused,
-        received,
-        lost: tally.acked.saturating_sub(received),
-        achieved_rate: tally.acked as f64 / args.seconds.max(1) as f64,
-        p50_ms: percentile_ms(&latencies, 0.50),
-        p99_ms: percentile_ms(&latencies, 0.99),
-        max_ms: percentile_ms(&latencies, 1.0),
-    })
+    Ok(summarize(args, &tally, latencies))
 }
 
 /// One sender: a message to `receiver` at every tick until `deadline`, each carrying its
@@ -183,12 +318,10 @@ async fn send_stamped(
     mut connection: Connection,
     receiver: String,
     epoch: Instant,
-    first: tokio::time::Instant,
-    period: Duration,
+    mut ticks: tokio::time::Interval,
     deadline: tokio::time::Instant,
 ) -> anyhow::Result<SenderTally> {
     let mut tally = SenderTally::default();
-    let mut ticks = tokio::time::interval_at(first, period);
     loop {
         tokio::select! {
             now = ticks.tick() => {
