@@ -10,7 +10,7 @@ use meridian_cluster::config::{RaftTuning, StorageTuning};
 use meridian_cluster::state::{App, AppEnv, Command, Envelope, Output, Query, QueryOutput};
 use meridian_cluster::{ClusterClient, ClusterNode, NodeConfig};
 use meridian_edge::{DirectoryArea, Edge, EdgeArea, EdgeConfig};
-use meridian_nav::{Nav, NavConfig, NavRole};
+use meridian_nav::{Nav, NavArea, NavConfig, NavRole};
 use meridian_regions::{AreaCode, Catalog, SeedPeer};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -128,14 +128,7 @@ impl Deployment {
         }
         let layout = load_or_create_layout(&options)?;
         let mut ports = Ports(u32::from(layout.port_base));
-        let mut navs = Vec::new();
-        for role in [NavRole::Primary, NavRole::Backup] {
-            let config = NavConfig {
-                listen: local(ports.next()?),
-                role,
-            };
-            navs.push((role, Nav::start(config, Catalog::builtin()).await?));
-        }
+        let nav_ports = [ports.next()?, ports.next()?];
         // Every area's ports first: each edge names the other areas' clusters and APIs.
         let mut plans = Vec::new();
         for &area in &layout.areas {
@@ -151,6 +144,39 @@ impl Deployment {
                 edge_admin,
                 node_ports,
             });
+        }
+        // Both navs answer for every area (one PoP serving all of them).
+        let nav_urls: Vec<String> = nav_ports
+            .iter()
+            .map(|&p| format!("http://{}", local(p)))
+            .collect();
+        let nav_areas: Vec<NavArea> = plans
+            .iter()
+            .map(|plan| {
+                let edge = format!("http://{}", local(plan.edge_public));
+                NavArea {
+                    area: plan.area,
+                    cluster: plan.peers().into_iter().map(|p| p.addr).collect(),
+                    edges: vec![edge.clone()],
+                    api: vec![edge],
+                    nav: nav_urls.clone(),
+                }
+            })
+            .collect();
+        let mut navs = Vec::new();
+        for (role, port) in [
+            (NavRole::Primary, nav_ports[0]),
+            (NavRole::Backup, nav_ports[1]),
+        ] {
+            let config = NavConfig {
+                listen: local(port),
+                role,
+                areas: nav_areas.clone(),
+                directory: Vec::new(),
+                location: Default::default(),
+                heartbeat_ms: options.sessions.heartbeat_ms,
+            };
+            navs.push((role, Nav::start(config, Catalog::builtin()).await?));
         }
         let mut areas = Vec::new();
         for plan in &plans {

@@ -13,7 +13,7 @@ use meridian_cluster::api::{NodeStatus, StateDigest};
 use meridian_cluster::config::{RaftTuning, StorageTuning};
 use meridian_cluster::{ClusterClient, NodeConfig};
 use meridian_edge::{EdgeArea, EdgeConfig, SessionSettings, PLANTED_BUG_ENV};
-use meridian_nav::{NavConfig, NavRole};
+use meridian_nav::{NavArea, NavConfig, NavRole};
 use meridian_regions::{AreaCode, SeedPeer};
 use tokio::time::Instant;
 
@@ -240,6 +240,16 @@ impl Deployment {
             &NavConfig {
                 listen: format!("127.0.0.1:{nav_port}"),
                 role: NavRole::Primary,
+                areas: vec![NavArea {
+                    area,
+                    cluster: cluster.clone(),
+                    edges: edges.iter().map(|e| e.public.clone()).collect(),
+                    api: edges.iter().map(|e| e.public.clone()).collect(),
+                    nav: vec![format!("http://127.0.0.1:{nav_port}")],
+                }],
+                directory: Vec::new(),
+                location: Default::default(),
+                heartbeat_ms: SessionSettings::default().heartbeat_ms,
             },
         )?;
         let mut deployment = Self {

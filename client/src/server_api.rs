@@ -73,31 +73,51 @@ pub async fn post_form_answer(
     body: &str,
     clock_offset_secs: i64,
 ) -> anyhow::Result<Answer> {
-    let authority = base.trim_start_matches("http://").trim_end_matches('/');
-    let stream = tokio::net::TcpStream::connect(authority)
-        .await
-        .with_context(|| format!("cannot reach the Server API at {base}"))?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(connection);
     let nonce = rand::random::<u64>().to_string();
-    let mut request = hyper::Request::post(path)
-        .header(hyper::header::HOST, authority)
-        .header(
-            hyper::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        );
+    let mut request = hyper::Request::post(path).header(
+        hyper::header::CONTENT_TYPE,
+        "application/x-www-form-urlencoded",
+    );
     for (name, value) in signed_headers(app_key, app_secret, &nonce, clock_offset_secs) {
         request = request.header(name, value);
     }
-    let request = request.body(Full::new(Bytes::from(body.to_string())))?;
-    let response = tokio::time::timeout(Duration::from_secs(10), sender.send_request(request))
+    exchange(
+        base,
+        request,
+        Bytes::from(body.to_string()),
+        Duration::from_secs(10),
+    )
+    .await
+}
+
+/// One HTTP/1.1 request to `base` (`http://host:port`) on a fresh connection; the answer
+/// whatever its status. An error means no answer within `timeout`.
+pub async fn exchange(
+    base: &str,
+    request: hyper::http::request::Builder,
+    body: Bytes,
+    timeout: Duration,
+) -> anyhow::Result<Answer> {
+    let authority = base.trim_start_matches("http://").trim_end_matches('/');
+    let request = request
+        .header(hyper::header::HOST, authority)
+        .body(Full::new(body))?;
+    let exchange = async {
+        let stream = tokio::net::TcpStream::connect(authority)
+            .await
+            .with_context(|| format!("cannot reach {base}"))?;
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(connection);
+        let response = sender.send_request(request).await?;
+        let status = response.status().as_u16();
+        let answer = response.into_body().collect().await?.to_bytes();
+        anyhow::Ok(Answer {
+            status,
+            body: String::from_utf8_lossy(&answer).into_owned(),
+        })
+    };
+    tokio::time::timeout(timeout, exchange)
         .await
-        .context("the Server API did not answer within 10 s")??;
-    let status = response.status().as_u16();
-    let answer = response.into_body().collect().await?.to_bytes();
-    Ok(Answer {
-        status,
-        body: String::from_utf8_lossy(&answer).into_owned(),
-    })
+        .with_context(|| format!("{base} did not answer within {timeout:?}"))?
 }

@@ -1,41 +1,39 @@
-//! Navigation: the first service a client calls, answering which edges to use for its
-//! app's home area. For now a nav process serves its health and metrics endpoints with the
-//! area catalog it knows; routing answers build on it.
+//! Navigation: the first service a client calls. Given an App Key and a token it answers
+//! which edges to use for the app's home area (healthy ones, nearest the client first,
+//! then the least loaded), the heartbeat interval and the area's Server API hosts; for an
+//! app homed in another area it names that area and its nav hosts.
 
+pub mod answer;
+pub mod config;
+pub mod edges;
+pub mod metrics;
+
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use http::{Request, Response, StatusCode};
+use meridian_cluster::ClusterClient;
+use meridian_edge::server_api::directory::{AppDirectory, ForeignArea};
 use meridian_regions::Catalog;
-use meridian_telemetry::{AdminHooks, AdminServer};
+use meridian_telemetry::{json_response, AdminHooks, AdminServer};
 use prometheus::{IntGauge, Registry};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NavRole {
-    Primary,
-    Backup,
-}
+pub use config::{LocationPrefix, LocationRules, NavArea, NavConfig, NavRole};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NavConfig {
-    pub listen: String,
-    #[serde(default = "default_role")]
-    pub role: NavRole,
-}
-
-fn default_role() -> NavRole {
-    NavRole::Primary
-}
+use answer::Navigator;
+use edges::EdgeBook;
+use metrics::NavMetrics;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NavError {
-    #[error("key listen: {0:?} is not an ip:port address")]
-    Listen(String),
+    #[error("{0}")]
+    Config(String),
     #[error(transparent)]
     Bind(#[from] meridian_telemetry::ListenError),
     #[error("{0}")]
@@ -44,58 +42,115 @@ pub enum NavError {
 
 pub struct Nav {
     stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
     addr: SocketAddr,
 }
 
 struct Hooks {
     role: NavRole,
     catalog: Catalog,
+    navigator: Arc<Navigator>,
 }
 
 impl AdminHooks for Hooks {
     fn stats(&self) -> serde_json::Value {
+        let known = self.navigator.edges.known();
         json!({
             "component": "nav",
             "role": self.role,
-            "areas": self.catalog.codes().map(|c| c.as_str()).collect::<Vec<_>>(),
+            "areas": self.navigator.served,
+            "catalog": self.catalog.codes().map(|c| c.as_str()).collect::<Vec<_>>(),
+            "edges": known.len(),
+            "healthyEdges": known.iter().filter(|e| e.healthy()).count(),
+        })
+    }
+
+    fn route(&self, request: Request<Bytes>) -> BoxFuture<'static, Response<Bytes>> {
+        let navigator = self.navigator.clone();
+        Box::pin(async move {
+            match navigator.handle(request).await {
+                Some(response) => response,
+                None => json_response(
+                    StatusCode::NOT_FOUND,
+                    &json!({ "code": 404, "error": "no such path (POST /v2/navi.json, GET /v1/nav)" }),
+                ),
+            }
         })
     }
 }
 
+fn setup<E: std::fmt::Display>(e: E) -> NavError {
+    NavError::Setup(e.to_string())
+}
+
 impl Nav {
     pub async fn start(config: NavConfig, catalog: Catalog) -> Result<Self, NavError> {
-        if config.listen.parse::<SocketAddr>().is_err() {
-            return Err(NavError::Listen(config.listen));
-        }
+        config.validate().map_err(NavError::Config)?;
         let listener = meridian_telemetry::listen("listen", &config.listen).await?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| NavError::Setup(e.to_string()))?;
+        let addr = listener.local_addr().map_err(setup)?;
         let registry = Registry::new();
-        let areas = IntGauge::new("meridian_nav_catalog_areas", "Areas in this nav's catalog")
-            .map_err(|e| NavError::Setup(e.to_string()))?;
-        areas.set(catalog.codes().count() as i64);
-        registry
-            .register(Box::new(areas))
-            .map_err(|e| NavError::Setup(e.to_string()))?;
+        let catalog_areas =
+            IntGauge::new("meridian_nav_catalog_areas", "Areas in this nav's catalog")
+                .map_err(setup)?;
+        catalog_areas.set(catalog.codes().count() as i64);
+        registry.register(Box::new(catalog_areas)).map_err(setup)?;
+        let metrics = NavMetrics::register(&registry).map_err(setup)?;
+
+        let client =
+            |nodes: &[String], area| Arc::new(ClusterClient::new(area, nodes.to_vec(), None));
+        let served: BTreeMap<_, _> = config
+            .areas
+            .iter()
+            .map(|a| (a.area, client(&a.cluster, a.area)))
+            .collect();
+        let foreign: BTreeMap<_, _> = config
+            .directory
+            .iter()
+            .map(|a| {
+                let foreign = ForeignArea {
+                    client: client(&a.cluster, a.area),
+                    api: a.api.first().cloned().unwrap_or_default(),
+                };
+                (a.area, foreign)
+            })
+            .collect();
+        let edges = Arc::new(EdgeBook::default());
+        edges.learn(config.areas.iter().flat_map(|a| a.edges.iter().cloned()));
+        let navigator = Arc::new(Navigator {
+            directory: AppDirectory::new(served, foreign),
+            edges: edges.clone(),
+            areas: config
+                .areas
+                .iter()
+                .chain(&config.directory)
+                .map(|a| (a.area, a.clone()))
+                .collect(),
+            served: config.areas.iter().map(|a| a.area).collect(),
+            location: config.location.clone(),
+            heartbeat_ms: config.heartbeat_ms,
+            metrics: metrics.clone(),
+        });
         let server = AdminServer::new(
             registry,
             Arc::new(Hooks {
                 role: config.role,
                 catalog,
+                navigator,
             }),
         );
-        let (stop, mut stop_rx) = watch::channel(false);
-        let task = tokio::spawn(async move {
+        let (stop, stop_rx) = watch::channel(false);
+        let mut tasks = vec![tokio::spawn(edges.clone().poll(stop_rx.clone()))];
+        tasks.push(tokio::spawn(count_edges(edges, metrics, stop_rx.clone())));
+        let mut stopped = stop_rx;
+        tasks.push(tokio::spawn(async move {
             let stopped = async move {
-                let _ = stop_rx.wait_for(|stop| *stop).await;
+                let _ = stopped.wait_for(|stop| *stop).await;
             };
             if let Err(e) = server.serve(listener, stopped).await {
                 tracing::error!(error = %e, "nav listener failed");
             }
-        });
-        Ok(Self { stop, task, addr })
+        }));
+        Ok(Self { stop, tasks, addr })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -104,6 +159,29 @@ impl Nav {
 
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        let _ = self.task.await;
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Keeps `meridian_nav_edges` current.
+async fn count_edges(edges: Arc<EdgeBook>, metrics: NavMetrics, mut stop: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(edges::POLL_EVERY);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let known = edges.known();
+        let healthy = known.iter().filter(|e| e.healthy()).count();
+        metrics
+            .edges
+            .with_label_values(&["known"])
+            .set(known.len() as i64);
+        metrics
+            .edges
+            .with_label_values(&["healthy"])
+            .set(healthy as i64);
     }
 }

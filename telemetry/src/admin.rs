@@ -300,6 +300,11 @@ fn log_join(joined: Result<(), tokio::task::JoinError>) {
     }
 }
 
+/// The client's socket address, in every request's extensions (for hooks that route by
+/// where a client is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
+
 struct Shared {
     registry: Registry,
     hooks: Arc<dyn AdminHooks>,
@@ -315,8 +320,9 @@ async fn serve_connection<S>(
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let service = service_fn(move |req: Request<Incoming>| {
+    let service = service_fn(move |mut req: Request<Incoming>| {
         let shared = Arc::clone(&shared);
+        req.extensions_mut().insert(PeerAddr(peer));
         async move { Ok::<_, Infallible>(handle(shared, req).await) }
     });
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);

@@ -19,8 +19,8 @@ pub mod logging;
 pub mod process;
 
 pub use admin::{
-    json_response, serve_admin, AdminHooks, AdminServer, DEFAULT_BODY_LIMIT, DEFAULT_DRAIN_TIMEOUT,
-    METRICS_CONTENT_TYPE,
+    json_response, serve_admin, AdminHooks, AdminServer, PeerAddr, DEFAULT_BODY_LIMIT,
+    DEFAULT_DRAIN_TIMEOUT, METRICS_CONTENT_TYPE,
 };
 pub use listen::{listen, ListenError};
 pub use logging::{init_logging, LogFormat, ParseLogFormatError};

@@ -1,0 +1,367 @@
+//! covers: NAV-01, NAV-02, NAV-03, NAV-04. Navigation through real processes: answers for
+//! all five areas in both formats, wrong areas and bad credentials, nearby-first edge
+//! order, a dead edge leaving the answers within 5 s, and the SDK falling back from a
+//! killed primary nav to the backup, then to its cached answer.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use meridian_client::nav::{NavError, Navigator};
+use meridian_client::server_api::post_form;
+use meridian_client::{ConnectOptions, Connection};
+use meridian_cluster::admin::generate_credentials;
+use meridian_cluster::state::{Command as ClusterCommand, Envelope};
+use meridian_edge::token::{self, TokenClaims};
+use meridian_proto::ServerFrame;
+use meridian_regions::AreaCode;
+use meridian_testkit::{
+    eventually, free_port, raw_http, ClusterOptions, DevDeployment, Process, ProcessCluster,
+    OPERATOR_TOKEN,
+};
+use serde_json::Value;
+
+fn binary() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_meridian"))
+}
+
+fn json(body: &[u8]) -> Value {
+    serde_json::from_slice(body).unwrap_or(Value::Null)
+}
+
+async fn navi(nav: &str, app_key: &str, token: &str) -> (u16, Value) {
+    let headers = vec![
+        ("RC-Appkey".to_string(), app_key.to_string()),
+        (
+            "Content-Type".to_string(),
+            "application/x-www-form-urlencoded".to_string(),
+        ),
+    ];
+    let body = meridian_client::server_api::form(&[
+        ("token", token),
+        ("v", "5.6.2"),
+        ("platfrom", "Android"),
+    ]);
+    let answer = raw_http(
+        &format!("{nav}/v2/navi.json"),
+        "POST",
+        &headers,
+        body.as_bytes(),
+    )
+    .await;
+    (answer.status, json(&answer.body))
+}
+
+async fn nav_get(
+    nav: &str,
+    app_key: &str,
+    token: &str,
+    area: &str,
+    headers: &[(String, String)],
+) -> (u16, Value) {
+    let query =
+        meridian_client::server_api::form(&[("appKey", app_key), ("token", token), ("area", area)]);
+    let answer = raw_http(&format!("{nav}/v1/nav?{query}"), "GET", headers, b"").await;
+    (answer.status, json(&answer.body))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_area_is_navigated_in_both_formats_and_wrong_areas_are_named() {
+    let areas = ["CN", "SG", "SG-B", "NA", "SA"];
+    let dev = DevDeployment::start(binary(), &areas.join(","), 1).await;
+    let navs: Vec<String> = dev.endpoints["nav"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(navs.len(), 2, "a primary and a backup nav");
+    for area in areas {
+        let (key, secret) = dev.app(area, "prod");
+        let answer = post_form(
+            &dev.api(area),
+            &key,
+            &secret,
+            "/user/getToken.json",
+            "userId=alice",
+        )
+        .await
+        .unwrap();
+        let token = answer["token"].as_str().unwrap().to_string();
+        let edge = dev.ws(area);
+        let edge_host = edge
+            .trim_start_matches("ws://")
+            .trim_end_matches("/websocket");
+        for nav in &navs {
+            // The commercial client's request and the fields it reads (once the nav has
+            // polled the edge, which started after it).
+            let body = eventually(Duration::from_secs(10), "a navigation answer", || async {
+                let (status, body) = navi(nav, &key, &token).await;
+                (status == 200).then_some(body)
+            })
+            .await;
+            assert_eq!(body["code"], 200);
+            assert_eq!(body["server"], edge_host, "{area}: {body}");
+            assert!(body["backupServer"].is_string());
+            assert_eq!(body["serverAddr"][0]["addr"], edge_host);
+            assert_eq!(body["serverAddr"][0]["protocol"], "ws");
+            assert_eq!(body["openTLS"], false);
+            // Our SDKs' request.
+            let (status, body) = nav_get(nav, &key, &token, area, &[]).await;
+            assert_eq!(status, 200, "{area}: {body}");
+            assert_eq!(body["primary"], edge.as_str());
+            assert_eq!(body["area"], area);
+            assert_eq!(body["api"][0], dev.api(area).as_str());
+            assert!(body["heartbeatMs"].as_u64().unwrap() > 0);
+        }
+        // NAV-02: another area's code names the home area and its navs.
+        let other = if area == "NA" { "SA" } else { "NA" };
+        let (status, body) = nav_get(&navs[0], &key, &token, other, &[]).await;
+        assert_eq!(status, 421, "{body}");
+        assert_eq!(body["area"], area);
+        assert_eq!(body["nav"][0], navs[0].as_str());
+        // Bad credentials: 401, which clients report as 31004.
+        let (status, _) = navi(&navs[0], &key, &format!("{token}x")).await;
+        assert_eq!(status, 401);
+        let (status, _) = navi(&navs[0], "no-such-app", &token).await;
+        assert_eq!(status, 401);
+        let (status, body) = nav_get(&navs[0], &key, &token, "XX", &[]).await;
+        assert_eq!(status, 400, "{body}");
+        // A token carrying nav hosts after `@` is the same token to nav.
+        let (status, _) = navi(&navs[0], &key, &format!("{token}@{}", navs[1])).await;
+        assert_eq!(status, 200);
+    }
+    dev.stop();
+}
+
+/// An SG cluster of real processes with an app, two edges in two locations and a primary
+/// and a backup nav in front of them.
+struct Area {
+    _cluster: ProcessCluster,
+    app_key: String,
+    token: String,
+    edges: Vec<(String, Process)>,
+    navs: Vec<(String, Process)>,
+    _dir: tempfile::TempDir,
+}
+
+async fn area_with_two_edges_and_two_navs() -> Area {
+    let mut cluster = ProcessCluster::new(binary(), ClusterOptions::default());
+    cluster.start_all();
+    cluster.wait_for_leader(0, Duration::from_secs(15)).await;
+    let client = cluster.client();
+    let prod = generate_credentials();
+    let envelope = |command| Envelope {
+        area: AreaCode::Sg,
+        command,
+    };
+    client
+        .write_one(envelope(ClusterCommand::CreateApp {
+            name: "nav".into(),
+            dev: generate_credentials(),
+            prod: prod.clone(),
+        }))
+        .await
+        .unwrap();
+    client
+        .write_one(envelope(ClusterCommand::PutUser {
+            app_key: prod.app_key.clone(),
+            user_id: "alice".into(),
+            name: None,
+            portrait: None,
+        }))
+        .await
+        .unwrap();
+    let token = token::issue(
+        &prod.app_secret,
+        &TokenClaims {
+            app_key: prod.app_key.clone(),
+            user_id: "alice".into(),
+            issued_at_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as u64,
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let nodes: Vec<String> = cluster
+        .nodes
+        .iter()
+        .map(|n| format!("{:?}", n.rpc_addr()))
+        .collect();
+    let spawn = |args: &[&str]| {
+        Process::spawn(
+            Command::new(binary())
+                .args(args)
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null()),
+        )
+    };
+    let mut edges = Vec::new();
+    for location in ["sg-east", "sg-west"] {
+        let (public, admin) = (free_port(), free_port());
+        let path = dir.path().join(format!("{location}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "location = \"{location}\"\nlisten = \"127.0.0.1:{public}\"\n\
+                 admin_listen = \"127.0.0.1:{admin}\"\noperator_token = \"{OPERATOR_TOKEN}\"\n\
+                 [[areas]]\narea = \"SG\"\ncluster = [{}]\n",
+                nodes.join(", ")
+            ),
+        )
+        .unwrap();
+        let process = spawn(&["edge", "--config", path.to_str().unwrap()]);
+        edges.push((format!("http://127.0.0.1:{public}"), process));
+    }
+    let nav_ports = [free_port(), free_port()];
+    let nav_urls: Vec<String> = nav_ports
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .collect();
+    let mut navs = Vec::new();
+    for (role, port) in ["primary", "backup"].into_iter().zip(nav_ports) {
+        let path = dir.path().join(format!("nav-{role}.toml"));
+        let edge_list: Vec<String> = edges.iter().map(|(e, _)| format!("{e:?}")).collect();
+        let nav_list: Vec<String> = nav_urls.iter().map(|n| format!("{n:?}")).collect();
+        std::fs::write(
+            &path,
+            format!(
+                "listen = \"127.0.0.1:{port}\"\nrole = \"{role}\"\n\
+                 [[areas]]\narea = \"SG\"\ncluster = [{}]\nedges = [{}]\nnav = [{}]\n",
+                nodes.join(", "),
+                edge_list.join(", "),
+                nav_list.join(", ")
+            ),
+        )
+        .unwrap();
+        let process = spawn(&["nav", "--config", path.to_str().unwrap()]);
+        navs.push((format!("http://127.0.0.1:{port}"), process));
+        eventually(
+            Duration::from_secs(15),
+            "the nav listening",
+            || async move {
+                tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .ok()
+            },
+        )
+        .await;
+    }
+    Area {
+        _cluster: cluster,
+        app_key: prod.app_key,
+        token,
+        edges,
+        navs,
+        _dir: dir,
+    }
+}
+
+fn ws_of(base: &str) -> String {
+    format!("{}/websocket", base.replace("http://", "ws://"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nearby_healthy_edges_first_a_dead_one_gone_within_5s_and_the_sdk_falls_back() {
+    let mut area = area_with_two_edges_and_two_navs().await;
+    let primary_nav = area.navs[0].0.clone();
+    let (key, token) = (area.app_key.clone(), area.token.clone());
+    let listed = |nav: String, location: &'static str| {
+        let (key, token) = (key.clone(), token.clone());
+        async move {
+            let header = vec![("X-Meridian-Location".to_string(), location.to_string())];
+            let (status, body) = nav_get(&nav, &key, &token, "SG", &header).await;
+            (status == 200).then(|| {
+                body["edges"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["ws"].as_str().unwrap().to_string())
+                    .collect::<Vec<_>>()
+            })
+        }
+    };
+    let (east, west) = (ws_of(&area.edges[0].0), ws_of(&area.edges[1].0));
+    // NAV-04: both edges healthy; the one at the client's location comes first.
+    eventually(Duration::from_secs(30), "both edges in the answer", || {
+        let listed = listed(primary_nav.clone(), "sg-west");
+        async move { listed.await.filter(|edges| edges.len() == 2) }
+    })
+    .await;
+    assert_eq!(
+        listed(primary_nav.clone(), "sg-west").await.unwrap(),
+        [west.clone(), east.clone()]
+    );
+    assert_eq!(
+        listed(primary_nav.clone(), "sg-east").await.unwrap(),
+        [east.clone(), west.clone()]
+    );
+
+    // A dead edge is out of every nav's answers within 5 s (each nav polls on its own).
+    let (_, east_process) = area.edges.remove(0);
+    east_process.kill();
+    let killed = Instant::now();
+    for (nav, _) in &area.navs {
+        eventually(Duration::from_secs(10), "the dead edge to leave", || {
+            let listed = listed(nav.clone(), "sg-east");
+            let west = west.clone();
+            async move { listed.await.filter(|edges| edges == &[west]) }
+        })
+        .await;
+    }
+    let gone_after = killed.elapsed();
+    assert!(gone_after < Duration::from_secs(5), "took {gone_after:?}");
+
+    // NAV-03: the primary nav dies; the SDK gets its answer from the backup and connects.
+    let (primary, primary_process) = area.navs.remove(0);
+    primary_process.kill();
+    let backup = area.navs[0].0.clone();
+    let navigator = Navigator::new(vec![primary.clone(), backup.clone()]);
+    let route = navigator
+        .route(&key, &token, "SG")
+        .await
+        .expect("route via the backup");
+    assert_eq!(route.primary, west);
+    let mut connection = Connection::connect(&ConnectOptions {
+        url: route.primary.clone(),
+        app_key: key.clone(),
+        token: token.clone(),
+        device_id: "phone".into(),
+        platform: "iOS".into(),
+        cursor: None,
+        tls: None,
+    })
+    .await
+    .expect("connect to the routed edge");
+    assert!(matches!(
+        connection.next_within(Duration::from_secs(10)).await,
+        Ok(ServerFrame::Connected { .. })
+    ));
+    connection.close().await;
+    // Nav hosts carried in the token are asked first.
+    let carried = Navigator::new(Vec::new());
+    let host = backup.trim_start_matches("http://");
+    assert_eq!(
+        carried
+            .route(&key, &format!("{token}@{host}"), "SG")
+            .await
+            .unwrap(),
+        route
+    );
+    // A wrong area is a definite refusal, not a reason to try the next nav.
+    assert!(matches!(
+        navigator.route(&key, &token, "NA").await,
+        Err(NavError::Refused { status: 421, .. })
+    ));
+    // Every nav gone: the SDK uses the last answer it got.
+    let (_, backup_process) = area.navs.remove(0);
+    backup_process.kill();
+    assert_eq!(navigator.route(&key, &token, "SG").await.unwrap(), route);
+    assert!(matches!(
+        Navigator::new(vec![primary])
+            .route(&key, &token, "SG")
+            .await,
+        Err(NavError::Unreachable(_))
+    ));
+}
