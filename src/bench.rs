@@ -57,13 +57,15 @@ pub enum BenchCommand {
     Group(crate::bench_sessions::GroupArgs),
     /// Chatroom fan-out: deliveries per second to every member of one room.
     Chatroom(crate::bench_sessions::ChatroomArgs),
+    /// Navigation answers per second and latency under wrk (Debian's package).
+    Nav(crate::bench_sessions::NavArgs),
     /// Every benchmark above with its defaults, one after the other, each in a process of
     /// its own; prints `{"machine": …, "benchmarks": [each one's --json object]}`.
     All,
 }
 
 /// What `bench all` runs, in order.
-const ALL: [&str; 6] = ["raft", "api", "sessions", "ws", "group", "chatroom"];
+const ALL: [&str; 7] = ["raft", "api", "sessions", "ws", "group", "chatroom", "nav"];
 
 async fn run_all() -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("locating the meridian binary")?;
@@ -514,6 +516,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Ws(args) => return crate::bench_sessions::ws(args).await,
         BenchCommand::Group(args) => return crate::bench_sessions::group(args).await,
         BenchCommand::Chatroom(args) => return crate::bench_sessions::chatroom(args).await,
+        BenchCommand::Nav(args) => return crate::bench_sessions::nav(args).await,
         BenchCommand::All => return run_all().await,
     };
     let duration = Duration::from_secs(seconds.max(1));

@@ -9,6 +9,7 @@ mod group;
 mod idle;
 mod latency;
 mod lean;
+mod nav;
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +28,7 @@ pub use chatroom::{run as chatroom, ChatroomArgs};
 pub use group::{run as group, GroupArgs};
 pub use idle::{run as sessions, SessionsArgs};
 pub use latency::{run as ws, WsArgs};
+pub use nav::{run as nav, NavArgs};
 
 const TOKENS: &str = "minted locally with the app secret (meridian_edge::token::issue)";
 /// The benchmarks that send measure delivery, not the per-connection send limit (MSG-06).

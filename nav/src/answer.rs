@@ -32,8 +32,62 @@ pub struct Navigator {
     pub metrics: NavMetrics,
 }
 
+/// What a navigation request asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NavRequest {
+    pub app_key: String,
+    /// Without the nav hosts a client may append after `@`.
+    pub token: String,
+    /// The area the client believes the app lives in (`/v1/nav` only).
+    pub area: Option<AreaCode>,
+}
+
+impl NavRequest {
+    /// `POST /v2/navi.json`: the `RC-Appkey` header, a form body with `token` (and `v`,
+    /// `platfrom` (sic), which nav does not need).
+    pub fn from_navi(app_key: Option<&[u8]>, body: &[u8]) -> Result<Self, Refusal> {
+        let app_key = app_key
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| Refusal::Unauthorized("the RC-Appkey header is missing".into()))?;
+        let form = Params::parse_form(body).map_err(|e| Refusal::BadRequest(e.to_string()))?;
+        Self::new(app_key, form.get("token"), None)
+    }
+
+    /// `GET /v1/nav?appKey=&token=&area=`.
+    pub fn from_query(query: &str) -> Result<Self, Refusal> {
+        let query =
+            Params::parse_form(query.as_bytes()).map_err(|e| Refusal::BadRequest(e.to_string()))?;
+        let app_key = query
+            .get("appKey")
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| Refusal::Unauthorized("appKey is missing".into()))?;
+        let area = match query.get("area") {
+            Some(code) => Some(
+                code.parse::<AreaCode>()
+                    .map_err(|_| Refusal::BadRequest(format!("unknown area code {code:?}")))?,
+            ),
+            None => None,
+        };
+        Self::new(app_key, query.get("token"), area)
+    }
+
+    fn new(app_key: &str, token: Option<&str>, area: Option<AreaCode>) -> Result<Self, Refusal> {
+        let token = token
+            .map(|t| t.split('@').next().unwrap_or_default())
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| Refusal::Unauthorized("token is missing".into()))?;
+        Ok(Self {
+            app_key: app_key.to_string(),
+            token: token.to_string(),
+            area,
+        })
+    }
+}
+
 /// Why there is no answer.
-enum Refusal {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
     /// Unknown app or a token that does not verify: the client reports 31004.
     Unauthorized(String),
     /// The app lives in another area: named, with its nav hosts.
@@ -111,49 +165,23 @@ impl Navigator {
         Some(response)
     }
 
-    /// `POST /v2/navi.json`: header `RC-Appkey`, form `token`, `v`, `platfrom` (sic). The
-    /// area is the app's home, which this nav must serve.
+    /// `POST /v2/navi.json`: the area is the app's home, which this nav must serve.
     async fn navi(&self, request: &Request<Bytes>) -> Result<Answer, Refusal> {
-        let app_key = request
-            .headers()
-            .get("RC-Appkey")
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| Refusal::Unauthorized("the RC-Appkey header is missing".into()))?;
-        let form =
-            Params::parse_form(request.body()).map_err(|e| Refusal::BadRequest(e.to_string()))?;
-        let token = form
-            .get("token")
-            .ok_or_else(|| Refusal::Unauthorized("token is missing".into()))?;
-        let home = self.verify(app_key, token).await?;
+        let app_key = request.headers().get("RC-Appkey").map(|v| v.as_bytes());
+        let asked = NavRequest::from_navi(app_key, request.body())?;
+        let home = self.verify(&asked.app_key, &asked.token).await?;
         self.answer(home, None, request)
     }
 
     /// `GET /v1/nav?appKey=&token=&area=`: `area` must be the app's home.
     async fn nav(&self, request: &Request<Bytes>) -> Result<Answer, Refusal> {
-        let query = Params::parse_form(request.uri().query().unwrap_or_default().as_bytes())
-            .map_err(|e| Refusal::BadRequest(e.to_string()))?;
-        let app_key = query
-            .get("appKey")
-            .ok_or_else(|| Refusal::Unauthorized("appKey is missing".into()))?;
-        let token = query
-            .get("token")
-            .ok_or_else(|| Refusal::Unauthorized("token is missing".into()))?;
-        let asked = match query.get("area") {
-            Some(code) => Some(
-                code.parse::<AreaCode>()
-                    .map_err(|_| Refusal::BadRequest(format!("unknown area code {code:?}")))?,
-            ),
-            None => None,
-        };
-        let home = self.verify(app_key, token).await?;
-        self.answer(home, asked, request)
+        let asked = NavRequest::from_query(request.uri().query().unwrap_or_default())?;
+        let home = self.verify(&asked.app_key, &asked.token).await?;
+        self.answer(home, asked.area, request)
     }
 
     /// The app's home area, once its key is known and the token verifies.
     async fn verify(&self, app_key: &str, token: &str) -> Result<AreaCode, Refusal> {
-        // Clients may append nav hosts after `@`; the token is what comes before.
-        let token = token.split('@').next().unwrap_or_default();
         let resolved = match self.directory.resolve(app_key).await {
             Ok(resolved) => resolved,
             Err(ApiError::WrongArea { home, .. }) => return Err(self.wrong_area(home)),
@@ -263,4 +291,43 @@ fn server_addrs(edges: &[EdgeState]) -> Vec<Value> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_parse_and_carried_nav_hosts_are_dropped() {
+        let navi =
+            NavRequest::from_navi(Some(b"key1"), b"token=abc%40nav1%3Bnav2&v=5.6&platfrom=iOS");
+        assert_eq!(
+            navi,
+            Ok(NavRequest {
+                app_key: "key1".into(),
+                token: "abc".into(),
+                area: None
+            })
+        );
+        let query = NavRequest::from_query("appKey=k&token=t&area=SG-B").unwrap();
+        assert_eq!(query.area, Some(AreaCode::SgB));
+        assert_eq!(
+            NavRequest::from_navi(None, b"token=t"),
+            Err(Refusal::Unauthorized(
+                "the RC-Appkey header is missing".into()
+            ))
+        );
+        assert!(matches!(
+            NavRequest::from_navi(Some(b"k"), b"v=1"),
+            Err(Refusal::Unauthorized(_))
+        ));
+        assert!(matches!(
+            NavRequest::from_query("appKey=k&token=t&area=XX"),
+            Err(Refusal::BadRequest(_))
+        ));
+        assert!(matches!(
+            NavRequest::from_query("token=t"),
+            Err(Refusal::Unauthorized(_))
+        ));
+    }
 }

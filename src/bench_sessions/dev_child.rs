@@ -28,6 +28,8 @@ pub struct Endpoints {
     pub edge_admin: String,
     /// The Server API base URL.
     pub api: String,
+    /// The primary nav's base URL.
+    pub nav: String,
     pub operator_token: String,
     /// The demo app's prod environment.
     pub app_key: String,
@@ -51,6 +53,7 @@ impl Endpoints {
             ws: text(&area["edges"][0]["ws"], "edge ws URL")?,
             edge_admin: text(&area["edges"][0]["admin"], "edge admin URL")?,
             api: text(&area["api"][0], "Server API URL")?,
+            nav: text(&endpoints["nav"][0], "nav URL")?,
             operator_token: text(&endpoints["operatorToken"], "operatorToken")?,
             app_key: text(&prod["appKey"], "appKey")?,
             app_secret: text(&prod["appSecret"], "appSecret")?,
