@@ -65,6 +65,21 @@ enum Commands {
     /// acknowledged message was lost, duplicated or reordered. The last line printed is
     /// the verdict as JSON; the exit status is non-zero on any violation.
     Chaos(ChaosArgs),
+    /// Audit stored data.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Search every node data dir (stopped) for records of apps homed in another area:
+    /// state machine, Raft log and snapshots. One JSON line per finding, then a summary;
+    /// non-zero exit if anything is foreign.
+    Residency {
+        /// A node's data dir, or a directory holding several (such as `meridian dev`'s).
+        #[arg(long, required = true)]
+        data_dir: Vec<PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -308,6 +323,26 @@ async fn run(command: Commands) -> anyhow::Result<()> {
         }
         Commands::Bench(command) => bench::run(command).await,
         Commands::Chaos(args) => chaos(args).await,
+        Commands::Audit(AuditCommand::Residency { data_dir }) => {
+            let report = meridian_cluster::audit::residency(&data_dir)?;
+            for finding in &report.findings {
+                println!("{}", serde_json::to_string(finding)?);
+            }
+            println!(
+                "{}",
+                serde_json::json!({
+                    "nodes": report.nodes.len(),
+                    "apps": report.apps,
+                    "files": report.files_scanned,
+                    "bytes": report.bytes_scanned,
+                    "foreign": report.findings.len(),
+                })
+            );
+            if !report.findings.is_empty() {
+                bail!("records of apps homed in another area were found");
+            }
+            Ok(())
+        }
         Commands::Chat(args) => chat::run(args).await,
         Commands::PrometheusConfig(args) => {
             let text = std::fs::read_to_string(&args.endpoints)

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod audit;
 pub mod client;
 pub mod coalesce;
 pub mod config;

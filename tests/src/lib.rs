@@ -469,6 +469,12 @@ impl DevDeployment {
     }
 
     pub fn stop(self) -> std::process::ExitStatus {
-        self.process.terminate()
+        self.stop_keeping_data().0
+    }
+
+    /// Stops it and hands over the directory holding its data dir (deleted when the
+    /// returned `TempDir` is dropped).
+    pub fn stop_keeping_data(self) -> (std::process::ExitStatus, tempfile::TempDir) {
+        (self.process.terminate(), self._dir)
     }
 }

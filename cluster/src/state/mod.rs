@@ -6,7 +6,7 @@
 //! plumbing. Keys start with the app's key, so a later split into many Raft groups is a
 //! routing change.
 
-mod apps;
+pub(crate) mod apps;
 pub mod chatrooms;
 pub mod conversations;
 pub mod feed;

@@ -1,0 +1,161 @@
+//! The residency audit (NAV-05): no area's storage may hold a record of an app homed in
+//! another area. Beyond the state machine's guard (it refuses commands for other
+//! areas), this looks at the bytes on disk.
+//!
+//! Every node data dir under the given roots is found (a `state/sled` beside a
+//! `raft-log`). Each one's apps are read, with their home areas, and together they say
+//! where every app key lives. Then every file of each node is searched for the keys of
+//! apps that node does not hold: the state machine's sled files, the Raft log's chunks
+//! and the snapshots. Deleted-but-not-compacted copies count too: they are still stored.
+//! Nodes must be stopped, since sled locks its files.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use meridian_regions::AreaCode;
+use serde::Serialize;
+
+use crate::raft::wire::from_bytes;
+use crate::state::apps::APP_PREFIX;
+use crate::state::App;
+
+/// One node data dir and what it holds.
+struct NodeDir {
+    path: PathBuf,
+    /// Keys (dev and prod) of the apps in its state, with their home areas.
+    apps: BTreeMap<String, AreaCode>,
+}
+
+/// A record of a foreign app found in a node's files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub node: PathBuf,
+    /// The node's area, as its own apps say (none when it holds no app).
+    pub node_area: Option<AreaCode>,
+    pub file: PathBuf,
+    pub app_key: String,
+    pub home: AreaCode,
+    pub occurrences: usize,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub nodes: Vec<PathBuf>,
+    pub apps: usize,
+    pub files_scanned: usize,
+    pub bytes_scanned: u64,
+    pub findings: Vec<Finding>,
+}
+
+/// Audits every node data dir under `roots`.
+pub fn residency(roots: &[PathBuf]) -> std::io::Result<Report> {
+    let mut node_paths = Vec::new();
+    for root in roots {
+        find_nodes(root, &mut node_paths)?;
+    }
+    if node_paths.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no node data dir (state/sled beside raft-log) under the given paths",
+        ));
+    }
+    let nodes: Vec<NodeDir> = node_paths
+        .into_iter()
+        .map(read_node)
+        .collect::<std::io::Result<_>>()?;
+    let homes: BTreeMap<&str, AreaCode> = nodes
+        .iter()
+        .flat_map(|n| n.apps.iter().map(|(k, a)| (k.as_str(), *a)))
+        .collect();
+    let mut report = Report {
+        nodes: nodes.iter().map(|n| n.path.clone()).collect(),
+        apps: homes.len() / 2,
+        ..Report::default()
+    };
+    for node in &nodes {
+        let homes_here: BTreeSet<AreaCode> = node.apps.values().copied().collect();
+        let node_area = match homes_here.len() {
+            1 => homes_here.first().copied(),
+            _ => None,
+        };
+        // Another node's apps are foreign here, and so are apps of this node whose home
+        // is not the node's area (its state holding them is the violation).
+        let foreign: Vec<(&str, AreaCode)> = homes
+            .iter()
+            .filter(|(key, home)| !node.apps.contains_key(**key) || Some(**home) != node_area)
+            .map(|(key, home)| (*key, *home))
+            .collect();
+        let finders: Vec<(memchr::memmem::Finder<'_>, &str, AreaCode)> = foreign
+            .iter()
+            .map(|(key, home)| (memchr::memmem::Finder::new(key.as_bytes()), *key, *home))
+            .collect();
+        let mut files = Vec::new();
+        list_files(&node.path, &mut files)?;
+        for file in files {
+            let bytes = std::fs::read(&file)?;
+            report.files_scanned += 1;
+            report.bytes_scanned += bytes.len() as u64;
+            for (finder, key, home) in &finders {
+                let occurrences = finder.find_iter(&bytes).count();
+                if occurrences > 0 {
+                    report.findings.push(Finding {
+                        node: node.path.clone(),
+                        node_area,
+                        file: file.clone(),
+                        app_key: key.to_string(),
+                        home: *home,
+                        occurrences,
+                    });
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn find_nodes(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if dir.join("state").join("sled").is_dir() && dir.join("raft-log").is_dir() {
+        out.push(dir.to_path_buf());
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            find_nodes(&entry.path(), out)?;
+        }
+    }
+    Ok(())
+}
+
+fn list_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            list_files(&entry.path(), out)?;
+        } else if kind.is_file() {
+            out.push(entry.path());
+        }
+    }
+    Ok(())
+}
+
+fn read_node(path: PathBuf) -> std::io::Result<NodeDir> {
+    let sled_dir = path.join("state").join("sled");
+    let db = sled::open(&sled_dir).map_err(|e| {
+        std::io::Error::other(format!(
+            "{}: {e} (stop the node before auditing it)",
+            sled_dir.display()
+        ))
+    })?;
+    let tree = db.open_tree("state").map_err(std::io::Error::other)?;
+    let mut apps = BTreeMap::new();
+    for item in tree.scan_prefix(APP_PREFIX) {
+        let (_, value) = item.map_err(std::io::Error::other)?;
+        let app: App = from_bytes(&value)?;
+        for credentials in [&app.dev, &app.prod] {
+            apps.insert(credentials.app_key.clone(), app.home);
+        }
+    }
+    Ok(NodeDir { path, apps })
+}
