@@ -160,6 +160,8 @@ impl Deployment {
                     edges: vec![edge.clone()],
                     api: vec![edge],
                     nav: nav_urls.clone(),
+                    srv: None,
+                    edge_tls: false,
                 }
             })
             .collect();
@@ -175,6 +177,7 @@ impl Deployment {
                 directory: Vec::new(),
                 location: Default::default(),
                 heartbeat_ms: options.sessions.heartbeat_ms,
+                dns: Default::default(),
             };
             navs.push((role, Nav::start(config, Catalog::builtin()).await?));
         }

@@ -142,10 +142,49 @@ struct Area {
     token: String,
     edges: Vec<(String, Process)>,
     navs: Vec<(String, Process)>,
+    _dns: Option<Process>,
     _dir: tempfile::TempDir,
 }
 
-async fn area_with_two_edges_and_two_navs() -> Area {
+/// How the navs learn the edges.
+#[derive(PartialEq)]
+enum Discovery {
+    StaticList,
+    /// SRV records served by Debian's dnsmasq.
+    DnsSrv,
+}
+
+const SRV_NAME: &str = "_meridian-edge._tcp.sg.meridian.test";
+
+/// dnsmasq on a loopback port answering `SRV_NAME` with each edge (`edgeN.meridian.test`).
+fn dnsmasq(port: u16, edges: &[String]) -> Process {
+    let binary = ["/usr/sbin/dnsmasq", "/usr/bin/dnsmasq"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("dnsmasq is missing: install Debian's dnsmasq-base (.ci/run does)");
+    let mut command = Command::new(binary);
+    command.args([
+        "--keep-in-foreground",
+        "--conf-file=/dev/null",
+        "--no-resolv",
+        "--no-hosts",
+        "--bind-interfaces",
+        "--listen-address=127.0.0.1",
+        "--pid-file=",
+        "--user=root",
+    ]);
+    command.arg(format!("--port={port}"));
+    for (i, edge) in edges.iter().enumerate() {
+        let edge_port = edge.rsplit(':').next().unwrap();
+        command.arg(format!(
+            "--srv-host={SRV_NAME},edge{i}.meridian.test,{edge_port},0,10"
+        ));
+        command.arg(format!("--host-record=edge{i}.meridian.test,127.0.0.1"));
+    }
+    Process::spawn(command.stdout(Stdio::null()).stderr(Stdio::null()))
+}
+
+async fn area_with_two_edges_and_two_navs(discovery: Discovery) -> Area {
     let mut cluster = ProcessCluster::new(binary(), ClusterOptions::default());
     cluster.start_all();
     cluster.wait_for_leader(0, Duration::from_secs(15)).await;
@@ -214,6 +253,19 @@ async fn area_with_two_edges_and_two_navs() -> Area {
         let process = spawn(&["edge", "--config", path.to_str().unwrap()]);
         edges.push((format!("http://127.0.0.1:{public}"), process));
     }
+    let edge_bases: Vec<String> = edges.iter().map(|(e, _)| e.clone()).collect();
+    let (edge_config, dns) = match discovery {
+        Discovery::StaticList => {
+            let list: Vec<String> = edge_bases.iter().map(|e| format!("{e:?}")).collect();
+            (format!("edges = [{}]\n", list.join(", ")), None)
+        }
+        Discovery::DnsSrv => {
+            let dns_port = free_port();
+            let config =
+                format!("srv = \"{SRV_NAME}\"\n[dns]\nservers = [\"127.0.0.1:{dns_port}\"]\n");
+            (config, Some(dnsmasq(dns_port, &edge_bases)))
+        }
+    };
     let nav_ports = [free_port(), free_port()];
     let nav_urls: Vec<String> = nav_ports
         .iter()
@@ -222,15 +274,13 @@ async fn area_with_two_edges_and_two_navs() -> Area {
     let mut navs = Vec::new();
     for (role, port) in ["primary", "backup"].into_iter().zip(nav_ports) {
         let path = dir.path().join(format!("nav-{role}.toml"));
-        let edge_list: Vec<String> = edges.iter().map(|(e, _)| format!("{e:?}")).collect();
         let nav_list: Vec<String> = nav_urls.iter().map(|n| format!("{n:?}")).collect();
         std::fs::write(
             &path,
             format!(
                 "listen = \"127.0.0.1:{port}\"\nrole = \"{role}\"\n\
-                 [[areas]]\narea = \"SG\"\ncluster = [{}]\nedges = [{}]\nnav = [{}]\n",
+                 [[areas]]\narea = \"SG\"\ncluster = [{}]\nnav = [{}]\n{edge_config}",
                 nodes.join(", "),
-                edge_list.join(", "),
                 nav_list.join(", ")
             ),
         )
@@ -254,6 +304,7 @@ async fn area_with_two_edges_and_two_navs() -> Area {
         token,
         edges,
         navs,
+        _dns: dns,
         _dir: dir,
     }
 }
@@ -264,7 +315,7 @@ fn ws_of(base: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nearby_healthy_edges_first_a_dead_one_gone_within_5s_and_the_sdk_falls_back() {
-    let mut area = area_with_two_edges_and_two_navs().await;
+    let mut area = area_with_two_edges_and_two_navs(Discovery::StaticList).await;
     let primary_nav = area.navs[0].0.clone();
     let (key, token) = (area.app_key.clone(), area.token.clone());
     let listed = |nav: String, location: &'static str| {
@@ -364,4 +415,30 @@ async fn nearby_healthy_edges_first_a_dead_one_gone_within_5s_and_the_sdk_falls_
             .await,
         Err(NavError::Unreachable(_))
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edges_are_discovered_through_dns_srv() {
+    let area = area_with_two_edges_and_two_navs(Discovery::DnsSrv).await;
+    let mut expected: Vec<String> = area.edges.iter().map(|(e, _)| ws_of(e)).collect();
+    expected.sort();
+    for (nav, _) in &area.navs {
+        // Discovery runs every 5 s and the first look-up is at start-up.
+        eventually(
+            Duration::from_secs(15),
+            "both SRV edges in the answer",
+            || async {
+                let (status, body) = nav_get(nav, &area.app_key, &area.token, "SG", &[]).await;
+                let mut edges: Vec<String> = (status == 200)
+                    .then(|| body["edges"].as_array().cloned())
+                    .flatten()?
+                    .iter()
+                    .map(|e| e["ws"].as_str().unwrap_or_default().to_string())
+                    .collect();
+                edges.sort();
+                (edges == expected).then_some(())
+            },
+        )
+        .await;
+    }
 }

@@ -246,10 +246,13 @@ impl Deployment {
                     edges: edges.iter().map(|e| e.public.clone()).collect(),
                     api: edges.iter().map(|e| e.public.clone()).collect(),
                     nav: vec![format!("http://127.0.0.1:{nav_port}")],
+                    srv: None,
+                    edge_tls: false,
                 }],
                 directory: Vec::new(),
                 location: Default::default(),
                 heartbeat_ms: SessionSettings::default().heartbeat_ms,
+                dns: Default::default(),
             },
         )?;
         let mut deployment = Self {

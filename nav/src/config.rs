@@ -31,6 +31,16 @@ pub struct NavConfig {
     /// The ping interval clients are told.
     #[serde(default = "default_heartbeat_ms")]
     pub heartbeat_ms: u64,
+    /// Where SRV names are looked up.
+    #[serde(default)]
+    pub dns: DnsConfig,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsConfig {
+    /// Name servers (`ip:port`); the system's (`/etc/resolv.conf`) when empty.
+    pub servers: Vec<String>,
 }
 
 /// One area as nav sees it.
@@ -44,6 +54,13 @@ pub struct NavArea {
     /// `/stats` for the areas they serve, their location and load.
     #[serde(default)]
     pub edges: Vec<String>,
+    /// An SRV name whose targets are edges (`_meridian-edge._tcp.sg.example.com`), looked
+    /// up every 5 s; its edges join the static ones.
+    #[serde(default)]
+    pub srv: Option<String>,
+    /// Whether the edges found by SRV serve TLS (`https://`, `wss://`).
+    #[serde(default)]
+    pub edge_tls: bool,
     /// The area's Server API base URLs, handed to clients.
     #[serde(default)]
     pub api: Vec<String>,

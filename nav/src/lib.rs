@@ -5,6 +5,7 @@
 
 pub mod answer;
 pub mod config;
+pub mod discovery;
 pub mod edges;
 pub mod metrics;
 
@@ -24,7 +25,7 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use config::{LocationPrefix, LocationRules, NavArea, NavConfig, NavRole};
+pub use config::{DnsConfig, LocationPrefix, LocationRules, NavArea, NavConfig, NavRole};
 
 use answer::Navigator;
 use edges::EdgeBook;
@@ -140,6 +141,15 @@ impl Nav {
         );
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = vec![tokio::spawn(edges.clone().poll(stop_rx.clone()))];
+        if config.areas.iter().any(|a| a.srv.is_some()) {
+            let resolver = discovery::resolver(&config.dns.servers).map_err(NavError::Config)?;
+            tasks.push(tokio::spawn(discovery::discover(
+                resolver,
+                config.areas.clone(),
+                edges.clone(),
+                stop_rx.clone(),
+            )));
+        }
         tasks.push(tokio::spawn(count_edges(edges, metrics, stop_rx.clone())));
         let mut stopped = stop_rx;
         tasks.push(tokio::spawn(async move {
