@@ -152,9 +152,7 @@ where
 }
 
 pub(crate) fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    Ok(meridian_telemetry::free_loopback_port()?)
 }
 
 async fn bench_meridian(

@@ -83,9 +83,7 @@ impl Drop for Slot {
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    Ok(meridian_telemetry::free_loopback_port()?)
 }
 
 fn write_toml(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {

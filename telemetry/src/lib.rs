@@ -22,6 +22,6 @@ pub use admin::{
     json_response, serve_admin, AdminHooks, AdminServer, PeerAddr, DEFAULT_BODY_LIMIT,
     DEFAULT_DRAIN_TIMEOUT, METRICS_CONTENT_TYPE,
 };
-pub use listen::{listen, ListenError};
+pub use listen::{free_loopback_port, listen, ListenError};
 pub use logging::{init_logging, LogFormat, ParseLogFormatError};
 pub use process::ProcessMetrics;

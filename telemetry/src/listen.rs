@@ -19,3 +19,11 @@ pub async fn listen(key: &'static str, addr: &str) -> Result<TcpListener, Listen
         source,
     })
 }
+
+/// A loopback port nobody listens on right now: the OS picks it, and the caller binds it
+/// soon after (test harnesses and benchmarks laying out processes).
+pub fn free_loopback_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}

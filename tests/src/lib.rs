@@ -18,10 +18,7 @@ pub const OPERATOR_TOKEN: &str = "test-operator-token-0123456789";
 
 /// A port nobody listens on right now (the OS picks it; the test binds it soon after).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    meridian_telemetry::free_loopback_port().expect("free port")
 }
 
 /// A child process that is killed when dropped.
