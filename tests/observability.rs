@@ -177,3 +177,92 @@ async fn promtool_finds_nothing_and_prometheus_scrapes_every_process() {
     .await;
     dev.stop();
 }
+
+/// A Server API request's id (the caller's `X-Request-Id`) reaches the logs of the
+/// cluster node that served it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_id_is_carried_from_the_edge_into_the_cluster_logs() {
+    use meridian_cluster::admin::generate_credentials;
+    use meridian_cluster::state::{Command as ClusterCommand, Envelope};
+    use meridian_regions::AreaCode;
+    use meridian_testkit::{signed_headers, ClusterOptions, ProcessCluster, OPERATOR_TOKEN};
+
+    let mut cluster = ProcessCluster::new(
+        binary(),
+        ClusterOptions {
+            nodes: 1,
+            log_filter: Some("warn,meridian_cluster=debug".into()),
+            ..ClusterOptions::default()
+        },
+    );
+    cluster.start_all();
+    cluster.wait_for_leader(0, Duration::from_secs(15)).await;
+    let prod = generate_credentials();
+    cluster
+        .client()
+        .write_one(Envelope {
+            area: AreaCode::Sg,
+            command: ClusterCommand::CreateApp {
+                name: "ids".into(),
+                dev: generate_credentials(),
+                prod: prod.clone(),
+            },
+        })
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (public, admin) = (free_port(), free_port());
+    let config = dir.path().join("edge.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:{public}\"\nadmin_listen = \"127.0.0.1:{admin}\"\n\
+             operator_token = \"{OPERATOR_TOKEN}\"\n[[areas]]\narea = \"SG\"\ncluster = [{:?}]\n",
+            cluster.spec(1).rpc_addr()
+        ),
+    )
+    .unwrap();
+    let _edge = Process::spawn(
+        Command::new(binary())
+            .args(["edge", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null()),
+    );
+    eventually(
+        Duration::from_secs(15),
+        "the edge listening",
+        || async move {
+            tokio::net::TcpStream::connect(("127.0.0.1", public))
+                .await
+                .ok()
+        },
+    )
+    .await;
+
+    let request_id = "rid-observability-4242";
+    let mut headers = signed_headers(&prod.app_key, &prod.app_secret, "n1", &unix_secs());
+    headers.push(("X-Request-Id".into(), request_id.into()));
+    headers.push((
+        "Content-Type".into(),
+        "application/x-www-form-urlencoded".into(),
+    ));
+    let url = format!("http://127.0.0.1:{public}/user/getToken.json");
+    let answer = raw_http(&url, "POST", &headers, b"userId=alice").await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let logged = eventually(Duration::from_secs(10), "the id in the node's log", || {
+        let log = cluster.log(1);
+        async move { log.contains(request_id).then_some(log) }
+    })
+    .await;
+    let line = logged.lines().find(|l| l.contains(request_id)).unwrap();
+    assert!(line.contains("write") || line.contains("read"), "{line}");
+}
+
+fn unix_secs() -> String {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string()
+}

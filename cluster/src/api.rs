@@ -56,6 +56,21 @@ pub enum ApiRequest {
     StateDigest,
 }
 
+impl ApiRequest {
+    /// A name for logs.
+    pub fn op(&self) -> &'static str {
+        match self {
+            ApiRequest::Write(_) => "write",
+            ApiRequest::Read { .. } => "read",
+            ApiRequest::Feed { .. } => "feed",
+            ApiRequest::AddNode { .. } => "add_node",
+            ApiRequest::RemoveNode { .. } => "remove_node",
+            ApiRequest::Status => "status",
+            ApiRequest::StateDigest => "state_digest",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeaderHint {
     pub id: u64,

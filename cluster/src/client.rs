@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use crate::api::{ApiReply, ApiRequest, NodeStatus, ReadConsistency, StateDigest, API_PATH};
 use crate::coalesce::{Coalescer, Rejected};
 use crate::state::{CommandError, Envelope, FeedPage, Output, Query, QueryOutput};
+use crate::trace::{current_request_id, Traced};
 use crate::writer::MAX_BATCH_COMMANDS;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -63,7 +64,8 @@ const MAX_HOPS_WITHOUT_PAUSE: usize = 4;
 
 pub struct ClusterClient {
     router: Arc<Router>,
-    writes: Coalescer<Envelope, Result<Output, CommandError>, ClusterError>,
+    /// Each command with the request id it was written for.
+    writes: Coalescer<(Option<String>, Envelope), Result<Output, CommandError>, ClusterError>,
 }
 
 impl ClusterClient {
@@ -92,10 +94,16 @@ impl ClusterClient {
             WRITE_QUEUE_DEPTH,
             {
                 let router = router.clone();
-                move |commands: Vec<Envelope>| {
+                move |traced: Vec<(Option<String>, Envelope)>| {
                     let router = router.clone();
                     async move {
-                        match router.call(&ApiRequest::Write(commands)).await? {
+                        let mut ids = Vec::new();
+                        let mut commands = Vec::with_capacity(traced.len());
+                        for (id, command) in traced {
+                            ids.extend(id.filter(|id| !ids.contains(id)));
+                            commands.push(command);
+                        }
+                        match router.call(&ApiRequest::Write(commands), &ids).await? {
                             ApiReply::Written(results) => Ok(results),
                             other => Err(ClusterError::Protocol(format!("{other:?}"))),
                         }
@@ -126,13 +134,13 @@ impl ClusterClient {
 
     /// Sends `request` to one node, without redirects.
     pub async fn call_node(&self, addr: &str, request: &ApiRequest) -> Result<ApiReply, RpcError> {
-        self.router.call_node(addr, request).await
+        self.router.call_node(addr, request, &current_ids()).await
     }
 
     /// Sends `request` to the leader, following redirects and retrying while there is
     /// none. Writes are retried only when they certainly did not reach a node.
     pub async fn call(&self, request: &ApiRequest) -> Result<ApiReply, ClusterError> {
-        self.router.call(request).await
+        self.router.call(request, &current_ids()).await
     }
 
     /// Commits `commands`; each has its own result. Concurrent calls share RPCs (and the
@@ -141,8 +149,10 @@ impl ClusterClient {
         &self,
         commands: Vec<Envelope>,
     ) -> Result<Vec<Result<Output, CommandError>>, ClusterError> {
+        let id = current_request_id();
+        let traced = commands.into_iter().map(|c| (id.clone(), c)).collect();
         self.writes
-            .submit(commands)
+            .submit(traced)
             .await
             .map_err(|rejected| match rejected {
                 Rejected::Failed(error) => error,
@@ -210,6 +220,11 @@ impl ClusterClient {
     }
 }
 
+/// The current request's id, as the list an internal API call carries.
+fn current_ids() -> Vec<String> {
+    current_request_id().into_iter().collect()
+}
+
 /// Finds the leader and carries one request to it.
 struct Router {
     area: AreaCode,
@@ -240,13 +255,26 @@ impl Router {
         *self.leader.lock().unwrap_or_else(|p| p.into_inner()) = addr;
     }
 
-    async fn call_node(&self, addr: &str, request: &ApiRequest) -> Result<ApiReply, RpcError> {
+    async fn call_node(
+        &self,
+        addr: &str,
+        request: &ApiRequest,
+        request_ids: &[String],
+    ) -> Result<ApiReply, RpcError> {
+        let traced = Traced {
+            request_ids,
+            request,
+        };
         self.client(addr)
-            .call(API_PATH, request, self.policy.call_timeout)
+            .call(API_PATH, &traced, self.policy.call_timeout)
             .await
     }
 
-    async fn call(&self, request: &ApiRequest) -> Result<ApiReply, ClusterError> {
+    async fn call(
+        &self,
+        request: &ApiRequest,
+        request_ids: &[String],
+    ) -> Result<ApiReply, ClusterError> {
         let started = Instant::now();
         let is_write = !matches!(
             request,
@@ -274,7 +302,7 @@ impl Router {
             };
             let mut redirected = false;
             hops += 1;
-            match self.call_node(&target, request).await {
+            match self.call_node(&target, request, request_ids).await {
                 Ok(ApiReply::NotLeader { leader }) => {
                     last_error = format!("{target} is not the leader");
                     redirected = leader.is_some();

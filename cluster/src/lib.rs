@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod node;
 pub mod raft;
 pub mod state;
+pub mod trace;
 pub mod writer;
 
 pub use client::{ClusterClient, ClusterError, RetryPolicy};

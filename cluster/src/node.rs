@@ -26,7 +26,9 @@ use crate::raft::network::{NetworkFactory, RaftReply};
 use crate::raft::state_machine::StateMachineStore;
 use crate::raft::{Raft, Snapshot};
 use crate::state;
+use crate::trace::Traced;
 use crate::writer::{not_leader_hint, WriteError, Writer};
+use tracing::Instrument;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -438,8 +440,21 @@ impl RpcHandler for RpcService {
             }
             .boxed(),
             API_PATH => async move {
-                let answer = match codec::decode::<ApiRequest>(&body) {
-                    Ok(request) => serve_api(&core, request).await,
+                let answer = match codec::decode::<Traced<Vec<String>, ApiRequest>>(&body) {
+                    Ok(Traced {
+                        request_ids,
+                        request,
+                    }) if request_ids.is_empty() => serve_api(&core, request).await,
+                    Ok(Traced {
+                        request_ids,
+                        request,
+                    }) => {
+                        let request_ids = request_ids.join(",");
+                        let op = request.op();
+                        tracing::debug!(%request_ids, op, "internal API request");
+                        let span = tracing::debug_span!("api", %request_ids, op);
+                        serve_api(&core, request).instrument(span).await
+                    }
                     Err(e) => ApiReply::Unavailable(format!("bad request: {e}")),
                 };
                 reply(&answer)

@@ -5,13 +5,15 @@
 use libfuzzer_sys::fuzz_target;
 use meridian_cluster::api::{ApiReply, ApiRequest};
 use meridian_cluster::state::EncodedBatch;
+use meridian_cluster::trace::Traced;
 use meridian_rpc::codec;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(request) = codec::decode::<ApiRequest>(data) {
+    // What a node reads on its internal API: a request with the edge request ids.
+    if let Ok(traced) = codec::decode::<Traced<Vec<String>, ApiRequest>>(data) {
         // What decodes re-encodes to bytes that decode to the same request.
-        let bytes = codec::encode(&request).expect("encode");
-        let again = codec::decode::<ApiRequest>(&bytes).expect("decode again");
+        let bytes = codec::encode(&traced).expect("encode");
+        let again = codec::decode::<Traced<Vec<String>, ApiRequest>>(&bytes).expect("decode again");
         assert_eq!(codec::encode(&again).expect("encode again"), bytes);
     }
     let _ = codec::decode::<ApiReply>(data);

@@ -107,6 +107,7 @@ pub struct ProcessCluster {
     pub nodes: Vec<NodeSpec>,
     running: BTreeMap<u64, Process>,
     tls: Option<TlsFiles>,
+    log_filter: Option<String>,
     _root: tempfile::TempDir,
 }
 
@@ -114,6 +115,9 @@ pub struct ClusterOptions {
     pub nodes: u64,
     pub raft: RaftTuning,
     pub tls: bool,
+    /// `RUST_LOG` of the nodes, whose stderr then goes to files read by
+    /// [`ProcessCluster::log`] (inherited, at `warn`, otherwise).
+    pub log_filter: Option<String>,
 }
 
 impl Default for ClusterOptions {
@@ -122,6 +126,7 @@ impl Default for ClusterOptions {
             nodes: 3,
             raft: RaftTuning::default(),
             tls: false,
+            log_filter: None,
         }
     }
 }
@@ -182,6 +187,7 @@ impl ProcessCluster {
             nodes,
             running: BTreeMap::new(),
             tls,
+            log_filter: options.log_filter,
             _root: root,
         }
     }
@@ -192,14 +198,30 @@ impl ProcessCluster {
 
     pub fn start(&mut self, id: u64) {
         let config = self.spec(id).config_path.clone();
-        let process = Process::spawn(
-            Command::new(&self.binary)
-                .args(["cluster", "run", "--config"])
-                .arg(config)
-                .env("RUST_LOG", "warn")
-                .stdout(Stdio::null()),
-        );
-        self.running.insert(id, process);
+        let mut command = Command::new(&self.binary);
+        command
+            .args(["cluster", "run", "--config"])
+            .arg(config)
+            .env("RUST_LOG", self.log_filter.as_deref().unwrap_or("warn"))
+            .stdout(Stdio::null());
+        if self.log_filter.is_some() {
+            let log = std::fs::File::options()
+                .create(true)
+                .append(true)
+                .open(self.log_path(id))
+                .expect("node log file");
+            command.stderr(log);
+        }
+        self.running.insert(id, Process::spawn(&mut command));
+    }
+
+    fn log_path(&self, id: u64) -> PathBuf {
+        self._root.path().join(format!("node-{id}.log"))
+    }
+
+    /// What node `id` logged (with [`ClusterOptions::log_filter`]).
+    pub fn log(&self, id: u64) -> String {
+        std::fs::read_to_string(self.log_path(id)).unwrap_or_default()
     }
 
     pub fn start_all(&mut self) {

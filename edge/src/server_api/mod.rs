@@ -3,6 +3,9 @@
 //! carried out by the home area's cluster.
 
 mod archive;
+/// Names a Server API request in the edge's and the cluster's logs; echoed in answers.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
 pub mod auth;
 mod chatrooms;
 mod conversations;
@@ -15,6 +18,7 @@ pub mod rate_limit;
 mod ultragroups;
 mod users;
 
+use meridian_cluster::trace;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -502,11 +506,20 @@ impl ServerApi {
             Some(_) => request.uri().path().to_string(),
             None => "unknown".to_string(),
         };
-        let result = self.serve(request).await;
+        // The caller's X-Request-Id when it is plain, else a fresh one; cluster calls made
+        // for this request carry it to the nodes' logs.
+        let request_id = request
+            .headers()
+            .get(REQUEST_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(trace::accept_request_id)
+            .unwrap_or_else(trace::new_request_id);
+        let result = trace::with_request_id(request_id.clone(), self.serve(request)).await;
         let code = match &result {
             Ok(_) => 200,
             Err(error) => error.code().0,
         };
+        tracing::debug!(%request_id, path, code, "server api request");
         self.metrics
             .api_requests
             .with_label_values(&[path.as_str(), &code.to_string()])
@@ -515,7 +528,11 @@ impl ServerApi {
             .api_seconds
             .with_label_values(&[path.as_str()])
             .observe(started.elapsed().as_secs_f64());
-        answer(result)
+        let mut response = answer(result);
+        if let Ok(value) = http::HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert(REQUEST_ID_HEADER, value);
+        }
+        response
     }
 
     async fn serve(&self, request: Request<Bytes>) -> Result<Map<String, Value>, ApiError> {
