@@ -14,10 +14,10 @@ use clap::Subcommand;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use meridian_cluster::admin::generate_credentials;
-use meridian_cluster::config::{RaftTuning, StorageTuning};
+use meridian_cluster::config::{loopback_cluster, LoopbackNode, RaftTuning, StorageTuning};
 use meridian_cluster::state::{Command, Envelope};
 use meridian_cluster::{ClusterClient, ClusterNode, NodeConfig};
-use meridian_regions::{AreaCode, SeedPeer};
+use meridian_regions::AreaCode;
 use serde_json::json;
 
 #[derive(Subcommand)]
@@ -161,18 +161,14 @@ async fn bench_meridian(
     duration: Duration,
 ) -> anyhow::Result<Vec<Measurement>> {
     let token = generate_credentials().app_secret + "-bench-operator";
-    let ports: Vec<(u64, u16, u16)> = (1..=3)
-        .map(|id| Ok((id, free_port()?, free_port()?)))
-        .collect::<anyhow::Result<_>>()?;
-    let peers: Vec<SeedPeer> = ports
-        .iter()
-        .map(|&(id, rpc, _)| SeedPeer {
-            id,
-            addr: format!("127.0.0.1:{rpc}"),
-        })
-        .collect();
+    let (plan, peers) = loopback_cluster(3)?;
     let mut nodes = Vec::new();
-    for &(id, rpc, admin) in &ports {
+    for &LoopbackNode {
+        id,
+        rpc_port: rpc,
+        admin_port: admin,
+    } in &plan
+    {
         nodes.push(
             ClusterNode::start(NodeConfig {
                 area: AreaCode::Sg,

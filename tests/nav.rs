@@ -16,8 +16,8 @@ use meridian_edge::token::{self, TokenClaims};
 use meridian_proto::ServerFrame;
 use meridian_regions::AreaCode;
 use meridian_testkit::{
-    eventually, free_port, raw_http, ClusterOptions, DevDeployment, Process, ProcessCluster,
-    OPERATOR_TOKEN,
+    eventually, free_port, listening, raw_http, ClusterOptions, DevDeployment, Process,
+    ProcessCluster, OPERATOR_TOKEN,
 };
 use serde_json::Value;
 
@@ -287,16 +287,7 @@ async fn area_with_two_edges_and_two_navs(discovery: Discovery) -> Area {
         .unwrap();
         let process = spawn(&["nav", "--config", path.to_str().unwrap()]);
         navs.push((format!("http://127.0.0.1:{port}"), process));
-        eventually(
-            Duration::from_secs(15),
-            "the nav listening",
-            || async move {
-                tokio::net::TcpStream::connect(("127.0.0.1", port))
-                    .await
-                    .ok()
-            },
-        )
-        .await;
+        listening(port, "the nav listening").await;
     }
     Area {
         _cluster: cluster,

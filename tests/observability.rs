@@ -229,16 +229,7 @@ async fn a_request_id_is_carried_from_the_edge_into_the_cluster_logs() {
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null()),
     );
-    eventually(
-        Duration::from_secs(15),
-        "the edge listening",
-        || async move {
-            tokio::net::TcpStream::connect(("127.0.0.1", public))
-                .await
-                .ok()
-        },
-    )
-    .await;
+    meridian_testkit::listening(public, "the edge listening").await;
 
     let request_id = "rid-observability-4242";
     let mut headers = signed_headers(&prod.app_key, &prod.app_secret, "n1", &unix_secs());

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use meridian_cluster::api::{NodeStatus, StateDigest};
-use meridian_cluster::config::{RaftTuning, StorageTuning};
+use meridian_cluster::config::{loopback_cluster, LoopbackNode, RaftTuning, StorageTuning};
 use meridian_cluster::{ClusterClient, NodeConfig};
 use meridian_edge::{EdgeArea, EdgeConfig, SessionSettings, PLANTED_BUG_ENV};
 use meridian_nav::{NavArea, NavConfig, NavRole};
@@ -140,16 +140,7 @@ impl Deployment {
         let operator_token: String = (0..OPERATOR_TOKEN_BYTES)
             .map(|_| format!("{:02x}", rand::random::<u8>()))
             .collect();
-        let ports: Vec<(u64, u16, u16)> = (1..=topology.nodes)
-            .map(|id| Ok((id, free_port()?, free_port()?)))
-            .collect::<anyhow::Result<_>>()?;
-        let peers: Vec<SeedPeer> = ports
-            .iter()
-            .map(|&(id, rpc, _)| SeedPeer {
-                id,
-                addr: format!("127.0.0.1:{rpc}"),
-            })
-            .collect();
+        let (plan, peers) = loopback_cluster(topology.nodes)?;
         let mut links = BTreeMap::new();
         for from in &peers {
             for to in &peers {
@@ -159,7 +150,12 @@ impl Deployment {
             }
         }
         let mut nodes = Vec::new();
-        for &(id, rpc, admin) in &ports {
+        for &LoopbackNode {
+            id,
+            rpc_port: rpc,
+            admin_port: admin,
+        } in &plan
+        {
             let config = NodeConfig {
                 area,
                 node_id: id,

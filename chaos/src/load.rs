@@ -413,13 +413,14 @@ async fn publish_from_app_server(
     let mut rng = StdRng::seed_from_u64(seed);
     let mut sent = 0usize;
     while *controls.sending.borrow() {
-        let from = &cast.users[rng.random_range(0..cast.users.len())];
+        let n = cast.users.len();
+        let from_index = rng.random_range(0..n);
+        let from = &cast.users[from_index];
         let id = format!("api-{sent}");
         let content = content_of(&id);
         let (path, target, body) = match rng.random_range(0..3) {
             0 => {
-                let to = &cast.users[(cast.users.iter().position(|u| u == from).unwrap_or(0) + 1)
-                    % cast.users.len()];
+                let to = &cast.users[(from_index + 1) % n];
                 (
                     "/message/private/publish.json",
                     Target::Private(from.clone(), to.clone()),

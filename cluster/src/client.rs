@@ -100,9 +100,12 @@ impl ClusterClient {
                         let mut ids = Vec::new();
                         let mut commands = Vec::with_capacity(traced.len());
                         for (id, command) in traced {
-                            ids.extend(id.filter(|id| !ids.contains(id)));
+                            ids.extend(id);
                             commands.push(command);
                         }
+                        // One entry per request, however many commands it wrote.
+                        ids.sort_unstable();
+                        ids.dedup();
                         match router.call(&ApiRequest::Write(commands), &ids).await? {
                             ApiReply::Written(results) => Ok(results),
                             other => Err(ClusterError::Protocol(format!("{other:?}"))),

@@ -187,3 +187,33 @@ impl NodeConfig {
         config.validate().map_err(|e| bad("raft", e.to_string()))
     }
 }
+
+/// One node of a cluster laid out on loopback: its id and OS-chosen RPC and admin ports
+/// (test harnesses, benchmarks and the chaos harness).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoopbackNode {
+    pub id: u64,
+    pub rpc_port: u16,
+    pub admin_port: u16,
+}
+
+/// Nodes 1..=`nodes` on free loopback ports, and the seed peers naming them.
+pub fn loopback_cluster(nodes: u64) -> std::io::Result<(Vec<LoopbackNode>, Vec<SeedPeer>)> {
+    let plan: Vec<LoopbackNode> = (1..=nodes)
+        .map(|id| {
+            Ok(LoopbackNode {
+                id,
+                rpc_port: meridian_telemetry::free_loopback_port()?,
+                admin_port: meridian_telemetry::free_loopback_port()?,
+            })
+        })
+        .collect::<std::io::Result<_>>()?;
+    let peers = plan
+        .iter()
+        .map(|node| SeedPeer {
+            id: node.id,
+            addr: format!("127.0.0.1:{}", node.rpc_port),
+        })
+        .collect();
+    Ok((plan, peers))
+}

@@ -7,10 +7,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use meridian_cluster::api::{ApiReply, ApiRequest, NodeStatus, ReadConsistency};
-use meridian_cluster::config::{RaftTuning, StorageTuning};
+use meridian_cluster::config::{loopback_cluster, LoopbackNode, RaftTuning, StorageTuning};
 use meridian_cluster::state::{Query, QueryOutput};
 use meridian_cluster::{ClusterClient, NodeConfig};
-use meridian_regions::{AreaCode, SeedPeer};
+use meridian_regions::AreaCode;
 use meridian_rpc::{DevPki, TlsFiles, TlsSettings};
 use tokio::time::Instant;
 
@@ -19,6 +19,16 @@ pub const OPERATOR_TOKEN: &str = "test-operator-token-0123456789";
 /// A port nobody listens on right now (the OS picks it; the test binds it soon after).
 pub fn free_port() -> u16 {
     meridian_telemetry::free_loopback_port().expect("free port")
+}
+
+/// Waits until something accepts connections on loopback `port`.
+pub async fn listening(port: u16, what: &str) {
+    eventually(Duration::from_secs(15), what, || async move {
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()
+    })
+    .await;
 }
 
 /// A child process that is killed when dropped.
@@ -136,50 +146,47 @@ impl ProcessCluster {
     pub fn new(binary: &Path, options: ClusterOptions) -> Self {
         let root = tempfile::tempdir().expect("tempdir");
         let area = AreaCode::Sg;
-        let specs: Vec<(u64, u16, u16)> = (1..=options.nodes)
-            .map(|id| (id, free_port(), free_port()))
-            .collect();
-        let peers: Vec<SeedPeer> = specs
-            .iter()
-            .map(|&(id, rpc, _)| SeedPeer {
-                id,
-                addr: format!("127.0.0.1:{rpc}"),
-            })
-            .collect();
+        let (plan, peers) = loopback_cluster(options.nodes).expect("free ports");
         let pki = options.tls.then(|| DevPki::new().expect("dev pki"));
         let mut tls = None;
-        let nodes = specs
+        let nodes = plan
             .into_iter()
-            .map(|(id, rpc_port, admin_port)| {
-                let node_tls = pki.as_ref().map(|pki| {
-                    pki.write_node(root.path(), &format!("node-{id}"))
-                        .expect("certs")
-                });
-                tls = tls.clone().or(node_tls.clone());
-                let config = NodeConfig {
-                    area,
-                    node_id: id,
-                    data_dir: root.path().join(format!("node-{id}")),
-                    rpc_listen: format!("127.0.0.1:{rpc_port}"),
-                    rpc_advertise: None,
-                    admin_listen: format!("127.0.0.1:{admin_port}"),
-                    operator_token: OPERATOR_TOKEN.into(),
-                    peers: peers.clone(),
-                    peer_routes: Default::default(),
-                    tls: node_tls,
-                    raft: options.raft.clone(),
-                    storage: StorageTuning::default(),
-                };
-                let config_path = root.path().join(format!("node-{id}.toml"));
-                std::fs::write(&config_path, toml::to_string(&config).expect("toml"))
-                    .expect("write config");
-                NodeSpec {
-                    id,
-                    rpc_port,
-                    admin_port,
-                    config_path,
-                }
-            })
+            .map(
+                |LoopbackNode {
+                     id,
+                     rpc_port,
+                     admin_port,
+                 }| {
+                    let node_tls = pki.as_ref().map(|pki| {
+                        pki.write_node(root.path(), &format!("node-{id}"))
+                            .expect("certs")
+                    });
+                    tls = tls.clone().or(node_tls.clone());
+                    let config = NodeConfig {
+                        area,
+                        node_id: id,
+                        data_dir: root.path().join(format!("node-{id}")),
+                        rpc_listen: format!("127.0.0.1:{rpc_port}"),
+                        rpc_advertise: None,
+                        admin_listen: format!("127.0.0.1:{admin_port}"),
+                        operator_token: OPERATOR_TOKEN.into(),
+                        peers: peers.clone(),
+                        peer_routes: Default::default(),
+                        tls: node_tls,
+                        raft: options.raft.clone(),
+                        storage: StorageTuning::default(),
+                    };
+                    let config_path = root.path().join(format!("node-{id}.toml"));
+                    std::fs::write(&config_path, toml::to_string(&config).expect("toml"))
+                        .expect("write config");
+                    NodeSpec {
+                        id,
+                        rpc_port,
+                        admin_port,
+                        config_path,
+                    }
+                },
+            )
             .collect();
         Self {
             binary: binary.to_path_buf(),
