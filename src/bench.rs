@@ -181,6 +181,7 @@ async fn bench_meridian(
                 peers: peers.clone(),
                 peer_routes: Default::default(),
                 tls: None,
+                outbound_ca_files: Vec::new(),
                 raft: RaftTuning::default(),
                 storage: StorageTuning::default(),
             })

@@ -201,6 +201,7 @@ impl Deployment {
                     peers: peers.clone(),
                     peer_routes: Default::default(),
                     tls: None,
+                    outbound_ca_files: Vec::new(),
                     raft: RaftTuning::default(),
                     storage: StorageTuning {
                         sled_cache_bytes: 16 * 1024 * 1024,

@@ -174,6 +174,7 @@ impl Deployment {
                     })
                     .collect(),
                 tls: None,
+                outbound_ca_files: Vec::new(),
                 raft: RaftTuning::default(),
                 storage: StorageTuning::default(),
             };

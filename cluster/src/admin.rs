@@ -12,7 +12,9 @@
 //! | POST | /admin/v1/apps/{appKey}/users | `{userId, name?, portraitUri?}` |
 //! | GET | /admin/v1/apps/{appKey}/users/{userId} | |
 //! | POST | /admin/v1/apps/{appKey}/import | `{users?: [{userId, name?, portraitUri?}], groups?: [{groupId, name?, members}], messages?: [{conversationType, fromUserId, targetId, channelId?, objectName, content, sentTime, msgUID?}]}` (≤ 1000 each; all or nothing) |
-//! | GET, PUT | /admin/v1/apps/{appKey}/settings | `{offlineWindowDays?, multiDevice?, preJoinHistory?, whitelistMode?, secureDomains?, strictReplay?}` (PUT replaces; left out: default) |
+//! | GET, PUT | /admin/v1/apps/{appKey}/settings | `{offlineWindowDays?, multiDevice?, preJoinHistory?, whitelistMode?, secureDomains?, strictReplay?, callbacks?: {routingUrl?, routingTypes?, moderation?: [{url, senders?, receivers?, conversationTypes?, objectNames?, timeoutMs?, defaultAction?: "pass"\|"block"}], onlineStatusUrl?, chatroomStateUrl?, maxAttempts?}}` (PUT replaces; left out: default) |
+//! | GET | /admin/v1/apps/{appKey}/callbacks/dead-letters | callbacks past their retry cap, and how many wait |
+//! | POST | /admin/v1/apps/{appKey}/callbacks/dead-letters/retry | puts them back in the outbox |
 //! | GET | /admin/v1/cluster | |
 //! | POST | /admin/v1/cluster/members | `{id, addr}` |
 //! | DELETE | /admin/v1/cluster/members/{id} | |
@@ -223,6 +225,12 @@ impl AdminApi {
                 Ok(settings) => self.put_settings(key, settings).await,
                 Err(response) => return *response,
             },
+            (&Method::GET, ["apps", key, "callbacks", "dead-letters"]) => {
+                self.dead_letters(key).await
+            }
+            (&Method::POST, ["apps", key, "callbacks", "dead-letters", "retry"]) => {
+                self.retry_dead_letters(key).await
+            }
             (&Method::GET, ["cluster"]) => self.cluster_call(ApiRequest::Status).await,
             (&Method::POST, ["cluster", "members"]) => match parse::<AddMember>(body) {
                 Ok(member) => {
@@ -420,6 +428,42 @@ impl AdminApi {
         };
         match self.cluster.write_one(self.envelope(command)).await? {
             Output::Settings(settings) => Ok(json!({ "settings": settings })),
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    async fn dead_letters(&self, key: &str) -> Result<Value, ClusterError> {
+        let query = Query::DeadLetters {
+            app_key: key.to_string(),
+            limit: crate::state::outbox::MAX_DEAD_PAGE,
+        };
+        match self.cluster.read(query).await? {
+            QueryOutput::Jobs { jobs, waiting } => {
+                let dead: Vec<Value> = jobs
+                    .iter()
+                    .map(|job| {
+                        json!({
+                            "id": job.id,
+                            "kind": job.event.kind(),
+                            "lane": job.lane,
+                            "attempts": job.attempts,
+                            "lastError": job.last_error,
+                            "createdMs": job.created_ms,
+                        })
+                    })
+                    .collect();
+                Ok(json!({ "deadLetters": dead, "waiting": waiting }))
+            }
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    async fn retry_dead_letters(&self, key: &str) -> Result<Value, ClusterError> {
+        let command = Command::RetryDeadLetters {
+            app_key: key.to_string(),
+        };
+        match self.cluster.write_one(self.envelope(command)).await? {
+            Output::Count(retried) => Ok(json!({ "retried": retried })),
             other => Err(ClusterError::Protocol(format!("{other:?}"))),
         }
     }

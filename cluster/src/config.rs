@@ -31,6 +31,10 @@ pub struct NodeConfig {
     pub peer_routes: Vec<SeedPeer>,
     #[serde(default)]
     pub tls: Option<TlsFiles>,
+    /// CA certificates (PEM files) trusted for callbacks to app servers besides the web's
+    /// public roots: app servers behind a private CA.
+    #[serde(default)]
+    pub outbound_ca_files: Vec<PathBuf>,
     #[serde(default)]
     pub raft: RaftTuning,
     #[serde(default)]

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod client;
 pub mod coalesce;
 pub mod config;
+pub mod hooks;
 pub mod metrics;
 pub mod node;
 pub mod raft;

@@ -1,7 +1,9 @@
 //! Every metric a cluster node exports (DESIGN §8: `meridian_cluster_<what>_<unit>`,
 //! labelled only by area).
 
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+};
 
 use crate::raft::state_machine::StateMachineMetrics;
 
@@ -26,6 +28,11 @@ pub struct ClusterMetrics {
     pub batch_commands: Histogram,
     pub write_seconds: Histogram,
     pub forwarded_total: IntCounter,
+    /// Callbacks to app servers (HOOK), by kind: routing, online_status, chatroom_state.
+    pub callbacks_waiting: IntGauge,
+    pub callback_attempts_total: IntCounterVec,
+    pub callback_dead_letters_total: IntCounterVec,
+    pub callback_seconds: HistogramVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -49,6 +56,17 @@ fn gauge(registry: &Registry, name: &str, help: &str) -> prometheus::Result<IntG
     Ok(g)
 }
 
+fn counter_vec(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::Result<IntCounterVec> {
+    let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+    registry.register(Box::new(c.clone()))?;
+    Ok(c)
+}
+
 fn counter(registry: &Registry, name: &str, help: &str) -> prometheus::Result<IntCounter> {
     let c = IntCounter::new(name, help)?;
     registry.register(Box::new(c.clone()))?;
@@ -58,14 +76,21 @@ fn counter(registry: &Registry, name: &str, help: &str) -> prometheus::Result<In
 impl ClusterMetrics {
     /// Registers into `registry`, which carries the process's constant labels (area).
     pub fn register(registry: &Registry) -> prometheus::Result<Self> {
-        let writes_total = IntCounterVec::new(
-            Opts::new(
-                "meridian_cluster_commands_total",
-                "Commands committed through Raft, by result (ok or refused)",
-            ),
+        let writes_total = counter_vec(
+            registry,
+            "meridian_cluster_commands_total",
+            "Commands committed through Raft, by result (ok or refused)",
             &["result"],
         )?;
-        registry.register(Box::new(writes_total.clone()))?;
+        let callback_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "meridian_cluster_callback_seconds",
+                "Time an app server took to answer one callback attempt, by kind",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["kind"],
+        )?;
+        registry.register(Box::new(callback_seconds.clone()))?;
         Ok(Self {
             term: gauge(registry, "meridian_cluster_raft_term", "Current Raft term")?,
             role: gauge(
@@ -167,6 +192,24 @@ impl ClusterMetrics {
                 "meridian_cluster_not_leader_answers_total",
                 "Requests answered with a redirect to the leader",
             )?,
+            callbacks_waiting: gauge(
+                registry,
+                "meridian_cluster_callbacks_waiting",
+                "Callbacks to app servers waiting in the replicated outbox",
+            )?,
+            callback_attempts_total: counter_vec(
+                registry,
+                "meridian_cluster_callback_attempts_total",
+                "Callback attempts by the leader, by kind and outcome (delivered, failed, dropped)",
+                &["kind", "outcome"],
+            )?,
+            callback_dead_letters_total: counter_vec(
+                registry,
+                "meridian_cluster_callback_dead_letters_total",
+                "Callbacks moved to dead letters after their app's retry cap, by kind",
+                &["kind"],
+            )?,
+            callback_seconds,
         })
     }
 }

@@ -80,6 +80,8 @@ impl ClusterNode {
         let admin_addr = admin_listener
             .local_addr()
             .map_err(|e| StartError::Raft(e.to_string()))?;
+        let outbound = meridian_rpc::OutboundClient::with_ca_files(&config.outbound_ca_files)
+            .map_err(|e| StartError::Tls(e.to_string()))?;
         let tls = match &config.tls {
             Some(files) => {
                 Some(TlsSettings::load(files).map_err(|e| StartError::Tls(e.to_string()))?)
@@ -181,6 +183,11 @@ impl ClusterNode {
         )));
         tasks.push(tokio::spawn(sweep_idle_chatrooms(
             core.clone(),
+            stopped(stop_rx.clone()),
+        )));
+        tasks.push(tokio::spawn(crate::hooks::dispatch(
+            core.clone(),
+            outbound,
             stopped(stop_rx),
         )));
 

@@ -214,6 +214,9 @@ pub enum ClientFrame {
         limit: usize,
     },
     Ping,
+    /// The user logs out on this device: the session ends and the app server hears of a
+    /// logout, not a disconnect (HOOK-03).
+    Logout,
 }
 
 fn is_false(value: &bool) -> bool {

@@ -5,11 +5,13 @@
 pub mod client;
 pub mod codec;
 pub mod http;
+pub mod outbound;
 pub mod server;
 pub mod tls;
 
 pub use client::{RpcClient, RpcError};
 pub use codec::{decode, encode, CodecError};
+pub use outbound::OutboundClient;
 pub use server::{serve, RpcHandler};
 pub use tls::{client_config_trusting, DevPki, PublicTlsFiles, TlsFiles, TlsSettings};
 

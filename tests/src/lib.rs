@@ -1,6 +1,9 @@
 //! Test harness: real `meridian` processes on loopback, started, killed (SIGKILL) and
 //! restarted by the tests, plus helpers to query them.
 
+pub mod app_server;
+pub use app_server::{AppServer, Received};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -173,6 +176,7 @@ impl ProcessCluster {
                         peers: peers.clone(),
                         peer_routes: Default::default(),
                         tls: node_tls,
+                        outbound_ca_files: Vec::new(),
                         raft: options.raft.clone(),
                         storage: StorageTuning::default(),
                     };
@@ -389,6 +393,14 @@ pub async fn raw_http(
     }
 }
 
+/// Hex SHA-1 of `secret + nonce + timestamp`, computed here independently of Meridian's
+/// own code: the Server API's signature and the callbacks'.
+pub fn signature(secret: &str, nonce: &str, timestamp: &str) -> String {
+    use sha1::{Digest, Sha1};
+    let digest = Sha1::digest(format!("{secret}{nonce}{timestamp}").as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// `App-Key`, `Nonce`, `Timestamp` and `Signature` headers as COMPAT.md describes them.
 pub fn signed_headers(
     app_key: &str,
@@ -396,9 +408,7 @@ pub fn signed_headers(
     nonce: &str,
     timestamp: &str,
 ) -> Vec<(String, String)> {
-    use sha1::{Digest, Sha1};
-    let digest = Sha1::digest(format!("{secret}{nonce}{timestamp}").as_bytes());
-    let signature: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let signature = signature(secret, nonce, timestamp);
     vec![
         ("App-Key".into(), app_key.into()),
         ("Nonce".into(), nonce.into()),

@@ -57,6 +57,8 @@ struct Inner {
     metrics: StateMachineMetrics,
     /// The newest feed position applied here; feed readers wait on it.
     feed_head: tokio::sync::watch::Sender<u64>,
+    /// The newest callback job applied here; the dispatcher waits on it.
+    outbox_head: tokio::sync::watch::Sender<u64>,
 }
 
 fn invalid(msg: impl Into<String>) -> io::Error {
@@ -105,10 +107,11 @@ impl StateMachineStore {
                 apply_lock: tokio::sync::Mutex::new(()),
                 metrics,
                 feed_head: tokio::sync::watch::channel(0).0,
+                outbox_head: tokio::sync::watch::channel(0).0,
             }),
         };
         store.recover_from_snapshot()?;
-        store.publish_feed_head()?;
+        store.publish_heads()?;
         Ok(store)
     }
 
@@ -117,14 +120,25 @@ impl StateMachineStore {
         self.inner.feed_head.subscribe()
     }
 
-    fn publish_feed_head(&self) -> io::Result<()> {
-        let head =
-            state::feed::head(&self.inner.tree).map_err(|e| io::Error::other(e.to_string()))?;
-        self.inner.feed_head.send_if_modified(|current| {
-            let changed = *current != head;
-            *current = head;
-            changed
-        });
+    /// Follows the newest applied callback job.
+    pub fn outbox_head(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.outbox_head.subscribe()
+    }
+
+    fn publish_heads(&self) -> io::Result<()> {
+        let tree = &self.inner.tree;
+        let heads = [
+            (&self.inner.feed_head, state::feed::head(tree)),
+            (&self.inner.outbox_head, state::outbox::last_id(tree)),
+        ];
+        for (sender, head) in heads {
+            let head = head.map_err(|e| io::Error::other(e.to_string()))?;
+            sender.send_if_modified(|current| {
+                let changed = *current != head;
+                *current = head;
+                changed
+            });
+        }
         Ok(())
     }
 
@@ -444,7 +458,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             .tree
             .apply_batch(overlay.into_batch())
             .map_err(io::Error::other)?;
-        self.publish_feed_head()?;
+        self.publish_heads()?;
         self.inner
             .metrics
             .apply_seconds
@@ -478,7 +492,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         })
         .await
         .map_err(io::Error::other)??;
-        self.publish_feed_head()?;
+        self.publish_heads()?;
         self.inner.metrics.snapshots_installed.inc();
         Ok(())
     }

@@ -4,6 +4,7 @@
 use meridian_regions::AreaCode;
 use serde::{Deserialize, Serialize};
 
+use super::messages::ConversationType;
 use super::store::{Overlay, StateRead};
 use super::{users, ApplyContext, CommandError, Output};
 
@@ -153,6 +154,209 @@ pub struct AppSettings {
     /// API-02: Server API calls need a timestamp within ±5 minutes and a fresh nonce
     /// (off by default: one published SDK signs once and reuses its headers).
     pub strict_replay: bool,
+    /// HOOK-01..04: what the app server wants to hear about, and where.
+    pub callbacks: CallbackSettings,
+}
+
+/// Moderation rules one app may have (HOOK-02).
+pub const MAX_MODERATION_RULES: usize = 20;
+/// Entries one moderation rule's list may hold.
+pub const MAX_RULE_ENTRIES: usize = 100;
+/// The longest callback URL.
+pub const MAX_URL_CHARS: usize = 1024;
+/// Moderation timeouts: the commercial service waits 3 s.
+pub const MODERATION_TIMEOUT_MS: std::ops::RangeInclusive<u64> = 100..=10_000;
+/// A callback is tried at most this many times before it becomes a dead letter.
+pub const MAX_ATTEMPTS: std::ops::RangeInclusive<u32> = 1..=50;
+
+/// The app server's callback URLs (HOOK-01..04). Every callback is signed (HOOK-05).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct CallbackSettings {
+    /// HOOK-01: every stored message is posted here.
+    pub routing_url: Option<String>,
+    /// Conversation type codes routed (1 private, 3 group, 4 chatroom, 6 system, 10 ultra
+    /// group); empty: all.
+    pub routing_types: Vec<u8>,
+    /// HOOK-02: messages matching a rule are held until its URL answers.
+    pub moderation: Vec<ModerationRule>,
+    /// HOOK-03: device connect/disconnect/logout.
+    pub online_status_url: Option<String>,
+    /// HOOK-04: chatroom create/destroy/join/quit.
+    pub chatroom_state_url: Option<String>,
+    /// Attempts per callback before it becomes a dead letter.
+    pub max_attempts: u32,
+}
+
+impl Default for CallbackSettings {
+    fn default() -> Self {
+        Self {
+            routing_url: None,
+            routing_types: Vec::new(),
+            moderation: Vec::new(),
+            online_status_url: None,
+            chatroom_state_url: None,
+            max_attempts: 16,
+        }
+    }
+}
+
+/// What a moderation rule does when its URL does not answer in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModerationDefault {
+    /// Deliver unchanged (the commercial service's behaviour).
+    #[default]
+    Pass,
+    Block,
+}
+
+/// HOOK-02: which messages are held for the app server. Empty lists match anything; a
+/// message is held by the first rule all of whose lists match it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct ModerationRule {
+    pub url: String,
+    pub senders: Vec<String>,
+    /// Target ids: the recipient user, the group or the chatroom.
+    pub receivers: Vec<String>,
+    pub conversation_types: Vec<u8>,
+    pub object_names: Vec<String>,
+    pub timeout_ms: u64,
+    pub default_action: ModerationDefault,
+}
+
+impl Default for ModerationRule {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            senders: Vec::new(),
+            receivers: Vec::new(),
+            conversation_types: Vec::new(),
+            object_names: Vec::new(),
+            timeout_ms: 3_000,
+            default_action: ModerationDefault::Pass,
+        }
+    }
+}
+
+impl ModerationRule {
+    pub fn matches(
+        &self,
+        sender: &str,
+        receiver: &str,
+        kind: ConversationType,
+        object_name: &str,
+    ) -> bool {
+        let listed =
+            |list: &[String], value: &str| list.is_empty() || list.iter().any(|v| v == value);
+        listed(&self.senders, sender)
+            && listed(&self.receivers, receiver)
+            && super::outbox::lists(&self.conversation_types, kind)
+            && listed(&self.object_names, object_name)
+    }
+}
+
+fn validate_url(field: &str, url: &str) -> Result<(), CommandError> {
+    let valid = (url.starts_with("http://") || url.starts_with("https://"))
+        && url.len() <= MAX_URL_CHARS
+        && !url.contains(char::is_whitespace);
+    if valid {
+        Ok(())
+    } else {
+        Err(CommandError::invalid(
+            field,
+            format!("must be an http:// or https:// URL of at most {MAX_URL_CHARS} characters"),
+        ))
+    }
+}
+
+fn validate_types(field: &str, types: &[u8]) -> Result<(), CommandError> {
+    match types
+        .iter()
+        .find(|t| ConversationType::from_code(**t).is_none())
+    {
+        Some(bad) => Err(CommandError::invalid(
+            field,
+            format!("{bad} is not a conversation type (1, 3, 4, 6 or 10)"),
+        )),
+        None => Ok(()),
+    }
+}
+
+impl CallbackSettings {
+    /// HOOK-01: whether messages of this conversation type are routed.
+    pub fn routes(&self, kind: ConversationType) -> bool {
+        self.routing_url.is_some() && super::outbox::lists(&self.routing_types, kind)
+    }
+
+    /// HOOK-02: the rule holding this message, if any.
+    pub fn moderation_rule(
+        &self,
+        sender: &str,
+        receiver: &str,
+        kind: ConversationType,
+        object_name: &str,
+    ) -> Option<&ModerationRule> {
+        self.moderation
+            .iter()
+            .find(|rule| rule.matches(sender, receiver, kind, object_name))
+    }
+
+    fn validate(&self) -> Result<(), CommandError> {
+        for (field, url) in [
+            ("callbacks.routingUrl", &self.routing_url),
+            ("callbacks.onlineStatusUrl", &self.online_status_url),
+            ("callbacks.chatroomStateUrl", &self.chatroom_state_url),
+        ] {
+            if let Some(url) = url {
+                validate_url(field, url)?;
+            }
+        }
+        validate_types("callbacks.routingTypes", &self.routing_types)?;
+        if !MAX_ATTEMPTS.contains(&self.max_attempts) {
+            return Err(CommandError::invalid(
+                "callbacks.maxAttempts",
+                format!("must be {} to {}", MAX_ATTEMPTS.start(), MAX_ATTEMPTS.end()),
+            ));
+        }
+        if self.moderation.len() > MAX_MODERATION_RULES {
+            return Err(CommandError::invalid(
+                "callbacks.moderation",
+                format!("at most {MAX_MODERATION_RULES} rules"),
+            ));
+        }
+        for rule in &self.moderation {
+            validate_url("callbacks.moderation.url", &rule.url)?;
+            validate_types(
+                "callbacks.moderation.conversationTypes",
+                &rule.conversation_types,
+            )?;
+            if !MODERATION_TIMEOUT_MS.contains(&rule.timeout_ms) {
+                return Err(CommandError::invalid(
+                    "callbacks.moderation.timeoutMs",
+                    format!(
+                        "must be {} to {}",
+                        MODERATION_TIMEOUT_MS.start(),
+                        MODERATION_TIMEOUT_MS.end()
+                    ),
+                ));
+            }
+            let longest = [
+                rule.senders.len(),
+                rule.receivers.len(),
+                rule.conversation_types.len(),
+                rule.object_names.len(),
+            ];
+            if longest.into_iter().any(|len| len > MAX_RULE_ENTRIES) {
+                return Err(CommandError::invalid(
+                    "callbacks.moderation",
+                    format!("a rule's lists hold at most {MAX_RULE_ENTRIES} entries"),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for AppSettings {
@@ -164,12 +368,14 @@ impl Default for AppSettings {
             whitelist_mode: false,
             secure_domains: Vec::new(),
             strict_replay: false,
+            callbacks: CallbackSettings::default(),
         }
     }
 }
 
 impl AppSettings {
     fn validate(&self) -> Result<(), CommandError> {
+        self.callbacks.validate()?;
         if !(1..=7).contains(&self.offline_window_days) {
             return Err(CommandError::invalid("offlineWindowDays", "must be 1 to 7"));
         }
@@ -236,6 +442,7 @@ pub(super) fn delete(state: &mut Overlay<'_>, app_key: &str) -> Result<Output, C
         super::conversations::delete_all(state, &creds.app_key)?;
         super::feed::delete_all(state, &creds.app_key)?;
         super::ultragroups::delete_all(state, &creds.app_key)?;
+        super::outbox::delete_all(state, &creds.app_key)?;
         state.delete([SETTINGS_PREFIX, creds.app_key.as_bytes()].concat());
         state.delete(key_index_key(&creds.app_key));
     }

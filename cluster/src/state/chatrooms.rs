@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::feed;
 use super::groups::validate_group_id as validate_room_id;
 use super::messages::ConversationType;
+use super::outbox::{self, RoomCause, RoomChange, RoomEvent};
 use super::store::{scoped, Overlay, StateRead};
 use super::users::validate_user_id;
 use super::{apps, ApplyContext, CommandError};
@@ -173,19 +174,59 @@ pub(super) fn create(
             idle_destroy_ms: IDLE_DESTROY_MS,
         };
         state.put(key, &room)?;
+        report(
+            ctx,
+            state,
+            app_key,
+            room_id,
+            Vec::new(),
+            RoomEvent::Created,
+            RoomCause::Requested,
+        )?;
     }
     Ok(())
 }
 
+/// HOOK-04: tells the app server about a room's change.
+fn report(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    room_id: &str,
+    user_ids: Vec<String>,
+    event: RoomEvent,
+    cause: RoomCause,
+) -> Result<(), CommandError> {
+    let change = RoomChange {
+        room_id: room_id.to_string(),
+        user_ids,
+        event,
+        cause,
+        time_ms: ctx.now_ms,
+    };
+    outbox::room_changed(ctx, state, app_key, change)
+}
+
 /// Destroys rooms with everything they keep (members, sets, attributes).
 pub(super) fn destroy(
+    ctx: ApplyContext,
     state: &mut Overlay<'_>,
     app_key: &str,
     room_ids: &[String],
+    cause: RoomCause,
 ) -> Result<(), CommandError> {
     apps::by_key(state, app_key)?;
     for room_id in room_ids {
         get(state, app_key, room_id)?;
+        report(
+            ctx,
+            state,
+            app_key,
+            room_id,
+            Vec::new(),
+            RoomEvent::Destroyed,
+            cause,
+        )?;
         for (user, _) in members(state, app_key, room_id)? {
             state.delete(scoped(USER_ROOMS_PREFIX, app_key, &[&user, room_id]));
         }
@@ -254,15 +295,15 @@ pub(super) fn touch(
         .map_err(CommandError::from)
 }
 
-/// Adds (`present`) or removes members of a set; `until_ms` 0 means no end.
+/// Adds members to a set until `Some(until_ms)` (0: no end), or removes them (`None`).
 pub(super) fn change_set(
+    ctx: ApplyContext,
     state: &mut Overlay<'_>,
     app_key: &str,
     room_id: Option<&str>,
     set: RoomSet,
     members: &[String],
-    until_ms: u64,
-    present: bool,
+    until_ms: Option<u64>,
 ) -> Result<(), CommandError> {
     apps::by_key(state, app_key)?;
     let scope = set_scope(set, room_id)?;
@@ -283,20 +324,26 @@ pub(super) fn change_set(
         }
         let mut key = scoped(SET_PREFIX, app_key, &[scope, set.tag()]);
         key.extend_from_slice(member.as_bytes());
-        if present && set == RoomSet::Blocked {
+        if until_ms.is_some() && set == RoomSet::Blocked {
             // A ban kicks the user out as well as keeping them out.
-            leave(state, app_key, scope, std::slice::from_ref(member))?;
+            leave(
+                ctx,
+                state,
+                app_key,
+                scope,
+                std::slice::from_ref(member),
+                RoomCause::Banned,
+            )?;
         }
-        if present {
-            state.put(
+        match until_ms {
+            Some(until_ms) => state.put(
                 key,
                 &SetEntry {
                     member: member.clone(),
                     until_ms,
                 },
-            )?;
-        } else {
-            state.delete(key);
+            )?,
+            None => state.delete(key),
         }
     }
     Ok(())
@@ -438,7 +485,7 @@ pub(super) fn destroy_idle(
         .filter(|r| !r.keep_alive && r.last_activity_ms + r.idle_destroy_ms <= ctx.now_ms)
         .map(|r| r.room_id)
         .collect();
-    destroy(state, app_key, &idle)?;
+    destroy(ctx, state, app_key, &idle, RoomCause::AutoDestroy)?;
     for room in rooms(state, app_key, &[])? {
         expire_offline(ctx, state, app_key, &room.room_id, false)?;
     }
@@ -517,7 +564,7 @@ fn expire_offline(
             state.put(key, &offline)?;
         }
     }
-    leave(state, app_key, room_id, &leaving)
+    leave(ctx, state, app_key, room_id, &leaving, RoomCause::AutoExit)
 }
 
 /// A message was accepted into the room: offline members count it (CHR-07).
@@ -577,7 +624,14 @@ pub(super) fn join(
         .filter(|room| room != room_id)
         .collect();
     for other in elsewhere {
-        leave(state, app_key, &other, &[user_id.to_string()])?;
+        leave(
+            ctx,
+            state,
+            app_key,
+            &other,
+            &[user_id.to_string()],
+            RoomCause::Requested,
+        )?;
     }
     state.delete(scoped(OFFLINE_PREFIX, app_key, &[room_id, user_id]));
     let member = scoped(MEMBER_PREFIX, app_key, &[room_id, user_id]);
@@ -594,6 +648,16 @@ pub(super) fn join(
             vec![user_id.to_string()],
             Vec::new(),
             false,
+        )?;
+        let joined = vec![user_id.to_string()];
+        report(
+            ctx,
+            state,
+            app_key,
+            room_id,
+            joined,
+            RoomEvent::Joined,
+            RoomCause::Requested,
         )?;
     }
     touch(ctx, state, app_key, room_id)
@@ -709,10 +773,12 @@ pub(super) fn admit(
 
 /// Members leave a room (a client quit, a kick, a ban, auto-exit); non-members are skipped.
 pub(super) fn leave(
+    ctx: ApplyContext,
     state: &mut Overlay<'_>,
     app_key: &str,
     room_id: &str,
     user_ids: &[String],
+    cause: RoomCause,
 ) -> Result<(), CommandError> {
     get(state, app_key, room_id)?;
     let mut left = Vec::new();
@@ -726,6 +792,15 @@ pub(super) fn leave(
             left.push(user_id.clone());
         }
     }
+    report(
+        ctx,
+        state,
+        app_key,
+        room_id,
+        left.clone(),
+        RoomEvent::Quit,
+        cause,
+    )?;
     announce(state, app_key, room_id, Vec::new(), left, false)
 }
 

@@ -432,6 +432,7 @@ pub(super) fn publish(
             },
         )?;
         feed::append_stored(state, app_key, &built)?;
+        super::outbox::message_stored(ctx, state, app_key, &built)?;
         archive::index(state, app_key, &built)?;
         let publication = Publication::Stored {
             msg_uid,

@@ -12,6 +12,7 @@ pub mod conversations;
 pub mod feed;
 pub mod groups;
 pub mod messages;
+pub mod outbox;
 pub mod presence;
 mod store;
 pub mod ultragroups;
@@ -22,7 +23,9 @@ use std::fmt;
 use meridian_regions::AreaCode;
 use serde::{Deserialize, Serialize};
 
-pub use apps::{App, AppEnv, AppSettings, Credentials};
+pub use apps::{
+    App, AppEnv, AppSettings, CallbackSettings, Credentials, ModerationDefault, ModerationRule,
+};
 pub use chatrooms::{Chatroom, Priority, RoomEntry, RoomFlag, RoomSet, SetEntry};
 pub use conversations::{ConversationSetting, ConversationSettings, ConversationSummary};
 pub use feed::{FeedEvent, FeedPage, SyncPage, SyncRequest};
@@ -31,6 +34,7 @@ pub use messages::{
     ClientOrigin, Conversation, ConversationType, ExpansionEntry, HistoryPage, ImportedMessage,
     Message, MessageFlags, NewMessage, Publication,
 };
+pub use outbox::{DeviceStatus, HookEvent, Job, RoomCause, RoomChange, RoomEvent, StatusChange};
 pub use presence::SessionRecord;
 pub use store::{Overlay, StateRead};
 pub use ultragroups::{
@@ -252,12 +256,12 @@ pub enum Command {
         room_id: String,
         user_ids: Vec<String>,
     },
-    /// A client session started (`online`) or ended on an edge.
+    /// A client session started or ended on an edge.
     Presence {
         app_key: String,
         user_id: String,
         record: SessionRecord,
-        online: bool,
+        status: DeviceStatus,
     },
     /// An edge renews its lease: its sessions count as online for another 30 s.
     EdgeAlive {
@@ -327,6 +331,18 @@ pub enum Command {
     },
     /// All of these or none: the first refusal undoes the others.
     All(Vec<Command>),
+    /// The app server took these callbacks (the dispatcher reports it).
+    OutboxDelivered {
+        ids: Vec<u64>,
+    },
+    /// These callbacks failed, with why: retried later or dead-lettered.
+    OutboxFailed {
+        failures: Vec<(u64, String)>,
+    },
+    /// The app's dead letters go back into the outbox.
+    RetryDeadLetters {
+        app_key: String,
+    },
     /// Updates an existing user's name and/or portrait.
     RefreshUser {
         app_key: String,
@@ -382,6 +398,8 @@ pub enum Output {
     Imported(u64),
     /// Rooms destroyed.
     Destroyed(Vec<String>),
+    /// How many records a command moved (dead letters made or retried).
+    Count(u64),
     Done,
 }
 
@@ -527,6 +545,15 @@ pub enum Query {
         kind: ConversationType,
     },
     Counts,
+    /// Callbacks waiting after an outbox id, oldest first, and how many wait in all.
+    Outbox {
+        after: u64,
+        limit: usize,
+    },
+    DeadLetters {
+        app_key: String,
+        limit: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -562,6 +589,10 @@ pub enum QueryOutput {
     Counts {
         apps: u64,
         users: u64,
+    },
+    Jobs {
+        jobs: Vec<Job>,
+        waiting: u64,
     },
 }
 
@@ -728,7 +759,8 @@ fn execute(
             chatrooms::create(ctx, state, app_key, rooms).map(|()| Output::Done)
         }
         Command::DestroyChatrooms { app_key, room_ids } => {
-            chatrooms::destroy(state, app_key, room_ids).map(|()| Output::Done)
+            chatrooms::destroy(ctx, state, app_key, room_ids, outbox::RoomCause::Requested)
+                .map(|()| Output::Done)
         }
         Command::SetChatroomFlag {
             app_key,
@@ -744,13 +776,13 @@ fn execute(
             until_ms,
             present,
         } => chatrooms::change_set(
+            ctx,
             state,
             app_key,
             room_id.as_deref(),
             *set,
             members,
-            *until_ms,
-            *present,
+            present.then_some(*until_ms),
         )
         .map(|()| Output::Done),
         Command::SetRoomEntries {
@@ -775,7 +807,15 @@ fn execute(
             app_key,
             room_id,
             user_ids,
-        } => chatrooms::leave(state, app_key, room_id, user_ids).map(|()| Output::Done),
+        } => chatrooms::leave(
+            ctx,
+            state,
+            app_key,
+            room_id,
+            user_ids,
+            outbox::RoomCause::Requested,
+        )
+        .map(|()| Output::Done),
         Command::ChatroomMemberOffline {
             app_key,
             room_id,
@@ -787,13 +827,13 @@ fn execute(
             app_key,
             user_id,
             record,
-            online,
-        } => presence::change(ctx, state, app_key, user_id, record, *online).map(|()| Output::Done),
+            status,
+        } => presence::change(ctx, state, app_key, user_id, record, *status).map(|()| Output::Done),
         Command::EdgeAlive { edge_id } => {
             presence::renew(ctx, state, *edge_id).map(|()| Output::Done)
         }
         Command::EdgeStopped { edge_id } => {
-            presence::edge_stopped(state, *edge_id).map(|()| Output::Done)
+            presence::edge_stopped(ctx, state, *edge_id).map(|()| Output::Done)
         }
         Command::ExpireEdges => presence::expire(ctx, state).map(|()| Output::Done),
         Command::UltraGroup {
@@ -856,6 +896,13 @@ fn execute(
             level,
         } => conversations::set_type_level(state, app_key, user_id, *kind, *level)
             .map(|()| Output::Done),
+        Command::OutboxDelivered { ids } => outbox::delivered(state, ids).map(|()| Output::Done),
+        Command::OutboxFailed { failures } => {
+            outbox::failed(ctx, state, failures).map(Output::Count)
+        }
+        Command::RetryDeadLetters { app_key } => {
+            outbox::retry_dead(state, app_key).map(Output::Count)
+        }
         Command::All(commands) => {
             for command in commands {
                 execute(ctx, state, command)?;
@@ -1067,6 +1114,14 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
             user_id,
             kind,
         } => conversations::type_level(state, app_key, user_id, *kind).map(QueryOutput::Level),
+        Query::Outbox { after, limit } => Ok(QueryOutput::Jobs {
+            jobs: outbox::waiting(state, *after, *limit)?,
+            waiting: outbox::waiting_count(state)?,
+        }),
+        Query::DeadLetters { app_key, limit } => Ok(QueryOutput::Jobs {
+            jobs: outbox::dead_letters(state, app_key, *limit)?,
+            waiting: outbox::waiting_count(state)?,
+        }),
         Query::Counts => Ok(QueryOutput::Counts {
             apps: state.count_prefix(apps::APP_PREFIX)?,
             users: state.count_prefix(users::USER_PREFIX)?,

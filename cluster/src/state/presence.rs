@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::outbox::{self, DeviceStatus, StatusChange};
 use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
 use super::{apps, ApplyContext, CommandError};
@@ -26,6 +27,21 @@ pub struct SessionRecord {
     pub session_id: u64,
     pub platform: String,
     pub since_ms: u64,
+    /// `ip:port` of the device as the edge saw it.
+    pub client_ip: String,
+}
+
+impl SessionRecord {
+    fn status_change(&self, user_id: &str, status: DeviceStatus, now_ms: u64) -> StatusChange {
+        StatusChange {
+            user_id: user_id.to_string(),
+            status,
+            platform: self.platform.clone(),
+            client_ip: self.client_ip.clone(),
+            session_id: format!("{}-{}", self.edge_id, self.session_id),
+            time_ms: now_ms,
+        }
+    }
 }
 
 fn session_key(app_key: &str, user_id: &str, edge_id: u64, session_id: u64) -> Vec<u8> {
@@ -48,20 +64,20 @@ fn lease_key(edge_id: u64) -> Vec<u8> {
     [LEASE_PREFIX, format!("{edge_id:020}").as_bytes()].concat()
 }
 
-/// A session started (`online`) or ended on an edge.
+/// A session started or ended on an edge (HOOK-03 reports it).
 pub(super) fn change(
     ctx: ApplyContext,
     state: &mut Overlay<'_>,
     app_key: &str,
     user_id: &str,
     record: &SessionRecord,
-    online: bool,
+    status: DeviceStatus,
 ) -> Result<(), CommandError> {
     apps::by_key(state, app_key)?;
     validate_user_id(user_id)?;
     let key = session_key(app_key, user_id, record.edge_id, record.session_id);
     let index = by_edge_key(record.edge_id, app_key, user_id, record.session_id);
-    if online {
+    if status == DeviceStatus::Online {
         let mut stored = record.clone();
         stored.since_ms = ctx.now_ms;
         state.put(key.clone(), &stored)?;
@@ -71,7 +87,8 @@ pub(super) fn change(
         state.delete(key);
         state.delete(index);
     }
-    Ok(())
+    let change = record.status_change(user_id, status, ctx.now_ms);
+    outbox::device_status(ctx, state, app_key, change)
 }
 
 /// The edge is alive: its records count for another [`LEASE_MS`].
@@ -83,11 +100,25 @@ pub(super) fn renew(
     Ok(state.put(lease_key(edge_id), &(ctx.now_ms + LEASE_MS))?)
 }
 
-/// Removes every record of an edge (it stopped, or its lease ran out) and its lease.
-fn clear_edge(state: &mut Overlay<'_>, edge_id: u64) -> Result<(), CommandError> {
+/// Removes every record of an edge (it stopped, or its lease ran out) and its lease; its
+/// sessions went offline.
+fn clear_edge(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    edge_id: u64,
+) -> Result<(), CommandError> {
     let prefix = [BY_EDGE_PREFIX, format!("{edge_id:020}/").as_bytes()].concat();
     for (index, value) in state.scan_raw(&prefix)? {
         let key: Vec<u8> = crate::raft::wire::from_bytes(&value)?;
+        if let Some(record) = state.get::<SessionRecord>(&key)? {
+            // `presence/{app}/{user}/{edge}/{session}`
+            let path = String::from_utf8_lossy(&key[SESSION_PREFIX.len()..]).into_owned();
+            let mut parts = path.splitn(3, '/');
+            if let (Some(app_key), Some(user_id)) = (parts.next(), parts.next()) {
+                let change = record.status_change(user_id, DeviceStatus::Offline, ctx.now_ms);
+                outbox::device_status(ctx, state, app_key, change)?;
+            }
+        }
         state.delete(key);
         state.delete(index);
     }
@@ -96,8 +127,12 @@ fn clear_edge(state: &mut Overlay<'_>, edge_id: u64) -> Result<(), CommandError>
 }
 
 /// An edge shut down cleanly.
-pub(super) fn edge_stopped(state: &mut Overlay<'_>, edge_id: u64) -> Result<(), CommandError> {
-    clear_edge(state, edge_id)
+pub(super) fn edge_stopped(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    edge_id: u64,
+) -> Result<(), CommandError> {
+    clear_edge(ctx, state, edge_id)
 }
 
 /// Clears the edges whose lease ran out, as of the entry's time.
@@ -115,7 +150,7 @@ pub(super) fn expire(ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), C
         })
         .collect();
     for edge_id in expired {
-        clear_edge(state, edge_id)?;
+        clear_edge(ctx, state, edge_id)?;
     }
     Ok(())
 }

@@ -1668,6 +1668,7 @@ fn presence_counts_while_the_edge_lease_holds_and_clears_with_the_edge() {
         session_id,
         platform: "mobile".into(),
         since_ms: 0,
+        client_ip: "127.0.0.1:5000".into(),
     };
     let online = |now_ms: u64| match query(
         &tree,
@@ -1680,11 +1681,15 @@ fn presence_counts_while_the_edge_lease_holds_and_clears_with_the_edge() {
         Ok(QueryOutput::Sessions(s)) => s.len(),
         other => panic!("{other:?}"),
     };
-    let presence = |edge_id, session_id, online| Command::Presence {
+    let presence = |edge_id, session_id, online: bool| Command::Presence {
         app_key: "prodkey001".into(),
         user_id: "ann".into(),
         record: session(edge_id, session_id),
-        online,
+        status: if online {
+            DeviceStatus::Online
+        } else {
+            DeviceStatus::Offline
+        },
     };
     assert!(at(1_000, presence(7, 1, true)).is_ok());
     assert!(at(1_000, presence(8, 2, true)).is_ok());
@@ -1701,4 +1706,384 @@ fn presence_counts_while_the_edge_lease_holds_and_clears_with_the_edge() {
     assert_eq!(online(33_000), 1);
     at(34_000, Command::EdgeStopped { edge_id: 7 }).unwrap();
     assert_eq!(online(34_000), 0);
+}
+
+fn private_text(from: &str, to: &str, content: &str) -> NewMessage {
+    text(Conversation::private(from, to, ""), from, Some(to), content)
+}
+
+fn set_callbacks(tree: &sled::Tree, app_key: &str, callbacks: CallbackSettings) {
+    let settings = AppSettings {
+        callbacks,
+        ..AppSettings::default()
+    };
+    let command = Command::SetAppSettings {
+        app_key: app_key.into(),
+        settings,
+    };
+    run(
+        tree,
+        &[Envelope {
+            area: AreaCode::Sg,
+            command,
+        }],
+    )[0]
+    .as_ref()
+    .unwrap();
+}
+
+fn outbox(tree: &sled::Tree) -> (Vec<Job>, u64) {
+    match query(
+        tree,
+        &Query::Outbox {
+            after: 0,
+            limit: 100,
+        },
+    )
+    .unwrap()
+    {
+        QueryOutput::Jobs { jobs, waiting } => (jobs, waiting),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn dead_letters(tree: &sled::Tree, app_key: &str) -> Vec<Job> {
+    let dead = Query::DeadLetters {
+        app_key: app_key.into(),
+        limit: 100,
+    };
+    match query(tree, &dead).unwrap() {
+        QueryOutput::Jobs { jobs, .. } => jobs,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn command(command: Command) -> Envelope {
+    Envelope {
+        area: AreaCode::Sg,
+        command,
+    }
+}
+
+// covers: HOOK-01
+#[test]
+fn routed_messages_wait_in_the_outbox_in_lanes_until_delivered() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    // Nothing is routed before the app asks for it.
+    publish(&tree, vec![private_text("ann", "bob", "before")]).unwrap();
+    assert_eq!(outbox(&tree), (Vec::new(), 0));
+    set_callbacks(
+        &tree,
+        "prodkey001",
+        CallbackSettings {
+            routing_url: Some("http://127.0.0.1:9/route".into()),
+            routing_types: vec![ConversationType::Private.code()],
+            ..CallbackSettings::default()
+        },
+    );
+    publish(&tree, vec![private_text("ann", "bob", "one")]).unwrap();
+    publish(&tree, vec![private_text("bob", "ann", "two")]).unwrap();
+    publish(&tree, vec![private_text("ann", "cat", "three")]).unwrap();
+    let (jobs, waiting) = outbox(&tree);
+    assert_eq!(waiting, 3);
+    let texts: Vec<&str> = jobs
+        .iter()
+        .map(|job| match &job.event {
+            HookEvent::Message(m) => m.content.as_str(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(texts, ["one", "two", "three"]);
+    // Both directions of one pair share a lane; another pair has its own.
+    assert_eq!(jobs[0].lane, jobs[1].lane);
+    assert_ne!(jobs[0].lane, jobs[2].lane);
+    assert!(jobs.windows(2).all(|w| w[0].id < w[1].id));
+
+    // Delivered jobs leave; a second report of the same delivery changes nothing.
+    let ids = vec![jobs[0].id];
+    run(
+        &tree,
+        &[command(Command::OutboxDelivered { ids: ids.clone() })],
+    );
+    run(&tree, &[command(Command::OutboxDelivered { ids })]);
+    let (left, waiting) = outbox(&tree);
+    assert_eq!((left.len(), waiting), (2, 2));
+    assert_eq!(left[0].id, jobs[1].id);
+}
+
+// covers: HOOK-01
+#[test]
+fn failed_callbacks_back_off_then_become_dead_letters_that_can_be_retried() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    set_callbacks(
+        &tree,
+        "prodkey001",
+        CallbackSettings {
+            routing_url: Some("http://127.0.0.1:9/route".into()),
+            max_attempts: 2,
+            ..CallbackSettings::default()
+        },
+    );
+    publish(&tree, vec![private_text("ann", "bob", "one")]).unwrap();
+    let id = outbox(&tree).0[0].id;
+    let fail = || {
+        command(Command::OutboxFailed {
+            failures: vec![(id, "HTTP 500".into())],
+        })
+    };
+    assert_eq!(run(&tree, &[fail()])[0], Ok(Output::Count(0)));
+    let (jobs, _) = outbox(&tree);
+    assert_eq!(jobs[0].attempts, 1);
+    assert_eq!(
+        jobs[0].next_attempt_ms,
+        ctx().now_ms + outbox::FIRST_BACKOFF_MS
+    );
+    assert_eq!(jobs[0].last_error, "HTTP 500");
+    // The cap reached, the job is a dead letter, no longer waiting.
+    assert_eq!(run(&tree, &[fail()])[0], Ok(Output::Count(1)));
+    assert_eq!(outbox(&tree), (Vec::new(), 0));
+    let dead = dead_letters(&tree, "prodkey001");
+    assert_eq!((dead.len(), dead[0].id, dead[0].attempts), (1, id, 2));
+    // Retried, it waits again under the same id, with fresh attempts.
+    let retry = command(Command::RetryDeadLetters {
+        app_key: "prodkey001".into(),
+    });
+    assert_eq!(run(&tree, &[retry])[0], Ok(Output::Count(1)));
+    let (jobs, waiting) = outbox(&tree);
+    assert_eq!((jobs[0].id, jobs[0].attempts, waiting), (id, 0, 1));
+    assert!(dead_letters(&tree, "prodkey001").is_empty());
+}
+
+#[test]
+fn backoff_doubles_up_to_its_cap() {
+    assert_eq!(outbox::backoff_ms(1), 1_000);
+    assert_eq!(outbox::backoff_ms(2), 2_000);
+    assert_eq!(outbox::backoff_ms(5), 16_000);
+    assert_eq!(outbox::backoff_ms(9), 256_000);
+    assert_eq!(outbox::backoff_ms(10), outbox::MAX_BACKOFF_MS);
+    assert_eq!(outbox::backoff_ms(40), outbox::MAX_BACKOFF_MS);
+}
+
+// covers: HOOK-03, HOOK-04
+#[test]
+fn device_and_chatroom_changes_are_reported_with_their_causes() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    set_callbacks(
+        &tree,
+        "prodkey001",
+        CallbackSettings {
+            online_status_url: Some("https://app.example.com/status".into()),
+            chatroom_state_url: Some("https://app.example.com/rooms".into()),
+            ..CallbackSettings::default()
+        },
+    );
+    let record = SessionRecord {
+        edge_id: 4,
+        session_id: 9,
+        platform: "web".into(),
+        since_ms: 0,
+        client_ip: "10.0.0.1:4242".into(),
+    };
+    let presence = |status| {
+        command(Command::Presence {
+            app_key: "prodkey001".into(),
+            user_id: "ann".into(),
+            record: record.clone(),
+            status,
+        })
+    };
+    let rooms = |command: Command| {
+        run(
+            &tree,
+            &[Envelope {
+                area: AreaCode::Sg,
+                command,
+            }],
+        )
+    };
+    run(&tree, &[presence(DeviceStatus::Online)]);
+    rooms(Command::CreateChatrooms {
+        app_key: "prodkey001".into(),
+        rooms: vec![("r1".into(), "Room".into())],
+    });
+    rooms(Command::JoinChatroom {
+        app_key: "prodkey001".into(),
+        room_id: "r1".into(),
+        user_id: "ann".into(),
+    });
+    rooms(Command::ChangeRoomSet {
+        app_key: "prodkey001".into(),
+        room_id: Some("r1".into()),
+        set: RoomSet::Blocked,
+        members: vec!["ann".into()],
+        until_ms: 0,
+        present: true,
+    });
+    rooms(Command::DestroyChatrooms {
+        app_key: "prodkey001".into(),
+        room_ids: vec!["r1".into()],
+    });
+    // The edge dies: its lease runs out and the sweep takes ann offline.
+    let mut overlay = Overlay::new(&tree);
+    let later = ApplyContext {
+        area: AreaCode::Sg,
+        now_ms: 1_000 + presence::LEASE_MS + 1,
+    };
+    apply(later, &mut overlay, &command(Command::ExpireEdges)).unwrap();
+    tree.apply_batch(overlay.into_batch()).unwrap();
+
+    let events: Vec<HookEvent> = outbox(&tree).0.into_iter().map(|j| j.event).collect();
+    let status = |status| {
+        HookEvent::Status(StatusChange {
+            user_id: "ann".into(),
+            status,
+            platform: "web".into(),
+            client_ip: "10.0.0.1:4242".into(),
+            session_id: "4-9".into(),
+            time_ms: 1_000,
+        })
+    };
+    let room = |user_ids: &[&str], event, cause| {
+        HookEvent::Chatroom(RoomChange {
+            room_id: "r1".into(),
+            user_ids: user_ids.iter().map(|u| u.to_string()).collect(),
+            event,
+            cause,
+            time_ms: 1_000,
+        })
+    };
+    let mut offline = status(DeviceStatus::Offline);
+    if let HookEvent::Status(change) = &mut offline {
+        change.time_ms = later.now_ms;
+    }
+    assert_eq!(
+        events,
+        [
+            status(DeviceStatus::Online),
+            room(&[], RoomEvent::Created, RoomCause::Requested),
+            room(&["ann"], RoomEvent::Joined, RoomCause::Requested),
+            room(&["ann"], RoomEvent::Quit, RoomCause::Banned),
+            room(&[], RoomEvent::Destroyed, RoomCause::Requested),
+            offline,
+        ]
+    );
+}
+
+#[test]
+fn callback_settings_are_validated_at_their_limits() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    let set = |callbacks: CallbackSettings| {
+        let settings = AppSettings {
+            callbacks,
+            ..AppSettings::default()
+        };
+        run(
+            &tree,
+            &[command(Command::SetAppSettings {
+                app_key: "prodkey001".into(),
+                settings,
+            })],
+        )
+        .remove(0)
+    };
+    let rule = |timeout_ms| ModerationRule {
+        url: "https://mod.example.com/check".into(),
+        timeout_ms,
+        ..ModerationRule::default()
+    };
+    let invalid = |result: Result<Output, CommandError>, field: &str| {
+        assert!(
+            matches!(&result, Err(CommandError::Invalid { field: f, .. }) if f == field),
+            "{result:?}"
+        )
+    };
+    invalid(
+        set(CallbackSettings {
+            routing_url: Some("ftp://app.example.com".into()),
+            ..CallbackSettings::default()
+        }),
+        "callbacks.routingUrl",
+    );
+    invalid(
+        set(CallbackSettings {
+            routing_url: Some(format!("https://a.example.com/{}", "x".repeat(1_003))),
+            ..CallbackSettings::default()
+        }),
+        "callbacks.routingUrl",
+    );
+    invalid(
+        set(CallbackSettings {
+            routing_types: vec![2],
+            ..CallbackSettings::default()
+        }),
+        "callbacks.routingTypes",
+    );
+    for attempts in [0, 51] {
+        invalid(
+            set(CallbackSettings {
+                max_attempts: attempts,
+                ..CallbackSettings::default()
+            }),
+            "callbacks.maxAttempts",
+        );
+    }
+    for timeout in [99, 10_001] {
+        invalid(
+            set(CallbackSettings {
+                moderation: vec![rule(timeout)],
+                ..CallbackSettings::default()
+            }),
+            "callbacks.moderation.timeoutMs",
+        );
+    }
+    invalid(
+        set(CallbackSettings {
+            moderation: vec![rule(3_000); 21],
+            ..CallbackSettings::default()
+        }),
+        "callbacks.moderation",
+    );
+    // At the limits, accepted.
+    let edge = CallbackSettings {
+        // 1,024 characters.
+        routing_url: Some(format!("https://a.example.com/{}", "x".repeat(1_002))),
+        moderation: vec![rule(100), rule(10_000)]
+            .into_iter()
+            .cycle()
+            .take(20)
+            .collect(),
+        max_attempts: 50,
+        ..CallbackSettings::default()
+    };
+    assert!(set(edge).is_ok());
+}
+
+// covers: HOOK-02
+#[test]
+fn a_moderation_rule_matches_when_every_list_does() {
+    let rule = ModerationRule {
+        url: "https://mod.example.com".into(),
+        senders: vec!["ann".into()],
+        conversation_types: vec![ConversationType::Group.code()],
+        object_names: vec!["RC:TxtMsg".into()],
+        ..ModerationRule::default()
+    };
+    assert!(rule.matches("ann", "g1", ConversationType::Group, "RC:TxtMsg"));
+    assert!(!rule.matches("bob", "g1", ConversationType::Group, "RC:TxtMsg"));
+    assert!(!rule.matches("ann", "bob", ConversationType::Private, "RC:TxtMsg"));
+    assert!(!rule.matches("ann", "g1", ConversationType::Group, "RC:ImgMsg"));
+    let callbacks = CallbackSettings {
+        moderation: vec![rule],
+        ..CallbackSettings::default()
+    };
+    assert!(callbacks
+        .moderation_rule("ann", "g9", ConversationType::Group, "RC:TxtMsg")
+        .is_some());
+    assert!(callbacks
+        .moderation_rule("ann", "g9", ConversationType::Group, "RC:ImgMsg")
+        .is_none());
 }

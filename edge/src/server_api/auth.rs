@@ -5,8 +5,6 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, PoisonError};
 
-use sha1::{Digest, Sha1};
-
 use super::error::ApiError;
 
 /// How far a `strict` request's timestamp may be from now, either way; also how long a
@@ -58,27 +56,12 @@ fn header(headers: &http::HeaderMap, name: &str) -> Result<String, ApiError> {
 /// comparison ignores ASCII case (some SDKs send uppercase hex) and runs in constant time,
 /// so response timing does not reveal how much of a forged signature was right.
 pub fn verify(app_secret: &str, h: &SignedHeaders) -> Result<(), ApiError> {
-    let expected = signature_hex(app_secret, &h.nonce, &h.timestamp);
+    let expected = meridian_cluster::hooks::signature(app_secret, &h.nonce, &h.timestamp);
     if eq_ignore_case_ct(expected.as_bytes(), h.signature.as_bytes()) {
         Ok(())
     } else {
         Err(ApiError::Signature("signature mismatch".to_owned()))
     }
-}
-
-fn signature_hex(app_secret: &str, nonce: &str, timestamp: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut hasher = Sha1::new();
-    hasher.update(app_secret.as_bytes());
-    hasher.update(nonce.as_bytes());
-    hasher.update(timestamp.as_bytes());
-    let digest = hasher.finalize();
-    let mut out = String::with_capacity(digest.len() * 2);
-    for b in digest.iter() {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0x0f)]));
-    }
-    out
 }
 
 /// Constant-time in the contents; the length is public (a SHA-1 hex is always 40).
@@ -381,7 +364,10 @@ mod tests {
 
     #[test]
     fn verifies_the_compat_style_example() {
-        assert_eq!(signature_hex("secret123", "14314", "1408710653491"), SIG_MS);
+        assert_eq!(
+            meridian_cluster::hooks::signature("secret123", "14314", "1408710653491"),
+            SIG_MS
+        );
         assert_eq!(
             verify("secret123", &signed("14314", "1408710653491", SIG_MS)),
             Ok(())

@@ -47,7 +47,7 @@ pub struct ForeignArea {
 
 #[derive(Clone)]
 enum Lookup {
-    Served(Resolved),
+    Served(Box<Resolved>),
     Elsewhere { home: AreaCode, api: String },
     Unknown,
 }
@@ -85,7 +85,7 @@ impl AppDirectory {
             }
         };
         match lookup {
-            Lookup::Served(resolved) => Ok(resolved),
+            Lookup::Served(resolved) => Ok(*resolved),
             Lookup::Elsewhere { home, api } => Err(ApiError::WrongArea {
                 app_key: app_key.to_string(),
                 home,
@@ -126,12 +126,12 @@ impl AppDirectory {
                     QueryOutput::Settings(settings) => settings,
                     other => return Err(super::unexpected(other)),
                 };
-                return Ok(Lookup::Served(Resolved {
+                return Ok(Lookup::Served(Box::new(Resolved {
                     app,
                     env,
                     area,
                     settings,
-                }));
+                })));
             }
         }
         for (&home, foreign) in &self.foreign {

@@ -19,7 +19,7 @@ use hyper_util::rt::TokioIo;
 use meridian_cluster::state::{Command, Envelope, Query, QueryOutput};
 use meridian_cluster::ClusterClient;
 use meridian_regions::AreaCode;
-use meridian_telemetry::json_response;
+use meridian_telemetry::{json_response, PeerAddr};
 use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -223,7 +223,10 @@ impl Sessions {
             );
             return Ok(futures::future::ready(refusal).boxed());
         };
-        let params = session::ConnectParams::parse(request.uri().query().unwrap_or_default());
+        let mut params = session::ConnectParams::parse(request.uri().query().unwrap_or_default());
+        if let Some(PeerAddr(peer)) = request.extensions().get::<PeerAddr>() {
+            params.client_ip = peer.to_string();
+        }
         let origin = request
             .headers()
             .get(header::ORIGIN)

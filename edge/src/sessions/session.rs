@@ -10,9 +10,9 @@ use futures::{FutureExt, Sink, SinkExt, StreamExt};
 use meridian_cluster::state::messages::MAX_CONTENT_BYTES;
 use meridian_cluster::state::{
     AppSettings, ClientOrigin, Command, CommandError, Conversation, ConversationSetting,
-    ConversationType, Envelope, FeedEvent, HistoryPage, Message, MessageFlags, NewMessage, Output,
-    Publication, Query, QueryOutput, SessionRecord, SyncRequest, UltraGroupAnswer,
-    UltraGroupChange, UltraGroupQuestion,
+    ConversationType, DeviceStatus, Envelope, FeedEvent, HistoryPage, Message, MessageFlags,
+    NewMessage, Output, Publication, Query, QueryOutput, SessionRecord, SyncRequest,
+    UltraGroupAnswer, UltraGroupChange, UltraGroupQuestion,
 };
 use meridian_cluster::{ClusterClient, ClusterError};
 use meridian_proto::{
@@ -47,6 +47,8 @@ pub struct ConnectParams {
     pub device_id: String,
     pub platform: String,
     pub cursor: Option<u64>,
+    /// `ip:port` of the device, as this edge sees it (not from the query).
+    pub client_ip: String,
 }
 
 impl ConnectParams {
@@ -66,6 +68,7 @@ impl ConnectParams {
             device_id: text("deviceId"),
             platform: text("platform"),
             cursor: params.get("cursor").and_then(|c| c.parse().ok()),
+            client_ip: String::new(),
         }
     }
 }
@@ -86,6 +89,7 @@ enum End {
     Slow,
     Drain,
     Refused,
+    LoggedOut,
 }
 
 impl End {
@@ -97,6 +101,7 @@ impl End {
             End::Slow => "slow",
             End::Drain => "drain",
             End::Refused => "refused",
+            End::LoggedOut => "logged_out",
         }
     }
 }
@@ -270,7 +275,7 @@ where
         .sessions
         .with_label_values(&[identity.area.as_str(), platform.as_str()]);
     gauge.inc();
-    let presence = |online: bool| Envelope {
+    let presence = |status: DeviceStatus| Envelope {
         area: identity.area,
         command: Command::Presence {
             app_key: identity.app_key.clone(),
@@ -280,11 +285,16 @@ where
                 session_id: handle.id,
                 platform: platform.as_str().to_string(),
                 since_ms: 0,
+                client_ip: params.client_ip.clone(),
             },
-            online,
+            status,
         },
     };
-    let (went_online, went_offline) = (presence(true), presence(false));
+    let went_online = presence(DeviceStatus::Online);
+    let (went_offline, logged_out) = (
+        presence(DeviceStatus::Offline),
+        presence(DeviceStatus::LoggedOut),
+    );
     if let Err(e) = Box::pin(identity.client.write_one(went_online)).await {
         tracing::debug!(error = %e, "session start not recorded in presence");
     }
@@ -298,6 +308,10 @@ where
     let identity = session.identity.clone();
     let result = session.live(stream, queue_rx, params.cursor).await;
     gauge.dec();
+    let went_offline = match result {
+        Ok(End::LoggedOut) => logged_out,
+        _ => went_offline,
+    };
     {
         let identity = identity.clone();
         tokio::spawn(async move {
@@ -483,6 +497,7 @@ impl Session<'_> {
                         ClientFrame::Ping => {
                             self.out.send(&ServerFrame::Pong { server_time: now_ms() }).await?;
                         }
+                        ClientFrame::Logout => return Ok(End::LoggedOut),
                         ClientFrame::Sync { cursor } => {
                             self.delivered = cursor;
                             Box::pin(self.sync()).await?;
@@ -655,6 +670,7 @@ fn frame_op(frame: &ClientFrame) -> &'static str {
         ClientFrame::ClearHistory { .. } => "clear_history",
         ClientFrame::Search { .. } => "search",
         ClientFrame::Ping => "ping",
+        ClientFrame::Logout => "logout",
     }
 }
 
@@ -850,7 +866,7 @@ async fn request(
         | ClientFrame::DeleteMessages { req_id, .. }
         | ClientFrame::ClearHistory { req_id, .. }
         | ClientFrame::Search { req_id, .. } => (None, Some(*req_id)),
-        ClientFrame::Ping | ClientFrame::Sync { .. } => (None, None),
+        ClientFrame::Ping | ClientFrame::Logout | ClientFrame::Sync { .. } => (None, None),
     };
     let started = Instant::now();
     let is_send = client_id.is_some();
@@ -1429,7 +1445,7 @@ async fn carry_out(
                 .map_err(|e| refusal(&e, Some(ConversationType::UltraGroup)))?;
             Ok(ServerFrame::Done { req_id })
         }
-        ClientFrame::Ping | ClientFrame::Sync { .. } => {
+        ClientFrame::Ping | ClientFrame::Logout | ClientFrame::Sync { .. } => {
             Err(bad("handled by the session, not as a request"))
         }
     }

@@ -1,0 +1,347 @@
+//! Callbacks to the app server waiting to be delivered (HOOK-01, HOOK-03, HOOK-04).
+//!
+//! A job is written in the same apply round as the change it reports, so nothing committed
+//! goes unreported, and it is replicated like everything else, so it survives the loss of
+//! the leader. The leader's dispatcher (`crate::hooks`) posts jobs, one at a time per
+//! *lane* (a conversation, a user, a room) so each lane arrives in order, and reports
+//! back: a delivered job is removed; a failed one waits out an exponential backoff; after
+//! the app's retry cap it moves to the app's dead letters, where the operator can see it
+//! and send it again.
+//!
+//! Which URL a job goes to is read when it is sent, not when it is written: an operator
+//! who fixes a wrong URL gets the waiting jobs delivered to the right one.
+
+use serde::{Deserialize, Serialize};
+
+use super::apps;
+use super::messages::{Conversation, ConversationType, Message};
+use super::store::{scoped, Overlay, StateRead};
+use super::{ApplyContext, CommandError};
+
+const JOB_PREFIX: &[u8] = b"outbox/";
+const DEAD_PREFIX: &[u8] = b"outbox-dead/";
+const LAST_ID: &[u8] = b"counter/outbox";
+const WAITING: &[u8] = b"counter/outbox-waiting";
+
+/// The first retry waits this long; each further one twice as long …
+pub const FIRST_BACKOFF_MS: u64 = 1_000;
+/// … up to this.
+pub const MAX_BACKOFF_MS: u64 = 300_000;
+/// Dead letters listed at most per read.
+pub const MAX_DEAD_PAGE: usize = 1_000;
+/// The longest error text kept with a job.
+const MAX_ERROR_CHARS: usize = 200;
+
+/// One callback waiting to be delivered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    /// Stable across retries and failovers: the app server dedupes by it.
+    pub id: u64,
+    pub app_key: String,
+    /// Jobs of one lane are delivered one at a time, in `id` order.
+    pub lane: String,
+    pub event: HookEvent,
+    pub created_ms: u64,
+    pub attempts: u32,
+    /// Not sent again before this instant.
+    pub next_attempt_ms: u64,
+    pub last_error: String,
+}
+
+/// What a callback reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum HookEvent {
+    /// HOOK-01: a message was stored.
+    Message(Box<Message>),
+    /// HOOK-03: a device connected, disconnected or logged out.
+    Status(StatusChange),
+    /// HOOK-04: a chatroom was created or destroyed, or members joined or left.
+    Chatroom(RoomChange),
+}
+
+impl HookEvent {
+    /// The kind label of metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            HookEvent::Message(_) => "routing",
+            HookEvent::Status(_) => "online_status",
+            HookEvent::Chatroom(_) => "chatroom_state",
+        }
+    }
+}
+
+/// The commercial service's status codes: 0 online, 1 offline, 2 logged out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeviceStatus {
+    Online = 0,
+    Offline = 1,
+    LoggedOut = 2,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusChange {
+    pub user_id: String,
+    pub status: DeviceStatus,
+    pub platform: String,
+    pub client_ip: String,
+    /// `{edgeId}-{sessionId}`: tells one user's devices apart.
+    pub session_id: String,
+    pub time_ms: u64,
+}
+
+/// The commercial service's chatroom event types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RoomEvent {
+    Created = 0,
+    Joined = 1,
+    Quit = 2,
+    Destroyed = 3,
+}
+
+/// Why a chatroom event happened (the commercial service's `status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RoomCause {
+    /// Someone asked for it (a client, the Server API).
+    Requested = 0,
+    /// CHR-07: an offline member missed too much.
+    AutoExit = 1,
+    /// The member was banned from the room.
+    Banned = 2,
+    /// CHR-08: the room stayed idle too long.
+    AutoDestroy = 3,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomChange {
+    pub room_id: String,
+    pub user_ids: Vec<String>,
+    pub event: RoomEvent,
+    pub cause: RoomCause,
+    pub time_ms: u64,
+}
+
+fn job_key(id: u64) -> Vec<u8> {
+    [JOB_PREFIX, format!("{id:020}").as_bytes()].concat()
+}
+
+fn dead_key(app_key: &str, id: u64) -> Vec<u8> {
+    scoped(DEAD_PREFIX, app_key, &[&format!("{id:020}")])
+}
+
+fn change_waiting(state: &mut Overlay<'_>, delta: i64) -> Result<(), CommandError> {
+    let waiting: u64 = state.get(WAITING)?.unwrap_or(0);
+    state.put(WAITING.to_vec(), &waiting.saturating_add_signed(delta))?;
+    Ok(())
+}
+
+fn enqueue(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    lane: String,
+    event: HookEvent,
+) -> Result<(), CommandError> {
+    let id = state.get::<u64>(LAST_ID)?.unwrap_or(0) + 1;
+    state.put(LAST_ID.to_vec(), &id)?;
+    let job = Job {
+        id,
+        app_key: app_key.to_string(),
+        lane,
+        event,
+        created_ms: ctx.now_ms,
+        attempts: 0,
+        next_attempt_ms: 0,
+        last_error: String::new(),
+    };
+    state.put(job_key(id), &job)?;
+    change_waiting(state, 1)
+}
+
+fn conversation_lane(conversation: &Conversation) -> String {
+    format!(
+        "conv/{}/{}/{}/{}",
+        conversation.kind.code(),
+        conversation.first,
+        conversation.second,
+        conversation.channel
+    )
+}
+
+/// HOOK-01: a stored message is routed when the app asks for its conversation type.
+pub(super) fn message_stored(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    message: &Message,
+) -> Result<(), CommandError> {
+    let callbacks = apps::settings(state, app_key)?.callbacks;
+    if !callbacks.routes(message.conversation.kind) {
+        return Ok(());
+    }
+    enqueue(
+        ctx,
+        state,
+        app_key,
+        conversation_lane(&message.conversation),
+        HookEvent::Message(Box::new(message.clone())),
+    )
+}
+
+/// HOOK-03: a device's session started or ended.
+pub(super) fn device_status(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    change: StatusChange,
+) -> Result<(), CommandError> {
+    if apps::settings(state, app_key)?
+        .callbacks
+        .online_status_url
+        .is_none()
+    {
+        return Ok(());
+    }
+    let lane = format!("user/{}", change.user_id);
+    enqueue(ctx, state, app_key, lane, HookEvent::Status(change))
+}
+
+/// HOOK-04: a chatroom changed; nothing when no member changed.
+pub(super) fn room_changed(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    change: RoomChange,
+) -> Result<(), CommandError> {
+    let membership = matches!(change.event, RoomEvent::Joined | RoomEvent::Quit);
+    if membership && change.user_ids.is_empty() {
+        return Ok(());
+    }
+    if apps::settings(state, app_key)?
+        .callbacks
+        .chatroom_state_url
+        .is_none()
+    {
+        return Ok(());
+    }
+    let lane = format!("room/{}", change.room_id);
+    enqueue(ctx, state, app_key, lane, HookEvent::Chatroom(change))
+}
+
+/// Up to `limit` waiting jobs after `after`, oldest first.
+pub fn waiting(state: &impl StateRead, after: u64, limit: usize) -> Result<Vec<Job>, CommandError> {
+    let mut jobs = Vec::new();
+    let mut failed = None;
+    state.visit_from(JOB_PREFIX, &job_key(after + 1), &mut |_, value| {
+        match crate::raft::wire::from_bytes::<Job>(value) {
+            Ok(job) => jobs.push(job),
+            Err(e) => failed = Some(e),
+        }
+        failed.is_none() && jobs.len() < limit
+    })?;
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(jobs),
+    }
+}
+
+/// The id of the newest job ever written.
+pub fn last_id(state: &impl StateRead) -> Result<u64, CommandError> {
+    Ok(state.get(LAST_ID)?.unwrap_or(0))
+}
+
+/// How many jobs wait (the queue depth metric).
+pub fn waiting_count(state: &impl StateRead) -> Result<u64, CommandError> {
+    Ok(state.get(WAITING)?.unwrap_or(0))
+}
+
+/// The app's dead letters, oldest first.
+pub fn dead_letters(
+    state: &impl StateRead,
+    app_key: &str,
+    limit: usize,
+) -> Result<Vec<Job>, CommandError> {
+    apps::by_key(state, app_key)?;
+    let mut jobs: Vec<Job> = state.scan(&scoped(DEAD_PREFIX, app_key, &[]))?;
+    jobs.truncate(limit.min(MAX_DEAD_PAGE));
+    Ok(jobs)
+}
+
+/// Delivered jobs leave the outbox (already gone: delivered twice, nothing to do).
+pub(super) fn delivered(state: &mut Overlay<'_>, ids: &[u64]) -> Result<(), CommandError> {
+    for &id in ids {
+        if state.get_raw(&job_key(id))?.is_some() {
+            state.delete(job_key(id));
+            change_waiting(state, -1)?;
+        }
+    }
+    Ok(())
+}
+
+/// The wait before the attempt after `attempts` failed ones.
+pub fn backoff_ms(attempts: u32) -> u64 {
+    FIRST_BACKOFF_MS
+        .saturating_mul(1u64 << attempts.saturating_sub(1).min(32))
+        .min(MAX_BACKOFF_MS)
+}
+
+/// Failed attempts: each job waits out its backoff, or goes to the dead letters once it
+/// has used up its app's attempts. Answers how many went dead.
+pub(super) fn failed(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    failures: &[(u64, String)],
+) -> Result<u64, CommandError> {
+    let mut dead = 0;
+    for (id, error) in failures {
+        let Some(mut job) = state.get::<Job>(&job_key(*id))? else {
+            continue;
+        };
+        job.attempts += 1;
+        job.last_error = error.chars().take(MAX_ERROR_CHARS).collect();
+        let Ok(settings) = apps::settings(state, &job.app_key) else {
+            // The app was deleted meanwhile: its jobs have nowhere to go.
+            state.delete(job_key(job.id));
+            change_waiting(state, -1)?;
+            continue;
+        };
+        if job.attempts >= settings.callbacks.max_attempts {
+            state.delete(job_key(job.id));
+            change_waiting(state, -1)?;
+            state.put(dead_key(&job.app_key, job.id), &job)?;
+            dead += 1;
+        } else {
+            job.next_attempt_ms = ctx.now_ms + backoff_ms(job.attempts);
+            state.put(job_key(job.id), &job)?;
+        }
+    }
+    Ok(dead)
+}
+
+/// Dead letters go back into the outbox, as they were, with fresh attempts.
+pub(super) fn retry_dead(state: &mut Overlay<'_>, app_key: &str) -> Result<u64, CommandError> {
+    apps::by_key(state, app_key)?;
+    let mut moved = 0;
+    for (key, value) in state.scan_raw(&scoped(DEAD_PREFIX, app_key, &[]))? {
+        let mut job: Job = crate::raft::wire::from_bytes(&value)?;
+        job.attempts = 0;
+        job.next_attempt_ms = 0;
+        state.delete(key);
+        state.put(job_key(job.id), &job)?;
+        change_waiting(state, 1)?;
+        moved += 1;
+    }
+    Ok(moved)
+}
+
+/// Removes an app environment's dead letters (its waiting jobs fail out on their own).
+pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
+    for (key, _) in state.scan_raw(&scoped(DEAD_PREFIX, app_key, &[]))? {
+        state.delete(key);
+    }
+    Ok(())
+}
+
+/// Whether a conversation type is listed (an empty list means every type).
+pub(super) fn lists(types: &[u8], kind: ConversationType) -> bool {
+    types.is_empty() || types.contains(&kind.code())
+}
