@@ -1,0 +1,267 @@
+//! Provider credentials as stored in per-app settings and set through the operator admin
+//! JSON API. Debug output never shows a private key.
+
+use serde::{Deserialize, Serialize};
+
+pub const APNS_PRODUCTION_ENDPOINT: &str = "https://api.push.apple.com";
+pub const APNS_SANDBOX_ENDPOINT: &str = "https://api.sandbox.push.apple.com";
+pub const FCM_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
+pub const FCM_ENDPOINT: &str = "https://fcm.googleapis.com";
+
+const REDACTED: &str = "<redacted>";
+
+/// An APNs token-based (.p8) signing key and the app it pushes to.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApnsCredentials {
+    /// The 10-character Apple Developer team id (the JWT's `iss`).
+    pub team_id: String,
+    /// The 10-character key id (the JWT's `kid`).
+    pub key_id: String,
+    /// The .p8 file's contents: a PKCS#8 PEM P-256 private key.
+    pub private_key_pem: String,
+    /// The app's bundle id, sent as `apns-topic`.
+    pub bundle_id: String,
+    /// `https://api.push.apple.com` (production) or the sandbox host.
+    #[serde(default = "default_apns_endpoint")]
+    pub endpoint: String,
+}
+
+/// The fields of a Firebase service account (its JSON key file) that FCM HTTP v1 needs.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FcmCredentials {
+    pub project_id: String,
+    /// The service account's e-mail (the assertion's `iss`).
+    pub client_email: String,
+    /// The service account's `private_key`: a PKCS#8 PEM RSA private key.
+    pub private_key_pem: String,
+    /// Google's OAuth2 token endpoint (the assertion's `aud`).
+    #[serde(default = "default_fcm_token_uri")]
+    pub token_uri: String,
+    #[serde(default = "default_fcm_endpoint")]
+    pub endpoint: String,
+}
+
+/// A generic webhook that receives each notification as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebhookTarget {
+    pub url: String,
+}
+
+fn default_apns_endpoint() -> String {
+    APNS_PRODUCTION_ENDPOINT.to_string()
+}
+
+fn default_fcm_token_uri() -> String {
+    FCM_TOKEN_URI.to_string()
+}
+
+fn default_fcm_endpoint() -> String {
+    FCM_ENDPOINT.to_string()
+}
+
+impl ApnsCredentials {
+    pub fn validate(&self) -> Result<(), String> {
+        apple_id("teamId", &self.team_id)?;
+        apple_id("keyId", &self.key_id)?;
+        crate::jwt::p256_key(&self.private_key_pem).map_err(|e| format!("privateKeyPem: {e}"))?;
+        if self.bundle_id.is_empty() || !self.bundle_id.chars().all(is_header_safe) {
+            return Err("bundleId: must be a non-empty bundle identifier".into());
+        }
+        http_url("endpoint", &self.endpoint)
+    }
+}
+
+impl FcmCredentials {
+    pub fn validate(&self) -> Result<(), String> {
+        // Firebase project ids are lowercase letters, digits and hyphens; they go into a
+        // URL path, so nothing else is let through.
+        let project_ok = !self.project_id.is_empty()
+            && self
+                .project_id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !project_ok {
+            return Err("projectId: lowercase letters, digits and '-' only".into());
+        }
+        if !self.client_email.contains('@') {
+            return Err("clientEmail: must be the service account's e-mail".into());
+        }
+        crate::jwt::rsa_key(&self.private_key_pem).map_err(|e| format!("privateKeyPem: {e}"))?;
+        http_url("tokenUri", &self.token_uri)?;
+        http_url("endpoint", &self.endpoint)
+    }
+}
+
+impl WebhookTarget {
+    pub fn validate(&self) -> Result<(), String> {
+        http_url("url", &self.url)
+    }
+}
+
+fn apple_id(field: &str, value: &str) -> Result<(), String> {
+    if value.len() == 10 && value.chars().all(|c| c.is_ascii_alphanumeric()) {
+        Ok(())
+    } else {
+        Err(format!("{field}: must be 10 letters or digits"))
+    }
+}
+
+fn is_header_safe(c: char) -> bool {
+    c.is_ascii_graphic()
+}
+
+fn http_url(field: &str, value: &str) -> Result<(), String> {
+    let uri: http::Uri = value
+        .parse()
+        .map_err(|e| format!("{field}: not a URL: {e}"))?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    if !scheme_ok || uri.host().is_none_or(str::is_empty) {
+        return Err(format!("{field}: must be an http(s) URL with a host"));
+    }
+    Ok(())
+}
+
+impl std::fmt::Debug for ApnsCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApnsCredentials")
+            .field("team_id", &self.team_id)
+            .field("key_id", &self.key_id)
+            .field("private_key_pem", &REDACTED)
+            .field("bundle_id", &self.bundle_id)
+            .field("endpoint", &self.endpoint)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for FcmCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FcmCredentials")
+            .field("project_id", &self.project_id)
+            .field("client_email", &self.client_email)
+            .field("private_key_pem", &REDACTED)
+            .field("token_uri", &self.token_uri)
+            .field("endpoint", &self.endpoint)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEST_RSA_PEM: &str = include_str!("testdata/TEST_ONLY_fcm_service_account_rsa.pem");
+
+    fn apns() -> ApnsCredentials {
+        ApnsCredentials {
+            team_id: "TEAM012345".into(),
+            key_id: "KEY0123456".into(),
+            private_key_pem: rcgen::KeyPair::generate().unwrap().serialize_pem(),
+            bundle_id: "com.example.app".into(),
+            endpoint: APNS_PRODUCTION_ENDPOINT.into(),
+        }
+    }
+
+    fn fcm() -> FcmCredentials {
+        FcmCredentials {
+            project_id: "example-app".into(),
+            client_email: "push@example-app.iam.gserviceaccount.com".into(),
+            private_key_pem: TEST_RSA_PEM.into(),
+            token_uri: FCM_TOKEN_URI.into(),
+            endpoint: FCM_ENDPOINT.into(),
+        }
+    }
+
+    // covers: PUSH-02
+    #[test]
+    fn validate_checks_key_types_ids_and_urls() {
+        assert_eq!(apns().validate(), Ok(()));
+        assert_eq!(fcm().validate(), Ok(()));
+        assert_eq!(
+            WebhookTarget {
+                url: "https://hooks.example.com/push?sig=1".into()
+            }
+            .validate(),
+            Ok(())
+        );
+
+        let rsa_for_apns = ApnsCredentials {
+            private_key_pem: TEST_RSA_PEM.into(),
+            ..apns()
+        };
+        assert!(rsa_for_apns
+            .validate()
+            .unwrap_err()
+            .starts_with("privateKeyPem"));
+        let short_key_id = ApnsCredentials {
+            key_id: "KEY".into(),
+            ..apns()
+        };
+        assert!(short_key_id.validate().unwrap_err().starts_with("keyId"));
+        let short_team = ApnsCredentials {
+            team_id: "T".into(),
+            ..apns()
+        };
+        assert!(short_team.validate().unwrap_err().starts_with("teamId"));
+        let ftp = ApnsCredentials {
+            endpoint: "ftp://api.push.apple.com".into(),
+            ..apns()
+        };
+        assert!(ftp.validate().unwrap_err().starts_with("endpoint"));
+
+        let p256_for_fcm = FcmCredentials {
+            private_key_pem: apns().private_key_pem,
+            ..fcm()
+        };
+        assert!(p256_for_fcm
+            .validate()
+            .unwrap_err()
+            .starts_with("privateKeyPem"));
+        let no_project = FcmCredentials {
+            project_id: String::new(),
+            ..fcm()
+        };
+        assert!(no_project.validate().is_err());
+        assert!(WebhookTarget {
+            url: "/relative".into()
+        }
+        .validate()
+        .is_err());
+    }
+
+    // covers: PUSH-02
+    #[test]
+    fn json_is_camel_case_with_default_endpoints_and_no_unknown_fields() {
+        let json = serde_json::json!({
+            "teamId": "TEAM012345", "keyId": "KEY0123456",
+            "privateKeyPem": "pem", "bundleId": "com.example.app"
+        });
+        let creds: ApnsCredentials = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(creds.endpoint, APNS_PRODUCTION_ENDPOINT);
+        let mut unknown = json;
+        unknown["extra"] = 1.into();
+        assert!(serde_json::from_value::<ApnsCredentials>(unknown).is_err());
+
+        let fcm: FcmCredentials = serde_json::from_value(serde_json::json!({
+            "projectId": "p", "clientEmail": "a@b", "privateKeyPem": "pem"
+        }))
+        .unwrap();
+        assert_eq!(fcm.token_uri, FCM_TOKEN_URI);
+        assert_eq!(fcm.endpoint, FCM_ENDPOINT);
+        let back = serde_json::to_value(&fcm).unwrap();
+        assert_eq!(back["clientEmail"], "a@b");
+    }
+
+    // covers: PUSH-02
+    #[test]
+    fn debug_never_prints_private_keys() {
+        let apns = apns();
+        let text = format!("{apns:?}");
+        assert!(text.contains("<redacted>") && text.contains("TEAM012345"));
+        assert!(!text.contains("PRIVATE KEY"));
+        let text = format!("{:?}", fcm());
+        assert!(text.contains("<redacted>") && !text.contains("PRIVATE KEY"));
+    }
+}

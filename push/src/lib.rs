@@ -1,0 +1,115 @@
+//! Push notification providers (SPEC §3.8, PUSH-02): Apple's APNs (HTTP/2 + ES256 provider
+//! JWT), Firebase Cloud Messaging HTTP v1 (OAuth2 service account), and a generic webhook.
+//! Each sender speaks the provider's real protocol and reports an [`Outcome`] the push
+//! gateway acts on. With the `fake` feature, [`fake`] has local servers speaking the same
+//! protocols, so tests run against real sockets.
+
+mod apns;
+mod credentials;
+mod fcm;
+mod http;
+mod jwt;
+mod webhook;
+
+#[cfg(feature = "fake")]
+pub mod fake;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rustls::pki_types::CertificateDer;
+
+pub use credentials::{
+    ApnsCredentials, FcmCredentials, WebhookTarget, APNS_PRODUCTION_ENDPOINT,
+    APNS_SANDBOX_ENDPOINT, FCM_ENDPOINT, FCM_TOKEN_URI,
+};
+
+/// The largest APNs payload Apple accepts for an alert notification.
+pub const APNS_MAX_PAYLOAD_BYTES: usize = 4096;
+
+/// One notification for one device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub device_token: String,
+    pub title: String,
+    /// The message's pushContent.
+    pub body: String,
+    /// The message's pushData, passed through untouched.
+    pub data: Option<String>,
+    /// A stable id for the notification (APNs collapse id, FCM data `msgUID`, webhook `id`),
+    /// so that a retried send is recognisable as the same notification.
+    pub id: String,
+    pub user_id: String,
+}
+
+/// What became of one send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    /// The provider says the device token is no longer valid: the caller removes it.
+    TokenGone,
+    /// A transient failure (429, 5xx, network, timeout): try again later, not before
+    /// `after` when the provider said when.
+    Retry {
+        reason: String,
+        after: Option<Duration>,
+    },
+    /// Permanent for this notification (payload too large, bad credentials, ...).
+    Rejected {
+        reason: String,
+    },
+}
+
+impl Outcome {
+    fn retry(reason: impl Into<String>) -> Self {
+        Outcome::Retry {
+            reason: reason.into(),
+            after: None,
+        }
+    }
+
+    fn rejected(reason: impl Into<String>) -> Self {
+        Outcome::Rejected {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// One shared HTTPS client for every provider; cheap to clone (clones share connections
+/// and cached provider tokens).
+#[derive(Clone)]
+pub struct PushClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// HTTP/2 only (ALPN "h2"), as APNs requires.
+    h2: http::HttpClient,
+    /// HTTP/2 or HTTP/1.1, whichever the server offers.
+    any: http::HttpClient,
+    apns_jwts: Mutex<HashMap<apns::JwtKey, apns::CachedJwt>>,
+    fcm_tokens: Mutex<HashMap<fcm::TokenKey, fcm::TokenSlot>>,
+}
+
+impl std::fmt::Debug for PushClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PushClient").finish_non_exhaustive()
+    }
+}
+
+impl PushClient {
+    /// A client trusting the public web PKI (webpki-roots, built in) plus `extra_roots`
+    /// (tests pass a fake server's self-signed certificate).
+    pub fn new(extra_roots: Vec<CertificateDer<'static>>) -> Self {
+        let (h2, any) = http::clients(extra_roots);
+        Self {
+            inner: Arc::new(Inner {
+                h2,
+                any,
+                apns_jwts: Mutex::new(HashMap::new()),
+                fcm_tokens: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+}
