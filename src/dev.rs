@@ -240,6 +240,7 @@ impl Deployment {
                 tls: None,
                 public_tls: None,
                 sessions: options.sessions.clone(),
+                outbound_ca_files: Vec::new(),
             })
             .await
             .with_context(|| format!("area {area} edge"))?;

@@ -1,24 +1,26 @@
 //! Callbacks to the app server through real processes: the replicated outbox and the
-//! leader's dispatcher (HOOK-01, HOOK-03, HOOK-04, HOOK-05).
+//! leader's dispatcher (HOOK-01, HOOK-03, HOOK-04, HOOK-05), and moderation at the edge
+//! (HOOK-02).
+
+mod common;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
 use std::time::Duration;
 
+use common::{binary, put_settings, Api};
+use meridian_client::{codes, ConnectOptions, Connection};
 use meridian_cluster::admin::generate_credentials;
 use meridian_cluster::state::{
     AppSettings, CallbackSettings, Command, Conversation, Credentials, DeviceStatus, Envelope,
     MessageFlags, NewMessage, SessionRecord,
 };
 use meridian_cluster::ClusterClient;
+use meridian_proto::{ClientFrame, ServerFrame};
 use meridian_regions::AreaCode;
 use meridian_testkit::{
-    eventually, signature, AppServer, ClusterOptions, ProcessCluster, Received, OPERATOR_TOKEN,
+    eventually, signature, AppServer, ClusterOptions, DevDeployment, ProcessCluster, Received,
+    OPERATOR_TOKEN,
 };
-
-fn binary() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_meridian"))
-}
 
 fn envelope(command: Command) -> Envelope {
     Envelope {
@@ -340,4 +342,161 @@ async fn a_callback_past_its_retry_cap_is_a_dead_letter_until_the_operator_retri
         attempts[0].headers["x-meridian-event-id"]
     );
     assert_eq!(get().await["deadLetters"], serde_json::json!([]));
+}
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn connect(dev: &DevDeployment, api: &Api, user: &str) -> Connection {
+    let answer = api
+        .ok("/user/getToken.json", &format!("userId={user}&name={user}"))
+        .await;
+    let options = ConnectOptions {
+        url: dev.ws("SG"),
+        app_key: api.key.clone(),
+        token: answer["token"].as_str().expect("token").to_string(),
+        device_id: format!("{user}-phone"),
+        platform: "iOS".into(),
+        cursor: None,
+        tls: None,
+    };
+    let mut connection = Connection::connect(&options).await.expect("connect");
+    loop {
+        match connection.next_within(WAIT).await.expect("session start") {
+            ServerFrame::Synced { .. } => return connection,
+            ServerFrame::Connected { .. } | ServerFrame::Message(_) => {}
+            other => panic!("{user}: unexpected {other:?}"),
+        }
+    }
+}
+
+fn text(client_id: &str, content: &str) -> ClientFrame {
+    ClientFrame::Send {
+        client_id: client_id.into(),
+        conversation_type: 1,
+        target_id: "dan".into(),
+        channel_id: String::new(),
+        object_name: "RC:TxtMsg".into(),
+        content: content.into(),
+        push_content: None,
+        push_data: None,
+        to_user_ids: Vec::new(),
+    }
+}
+
+/// Sends one message and answers the ack's seq or the error's code.
+async fn send(connection: &mut Connection, client_id: &str, content: &str) -> Result<u64, u32> {
+    connection.send(&text(client_id, content)).await.unwrap();
+    match connection.next_within(WAIT).await.expect("answer") {
+        ServerFrame::Ack { seq, .. } => Ok(seq),
+        ServerFrame::Error { code, .. } => Err(code),
+        other => panic!("expected an ack or an error, got {other:?}"),
+    }
+}
+
+// covers: HOOK-02, HOOK-05
+#[tokio::test]
+async fn the_app_servers_moderation_blocks_rewrites_or_passes_and_receivers_see_exactly_that() {
+    let server = AppServer::start().await;
+    server.answer("/block", 200, serde_json::json!({"pass": 0}));
+    server.answer(
+        "/rewrite",
+        200,
+        serde_json::json!({"pass": 1, "replaceContent": r#"{"content":"***"}"#}),
+    );
+    server.answer("/slow", 200, serde_json::json!({"pass": 1}));
+    server.delay("/slow", Duration::from_millis(1_500));
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let api = Api::new(&dev, "SG", "prod");
+    let rule = |user: &str, path: &str| serde_json::json!({"url": server.url(path), "senders": [user], "objectNames": ["RC:TxtMsg"]});
+    let mut slow = rule("erin", "/slow");
+    slow["timeoutMs"] = 200.into();
+    slow["defaultAction"] = "block".into();
+    let settings = serde_json::json!({
+        "callbacks": {
+            "moderation": [rule("alice", "/block"), rule("bob", "/rewrite"), slow],
+            "routingUrl": server.url("/route"),
+        }
+    });
+    assert_eq!(put_settings(&dev, &api.key, settings).await, 200);
+
+    let mut dan = connect(&dev, &api, "dan").await;
+    let mut alice = connect(&dev, &api, "alice").await;
+    let mut bob = connect(&dev, &api, "bob").await;
+    let mut carol = connect(&dev, &api, "carol").await;
+    let mut erin = connect(&dev, &api, "erin").await;
+
+    // Blocked: the sender hears so and nothing is stored.
+    assert_eq!(
+        send(&mut alice, "a1", r#"{"content":"spam"}"#).await,
+        Err(codes::BLOCKED_BY_MODERATION)
+    );
+    // Rewritten: stored and delivered with the app server's content.
+    assert_eq!(send(&mut bob, "b1", r#"{"content":"rude"}"#).await, Ok(1));
+    // No rule: untouched, never held.
+    assert_eq!(
+        send(&mut carol, "c1", r#"{"content":"hello"}"#).await,
+        Ok(1)
+    );
+    // No answer within the rule's 200 ms: its default (block) applies.
+    assert_eq!(
+        send(&mut erin, "e1", r#"{"content":"late"}"#).await,
+        Err(codes::BLOCKED_BY_MODERATION)
+    );
+
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        match dan.next_within(WAIT).await.expect("dan's messages") {
+            ServerFrame::Message(body) => seen.push((body.sender_user_id, body.content)),
+            other => panic!("dan: unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            ("bob".to_string(), r#"{"content":"***"}"#.to_string()),
+            ("carol".to_string(), r#"{"content":"hello"}"#.to_string()),
+        ]
+    );
+    // Nothing else reaches dan: the blocked messages were never stored.
+    dan.send(&ClientFrame::Ping).await.unwrap();
+    assert!(matches!(
+        dan.next_within(WAIT).await,
+        Ok(ServerFrame::Pong { .. })
+    ));
+
+    // The app server was asked, with signed, commercial-format requests.
+    let asked = server.received();
+    let moderation: Vec<&Received> = asked
+        .iter()
+        .filter(|r| ["/block", "/rewrite"].contains(&r.path.as_str()))
+        .collect();
+    assert_eq!(moderation.len(), 2);
+    let (key, secret) = dev.app("SG", "prod");
+    assert_signed(
+        &moderation.iter().map(|r| (*r).clone()).collect::<Vec<_>>(),
+        &Credentials {
+            app_key: key,
+            app_secret: secret,
+        },
+    );
+    let form = moderation[0].form();
+    assert_eq!(form["fromUserId"], "alice");
+    assert_eq!(form["targetId"], "dan");
+    assert_eq!(form["msgType"], "RC:TxtMsg");
+    assert_eq!(form["channelType"], "PERSON");
+    assert_eq!(form["content"], r#"{"content":"spam"}"#);
+
+    // Routing sees exactly what was stored: the rewritten and the untouched message.
+    let routed = server
+        .wait_until(WAIT, "two routed messages", |r| {
+            answered(r, "/route").len() >= 2
+        })
+        .await;
+    let mut routed: Vec<String> = answered(&routed, "/route")
+        .iter()
+        .map(|r| r.form()["content"].clone())
+        .collect();
+    routed.sort();
+    assert_eq!(routed, [r#"{"content":"***"}"#, r#"{"content":"hello"}"#]);
+    dev.stop();
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{binary, Api};
+use common::{admin_call, binary, put_settings, Api};
 use meridian_client::{codes, ConnectOptions, Connection, MessageBody};
 use meridian_proto::{ClientFrame, ServerFrame};
 use meridian_testkit::DevDeployment;
@@ -875,36 +875,6 @@ async fn deleting_and_clearing_change_one_users_view_and_search_finds_by_keyword
     alice.send(&history_of(7, "bob")).await.unwrap();
     assert_eq!(page_contents(&mut alice, 7).await.len(), 4);
     dev.stop();
-}
-
-async fn put_settings(dev: &DevDeployment, app_key: &str, settings: serde_json::Value) -> u16 {
-    admin_call(
-        dev,
-        "PUT",
-        &format!("/admin/v1/apps/{app_key}/settings"),
-        settings,
-    )
-    .await
-}
-
-/// An operator admin API call through the area's edge; answers the HTTP status.
-async fn admin_call(dev: &DevDeployment, method: &str, path: &str, body: serde_json::Value) -> u16 {
-    let admin = dev.endpoints["areas"]["SG"]["edges"][0]["admin"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let token = dev.endpoints["operatorToken"].as_str().unwrap();
-    let answer = meridian_testkit::raw_http(
-        &format!("{admin}{path}"),
-        method,
-        &[
-            ("Authorization".into(), format!("Bearer {token}")),
-            ("Content-Type".into(), "application/json".into()),
-        ],
-        body.to_string().as_bytes(),
-    )
-    .await;
-    answer.status
 }
 
 /// Opens a WebSocket with an `Origin` header, as a browser page would; answers the HTTP

@@ -212,6 +212,7 @@ impl Deployment {
                 tls: None,
                 public_tls: None,
                 sessions: SessionSettings::default(),
+                outbound_ca_files: Vec::new(),
             };
             let path = dir.join(format!("edge-{index}.toml"));
             write_toml(&path, &config)?;

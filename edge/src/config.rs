@@ -34,6 +34,10 @@ pub struct EdgeConfig {
     /// Client sessions (`/websocket`).
     #[serde(default)]
     pub sessions: SessionSettings,
+    /// CA certificates (PEM files) trusted for moderation callbacks besides the web's
+    /// public roots: app servers behind a private CA.
+    #[serde(default)]
+    pub outbound_ca_files: Vec<std::path::PathBuf>,
 }
 
 /// Limits and timers of client sessions.

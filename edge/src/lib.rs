@@ -5,6 +5,7 @@
 
 pub mod config;
 mod metrics;
+pub mod moderation;
 mod server;
 pub mod server_api;
 pub mod sessions;

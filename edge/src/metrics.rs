@@ -16,6 +16,7 @@ pub(crate) struct EdgeMetrics {
     pub chatroom_drops: IntCounterVec,
     pub api_requests: IntCounterVec,
     pub api_seconds: HistogramVec,
+    pub moderation_seconds: HistogramVec,
 }
 
 impl EdgeMetrics {
@@ -97,7 +98,16 @@ impl EdgeMetrics {
             &["path"],
         )?;
         registry.register(Box::new(api_seconds.clone()))?;
+        let moderation_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "meridian_edge_moderation_seconds",
+                "How long client messages were held for the app's moderation callback (HOOK-02), by outcome (pass, block, replace, default)",
+            ),
+            &["outcome"],
+        )?;
+        registry.register(Box::new(moderation_seconds.clone()))?;
         Ok(Self {
+            moderation_seconds,
             api_requests,
             api_seconds,
             chatroom_drops,

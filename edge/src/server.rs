@@ -9,7 +9,7 @@ use http::StatusCode;
 use meridian_cluster::admin::AdminApi;
 use meridian_cluster::ClusterClient;
 use meridian_regions::AreaCode;
-use meridian_rpc::TlsSettings;
+use meridian_rpc::{OutboundClient, TlsSettings};
 use meridian_telemetry::{json_response, AdminHooks, AdminServer};
 use prometheus::Registry;
 use serde_json::json;
@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{ConfigError, EdgeConfig};
 use crate::metrics::EdgeMetrics;
+use crate::moderation::Moderator;
 use crate::server_api::directory::{AppDirectory, ForeignArea};
 use crate::server_api::{ServerApi, MAX_BODY_BYTES};
 use crate::sessions::Sessions;
@@ -205,8 +206,12 @@ impl Edge {
             config.public_tls.is_some(),
         );
         let (stop, stop_rx) = watch::channel(false);
+        let outbound =
+            OutboundClient::with_ca_files(&config.outbound_ca_files).map_err(|e| setup(&e))?;
+        let moderator = Moderator::new(outbound, metrics.moderation_seconds.clone());
         let (sessions, mut tasks) = Sessions::start(
             directory,
+            moderator,
             &clients,
             config.sessions.clone(),
             metrics.clone(),

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 pub mod codes {
     /// Refused by the recipient's blacklist (or not on its whitelist).
     pub const BLOCKED_BY_BLACKLIST: u32 = 405;
+    /// The app's moderation callback refused the message (HOOK-02); nothing was stored.
+    pub const BLOCKED_BY_MODERATION: u32 = 21501;
     /// A malformed frame or parameter.
     pub const BAD_REQUEST: u32 = 1002;
     /// Something failed inside the service; the request may be retried.

@@ -107,3 +107,38 @@ pub fn assert_error(answer: &HttpAnswer, value: &Value, status: u16, code: u64) 
         answer.text()
     );
 }
+
+pub async fn put_settings(dev: &DevDeployment, app_key: &str, settings: serde_json::Value) -> u16 {
+    admin_call(
+        dev,
+        "PUT",
+        &format!("/admin/v1/apps/{app_key}/settings"),
+        settings,
+    )
+    .await
+}
+
+/// An operator admin API call through the area's edge; answers the HTTP status.
+pub async fn admin_call(
+    dev: &DevDeployment,
+    method: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> u16 {
+    let admin = dev.endpoints["areas"]["SG"]["edges"][0]["admin"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token = dev.endpoints["operatorToken"].as_str().unwrap();
+    let answer = meridian_testkit::raw_http(
+        &format!("{admin}{path}"),
+        method,
+        &[
+            ("Authorization".into(), format!("Bearer {token}")),
+            ("Content-Type".into(), "application/json".into()),
+        ],
+        body.to_string().as_bytes(),
+    )
+    .await;
+    answer.status
+}

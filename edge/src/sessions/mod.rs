@@ -29,6 +29,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::config::SessionSettings;
 use crate::metrics::EdgeMetrics;
+use crate::moderation::Moderator;
 use crate::server_api::directory::AppDirectory;
 use registry::Registry;
 pub use session::{ConnectParams, MAX_FRAME_BYTES};
@@ -46,6 +47,8 @@ pub(crate) struct Shared {
     edge_id: u64,
     clients: BTreeMap<AreaCode, Arc<ClusterClient>>,
     directory: Arc<AppDirectory>,
+    /// HOOK-02: holds matching messages for the app server's verdict.
+    moderator: Moderator,
     registry: Arc<Registry>,
     settings: SessionSettings,
     metrics: EdgeMetrics,
@@ -122,6 +125,7 @@ impl Sessions {
     /// Starts one feed tailer per fronted area; they end when `stop` turns true.
     pub(crate) fn start(
         directory: Arc<AppDirectory>,
+        moderator: Moderator,
         clients: &BTreeMap<AreaCode, Arc<ClusterClient>>,
         settings: SessionSettings,
         metrics: EdgeMetrics,
@@ -151,6 +155,7 @@ impl Sessions {
             edge_id,
             clients: clients.clone(),
             directory,
+            moderator,
             registry,
             settings,
             metrics,

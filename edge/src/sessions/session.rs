@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use std::pin::Pin;
 
+use crate::moderation::{Signer, Verdict};
 use futures::{FutureExt, Sink, SinkExt, StreamExt};
 use meridian_cluster::state::messages::MAX_CONTENT_BYTES;
 use meridian_cluster::state::{
@@ -922,6 +923,56 @@ fn conversation_of(
     })
 }
 
+/// HOOK-02: holds a message matching one of the app's moderation rules (as of now, not
+/// as of the session's start) until the app server decides; a block refuses the send and
+/// stores nothing.
+async fn moderate(
+    shared: &Shared,
+    identity: &Identity,
+    handle: &SessionHandle,
+    message: &mut NewMessage,
+    target_id: &str,
+    client_id: &str,
+) -> Result<(), (u32, String)> {
+    let Ok(app) = shared.directory.resolve(&identity.app_key).await else {
+        return Ok(());
+    };
+    let Some(rule) = app.settings.callbacks.moderation_rule(
+        &message.sender,
+        target_id,
+        message.conversation.kind,
+        &message.object_name,
+    ) else {
+        return Ok(());
+    };
+    let signer = Signer {
+        app_key: app.app_key(),
+        app_secret: app.secret(),
+    };
+    let platform = handle.platform.as_str();
+    match shared
+        .moderator
+        .check(rule, signer, message, target_id, client_id, platform)
+        .await
+    {
+        Verdict::Pass => Ok(()),
+        Verdict::Replace {
+            content,
+            push_content,
+        } => {
+            message.content = content;
+            if push_content.is_some() {
+                message.push_content = push_content;
+            }
+            Ok(())
+        }
+        Verdict::Block => Err((
+            codes::BLOCKED_BY_MODERATION,
+            "the app's moderation refused this message".into(),
+        )),
+    }
+}
+
 async fn carry_out(
     shared: &Shared,
     identity: &Identity,
@@ -965,7 +1016,7 @@ async fn carry_out(
             }
             let kind = conversation.kind;
             let private = kind == ConversationType::Private;
-            let message = NewMessage {
+            let mut message = NewMessage {
                 conversation,
                 sender: identity.user_id.clone(),
                 recipient: private.then(|| target_id.clone()),
@@ -981,6 +1032,15 @@ async fn carry_out(
                     client_id: client_id.clone(),
                 }),
             };
+            moderate(
+                shared,
+                identity,
+                handle,
+                &mut message,
+                &target_id,
+                &client_id,
+            )
+            .await?;
             let publish = envelope(Command::Publish {
                 app_key: identity.app_key.clone(),
                 messages: vec![message],
