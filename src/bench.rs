@@ -419,6 +419,7 @@ async fn bench_api(writers: &[usize], duration: Duration) -> anyhow::Result<Vec<
             // The pipeline is measured, not the per-app limiter (6000 messages/min).
             rate_limits: false,
             sessions: Default::default(),
+            outbound_ca_files: Vec::new(),
         };
         if let Ok(started) = crate::dev::Deployment::start(options).await {
             deployment = Some(started);

@@ -24,6 +24,8 @@ pub struct DevOptions {
     pub rate_limits: bool,
     /// Client session settings of every edge.
     pub sessions: meridian_edge::SessionSettings,
+    /// CA certificates trusted for callbacks and push (see `NodeConfig`).
+    pub outbound_ca_files: Vec<PathBuf>,
 }
 
 const DEMO_APP: &str = "demo";
@@ -201,7 +203,7 @@ impl Deployment {
                     peers: peers.clone(),
                     peer_routes: Default::default(),
                     tls: None,
-                    outbound_ca_files: Vec::new(),
+                    outbound_ca_files: options.outbound_ca_files.clone(),
                     raft: RaftTuning::default(),
                     storage: StorageTuning {
                         sled_cache_bytes: 16 * 1024 * 1024,
@@ -240,7 +242,7 @@ impl Deployment {
                 tls: None,
                 public_tls: None,
                 sessions: options.sessions.clone(),
-                outbound_ca_files: Vec::new(),
+                outbound_ca_files: options.outbound_ca_files.clone(),
             })
             .await
             .with_context(|| format!("area {area} edge"))?;

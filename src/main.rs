@@ -173,6 +173,10 @@ struct DevArgs {
     /// at a third of it).
     #[arg(long, default_value_t = 90_000, env = "MERIDIAN_DEV_IDLE_TIMEOUT_MS")]
     idle_timeout_ms: u64,
+    /// CA certificates (PEM) trusted for callbacks and push besides the web's roots: app
+    /// servers or push gateways behind a private CA. Repeatable.
+    #[arg(long = "outbound-ca", env = "MERIDIAN_DEV_OUTBOUND_CA")]
+    outbound_ca_files: Vec<PathBuf>,
 }
 
 #[derive(Args)]
@@ -259,6 +263,7 @@ async fn run(command: Commands) -> anyhow::Result<()> {
                 data_dir: args.data_dir,
                 port_base: args.port_base,
                 rate_limits: true,
+                outbound_ca_files: args.outbound_ca_files,
                 sessions: meridian_edge::SessionSettings {
                     offline_window_secs: args.offline_window_secs,
                     sends_per_second: args.sends_per_second,

@@ -12,6 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use meridian_push::{Notification, Outcome, PushClient};
 use meridian_rpc::OutboundClient;
 use serde_json::json;
 use sha1::{Digest, Sha1};
@@ -19,7 +20,8 @@ use tokio::sync::mpsc;
 
 use crate::node::NodeCore;
 use crate::state::{
-    self, AppSettings, ConversationType, Envelope, HookEvent, Job, Message, Query, QueryOutput,
+    self, AppSettings, ConversationType, Envelope, HookEvent, Job, Message, PushJob, PushProvider,
+    Query, QueryOutput,
 };
 
 /// The header carrying a job's stable id: a repeated delivery has the same one.
@@ -118,9 +120,9 @@ pub fn url_encode(value: &str) -> String {
     out
 }
 
-/// The body of a job's callback.
-pub fn render(event: &HookEvent) -> Rendered {
-    match event {
+/// The body of a callback to the app server (`None` for a push, which is not one).
+pub fn render(event: &HookEvent) -> Option<Rendered> {
+    Some(match event {
         HookEvent::Message(message) => {
             let time = message.sent_time_ms.to_string();
             let seq = message.seq.to_string();
@@ -171,7 +173,8 @@ pub fn render(event: &HookEvent) -> Rendered {
             }])
             .to_string(),
         },
-    }
+        HookEvent::Push(_) => return None,
+    })
 }
 
 /// Where a job goes under the app's current settings; `None`: the app stopped asking
@@ -185,6 +188,7 @@ fn destination<'a>(settings: &'a AppSettings, event: &HookEvent) -> Option<&'a s
         HookEvent::Message(_) => None,
         HookEvent::Status(_) => callbacks.online_status_url.as_deref(),
         HookEvent::Chatroom(_) => callbacks.chatroom_state_url.as_deref(),
+        HookEvent::Push(_) => None,
     }
 }
 
@@ -194,6 +198,17 @@ enum Attempt {
     /// The app no longer wants it (or no longer exists).
     Dropped,
     Failed(String),
+    /// The push provider will never take it (e.g. too large): dropped.
+    Rejected(String),
+    /// The push provider no longer knows the device: its token is removed.
+    TokenGone,
+}
+
+/// The two clients jobs go out through.
+#[derive(Clone)]
+pub(crate) struct Senders {
+    pub callbacks: OutboundClient,
+    pub push: PushClient,
 }
 
 /// One attempt at one job, with its outcome reported back to the dispatcher loop.
@@ -205,7 +220,7 @@ struct Finished {
 /// Runs on every node; does its work while this node leads.
 pub(crate) async fn dispatch(
     core: Arc<NodeCore>,
-    client: OutboundClient,
+    senders: Senders,
     stop: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(stop);
@@ -263,12 +278,12 @@ pub(crate) async fn dispatch(
                 .clone();
             busy_lanes.insert(lane);
             in_flight.insert(job.id);
-            let client = client.clone();
+            let senders = senders.clone();
             let finished_tx = finished_tx.clone();
             let metrics = core.metrics.clone();
             tokio::spawn(async move {
                 let started = std::time::Instant::now();
-                let attempt = attempt(&client, &job, app).await;
+                let attempt = attempt(&senders, &job, app).await;
                 metrics
                     .callback_seconds
                     .with_label_values(&[job.event.kind()])
@@ -306,19 +321,21 @@ fn app_settings(core: &NodeCore, app_key: &str) -> Option<(AppSettings, String)>
     }
 }
 
-async fn attempt(
-    client: &OutboundClient,
-    job: &Job,
-    app: Option<(AppSettings, String)>,
-) -> Attempt {
+async fn attempt(senders: &Senders, job: &Job, app: Option<(AppSettings, String)>) -> Attempt {
     let Some((settings, secret)) = app else {
         return Attempt::Dropped;
     };
+    if let HookEvent::Push(push) = &job.event {
+        return send_push(&senders.push, &settings, &job.app_key, &secret, push).await;
+    }
     let Some(url) = destination(&settings, &job.event) else {
         return Attempt::Dropped;
     };
+    let Some(rendered) = render(&job.event) else {
+        return Attempt::Dropped;
+    };
     let url = signed_url(url, &job.app_key, &secret, now_ms());
-    let rendered = render(&job.event);
+    let client = &senders.callbacks;
     let id = job.id.to_string();
     let headers = [(EVENT_ID_HEADER, id.as_str())];
     match client
@@ -337,41 +354,98 @@ async fn attempt(
     }
 }
 
+/// PUSH-02: one notification through the provider the device registered with, using the
+/// credentials of its app identifier (PUSH-04) as they are now.
+async fn send_push(
+    client: &PushClient,
+    settings: &AppSettings,
+    app_key: &str,
+    secret: &str,
+    job: &PushJob,
+) -> Attempt {
+    let notification = Notification {
+        device_token: job.device.token.clone(),
+        title: job.title.clone(),
+        body: job.body.clone(),
+        data: job.data.clone(),
+        id: job.msg_uid.clone(),
+        user_id: job.user_id.clone(),
+    };
+    let push = &settings.push;
+    let credentials = push.app(&job.device.app_id);
+    let outcome = match job.device.provider {
+        PushProvider::Apns => match credentials.and_then(|c| c.apns.as_ref()) {
+            Some(apns) => client.send_apns(apns, &notification).await,
+            None => return Attempt::Dropped,
+        },
+        PushProvider::Fcm => match credentials.and_then(|c| c.fcm.as_ref()) {
+            Some(fcm) => client.send_fcm(fcm, &notification).await,
+            None => return Attempt::Dropped,
+        },
+        PushProvider::Webhook => match &push.webhook_url {
+            Some(url) => {
+                let url = signed_url(url, app_key, secret, now_ms());
+                client.send_webhook(&url, &notification).await
+            }
+            None => return Attempt::Dropped,
+        },
+    };
+    match outcome {
+        Outcome::Delivered => Attempt::Delivered,
+        Outcome::TokenGone => Attempt::TokenGone,
+        Outcome::Retry { reason, .. } => Attempt::Failed(reason),
+        Outcome::Rejected { reason } => Attempt::Rejected(reason),
+    }
+}
+
 /// Writes an attempt's outcome through Raft (a failed write leaves the job as it was:
 /// it is simply tried again).
 async fn record(core: &NodeCore, finished: &Finished) {
     let job = &finished.job;
     let kind = job.event.kind();
-    let (command, outcome) = match &finished.attempt {
-        Attempt::Delivered => (
-            state::Command::OutboxDelivered { ids: vec![job.id] },
-            "delivered",
-        ),
-        Attempt::Dropped => (
-            state::Command::OutboxDelivered { ids: vec![job.id] },
-            "dropped",
-        ),
+    let done = state::Command::OutboxDelivered { ids: vec![job.id] };
+    let (commands, outcome) = match &finished.attempt {
+        Attempt::Delivered => (vec![done], "delivered"),
+        Attempt::Dropped => (vec![done], "dropped"),
+        Attempt::Rejected(reason) => {
+            tracing::debug!(id = job.id, kind, %reason, "push rejected by its provider");
+            (vec![done], "rejected")
+        }
+        Attempt::TokenGone => {
+            let mut commands = vec![done];
+            if let HookEvent::Push(push) = &job.event {
+                commands.push(state::Command::UnregisterPushToken {
+                    app_key: job.app_key.clone(),
+                    user_id: push.user_id.clone(),
+                    device_id: push.device.device_id.clone(),
+                    token: Some(push.device.token.clone()),
+                });
+            }
+            (commands, "token_gone")
+        }
         Attempt::Failed(error) => {
             tracing::debug!(id = job.id, kind, %error, "callback failed");
-            (
-                state::Command::OutboxFailed {
-                    failures: vec![(job.id, error.clone())],
-                },
-                "failed",
-            )
+            let failed = state::Command::OutboxFailed {
+                failures: vec![(job.id, error.clone())],
+            };
+            (vec![failed], "failed")
         }
     };
     core.metrics
         .callback_attempts_total
         .with_label_values(&[kind, outcome])
         .inc();
-    let envelope = Envelope {
-        area: core.config.area,
-        command,
-    };
-    match core.writer.write(vec![envelope]).await {
-        Ok(mut results) => {
-            if let Some(Ok(state::Output::Count(dead))) = results.pop() {
+    let envelopes = commands
+        .into_iter()
+        .map(|command| Envelope {
+            area: core.config.area,
+            command,
+        })
+        .collect();
+    match core.writer.write(envelopes).await {
+        Ok(results) => {
+            if let Some(Ok(state::Output::Count(dead))) = results.first() {
+                let dead = *dead;
                 core.metrics
                     .callback_dead_letters_total
                     .with_label_values(&[kind])
@@ -445,7 +519,8 @@ mod tests {
         let routed = render(&HookEvent::Message(Box::new(message(
             Conversation::private("ann", "bob", ""),
             "bob",
-        ))));
+        ))))
+        .unwrap();
         assert_eq!(routed.content_type, "application/x-www-form-urlencoded");
         assert_eq!(
             routed.body,
@@ -466,7 +541,8 @@ mod tests {
             client_ip: "10.0.0.1:4242".into(),
             session_id: "4-9".into(),
             time_ms: 5,
-        }));
+        }))
+        .unwrap();
         let body: serde_json::Value = serde_json::from_str(&rendered.body).unwrap();
         assert_eq!(
             body,

@@ -216,6 +216,16 @@ pub enum ClientFrame {
         limit: usize,
     },
     Ping,
+    /// Registers this device for push notifications while it is offline (PUSH-01):
+    /// `provider` `apns`, `fcm` or `webhook`; `appId` the iOS bundle id or Android
+    /// applicationId whose credentials the app configured (PUSH-04).
+    #[serde(rename_all = "camelCase")]
+    RegisterPush {
+        req_id: u64,
+        provider: String,
+        token: String,
+        app_id: String,
+    },
     /// The user logs out on this device: the session ends and the app server hears of a
     /// logout, not a disconnect (HOOK-03).
     Logout,

@@ -156,6 +156,85 @@ pub struct AppSettings {
     pub strict_replay: bool,
     /// HOOK-01..04: what the app server wants to hear about, and where.
     pub callbacks: CallbackSettings,
+    /// PUSH-02, PUSH-04: where notifications for offline users go.
+    pub push: PushSettings,
+}
+
+/// App identifiers with push credentials one app may have (PUSH-04).
+pub const MAX_PUSH_APPS: usize = 20;
+
+/// The app's push credentials, per app identifier (PUSH-04).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct PushSettings {
+    pub apps: Vec<PushApp>,
+    /// Devices registered with the `webhook` provider are pushed through this URL.
+    pub webhook_url: Option<String>,
+}
+
+/// One app identifier (iOS bundle id, Android applicationId) and its credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PushApp {
+    pub app_id: String,
+    #[serde(default)]
+    pub apns: Option<meridian_push::ApnsCredentials>,
+    #[serde(default)]
+    pub fcm: Option<meridian_push::FcmCredentials>,
+}
+
+impl PushSettings {
+    pub fn is_enabled(&self) -> bool {
+        !self.apps.is_empty() || self.webhook_url.is_some()
+    }
+
+    pub fn app(&self, app_id: &str) -> Option<&PushApp> {
+        self.apps.iter().find(|app| app.app_id == app_id)
+    }
+
+    fn validate(&self) -> Result<(), CommandError> {
+        if let Some(url) = &self.webhook_url {
+            validate_url("push.webhookUrl", url)?;
+        }
+        if self.apps.len() > MAX_PUSH_APPS {
+            return Err(CommandError::invalid(
+                "push.apps",
+                format!("at most {MAX_PUSH_APPS} app identifiers"),
+            ));
+        }
+        for (i, app) in self.apps.iter().enumerate() {
+            if app.app_id.is_empty() || app.app_id.chars().count() > 128 {
+                return Err(CommandError::invalid(
+                    "push.apps.appId",
+                    "must be 1 to 128 characters",
+                ));
+            }
+            if self.apps[..i]
+                .iter()
+                .any(|other| other.app_id == app.app_id)
+            {
+                return Err(CommandError::invalid(
+                    "push.apps.appId",
+                    format!("{} is listed twice", app.app_id),
+                ));
+            }
+            if let Some(apns) = &app.apns {
+                apns.validate()
+                    .map_err(|e| CommandError::invalid("push.apps.apns", e))?;
+                if apns.bundle_id != app.app_id {
+                    return Err(CommandError::invalid(
+                        "push.apps.apns.bundleId",
+                        "must be the app identifier it is listed under",
+                    ));
+                }
+            }
+            if let Some(fcm) = &app.fcm {
+                fcm.validate()
+                    .map_err(|e| CommandError::invalid("push.apps.fcm", e))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Moderation rules one app may have (HOOK-02).
@@ -369,6 +448,7 @@ impl Default for AppSettings {
             secure_domains: Vec::new(),
             strict_replay: false,
             callbacks: CallbackSettings::default(),
+            push: PushSettings::default(),
         }
     }
 }
@@ -376,6 +456,7 @@ impl Default for AppSettings {
 impl AppSettings {
     fn validate(&self) -> Result<(), CommandError> {
         self.callbacks.validate()?;
+        self.push.validate()?;
         if !(1..=7).contains(&self.offline_window_days) {
             return Err(CommandError::invalid("offlineWindowDays", "must be 1 to 7"));
         }
@@ -443,6 +524,7 @@ pub(super) fn delete(state: &mut Overlay<'_>, app_key: &str) -> Result<Output, C
         super::feed::delete_all(state, &creds.app_key)?;
         super::ultragroups::delete_all(state, &creds.app_key)?;
         super::outbox::delete_all(state, &creds.app_key)?;
+        super::push::delete_all(state, &creds.app_key)?;
         state.delete([SETTINGS_PREFIX, creds.app_key.as_bytes()].concat());
         state.delete(key_index_key(&creds.app_key));
     }

@@ -14,6 +14,7 @@ pub mod groups;
 pub mod messages;
 pub mod outbox;
 pub mod presence;
+pub mod push;
 mod store;
 pub mod ultragroups;
 mod users;
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 pub use apps::{
     App, AppEnv, AppSettings, CallbackSettings, Credentials, ModerationDefault, ModerationRule,
+    PushApp, PushSettings,
 };
 pub use chatrooms::{Chatroom, Priority, RoomEntry, RoomFlag, RoomSet, SetEntry};
 pub use conversations::{ConversationSetting, ConversationSettings, ConversationSummary};
@@ -36,6 +38,7 @@ pub use messages::{
 };
 pub use outbox::{DeviceStatus, HookEvent, Job, RoomCause, RoomChange, RoomEvent, StatusChange};
 pub use presence::SessionRecord;
+pub use push::{DeviceToken, PushJob, PushProvider};
 pub use store::{Overlay, StateRead};
 pub use ultragroups::{
     Channel, UltraGroup, UltraGroupAnswer, UltraGroupChange, UltraGroupQuestion, UltraGroupSet,
@@ -342,6 +345,20 @@ pub enum Command {
     /// The app's dead letters go back into the outbox.
     RetryDeadLetters {
         app_key: String,
+    },
+    /// A device registers (or replaces) its push token.
+    RegisterPushToken {
+        app_key: String,
+        user_id: String,
+        device: DeviceToken,
+    },
+    /// A device stops getting pushes: it logged out (`token` None), or its provider said
+    /// the token is gone (only if it is still that token).
+    UnregisterPushToken {
+        app_key: String,
+        user_id: String,
+        device_id: String,
+        token: Option<String>,
     },
     /// Updates an existing user's name and/or portrait.
     RefreshUser {
@@ -903,6 +920,18 @@ fn execute(
         Command::RetryDeadLetters { app_key } => {
             outbox::retry_dead(state, app_key).map(Output::Count)
         }
+        Command::RegisterPushToken {
+            app_key,
+            user_id,
+            device,
+        } => push::register(state, app_key, user_id, device).map(|()| Output::Done),
+        Command::UnregisterPushToken {
+            app_key,
+            user_id,
+            device_id,
+            token,
+        } => push::unregister(state, app_key, user_id, device_id, token.as_deref())
+            .map(|()| Output::Done),
         Command::All(commands) => {
             for command in commands {
                 execute(ctx, state, command)?;

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::apps;
 use super::messages::{Conversation, ConversationType, Message};
+use super::push::{self, PushJob};
 use super::store::{scoped, Overlay, StateRead};
 use super::{ApplyContext, CommandError};
 
@@ -57,6 +58,8 @@ pub enum HookEvent {
     Status(StatusChange),
     /// HOOK-04: a chatroom was created or destroyed, or members joined or left.
     Chatroom(RoomChange),
+    /// PUSH-01: a notification for an offline device.
+    Push(PushJob),
 }
 
 impl HookEvent {
@@ -66,6 +69,7 @@ impl HookEvent {
             HookEvent::Message(_) => "routing",
             HookEvent::Status(_) => "online_status",
             HookEvent::Chatroom(_) => "chatroom_state",
+            HookEvent::Push(_) => "push",
         }
     }
 }
@@ -167,7 +171,8 @@ fn conversation_lane(conversation: &Conversation) -> String {
     )
 }
 
-/// HOOK-01: a stored message is routed when the app asks for its conversation type.
+/// A stored message is routed when the app asks for its conversation type (HOOK-01),
+/// and pushed to its offline recipients' devices (PUSH-01).
 pub(super) fn message_stored(
     ctx: ApplyContext,
     state: &mut Overlay<'_>,
@@ -175,16 +180,21 @@ pub(super) fn message_stored(
     message: &Message,
 ) -> Result<(), CommandError> {
     let callbacks = apps::settings(state, app_key)?.callbacks;
-    if !callbacks.routes(message.conversation.kind) {
-        return Ok(());
+    if callbacks.routes(message.conversation.kind) {
+        enqueue(
+            ctx,
+            state,
+            app_key,
+            conversation_lane(&message.conversation),
+            HookEvent::Message(Box::new(message.clone())),
+        )?;
     }
-    enqueue(
-        ctx,
-        state,
-        app_key,
-        conversation_lane(&message.conversation),
-        HookEvent::Message(Box::new(message.clone())),
-    )
+    for job in push::jobs_for(ctx, state, app_key, message)? {
+        // One device's notifications go out in order.
+        let lane = format!("push/{}/{}", job.user_id, job.device.device_id);
+        enqueue(ctx, state, app_key, lane, HookEvent::Push(job))?;
+    }
+    Ok(())
 }
 
 /// HOOK-03: a device's session started or ended.

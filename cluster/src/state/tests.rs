@@ -2087,3 +2087,160 @@ fn a_moderation_rule_matches_when_every_list_does() {
         .moderation_rule("ann", "g9", ConversationType::Group, "RC:ImgMsg")
         .is_none());
 }
+
+fn push_jobs(tree: &sled::Tree) -> Vec<PushJob> {
+    outbox(tree)
+        .0
+        .into_iter()
+        .filter_map(|job| match job.event {
+            HookEvent::Push(push) => Some(push),
+            _ => None,
+        })
+        .collect()
+}
+
+fn register_device(tree: &sled::Tree, user: &str, device: &str) -> Result<Output, CommandError> {
+    run(
+        tree,
+        &[command(Command::RegisterPushToken {
+            app_key: "prodkey001".into(),
+            user_id: user.into(),
+            device: DeviceToken {
+                device_id: device.into(),
+                provider: PushProvider::Webhook,
+                token: format!("token-{device}"),
+                app_id: "web".into(),
+            },
+        })],
+    )
+    .remove(0)
+}
+
+// covers: PUSH-01, PUSH-03
+#[test]
+fn offline_recipients_get_push_jobs_unless_muted_or_levelled_away() {
+    let (_dir, tree) = tree();
+    run(
+        &tree,
+        &[
+            create_app("Chat", "devkey001", "prodkey001"),
+            put_user("prodkey001", "ann"),
+        ],
+    );
+    let settings = AppSettings {
+        push: PushSettings {
+            webhook_url: Some("https://app.example.com/push".into()),
+            ..PushSettings::default()
+        },
+        ..AppSettings::default()
+    };
+    run(
+        &tree,
+        &[command(Command::SetAppSettings {
+            app_key: "prodkey001".into(),
+            settings,
+        })],
+    );
+    for user in ["bob", "cat", "dan", "eve"] {
+        register_device(&tree, user, &format!("{user}-phone")).unwrap();
+    }
+    // cat is online; dan muted ann; eve takes only mentions of her from private chats.
+    let record = SessionRecord {
+        edge_id: 1,
+        session_id: 1,
+        platform: "iOS".into(),
+        since_ms: 0,
+        client_ip: String::new(),
+    };
+    run(
+        &tree,
+        &[
+            command(Command::Presence {
+                app_key: "prodkey001".into(),
+                user_id: "cat".into(),
+                record,
+                status: DeviceStatus::Online,
+            }),
+            command(Command::ChangeConversation {
+                app_key: "prodkey001".into(),
+                user_id: "dan".into(),
+                kind: ConversationType::Private,
+                target_id: "ann".into(),
+                channel: String::new(),
+                setting: ConversationSetting::Muted(true),
+            }),
+            command(Command::SetConversationTypeLevel {
+                app_key: "prodkey001".into(),
+                user_id: "eve".into(),
+                kind: ConversationType::Private,
+                level: 2,
+            }),
+        ],
+    );
+    for user in ["bob", "cat", "dan", "eve"] {
+        publish(
+            &tree,
+            vec![private_text(
+                "ann",
+                user,
+                &format!(r#"{{"content":"hi {user}"}}"#),
+            )],
+        )
+        .unwrap();
+    }
+    let mention = |user: &str| {
+        format!(r#"{{"content":"@{user}","mentionedInfo":{{"type":2,"userIdList":["{user}"]}}}}"#)
+    };
+    publish(&tree, vec![private_text("ann", "dan", &mention("dan"))]).unwrap();
+    publish(&tree, vec![private_text("ann", "eve", &mention("eve"))]).unwrap();
+    // A custom message without pushContent is not pushed.
+    let mut custom = private_text("ann", "bob", "{}");
+    custom.object_name = "App:Custom".into();
+    custom.flags = MessageFlags {
+        persisted: true,
+        counted: true,
+    };
+    publish(&tree, vec![custom]).unwrap();
+
+    let jobs = push_jobs(&tree);
+    let got: Vec<(&str, &str)> = jobs
+        .iter()
+        .map(|j| (j.user_id.as_str(), j.body.as_str()))
+        .collect();
+    assert_eq!(got, [("bob", "hi bob"), ("dan", "@dan"), ("eve", "@eve")]);
+    assert_eq!(jobs[0].title, "name", "the sender's name titles the push");
+    assert_eq!(jobs[0].device.token, "token-bob-phone");
+}
+
+// covers: PUSH-01
+#[test]
+fn push_devices_are_capped_per_user_and_a_gone_token_is_removed_only_if_unchanged() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    for i in 0..push::MAX_DEVICES_PER_USER {
+        register_device(&tree, "bob", &format!("d{i}")).unwrap();
+    }
+    // Re-registering a known device is fine at the cap; an eleventh is refused.
+    register_device(&tree, "bob", "d0").unwrap();
+    assert!(matches!(
+        register_device(&tree, "bob", "d10"),
+        Err(CommandError::Limit { .. })
+    ));
+    let devices = |tree: &sled::Tree| push::devices(tree, "prodkey001", "bob").unwrap().len();
+    assert_eq!(devices(&tree), 10);
+    let unregister = |token: Option<&str>| {
+        command(Command::UnregisterPushToken {
+            app_key: "prodkey001".into(),
+            user_id: "bob".into(),
+            device_id: "d0".into(),
+            token: token.map(str::to_string),
+        })
+    };
+    // A provider's "gone" for an older token leaves the device's new one alone.
+    run(&tree, &[unregister(Some("an-older-token"))]);
+    assert_eq!(devices(&tree), 10);
+    run(&tree, &[unregister(Some("token-d0"))]);
+    assert_eq!(devices(&tree), 9);
+    run(&tree, &[unregister(None)]);
+    assert_eq!(devices(&tree), 9);
+}

@@ -375,16 +375,7 @@ pub(super) fn change(
         UltraGroupChange::Join { user_ids } => join(ctx, state, app_key, &mut group, user_ids)?,
         UltraGroupChange::Quit { user_ids } => leave(state, app_key, &mut group, user_ids)?,
         UltraGroupChange::Dismiss => {
-            let members: Vec<String> = state
-                .scan_raw(&scoped(MEMBER_PREFIX, app_key, &[group_id]))?
-                .into_iter()
-                .map(|(key, _)| {
-                    let prefix = scoped(MEMBER_PREFIX, app_key, &[group_id]);
-                    String::from_utf8_lossy(&key[prefix.len()..])
-                        .trim_end_matches('/')
-                        .to_string()
-                })
-                .collect();
+            let members = member_ids(state, app_key, group_id)?;
             for user in &members {
                 state.delete(scoped(USER_PREFIX, app_key, &[user, group_id]));
             }
@@ -782,4 +773,22 @@ pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), C
         delete_scoped(state, scoped(prefix, app_key, &[]))?;
     }
     Ok(())
+}
+
+/// The ids of an ultra group's members.
+pub(super) fn member_ids(
+    state: &impl StateRead,
+    app_key: &str,
+    group_id: &str,
+) -> Result<Vec<String>, CommandError> {
+    let prefix = scoped(MEMBER_PREFIX, app_key, &[group_id]);
+    Ok(state
+        .scan_raw(&prefix)?
+        .into_iter()
+        .map(|(key, _)| {
+            String::from_utf8_lossy(&key[prefix.len()..])
+                .trim_end_matches('/')
+                .to_string()
+        })
+        .collect())
 }

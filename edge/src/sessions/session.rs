@@ -11,9 +11,9 @@ use futures::{FutureExt, Sink, SinkExt, StreamExt};
 use meridian_cluster::state::messages::MAX_CONTENT_BYTES;
 use meridian_cluster::state::{
     AppSettings, ClientOrigin, Command, CommandError, Conversation, ConversationSetting,
-    ConversationType, DeviceStatus, Envelope, FeedEvent, HistoryPage, Message, MessageFlags,
-    NewMessage, Output, Publication, Query, QueryOutput, SessionRecord, SyncRequest,
-    UltraGroupAnswer, UltraGroupChange, UltraGroupQuestion,
+    ConversationType, DeviceStatus, DeviceToken, Envelope, FeedEvent, HistoryPage, Message,
+    MessageFlags, NewMessage, Output, Publication, PushProvider, Query, QueryOutput, SessionRecord,
+    SyncRequest, UltraGroupAnswer, UltraGroupChange, UltraGroupQuestion,
 };
 use meridian_cluster::{ClusterClient, ClusterError};
 use meridian_proto::{
@@ -310,13 +310,25 @@ where
     let result = session.live(stream, queue_rx, params.cursor).await;
     gauge.dec();
     let went_offline = match result {
-        Ok(End::LoggedOut) => logged_out,
-        _ => went_offline,
+        // A device that logs out also stops getting pushes.
+        Ok(End::LoggedOut) => vec![
+            logged_out,
+            Envelope {
+                area: identity.area,
+                command: Command::UnregisterPushToken {
+                    app_key: identity.app_key.clone(),
+                    user_id: identity.user_id.clone(),
+                    device_id: params.device_id.clone(),
+                    token: None,
+                },
+            },
+        ],
+        _ => vec![went_offline],
     };
     {
         let identity = identity.clone();
         tokio::spawn(async move {
-            if let Err(e) = identity.client.write_one(went_offline).await {
+            if let Err(e) = identity.client.write(went_offline).await {
                 tracing::debug!(error = %e, "session end not recorded; the edge lease bounds it");
             }
         });
@@ -672,6 +684,7 @@ fn frame_op(frame: &ClientFrame) -> &'static str {
         ClientFrame::Search { .. } => "search",
         ClientFrame::Ping => "ping",
         ClientFrame::Logout => "logout",
+        ClientFrame::RegisterPush { .. } => "register_push",
     }
 }
 
@@ -866,7 +879,8 @@ async fn request(
         | ClientFrame::EditMessage { req_id, .. }
         | ClientFrame::DeleteMessages { req_id, .. }
         | ClientFrame::ClearHistory { req_id, .. }
-        | ClientFrame::Search { req_id, .. } => (None, Some(*req_id)),
+        | ClientFrame::Search { req_id, .. }
+        | ClientFrame::RegisterPush { req_id, .. } => (None, Some(*req_id)),
         ClientFrame::Ping | ClientFrame::Logout | ClientFrame::Sync { .. } => (None, None),
     };
     let started = Instant::now();
@@ -1164,6 +1178,30 @@ async fn carry_out(
                 &channel_id,
             )?;
             delete_for_user(identity, conversation, None, msg_uids).await?;
+            Ok(ServerFrame::Done { req_id })
+        }
+        ClientFrame::RegisterPush {
+            req_id,
+            provider,
+            token,
+            app_id,
+        } => {
+            let provider = PushProvider::parse(&provider)
+                .ok_or_else(|| bad("provider must be apns, fcm or webhook"))?;
+            let device = DeviceToken {
+                device_id: handle.device_id.clone(),
+                provider,
+                token,
+                app_id,
+            };
+            client
+                .write_one(envelope(Command::RegisterPushToken {
+                    app_key: identity.app_key.clone(),
+                    user_id: identity.user_id.clone(),
+                    device,
+                }))
+                .await
+                .map_err(|e| refusal(&e, None))?;
             Ok(ServerFrame::Done { req_id })
         }
         ClientFrame::ClearHistory {

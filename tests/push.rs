@@ -1,0 +1,244 @@
+//! Push notifications end to end (PUSH-01..04): devices register through the client
+//! protocol, messages to offline users become pushes, and the cluster delivers them to
+//! local fakes of APNs (HTTP/2, ES256 JWT), FCM HTTP v1 (OAuth service account) and a
+//! webhook, each speaking its provider's real protocol.
+
+mod common;
+
+use std::time::Duration;
+
+use base64::Engine;
+use common::{binary, put_settings, Api};
+use meridian_client::{ConnectOptions, Connection};
+use meridian_proto::{ClientFrame, ServerFrame};
+use meridian_push::fake::{FakeApns, FakeFcm, FakeWebhook};
+use meridian_testkit::{eventually, metric_value, DevDeployment};
+use rustls::pki_types::CertificateDer;
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(15);
+const IOS: &str = "com.example.chat";
+const ANDROID: &str = "com.example.chat.android";
+
+fn pem(cert: &CertificateDer<'_>) -> String {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
+    let lines: Vec<&str> = encoded
+        .as_bytes()
+        .chunks(64)
+        .map(|line| std::str::from_utf8(line).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        lines.join("\n")
+    )
+}
+
+struct Area {
+    dev: DevDeployment,
+    api: Api,
+}
+
+impl Area {
+    async fn connect(&self, user: &str) -> Connection {
+        let answer = self
+            .api
+            .ok("/user/getToken.json", &format!("userId={user}&name={user}"))
+            .await;
+        let options = ConnectOptions {
+            url: self.dev.ws("SG"),
+            app_key: self.api.key.clone(),
+            token: answer["token"].as_str().expect("token").to_string(),
+            device_id: format!("{user}-phone"),
+            platform: "iOS".into(),
+            cursor: None,
+            tls: None,
+        };
+        let mut connection = Connection::connect(&options).await.expect("connect");
+        loop {
+            match connection.next_within(WAIT).await.expect("session start") {
+                ServerFrame::Synced { .. } => return connection,
+                ServerFrame::Connected { .. } | ServerFrame::Message(_) => {}
+                other => panic!("{user}: unexpected {other:?}"),
+            }
+        }
+    }
+
+    /// Registers `user`'s phone for push and leaves it offline.
+    async fn register(&self, user: &str, provider: &str, token: &str, app_id: &str) {
+        let mut phone = self.connect(user).await;
+        phone
+            .send(&ClientFrame::RegisterPush {
+                req_id: 1,
+                provider: provider.into(),
+                token: token.into(),
+                app_id: app_id.into(),
+            })
+            .await
+            .unwrap();
+        match phone.next_within(WAIT).await.expect("registered") {
+            ServerFrame::Done { req_id: 1 } => {}
+            other => panic!("{user}: registering push: {other:?}"),
+        }
+        phone.close().await;
+        self.wait_offline(user).await;
+    }
+
+    async fn wait_offline(&self, user: &str) {
+        eventually(WAIT, "the user offline", || async {
+            let answer = self
+                .api
+                .ok("/user/checkOnline.json", &format!("userId={user}"))
+                .await;
+            (answer["status"] == "0").then_some(())
+        })
+        .await;
+    }
+
+    async fn say(&self, from: &str, to: &str, content: serde_json::Value) {
+        let body = format!(
+            "fromUserId={from}&toUserId={to}&objectName=RC:TxtMsg&content={}&pushData=extra-{to}",
+            meridian_client::url_encode(&content.to_string())
+        );
+        self.api.ok("/message/private/publish.json", &body).await;
+    }
+
+    /// Waits until every push job made so far was tried, and answers how many pushes
+    /// were delivered in all.
+    async fn settled_pushes(&self) -> f64 {
+        let admin = self.dev.endpoints["areas"]["SG"]["cluster"][0]["admin"]
+            .as_str()
+            .expect("node admin url")
+            .to_string();
+        eventually(WAIT, "an empty outbox", || async {
+            let answer = meridian_rpc::http::request(
+                "GET",
+                &format!("{admin}/metrics"),
+                None,
+                None,
+                Duration::from_secs(5),
+            )
+            .await
+            .ok()?;
+            let text = answer.text();
+            (metric_value(&text, "meridian_cluster_callbacks_waiting") == Some(0.0)).then(|| {
+                text.lines()
+                    .filter(|l| {
+                        l.starts_with("meridian_cluster_callback_attempts_total")
+                            && l.contains("kind=\"push\"")
+                            && l.contains("outcome=\"delivered\"")
+                    })
+                    .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                    .sum()
+            })
+        })
+        .await
+    }
+}
+
+// covers: PUSH-01, PUSH-02, PUSH-03, PUSH-04
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_devices_get_pushes_through_apns_fcm_and_a_webhook_as_their_settings_allow() {
+    let apns = FakeApns::start().await;
+    let fcm = FakeFcm::start().await;
+    let webhook = FakeWebhook::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("fakes-ca.pem");
+    std::fs::write(&ca, pem(&apns.ca_cert()) + &pem(&fcm.ca_cert())).unwrap();
+    let dev =
+        DevDeployment::start_with(binary(), "SG", 1, &["--outbound-ca", ca.to_str().unwrap()])
+            .await;
+    let area = Area {
+        api: Api::new(&dev, "SG", "prod"),
+        dev,
+    };
+    let settings = json!({"push": {
+        "apps": [
+            {"appId": IOS, "apns": apns.credentials(IOS)},
+            {"appId": ANDROID, "fcm": fcm.credentials("chat-project")},
+        ],
+        "webhookUrl": format!("{}/push", webhook.endpoint()),
+    }});
+    assert_eq!(put_settings(&area.dev, &area.api.key, settings).await, 200);
+
+    let ivy_token = "a1".repeat(32);
+    area.register("ivy", "apns", &ivy_token, IOS).await;
+    area.register("andy", "fcm", "fcm-token-andy", ANDROID)
+        .await;
+    area.register("will", "webhook", "hook-token-will", "web")
+        .await;
+    area.register("mia", "apns", &"b2".repeat(32), IOS).await;
+    // olga stays online: her messages arrive live, no push.
+    area.register("olga", "webhook", "hook-token-olga", "web")
+        .await;
+    let _olga_online = area.connect("olga").await;
+    // mia mutes her chat with alice (PUSH-03).
+    area.api
+        .ok(
+            "/conversation/notification/set.json",
+            "conversationType=1&requestId=mia&targetId=alice&isMuted=1",
+        )
+        .await;
+
+    for user in ["ivy", "andy", "will", "mia", "olga"] {
+        area.say("alice", user, json!({"content": format!("hi {user}")}))
+            .await;
+    }
+    // The muted chat still pushes a message that mentions mia.
+    area.say(
+        "alice",
+        "mia",
+        json!({"content": "look, mia", "mentionedInfo": {"type": 2, "userIdList": ["mia"]}}),
+    )
+    .await;
+
+    // APNs (HTTP/2, the fake verified the ES256 provider token and the topic).
+    let pushed = apns.wait_for(2, WAIT).await.expect("two APNs pushes");
+    let ivy = pushed.iter().find(|p| p.device_token == ivy_token).unwrap();
+    assert_eq!((ivy.title.as_str(), ivy.body.as_str()), ("alice", "hi ivy"));
+    assert_eq!(ivy.data.as_deref(), Some("extra-ivy"));
+    assert_eq!(ivy.version, http::Version::HTTP_2);
+    assert_eq!(ivy.headers["apns-topic"], IOS);
+    let mia: Vec<&str> = pushed
+        .iter()
+        .filter(|p| p.device_token != ivy_token)
+        .map(|p| p.body.as_str())
+        .collect();
+    assert_eq!(mia, ["look, mia"], "a muted chat pushes only mentions");
+    // FCM HTTP v1 (the fake issued the OAuth token from the service account's assertion).
+    let pushed = fcm.wait_for(1, WAIT).await.expect("an FCM push");
+    assert_eq!(pushed[0].device_token, "fcm-token-andy");
+    assert_eq!(pushed[0].body, "hi andy");
+    assert_eq!(fcm.tokens_issued(), 1);
+    // The webhook: signed like every callback (HOOK-05).
+    let pushed = webhook.wait_for(1, WAIT).await.expect("a webhook push");
+    assert_eq!(pushed[0].device_token, "hook-token-will");
+    assert_eq!(pushed[0].user_id.as_deref(), Some("will"));
+    for field in ["appKey=", "nonce=", "signTimestamp=", "signature="] {
+        assert!(pushed[0].uri.contains(field), "{}", pushed[0].uri);
+    }
+    // Exactly these four: none for olga (online) nor mia's muted "hi mia".
+    assert_eq!(area.settled_pushes().await, 4.0);
+
+    // APNs says ivy's token is gone: the token is dropped and ivy gets no more pushes.
+    apns.mark_gone(&ivy_token);
+    area.say("alice", "ivy", json!({"content": "still there?"}))
+        .await;
+    area.settled_pushes().await;
+    let tried = apns.requests();
+    area.say("alice", "ivy", json!({"content": "anyone?"}))
+        .await;
+    assert_eq!(area.settled_pushes().await, 4.0);
+    assert_eq!(apns.requests(), tried, "a gone token is not tried again");
+
+    // andy logs out on his phone: it stops getting pushes.
+    let mut andy = area.connect("andy").await;
+    andy.send(&ClientFrame::Logout).await.unwrap();
+    area.wait_offline("andy").await;
+    area.say("alice", "andy", json!({"content": "bye"})).await;
+    area.say("alice", "will", json!({"content": "and you?"}))
+        .await;
+    webhook.wait_for(2, WAIT).await.expect("will's second push");
+    assert_eq!(area.settled_pushes().await, 5.0);
+    assert_eq!(fcm.received().len(), 1);
+    area.dev.stop();
+}
