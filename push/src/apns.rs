@@ -3,12 +3,11 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Request, StatusCode};
-use http_body_util::Full;
+use http::Request;
 use ring::digest::{digest, SHA256};
 use serde_json::json;
 
-use crate::http::{exchange, Answer, USER_AGENT};
+use crate::http::{exchange, Answer, AnswerExt, USER_AGENT};
 use crate::jwt::{sign_es256, unix_now};
 use crate::{ApnsCredentials, Notification, Outcome, PushClient, APNS_MAX_PAYLOAD_BYTES};
 
@@ -28,7 +27,8 @@ pub(crate) struct CachedJwt {
 }
 
 impl PushClient {
-    /// Sends `n` through APNs: `POST {endpoint}/3/device/{token}` over HTTP/2.
+    /// Sends `n` through APNs: `POST {endpoint}/3/device/{token}`, over HTTP/2 or not at
+    /// all (a server that does not select ALPN "h2" is a transport failure: Retry).
     pub async fn send_apns(&self, creds: &ApnsCredentials, n: &Notification) -> Outcome {
         // APNs tokens are hex; anything that cannot even form the URL path can never work.
         if n.device_token.is_empty() || !n.device_token.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -55,14 +55,11 @@ impl PushClient {
                 Ok(request) => request,
                 Err(e) => return Outcome::rejected(format!("APNs request: {e}")),
             };
-            let answer = match exchange(&self.inner.h2, request).await {
+            let answer = match exchange(&self.inner.client, request).await {
                 Ok(answer) => answer,
                 Err(e) => return Outcome::retry(e),
             };
-            if attempt == 0
-                && answer.status == StatusCode::FORBIDDEN
-                && reason(&answer) == "ExpiredProviderToken"
-            {
+            if attempt == 0 && answer.status == 403 && reason(&answer) == "ExpiredProviderToken" {
                 self.forget_apns_jwt(creds, &jwt);
                 continue;
             }
@@ -135,8 +132,9 @@ fn request(
     n: &Notification,
     jwt: &str,
     payload: Bytes,
-) -> Result<Request<Full<Bytes>>, http::Error> {
+) -> Result<Request<Bytes>, http::Error> {
     let mut builder = Request::post(url)
+        // Sent over HTTP/2 or refused by the client, never downgraded to HTTP/1.1.
         .version(http::Version::HTTP_2)
         .header("authorization", format!("bearer {jwt}"))
         .header("apns-topic", &creds.bundle_id)
@@ -149,7 +147,7 @@ fn request(
             .header("apns-id", apns_id(&n.id))
             .header("apns-collapse-id", collapse_id(&n.id));
     }
-    builder.body(Full::new(payload))
+    builder.body(payload)
 }
 
 /// `apns-id` must be a UUID: the id itself when it is one, else a UUID-shaped digest of
@@ -202,20 +200,20 @@ fn reason(answer: &Answer) -> String {
 
 fn outcome(answer: &Answer) -> Outcome {
     let status = answer.status;
-    if status == StatusCode::OK {
+    if status == 200 {
         return Outcome::Delivered;
     }
     let reason = reason(answer);
-    match status.as_u16() {
+    match status {
         410 => Outcome::TokenGone,
         400 if reason == "BadDeviceToken" || reason == "DeviceTokenNotForTopic" => {
             Outcome::TokenGone
         }
         429 | 500..=599 => Outcome::Retry {
-            reason: format!("APNs {}: {reason}", status.as_u16()),
+            reason: format!("APNs {status}: {reason}"),
             after: answer.retry_after(),
         },
-        _ => Outcome::rejected(format!("APNs {}: {reason}", status.as_u16())),
+        _ => Outcome::rejected(format!("APNs {status}: {reason}")),
     }
 }
 

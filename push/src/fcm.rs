@@ -5,11 +5,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Request, StatusCode};
-use http_body_util::Full;
+use http::Request;
 use serde_json::{json, Value};
 
-use crate::http::{exchange, Answer, USER_AGENT};
+use crate::http::{exchange, Answer, AnswerExt, USER_AGENT};
 use crate::jwt::{sign_rs256, unix_now};
 use crate::{FcmCredentials, Notification, Outcome, PushClient};
 
@@ -51,16 +50,16 @@ impl PushClient {
                 .header("authorization", format!("Bearer {token}"))
                 .header("content-type", "application/json")
                 .header("user-agent", USER_AGENT)
-                .body(Full::new(body.clone()));
+                .body(body.clone());
             let request = match request {
                 Ok(request) => request,
                 Err(e) => return Outcome::rejected(format!("FCM request: {e}")),
             };
-            let answer = match exchange(&self.inner.any, request).await {
+            let answer = match exchange(&self.inner.client, request).await {
                 Ok(answer) => answer,
                 Err(e) => return Outcome::retry(e),
             };
-            if attempt == 0 && answer.status == StatusCode::UNAUTHORIZED {
+            if attempt == 0 && answer.status == 401 {
                 self.forget_fcm_token(creds, &token).await;
                 continue;
             }
@@ -124,21 +123,21 @@ impl PushClient {
         let request = Request::post(&creds.token_uri)
             .header("content-type", "application/x-www-form-urlencoded")
             .header("user-agent", USER_AGENT)
-            .body(Full::new(Bytes::from(form)))
+            .body(Bytes::from(form))
             .map_err(|e| Outcome::rejected(format!("FCM token request: {e}")))?;
-        let answer = exchange(&self.inner.any, request)
+        let answer = exchange(&self.inner.client, request)
             .await
             .map_err(|e| Outcome::retry(format!("FCM token endpoint: {e}")))?;
         let json = answer.json();
-        if answer.status != StatusCode::OK {
+        if answer.status != 200 {
             // OAuth2 errors: {"error": "invalid_grant", "error_description": "..."}.
             let reason = match (json["error"].as_str(), json["error_description"].as_str()) {
                 (Some(error), Some(text)) => format!("{error}: {text}"),
                 (Some(error), None) => error.to_string(),
                 _ => answer.summary(),
             };
-            let reason = format!("FCM token endpoint {}: {reason}", answer.status.as_u16());
-            return Err(if transient(answer.status) {
+            let reason = format!("FCM token endpoint {}: {reason}", answer.status);
+            return Err(if answer.is_transient() {
                 Outcome::Retry {
                     reason,
                     after: answer.retry_after(),
@@ -166,10 +165,6 @@ impl PushClient {
     }
 }
 
-fn transient(status: StatusCode) -> bool {
-    status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
-}
-
 /// The HTTP v1 `messages:send` body. `data` values must be strings.
 fn message(n: &Notification) -> Value {
     let mut data = json!({"msgUID": n.id});
@@ -188,7 +183,7 @@ fn message(n: &Notification) -> Value {
 
 /// Maps an FCM answer; errors are `{"error": {code, message, status, details: [...]}}`.
 fn outcome(answer: &Answer) -> Outcome {
-    if answer.status == StatusCode::OK {
+    if answer.status == 200 {
         return Outcome::Delivered;
     }
     let json = answer.json();
@@ -206,9 +201,9 @@ fn outcome(answer: &Answer) -> Outcome {
     let reason = if status.is_empty() && message.is_empty() {
         answer.summary()
     } else {
-        format!("FCM {}: {status} {message}", answer.status.as_u16())
+        format!("FCM {}: {status} {message}", answer.status)
     };
-    match answer.status.as_u16() {
+    match answer.status {
         404 if fcm_error_code == Some("UNREGISTERED") => Outcome::TokenGone,
         400 if status == "INVALID_ARGUMENT" && names_the_token(details, message) => {
             Outcome::TokenGone
@@ -239,7 +234,7 @@ mod tests {
 
     fn answer(status: u16, body: Value) -> Answer {
         Answer {
-            status: StatusCode::from_u16(status).unwrap(),
+            status,
             headers: http::HeaderMap::new(),
             body: Bytes::from(body.to_string()),
         }

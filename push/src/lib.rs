@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use meridian_rpc::OutboundClient;
 use rustls::pki_types::CertificateDer;
 
 pub use credentials::{
@@ -76,18 +77,17 @@ impl Outcome {
     }
 }
 
-/// One shared HTTPS client for every provider; cheap to clone (clones share connections
-/// and cached provider tokens).
+/// Sends to every provider through one [`OutboundClient`] (the same client Meridian uses
+/// for app-server callbacks); cheap to clone (clones share connections and cached
+/// provider tokens).
 #[derive(Clone)]
 pub struct PushClient {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    /// HTTP/2 only (ALPN "h2"), as APNs requires.
-    h2: http::HttpClient,
-    /// HTTP/2 or HTTP/1.1, whichever the server offers.
-    any: http::HttpClient,
+    /// HTTP/2 or HTTP/1.1 by ALPN; APNs requests ask for HTTP/2 and get it or fail.
+    client: OutboundClient,
     apns_jwts: Mutex<HashMap<apns::JwtKey, apns::CachedJwt>>,
     fcm_tokens: Mutex<HashMap<fcm::TokenKey, fcm::TokenSlot>>,
 }
@@ -99,17 +99,29 @@ impl std::fmt::Debug for PushClient {
 }
 
 impl PushClient {
-    /// A client trusting the public web PKI (webpki-roots, built in) plus `extra_roots`
-    /// (tests pass a fake server's self-signed certificate).
-    pub fn new(extra_roots: Vec<CertificateDer<'static>>) -> Self {
-        let (h2, any) = http::clients(extra_roots);
+    /// Sends through `client`, sharing its connection pool and trust roots.
+    pub fn with_client(client: OutboundClient) -> Self {
         Self {
             inner: Arc::new(Inner {
-                h2,
-                any,
+                client,
                 apns_jwts: Mutex::new(HashMap::new()),
                 fcm_tokens: Mutex::new(HashMap::new()),
             }),
+        }
+    }
+
+    /// A client of its own trusting the public web PKI (webpki-roots, built in) plus
+    /// `extra_roots` (tests pass a fake server's self-signed certificate). Code that
+    /// already has an [`OutboundClient`] should pass it to [`PushClient::with_client`].
+    ///
+    /// # Panics
+    ///
+    /// When rustls cannot use one of `extra_roots` as a trust anchor (not a parseable
+    /// X.509 certificate): [`OutboundClient::new`] reports that as an error.
+    pub fn new(extra_roots: Vec<CertificateDer<'static>>) -> Self {
+        match OutboundClient::new(&extra_roots) {
+            Ok(client) => Self::with_client(client),
+            Err(e) => panic!("push client: unusable extra root certificate: {e}"),
         }
     }
 }

@@ -2,11 +2,10 @@
 //! already signed.
 
 use bytes::Bytes;
-use http::{Request, StatusCode};
-use http_body_util::Full;
+use http::Request;
 use serde_json::json;
 
-use crate::http::{exchange, USER_AGENT};
+use crate::http::{exchange, AnswerExt, USER_AGENT};
 use crate::{Notification, Outcome, PushClient};
 
 impl PushClient {
@@ -23,24 +22,22 @@ impl PushClient {
         let request = Request::post(url)
             .header("content-type", "application/json")
             .header("user-agent", USER_AGENT)
-            .body(Full::new(Bytes::from(body.to_string())));
+            .body(Bytes::from(body.to_string()));
         let request = match request {
             Ok(request) => request,
             Err(e) => return Outcome::rejected(format!("webhook url {url:?}: {e}")),
         };
-        let answer = match exchange(&self.inner.any, request).await {
+        let answer = match exchange(&self.inner.client, request).await {
             Ok(answer) => answer,
             Err(e) => return Outcome::retry(e),
         };
         match answer.status {
-            status if status.is_success() => Outcome::Delivered,
-            StatusCode::GONE => Outcome::TokenGone,
-            status if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() => {
-                Outcome::Retry {
-                    reason: format!("webhook {}", answer.summary()),
-                    after: answer.retry_after(),
-                }
-            }
+            200..=299 => Outcome::Delivered,
+            410 => Outcome::TokenGone,
+            _ if answer.is_transient() => Outcome::Retry {
+                reason: format!("webhook {}", answer.summary()),
+                after: answer.retry_after(),
+            },
             _ => Outcome::rejected(format!("webhook {}", answer.summary())),
         }
     }

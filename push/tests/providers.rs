@@ -186,6 +186,26 @@ async fn apns_oversize_payload_is_rejected_without_sending() {
     assert_eq!(apns.requests(), 0);
 }
 
+// covers: PUSH-02
+#[tokio::test]
+async fn apns_is_never_sent_over_http1() {
+    // The webhook fake speaks only HTTP/1.1 (and would accept the POST).
+    let hook = FakeWebhook::start().await;
+    let client = PushClient::new(Vec::new());
+    let apns = FakeApns::start().await;
+    let creds = meridian_push::ApnsCredentials {
+        endpoint: hook.endpoint(),
+        ..apns.credentials(BUNDLE)
+    };
+
+    let outcome = client
+        .send_apns(&creds, &notification(APNS_TOKEN, "m"))
+        .await;
+
+    assert!(matches!(outcome, Outcome::Retry { .. }), "{outcome:?}");
+    assert_eq!(hook.requests(), 0, "nothing reached the HTTP/1.1 server");
+}
+
 // ---------------------------------------------------------------------------- FCM
 
 // covers: PUSH-02
