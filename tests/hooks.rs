@@ -428,7 +428,7 @@ async fn the_app_servers_moderation_blocks_rewrites_or_passes_and_receivers_see_
     // Blocked: the sender hears so and nothing is stored.
     assert_eq!(
         send(&mut alice, "a1", r#"{"content":"spam"}"#).await,
-        Err(codes::BLOCKED_BY_MODERATION)
+        Err(codes::CONTENT_REFUSED)
     );
     // Rewritten: stored and delivered with the app server's content.
     assert_eq!(send(&mut bob, "b1", r#"{"content":"rude"}"#).await, Ok(1));
@@ -440,7 +440,7 @@ async fn the_app_servers_moderation_blocks_rewrites_or_passes_and_receivers_see_
     // No answer within the rule's 200 ms: its default (block) applies.
     assert_eq!(
         send(&mut erin, "e1", r#"{"content":"late"}"#).await,
-        Err(codes::BLOCKED_BY_MODERATION)
+        Err(codes::CONTENT_REFUSED)
     );
 
     let mut seen = Vec::new();
@@ -498,5 +498,37 @@ async fn the_app_servers_moderation_blocks_rewrites_or_passes_and_receivers_see_
         .collect();
     routed.sort();
     assert_eq!(routed, [r#"{"content":"***"}"#, r#"{"content":"hello"}"#]);
+    dev.stop();
+}
+
+// covers: HOOK-06
+#[tokio::test]
+async fn sensitive_words_set_through_the_server_api_refuse_or_replace_client_text() {
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let api = Api::new(&dev, "SG", "prod");
+    api.ok("/sensitiveword/add.json", "word=spam").await;
+    api.ok("/sensitiveword/add.json", "word=darn&replaceWord=****")
+        .await;
+    let listed = api.ok("/sensitiveword/list.json", "type=0").await;
+    assert_eq!(
+        listed["words"],
+        serde_json::json!([{"type": "0", "word": "darn", "replaceWord": "****"}])
+    );
+    let mut dan = connect(&dev, &api, "dan").await;
+    let mut ann = connect(&dev, &api, "ann").await;
+    assert_eq!(
+        send(&mut ann, "a1", r#"{"content":"cheap spam"}"#).await,
+        Err(codes::CONTENT_REFUSED)
+    );
+    assert_eq!(send(&mut ann, "a2", r#"{"content":"darn"}"#).await, Ok(1));
+    match dan.next_within(WAIT).await.expect("dan's message") {
+        ServerFrame::Message(body) => assert_eq!(body.content, r#"{"content":"****"}"#),
+        other => panic!("dan: unexpected {other:?}"),
+    }
+    api.ok("/sensitiveword/batch/delete.json", "words=spam&words=darn")
+        .await;
+    assert_eq!(send(&mut ann, "a3", r#"{"content":"spam"}"#).await, Ok(2));
+    let listed = api.ok("/sensitiveword/list.json", "").await;
+    assert_eq!(listed["words"], serde_json::json!([]));
     dev.stop();
 }

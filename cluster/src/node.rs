@@ -80,13 +80,7 @@ impl ClusterNode {
         let admin_addr = admin_listener
             .local_addr()
             .map_err(|e| StartError::Raft(e.to_string()))?;
-        let mut outbound_roots = Vec::new();
-        for file in &config.outbound_ca_files {
-            outbound_roots.extend(
-                meridian_rpc::tls::read_certs(file).map_err(|e| StartError::Tls(e.to_string()))?,
-            );
-        }
-        let outbound = meridian_rpc::OutboundClient::new(&outbound_roots)
+        let outbound = meridian_rpc::OutboundClient::with_ca_files(&config.outbound_ca_files)
             .map_err(|e| StartError::Tls(e.to_string()))?;
         let tls = match &config.tls {
             Some(files) => {
@@ -192,7 +186,7 @@ impl ClusterNode {
             stopped(stop_rx.clone()),
         )));
         let senders = crate::hooks::Senders {
-            push: meridian_push::PushClient::new(outbound_roots),
+            push: meridian_push::PushClient::with_client(outbound.clone()),
             callbacks: outbound,
         };
         tasks.push(tokio::spawn(crate::hooks::dispatch(

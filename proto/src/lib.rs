@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 pub mod codes {
     /// Refused by the recipient's blacklist (or not on its whitelist).
     pub const BLOCKED_BY_BLACKLIST: u32 = 405;
-    /// The app's moderation callback refused the message (HOOK-02); nothing was stored.
-    pub const BLOCKED_BY_MODERATION: u32 = 21501;
+    /// The app refused the message: its moderation callback (HOOK-02) or one of its
+    /// sensitive words (HOOK-06); nothing was stored.
+    pub const CONTENT_REFUSED: u32 = 21501;
     /// A malformed frame or parameter.
     pub const BAD_REQUEST: u32 = 1002;
     /// Something failed inside the service; the request may be retried.

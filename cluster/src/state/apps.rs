@@ -525,6 +525,7 @@ pub(super) fn delete(state: &mut Overlay<'_>, app_key: &str) -> Result<Output, C
         super::ultragroups::delete_all(state, &creds.app_key)?;
         super::outbox::delete_all(state, &creds.app_key)?;
         super::push::delete_all(state, &creds.app_key)?;
+        super::sensitive::delete_all(state, &creds.app_key)?;
         state.delete([SETTINGS_PREFIX, creds.app_key.as_bytes()].concat());
         state.delete(key_index_key(&creds.app_key));
     }

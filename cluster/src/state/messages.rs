@@ -215,6 +215,8 @@ pub enum Publication {
     Transient { msg_uid: String, sent_time_ms: u64 },
     /// The recipient's blacklist (or whitelist mode) refuses this sender.
     Blocked,
+    /// A client's text contains one of the app's sensitive words (HOOK-06).
+    Sensitive,
     /// A chatroom over its message budget dropped it (CHR-06): neither stored nor delivered.
     Dropped {
         msg_uid: String,
@@ -364,6 +366,18 @@ pub(super) fn publish(
             out.push(Publication::Blocked);
             continue;
         }
+        let mut content = message.content.clone();
+        if message.sender_device.is_some() {
+            use super::sensitive::{screen, Screened};
+            match screen(state, app_key, &message.object_name, &message.content)? {
+                Screened::Clean => {}
+                Screened::Replaced(screened) => content = screened,
+                Screened::Refused => {
+                    out.push(Publication::Sensitive);
+                    continue;
+                }
+            }
+        }
         let msg_uid = next_uid(ctx, state)?;
         if message.conversation.kind == ConversationType::Chatroom {
             let admitted = super::chatrooms::admit(
@@ -391,7 +405,7 @@ pub(super) fn publish(
             conversation: message.conversation.clone(),
             sender: message.sender.clone(),
             object_name: message.object_name.clone(),
-            content: message.content.clone(),
+            content,
             sent_time_ms: ctx.now_ms,
             seq: 0,
             counted: message.flags.counted,

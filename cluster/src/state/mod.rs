@@ -15,6 +15,7 @@ pub mod messages;
 pub mod outbox;
 pub mod presence;
 pub mod push;
+pub mod sensitive;
 mod store;
 pub mod ultragroups;
 mod users;
@@ -39,6 +40,7 @@ pub use messages::{
 pub use outbox::{DeviceStatus, HookEvent, Job, RoomCause, RoomChange, RoomEvent, StatusChange};
 pub use presence::SessionRecord;
 pub use push::{DeviceToken, PushJob, PushProvider};
+pub use sensitive::SensitiveWord;
 pub use store::{Overlay, StateRead};
 pub use ultragroups::{
     Channel, UltraGroup, UltraGroupAnswer, UltraGroupChange, UltraGroupQuestion, UltraGroupSet,
@@ -346,6 +348,16 @@ pub enum Command {
     RetryDeadLetters {
         app_key: String,
     },
+    /// Adds a sensitive word (HOOK-06), replaced by `replace` or (`None`) refused.
+    AddSensitiveWord {
+        app_key: String,
+        word: String,
+        replace: Option<String>,
+    },
+    DeleteSensitiveWords {
+        app_key: String,
+        words: Vec<String>,
+    },
     /// A device registers (or replaces) its push token.
     RegisterPushToken {
         app_key: String,
@@ -571,6 +583,9 @@ pub enum Query {
         app_key: String,
         limit: usize,
     },
+    SensitiveWords {
+        app_key: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -611,6 +626,7 @@ pub enum QueryOutput {
         jobs: Vec<Job>,
         waiting: u64,
     },
+    SensitiveWords(Vec<SensitiveWord>),
 }
 
 /// Why a command or query was refused. Each variant maps to one wire code at the API.
@@ -920,6 +936,14 @@ fn execute(
         Command::RetryDeadLetters { app_key } => {
             outbox::retry_dead(state, app_key).map(Output::Count)
         }
+        Command::AddSensitiveWord {
+            app_key,
+            word,
+            replace,
+        } => sensitive::add(state, app_key, word, replace.as_deref()).map(|()| Output::Done),
+        Command::DeleteSensitiveWords { app_key, words } => {
+            sensitive::delete(state, app_key, words).map(|()| Output::Done)
+        }
         Command::RegisterPushToken {
             app_key,
             user_id,
@@ -1151,6 +1175,10 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
             jobs: outbox::dead_letters(state, app_key, *limit)?,
             waiting: outbox::waiting_count(state)?,
         }),
+        Query::SensitiveWords { app_key } => {
+            apps::by_key(state, app_key)?;
+            sensitive::list(state, app_key).map(QueryOutput::SensitiveWords)
+        }
         Query::Counts => Ok(QueryOutput::Counts {
             apps: state.count_prefix(apps::APP_PREFIX)?,
             users: state.count_prefix(users::USER_PREFIX)?,

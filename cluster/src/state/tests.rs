@@ -567,7 +567,7 @@ fn messages_get_dense_sequences_unique_uids_and_status_messages_are_not_stored()
             Publication::Stored { msg_uid, .. } | Publication::Transient { msg_uid, .. } => {
                 Some(msg_uid.clone())
             }
-            Publication::Blocked | Publication::Dropped { .. } => None,
+            Publication::Blocked | Publication::Sensitive | Publication::Dropped { .. } => None,
         })
         .collect();
     assert_eq!(uids.len(), 4);
@@ -2243,4 +2243,95 @@ fn push_devices_are_capped_per_user_and_a_gone_token_is_removed_only_if_unchange
     assert_eq!(devices(&tree), 9);
     run(&tree, &[unregister(None)]);
     assert_eq!(devices(&tree), 9);
+}
+
+// covers: HOOK-06
+#[test]
+fn sensitive_words_refuse_or_replace_client_text_within_their_limits() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    let add = |word: &str, replace: Option<&str>| {
+        run(
+            &tree,
+            &[command(Command::AddSensitiveWord {
+                app_key: "prodkey001".into(),
+                word: word.into(),
+                replace: replace.map(str::to_string),
+            })],
+        )
+        .remove(0)
+    };
+    add("spam", None).unwrap();
+    add("darn", Some("****")).unwrap();
+    let mut client_id = 0;
+    let mut from_client = |content: &str| {
+        client_id += 1;
+        let mut m = private_text("ann", "bob", content);
+        m.sender_device = Some(ClientOrigin {
+            device_id: "d".into(),
+            client_id: client_id.to_string(),
+        });
+        match publish(&tree, vec![m]).unwrap() {
+            Output::Published(mut p) => p.remove(0),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(
+        from_client(r#"{"content":"buy spam now"}"#),
+        Publication::Sensitive
+    );
+    assert!(matches!(
+        from_client(r#"{"content":"darn it, darn"}"#),
+        Publication::Stored { seq: 1, .. }
+    ));
+    // The Server API is not screened.
+    publish(
+        &tree,
+        vec![private_text("ann", "bob", r#"{"content":"spam"}"#)],
+    )
+    .unwrap();
+    let stored: Vec<String> = history(&tree, &Conversation::private("ann", "bob", ""), false, 10)
+        .into_iter()
+        .map(|m| m.content)
+        .collect();
+    assert_eq!(
+        stored,
+        [r#"{"content":"**** it, ****"}"#, r#"{"content":"spam"}"#]
+    );
+
+    // Limits: a word of 1 to 32 characters, at most 50 words.
+    assert!(matches!(
+        add(&"x".repeat(33), None),
+        Err(CommandError::Invalid { .. })
+    ));
+    assert!(matches!(add("", None), Err(CommandError::Invalid { .. })));
+    add(&"x".repeat(32), None).unwrap();
+    for i in 3..sensitive::MAX_WORDS {
+        add(&format!("word{i}"), None).unwrap();
+    }
+    assert!(matches!(
+        add("one-more", None),
+        Err(CommandError::Limit { .. })
+    ));
+    // Changing a listed word's replacement is not a new word.
+    add("spam", Some("ham")).unwrap();
+    let deleted = run(
+        &tree,
+        &[command(Command::DeleteSensitiveWords {
+            app_key: "prodkey001".into(),
+            words: vec!["spam".into(), "darn".into()],
+        })],
+    );
+    assert_eq!(deleted[0], Ok(Output::Done));
+    match query(
+        &tree,
+        &Query::SensitiveWords {
+            app_key: "prodkey001".into(),
+        },
+    )
+    .unwrap()
+    {
+        QueryOutput::SensitiveWords(words) => assert_eq!(words.len(), sensitive::MAX_WORDS - 2),
+        other => panic!("{other:?}"),
+    }
 }

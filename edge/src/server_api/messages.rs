@@ -125,7 +125,7 @@ pub(super) async fn publish_to(
             | Publication::Dropped { msg_uid, .. } => {
                 Some(json!({ id_field: id, "messageUID": msg_uid }))
             }
-            Publication::Blocked => None,
+            Publication::Blocked | Publication::Sensitive => None,
         })
         .collect();
     Ok(fields(json!({ "messageUIDs": uids })))

@@ -15,6 +15,7 @@ mod groups;
 mod messages;
 pub mod params;
 pub mod rate_limit;
+mod sensitive;
 mod ultragroups;
 mod users;
 
@@ -170,6 +171,9 @@ enum Endpoint {
     UltraExpansionDelete,
     UltraExpansionQuery,
     CheckOnline,
+    SensitiveAdd,
+    SensitiveDelete,
+    SensitiveList,
     HistoryClean,
     StatusPrivatePublish,
     StatusGroupPublish,
@@ -189,6 +193,9 @@ impl Endpoint {
             "/user/refresh.json" => Endpoint::Refresh,
             "/user/info.json" => Endpoint::Info,
             "/user/checkOnline.json" => Endpoint::CheckOnline,
+            "/sensitiveword/add.json" => Endpoint::SensitiveAdd,
+            "/sensitiveword/batch/delete.json" => Endpoint::SensitiveDelete,
+            "/sensitiveword/list.json" => Endpoint::SensitiveList,
             "/user/token/expire.json" => Endpoint::TokenExpire,
             "/user/block.json" => Endpoint::Block,
             "/user/unblock.json" => Endpoint::Unblock,
@@ -344,6 +351,7 @@ impl Endpoint {
         !matches!(
             self,
             Endpoint::BlockQuery
+                | Endpoint::SensitiveList
                 | Endpoint::GroupBanQuery
                 | Endpoint::ChatroomKeepAliveQuery
                 | Endpoint::ChatroomAppMuteQuery
@@ -600,6 +608,9 @@ impl ServerApi {
             Endpoint::Refresh => users::refresh(&call).await,
             Endpoint::Info => users::info(&call).await,
             Endpoint::CheckOnline => users::check_online(&call).await,
+            Endpoint::SensitiveAdd => sensitive::add(&call).await,
+            Endpoint::SensitiveDelete => sensitive::batch_delete(&call).await,
+            Endpoint::SensitiveList => sensitive::list(&call).await,
             Endpoint::TokenExpire => users::token_expire(&call).await,
             Endpoint::Block => users::block(&call).await,
             Endpoint::Unblock => users::unblock(&call).await,

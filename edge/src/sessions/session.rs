@@ -981,7 +981,7 @@ async fn moderate(
             Ok(())
         }
         Verdict::Block => Err((
-            codes::BLOCKED_BY_MODERATION,
+            codes::CONTENT_REFUSED,
             "the app's moderation refused this message".into(),
         )),
     }
@@ -1108,6 +1108,10 @@ async fn carry_out(
                             dropped: true,
                         })
                     }
+                    Some(Publication::Sensitive) => Err((
+                        codes::CONTENT_REFUSED,
+                        "the message contains a word the app does not allow".into(),
+                    )),
                     Some(Publication::Blocked) => Err((
                         codes::BLOCKED_BY_BLACKLIST,
                         "the recipient does not accept messages from this user".into(),

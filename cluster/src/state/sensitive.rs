@@ -1,0 +1,132 @@
+//! Sensitive words (HOOK-06): the app's word list (Server API `/sensitiveword/*`). A text
+//! message a client sends that contains a word without a replacement is refused; a word
+//! with one is replaced. Screening happens while applying, so every replica agrees on
+//! what was stored. Server API messages are not screened (as commercially, by default).
+
+use serde::{Deserialize, Serialize};
+
+use super::apps;
+use super::store::{scoped, Overlay, StateRead};
+use super::CommandError;
+
+const PREFIX: &[u8] = b"sensitive/";
+/// Words one app may list.
+pub const MAX_WORDS: usize = 50;
+/// The longest word or replacement.
+pub const MAX_WORD_CHARS: usize = 32;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SensitiveWord {
+    pub word: String,
+    /// `None`: a message containing the word is refused.
+    pub replace: Option<String>,
+}
+
+/// What screening made of a message's content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Screened {
+    Clean,
+    Replaced(String),
+    Refused,
+}
+
+fn key(app_key: &str, word: &str) -> Vec<u8> {
+    scoped(PREFIX, app_key, &[word])
+}
+
+fn validate(field: &str, text: &str) -> Result<(), CommandError> {
+    let chars = text.chars().count();
+    if chars == 0 || chars > MAX_WORD_CHARS || text.contains('/') {
+        return Err(CommandError::invalid(
+            field,
+            format!("must be 1 to {MAX_WORD_CHARS} characters without '/'"),
+        ));
+    }
+    Ok(())
+}
+
+/// Adds a word, or changes its replacement.
+pub(super) fn add(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    word: &str,
+    replace: Option<&str>,
+) -> Result<(), CommandError> {
+    apps::by_key(state, app_key)?;
+    validate("word", word)?;
+    if let Some(replace) = replace {
+        validate("replaceWord", replace)?;
+    }
+    let key = key(app_key, word);
+    if state.get_raw(&key)?.is_none() && list(state, app_key)?.len() >= MAX_WORDS {
+        return Err(CommandError::Limit {
+            what: "sensitive words".into(),
+            limit: MAX_WORDS as u64,
+        });
+    }
+    let entry = SensitiveWord {
+        word: word.to_string(),
+        replace: replace.map(str::to_string),
+    };
+    Ok(state.put(key, &entry)?)
+}
+
+pub(super) fn delete(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    words: &[String],
+) -> Result<(), CommandError> {
+    apps::by_key(state, app_key)?;
+    for word in words {
+        state.delete(key(app_key, word));
+    }
+    Ok(())
+}
+
+pub fn list(state: &impl StateRead, app_key: &str) -> Result<Vec<SensitiveWord>, CommandError> {
+    Ok(state.scan(&scoped(PREFIX, app_key, &[]))?)
+}
+
+pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
+    for (key, _) in state.scan_raw(&scoped(PREFIX, app_key, &[]))? {
+        state.delete(key);
+    }
+    Ok(())
+}
+
+/// Screens a text message's `content` field (other types pass untouched).
+pub(super) fn screen(
+    state: &impl StateRead,
+    app_key: &str,
+    object_name: &str,
+    content: &str,
+) -> Result<Screened, CommandError> {
+    if object_name != "RC:TxtMsg" {
+        return Ok(Screened::Clean);
+    }
+    let words = list(state, app_key)?;
+    if words.is_empty() {
+        return Ok(Screened::Clean);
+    }
+    let Ok(mut body) = serde_json::from_str::<serde_json::Value>(content) else {
+        return Ok(Screened::Clean);
+    };
+    let Some(text) = body.get("content").and_then(|t| t.as_str()) else {
+        return Ok(Screened::Clean);
+    };
+    let mut screened = text.to_string();
+    for entry in &words {
+        if !screened.contains(&entry.word) {
+            continue;
+        }
+        match &entry.replace {
+            None => return Ok(Screened::Refused),
+            Some(replace) => screened = screened.replace(&entry.word, replace),
+        }
+    }
+    if screened == text {
+        return Ok(Screened::Clean);
+    }
+    body["content"] = serde_json::Value::String(screened);
+    Ok(Screened::Replaced(body.to_string()))
+}

@@ -1,0 +1,61 @@
+//! `/sensitiveword/*` (HOOK-06): the app's sensitive words. A client's text message
+//! containing a word is refused, or the word replaced by its `replaceWord`.
+
+use meridian_cluster::state::{Command, Query, QueryOutput};
+use serde_json::json;
+
+use super::{fields, owned, unexpected, Call, Fields};
+
+/// Words one `/sensitiveword/batch/delete.json` call may name.
+const MAX_DELETE_WORDS: usize = 50;
+
+// covers: HOOK-06
+pub(super) async fn add(call: &Call) -> Fields {
+    let form = call.form()?;
+    let word = form.required("word")?.to_string();
+    let replace = form.get("replaceWord").filter(|r| !r.is_empty());
+    call.write(Command::AddSensitiveWord {
+        app_key: call.app_key(),
+        word,
+        replace: replace.map(str::to_string),
+    })
+    .await?;
+    Ok(fields(json!({})))
+}
+
+pub(super) async fn batch_delete(call: &Call) -> Fields {
+    let words = call.form()?.required_at_most("words", MAX_DELETE_WORDS)?;
+    call.write(Command::DeleteSensitiveWords {
+        app_key: call.app_key(),
+        words: owned(&words),
+    })
+    .await?;
+    Ok(fields(json!({})))
+}
+
+/// `type`: 0 replaced words, 1 refused words, 2 (or none) both.
+pub(super) async fn list(call: &Call) -> Fields {
+    let kind = call.form()?.get("type").unwrap_or("2").to_string();
+    match call
+        .read(Query::SensitiveWords {
+            app_key: call.app_key(),
+        })
+        .await?
+    {
+        QueryOutput::SensitiveWords(words) => {
+            let words: Vec<_> = words
+                .iter()
+                .map(|w| {
+                    let kind = if w.replace.is_some() { "0" } else { "1" };
+                    (kind, w)
+                })
+                .filter(|(k, _)| kind == "2" || *k == kind)
+                .map(|(k, w)| {
+                    json!({"type": k, "word": w.word, "replaceWord": w.replace.clone().unwrap_or_default()})
+                })
+                .collect();
+            Ok(fields(json!({ "words": words })))
+        }
+        other => Err(unexpected(other)),
+    }
+}
