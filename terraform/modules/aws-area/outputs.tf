@@ -1,0 +1,28 @@
+output "area" {
+  value = var.area
+}
+
+output "api_url" {
+  description = "The area's Server API (app servers set this as their base URL)."
+  value       = "https://${local.api_dns}"
+}
+
+output "nav_urls" {
+  description = "Primary and backup nav."
+  value       = [for host in local.nav_dns : "http://${host}"]
+}
+
+output "edge_srv" {
+  description = "The SRV name navs discover edges by."
+  value       = local.edge_srv
+}
+
+output "cluster_rpc" {
+  description = "The cluster nodes' internal addresses (Raft peers)."
+  value       = [for peer in local.peers : peer.addr]
+}
+
+output "admin_urls" {
+  description = "Operator admin API on each cluster node (inside the VPC)."
+  value       = [for n in local.nodes : "http://${n.ip}:${local.admin}"]
+}

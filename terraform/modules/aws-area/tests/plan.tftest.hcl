@@ -1,0 +1,131 @@
+# Plan-level checks of the module, offline: the AWS provider is mocked, so nothing is
+# created and no credentials are needed.
+
+mock_provider "aws" {}
+
+variables {
+  area                = "SG"
+  availability_zones  = ["ap-southeast-1a", "ap-southeast-1b", "ap-southeast-1c"]
+  ami_id              = "ami-0123456789abcdef0"
+  meridian_binary_url = "https://downloads.example.com/meridian/linux-x86_64/meridian"
+  operator_token      = "test-operator-token-0123456789"
+  domain              = "chat.example.com"
+  route53_zone_id     = "Z0123456789EXAMPLE"
+  certificate_arn     = "arn:aws:acm:ap-southeast-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+}
+
+run "an_area_plans_its_nodes_edges_navs_and_names" {
+  command = plan
+
+  assert {
+    condition     = length(aws_instance.node) == 3
+    error_message = "three cluster nodes by default"
+  }
+  assert {
+    condition     = length(distinct([for n in aws_instance.node : n.private_ip])) == 3
+    error_message = "every node has its own fixed private address"
+  }
+  assert {
+    condition     = length(distinct([for n in aws_instance.node : cidrsubnet("${n.private_ip}/20", 0, 0)])) == 3
+    error_message = "nodes spread over the zones' private subnets"
+  }
+  assert {
+    condition = alltrue([for i, t in aws_launch_template.node :
+    strcontains(base64decode(t.user_data), "node_id = ${i + 1}")])
+    error_message = "each node's configuration names its own id"
+  }
+  assert {
+    condition = alltrue([for t in aws_launch_template.node :
+    length(regexall("addr = \"10\\.40\\.", base64decode(t.user_data))) == 3])
+    error_message = "each node's configuration lists the three voters"
+  }
+  assert {
+    condition     = strcontains(base64decode(aws_launch_template.edge.user_data), "meridian edge --config")
+    error_message = "edges run `meridian edge`"
+  }
+  assert {
+    condition     = aws_autoscaling_group.edge.desired_capacity == 2
+    error_message = "two edges by default"
+  }
+  assert {
+    condition = (strcontains(base64decode(aws_launch_template.nav[0].user_data), "role = \"primary\"")
+    && strcontains(base64decode(aws_launch_template.nav[1].user_data), "role = \"backup\""))
+    error_message = "a primary and a backup nav"
+  }
+  assert {
+    condition     = aws_route53_record.edge_srv.name == "_meridian-edge._tcp.sg.chat.example.com"
+    error_message = "the edge SRV name navs discover edges by"
+  }
+  assert {
+    condition     = aws_route53_record.edge_srv.records == toset(["0 0 443 edge.sg.chat.example.com."])
+    error_message = "the SRV record points at the edges' load balancer"
+  }
+  assert {
+    condition     = aws_route53_record.api.name == "api.sg.chat.example.com"
+    error_message = "the Server API name"
+  }
+  assert {
+    condition     = [for r in aws_route53_record.nav : r.name] == ["nav.sg.chat.example.com", "nav-backup.sg.chat.example.com"]
+    error_message = "primary and backup nav names"
+  }
+  assert {
+    condition     = output.api_url == "https://api.sg.chat.example.com"
+    error_message = "the Server API URL"
+  }
+}
+
+run "five_voters_plan_five_nodes" {
+  command = plan
+  variables {
+    area       = "SG-B"
+    node_count = 5
+  }
+  assert {
+    condition     = length(aws_instance.node) == 5
+    error_message = "five cluster nodes"
+  }
+  assert {
+    condition     = output.edge_srv == "_meridian-edge._tcp.sg-b.chat.example.com"
+    error_message = "area SG-B names records under sg-b"
+  }
+}
+
+run "an_unknown_area_is_refused" {
+  command = plan
+  variables {
+    area = "EU"
+  }
+  expect_failures = [var.area]
+}
+
+run "an_even_voter_count_is_refused" {
+  command = plan
+  variables {
+    node_count = 4
+  }
+  expect_failures = [var.node_count]
+}
+
+run "a_single_voter_is_refused" {
+  command = plan
+  variables {
+    node_count = 1
+  }
+  expect_failures = [var.node_count]
+}
+
+run "one_zone_is_refused" {
+  command = plan
+  variables {
+    availability_zones = ["ap-southeast-1a"]
+  }
+  expect_failures = [var.availability_zones]
+}
+
+run "a_short_operator_token_is_refused" {
+  command = plan
+  variables {
+    operator_token = "short"
+  }
+  expect_failures = [var.operator_token]
+}
