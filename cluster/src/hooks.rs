@@ -2,14 +2,15 @@
 //! callback carries (HOOK-05).
 //!
 //! Jobs wait in the replicated outbox (`state::outbox`). The leader reads them in id
-//! order and keeps one job in flight per lane, so each conversation, user and room
-//! arrives in order; different lanes go out side by side. The outcome of every attempt
-//! is written back through Raft before the lane moves on, so a new leader resumes
-//! exactly where the old one had certainly got to: at worst it repeats the job that was
-//! in flight, which carries the same `X-Meridian-Event-Id` both times.
+//! order and gives each lane (a conversation, a user, a room, a device) to one task at a
+//! time, which sends the lane's jobs one after the other, each only once the app server
+//! took the one before, so every lane arrives in order; lanes go out side by side.
+//! Outcomes are written back through Raft in batches. A new leader resumes from what was
+//! committed: at worst it repeats jobs whose delivery was not recorded yet, in their
+//! order, with the same `X-Meridian-Event-Id` (at least once, with a stable id).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use meridian_push::{Notification, Outcome, PushClient};
@@ -28,6 +29,12 @@ use crate::state::{
 pub const EVENT_ID_HEADER: &str = "x-meridian-event-id";
 /// Lanes with a callback in flight at once.
 const MAX_IN_FLIGHT: usize = 64;
+/// Jobs one lane is handed per pass.
+const LANE_RUN: usize = 256;
+/// Outcomes written through Raft in one write at most.
+const RECORD_BATCH: usize = 1_000;
+/// Passes are at least this far apart, however often jobs arrive.
+const MIN_PASS_GAP: Duration = Duration::from_millis(20);
 /// Jobs read per pass: lanes beyond these wait for a later pass.
 const PASS_JOBS: usize = 5_000;
 /// A pass also runs this often when nothing new arrives (backoffs run out).
@@ -211,13 +218,20 @@ pub(crate) struct Senders {
     pub push: PushClient,
 }
 
-/// One attempt at one job, with its outcome reported back to the dispatcher loop.
-struct Finished {
-    job: Job,
-    attempt: Attempt,
-}
+/// A lane: its app and its name.
+type LaneKey = (String, String);
+
+/// Jobs whose outcome is known but not yet committed (`true`: it went out, `false`: it
+/// failed). Passes skip delivered ones and hold a lane back behind a failed one, so no
+/// job is sent twice by one leader and none overtakes an earlier one of its lane.
+type Settled = Arc<Mutex<HashMap<u64, bool>>>;
 
 /// Runs on every node; does its work while this node leads.
+///
+/// A pass reads the waiting jobs and hands each idle lane its run of due jobs; the lane's
+/// task sends them one after the other, each only after the one before was taken, and
+/// stops at the first failure. Outcomes are written through Raft in batches by
+/// [`record_outcomes`], so a busy conversation is not slowed to one commit per callback.
 pub(crate) async fn dispatch(
     core: Arc<NodeCore>,
     senders: Senders,
@@ -225,29 +239,39 @@ pub(crate) async fn dispatch(
 ) {
     tokio::pin!(stop);
     let mut head = core.state_machine.outbox_head();
-    let (finished_tx, mut finished_rx) = mpsc::channel::<Finished>(MAX_IN_FLIGHT);
-    // Lanes with a job in flight, and the jobs: a job stays here until its outcome is
-    // committed, so no pass sends it again meanwhile.
-    let mut busy_lanes: HashSet<(String, String)> = HashSet::new();
-    let mut in_flight: HashSet<u64> = HashSet::new();
+    let settled: Settled = Arc::default();
+    let (outcome_tx, outcome_rx) = mpsc::unbounded_channel::<(Job, Attempt)>();
+    let (lane_done_tx, mut lane_done_rx) = mpsc::unbounded_channel::<LaneKey>();
+    let (recorded_tx, mut recorded_rx) = mpsc::unbounded_channel::<()>();
+    let recorder = tokio::spawn(record_outcomes(
+        core.clone(),
+        outcome_rx,
+        settled.clone(),
+        recorded_tx,
+    ));
+    let mut busy_lanes: HashSet<LaneKey> = HashSet::new();
+    let mut last_pass = tokio::time::Instant::now();
     loop {
         tokio::select! {
-            _ = &mut stop => return,
-            changed = head.changed() => if changed.is_err() { return },
-            finished = finished_rx.recv() => {
-                let Some(finished) = finished else { return };
-                record(&core, &finished).await;
-                busy_lanes.remove(&(finished.job.app_key.clone(), finished.job.lane.clone()));
-                in_flight.remove(&finished.job.id);
-            }
+            _ = &mut stop => break,
+            changed = head.changed() => if changed.is_err() { break },
+            Some(lane) = lane_done_rx.recv() => { busy_lanes.remove(&lane); }
+            Some(()) = recorded_rx.recv() => {}
             _ = tokio::time::sleep(IDLE_PASS) => {}
         }
+        while let Ok(lane) = lane_done_rx.try_recv() {
+            busy_lanes.remove(&lane);
+        }
+        while recorded_rx.try_recv().is_ok() {}
         core.metrics
             .callbacks_waiting
             .set(waiting(&core).unwrap_or(0) as i64);
-        if !core.raft.is_leader() || in_flight.len() >= MAX_IN_FLIGHT {
+        if !core.raft.is_leader() || busy_lanes.len() >= MAX_IN_FLIGHT {
             continue;
         }
+        // A burst of commits makes one pass, not one per commit.
+        tokio::time::sleep_until(last_pass + MIN_PASS_GAP).await;
+        last_pass = tokio::time::Instant::now();
         let Ok(QueryOutput::Jobs { jobs, .. }) = state::query(
             core.state_machine.state(),
             &Query::Outbox {
@@ -257,41 +281,105 @@ pub(crate) async fn dispatch(
         ) else {
             continue;
         };
-        let now = now_ms();
-        // The first job of each lane is its head; only a head may go.
-        let mut seen: HashSet<(String, String)> = HashSet::new();
+        let runs = {
+            let settled = settled.lock().unwrap_or_else(|e| e.into_inner());
+            due_runs(jobs, &busy_lanes, &settled, now_ms())
+        };
         let mut settings: HashMap<String, Option<(AppSettings, String)>> = HashMap::new();
-        for job in jobs {
-            let lane = (job.app_key.clone(), job.lane.clone());
-            if !seen.insert(lane.clone()) || busy_lanes.contains(&lane) {
-                continue;
-            }
-            if job.next_attempt_ms > now || in_flight.contains(&job.id) {
-                continue;
-            }
-            if in_flight.len() >= MAX_IN_FLIGHT {
+        for (lane, run) in runs {
+            if busy_lanes.len() >= MAX_IN_FLIGHT {
                 break;
             }
             let app = settings
-                .entry(job.app_key.clone())
-                .or_insert_with(|| app_settings(&core, &job.app_key))
+                .entry(lane.0.clone())
+                .or_insert_with(|| app_settings(&core, &lane.0))
                 .clone();
-            busy_lanes.insert(lane);
-            in_flight.insert(job.id);
-            let senders = senders.clone();
-            let finished_tx = finished_tx.clone();
-            let metrics = core.metrics.clone();
-            tokio::spawn(async move {
-                let started = std::time::Instant::now();
-                let attempt = attempt(&senders, &job, app).await;
-                metrics
-                    .callback_seconds
-                    .with_label_values(&[job.event.kind()])
-                    .observe(started.elapsed().as_secs_f64());
-                let _ = finished_tx.send(Finished { job, attempt }).await;
-            });
+            busy_lanes.insert(lane.clone());
+            tokio::spawn(run_lane(
+                run,
+                app,
+                senders.clone(),
+                core.metrics.clone(),
+                settled.clone(),
+                outcome_tx.clone(),
+                lane_done_tx.clone(),
+                lane,
+            ));
         }
     }
+    drop(outcome_tx);
+    let _ = recorder.await;
+}
+
+/// Each idle lane's run of jobs that may go now, lanes in order of their oldest job: a
+/// lane's jobs in id order, skipping those already delivered, up to the first that is
+/// not due yet or whose failure is not committed yet.
+fn due_runs(
+    jobs: Vec<Job>,
+    busy: &HashSet<LaneKey>,
+    settled: &HashMap<u64, bool>,
+    now_ms: u64,
+) -> Vec<(LaneKey, Vec<Job>)> {
+    let mut runs: Vec<(LaneKey, Vec<Job>)> = Vec::new();
+    let mut index: HashMap<LaneKey, usize> = HashMap::new();
+    let mut blocked: HashSet<LaneKey> = HashSet::new();
+    for job in jobs {
+        let lane = (job.app_key.clone(), job.lane.clone());
+        if busy.contains(&lane) || blocked.contains(&lane) {
+            continue;
+        }
+        match settled.get(&job.id) {
+            Some(true) => continue,
+            Some(false) => {
+                blocked.insert(lane);
+                continue;
+            }
+            None => {}
+        }
+        if job.next_attempt_ms > now_ms {
+            blocked.insert(lane);
+            continue;
+        }
+        let at = *index.entry(lane.clone()).or_insert_with(|| {
+            runs.push((lane.clone(), Vec::new()));
+            runs.len() - 1
+        });
+        if runs[at].1.len() < LANE_RUN {
+            runs[at].1.push(job);
+        }
+    }
+    runs
+}
+
+/// Sends a lane's run in order, each after the one before was taken; stops at a failure.
+#[allow(clippy::too_many_arguments)]
+async fn run_lane(
+    run: Vec<Job>,
+    app: Option<(AppSettings, String)>,
+    senders: Senders,
+    metrics: crate::metrics::ClusterMetrics,
+    settled: Settled,
+    outcomes: mpsc::UnboundedSender<(Job, Attempt)>,
+    done: mpsc::UnboundedSender<LaneKey>,
+    lane: LaneKey,
+) {
+    for job in run {
+        let started = std::time::Instant::now();
+        let attempt = attempt(&senders, &job, app.clone()).await;
+        metrics
+            .callback_seconds
+            .with_label_values(&[job.event.kind()])
+            .observe(started.elapsed().as_secs_f64());
+        let failed = matches!(attempt, Attempt::Failed(_));
+        settled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(job.id, !failed);
+        if outcomes.send((job, attempt)).is_err() || failed {
+            break;
+        }
+    }
+    let _ = done.send(lane);
 }
 
 fn waiting(core: &NodeCore) -> Result<u64, state::CommandError> {
@@ -398,61 +486,99 @@ async fn send_push(
     }
 }
 
-/// Writes an attempt's outcome through Raft (a failed write leaves the job as it was:
-/// it is simply tried again).
-async fn record(core: &NodeCore, finished: &Finished) {
-    let job = &finished.job;
-    let kind = job.event.kind();
-    let done = state::Command::OutboxDelivered { ids: vec![job.id] };
-    let (commands, outcome) = match &finished.attempt {
-        Attempt::Delivered => (vec![done], "delivered"),
-        Attempt::Dropped => (vec![done], "dropped"),
-        Attempt::Rejected(reason) => {
-            tracing::debug!(id = job.id, kind, %reason, "push rejected by its provider");
-            (vec![done], "rejected")
-        }
-        Attempt::TokenGone => {
-            let mut commands = vec![done];
-            if let HookEvent::Push(push) = &job.event {
-                commands.push(state::Command::UnregisterPushToken {
-                    app_key: job.app_key.clone(),
-                    user_id: push.user_id.clone(),
-                    device_id: push.device.device_id.clone(),
-                    token: Some(push.device.token.clone()),
-                });
+/// Writes outcomes through Raft, as many per write as have arrived meanwhile. A write
+/// that fails leaves its jobs waiting: they are simply sent again (at least once).
+async fn record_outcomes(
+    core: Arc<NodeCore>,
+    mut outcomes: mpsc::UnboundedReceiver<(Job, Attempt)>,
+    settled: Settled,
+    recorded: mpsc::UnboundedSender<()>,
+) {
+    while let Some(first) = outcomes.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < RECORD_BATCH {
+            match outcomes.try_recv() {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
             }
-            (commands, "token_gone")
         }
-        Attempt::Failed(error) => {
-            tracing::debug!(id = job.id, kind, %error, "callback failed");
-            let failed = state::Command::OutboxFailed {
-                failures: vec![(job.id, error.clone())],
+        let mut done = Vec::new();
+        let mut failures = Vec::new();
+        let mut gone_tokens = Vec::new();
+        for (job, attempt) in &batch {
+            let kind = job.event.kind();
+            let outcome = match attempt {
+                Attempt::Delivered => "delivered",
+                Attempt::Dropped => "dropped",
+                Attempt::Rejected(reason) => {
+                    tracing::debug!(id = job.id, kind, %reason, "push rejected by its provider");
+                    "rejected"
+                }
+                Attempt::TokenGone => {
+                    if let HookEvent::Push(push) = &job.event {
+                        gone_tokens.push(state::Command::UnregisterPushToken {
+                            app_key: job.app_key.clone(),
+                            user_id: push.user_id.clone(),
+                            device_id: push.device.device_id.clone(),
+                            token: Some(push.device.token.clone()),
+                        });
+                    }
+                    "token_gone"
+                }
+                Attempt::Failed(error) => {
+                    tracing::debug!(id = job.id, kind, %error, "callback failed");
+                    failures.push((job.id, error.clone()));
+                    "failed"
+                }
             };
-            (vec![failed], "failed")
-        }
-    };
-    core.metrics
-        .callback_attempts_total
-        .with_label_values(&[kind, outcome])
-        .inc();
-    let envelopes = commands
-        .into_iter()
-        .map(|command| Envelope {
-            area: core.config.area,
-            command,
-        })
-        .collect();
-    match core.writer.write(envelopes).await {
-        Ok(results) => {
-            if let Some(Ok(state::Output::Count(dead))) = results.first() {
-                let dead = *dead;
-                core.metrics
-                    .callback_dead_letters_total
-                    .with_label_values(&[kind])
-                    .inc_by(dead);
+            if !matches!(attempt, Attempt::Failed(_)) {
+                done.push(job.id);
             }
+            core.metrics
+                .callback_attempts_total
+                .with_label_values(&[kind, outcome])
+                .inc();
         }
-        Err(e) => tracing::debug!(id = job.id, error = ?e, "callback outcome not committed"),
+        let has_failures = !failures.is_empty();
+        let commands = [
+            (!done.is_empty()).then_some(state::Command::OutboxDelivered { ids: done }),
+            has_failures.then_some(state::Command::OutboxFailed { failures }),
+        ]
+        .into_iter()
+        .flatten()
+        .chain(gone_tokens);
+        let envelopes = commands
+            .map(|command| Envelope {
+                area: core.config.area,
+                command,
+            })
+            .collect();
+        match core.writer.write(envelopes).await {
+            Ok(results) => {
+                // OutboxFailed answers how many became dead letters, per job in order.
+                let dead = results.iter().find_map(|r| match r {
+                    Ok(state::Output::Dead(ids)) => Some(ids.clone()),
+                    _ => None,
+                });
+                for id in dead.unwrap_or_default() {
+                    let kind = batch
+                        .iter()
+                        .find(|(job, _)| job.id == id)
+                        .map_or("unknown", |(job, _)| job.event.kind());
+                    core.metrics
+                        .callback_dead_letters_total
+                        .with_label_values(&[kind])
+                        .inc();
+                }
+            }
+            Err(e) => tracing::debug!(error = ?e, "callback outcomes not committed"),
+        }
+        let mut settled = settled.lock().unwrap_or_else(|e| e.into_inner());
+        for (job, _) in &batch {
+            settled.remove(&job.id);
+        }
+        drop(settled);
+        let _ = recorded.send(());
     }
 }
 
@@ -467,6 +593,80 @@ mod tests {
             .split('&')
             .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
             .unwrap_or_else(|| panic!("{name} missing from {url}"))
+    }
+
+    fn job(id: u64, lane: &str, next_attempt_ms: u64) -> Job {
+        Job {
+            id,
+            app_key: "app".into(),
+            lane: lane.into(),
+            event: HookEvent::Status(StatusChange {
+                user_id: lane.into(),
+                status: DeviceStatus::Online,
+                platform: "iOS".into(),
+                client_ip: String::new(),
+                session_id: String::new(),
+                time_ms: 0,
+            }),
+            created_ms: 0,
+            attempts: 0,
+            next_attempt_ms,
+            last_error: String::new(),
+        }
+    }
+
+    fn ids(runs: &[(LaneKey, Vec<Job>)]) -> Vec<(String, Vec<u64>)> {
+        runs.iter()
+            .map(|(lane, run)| (lane.1.clone(), run.iter().map(|j| j.id).collect()))
+            .collect()
+    }
+
+    // covers: HOOK-01
+    #[test]
+    fn a_lane_runs_its_due_jobs_in_order_and_waits_behind_a_failure_or_a_backoff() {
+        let jobs = || {
+            vec![
+                job(1, "a", 0),
+                job(2, "b", 0),
+                job(3, "a", 0),
+                job(4, "c", 5_000),
+                job(5, "c", 0),
+                job(6, "d", 0),
+                job(7, "a", 0),
+                job(8, "d", 0),
+                job(9, "e", 0),
+            ]
+        };
+        let none = HashMap::new();
+        let busy = HashSet::from([("app".to_string(), "e".to_string())]);
+        // c's first job is backing off: nothing of c may overtake it; e is busy.
+        assert_eq!(
+            ids(&due_runs(jobs(), &busy, &none, 1_000)),
+            [
+                ("a".to_string(), vec![1, 3, 7]),
+                ("b".to_string(), vec![2]),
+                ("d".to_string(), vec![6, 8]),
+            ]
+        );
+        // 1 went out (not committed yet): a resumes at 3. 6 failed (not committed yet):
+        // d waits. Once c's backoff ran out, c goes.
+        let settled = HashMap::from([(1, true), (6, false)]);
+        assert_eq!(
+            ids(&due_runs(jobs(), &HashSet::new(), &settled, 5_000)),
+            [
+                ("b".to_string(), vec![2]),
+                ("a".to_string(), vec![3, 7]),
+                ("c".to_string(), vec![4, 5]),
+                ("e".to_string(), vec![9]),
+            ]
+        );
+        let many: Vec<Job> = (1..=LANE_RUN as u64 + 10)
+            .map(|id| job(id, "a", 0))
+            .collect();
+        assert_eq!(
+            due_runs(many, &HashSet::new(), &none, 0)[0].1.len(),
+            LANE_RUN
+        );
     }
 
     // covers: HOOK-05

@@ -427,8 +427,10 @@ pub enum Output {
     Imported(u64),
     /// Rooms destroyed.
     Destroyed(Vec<String>),
-    /// How many records a command moved (dead letters made or retried).
+    /// How many records a command moved (dead letters retried).
     Count(u64),
+    /// The callbacks that became dead letters.
+    Dead(Vec<u64>),
     Done,
 }
 
@@ -931,7 +933,7 @@ fn execute(
             .map(|()| Output::Done),
         Command::OutboxDelivered { ids } => outbox::delivered(state, ids).map(|()| Output::Done),
         Command::OutboxFailed { failures } => {
-            outbox::failed(ctx, state, failures).map(Output::Count)
+            outbox::failed(ctx, state, failures).map(Output::Dead)
         }
         Command::RetryDeadLetters { app_key } => {
             outbox::retry_dead(state, app_key).map(Output::Count)

@@ -295,13 +295,13 @@ pub fn backoff_ms(attempts: u32) -> u64 {
 }
 
 /// Failed attempts: each job waits out its backoff, or goes to the dead letters once it
-/// has used up its app's attempts. Answers how many went dead.
+/// has used up its app's attempts. Answers which went dead.
 pub(super) fn failed(
     ctx: ApplyContext,
     state: &mut Overlay<'_>,
     failures: &[(u64, String)],
-) -> Result<u64, CommandError> {
-    let mut dead = 0;
+) -> Result<Vec<u64>, CommandError> {
+    let mut dead = Vec::new();
     for (id, error) in failures {
         let Some(mut job) = state.get::<Job>(&job_key(*id))? else {
             continue;
@@ -318,7 +318,7 @@ pub(super) fn failed(
             state.delete(job_key(job.id));
             change_waiting(state, -1)?;
             state.put(dead_key(&job.app_key, job.id), &job)?;
-            dead += 1;
+            dead.push(job.id);
         } else {
             job.next_attempt_ms = ctx.now_ms + backoff_ms(job.attempts);
             state.put(job_key(job.id), &job)?;

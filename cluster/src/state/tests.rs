@@ -1833,7 +1833,7 @@ fn failed_callbacks_back_off_then_become_dead_letters_that_can_be_retried() {
             failures: vec![(id, "HTTP 500".into())],
         })
     };
-    assert_eq!(run(&tree, &[fail()])[0], Ok(Output::Count(0)));
+    assert_eq!(run(&tree, &[fail()])[0], Ok(Output::Dead(Vec::new())));
     let (jobs, _) = outbox(&tree);
     assert_eq!(jobs[0].attempts, 1);
     assert_eq!(
@@ -1842,7 +1842,7 @@ fn failed_callbacks_back_off_then_become_dead_letters_that_can_be_retried() {
     );
     assert_eq!(jobs[0].last_error, "HTTP 500");
     // The cap reached, the job is a dead letter, no longer waiting.
-    assert_eq!(run(&tree, &[fail()])[0], Ok(Output::Count(1)));
+    assert_eq!(run(&tree, &[fail()])[0], Ok(Output::Dead(vec![id])));
     assert_eq!(outbox(&tree), (Vec::new(), 0));
     let dead = dead_letters(&tree, "prodkey001");
     assert_eq!((dead.len(), dead[0].id, dead[0].attempts), (1, id, 2));
