@@ -15,7 +15,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use meridian_cluster::admin::generate_credentials;
 use meridian_cluster::config::{loopback_cluster, LoopbackNode, RaftTuning, StorageTuning};
-use meridian_cluster::state::{Command, Envelope};
+use meridian_cluster::state::{Command, Credentials, Envelope};
 use meridian_cluster::{ClusterClient, ClusterNode, NodeConfig};
 use meridian_regions::AreaCode;
 use serde_json::json;
@@ -59,13 +59,17 @@ pub enum BenchCommand {
     Chatroom(crate::bench_sessions::ChatroomArgs),
     /// Navigation answers per second and latency under wrk (Debian's package).
     Nav(crate::bench_sessions::NavArgs),
+    /// Message routing callbacks (HOOK-01) per second to a local app server.
+    Hooks(crate::bench_hooks::HooksArgs),
     /// Every benchmark above with its defaults, one after the other, each in a process of
     /// its own; prints `{"machine": …, "benchmarks": [each one's --json object]}`.
     All,
 }
 
 /// What `bench all` runs, in order.
-const ALL: [&str; 7] = ["raft", "api", "sessions", "ws", "group", "chatroom", "nav"];
+const ALL: [&str; 8] = [
+    "raft", "api", "sessions", "ws", "group", "chatroom", "nav", "hooks",
+];
 
 async fn run_all() -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("locating the meridian binary")?;
@@ -155,11 +159,11 @@ pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(meridian_telemetry::free_loopback_port()?)
 }
 
-async fn bench_meridian(
+/// A 3-node loopback area of in-process nodes with one app; answers the nodes, a client
+/// and the app's prod credentials.
+pub(crate) async fn start_bench_area(
     dir: &Path,
-    writers: &[usize],
-    duration: Duration,
-) -> anyhow::Result<Vec<Measurement>> {
+) -> anyhow::Result<(Vec<ClusterNode>, Arc<ClusterClient>, Credentials)> {
     let token = generate_credentials().app_secret + "-bench-operator";
     let (plan, peers) = loopback_cluster(3)?;
     let mut nodes = Vec::new();
@@ -204,6 +208,15 @@ async fn bench_meridian(
             },
         })
         .await?;
+    Ok((nodes, client, creds))
+}
+
+async fn bench_meridian(
+    dir: &Path,
+    writers: &[usize],
+    duration: Duration,
+) -> anyhow::Result<Vec<Measurement>> {
+    let (nodes, client, creds) = start_bench_area(dir).await?;
     let mut results = Vec::new();
     for &count in writers {
         let client = client.clone();
@@ -513,6 +526,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Group(args) => return crate::bench_sessions::group(args).await,
         BenchCommand::Chatroom(args) => return crate::bench_sessions::chatroom(args).await,
         BenchCommand::Nav(args) => return crate::bench_sessions::nav(args).await,
+        BenchCommand::Hooks(args) => return crate::bench_hooks::hooks(args).await,
         BenchCommand::All => return run_all().await,
     };
     let duration = Duration::from_secs(seconds.max(1));

@@ -1,6 +1,7 @@
 //! The `meridian` command: parses flags and wires the crates together.
 
 mod bench;
+mod bench_hooks;
 mod bench_sessions;
 mod chat;
 mod config_file;

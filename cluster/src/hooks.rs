@@ -272,17 +272,20 @@ pub(crate) async fn dispatch(
         // A burst of commits makes one pass, not one per commit.
         tokio::time::sleep_until(last_pass + MIN_PASS_GAP).await;
         last_pass = tokio::time::Instant::now();
-        let Ok(QueryOutput::Jobs { jobs, .. }) = state::query(
-            core.state_machine.state(),
-            &Query::Outbox {
-                after: 0,
-                limit: PASS_JOBS,
-            },
-        ) else {
-            continue;
-        };
+        // Read the jobs under the lock: an outcome committed meanwhile must not have
+        // left `settled` while its job is still in what we read (it would go out again,
+        // after the jobs that followed it).
         let runs = {
             let settled = settled.lock().unwrap_or_else(|e| e.into_inner());
+            let Ok(QueryOutput::Jobs { jobs, .. }) = state::query(
+                core.state_machine.state(),
+                &Query::Outbox {
+                    after: 0,
+                    limit: PASS_JOBS,
+                },
+            ) else {
+                continue;
+            };
             due_runs(jobs, &busy_lanes, &settled, now_ms())
         };
         let mut settings: HashMap<String, Option<(AppSettings, String)>> = HashMap::new();
