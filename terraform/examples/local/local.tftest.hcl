@@ -1,0 +1,68 @@
+# Apply-level runs against a live `meridian dev --areas SG`: set TF_VAR_endpoint and
+# TF_VAR_token (areas.SG.edges[0].admin and operatorToken in its endpoints.json).
+# `terraform test` destroys what the runs created when it is done.
+
+run "creates_the_app_and_its_settings" {
+  command = apply
+
+  assert {
+    condition     = meridian_app.demo.home_area == "SG"
+    error_message = "The app lives in the endpoint's area."
+  }
+
+  assert {
+    condition     = length(meridian_app.demo.prod_app_key) == 14 && meridian_app.demo.dev_app_key != meridian_app.demo.prod_app_key
+    error_message = "Each environment gets its own generated 14-character App Key."
+  }
+
+  assert {
+    condition     = meridian_app.demo.id == meridian_app.demo.prod_app_key
+    error_message = "The app is identified by its prod App Key."
+  }
+
+  assert {
+    condition     = meridian_app_settings.demo_prod.offline_window_days == 3 && meridian_app_settings.demo_prod.multi_device
+    error_message = "The configured settings are stored."
+  }
+
+  assert {
+    condition     = meridian_app_settings.demo_prod.strict_replay == false && meridian_app_settings.demo_prod.routing_url == null
+    error_message = "Settings left out take the admin API's defaults."
+  }
+}
+
+run "changes_a_setting_in_place" {
+  command = apply
+
+  variables {
+    routing_url = "https://app.example.com/meridian/route"
+  }
+
+  assert {
+    condition     = meridian_app_settings.demo_prod.routing_url == "https://app.example.com/meridian/route"
+    error_message = "The routing URL is set."
+  }
+
+  assert {
+    condition     = meridian_app.demo.prod_app_key == run.creates_the_app_and_its_settings.prod_app_key
+    error_message = "Changing a setting keeps the app."
+  }
+}
+
+run "renaming_replaces_the_app" {
+  command = apply
+
+  variables {
+    app_name = "terraform-demo-renamed"
+  }
+
+  assert {
+    condition     = meridian_app.demo.prod_app_key != run.creates_the_app_and_its_settings.prod_app_key
+    error_message = "The admin API cannot rename an app: a new one replaces it."
+  }
+
+  assert {
+    condition     = meridian_app_settings.demo_prod.app_key == meridian_app.demo.prod_app_key && meridian_app_settings.demo_prod.offline_window_days == 3
+    error_message = "The settings follow the new app."
+  }
+}

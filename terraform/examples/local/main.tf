@@ -1,0 +1,82 @@
+# Apps on a running `meridian dev` (or any Meridian area), managed through the operator
+# admin API. See ../../README.md for building and installing the provider.
+
+terraform {
+  required_version = ">= 1.6"
+  required_providers {
+    meridian = {
+      source  = "meridian.local/meridian/meridian"
+      version = "0.1.0"
+    }
+  }
+}
+
+variable "endpoint" {
+  description = "Admin API of the app's area: areas.<AREA>.edges[0].admin in meridian dev's endpoints.json."
+  type        = string
+}
+
+variable "token" {
+  description = "Operator token: operatorToken in endpoints.json."
+  type        = string
+  sensitive   = true
+}
+
+variable "app_name" {
+  type    = string
+  default = "terraform-demo"
+}
+
+variable "home_area" {
+  description = "The area the endpoint serves; creating the app fails if it serves another."
+  type        = string
+  default     = "SG"
+}
+
+variable "routing_url" {
+  description = "Where the prod environment's stored messages are posted; null: not routed."
+  type        = string
+  default     = null
+}
+
+provider "meridian" {
+  endpoint = var.endpoint
+  token    = var.token
+}
+
+resource "meridian_app" "demo" {
+  name      = var.app_name
+  home_area = var.home_area
+}
+
+resource "meridian_app_settings" "demo_prod" {
+  app_key               = meridian_app.demo.prod_app_key
+  offline_window_days   = 3
+  multi_device          = true
+  secure_domains        = ["https://chat.example.com"]
+  routing_url           = var.routing_url
+  routing_types         = [1, 3]
+  callback_max_attempts = 8
+}
+
+output "home_area" {
+  value = meridian_app.demo.home_area
+}
+
+output "prod_app_key" {
+  value = meridian_app.demo.prod_app_key
+}
+
+output "prod_app_secret" {
+  value     = meridian_app.demo.prod_app_secret
+  sensitive = true
+}
+
+output "dev_app_key" {
+  value = meridian_app.demo.dev_app_key
+}
+
+output "dev_app_secret" {
+  value     = meridian_app.demo.dev_app_secret
+  sensitive = true
+}

@@ -1,0 +1,429 @@
+//! `meridian_app_settings`: what one app environment switches on or tunes, and where its
+//! callbacks go. The admin API replaces the settings whole, so every write reads them
+//! first and keeps what this resource does not manage (moderation rules, push
+//! credentials).
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tf_provider::schema::{AttributeType, Block, Description, Schema};
+use tf_provider::value::{Value, ValueEmpty};
+use tf_provider::{map, AttributePath, Diagnostics, Resource};
+
+use crate::admin::{AdminClient, AdminError};
+use crate::attributes::{
+    check, known_list, number_list, optional, optional_computed, or_default, required, string_list,
+    text, to_value_list,
+};
+use crate::provider::{report, Connection};
+
+pub struct AppSettingsResource {
+    connection: Connection,
+}
+
+impl AppSettingsResource {
+    pub fn new(connection: Connection) -> Self {
+        Self { connection }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AppSettingsState {
+    /// The App Key.
+    id: Value<String>,
+    app_key: Value<String>,
+    offline_window_days: Value<i64>,
+    multi_device: Value<bool>,
+    pre_join_history: Value<bool>,
+    whitelist_mode: Value<bool>,
+    secure_domains: Value<Vec<Value<String>>>,
+    strict_replay: Value<bool>,
+    routing_url: Value<String>,
+    routing_types: Value<Vec<Value<i64>>>,
+    online_status_url: Value<String>,
+    chatroom_state_url: Value<String>,
+    callback_max_attempts: Value<i64>,
+}
+
+/// The admin API's defaults, which a setting left out of the configuration is planned
+/// to have: a change made outside Terraform to such a setting shows up as drift too.
+const DEFAULT_OFFLINE_WINDOW_DAYS: i64 = 7;
+const DEFAULT_MAX_ATTEMPTS: i64 = 16;
+/// Conversation types callbacks can route: private, group, chatroom, system, ultra group.
+const CONVERSATION_TYPES: [i64; 5] = [1, 3, 4, 6, 10];
+const MAX_SECURE_DOMAINS: usize = 50;
+
+impl AppSettingsState {
+    /// The plan: configured values, and the API's defaults for what is left out.
+    fn planned(config: AppSettingsState) -> Self {
+        Self {
+            id: config.app_key.clone(),
+            app_key: config.app_key,
+            offline_window_days: or_default(
+                config.offline_window_days,
+                DEFAULT_OFFLINE_WINDOW_DAYS,
+            ),
+            multi_device: or_default(config.multi_device, false),
+            pre_join_history: or_default(config.pre_join_history, false),
+            whitelist_mode: or_default(config.whitelist_mode, false),
+            secure_domains: or_default(config.secure_domains, Vec::new()),
+            strict_replay: or_default(config.strict_replay, false),
+            routing_url: config.routing_url,
+            routing_types: or_default(config.routing_types, Vec::new()),
+            online_status_url: config.online_status_url,
+            chatroom_state_url: config.chatroom_state_url,
+            callback_max_attempts: or_default(config.callback_max_attempts, DEFAULT_MAX_ATTEMPTS),
+        }
+    }
+
+    /// The managed settings read from the API's `settings` object.
+    fn from_api(app_key: &str, settings: &serde_json::Value) -> Result<Self, String> {
+        let remote: RemoteSettings =
+            serde_json::from_value(settings.clone()).map_err(|e| format!("{e}: {settings}"))?;
+        Ok(Self {
+            id: app_key.to_string().into(),
+            app_key: app_key.to_string().into(),
+            offline_window_days: remote.offline_window_days.into(),
+            multi_device: remote.multi_device.into(),
+            pre_join_history: remote.pre_join_history.into(),
+            whitelist_mode: remote.whitelist_mode.into(),
+            secure_domains: to_value_list(remote.secure_domains),
+            strict_replay: remote.strict_replay.into(),
+            routing_url: remote.callbacks.routing_url.into(),
+            routing_types: to_value_list(remote.callbacks.routing_types),
+            online_status_url: remote.callbacks.online_status_url.into(),
+            chatroom_state_url: remote.callbacks.chatroom_state_url.into(),
+            callback_max_attempts: remote.callbacks.max_attempts.into(),
+        })
+    }
+
+    /// Writes the managed settings into the API's `settings` object, leaving the rest.
+    fn write_into(&self, settings: &mut serde_json::Value) {
+        settings["offlineWindowDays"] = json!(self.offline_window_days.as_ref_option());
+        settings["multiDevice"] = json!(self.multi_device.as_ref_option());
+        settings["preJoinHistory"] = json!(self.pre_join_history.as_ref_option());
+        settings["whitelistMode"] = json!(self.whitelist_mode.as_ref_option());
+        settings["secureDomains"] = json!(known_list(&self.secure_domains));
+        settings["strictReplay"] = json!(self.strict_replay.as_ref_option());
+        let callbacks = &mut settings["callbacks"];
+        callbacks["routingUrl"] = json!(self.routing_url.as_ref_option());
+        callbacks["routingTypes"] = json!(known_list(&self.routing_types));
+        callbacks["onlineStatusUrl"] = json!(self.online_status_url.as_ref_option());
+        callbacks["chatroomStateUrl"] = json!(self.chatroom_state_url.as_ref_option());
+        callbacks["maxAttempts"] = json!(self.callback_max_attempts.as_ref_option());
+    }
+}
+
+/// The part of the admin API's settings this resource manages.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RemoteSettings {
+    offline_window_days: i64,
+    multi_device: bool,
+    pre_join_history: bool,
+    whitelist_mode: bool,
+    secure_domains: Vec<String>,
+    strict_replay: bool,
+    callbacks: RemoteCallbacks,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RemoteCallbacks {
+    routing_url: Option<String>,
+    routing_types: Vec<i64>,
+    online_status_url: Option<String>,
+    chatroom_state_url: Option<String>,
+    max_attempts: i64,
+}
+
+fn check_range(range: std::ops::RangeInclusive<i64>) -> impl Fn(&i64) -> Result<(), String> {
+    move |value| {
+        if range.contains(value) {
+            Ok(())
+        } else {
+            Err(format!("must be {} to {}", range.start(), range.end()))
+        }
+    }
+}
+
+fn check_url(url: &str) -> Result<(), String> {
+    let valid = (url.starts_with("http://") || url.starts_with("https://"))
+        && url.len() <= 1024
+        && !url.contains(char::is_whitespace);
+    if valid {
+        Ok(())
+    } else {
+        Err("must be an http:// or https:// URL of at most 1024 characters".into())
+    }
+}
+
+fn check_origins(origins: &[Value<String>]) -> Result<(), String> {
+    if origins.len() > MAX_SECURE_DOMAINS {
+        return Err(format!("at most {MAX_SECURE_DOMAINS} origins"));
+    }
+    for origin in origins.iter().filter_map(Value::as_ref_option) {
+        let valid = (origin.starts_with("https://") || origin.starts_with("http://"))
+            && origin.len() <= 253
+            && !origin.ends_with('/');
+        if !valid {
+            return Err(format!(
+                "{origin:?} must be an origin like https://chat.example.com"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_conversation_types(types: &[Value<i64>]) -> Result<(), String> {
+    match types
+        .iter()
+        .filter_map(Value::as_ref_option)
+        .find(|t| !CONVERSATION_TYPES.contains(t))
+    {
+        Some(bad) => Err(format!(
+            "{bad} is not a conversation type (1 private, 3 group, 4 chatroom, 6 system, 10 ultra group)"
+        )),
+        None => Ok(()),
+    }
+}
+
+fn settings_path(app_key: &str) -> String {
+    format!("/admin/v1/apps/{app_key}/settings")
+}
+
+fn stored_settings(
+    app_key: &str,
+    answer: &serde_json::Value,
+) -> Result<AppSettingsState, AdminError> {
+    AppSettingsState::from_api(app_key, &answer["settings"]).map_err(AdminError::Malformed)
+}
+
+/// The settings as the API has them.
+async fn read_settings(admin: &AdminClient, app_key: &str) -> Result<AppSettingsState, AdminError> {
+    stored_settings(app_key, &admin.get(&settings_path(app_key)).await?)
+}
+
+/// Reads the whole settings object, overwrites the managed part with `state` and writes
+/// it back; answers the state as stored.
+async fn write_settings(
+    admin: &AdminClient,
+    state: &AppSettingsState,
+) -> Result<AppSettingsState, AdminError> {
+    let app_key = text(&state.app_key);
+    let path = settings_path(app_key);
+    let mut settings = admin.get(&path).await?["settings"].take();
+    state.write_into(&mut settings);
+    stored_settings(app_key, &admin.put(&path, &settings).await?)
+}
+
+#[async_trait]
+impl Resource for AppSettingsResource {
+    type State<'a> = AppSettingsState;
+    type PrivateState<'a> = ValueEmpty;
+    type ProviderMetaState<'a> = ValueEmpty;
+
+    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
+        let text = AttributeType::String;
+        let flag = AttributeType::Bool;
+        let number = AttributeType::Number;
+        Some(Schema {
+            version: 1,
+            block: Block {
+                description: Description::plain(
+                    "Settings of one app environment (its App Key). Settings left out take the admin API's defaults. Moderation rules and push credentials are not managed here and are kept as they are. Destroying it puts the managed settings back to their defaults.",
+                ),
+                attributes: map! {
+                    "id" => crate::attributes::computed(text.clone(), "The App Key."),
+                    "app_key" => required(text.clone(), "App Key of the environment (dev_app_key or prod_app_key of a meridian_app)."),
+                    "offline_window_days" => optional_computed(number.clone(), "Days a device's offline messages are kept for sync, 1 to 7 (default 7)."),
+                    "multi_device" => optional_computed(flag.clone(), "Several web sessions per user (default false)."),
+                    "pre_join_history" => optional_computed(flag.clone(), "New group and ultra group members also see earlier messages (default false)."),
+                    "whitelist_mode" => optional_computed(flag.clone(), "Only senders on a recipient's whitelist reach it, instead of the blacklist (default false)."),
+                    "secure_domains" => optional_computed(string_list(), "Web origins allowed to open client sessions, like https://chat.example.com; empty: any (default)."),
+                    "strict_replay" => optional_computed(flag.clone(), "Server API calls need a timestamp within 5 minutes and a fresh nonce (default false)."),
+                    "routing_url" => optional(text.clone(), "Every stored message is posted here."),
+                    "routing_types" => optional_computed(number_list(), "Conversation types routed: 1 private, 3 group, 4 chatroom, 6 system, 10 ultra group; empty: all (default)."),
+                    "online_status_url" => optional(text.clone(), "Device connect, disconnect and logout are posted here."),
+                    "chatroom_state_url" => optional(text, "Chatroom create, destroy, join and quit are posted here."),
+                    "callback_max_attempts" => optional_computed(number, "Attempts per callback before it becomes a dead letter, 1 to 50 (default 16)."),
+                },
+                ..Default::default()
+            },
+        })
+    }
+
+    async fn validate<'a>(&self, diags: &mut Diagnostics, config: AppSettingsState) -> Option<()> {
+        check(
+            diags,
+            "offline_window_days",
+            &config.offline_window_days,
+            check_range(1..=7),
+        );
+        check(
+            diags,
+            "callback_max_attempts",
+            &config.callback_max_attempts,
+            check_range(1..=50),
+        );
+        check(
+            diags,
+            "secure_domains",
+            &config.secure_domains,
+            check_origins,
+        );
+        check(
+            diags,
+            "routing_types",
+            &config.routing_types,
+            check_conversation_types,
+        );
+        check(diags, "routing_url", &config.routing_url, check_url);
+        check(
+            diags,
+            "online_status_url",
+            &config.online_status_url,
+            check_url,
+        );
+        check(
+            diags,
+            "chatroom_state_url",
+            &config.chatroom_state_url,
+            check_url,
+        );
+        Some(())
+    }
+
+    async fn read<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        state: AppSettingsState,
+        private_state: ValueEmpty,
+        _provider_meta_state: ValueEmpty,
+    ) -> Option<(AppSettingsState, ValueEmpty)> {
+        let admin = self.connection.client(diags)?;
+        match read_settings(&admin, text(&state.app_key)).await {
+            Ok(current) => Some((current, private_state)),
+            // The app is gone, and its settings with it.
+            Err(error) if error.is_not_found() => None,
+            Err(error) => {
+                report(diags, "read the app settings", error);
+                Some((state, private_state))
+            }
+        }
+    }
+
+    async fn plan_create<'a>(
+        &self,
+        _diags: &mut Diagnostics,
+        _proposed_state: AppSettingsState,
+        config_state: AppSettingsState,
+        _provider_meta_state: ValueEmpty,
+    ) -> Option<(AppSettingsState, ValueEmpty)> {
+        Some((AppSettingsState::planned(config_state), Default::default()))
+    }
+
+    async fn plan_update<'a>(
+        &self,
+        _diags: &mut Diagnostics,
+        prior_state: AppSettingsState,
+        _proposed_state: AppSettingsState,
+        config_state: AppSettingsState,
+        prior_private_state: ValueEmpty,
+        _provider_meta_state: ValueEmpty,
+    ) -> Option<(AppSettingsState, ValueEmpty, Vec<AttributePath>)> {
+        let planned = AppSettingsState::planned(config_state);
+        let replace = if planned.app_key != prior_state.app_key {
+            vec![AttributePath::new("app_key")]
+        } else {
+            Vec::new()
+        };
+        Some((planned, prior_private_state, replace))
+    }
+
+    async fn plan_destroy<'a>(
+        &self,
+        _diags: &mut Diagnostics,
+        _prior_state: AppSettingsState,
+        prior_private_state: ValueEmpty,
+        _provider_meta_state: ValueEmpty,
+    ) -> Option<ValueEmpty> {
+        Some(prior_private_state)
+    }
+
+    async fn create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        planned_state: AppSettingsState,
+        _config_state: AppSettingsState,
+        planned_private_state: ValueEmpty,
+        _provider_meta_state: ValueEmpty,
+    ) -> Option<(AppSettingsState, ValueEmpty)> {
+        let admin = self.connection.client(diags)?;
+        match write_settings(&admin, &planned_state).await {
+            Ok(stored) => Some((stored, planned_private_state)),
+            Err(error) => {
+                report(diags, "write the app settings", error);
+                None
+            }
+        }
+    }
+
+    async fn update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        _prior_state: AppSettingsState,
+        planned_state: AppSettingsState,
+        _config_state: AppSettingsState,
+        planned_private_state: ValueEmpty,
+        _provider_meta_state: ValueEmpty,
+    ) -> Option<(AppSettingsState, ValueEmpty)> {
+        let admin = self.connection.client(diags)?;
+        match write_settings(&admin, &planned_state).await {
+            Ok(stored) => Some((stored, planned_private_state)),
+            Err(error) => {
+                report(diags, "write the app settings", error);
+                None
+            }
+        }
+    }
+
+    async fn destroy<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior_state: AppSettingsState,
+        _planned_private_state: ValueEmpty,
+        _provider_meta_state: ValueEmpty,
+    ) -> Option<()> {
+        let admin = self.connection.client(diags)?;
+        let defaults = AppSettingsState::planned(AppSettingsState {
+            app_key: prior_state.app_key,
+            ..Default::default()
+        });
+        match write_settings(&admin, &defaults).await {
+            Ok(_) => Some(()),
+            // Deleting the app already took its settings.
+            Err(error) if error.is_not_found() => Some(()),
+            Err(error) => {
+                report(diags, "reset the app settings", error);
+                None
+            }
+        }
+    }
+
+    /// `terraform import meridian_app_settings.NAME <App Key>`.
+    async fn import<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        id: String,
+    ) -> Option<(AppSettingsState, ValueEmpty)> {
+        let admin = self.connection.client(diags)?;
+        match read_settings(&admin, &id).await {
+            Ok(state) => Some((state, Default::default())),
+            Err(error) => {
+                report(diags, &format!("import the settings of app {id}"), error);
+                None
+            }
+        }
+    }
+}

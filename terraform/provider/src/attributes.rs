@@ -1,0 +1,103 @@
+//! Shorthands for schema attributes and for reading and checking attribute values.
+
+use std::borrow::Borrow;
+
+use tf_provider::schema::{Attribute, AttributeConstraint, AttributeType};
+use tf_provider::value::Value;
+use tf_provider::{AttributePath, Diagnostics};
+
+fn attribute(attr_type: AttributeType, constraint: AttributeConstraint, doc: &str) -> Attribute {
+    Attribute {
+        attr_type,
+        description: doc.into(),
+        constraint,
+        sensitive: false,
+        deprecated: false,
+    }
+}
+
+pub fn required(attr_type: AttributeType, doc: &str) -> Attribute {
+    attribute(attr_type, AttributeConstraint::Required, doc)
+}
+
+pub fn optional(attr_type: AttributeType, doc: &str) -> Attribute {
+    attribute(attr_type, AttributeConstraint::Optional, doc)
+}
+
+/// Optional; when left out the provider fills it in (a default or what the API chose).
+pub fn optional_computed(attr_type: AttributeType, doc: &str) -> Attribute {
+    attribute(attr_type, AttributeConstraint::OptionalComputed, doc)
+}
+
+pub fn computed(attr_type: AttributeType, doc: &str) -> Attribute {
+    attribute(attr_type, AttributeConstraint::Computed, doc)
+}
+
+pub fn sensitive(attribute: Attribute) -> Attribute {
+    Attribute {
+        sensitive: true,
+        ..attribute
+    }
+}
+
+pub fn string_list() -> AttributeType {
+    AttributeType::List(Box::new(AttributeType::String))
+}
+
+pub fn number_list() -> AttributeType {
+    AttributeType::List(Box::new(AttributeType::Number))
+}
+
+/// The value when the configuration leaves it out (null), else the configured one (which
+/// may still be unknown).
+pub fn or_default<T>(configured: Value<T>, default: T) -> Value<T> {
+    match configured {
+        Value::Null => Value::Value(default),
+        other => other,
+    }
+}
+
+/// The value when the configuration leaves it out, as Terraform requires of a computed
+/// attribute the provider cannot know before it acts.
+pub fn or_unknown<T>(configured: Value<T>) -> Value<T> {
+    match configured {
+        Value::Null => Value::Unknown,
+        other => other,
+    }
+}
+
+/// A list whose elements are all known, if it is.
+pub fn known_list<T: Clone>(list: &Value<Vec<Value<T>>>) -> Option<Vec<T>> {
+    list.as_ref_option()?
+        .iter()
+        .map(|item| item.as_ref_option().cloned())
+        .collect()
+}
+
+pub fn to_value_list<T>(items: impl IntoIterator<Item = T>) -> Value<Vec<Value<T>>> {
+    Value::Value(items.into_iter().map(Value::Value).collect())
+}
+
+/// Adds an error on `name` unless `check` accepts its value (unknown and null values
+/// are not checked: Terraform validates again once they are known).
+pub fn check<T: Borrow<U>, U: ?Sized>(
+    diags: &mut Diagnostics,
+    name: &'static str,
+    value: &Value<T>,
+    check: impl FnOnce(&U) -> Result<(), String>,
+) {
+    if let Some(value) = value.as_ref_option() {
+        if let Err(problem) = check(value.borrow()) {
+            diags.error(format!("Invalid {name}"), problem, AttributePath::new(name));
+        }
+    }
+}
+
+/// A string attribute's known value, or "" (only used where Terraform guarantees it is
+/// known: in state, and in plans for required attributes).
+pub fn text(value: &Value<String>) -> &str {
+    value
+        .as_ref_option()
+        .map(String::as_str)
+        .unwrap_or_default()
+}

@@ -1,0 +1,18 @@
+//! `terraform-provider-meridian`: started by Terraform, which speaks to it over gRPC.
+
+mod admin;
+mod app;
+mod app_settings;
+mod attributes;
+mod provider;
+
+fn main() -> anyhow::Result<()> {
+    // tf-provider appends a backtrace to every diagnostic when backtraces are on
+    // (RUST_BACKTRACE=1 in the operator's shell); errors shown by Terraform should read as
+    // messages. Panics still get theirs. Set before any thread exists.
+    std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    tokio::runtime::Runtime::new()?.block_on(tf_provider::serve(
+        "meridian",
+        provider::MeridianProvider::default(),
+    ))
+}

@@ -1,0 +1,414 @@
+//! The provider as an operator runs it: built, installed into a filesystem mirror and
+//! driven by the real `terraform` binary, offline, against a live `meridian dev`.
+//! Without `terraform` on PATH these tests fail; they never skip.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use meridian_testkit::{eventually, raw_http, signed_headers, DevDeployment};
+use serde_json::{json, Value};
+
+const PROVIDER_SOURCE: &str = "meridian.local/meridian/meridian";
+const PROVIDER_VERSION: &str = "0.1.0";
+
+fn example_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/local")
+}
+
+fn terraform_binary() -> PathBuf {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("terraform"))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| {
+            panic!("terraform is not on PATH: install terraform 1.11, these tests drive the provider through it")
+        })
+}
+
+/// `$MERIDIAN_BIN`, else the `meridian` binary built now by the cargo that built this
+/// test: a test can only name binaries of its own package, and a path guessed under
+/// `target/` breaks with `CARGO_TARGET_DIR` or goes stale. Cargo answers at once when
+/// the binary is fresh.
+fn meridian_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("MERIDIAN_BIN") {
+        return path.into();
+    }
+    let output = Command::new(env!("CARGO"))
+        .args(["build", "-p", "meridian", "--bin", "meridian"])
+        .arg("--message-format=json-render-diagnostics")
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run cargo build -p meridian");
+    assert!(output.status.success(), "cargo build -p meridian failed");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|message| {
+            message["reason"] == "compiler-artifact" && message["target"]["name"] == "meridian"
+        })
+        .and_then(|artifact| artifact["executable"].as_str().map(PathBuf::from))
+        .expect("cargo build -p meridian named no executable")
+}
+
+/// Terraform's name for this machine's platform, as in the mirror's directory names.
+fn terraform_platform() -> String {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    format!("{}_{arch}", std::env::consts::OS)
+}
+
+/// A Terraform working directory with its own filesystem mirror holding the freshly
+/// built provider, and a CLI configuration that installs only from there.
+struct Terraform {
+    binary: PathBuf,
+    root: tempfile::TempDir,
+    vars: Vec<(String, String)>,
+}
+
+impl Terraform {
+    /// A copy of the configuration files (`*.tf`, `*.tftest.hcl`) in `source`.
+    fn copy_of(source: &Path, vars: &[(&str, &str)]) -> Self {
+        let terraform = Self::empty(vars);
+        for entry in std::fs::read_dir(source).expect("read the example") {
+            let path = entry.expect("example entry").path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.ends_with(".tf") || name.ends_with(".tftest.hcl") {
+                std::fs::copy(&path, terraform.config_dir().join(name)).expect("copy");
+            }
+        }
+        terraform
+    }
+
+    /// A configuration written by the test.
+    fn with_main_tf(main_tf: &str, vars: &[(&str, &str)]) -> Self {
+        let terraform = Self::empty(vars);
+        std::fs::write(terraform.config_dir().join("main.tf"), main_tf).expect("write main.tf");
+        terraform
+    }
+
+    fn empty(vars: &[(&str, &str)]) -> Self {
+        let root = tempfile::tempdir().expect("tempdir");
+        let plugin_dir = root
+            .path()
+            .join("mirror")
+            .join(PROVIDER_SOURCE)
+            .join(PROVIDER_VERSION)
+            .join(terraform_platform());
+        std::fs::create_dir_all(&plugin_dir).expect("mirror dir");
+        std::fs::copy(
+            env!("CARGO_BIN_EXE_terraform-provider-meridian"),
+            plugin_dir.join(format!("terraform-provider-meridian_v{PROVIDER_VERSION}")),
+        )
+        .expect("install the provider into the mirror");
+        let cli_config = format!(
+            r#"provider_installation {{
+  filesystem_mirror {{
+    path    = "{}"
+    include = ["meridian.local/*/*"]
+  }}
+  direct {{
+    exclude = ["meridian.local/*/*"]
+  }}
+}}
+"#,
+            root.path().join("mirror").display()
+        );
+        std::fs::write(root.path().join("cli.tfrc"), cli_config).expect("cli config");
+        std::fs::create_dir(root.path().join("config")).expect("config dir");
+        Self {
+            binary: terraform_binary(),
+            root,
+            vars: vars
+                .iter()
+                .map(|(name, value)| (format!("TF_VAR_{name}"), value.to_string()))
+                .collect(),
+        }
+    }
+
+    fn config_dir(&self) -> PathBuf {
+        self.root.path().join("config")
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(&self.binary)
+            .args(args)
+            .current_dir(self.config_dir())
+            .env("TF_CLI_CONFIG_FILE", self.root.path().join("cli.tfrc"))
+            .env("TF_IN_AUTOMATION", "1")
+            .env("TF_INPUT", "0")
+            .env("CHECKPOINT_DISABLE", "1")
+            .env_remove("TF_PLUGIN_CACHE_DIR")
+            .envs(self.vars.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run terraform")
+    }
+
+    /// Runs terraform and answers its stdout, panicking with everything it said if it
+    /// fails.
+    fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(
+            output.status.success(),
+            "terraform {}: {}\n{}\n{}",
+            args.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// `terraform plan -detailed-exitcode`: (exit code, stdout); 0 no changes, 2 changes.
+    fn plan(&self) -> (i32, String) {
+        let output = self.run(&["plan", "-no-color", "-detailed-exitcode"]);
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let code = output.status.code().expect("terraform exit code");
+        assert!(
+            code == 0 || code == 2,
+            "terraform plan failed ({code}):\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (code, stdout)
+    }
+
+    fn outputs(&self) -> Value {
+        serde_json::from_str(&self.ok(&["output", "-json"])).expect("outputs as JSON")
+    }
+}
+
+/// A `meridian dev` with one area (SG) and what the example needs to reach it.
+struct Dev {
+    deployment: DevDeployment,
+    admin: String,
+    token: String,
+}
+
+impl Dev {
+    async fn start() -> Self {
+        let deployment = DevDeployment::start(&meridian_binary(), "SG", 1).await;
+        let admin = deployment.endpoints["areas"]["SG"]["edges"][0]["admin"]
+            .as_str()
+            .expect("edge admin URL")
+            .to_string();
+        let token = deployment.endpoints["operatorToken"]
+            .as_str()
+            .expect("operator token")
+            .to_string();
+        Self {
+            deployment,
+            admin,
+            token,
+        }
+    }
+
+    fn vars(&self) -> [(&str, &str); 2] {
+        [("endpoint", &self.admin), ("token", &self.token)]
+    }
+
+    /// An admin API call made directly, as an operator would outside Terraform.
+    async fn admin_call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let body = body.map(Value::to_string);
+        let answer = meridian_rpc::http::request(
+            method,
+            &format!("{}{path}", self.admin),
+            Some(&self.token),
+            body.as_deref().map(str::as_bytes),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("admin API call");
+        let json = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+        (answer.status, json)
+    }
+}
+
+/// `/user/getToken.json` signed with `key` and `secret` (App-Key, Nonce, Timestamp,
+/// Signature = SHA-1 of secret, nonce and timestamp): the Server API's answer.
+async fn get_token(api: &str, key: &str, secret: &str, user: &str) -> (u16, Value) {
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        .to_string();
+    let mut headers = signed_headers(key, secret, "terraform-nonce", &timestamp);
+    headers.push((
+        "Content-Type".into(),
+        "application/x-www-form-urlencoded".into(),
+    ));
+    let body = format!("userId={user}&name={user}");
+    let answer = raw_http(
+        &format!("{api}/user/getToken.json"),
+        "POST",
+        &headers,
+        body.as_bytes(),
+    )
+    .await;
+    let json = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+    (answer.status, json)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_made_by_terraform_serves_the_api_its_drift_shows_and_destroy_removes_it() {
+    let dev = Dev::start().await;
+    let terraform = Terraform::copy_of(&example_dir(), &dev.vars());
+    terraform.ok(&["init", "-no-color"]);
+    terraform.ok(&["apply", "-no-color", "-auto-approve"]);
+
+    let outputs = terraform.outputs();
+    let output = |name: &str| {
+        outputs[name]["value"]
+            .as_str()
+            .unwrap_or_else(|| panic!("output {name} in {outputs}"))
+            .to_string()
+    };
+    let (prod_key, prod_secret) = (output("prod_app_key"), output("prod_app_secret"));
+    assert_eq!(outputs["prod_app_secret"]["sensitive"], true);
+    assert_eq!(output("home_area"), "SG");
+
+    // The exported credentials work against the Server API, for both environments.
+    let api = dev.deployment.api("SG");
+    for (key, secret) in [
+        (prod_key.clone(), prod_secret.clone()),
+        (output("dev_app_key"), output("dev_app_secret")),
+    ] {
+        let (status, answer) = get_token(&api, &key, &secret, "terraform-user").await;
+        assert_eq!((status, &answer["code"]), (200, &json!(200)), "{answer}");
+        assert!(answer["token"].as_str().is_some_and(|t| !t.is_empty()));
+    }
+    let (status, _) = get_token(&api, &prod_key, "wrongSecret123", "terraform-user").await;
+    assert_ne!(status, 200, "a wrong secret is refused");
+
+    // The settings are stored as configured, and Terraform sees nothing to do.
+    let settings_path = format!("/admin/v1/apps/{prod_key}/settings");
+    let (_, stored) = dev.admin_call("GET", &settings_path, None).await;
+    let mut settings = stored["settings"].clone();
+    assert_eq!(settings["offlineWindowDays"], 3);
+    assert_eq!(settings["callbacks"]["routingTypes"], json!([1, 3]));
+    assert_eq!(terraform.plan().0, 0, "no changes right after apply");
+
+    // A setting changed through the admin API directly shows as drift.
+    settings["offlineWindowDays"] = json!(5);
+    let (status, _) = dev.admin_call("PUT", &settings_path, Some(&settings)).await;
+    assert_eq!(status, 200);
+    let (code, plan) = terraform.plan();
+    assert_eq!(code, 2, "drift is a change to make:\n{plan}");
+    assert!(
+        plan.contains("5 -> 3"),
+        "offline_window_days drift:\n{plan}"
+    );
+    terraform.ok(&["apply", "-no-color", "-auto-approve"]);
+    let (_, stored) = dev.admin_call("GET", &settings_path, None).await;
+    assert_eq!(
+        stored["settings"]["offlineWindowDays"], 3,
+        "apply undid the drift"
+    );
+    assert_eq!(terraform.plan().0, 0);
+
+    // An existing app is imported by its App Key: the plan is then empty again.
+    terraform.ok(&["state", "rm", "meridian_app.demo"]);
+    terraform.ok(&["import", "-no-color", "meridian_app.demo", &prod_key]);
+    let (code, plan) = terraform.plan();
+    assert_eq!(
+        code, 0,
+        "the imported app matches the configuration:\n{plan}"
+    );
+
+    terraform.ok(&["destroy", "-no-color", "-auto-approve"]);
+    let (status, answer) = dev
+        .admin_call("GET", &format!("/admin/v1/apps/{prod_key}"), None)
+        .await;
+    assert_eq!(status, 404, "destroy removed the app: {answer}");
+    // Edges cache app records for a second.
+    eventually(
+        Duration::from_secs(5),
+        "the destroyed app's key refused",
+        || {
+            let (api, key, secret) = (&api, &prod_key, &prod_secret);
+            async move {
+                let (status, _) = get_token(api, key, secret, "terraform-user").await;
+                (status != 200).then_some(())
+            }
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terraform_test_passes_on_examples_local_and_leaves_nothing_behind() {
+    let dev = Dev::start().await;
+    let terraform = Terraform::copy_of(&example_dir(), &dev.vars());
+    terraform.ok(&["init", "-no-color"]);
+    let report = terraform.ok(&["test", "-no-color"]);
+    assert!(report.contains("3 passed, 0 failed"), "{report}");
+
+    let (_, listed) = dev.admin_call("GET", "/admin/v1/apps", None).await;
+    let names: Vec<&str> = listed["apps"]
+        .as_array()
+        .expect("apps")
+        .iter()
+        .filter_map(|app| app["name"].as_str())
+        .collect();
+    assert_eq!(names, ["demo"], "only meridian dev's own app is left");
+}
+
+/// Validation happens while planning, before the provider calls the admin API (nothing
+/// listens at the endpoint here).
+#[test]
+fn plan_refuses_invalid_areas_and_settings() {
+    let terraform = Terraform::with_main_tf(
+        r#"
+terraform {
+  required_providers {
+    meridian = { source = "meridian.local/meridian/meridian", version = "0.1.0" }
+  }
+}
+
+provider "meridian" {
+  endpoint = "http://127.0.0.1:9"
+  token    = "unused"
+}
+
+resource "meridian_app" "bad" {
+  name      = "bad"
+  home_area = "EU"
+}
+
+resource "meridian_app_settings" "bad" {
+  app_key               = "abcdefgh123456"
+  offline_window_days   = 9
+  routing_types         = [1, 2]
+  callback_max_attempts = 0
+  routing_url           = "ftp://example.com"
+  secure_domains        = ["https://chat.example.com/"]
+}
+"#,
+        &[],
+    );
+    terraform.ok(&["init", "-no-color"]);
+    let output = terraform.run(&["plan", "-no-color"]);
+    assert!(!output.status.success());
+    // Terraform wraps long messages.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let errors = stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    for expected in [
+        r#"unknown area code "EU", expected one of CN, SG, SG-B, NA, SA"#,
+        "Invalid offline_window_days",
+        "2 is not a conversation type",
+        "Invalid callback_max_attempts",
+        "Invalid routing_url",
+        "must be an origin like https://chat.example.com",
+    ] {
+        assert!(errors.contains(expected), "{expected:?} in:\n{errors}");
+    }
+    assert!(
+        !errors.contains("unreachable"),
+        "no API call was tried:\n{errors}"
+    );
+}
