@@ -4,6 +4,7 @@ mod admin;
 mod app;
 mod app_settings;
 mod attributes;
+mod cluster_member;
 mod provider;
 
 fn main() -> anyhow::Result<()> {

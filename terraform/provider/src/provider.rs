@@ -13,6 +13,7 @@ use crate::admin::{AdminClient, AdminError};
 use crate::app::AppResource;
 use crate::app_settings::AppSettingsResource;
 use crate::attributes::{optional, sensitive};
+use crate::cluster_member::ClusterMemberResource;
 
 pub const ENDPOINT_ENV: &str = "MERIDIAN_ENDPOINT";
 pub const TOKEN_ENV: &str = "MERIDIAN_OPERATOR_TOKEN";
@@ -141,6 +142,7 @@ impl Provider for MeridianProvider {
         Some(map! {
             "app" => AppResource::new(self.connection.clone()),
             "app_settings" => AppSettingsResource::new(self.connection.clone()),
+            "cluster_member" => ClusterMemberResource::new(self.connection.clone()),
         })
     }
 

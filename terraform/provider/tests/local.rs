@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use meridian_testkit::{eventually, raw_http, signed_headers, DevDeployment};
+use meridian_testkit::{
+    eventually, free_port, listening, raw_http, signed_headers, DevDeployment, Process,
+};
 use serde_json::{json, Value};
 
 const PROVIDER_SOURCE: &str = "meridian.local/meridian/meridian";
@@ -185,6 +187,7 @@ impl Terraform {
 
 /// A `meridian dev` with one area (SG) and what the example needs to reach it.
 struct Dev {
+    binary: PathBuf,
     deployment: DevDeployment,
     admin: String,
     token: String,
@@ -192,7 +195,8 @@ struct Dev {
 
 impl Dev {
     async fn start() -> Self {
-        let deployment = DevDeployment::start(&meridian_binary(), "SG", 1).await;
+        let binary = meridian_binary();
+        let deployment = DevDeployment::start(&binary, "SG", 1).await;
         let admin = deployment.endpoints["areas"]["SG"]["edges"][0]["admin"]
             .as_str()
             .expect("edge admin URL")
@@ -202,6 +206,7 @@ impl Dev {
             .expect("operator token")
             .to_string();
         Self {
+            binary,
             deployment,
             admin,
             token,
@@ -411,4 +416,84 @@ resource "meridian_app_settings" "bad" {
         !errors.contains("unreachable"),
         "no API call was tried:\n{errors}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_node_joins_and_leaves_the_cluster_through_terraform() {
+    let dev = Dev::start().await;
+    // A second SG node with no peers: it waits to be added.
+    let node_dir = tempfile::tempdir().expect("tempdir");
+    let (rpc_port, admin_port) = (free_port(), free_port());
+    let addr = format!("127.0.0.1:{rpc_port}");
+    let node_config = node_dir.path().join("node.toml");
+    std::fs::write(
+        &node_config,
+        format!(
+            "area = \"SG\"\nnode_id = 2\ndata_dir = {:?}\nrpc_listen = \"{addr}\"\n\
+             admin_listen = \"127.0.0.1:{admin_port}\"\noperator_token = \"{}\"\n",
+            node_dir.path().join("data"),
+            dev.token
+        ),
+    )
+    .expect("node config");
+    let _node = Process::spawn(
+        Command::new(&dev.binary)
+            .args(["cluster", "run", "--config"])
+            .arg(&node_config)
+            .env("RUST_LOG", "warn"),
+    );
+    listening(admin_port, "the new node's admin port").await;
+
+    let terraform = Terraform::with_main_tf(
+        &format!(
+            r#"
+terraform {{
+  required_providers {{
+    meridian = {{ source = "meridian.local/meridian/meridian", version = "0.1.0" }}
+  }}
+}}
+
+variable "endpoint" {{ type = string }}
+variable "token" {{ type = string }}
+
+provider "meridian" {{
+  endpoint = var.endpoint
+  token    = var.token
+}}
+
+resource "meridian_cluster_member" "second" {{
+  node_id = 2
+  addr    = "{addr}"
+}}
+"#
+        ),
+        &dev.vars(),
+    );
+    let membership = || async {
+        let (status, answer) = dev.admin_call("GET", "/admin/v1/cluster", None).await;
+        assert_eq!(status, 200, "{answer}");
+        (
+            answer["status"]["voters"].clone(),
+            answer["status"]["nodes"]["2"].clone(),
+        )
+    };
+
+    terraform.ok(&["init", "-no-color"]);
+    terraform.ok(&["apply", "-no-color", "-auto-approve"]);
+    assert_eq!(membership().await, (json!([1, 2]), json!(addr)));
+    assert_eq!(terraform.plan().0, 0);
+
+    // Removed through the admin API directly: the plan adds it again.
+    let (status, answer) = dev
+        .admin_call("DELETE", "/admin/v1/cluster/members/2", None)
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let (code, plan) = terraform.plan();
+    assert_eq!(code, 2, "{plan}");
+    assert!(plan.contains("will be created"), "{plan}");
+    terraform.ok(&["apply", "-no-color", "-auto-approve"]);
+    assert_eq!(membership().await, (json!([1, 2]), json!(addr)));
+
+    terraform.ok(&["destroy", "-no-color", "-auto-approve"]);
+    assert_eq!(membership().await, (json!([1]), Value::Null));
 }
