@@ -1,5 +1,6 @@
 # Apply-level runs against a live `meridian dev --areas SG`: set TF_VAR_endpoint and
-# TF_VAR_token (areas.SG.edges[0].admin and operatorToken in its endpoints.json).
+# TF_VAR_token (areas.SG.edges[0].admin and operatorToken in its endpoints.json), and
+# optionally TF_VAR_endpoints_file (the path of that file).
 # `terraform test` destroys what the runs created when it is done.
 
 run "creates_the_app_and_its_settings" {
@@ -23,6 +24,11 @@ run "creates_the_app_and_its_settings" {
   assert {
     condition     = meridian_app_settings.demo_prod.offline_window_days == 3 && meridian_app_settings.demo_prod.multi_device
     error_message = "The configured settings are stored."
+  }
+
+  assert {
+    condition     = var.endpoints_file == null || startswith(coalesce(output.server_api, "missing"), "http://")
+    error_message = "With endpoints_file, the area's Server API URL is read from it."
   }
 
   assert {

@@ -39,6 +39,12 @@ variable "routing_url" {
   default     = null
 }
 
+variable "endpoints_file" {
+  description = "meridian dev's endpoints.json, read for the area's Server API URL; null: not read."
+  type        = string
+  default     = null
+}
+
 provider "meridian" {
   endpoint = var.endpoint
   token    = var.token
@@ -57,6 +63,16 @@ resource "meridian_app_settings" "demo_prod" {
   routing_url           = var.routing_url
   routing_types         = [1, 3]
   callback_max_attempts = 8
+}
+
+data "meridian_endpoints" "dev" {
+  count = var.endpoints_file == null ? 0 : 1
+  file  = var.endpoints_file
+}
+
+output "server_api" {
+  description = "The app's Server API base URL (with endpoints_file)."
+  value       = one(data.meridian_endpoints.dev[*].areas[var.home_area].api[0])
 }
 
 output "home_area" {

@@ -5,6 +5,7 @@ mod app;
 mod app_settings;
 mod attributes;
 mod cluster_member;
+mod endpoints;
 mod provider;
 
 fn main() -> anyhow::Result<()> {

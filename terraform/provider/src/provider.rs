@@ -14,6 +14,7 @@ use crate::app::AppResource;
 use crate::app_settings::AppSettingsResource;
 use crate::attributes::{optional, sensitive};
 use crate::cluster_member::ClusterMemberResource;
+use crate::endpoints::EndpointsDataSource;
 
 pub const ENDPOINT_ENV: &str = "MERIDIAN_ENDPOINT";
 pub const TOKEN_ENV: &str = "MERIDIAN_OPERATOR_TOKEN";
@@ -150,6 +151,8 @@ impl Provider for MeridianProvider {
         &self,
         _diags: &mut Diagnostics,
     ) -> Option<HashMap<String, Box<dyn DynamicDataSource>>> {
-        Some(map! {})
+        Some(map! {
+            "endpoints" => EndpointsDataSource,
+        })
     }
 }

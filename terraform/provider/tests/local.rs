@@ -191,6 +191,7 @@ struct Dev {
     deployment: DevDeployment,
     admin: String,
     token: String,
+    endpoints_file: String,
 }
 
 impl Dev {
@@ -205,16 +206,22 @@ impl Dev {
             .as_str()
             .expect("operator token")
             .to_string();
+        let endpoints_file = deployment.endpoints_file.display().to_string();
         Self {
             binary,
             deployment,
             admin,
             token,
+            endpoints_file,
         }
     }
 
-    fn vars(&self) -> [(&str, &str); 2] {
-        [("endpoint", &self.admin), ("token", &self.token)]
+    fn vars(&self) -> [(&str, &str); 3] {
+        [
+            ("endpoint", &self.admin),
+            ("token", &self.token),
+            ("endpoints_file", &self.endpoints_file),
+        ]
     }
 
     /// An admin API call made directly, as an operator would outside Terraform.
@@ -277,8 +284,10 @@ async fn an_app_made_by_terraform_serves_the_api_its_drift_shows_and_destroy_rem
     assert_eq!(outputs["prod_app_secret"]["sensitive"], true);
     assert_eq!(output("home_area"), "SG");
 
-    // The exported credentials work against the Server API, for both environments.
-    let api = dev.deployment.api("SG");
+    // The exported credentials work against the Server API (its URL read by the
+    // meridian_endpoints data source), for both environments.
+    let api = output("server_api");
+    assert_eq!(api, dev.deployment.api("SG"));
     for (key, secret) in [
         (prod_key.clone(), prod_secret.clone()),
         (output("dev_app_key"), output("dev_app_secret")),
