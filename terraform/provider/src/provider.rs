@@ -16,8 +16,8 @@ use crate::attributes::{optional, sensitive};
 use crate::cluster_member::ClusterMemberResource;
 use crate::endpoints::EndpointsDataSource;
 
-pub const ENDPOINT_ENV: &str = "MERIDIAN_ENDPOINT";
-pub const TOKEN_ENV: &str = "MERIDIAN_OPERATOR_TOKEN";
+const ENDPOINT_ENV: &str = "MERIDIAN_ENDPOINT";
+const TOKEN_ENV: &str = "MERIDIAN_OPERATOR_TOKEN";
 
 /// The admin client once Terraform has configured the provider. Resources are built
 /// before that, so they share this handle rather than a client.
