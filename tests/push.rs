@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use base64::Engine;
-use common::{binary, put_settings, Api};
+use common::{admin_json, binary, put_settings, Api};
 use meridian_client::{ConnectOptions, Connection};
 use meridian_proto::{ClientFrame, ServerFrame};
 use meridian_push::fake::{FakeApns, FakeFcm, FakeWebhook};
@@ -159,6 +159,16 @@ async fn offline_devices_get_pushes_through_apns_fcm_and_a_webhook_as_their_sett
         "webhookUrl": format!("{}/push", webhook.endpoint()),
     }});
     assert_eq!(put_settings(&area.dev, &area.api.key, settings).await, 200);
+    // Private keys never come back; sending the placeholder back keeps them.
+    let path = format!("/admin/v1/apps/{}/settings", area.api.key);
+    let (status, shown) = admin_json(&area.dev, "GET", &path, json!({})).await;
+    assert_eq!(status, 200);
+    let apps = &shown["settings"]["push"]["apps"];
+    assert_eq!(apps[0]["apns"]["privateKeyPem"], "<redacted>");
+    assert_eq!(apps[1]["fcm"]["privateKeyPem"], "<redacted>");
+    assert!(!shown.to_string().contains("PRIVATE KEY"));
+    let (status, _) = admin_json(&area.dev, "PUT", &path, shown["settings"].clone()).await;
+    assert_eq!(status, 200);
 
     let ivy_token = "a1".repeat(32);
     area.register("ivy", "apns", &ivy_token, IOS).await;

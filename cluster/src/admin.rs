@@ -415,7 +415,7 @@ impl AdminApi {
             app_key: key.to_string(),
         };
         match self.cluster.read(query).await? {
-            QueryOutput::Settings(settings) => Ok(json!({ "settings": settings })),
+            QueryOutput::Settings(settings) => Ok(json!({ "settings": shown(settings) })),
             other => Err(ClusterError::Protocol(format!("{other:?}"))),
         }
     }
@@ -427,7 +427,7 @@ impl AdminApi {
             settings,
         };
         match self.cluster.write_one(self.envelope(command)).await? {
-            Output::Settings(settings) => Ok(json!({ "settings": settings })),
+            Output::Settings(settings) => Ok(json!({ "settings": shown(settings) })),
             other => Err(ClusterError::Protocol(format!("{other:?}"))),
         }
     }
@@ -474,6 +474,13 @@ impl AdminApi {
             other => Err(ClusterError::Protocol(format!("{other:?}"))),
         }
     }
+}
+
+/// Settings as answers show them: push private keys never leave the cluster (a PUT that
+/// sends the placeholder back keeps the stored key).
+fn shown(mut settings: AppSettings) -> AppSettings {
+    settings.push = settings.push.redacted();
+    settings
 }
 
 /// Compares secrets without leaking where they first differ.

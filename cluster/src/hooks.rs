@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use meridian_push::{Notification, Outcome, PushClient};
 use meridian_rpc::OutboundClient;
+use openraft::async_runtime::WatchReceiver;
 use serde_json::json;
 use sha1::{Digest, Sha1};
 use tokio::sync::mpsc;
@@ -184,8 +185,8 @@ pub fn render(event: &HookEvent) -> Option<Rendered> {
     })
 }
 
-/// Where a job goes under the app's current settings; `None`: the app stopped asking
-/// for it, and the job is dropped.
+/// Where a job goes under the app's current settings; `None`: nowhere now (the job waits
+/// and, if that lasts, becomes a dead letter).
 fn destination<'a>(settings: &'a AppSettings, event: &HookEvent) -> Option<&'a str> {
     let callbacks = &settings.callbacks;
     match event {
@@ -266,7 +267,10 @@ pub(crate) async fn dispatch(
         core.metrics
             .callbacks_waiting
             .set(waiting(&core).unwrap_or(0) as i64);
-        if !core.raft.is_leader() || busy_lanes.len() >= MAX_IN_FLIGHT {
+        let Some(term) = leading_term(&core) else {
+            continue;
+        };
+        if busy_lanes.len() >= MAX_IN_FLIGHT {
             continue;
         }
         // A burst of commits makes one pass, not one per commit.
@@ -288,7 +292,7 @@ pub(crate) async fn dispatch(
             };
             due_runs(jobs, &busy_lanes, &settled, now_ms())
         };
-        let mut settings: HashMap<String, Option<(AppSettings, String)>> = HashMap::new();
+        let mut settings: HashMap<String, AppLookup> = HashMap::new();
         for (lane, run) in runs {
             if busy_lanes.len() >= MAX_IN_FLIGHT {
                 break;
@@ -297,17 +301,21 @@ pub(crate) async fn dispatch(
                 .entry(lane.0.clone())
                 .or_insert_with(|| app_settings(&core, &lane.0))
                 .clone();
+            // Cannot read the app now: its lanes wait for a later pass.
+            let AppLookup::Read(app) = app else {
+                continue;
+            };
             busy_lanes.insert(lane.clone());
-            tokio::spawn(run_lane(
-                run,
-                app,
-                senders.clone(),
-                core.metrics.clone(),
-                settled.clone(),
-                outcome_tx.clone(),
-                lane_done_tx.clone(),
-                lane,
-            ));
+            let lane_task = Lane {
+                key: lane,
+                term,
+                core: core.clone(),
+                senders: senders.clone(),
+                settled: settled.clone(),
+                outcomes: outcome_tx.clone(),
+                done: lane_done_tx.clone(),
+            };
+            tokio::spawn(lane_task.run(run, app));
         }
     }
     drop(outcome_tx);
@@ -354,78 +362,126 @@ fn due_runs(
     runs
 }
 
-/// Sends a lane's run in order, each after the one before was taken; stops at a failure.
-#[allow(clippy::too_many_arguments)]
-async fn run_lane(
-    run: Vec<Job>,
-    app: Option<(AppSettings, String)>,
+/// What a lane's task needs; dropping it frees the lane (even if a send panicked).
+struct Lane {
+    key: LaneKey,
+    /// The term the lane was handed out in: a deposed leader stops sending.
+    term: u64,
+    core: Arc<NodeCore>,
     senders: Senders,
-    metrics: crate::metrics::ClusterMetrics,
     settled: Settled,
     outcomes: mpsc::UnboundedSender<(Job, Attempt)>,
     done: mpsc::UnboundedSender<LaneKey>,
-    lane: LaneKey,
-) {
-    for job in run {
-        let started = std::time::Instant::now();
-        let attempt = attempt(&senders, &job, app.clone()).await;
-        metrics
-            .callback_seconds
-            .with_label_values(&[job.event.kind()])
-            .observe(started.elapsed().as_secs_f64());
-        let failed = matches!(attempt, Attempt::Failed(_));
-        settled
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(job.id, !failed);
-        if outcomes.send((job, attempt)).is_err() || failed {
-            break;
+}
+
+impl Drop for Lane {
+    fn drop(&mut self) {
+        let _ = self.done.send(self.key.clone());
+    }
+}
+
+impl Lane {
+    /// Sends the run in order, each after the one before was taken; stops at a failure,
+    /// or as soon as this node no longer leads in the term it started in.
+    async fn run(self, run: Vec<Job>, app: Option<Arc<(AppSettings, String)>>) {
+        for job in run {
+            if leading_term(&self.core) != Some(self.term) {
+                break;
+            }
+            let started = std::time::Instant::now();
+            let attempt = attempt(&self.core, &self.senders, &job, app.clone()).await;
+            self.core
+                .metrics
+                .callback_seconds
+                .with_label_values(&[job.event.kind()])
+                .observe(started.elapsed().as_secs_f64());
+            let failed = matches!(attempt, Attempt::Failed(_));
+            self.settled
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(job.id, !failed);
+            if self.outcomes.send((job, attempt)).is_err() || failed {
+                break;
+            }
         }
     }
-    let _ = done.send(lane);
+}
+
+/// The term this node leads in, if it leads.
+fn leading_term(core: &NodeCore) -> Option<u64> {
+    let metrics = core.raft.metrics().borrow_watched().clone();
+    (metrics.current_leader == Some(core.config.node_id)).then_some(metrics.current_term)
 }
 
 fn waiting(core: &NodeCore) -> Result<u64, state::CommandError> {
     state::outbox::waiting_count(core.state_machine.state())
 }
 
+/// An app as a pass finds it.
+#[derive(Clone)]
+enum AppLookup {
+    /// Its settings and secret, or `None`: the app is gone (its jobs are dropped).
+    Read(Option<Arc<(AppSettings, String)>>),
+    /// The state could not be read now.
+    Unreadable,
+}
+
 /// The app's settings and secret, read once per pass.
-fn app_settings(core: &NodeCore, app_key: &str) -> Option<(AppSettings, String)> {
+fn app_settings(core: &NodeCore, app_key: &str) -> AppLookup {
     let tree = core.state_machine.state();
-    let Ok(QueryOutput::App(app, env)) = state::query(
+    let app = match state::query(
         tree,
         &Query::GetApp {
             app_key: app_key.to_string(),
         },
-    ) else {
-        return None;
+    ) {
+        Ok(QueryOutput::App(app, env)) => app.credentials(env).app_secret.clone(),
+        Err(state::CommandError::NotFound { .. }) => return AppLookup::Read(None),
+        _ => return AppLookup::Unreadable,
     };
-    let secret = app.credentials(env).app_secret.clone();
     match state::query(
         tree,
         &Query::AppSettings {
             app_key: app_key.to_string(),
         },
     ) {
-        Ok(QueryOutput::Settings(settings)) => Some((settings, secret)),
-        _ => None,
+        Ok(QueryOutput::Settings(settings)) => AppLookup::Read(Some(Arc::new((settings, app)))),
+        _ => AppLookup::Unreadable,
     }
 }
 
-async fn attempt(senders: &Senders, job: &Job, app: Option<(AppSettings, String)>) -> Attempt {
-    let Some((settings, secret)) = app else {
+/// Why a job waits: kept (and in the end a dead letter) rather than dropped, so an
+/// operator who removed a URL by mistake loses nothing.
+const NO_DESTINATION: &str = "the app has no URL or credentials for this callback now";
+
+async fn attempt(
+    core: &NodeCore,
+    senders: &Senders,
+    job: &Job,
+    app: Option<Arc<(AppSettings, String)>>,
+) -> Attempt {
+    let Some(app) = app else {
         return Attempt::Dropped;
     };
+    let (settings, secret) = &*app;
     if let HookEvent::Push(push) = &job.event {
-        return send_push(&senders.push, &settings, &job.app_key, &secret, push).await;
+        // A device that logged out or registered another token since must not get it.
+        let current = state::push::devices(core.state_machine.state(), &job.app_key, &push.user_id);
+        let still_registered = current
+            .map(|devices| devices.contains(&push.device))
+            .unwrap_or(true);
+        if !still_registered {
+            return Attempt::Dropped;
+        }
+        return send_push(&senders.push, settings, &job.app_key, secret, push).await;
     }
-    let Some(url) = destination(&settings, &job.event) else {
-        return Attempt::Dropped;
+    let Some(url) = destination(settings, &job.event) else {
+        return Attempt::Failed(NO_DESTINATION.into());
     };
     let Some(rendered) = render(&job.event) else {
         return Attempt::Dropped;
     };
-    let url = signed_url(url, &job.app_key, &secret, now_ms());
+    let url = signed_url(url, &job.app_key, secret, now_ms());
     let client = &senders.callbacks;
     let id = job.id.to_string();
     let headers = [(EVENT_ID_HEADER, id.as_str())];
@@ -467,18 +523,18 @@ async fn send_push(
     let outcome = match job.device.provider {
         PushProvider::Apns => match credentials.and_then(|c| c.apns.as_ref()) {
             Some(apns) => client.send_apns(apns, &notification).await,
-            None => return Attempt::Dropped,
+            None => return Attempt::Failed(NO_DESTINATION.into()),
         },
         PushProvider::Fcm => match credentials.and_then(|c| c.fcm.as_ref()) {
             Some(fcm) => client.send_fcm(fcm, &notification).await,
-            None => return Attempt::Dropped,
+            None => return Attempt::Failed(NO_DESTINATION.into()),
         },
         PushProvider::Webhook => match &push.webhook_url {
             Some(url) => {
                 let url = signed_url(url, app_key, secret, now_ms());
                 client.send_webhook(&url, &notification).await
             }
-            None => return Attempt::Dropped,
+            None => return Attempt::Failed(NO_DESTINATION.into()),
         },
     };
     match outcome {

@@ -96,7 +96,7 @@ impl OutboundClient {
             .method(method)
             .uri(url)
             .body(body)
-            .map_err(|e| format!("bad request to {url}: {e}"))?;
+            .map_err(|e| format!("bad request: {e}"))?;
         for (name, value) in headers {
             let name = HeaderName::try_from(*name).map_err(|e| e.to_string())?;
             let value = HeaderValue::try_from(*value).map_err(|e| e.to_string())?;

@@ -125,6 +125,16 @@ pub async fn admin_call(
     path: &str,
     body: serde_json::Value,
 ) -> u16 {
+    admin_json(dev, method, path, body).await.0
+}
+
+/// An operator admin API call through the area's edge; answers the HTTP status and body.
+pub async fn admin_json(
+    dev: &DevDeployment,
+    method: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> (u16, Value) {
     let admin = dev.endpoints["areas"]["SG"]["edges"][0]["admin"]
         .as_str()
         .unwrap()
@@ -140,5 +150,6 @@ pub async fn admin_call(
         body.to_string().as_bytes(),
     )
     .await;
-    answer.status
+    let value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+    (answer.status, value)
 }

@@ -24,7 +24,7 @@ use crate::api::StateDigest;
 use crate::state::{self, ApplyContext, BatchOutcome, Overlay, StateRead};
 
 /// Version of the sled layout and of snapshot files; checked at start-up.
-pub const DATA_FORMAT_VERSION: u32 = 4;
+pub const DATA_FORMAT_VERSION: u32 = 5;
 const SNAPSHOT_MAGIC: &[u8; 8] = b"MRDNSNAP";
 const META_PREFIX: &[u8] = b"\0meta/";
 const LAST_APPLIED: &[u8] = b"\0meta/last_applied";

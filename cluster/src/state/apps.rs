@@ -183,7 +183,45 @@ pub struct PushApp {
     pub fcm: Option<meridian_push::FcmCredentials>,
 }
 
+/// What the admin API shows instead of a private key; sent back, it keeps the stored one.
+pub const REDACTED_KEY: &str = "<redacted>";
+
 impl PushSettings {
+    /// A copy without private keys, for answers.
+    pub fn redacted(&self) -> Self {
+        let mut copy = self.clone();
+        for app in &mut copy.apps {
+            if let Some(apns) = &mut app.apns {
+                apns.private_key_pem = REDACTED_KEY.into();
+            }
+            if let Some(fcm) = &mut app.fcm {
+                fcm.private_key_pem = REDACTED_KEY.into();
+            }
+        }
+        copy
+    }
+
+    /// Puts back the stored private keys where `self` carries [`REDACTED_KEY`].
+    fn keep_keys_of(&mut self, stored: &PushSettings) {
+        for app in &mut self.apps {
+            let old = stored.app(&app.app_id);
+            if let Some(apns) = &mut app.apns {
+                if apns.private_key_pem == REDACTED_KEY {
+                    if let Some(key) = old.and_then(|o| o.apns.as_ref()) {
+                        apns.private_key_pem = key.private_key_pem.clone();
+                    }
+                }
+            }
+            if let Some(fcm) = &mut app.fcm {
+                if fcm.private_key_pem == REDACTED_KEY {
+                    if let Some(key) = old.and_then(|o| o.fcm.as_ref()) {
+                        fcm.private_key_pem = key.private_key_pem.clone();
+                    }
+                }
+            }
+        }
+    }
+
     pub fn is_enabled(&self) -> bool {
         !self.apps.is_empty() || self.webhook_url.is_some()
     }
@@ -336,16 +374,24 @@ impl ModerationRule {
     }
 }
 
+/// A callback URL: http(s), a host, no fragment (the signature goes into the query),
+/// something an HTTP client can send.
 fn validate_url(field: &str, url: &str) -> Result<(), CommandError> {
-    let valid = (url.starts_with("http://") || url.starts_with("https://"))
-        && url.len() <= MAX_URL_CHARS
-        && !url.contains(char::is_whitespace);
+    let parsed = url.parse::<http::Uri>().ok();
+    let valid = url.len() <= MAX_URL_CHARS
+        && !url.contains('#')
+        && parsed.is_some_and(|uri| {
+            matches!(uri.scheme_str(), Some("http" | "https"))
+                && uri.host().is_some_and(|host| !host.is_empty())
+        });
     if valid {
         Ok(())
     } else {
         Err(CommandError::invalid(
             field,
-            format!("must be an http:// or https:// URL of at most {MAX_URL_CHARS} characters"),
+            format!(
+                "must be an http:// or https:// URL with a host and no fragment, at most {MAX_URL_CHARS} characters"
+            ),
         ))
     }
 }
@@ -498,10 +544,13 @@ pub(super) fn set_settings(
     app_key: &str,
     settings: &AppSettings,
 ) -> Result<AppSettings, CommandError> {
-    by_key(state, app_key)?;
+    let mut settings = settings.clone();
+    settings
+        .push
+        .keep_keys_of(&self::settings(state, app_key)?.push);
     settings.validate()?;
-    state.put([SETTINGS_PREFIX, app_key.as_bytes()].concat(), settings)?;
-    Ok(settings.clone())
+    state.put([SETTINGS_PREFIX, app_key.as_bytes()].concat(), &settings)?;
+    Ok(settings)
 }
 
 pub fn settings(state: &impl StateRead, app_key: &str) -> Result<AppSettings, CommandError> {

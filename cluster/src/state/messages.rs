@@ -215,15 +215,20 @@ pub enum Publication {
     Transient { msg_uid: String, sent_time_ms: u64 },
     /// The recipient's blacklist (or whitelist mode) refuses this sender.
     Blocked,
-    /// A client's text contains one of the app's sensitive words (HOOK-06).
-    Sensitive,
     /// A chatroom over its message budget dropped it (CHR-06): neither stored nor delivered.
     Dropped {
         msg_uid: String,
         sent_time_ms: u64,
         priority: super::chatrooms::Priority,
     },
+    /// A client's text contains one of the app's sensitive words (HOOK-06).
+    Sensitive,
 }
+
+/// The longest `pushContent` (PUSH-01).
+pub const MAX_PUSH_CONTENT_CHARS: usize = 1_000;
+/// The longest `pushData` (PUSH-01).
+pub const MAX_PUSH_DATA_BYTES: usize = 4_096;
 
 fn validate(message: &NewMessage) -> Result<(), CommandError> {
     users::validate_user_id(&message.sender)?;
@@ -244,6 +249,27 @@ fn validate(message: &NewMessage) -> Result<(), CommandError> {
         return Err(CommandError::invalid(
             "busChannel",
             "must be at most 20 characters",
+        ));
+    }
+    // Push providers take about 4 KB a notification: longer could never be pushed.
+    if message
+        .push_content
+        .as_ref()
+        .is_some_and(|text| text.chars().count() > MAX_PUSH_CONTENT_CHARS)
+    {
+        return Err(CommandError::invalid(
+            "pushContent",
+            format!("must be at most {MAX_PUSH_CONTENT_CHARS} characters"),
+        ));
+    }
+    if message
+        .push_data
+        .as_ref()
+        .is_some_and(|data| data.len() > MAX_PUSH_DATA_BYTES)
+    {
+        return Err(CommandError::invalid(
+            "pushData",
+            format!("must be at most {MAX_PUSH_DATA_BYTES} bytes"),
         ));
     }
     for id in [&message.conversation.first, &message.conversation.second] {
@@ -366,16 +392,29 @@ pub(super) fn publish(
             out.push(Publication::Blocked);
             continue;
         }
-        let mut content = message.content.clone();
+        let (mut content, mut push_content) =
+            (message.content.clone(), message.push_content.clone());
         if message.sender_device.is_some() {
-            use super::sensitive::{screen, Screened};
-            match screen(state, app_key, &message.object_name, &message.content)? {
-                Screened::Clean => {}
-                Screened::Replaced(screened) => content = screened,
-                Screened::Refused => {
-                    out.push(Publication::Sensitive);
-                    continue;
-                }
+            use super::sensitive::{screen_content, screen_text, Screened};
+            let words = super::sensitive::list(state, app_key)?;
+            let screened = [
+                screen_content(&words, &message.object_name, &message.content),
+                // The push text shows on lock screens: screened like the content.
+                message
+                    .push_content
+                    .as_deref()
+                    .map_or(Screened::Clean, |text| screen_text(&words, text)),
+            ];
+            if screened.contains(&Screened::Refused) {
+                out.push(Publication::Sensitive);
+                continue;
+            }
+            let [screened_content, screened_push] = screened;
+            if let Screened::Replaced(text) = screened_content {
+                content = text;
+            }
+            if let Screened::Replaced(text) = screened_push {
+                push_content = Some(text);
             }
         }
         let msg_uid = next_uid(ctx, state)?;
@@ -409,7 +448,7 @@ pub(super) fn publish(
             sent_time_ms: ctx.now_ms,
             seq: 0,
             counted: message.flags.counted,
-            push_content: message.push_content.clone(),
+            push_content,
             push_data: message.push_data.clone(),
             recalled: false,
             modified: false,

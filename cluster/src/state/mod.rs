@@ -336,42 +336,6 @@ pub enum Command {
     },
     /// All of these or none: the first refusal undoes the others.
     All(Vec<Command>),
-    /// The app server took these callbacks (the dispatcher reports it).
-    OutboxDelivered {
-        ids: Vec<u64>,
-    },
-    /// These callbacks failed, with why: retried later or dead-lettered.
-    OutboxFailed {
-        failures: Vec<(u64, String)>,
-    },
-    /// The app's dead letters go back into the outbox.
-    RetryDeadLetters {
-        app_key: String,
-    },
-    /// Adds a sensitive word (HOOK-06), replaced by `replace` or (`None`) refused.
-    AddSensitiveWord {
-        app_key: String,
-        word: String,
-        replace: Option<String>,
-    },
-    DeleteSensitiveWords {
-        app_key: String,
-        words: Vec<String>,
-    },
-    /// A device registers (or replaces) its push token.
-    RegisterPushToken {
-        app_key: String,
-        user_id: String,
-        device: DeviceToken,
-    },
-    /// A device stops getting pushes: it logged out (`token` None), or its provider said
-    /// the token is gone (only if it is still that token).
-    UnregisterPushToken {
-        app_key: String,
-        user_id: String,
-        device_id: String,
-        token: Option<String>,
-    },
     /// Updates an existing user's name and/or portrait.
     RefreshUser {
         app_key: String,
@@ -409,6 +373,44 @@ pub enum Command {
         others: Vec<String>,
         present: bool,
     },
+    // Variants are appended, never inserted: edges and nodes of two versions exchange
+    // commands by position during a rolling upgrade.
+    /// The app server took these callbacks (the dispatcher reports it).
+    OutboxDelivered {
+        ids: Vec<u64>,
+    },
+    /// These callbacks failed, with why: retried later or dead-lettered.
+    OutboxFailed {
+        failures: Vec<(u64, String)>,
+    },
+    /// The app's dead letters go back into the outbox.
+    RetryDeadLetters {
+        app_key: String,
+    },
+    /// Adds a sensitive word (HOOK-06), replaced by `replace` or (`None`) refused.
+    AddSensitiveWord {
+        app_key: String,
+        word: String,
+        replace: Option<String>,
+    },
+    DeleteSensitiveWords {
+        app_key: String,
+        words: Vec<String>,
+    },
+    /// A device registers (or replaces) its push token.
+    RegisterPushToken {
+        app_key: String,
+        user_id: String,
+        device: DeviceToken,
+    },
+    /// A device stops getting pushes: it logged out (`token` None), or its provider said
+    /// the token is gone (only if it is still that token).
+    UnregisterPushToken {
+        app_key: String,
+        user_id: String,
+        device_id: String,
+        token: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -427,11 +429,11 @@ pub enum Output {
     Imported(u64),
     /// Rooms destroyed.
     Destroyed(Vec<String>),
+    Done,
     /// How many records a command moved (dead letters retried).
     Count(u64),
     /// The callbacks that became dead letters.
     Dead(Vec<u64>),
-    Done,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

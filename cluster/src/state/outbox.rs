@@ -237,21 +237,22 @@ pub(super) fn room_changed(
     enqueue(ctx, state, app_key, lane, HookEvent::Chatroom(change))
 }
 
-/// Up to `limit` waiting jobs after `after`, oldest first.
+/// Up to `limit` waiting jobs after `after`, oldest first. A record that does not decode
+/// is logged and skipped: it must not hold up every other job.
 pub fn waiting(state: &impl StateRead, after: u64, limit: usize) -> Result<Vec<Job>, CommandError> {
     let mut jobs = Vec::new();
-    let mut failed = None;
-    state.visit_from(JOB_PREFIX, &job_key(after + 1), &mut |_, value| {
+    state.visit_from(JOB_PREFIX, &job_key(after + 1), &mut |key, value| {
         match crate::raft::wire::from_bytes::<Job>(value) {
             Ok(job) => jobs.push(job),
-            Err(e) => failed = Some(e),
+            Err(e) => tracing::error!(
+                key = %String::from_utf8_lossy(key),
+                error = %e,
+                "undecodable callback job skipped"
+            ),
         }
-        failed.is_none() && jobs.len() < limit
+        jobs.len() < limit
     })?;
-    match failed {
-        Some(e) => Err(e.into()),
-        None => Ok(jobs),
-    }
+    Ok(jobs)
 }
 
 /// The id of the newest job ever written.

@@ -83,9 +83,12 @@ pub(super) fn change(
         state.put(key.clone(), &stored)?;
         state.put(index, &key)?;
         renew(ctx, state, record.edge_id)?;
-    } else {
+    } else if state.get_raw(&key)?.is_some() {
         state.delete(key);
         state.delete(index);
+    } else {
+        // Already gone (its edge's lease ran out and said so): no second report.
+        return Ok(());
     }
     let change = record.status_change(user_id, status, ctx.now_ms);
     outbox::device_status(ctx, state, app_key, change)

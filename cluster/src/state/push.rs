@@ -274,13 +274,15 @@ pub(super) fn jobs_for(
         .unwrap_or_else(|| message.sender.clone());
     let mut jobs = Vec::new();
     for user in recipients(state, app_key, message)? {
-        if !presence::sessions(state, app_key, &user, ctx.now_ms)?.is_empty() {
+        // Most members have no device registered: that is the cheapest test, so first.
+        let devices = devices(state, app_key, &user)?;
+        if devices.is_empty()
+            || !presence::sessions(state, app_key, &user, ctx.now_ms)?.is_empty()
+            || !wants_push(state, app_key, &user, message, &mentions)?
+        {
             continue;
         }
-        if !wants_push(state, app_key, &user, message, &mentions)? {
-            continue;
-        }
-        for device in devices(state, app_key, &user)? {
+        for device in devices {
             jobs.push(PushJob {
                 user_id: user.clone(),
                 device,

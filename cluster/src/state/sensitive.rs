@@ -94,39 +94,45 @@ pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), C
     Ok(())
 }
 
-/// Screens a text message's `content` field (other types pass untouched).
-pub(super) fn screen(
-    state: &impl StateRead,
-    app_key: &str,
-    object_name: &str,
-    content: &str,
-) -> Result<Screened, CommandError> {
-    if object_name != "RC:TxtMsg" {
-        return Ok(Screened::Clean);
-    }
-    let words = list(state, app_key)?;
-    if words.is_empty() {
-        return Ok(Screened::Clean);
-    }
-    let Ok(mut body) = serde_json::from_str::<serde_json::Value>(content) else {
-        return Ok(Screened::Clean);
-    };
-    let Some(text) = body.get("content").and_then(|t| t.as_str()) else {
-        return Ok(Screened::Clean);
-    };
+/// Screens plain text: a word without a replacement refuses it, the others are replaced.
+pub(super) fn screen_text(words: &[SensitiveWord], text: &str) -> Screened {
     let mut screened = text.to_string();
-    for entry in &words {
+    for entry in words {
         if !screened.contains(&entry.word) {
             continue;
         }
         match &entry.replace {
-            None => return Ok(Screened::Refused),
+            None => return Screened::Refused,
             Some(replace) => screened = screened.replace(&entry.word, replace),
         }
     }
     if screened == text {
-        return Ok(Screened::Clean);
+        Screened::Clean
+    } else {
+        Screened::Replaced(screened)
     }
-    body["content"] = serde_json::Value::String(screened);
-    Ok(Screened::Replaced(body.to_string()))
+}
+
+/// Screens a text message's `content` field (other types pass untouched).
+pub(super) fn screen_content(
+    words: &[SensitiveWord],
+    object_name: &str,
+    content: &str,
+) -> Screened {
+    if object_name != "RC:TxtMsg" || words.is_empty() {
+        return Screened::Clean;
+    }
+    let Ok(mut body) = serde_json::from_str::<serde_json::Value>(content) else {
+        return Screened::Clean;
+    };
+    let Some(text) = body.get("content").and_then(|t| t.as_str()) else {
+        return Screened::Clean;
+    };
+    match screen_text(words, text) {
+        Screened::Replaced(screened) => {
+            body["content"] = serde_json::Value::String(screened);
+            Screened::Replaced(body.to_string())
+        }
+        other => other,
+    }
 }

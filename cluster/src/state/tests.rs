@@ -2015,6 +2015,19 @@ fn callback_settings_are_validated_at_their_limits() {
         }),
         "callbacks.routingUrl",
     );
+    for url in [
+        "https://app.example.com/cb#frag",
+        "https:///no-host",
+        "https://a b/c",
+    ] {
+        invalid(
+            set(CallbackSettings {
+                online_status_url: Some(url.into()),
+                ..CallbackSettings::default()
+            }),
+            "callbacks.onlineStatusUrl",
+        );
+    }
     invalid(
         set(CallbackSettings {
             routing_types: vec![2],
@@ -2298,6 +2311,17 @@ fn sensitive_words_refuse_or_replace_client_text_within_their_limits() {
         stored,
         [r#"{"content":"**** it, ****"}"#, r#"{"content":"spam"}"#]
     );
+    // The push text is screened like the content.
+    let mut m = private_text("ann", "bob", r#"{"content":"fine"}"#);
+    m.push_content = Some("spam inside".into());
+    m.sender_device = Some(ClientOrigin {
+        device_id: "d".into(),
+        client_id: "p1".into(),
+    });
+    assert!(matches!(
+        publish(&tree, vec![m]).unwrap(),
+        Output::Published(p) if p == [Publication::Sensitive]
+    ));
 
     // Limits: a word of 1 to 32 characters, at most 50 words.
     assert!(matches!(
@@ -2334,4 +2358,45 @@ fn sensitive_words_refuse_or_replace_client_text_within_their_limits() {
         QueryOutput::SensitiveWords(words) => assert_eq!(words.len(), sensitive::MAX_WORDS - 2),
         other => panic!("{other:?}"),
     }
+}
+
+// covers: HOOK-01, HOOK-03
+#[test]
+fn an_undecodable_job_is_skipped_and_an_unknown_session_end_is_not_reported() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    set_callbacks(
+        &tree,
+        "prodkey001",
+        CallbackSettings {
+            online_status_url: Some("https://app.example.com/status".into()),
+            ..CallbackSettings::default()
+        },
+    );
+    let record = SessionRecord {
+        edge_id: 2,
+        session_id: 3,
+        platform: "web".into(),
+        since_ms: 0,
+        client_ip: String::new(),
+    };
+    let presence = |status| {
+        command(Command::Presence {
+            app_key: "prodkey001".into(),
+            user_id: "ann".into(),
+            record: record.clone(),
+            status,
+        })
+    };
+    // An end of a session that was never recorded (or already expired) is not news.
+    run(&tree, &[presence(DeviceStatus::Offline)]);
+    assert_eq!(outbox(&tree).1, 0);
+    run(&tree, &[presence(DeviceStatus::Online)]);
+    run(&tree, &[presence(DeviceStatus::Offline)]);
+    run(&tree, &[presence(DeviceStatus::Offline)]);
+    assert_eq!(outbox(&tree).0.len(), 2);
+    // A record that does not decode (between the two jobs) does not hold up the others.
+    tree.insert(b"outbox/00000000000000000001x", b"garbage".as_slice())
+        .unwrap();
+    assert_eq!(outbox(&tree).0.len(), 2);
 }
