@@ -115,7 +115,7 @@ fn answered<'a>(received: &'a [Received], path: &str) -> Vec<&'a Received> {
 const CONVERSATIONS: [(&str, &str); 3] = [("ann", "bob"), ("cat", "dan"), ("eve", "fay")];
 const PER_CONVERSATION: usize = 30;
 
-// covers: HOOK-01, HOOK-03, HOOK-04, HOOK-05
+// covers: HOOK-01, HOOK-03, HOOK-04, HOOK-05, CHR-10
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn callbacks_pending_when_the_leader_dies_all_arrive_in_order_once_the_app_server_is_back() {
     let server = AppServer::start().await;
