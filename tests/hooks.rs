@@ -7,8 +7,8 @@ mod common;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use common::{binary, put_settings, Api};
-use meridian_client::{codes, ConnectOptions, Connection};
+use common::{binary, put_settings, synced, Api};
+use meridian_client::{codes, Connection};
 use meridian_cluster::admin::generate_credentials;
 use meridian_cluster::state::{
     AppSettings, CallbackSettings, Command, Conversation, Credentials, DeviceStatus, Envelope,
@@ -346,27 +346,12 @@ async fn a_callback_past_its_retry_cap_is_a_dead_letter_until_the_operator_retri
 
 const WAIT: Duration = Duration::from_secs(10);
 
+/// `user`'s phone, synced.
 async fn connect(dev: &DevDeployment, api: &Api, user: &str) -> Connection {
-    let answer = api
-        .ok("/user/getToken.json", &format!("userId={user}&name={user}"))
-        .await;
-    let options = ConnectOptions {
-        url: dev.ws("SG"),
-        app_key: api.key.clone(),
-        token: answer["token"].as_str().expect("token").to_string(),
-        device_id: format!("{user}-phone"),
-        platform: "iOS".into(),
-        cursor: None,
-        tls: None,
-    };
-    let mut connection = Connection::connect(&options).await.expect("connect");
-    loop {
-        match connection.next_within(WAIT).await.expect("session start") {
-            ServerFrame::Synced { .. } => return connection,
-            ServerFrame::Connected { .. } | ServerFrame::Message(_) => {}
-            other => panic!("{user}: unexpected {other:?}"),
-        }
-    }
+    let device = format!("{user}-phone");
+    let mut connection = common::connect(&dev.ws("SG"), api, user, &device, "iOS", None).await;
+    synced(&mut connection).await;
+    connection
 }
 
 fn text(client_id: &str, content: &str) -> ClientFrame {

@@ -8,8 +8,8 @@ mod common;
 use std::time::Duration;
 
 use base64::Engine;
-use common::{admin_json, binary, put_settings, Api};
-use meridian_client::{ConnectOptions, Connection};
+use common::{admin_json, binary, put_settings, synced, Api};
+use meridian_client::Connection;
 use meridian_proto::{ClientFrame, ServerFrame};
 use meridian_push::fake::{FakeApns, FakeFcm, FakeWebhook};
 use meridian_testkit::{eventually, metric_value, DevDeployment};
@@ -39,28 +39,12 @@ struct Area {
 }
 
 impl Area {
+    /// `user`'s phone, synced.
     async fn connect(&self, user: &str) -> Connection {
-        let answer = self
-            .api
-            .ok("/user/getToken.json", &format!("userId={user}&name={user}"))
-            .await;
-        let options = ConnectOptions {
-            url: self.dev.ws("SG"),
-            app_key: self.api.key.clone(),
-            token: answer["token"].as_str().expect("token").to_string(),
-            device_id: format!("{user}-phone"),
-            platform: "iOS".into(),
-            cursor: None,
-            tls: None,
-        };
-        let mut connection = Connection::connect(&options).await.expect("connect");
-        loop {
-            match connection.next_within(WAIT).await.expect("session start") {
-                ServerFrame::Synced { .. } => return connection,
-                ServerFrame::Connected { .. } | ServerFrame::Message(_) => {}
-                other => panic!("{user}: unexpected {other:?}"),
-            }
-        }
+        let (ws, device) = (self.dev.ws("SG"), format!("{user}-phone"));
+        let mut connection = common::connect(&ws, &self.api, user, &device, "iOS", None).await;
+        synced(&mut connection).await;
+        connection
     }
 
     /// Registers `user`'s phone for push and leaves it offline.

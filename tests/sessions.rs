@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{admin_call, binary, put_settings, Api};
+use common::{admin_call, binary, put_settings, synced, Api};
 use meridian_client::{codes, ConnectOptions, Connection, MessageBody};
 use meridian_proto::{ClientFrame, ServerFrame};
 use meridian_testkit::DevDeployment;
@@ -26,11 +26,7 @@ impl Area {
     }
 
     async fn token(&self, user: &str) -> String {
-        let answer = self
-            .api
-            .ok("/user/getToken.json", &format!("userId={user}&name={user}"))
-            .await;
-        answer["token"].as_str().expect("token").to_string()
+        self.api.token(user).await
     }
 
     async fn connect(
@@ -40,21 +36,7 @@ impl Area {
         platform: &str,
         cursor: Option<u64>,
     ) -> Connection {
-        let options = ConnectOptions {
-            url: self.ws.clone(),
-            app_key: self.api.key.clone(),
-            token: self.token(user).await,
-            device_id: device.into(),
-            platform: platform.into(),
-            cursor,
-            tls: None,
-        };
-        let mut connection = Connection::connect(&options).await.expect("connect");
-        match connection.next_within(WAIT).await.expect("connected") {
-            ServerFrame::Connected { user_id, .. } => assert_eq!(user_id, user),
-            other => panic!("expected connected, got {other:?}"),
-        }
-        connection
+        common::connect(&self.ws, &self.api, user, device, platform, cursor).await
     }
 }
 
@@ -69,18 +51,6 @@ fn text(client_id: &str, conversation_type: u8, target: &str, content: &str) -> 
         push_content: None,
         push_data: None,
         to_user_ids: Vec::new(),
-    }
-}
-
-/// Reads frames until `synced`, answering the messages synced before it.
-async fn synced(connection: &mut Connection) -> Vec<MessageBody> {
-    let mut messages = Vec::new();
-    loop {
-        match connection.next_within(WAIT).await.expect("sync") {
-            ServerFrame::Message(body) => messages.push(body),
-            ServerFrame::Synced { .. } => return messages,
-            other => panic!("unexpected during sync: {other:?}"),
-        }
     }
 }
 

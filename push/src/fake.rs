@@ -31,7 +31,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2048_8192_SHA256};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::pki_types::CertificateDer;
 use rustls::ServerConfig;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
@@ -184,22 +184,7 @@ impl Drop for Server {
 
 /// A self-signed certificate for localhost/127.0.0.1 and a server config offering `alpn`.
 fn tls_identity(alpn: &[&[u8]]) -> (CertificateDer<'static>, Arc<ServerConfig>) {
-    let certified =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .expect("self-signed certificate");
-    let cert = certified.cert.der().clone();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-        certified.signing_key.serialize_der(),
-    ));
-    let mut config =
-        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default protocol versions")
-            .with_no_client_auth()
-            .with_single_cert(vec![cert.clone()], key)
-            .expect("self-signed certificate and key match");
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    (cert, Arc::new(config))
+    meridian_rpc::tls::self_signed_server(alpn).expect("self-signed server identity")
 }
 
 async fn serve(tls: Option<Arc<ServerConfig>>, http2_only: bool, handler: Handler) -> Server {

@@ -221,3 +221,25 @@ impl DevPki {
         Ok(files)
     }
 }
+
+/// A throw-away self-signed certificate for `localhost` and 127.0.0.1, and a server
+/// configuration presenting it and offering `alpn`: local stand-ins for third parties
+/// (tests' fakes of push providers and app servers).
+pub fn self_signed_server(
+    alpn: &[&[u8]],
+) -> Result<(CertificateDer<'static>, Arc<ServerConfig>), TlsError> {
+    let err = |e: &dyn std::fmt::Display| TlsError::Config(e.to_string());
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .map_err(|e| err(&e))?;
+    let cert = certified.cert.der().clone();
+    let key = PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| err(&e))?
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone()], key)
+        .map_err(|e| err(&e))?;
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok((cert, Arc::new(config)))
+}

@@ -3,8 +3,10 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use meridian_client::{ConnectOptions, Connection, MessageBody};
+use meridian_proto::ServerFrame;
 use meridian_rpc::http::HttpAnswer;
 use meridian_testkit::{raw_http, signed_headers, DevDeployment};
 use serde_json::Value;
@@ -152,4 +154,55 @@ pub async fn admin_json(
     .await;
     let value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
     (answer.status, value)
+}
+
+/// How long a client test waits for one frame.
+pub const FRAME_WAIT: Duration = Duration::from_secs(10);
+
+impl Api {
+    /// A token for `user` (created if new) from `/user/getToken.json`.
+    pub async fn token(&self, user: &str) -> String {
+        let answer = self
+            .ok("/user/getToken.json", &format!("userId={user}&name={user}"))
+            .await;
+        answer["token"].as_str().expect("token").to_string()
+    }
+}
+
+/// Opens a client session for `user` at `ws` and reads its `connected` frame.
+pub async fn connect(
+    ws: &str,
+    api: &Api,
+    user: &str,
+    device: &str,
+    platform: &str,
+    cursor: Option<u64>,
+) -> Connection {
+    let options = ConnectOptions {
+        url: ws.to_string(),
+        app_key: api.key.clone(),
+        token: api.token(user).await,
+        device_id: device.into(),
+        platform: platform.into(),
+        cursor,
+        tls: None,
+    };
+    let mut connection = Connection::connect(&options).await.expect("connect");
+    match connection.next_within(FRAME_WAIT).await.expect("connected") {
+        ServerFrame::Connected { user_id, .. } => assert_eq!(user_id, user),
+        other => panic!("expected connected, got {other:?}"),
+    }
+    connection
+}
+
+/// Reads frames until `synced`, answering the messages synced before it.
+pub async fn synced(connection: &mut Connection) -> Vec<MessageBody> {
+    let mut messages = Vec::new();
+    loop {
+        match connection.next_within(FRAME_WAIT).await.expect("sync") {
+            ServerFrame::Message(body) => messages.push(body),
+            ServerFrame::Synced { .. } => return messages,
+            other => panic!("unexpected during sync: {other:?}"),
+        }
+    }
 }

@@ -1663,13 +1663,6 @@ fn presence_counts_while_the_edge_lease_holds_and_clears_with_the_edge() {
         tree.apply_batch(overlay.into_batch()).unwrap();
         out
     };
-    let session = |edge_id: u64, session_id: u64| SessionRecord {
-        edge_id,
-        session_id,
-        platform: "mobile".into(),
-        since_ms: 0,
-        client_ip: "127.0.0.1:5000".into(),
-    };
     let online = |now_ms: u64| match query(
         &tree,
         &Query::Online {
@@ -1681,15 +1674,13 @@ fn presence_counts_while_the_edge_lease_holds_and_clears_with_the_edge() {
         Ok(QueryOutput::Sessions(s)) => s.len(),
         other => panic!("{other:?}"),
     };
-    let presence = |edge_id, session_id, online: bool| Command::Presence {
-        app_key: "prodkey001".into(),
-        user_id: "ann".into(),
-        record: session(edge_id, session_id),
-        status: if online {
+    let presence = |edge_id, session_id, online: bool| {
+        let status = if online {
             DeviceStatus::Online
         } else {
             DeviceStatus::Offline
-        },
+        };
+        session_change("ann", edge_id, session_id, status)
     };
     assert!(at(1_000, presence(7, 1, true)).is_ok());
     assert!(at(1_000, presence(8, 2, true)).is_ok());
@@ -1755,6 +1746,22 @@ fn dead_letters(tree: &sled::Tree, app_key: &str) -> Vec<Job> {
     match query(tree, &dead).unwrap() {
         QueryOutput::Jobs { jobs, .. } => jobs,
         other => panic!("{other:?}"),
+    }
+}
+
+/// A web session of `user` (from 10.0.0.1:4242) started or ended on an edge.
+fn session_change(user: &str, edge_id: u64, session_id: u64, status: DeviceStatus) -> Command {
+    Command::Presence {
+        app_key: "prodkey001".into(),
+        user_id: user.into(),
+        record: SessionRecord {
+            edge_id,
+            session_id,
+            platform: "web".into(),
+            since_ms: 0,
+            client_ip: "10.0.0.1:4242".into(),
+        },
+        status,
     }
 }
 
@@ -1880,21 +1887,7 @@ fn device_and_chatroom_changes_are_reported_with_their_causes() {
             ..CallbackSettings::default()
         },
     );
-    let record = SessionRecord {
-        edge_id: 4,
-        session_id: 9,
-        platform: "web".into(),
-        since_ms: 0,
-        client_ip: "10.0.0.1:4242".into(),
-    };
-    let presence = |status| {
-        command(Command::Presence {
-            app_key: "prodkey001".into(),
-            user_id: "ann".into(),
-            record: record.clone(),
-            status,
-        })
-    };
+    let presence = |status| command(session_change("ann", 4, 9, status));
     let rooms = |command: Command| {
         run(
             &tree,
@@ -2158,22 +2151,10 @@ fn offline_recipients_get_push_jobs_unless_muted_or_levelled_away() {
         register_device(&tree, user, &format!("{user}-phone")).unwrap();
     }
     // cat is online; dan muted ann; eve takes only mentions of her from private chats.
-    let record = SessionRecord {
-        edge_id: 1,
-        session_id: 1,
-        platform: "iOS".into(),
-        since_ms: 0,
-        client_ip: String::new(),
-    };
     run(
         &tree,
         &[
-            command(Command::Presence {
-                app_key: "prodkey001".into(),
-                user_id: "cat".into(),
-                record,
-                status: DeviceStatus::Online,
-            }),
+            command(session_change("cat", 1, 1, DeviceStatus::Online)),
             command(Command::ChangeConversation {
                 app_key: "prodkey001".into(),
                 user_id: "dan".into(),
@@ -2373,21 +2354,7 @@ fn an_undecodable_job_is_skipped_and_an_unknown_session_end_is_not_reported() {
             ..CallbackSettings::default()
         },
     );
-    let record = SessionRecord {
-        edge_id: 2,
-        session_id: 3,
-        platform: "web".into(),
-        since_ms: 0,
-        client_ip: String::new(),
-    };
-    let presence = |status| {
-        command(Command::Presence {
-            app_key: "prodkey001".into(),
-            user_id: "ann".into(),
-            record: record.clone(),
-            status,
-        })
-    };
+    let presence = |status| command(session_change("ann", 2, 3, status));
     // An end of a session that was never recorded (or already expired) is not news.
     run(&tree, &[presence(DeviceStatus::Offline)]);
     assert_eq!(outbox(&tree).1, 0);

@@ -22,6 +22,22 @@ pub struct AppSettingsResource {
 }
 
 impl AppSettingsResource {
+    /// Writes the planned settings (create and update alike) and answers them as stored.
+    async fn write(
+        &self,
+        diags: &mut Diagnostics,
+        planned: &AppSettingsState,
+    ) -> Option<AppSettingsState> {
+        let admin = self.connection.client(diags)?;
+        match write_settings(&admin, planned).await {
+            Ok(stored) => Some(stored),
+            Err(error) => {
+                report(diags, "write the app settings", error);
+                None
+            }
+        }
+    }
+
     pub fn new(connection: Connection) -> Self {
         Self { connection }
     }
@@ -359,14 +375,9 @@ impl Resource for AppSettingsResource {
         planned_private_state: ValueEmpty,
         _provider_meta_state: ValueEmpty,
     ) -> Option<(AppSettingsState, ValueEmpty)> {
-        let admin = self.connection.client(diags)?;
-        match write_settings(&admin, &planned_state).await {
-            Ok(stored) => Some((stored, planned_private_state)),
-            Err(error) => {
-                report(diags, "write the app settings", error);
-                None
-            }
-        }
+        self.write(diags, &planned_state)
+            .await
+            .map(|stored| (stored, planned_private_state))
     }
 
     async fn update<'a>(
@@ -378,14 +389,9 @@ impl Resource for AppSettingsResource {
         planned_private_state: ValueEmpty,
         _provider_meta_state: ValueEmpty,
     ) -> Option<(AppSettingsState, ValueEmpty)> {
-        let admin = self.connection.client(diags)?;
-        match write_settings(&admin, &planned_state).await {
-            Ok(stored) => Some((stored, planned_private_state)),
-            Err(error) => {
-                report(diags, "write the app settings", error);
-                None
-            }
-        }
+        self.write(diags, &planned_state)
+            .await
+            .map(|stored| (stored, planned_private_state))
     }
 
     async fn destroy<'a>(
