@@ -179,8 +179,8 @@ pub(super) fn message_stored(
     app_key: &str,
     message: &Message,
 ) -> Result<(), CommandError> {
-    let callbacks = apps::settings(state, app_key)?.callbacks;
-    if callbacks.routes(message.conversation.kind) {
+    let settings = apps::settings(state, app_key)?;
+    if settings.callbacks.routes(message.conversation.kind) {
         enqueue(
             ctx,
             state,
@@ -188,6 +188,9 @@ pub(super) fn message_stored(
             conversation_lane(&message.conversation),
             HookEvent::Message(Box::new(message.clone())),
         )?;
+    }
+    if !settings.push.is_enabled() {
+        return Ok(());
     }
     for job in push::jobs_for(ctx, state, app_key, message)? {
         // One device's notifications go out in order.

@@ -253,14 +253,15 @@ fn body(message: &Message) -> Option<String> {
     }
 }
 
-/// PUSH-01: the push jobs a stored message makes, for recipients with no live session.
+/// PUSH-01: the push jobs a stored message makes, for recipients with no live session
+/// (the caller checked that the app pushes at all).
 pub(super) fn jobs_for(
     ctx: ApplyContext,
     state: &impl StateRead,
     app_key: &str,
     message: &Message,
 ) -> Result<Vec<PushJob>, CommandError> {
-    if !message.counted || !apps::settings(state, app_key)?.push.is_enabled() {
+    if !message.counted {
         return Ok(Vec::new());
     }
     let Some(body) = body(message) else {
