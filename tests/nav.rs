@@ -1,7 +1,8 @@
 //! covers: NAV-01, NAV-02, NAV-03, NAV-04. Navigation through real processes: answers for
 //! all five areas in both formats, wrong areas and bad credentials, nearby-first edge
 //! order, a dead edge leaving the answers within 5 s, and the SDK falling back from a
-//! killed primary nav to the backup, then to its cached answer.
+//! killed primary nav to the backup, then to its cached answer; edges, API and nav hosts
+//! taken from the area catalog the admin API keeps.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -137,7 +138,7 @@ async fn every_area_is_navigated_in_both_formats_and_wrong_areas_are_named() {
 /// An SG cluster of real processes with an app, two edges in two locations and a primary
 /// and a backup nav in front of them.
 struct Area {
-    _cluster: ProcessCluster,
+    cluster: ProcessCluster,
     app_key: String,
     token: String,
     edges: Vec<(String, Process)>,
@@ -152,6 +153,8 @@ enum Discovery {
     StaticList,
     /// SRV records served by Debian's dnsmasq.
     DnsSrv,
+    /// Nothing configured: the area catalog will name them.
+    Catalog,
 }
 
 const SRV_NAME: &str = "_meridian-edge._tcp.sg.meridian.test";
@@ -265,6 +268,7 @@ async fn area_with_two_edges_and_two_navs(discovery: Discovery) -> Area {
                 format!("srv = \"{SRV_NAME}\"\n[dns]\nservers = [\"127.0.0.1:{dns_port}\"]\n");
             (config, Some(dnsmasq(dns_port, &edge_bases)))
         }
+        Discovery::Catalog => (String::new(), None),
     };
     let nav_ports = [free_port(), free_port()];
     let nav_urls: Vec<String> = nav_ports
@@ -290,7 +294,7 @@ async fn area_with_two_edges_and_two_navs(discovery: Discovery) -> Area {
         listening(port, "the nav listening").await;
     }
     Area {
-        _cluster: cluster,
+        cluster,
         app_key: prod.app_key,
         token,
         edges,
@@ -432,4 +436,138 @@ async fn edges_are_discovered_through_dns_srv() {
         )
         .await;
     }
+}
+
+async fn admin(area: &Area, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let url = format!("{}{path}", area.cluster.nodes[0].admin_url());
+    let body = body.map(|b| b.to_string());
+    let answer = meridian_rpc::http::request(
+        method,
+        &url,
+        Some(OPERATOR_TOKEN),
+        body.as_deref().map(str::as_bytes),
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    (answer.status, json(&answer.body))
+}
+
+/// What `/v1/nav` answers for SG: its edges (sorted) and API hosts.
+async fn nav_edges_and_api(area: &Area, nav: &str) -> Option<(Vec<String>, Value)> {
+    let (status, body) = nav_get(nav, &area.app_key, &area.token, "SG", &[]).await;
+    let mut edges: Vec<String> = (status == 200)
+        .then(|| body["edges"].as_array().cloned())
+        .flatten()?
+        .iter()
+        .map(|e| e["ws"].as_str().unwrap_or_default().to_string())
+        .collect();
+    edges.sort();
+    Some((edges, body["api"].clone()))
+}
+
+// covers: NAV-01, NAV-02, NAV-03
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_area_catalog_names_edges_api_and_nav_hosts_without_restarting_nav() {
+    let area = area_with_two_edges_and_two_navs(Discovery::Catalog).await;
+    let nav = area.navs[0].0.clone();
+    // No edge configured: nav has none to give.
+    let (status, _) = nav_get(&nav, &area.app_key, &area.token, "SG", &[]).await;
+    assert_eq!(status, 503);
+
+    let statics: Vec<String> = area
+        .edges
+        .iter()
+        .map(|(e, _)| e.trim_start_matches("http://").to_string())
+        .collect();
+    let entry = |api: &str| {
+        serde_json::json!({
+            "nav": {"primary": "https://nav-sg.example.com", "backup": "https://nav-sg-b.example.com"},
+            "api": {"primary": api, "backup": "https://api-sg-b.example.com"},
+            "edges": {"static": statics, "tls": false},
+        })
+    };
+    let (status, body) = admin(
+        &area,
+        "PUT",
+        "/admin/v1/areas/SG",
+        Some(entry("https://api-sg.example.com")),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["area"]["code"], "SG");
+    let (status, listed) = admin(&area, "GET", "/admin/v1/areas", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["areas"], serde_json::json!([body["area"]]));
+
+    let mut expected: Vec<String> = area.edges.iter().map(|(e, _)| ws_of(e)).collect();
+    expected.sort();
+    for (nav, _) in &area.navs {
+        let (edges, api) = eventually(Duration::from_secs(15), "the catalog's edges", || async {
+            nav_edges_and_api(&area, nav)
+                .await
+                .filter(|(edges, _)| *edges == expected)
+        })
+        .await;
+        assert_eq!(edges, expected);
+        assert_eq!(
+            api,
+            serde_json::json!(["https://api-sg.example.com", "https://api-sg-b.example.com"])
+        );
+    }
+    // NAV-02: a client asking another area is told the catalog's nav hosts.
+    let (status, body) = nav_get(&nav, &area.app_key, &area.token, "NA", &[]).await;
+    assert_eq!(status, 421, "{body}");
+    assert_eq!(
+        body["nav"],
+        serde_json::json!(["https://nav-sg.example.com", "https://nav-sg-b.example.com"])
+    );
+
+    // A change reaches the answers; bad input is refused and changes nothing.
+    let (status, _) = admin(
+        &area,
+        "PUT",
+        "/admin/v1/areas/SG",
+        Some(entry("https://api2-sg.example.com")),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut no_edges = entry("https://api3-sg.example.com");
+    no_edges["edges"] = serde_json::json!({});
+    let (status, body) = admin(&area, "PUT", "/admin/v1/areas/SG", Some(no_edges)).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid")),
+        "{body}"
+    );
+    let mut other_code = entry("https://api3-sg.example.com");
+    other_code["code"] = "NA".into();
+    let (status, _) = admin(&area, "PUT", "/admin/v1/areas/SG", Some(other_code)).await;
+    assert_eq!(status, 400);
+    let (status, _) = admin(&area, "PUT", "/admin/v1/areas/XX", Some(entry("https://a"))).await;
+    assert_eq!(status, 400);
+    eventually(Duration::from_secs(15), "the changed API host", || async {
+        let (_, api) = nav_edges_and_api(&area, &nav).await?;
+        (api[0] == "https://api2-sg.example.com").then_some(())
+    })
+    .await;
+    let (_, stored) = admin(&area, "GET", "/admin/v1/areas/SG", None).await;
+    assert_eq!(
+        stored["area"]["api"]["primary"],
+        "https://api2-sg.example.com"
+    );
+
+    // Deleted: the configuration's (empty) API hosts again; the edges nav learned stay.
+    let (status, body) = admin(&area, "DELETE", "/admin/v1/areas/SG", None).await;
+    assert_eq!((status, &body["deleted"]), (200, &Value::from("SG")));
+    let (status, _) = admin(&area, "GET", "/admin/v1/areas/SG", None).await;
+    assert_eq!(status, 404);
+    let (status, _) = admin(&area, "DELETE", "/admin/v1/areas/SG", None).await;
+    assert_eq!(status, 404);
+    let edges = eventually(Duration::from_secs(15), "no API hosts", || async {
+        let (edges, api) = nav_edges_and_api(&area, &nav).await?;
+        (api == serde_json::json!([])).then_some(edges)
+    })
+    .await;
+    assert_eq!(edges, expected);
 }

@@ -15,6 +15,8 @@
 //! | GET, PUT | /admin/v1/apps/{appKey}/settings | `{offlineWindowDays?, multiDevice?, preJoinHistory?, whitelistMode?, secureDomains?, strictReplay?, callbacks?: {routingUrl?, routingTypes?, moderation?: [{url, senders?, receivers?, conversationTypes?, objectNames?, timeoutMs?, defaultAction?: "pass"\|"block"}], onlineStatusUrl?, chatroomStateUrl?, maxAttempts?}}` (PUT replaces; left out: default) |
 //! | GET | /admin/v1/apps/{appKey}/callbacks/dead-letters | callbacks past their retry cap, and how many wait |
 //! | POST | /admin/v1/apps/{appKey}/callbacks/dead-letters/retry | puts them back in the outbox |
+//! | GET | /admin/v1/areas | the area catalog |
+//! | GET, PUT, DELETE | /admin/v1/areas/{code} | `{code?, nav: {primary, backup}, api: {primary, backup}, edges: {discovery?, static?, tls?}}` (PUT creates or replaces) |
 //! | GET | /admin/v1/cluster | |
 //! | POST | /admin/v1/cluster/members | `{id, addr}` |
 //! | DELETE | /admin/v1/cluster/members/{id} | |
@@ -23,6 +25,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
+use meridian_regions::{AreaCode, CatalogEntry, UnknownAreaCode};
 use meridian_telemetry::json_response;
 use rand::Rng;
 use serde::Deserialize;
@@ -170,6 +173,34 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response<
     })
 }
 
+fn area_code(text: &str) -> Result<AreaCode, Box<Response<Bytes>>> {
+    text.parse().map_err(|e: UnknownAreaCode| {
+        Box::new(client_error(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            e.to_string(),
+        ))
+    })
+}
+
+/// A PUT's entry for the path's area (the body may leave its `code` out).
+fn catalog_entry(code: AreaCode, body: &[u8]) -> Result<CatalogEntry, Box<Response<Bytes>>> {
+    let mut fields = parse::<serde_json::Map<String, Value>>(body)?;
+    let named = fields
+        .entry("code")
+        .or_insert_with(|| json!(code))
+        .as_str()
+        .map(str::parse::<AreaCode>);
+    if !matches!(named, Some(Ok(named)) if named == code) {
+        return Err(Box::new(client_error(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            format!("the body's code must be the path's area {code}"),
+        )));
+    }
+    parse(&serde_json::to_vec(&fields).unwrap_or_default())
+}
+
 impl AdminApi {
     pub fn new(token: String, cluster: Arc<ClusterClient>) -> Self {
         Self { token, cluster }
@@ -231,6 +262,21 @@ impl AdminApi {
             (&Method::POST, ["apps", key, "callbacks", "dead-letters", "retry"]) => {
                 self.retry_dead_letters(key).await
             }
+            (&Method::GET, ["areas"]) => self.list_areas().await,
+            (&Method::GET, ["areas", code]) => match area_code(code) {
+                Ok(code) => self.get_area(code).await,
+                Err(response) => return *response,
+            },
+            (&Method::PUT, ["areas", code]) => {
+                match area_code(code).and_then(|code| catalog_entry(code, body)) {
+                    Ok(entry) => self.put_area(entry).await,
+                    Err(response) => return *response,
+                }
+            }
+            (&Method::DELETE, ["areas", code]) => match area_code(code) {
+                Ok(code) => self.delete_area(code).await,
+                Err(response) => return *response,
+            },
             (&Method::GET, ["cluster"]) => self.cluster_call(ApiRequest::Status).await,
             (&Method::POST, ["cluster", "members"]) => match parse::<AddMember>(body) {
                 Ok(member) => {
@@ -466,6 +512,34 @@ impl AdminApi {
             Output::Count(retried) => Ok(json!({ "retried": retried })),
             other => Err(ClusterError::Protocol(format!("{other:?}"))),
         }
+    }
+
+    async fn list_areas(&self) -> Result<Value, ClusterError> {
+        match self.cluster.read(Query::AreaCatalog).await? {
+            QueryOutput::AreaCatalog(areas) => Ok(json!({ "areas": areas })),
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    async fn get_area(&self, code: AreaCode) -> Result<Value, ClusterError> {
+        match self.cluster.read(Query::AreaEntry { code }).await? {
+            QueryOutput::AreaEntry(area) => Ok(json!({ "area": area })),
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    async fn put_area(&self, entry: CatalogEntry) -> Result<Value, ClusterError> {
+        let command = Command::PutAreaEntry(entry);
+        match self.cluster.write_one(self.envelope(command)).await? {
+            Output::AreaEntry(area) => Ok(json!({ "area": area })),
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    async fn delete_area(&self, code: AreaCode) -> Result<Value, ClusterError> {
+        let command = Command::DeleteAreaEntry { code };
+        self.cluster.write_one(self.envelope(command)).await?;
+        Ok(json!({ "deleted": code }))
     }
 
     async fn cluster_call(&self, request: ApiRequest) -> Result<Value, ClusterError> {

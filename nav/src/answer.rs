@@ -2,7 +2,6 @@
 //! SDKs' `GET /v1/nav`, both answered from the app's home area and the healthy edges
 //! serving it.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -16,7 +15,8 @@ use meridian_regions::AreaCode;
 use meridian_telemetry::{json_response, PeerAddr};
 use serde_json::{json, Value};
 
-use crate::config::{LocationRules, NavArea};
+use crate::catalog::LiveAreas;
+use crate::config::LocationRules;
 use crate::edges::{EdgeBook, EdgeState};
 use crate::metrics::NavMetrics;
 
@@ -25,7 +25,7 @@ pub struct Navigator {
     pub directory: AppDirectory,
     pub edges: Arc<EdgeBook>,
     /// Areas this nav answers for, and the others it can name (API and nav hosts).
-    pub areas: BTreeMap<AreaCode, NavArea>,
+    pub areas: Arc<LiveAreas>,
     pub served: Vec<AreaCode>,
     pub location: LocationRules,
     pub heartbeat_ms: u64,
@@ -197,11 +197,7 @@ impl Navigator {
     }
 
     fn wrong_area(&self, home: AreaCode) -> Refusal {
-        let nav = self
-            .areas
-            .get(&home)
-            .map(|a| a.nav.clone())
-            .unwrap_or_default();
+        let nav = self.areas.get(home).map(|a| a.nav).unwrap_or_default();
         Refusal::WrongArea { home, nav }
     }
 
@@ -239,10 +235,7 @@ impl Navigator {
     }
 
     fn api_hosts(&self, area: AreaCode) -> Vec<String> {
-        self.areas
-            .get(&area)
-            .map(|a| a.api.clone())
-            .unwrap_or_default()
+        self.areas.get(area).map(|a| a.api).unwrap_or_default()
     }
 
     /// The commercial SDKs' fields, plus ours.

@@ -12,7 +12,7 @@ use hickory_resolver::proto::rr::RData;
 use hickory_resolver::TokioResolver;
 use tokio::sync::watch;
 
-use crate::config::NavArea;
+use crate::catalog::LiveAreas;
 use crate::edges::EdgeBook;
 
 /// How often SRV names are looked up again.
@@ -69,22 +69,36 @@ pub async fn lookup(resolver: &TokioResolver, name: &str, tls: bool) -> Vec<Stri
     bases
 }
 
-/// Looks every area's SRV name up each [`DISCOVER_EVERY`] until `stop`.
+/// Looks the SRV name of every served area up each [`DISCOVER_EVERY`] until `stop`. The
+/// names may change as the catalog does; the resolver is built at the first one.
 pub async fn discover(
-    resolver: TokioResolver,
-    areas: Vec<NavArea>,
+    dns_servers: Vec<String>,
+    areas: Arc<LiveAreas>,
     edges: Arc<EdgeBook>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut every = tokio::time::interval(DISCOVER_EVERY);
+    let mut dns: Option<TokioResolver> = None;
     loop {
         tokio::select! {
             _ = every.tick() => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        for area in &areas {
-            if let Some(name) = &area.srv {
-                edges.learn(lookup(&resolver, name, area.edge_tls).await);
+        for area in areas.served() {
+            let Some(name) = &area.srv else {
+                continue;
+            };
+            if dns.is_none() {
+                match resolver(&dns_servers) {
+                    Ok(built) => dns = Some(built),
+                    Err(error) => {
+                        tracing::warn!(%error, srv = %name, "edge discovery has no resolver");
+                        continue;
+                    }
+                }
+            }
+            if let Some(dns) = &dns {
+                edges.learn(lookup(dns, name, area.edge_tls).await);
             }
         }
     }

@@ -4,6 +4,7 @@
 //! app homed in another area it names that area and its nav hosts.
 
 pub mod answer;
+pub mod catalog;
 pub mod config;
 pub mod discovery;
 pub mod edges;
@@ -28,6 +29,7 @@ use tokio::task::JoinHandle;
 pub use config::{DnsConfig, LocationPrefix, LocationRules, NavArea, NavConfig, NavRole};
 
 use answer::Navigator;
+use catalog::LiveAreas;
 use edges::EdgeBook;
 use metrics::NavMetrics;
 
@@ -115,17 +117,14 @@ impl Nav {
                 (a.area, foreign)
             })
             .collect();
+        let clusters: Vec<_> = served.iter().map(|(a, c)| (*a, c.clone())).collect();
+        let areas = Arc::new(LiveAreas::new(&config.areas, &config.directory));
         let edges = Arc::new(EdgeBook::default());
         edges.learn(config.areas.iter().flat_map(|a| a.edges.iter().cloned()));
         let navigator = Arc::new(Navigator {
             directory: AppDirectory::new(served, foreign),
             edges: edges.clone(),
-            areas: config
-                .areas
-                .iter()
-                .chain(&config.directory)
-                .map(|a| (a.area, a.clone()))
-                .collect(),
+            areas: areas.clone(),
             served: config.areas.iter().map(|a| a.area).collect(),
             location: config.location.clone(),
             heartbeat_ms: config.heartbeat_ms,
@@ -141,15 +140,23 @@ impl Nav {
         );
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = vec![tokio::spawn(edges.clone().poll(stop_rx.clone()))];
+        // A bad DNS setting fails the start when the configuration names SRV records;
+        // otherwise it waits until the catalog names one.
         if config.areas.iter().any(|a| a.srv.is_some()) {
-            let resolver = discovery::resolver(&config.dns.servers).map_err(NavError::Config)?;
-            tasks.push(tokio::spawn(discovery::discover(
-                resolver,
-                config.areas.clone(),
-                edges.clone(),
-                stop_rx.clone(),
-            )));
+            discovery::resolver(&config.dns.servers).map_err(NavError::Config)?;
         }
+        tasks.push(tokio::spawn(catalog::refresh(
+            clusters,
+            areas.clone(),
+            edges.clone(),
+            stop_rx.clone(),
+        )));
+        tasks.push(tokio::spawn(discovery::discover(
+            config.dns.servers.clone(),
+            areas,
+            edges.clone(),
+            stop_rx.clone(),
+        )));
         tasks.push(tokio::spawn(count_edges(edges, metrics, stop_rx.clone())));
         let mut stopped = stop_rx;
         tasks.push(tokio::spawn(async move {

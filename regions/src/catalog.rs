@@ -46,11 +46,35 @@ pub struct HostPair {
 #[serde(deny_unknown_fields)]
 pub struct EdgeDiscovery {
     /// DNS SRV name, e.g. `_meridian-edge._tcp.sg.meridian.example`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// (Always serialized: the cluster stores entries in a format that is not
+    /// self-describing.)
+    #[serde(default)]
     pub discovery: Option<String>,
     /// `host:port` of edges to use when discovery is absent or fails.
     #[serde(default, rename = "static")]
     pub static_edges: Vec<String>,
+    /// Whether the edges serve TLS (`wss://`, `https://`).
+    #[serde(default)]
+    pub tls: bool,
+}
+
+/// How clients and app servers reach one area: what the operator admin API's area
+/// catalog keeps (`/admin/v1/areas`), the same sections as an area's TOML file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogEntry {
+    pub code: AreaCode,
+    pub nav: HostPair,
+    pub api: HostPair,
+    pub edges: EdgeDiscovery,
+}
+
+impl CatalogEntry {
+    pub fn validate(&self) -> Result<(), InvalidKey> {
+        self.nav.validate("nav")?;
+        self.api.validate("api")?;
+        self.edges.validate()
+    }
 }
 
 /// Seed peers of the area's Raft cluster.
@@ -144,12 +168,22 @@ impl AreaConfig {
     /// Checks every value's range and consistency; reports the first problem in
     /// file order.
     pub fn validate(&self) -> Result<(), InvalidKey> {
-        self.nav.validate("nav")?;
-        self.api.validate("api")?;
-        self.edges.validate()?;
+        self.entry().validate()?;
         self.cluster.validate()?;
         self.retention.validate()?;
         self.rate_limits.validate()
+    }
+}
+
+impl AreaConfig {
+    /// The catalog entry this file describes.
+    pub fn entry(&self) -> CatalogEntry {
+        CatalogEntry {
+            code: self.code,
+            nav: self.nav.clone(),
+            api: self.api.clone(),
+            edges: self.edges.clone(),
+        }
     }
 }
 
@@ -921,12 +955,12 @@ mod tests {
         assert!(matches!(err, CatalogError::Parse { .. }), "{err:?}");
         assert_eq!(
             err.to_string(),
-            "regions/areas/sg.toml: unclosed table, expected `]` (line 23, column 11)"
+            "regions/areas/sg.toml: unclosed table, expected `]` (line 24, column 11)"
         );
         let err = load_sg(&sg_with("offline_days = 7", "offline_days = "));
         let msg = err.to_string();
         assert!(msg.starts_with("regions/areas/sg.toml: "), "{msg}");
-        assert!(msg.ends_with("(line 24, column 16)"), "{msg}");
+        assert!(msg.ends_with("(line 25, column 16)"), "{msg}");
         assert!(!msg.contains('\n'), "{msg}");
     }
 
@@ -937,7 +971,7 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "regions/areas/sg.toml: key retention.offline_days: invalid type: string \"seven\", \
-             expected u32 (line 24, column 16)"
+             expected u32 (line 25, column 16)"
         );
     }
 

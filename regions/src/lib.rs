@@ -5,6 +5,6 @@ pub mod catalog;
 
 pub use area::{AreaCode, UnknownAreaCode};
 pub use catalog::{
-    AreaConfig, Catalog, CatalogError, ClusterSeeds, EdgeDiscovery, HostPair, InvalidKey, Location,
-    RateLimits, Retention, SeedPeer,
+    AreaConfig, Catalog, CatalogEntry, CatalogError, ClusterSeeds, EdgeDiscovery, HostPair,
+    InvalidKey, Location, RateLimits, Retention, SeedPeer,
 };

@@ -7,6 +7,7 @@
 //! routing change.
 
 pub(crate) mod apps;
+pub mod areas;
 pub mod chatrooms;
 pub mod conversations;
 pub mod feed;
@@ -22,7 +23,7 @@ mod users;
 
 use std::fmt;
 
-use meridian_regions::AreaCode;
+use meridian_regions::{AreaCode, CatalogEntry};
 use serde::{Deserialize, Serialize};
 
 pub use apps::{
@@ -411,6 +412,11 @@ pub enum Command {
         device_id: String,
         token: Option<String>,
     },
+    /// Creates or replaces an entry of the area catalog.
+    PutAreaEntry(CatalogEntry),
+    DeleteAreaEntry {
+        code: AreaCode,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -434,6 +440,7 @@ pub enum Output {
     Count(u64),
     /// The callbacks that became dead letters.
     Dead(Vec<u64>),
+    AreaEntry(CatalogEntry),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -590,6 +597,10 @@ pub enum Query {
     SensitiveWords {
         app_key: String,
     },
+    AreaCatalog,
+    AreaEntry {
+        code: AreaCode,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -631,6 +642,8 @@ pub enum QueryOutput {
         waiting: u64,
     },
     SensitiveWords(Vec<SensitiveWord>),
+    AreaCatalog(Vec<CatalogEntry>),
+    AreaEntry(CatalogEntry),
 }
 
 /// Why a command or query was refused. Each variant maps to one wire code at the API.
@@ -960,6 +973,8 @@ fn execute(
             token,
         } => push::unregister(state, app_key, user_id, device_id, token.as_deref())
             .map(|()| Output::Done),
+        Command::PutAreaEntry(entry) => areas::put(state, entry).map(Output::AreaEntry),
+        Command::DeleteAreaEntry { code } => areas::delete(state, *code).map(|()| Output::Done),
         Command::All(commands) => {
             for command in commands {
                 execute(ctx, state, command)?;
@@ -1183,6 +1198,8 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
             apps::by_key(state, app_key)?;
             sensitive::list(state, app_key).map(QueryOutput::SensitiveWords)
         }
+        Query::AreaCatalog => areas::list(state).map(QueryOutput::AreaCatalog),
+        Query::AreaEntry { code } => areas::get(state, *code).map(QueryOutput::AreaEntry),
         Query::Counts => Ok(QueryOutput::Counts {
             apps: state.count_prefix(apps::APP_PREFIX)?,
             users: state.count_prefix(users::USER_PREFIX)?,

@@ -1,0 +1,46 @@
+//! The area catalog as operators manage it (`/admin/v1/areas`, Terraform's
+//! `meridian_area`): how clients and app servers reach each area. It is operator
+//! metadata, not app data, so every area may keep entries for the others; navs read it
+//! to name an area's nav and API hosts and to find its edges.
+
+use meridian_regions::{AreaCode, CatalogEntry};
+
+use super::store::{Overlay, StateRead};
+use super::CommandError;
+
+const PREFIX: &[u8] = b"areacatalog/";
+
+fn key(code: AreaCode) -> Vec<u8> {
+    [PREFIX, code.as_str().as_bytes()].concat()
+}
+
+/// Creates or replaces the entry for its area.
+pub(super) fn put(
+    state: &mut Overlay<'_>,
+    entry: &CatalogEntry,
+) -> Result<CatalogEntry, CommandError> {
+    entry
+        .validate()
+        .map_err(|e| CommandError::invalid(&e.key, e.reason))?;
+    state.put(key(entry.code), entry)?;
+    Ok(entry.clone())
+}
+
+pub(super) fn delete(state: &mut Overlay<'_>, code: AreaCode) -> Result<(), CommandError> {
+    get(state, code)?;
+    state.delete(key(code));
+    Ok(())
+}
+
+pub fn get(state: &impl StateRead, code: AreaCode) -> Result<CatalogEntry, CommandError> {
+    state
+        .get(&key(code))?
+        .ok_or_else(|| CommandError::not_found(format!("area {code} in the catalog")))
+}
+
+/// Every entry, by area code.
+pub fn list(state: &impl StateRead) -> Result<Vec<CatalogEntry>, CommandError> {
+    let mut entries: Vec<CatalogEntry> = state.scan(PREFIX)?;
+    entries.sort_by_key(|e| e.code);
+    Ok(entries)
+}
