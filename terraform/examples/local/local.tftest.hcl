@@ -35,6 +35,34 @@ run "creates_the_app_and_its_settings" {
     condition     = meridian_app_settings.demo_prod.strict_replay == false && meridian_app_settings.demo_prod.routing_url == null
     error_message = "Settings left out take the admin API's defaults."
   }
+
+  assert {
+    condition     = length(meridian_app_settings.demo_prod.moderation_rule) == 1 && meridian_app_settings.demo_prod.moderation_rule[0].default_action == "block"
+    error_message = "The moderation rule is stored."
+  }
+
+  assert {
+    condition     = length(meridian_app_settings.demo_prod.moderation_rule[0].senders) == 0 && length(meridian_app_settings.demo_prod.push_app) == 0
+    error_message = "A rule's lists left out match anything (empty); no push credentials."
+  }
+
+  assert {
+    condition     = meridian_area.na.id == "NA" && meridian_area.na.edge_tls && meridian_area.na.static_edges == tolist(["edge-na-1.example.com:443"])
+    error_message = "The area entry is stored."
+  }
+}
+
+run "changes_an_area_entry_in_place" {
+  command = apply
+
+  variables {
+    na_api_primary = "https://api2-na.example.com"
+  }
+
+  assert {
+    condition     = meridian_area.na.api_primary == "https://api2-na.example.com" && meridian_area.na.nav_primary == "nav-na.example.com"
+    error_message = "The new API host is stored; the rest stays."
+  }
 }
 
 run "changes_a_setting_in_place" {

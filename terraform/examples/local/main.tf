@@ -1,5 +1,6 @@
-# Apps on a running `meridian dev` (or any Meridian area), managed through the operator
-# admin API. See ../../README.md for building and installing the provider.
+# Apps and an area catalog entry on a running `meridian dev` (or any Meridian area),
+# managed through the operator admin API. See ../../README.md for building and
+# installing the provider.
 
 terraform {
   required_version = ">= 1.6"
@@ -39,6 +40,12 @@ variable "routing_url" {
   default     = null
 }
 
+variable "na_api_primary" {
+  description = "Server API host the catalog names first for apps homed in NA."
+  type        = string
+  default     = "https://api-na.example.com"
+}
+
 variable "endpoints_file" {
   description = "meridian dev's endpoints.json, read for the area's Server API URL; null: not read."
   type        = string
@@ -63,6 +70,29 @@ resource "meridian_app_settings" "demo_prod" {
   routing_url           = var.routing_url
   routing_types         = [1, 3]
   callback_max_attempts = 8
+
+  # Text messages in private and group conversations are held until the app server
+  # answers; if it does not within 2 s, they are blocked.
+  moderation_rule {
+    url                = "https://app.example.com/meridian/moderate"
+    conversation_types = [1, 3]
+    object_names       = ["RC:TxtMsg"]
+    timeout_ms         = 2000
+    default_action     = "block"
+  }
+}
+
+# How clients and app servers reach NA, kept in the catalog of the endpoint's area: its
+# navs name these hosts for apps homed in NA.
+resource "meridian_area" "na" {
+  code           = "NA"
+  nav_primary    = "nav-na.example.com"
+  nav_backup     = "nav-na-backup.example.com"
+  api_primary    = var.na_api_primary
+  api_backup     = "https://api-na-backup.example.com"
+  edge_discovery = "_meridian-edge._tcp.na.example.com"
+  static_edges   = ["edge-na-1.example.com:443"]
+  edge_tls       = true
 }
 
 data "meridian_endpoints" "dev" {

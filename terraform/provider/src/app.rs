@@ -2,7 +2,6 @@
 //! area whose admin API the provider talks to.
 
 use async_trait::async_trait;
-use meridian_regions::AreaCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tf_provider::schema::{AttributeType, Block, Description, Schema};
@@ -11,7 +10,7 @@ use tf_provider::{map, AttributePath, Diagnostics, Resource};
 
 use crate::admin::AdminClient;
 use crate::attributes::{
-    check, computed, optional_computed, or_unknown, required, sensitive, text,
+    check, check_area_code, computed, optional_computed, or_unknown, required, sensitive, text,
 };
 use crate::provider::{report, Connection};
 
@@ -94,16 +93,6 @@ impl AppState {
                 ("prod_app_secret", &self.prod_app_secret),
             ],
         ]
-    }
-}
-
-/// An area code as the API writes it (`SG-B`, not `sg-b`), so state and configuration
-/// compare equal.
-fn check_area_code(code: &str) -> Result<(), String> {
-    match code.parse::<AreaCode>() {
-        Ok(area) if area.as_str() == code => Ok(()),
-        Ok(area) => Err(format!("write {} (upper case)", area.as_str())),
-        Err(unknown) => Err(unknown.to_string()),
     }
 }
 

@@ -1,7 +1,10 @@
-//! `meridian_app_settings`: what one app environment switches on or tunes, and where its
-//! callbacks go. The admin API replaces the settings whole, so every write reads them
-//! first and keeps what this resource does not manage (moderation rules, push
-//! credentials).
+//! `meridian_app_settings`: what one app environment switches on or tunes, where its
+//! callbacks go, which messages its app server moderates and its push credentials. The
+//! admin API replaces the settings whole, so every write reads them first and keeps
+//! what this resource does not know.
+
+mod moderation;
+mod push;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -16,6 +19,8 @@ use crate::attributes::{
     text, to_value_list,
 };
 use crate::provider::{report, Connection};
+use moderation::{ModerationRuleState, RemoteRule};
+use push::{PushAppState, RemotePushApp};
 
 pub struct AppSettingsResource {
     connection: Connection,
@@ -30,7 +35,7 @@ impl AppSettingsResource {
     ) -> Option<AppSettingsState> {
         let admin = self.connection.client(diags)?;
         match write_settings(&admin, planned).await {
-            Ok(stored) => Some(stored),
+            Ok(stored) => Some(stored.with_keys_of(planned)),
             Err(error) => {
                 report(diags, "write the app settings", error);
                 None
@@ -43,7 +48,9 @@ impl AppSettingsResource {
     }
 }
 
+/// Attributes left out of a (test's) JSON value are null.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AppSettingsState {
     /// The App Key.
     id: Value<String>,
@@ -59,6 +66,9 @@ pub struct AppSettingsState {
     online_status_url: Value<String>,
     chatroom_state_url: Value<String>,
     callback_max_attempts: Value<i64>,
+    moderation_rule: Value<Vec<ModerationRuleState>>,
+    push_webhook_url: Value<String>,
+    push_app: Value<Vec<PushAppState>>,
 }
 
 /// The admin API's defaults, which a setting left out of the configuration is planned
@@ -89,6 +99,22 @@ impl AppSettingsState {
             online_status_url: config.online_status_url,
             chatroom_state_url: config.chatroom_state_url,
             callback_max_attempts: or_default(config.callback_max_attempts, DEFAULT_MAX_ATTEMPTS),
+            moderation_rule: or_default(
+                config.moderation_rule.map(|rules| {
+                    rules
+                        .into_iter()
+                        .map(ModerationRuleState::planned)
+                        .collect()
+                }),
+                Vec::new(),
+            ),
+            push_webhook_url: config.push_webhook_url,
+            push_app: or_default(
+                config
+                    .push_app
+                    .map(|apps| apps.into_iter().map(PushAppState::planned).collect()),
+                Vec::new(),
+            ),
         }
     }
 
@@ -110,6 +136,23 @@ impl AppSettingsState {
             online_status_url: remote.callbacks.online_status_url.into(),
             chatroom_state_url: remote.callbacks.chatroom_state_url.into(),
             callback_max_attempts: remote.callbacks.max_attempts.into(),
+            moderation_rule: Value::Value(
+                remote
+                    .callbacks
+                    .moderation
+                    .into_iter()
+                    .map(ModerationRuleState::from)
+                    .collect(),
+            ),
+            push_webhook_url: remote.push.webhook_url.into(),
+            push_app: Value::Value(
+                remote
+                    .push
+                    .apps
+                    .into_iter()
+                    .map(PushAppState::from)
+                    .collect(),
+            ),
         })
     }
 
@@ -127,6 +170,30 @@ impl AppSettingsState {
         callbacks["onlineStatusUrl"] = json!(self.online_status_url.as_ref_option());
         callbacks["chatroomStateUrl"] = json!(self.chatroom_state_url.as_ref_option());
         callbacks["maxAttempts"] = json!(self.callback_max_attempts.as_ref_option());
+        let rules: Vec<RemoteRule> = self
+            .moderation_rule
+            .iter()
+            .flatten()
+            .map(ModerationRuleState::to_remote)
+            .collect();
+        callbacks["moderation"] = json!(rules);
+        let apps: Vec<RemotePushApp> = self
+            .push_app
+            .iter()
+            .flatten()
+            .map(PushAppState::to_remote)
+            .collect();
+        settings["push"] = json!({
+            "apps": apps,
+            "webhookUrl": self.push_webhook_url.as_ref_option(),
+        });
+    }
+
+    /// This state with the private keys of `known` where the admin API shows its
+    /// placeholder.
+    fn with_keys_of(mut self, known: &AppSettingsState) -> Self {
+        push::keep_keys(&mut self.push_app, &known.push_app);
+        self
     }
 }
 
@@ -141,6 +208,7 @@ struct RemoteSettings {
     secure_domains: Vec<String>,
     strict_replay: bool,
     callbacks: RemoteCallbacks,
+    push: RemotePush,
 }
 
 #[derive(Deserialize)]
@@ -151,6 +219,14 @@ struct RemoteCallbacks {
     online_status_url: Option<String>,
     chatroom_state_url: Option<String>,
     max_attempts: i64,
+    moderation: Vec<RemoteRule>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RemotePush {
+    apps: Vec<RemotePushApp>,
+    webhook_url: Option<String>,
 }
 
 fn check_range(range: std::ops::RangeInclusive<i64>) -> impl Fn(&i64) -> Result<(), String> {
@@ -159,6 +235,17 @@ fn check_range(range: std::ops::RangeInclusive<i64>) -> impl Fn(&i64) -> Result<
             Ok(())
         } else {
             Err(format!("must be {} to {}", range.start(), range.end()))
+        }
+    }
+}
+
+/// A list of at most `max` items (`what`: "origins", "entries").
+fn at_most<T>(max: usize, what: &'static str) -> impl Fn(&[T]) -> Result<(), String> {
+    move |items| {
+        if items.len() <= max {
+            Ok(())
+        } else {
+            Err(format!("at most {max} {what}"))
         }
     }
 }
@@ -175,9 +262,7 @@ fn check_url(url: &str) -> Result<(), String> {
 }
 
 fn check_origins(origins: &[Value<String>]) -> Result<(), String> {
-    if origins.len() > MAX_SECURE_DOMAINS {
-        return Err(format!("at most {MAX_SECURE_DOMAINS} origins"));
-    }
+    at_most(MAX_SECURE_DOMAINS, "origins")(origins)?;
     for origin in origins.iter().filter_map(Value::as_ref_option) {
         let valid = (origin.starts_with("https://") || origin.starts_with("http://"))
             && origin.len() <= 253
@@ -247,7 +332,7 @@ impl Resource for AppSettingsResource {
             version: 1,
             block: Block {
                 description: Description::plain(
-                    "Settings of one app environment (its App Key). Settings left out take the admin API's defaults. Moderation rules and push credentials are not managed here and are kept as they are. Destroying it puts the managed settings back to their defaults.",
+                    "Settings of one app environment (its App Key), its moderation rules and push credentials. Settings left out take the admin API's defaults (no moderation rules, no push credentials). Destroying it puts the settings back to their defaults.",
                 ),
                 attributes: map! {
                     "id" => crate::attributes::computed(text.clone(), "The App Key."),
@@ -261,8 +346,13 @@ impl Resource for AppSettingsResource {
                     "routing_url" => optional(text.clone(), "Every stored message is posted here."),
                     "routing_types" => optional_computed(number_list(), "Conversation types routed: 1 private, 3 group, 4 chatroom, 6 system, 10 ultra group; empty: all (default)."),
                     "online_status_url" => optional(text.clone(), "Device connect, disconnect and logout are posted here."),
-                    "chatroom_state_url" => optional(text, "Chatroom create, destroy, join and quit are posted here."),
+                    "chatroom_state_url" => optional(text.clone(), "Chatroom create, destroy, join and quit are posted here."),
                     "callback_max_attempts" => optional_computed(number, "Attempts per callback before it becomes a dead letter, 1 to 50 (default 16)."),
+                    "push_webhook_url" => optional(text, "Notifications for devices registered with the webhook provider are posted here."),
+                },
+                blocks: map! {
+                    "moderation_rule" => moderation::schema(),
+                    "push_app" => push::schema(),
                 },
                 ..Default::default()
             },
@@ -307,6 +397,14 @@ impl Resource for AppSettingsResource {
             &config.chatroom_state_url,
             check_url,
         );
+        check(
+            diags,
+            "push_webhook_url",
+            &config.push_webhook_url,
+            check_url,
+        );
+        moderation::validate(diags, &config.moderation_rule);
+        push::validate(diags, &config.push_app);
         Some(())
     }
 
@@ -319,7 +417,7 @@ impl Resource for AppSettingsResource {
     ) -> Option<(AppSettingsState, ValueEmpty)> {
         let admin = self.connection.client(diags)?;
         match read_settings(&admin, text(&state.app_key)).await {
-            Ok(current) => Some((current, private_state)),
+            Ok(current) => Some((current.with_keys_of(&state), private_state)),
             // The app is gone, and its settings with it.
             Err(error) if error.is_not_found() => None,
             Err(error) => {
@@ -431,5 +529,239 @@ impl Resource for AppSettingsResource {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use push::REDACTED_KEY;
+
+    const APP_KEY: &str = "abcdefgh123456";
+    const PEM: &str = "-----BEGIN PRIVATE KEY-----\nTEST\n-----END PRIVATE KEY-----\n";
+
+    /// A configuration as Terraform would send it, from its attributes in JSON.
+    fn config(attributes: serde_json::Value) -> AppSettingsState {
+        serde_json::from_value(attributes).expect("a configuration")
+    }
+
+    fn with_rules_and_push() -> AppSettingsState {
+        config(json!({
+            "app_key": APP_KEY,
+            "moderation_rule": [{
+                "url": "https://app.example.com/moderate",
+                "senders": ["u1"],
+                "conversation_types": [1, 3],
+            }],
+            "push_webhook_url": "https://app.example.com/push",
+            "push_app": [
+                {
+                    "app_id": "com.example.chat",
+                    "apns": [{"team_id": "TEAM012345", "key_id": "KEY0123456", "private_key_pem": PEM}],
+                },
+                {
+                    "app_id": "com.example.chat.android",
+                    "fcm": [{
+                        "project_id": "example-chat",
+                        "client_email": "push@example-chat.iam.gserviceaccount.com",
+                        "private_key_pem": PEM,
+                    }],
+                },
+            ],
+        }))
+    }
+
+    /// The settings object a write sends, starting from the API's answer `current`.
+    fn written(state: &AppSettingsState, mut current: serde_json::Value) -> serde_json::Value {
+        state.write_into(&mut current);
+        current
+    }
+
+    #[test]
+    fn rules_and_push_apps_are_written_as_the_admin_api_has_them_with_its_defaults() {
+        let settings = written(&AppSettingsState::planned(with_rules_and_push()), json!({}));
+        assert_eq!(
+            settings["callbacks"]["moderation"],
+            json!([{
+                "url": "https://app.example.com/moderate",
+                "senders": ["u1"],
+                "receivers": [],
+                "conversationTypes": [1, 3],
+                "objectNames": [],
+                "timeoutMs": 3000,
+                "defaultAction": "pass",
+            }])
+        );
+        assert_eq!(
+            settings["push"],
+            json!({
+                "apps": [
+                    {
+                        "appId": "com.example.chat",
+                        "apns": {
+                            "teamId": "TEAM012345",
+                            "keyId": "KEY0123456",
+                            "privateKeyPem": PEM,
+                            "bundleId": "com.example.chat",
+                            "endpoint": "https://api.push.apple.com",
+                        },
+                        "fcm": null,
+                    },
+                    {
+                        "appId": "com.example.chat.android",
+                        "apns": null,
+                        "fcm": {
+                            "projectId": "example-chat",
+                            "clientEmail": "push@example-chat.iam.gserviceaccount.com",
+                            "privateKeyPem": PEM,
+                            "tokenUri": "https://oauth2.googleapis.com/token",
+                            "endpoint": "https://fcm.googleapis.com",
+                        },
+                    },
+                ],
+                "webhookUrl": "https://app.example.com/push",
+            })
+        );
+    }
+
+    #[test]
+    fn settings_read_back_with_redacted_keys_equal_the_plan() {
+        let planned = AppSettingsState::planned(with_rules_and_push());
+        // The admin API answers what was written, private keys redacted.
+        let mut answer = written(&planned, json!({}));
+        answer["push"]["apps"][0]["apns"]["privateKeyPem"] = json!(REDACTED_KEY);
+        answer["push"]["apps"][1]["fcm"]["privateKeyPem"] = json!(REDACTED_KEY);
+        let read = AppSettingsState::from_api(APP_KEY, &answer).unwrap();
+        assert_ne!(read, planned, "the answer has no keys");
+        assert_eq!(read.with_keys_of(&planned), planned, "no diff after a read");
+
+        // Without a known key (an import) the placeholder stays, so the plan writes the
+        // configured key; a key is only taken for the same app identifier.
+        let read = AppSettingsState::from_api(APP_KEY, &answer).unwrap();
+        let shown = |state: AppSettingsState| serde_json::to_value(state).unwrap();
+        let imported = shown(read.clone().with_keys_of(&AppSettingsState::default()));
+        assert_eq!(
+            imported["push_app"][0]["apns"][0]["private_key_pem"],
+            REDACTED_KEY
+        );
+        let mut other_app = planned.clone();
+        other_app.push_app = config(json!({"push_app": [{
+            "app_id": "com.example.other",
+            "apns": [{"team_id": "TEAM012345", "key_id": "KEY0123456", "private_key_pem": PEM}],
+        }]}))
+        .push_app;
+        let kept = shown(read.with_keys_of(&other_app));
+        assert_eq!(
+            kept["push_app"][0]["apns"][0]["private_key_pem"],
+            REDACTED_KEY
+        );
+    }
+
+    #[test]
+    fn a_write_keeps_what_the_resource_does_not_know() {
+        let settings = written(
+            &AppSettingsState::planned(config(json!({"app_key": APP_KEY}))),
+            json!({"callbacks": {"futureCallback": "kept"}, "futureSetting": 1}),
+        );
+        assert_eq!(settings["futureSetting"], 1);
+        assert_eq!(settings["callbacks"]["futureCallback"], "kept");
+        // Left out of the configuration: no rules and no push credentials.
+        assert_eq!(settings["callbacks"]["moderation"], json!([]));
+        assert_eq!(settings["push"], json!({"apps": [], "webhookUrl": null}));
+    }
+
+    /// The attribute paths the resource's validation complains about.
+    async fn invalid(attributes: serde_json::Value) -> Vec<AttributePath> {
+        let mut diags = Diagnostics::default();
+        AppSettingsResource::new(Connection::default())
+            .validate(&mut diags, config(attributes))
+            .await;
+        diags.errors.into_iter().map(|e| e.attribute).collect()
+    }
+
+    fn rule(i: i64, attribute: &'static str) -> AttributePath {
+        AttributePath::new("moderation_rule")
+            .index(i)
+            .attribute(attribute)
+    }
+
+    #[tokio::test]
+    async fn moderation_rules_are_checked_at_the_admin_api_limits() {
+        assert_eq!(
+            invalid(json!({"moderation_rule": [
+                {"url": "https://a.example.com", "timeout_ms": 100, "default_action": "block",
+                 "senders": vec!["u"; 100], "conversation_types": [1, 3, 4, 6, 10]},
+                {"url": "http://b.example.com", "timeout_ms": 10000},
+            ]}))
+            .await,
+            []
+        );
+        let twenty_one = vec![json!({"url": "https://a.example.com"}); 21];
+        assert_eq!(
+            invalid(json!({ "moderation_rule": twenty_one })).await,
+            [AttributePath::new("moderation_rule")]
+        );
+        assert_eq!(
+            invalid(json!({"moderation_rule": [
+                {"url": "https://a.example.com", "timeout_ms": 99},
+                {"url": "ftp://b.example.com", "timeout_ms": 10001, "default_action": "drop",
+                 "receivers": vec!["g"; 101], "conversation_types": [2]},
+            ]}))
+            .await,
+            [
+                rule(0, "timeout_ms"),
+                rule(1, "url"),
+                rule(1, "receivers"),
+                rule(1, "conversation_types"),
+                rule(1, "timeout_ms"),
+                rule(1, "default_action"),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn push_apps_are_checked_at_the_admin_api_limits() {
+        let app = |id: &str| json!({"app_id": id});
+        let twenty: Vec<_> = (0..20).map(|i| app(&format!("com.example.{i}"))).collect();
+        assert_eq!(invalid(json!({ "push_app": twenty })).await, []);
+        let twenty_one: Vec<_> = (0..21).map(|i| app(&format!("com.example.{i}"))).collect();
+        assert_eq!(
+            invalid(json!({ "push_app": twenty_one })).await,
+            [AttributePath::new("push_app")]
+        );
+
+        let at = |i: i64, block: &'static str, attribute: &'static str| {
+            AttributePath::new("push_app")
+                .index(i)
+                .attribute(block)
+                .index(0)
+                .attribute(attribute)
+        };
+        assert_eq!(
+            invalid(json!({
+                "push_webhook_url": "hooks.example.com",
+                "push_app": [
+                    {"app_id": "com.example.chat", "apns": [{
+                        "team_id": "TEAM", "key_id": "KEY0123456", "private_key_pem": REDACTED_KEY,
+                    }]},
+                    {"app_id": "com.example.chat", "fcm": [{
+                        "project_id": "Example", "client_email": "push", "private_key_pem": PEM,
+                        "endpoint": "fcm.googleapis.com",
+                    }]},
+                    {"app_id": ""},
+                ],
+            }))
+            .await,
+            [
+                AttributePath::new("push_webhook_url"),
+                at(0, "apns", "team_id"),
+                at(0, "apns", "private_key_pem"),
+                at(1, "fcm", "project_id"),
+                at(1, "fcm", "client_email"),
+                at(1, "fcm", "endpoint"),
+                AttributePath::new("push_app").index(1).attribute("app_id"),
+                AttributePath::new("push_app").index(2).attribute("app_id"),
+            ]
+        );
     }
 }

@@ -2,6 +2,7 @@
 
 use std::borrow::Borrow;
 
+use meridian_regions::AreaCode;
 use tf_provider::schema::{Attribute, AttributeConstraint, AttributeType};
 use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics};
@@ -86,10 +87,32 @@ pub fn check<T: Borrow<U>, U: ?Sized>(
     value: &Value<T>,
     check: impl FnOnce(&U) -> Result<(), String>,
 ) {
+    check_at(diags, AttributePath::new(name), name, value, check);
+}
+
+/// [`check`] for an attribute of a nested block: the error points at `path` (such as
+/// `moderation_rule[2].timeout_ms`) and is summed up as "Invalid `name`".
+pub fn check_at<T: Borrow<U>, U: ?Sized>(
+    diags: &mut Diagnostics,
+    path: AttributePath,
+    name: &str,
+    value: &Value<T>,
+    check: impl FnOnce(&U) -> Result<(), String>,
+) {
     if let Some(value) = value.as_ref_option() {
         if let Err(problem) = check(value.borrow()) {
-            diags.error(format!("Invalid {name}"), problem, AttributePath::new(name));
+            diags.error(format!("Invalid {name}"), problem, path);
         }
+    }
+}
+
+/// An area code as the API writes it (`SG-B`, not `sg-b`), so state and configuration
+/// compare equal.
+pub fn check_area_code(code: &str) -> Result<(), String> {
+    match code.parse::<AreaCode>() {
+        Ok(area) if area.as_str() == code => Ok(()),
+        Ok(area) => Err(format!("write {} (upper case)", area.as_str())),
+        Err(unknown) => Err(unknown.to_string()),
     }
 }
 

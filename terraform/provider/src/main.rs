@@ -3,6 +3,7 @@
 mod admin;
 mod app;
 mod app_settings;
+mod area;
 mod attributes;
 mod cluster_member;
 mod endpoints;

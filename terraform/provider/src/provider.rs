@@ -12,6 +12,7 @@ use tf_provider::{map, AttributePath, Diagnostics, DynamicDataSource, DynamicRes
 use crate::admin::{AdminClient, AdminError};
 use crate::app::AppResource;
 use crate::app_settings::AppSettingsResource;
+use crate::area::AreaResource;
 use crate::attributes::{optional, sensitive};
 use crate::cluster_member::ClusterMemberResource;
 use crate::endpoints::EndpointsDataSource;
@@ -143,6 +144,7 @@ impl Provider for MeridianProvider {
         Some(map! {
             "app" => AppResource::new(self.connection.clone()),
             "app_settings" => AppSettingsResource::new(self.connection.clone()),
+            "area" => AreaResource::new(self.connection.clone()),
             "cluster_member" => ClusterMemberResource::new(self.connection.clone()),
         })
     }

@@ -185,6 +185,24 @@ impl Terraform {
     }
 }
 
+/// The start of a test-written configuration: the provider, pointed at a `Dev` by the
+/// `endpoint` and `token` variables.
+const PROVIDER_TF: &str = r#"
+terraform {
+  required_providers {
+    meridian = { source = "meridian.local/meridian/meridian", version = "0.1.0" }
+  }
+}
+
+variable "endpoint" { type = string }
+variable "token" { type = string }
+
+provider "meridian" {
+  endpoint = var.endpoint
+  token    = var.token
+}
+"#;
+
 /// A `meridian dev` with one area (SG) and what the example needs to reach it.
 struct Dev {
     binary: PathBuf,
@@ -305,6 +323,20 @@ async fn an_app_made_by_terraform_serves_the_api_its_drift_shows_and_destroy_rem
     let mut settings = stored["settings"].clone();
     assert_eq!(settings["offlineWindowDays"], 3);
     assert_eq!(settings["callbacks"]["routingTypes"], json!([1, 3]));
+    assert_eq!(
+        settings["callbacks"]["moderation"],
+        json!([{
+            "url": "https://app.example.com/meridian/moderate",
+            "senders": [],
+            "receivers": [],
+            "conversationTypes": [1, 3],
+            "objectNames": ["RC:TxtMsg"],
+            "timeoutMs": 2000,
+            "defaultAction": "block",
+        }])
+    );
+    let (status, _) = dev.admin_call("GET", "/admin/v1/areas/NA", None).await;
+    assert_eq!(status, 200, "the example's catalog entry");
     assert_eq!(terraform.plan().0, 0, "no changes right after apply");
 
     // A setting changed through the admin API directly shows as drift.
@@ -339,6 +371,8 @@ async fn an_app_made_by_terraform_serves_the_api_its_drift_shows_and_destroy_rem
         .admin_call("GET", &format!("/admin/v1/apps/{prod_key}"), None)
         .await;
     assert_eq!(status, 404, "destroy removed the app: {answer}");
+    let (status, answer) = dev.admin_call("GET", "/admin/v1/areas/NA", None).await;
+    assert_eq!(status, 404, "destroy removed the catalog entry: {answer}");
     // Edges cache app records for a second.
     eventually(
         Duration::from_secs(5),
@@ -360,7 +394,7 @@ async fn terraform_test_passes_on_examples_local_and_leaves_nothing_behind() {
     let terraform = Terraform::copy_of(&example_dir(), &dev.vars());
     terraform.ok(&["init", "-no-color"]);
     let report = terraform.ok(&["test", "-no-color"]);
-    assert!(report.contains("3 passed, 0 failed"), "{report}");
+    assert!(report.contains("4 passed, 0 failed"), "{report}");
 
     let (_, listed) = dev.admin_call("GET", "/admin/v1/apps", None).await;
     let names: Vec<&str> = listed["apps"]
@@ -370,10 +404,12 @@ async fn terraform_test_passes_on_examples_local_and_leaves_nothing_behind() {
         .filter_map(|app| app["name"].as_str())
         .collect();
     assert_eq!(names, ["demo"], "only meridian dev's own app is left");
+    let (_, catalog) = dev.admin_call("GET", "/admin/v1/areas", None).await;
+    assert_eq!(catalog, json!({"areas": []}), "no catalog entry is left");
 }
 
 /// Validation happens while planning, before the provider calls the admin API (nothing
-/// listens at the endpoint here).
+/// listens at the endpoint here), and at the admin API's limits.
 #[test]
 fn plan_refuses_invalid_areas_and_settings() {
     let terraform = Terraform::with_main_tf(
@@ -401,6 +437,58 @@ resource "meridian_app_settings" "bad" {
   callback_max_attempts = 0
   routing_url           = "ftp://example.com"
   secure_domains        = ["https://chat.example.com/"]
+
+  moderation_rule {
+    url            = "https://app.example.com/moderate"
+    timeout_ms     = 50
+    default_action = "drop"
+  }
+
+  push_app {
+    app_id = "com.example.chat"
+    apns {
+      team_id         = "TEAM"
+      key_id          = "KEY0123456"
+      private_key_pem = "<redacted>"
+    }
+  }
+}
+
+resource "meridian_app_settings" "too_many_rules" {
+  app_key = "abcdefgh123456"
+
+  dynamic "moderation_rule" {
+    for_each = range(21)
+    content {
+      url = "https://app.example.com/moderate/${moderation_rule.value}"
+    }
+  }
+}
+
+resource "meridian_area" "bad" {
+  code           = "EU"
+  nav_primary    = "nav-eu.example.com"
+  nav_backup     = ""
+  api_primary    = "https://api-eu.example.com"
+  api_backup     = "https://api-eu-b.example.com"
+  edge_discovery = "_meridian-edge._tcp.eu.example.com"
+}
+
+resource "meridian_area" "spaced_host" {
+  code         = "NA"
+  nav_primary  = "nav-na.example.com"
+  nav_backup   = "nav-na-b.example.com"
+  api_primary  = "https://api na.example.com"
+  api_backup   = "https://api-na-b.example.com"
+  static_edges = ["edge-na-1.example.com:443"]
+}
+
+resource "meridian_area" "no_edges" {
+  code        = "SA"
+  nav_primary = "nav-sa.example.com"
+  nav_backup  = "nav-sa-b.example.com"
+  api_primary = "https://api-sa.example.com"
+  api_backup  = "https://api-sa-b.example.com"
 }
 "#,
         &[],
@@ -418,6 +506,20 @@ resource "meridian_app_settings" "bad" {
         "Invalid callback_max_attempts",
         "Invalid routing_url",
         "must be an origin like https://chat.example.com",
+        "Invalid timeout_ms",
+        "must be 100 to 10000",
+        r#""drop" must be pass or block"#,
+        "Invalid team_id",
+        "must be a PKCS#8 PEM private key",
+        "at most 20 blocks",
+        "Invalid moderation_rule",
+        "Invalid code",
+        "Invalid nav_backup",
+        "must not be empty",
+        "Invalid api_primary",
+        r#"must not contain whitespace, got "https://api na.example.com""#,
+        "Invalid static_edges",
+        "needs a discovery name or at least one static edge",
     ] {
         assert!(errors.contains(expected), "{expected:?} in:\n{errors}");
     }
@@ -455,21 +557,7 @@ async fn a_running_node_joins_and_leaves_the_cluster_through_terraform() {
 
     let terraform = Terraform::with_main_tf(
         &format!(
-            r#"
-terraform {{
-  required_providers {{
-    meridian = {{ source = "meridian.local/meridian/meridian", version = "0.1.0" }}
-  }}
-}}
-
-variable "endpoint" {{ type = string }}
-variable "token" {{ type = string }}
-
-provider "meridian" {{
-  endpoint = var.endpoint
-  token    = var.token
-}}
-
+            r#"{PROVIDER_TF}
 resource "meridian_cluster_member" "second" {{
   node_id = 2
   addr    = "{addr}"
@@ -505,4 +593,274 @@ resource "meridian_cluster_member" "second" {{
 
     terraform.ok(&["destroy", "-no-color", "-auto-approve"]);
     assert_eq!(membership().await, (json!([1]), Value::Null));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_area_entry_made_by_terraform_is_in_the_catalog_its_drift_shows_and_import_and_destroy_work(
+) {
+    let dev = Dev::start().await;
+    let terraform = Terraform::with_main_tf(
+        &format!(
+            r#"{PROVIDER_TF}
+resource "meridian_area" "sg_b" {{
+  code           = "SG-B"
+  nav_primary    = "nav-sg-b.example.com"
+  nav_backup     = "nav-sg-b-backup.example.com"
+  api_primary    = "https://api-sg-b.example.com"
+  api_backup     = "https://api-sg-b-backup.example.com"
+  edge_discovery = "_meridian-edge._tcp.sg-b.example.com"
+}}
+"#
+        ),
+        &dev.vars(),
+    );
+    let path = "/admin/v1/areas/SG-B";
+    let configured = json!({
+        "code": "SG-B",
+        "nav": {"primary": "nav-sg-b.example.com", "backup": "nav-sg-b-backup.example.com"},
+        "api": {"primary": "https://api-sg-b.example.com", "backup": "https://api-sg-b-backup.example.com"},
+        "edges": {"discovery": "_meridian-edge._tcp.sg-b.example.com", "static": [], "tls": false},
+    });
+    let stored = || async {
+        let (status, answer) = dev.admin_call("GET", path, None).await;
+        assert_eq!(status, 200, "{answer}");
+        answer["area"].clone()
+    };
+
+    terraform.ok(&["init", "-no-color"]);
+    terraform.ok(&["apply", "-no-color", "-auto-approve"]);
+    assert_eq!(
+        stored().await,
+        configured,
+        "stored as configured, with the defaults"
+    );
+    assert_eq!(terraform.plan().0, 0, "no changes right after apply");
+
+    // Changed through the admin API directly: drift, which apply undoes.
+    let mut changed = configured.clone();
+    changed["api"]["primary"] = json!("https://api-elsewhere.example.com");
+    changed["edges"]["static"] = json!(["edge-sg-b-1.example.com:443"]);
+    let (status, answer) = dev.admin_call("PUT", path, Some(&changed)).await;
+    assert_eq!(status, 200, "{answer}");
+    let (code, plan) = terraform.plan();
+    assert_eq!(code, 2, "drift is a change to make:\n{plan}");
+    assert!(
+        plan.contains(r#""https://api-elsewhere.example.com" -> "https://api-sg-b.example.com""#),
+        "api_primary drift:\n{plan}"
+    );
+    assert!(plan.contains("update in-place"), "{plan}");
+    terraform.ok(&["apply", "-no-color", "-auto-approve"]);
+    assert_eq!(stored().await, configured, "apply undid the drift");
+
+    // Deleted through the admin API: planned to be created again.
+    let (status, answer) = dev.admin_call("DELETE", path, None).await;
+    assert_eq!((status, answer), (200, json!({"deleted": "SG-B"})));
+    let (code, plan) = terraform.plan();
+    assert_eq!(code, 2, "{plan}");
+    assert!(plan.contains("will be created"), "{plan}");
+    terraform.ok(&["apply", "-no-color", "-auto-approve"]);
+    assert_eq!(stored().await, configured);
+
+    // An entry Terraform does not know is not taken over by creating: it is imported
+    // (by its code, in any case), and then matches the configuration.
+    terraform.ok(&["state", "rm", "meridian_area.sg_b"]);
+    let output = terraform.run(&["apply", "-no-color", "-auto-approve"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "creating over an entry fails");
+    assert!(
+        stderr.contains("The area catalog already has an entry for SG-B"),
+        "{stderr}"
+    );
+    terraform.ok(&["import", "-no-color", "meridian_area.sg_b", "sg-b"]);
+    let (code, plan) = terraform.plan();
+    assert_eq!(
+        code, 0,
+        "the imported entry matches the configuration:\n{plan}"
+    );
+
+    terraform.ok(&["destroy", "-no-color", "-auto-approve"]);
+    let (status, answer) = dev.admin_call("GET", path, None).await;
+    assert_eq!(status, 404, "destroy removed the entry: {answer}");
+    let (_, catalog) = dev.admin_call("GET", "/admin/v1/areas", None).await;
+    assert_eq!(catalog, json!({"areas": []}));
+}
+
+/// TEST ONLY keys, for credentials the admin API accepts: an APNs .p8 key (P-256) and a
+/// service account's RSA key (the push crate's fixture).
+const TEST_APNS_KEY: &str = include_str!("testdata/TEST_ONLY_apns_p256.pem");
+const TEST_FCM_KEY: &str =
+    include_str!("../../../push/src/testdata/TEST_ONLY_fcm_service_account_rsa.pem");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moderation_rules_and_push_credentials_apply_read_back_and_plan_clean_despite_redacted_keys(
+) {
+    let dev = Dev::start().await;
+    let terraform = Terraform::with_main_tf(
+        &format!(
+            r#"{PROVIDER_TF}
+resource "meridian_app" "pushed" {{
+  name = "terraform-push"
+}}
+
+resource "meridian_app_settings" "pushed" {{
+  app_key = meridian_app.pushed.prod_app_key
+
+  moderation_rule {{
+    url       = "https://app.example.com/moderate/vip"
+    receivers = ["vip-room"]
+  }}
+  moderation_rule {{
+    url                = "https://app.example.com/moderate"
+    senders            = ["u1", "u2"]
+    conversation_types = [1, 3]
+    object_names       = ["RC:TxtMsg", "RC:ImgMsg"]
+    timeout_ms         = 1500
+    default_action     = "block"
+  }}
+
+  push_webhook_url = "https://app.example.com/push"
+  push_app {{
+    app_id = "com.example.chat"
+    apns {{
+      team_id         = "TEAM012345"
+      key_id          = "KEY0123456"
+      private_key_pem = file("apns.pem")
+      endpoint        = "https://api.sandbox.push.apple.com"
+    }}
+  }}
+  push_app {{
+    app_id = "com.example.chat.android"
+    fcm {{
+      project_id      = "example-chat"
+      client_email    = "push@example-chat.iam.gserviceaccount.com"
+      private_key_pem = file("fcm.pem")
+    }}
+  }}
+}}
+
+output "app_key" {{
+  value = meridian_app.pushed.prod_app_key
+}}
+"#
+        ),
+        &dev.vars(),
+    );
+    let key_file = |name: &str, pem: &str| {
+        std::fs::write(terraform.config_dir().join(name), pem).expect("write a key file")
+    };
+    key_file("apns.pem", TEST_APNS_KEY);
+    key_file("fcm.pem", TEST_FCM_KEY);
+
+    terraform.ok(&["init", "-no-color"]);
+    terraform.ok(&["apply", "-no-color", "-auto-approve"]);
+    let app_key = terraform.outputs()["app_key"]["value"]
+        .as_str()
+        .expect("app_key output")
+        .to_string();
+    let path = format!("/admin/v1/apps/{app_key}/settings");
+    let (status, answer) = dev.admin_call("GET", &path, None).await;
+    assert_eq!(status, 200, "{answer}");
+    let settings = answer["settings"].clone();
+    assert_eq!(
+        settings["callbacks"]["moderation"],
+        json!([
+            {
+                "url": "https://app.example.com/moderate/vip",
+                "senders": [], "receivers": ["vip-room"], "conversationTypes": [], "objectNames": [],
+                "timeoutMs": 3000, "defaultAction": "pass",
+            },
+            {
+                "url": "https://app.example.com/moderate",
+                "senders": ["u1", "u2"], "receivers": [], "conversationTypes": [1, 3],
+                "objectNames": ["RC:TxtMsg", "RC:ImgMsg"], "timeoutMs": 1500, "defaultAction": "block",
+            },
+        ])
+    );
+    assert_eq!(
+        settings["push"],
+        json!({
+            "apps": [
+                {
+                    "appId": "com.example.chat",
+                    "apns": {
+                        "teamId": "TEAM012345", "keyId": "KEY0123456", "privateKeyPem": "<redacted>",
+                        "bundleId": "com.example.chat", "endpoint": "https://api.sandbox.push.apple.com",
+                    },
+                    "fcm": null,
+                },
+                {
+                    "appId": "com.example.chat.android",
+                    "apns": null,
+                    "fcm": {
+                        "projectId": "example-chat",
+                        "clientEmail": "push@example-chat.iam.gserviceaccount.com",
+                        "privateKeyPem": "<redacted>",
+                        "tokenUri": "https://oauth2.googleapis.com/token",
+                        "endpoint": "https://fcm.googleapis.com",
+                    },
+                },
+            ],
+            "webhookUrl": "https://app.example.com/push",
+        })
+    );
+
+    // The API shows "<redacted>" for the keys; the state keeps the configured ones, also
+    // once a refresh is saved, so nothing flaps.
+    let (code, plan) = terraform.plan();
+    assert_eq!(code, 0, "no diff from the redacted keys:\n{plan}");
+    terraform.ok(&["apply", "-no-color", "-auto-approve", "-refresh-only"]);
+    let (code, plan) = terraform.plan();
+    assert_eq!(code, 0, "still none after a saved refresh:\n{plan}");
+
+    // A new key in the configuration is a change to make.
+    key_file(
+        "apns.pem",
+        "-----BEGIN PRIVATE KEY-----\nANOTHERKEY\n-----END PRIVATE KEY-----\n",
+    );
+    let (code, plan) = terraform.plan();
+    assert_eq!(code, 2, "a rotated key is planned:\n{plan}");
+    assert!(
+        plan.contains("private_key_pem = (sensitive value)"),
+        "{plan}"
+    );
+    key_file("apns.pem", TEST_APNS_KEY);
+
+    // Rules and credentials changed through the admin API show as drift; applying
+    // writes the configured keys again (the API would refuse its placeholder for an
+    // app identifier it no longer has).
+    let mut changed = settings.clone();
+    changed["callbacks"]["moderation"][1]["timeoutMs"] = json!(2500);
+    changed["push"]["apps"] = json!([settings["push"]["apps"][0].clone()]);
+    let (status, answer) = dev.admin_call("PUT", &path, Some(&changed)).await;
+    assert_eq!(status, 200, "{answer}");
+    let (code, plan) = terraform.plan();
+    assert_eq!(code, 2, "{plan}");
+    assert!(plan.contains("2500 -> 1500"), "timeout_ms drift:\n{plan}");
+    assert!(
+        plan.contains(r#"+ app_id = "com.example.chat.android""#),
+        "push_app drift:\n{plan}"
+    );
+    terraform.ok(&["apply", "-no-color", "-auto-approve"]);
+    let (_, answer) = dev.admin_call("GET", &path, None).await;
+    assert_eq!(answer["settings"], settings, "apply undid the drift");
+    assert_eq!(terraform.plan().0, 0);
+
+    // Imported settings have no keys to compare: the one plan after an import writes
+    // the configured keys, and then there is nothing to do.
+    terraform.ok(&["state", "rm", "meridian_app_settings.pushed"]);
+    terraform.ok(&[
+        "import",
+        "-no-color",
+        "meridian_app_settings.pushed",
+        &app_key,
+    ]);
+    let (code, plan) = terraform.plan();
+    assert_eq!(code, 2, "{plan}");
+    assert!(plan.contains("1 to change"), "{plan}");
+    terraform.ok(&["apply", "-no-color", "-auto-approve"]);
+    assert_eq!(terraform.plan().0, 0);
+
+    terraform.ok(&["destroy", "-no-color", "-auto-approve"]);
+    let (status, _) = dev.admin_call("GET", &path, None).await;
+    assert_eq!(status, 404, "the app and its settings are gone");
 }
