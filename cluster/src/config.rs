@@ -60,7 +60,7 @@ impl Default for RaftTuning {
             heartbeat_ms: 100,
             election_timeout_min_ms: 400,
             election_timeout_max_ms: 800,
-            snapshot_every_entries: 5000,
+            snapshot_every_entries: 50_000,
             logs_kept_after_snapshot: 1000,
         }
     }

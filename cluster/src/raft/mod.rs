@@ -2,6 +2,7 @@
 
 pub mod log_store;
 pub mod network;
+mod snapshot_copy;
 
 pub mod state_machine;
 pub(crate) mod wire;

@@ -5,6 +5,8 @@
 //! (flush, then fsync of its files) whenever a snapshot is taken, because openraft purges
 //! the log up to a snapshot once it has one. A snapshot is one file written to a temporary
 //! name, fsynced and renamed; on start-up a snapshot newer than sled's state is installed.
+//! Building one copies the state a chunk at a time while applies go on
+//! ([`SnapshotCopy`]), so writes never wait for a copy of the whole state.
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Cursor, Read, Write};
@@ -18,6 +20,7 @@ use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
 use openraft::{EntryPayload, OptionalSend};
 use prometheus::{Histogram, IntCounter};
 
+use super::snapshot_copy::SnapshotCopy;
 use super::wire::{from_bytes, to_bytes};
 use super::{LogId, Snapshot, SnapshotData, SnapshotMeta, StoredMembership, TypeConfig};
 use crate::api::StateDigest;
@@ -51,9 +54,13 @@ struct Inner {
     tree: sled::Tree,
     sled_dir: PathBuf,
     snapshot_dir: PathBuf,
-    /// Held while applying and while copying state into a snapshot, so a snapshot is
-    /// exactly the state at its `last_log_id`.
+    /// Held while applying, while a snapshot copies a chunk of the state, and while one
+    /// is installed.
     apply_lock: tokio::sync::Mutex<()>,
+    /// The snapshot being copied, which applies keep the old values of keys for.
+    copying: std::sync::Mutex<Option<SnapshotCopy>>,
+    /// One snapshot built or installed at a time.
+    snapshot_lock: tokio::sync::Mutex<()>,
     metrics: StateMachineMetrics,
     /// The newest feed position applied here; feed readers wait on it.
     feed_head: tokio::sync::watch::Sender<u64>,
@@ -105,6 +112,8 @@ impl StateMachineStore {
                 sled_dir,
                 snapshot_dir,
                 apply_lock: tokio::sync::Mutex::new(()),
+                copying: std::sync::Mutex::new(None),
+                snapshot_lock: tokio::sync::Mutex::new(()),
                 metrics,
                 feed_head: tokio::sync::watch::channel(0).0,
                 outbox_head: tokio::sync::watch::channel(0).0,
@@ -365,32 +374,73 @@ fn read_chunk(cursor: &mut Cursor<&[u8]>) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+fn is_state_record(key: &[u8]) -> bool {
+    !key.starts_with(META_PREFIX)
+}
+
+impl StateMachineStore {
+    fn copying(&self) -> std::sync::MutexGuard<'_, Option<SnapshotCopy>> {
+        self.inner.copying.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The state records at the instant the copy started, a chunk per hold of the apply
+    /// lock.
+    async fn copy_state(&self) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        loop {
+            let _applying = self.inner.apply_lock.lock().await;
+            let mut copying = self.copying();
+            let copy = copying
+                .as_mut()
+                .ok_or_else(|| io::Error::other("snapshot copy was dropped"))?;
+            if copy.copy_chunk(&self.inner.tree, is_state_record)? {
+                let copy = copying.take().expect("checked above");
+                return Ok(copy.finish(is_state_record));
+            }
+        }
+    }
+}
+
 impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
     type SnapshotData = SnapshotData;
 
     async fn build_snapshot(&mut self) -> Result<Snapshot, io::Error> {
-        let (meta, records) = {
+        let _one_at_a_time = self.inner.snapshot_lock.lock().await;
+        let meta = {
             let _applying = self.inner.apply_lock.lock().await;
-            let meta = SnapshotMeta {
+            *self.copying() = Some(SnapshotCopy::default());
+            SnapshotMeta {
                 last_log_id: self.last_applied()?,
                 last_membership: self.membership()?,
-            };
-            let mut records = Vec::new();
-            for item in self.inner.tree.iter() {
-                let (key, value) = item.map_err(io::Error::other)?;
-                if !key.starts_with(META_PREFIX) {
-                    records.push((key.to_vec(), value.to_vec()));
-                }
             }
-            (meta, records)
         };
-        let bytes = encode_snapshot(&meta, &records)?;
+        let started = Instant::now();
+        let records = self.copy_state().await;
+        let records = match records {
+            Ok(records) => records,
+            Err(e) => {
+                *self.copying() = None;
+                return Err(e);
+            }
+        };
         let store = self.clone();
         let file_meta = meta.clone();
+        let copied = started.elapsed();
         let bytes = tokio::task::spawn_blocking(move || {
+            let bytes = encode_snapshot(&file_meta, &records)?;
+            let encoded = started.elapsed();
             // The log is purged up to this snapshot once we return: sled must be durable.
             store.make_durable()?;
+            let durable = started.elapsed();
             store.persist_snapshot_file(&file_meta, &bytes)?;
+            tracing::info!(
+                records = records.len(),
+                bytes = bytes.len(),
+                ?copied,
+                ?encoded,
+                ?durable,
+                written = ?started.elapsed(),
+                "snapshot built"
+            );
             Ok::<_, io::Error>(bytes)
         })
         .await
@@ -454,6 +504,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         if let Some(membership) = &membership {
             overlay.put(MEMBERSHIP.to_vec(), membership)?;
         }
+        if let Some(copy) = self.copying().as_mut() {
+            copy.before_write(&self.inner.tree, overlay.staged_keys())?;
+        }
         self.inner
             .tree
             .apply_batch(overlay.into_batch())
@@ -478,6 +531,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         meta: &SnapshotMeta,
         snapshot: SnapshotData,
     ) -> Result<(), io::Error> {
+        let _one_at_a_time = self.inner.snapshot_lock.lock().await;
         let _applying = self.inner.apply_lock.lock().await;
         let bytes = snapshot.into_inner();
         let (file_meta, records) = parse_snapshot(&bytes)?;

@@ -194,6 +194,11 @@ impl<'a> Overlay<'a> {
         }
     }
 
+    /// The keys staged to be written or removed.
+    pub fn staged_keys(&self) -> impl Iterator<Item = &[u8]> {
+        self.pending.keys().map(Vec::as_slice)
+    }
+
     /// The staged writes as one sled batch; the undo log is dropped.
     pub fn into_batch(self) -> sled::Batch {
         let mut batch = sled::Batch::default();

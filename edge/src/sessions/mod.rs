@@ -37,6 +37,7 @@ pub use session::{ConnectParams, MAX_FRAME_BYTES};
 pub const WEBSOCKET_PATH: &str = "/websocket";
 /// The chunk a session reads its socket in (larger frames still arrive whole).
 const READ_BUFFER_BYTES: usize = 1024;
+const WRITE_GATHER_BYTES: usize = 16 * 1024;
 
 /// How often an edge renews its presence lease (which lasts 30 s).
 const LEASE_RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
@@ -260,11 +261,12 @@ impl Sessions {
                     }
                 };
                 // Small buffers: an idle session must cost a few KiB (tungstenite's
-                // defaults are 128 KiB each way); frames go out one by one from the
-                // session's queue.
+                // defaults are 128 KiB each way). Frames gather until a flush (the
+                // session flushes each answer, and each batch of queued deliveries) or
+                // until WRITE_GATHER_BYTES wait.
                 let config = WebSocketConfig::default()
                     .read_buffer_size(READ_BUFFER_BYTES)
-                    .write_buffer_size(0)
+                    .write_buffer_size(WRITE_GATHER_BYTES)
                     .max_write_buffer_size(MAX_FRAME_BYTES * 2)
                     .max_message_size(Some(MAX_FRAME_BYTES))
                     .max_frame_size(Some(MAX_FRAME_BYTES));

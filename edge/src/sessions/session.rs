@@ -37,6 +37,8 @@ pub const MAX_FRAME_BYTES: usize = MAX_CONTENT_BYTES + 16 * 1024;
 /// How long a frame may wait for room in a client's queue before the client counts as
 /// too slow.
 const SLOW_AFTER: Duration = Duration::from_secs(5);
+/// Queued deliveries written with one flush, at most.
+const DELIVERY_BATCH: usize = 32;
 /// Requests queued behind the one in progress, per session.
 const PENDING_REQUESTS: usize = 32;
 
@@ -114,6 +116,15 @@ struct Socket {
     frames_out: prometheus::IntCounter,
 }
 
+/// A socket write's outcome: one not done within [`SLOW_AFTER`] ends the session as slow.
+async fn written(write: impl std::future::Future<Output = Result<(), WsError>>) -> Result<(), End> {
+    match tokio::time::timeout(SLOW_AFTER, write).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(End::Closed),
+        Err(_) => Err(End::Slow),
+    }
+}
+
 impl Socket {
     async fn send(&mut self, frame: &ServerFrame) -> Result<(), End> {
         let text = serde_json::to_string(frame).map_err(|_| End::Closed)?;
@@ -121,14 +132,20 @@ impl Socket {
     }
 
     async fn send_text(&mut self, text: Utf8Bytes) -> Result<(), End> {
-        match tokio::time::timeout(SLOW_AFTER, self.sink.send(WsMessage::Text(text))).await {
-            Ok(Ok(())) => {
-                self.frames_out.inc();
-                Ok(())
-            }
-            Ok(Err(_)) => Err(End::Closed),
-            Err(_) => Err(End::Slow),
-        }
+        written(self.sink.send(WsMessage::Text(text))).await?;
+        self.frames_out.inc();
+        Ok(())
+    }
+
+    /// Queues a frame in the socket's write buffer; [`Socket::flush`] sends it.
+    async fn feed_text(&mut self, text: Utf8Bytes) -> Result<(), End> {
+        written(self.sink.feed(WsMessage::Text(text))).await?;
+        self.frames_out.inc();
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), End> {
+        written(self.sink.flush()).await
     }
 
     async fn error(&mut self, code: u32, message: impl Into<String>) -> Result<(), End> {
@@ -480,7 +497,7 @@ impl Session<'_> {
                     }
                 }
                 delivery = queue.recv() => match delivery {
-                    Some(delivery) => self.deliver(delivery).await?,
+                    Some(delivery) => self.deliver(delivery, queue).await?,
                     None => return Ok(End::Closed),
                 },
                 frame = stream.next() => {
@@ -629,37 +646,54 @@ impl Session<'_> {
             .await
     }
 
-    async fn deliver(&mut self, delivery: Delivery) -> Result<(), End> {
-        match delivery {
+    /// Writes `first` and what else waits in the queue (up to [`DELIVERY_BATCH`]) with
+    /// one flush: members of a busy room get several messages per system call.
+    async fn deliver(
+        &mut self,
+        first: Delivery,
+        queue: &mut mpsc::Receiver<Delivery>,
+    ) -> Result<(), End> {
+        let mut next = Some(first);
+        let mut batched = 0;
+        while let Some(delivery) = next.take() {
+            if let Some(text) = self.frame_of(delivery) {
+                self.out.feed_text(text).await?;
+            }
+            batched += 1;
+            if batched < DELIVERY_BATCH {
+                next = queue.try_recv().ok();
+            }
+        }
+        self.out.flush().await
+    }
+
+    /// The frame a delivery makes for this session, if any.
+    fn frame_of(&mut self, delivery: Delivery) -> Option<Utf8Bytes> {
+        let frame = match delivery {
             Delivery::Event(dispatched) => {
                 let pos = dispatched.pos;
                 if pos <= self.delivered {
-                    return Ok(());
+                    return None;
                 }
                 self.delivered = pos;
                 let FeedEvent::Message { message, .. } = &dispatched.event else {
-                    return Ok(());
+                    return None;
                 };
-                let viewer = &self.identity.user_id;
-                let frame = || ServerFrame::Message(body(message, viewer, pos));
+                let frame = ServerFrame::Message(body(message, &self.identity.user_id, pos));
                 if looks_the_same_to_all(&message.conversation) {
-                    let text = dispatched
-                        .shared_frame(|| serde_json::to_string(&frame()).unwrap_or_default());
-                    self.out.send_text(text).await
-                } else {
-                    self.out.send(&frame()).await
+                    return Some(
+                        dispatched
+                            .shared_frame(|| serde_json::to_string(&frame).unwrap_or_default()),
+                    );
                 }
+                frame
             }
             Delivery::RoomLeft(left) => {
-                let (room_id, code) = *left;
-                self.out
-                    .send(&ServerFrame::ChatroomLeft {
-                        chatroom_id: room_id,
-                        code,
-                    })
-                    .await
+                let (chatroom_id, code) = *left;
+                ServerFrame::ChatroomLeft { chatroom_id, code }
             }
-        }
+        };
+        serde_json::to_string(&frame).ok().map(Utf8Bytes::from)
     }
 }
 
