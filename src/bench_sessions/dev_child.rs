@@ -1,6 +1,8 @@
 //! A `meridian dev` child process (one SG area, one node) for the session benchmarks: the
 //! edge under test runs in its own process, so its memory is measured apart from the
-//! clients', and it is killed when the guard drops, also on an error or Ctrl-C.
+//! clients', and it is killed when the guard drops, also on an error or Ctrl-C. An edge
+//! may also run as a process of its own in front of the child's cluster
+//! ([`DevChild::standalone_edge`]), to measure an edge without a node beside it.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -13,7 +15,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use serde_json::{json, Value};
 
-use crate::bench::{keepalive_connection, port_base, tempfile_dir, PORT_BASE_ATTEMPTS};
+use crate::bench::{free_port, keepalive_connection, port_base, tempfile_dir, PORT_BASE_ATTEMPTS};
 
 /// A debug build on a busy machine can take a while to start three Raft-backed services.
 const START_WAIT: Duration = Duration::from_secs(120);
@@ -21,6 +23,7 @@ const START_WAIT: Duration = Duration::from_secs(120);
 const USER_WRITERS: usize = 64;
 
 /// What the benchmarks need from `endpoints.json`.
+#[derive(Clone)]
 pub struct Endpoints {
     /// `ws://127.0.0.1:P/websocket`
     pub ws: String,
@@ -34,6 +37,8 @@ pub struct Endpoints {
     /// The demo app's prod environment.
     pub app_key: String,
     pub app_secret: String,
+    /// The cluster nodes' RPC addresses.
+    pub cluster: Vec<String>,
 }
 
 impl Endpoints {
@@ -57,6 +62,12 @@ impl Endpoints {
             operator_token: text(&endpoints["operatorToken"], "operatorToken")?,
             app_key: text(&prod["appKey"], "appKey")?,
             app_secret: text(&prod["appSecret"], "appSecret")?,
+            cluster: area["cluster"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|node| text(&node["rpc"], "node RPC address"))
+                .collect::<anyhow::Result<_>>()?,
         })
     }
 }
@@ -78,7 +89,8 @@ impl DevChild {
             let data_dir =
                 tempfile_dir()?.join(format!("dev-{}", STARTED.fetch_add(1, Ordering::Relaxed)));
             std::fs::create_dir_all(&data_dir)?;
-            let log = std::fs::File::create(data_dir.join("dev.log"))?;
+            let log_path = data_dir.join("dev.log");
+            let log = std::fs::File::create(&log_path)?;
             let child = Command::new(&exe)
                 .args(["dev", "--areas", "SG", "--nodes", "1", "--port-base"])
                 .arg(port_base(attempt).to_string())
@@ -90,7 +102,11 @@ impl DevChild {
                 .stderr(log)
                 .spawn()
                 .with_context(|| format!("starting {}", exe.display()))?;
-            let mut process = ChildProcess { child, data_dir };
+            let mut process = ChildProcess {
+                child,
+                data_dir,
+                log: log_path,
+            };
             match process.wait_for_endpoints().await {
                 Ok(endpoints) => return Ok(Self { process, endpoints }),
                 // Most likely a port of this base is taken: try the next base.
@@ -102,26 +118,65 @@ impl DevChild {
 
     /// The child's resident memory (VmRSS), in bytes.
     pub fn rss_bytes(&self) -> anyhow::Result<u64> {
-        let path = format!("/proc/{}/status", self.process.child.id());
-        let status = std::fs::read_to_string(&path).with_context(|| path.clone())?;
-        let kib: u64 = status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-            .with_context(|| format!("no VmRSS in {path}"))?;
-        Ok(kib * 1024)
+        self.process.rss_bytes()
     }
 
-    /// Live sessions as the edge counts them (`sessions` of its `/stats`).
-    pub async fn edge_sessions(&self) -> anyhow::Result<u64> {
-        let url = format!("{}/stats", self.endpoints.edge_admin);
-        let answer =
-            meridian_rpc::http::request("GET", &url, None, None, Duration::from_secs(10)).await?;
-        let stats: Value = serde_json::from_slice(&answer.body)
-            .with_context(|| format!("{url} answered {}", answer.text()))?;
-        stats["sessions"]
-            .as_u64()
-            .with_context(|| format!("{url} has no sessions count"))
+    /// Starts `meridian edge` as a process of its own in front of this deployment's
+    /// cluster, so its memory can be measured without the node's.
+    pub async fn standalone_edge(&self) -> anyhow::Result<EdgeChild> {
+        let exe = std::env::current_exe().context("finding the meridian binary")?;
+        let data_dir = self.process.data_dir.join("standalone-edge");
+        std::fs::create_dir_all(&data_dir)?;
+        let (public, admin) = (free_port()?, free_port()?);
+        let cluster: Vec<String> = self
+            .endpoints
+            .cluster
+            .iter()
+            .map(|n| format!("{n:?}"))
+            .collect();
+        let config = data_dir.join("edge.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "listen = \"127.0.0.1:{public}\"\nadmin_listen = \"127.0.0.1:{admin}\"\n\
+                 operator_token = {:?}\n[[areas]]\narea = \"SG\"\ncluster = [{}]\n",
+                self.endpoints.operator_token,
+                cluster.join(", ")
+            ),
+        )?;
+        let log = data_dir.join("edge.log");
+        let child = Command::new(&exe)
+            .args(["edge", "--config"])
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log)?)
+            .spawn()
+            .with_context(|| format!("starting {}", exe.display()))?;
+        let mut process = ChildProcess {
+            child,
+            data_dir,
+            log,
+        };
+        let endpoints = Endpoints {
+            ws: format!("ws://127.0.0.1:{public}/websocket"),
+            edge_admin: format!("http://127.0.0.1:{admin}"),
+            ..self.endpoints.clone()
+        };
+        let started = Instant::now();
+        while edge_sessions(&endpoints.edge_admin).await.is_err() {
+            if let Some(status) = process.child.try_wait()? {
+                bail!(
+                    "meridian edge exited ({status}): {}",
+                    process.log_tail().trim_end()
+                );
+            }
+            if started.elapsed() > START_WAIT {
+                bail!("meridian edge did not come up within {START_WAIT:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(EdgeChild { process, endpoints })
     }
 
     /// Registers `users` in the prod app through the edge's operator admin API.
@@ -170,13 +225,54 @@ impl DevChild {
     }
 }
 
+/// A `meridian edge` child in front of a [`DevChild`]'s cluster.
+pub struct EdgeChild {
+    process: ChildProcess,
+    pub endpoints: Endpoints,
+}
+
+impl EdgeChild {
+    pub fn rss_bytes(&self) -> anyhow::Result<u64> {
+        self.process.rss_bytes()
+    }
+
+    pub async fn sessions(&self) -> anyhow::Result<u64> {
+        edge_sessions(&self.endpoints.edge_admin).await
+    }
+}
+
+/// Live sessions as an edge counts them (`sessions` of its `/stats`).
+async fn edge_sessions(edge_admin: &str) -> anyhow::Result<u64> {
+    let url = format!("{edge_admin}/stats");
+    let answer =
+        meridian_rpc::http::request("GET", &url, None, None, Duration::from_secs(10)).await?;
+    let stats: Value = serde_json::from_slice(&answer.body)
+        .with_context(|| format!("{url} answered {}", answer.text()))?;
+    stats["sessions"]
+        .as_u64()
+        .with_context(|| format!("{url} has no sessions count"))
+}
+
 /// The running child: killed, and its data dir removed, when dropped.
 struct ChildProcess {
     child: Child,
     data_dir: PathBuf,
+    log: PathBuf,
 }
 
 impl ChildProcess {
+    /// The child's resident memory (VmRSS), in bytes.
+    fn rss_bytes(&self) -> anyhow::Result<u64> {
+        let path = format!("/proc/{}/status", self.child.id());
+        let status = std::fs::read_to_string(&path).with_context(|| path.clone())?;
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .with_context(|| format!("no VmRSS in {path}"))?;
+        Ok(kib * 1024)
+    }
+
     async fn wait_for_endpoints(&mut self) -> anyhow::Result<Endpoints> {
         let path = self.data_dir.join("endpoints.json");
         let started = Instant::now();
@@ -199,7 +295,7 @@ impl ChildProcess {
     }
 
     fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(self.data_dir.join("dev.log")).unwrap_or_default();
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
         lines[lines.len().saturating_sub(5)..].join("\n")
     }
