@@ -86,6 +86,14 @@ impl Area {
         self.api.ok("/message/private/publish.json", &body).await;
     }
 
+    async fn say_in_group(&self, from: &str, group: &str, content: serde_json::Value) {
+        let body = format!(
+            "fromUserId={from}&toGroupId={group}&objectName=RC:TxtMsg&content={}",
+            meridian_client::url_encode(&content.to_string())
+        );
+        self.api.ok("/message/group/publish.json", &body).await;
+    }
+
     /// Waits until every push job made so far was tried, and answers how many pushes
     /// were delivered in all.
     async fn settled_pushes(&self) -> f64 {
@@ -119,7 +127,7 @@ impl Area {
     }
 }
 
-// covers: PUSH-01, PUSH-02, PUSH-03, PUSH-04
+// covers: PUSH-01, PUSH-02, PUSH-03, PUSH-04, PRV-03, GRP-09
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_devices_get_pushes_through_apns_fcm_and_a_webhook_as_their_settings_allow() {
     let apns = FakeApns::start().await;
@@ -184,20 +192,45 @@ async fn offline_devices_get_pushes_through_apns_fcm_and_a_webhook_as_their_sett
         json!({"content": "look, mia", "mentionedInfo": {"type": 2, "userIdList": ["mia"]}}),
     )
     .await;
+    // GRP-09: in a group mia muted, only messages mentioning her or everyone push.
+    area.api
+        .ok(
+            "/group/create.json",
+            "userId=alice&userId=mia&groupId=team&groupName=Team",
+        )
+        .await;
+    area.api
+        .ok(
+            "/conversation/notification/set.json",
+            "conversationType=3&requestId=mia&targetId=team&isMuted=1",
+        )
+        .await;
+    for content in [
+        json!({"content": "team news"}),
+        json!({"content": "team, mia", "mentionedInfo": {"type": 2, "userIdList": ["mia"]}}),
+        json!({"content": "team, all", "mentionedInfo": {"type": 1}}),
+    ] {
+        area.say_in_group("alice", "team", content).await;
+    }
 
     // APNs (HTTP/2, the fake verified the ES256 provider token and the topic).
-    let pushed = apns.wait_for(2, WAIT).await.expect("two APNs pushes");
+    let pushed = apns.wait_for(4, WAIT).await.expect("four APNs pushes");
     let ivy = pushed.iter().find(|p| p.device_token == ivy_token).unwrap();
     assert_eq!((ivy.title.as_str(), ivy.body.as_str()), ("alice", "hi ivy"));
     assert_eq!(ivy.data.as_deref(), Some("extra-ivy"));
     assert_eq!(ivy.version, http::Version::HTTP_2);
     assert_eq!(ivy.headers["apns-topic"], IOS);
-    let mia: Vec<&str> = pushed
+    let mut mia: Vec<&str> = pushed
         .iter()
         .filter(|p| p.device_token != ivy_token)
         .map(|p| p.body.as_str())
         .collect();
-    assert_eq!(mia, ["look, mia"], "a muted chat pushes only mentions");
+    mia.sort();
+    assert_eq!(
+        mia,
+        ["look, mia", "team, all", "team, mia"],
+        "muted conversations push only mentions"
+    );
     // FCM HTTP v1 (the fake issued the OAuth token from the service account's assertion).
     let pushed = fcm.wait_for(1, WAIT).await.expect("an FCM push");
     assert_eq!(pushed[0].device_token, "fcm-token-andy");
@@ -210,8 +243,8 @@ async fn offline_devices_get_pushes_through_apns_fcm_and_a_webhook_as_their_sett
     for field in ["appKey=", "nonce=", "signTimestamp=", "signature="] {
         assert!(pushed[0].uri.contains(field), "{}", pushed[0].uri);
     }
-    // Exactly these four: none for olga (online) nor mia's muted "hi mia".
-    assert_eq!(area.settled_pushes().await, 4.0);
+    // Exactly these six: none for olga (online) nor mia's muted "hi mia" and "team news".
+    assert_eq!(area.settled_pushes().await, 6.0);
 
     // APNs says ivy's token is gone: the token is dropped with the job's outcome.
     apns.mark_gone(&ivy_token);
@@ -237,7 +270,7 @@ async fn offline_devices_get_pushes_through_apns_fcm_and_a_webhook_as_their_sett
     area.say("alice", "will", json!({"content": "and you?"}))
         .await;
     webhook.wait_for(2, WAIT).await.expect("will's second push");
-    assert_eq!(area.settled_pushes().await, 5.0);
+    assert_eq!(area.settled_pushes().await, 7.0);
     assert_eq!(
         apns.requests(),
         tried + 1,
