@@ -251,6 +251,7 @@ pub(crate) async fn dispatch(
         recorded_tx,
     ));
     let mut busy_lanes: HashSet<LaneKey> = HashSet::new();
+    let mut sweep = Sweep::default();
     let mut last_pass = tokio::time::Instant::now();
     loop {
         tokio::select! {
@@ -284,13 +285,16 @@ pub(crate) async fn dispatch(
             let Ok(QueryOutput::Jobs { jobs, .. }) = state::query(
                 core.state_machine.state(),
                 &Query::Outbox {
-                    after: 0,
+                    after: sweep.after,
                     limit: PASS_JOBS,
                 },
             ) else {
                 continue;
             };
-            due_runs(jobs, &busy_lanes, &settled, now_ms())
+            let (read, last) = (jobs.len(), jobs.last().map(|job| job.id));
+            let runs = due_runs(jobs, &busy_lanes, &mut sweep.met, &settled, now_ms());
+            sweep.advance(read, last);
+            runs
         };
         let mut settings: HashMap<String, AppLookup> = HashMap::new();
         for (lane, run) in runs {
@@ -322,20 +326,50 @@ pub(crate) async fn dispatch(
     let _ = recorder.await;
 }
 
+/// Where passes read the outbox: they sweep it from the oldest job to the newest,
+/// [`PASS_JOBS`] at a time, so a backlog of jobs backing off (one app's server down)
+/// cannot hide due jobs behind it. Lanes met earlier in a sweep are passed over for the
+/// rest of it: their oldest job was met then, and nothing of a lane may overtake it.
+#[derive(Default)]
+struct Sweep {
+    /// The last job id read; the next pass reads after it.
+    after: u64,
+    /// Lanes met since the sweep began.
+    met: HashSet<LaneKey>,
+}
+
+impl Sweep {
+    /// Moves past the `read` jobs a pass read, the last with id `last`; a short read ends
+    /// the sweep, and the next pass starts again from the oldest job.
+    fn advance(&mut self, read: usize, last: Option<u64>) {
+        match last {
+            Some(last) if read >= PASS_JOBS => self.after = last,
+            _ => *self = Sweep::default(),
+        }
+    }
+}
+
 /// Each idle lane's run of jobs that may go now, lanes in order of their oldest job: a
 /// lane's jobs in id order, skipping those already delivered, up to the first that is
-/// not due yet or whose failure is not committed yet.
+/// not due yet or whose failure is not committed yet. Lanes in `met` (met earlier in the
+/// sweep) are passed over; the lanes of `jobs` join them.
 fn due_runs(
     jobs: Vec<Job>,
     busy: &HashSet<LaneKey>,
+    met: &mut HashSet<LaneKey>,
     settled: &HashMap<u64, bool>,
     now_ms: u64,
 ) -> Vec<(LaneKey, Vec<Job>)> {
     let mut runs: Vec<(LaneKey, Vec<Job>)> = Vec::new();
     let mut index: HashMap<LaneKey, usize> = HashMap::new();
     let mut blocked: HashSet<LaneKey> = HashSet::new();
+    let mut seen: HashSet<LaneKey> = HashSet::new();
     for job in jobs {
         let lane = (job.app_key.clone(), job.lane.clone());
+        if met.contains(&lane) {
+            continue;
+        }
+        seen.insert(lane.clone());
         if busy.contains(&lane) || blocked.contains(&lane) {
             continue;
         }
@@ -359,6 +393,7 @@ fn due_runs(
             runs[at].1.push(job);
         }
     }
+    met.extend(seen);
     runs
 }
 
@@ -700,7 +735,7 @@ mod tests {
         let busy = HashSet::from([("app".to_string(), "e".to_string())]);
         // c's first job is backing off: nothing of c may overtake it; e is busy.
         assert_eq!(
-            ids(&due_runs(jobs(), &busy, &none, 1_000)),
+            ids(&due_runs(jobs(), &busy, &mut HashSet::new(), &none, 1_000)),
             [
                 ("a".to_string(), vec![1, 3, 7]),
                 ("b".to_string(), vec![2]),
@@ -711,7 +746,13 @@ mod tests {
         // d waits. Once c's backoff ran out, c goes.
         let settled = HashMap::from([(1, true), (6, false)]);
         assert_eq!(
-            ids(&due_runs(jobs(), &HashSet::new(), &settled, 5_000)),
+            ids(&due_runs(
+                jobs(),
+                &HashSet::new(),
+                &mut HashSet::new(),
+                &settled,
+                5_000
+            )),
             [
                 ("b".to_string(), vec![2]),
                 ("a".to_string(), vec![3, 7]),
@@ -723,9 +764,42 @@ mod tests {
             .map(|id| job(id, "a", 0))
             .collect();
         assert_eq!(
-            due_runs(many, &HashSet::new(), &none, 0)[0].1.len(),
+            due_runs(many, &HashSet::new(), &mut HashSet::new(), &none, 0)[0]
+                .1
+                .len(),
             LANE_RUN
         );
+    }
+
+    // covers: HOOK-01
+    #[test]
+    fn a_sweep_reaches_due_jobs_behind_a_full_page_of_waiting_ones_without_reordering_a_lane() {
+        // A full page: "stuck" backs off (its app server is down) ahead of everything.
+        let mut first_page: Vec<Job> = (1..=PASS_JOBS as u64 - 1)
+            .map(|id| job(id, "stuck", 60_000))
+            .collect();
+        first_page.push(job(PASS_JOBS as u64, "a", 60_000));
+        let second_page = vec![
+            job(PASS_JOBS as u64 + 1, "a", 0),
+            job(PASS_JOBS as u64 + 2, "fresh", 0),
+            job(PASS_JOBS as u64 + 3, "stuck", 0),
+        ];
+        let none = HashMap::new();
+        let mut sweep = Sweep::default();
+        let runs = due_runs(first_page, &HashSet::new(), &mut sweep.met, &none, 1_000);
+        assert!(runs.is_empty());
+        sweep.advance(PASS_JOBS, Some(PASS_JOBS as u64));
+        assert_eq!(sweep.after, PASS_JOBS as u64);
+        // The next pass reads on from there: "fresh" goes; "a" and "stuck" wait behind
+        // their oldest jobs, met on the first page.
+        let runs = due_runs(second_page, &HashSet::new(), &mut sweep.met, &none, 1_000);
+        assert_eq!(
+            ids(&runs),
+            [("fresh".to_string(), vec![PASS_JOBS as u64 + 2])]
+        );
+        // That read was short: the sweep starts over from the oldest job.
+        sweep.advance(3, Some(PASS_JOBS as u64 + 3));
+        assert_eq!((sweep.after, sweep.met.len()), (0, 0));
     }
 
     // covers: HOOK-05
