@@ -279,3 +279,136 @@ async fn offline_devices_get_pushes_through_apns_fcm_and_a_webhook_as_their_sett
     assert_eq!(fcm.received().len(), 1, "a logged-out device is not pushed");
     area.dev.stop();
 }
+
+// covers: SYS-03, SYS-04
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_only_notices_reach_tagged_and_listed_users_devices_without_a_message() {
+    let webhook = FakeWebhook::start().await;
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let area = Area {
+        api: Api::new(&dev, "SG", "prod"),
+        dev,
+    };
+    let settings = json!({"push": {"webhookUrl": format!("{}/push", webhook.endpoint())}});
+    assert_eq!(put_settings(&area.dev, &area.api.key, settings).await, 200);
+    for user in ["ann", "bob", "cat"] {
+        area.register(user, "webhook", &format!("hook-{user}"), "web")
+            .await;
+    }
+    // bob is online: a notice is not a message, his device gets it all the same.
+    let mut bob = area.connect("bob").await;
+    for (user, tags) in [("ann", json!(["vip", "sg"])), ("bob", json!(["vip"]))] {
+        let (answer, value) = area
+            .api
+            .json("/user/tag/set.json", &json!({"userId": user, "tags": tags}))
+            .await;
+        assert_eq!(answer.status, 200, "{value}");
+    }
+
+    let notify = json!({
+        "platform": ["ios", "android", "web"],
+        "audience": {"tag": ["vip"], "is_to_all": false},
+        "notification": {"title": "News", "alert": "Doors open at 9",
+                          "android": {"extras": {"page": "news"}}},
+    });
+    let (answer, value) = area.api.json("/push.json", &notify).await;
+    assert_eq!(answer.status, 200, "{value}");
+    assert!(
+        value["id"].as_str().is_some_and(|id| !id.is_empty()),
+        "{value}"
+    );
+    let mut pushed: Vec<(String, String)> = webhook
+        .wait_for(2, WAIT)
+        .await
+        .expect("the vip users' pushes")
+        .into_iter()
+        .map(|p| {
+            assert_eq!(
+                (p.title.as_str(), p.body.as_str()),
+                ("News", "Doors open at 9")
+            );
+            assert_eq!(p.data.as_deref(), Some(r#"{"page":"news"}"#));
+            (p.user_id.unwrap_or_default(), p.device_token)
+        })
+        .collect();
+    pushed.sort();
+    assert_eq!(
+        pushed,
+        [
+            ("ann".to_string(), "hook-ann".to_string()),
+            ("bob".to_string(), "hook-bob".to_string())
+        ]
+    );
+
+    let direct =
+        json!({"userIds": ["cat"], "notification": {"title": "Hi", "pushContent": "Just you"}});
+    let (answer, value) = area.api.json("/push/user.json", &direct).await;
+    assert_eq!(answer.status, 200, "{value}");
+    let cat = webhook.wait_for(3, WAIT).await.expect("cat's push");
+    assert!(cat
+        .iter()
+        .any(|p| p.device_token == "hook-cat" && p.body == "Just you"));
+    assert_eq!(area.settled_pushes().await, 3.0);
+
+    // Bad input is refused and pushes nothing. (Each /push.json call spends the
+    // broadcast budget, so those go to the app's dev environment, which has its own.)
+    let dev_env = Api::new(&area.dev, "SG", "dev");
+    let settings = json!({"push": {"webhookUrl": format!("{}/push", webhook.endpoint())}});
+    assert_eq!(put_settings(&area.dev, &dev_env.key, settings).await, 200);
+    let too_many: Vec<String> = (0..101).map(|i| format!("u{i}")).collect();
+    let bad = [
+        (
+            &dev_env,
+            "/push.json",
+            json!({"audience": {}, "notification": {"alert": "x"}}),
+            "audience",
+        ),
+        (
+            &dev_env,
+            "/push.json",
+            json!({"platform": ["fax"], "audience": {"is_to_all": true}, "notification": {"alert": "x"}}),
+            "platform",
+        ),
+        (
+            &area.api,
+            "/push/user.json",
+            json!({"userIds": too_many, "notification": {"pushContent": "x"}}),
+            "userIds",
+        ),
+        (
+            &area.api,
+            "/push/user.json",
+            json!({"userIds": ["cat"], "notification": {}}),
+            "pushContent",
+        ),
+    ];
+    for (api, path, body, named) in bad {
+        let (answer, value) = api.json(path, &body).await;
+        assert_eq!(answer.status, 400, "{path} {body}: {value}");
+        assert!(value.to_string().contains(named), "{path}: {value}");
+    }
+    // No message was made: the first message bob's session gets is one sent after.
+    area.say("alice", "bob", json!({"content": "after the notices"}))
+        .await;
+    loop {
+        match bob.next_within(WAIT).await.expect("a frame") {
+            ServerFrame::Message(message) => {
+                assert!(message.content.contains("after the notices"), "{message:?}");
+                break;
+            }
+            _ => continue,
+        }
+    }
+
+    // SYS-04: /push.json shares the broadcast budget, two an hour: one more goes.
+    let everyone = json!({"audience": {"is_to_all": true}, "notification": {"alert": "All"}});
+    let (answer, value) = area.api.json("/push.json", &everyone).await;
+    assert_eq!(answer.status, 200, "{value}");
+    let (answer, value) = area.api.json("/push.json", &everyone).await;
+    common::assert_error(&answer, &value, 429, 1008);
+    let broadcast = "fromUserId=alice&objectName=RC:TxtMsg&content=%7B%7D";
+    let (answer, value) = area.api.form("/message/broadcast.json", broadcast).await;
+    common::assert_error(&answer, &value, 429, 1008);
+    assert_eq!(area.settled_pushes().await, 6.0);
+    area.dev.stop();
+}

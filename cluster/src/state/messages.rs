@@ -301,7 +301,7 @@ fn format_uid(area_code: u8, counter: u64) -> String {
         .join("-")
 }
 
-fn next_uid(ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<String, CommandError> {
+pub(super) fn next_uid(ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<String, CommandError> {
     let counter: u64 = state.get(UID_COUNTER)?.unwrap_or(0) + 1;
     state.put(UID_COUNTER.to_vec(), &counter)?;
     Ok(format_uid(ctx.area.sdk_code(), counter))

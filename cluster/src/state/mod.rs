@@ -417,6 +417,11 @@ pub enum Command {
     DeleteAreaEntry {
         code: AreaCode,
     },
+    /// A push-only notification (SYS-03).
+    PushNotice {
+        app_key: String,
+        notice: push::Notice,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -441,6 +446,11 @@ pub enum Output {
     /// The callbacks that became dead letters.
     Dead(Vec<u64>),
     AreaEntry(CatalogEntry),
+    /// A push-only notification's id and how many devices it reaches.
+    Notice {
+        id: String,
+        devices: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -975,6 +985,8 @@ fn execute(
             .map(|()| Output::Done),
         Command::PutAreaEntry(entry) => areas::put(state, entry).map(Output::AreaEntry),
         Command::DeleteAreaEntry { code } => areas::delete(state, *code).map(|()| Output::Done),
+        Command::PushNotice { app_key, notice } => outbox::notice(ctx, state, app_key, notice)
+            .map(|(id, devices)| Output::Notice { id, devices }),
         Command::All(commands) => {
             for command in commands {
                 execute(ctx, state, command)?;

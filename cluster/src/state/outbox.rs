@@ -192,12 +192,46 @@ pub(super) fn message_stored(
     if !settings.push.is_enabled() {
         return Ok(());
     }
-    for job in push::jobs_for(ctx, state, app_key, message)? {
+    enqueue_pushes(
+        ctx,
+        state,
+        app_key,
+        push::jobs_for(ctx, state, app_key, message)?,
+    )
+}
+
+fn enqueue_pushes(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    jobs: Vec<push::PushJob>,
+) -> Result<(), CommandError> {
+    for job in jobs {
         // One device's notifications go out in order.
         let lane = format!("push/{}/{}", job.user_id, job.device.device_id);
         enqueue(ctx, state, app_key, lane, HookEvent::Push(job))?;
     }
     Ok(())
+}
+
+/// SYS-03: a push-only notification's jobs. Answers its id and how many devices it
+/// reaches.
+pub(super) fn notice(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    notice: &push::Notice,
+) -> Result<(String, u64), CommandError> {
+    if !apps::settings(state, app_key)?.push.is_enabled() {
+        return Err(CommandError::invalid(
+            "push",
+            "the app has no push settings (APNs, FCM or a webhook)",
+        ));
+    }
+    let (id, jobs) = push::notice_jobs(ctx, state, app_key, notice)?;
+    let devices = jobs.len() as u64;
+    enqueue_pushes(ctx, state, app_key, jobs)?;
+    Ok((id, devices))
 }
 
 /// HOOK-03: a device's session started or ended.

@@ -9,6 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::raft::wire::from_bytes;
+
 use super::messages::{ConversationType, Message};
 use super::store::{scoped, Overlay, StateRead};
 use super::users::validate_user_id;
@@ -295,4 +297,163 @@ pub(super) fn jobs_for(
         }
     }
     Ok(jobs)
+}
+
+/// Users one push-only notification may name (SYS-03).
+pub const MAX_NOTICE_USERS: usize = 1_000;
+/// Tags one push-only notification may name, in each of its tag lists.
+pub const MAX_NOTICE_TAGS: usize = 20;
+
+/// Whom a push-only notification goes to (SYS-03): everyone, or the union of the users
+/// named, those with every tag of `tags_all` and those with a tag of `tags_any`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeAudience {
+    pub everyone: bool,
+    pub user_ids: Vec<String>,
+    pub tags_all: Vec<String>,
+    pub tags_any: Vec<String>,
+    /// The providers to reach (empty: every one).
+    pub providers: Vec<PushProvider>,
+}
+
+/// A push-only notification (SYS-03): it reaches devices and makes no message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    pub audience: NoticeAudience,
+    pub title: String,
+    pub body: String,
+    pub data: Option<String>,
+}
+
+impl NoticeAudience {
+    fn validate(&self) -> Result<(), CommandError> {
+        if self.user_ids.len() > MAX_NOTICE_USERS {
+            return Err(CommandError::Limit {
+                what: "users per notification".into(),
+                limit: MAX_NOTICE_USERS as u64,
+            });
+        }
+        if self.tags_all.len().max(self.tags_any.len()) > MAX_NOTICE_TAGS {
+            return Err(CommandError::Limit {
+                what: "tags per notification".into(),
+                limit: MAX_NOTICE_TAGS as u64,
+            });
+        }
+        for user in &self.user_ids {
+            validate_user_id(user)?;
+        }
+        let names_someone = self.everyone
+            || !self.user_ids.is_empty()
+            || !self.tags_all.is_empty()
+            || !self.tags_any.is_empty();
+        if !names_someone {
+            return Err(CommandError::invalid(
+                "audience",
+                "must be everyone or name users or tags",
+            ));
+        }
+        Ok(())
+    }
+
+    fn reaches(&self, user: &users::User) -> bool {
+        self.everyone
+            || self.user_ids.contains(&user.user_id)
+            || (!self.tags_all.is_empty() && self.tags_all.iter().all(|t| user.tags.contains(t)))
+            || self.tags_any.iter().any(|t| user.tags.contains(t))
+    }
+}
+
+/// SYS-03: one push job per registered device of every user the notice reaches, online
+/// or not (a notification is not a message: nothing else would tell an online user).
+/// Answers the notice's id and the jobs.
+pub(super) fn notice_jobs(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    notice: &Notice,
+) -> Result<(String, Vec<PushJob>), CommandError> {
+    apps::by_key(state, app_key)?;
+    notice.audience.validate()?;
+    if notice.body.is_empty()
+        || notice.body.chars().count() > super::messages::MAX_PUSH_CONTENT_CHARS
+    {
+        return Err(CommandError::invalid(
+            "alert",
+            format!(
+                "must be 1 to {} characters",
+                super::messages::MAX_PUSH_CONTENT_CHARS
+            ),
+        ));
+    }
+    if notice
+        .data
+        .as_ref()
+        .is_some_and(|data| data.len() > super::messages::MAX_PUSH_DATA_BYTES)
+    {
+        return Err(CommandError::invalid(
+            "extras",
+            format!(
+                "must be at most {} bytes",
+                super::messages::MAX_PUSH_DATA_BYTES
+            ),
+        ));
+    }
+    let id = super::messages::next_uid(ctx, state)?;
+    let audience = &notice.audience;
+    let mut jobs = Vec::new();
+    for (user_id, devices) in notice_candidates(state, app_key, audience)? {
+        let Ok(user) = users::get(state, app_key, &user_id) else {
+            continue;
+        };
+        if !audience.reaches(&user) {
+            continue;
+        }
+        for device in devices {
+            if !audience.providers.is_empty() && !audience.providers.contains(&device.provider) {
+                continue;
+            }
+            jobs.push(PushJob {
+                user_id: user_id.clone(),
+                device,
+                title: notice.title.clone(),
+                body: notice.body.clone(),
+                data: notice.data.clone(),
+                msg_uid: id.clone(),
+            });
+        }
+    }
+    Ok((id, jobs))
+}
+
+/// The users a notice may reach, with their devices: the ones it names, or (for everyone
+/// and tags) every user with a device, each once.
+fn notice_candidates(
+    state: &impl StateRead,
+    app_key: &str,
+    audience: &NoticeAudience,
+) -> Result<Vec<(String, Vec<DeviceToken>)>, CommandError> {
+    if !audience.everyone && audience.tags_all.is_empty() && audience.tags_any.is_empty() {
+        let mut named = audience.user_ids.clone();
+        named.sort();
+        named.dedup();
+        return named
+            .into_iter()
+            .map(|user| Ok((user.clone(), devices(state, app_key, &user)?)))
+            .collect();
+    }
+    let prefix = scoped(TOKEN_PREFIX, app_key, &[]);
+    let mut by_user: Vec<(String, Vec<DeviceToken>)> = Vec::new();
+    for (key, value) in state.scan_raw(&prefix)? {
+        // Keys are `pushtoken/{app}/{user}/{device}/`; user ids hold no '/'.
+        let Some(user) = key[prefix.len()..].split(|b| *b == b'/').next() else {
+            continue;
+        };
+        let user = String::from_utf8_lossy(user).into_owned();
+        let device: DeviceToken = from_bytes(&value)?;
+        match by_user.last_mut() {
+            Some((last, devices)) if *last == user => devices.push(device),
+            _ => by_user.push((user, vec![device])),
+        }
+    }
+    Ok(by_user)
 }

@@ -2453,3 +2453,146 @@ fn the_area_catalog_keeps_one_valid_entry_per_area() {
         Err(CommandError::NotFound { .. })
     ));
 }
+
+// covers: SYS-03
+#[test]
+fn a_push_only_notice_reaches_the_devices_of_everyone_it_names_and_makes_no_message() {
+    use crate::state::push::{Notice, NoticeAudience, MAX_NOTICE_USERS};
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    let notice = |audience: NoticeAudience| {
+        command(Command::PushNotice {
+            app_key: "prodkey001".into(),
+            notice: Notice {
+                audience,
+                title: "News".into(),
+                body: "Doors open at 9".into(),
+                data: Some(r#"{"page":"news"}"#.into()),
+            },
+        })
+    };
+    let everyone = || NoticeAudience {
+        everyone: true,
+        ..NoticeAudience::default()
+    };
+    // Without push settings there is nothing to push with.
+    assert!(matches!(
+        &run(&tree, &[notice(everyone())])[0],
+        Err(CommandError::Invalid { field, .. }) if field == "push"
+    ));
+    let settings = AppSettings {
+        push: PushSettings {
+            webhook_url: Some("https://app.example.com/push".into()),
+            ..PushSettings::default()
+        },
+        ..AppSettings::default()
+    };
+    let tags = |user: &str, tags: &[&str]| {
+        command(Command::SetTags {
+            app_key: "prodkey001".into(),
+            user_id: user.into(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+        })
+    };
+    run(
+        &tree,
+        &[
+            command(Command::SetAppSettings {
+                app_key: "prodkey001".into(),
+                settings,
+            }),
+            put_user("prodkey001", "ann"),
+            put_user("prodkey001", "bob"),
+            put_user("prodkey001", "cat"),
+            put_user("prodkey001", "dan"),
+            tags("ann", &["vip", "sg"]),
+            tags("bob", &["vip"]),
+            // cat is online: a notice is not a message, it still goes to her devices.
+            command(session_change("cat", 1, 1, DeviceStatus::Online)),
+        ],
+    );
+    for (user, device) in [
+        ("ann", "ann-phone"),
+        ("ann", "ann-pad"),
+        ("bob", "bob-phone"),
+        ("cat", "cat-phone"),
+    ] {
+        register_device(&tree, user, device).unwrap();
+    }
+    // dan has no device: nothing reaches him.
+    let reached = |audience: NoticeAudience| -> Vec<String> {
+        let Ok(Output::Notice { id, devices }) = run(&tree, &[notice(audience)]).remove(0) else {
+            panic!("notice refused");
+        };
+        let mut devices_reached: Vec<String> = push_jobs(&tree)
+            .into_iter()
+            .filter(|job| job.msg_uid == id)
+            .map(|job| {
+                assert_eq!(
+                    (job.title.as_str(), job.body.as_str()),
+                    ("News", "Doors open at 9")
+                );
+                assert_eq!(job.data.as_deref(), Some(r#"{"page":"news"}"#));
+                job.device.device_id
+            })
+            .collect();
+        assert_eq!(devices_reached.len() as u64, devices);
+        devices_reached.sort();
+        devices_reached
+    };
+    assert_eq!(
+        reached(everyone()),
+        ["ann-pad", "ann-phone", "bob-phone", "cat-phone"]
+    );
+    let tagged = |all: &[&str], any: &[&str], users: &[&str]| NoticeAudience {
+        tags_all: all.iter().map(|t| t.to_string()).collect(),
+        tags_any: any.iter().map(|t| t.to_string()).collect(),
+        user_ids: users.iter().map(|u| u.to_string()).collect(),
+        ..NoticeAudience::default()
+    };
+    assert_eq!(
+        reached(tagged(&["vip", "sg"], &[], &[])),
+        ["ann-pad", "ann-phone"]
+    );
+    assert_eq!(
+        reached(tagged(&[], &["sg", "none"], &[])),
+        ["ann-pad", "ann-phone"]
+    );
+    assert_eq!(
+        reached(tagged(&["vip"], &[], &["cat"])),
+        ["ann-pad", "ann-phone", "bob-phone", "cat-phone"]
+    );
+    assert_eq!(
+        reached(tagged(&[], &[], &["bob", "dan", "bob"])),
+        ["bob-phone"]
+    );
+    let apns_only = NoticeAudience {
+        providers: vec![PushProvider::Apns],
+        ..everyone()
+    };
+    assert!(reached(apns_only).is_empty());
+
+    // Refused, and nothing changes: no audience, too many users, no text.
+    let waiting = outbox(&tree).1;
+    let too_many = NoticeAudience {
+        user_ids: (0..=MAX_NOTICE_USERS).map(|i| format!("u{i}")).collect(),
+        ..NoticeAudience::default()
+    };
+    let mut no_text = notice(everyone());
+    if let Command::PushNotice { notice, .. } = &mut no_text.command {
+        notice.body.clear();
+    }
+    let out = run(
+        &tree,
+        &[notice(NoticeAudience::default()), notice(too_many), no_text],
+    );
+    assert!(matches!(&out[0], Err(CommandError::Invalid { field, .. }) if field == "audience"));
+    assert!(matches!(&out[1], Err(CommandError::Limit { .. })));
+    assert!(matches!(&out[2], Err(CommandError::Invalid { field, .. }) if field == "alert"));
+    assert_eq!(outbox(&tree).1, waiting);
+    // No message was made: nobody has anything to sync.
+    assert!(matches!(
+        query(&tree, &Query::Conversations { app_key: "prodkey001".into(), user_id: "ann".into(), limit: 10 }),
+        Ok(QueryOutput::ConversationList(list)) if list.is_empty()
+    ));
+}

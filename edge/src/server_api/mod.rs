@@ -14,6 +14,7 @@ pub mod error;
 mod groups;
 mod messages;
 pub mod params;
+mod push;
 pub mod rate_limit;
 mod sensitive;
 mod ultragroups;
@@ -174,6 +175,8 @@ enum Endpoint {
     SensitiveAdd,
     SensitiveDelete,
     SensitiveList,
+    Push,
+    PushUser,
     HistoryClean,
     StatusPrivatePublish,
     StatusGroupPublish,
@@ -196,6 +199,8 @@ impl Endpoint {
             "/sensitiveword/add.json" => Endpoint::SensitiveAdd,
             "/sensitiveword/batch/delete.json" => Endpoint::SensitiveDelete,
             "/sensitiveword/list.json" => Endpoint::SensitiveList,
+            "/push.json" => Endpoint::Push,
+            "/push/user.json" => Endpoint::PushUser,
             "/user/token/expire.json" => Endpoint::TokenExpire,
             "/user/block.json" => Endpoint::Block,
             "/user/unblock.json" => Endpoint::Unblock,
@@ -338,6 +343,8 @@ impl Endpoint {
             self,
             Endpoint::TagSet
                 | Endpoint::TagBatchSet
+                | Endpoint::Push
+                | Endpoint::PushUser
                 | Endpoint::PrivateQuery
                 | Endpoint::GroupQuery
                 | Endpoint::ChatroomHistory
@@ -372,7 +379,10 @@ impl Endpoint {
             Endpoint::ChatroomPublish => &[LimitClass::ChatroomPublish],
             Endpoint::UltraPublish => &[LimitClass::UltraGroupPublish],
             Endpoint::ChatroomBroadcast => &[LimitClass::ChatroomBroadcast],
-            Endpoint::Broadcast => &[LimitClass::BroadcastHourly, LimitClass::BroadcastDaily],
+            // SYS-04: a push to everyone or tags shares the broadcast budget.
+            Endpoint::Broadcast | Endpoint::Push => {
+                &[LimitClass::BroadcastHourly, LimitClass::BroadcastDaily]
+            }
             _ => &[LimitClass::Default],
         }
     }
@@ -611,6 +621,8 @@ impl ServerApi {
             Endpoint::SensitiveAdd => sensitive::add(&call).await,
             Endpoint::SensitiveDelete => sensitive::batch_delete(&call).await,
             Endpoint::SensitiveList => sensitive::list(&call).await,
+            Endpoint::Push => push::push(&call).await,
+            Endpoint::PushUser => push::push_user(&call).await,
             Endpoint::TokenExpire => users::token_expire(&call).await,
             Endpoint::Block => users::block(&call).await,
             Endpoint::Unblock => users::unblock(&call).await,

@@ -196,7 +196,7 @@ pub(super) async fn list_query(call: &Call, kind: ListKind) -> Fields {
     }
 }
 
-fn string_list(value: &Value, name: &str) -> Result<Vec<String>, ApiError> {
+pub(super) fn string_list(value: &Value, name: &str) -> Result<Vec<String>, ApiError> {
     value
         .get(name)
         .and_then(Value::as_array)
