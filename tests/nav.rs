@@ -423,14 +423,7 @@ async fn edges_are_discovered_through_dns_srv() {
             Duration::from_secs(15),
             "both SRV edges in the answer",
             || async {
-                let (status, body) = nav_get(nav, &area.app_key, &area.token, "SG", &[]).await;
-                let mut edges: Vec<String> = (status == 200)
-                    .then(|| body["edges"].as_array().cloned())
-                    .flatten()?
-                    .iter()
-                    .map(|e| e["ws"].as_str().unwrap_or_default().to_string())
-                    .collect();
-                edges.sort();
+                let (edges, _) = nav_edges_and_api(&area, nav).await?;
                 (edges == expected).then_some(())
             },
         )
