@@ -282,6 +282,15 @@ pub(crate) async fn dispatch(
         // after the jobs that followed it).
         let runs = {
             let settled = settled.lock().unwrap_or_else(|e| e.into_inner());
+            // Retried dead letters come back under old ids, maybe behind the sweep: it
+            // starts over.
+            let retries = state::outbox::retries(core.state_machine.state()).unwrap_or(0);
+            if retries != sweep.retries {
+                sweep = Sweep {
+                    retries,
+                    ..Sweep::default()
+                };
+            }
             let Ok(QueryOutput::Jobs { jobs, .. }) = state::query(
                 core.state_machine.state(),
                 &Query::Outbox {
@@ -336,6 +345,8 @@ struct Sweep {
     after: u64,
     /// Lanes met since the sweep began.
     met: HashSet<LaneKey>,
+    /// The outbox's retry count when the sweep began.
+    retries: u64,
 }
 
 impl Sweep {
@@ -344,7 +355,10 @@ impl Sweep {
     fn advance(&mut self, read: usize, last: Option<u64>) {
         match last {
             Some(last) if read >= PASS_JOBS => self.after = last,
-            _ => *self = Sweep::default(),
+            _ => {
+                self.after = 0;
+                self.met.clear();
+            }
         }
     }
 }

@@ -21,6 +21,8 @@ pub struct LiveAreas {
     configured: BTreeMap<AreaCode, NavArea>,
     served: Vec<AreaCode>,
     current: RwLock<BTreeMap<AreaCode, NavArea>>,
+    /// The catalog last laid over the configuration.
+    catalog: RwLock<BTreeMap<AreaCode, CatalogEntry>>,
 }
 
 impl LiveAreas {
@@ -34,6 +36,7 @@ impl LiveAreas {
             current: RwLock::new(configured.clone()),
             served: served.iter().map(|a| a.area).collect(),
             configured,
+            catalog: RwLock::default(),
         }
     }
 
@@ -70,6 +73,14 @@ impl LiveAreas {
             overlay(area, entry);
         }
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = areas;
+        *self.catalog.write().unwrap_or_else(|p| p.into_inner()) = entries.clone();
+    }
+
+    fn last_catalog(&self) -> BTreeMap<AreaCode, CatalogEntry> {
+        self.catalog
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -95,7 +106,8 @@ fn overlay(area: &mut NavArea, entry: &CatalogEntry) {
 
 /// Reads the catalog from every served area's cluster each [`REFRESH_EVERY`] until
 /// `stop`. An area's own entry comes from its own cluster; another area's from the first
-/// served cluster that has one. If a cluster cannot be read, the last catalog stays.
+/// served cluster that has one. While a cluster cannot be read, what the others say
+/// still changes the catalog, but no entry is dropped (it may be the unread cluster's).
 pub async fn refresh(
     clusters: Vec<(AreaCode, Arc<ClusterClient>)>,
     areas: Arc<LiveAreas>,
@@ -109,34 +121,53 @@ pub async fn refresh(
             _ = every.tick() => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        let mut merged = BTreeMap::new();
-        let mut complete = true;
+        let mut answers = Vec::new();
         for (served, cluster) in &clusters {
-            match cluster.read(Query::AreaCatalog).await {
-                Ok(QueryOutput::AreaCatalog(entries)) => {
-                    for entry in entries {
-                        if entry.code == *served {
-                            merged.insert(entry.code, entry);
-                        } else {
-                            merged.entry(entry.code).or_insert(entry);
-                        }
-                    }
-                }
+            let entries = match cluster.read(Query::AreaCatalog).await {
+                Ok(QueryOutput::AreaCatalog(entries)) => Some(entries),
                 Ok(other) => {
                     tracing::warn!(area = %served, answer = ?other, "unexpected catalog answer");
-                    complete = false;
+                    None
                 }
                 Err(error) => {
                     tracing::debug!(area = %served, %error, "area catalog not read");
-                    complete = false;
+                    None
                 }
+            };
+            answers.push((*served, entries));
+        }
+        let merged = merge(answers, areas.last_catalog());
+        areas.apply(&merged);
+        edges.learn(areas.served().into_iter().flat_map(|a| a.edges));
+    }
+}
+
+/// One refresh's catalog from what each served cluster answered (`None`: not read).
+fn merge(
+    answers: Vec<(AreaCode, Option<Vec<CatalogEntry>>)>,
+    last: BTreeMap<AreaCode, CatalogEntry>,
+) -> BTreeMap<AreaCode, CatalogEntry> {
+    let mut merged = BTreeMap::new();
+    let mut complete = true;
+    for (served, entries) in answers {
+        let Some(entries) = entries else {
+            complete = false;
+            continue;
+        };
+        for entry in entries {
+            if entry.code == served {
+                merged.insert(entry.code, entry);
+            } else {
+                merged.entry(entry.code).or_insert(entry);
             }
         }
-        if complete {
-            areas.apply(&merged);
-            edges.learn(areas.served().into_iter().flat_map(|a| a.edges));
+    }
+    if !complete {
+        for (code, last) in last {
+            merged.entry(code).or_insert(last);
         }
     }
+    merged
 }
 
 #[cfg(test)]
@@ -219,5 +250,46 @@ mod tests {
         areas.apply(&BTreeMap::new());
         assert_eq!(areas.get(AreaCode::Sg), Some(configured(AreaCode::Sg)));
         assert_eq!(areas.get(AreaCode::Na), None);
+    }
+
+    fn entry(code: AreaCode, api: &str) -> CatalogEntry {
+        CatalogEntry {
+            code,
+            nav: pair("nav.example.com", "nav-b.example.com"),
+            api: pair(api, api),
+            edges: EdgeDiscovery {
+                discovery: Some("_e._tcp.example.com".into()),
+                static_edges: Vec::new(),
+                tls: true,
+            },
+        }
+    }
+
+    // covers: NAV-01
+    #[test]
+    fn an_areas_own_cluster_has_the_last_word_and_an_unread_one_drops_nothing() {
+        let (sg, na) = (AreaCode::Sg, AreaCode::Na);
+        // SG's cluster and NA's disagree about NA: NA's own entry wins.
+        let answers = vec![
+            (
+                sg,
+                Some(vec![entry(sg, "https://sg"), entry(na, "https://na-old")]),
+            ),
+            (na, Some(vec![entry(na, "https://na")])),
+        ];
+        let merged = merge(answers, BTreeMap::new());
+        assert_eq!(merged[&na].api.primary, "https://na");
+        assert_eq!(merged[&sg].api.primary, "https://sg");
+        // NA's cluster cannot be read: SG's change goes through, NA's entry stays.
+        let answers = vec![(sg, Some(vec![entry(sg, "https://sg2")])), (na, None)];
+        let merged = merge(answers, merged);
+        assert_eq!(merged[&sg].api.primary, "https://sg2");
+        assert_eq!(merged[&na].api.primary, "https://na");
+        // Both read again: an entry no cluster has any more is gone.
+        let answers = vec![
+            (sg, Some(vec![entry(sg, "https://sg2")])),
+            (na, Some(vec![])),
+        ];
+        assert_eq!(merge(answers, merged).keys().collect::<Vec<_>>(), [&sg]);
     }
 }

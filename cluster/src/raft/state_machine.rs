@@ -407,11 +407,12 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
         let _one_at_a_time = self.inner.snapshot_lock.lock().await;
         let meta = {
             let _applying = self.inner.apply_lock.lock().await;
-            *self.copying() = Some(SnapshotCopy::default());
-            SnapshotMeta {
+            let meta = SnapshotMeta {
                 last_log_id: self.last_applied()?,
                 last_membership: self.membership()?,
-            }
+            };
+            *self.copying() = Some(SnapshotCopy::default());
+            meta
         };
         let started = Instant::now();
         let records = self.copy_state().await;

@@ -23,6 +23,9 @@ const JOB_PREFIX: &[u8] = b"outbox/";
 const DEAD_PREFIX: &[u8] = b"outbox-dead/";
 const LAST_ID: &[u8] = b"counter/outbox";
 const WAITING: &[u8] = b"counter/outbox-waiting";
+/// Bumped whenever jobs come back under old ids (dead letters retried): a dispatcher
+/// sweeping the outbox must start over to meet them in id order.
+const RETRIES: &[u8] = b"counter/outbox-retries";
 
 /// The first retry waits this long; each further one twice as long …
 pub const FIRST_BACKOFF_MS: u64 = 1_000;
@@ -378,7 +381,16 @@ pub(super) fn retry_dead(state: &mut Overlay<'_>, app_key: &str) -> Result<u64, 
         change_waiting(state, 1)?;
         moved += 1;
     }
+    if moved > 0 {
+        let retries: u64 = state.get(RETRIES)?.unwrap_or(0);
+        state.put(RETRIES.to_vec(), &(retries + 1))?;
+    }
     Ok(moved)
+}
+
+/// How many times jobs came back under old ids (see `RETRIES`).
+pub fn retries(state: &impl StateRead) -> Result<u64, CommandError> {
+    Ok(state.get(RETRIES)?.unwrap_or(0))
 }
 
 /// Removes an app environment's dead letters (its waiting jobs fail out on their own).

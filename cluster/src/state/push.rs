@@ -303,6 +303,10 @@ pub(super) fn jobs_for(
 pub const MAX_NOTICE_USERS: usize = 1_000;
 /// Tags one push-only notification may name, in each of its tag lists.
 pub const MAX_NOTICE_TAGS: usize = 20;
+/// Devices one push-only notification may reach: its jobs are all written in one apply.
+pub const MAX_NOTICE_DEVICES: usize = 10_000;
+/// The longest notification title.
+pub const MAX_NOTICE_TITLE_CHARS: usize = 200;
 
 /// Whom a push-only notification goes to (SYS-03): everyone, or the union of the users
 /// named, those with every tag of `tags_all` and those with a tag of `tags_any`.
@@ -398,6 +402,12 @@ pub(super) fn notice_jobs(
             ),
         ));
     }
+    if notice.title.chars().count() > MAX_NOTICE_TITLE_CHARS {
+        return Err(CommandError::invalid(
+            "title",
+            format!("must be at most {MAX_NOTICE_TITLE_CHARS} characters"),
+        ));
+    }
     let id = super::messages::next_uid(ctx, state)?;
     let audience = &notice.audience;
     let mut jobs = Vec::new();
@@ -419,6 +429,12 @@ pub(super) fn notice_jobs(
                 body: notice.body.clone(),
                 data: notice.data.clone(),
                 msg_uid: id.clone(),
+            });
+        }
+        if jobs.len() > MAX_NOTICE_DEVICES {
+            return Err(CommandError::Limit {
+                what: "devices one notification reaches".into(),
+                limit: MAX_NOTICE_DEVICES as u64,
             });
         }
     }

@@ -1857,10 +1857,16 @@ fn failed_callbacks_back_off_then_become_dead_letters_that_can_be_retried() {
     let retry = command(Command::RetryDeadLetters {
         app_key: "prodkey001".into(),
     });
-    assert_eq!(run(&tree, &[retry])[0], Ok(Output::Count(1)));
+    assert_eq!(outbox::retries(&tree).unwrap(), 0);
+    assert_eq!(run(&tree, std::slice::from_ref(&retry))[0], Ok(Output::Count(1)));
     let (jobs, waiting) = outbox(&tree);
     assert_eq!((jobs[0].id, jobs[0].attempts, waiting), (id, 0, 1));
     assert!(dead_letters(&tree, "prodkey001").is_empty());
+    // Jobs back under old ids tell sweeping dispatchers to start over; a retry that
+    // moved nothing does not.
+    assert_eq!(outbox::retries(&tree).unwrap(), 1);
+    assert_eq!(run(&tree, &[retry])[0], Ok(Output::Count(0)));
+    assert_eq!(outbox::retries(&tree).unwrap(), 1);
 }
 
 #[test]
@@ -2457,7 +2463,7 @@ fn the_area_catalog_keeps_one_valid_entry_per_area() {
 // covers: SYS-03
 #[test]
 fn a_push_only_notice_reaches_the_devices_of_everyone_it_names_and_makes_no_message() {
-    use crate::state::push::{Notice, NoticeAudience, MAX_NOTICE_USERS};
+    use crate::state::push::{Notice, NoticeAudience, MAX_NOTICE_TITLE_CHARS, MAX_NOTICE_USERS};
     let (_dir, tree) = tree();
     run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
     let notice = |audience: NoticeAudience| {
@@ -2582,10 +2588,20 @@ fn a_push_only_notice_reaches_the_devices_of_everyone_it_names_and_makes_no_mess
     if let Command::PushNotice { notice, .. } = &mut no_text.command {
         notice.body.clear();
     }
+    let mut long_title = notice(everyone());
+    if let Command::PushNotice { notice, .. } = &mut long_title.command {
+        notice.title = "t".repeat(MAX_NOTICE_TITLE_CHARS + 1);
+    }
     let out = run(
         &tree,
-        &[notice(NoticeAudience::default()), notice(too_many), no_text],
+        &[
+            notice(NoticeAudience::default()),
+            notice(too_many),
+            no_text,
+            long_title,
+        ],
     );
+    assert!(matches!(&out[3], Err(CommandError::Invalid { field, .. }) if field == "title"));
     assert!(matches!(&out[0], Err(CommandError::Invalid { field, .. }) if field == "audience"));
     assert!(matches!(&out[1], Err(CommandError::Limit { .. })));
     assert!(matches!(&out[2], Err(CommandError::Invalid { field, .. }) if field == "alert"));
@@ -2595,4 +2611,64 @@ fn a_push_only_notice_reaches_the_devices_of_everyone_it_names_and_makes_no_mess
         query(&tree, &Query::Conversations { app_key: "prodkey001".into(), user_id: "ann".into(), limit: 10 }),
         Ok(QueryOutput::ConversationList(list)) if list.is_empty()
     ));
+}
+
+// covers: SYS-03
+#[test]
+fn a_notice_reaching_more_devices_than_one_apply_may_write_is_refused_whole() {
+    use crate::state::push::{Notice, NoticeAudience, MAX_DEVICES_PER_USER, MAX_NOTICE_DEVICES};
+    let (_dir, tree) = tree();
+    let settings = AppSettings {
+        push: PushSettings {
+            webhook_url: Some("https://app.example.com/push".into()),
+            ..PushSettings::default()
+        },
+        ..AppSettings::default()
+    };
+    let mut setup = vec![
+        create_app("Chat", "devkey001", "prodkey001"),
+        command(Command::SetAppSettings {
+            app_key: "prodkey001".into(),
+            settings,
+        }),
+    ];
+    let users = MAX_NOTICE_DEVICES / MAX_DEVICES_PER_USER + 1;
+    for u in 0..users {
+        let user = format!("u{u}");
+        setup.push(put_user("prodkey001", &user));
+        for d in 0..MAX_DEVICES_PER_USER {
+            setup.push(command(Command::RegisterPushToken {
+                app_key: "prodkey001".into(),
+                user_id: user.clone(),
+                device: DeviceToken {
+                    device_id: format!("d{d}"),
+                    provider: PushProvider::Webhook,
+                    token: format!("token-{u}-{d}"),
+                    app_id: "web".into(),
+                },
+            }));
+        }
+    }
+    assert!(run(&tree, &setup).iter().all(Result::is_ok));
+    let waiting = outbox(&tree).1;
+    let out = run(
+        &tree,
+        &[command(Command::PushNotice {
+            app_key: "prodkey001".into(),
+            notice: Notice {
+                audience: NoticeAudience {
+                    everyone: true,
+                    ..NoticeAudience::default()
+                },
+                title: String::new(),
+                body: "hello".into(),
+                data: None,
+            },
+        })],
+    );
+    assert!(
+        matches!(&out[0], Err(CommandError::Limit { limit, .. }) if *limit == MAX_NOTICE_DEVICES as u64),
+        "{out:?}"
+    );
+    assert_eq!(outbox(&tree).1, waiting);
 }

@@ -379,7 +379,8 @@ impl Endpoint {
             Endpoint::ChatroomPublish => &[LimitClass::ChatroomPublish],
             Endpoint::UltraPublish => &[LimitClass::UltraGroupPublish],
             Endpoint::ChatroomBroadcast => &[LimitClass::ChatroomBroadcast],
-            // SYS-04: a push to everyone or tags shares the broadcast budget.
+            // SYS-04: `/push.json` (the commercial push to all) shares the broadcast
+            // budget whatever its audience; `/push/user.json` does not.
             Endpoint::Broadcast | Endpoint::Push => {
                 &[LimitClass::BroadcastHourly, LimitClass::BroadcastDaily]
             }

@@ -37,7 +37,9 @@ pub use session::{ConnectParams, MAX_FRAME_BYTES};
 pub const WEBSOCKET_PATH: &str = "/websocket";
 /// The chunk a session reads its socket in (larger frames still arrive whole).
 const READ_BUFFER_BYTES: usize = 1024;
-const WRITE_GATHER_BYTES: usize = 16 * 1024;
+/// tungstenite keeps its write buffer's largest size: small, so a busy session does not
+/// keep much more than one frame.
+const WRITE_GATHER_BYTES: usize = 4 * 1024;
 
 /// How often an edge renews its presence lease (which lasts 30 s).
 const LEASE_RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(10);

@@ -38,7 +38,7 @@ pub const MAX_FRAME_BYTES: usize = MAX_CONTENT_BYTES + 16 * 1024;
 /// too slow.
 const SLOW_AFTER: Duration = Duration::from_secs(5);
 /// Queued deliveries written with one flush, at most.
-const DELIVERY_BATCH: usize = 32;
+const DELIVERY_BATCH: usize = 16;
 /// Requests queued behind the one in progress, per session.
 const PENDING_REQUESTS: usize = 32;
 
@@ -679,14 +679,16 @@ impl Session<'_> {
                 let FeedEvent::Message { message, .. } = &dispatched.event else {
                     return None;
                 };
-                let frame = ServerFrame::Message(body(message, &self.identity.user_id, pos));
+                let viewer = &self.identity.user_id;
+                let frame = || ServerFrame::Message(body(message, viewer, pos));
                 if looks_the_same_to_all(&message.conversation) {
+                    // Made once for every receiver, by the first that asks.
                     return Some(
                         dispatched
-                            .shared_frame(|| serde_json::to_string(&frame).unwrap_or_default()),
+                            .shared_frame(|| serde_json::to_string(&frame()).unwrap_or_default()),
                     );
                 }
-                frame
+                frame()
             }
             Delivery::RoomLeft(left) => {
                 let (chatroom_id, code) = *left;
