@@ -1,6 +1,8 @@
-//! The provider block: where the operator admin API is and the token it wants.
+//! The provider block: where the operator admin API is, the token it wants, the CA its
+//! certificate comes from and the area the calls are for.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use async_trait::async_trait;
@@ -13,12 +15,14 @@ use crate::admin::{AdminClient, AdminError};
 use crate::app::AppResource;
 use crate::app_settings::AppSettingsResource;
 use crate::area::AreaResource;
-use crate::attributes::{optional, sensitive};
+use crate::attributes::{check, check_area_code, optional, sensitive};
 use crate::cluster_member::ClusterMemberResource;
 use crate::endpoints::EndpointsDataSource;
 
 const ENDPOINT_ENV: &str = "MERIDIAN_ENDPOINT";
 const TOKEN_ENV: &str = "MERIDIAN_OPERATOR_TOKEN";
+const CA_FILE_ENV: &str = "MERIDIAN_CA_FILE";
+const AREA_ENV: &str = "MERIDIAN_AREA";
 
 /// The admin client once Terraform has configured the provider. Resources are built
 /// before that, so they share this handle rather than a client.
@@ -56,6 +60,8 @@ pub fn report(diags: &mut Diagnostics, what: &str, error: AdminError) {
 pub struct ProviderConfig {
     endpoint: Value<String>,
     token: Value<String>,
+    ca_file: Value<String>,
+    area: Value<String>,
 }
 
 #[derive(Default)]
@@ -84,7 +90,15 @@ impl Provider for MeridianProvider {
                 attributes: map! {
                     "endpoint" => optional(
                         AttributeType::String,
-                        "Base URL of the operator admin API: a cluster node's admin port or an edge's admin URL serving one area (http://host:port). Default: MERIDIAN_ENDPOINT.",
+                        "Base URL of the operator admin API: a cluster node's admin port (http://host:port) or an edge's public URL (http:// or https://; set `area` when the edge fronts several areas). Default: MERIDIAN_ENDPOINT.",
+                    ),
+                    "ca_file" => optional(
+                        AttributeType::String,
+                        "Path of a PEM file of CA certificates trusted for an https:// endpoint besides the web's public roots (an edge certificate from a private CA). Default: MERIDIAN_CA_FILE.",
+                    ),
+                    "area" => optional(
+                        AttributeType::String,
+                        "Area code (CN, SG, SG-B, NA, SA) sent with every call as the X-Meridian-Area header: required by an edge fronting several areas. Default: MERIDIAN_AREA.",
                     ),
                     "token" => sensitive(optional(
                         AttributeType::String,
@@ -97,15 +111,15 @@ impl Provider for MeridianProvider {
     }
 
     async fn validate<'a>(&self, diags: &mut Diagnostics, config: ProviderConfig) -> Option<()> {
-        if let Some(endpoint) = config.endpoint.as_ref_option() {
-            if !endpoint.starts_with("http://") {
-                diags.error(
-                    "Invalid endpoint",
-                    "The admin API is plain HTTP on the operators' network: use http://host:port.",
-                    AttributePath::new("endpoint"),
-                );
+        check(diags, "endpoint", &config.endpoint, check_endpoint);
+        check(diags, "area", &config.area, check_area_code);
+        check(diags, "ca_file", &config.ca_file, |path: &str| {
+            if path.trim().is_empty() {
+                Err("must be the path of a PEM file".into())
+            } else {
+                Ok(())
             }
-        }
+        });
         Some(())
     }
 
@@ -117,22 +131,48 @@ impl Provider for MeridianProvider {
     ) -> Option<()> {
         let endpoint = configured_or_env(config.endpoint, ENDPOINT_ENV);
         let token = configured_or_env(config.token, TOKEN_ENV);
-        match (endpoint, token) {
-            (Value::Value(endpoint), Value::Value(token)) => {
-                self.connection.set(AdminClient::new(&endpoint, &token));
+        let ca_file = configured_or_env(config.ca_file, CA_FILE_ENV);
+        let area = configured_or_env(config.area, AREA_ENV);
+        let unknown = |value: &Value<String>| matches!(value, Value::Unknown);
+        if [&endpoint, &token, &ca_file, &area]
+            .into_iter()
+            .any(unknown)
+        {
+            diags.root_error(
+                "The meridian provider's settings must be known when planning",
+                "Use values for endpoint, token, ca_file and area that do not depend on resources created in the same run.",
+            );
+            return Some(());
+        }
+        // Values taken from the environment have not been validated yet.
+        let errors = diags.errors.len();
+        check(diags, "endpoint", &endpoint, check_endpoint);
+        check(diags, "area", &area, check_area_code);
+        if diags.errors.len() > errors {
+            return Some(());
+        }
+        let (Value::Value(endpoint), Value::Value(token)) = (&endpoint, &token) else {
+            if endpoint.is_null() {
+                // No endpoint: data sources reading files still work; resources will
+                // say what is missing.
+                return Some(());
             }
-            (Value::Unknown, _) | (_, Value::Unknown) => diags.root_error(
-                "The meridian provider's endpoint and token must be known when planning",
-                "Use values that do not depend on resources created in the same run.",
-            ),
-            (Value::Value(_), Value::Null) => diags.error(
+            diags.error(
                 "Missing operator token",
                 format!("Set `token` in the provider block or {TOKEN_ENV}."),
                 AttributePath::new("token"),
+            );
+            return Some(());
+        };
+        let area = area.as_ref_option().map(String::as_str);
+        let ca_file = ca_file.as_ref_option().map(Path::new);
+        match AdminClient::new(endpoint, token, area, ca_file) {
+            Ok(client) => self.connection.set(client),
+            Err(problem) => diags.error(
+                "Invalid ca_file",
+                format!("Could not read CA certificates from it: {problem}"),
+                AttributePath::new("ca_file"),
             ),
-            // No endpoint: data sources reading files still work; resources will say
-            // what is missing.
-            (Value::Null, _) => {}
         }
         Some(())
     }
@@ -156,5 +196,50 @@ impl Provider for MeridianProvider {
         Some(map! {
             "endpoints" => EndpointsDataSource,
         })
+    }
+}
+
+/// An `http://` or `https://` base URL with a host.
+fn check_endpoint(endpoint: &str) -> Result<(), String> {
+    let usage = "use http://host:port (a cluster node's admin port, or an edge without TLS) \
+                 or https://host[:port] (an edge with public_tls)";
+    if !endpoint.starts_with("http://") && !endpoint.starts_with("https://") {
+        return Err(format!(
+            "{endpoint:?} is neither http:// nor https://: {usage}"
+        ));
+    }
+    match endpoint.parse::<http::Uri>() {
+        Ok(uri) if uri.host().is_some_and(|host| !host.is_empty()) => Ok(()),
+        _ => Err(format!("{endpoint:?} is not a URL: {usage}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_http_or_https_urls_with_a_host() {
+        for good in [
+            "http://10.0.1.10:7013",
+            "https://127.0.0.1:8443",
+            "https://admin.sg.example.com/",
+        ] {
+            assert_eq!(check_endpoint(good), Ok(()), "{good}");
+        }
+        for (bad, problem) in [
+            ("ftp://10.0.1.10:7013", "is neither http:// nor https://"),
+            ("10.0.1.10:7013", "is neither http:// nor https://"),
+            (
+                "HTTPS://admin.example.com",
+                "is neither http:// nor https://",
+            ),
+            ("https://", "is not a URL"),
+            ("http://exa mple.com", "is not a URL"),
+        ] {
+            let error = check_endpoint(bad).unwrap_err();
+            assert!(error.contains(problem), "{bad}: {error}");
+            assert!(error.contains("https://host[:port]"), "{bad}: {error}");
+        }
     }
 }

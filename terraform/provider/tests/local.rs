@@ -137,6 +137,11 @@ impl Terraform {
         self.root.path().join("config")
     }
 
+    /// Sets an environment variable for the following runs (the provider inherits it).
+    fn set_env(&mut self, name: &str, value: &str) {
+        self.vars.push((name.to_string(), value.to_string()));
+    }
+
     fn run(&self, args: &[&str]) -> Output {
         Command::new(&self.binary)
             .args(args)
@@ -863,4 +868,312 @@ output "app_key" {{
     terraform.ok(&["destroy", "-no-color", "-auto-approve"]);
     let (status, _) = dev.admin_call("GET", &path, None).await;
     assert_eq!(status, 404, "the app and its settings are gone");
+}
+
+/// A private CA and a certificate it signs for 127.0.0.1 and localhost, written into
+/// `dir`: (CA certificate, certificate, key), PEM files.
+fn private_ca_and_certificate(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let ca_key = rcgen::KeyPair::generate().expect("CA key");
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "Meridian terraform test CA");
+    let ca_cert = ca.self_signed(&ca_key).expect("CA certificate");
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+    let key = rcgen::KeyPair::generate().expect("edge key");
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()])
+        .expect("edge params")
+        .signed_by(&key, &issuer)
+        .expect("edge certificate");
+    let files = (
+        dir.join("ca.pem"),
+        dir.join("edge.pem"),
+        dir.join("edge.key"),
+    );
+    std::fs::write(&files.0, ca_cert.pem()).expect("write ca.pem");
+    std::fs::write(&files.1, cert.pem()).expect("write edge.pem");
+    std::fs::write(&files.2, key.serialize_pem()).expect("write edge.key");
+    files
+}
+
+/// A `meridian edge` process serving `https://` (a certificate from a private CA) in
+/// front of a `Dev`'s SG cluster. It also fronts NA (a cluster nobody runs), so admin
+/// calls without the area header are refused: the edge cannot tell which area they are
+/// for.
+struct TlsEdge {
+    /// `https://127.0.0.1:<port>`: its public listener, where `/admin/v1` is served.
+    url: String,
+    ca_file: PathBuf,
+    token: String,
+    _process: Process,
+    _dir: tempfile::TempDir,
+}
+
+impl TlsEdge {
+    async fn start(dev: &Dev) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (ca_file, cert, key) = private_ca_and_certificate(dir.path());
+        let sg_cluster: Vec<String> = dev.deployment.endpoints["areas"]["SG"]["cluster"]
+            .as_array()
+            .expect("SG cluster in endpoints.json")
+            .iter()
+            .map(|node| format!("{:?}", node["rpc"].as_str().expect("node rpc address")))
+            .collect();
+        let (public, admin, nowhere) = (free_port(), free_port(), free_port());
+        let config = dir.path().join("edge.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "listen = \"127.0.0.1:{public}\"\nadmin_listen = \"127.0.0.1:{admin}\"\n\
+                 operator_token = {:?}\n\n\
+                 [[areas]]\narea = \"SG\"\ncluster = [{}]\n\n\
+                 [[areas]]\narea = \"NA\"\ncluster = [\"127.0.0.1:{nowhere}\"]\n\n\
+                 [public_tls]\ncert = {cert:?}\nkey = {key:?}\n",
+                dev.token,
+                sg_cluster.join(", "),
+            ),
+        )
+        .expect("edge config");
+        let process = Process::spawn(
+            Command::new(&dev.binary)
+                .args(["edge", "--config"])
+                .arg(&config)
+                .env("RUST_LOG", "error"),
+        );
+        listening(public, "the TLS edge's public port").await;
+        Self {
+            url: format!("https://127.0.0.1:{public}"),
+            ca_file,
+            token: dev.token.clone(),
+            _process: process,
+            _dir: dir,
+        }
+    }
+
+    /// An admin API call made directly over TLS, trusting the private CA, with the area
+    /// header when `area` is given.
+    async fn admin_call(&self, area: Option<&str>, path: &str) -> (u16, Value) {
+        let client =
+            meridian_rpc::OutboundClient::with_ca_files(std::slice::from_ref(&self.ca_file))
+                .expect("trust the private CA");
+        let bearer = format!("Bearer {}", self.token);
+        let mut headers = vec![("authorization", bearer.as_str())];
+        headers.extend(area.map(|area| ("x-meridian-area", area)));
+        let answer = client
+            .request(
+                http::Method::GET,
+                &format!("{}{path}", self.url),
+                &headers,
+                bytes::Bytes::new(),
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("admin API call over TLS");
+        let json = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+        (answer.status, json)
+    }
+}
+
+/// A provider block set entirely from variables (null: the setting is left out), and
+/// one app.
+const SETTINGS_TF: &str = r#"
+terraform {
+  required_providers {
+    meridian = { source = "meridian.local/meridian/meridian", version = "0.1.0" }
+  }
+}
+
+variable "endpoint" { type = string }
+variable "token" { type = string }
+variable "ca_file" {
+  type    = string
+  default = null
+}
+variable "area" {
+  type    = string
+  default = null
+}
+variable "app_name" { type = string }
+
+provider "meridian" {
+  endpoint = var.endpoint
+  token    = var.token
+  ca_file  = var.ca_file
+  area     = var.area
+}
+
+resource "meridian_app" "over_tls" {
+  name      = var.app_name
+  home_area = "SG"
+}
+
+output "app_key" {
+  value = meridian_app.over_tls.prod_app_key
+}
+"#;
+
+/// Terraform's stderr with its line wrapping undone.
+fn errors_of(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_edge_fronting_several_areas_is_driven_with_ca_file_and_area() {
+    let dev = Dev::start().await;
+    let edge = TlsEdge::start(&dev).await;
+    // The edge needs to be told the area: without the header it refuses the call.
+    let (status, answer) = edge.admin_call(None, "/admin/v1/apps").await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("x-meridian-area")),
+        "{answer}"
+    );
+    let (status, answer) = edge.admin_call(Some("SG"), "/admin/v1/apps").await;
+    assert_eq!(status, 200, "{answer}");
+
+    let ca_file = edge.ca_file.display().to_string();
+    let terraform = Terraform::with_main_tf(
+        SETTINGS_TF,
+        &[
+            ("endpoint", &edge.url),
+            ("token", &dev.token),
+            ("ca_file", &ca_file),
+            ("area", "SG"),
+            ("app_name", "terraform-over-tls"),
+        ],
+    );
+    terraform.ok(&["init", "-no-color"]);
+    terraform.ok(&["apply", "-no-color", "-auto-approve"]);
+    let app_key = terraform.outputs()["app_key"]["value"]
+        .as_str()
+        .expect("app_key output")
+        .to_string();
+    let app_path = format!("/admin/v1/apps/{app_key}");
+    let (status, answer) = dev.admin_call("GET", &app_path, None).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        (&answer["app"]["name"], &answer["app"]["home"]),
+        (&json!("terraform-over-tls"), &json!("SG"))
+    );
+    assert_eq!(terraform.plan().0, 0, "read back over TLS: no changes");
+
+    // Without the CA, the edge's certificate is not trusted and nothing is created.
+    let mut untrusted = Terraform::with_main_tf(
+        SETTINGS_TF,
+        &[
+            ("endpoint", &edge.url),
+            ("token", &dev.token),
+            ("app_name", "terraform-untrusted"),
+        ],
+    );
+    untrusted.set_env("MERIDIAN_AREA", "SG");
+    untrusted.ok(&["init", "-no-color"]);
+    let output = untrusted.run(&["apply", "-no-color", "-auto-approve"]);
+    assert!(!output.status.success(), "an untrusted certificate fails");
+    let errors = errors_of(&output);
+    for expected in [
+        "admin API unreachable",
+        "invalid peer certificate: UnknownIssuer",
+        "set ca_file or MERIDIAN_CA_FILE",
+    ] {
+        assert!(errors.contains(expected), "{expected:?} in:\n{errors}");
+    }
+    let app_names = || async {
+        let (status, listed) = dev.admin_call("GET", "/admin/v1/apps", None).await;
+        assert_eq!(status, 200, "{listed}");
+        listed["apps"]
+            .as_array()
+            .expect("apps")
+            .iter()
+            .filter_map(|app| app["name"].as_str().map(str::to_string))
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        !app_names()
+            .await
+            .contains(&"terraform-untrusted".to_string()),
+        "nothing was created"
+    );
+
+    // The CA and the area from the environment (the edge refuses calls without the
+    // area, so both are used).
+    untrusted.set_env("MERIDIAN_CA_FILE", &ca_file);
+    untrusted.ok(&["apply", "-no-color", "-auto-approve"]);
+    let other_key = untrusted.outputs()["app_key"]["value"]
+        .as_str()
+        .expect("app_key output")
+        .to_string();
+    let (status, answer) = dev
+        .admin_call("GET", &format!("/admin/v1/apps/{other_key}"), None)
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["app"]["name"], "terraform-untrusted");
+
+    untrusted.ok(&["destroy", "-no-color", "-auto-approve"]);
+    terraform.ok(&["destroy", "-no-color", "-auto-approve"]);
+    let names = app_names().await;
+    assert!(
+        !names.iter().any(|name| name.starts_with("terraform-")),
+        "destroy over TLS removed both apps: {names:?}"
+    );
+}
+
+/// The provider's own settings are checked while planning, before any call: the
+/// endpoint's scheme and the area code by validation, the CA file when configuring.
+#[test]
+fn plan_refuses_a_bad_endpoint_area_or_ca_file() {
+    let terraform = Terraform::with_main_tf(
+        SETTINGS_TF,
+        &[
+            ("endpoint", "ftp://127.0.0.1:9"),
+            ("token", "unused"),
+            ("area", "XX"),
+            ("app_name", "never"),
+        ],
+    );
+    terraform.ok(&["init", "-no-color"]);
+    let output = terraform.run(&["plan", "-no-color"]);
+    assert!(!output.status.success());
+    let errors = errors_of(&output);
+    for expected in [
+        "Invalid endpoint",
+        r#""ftp://127.0.0.1:9" is neither http:// nor https://"#,
+        "Invalid area",
+        r#"unknown area code "XX", expected one of CN, SG, SG-B, NA, SA"#,
+    ] {
+        assert!(errors.contains(expected), "{expected:?} in:\n{errors}");
+    }
+    assert!(
+        !errors.contains("unreachable"),
+        "no call was tried:\n{errors}"
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("missing-ca.pem").display().to_string();
+    let terraform = Terraform::with_main_tf(
+        SETTINGS_TF,
+        &[
+            ("endpoint", "https://127.0.0.1:9"),
+            ("token", "unused"),
+            ("ca_file", &missing),
+            ("area", "SG"),
+            ("app_name", "never"),
+        ],
+    );
+    terraform.ok(&["init", "-no-color"]);
+    let output = terraform.run(&["plan", "-no-color"]);
+    assert!(!output.status.success());
+    let errors = errors_of(&output);
+    for expected in ["Invalid ca_file", &missing] {
+        assert!(errors.contains(expected), "{expected:?} in:\n{errors}");
+    }
+    assert!(
+        !errors.contains("unreachable"),
+        "no call was tried:\n{errors}"
+    );
 }
