@@ -1858,7 +1858,10 @@ fn failed_callbacks_back_off_then_become_dead_letters_that_can_be_retried() {
         app_key: "prodkey001".into(),
     });
     assert_eq!(outbox::retries(&tree).unwrap(), 0);
-    assert_eq!(run(&tree, std::slice::from_ref(&retry))[0], Ok(Output::Count(1)));
+    assert_eq!(
+        run(&tree, std::slice::from_ref(&retry))[0],
+        Ok(Output::Count(1))
+    );
     let (jobs, waiting) = outbox(&tree);
     assert_eq!((jobs[0].id, jobs[0].attempts, waiting), (id, 0, 1));
     assert!(dead_letters(&tree, "prodkey001").is_empty());
