@@ -94,14 +94,16 @@ impl Area {
         self.api.ok("/message/group/publish.json", &body).await;
     }
 
-    /// Waits until every push job made so far was tried, and answers how many pushes
-    /// were delivered in all.
-    async fn settled_pushes(&self) -> f64 {
+    /// Waits until no push job waits and `expected` pushes in all had `outcome`
+    /// (`delivered`, `token_gone`, …), as the node's metrics count them.
+    async fn pushes_settled(&self, outcome: &str, expected: f64) {
         let admin = self.dev.endpoints["areas"]["SG"]["cluster"][0]["admin"]
             .as_str()
             .expect("node admin url")
             .to_string();
-        eventually(WAIT, "an empty outbox", || async {
+        let label = format!("outcome=\"{outcome}\"");
+        let what = format!("{expected} pushes {outcome} and an empty outbox");
+        eventually(WAIT, &what, || async {
             let answer = meridian_rpc::http::request(
                 "GET",
                 &format!("{admin}/metrics"),
@@ -112,16 +114,17 @@ impl Area {
             .await
             .ok()?;
             let text = answer.text();
-            (metric_value(&text, "meridian_cluster_callbacks_waiting") == Some(0.0)).then(|| {
-                text.lines()
-                    .filter(|l| {
-                        l.starts_with("meridian_cluster_callback_attempts_total")
-                            && l.contains("kind=\"push\"")
-                            && l.contains("outcome=\"delivered\"")
-                    })
-                    .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-                    .sum()
-            })
+            let counted: f64 = text
+                .lines()
+                .filter(|l| {
+                    l.starts_with("meridian_cluster_callback_attempts_total")
+                        && l.contains("kind=\"push\"")
+                        && l.contains(&label)
+                })
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum();
+            let idle = metric_value(&text, "meridian_cluster_callbacks_waiting") == Some(0.0);
+            (idle && counted == expected).then_some(())
         })
         .await
     }
@@ -244,7 +247,7 @@ async fn offline_devices_get_pushes_through_apns_fcm_and_a_webhook_as_their_sett
         assert!(pushed[0].uri.contains(field), "{}", pushed[0].uri);
     }
     // Exactly these six: none for olga (online) nor mia's muted "hi mia" and "team news".
-    assert_eq!(area.settled_pushes().await, 6.0);
+    area.pushes_settled("delivered", 6.0).await;
 
     // APNs says ivy's token is gone: the token is dropped with the job's outcome.
     apns.mark_gone(&ivy_token);
@@ -255,7 +258,7 @@ async fn offline_devices_get_pushes_through_apns_fcm_and_a_webhook_as_their_sett
         (apns.requests() == tried + 1).then_some(())
     })
     .await;
-    area.settled_pushes().await;
+    area.pushes_settled("token_gone", 1.0).await;
 
     // andy logs out on his phone: it stops getting pushes.
     let mut andy = area.connect("andy").await;
@@ -270,7 +273,7 @@ async fn offline_devices_get_pushes_through_apns_fcm_and_a_webhook_as_their_sett
     area.say("alice", "will", json!({"content": "and you?"}))
         .await;
     webhook.wait_for(2, WAIT).await.expect("will's second push");
-    assert_eq!(area.settled_pushes().await, 7.0);
+    area.pushes_settled("delivered", 7.0).await;
     assert_eq!(
         apns.requests(),
         tried + 1,
@@ -348,7 +351,7 @@ async fn push_only_notices_reach_tagged_and_listed_users_devices_without_a_messa
     assert!(cat
         .iter()
         .any(|p| p.device_token == "hook-cat" && p.body == "Just you"));
-    assert_eq!(area.settled_pushes().await, 3.0);
+    area.pushes_settled("delivered", 3.0).await;
 
     // Bad input is refused and pushes nothing. (Each /push.json call spends the
     // broadcast budget, so those go to the app's dev environment, which has its own.)
@@ -409,6 +412,18 @@ async fn push_only_notices_reach_tagged_and_listed_users_devices_without_a_messa
     let broadcast = "fromUserId=alice&objectName=RC:TxtMsg&content=%7B%7D";
     let (answer, value) = area.api.form("/message/broadcast.json", broadcast).await;
     common::assert_error(&answer, &value, 429, 1008);
-    assert_eq!(area.settled_pushes().await, 6.0);
+    // The notice to everyone reaches all three devices, and nothing more goes out.
+    let pushed = webhook
+        .wait_for(6, WAIT)
+        .await
+        .expect("the notice to everyone");
+    let mut everyone_reached: Vec<&str> = pushed
+        .iter()
+        .filter(|p| p.body == "All")
+        .map(|p| p.device_token.as_str())
+        .collect();
+    everyone_reached.sort();
+    assert_eq!(everyone_reached, ["hook-ann", "hook-bob", "hook-cat"]);
+    area.pushes_settled("delivered", 6.0).await;
     area.dev.stop();
 }
