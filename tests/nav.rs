@@ -550,17 +550,30 @@ async fn the_area_catalog_names_edges_api_and_nav_hosts_without_restarting_nav()
         "https://api2-sg.example.com"
     );
 
-    // Deleted: the configuration's (empty) API hosts again; the edges nav learned stay.
+    // An edge taken out of the catalog leaves the answers.
+    let mut one_edge = entry("https://api2-sg.example.com");
+    one_edge["edges"]["static"] = serde_json::json!([statics[0]]);
+    let (status, _) = admin(&area, "PUT", "/admin/v1/areas/SG", Some(one_edge)).await;
+    assert_eq!(status, 200);
+    let remaining = vec![ws_of(&area.edges[0].0)];
+    eventually(Duration::from_secs(15), "one edge left", || async {
+        let (edges, _) = nav_edges_and_api(&area, &nav).await?;
+        (edges == remaining).then_some(())
+    })
+    .await;
+
+    // Deleted: the configuration again, which names no edge.
     let (status, body) = admin(&area, "DELETE", "/admin/v1/areas/SG", None).await;
     assert_eq!((status, &body["deleted"]), (200, &Value::from("SG")));
     let (status, _) = admin(&area, "GET", "/admin/v1/areas/SG", None).await;
     assert_eq!(status, 404);
     let (status, _) = admin(&area, "DELETE", "/admin/v1/areas/SG", None).await;
     assert_eq!(status, 404);
-    let edges = eventually(Duration::from_secs(15), "no API hosts", || async {
-        let (edges, api) = nav_edges_and_api(&area, &nav).await?;
-        (api == serde_json::json!([])).then_some(edges)
-    })
-    .await;
-    assert_eq!(edges, expected);
+    for (nav, _) in &area.navs {
+        eventually(Duration::from_secs(15), "no edge to give", || async {
+            let (status, _) = nav_get(nav, &area.app_key, &area.token, "SG", &[]).await;
+            (status == 503).then_some(())
+        })
+        .await;
+    }
 }

@@ -3,7 +3,7 @@
 //! `meridian_area`). The catalog is read again every [`REFRESH_EVERY`], so a new API
 //! host, nav host or edge source reaches clients without restarting nav.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -57,8 +57,29 @@ impl LiveAreas {
         self.current.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The configuration with `entries` laid over it.
-    fn apply(&self, entries: &BTreeMap<AreaCode, CatalogEntry>) {
+    /// The configuration with `entries` laid over it. Answers the edges the last catalog
+    /// named for a served area that neither this one nor the configuration names.
+    fn apply(&self, entries: &BTreeMap<AreaCode, CatalogEntry>) -> Vec<String> {
+        let served_bases = |catalog: &BTreeMap<AreaCode, CatalogEntry>| -> BTreeSet<String> {
+            self.served
+                .iter()
+                .filter_map(|code| catalog.get(code))
+                .flat_map(static_bases)
+                .collect()
+        };
+        let before = served_bases(&self.last_catalog());
+        let after = served_bases(entries);
+        let configured: BTreeSet<&String> = self
+            .served
+            .iter()
+            .filter_map(|code| self.configured.get(code))
+            .flat_map(|area| &area.edges)
+            .collect();
+        let left = before
+            .difference(&after)
+            .filter(|base| !configured.contains(base))
+            .cloned()
+            .collect();
         let mut areas = self.configured.clone();
         for (code, entry) in entries {
             let area = areas.entry(*code).or_insert_with(|| NavArea {
@@ -74,6 +95,7 @@ impl LiveAreas {
         }
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = areas;
         *self.catalog.write().unwrap_or_else(|p| p.into_inner()) = entries.clone();
+        left
     }
 
     fn last_catalog(&self) -> BTreeMap<AreaCode, CatalogEntry> {
@@ -84,16 +106,24 @@ impl LiveAreas {
     }
 }
 
+/// An entry's static edges as the base URLs nav polls.
+fn static_bases(entry: &CatalogEntry) -> impl Iterator<Item = String> + '_ {
+    let scheme = if entry.edges.tls { "https" } else { "http" };
+    entry
+        .edges
+        .static_edges
+        .iter()
+        .map(move |edge| match edge.contains("://") {
+            true => edge.clone(),
+            false => format!("{scheme}://{edge}"),
+        })
+}
+
 /// What the catalog says wins; the configuration's static edges stay.
 fn overlay(area: &mut NavArea, entry: &CatalogEntry) {
     area.api = vec![entry.api.primary.clone(), entry.api.backup.clone()];
     area.nav = vec![entry.nav.primary.clone(), entry.nav.backup.clone()];
-    let scheme = if entry.edges.tls { "https" } else { "http" };
-    for edge in &entry.edges.static_edges {
-        let base = match edge.contains("://") {
-            true => edge.clone(),
-            false => format!("{scheme}://{edge}"),
-        };
+    for base in static_bases(entry) {
         if !area.edges.contains(&base) {
             area.edges.push(base);
         }
@@ -137,7 +167,8 @@ pub async fn refresh(
             answers.push((*served, entries));
         }
         let merged = merge(answers, areas.last_catalog());
-        areas.apply(&merged);
+        let left = areas.apply(&merged);
+        edges.forget(&left);
         edges.learn(areas.served().into_iter().flat_map(|a| a.edges));
     }
 }
@@ -219,7 +250,8 @@ mod tests {
                 tls: false,
             },
         };
-        areas.apply(&BTreeMap::from([(AreaCode::Sg, sg), (AreaCode::Na, na)]));
+        let left = areas.apply(&BTreeMap::from([(AreaCode::Sg, sg), (AreaCode::Na, na)]));
+        assert!(left.is_empty());
 
         let now = areas.get(AreaCode::Sg).unwrap();
         assert_eq!(
@@ -246,8 +278,12 @@ mod tests {
             [AreaCode::Sg]
         );
 
-        // An entry deleted from the catalog leaves the configuration as it was.
-        areas.apply(&BTreeMap::new());
+        // An entry deleted from the catalog leaves the configuration as it was, and its
+        // edges are to be forgotten (not the configured one).
+        assert_eq!(
+            areas.apply(&BTreeMap::new()),
+            ["https://edge-1.example.com:443"]
+        );
         assert_eq!(areas.get(AreaCode::Sg), Some(configured(AreaCode::Sg)));
         assert_eq!(areas.get(AreaCode::Na), None);
     }

@@ -84,6 +84,14 @@ impl EdgeBook {
         }
     }
 
+    /// Drops edges no source names any more (taken out of the area catalog).
+    pub fn forget(&self, bases: &[String]) {
+        let mut edges = self.lock();
+        for base in bases {
+            edges.remove(base);
+        }
+    }
+
     pub fn known(&self) -> Vec<EdgeState> {
         self.lock().values().cloned().collect()
     }
