@@ -163,19 +163,12 @@ impl DevChild {
             edge_admin: format!("http://127.0.0.1:{admin}"),
             ..self.endpoints.clone()
         };
-        let started = Instant::now();
-        while edge_sessions(&endpoints.edge_admin).await.is_err() {
-            if let Some(status) = process.child.try_wait()? {
-                bail!(
-                    "meridian edge exited ({status}): {}",
-                    process.log_tail().trim_end()
-                );
-            }
-            if started.elapsed() > START_WAIT {
-                bail!("meridian edge did not come up within {START_WAIT:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let admin = endpoints.edge_admin.clone();
+        process
+            .wait_until("meridian edge", || async {
+                edge_sessions(&admin).await.ok().map(|_| Ok(()))
+            })
+            .await?;
         Ok(EdgeChild { process, endpoints })
     }
 
@@ -275,20 +268,35 @@ impl ChildProcess {
 
     async fn wait_for_endpoints(&mut self) -> anyhow::Result<Endpoints> {
         let path = self.data_dir.join("endpoints.json");
+        // dev writes endpoints.json atomically (write, then rename), once all is up.
+        self.wait_until("meridian dev", || async {
+            let text = std::fs::read_to_string(&path).ok()?;
+            Some(
+                serde_json::from_str(&text)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|json| Endpoints::parse(&json)),
+            )
+        })
+        .await
+    }
+
+    /// Polls `ready` every 100 ms until it answers, the child exits or [`START_WAIT`]
+    /// passes.
+    async fn wait_until<T, F, Fut>(&mut self, what: &str, mut ready: F) -> anyhow::Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<anyhow::Result<T>>>,
+    {
         let started = Instant::now();
         loop {
-            // dev writes endpoints.json atomically (write, then rename), once all is up.
-            if let Ok(text) = std::fs::read_to_string(&path) {
-                return Endpoints::parse(&serde_json::from_str(&text)?);
+            if let Some(answer) = ready().await {
+                return answer;
             }
             if let Some(status) = self.child.try_wait()? {
-                bail!(
-                    "meridian dev exited ({status}): {}",
-                    self.log_tail().trim_end()
-                );
+                bail!("{what} exited ({status}): {}", self.log_tail().trim_end());
             }
             if started.elapsed() > START_WAIT {
-                bail!("meridian dev did not come up within {START_WAIT:?}");
+                bail!("{what} did not come up within {START_WAIT:?}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -251,27 +251,10 @@ fn validate(message: &NewMessage) -> Result<(), CommandError> {
             "must be at most 20 characters",
         ));
     }
-    // Push providers take about 4 KB a notification: longer could never be pushed.
-    if message
-        .push_content
-        .as_ref()
-        .is_some_and(|text| text.chars().count() > MAX_PUSH_CONTENT_CHARS)
-    {
-        return Err(CommandError::invalid(
-            "pushContent",
-            format!("must be at most {MAX_PUSH_CONTENT_CHARS} characters"),
-        ));
-    }
-    if message
-        .push_data
-        .as_ref()
-        .is_some_and(|data| data.len() > MAX_PUSH_DATA_BYTES)
-    {
-        return Err(CommandError::invalid(
-            "pushData",
-            format!("must be at most {MAX_PUSH_DATA_BYTES} bytes"),
-        ));
-    }
+    check_push_fields(
+        ("pushContent", message.push_content.as_deref()),
+        ("pushData", message.push_data.as_deref()),
+    )?;
     for id in [&message.conversation.first, &message.conversation.second] {
         if !id.is_empty() {
             users::validate_user_id(id)?;
@@ -299,6 +282,27 @@ fn format_uid(area_code: u8, counter: u64) -> String {
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .collect::<Vec<_>>()
         .join("-")
+}
+
+/// A push's text and data (named as the caller's API names them): push providers take
+/// about 4 KB a notification, so longer could never be pushed.
+pub(super) fn check_push_fields(
+    (text_field, text): (&str, Option<&str>),
+    (data_field, data): (&str, Option<&str>),
+) -> Result<(), CommandError> {
+    if text.is_some_and(|text| text.chars().count() > MAX_PUSH_CONTENT_CHARS) {
+        return Err(CommandError::invalid(
+            text_field,
+            format!("must be at most {MAX_PUSH_CONTENT_CHARS} characters"),
+        ));
+    }
+    if data.is_some_and(|data| data.len() > MAX_PUSH_DATA_BYTES) {
+        return Err(CommandError::invalid(
+            data_field,
+            format!("must be at most {MAX_PUSH_DATA_BYTES} bytes"),
+        ));
+    }
+    Ok(())
 }
 
 pub(super) fn next_uid(ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<String, CommandError> {

@@ -378,30 +378,13 @@ pub(super) fn notice_jobs(
 ) -> Result<(String, Vec<PushJob>), CommandError> {
     apps::by_key(state, app_key)?;
     notice.audience.validate()?;
-    if notice.body.is_empty()
-        || notice.body.chars().count() > super::messages::MAX_PUSH_CONTENT_CHARS
-    {
-        return Err(CommandError::invalid(
-            "alert",
-            format!(
-                "must be 1 to {} characters",
-                super::messages::MAX_PUSH_CONTENT_CHARS
-            ),
-        ));
+    if notice.body.is_empty() {
+        return Err(CommandError::invalid("alert", "is required"));
     }
-    if notice
-        .data
-        .as_ref()
-        .is_some_and(|data| data.len() > super::messages::MAX_PUSH_DATA_BYTES)
-    {
-        return Err(CommandError::invalid(
-            "extras",
-            format!(
-                "must be at most {} bytes",
-                super::messages::MAX_PUSH_DATA_BYTES
-            ),
-        ));
-    }
+    super::messages::check_push_fields(
+        ("alert", Some(&notice.body)),
+        ("extras", notice.data.as_deref()),
+    )?;
     if notice.title.chars().count() > MAX_NOTICE_TITLE_CHARS {
         return Err(CommandError::invalid(
             "title",

@@ -2114,6 +2114,20 @@ fn push_jobs(tree: &sled::Tree) -> Vec<PushJob> {
         .collect()
 }
 
+/// The prod app pushes through a webhook.
+fn push_through_webhook() -> Envelope {
+    command(Command::SetAppSettings {
+        app_key: "prodkey001".into(),
+        settings: AppSettings {
+            push: PushSettings {
+                webhook_url: Some("https://app.example.com/push".into()),
+                ..PushSettings::default()
+            },
+            ..AppSettings::default()
+        },
+    })
+}
+
 fn register_device(tree: &sled::Tree, user: &str, device: &str) -> Result<Output, CommandError> {
     run(
         tree,
@@ -2142,20 +2156,7 @@ fn offline_recipients_get_push_jobs_unless_muted_or_levelled_away() {
             put_user("prodkey001", "ann"),
         ],
     );
-    let settings = AppSettings {
-        push: PushSettings {
-            webhook_url: Some("https://app.example.com/push".into()),
-            ..PushSettings::default()
-        },
-        ..AppSettings::default()
-    };
-    run(
-        &tree,
-        &[command(Command::SetAppSettings {
-            app_key: "prodkey001".into(),
-            settings,
-        })],
-    );
+    run(&tree, &[push_through_webhook()]);
     for user in ["bob", "cat", "dan", "eve"] {
         register_device(&tree, user, &format!("{user}-phone")).unwrap();
     }
@@ -2489,13 +2490,6 @@ fn a_push_only_notice_reaches_the_devices_of_everyone_it_names_and_makes_no_mess
         &run(&tree, &[notice(everyone())])[0],
         Err(CommandError::Invalid { field, .. }) if field == "push"
     ));
-    let settings = AppSettings {
-        push: PushSettings {
-            webhook_url: Some("https://app.example.com/push".into()),
-            ..PushSettings::default()
-        },
-        ..AppSettings::default()
-    };
     let tags = |user: &str, tags: &[&str]| {
         command(Command::SetTags {
             app_key: "prodkey001".into(),
@@ -2506,10 +2500,7 @@ fn a_push_only_notice_reaches_the_devices_of_everyone_it_names_and_makes_no_mess
     run(
         &tree,
         &[
-            command(Command::SetAppSettings {
-                app_key: "prodkey001".into(),
-                settings,
-            }),
+            push_through_webhook(),
             put_user("prodkey001", "ann"),
             put_user("prodkey001", "bob"),
             put_user("prodkey001", "cat"),
@@ -2621,19 +2612,9 @@ fn a_push_only_notice_reaches_the_devices_of_everyone_it_names_and_makes_no_mess
 fn a_notice_reaching_more_devices_than_one_apply_may_write_is_refused_whole() {
     use crate::state::push::{Notice, NoticeAudience, MAX_DEVICES_PER_USER, MAX_NOTICE_DEVICES};
     let (_dir, tree) = tree();
-    let settings = AppSettings {
-        push: PushSettings {
-            webhook_url: Some("https://app.example.com/push".into()),
-            ..PushSettings::default()
-        },
-        ..AppSettings::default()
-    };
     let mut setup = vec![
         create_app("Chat", "devkey001", "prodkey001"),
-        command(Command::SetAppSettings {
-            app_key: "prodkey001".into(),
-            settings,
-        }),
+        push_through_webhook(),
     ];
     let users = MAX_NOTICE_DEVICES / MAX_DEVICES_PER_USER + 1;
     for u in 0..users {

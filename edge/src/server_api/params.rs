@@ -169,6 +169,40 @@ impl Params {
     }
 }
 
+/// A JSON body's list of strings `name`.
+pub fn json_strings(value: &serde_json::Value, name: &str) -> Result<Vec<String>, ApiError> {
+    value
+        .get(name)
+        .and_then(serde_json::Value::as_array)
+        .ok_or_else(|| ApiError::missing(name))?
+        .iter()
+        .map(|v| {
+            v.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| ApiError::param(format!("{name} must hold strings")))
+        })
+        .collect()
+}
+
+/// A JSON body's list of strings `name`: 1 to `max` of them.
+pub fn json_strings_at_most(
+    value: &serde_json::Value,
+    name: &str,
+    max: usize,
+) -> Result<Vec<String>, ApiError> {
+    let strings = json_strings(value, name)?;
+    if strings.is_empty() {
+        return Err(ApiError::missing(name));
+    }
+    if strings.len() > max {
+        return Err(ApiError::CountOverLimit {
+            what: name.into(),
+            limit: max as u64,
+        });
+    }
+    Ok(strings)
+}
+
 /// Parses a JSON body (the JSON-bodied paths listed in COMPAT.md). An empty or
 /// whitespace-only body is `NoBody`; anything unparsable is a parameter error.
 pub fn json_body(body: &[u8]) -> Result<serde_json::Value, ApiError> {

@@ -8,7 +8,7 @@ use meridian_cluster::state::{Command, Output};
 use serde_json::{json, Value};
 
 use super::error::ApiError;
-use super::users::string_list;
+use super::params::{json_strings, json_strings_at_most};
 use super::{fields, unexpected, Call, Fields};
 
 /// Users one `/push/user.json` call may name.
@@ -18,7 +18,7 @@ const MAX_PUSH_USERS: usize = 100;
 fn optional_list(value: &Value, name: &str) -> Result<Vec<String>, ApiError> {
     match value.get(name) {
         None | Some(Value::Null) => Ok(Vec::new()),
-        Some(_) => string_list(value, name),
+        Some(_) => json_strings(value, name),
     }
 }
 
@@ -101,16 +101,7 @@ pub(super) async fn push(call: &Call) -> Fields {
 /// `/push/user.json`: `{userIds, notification: {title?, pushContent, ios?, android?}}`.
 pub(super) async fn push_user(call: &Call) -> Fields {
     let body = call.json()?;
-    let user_ids = string_list(body, "userIds")?;
-    if user_ids.is_empty() {
-        return Err(ApiError::missing("userIds"));
-    }
-    if user_ids.len() > MAX_PUSH_USERS {
-        return Err(ApiError::CountOverLimit {
-            what: "userIds".into(),
-            limit: MAX_PUSH_USERS as u64,
-        });
-    }
+    let user_ids = json_strings_at_most(body, "userIds", MAX_PUSH_USERS)?;
     let notification = body
         .get("notification")
         .ok_or_else(|| ApiError::missing("notification"))?;

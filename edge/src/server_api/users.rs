@@ -4,6 +4,7 @@ use meridian_cluster::state::{Command, Output, Query, QueryOutput, UserList};
 use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
+use super::params::{json_strings, json_strings_at_most};
 use super::{fields, format_time, owned, unexpected, Call, Fields};
 use crate::token::{self, TokenClaims};
 
@@ -196,20 +197,6 @@ pub(super) async fn list_query(call: &Call, kind: ListKind) -> Fields {
     }
 }
 
-pub(super) fn string_list(value: &Value, name: &str) -> Result<Vec<String>, ApiError> {
-    value
-        .get(name)
-        .and_then(Value::as_array)
-        .ok_or_else(|| ApiError::missing(name))?
-        .iter()
-        .map(|v| {
-            v.as_str()
-                .map(str::to_string)
-                .ok_or_else(|| ApiError::param(format!("{name} must hold strings")))
-        })
-        .collect()
-}
-
 pub(super) async fn tag_set(call: &Call) -> Fields {
     let body = call.json()?;
     let user_id = body
@@ -218,7 +205,7 @@ pub(super) async fn tag_set(call: &Call) -> Fields {
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::missing("userId"))?
         .to_string();
-    let tags = string_list(body, "tags")?;
+    let tags = json_strings(body, "tags")?;
     call.write(Command::SetTags {
         app_key: call.app_key(),
         user_id,
@@ -230,17 +217,8 @@ pub(super) async fn tag_set(call: &Call) -> Fields {
 
 pub(super) async fn tag_batch_set(call: &Call) -> Fields {
     let body = call.json()?;
-    let users = string_list(body, "userIds")?;
-    if users.is_empty() {
-        return Err(ApiError::missing("userIds"));
-    }
-    if users.len() > MAX_TAG_BATCH_USERS {
-        return Err(ApiError::CountOverLimit {
-            what: "userIds".into(),
-            limit: MAX_TAG_BATCH_USERS as u64,
-        });
-    }
-    let tags = string_list(body, "tags")?;
+    let users = json_strings_at_most(body, "userIds", MAX_TAG_BATCH_USERS)?;
+    let tags = json_strings(body, "tags")?;
     let commands = users
         .into_iter()
         .map(|user_id| Command::SetTags {
