@@ -50,7 +50,8 @@ impl Slot {
         let child = Command::new(binary)
             .args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .env("RUST_LOG", "warn")
+            // Every sync's starting cursor and extent, for explaining a failed run.
+            .env("RUST_LOG", "warn,meridian_edge::sessions=debug")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

@@ -276,6 +276,12 @@ pub fn page(state: &impl StateRead, after: u64, limit: usize) -> Result<FeedPage
 
 /// What `request.user_id` missed after its cursor: private and system messages, the app's
 /// broadcasts and the messages of its groups sent since it joined (GRP-05), oldest first.
+///
+/// The page holds positions up to the head read first and no further. Applies go on while
+/// the sources are read one after another, so a later source can show a message newer
+/// than the head; handing it out under a cursor of that head would have the session
+/// deliver it again when its live event comes (the chaos duplicate of issue 16). Every
+/// apply is one atomic batch, so everything up to the head is visible to every source.
 pub fn sync(
     state: &impl StateRead,
     app_key: &str,
@@ -283,6 +289,7 @@ pub fn sync(
 ) -> Result<SyncPage, CommandError> {
     let limit = request.limit.clamp(1, MAX_SYNC_PAGE);
     let head = head(state)?;
+    let in_view = |m: &Message| m.pos <= head;
     let start_after = |prefix: &[u8]| positioned(prefix, request.after + 1);
     let mut found: Vec<Message> = Vec::new();
     // Each source is read in position order, at most `limit + 1` of it: together they
@@ -305,7 +312,7 @@ pub fn sync(
         }
         for (conversation, seq) in pointers {
             if let Some(message) = messages::get(state, app_key, &conversation, seq)? {
-                found.push(message);
+                found.extend(Some(message).filter(in_view));
             }
         }
     }
@@ -317,7 +324,7 @@ pub fn sync(
         found.extend(
             messages::after_position(state, app_key, &conversation, request.after, limit + 1)?
                 .into_iter()
-                .filter(|m| m.pos >= joined_at_pos && m.visible_to(&request.user_id)),
+                .filter(|m| in_view(m) && m.pos >= joined_at_pos && m.visible_to(&request.user_id)),
         );
         group_ids.push(group.group_id);
     }

@@ -982,6 +982,82 @@ fn the_feed_orders_every_event_and_sync_returns_what_a_user_missed_in_that_order
     assert!(sync_of(&tree, "alice", 7, 100).messages.is_empty());
 }
 
+/// The state as a sync reads it while the node keeps applying: `landing` is applied to
+/// the tree right after the first read (the feed head), before any other.
+struct ApplyingMidRead<'a> {
+    tree: &'a sled::Tree,
+    landing: std::cell::RefCell<Option<Vec<Envelope>>>,
+}
+
+impl StateRead for ApplyingMidRead<'_> {
+    fn get_raw(&self, key: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
+        let value = self.tree.get_raw(key);
+        if let Some(envelopes) = self.landing.borrow_mut().take() {
+            run(self.tree, &envelopes);
+        }
+        value
+    }
+    fn scan_raw(&self, prefix: &[u8]) -> std::io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.tree.scan_raw(prefix)
+    }
+    fn visit_raw(
+        &self,
+        prefix: &[u8],
+        reverse: bool,
+        visit: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> std::io::Result<()> {
+        self.tree.visit_raw(prefix, reverse, visit)
+    }
+    fn visit_from(
+        &self,
+        prefix: &[u8],
+        start: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> std::io::Result<()> {
+        self.tree.visit_from(prefix, start, visit)
+    }
+}
+
+// covers: MSG-01
+#[test]
+fn a_sync_hands_out_nothing_past_the_head_it_answers_even_while_applies_land() {
+    // Issue 16's chaos duplicate: a group message applied while a sync was reading was
+    // handed out by the sync under an older cursor, then again by its live event.
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    run(&tree, &[join("g1", vec!["alice".into(), "bob".into()])]);
+    let ab = Conversation::private("alice", "bob", "");
+    let g1 = Conversation::group_like(ConversationType::Group, "g1", "");
+    publish(&tree, vec![text(g1.clone(), "alice", None, "before")]).unwrap();
+    let head = feed_after(&tree, 0).head;
+    let landing = vec![envelope(Command::Publish {
+        app_key: "prodkey001".into(),
+        messages: vec![
+            text(ab, "alice", Some("bob"), "late private"),
+            text(g1, "alice", None, "late group"),
+        ],
+    })];
+    let racing = ApplyingMidRead {
+        tree: &tree,
+        landing: std::cell::RefCell::new(Some(landing)),
+    };
+    let request = SyncRequest {
+        user_id: "bob".into(),
+        after: 0,
+        since_ms: 0,
+        limit: 100,
+    };
+    let page = feed::sync(&racing, "prodkey001", &request).unwrap();
+    let contents: Vec<&str> = page.messages.iter().map(|m| m.content.as_str()).collect();
+    assert_eq!(contents, ["before"]);
+    assert_eq!((page.cursor, page.more), (head, false));
+    // What landed comes after that cursor, once: the next sync (or its live events).
+    let next = sync_of(&tree, "bob", page.cursor, 100);
+    let contents: Vec<&str> = next.messages.iter().map(|m| m.content.as_str()).collect();
+    assert_eq!(contents, ["late private", "late group"]);
+    assert!(next.messages.iter().all(|m| m.pos > page.cursor));
+}
+
 // covers: MSG-08, CHR-02
 #[test]
 fn bans_chatroom_joins_and_group_changes_reach_the_feed() {

@@ -601,6 +601,8 @@ impl Session<'_> {
         let window_secs = u64::from(self.identity.settings.offline_window_days) * 24 * 3600;
         let window_secs = window_secs.min(self.shared.settings.offline_window_secs);
         let since_ms = now_ms().saturating_sub(window_secs.saturating_mul(1000));
+        let from = self.delivered;
+        let mut handed_out = 0;
         loop {
             let read = self
                 .identity
@@ -634,11 +636,21 @@ impl Session<'_> {
                     )))
                     .await?;
             }
+            handed_out += page.messages.len();
             self.delivered = self.delivered.max(page.cursor);
             if !page.more {
                 break;
             }
         }
+        tracing::debug!(
+            session = self.handle.id,
+            user = %self.identity.user_id,
+            device = %self.handle.device_id,
+            from,
+            to = self.delivered,
+            handed_out,
+            "synced"
+        );
         self.out
             .send(&ServerFrame::Synced {
                 cursor: self.delivered,
@@ -675,6 +687,7 @@ impl Session<'_> {
                 if pos <= self.delivered {
                     return None;
                 }
+                tracing::trace!(session = self.handle.id, pos, "delivered live");
                 self.delivered = pos;
                 let FeedEvent::Message { message, .. } = &dispatched.event else {
                     return None;
