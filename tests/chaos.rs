@@ -1,11 +1,18 @@
 //! covers: MSG-01 (under faults). `meridian chaos` runs an area as real processes with a
 //! seeded schedule of faults and checks every acknowledgement and delivery: the seeded CI
 //! run must come out clean, and the same run with a bug planted in the edges (acks sent
-//! before the commit) must be caught.
+//! before the commit) must be caught. A leader cut off from its quorum must refuse at once
+//! (CheckQuorum) so callers find the new leader.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command as Process, Output};
+use std::time::{Duration, Instant};
 
+use meridian_chaos::deployment::{Deployment, Topology};
+use meridian_cluster::admin::generate_credentials;
+use meridian_cluster::api::{ApiReply, ApiRequest, ReadConsistency};
+use meridian_cluster::state::{Command, Envelope, Query};
+use meridian_regions::AreaCode;
 use serde_json::Value;
 
 fn binary() -> &'static Path {
@@ -13,7 +20,7 @@ fn binary() -> &'static Path {
 }
 
 fn chaos(extra: &[&str]) -> (Output, Value, Vec<Value>) {
-    let output = Command::new(binary())
+    let output = Process::new(binary())
         .args(["chaos", "--areas", "SG", "--duration", "60s", "--seed", "7"])
         .args(extra)
         .env("RUST_LOG", "warn")
@@ -61,4 +68,122 @@ fn acknowledging_before_the_commit_is_caught() {
     let (output, verdict, _) = chaos(&["--plant-bug", "ack-before-commit"]);
     assert!(!output.status.success(), "{verdict}");
     assert!(verdict["lost"].as_u64().unwrap() > 0, "{verdict}");
+}
+
+/// The cluster's RPC answer to `request` from node `addr` alone, or `None` when it gives
+/// none within `within` (a leader that takes a write it cannot commit never answers).
+async fn answer_of(
+    client: &meridian_cluster::ClusterClient,
+    addr: &str,
+    request: &ApiRequest,
+    within: Duration,
+) -> Option<ApiReply> {
+    tokio::time::timeout(within, client.call_node(addr, request))
+        .await
+        .ok()
+        .and_then(Result::ok)
+}
+
+// covers: MSG-01 (quorum loss)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_cut_off_from_its_quorum_refuses_at_once_within_an_election_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let topology = Topology {
+        nodes: 3,
+        edges: 1,
+        planted_bug: None,
+    };
+    let deployment = Deployment::start(binary(), dir.path(), &topology, AreaCode::Sg)
+        .await
+        .unwrap();
+    let client = &deployment.client;
+    let leader = deployment
+        .wait_for_leader(Duration::from_secs(30))
+        .await
+        .unwrap();
+    let addr = deployment.nodes[leader as usize - 1].rpc_addr.clone();
+    let write = || {
+        ApiRequest::Write(vec![Envelope {
+            area: AreaCode::Sg,
+            command: Command::CreateApp {
+                name: "quorum".into(),
+                dev: generate_credentials(),
+                prod: generate_credentials(),
+            },
+        }])
+    };
+    let reads = [
+        ApiRequest::Read {
+            query: Query::ListApps,
+            consistency: ReadConsistency::Linearizable,
+        },
+        ApiRequest::Feed {
+            after: 0,
+            limit: 10,
+            wait_ms: 0,
+        },
+    ];
+    match answer_of(client, &addr, &write(), Duration::from_secs(5)).await {
+        Some(ApiReply::Written(results)) => assert!(results[0].is_ok(), "{results:?}"),
+        other => panic!("the leader did not take a write before the cut: {other:?}"),
+    }
+
+    deployment.isolate(Some(leader));
+    let cut = Instant::now();
+    // Probes: while the leader still takes writes they hang (nothing can commit).
+    let refused_at = loop {
+        let sent = Instant::now();
+        let answer = answer_of(client, &addr, &write(), Duration::from_millis(200)).await;
+        if let Some(ApiReply::NotLeader { leader: hint }) = answer {
+            assert_eq!(hint, None, "a cut-off leader knows no other leader");
+            assert!(sent.elapsed() < Duration::from_millis(150), "not at once");
+            break cut.elapsed();
+        }
+        assert!(
+            cut.elapsed() < Duration::from_secs(5),
+            "a leader cut off for {:?} still takes writes: {answer:?}",
+            cut.elapsed()
+        );
+    };
+    // Its election timeout (400–800 ms by default), give or take one probe.
+    assert!(
+        refused_at < Duration::from_millis(1_100),
+        "refused only after {refused_at:?}"
+    );
+    for read in &reads {
+        let answer = answer_of(client, &addr, read, Duration::from_millis(150)).await;
+        assert!(
+            matches!(answer, Some(ApiReply::NotLeader { leader: None })),
+            "{read:?}: {answer:?}"
+        );
+    }
+    // Callers fail over: the other two elect a leader and a routed write commits there.
+    let routed = Instant::now();
+    client
+        .write_one(Envelope {
+            area: AreaCode::Sg,
+            command: Command::CreateApp {
+                name: "after the cut".into(),
+                dev: generate_credentials(),
+                prod: generate_credentials(),
+            },
+        })
+        .await
+        .unwrap();
+    assert!(
+        routed.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        routed.elapsed()
+    );
+    let new_leader = deployment.leader().await;
+    assert!(new_leader.is_some() && new_leader != Some(leader));
+
+    // Healed, the old leader follows and the area takes writes through any node.
+    deployment.isolate(None);
+    let settled = deployment.settled_digests(Duration::from_secs(20)).await;
+    let digests: Vec<_> = settled.iter().map(|(_, d)| d.clone()).collect();
+    assert!(
+        digests.iter().all(|d| d.is_some() && *d == digests[0]),
+        "{settled:?}"
+    );
 }

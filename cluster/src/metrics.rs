@@ -28,6 +28,7 @@ pub struct ClusterMetrics {
     pub batch_commands: Histogram,
     pub write_seconds: Histogram,
     pub forwarded_total: IntCounter,
+    pub quorum_fenced_total: IntCounter,
     /// Callbacks to app servers (HOOK), by kind: routing, online_status, chatroom_state.
     pub callbacks_waiting: IntGauge,
     pub callback_attempts_total: IntCounterVec,
@@ -191,6 +192,11 @@ impl ClusterMetrics {
                 registry,
                 "meridian_cluster_not_leader_answers_total",
                 "Requests answered with a redirect to the leader",
+            )?,
+            quorum_fenced_total: counter(
+                registry,
+                "meridian_cluster_quorum_fenced_total",
+                "Requests a leader refused because no majority had acknowledged it for an election timeout",
             )?,
             callbacks_waiting: gauge(
                 registry,

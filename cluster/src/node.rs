@@ -11,7 +11,7 @@ use futures::FutureExt;
 use meridian_rpc::{codec, RpcHandler, TlsSettings};
 use openraft::async_runtime::WatchReceiver;
 use openraft::errors::{ClientWriteError, LinearizableReadError, RaftError};
-use openraft::{BasicNode, ChangeMembers, ReadPolicy, ServerState};
+use openraft::{BasicNode, ChangeMembers, Instant as _, ReadPolicy, ServerState};
 use prometheus::Registry;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -516,7 +516,37 @@ async fn serve_feed(core: &NodeCore, after: u64, limit: usize, wait: Duration) -
     ))
 }
 
+/// CheckQuorum: a leader that no majority has acknowledged for the shortest election
+/// timeout is cut off and may already be replaced. It answers `NotLeader` (no hint) at once
+/// to writes, linearizable reads and feed polls, so callers go and find the new leader.
+/// openraft alone refuses proposals only after the longest election timeout (its lease),
+/// lets linearizable reads wait for a quorum that never answers, and keeps serving a feed
+/// that no longer grows, which stalled every session of the edges tailing it. A leader
+/// not yet acknowledged since its election, and a leader that is a quorum alone, are not
+/// fenced.
+fn cut_off_from_quorum(core: &NodeCore) -> bool {
+    let metrics = core.raft.metrics().borrow_watched().clone();
+    if metrics.state != ServerState::Leader
+        || metrics.membership_config.membership().voter_ids().count() <= 1
+    {
+        return false;
+    }
+    let timeout = Duration::from_millis(core.config.raft.election_timeout_min_ms);
+    metrics
+        .last_quorum_acked
+        .is_some_and(|acked| acked.elapsed() > timeout)
+}
+
 async fn serve_api(core: &NodeCore, request: ApiRequest) -> ApiReply {
+    let needs_quorum = match &request {
+        ApiRequest::Write(_) | ApiRequest::Feed { .. } => true,
+        ApiRequest::Read { consistency, .. } => *consistency == ReadConsistency::Linearizable,
+        _ => false,
+    };
+    if needs_quorum && cut_off_from_quorum(core) {
+        core.metrics.quorum_fenced_total.inc();
+        return ApiReply::NotLeader { leader: None };
+    }
     match request {
         ApiRequest::Write(commands) => match core.writer.write(commands).await {
             Ok(results) => ApiReply::Written(results),
