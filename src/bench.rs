@@ -106,11 +106,7 @@ struct Measurement {
 
 /// The `q` quantile (nearest rank) of ascending `sorted` latencies, in milliseconds.
 pub(crate) fn percentile_ms(sorted: &[Duration], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[i].as_secs_f64() * 1000.0
+    meridian_chaos::checker::nearest_rank(sorted, q).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
 fn summarize(writers: usize, elapsed: Duration, mut latencies: Vec<Duration>) -> Measurement {

@@ -92,8 +92,12 @@ struct ChaosArgs {
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     duration: Duration,
     /// Seed of the fault schedule and the traffic.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, conflicts_with = "seeds")]
     seed: u64,
+    /// A sweep: every seed of `FIRST..LAST` (inclusive) in turn, one verdict line each,
+    /// then the combined verdict and a Markdown table (stderr).
+    #[arg(long, value_parser = parse_seed_range)]
+    seeds: Option<std::ops::RangeInclusive<u64>>,
     /// Cluster nodes.
     #[arg(long, default_value_t = 3)]
     nodes: u64,
@@ -127,6 +131,22 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         "ms" => Ok(Duration::from_millis(number)),
         _ => Err(format!("{text:?}: unknown unit {unit:?} (s, m or ms)")),
     }
+}
+
+/// `1..20`: the seeds 1 to 20.
+fn parse_seed_range(text: &str) -> Result<std::ops::RangeInclusive<u64>, String> {
+    let (first, last) = text
+        .split_once("..")
+        .ok_or_else(|| format!("{text:?}: expected FIRST..LAST, e.g. 1..20"))?;
+    let number = |n: &str| {
+        n.parse::<u64>()
+            .map_err(|_| format!("{text:?}: {n:?} is not a seed"))
+    };
+    let (first, last) = (number(first)?, number(last)?);
+    if first > last {
+        return Err(format!("{text:?}: the first seed is after the last"));
+    }
+    Ok(first..=last)
 }
 
 #[derive(Args)]
@@ -370,27 +390,41 @@ async fn chaos(args: ChaosArgs) -> anyhow::Result<()> {
     if args.edges == 0 || args.users < 3 {
         bail!("--edges must be at least 1 and --users at least 3");
     }
+    let sweep = args.seeds.clone();
+    let seeds = sweep.clone().unwrap_or(args.seed..=args.seed);
     let mut reports = Vec::new();
-    for area in args.areas {
-        let report = meridian_chaos::run(meridian_chaos::ChaosOptions {
-            binary: std::env::current_exe().context("locating the meridian binary")?,
-            area,
-            duration: args.duration,
-            seed: args.seed,
-            nodes: args.nodes,
-            edges: args.edges,
-            users: args.users,
-            planted_bug: args.plant_bug.clone(),
-            work_dir: args.work_dir.as_ref().map(|dir| dir.join(area.as_str())),
-        })
-        .await?;
-        reports.push(report);
+    for seed in seeds {
+        for &area in &args.areas {
+            let work_dir = args.work_dir.as_ref().map(|dir| match sweep {
+                Some(_) => dir.join(format!("seed-{seed}")).join(area.as_str()),
+                None => dir.join(area.as_str()),
+            });
+            let report = meridian_chaos::run(meridian_chaos::ChaosOptions {
+                binary: std::env::current_exe().context("locating the meridian binary")?,
+                area,
+                duration: args.duration,
+                seed,
+                nodes: args.nodes,
+                edges: args.edges,
+                users: args.users,
+                planted_bug: args.plant_bug.clone(),
+                work_dir,
+            })
+            .await?;
+            if sweep.is_some() {
+                println!("{}", serde_json::to_string(&report)?);
+            }
+            reports.push(report);
+        }
     }
     let passed = reports.iter().all(|r| r.passed());
     let last = match reports.len() {
         1 => serde_json::to_string(&reports[0])?,
         _ => serde_json::to_string(&meridian_chaos::Report::combine(&reports))?,
     };
+    if sweep.is_some() {
+        eprintln!("{}", meridian_chaos::Report::table(&reports));
+    }
     println!("{last}");
     if !passed {
         bail!("the chaos run found violations");

@@ -265,6 +265,15 @@ impl Ledger {
     }
 }
 
+/// The `q` quantile (nearest rank) of ascending `sorted` values.
+pub fn nearest_rank<T: Copy>(sorted: &[T], q: f64) -> Option<T> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let i = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1;
+    Some(sorted[i])
+}
+
 /// The longest stretch of `window` (ms) without an acknowledgement, given sorted ack times.
 pub fn longest_silence(ack_times: &[u64], window: (u64, u64)) -> u64 {
     let (start, end) = window;
@@ -371,6 +380,15 @@ mod tests {
             vec![("m1".into(), 1), ("m2".into(), 2), ("m3".into(), 3)],
         );
         assert_eq!(ledger.verify().order_violations, 1);
+    }
+
+    #[test]
+    fn nearest_rank_quantiles_pick_a_member() {
+        let sorted = [10, 20, 30, 40];
+        assert_eq!(nearest_rank(&sorted, 0.5), Some(20));
+        assert_eq!(nearest_rank(&sorted, 0.99), Some(40));
+        assert_eq!(nearest_rank(&sorted, 0.0), Some(10));
+        assert_eq!(nearest_rank::<u64>(&[], 0.5), None);
     }
 
     #[test]

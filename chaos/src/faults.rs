@@ -27,7 +27,7 @@ pub enum Fault {
 }
 
 impl Fault {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Fault::KillLeader => "kill-leader",
             Fault::KillFollower => "kill-follower",

@@ -11,6 +11,7 @@ pub mod faults;
 pub mod load;
 pub mod proxy;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
@@ -48,13 +49,41 @@ pub struct ChaosOptions {
     pub work_dir: Option<PathBuf>,
 }
 
+/// Write outages per fault: the longest stretch without any acknowledgement from a
+/// fault's start to the next fault's.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Outages {
+    pub p50: u64,
+    pub p99: u64,
+    pub max: u64,
+}
+
+impl Outages {
+    fn of(mut per_fault: Vec<u64>) -> Self {
+        per_fault.sort_unstable();
+        let rank = |q| checker::nearest_rank(&per_fault, q).unwrap_or(0);
+        Self {
+            p50: rank(0.5),
+            p99: rank(0.99),
+            max: rank(1.0),
+        }
+    }
+}
+
 /// The last line `meridian chaos` prints.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     #[serde(flatten)]
     pub verdict: Verdict,
     pub faults: u64,
+    /// Faults by kind (`kill-leader`, `partition-follower`, …).
+    pub fault_counts: BTreeMap<&'static str, u64>,
+    /// The longest stretch of the whole run without an acknowledgement.
     pub max_write_outage_ms: u64,
+    pub write_outage_ms: Outages,
+    /// Each fault's write outage, in schedule order (for combining reports).
+    #[serde(skip)]
+    pub outage_per_fault_ms: Vec<u64>,
     /// Whether every node ended with the same state digest at the same applied index.
     pub replicas_identical: bool,
     /// Processes that died without being killed.
@@ -64,6 +93,42 @@ pub struct Report {
 }
 
 impl Report {
+    /// One Markdown row per report (a seed sweep), with a header.
+    pub fn table(reports: &[Report]) -> String {
+        let mut table = String::from(
+            "| seed | area | acked | delivered | lost | duplicated | reordered | phantoms | \
+             replicas identical | faults | outage p50 / p99 / max (ms) |\n\
+             |---|---|---|---|---|---|---|---|---|---|---|\n",
+        );
+        for r in reports {
+            let v = &r.verdict;
+            let kinds: Vec<String> = r
+                .fault_counts
+                .iter()
+                .map(|(kind, n)| format!("{kind} {n}"))
+                .collect();
+            let area = r.areas.iter().map(|a| a.as_str()).collect::<Vec<_>>();
+            table.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} / {} / {} |\n",
+                r.seed,
+                area.join(","),
+                v.acked,
+                v.delivered,
+                v.lost,
+                v.duplicates,
+                v.order_violations,
+                v.phantoms,
+                r.replicas_identical,
+                r.faults,
+                kinds.join(", "),
+                r.write_outage_ms.p50,
+                r.write_outage_ms.p99,
+                r.write_outage_ms.max,
+            ));
+        }
+        table
+    }
+
     pub fn passed(&self) -> bool {
         self.verdict.clean() && self.replicas_identical && self.crashes.is_empty()
     }
@@ -73,7 +138,10 @@ impl Report {
         let mut total = Report {
             verdict: Verdict::default(),
             faults: 0,
+            fault_counts: BTreeMap::new(),
             max_write_outage_ms: 0,
+            write_outage_ms: Outages::default(),
+            outage_per_fault_ms: Vec::new(),
             replicas_identical: true,
             crashes: Vec::new(),
             seed: reports.first().map_or(0, |r| r.seed),
@@ -88,11 +156,18 @@ impl Report {
             sum.order_violations += part.order_violations;
             sum.phantoms += part.phantoms;
             total.faults += report.faults;
+            for (kind, n) in &report.fault_counts {
+                *total.fault_counts.entry(kind).or_default() += n;
+            }
+            total
+                .outage_per_fault_ms
+                .extend(&report.outage_per_fault_ms);
             total.max_write_outage_ms = total.max_write_outage_ms.max(report.max_write_outage_ms);
             total.replicas_identical &= report.replicas_identical;
             total.crashes.extend(report.crashes.iter().cloned());
             total.areas.extend(report.areas.iter().copied());
         }
+        total.write_outage_ms = Outages::of(total.outage_per_fault_ms.clone());
         total
     }
 }
@@ -139,12 +214,14 @@ async fn run_in(options: &ChaosOptions, dir: &std::path::Path) -> anyhow::Result
     let schedule = faults::schedule(options.seed, count);
     let mut rng = StdRng::seed_from_u64(options.seed ^ 0x5eed);
     let load_started = controls.started.elapsed().as_millis() as u64;
+    let mut fault_starts = Vec::with_capacity(schedule.len());
     for (index, fault) in schedule.iter().enumerate() {
         // One fault per slot, after a first quiet second so traffic is flowing.
         let slot_start = controls.started + Duration::from_secs(1) + FAULT_SPACING * index as u32;
         tokio::time::sleep_until(slot_start).await;
         let hold = Duration::from_millis(rng.random_range(1_000..3_000));
         let at_ms = controls.started.elapsed().as_millis() as u64;
+        fault_starts.push(at_ms);
         faults::inflict(
             &mut deployment,
             *fault,
@@ -186,10 +263,24 @@ async fn run_in(options: &ChaosOptions, dir: &std::path::Path) -> anyhow::Result
     if !replicas_identical {
         eprintln!("chaos: replicas differ: {digests:?}");
     }
+    let ack_times = ledger.ack_times();
+    let fault_ends = fault_starts.iter().skip(1).chain(Some(&load_ended));
+    let outage_per_fault_ms: Vec<u64> = fault_starts
+        .iter()
+        .zip(fault_ends)
+        .map(|(start, end)| longest_silence(&ack_times, (*start, *end)))
+        .collect();
+    let mut fault_counts = BTreeMap::new();
+    for fault in &schedule {
+        *fault_counts.entry(fault.name()).or_default() += 1;
+    }
     Ok(Report {
         verdict,
         faults: schedule.len() as u64,
-        max_write_outage_ms: longest_silence(&ledger.ack_times(), (load_started, load_ended)),
+        fault_counts,
+        max_write_outage_ms: longest_silence(&ack_times, (load_started, load_ended)),
+        write_outage_ms: Outages::of(outage_per_fault_ms.clone()),
+        outage_per_fault_ms,
         replicas_identical,
         crashes: deployment.crashed(),
         seed: options.seed,

@@ -47,7 +47,8 @@ pub struct RaftTuning {
     pub heartbeat_ms: u64,
     pub election_timeout_min_ms: u64,
     pub election_timeout_max_ms: u64,
-    /// A snapshot is built after this many entries since the last one.
+    /// A node builds a snapshot every this many entries, each node in its own third of
+    /// the period so replicas do not snapshot together.
     pub snapshot_every_entries: u64,
     /// Entries kept in the log behind a snapshot, so slightly lagging followers catch up
     /// from the log instead of a snapshot.
@@ -182,9 +183,8 @@ impl NodeConfig {
             heartbeat_interval: self.raft.heartbeat_ms,
             election_timeout_min: self.raft.election_timeout_min_ms,
             election_timeout_max: self.raft.election_timeout_max_ms,
-            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(
-                self.raft.snapshot_every_entries,
-            ),
+            // Each node asks for its own in its phase (`raft::snapshot_schedule`).
+            snapshot_policy: openraft::SnapshotPolicy::Never,
             max_in_snapshot_log_to_keep: self.raft.logs_kept_after_snapshot,
             ..Default::default()
         };

@@ -129,6 +129,7 @@ impl ClusterNode {
                     .iter()
                     .map(|route| (route.id, route.addr.clone()))
                     .collect(),
+                Duration::from_millis(config.raft.election_timeout_min_ms),
             ),
             log.clone(),
             state_machine.clone(),
@@ -179,6 +180,12 @@ impl ClusterNode {
         }));
         tasks.push(tokio::spawn(track_metrics(
             core.clone(),
+            stopped(stop_rx.clone()),
+        )));
+        tasks.push(tokio::spawn(crate::raft::snapshot_schedule::run(
+            raft.clone(),
+            config.raft.snapshot_every_entries,
+            config.node_id,
             stopped(stop_rx.clone()),
         )));
         tasks.push(tokio::spawn(sweep_idle_chatrooms(

@@ -3,6 +3,7 @@
 pub mod log_store;
 pub mod network;
 mod snapshot_copy;
+pub(crate) mod snapshot_schedule;
 
 pub mod state_machine;
 pub(crate) mod wire;

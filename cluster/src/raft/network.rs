@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use meridian_rpc::{RpcClient, RpcError, TlsSettings};
 use openraft::errors::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
@@ -23,15 +24,22 @@ pub type RaftReply<T> = Result<T, String>;
 #[derive(Clone)]
 pub struct NetworkFactory {
     tls: Option<TlsSettings>,
+    /// The least time a Raft RPC gets for its answer (see [`PeerNetwork::call`]).
+    min_rpc_timeout: Duration,
     /// Peers dialled somewhere else than their membership address (`peer_routes`).
     routes: Arc<BTreeMap<u64, String>>,
     clients: Arc<Mutex<HashMap<String, Arc<RpcClient>>>>,
 }
 
 impl NetworkFactory {
-    pub fn new(tls: Option<TlsSettings>, routes: BTreeMap<u64, String>) -> Self {
+    pub fn new(
+        tls: Option<TlsSettings>,
+        routes: BTreeMap<u64, String>,
+        min_rpc_timeout: Duration,
+    ) -> Self {
         Self {
             tls,
+            min_rpc_timeout,
             routes: Arc::new(routes),
             clients: Arc::default(),
         }
@@ -56,12 +64,14 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
         let addr = self.routes.get(&target).unwrap_or(&node.addr);
         PeerNetwork {
             client: self.client(addr),
+            min_rpc_timeout: self.min_rpc_timeout,
         }
     }
 }
 
 pub struct PeerNetwork {
     client: Arc<RpcClient>,
+    min_rpc_timeout: Duration,
 }
 
 fn rpc_error(e: RpcError) -> RPCError<TypeConfig> {
@@ -87,9 +97,15 @@ impl PeerNetwork {
         Req: serde::Serialize,
         Resp: serde::de::DeserializeOwned,
     {
+        // openraft gives heartbeats and appends one heartbeat interval (100 ms). A busy
+        // follower (a snapshot, a loaded machine) answers later than that, and every late
+        // answer was a lost acknowledgement: the leader's lease ran out and it refused
+        // writes while nothing had failed. An answer is worth waiting for as long as it
+        // arrives within an election timeout.
+        let timeout = option.hard_ttl().max(self.min_rpc_timeout);
         let reply: RaftReply<Resp> = self
             .client
-            .call(path, request, option.hard_ttl())
+            .call(path, request, timeout)
             .await
             .map_err(rpc_error)?;
         reply.map_err(|reason| RPCError::Network(NetworkError::new(&PeerRefused(reason))))

@@ -1,0 +1,87 @@
+//! When each node builds its snapshot. Every replica applies the same entries at about the
+//! same moment, so with openraft's one threshold (`LogsSinceLast`) all of them built their
+//! snapshots at once, and a snapshot costs a core and the disk for seconds: under
+//! sustained load three replicas copying 2.4 M records together starved the heartbeats
+//! until the leader's lease ran out and the area refused writes (issue 16). Each node
+//! takes its own phase of the period instead, so at most one in three snapshots at a time.
+
+use std::future::Future;
+
+use openraft::async_runtime::WatchReceiver;
+
+use super::Raft;
+
+/// The applied index at which a node whose last snapshot is at `last` builds the next: the
+/// first index of its phase (a third of `every` per node id, modulo 3) at least half a
+/// period after `last`. Successive snapshots of one node stay `every` apart.
+pub fn next_due(last: u64, every: u64, node_id: u64) -> u64 {
+    let offset = (node_id % 3) * every / 3;
+    let earliest = last + every / 2 + 1;
+    earliest.saturating_sub(offset).div_ceil(every) * every + offset
+}
+
+/// Asks openraft for a snapshot whenever this node's next one is due, until `stop`.
+pub async fn run(raft: Raft, every: u64, node_id: u64, stop: impl Future<Output = ()>) {
+    let mut metrics = raft.metrics();
+    // The applied index a snapshot was asked at, until one at least that new exists (or
+    // a period later, if building it failed).
+    let mut asked: Option<u64> = None;
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => return,
+            changed = metrics.changed() => if changed.is_err() { return },
+        }
+        let (applied, last) = {
+            let m = metrics.borrow_watched();
+            (
+                m.last_applied.as_ref().map_or(0, |id| id.index),
+                m.snapshot.as_ref().map_or(0, |id| id.index),
+            )
+        };
+        if let Some(at) = asked {
+            if last < at && applied < at + every {
+                continue;
+            }
+            asked = None;
+        }
+        if applied >= next_due(last, every, node_id) {
+            if let Err(e) = raft.trigger().snapshot().await {
+                tracing::warn!(error = %e, "cannot ask for a snapshot");
+                return;
+            }
+            asked = Some(applied);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nodes_snapshot_a_period_apart_each_in_its_own_third_of_it() {
+        let every = 50_000;
+        let mut all = Vec::new();
+        for node in 1..=3 {
+            let mut due = Vec::new();
+            let mut last = 0;
+            for _ in 0..4 {
+                last = next_due(last, every, node);
+                due.push(last);
+            }
+            assert!(due.windows(2).all(|w| w[1] - w[0] == every), "{due:?}");
+            assert!(due[0] > every / 2 && due[0] <= every * 3 / 2, "{due:?}");
+            all.extend(due);
+        }
+        all.sort_unstable();
+        assert!(
+            all.windows(2).all(|w| w[1] - w[0] >= every / 3 - 1),
+            "{all:?}"
+        );
+        // Late (a snapshot built after its due point) keeps the phase.
+        assert_eq!(next_due(60_000, every, 3), 100_000);
+        // A small period in tests still works.
+        assert_eq!(next_due(0, 1, 1), 1);
+    }
+}
