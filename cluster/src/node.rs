@@ -184,6 +184,7 @@ impl ClusterNode {
         )));
         tasks.push(tokio::spawn(crate::raft::snapshot_schedule::run(
             raft.clone(),
+            core.state_machine.clone(),
             config.raft.snapshot_every_entries,
             config.node_id,
             stopped(stop_rx.clone()),

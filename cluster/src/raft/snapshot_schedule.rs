@@ -4,12 +4,27 @@
 //! sustained load three replicas copying 2.4 M records together starved the heartbeats
 //! until the leader's lease ran out and the area refused writes (issue 16). Each node
 //! takes its own phase of the period instead, so at most one in three snapshots at a time.
+//!
+//! A snapshot copies the whole state, so a fixed period costs more per write as the state
+//! grows (2.4 M records took 12 s to copy on a loaded 2-core machine). The period grows
+//! with the state instead: one base period per [`RECORDS_PER_PERIOD`] records in the last
+//! snapshot, which keeps the snapshot work per write bounded, at the price of a log that
+//! grows with the state between snapshots.
 
 use std::future::Future;
 
 use openraft::async_runtime::WatchReceiver;
 
+use super::state_machine::StateMachineStore;
 use super::Raft;
+
+/// State records that lengthen the snapshot period by one base period.
+pub const RECORDS_PER_PERIOD: u64 = 500_000;
+
+/// Entries between two snapshots of one node whose last snapshot held `records`.
+pub fn period(every: u64, records: u64) -> u64 {
+    every.saturating_mul((records / RECORDS_PER_PERIOD).max(1))
+}
 
 /// The applied index at which a node whose last snapshot is at `last` builds the next: the
 /// first index of its phase (a third of `every` per node id, modulo 3) at least half a
@@ -21,7 +36,13 @@ pub fn next_due(last: u64, every: u64, node_id: u64) -> u64 {
 }
 
 /// Asks openraft for a snapshot whenever this node's next one is due, until `stop`.
-pub async fn run(raft: Raft, every: u64, node_id: u64, stop: impl Future<Output = ()>) {
+pub async fn run(
+    raft: Raft,
+    state: StateMachineStore,
+    every: u64,
+    node_id: u64,
+    stop: impl Future<Output = ()>,
+) {
     let mut metrics = raft.metrics();
     // The applied index a snapshot was asked at, until one at least that new exists (or
     // a period later, if building it failed).
@@ -40,12 +61,14 @@ pub async fn run(raft: Raft, every: u64, node_id: u64, stop: impl Future<Output 
             )
         };
         if let Some(at) = asked {
+            // Asked and not built yet; asked again a base period later if building failed.
             if last < at && applied < at + every {
                 continue;
             }
             asked = None;
         }
-        if applied >= next_due(last, every, node_id) {
+        let spacing = period(every, state.snapshot_records());
+        if applied >= next_due(last, spacing, node_id) {
             if let Err(e) = raft.trigger().snapshot().await {
                 tracing::warn!(error = %e, "cannot ask for a snapshot");
                 return;
@@ -83,5 +106,12 @@ mod tests {
         assert_eq!(next_due(60_000, every, 3), 100_000);
         // A small period in tests still works.
         assert_eq!(next_due(0, 1, 1), 1);
+    }
+
+    #[test]
+    fn the_period_grows_with_the_state() {
+        assert_eq!(period(50_000, 0), 50_000);
+        assert_eq!(period(50_000, RECORDS_PER_PERIOD - 1), 50_000);
+        assert_eq!(period(50_000, 2_400_000), 200_000);
     }
 }

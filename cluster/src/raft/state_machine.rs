@@ -11,6 +11,7 @@
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Cursor, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -66,6 +67,9 @@ struct Inner {
     feed_head: tokio::sync::watch::Sender<u64>,
     /// The newest callback job applied here; the dispatcher waits on it.
     outbox_head: tokio::sync::watch::Sender<u64>,
+    /// Records in the newest snapshot built or installed here (0 before the first): how
+    /// much the next one will cost.
+    snapshot_records: AtomicU64,
 }
 
 fn invalid(msg: impl Into<String>) -> io::Error {
@@ -117,11 +121,23 @@ impl StateMachineStore {
                 metrics,
                 feed_head: tokio::sync::watch::channel(0).0,
                 outbox_head: tokio::sync::watch::channel(0).0,
+                snapshot_records: Default::default(),
             }),
         };
         store.recover_from_snapshot()?;
         store.publish_heads()?;
         Ok(store)
+    }
+
+    /// Records in the newest snapshot built or installed since this node started.
+    pub fn snapshot_records(&self) -> u64 {
+        self.inner.snapshot_records.load(Ordering::Relaxed)
+    }
+
+    fn note_snapshot_records(&self, records: usize) {
+        self.inner
+            .snapshot_records
+            .store(records as u64, Ordering::Relaxed);
     }
 
     /// Follows the newest applied feed position.
@@ -423,6 +439,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
                 return Err(e);
             }
         };
+        self.note_snapshot_records(records.len());
         let store = self.clone();
         let file_meta = meta.clone();
         let copied = started.elapsed();
@@ -539,6 +556,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         if &file_meta != meta {
             return Err(invalid("snapshot file does not match its metadata"));
         }
+        self.note_snapshot_records(records.len());
         let store = self.clone();
         let meta = meta.clone();
         tokio::task::spawn_blocking(move || {
