@@ -49,6 +49,9 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         seconds: u64,
     },
+    /// Steady Server API load for many minutes at 70% of the peak: refusals, p99 and
+    /// memory over time (not part of `bench all`).
+    Soak(crate::bench_soak::SoakArgs),
     /// Idle WebSocket sessions on one edge and the edge process's memory per session.
     Sessions(crate::bench_sessions::SessionsArgs),
     /// Private-message latency between WebSocket sessions at a steady rate.
@@ -413,6 +416,30 @@ pub(crate) fn port_base(attempt: u16) -> u16 {
     20_000 + (std::process::id() % 300) as u16 * 20 + attempt * 1000
 }
 
+/// Writer `writer`'s `n`th private message as a signed `/message/private/publish.json`.
+pub(crate) fn private_publish(
+    authority: &str,
+    key: &str,
+    secret: &str,
+    writer: usize,
+    n: u64,
+) -> anyhow::Result<hyper::Request<Full<Bytes>>> {
+    let nonce = format!("{writer}{n}");
+    let body = format!(
+        "fromUserId=w{writer}&toUserId=r{writer}&objectName=RC:TxtMsg&content={{\"content\":\"m{n}\"}}"
+    );
+    let mut request = hyper::Request::post("/message/private/publish.json")
+        .header(hyper::header::HOST, authority)
+        .header(
+            hyper::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        );
+    for (name, value) in meridian_client::server_api::signed_headers(key, secret, &nonce, 0) {
+        request = request.header(name, value);
+    }
+    Ok(request.body(Full::new(Bytes::from(body)))?)
+}
+
 /// Acknowledged private messages/s through one edge of a 3-node `meridian dev` area,
 /// each writer on its own keep-alive connection, every request signed as SDKs sign.
 async fn bench_api(writers: &[usize], duration: Duration) -> anyhow::Result<Vec<Measurement>> {
@@ -457,23 +484,16 @@ async fn bench_api(writers: &[usize], duration: Duration) -> anyhow::Result<Vec<
             let connections = connections.clone();
             let (authority, key, secret) = (authority.clone(), key.clone(), secret.clone());
             async move {
-                let nonce = format!("{writer}{n}");
-                let body = format!(
-                    "fromUserId=w{writer}&toUserId=r{writer}&objectName=RC:TxtMsg&content={{\"content\":\"m{n}\"}}"
-                );
-                let mut request = hyper::Request::post("/message/private/publish.json")
-                    .header(hyper::header::HOST, authority)
-                    .header(hyper::header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-                for (name, value) in meridian_client::server_api::signed_headers(&key, &secret, &nonce, 0) {
-                    request = request.header(name, value);
-                }
-                let request = request.body(Full::new(Bytes::from(body)))?;
+                let request = private_publish(&authority, &key, &secret, writer, n)?;
                 let mut sender = connections[writer].lock().await;
                 let response = sender.send_request(request).await?;
                 let status = response.status();
                 let answer = response.into_body().collect().await?.to_bytes();
                 if !status.is_success() {
-                    bail!("publish answered {status}: {}", String::from_utf8_lossy(&answer));
+                    bail!(
+                        "publish answered {status}: {}",
+                        String::from_utf8_lossy(&answer)
+                    );
                 }
                 Ok(())
             }
@@ -523,6 +543,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Chatroom(args) => return crate::bench_sessions::chatroom(args).await,
         BenchCommand::Nav(args) => return crate::bench_sessions::nav(args).await,
         BenchCommand::Hooks(args) => return crate::bench_hooks::hooks(args).await,
+        BenchCommand::Soak(args) => return crate::bench_soak::soak(args).await,
         BenchCommand::All => return run_all().await,
     };
     let duration = Duration::from_secs(seconds.max(1));

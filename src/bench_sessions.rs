@@ -3,7 +3,7 @@
 //! here with the app's secret (`meridian_edge::token::issue`), not fetched per user.
 
 mod chatroom;
-mod dev_child;
+pub(crate) mod dev_child;
 mod ejabberd;
 mod group;
 mod idle;

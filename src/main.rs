@@ -3,6 +3,7 @@
 mod bench;
 mod bench_hooks;
 mod bench_sessions;
+mod bench_soak;
 mod chat;
 mod config_file;
 mod dev;
@@ -198,6 +199,10 @@ struct DevArgs {
     /// servers or push gateways behind a private CA. Repeatable.
     #[arg(long = "outbound-ca", env = "MERIDIAN_DEV_OUTBOUND_CA")]
     outbound_ca_files: Vec<PathBuf>,
+    /// Enforce the Server API's per-app rate limits (`false` for benchmarks that measure
+    /// the pipeline rather than the limiter).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    api_rate_limits: bool,
 }
 
 #[derive(Args)]
@@ -283,7 +288,7 @@ async fn run(command: Commands) -> anyhow::Result<()> {
                 nodes: args.nodes,
                 data_dir: args.data_dir,
                 port_base: args.port_base,
-                rate_limits: true,
+                rate_limits: args.api_rate_limits,
                 outbound_ca_files: args.outbound_ca_files,
                 sessions: meridian_edge::SessionSettings {
                     offline_window_secs: args.offline_window_secs,

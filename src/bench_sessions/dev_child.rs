@@ -81,6 +81,11 @@ impl DevChild {
     /// Starts `meridian dev --areas SG --nodes 1` with `extra_args`, on the first port base
     /// that is free, and waits until it has written `endpoints.json`.
     pub async fn start(extra_args: &[&str]) -> anyhow::Result<Self> {
+        Self::start_nodes(1, extra_args).await
+    }
+
+    /// [`DevChild::start`] with `nodes` cluster nodes.
+    pub async fn start_nodes(nodes: u64, extra_args: &[&str]) -> anyhow::Result<Self> {
         // Each child gets its own data dir: a dev data dir remembers its ports.
         static STARTED: AtomicU32 = AtomicU32::new(0);
         let exe = std::env::current_exe().context("finding the meridian binary")?;
@@ -92,7 +97,9 @@ impl DevChild {
             let log_path = data_dir.join("dev.log");
             let log = std::fs::File::create(&log_path)?;
             let child = Command::new(&exe)
-                .args(["dev", "--areas", "SG", "--nodes", "1", "--port-base"])
+                .args(["dev", "--areas", "SG", "--nodes"])
+                .arg(nodes.to_string())
+                .arg("--port-base")
                 .arg(port_base(attempt).to_string())
                 .arg("--data-dir")
                 .arg(&data_dir)
@@ -119,6 +126,24 @@ impl DevChild {
     /// The child's resident memory (VmRSS), in bytes.
     pub fn rss_bytes(&self) -> anyhow::Result<u64> {
         self.process.rss_bytes()
+    }
+
+    /// Bytes in the child's data dir (every node's log, state and snapshots).
+    pub fn disk_bytes(&self) -> u64 {
+        fn walk(dir: &std::path::Path) -> u64 {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return 0;
+            };
+            entries
+                .flatten()
+                .map(|entry| match entry.metadata() {
+                    Ok(meta) if meta.is_dir() => walk(&entry.path()),
+                    Ok(meta) => meta.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        }
+        walk(&self.process.data_dir)
     }
 
     /// Starts `meridian edge` as a process of its own in front of this deployment's

@@ -1,0 +1,327 @@
+//! `meridian bench soak`: signed Server API publishes at a steady rate (by default 70% of
+//! the peak measured first) into a 3-node area for many minutes. The area must refuse
+//! nothing, its p99 must stay flat and its memory must level off. The area runs as a
+//! `meridian dev` child, so its memory and disk are measured apart from the load.
+//!
+//! The load is open-loop: every message has a scheduled send time and its latency counts
+//! from then, so a stall shows as the queue behind it rather than as fewer samples.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use http_body_util::BodyExt;
+use serde::Serialize;
+use serde_json::json;
+use tokio::time::Instant;
+
+use crate::bench::{keepalive_connection, machine, percentile_ms, private_publish};
+use crate::bench_sessions::dev_child::DevChild;
+
+#[derive(Args)]
+pub struct SoakArgs {
+    #[arg(long)]
+    json: bool,
+    /// How long the steady load lasts.
+    #[arg(long, default_value_t = 30)]
+    minutes: u64,
+    /// Messages per second; by default 70% of the peak a 20-second closed-loop run of the
+    /// same writers reaches first.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Writers, each on its own keep-alive connection.
+    #[arg(long, default_value_t = 64)]
+    writers: usize,
+    /// Seconds per reported window.
+    #[arg(long, default_value_t = 10)]
+    window: u64,
+    /// Write an SVG plot of p99 latency, throughput and memory over the run here.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+}
+
+/// One message's fate: when it was due (since the start), and its latency if acknowledged.
+struct Sample {
+    due: Duration,
+    latency: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Window {
+    end_s: u64,
+    acked: u64,
+    refused: u64,
+    acked_per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    rss_mib: f64,
+    disk_mib: f64,
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+struct Target {
+    api: String,
+    authority: String,
+    key: String,
+    secret: String,
+}
+
+/// Sends writer `writer`'s messages; `due(n)` is when its `n`th is due (`None`: stop).
+async fn writer_loop(
+    target: Arc<Target>,
+    writer: usize,
+    started: Instant,
+    due: impl Fn(u64) -> Option<Duration>,
+    samples: Arc<Mutex<Vec<Sample>>>,
+) -> anyhow::Result<()> {
+    let mut connection = keepalive_connection(&target.api).await?;
+    let mut n = 0;
+    while let Some(at) = due(n) {
+        tokio::time::sleep_until(started + at).await;
+        let request = private_publish(&target.authority, &target.key, &target.secret, writer, n)?;
+        let answered = match connection.send_request(request).await {
+            Ok(response) => {
+                let ok = response.status().is_success();
+                ok && response.into_body().collect().await.is_ok()
+            }
+            Err(_) => {
+                connection = keepalive_connection(&target.api).await?;
+                false
+            }
+        };
+        let latency = answered.then(|| started.elapsed().saturating_sub(at));
+        samples
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Sample { due: at, latency });
+        n += 1;
+    }
+    Ok(())
+}
+
+/// Closed loop for `seconds`: each writer sends its next message as soon as the last is
+/// answered. Answers messages/s.
+async fn peak(target: &Arc<Target>, writers: usize, seconds: u64) -> anyhow::Result<f64> {
+    let samples = Arc::new(Mutex::new(Vec::new()));
+    let started = Instant::now();
+    let end = Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for writer in 0..writers {
+        // "Due" at once: the loop waits only for answers.
+        let due = move |_| (started.elapsed() < end).then(|| started.elapsed());
+        tasks.push(tokio::spawn(writer_loop(
+            target.clone(),
+            writer,
+            started,
+            due,
+            samples.clone(),
+        )));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let acked = samples
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .filter(|s| s.latency.is_some())
+        .count();
+    Ok(acked as f64 / started.elapsed().as_secs_f64())
+}
+
+pub async fn soak(args: SoakArgs) -> anyhow::Result<()> {
+    let dev = DevChild::start_nodes(3, &["--api-rate-limits", "false"]).await?;
+    let endpoints = &dev.endpoints;
+    let target = Arc::new(Target {
+        api: endpoints.api.clone(),
+        authority: endpoints.api.trim_start_matches("http://").to_string(),
+        key: endpoints.app_key.clone(),
+        secret: endpoints.app_secret.clone(),
+    });
+    let writers = args.writers.max(1);
+    let (rate, peak_rate) = match args.rate {
+        Some(rate) => (rate, None),
+        None => {
+            let peak = peak(&target, writers, 20).await?;
+            eprintln!("meridian bench soak: peak {peak:.0} messages/s; soaking at 70%");
+            (peak * 0.7, Some(peak))
+        }
+    };
+    anyhow::ensure!(rate > 0.0, "--rate must be positive");
+    let length = Duration::from_secs(args.minutes.max(1) * 60);
+    let spacing = Duration::from_secs_f64(writers as f64 / rate);
+    let samples = Arc::new(Mutex::new(Vec::new()));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for writer in 0..writers {
+        // Writers interleave evenly: writer w's nth message is due at (n + w/writers) spacings.
+        let offset = spacing.mul_f64(writer as f64 / writers as f64);
+        let due = move |n: u64| {
+            let at = offset + spacing.mul_f64(n as f64);
+            (at < length).then_some(at)
+        };
+        tasks.push(tokio::spawn(writer_loop(
+            target.clone(),
+            writer,
+            started,
+            due,
+            samples.clone(),
+        )));
+    }
+
+    let window = Duration::from_secs(args.window.max(1));
+    let mut windows: Vec<Window> = Vec::new();
+    let mut end = window;
+    loop {
+        tokio::time::sleep_until(started + end).await;
+        // Messages due in this window (those still unanswered are counted in the next).
+        let mut due_before_end = Vec::new();
+        samples
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|s: &Sample| {
+                let take = s.due < end;
+                if take {
+                    due_before_end.push((s.due, s.latency));
+                }
+                !take
+            });
+        let mut latencies: Vec<Duration> = due_before_end.iter().filter_map(|s| s.1).collect();
+        latencies.sort();
+        let refused = (due_before_end.len() - latencies.len()) as u64;
+        let point = Window {
+            end_s: end.as_secs(),
+            acked: latencies.len() as u64,
+            refused,
+            acked_per_sec: latencies.len() as f64 / window.as_secs_f64(),
+            p50_ms: percentile_ms(&latencies, 0.50),
+            p99_ms: percentile_ms(&latencies, 0.99),
+            max_ms: percentile_ms(&latencies, 1.0),
+            rss_mib: dev.rss_bytes().unwrap_or(0) as f64 / MIB,
+            disk_mib: dev.disk_bytes() as f64 / MIB,
+        };
+        eprintln!("{}", serde_json::to_string(&point)?);
+        windows.push(point);
+        if end >= length {
+            break;
+        }
+        end += window;
+    }
+    for task in tasks {
+        task.await.context("a writer panicked")??;
+    }
+    // Answers that came after the last window closed belong to it.
+    if let Some(last) = windows.last_mut() {
+        for sample in samples.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+            match sample.latency {
+                Some(_) => last.acked += 1,
+                None => last.refused += 1,
+            }
+        }
+    }
+
+    let refused: u64 = windows.iter().map(|w| w.refused).sum();
+    let acked: u64 = windows.iter().map(|w| w.acked).sum();
+    let third = (windows.len() / 3).max(1);
+    let median_p99 = |part: &[Window]| {
+        let mut p99s: Vec<f64> = part.iter().map(|w| w.p99_ms).collect();
+        p99s.sort_by(f64::total_cmp);
+        p99s.get(p99s.len() / 2).copied().unwrap_or(0.0)
+    };
+    let summary = json!({
+        "benchmark": "soak",
+        "machine": machine(),
+        "writers": writers,
+        "peak_per_sec": peak_rate,
+        "rate_per_sec": rate,
+        "minutes": args.minutes,
+        "acked": acked,
+        "refused": refused,
+        "p99_ms_first_third": median_p99(&windows[..third]),
+        "p99_ms_last_third": median_p99(&windows[windows.len() - third..]),
+        "p99_ms_worst_window": windows.iter().map(|w| w.p99_ms).fold(0.0, f64::max),
+        "rss_mib_first": windows.first().map(|w| w.rss_mib),
+        "rss_mib_max": windows.iter().map(|w| w.rss_mib).fold(0.0, f64::max),
+        "rss_mib_last": windows.last().map(|w| w.rss_mib),
+        "disk_mib_last": windows.last().map(|w| w.disk_mib),
+        "windows": if args.json { json!(windows) } else { json!(null) },
+    });
+    if let Some(path) = &args.plot {
+        std::fs::write(path, plot(&windows, rate))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    println!("{summary}");
+    anyhow::ensure!(refused == 0, "{refused} writes were refused or lost");
+    Ok(())
+}
+
+/// Three stacked panels over time: p99 latency, acknowledged messages/s and the
+/// deployment's resident memory.
+fn plot(windows: &[Window], rate: f64) -> String {
+    const WIDTH: f64 = 720.0;
+    const PANEL: f64 = 150.0;
+    const LEFT: f64 = 70.0;
+    const TOP: f64 = 30.0;
+    let span = windows.last().map_or(1, |w| w.end_s).max(1) as f64;
+    let panels: [(&str, Vec<f64>); 3] = [
+        (
+            "p99 latency (ms)",
+            windows.iter().map(|w| w.p99_ms).collect(),
+        ),
+        (
+            "acknowledged / s",
+            windows.iter().map(|w| w.acked_per_sec).collect(),
+        ),
+        (
+            "resident memory (MiB)",
+            windows.iter().map(|w| w.rss_mib).collect(),
+        ),
+    ];
+    let height = TOP + panels.len() as f64 * (PANEL + 40.0) + 20.0;
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height}\" \
+         font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" \
+         fill=\"white\"/>\n<text x=\"{LEFT}\" y=\"18\">meridian bench soak: {rate:.0} messages/s \
+         for {:.0} min</text>\n",
+        WIDTH + LEFT + 20.0,
+        span / 60.0
+    );
+    for (i, (label, values)) in panels.iter().enumerate() {
+        let top = TOP + i as f64 * (PANEL + 40.0) + 10.0;
+        let most = values.iter().copied().fold(0.0, f64::max).max(1e-9) * 1.1;
+        let points: Vec<String> = windows
+            .iter()
+            .zip(values)
+            .map(|(w, v)| {
+                let x = LEFT + w.end_s as f64 / span * WIDTH;
+                let y = top + PANEL - v / most * PANEL;
+                format!("{x:.1},{y:.1}")
+            })
+            .collect();
+        svg.push_str(&format!(
+            "<text x=\"{LEFT}\" y=\"{:.1}\">{label}</text>\n\
+             <rect x=\"{LEFT}\" y=\"{top:.1}\" width=\"{WIDTH}\" height=\"{PANEL}\" fill=\"none\" \
+             stroke=\"#999\"/>\n\
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{most:.0}</text>\n\
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">0</text>\n\
+             <polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\" points=\"{}\"/>\n",
+            top - 4.0,
+            LEFT - 6.0,
+            top + 12.0,
+            LEFT - 6.0,
+            top + PANEL,
+            points.join(" ")
+        ));
+    }
+    svg.push_str(&format!(
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">minutes: {:.0}</text>\n</svg>\n",
+        LEFT + WIDTH,
+        height - 6.0,
+        span / 60.0
+    ));
+    svg
+}
