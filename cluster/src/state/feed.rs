@@ -292,28 +292,34 @@ pub fn sync(
     let in_view = |m: &Message| m.pos <= head;
     let start_after = |prefix: &[u8]| positioned(prefix, request.after + 1);
     let mut found: Vec<Message> = Vec::new();
-    // Each source is read in position order, at most `limit + 1` of it: together they
-    // hold the oldest `limit + 1` candidates, which tells whether more remain.
+    // Each source gives, in position order, its oldest `limit + 1` messages for this user
+    // (filtered before they are counted): together they hold the oldest `limit + 1`
+    // candidates, which tells whether more remain.
     for prefix in [
         inbox_prefix(app_key, &request.user_id),
         broadcast_prefix(app_key),
     ] {
-        let mut pointers: Vec<(Conversation, u64)> = Vec::new();
-        let mut failure = None;
+        let mut kept = 0;
+        let mut failure: Option<CommandError> = None;
         state.visit_from(&prefix, &start_after(&prefix), &mut |_, value| {
-            match crate::raft::wire::from_bytes(value) {
-                Ok(pointer) => pointers.push(pointer),
+            let message = crate::raft::wire::from_bytes::<(Conversation, u64)>(value)
+                .map_err(CommandError::from)
+                .and_then(|(conversation, seq)| messages::get(state, app_key, &conversation, seq));
+            match message {
+                // Newer than the head: so is everything after it in this source.
+                Ok(Some(message)) if !in_view(&message) => return false,
+                Ok(Some(message)) => {
+                    found.push(message);
+                    kept += 1;
+                }
+                // Its message is gone (deleted with its app): nothing to hand out.
+                Ok(None) => {}
                 Err(e) => failure = Some(e),
             }
-            failure.is_none() && pointers.len() <= limit
+            failure.is_none() && kept <= limit
         })?;
         if let Some(e) = failure {
-            return Err(e.into());
-        }
-        for (conversation, seq) in pointers {
-            if let Some(message) = messages::get(state, app_key, &conversation, seq)? {
-                found.extend(Some(message).filter(in_view));
-            }
+            return Err(e);
         }
     }
     let mut group_ids = Vec::new();
@@ -321,11 +327,16 @@ pub fn sync(
         let joined_at_pos = groups::membership(state, app_key, &group.group_id, &request.user_id)?
             .map_or(0, |member| member.joined_at_pos);
         let conversation = Conversation::group_like(ConversationType::Group, &group.group_id, "");
-        found.extend(
-            messages::after_position(state, app_key, &conversation, request.after, limit + 1)?
-                .into_iter()
-                .filter(|m| in_view(m) && m.pos >= joined_at_pos && m.visible_to(&request.user_id)),
-        );
+        // GRP-05: nothing from before the user joined.
+        let after = request.after.max(joined_at_pos.saturating_sub(1));
+        found.extend(messages::after_position(
+            state,
+            app_key,
+            &conversation,
+            after,
+            limit + 1,
+            &|m| in_view(m) && m.visible_to(&request.user_id),
+        )?);
         group_ids.push(group.group_id);
     }
     found.sort_by_key(|m| m.pos);

@@ -752,14 +752,16 @@ pub(super) fn last_and_unread(
     Ok((last, unread))
 }
 
-/// The oldest `limit` messages of a conversation whose feed position is after `after`.
-/// Reads back from the newest, so it costs what the device missed, not the history.
+/// The oldest `limit` messages of a conversation whose feed position is after `after`
+/// and that `keep` keeps (counted after that filter, so none are skipped). Reads back
+/// from the newest, so it costs what the device missed, not the history.
 pub(super) fn after_position(
     state: &impl StateRead,
     app_key: &str,
     conversation: &Conversation,
     after: u64,
     limit: usize,
+    keep: &dyn Fn(&Message) -> bool,
 ) -> Result<Vec<Message>, CommandError> {
     let prefix = [MSG_PREFIX, &conversation.key(app_key)].concat();
     let mut newer = Vec::new();
@@ -769,7 +771,9 @@ pub(super) fn after_position(
         true,
         &mut |bytes| match crate::raft::wire::from_bytes::<Message>(bytes) {
             Ok(message) if message.pos > after => {
-                newer.push(message);
+                if keep(&message) {
+                    newer.push(message);
+                }
                 true
             }
             Ok(_) => false,

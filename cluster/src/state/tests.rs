@@ -982,6 +982,35 @@ fn the_feed_orders_every_event_and_sync_returns_what_a_user_missed_in_that_order
     assert!(sync_of(&tree, "alice", 7, 100).messages.is_empty());
 }
 
+// covers: MSG-01, GRP-05
+#[test]
+fn a_sync_page_counts_only_what_the_user_may_see_so_nothing_behind_it_is_skipped() {
+    // Before: a group's oldest `limit + 1` messages were read and then filtered, so a page
+    // of messages from before the user joined (or meant for others) hid what came after.
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    run(&tree, &[join("g1", vec!["alice".into(), "carol".into()])]);
+    let g1 = Conversation::group_like(ConversationType::Group, "g1", "");
+    for n in 0..3 {
+        publish(
+            &tree,
+            vec![text(g1.clone(), "alice", None, &format!("before {n}"))],
+        )
+        .unwrap();
+    }
+    run(&tree, &[join("g1", vec!["bob".into()])]);
+    for n in 0..3 {
+        let mut directed = text(g1.clone(), "alice", None, &format!("for carol {n}"));
+        directed.visible_to = vec!["alice".into(), "carol".into()];
+        publish(&tree, vec![directed]).unwrap();
+    }
+    publish(&tree, vec![text(g1.clone(), "alice", None, "for all")]).unwrap();
+    let page = sync_of(&tree, "bob", 0, 2);
+    let contents: Vec<&str> = page.messages.iter().map(|m| m.content.as_str()).collect();
+    assert_eq!(contents, ["for all"]);
+    assert!(!page.more);
+}
+
 /// The state as a sync reads it while the node keeps applying: `landing` is applied to
 /// the tree right after the first read (the feed head), before any other.
 struct ApplyingMidRead<'a> {
