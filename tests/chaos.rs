@@ -128,6 +128,19 @@ async fn a_leader_cut_off_from_its_quorum_refuses_at_once_within_an_election_tim
         other => panic!("the leader did not take a write before the cut: {other:?}"),
     }
 
+    // A feed poll already waiting when the leader is cut off (an edge's tailer).
+    let waiting_poll = {
+        let (client, addr) = (client.without_retries(), addr.clone());
+        tokio::spawn(async move {
+            let poll = ApiRequest::Feed {
+                after: 1 << 40,
+                limit: 10,
+                wait_ms: 4_000,
+            };
+            let answer = answer_of(&client, &addr, &poll, Duration::from_secs(6)).await;
+            (answer, Instant::now())
+        })
+    };
     deployment.isolate(Some(leader));
     let cut = Instant::now();
     // Probes: while the leader still takes writes they hang (nothing can commit).
@@ -145,10 +158,20 @@ async fn a_leader_cut_off_from_its_quorum_refuses_at_once_within_an_election_tim
             cut.elapsed()
         );
     };
-    // Its election timeout (400–800 ms by default), give or take one probe.
+    // Its longest election timeout (800 ms by default), give or take one probe.
     assert!(
-        refused_at < Duration::from_millis(1_100),
+        refused_at < Duration::from_millis(1_300),
         "refused only after {refused_at:?}"
+    );
+    let (answer, answered_at) = waiting_poll.await.unwrap();
+    assert!(
+        matches!(answer, Some(ApiReply::NotLeader { leader: None })),
+        "{answer:?}"
+    );
+    assert!(
+        answered_at.duration_since(cut) < Duration::from_millis(1_300),
+        "the waiting poll was let go after {:?}",
+        answered_at.duration_since(cut)
     );
     for read in &reads {
         let answer = answer_of(client, &addr, read, Duration::from_millis(150)).await;

@@ -41,14 +41,18 @@ pub struct NodeConfig {
     pub storage: StorageTuning,
 }
 
+/// How long sending and installing one snapshot may take.
+const SNAPSHOT_RPC_TIMEOUT_MS: u64 = 120_000;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RaftTuning {
     pub heartbeat_ms: u64,
     pub election_timeout_min_ms: u64,
     pub election_timeout_max_ms: u64,
-    /// A node builds a snapshot every this many entries, each node in its own third of
-    /// the period so replicas do not snapshot together.
+    /// A node builds a snapshot every this many entries, times one per 500,000 records of
+    /// its last snapshot (the work per write stays bounded as the state grows), each node
+    /// in its own third of the period so replicas do not snapshot together.
     pub snapshot_every_entries: u64,
     /// Entries kept in the log behind a snapshot, so slightly lagging followers catch up
     /// from the log instead of a snapshot.
@@ -183,6 +187,9 @@ impl NodeConfig {
             heartbeat_interval: self.raft.heartbeat_ms,
             election_timeout_min: self.raft.election_timeout_min_ms,
             election_timeout_max: self.raft.election_timeout_max_ms,
+            // A snapshot travels whole in one RPC (openraft's default gives it 200 ms):
+            // hundreds of megabytes must fit.
+            install_snapshot_timeout: SNAPSHOT_RPC_TIMEOUT_MS,
             // Each node asks for its own in its phase (`raft::snapshot_schedule`).
             snapshot_policy: openraft::SnapshotPolicy::Never,
             max_in_snapshot_log_to_keep: self.raft.logs_kept_after_snapshot,

@@ -498,51 +498,81 @@ fn not_leader(
 /// A feed long poll waits at most this long (below the callers' RPC timeout).
 const MAX_FEED_WAIT_MS: u64 = 5_000;
 
+/// How often a waiting feed poll looks whether its leader is still acknowledged.
+const FENCE_RECHECK: Duration = Duration::from_millis(100);
+
 /// Serves the feed only while this node leads, so edges follow the freshest copy; a
 /// deposed leader's feed is still a prefix of the committed one, never a different one.
 async fn serve_feed(core: &NodeCore, after: u64, limit: usize, wait: Duration) -> ApiReply {
-    let metrics = core.raft.metrics().borrow_watched().clone();
-    if metrics.current_leader != Some(core.config.node_id) {
-        let leader = metrics.current_leader.and_then(|id| {
-            metrics
-                .membership_config
-                .membership()
-                .get_node(&id)
-                .map(|node| crate::api::LeaderHint {
-                    id,
-                    addr: node.addr.clone(),
-                })
-        });
-        return ApiReply::NotLeader { leader };
+    {
+        let metrics = core.raft.metrics();
+        let metrics = metrics.borrow_watched();
+        if metrics.current_leader != Some(core.config.node_id) {
+            let leader = metrics.current_leader.and_then(|id| {
+                metrics
+                    .membership_config
+                    .membership()
+                    .get_node(&id)
+                    .map(|node| crate::api::LeaderHint {
+                        id,
+                        addr: node.addr.clone(),
+                    })
+            });
+            return ApiReply::NotLeader { leader };
+        }
     }
     let mut head = core.state_machine.feed_head();
-    // Timing out is a normal answer: an empty page.
-    let _ = tokio::time::timeout(wait, head.wait_for(|head| *head > after)).await;
+    let deadline = tokio::time::Instant::now() + wait;
+    // Timing out is a normal answer: an empty page. A leader cut off from its quorum while
+    // the poll waits sends the edge on at once instead of at the end of the wait.
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let woken =
+            tokio::time::timeout(left.min(FENCE_RECHECK), head.wait_for(|head| *head > after))
+                .await;
+        if woken.is_ok() {
+            break;
+        }
+        if cut_off_from_quorum(core) {
+            return fenced(core);
+        }
+    }
     ApiReply::Read(state::query(
         core.state_machine.state(),
         &state::Query::Feed { after, limit },
     ))
 }
 
-/// CheckQuorum: a leader that no majority has acknowledged for the shortest election
-/// timeout is cut off and may already be replaced. It answers `NotLeader` (no hint) at once
-/// to writes, linearizable reads and feed polls, so callers go and find the new leader.
-/// openraft alone refuses proposals only after the longest election timeout (its lease),
-/// lets linearizable reads wait for a quorum that never answers, and keeps serving a feed
-/// that no longer grows, which stalled every session of the edges tailing it. A leader
-/// not yet acknowledged since its election, and a leader that is a quorum alone, are not
-/// fenced.
+/// CheckQuorum: a leader that no majority has acknowledged for the longest election
+/// timeout is cut off and most likely replaced. It answers `NotLeader` (no hint) at once
+/// to writes, linearizable reads and feed polls (also while a poll waits), so callers go
+/// and find the new leader. openraft alone refuses new proposals after the same time
+/// (its lease), but lets linearizable reads wait for a quorum that never answers and
+/// keeps serving a feed that no longer grows, which stalled every session of the edges
+/// tailing it. A leader not yet acknowledged since its election, and a leader that is a
+/// quorum alone, are not fenced. The acknowledgement time is when the acknowledged
+/// heartbeat or append was sent, so a healthy leader is refreshed about every heartbeat.
 fn cut_off_from_quorum(core: &NodeCore) -> bool {
-    let metrics = core.raft.metrics().borrow_watched().clone();
+    let metrics = core.raft.metrics();
+    let metrics = metrics.borrow_watched();
     if metrics.state != ServerState::Leader
         || metrics.membership_config.membership().voter_ids().count() <= 1
     {
         return false;
     }
-    let timeout = Duration::from_millis(core.config.raft.election_timeout_min_ms);
+    let timeout = Duration::from_millis(core.config.raft.election_timeout_max_ms);
     metrics
         .last_quorum_acked
+        .as_ref()
         .is_some_and(|acked| acked.elapsed() > timeout)
+}
+
+fn fenced(core: &NodeCore) -> ApiReply {
+    core.metrics.quorum_fenced_total.inc();
+    ApiReply::NotLeader { leader: None }
 }
 
 async fn serve_api(core: &NodeCore, request: ApiRequest) -> ApiReply {
@@ -552,8 +582,7 @@ async fn serve_api(core: &NodeCore, request: ApiRequest) -> ApiReply {
         _ => false,
     };
     if needs_quorum && cut_off_from_quorum(core) {
-        core.metrics.quorum_fenced_total.inc();
-        return ApiReply::NotLeader { leader: None };
+        return fenced(core);
     }
     match request {
         ApiRequest::Write(commands) => match core.writer.write(commands).await {

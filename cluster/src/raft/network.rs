@@ -97,11 +97,12 @@ impl PeerNetwork {
         Req: serde::Serialize,
         Resp: serde::de::DeserializeOwned,
     {
-        // openraft gives heartbeats and appends one heartbeat interval (100 ms). A busy
-        // follower (a snapshot, a loaded machine) answers later than that, and every late
-        // answer was a lost acknowledgement: the leader's lease ran out and it refused
-        // writes while nothing had failed. An answer is worth waiting for as long as it
-        // arrives within an election timeout.
+        // openraft gives appends one heartbeat interval (100 ms). A busy follower (a
+        // snapshot, a loaded machine) answers later than that, and every late answer was
+        // a lost acknowledgement, so the leader's lease ran out while nothing had failed.
+        // An answer is worth waiting for while it is younger than an election timeout.
+        // (Heartbeats keep their 100 ms: openraft's heartbeat worker times them itself.
+        // Snapshots get their own, longer, `install_snapshot_timeout`.)
         let timeout = option.hard_ttl().max(self.min_rpc_timeout);
         let reply: RaftReply<Resp> = self
             .client

@@ -3,7 +3,9 @@
 //! snapshots at once, and a snapshot costs a core and the disk for seconds: under
 //! sustained load three replicas copying 2.4 M records together starved the heartbeats
 //! until the leader's lease ran out and the area refused writes (issue 16). Each node
-//! takes its own phase of the period instead, so at most one in three snapshots at a time.
+//! takes its own phase of the period instead, so at most one in three snapshots at a time
+//! (while their periods agree: each node's follows its own last snapshot's size, so near
+//! a step of the period two may still meet once).
 //!
 //! A snapshot copies the whole state, so a fixed period costs more per write as the state
 //! grows (2.4 M records took 12 s to copy on a loaded 2-core machine). The period grows
@@ -30,9 +32,14 @@ pub fn period(every: u64, records: u64) -> u64 {
 /// first index of its phase (a third of `every` per node id, modulo 3) at least half a
 /// period after `last`. Successive snapshots of one node stay `every` apart.
 pub fn next_due(last: u64, every: u64, node_id: u64) -> u64 {
-    let offset = (node_id % 3) * every / 3;
-    let earliest = last + every / 2 + 1;
-    earliest.saturating_sub(offset).div_ceil(every) * every + offset
+    let every = every.max(1);
+    let offset = (node_id % 3) * (every / 3);
+    let earliest = last.saturating_add(every / 2 + 1);
+    earliest
+        .saturating_sub(offset)
+        .div_ceil(every)
+        .saturating_mul(every)
+        .saturating_add(offset)
 }
 
 /// Asks openraft for a snapshot whenever this node's next one is due, until `stop`.

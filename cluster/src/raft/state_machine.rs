@@ -227,6 +227,8 @@ impl StateMachineStore {
         let bytes = fs::read(&path)?;
         let (meta, records) =
             parse_snapshot(&bytes).map_err(|e| invalid(format!("{}: {e}", path.display())))?;
+        // The next snapshot's period depends on it (`raft::snapshot_schedule`).
+        self.note_snapshot_records(records.len());
         if meta.last_log_id > self.last_applied()? {
             tracing::info!(snapshot = %path.display(), "state is older than the newest snapshot: installing it");
             self.load_into_sled(&meta, records)?;
