@@ -7,6 +7,7 @@
 //! from then, so a stall shows as the queue behind it rather than as fewer samples.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,6 +19,8 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use crate::bench::{keepalive_connection, machine, percentile_ms, private_publish};
+
+type SendRequest = hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>;
 use crate::bench_sessions::dev_child::DevChild;
 
 #[derive(Args)]
@@ -40,6 +43,10 @@ pub struct SoakArgs {
     /// Write an SVG plot of p99 latency, throughput and memory over the run here.
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// Stop early once the deployment's data dir holds this much (GiB): its disk must not
+    /// fill the machine's.
+    #[arg(long, default_value_t = 40)]
+    max_disk_gib: u64,
 }
 
 /// One message's fate: when it was due (since the start), and its latency if acknowledged.
@@ -63,6 +70,31 @@ struct Window {
 
 const MIB: f64 = 1024.0 * 1024.0;
 
+impl Window {
+    /// The window ending at `end` (since the start), from its acknowledged latencies.
+    fn of(
+        end: Duration,
+        length: Duration,
+        latencies: &mut [Duration],
+        refused: u64,
+        rss_bytes: u64,
+        disk_bytes: u64,
+    ) -> Self {
+        latencies.sort();
+        Self {
+            end_s: end.as_secs(),
+            acked: latencies.len() as u64,
+            refused,
+            acked_per_sec: latencies.len() as f64 / length.as_secs_f64(),
+            p50_ms: percentile_ms(latencies, 0.50),
+            p99_ms: percentile_ms(latencies, 0.99),
+            max_ms: percentile_ms(latencies, 1.0),
+            rss_mib: rss_bytes as f64 / MIB,
+            disk_mib: disk_bytes as f64 / MIB,
+        }
+    }
+}
+
 struct Target {
     api: String,
     authority: String,
@@ -70,37 +102,59 @@ struct Target {
     secret: String,
 }
 
+/// How long one publish may take before it counts as refused.
+const ANSWER_WAIT: Duration = Duration::from_secs(30);
+
+/// One publish on `connection`; true when it was acknowledged. The answer is read whole
+/// either way, so the connection stays usable.
+async fn publish(
+    connection: &mut SendRequest,
+    target: &Target,
+    writer: usize,
+    n: u64,
+) -> anyhow::Result<bool> {
+    let request = private_publish(&target.authority, &target.key, &target.secret, writer, n)?;
+    let response = connection.send_request(request).await?;
+    let ok = response.status().is_success();
+    response.into_body().collect().await?;
+    Ok(ok)
+}
+
 /// Sends writer `writer`'s messages; `due(n)` is when its `n`th is due (`None`: stop).
+/// A message that is refused, times out or finds no connection counts as refused; the
+/// writer reconnects and goes on.
 async fn writer_loop(
     target: Arc<Target>,
     writer: usize,
     started: Instant,
     due: impl Fn(u64) -> Option<Duration>,
     samples: Arc<Mutex<Vec<Sample>>>,
-) -> anyhow::Result<()> {
-    let mut connection = keepalive_connection(&target.api).await?;
+) {
+    let mut connection = None;
     let mut n = 0;
     while let Some(at) = due(n) {
         tokio::time::sleep_until(started + at).await;
-        let request = private_publish(&target.authority, &target.key, &target.secret, writer, n)?;
-        let answered = match connection.send_request(request).await {
-            Ok(response) => {
-                let ok = response.status().is_success();
-                ok && response.into_body().collect().await.is_ok()
-            }
-            Err(_) => {
-                connection = keepalive_connection(&target.api).await?;
-                false
-            }
+        if connection.is_none() {
+            connection = keepalive_connection(&target.api).await.ok();
+        }
+        let acknowledged = match connection.as_mut() {
+            Some(open) => matches!(
+                tokio::time::timeout(ANSWER_WAIT, publish(open, &target, writer, n)).await,
+                Ok(Ok(true))
+            ),
+            None => false,
         };
-        let latency = answered.then(|| started.elapsed().saturating_sub(at));
+        if !acknowledged {
+            // Whatever went wrong, the next message starts on a fresh connection.
+            connection = None;
+        }
+        let latency = acknowledged.then(|| started.elapsed().saturating_sub(at));
         samples
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(Sample { due: at, latency });
         n += 1;
     }
-    Ok(())
 }
 
 /// Closed loop for `seconds`: each writer sends its next message as soon as the last is
@@ -122,7 +176,7 @@ async fn peak(target: &Arc<Target>, writers: usize, seconds: u64) -> anyhow::Res
         )));
     }
     for task in tasks {
-        task.await??;
+        task.await?;
     }
     let acked = samples
         .lock()
@@ -151,18 +205,24 @@ pub async fn soak(args: SoakArgs) -> anyhow::Result<()> {
             (peak * 0.7, Some(peak))
         }
     };
-    anyhow::ensure!(rate > 0.0, "--rate must be positive");
-    let length = Duration::from_secs(args.minutes.max(1) * 60);
+    anyhow::ensure!(
+        rate.is_finite() && (1.0..=1_000_000.0).contains(&rate),
+        "--rate must be between 1 and 1,000,000 messages per second"
+    );
+    let minutes = args.minutes.max(1);
+    let length = Duration::from_secs(minutes * 60);
     let spacing = Duration::from_secs_f64(writers as f64 / rate);
     let samples = Arc::new(Mutex::new(Vec::new()));
+    let stopping = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for writer in 0..writers {
         // Writers interleave evenly: writer w's nth message is due at (n + w/writers) spacings.
         let offset = spacing.mul_f64(writer as f64 / writers as f64);
+        let stopping = stopping.clone();
         let due = move |n: u64| {
             let at = offset + spacing.mul_f64(n as f64);
-            (at < length).then_some(at)
+            (at < length && !stopping.load(Ordering::Relaxed)).then_some(at)
         };
         tasks.push(tokio::spawn(writer_loop(
             target.clone(),
@@ -175,6 +235,9 @@ pub async fn soak(args: SoakArgs) -> anyhow::Result<()> {
 
     let window = Duration::from_secs(args.window.max(1));
     let mut windows: Vec<Window> = Vec::new();
+    // The newest window's acknowledged latencies (late answers join them at the end).
+    let mut latencies: Vec<Duration>;
+    let mut stopped_early = false;
     let mut end = window;
     loop {
         tokio::time::sleep_until(started + end).await;
@@ -190,38 +253,47 @@ pub async fn soak(args: SoakArgs) -> anyhow::Result<()> {
                 }
                 !take
             });
-        let mut latencies: Vec<Duration> = due_before_end.iter().filter_map(|s| s.1).collect();
-        latencies.sort();
+        latencies = due_before_end.iter().filter_map(|s| s.1).collect();
         let refused = (due_before_end.len() - latencies.len()) as u64;
-        let point = Window {
-            end_s: end.as_secs(),
-            acked: latencies.len() as u64,
+        let point = Window::of(
+            end,
+            window,
+            &mut latencies,
             refused,
-            acked_per_sec: latencies.len() as f64 / window.as_secs_f64(),
-            p50_ms: percentile_ms(&latencies, 0.50),
-            p99_ms: percentile_ms(&latencies, 0.99),
-            max_ms: percentile_ms(&latencies, 1.0),
-            rss_mib: dev.rss_bytes().unwrap_or(0) as f64 / MIB,
-            disk_mib: dev.disk_bytes() as f64 / MIB,
-        };
+            dev.rss_bytes().unwrap_or(0),
+            dev.disk_bytes(),
+        );
         eprintln!("{}", serde_json::to_string(&point)?);
+        let full = point.disk_mib * MIB >= (args.max_disk_gib as f64) * 1024.0 * MIB;
         windows.push(point);
-        if end >= length {
+        if full {
+            eprintln!("meridian bench soak: the data dir reached --max-disk-gib; stopping");
+            stopping.store(true, Ordering::Relaxed);
+            stopped_early = true;
+        }
+        if end >= length || stopped_early {
             break;
         }
         end += window;
     }
     for task in tasks {
-        task.await.context("a writer panicked")??;
+        task.await.context("a writer panicked")?;
     }
     // Answers that came after the last window closed belong to it.
     if let Some(last) = windows.last_mut() {
-        for sample in samples.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
-            match sample.latency {
-                Some(_) => last.acked += 1,
-                None => last.refused += 1,
-            }
-        }
+        let late: Vec<Sample> =
+            std::mem::take(&mut *samples.lock().unwrap_or_else(|p| p.into_inner()));
+        let refused = last.refused + late.iter().filter(|s| s.latency.is_none()).count() as u64;
+        latencies.extend(late.iter().filter_map(|s| s.latency));
+        let (rss, disk) = (last.rss_mib * MIB, last.disk_mib * MIB);
+        *last = Window::of(
+            end,
+            window,
+            &mut latencies,
+            refused,
+            rss as u64,
+            disk as u64,
+        );
     }
 
     let refused: u64 = windows.iter().map(|w| w.refused).sum();
@@ -238,7 +310,8 @@ pub async fn soak(args: SoakArgs) -> anyhow::Result<()> {
         "writers": writers,
         "peak_per_sec": peak_rate,
         "rate_per_sec": rate,
-        "minutes": args.minutes,
+        "minutes": minutes,
+        "stopped_at_disk_limit": stopped_early,
         "acked": acked,
         "refused": refused,
         "p99_ms_first_third": median_p99(&windows[..third]),
@@ -293,9 +366,11 @@ fn plot(windows: &[Window], rate: f64) -> String {
     for (i, (label, values)) in panels.iter().enumerate() {
         let top = TOP + i as f64 * (PANEL + 40.0) + 10.0;
         let most = values.iter().copied().fold(0.0, f64::max).max(1e-9) * 1.1;
+        // A window with no acknowledgement has no latency to draw.
         let points: Vec<String> = windows
             .iter()
             .zip(values)
+            .filter(|(w, _)| i != 0 || w.acked > 0)
             .map(|(w, v)| {
                 let x = LEFT + w.end_s as f64 / span * WIDTH;
                 let y = top + PANEL - v / most * PANEL;
