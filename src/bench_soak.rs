@@ -157,24 +157,40 @@ async fn writer_loop(
     }
 }
 
+/// Starts a [`writer_loop`] per writer, each sending when `due_of(writer)` says.
+fn spawn_writers<D>(
+    target: &Arc<Target>,
+    writers: usize,
+    started: Instant,
+    samples: &Arc<Mutex<Vec<Sample>>>,
+    due_of: impl Fn(usize) -> D,
+) -> Vec<tokio::task::JoinHandle<()>>
+where
+    D: Fn(u64) -> Option<Duration> + Send + 'static,
+{
+    (0..writers)
+        .map(|writer| {
+            tokio::spawn(writer_loop(
+                target.clone(),
+                writer,
+                started,
+                due_of(writer),
+                samples.clone(),
+            ))
+        })
+        .collect()
+}
+
 /// Closed loop for `seconds`: each writer sends its next message as soon as the last is
 /// answered. Answers messages/s.
 async fn peak(target: &Arc<Target>, writers: usize, seconds: u64) -> anyhow::Result<f64> {
     let samples = Arc::new(Mutex::new(Vec::new()));
     let started = Instant::now();
     let end = Duration::from_secs(seconds);
-    let mut tasks = Vec::new();
-    for writer in 0..writers {
-        // "Due" at once: the loop waits only for answers.
-        let due = move |_| (started.elapsed() < end).then(|| started.elapsed());
-        tasks.push(tokio::spawn(writer_loop(
-            target.clone(),
-            writer,
-            started,
-            due,
-            samples.clone(),
-        )));
-    }
+    // "Due" at once: the loop waits only for answers.
+    let tasks = spawn_writers(target, writers, started, &samples, |_| {
+        move |_| (started.elapsed() < end).then(|| started.elapsed())
+    });
     for task in tasks {
         task.await?;
     }
@@ -215,23 +231,15 @@ pub async fn soak(args: SoakArgs) -> anyhow::Result<()> {
     let samples = Arc::new(Mutex::new(Vec::new()));
     let stopping = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
-    let mut tasks = Vec::new();
-    for writer in 0..writers {
+    let tasks = spawn_writers(&target, writers, started, &samples, |writer| {
         // Writers interleave evenly: writer w's nth message is due at (n + w/writers) spacings.
         let offset = spacing.mul_f64(writer as f64 / writers as f64);
         let stopping = stopping.clone();
-        let due = move |n: u64| {
+        move |n: u64| {
             let at = offset + spacing.mul_f64(n as f64);
             (at < length && !stopping.load(Ordering::Relaxed)).then_some(at)
-        };
-        tasks.push(tokio::spawn(writer_loop(
-            target.clone(),
-            writer,
-            started,
-            due,
-            samples.clone(),
-        )));
-    }
+        }
+    });
 
     let window = Duration::from_secs(args.window.max(1));
     let mut windows: Vec<Window> = Vec::new();

@@ -19,9 +19,17 @@ fn binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_meridian"))
 }
 
-fn chaos(extra: &[&str]) -> (Output, Value, Vec<Value>) {
+fn chaos(seed: &str, extra: &[&str]) -> (Output, Value, Vec<Value>) {
     let output = Process::new(binary())
-        .args(["chaos", "--areas", "SG", "--duration", "60s", "--seed", "7"])
+        .args([
+            "chaos",
+            "--areas",
+            "SG",
+            "--duration",
+            "60s",
+            "--seed",
+            seed,
+        ])
         .args(extra)
         .env("RUST_LOG", "warn")
         .output()
@@ -39,33 +47,71 @@ fn chaos(extra: &[&str]) -> (Output, Value, Vec<Value>) {
     (output, verdict, faults)
 }
 
-#[test]
-fn a_seeded_run_with_leader_kills_and_partitions_loses_nothing() {
-    let (output, verdict, faults) = chaos(&[]);
+/// A run of `seed` comes out clean, with at least the faults every schedule holds, and
+/// its verdict's fault counts and outage percentiles agree with what it printed.
+fn assert_clean_run(seed: &str, extra: &[&str], min_acked: u64, min_delivered: u64) {
+    let (output, verdict, faults) = chaos(seed, extra);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{verdict}\n{stderr}");
     for key in ["lost", "duplicates", "order_violations", "phantoms"] {
         assert_eq!(verdict[key], 0, "{key}: {verdict}");
     }
     assert_eq!(verdict["replicas_identical"], true, "{verdict}");
-    assert!(verdict["acked"].as_u64().unwrap() > 500, "{verdict}");
-    assert!(verdict["delivered"].as_u64().unwrap() > 1000, "{verdict}");
+    assert!(verdict["acked"].as_u64().unwrap() > min_acked, "{verdict}");
+    assert!(
+        verdict["delivered"].as_u64().unwrap() > min_delivered,
+        "{verdict}"
+    );
     assert!(verdict["faults"].as_u64().unwrap() >= 10, "{verdict}");
     assert_eq!(faults.len() as u64, verdict["faults"].as_u64().unwrap());
     let count = |name: &str| faults.iter().filter(|f| f["fault"] == name).count();
     assert!(count("kill-leader") >= 2, "{faults:?}");
     assert!(count("partition-leader") >= 1, "{faults:?}");
-    // Writes came back after every fault (a partitioned leader holds writes until the
-    // partition heals: up to 3 s, plus an election).
-    assert!(
-        verdict["max_write_outage_ms"].as_u64().unwrap() < 10_000,
-        "{verdict}"
+    let counts = verdict["fault_counts"].as_object().unwrap();
+    for (kind, n) in counts {
+        assert_eq!(
+            n.as_u64().unwrap() as usize,
+            count(kind),
+            "{kind}: {verdict}"
+        );
+    }
+    assert_eq!(
+        counts.values().map(|n| n.as_u64().unwrap()).sum::<u64>(),
+        faults.len() as u64
     );
+    // Writes came back after every fault (a partitioned leader holds the writes it took
+    // until the partition heals: up to 3 s, plus an election).
+    let outage = &verdict["write_outage_ms"];
+    let (p50, p99, max) = (
+        outage["p50"].as_u64().unwrap(),
+        outage["p99"].as_u64().unwrap(),
+        outage["max"].as_u64().unwrap(),
+    );
+    assert!(p50 <= p99 && p99 <= max, "{verdict}");
+    let longest = verdict["max_write_outage_ms"].as_u64().unwrap();
+    assert!(max <= longest && longest < 10_000, "{verdict}");
+}
+
+#[test]
+fn a_seeded_run_with_leader_kills_and_partitions_loses_nothing() {
+    assert_clean_run("7", &[], 500, 1000);
+}
+
+/// The schedule that found issue 16's duplicate, with more users than the first run.
+#[test]
+fn a_second_seed_with_more_users_loses_and_repeats_nothing() {
+    assert_clean_run("90210", &["--users", "20"], 1500, 10_000);
 }
 
 #[test]
 fn acknowledging_before_the_commit_is_caught() {
-    let (output, verdict, _) = chaos(&["--plant-bug", "ack-before-commit"]);
+    // A failed run keeps its logs: here, in a directory the test removes.
+    let kept = tempfile::tempdir().unwrap();
+    let work_dir = kept.path().to_str().unwrap();
+    let (output, verdict, _) = chaos(
+        "7",
+        &["--plant-bug", "ack-before-commit", "--work-dir", work_dir],
+    );
     assert!(!output.status.success(), "{verdict}");
     assert!(verdict["lost"].as_u64().unwrap() > 0, "{verdict}");
 }

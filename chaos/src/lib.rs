@@ -165,7 +165,11 @@ impl Report {
             total.max_write_outage_ms = total.max_write_outage_ms.max(report.max_write_outage_ms);
             total.replicas_identical &= report.replicas_identical;
             total.crashes.extend(report.crashes.iter().cloned());
-            total.areas.extend(report.areas.iter().copied());
+            for area in &report.areas {
+                if !total.areas.contains(area) {
+                    total.areas.push(*area);
+                }
+            }
         }
         total.write_outage_ms = Outages::of(total.outage_per_fault_ms.clone());
         total
