@@ -257,11 +257,11 @@ pub async fn soak(args: SoakArgs) -> anyhow::Result<()> {
             .retain(|s: &Sample| {
                 let take = s.due < end;
                 if take {
-                    due_before_end.push((s.due, s.latency));
+                    due_before_end.push(s.latency);
                 }
                 !take
             });
-        latencies = due_before_end.iter().filter_map(|s| s.1).collect();
+        latencies = due_before_end.iter().flatten().copied().collect();
         let refused = (due_before_end.len() - latencies.len()) as u64;
         let point = Window::of(
             end,
@@ -272,7 +272,7 @@ pub async fn soak(args: SoakArgs) -> anyhow::Result<()> {
             dev.disk_bytes(),
         );
         eprintln!("{}", serde_json::to_string(&point)?);
-        let full = point.disk_mib * MIB >= (args.max_disk_gib as f64) * 1024.0 * MIB;
+        let full = point.disk_mib >= args.max_disk_gib as f64 * 1024.0;
         windows.push(point);
         if full {
             eprintln!("meridian bench soak: the data dir reached --max-disk-gib; stopping");

@@ -51,7 +51,7 @@ pub struct ChaosOptions {
 
 /// Write outages per fault: the longest stretch without any acknowledgement from a
 /// fault's start to the next fault's.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Outages {
     pub p50: u64,
     pub p99: u64,
@@ -59,9 +59,10 @@ pub struct Outages {
 }
 
 impl Outages {
-    fn of(mut per_fault: Vec<u64>) -> Self {
-        per_fault.sort_unstable();
-        let rank = |q| checker::nearest_rank(&per_fault, q).unwrap_or(0);
+    fn of(per_fault: &[u64]) -> Self {
+        let mut sorted = per_fault.to_vec();
+        sorted.sort_unstable();
+        let rank = |q| checker::nearest_rank(&sorted, q).unwrap_or(0);
         Self {
             p50: rank(0.5),
             p99: rank(0.99),
@@ -80,9 +81,8 @@ pub struct Report {
     pub fault_counts: BTreeMap<&'static str, u64>,
     /// The longest stretch of the whole run without an acknowledgement.
     pub max_write_outage_ms: u64,
-    pub write_outage_ms: Outages,
-    /// Each fault's write outage, in schedule order (for combining reports).
-    #[serde(skip)]
+    /// Each fault's write outage, in schedule order; printed as its percentiles.
+    #[serde(rename = "write_outage_ms", serialize_with = "as_percentiles")]
     pub outage_per_fault_ms: Vec<u64>,
     /// Whether every node ended with the same state digest at the same applied index.
     pub replicas_identical: bool,
@@ -92,7 +92,15 @@ pub struct Report {
     pub areas: Vec<AreaCode>,
 }
 
+fn as_percentiles<S: serde::Serializer>(per_fault: &[u64], out: S) -> Result<S::Ok, S::Error> {
+    Outages::of(per_fault).serialize(out)
+}
+
 impl Report {
+    pub fn outages(&self) -> Outages {
+        Outages::of(&self.outage_per_fault_ms)
+    }
+
     /// One Markdown row per report (a seed sweep), with a header.
     pub fn table(reports: &[Report]) -> String {
         let mut table = String::from(
@@ -101,7 +109,7 @@ impl Report {
              |---|---|---|---|---|---|---|---|---|---|---|\n",
         );
         for r in reports {
-            let v = &r.verdict;
+            let (v, outages) = (&r.verdict, r.outages());
             let kinds: Vec<String> = r
                 .fault_counts
                 .iter()
@@ -121,9 +129,9 @@ impl Report {
                 r.replicas_identical,
                 r.faults,
                 kinds.join(", "),
-                r.write_outage_ms.p50,
-                r.write_outage_ms.p99,
-                r.write_outage_ms.max,
+                outages.p50,
+                outages.p99,
+                outages.max,
             ));
         }
         table
@@ -140,7 +148,6 @@ impl Report {
             faults: 0,
             fault_counts: BTreeMap::new(),
             max_write_outage_ms: 0,
-            write_outage_ms: Outages::default(),
             outage_per_fault_ms: Vec::new(),
             replicas_identical: true,
             crashes: Vec::new(),
@@ -171,7 +178,6 @@ impl Report {
                 }
             }
         }
-        total.write_outage_ms = Outages::of(total.outage_per_fault_ms.clone());
         total
     }
 }
@@ -283,7 +289,6 @@ async fn run_in(options: &ChaosOptions, dir: &std::path::Path) -> anyhow::Result
         faults: schedule.len() as u64,
         fault_counts,
         max_write_outage_ms: longest_silence(&ack_times, (load_started, load_ended)),
-        write_outage_ms: Outages::of(outage_per_fault_ms.clone()),
         outage_per_fault_ms,
         replicas_identical,
         crashes: deployment.crashed(),

@@ -129,7 +129,8 @@ impl StateMachineStore {
         Ok(store)
     }
 
-    /// Records in the newest snapshot built or installed since this node started.
+    /// Records in the newest snapshot built, installed or recovered at start (0 before
+    /// any).
     pub fn snapshot_records(&self) -> u64 {
         self.inner.snapshot_records.load(Ordering::Relaxed)
     }
