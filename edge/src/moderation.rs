@@ -8,7 +8,7 @@
 //! `msgTimeStamp`, `clientMsgId` and `os`; the answer is JSON `{"pass": 1|0,
 //! "replaceContent"?: "...", "replacePushContent"?: "..."}`.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use meridian_cluster::hooks::{channel_type, signed_url, url_encode};
 use meridian_cluster::state::{ModerationDefault, ModerationRule, NewMessage};
@@ -79,10 +79,7 @@ impl Moderator {
         platform: &str,
     ) -> Verdict {
         let started = Instant::now();
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
+        let now_ms = crate::now_ms();
         let body = [
             ("appKey", signer.app_key),
             ("fromUserId", &message.sender),

@@ -20,9 +20,9 @@ mod sensitive;
 mod ultragroups;
 mod users;
 
+use crate::now_ms;
 use meridian_cluster::trace;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
@@ -469,13 +469,6 @@ pub struct ServerApi {
     /// `None` when the operator turned rate limits off (benchmarks of the pipeline).
     limits: Option<RateLimiter>,
     replay: ReplayGuard,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 fn answer(result: Result<Map<String, Value>, ApiError>) -> Response<Bytes> {

@@ -3,8 +3,13 @@
 //! feed is tailed in order and fanned out here; a connecting device first syncs from its
 //! cursor, so every message reaches it once and in order.
 
+mod auth;
+mod delivery;
+mod error;
 mod registry;
+mod requests;
 mod session;
+mod socket;
 mod tailer;
 
 use std::collections::BTreeMap;
@@ -16,6 +21,7 @@ use futures::FutureExt;
 use http::{header, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use meridian_cluster::state::messages::MAX_CONTENT_BYTES;
 use meridian_cluster::state::{Command, Envelope, Query, QueryOutput};
 use meridian_cluster::ClusterClient;
 use meridian_regions::AreaCode;
@@ -31,10 +37,12 @@ use crate::config::SessionSettings;
 use crate::metrics::EdgeMetrics;
 use crate::moderation::Moderator;
 use crate::server_api::directory::AppDirectory;
+pub use auth::ConnectParams;
 use registry::Registry;
-pub use session::{ConnectParams, MAX_FRAME_BYTES};
 
 pub const WEBSOCKET_PATH: &str = "/websocket";
+/// A client frame larger than this is refused (content ≤ 128 KiB plus the envelope).
+pub const MAX_FRAME_BYTES: usize = MAX_CONTENT_BYTES + 16 * 1024;
 /// The chunk a session reads its socket in (larger frames still arrive whole).
 const READ_BUFFER_BYTES: usize = 1024;
 /// tungstenite keeps its write buffer's largest size: small, so a busy session does not
@@ -231,7 +239,7 @@ impl Sessions {
             );
             return Ok(futures::future::ready(refusal).boxed());
         };
-        let mut params = session::ConnectParams::parse(request.uri().query().unwrap_or_default());
+        let mut params = ConnectParams::parse(request.uri().query().unwrap_or_default());
         if let Some(PeerAddr(peer)) = request.extensions().get::<PeerAddr>() {
             params.client_ip = peer.to_string();
         }

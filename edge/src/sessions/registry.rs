@@ -32,9 +32,17 @@ pub struct Dispatched {
 }
 
 impl Dispatched {
-    /// The frame for every receiver, made by the first that asks.
-    pub fn shared_frame(&self, make: impl FnOnce() -> String) -> Utf8Bytes {
-        self.shared_frame.get_or_init(|| make().into()).clone()
+    /// The frame for every receiver, made by the first that asks (one that fails to make
+    /// it leaves the next to try).
+    pub fn shared_frame<E>(
+        &self,
+        make: impl FnOnce() -> Result<String, E>,
+    ) -> Result<Utf8Bytes, E> {
+        if let Some(frame) = self.shared_frame.get() {
+            return Ok(frame.clone());
+        }
+        let frame = Utf8Bytes::from(make()?);
+        Ok(self.shared_frame.get_or_init(|| frame).clone())
     }
 }
 

@@ -1,0 +1,109 @@
+//! Who a connection is: its query string, and the user its token names.
+
+use std::sync::Arc;
+
+use meridian_cluster::state::{AppSettings, CommandError, Query, QueryOutput};
+use meridian_cluster::{ClusterClient, ClusterError};
+use meridian_regions::AreaCode;
+
+use super::error::SessionError;
+use super::Shared;
+use crate::now_ms;
+use crate::server_api::params::Params;
+use crate::token;
+
+/// The query string of `GET /websocket`.
+#[derive(Debug, Default)]
+pub struct ConnectParams {
+    pub app_key: String,
+    pub token: String,
+    pub device_id: String,
+    pub platform: String,
+    pub cursor: Option<u64>,
+    /// `ip:port` of the device, as this edge sees it (not from the query).
+    pub client_ip: String,
+}
+
+impl ConnectParams {
+    /// The query string is form-encoded, like a Server API body: one parser serves both.
+    pub fn parse(query: &str) -> Self {
+        let Ok(params) = Params::parse_form(query.as_bytes()) else {
+            return Self::default();
+        };
+        let text = |key: &str| params.get(key).unwrap_or_default().to_string();
+        Self {
+            app_key: params
+                .get("appId")
+                .or_else(|| params.get("appKey"))
+                .unwrap_or_default()
+                .to_string(),
+            token: text("token"),
+            device_id: text("deviceId"),
+            platform: text("platform"),
+            cursor: params.get("cursor").and_then(|c| c.parse().ok()),
+            client_ip: String::new(),
+        }
+    }
+}
+
+/// The authenticated user of a connection.
+pub(super) struct Identity {
+    pub(super) area: AreaCode,
+    pub(super) app_key: String,
+    pub(super) user_id: String,
+    pub(super) client: Arc<ClusterClient>,
+    /// The app's settings as of the connect (MSG-11: every connect reads them afresh).
+    pub(super) settings: AppSettings,
+}
+
+pub(super) async fn authenticate(
+    shared: &Shared,
+    params: &ConnectParams,
+) -> Result<Identity, SessionError> {
+    let incorrect = |why: &dyn std::fmt::Display| SessionError::TokenIncorrect(why.to_string());
+    let resolved = shared
+        .directory
+        .resolve(&params.app_key)
+        .await
+        .map_err(|e| incorrect(&e))?;
+    let claims = token::verify(resolved.secret(), &params.token).map_err(|e| incorrect(&e))?;
+    if claims.app_key != params.app_key {
+        return Err(incorrect(&"issued for another app"));
+    }
+    let client = shared
+        .directory
+        .client(resolved.area)
+        .cloned()
+        .ok_or_else(|| incorrect(&"app not served here"))?;
+    let access = client
+        .read(Query::UserAccess {
+            app_key: params.app_key.clone(),
+            user_id: claims.user_id.clone(),
+        })
+        .await;
+    let settings = match access {
+        Ok(QueryOutput::Access(user, ban, settings)) => {
+            if claims.issued_at_ms < user.tokens_valid_after_ms {
+                return Err(incorrect(&"expired"));
+            }
+            if let Some(ban) = ban.filter(|ban| ban.until_ms > now_ms()) {
+                return Err(SessionError::Banned {
+                    until_ms: ban.until_ms,
+                });
+            }
+            settings
+        }
+        Ok(_) => return Err(SessionError::unexpected_answer()),
+        Err(ClusterError::Refused(CommandError::NotFound { .. })) => {
+            return Err(incorrect(&"unknown user"))
+        }
+        Err(e) => return Err(SessionError::Unavailable(e.to_string())),
+    };
+    Ok(Identity {
+        area: resolved.area,
+        app_key: params.app_key.clone(),
+        user_id: claims.user_id,
+        client,
+        settings,
+    })
+}

@@ -1,0 +1,113 @@
+//! A user's own view of a conversation's history: pages, search, and deleting or
+//! clearing messages from that view only (PRV-05).
+
+use meridian_cluster::state::{Command, Conversation, HistoryPage, Query, QueryOutput};
+use meridian_proto::{MessageBody, ServerFrame};
+
+use super::{Context, SessionError};
+use crate::now_ms;
+use crate::sessions::delivery::body;
+
+/// Messages sent before `before_time` (0: now), newest first.
+pub(super) async fn page(
+    cx: &Context<'_>,
+    req_id: u64,
+    conversation: Conversation,
+    before_time: u64,
+    limit: usize,
+) -> Result<ServerFrame, SessionError> {
+    let to_ms = before_time.checked_sub(1).unwrap_or(u64::MAX);
+    let messages = read_page(cx, conversation, to_ms, limit, None, None).await?;
+    Ok(ServerFrame::HistoryPage { req_id, messages })
+}
+
+/// Messages with `keyword` in their content and/or from `sender`, newest first.
+pub(super) async fn search(
+    cx: &Context<'_>,
+    req_id: u64,
+    conversation: Conversation,
+    keyword: Option<String>,
+    sender: Option<String>,
+    limit: usize,
+) -> Result<ServerFrame, SessionError> {
+    if keyword.as_deref().is_none_or(str::is_empty) && sender.is_none() {
+        return Err(SessionError::invalid(
+            "name a keyword and/or a senderUserId",
+        ));
+    }
+    let messages = read_page(cx, conversation, u64::MAX, limit, keyword, sender).await?;
+    Ok(ServerFrame::HistoryPage { req_id, messages })
+}
+
+pub(super) async fn delete(
+    cx: &Context<'_>,
+    req_id: u64,
+    conversation: Conversation,
+    msg_uids: Vec<String>,
+) -> Result<ServerFrame, SessionError> {
+    delete_for_user(cx, conversation, None, msg_uids).await?;
+    Ok(ServerFrame::Done { req_id })
+}
+
+/// Clears everything sent before `before_time` (0: now).
+pub(super) async fn clear(
+    cx: &Context<'_>,
+    req_id: u64,
+    conversation: Conversation,
+    before_time: u64,
+) -> Result<ServerFrame, SessionError> {
+    let before = if before_time == 0 {
+        now_ms()
+    } else {
+        before_time
+    };
+    delete_for_user(cx, conversation, Some(before), Vec::new()).await?;
+    Ok(ServerFrame::Done { req_id })
+}
+
+/// A page of the user's own view of a conversation, newest first, before `to_ms`.
+async fn read_page(
+    cx: &Context<'_>,
+    conversation: Conversation,
+    to_ms: u64,
+    limit: usize,
+    keyword: Option<String>,
+    sender: Option<String>,
+) -> Result<Vec<MessageBody>, SessionError> {
+    let query = Query::History {
+        app_key: cx.app_key(),
+        page: HistoryPage {
+            conversation,
+            viewer: Some(cx.user_id()),
+            from_ms: 0,
+            to_ms,
+            newest_first: true,
+            limit,
+            members_only: true,
+            keyword,
+            sender,
+        },
+    };
+    let QueryOutput::Messages(messages) = cx.read(query, None).await? else {
+        return Err(SessionError::unexpected_answer());
+    };
+    let viewer = &cx.identity.user_id;
+    Ok(messages.iter().map(|m| body(m, viewer, 0)).collect())
+}
+
+async fn delete_for_user(
+    cx: &Context<'_>,
+    conversation: Conversation,
+    before_ms: Option<u64>,
+    msg_uids: Vec<String>,
+) -> Result<(), SessionError> {
+    let command = Command::DeleteForUser {
+        app_key: cx.app_key(),
+        user_id: cx.user_id(),
+        conversation,
+        before_ms,
+        msg_uids,
+    };
+    cx.write(command, None).await?;
+    Ok(())
+}

@@ -1,0 +1,30 @@
+//! A device registers where its pushes go (PUSH-01) while it is offline.
+
+use meridian_cluster::state::{Command, DeviceToken, PushProvider};
+use meridian_proto::ServerFrame;
+
+use super::{Context, SessionError};
+
+pub(super) async fn register(
+    cx: &Context<'_>,
+    req_id: u64,
+    provider: &str,
+    token: String,
+    app_id: String,
+) -> Result<ServerFrame, SessionError> {
+    let provider = PushProvider::parse(provider)
+        .ok_or_else(|| SessionError::invalid("provider must be apns, fcm or webhook"))?;
+    let device = DeviceToken {
+        device_id: cx.handle.device_id.clone(),
+        provider,
+        token,
+        app_id,
+    };
+    let command = Command::RegisterPushToken {
+        app_key: cx.app_key(),
+        user_id: cx.user_id(),
+        device,
+    };
+    cx.write(command, None).await?;
+    Ok(ServerFrame::Done { req_id })
+}

@@ -1,0 +1,176 @@
+//! Sending a message (MSG-01): checked, held for the app's moderation when a rule matches
+//! (HOOK-02), committed, and acknowledged with its id and sequence.
+
+use std::sync::Arc;
+
+use meridian_cluster::state::messages::MAX_CONTENT_BYTES;
+use meridian_cluster::state::{
+    ClientOrigin, Command, ConversationType, Envelope, MessageFlags, NewMessage, Output,
+    Publication,
+};
+use meridian_cluster::ClusterClient;
+use meridian_proto::{ClientFrame, ServerFrame};
+
+use super::{Context, SessionError};
+use crate::moderation::{Signer, Verdict};
+use crate::now_ms;
+
+/// Carries out a [`ClientFrame::Send`] (the session routes only those here).
+pub(super) async fn send(
+    cx: &Context<'_>,
+    frame: ClientFrame,
+) -> Result<ServerFrame, SessionError> {
+    let ClientFrame::Send {
+        client_id,
+        conversation_type,
+        target_id,
+        channel_id,
+        object_name,
+        content,
+        push_content,
+        push_data,
+        to_user_ids,
+    } = frame
+    else {
+        return Err(SessionError::Internal("a request routed as a send"));
+    };
+    if client_id.is_empty() || client_id.len() > 64 {
+        let why = "clientId is required (at most 64 characters)";
+        return Err(SessionError::invalid(why));
+    }
+    if content.len() > MAX_CONTENT_BYTES {
+        return Err(SessionError::ContentTooLarge);
+    }
+    let conversation = cx.conversation(conversation_type, &target_id, &channel_id)?;
+    if conversation.kind == ConversationType::System {
+        let why = "system conversations cannot be replied to";
+        return Err(SessionError::invalid(why));
+    }
+    let kind = conversation.kind;
+    let private = kind == ConversationType::Private;
+    let mut message = NewMessage {
+        conversation,
+        sender: cx.user_id(),
+        recipient: private.then(|| target_id.clone()),
+        flags: MessageFlags::builtin(&object_name),
+        object_name,
+        content,
+        push_content,
+        push_data,
+        verify_blacklist: private,
+        visible_to: to_user_ids,
+        sender_device: Some(ClientOrigin {
+            device_id: cx.handle.device_id.clone(),
+            client_id: client_id.clone(),
+        }),
+    };
+    moderate(cx, &mut message, &target_id, &client_id).await?;
+    let publish = Command::Publish {
+        app_key: cx.app_key(),
+        messages: vec![message],
+    };
+    let planted = cx.shared.ack_before_commit.as_ref();
+    if let Some(once) = planted.and_then(|clients| clients.get(&cx.identity.area)) {
+        let publish = Envelope {
+            area: cx.identity.area,
+            command: publish,
+        };
+        return Ok(planted_early_ack(once.clone(), publish, client_id));
+    }
+    let Output::Published(mut published) = cx.write(publish, Some(kind)).await? else {
+        return Err(SessionError::unexpected_answer());
+    };
+    let ack = |msg_uid, seq, sent_time, dropped| ServerFrame::Ack {
+        client_id: client_id.clone(),
+        msg_uid,
+        seq,
+        sent_time,
+        dropped,
+    };
+    match published.pop() {
+        Some(Publication::Stored {
+            msg_uid,
+            seq,
+            sent_time_ms,
+        }) => Ok(ack(msg_uid, seq, sent_time_ms, false)),
+        Some(Publication::Transient {
+            msg_uid,
+            sent_time_ms,
+        }) => Ok(ack(msg_uid, 0, sent_time_ms, false)),
+        Some(Publication::Dropped {
+            msg_uid,
+            sent_time_ms,
+            priority,
+        }) => {
+            let drops = &cx.shared.metrics.chatroom_drops;
+            drops.with_label_values(&[priority.label()]).inc();
+            Ok(ack(msg_uid, 0, sent_time_ms, true))
+        }
+        Some(Publication::Sensitive) => Err(SessionError::SensitiveWord),
+        Some(Publication::Blocked) => Err(SessionError::Blacklisted),
+        None => Err(SessionError::Internal("nothing was published")),
+    }
+}
+
+/// HOOK-02: holds a message matching one of the app's moderation rules (as of now, not
+/// as of the session's start) until the app server decides; a block refuses the send and
+/// stores nothing.
+async fn moderate(
+    cx: &Context<'_>,
+    message: &mut NewMessage,
+    target_id: &str,
+    client_id: &str,
+) -> Result<(), SessionError> {
+    let Ok(app) = cx.shared.directory.resolve(&cx.identity.app_key).await else {
+        return Ok(());
+    };
+    let Some(rule) = app.settings.callbacks.moderation_rule(
+        &message.sender,
+        target_id,
+        message.conversation.kind,
+        &message.object_name,
+    ) else {
+        return Ok(());
+    };
+    let signer = Signer {
+        app_key: app.app_key(),
+        app_secret: app.secret(),
+    };
+    let platform = cx.handle.platform.as_str();
+    let verdict = cx
+        .shared
+        .moderator
+        .check(rule, signer, message, target_id, client_id, platform)
+        .await;
+    match verdict {
+        Verdict::Pass => Ok(()),
+        Verdict::Replace {
+            content,
+            push_content,
+        } => {
+            message.content = content;
+            if push_content.is_some() {
+                message.push_content = push_content;
+            }
+            Ok(())
+        }
+        Verdict::Block => Err(SessionError::Moderated),
+    }
+}
+
+/// The planted bug ([`crate::PLANTED_BUG_ENV`]): the ack goes out before the write,
+/// which gets one try.
+fn planted_early_ack(
+    once: Arc<ClusterClient>,
+    publish: Envelope,
+    client_id: String,
+) -> ServerFrame {
+    tokio::spawn(async move { once.write_one(publish).await });
+    ServerFrame::Ack {
+        msg_uid: format!("planted-{client_id}"),
+        client_id,
+        seq: 0,
+        sent_time: now_ms(),
+        dropped: false,
+    }
+}
