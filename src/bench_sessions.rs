@@ -1,6 +1,6 @@
 //! `meridian bench sessions|ws|group|chatroom`: client sessions (`edge/PROTOCOL.md`)
 //! against a `meridian dev` child process with one SG area of one node. Tokens are minted
-//! here with the app's secret (`meridian_edge::token::issue`), not fetched per user.
+//! here with the app's secret (`meridian_access::token::issue`), not fetched per user.
 
 mod chatroom;
 pub(crate) mod dev_child;
@@ -30,7 +30,7 @@ pub use idle::{run as sessions, SessionsArgs};
 pub use latency::{run as ws, WsArgs};
 pub use nav::{run as nav, NavArgs};
 
-const TOKENS: &str = "minted locally with the app secret (meridian_edge::token::issue)";
+const TOKENS: &str = "minted locally with the app secret (meridian_access::token::issue)";
 /// The benchmarks that send measure delivery, not the per-connection send limit (MSG-06).
 const UNTHROTTLED: &[&str] = &["--sends-per-second", "1000000"];
 /// How long an ack or a fan-out may take before the run counts as failed.

@@ -8,12 +8,12 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use meridian_access::token::{self, TokenClaims};
 use meridian_client::nav::{NavError, Navigator};
 use meridian_client::server_api::post_form;
 use meridian_client::{ConnectOptions, Connection};
 use meridian_cluster::admin::generate_credentials;
 use meridian_cluster::state::{Command as ClusterCommand, Envelope};
-use meridian_edge::token::{self, TokenClaims};
 use meridian_proto::ServerFrame;
 use meridian_regions::AreaCode;
 use meridian_testkit::{

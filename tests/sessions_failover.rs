@@ -9,10 +9,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use meridian_access::token::{self, TokenClaims};
 use meridian_client::{codes, Backoff, Client, ConnectOptions, Connection, Outgoing};
 use meridian_cluster::admin::generate_credentials;
 use meridian_cluster::state::{Command, Envelope};
-use meridian_edge::token::{self, TokenClaims};
 use meridian_proto::{ClientFrame, ServerFrame};
 use meridian_regions::AreaCode;
 use meridian_testkit::{eventually, free_port, ClusterOptions, Process, ProcessCluster};

@@ -8,7 +8,6 @@ use anyhow::{bail, Context};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
-use sha1::Digest;
 
 /// The signing headers for one call, with the caller's clock `clock_offset_secs` off.
 pub fn signed_headers(
@@ -22,8 +21,7 @@ pub fn signed_headers(
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let timestamp = now.saturating_add_signed(clock_offset_secs).to_string();
-    let digest = sha1::Sha1::digest(format!("{app_secret}{nonce}{timestamp}").as_bytes());
-    let signature: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let signature = meridian_proto::signature::signature(app_secret, nonce, &timestamp);
     vec![
         ("App-Key", app_key.to_string()),
         ("Nonce", nonce.to_string()),

@@ -1,5 +1,5 @@
-//! The leader's callback dispatcher (HOOK-01, HOOK-03, HOOK-04) and the signature every
-//! callback carries (HOOK-05).
+//! The leader's callback dispatcher (HOOK-01, HOOK-03, HOOK-04); every callback carries
+//! the Server API's signature in its query (HOOK-05, `meridian_proto::signature`).
 //!
 //! Jobs wait in the replicated outbox (`state::outbox`). The leader reads them in id
 //! order and gives each lane (a conversation, a user, a room, a device) to one task at a
@@ -13,18 +13,22 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use meridian_proto::signature::signed_url;
 use meridian_push::{Notification, Outcome, PushClient};
 use meridian_rpc::OutboundClient;
 use openraft::async_runtime::WatchReceiver;
 use serde_json::json;
-use sha1::{Digest, Sha1};
 use tokio::sync::mpsc;
 
-use crate::node::NodeCore;
+use crate::metrics::ClusterMetrics;
+use crate::raft::state_machine::StateMachineStore;
+use crate::raft::Raft;
 use crate::state::{
     self, AppSettings, ConversationType, Envelope, HookEvent, Job, Message, PushJob, PushProvider,
     Query, QueryOutput,
 };
+use crate::writer::Writer;
+use meridian_regions::AreaCode;
 
 /// The header carrying a job's stable id: a repeated delivery has the same one.
 pub const EVENT_ID_HEADER: &str = "x-meridian-event-id";
@@ -42,32 +46,6 @@ const PASS_JOBS: usize = 5_000;
 const IDLE_PASS: Duration = Duration::from_millis(250);
 /// How long an app server may take to answer a callback.
 pub const CALLBACK_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Lowercase hex SHA-1 of `secret + nonce + timestamp`: the Server API's signature
-/// (API-02) and the callbacks' (HOOK-05).
-pub fn signature(app_secret: &str, nonce: &str, timestamp: &str) -> String {
-    let mut hasher = Sha1::new();
-    hasher.update(app_secret.as_bytes());
-    hasher.update(nonce.as_bytes());
-    hasher.update(timestamp.as_bytes());
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// `url` with the callback signature in its query: `appKey`, `nonce`, `signTimestamp`,
-/// `signature` (COMPAT.md, "Callbacks to the app server").
-pub fn signed_url(url: &str, app_key: &str, app_secret: &str, now_ms: u64) -> String {
-    let nonce = rand::random::<u32>().to_string();
-    let timestamp = now_ms.to_string();
-    let signature = signature(app_secret, &nonce, &timestamp);
-    let separator = if url.contains('?') { '&' } else { '?' };
-    format!(
-        "{url}{separator}appKey={app_key}&nonce={nonce}&signTimestamp={timestamp}&signature={signature}"
-    )
-}
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -212,6 +190,18 @@ enum Attempt {
     TokenGone,
 }
 
+/// What the dispatcher uses of its node and nothing more: the replicated state (the
+/// outbox, app settings, devices), who leads, the writer outcomes commit through, and
+/// the metrics.
+pub(crate) struct HookNode {
+    pub node_id: u64,
+    pub area: AreaCode,
+    pub raft: Raft,
+    pub state_machine: StateMachineStore,
+    pub writer: Writer,
+    pub metrics: ClusterMetrics,
+}
+
 /// The two clients jobs go out through.
 #[derive(Clone)]
 pub(crate) struct Senders {
@@ -234,18 +224,18 @@ type Settled = Arc<Mutex<HashMap<u64, bool>>>;
 /// stops at the first failure. Outcomes are written through Raft in batches by
 /// [`record_outcomes`], so a busy conversation is not slowed to one commit per callback.
 pub(crate) async fn dispatch(
-    core: Arc<NodeCore>,
+    node: Arc<HookNode>,
     senders: Senders,
     stop: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(stop);
-    let mut head = core.state_machine.outbox_head();
+    let mut head = node.state_machine.outbox_head();
     let settled: Settled = Arc::default();
     let (outcome_tx, outcome_rx) = mpsc::unbounded_channel::<(Job, Attempt)>();
     let (lane_done_tx, mut lane_done_rx) = mpsc::unbounded_channel::<LaneKey>();
     let (recorded_tx, mut recorded_rx) = mpsc::unbounded_channel::<()>();
     let recorder = tokio::spawn(record_outcomes(
-        core.clone(),
+        node.clone(),
         outcome_rx,
         settled.clone(),
         recorded_tx,
@@ -265,10 +255,10 @@ pub(crate) async fn dispatch(
             busy_lanes.remove(&lane);
         }
         while recorded_rx.try_recv().is_ok() {}
-        core.metrics
+        node.metrics
             .callbacks_waiting
-            .set(waiting(&core).unwrap_or(0) as i64);
-        let Some(term) = leading_term(&core) else {
+            .set(waiting(&node).unwrap_or(0) as i64);
+        let Some(term) = leading_term(&node) else {
             continue;
         };
         if busy_lanes.len() >= MAX_IN_FLIGHT {
@@ -284,7 +274,7 @@ pub(crate) async fn dispatch(
             let settled = settled.lock().unwrap_or_else(|e| e.into_inner());
             // Retried dead letters come back under old ids, maybe behind the sweep: it
             // starts over.
-            let retries = state::outbox::retries(core.state_machine.state()).unwrap_or(0);
+            let retries = state::outbox::retries(node.state_machine.state()).unwrap_or(0);
             if retries != sweep.retries {
                 sweep = Sweep {
                     retries,
@@ -292,7 +282,7 @@ pub(crate) async fn dispatch(
                 };
             }
             let Ok(QueryOutput::Jobs { jobs, .. }) = state::query(
-                core.state_machine.state(),
+                node.state_machine.state(),
                 &Query::Outbox {
                     after: sweep.after,
                     limit: PASS_JOBS,
@@ -312,7 +302,7 @@ pub(crate) async fn dispatch(
             }
             let app = settings
                 .entry(lane.0.clone())
-                .or_insert_with(|| app_settings(&core, &lane.0))
+                .or_insert_with(|| app_settings(&node, &lane.0))
                 .clone();
             // Cannot read the app now: its lanes wait for a later pass.
             let AppLookup::Read(app) = app else {
@@ -322,7 +312,7 @@ pub(crate) async fn dispatch(
             let lane_task = Lane {
                 key: lane,
                 term,
-                core: core.clone(),
+                node: node.clone(),
                 senders: senders.clone(),
                 settled: settled.clone(),
                 outcomes: outcome_tx.clone(),
@@ -416,7 +406,7 @@ struct Lane {
     key: LaneKey,
     /// The term the lane was handed out in: a deposed leader stops sending.
     term: u64,
-    core: Arc<NodeCore>,
+    node: Arc<HookNode>,
     senders: Senders,
     settled: Settled,
     outcomes: mpsc::UnboundedSender<(Job, Attempt)>,
@@ -434,12 +424,12 @@ impl Lane {
     /// or as soon as this node no longer leads in the term it started in.
     async fn run(self, run: Vec<Job>, app: Option<Arc<(AppSettings, String)>>) {
         for job in run {
-            if leading_term(&self.core) != Some(self.term) {
+            if leading_term(&self.node) != Some(self.term) {
                 break;
             }
             let started = std::time::Instant::now();
-            let attempt = attempt(&self.core, &self.senders, &job, app.clone()).await;
-            self.core
+            let attempt = attempt(&self.node, &self.senders, &job, app.clone()).await;
+            self.node
                 .metrics
                 .callback_seconds
                 .with_label_values(&[job.event.kind()])
@@ -457,13 +447,13 @@ impl Lane {
 }
 
 /// The term this node leads in, if it leads.
-fn leading_term(core: &NodeCore) -> Option<u64> {
-    let metrics = core.raft.metrics().borrow_watched().clone();
-    (metrics.current_leader == Some(core.config.node_id)).then_some(metrics.current_term)
+fn leading_term(node: &HookNode) -> Option<u64> {
+    let metrics = node.raft.metrics().borrow_watched().clone();
+    (metrics.current_leader == Some(node.node_id)).then_some(metrics.current_term)
 }
 
-fn waiting(core: &NodeCore) -> Result<u64, state::CommandError> {
-    state::outbox::waiting_count(core.state_machine.state())
+fn waiting(node: &HookNode) -> Result<u64, state::CommandError> {
+    state::outbox::waiting_count(node.state_machine.state())
 }
 
 /// An app as a pass finds it.
@@ -476,8 +466,8 @@ enum AppLookup {
 }
 
 /// The app's settings and secret, read once per pass.
-fn app_settings(core: &NodeCore, app_key: &str) -> AppLookup {
-    let tree = core.state_machine.state();
+fn app_settings(node: &HookNode, app_key: &str) -> AppLookup {
+    let tree = node.state_machine.state();
     let app = match state::query(
         tree,
         &Query::GetApp {
@@ -504,7 +494,7 @@ fn app_settings(core: &NodeCore, app_key: &str) -> AppLookup {
 const NO_DESTINATION: &str = "the app has no URL or credentials for this callback now";
 
 async fn attempt(
-    core: &NodeCore,
+    node: &HookNode,
     senders: &Senders,
     job: &Job,
     app: Option<Arc<(AppSettings, String)>>,
@@ -515,7 +505,7 @@ async fn attempt(
     let (settings, secret) = &*app;
     if let HookEvent::Push(push) = &job.event {
         // A device that logged out or registered another token since must not get it.
-        let current = state::push::devices(core.state_machine.state(), &job.app_key, &push.user_id);
+        let current = state::push::devices(node.state_machine.state(), &job.app_key, &push.user_id);
         let still_registered = current
             .map(|devices| devices.contains(&push.device))
             .unwrap_or(true);
@@ -597,7 +587,7 @@ async fn send_push(
 /// Writes outcomes through Raft, as many per write as have arrived meanwhile. A write
 /// that fails leaves its jobs waiting: they are simply sent again (at least once).
 async fn record_outcomes(
-    core: Arc<NodeCore>,
+    node: Arc<HookNode>,
     mut outcomes: mpsc::UnboundedReceiver<(Job, Attempt)>,
     settled: Settled,
     recorded: mpsc::UnboundedSender<()>,
@@ -642,7 +632,7 @@ async fn record_outcomes(
             if !matches!(attempt, Attempt::Failed(_)) {
                 done.push(job.id);
             }
-            core.metrics
+            node.metrics
                 .callback_attempts_total
                 .with_label_values(&[kind, outcome])
                 .inc();
@@ -657,11 +647,11 @@ async fn record_outcomes(
         .chain(gone_tokens);
         let envelopes = commands
             .map(|command| Envelope {
-                area: core.config.area,
+                area: node.area,
                 command,
             })
             .collect();
-        match core.writer.write(envelopes).await {
+        match node.writer.write(envelopes).await {
             Ok(results) => {
                 // OutboxFailed answers how many became dead letters, per job in order.
                 let dead = results.iter().find_map(|r| match r {
@@ -673,7 +663,7 @@ async fn record_outcomes(
                         .iter()
                         .find(|(job, _)| job.id == id)
                         .map_or("unknown", |(job, _)| job.event.kind());
-                    core.metrics
+                    node.metrics
                         .callback_dead_letters_total
                         .with_label_values(&[kind])
                         .inc();
@@ -694,14 +684,6 @@ async fn record_outcomes(
 mod tests {
     use super::*;
     use crate::state::{Conversation, DeviceStatus, StatusChange};
-
-    fn query_param<'a>(url: &'a str, name: &str) -> &'a str {
-        let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
-        query
-            .split('&')
-            .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
-            .unwrap_or_else(|| panic!("{name} missing from {url}"))
-    }
 
     fn job(id: u64, lane: &str, next_attempt_ms: u64) -> Job {
         Job {
@@ -814,30 +796,6 @@ mod tests {
         // That read was short: the sweep starts over from the oldest job.
         sweep.advance(3, Some(PASS_JOBS as u64 + 3));
         assert_eq!((sweep.after, sweep.met.len()), (0, 0));
-    }
-
-    // covers: HOOK-05
-    #[test]
-    fn callbacks_carry_the_server_api_signature_in_their_query() {
-        // printf 'secret12314314%s' 1408710653491 | sha1sum
-        assert_eq!(
-            signature("secret123", "14314", "1408710653491"),
-            "d23bc516c97098f423a6232cd807815884653e93"
-        );
-        for url in [
-            "https://app.example.com/cb",
-            "https://app.example.com/cb?x=1",
-        ] {
-            let signed = signed_url(url, "key1", "secret123", 1_408_710_653_491);
-            assert!(signed.starts_with(url));
-            assert_eq!(query_param(&signed, "appKey"), "key1");
-            assert_eq!(query_param(&signed, "signTimestamp"), "1408710653491");
-            let nonce = query_param(&signed, "nonce");
-            assert_eq!(
-                query_param(&signed, "signature"),
-                signature("secret123", nonce, "1408710653491")
-            );
-        }
     }
 
     fn message(conversation: Conversation, sender: &str) -> Message {

@@ -197,8 +197,16 @@ impl ClusterNode {
             push: meridian_push::PushClient::with_client(outbound.clone()),
             callbacks: outbound,
         };
+        let hook_node = crate::hooks::HookNode {
+            node_id: config.node_id,
+            area: config.area,
+            raft: core.raft.clone(),
+            state_machine: core.state_machine.clone(),
+            writer: core.writer.clone(),
+            metrics: core.metrics.clone(),
+        };
         tasks.push(tokio::spawn(crate::hooks::dispatch(
-            core.clone(),
+            Arc::new(hook_node),
             senders,
             stopped(stop_rx),
         )));

@@ -9,7 +9,6 @@ pub mod moderation;
 mod server;
 pub mod server_api;
 pub mod sessions;
-pub mod token;
 
 pub use config::{DirectoryArea, EdgeArea, EdgeConfig, SessionSettings};
 pub use server::{Edge, EdgeError};

@@ -10,8 +10,9 @@
 
 use std::time::{Duration, Instant};
 
-use meridian_cluster::hooks::{channel_type, signed_url, url_encode};
+use meridian_cluster::hooks::{channel_type, url_encode};
 use meridian_cluster::state::{ModerationDefault, ModerationRule, NewMessage};
+use meridian_proto::signature::signed_url;
 use meridian_rpc::OutboundClient;
 use prometheus::HistogramVec;
 use serde::Deserialize;

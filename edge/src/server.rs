@@ -19,9 +19,9 @@ use tokio::task::JoinHandle;
 use crate::config::{ConfigError, EdgeConfig};
 use crate::metrics::EdgeMetrics;
 use crate::moderation::Moderator;
-use crate::server_api::directory::{AppDirectory, ForeignArea};
 use crate::server_api::{ServerApi, MAX_BODY_BYTES};
 use crate::sessions::Sessions;
+use meridian_access::directory::{AppDirectory, ForeignArea};
 
 /// How long a shutting-down edge waits for its sessions to take the reconnect hint.
 const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);

@@ -3,9 +3,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use meridian_access::params::{json_body, Params};
 use meridian_client::url_encode;
 use meridian_edge::server_api::auth::timestamp_ms;
-use meridian_edge::server_api::params::{json_body, Params};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(params) = Params::parse_form(data) {

@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use meridian_edge::server_api::directory::AppDirectory;
-use meridian_edge::server_api::error::ApiError;
-use meridian_edge::server_api::params::Params;
-use meridian_edge::token;
+use meridian_access::directory::AppDirectory;
+use meridian_access::error::ApiError;
+use meridian_access::params::Params;
+use meridian_access::token;
 use meridian_regions::AreaCode;
 use meridian_telemetry::{json_response, PeerAddr};
 use serde_json::{json, Value};

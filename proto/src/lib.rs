@@ -1,5 +1,8 @@
 //! The client protocol (`edge/PROTOCOL.md`): JSON text frames over a WebSocket, each an
-//! object with a `type`. Shared by the edge and the Rust client SDK so both always agree.
+//! object with a `type`. Shared by the edge and the Rust client SDK so both always agree,
+//! as is the Server API's [`signature`], which the cluster's callbacks carry too.
+
+pub mod signature;
 
 use serde::{Deserialize, Serialize};
 

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
 use futures::{SinkExt, StreamExt, TryStreamExt};
-use meridian_edge::token::{self, TokenClaims};
+use meridian_access::token::{self, TokenClaims};
 use meridian_proto::{ClientFrame, ServerFrame};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::mpsc;

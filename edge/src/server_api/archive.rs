@@ -8,10 +8,10 @@ use http::{header, Request, Response, StatusCode};
 use meridian_cluster::state::{Command, Query, QueryOutput};
 use serde_json::{json, Map};
 
-use super::error::ApiError;
 use super::messages::message_json;
 use super::{fields, unexpected, Call, Fields, ServerApi};
-use crate::token;
+use meridian_access::error::ApiError;
+use meridian_access::token;
 
 pub(super) const DOWNLOAD_PREFIX: &str = "/message/archive/";
 const LINK_VALID_MS: u64 = 24 * 3_600_000;

@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, PoisonError};
 
-use super::error::ApiError;
+use meridian_access::error::ApiError;
 
 /// How far a `strict` request's timestamp may be from now, either way; also how long a
 /// nonce is remembered.
@@ -56,7 +56,7 @@ fn header(headers: &http::HeaderMap, name: &str) -> Result<String, ApiError> {
 /// comparison ignores ASCII case (some SDKs send uppercase hex) and runs in constant time,
 /// so response timing does not reveal how much of a forged signature was right.
 pub fn verify(app_secret: &str, h: &SignedHeaders) -> Result<(), ApiError> {
-    let expected = meridian_cluster::hooks::signature(app_secret, &h.nonce, &h.timestamp);
+    let expected = meridian_proto::signature::signature(app_secret, &h.nonce, &h.timestamp);
     if eq_ignore_case_ct(expected.as_bytes(), h.signature.as_bytes()) {
         Ok(())
     } else {
@@ -365,7 +365,7 @@ mod tests {
     #[test]
     fn verifies_the_compat_style_example() {
         assert_eq!(
-            meridian_cluster::hooks::signature("secret123", "14314", "1408710653491"),
+            meridian_proto::signature::signature("secret123", "14314", "1408710653491"),
             SIG_MS
         );
         assert_eq!(

@@ -4,8 +4,8 @@
 use meridian_cluster::state::{Command, Query, QueryOutput, RoomFlag, RoomSet, SetEntry};
 use serde_json::{json, Map, Value};
 
-use super::error::ApiError;
 use super::{fields, format_time, owned, unexpected, Call, Fields};
+use meridian_access::error::ApiError;
 
 /// Ids one call may name.
 const MAX_IDS_PER_CALL: usize = 20;

@@ -4,9 +4,9 @@
 use meridian_cluster::state::{Command, ConversationSetting, ConversationType, Query, QueryOutput};
 use serde_json::{json, Map, Value};
 
-use super::error::ApiError;
-use super::params::Params;
 use super::{fields, unexpected, Call, Fields};
+use meridian_access::error::ApiError;
+use meridian_access::params::Params;
 
 /// Expansion keys one call may set or delete.
 const MAX_EXPANSION_CHANGE: usize = 100;

@@ -3,8 +3,8 @@
 use meridian_cluster::state::{Command, Query, QueryOutput};
 use serde_json::{json, Map, Value};
 
-use super::error::ApiError;
 use super::{fields, format_time, owned, unexpected, Call, Fields};
+use meridian_access::error::ApiError;
 
 /// Users one membership call may name.
 const MAX_USERS_PER_CALL: usize = 1000;

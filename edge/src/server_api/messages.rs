@@ -7,9 +7,9 @@ use meridian_cluster::state::{
 };
 use serde_json::{json, Map, Value};
 
-use super::error::ApiError;
-use super::params::Params;
 use super::{fields, unexpected, Call, Fields};
+use meridian_access::error::ApiError;
+use meridian_access::params::Params;
 
 /// Recipients one private publish may name (the commercial service's limit).
 pub(super) const MAX_PRIVATE_RECIPIENTS: usize = 1000;

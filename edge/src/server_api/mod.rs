@@ -9,11 +9,8 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub mod auth;
 mod chatrooms;
 mod conversations;
-pub mod directory;
-pub mod error;
 mod groups;
 mod messages;
-pub mod params;
 mod push;
 pub mod rate_limit;
 mod sensitive;
@@ -35,10 +32,10 @@ use serde_json::{Map, Value};
 use self::auth::{ReplayGuard, ReplayMode};
 use self::chatrooms::SetCall;
 use self::conversations::ExpansionScope;
-use self::directory::{AppDirectory, Resolved};
-use self::error::ApiError;
-use self::params::Params;
 use self::rate_limit::{LimitClass, RateLimiter};
+use meridian_access::directory::{AppDirectory, Resolved};
+use meridian_access::error::ApiError;
+use meridian_access::params::Params;
 
 /// Largest Server API request body; larger ones get 1508. (`content` alone may be 128 KiB.)
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -574,7 +571,7 @@ impl ServerApi {
             return Err(ApiError::NoBody);
         }
         let body = if endpoint.json_body() {
-            Body::Json(params::json_body(body)?)
+            Body::Json(meridian_access::params::json_body(body)?)
         } else {
             Body::Form(Params::parse_form(body)?)
         };
@@ -870,9 +867,7 @@ pub(crate) fn owned(ids: &[&str]) -> Vec<String> {
 }
 
 /// A query answered with another kind of output than asked: a bug, not bad input.
-pub(crate) fn unexpected(other: impl std::fmt::Debug) -> ApiError {
-    ApiError::Internal(format!("unexpected answer {other:?}"))
-}
+pub(crate) use meridian_access::error::unexpected;
 
 /// `yyyy-MM-dd HH:mm:ss` (UTC), the commercial service's time format in answers.
 pub(crate) fn format_time(ms: u64) -> String {

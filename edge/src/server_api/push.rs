@@ -7,9 +7,9 @@ use meridian_cluster::state::push::{Notice, NoticeAudience, PushProvider};
 use meridian_cluster::state::{Command, Output};
 use serde_json::{json, Value};
 
-use super::error::ApiError;
-use super::params::{json_strings, json_strings_at_most};
 use super::{fields, unexpected, Call, Fields};
+use meridian_access::error::ApiError;
+use meridian_access::params::{json_strings, json_strings_at_most};
 
 /// Users one `/push/user.json` call may name.
 const MAX_PUSH_USERS: usize = 100;

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use tokio::time::Instant;
 
-use super::error::ApiError;
+use meridian_access::error::ApiError;
 
 /// Which budget a call draws from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

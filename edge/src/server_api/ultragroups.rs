@@ -9,10 +9,10 @@ use meridian_cluster::state::{
 };
 use serde_json::{json, Map, Value};
 
-use super::error::ApiError;
 use super::messages::{self, content_flags, message_json};
-use super::params::Params;
 use super::{fields, unexpected, Call, Fields};
+use meridian_access::error::ApiError;
+use meridian_access::params::Params;
 
 /// Groups one ultra-group publish may name.
 const MAX_PUBLISH_GROUPS: usize = 3;

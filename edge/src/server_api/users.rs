@@ -3,10 +3,10 @@
 use meridian_cluster::state::{Command, Output, Query, QueryOutput, UserList};
 use serde_json::{json, Map, Value};
 
-use super::error::ApiError;
-use super::params::{json_strings, json_strings_at_most};
 use super::{fields, format_time, owned, unexpected, Call, Fields};
-use crate::token::{self, TokenClaims};
+use meridian_access::error::ApiError;
+use meridian_access::params::{json_strings, json_strings_at_most};
+use meridian_access::token::{self, TokenClaims};
 
 /// A list endpoint family: which list, and the name of its "other user" parameter.
 pub(super) struct ListKind {

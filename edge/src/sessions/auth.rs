@@ -9,8 +9,8 @@ use meridian_regions::AreaCode;
 use super::error::SessionError;
 use super::Shared;
 use crate::now_ms;
-use crate::server_api::params::Params;
-use crate::token;
+use meridian_access::params::Params;
+use meridian_access::token;
 
 /// The query string of `GET /websocket`.
 #[derive(Debug, Default)]

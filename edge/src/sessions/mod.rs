@@ -36,8 +36,8 @@ use tokio_tungstenite::WebSocketStream;
 use crate::config::SessionSettings;
 use crate::metrics::EdgeMetrics;
 use crate::moderation::Moderator;
-use crate::server_api::directory::AppDirectory;
 pub use auth::ConnectParams;
+use meridian_access::directory::AppDirectory;
 use registry::Registry;
 
 pub const WEBSOCKET_PATH: &str = "/websocket";

@@ -12,7 +12,7 @@ use meridian_cluster::{ClusterClient, ClusterError};
 use meridian_regions::AreaCode;
 use tokio::time::Instant;
 
-use super::error::ApiError;
+use crate::error::ApiError;
 
 const CACHE_TTL: Duration = Duration::from_secs(1);
 /// Entries kept at most; past this, expired ones are dropped first.
@@ -124,7 +124,7 @@ impl AppDirectory {
                     .await?
                 {
                     QueryOutput::Settings(settings) => settings,
-                    other => return Err(super::unexpected(other)),
+                    other => return Err(crate::error::unexpected(other)),
                 };
                 return Ok(Lookup::Served(Box::new(Resolved {
                     app,
@@ -155,7 +155,7 @@ async fn find(client: &ClusterClient, app_key: &str) -> Result<Option<(App, AppE
         .await
     {
         Ok(QueryOutput::App(app, env)) => Ok(Some((app, env))),
-        Ok(other) => Err(super::unexpected(other)),
+        Ok(other) => Err(crate::error::unexpected(other)),
         Err(ClusterError::Refused(CommandError::NotFound { .. })) => Ok(None),
         Err(e) => Err(e.into()),
     }

@@ -127,3 +127,8 @@ impl From<ClusterError> for ApiError {
         }
     }
 }
+
+/// A cluster answer of a kind the request did not ask for: a bug, reported as internal.
+pub fn unexpected(other: impl std::fmt::Debug) -> ApiError {
+    ApiError::Internal(format!("unexpected answer {other:?}"))
+}

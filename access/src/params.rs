@@ -8,7 +8,7 @@
 
 use std::str::FromStr;
 
-use super::error::ApiError;
+use crate::error::ApiError;
 
 /// The ordered (key, value) pairs of a form body. Repeated keys are kept in order
 /// because the Server API sends arrays as repeated keys.
