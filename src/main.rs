@@ -395,6 +395,9 @@ async fn chaos(args: ChaosArgs) -> anyhow::Result<()> {
     if args.edges == 0 || args.users < 3 {
         bail!("--edges must be at least 1 and --users at least 3");
     }
+    if args.plant_bug.is_some() && !meridian_edge::PLANTED_BUG_AVAILABLE {
+        bail!("--plant-bug needs a build with the planted-bug feature (the tests' build)");
+    }
     let sweep = args.seeds.clone();
     let seeds = sweep.clone().unwrap_or(args.seed..=args.seed);
     let mut reports = Vec::new();

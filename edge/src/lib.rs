@@ -12,7 +12,7 @@ pub mod sessions;
 
 pub use config::{DirectoryArea, EdgeArea, EdgeConfig, SessionSettings};
 pub use server::{Edge, EdgeError};
-pub use sessions::PLANTED_BUG_ENV;
+pub use sessions::{PLANTED_BUG_AVAILABLE, PLANTED_BUG_ENV};
 
 /// Wall-clock milliseconds since the Unix epoch, as message times and token checks use.
 pub(crate) fn now_ms() -> u64 {

@@ -69,14 +69,17 @@ pub(crate) struct Shared {
     stop: watch::Receiver<bool>,
     /// Test-only: acknowledge sends before they commit, writing them through these
     /// clients that try once (see [`PLANTED_BUG_ENV`]).
+    #[cfg(feature = "planted-bug")]
     ack_before_commit: Option<BTreeMap<AreaCode, Arc<ClusterClient>>>,
 }
 
 /// Environment variable that plants a bug for proving the chaos checker can fail: with
 /// the value `ack-before-commit`, sends are acknowledged at once and written with one
-/// try, so a fault during the write loses an acknowledged message. Never set it in a
-/// deployment.
+/// try, so a fault during the write loses an acknowledged message. Only builds with the
+/// `planted-bug` feature (the tests') read it.
 pub const PLANTED_BUG_ENV: &str = "MERIDIAN_PLANTED_BUG";
+/// Whether this build's edges read [`PLANTED_BUG_ENV`].
+pub const PLANTED_BUG_AVAILABLE: bool = cfg!(feature = "planted-bug");
 
 impl Shared {
     /// Whether the app lets a page from `origin` open sessions (MSG-10). Requests without
@@ -172,6 +175,7 @@ impl Sessions {
             metrics,
             ready,
             stop,
+            #[cfg(feature = "planted-bug")]
             ack_before_commit: (std::env::var(PLANTED_BUG_ENV).as_deref()
                 == Ok("ack-before-commit"))
             .then(|| {

@@ -1,19 +1,21 @@
 //! Sending a message (MSG-01): checked, held for the app's moderation when a rule matches
 //! (HOOK-02), committed, and acknowledged with its id and sequence.
 
+#[cfg(feature = "planted-bug")]
 use std::sync::Arc;
 
 use meridian_cluster::state::messages::MAX_CONTENT_BYTES;
+#[cfg(feature = "planted-bug")]
+use meridian_cluster::state::Envelope;
 use meridian_cluster::state::{
-    ClientOrigin, Command, ConversationType, Envelope, MessageFlags, NewMessage, Output,
-    Publication,
+    ClientOrigin, Command, ConversationType, MessageFlags, NewMessage, Output, Publication,
 };
+#[cfg(feature = "planted-bug")]
 use meridian_cluster::ClusterClient;
 use meridian_proto::{ClientFrame, ServerFrame};
 
 use super::{Context, SessionError};
 use crate::moderation::{Signer, Verdict};
-use crate::now_ms;
 
 /// Carries out a [`ClientFrame::Send`] (the session routes only those here).
 pub(super) async fn send(
@@ -69,13 +71,14 @@ pub(super) async fn send(
         app_key: cx.app_key(),
         messages: vec![message],
     };
-    let planted = cx.shared.ack_before_commit.as_ref();
-    if let Some(once) = planted.and_then(|clients| clients.get(&cx.identity.area)) {
-        let publish = Envelope {
-            area: cx.identity.area,
-            command: publish,
-        };
-        return Ok(planted_early_ack(once.clone(), publish, client_id));
+    #[cfg(feature = "planted-bug")]
+    if let Some(once) = planted_client(cx) {
+        return Ok(planted_early_ack(
+            once,
+            cx.identity.area,
+            publish,
+            client_id,
+        ));
     }
     let Output::Published(mut published) = cx.write(publish, Some(kind)).await? else {
         return Err(SessionError::unexpected_answer());
@@ -158,19 +161,28 @@ async fn moderate(
     }
 }
 
-/// The planted bug ([`crate::PLANTED_BUG_ENV`]): the ack goes out before the write,
-/// which gets one try.
+/// The client the planted bug ([`crate::PLANTED_BUG_ENV`]) writes through, when it is
+/// planted.
+#[cfg(feature = "planted-bug")]
+fn planted_client(cx: &Context<'_>) -> Option<Arc<ClusterClient>> {
+    let clients = cx.shared.ack_before_commit.as_ref()?;
+    clients.get(&cx.identity.area).cloned()
+}
+
+/// The planted bug: the ack goes out before the write, which gets one try.
+#[cfg(feature = "planted-bug")]
 fn planted_early_ack(
     once: Arc<ClusterClient>,
-    publish: Envelope,
+    area: meridian_regions::AreaCode,
+    command: Command,
     client_id: String,
 ) -> ServerFrame {
-    tokio::spawn(async move { once.write_one(publish).await });
+    tokio::spawn(async move { once.write_one(Envelope { area, command }).await });
     ServerFrame::Ack {
         msg_uid: format!("planted-{client_id}"),
         client_id,
         seq: 0,
-        sent_time: now_ms(),
+        sent_time: crate::now_ms(),
         dropped: false,
     }
 }
