@@ -20,7 +20,7 @@ use openraft::async_runtime::WatchReceiver;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::metrics::ClusterMetrics;
+use crate::metrics::{CallbackAttempt, CallbackKind, ClusterMetrics};
 use crate::raft::state_machine::StateMachineStore;
 use crate::raft::Raft;
 use crate::state::{
@@ -432,7 +432,9 @@ impl Lane {
             self.node
                 .metrics
                 .callback_seconds
-                .with_label_values(&[job.event.kind()])
+                .with(&CallbackKind {
+                    kind: job.event.kind(),
+                })
                 .observe(started.elapsed().as_secs_f64());
             let failed = matches!(attempt, Attempt::Failed(_));
             self.settled
@@ -634,7 +636,7 @@ async fn record_outcomes(
             }
             node.metrics
                 .callback_attempts_total
-                .with_label_values(&[kind, outcome])
+                .with(&CallbackAttempt { kind, outcome })
                 .inc();
         }
         let has_failures = !failures.is_empty();
@@ -665,7 +667,7 @@ async fn record_outcomes(
                         .map_or("unknown", |(job, _)| job.event.kind());
                     node.metrics
                         .callback_dead_letters_total
-                        .with_label_values(&[kind])
+                        .with(&CallbackKind { kind })
                         .inc();
                 }
             }

@@ -1,11 +1,26 @@
 //! Every metric a cluster node exports (DESIGN §8: `meridian_cluster_<what>_<unit>`,
 //! labelled only by area).
 
-use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-};
+use meridian_telemetry::label_set;
+use meridian_telemetry::labels::{CounterFamily, HistogramFamily};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Registry};
 
 use crate::raft::state_machine::StateMachineMetrics;
+
+label_set! {
+    /// Whether a committed command applied (`ok`) or was refused.
+    pub struct CommandResult { result: &'static str }
+}
+
+label_set! {
+    /// A callback's kind (`message`, `status`, `push`, …).
+    pub struct CallbackKind { kind: &'static str }
+}
+
+label_set! {
+    /// A callback attempt: its kind and how it went.
+    pub struct CallbackAttempt { kind: &'static str, outcome: &'static str }
+}
 
 #[derive(Clone)]
 pub struct ClusterMetrics {
@@ -24,16 +39,16 @@ pub struct ClusterMetrics {
     pub state_machine: StateMachineMetrics,
     pub sled_bytes: IntGauge,
     pub raft_log_bytes: IntGauge,
-    pub writes_total: IntCounterVec,
+    pub writes_total: CounterFamily<CommandResult>,
     pub batch_commands: Histogram,
     pub write_seconds: Histogram,
     pub forwarded_total: IntCounter,
     pub quorum_fenced_total: IntCounter,
     /// Callbacks to app servers (HOOK), by kind: routing, online_status, chatroom_state.
     pub callbacks_waiting: IntGauge,
-    pub callback_attempts_total: IntCounterVec,
-    pub callback_dead_letters_total: IntCounterVec,
-    pub callback_seconds: HistogramVec,
+    pub callback_attempts_total: CounterFamily<CallbackAttempt>,
+    pub callback_dead_letters_total: CounterFamily<CallbackKind>,
+    pub callback_seconds: HistogramFamily<CallbackKind>,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -57,17 +72,6 @@ fn gauge(registry: &Registry, name: &str, help: &str) -> prometheus::Result<IntG
     Ok(g)
 }
 
-fn counter_vec(
-    registry: &Registry,
-    name: &str,
-    help: &str,
-    labels: &[&str],
-) -> prometheus::Result<IntCounterVec> {
-    let c = IntCounterVec::new(Opts::new(name, help), labels)?;
-    registry.register(Box::new(c.clone()))?;
-    Ok(c)
-}
-
 fn counter(registry: &Registry, name: &str, help: &str) -> prometheus::Result<IntCounter> {
     let c = IntCounter::new(name, help)?;
     registry.register(Box::new(c.clone()))?;
@@ -77,21 +81,17 @@ fn counter(registry: &Registry, name: &str, help: &str) -> prometheus::Result<In
 impl ClusterMetrics {
     /// Registers into `registry`, which carries the process's constant labels (area).
     pub fn register(registry: &Registry) -> prometheus::Result<Self> {
-        let writes_total = counter_vec(
+        let writes_total = CounterFamily::counter(
             registry,
             "meridian_cluster_commands_total",
             "Commands committed through Raft, by result (ok or refused)",
-            &["result"],
         )?;
-        let callback_seconds = HistogramVec::new(
-            HistogramOpts::new(
-                "meridian_cluster_callback_seconds",
-                "Time an app server took to answer one callback attempt, by kind",
-            )
-            .buckets(LATENCY_BUCKETS.to_vec()),
-            &["kind"],
+        let callback_seconds = HistogramFamily::histogram(
+            registry,
+            "meridian_cluster_callback_seconds",
+            "Time an app server took to answer one callback attempt, by kind",
+            Some(LATENCY_BUCKETS.to_vec()),
         )?;
-        registry.register(Box::new(callback_seconds.clone()))?;
         Ok(Self {
             term: gauge(registry, "meridian_cluster_raft_term", "Current Raft term")?,
             role: gauge(
@@ -203,17 +203,15 @@ impl ClusterMetrics {
                 "meridian_cluster_callbacks_waiting",
                 "Callbacks to app servers waiting in the replicated outbox",
             )?,
-            callback_attempts_total: counter_vec(
+            callback_attempts_total: CounterFamily::counter(
                 registry,
                 "meridian_cluster_callback_attempts_total",
                 "Callback attempts by the leader, by kind and outcome (delivered, failed, dropped)",
-                &["kind", "outcome"],
             )?,
-            callback_dead_letters_total: counter_vec(
+            callback_dead_letters_total: CounterFamily::counter(
                 registry,
                 "meridian_cluster_callback_dead_letters_total",
                 "Callbacks moved to dead letters after their app's retry cap, by kind",
-                &["kind"],
             )?,
             callback_seconds,
         })

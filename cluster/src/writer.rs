@@ -10,7 +10,7 @@ use openraft::errors::{ClientWriteError, RaftError};
 
 use crate::api::LeaderHint;
 use crate::coalesce::{Coalescer, Rejected};
-use crate::metrics::ClusterMetrics;
+use crate::metrics::{ClusterMetrics, CommandResult};
 use crate::raft::{Raft, TypeConfig};
 use crate::state::{Batch, CommandError, EncodedBatch, Envelope, Output};
 
@@ -103,13 +103,11 @@ impl Writer {
                 Rejected::Closed => WriteError::Unavailable("node is shutting down".into()),
             })?;
         let refused = results.iter().filter(|r| r.is_err()).count() as u64;
-        self.metrics
-            .writes_total
-            .with_label_values(&["ok"])
-            .inc_by(results.len() as u64 - refused);
-        self.metrics
-            .writes_total
-            .with_label_values(&["refused"])
+        let writes = &self.metrics.writes_total;
+        let ok = results.len() as u64 - refused;
+        writes.with(&CommandResult { result: "ok" }).inc_by(ok);
+        writes
+            .with(&CommandResult { result: "refused" })
             .inc_by(refused);
         self.metrics
             .write_seconds

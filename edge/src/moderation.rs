@@ -14,8 +14,10 @@ use meridian_cluster::hooks::{channel_type, url_encode};
 use meridian_cluster::state::{ModerationDefault, ModerationRule, NewMessage};
 use meridian_proto::signature::signed_url;
 use meridian_rpc::OutboundClient;
-use prometheus::HistogramVec;
+use meridian_telemetry::labels::HistogramFamily;
 use serde::Deserialize;
+
+use crate::metrics::ModerationOutcome;
 
 /// What the app server decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,11 +63,11 @@ pub struct Signer<'a> {
 pub struct Moderator {
     client: OutboundClient,
     /// `meridian_edge_moderation_seconds{outcome}`: how long messages were held.
-    held: HistogramVec,
+    held: HistogramFamily<ModerationOutcome>,
 }
 
 impl Moderator {
-    pub fn new(client: OutboundClient, held: HistogramVec) -> Self {
+    pub(crate) fn new(client: OutboundClient, held: HistogramFamily<ModerationOutcome>) -> Self {
         Self { client, held }
     }
 
@@ -135,9 +137,8 @@ impl Moderator {
                 (default(rule), "default")
             }
         };
-        self.held
-            .with_label_values(&[outcome])
-            .observe(started.elapsed().as_secs_f64());
+        let took = started.elapsed().as_secs_f64();
+        self.held.with(&ModerationOutcome { outcome }).observe(took);
         verdict
     }
 }

@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::{ConfigError, EdgeConfig};
-use crate::metrics::EdgeMetrics;
+use crate::metrics::{AdminAnswer, EdgeMetrics};
 use crate::moderation::Moderator;
 use crate::server_api::{ServerApi, MAX_BODY_BYTES};
 use crate::sessions::Sessions;
@@ -129,7 +129,10 @@ impl AdminHooks for PublicHooks {
             fronted
                 .metrics
                 .admin_requests
-                .with_label_values(&[area.as_str(), response.status().as_str()])
+                .with(&AdminAnswer {
+                    area: area.as_str(),
+                    code: response.status().as_u16(),
+                })
                 .inc();
             response
         }

@@ -31,7 +31,7 @@ pub use config::{DnsConfig, LocationPrefix, LocationRules, NavArea, NavConfig, N
 use answer::Navigator;
 use catalog::LiveAreas;
 use edges::EdgeBook;
-use metrics::NavMetrics;
+use metrics::{EdgeState, NavMetrics};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NavError {
@@ -192,13 +192,12 @@ async fn count_edges(edges: Arc<EdgeBook>, metrics: NavMetrics, mut stop: watch:
         }
         let known = edges.known();
         let healthy = known.iter().filter(|e| e.healthy()).count();
-        metrics
-            .edges
-            .with_label_values(&["known"])
+        let edges = &metrics.edges;
+        edges
+            .with(&EdgeState { state: "known" })
             .set(known.len() as i64);
-        metrics
-            .edges
-            .with_label_values(&["healthy"])
+        edges
+            .with(&EdgeState { state: "healthy" })
             .set(healthy as i64);
     }
 }

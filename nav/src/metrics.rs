@@ -3,57 +3,59 @@
 
 use std::time::Duration;
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+use meridian_telemetry::label_set;
+use meridian_telemetry::labels::{CounterFamily, GaugeFamily, HistogramFamily};
+use prometheus::Registry;
+
+label_set! {
+    /// A navigation answer: the app's area and the HTTP status.
+    struct Answer { area: &'static str, code: u16 }
+}
+
+label_set! {
+    struct AnswerArea { area: &'static str }
+}
+
+label_set! {
+    /// Which edges: all this nav knows (`known`) or those healthy now (`healthy`).
+    pub struct EdgeState { state: &'static str }
+}
 
 #[derive(Clone)]
 pub struct NavMetrics {
-    answers: IntCounterVec,
-    answer_seconds: HistogramVec,
-    pub edges: IntGaugeVec,
+    answers: CounterFamily<Answer>,
+    answer_seconds: HistogramFamily<AnswerArea>,
+    pub edges: GaugeFamily<EdgeState>,
 }
 
 impl NavMetrics {
     pub fn register(registry: &Registry) -> prometheus::Result<Self> {
-        let answers = IntCounterVec::new(
-            Opts::new(
+        Ok(Self {
+            answers: CounterFamily::counter(
+                registry,
                 "meridian_nav_answers_total",
                 "Navigation requests answered, by the app's area and HTTP status",
-            ),
-            &["area", "code"],
-        )?;
-        let answer_seconds = HistogramVec::new(
-            HistogramOpts::new(
+            )?,
+            answer_seconds: HistogramFamily::histogram(
+                registry,
                 "meridian_nav_answer_seconds",
                 "Time to answer a navigation request",
-            )
-            .buckets(vec![
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
-            ]),
-            &["area"],
-        )?;
-        let edges = IntGaugeVec::new(
-            Opts::new(
+                Some(vec![
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+                ]),
+            )?,
+            edges: GaugeFamily::gauge(
+                registry,
                 "meridian_nav_edges",
                 "Edges this nav knows, by state (known, healthy)",
-            ),
-            &["state"],
-        )?;
-        registry.register(Box::new(answers.clone()))?;
-        registry.register(Box::new(answer_seconds.clone()))?;
-        registry.register(Box::new(edges.clone()))?;
-        Ok(Self {
-            answers,
-            answer_seconds,
-            edges,
+            )?,
         })
     }
 
-    pub fn observe(&self, area: &str, code: u16, took: Duration) {
-        self.answers
-            .with_label_values(&[area, &code.to_string()])
-            .inc();
-        self.answer_seconds
-            .with_label_values(&[area])
-            .observe(took.as_secs_f64());
+    /// One answer: the app's area (or `none`), its HTTP status and how long it took.
+    pub fn observe(&self, area: &'static str, code: u16, took: Duration) {
+        self.answers.with(&Answer { area, code }).inc();
+        let took = took.as_secs_f64();
+        self.answer_seconds.with(&AnswerArea { area }).observe(took);
     }
 }

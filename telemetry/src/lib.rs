@@ -14,6 +14,7 @@
 //! `promtool check metrics`.
 
 pub mod admin;
+pub mod labels;
 pub mod listen;
 pub mod logging;
 pub mod process;

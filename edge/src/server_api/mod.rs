@@ -17,6 +17,7 @@ mod sensitive;
 mod ultragroups;
 mod users;
 
+use crate::metrics::{ApiAnswer, ApiPath};
 use crate::now_ms;
 use meridian_cluster::trace;
 use std::sync::Arc;
@@ -529,14 +530,16 @@ impl ServerApi {
             Err(error) => error.code().0,
         };
         tracing::debug!(%request_id, path, code, "server api request");
-        self.metrics
-            .api_requests
-            .with_label_values(&[path.as_str(), &code.to_string()])
-            .inc();
+        let answered = ApiAnswer {
+            path: path.clone(),
+            code,
+        };
+        self.metrics.api_requests.with(&answered).inc();
+        let took = started.elapsed().as_secs_f64();
         self.metrics
             .api_seconds
-            .with_label_values(&[path.as_str()])
-            .observe(started.elapsed().as_secs_f64());
+            .with(&ApiPath { path })
+            .observe(took);
         let mut response = answer(result);
         if let Ok(value) = http::HeaderValue::from_str(&request_id) {
             response.headers_mut().insert(REQUEST_ID_HEADER, value);

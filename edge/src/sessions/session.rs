@@ -19,6 +19,7 @@ use super::error::SessionError;
 use super::registry::{Delivery, GroupRef, Platform, SessionHandle};
 use super::socket::{End, Socket};
 use super::{requests, Shared};
+use crate::metrics::{CloseReason, FrameOp, SessionKind};
 use crate::now_ms;
 
 /// Requests queued behind the one in progress, per session.
@@ -40,7 +41,9 @@ where
     shared
         .metrics
         .session_closes
-        .with_label_values(&[end.label()])
+        .with(&CloseReason {
+            reason: end.label(),
+        })
         .inc();
     socket.close().await;
 }
@@ -86,10 +89,10 @@ where
         // MSG-02: with multi-device on, several web sessions may live side by side.
         identity.settings.multi_device && platform == Platform::Web,
     );
-    let gauge = shared
-        .metrics
-        .sessions
-        .with_label_values(&[identity.area.as_str(), platform.as_str()]);
+    let gauge = shared.metrics.sessions.with(&SessionKind {
+        area: identity.area.as_str(),
+        platform: platform.as_str(),
+    });
     gauge.inc();
     let presence = |status: DeviceStatus| Envelope {
         area: identity.area,
@@ -316,7 +319,7 @@ impl Session<'_> {
                             continue;
                         }
                     };
-                    self.shared.metrics.frames_in.with_label_values(&[requests::op(&frame)]).inc();
+                    self.shared.metrics.frames_in.with(&FrameOp { op: requests::op(&frame) }).inc();
                     match frame {
                         ClientFrame::Ping => {
                             self.out.send(&ServerFrame::Pong { server_time: now_ms() }).await?;

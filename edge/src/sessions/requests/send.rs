@@ -15,6 +15,7 @@ use meridian_cluster::ClusterClient;
 use meridian_proto::{ClientFrame, ServerFrame};
 
 use super::{Context, SessionError};
+use crate::metrics::DropPriority;
 use crate::moderation::{Signer, Verdict};
 
 /// Carries out a [`ClientFrame::Send`] (the session routes only those here).
@@ -106,7 +107,8 @@ pub(super) async fn send(
             priority,
         }) => {
             let drops = &cx.shared.metrics.chatroom_drops;
-            drops.with_label_values(&[priority.label()]).inc();
+            let priority = priority.label();
+            drops.with(&DropPriority { priority }).inc();
             Ok(ack(msg_uid, 0, sent_time_ms, true))
         }
         Some(Publication::Sensitive) => Err(SessionError::SensitiveWord),
