@@ -6,7 +6,8 @@
 
 use std::path::Path;
 use std::process::{Command as Process, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use meridian_chaos::deployment::{Deployment, Topology};
 use meridian_cluster::admin::generate_credentials;

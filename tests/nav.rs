@@ -6,7 +6,8 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use meridian_access::token::{self, TokenClaims};
 use meridian_client::nav::{NavError, Navigator};
@@ -219,10 +220,7 @@ async fn area_with_two_edges_and_two_navs(discovery: Discovery) -> Area {
         &TokenClaims {
             app_key: prod.app_key.clone(),
             user_id: "alice".into(),
-            issued_at_ms: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_millis() as u64,
+            issued_at_ms: meridian_clock::now_ms(),
         },
     );
     let dir = tempfile::tempdir().unwrap();

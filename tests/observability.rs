@@ -251,9 +251,5 @@ async fn a_request_id_is_carried_from_the_edge_into_the_cluster_logs() {
 }
 
 fn unix_secs() -> String {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        .to_string()
+    meridian_clock::now_secs().to_string()
 }

@@ -1018,11 +1018,7 @@ async fn an_import_brings_users_groups_and_history_that_members_then_see() {
     let dev = DevDeployment::start(binary(), "SG", 1).await;
     let area = Area::new(&dev);
     let path = format!("/admin/v1/apps/{}/import", area.api.key);
-    let day_ago = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-        - 86_400_000;
+    let day_ago = meridian_clock::now_ms() - 86_400_000;
     let message = |kind: u8, from: &str, target: &str, text: &str, at: u64, uid: &str| {
         serde_json::json!({"conversationType": kind, "fromUserId": from, "targetId": target,
             "objectName": "RC:TxtMsg", "content": text, "sentTime": at, "msgUID": uid})

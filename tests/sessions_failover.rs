@@ -2,12 +2,13 @@
 //! in front of a 3-node cluster of real processes, while the leader is killed twice.
 //! Every acknowledged message must arrive exactly once, in `seq` order, on the other side.
 
+use meridian_clock::now_ms;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::{Command as ProcessCommand, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use meridian_access::token::{self, TokenClaims};
 use meridian_client::{codes, Backoff, Client, ConnectOptions, Connection, Outgoing};
@@ -21,13 +22,6 @@ const MESSAGES_PER_SIDE: usize = 5_000;
 
 fn binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_meridian"))
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
 }
 
 /// What one side saw: its acknowledged sends (seq → content) and the peer's messages it

@@ -2,7 +2,7 @@
 //! `Timestamp`, `Signature` = SHA-1 hex of secret + nonce + timestamp). Used by the chat
 //! CLI to get tokens, by the benchmarks and by the chaos harness.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use bytes::Bytes;
@@ -16,10 +16,7 @@ pub fn signed_headers(
     nonce: &str,
     clock_offset_secs: i64,
 ) -> Vec<(&'static str, String)> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = meridian_clock::now_secs();
     let timestamp = now.saturating_add_signed(clock_offset_secs).to_string();
     let signature = meridian_proto::signature::signature(app_secret, nonce, &timestamp);
     vec![

@@ -9,9 +9,10 @@
 //! committed: at worst it repeats jobs whose delivery was not recorded yet, in their
 //! order, with the same `X-Meridian-Event-Id` (at least once, with a stable id).
 
+use meridian_clock::now_ms;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use meridian_proto::signature::signed_url;
 use meridian_push::{Notification, Outcome, PushClient};
@@ -46,13 +47,6 @@ const PASS_JOBS: usize = 5_000;
 const IDLE_PASS: Duration = Duration::from_millis(250);
 /// How long an app server may take to answer a callback.
 pub const CALLBACK_TIMEOUT: Duration = Duration::from_secs(10);
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
 
 /// A callback's body as the commercial service sends it.
 #[derive(Debug, Clone, PartialEq)]
@@ -427,7 +421,7 @@ impl Lane {
             if leading_term(&self.node) != Some(self.term) {
                 break;
             }
-            let started = std::time::Instant::now();
+            let started = tokio::time::Instant::now();
             let attempt = attempt(&self.node, &self.senders, &job, app.clone()).await;
             self.node
                 .metrics

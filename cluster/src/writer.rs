@@ -2,9 +2,10 @@
 //! newly arriving commands queue up and go out together as one entry, so one append
 //! and one fsync carry many commands.
 
+use meridian_clock::now_ms;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tokio::time::Instant;
 
 use openraft::errors::{ClientWriteError, RaftError};
 
@@ -44,13 +45,6 @@ pub(crate) fn not_leader_hint(
         }),
         _ => None,
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 impl Writer {

@@ -14,10 +14,5 @@ pub use config::{DirectoryArea, EdgeArea, EdgeConfig, SessionSettings};
 pub use server::{Edge, EdgeError};
 pub use sessions::{PLANTED_BUG_AVAILABLE, PLANTED_BUG_ENV};
 
-/// Wall-clock milliseconds since the Unix epoch, as message times and token checks use.
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+/// Message times and token checks read the one wall clock.
+pub(crate) use meridian_clock::now_ms;

@@ -8,7 +8,8 @@
 //! `msgTimeStamp`, `clientMsgId` and `os`; the answer is JSON `{"pass": 1|0,
 //! "replaceContent"?: "...", "replacePushContent"?: "..."}`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use meridian_cluster::hooks::{channel_type, url_encode};
 use meridian_cluster::state::{ModerationDefault, ModerationRule, NewMessage};

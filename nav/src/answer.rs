@@ -140,7 +140,7 @@ impl Navigator {
             ("GET", "/v1/nav") => false,
             _ => return None,
         };
-        let started = std::time::Instant::now();
+        let started = tokio::time::Instant::now();
         let outcome = match commercial {
             true => self.navi(&request).await,
             false => self.nav(&request).await,

@@ -1,6 +1,7 @@
 //! Apple Push Notification service: token-based provider authentication over HTTP/2.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use bytes::Bytes;
 use http::Request;
@@ -8,8 +9,9 @@ use ring::digest::{digest, SHA256};
 use serde_json::json;
 
 use crate::http::{exchange, Answer, AnswerExt, USER_AGENT};
-use crate::jwt::{sign_es256, unix_now};
+use crate::jwt::sign_es256;
 use crate::{ApnsCredentials, Notification, Outcome, PushClient, APNS_MAX_PAYLOAD_BYTES};
+use meridian_clock::now_secs;
 
 /// Apple refuses provider tokens older than an hour and refreshes more often than every
 /// 20 minutes (TooManyProviderTokenUpdates); 50 minutes sits between.
@@ -85,7 +87,7 @@ impl PushClient {
         let token = sign_es256(
             &creds.private_key_pem,
             &json!({"alg": "ES256", "kid": creds.key_id}),
-            &json!({"iss": creds.team_id, "iat": unix_now()}),
+            &json!({"iss": creds.team_id, "iat": now_secs()}),
         )?;
         cache.insert(
             key,

@@ -39,8 +39,9 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::fcm::{JWT_BEARER_GRANT, SCOPE};
-use crate::jwt::{parse, unix_now};
+use crate::jwt::parse;
 use crate::{ApnsCredentials, FcmCredentials, APNS_MAX_PAYLOAD_BYTES};
+use meridian_clock::now_secs;
 
 /// TEST-ONLY RSA key for fake FCM service accounts: ring verifies RSA but cannot
 /// generate RSA keys, so one fixed key (made with `openssl genpkey`) ships with the
@@ -399,7 +400,7 @@ impl ApnsState {
         if lock(&self.book).gone.contains(device_token) {
             return json_response(
                 StatusCode::GONE,
-                json!({"reason": "Unregistered", "timestamp": unix_now() * 1000}),
+                json!({"reason": "Unregistered", "timestamp": now_secs() * 1000}),
             );
         }
         let alert = &payload["aps"]["alert"];
@@ -441,7 +442,7 @@ impl ApnsState {
             .verify(parsed.signing_input.as_bytes(), &parsed.signature)
             .map_err(|_| INVALID)?;
         let iat = parsed.claims["iat"].as_u64().ok_or(INVALID)?;
-        let now = unix_now();
+        let now = now_secs();
         if iat > now + 300 {
             return Err(INVALID);
         }
@@ -711,7 +712,7 @@ impl FcmState {
         let (Some(iat), Some(exp)) = (iat, exp) else {
             return Err("Invalid JWT: iat and exp required");
         };
-        let now = unix_now();
+        let now = now_secs();
         if iat > now + 300 || exp <= now || exp.saturating_sub(iat) > 3600 {
             return Err("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe");
         }
@@ -929,7 +930,7 @@ mod tests {
     use base64::Engine;
 
     fn assertion(creds: &FcmCredentials, aud: &str) -> String {
-        let now = unix_now();
+        let now = now_secs();
         crate::jwt::sign_rs256(
             &creds.private_key_pem,
             &json!({"alg": "RS256", "typ": "JWT"}),

@@ -2,15 +2,17 @@
 //! service account's signed assertion (RFC 7523 JWT bearer grant).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use bytes::Bytes;
 use http::Request;
 use serde_json::{json, Value};
 
 use crate::http::{exchange, Answer, AnswerExt, USER_AGENT};
-use crate::jwt::{sign_rs256, unix_now};
+use crate::jwt::sign_rs256;
 use crate::{FcmCredentials, Notification, Outcome, PushClient};
+use meridian_clock::now_secs;
 
 pub(crate) const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
 pub(crate) const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -103,7 +105,7 @@ impl PushClient {
     }
 
     async fn fetch_fcm_token(&self, creds: &FcmCredentials) -> Result<AccessToken, Outcome> {
-        let now = unix_now();
+        let now = now_secs();
         let assertion = sign_rs256(
             &creds.private_key_pem,
             &json!({"alg": "RS256", "typ": "JWT"}),

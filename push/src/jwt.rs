@@ -11,13 +11,6 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::PrivatePkcs8KeyDer;
 use serde_json::Value;
 
-pub(crate) fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 fn pkcs8_der(pem: &str) -> Result<PrivatePkcs8KeyDer<'static>, String> {
     PrivatePkcs8KeyDer::from_pem_slice(pem.as_bytes())
         .map_err(|e| format!("not a PKCS#8 \"PRIVATE KEY\" PEM: {e}"))

@@ -80,6 +80,7 @@ impl<L, B: MetricVecBuilder> Clone for Family<L, B> {
 impl<L: LabelSet, B: MetricVecBuilder + 'static> Family<L, B> {
     /// The series of `labels`.
     pub fn with(&self, labels: &L) -> B::M {
+        #[allow(clippy::disallowed_methods)] // the one place a label set becomes values
         self.vec.with_label_values(&labels.values())
     }
 

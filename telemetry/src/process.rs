@@ -249,10 +249,7 @@ mod tests {
         metrics.refresh();
         assert!(metrics.resident_memory_bytes() > 0);
         assert!(metrics.open_fds() > 0);
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock after epoch")
-            .as_secs_f64();
+        let now = meridian_clock::since_epoch().as_secs_f64();
         let start = metrics.start_time_seconds();
         // Boot time has 1 s resolution, ticks 10 ms: allow a little slack.
         assert!(

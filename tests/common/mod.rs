@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use meridian_client::{ConnectOptions, Connection, MessageBody};
 use meridian_proto::ServerFrame;
@@ -15,12 +15,7 @@ pub fn binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_meridian"))
 }
 
-pub fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
+pub use meridian_clock::now_secs;
 
 pub struct Api {
     pub base: String,

@@ -510,7 +510,7 @@ impl ServerApi {
         {
             return self.archive_download(&request).await;
         }
-        let started = std::time::Instant::now();
+        let started = tokio::time::Instant::now();
         // Paths from the table only: label values stay bounded whatever clients send.
         let path = match Endpoint::from_path(request.uri().path()) {
             Some(_) => request.uri().path().to_string(),

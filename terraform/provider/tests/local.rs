@@ -267,11 +267,7 @@ impl Dev {
 /// `/user/getToken.json` signed with `key` and `secret` (App-Key, Nonce, Timestamp,
 /// Signature = SHA-1 of secret, nonce and timestamp): the Server API's answer.
 async fn get_token(api: &str, key: &str, secret: &str, user: &str) -> (u16, Value) {
-    let timestamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis()
-        .to_string();
+    let timestamp = meridian_clock::now_ms().to_string();
     let mut headers = signed_headers(key, secret, "terraform-nonce", &timestamp);
     headers.push((
         "Content-Type".into(),
