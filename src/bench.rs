@@ -447,7 +447,7 @@ async fn bench_api(writers: &[usize], duration: Duration) -> anyhow::Result<Vec<
     let mut deployment = None;
     for attempt in 0..PORT_BASE_ATTEMPTS {
         let base = port_base(attempt);
-        let options = crate::dev::DevOptions {
+        let options = meridian_dev::DevOptions {
             areas: vec![AreaCode::Sg],
             nodes: 3,
             data_dir: dir.join(format!("try-{attempt}")),
@@ -457,7 +457,7 @@ async fn bench_api(writers: &[usize], duration: Duration) -> anyhow::Result<Vec<
             sessions: Default::default(),
             outbound_ca_files: Vec::new(),
         };
-        if let Ok(started) = crate::dev::Deployment::start(options).await {
+        if let Ok(started) = meridian_dev::Deployment::start(options).await {
             deployment = Some(started);
             break;
         }

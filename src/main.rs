@@ -6,8 +6,6 @@ mod bench_sessions;
 mod bench_soak;
 mod chat;
 mod config_file;
-mod dev;
-mod prometheus_config;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -283,7 +281,7 @@ fn main() -> ExitCode {
 async fn run(command: Commands) -> anyhow::Result<()> {
     match command {
         Commands::Dev(args) => {
-            let deployment = dev::Deployment::start(dev::DevOptions {
+            let deployment = meridian_dev::Deployment::start(meridian_dev::DevOptions {
                 areas: args.areas,
                 nodes: args.nodes,
                 data_dir: args.data_dir,
@@ -300,7 +298,7 @@ async fn run(command: Commands) -> anyhow::Result<()> {
             })
             .await?;
             println!("{}", deployment.summary());
-            dev::until_signalled().await;
+            until_signalled().await;
             tracing::info!("shutting down");
             deployment.shutdown().await;
             Ok(())
@@ -310,7 +308,7 @@ async fn run(command: Commands) -> anyhow::Result<()> {
                 config_file::load(&args.config, "cluster").map_err(anyhow::Error::msg)?;
             let node = ClusterNode::start(config).await?;
             tracing::info!(rpc = %node.rpc_addr(), admin = %node.admin_addr(), "cluster node running");
-            dev::until_signalled().await;
+            until_signalled().await;
             node.shutdown().await;
             Ok(())
         }
@@ -335,7 +333,7 @@ async fn run(command: Commands) -> anyhow::Result<()> {
                 config_file::load(&args.config, "edge").map_err(anyhow::Error::msg)?;
             let edge = Edge::start(config).await?;
             tracing::info!(public = %edge.public_addr(), admin = %edge.admin_addr(), "edge running");
-            dev::until_signalled().await;
+            until_signalled().await;
             edge.shutdown().await;
             Ok(())
         }
@@ -348,7 +346,7 @@ async fn run(command: Commands) -> anyhow::Result<()> {
             };
             let nav = Nav::start(config, catalog).await?;
             tracing::info!(addr = %nav.addr(), "nav running");
-            dev::until_signalled().await;
+            until_signalled().await;
             nav.shutdown().await;
             Ok(())
         }
@@ -380,8 +378,11 @@ async fn run(command: Commands) -> anyhow::Result<()> {
                 .with_context(|| format!("reading {}", args.endpoints.display()))?;
             let endpoints: serde_json::Value = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not JSON", args.endpoints.display()))?;
-            let path =
-                prometheus_config::write(&endpoints, &args.out, args.scrape_interval.max(1))?;
+            let path = meridian_dev::prometheus_config::write(
+                &endpoints,
+                &args.out,
+                args.scrape_interval.max(1),
+            )?;
             println!("{}", path.display());
             Ok(())
         }
@@ -460,4 +461,27 @@ async fn admin_call(
         bail!("{url} answered HTTP {}", answer.status);
     }
     Ok(())
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+pub async fn until_signalled() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
 }

@@ -2,6 +2,8 @@
 //! requested area with its cluster and edge, a primary and a backup nav, demo apps, and
 //! `<data-dir>/endpoints.json` describing it all.
 
+pub mod prometheus_config;
+
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
@@ -434,28 +436,5 @@ impl Deployment {
                 node.shutdown().await;
             }
         }
-    }
-}
-
-/// Waits for Ctrl-C or SIGTERM.
-pub async fn until_signalled() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
     }
 }
