@@ -1,9 +1,5 @@
 //! The `meridian` command: parses flags and wires the crates together.
 
-mod bench;
-mod bench_hooks;
-mod bench_sessions;
-mod bench_soak;
 mod chat;
 mod config_file;
 
@@ -56,7 +52,7 @@ enum Commands {
     Nav(NavArgs),
     /// Run a benchmark.
     #[command(subcommand)]
-    Bench(bench::BenchCommand),
+    Bench(meridian_bench::BenchCommand),
     /// Chat from a terminal through a deployment's edge (send, listen, or interactive).
     Chat(chat::ChatArgs),
     /// Write a Prometheus scrape configuration (file discovery) for a deployment.
@@ -350,7 +346,7 @@ async fn run(command: Commands) -> anyhow::Result<()> {
             nav.shutdown().await;
             Ok(())
         }
-        Commands::Bench(command) => bench::run(command).await,
+        Commands::Bench(command) => meridian_bench::run(command).await,
         Commands::Chaos(args) => chaos(args).await,
         Commands::Audit(AuditCommand::Residency { data_dir }) => {
             let report = meridian_cluster::audit::residency(&data_dir)?;

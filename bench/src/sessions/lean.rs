@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::WebSocketStream;
 
-use super::dev_child::Endpoints;
+use crate::dev_child::Endpoints;
 
 /// Connections per loopback source address: one address runs out of ephemeral ports
 /// near 28k.

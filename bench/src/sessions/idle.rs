@@ -9,9 +9,9 @@ use clap::Args;
 use serde::Serialize;
 use serde_json::json;
 
-use super::dev_child::DevChild;
 use super::lean::{self, SessionTarget, FD_HEADROOM};
 use super::{interruptible, print_json, progress, user_ids, TOKENS};
+use crate::dev_child::DevChild;
 
 #[derive(Args)]
 pub struct SessionsArgs {

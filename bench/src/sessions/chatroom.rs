@@ -14,12 +14,12 @@ use tokio::sync::mpsc;
 
 use meridian_client::server_api::post_form;
 
-use super::dev_child::DevChild;
 use super::lean::{self, FrameHandler, LiveSession, SessionTarget};
 use super::{
     await_ack, forwarding_answers, interruptible, is_message, numbered_content, print_json,
     progress, settle, text_message, user_ids, TOKENS, UNTHROTTLED,
 };
+use crate::dev_child::DevChild;
 
 #[derive(Args)]
 pub struct ChatroomArgs {

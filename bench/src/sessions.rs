@@ -1,9 +1,9 @@
 //! `meridian bench sessions|ws|group|chatroom`: client sessions (`edge/PROTOCOL.md`)
 //! against a `meridian dev` child process with one SG area of one node. Tokens are minted
 //! here with the app's secret (`meridian_edge::token::issue`), not fetched per user.
+//! `meridian bench nav` lives here too: it drives the same kind of dev child with wrk.
 
 mod chatroom;
-pub(crate) mod dev_child;
 mod ejabberd;
 mod group;
 mod idle;
@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::bench::machine;
+use crate::measure::machine;
 use lean::FrameHandler;
 
 pub use chatroom::{run as chatroom, ChatroomArgs};

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use serde_json::{json, Value};
 
-use crate::bench::{free_port, keepalive_connection, port_base, tempfile_dir, PORT_BASE_ATTEMPTS};
+use crate::host::{free_port, keepalive_connection, port_base, scratch_dir, PORT_BASE_ATTEMPTS};
 
 /// A debug build on a busy machine can take a while to start three Raft-backed services.
 const START_WAIT: Duration = Duration::from_secs(120);
@@ -92,7 +92,7 @@ impl DevChild {
         let mut last_error = None;
         for attempt in 0..PORT_BASE_ATTEMPTS {
             let data_dir =
-                tempfile_dir()?.join(format!("dev-{}", STARTED.fetch_add(1, Ordering::Relaxed)));
+                scratch_dir()?.join(format!("dev-{}", STARTED.fetch_add(1, Ordering::Relaxed)));
             std::fs::create_dir_all(&data_dir)?;
             let log_path = data_dir.join("dev.log");
             let log = std::fs::File::create(&log_path)?;
