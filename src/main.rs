@@ -13,7 +13,7 @@ use meridian_cluster::{ClusterNode, NodeConfig};
 use meridian_edge::{Edge, EdgeConfig};
 use meridian_nav::{Nav, NavConfig};
 use meridian_regions::{AreaCode, Catalog};
-use meridian_telemetry::{init_logging, LogFormat};
+use meridian_telemetry::{init_logging, init_logging_while_starting, LogFormat, StartingLogs};
 
 /// Raft entries, RPC bodies and state-machine records are many short-lived allocations;
 /// glibc's allocator spent an eighth of the CPU in `_int_malloc` under write load.
@@ -254,9 +254,21 @@ enum ClusterCommand {
     },
 }
 
+/// The log filter, unless `RUST_LOG` sets one.
+const LOG_FILTER: &str = "info,openraft=warn,sled=warn";
+/// `meridian dev`'s log filter until every area is up. It starts an area's nodes one after
+/// the other, and openraft warns of each peer not listening yet ("Connection refused"),
+/// which reads as a failure; later warnings show as usual.
+const DEV_STARTING_LOG_FILTER: &str = "info,openraft=error,sled=warn";
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format, "info,openraft=warn,sled=warn");
+    let logs = match cli.command {
+        Commands::Dev(_) => {
+            init_logging_while_starting(cli.log_format, DEV_STARTING_LOG_FILTER, LOG_FILTER)
+        }
+        _ => init_logging(cli.log_format, LOG_FILTER),
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -264,7 +276,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    match runtime.block_on(run(cli.command, logs)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
@@ -274,31 +286,36 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Commands) -> anyhow::Result<()> {
+/// `meridian dev`: runs until Ctrl-C or SIGTERM; logs switch to the default filter once
+/// every area is up.
+async fn dev(args: DevArgs, logs: StartingLogs) -> anyhow::Result<()> {
+    let deployment = meridian_dev::Deployment::start(meridian_dev::DevOptions {
+        areas: args.areas,
+        nodes: args.nodes,
+        data_dir: args.data_dir,
+        port_base: args.port_base,
+        rate_limits: args.api_rate_limits,
+        outbound_ca_files: args.outbound_ca_files,
+        sessions: meridian_edge::SessionSettings {
+            offline_window_secs: args.offline_window_secs,
+            sends_per_second: args.sends_per_second,
+            queue_frames: args.queue_frames,
+            idle_timeout_ms: args.idle_timeout_ms,
+            heartbeat_ms: (args.idle_timeout_ms / 3).max(1),
+        },
+    })
+    .await?;
+    logs.started();
+    println!("{}", deployment.summary());
+    until_signalled().await;
+    tracing::info!("shutting down");
+    deployment.shutdown().await;
+    Ok(())
+}
+
+async fn run(command: Commands, logs: StartingLogs) -> anyhow::Result<()> {
     match command {
-        Commands::Dev(args) => {
-            let deployment = meridian_dev::Deployment::start(meridian_dev::DevOptions {
-                areas: args.areas,
-                nodes: args.nodes,
-                data_dir: args.data_dir,
-                port_base: args.port_base,
-                rate_limits: args.api_rate_limits,
-                outbound_ca_files: args.outbound_ca_files,
-                sessions: meridian_edge::SessionSettings {
-                    offline_window_secs: args.offline_window_secs,
-                    sends_per_second: args.sends_per_second,
-                    queue_frames: args.queue_frames,
-                    idle_timeout_ms: args.idle_timeout_ms,
-                    heartbeat_ms: (args.idle_timeout_ms / 3).max(1),
-                },
-            })
-            .await?;
-            println!("{}", deployment.summary());
-            until_signalled().await;
-            tracing::info!("shutting down");
-            deployment.shutdown().await;
-            Ok(())
-        }
+        Commands::Dev(args) => dev(args, logs).await,
         Commands::Cluster(ClusterCommand::Run(args)) => {
             let config: NodeConfig =
                 config_file::load(&args.config, "cluster").map_err(anyhow::Error::msg)?;
