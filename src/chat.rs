@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use meridian_client::{conversation, ConnectOptions, Connection, MessageBody};
+use meridian_dev::endpoints::Endpoints;
 use meridian_proto::{ClientFrame, ServerFrame};
 use serde_json::json;
 use tokio::io::AsyncBufReadExt;
@@ -131,35 +132,24 @@ impl Device {
 }
 
 async fn connect(who: &Who, device: &Device) -> anyhow::Result<Connection> {
-    let text = std::fs::read_to_string(&who.endpoints)
-        .with_context(|| format!("{}: run `meridian dev` first", who.endpoints.display()))?;
-    let endpoints: serde_json::Value = serde_json::from_str(&text)?;
-    let area = &endpoints["areas"][&who.area];
-    if area.is_null() {
-        bail!("{}: no area {}", who.endpoints.display(), who.area);
-    }
-    let str_of = |v: &serde_json::Value, what: &str| -> anyhow::Result<String> {
-        v.as_str()
-            .map(str::to_string)
-            .with_context(|| format!("endpoints.json: no {what}"))
-    };
-    let api = str_of(&area["api"][0], "api")?;
-    let ws = str_of(&area["edges"][0]["ws"], "edge")?;
-    let app = area["apps"]
-        .as_array()
-        .and_then(|apps| apps.iter().find(|a| a["env"] == who.env.as_str()))
-        .with_context(|| format!("endpoints.json: no {} app in {}", who.env, who.area))?;
-    let key = str_of(&app["appKey"], "appKey")?;
-    let secret = str_of(&app["appSecret"], "appSecret")?;
+    let endpoints = Endpoints::read(&who.endpoints)?;
+    let area = endpoints.area(&who.area)?;
+    let api = area.api()?;
+    let ws = area.ws()?.to_string();
+    let app = area.app(&who.env)?;
+    let (key, secret) = (app.app_key.clone(), app.app_secret.clone());
     let answer = post_form(
-        &api,
+        api,
         &key,
         &secret,
         "/user/getToken.json",
         &format!("userId={}&name={}", who.user, who.user),
     )
     .await?;
-    let token = str_of(&answer["token"], "token in the getToken answer")?;
+    let token = answer["token"]
+        .as_str()
+        .context("no token in the getToken answer")?
+        .to_string();
     let options = ConnectOptions {
         url: ws,
         app_key: key,

@@ -72,13 +72,10 @@ async fn bench_api(writers: &[usize], duration: Duration) -> anyhow::Result<Vec<
     }
     let deployment = deployment.context("no free port range for the benchmark deployment")?;
     let endpoints = deployment.endpoints();
-    let api = endpoints["areas"]["SG"]["api"][0]
-        .as_str()
-        .context("api url")?
-        .to_string();
-    let app = endpoints["areas"]["SG"]["apps"][1].clone();
-    let key = app["appKey"].as_str().context("app key")?.to_string();
-    let secret = app["appSecret"].as_str().context("app secret")?.to_string();
+    let area = endpoints.area("SG")?;
+    let api = area.api()?.to_string();
+    let prod = area.app("prod")?;
+    let (key, secret) = (prod.app_key.clone(), prod.app_secret.clone());
     let authority = api.trim_start_matches("http://").to_string();
     let mut results = Vec::new();
     for &count in writers {
