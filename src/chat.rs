@@ -9,6 +9,8 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use meridian_client::{conversation, ConnectOptions, Connection, MessageBody};
 use meridian_dev::endpoints::Endpoints;
+
+use crate::demo_app::DemoApp;
 use meridian_proto::{ClientFrame, ServerFrame};
 use serde_json::json;
 use tokio::io::AsyncBufReadExt;
@@ -29,15 +31,8 @@ pub struct ChatArgs {
 
 #[derive(Args, Clone)]
 struct Who {
-    /// The deployment's endpoints.json (written by `meridian dev`).
-    #[arg(long, global = true, default_value = "meridian-data/endpoints.json")]
-    endpoints: PathBuf,
-    /// The area whose demo app to use.
-    #[arg(long, global = true, default_value = "SG")]
-    area: String,
-    /// The demo app's environment: `prod` or `dev`.
-    #[arg(long, global = true, default_value = "prod")]
-    env: String,
+    #[command(flatten)]
+    app: DemoApp,
     /// The user to act as (registered on first use).
     #[arg(long, global = true, default_value = "alice")]
     user: String,
@@ -107,8 +102,9 @@ struct Device {
 impl Device {
     fn new(who: &Who, role: &str, platform: &'static str) -> Self {
         let id = format!("cli-{role}-{}", who.user);
-        let dir = who.endpoints.parent().unwrap_or(Path::new("."));
-        let cursor_file = dir.join(format!("chat-{}-{}-{id}.cursor", who.area, who.env));
+        let endpoints = who.app.endpoints.path();
+        let dir = endpoints.parent().unwrap_or(Path::new("."));
+        let cursor_file = dir.join(format!("chat-{}-{}-{id}.cursor", who.app.area, who.app.env));
         Self {
             id,
             platform,
@@ -132,11 +128,11 @@ impl Device {
 }
 
 async fn connect(who: &Who, device: &Device) -> anyhow::Result<Connection> {
-    let endpoints = Endpoints::read(&who.endpoints)?;
-    let area = endpoints.area(&who.area)?;
+    let endpoints = Endpoints::read(&who.app.endpoints.path())?;
+    let area = endpoints.area(&who.app.area)?;
     let api = area.api()?;
     let ws = area.ws()?.to_string();
-    let app = area.app(&who.env)?;
+    let app = area.app(&who.app.env)?;
     let (key, secret) = (app.app_key.clone(), app.app_secret.clone());
     let answer = post_form(
         api,

@@ -2,6 +2,7 @@
 
 mod chat;
 mod config_file;
+mod demo_app;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,6 +11,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use meridian_cluster::{ClusterNode, NodeConfig};
+use meridian_dev::endpoints::{DATA_DIR_ENV, DEFAULT_DATA_DIR};
 use meridian_edge::{Edge, EdgeConfig};
 use meridian_nav::{Nav, NavConfig};
 use meridian_regions::{AreaCode, Catalog};
@@ -146,12 +148,12 @@ fn parse_seed_range(text: &str) -> Result<std::ops::RangeInclusive<u64>, String>
 
 #[derive(Args)]
 struct PrometheusConfigArgs {
-    /// The deployment's endpoints.json.
-    #[arg(long, default_value = "meridian-data/endpoints.json")]
-    endpoints: PathBuf,
-    /// Where to write prometheus.yml and targets.json.
-    #[arg(long, default_value = "meridian-data/prometheus")]
-    out: PathBuf,
+    #[command(flatten)]
+    endpoints: demo_app::EndpointsFile,
+    /// Where to write prometheus.yml and targets.json (by default prometheus/ beside
+    /// endpoints.json).
+    #[arg(long)]
+    out: Option<PathBuf>,
     /// Seconds between scrapes.
     #[arg(long, default_value_t = 15)]
     scrape_interval: u64,
@@ -171,7 +173,7 @@ struct DevArgs {
     #[arg(long, default_value_t = 3, env = "MERIDIAN_DEV_NODES")]
     nodes: u64,
     /// Where every node keeps its data, and where endpoints.json is written.
-    #[arg(long, default_value = "meridian-data", env = "MERIDIAN_DEV_DATA_DIR")]
+    #[arg(long, default_value = DEFAULT_DATA_DIR, env = DATA_DIR_ENV)]
     data_dir: PathBuf,
     /// First of the consecutive loopback ports used.
     #[arg(long, default_value_t = 7000, env = "MERIDIAN_DEV_PORT_BASE")]
@@ -387,13 +389,19 @@ async fn run(command: Commands, logs: StartingLogs) -> anyhow::Result<()> {
         }
         Commands::Chat(args) => chat::run(args).await,
         Commands::PrometheusConfig(args) => {
-            let text = std::fs::read_to_string(&args.endpoints)
-                .with_context(|| format!("reading {}", args.endpoints.display()))?;
+            let file = args.endpoints.path();
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
             let endpoints: serde_json::Value = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not JSON", args.endpoints.display()))?;
+                .with_context(|| format!("{} is not JSON", file.display()))?;
+            let out = args.out.unwrap_or_else(|| {
+                file.parent()
+                    .unwrap_or(std::path::Path::new("."))
+                    .join("prometheus")
+            });
             let path = meridian_dev::prometheus_config::write(
                 &endpoints,
-                &args.out,
+                &out,
                 args.scrape_interval.max(1),
             )?;
             println!("{}", path.display());

@@ -459,26 +459,34 @@ async fn chat(dev: &DevDeployment, args: &[&str]) -> (bool, String) {
 #[tokio::test]
 async fn the_chat_cli_sends_and_listens_through_the_dev_deployment() {
     let dev = DevDeployment::start(binary(), "SG", 1).await;
+    // The listener finds the deployment by `--data-dir`, the sender by the variable that
+    // also sets `meridian dev --data-dir`, and the helper below by `--endpoints`.
+    let data_dir = dev.endpoints_file.parent().unwrap().to_path_buf();
     let listener = {
         let binary = binary().to_path_buf();
-        let file = dev.endpoints_file.clone();
+        let data_dir = data_dir.clone();
         tokio::spawn(async move {
             tokio::process::Command::new(binary)
                 .args(["chat", "listen", "--area", "SG", "--user", "bob"])
-                .args(["--count", "1", "--timeout", "30", "--endpoints"])
-                .arg(file)
+                .args(["--count", "1", "--timeout", "30", "--data-dir"])
+                .arg(data_dir)
                 .env("RUST_LOG", "warn")
                 .output()
                 .await
                 .expect("listen")
         })
     };
-    let (sent, line) = chat(
-        &dev,
-        &["send", "--user", "alice", "--to", "bob", "--text", "hi"],
-    )
-    .await;
-    assert!(sent, "chat send failed: {line}");
+    let sent = tokio::process::Command::new(binary())
+        .args([
+            "chat", "send", "--user", "alice", "--to", "bob", "--text", "hi",
+        ])
+        .env("MERIDIAN_DEV_DATA_DIR", &data_dir)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .expect("run meridian chat send");
+    let line = String::from_utf8_lossy(&sent.stdout);
+    assert!(sent.status.success(), "chat send failed: {line}");
     let ack: serde_json::Value = serde_json::from_str(line.trim()).expect("one JSON line");
     assert_eq!(ack["seq"], 1);
     let heard = listener.await.unwrap();
