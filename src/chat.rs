@@ -127,7 +127,8 @@ impl Device {
     }
 }
 
-async fn connect(who: &Who, device: &Device) -> anyhow::Result<Connection> {
+/// A session of `who` on the first edge of its area; answers it and the App Key it used.
+async fn connect(who: &Who, device: &Device) -> anyhow::Result<(Connection, String)> {
     let endpoints = Endpoints::read(&who.app.endpoints.path())?;
     let area = endpoints.area(&who.app.area)?;
     let api = area.api()?;
@@ -148,7 +149,7 @@ async fn connect(who: &Who, device: &Device) -> anyhow::Result<Connection> {
         .to_string();
     let options = ConnectOptions {
         url: ws,
-        app_key: key,
+        app_key: key.clone(),
         token,
         device_id: device.id.clone(),
         platform: device.platform.into(),
@@ -157,7 +158,7 @@ async fn connect(who: &Who, device: &Device) -> anyhow::Result<Connection> {
     };
     let mut connection = Connection::connect(&options).await?;
     match connection.next_within(ANSWER_WAIT).await? {
-        ServerFrame::Connected { .. } => Ok(connection),
+        ServerFrame::Connected { .. } => Ok((connection, key)),
         ServerFrame::Error { code, message, .. } => bail!("refused ({code}): {message}"),
         other => bail!("unexpected first frame: {other:?}"),
     }
@@ -208,7 +209,7 @@ fn send_frame(kind: u8, target: &str, text: &str, n: u64) -> ClientFrame {
 async fn send_one(who: &Who, args: SendArgs) -> anyhow::Result<()> {
     let (kind, target) = args.target.resolve()?;
     let device = Device::new(who, "send", "Web");
-    let mut connection = connect(who, &device).await?;
+    let (mut connection, _) = connect(who, &device).await?;
     if kind == conversation::CHATROOM {
         join(&mut connection, &target).await?;
     }
@@ -239,7 +240,7 @@ async fn send_one(who: &Who, args: SendArgs) -> anyhow::Result<()> {
 async fn listen_for(who: &Who, args: ListenArgs) -> anyhow::Result<()> {
     let device = Device::new(who, "listen", "Desktop");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout);
-    let mut connection = connect(who, &device).await?;
+    let (mut connection, _) = connect(who, &device).await?;
     let mut printed = 0;
     if let Some(room) = &args.chatroom {
         // The room's latest messages are context, not received messages.
@@ -278,10 +279,11 @@ async fn listen_for(who: &Who, args: ListenArgs) -> anyhow::Result<()> {
 /// other lines are sent; received messages are printed as they come.
 async fn interactive(who: &Who) -> anyhow::Result<()> {
     let device = Device::new(who, "chat", "Desktop");
-    let mut connection = connect(who, &device).await?;
+    let (mut connection, app_key) = connect(who, &device).await?;
     eprintln!(
-        "connected as {}. /to USER, /group GROUP, /room ROOM choose the conversation; Ctrl-D quits.",
-        who.user
+        "connected as {} to {}'s demo app, env {} (app key {app_key}).\n\
+         /to USER, /group GROUP, /room ROOM choose the conversation; Ctrl-D quits.",
+        who.user, who.app.area, who.app.env
     );
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     let mut target: Option<(u8, String)> = None;

@@ -32,8 +32,8 @@ pub struct DemoApp {
     /// The area whose demo app to use.
     #[arg(long, global = true, default_value = "SG")]
     pub area: String,
-    /// The demo app's environment: `prod` or `dev`.
-    #[arg(long, global = true, default_value = "prod")]
+    /// The demo app's environment: `dev` (listed first by `meridian dev`) or `prod`.
+    #[arg(long, global = true, default_value = "dev")]
     pub env: String,
 }
 

@@ -460,14 +460,17 @@ async fn chat(dev: &DevDeployment, args: &[&str]) -> (bool, String) {
 async fn the_chat_cli_sends_and_listens_through_the_dev_deployment() {
     let dev = DevDeployment::start(binary(), "SG", 1).await;
     // The listener finds the deployment by `--data-dir`, the sender by the variable that
-    // also sets `meridian dev --data-dir`, and the helper below by `--endpoints`.
+    // also sets `meridian dev --data-dir`, and the helper below by `--endpoints`. The
+    // listener names the `dev` app, the sender uses the default: the same one.
     let data_dir = dev.endpoints_file.parent().unwrap().to_path_buf();
     let listener = {
         let binary = binary().to_path_buf();
         let data_dir = data_dir.clone();
         tokio::spawn(async move {
             tokio::process::Command::new(binary)
-                .args(["chat", "listen", "--area", "SG", "--user", "bob"])
+                .args([
+                    "chat", "listen", "--area", "SG", "--env", "dev", "--user", "bob",
+                ])
                 .args(["--count", "1", "--timeout", "30", "--data-dir"])
                 .arg(data_dir)
                 .env("RUST_LOG", "warn")
