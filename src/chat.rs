@@ -2,6 +2,7 @@
 //! demo app of an area; tokens come from that area's Server API, messages go through a
 //! WebSocket session of the Rust client SDK like any app's.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -192,9 +193,14 @@ async fn join(connection: &mut Connection, room: &str) -> anyhow::Result<Vec<Mes
     }
 }
 
-fn send_frame(kind: u8, target: &str, text: &str, n: u64) -> ClientFrame {
+/// The `n`th send's client id: unique to this process, so a retry is recognised.
+fn client_id(n: u64) -> String {
+    format!("cli-{}-{n}", std::process::id())
+}
+
+fn send_frame(client_id: String, kind: u8, target: &str, text: &str) -> ClientFrame {
     ClientFrame::Send {
-        client_id: format!("cli-{}-{n}", std::process::id()),
+        client_id,
         conversation_type: kind,
         target_id: target.into(),
         channel_id: String::new(),
@@ -214,7 +220,7 @@ async fn send_one(who: &Who, args: SendArgs) -> anyhow::Result<()> {
         join(&mut connection, &target).await?;
     }
     connection
-        .send(&send_frame(kind, &target, &args.text, 0))
+        .send(&send_frame(client_id(0), kind, &target, &args.text))
         .await?;
     loop {
         match connection.next_within(ANSWER_WAIT).await? {
@@ -275,8 +281,26 @@ async fn listen_for(who: &Who, args: ListenArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where a line goes: a conversation type and its target.
+struct Conversation {
+    kind: u8,
+    target: String,
+}
+
+impl std::fmt::Display for Conversation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind {
+            conversation::GROUP => write!(f, "group {}", self.target),
+            conversation::CHATROOM => write!(f, "room {}", self.target),
+            _ => f.write_str(&self.target),
+        }
+    }
+}
+
 /// Lines starting with `/to USER`, `/group G` or `/room R` choose where the next lines go;
-/// other lines are sent; received messages are printed as they come.
+/// other lines are sent, and confirmed on stderr once the edge acknowledges them; received
+/// messages are printed as they come. At the end of the input it waits (up to
+/// [`ANSWER_WAIT`]) for the answers to what it sent.
 async fn interactive(who: &Who) -> anyhow::Result<()> {
     let device = Device::new(who, "chat", "Desktop");
     let (mut connection, app_key) = connect(who, &device).await?;
@@ -286,32 +310,45 @@ async fn interactive(who: &Who) -> anyhow::Result<()> {
         who.user, who.app.area, who.app.env
     );
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-    let mut target: Option<(u8, String)> = None;
+    let mut chosen: Option<Conversation> = None;
+    // Sends not answered yet, by client id: where each went.
+    let mut unanswered: HashMap<String, String> = HashMap::new();
     let mut sent = 0u64;
     let mut ping = tokio::time::interval(PING_EVERY);
-    loop {
+    let mut input_ended: Option<tokio::time::Instant> = None;
+    while input_ended.is_none() || !unanswered.is_empty() {
+        let answers_due = input_ended.map(|ended| ended + ANSWER_WAIT);
         tokio::select! {
             _ = ping.tick() => connection.send(&ClientFrame::Ping).await?,
-            line = lines.next_line() => {
-                let Some(line) = line? else { break };
+            () = sleep_until_some(answers_due) => {
+                eprintln!("no answer within {ANSWER_WAIT:?} for {} message(s)", unanswered.len());
+                break;
+            }
+            line = lines.next_line(), if input_ended.is_none() => {
+                let Some(line) = line? else {
+                    input_ended = Some(tokio::time::Instant::now());
+                    continue;
+                };
                 let line = line.trim();
                 let choose = |prefix: &str| line.strip_prefix(prefix).map(|rest| rest.trim().to_string());
                 if let Some(user) = choose("/to ") {
-                    target = Some((conversation::PRIVATE, user));
+                    chosen = Some(Conversation { kind: conversation::PRIVATE, target: user });
                 } else if let Some(group) = choose("/group ") {
-                    target = Some((conversation::GROUP, group));
+                    chosen = Some(Conversation { kind: conversation::GROUP, target: group });
                 } else if let Some(room) = choose("/room ") {
                     for message in join(&mut connection, &room).await? {
                         println!("{}", message_line(&message));
                     }
-                    target = Some((conversation::CHATROOM, room));
+                    chosen = Some(Conversation { kind: conversation::CHATROOM, target: room });
                 } else if !line.is_empty() {
-                    let Some((kind, to)) = &target else {
+                    let Some(to) = &chosen else {
                         eprintln!("choose a conversation first: /to USER");
                         continue;
                     };
                     sent += 1;
-                    connection.send(&send_frame(*kind, to, line, sent)).await?;
+                    let client_id = client_id(sent);
+                    connection.send(&send_frame(client_id.clone(), to.kind, &to.target, line)).await?;
+                    unanswered.insert(client_id, to.to_string());
                 }
             }
             frame = connection.next() => match frame? {
@@ -319,8 +356,18 @@ async fn interactive(who: &Who) -> anyhow::Result<()> {
                     println!("{}", message_line(&message));
                     device.save(connection.cursor());
                 }
-                ServerFrame::Ack { msg_uid, seq, .. } => eprintln!("sent {msg_uid} (seq {seq})"),
-                ServerFrame::Error { code, message, .. } => eprintln!("error {code}: {message}"),
+                ServerFrame::Ack { client_id, msg_uid, seq, .. } => {
+                    match unanswered.remove(&client_id) {
+                        Some(to) => eprintln!("→ sent to {to} (msg id {msg_uid}, seq {seq})"),
+                        None => eprintln!("→ sent (msg id {msg_uid}, seq {seq})"),
+                    }
+                }
+                ServerFrame::Error { code, message, client_id, .. } => {
+                    match client_id.and_then(|id| unanswered.remove(&id)) {
+                        Some(to) => eprintln!("✗ not sent to {to}: error {code}: {message}"),
+                        None => eprintln!("error {code}: {message}"),
+                    }
+                }
                 ServerFrame::Kicked { code, reason } => bail!("kicked ({code}): {reason}"),
                 _ => {}
             },
@@ -328,4 +375,12 @@ async fn interactive(who: &Who) -> anyhow::Result<()> {
     }
     connection.close().await;
     Ok(())
+}
+
+/// Sleeps until `deadline`, or forever when there is none.
+async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
 }

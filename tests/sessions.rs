@@ -506,6 +506,36 @@ async fn the_chat_cli_sends_and_listens_through_the_dev_deployment() {
     )
     .await;
     assert!(!ok, "a listener with nothing to hear must exit non-zero");
+
+    // The interactive chat names the app it uses and confirms a line once the edge
+    // acknowledges it, also when its input ends right after the line.
+    let mut interactive = tokio::process::Command::new(binary())
+        .args(["chat", "--user", "alice", "--endpoints"])
+        .arg(&dev.endpoints_file)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run meridian chat");
+    let mut input = interactive.stdin.take().unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut input, b"/to bob\nsecond\n")
+        .await
+        .unwrap();
+    drop(input);
+    let output = interactive.wait_with_output().await.unwrap();
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{said}");
+    let (dev_key, _) = dev.app("SG", "dev");
+    assert!(
+        said.contains(&format!("env dev (app key {dev_key})")),
+        "{said}"
+    );
+    assert!(said.contains("→ sent to bob (msg id "), "{said}");
+    let (heard, line) = chat(&dev, &["listen", "--user", "bob", "--timeout", "10"]).await;
+    assert!(heard, "bob did not get the interactive line");
+    let received: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(received["content"], r#"{"content":"second"}"#);
     dev.stop();
 }
 
