@@ -75,6 +75,7 @@ impl Target {
 struct SendArgs {
     #[command(flatten)]
     target: Target,
+    /// The message's text (an `RC:TxtMsg`).
     #[arg(long)]
     text: String,
 }
@@ -382,5 +383,30 @@ async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{Args, Command};
+
+    /// Every flag of `command` and its subcommands, as `path --flag`, that has no help.
+    fn undocumented(command: &Command, path: &str) -> Vec<String> {
+        let mut missing: Vec<String> = command
+            .get_arguments()
+            .filter(|arg| arg.get_help().is_none())
+            .map(|arg| format!("{path} --{}", arg.get_id()))
+            .collect();
+        for sub in command.get_subcommands() {
+            missing.extend(undocumented(sub, &format!("{path} {}", sub.get_name())));
+        }
+        missing
+    }
+
+    #[test]
+    fn every_chat_flag_has_help() {
+        let mut chat = super::ChatArgs::augment_args(Command::new("chat"));
+        chat.build();
+        assert_eq!(undocumented(&chat, "meridian chat"), Vec::<String>::new());
     }
 }
