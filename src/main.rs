@@ -1,5 +1,6 @@
 //! The `meridian` command: parses flags and wires the crates together.
 
+mod api;
 mod chat;
 mod config_file;
 mod demo_app;
@@ -57,6 +58,9 @@ enum Commands {
     Bench(meridian_bench::BenchCommand),
     /// Chat from a terminal through a deployment's edge (send, listen, or interactive).
     Chat(chat::ChatArgs),
+    /// Call the Server API as a dev deployment's demo app, signed for you, and print the
+    /// status and the body: `meridian api POST /user/getToken.json userId=alice`.
+    Api(api::ApiArgs),
     /// Write a Prometheus scrape configuration (file discovery) for a deployment.
     PrometheusConfig(PrometheusConfigArgs),
     /// Run an area as separate processes under load and seeded faults, and check that no
@@ -388,6 +392,7 @@ async fn run(command: Commands, logs: StartingLogs) -> anyhow::Result<()> {
             Ok(())
         }
         Commands::Chat(args) => chat::run(args).await,
+        Commands::Api(args) => api::run(args).await,
         Commands::PrometheusConfig(args) => {
             let file = args.endpoints.path();
             let text = std::fs::read_to_string(&file)

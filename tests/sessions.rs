@@ -457,7 +457,7 @@ async fn chat(dev: &DevDeployment, args: &[&str]) -> (bool, String) {
 
 // covers: PRV-01
 #[tokio::test]
-async fn the_chat_cli_sends_and_listens_through_the_dev_deployment() {
+async fn the_cli_chats_and_calls_the_server_api_through_the_dev_deployment() {
     let dev = DevDeployment::start(binary(), "SG", 1).await;
     // The listener finds the deployment by `--data-dir`, the sender by the variable that
     // also sets `meridian dev --data-dir`, and the helper below by `--endpoints`. The
@@ -536,6 +536,48 @@ async fn the_chat_cli_sends_and_listens_through_the_dev_deployment() {
     assert!(heard, "bob did not get the interactive line");
     let received: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
     assert_eq!(received["content"], r#"{"content":"second"}"#);
+
+    // `meridian api` signs a Server API call with the demo app chat uses by default and
+    // prints the status line, then the body; bob's listener gets what it published.
+    let api = |args: &[&str]| {
+        tokio::process::Command::new(binary())
+            .arg("api")
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .env("RUST_LOG", "warn")
+            .output()
+    };
+    let published = api(&[
+        "POST",
+        "/message/private/publish.json",
+        "fromUserId=app",
+        "toUserId=bob",
+        "objectName=RC:TxtMsg",
+        r#"content={"content":"from the api"}"#,
+    ])
+    .await
+    .unwrap();
+    let printed = String::from_utf8_lossy(&published.stdout);
+    assert!(published.status.success(), "{printed}");
+    let (status, body) = printed.split_once('\n').unwrap();
+    assert_eq!(status, "HTTP 200");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(body).unwrap()["code"],
+        200
+    );
+    let (heard, line) = chat(&dev, &["listen", "--user", "bob", "--timeout", "10"]).await;
+    assert!(
+        heard,
+        "bob did not get the message published by meridian api"
+    );
+    let received: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(received["senderUserId"], "app");
+    assert_eq!(received["content"], r#"{"content":"from the api"}"#);
+    // A refused call prints its answer too, and exits non-zero.
+    let refused = api(&["POST", "/user/getToken.json"]).await.unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stdout).starts_with("HTTP 400\n"));
     dev.stop();
 }
 
