@@ -8,15 +8,14 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
+use meridian_client::server_api::post_form;
 use meridian_client::{conversation, ConnectOptions, Connection, MessageBody};
 use meridian_dev::endpoints::Endpoints;
-
-use crate::demo_app::DemoApp;
 use meridian_proto::{ClientFrame, ServerFrame};
 use serde_json::json;
 use tokio::io::AsyncBufReadExt;
 
-use meridian_client::server_api::post_form;
+use crate::demo_app::DemoApp;
 
 const ANSWER_WAIT: Duration = Duration::from_secs(15);
 /// Below the edge's default heartbeat (30 s), so a quiet session is not closed as idle.
@@ -61,12 +60,32 @@ struct Target {
 }
 
 impl Target {
-    fn resolve(&self) -> anyhow::Result<(u8, String)> {
-        match (&self.to, &self.group, &self.chatroom) {
-            (Some(user), None, None) => Ok((conversation::PRIVATE, user.clone())),
-            (None, Some(group), None) => Ok((conversation::GROUP, group.clone())),
-            (None, None, Some(room)) => Ok((conversation::CHATROOM, room.clone())),
+    fn resolve(&self) -> anyhow::Result<Conversation> {
+        let (kind, target) = match (&self.to, &self.group, &self.chatroom) {
+            (Some(user), None, None) => (conversation::PRIVATE, user),
+            (None, Some(group), None) => (conversation::GROUP, group),
+            (None, None, Some(room)) => (conversation::CHATROOM, room),
             _ => bail!("name one of --to USER, --group GROUP or --chatroom ROOM"),
+        };
+        Ok(Conversation {
+            kind,
+            target: target.clone(),
+        })
+    }
+}
+
+/// Where a message goes: a conversation type and its target.
+struct Conversation {
+    kind: u8,
+    target: String,
+}
+
+impl std::fmt::Display for Conversation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind {
+            conversation::GROUP => write!(f, "group {}", self.target),
+            conversation::CHATROOM => write!(f, "room {}", self.target),
+            _ => f.write_str(&self.target),
         }
     }
 }
@@ -199,11 +218,11 @@ fn client_id(n: u64) -> String {
     format!("cli-{}-{n}", std::process::id())
 }
 
-fn send_frame(client_id: String, kind: u8, target: &str, text: &str) -> ClientFrame {
+fn send_frame(client_id: String, to: &Conversation, text: &str) -> ClientFrame {
     ClientFrame::Send {
         client_id,
-        conversation_type: kind,
-        target_id: target.into(),
+        conversation_type: to.kind,
+        target_id: to.target.clone(),
         channel_id: String::new(),
         object_name: "RC:TxtMsg".into(),
         content: json!({ "content": text }).to_string(),
@@ -214,14 +233,14 @@ fn send_frame(client_id: String, kind: u8, target: &str, text: &str) -> ClientFr
 }
 
 async fn send_one(who: &Who, args: SendArgs) -> anyhow::Result<()> {
-    let (kind, target) = args.target.resolve()?;
+    let to = args.target.resolve()?;
     let device = Device::new(who, "send", "Web");
     let (mut connection, _) = connect(who, &device).await?;
-    if kind == conversation::CHATROOM {
-        join(&mut connection, &target).await?;
+    if to.kind == conversation::CHATROOM {
+        join(&mut connection, &to.target).await?;
     }
     connection
-        .send(&send_frame(client_id(0), kind, &target, &args.text))
+        .send(&send_frame(client_id(0), &to, &args.text))
         .await?;
     loop {
         match connection.next_within(ANSWER_WAIT).await? {
@@ -282,22 +301,6 @@ async fn listen_for(who: &Who, args: ListenArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Where a line goes: a conversation type and its target.
-struct Conversation {
-    kind: u8,
-    target: String,
-}
-
-impl std::fmt::Display for Conversation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.kind {
-            conversation::GROUP => write!(f, "group {}", self.target),
-            conversation::CHATROOM => write!(f, "room {}", self.target),
-            _ => f.write_str(&self.target),
-        }
-    }
-}
-
 /// Lines starting with `/to USER`, `/group G` or `/room R` choose where the next lines go;
 /// other lines are sent, and confirmed on stderr once the edge acknowledges them; received
 /// messages are printed as they come. At the end of the input it waits (up to
@@ -348,7 +351,7 @@ async fn interactive(who: &Who) -> anyhow::Result<()> {
                     };
                     sent += 1;
                     let client_id = client_id(sent);
-                    connection.send(&send_frame(client_id.clone(), to.kind, &to.target, line)).await?;
+                    connection.send(&send_frame(client_id.clone(), to, line)).await?;
                     unanswered.insert(client_id, to.to_string());
                 }
             }
