@@ -2,17 +2,20 @@
 //! demo app of an area; tokens come from that area's Server API, messages go through a
 //! WebSocket session of the Rust client SDK like any app's.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
+use meridian_client::server_api::post_form;
 use meridian_client::{conversation, ConnectOptions, Connection, MessageBody};
+use meridian_dev::endpoints::Endpoints;
 use meridian_proto::{ClientFrame, ServerFrame};
 use serde_json::json;
 use tokio::io::AsyncBufReadExt;
 
-use meridian_client::server_api::post_form;
+use crate::demo_app::DemoApp;
 
 const ANSWER_WAIT: Duration = Duration::from_secs(15);
 /// Below the edge's default heartbeat (30 s), so a quiet session is not closed as idle.
@@ -28,15 +31,8 @@ pub struct ChatArgs {
 
 #[derive(Args, Clone)]
 struct Who {
-    /// The deployment's endpoints.json (written by `meridian dev`).
-    #[arg(long, global = true, default_value = "meridian-data/endpoints.json")]
-    endpoints: PathBuf,
-    /// The area whose demo app to use.
-    #[arg(long, global = true, default_value = "SG")]
-    area: String,
-    /// The demo app's environment: `prod` or `dev`.
-    #[arg(long, global = true, default_value = "prod")]
-    env: String,
+    #[command(flatten)]
+    app: DemoApp,
     /// The user to act as (registered on first use).
     #[arg(long, global = true, default_value = "alice")]
     user: String,
@@ -64,12 +60,32 @@ struct Target {
 }
 
 impl Target {
-    fn resolve(&self) -> anyhow::Result<(u8, String)> {
-        match (&self.to, &self.group, &self.chatroom) {
-            (Some(user), None, None) => Ok((conversation::PRIVATE, user.clone())),
-            (None, Some(group), None) => Ok((conversation::GROUP, group.clone())),
-            (None, None, Some(room)) => Ok((conversation::CHATROOM, room.clone())),
+    fn resolve(&self) -> anyhow::Result<Conversation> {
+        let (kind, target) = match (&self.to, &self.group, &self.chatroom) {
+            (Some(user), None, None) => (conversation::PRIVATE, user),
+            (None, Some(group), None) => (conversation::GROUP, group),
+            (None, None, Some(room)) => (conversation::CHATROOM, room),
             _ => bail!("name one of --to USER, --group GROUP or --chatroom ROOM"),
+        };
+        Ok(Conversation {
+            kind,
+            target: target.clone(),
+        })
+    }
+}
+
+/// Where a message goes: a conversation type and its target.
+struct Conversation {
+    kind: u8,
+    target: String,
+}
+
+impl std::fmt::Display for Conversation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind {
+            conversation::GROUP => write!(f, "group {}", self.target),
+            conversation::CHATROOM => write!(f, "room {}", self.target),
+            _ => f.write_str(&self.target),
         }
     }
 }
@@ -78,6 +94,7 @@ impl Target {
 struct SendArgs {
     #[command(flatten)]
     target: Target,
+    /// The message's text (an `RC:TxtMsg`).
     #[arg(long)]
     text: String,
 }
@@ -106,8 +123,9 @@ struct Device {
 impl Device {
     fn new(who: &Who, role: &str, platform: &'static str) -> Self {
         let id = format!("cli-{role}-{}", who.user);
-        let dir = who.endpoints.parent().unwrap_or(Path::new("."));
-        let cursor_file = dir.join(format!("chat-{}-{}-{id}.cursor", who.area, who.env));
+        let endpoints = who.app.endpoints.path();
+        let dir = endpoints.parent().unwrap_or(Path::new("."));
+        let cursor_file = dir.join(format!("chat-{}-{}-{id}.cursor", who.app.area, who.app.env));
         Self {
             id,
             platform,
@@ -130,39 +148,29 @@ impl Device {
     }
 }
 
-async fn connect(who: &Who, device: &Device) -> anyhow::Result<Connection> {
-    let text = std::fs::read_to_string(&who.endpoints)
-        .with_context(|| format!("{}: run `meridian dev` first", who.endpoints.display()))?;
-    let endpoints: serde_json::Value = serde_json::from_str(&text)?;
-    let area = &endpoints["areas"][&who.area];
-    if area.is_null() {
-        bail!("{}: no area {}", who.endpoints.display(), who.area);
-    }
-    let str_of = |v: &serde_json::Value, what: &str| -> anyhow::Result<String> {
-        v.as_str()
-            .map(str::to_string)
-            .with_context(|| format!("endpoints.json: no {what}"))
-    };
-    let api = str_of(&area["api"][0], "api")?;
-    let ws = str_of(&area["edges"][0]["ws"], "edge")?;
-    let app = area["apps"]
-        .as_array()
-        .and_then(|apps| apps.iter().find(|a| a["env"] == who.env.as_str()))
-        .with_context(|| format!("endpoints.json: no {} app in {}", who.env, who.area))?;
-    let key = str_of(&app["appKey"], "appKey")?;
-    let secret = str_of(&app["appSecret"], "appSecret")?;
+/// A session of `who` on the first edge of its area; answers it and the App Key it used.
+async fn connect(who: &Who, device: &Device) -> anyhow::Result<(Connection, String)> {
+    let endpoints = Endpoints::read(&who.app.endpoints.path())?;
+    let area = endpoints.area(&who.app.area)?;
+    let api = area.api()?;
+    let ws = area.ws()?.to_string();
+    let app = area.app(&who.app.env)?;
+    let (key, secret) = (app.app_key.clone(), app.app_secret.clone());
     let answer = post_form(
-        &api,
+        api,
         &key,
         &secret,
         "/user/getToken.json",
         &format!("userId={}&name={}", who.user, who.user),
     )
     .await?;
-    let token = str_of(&answer["token"], "token in the getToken answer")?;
+    let token = answer["token"]
+        .as_str()
+        .context("no token in the getToken answer")?
+        .to_string();
     let options = ConnectOptions {
         url: ws,
-        app_key: key,
+        app_key: key.clone(),
         token,
         device_id: device.id.clone(),
         platform: device.platform.into(),
@@ -171,7 +179,7 @@ async fn connect(who: &Who, device: &Device) -> anyhow::Result<Connection> {
     };
     let mut connection = Connection::connect(&options).await?;
     match connection.next_within(ANSWER_WAIT).await? {
-        ServerFrame::Connected { .. } => Ok(connection),
+        ServerFrame::Connected { .. } => Ok((connection, key)),
         ServerFrame::Error { code, message, .. } => bail!("refused ({code}): {message}"),
         other => bail!("unexpected first frame: {other:?}"),
     }
@@ -205,11 +213,16 @@ async fn join(connection: &mut Connection, room: &str) -> anyhow::Result<Vec<Mes
     }
 }
 
-fn send_frame(kind: u8, target: &str, text: &str, n: u64) -> ClientFrame {
+/// The `n`th send's client id: unique to this process, so a retry is recognised.
+fn client_id(n: u64) -> String {
+    format!("cli-{}-{n}", std::process::id())
+}
+
+fn send_frame(client_id: String, to: &Conversation, text: &str) -> ClientFrame {
     ClientFrame::Send {
-        client_id: format!("cli-{}-{n}", std::process::id()),
-        conversation_type: kind,
-        target_id: target.into(),
+        client_id,
+        conversation_type: to.kind,
+        target_id: to.target.clone(),
         channel_id: String::new(),
         object_name: "RC:TxtMsg".into(),
         content: json!({ "content": text }).to_string(),
@@ -220,14 +233,14 @@ fn send_frame(kind: u8, target: &str, text: &str, n: u64) -> ClientFrame {
 }
 
 async fn send_one(who: &Who, args: SendArgs) -> anyhow::Result<()> {
-    let (kind, target) = args.target.resolve()?;
+    let to = args.target.resolve()?;
     let device = Device::new(who, "send", "Web");
-    let mut connection = connect(who, &device).await?;
-    if kind == conversation::CHATROOM {
-        join(&mut connection, &target).await?;
+    let (mut connection, _) = connect(who, &device).await?;
+    if to.kind == conversation::CHATROOM {
+        join(&mut connection, &to.target).await?;
     }
     connection
-        .send(&send_frame(kind, &target, &args.text, 0))
+        .send(&send_frame(client_id(0), &to, &args.text))
         .await?;
     loop {
         match connection.next_within(ANSWER_WAIT).await? {
@@ -253,7 +266,7 @@ async fn send_one(who: &Who, args: SendArgs) -> anyhow::Result<()> {
 async fn listen_for(who: &Who, args: ListenArgs) -> anyhow::Result<()> {
     let device = Device::new(who, "listen", "Desktop");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout);
-    let mut connection = connect(who, &device).await?;
+    let (mut connection, _) = connect(who, &device).await?;
     let mut printed = 0;
     if let Some(room) = &args.chatroom {
         // The room's latest messages are context, not received messages.
@@ -289,41 +302,57 @@ async fn listen_for(who: &Who, args: ListenArgs) -> anyhow::Result<()> {
 }
 
 /// Lines starting with `/to USER`, `/group G` or `/room R` choose where the next lines go;
-/// other lines are sent; received messages are printed as they come.
+/// other lines are sent, and confirmed on stderr once the edge acknowledges them; received
+/// messages are printed as they come. At the end of the input it waits (up to
+/// [`ANSWER_WAIT`]) for the answers to what it sent.
 async fn interactive(who: &Who) -> anyhow::Result<()> {
     let device = Device::new(who, "chat", "Desktop");
-    let mut connection = connect(who, &device).await?;
+    let (mut connection, app_key) = connect(who, &device).await?;
     eprintln!(
-        "connected as {}. /to USER, /group GROUP, /room ROOM choose the conversation; Ctrl-D quits.",
-        who.user
+        "connected as {} to {}'s demo app, env {} (app key {app_key}).\n\
+         /to USER, /group GROUP, /room ROOM choose the conversation; Ctrl-D quits.",
+        who.user, who.app.area, who.app.env
     );
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-    let mut target: Option<(u8, String)> = None;
+    let mut chosen: Option<Conversation> = None;
+    // Sends not answered yet, by client id: where each went.
+    let mut unanswered: HashMap<String, String> = HashMap::new();
     let mut sent = 0u64;
     let mut ping = tokio::time::interval(PING_EVERY);
-    loop {
+    let mut input_ended: Option<tokio::time::Instant> = None;
+    while input_ended.is_none() || !unanswered.is_empty() {
+        let answers_due = input_ended.map(|ended| ended + ANSWER_WAIT);
         tokio::select! {
             _ = ping.tick() => connection.send(&ClientFrame::Ping).await?,
-            line = lines.next_line() => {
-                let Some(line) = line? else { break };
+            () = sleep_until_some(answers_due) => {
+                eprintln!("no answer within {ANSWER_WAIT:?} for {} message(s)", unanswered.len());
+                break;
+            }
+            line = lines.next_line(), if input_ended.is_none() => {
+                let Some(line) = line? else {
+                    input_ended = Some(tokio::time::Instant::now());
+                    continue;
+                };
                 let line = line.trim();
                 let choose = |prefix: &str| line.strip_prefix(prefix).map(|rest| rest.trim().to_string());
                 if let Some(user) = choose("/to ") {
-                    target = Some((conversation::PRIVATE, user));
+                    chosen = Some(Conversation { kind: conversation::PRIVATE, target: user });
                 } else if let Some(group) = choose("/group ") {
-                    target = Some((conversation::GROUP, group));
+                    chosen = Some(Conversation { kind: conversation::GROUP, target: group });
                 } else if let Some(room) = choose("/room ") {
                     for message in join(&mut connection, &room).await? {
                         println!("{}", message_line(&message));
                     }
-                    target = Some((conversation::CHATROOM, room));
+                    chosen = Some(Conversation { kind: conversation::CHATROOM, target: room });
                 } else if !line.is_empty() {
-                    let Some((kind, to)) = &target else {
+                    let Some(to) = &chosen else {
                         eprintln!("choose a conversation first: /to USER");
                         continue;
                     };
                     sent += 1;
-                    connection.send(&send_frame(*kind, to, line, sent)).await?;
+                    let client_id = client_id(sent);
+                    connection.send(&send_frame(client_id.clone(), to, line)).await?;
+                    unanswered.insert(client_id, to.to_string());
                 }
             }
             frame = connection.next() => match frame? {
@@ -331,8 +360,18 @@ async fn interactive(who: &Who) -> anyhow::Result<()> {
                     println!("{}", message_line(&message));
                     device.save(connection.cursor());
                 }
-                ServerFrame::Ack { msg_uid, seq, .. } => eprintln!("sent {msg_uid} (seq {seq})"),
-                ServerFrame::Error { code, message, .. } => eprintln!("error {code}: {message}"),
+                ServerFrame::Ack { client_id, msg_uid, seq, .. } => {
+                    match unanswered.remove(&client_id) {
+                        Some(to) => eprintln!("→ sent to {to} (msg id {msg_uid}, seq {seq})"),
+                        None => eprintln!("→ sent (msg id {msg_uid}, seq {seq})"),
+                    }
+                }
+                ServerFrame::Error { code, message, client_id, .. } => {
+                    match client_id.and_then(|id| unanswered.remove(&id)) {
+                        Some(to) => eprintln!("✗ not sent to {to}: error {code}: {message}"),
+                        None => eprintln!("error {code}: {message}"),
+                    }
+                }
                 ServerFrame::Kicked { code, reason } => bail!("kicked ({code}): {reason}"),
                 _ => {}
             },
@@ -340,4 +379,37 @@ async fn interactive(who: &Who) -> anyhow::Result<()> {
     }
     connection.close().await;
     Ok(())
+}
+
+/// Sleeps until `deadline`, or forever when there is none.
+async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{Args, Command};
+
+    /// Every flag of `command` and its subcommands, as `path --flag`, that has no help.
+    fn undocumented(command: &Command, path: &str) -> Vec<String> {
+        let mut missing: Vec<String> = command
+            .get_arguments()
+            .filter(|arg| arg.get_help().is_none())
+            .map(|arg| format!("{path} --{}", arg.get_id()))
+            .collect();
+        for sub in command.get_subcommands() {
+            missing.extend(undocumented(sub, &format!("{path} {}", sub.get_name())));
+        }
+        missing
+    }
+
+    #[test]
+    fn every_chat_flag_has_help() {
+        let mut chat = super::ChatArgs::augment_args(Command::new("chat"));
+        chat.build();
+        assert_eq!(undocumented(&chat, "meridian chat"), Vec::<String>::new());
+    }
 }

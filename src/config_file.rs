@@ -8,11 +8,20 @@ use serde::de::DeserializeOwned;
 /// Reads `path`, applies the environment overrides for `role` and deserializes.
 /// Errors are one line naming the file (and the key where the parser knows it).
 pub fn load<T: DeserializeOwned>(path: &Path, role: &str) -> Result<T, String> {
+    load_with(path, role, std::env::vars())
+}
+
+/// [`load`] with the environment given: `vars` are its (name, value) pairs.
+fn load_with<T: DeserializeOwned>(
+    path: &Path,
+    role: &str,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<T, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut value: toml::Table =
         toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), one_line(&e)))?;
     let prefix = format!("MERIDIAN_{}__", role.to_ascii_uppercase());
-    for (name, raw) in std::env::vars() {
+    for (name, raw) in vars {
         let Some(key) = name.strip_prefix(&prefix) else {
             continue;
         };
@@ -77,11 +86,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("x.toml");
         std::fs::write(&file, "name = \"a\"\nport = 1\n[nested]\non = false\n").unwrap();
-        // Unique role so parallel tests never see each other's variables.
-        std::env::set_var("MERIDIAN_SAMPLEROLE__PORT", "8080");
-        std::env::set_var("MERIDIAN_SAMPLEROLE__NESTED__ON", "true");
-        std::env::set_var("MERIDIAN_SAMPLEROLE__NAME", "plain text");
-        let sample: Sample = load(&file, "samplerole").unwrap();
+        let vars = [
+            ("MERIDIAN_SAMPLEROLE__PORT", "8080"),
+            ("MERIDIAN_SAMPLEROLE__NESTED__ON", "true"),
+            ("MERIDIAN_SAMPLEROLE__NAME", "plain text"),
+            ("MERIDIAN_OTHERROLE__PORT", "9090"),
+        ];
+        let vars = vars.map(|(name, value)| (name.to_string(), value.to_string()));
+        let sample: Sample = load_with(&file, "samplerole", vars).unwrap();
         assert_eq!(sample.port, 8080);
         assert!(sample.nested.on);
         assert_eq!(sample.name, "plain text");

@@ -1,13 +1,9 @@
 //! The `meridian` command: parses flags and wires the crates together.
 
-mod bench;
-mod bench_hooks;
-mod bench_sessions;
-mod bench_soak;
+mod api;
 mod chat;
 mod config_file;
-mod dev;
-mod prometheus_config;
+mod demo_app;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,10 +12,11 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use meridian_cluster::{ClusterNode, NodeConfig};
+use meridian_dev::endpoints::{DATA_DIR_ENV, DEFAULT_DATA_DIR};
 use meridian_edge::{Edge, EdgeConfig};
 use meridian_nav::{Nav, NavConfig};
 use meridian_regions::{AreaCode, Catalog};
-use meridian_telemetry::{init_logging, LogFormat};
+use meridian_telemetry::{init_logging, init_logging_while_starting, LogFormat, StartingLogs};
 
 /// Raft entries, RPC bodies and state-machine records are many short-lived allocations;
 /// glibc's allocator spent an eighth of the CPU in `_int_malloc` under write load.
@@ -58,9 +55,12 @@ enum Commands {
     Nav(NavArgs),
     /// Run a benchmark.
     #[command(subcommand)]
-    Bench(bench::BenchCommand),
+    Bench(meridian_bench::BenchCommand),
     /// Chat from a terminal through a deployment's edge (send, listen, or interactive).
     Chat(chat::ChatArgs),
+    /// Call the Server API as a dev deployment's demo app, signed for you, and print the
+    /// status and the body: `meridian api POST /user/getToken.json userId=alice`.
+    Api(api::ApiArgs),
     /// Write a Prometheus scrape configuration (file discovery) for a deployment.
     PrometheusConfig(PrometheusConfigArgs),
     /// Run an area as separate processes under load and seeded faults, and check that no
@@ -152,12 +152,12 @@ fn parse_seed_range(text: &str) -> Result<std::ops::RangeInclusive<u64>, String>
 
 #[derive(Args)]
 struct PrometheusConfigArgs {
-    /// The deployment's endpoints.json.
-    #[arg(long, default_value = "meridian-data/endpoints.json")]
-    endpoints: PathBuf,
-    /// Where to write prometheus.yml and targets.json.
-    #[arg(long, default_value = "meridian-data/prometheus")]
-    out: PathBuf,
+    #[command(flatten)]
+    endpoints: demo_app::EndpointsFile,
+    /// Where to write prometheus.yml and targets.json (by default prometheus/ beside
+    /// endpoints.json).
+    #[arg(long)]
+    out: Option<PathBuf>,
     /// Seconds between scrapes.
     #[arg(long, default_value_t = 15)]
     scrape_interval: u64,
@@ -177,7 +177,7 @@ struct DevArgs {
     #[arg(long, default_value_t = 3, env = "MERIDIAN_DEV_NODES")]
     nodes: u64,
     /// Where every node keeps its data, and where endpoints.json is written.
-    #[arg(long, default_value = "meridian-data", env = "MERIDIAN_DEV_DATA_DIR")]
+    #[arg(long, default_value = DEFAULT_DATA_DIR, env = DATA_DIR_ENV)]
     data_dir: PathBuf,
     /// First of the consecutive loopback ports used.
     #[arg(long, default_value_t = 7000, env = "MERIDIAN_DEV_PORT_BASE")]
@@ -260,9 +260,21 @@ enum ClusterCommand {
     },
 }
 
+/// The log filter, unless `RUST_LOG` sets one.
+const LOG_FILTER: &str = "info,openraft=warn,sled=warn";
+/// `meridian dev`'s log filter until every area is up. It starts an area's nodes one after
+/// the other, and openraft warns of each peer not listening yet ("Connection refused"),
+/// which reads as a failure; later warnings show as usual.
+const DEV_STARTING_LOG_FILTER: &str = "info,openraft=error,sled=warn";
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format, "info,openraft=warn,sled=warn");
+    let logs = match cli.command {
+        Commands::Dev(_) => {
+            init_logging_while_starting(cli.log_format, DEV_STARTING_LOG_FILTER, LOG_FILTER)
+        }
+        _ => init_logging(cli.log_format, LOG_FILTER),
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -270,7 +282,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    match runtime.block_on(run(cli.command, logs)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
@@ -280,37 +292,42 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Commands) -> anyhow::Result<()> {
+/// `meridian dev`: runs until Ctrl-C or SIGTERM; logs switch to the default filter once
+/// every area is up.
+async fn dev(args: DevArgs, logs: StartingLogs) -> anyhow::Result<()> {
+    let deployment = meridian_dev::Deployment::start(meridian_dev::DevOptions {
+        areas: args.areas,
+        nodes: args.nodes,
+        data_dir: args.data_dir,
+        port_base: args.port_base,
+        rate_limits: args.api_rate_limits,
+        outbound_ca_files: args.outbound_ca_files,
+        sessions: meridian_edge::SessionSettings {
+            offline_window_secs: args.offline_window_secs,
+            sends_per_second: args.sends_per_second,
+            queue_frames: args.queue_frames,
+            idle_timeout_ms: args.idle_timeout_ms,
+            heartbeat_ms: (args.idle_timeout_ms / 3).max(1),
+        },
+    })
+    .await?;
+    logs.started();
+    println!("{}", deployment.summary());
+    until_signalled().await;
+    tracing::info!("shutting down");
+    deployment.shutdown().await;
+    Ok(())
+}
+
+async fn run(command: Commands, logs: StartingLogs) -> anyhow::Result<()> {
     match command {
-        Commands::Dev(args) => {
-            let deployment = dev::Deployment::start(dev::DevOptions {
-                areas: args.areas,
-                nodes: args.nodes,
-                data_dir: args.data_dir,
-                port_base: args.port_base,
-                rate_limits: args.api_rate_limits,
-                outbound_ca_files: args.outbound_ca_files,
-                sessions: meridian_edge::SessionSettings {
-                    offline_window_secs: args.offline_window_secs,
-                    sends_per_second: args.sends_per_second,
-                    queue_frames: args.queue_frames,
-                    idle_timeout_ms: args.idle_timeout_ms,
-                    heartbeat_ms: (args.idle_timeout_ms / 3).max(1),
-                },
-            })
-            .await?;
-            println!("{}", deployment.summary());
-            dev::until_signalled().await;
-            tracing::info!("shutting down");
-            deployment.shutdown().await;
-            Ok(())
-        }
+        Commands::Dev(args) => dev(args, logs).await,
         Commands::Cluster(ClusterCommand::Run(args)) => {
             let config: NodeConfig =
                 config_file::load(&args.config, "cluster").map_err(anyhow::Error::msg)?;
             let node = ClusterNode::start(config).await?;
             tracing::info!(rpc = %node.rpc_addr(), admin = %node.admin_addr(), "cluster node running");
-            dev::until_signalled().await;
+            until_signalled().await;
             node.shutdown().await;
             Ok(())
         }
@@ -335,7 +352,7 @@ async fn run(command: Commands) -> anyhow::Result<()> {
                 config_file::load(&args.config, "edge").map_err(anyhow::Error::msg)?;
             let edge = Edge::start(config).await?;
             tracing::info!(public = %edge.public_addr(), admin = %edge.admin_addr(), "edge running");
-            dev::until_signalled().await;
+            until_signalled().await;
             edge.shutdown().await;
             Ok(())
         }
@@ -348,11 +365,11 @@ async fn run(command: Commands) -> anyhow::Result<()> {
             };
             let nav = Nav::start(config, catalog).await?;
             tracing::info!(addr = %nav.addr(), "nav running");
-            dev::until_signalled().await;
+            until_signalled().await;
             nav.shutdown().await;
             Ok(())
         }
-        Commands::Bench(command) => bench::run(command).await,
+        Commands::Bench(command) => meridian_bench::run(command).await,
         Commands::Chaos(args) => chaos(args).await,
         Commands::Audit(AuditCommand::Residency { data_dir }) => {
             let report = meridian_cluster::audit::residency(&data_dir)?;
@@ -375,13 +392,23 @@ async fn run(command: Commands) -> anyhow::Result<()> {
             Ok(())
         }
         Commands::Chat(args) => chat::run(args).await,
+        Commands::Api(args) => api::run(args).await,
         Commands::PrometheusConfig(args) => {
-            let text = std::fs::read_to_string(&args.endpoints)
-                .with_context(|| format!("reading {}", args.endpoints.display()))?;
+            let file = args.endpoints.path();
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
             let endpoints: serde_json::Value = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not JSON", args.endpoints.display()))?;
-            let path =
-                prometheus_config::write(&endpoints, &args.out, args.scrape_interval.max(1))?;
+                .with_context(|| format!("{} is not JSON", file.display()))?;
+            let out = args.out.unwrap_or_else(|| {
+                file.parent()
+                    .unwrap_or(std::path::Path::new("."))
+                    .join("prometheus")
+            });
+            let path = meridian_dev::prometheus_config::write(
+                &endpoints,
+                &out,
+                args.scrape_interval.max(1),
+            )?;
             println!("{}", path.display());
             Ok(())
         }
@@ -463,4 +490,27 @@ async fn admin_call(
         bail!("{url} answered HTTP {}", answer.status);
     }
     Ok(())
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+pub async fn until_signalled() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
 }

@@ -165,7 +165,7 @@ fn dnsmasq(port: u16, edges: &[String]) -> Process {
     let binary = ["/usr/sbin/dnsmasq", "/usr/bin/dnsmasq"]
         .into_iter()
         .find(|p| Path::new(p).exists())
-        .expect("dnsmasq is missing: install Debian's dnsmasq-base (.ci/run does)");
+        .expect("dnsmasq is missing: install Debian's dnsmasq-base (scripts/test does)");
     let mut command = Command::new(binary);
     command.args([
         "--keep-in-foreground",

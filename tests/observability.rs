@@ -19,7 +19,7 @@ fn tool(name: &str) -> &str {
         .is_ok();
     assert!(
         found,
-        "{name} is missing: install Debian's `prometheus` package (.ci/run does)"
+        "{name} is missing: install Debian's `prometheus` package (scripts/test does)"
     );
     name
 }

@@ -12,7 +12,7 @@ fn binary() -> &'static Path {
 
 const SDK: &str = "rongcloud==2.0.1";
 
-/// Where the SDK is installed (`pip install --target`); `.ci/run` installs it there first.
+/// Where the SDK is installed (`pip install --target`); `scripts/test` installs it there first.
 fn sdk_dir() -> PathBuf {
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)

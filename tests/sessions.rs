@@ -457,28 +457,39 @@ async fn chat(dev: &DevDeployment, args: &[&str]) -> (bool, String) {
 
 // covers: PRV-01
 #[tokio::test]
-async fn the_chat_cli_sends_and_listens_through_the_dev_deployment() {
+async fn the_cli_chats_and_calls_the_server_api_through_the_dev_deployment() {
     let dev = DevDeployment::start(binary(), "SG", 1).await;
+    // The listener finds the deployment by `--data-dir`, the sender by the variable that
+    // also sets `meridian dev --data-dir`, and the helper below by `--endpoints`. The
+    // listener names the `dev` app, the sender uses the default: the same one.
+    let data_dir = dev.endpoints_file.parent().unwrap().to_path_buf();
     let listener = {
         let binary = binary().to_path_buf();
-        let file = dev.endpoints_file.clone();
+        let data_dir = data_dir.clone();
         tokio::spawn(async move {
             tokio::process::Command::new(binary)
-                .args(["chat", "listen", "--area", "SG", "--user", "bob"])
-                .args(["--count", "1", "--timeout", "30", "--endpoints"])
-                .arg(file)
+                .args([
+                    "chat", "listen", "--area", "SG", "--env", "dev", "--user", "bob",
+                ])
+                .args(["--count", "1", "--timeout", "30", "--data-dir"])
+                .arg(data_dir)
                 .env("RUST_LOG", "warn")
                 .output()
                 .await
                 .expect("listen")
         })
     };
-    let (sent, line) = chat(
-        &dev,
-        &["send", "--user", "alice", "--to", "bob", "--text", "hi"],
-    )
-    .await;
-    assert!(sent, "chat send failed: {line}");
+    let sent = tokio::process::Command::new(binary())
+        .args([
+            "chat", "send", "--user", "alice", "--to", "bob", "--text", "hi",
+        ])
+        .env("MERIDIAN_DEV_DATA_DIR", &data_dir)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .expect("run meridian chat send");
+    let line = String::from_utf8_lossy(&sent.stdout);
+    assert!(sent.status.success(), "chat send failed: {line}");
     let ack: serde_json::Value = serde_json::from_str(line.trim()).expect("one JSON line");
     assert_eq!(ack["seq"], 1);
     let heard = listener.await.unwrap();
@@ -495,6 +506,78 @@ async fn the_chat_cli_sends_and_listens_through_the_dev_deployment() {
     )
     .await;
     assert!(!ok, "a listener with nothing to hear must exit non-zero");
+
+    // The interactive chat names the app it uses and confirms a line once the edge
+    // acknowledges it, also when its input ends right after the line.
+    let mut interactive = tokio::process::Command::new(binary())
+        .args(["chat", "--user", "alice", "--endpoints"])
+        .arg(&dev.endpoints_file)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run meridian chat");
+    let mut input = interactive.stdin.take().unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut input, b"/to bob\nsecond\n")
+        .await
+        .unwrap();
+    drop(input);
+    let output = interactive.wait_with_output().await.unwrap();
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{said}");
+    let (dev_key, _) = dev.app("SG", "dev");
+    assert!(
+        said.contains(&format!("env dev (app key {dev_key})")),
+        "{said}"
+    );
+    assert!(said.contains("→ sent to bob (msg id "), "{said}");
+    let (heard, line) = chat(&dev, &["listen", "--user", "bob", "--timeout", "10"]).await;
+    assert!(heard, "bob did not get the interactive line");
+    let received: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(received["content"], r#"{"content":"second"}"#);
+
+    // `meridian api` signs a Server API call with the demo app chat uses by default and
+    // prints the status line, then the body; bob's listener gets what it published.
+    let api = |args: &[&str]| {
+        tokio::process::Command::new(binary())
+            .arg("api")
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .env("RUST_LOG", "warn")
+            .output()
+    };
+    let published = api(&[
+        "POST",
+        "/message/private/publish.json",
+        "fromUserId=app",
+        "toUserId=bob",
+        "objectName=RC:TxtMsg",
+        r#"content={"content":"from the api"}"#,
+    ])
+    .await
+    .unwrap();
+    let printed = String::from_utf8_lossy(&published.stdout);
+    assert!(published.status.success(), "{printed}");
+    let (status, body) = printed.split_once('\n').unwrap();
+    assert_eq!(status, "HTTP 200");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(body).unwrap()["code"],
+        200
+    );
+    let (heard, line) = chat(&dev, &["listen", "--user", "bob", "--timeout", "10"]).await;
+    assert!(
+        heard,
+        "bob did not get the message published by meridian api"
+    );
+    let received: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(received["senderUserId"], "app");
+    assert_eq!(received["content"], r#"{"content":"from the api"}"#);
+    // A refused call prints its answer too, and exits non-zero.
+    let refused = api(&["POST", "/user/getToken.json"]).await.unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stdout).starts_with("HTTP 400\n"));
     dev.stop();
 }
 

@@ -27,6 +27,26 @@ pub fn signed_headers(
     ]
 }
 
+/// The content type of [`form`] bodies.
+pub const FORM: &str = "application/x-www-form-urlencoded";
+
+/// A request of `method` to `path` with the signing headers for `app_key` (a random nonce,
+/// the caller's clock `clock_offset_secs` off); the caller adds its body.
+pub fn signed_request(
+    method: &str,
+    path: &str,
+    app_key: &str,
+    app_secret: &str,
+    clock_offset_secs: i64,
+) -> hyper::http::request::Builder {
+    let nonce = rand::random::<u64>().to_string();
+    let mut request = hyper::Request::builder().method(method).uri(path);
+    for (name, value) in signed_headers(app_key, app_secret, &nonce, clock_offset_secs) {
+        request = request.header(name, value);
+    }
+    request
+}
+
 /// An `application/x-www-form-urlencoded` body of `pairs`.
 pub fn form(pairs: &[(&str, &str)]) -> String {
     pairs
@@ -68,14 +88,8 @@ pub async fn post_form_answer(
     body: &str,
     clock_offset_secs: i64,
 ) -> anyhow::Result<Answer> {
-    let nonce = rand::random::<u64>().to_string();
-    let mut request = hyper::Request::post(path).header(
-        hyper::header::CONTENT_TYPE,
-        "application/x-www-form-urlencoded",
-    );
-    for (name, value) in signed_headers(app_key, app_secret, &nonce, clock_offset_secs) {
-        request = request.header(name, value);
-    }
+    let request = signed_request("POST", path, app_key, app_secret, clock_offset_secs)
+        .header(hyper::header::CONTENT_TYPE, FORM);
     exchange(
         base,
         request,

@@ -24,5 +24,7 @@ pub use admin::{
     DEFAULT_DRAIN_TIMEOUT, METRICS_CONTENT_TYPE,
 };
 pub use listen::{free_loopback_port, listen, ListenError};
-pub use logging::{init_logging, LogFormat, ParseLogFormatError};
+pub use logging::{
+    init_logging, init_logging_while_starting, LogFormat, ParseLogFormatError, StartingLogs,
+};
 pub use process::ProcessMetrics;

@@ -3,15 +3,16 @@
 //! dev` child's cluster, so the node's share (presence records, its caches) is measured
 //! apart.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use clap::Args;
 use serde::Serialize;
 use serde_json::json;
 
-use super::dev_child::DevChild;
 use super::lean::{self, SessionTarget, FD_HEADROOM};
 use super::{interruptible, print_json, progress, user_ids, TOKENS};
+use crate::dev_child::DevChild;
 
 #[derive(Args)]
 pub struct SessionsArgs {

@@ -4,7 +4,8 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use anyhow::bail;
 use clap::Args;
@@ -13,15 +14,15 @@ use meridian_proto::{ClientFrame, ServerFrame};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::bench::percentile_ms;
+use crate::measure::percentile_ms;
 
-use super::dev_child::DevChild;
 use super::ejabberd::{self, Ejabberd};
 use super::lean::SessionTarget;
 use super::{
     content_number, interruptible, numbered_content, print_json, progress, settle, text_message,
     user_ids, ANSWER_WAIT, TOKENS, UNTHROTTLED,
 };
+use crate::dev_child::DevChild;
 
 /// Sender → receiver pairs.
 const PAIRS: usize = 50;
@@ -157,7 +158,7 @@ pub async fn run(args: WsArgs) -> anyhow::Result<()> {
 /// The same load through ejabberd: its own accounts, XMPP chat messages, no acks (so
 /// every message sent counts as acknowledged).
 async fn measure_ejabberd(args: &WsArgs, ejabberdctl: &Path) -> anyhow::Result<SteadyLatency> {
-    let dir = crate::bench::tempfile_dir()?.join("ejabberd");
+    let dir = crate::host::scratch_dir()?.join("ejabberd");
     let _ = std::fs::remove_dir_all(&dir);
     let server = Ejabberd::start(ejabberdctl, &dir).await?;
     let senders = user_ids("s", PAIRS);

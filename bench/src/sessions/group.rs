@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use tokio::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::Args;
@@ -10,15 +10,15 @@ use meridian_client::conversation;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::bench::percentile_ms;
+use crate::measure::percentile_ms;
 use meridian_client::server_api::post_form;
 
-use super::dev_child::DevChild;
 use super::lean::{self, SessionTarget};
 use super::{
     await_ack, forwarding_answers, interruptible, message_number, numbered_content, print_json,
     progress, text_message, user_ids, ANSWER_WAIT, TOKENS, UNTHROTTLED,
 };
+use crate::dev_child::DevChild;
 
 /// `/group/create.json` and `/group/join.json` name at most 1000 `userId` per call
 /// (edge/src/server_api/groups.rs).

@@ -1,9 +1,9 @@
 //! `meridian bench sessions|ws|group|chatroom`: client sessions (`edge/PROTOCOL.md`)
 //! against a `meridian dev` child process with one SG area of one node. Tokens are minted
 //! here with the app's secret (`meridian_access::token::issue`), not fetched per user.
+//! `meridian bench nav` lives here too: it drives the same kind of dev child with wrk.
 
 mod chatroom;
-pub(crate) mod dev_child;
 mod ejabberd;
 mod group;
 mod idle;
@@ -13,7 +13,8 @@ mod nav;
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use anyhow::bail;
 use meridian_proto::{ClientFrame, ServerFrame};
@@ -21,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::bench::machine;
+use crate::measure::machine;
 use lean::FrameHandler;
 
 pub use chatroom::{run as chatroom, ChatroomArgs};

@@ -18,10 +18,12 @@ use serde::Serialize;
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::bench::{keepalive_connection, machine, percentile_ms, private_publish};
+use crate::api::private_publish;
+use crate::dev_child::DevChild;
+use crate::host::keepalive_connection;
+use crate::measure::{machine, percentile_ms};
 
 type SendRequest = hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>;
-use crate::bench_sessions::dev_child::DevChild;
 
 #[derive(Args)]
 pub struct SoakArgs {
@@ -203,7 +205,7 @@ async fn peak(target: &Arc<Target>, writers: usize, seconds: u64) -> anyhow::Res
     Ok(acked as f64 / started.elapsed().as_secs_f64())
 }
 
-pub async fn soak(args: SoakArgs) -> anyhow::Result<()> {
+pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
     let dev = DevChild::start_nodes(3, &["--api-rate-limits", "false"]).await?;
     let endpoints = &dev.endpoints;
     let target = Arc::new(Target {

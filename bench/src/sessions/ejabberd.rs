@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use anyhow::{bail, Context};
 use base64::Engine;
@@ -18,7 +19,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::ANSWER_WAIT;
-use crate::bench::free_port;
+use crate::host::free_port;
 
 const DOMAIN: &str = "localhost";
 const PASSWORD: &str = "bench-password";
@@ -304,8 +305,8 @@ impl XmppSession {
 
 /// Where `ejabberdctl` is, or why the baseline cannot run.
 pub fn locate(name: &str) -> anyhow::Result<PathBuf> {
-    crate::bench::find_binary(name)
-        .or_else(|| crate::bench::find_binary(&format!("/usr/sbin/{name}")))
+    crate::host::find_binary(name)
+        .or_else(|| crate::host::find_binary(&format!("/usr/sbin/{name}")))
         .with_context(|| {
             format!("{name} not found (install Debian's ejabberd package, or pass --no-ejabberd)")
         })

@@ -8,14 +8,16 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use anyhow::{bail, Context};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use meridian_dev::endpoints::{endpoints_path, Endpoints as DevEndpoints};
 use serde_json::{json, Value};
 
-use crate::bench::{free_port, keepalive_connection, port_base, tempfile_dir, PORT_BASE_ATTEMPTS};
+use crate::host::{free_port, keepalive_connection, port_base, scratch_dir, PORT_BASE_ATTEMPTS};
 
 /// A debug build on a busy machine can take a while to start three Raft-backed services.
 const START_WAIT: Duration = Duration::from_secs(120);
@@ -42,32 +44,24 @@ pub struct Endpoints {
 }
 
 impl Endpoints {
-    fn parse(endpoints: &Value) -> anyhow::Result<Self> {
-        let area = &endpoints["areas"]["SG"];
-        let text = |value: &Value, what: &str| {
-            value
-                .as_str()
-                .map(str::to_string)
-                .with_context(|| format!("endpoints.json has no {what}"))
-        };
-        let prod = area["apps"]
-            .as_array()
-            .and_then(|apps| apps.iter().find(|app| app["env"] == "prod"))
-            .context("endpoints.json has no prod app in SG")?;
+    /// SG's first edge and the demo app's prod environment.
+    fn of(endpoints: &DevEndpoints) -> anyhow::Result<Self> {
+        let area = endpoints.area("SG")?;
+        let edge = area.edges.first().context("endpoints.json lists no edge")?;
+        let prod = area.app("prod")?;
         Ok(Self {
-            ws: text(&area["edges"][0]["ws"], "edge ws URL")?,
-            edge_admin: text(&area["edges"][0]["admin"], "edge admin URL")?,
-            api: text(&area["api"][0], "Server API URL")?,
-            nav: text(&endpoints["nav"][0], "nav URL")?,
-            operator_token: text(&endpoints["operatorToken"], "operatorToken")?,
-            app_key: text(&prod["appKey"], "appKey")?,
-            app_secret: text(&prod["appSecret"], "appSecret")?,
-            cluster: area["cluster"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|node| text(&node["rpc"], "node RPC address"))
-                .collect::<anyhow::Result<_>>()?,
+            ws: edge.ws.clone(),
+            edge_admin: edge.admin.clone(),
+            api: area.api()?.to_string(),
+            nav: endpoints
+                .nav
+                .first()
+                .context("endpoints.json lists no nav")?
+                .clone(),
+            operator_token: endpoints.operator_token.clone(),
+            app_key: prod.app_key.clone(),
+            app_secret: prod.app_secret.clone(),
+            cluster: area.cluster.iter().map(|node| node.rpc.clone()).collect(),
         })
     }
 }
@@ -92,7 +86,7 @@ impl DevChild {
         let mut last_error = None;
         for attempt in 0..PORT_BASE_ATTEMPTS {
             let data_dir =
-                tempfile_dir()?.join(format!("dev-{}", STARTED.fetch_add(1, Ordering::Relaxed)));
+                scratch_dir()?.join(format!("dev-{}", STARTED.fetch_add(1, Ordering::Relaxed)));
             std::fs::create_dir_all(&data_dir)?;
             let log_path = data_dir.join("dev.log");
             let log = std::fs::File::create(&log_path)?;
@@ -292,15 +286,11 @@ impl ChildProcess {
     }
 
     async fn wait_for_endpoints(&mut self) -> anyhow::Result<Endpoints> {
-        let path = self.data_dir.join("endpoints.json");
+        let path = endpoints_path(&self.data_dir);
         // dev writes endpoints.json atomically (write, then rename), once all is up.
         self.wait_until("meridian dev", || async {
-            let text = std::fs::read_to_string(&path).ok()?;
-            Some(
-                serde_json::from_str(&text)
-                    .map_err(anyhow::Error::from)
-                    .and_then(|json| Endpoints::parse(&json)),
-            )
+            path.exists()
+                .then(|| DevEndpoints::read(&path).and_then(|e| Endpoints::of(&e)))
         })
         .await
     }

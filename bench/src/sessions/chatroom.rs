@@ -3,7 +3,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::Args;
@@ -14,12 +15,12 @@ use tokio::sync::mpsc;
 
 use meridian_client::server_api::post_form;
 
-use super::dev_child::DevChild;
 use super::lean::{self, FrameHandler, LiveSession, SessionTarget};
 use super::{
     await_ack, forwarding_answers, interruptible, is_message, numbered_content, print_json,
     progress, settle, text_message, user_ids, TOKENS, UNTHROTTLED,
 };
+use crate::dev_child::DevChild;
 
 #[derive(Args)]
 pub struct ChatroomArgs {

@@ -7,7 +7,8 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use anyhow::bail;
 use bytes::Bytes;
@@ -190,9 +191,9 @@ async fn measure(
     })
 }
 
-pub async fn hooks(args: HooksArgs) -> anyhow::Result<()> {
-    let dir = crate::bench::tempfile_dir()?.join("hooks");
-    let (nodes, client, creds) = crate::bench::start_bench_area(&dir).await?;
+pub async fn run(args: HooksArgs) -> anyhow::Result<()> {
+    let dir = crate::host::scratch_dir()?.join("hooks");
+    let (nodes, client, creds) = crate::area::start_bench_area(&dir).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/route", listener.local_addr()?);
     let sink = Arc::new(Mutex::new(Sink::default()));
@@ -249,7 +250,7 @@ pub async fn hooks(args: HooksArgs) -> anyhow::Result<()> {
             .collect();
         println!(
             "{}",
-            json!({ "benchmark": "hooks", "machine": crate::bench::machine(), "writers": args.writers, "meridian": points })
+            json!({ "benchmark": "hooks", "machine": crate::measure::machine(), "writers": args.writers, "meridian": points })
         );
     } else {
         println!("conversations  messages  callbacks/s  drain ms");

@@ -2,6 +2,10 @@
 //! requested area with its cluster and edge, a primary and a backup nav, demo apps, and
 //! `<data-dir>/endpoints.json` describing it all.
 
+pub mod endpoints;
+pub mod prometheus_config;
+
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
@@ -13,7 +17,10 @@ use meridian_edge::{DirectoryArea, Edge, EdgeArea, EdgeConfig};
 use meridian_nav::{Nav, NavArea, NavConfig, NavRole};
 use meridian_regions::{AreaCode, Catalog, SeedPeer};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+
+use endpoints::{
+    endpoints_path, AppCredentials, AreaEndpoints, EdgeEndpoints, Endpoints, NodeEndpoints,
+};
 
 pub struct DevOptions {
     pub areas: Vec<AreaCode>,
@@ -298,9 +305,10 @@ impl Deployment {
         Ok(())
     }
 
-    pub fn endpoints(&self) -> serde_json::Value {
+    /// What endpoints.json holds.
+    pub fn endpoints(&self) -> Endpoints {
         let mut metrics: Vec<String> = Vec::new();
-        let navs: Vec<String> = self
+        let nav: Vec<String> = self
             .navs
             .iter()
             .map(|(_, nav)| {
@@ -308,69 +316,72 @@ impl Deployment {
                 format!("http://{}", nav.addr())
             })
             .collect();
-        let mut areas = serde_json::Map::new();
+        let mut areas = BTreeMap::new();
         for area in &self.areas {
             let public = area.edge.public_addr();
-            let edge_metrics = format!("http://{}/metrics", area.edge.admin_addr());
-            metrics.push(edge_metrics.clone());
-            let cluster: Vec<serde_json::Value> = area
+            let edge = EdgeEndpoints {
+                ws: format!("ws://{public}/websocket"),
+                admin: format!("http://{public}"),
+                metrics: format!("http://{}/metrics", area.edge.admin_addr()),
+                location: "local".into(),
+            };
+            metrics.push(edge.metrics.clone());
+            let cluster: Vec<NodeEndpoints> = area
                 .nodes
                 .iter()
                 .map(|node| {
                     let admin = format!("http://{}", node.admin_addr());
                     metrics.push(format!("{admin}/metrics"));
-                    json!({
-                        "id": node.node_id(),
-                        "rpc": node.rpc_addr().to_string(),
-                        "admin": admin,
-                        "metrics": format!("{admin}/metrics"),
-                    })
+                    NodeEndpoints {
+                        id: node.node_id(),
+                        rpc: node.rpc_addr().to_string(),
+                        metrics: format!("{admin}/metrics"),
+                        admin,
+                    }
                 })
                 .collect();
-            let apps: Vec<serde_json::Value> = area
+            let apps: Vec<AppCredentials> = area
                 .demo
                 .iter()
                 .flat_map(|app| {
                     [AppEnv::Dev, AppEnv::Prod].map(|env| {
                         let creds = app.credentials(env);
-                        json!({ "env": env.as_str(), "appKey": creds.app_key, "appSecret": creds.app_secret })
+                        AppCredentials {
+                            env: env.as_str().into(),
+                            app_key: creds.app_key.clone(),
+                            app_secret: creds.app_secret.clone(),
+                        }
                     })
                 })
                 .collect();
             areas.insert(
                 area.area.to_string(),
-                json!({
-                    "api": [format!("http://{public}")],
-                    "edges": [{
-                        "ws": format!("ws://{public}/websocket"),
-                        "admin": format!("http://{public}"),
-                        "metrics": edge_metrics,
-                        "location": "local",
-                    }],
-                    "cluster": cluster,
-                    "apps": apps,
-                }),
+                AreaEndpoints {
+                    api: vec![format!("http://{public}")],
+                    edges: vec![edge],
+                    cluster,
+                    apps,
+                },
             );
         }
-        json!({
-            "nav": navs,
-            "operatorToken": self.layout.operator_token,
-            "areas": areas,
-            "metrics": metrics,
-        })
+        Endpoints {
+            nav,
+            operator_token: self.layout.operator_token.clone(),
+            areas,
+            metrics,
+        }
     }
 
     /// endpoints.json, and beside it a Prometheus scrape configuration (`prometheus/`).
     fn write_endpoints(&self) -> anyhow::Result<()> {
         let endpoints = self.endpoints();
-        crate::prometheus_config::write(&endpoints, &self.data_dir.join("prometheus"), 15)?;
-        // endpoints.json last, atomically: its appearance means the deployment is up.
-        let path = self.data_dir.join("endpoints.json");
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(&endpoints)?)
-            .with_context(|| format!("{}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("{}", path.display()))?;
-        Ok(())
+        prometheus_config::write(
+            &serde_json::to_value(&endpoints)?,
+            &self.data_dir.join("prometheus"),
+            15,
+        )?;
+        // endpoints.json last: its appearance means the deployment is up.
+        endpoints.write(&endpoints_path(&self.data_dir))
     }
 
     pub fn summary(&self) -> String {
@@ -419,7 +430,7 @@ impl Deployment {
         }
         out.push_str(&format!(
             "endpoints: {}  (operator token and app secrets are in it)\n",
-            self.data_dir.join("endpoints.json").display()
+            endpoints_path(&self.data_dir).display()
         ));
         out
     }
@@ -434,28 +445,5 @@ impl Deployment {
                 node.shutdown().await;
             }
         }
-    }
-}
-
-/// Waits for Ctrl-C or SIGTERM.
-pub async fn until_signalled() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
     }
 }

@@ -3,7 +3,7 @@
 //! buffer and write straight through, and spread their source addresses over loopback.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use futures::{SinkExt, StreamExt, TryStreamExt};
@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::WebSocketStream;
 
-use super::dev_child::Endpoints;
+use crate::dev_child::Endpoints;
 
 /// Connections per loopback source address: one address runs out of ephemeral ports
 /// near 28k.
@@ -89,10 +89,7 @@ impl SessionTarget {
     /// A token for `user`, minted here with the App Secret instead of asking the Server
     /// API (`/user/getToken.json`) once per session.
     pub fn token(&self, user: &str) -> String {
-        let issued_at_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
+        let issued_at_ms = meridian_clock::now_ms();
         token::issue(
             &self.app_secret,
             &TokenClaims {

@@ -8,8 +8,8 @@ use clap::Args;
 use meridian_client::server_api::{form, post_form};
 use serde::Serialize;
 
-use super::dev_child::DevChild;
 use super::{interruptible, print_json, progress};
+use crate::dev_child::DevChild;
 
 #[derive(Args)]
 pub struct NavArgs {
@@ -37,7 +37,7 @@ struct NavLoad {
 }
 
 pub async fn run(args: NavArgs) -> anyhow::Result<()> {
-    let wrk = crate::bench::find_binary(&args.wrk)
+    let wrk = crate::host::find_binary(&args.wrk)
         .with_context(|| format!("{} not found (install Debian's wrk)", args.wrk))?;
     let r = interruptible(measure(&args, &wrk)).await?;
     if r.non_200 > 0 {

@@ -1,0 +1,63 @@
+//! A 3-node SG area of in-process cluster nodes on loopback, for the benchmarks that
+//! write through the cluster client directly (`bench raft`, `bench hooks`).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use meridian_cluster::admin::generate_credentials;
+use meridian_cluster::config::{loopback_cluster, LoopbackNode, RaftTuning, StorageTuning};
+use meridian_cluster::state::{Command, Credentials, Envelope};
+use meridian_cluster::{ClusterClient, ClusterNode, NodeConfig};
+use meridian_regions::AreaCode;
+
+/// A 3-node loopback area of in-process nodes with one app; answers the nodes, a client
+/// and the app's prod credentials.
+pub(crate) async fn start_bench_area(
+    dir: &Path,
+) -> anyhow::Result<(Vec<ClusterNode>, Arc<ClusterClient>, Credentials)> {
+    let token = generate_credentials().app_secret + "-bench-operator";
+    let (plan, peers) = loopback_cluster(3)?;
+    let mut nodes = Vec::new();
+    for &LoopbackNode {
+        id,
+        rpc_port: rpc,
+        admin_port: admin,
+    } in &plan
+    {
+        nodes.push(
+            ClusterNode::start(NodeConfig {
+                area: AreaCode::Sg,
+                node_id: id,
+                data_dir: dir.join(format!("node-{id}")),
+                rpc_listen: format!("127.0.0.1:{rpc}"),
+                rpc_advertise: None,
+                admin_listen: format!("127.0.0.1:{admin}"),
+                operator_token: token.clone(),
+                peers: peers.clone(),
+                peer_routes: Default::default(),
+                tls: None,
+                outbound_ca_files: Vec::new(),
+                raft: RaftTuning::default(),
+                storage: StorageTuning::default(),
+            })
+            .await?,
+        );
+    }
+    let client = Arc::new(ClusterClient::new(
+        AreaCode::Sg,
+        peers.iter().map(|p| p.addr.clone()).collect(),
+        None,
+    ));
+    let creds = generate_credentials();
+    client
+        .write_one(Envelope {
+            area: AreaCode::Sg,
+            command: Command::CreateApp {
+                name: "bench".into(),
+                dev: generate_credentials(),
+                prod: creds.clone(),
+            },
+        })
+        .await?;
+    Ok((nodes, client, creds))
+}

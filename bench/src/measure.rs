@@ -1,0 +1,88 @@
+//! Closed-loop measurement shared by `bench raft` and `bench api`: writers that each send
+//! their next request as soon as the last is answered, and what they measured.
+
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+use serde_json::json;
+
+/// One point: `writers` concurrent writers for a fixed time.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct Measurement {
+    pub writers: usize,
+    pub writes: u64,
+    pub writes_per_sec: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+/// The `q` quantile (nearest rank) of ascending `sorted` latencies, in milliseconds.
+pub(crate) fn percentile_ms(sorted: &[Duration], q: f64) -> f64 {
+    meridian_chaos::checker::nearest_rank(sorted, q).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+fn summarize(writers: usize, elapsed: Duration, mut latencies: Vec<Duration>) -> Measurement {
+    latencies.sort();
+    Measurement {
+        writers,
+        writes: latencies.len() as u64,
+        writes_per_sec: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50_ms: percentile_ms(&latencies, 0.50),
+        p99_ms: percentile_ms(&latencies, 0.99),
+    }
+}
+
+/// Runs `writers` loops of `op` for `duration`; every completed op's latency is kept.
+pub(crate) async fn drive<F, Fut>(
+    writers: usize,
+    duration: Duration,
+    op: F,
+) -> anyhow::Result<Measurement>
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let op = Arc::new(op);
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = Vec::new();
+    for writer in 0..writers {
+        let op = op.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut n = 0;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                op(writer, n).await?;
+                latencies.push(t.elapsed());
+                n += 1;
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await??);
+    }
+    Ok(summarize(writers, started.elapsed(), all))
+}
+
+/// The machine a figure was measured on, printed with every `--json` result.
+pub(crate) fn machine() -> serde_json::Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_default();
+    json!({
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "cpu": cpu,
+        "os": std::env::consts::OS,
+        "profile": if cfg!(debug_assertions) { "debug" } else { "release" },
+    })
+}
