@@ -1,0 +1,83 @@
+//! One authenticated Server API call as its handler sees it: the app, its body, and the
+//! app's cluster to write and read through.
+
+use std::sync::Arc;
+
+use meridian_access::directory::Resolved;
+use meridian_access::error::{unexpected, ApiError};
+use meridian_access::params::Params;
+use meridian_cluster::state::{Command, Envelope, Message, Output, Query, QueryOutput};
+use meridian_cluster::ClusterClient;
+use serde_json::Value;
+
+/// The parsed body of a call.
+pub(crate) enum Body {
+    Form(Params),
+    Json(Value),
+}
+
+/// One authenticated call, ready for its handler.
+pub(crate) struct Call {
+    pub app: Resolved,
+    pub cluster: Arc<ClusterClient>,
+    pub body: Body,
+    pub now_ms: u64,
+    /// `scheme://host` as the app server reached this edge (for links it is given).
+    pub base_url: String,
+}
+
+impl Call {
+    pub fn form(&self) -> Result<&Params, ApiError> {
+        match &self.body {
+            Body::Form(params) => Ok(params),
+            Body::Json(_) => Err(ApiError::Internal("form parameters expected".into())),
+        }
+    }
+
+    pub fn json(&self) -> Result<&Value, ApiError> {
+        match &self.body {
+            Body::Json(value) => Ok(value),
+            Body::Form(_) => Err(ApiError::Internal("JSON body expected".into())),
+        }
+    }
+
+    fn envelope(&self, command: Command) -> Envelope {
+        Envelope {
+            area: self.app.area,
+            command,
+        }
+    }
+
+    /// Commits one command for this app.
+    pub async fn write(&self, command: Command) -> Result<Output, ApiError> {
+        Ok(self.cluster.write_one(self.envelope(command)).await?)
+    }
+
+    /// Commits several commands atomically: a refused one undoes the others, so a refused
+    /// call changes nothing.
+    pub async fn write_all(&self, commands: Vec<Command>) -> Result<(), ApiError> {
+        self.write(Command::All(commands)).await.map(|_| ())
+    }
+
+    pub async fn read(&self, query: Query) -> Result<QueryOutput, ApiError> {
+        Ok(self.cluster.read(query).await?)
+    }
+
+    /// A stored message of the app, by id.
+    pub async fn message(&self, msg_uid: &str) -> Result<Message, ApiError> {
+        match self
+            .read(Query::GetMessage {
+                app_key: self.app_key(),
+                msg_uid: msg_uid.to_string(),
+            })
+            .await?
+        {
+            QueryOutput::Messages(mut found) if found.len() == 1 => Ok(found.remove(0)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub fn app_key(&self) -> String {
+        self.app.app_key().to_string()
+    }
+}
