@@ -3,6 +3,8 @@ use meridian_regions::AreaCode;
 use super::*;
 use crate::state::{chatrooms, messages};
 
+mod wire_format;
+
 fn ctx() -> ApplyContext {
     ApplyContext {
         area: AreaCode::Sg,
