@@ -4,13 +4,11 @@
 use meridian_regions::AreaCode;
 use serde::{Deserialize, Serialize};
 
+use super::keys::apps as keys;
 use super::messages::ConversationType;
 use super::store::{Overlay, StateRead};
 use super::{users, ApplyContext, CommandError, Output};
 
-pub(crate) const APP_PREFIX: &[u8] = b"app/";
-const KEY_PREFIX: &[u8] = b"appkey/";
-const SETTINGS_PREFIX: &[u8] = b"appsettings/";
 /// Web origins one app may list (MSG-10).
 pub const MAX_SECURE_DOMAINS: usize = 50;
 const MAX_NAME_CHARS: usize = 64;
@@ -58,14 +56,6 @@ impl App {
     }
 }
 
-fn app_record_key(prod_key: &str) -> Vec<u8> {
-    [APP_PREFIX, prod_key.as_bytes()].concat()
-}
-
-fn key_index_key(app_key: &str) -> Vec<u8> {
-    [KEY_PREFIX, app_key.as_bytes()].concat()
-}
-
 /// Which app (by its prod key) an App Key belongs to, and in which environment.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct KeyIndex {
@@ -110,7 +100,7 @@ pub(super) fn create(
         ));
     }
     for key in [&dev.app_key, &prod.app_key] {
-        if state.get_raw(&key_index_key(key))?.is_some() {
+        if state.get_raw(&keys::key_index(key))?.is_some() {
             return Err(CommandError::Conflict {
                 what: format!("app key {key}"),
             });
@@ -123,10 +113,10 @@ pub(super) fn create(
         dev: dev.clone(),
         prod: prod.clone(),
     };
-    state.put(app_record_key(&prod.app_key), &app)?;
+    state.put(keys::app(&prod.app_key), &app)?;
     for (env, creds) in [(AppEnv::Dev, dev), (AppEnv::Prod, prod)] {
         state.put(
-            key_index_key(&creds.app_key),
+            keys::key_index(&creds.app_key),
             &KeyIndex {
                 prod_key: prod.app_key.clone(),
                 env,
@@ -549,15 +539,13 @@ pub(super) fn set_settings(
         .push
         .keep_keys_of(&self::settings(state, app_key)?.push);
     settings.validate()?;
-    state.put([SETTINGS_PREFIX, app_key.as_bytes()].concat(), &settings)?;
+    state.put(keys::settings(app_key), &settings)?;
     Ok(settings)
 }
 
 pub fn settings(state: &impl StateRead, app_key: &str) -> Result<AppSettings, CommandError> {
     by_key(state, app_key)?;
-    Ok(state
-        .get(&[SETTINGS_PREFIX, app_key.as_bytes()].concat())?
-        .unwrap_or_default())
+    Ok(state.get(&keys::settings(app_key))?.unwrap_or_default())
 }
 
 /// Removes the app, both keys and every user of both environments.
@@ -575,10 +563,10 @@ pub(super) fn delete(state: &mut Overlay<'_>, app_key: &str) -> Result<Output, C
         super::outbox::delete_all(state, &creds.app_key)?;
         super::push::delete_all(state, &creds.app_key)?;
         super::sensitive::delete_all(state, &creds.app_key)?;
-        state.delete([SETTINGS_PREFIX, creds.app_key.as_bytes()].concat());
-        state.delete(key_index_key(&creds.app_key));
+        state.delete(keys::settings(&creds.app_key));
+        state.delete(keys::key_index(&creds.app_key));
     }
-    state.delete(app_record_key(&app.prod.app_key));
+    state.delete(keys::app(&app.prod.app_key));
     Ok(Output::AppDeleted {
         app_key: app_key.to_string(),
         users_removed,
@@ -587,13 +575,15 @@ pub(super) fn delete(state: &mut Overlay<'_>, app_key: &str) -> Result<Output, C
 
 pub(super) fn by_key(state: &impl StateRead, app_key: &str) -> Result<(App, AppEnv), CommandError> {
     let not_found = || CommandError::not_found(format!("app key {app_key}"));
-    let index: KeyIndex = state.get(&key_index_key(app_key))?.ok_or_else(not_found)?;
+    let index: KeyIndex = state
+        .get(&keys::key_index(app_key))?
+        .ok_or_else(not_found)?;
     let app: App = state
-        .get(&app_record_key(&index.prod_key))?
+        .get(&keys::app(&index.prod_key))?
         .ok_or_else(not_found)?;
     Ok((app, index.env))
 }
 
 pub(super) fn list(state: &impl StateRead) -> Result<Vec<App>, CommandError> {
-    Ok(state.scan(APP_PREFIX)?)
+    Ok(state.scan(keys::APP)?)
 }

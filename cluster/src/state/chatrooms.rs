@@ -5,20 +5,12 @@ use serde::{Deserialize, Serialize};
 
 use super::feed;
 use super::groups::validate_group_id as validate_room_id;
+use super::keys::{chatrooms as keys, of_app};
 use super::messages::ConversationType;
 use super::outbox::{self, RoomCause, RoomChange, RoomEvent};
-use super::store::{scoped, Overlay, StateRead};
+use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
 use super::{apps, ApplyContext, CommandError};
-
-const ROOM_PREFIX: &[u8] = b"room/";
-const SET_PREFIX: &[u8] = b"rset/";
-const ENTRY_PREFIX: &[u8] = b"rentry/";
-const MEMBER_PREFIX: &[u8] = b"rmember/";
-/// The rooms a user is in: `ruser/{appKey}/{user}/{room}`.
-const USER_ROOMS_PREFIX: &[u8] = b"ruser/";
-/// The scope of app-wide sets.
-const APP_SCOPE: &str = "*";
 
 /// SPEC CHR-09: at most 100 attributes per room; COMPAT: key ≤ 128 B, value ≤ 4096 B.
 pub const MAX_ENTRIES: u64 = 100;
@@ -117,15 +109,9 @@ pub struct RoomEntry {
     pub updated_at_ms: u64,
 }
 
-fn room_key(app_key: &str, room_id: &str) -> Vec<u8> {
-    let mut key = scoped(ROOM_PREFIX, app_key, &[]);
-    key.extend_from_slice(room_id.as_bytes());
-    key
-}
-
 fn set_scope(set: RoomSet, room_id: Option<&str>) -> Result<&str, CommandError> {
     match (set.app_wide(), room_id) {
-        (true, _) => Ok(APP_SCOPE),
+        (true, _) => Ok(keys::APP_SCOPE),
         (false, Some(room)) => Ok(room),
         (false, None) => Err(CommandError::invalid("chatroomId", "is required")),
     }
@@ -137,7 +123,7 @@ pub(super) fn get(
     room_id: &str,
 ) -> Result<Chatroom, CommandError> {
     state
-        .get(&room_key(app_key, room_id))?
+        .get(&keys::room(app_key, room_id))?
         .ok_or_else(|| CommandError::not_found(format!("chatroom {room_id}")))
 }
 
@@ -159,7 +145,7 @@ pub(super) fn create(
                 "must be at most 128 characters",
             ));
         }
-        let key = room_key(app_key, room_id);
+        let key = keys::room(app_key, room_id);
         if state.get_raw(&key)?.is_some() {
             continue;
         }
@@ -228,16 +214,14 @@ pub(super) fn destroy(
             cause,
         )?;
         for (user, _) in members(state, app_key, room_id)? {
-            state.delete(scoped(USER_ROOMS_PREFIX, app_key, &[&user, room_id]));
+            state.delete(keys::user_room(app_key, &user, room_id));
         }
         announce(state, app_key, room_id, Vec::new(), Vec::new(), true)?;
-        state.delete(scoped(WINDOW_PREFIX, app_key, &[room_id]));
-        for prefix in [SET_PREFIX, ENTRY_PREFIX, MEMBER_PREFIX, OFFLINE_PREFIX] {
-            for (key, _) in state.scan_raw(&scoped(prefix, app_key, &[room_id]))? {
-                state.delete(key);
-            }
+        state.delete(keys::window(app_key, room_id));
+        for family in keys::PER_ROOM {
+            state.delete_prefix(&keys::of_room(family, app_key, room_id))?;
         }
-        state.delete(room_key(app_key, room_id));
+        state.delete(keys::room(app_key, room_id));
     }
     Ok(())
 }
@@ -256,7 +240,7 @@ pub(super) fn set_flag(
             RoomFlag::DistributionStopped => room.distribution_stopped = on,
             RoomFlag::KeepAlive => room.keep_alive = on,
         }
-        state.put(room_key(app_key, room_id), &room)?;
+        state.put(keys::room(app_key, room_id), &room)?;
     }
     Ok(())
 }
@@ -278,7 +262,7 @@ pub(super) fn set_idle_destroy(
     }
     let mut room = get(state, app_key, room_id)?;
     room.idle_destroy_ms = idle_ms;
-    Ok(state.put(room_key(app_key, room_id), &room)?)
+    Ok(state.put(keys::room(app_key, room_id), &room)?)
 }
 
 /// Counts as activity: a message or a join keeps the room from idle destruction.
@@ -291,7 +275,7 @@ pub(super) fn touch(
     let mut room = get(state, app_key, room_id)?;
     room.last_activity_ms = ctx.now_ms;
     state
-        .put(room_key(app_key, room_id), &room)
+        .put(keys::room(app_key, room_id), &room)
         .map_err(CommandError::from)
 }
 
@@ -307,7 +291,7 @@ pub(super) fn change_set(
 ) -> Result<(), CommandError> {
     apps::by_key(state, app_key)?;
     let scope = set_scope(set, room_id)?;
-    if scope != APP_SCOPE {
+    if scope != keys::APP_SCOPE {
         get(state, app_key, scope)?;
     }
     if members.is_empty() {
@@ -322,8 +306,7 @@ pub(super) fn change_set(
                 "must be 1 to 32 characters",
             ));
         }
-        let mut key = scoped(SET_PREFIX, app_key, &[scope, set.tag()]);
-        key.extend_from_slice(member.as_bytes());
+        let key = keys::set_member(app_key, scope, set.tag(), member);
         if until_ms.is_some() && set == RoomSet::Blocked {
             // A ban kicks the user out as well as keeping them out.
             leave(
@@ -359,10 +342,10 @@ pub(super) fn set_members(
 ) -> Result<Vec<SetEntry>, CommandError> {
     apps::by_key(state, app_key)?;
     let scope = set_scope(set, room_id)?;
-    if scope != APP_SCOPE {
+    if scope != keys::APP_SCOPE {
         get(state, app_key, scope)?;
     }
-    let entries: Vec<SetEntry> = state.scan(&scoped(SET_PREFIX, app_key, &[scope, set.tag()]))?;
+    let entries: Vec<SetEntry> = state.scan(&keys::set(app_key, scope, set.tag()))?;
     Ok(entries
         .into_iter()
         .filter(|e| e.until_ms == 0 || e.until_ms > now_ms)
@@ -381,7 +364,7 @@ pub(super) fn set_entries(
 ) -> Result<(), CommandError> {
     get(state, app_key, room_id)?;
     validate_user_id(owner)?;
-    let prefix = scoped(ENTRY_PREFIX, app_key, &[room_id]);
+    let prefix = keys::of_room(keys::ENTRY, app_key, room_id);
     for (key, value) in entries {
         if key.is_empty() || key.len() > MAX_ENTRY_KEY_BYTES {
             return Err(CommandError::invalid("key", "must be 1 to 128 bytes"));
@@ -396,7 +379,7 @@ pub(super) fn set_entries(
             auto_delete,
             updated_at_ms: ctx.now_ms,
         };
-        state.put([prefix.as_slice(), key.as_bytes()].concat(), &entry)?;
+        state.put(keys::entry(app_key, room_id, key), &entry)?;
     }
     if state.count_prefix(&prefix)? > MAX_ENTRIES {
         return Err(CommandError::Limit {
@@ -414,11 +397,7 @@ pub(super) fn remove_entry(
     key: &str,
 ) -> Result<(), CommandError> {
     get(state, app_key, room_id)?;
-    let full = [
-        scoped(ENTRY_PREFIX, app_key, &[room_id]).as_slice(),
-        key.as_bytes(),
-    ]
-    .concat();
+    let full = keys::entry(app_key, room_id, key);
     if state.get_raw(&full)?.is_none() {
         return Err(CommandError::not_found(format!("attribute {key}")));
     }
@@ -434,7 +413,7 @@ pub(super) fn entries(
     keys: &[String],
 ) -> Result<Vec<RoomEntry>, CommandError> {
     get(state, app_key, room_id)?;
-    let all: Vec<RoomEntry> = state.scan(&scoped(ENTRY_PREFIX, app_key, &[room_id]))?;
+    let all: Vec<RoomEntry> = state.scan(&keys::of_room(keys::ENTRY, app_key, room_id))?;
     Ok(all
         .into_iter()
         .filter(|e| keys.is_empty() || keys.contains(&e.key))
@@ -449,11 +428,11 @@ pub(super) fn rooms(
 ) -> Result<Vec<Chatroom>, CommandError> {
     apps::by_key(state, app_key)?;
     if ids.is_empty() {
-        return Ok(state.scan(&scoped(ROOM_PREFIX, app_key, &[]))?);
+        return Ok(state.scan(&of_app(keys::ROOM, app_key))?);
     }
     let mut found = Vec::new();
     for id in ids {
-        if let Some(room) = state.get::<Chatroom>(&room_key(app_key, id))? {
+        if let Some(room) = state.get::<Chatroom>(&keys::room(app_key, id))? {
             found.push(room);
         }
     }
@@ -468,7 +447,7 @@ pub(super) fn members(
 ) -> Result<Vec<(String, u64)>, CommandError> {
     get(state, app_key, room_id)?;
     let mut members: Vec<(String, u64)> =
-        state.scan(&scoped(MEMBER_PREFIX, app_key, &[room_id]))?;
+        state.scan(&keys::of_room(keys::MEMBER, app_key, room_id))?;
     members.sort_by_key(|(_, joined)| *joined);
     Ok(members)
 }
@@ -492,7 +471,6 @@ pub(super) fn destroy_idle(
     Ok(idle)
 }
 
-const OFFLINE_PREFIX: &[u8] = b"roffline/";
 /// CHR-07: an offline member leaves after this many new messages …
 pub const AUTO_EXIT_MESSAGES: u32 = 30;
 /// … or this long after the first new message, whichever comes first.
@@ -515,7 +493,7 @@ pub(super) fn member_offline(
     user_id: &str,
 ) -> Result<(), CommandError> {
     get(state, app_key, room_id)?;
-    let member = scoped(MEMBER_PREFIX, app_key, &[room_id, user_id]);
+    let member = keys::member(app_key, room_id, user_id);
     let exempt = set_members(
         state,
         app_key,
@@ -527,7 +505,7 @@ pub(super) fn member_offline(
     .any(|entry| entry.member == user_id);
     if state.get_raw(&member)?.is_some() && !exempt {
         state.put(
-            scoped(OFFLINE_PREFIX, app_key, &[room_id, user_id]),
+            keys::offline(app_key, room_id, user_id),
             &Offline::default(),
         )?;
     }
@@ -543,7 +521,7 @@ fn expire_offline(
     room_id: &str,
     counted: bool,
 ) -> Result<(), CommandError> {
-    let prefix = scoped(OFFLINE_PREFIX, app_key, &[room_id]);
+    let prefix = keys::of_room(keys::OFFLINE, app_key, room_id);
     let mut leaving = Vec::new();
     for (key, value) in state.scan_raw(&prefix)? {
         let mut offline: Offline = crate::raft::wire::from_bytes(&value)?;
@@ -556,10 +534,7 @@ fn expire_offline(
         let past_time =
             offline.first_missed_ms != 0 && offline.first_missed_ms + AUTO_EXIT_MS <= ctx.now_ms;
         if offline.missed >= AUTO_EXIT_MESSAGES || past_time {
-            let user = String::from_utf8_lossy(&key[prefix.len()..])
-                .trim_end_matches('/')
-                .to_string();
-            leaving.push(user);
+            leaving.push(keys::offline_user(&prefix, &key));
         } else if counted {
             state.put(key, &offline)?;
         }
@@ -619,7 +594,7 @@ pub(super) fn join(
         });
     }
     let elsewhere: Vec<String> = state
-        .scan::<String>(&scoped(USER_ROOMS_PREFIX, app_key, &[user_id]))?
+        .scan::<String>(&keys::user_rooms(app_key, user_id))?
         .into_iter()
         .filter(|room| room != room_id)
         .collect();
@@ -633,12 +608,12 @@ pub(super) fn join(
             RoomCause::Requested,
         )?;
     }
-    state.delete(scoped(OFFLINE_PREFIX, app_key, &[room_id, user_id]));
-    let member = scoped(MEMBER_PREFIX, app_key, &[room_id, user_id]);
+    state.delete(keys::offline(app_key, room_id, user_id));
+    let member = keys::member(app_key, room_id, user_id);
     if state.get_raw(&member)?.is_none() {
         state.put(member, &(user_id.to_string(), ctx.now_ms))?;
         state.put(
-            scoped(USER_ROOMS_PREFIX, app_key, &[user_id, room_id]),
+            keys::user_room(app_key, user_id, room_id),
             &room_id.to_string(),
         )?;
         announce(
@@ -673,7 +648,7 @@ pub(super) fn may_speak(
     user_id: &str,
 ) -> Result<(), CommandError> {
     let room = get(state, app_key, room_id)?;
-    let member = scoped(MEMBER_PREFIX, app_key, &[room_id, user_id]);
+    let member = keys::member(app_key, room_id, user_id);
     if state.get_raw(&member)?.is_none() {
         return Err(CommandError::NotMember {
             what: format!("chatroom {room_id}"),
@@ -700,7 +675,6 @@ pub const SHED_BUDGET: u32 = 40;
 /// … of which low-priority messages may take only the part not reserved for the rest.
 pub const SHED_RESERVED_HIGH: u32 = 20;
 pub const SHED_WINDOW_MS: u64 = 200;
-const WINDOW_PREFIX: &[u8] = b"rwindow/";
 
 /// How a chatroom message fares under load (CHR-06): every message is high priority
 /// unless its type is on the app's low-priority list; whitelisted senders and types are
@@ -752,7 +726,7 @@ pub(super) fn admit(
     } else {
         Priority::High
     };
-    let key = scoped(WINDOW_PREFIX, app_key, &[room_id]);
+    let key = keys::window(app_key, room_id);
     let index = ctx.now_ms / SHED_WINDOW_MS;
     let mut window: Window = state
         .get(&key)?
@@ -784,11 +758,11 @@ pub(super) fn leave(
     let mut left = Vec::new();
     for user_id in user_ids {
         validate_user_id(user_id)?;
-        let member = scoped(MEMBER_PREFIX, app_key, &[room_id, user_id]);
+        let member = keys::member(app_key, room_id, user_id);
         if state.get_raw(&member)?.is_some() {
             state.delete(member);
-            state.delete(scoped(USER_ROOMS_PREFIX, app_key, &[user_id, room_id]));
-            state.delete(scoped(OFFLINE_PREFIX, app_key, &[room_id, user_id]));
+            state.delete(keys::user_room(app_key, user_id, room_id));
+            state.delete(keys::offline(app_key, room_id, user_id));
             left.push(user_id.clone());
         }
     }
@@ -806,18 +780,8 @@ pub(super) fn leave(
 
 /// Removes every chatroom of an app environment.
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
-    for prefix in [
-        ROOM_PREFIX,
-        SET_PREFIX,
-        ENTRY_PREFIX,
-        MEMBER_PREFIX,
-        USER_ROOMS_PREFIX,
-        WINDOW_PREFIX,
-        OFFLINE_PREFIX,
-    ] {
-        for (key, _) in state.scan_raw(&scoped(prefix, app_key, &[]))? {
-            state.delete(key);
-        }
+    for family in keys::PER_APP {
+        state.delete_prefix(&of_app(family, app_key))?;
     }
     Ok(())
 }

@@ -12,14 +12,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::keys::{feed as keys, of_app};
 use super::messages::{self, Conversation, ConversationType, Message};
 use super::store::{Overlay, StateRead};
 use super::{conversations, groups, CommandError};
-
-const FEED_PREFIX: &[u8] = b"feed/";
-const FEED_HEAD: &[u8] = b"counter/feed";
-const INBOX_PREFIX: &[u8] = b"inbox/";
-const BROADCAST_PREFIX: &[u8] = b"bcast/";
 
 /// Events kept in the feed; an edge further behind than this resyncs its sessions.
 pub const FEED_RETAINED: u64 = 50_000;
@@ -98,31 +94,8 @@ pub struct SyncRequest {
     pub limit: usize,
 }
 
-fn feed_key(pos: u64) -> Vec<u8> {
-    [FEED_PREFIX, format!("{pos:020}").as_bytes()].concat()
-}
-
-fn inbox_prefix(app_key: &str, user_id: &str) -> Vec<u8> {
-    [
-        INBOX_PREFIX,
-        app_key.as_bytes(),
-        b"/",
-        user_id.as_bytes(),
-        b"/",
-    ]
-    .concat()
-}
-
-fn broadcast_prefix(app_key: &str) -> Vec<u8> {
-    [BROADCAST_PREFIX, app_key.as_bytes(), b"/"].concat()
-}
-
-fn positioned(prefix: &[u8], pos: u64) -> Vec<u8> {
-    [prefix, format!("{pos:020}").as_bytes()].concat()
-}
-
 pub fn head(state: &impl StateRead) -> Result<u64, CommandError> {
-    Ok(state.get(FEED_HEAD)?.unwrap_or(0))
+    Ok(state.get(keys::HEAD)?.unwrap_or(0))
 }
 
 /// The position the next event will get.
@@ -132,10 +105,10 @@ pub(super) fn next_position(state: &impl StateRead) -> Result<u64, CommandError>
 
 fn append(state: &mut Overlay<'_>, record: &FeedRecord) -> Result<u64, CommandError> {
     let pos = next_position(state)?;
-    state.put(FEED_HEAD.to_vec(), &pos)?;
-    state.put(feed_key(pos), record)?;
+    state.put(keys::HEAD.to_vec(), &pos)?;
+    state.put(keys::event(pos), record)?;
     if pos > FEED_RETAINED {
-        state.delete(feed_key(pos - FEED_RETAINED));
+        state.delete(keys::event(pos - FEED_RETAINED));
     }
     Ok(pos)
 }
@@ -161,16 +134,16 @@ pub(super) fn append_stored(
     match conversation.kind {
         ConversationType::Private => {
             for user in [&conversation.first, &conversation.second] {
-                state.put(positioned(&inbox_prefix(app_key, user), pos), &pointer)?;
+                state.put(keys::positioned(&keys::inbox(app_key, user), pos), &pointer)?;
                 conversations::index(state, app_key, user, conversation)?;
             }
         }
         ConversationType::System if conversation.second.is_empty() => {
-            state.put(positioned(&broadcast_prefix(app_key), pos), &pointer)?;
+            state.put(keys::positioned(&keys::broadcasts(app_key), pos), &pointer)?;
         }
         ConversationType::System => {
             state.put(
-                positioned(&inbox_prefix(app_key, &conversation.second), pos),
+                keys::positioned(&keys::inbox(app_key, &conversation.second), pos),
                 &pointer,
             )?;
             conversations::index(state, app_key, &conversation.second, conversation)?;
@@ -230,14 +203,12 @@ pub fn page(state: &impl StateRead, after: u64, limit: usize) -> Result<FeedPage
     let head = head(state)?;
     let oldest_kept = head.saturating_sub(FEED_RETAINED) + 1;
     let missed = after.saturating_add(1) < oldest_kept;
-    let start = feed_key(after.saturating_add(1).max(oldest_kept));
+    let start = keys::event(after.saturating_add(1).max(oldest_kept));
     let limit = limit.clamp(1, MAX_FEED_PAGE);
     let mut records = Vec::new();
     let mut failure = None;
-    state.visit_from(FEED_PREFIX, &start, &mut |key, value| {
-        let pos = std::str::from_utf8(&key[FEED_PREFIX.len()..])
-            .ok()
-            .and_then(|digits| digits.parse::<u64>().ok());
+    state.visit_from(keys::EVENT, &start, &mut |key, value| {
+        let pos = keys::event_position(key);
         match (pos, crate::raft::wire::from_bytes::<FeedRecord>(value)) {
             (Some(pos), Ok(record)) => records.push((pos, record)),
             (_, Err(e)) => failure = Some(CommandError::from(e)),
@@ -290,14 +261,14 @@ pub fn sync(
     let limit = request.limit.clamp(1, MAX_SYNC_PAGE);
     let head = head(state)?;
     let in_view = |m: &Message| m.pos <= head;
-    let start_after = |prefix: &[u8]| positioned(prefix, request.after + 1);
+    let start_after = |prefix: &[u8]| keys::positioned(prefix, request.after + 1);
     let mut found: Vec<Message> = Vec::new();
     // Each source gives, in position order, its oldest `limit + 1` messages for this user
     // (filtered before they are counted): together they hold the oldest `limit + 1`
     // candidates, which tells whether more remain.
     for prefix in [
-        inbox_prefix(app_key, &request.user_id),
-        broadcast_prefix(app_key),
+        keys::inbox(app_key, &request.user_id),
+        keys::broadcasts(app_key),
     ] {
         let mut kept = 0;
         let mut failure: Option<CommandError> = None;
@@ -358,11 +329,8 @@ pub fn sync(
 
 /// Removes an app environment's sync indexes (its feed records go as they age out).
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
-    for prefix in [INBOX_PREFIX, BROADCAST_PREFIX] {
-        let scoped = [prefix, app_key.as_bytes(), b"/"].concat();
-        for (key, _) in state.scan_raw(&scoped)? {
-            state.delete(key);
-        }
+    for family in keys::PER_APP {
+        state.delete_prefix(&of_app(family, app_key))?;
     }
     Ok(())
 }

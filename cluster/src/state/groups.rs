@@ -4,8 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::feed;
+use super::keys::{groups as keys, of_app};
 use super::messages::ConversationType;
-use super::store::{scoped, Overlay, StateRead};
+use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
 use super::{apps, ApplyContext, CommandError};
 
@@ -13,11 +14,6 @@ use super::{apps, ApplyContext, CommandError};
 pub const DEFAULT_MEMBER_CAP: u64 = 3000;
 pub const MAX_GROUP_ID_CHARS: usize = 64;
 pub const MAX_GROUP_NAME_CHARS: usize = 128;
-
-const GROUP_PREFIX: &[u8] = b"group/";
-const MEMBER_PREFIX: &[u8] = b"gmember/";
-const USER_GROUPS_PREFIX: &[u8] = b"ugroup/";
-const MUTE_WHITELIST_PREFIX: &[u8] = b"gwhite/";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -39,30 +35,6 @@ pub struct Member {
     pub joined_at_pos: u64,
     /// Member mute (GRP-06): until this instant the member cannot send from clients.
     pub muted_until_ms: u64,
-}
-
-fn group_key(app_key: &str, group_id: &str) -> Vec<u8> {
-    let mut key = scoped(GROUP_PREFIX, app_key, &[]);
-    key.extend_from_slice(group_id.as_bytes());
-    key
-}
-
-fn member_key(app_key: &str, group_id: &str, user_id: &str) -> Vec<u8> {
-    let mut key = scoped(MEMBER_PREFIX, app_key, &[group_id]);
-    key.extend_from_slice(user_id.as_bytes());
-    key
-}
-
-fn user_group_key(app_key: &str, user_id: &str, group_id: &str) -> Vec<u8> {
-    let mut key = scoped(USER_GROUPS_PREFIX, app_key, &[user_id]);
-    key.extend_from_slice(group_id.as_bytes());
-    key
-}
-
-fn whitelist_key(app_key: &str, group_id: &str, user_id: &str) -> Vec<u8> {
-    let mut key = scoped(MUTE_WHITELIST_PREFIX, app_key, &[group_id]);
-    key.extend_from_slice(user_id.as_bytes());
-    key
 }
 
 pub fn validate_group_id(group_id: &str) -> Result<(), CommandError> {
@@ -100,7 +72,7 @@ pub(super) fn get(
     group_id: &str,
 ) -> Result<Group, CommandError> {
     state
-        .get(&group_key(app_key, group_id))?
+        .get(&keys::group(app_key, group_id))?
         .ok_or_else(|| CommandError::not_found(format!("group {group_id}")))
 }
 
@@ -131,7 +103,7 @@ pub(super) fn join(
     if let Some(name) = name {
         validate_name(name)?;
     }
-    let mut group = match state.get::<Group>(&group_key(app_key, group_id))? {
+    let mut group = match state.get::<Group>(&keys::group(app_key, group_id))? {
         Some(group) => group,
         None => Group {
             group_id: group_id.to_string(),
@@ -148,7 +120,7 @@ pub(super) fn join(
     };
     for user_id in user_ids {
         validate_user_id(user_id)?;
-        let key = member_key(app_key, group_id, user_id);
+        let key = keys::member(app_key, group_id, user_id);
         if state.get_raw(&key)?.is_some() {
             continue;
         }
@@ -163,7 +135,7 @@ pub(super) fn join(
             },
         )?;
         state.put(
-            user_group_key(app_key, user_id, group_id),
+            keys::user_group(app_key, user_id, group_id),
             &group_id.to_string(),
         )?;
         group.members += 1;
@@ -173,7 +145,7 @@ pub(super) fn join(
             limit: DEFAULT_MEMBER_CAP,
         });
     }
-    state.put(group_key(app_key, group_id), &group)?;
+    state.put(keys::group(app_key, group_id), &group)?;
     announce(state, app_key, group_id, joined, Vec::new(), false)?;
     Ok(group)
 }
@@ -207,7 +179,7 @@ pub(super) fn membership(
     group_id: &str,
     user_id: &str,
 ) -> Result<Option<Member>, CommandError> {
-    Ok(state.get(&member_key(app_key, group_id, user_id))?)
+    Ok(state.get(&keys::member(app_key, group_id, user_id))?)
 }
 
 pub(super) fn quit(
@@ -220,17 +192,17 @@ pub(super) fn quit(
     let mut left = Vec::new();
     for user_id in user_ids {
         validate_user_id(user_id)?;
-        let key = member_key(app_key, group_id, user_id);
+        let key = keys::member(app_key, group_id, user_id);
         if state.get_raw(&key)?.is_none() {
             continue;
         }
         left.push(user_id.clone());
         state.delete(key);
-        state.delete(user_group_key(app_key, user_id, group_id));
-        state.delete(whitelist_key(app_key, group_id, user_id));
+        state.delete(keys::user_group(app_key, user_id, group_id));
+        state.delete(keys::whitelisted(app_key, group_id, user_id));
         group.members -= 1;
     }
-    state.put(group_key(app_key, group_id), &group)?;
+    state.put(keys::group(app_key, group_id), &group)?;
     announce(state, app_key, group_id, Vec::new(), left, false)?;
     Ok(group)
 }
@@ -242,14 +214,12 @@ pub(super) fn dismiss(
 ) -> Result<(), CommandError> {
     get(state, app_key, group_id)?;
     for member in members(state, app_key, group_id)? {
-        state.delete(user_group_key(app_key, &member.user_id, group_id));
+        state.delete(keys::user_group(app_key, &member.user_id, group_id));
     }
-    for prefix in [MEMBER_PREFIX, MUTE_WHITELIST_PREFIX, REMARK_PREFIX] {
-        for (key, _) in state.scan_raw(&scoped(prefix, app_key, &[group_id]))? {
-            state.delete(key);
-        }
+    for family in keys::PER_GROUP {
+        state.delete_prefix(&keys::of_group(family, app_key, group_id))?;
     }
-    state.delete(group_key(app_key, group_id));
+    state.delete(keys::group(app_key, group_id));
     announce(state, app_key, group_id, Vec::new(), Vec::new(), true)
 }
 
@@ -262,7 +232,7 @@ pub(super) fn rename(
     validate_name(name)?;
     let mut group = get(state, app_key, group_id)?;
     group.name = name.to_string();
-    state.put(group_key(app_key, group_id), &group)?;
+    state.put(keys::group(app_key, group_id), &group)?;
     Ok(group)
 }
 
@@ -276,7 +246,7 @@ pub(super) fn mute_members(
 ) -> Result<(), CommandError> {
     get(state, app_key, group_id)?;
     for user_id in user_ids {
-        let key = member_key(app_key, group_id, user_id);
+        let key = keys::member(app_key, group_id, user_id);
         let mut member: Member = state.get(&key)?.ok_or_else(|| {
             CommandError::not_found(format!("member {user_id} of group {group_id}"))
         })?;
@@ -294,7 +264,7 @@ pub(super) fn set_muted(
 ) -> Result<(), CommandError> {
     let mut group = get(state, app_key, group_id)?;
     group.muted = muted;
-    state.put(group_key(app_key, group_id), &group)?;
+    state.put(keys::group(app_key, group_id), &group)?;
     Ok(())
 }
 
@@ -308,7 +278,7 @@ pub(super) fn change_mute_whitelist(
     get(state, app_key, group_id)?;
     for user_id in user_ids {
         validate_user_id(user_id)?;
-        let key = whitelist_key(app_key, group_id, user_id);
+        let key = keys::whitelisted(app_key, group_id, user_id);
         if present {
             state.put(key, user_id)?;
         } else {
@@ -323,7 +293,7 @@ pub(super) fn members(
     app_key: &str,
     group_id: &str,
 ) -> Result<Vec<Member>, CommandError> {
-    Ok(state.scan(&scoped(MEMBER_PREFIX, app_key, &[group_id]))?)
+    Ok(state.scan(&keys::of_group(keys::MEMBER, app_key, group_id))?)
 }
 
 /// A member may send from a client unless muted (GRP-06) or the whole group is muted and
@@ -343,7 +313,7 @@ pub(super) fn may_speak(
     };
     let whitelisted = || -> Result<bool, CommandError> {
         Ok(state
-            .get_raw(&whitelist_key(app_key, group_id, user_id))?
+            .get_raw(&keys::whitelisted(app_key, group_id, user_id))?
             .is_some())
     };
     if member.muted_until_ms > ctx.now_ms || (group.muted && !whitelisted()?) {
@@ -354,8 +324,6 @@ pub(super) fn may_speak(
     Ok(())
 }
 
-const READERS_PREFIX: &[u8] = b"greadby/";
-const REMARK_PREFIX: &[u8] = b"gremark/";
 const MAX_REMARK_CHARS: usize = 64;
 
 /// A member's remark (display name) in a group: set with `Some`, removed with `None`.
@@ -372,8 +340,7 @@ pub(super) fn set_remark(
             what: format!("group {group_id}"),
         });
     }
-    let mut key = scoped(REMARK_PREFIX, app_key, &[group_id]);
-    key.extend_from_slice(user_id.as_bytes());
+    let key = keys::remark(app_key, group_id, user_id);
     match remark {
         Some(remark) if remark.chars().count() > MAX_REMARK_CHARS => Err(CommandError::invalid(
             "remark",
@@ -394,16 +361,10 @@ pub(super) fn remark(
     user_id: &str,
 ) -> Result<Option<String>, CommandError> {
     get(state, app_key, group_id)?;
-    let mut key = scoped(REMARK_PREFIX, app_key, &[group_id]);
-    key.extend_from_slice(user_id.as_bytes());
-    Ok(state.get(&key)?)
+    Ok(state.get(&keys::remark(app_key, group_id, user_id))?)
 }
 /// Messages one group receipt may name.
 pub const MAX_RECEIPT_MESSAGES: usize = 100;
-
-fn readers_prefix(app_key: &str, msg_uid: &str) -> Vec<u8> {
-    scoped(READERS_PREFIX, app_key, &[msg_uid])
-}
 
 /// GRP-03: `user_id` has read these group messages. Records who read what and tells each
 /// message's sender with an `RC:RRRspMsg` visible to the senders only.
@@ -436,8 +397,7 @@ pub(super) fn read_receipt(
                 format!("{msg_uid} is not a message of group {group_id}"),
             ));
         }
-        let mut key = readers_prefix(app_key, msg_uid);
-        key.extend_from_slice(user_id.as_bytes());
+        let key = keys::reader(app_key, msg_uid, user_id);
         if state.get_raw(&key)?.is_none() && message.sender != user_id {
             state.put(key, &(user_id.to_string(), ctx.now_ms))?;
             by_sender
@@ -476,7 +436,7 @@ pub(super) fn readers(
     msg_uid: &str,
 ) -> Result<Vec<(String, u64)>, CommandError> {
     super::messages::by_uid(state, app_key, msg_uid)?;
-    let mut readers: Vec<(String, u64)> = state.scan(&readers_prefix(app_key, msg_uid))?;
+    let mut readers: Vec<(String, u64)> = state.scan(&keys::readers(app_key, msg_uid))?;
     readers.sort_by_key(|(_, at)| *at);
     Ok(readers)
 }
@@ -487,7 +447,7 @@ pub(super) fn mute_whitelist(
     group_id: &str,
 ) -> Result<Vec<String>, CommandError> {
     get(state, app_key, group_id)?;
-    Ok(state.scan(&scoped(MUTE_WHITELIST_PREFIX, app_key, &[group_id]))?)
+    Ok(state.scan(&keys::of_group(keys::MUTE_WHITELIST, app_key, group_id))?)
 }
 
 /// The groups `user_id` belongs to.
@@ -497,7 +457,7 @@ pub(super) fn of_user(
     user_id: &str,
 ) -> Result<Vec<Group>, CommandError> {
     apps::by_key(state, app_key)?;
-    let ids: Vec<String> = state.scan(&scoped(USER_GROUPS_PREFIX, app_key, &[user_id]))?;
+    let ids: Vec<String> = state.scan(&keys::user_groups(app_key, user_id))?;
     let mut groups = Vec::with_capacity(ids.len());
     for id in ids {
         groups.push(get(state, app_key, &id)?);
@@ -511,23 +471,14 @@ pub(super) fn muted_groups(
     app_key: &str,
 ) -> Result<Vec<Group>, CommandError> {
     apps::by_key(state, app_key)?;
-    let groups: Vec<Group> = state.scan(&scoped(GROUP_PREFIX, app_key, &[]))?;
+    let groups: Vec<Group> = state.scan(&of_app(keys::GROUP, app_key))?;
     Ok(groups.into_iter().filter(|g| g.muted).collect())
 }
 
 /// Removes every group of an app environment.
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
-    for prefix in [
-        GROUP_PREFIX,
-        MEMBER_PREFIX,
-        USER_GROUPS_PREFIX,
-        MUTE_WHITELIST_PREFIX,
-        READERS_PREFIX,
-        REMARK_PREFIX,
-    ] {
-        for (key, _) in state.scan_raw(&scoped(prefix, app_key, &[]))? {
-            state.delete(key);
-        }
+    for family in keys::PER_APP {
+        state.delete_prefix(&of_app(family, app_key))?;
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::keys::{messages as keys, of_app};
 use super::store::{Overlay, StateRead};
 use super::users::{self, UserList};
 use super::{apps, feed, ApplyContext, CommandError};
@@ -15,11 +16,6 @@ pub const MAX_OBJECT_NAME_CHARS: usize = 32;
 pub const MAX_CHANNEL_CHARS: usize = 20;
 /// Messages one history page holds at most.
 pub const MAX_PAGE: usize = 100;
-
-const MSG_PREFIX: &[u8] = b"msg/";
-const CONV_PREFIX: &[u8] = b"conv/";
-const UID_PREFIX: &[u8] = b"msguid/";
-const UID_COUNTER: &[u8] = b"counter/msguid";
 
 /// Wire codes of conversation types (SPEC §1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -97,17 +93,6 @@ impl Conversation {
             ConversationType::Private => &self.first,
             _ => &self.first,
         }
-    }
-
-    fn key(&self, app_key: &str) -> Vec<u8> {
-        format!(
-            "{app_key}/{}/{}/{}/{}/",
-            self.kind.code(),
-            self.first,
-            self.second,
-            self.channel
-        )
-        .into_bytes()
     }
 }
 
@@ -306,26 +291,9 @@ pub(super) fn check_push_fields(
 }
 
 pub(super) fn next_uid(ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<String, CommandError> {
-    let counter: u64 = state.get(UID_COUNTER)?.unwrap_or(0) + 1;
-    state.put(UID_COUNTER.to_vec(), &counter)?;
+    let counter: u64 = state.get(keys::UID_COUNTER)?.unwrap_or(0) + 1;
+    state.put(keys::UID_COUNTER.to_vec(), &counter)?;
     Ok(format_uid(ctx.area.sdk_code(), counter))
-}
-
-fn message_key(app_key: &str, conversation: &Conversation, seq: u64) -> Vec<u8> {
-    [
-        MSG_PREFIX,
-        &conversation.key(app_key),
-        format!("{seq:020}").as_bytes(),
-    ]
-    .concat()
-}
-
-fn last_seq_key(app_key: &str, conversation: &Conversation) -> Vec<u8> {
-    [CONV_PREFIX, &conversation.key(app_key)].concat()
-}
-
-fn uid_key(app_key: &str, msg_uid: &str) -> Vec<u8> {
-    [UID_PREFIX, app_key.as_bytes(), b"/", msg_uid.as_bytes()].concat()
 }
 
 /// Where a stored message lives.
@@ -476,13 +444,13 @@ pub(super) fn publish(
             out.push(publication);
             continue;
         }
-        let seq_key = last_seq_key(app_key, &message.conversation);
+        let seq_key = keys::last_seq(app_key, &message.conversation);
         let seq: u64 = state.get(&seq_key)?.unwrap_or(0) + 1;
         state.put(seq_key, &seq)?;
         built.seq = seq;
-        state.put(message_key(app_key, &message.conversation, seq), &built)?;
+        state.put(keys::message(app_key, &message.conversation, seq), &built)?;
         state.put(
-            uid_key(app_key, &msg_uid),
+            keys::uid(app_key, &msg_uid),
             &UidIndex {
                 conversation: message.conversation.clone(),
                 seq,
@@ -507,23 +475,14 @@ pub(super) fn publish(
 pub mod archive {
     use super::*;
 
-    const PREFIX: &[u8] = b"archive/";
     const HOUR_MS: u64 = 3_600_000;
-
-    fn hour_prefix(app_key: &str, hour: u64) -> Vec<u8> {
-        [PREFIX, format!("{app_key}/{hour:010}/").as_bytes()].concat()
-    }
 
     pub(in crate::state) fn index(
         state: &mut Overlay<'_>,
         app_key: &str,
         message: &Message,
     ) -> Result<(), CommandError> {
-        let key = [
-            hour_prefix(app_key, message.sent_time_ms / HOUR_MS).as_slice(),
-            format!("{:020}", message.pos).as_bytes(),
-        ]
-        .concat();
+        let key = keys::archived(app_key, message.sent_time_ms / HOUR_MS, message.pos);
         Ok(state.put(key, &(message.conversation.clone(), message.seq))?)
     }
 
@@ -535,7 +494,7 @@ pub mod archive {
     ) -> Result<Vec<Message>, CommandError> {
         apps::by_key(state, app_key)?;
         let pointers: Vec<(Conversation, u64)> =
-            state.scan(&hour_prefix(app_key, hour_start_ms / HOUR_MS))?;
+            state.scan(&keys::archive_hour(app_key, hour_start_ms / HOUR_MS))?;
         let mut messages = Vec::with_capacity(pointers.len());
         for (conversation, seq) in pointers {
             if let Some(message) = get(state, app_key, &conversation, seq)? {
@@ -553,20 +512,7 @@ pub mod archive {
         hour_start_ms: u64,
     ) -> Result<(), CommandError> {
         apps::by_key(state, app_key)?;
-        for (key, _) in state.scan_raw(&hour_prefix(app_key, hour_start_ms / HOUR_MS))? {
-            state.delete(key);
-        }
-        Ok(())
-    }
-
-    pub(in crate::state) fn delete_all(
-        state: &mut Overlay<'_>,
-        app_key: &str,
-    ) -> Result<(), CommandError> {
-        for (key, _) in state.scan_raw(&[PREFIX, app_key.as_bytes(), b"/"].concat())? {
-            state.delete(key);
-        }
-        Ok(())
+        Ok(state.delete_prefix(&keys::archive_hour(app_key, hour_start_ms / HOUR_MS))?)
     }
 }
 
@@ -624,7 +570,7 @@ pub(super) fn import(
                 "chatroom history is not imported",
             ));
         }
-        let seq_key = last_seq_key(app_key, &item.conversation);
+        let seq_key = keys::last_seq(app_key, &item.conversation);
         let last_seq: u64 = state.get(&seq_key)?.unwrap_or(0);
         if let Some(last) = get(state, app_key, &item.conversation, last_seq)? {
             if item.sent_time_ms < last.sent_time_ms {
@@ -645,7 +591,7 @@ pub(super) fn import(
                         "must be 1 to 64 characters",
                     ));
                 }
-                if state.get_raw(&uid_key(app_key, uid))?.is_some() {
+                if state.get_raw(&keys::uid(app_key, uid))?.is_some() {
                     return Err(CommandError::Conflict {
                         what: format!("message {uid}"),
                     });
@@ -674,9 +620,9 @@ pub(super) fn import(
             pos: 0,
             sender_device: None,
         };
-        state.put(message_key(app_key, &item.conversation, seq), &message)?;
+        state.put(keys::message(app_key, &item.conversation, seq), &message)?;
         state.put(
-            uid_key(app_key, &msg_uid),
+            keys::uid(app_key, &msg_uid),
             &UidIndex {
                 conversation: item.conversation.clone(),
                 seq,
@@ -693,7 +639,7 @@ pub(super) fn replace(
     message: &Message,
 ) -> Result<(), CommandError> {
     Ok(state.put(
-        message_key(app_key, &message.conversation, message.seq),
+        keys::message(app_key, &message.conversation, message.seq),
         message,
     )?)
 }
@@ -705,7 +651,7 @@ pub(super) fn get(
     conversation: &Conversation,
     seq: u64,
 ) -> Result<Option<Message>, CommandError> {
-    Ok(state.get(&message_key(app_key, conversation, seq))?)
+    Ok(state.get(&keys::message(app_key, conversation, seq))?)
 }
 
 /// The newest message `viewer` may see in a conversation (after its join), and how many
@@ -719,7 +665,7 @@ pub(super) fn last_and_unread(
     joined_at_pos: u64,
     cap: u64,
 ) -> Result<(Option<Message>, u64), CommandError> {
-    let prefix = [MSG_PREFIX, &conversation.key(app_key)].concat();
+    let prefix = keys::log(app_key, conversation);
     let (mut last, mut unread) = (None, 0);
     let mut failure = None;
     state.visit_raw(&prefix, true, &mut |bytes| {
@@ -763,7 +709,7 @@ pub(super) fn after_position(
     limit: usize,
     keep: &dyn Fn(&Message) -> bool,
 ) -> Result<Vec<Message>, CommandError> {
-    let prefix = [MSG_PREFIX, &conversation.key(app_key)].concat();
+    let prefix = keys::log(app_key, conversation);
     let mut newer = Vec::new();
     let mut failure = None;
     state.visit_raw(
@@ -824,14 +770,8 @@ fn may_send_from_client(
 mod client_sends {
     use super::*;
 
-    const BY_ID: &[u8] = b"clientsend/";
-    const BY_TIME: &[u8] = b"clientsend-t/";
     const KEPT_MS: u64 = 24 * 60 * 60 * 1000;
     const PRUNED_PER_SEND: usize = 2;
-
-    fn id_key(app_key: &str, sender: &str, client_id: &str) -> Vec<u8> {
-        [BY_ID, format!("{app_key}/{sender}/{client_id}").as_bytes()].concat()
-    }
 
     pub(super) fn earlier(
         state: &impl StateRead,
@@ -839,7 +779,7 @@ mod client_sends {
         sender: &str,
         origin: &ClientOrigin,
     ) -> Result<Option<Publication>, CommandError> {
-        Ok(state.get(&id_key(app_key, sender, &origin.client_id))?)
+        Ok(state.get(&keys::client_send(app_key, sender, &origin.client_id))?)
     }
 
     pub(super) fn remember(
@@ -852,32 +792,25 @@ mod client_sends {
         let Some(origin) = &message.sender_device else {
             return Ok(());
         };
-        let key = id_key(app_key, &message.sender, &origin.client_id);
-        // `clientsend-t/{ms:020}/{rest}` indexes `clientsend/{rest}`.
-        const STAMP: usize = 21;
+        let key = keys::client_send(app_key, &message.sender, &origin.client_id);
         let mut stale = Vec::new();
-        state.visit_from(BY_TIME, BY_TIME, &mut |key, _| {
-            let expired = key
-                .get(BY_TIME.len()..BY_TIME.len() + 20)
-                .and_then(|digits| std::str::from_utf8(digits).ok()?.parse::<u64>().ok())
-                .is_some_and(|at| at + KEPT_MS < ctx.now_ms);
-            if expired {
-                stale.push(key.to_vec());
-            }
-            expired && stale.len() < PRUNED_PER_SEND
-        })?;
-        for time_key in stale {
-            let rest = time_key[BY_TIME.len() + STAMP..].to_vec();
+        let by_time = keys::CLIENT_SEND_BY_TIME;
+        state.visit_from(
+            by_time,
+            by_time,
+            &mut |time_key, _| match keys::client_send_of(time_key) {
+                Some((at, indexed)) if at + KEPT_MS < ctx.now_ms => {
+                    stale.push((time_key.to_vec(), indexed));
+                    stale.len() < PRUNED_PER_SEND
+                }
+                _ => false,
+            },
+        )?;
+        for (time_key, indexed) in stale {
             state.delete(time_key);
-            state.delete([BY_ID, rest.as_slice()].concat());
+            state.delete(indexed);
         }
-        let time_key = [
-            BY_TIME,
-            format!("{:020}/", ctx.now_ms).as_bytes(),
-            &key[BY_ID.len()..],
-        ]
-        .concat();
-        state.put(time_key, &())?;
+        state.put(keys::client_send_by_time(ctx.now_ms, &key), &())?;
         state.put(key, publication)?;
         Ok(())
     }
@@ -890,10 +823,10 @@ pub(super) fn by_uid(
 ) -> Result<Message, CommandError> {
     let not_found = || CommandError::not_found(format!("message {msg_uid}"));
     let index: UidIndex = state
-        .get(&uid_key(app_key, msg_uid))?
+        .get(&keys::uid(app_key, msg_uid))?
         .ok_or_else(not_found)?;
     state
-        .get(&message_key(app_key, &index.conversation, index.seq))?
+        .get(&keys::message(app_key, &index.conversation, index.seq))?
         .ok_or_else(not_found)
 }
 
@@ -925,7 +858,7 @@ pub(super) fn recall(
         message.content.clear();
     }
     state.put(
-        message_key(app_key, &message.conversation, message.seq),
+        keys::message(app_key, &message.conversation, message.seq),
         &message,
     )?;
     let notice = NewMessage {
@@ -1028,7 +961,7 @@ pub(super) fn history(
     let deletions = viewer
         .map(|v| super::conversations::deletions(state, app_key, v, conversation))
         .transpose()?;
-    let prefix = [MSG_PREFIX, &conversation.key(app_key)].concat();
+    let prefix = keys::log(app_key, conversation);
     let limit = limit.clamp(1, MAX_PAGE);
     let mut messages = Vec::new();
     let mut failure: Option<CommandError> = None;
@@ -1104,17 +1037,12 @@ mod tests {
 
 /// Removes every message of an app environment.
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
-    archive::delete_all(state, app_key)?;
-    for prefix in [MSG_PREFIX, CONV_PREFIX, UID_PREFIX, EXPANSION_PREFIX] {
-        let scoped = [prefix, app_key.as_bytes(), b"/"].concat();
-        for (key, _) in state.scan_raw(&scoped)? {
-            state.delete(key);
-        }
+    for family in keys::PER_APP {
+        state.delete_prefix(&of_app(family, app_key))?;
     }
     Ok(())
 }
 
-const EXPANSION_PREFIX: &[u8] = b"mexp/";
 /// SPEC MSG-04: at most 300 expansion keys per message.
 pub const MAX_EXPANSION_KEYS: u64 = 300;
 pub const MAX_EXPANSION_KEY_CHARS: usize = 32;
@@ -1129,17 +1057,6 @@ pub struct ExpansionEntry {
     pub updated_at_ms: u64,
 }
 
-fn expansion_prefix(app_key: &str, msg_uid: &str) -> Vec<u8> {
-    [
-        EXPANSION_PREFIX,
-        app_key.as_bytes(),
-        b"/",
-        msg_uid.as_bytes(),
-        b"/",
-    ]
-    .concat()
-}
-
 /// Sets (or, with `values` None, deletes) expansion keys of a stored message.
 pub(super) fn change_expansion(
     ctx: ApplyContext,
@@ -1149,12 +1066,12 @@ pub(super) fn change_expansion(
     entries: &[(String, Option<String>)],
 ) -> Result<(), CommandError> {
     by_uid(state, app_key, msg_uid)?;
-    let prefix = expansion_prefix(app_key, msg_uid);
+    let prefix = keys::expansions(app_key, msg_uid);
     for (key, value) in entries {
         if key.is_empty() || key.chars().count() > MAX_EXPANSION_KEY_CHARS {
             return Err(CommandError::invalid("key", "must be 1 to 32 characters"));
         }
-        let full = [prefix.as_slice(), key.as_bytes()].concat();
+        let full = keys::expansion(app_key, msg_uid, key);
         match value {
             Some(value) => {
                 if value.chars().count() > MAX_EXPANSION_VALUE_CHARS {
@@ -1188,5 +1105,5 @@ pub(super) fn expansion(
     msg_uid: &str,
 ) -> Result<Vec<ExpansionEntry>, CommandError> {
     by_uid(state, app_key, msg_uid)?;
-    Ok(state.scan(&expansion_prefix(app_key, msg_uid))?)
+    Ok(state.scan(&keys::expansions(app_key, msg_uid))?)
 }

@@ -3,8 +3,8 @@
 //! A Raft entry carries a [`Batch`] of [`Envelope`]s; each envelope is one command of one
 //! caller and gets its own result, so one caller's bad input never fails another's write.
 //! Later features add [`Command`] variants and key spaces here without touching the Raft
-//! plumbing. Keys start with the app's key, so a later split into many Raft groups is a
-//! routing change.
+//! plumbing. Every key is built in [`keys`]: a family prefix, then (for per-app records)
+//! the App Key, so a later split into many Raft groups is a routing change.
 
 pub(crate) mod apps;
 pub mod areas;
@@ -12,6 +12,7 @@ pub mod chatrooms;
 pub mod conversations;
 pub mod feed;
 pub mod groups;
+pub(crate) mod keys;
 pub mod messages;
 pub mod outbox;
 pub mod presence;
@@ -1213,8 +1214,8 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
         Query::AreaCatalog => areas::list(state).map(QueryOutput::AreaCatalog),
         Query::AreaEntry { code } => areas::get(state, *code).map(QueryOutput::AreaEntry),
         Query::Counts => Ok(QueryOutput::Counts {
-            apps: state.count_prefix(apps::APP_PREFIX)?,
-            users: state.count_prefix(users::USER_PREFIX)?,
+            apps: state.count_prefix(keys::apps::APP)?,
+            users: state.count_prefix(keys::users::USER)?,
         }),
     }
 }

@@ -14,18 +14,11 @@
 use serde::{Deserialize, Serialize};
 
 use super::apps;
+use super::keys::{of_app, outbox as keys};
 use super::messages::{Conversation, ConversationType, Message};
 use super::push::{self, PushJob};
-use super::store::{scoped, Overlay, StateRead};
+use super::store::{Overlay, StateRead};
 use super::{ApplyContext, CommandError};
-
-const JOB_PREFIX: &[u8] = b"outbox/";
-const DEAD_PREFIX: &[u8] = b"outbox-dead/";
-const LAST_ID: &[u8] = b"counter/outbox";
-const WAITING: &[u8] = b"counter/outbox-waiting";
-/// Bumped whenever jobs come back under old ids (dead letters retried): a dispatcher
-/// sweeping the outbox must start over to meet them in id order.
-const RETRIES: &[u8] = b"counter/outbox-retries";
 
 /// The first retry waits this long; each further one twice as long …
 pub const FIRST_BACKOFF_MS: u64 = 1_000;
@@ -127,17 +120,12 @@ pub struct RoomChange {
     pub time_ms: u64,
 }
 
-fn job_key(id: u64) -> Vec<u8> {
-    [JOB_PREFIX, format!("{id:020}").as_bytes()].concat()
-}
-
-fn dead_key(app_key: &str, id: u64) -> Vec<u8> {
-    scoped(DEAD_PREFIX, app_key, &[&format!("{id:020}")])
-}
-
 fn change_waiting(state: &mut Overlay<'_>, delta: i64) -> Result<(), CommandError> {
-    let waiting: u64 = state.get(WAITING)?.unwrap_or(0);
-    state.put(WAITING.to_vec(), &waiting.saturating_add_signed(delta))?;
+    let waiting: u64 = state.get(keys::WAITING)?.unwrap_or(0);
+    state.put(
+        keys::WAITING.to_vec(),
+        &waiting.saturating_add_signed(delta),
+    )?;
     Ok(())
 }
 
@@ -148,8 +136,8 @@ fn enqueue(
     lane: String,
     event: HookEvent,
 ) -> Result<(), CommandError> {
-    let id = state.get::<u64>(LAST_ID)?.unwrap_or(0) + 1;
-    state.put(LAST_ID.to_vec(), &id)?;
+    let id = state.get::<u64>(keys::LAST_ID)?.unwrap_or(0) + 1;
+    state.put(keys::LAST_ID.to_vec(), &id)?;
     let job = Job {
         id,
         app_key: app_key.to_string(),
@@ -160,7 +148,7 @@ fn enqueue(
         next_attempt_ms: 0,
         last_error: String::new(),
     };
-    state.put(job_key(id), &job)?;
+    state.put(keys::job(id), &job)?;
     change_waiting(state, 1)
 }
 
@@ -281,7 +269,7 @@ pub(super) fn room_changed(
 /// is logged and skipped: it must not hold up every other job.
 pub fn waiting(state: &impl StateRead, after: u64, limit: usize) -> Result<Vec<Job>, CommandError> {
     let mut jobs = Vec::new();
-    state.visit_from(JOB_PREFIX, &job_key(after + 1), &mut |key, value| {
+    state.visit_from(keys::JOB, &keys::job(after + 1), &mut |key, value| {
         match crate::raft::wire::from_bytes::<Job>(value) {
             Ok(job) => jobs.push(job),
             Err(e) => tracing::error!(
@@ -297,12 +285,12 @@ pub fn waiting(state: &impl StateRead, after: u64, limit: usize) -> Result<Vec<J
 
 /// The id of the newest job ever written.
 pub fn last_id(state: &impl StateRead) -> Result<u64, CommandError> {
-    Ok(state.get(LAST_ID)?.unwrap_or(0))
+    Ok(state.get(keys::LAST_ID)?.unwrap_or(0))
 }
 
 /// How many jobs wait (the queue depth metric).
 pub fn waiting_count(state: &impl StateRead) -> Result<u64, CommandError> {
-    Ok(state.get(WAITING)?.unwrap_or(0))
+    Ok(state.get(keys::WAITING)?.unwrap_or(0))
 }
 
 /// The app's dead letters, oldest first.
@@ -312,7 +300,7 @@ pub fn dead_letters(
     limit: usize,
 ) -> Result<Vec<Job>, CommandError> {
     apps::by_key(state, app_key)?;
-    let mut jobs: Vec<Job> = state.scan(&scoped(DEAD_PREFIX, app_key, &[]))?;
+    let mut jobs: Vec<Job> = state.scan(&of_app(keys::DEAD, app_key))?;
     jobs.truncate(limit.min(MAX_DEAD_PAGE));
     Ok(jobs)
 }
@@ -320,8 +308,8 @@ pub fn dead_letters(
 /// Delivered jobs leave the outbox (already gone: delivered twice, nothing to do).
 pub(super) fn delivered(state: &mut Overlay<'_>, ids: &[u64]) -> Result<(), CommandError> {
     for &id in ids {
-        if state.get_raw(&job_key(id))?.is_some() {
-            state.delete(job_key(id));
+        if state.get_raw(&keys::job(id))?.is_some() {
+            state.delete(keys::job(id));
             change_waiting(state, -1)?;
         }
     }
@@ -344,25 +332,25 @@ pub(super) fn failed(
 ) -> Result<Vec<u64>, CommandError> {
     let mut dead = Vec::new();
     for (id, error) in failures {
-        let Some(mut job) = state.get::<Job>(&job_key(*id))? else {
+        let Some(mut job) = state.get::<Job>(&keys::job(*id))? else {
             continue;
         };
         job.attempts += 1;
         job.last_error = error.chars().take(MAX_ERROR_CHARS).collect();
         let Ok(settings) = apps::settings(state, &job.app_key) else {
             // The app was deleted meanwhile: its jobs have nowhere to go.
-            state.delete(job_key(job.id));
+            state.delete(keys::job(job.id));
             change_waiting(state, -1)?;
             continue;
         };
         if job.attempts >= settings.callbacks.max_attempts {
-            state.delete(job_key(job.id));
+            state.delete(keys::job(job.id));
             change_waiting(state, -1)?;
-            state.put(dead_key(&job.app_key, job.id), &job)?;
+            state.put(keys::dead(&job.app_key, job.id), &job)?;
             dead.push(job.id);
         } else {
             job.next_attempt_ms = ctx.now_ms + backoff_ms(job.attempts);
-            state.put(job_key(job.id), &job)?;
+            state.put(keys::job(job.id), &job)?;
         }
     }
     Ok(dead)
@@ -372,33 +360,31 @@ pub(super) fn failed(
 pub(super) fn retry_dead(state: &mut Overlay<'_>, app_key: &str) -> Result<u64, CommandError> {
     apps::by_key(state, app_key)?;
     let mut moved = 0;
-    for (key, value) in state.scan_raw(&scoped(DEAD_PREFIX, app_key, &[]))? {
+    for (key, value) in state.scan_raw(&of_app(keys::DEAD, app_key))? {
         let mut job: Job = crate::raft::wire::from_bytes(&value)?;
         job.attempts = 0;
         job.next_attempt_ms = 0;
         state.delete(key);
-        state.put(job_key(job.id), &job)?;
+        state.put(keys::job(job.id), &job)?;
         change_waiting(state, 1)?;
         moved += 1;
     }
     if moved > 0 {
-        let retries: u64 = state.get(RETRIES)?.unwrap_or(0);
-        state.put(RETRIES.to_vec(), &(retries + 1))?;
+        let retries: u64 = state.get(keys::RETRIES)?.unwrap_or(0);
+        state.put(keys::RETRIES.to_vec(), &(retries + 1))?;
     }
     Ok(moved)
 }
 
-/// How many times jobs came back under old ids (see `RETRIES`).
+/// How many times jobs came back under old ids (dead letters retried): a dispatcher
+/// sweeping the outbox must start over to meet them in id order.
 pub fn retries(state: &impl StateRead) -> Result<u64, CommandError> {
-    Ok(state.get(RETRIES)?.unwrap_or(0))
+    Ok(state.get(keys::RETRIES)?.unwrap_or(0))
 }
 
 /// Removes an app environment's dead letters (its waiting jobs fail out on their own).
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
-    for (key, _) in state.scan_raw(&scoped(DEAD_PREFIX, app_key, &[]))? {
-        state.delete(key);
-    }
-    Ok(())
+    Ok(state.delete_prefix(&of_app(keys::DEAD, app_key))?)
 }
 
 /// Whether a conversation type is listed (an empty list means every type).

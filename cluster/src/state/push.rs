@@ -11,13 +11,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::raft::wire::from_bytes;
 
+use super::keys::{of_app, push as keys};
 use super::messages::{ConversationType, Message};
-use super::store::{scoped, Overlay, StateRead};
+use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
 use super::{apps, conversations, groups, presence, ultragroups, users};
 use super::{ApplyContext, CommandError};
 
-const TOKEN_PREFIX: &[u8] = b"pushtoken/";
 /// Devices one user may register for push.
 pub const MAX_DEVICES_PER_USER: usize = 10;
 /// The longest device token (FCM's are about 160 characters).
@@ -66,10 +66,6 @@ pub struct PushJob {
     pub msg_uid: String,
 }
 
-fn token_key(app_key: &str, user_id: &str, device_id: &str) -> Vec<u8> {
-    scoped(TOKEN_PREFIX, app_key, &[user_id, device_id])
-}
-
 pub(super) fn register(
     state: &mut Overlay<'_>,
     app_key: &str,
@@ -93,7 +89,7 @@ pub(super) fn register(
             "must be 1 to 128 characters",
         ));
     }
-    let key = token_key(app_key, user_id, &device.device_id);
+    let key = keys::token(app_key, user_id, &device.device_id);
     let known = state.get_raw(&key)?.is_some();
     if !known && devices(state, app_key, user_id)?.len() >= MAX_DEVICES_PER_USER {
         return Err(CommandError::Limit {
@@ -113,7 +109,7 @@ pub(super) fn unregister(
     device_id: &str,
     token: Option<&str>,
 ) -> Result<(), CommandError> {
-    let key = token_key(app_key, user_id, device_id);
+    let key = keys::token(app_key, user_id, device_id);
     let current: Option<DeviceToken> = state.get(&key)?;
     if current.is_some_and(|c| token.is_none_or(|t| t == c.token)) {
         state.delete(key);
@@ -126,14 +122,11 @@ pub fn devices(
     app_key: &str,
     user_id: &str,
 ) -> Result<Vec<DeviceToken>, CommandError> {
-    Ok(state.scan(&scoped(TOKEN_PREFIX, app_key, &[user_id]))?)
+    Ok(state.scan(&keys::tokens(app_key, user_id))?)
 }
 
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
-    for (key, _) in state.scan_raw(&scoped(TOKEN_PREFIX, app_key, &[]))? {
-        state.delete(key);
-    }
-    Ok(())
+    Ok(state.delete_prefix(&of_app(keys::TOKEN, app_key))?)
 }
 
 /// Who a message is for, besides its sender.
@@ -440,14 +433,12 @@ fn notice_candidates(
             .map(|user| Ok((user.clone(), devices(state, app_key, &user)?)))
             .collect();
     }
-    let prefix = scoped(TOKEN_PREFIX, app_key, &[]);
+    let prefix = of_app(keys::TOKEN, app_key);
     let mut by_user: Vec<(String, Vec<DeviceToken>)> = Vec::new();
     for (key, value) in state.scan_raw(&prefix)? {
-        // Keys are `pushtoken/{app}/{user}/{device}/`; user ids hold no '/'.
-        let Some(user) = key[prefix.len()..].split(|b| *b == b'/').next() else {
+        let Some(user) = keys::token_user(&prefix, &key) else {
             continue;
         };
-        let user = String::from_utf8_lossy(user).into_owned();
         let device: DeviceToken = from_bytes(&value)?;
         match by_user.last_mut() {
             Some((last, devices)) if *last == user => devices.push(device),

@@ -6,10 +6,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::apps;
-use super::store::{scoped, Overlay, StateRead};
+use super::keys::{of_app, sensitive as keys};
+use super::store::{Overlay, StateRead};
 use super::CommandError;
 
-const PREFIX: &[u8] = b"sensitive/";
 /// Words one app may list.
 pub const MAX_WORDS: usize = 50;
 /// The longest word or replacement.
@@ -28,10 +28,6 @@ pub(super) enum Screened {
     Clean,
     Replaced(String),
     Refused,
-}
-
-fn key(app_key: &str, word: &str) -> Vec<u8> {
-    scoped(PREFIX, app_key, &[word])
 }
 
 fn validate(field: &str, text: &str) -> Result<(), CommandError> {
@@ -57,7 +53,7 @@ pub(super) fn add(
     if let Some(replace) = replace {
         validate("replaceWord", replace)?;
     }
-    let key = key(app_key, word);
+    let key = keys::word(app_key, word);
     if state.get_raw(&key)?.is_none() && list(state, app_key)?.len() >= MAX_WORDS {
         return Err(CommandError::Limit {
             what: "sensitive words".into(),
@@ -78,20 +74,17 @@ pub(super) fn delete(
 ) -> Result<(), CommandError> {
     apps::by_key(state, app_key)?;
     for word in words {
-        state.delete(key(app_key, word));
+        state.delete(keys::word(app_key, word));
     }
     Ok(())
 }
 
 pub fn list(state: &impl StateRead, app_key: &str) -> Result<Vec<SensitiveWord>, CommandError> {
-    Ok(state.scan(&scoped(PREFIX, app_key, &[]))?)
+    Ok(state.scan(&of_app(keys::WORD, app_key))?)
 }
 
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
-    for (key, _) in state.scan_raw(&scoped(PREFIX, app_key, &[]))? {
-        state.delete(key);
-    }
-    Ok(())
+    Ok(state.delete_prefix(&of_app(keys::WORD, app_key))?)
 }
 
 /// Screens plain text: a word without a replacement refuses it, the others are replaced.

@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 use super::conversations;
 use super::feed;
 use super::groups::validate_group_id;
+use super::keys::{of_app, ultragroups as keys};
 use super::messages::{self, Conversation, ConversationType, Message};
-use super::store::{scoped, Overlay, StateRead};
+use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
 use super::{apps, ApplyContext, CommandError};
 
@@ -23,14 +24,6 @@ pub const MAX_CHANNELS: u64 = 50;
 pub const MAX_PRIVATE_CHANNEL_USERS: u64 = 1000;
 /// Users one call may name.
 pub const MAX_USERS_PER_CALL: usize = 20;
-
-const GROUP_PREFIX: &[u8] = b"ug/";
-const MEMBER_PREFIX: &[u8] = b"ugmember/";
-const USER_PREFIX: &[u8] = b"uguser/";
-const CHANNEL_PREFIX: &[u8] = b"ugchannel/";
-const SET_PREFIX: &[u8] = b"ugset/";
-const MUTED_PREFIX: &[u8] = b"ugmuted/";
-const LEVEL_PREFIX: &[u8] = b"uglevel/";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -185,12 +178,12 @@ pub(super) fn get(
     group_id: &str,
 ) -> Result<UltraGroup, CommandError> {
     state
-        .get(&scoped(GROUP_PREFIX, app_key, &[group_id]))?
+        .get(&keys::group(app_key, group_id))?
         .ok_or_else(|| CommandError::not_found(format!("ultra group {group_id}")))
 }
 
 fn put(state: &mut Overlay<'_>, app_key: &str, group: &UltraGroup) -> Result<(), CommandError> {
-    Ok(state.put(scoped(GROUP_PREFIX, app_key, &[&group.group_id]), group)?)
+    Ok(state.put(keys::group(app_key, &group.group_id), group)?)
 }
 
 fn member(
@@ -199,7 +192,7 @@ fn member(
     group_id: &str,
     user_id: &str,
 ) -> Result<Option<UgMember>, CommandError> {
-    Ok(state.get(&scoped(MEMBER_PREFIX, app_key, &[group_id, user_id]))?)
+    Ok(state.get(&keys::member(app_key, group_id, user_id))?)
 }
 
 /// The channel, if it exists; the default channel always does.
@@ -217,12 +210,13 @@ fn channel(
         });
     }
     state
-        .get(&scoped(CHANNEL_PREFIX, app_key, &[group_id, channel_id]))?
+        .get(&keys::of_channel(
+            keys::CHANNEL,
+            app_key,
+            group_id,
+            channel_id,
+        ))?
         .ok_or_else(|| CommandError::not_found(format!("channel {channel_id} of {group_id}")))
-}
-
-fn set_prefix(app_key: &str, group_id: &str, channel: &str, set: UltraGroupSet) -> Vec<u8> {
-    scoped(SET_PREFIX, app_key, &[group_id, channel, set.tag()])
 }
 
 fn in_set(
@@ -233,8 +227,7 @@ fn in_set(
     set: UltraGroupSet,
     user_id: &str,
 ) -> Result<bool, CommandError> {
-    let mut key = set_prefix(app_key, group_id, channel, set);
-    key.extend_from_slice(user_id.as_bytes());
+    let key = keys::set_member(app_key, group_id, channel, set.tag(), user_id);
     Ok(state.get_raw(&key)?.is_some())
 }
 
@@ -245,7 +238,7 @@ fn set_members(
     channel: &str,
     set: UltraGroupSet,
 ) -> Result<Vec<String>, CommandError> {
-    Ok(state.scan(&set_prefix(app_key, group_id, channel, set))?)
+    Ok(state.scan(&keys::set(app_key, group_id, channel, set.tag()))?)
 }
 
 /// Tells the edges' sessions who joined or left (see `feed`).
@@ -281,11 +274,11 @@ fn join(
     let joined_at_pos = feed::next_position(state)?;
     for user_id in user_ids {
         validate_user_id(user_id)?;
-        let key = scoped(MEMBER_PREFIX, app_key, &[&group.group_id, user_id]);
+        let key = keys::member(app_key, &group.group_id, user_id);
         if state.get_raw(&key)?.is_some() {
             continue;
         }
-        let mine = scoped(USER_PREFIX, app_key, &[user_id]);
+        let mine = keys::user_groups(app_key, user_id);
         if state.count_prefix(&mine)? >= MAX_GROUPS_PER_USER {
             return Err(CommandError::Limit {
                 what: format!("ultra groups of {user_id}"),
@@ -300,7 +293,7 @@ fn join(
             },
         )?;
         state.put(
-            scoped(USER_PREFIX, app_key, &[user_id, &group.group_id]),
+            keys::user_group(app_key, user_id, &group.group_id),
             &group.group_id,
         )?;
         group.members += 1;
@@ -319,24 +312,17 @@ fn leave(
     let mut left = Vec::new();
     for user_id in user_ids {
         validate_user_id(user_id)?;
-        let key = scoped(MEMBER_PREFIX, app_key, &[&group.group_id, user_id]);
+        let key = keys::member(app_key, &group.group_id, user_id);
         if state.get_raw(&key)?.is_none() {
             continue;
         }
         state.delete(key);
-        state.delete(scoped(USER_PREFIX, app_key, &[user_id, &group.group_id]));
+        state.delete(keys::user_group(app_key, user_id, &group.group_id));
         group.members -= 1;
         left.push(user_id.clone());
     }
     put(state, app_key, group)?;
     announce(state, app_key, &group.group_id, Vec::new(), left, false)
-}
-
-fn delete_scoped(state: &mut Overlay<'_>, prefix: Vec<u8>) -> Result<(), CommandError> {
-    for (key, _) in state.scan_raw(&prefix)? {
-        state.delete(key);
-    }
-    Ok(())
 }
 
 pub(super) fn change(
@@ -349,10 +335,7 @@ pub(super) fn change(
     apps::by_key(state, app_key)?;
     validate_group_id(group_id)?;
     if let UltraGroupChange::Create { name, owner } = change {
-        if state
-            .get_raw(&scoped(GROUP_PREFIX, app_key, &[group_id]))?
-            .is_some()
-        {
+        if state.get_raw(&keys::group(app_key, group_id))?.is_some() {
             return Err(CommandError::Conflict {
                 what: format!("ultra group {group_id}"),
             });
@@ -377,18 +360,12 @@ pub(super) fn change(
         UltraGroupChange::Dismiss => {
             let members = member_ids(state, app_key, group_id)?;
             for user in &members {
-                state.delete(scoped(USER_PREFIX, app_key, &[user, group_id]));
+                state.delete(keys::user_group(app_key, user, group_id));
             }
-            for prefix in [
-                MEMBER_PREFIX,
-                CHANNEL_PREFIX,
-                SET_PREFIX,
-                MUTED_PREFIX,
-                LEVEL_PREFIX,
-            ] {
-                delete_scoped(state, scoped(prefix, app_key, &[group_id]))?;
+            for family in keys::PER_GROUP {
+                state.delete_prefix(&keys::of_group(family, app_key, group_id))?;
             }
-            state.delete(scoped(GROUP_PREFIX, app_key, &[group_id]));
+            state.delete(keys::group(app_key, group_id));
             announce(state, app_key, group_id, Vec::new(), Vec::new(), true)?;
         }
         UltraGroupChange::Rename { name } => {
@@ -403,7 +380,7 @@ pub(super) fn change(
             if channel.is_empty() {
                 return Err(CommandError::invalid("busChannel", "is required"));
             }
-            let key = scoped(CHANNEL_PREFIX, app_key, &[group_id, channel]);
+            let key = keys::of_channel(keys::CHANNEL, app_key, group_id, channel);
             if state.get_raw(&key)?.is_some() {
                 return Err(CommandError::Conflict {
                     what: format!("channel {channel}"),
@@ -417,7 +394,8 @@ pub(super) fn change(
                     created_at_ms: ctx.now_ms,
                 },
             )?;
-            if state.count_prefix(&scoped(CHANNEL_PREFIX, app_key, &[group_id]))? > MAX_CHANNELS {
+            if state.count_prefix(&keys::of_group(keys::CHANNEL, app_key, group_id))? > MAX_CHANNELS
+            {
                 return Err(CommandError::Limit {
                     what: "channels per ultra group".into(),
                     limit: MAX_CHANNELS,
@@ -434,10 +412,15 @@ pub(super) fn change(
                     "the default channel stays",
                 ));
             }
-            state.delete(scoped(CHANNEL_PREFIX, app_key, &[group_id, channel_id]));
-            delete_scoped(state, scoped(SET_PREFIX, app_key, &[group_id, channel_id]))?;
-            state.delete(scoped(MUTED_PREFIX, app_key, &[group_id, channel_id]));
-            state.delete(scoped(LEVEL_PREFIX, app_key, &[group_id, channel_id]));
+            state.delete(keys::of_channel(
+                keys::CHANNEL,
+                app_key,
+                group_id,
+                channel_id,
+            ));
+            state.delete_prefix(&keys::of_channel(keys::SET, app_key, group_id, channel_id))?;
+            state.delete(keys::of_channel(keys::MUTED, app_key, group_id, channel_id));
+            state.delete(keys::of_channel(keys::LEVEL, app_key, group_id, channel_id));
         }
         UltraGroupChange::SetChannelPrivate {
             channel: channel_id,
@@ -452,7 +435,7 @@ pub(super) fn change(
             }
             found.private = *private;
             state.put(
-                scoped(CHANNEL_PREFIX, app_key, &[group_id, channel_id]),
+                keys::of_channel(keys::CHANNEL, app_key, group_id, channel_id),
                 &found,
             )?;
         }
@@ -469,10 +452,10 @@ pub(super) fn change(
                     format!("1 to {MAX_USERS_PER_CALL} users"),
                 ));
             }
-            let prefix = set_prefix(app_key, group_id, channel_id, *set);
+            let prefix = keys::set(app_key, group_id, channel_id, set.tag());
             for user_id in user_ids {
                 validate_user_id(user_id)?;
-                let key = [prefix.as_slice(), user_id.as_bytes()].concat();
+                let key = keys::set_member(app_key, group_id, channel_id, set.tag(), user_id);
                 if *present {
                     state.put(key, user_id)?;
                 } else {
@@ -494,7 +477,7 @@ pub(super) fn change(
         } => {
             channel(state, app_key, group_id, channel_id)?;
             state.put(
-                scoped(MUTED_PREFIX, app_key, &[group_id, channel_id]),
+                keys::of_channel(keys::MUTED, app_key, group_id, channel_id),
                 muted,
             )?;
         }
@@ -510,7 +493,7 @@ pub(super) fn change(
                 ));
             }
             state.put(
-                scoped(LEVEL_PREFIX, app_key, &[group_id, channel_id]),
+                keys::of_channel(keys::LEVEL, app_key, group_id, channel_id),
                 level,
             )?;
         }
@@ -628,7 +611,7 @@ pub(super) fn may_speak(
     }
     for scope in [channel_id, ""] {
         let muted_here: bool = state
-            .get(&scoped(MUTED_PREFIX, app_key, &[group_id, scope]))?
+            .get(&keys::of_channel(keys::MUTED, app_key, group_id, scope))?
             .unwrap_or(false);
         let whitelisted = in_set(
             state,
@@ -661,7 +644,7 @@ pub(super) fn of_user(
     app_key: &str,
     user_id: &str,
 ) -> Result<Vec<String>, CommandError> {
-    Ok(state.scan(&scoped(USER_PREFIX, app_key, &[user_id]))?)
+    Ok(state.scan(&keys::user_groups(app_key, user_id))?)
 }
 
 /// Where a member's view of the group starts (ULG-04: without the app's pre-join history
@@ -690,7 +673,7 @@ pub(super) fn answer(
         }
         UltraGroupQuestion::Channels => {
             let mut channels: Vec<Channel> =
-                state.scan(&scoped(CHANNEL_PREFIX, app_key, &[group_id]))?;
+                state.scan(&keys::of_group(keys::CHANNEL, app_key, group_id))?;
             // Oldest first; same-instant channels by id.
             channels.sort_by(|a, b| {
                 (a.created_at_ms, &a.channel_id).cmp(&(b.created_at_ms, &b.channel_id))
@@ -705,7 +688,7 @@ pub(super) fn answer(
             channel(state, app_key, group_id, c)?;
             UltraGroupAnswer::Flag(
                 state
-                    .get(&scoped(MUTED_PREFIX, app_key, &[group_id, c]))?
+                    .get(&keys::of_channel(keys::MUTED, app_key, group_id, c))?
                     .unwrap_or(false),
             )
         }
@@ -713,7 +696,7 @@ pub(super) fn answer(
             channel(state, app_key, group_id, c)?;
             UltraGroupAnswer::Level(
                 state
-                    .get(&scoped(LEVEL_PREFIX, app_key, &[group_id, c]))?
+                    .get(&keys::of_channel(keys::LEVEL, app_key, group_id, c))?
                     .unwrap_or(0),
             )
         }
@@ -724,7 +707,7 @@ pub(super) fn answer(
                 }
             })?;
             let mut channels = vec![String::new()];
-            for found in state.scan::<Channel>(&scoped(CHANNEL_PREFIX, app_key, &[group_id]))? {
+            for found in state.scan::<Channel>(&keys::of_group(keys::CHANNEL, app_key, group_id))? {
                 let readable = !found.private
                     || in_set(
                         state,
@@ -761,16 +744,8 @@ pub(super) fn answer(
 
 /// Removes every ultra group of an app environment.
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
-    for prefix in [
-        GROUP_PREFIX,
-        MEMBER_PREFIX,
-        USER_PREFIX,
-        CHANNEL_PREFIX,
-        SET_PREFIX,
-        MUTED_PREFIX,
-        LEVEL_PREFIX,
-    ] {
-        delete_scoped(state, scoped(prefix, app_key, &[]))?;
+    for family in keys::PER_APP {
+        state.delete_prefix(&of_app(family, app_key))?;
     }
     Ok(())
 }
@@ -781,14 +756,10 @@ pub(super) fn member_ids(
     app_key: &str,
     group_id: &str,
 ) -> Result<Vec<String>, CommandError> {
-    let prefix = scoped(MEMBER_PREFIX, app_key, &[group_id]);
+    let prefix = keys::of_group(keys::MEMBER, app_key, group_id);
     Ok(state
         .scan_raw(&prefix)?
         .into_iter()
-        .map(|(key, _)| {
-            String::from_utf8_lossy(&key[prefix.len()..])
-                .trim_end_matches('/')
-                .to_string()
-        })
+        .map(|(key, _)| keys::member_id(&prefix, &key))
         .collect())
 }

@@ -4,10 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::apps::{self, AppEnv};
+use super::keys::{of_app, users as keys};
 use super::store::{Overlay, StateRead};
 use super::{ApplyContext, CommandError};
 
-pub(crate) const USER_PREFIX: &[u8] = b"user/";
 /// SPEC §1: a `dev` environment holds at most 100 registered users.
 pub const DEV_USER_LIMIT: u64 = 100;
 const MAX_USER_ID_CHARS: usize = 64;
@@ -38,8 +38,8 @@ pub enum UserList {
 impl UserList {
     fn prefix(self) -> &'static [u8] {
         match self {
-            UserList::Black => b"black/",
-            UserList::White => b"white/",
+            UserList::Black => keys::BLACKLIST,
+            UserList::White => keys::WHITELIST,
         }
     }
 }
@@ -50,15 +50,6 @@ pub const MAX_LIST_ENTRIES: u64 = 3000;
 pub const MAX_LIST_CHANGE: usize = 20;
 pub const MAX_TAGS: usize = 20;
 pub const MAX_TAG_CHARS: usize = 40;
-const BLOCK_PREFIX: &[u8] = b"block/";
-
-fn user_prefix(app_key: &str) -> Vec<u8> {
-    [USER_PREFIX, app_key.as_bytes(), b"/"].concat()
-}
-
-fn user_key(app_key: &str, user_id: &str) -> Vec<u8> {
-    [user_prefix(app_key).as_slice(), user_id.as_bytes()].concat()
-}
 
 /// SPEC §1: user ids are ≤ 64 characters of `[A-Za-z0-9_=+-]`.
 pub fn validate_user_id(user_id: &str) -> Result<(), CommandError> {
@@ -91,11 +82,13 @@ pub(super) fn put(
 ) -> Result<User, CommandError> {
     validate_user_id(user_id)?;
     let (_, env) = apps::by_key(state, app_key)?;
-    let key = user_key(app_key, user_id);
+    let key = keys::user(app_key, user_id);
     let mut user = match state.get::<User>(&key)? {
         Some(existing) => existing,
         None => {
-            if env == AppEnv::Dev && state.count_prefix(&user_prefix(app_key))? >= DEV_USER_LIMIT {
+            if env == AppEnv::Dev
+                && state.count_prefix(&of_app(keys::USER, app_key))? >= DEV_USER_LIMIT
+            {
                 return Err(CommandError::DevUserLimit {
                     limit: DEV_USER_LIMIT,
                 });
@@ -125,7 +118,7 @@ pub(super) fn refresh(
 ) -> Result<User, CommandError> {
     let mut user = get(state, app_key, user_id)?;
     update_profile(&mut user, name, portrait)?;
-    state.put(user_key(app_key, user_id), &user)?;
+    state.put(keys::user(app_key, user_id), &user)?;
     Ok(user)
 }
 
@@ -174,7 +167,7 @@ pub(super) fn expire_tokens(
 ) -> Result<User, CommandError> {
     let mut user = get(state, app_key, user_id)?;
     user.tokens_valid_after_ms = user.tokens_valid_after_ms.max(before_ms);
-    state.put(user_key(app_key, user_id), &user)?;
+    state.put(keys::user(app_key, user_id), &user)?;
     Ok(user)
 }
 
@@ -201,12 +194,8 @@ pub(super) fn set_tags(
     }
     let mut user = get(state, app_key, user_id)?;
     user.tags = tags.to_vec();
-    state.put(user_key(app_key, user_id), &user)?;
+    state.put(keys::user(app_key, user_id), &user)?;
     Ok(user)
-}
-
-fn block_key(app_key: &str, user_id: &str) -> Vec<u8> {
-    [BLOCK_PREFIX, app_key.as_bytes(), b"/", user_id.as_bytes()].concat()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -230,7 +219,7 @@ pub(super) fn block(
             user_id: user_id.clone(),
             until_ms,
         };
-        state.put(block_key(app_key, user_id), &block)?;
+        state.put(keys::block(app_key, user_id), &block)?;
     }
     super::feed::append_event(
         state,
@@ -250,7 +239,7 @@ pub(super) fn unblock(
     apps::by_key(state, app_key)?;
     for user_id in user_ids {
         validate_user_id(user_id)?;
-        state.delete(block_key(app_key, user_id));
+        state.delete(keys::block(app_key, user_id));
     }
     Ok(())
 }
@@ -263,7 +252,7 @@ pub(super) fn access(
     user_id: &str,
 ) -> Result<(User, Option<Block>), CommandError> {
     let user = get(state, app_key, user_id)?;
-    Ok((user, state.get(&block_key(app_key, user_id))?))
+    Ok((user, state.get(&keys::block(app_key, user_id))?))
 }
 
 /// Bans still in force at `now_ms`.
@@ -273,20 +262,8 @@ pub(super) fn blocked(
     now_ms: u64,
 ) -> Result<Vec<Block>, CommandError> {
     apps::by_key(state, app_key)?;
-    let prefix = [BLOCK_PREFIX, app_key.as_bytes(), b"/"].concat();
-    let blocks: Vec<Block> = state.scan(&prefix)?;
+    let blocks: Vec<Block> = state.scan(&of_app(keys::BLOCK, app_key))?;
     Ok(blocks.into_iter().filter(|b| b.until_ms > now_ms).collect())
-}
-
-fn list_prefix(list: UserList, app_key: &str, user_id: &str) -> Vec<u8> {
-    [
-        list.prefix(),
-        app_key.as_bytes(),
-        b"/",
-        user_id.as_bytes(),
-        b"/",
-    ]
-    .concat()
 }
 
 /// Adds (`present`) or removes `others` on `user_id`'s list.
@@ -312,10 +289,10 @@ pub(super) fn change_list(
             limit: MAX_LIST_CHANGE as u64,
         });
     }
-    let prefix = list_prefix(list, app_key, user_id);
+    let prefix = keys::list(list.prefix(), app_key, user_id);
     for other in others {
         validate_user_id(other)?;
-        let key = [prefix.as_slice(), other.as_bytes()].concat();
+        let key = keys::listed(list.prefix(), app_key, user_id, other);
         if present {
             state.put(key, other)?;
         } else {
@@ -338,7 +315,7 @@ pub(super) fn list_members(
     user_id: &str,
 ) -> Result<Vec<String>, CommandError> {
     apps::by_key(state, app_key)?;
-    Ok(state.scan(&list_prefix(list, app_key, user_id))?)
+    Ok(state.scan(&keys::list(list.prefix(), app_key, user_id))?)
 }
 
 pub(super) fn get(
@@ -348,24 +325,16 @@ pub(super) fn get(
 ) -> Result<User, CommandError> {
     apps::by_key(state, app_key)?;
     state
-        .get(&user_key(app_key, user_id))?
+        .get(&keys::user(app_key, user_id))?
         .ok_or_else(|| CommandError::not_found(format!("user {user_id}")))
 }
 
 /// Removes every user of an app environment and everything kept about them; answers how
 /// many users there were.
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<u64, CommandError> {
-    let removed = state.count_prefix(&user_prefix(app_key))?;
-    let scoped = |prefix: &[u8]| [prefix, app_key.as_bytes(), b"/"].concat();
-    for prefix in [
-        user_prefix(app_key),
-        scoped(BLOCK_PREFIX),
-        scoped(UserList::Black.prefix()),
-        scoped(UserList::White.prefix()),
-    ] {
-        for (key, _) in state.scan_raw(&prefix)? {
-            state.delete(key);
-        }
+    let removed = state.count_prefix(&of_app(keys::USER, app_key))?;
+    for family in keys::PER_APP {
+        state.delete_prefix(&of_app(family, app_key))?;
     }
     Ok(removed)
 }
@@ -379,7 +348,7 @@ pub(super) fn existing(
     apps::by_key(state, app_key)?;
     let mut found = Vec::new();
     for user_id in user_ids {
-        if let Some(user) = state.get::<User>(&user_key(app_key, user_id))? {
+        if let Some(user) = state.get::<User>(&keys::user(app_key, user_id))? {
             found.push(user);
         }
     }

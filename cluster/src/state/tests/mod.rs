@@ -3,6 +3,7 @@ use meridian_regions::AreaCode;
 use super::*;
 use crate::state::{chatrooms, messages};
 
+mod keys;
 mod wire_format;
 
 fn ctx() -> ApplyContext {
