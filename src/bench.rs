@@ -15,7 +15,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use meridian_cluster::admin::generate_credentials;
 use meridian_cluster::config::{loopback_cluster, LoopbackNode, RaftTuning, StorageTuning};
-use meridian_cluster::state::{Command, Credentials, Envelope};
+use meridian_cluster::state::{Command, CreateApp, Credentials, Envelope, PutUser};
 use meridian_cluster::{ClusterClient, ClusterNode, NodeConfig};
 use meridian_regions::AreaCode;
 use serde_json::json;
@@ -200,11 +200,11 @@ pub(crate) async fn start_bench_area(
     client
         .write_one(Envelope {
             area: AreaCode::Sg,
-            command: Command::CreateApp {
+            command: Command::CreateApp(CreateApp {
                 name: "bench".into(),
                 dev: generate_credentials(),
                 prod: creds.clone(),
-            },
+            }),
         })
         .await?;
     Ok((nodes, client, creds))
@@ -224,12 +224,12 @@ async fn bench_meridian(
             let client = client.clone();
             let envelope = Envelope {
                 area: AreaCode::Sg,
-                command: Command::PutUser {
+                command: Command::PutUser(PutUser {
                     app_key: app_key.clone(),
                     user_id: format!("w{count}-{writer}-{n}"),
                     name: Some("bench user".into()),
                     portrait: None,
-                },
+                }),
             };
             async move {
                 client.write_one(envelope).await?;

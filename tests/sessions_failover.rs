@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use meridian_client::{codes, Backoff, Client, ConnectOptions, Connection, Outgoing};
 use meridian_cluster::admin::generate_credentials;
-use meridian_cluster::state::{Command, Envelope};
+use meridian_cluster::state::{Command, CreateApp, Envelope, PutUser};
 use meridian_edge::token::{self, TokenClaims};
 use meridian_proto::{ClientFrame, ServerFrame};
 use meridian_regions::AreaCode;
@@ -148,11 +148,11 @@ impl Area {
         client
             .write_one(Envelope {
                 area: AreaCode::Sg,
-                command: Command::CreateApp {
+                command: Command::CreateApp(CreateApp {
                     name: "failover".into(),
                     dev: generate_credentials(),
                     prod: prod.clone(),
-                },
+                }),
             })
             .await
             .expect("app");
@@ -160,12 +160,12 @@ impl Area {
             client
                 .write_one(Envelope {
                     area: AreaCode::Sg,
-                    command: Command::PutUser {
+                    command: Command::PutUser(PutUser {
                         app_key: prod.app_key.clone(),
                         user_id: user.into(),
                         name: None,
                         portrait: None,
-                    },
+                    }),
                 })
                 .await
                 .expect("user");

@@ -4,10 +4,11 @@
 use meridian_regions::AreaCode;
 use serde::{Deserialize, Serialize};
 
+use super::apply::{Apply, ApplyContext, CommandError};
 use super::keys::apps as keys;
 use super::messages::ConversationType;
 use super::store::{Overlay, StateRead};
-use super::{users, ApplyContext, CommandError, Output};
+use super::users;
 
 /// Web origins one app may list (MSG-10).
 pub const MAX_SECURE_DOMAINS: usize = 50;
@@ -548,8 +549,9 @@ pub fn settings(state: &impl StateRead, app_key: &str) -> Result<AppSettings, Co
     Ok(state.get(&keys::settings(app_key))?.unwrap_or_default())
 }
 
-/// Removes the app, both keys and every user of both environments.
-pub(super) fn delete(state: &mut Overlay<'_>, app_key: &str) -> Result<Output, CommandError> {
+/// Removes the app, both keys and every user of both environments; answers how many
+/// users there were.
+pub(super) fn delete(state: &mut Overlay<'_>, app_key: &str) -> Result<u64, CommandError> {
     let (app, _) = by_key(state, app_key)?;
     let mut users_removed = 0;
     for creds in [&app.dev, &app.prod] {
@@ -567,10 +569,7 @@ pub(super) fn delete(state: &mut Overlay<'_>, app_key: &str) -> Result<Output, C
         state.delete(keys::key_index(&creds.app_key));
     }
     state.delete(keys::app(&app.prod.app_key));
-    Ok(Output::AppDeleted {
-        app_key: app_key.to_string(),
-        users_removed,
-    })
+    Ok(users_removed)
 }
 
 pub(super) fn by_key(state: &impl StateRead, app_key: &str) -> Result<(App, AppEnv), CommandError> {
@@ -586,4 +585,62 @@ pub(super) fn by_key(state: &impl StateRead, app_key: &str) -> Result<(App, AppE
 
 pub(super) fn list(state: &impl StateRead) -> Result<Vec<App>, CommandError> {
     Ok(state.scan(keys::APP)?)
+}
+
+/// Credentials are chosen before proposing (by the caller or the admin API), never
+/// generated while applying: every replica must compute the same state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateApp {
+    pub name: String,
+    pub dev: Credentials,
+    pub prod: Credentials,
+}
+
+impl Apply for CreateApp {
+    type Answer = App;
+
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<App, CommandError> {
+        let Self { name, dev, prod } = self;
+        create(ctx, state, name, dev, prod)
+    }
+}
+
+/// Replaces an app environment's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetAppSettings {
+    pub app_key: String,
+    pub settings: AppSettings,
+}
+
+impl Apply for SetAppSettings {
+    type Answer = AppSettings;
+
+    fn apply(
+        &self,
+        _ctx: ApplyContext,
+        state: &mut Overlay<'_>,
+    ) -> Result<AppSettings, CommandError> {
+        let Self { app_key, settings } = self;
+        set_settings(state, app_key, settings)
+    }
+}
+
+/// Removes the app, both keys and everything both environments keep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeleteApp {
+    pub app_key: String,
+}
+
+impl Apply for DeleteApp {
+    /// The key asked for and how many users were removed.
+    type Answer = (String, u64);
+
+    fn apply(
+        &self,
+        _ctx: ApplyContext,
+        state: &mut Overlay<'_>,
+    ) -> Result<(String, u64), CommandError> {
+        let users_removed = delete(state, &self.app_key)?;
+        Ok((self.app_key.clone(), users_removed))
+    }
 }

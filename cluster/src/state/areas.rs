@@ -5,9 +5,11 @@
 
 use meridian_regions::{AreaCode, CatalogEntry};
 
+use serde::{Deserialize, Serialize};
+
+use super::apply::{Apply, ApplyContext, CommandError};
 use super::keys;
 use super::store::{Overlay, StateRead};
-use super::CommandError;
 
 /// Creates or replaces the entry for its area.
 pub(super) fn put(
@@ -38,4 +40,34 @@ pub fn list(state: &impl StateRead) -> Result<Vec<CatalogEntry>, CommandError> {
     let mut entries: Vec<CatalogEntry> = state.scan(keys::areas::CATALOG)?;
     entries.sort_by_key(|e| e.code);
     Ok(entries)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeleteAreaEntry {
+    pub code: AreaCode,
+}
+
+impl Apply for DeleteAreaEntry {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self { code } = self;
+        delete(state, *code)
+    }
+}
+
+/// Creates or replaces an entry of the area catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PutAreaEntry(pub CatalogEntry);
+
+impl Apply for PutAreaEntry {
+    type Answer = CatalogEntry;
+
+    fn apply(
+        &self,
+        _ctx: ApplyContext,
+        state: &mut Overlay<'_>,
+    ) -> Result<CatalogEntry, CommandError> {
+        put(state, &self.0)
+    }
 }

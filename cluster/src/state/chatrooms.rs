@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::apply::{Apply, ApplyContext, CommandError};
+use super::apps;
 use super::feed;
 use super::groups::validate_group_id as validate_room_id;
 use super::keys::{chatrooms as keys, of_app};
@@ -10,7 +12,6 @@ use super::messages::ConversationType;
 use super::outbox::{self, RoomCause, RoomChange, RoomEvent};
 use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
-use super::{apps, ApplyContext, CommandError};
 
 /// SPEC CHR-09: at most 100 attributes per room; COMPAT: key ≤ 128 B, value ≤ 4096 B.
 pub const MAX_ENTRIES: u64 = 100;
@@ -784,4 +785,247 @@ pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), C
         state.delete_prefix(&of_app(family, app_key))?;
     }
     Ok(())
+}
+
+/// How long a room may stay idle before it is destroyed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetChatroomIdleDestroy {
+    pub app_key: String,
+    pub room_id: String,
+    pub idle_ms: u64,
+}
+
+impl Apply for SetChatroomIdleDestroy {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self {
+            app_key,
+            room_id,
+            idle_ms,
+        } = self;
+        set_idle_destroy(state, app_key, room_id, *idle_ms)
+    }
+}
+
+/// Creates the chatrooms that do not exist yet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateChatrooms {
+    pub app_key: String,
+    pub rooms: Vec<(String, String)>,
+}
+
+impl Apply for CreateChatrooms {
+    type Answer = ();
+
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self { app_key, rooms } = self;
+        create(ctx, state, app_key, rooms)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DestroyChatrooms {
+    pub app_key: String,
+    pub room_ids: Vec<String>,
+}
+
+impl Apply for DestroyChatrooms {
+    type Answer = ();
+
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self { app_key, room_ids } = self;
+        destroy(ctx, state, app_key, room_ids, outbox::RoomCause::Requested)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetChatroomFlag {
+    pub app_key: String,
+    pub room_ids: Vec<String>,
+    pub flag: RoomFlag,
+    pub on: bool,
+}
+
+impl Apply for SetChatroomFlag {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self {
+            app_key,
+            room_ids,
+            flag,
+            on,
+        } = self;
+        set_flag(state, app_key, room_ids, *flag, *on)
+    }
+}
+
+/// Adds or removes members of a room's (or the app's) set; `until_ms` 0: no end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeRoomSet {
+    pub app_key: String,
+    pub room_id: Option<String>,
+    pub set: RoomSet,
+    pub members: Vec<String>,
+    pub until_ms: u64,
+    pub present: bool,
+}
+
+impl Apply for ChangeRoomSet {
+    type Answer = ();
+
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self {
+            app_key,
+            room_id,
+            set,
+            members,
+            until_ms,
+            present,
+        } = self;
+        change_set(
+            ctx,
+            state,
+            app_key,
+            room_id.as_deref(),
+            *set,
+            members,
+            present.then_some(*until_ms),
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetRoomEntries {
+    pub app_key: String,
+    pub room_id: String,
+    pub owner: String,
+    pub entries: Vec<(String, String)>,
+    pub auto_delete: bool,
+}
+
+impl Apply for SetRoomEntries {
+    type Answer = ();
+
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self {
+            app_key,
+            room_id,
+            owner,
+            entries,
+            auto_delete,
+        } = self;
+        set_entries(ctx, state, app_key, room_id, owner, entries, *auto_delete)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemoveRoomEntry {
+    pub app_key: String,
+    pub room_id: String,
+    pub key: String,
+}
+
+impl Apply for RemoveRoomEntry {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self {
+            app_key,
+            room_id,
+            key,
+        } = self;
+        remove_entry(state, app_key, room_id, key)
+    }
+}
+
+/// A client session joins a room (leaving any other).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JoinChatroom {
+    pub app_key: String,
+    pub room_id: String,
+    pub user_id: String,
+}
+
+impl Apply for JoinChatroom {
+    type Answer = ();
+
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self {
+            app_key,
+            room_id,
+            user_id,
+        } = self;
+        join(ctx, state, app_key, room_id, user_id)
+    }
+}
+
+/// A member's session ended: it is auto-exited once it misses too much (CHR-07).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatroomMemberOffline {
+    pub app_key: String,
+    pub room_id: String,
+    pub user_id: String,
+}
+
+impl Apply for ChatroomMemberOffline {
+    type Answer = ();
+
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self {
+            app_key,
+            room_id,
+            user_id,
+        } = self;
+        member_offline(ctx, state, app_key, room_id, user_id)
+    }
+}
+
+/// Members leave a room; non-members are skipped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuitChatroom {
+    pub app_key: String,
+    pub room_id: String,
+    pub user_ids: Vec<String>,
+}
+
+impl Apply for QuitChatroom {
+    type Answer = ();
+
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self {
+            app_key,
+            room_id,
+            user_ids,
+        } = self;
+        leave(
+            ctx,
+            state,
+            app_key,
+            room_id,
+            user_ids,
+            outbox::RoomCause::Requested,
+        )
+    }
+}
+
+/// Destroys the app's rooms idle for an hour (CHR-08) and auto-exits offline members
+/// 30 s after the first message they missed (CHR-07), as of the entry's time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DestroyIdleChatrooms {
+    pub app_key: String,
+}
+
+impl Apply for DestroyIdleChatrooms {
+    type Answer = Vec<String>;
+
+    fn apply(
+        &self,
+        ctx: ApplyContext,
+        state: &mut Overlay<'_>,
+    ) -> Result<Vec<String>, CommandError> {
+        let Self { app_key } = self;
+        destroy_idle(ctx, state, app_key)
+    }
 }

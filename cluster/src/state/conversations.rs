@@ -3,11 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::apply::{Apply, ApplyContext, CommandError};
 use super::keys::{conversations as keys, of_app, under};
 use super::messages::{self, Conversation, ConversationType, Message};
 use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
-use super::{apps, groups, CommandError};
+use super::{apps, groups};
 
 /// Messages one deletion may name.
 pub const MAX_DELETE: usize = 100;
@@ -309,4 +310,107 @@ pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), C
         state.delete_prefix(&of_app(family, app_key))?;
     }
     Ok(())
+}
+
+/// A user deletes messages from its own view of a conversation, or clears it up to an
+/// instant (PRV-05).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeleteForUser {
+    pub app_key: String,
+    pub user_id: String,
+    pub conversation: Conversation,
+    pub before_ms: Option<u64>,
+    pub msg_uids: Vec<String>,
+}
+
+impl Apply for DeleteForUser {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self {
+            app_key,
+            user_id,
+            conversation,
+            before_ms,
+            msg_uids,
+        } = self;
+        delete_for_user(state, app_key, user_id, conversation, *before_ms, msg_uids)
+    }
+}
+
+/// A user has read a conversation up to `seq` (clears its unread count).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MarkRead {
+    pub app_key: String,
+    pub user_id: String,
+    pub conversation: Conversation,
+    pub seq: u64,
+}
+
+impl Apply for MarkRead {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self {
+            app_key,
+            user_id,
+            conversation,
+            seq,
+        } = self;
+        mark_read(state, app_key, user_id, conversation, *seq)
+    }
+}
+
+/// Mutes or pins a conversation for one user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeConversation {
+    pub app_key: String,
+    pub user_id: String,
+    pub kind: ConversationType,
+    pub target_id: String,
+    pub channel: String,
+    pub setting: ConversationSetting,
+}
+
+impl Apply for ChangeConversation {
+    type Answer = ConversationSettings;
+
+    fn apply(
+        &self,
+        _ctx: ApplyContext,
+        state: &mut Overlay<'_>,
+    ) -> Result<ConversationSettings, CommandError> {
+        let Self {
+            app_key,
+            user_id,
+            kind,
+            target_id,
+            channel,
+            setting,
+        } = self;
+        change(state, app_key, user_id, *kind, target_id, channel, *setting)
+    }
+}
+
+/// Push level of a whole conversation type for one user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetConversationTypeLevel {
+    pub app_key: String,
+    pub user_id: String,
+    pub kind: ConversationType,
+    pub level: i8,
+}
+
+impl Apply for SetConversationTypeLevel {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self {
+            app_key,
+            user_id,
+            kind,
+            level,
+        } = self;
+        set_type_level(state, app_key, user_id, *kind, *level)
+    }
 }

@@ -12,10 +12,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::apply::CommandError;
 use super::keys::{feed as keys, of_app};
 use super::messages::{self, Conversation, ConversationType, Message};
 use super::store::{Overlay, StateRead};
-use super::{conversations, groups, CommandError};
+use super::{conversations, groups};
 
 /// Events kept in the feed; an edge further behind than this resyncs its sessions.
 pub const FEED_RETAINED: u64 = 50_000;

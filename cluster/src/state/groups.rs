@@ -3,12 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::apply::{Apply, ApplyContext, CommandError};
+use super::apps;
 use super::feed;
 use super::keys::{groups as keys, of_app};
 use super::messages::ConversationType;
 use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
-use super::{apps, ApplyContext, CommandError};
 
 /// SPEC GRP-01: 3000 members per group by default.
 pub const DEFAULT_MEMBER_CAP: u64 = 3000;
@@ -481,4 +482,235 @@ pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), C
         state.delete_prefix(&of_app(family, app_key))?;
     }
     Ok(())
+}
+
+/// A member's remark in a group (`None` removes it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetGroupRemark {
+    pub app_key: String,
+    pub group_id: String,
+    pub user_id: String,
+    pub remark: Option<String>,
+}
+
+impl Apply for SetGroupRemark {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self {
+            app_key,
+            group_id,
+            user_id,
+            remark,
+        } = self;
+        set_remark(state, app_key, group_id, user_id, remark.as_deref())
+    }
+}
+
+/// Adds members, creating the group (with this name) if needed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JoinGroup {
+    pub app_key: String,
+    pub group_id: String,
+    pub name: Option<String>,
+    pub user_ids: Vec<String>,
+}
+
+impl Apply for JoinGroup {
+    type Answer = Group;
+
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<Group, CommandError> {
+        let Self {
+            app_key,
+            group_id,
+            name,
+            user_ids,
+        } = self;
+        join(
+            ctx,
+            state,
+            app_key,
+            group_id,
+            name.as_deref(),
+            user_ids,
+            JoinedSince::Now,
+        )
+    }
+}
+
+/// Adds members moved in from another provider: members since the start (API-04).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportGroupMembers {
+    pub app_key: String,
+    pub group_id: String,
+    pub name: Option<String>,
+    pub user_ids: Vec<String>,
+}
+
+impl Apply for ImportGroupMembers {
+    type Answer = Group;
+
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<Group, CommandError> {
+        let Self {
+            app_key,
+            group_id,
+            name,
+            user_ids,
+        } = self;
+        join(
+            ctx,
+            state,
+            app_key,
+            group_id,
+            name.as_deref(),
+            user_ids,
+            JoinedSince::Always,
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuitGroup {
+    pub app_key: String,
+    pub group_id: String,
+    pub user_ids: Vec<String>,
+}
+
+impl Apply for QuitGroup {
+    type Answer = Group;
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<Group, CommandError> {
+        let Self {
+            app_key,
+            group_id,
+            user_ids,
+        } = self;
+        quit(state, app_key, group_id, user_ids)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DismissGroup {
+    pub app_key: String,
+    pub group_id: String,
+}
+
+impl Apply for DismissGroup {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self { app_key, group_id } = self;
+        dismiss(state, app_key, group_id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RenameGroup {
+    pub app_key: String,
+    pub group_id: String,
+    pub name: String,
+}
+
+impl Apply for RenameGroup {
+    type Answer = Group;
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<Group, CommandError> {
+        let Self {
+            app_key,
+            group_id,
+            name,
+        } = self;
+        rename(state, app_key, group_id, name)
+    }
+}
+
+/// Mutes members of a group until `until_ms` (0 lifts it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MuteGroupMembers {
+    pub app_key: String,
+    pub group_id: String,
+    pub user_ids: Vec<String>,
+    pub until_ms: u64,
+}
+
+impl Apply for MuteGroupMembers {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self {
+            app_key,
+            group_id,
+            user_ids,
+            until_ms,
+        } = self;
+        mute_members(state, app_key, group_id, user_ids, *until_ms)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeGroupMuteWhitelist {
+    pub app_key: String,
+    pub group_id: String,
+    pub user_ids: Vec<String>,
+    pub present: bool,
+}
+
+impl Apply for ChangeGroupMuteWhitelist {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self {
+            app_key,
+            group_id,
+            user_ids,
+            present,
+        } = self;
+        change_mute_whitelist(state, app_key, group_id, user_ids, *present)
+    }
+}
+
+/// A member has read these group messages (GRP-03).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupReadReceipt {
+    pub app_key: String,
+    pub group_id: String,
+    pub user_id: String,
+    pub msg_uids: Vec<String>,
+}
+
+impl Apply for GroupReadReceipt {
+    type Answer = Vec<super::messages::Publication>;
+
+    fn apply(
+        &self,
+        ctx: ApplyContext,
+        state: &mut Overlay<'_>,
+    ) -> Result<Vec<super::messages::Publication>, CommandError> {
+        let Self {
+            app_key,
+            group_id,
+            user_id,
+            msg_uids,
+        } = self;
+        read_receipt(ctx, state, app_key, group_id, user_id, msg_uids)
+    }
+}
+
+/// Turns whole-group mute on or off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetGroupMuted {
+    pub app_key: String,
+    pub group_ids: Vec<String>,
+    pub muted: bool,
+}
+
+impl Apply for SetGroupMuted {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        for group_id in &self.group_ids {
+            set_muted(state, &self.app_key, group_id, self.muted)?;
+        }
+        Ok(())
+    }
 }

@@ -5,10 +5,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::apply::{Apply, ApplyContext, CommandError};
 use super::keys::{messages as keys, of_app};
 use super::store::{Overlay, StateRead};
 use super::users::{self, UserList};
-use super::{apps, feed, ApplyContext, CommandError};
+use super::{apps, feed};
 
 /// SPEC MSG-07: content of at most 128 KiB.
 pub const MAX_CONTENT_BYTES: usize = 128 * 1024;
@@ -1106,4 +1107,110 @@ pub(super) fn expansion(
 ) -> Result<Vec<ExpansionEntry>, CommandError> {
     by_uid(state, app_key, msg_uid)?;
     Ok(state.scan(&keys::expansions(app_key, msg_uid))?)
+}
+
+/// Deletes the hourly archive of the hour starting at `hour_start_ms`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeleteArchiveHour {
+    pub app_key: String,
+    pub hour_start_ms: u64,
+}
+
+impl Apply for DeleteArchiveHour {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self {
+            app_key,
+            hour_start_ms,
+        } = self;
+        archive::delete_hour(state, app_key, *hour_start_ms)
+    }
+}
+
+/// Moves in another provider's history (API-04).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportMessages {
+    pub app_key: String,
+    pub messages: Vec<ImportedMessage>,
+}
+
+impl Apply for ImportMessages {
+    type Answer = u64;
+
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<u64, CommandError> {
+        let Self { app_key, messages } = self;
+        import(ctx, state, app_key, messages)
+    }
+}
+
+/// Stores messages (one per conversation); each gets a `msgUID` and, unless it is a
+/// status message, the next `seq` of its conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Publish {
+    pub app_key: String,
+    pub messages: Vec<NewMessage>,
+}
+
+impl Apply for Publish {
+    type Answer = Vec<Publication>;
+
+    fn apply(
+        &self,
+        ctx: ApplyContext,
+        state: &mut Overlay<'_>,
+    ) -> Result<Vec<Publication>, CommandError> {
+        let Self { app_key, messages } = self;
+        publish(ctx, state, app_key, messages)
+    }
+}
+
+/// Recalls a stored message and stores the `RC:RcCmd` notice of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recall {
+    pub app_key: String,
+    pub sender: String,
+    pub msg_uid: String,
+    pub by_admin: bool,
+    pub delete: bool,
+}
+
+impl Apply for Recall {
+    type Answer = Vec<Publication>;
+
+    fn apply(
+        &self,
+        ctx: ApplyContext,
+        state: &mut Overlay<'_>,
+    ) -> Result<Vec<Publication>, CommandError> {
+        let Self {
+            app_key,
+            sender,
+            msg_uid,
+            by_admin,
+            delete,
+        } = self;
+        recall(ctx, state, app_key, sender, msg_uid, *by_admin, *delete)
+    }
+}
+
+/// Sets (`Some`) or deletes (`None`) expansion keys of a stored message (MSG-04).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeExpansion {
+    pub app_key: String,
+    pub msg_uid: String,
+    pub entries: Vec<(String, Option<String>)>,
+}
+
+impl Apply for ChangeExpansion {
+    type Answer = ();
+
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self {
+            app_key,
+            msg_uid,
+            entries,
+        } = self;
+        change_expansion(ctx, state, app_key, msg_uid, entries)
+    }
 }

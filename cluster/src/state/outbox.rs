@@ -13,12 +13,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::apply::{Apply, ApplyContext, CommandError};
 use super::apps;
 use super::keys::{of_app, outbox as keys};
 use super::messages::{Conversation, ConversationType, Message};
 use super::push::{self, PushJob};
 use super::store::{Overlay, StateRead};
-use super::{ApplyContext, CommandError};
 
 /// The first retry waits this long; each further one twice as long …
 pub const FIRST_BACKOFF_MS: u64 = 1_000;
@@ -390,4 +390,69 @@ pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), C
 /// Whether a conversation type is listed (an empty list means every type).
 pub(super) fn lists(types: &[u8], kind: ConversationType) -> bool {
     types.is_empty() || types.contains(&kind.code())
+}
+
+/// The app server took these callbacks (the dispatcher reports it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxDelivered {
+    pub ids: Vec<u64>,
+}
+
+impl Apply for OutboxDelivered {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self { ids } = self;
+        delivered(state, ids)
+    }
+}
+
+/// These callbacks failed, with why: retried later or dead-lettered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxFailed {
+    pub failures: Vec<(u64, String)>,
+}
+
+impl Apply for OutboxFailed {
+    type Answer = Vec<u64>;
+
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<Vec<u64>, CommandError> {
+        let Self { failures } = self;
+        failed(ctx, state, failures)
+    }
+}
+
+/// The app's dead letters go back into the outbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetryDeadLetters {
+    pub app_key: String,
+}
+
+impl Apply for RetryDeadLetters {
+    type Answer = u64;
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<u64, CommandError> {
+        let Self { app_key } = self;
+        retry_dead(state, app_key)
+    }
+}
+
+/// A push-only notification (SYS-03).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushNotice {
+    pub app_key: String,
+    pub notice: push::Notice,
+}
+
+impl Apply for PushNotice {
+    type Answer = (String, u64);
+
+    fn apply(
+        &self,
+        ctx: ApplyContext,
+        state: &mut Overlay<'_>,
+    ) -> Result<(String, u64), CommandError> {
+        let Self { app_key, notice } = self;
+        self::notice(ctx, state, app_key, notice)
+    }
 }

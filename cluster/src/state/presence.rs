@@ -7,11 +7,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::apply::{Apply, ApplyContext, CommandError};
+use super::apps;
 use super::keys::presence as keys;
 use super::outbox::{self, DeviceStatus, StatusChange};
 use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
-use super::{apps, ApplyContext, CommandError};
 
 /// An edge's lease lasts this long past its last renewal.
 pub const LEASE_MS: u64 = 30_000;
@@ -143,4 +144,69 @@ pub(super) fn sessions(
         }
     }
     Ok(live)
+}
+
+/// A client session started or ended on an edge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangePresence {
+    pub app_key: String,
+    pub user_id: String,
+    pub record: SessionRecord,
+    pub status: DeviceStatus,
+}
+
+impl Apply for ChangePresence {
+    type Answer = ();
+
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self {
+            app_key,
+            user_id,
+            record,
+            status,
+        } = self;
+        change(ctx, state, app_key, user_id, record, *status)
+    }
+}
+
+/// An edge renews its lease: its sessions count as online for another 30 s.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EdgeAlive {
+    pub edge_id: u64,
+}
+
+impl Apply for EdgeAlive {
+    type Answer = ();
+
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self { edge_id } = self;
+        renew(ctx, state, *edge_id)
+    }
+}
+
+/// An edge shut down: its sessions are gone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EdgeStopped {
+    pub edge_id: u64,
+}
+
+impl Apply for EdgeStopped {
+    type Answer = ();
+
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self { edge_id } = self;
+        edge_stopped(ctx, state, *edge_id)
+    }
+}
+
+/// Clears the sessions of edges whose lease ran out (the leader proposes it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpireEdges;
+
+impl Apply for ExpireEdges {
+    type Answer = ();
+
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        expire(ctx, state)
+    }
 }

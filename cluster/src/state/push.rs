@@ -11,12 +11,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::raft::wire::from_bytes;
 
+use super::apply::{Apply, ApplyContext, CommandError};
 use super::keys::{of_app, push as keys};
 use super::messages::{ConversationType, Message};
 use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
 use super::{apps, conversations, groups, presence, ultragroups, users};
-use super::{ApplyContext, CommandError};
 
 /// Devices one user may register for push.
 pub const MAX_DEVICES_PER_USER: usize = 10;
@@ -446,4 +446,49 @@ fn notice_candidates(
         }
     }
     Ok(by_user)
+}
+
+/// A device registers (or replaces) its push token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegisterPushToken {
+    pub app_key: String,
+    pub user_id: String,
+    pub device: DeviceToken,
+}
+
+impl Apply for RegisterPushToken {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self {
+            app_key,
+            user_id,
+            device,
+        } = self;
+        register(state, app_key, user_id, device)
+    }
+}
+
+/// A device stops getting pushes: it logged out (`token` None), or its provider said
+/// the token is gone (only if it is still that token).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnregisterPushToken {
+    pub app_key: String,
+    pub user_id: String,
+    pub device_id: String,
+    pub token: Option<String>,
+}
+
+impl Apply for UnregisterPushToken {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self {
+            app_key,
+            user_id,
+            device_id,
+            token,
+        } = self;
+        unregister(state, app_key, user_id, device_id, token.as_deref())
+    }
 }

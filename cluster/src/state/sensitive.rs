@@ -5,10 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::apply::{Apply, ApplyContext, CommandError};
 use super::apps;
 use super::keys::{of_app, sensitive as keys};
 use super::store::{Overlay, StateRead};
-use super::CommandError;
 
 /// Words one app may list.
 pub const MAX_WORDS: usize = 50;
@@ -127,5 +127,41 @@ pub(super) fn screen_content(
             Screened::Replaced(body.to_string())
         }
         other => other,
+    }
+}
+
+/// Adds a sensitive word (HOOK-06), replaced by `replace` or (`None`) refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddSensitiveWord {
+    pub app_key: String,
+    pub word: String,
+    pub replace: Option<String>,
+}
+
+impl Apply for AddSensitiveWord {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self {
+            app_key,
+            word,
+            replace,
+        } = self;
+        add(state, app_key, word, replace.as_deref())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeleteSensitiveWords {
+    pub app_key: String,
+    pub words: Vec<String>,
+}
+
+impl Apply for DeleteSensitiveWords {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self { app_key, words } = self;
+        delete(state, app_key, words)
     }
 }

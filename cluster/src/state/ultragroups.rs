@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::apply::{Apply, ApplyContext, CommandError};
+use super::apps;
 use super::conversations;
 use super::feed;
 use super::groups::validate_group_id;
@@ -14,7 +16,6 @@ use super::keys::{of_app, ultragroups as keys};
 use super::messages::{self, Conversation, ConversationType, Message};
 use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
-use super::{apps, ApplyContext, CommandError};
 
 /// ULG-01: a user belongs to at most 100 ultra groups.
 pub const MAX_GROUPS_PER_USER: u64 = 100;
@@ -762,4 +763,29 @@ pub(super) fn member_ids(
         .into_iter()
         .map(|(key, _)| keys::member_id(&prefix, &key))
         .collect())
+}
+
+/// Changes one ultra group (ULG).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeUltraGroup {
+    pub app_key: String,
+    pub group_id: String,
+    pub change: UltraGroupChange,
+}
+
+impl Apply for ChangeUltraGroup {
+    type Answer = Vec<messages::Publication>;
+
+    fn apply(
+        &self,
+        ctx: ApplyContext,
+        state: &mut Overlay<'_>,
+    ) -> Result<Vec<messages::Publication>, CommandError> {
+        let Self {
+            app_key,
+            group_id,
+            change,
+        } = self;
+        self::change(ctx, state, app_key, group_id, change)
+    }
 }

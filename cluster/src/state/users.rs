@@ -3,10 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::apply::{Apply, ApplyContext, CommandError};
 use super::apps::{self, AppEnv};
 use super::keys::{of_app, users as keys};
 use super::store::{Overlay, StateRead};
-use super::{ApplyContext, CommandError};
 
 /// SPEC §1: a `dev` environment holds at most 100 registered users.
 pub const DEV_USER_LIMIT: u64 = 100;
@@ -353,4 +353,166 @@ pub(super) fn existing(
         }
     }
     Ok(found)
+}
+
+/// Creates the user or updates it; a name or portrait not given stays as it was.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PutUser {
+    pub app_key: String,
+    pub user_id: String,
+    pub name: Option<String>,
+    pub portrait: Option<String>,
+}
+
+impl Apply for PutUser {
+    type Answer = User;
+
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<User, CommandError> {
+        let Self {
+            app_key,
+            user_id,
+            name,
+            portrait,
+        } = self;
+        put(
+            ctx,
+            state,
+            app_key,
+            user_id,
+            name.as_deref(),
+            portrait.as_deref(),
+        )
+    }
+}
+
+/// Updates an existing user's name and/or portrait.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefreshUser {
+    pub app_key: String,
+    pub user_id: String,
+    pub name: Option<String>,
+    pub portrait: Option<String>,
+}
+
+impl Apply for RefreshUser {
+    type Answer = User;
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<User, CommandError> {
+        let Self {
+            app_key,
+            user_id,
+            name,
+            portrait,
+        } = self;
+        refresh(
+            state,
+            app_key,
+            user_id,
+            name.as_deref(),
+            portrait.as_deref(),
+        )
+    }
+}
+
+/// Tokens issued before `before_ms` stop being valid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExpireTokens {
+    pub app_key: String,
+    pub user_id: String,
+    pub before_ms: u64,
+}
+
+impl Apply for ExpireTokens {
+    type Answer = User;
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<User, CommandError> {
+        let Self {
+            app_key,
+            user_id,
+            before_ms,
+        } = self;
+        expire_tokens(state, app_key, user_id, *before_ms)
+    }
+}
+
+/// Replaces the user's tags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetTags {
+    pub app_key: String,
+    pub user_id: String,
+    pub tags: Vec<String>,
+}
+
+impl Apply for SetTags {
+    type Answer = User;
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<User, CommandError> {
+        let Self {
+            app_key,
+            user_id,
+            tags,
+        } = self;
+        set_tags(state, app_key, user_id, tags)
+    }
+}
+
+/// Bans users until `until_ms`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BlockUsers {
+    pub app_key: String,
+    pub user_ids: Vec<String>,
+    pub until_ms: u64,
+}
+
+impl Apply for BlockUsers {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self {
+            app_key,
+            user_ids,
+            until_ms,
+        } = self;
+        block(state, app_key, user_ids, *until_ms)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnblockUsers {
+    pub app_key: String,
+    pub user_ids: Vec<String>,
+}
+
+impl Apply for UnblockUsers {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self { app_key, user_ids } = self;
+        unblock(state, app_key, user_ids)
+    }
+}
+
+/// Adds (`present`) or removes users on one user's blacklist or whitelist.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeUserList {
+    pub app_key: String,
+    pub list: UserList,
+    pub user_id: String,
+    pub others: Vec<String>,
+    pub present: bool,
+}
+
+impl Apply for ChangeUserList {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self {
+            app_key,
+            list,
+            user_id,
+            others,
+            present,
+        } = self;
+        change_list(state, app_key, *list, user_id, others, *present)
+    }
 }

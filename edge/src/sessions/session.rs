@@ -10,10 +10,13 @@ use crate::moderation::{Signer, Verdict};
 use futures::{FutureExt, Sink, SinkExt, StreamExt};
 use meridian_cluster::state::messages::MAX_CONTENT_BYTES;
 use meridian_cluster::state::{
-    AppSettings, ClientOrigin, Command, CommandError, Conversation, ConversationSetting,
-    ConversationType, DeviceStatus, DeviceToken, Envelope, FeedEvent, HistoryPage, Message,
-    MessageFlags, NewMessage, Output, Publication, PushProvider, Query, QueryOutput, SessionRecord,
-    SyncRequest, UltraGroupAnswer, UltraGroupChange, UltraGroupQuestion,
+    AppSettings, ChangeConversation, ChangeExpansion, ChangePresence, ChangeUltraGroup,
+    ChatroomMemberOffline, ClientOrigin, Command, CommandError, Conversation, ConversationSetting,
+    ConversationType, DeleteForUser, DeviceStatus, DeviceToken, Envelope, FeedEvent,
+    GroupReadReceipt, HistoryPage, JoinChatroom, MarkRead, Message, MessageFlags, NewMessage,
+    Output, Publication, Publish, PushProvider, Query, QueryOutput, QuitChatroom, Recall,
+    RegisterPushToken, SessionRecord, SyncRequest, UltraGroupAnswer, UltraGroupChange,
+    UltraGroupQuestion, UnregisterPushToken,
 };
 use meridian_cluster::{ClusterClient, ClusterError};
 use meridian_proto::{
@@ -295,7 +298,7 @@ where
     gauge.inc();
     let presence = |status: DeviceStatus| Envelope {
         area: identity.area,
-        command: Command::Presence {
+        command: Command::Presence(ChangePresence {
             app_key: identity.app_key.clone(),
             user_id: identity.user_id.clone(),
             record: SessionRecord {
@@ -306,7 +309,7 @@ where
                 client_ip: params.client_ip.clone(),
             },
             status,
-        },
+        }),
     };
     let went_online = presence(DeviceStatus::Online);
     let (went_offline, logged_out) = (
@@ -332,12 +335,12 @@ where
             logged_out,
             Envelope {
                 area: identity.area,
-                command: Command::UnregisterPushToken {
+                command: Command::UnregisterPushToken(UnregisterPushToken {
                     app_key: identity.app_key.clone(),
                     user_id: identity.user_id.clone(),
                     device_id: params.device_id.clone(),
                     token: None,
-                },
+                }),
             },
         ],
         _ => vec![went_offline],
@@ -355,11 +358,11 @@ where
     for room_id in shared.registry.detach(handle.id) {
         let identity = identity.clone();
         tokio::spawn(async move {
-            let offline = Command::ChatroomMemberOffline {
+            let offline = Command::ChatroomMemberOffline(ChatroomMemberOffline {
                 app_key: identity.app_key.clone(),
                 room_id,
                 user_id: identity.user_id.clone(),
-            };
+            });
             let envelope = Envelope {
                 area: identity.area,
                 command: offline,
@@ -839,13 +842,13 @@ async fn delete_for_user(
     before_ms: Option<u64>,
     msg_uids: Vec<String>,
 ) -> Result<(), (u32, String)> {
-    let command = Command::DeleteForUser {
+    let command = Command::DeleteForUser(DeleteForUser {
         app_key: identity.app_key.clone(),
         user_id: identity.user_id.clone(),
         conversation,
         before_ms,
         msg_uids,
-    };
+    });
     identity
         .client
         .write_one(Envelope {
@@ -1104,10 +1107,10 @@ async fn carry_out(
                 &client_id,
             )
             .await?;
-            let publish = envelope(Command::Publish {
+            let publish = envelope(Command::Publish(Publish {
                 app_key: identity.app_key.clone(),
                 messages: vec![message],
-            });
+            }));
             let planted = shared.ack_before_commit.as_ref();
             if let Some(once) = planted.and_then(|clients| clients.get(&identity.area)) {
                 return Ok(planted_early_ack(once.clone(), publish, client_id));
@@ -1248,11 +1251,11 @@ async fn carry_out(
                 app_id,
             };
             client
-                .write_one(envelope(Command::RegisterPushToken {
+                .write_one(envelope(Command::RegisterPushToken(RegisterPushToken {
                     app_key: identity.app_key.clone(),
                     user_id: identity.user_id.clone(),
                     device,
-                }))
+                })))
                 .await
                 .map_err(|e| refusal(&e, None))?;
             Ok(ServerFrame::Done { req_id })
@@ -1280,13 +1283,13 @@ async fn carry_out(
         }
         ClientFrame::Recall { req_id, msg_uid } => {
             client
-                .write_one(envelope(Command::Recall {
+                .write_one(envelope(Command::Recall(Recall {
                     app_key: identity.app_key.clone(),
                     sender: identity.user_id.clone(),
                     msg_uid,
                     by_admin: false,
                     delete: false,
-                }))
+                })))
                 .await
                 .map_err(|e| refusal(&e, None))?;
             Ok(ServerFrame::Done { req_id })
@@ -1299,11 +1302,11 @@ async fn carry_out(
             // In the room's index before the join commits, so no message after it is missed.
             shared.registry.enter_room(handle.id, &chatroom_id);
             let joined = client
-                .write_one(envelope(Command::JoinChatroom {
+                .write_one(envelope(Command::JoinChatroom(JoinChatroom {
                     app_key: identity.app_key.clone(),
                     room_id: chatroom_id.clone(),
                     user_id: identity.user_id.clone(),
-                }))
+                })))
                 .await;
             if let Err(e) = joined {
                 shared.registry.leave_room(handle.id, &chatroom_id);
@@ -1349,11 +1352,11 @@ async fn carry_out(
         } => {
             shared.registry.leave_room(handle.id, &chatroom_id);
             client
-                .write_one(envelope(Command::QuitChatroom {
+                .write_one(envelope(Command::QuitChatroom(QuitChatroom {
                     app_key: identity.app_key.clone(),
                     room_id: chatroom_id,
                     user_ids: vec![identity.user_id.clone()],
-                }))
+                })))
                 .await
                 .map_err(|e| refusal(&e, Some(ConversationType::Chatroom)))?;
             Ok(ServerFrame::Done { req_id })
@@ -1401,12 +1404,12 @@ async fn carry_out(
                 &channel_id,
             )?;
             client
-                .write_one(envelope(Command::MarkRead {
+                .write_one(envelope(Command::MarkRead(MarkRead {
                     app_key: identity.app_key.clone(),
                     user_id: identity.user_id.clone(),
                     conversation,
                     seq,
-                }))
+                })))
                 .await
                 .map_err(|e| refusal(&e, None))?;
             Ok(ServerFrame::Done { req_id })
@@ -1431,13 +1434,15 @@ async fn carry_out(
             ]
             .into_iter()
             .flatten()
-            .map(|setting| Command::ChangeConversation {
-                app_key: identity.app_key.clone(),
-                user_id: identity.user_id.clone(),
-                kind: conversation.kind,
-                target_id: target_id.clone(),
-                channel: channel_id.clone(),
-                setting,
+            .map(|setting| {
+                Command::ChangeConversation(ChangeConversation {
+                    app_key: identity.app_key.clone(),
+                    user_id: identity.user_id.clone(),
+                    kind: conversation.kind,
+                    target_id: target_id.clone(),
+                    channel: channel_id.clone(),
+                    setting,
+                })
             })
             .collect();
             if changes.is_empty() {
@@ -1455,12 +1460,12 @@ async fn carry_out(
             msg_uids,
         } => {
             client
-                .write_one(envelope(Command::GroupReadReceipt {
+                .write_one(envelope(Command::GroupReadReceipt(GroupReadReceipt {
                     app_key: identity.app_key.clone(),
                     group_id,
                     user_id: identity.user_id.clone(),
                     msg_uids,
-                }))
+                })))
                 .await
                 .map_err(|e| refusal(&e, Some(ConversationType::Group)))?;
             Ok(ServerFrame::Done { req_id })
@@ -1535,15 +1540,15 @@ async fn carry_out(
             };
             client
                 .write_one(envelope(Command::All(vec![
-                    Command::ChangeExpansion {
+                    Command::ChangeExpansion(ChangeExpansion {
                         app_key: identity.app_key.clone(),
                         msg_uid,
                         entries,
-                    },
-                    Command::Publish {
+                    }),
+                    Command::Publish(Publish {
                         app_key: identity.app_key.clone(),
                         messages: vec![notice],
-                    },
+                    }),
                 ])))
                 .await
                 .map_err(|e| refusal(&e, None))?;
@@ -1583,7 +1588,7 @@ async fn carry_out(
             content,
         } => {
             client
-                .write_one(envelope(Command::UltraGroup {
+                .write_one(envelope(Command::UltraGroup(ChangeUltraGroup {
                     app_key: identity.app_key.clone(),
                     group_id,
                     change: UltraGroupChange::Modify {
@@ -1591,7 +1596,7 @@ async fn carry_out(
                         sender: identity.user_id.clone(),
                         content,
                     },
-                }))
+                })))
                 .await
                 .map_err(|e| refusal(&e, Some(ConversationType::UltraGroup)))?;
             Ok(ServerFrame::Done { req_id })

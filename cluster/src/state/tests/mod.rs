@@ -23,23 +23,23 @@ fn creds(key: &str) -> Credentials {
 fn create_app(name: &str, dev: &str, prod: &str) -> Envelope {
     Envelope {
         area: AreaCode::Sg,
-        command: Command::CreateApp {
+        command: Command::CreateApp(CreateApp {
             name: name.into(),
             dev: creds(dev),
             prod: creds(prod),
-        },
+        }),
     }
 }
 
 fn put_user(app_key: &str, user_id: &str) -> Envelope {
     Envelope {
         area: AreaCode::Sg,
-        command: Command::PutUser {
+        command: Command::PutUser(PutUser {
             app_key: app_key.into(),
             user_id: user_id.into(),
             name: Some("name".into()),
             portrait: None,
-        },
+        }),
     }
 }
 
@@ -173,11 +173,11 @@ fn users_are_created_updated_and_validated() {
         &tree,
         &[Envelope {
             area: AreaCode::Sg,
-            command: Command::ExpireTokens {
+            command: Command::ExpireTokens(ExpireTokens {
                 app_key: "prodkey001".into(),
                 user_id: "alice".into(),
                 before_ms: 5_000,
-            },
+            }),
         }],
     );
     assert!(matches!(&expired[0], Ok(Output::User(u)) if u.tokens_valid_after_ms == 5_000));
@@ -239,9 +239,9 @@ fn deleting_an_app_removes_its_keys_and_users() {
         &tree,
         &[Envelope {
             area: AreaCode::Sg,
-            command: Command::DeleteApp {
+            command: Command::DeleteApp(DeleteApp {
                 app_key: "devkey001".into(),
-            },
+            }),
         }],
     );
     assert_eq!(
@@ -276,13 +276,13 @@ fn blacklists_and_whitelists_change_within_their_limits() {
     let (_dir, tree) = tree();
     run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
     let change = |list, others: Vec<String>, present| {
-        envelope(Command::ChangeUserList {
+        envelope(Command::ChangeUserList(ChangeUserList {
             app_key: "prodkey001".into(),
             list,
             user_id: "alice".into(),
             others,
             present,
-        })
+        }))
     };
     let out = run(
         &tree,
@@ -363,15 +363,15 @@ fn bans_hold_until_their_end_and_unblock_lifts_them() {
     run(
         &tree,
         &[
-            envelope(Command::BlockUsers {
+            envelope(Command::BlockUsers(BlockUsers {
                 app_key: "prodkey001".into(),
                 user_ids: vec!["a".into(), "b".into()],
                 until_ms: 10_000,
-            }),
-            envelope(Command::UnblockUsers {
+            })),
+            envelope(Command::UnblockUsers(UnblockUsers {
                 app_key: "prodkey001".into(),
                 user_ids: vec!["b".into()],
-            }),
+            })),
         ],
     );
     let blocked = |now_ms| {
@@ -405,11 +405,11 @@ fn tags_are_bounded() {
         ],
     );
     let set = |tags: Vec<String>| {
-        envelope(Command::SetTags {
+        envelope(Command::SetTags(SetTags {
             app_key: "prodkey001".into(),
             user_id: "alice".into(),
             tags,
-        })
+        }))
     };
     let out = run(
         &tree,
@@ -433,10 +433,12 @@ fn tags_are_bounded() {
 fn an_all_command_applies_every_part_or_none() {
     let (_dir, tree) = tree();
     run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
-    let tags = |user: &str| Command::SetTags {
-        app_key: "prodkey001".into(),
-        user_id: user.into(),
-        tags: vec!["t".into()],
+    let tags = |user: &str| {
+        Command::SetTags(SetTags {
+            app_key: "prodkey001".into(),
+            user_id: user.into(),
+            tags: vec!["t".into()],
+        })
     };
     let put = |user: &str| put_user("prodkey001", user).command;
     // The second part fails (no such user): the first part's new user is undone too.
@@ -490,10 +492,10 @@ fn text(
 fn publish(tree: &sled::Tree, messages: Vec<NewMessage>) -> Result<Output, CommandError> {
     run(
         tree,
-        &[envelope(Command::Publish {
+        &[envelope(Command::Publish(Publish {
             app_key: "prodkey001".into(),
             messages,
-        })],
+        }))],
     )
     .remove(0)
 }
@@ -609,13 +611,13 @@ fn a_blacklisted_sender_is_not_stored_when_verification_is_asked() {
     run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
     run(
         &tree,
-        &[envelope(Command::ChangeUserList {
+        &[envelope(Command::ChangeUserList(ChangeUserList {
             app_key: "prodkey001".into(),
             list: UserList::Black,
             user_id: "bob".into(),
             others: vec!["alice".into()],
             present: true,
-        })],
+        }))],
     );
     let ab = Conversation::private("alice", "bob", "");
     let mut unverified = text(ab.clone(), "alice", Some("bob"), "through");
@@ -653,13 +655,13 @@ fn recall_marks_the_message_and_stores_a_notice() {
     let recall = |sender: &str, by_admin| {
         run(
             &tree,
-            &[envelope(Command::Recall {
+            &[envelope(Command::Recall(Recall {
                 app_key: "prodkey001".into(),
                 sender: sender.into(),
                 msg_uid: msg_uid.clone(),
                 by_admin,
                 delete: true,
-            })],
+            }))],
         )
         .remove(0)
     };
@@ -679,12 +681,12 @@ fn recall_marks_the_message_and_stores_a_notice() {
 }
 
 fn join(group: &str, users: Vec<String>) -> Envelope {
-    envelope(Command::JoinGroup {
+    envelope(Command::JoinGroup(JoinGroup {
         app_key: "prodkey001".into(),
         group_id: group.into(),
         name: Some(format!("{group} name")),
         user_ids: users,
-    })
+    }))
 }
 
 // covers: GRP-01, GRP-04
@@ -732,15 +734,15 @@ fn groups_hold_at_most_3000_members_and_keep_both_indexes() {
     run(
         &tree,
         &[
-            envelope(Command::QuitGroup {
+            envelope(Command::QuitGroup(QuitGroup {
                 app_key: "prodkey001".into(),
                 group_id: "g1".into(),
                 user_ids: vec!["m1".into(), "not-a-member".into()],
-            }),
-            envelope(Command::DismissGroup {
+            })),
+            envelope(Command::DismissGroup(DismissGroup {
                 app_key: "prodkey001".into(),
                 group_id: "g2".into(),
-            }),
+            })),
         ],
     );
     assert!(user_groups("m1").is_empty());
@@ -777,35 +779,35 @@ fn chatrooms_keep_sets_and_attributes_and_idle_ones_are_destroyed_unless_kept_al
     run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
     let app = || "prodkey001".to_string();
     room_cmd(
-        Command::CreateChatrooms {
+        Command::CreateChatrooms(CreateChatrooms {
             app_key: app(),
             rooms: vec![("r1".into(), "One".into()), ("r2".into(), "Two".into())],
-        },
+        }),
         0,
         &tree,
     )
     .unwrap();
     room_cmd(
-        Command::SetChatroomFlag {
+        Command::SetChatroomFlag(SetChatroomFlag {
             app_key: app(),
             room_ids: vec!["r2".into()],
             flag: RoomFlag::KeepAlive,
             on: true,
-        },
+        }),
         0,
         &tree,
     )
     .unwrap();
     // A gag until t=1000 is in force before and gone after.
     room_cmd(
-        Command::ChangeRoomSet {
+        Command::ChangeRoomSet(ChangeRoomSet {
             app_key: app(),
             room_id: Some("r1".into()),
             set: RoomSet::Gagged,
             members: vec!["alice".into()],
             until_ms: 1000,
             present: true,
-        },
+        }),
         0,
         &tree,
     )
@@ -828,12 +830,14 @@ fn chatrooms_keep_sets_and_attributes_and_idle_ones_are_destroyed_unless_kept_al
 
     // 100 attributes fit; the 101st is refused and nothing of that call stays.
     let entries: Vec<(String, String)> = (0..100).map(|i| (format!("k{i}"), "v".into())).collect();
-    let set = |entries: Vec<(String, String)>| Command::SetRoomEntries {
-        app_key: app(),
-        room_id: "r1".into(),
-        owner: "alice".into(),
-        entries,
-        auto_delete: false,
+    let set = |entries: Vec<(String, String)>| {
+        Command::SetRoomEntries(SetRoomEntries {
+            app_key: app(),
+            room_id: "r1".into(),
+            owner: "alice".into(),
+            entries,
+            auto_delete: false,
+        })
     };
     assert!(room_cmd(set(entries), 10, &tree).is_ok());
     let over = room_cmd(set(vec![("k100".into(), "v".into())]), 10, &tree);
@@ -843,7 +847,7 @@ fn chatrooms_keep_sets_and_attributes_and_idle_ones_are_destroyed_unless_kept_al
 
     // An hour of silence destroys r1 (with its attributes); keep-alive r2 stays.
     let destroyed = room_cmd(
-        Command::DestroyIdleChatrooms { app_key: app() },
+        Command::DestroyIdleChatrooms(DestroyIdleChatrooms { app_key: app() }),
         chatrooms::IDLE_DESTROY_MS,
         &tree,
     );
@@ -924,10 +928,10 @@ fn the_feed_orders_every_event_and_sync_returns_what_a_user_missed_in_that_order
     apply(
         later,
         &mut overlay,
-        &envelope(Command::Publish {
+        &envelope(Command::Publish(Publish {
             app_key: "prodkey001".into(),
             messages: vec![text(g1.clone(), "bob", None, "four")],
-        }),
+        })),
     )
     .unwrap();
     tree.apply_batch(overlay.into_batch()).unwrap();
@@ -1062,13 +1066,13 @@ fn a_sync_hands_out_nothing_past_the_head_it_answers_even_while_applies_land() {
     let g1 = Conversation::group_like(ConversationType::Group, "g1", "");
     publish(&tree, vec![text(g1.clone(), "alice", None, "before")]).unwrap();
     let head = feed_after(&tree, 0).head;
-    let landing = vec![envelope(Command::Publish {
+    let landing = vec![envelope(Command::Publish(Publish {
         app_key: "prodkey001".into(),
         messages: vec![
             text(ab, "alice", Some("bob"), "late private"),
             text(g1, "alice", None, "late group"),
         ],
-    })];
+    }))];
     let racing = ApplyingMidRead {
         tree: &tree,
         landing: std::cell::RefCell::new(Some(landing)),
@@ -1097,17 +1101,17 @@ fn bans_chatroom_joins_and_group_changes_reach_the_feed() {
     run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
     run(
         &tree,
-        &[envelope(Command::CreateChatrooms {
+        &[envelope(Command::CreateChatrooms(CreateChatrooms {
             app_key: "prodkey001".into(),
             rooms: vec![("r1".into(), "one".into()), ("r2".into(), "two".into())],
-        })],
+        }))],
     );
     let join_room = |room: &str| {
-        envelope(Command::JoinChatroom {
+        envelope(Command::JoinChatroom(JoinChatroom {
             app_key: "prodkey001".into(),
             room_id: room.into(),
             user_id: "ann".into(),
-        })
+        }))
     };
     assert!(run(&tree, &[join_room("r1")])[0].is_ok());
     // One room at a time: joining r2 leaves r1.
@@ -1127,14 +1131,14 @@ fn bans_chatroom_joins_and_group_changes_reach_the_feed() {
     // A room ban kicks her out and keeps her out.
     run(
         &tree,
-        &[envelope(Command::ChangeRoomSet {
+        &[envelope(Command::ChangeRoomSet(ChangeRoomSet {
             app_key: "prodkey001".into(),
             room_id: Some("r2".into()),
             set: RoomSet::Blocked,
             members: vec!["ann".into()],
             until_ms: 0,
             present: true,
-        })],
+        }))],
     );
     assert!(members("r2").is_empty());
     assert!(matches!(
@@ -1143,11 +1147,11 @@ fn bans_chatroom_joins_and_group_changes_reach_the_feed() {
     ));
     run(
         &tree,
-        &[envelope(Command::BlockUsers {
+        &[envelope(Command::BlockUsers(BlockUsers {
             app_key: "prodkey001".into(),
             user_ids: vec!["ann".into()],
             until_ms: 10_000,
-        })],
+        }))],
     );
     let events: Vec<FeedEvent> = feed_after(&tree, 0)
         .events
@@ -1213,14 +1217,14 @@ fn conversation_lists_count_unread_until_read_and_group_receipts_name_readers() 
     // Pin the group for bob: pinned first, then by last message.
     run(
         &tree,
-        &[envelope(Command::ChangeConversation {
+        &[envelope(Command::ChangeConversation(ChangeConversation {
             app_key: "prodkey001".into(),
             user_id: "bob".into(),
             kind: ConversationType::Group,
             target_id: "g1".into(),
             channel: String::new(),
             setting: ConversationSetting::Pinned(true),
-        })],
+        }))],
     );
     let list = conversation_list(&tree, "bob");
     let summary: Vec<(String, u64, bool)> = list
@@ -1249,12 +1253,12 @@ fn conversation_lists_count_unread_until_read_and_group_receipts_name_readers() 
     for seq in [2, 1] {
         run(
             &tree,
-            &[envelope(Command::MarkRead {
+            &[envelope(Command::MarkRead(MarkRead {
                 app_key: "prodkey001".into(),
                 user_id: "bob".into(),
                 conversation: ab.clone(),
                 seq,
-            })],
+            }))],
         );
     }
     assert_eq!(conversation_list(&tree, "bob")[1].unread, 1);
@@ -1262,12 +1266,12 @@ fn conversation_lists_count_unread_until_read_and_group_receipts_name_readers() 
     // bob reads the group message: alice learns it through a directed RC:RRRspMsg.
     let receipt = run(
         &tree,
-        &[envelope(Command::GroupReadReceipt {
+        &[envelope(Command::GroupReadReceipt(GroupReadReceipt {
             app_key: "prodkey001".into(),
             group_id: "g1".into(),
             user_id: "bob".into(),
             msg_uids: vec![msg_uid.clone()],
-        })],
+        }))],
     )
     .remove(0);
     assert!(matches!(receipt, Ok(Output::Published(p)) if p.len() == 1));
@@ -1298,12 +1302,12 @@ fn conversation_lists_count_unread_until_read_and_group_receipts_name_readers() 
     // A non-member cannot send receipts.
     let refused = run(
         &tree,
-        &[envelope(Command::GroupReadReceipt {
+        &[envelope(Command::GroupReadReceipt(GroupReadReceipt {
             app_key: "prodkey001".into(),
             group_id: "g1".into(),
             user_id: "mallory".into(),
             msg_uids: vec![msg_uid],
-        })],
+        }))],
     )
     .remove(0);
     assert!(matches!(refused, Err(CommandError::NotMember { .. })));
@@ -1315,22 +1319,22 @@ fn a_busy_room_sheds_low_priority_first_and_never_whitelisted_messages() {
     let (_dir, tree) = tree();
     run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
     let set = |set: RoomSet, room: Option<&str>, members: &[&str]| {
-        envelope(Command::ChangeRoomSet {
+        envelope(Command::ChangeRoomSet(ChangeRoomSet {
             app_key: "prodkey001".into(),
             room_id: room.map(str::to_string),
             set,
             members: members.iter().map(|m| m.to_string()).collect(),
             until_ms: 0,
             present: true,
-        })
+        }))
     };
     run(
         &tree,
         &[
-            envelope(Command::CreateChatrooms {
+            envelope(Command::CreateChatrooms(CreateChatrooms {
                 app_key: "prodkey001".into(),
                 rooms: vec![("r1".into(), "room".into())],
-            }),
+            })),
             set(RoomSet::LowPriority, None, &["App:Like"]),
             set(RoomSet::MessageWhitelist, None, &["App:Gift"]),
             set(RoomSet::UserWhitelist, Some("r1"), &["host"]),
@@ -1386,10 +1390,10 @@ fn a_busy_room_sheds_low_priority_first_and_never_whitelisted_messages() {
     let out = apply(
         later,
         &mut overlay,
-        &envelope(Command::Publish {
+        &envelope(Command::Publish(Publish {
             app_key: "prodkey001".into(),
             messages: vec![message("fan", "App:Like")],
-        }),
+        })),
     );
     assert!(matches!(out, Ok(Output::Published(p)) if matches!(p[0], Publication::Stored { .. })));
 }
@@ -1413,24 +1417,30 @@ fn offline_chatroom_members_leave_after_30_messages_or_30_seconds_unless_whiteli
         out
     };
     let app = || "prodkey001".to_string();
-    let join = |user: &str| Command::JoinChatroom {
-        app_key: app(),
-        room_id: "r1".into(),
-        user_id: user.into(),
+    let join = |user: &str| {
+        Command::JoinChatroom(JoinChatroom {
+            app_key: app(),
+            room_id: "r1".into(),
+            user_id: user.into(),
+        })
     };
-    let offline = |user: &str| Command::ChatroomMemberOffline {
-        app_key: app(),
-        room_id: "r1".into(),
-        user_id: user.into(),
+    let offline = |user: &str| {
+        Command::ChatroomMemberOffline(ChatroomMemberOffline {
+            app_key: app(),
+            room_id: "r1".into(),
+            user_id: user.into(),
+        })
     };
-    let say = || Command::Publish {
-        app_key: app(),
-        messages: vec![text(
-            Conversation::group_like(ConversationType::Chatroom, "r1", ""),
-            "talker",
-            None,
-            "x",
-        )],
+    let say = || {
+        Command::Publish(Publish {
+            app_key: app(),
+            messages: vec![text(
+                Conversation::group_like(ConversationType::Chatroom, "r1", ""),
+                "talker",
+                None,
+                "x",
+            )],
+        })
     };
     let members = || match query(
         &tree,
@@ -1449,18 +1459,18 @@ fn offline_chatroom_members_leave_after_30_messages_or_30_seconds_unless_whiteli
     at(
         1_000,
         vec![
-            Command::CreateChatrooms {
+            Command::CreateChatrooms(CreateChatrooms {
                 app_key: app(),
                 rooms: vec![("r1".into(), "room".into())],
-            },
-            Command::ChangeRoomSet {
+            }),
+            Command::ChangeRoomSet(ChangeRoomSet {
                 app_key: app(),
                 room_id: Some("r1".into()),
                 set: RoomSet::UserWhitelist,
                 members: vec!["vip".into()],
                 until_ms: 0,
                 present: true,
-            },
+            }),
             join("talker"),
             join("counted"),
             join("timed"),
@@ -1491,7 +1501,7 @@ fn offline_chatroom_members_leave_after_30_messages_or_30_seconds_unless_whiteli
     at(10_000, vec![join("timed")]);
     at(11_000, vec![offline("timed")]);
     at(12_000, vec![say()]);
-    let sweep = || Command::DestroyIdleChatrooms { app_key: app() };
+    let sweep = || Command::DestroyIdleChatrooms(DestroyIdleChatrooms { app_key: app() });
     at(41_999, vec![sweep()]);
     assert!(members().contains(&"timed".to_string()));
     at(42_000, vec![sweep()]);
@@ -1499,11 +1509,11 @@ fn offline_chatroom_members_leave_after_30_messages_or_30_seconds_unless_whiteli
 }
 
 fn ultra(group: &str, change: UltraGroupChange) -> Envelope {
-    envelope(Command::UltraGroup {
+    envelope(Command::UltraGroup(ChangeUltraGroup {
         app_key: "prodkey001".into(),
         group_id: group.into(),
         change,
-    })
+    }))
 }
 
 fn ultra_answer(tree: &sled::Tree, group: &str, question: UltraGroupQuestion) -> UltraGroupAnswer {
@@ -1794,16 +1804,16 @@ fn presence_counts_while_the_edge_lease_holds_and_clears_with_the_edge() {
     assert!(at(1_000, presence(8, 2, true)).is_ok());
     assert_eq!(online(2_000), 2);
     // Edge 7 renews its lease, edge 8 falls silent and, past its lease, does not count.
-    at(20_000, Command::EdgeAlive { edge_id: 7 }).unwrap();
+    at(20_000, Command::EdgeAlive(EdgeAlive { edge_id: 7 })).unwrap();
     assert_eq!(online(31_000), 1);
     // The sweep removes edge 8's leftovers; a session end removes one record.
-    at(31_000, Command::ExpireEdges).unwrap();
+    at(31_000, Command::ExpireEdges(ExpireEdges)).unwrap();
     at(32_000, presence(7, 1, false)).unwrap();
     assert_eq!(online(32_000), 0);
     // A clean stop takes every session of the edge offline at once.
     at(33_000, presence(7, 3, true)).unwrap();
     assert_eq!(online(33_000), 1);
-    at(34_000, Command::EdgeStopped { edge_id: 7 }).unwrap();
+    at(34_000, Command::EdgeStopped(EdgeStopped { edge_id: 7 })).unwrap();
     assert_eq!(online(34_000), 0);
 }
 
@@ -1816,10 +1826,10 @@ fn set_callbacks(tree: &sled::Tree, app_key: &str, callbacks: CallbackSettings) 
         callbacks,
         ..AppSettings::default()
     };
-    let command = Command::SetAppSettings {
+    let command = Command::SetAppSettings(SetAppSettings {
         app_key: app_key.into(),
         settings,
-    };
+    });
     run(
         tree,
         &[Envelope {
@@ -1859,7 +1869,7 @@ fn dead_letters(tree: &sled::Tree, app_key: &str) -> Vec<Job> {
 
 /// A web session of `user` (from 10.0.0.1:4242) started or ended on an edge.
 fn session_change(user: &str, edge_id: u64, session_id: u64, status: DeviceStatus) -> Command {
-    Command::Presence {
+    Command::Presence(ChangePresence {
         app_key: "prodkey001".into(),
         user_id: user.into(),
         record: SessionRecord {
@@ -1870,7 +1880,7 @@ fn session_change(user: &str, edge_id: u64, session_id: u64, status: DeviceStatu
             client_ip: "10.0.0.1:4242".into(),
         },
         status,
-    }
+    })
 }
 
 fn command(command: Command) -> Envelope {
@@ -1919,9 +1929,14 @@ fn routed_messages_wait_in_the_outbox_in_lanes_until_delivered() {
     let ids = vec![jobs[0].id];
     run(
         &tree,
-        &[command(Command::OutboxDelivered { ids: ids.clone() })],
+        &[command(Command::OutboxDelivered(OutboxDelivered {
+            ids: ids.clone(),
+        }))],
     );
-    run(&tree, &[command(Command::OutboxDelivered { ids })]);
+    run(
+        &tree,
+        &[command(Command::OutboxDelivered(OutboxDelivered { ids }))],
+    );
     let (left, waiting) = outbox(&tree);
     assert_eq!((left.len(), waiting), (2, 2));
     assert_eq!(left[0].id, jobs[1].id);
@@ -1944,9 +1959,9 @@ fn failed_callbacks_back_off_then_become_dead_letters_that_can_be_retried() {
     publish(&tree, vec![private_text("ann", "bob", "one")]).unwrap();
     let id = outbox(&tree).0[0].id;
     let fail = || {
-        command(Command::OutboxFailed {
+        command(Command::OutboxFailed(OutboxFailed {
             failures: vec![(id, "HTTP 500".into())],
-        })
+        }))
     };
     assert_eq!(run(&tree, &[fail()])[0], Ok(Output::Dead(Vec::new())));
     let (jobs, _) = outbox(&tree);
@@ -1962,9 +1977,9 @@ fn failed_callbacks_back_off_then_become_dead_letters_that_can_be_retried() {
     let dead = dead_letters(&tree, "prodkey001");
     assert_eq!((dead.len(), dead[0].id, dead[0].attempts), (1, id, 2));
     // Retried, it waits again under the same id, with fresh attempts.
-    let retry = command(Command::RetryDeadLetters {
+    let retry = command(Command::RetryDeadLetters(RetryDeadLetters {
         app_key: "prodkey001".into(),
-    });
+    }));
     assert_eq!(outbox::retries(&tree).unwrap(), 0);
     assert_eq!(
         run(&tree, std::slice::from_ref(&retry))[0],
@@ -2015,34 +2030,39 @@ fn device_and_chatroom_changes_are_reported_with_their_causes() {
         )
     };
     run(&tree, &[presence(DeviceStatus::Online)]);
-    rooms(Command::CreateChatrooms {
+    rooms(Command::CreateChatrooms(CreateChatrooms {
         app_key: "prodkey001".into(),
         rooms: vec![("r1".into(), "Room".into())],
-    });
-    rooms(Command::JoinChatroom {
+    }));
+    rooms(Command::JoinChatroom(JoinChatroom {
         app_key: "prodkey001".into(),
         room_id: "r1".into(),
         user_id: "ann".into(),
-    });
-    rooms(Command::ChangeRoomSet {
+    }));
+    rooms(Command::ChangeRoomSet(ChangeRoomSet {
         app_key: "prodkey001".into(),
         room_id: Some("r1".into()),
         set: RoomSet::Blocked,
         members: vec!["ann".into()],
         until_ms: 0,
         present: true,
-    });
-    rooms(Command::DestroyChatrooms {
+    }));
+    rooms(Command::DestroyChatrooms(DestroyChatrooms {
         app_key: "prodkey001".into(),
         room_ids: vec!["r1".into()],
-    });
+    }));
     // The edge dies: its lease runs out and the sweep takes ann offline.
     let mut overlay = Overlay::new(&tree);
     let later = ApplyContext {
         area: AreaCode::Sg,
         now_ms: 1_000 + presence::LEASE_MS + 1,
     };
-    apply(later, &mut overlay, &command(Command::ExpireEdges)).unwrap();
+    apply(
+        later,
+        &mut overlay,
+        &command(Command::ExpireEdges(ExpireEdges)),
+    )
+    .unwrap();
     tree.apply_batch(overlay.into_batch()).unwrap();
 
     let events: Vec<HookEvent> = outbox(&tree).0.into_iter().map(|j| j.event).collect();
@@ -2093,10 +2113,10 @@ fn callback_settings_are_validated_at_their_limits() {
         };
         run(
             &tree,
-            &[command(Command::SetAppSettings {
+            &[command(Command::SetAppSettings(SetAppSettings {
                 app_key: "prodkey001".into(),
                 settings,
-            })],
+            }))],
         )
         .remove(0)
     };
@@ -2224,7 +2244,7 @@ fn push_jobs(tree: &sled::Tree) -> Vec<PushJob> {
 
 /// The prod app pushes through a webhook.
 fn push_through_webhook() -> Envelope {
-    command(Command::SetAppSettings {
+    command(Command::SetAppSettings(SetAppSettings {
         app_key: "prodkey001".into(),
         settings: AppSettings {
             push: PushSettings {
@@ -2233,13 +2253,13 @@ fn push_through_webhook() -> Envelope {
             },
             ..AppSettings::default()
         },
-    })
+    }))
 }
 
 fn register_device(tree: &sled::Tree, user: &str, device: &str) -> Result<Output, CommandError> {
     run(
         tree,
-        &[command(Command::RegisterPushToken {
+        &[command(Command::RegisterPushToken(RegisterPushToken {
             app_key: "prodkey001".into(),
             user_id: user.into(),
             device: DeviceToken {
@@ -2248,7 +2268,7 @@ fn register_device(tree: &sled::Tree, user: &str, device: &str) -> Result<Output
                 token: format!("token-{device}"),
                 app_id: "web".into(),
             },
-        })],
+        }))],
     )
     .remove(0)
 }
@@ -2273,20 +2293,22 @@ fn offline_recipients_get_push_jobs_unless_muted_or_levelled_away() {
         &tree,
         &[
             command(session_change("cat", 1, 1, DeviceStatus::Online)),
-            command(Command::ChangeConversation {
+            command(Command::ChangeConversation(ChangeConversation {
                 app_key: "prodkey001".into(),
                 user_id: "dan".into(),
                 kind: ConversationType::Private,
                 target_id: "ann".into(),
                 channel: String::new(),
                 setting: ConversationSetting::Muted(true),
-            }),
-            command(Command::SetConversationTypeLevel {
-                app_key: "prodkey001".into(),
-                user_id: "eve".into(),
-                kind: ConversationType::Private,
-                level: 2,
-            }),
+            })),
+            command(Command::SetConversationTypeLevel(
+                SetConversationTypeLevel {
+                    app_key: "prodkey001".into(),
+                    user_id: "eve".into(),
+                    kind: ConversationType::Private,
+                    level: 2,
+                },
+            )),
         ],
     );
     for user in ["bob", "cat", "dan", "eve"] {
@@ -2341,12 +2363,12 @@ fn push_devices_are_capped_per_user_and_a_gone_token_is_removed_only_if_unchange
     let devices = |tree: &sled::Tree| push::devices(tree, "prodkey001", "bob").unwrap().len();
     assert_eq!(devices(&tree), 10);
     let unregister = |token: Option<&str>| {
-        command(Command::UnregisterPushToken {
+        command(Command::UnregisterPushToken(UnregisterPushToken {
             app_key: "prodkey001".into(),
             user_id: "bob".into(),
             device_id: "d0".into(),
             token: token.map(str::to_string),
-        })
+        }))
     };
     // A provider's "gone" for an older token leaves the device's new one alone.
     run(&tree, &[unregister(Some("an-older-token"))]);
@@ -2365,11 +2387,11 @@ fn sensitive_words_refuse_or_replace_client_text_within_their_limits() {
     let add = |word: &str, replace: Option<&str>| {
         run(
             &tree,
-            &[command(Command::AddSensitiveWord {
+            &[command(Command::AddSensitiveWord(AddSensitiveWord {
                 app_key: "prodkey001".into(),
                 word: word.into(),
                 replace: replace.map(str::to_string),
-            })],
+            }))],
         )
         .remove(0)
     };
@@ -2440,10 +2462,12 @@ fn sensitive_words_refuse_or_replace_client_text_within_their_limits() {
     add("spam", Some("ham")).unwrap();
     let deleted = run(
         &tree,
-        &[command(Command::DeleteSensitiveWords {
-            app_key: "prodkey001".into(),
-            words: vec!["spam".into(), "darn".into()],
-        })],
+        &[command(Command::DeleteSensitiveWords(
+            DeleteSensitiveWords {
+                app_key: "prodkey001".into(),
+                words: vec!["spam".into(), "darn".into()],
+            },
+        ))],
     );
     assert_eq!(deleted[0], Ok(Output::Done));
     match query(
@@ -2514,8 +2538,8 @@ fn the_area_catalog_keeps_one_valid_entry_per_area() {
     let out = run(
         &tree,
         &[
-            command(Command::PutAreaEntry(na.clone())),
-            command(Command::PutAreaEntry(sg.clone())),
+            command(Command::PutAreaEntry(PutAreaEntry(na.clone()))),
+            command(Command::PutAreaEntry(PutAreaEntry(sg.clone()))),
         ],
     );
     assert_eq!(out[1], Ok(Output::AreaEntry(sg.clone())));
@@ -2533,8 +2557,8 @@ fn the_area_catalog_keeps_one_valid_entry_per_area() {
     let out = run(
         &tree,
         &[
-            command(Command::PutAreaEntry(no_edges)),
-            command(Command::PutAreaEntry(blank_nav)),
+            command(Command::PutAreaEntry(PutAreaEntry(no_edges))),
+            command(Command::PutAreaEntry(PutAreaEntry(blank_nav))),
         ],
     );
     assert!(
@@ -2552,10 +2576,17 @@ fn the_area_catalog_keeps_one_valid_entry_per_area() {
 
     // A put replaces; a delete removes; deleting again is not found.
     let moved = entry(AreaCode::Sg, "https://api2-sg.example.com");
-    let delete = || command(Command::DeleteAreaEntry { code: AreaCode::Na });
+    let delete = || {
+        command(Command::DeleteAreaEntry(DeleteAreaEntry {
+            code: AreaCode::Na,
+        }))
+    };
     let out = run(
         &tree,
-        &[command(Command::PutAreaEntry(moved.clone())), delete()],
+        &[
+            command(Command::PutAreaEntry(PutAreaEntry(moved.clone()))),
+            delete(),
+        ],
     );
     assert_eq!(out[1], Ok(Output::Done));
     assert_eq!(
@@ -2579,7 +2610,7 @@ fn a_push_only_notice_reaches_the_devices_of_everyone_it_names_and_makes_no_mess
     let (_dir, tree) = tree();
     run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
     let notice = |audience: NoticeAudience| {
-        command(Command::PushNotice {
+        command(Command::PushNotice(PushNotice {
             app_key: "prodkey001".into(),
             notice: Notice {
                 audience,
@@ -2587,7 +2618,7 @@ fn a_push_only_notice_reaches_the_devices_of_everyone_it_names_and_makes_no_mess
                 body: "Doors open at 9".into(),
                 data: Some(r#"{"page":"news"}"#.into()),
             },
-        })
+        }))
     };
     let everyone = || NoticeAudience {
         everyone: true,
@@ -2599,11 +2630,11 @@ fn a_push_only_notice_reaches_the_devices_of_everyone_it_names_and_makes_no_mess
         Err(CommandError::Invalid { field, .. }) if field == "push"
     ));
     let tags = |user: &str, tags: &[&str]| {
-        command(Command::SetTags {
+        command(Command::SetTags(SetTags {
             app_key: "prodkey001".into(),
             user_id: user.into(),
             tags: tags.iter().map(|t| t.to_string()).collect(),
-        })
+        }))
     };
     run(
         &tree,
@@ -2687,11 +2718,11 @@ fn a_push_only_notice_reaches_the_devices_of_everyone_it_names_and_makes_no_mess
         ..NoticeAudience::default()
     };
     let mut no_text = notice(everyone());
-    if let Command::PushNotice { notice, .. } = &mut no_text.command {
+    if let Command::PushNotice(PushNotice { notice, .. }) = &mut no_text.command {
         notice.body.clear();
     }
     let mut long_title = notice(everyone());
-    if let Command::PushNotice { notice, .. } = &mut long_title.command {
+    if let Command::PushNotice(PushNotice { notice, .. }) = &mut long_title.command {
         notice.title = "t".repeat(MAX_NOTICE_TITLE_CHARS + 1);
     }
     let out = run(
@@ -2729,7 +2760,7 @@ fn a_notice_reaching_more_devices_than_one_apply_may_write_is_refused_whole() {
         let user = format!("u{u}");
         setup.push(put_user("prodkey001", &user));
         for d in 0..MAX_DEVICES_PER_USER {
-            setup.push(command(Command::RegisterPushToken {
+            setup.push(command(Command::RegisterPushToken(RegisterPushToken {
                 app_key: "prodkey001".into(),
                 user_id: user.clone(),
                 device: DeviceToken {
@@ -2738,14 +2769,14 @@ fn a_notice_reaching_more_devices_than_one_apply_may_write_is_refused_whole() {
                     token: format!("token-{u}-{d}"),
                     app_id: "web".into(),
                 },
-            }));
+            })));
         }
     }
     assert!(run(&tree, &setup).iter().all(Result::is_ok));
     let waiting = outbox(&tree).1;
     let out = run(
         &tree,
-        &[command(Command::PushNotice {
+        &[command(Command::PushNotice(PushNotice {
             app_key: "prodkey001".into(),
             notice: Notice {
                 audience: NoticeAudience {
@@ -2756,7 +2787,7 @@ fn a_notice_reaching_more_devices_than_one_apply_may_write_is_refused_whole() {
                 body: "hello".into(),
                 data: None,
             },
-        })],
+        }))],
     );
     assert!(
         matches!(&out[0], Err(CommandError::Limit { limit, .. }) if *limit == MAX_NOTICE_DEVICES as u64),

@@ -8,6 +8,7 @@ use meridian_regions::AreaCode;
 
 use crate::raft::wire::to_bytes;
 use crate::state::push::{Notice, NoticeAudience};
+use crate::state::*;
 use crate::state::{
     AppSettings, Batch, CallbackSettings, ClientOrigin, Command, Conversation, ConversationSetting,
     ConversationType, Credentials, DeviceStatus, DeviceToken, Envelope, ImportedMessage,
@@ -119,45 +120,45 @@ fn samples() -> Vec<(&'static str, Command)> {
     let mut rows = vec![
         (
             "CreateApp",
-            Command::CreateApp {
+            Command::CreateApp(CreateApp {
                 name: "Chat".into(),
                 dev: creds("devkey01", "devsecret1"),
                 prod: creds("prodkey01", "prodsecret1"),
-            },
+            }),
         ),
         (
             "DeleteApp",
-            Command::DeleteApp {
+            Command::DeleteApp(DeleteApp {
                 app_key: APP.into(),
-            },
+            }),
         ),
         (
             "SetGroupRemark",
-            Command::SetGroupRemark {
+            Command::SetGroupRemark(SetGroupRemark {
                 app_key: APP.into(),
                 group_id: "g1".into(),
                 user_id: "alice".into(),
                 remark: Some("Al".into()),
-            },
+            }),
         ),
         (
             "SetChatroomIdleDestroy",
-            Command::SetChatroomIdleDestroy {
+            Command::SetChatroomIdleDestroy(SetChatroomIdleDestroy {
                 app_key: APP.into(),
                 room_id: "r1".into(),
                 idle_ms: 120_000,
-            },
+            }),
         ),
         (
             "DeleteArchiveHour",
-            Command::DeleteArchiveHour {
+            Command::DeleteArchiveHour(DeleteArchiveHour {
                 app_key: APP.into(),
                 hour_start_ms: 1_700_000_000_000,
-            },
+            }),
         ),
         (
             "ImportMessages",
-            Command::ImportMessages {
+            Command::ImportMessages(ImportMessages {
                 app_key: APP.into(),
                 messages: vec![ImportedMessage {
                     conversation: conversation(),
@@ -167,187 +168,187 @@ fn samples() -> Vec<(&'static str, Command)> {
                     sent_time_ms: 1_600_000_000_000,
                     msg_uid: Some("OLD-1".into()),
                 }],
-            },
+            }),
         ),
         (
             "SetAppSettings",
-            Command::SetAppSettings {
+            Command::SetAppSettings(SetAppSettings {
                 app_key: APP.into(),
                 settings: settings(),
-            },
+            }),
         ),
         (
             "PutUser",
-            Command::PutUser {
+            Command::PutUser(PutUser {
                 app_key: APP.into(),
                 user_id: "alice".into(),
                 name: Some("Alice".into()),
                 portrait: None,
-            },
+            }),
         ),
         (
             "Publish",
-            Command::Publish {
+            Command::Publish(Publish {
                 app_key: APP.into(),
                 messages: vec![new_message()],
-            },
+            }),
         ),
         (
             "Recall",
-            Command::Recall {
+            Command::Recall(Recall {
                 app_key: APP.into(),
                 sender: "alice".into(),
                 msg_uid: "ABCD-EFGH".into(),
                 by_admin: true,
                 delete: false,
-            },
+            }),
         ),
         (
             "JoinGroup",
-            Command::JoinGroup {
+            Command::JoinGroup(JoinGroup {
                 app_key: APP.into(),
                 group_id: "g1".into(),
                 name: Some("Group".into()),
                 user_ids: strings(&["alice", "bob"]),
-            },
+            }),
         ),
         (
             "ImportGroupMembers",
-            Command::ImportGroupMembers {
+            Command::ImportGroupMembers(ImportGroupMembers {
                 app_key: APP.into(),
                 group_id: "g1".into(),
                 name: None,
                 user_ids: strings(&["carol"]),
-            },
+            }),
         ),
         (
             "QuitGroup",
-            Command::QuitGroup {
+            Command::QuitGroup(QuitGroup {
                 app_key: APP.into(),
                 group_id: "g1".into(),
                 user_ids: strings(&["bob"]),
-            },
+            }),
         ),
         (
             "DismissGroup",
-            Command::DismissGroup {
+            Command::DismissGroup(DismissGroup {
                 app_key: APP.into(),
                 group_id: "g1".into(),
-            },
+            }),
         ),
         (
             "RenameGroup",
-            Command::RenameGroup {
+            Command::RenameGroup(RenameGroup {
                 app_key: APP.into(),
                 group_id: "g1".into(),
                 name: "New".into(),
-            },
+            }),
         ),
         (
             "MuteGroupMembers",
-            Command::MuteGroupMembers {
+            Command::MuteGroupMembers(MuteGroupMembers {
                 app_key: APP.into(),
                 group_id: "g1".into(),
                 user_ids: strings(&["bob"]),
                 until_ms: 99,
-            },
+            }),
         ),
         (
             "SetGroupMuted",
-            Command::SetGroupMuted {
+            Command::SetGroupMuted(SetGroupMuted {
                 app_key: APP.into(),
                 group_ids: strings(&["g1", "g2"]),
                 muted: true,
-            },
+            }),
         ),
         (
             "ChangeGroupMuteWhitelist",
-            Command::ChangeGroupMuteWhitelist {
+            Command::ChangeGroupMuteWhitelist(ChangeGroupMuteWhitelist {
                 app_key: APP.into(),
                 group_id: "g1".into(),
                 user_ids: strings(&["alice"]),
                 present: false,
-            },
+            }),
         ),
         (
             "CreateChatrooms",
-            Command::CreateChatrooms {
+            Command::CreateChatrooms(CreateChatrooms {
                 app_key: APP.into(),
                 rooms: vec![("r1".into(), "Room".into())],
-            },
+            }),
         ),
         (
             "DestroyChatrooms",
-            Command::DestroyChatrooms {
+            Command::DestroyChatrooms(DestroyChatrooms {
                 app_key: APP.into(),
                 room_ids: strings(&["r1"]),
-            },
+            }),
         ),
         (
             "SetChatroomFlag",
-            Command::SetChatroomFlag {
+            Command::SetChatroomFlag(SetChatroomFlag {
                 app_key: APP.into(),
                 room_ids: strings(&["r1"]),
                 flag: RoomFlag::KeepAlive,
                 on: true,
-            },
+            }),
         ),
         (
             "ChangeRoomSet",
-            Command::ChangeRoomSet {
+            Command::ChangeRoomSet(ChangeRoomSet {
                 app_key: APP.into(),
                 room_id: Some("r1".into()),
                 set: RoomSet::LowPriority,
                 members: strings(&["RC:TxtMsg"]),
                 until_ms: 300,
                 present: true,
-            },
+            }),
         ),
         (
             "SetRoomEntries",
-            Command::SetRoomEntries {
+            Command::SetRoomEntries(SetRoomEntries {
                 app_key: APP.into(),
                 room_id: "r1".into(),
                 owner: "alice".into(),
                 entries: vec![("k".into(), "v".into())],
                 auto_delete: true,
-            },
+            }),
         ),
         (
             "RemoveRoomEntry",
-            Command::RemoveRoomEntry {
+            Command::RemoveRoomEntry(RemoveRoomEntry {
                 app_key: APP.into(),
                 room_id: "r1".into(),
                 key: "k".into(),
-            },
+            }),
         ),
         (
             "JoinChatroom",
-            Command::JoinChatroom {
+            Command::JoinChatroom(JoinChatroom {
                 app_key: APP.into(),
                 room_id: "r1".into(),
                 user_id: "alice".into(),
-            },
+            }),
         ),
         (
             "ChatroomMemberOffline",
-            Command::ChatroomMemberOffline {
+            Command::ChatroomMemberOffline(ChatroomMemberOffline {
                 app_key: APP.into(),
                 room_id: "r1".into(),
                 user_id: "alice".into(),
-            },
+            }),
         ),
         (
             "QuitChatroom",
-            Command::QuitChatroom {
+            Command::QuitChatroom(QuitChatroom {
                 app_key: APP.into(),
                 room_id: "r1".into(),
                 user_ids: strings(&["alice"]),
-            },
+            }),
         ),
         (
             "Presence",
-            Command::Presence {
+            Command::Presence(ChangePresence {
                 app_key: APP.into(),
                 user_id: "alice".into(),
                 record: SessionRecord {
@@ -358,14 +359,17 @@ fn samples() -> Vec<(&'static str, Command)> {
                     client_ip: "192.0.2.1:5000".into(),
                 },
                 status: DeviceStatus::LoggedOut,
-            },
+            }),
         ),
-        ("EdgeAlive", Command::EdgeAlive { edge_id: 7 }),
-        ("EdgeStopped", Command::EdgeStopped { edge_id: 8 }),
-        ("ExpireEdges", Command::ExpireEdges),
+        ("EdgeAlive", Command::EdgeAlive(EdgeAlive { edge_id: 7 })),
+        (
+            "EdgeStopped",
+            Command::EdgeStopped(EdgeStopped { edge_id: 8 }),
+        ),
+        ("ExpireEdges", Command::ExpireEdges(ExpireEdges)),
         (
             "UltraGroup",
-            Command::UltraGroup {
+            Command::UltraGroup(ChangeUltraGroup {
                 app_key: APP.into(),
                 group_id: "u1".into(),
                 change: UltraGroupChange::Modify {
@@ -373,165 +377,165 @@ fn samples() -> Vec<(&'static str, Command)> {
                     sender: "alice".into(),
                     content: "edited".into(),
                 },
-            },
+            }),
         ),
         (
             "DeleteForUser",
-            Command::DeleteForUser {
+            Command::DeleteForUser(DeleteForUser {
                 app_key: APP.into(),
                 user_id: "alice".into(),
                 conversation: conversation(),
                 before_ms: Some(500),
                 msg_uids: strings(&["M1"]),
-            },
+            }),
         ),
         (
             "MarkRead",
-            Command::MarkRead {
+            Command::MarkRead(MarkRead {
                 app_key: APP.into(),
                 user_id: "alice".into(),
                 conversation: conversation(),
                 seq: 42,
-            },
+            }),
         ),
         (
             "GroupReadReceipt",
-            Command::GroupReadReceipt {
+            Command::GroupReadReceipt(GroupReadReceipt {
                 app_key: APP.into(),
                 group_id: "g1".into(),
                 user_id: "bob".into(),
                 msg_uids: strings(&["M1", "M2"]),
-            },
+            }),
         ),
         (
             "DestroyIdleChatrooms",
-            Command::DestroyIdleChatrooms {
+            Command::DestroyIdleChatrooms(DestroyIdleChatrooms {
                 app_key: APP.into(),
-            },
+            }),
         ),
         (
             "ChangeExpansion",
-            Command::ChangeExpansion {
+            Command::ChangeExpansion(ChangeExpansion {
                 app_key: APP.into(),
                 msg_uid: "M1".into(),
                 entries: vec![("k".into(), Some("v".into())), ("gone".into(), None)],
-            },
+            }),
         ),
         (
             "ChangeConversation",
-            Command::ChangeConversation {
+            Command::ChangeConversation(ChangeConversation {
                 app_key: APP.into(),
                 user_id: "alice".into(),
                 kind: ConversationType::Group,
                 target_id: "g1".into(),
                 channel: String::new(),
                 setting: ConversationSetting::Pinned(true),
-            },
+            }),
         ),
         (
             "SetConversationTypeLevel",
-            Command::SetConversationTypeLevel {
+            Command::SetConversationTypeLevel(SetConversationTypeLevel {
                 app_key: APP.into(),
                 user_id: "alice".into(),
                 kind: ConversationType::System,
                 level: -1,
-            },
+            }),
         ),
         (
             "All",
             Command::All(vec![
-                Command::DeleteApp {
+                Command::DeleteApp(DeleteApp {
                     app_key: APP.into(),
-                },
-                Command::ExpireEdges,
+                }),
+                Command::ExpireEdges(ExpireEdges),
             ]),
         ),
         (
             "RefreshUser",
-            Command::RefreshUser {
+            Command::RefreshUser(RefreshUser {
                 app_key: APP.into(),
                 user_id: "alice".into(),
                 name: None,
                 portrait: Some("https://img.example.com/a.png".into()),
-            },
+            }),
         ),
         (
             "ExpireTokens",
-            Command::ExpireTokens {
+            Command::ExpireTokens(ExpireTokens {
                 app_key: APP.into(),
                 user_id: "alice".into(),
                 before_ms: 1_000,
-            },
+            }),
         ),
         (
             "SetTags",
-            Command::SetTags {
+            Command::SetTags(SetTags {
                 app_key: APP.into(),
                 user_id: "alice".into(),
                 tags: strings(&["vip", "beta"]),
-            },
+            }),
         ),
         (
             "BlockUsers",
-            Command::BlockUsers {
+            Command::BlockUsers(BlockUsers {
                 app_key: APP.into(),
                 user_ids: strings(&["mallory"]),
                 until_ms: 5_000,
-            },
+            }),
         ),
         (
             "UnblockUsers",
-            Command::UnblockUsers {
+            Command::UnblockUsers(UnblockUsers {
                 app_key: APP.into(),
                 user_ids: strings(&["mallory"]),
-            },
+            }),
         ),
         (
             "ChangeUserList",
-            Command::ChangeUserList {
+            Command::ChangeUserList(ChangeUserList {
                 app_key: APP.into(),
                 list: UserList::White,
                 user_id: "alice".into(),
                 others: strings(&["bob"]),
                 present: true,
-            },
+            }),
         ),
         (
             "OutboxDelivered",
-            Command::OutboxDelivered {
+            Command::OutboxDelivered(OutboxDelivered {
                 ids: vec![1, 300, 70_000],
-            },
+            }),
         ),
         (
             "OutboxFailed",
-            Command::OutboxFailed {
+            Command::OutboxFailed(OutboxFailed {
                 failures: vec![(2, "timeout".into())],
-            },
+            }),
         ),
         (
             "RetryDeadLetters",
-            Command::RetryDeadLetters {
+            Command::RetryDeadLetters(RetryDeadLetters {
                 app_key: APP.into(),
-            },
+            }),
         ),
         (
             "AddSensitiveWord",
-            Command::AddSensitiveWord {
+            Command::AddSensitiveWord(AddSensitiveWord {
                 app_key: APP.into(),
                 word: "bad".into(),
                 replace: Some("***".into()),
-            },
+            }),
         ),
         (
             "DeleteSensitiveWords",
-            Command::DeleteSensitiveWords {
+            Command::DeleteSensitiveWords(DeleteSensitiveWords {
                 app_key: APP.into(),
                 words: strings(&["bad"]),
-            },
+            }),
         ),
         (
             "RegisterPushToken",
-            Command::RegisterPushToken {
+            Command::RegisterPushToken(RegisterPushToken {
                 app_key: APP.into(),
                 user_id: "alice".into(),
                 device: DeviceToken {
@@ -540,25 +544,28 @@ fn samples() -> Vec<(&'static str, Command)> {
                     token: "tok".into(),
                     app_id: "com.example.chat".into(),
                 },
-            },
+            }),
         ),
         (
             "UnregisterPushToken",
-            Command::UnregisterPushToken {
+            Command::UnregisterPushToken(UnregisterPushToken {
                 app_key: APP.into(),
                 user_id: "alice".into(),
                 device_id: "d1".into(),
                 token: Some("tok".into()),
-            },
+            }),
         ),
-        ("PutAreaEntry", Command::PutAreaEntry(catalog_entry())),
+        (
+            "PutAreaEntry",
+            Command::PutAreaEntry(PutAreaEntry(catalog_entry())),
+        ),
         (
             "DeleteAreaEntry",
-            Command::DeleteAreaEntry { code: AreaCode::Na },
+            Command::DeleteAreaEntry(DeleteAreaEntry { code: AreaCode::Na }),
         ),
         (
             "PushNotice",
-            Command::PushNotice {
+            Command::PushNotice(PushNotice {
                 app_key: APP.into(),
                 notice: Notice {
                     audience: NoticeAudience {
@@ -572,7 +579,7 @@ fn samples() -> Vec<(&'static str, Command)> {
                     body: "B".into(),
                     data: Some("{}".into()),
                 },
-            },
+            }),
         ),
     ];
     for (label, kind) in [
@@ -584,12 +591,12 @@ fn samples() -> Vec<(&'static str, Command)> {
     ] {
         rows.push((
             label,
-            Command::SetConversationTypeLevel {
+            Command::SetConversationTypeLevel(SetConversationTypeLevel {
                 app_key: APP.into(),
                 user_id: "u".into(),
                 kind,
                 level: 0,
-            },
+            }),
         ));
     }
     rows
@@ -668,62 +675,62 @@ fn hex(bytes: &[u8]) -> String {
 /// has a sample.
 fn variant(command: &Command) -> &'static str {
     match command {
-        Command::CreateApp { .. } => "CreateApp",
-        Command::DeleteApp { .. } => "DeleteApp",
-        Command::SetGroupRemark { .. } => "SetGroupRemark",
-        Command::SetChatroomIdleDestroy { .. } => "SetChatroomIdleDestroy",
-        Command::DeleteArchiveHour { .. } => "DeleteArchiveHour",
-        Command::ImportMessages { .. } => "ImportMessages",
-        Command::SetAppSettings { .. } => "SetAppSettings",
-        Command::PutUser { .. } => "PutUser",
-        Command::Publish { .. } => "Publish",
-        Command::Recall { .. } => "Recall",
-        Command::JoinGroup { .. } => "JoinGroup",
-        Command::ImportGroupMembers { .. } => "ImportGroupMembers",
-        Command::QuitGroup { .. } => "QuitGroup",
-        Command::DismissGroup { .. } => "DismissGroup",
-        Command::RenameGroup { .. } => "RenameGroup",
-        Command::MuteGroupMembers { .. } => "MuteGroupMembers",
-        Command::SetGroupMuted { .. } => "SetGroupMuted",
-        Command::ChangeGroupMuteWhitelist { .. } => "ChangeGroupMuteWhitelist",
-        Command::CreateChatrooms { .. } => "CreateChatrooms",
-        Command::DestroyChatrooms { .. } => "DestroyChatrooms",
-        Command::SetChatroomFlag { .. } => "SetChatroomFlag",
-        Command::ChangeRoomSet { .. } => "ChangeRoomSet",
-        Command::SetRoomEntries { .. } => "SetRoomEntries",
-        Command::RemoveRoomEntry { .. } => "RemoveRoomEntry",
-        Command::JoinChatroom { .. } => "JoinChatroom",
-        Command::ChatroomMemberOffline { .. } => "ChatroomMemberOffline",
-        Command::QuitChatroom { .. } => "QuitChatroom",
-        Command::Presence { .. } => "Presence",
-        Command::EdgeAlive { .. } => "EdgeAlive",
-        Command::EdgeStopped { .. } => "EdgeStopped",
-        Command::ExpireEdges => "ExpireEdges",
-        Command::UltraGroup { .. } => "UltraGroup",
-        Command::DeleteForUser { .. } => "DeleteForUser",
-        Command::MarkRead { .. } => "MarkRead",
-        Command::GroupReadReceipt { .. } => "GroupReadReceipt",
-        Command::DestroyIdleChatrooms { .. } => "DestroyIdleChatrooms",
-        Command::ChangeExpansion { .. } => "ChangeExpansion",
-        Command::ChangeConversation { .. } => "ChangeConversation",
-        Command::SetConversationTypeLevel { .. } => "SetConversationTypeLevel",
+        Command::CreateApp(_) => "CreateApp",
+        Command::DeleteApp(_) => "DeleteApp",
+        Command::SetGroupRemark(_) => "SetGroupRemark",
+        Command::SetChatroomIdleDestroy(_) => "SetChatroomIdleDestroy",
+        Command::DeleteArchiveHour(_) => "DeleteArchiveHour",
+        Command::ImportMessages(_) => "ImportMessages",
+        Command::SetAppSettings(_) => "SetAppSettings",
+        Command::PutUser(_) => "PutUser",
+        Command::Publish(_) => "Publish",
+        Command::Recall(_) => "Recall",
+        Command::JoinGroup(_) => "JoinGroup",
+        Command::ImportGroupMembers(_) => "ImportGroupMembers",
+        Command::QuitGroup(_) => "QuitGroup",
+        Command::DismissGroup(_) => "DismissGroup",
+        Command::RenameGroup(_) => "RenameGroup",
+        Command::MuteGroupMembers(_) => "MuteGroupMembers",
+        Command::SetGroupMuted(_) => "SetGroupMuted",
+        Command::ChangeGroupMuteWhitelist(_) => "ChangeGroupMuteWhitelist",
+        Command::CreateChatrooms(_) => "CreateChatrooms",
+        Command::DestroyChatrooms(_) => "DestroyChatrooms",
+        Command::SetChatroomFlag(_) => "SetChatroomFlag",
+        Command::ChangeRoomSet(_) => "ChangeRoomSet",
+        Command::SetRoomEntries(_) => "SetRoomEntries",
+        Command::RemoveRoomEntry(_) => "RemoveRoomEntry",
+        Command::JoinChatroom(_) => "JoinChatroom",
+        Command::ChatroomMemberOffline(_) => "ChatroomMemberOffline",
+        Command::QuitChatroom(_) => "QuitChatroom",
+        Command::Presence(_) => "Presence",
+        Command::EdgeAlive(_) => "EdgeAlive",
+        Command::EdgeStopped(_) => "EdgeStopped",
+        Command::ExpireEdges(_) => "ExpireEdges",
+        Command::UltraGroup(_) => "UltraGroup",
+        Command::DeleteForUser(_) => "DeleteForUser",
+        Command::MarkRead(_) => "MarkRead",
+        Command::GroupReadReceipt(_) => "GroupReadReceipt",
+        Command::DestroyIdleChatrooms(_) => "DestroyIdleChatrooms",
+        Command::ChangeExpansion(_) => "ChangeExpansion",
+        Command::ChangeConversation(_) => "ChangeConversation",
+        Command::SetConversationTypeLevel(_) => "SetConversationTypeLevel",
         Command::All(_) => "All",
-        Command::RefreshUser { .. } => "RefreshUser",
-        Command::ExpireTokens { .. } => "ExpireTokens",
-        Command::SetTags { .. } => "SetTags",
-        Command::BlockUsers { .. } => "BlockUsers",
-        Command::UnblockUsers { .. } => "UnblockUsers",
-        Command::ChangeUserList { .. } => "ChangeUserList",
-        Command::OutboxDelivered { .. } => "OutboxDelivered",
-        Command::OutboxFailed { .. } => "OutboxFailed",
-        Command::RetryDeadLetters { .. } => "RetryDeadLetters",
-        Command::AddSensitiveWord { .. } => "AddSensitiveWord",
-        Command::DeleteSensitiveWords { .. } => "DeleteSensitiveWords",
-        Command::RegisterPushToken { .. } => "RegisterPushToken",
-        Command::UnregisterPushToken { .. } => "UnregisterPushToken",
+        Command::RefreshUser(_) => "RefreshUser",
+        Command::ExpireTokens(_) => "ExpireTokens",
+        Command::SetTags(_) => "SetTags",
+        Command::BlockUsers(_) => "BlockUsers",
+        Command::UnblockUsers(_) => "UnblockUsers",
+        Command::ChangeUserList(_) => "ChangeUserList",
+        Command::OutboxDelivered(_) => "OutboxDelivered",
+        Command::OutboxFailed(_) => "OutboxFailed",
+        Command::RetryDeadLetters(_) => "RetryDeadLetters",
+        Command::AddSensitiveWord(_) => "AddSensitiveWord",
+        Command::DeleteSensitiveWords(_) => "DeleteSensitiveWords",
+        Command::RegisterPushToken(_) => "RegisterPushToken",
+        Command::UnregisterPushToken(_) => "UnregisterPushToken",
         Command::PutAreaEntry(_) => "PutAreaEntry",
-        Command::DeleteAreaEntry { .. } => "DeleteAreaEntry",
-        Command::PushNotice { .. } => "PushNotice",
+        Command::DeleteAreaEntry(_) => "DeleteAreaEntry",
+        Command::PushNotice(_) => "PushNotice",
     }
 }
 
@@ -771,7 +778,7 @@ fn a_batch_encodes_to_its_golden_bytes() {
         issued_at_ms: 1_700_000_000_123,
         commands: vec![Envelope {
             area: AreaCode::Sg,
-            command: Command::EdgeAlive { edge_id: 3 },
+            command: Command::EdgeAlive(EdgeAlive { edge_id: 3 }),
         }],
     };
     assert_eq!(
