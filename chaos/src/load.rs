@@ -11,10 +11,11 @@ use anyhow::Context;
 use meridian_client::server_api::{form, post_form, post_form_answer};
 use meridian_client::{conversation, Backoff, Client, ConnectOptions, Outgoing, SendError, Sender};
 use meridian_cluster::admin::generate_credentials;
-use meridian_cluster::state::messages::{Conversation, ConversationType, HistoryPage, MAX_PAGE};
+use meridian_cluster::state::messages::MAX_PAGE;
 use meridian_cluster::state::{
     AppSettings, Command, CreateApp, Envelope, Query, QueryOutput, SetAppSettings,
 };
+use meridian_cluster::state::{Conversation, ConversationType, HistoryPage};
 use meridian_edge::server_api::auth::REPLAY_WINDOW_MS;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

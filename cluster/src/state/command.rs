@@ -5,10 +5,11 @@
 use serde::{Deserialize, Serialize};
 
 use super::apply::{Apply, ApplyContext, CommandError};
+use super::cross_domain::{bans, delete_app, notifications, publish, receipts, ultragroup_changes};
+use super::messages::{self, archive};
 use super::store::Overlay;
 use super::{
-    apps, areas, chatrooms, conversations, groups, messages, outbox, presence, push, sensitive,
-    ultragroups, users,
+    apps, areas, chatrooms, conversations, groups, outbox, presence, push, sensitive, users,
 };
 use super::{App, AppSettings, ConversationSettings, Group, Publication, User};
 use meridian_regions::CatalogEntry;
@@ -49,15 +50,15 @@ macro_rules! commands {
 // Append only (see `Command`).
 commands! {
     CreateApp(apps::CreateApp) => Output::App,
-    DeleteApp(apps::DeleteApp) => app_deleted,
+    DeleteApp(delete_app::DeleteApp) => app_deleted,
     SetGroupRemark(groups::SetGroupRemark) => done,
     SetChatroomIdleDestroy(chatrooms::SetChatroomIdleDestroy) => done,
-    DeleteArchiveHour(messages::DeleteArchiveHour) => done,
+    DeleteArchiveHour(archive::DeleteArchiveHour) => done,
     ImportMessages(messages::ImportMessages) => Output::Imported,
     SetAppSettings(apps::SetAppSettings) => Output::Settings,
     PutUser(users::PutUser) => Output::User,
-    Publish(messages::Publish) => Output::Published,
-    Recall(messages::Recall) => Output::Published,
+    Publish(publish::Publish) => Output::Published,
+    Recall(publish::Recall) => Output::Published,
     JoinGroup(groups::JoinGroup) => Output::Group,
     ImportGroupMembers(groups::ImportGroupMembers) => Output::Group,
     QuitGroup(groups::QuitGroup) => Output::Group,
@@ -79,10 +80,10 @@ commands! {
     EdgeAlive(presence::EdgeAlive) => done,
     EdgeStopped(presence::EdgeStopped) => done,
     ExpireEdges(presence::ExpireEdges) => done,
-    UltraGroup(ultragroups::ChangeUltraGroup) => Output::Published,
+    UltraGroup(ultragroup_changes::ChangeUltraGroup) => Output::Published,
     DeleteForUser(conversations::DeleteForUser) => done,
     MarkRead(conversations::MarkRead) => done,
-    GroupReadReceipt(groups::GroupReadReceipt) => Output::Published,
+    GroupReadReceipt(receipts::GroupReadReceipt) => Output::Published,
     DestroyIdleChatrooms(chatrooms::DestroyIdleChatrooms) => Output::Destroyed,
     ChangeExpansion(messages::ChangeExpansion) => done,
     ChangeConversation(conversations::ChangeConversation) => Output::Conversation,
@@ -91,7 +92,7 @@ commands! {
     RefreshUser(users::RefreshUser) => Output::User,
     ExpireTokens(users::ExpireTokens) => Output::User,
     SetTags(users::SetTags) => Output::User,
-    BlockUsers(users::BlockUsers) => done,
+    BlockUsers(bans::BlockUsers) => done,
     UnblockUsers(users::UnblockUsers) => done,
     ChangeUserList(users::ChangeUserList) => done,
     OutboxDelivered(outbox::OutboxDelivered) => done,
@@ -103,7 +104,7 @@ commands! {
     UnregisterPushToken(push::UnregisterPushToken) => done,
     PutAreaEntry(areas::PutAreaEntry) => Output::AreaEntry,
     DeleteAreaEntry(areas::DeleteAreaEntry) => done,
-    PushNotice(outbox::PushNotice) => |(id, devices)| Output::Notice { id, devices },
+    PushNotice(notifications::PushNotice) => |(id, devices)| Output::Notice { id, devices },
 }
 
 /// All of these or none (`Command::All`): the first refusal refuses the whole command, and

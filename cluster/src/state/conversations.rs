@@ -4,8 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::apply::{Apply, ApplyContext, CommandError};
+use super::conversation::{Conversation, ConversationType};
 use super::keys::{conversations as keys, of_app, under};
-use super::messages::{self, Conversation, ConversationType, Message};
+use super::messages::{self, Message};
 use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
 use super::{apps, groups};

@@ -2,16 +2,36 @@
 //!
 //! A Raft entry carries a [`Batch`] of [`Envelope`]s; each envelope is one command of one
 //! caller and gets its own result, so one caller's bad input never fails another's write.
-//! Later features add [`Command`] variants and key spaces here without touching the Raft
-//! plumbing. Every key is built in [`keys`]: a family prefix, then (for per-app records)
-//! the App Key, so a later split into many Raft groups is a routing change.
+//!
+//! Every key is built in [`keys`]: a family prefix, then (for per-app records) the App Key
+//! (`user/{appKey}/{userId}`), so a later split into many Raft groups is a routing change.
+//!
+//! The modules form layers; each calls only the layers (and, among domains, the modules)
+//! before it:
+//!
+//! 1. **Base**: `keys`, `store` (reads, and the overlay a batch writes to), `apply` (the
+//!    context, the refusals, the [`Apply`] trait every command implements) and
+//!    `conversation` (conversation types).
+//! 2. **Domains**, the lower layer: each keeps its records, reads and writes them, and
+//!    holds the commands that stay within it. In the order they may call each other:
+//!    apps, areas, users, sensitive, messages, feed, push, outbox, presence, groups,
+//!    chatrooms, conversations, ultragroups. No domain calls up.
+//! 3. **`cross_domain`**, the upper layer: the commands and queries that write or read
+//!    several domains at once: publishing and its fan-out, recalls, group receipts,
+//!    ultra-group edits, bans, deleting an app, sync and history.
+//! 4. **[`Command`]** and **[`Query`]**: the wire enums, dispatching to both layers.
+//!
+//! A new command is a struct with its [`Apply`] in its domain (or in `cross_domain` if
+//! it spans domains) and one line appended to the list in `command.rs`.
 
 mod apply;
 pub(crate) mod apps;
 pub mod areas;
 pub mod chatrooms;
 mod command;
+mod conversation;
 pub mod conversations;
+mod cross_domain;
 pub mod feed;
 pub mod groups;
 pub(crate) mod keys;
@@ -19,6 +39,7 @@ pub mod messages;
 pub mod outbox;
 pub mod presence;
 pub mod push;
+mod query;
 pub mod sensitive;
 mod store;
 pub mod ultragroups;
@@ -26,7 +47,7 @@ mod users;
 
 use std::fmt;
 
-use meridian_regions::{AreaCode, CatalogEntry};
+use meridian_regions::AreaCode;
 use serde::{Deserialize, Serialize};
 
 pub use apply::{Apply, ApplyContext, CommandError};
@@ -36,16 +57,19 @@ pub use apps::{
 };
 pub use chatrooms::{Chatroom, Priority, RoomEntry, RoomFlag, RoomSet, SetEntry};
 pub use command::{Command, Output};
+pub use conversation::{Conversation, ConversationType};
 pub use conversations::{ConversationSetting, ConversationSettings, ConversationSummary};
+pub use cross_domain::history::HistoryPage;
+pub use cross_domain::publish::Publication;
 pub use feed::{FeedEvent, FeedPage, SyncPage, SyncRequest};
 pub use groups::{Group, Member};
 pub use messages::{
-    ClientOrigin, Conversation, ConversationType, ExpansionEntry, HistoryPage, ImportedMessage,
-    Message, MessageFlags, NewMessage, Publication,
+    ClientOrigin, ExpansionEntry, ImportedMessage, Message, MessageFlags, NewMessage,
 };
 pub use outbox::{DeviceStatus, HookEvent, Job, RoomCause, RoomChange, RoomEvent, StatusChange};
 pub use presence::SessionRecord;
 pub use push::{DeviceToken, PushJob, PushProvider};
+pub use query::{query, Query, QueryOutput};
 pub use sensitive::SensitiveWord;
 pub use store::{Overlay, StateRead};
 pub use ultragroups::{
@@ -54,7 +78,7 @@ pub use ultragroups::{
 pub use users::{Block, User, UserList};
 /// The command structs [`Command`]'s variants wrap.
 pub use {
-    apps::{CreateApp, DeleteApp, SetAppSettings},
+    apps::{CreateApp, SetAppSettings},
     areas::{DeleteAreaEntry, PutAreaEntry},
     chatrooms::{
         ChangeRoomSet, ChatroomMemberOffline, CreateChatrooms, DestroyChatrooms,
@@ -62,19 +86,23 @@ pub use {
         SetChatroomIdleDestroy, SetRoomEntries,
     },
     conversations::{ChangeConversation, DeleteForUser, MarkRead, SetConversationTypeLevel},
+    cross_domain::bans::BlockUsers,
+    cross_domain::delete_app::DeleteApp,
+    cross_domain::notifications::PushNotice,
+    cross_domain::publish::{Publish, Recall},
+    cross_domain::receipts::GroupReadReceipt,
+    cross_domain::ultragroup_changes::ChangeUltraGroup,
     groups::{
-        ChangeGroupMuteWhitelist, DismissGroup, GroupReadReceipt, ImportGroupMembers, JoinGroup,
-        MuteGroupMembers, QuitGroup, RenameGroup, SetGroupMuted, SetGroupRemark,
+        ChangeGroupMuteWhitelist, DismissGroup, ImportGroupMembers, JoinGroup, MuteGroupMembers,
+        QuitGroup, RenameGroup, SetGroupMuted, SetGroupRemark,
     },
-    messages::{ChangeExpansion, DeleteArchiveHour, ImportMessages, Publish, Recall},
-    outbox::{OutboxDelivered, OutboxFailed, PushNotice, RetryDeadLetters},
+    messages::archive::DeleteArchiveHour,
+    messages::{ChangeExpansion, ImportMessages},
+    outbox::{OutboxDelivered, OutboxFailed, RetryDeadLetters},
     presence::{ChangePresence, EdgeAlive, EdgeStopped, ExpireEdges},
     push::{RegisterPushToken, UnregisterPushToken},
     sensitive::{AddSensitiveWord, DeleteSensitiveWords},
-    ultragroups::ChangeUltraGroup,
-    users::{
-        BlockUsers, ChangeUserList, ExpireTokens, PutUser, RefreshUser, SetTags, UnblockUsers,
-    },
+    users::{ChangeUserList, ExpireTokens, PutUser, RefreshUser, SetTags, UnblockUsers},
 };
 
 /// One Raft entry's worth of commands, stamped by the leader with the time they are
@@ -129,209 +157,6 @@ pub struct Envelope {
     pub command: Command,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Query {
-    /// The area's feed after a position (edges tail it).
-    Feed {
-        after: u64,
-        limit: usize,
-    },
-    UltraGroup {
-        app_key: String,
-        group_id: String,
-        question: UltraGroupQuestion,
-    },
-    /// The ultra groups a user belongs to.
-    UserUltraGroups {
-        app_key: String,
-        user_id: String,
-    },
-    GroupRemark {
-        app_key: String,
-        group_id: String,
-        user_id: String,
-    },
-    /// The messages sent in one UTC hour (the hourly archive).
-    ArchiveHour {
-        app_key: String,
-        hour_start_ms: u64,
-    },
-    /// A user's live client sessions at `now_ms`.
-    Online {
-        app_key: String,
-        user_id: String,
-        now_ms: u64,
-    },
-    /// A user's conversation list with unread counts (MSG-03).
-    Conversations {
-        app_key: String,
-        user_id: String,
-        limit: usize,
-    },
-    /// Who read a group message (GRP-03).
-    Readers {
-        app_key: String,
-        msg_uid: String,
-    },
-    /// A user and its ban, checked when a client connects.
-    UserAccess {
-        app_key: String,
-        user_id: String,
-    },
-    /// What a user's device missed after its cursor.
-    Sync {
-        app_key: String,
-        request: SyncRequest,
-    },
-    /// The app owning this key (dev or prod).
-    GetApp {
-        app_key: String,
-    },
-    ListApps,
-    AppSettings {
-        app_key: String,
-    },
-    GetUser {
-        app_key: String,
-        user_id: String,
-    },
-    /// Bans in force at `now_ms`.
-    BlockedUsers {
-        app_key: String,
-        now_ms: u64,
-    },
-    UserList {
-        app_key: String,
-        list: UserList,
-        user_id: String,
-    },
-    /// Users that exist among `user_ids`, with their tags.
-    Users {
-        app_key: String,
-        user_ids: Vec<String>,
-    },
-    /// A page of a conversation's history.
-    History {
-        app_key: String,
-        page: HistoryPage,
-    },
-    GetMessage {
-        app_key: String,
-        msg_uid: String,
-    },
-    GroupMembers {
-        app_key: String,
-        group_id: String,
-    },
-    UserGroups {
-        app_key: String,
-        user_id: String,
-    },
-    MutedGroups {
-        app_key: String,
-    },
-    GroupMuteWhitelist {
-        app_key: String,
-        group_id: String,
-    },
-    /// Rooms by id, or all the app's rooms when `room_ids` is empty.
-    Chatrooms {
-        app_key: String,
-        room_ids: Vec<String>,
-    },
-    RoomSetMembers {
-        app_key: String,
-        room_id: Option<String>,
-        set: RoomSet,
-        now_ms: u64,
-    },
-    RoomEntries {
-        app_key: String,
-        room_id: String,
-        keys: Vec<String>,
-    },
-    RoomMembers {
-        app_key: String,
-        room_id: String,
-    },
-    Expansion {
-        app_key: String,
-        msg_uid: String,
-    },
-    ConversationSettings {
-        app_key: String,
-        user_id: String,
-        kind: ConversationType,
-        target_id: String,
-        channel: String,
-    },
-    ConversationTypeLevel {
-        app_key: String,
-        user_id: String,
-        kind: ConversationType,
-    },
-    Counts,
-    /// Callbacks waiting after an outbox id, oldest first, and how many wait in all.
-    Outbox {
-        after: u64,
-        limit: usize,
-    },
-    DeadLetters {
-        app_key: String,
-        limit: usize,
-    },
-    SensitiveWords {
-        app_key: String,
-    },
-    AreaCatalog,
-    AreaEntry {
-        code: AreaCode,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum QueryOutput {
-    Feed(FeedPage),
-    Sync(SyncPage),
-    /// The user, its ban if any, and its app's settings (all a connecting client needs).
-    Access(User, Option<Block>, AppSettings),
-    Settings(AppSettings),
-    ConversationList(Vec<ConversationSummary>),
-    Sessions(Vec<SessionRecord>),
-    Remark(Option<String>),
-    UltraGroup(UltraGroupAnswer),
-    /// (user, ms), oldest first.
-    Readers(Vec<(String, u64)>),
-    App(App, AppEnv),
-    Apps(Vec<App>),
-    User(User),
-    Users(Vec<User>),
-    Blocked(Vec<Block>),
-    UserIds(Vec<String>),
-    Messages(Vec<Message>),
-    Members(Group, Vec<Member>),
-    Groups(Vec<Group>),
-    Chatrooms(Vec<Chatroom>),
-    SetEntries(Vec<SetEntry>),
-    RoomEntries(Vec<RoomEntry>),
-    /// (user, joined at ms), oldest first.
-    RoomMembers(Vec<(String, u64)>),
-    Expansion(Vec<ExpansionEntry>),
-    Conversation(ConversationSettings),
-    Level(i8),
-    Counts {
-        apps: u64,
-        users: u64,
-    },
-    Jobs {
-        jobs: Vec<Job>,
-        waiting: u64,
-    },
-    SensitiveWords(Vec<SensitiveWord>),
-    AreaCatalog(Vec<CatalogEntry>),
-    AreaEntry(CatalogEntry),
-}
-
 /// Applies one command to the batch's overlay. On error nothing it wrote stays.
 pub fn apply(
     ctx: ApplyContext,
@@ -350,150 +175,6 @@ pub fn apply(
         state.rollback(checkpoint);
     }
     result
-}
-
-/// Answers a query from committed state.
-pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, CommandError> {
-    match query {
-        Query::GetApp { app_key } => {
-            let (app, env) = apps::by_key(state, app_key)?;
-            Ok(QueryOutput::App(app, env))
-        }
-        Query::ListApps => apps::list(state).map(QueryOutput::Apps),
-        Query::AppSettings { app_key } => apps::settings(state, app_key).map(QueryOutput::Settings),
-        Query::Feed { after, limit } => feed::page(state, *after, *limit).map(QueryOutput::Feed),
-        Query::Conversations {
-            app_key,
-            user_id,
-            limit,
-        } => {
-            conversations::list(state, app_key, user_id, *limit).map(QueryOutput::ConversationList)
-        }
-        Query::UltraGroup {
-            app_key,
-            group_id,
-            question,
-        } => ultragroups::answer(state, app_key, group_id, question).map(QueryOutput::UltraGroup),
-        Query::UserUltraGroups { app_key, user_id } => {
-            apps::by_key(state, app_key)?;
-            ultragroups::of_user(state, app_key, user_id).map(QueryOutput::UserIds)
-        }
-        Query::ArchiveHour {
-            app_key,
-            hour_start_ms,
-        } => messages::archive::hour(state, app_key, *hour_start_ms).map(QueryOutput::Messages),
-        Query::GroupRemark {
-            app_key,
-            group_id,
-            user_id,
-        } => groups::remark(state, app_key, group_id, user_id).map(QueryOutput::Remark),
-        Query::Online {
-            app_key,
-            user_id,
-            now_ms,
-        } => presence::sessions(state, app_key, user_id, *now_ms).map(QueryOutput::Sessions),
-        Query::Readers { app_key, msg_uid } => {
-            groups::readers(state, app_key, msg_uid).map(QueryOutput::Readers)
-        }
-        Query::UserAccess { app_key, user_id } => {
-            let (user, ban) = users::access(state, app_key, user_id)?;
-            Ok(QueryOutput::Access(
-                user,
-                ban,
-                apps::settings(state, app_key)?,
-            ))
-        }
-        Query::Sync { app_key, request } => {
-            apps::by_key(state, app_key)?;
-            feed::sync(state, app_key, request).map(QueryOutput::Sync)
-        }
-        Query::GetUser { app_key, user_id } => {
-            users::get(state, app_key, user_id).map(QueryOutput::User)
-        }
-        Query::BlockedUsers { app_key, now_ms } => {
-            users::blocked(state, app_key, *now_ms).map(QueryOutput::Blocked)
-        }
-        Query::UserList {
-            app_key,
-            list,
-            user_id,
-        } => users::list_members(state, app_key, *list, user_id).map(QueryOutput::UserIds),
-        Query::Users { app_key, user_ids } => {
-            users::existing(state, app_key, user_ids).map(QueryOutput::Users)
-        }
-        Query::History { app_key, page } => {
-            messages::history(state, app_key, page).map(QueryOutput::Messages)
-        }
-        Query::GetMessage { app_key, msg_uid } => {
-            messages::by_uid(state, app_key, msg_uid).map(|m| QueryOutput::Messages(vec![m]))
-        }
-        Query::GroupMembers { app_key, group_id } => {
-            let group = groups::get(state, app_key, group_id)?;
-            groups::members(state, app_key, group_id)
-                .map(|members| QueryOutput::Members(group, members))
-        }
-        Query::UserGroups { app_key, user_id } => {
-            groups::of_user(state, app_key, user_id).map(QueryOutput::Groups)
-        }
-        Query::MutedGroups { app_key } => {
-            groups::muted_groups(state, app_key).map(QueryOutput::Groups)
-        }
-        Query::GroupMuteWhitelist { app_key, group_id } => {
-            groups::mute_whitelist(state, app_key, group_id).map(QueryOutput::UserIds)
-        }
-        Query::Chatrooms { app_key, room_ids } => {
-            chatrooms::rooms(state, app_key, room_ids).map(QueryOutput::Chatrooms)
-        }
-        Query::RoomSetMembers {
-            app_key,
-            room_id,
-            set,
-            now_ms,
-        } => chatrooms::set_members(state, app_key, room_id.as_deref(), *set, *now_ms)
-            .map(QueryOutput::SetEntries),
-        Query::RoomEntries {
-            app_key,
-            room_id,
-            keys,
-        } => chatrooms::entries(state, app_key, room_id, keys).map(QueryOutput::RoomEntries),
-        Query::RoomMembers { app_key, room_id } => {
-            chatrooms::members(state, app_key, room_id).map(QueryOutput::RoomMembers)
-        }
-        Query::Expansion { app_key, msg_uid } => {
-            messages::expansion(state, app_key, msg_uid).map(QueryOutput::Expansion)
-        }
-        Query::ConversationSettings {
-            app_key,
-            user_id,
-            kind,
-            target_id,
-            channel,
-        } => conversations::settings(state, app_key, user_id, *kind, target_id, channel)
-            .map(QueryOutput::Conversation),
-        Query::ConversationTypeLevel {
-            app_key,
-            user_id,
-            kind,
-        } => conversations::type_level(state, app_key, user_id, *kind).map(QueryOutput::Level),
-        Query::Outbox { after, limit } => Ok(QueryOutput::Jobs {
-            jobs: outbox::waiting(state, *after, *limit)?,
-            waiting: outbox::waiting_count(state)?,
-        }),
-        Query::DeadLetters { app_key, limit } => Ok(QueryOutput::Jobs {
-            jobs: outbox::dead_letters(state, app_key, *limit)?,
-            waiting: outbox::waiting_count(state)?,
-        }),
-        Query::SensitiveWords { app_key } => {
-            apps::by_key(state, app_key)?;
-            sensitive::list(state, app_key).map(QueryOutput::SensitiveWords)
-        }
-        Query::AreaCatalog => areas::list(state).map(QueryOutput::AreaCatalog),
-        Query::AreaEntry { code } => areas::get(state, *code).map(QueryOutput::AreaEntry),
-        Query::Counts => Ok(QueryOutput::Counts {
-            apps: state.count_prefix(keys::apps::APP)?,
-            users: state.count_prefix(keys::users::USER)?,
-        }),
-    }
 }
 
 #[cfg(test)]

@@ -15,8 +15,10 @@ use serde::{Deserialize, Serialize};
 
 use super::apply::{Apply, ApplyContext, CommandError};
 use super::apps;
+use super::apps::CallbackSettings;
+use super::conversation::Conversation;
 use super::keys::{of_app, outbox as keys};
-use super::messages::{Conversation, ConversationType, Message};
+use super::messages::Message;
 use super::push::{self, PushJob};
 use super::store::{Overlay, StateRead};
 
@@ -152,6 +154,27 @@ fn enqueue(
     change_waiting(state, 1)
 }
 
+/// HOOK-01: a stored message is routed when the app asks for its conversation type.
+pub(super) fn route_message(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    callbacks: &CallbackSettings,
+    message: &Message,
+) -> Result<(), CommandError> {
+    if !callbacks.routes(message.conversation.kind) {
+        return Ok(());
+    }
+    let lane = conversation_lane(&message.conversation);
+    enqueue(
+        ctx,
+        state,
+        app_key,
+        lane,
+        HookEvent::Message(Box::new(message.clone())),
+    )
+}
+
 fn conversation_lane(conversation: &Conversation) -> String {
     format!(
         "conv/{}/{}/{}/{}",
@@ -162,36 +185,8 @@ fn conversation_lane(conversation: &Conversation) -> String {
     )
 }
 
-/// A stored message is routed when the app asks for its conversation type (HOOK-01),
-/// and pushed to its offline recipients' devices (PUSH-01).
-pub(super) fn message_stored(
-    ctx: ApplyContext,
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    message: &Message,
-) -> Result<(), CommandError> {
-    let settings = apps::settings(state, app_key)?;
-    if settings.callbacks.routes(message.conversation.kind) {
-        enqueue(
-            ctx,
-            state,
-            app_key,
-            conversation_lane(&message.conversation),
-            HookEvent::Message(Box::new(message.clone())),
-        )?;
-    }
-    if !settings.push.is_enabled() {
-        return Ok(());
-    }
-    enqueue_pushes(
-        ctx,
-        state,
-        app_key,
-        push::jobs_for(ctx, state, app_key, message)?,
-    )
-}
-
-fn enqueue_pushes(
+/// PUSH-01, SYS-03: one job per device, in its device's lane.
+pub(super) fn enqueue_pushes(
     ctx: ApplyContext,
     state: &mut Overlay<'_>,
     app_key: &str,
@@ -203,26 +198,6 @@ fn enqueue_pushes(
         enqueue(ctx, state, app_key, lane, HookEvent::Push(job))?;
     }
     Ok(())
-}
-
-/// SYS-03: a push-only notification's jobs. Answers its id and how many devices it
-/// reaches.
-pub(super) fn notice(
-    ctx: ApplyContext,
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    notice: &push::Notice,
-) -> Result<(String, u64), CommandError> {
-    if !apps::settings(state, app_key)?.push.is_enabled() {
-        return Err(CommandError::invalid(
-            "push",
-            "the app has no push settings (APNs, FCM or a webhook)",
-        ));
-    }
-    let (id, jobs) = push::notice_jobs(ctx, state, app_key, notice)?;
-    let devices = jobs.len() as u64;
-    enqueue_pushes(ctx, state, app_key, jobs)?;
-    Ok((id, devices))
 }
 
 /// HOOK-03: a device's session started or ended.
@@ -387,11 +362,6 @@ pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), C
     Ok(state.delete_prefix(&of_app(keys::DEAD, app_key))?)
 }
 
-/// Whether a conversation type is listed (an empty list means every type).
-pub(super) fn lists(types: &[u8], kind: ConversationType) -> bool {
-    types.is_empty() || types.contains(&kind.code())
-}
-
 /// The app server took these callbacks (the dispatcher reports it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutboxDelivered {
@@ -434,25 +404,5 @@ impl Apply for RetryDeadLetters {
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<u64, CommandError> {
         let Self { app_key } = self;
         retry_dead(state, app_key)
-    }
-}
-
-/// A push-only notification (SYS-03).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PushNotice {
-    pub app_key: String,
-    pub notice: push::Notice,
-}
-
-impl Apply for PushNotice {
-    type Answer = (String, u64);
-
-    fn apply(
-        &self,
-        ctx: ApplyContext,
-        state: &mut Overlay<'_>,
-    ) -> Result<(String, u64), CommandError> {
-        let Self { app_key, notice } = self;
-        self::notice(ctx, state, app_key, notice)
     }
 }

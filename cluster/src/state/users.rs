@@ -205,7 +205,7 @@ pub struct Block {
     pub until_ms: u64,
 }
 
-/// Bans users until `until_ms` (they cannot connect; live sessions are closed).
+/// Records bans until `until_ms` (see `cross_domain::bans`).
 pub(super) fn block(
     state: &mut Overlay<'_>,
     app_key: &str,
@@ -221,13 +221,6 @@ pub(super) fn block(
         };
         state.put(keys::block(app_key, user_id), &block)?;
     }
-    super::feed::append_event(
-        state,
-        super::feed::FeedEvent::Banned {
-            app_key: app_key.to_string(),
-            user_ids: user_ids.to_vec(),
-        },
-    )?;
     Ok(())
 }
 
@@ -453,27 +446,6 @@ impl Apply for SetTags {
             tags,
         } = self;
         set_tags(state, app_key, user_id, tags)
-    }
-}
-
-/// Bans users until `until_ms`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BlockUsers {
-    pub app_key: String,
-    pub user_ids: Vec<String>,
-    pub until_ms: u64,
-}
-
-impl Apply for BlockUsers {
-    type Answer = ();
-
-    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let Self {
-            app_key,
-            user_ids,
-            until_ms,
-        } = self;
-        block(state, app_key, user_ids, *until_ms)
     }
 }
 

@@ -1083,7 +1083,7 @@ fn a_sync_hands_out_nothing_past_the_head_it_answers_even_while_applies_land() {
         since_ms: 0,
         limit: 100,
     };
-    let page = feed::sync(&racing, "prodkey001", &request).unwrap();
+    let page = cross_domain::sync::sync(&racing, "prodkey001", &request).unwrap();
     let contents: Vec<&str> = page.messages.iter().map(|m| m.content.as_str()).collect();
     assert_eq!(contents, ["before"]);
     assert_eq!((page.cursor, page.more), (head, false));

@@ -5,11 +5,17 @@ use serde::{Deserialize, Serialize};
 
 use super::apply::{Apply, ApplyContext, CommandError};
 use super::apps;
+use super::conversation::ConversationType;
 use super::feed;
 use super::keys::{groups as keys, of_app};
-use super::messages::ConversationType;
+use super::messages;
 use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
+
+mod mutes;
+
+pub(in crate::state) use mutes::{may_speak, mute_whitelist, muted_groups};
+pub use mutes::{ChangeGroupMuteWhitelist, MuteGroupMembers, SetGroupMuted};
 
 /// SPEC GRP-01: 3000 members per group by default.
 pub const DEFAULT_MEMBER_CAP: u64 = 3000;
@@ -237,92 +243,12 @@ pub(super) fn rename(
     Ok(group)
 }
 
-/// Mutes members until `until_ms` (0 lifts the mute).
-pub(super) fn mute_members(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    group_id: &str,
-    user_ids: &[String],
-    until_ms: u64,
-) -> Result<(), CommandError> {
-    get(state, app_key, group_id)?;
-    for user_id in user_ids {
-        let key = keys::member(app_key, group_id, user_id);
-        let mut member: Member = state.get(&key)?.ok_or_else(|| {
-            CommandError::not_found(format!("member {user_id} of group {group_id}"))
-        })?;
-        member.muted_until_ms = until_ms;
-        state.put(key, &member)?;
-    }
-    Ok(())
-}
-
-pub(super) fn set_muted(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    group_id: &str,
-    muted: bool,
-) -> Result<(), CommandError> {
-    let mut group = get(state, app_key, group_id)?;
-    group.muted = muted;
-    state.put(keys::group(app_key, group_id), &group)?;
-    Ok(())
-}
-
-pub(super) fn change_mute_whitelist(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    group_id: &str,
-    user_ids: &[String],
-    present: bool,
-) -> Result<(), CommandError> {
-    get(state, app_key, group_id)?;
-    for user_id in user_ids {
-        validate_user_id(user_id)?;
-        let key = keys::whitelisted(app_key, group_id, user_id);
-        if present {
-            state.put(key, user_id)?;
-        } else {
-            state.delete(key);
-        }
-    }
-    Ok(())
-}
-
 pub(super) fn members(
     state: &impl StateRead,
     app_key: &str,
     group_id: &str,
 ) -> Result<Vec<Member>, CommandError> {
     Ok(state.scan(&keys::of_group(keys::MEMBER, app_key, group_id))?)
-}
-
-/// A member may send from a client unless muted (GRP-06) or the whole group is muted and
-/// the member is not on its whitelist (GRP-07).
-pub(super) fn may_speak(
-    ctx: ApplyContext,
-    state: &impl StateRead,
-    app_key: &str,
-    group_id: &str,
-    user_id: &str,
-) -> Result<(), CommandError> {
-    let group = get(state, app_key, group_id)?;
-    let Some(member) = membership(state, app_key, group_id, user_id)? else {
-        return Err(CommandError::NotMember {
-            what: format!("group {group_id}"),
-        });
-    };
-    let whitelisted = || -> Result<bool, CommandError> {
-        Ok(state
-            .get_raw(&keys::whitelisted(app_key, group_id, user_id))?
-            .is_some())
-    };
-    if member.muted_until_ms > ctx.now_ms || (group.muted && !whitelisted()?) {
-        return Err(CommandError::Muted {
-            what: format!("group {group_id}"),
-        });
-    }
-    Ok(())
 }
 
 const MAX_REMARK_CHARS: usize = 64;
@@ -364,70 +290,20 @@ pub(super) fn remark(
     get(state, app_key, group_id)?;
     Ok(state.get(&keys::remark(app_key, group_id, user_id))?)
 }
-/// Messages one group receipt may name.
-pub const MAX_RECEIPT_MESSAGES: usize = 100;
-
-/// GRP-03: `user_id` has read these group messages. Records who read what and tells each
-/// message's sender with an `RC:RRRspMsg` visible to the senders only.
-pub(super) fn read_receipt(
-    ctx: ApplyContext,
+/// Records that `user_id` read a group message at `at_ms`; false if it had already.
+pub(super) fn record_reader(
     state: &mut Overlay<'_>,
     app_key: &str,
-    group_id: &str,
+    msg_uid: &str,
     user_id: &str,
-    msg_uids: &[String],
-) -> Result<Vec<super::messages::Publication>, CommandError> {
-    if msg_uids.is_empty() || msg_uids.len() > MAX_RECEIPT_MESSAGES {
-        return Err(CommandError::invalid(
-            "msgUIDs",
-            format!("1 to {MAX_RECEIPT_MESSAGES} message ids"),
-        ));
+    at_ms: u64,
+) -> Result<bool, CommandError> {
+    let key = keys::reader(app_key, msg_uid, user_id);
+    if state.get_raw(&key)?.is_some() {
+        return Ok(false);
     }
-    if membership(state, app_key, group_id, user_id)?.is_none() {
-        return Err(CommandError::NotMember {
-            what: format!("group {group_id}"),
-        });
-    }
-    let mut by_sender: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-    for msg_uid in msg_uids {
-        let message = super::messages::by_uid(state, app_key, msg_uid)?;
-        let conversation = &message.conversation;
-        if conversation.kind != ConversationType::Group || conversation.first != group_id {
-            return Err(CommandError::invalid(
-                "msgUIDs",
-                format!("{msg_uid} is not a message of group {group_id}"),
-            ));
-        }
-        let key = keys::reader(app_key, msg_uid, user_id);
-        if state.get_raw(&key)?.is_none() && message.sender != user_id {
-            state.put(key, &(user_id.to_string(), ctx.now_ms))?;
-            by_sender
-                .entry(message.sender)
-                .or_default()
-                .push(msg_uid.clone());
-        }
-    }
-    if by_sender.is_empty() {
-        return Ok(Vec::new());
-    }
-    let notice = super::messages::NewMessage {
-        conversation: super::messages::Conversation::group_like(
-            ConversationType::Group,
-            group_id,
-            "",
-        ),
-        sender: user_id.to_string(),
-        recipient: None,
-        object_name: "RC:RRRspMsg".into(),
-        content: serde_json::json!({ "receiptMessageDic": by_sender }).to_string(),
-        flags: super::messages::MessageFlags::builtin("RC:RRRspMsg"),
-        push_content: None,
-        push_data: None,
-        verify_blacklist: false,
-        visible_to: by_sender.keys().cloned().collect(),
-        sender_device: None,
-    };
-    super::messages::publish(ctx, state, app_key, &[notice])
+    state.put(key, &(user_id.to_string(), at_ms))?;
+    Ok(true)
 }
 
 /// Who read a group message, and when: (user, ms), oldest first.
@@ -436,19 +312,10 @@ pub(super) fn readers(
     app_key: &str,
     msg_uid: &str,
 ) -> Result<Vec<(String, u64)>, CommandError> {
-    super::messages::by_uid(state, app_key, msg_uid)?;
+    messages::by_uid(state, app_key, msg_uid)?;
     let mut readers: Vec<(String, u64)> = state.scan(&keys::readers(app_key, msg_uid))?;
     readers.sort_by_key(|(_, at)| *at);
     Ok(readers)
-}
-
-pub(super) fn mute_whitelist(
-    state: &impl StateRead,
-    app_key: &str,
-    group_id: &str,
-) -> Result<Vec<String>, CommandError> {
-    get(state, app_key, group_id)?;
-    Ok(state.scan(&keys::of_group(keys::MUTE_WHITELIST, app_key, group_id))?)
 }
 
 /// The groups `user_id` belongs to.
@@ -464,16 +331,6 @@ pub(super) fn of_user(
         groups.push(get(state, app_key, &id)?);
     }
     Ok(groups)
-}
-
-/// Groups whose whole-group mute is on.
-pub(super) fn muted_groups(
-    state: &impl StateRead,
-    app_key: &str,
-) -> Result<Vec<Group>, CommandError> {
-    apps::by_key(state, app_key)?;
-    let groups: Vec<Group> = state.scan(&of_app(keys::GROUP, app_key))?;
-    Ok(groups.into_iter().filter(|g| g.muted).collect())
 }
 
 /// Removes every group of an app environment.
@@ -621,96 +478,5 @@ impl Apply for RenameGroup {
             name,
         } = self;
         rename(state, app_key, group_id, name)
-    }
-}
-
-/// Mutes members of a group until `until_ms` (0 lifts it).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MuteGroupMembers {
-    pub app_key: String,
-    pub group_id: String,
-    pub user_ids: Vec<String>,
-    pub until_ms: u64,
-}
-
-impl Apply for MuteGroupMembers {
-    type Answer = ();
-
-    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let Self {
-            app_key,
-            group_id,
-            user_ids,
-            until_ms,
-        } = self;
-        mute_members(state, app_key, group_id, user_ids, *until_ms)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ChangeGroupMuteWhitelist {
-    pub app_key: String,
-    pub group_id: String,
-    pub user_ids: Vec<String>,
-    pub present: bool,
-}
-
-impl Apply for ChangeGroupMuteWhitelist {
-    type Answer = ();
-
-    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let Self {
-            app_key,
-            group_id,
-            user_ids,
-            present,
-        } = self;
-        change_mute_whitelist(state, app_key, group_id, user_ids, *present)
-    }
-}
-
-/// A member has read these group messages (GRP-03).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GroupReadReceipt {
-    pub app_key: String,
-    pub group_id: String,
-    pub user_id: String,
-    pub msg_uids: Vec<String>,
-}
-
-impl Apply for GroupReadReceipt {
-    type Answer = Vec<super::messages::Publication>;
-
-    fn apply(
-        &self,
-        ctx: ApplyContext,
-        state: &mut Overlay<'_>,
-    ) -> Result<Vec<super::messages::Publication>, CommandError> {
-        let Self {
-            app_key,
-            group_id,
-            user_id,
-            msg_uids,
-        } = self;
-        read_receipt(ctx, state, app_key, group_id, user_id, msg_uids)
-    }
-}
-
-/// Turns whole-group mute on or off.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SetGroupMuted {
-    pub app_key: String,
-    pub group_ids: Vec<String>,
-    pub muted: bool,
-}
-
-impl Apply for SetGroupMuted {
-    type Answer = ();
-
-    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        for group_id in &self.group_ids {
-            set_muted(state, &self.app_key, group_id, self.muted)?;
-        }
-        Ok(())
     }
 }

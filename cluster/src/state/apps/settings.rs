@@ -1,131 +1,13 @@
-//! Apps (tenants): one record per app with its two environments' credentials, and an
-//! index from every App Key to its app.
+//! What an app environment switches on or tunes: options, callbacks (HOOK-01..04) and
+//! push credentials (PUSH-02, PUSH-04), with their limits.
 
-use meridian_regions::AreaCode;
 use serde::{Deserialize, Serialize};
 
-use super::apply::{Apply, ApplyContext, CommandError};
-use super::keys::apps as keys;
-use super::messages::ConversationType;
-use super::store::{Overlay, StateRead};
-use super::users;
+use crate::state::apply::CommandError;
+use crate::state::conversation::ConversationType;
 
 /// Web origins one app may list (MSG-10).
 pub const MAX_SECURE_DOMAINS: usize = 50;
-const MAX_NAME_CHARS: usize = 64;
-
-/// `dev` and `prod` environments of one app: separate keys, separate data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AppEnv {
-    Dev,
-    Prod,
-}
-
-impl AppEnv {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AppEnv::Dev => "dev",
-            AppEnv::Prod => "prod",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Credentials {
-    pub app_key: String,
-    pub app_secret: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct App {
-    pub name: String,
-    pub home: AreaCode,
-    pub created_at_ms: u64,
-    pub dev: Credentials,
-    pub prod: Credentials,
-}
-
-impl App {
-    pub fn credentials(&self, env: AppEnv) -> &Credentials {
-        match env {
-            AppEnv::Dev => &self.dev,
-            AppEnv::Prod => &self.prod,
-        }
-    }
-}
-
-/// Which app (by its prod key) an App Key belongs to, and in which environment.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct KeyIndex {
-    prod_key: String,
-    env: AppEnv,
-}
-
-/// App Keys and Secrets: 6–64 ASCII letters or digits (the commercial service's keys are
-/// 13–14 lowercase alphanumerics; operators moving an app in keep theirs).
-fn validate_credential(field: &str, value: &str) -> Result<(), CommandError> {
-    if !(6..=64).contains(&value.len()) {
-        return Err(CommandError::invalid(field, "must be 6 to 64 characters"));
-    }
-    if !value.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(CommandError::invalid(
-            field,
-            "only ASCII letters and digits are allowed",
-        ));
-    }
-    Ok(())
-}
-
-pub(super) fn create(
-    ctx: ApplyContext,
-    state: &mut Overlay<'_>,
-    name: &str,
-    dev: &Credentials,
-    prod: &Credentials,
-) -> Result<App, CommandError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
-        return Err(CommandError::invalid("name", "must be 1 to 64 characters"));
-    }
-    validate_credential("dev.appKey", &dev.app_key)?;
-    validate_credential("dev.appSecret", &dev.app_secret)?;
-    validate_credential("prod.appKey", &prod.app_key)?;
-    validate_credential("prod.appSecret", &prod.app_secret)?;
-    if dev.app_key == prod.app_key {
-        return Err(CommandError::invalid(
-            "dev.appKey",
-            "must differ from prod.appKey",
-        ));
-    }
-    for key in [&dev.app_key, &prod.app_key] {
-        if state.get_raw(&keys::key_index(key))?.is_some() {
-            return Err(CommandError::Conflict {
-                what: format!("app key {key}"),
-            });
-        }
-    }
-    let app = App {
-        name: name.to_string(),
-        home: ctx.area,
-        created_at_ms: ctx.now_ms,
-        dev: dev.clone(),
-        prod: prod.clone(),
-    };
-    state.put(keys::app(&prod.app_key), &app)?;
-    for (env, creds) in [(AppEnv::Dev, dev), (AppEnv::Prod, prod)] {
-        state.put(
-            keys::key_index(&creds.app_key),
-            &KeyIndex {
-                prod_key: prod.app_key.clone(),
-                env,
-            },
-        )?;
-    }
-    Ok(app)
-}
 
 /// What an app environment switches on or tunes (the operator admin API sets them;
 /// they apply to the next request, MSG-11).
@@ -193,7 +75,7 @@ impl PushSettings {
     }
 
     /// Puts back the stored private keys where `self` carries [`REDACTED_KEY`].
-    fn keep_keys_of(&mut self, stored: &PushSettings) {
+    pub(super) fn keep_keys_of(&mut self, stored: &PushSettings) {
         for app in &mut self.apps {
             let old = stored.app(&app.app_id);
             if let Some(apns) = &mut app.apns {
@@ -221,7 +103,7 @@ impl PushSettings {
         self.apps.iter().find(|app| app.app_id == app_id)
     }
 
-    fn validate(&self) -> Result<(), CommandError> {
+    pub(super) fn validate(&self) -> Result<(), CommandError> {
         if let Some(url) = &self.webhook_url {
             validate_url("push.webhookUrl", url)?;
         }
@@ -360,7 +242,7 @@ impl ModerationRule {
             |list: &[String], value: &str| list.is_empty() || list.iter().any(|v| v == value);
         listed(&self.senders, sender)
             && listed(&self.receivers, receiver)
-            && super::outbox::lists(&self.conversation_types, kind)
+            && lists(&self.conversation_types, kind)
             && listed(&self.object_names, object_name)
     }
 }
@@ -403,7 +285,7 @@ fn validate_types(field: &str, types: &[u8]) -> Result<(), CommandError> {
 impl CallbackSettings {
     /// HOOK-01: whether messages of this conversation type are routed.
     pub fn routes(&self, kind: ConversationType) -> bool {
-        self.routing_url.is_some() && super::outbox::lists(&self.routing_types, kind)
+        self.routing_url.is_some() && lists(&self.routing_types, kind)
     }
 
     /// HOOK-02: the rule holding this message, if any.
@@ -419,7 +301,7 @@ impl CallbackSettings {
             .find(|rule| rule.matches(sender, receiver, kind, object_name))
     }
 
-    fn validate(&self) -> Result<(), CommandError> {
+    pub(super) fn validate(&self) -> Result<(), CommandError> {
         for (field, url) in [
             ("callbacks.routingUrl", &self.routing_url),
             ("callbacks.onlineStatusUrl", &self.online_status_url),
@@ -491,7 +373,7 @@ impl Default for AppSettings {
 }
 
 impl AppSettings {
-    fn validate(&self) -> Result<(), CommandError> {
+    pub(super) fn validate(&self) -> Result<(), CommandError> {
         self.callbacks.validate()?;
         self.push.validate()?;
         if !(1..=7).contains(&self.offline_window_days) {
@@ -530,117 +412,7 @@ impl AppSettings {
     }
 }
 
-pub(super) fn set_settings(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    settings: &AppSettings,
-) -> Result<AppSettings, CommandError> {
-    let mut settings = settings.clone();
-    settings
-        .push
-        .keep_keys_of(&self::settings(state, app_key)?.push);
-    settings.validate()?;
-    state.put(keys::settings(app_key), &settings)?;
-    Ok(settings)
-}
-
-pub fn settings(state: &impl StateRead, app_key: &str) -> Result<AppSettings, CommandError> {
-    by_key(state, app_key)?;
-    Ok(state.get(&keys::settings(app_key))?.unwrap_or_default())
-}
-
-/// Removes the app, both keys and every user of both environments; answers how many
-/// users there were.
-pub(super) fn delete(state: &mut Overlay<'_>, app_key: &str) -> Result<u64, CommandError> {
-    let (app, _) = by_key(state, app_key)?;
-    let mut users_removed = 0;
-    for creds in [&app.dev, &app.prod] {
-        users_removed += users::delete_all(state, &creds.app_key)?;
-        super::messages::delete_all(state, &creds.app_key)?;
-        super::groups::delete_all(state, &creds.app_key)?;
-        super::chatrooms::delete_all(state, &creds.app_key)?;
-        super::conversations::delete_all(state, &creds.app_key)?;
-        super::feed::delete_all(state, &creds.app_key)?;
-        super::ultragroups::delete_all(state, &creds.app_key)?;
-        super::outbox::delete_all(state, &creds.app_key)?;
-        super::push::delete_all(state, &creds.app_key)?;
-        super::sensitive::delete_all(state, &creds.app_key)?;
-        state.delete(keys::settings(&creds.app_key));
-        state.delete(keys::key_index(&creds.app_key));
-    }
-    state.delete(keys::app(&app.prod.app_key));
-    Ok(users_removed)
-}
-
-pub(super) fn by_key(state: &impl StateRead, app_key: &str) -> Result<(App, AppEnv), CommandError> {
-    let not_found = || CommandError::not_found(format!("app key {app_key}"));
-    let index: KeyIndex = state
-        .get(&keys::key_index(app_key))?
-        .ok_or_else(not_found)?;
-    let app: App = state
-        .get(&keys::app(&index.prod_key))?
-        .ok_or_else(not_found)?;
-    Ok((app, index.env))
-}
-
-pub(super) fn list(state: &impl StateRead) -> Result<Vec<App>, CommandError> {
-    Ok(state.scan(keys::APP)?)
-}
-
-/// Credentials are chosen before proposing (by the caller or the admin API), never
-/// generated while applying: every replica must compute the same state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CreateApp {
-    pub name: String,
-    pub dev: Credentials,
-    pub prod: Credentials,
-}
-
-impl Apply for CreateApp {
-    type Answer = App;
-
-    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<App, CommandError> {
-        let Self { name, dev, prod } = self;
-        create(ctx, state, name, dev, prod)
-    }
-}
-
-/// Replaces an app environment's settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SetAppSettings {
-    pub app_key: String,
-    pub settings: AppSettings,
-}
-
-impl Apply for SetAppSettings {
-    type Answer = AppSettings;
-
-    fn apply(
-        &self,
-        _ctx: ApplyContext,
-        state: &mut Overlay<'_>,
-    ) -> Result<AppSettings, CommandError> {
-        let Self { app_key, settings } = self;
-        set_settings(state, app_key, settings)
-    }
-}
-
-/// Removes the app, both keys and everything both environments keep.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DeleteApp {
-    pub app_key: String,
-}
-
-impl Apply for DeleteApp {
-    /// The key asked for and how many users were removed.
-    type Answer = (String, u64);
-
-    fn apply(
-        &self,
-        _ctx: ApplyContext,
-        state: &mut Overlay<'_>,
-    ) -> Result<(String, u64), CommandError> {
-        let users_removed = delete(state, &self.app_key)?;
-        Ok((self.app_key.clone(), users_removed))
-    }
+/// Whether a conversation type is listed (an empty list means every type).
+fn lists(types: &[u8], kind: ConversationType) -> bool {
+    types.is_empty() || types.contains(&kind.code())
 }

@@ -7,15 +7,22 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::apply::{Apply, ApplyContext, CommandError};
+use super::apply::{ApplyContext, CommandError};
 use super::apps;
-use super::conversations;
+use super::conversation::ConversationType;
 use super::feed;
 use super::groups::validate_group_id;
 use super::keys::{of_app, ultragroups as keys};
-use super::messages::{self, Conversation, ConversationType, Message};
+use super::messages::{self, NewMessage};
 use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
+
+mod questions;
+mod speaking;
+
+pub(in crate::state) use questions::answer;
+pub use questions::{UltraGroupAnswer, UltraGroupQuestion};
+pub(in crate::state) use speaking::{audience, may_speak};
 
 /// ULG-01: a user belongs to at most 100 ultra groups.
 pub const MAX_GROUPS_PER_USER: u64 = 100;
@@ -122,41 +129,6 @@ pub enum UltraGroupChange {
         sender: String,
         content: String,
     },
-}
-
-/// A question about one ultra group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum UltraGroupQuestion {
-    Get,
-    IsMember {
-        user_id: String,
-    },
-    Channels,
-    SetMembers {
-        channel: String,
-        set: UltraGroupSet,
-    },
-    Muted {
-        channel: String,
-    },
-    PushLevel {
-        channel: String,
-    },
-    /// Per channel this user may read: unread count and last message (ULG-03).
-    Unread {
-        user_id: String,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum UltraGroupAnswer {
-    Group(UltraGroup),
-    Flag(bool),
-    Channels(Vec<Channel>),
-    Users(Vec<String>),
-    Level(i8),
-    /// (channel, unread, last message)
-    Unread(Vec<(String, u64, Option<Message>)>),
 }
 
 fn validate_channel(channel: &str) -> Result<(), CommandError> {
@@ -326,13 +298,14 @@ fn leave(
     announce(state, app_key, &group.group_id, Vec::new(), left, false)
 }
 
+/// Applies one change; a message edit (ULG-07) answers the notice its caller publishes.
 pub(super) fn change(
     ctx: ApplyContext,
     state: &mut Overlay<'_>,
     app_key: &str,
     group_id: &str,
     change: &UltraGroupChange,
-) -> Result<Vec<messages::Publication>, CommandError> {
+) -> Result<Option<NewMessage>, CommandError> {
     apps::by_key(state, app_key)?;
     validate_group_id(group_id)?;
     if let UltraGroupChange::Create { name, owner } = change {
@@ -351,7 +324,7 @@ pub(super) fn change(
             members: 0,
         };
         join(ctx, state, app_key, &mut group, std::slice::from_ref(owner))?;
-        return Ok(Vec::new());
+        return Ok(None);
     }
     let mut group = get(state, app_key, group_id)?;
     match change {
@@ -502,20 +475,21 @@ pub(super) fn change(
             msg_uid,
             sender,
             content,
-        } => return modify(ctx, state, app_key, group_id, msg_uid, sender, content),
+        } => return edit(state, app_key, group_id, msg_uid, sender, content).map(Some),
     }
-    Ok(Vec::new())
+    Ok(None)
 }
 
-fn modify(
-    ctx: ApplyContext,
+/// ULG-07: replaces a message's content; answers the `RC:MsgModify` notice for its
+/// online members.
+fn edit(
     state: &mut Overlay<'_>,
     app_key: &str,
     group_id: &str,
     msg_uid: &str,
     sender: &str,
     content: &str,
-) -> Result<Vec<messages::Publication>, CommandError> {
+) -> Result<NewMessage, CommandError> {
     let mut message = messages::by_uid(state, app_key, msg_uid)?;
     let conversation = message.conversation.clone();
     if conversation.kind != ConversationType::UltraGroup || conversation.first != group_id {
@@ -539,7 +513,7 @@ fn modify(
     message.content = content.to_string();
     message.modified = true;
     messages::replace(state, app_key, &message)?;
-    let notice = messages::NewMessage {
+    Ok(NewMessage {
         conversation,
         sender: sender.to_string(),
         recipient: None,
@@ -551,92 +525,7 @@ fn modify(
         verify_blacklist: false,
         visible_to: message.visible_to.clone(),
         sender_device: None,
-    };
-    messages::publish(ctx, state, app_key, &[notice])
-}
-
-/// Who may see a channel's messages: nobody in particular (every member) for public
-/// channels, the channel's users for private ones.
-pub(super) fn audience(
-    state: &impl StateRead,
-    app_key: &str,
-    group_id: &str,
-    channel_id: &str,
-) -> Result<Vec<String>, CommandError> {
-    get(state, app_key, group_id)?;
-    if !channel(state, app_key, group_id, channel_id)?.private {
-        return Ok(Vec::new());
-    }
-    let users = set_members(
-        state,
-        app_key,
-        group_id,
-        channel_id,
-        UltraGroupSet::PrivateChannelUsers,
-    )?;
-    if users.is_empty() {
-        return Err(CommandError::invalid(
-            "busChannel",
-            "the private channel has no users",
-        ));
-    }
-    Ok(users)
-}
-
-/// A member may send from a client unless muted in the channel or the group, or the
-/// channel or group is muted and it is not whitelisted there; a private channel takes
-/// its users only (ULG-05).
-pub(super) fn may_speak(
-    state: &impl StateRead,
-    app_key: &str,
-    group_id: &str,
-    channel_id: &str,
-    user_id: &str,
-) -> Result<(), CommandError> {
-    let not_member = || CommandError::NotMember {
-        what: format!("ultra group {group_id}"),
-    };
-    member(state, app_key, group_id, user_id)?.ok_or_else(not_member)?;
-    let found = channel(state, app_key, group_id, channel_id)?;
-    if found.private
-        && !in_set(
-            state,
-            app_key,
-            group_id,
-            channel_id,
-            UltraGroupSet::PrivateChannelUsers,
-            user_id,
-        )?
-    {
-        return Err(not_member());
-    }
-    for scope in [channel_id, ""] {
-        let muted_here: bool = state
-            .get(&keys::of_channel(keys::MUTED, app_key, group_id, scope))?
-            .unwrap_or(false);
-        let whitelisted = in_set(
-            state,
-            app_key,
-            group_id,
-            scope,
-            UltraGroupSet::MuteWhitelist,
-            user_id,
-        )?;
-        if in_set(
-            state,
-            app_key,
-            group_id,
-            scope,
-            UltraGroupSet::Muted,
-            user_id,
-        )? || (muted_here && !whitelisted)
-        {
-            return Err(CommandError::Muted {
-                what: format!("ultra group {group_id}"),
-            });
-        }
-    }
-    Ok(())
+    })
 }
 
 /// The ultra groups `user_id` belongs to.
@@ -659,90 +548,6 @@ pub(super) fn joined_at_pos(
     Ok(member(state, app_key, group_id, user_id)?.map(|m| m.joined_at_pos))
 }
 
-pub(super) fn answer(
-    state: &impl StateRead,
-    app_key: &str,
-    group_id: &str,
-    question: &UltraGroupQuestion,
-) -> Result<UltraGroupAnswer, CommandError> {
-    apps::by_key(state, app_key)?;
-    let group = get(state, app_key, group_id)?;
-    Ok(match question {
-        UltraGroupQuestion::Get => UltraGroupAnswer::Group(group),
-        UltraGroupQuestion::IsMember { user_id } => {
-            UltraGroupAnswer::Flag(member(state, app_key, group_id, user_id)?.is_some())
-        }
-        UltraGroupQuestion::Channels => {
-            let mut channels: Vec<Channel> =
-                state.scan(&keys::of_group(keys::CHANNEL, app_key, group_id))?;
-            // Oldest first; same-instant channels by id.
-            channels.sort_by(|a, b| {
-                (a.created_at_ms, &a.channel_id).cmp(&(b.created_at_ms, &b.channel_id))
-            });
-            UltraGroupAnswer::Channels(channels)
-        }
-        UltraGroupQuestion::SetMembers { channel: c, set } => {
-            channel(state, app_key, group_id, c)?;
-            UltraGroupAnswer::Users(set_members(state, app_key, group_id, c, *set)?)
-        }
-        UltraGroupQuestion::Muted { channel: c } => {
-            channel(state, app_key, group_id, c)?;
-            UltraGroupAnswer::Flag(
-                state
-                    .get(&keys::of_channel(keys::MUTED, app_key, group_id, c))?
-                    .unwrap_or(false),
-            )
-        }
-        UltraGroupQuestion::PushLevel { channel: c } => {
-            channel(state, app_key, group_id, c)?;
-            UltraGroupAnswer::Level(
-                state
-                    .get(&keys::of_channel(keys::LEVEL, app_key, group_id, c))?
-                    .unwrap_or(0),
-            )
-        }
-        UltraGroupQuestion::Unread { user_id } => {
-            let joined = member(state, app_key, group_id, user_id)?.ok_or_else(|| {
-                CommandError::NotMember {
-                    what: format!("ultra group {group_id}"),
-                }
-            })?;
-            let mut channels = vec![String::new()];
-            for found in state.scan::<Channel>(&keys::of_group(keys::CHANNEL, app_key, group_id))? {
-                let readable = !found.private
-                    || in_set(
-                        state,
-                        app_key,
-                        group_id,
-                        &found.channel_id,
-                        UltraGroupSet::PrivateChannelUsers,
-                        user_id,
-                    )?;
-                if readable {
-                    channels.push(found.channel_id);
-                }
-            }
-            let mut out = Vec::with_capacity(channels.len());
-            for channel_id in channels {
-                let conversation =
-                    Conversation::group_like(ConversationType::UltraGroup, group_id, &channel_id);
-                let read = conversations::read_mark(state, app_key, user_id, &conversation)?;
-                let (last, unread) = messages::last_and_unread(
-                    state,
-                    app_key,
-                    &conversation,
-                    user_id,
-                    read,
-                    joined.joined_at_pos,
-                    conversations::MAX_UNREAD,
-                )?;
-                out.push((channel_id, unread, last));
-            }
-            UltraGroupAnswer::Unread(out)
-        }
-    })
-}
-
 /// Removes every ultra group of an app environment.
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
     for family in keys::PER_APP {
@@ -763,29 +568,4 @@ pub(super) fn member_ids(
         .into_iter()
         .map(|(key, _)| keys::member_id(&prefix, &key))
         .collect())
-}
-
-/// Changes one ultra group (ULG).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ChangeUltraGroup {
-    pub app_key: String,
-    pub group_id: String,
-    pub change: UltraGroupChange,
-}
-
-impl Apply for ChangeUltraGroup {
-    type Answer = Vec<messages::Publication>;
-
-    fn apply(
-        &self,
-        ctx: ApplyContext,
-        state: &mut Overlay<'_>,
-    ) -> Result<Vec<messages::Publication>, CommandError> {
-        let Self {
-            app_key,
-            group_id,
-            change,
-        } = self;
-        self::change(ctx, state, app_key, group_id, change)
-    }
 }
