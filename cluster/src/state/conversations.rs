@@ -4,12 +4,12 @@
 use serde::{Deserialize, Serialize};
 
 use super::apply::{Apply, ApplyContext, CommandError};
-use super::conversation::{Conversation, ConversationType};
 use super::keys::{conversations as keys, of_app, under};
 use super::messages::{self, Message};
 use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
 use super::{apps, groups};
+use meridian_proto::{Conversation, ConversationType};
 
 /// Messages one deletion may name.
 pub const MAX_DELETE: usize = 100;

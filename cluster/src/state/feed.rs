@@ -13,10 +13,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::apply::CommandError;
-use super::conversation::{Conversation, ConversationType};
 use super::keys::{feed as keys, of_app};
 use super::messages::{self, Message};
 use super::store::{Overlay, StateRead};
+use meridian_proto::{Conversation, ConversationType};
 
 /// Events kept in the feed; an edge further behind than this resyncs its sessions.
 pub const FEED_RETAINED: u64 = 50_000;

@@ -10,8 +10,8 @@
 //! before it:
 //!
 //! 1. **Base**: `keys`, `store` (reads, and the overlay a batch writes to), `apply` (the
-//!    context, the refusals, the [`Apply`] trait every command implements) and
-//!    `conversation` (conversation types).
+//!    context, the refusals, the [`Apply`] trait every command implements), and
+//!    `meridian_proto`'s conversation types.
 //! 2. **Domains**, the lower layer: each keeps its records, reads and writes them, and
 //!    holds the commands that stay within it. In the order they may call each other:
 //!    apps, areas, users, sensitive, messages, feed, push, outbox, presence, groups,
@@ -29,7 +29,6 @@ pub(crate) mod apps;
 pub mod areas;
 pub mod chatrooms;
 mod command;
-mod conversation;
 pub mod conversations;
 mod cross_domain;
 pub mod feed;
@@ -57,12 +56,12 @@ pub use apps::{
 };
 pub use chatrooms::{Chatroom, Priority, RoomEntry, RoomFlag, RoomSet, SetEntry};
 pub use command::{Command, Output};
-pub use conversation::{Conversation, ConversationType};
 pub use conversations::{ConversationSetting, ConversationSettings, ConversationSummary};
 pub use cross_domain::history::HistoryPage;
 pub use cross_domain::publish::Publication;
 pub use feed::{FeedEvent, FeedPage, SyncPage, SyncRequest};
 pub use groups::{Group, Member};
+pub use meridian_proto::{Conversation, ConversationType};
 pub use messages::{
     ClientOrigin, ExpansionEntry, ImportedMessage, Message, MessageFlags, NewMessage,
 };

@@ -16,11 +16,11 @@ use serde::{Deserialize, Serialize};
 use super::apply::{Apply, ApplyContext, CommandError};
 use super::apps;
 use super::apps::CallbackSettings;
-use super::conversation::Conversation;
 use super::keys::{of_app, outbox as keys};
 use super::messages::Message;
 use super::push::{self, PushJob};
 use super::store::{Overlay, StateRead};
+use meridian_proto::Conversation;
 
 /// The first retry waits this long; each further one twice as long …
 pub const FIRST_BACKOFF_MS: u64 = 1_000;

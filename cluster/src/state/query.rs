@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 use super::apply::CommandError;
 use super::apps::{App, AppEnv, AppSettings};
 use super::chatrooms::{Chatroom, RoomEntry, RoomSet, SetEntry};
-use super::conversation::ConversationType;
 use super::conversations::{ConversationSettings, ConversationSummary};
 use super::cross_domain::{self, history::HistoryPage};
 use super::feed::{FeedPage, SyncPage, SyncRequest};
@@ -22,6 +21,7 @@ use super::{
     apps, areas, chatrooms, conversations, feed, groups, keys, messages, outbox, presence,
     sensitive, ultragroups, users,
 };
+use meridian_proto::ConversationType;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Query {

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::state::apply::CommandError;
-use crate::state::conversation::ConversationType;
+use meridian_proto::ConversationType;
 
 /// Web origins one app may list (MSG-10).
 pub const MAX_SECURE_DOMAINS: usize = 50;

@@ -4,12 +4,12 @@
 use serde::{Deserialize, Serialize};
 
 use crate::state::apply::{Apply, ApplyContext, CommandError};
-use crate::state::conversation::ConversationType;
 use crate::state::feed;
 use crate::state::keys::chatrooms as keys;
 use crate::state::outbox::{RoomCause, RoomEvent};
 use crate::state::store::{Overlay, StateRead};
 use crate::state::users::validate_user_id;
+use meridian_proto::ConversationType;
 
 use super::sets::{set_members, RoomSet};
 use super::{get, report, touch};

@@ -5,10 +5,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::state::apply::CommandError;
-use crate::state::conversation::{Conversation, ConversationType};
 use crate::state::messages::{self, Message, MAX_PAGE};
 use crate::state::store::StateRead;
 use crate::state::{apps, conversations, groups, ultragroups};
+use meridian_proto::{Conversation, ConversationType};
 
 /// Which page of a conversation's history a query wants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,11 +6,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::state::apply::{Apply, ApplyContext, CommandError};
-use crate::state::conversation::ConversationType;
 use crate::state::messages::Message;
 use crate::state::push::{self, PushJob};
 use crate::state::store::{Overlay, StateRead};
 use crate::state::{apps, conversations, groups, outbox, presence, ultragroups, users};
+use meridian_proto::ConversationType;
 
 /// The longest push text taken from a message's content.
 const MAX_BODY_CHARS: usize = 200;

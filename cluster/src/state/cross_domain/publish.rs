@@ -9,12 +9,12 @@ use serde::{Deserialize, Serialize};
 use super::{client_sends, notifications};
 use crate::state::apply::{Apply, ApplyContext, CommandError};
 use crate::state::chatrooms::{self, Priority};
-use crate::state::conversation::ConversationType;
 use crate::state::messages::{self, archive, Message, MessageFlags, NewMessage};
 use crate::state::sensitive::{self, screen_content, screen_text, Screened};
 use crate::state::store::{Overlay, StateRead};
 use crate::state::users::{self, UserList};
 use crate::state::{apps, conversations, feed, groups, ultragroups};
+use meridian_proto::ConversationType;
 
 /// What became of one message of a publish.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,10 +5,10 @@ use serde::{Deserialize, Serialize};
 
 use super::publish::{publish, Publication};
 use crate::state::apply::{Apply, ApplyContext, CommandError};
-use crate::state::conversation::{Conversation, ConversationType};
 use crate::state::groups;
 use crate::state::messages::{self, MessageFlags, NewMessage};
 use crate::state::store::Overlay;
+use meridian_proto::{Conversation, ConversationType};
 
 /// Messages one group receipt may name.
 pub const MAX_RECEIPT_MESSAGES: usize = 100;

@@ -5,12 +5,12 @@ use serde::{Deserialize, Serialize};
 
 use super::apply::{Apply, ApplyContext, CommandError};
 use super::apps;
-use super::conversation::ConversationType;
 use super::feed;
 use super::keys::{groups as keys, of_app};
 use super::messages;
 use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
+use meridian_proto::ConversationType;
 
 mod mutes;
 

@@ -14,7 +14,7 @@
 //!
 //! Changing a byte here changes what is on disk: existing state would no longer be found.
 
-use super::conversation::Conversation;
+use meridian_proto::Conversation;
 
 /// `{prefix}{appKey}/{part}/{part}/…/`: the key layout of most per-app record families.
 pub(crate) fn scoped(prefix: &[u8], app_key: &str, parts: &[&str]) -> Vec<u8> {

@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 use super::{get, Message};
 use crate::state::apply::{Apply, ApplyContext, CommandError};
 use crate::state::apps;
-use crate::state::conversation::Conversation;
 use crate::state::keys::messages as keys;
 use crate::state::store::{Overlay, StateRead};
+use meridian_proto::Conversation;
 const HOUR_MS: u64 = 3_600_000;
 
 pub(in crate::state) fn index(

@@ -6,10 +6,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::apply::{ApplyContext, CommandError};
-use super::conversation::Conversation;
 use super::keys::{messages as keys, of_app};
 use super::store::{Overlay, StateRead};
 use super::users;
+use meridian_proto::Conversation;
 
 pub mod archive;
 mod expansions;

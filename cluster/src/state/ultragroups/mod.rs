@@ -9,13 +9,13 @@ use serde::{Deserialize, Serialize};
 
 use super::apply::{ApplyContext, CommandError};
 use super::apps;
-use super::conversation::ConversationType;
 use super::feed;
 use super::groups::validate_group_id;
 use super::keys::{of_app, ultragroups as keys};
 use super::messages::{self, NewMessage};
 use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
+use meridian_proto::ConversationType;
 
 mod questions;
 mod speaking;

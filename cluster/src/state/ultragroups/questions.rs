@@ -4,11 +4,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::state::apply::CommandError;
 use crate::state::apps;
-use crate::state::conversation::{Conversation, ConversationType};
 use crate::state::conversations;
 use crate::state::keys::ultragroups as keys;
 use crate::state::messages::{self, Message};
 use crate::state::store::StateRead;
+use meridian_proto::{Conversation, ConversationType};
 
 use super::{channel, get, in_set, member, set_members, Channel, UltraGroup, UltraGroupSet};
 

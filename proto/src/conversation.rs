@@ -1,6 +1,14 @@
-//! Conversations as every domain names them: a type and who (or what) it is between.
+//! Conversations: their type codes (SPEC §1) and how the service names one. Defined
+//! here once for the edge, the cluster (which stores them: their serde encoding is part
+//! of the Raft log's format) and the SDK.
 
 use serde::{Deserialize, Serialize};
+
+pub const PRIVATE: u8 = ConversationType::Private as u8;
+pub const GROUP: u8 = ConversationType::Group as u8;
+pub const CHATROOM: u8 = ConversationType::Chatroom as u8;
+pub const SYSTEM: u8 = ConversationType::System as u8;
+pub const ULTRA_GROUP: u8 = ConversationType::UltraGroup as u8;
 
 /// Wire codes of conversation types (SPEC §1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
