@@ -23,12 +23,6 @@ pub(super) fn put(
     Ok(entry.clone())
 }
 
-pub(super) fn delete(state: &mut Overlay<'_>, code: AreaCode) -> Result<(), CommandError> {
-    get(state, code)?;
-    state.delete(keys::areas::entry(code));
-    Ok(())
-}
-
 pub fn get(state: &impl StateRead, code: AreaCode) -> Result<CatalogEntry, CommandError> {
     state
         .get(&keys::areas::entry(code))?
@@ -51,8 +45,10 @@ impl Apply for DeleteAreaEntry {
     type Answer = ();
 
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let Self { code } = self;
-        delete(state, *code)
+        let code = self.code;
+        get(state, code)?;
+        state.delete(keys::areas::entry(code));
+        Ok(())
     }
 }
 

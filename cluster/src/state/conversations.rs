@@ -48,52 +48,6 @@ pub(super) fn settings(
         .unwrap_or_default())
 }
 
-pub(super) fn change(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    user: &str,
-    kind: ConversationType,
-    target: &str,
-    channel: &str,
-    setting: ConversationSetting,
-) -> Result<ConversationSettings, CommandError> {
-    validate_user_id(user)?;
-    if target.is_empty() {
-        return Err(CommandError::invalid("targetId", "is required"));
-    }
-    let mut current = settings(state, app_key, user, kind, target, channel)?;
-    match setting {
-        ConversationSetting::Muted(on) => current.muted = on,
-        ConversationSetting::Pinned(on) => current.pinned = on,
-    }
-    state.put(
-        keys::settings(app_key, user, kind.code(), target, channel),
-        &current,
-    )?;
-    Ok(current)
-}
-
-/// Push level for a whole conversation type: -1 everything, 0 default, 1 @mentions only,
-/// 2 @mentions of me only, 4 @all only, 5 nothing (the commercial `unpushLevel`).
-pub(super) fn set_type_level(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    user: &str,
-    kind: ConversationType,
-    level: i8,
-) -> Result<(), CommandError> {
-    apps::by_key(state, app_key)?;
-    validate_user_id(user)?;
-    if ![-1, 0, 1, 2, 4, 5].contains(&level) {
-        return Err(CommandError::invalid(
-            "unpushLevel",
-            "must be -1, 0, 1, 2, 4 or 5",
-        ));
-    }
-    state.put(keys::type_level(app_key, user, kind.code()), &level)?;
-    Ok(())
-}
-
 pub(super) fn type_level(
     state: &impl StateRead,
     app_key: &str,
@@ -120,24 +74,6 @@ pub(super) fn index(
     Ok(())
 }
 
-/// `user` has read `conversation` up to `seq` (never moves back).
-pub(super) fn mark_read(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    user: &str,
-    conversation: &Conversation,
-    seq: u64,
-) -> Result<(), CommandError> {
-    apps::by_key(state, app_key)?;
-    validate_user_id(user)?;
-    let key = keys::of_conversation(keys::READ, app_key, user, conversation);
-    let read: u64 = state.get(&key)?.unwrap_or(0);
-    if seq > read {
-        state.put(key, &seq)?;
-    }
-    Ok(())
-}
-
 /// The newest `seq` `user` has read in `conversation`.
 pub(super) fn read_mark(
     state: &impl StateRead,
@@ -153,42 +89,6 @@ pub(super) fn read_mark(
             conversation,
         ))?
         .unwrap_or(0))
-}
-
-/// PRV-05: `user` no longer sees `conversation`'s messages sent up to `before_ms`, nor
-/// the listed ones. Others keep theirs.
-pub(super) fn delete_for_user(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    user: &str,
-    conversation: &Conversation,
-    before_ms: Option<u64>,
-    msg_uids: &[String],
-) -> Result<(), CommandError> {
-    apps::by_key(state, app_key)?;
-    validate_user_id(user)?;
-    if msg_uids.len() > MAX_DELETE {
-        return Err(CommandError::invalid(
-            "msgUIDs",
-            format!("at most {MAX_DELETE} per call"),
-        ));
-    }
-    if let Some(before_ms) = before_ms {
-        let key = keys::of_conversation(keys::CLEARED, app_key, user, conversation);
-        let cleared: u64 = state.get(&key)?.unwrap_or(0);
-        state.put(key, &cleared.max(before_ms))?;
-    }
-    for msg_uid in msg_uids {
-        let message = messages::by_uid(state, app_key, msg_uid)?;
-        if &message.conversation != conversation {
-            return Err(CommandError::invalid(
-                "msgUIDs",
-                format!("{msg_uid} is not in this conversation"),
-            ));
-        }
-        state.put(keys::hidden(app_key, user, msg_uid), &())?;
-    }
-    Ok(())
 }
 
 /// What `user` deleted from its view of a conversation: (cleared up to ms, hides the
@@ -327,15 +227,38 @@ pub struct DeleteForUser {
 impl Apply for DeleteForUser {
     type Answer = ();
 
+    /// PRV-05: `user` no longer sees `conversation`'s messages sent up to `before_ms`, nor
+    /// the listed ones. Others keep theirs.
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let Self {
-            app_key,
-            user_id,
-            conversation,
-            before_ms,
-            msg_uids,
-        } = self;
-        delete_for_user(state, app_key, user_id, conversation, *before_ms, msg_uids)
+        let app_key: &str = &self.app_key;
+        let user: &str = &self.user_id;
+        let conversation: &Conversation = &self.conversation;
+        let before_ms = self.before_ms;
+        let msg_uids: &[String] = &self.msg_uids;
+        apps::by_key(state, app_key)?;
+        validate_user_id(user)?;
+        if msg_uids.len() > MAX_DELETE {
+            return Err(CommandError::invalid(
+                "msgUIDs",
+                format!("at most {MAX_DELETE} per call"),
+            ));
+        }
+        if let Some(before_ms) = before_ms {
+            let key = keys::of_conversation(keys::CLEARED, app_key, user, conversation);
+            let cleared: u64 = state.get(&key)?.unwrap_or(0);
+            state.put(key, &cleared.max(before_ms))?;
+        }
+        for msg_uid in msg_uids {
+            let message = messages::by_uid(state, app_key, msg_uid)?;
+            if &message.conversation != conversation {
+                return Err(CommandError::invalid(
+                    "msgUIDs",
+                    format!("{msg_uid} is not in this conversation"),
+                ));
+            }
+            state.put(keys::hidden(app_key, user, msg_uid), &())?;
+        }
+        Ok(())
     }
 }
 
@@ -351,14 +274,20 @@ pub struct MarkRead {
 impl Apply for MarkRead {
     type Answer = ();
 
+    /// `user` has read `conversation` up to `seq` (never moves back).
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let Self {
-            app_key,
-            user_id,
-            conversation,
-            seq,
-        } = self;
-        mark_read(state, app_key, user_id, conversation, *seq)
+        let app_key: &str = &self.app_key;
+        let user: &str = &self.user_id;
+        let conversation: &Conversation = &self.conversation;
+        let seq = self.seq;
+        apps::by_key(state, app_key)?;
+        validate_user_id(user)?;
+        let key = keys::of_conversation(keys::READ, app_key, user, conversation);
+        let read: u64 = state.get(&key)?.unwrap_or(0);
+        if seq > read {
+            state.put(key, &seq)?;
+        }
+        Ok(())
     }
 }
 
@@ -381,15 +310,26 @@ impl Apply for ChangeConversation {
         _ctx: ApplyContext,
         state: &mut Overlay<'_>,
     ) -> Result<ConversationSettings, CommandError> {
-        let Self {
-            app_key,
-            user_id,
-            kind,
-            target_id,
-            channel,
-            setting,
-        } = self;
-        change(state, app_key, user_id, *kind, target_id, channel, *setting)
+        let app_key: &str = &self.app_key;
+        let user: &str = &self.user_id;
+        let kind = self.kind;
+        let target: &str = &self.target_id;
+        let channel: &str = &self.channel;
+        let setting = self.setting;
+        validate_user_id(user)?;
+        if target.is_empty() {
+            return Err(CommandError::invalid("targetId", "is required"));
+        }
+        let mut current = settings(state, app_key, user, kind, target, channel)?;
+        match setting {
+            ConversationSetting::Muted(on) => current.muted = on,
+            ConversationSetting::Pinned(on) => current.pinned = on,
+        }
+        state.put(
+            keys::settings(app_key, user, kind.code(), target, channel),
+            &current,
+        )?;
+        Ok(current)
     }
 }
 
@@ -405,13 +345,22 @@ pub struct SetConversationTypeLevel {
 impl Apply for SetConversationTypeLevel {
     type Answer = ();
 
+    /// Push level for a whole conversation type: -1 everything, 0 default, 1 @mentions only,
+    /// 2 @mentions of me only, 4 @all only, 5 nothing (the commercial `unpushLevel`).
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let Self {
-            app_key,
-            user_id,
-            kind,
-            level,
-        } = self;
-        set_type_level(state, app_key, user_id, *kind, *level)
+        let app_key: &str = &self.app_key;
+        let user: &str = &self.user_id;
+        let kind = self.kind;
+        let level = self.level;
+        apps::by_key(state, app_key)?;
+        validate_user_id(user)?;
+        if ![-1, 0, 1, 2, 4, 5].contains(&level) {
+            return Err(CommandError::invalid(
+                "unpushLevel",
+                "must be -1, 0, 1, 2, 4 or 5",
+            ));
+        }
+        state.put(keys::type_level(app_key, user, kind.code()), &level)?;
+        Ok(())
     }
 }

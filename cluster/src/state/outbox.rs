@@ -280,75 +280,11 @@ pub fn dead_letters(
     Ok(jobs)
 }
 
-/// Delivered jobs leave the outbox (already gone: delivered twice, nothing to do).
-pub(super) fn delivered(state: &mut Overlay<'_>, ids: &[u64]) -> Result<(), CommandError> {
-    for &id in ids {
-        if state.get_raw(&keys::job(id))?.is_some() {
-            state.delete(keys::job(id));
-            change_waiting(state, -1)?;
-        }
-    }
-    Ok(())
-}
-
 /// The wait before the attempt after `attempts` failed ones.
 pub fn backoff_ms(attempts: u32) -> u64 {
     FIRST_BACKOFF_MS
         .saturating_mul(1u64 << attempts.saturating_sub(1).min(32))
         .min(MAX_BACKOFF_MS)
-}
-
-/// Failed attempts: each job waits out its backoff, or goes to the dead letters once it
-/// has used up its app's attempts. Answers which went dead.
-pub(super) fn failed(
-    ctx: ApplyContext,
-    state: &mut Overlay<'_>,
-    failures: &[(u64, String)],
-) -> Result<Vec<u64>, CommandError> {
-    let mut dead = Vec::new();
-    for (id, error) in failures {
-        let Some(mut job) = state.get::<Job>(&keys::job(*id))? else {
-            continue;
-        };
-        job.attempts += 1;
-        job.last_error = error.chars().take(MAX_ERROR_CHARS).collect();
-        let Ok(settings) = apps::settings(state, &job.app_key) else {
-            // The app was deleted meanwhile: its jobs have nowhere to go.
-            state.delete(keys::job(job.id));
-            change_waiting(state, -1)?;
-            continue;
-        };
-        if job.attempts >= settings.callbacks.max_attempts {
-            state.delete(keys::job(job.id));
-            change_waiting(state, -1)?;
-            state.put(keys::dead(&job.app_key, job.id), &job)?;
-            dead.push(job.id);
-        } else {
-            job.next_attempt_ms = ctx.now_ms + backoff_ms(job.attempts);
-            state.put(keys::job(job.id), &job)?;
-        }
-    }
-    Ok(dead)
-}
-
-/// Dead letters go back into the outbox, as they were, with fresh attempts.
-pub(super) fn retry_dead(state: &mut Overlay<'_>, app_key: &str) -> Result<u64, CommandError> {
-    apps::by_key(state, app_key)?;
-    let mut moved = 0;
-    for (key, value) in state.scan_raw(&of_app(keys::DEAD, app_key))? {
-        let mut job: Job = crate::raft::wire::from_bytes(&value)?;
-        job.attempts = 0;
-        job.next_attempt_ms = 0;
-        state.delete(key);
-        state.put(keys::job(job.id), &job)?;
-        change_waiting(state, 1)?;
-        moved += 1;
-    }
-    if moved > 0 {
-        let retries: u64 = state.get(keys::RETRIES)?.unwrap_or(0);
-        state.put(keys::RETRIES.to_vec(), &(retries + 1))?;
-    }
-    Ok(moved)
 }
 
 /// How many times jobs came back under old ids (dead letters retried): a dispatcher
@@ -371,9 +307,16 @@ pub struct OutboxDelivered {
 impl Apply for OutboxDelivered {
     type Answer = ();
 
+    /// Delivered jobs leave the outbox (already gone: delivered twice, nothing to do).
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let Self { ids } = self;
-        delivered(state, ids)
+        let ids: &[u64] = &self.ids;
+        for &id in ids {
+            if state.get_raw(&keys::job(id))?.is_some() {
+                state.delete(keys::job(id));
+                change_waiting(state, -1)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -386,9 +329,34 @@ pub struct OutboxFailed {
 impl Apply for OutboxFailed {
     type Answer = Vec<u64>;
 
+    /// Failed attempts: each job waits out its backoff, or goes to the dead letters once it
+    /// has used up its app's attempts. Answers which went dead.
     fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<Vec<u64>, CommandError> {
-        let Self { failures } = self;
-        failed(ctx, state, failures)
+        let failures: &[(u64, String)] = &self.failures;
+        let mut dead = Vec::new();
+        for (id, error) in failures {
+            let Some(mut job) = state.get::<Job>(&keys::job(*id))? else {
+                continue;
+            };
+            job.attempts += 1;
+            job.last_error = error.chars().take(MAX_ERROR_CHARS).collect();
+            let Ok(settings) = apps::settings(state, &job.app_key) else {
+                // The app was deleted meanwhile: its jobs have nowhere to go.
+                state.delete(keys::job(job.id));
+                change_waiting(state, -1)?;
+                continue;
+            };
+            if job.attempts >= settings.callbacks.max_attempts {
+                state.delete(keys::job(job.id));
+                change_waiting(state, -1)?;
+                state.put(keys::dead(&job.app_key, job.id), &job)?;
+                dead.push(job.id);
+            } else {
+                job.next_attempt_ms = ctx.now_ms + backoff_ms(job.attempts);
+                state.put(keys::job(job.id), &job)?;
+            }
+        }
+        Ok(dead)
     }
 }
 
@@ -401,8 +369,24 @@ pub struct RetryDeadLetters {
 impl Apply for RetryDeadLetters {
     type Answer = u64;
 
+    /// Dead letters go back into the outbox, as they were, with fresh attempts.
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<u64, CommandError> {
-        let Self { app_key } = self;
-        retry_dead(state, app_key)
+        let app_key: &str = &self.app_key;
+        apps::by_key(state, app_key)?;
+        let mut moved = 0;
+        for (key, value) in state.scan_raw(&of_app(keys::DEAD, app_key))? {
+            let mut job: Job = crate::raft::wire::from_bytes(&value)?;
+            job.attempts = 0;
+            job.next_attempt_ms = 0;
+            state.delete(key);
+            state.put(keys::job(job.id), &job)?;
+            change_waiting(state, 1)?;
+            moved += 1;
+        }
+        if moved > 0 {
+            let retries: u64 = state.get(keys::RETRIES)?.unwrap_or(0);
+            state.put(keys::RETRIES.to_vec(), &(retries + 1))?;
+        }
+        Ok(moved)
     }
 }

@@ -41,36 +41,6 @@ impl SessionRecord {
     }
 }
 
-/// A session started or ended on an edge (HOOK-03 reports it).
-pub(super) fn change(
-    ctx: ApplyContext,
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    user_id: &str,
-    record: &SessionRecord,
-    status: DeviceStatus,
-) -> Result<(), CommandError> {
-    apps::by_key(state, app_key)?;
-    validate_user_id(user_id)?;
-    let key = keys::session(app_key, user_id, record.edge_id, record.session_id);
-    let index = keys::by_edge(record.edge_id, app_key, user_id, record.session_id);
-    if status == DeviceStatus::Online {
-        let mut stored = record.clone();
-        stored.since_ms = ctx.now_ms;
-        state.put(key.clone(), &stored)?;
-        state.put(index, &key)?;
-        renew(ctx, state, record.edge_id)?;
-    } else if state.get_raw(&key)?.is_some() {
-        state.delete(key);
-        state.delete(index);
-    } else {
-        // Already gone (its edge's lease ran out and said so): no second report.
-        return Ok(());
-    }
-    let change = record.status_change(user_id, status, ctx.now_ms);
-    outbox::device_status(ctx, state, app_key, change)
-}
-
 /// The edge is alive: its records count for another [`LEASE_MS`].
 pub(super) fn renew(
     ctx: ApplyContext,
@@ -100,15 +70,6 @@ fn clear_edge(
     }
     state.delete(keys::lease(edge_id));
     Ok(())
-}
-
-/// An edge shut down cleanly.
-pub(super) fn edge_stopped(
-    ctx: ApplyContext,
-    state: &mut Overlay<'_>,
-    edge_id: u64,
-) -> Result<(), CommandError> {
-    clear_edge(ctx, state, edge_id)
 }
 
 /// Clears the edges whose lease ran out, as of the entry's time.
@@ -158,14 +119,31 @@ pub struct ChangePresence {
 impl Apply for ChangePresence {
     type Answer = ();
 
+    /// A session started or ended on an edge (HOOK-03 reports it).
     fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let Self {
-            app_key,
-            user_id,
-            record,
-            status,
-        } = self;
-        change(ctx, state, app_key, user_id, record, *status)
+        let app_key: &str = &self.app_key;
+        let user_id: &str = &self.user_id;
+        let record: &SessionRecord = &self.record;
+        let status = self.status;
+        apps::by_key(state, app_key)?;
+        validate_user_id(user_id)?;
+        let key = keys::session(app_key, user_id, record.edge_id, record.session_id);
+        let index = keys::by_edge(record.edge_id, app_key, user_id, record.session_id);
+        if status == DeviceStatus::Online {
+            let mut stored = record.clone();
+            stored.since_ms = ctx.now_ms;
+            state.put(key.clone(), &stored)?;
+            state.put(index, &key)?;
+            renew(ctx, state, record.edge_id)?;
+        } else if state.get_raw(&key)?.is_some() {
+            state.delete(key);
+            state.delete(index);
+        } else {
+            // Already gone (its edge's lease ran out and said so): no second report.
+            return Ok(());
+        }
+        let change = record.status_change(user_id, status, ctx.now_ms);
+        outbox::device_status(ctx, state, app_key, change)
     }
 }
 
@@ -193,9 +171,10 @@ pub struct EdgeStopped {
 impl Apply for EdgeStopped {
     type Answer = ();
 
+    /// An edge shut down cleanly.
     fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let Self { edge_id } = self;
-        edge_stopped(ctx, state, *edge_id)
+        let edge_id = self.edge_id;
+        clear_edge(ctx, state, edge_id)
     }
 }
 

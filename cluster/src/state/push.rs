@@ -63,57 +63,6 @@ pub struct PushJob {
     pub msg_uid: String,
 }
 
-pub(super) fn register(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    user_id: &str,
-    device: &DeviceToken,
-) -> Result<(), CommandError> {
-    apps::by_key(state, app_key)?;
-    validate_user_id(user_id)?;
-    if device.device_id.is_empty() || device.device_id.len() > 128 {
-        return Err(CommandError::invalid("deviceId", "must be 1 to 128 bytes"));
-    }
-    if device.token.is_empty() || device.token.chars().count() > MAX_TOKEN_CHARS {
-        return Err(CommandError::invalid(
-            "token",
-            format!("must be 1 to {MAX_TOKEN_CHARS} characters"),
-        ));
-    }
-    if device.app_id.is_empty() || device.app_id.chars().count() > 128 {
-        return Err(CommandError::invalid(
-            "appId",
-            "must be 1 to 128 characters",
-        ));
-    }
-    let key = keys::token(app_key, user_id, &device.device_id);
-    let known = state.get_raw(&key)?.is_some();
-    if !known && devices(state, app_key, user_id)?.len() >= MAX_DEVICES_PER_USER {
-        return Err(CommandError::Limit {
-            what: "push devices per user".into(),
-            limit: MAX_DEVICES_PER_USER as u64,
-        });
-    }
-    Ok(state.put(key, device)?)
-}
-
-/// The device stops getting pushes (a logout); `token`: only if it is still this one
-/// (a provider said it is gone, and the device may have registered a new one since).
-pub(super) fn unregister(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    user_id: &str,
-    device_id: &str,
-    token: Option<&str>,
-) -> Result<(), CommandError> {
-    let key = keys::token(app_key, user_id, device_id);
-    let current: Option<DeviceToken> = state.get(&key)?;
-    if current.is_some_and(|c| token.is_none_or(|t| t == c.token)) {
-        state.delete(key);
-    }
-    Ok(())
-}
-
 pub fn devices(
     state: &impl StateRead,
     app_key: &str,
@@ -294,12 +243,35 @@ impl Apply for RegisterPushToken {
     type Answer = ();
 
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let Self {
-            app_key,
-            user_id,
-            device,
-        } = self;
-        register(state, app_key, user_id, device)
+        let app_key: &str = &self.app_key;
+        let user_id: &str = &self.user_id;
+        let device: &DeviceToken = &self.device;
+        apps::by_key(state, app_key)?;
+        validate_user_id(user_id)?;
+        if device.device_id.is_empty() || device.device_id.len() > 128 {
+            return Err(CommandError::invalid("deviceId", "must be 1 to 128 bytes"));
+        }
+        if device.token.is_empty() || device.token.chars().count() > MAX_TOKEN_CHARS {
+            return Err(CommandError::invalid(
+                "token",
+                format!("must be 1 to {MAX_TOKEN_CHARS} characters"),
+            ));
+        }
+        if device.app_id.is_empty() || device.app_id.chars().count() > 128 {
+            return Err(CommandError::invalid(
+                "appId",
+                "must be 1 to 128 characters",
+            ));
+        }
+        let key = keys::token(app_key, user_id, &device.device_id);
+        let known = state.get_raw(&key)?.is_some();
+        if !known && devices(state, app_key, user_id)?.len() >= MAX_DEVICES_PER_USER {
+            return Err(CommandError::Limit {
+                what: "push devices per user".into(),
+                limit: MAX_DEVICES_PER_USER as u64,
+            });
+        }
+        Ok(state.put(key, device)?)
     }
 }
 
@@ -316,13 +288,18 @@ pub struct UnregisterPushToken {
 impl Apply for UnregisterPushToken {
     type Answer = ();
 
+    /// The device stops getting pushes (a logout); `token`: only if it is still this one
+    /// (a provider said it is gone, and the device may have registered a new one since).
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let Self {
-            app_key,
-            user_id,
-            device_id,
-            token,
-        } = self;
-        unregister(state, app_key, user_id, device_id, token.as_deref())
+        let app_key: &str = &self.app_key;
+        let user_id: &str = &self.user_id;
+        let device_id: &str = &self.device_id;
+        let token: Option<&str> = self.token.as_deref();
+        let key = keys::token(app_key, user_id, device_id);
+        let current: Option<DeviceToken> = state.get(&key)?;
+        if current.is_some_and(|c| token.is_none_or(|t| t == c.token)) {
+            state.delete(key);
+        }
+        Ok(())
     }
 }

@@ -41,44 +41,6 @@ fn validate(field: &str, text: &str) -> Result<(), CommandError> {
     Ok(())
 }
 
-/// Adds a word, or changes its replacement.
-pub(super) fn add(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    word: &str,
-    replace: Option<&str>,
-) -> Result<(), CommandError> {
-    apps::by_key(state, app_key)?;
-    validate("word", word)?;
-    if let Some(replace) = replace {
-        validate("replaceWord", replace)?;
-    }
-    let key = keys::word(app_key, word);
-    if state.get_raw(&key)?.is_none() && list(state, app_key)?.len() >= MAX_WORDS {
-        return Err(CommandError::Limit {
-            what: "sensitive words".into(),
-            limit: MAX_WORDS as u64,
-        });
-    }
-    let entry = SensitiveWord {
-        word: word.to_string(),
-        replace: replace.map(str::to_string),
-    };
-    Ok(state.put(key, &entry)?)
-}
-
-pub(super) fn delete(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    words: &[String],
-) -> Result<(), CommandError> {
-    apps::by_key(state, app_key)?;
-    for word in words {
-        state.delete(keys::word(app_key, word));
-    }
-    Ok(())
-}
-
 pub fn list(state: &impl StateRead, app_key: &str) -> Result<Vec<SensitiveWord>, CommandError> {
     Ok(state.scan(&of_app(keys::WORD, app_key))?)
 }
@@ -141,13 +103,28 @@ pub struct AddSensitiveWord {
 impl Apply for AddSensitiveWord {
     type Answer = ();
 
+    /// Adds a word, or changes its replacement.
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let Self {
-            app_key,
-            word,
-            replace,
-        } = self;
-        add(state, app_key, word, replace.as_deref())
+        let app_key: &str = &self.app_key;
+        let word: &str = &self.word;
+        let replace: Option<&str> = self.replace.as_deref();
+        apps::by_key(state, app_key)?;
+        validate("word", word)?;
+        if let Some(replace) = replace {
+            validate("replaceWord", replace)?;
+        }
+        let key = keys::word(app_key, word);
+        if state.get_raw(&key)?.is_none() && list(state, app_key)?.len() >= MAX_WORDS {
+            return Err(CommandError::Limit {
+                what: "sensitive words".into(),
+                limit: MAX_WORDS as u64,
+            });
+        }
+        let entry = SensitiveWord {
+            word: word.to_string(),
+            replace: replace.map(str::to_string),
+        };
+        Ok(state.put(key, &entry)?)
     }
 }
 
@@ -161,7 +138,12 @@ impl Apply for DeleteSensitiveWords {
     type Answer = ();
 
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let Self { app_key, words } = self;
-        delete(state, app_key, words)
+        let app_key: &str = &self.app_key;
+        let words: &[String] = &self.words;
+        apps::by_key(state, app_key)?;
+        for word in words {
+            state.delete(keys::word(app_key, word));
+        }
+        Ok(())
     }
 }

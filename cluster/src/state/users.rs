@@ -71,57 +71,6 @@ pub fn validate_user_id(user_id: &str) -> Result<(), CommandError> {
     Ok(())
 }
 
-/// Creates the user or updates it; a name or portrait not given stays as it was.
-pub(super) fn put(
-    ctx: ApplyContext,
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    user_id: &str,
-    name: Option<&str>,
-    portrait: Option<&str>,
-) -> Result<User, CommandError> {
-    validate_user_id(user_id)?;
-    let (_, env) = apps::by_key(state, app_key)?;
-    let key = keys::user(app_key, user_id);
-    let mut user = match state.get::<User>(&key)? {
-        Some(existing) => existing,
-        None => {
-            if env == AppEnv::Dev
-                && state.count_prefix(&of_app(keys::USER, app_key))? >= DEV_USER_LIMIT
-            {
-                return Err(CommandError::DevUserLimit {
-                    limit: DEV_USER_LIMIT,
-                });
-            }
-            User {
-                user_id: user_id.to_string(),
-                name: String::new(),
-                portrait: String::new(),
-                created_at_ms: ctx.now_ms,
-                tokens_valid_after_ms: 0,
-                tags: Vec::new(),
-            }
-        }
-    };
-    update_profile(&mut user, name, portrait)?;
-    state.put(key, &user)?;
-    Ok(user)
-}
-
-/// Updates an existing user's name and/or portrait.
-pub(super) fn refresh(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    user_id: &str,
-    name: Option<&str>,
-    portrait: Option<&str>,
-) -> Result<User, CommandError> {
-    let mut user = get(state, app_key, user_id)?;
-    update_profile(&mut user, name, portrait)?;
-    state.put(keys::user(app_key, user_id), &user)?;
-    Ok(user)
-}
-
 fn update_profile(
     user: &mut User,
     name: Option<&str>,
@@ -158,46 +107,6 @@ fn validate_portrait(portrait: &str) -> Result<(), CommandError> {
     Ok(())
 }
 
-/// Refuses every token issued before `before_ms`.
-pub(super) fn expire_tokens(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    user_id: &str,
-    before_ms: u64,
-) -> Result<User, CommandError> {
-    let mut user = get(state, app_key, user_id)?;
-    user.tokens_valid_after_ms = user.tokens_valid_after_ms.max(before_ms);
-    state.put(keys::user(app_key, user_id), &user)?;
-    Ok(user)
-}
-
-pub(super) fn set_tags(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    user_id: &str,
-    tags: &[String],
-) -> Result<User, CommandError> {
-    if tags.len() > MAX_TAGS {
-        return Err(CommandError::Limit {
-            what: "tags per user".into(),
-            limit: MAX_TAGS as u64,
-        });
-    }
-    if let Some(tag) = tags
-        .iter()
-        .find(|t| t.is_empty() || t.chars().count() > MAX_TAG_CHARS)
-    {
-        return Err(CommandError::invalid(
-            "tags",
-            format!("tag {tag:?} must be 1 to 40 characters"),
-        ));
-    }
-    let mut user = get(state, app_key, user_id)?;
-    user.tags = tags.to_vec();
-    state.put(keys::user(app_key, user_id), &user)?;
-    Ok(user)
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Block {
@@ -224,19 +133,6 @@ pub(super) fn block(
     Ok(())
 }
 
-pub(super) fn unblock(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    user_ids: &[String],
-) -> Result<(), CommandError> {
-    apps::by_key(state, app_key)?;
-    for user_id in user_ids {
-        validate_user_id(user_id)?;
-        state.delete(keys::block(app_key, user_id));
-    }
-    Ok(())
-}
-
 /// What a connecting client is checked against: the user (for token expiry) and its ban,
 /// if any (the caller compares its end with the clock).
 pub(super) fn access(
@@ -257,48 +153,6 @@ pub(super) fn blocked(
     apps::by_key(state, app_key)?;
     let blocks: Vec<Block> = state.scan(&of_app(keys::BLOCK, app_key))?;
     Ok(blocks.into_iter().filter(|b| b.until_ms > now_ms).collect())
-}
-
-/// Adds (`present`) or removes `others` on `user_id`'s list.
-pub(super) fn change_list(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    list: UserList,
-    user_id: &str,
-    others: &[String],
-    present: bool,
-) -> Result<(), CommandError> {
-    apps::by_key(state, app_key)?;
-    validate_user_id(user_id)?;
-    if others.is_empty() {
-        return Err(CommandError::invalid(
-            "users",
-            "at least one user is required",
-        ));
-    }
-    if others.len() > MAX_LIST_CHANGE {
-        return Err(CommandError::Limit {
-            what: "users per list change".into(),
-            limit: MAX_LIST_CHANGE as u64,
-        });
-    }
-    let prefix = keys::list(list.prefix(), app_key, user_id);
-    for other in others {
-        validate_user_id(other)?;
-        let key = keys::listed(list.prefix(), app_key, user_id, other);
-        if present {
-            state.put(key, other)?;
-        } else {
-            state.delete(key);
-        }
-    }
-    if present && state.count_prefix(&prefix)? > MAX_LIST_ENTRIES {
-        return Err(CommandError::Limit {
-            what: "entries in one user's list".into(),
-            limit: MAX_LIST_ENTRIES,
-        });
-    }
-    Ok(())
 }
 
 pub(super) fn list_members(
@@ -361,20 +215,36 @@ impl Apply for PutUser {
     type Answer = User;
 
     fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<User, CommandError> {
-        let Self {
-            app_key,
-            user_id,
-            name,
-            portrait,
-        } = self;
-        put(
-            ctx,
-            state,
-            app_key,
-            user_id,
-            name.as_deref(),
-            portrait.as_deref(),
-        )
+        let app_key: &str = &self.app_key;
+        let user_id: &str = &self.user_id;
+        let name: Option<&str> = self.name.as_deref();
+        let portrait: Option<&str> = self.portrait.as_deref();
+        validate_user_id(user_id)?;
+        let (_, env) = apps::by_key(state, app_key)?;
+        let key = keys::user(app_key, user_id);
+        let mut user = match state.get::<User>(&key)? {
+            Some(existing) => existing,
+            None => {
+                if env == AppEnv::Dev
+                    && state.count_prefix(&of_app(keys::USER, app_key))? >= DEV_USER_LIMIT
+                {
+                    return Err(CommandError::DevUserLimit {
+                        limit: DEV_USER_LIMIT,
+                    });
+                }
+                User {
+                    user_id: user_id.to_string(),
+                    name: String::new(),
+                    portrait: String::new(),
+                    created_at_ms: ctx.now_ms,
+                    tokens_valid_after_ms: 0,
+                    tags: Vec::new(),
+                }
+            }
+        };
+        update_profile(&mut user, name, portrait)?;
+        state.put(key, &user)?;
+        Ok(user)
     }
 }
 
@@ -391,19 +261,14 @@ impl Apply for RefreshUser {
     type Answer = User;
 
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<User, CommandError> {
-        let Self {
-            app_key,
-            user_id,
-            name,
-            portrait,
-        } = self;
-        refresh(
-            state,
-            app_key,
-            user_id,
-            name.as_deref(),
-            portrait.as_deref(),
-        )
+        let app_key: &str = &self.app_key;
+        let user_id: &str = &self.user_id;
+        let name: Option<&str> = self.name.as_deref();
+        let portrait: Option<&str> = self.portrait.as_deref();
+        let mut user = get(state, app_key, user_id)?;
+        update_profile(&mut user, name, portrait)?;
+        state.put(keys::user(app_key, user_id), &user)?;
+        Ok(user)
     }
 }
 
@@ -418,13 +283,15 @@ pub struct ExpireTokens {
 impl Apply for ExpireTokens {
     type Answer = User;
 
+    /// Refuses every token issued before `before_ms`.
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<User, CommandError> {
-        let Self {
-            app_key,
-            user_id,
-            before_ms,
-        } = self;
-        expire_tokens(state, app_key, user_id, *before_ms)
+        let app_key: &str = &self.app_key;
+        let user_id: &str = &self.user_id;
+        let before_ms = self.before_ms;
+        let mut user = get(state, app_key, user_id)?;
+        user.tokens_valid_after_ms = user.tokens_valid_after_ms.max(before_ms);
+        state.put(keys::user(app_key, user_id), &user)?;
+        Ok(user)
     }
 }
 
@@ -440,12 +307,28 @@ impl Apply for SetTags {
     type Answer = User;
 
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<User, CommandError> {
-        let Self {
-            app_key,
-            user_id,
-            tags,
-        } = self;
-        set_tags(state, app_key, user_id, tags)
+        let app_key: &str = &self.app_key;
+        let user_id: &str = &self.user_id;
+        let tags: &[String] = &self.tags;
+        if tags.len() > MAX_TAGS {
+            return Err(CommandError::Limit {
+                what: "tags per user".into(),
+                limit: MAX_TAGS as u64,
+            });
+        }
+        if let Some(tag) = tags
+            .iter()
+            .find(|t| t.is_empty() || t.chars().count() > MAX_TAG_CHARS)
+        {
+            return Err(CommandError::invalid(
+                "tags",
+                format!("tag {tag:?} must be 1 to 40 characters"),
+            ));
+        }
+        let mut user = get(state, app_key, user_id)?;
+        user.tags = tags.to_vec();
+        state.put(keys::user(app_key, user_id), &user)?;
+        Ok(user)
     }
 }
 
@@ -459,8 +342,14 @@ impl Apply for UnblockUsers {
     type Answer = ();
 
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let Self { app_key, user_ids } = self;
-        unblock(state, app_key, user_ids)
+        let app_key: &str = &self.app_key;
+        let user_ids: &[String] = &self.user_ids;
+        apps::by_key(state, app_key)?;
+        for user_id in user_ids {
+            validate_user_id(user_id)?;
+            state.delete(keys::block(app_key, user_id));
+        }
+        Ok(())
     }
 }
 
@@ -477,14 +366,43 @@ pub struct ChangeUserList {
 impl Apply for ChangeUserList {
     type Answer = ();
 
+    /// Adds (`present`) or removes `others` on `user_id`'s list.
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let Self {
-            app_key,
-            list,
-            user_id,
-            others,
-            present,
-        } = self;
-        change_list(state, app_key, *list, user_id, others, *present)
+        let app_key: &str = &self.app_key;
+        let list = self.list;
+        let user_id: &str = &self.user_id;
+        let others: &[String] = &self.others;
+        let present = self.present;
+        apps::by_key(state, app_key)?;
+        validate_user_id(user_id)?;
+        if others.is_empty() {
+            return Err(CommandError::invalid(
+                "users",
+                "at least one user is required",
+            ));
+        }
+        if others.len() > MAX_LIST_CHANGE {
+            return Err(CommandError::Limit {
+                what: "users per list change".into(),
+                limit: MAX_LIST_CHANGE as u64,
+            });
+        }
+        let prefix = keys::list(list.prefix(), app_key, user_id);
+        for other in others {
+            validate_user_id(other)?;
+            let key = keys::listed(list.prefix(), app_key, user_id, other);
+            if present {
+                state.put(key, other)?;
+            } else {
+                state.delete(key);
+            }
+        }
+        if present && state.count_prefix(&prefix)? > MAX_LIST_ENTRIES {
+            return Err(CommandError::Limit {
+                what: "entries in one user's list".into(),
+                limit: MAX_LIST_ENTRIES,
+            });
+        }
+        Ok(())
     }
 }

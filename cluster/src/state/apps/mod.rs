@@ -81,68 +81,6 @@ fn validate_credential(field: &str, value: &str) -> Result<(), CommandError> {
     Ok(())
 }
 
-pub(super) fn create(
-    ctx: ApplyContext,
-    state: &mut Overlay<'_>,
-    name: &str,
-    dev: &Credentials,
-    prod: &Credentials,
-) -> Result<App, CommandError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
-        return Err(CommandError::invalid("name", "must be 1 to 64 characters"));
-    }
-    validate_credential("dev.appKey", &dev.app_key)?;
-    validate_credential("dev.appSecret", &dev.app_secret)?;
-    validate_credential("prod.appKey", &prod.app_key)?;
-    validate_credential("prod.appSecret", &prod.app_secret)?;
-    if dev.app_key == prod.app_key {
-        return Err(CommandError::invalid(
-            "dev.appKey",
-            "must differ from prod.appKey",
-        ));
-    }
-    for key in [&dev.app_key, &prod.app_key] {
-        if state.get_raw(&keys::key_index(key))?.is_some() {
-            return Err(CommandError::Conflict {
-                what: format!("app key {key}"),
-            });
-        }
-    }
-    let app = App {
-        name: name.to_string(),
-        home: ctx.area,
-        created_at_ms: ctx.now_ms,
-        dev: dev.clone(),
-        prod: prod.clone(),
-    };
-    state.put(keys::app(&prod.app_key), &app)?;
-    for (env, creds) in [(AppEnv::Dev, dev), (AppEnv::Prod, prod)] {
-        state.put(
-            keys::key_index(&creds.app_key),
-            &KeyIndex {
-                prod_key: prod.app_key.clone(),
-                env,
-            },
-        )?;
-    }
-    Ok(app)
-}
-
-pub(super) fn set_settings(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    settings: &AppSettings,
-) -> Result<AppSettings, CommandError> {
-    let mut settings = settings.clone();
-    settings
-        .push
-        .keep_keys_of(&self::settings(state, app_key)?.push);
-    settings.validate()?;
-    state.put(keys::settings(app_key), &settings)?;
-    Ok(settings)
-}
-
 pub fn settings(state: &impl StateRead, app_key: &str) -> Result<AppSettings, CommandError> {
     by_key(state, app_key)?;
     Ok(state.get(&keys::settings(app_key))?.unwrap_or_default())
@@ -186,8 +124,48 @@ impl Apply for CreateApp {
     type Answer = App;
 
     fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<App, CommandError> {
-        let Self { name, dev, prod } = self;
-        create(ctx, state, name, dev, prod)
+        let name: &str = &self.name;
+        let dev: &Credentials = &self.dev;
+        let prod: &Credentials = &self.prod;
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+            return Err(CommandError::invalid("name", "must be 1 to 64 characters"));
+        }
+        validate_credential("dev.appKey", &dev.app_key)?;
+        validate_credential("dev.appSecret", &dev.app_secret)?;
+        validate_credential("prod.appKey", &prod.app_key)?;
+        validate_credential("prod.appSecret", &prod.app_secret)?;
+        if dev.app_key == prod.app_key {
+            return Err(CommandError::invalid(
+                "dev.appKey",
+                "must differ from prod.appKey",
+            ));
+        }
+        for key in [&dev.app_key, &prod.app_key] {
+            if state.get_raw(&keys::key_index(key))?.is_some() {
+                return Err(CommandError::Conflict {
+                    what: format!("app key {key}"),
+                });
+            }
+        }
+        let app = App {
+            name: name.to_string(),
+            home: ctx.area,
+            created_at_ms: ctx.now_ms,
+            dev: dev.clone(),
+            prod: prod.clone(),
+        };
+        state.put(keys::app(&prod.app_key), &app)?;
+        for (env, creds) in [(AppEnv::Dev, dev), (AppEnv::Prod, prod)] {
+            state.put(
+                keys::key_index(&creds.app_key),
+                &KeyIndex {
+                    prod_key: prod.app_key.clone(),
+                    env,
+                },
+            )?;
+        }
+        Ok(app)
     }
 }
 
@@ -206,7 +184,14 @@ impl Apply for SetAppSettings {
         _ctx: ApplyContext,
         state: &mut Overlay<'_>,
     ) -> Result<AppSettings, CommandError> {
-        let Self { app_key, settings } = self;
-        set_settings(state, app_key, settings)
+        let app_key: &str = &self.app_key;
+        let settings: &AppSettings = &self.settings;
+        let mut settings = settings.clone();
+        settings
+            .push
+            .keep_keys_of(&self::settings(state, app_key)?.push);
+        settings.validate()?;
+        state.put(keys::settings(app_key), &settings)?;
+        Ok(settings)
     }
 }

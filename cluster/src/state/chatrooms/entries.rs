@@ -25,59 +25,6 @@ pub struct RoomEntry {
     pub updated_at_ms: u64,
 }
 
-/// Sets attributes (CHR-09), at most 100 per room.
-pub(in crate::state) fn set_entries(
-    ctx: ApplyContext,
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    room_id: &str,
-    owner: &str,
-    entries: &[(String, String)],
-    auto_delete: bool,
-) -> Result<(), CommandError> {
-    get(state, app_key, room_id)?;
-    validate_user_id(owner)?;
-    let prefix = keys::of_room(keys::ENTRY, app_key, room_id);
-    for (key, value) in entries {
-        if key.is_empty() || key.len() > MAX_ENTRY_KEY_BYTES {
-            return Err(CommandError::invalid("key", "must be 1 to 128 bytes"));
-        }
-        if value.len() > MAX_ENTRY_VALUE_BYTES {
-            return Err(CommandError::invalid("value", "must be at most 4096 bytes"));
-        }
-        let entry = RoomEntry {
-            key: key.clone(),
-            value: value.clone(),
-            owner: owner.to_string(),
-            auto_delete,
-            updated_at_ms: ctx.now_ms,
-        };
-        state.put(keys::entry(app_key, room_id, key), &entry)?;
-    }
-    if state.count_prefix(&prefix)? > MAX_ENTRIES {
-        return Err(CommandError::Limit {
-            what: "attributes per chatroom".into(),
-            limit: MAX_ENTRIES,
-        });
-    }
-    Ok(())
-}
-
-pub(in crate::state) fn remove_entry(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    room_id: &str,
-    key: &str,
-) -> Result<(), CommandError> {
-    get(state, app_key, room_id)?;
-    let full = keys::entry(app_key, room_id, key);
-    if state.get_raw(&full)?.is_none() {
-        return Err(CommandError::not_found(format!("attribute {key}")));
-    }
-    state.delete(full);
-    Ok(())
-}
-
 /// Attributes of a room: the asked keys, or all when none is asked.
 pub(in crate::state) fn entries(
     state: &impl StateRead,
@@ -105,15 +52,39 @@ pub struct SetRoomEntries {
 impl Apply for SetRoomEntries {
     type Answer = ();
 
+    /// Sets attributes (CHR-09), at most 100 per room.
     fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let Self {
-            app_key,
-            room_id,
-            owner,
-            entries,
-            auto_delete,
-        } = self;
-        set_entries(ctx, state, app_key, room_id, owner, entries, *auto_delete)
+        let app_key: &str = &self.app_key;
+        let room_id: &str = &self.room_id;
+        let owner: &str = &self.owner;
+        let entries: &[(String, String)] = &self.entries;
+        let auto_delete = self.auto_delete;
+        get(state, app_key, room_id)?;
+        validate_user_id(owner)?;
+        let prefix = keys::of_room(keys::ENTRY, app_key, room_id);
+        for (key, value) in entries {
+            if key.is_empty() || key.len() > MAX_ENTRY_KEY_BYTES {
+                return Err(CommandError::invalid("key", "must be 1 to 128 bytes"));
+            }
+            if value.len() > MAX_ENTRY_VALUE_BYTES {
+                return Err(CommandError::invalid("value", "must be at most 4096 bytes"));
+            }
+            let entry = RoomEntry {
+                key: key.clone(),
+                value: value.clone(),
+                owner: owner.to_string(),
+                auto_delete,
+                updated_at_ms: ctx.now_ms,
+            };
+            state.put(keys::entry(app_key, room_id, key), &entry)?;
+        }
+        if state.count_prefix(&prefix)? > MAX_ENTRIES {
+            return Err(CommandError::Limit {
+                what: "attributes per chatroom".into(),
+                limit: MAX_ENTRIES,
+            });
+        }
+        Ok(())
     }
 }
 
@@ -128,11 +99,15 @@ impl Apply for RemoveRoomEntry {
     type Answer = ();
 
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let Self {
-            app_key,
-            room_id,
-            key,
-        } = self;
-        remove_entry(state, app_key, room_id, key)
+        let app_key: &str = &self.app_key;
+        let room_id: &str = &self.room_id;
+        let key: &str = &self.key;
+        get(state, app_key, room_id)?;
+        let full = keys::entry(app_key, room_id, key);
+        if state.get_raw(&full)?.is_none() {
+            return Err(CommandError::not_found(format!("attribute {key}")));
+        }
+        state.delete(full);
+        Ok(())
     }
 }

@@ -39,35 +39,6 @@ struct Offline {
     missed: u32,
 }
 
-/// A member's session ended: it stays a member until it misses too much (CHR-07), unless
-/// it is on the room's user whitelist (never auto-exited).
-pub(in crate::state) fn member_offline(
-    ctx: ApplyContext,
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    room_id: &str,
-    user_id: &str,
-) -> Result<(), CommandError> {
-    get(state, app_key, room_id)?;
-    let member = keys::member(app_key, room_id, user_id);
-    let exempt = set_members(
-        state,
-        app_key,
-        Some(room_id),
-        RoomSet::UserWhitelist,
-        ctx.now_ms,
-    )?
-    .iter()
-    .any(|entry| entry.member == user_id);
-    if state.get_raw(&member)?.is_some() && !exempt {
-        state.put(
-            keys::offline(app_key, room_id, user_id),
-            &Offline::default(),
-        )?;
-    }
-    Ok(())
-}
-
 /// Counts a new message against the room's offline members (`counted`) and removes those
 /// past either limit.
 pub(super) fn expire_offline(
@@ -128,70 +99,6 @@ pub(super) fn announce(
             dismissed,
         },
     )
-}
-
-/// A client joins a room (CHR-02): refused while banned from it; a user is in one room
-/// at a time, so joining leaves the others. Counts as activity (CHR-08).
-pub(in crate::state) fn join(
-    ctx: ApplyContext,
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    room_id: &str,
-    user_id: &str,
-) -> Result<(), CommandError> {
-    validate_user_id(user_id)?;
-    get(state, app_key, room_id)?;
-    let banned = set_members(state, app_key, Some(room_id), RoomSet::Blocked, ctx.now_ms)?
-        .iter()
-        .any(|entry| entry.member == user_id);
-    if banned {
-        return Err(CommandError::Forbidden {
-            reason: format!("{user_id} is banned from chatroom {room_id}"),
-        });
-    }
-    let elsewhere: Vec<String> = state
-        .scan::<String>(&keys::user_rooms(app_key, user_id))?
-        .into_iter()
-        .filter(|room| room != room_id)
-        .collect();
-    for other in elsewhere {
-        leave(
-            ctx,
-            state,
-            app_key,
-            &other,
-            &[user_id.to_string()],
-            RoomCause::Requested,
-        )?;
-    }
-    state.delete(keys::offline(app_key, room_id, user_id));
-    let member = keys::member(app_key, room_id, user_id);
-    if state.get_raw(&member)?.is_none() {
-        state.put(member, &(user_id.to_string(), ctx.now_ms))?;
-        state.put(
-            keys::user_room(app_key, user_id, room_id),
-            &room_id.to_string(),
-        )?;
-        announce(
-            state,
-            app_key,
-            room_id,
-            vec![user_id.to_string()],
-            Vec::new(),
-            false,
-        )?;
-        let joined = vec![user_id.to_string()];
-        report(
-            ctx,
-            state,
-            app_key,
-            room_id,
-            joined,
-            RoomEvent::Joined,
-            RoomCause::Requested,
-        )?;
-    }
-    touch(ctx, state, app_key, room_id)
 }
 
 /// A member may send from a client unless gagged in the room, muted app-wide, or the room
@@ -270,13 +177,65 @@ pub struct JoinChatroom {
 impl Apply for JoinChatroom {
     type Answer = ();
 
+    /// A client joins a room (CHR-02): refused while banned from it; a user is in one room
+    /// at a time, so joining leaves the others. Counts as activity (CHR-08).
     fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let Self {
-            app_key,
-            room_id,
-            user_id,
-        } = self;
-        join(ctx, state, app_key, room_id, user_id)
+        let app_key: &str = &self.app_key;
+        let room_id: &str = &self.room_id;
+        let user_id: &str = &self.user_id;
+        validate_user_id(user_id)?;
+        get(state, app_key, room_id)?;
+        let banned = set_members(state, app_key, Some(room_id), RoomSet::Blocked, ctx.now_ms)?
+            .iter()
+            .any(|entry| entry.member == user_id);
+        if banned {
+            return Err(CommandError::Forbidden {
+                reason: format!("{user_id} is banned from chatroom {room_id}"),
+            });
+        }
+        let elsewhere: Vec<String> = state
+            .scan::<String>(&keys::user_rooms(app_key, user_id))?
+            .into_iter()
+            .filter(|room| room != room_id)
+            .collect();
+        for other in elsewhere {
+            leave(
+                ctx,
+                state,
+                app_key,
+                &other,
+                &[user_id.to_string()],
+                RoomCause::Requested,
+            )?;
+        }
+        state.delete(keys::offline(app_key, room_id, user_id));
+        let member = keys::member(app_key, room_id, user_id);
+        if state.get_raw(&member)?.is_none() {
+            state.put(member, &(user_id.to_string(), ctx.now_ms))?;
+            state.put(
+                keys::user_room(app_key, user_id, room_id),
+                &room_id.to_string(),
+            )?;
+            announce(
+                state,
+                app_key,
+                room_id,
+                vec![user_id.to_string()],
+                Vec::new(),
+                false,
+            )?;
+            let joined = vec![user_id.to_string()];
+            report(
+                ctx,
+                state,
+                app_key,
+                room_id,
+                joined,
+                RoomEvent::Joined,
+                RoomCause::Requested,
+            )?;
+        }
+        touch(ctx, state, app_key, room_id)
     }
 }
 
@@ -291,13 +250,30 @@ pub struct ChatroomMemberOffline {
 impl Apply for ChatroomMemberOffline {
     type Answer = ();
 
+    /// A member's session ended: it stays a member until it misses too much (CHR-07), unless
+    /// it is on the room's user whitelist (never auto-exited).
     fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let Self {
+        let app_key: &str = &self.app_key;
+        let room_id: &str = &self.room_id;
+        let user_id: &str = &self.user_id;
+        get(state, app_key, room_id)?;
+        let member = keys::member(app_key, room_id, user_id);
+        let exempt = set_members(
+            state,
             app_key,
-            room_id,
-            user_id,
-        } = self;
-        member_offline(ctx, state, app_key, room_id, user_id)
+            Some(room_id),
+            RoomSet::UserWhitelist,
+            ctx.now_ms,
+        )?
+        .iter()
+        .any(|entry| entry.member == user_id);
+        if state.get_raw(&member)?.is_some() && !exempt {
+            state.put(
+                keys::offline(app_key, room_id, user_id),
+                &Offline::default(),
+            )?;
+        }
+        Ok(())
     }
 }
 

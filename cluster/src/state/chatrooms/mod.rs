@@ -69,52 +69,6 @@ pub(in crate::state) fn get(
         .ok_or_else(|| CommandError::not_found(format!("chatroom {room_id}")))
 }
 
-/// Creates rooms that do not exist yet; existing ones are left as they are.
-pub(in crate::state) fn create(
-    ctx: ApplyContext,
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    rooms: &[(String, String)],
-) -> Result<(), CommandError> {
-    apps::by_key(state, app_key)?;
-    for (room_id, name) in rooms {
-        validate_room_id(room_id).map_err(|_| {
-            CommandError::invalid("chatroomId", "must be 1 to 64 of A-Z a-z 0-9 _ = + -")
-        })?;
-        if name.chars().count() > MAX_NAME_CHARS {
-            return Err(CommandError::invalid(
-                "name",
-                "must be at most 128 characters",
-            ));
-        }
-        let key = keys::room(app_key, room_id);
-        if state.get_raw(&key)?.is_some() {
-            continue;
-        }
-        let room = Chatroom {
-            room_id: room_id.clone(),
-            name: name.clone(),
-            created_at_ms: ctx.now_ms,
-            last_activity_ms: ctx.now_ms,
-            muted: false,
-            distribution_stopped: false,
-            keep_alive: false,
-            idle_destroy_ms: IDLE_DESTROY_MS,
-        };
-        state.put(key, &room)?;
-        report(
-            ctx,
-            state,
-            app_key,
-            room_id,
-            Vec::new(),
-            RoomEvent::Created,
-            RoomCause::Requested,
-        )?;
-    }
-    Ok(())
-}
-
 /// HOOK-04: tells the app server about a room's change.
 fn report(
     ctx: ApplyContext,
@@ -168,45 +122,6 @@ pub(in crate::state) fn destroy(
     Ok(())
 }
 
-pub(in crate::state) fn set_flag(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    room_ids: &[String],
-    flag: RoomFlag,
-    on: bool,
-) -> Result<(), CommandError> {
-    for room_id in room_ids {
-        let mut room = get(state, app_key, room_id)?;
-        match flag {
-            RoomFlag::Muted => room.muted = on,
-            RoomFlag::DistributionStopped => room.distribution_stopped = on,
-            RoomFlag::KeepAlive => room.keep_alive = on,
-        }
-        state.put(keys::room(app_key, room_id), &room)?;
-    }
-    Ok(())
-}
-
-/// `/chatroom/destroy/set.json`: how long a room may stay idle before it is destroyed
-/// (at most a week).
-pub(in crate::state) fn set_idle_destroy(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    room_id: &str,
-    idle_ms: u64,
-) -> Result<(), CommandError> {
-    const MAX_IDLE_MS: u64 = 7 * 24 * 60 * 60 * 1000;
-    if !(60_000..=MAX_IDLE_MS).contains(&idle_ms) {
-        return Err(CommandError::invalid(
-            "destroyTime",
-            "must be 1 minute to 7 days",
-        ));
-    }
-    let mut room = get(state, app_key, room_id)?;
-    room.idle_destroy_ms = idle_ms;
-    Ok(state.put(keys::room(app_key, room_id), &room)?)
-}
-
 /// Counts as activity: a message or a join keeps the room from idle destruction.
 pub(in crate::state) fn touch(
     ctx: ApplyContext,
@@ -240,25 +155,6 @@ pub(in crate::state) fn rooms(
     Ok(found)
 }
 
-/// Destroys rooms idle since before `now_ms - IDLE_DESTROY_MS`, keep-alive rooms excepted;
-/// answers which.
-pub(in crate::state) fn destroy_idle(
-    ctx: ApplyContext,
-    state: &mut Overlay<'_>,
-    app_key: &str,
-) -> Result<Vec<String>, CommandError> {
-    let idle: Vec<String> = rooms(state, app_key, &[])?
-        .into_iter()
-        .filter(|r| !r.keep_alive && r.last_activity_ms + r.idle_destroy_ms <= ctx.now_ms)
-        .map(|r| r.room_id)
-        .collect();
-    destroy(ctx, state, app_key, &idle, RoomCause::AutoDestroy)?;
-    for room in rooms(state, app_key, &[])? {
-        expire_offline(ctx, state, app_key, &room.room_id, false)?;
-    }
-    Ok(idle)
-}
-
 /// Removes every chatroom of an app environment.
 pub(in crate::state) fn delete_all(
     state: &mut Overlay<'_>,
@@ -281,13 +177,22 @@ pub struct SetChatroomIdleDestroy {
 impl Apply for SetChatroomIdleDestroy {
     type Answer = ();
 
+    /// `/chatroom/destroy/set.json`: how long a room may stay idle before it is destroyed
+    /// (at most a week).
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let Self {
-            app_key,
-            room_id,
-            idle_ms,
-        } = self;
-        set_idle_destroy(state, app_key, room_id, *idle_ms)
+        let app_key: &str = &self.app_key;
+        let room_id: &str = &self.room_id;
+        let idle_ms = self.idle_ms;
+        const MAX_IDLE_MS: u64 = 7 * 24 * 60 * 60 * 1000;
+        if !(60_000..=MAX_IDLE_MS).contains(&idle_ms) {
+            return Err(CommandError::invalid(
+                "destroyTime",
+                "must be 1 minute to 7 days",
+            ));
+        }
+        let mut room = get(state, app_key, room_id)?;
+        room.idle_destroy_ms = idle_ms;
+        Ok(state.put(keys::room(app_key, room_id), &room)?)
     }
 }
 
@@ -301,9 +206,47 @@ pub struct CreateChatrooms {
 impl Apply for CreateChatrooms {
     type Answer = ();
 
+    /// Creates rooms that do not exist yet; existing ones are left as they are.
     fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let Self { app_key, rooms } = self;
-        create(ctx, state, app_key, rooms)
+        let app_key: &str = &self.app_key;
+        let rooms: &[(String, String)] = &self.rooms;
+        apps::by_key(state, app_key)?;
+        for (room_id, name) in rooms {
+            validate_room_id(room_id).map_err(|_| {
+                CommandError::invalid("chatroomId", "must be 1 to 64 of A-Z a-z 0-9 _ = + -")
+            })?;
+            if name.chars().count() > MAX_NAME_CHARS {
+                return Err(CommandError::invalid(
+                    "name",
+                    "must be at most 128 characters",
+                ));
+            }
+            let key = keys::room(app_key, room_id);
+            if state.get_raw(&key)?.is_some() {
+                continue;
+            }
+            let room = Chatroom {
+                room_id: room_id.clone(),
+                name: name.clone(),
+                created_at_ms: ctx.now_ms,
+                last_activity_ms: ctx.now_ms,
+                muted: false,
+                distribution_stopped: false,
+                keep_alive: false,
+                idle_destroy_ms: IDLE_DESTROY_MS,
+            };
+            state.put(key, &room)?;
+            report(
+                ctx,
+                state,
+                app_key,
+                room_id,
+                Vec::new(),
+                RoomEvent::Created,
+                RoomCause::Requested,
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -334,13 +277,20 @@ impl Apply for SetChatroomFlag {
     type Answer = ();
 
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let Self {
-            app_key,
-            room_ids,
-            flag,
-            on,
-        } = self;
-        set_flag(state, app_key, room_ids, *flag, *on)
+        let app_key: &str = &self.app_key;
+        let room_ids: &[String] = &self.room_ids;
+        let flag = self.flag;
+        let on = self.on;
+        for room_id in room_ids {
+            let mut room = get(state, app_key, room_id)?;
+            match flag {
+                RoomFlag::Muted => room.muted = on,
+                RoomFlag::DistributionStopped => room.distribution_stopped = on,
+                RoomFlag::KeepAlive => room.keep_alive = on,
+            }
+            state.put(keys::room(app_key, room_id), &room)?;
+        }
+        Ok(())
     }
 }
 
@@ -354,12 +304,23 @@ pub struct DestroyIdleChatrooms {
 impl Apply for DestroyIdleChatrooms {
     type Answer = Vec<String>;
 
+    /// Destroys rooms idle since before `now_ms - IDLE_DESTROY_MS`, keep-alive rooms excepted;
+    /// answers which.
     fn apply(
         &self,
         ctx: ApplyContext,
         state: &mut Overlay<'_>,
     ) -> Result<Vec<String>, CommandError> {
-        let Self { app_key } = self;
-        destroy_idle(ctx, state, app_key)
+        let app_key: &str = &self.app_key;
+        let idle: Vec<String> = rooms(state, app_key, &[])?
+            .into_iter()
+            .filter(|r| !r.keep_alive && r.last_activity_ms + r.idle_destroy_ms <= ctx.now_ms)
+            .map(|r| r.room_id)
+            .collect();
+        destroy(ctx, state, app_key, &idle, RoomCause::AutoDestroy)?;
+        for room in rooms(state, app_key, &[])? {
+            expire_offline(ctx, state, app_key, &room.room_id, false)?;
+        }
+        Ok(idle)
     }
 }

@@ -74,59 +74,6 @@ fn set_scope(set: RoomSet, room_id: Option<&str>) -> Result<&str, CommandError> 
     }
 }
 
-/// Adds members to a set until `Some(until_ms)` (0: no end), or removes them (`None`).
-pub(in crate::state) fn change_set(
-    ctx: ApplyContext,
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    room_id: Option<&str>,
-    set: RoomSet,
-    members: &[String],
-    until_ms: Option<u64>,
-) -> Result<(), CommandError> {
-    apps::by_key(state, app_key)?;
-    let scope = set_scope(set, room_id)?;
-    if scope != keys::APP_SCOPE {
-        get(state, app_key, scope)?;
-    }
-    if members.is_empty() {
-        return Err(CommandError::invalid("members", "at least one is required"));
-    }
-    for member in members {
-        if set.holds_users() {
-            validate_user_id(member)?;
-        } else if member.is_empty() || member.chars().count() > 32 {
-            return Err(CommandError::invalid(
-                "objectName",
-                "must be 1 to 32 characters",
-            ));
-        }
-        let key = keys::set_member(app_key, scope, set.tag(), member);
-        if until_ms.is_some() && set == RoomSet::Blocked {
-            // A ban kicks the user out as well as keeping them out.
-            leave(
-                ctx,
-                state,
-                app_key,
-                scope,
-                std::slice::from_ref(member),
-                RoomCause::Banned,
-            )?;
-        }
-        match until_ms {
-            Some(until_ms) => state.put(
-                key,
-                &SetEntry {
-                    member: member.clone(),
-                    until_ms,
-                },
-            )?,
-            None => state.delete(key),
-        }
-    }
-    Ok(())
-}
-
 /// Members of a set still in force at `now_ms`.
 pub(in crate::state) fn set_members(
     state: &impl StateRead,
@@ -161,23 +108,53 @@ pub struct ChangeRoomSet {
 impl Apply for ChangeRoomSet {
     type Answer = ();
 
+    /// Adds members to a set until `Some(until_ms)` (0: no end), or removes them (`None`).
     fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let Self {
-            app_key,
-            room_id,
-            set,
-            members,
-            until_ms,
-            present,
-        } = self;
-        change_set(
-            ctx,
-            state,
-            app_key,
-            room_id.as_deref(),
-            *set,
-            members,
-            present.then_some(*until_ms),
-        )
+        let app_key: &str = &self.app_key;
+        let room_id: Option<&str> = self.room_id.as_deref();
+        let set = self.set;
+        let members: &[String] = &self.members;
+        let until_ms = self.present.then_some(self.until_ms);
+        apps::by_key(state, app_key)?;
+        let scope = set_scope(set, room_id)?;
+        if scope != keys::APP_SCOPE {
+            get(state, app_key, scope)?;
+        }
+        if members.is_empty() {
+            return Err(CommandError::invalid("members", "at least one is required"));
+        }
+        for member in members {
+            if set.holds_users() {
+                validate_user_id(member)?;
+            } else if member.is_empty() || member.chars().count() > 32 {
+                return Err(CommandError::invalid(
+                    "objectName",
+                    "must be 1 to 32 characters",
+                ));
+            }
+            let key = keys::set_member(app_key, scope, set.tag(), member);
+            if until_ms.is_some() && set == RoomSet::Blocked {
+                // A ban kicks the user out as well as keeping them out.
+                leave(
+                    ctx,
+                    state,
+                    app_key,
+                    scope,
+                    std::slice::from_ref(member),
+                    RoomCause::Banned,
+                )?;
+            }
+            match until_ms {
+                Some(until_ms) => state.put(
+                    key,
+                    &SetEntry {
+                        member: member.clone(),
+                        until_ms,
+                    },
+                )?,
+                None => state.delete(key),
+            }
+        }
+        Ok(())
     }
 }

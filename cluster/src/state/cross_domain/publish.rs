@@ -72,19 +72,57 @@ pub struct Recall {
 impl Apply for Recall {
     type Answer = Vec<Publication>;
 
+    /// Marks a message recalled (its content removed when `delete`) and stores the
+    /// `RC:RcCmd` notification every member will see.
     fn apply(
         &self,
         ctx: ApplyContext,
         state: &mut Overlay<'_>,
     ) -> Result<Vec<Publication>, CommandError> {
-        let Self {
-            app_key,
-            sender,
-            msg_uid,
-            by_admin,
-            delete,
-        } = self;
-        recall(ctx, state, app_key, sender, msg_uid, *by_admin, *delete)
+        let app_key: &str = &self.app_key;
+        let sender: &str = &self.sender;
+        let msg_uid: &str = &self.msg_uid;
+        let by_admin = self.by_admin;
+        let delete = self.delete;
+        let mut message = messages::by_uid(state, app_key, msg_uid)?;
+        if !by_admin && message.sender != sender {
+            return Err(CommandError::invalid(
+                "fromUserId",
+                "only the sender (or an admin) may recall a message",
+            ));
+        }
+        if message.recalled {
+            return Err(CommandError::Conflict {
+                what: format!("recall of {msg_uid}"),
+            });
+        }
+        message.recalled = true;
+        if delete {
+            message.content.clear();
+        }
+        messages::replace(state, app_key, &message)?;
+        let notice = NewMessage {
+            conversation: message.conversation.clone(),
+            sender: sender.to_string(),
+            recipient: None,
+            object_name: "RC:RcCmd".into(),
+            content: serde_json::json!({
+                "messageUId": msg_uid,
+                "conversationType": message.conversation.kind.code(),
+                "targetId": message.conversation.target_for(&message.sender),
+                "channelId": message.conversation.channel,
+                "isAdmin": u8::from(by_admin),
+                "isDelete": u8::from(delete),
+            })
+            .to_string(),
+            flags: MessageFlags::builtin("RC:RcCmd"),
+            push_content: None,
+            push_data: None,
+            verify_blacklist: false,
+            visible_to: message.visible_to.clone(),
+            sender_device: None,
+        };
+        publish(ctx, state, app_key, &[notice])
     }
 }
 
@@ -283,56 +321,4 @@ fn may_send_from_client(
         ),
         _ => Ok(()),
     }
-}
-
-/// Marks a message recalled (its content removed when `delete`) and stores the
-/// `RC:RcCmd` notification every member will see.
-fn recall(
-    ctx: ApplyContext,
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    sender: &str,
-    msg_uid: &str,
-    by_admin: bool,
-    delete: bool,
-) -> Result<Vec<Publication>, CommandError> {
-    let mut message = messages::by_uid(state, app_key, msg_uid)?;
-    if !by_admin && message.sender != sender {
-        return Err(CommandError::invalid(
-            "fromUserId",
-            "only the sender (or an admin) may recall a message",
-        ));
-    }
-    if message.recalled {
-        return Err(CommandError::Conflict {
-            what: format!("recall of {msg_uid}"),
-        });
-    }
-    message.recalled = true;
-    if delete {
-        message.content.clear();
-    }
-    messages::replace(state, app_key, &message)?;
-    let notice = NewMessage {
-        conversation: message.conversation.clone(),
-        sender: sender.to_string(),
-        recipient: None,
-        object_name: "RC:RcCmd".into(),
-        content: serde_json::json!({
-            "messageUId": msg_uid,
-            "conversationType": message.conversation.kind.code(),
-            "targetId": message.conversation.target_for(&message.sender),
-            "channelId": message.conversation.channel,
-            "isAdmin": u8::from(by_admin),
-            "isDelete": u8::from(delete),
-        })
-        .to_string(),
-        flags: MessageFlags::builtin("RC:RcCmd"),
-        push_content: None,
-        push_data: None,
-        verify_blacklist: false,
-        visible_to: message.visible_to.clone(),
-        sender_device: None,
-    };
-    publish(ctx, state, app_key, &[notice])
 }

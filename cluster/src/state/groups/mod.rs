@@ -189,60 +189,6 @@ pub(super) fn membership(
     Ok(state.get(&keys::member(app_key, group_id, user_id))?)
 }
 
-pub(super) fn quit(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    group_id: &str,
-    user_ids: &[String],
-) -> Result<Group, CommandError> {
-    let mut group = get(state, app_key, group_id)?;
-    let mut left = Vec::new();
-    for user_id in user_ids {
-        validate_user_id(user_id)?;
-        let key = keys::member(app_key, group_id, user_id);
-        if state.get_raw(&key)?.is_none() {
-            continue;
-        }
-        left.push(user_id.clone());
-        state.delete(key);
-        state.delete(keys::user_group(app_key, user_id, group_id));
-        state.delete(keys::whitelisted(app_key, group_id, user_id));
-        group.members -= 1;
-    }
-    state.put(keys::group(app_key, group_id), &group)?;
-    announce(state, app_key, group_id, Vec::new(), left, false)?;
-    Ok(group)
-}
-
-pub(super) fn dismiss(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    group_id: &str,
-) -> Result<(), CommandError> {
-    get(state, app_key, group_id)?;
-    for member in members(state, app_key, group_id)? {
-        state.delete(keys::user_group(app_key, &member.user_id, group_id));
-    }
-    for family in keys::PER_GROUP {
-        state.delete_prefix(&keys::of_group(family, app_key, group_id))?;
-    }
-    state.delete(keys::group(app_key, group_id));
-    announce(state, app_key, group_id, Vec::new(), Vec::new(), true)
-}
-
-pub(super) fn rename(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    group_id: &str,
-    name: &str,
-) -> Result<Group, CommandError> {
-    validate_name(name)?;
-    let mut group = get(state, app_key, group_id)?;
-    group.name = name.to_string();
-    state.put(keys::group(app_key, group_id), &group)?;
-    Ok(group)
-}
-
 pub(super) fn members(
     state: &impl StateRead,
     app_key: &str,
@@ -252,34 +198,6 @@ pub(super) fn members(
 }
 
 const MAX_REMARK_CHARS: usize = 64;
-
-/// A member's remark (display name) in a group: set with `Some`, removed with `None`.
-pub(super) fn set_remark(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    group_id: &str,
-    user_id: &str,
-    remark: Option<&str>,
-) -> Result<(), CommandError> {
-    get(state, app_key, group_id)?;
-    if membership(state, app_key, group_id, user_id)?.is_none() {
-        return Err(CommandError::NotMember {
-            what: format!("group {group_id}"),
-        });
-    }
-    let key = keys::remark(app_key, group_id, user_id);
-    match remark {
-        Some(remark) if remark.chars().count() > MAX_REMARK_CHARS => Err(CommandError::invalid(
-            "remark",
-            "must be at most 64 characters",
-        )),
-        Some(remark) => Ok(state.put(key, &remark.to_string())?),
-        None => {
-            state.delete(key);
-            Ok(())
-        }
-    }
-}
 
 pub(super) fn remark(
     state: &impl StateRead,
@@ -353,14 +271,29 @@ pub struct SetGroupRemark {
 impl Apply for SetGroupRemark {
     type Answer = ();
 
+    /// A member's remark (display name) in a group: set with `Some`, removed with `None`.
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let Self {
-            app_key,
-            group_id,
-            user_id,
-            remark,
-        } = self;
-        set_remark(state, app_key, group_id, user_id, remark.as_deref())
+        let app_key: &str = &self.app_key;
+        let group_id: &str = &self.group_id;
+        let user_id: &str = &self.user_id;
+        let remark: Option<&str> = self.remark.as_deref();
+        get(state, app_key, group_id)?;
+        if membership(state, app_key, group_id, user_id)?.is_none() {
+            return Err(CommandError::NotMember {
+                what: format!("group {group_id}"),
+            });
+        }
+        let key = keys::remark(app_key, group_id, user_id);
+        match remark {
+            Some(remark) if remark.chars().count() > MAX_REMARK_CHARS => Err(
+                CommandError::invalid("remark", "must be at most 64 characters"),
+            ),
+            Some(remark) => Ok(state.put(key, &remark.to_string())?),
+            None => {
+                state.delete(key);
+                Ok(())
+            }
+        }
     }
 }
 
@@ -437,12 +370,26 @@ impl Apply for QuitGroup {
     type Answer = Group;
 
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<Group, CommandError> {
-        let Self {
-            app_key,
-            group_id,
-            user_ids,
-        } = self;
-        quit(state, app_key, group_id, user_ids)
+        let app_key: &str = &self.app_key;
+        let group_id: &str = &self.group_id;
+        let user_ids: &[String] = &self.user_ids;
+        let mut group = get(state, app_key, group_id)?;
+        let mut left = Vec::new();
+        for user_id in user_ids {
+            validate_user_id(user_id)?;
+            let key = keys::member(app_key, group_id, user_id);
+            if state.get_raw(&key)?.is_none() {
+                continue;
+            }
+            left.push(user_id.clone());
+            state.delete(key);
+            state.delete(keys::user_group(app_key, user_id, group_id));
+            state.delete(keys::whitelisted(app_key, group_id, user_id));
+            group.members -= 1;
+        }
+        state.put(keys::group(app_key, group_id), &group)?;
+        announce(state, app_key, group_id, Vec::new(), left, false)?;
+        Ok(group)
     }
 }
 
@@ -456,8 +403,17 @@ impl Apply for DismissGroup {
     type Answer = ();
 
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let Self { app_key, group_id } = self;
-        dismiss(state, app_key, group_id)
+        let app_key: &str = &self.app_key;
+        let group_id: &str = &self.group_id;
+        get(state, app_key, group_id)?;
+        for member in members(state, app_key, group_id)? {
+            state.delete(keys::user_group(app_key, &member.user_id, group_id));
+        }
+        for family in keys::PER_GROUP {
+            state.delete_prefix(&keys::of_group(family, app_key, group_id))?;
+        }
+        state.delete(keys::group(app_key, group_id));
+        announce(state, app_key, group_id, Vec::new(), Vec::new(), true)
     }
 }
 
@@ -472,11 +428,13 @@ impl Apply for RenameGroup {
     type Answer = Group;
 
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<Group, CommandError> {
-        let Self {
-            app_key,
-            group_id,
-            name,
-        } = self;
-        rename(state, app_key, group_id, name)
+        let app_key: &str = &self.app_key;
+        let group_id: &str = &self.group_id;
+        let name: &str = &self.name;
+        validate_name(name)?;
+        let mut group = get(state, app_key, group_id)?;
+        group.name = name.to_string();
+        state.put(keys::group(app_key, group_id), &group)?;
+        Ok(group)
     }
 }

@@ -11,26 +11,6 @@ use crate::state::users::validate_user_id;
 
 use super::{get, membership, Group, Member};
 
-/// Mutes members until `until_ms` (0 lifts the mute).
-pub(in crate::state) fn mute_members(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    group_id: &str,
-    user_ids: &[String],
-    until_ms: u64,
-) -> Result<(), CommandError> {
-    get(state, app_key, group_id)?;
-    for user_id in user_ids {
-        let key = keys::member(app_key, group_id, user_id);
-        let mut member: Member = state.get(&key)?.ok_or_else(|| {
-            CommandError::not_found(format!("member {user_id} of group {group_id}"))
-        })?;
-        member.muted_until_ms = until_ms;
-        state.put(key, &member)?;
-    }
-    Ok(())
-}
-
 pub(in crate::state) fn set_muted(
     state: &mut Overlay<'_>,
     app_key: &str,
@@ -40,26 +20,6 @@ pub(in crate::state) fn set_muted(
     let mut group = get(state, app_key, group_id)?;
     group.muted = muted;
     state.put(keys::group(app_key, group_id), &group)?;
-    Ok(())
-}
-
-pub(in crate::state) fn change_mute_whitelist(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    group_id: &str,
-    user_ids: &[String],
-    present: bool,
-) -> Result<(), CommandError> {
-    get(state, app_key, group_id)?;
-    for user_id in user_ids {
-        validate_user_id(user_id)?;
-        let key = keys::whitelisted(app_key, group_id, user_id);
-        if present {
-            state.put(key, user_id)?;
-        } else {
-            state.delete(key);
-        }
-    }
     Ok(())
 }
 
@@ -122,14 +82,22 @@ pub struct MuteGroupMembers {
 impl Apply for MuteGroupMembers {
     type Answer = ();
 
+    /// Mutes members until `until_ms` (0 lifts the mute).
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let Self {
-            app_key,
-            group_id,
-            user_ids,
-            until_ms,
-        } = self;
-        mute_members(state, app_key, group_id, user_ids, *until_ms)
+        let app_key: &str = &self.app_key;
+        let group_id: &str = &self.group_id;
+        let user_ids: &[String] = &self.user_ids;
+        let until_ms = self.until_ms;
+        get(state, app_key, group_id)?;
+        for user_id in user_ids {
+            let key = keys::member(app_key, group_id, user_id);
+            let mut member: Member = state.get(&key)?.ok_or_else(|| {
+                CommandError::not_found(format!("member {user_id} of group {group_id}"))
+            })?;
+            member.muted_until_ms = until_ms;
+            state.put(key, &member)?;
+        }
+        Ok(())
     }
 }
 
@@ -145,13 +113,21 @@ impl Apply for ChangeGroupMuteWhitelist {
     type Answer = ();
 
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let Self {
-            app_key,
-            group_id,
-            user_ids,
-            present,
-        } = self;
-        change_mute_whitelist(state, app_key, group_id, user_ids, *present)
+        let app_key: &str = &self.app_key;
+        let group_id: &str = &self.group_id;
+        let user_ids: &[String] = &self.user_ids;
+        let present = self.present;
+        get(state, app_key, group_id)?;
+        for user_id in user_ids {
+            validate_user_id(user_id)?;
+            let key = keys::whitelisted(app_key, group_id, user_id);
+            if present {
+                state.put(key, user_id)?;
+            } else {
+                state.delete(key);
+            }
+        }
+        Ok(())
     }
 }
 

@@ -38,17 +38,6 @@ pub(in crate::state) fn hour(
     Ok(messages)
 }
 
-/// `/message/history/delete.json`: the hour's archive is gone (the conversations keep
-/// their history).
-pub(in crate::state) fn delete_hour(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    hour_start_ms: u64,
-) -> Result<(), CommandError> {
-    apps::by_key(state, app_key)?;
-    Ok(state.delete_prefix(&keys::archive_hour(app_key, hour_start_ms / HOUR_MS))?)
-}
-
 /// Deletes the hourly archive of the hour starting at `hour_start_ms`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeleteArchiveHour {
@@ -59,11 +48,12 @@ pub struct DeleteArchiveHour {
 impl Apply for DeleteArchiveHour {
     type Answer = ();
 
+    /// `/message/history/delete.json`: the hour's archive is gone (the conversations keep
+    /// their history).
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let Self {
-            app_key,
-            hour_start_ms,
-        } = self;
-        delete_hour(state, app_key, *hour_start_ms)
+        let app_key: &str = &self.app_key;
+        let hour_start_ms = self.hour_start_ms;
+        apps::by_key(state, app_key)?;
+        Ok(state.delete_prefix(&keys::archive_hour(app_key, hour_start_ms / HOUR_MS))?)
     }
 }

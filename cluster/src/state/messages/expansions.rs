@@ -22,48 +22,6 @@ pub struct ExpansionEntry {
     pub updated_at_ms: u64,
 }
 
-/// Sets (or, with `values` None, deletes) expansion keys of a stored message.
-pub(in crate::state) fn change_expansion(
-    ctx: ApplyContext,
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    msg_uid: &str,
-    entries: &[(String, Option<String>)],
-) -> Result<(), CommandError> {
-    by_uid(state, app_key, msg_uid)?;
-    let prefix = keys::expansions(app_key, msg_uid);
-    for (key, value) in entries {
-        if key.is_empty() || key.chars().count() > MAX_EXPANSION_KEY_CHARS {
-            return Err(CommandError::invalid("key", "must be 1 to 32 characters"));
-        }
-        let full = keys::expansion(app_key, msg_uid, key);
-        match value {
-            Some(value) => {
-                if value.chars().count() > MAX_EXPANSION_VALUE_CHARS {
-                    return Err(CommandError::invalid(
-                        "value",
-                        "must be at most 4096 characters",
-                    ));
-                }
-                let entry = ExpansionEntry {
-                    key: key.clone(),
-                    value: value.clone(),
-                    updated_at_ms: ctx.now_ms,
-                };
-                state.put(full, &entry)?;
-            }
-            None => state.delete(full),
-        }
-    }
-    if state.count_prefix(&prefix)? > MAX_EXPANSION_KEYS {
-        return Err(CommandError::Limit {
-            what: "expansion keys per message".into(),
-            limit: MAX_EXPANSION_KEYS,
-        });
-    }
-    Ok(())
-}
-
 pub(in crate::state) fn expansions(
     state: &impl StateRead,
     app_key: &str,
@@ -84,12 +42,42 @@ pub struct ChangeExpansion {
 impl Apply for ChangeExpansion {
     type Answer = ();
 
+    /// Sets (or, with `values` None, deletes) expansion keys of a stored message.
     fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let Self {
-            app_key,
-            msg_uid,
-            entries,
-        } = self;
-        change_expansion(ctx, state, app_key, msg_uid, entries)
+        let app_key: &str = &self.app_key;
+        let msg_uid: &str = &self.msg_uid;
+        let entries: &[(String, Option<String>)] = &self.entries;
+        by_uid(state, app_key, msg_uid)?;
+        let prefix = keys::expansions(app_key, msg_uid);
+        for (key, value) in entries {
+            if key.is_empty() || key.chars().count() > MAX_EXPANSION_KEY_CHARS {
+                return Err(CommandError::invalid("key", "must be 1 to 32 characters"));
+            }
+            let full = keys::expansion(app_key, msg_uid, key);
+            match value {
+                Some(value) => {
+                    if value.chars().count() > MAX_EXPANSION_VALUE_CHARS {
+                        return Err(CommandError::invalid(
+                            "value",
+                            "must be at most 4096 characters",
+                        ));
+                    }
+                    let entry = ExpansionEntry {
+                        key: key.clone(),
+                        value: value.clone(),
+                        updated_at_ms: ctx.now_ms,
+                    };
+                    state.put(full, &entry)?;
+                }
+                None => state.delete(full),
+            }
+        }
+        if state.count_prefix(&prefix)? > MAX_EXPANSION_KEYS {
+            return Err(CommandError::Limit {
+                what: "expansion keys per message".into(),
+                limit: MAX_EXPANSION_KEYS,
+            });
+        }
+        Ok(())
     }
 }
