@@ -1,6 +1,7 @@
 //! Per-user conversation settings: do-not-disturb (PRV-09) and pinning (MSG-03), and the
 //! per-type push level.
 
+use meridian_proto::{Conversation, ConversationType};
 use serde::{Deserialize, Serialize};
 
 use super::apply::{Apply, ApplyContext, CommandError};
@@ -9,7 +10,6 @@ use super::messages::{self, Message};
 use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
 use super::{apps, groups};
-use meridian_proto::{Conversation, ConversationType};
 
 /// Messages one deletion may name.
 pub const MAX_DELETE: usize = 100;

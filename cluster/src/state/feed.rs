@@ -10,13 +10,13 @@
 //! and system messages, two or one index records per message), the app's broadcasts, and
 //! the tail of each of the user's groups (read diffusion: a group message is stored once).
 
+use meridian_proto::{Conversation, ConversationType};
 use serde::{Deserialize, Serialize};
 
 use super::apply::CommandError;
 use super::keys::{feed as keys, of_app};
 use super::messages::{self, Message};
 use super::store::{Overlay, StateRead};
-use meridian_proto::{Conversation, ConversationType};
 
 /// Events kept in the feed; an edge further behind than this resyncs its sessions.
 pub const FEED_RETAINED: u64 = 50_000;

@@ -11,6 +11,7 @@
 //! Which URL a job goes to is read when it is sent, not when it is written: an operator
 //! who fixes a wrong URL gets the waiting jobs delivered to the right one.
 
+use meridian_proto::Conversation;
 use serde::{Deserialize, Serialize};
 
 use super::apply::{Apply, ApplyContext, CommandError};
@@ -20,7 +21,6 @@ use super::keys::{of_app, outbox as keys};
 use super::messages::Message;
 use super::push::{self, PushJob};
 use super::store::{Overlay, StateRead};
-use meridian_proto::Conversation;
 
 /// The first retry waits this long; each further one twice as long …
 pub const FIRST_BACKOFF_MS: u64 = 1_000;

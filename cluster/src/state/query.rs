@@ -1,5 +1,6 @@
 //! Reads of committed state: what edges, the admin API and the hooks dispatcher ask.
 
+use meridian_proto::ConversationType;
 use meridian_regions::{AreaCode, CatalogEntry};
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +22,6 @@ use super::{
     apps, areas, chatrooms, conversations, feed, groups, keys, messages, outbox, presence,
     sensitive, ultragroups, users,
 };
-use meridian_proto::ConversationType;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Query {

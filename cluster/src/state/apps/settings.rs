@@ -1,10 +1,10 @@
 //! What an app environment switches on or tunes: options, callbacks (HOOK-01..04) and
 //! push credentials (PUSH-02, PUSH-04), with their limits.
 
+use meridian_proto::ConversationType;
 use serde::{Deserialize, Serialize};
 
 use crate::state::apply::CommandError;
-use meridian_proto::ConversationType;
 
 /// Web origins one app may list (MSG-10).
 pub const MAX_SECURE_DOMAINS: usize = 50;

@@ -1,6 +1,7 @@
 //! Who is in a room: joins (one room at a time per user), quits, kicks and bans, and the
 //! auto-exit of members whose session ended (CHR-02, CHR-05, CHR-07).
 
+use meridian_proto::ConversationType;
 use serde::{Deserialize, Serialize};
 
 use crate::state::apply::{Apply, ApplyContext, CommandError};
@@ -9,7 +10,6 @@ use crate::state::keys::chatrooms as keys;
 use crate::state::outbox::{RoomCause, RoomEvent};
 use crate::state::store::{Overlay, StateRead};
 use crate::state::users::validate_user_id;
-use meridian_proto::ConversationType;
 
 use super::sets::{set_members, RoomSet};
 use super::{get, report, touch};

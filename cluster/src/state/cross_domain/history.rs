@@ -2,13 +2,13 @@
 //! the viewer may see (membership and join, directed messages, its own deletions) in a
 //! window of time, optionally filtered.
 
+use meridian_proto::{Conversation, ConversationType};
 use serde::{Deserialize, Serialize};
 
 use crate::state::apply::CommandError;
 use crate::state::messages::{self, Message, MAX_PAGE};
 use crate::state::store::StateRead;
 use crate::state::{apps, conversations, groups, ultragroups};
-use meridian_proto::{Conversation, ConversationType};
 
 /// Which page of a conversation's history a query wants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

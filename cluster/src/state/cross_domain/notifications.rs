@@ -3,6 +3,7 @@
 //! notifications (SYS-03). Deciding in the apply round keeps it deterministic: presence
 //! and settings are replicated state, read as of the message.
 
+use meridian_proto::ConversationType;
 use serde::{Deserialize, Serialize};
 
 use crate::state::apply::{Apply, ApplyContext, CommandError};
@@ -10,7 +11,6 @@ use crate::state::messages::Message;
 use crate::state::push::{self, PushJob};
 use crate::state::store::{Overlay, StateRead};
 use crate::state::{apps, conversations, groups, outbox, presence, ultragroups, users};
-use meridian_proto::ConversationType;
 
 /// The longest push text taken from a message's content.
 const MAX_BODY_CHARS: usize = 200;

@@ -4,6 +4,7 @@
 //! checked against memberships, mutes, blacklists and sensitive words first, and stored
 //! once however often the client retries.
 
+use meridian_proto::ConversationType;
 use serde::{Deserialize, Serialize};
 
 use super::{client_sends, notifications};
@@ -14,7 +15,6 @@ use crate::state::sensitive::{self, screen_content, screen_text, Screened};
 use crate::state::store::{Overlay, StateRead};
 use crate::state::users::{self, UserList};
 use crate::state::{apps, conversations, feed, groups, ultragroups};
-use meridian_proto::ConversationType;
 
 /// What became of one message of a publish.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,7 @@
 //! Group read receipts (GRP-03): who read which group message, told to each message's
 //! sender with an `RC:RRRspMsg` only the senders see.
 
+use meridian_proto::{Conversation, ConversationType};
 use serde::{Deserialize, Serialize};
 
 use super::publish::{publish, Publication};
@@ -8,7 +9,6 @@ use crate::state::apply::{Apply, ApplyContext, CommandError};
 use crate::state::groups;
 use crate::state::messages::{self, MessageFlags, NewMessage};
 use crate::state::store::Overlay;
-use meridian_proto::{Conversation, ConversationType};
 
 /// Messages one group receipt may name.
 pub const MAX_RECEIPT_MESSAGES: usize = 100;

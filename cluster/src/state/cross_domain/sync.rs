@@ -1,12 +1,13 @@
 //! What a user's device missed (DESIGN §4, "delivery path"): its inbox, the app's
 //! broadcasts and the logs of its groups, merged in feed order.
 
+use meridian_proto::{Conversation, ConversationType};
+
 use crate::state::apply::CommandError;
 use crate::state::feed::{self, SyncPage, SyncRequest, MAX_SYNC_PAGE};
 use crate::state::groups;
 use crate::state::messages::{self, Message};
 use crate::state::store::StateRead;
-use meridian_proto::{Conversation, ConversationType};
 
 /// What `request.user_id` missed after its cursor: private and system messages, the app's
 /// broadcasts and the messages of its groups sent since it joined (GRP-05), oldest first.

@@ -1,6 +1,7 @@
 //! Groups (GRP): membership with a per-app cap, names, member mutes, whole-group mute
 //! with its whitelist, and each user's group index.
 
+use meridian_proto::ConversationType;
 use serde::{Deserialize, Serialize};
 
 use super::apply::{Apply, ApplyContext, CommandError};
@@ -10,7 +11,6 @@ use super::keys::{groups as keys, of_app};
 use super::messages;
 use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
-use meridian_proto::ConversationType;
 
 mod mutes;
 

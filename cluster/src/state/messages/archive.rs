@@ -1,6 +1,7 @@
 //! The hourly archive (`/message/history.json`): every stored message is also indexed by
 //! the UTC hour it was sent in, so an hour's archive reads only that hour.
 
+use meridian_proto::Conversation;
 use serde::{Deserialize, Serialize};
 
 use super::{get, Message};
@@ -8,7 +9,6 @@ use crate::state::apply::{Apply, ApplyContext, CommandError};
 use crate::state::apps;
 use crate::state::keys::messages as keys;
 use crate::state::store::{Overlay, StateRead};
-use meridian_proto::Conversation;
 const HOUR_MS: u64 = 3_600_000;
 
 pub(in crate::state) fn index(

@@ -1,5 +1,6 @@
 //! History moved in from another provider (API-04).
 
+use meridian_proto::{Conversation, ConversationType};
 use serde::{Deserialize, Serialize};
 
 use super::{append, get, last_seq, next_uid, validate, Message, MessageFlags, NewMessage};
@@ -7,7 +8,6 @@ use crate::state::apply::{Apply, ApplyContext, CommandError};
 use crate::state::apps;
 use crate::state::keys::messages as keys;
 use crate::state::store::{Overlay, StateRead};
-use meridian_proto::{Conversation, ConversationType};
 
 /// A message of another provider's history, moved in (API-04).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,13 +3,13 @@
 //! `seq` and a service-generated `msgUID`; status messages get a `msgUID` but are never
 //! stored.
 
+use meridian_proto::Conversation;
 use serde::{Deserialize, Serialize};
 
 use super::apply::{ApplyContext, CommandError};
 use super::keys::{messages as keys, of_app};
 use super::store::{Overlay, StateRead};
 use super::users;
-use meridian_proto::Conversation;
 
 pub mod archive;
 mod expansions;

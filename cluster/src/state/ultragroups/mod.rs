@@ -5,6 +5,7 @@
 //! exists. Messages live in one log per channel; a private channel's messages carry its
 //! members as their audience (`visible_to`), so history and delivery need nothing more.
 
+use meridian_proto::ConversationType;
 use serde::{Deserialize, Serialize};
 
 use super::apply::{ApplyContext, CommandError};
@@ -15,7 +16,6 @@ use super::keys::{of_app, ultragroups as keys};
 use super::messages::{self, NewMessage};
 use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
-use meridian_proto::ConversationType;
 
 mod questions;
 mod speaking;

@@ -1,5 +1,6 @@
 //! What can be asked about one ultra group.
 
+use meridian_proto::{Conversation, ConversationType};
 use serde::{Deserialize, Serialize};
 
 use crate::state::apply::CommandError;
@@ -8,7 +9,6 @@ use crate::state::conversations;
 use crate::state::keys::ultragroups as keys;
 use crate::state::messages::{self, Message};
 use crate::state::store::StateRead;
-use meridian_proto::{Conversation, ConversationType};
 
 use super::{channel, get, in_set, member, set_members, Channel, UltraGroup, UltraGroupSet};
 
