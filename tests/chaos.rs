@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use meridian_chaos::deployment::{Deployment, Topology};
 use meridian_cluster::admin::generate_credentials;
 use meridian_cluster::api::{ApiReply, ApiRequest, ReadConsistency};
-use meridian_cluster::state::{Command, Envelope, Query};
+use meridian_cluster::state::{Command, CreateApp, Envelope, Query};
 use meridian_regions::AreaCode;
 use serde_json::Value;
 
@@ -152,11 +152,11 @@ async fn a_leader_cut_off_from_its_quorum_refuses_at_once_within_an_election_tim
     let write = || {
         ApiRequest::Write(vec![Envelope {
             area: AreaCode::Sg,
-            command: Command::CreateApp {
+            command: Command::CreateApp(CreateApp {
                 name: "quorum".into(),
                 dev: generate_credentials(),
                 prod: generate_credentials(),
-            },
+            }),
         }])
     };
     let reads = [
@@ -232,11 +232,11 @@ async fn a_leader_cut_off_from_its_quorum_refuses_at_once_within_an_election_tim
     client
         .write_one(Envelope {
             area: AreaCode::Sg,
-            command: Command::CreateApp {
+            command: Command::CreateApp(CreateApp {
                 name: "after the cut".into(),
                 dev: generate_credentials(),
                 prod: generate_credentials(),
-            },
+            }),
         })
         .await
         .unwrap();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use meridian_cluster::admin::generate_credentials;
 use meridian_cluster::config::RaftTuning;
-use meridian_cluster::state::{Command, Envelope, Output, Query, QueryOutput};
+use meridian_cluster::state::{Command, CreateApp, Envelope, Output, PutUser, Query, QueryOutput};
 use meridian_cluster::ClusterClient;
 use meridian_regions::AreaCode;
 use meridian_testkit::{eventually, ClusterOptions, ProcessCluster, OPERATOR_TOKEN};
@@ -22,11 +22,11 @@ async fn create_app(client: &ClusterClient) -> String {
     let output = client
         .write_one(Envelope {
             area: AreaCode::Sg,
-            command: Command::CreateApp {
+            command: Command::CreateApp(CreateApp {
                 name: "test".into(),
                 dev: generate_credentials(),
                 prod: prod.clone(),
-            },
+            }),
         })
         .await
         .expect("create app");
@@ -37,12 +37,12 @@ async fn create_app(client: &ClusterClient) -> String {
 fn put_user(app_key: &str, user_id: String) -> Envelope {
     Envelope {
         area: AreaCode::Sg,
-        command: Command::PutUser {
+        command: Command::PutUser(PutUser {
             app_key: app_key.to_string(),
             user_id,
             name: Some("n".into()),
             portrait: None,
-        },
+        }),
     }
 }
 

@@ -11,8 +11,9 @@ use common::{binary, put_settings, synced, Api};
 use meridian_client::{codes, Connection};
 use meridian_cluster::admin::generate_credentials;
 use meridian_cluster::state::{
-    AppSettings, CallbackSettings, Command, Conversation, Credentials, DeviceStatus, Envelope,
-    MessageFlags, NewMessage, SessionRecord,
+    AppSettings, CallbackSettings, ChangePresence, Command, Conversation, CreateApp,
+    CreateChatrooms, Credentials, DeviceStatus, Envelope, JoinChatroom, MessageFlags, NewMessage,
+    Publish, QuitChatroom, SessionRecord, SetAppSettings,
 };
 use meridian_cluster::ClusterClient;
 use meridian_proto::{ClientFrame, ServerFrame};
@@ -43,11 +44,11 @@ async fn area(nodes: u64, server: &AppServer, max_attempts: u32) -> (ProcessClus
     let client = cluster.client();
     let prod = generate_credentials();
     client
-        .write_one(envelope(Command::CreateApp {
+        .write_one(envelope(Command::CreateApp(CreateApp {
             name: "hooks".into(),
             dev: generate_credentials(),
             prod: prod.clone(),
-        }))
+        })))
         .await
         .expect("app");
     let settings = AppSettings {
@@ -61,10 +62,10 @@ async fn area(nodes: u64, server: &AppServer, max_attempts: u32) -> (ProcessClus
         ..AppSettings::default()
     };
     client
-        .write_one(envelope(Command::SetAppSettings {
+        .write_one(envelope(Command::SetAppSettings(SetAppSettings {
             app_key: prod.app_key.clone(),
             settings,
-        }))
+        })))
         .await
         .expect("settings");
     (cluster, prod)
@@ -85,10 +86,10 @@ async fn publish(client: &ClusterClient, app_key: &str, from: &str, to: &str, co
         sender_device: None,
     };
     client
-        .write_one(envelope(Command::Publish {
+        .write_one(envelope(Command::Publish(Publish {
             app_key: app_key.into(),
             messages: vec![message],
-        }))
+        })))
         .await
         .expect("publish");
 }
@@ -137,34 +138,34 @@ async fn callbacks_pending_when_the_leader_dies_all_arrive_in_order_once_the_app
     };
     for status in [DeviceStatus::Online, DeviceStatus::LoggedOut] {
         client
-            .write_one(envelope(Command::Presence {
+            .write_one(envelope(Command::Presence(ChangePresence {
                 app_key: app.app_key.clone(),
                 user_id: "ann".into(),
                 record: record.clone(),
                 status,
-            }))
+            })))
             .await
             .expect("presence");
     }
     let room = |command| client.write_one(envelope(command));
-    room(Command::CreateChatrooms {
+    room(Command::CreateChatrooms(CreateChatrooms {
         app_key: app.app_key.clone(),
         rooms: vec![("lobby".into(), "Lobby".into())],
-    })
+    }))
     .await
     .expect("room");
-    room(Command::JoinChatroom {
+    room(Command::JoinChatroom(JoinChatroom {
         app_key: app.app_key.clone(),
         room_id: "lobby".into(),
         user_id: "bob".into(),
-    })
+    }))
     .await
     .expect("join");
-    room(Command::QuitChatroom {
+    room(Command::QuitChatroom(QuitChatroom {
         app_key: app.app_key.clone(),
         room_id: "lobby".into(),
         user_ids: vec!["bob".into()],
-    })
+    }))
     .await
     .expect("quit");
 

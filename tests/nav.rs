@@ -14,7 +14,7 @@ use meridian_client::nav::{NavError, Navigator};
 use meridian_client::server_api::post_form;
 use meridian_client::{ConnectOptions, Connection};
 use meridian_cluster::admin::generate_credentials;
-use meridian_cluster::state::{Command as ClusterCommand, Envelope};
+use meridian_cluster::state::{Command as ClusterCommand, CreateApp, Envelope, PutUser};
 use meridian_proto::ServerFrame;
 use meridian_regions::AreaCode;
 use meridian_testkit::{
@@ -199,20 +199,20 @@ async fn area_with_two_edges_and_two_navs(discovery: Discovery) -> Area {
         command,
     };
     client
-        .write_one(envelope(ClusterCommand::CreateApp {
+        .write_one(envelope(ClusterCommand::CreateApp(CreateApp {
             name: "nav".into(),
             dev: generate_credentials(),
             prod: prod.clone(),
-        }))
+        })))
         .await
         .unwrap();
     client
-        .write_one(envelope(ClusterCommand::PutUser {
+        .write_one(envelope(ClusterCommand::PutUser(PutUser {
             app_key: prod.app_key.clone(),
             user_id: "alice".into(),
             name: None,
             portrait: None,
-        }))
+        })))
         .await
         .unwrap();
     let token = token::issue(

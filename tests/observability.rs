@@ -183,7 +183,7 @@ async fn promtool_finds_nothing_and_prometheus_scrapes_every_process() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_id_is_carried_from_the_edge_into_the_cluster_logs() {
     use meridian_cluster::admin::generate_credentials;
-    use meridian_cluster::state::{Command as ClusterCommand, Envelope};
+    use meridian_cluster::state::{Command as ClusterCommand, CreateApp, Envelope};
     use meridian_regions::AreaCode;
     use meridian_testkit::{signed_headers, ClusterOptions, ProcessCluster, OPERATOR_TOKEN};
 
@@ -202,11 +202,11 @@ async fn a_request_id_is_carried_from_the_edge_into_the_cluster_logs() {
         .client()
         .write_one(Envelope {
             area: AreaCode::Sg,
-            command: ClusterCommand::CreateApp {
+            command: ClusterCommand::CreateApp(CreateApp {
                 name: "ids".into(),
                 dev: generate_credentials(),
                 prod: prod.clone(),
-            },
+            }),
         })
         .await
         .unwrap();

@@ -13,7 +13,7 @@ use std::time::Duration;
 use meridian_access::token::{self, TokenClaims};
 use meridian_client::{codes, Backoff, Client, ConnectOptions, Connection, Outgoing};
 use meridian_cluster::admin::generate_credentials;
-use meridian_cluster::state::{Command, Envelope};
+use meridian_cluster::state::{Command, CreateApp, Envelope, PutUser};
 use meridian_proto::{ClientFrame, ServerFrame};
 use meridian_regions::AreaCode;
 use meridian_testkit::{eventually, free_port, ClusterOptions, Process, ProcessCluster};
@@ -142,11 +142,11 @@ impl Area {
         client
             .write_one(Envelope {
                 area: AreaCode::Sg,
-                command: Command::CreateApp {
+                command: Command::CreateApp(CreateApp {
                     name: "failover".into(),
                     dev: generate_credentials(),
                     prod: prod.clone(),
-                },
+                }),
             })
             .await
             .expect("app");
@@ -154,12 +154,12 @@ impl Area {
             client
                 .write_one(Envelope {
                     area: AreaCode::Sg,
-                    command: Command::PutUser {
+                    command: Command::PutUser(PutUser {
                         app_key: prod.app_key.clone(),
                         user_id: user.into(),
                         name: None,
                         portrait: None,
-                    },
+                    }),
                 })
                 .await
                 .expect("user");

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use meridian_cluster::admin::generate_credentials;
 use meridian_cluster::config::{loopback_cluster, LoopbackNode, RaftTuning, StorageTuning};
-use meridian_cluster::state::{Command, Credentials, Envelope};
+use meridian_cluster::state::{Command, CreateApp, Credentials, Envelope};
 use meridian_cluster::{ClusterClient, ClusterNode, NodeConfig};
 use meridian_regions::AreaCode;
 
@@ -52,11 +52,11 @@ pub(crate) async fn start_bench_area(
     client
         .write_one(Envelope {
             area: AreaCode::Sg,
-            command: Command::CreateApp {
+            command: Command::CreateApp(CreateApp {
                 name: "bench".into(),
                 dev: generate_credentials(),
                 prod: creds.clone(),
-            },
+            }),
         })
         .await?;
     Ok((nodes, client, creds))

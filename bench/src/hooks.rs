@@ -20,6 +20,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use meridian_cluster::state::{
     AppSettings, CallbackSettings, Command, Conversation, Envelope, MessageFlags, NewMessage,
+    Publish, SetAppSettings,
 };
 use meridian_regions::AreaCode;
 use serde_json::json;
@@ -151,10 +152,10 @@ async fn measure(
                     visible_to: Vec::new(),
                     sender_device: None,
                 };
-                let publish = Command::Publish {
+                let publish = Command::Publish(Publish {
                     app_key: app_key.clone(),
                     messages: vec![message],
-                };
+                });
                 client
                     .write_one(Envelope {
                         area: AreaCode::Sg,
@@ -209,10 +210,10 @@ pub async fn run(args: HooksArgs) -> anyhow::Result<()> {
     client
         .write_one(Envelope {
             area: AreaCode::Sg,
-            command: Command::SetAppSettings {
+            command: Command::SetAppSettings(SetAppSettings {
                 app_key: creds.app_key.clone(),
                 settings,
-            },
+            }),
         })
         .await?;
     let mut results = Vec::new();

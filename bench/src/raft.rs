@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use meridian_cluster::state::{Command, Envelope};
+use meridian_cluster::state::{Command, Envelope, PutUser};
 use meridian_regions::AreaCode;
 use serde_json::json;
 
@@ -50,12 +50,12 @@ async fn bench_meridian(
             let client = client.clone();
             let envelope = Envelope {
                 area: AreaCode::Sg,
-                command: Command::PutUser {
+                command: Command::PutUser(PutUser {
                     app_key: app_key.clone(),
                     user_id: format!("w{count}-{writer}-{n}"),
                     name: Some("bench user".into()),
                     portrait: None,
-                },
+                }),
             };
             async move {
                 client.write_one(envelope).await?;

@@ -11,8 +11,11 @@ use anyhow::Context;
 use meridian_client::server_api::{form, post_form, post_form_answer};
 use meridian_client::{conversation, Backoff, Client, ConnectOptions, Outgoing, SendError, Sender};
 use meridian_cluster::admin::generate_credentials;
-use meridian_cluster::state::messages::{Conversation, ConversationType, HistoryPage, MAX_PAGE};
-use meridian_cluster::state::{AppSettings, Command, Envelope, Query, QueryOutput};
+use meridian_cluster::state::messages::MAX_PAGE;
+use meridian_cluster::state::{
+    AppSettings, Command, CreateApp, Envelope, Query, QueryOutput, SetAppSettings,
+};
+use meridian_cluster::state::{Conversation, ConversationType, HistoryPage};
 use meridian_edge::server_api::auth::REPLAY_WINDOW_MS;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -101,23 +104,23 @@ impl Cast {
         };
         deployment
             .client
-            .write_one(envelope(Command::CreateApp {
+            .write_one(envelope(Command::CreateApp(CreateApp {
                 name: "chaos".into(),
                 dev: generate_credentials(),
                 prod: credentials.clone(),
-            }))
+            })))
             .await
             .context("creating the app")?;
         // Strict replay protection, so stepped clocks meet the timestamp window.
         deployment
             .client
-            .write_one(envelope(Command::SetAppSettings {
+            .write_one(envelope(Command::SetAppSettings(SetAppSettings {
                 app_key: credentials.app_key.clone(),
                 settings: AppSettings {
                     strict_replay: true,
                     ..AppSettings::default()
                 },
-            }))
+            })))
             .await
             .context("app settings")?;
         let api = &deployment.edges[0].public;

@@ -34,8 +34,9 @@ use serde_json::{json, Value};
 use crate::api::{ApiReply, ApiRequest};
 use crate::client::{ClusterClient, ClusterError};
 use crate::state::{
-    AppSettings, Command, CommandError, Conversation, ConversationType, Credentials, Envelope,
-    ImportedMessage, Output, Query, QueryOutput,
+    AppSettings, Command, CommandError, Conversation, ConversationType, Credentials, DeleteApp,
+    DeleteAreaEntry, Envelope, ImportGroupMembers, ImportMessages, ImportedMessage, Output,
+    PutAreaEntry, PutUser, Query, QueryOutput, RetryDeadLetters, SetAppSettings,
 };
 
 pub struct AdminApi {
@@ -327,11 +328,11 @@ impl AdminApi {
     }
 
     async fn create_app(&self, create: CreateApp) -> Result<Value, ClusterError> {
-        let command = Command::CreateApp {
+        let command = Command::CreateApp(crate::state::CreateApp {
             name: create.name,
             dev: create.dev.unwrap_or_else(generate_credentials),
             prod: create.prod.unwrap_or_else(generate_credentials),
-        };
+        });
         match self.cluster.write_one(self.envelope(command)).await? {
             Output::App(app) => Ok(json!({ "app": app })),
             other => Err(ClusterError::Protocol(format!("{other:?}"))),
@@ -352,9 +353,9 @@ impl AdminApi {
     }
 
     async fn delete_app(&self, key: &str) -> Result<Value, ClusterError> {
-        let command = Command::DeleteApp {
+        let command = Command::DeleteApp(DeleteApp {
             app_key: key.to_string(),
-        };
+        });
         match self.cluster.write_one(self.envelope(command)).await? {
             Output::AppDeleted {
                 app_key,
@@ -365,12 +366,12 @@ impl AdminApi {
     }
 
     async fn create_user(&self, key: &str, user: CreateUser) -> Result<Value, ClusterError> {
-        let command = Command::PutUser {
+        let command = Command::PutUser(PutUser {
             app_key: key.to_string(),
             user_id: user.user_id,
             name: user.name,
             portrait: user.portrait_uri,
-        };
+        });
         match self.cluster.write_one(self.envelope(command)).await? {
             Output::User(user) => Ok(json!({ "user": user })),
             other => Err(ClusterError::Protocol(format!("{other:?}"))),
@@ -428,26 +429,27 @@ impl AdminApi {
         let commands: Vec<Command> = import
             .users
             .into_iter()
-            .map(|user| Command::PutUser {
-                app_key: key.to_string(),
-                user_id: user.user_id,
-                name: user.name,
-                portrait: user.portrait_uri,
+            .map(|user| {
+                Command::PutUser(PutUser {
+                    app_key: key.to_string(),
+                    user_id: user.user_id,
+                    name: user.name,
+                    portrait: user.portrait_uri,
+                })
             })
-            .chain(
-                import
-                    .groups
-                    .into_iter()
-                    .map(|group| Command::ImportGroupMembers {
-                        app_key: key.to_string(),
-                        group_id: group.group_id,
-                        name: group.name,
-                        user_ids: group.members,
-                    }),
-            )
-            .chain((!messages.is_empty()).then(|| Command::ImportMessages {
-                app_key: key.to_string(),
-                messages,
+            .chain(import.groups.into_iter().map(|group| {
+                Command::ImportGroupMembers(ImportGroupMembers {
+                    app_key: key.to_string(),
+                    group_id: group.group_id,
+                    name: group.name,
+                    user_ids: group.members,
+                })
+            }))
+            .chain((!messages.is_empty()).then(|| {
+                Command::ImportMessages(ImportMessages {
+                    app_key: key.to_string(),
+                    messages,
+                })
             }))
             .collect();
         self.cluster
@@ -468,10 +470,10 @@ impl AdminApi {
 
     /// Replaces the settings whole (fields left out take their defaults).
     async fn put_settings(&self, key: &str, settings: AppSettings) -> Result<Value, ClusterError> {
-        let command = Command::SetAppSettings {
+        let command = Command::SetAppSettings(SetAppSettings {
             app_key: key.to_string(),
             settings,
-        };
+        });
         match self.cluster.write_one(self.envelope(command)).await? {
             Output::Settings(settings) => Ok(json!({ "settings": shown(settings) })),
             other => Err(ClusterError::Protocol(format!("{other:?}"))),
@@ -505,9 +507,9 @@ impl AdminApi {
     }
 
     async fn retry_dead_letters(&self, key: &str) -> Result<Value, ClusterError> {
-        let command = Command::RetryDeadLetters {
+        let command = Command::RetryDeadLetters(RetryDeadLetters {
             app_key: key.to_string(),
-        };
+        });
         match self.cluster.write_one(self.envelope(command)).await? {
             Output::Count(retried) => Ok(json!({ "retried": retried })),
             other => Err(ClusterError::Protocol(format!("{other:?}"))),
@@ -529,7 +531,7 @@ impl AdminApi {
     }
 
     async fn put_area(&self, entry: CatalogEntry) -> Result<Value, ClusterError> {
-        let command = Command::PutAreaEntry(entry);
+        let command = Command::PutAreaEntry(PutAreaEntry(entry));
         match self.cluster.write_one(self.envelope(command)).await? {
             Output::AreaEntry(area) => Ok(json!({ "area": area })),
             other => Err(ClusterError::Protocol(format!("{other:?}"))),
@@ -537,7 +539,7 @@ impl AdminApi {
     }
 
     async fn delete_area(&self, code: AreaCode) -> Result<Value, ClusterError> {
-        let command = Command::DeleteAreaEntry { code };
+        let command = Command::DeleteAreaEntry(DeleteAreaEntry { code });
         self.cluster.write_one(self.envelope(command)).await?;
         Ok(json!({ "deleted": code }))
     }

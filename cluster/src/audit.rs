@@ -16,7 +16,7 @@ use meridian_regions::AreaCode;
 use serde::Serialize;
 
 use crate::raft::wire::from_bytes;
-use crate::state::apps::APP_PREFIX;
+use crate::state::keys;
 use crate::state::App;
 
 /// One node data dir and what it holds.
@@ -150,7 +150,7 @@ fn read_node(path: PathBuf) -> std::io::Result<NodeDir> {
     })?;
     let tree = db.open_tree("state").map_err(std::io::Error::other)?;
     let mut apps = BTreeMap::new();
-    for item in tree.scan_prefix(APP_PREFIX) {
+    for item in tree.scan_prefix(keys::apps::APP) {
         let (_, value) = item.map_err(std::io::Error::other)?;
         let app: App = from_bytes(&value)?;
         for credentials in [&app.dev, &app.prod] {

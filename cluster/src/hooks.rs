@@ -610,12 +610,14 @@ async fn record_outcomes(
                 }
                 Attempt::TokenGone => {
                     if let HookEvent::Push(push) = &job.event {
-                        gone_tokens.push(state::Command::UnregisterPushToken {
-                            app_key: job.app_key.clone(),
-                            user_id: push.user_id.clone(),
-                            device_id: push.device.device_id.clone(),
-                            token: Some(push.device.token.clone()),
-                        });
+                        gone_tokens.push(state::Command::UnregisterPushToken(
+                            state::UnregisterPushToken {
+                                app_key: job.app_key.clone(),
+                                user_id: push.user_id.clone(),
+                                device_id: push.device.device_id.clone(),
+                                token: Some(push.device.token.clone()),
+                            },
+                        ));
                     }
                     "token_gone"
                 }
@@ -635,8 +637,12 @@ async fn record_outcomes(
         }
         let has_failures = !failures.is_empty();
         let commands = [
-            (!done.is_empty()).then_some(state::Command::OutboxDelivered { ids: done }),
-            has_failures.then_some(state::Command::OutboxFailed { failures }),
+            (!done.is_empty()).then_some(state::Command::OutboxDelivered(state::OutboxDelivered {
+                ids: done,
+            })),
+            has_failures.then_some(state::Command::OutboxFailed(state::OutboxFailed {
+                failures,
+            })),
         ]
         .into_iter()
         .flatten()

@@ -398,11 +398,15 @@ async fn sweep_idle_chatrooms(core: Arc<NodeCore>, stop: impl std::future::Futur
         let commands: Vec<state::Envelope> = apps
             .iter()
             .flat_map(|app| [&app.dev, &app.prod])
-            .map(|creds| state::Command::DestroyIdleChatrooms {
-                app_key: creds.app_key.clone(),
+            .map(|creds| {
+                state::Command::DestroyIdleChatrooms(state::DestroyIdleChatrooms {
+                    app_key: creds.app_key.clone(),
+                })
             })
             // Sessions of edges that stopped renewing their lease go offline.
-            .chain(std::iter::once(state::Command::ExpireEdges))
+            .chain(std::iter::once(state::Command::ExpireEdges(
+                state::ExpireEdges,
+            )))
             .map(|command| state::Envelope {
                 area: core.config.area,
                 command,

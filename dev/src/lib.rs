@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use meridian_cluster::admin::generate_credentials;
 use meridian_cluster::config::{RaftTuning, StorageTuning};
-use meridian_cluster::state::{App, AppEnv, Command, Envelope, Output, Query, QueryOutput};
+use meridian_cluster::state::{
+    App, AppEnv, Command, CreateApp, Envelope, Output, Query, QueryOutput,
+};
 use meridian_cluster::{ClusterClient, ClusterNode, NodeConfig};
 use meridian_edge::{DirectoryArea, Edge, EdgeArea, EdgeConfig};
 use meridian_nav::{Nav, NavArea, NavConfig, NavRole};
@@ -282,11 +284,11 @@ impl Deployment {
             let demo = match apps.into_iter().find(|app| app.name == DEMO_APP) {
                 Some(app) => app,
                 None => {
-                    let command = Command::CreateApp {
+                    let command = Command::CreateApp(CreateApp {
                         name: DEMO_APP.into(),
                         dev: generate_credentials(),
                         prod: generate_credentials(),
-                    };
+                    });
                     match area
                         .client
                         .write_one(Envelope {

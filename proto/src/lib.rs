@@ -38,14 +38,9 @@ pub mod codes {
     pub const SLOW_CONSUMER: u32 = 31011;
 }
 
-/// Conversation type codes (SPEC §1).
-pub mod conversation {
-    pub const PRIVATE: u8 = 1;
-    pub const GROUP: u8 = 3;
-    pub const CHATROOM: u8 = 4;
-    pub const SYSTEM: u8 = 6;
-    pub const ULTRA_GROUP: u8 = 10;
-}
+pub mod conversation;
+
+pub use conversation::{Conversation, ConversationType};
 
 /// What a client sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

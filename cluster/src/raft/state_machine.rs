@@ -30,7 +30,7 @@ use crate::state::{self, ApplyContext, BatchOutcome, Overlay, StateRead};
 /// Version of the sled layout and of snapshot files; checked at start-up.
 pub const DATA_FORMAT_VERSION: u32 = 5;
 const SNAPSHOT_MAGIC: &[u8; 8] = b"MRDNSNAP";
-const META_PREFIX: &[u8] = b"\0meta/";
+pub(crate) const META_PREFIX: &[u8] = b"\0meta/";
 const LAST_APPLIED: &[u8] = b"\0meta/last_applied";
 const MEMBERSHIP: &[u8] = b"\0meta/membership";
 const FORMAT: &[u8] = b"\0meta/format";

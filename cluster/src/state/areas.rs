@@ -5,14 +5,11 @@
 
 use meridian_regions::{AreaCode, CatalogEntry};
 
+use serde::{Deserialize, Serialize};
+
+use super::apply::{Apply, ApplyContext, CommandError};
+use super::keys;
 use super::store::{Overlay, StateRead};
-use super::CommandError;
-
-const PREFIX: &[u8] = b"areacatalog/";
-
-fn key(code: AreaCode) -> Vec<u8> {
-    [PREFIX, code.as_str().as_bytes()].concat()
-}
 
 /// Creates or replaces the entry for its area.
 pub(super) fn put(
@@ -22,25 +19,51 @@ pub(super) fn put(
     entry
         .validate()
         .map_err(|e| CommandError::invalid(&e.key, e.reason))?;
-    state.put(key(entry.code), entry)?;
+    state.put(keys::areas::entry(entry.code), entry)?;
     Ok(entry.clone())
-}
-
-pub(super) fn delete(state: &mut Overlay<'_>, code: AreaCode) -> Result<(), CommandError> {
-    get(state, code)?;
-    state.delete(key(code));
-    Ok(())
 }
 
 pub fn get(state: &impl StateRead, code: AreaCode) -> Result<CatalogEntry, CommandError> {
     state
-        .get(&key(code))?
+        .get(&keys::areas::entry(code))?
         .ok_or_else(|| CommandError::not_found(format!("area {code} in the catalog")))
 }
 
 /// Every entry, by area code.
 pub fn list(state: &impl StateRead) -> Result<Vec<CatalogEntry>, CommandError> {
-    let mut entries: Vec<CatalogEntry> = state.scan(PREFIX)?;
+    let mut entries: Vec<CatalogEntry> = state.scan(keys::areas::CATALOG)?;
     entries.sort_by_key(|e| e.code);
     Ok(entries)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeleteAreaEntry {
+    pub code: AreaCode,
+}
+
+impl Apply for DeleteAreaEntry {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let code = self.code;
+        get(state, code)?;
+        state.delete(keys::areas::entry(code));
+        Ok(())
+    }
+}
+
+/// Creates or replaces an entry of the area catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PutAreaEntry(pub CatalogEntry);
+
+impl Apply for PutAreaEntry {
+    type Answer = CatalogEntry;
+
+    fn apply(
+        &self,
+        _ctx: ApplyContext,
+        state: &mut Overlay<'_>,
+    ) -> Result<CatalogEntry, CommandError> {
+        put(state, &self.0)
+    }
 }

@@ -1,23 +1,16 @@
 //! Per-user conversation settings: do-not-disturb (PRV-09) and pinning (MSG-03), and the
 //! per-type push level.
 
+use meridian_proto::{Conversation, ConversationType};
 use serde::{Deserialize, Serialize};
 
-use super::messages::{self, Conversation, ConversationType, Message};
+use super::apply::{Apply, ApplyContext, CommandError};
+use super::keys::{conversations as keys, of_app, under};
+use super::messages::{self, Message};
 use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
-use super::{apps, groups, CommandError};
+use super::{apps, groups};
 
-const SETTINGS_PREFIX: &[u8] = b"convset/";
-const TYPE_LEVEL_PREFIX: &[u8] = b"convtype/";
-/// The private and system conversations a user is in (groups come from memberships).
-const LIST_PREFIX: &[u8] = b"convlist/";
-/// The newest `seq` a user has read in a conversation.
-const READ_PREFIX: &[u8] = b"convread/";
-/// A user cleared a conversation's history up to an instant (PRV-05).
-const CLEARED_PREFIX: &[u8] = b"convclear/";
-/// Messages a user deleted from its own view (PRV-05).
-const HIDDEN_PREFIX: &[u8] = b"convhide/";
 /// Messages one deletion may name.
 pub const MAX_DELETE: usize = 100;
 
@@ -41,28 +34,6 @@ pub enum ConversationSetting {
     Pinned(bool),
 }
 
-fn settings_key(
-    app_key: &str,
-    user: &str,
-    kind: ConversationType,
-    target: &str,
-    channel: &str,
-) -> Vec<u8> {
-    [
-        SETTINGS_PREFIX,
-        format!("{app_key}/{user}/{}/{target}/{channel}", kind.code()).as_bytes(),
-    ]
-    .concat()
-}
-
-fn type_level_key(app_key: &str, user: &str, kind: ConversationType) -> Vec<u8> {
-    [
-        TYPE_LEVEL_PREFIX,
-        format!("{app_key}/{user}/{}", kind.code()).as_bytes(),
-    ]
-    .concat()
-}
-
 pub(super) fn settings(
     state: &impl StateRead,
     app_key: &str,
@@ -73,51 +44,8 @@ pub(super) fn settings(
 ) -> Result<ConversationSettings, CommandError> {
     apps::by_key(state, app_key)?;
     Ok(state
-        .get(&settings_key(app_key, user, kind, target, channel))?
+        .get(&keys::settings(app_key, user, kind.code(), target, channel))?
         .unwrap_or_default())
-}
-
-pub(super) fn change(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    user: &str,
-    kind: ConversationType,
-    target: &str,
-    channel: &str,
-    setting: ConversationSetting,
-) -> Result<ConversationSettings, CommandError> {
-    validate_user_id(user)?;
-    if target.is_empty() {
-        return Err(CommandError::invalid("targetId", "is required"));
-    }
-    let mut current = settings(state, app_key, user, kind, target, channel)?;
-    match setting {
-        ConversationSetting::Muted(on) => current.muted = on,
-        ConversationSetting::Pinned(on) => current.pinned = on,
-    }
-    state.put(settings_key(app_key, user, kind, target, channel), &current)?;
-    Ok(current)
-}
-
-/// Push level for a whole conversation type: -1 everything, 0 default, 1 @mentions only,
-/// 2 @mentions of me only, 4 @all only, 5 nothing (the commercial `unpushLevel`).
-pub(super) fn set_type_level(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    user: &str,
-    kind: ConversationType,
-    level: i8,
-) -> Result<(), CommandError> {
-    apps::by_key(state, app_key)?;
-    validate_user_id(user)?;
-    if ![-1, 0, 1, 2, 4, 5].contains(&level) {
-        return Err(CommandError::invalid(
-            "unpushLevel",
-            "must be -1, 0, 1, 2, 4 or 5",
-        ));
-    }
-    state.put(type_level_key(app_key, user, kind), &level)?;
-    Ok(())
 }
 
 pub(super) fn type_level(
@@ -128,29 +56,8 @@ pub(super) fn type_level(
 ) -> Result<i8, CommandError> {
     apps::by_key(state, app_key)?;
     Ok(state
-        .get(&type_level_key(app_key, user, kind))?
+        .get(&keys::type_level(app_key, user, kind.code()))?
         .unwrap_or(0))
-}
-
-fn user_scoped(
-    prefix: &[u8],
-    app_key: &str,
-    user: &str,
-    conversation: Option<&Conversation>,
-) -> Vec<u8> {
-    let mut key = [prefix, format!("{app_key}/{user}/").as_bytes()].concat();
-    if let Some(conversation) = conversation {
-        let target = conversation.target_for(user);
-        key.extend_from_slice(
-            format!(
-                "{}/{target}/{}",
-                conversation.kind.code(),
-                conversation.channel
-            )
-            .as_bytes(),
-        );
-    }
-    key
 }
 
 /// Lists a private or system conversation for `user` (called as messages are stored).
@@ -160,27 +67,9 @@ pub(super) fn index(
     user: &str,
     conversation: &Conversation,
 ) -> Result<(), CommandError> {
-    let key = user_scoped(LIST_PREFIX, app_key, user, Some(conversation));
+    let key = keys::of_conversation(keys::LIST, app_key, user, conversation);
     if state.get_raw(&key)?.is_none() {
         state.put(key, conversation)?;
-    }
-    Ok(())
-}
-
-/// `user` has read `conversation` up to `seq` (never moves back).
-pub(super) fn mark_read(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    user: &str,
-    conversation: &Conversation,
-    seq: u64,
-) -> Result<(), CommandError> {
-    apps::by_key(state, app_key)?;
-    validate_user_id(user)?;
-    let key = user_scoped(READ_PREFIX, app_key, user, Some(conversation));
-    let read: u64 = state.get(&key)?.unwrap_or(0);
-    if seq > read {
-        state.put(key, &seq)?;
     }
     Ok(())
 }
@@ -193,51 +82,13 @@ pub(super) fn read_mark(
     conversation: &Conversation,
 ) -> Result<u64, CommandError> {
     Ok(state
-        .get(&user_scoped(READ_PREFIX, app_key, user, Some(conversation)))?
+        .get(&keys::of_conversation(
+            keys::READ,
+            app_key,
+            user,
+            conversation,
+        ))?
         .unwrap_or(0))
-}
-
-/// PRV-05: `user` no longer sees `conversation`'s messages sent up to `before_ms`, nor
-/// the listed ones. Others keep theirs.
-pub(super) fn delete_for_user(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    user: &str,
-    conversation: &Conversation,
-    before_ms: Option<u64>,
-    msg_uids: &[String],
-) -> Result<(), CommandError> {
-    apps::by_key(state, app_key)?;
-    validate_user_id(user)?;
-    if msg_uids.len() > MAX_DELETE {
-        return Err(CommandError::invalid(
-            "msgUIDs",
-            format!("at most {MAX_DELETE} per call"),
-        ));
-    }
-    if let Some(before_ms) = before_ms {
-        let key = user_scoped(CLEARED_PREFIX, app_key, user, Some(conversation));
-        let cleared: u64 = state.get(&key)?.unwrap_or(0);
-        state.put(key, &cleared.max(before_ms))?;
-    }
-    for msg_uid in msg_uids {
-        let message = messages::by_uid(state, app_key, msg_uid)?;
-        if &message.conversation != conversation {
-            return Err(CommandError::invalid(
-                "msgUIDs",
-                format!("{msg_uid} is not in this conversation"),
-            ));
-        }
-        state.put(
-            [
-                user_scoped(HIDDEN_PREFIX, app_key, user, None).as_slice(),
-                msg_uid.as_bytes(),
-            ]
-            .concat(),
-            &(),
-        )?;
-    }
-    Ok(())
 }
 
 /// What `user` deleted from its view of a conversation: (cleared up to ms, hides the
@@ -253,7 +104,7 @@ impl<S: StateRead> Deletions<'_, S> {
         if message.sent_time_ms <= self.cleared_ms {
             return Ok(true);
         }
-        let key = [self.hidden_prefix.as_slice(), message.msg_uid.as_bytes()].concat();
+        let key = under(self.hidden_prefix.clone(), &message.msg_uid);
         Ok(self.state.get_raw(&key)?.is_some())
     }
 }
@@ -266,13 +117,13 @@ pub(super) fn deletions<'a, S: StateRead>(
 ) -> Result<Deletions<'a, S>, CommandError> {
     Ok(Deletions {
         state,
-        hidden_prefix: user_scoped(HIDDEN_PREFIX, app_key, user, None),
+        hidden_prefix: keys::of_user(keys::HIDDEN, app_key, user),
         cleared_ms: state
-            .get(&user_scoped(
-                CLEARED_PREFIX,
+            .get(&keys::of_conversation(
+                keys::CLEARED,
                 app_key,
                 user,
-                Some(conversation),
+                conversation,
             ))?
             .unwrap_or(0),
     })
@@ -298,7 +149,7 @@ pub(super) fn list(
 ) -> Result<Vec<ConversationSummary>, CommandError> {
     apps::by_key(state, app_key)?;
     let mut conversations: Vec<(Conversation, u64)> = state
-        .scan::<Conversation>(&user_scoped(LIST_PREFIX, app_key, user, None))?
+        .scan::<Conversation>(&keys::of_user(keys::LIST, app_key, user))?
         .into_iter()
         .map(|c| (c, 0))
         .collect();
@@ -313,11 +164,11 @@ pub(super) fn list(
     let mut out = Vec::with_capacity(conversations.len());
     for (conversation, joined_at_pos) in conversations {
         let read: u64 = state
-            .get(&user_scoped(
-                READ_PREFIX,
+            .get(&keys::of_conversation(
+                keys::READ,
                 app_key,
                 user,
-                Some(&conversation),
+                &conversation,
             ))?
             .unwrap_or(0);
         let (last, unread) = messages::last_and_unread(
@@ -356,17 +207,160 @@ pub(super) fn list(
 
 /// Removes every setting of an app environment.
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
-    for prefix in [
-        SETTINGS_PREFIX,
-        TYPE_LEVEL_PREFIX,
-        LIST_PREFIX,
-        READ_PREFIX,
-        CLEARED_PREFIX,
-        HIDDEN_PREFIX,
-    ] {
-        for (key, _) in state.scan_raw(&[prefix, app_key.as_bytes(), b"/"].concat())? {
-            state.delete(key);
-        }
+    for family in keys::PER_APP {
+        state.delete_prefix(&of_app(family, app_key))?;
     }
     Ok(())
+}
+
+/// A user deletes messages from its own view of a conversation, or clears it up to an
+/// instant (PRV-05).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeleteForUser {
+    pub app_key: String,
+    pub user_id: String,
+    pub conversation: Conversation,
+    pub before_ms: Option<u64>,
+    pub msg_uids: Vec<String>,
+}
+
+impl Apply for DeleteForUser {
+    type Answer = ();
+
+    /// PRV-05: `user` no longer sees `conversation`'s messages sent up to `before_ms`, nor
+    /// the listed ones. Others keep theirs.
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let app_key: &str = &self.app_key;
+        let user: &str = &self.user_id;
+        let conversation: &Conversation = &self.conversation;
+        let before_ms = self.before_ms;
+        let msg_uids: &[String] = &self.msg_uids;
+        apps::by_key(state, app_key)?;
+        validate_user_id(user)?;
+        if msg_uids.len() > MAX_DELETE {
+            return Err(CommandError::invalid(
+                "msgUIDs",
+                format!("at most {MAX_DELETE} per call"),
+            ));
+        }
+        if let Some(before_ms) = before_ms {
+            let key = keys::of_conversation(keys::CLEARED, app_key, user, conversation);
+            let cleared: u64 = state.get(&key)?.unwrap_or(0);
+            state.put(key, &cleared.max(before_ms))?;
+        }
+        for msg_uid in msg_uids {
+            let message = messages::by_uid(state, app_key, msg_uid)?;
+            if &message.conversation != conversation {
+                return Err(CommandError::invalid(
+                    "msgUIDs",
+                    format!("{msg_uid} is not in this conversation"),
+                ));
+            }
+            state.put(keys::hidden(app_key, user, msg_uid), &())?;
+        }
+        Ok(())
+    }
+}
+
+/// A user has read a conversation up to `seq` (clears its unread count).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MarkRead {
+    pub app_key: String,
+    pub user_id: String,
+    pub conversation: Conversation,
+    pub seq: u64,
+}
+
+impl Apply for MarkRead {
+    type Answer = ();
+
+    /// `user` has read `conversation` up to `seq` (never moves back).
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let app_key: &str = &self.app_key;
+        let user: &str = &self.user_id;
+        let conversation: &Conversation = &self.conversation;
+        let seq = self.seq;
+        apps::by_key(state, app_key)?;
+        validate_user_id(user)?;
+        let key = keys::of_conversation(keys::READ, app_key, user, conversation);
+        let read: u64 = state.get(&key)?.unwrap_or(0);
+        if seq > read {
+            state.put(key, &seq)?;
+        }
+        Ok(())
+    }
+}
+
+/// Mutes or pins a conversation for one user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeConversation {
+    pub app_key: String,
+    pub user_id: String,
+    pub kind: ConversationType,
+    pub target_id: String,
+    pub channel: String,
+    pub setting: ConversationSetting,
+}
+
+impl Apply for ChangeConversation {
+    type Answer = ConversationSettings;
+
+    fn apply(
+        &self,
+        _ctx: ApplyContext,
+        state: &mut Overlay<'_>,
+    ) -> Result<ConversationSettings, CommandError> {
+        let app_key: &str = &self.app_key;
+        let user: &str = &self.user_id;
+        let kind = self.kind;
+        let target: &str = &self.target_id;
+        let channel: &str = &self.channel;
+        let setting = self.setting;
+        validate_user_id(user)?;
+        if target.is_empty() {
+            return Err(CommandError::invalid("targetId", "is required"));
+        }
+        let mut current = settings(state, app_key, user, kind, target, channel)?;
+        match setting {
+            ConversationSetting::Muted(on) => current.muted = on,
+            ConversationSetting::Pinned(on) => current.pinned = on,
+        }
+        state.put(
+            keys::settings(app_key, user, kind.code(), target, channel),
+            &current,
+        )?;
+        Ok(current)
+    }
+}
+
+/// Push level of a whole conversation type for one user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetConversationTypeLevel {
+    pub app_key: String,
+    pub user_id: String,
+    pub kind: ConversationType,
+    pub level: i8,
+}
+
+impl Apply for SetConversationTypeLevel {
+    type Answer = ();
+
+    /// Push level for a whole conversation type: -1 everything, 0 default, 1 @mentions only,
+    /// 2 @mentions of me only, 4 @all only, 5 nothing (the commercial `unpushLevel`).
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let app_key: &str = &self.app_key;
+        let user: &str = &self.user_id;
+        let kind = self.kind;
+        let level = self.level;
+        apps::by_key(state, app_key)?;
+        validate_user_id(user)?;
+        if ![-1, 0, 1, 2, 4, 5].contains(&level) {
+            return Err(CommandError::invalid(
+                "unpushLevel",
+                "must be -1, 0, 1, 2, 4 or 5",
+            ));
+        }
+        state.put(keys::type_level(app_key, user, kind.code()), &level)?;
+        Ok(())
+    }
 }

@@ -10,16 +10,13 @@
 //! and system messages, two or one index records per message), the app's broadcasts, and
 //! the tail of each of the user's groups (read diffusion: a group message is stored once).
 
+use meridian_proto::{Conversation, ConversationType};
 use serde::{Deserialize, Serialize};
 
-use super::messages::{self, Conversation, ConversationType, Message};
+use super::apply::CommandError;
+use super::keys::{feed as keys, of_app};
+use super::messages::{self, Message};
 use super::store::{Overlay, StateRead};
-use super::{conversations, groups, CommandError};
-
-const FEED_PREFIX: &[u8] = b"feed/";
-const FEED_HEAD: &[u8] = b"counter/feed";
-const INBOX_PREFIX: &[u8] = b"inbox/";
-const BROADCAST_PREFIX: &[u8] = b"bcast/";
 
 /// Events kept in the feed; an edge further behind than this resyncs its sessions.
 pub const FEED_RETAINED: u64 = 50_000;
@@ -98,31 +95,8 @@ pub struct SyncRequest {
     pub limit: usize,
 }
 
-fn feed_key(pos: u64) -> Vec<u8> {
-    [FEED_PREFIX, format!("{pos:020}").as_bytes()].concat()
-}
-
-fn inbox_prefix(app_key: &str, user_id: &str) -> Vec<u8> {
-    [
-        INBOX_PREFIX,
-        app_key.as_bytes(),
-        b"/",
-        user_id.as_bytes(),
-        b"/",
-    ]
-    .concat()
-}
-
-fn broadcast_prefix(app_key: &str) -> Vec<u8> {
-    [BROADCAST_PREFIX, app_key.as_bytes(), b"/"].concat()
-}
-
-fn positioned(prefix: &[u8], pos: u64) -> Vec<u8> {
-    [prefix, format!("{pos:020}").as_bytes()].concat()
-}
-
 pub fn head(state: &impl StateRead) -> Result<u64, CommandError> {
-    Ok(state.get(FEED_HEAD)?.unwrap_or(0))
+    Ok(state.get(keys::HEAD)?.unwrap_or(0))
 }
 
 /// The position the next event will get.
@@ -132,21 +106,22 @@ pub(super) fn next_position(state: &impl StateRead) -> Result<u64, CommandError>
 
 fn append(state: &mut Overlay<'_>, record: &FeedRecord) -> Result<u64, CommandError> {
     let pos = next_position(state)?;
-    state.put(FEED_HEAD.to_vec(), &pos)?;
-    state.put(feed_key(pos), record)?;
+    state.put(keys::HEAD.to_vec(), &pos)?;
+    state.put(keys::event(pos), record)?;
     if pos > FEED_RETAINED {
-        state.delete(feed_key(pos - FEED_RETAINED));
+        state.delete(keys::event(pos - FEED_RETAINED));
     }
     Ok(pos)
 }
 
 /// Appends a stored message (whose `pos` was taken from [`next_position`]) and indexes it
-/// for the sync of the users it is for.
+/// for the sync of the users it is for; answers the users whose inbox it reached (a
+/// broadcast and group-like messages reach none).
 pub(super) fn append_stored(
     state: &mut Overlay<'_>,
     app_key: &str,
     message: &Message,
-) -> Result<(), CommandError> {
+) -> Result<Vec<String>, CommandError> {
     let pos = append(
         state,
         &FeedRecord::Stored {
@@ -158,27 +133,22 @@ pub(super) fn append_stored(
     debug_assert_eq!(pos, message.pos);
     let conversation = &message.conversation;
     let pointer = (conversation.clone(), message.seq);
-    match conversation.kind {
-        ConversationType::Private => {
-            for user in [&conversation.first, &conversation.second] {
-                state.put(positioned(&inbox_prefix(app_key, user), pos), &pointer)?;
-                conversations::index(state, app_key, user, conversation)?;
-            }
-        }
+    let users = match conversation.kind {
+        ConversationType::Private => vec![conversation.first.clone(), conversation.second.clone()],
         ConversationType::System if conversation.second.is_empty() => {
-            state.put(positioned(&broadcast_prefix(app_key), pos), &pointer)?;
+            state.put(keys::positioned(&keys::broadcasts(app_key), pos), &pointer)?;
+            Vec::new()
         }
-        ConversationType::System => {
-            state.put(
-                positioned(&inbox_prefix(app_key, &conversation.second), pos),
-                &pointer,
-            )?;
-            conversations::index(state, app_key, &conversation.second, conversation)?;
-        }
+        ConversationType::System => vec![conversation.second.clone()],
         // Read diffusion: sync reads the group's own log; chatrooms are online only.
-        ConversationType::Group | ConversationType::UltraGroup | ConversationType::Chatroom => {}
+        ConversationType::Group | ConversationType::UltraGroup | ConversationType::Chatroom => {
+            Vec::new()
+        }
+    };
+    for user in &users {
+        state.put(keys::positioned(&keys::inbox(app_key, user), pos), &pointer)?;
     }
-    Ok(())
+    Ok(users)
 }
 
 /// Appends an event that carries everything itself.
@@ -230,14 +200,12 @@ pub fn page(state: &impl StateRead, after: u64, limit: usize) -> Result<FeedPage
     let head = head(state)?;
     let oldest_kept = head.saturating_sub(FEED_RETAINED) + 1;
     let missed = after.saturating_add(1) < oldest_kept;
-    let start = feed_key(after.saturating_add(1).max(oldest_kept));
+    let start = keys::event(after.saturating_add(1).max(oldest_kept));
     let limit = limit.clamp(1, MAX_FEED_PAGE);
     let mut records = Vec::new();
     let mut failure = None;
-    state.visit_from(FEED_PREFIX, &start, &mut |key, value| {
-        let pos = std::str::from_utf8(&key[FEED_PREFIX.len()..])
-            .ok()
-            .and_then(|digits| digits.parse::<u64>().ok());
+    state.visit_from(keys::EVENT, &start, &mut |key, value| {
+        let pos = keys::event_position(key);
         match (pos, crate::raft::wire::from_bytes::<FeedRecord>(value)) {
             (Some(pos), Ok(record)) => records.push((pos, record)),
             (_, Err(e)) => failure = Some(CommandError::from(e)),
@@ -274,31 +242,22 @@ pub fn page(state: &impl StateRead, after: u64, limit: usize) -> Result<FeedPage
     })
 }
 
-/// What `request.user_id` missed after its cursor: private and system messages, the app's
-/// broadcasts and the messages of its groups sent since it joined (GRP-05), oldest first.
-///
-/// The page holds positions up to the head read first and no further. Applies go on while
-/// the sources are read one after another, so a later source can show a message newer
-/// than the head; handing it out under a cursor of that head would have the session
-/// deliver it again when its live event comes (the chaos duplicate of issue 16). Every
-/// apply is one atomic batch, so everything up to the head is visible to every source.
-pub fn sync(
+/// The messages `user_id`'s inbox and the app's broadcasts point to after position
+/// `after` and up to `head`, in position order: each source gives its oldest `limit + 1`
+/// (filtered before they are counted), so together with a sync's other sources they hold
+/// the oldest `limit + 1` candidates, which tells whether more remain.
+pub(super) fn inbox_after(
     state: &impl StateRead,
     app_key: &str,
-    request: &SyncRequest,
-) -> Result<SyncPage, CommandError> {
-    let limit = request.limit.clamp(1, MAX_SYNC_PAGE);
-    let head = head(state)?;
+    user_id: &str,
+    after: u64,
+    head: u64,
+    limit: usize,
+) -> Result<Vec<Message>, CommandError> {
     let in_view = |m: &Message| m.pos <= head;
-    let start_after = |prefix: &[u8]| positioned(prefix, request.after + 1);
-    let mut found: Vec<Message> = Vec::new();
-    // Each source gives, in position order, its oldest `limit + 1` messages for this user
-    // (filtered before they are counted): together they hold the oldest `limit + 1`
-    // candidates, which tells whether more remain.
-    for prefix in [
-        inbox_prefix(app_key, &request.user_id),
-        broadcast_prefix(app_key),
-    ] {
+    let start_after = |prefix: &[u8]| keys::positioned(prefix, after + 1);
+    let mut found = Vec::new();
+    for prefix in [keys::inbox(app_key, user_id), keys::broadcasts(app_key)] {
         let mut kept = 0;
         let mut failure: Option<CommandError> = None;
         state.visit_from(&prefix, &start_after(&prefix), &mut |_, value| {
@@ -322,47 +281,13 @@ pub fn sync(
             return Err(e);
         }
     }
-    let mut group_ids = Vec::new();
-    for group in groups::of_user(state, app_key, &request.user_id)? {
-        let joined_at_pos = groups::membership(state, app_key, &group.group_id, &request.user_id)?
-            .map_or(0, |member| member.joined_at_pos);
-        let conversation = Conversation::group_like(ConversationType::Group, &group.group_id, "");
-        // GRP-05: nothing from before the user joined.
-        let after = request.after.max(joined_at_pos.saturating_sub(1));
-        found.extend(messages::after_position(
-            state,
-            app_key,
-            &conversation,
-            after,
-            limit + 1,
-            &|m| in_view(m) && m.visible_to(&request.user_id),
-        )?);
-        group_ids.push(group.group_id);
-    }
-    found.sort_by_key(|m| m.pos);
-    let more = found.len() > limit;
-    found.truncate(limit);
-    let cursor = if more {
-        found.last().map_or(request.after, |m| m.pos)
-    } else {
-        head.max(request.after)
-    };
-    found.retain(|m| m.sent_time_ms >= request.since_ms);
-    Ok(SyncPage {
-        messages: found,
-        cursor,
-        more,
-        groups: group_ids,
-    })
+    Ok(found)
 }
 
 /// Removes an app environment's sync indexes (its feed records go as they age out).
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
-    for prefix in [INBOX_PREFIX, BROADCAST_PREFIX] {
-        let scoped = [prefix, app_key.as_bytes(), b"/"].concat();
-        for (key, _) in state.scan_raw(&scoped)? {
-            state.delete(key);
-        }
+    for family in keys::PER_APP {
+        state.delete_prefix(&of_app(family, app_key))?;
     }
     Ok(())
 }

@@ -11,21 +11,16 @@
 //! Which URL a job goes to is read when it is sent, not when it is written: an operator
 //! who fixes a wrong URL gets the waiting jobs delivered to the right one.
 
+use meridian_proto::Conversation;
 use serde::{Deserialize, Serialize};
 
+use super::apply::{Apply, ApplyContext, CommandError};
 use super::apps;
-use super::messages::{Conversation, ConversationType, Message};
+use super::apps::CallbackSettings;
+use super::keys::{of_app, outbox as keys};
+use super::messages::Message;
 use super::push::{self, PushJob};
-use super::store::{scoped, Overlay, StateRead};
-use super::{ApplyContext, CommandError};
-
-const JOB_PREFIX: &[u8] = b"outbox/";
-const DEAD_PREFIX: &[u8] = b"outbox-dead/";
-const LAST_ID: &[u8] = b"counter/outbox";
-const WAITING: &[u8] = b"counter/outbox-waiting";
-/// Bumped whenever jobs come back under old ids (dead letters retried): a dispatcher
-/// sweeping the outbox must start over to meet them in id order.
-const RETRIES: &[u8] = b"counter/outbox-retries";
+use super::store::{Overlay, StateRead};
 
 /// The first retry waits this long; each further one twice as long …
 pub const FIRST_BACKOFF_MS: u64 = 1_000;
@@ -127,17 +122,12 @@ pub struct RoomChange {
     pub time_ms: u64,
 }
 
-fn job_key(id: u64) -> Vec<u8> {
-    [JOB_PREFIX, format!("{id:020}").as_bytes()].concat()
-}
-
-fn dead_key(app_key: &str, id: u64) -> Vec<u8> {
-    scoped(DEAD_PREFIX, app_key, &[&format!("{id:020}")])
-}
-
 fn change_waiting(state: &mut Overlay<'_>, delta: i64) -> Result<(), CommandError> {
-    let waiting: u64 = state.get(WAITING)?.unwrap_or(0);
-    state.put(WAITING.to_vec(), &waiting.saturating_add_signed(delta))?;
+    let waiting: u64 = state.get(keys::WAITING)?.unwrap_or(0);
+    state.put(
+        keys::WAITING.to_vec(),
+        &waiting.saturating_add_signed(delta),
+    )?;
     Ok(())
 }
 
@@ -148,8 +138,8 @@ fn enqueue(
     lane: String,
     event: HookEvent,
 ) -> Result<(), CommandError> {
-    let id = state.get::<u64>(LAST_ID)?.unwrap_or(0) + 1;
-    state.put(LAST_ID.to_vec(), &id)?;
+    let id = state.get::<u64>(keys::LAST_ID)?.unwrap_or(0) + 1;
+    state.put(keys::LAST_ID.to_vec(), &id)?;
     let job = Job {
         id,
         app_key: app_key.to_string(),
@@ -160,8 +150,29 @@ fn enqueue(
         next_attempt_ms: 0,
         last_error: String::new(),
     };
-    state.put(job_key(id), &job)?;
+    state.put(keys::job(id), &job)?;
     change_waiting(state, 1)
+}
+
+/// HOOK-01: a stored message is routed when the app asks for its conversation type.
+pub(super) fn route_message(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    callbacks: &CallbackSettings,
+    message: &Message,
+) -> Result<(), CommandError> {
+    if !callbacks.routes(message.conversation.kind) {
+        return Ok(());
+    }
+    let lane = conversation_lane(&message.conversation);
+    enqueue(
+        ctx,
+        state,
+        app_key,
+        lane,
+        HookEvent::Message(Box::new(message.clone())),
+    )
 }
 
 fn conversation_lane(conversation: &Conversation) -> String {
@@ -174,36 +185,8 @@ fn conversation_lane(conversation: &Conversation) -> String {
     )
 }
 
-/// A stored message is routed when the app asks for its conversation type (HOOK-01),
-/// and pushed to its offline recipients' devices (PUSH-01).
-pub(super) fn message_stored(
-    ctx: ApplyContext,
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    message: &Message,
-) -> Result<(), CommandError> {
-    let settings = apps::settings(state, app_key)?;
-    if settings.callbacks.routes(message.conversation.kind) {
-        enqueue(
-            ctx,
-            state,
-            app_key,
-            conversation_lane(&message.conversation),
-            HookEvent::Message(Box::new(message.clone())),
-        )?;
-    }
-    if !settings.push.is_enabled() {
-        return Ok(());
-    }
-    enqueue_pushes(
-        ctx,
-        state,
-        app_key,
-        push::jobs_for(ctx, state, app_key, message)?,
-    )
-}
-
-fn enqueue_pushes(
+/// PUSH-01, SYS-03: one job per device, in its device's lane.
+pub(super) fn enqueue_pushes(
     ctx: ApplyContext,
     state: &mut Overlay<'_>,
     app_key: &str,
@@ -215,26 +198,6 @@ fn enqueue_pushes(
         enqueue(ctx, state, app_key, lane, HookEvent::Push(job))?;
     }
     Ok(())
-}
-
-/// SYS-03: a push-only notification's jobs. Answers its id and how many devices it
-/// reaches.
-pub(super) fn notice(
-    ctx: ApplyContext,
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    notice: &push::Notice,
-) -> Result<(String, u64), CommandError> {
-    if !apps::settings(state, app_key)?.push.is_enabled() {
-        return Err(CommandError::invalid(
-            "push",
-            "the app has no push settings (APNs, FCM or a webhook)",
-        ));
-    }
-    let (id, jobs) = push::notice_jobs(ctx, state, app_key, notice)?;
-    let devices = jobs.len() as u64;
-    enqueue_pushes(ctx, state, app_key, jobs)?;
-    Ok((id, devices))
 }
 
 /// HOOK-03: a device's session started or ended.
@@ -281,7 +244,7 @@ pub(super) fn room_changed(
 /// is logged and skipped: it must not hold up every other job.
 pub fn waiting(state: &impl StateRead, after: u64, limit: usize) -> Result<Vec<Job>, CommandError> {
     let mut jobs = Vec::new();
-    state.visit_from(JOB_PREFIX, &job_key(after + 1), &mut |key, value| {
+    state.visit_from(keys::JOB, &keys::job(after + 1), &mut |key, value| {
         match crate::raft::wire::from_bytes::<Job>(value) {
             Ok(job) => jobs.push(job),
             Err(e) => tracing::error!(
@@ -297,12 +260,12 @@ pub fn waiting(state: &impl StateRead, after: u64, limit: usize) -> Result<Vec<J
 
 /// The id of the newest job ever written.
 pub fn last_id(state: &impl StateRead) -> Result<u64, CommandError> {
-    Ok(state.get(LAST_ID)?.unwrap_or(0))
+    Ok(state.get(keys::LAST_ID)?.unwrap_or(0))
 }
 
 /// How many jobs wait (the queue depth metric).
 pub fn waiting_count(state: &impl StateRead) -> Result<u64, CommandError> {
-    Ok(state.get(WAITING)?.unwrap_or(0))
+    Ok(state.get(keys::WAITING)?.unwrap_or(0))
 }
 
 /// The app's dead letters, oldest first.
@@ -312,20 +275,9 @@ pub fn dead_letters(
     limit: usize,
 ) -> Result<Vec<Job>, CommandError> {
     apps::by_key(state, app_key)?;
-    let mut jobs: Vec<Job> = state.scan(&scoped(DEAD_PREFIX, app_key, &[]))?;
+    let mut jobs: Vec<Job> = state.scan(&of_app(keys::DEAD, app_key))?;
     jobs.truncate(limit.min(MAX_DEAD_PAGE));
     Ok(jobs)
-}
-
-/// Delivered jobs leave the outbox (already gone: delivered twice, nothing to do).
-pub(super) fn delivered(state: &mut Overlay<'_>, ids: &[u64]) -> Result<(), CommandError> {
-    for &id in ids {
-        if state.get_raw(&job_key(id))?.is_some() {
-            state.delete(job_key(id));
-            change_waiting(state, -1)?;
-        }
-    }
-    Ok(())
 }
 
 /// The wait before the attempt after `attempts` failed ones.
@@ -335,73 +287,106 @@ pub fn backoff_ms(attempts: u32) -> u64 {
         .min(MAX_BACKOFF_MS)
 }
 
-/// Failed attempts: each job waits out its backoff, or goes to the dead letters once it
-/// has used up its app's attempts. Answers which went dead.
-pub(super) fn failed(
-    ctx: ApplyContext,
-    state: &mut Overlay<'_>,
-    failures: &[(u64, String)],
-) -> Result<Vec<u64>, CommandError> {
-    let mut dead = Vec::new();
-    for (id, error) in failures {
-        let Some(mut job) = state.get::<Job>(&job_key(*id))? else {
-            continue;
-        };
-        job.attempts += 1;
-        job.last_error = error.chars().take(MAX_ERROR_CHARS).collect();
-        let Ok(settings) = apps::settings(state, &job.app_key) else {
-            // The app was deleted meanwhile: its jobs have nowhere to go.
-            state.delete(job_key(job.id));
-            change_waiting(state, -1)?;
-            continue;
-        };
-        if job.attempts >= settings.callbacks.max_attempts {
-            state.delete(job_key(job.id));
-            change_waiting(state, -1)?;
-            state.put(dead_key(&job.app_key, job.id), &job)?;
-            dead.push(job.id);
-        } else {
-            job.next_attempt_ms = ctx.now_ms + backoff_ms(job.attempts);
-            state.put(job_key(job.id), &job)?;
-        }
-    }
-    Ok(dead)
-}
-
-/// Dead letters go back into the outbox, as they were, with fresh attempts.
-pub(super) fn retry_dead(state: &mut Overlay<'_>, app_key: &str) -> Result<u64, CommandError> {
-    apps::by_key(state, app_key)?;
-    let mut moved = 0;
-    for (key, value) in state.scan_raw(&scoped(DEAD_PREFIX, app_key, &[]))? {
-        let mut job: Job = crate::raft::wire::from_bytes(&value)?;
-        job.attempts = 0;
-        job.next_attempt_ms = 0;
-        state.delete(key);
-        state.put(job_key(job.id), &job)?;
-        change_waiting(state, 1)?;
-        moved += 1;
-    }
-    if moved > 0 {
-        let retries: u64 = state.get(RETRIES)?.unwrap_or(0);
-        state.put(RETRIES.to_vec(), &(retries + 1))?;
-    }
-    Ok(moved)
-}
-
-/// How many times jobs came back under old ids (see `RETRIES`).
+/// How many times jobs came back under old ids (dead letters retried): a dispatcher
+/// sweeping the outbox must start over to meet them in id order.
 pub fn retries(state: &impl StateRead) -> Result<u64, CommandError> {
-    Ok(state.get(RETRIES)?.unwrap_or(0))
+    Ok(state.get(keys::RETRIES)?.unwrap_or(0))
 }
 
 /// Removes an app environment's dead letters (its waiting jobs fail out on their own).
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
-    for (key, _) in state.scan_raw(&scoped(DEAD_PREFIX, app_key, &[]))? {
-        state.delete(key);
-    }
-    Ok(())
+    Ok(state.delete_prefix(&of_app(keys::DEAD, app_key))?)
 }
 
-/// Whether a conversation type is listed (an empty list means every type).
-pub(super) fn lists(types: &[u8], kind: ConversationType) -> bool {
-    types.is_empty() || types.contains(&kind.code())
+/// The app server took these callbacks (the dispatcher reports it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxDelivered {
+    pub ids: Vec<u64>,
+}
+
+impl Apply for OutboxDelivered {
+    type Answer = ();
+
+    /// Delivered jobs leave the outbox (already gone: delivered twice, nothing to do).
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let ids: &[u64] = &self.ids;
+        for &id in ids {
+            if state.get_raw(&keys::job(id))?.is_some() {
+                state.delete(keys::job(id));
+                change_waiting(state, -1)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// These callbacks failed, with why: retried later or dead-lettered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxFailed {
+    pub failures: Vec<(u64, String)>,
+}
+
+impl Apply for OutboxFailed {
+    type Answer = Vec<u64>;
+
+    /// Failed attempts: each job waits out its backoff, or goes to the dead letters once it
+    /// has used up its app's attempts. Answers which went dead.
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<Vec<u64>, CommandError> {
+        let failures: &[(u64, String)] = &self.failures;
+        let mut dead = Vec::new();
+        for (id, error) in failures {
+            let Some(mut job) = state.get::<Job>(&keys::job(*id))? else {
+                continue;
+            };
+            job.attempts += 1;
+            job.last_error = error.chars().take(MAX_ERROR_CHARS).collect();
+            let Ok(settings) = apps::settings(state, &job.app_key) else {
+                // The app was deleted meanwhile: its jobs have nowhere to go.
+                state.delete(keys::job(job.id));
+                change_waiting(state, -1)?;
+                continue;
+            };
+            if job.attempts >= settings.callbacks.max_attempts {
+                state.delete(keys::job(job.id));
+                change_waiting(state, -1)?;
+                state.put(keys::dead(&job.app_key, job.id), &job)?;
+                dead.push(job.id);
+            } else {
+                job.next_attempt_ms = ctx.now_ms + backoff_ms(job.attempts);
+                state.put(keys::job(job.id), &job)?;
+            }
+        }
+        Ok(dead)
+    }
+}
+
+/// The app's dead letters go back into the outbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetryDeadLetters {
+    pub app_key: String,
+}
+
+impl Apply for RetryDeadLetters {
+    type Answer = u64;
+
+    /// Dead letters go back into the outbox, as they were, with fresh attempts.
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<u64, CommandError> {
+        let app_key: &str = &self.app_key;
+        apps::by_key(state, app_key)?;
+        let mut moved = 0;
+        for (key, value) in state.scan_raw(&of_app(keys::DEAD, app_key))? {
+            let mut job: Job = crate::raft::wire::from_bytes(&value)?;
+            job.attempts = 0;
+            job.next_attempt_ms = 0;
+            state.delete(key);
+            state.put(keys::job(job.id), &job)?;
+            change_waiting(state, 1)?;
+            moved += 1;
+        }
+        if moved > 0 {
+            let retries: u64 = state.get(keys::RETRIES)?.unwrap_or(0);
+            state.put(keys::RETRIES.to_vec(), &(retries + 1))?;
+        }
+        Ok(moved)
+    }
 }

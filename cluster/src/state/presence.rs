@@ -7,18 +7,15 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::apply::{Apply, ApplyContext, CommandError};
+use super::apps;
+use super::keys::presence as keys;
 use super::outbox::{self, DeviceStatus, StatusChange};
 use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
-use super::{apps, ApplyContext, CommandError};
 
 /// An edge's lease lasts this long past its last renewal.
 pub const LEASE_MS: u64 = 30_000;
-
-const SESSION_PREFIX: &[u8] = b"presence/";
-/// The same records by edge, to clear an edge's sessions at once.
-const BY_EDGE_PREFIX: &[u8] = b"presence-edge/";
-const LEASE_PREFIX: &[u8] = b"edgelease/";
 
 /// One live session as its edge reported it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,63 +41,13 @@ impl SessionRecord {
     }
 }
 
-fn session_key(app_key: &str, user_id: &str, edge_id: u64, session_id: u64) -> Vec<u8> {
-    [
-        SESSION_PREFIX,
-        format!("{app_key}/{user_id}/{edge_id:020}/{session_id:020}").as_bytes(),
-    ]
-    .concat()
-}
-
-fn by_edge_key(edge_id: u64, app_key: &str, user_id: &str, session_id: u64) -> Vec<u8> {
-    [
-        BY_EDGE_PREFIX,
-        format!("{edge_id:020}/{session_id:020}/{app_key}/{user_id}").as_bytes(),
-    ]
-    .concat()
-}
-
-fn lease_key(edge_id: u64) -> Vec<u8> {
-    [LEASE_PREFIX, format!("{edge_id:020}").as_bytes()].concat()
-}
-
-/// A session started or ended on an edge (HOOK-03 reports it).
-pub(super) fn change(
-    ctx: ApplyContext,
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    user_id: &str,
-    record: &SessionRecord,
-    status: DeviceStatus,
-) -> Result<(), CommandError> {
-    apps::by_key(state, app_key)?;
-    validate_user_id(user_id)?;
-    let key = session_key(app_key, user_id, record.edge_id, record.session_id);
-    let index = by_edge_key(record.edge_id, app_key, user_id, record.session_id);
-    if status == DeviceStatus::Online {
-        let mut stored = record.clone();
-        stored.since_ms = ctx.now_ms;
-        state.put(key.clone(), &stored)?;
-        state.put(index, &key)?;
-        renew(ctx, state, record.edge_id)?;
-    } else if state.get_raw(&key)?.is_some() {
-        state.delete(key);
-        state.delete(index);
-    } else {
-        // Already gone (its edge's lease ran out and said so): no second report.
-        return Ok(());
-    }
-    let change = record.status_change(user_id, status, ctx.now_ms);
-    outbox::device_status(ctx, state, app_key, change)
-}
-
 /// The edge is alive: its records count for another [`LEASE_MS`].
 pub(super) fn renew(
     ctx: ApplyContext,
     state: &mut Overlay<'_>,
     edge_id: u64,
 ) -> Result<(), CommandError> {
-    Ok(state.put(lease_key(edge_id), &(ctx.now_ms + LEASE_MS))?)
+    Ok(state.put(keys::lease(edge_id), &(ctx.now_ms + LEASE_MS))?)
 }
 
 /// Removes every record of an edge (it stopped, or its lease ran out) and its lease; its
@@ -110,45 +57,29 @@ fn clear_edge(
     state: &mut Overlay<'_>,
     edge_id: u64,
 ) -> Result<(), CommandError> {
-    let prefix = [BY_EDGE_PREFIX, format!("{edge_id:020}/").as_bytes()].concat();
-    for (index, value) in state.scan_raw(&prefix)? {
+    for (index, value) in state.scan_raw(&keys::of_edge(edge_id))? {
         let key: Vec<u8> = crate::raft::wire::from_bytes(&value)?;
         if let Some(record) = state.get::<SessionRecord>(&key)? {
-            // `presence/{app}/{user}/{edge}/{session}`
-            let path = String::from_utf8_lossy(&key[SESSION_PREFIX.len()..]).into_owned();
-            let mut parts = path.splitn(3, '/');
-            if let (Some(app_key), Some(user_id)) = (parts.next(), parts.next()) {
-                let change = record.status_change(user_id, DeviceStatus::Offline, ctx.now_ms);
-                outbox::device_status(ctx, state, app_key, change)?;
+            if let Some((app_key, user_id)) = keys::session_owner(&key) {
+                let change = record.status_change(&user_id, DeviceStatus::Offline, ctx.now_ms);
+                outbox::device_status(ctx, state, &app_key, change)?;
             }
         }
         state.delete(key);
         state.delete(index);
     }
-    state.delete(lease_key(edge_id));
+    state.delete(keys::lease(edge_id));
     Ok(())
-}
-
-/// An edge shut down cleanly.
-pub(super) fn edge_stopped(
-    ctx: ApplyContext,
-    state: &mut Overlay<'_>,
-    edge_id: u64,
-) -> Result<(), CommandError> {
-    clear_edge(ctx, state, edge_id)
 }
 
 /// Clears the edges whose lease ran out, as of the entry's time.
 pub(super) fn expire(ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
     let expired: Vec<u64> = state
-        .scan_raw(LEASE_PREFIX)?
+        .scan_raw(keys::LEASE)?
         .into_iter()
         .filter_map(|(key, value)| {
             let until: u64 = crate::raft::wire::from_bytes(&value).ok()?;
-            let edge = std::str::from_utf8(&key[LEASE_PREFIX.len()..])
-                .ok()?
-                .parse()
-                .ok()?;
+            let edge = keys::lease_edge(&key)?;
             (until <= ctx.now_ms).then_some(edge)
         })
         .collect();
@@ -166,13 +97,95 @@ pub(super) fn sessions(
     now_ms: u64,
 ) -> Result<Vec<SessionRecord>, CommandError> {
     apps::by_key(state, app_key)?;
-    let prefix = [SESSION_PREFIX, format!("{app_key}/{user_id}/").as_bytes()].concat();
     let mut live = Vec::new();
-    for record in state.scan::<SessionRecord>(&prefix)? {
-        let until: u64 = state.get(&lease_key(record.edge_id))?.unwrap_or(0);
+    for record in state.scan::<SessionRecord>(&keys::sessions(app_key, user_id))? {
+        let until: u64 = state.get(&keys::lease(record.edge_id))?.unwrap_or(0);
         if until > now_ms {
             live.push(record);
         }
     }
     Ok(live)
+}
+
+/// A client session started or ended on an edge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangePresence {
+    pub app_key: String,
+    pub user_id: String,
+    pub record: SessionRecord,
+    pub status: DeviceStatus,
+}
+
+impl Apply for ChangePresence {
+    type Answer = ();
+
+    /// A session started or ended on an edge (HOOK-03 reports it).
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let app_key: &str = &self.app_key;
+        let user_id: &str = &self.user_id;
+        let record: &SessionRecord = &self.record;
+        let status = self.status;
+        apps::by_key(state, app_key)?;
+        validate_user_id(user_id)?;
+        let key = keys::session(app_key, user_id, record.edge_id, record.session_id);
+        let index = keys::by_edge(record.edge_id, app_key, user_id, record.session_id);
+        if status == DeviceStatus::Online {
+            let mut stored = record.clone();
+            stored.since_ms = ctx.now_ms;
+            state.put(key.clone(), &stored)?;
+            state.put(index, &key)?;
+            renew(ctx, state, record.edge_id)?;
+        } else if state.get_raw(&key)?.is_some() {
+            state.delete(key);
+            state.delete(index);
+        } else {
+            // Already gone (its edge's lease ran out and said so): no second report.
+            return Ok(());
+        }
+        let change = record.status_change(user_id, status, ctx.now_ms);
+        outbox::device_status(ctx, state, app_key, change)
+    }
+}
+
+/// An edge renews its lease: its sessions count as online for another 30 s.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EdgeAlive {
+    pub edge_id: u64,
+}
+
+impl Apply for EdgeAlive {
+    type Answer = ();
+
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self { edge_id } = self;
+        renew(ctx, state, *edge_id)
+    }
+}
+
+/// An edge shut down: its sessions are gone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EdgeStopped {
+    pub edge_id: u64,
+}
+
+impl Apply for EdgeStopped {
+    type Answer = ();
+
+    /// An edge shut down cleanly.
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let edge_id = self.edge_id;
+        clear_edge(ctx, state, edge_id)
+    }
+}
+
+/// Clears the sessions of edges whose lease ran out (the leader proposes it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpireEdges;
+
+impl Apply for ExpireEdges {
+    type Answer = ();
+
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        expire(ctx, state)
+    }
 }

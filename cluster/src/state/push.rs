@@ -11,19 +11,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::raft::wire::from_bytes;
 
-use super::messages::{ConversationType, Message};
-use super::store::{scoped, Overlay, StateRead};
+use super::apply::{Apply, ApplyContext, CommandError};
+use super::keys::{of_app, push as keys};
+use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
-use super::{apps, conversations, groups, presence, ultragroups, users};
-use super::{ApplyContext, CommandError};
+use super::{apps, messages, users};
 
-const TOKEN_PREFIX: &[u8] = b"pushtoken/";
 /// Devices one user may register for push.
 pub const MAX_DEVICES_PER_USER: usize = 10;
 /// The longest device token (FCM's are about 160 characters).
 pub const MAX_TOKEN_CHARS: usize = 512;
-/// The longest push text taken from a message's content.
-const MAX_BODY_CHARS: usize = 200;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -66,237 +63,16 @@ pub struct PushJob {
     pub msg_uid: String,
 }
 
-fn token_key(app_key: &str, user_id: &str, device_id: &str) -> Vec<u8> {
-    scoped(TOKEN_PREFIX, app_key, &[user_id, device_id])
-}
-
-pub(super) fn register(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    user_id: &str,
-    device: &DeviceToken,
-) -> Result<(), CommandError> {
-    apps::by_key(state, app_key)?;
-    validate_user_id(user_id)?;
-    if device.device_id.is_empty() || device.device_id.len() > 128 {
-        return Err(CommandError::invalid("deviceId", "must be 1 to 128 bytes"));
-    }
-    if device.token.is_empty() || device.token.chars().count() > MAX_TOKEN_CHARS {
-        return Err(CommandError::invalid(
-            "token",
-            format!("must be 1 to {MAX_TOKEN_CHARS} characters"),
-        ));
-    }
-    if device.app_id.is_empty() || device.app_id.chars().count() > 128 {
-        return Err(CommandError::invalid(
-            "appId",
-            "must be 1 to 128 characters",
-        ));
-    }
-    let key = token_key(app_key, user_id, &device.device_id);
-    let known = state.get_raw(&key)?.is_some();
-    if !known && devices(state, app_key, user_id)?.len() >= MAX_DEVICES_PER_USER {
-        return Err(CommandError::Limit {
-            what: "push devices per user".into(),
-            limit: MAX_DEVICES_PER_USER as u64,
-        });
-    }
-    Ok(state.put(key, device)?)
-}
-
-/// The device stops getting pushes (a logout); `token`: only if it is still this one
-/// (a provider said it is gone, and the device may have registered a new one since).
-pub(super) fn unregister(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    user_id: &str,
-    device_id: &str,
-    token: Option<&str>,
-) -> Result<(), CommandError> {
-    let key = token_key(app_key, user_id, device_id);
-    let current: Option<DeviceToken> = state.get(&key)?;
-    if current.is_some_and(|c| token.is_none_or(|t| t == c.token)) {
-        state.delete(key);
-    }
-    Ok(())
-}
-
 pub fn devices(
     state: &impl StateRead,
     app_key: &str,
     user_id: &str,
 ) -> Result<Vec<DeviceToken>, CommandError> {
-    Ok(state.scan(&scoped(TOKEN_PREFIX, app_key, &[user_id]))?)
+    Ok(state.scan(&keys::tokens(app_key, user_id))?)
 }
 
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
-    for (key, _) in state.scan_raw(&scoped(TOKEN_PREFIX, app_key, &[]))? {
-        state.delete(key);
-    }
-    Ok(())
-}
-
-/// Who a message is for, besides its sender.
-fn recipients(
-    state: &impl StateRead,
-    app_key: &str,
-    message: &Message,
-) -> Result<Vec<String>, CommandError> {
-    let conversation = &message.conversation;
-    let mut users = match conversation.kind {
-        ConversationType::Private => vec![conversation.target_for(&message.sender).to_string()],
-        // A broadcast (no user) reaches too many to decide here (SYS-02 pushes it apart).
-        ConversationType::System if conversation.second.is_empty() => Vec::new(),
-        ConversationType::System => vec![conversation.second.clone()],
-        ConversationType::Group => groups::members(state, app_key, &conversation.first)?
-            .into_iter()
-            .map(|m| m.user_id)
-            .collect(),
-        ConversationType::UltraGroup => {
-            ultragroups::member_ids(state, app_key, &conversation.first)?
-        }
-        // Chatrooms are online only: no pushes.
-        ConversationType::Chatroom => Vec::new(),
-    };
-    users.retain(|u| *u != message.sender && message.visible_to(u));
-    Ok(users)
-}
-
-/// Whom a message mentions (`mentionedInfo` of the content: type 1 everyone, 2 a list).
-#[derive(Default)]
-struct Mentions {
-    everyone: bool,
-    users: Vec<String>,
-}
-
-fn mentions(content: &str) -> Mentions {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Info {
-        #[serde(rename = "type")]
-        kind: u8,
-        #[serde(default)]
-        user_id_list: Vec<String>,
-    }
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Content {
-        mentioned_info: Option<Info>,
-    }
-    match serde_json::from_str::<Content>(content)
-        .ok()
-        .and_then(|c| c.mentioned_info)
-    {
-        Some(info) => Mentions {
-            everyone: info.kind == 1,
-            users: info.user_id_list,
-        },
-        None => Mentions::default(),
-    }
-}
-
-/// PUSH-03: whether `user`'s settings let this message through: the conversation type's
-/// level (-1/0 all, 1 any mention, 2 mentions of me, 4 mentions of everyone, 5 nothing),
-/// and a muted conversation, which a mention still gets through.
-fn wants_push(
-    state: &impl StateRead,
-    app_key: &str,
-    user: &str,
-    message: &Message,
-    mentions: &Mentions,
-) -> Result<bool, CommandError> {
-    let conversation = &message.conversation;
-    let me = mentions.users.iter().any(|u| u == user);
-    let level = conversations::type_level(state, app_key, user, conversation.kind)?;
-    Ok(match level {
-        5 => false,
-        4 => mentions.everyone,
-        2 => me,
-        1 => me || mentions.everyone,
-        _ => {
-            let muted = conversations::settings(
-                state,
-                app_key,
-                user,
-                conversation.kind,
-                conversation.target_for(user),
-                &conversation.channel,
-            )?
-            .muted;
-            !muted || me || mentions.everyone
-        }
-    })
-}
-
-/// The notification's text: the message's `pushContent`, else a short form of a built-in
-/// message; custom messages without `pushContent` are not pushed (as commercially).
-fn body(message: &Message) -> Option<String> {
-    if let Some(text) = &message.push_content {
-        return Some(text.clone());
-    }
-    let short = |s: &str| Some(s.to_string());
-    match message.object_name.as_str() {
-        "RC:TxtMsg" => {
-            let text = serde_json::from_str::<serde_json::Value>(&message.content)
-                .ok()?
-                .get("content")?
-                .as_str()?
-                .chars()
-                .take(MAX_BODY_CHARS)
-                .collect();
-            Some(text)
-        }
-        "RC:ImgMsg" | "RC:GIFMsg" => short("[Image]"),
-        "RC:VcMsg" | "RC:HQVCMsg" => short("[Voice]"),
-        "RC:SightMsg" => short("[Video]"),
-        "RC:FileMsg" => short("[File]"),
-        "RC:LBSMsg" => short("[Location]"),
-        _ => None,
-    }
-}
-
-/// PUSH-01: the push jobs a stored message makes, for recipients with no live session
-/// (the caller checked that the app pushes at all).
-pub(super) fn jobs_for(
-    ctx: ApplyContext,
-    state: &impl StateRead,
-    app_key: &str,
-    message: &Message,
-) -> Result<Vec<PushJob>, CommandError> {
-    if !message.counted {
-        return Ok(Vec::new());
-    }
-    let Some(body) = body(message) else {
-        return Ok(Vec::new());
-    };
-    let mentions = mentions(&message.content);
-    let title = users::get(state, app_key, &message.sender)
-        .map(|u| u.name)
-        .ok()
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| message.sender.clone());
-    let mut jobs = Vec::new();
-    for user in recipients(state, app_key, message)? {
-        // Most members have no device registered: that is the cheapest test, so first.
-        let devices = devices(state, app_key, &user)?;
-        if devices.is_empty()
-            || !presence::sessions(state, app_key, &user, ctx.now_ms)?.is_empty()
-            || !wants_push(state, app_key, &user, message, &mentions)?
-        {
-            continue;
-        }
-        for device in devices {
-            jobs.push(PushJob {
-                user_id: user.clone(),
-                device,
-                title: title.clone(),
-                body: body.clone(),
-                data: message.push_data.clone(),
-                msg_uid: message.msg_uid.clone(),
-            });
-        }
-    }
-    Ok(jobs)
+    Ok(state.delete_prefix(&of_app(keys::TOKEN, app_key))?)
 }
 
 /// Users one push-only notification may name (SYS-03).
@@ -381,7 +157,7 @@ pub(super) fn notice_jobs(
     if notice.body.is_empty() {
         return Err(CommandError::invalid("alert", "is required"));
     }
-    super::messages::check_push_fields(
+    messages::check_push_fields(
         ("alert", Some(&notice.body)),
         ("extras", notice.data.as_deref()),
     )?;
@@ -391,7 +167,7 @@ pub(super) fn notice_jobs(
             format!("must be at most {MAX_NOTICE_TITLE_CHARS} characters"),
         ));
     }
-    let id = super::messages::next_uid(ctx, state)?;
+    let id = messages::next_uid(ctx, state)?;
     let audience = &notice.audience;
     let mut jobs = Vec::new();
     for (user_id, devices) in notice_candidates(state, app_key, audience)? {
@@ -440,14 +216,12 @@ fn notice_candidates(
             .map(|user| Ok((user.clone(), devices(state, app_key, &user)?)))
             .collect();
     }
-    let prefix = scoped(TOKEN_PREFIX, app_key, &[]);
+    let prefix = of_app(keys::TOKEN, app_key);
     let mut by_user: Vec<(String, Vec<DeviceToken>)> = Vec::new();
     for (key, value) in state.scan_raw(&prefix)? {
-        // Keys are `pushtoken/{app}/{user}/{device}/`; user ids hold no '/'.
-        let Some(user) = key[prefix.len()..].split(|b| *b == b'/').next() else {
+        let Some(user) = keys::token_user(&prefix, &key) else {
             continue;
         };
-        let user = String::from_utf8_lossy(user).into_owned();
         let device: DeviceToken = from_bytes(&value)?;
         match by_user.last_mut() {
             Some((last, devices)) if *last == user => devices.push(device),
@@ -455,4 +229,77 @@ fn notice_candidates(
         }
     }
     Ok(by_user)
+}
+
+/// A device registers (or replaces) its push token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegisterPushToken {
+    pub app_key: String,
+    pub user_id: String,
+    pub device: DeviceToken,
+}
+
+impl Apply for RegisterPushToken {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let app_key: &str = &self.app_key;
+        let user_id: &str = &self.user_id;
+        let device: &DeviceToken = &self.device;
+        apps::by_key(state, app_key)?;
+        validate_user_id(user_id)?;
+        if device.device_id.is_empty() || device.device_id.len() > 128 {
+            return Err(CommandError::invalid("deviceId", "must be 1 to 128 bytes"));
+        }
+        if device.token.is_empty() || device.token.chars().count() > MAX_TOKEN_CHARS {
+            return Err(CommandError::invalid(
+                "token",
+                format!("must be 1 to {MAX_TOKEN_CHARS} characters"),
+            ));
+        }
+        if device.app_id.is_empty() || device.app_id.chars().count() > 128 {
+            return Err(CommandError::invalid(
+                "appId",
+                "must be 1 to 128 characters",
+            ));
+        }
+        let key = keys::token(app_key, user_id, &device.device_id);
+        let known = state.get_raw(&key)?.is_some();
+        if !known && devices(state, app_key, user_id)?.len() >= MAX_DEVICES_PER_USER {
+            return Err(CommandError::Limit {
+                what: "push devices per user".into(),
+                limit: MAX_DEVICES_PER_USER as u64,
+            });
+        }
+        Ok(state.put(key, device)?)
+    }
+}
+
+/// A device stops getting pushes: it logged out (`token` None), or its provider said
+/// the token is gone (only if it is still that token).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnregisterPushToken {
+    pub app_key: String,
+    pub user_id: String,
+    pub device_id: String,
+    pub token: Option<String>,
+}
+
+impl Apply for UnregisterPushToken {
+    type Answer = ();
+
+    /// The device stops getting pushes (a logout); `token`: only if it is still this one
+    /// (a provider said it is gone, and the device may have registered a new one since).
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let app_key: &str = &self.app_key;
+        let user_id: &str = &self.user_id;
+        let device_id: &str = &self.device_id;
+        let token: Option<&str> = self.token.as_deref();
+        let key = keys::token(app_key, user_id, device_id);
+        let current: Option<DeviceToken> = state.get(&key)?;
+        if current.is_some_and(|c| token.is_none_or(|t| t == c.token)) {
+            state.delete(key);
+        }
+        Ok(())
+    }
 }

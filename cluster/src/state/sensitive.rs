@@ -5,11 +5,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::apply::{Apply, ApplyContext, CommandError};
 use super::apps;
-use super::store::{scoped, Overlay, StateRead};
-use super::CommandError;
+use super::keys::{of_app, sensitive as keys};
+use super::store::{Overlay, StateRead};
 
-const PREFIX: &[u8] = b"sensitive/";
 /// Words one app may list.
 pub const MAX_WORDS: usize = 50;
 /// The longest word or replacement.
@@ -30,10 +30,6 @@ pub(super) enum Screened {
     Refused,
 }
 
-fn key(app_key: &str, word: &str) -> Vec<u8> {
-    scoped(PREFIX, app_key, &[word])
-}
-
 fn validate(field: &str, text: &str) -> Result<(), CommandError> {
     let chars = text.chars().count();
     if chars == 0 || chars > MAX_WORD_CHARS || text.contains('/') {
@@ -45,53 +41,12 @@ fn validate(field: &str, text: &str) -> Result<(), CommandError> {
     Ok(())
 }
 
-/// Adds a word, or changes its replacement.
-pub(super) fn add(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    word: &str,
-    replace: Option<&str>,
-) -> Result<(), CommandError> {
-    apps::by_key(state, app_key)?;
-    validate("word", word)?;
-    if let Some(replace) = replace {
-        validate("replaceWord", replace)?;
-    }
-    let key = key(app_key, word);
-    if state.get_raw(&key)?.is_none() && list(state, app_key)?.len() >= MAX_WORDS {
-        return Err(CommandError::Limit {
-            what: "sensitive words".into(),
-            limit: MAX_WORDS as u64,
-        });
-    }
-    let entry = SensitiveWord {
-        word: word.to_string(),
-        replace: replace.map(str::to_string),
-    };
-    Ok(state.put(key, &entry)?)
-}
-
-pub(super) fn delete(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    words: &[String],
-) -> Result<(), CommandError> {
-    apps::by_key(state, app_key)?;
-    for word in words {
-        state.delete(key(app_key, word));
-    }
-    Ok(())
-}
-
 pub fn list(state: &impl StateRead, app_key: &str) -> Result<Vec<SensitiveWord>, CommandError> {
-    Ok(state.scan(&scoped(PREFIX, app_key, &[]))?)
+    Ok(state.scan(&of_app(keys::WORD, app_key))?)
 }
 
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
-    for (key, _) in state.scan_raw(&scoped(PREFIX, app_key, &[]))? {
-        state.delete(key);
-    }
-    Ok(())
+    Ok(state.delete_prefix(&of_app(keys::WORD, app_key))?)
 }
 
 /// Screens plain text: a word without a replacement refuses it, the others are replaced.
@@ -134,5 +89,61 @@ pub(super) fn screen_content(
             Screened::Replaced(body.to_string())
         }
         other => other,
+    }
+}
+
+/// Adds a sensitive word (HOOK-06), replaced by `replace` or (`None`) refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddSensitiveWord {
+    pub app_key: String,
+    pub word: String,
+    pub replace: Option<String>,
+}
+
+impl Apply for AddSensitiveWord {
+    type Answer = ();
+
+    /// Adds a word, or changes its replacement.
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let app_key: &str = &self.app_key;
+        let word: &str = &self.word;
+        let replace: Option<&str> = self.replace.as_deref();
+        apps::by_key(state, app_key)?;
+        validate("word", word)?;
+        if let Some(replace) = replace {
+            validate("replaceWord", replace)?;
+        }
+        let key = keys::word(app_key, word);
+        if state.get_raw(&key)?.is_none() && list(state, app_key)?.len() >= MAX_WORDS {
+            return Err(CommandError::Limit {
+                what: "sensitive words".into(),
+                limit: MAX_WORDS as u64,
+            });
+        }
+        let entry = SensitiveWord {
+            word: word.to_string(),
+            replace: replace.map(str::to_string),
+        };
+        Ok(state.put(key, &entry)?)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeleteSensitiveWords {
+    pub app_key: String,
+    pub words: Vec<String>,
+}
+
+impl Apply for DeleteSensitiveWords {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let app_key: &str = &self.app_key;
+        let words: &[String] = &self.words;
+        apps::by_key(state, app_key)?;
+        for word in words {
+            state.delete(keys::word(app_key, word));
+        }
+        Ok(())
     }
 }

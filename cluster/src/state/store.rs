@@ -8,16 +8,6 @@ use serde::Serialize;
 
 use crate::raft::wire::{from_bytes, to_bytes};
 
-/// `{prefix}{appKey}/{part}/{part}/…/`: the key layout of every per-app record family.
-pub(crate) fn scoped(prefix: &[u8], app_key: &str, parts: &[&str]) -> Vec<u8> {
-    let mut key = [prefix, app_key.as_bytes(), b"/"].concat();
-    for part in parts {
-        key.extend_from_slice(part.as_bytes());
-        key.push(b'/');
-    }
-    key
-}
-
 /// Read access to the state: the committed sled tree, or an [`Overlay`] on top of it.
 pub trait StateRead {
     fn get_raw(&self, key: &[u8]) -> io::Result<Option<Vec<u8>>>;
@@ -170,6 +160,14 @@ impl<'a> Overlay<'a> {
 
     pub fn delete(&mut self, key: Vec<u8>) {
         self.stage(key, None);
+    }
+
+    /// Deletes every key under `prefix`.
+    pub fn delete_prefix(&mut self, prefix: &[u8]) -> io::Result<()> {
+        for (key, _) in self.scan_raw(prefix)? {
+            self.delete(key);
+        }
+        Ok(())
     }
 
     fn stage(&mut self, key: Vec<u8>, value: Staged) {

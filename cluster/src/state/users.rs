@@ -3,11 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::apply::{Apply, ApplyContext, CommandError};
 use super::apps::{self, AppEnv};
+use super::keys::{of_app, users as keys};
 use super::store::{Overlay, StateRead};
-use super::{ApplyContext, CommandError};
 
-pub(crate) const USER_PREFIX: &[u8] = b"user/";
 /// SPEC §1: a `dev` environment holds at most 100 registered users.
 pub const DEV_USER_LIMIT: u64 = 100;
 const MAX_USER_ID_CHARS: usize = 64;
@@ -38,8 +38,8 @@ pub enum UserList {
 impl UserList {
     fn prefix(self) -> &'static [u8] {
         match self {
-            UserList::Black => b"black/",
-            UserList::White => b"white/",
+            UserList::Black => keys::BLACKLIST,
+            UserList::White => keys::WHITELIST,
         }
     }
 }
@@ -50,15 +50,6 @@ pub const MAX_LIST_ENTRIES: u64 = 3000;
 pub const MAX_LIST_CHANGE: usize = 20;
 pub const MAX_TAGS: usize = 20;
 pub const MAX_TAG_CHARS: usize = 40;
-const BLOCK_PREFIX: &[u8] = b"block/";
-
-fn user_prefix(app_key: &str) -> Vec<u8> {
-    [USER_PREFIX, app_key.as_bytes(), b"/"].concat()
-}
-
-fn user_key(app_key: &str, user_id: &str) -> Vec<u8> {
-    [user_prefix(app_key).as_slice(), user_id.as_bytes()].concat()
-}
 
 /// SPEC §1: user ids are ≤ 64 characters of `[A-Za-z0-9_=+-]`.
 pub fn validate_user_id(user_id: &str) -> Result<(), CommandError> {
@@ -78,55 +69,6 @@ pub fn validate_user_id(user_id: &str) -> Result<(), CommandError> {
         ));
     }
     Ok(())
-}
-
-/// Creates the user or updates it; a name or portrait not given stays as it was.
-pub(super) fn put(
-    ctx: ApplyContext,
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    user_id: &str,
-    name: Option<&str>,
-    portrait: Option<&str>,
-) -> Result<User, CommandError> {
-    validate_user_id(user_id)?;
-    let (_, env) = apps::by_key(state, app_key)?;
-    let key = user_key(app_key, user_id);
-    let mut user = match state.get::<User>(&key)? {
-        Some(existing) => existing,
-        None => {
-            if env == AppEnv::Dev && state.count_prefix(&user_prefix(app_key))? >= DEV_USER_LIMIT {
-                return Err(CommandError::DevUserLimit {
-                    limit: DEV_USER_LIMIT,
-                });
-            }
-            User {
-                user_id: user_id.to_string(),
-                name: String::new(),
-                portrait: String::new(),
-                created_at_ms: ctx.now_ms,
-                tokens_valid_after_ms: 0,
-                tags: Vec::new(),
-            }
-        }
-    };
-    update_profile(&mut user, name, portrait)?;
-    state.put(key, &user)?;
-    Ok(user)
-}
-
-/// Updates an existing user's name and/or portrait.
-pub(super) fn refresh(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    user_id: &str,
-    name: Option<&str>,
-    portrait: Option<&str>,
-) -> Result<User, CommandError> {
-    let mut user = get(state, app_key, user_id)?;
-    update_profile(&mut user, name, portrait)?;
-    state.put(user_key(app_key, user_id), &user)?;
-    Ok(user)
 }
 
 fn update_profile(
@@ -165,50 +107,6 @@ fn validate_portrait(portrait: &str) -> Result<(), CommandError> {
     Ok(())
 }
 
-/// Refuses every token issued before `before_ms`.
-pub(super) fn expire_tokens(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    user_id: &str,
-    before_ms: u64,
-) -> Result<User, CommandError> {
-    let mut user = get(state, app_key, user_id)?;
-    user.tokens_valid_after_ms = user.tokens_valid_after_ms.max(before_ms);
-    state.put(user_key(app_key, user_id), &user)?;
-    Ok(user)
-}
-
-pub(super) fn set_tags(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    user_id: &str,
-    tags: &[String],
-) -> Result<User, CommandError> {
-    if tags.len() > MAX_TAGS {
-        return Err(CommandError::Limit {
-            what: "tags per user".into(),
-            limit: MAX_TAGS as u64,
-        });
-    }
-    if let Some(tag) = tags
-        .iter()
-        .find(|t| t.is_empty() || t.chars().count() > MAX_TAG_CHARS)
-    {
-        return Err(CommandError::invalid(
-            "tags",
-            format!("tag {tag:?} must be 1 to 40 characters"),
-        ));
-    }
-    let mut user = get(state, app_key, user_id)?;
-    user.tags = tags.to_vec();
-    state.put(user_key(app_key, user_id), &user)?;
-    Ok(user)
-}
-
-fn block_key(app_key: &str, user_id: &str) -> Vec<u8> {
-    [BLOCK_PREFIX, app_key.as_bytes(), b"/", user_id.as_bytes()].concat()
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Block {
@@ -216,7 +114,7 @@ pub struct Block {
     pub until_ms: u64,
 }
 
-/// Bans users until `until_ms` (they cannot connect; live sessions are closed).
+/// Records bans until `until_ms` (see `cross_domain::bans`).
 pub(super) fn block(
     state: &mut Overlay<'_>,
     app_key: &str,
@@ -230,27 +128,7 @@ pub(super) fn block(
             user_id: user_id.clone(),
             until_ms,
         };
-        state.put(block_key(app_key, user_id), &block)?;
-    }
-    super::feed::append_event(
-        state,
-        super::feed::FeedEvent::Banned {
-            app_key: app_key.to_string(),
-            user_ids: user_ids.to_vec(),
-        },
-    )?;
-    Ok(())
-}
-
-pub(super) fn unblock(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    user_ids: &[String],
-) -> Result<(), CommandError> {
-    apps::by_key(state, app_key)?;
-    for user_id in user_ids {
-        validate_user_id(user_id)?;
-        state.delete(block_key(app_key, user_id));
+        state.put(keys::block(app_key, user_id), &block)?;
     }
     Ok(())
 }
@@ -263,7 +141,7 @@ pub(super) fn access(
     user_id: &str,
 ) -> Result<(User, Option<Block>), CommandError> {
     let user = get(state, app_key, user_id)?;
-    Ok((user, state.get(&block_key(app_key, user_id))?))
+    Ok((user, state.get(&keys::block(app_key, user_id))?))
 }
 
 /// Bans still in force at `now_ms`.
@@ -273,62 +151,8 @@ pub(super) fn blocked(
     now_ms: u64,
 ) -> Result<Vec<Block>, CommandError> {
     apps::by_key(state, app_key)?;
-    let prefix = [BLOCK_PREFIX, app_key.as_bytes(), b"/"].concat();
-    let blocks: Vec<Block> = state.scan(&prefix)?;
+    let blocks: Vec<Block> = state.scan(&of_app(keys::BLOCK, app_key))?;
     Ok(blocks.into_iter().filter(|b| b.until_ms > now_ms).collect())
-}
-
-fn list_prefix(list: UserList, app_key: &str, user_id: &str) -> Vec<u8> {
-    [
-        list.prefix(),
-        app_key.as_bytes(),
-        b"/",
-        user_id.as_bytes(),
-        b"/",
-    ]
-    .concat()
-}
-
-/// Adds (`present`) or removes `others` on `user_id`'s list.
-pub(super) fn change_list(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    list: UserList,
-    user_id: &str,
-    others: &[String],
-    present: bool,
-) -> Result<(), CommandError> {
-    apps::by_key(state, app_key)?;
-    validate_user_id(user_id)?;
-    if others.is_empty() {
-        return Err(CommandError::invalid(
-            "users",
-            "at least one user is required",
-        ));
-    }
-    if others.len() > MAX_LIST_CHANGE {
-        return Err(CommandError::Limit {
-            what: "users per list change".into(),
-            limit: MAX_LIST_CHANGE as u64,
-        });
-    }
-    let prefix = list_prefix(list, app_key, user_id);
-    for other in others {
-        validate_user_id(other)?;
-        let key = [prefix.as_slice(), other.as_bytes()].concat();
-        if present {
-            state.put(key, other)?;
-        } else {
-            state.delete(key);
-        }
-    }
-    if present && state.count_prefix(&prefix)? > MAX_LIST_ENTRIES {
-        return Err(CommandError::Limit {
-            what: "entries in one user's list".into(),
-            limit: MAX_LIST_ENTRIES,
-        });
-    }
-    Ok(())
 }
 
 pub(super) fn list_members(
@@ -338,7 +162,7 @@ pub(super) fn list_members(
     user_id: &str,
 ) -> Result<Vec<String>, CommandError> {
     apps::by_key(state, app_key)?;
-    Ok(state.scan(&list_prefix(list, app_key, user_id))?)
+    Ok(state.scan(&keys::list(list.prefix(), app_key, user_id))?)
 }
 
 pub(super) fn get(
@@ -348,24 +172,16 @@ pub(super) fn get(
 ) -> Result<User, CommandError> {
     apps::by_key(state, app_key)?;
     state
-        .get(&user_key(app_key, user_id))?
+        .get(&keys::user(app_key, user_id))?
         .ok_or_else(|| CommandError::not_found(format!("user {user_id}")))
 }
 
 /// Removes every user of an app environment and everything kept about them; answers how
 /// many users there were.
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<u64, CommandError> {
-    let removed = state.count_prefix(&user_prefix(app_key))?;
-    let scoped = |prefix: &[u8]| [prefix, app_key.as_bytes(), b"/"].concat();
-    for prefix in [
-        user_prefix(app_key),
-        scoped(BLOCK_PREFIX),
-        scoped(UserList::Black.prefix()),
-        scoped(UserList::White.prefix()),
-    ] {
-        for (key, _) in state.scan_raw(&prefix)? {
-            state.delete(key);
-        }
+    let removed = state.count_prefix(&of_app(keys::USER, app_key))?;
+    for family in keys::PER_APP {
+        state.delete_prefix(&of_app(family, app_key))?;
     }
     Ok(removed)
 }
@@ -379,9 +195,214 @@ pub(super) fn existing(
     apps::by_key(state, app_key)?;
     let mut found = Vec::new();
     for user_id in user_ids {
-        if let Some(user) = state.get::<User>(&user_key(app_key, user_id))? {
+        if let Some(user) = state.get::<User>(&keys::user(app_key, user_id))? {
             found.push(user);
         }
     }
     Ok(found)
+}
+
+/// Creates the user or updates it; a name or portrait not given stays as it was.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PutUser {
+    pub app_key: String,
+    pub user_id: String,
+    pub name: Option<String>,
+    pub portrait: Option<String>,
+}
+
+impl Apply for PutUser {
+    type Answer = User;
+
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<User, CommandError> {
+        let app_key: &str = &self.app_key;
+        let user_id: &str = &self.user_id;
+        let name: Option<&str> = self.name.as_deref();
+        let portrait: Option<&str> = self.portrait.as_deref();
+        validate_user_id(user_id)?;
+        let (_, env) = apps::by_key(state, app_key)?;
+        let key = keys::user(app_key, user_id);
+        let mut user = match state.get::<User>(&key)? {
+            Some(existing) => existing,
+            None => {
+                if env == AppEnv::Dev
+                    && state.count_prefix(&of_app(keys::USER, app_key))? >= DEV_USER_LIMIT
+                {
+                    return Err(CommandError::DevUserLimit {
+                        limit: DEV_USER_LIMIT,
+                    });
+                }
+                User {
+                    user_id: user_id.to_string(),
+                    name: String::new(),
+                    portrait: String::new(),
+                    created_at_ms: ctx.now_ms,
+                    tokens_valid_after_ms: 0,
+                    tags: Vec::new(),
+                }
+            }
+        };
+        update_profile(&mut user, name, portrait)?;
+        state.put(key, &user)?;
+        Ok(user)
+    }
+}
+
+/// Updates an existing user's name and/or portrait.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefreshUser {
+    pub app_key: String,
+    pub user_id: String,
+    pub name: Option<String>,
+    pub portrait: Option<String>,
+}
+
+impl Apply for RefreshUser {
+    type Answer = User;
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<User, CommandError> {
+        let app_key: &str = &self.app_key;
+        let user_id: &str = &self.user_id;
+        let name: Option<&str> = self.name.as_deref();
+        let portrait: Option<&str> = self.portrait.as_deref();
+        let mut user = get(state, app_key, user_id)?;
+        update_profile(&mut user, name, portrait)?;
+        state.put(keys::user(app_key, user_id), &user)?;
+        Ok(user)
+    }
+}
+
+/// Tokens issued before `before_ms` stop being valid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExpireTokens {
+    pub app_key: String,
+    pub user_id: String,
+    pub before_ms: u64,
+}
+
+impl Apply for ExpireTokens {
+    type Answer = User;
+
+    /// Refuses every token issued before `before_ms`.
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<User, CommandError> {
+        let app_key: &str = &self.app_key;
+        let user_id: &str = &self.user_id;
+        let before_ms = self.before_ms;
+        let mut user = get(state, app_key, user_id)?;
+        user.tokens_valid_after_ms = user.tokens_valid_after_ms.max(before_ms);
+        state.put(keys::user(app_key, user_id), &user)?;
+        Ok(user)
+    }
+}
+
+/// Replaces the user's tags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetTags {
+    pub app_key: String,
+    pub user_id: String,
+    pub tags: Vec<String>,
+}
+
+impl Apply for SetTags {
+    type Answer = User;
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<User, CommandError> {
+        let app_key: &str = &self.app_key;
+        let user_id: &str = &self.user_id;
+        let tags: &[String] = &self.tags;
+        if tags.len() > MAX_TAGS {
+            return Err(CommandError::Limit {
+                what: "tags per user".into(),
+                limit: MAX_TAGS as u64,
+            });
+        }
+        if let Some(tag) = tags
+            .iter()
+            .find(|t| t.is_empty() || t.chars().count() > MAX_TAG_CHARS)
+        {
+            return Err(CommandError::invalid(
+                "tags",
+                format!("tag {tag:?} must be 1 to 40 characters"),
+            ));
+        }
+        let mut user = get(state, app_key, user_id)?;
+        user.tags = tags.to_vec();
+        state.put(keys::user(app_key, user_id), &user)?;
+        Ok(user)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnblockUsers {
+    pub app_key: String,
+    pub user_ids: Vec<String>,
+}
+
+impl Apply for UnblockUsers {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let app_key: &str = &self.app_key;
+        let user_ids: &[String] = &self.user_ids;
+        apps::by_key(state, app_key)?;
+        for user_id in user_ids {
+            validate_user_id(user_id)?;
+            state.delete(keys::block(app_key, user_id));
+        }
+        Ok(())
+    }
+}
+
+/// Adds (`present`) or removes users on one user's blacklist or whitelist.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeUserList {
+    pub app_key: String,
+    pub list: UserList,
+    pub user_id: String,
+    pub others: Vec<String>,
+    pub present: bool,
+}
+
+impl Apply for ChangeUserList {
+    type Answer = ();
+
+    /// Adds (`present`) or removes `others` on `user_id`'s list.
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let app_key: &str = &self.app_key;
+        let list = self.list;
+        let user_id: &str = &self.user_id;
+        let others: &[String] = &self.others;
+        let present = self.present;
+        apps::by_key(state, app_key)?;
+        validate_user_id(user_id)?;
+        if others.is_empty() {
+            return Err(CommandError::invalid(
+                "users",
+                "at least one user is required",
+            ));
+        }
+        if others.len() > MAX_LIST_CHANGE {
+            return Err(CommandError::Limit {
+                what: "users per list change".into(),
+                limit: MAX_LIST_CHANGE as u64,
+            });
+        }
+        let prefix = keys::list(list.prefix(), app_key, user_id);
+        for other in others {
+            validate_user_id(other)?;
+            let key = keys::listed(list.prefix(), app_key, user_id, other);
+            if present {
+                state.put(key, other)?;
+            } else {
+                state.delete(key);
+            }
+        }
+        if present && state.count_prefix(&prefix)? > MAX_LIST_ENTRIES {
+            return Err(CommandError::Limit {
+                what: "entries in one user's list".into(),
+                limit: MAX_LIST_ENTRIES,
+            });
+        }
+        Ok(())
+    }
 }

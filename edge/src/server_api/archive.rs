@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 use http::{header, Request, Response, StatusCode};
-use meridian_cluster::state::{Command, Query, QueryOutput};
+use meridian_cluster::state::{Command, DeleteArchiveHour, Query, QueryOutput};
 use serde_json::{json, Map};
 
 use super::messages::message_json;
@@ -75,10 +75,10 @@ pub(super) async fn link(call: &Call) -> Fields {
 
 pub(super) async fn delete(call: &Call) -> Fields {
     let start = hour_start_ms(call.form()?.required("date")?)?;
-    call.write(Command::DeleteArchiveHour {
+    call.write(Command::DeleteArchiveHour(DeleteArchiveHour {
         app_key: call.app_key(),
         hour_start_ms: start,
-    })
+    }))
     .await?;
     Ok(Map::new())
 }

@@ -1,7 +1,10 @@
 //! `/chatroom/*` (CHR): rooms, keep-alive, mutes, bans, blocks, whitelists, priorities,
 //! attributes and distribution. Who is in a room comes from client sessions.
 
-use meridian_cluster::state::{Command, Query, QueryOutput, RoomFlag, RoomSet, SetEntry};
+use meridian_cluster::state::{
+    ChangeRoomSet, Command, CreateChatrooms, DestroyChatrooms, Query, QueryOutput, RemoveRoomEntry,
+    RoomFlag, RoomSet, SetChatroomFlag, SetChatroomIdleDestroy, SetEntry, SetRoomEntries,
+};
 use serde_json::{json, Map, Value};
 
 use super::{fields, format_time, owned, unexpected, Call, Fields};
@@ -37,10 +40,10 @@ pub(super) async fn create(call: &Call) -> Fields {
     if rooms.is_empty() {
         return Err(ApiError::missing("chatroom[<id>]"));
     }
-    call.write(Command::CreateChatrooms {
+    call.write(Command::CreateChatrooms(CreateChatrooms {
         app_key: call.app_key(),
         rooms,
-    })
+    }))
     .await?;
     Ok(Map::new())
 }
@@ -49,38 +52,38 @@ pub(super) async fn create(call: &Call) -> Fields {
 pub(super) async fn create_new(call: &Call) -> Fields {
     let form = call.form()?;
     let room_id = room(call)?;
-    let mut commands = vec![Command::CreateChatrooms {
+    let mut commands = vec![Command::CreateChatrooms(CreateChatrooms {
         app_key: call.app_key(),
         rooms: vec![(room_id.clone(), String::new())],
-    }];
+    })];
     if form.bool_flag("isBan", false)? {
-        commands.push(Command::SetChatroomFlag {
+        commands.push(Command::SetChatroomFlag(SetChatroomFlag {
             app_key: call.app_key(),
             room_ids: vec![room_id.clone()],
             flag: RoomFlag::Muted,
             on: true,
-        });
+        }));
     }
     let white = form.all("whiteUserIds");
     if !white.is_empty() {
-        commands.push(Command::ChangeRoomSet {
+        commands.push(Command::ChangeRoomSet(ChangeRoomSet {
             app_key: call.app_key(),
             room_id: Some(room_id.clone()),
             set: RoomSet::MuteWhitelist,
             members: owned(&white),
             until_ms: 0,
             present: true,
-        });
+        }));
     }
     if let Some(info) = form.get("entryInfo") {
         let owner = form.required("entryOwnerId")?.to_string();
-        commands.push(Command::SetRoomEntries {
+        commands.push(Command::SetRoomEntries(SetRoomEntries {
             app_key: call.app_key(),
             room_id,
             owner,
             entries: entry_info(info)?,
             auto_delete: false,
-        });
+        }));
     }
     call.write_all(commands).await?;
     Ok(Map::new())
@@ -103,14 +106,14 @@ fn entry_info(info: &str) -> Result<Vec<(String, String)>, ApiError> {
 }
 
 pub(super) async fn destroy(call: &Call) -> Fields {
-    call.write(Command::DestroyChatrooms {
+    call.write(Command::DestroyChatrooms(DestroyChatrooms {
         app_key: call.app_key(),
         room_ids: owned(
             &call
                 .form()?
                 .required_at_most("chatroomId", MAX_IDS_PER_CALL)?,
         ),
-    })
+    }))
     .await?;
     Ok(Map::new())
 }
@@ -199,7 +202,7 @@ pub(super) async fn users_exist(call: &Call) -> Fields {
 
 /// Turns a room flag on or off for the named rooms.
 pub(super) async fn flag(call: &Call, flag: RoomFlag, on: bool) -> Fields {
-    call.write(Command::SetChatroomFlag {
+    call.write(Command::SetChatroomFlag(SetChatroomFlag {
         app_key: call.app_key(),
         room_ids: owned(
             &call
@@ -208,7 +211,7 @@ pub(super) async fn flag(call: &Call, flag: RoomFlag, on: bool) -> Fields {
         ),
         flag,
         on,
-    })
+    }))
     .await?;
     Ok(Map::new())
 }
@@ -290,14 +293,14 @@ pub(super) async fn change_set(call: &Call, spec: SetCall, present: bool) -> Fie
     } else {
         0
     };
-    call.write(Command::ChangeRoomSet {
+    call.write(Command::ChangeRoomSet(ChangeRoomSet {
         app_key: call.app_key(),
         room_id,
         set: spec.set,
         members,
         until_ms,
         present,
-    })
+    }))
     .await?;
     Ok(Map::new())
 }
@@ -347,26 +350,26 @@ pub(super) async fn entry_set(call: &Call) -> Fields {
     let form = call.form()?;
     let key = form.required("key")?.to_string();
     let value = form.required("value")?.to_string();
-    call.write(Command::SetRoomEntries {
+    call.write(Command::SetRoomEntries(SetRoomEntries {
         app_key: call.app_key(),
         room_id: room(call)?,
         owner: form.required("userId")?.to_string(),
         entries: vec![(key, value)],
         auto_delete: form.bool_flag("autoDelete", false)?,
-    })
+    }))
     .await?;
     Ok(Map::new())
 }
 
 pub(super) async fn entry_batch_set(call: &Call) -> Fields {
     let form = call.form()?;
-    call.write(Command::SetRoomEntries {
+    call.write(Command::SetRoomEntries(SetRoomEntries {
         app_key: call.app_key(),
         room_id: room(call)?,
         owner: form.required("entryOwnerId")?.to_string(),
         entries: entry_info(form.required("entryInfo")?)?,
         auto_delete: form.bool_flag("autoDelete", false)?,
-    })
+    }))
     .await?;
     Ok(Map::new())
 }
@@ -374,11 +377,11 @@ pub(super) async fn entry_batch_set(call: &Call) -> Fields {
 pub(super) async fn entry_remove(call: &Call) -> Fields {
     let form = call.form()?;
     form.required("userId")?;
-    call.write(Command::RemoveRoomEntry {
+    call.write(Command::RemoveRoomEntry(RemoveRoomEntry {
         app_key: call.app_key(),
         room_id: room(call)?,
         key: form.required("key")?.to_string(),
-    })
+    }))
     .await?;
     Ok(Map::new())
 }
@@ -427,11 +430,11 @@ pub(super) async fn destroy_set(call: &Call) -> Fields {
             )))
         }
     };
-    call.write(Command::SetChatroomIdleDestroy {
+    call.write(Command::SetChatroomIdleDestroy(SetChatroomIdleDestroy {
         app_key: call.app_key(),
         room_id: form.required("chatroomId")?.to_string(),
         idle_ms: minutes.saturating_mul(60_000),
-    })
+    }))
     .await?;
     Ok(Map::new())
 }

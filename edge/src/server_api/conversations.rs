@@ -1,7 +1,10 @@
 //! Message expansion (`/message/expansion/*`, MSG-04) and per-user conversation settings
 //! (`/conversation/*`: do-not-disturb, push level per type, pinning).
 
-use meridian_cluster::state::{Command, ConversationSetting, ConversationType, Query, QueryOutput};
+use meridian_cluster::state::{
+    ChangeConversation, ChangeExpansion, Command, ConversationSetting, ConversationType,
+    DeleteForUser, Query, QueryOutput, SetConversationTypeLevel,
+};
 use serde_json::{json, Map, Value};
 
 use super::{fields, unexpected, Call, Fields};
@@ -56,11 +59,11 @@ async fn change_expansion(
             form.required("groupId")?;
         }
     }
-    call.write(Command::ChangeExpansion {
+    call.write(Command::ChangeExpansion(ChangeExpansion {
         app_key: call.app_key(),
         msg_uid: form.required("msgUID")?.to_string(),
         entries,
-    })
+    }))
     .await?;
     Ok(Map::new())
 }
@@ -127,14 +130,14 @@ async fn change_conversation(
     setting: ConversationSetting,
 ) -> Fields {
     let form = call.form()?;
-    call.write(Command::ChangeConversation {
+    call.write(Command::ChangeConversation(ChangeConversation {
         app_key: call.app_key(),
         user_id: form.required(user_param)?.to_string(),
         kind: kind(form)?,
         target_id: form.required("targetId")?.to_string(),
         channel: form.get("busChannel").unwrap_or_default().to_string(),
         setting,
-    })
+    }))
     .await?;
     Ok(Map::new())
 }
@@ -173,12 +176,14 @@ pub(super) async fn type_notification_set(call: &Call) -> Fields {
     let level: i8 = form
         .int("unpushLevel")?
         .ok_or_else(|| ApiError::missing("unpushLevel"))?;
-    call.write(Command::SetConversationTypeLevel {
-        app_key: call.app_key(),
-        user_id: form.required("requestId")?.to_string(),
-        kind: kind(form)?,
-        level,
-    })
+    call.write(Command::SetConversationTypeLevel(
+        SetConversationTypeLevel {
+            app_key: call.app_key(),
+            user_id: form.required("requestId")?.to_string(),
+            kind: kind(form)?,
+            level,
+        },
+    ))
     .await?;
     Ok(Map::new())
 }
@@ -214,13 +219,13 @@ pub(super) async fn history_clean(call: &Call) -> Fields {
         None | Some(0) => call.now_ms,
         Some(ms) => ms,
     };
-    call.write(Command::DeleteForUser {
+    call.write(Command::DeleteForUser(DeleteForUser {
         app_key: call.app_key(),
         user_id: user.to_string(),
         conversation,
         before_ms: Some(before),
         msg_uids: Vec::new(),
-    })
+    }))
     .await?;
     Ok(Map::new())
 }

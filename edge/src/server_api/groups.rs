@@ -1,6 +1,9 @@
 //! `/group/*` and `/user/group/query.json`: membership, names, mutes (GRP).
 
-use meridian_cluster::state::{Command, Query, QueryOutput};
+use meridian_cluster::state::{
+    ChangeGroupMuteWhitelist, Command, DismissGroup, JoinGroup, MuteGroupMembers, Query,
+    QueryOutput, QuitGroup, RenameGroup, SetGroupMuted, SetGroupRemark,
+};
 use serde_json::{json, Map, Value};
 
 use super::{fields, format_time, owned, unexpected, Call, Fields};
@@ -21,12 +24,12 @@ pub(super) async fn join(call: &Call) -> Fields {
             .form()?
             .required_at_most("userId", MAX_USERS_PER_CALL)?,
     );
-    call.write(Command::JoinGroup {
+    call.write(Command::JoinGroup(JoinGroup {
         app_key: call.app_key(),
         group_id: form.required("groupId")?.to_string(),
         name: form.bounded("groupName", 128)?.map(str::to_string),
         user_ids,
-    })
+    }))
     .await?;
     Ok(Map::new())
 }
@@ -37,11 +40,11 @@ pub(super) async fn quit(call: &Call) -> Fields {
             .form()?
             .required_at_most("userId", MAX_USERS_PER_CALL)?,
     );
-    call.write(Command::QuitGroup {
+    call.write(Command::QuitGroup(QuitGroup {
         app_key: call.app_key(),
         group_id: call.form()?.required("groupId")?.to_string(),
         user_ids,
-    })
+    }))
     .await?;
     Ok(Map::new())
 }
@@ -49,10 +52,10 @@ pub(super) async fn quit(call: &Call) -> Fields {
 pub(super) async fn dismiss(call: &Call) -> Fields {
     let form = call.form()?;
     form.required("userId")?;
-    call.write(Command::DismissGroup {
+    call.write(Command::DismissGroup(DismissGroup {
         app_key: call.app_key(),
         group_id: form.required("groupId")?.to_string(),
-    })
+    }))
     .await?;
     Ok(Map::new())
 }
@@ -63,11 +66,11 @@ pub(super) async fn refresh(call: &Call) -> Fields {
     let name = form
         .bounded("groupName", 128)?
         .ok_or_else(|| ApiError::missing("groupName"))?;
-    call.write(Command::RenameGroup {
+    call.write(Command::RenameGroup(RenameGroup {
         app_key: call.app_key(),
         group_id: form.required("groupId")?.to_string(),
         name: name.to_string(),
-    })
+    }))
     .await?;
     Ok(Map::new())
 }
@@ -86,11 +89,13 @@ pub(super) async fn sync(call: &Call) -> Fields {
     }
     let commands = groups
         .into_iter()
-        .map(|(group_id, name)| Command::JoinGroup {
-            app_key: call.app_key(),
-            group_id,
-            name: Some(name),
-            user_ids: vec![user_id.clone()],
+        .map(|(group_id, name)| {
+            Command::JoinGroup(JoinGroup {
+                app_key: call.app_key(),
+                group_id,
+                name: Some(name),
+                user_ids: vec![user_id.clone()],
+            })
         })
         .collect();
     call.write_all(commands).await?;
@@ -155,12 +160,12 @@ pub(super) async fn mute_members(call: &Call, mute: bool) -> Fields {
     } else {
         0
     };
-    call.write(Command::MuteGroupMembers {
+    call.write(Command::MuteGroupMembers(MuteGroupMembers {
         app_key: call.app_key(),
         group_id: form.required("groupId")?.to_string(),
         user_ids,
         until_ms,
-    })
+    }))
     .await?;
     Ok(Map::new())
 }
@@ -191,11 +196,11 @@ pub(super) async fn set_muted(call: &Call, muted: bool) -> Fields {
     let group_ids = call
         .form()?
         .required_at_most("groupId", MAX_GROUPS_PER_CALL)?;
-    call.write(Command::SetGroupMuted {
+    call.write(Command::SetGroupMuted(SetGroupMuted {
         app_key: call.app_key(),
         group_ids: owned(&group_ids),
         muted,
-    })
+    }))
     .await?;
     Ok(Map::new())
 }
@@ -226,12 +231,14 @@ pub(super) async fn change_mute_whitelist(call: &Call, present: bool) -> Fields 
             .form()?
             .required_at_most("userId", MAX_USERS_PER_CALL)?,
     );
-    call.write(Command::ChangeGroupMuteWhitelist {
-        app_key: call.app_key(),
-        group_id: call.form()?.required("groupId")?.to_string(),
-        user_ids,
-        present,
-    })
+    call.write(Command::ChangeGroupMuteWhitelist(
+        ChangeGroupMuteWhitelist {
+            app_key: call.app_key(),
+            group_id: call.form()?.required("groupId")?.to_string(),
+            user_ids,
+            present,
+        },
+    ))
     .await?;
     Ok(Map::new())
 }
@@ -258,12 +265,12 @@ pub(super) async fn remark(call: &Call, set: bool) -> Fields {
     } else {
         None
     };
-    call.write(Command::SetGroupRemark {
+    call.write(Command::SetGroupRemark(SetGroupRemark {
         app_key: call.app_key(),
         group_id: form.required("groupId")?.to_string(),
         user_id: form.required("userId")?.to_string(),
         remark,
-    })
+    }))
     .await?;
     Ok(Map::new())
 }

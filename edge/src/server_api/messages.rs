@@ -1,9 +1,10 @@
 //! `/message/*` and `/v3/message/*/query.json`: publishing, recall and history.
 
+use meridian_cluster::state;
 use meridian_cluster::state::messages::{MAX_CONTENT_BYTES, MAX_PAGE};
 use meridian_cluster::state::{
     Command, Conversation, ConversationType, HistoryPage, Message, MessageFlags, NewMessage,
-    Output, Publication, Query, QueryOutput,
+    Output, Publication, Query, QueryOutput, Recall,
 };
 use serde_json::{json, Map, Value};
 
@@ -106,10 +107,10 @@ pub(super) async fn publish_to(
     ids: &[&str],
 ) -> Fields {
     let output = call
-        .write(Command::Publish {
+        .write(Command::Publish(state::Publish {
             app_key: call.app_key(),
             messages,
-        })
+        }))
         .await?;
     let Output::Published(published) = output else {
         return Err(unexpected(output));
@@ -202,13 +203,13 @@ pub(super) async fn broadcast_recall(call: &Call) -> Fields {
             "{msg_uid} is not a broadcast from {from}"
         )));
     }
-    call.write(Command::Recall {
+    call.write(Command::Recall(Recall {
         app_key: call.app_key(),
         sender: from,
         msg_uid,
         by_admin: form.bool_flag("isAdmin", false)?,
         delete: form.bool_flag("isDelete", false)?,
-    })
+    }))
     .await?;
     Ok(Map::new())
 }
@@ -228,13 +229,13 @@ pub(super) async fn recall(call: &Call) -> Fields {
             "message {msg_uid} is not in that conversation"
         )));
     }
-    call.write(Command::Recall {
+    call.write(Command::Recall(Recall {
         app_key: call.app_key(),
         sender: from,
         msg_uid,
         by_admin,
         delete: form.bool_flag("isDelete", false)?,
-    })
+    }))
     .await?;
     Ok(Map::new())
 }
@@ -319,10 +320,10 @@ pub(super) async fn broadcast(call: &Call, stored: bool) -> Fields {
     }
     let message = new_message(&p, Conversation::system(&p.from, ""), None);
     let output = call
-        .write(Command::Publish {
+        .write(Command::Publish(state::Publish {
             app_key: call.app_key(),
             messages: vec![message],
-        })
+        }))
         .await?;
     match output {
         Output::Published(published) => match published.first() {

@@ -4,7 +4,7 @@
 //! budget (SYS-04).
 
 use meridian_cluster::state::push::{Notice, NoticeAudience, PushProvider};
-use meridian_cluster::state::{Command, Output};
+use meridian_cluster::state::{Command, Output, PushNotice};
 use serde_json::{json, Value};
 
 use super::{fields, unexpected, Call, Fields};
@@ -66,10 +66,10 @@ fn notice(
 
 async fn send(call: &Call, notice: Notice) -> Fields {
     let output = call
-        .write(Command::PushNotice {
+        .write(Command::PushNotice(PushNotice {
             app_key: call.app_key(),
             notice,
-        })
+        }))
         .await?;
     match output {
         Output::Notice { id, .. } => Ok(fields(json!({ "id": id }))),

@@ -1,7 +1,9 @@
 //! `/sensitiveword/*` (HOOK-06): the app's sensitive words. A client's text message
 //! containing a word is refused, or the word replaced by its `replaceWord`.
 
-use meridian_cluster::state::{Command, Query, QueryOutput};
+use meridian_cluster::state::{
+    AddSensitiveWord, Command, DeleteSensitiveWords, Query, QueryOutput,
+};
 use serde_json::json;
 
 use super::{fields, owned, unexpected, Call, Fields};
@@ -14,21 +16,21 @@ pub(super) async fn add(call: &Call) -> Fields {
     let form = call.form()?;
     let word = form.required("word")?.to_string();
     let replace = form.get("replaceWord").filter(|r| !r.is_empty());
-    call.write(Command::AddSensitiveWord {
+    call.write(Command::AddSensitiveWord(AddSensitiveWord {
         app_key: call.app_key(),
         word,
         replace: replace.map(str::to_string),
-    })
+    }))
     .await?;
     Ok(fields(json!({})))
 }
 
 pub(super) async fn batch_delete(call: &Call) -> Fields {
     let words = call.form()?.required_at_most("words", MAX_DELETE_WORDS)?;
-    call.write(Command::DeleteSensitiveWords {
+    call.write(Command::DeleteSensitiveWords(DeleteSensitiveWords {
         app_key: call.app_key(),
         words: owned(&words),
-    })
+    }))
     .await?;
     Ok(fields(json!({})))
 }

@@ -4,8 +4,9 @@
 
 use meridian_cluster::state::messages::MAX_PAGE;
 use meridian_cluster::state::{
-    Channel, Command, Conversation, ConversationType, HistoryPage, Message, NewMessage, Query,
-    QueryOutput, UltraGroupAnswer, UltraGroupChange, UltraGroupQuestion, UltraGroupSet,
+    ChangeUltraGroup, Channel, Command, Conversation, ConversationType, HistoryPage, Message,
+    NewMessage, Query, QueryOutput, UltraGroupAnswer, UltraGroupChange, UltraGroupQuestion,
+    UltraGroupSet,
 };
 use serde_json::{json, Map, Value};
 
@@ -43,11 +44,11 @@ fn user_ids(form: &Params) -> Result<Vec<String>, ApiError> {
 }
 
 async fn change(call: &Call, group_id: String, change: UltraGroupChange) -> Fields {
-    call.write(Command::UltraGroup {
+    call.write(Command::UltraGroup(ChangeUltraGroup {
         app_key: call.app_key(),
         group_id,
         change,
-    })
+    }))
     .await?;
     Ok(Map::new())
 }

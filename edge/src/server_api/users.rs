@@ -1,6 +1,9 @@
 //! `/user/*`: registration and tokens, profile refresh, bans, blacklists, whitelists, tags.
 
-use meridian_cluster::state::{Command, Output, Query, QueryOutput, UserList};
+use meridian_cluster::state::{
+    BlockUsers, ChangeUserList, Command, ExpireTokens, Output, PutUser, Query, QueryOutput,
+    RefreshUser, SetTags, UnblockUsers, UserList,
+};
 use serde_json::{json, Map, Value};
 
 use super::{fields, format_time, owned, unexpected, Call, Fields};
@@ -36,12 +39,12 @@ pub(super) async fn get_token(call: &Call) -> Fields {
     let user_id = form.required("userId")?.to_string();
     let name = form.bounded("name", 64)?.map(str::to_string);
     let portrait = form.bounded("portraitUri", 1024)?.map(str::to_string);
-    call.write(Command::PutUser {
+    call.write(Command::PutUser(PutUser {
         app_key: call.app_key(),
         user_id: user_id.clone(),
         name,
         portrait,
-    })
+    }))
     .await?;
     let token = token::issue(
         call.app.secret(),
@@ -59,12 +62,12 @@ pub(super) async fn refresh(call: &Call) -> Fields {
     let user_id = form.required("userId")?.to_string();
     let name = form.bounded("name", 64)?.map(str::to_string);
     let portrait = form.bounded("portraitUri", 1024)?.map(str::to_string);
-    call.write(Command::RefreshUser {
+    call.write(Command::RefreshUser(RefreshUser {
         app_key: call.app_key(),
         user_id,
         name,
         portrait,
-    })
+    }))
     .await?;
     Ok(Map::new())
 }
@@ -97,10 +100,12 @@ pub(super) async fn token_expire(call: &Call) -> Fields {
         .ok_or_else(|| ApiError::missing("time"))?;
     let commands = users
         .iter()
-        .map(|user_id| Command::ExpireTokens {
-            app_key: call.app_key(),
-            user_id: user_id.to_string(),
-            before_ms,
+        .map(|user_id| {
+            Command::ExpireTokens(ExpireTokens {
+                app_key: call.app_key(),
+                user_id: user_id.to_string(),
+                before_ms,
+            })
         })
         .collect();
     call.write_all(commands).await?;
@@ -121,11 +126,11 @@ pub(super) async fn block(call: &Call) -> Fields {
             "minute must be 1 to {MAX_BLOCK_MINUTES}"
         )));
     }
-    call.write(Command::BlockUsers {
+    call.write(Command::BlockUsers(BlockUsers {
         app_key: call.app_key(),
         user_ids: owned(&users),
         until_ms: call.now_ms + minutes * 60_000,
-    })
+    }))
     .await?;
     Ok(Map::new())
 }
@@ -134,10 +139,10 @@ pub(super) async fn unblock(call: &Call) -> Fields {
     let users = call
         .form()?
         .required_at_most("userId", MAX_USERS_PER_CALL)?;
-    call.write(Command::UnblockUsers {
+    call.write(Command::UnblockUsers(UnblockUsers {
         app_key: call.app_key(),
         user_ids: owned(&users),
-    })
+    }))
     .await?;
     Ok(Map::new())
 }
@@ -168,13 +173,13 @@ pub(super) async fn change_list(call: &Call, kind: ListKind, present: bool) -> F
         .form()?
         .required_at_most(kind.param, MAX_USERS_PER_CALL)?;
     let output = call
-        .write(Command::ChangeUserList {
+        .write(Command::ChangeUserList(ChangeUserList {
             app_key: call.app_key(),
             list: kind.list,
             user_id,
             others: owned(&others),
             present,
-        })
+        }))
         .await?;
     match output {
         Output::Done => Ok(Map::new()),
@@ -206,11 +211,11 @@ pub(super) async fn tag_set(call: &Call) -> Fields {
         .ok_or_else(|| ApiError::missing("userId"))?
         .to_string();
     let tags = json_strings(body, "tags")?;
-    call.write(Command::SetTags {
+    call.write(Command::SetTags(SetTags {
         app_key: call.app_key(),
         user_id,
         tags,
-    })
+    }))
     .await?;
     Ok(Map::new())
 }
@@ -221,10 +226,12 @@ pub(super) async fn tag_batch_set(call: &Call) -> Fields {
     let tags = json_strings(body, "tags")?;
     let commands = users
         .into_iter()
-        .map(|user_id| Command::SetTags {
-            app_key: call.app_key(),
-            user_id,
-            tags: tags.clone(),
+        .map(|user_id| {
+            Command::SetTags(SetTags {
+                app_key: call.app_key(),
+                user_id,
+                tags: tags.clone(),
+            })
         })
         .collect();
     call.write_all(commands).await?;

@@ -22,7 +22,7 @@ use http::{header, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use meridian_cluster::state::messages::MAX_CONTENT_BYTES;
-use meridian_cluster::state::{Command, Envelope, Query, QueryOutput};
+use meridian_cluster::state::{Command, EdgeAlive, EdgeStopped, Envelope, Query, QueryOutput};
 use meridian_cluster::ClusterClient;
 use meridian_regions::AreaCode;
 use meridian_telemetry::{json_response, PeerAddr};
@@ -122,7 +122,7 @@ async fn renew_lease(client: Arc<ClusterClient>, edge_id: u64, mut stop: watch::
         }
         let alive = Envelope {
             area: client.area(),
-            command: Command::EdgeAlive { edge_id },
+            command: Command::EdgeAlive(EdgeAlive { edge_id }),
         };
         if let Err(e) = client.write_one(alive).await {
             tracing::debug!(error = %e, "presence lease not renewed");
@@ -203,9 +203,9 @@ impl Sessions {
         for (&area, client) in &self.shared.clients {
             let stopped = Envelope {
                 area,
-                command: Command::EdgeStopped {
+                command: Command::EdgeStopped(EdgeStopped {
                     edge_id: self.shared.edge_id,
-                },
+                }),
             };
             if let Err(e) = client.write_one(stopped).await {
                 tracing::debug!(%area, error = %e, "edge stop not recorded; its lease will expire");

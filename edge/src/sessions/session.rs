@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
 use meridian_cluster::state::{
-    Command, ConversationType, DeviceStatus, Envelope, Query, QueryOutput, SessionRecord,
+    ChangePresence, ChatroomMemberOffline, Command, ConversationType, DeviceStatus, Envelope,
+    Query, QueryOutput, SessionRecord, UnregisterPushToken,
 };
 use meridian_proto::{ClientFrame, ServerFrame};
 use tokio::sync::mpsc;
@@ -96,7 +97,7 @@ where
     gauge.inc();
     let presence = |status: DeviceStatus| Envelope {
         area: identity.area,
-        command: Command::Presence {
+        command: Command::Presence(ChangePresence {
             app_key: identity.app_key.clone(),
             user_id: identity.user_id.clone(),
             record: SessionRecord {
@@ -107,7 +108,7 @@ where
                 client_ip: params.client_ip.clone(),
             },
             status,
-        },
+        }),
     };
     let went_online = presence(DeviceStatus::Online);
     let (went_offline, logged_out) = (
@@ -133,12 +134,12 @@ where
             logged_out,
             Envelope {
                 area: identity.area,
-                command: Command::UnregisterPushToken {
+                command: Command::UnregisterPushToken(UnregisterPushToken {
                     app_key: identity.app_key.clone(),
                     user_id: identity.user_id.clone(),
                     device_id: params.device_id.clone(),
                     token: None,
-                },
+                }),
             },
         ],
         _ => vec![went_offline],
@@ -156,11 +157,11 @@ where
     for room_id in shared.registry.detach(handle.id) {
         let identity = identity.clone();
         tokio::spawn(async move {
-            let offline = Command::ChatroomMemberOffline {
+            let offline = Command::ChatroomMemberOffline(ChatroomMemberOffline {
                 app_key: identity.app_key.clone(),
                 room_id,
                 user_id: identity.user_id.clone(),
-            };
+            });
             let envelope = Envelope {
                 area: identity.area,
                 command: offline,

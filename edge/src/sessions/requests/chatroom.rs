@@ -2,7 +2,8 @@
 //! messages (CHR-03).
 
 use meridian_cluster::state::{
-    Command, Conversation, ConversationType, HistoryPage, Query, QueryOutput,
+    Command, Conversation, ConversationType, HistoryPage, JoinChatroom, Query, QueryOutput,
+    QuitChatroom,
 };
 use meridian_proto::ServerFrame;
 
@@ -22,11 +23,11 @@ pub(super) async fn join(
     let registry = &cx.shared.registry;
     // In the room's index before the join commits, so no message after it is missed.
     registry.enter_room(cx.handle.id, &chatroom_id);
-    let join = Command::JoinChatroom {
+    let join = Command::JoinChatroom(JoinChatroom {
         app_key: cx.app_key(),
         room_id: chatroom_id.clone(),
         user_id: cx.user_id(),
-    };
+    });
     if let Err(refused) = cx.write(join, ROOM).await {
         registry.leave_room(cx.handle.id, &chatroom_id);
         return Err(refused);
@@ -63,11 +64,11 @@ pub(super) async fn quit(
     chatroom_id: String,
 ) -> Result<ServerFrame, SessionError> {
     cx.shared.registry.leave_room(cx.handle.id, &chatroom_id);
-    let quit = Command::QuitChatroom {
+    let quit = Command::QuitChatroom(QuitChatroom {
         app_key: cx.app_key(),
         room_id: chatroom_id,
         user_ids: vec![cx.user_id()],
-    };
+    });
     cx.write(quit, ROOM).await?;
     Ok(ServerFrame::Done { req_id })
 }

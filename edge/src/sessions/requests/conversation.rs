@@ -1,7 +1,9 @@
 //! The user's conversation list (MSG-03): listing it, marking a conversation read, and
 //! pinning or muting one (PRV-09).
 
-use meridian_cluster::state::{Command, Conversation, ConversationSetting, Query, QueryOutput};
+use meridian_cluster::state::{
+    ChangeConversation, Command, Conversation, ConversationSetting, MarkRead, Query, QueryOutput,
+};
 use meridian_proto::{ConversationBody, ServerFrame};
 
 use super::{Context, SessionError};
@@ -47,12 +49,12 @@ pub(super) async fn mark_read(
     conversation: Conversation,
     seq: u64,
 ) -> Result<ServerFrame, SessionError> {
-    let command = Command::MarkRead {
+    let command = Command::MarkRead(MarkRead {
         app_key: cx.app_key(),
         user_id: cx.user_id(),
         conversation,
         seq,
-    };
+    });
     cx.write(command, None).await?;
     Ok(ServerFrame::Done { req_id })
 }
@@ -71,13 +73,15 @@ pub(super) async fn set(
     ]
     .into_iter()
     .flatten()
-    .map(|setting| Command::ChangeConversation {
-        app_key: cx.app_key(),
-        user_id: cx.user_id(),
-        kind: conversation.kind,
-        target_id: conversation.target_for(&cx.identity.user_id).to_string(),
-        channel: conversation.channel.clone(),
-        setting,
+    .map(|setting| {
+        Command::ChangeConversation(ChangeConversation {
+            app_key: cx.app_key(),
+            user_id: cx.user_id(),
+            kind: conversation.kind,
+            target_id: conversation.target_for(&cx.identity.user_id).to_string(),
+            channel: conversation.channel.clone(),
+            setting,
+        })
     })
     .collect();
     if changes.is_empty() {

@@ -1,7 +1,9 @@
 //! A user's own view of a conversation's history: pages, search, and deleting or
 //! clearing messages from that view only (PRV-05).
 
-use meridian_cluster::state::{Command, Conversation, HistoryPage, Query, QueryOutput};
+use meridian_cluster::state::{
+    Command, Conversation, DeleteForUser, HistoryPage, Query, QueryOutput,
+};
 use meridian_proto::{MessageBody, ServerFrame};
 
 use super::{Context, SessionError};
@@ -101,13 +103,13 @@ async fn delete_for_user(
     before_ms: Option<u64>,
     msg_uids: Vec<String>,
 ) -> Result<(), SessionError> {
-    let command = Command::DeleteForUser {
+    let command = Command::DeleteForUser(DeleteForUser {
         app_key: cx.app_key(),
         user_id: cx.user_id(),
         conversation,
         before_ms,
         msg_uids,
-    };
+    });
     cx.write(command, None).await?;
     Ok(())
 }

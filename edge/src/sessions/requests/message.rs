@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use meridian_cluster::state::{
-    Command, ConversationType, MessageFlags, NewMessage, Query, QueryOutput,
+    ChangeExpansion, Command, ConversationType, GroupReadReceipt, MessageFlags, NewMessage,
+    Publish, Query, QueryOutput, Recall,
 };
 use meridian_proto::{Reader, ServerFrame};
 
@@ -15,13 +16,13 @@ pub(super) async fn recall(
     req_id: u64,
     msg_uid: String,
 ) -> Result<ServerFrame, SessionError> {
-    let command = Command::Recall {
+    let command = Command::Recall(Recall {
         app_key: cx.app_key(),
         sender: cx.user_id(),
         msg_uid,
         by_admin: false,
         delete: false,
-    };
+    });
     cx.write(command, None).await?;
     Ok(ServerFrame::Done { req_id })
 }
@@ -33,12 +34,12 @@ pub(super) async fn group_receipt(
     group_id: String,
     msg_uids: Vec<String>,
 ) -> Result<ServerFrame, SessionError> {
-    let command = Command::GroupReadReceipt {
+    let command = Command::GroupReadReceipt(GroupReadReceipt {
         app_key: cx.app_key(),
         group_id,
         user_id: cx.user_id(),
         msg_uids,
-    };
+    });
     cx.write(command, Some(ConversationType::Group)).await?;
     Ok(ServerFrame::Done { req_id })
 }
@@ -115,15 +116,15 @@ pub(super) async fn set_expansion(
     };
     // The change and its notice commit together, or neither does.
     let both = Command::All(vec![
-        Command::ChangeExpansion {
+        Command::ChangeExpansion(ChangeExpansion {
             app_key: cx.app_key(),
             msg_uid,
             entries,
-        },
-        Command::Publish {
+        }),
+        Command::Publish(Publish {
             app_key: cx.app_key(),
             messages: vec![notice],
-        },
+        }),
     ]);
     cx.write(both, None).await?;
     Ok(ServerFrame::Done { req_id })

@@ -1,6 +1,6 @@
 //! A device registers where its pushes go (PUSH-01) while it is offline.
 
-use meridian_cluster::state::{Command, DeviceToken, PushProvider};
+use meridian_cluster::state::{Command, DeviceToken, PushProvider, RegisterPushToken};
 use meridian_proto::ServerFrame;
 
 use super::{Context, SessionError};
@@ -20,11 +20,11 @@ pub(super) async fn register(
         token,
         app_id,
     };
-    let command = Command::RegisterPushToken {
+    let command = Command::RegisterPushToken(RegisterPushToken {
         app_key: cx.app_key(),
         user_id: cx.user_id(),
         device,
-    };
+    });
     cx.write(command, None).await?;
     Ok(ServerFrame::Done { req_id })
 }

@@ -8,7 +8,7 @@ use meridian_cluster::state::messages::MAX_CONTENT_BYTES;
 #[cfg(feature = "planted-bug")]
 use meridian_cluster::state::Envelope;
 use meridian_cluster::state::{
-    ClientOrigin, Command, ConversationType, MessageFlags, NewMessage, Output, Publication,
+    ClientOrigin, Command, ConversationType, MessageFlags, NewMessage, Output, Publication, Publish,
 };
 #[cfg(feature = "planted-bug")]
 use meridian_cluster::ClusterClient;
@@ -68,10 +68,10 @@ pub(super) async fn send(
         }),
     };
     moderate(cx, &mut message, &target_id, &client_id).await?;
-    let publish = Command::Publish {
+    let publish = Command::Publish(Publish {
         app_key: cx.app_key(),
         messages: vec![message],
-    };
+    });
     #[cfg(feature = "planted-bug")]
     if let Some(once) = planted_client(cx) {
         return Ok(planted_early_ack(

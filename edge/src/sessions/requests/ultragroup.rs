@@ -2,8 +2,8 @@
 //! offline sync, clients fetch on reconnect), and editing a sent message (ULG-07).
 
 use meridian_cluster::state::{
-    Command, ConversationType, Query, QueryOutput, UltraGroupAnswer, UltraGroupChange,
-    UltraGroupQuestion,
+    ChangeUltraGroup, Command, ConversationType, Query, QueryOutput, UltraGroupAnswer,
+    UltraGroupChange, UltraGroupQuestion,
 };
 use meridian_proto::{ChannelBody, ServerFrame};
 
@@ -52,7 +52,7 @@ pub(super) async fn edit(
     msg_uid: String,
     content: String,
 ) -> Result<ServerFrame, SessionError> {
-    let command = Command::UltraGroup {
+    let command = Command::UltraGroup(ChangeUltraGroup {
         app_key: cx.app_key(),
         group_id,
         change: UltraGroupChange::Modify {
@@ -60,7 +60,7 @@ pub(super) async fn edit(
             sender: cx.user_id(),
             content,
         },
-    };
+    });
     cx.write(command, ULTRA_GROUP).await?;
     Ok(ServerFrame::Done { req_id })
 }

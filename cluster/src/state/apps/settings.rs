@@ -1,140 +1,13 @@
-//! Apps (tenants): one record per app with its two environments' credentials, and an
-//! index from every App Key to its app.
+//! What an app environment switches on or tunes: options, callbacks (HOOK-01..04) and
+//! push credentials (PUSH-02, PUSH-04), with their limits.
 
-use meridian_regions::AreaCode;
+use meridian_proto::ConversationType;
 use serde::{Deserialize, Serialize};
 
-use super::messages::ConversationType;
-use super::store::{Overlay, StateRead};
-use super::{users, ApplyContext, CommandError, Output};
+use crate::state::apply::CommandError;
 
-pub(crate) const APP_PREFIX: &[u8] = b"app/";
-const KEY_PREFIX: &[u8] = b"appkey/";
-const SETTINGS_PREFIX: &[u8] = b"appsettings/";
 /// Web origins one app may list (MSG-10).
 pub const MAX_SECURE_DOMAINS: usize = 50;
-const MAX_NAME_CHARS: usize = 64;
-
-/// `dev` and `prod` environments of one app: separate keys, separate data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AppEnv {
-    Dev,
-    Prod,
-}
-
-impl AppEnv {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AppEnv::Dev => "dev",
-            AppEnv::Prod => "prod",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Credentials {
-    pub app_key: String,
-    pub app_secret: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct App {
-    pub name: String,
-    pub home: AreaCode,
-    pub created_at_ms: u64,
-    pub dev: Credentials,
-    pub prod: Credentials,
-}
-
-impl App {
-    pub fn credentials(&self, env: AppEnv) -> &Credentials {
-        match env {
-            AppEnv::Dev => &self.dev,
-            AppEnv::Prod => &self.prod,
-        }
-    }
-}
-
-fn app_record_key(prod_key: &str) -> Vec<u8> {
-    [APP_PREFIX, prod_key.as_bytes()].concat()
-}
-
-fn key_index_key(app_key: &str) -> Vec<u8> {
-    [KEY_PREFIX, app_key.as_bytes()].concat()
-}
-
-/// Which app (by its prod key) an App Key belongs to, and in which environment.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct KeyIndex {
-    prod_key: String,
-    env: AppEnv,
-}
-
-/// App Keys and Secrets: 6–64 ASCII letters or digits (the commercial service's keys are
-/// 13–14 lowercase alphanumerics; operators moving an app in keep theirs).
-fn validate_credential(field: &str, value: &str) -> Result<(), CommandError> {
-    if !(6..=64).contains(&value.len()) {
-        return Err(CommandError::invalid(field, "must be 6 to 64 characters"));
-    }
-    if !value.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(CommandError::invalid(
-            field,
-            "only ASCII letters and digits are allowed",
-        ));
-    }
-    Ok(())
-}
-
-pub(super) fn create(
-    ctx: ApplyContext,
-    state: &mut Overlay<'_>,
-    name: &str,
-    dev: &Credentials,
-    prod: &Credentials,
-) -> Result<App, CommandError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
-        return Err(CommandError::invalid("name", "must be 1 to 64 characters"));
-    }
-    validate_credential("dev.appKey", &dev.app_key)?;
-    validate_credential("dev.appSecret", &dev.app_secret)?;
-    validate_credential("prod.appKey", &prod.app_key)?;
-    validate_credential("prod.appSecret", &prod.app_secret)?;
-    if dev.app_key == prod.app_key {
-        return Err(CommandError::invalid(
-            "dev.appKey",
-            "must differ from prod.appKey",
-        ));
-    }
-    for key in [&dev.app_key, &prod.app_key] {
-        if state.get_raw(&key_index_key(key))?.is_some() {
-            return Err(CommandError::Conflict {
-                what: format!("app key {key}"),
-            });
-        }
-    }
-    let app = App {
-        name: name.to_string(),
-        home: ctx.area,
-        created_at_ms: ctx.now_ms,
-        dev: dev.clone(),
-        prod: prod.clone(),
-    };
-    state.put(app_record_key(&prod.app_key), &app)?;
-    for (env, creds) in [(AppEnv::Dev, dev), (AppEnv::Prod, prod)] {
-        state.put(
-            key_index_key(&creds.app_key),
-            &KeyIndex {
-                prod_key: prod.app_key.clone(),
-                env,
-            },
-        )?;
-    }
-    Ok(app)
-}
 
 /// What an app environment switches on or tunes (the operator admin API sets them;
 /// they apply to the next request, MSG-11).
@@ -202,7 +75,7 @@ impl PushSettings {
     }
 
     /// Puts back the stored private keys where `self` carries [`REDACTED_KEY`].
-    fn keep_keys_of(&mut self, stored: &PushSettings) {
+    pub(super) fn keep_keys_of(&mut self, stored: &PushSettings) {
         for app in &mut self.apps {
             let old = stored.app(&app.app_id);
             if let Some(apns) = &mut app.apns {
@@ -230,7 +103,7 @@ impl PushSettings {
         self.apps.iter().find(|app| app.app_id == app_id)
     }
 
-    fn validate(&self) -> Result<(), CommandError> {
+    pub(super) fn validate(&self) -> Result<(), CommandError> {
         if let Some(url) = &self.webhook_url {
             validate_url("push.webhookUrl", url)?;
         }
@@ -369,7 +242,7 @@ impl ModerationRule {
             |list: &[String], value: &str| list.is_empty() || list.iter().any(|v| v == value);
         listed(&self.senders, sender)
             && listed(&self.receivers, receiver)
-            && super::outbox::lists(&self.conversation_types, kind)
+            && lists(&self.conversation_types, kind)
             && listed(&self.object_names, object_name)
     }
 }
@@ -412,7 +285,7 @@ fn validate_types(field: &str, types: &[u8]) -> Result<(), CommandError> {
 impl CallbackSettings {
     /// HOOK-01: whether messages of this conversation type are routed.
     pub fn routes(&self, kind: ConversationType) -> bool {
-        self.routing_url.is_some() && super::outbox::lists(&self.routing_types, kind)
+        self.routing_url.is_some() && lists(&self.routing_types, kind)
     }
 
     /// HOOK-02: the rule holding this message, if any.
@@ -428,7 +301,7 @@ impl CallbackSettings {
             .find(|rule| rule.matches(sender, receiver, kind, object_name))
     }
 
-    fn validate(&self) -> Result<(), CommandError> {
+    pub(super) fn validate(&self) -> Result<(), CommandError> {
         for (field, url) in [
             ("callbacks.routingUrl", &self.routing_url),
             ("callbacks.onlineStatusUrl", &self.online_status_url),
@@ -500,7 +373,7 @@ impl Default for AppSettings {
 }
 
 impl AppSettings {
-    fn validate(&self) -> Result<(), CommandError> {
+    pub(super) fn validate(&self) -> Result<(), CommandError> {
         self.callbacks.validate()?;
         self.push.validate()?;
         if !(1..=7).contains(&self.offline_window_days) {
@@ -539,61 +412,7 @@ impl AppSettings {
     }
 }
 
-pub(super) fn set_settings(
-    state: &mut Overlay<'_>,
-    app_key: &str,
-    settings: &AppSettings,
-) -> Result<AppSettings, CommandError> {
-    let mut settings = settings.clone();
-    settings
-        .push
-        .keep_keys_of(&self::settings(state, app_key)?.push);
-    settings.validate()?;
-    state.put([SETTINGS_PREFIX, app_key.as_bytes()].concat(), &settings)?;
-    Ok(settings)
-}
-
-pub fn settings(state: &impl StateRead, app_key: &str) -> Result<AppSettings, CommandError> {
-    by_key(state, app_key)?;
-    Ok(state
-        .get(&[SETTINGS_PREFIX, app_key.as_bytes()].concat())?
-        .unwrap_or_default())
-}
-
-/// Removes the app, both keys and every user of both environments.
-pub(super) fn delete(state: &mut Overlay<'_>, app_key: &str) -> Result<Output, CommandError> {
-    let (app, _) = by_key(state, app_key)?;
-    let mut users_removed = 0;
-    for creds in [&app.dev, &app.prod] {
-        users_removed += users::delete_all(state, &creds.app_key)?;
-        super::messages::delete_all(state, &creds.app_key)?;
-        super::groups::delete_all(state, &creds.app_key)?;
-        super::chatrooms::delete_all(state, &creds.app_key)?;
-        super::conversations::delete_all(state, &creds.app_key)?;
-        super::feed::delete_all(state, &creds.app_key)?;
-        super::ultragroups::delete_all(state, &creds.app_key)?;
-        super::outbox::delete_all(state, &creds.app_key)?;
-        super::push::delete_all(state, &creds.app_key)?;
-        super::sensitive::delete_all(state, &creds.app_key)?;
-        state.delete([SETTINGS_PREFIX, creds.app_key.as_bytes()].concat());
-        state.delete(key_index_key(&creds.app_key));
-    }
-    state.delete(app_record_key(&app.prod.app_key));
-    Ok(Output::AppDeleted {
-        app_key: app_key.to_string(),
-        users_removed,
-    })
-}
-
-pub(super) fn by_key(state: &impl StateRead, app_key: &str) -> Result<(App, AppEnv), CommandError> {
-    let not_found = || CommandError::not_found(format!("app key {app_key}"));
-    let index: KeyIndex = state.get(&key_index_key(app_key))?.ok_or_else(not_found)?;
-    let app: App = state
-        .get(&app_record_key(&index.prod_key))?
-        .ok_or_else(not_found)?;
-    Ok((app, index.env))
-}
-
-pub(super) fn list(state: &impl StateRead) -> Result<Vec<App>, CommandError> {
-    Ok(state.scan(APP_PREFIX)?)
+/// Whether a conversation type is listed (an empty list means every type).
+fn lists(types: &[u8], kind: ConversationType) -> bool {
+    types.is_empty() || types.contains(&kind.code())
 }

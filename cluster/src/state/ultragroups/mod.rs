@@ -5,15 +5,24 @@
 //! exists. Messages live in one log per channel; a private channel's messages carry its
 //! members as their audience (`visible_to`), so history and delivery need nothing more.
 
+use meridian_proto::ConversationType;
 use serde::{Deserialize, Serialize};
 
-use super::conversations;
+use super::apply::{ApplyContext, CommandError};
+use super::apps;
 use super::feed;
 use super::groups::validate_group_id;
-use super::messages::{self, Conversation, ConversationType, Message};
-use super::store::{scoped, Overlay, StateRead};
+use super::keys::{of_app, ultragroups as keys};
+use super::messages::{self, NewMessage};
+use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
-use super::{apps, ApplyContext, CommandError};
+
+mod questions;
+mod speaking;
+
+pub(in crate::state) use questions::answer;
+pub use questions::{UltraGroupAnswer, UltraGroupQuestion};
+pub(in crate::state) use speaking::{audience, may_speak};
 
 /// ULG-01: a user belongs to at most 100 ultra groups.
 pub const MAX_GROUPS_PER_USER: u64 = 100;
@@ -23,14 +32,6 @@ pub const MAX_CHANNELS: u64 = 50;
 pub const MAX_PRIVATE_CHANNEL_USERS: u64 = 1000;
 /// Users one call may name.
 pub const MAX_USERS_PER_CALL: usize = 20;
-
-const GROUP_PREFIX: &[u8] = b"ug/";
-const MEMBER_PREFIX: &[u8] = b"ugmember/";
-const USER_PREFIX: &[u8] = b"uguser/";
-const CHANNEL_PREFIX: &[u8] = b"ugchannel/";
-const SET_PREFIX: &[u8] = b"ugset/";
-const MUTED_PREFIX: &[u8] = b"ugmuted/";
-const LEVEL_PREFIX: &[u8] = b"uglevel/";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -130,41 +131,6 @@ pub enum UltraGroupChange {
     },
 }
 
-/// A question about one ultra group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum UltraGroupQuestion {
-    Get,
-    IsMember {
-        user_id: String,
-    },
-    Channels,
-    SetMembers {
-        channel: String,
-        set: UltraGroupSet,
-    },
-    Muted {
-        channel: String,
-    },
-    PushLevel {
-        channel: String,
-    },
-    /// Per channel this user may read: unread count and last message (ULG-03).
-    Unread {
-        user_id: String,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum UltraGroupAnswer {
-    Group(UltraGroup),
-    Flag(bool),
-    Channels(Vec<Channel>),
-    Users(Vec<String>),
-    Level(i8),
-    /// (channel, unread, last message)
-    Unread(Vec<(String, u64, Option<Message>)>),
-}
-
 fn validate_channel(channel: &str) -> Result<(), CommandError> {
     if channel.chars().count() > messages::MAX_CHANNEL_CHARS
         || !channel
@@ -185,12 +151,12 @@ pub(super) fn get(
     group_id: &str,
 ) -> Result<UltraGroup, CommandError> {
     state
-        .get(&scoped(GROUP_PREFIX, app_key, &[group_id]))?
+        .get(&keys::group(app_key, group_id))?
         .ok_or_else(|| CommandError::not_found(format!("ultra group {group_id}")))
 }
 
 fn put(state: &mut Overlay<'_>, app_key: &str, group: &UltraGroup) -> Result<(), CommandError> {
-    Ok(state.put(scoped(GROUP_PREFIX, app_key, &[&group.group_id]), group)?)
+    Ok(state.put(keys::group(app_key, &group.group_id), group)?)
 }
 
 fn member(
@@ -199,7 +165,7 @@ fn member(
     group_id: &str,
     user_id: &str,
 ) -> Result<Option<UgMember>, CommandError> {
-    Ok(state.get(&scoped(MEMBER_PREFIX, app_key, &[group_id, user_id]))?)
+    Ok(state.get(&keys::member(app_key, group_id, user_id))?)
 }
 
 /// The channel, if it exists; the default channel always does.
@@ -217,12 +183,13 @@ fn channel(
         });
     }
     state
-        .get(&scoped(CHANNEL_PREFIX, app_key, &[group_id, channel_id]))?
+        .get(&keys::of_channel(
+            keys::CHANNEL,
+            app_key,
+            group_id,
+            channel_id,
+        ))?
         .ok_or_else(|| CommandError::not_found(format!("channel {channel_id} of {group_id}")))
-}
-
-fn set_prefix(app_key: &str, group_id: &str, channel: &str, set: UltraGroupSet) -> Vec<u8> {
-    scoped(SET_PREFIX, app_key, &[group_id, channel, set.tag()])
 }
 
 fn in_set(
@@ -233,8 +200,7 @@ fn in_set(
     set: UltraGroupSet,
     user_id: &str,
 ) -> Result<bool, CommandError> {
-    let mut key = set_prefix(app_key, group_id, channel, set);
-    key.extend_from_slice(user_id.as_bytes());
+    let key = keys::set_member(app_key, group_id, channel, set.tag(), user_id);
     Ok(state.get_raw(&key)?.is_some())
 }
 
@@ -245,7 +211,7 @@ fn set_members(
     channel: &str,
     set: UltraGroupSet,
 ) -> Result<Vec<String>, CommandError> {
-    Ok(state.scan(&set_prefix(app_key, group_id, channel, set))?)
+    Ok(state.scan(&keys::set(app_key, group_id, channel, set.tag()))?)
 }
 
 /// Tells the edges' sessions who joined or left (see `feed`).
@@ -281,11 +247,11 @@ fn join(
     let joined_at_pos = feed::next_position(state)?;
     for user_id in user_ids {
         validate_user_id(user_id)?;
-        let key = scoped(MEMBER_PREFIX, app_key, &[&group.group_id, user_id]);
+        let key = keys::member(app_key, &group.group_id, user_id);
         if state.get_raw(&key)?.is_some() {
             continue;
         }
-        let mine = scoped(USER_PREFIX, app_key, &[user_id]);
+        let mine = keys::user_groups(app_key, user_id);
         if state.count_prefix(&mine)? >= MAX_GROUPS_PER_USER {
             return Err(CommandError::Limit {
                 what: format!("ultra groups of {user_id}"),
@@ -300,7 +266,7 @@ fn join(
             },
         )?;
         state.put(
-            scoped(USER_PREFIX, app_key, &[user_id, &group.group_id]),
+            keys::user_group(app_key, user_id, &group.group_id),
             &group.group_id,
         )?;
         group.members += 1;
@@ -319,12 +285,12 @@ fn leave(
     let mut left = Vec::new();
     for user_id in user_ids {
         validate_user_id(user_id)?;
-        let key = scoped(MEMBER_PREFIX, app_key, &[&group.group_id, user_id]);
+        let key = keys::member(app_key, &group.group_id, user_id);
         if state.get_raw(&key)?.is_none() {
             continue;
         }
         state.delete(key);
-        state.delete(scoped(USER_PREFIX, app_key, &[user_id, &group.group_id]));
+        state.delete(keys::user_group(app_key, user_id, &group.group_id));
         group.members -= 1;
         left.push(user_id.clone());
     }
@@ -332,27 +298,18 @@ fn leave(
     announce(state, app_key, &group.group_id, Vec::new(), left, false)
 }
 
-fn delete_scoped(state: &mut Overlay<'_>, prefix: Vec<u8>) -> Result<(), CommandError> {
-    for (key, _) in state.scan_raw(&prefix)? {
-        state.delete(key);
-    }
-    Ok(())
-}
-
+/// Applies one change; a message edit (ULG-07) answers the notice its caller publishes.
 pub(super) fn change(
     ctx: ApplyContext,
     state: &mut Overlay<'_>,
     app_key: &str,
     group_id: &str,
     change: &UltraGroupChange,
-) -> Result<Vec<messages::Publication>, CommandError> {
+) -> Result<Option<NewMessage>, CommandError> {
     apps::by_key(state, app_key)?;
     validate_group_id(group_id)?;
     if let UltraGroupChange::Create { name, owner } = change {
-        if state
-            .get_raw(&scoped(GROUP_PREFIX, app_key, &[group_id]))?
-            .is_some()
-        {
+        if state.get_raw(&keys::group(app_key, group_id))?.is_some() {
             return Err(CommandError::Conflict {
                 what: format!("ultra group {group_id}"),
             });
@@ -367,7 +324,7 @@ pub(super) fn change(
             members: 0,
         };
         join(ctx, state, app_key, &mut group, std::slice::from_ref(owner))?;
-        return Ok(Vec::new());
+        return Ok(None);
     }
     let mut group = get(state, app_key, group_id)?;
     match change {
@@ -377,18 +334,12 @@ pub(super) fn change(
         UltraGroupChange::Dismiss => {
             let members = member_ids(state, app_key, group_id)?;
             for user in &members {
-                state.delete(scoped(USER_PREFIX, app_key, &[user, group_id]));
+                state.delete(keys::user_group(app_key, user, group_id));
             }
-            for prefix in [
-                MEMBER_PREFIX,
-                CHANNEL_PREFIX,
-                SET_PREFIX,
-                MUTED_PREFIX,
-                LEVEL_PREFIX,
-            ] {
-                delete_scoped(state, scoped(prefix, app_key, &[group_id]))?;
+            for family in keys::PER_GROUP {
+                state.delete_prefix(&keys::of_group(family, app_key, group_id))?;
             }
-            state.delete(scoped(GROUP_PREFIX, app_key, &[group_id]));
+            state.delete(keys::group(app_key, group_id));
             announce(state, app_key, group_id, Vec::new(), Vec::new(), true)?;
         }
         UltraGroupChange::Rename { name } => {
@@ -403,7 +354,7 @@ pub(super) fn change(
             if channel.is_empty() {
                 return Err(CommandError::invalid("busChannel", "is required"));
             }
-            let key = scoped(CHANNEL_PREFIX, app_key, &[group_id, channel]);
+            let key = keys::of_channel(keys::CHANNEL, app_key, group_id, channel);
             if state.get_raw(&key)?.is_some() {
                 return Err(CommandError::Conflict {
                     what: format!("channel {channel}"),
@@ -417,7 +368,8 @@ pub(super) fn change(
                     created_at_ms: ctx.now_ms,
                 },
             )?;
-            if state.count_prefix(&scoped(CHANNEL_PREFIX, app_key, &[group_id]))? > MAX_CHANNELS {
+            if state.count_prefix(&keys::of_group(keys::CHANNEL, app_key, group_id))? > MAX_CHANNELS
+            {
                 return Err(CommandError::Limit {
                     what: "channels per ultra group".into(),
                     limit: MAX_CHANNELS,
@@ -434,10 +386,15 @@ pub(super) fn change(
                     "the default channel stays",
                 ));
             }
-            state.delete(scoped(CHANNEL_PREFIX, app_key, &[group_id, channel_id]));
-            delete_scoped(state, scoped(SET_PREFIX, app_key, &[group_id, channel_id]))?;
-            state.delete(scoped(MUTED_PREFIX, app_key, &[group_id, channel_id]));
-            state.delete(scoped(LEVEL_PREFIX, app_key, &[group_id, channel_id]));
+            state.delete(keys::of_channel(
+                keys::CHANNEL,
+                app_key,
+                group_id,
+                channel_id,
+            ));
+            state.delete_prefix(&keys::of_channel(keys::SET, app_key, group_id, channel_id))?;
+            state.delete(keys::of_channel(keys::MUTED, app_key, group_id, channel_id));
+            state.delete(keys::of_channel(keys::LEVEL, app_key, group_id, channel_id));
         }
         UltraGroupChange::SetChannelPrivate {
             channel: channel_id,
@@ -452,7 +409,7 @@ pub(super) fn change(
             }
             found.private = *private;
             state.put(
-                scoped(CHANNEL_PREFIX, app_key, &[group_id, channel_id]),
+                keys::of_channel(keys::CHANNEL, app_key, group_id, channel_id),
                 &found,
             )?;
         }
@@ -469,10 +426,10 @@ pub(super) fn change(
                     format!("1 to {MAX_USERS_PER_CALL} users"),
                 ));
             }
-            let prefix = set_prefix(app_key, group_id, channel_id, *set);
+            let prefix = keys::set(app_key, group_id, channel_id, set.tag());
             for user_id in user_ids {
                 validate_user_id(user_id)?;
-                let key = [prefix.as_slice(), user_id.as_bytes()].concat();
+                let key = keys::set_member(app_key, group_id, channel_id, set.tag(), user_id);
                 if *present {
                     state.put(key, user_id)?;
                 } else {
@@ -494,7 +451,7 @@ pub(super) fn change(
         } => {
             channel(state, app_key, group_id, channel_id)?;
             state.put(
-                scoped(MUTED_PREFIX, app_key, &[group_id, channel_id]),
+                keys::of_channel(keys::MUTED, app_key, group_id, channel_id),
                 muted,
             )?;
         }
@@ -510,7 +467,7 @@ pub(super) fn change(
                 ));
             }
             state.put(
-                scoped(LEVEL_PREFIX, app_key, &[group_id, channel_id]),
+                keys::of_channel(keys::LEVEL, app_key, group_id, channel_id),
                 level,
             )?;
         }
@@ -518,20 +475,21 @@ pub(super) fn change(
             msg_uid,
             sender,
             content,
-        } => return modify(ctx, state, app_key, group_id, msg_uid, sender, content),
+        } => return edit(state, app_key, group_id, msg_uid, sender, content).map(Some),
     }
-    Ok(Vec::new())
+    Ok(None)
 }
 
-fn modify(
-    ctx: ApplyContext,
+/// ULG-07: replaces a message's content; answers the `RC:MsgModify` notice for its
+/// online members.
+fn edit(
     state: &mut Overlay<'_>,
     app_key: &str,
     group_id: &str,
     msg_uid: &str,
     sender: &str,
     content: &str,
-) -> Result<Vec<messages::Publication>, CommandError> {
+) -> Result<NewMessage, CommandError> {
     let mut message = messages::by_uid(state, app_key, msg_uid)?;
     let conversation = message.conversation.clone();
     if conversation.kind != ConversationType::UltraGroup || conversation.first != group_id {
@@ -555,7 +513,7 @@ fn modify(
     message.content = content.to_string();
     message.modified = true;
     messages::replace(state, app_key, &message)?;
-    let notice = messages::NewMessage {
+    Ok(NewMessage {
         conversation,
         sender: sender.to_string(),
         recipient: None,
@@ -567,92 +525,7 @@ fn modify(
         verify_blacklist: false,
         visible_to: message.visible_to.clone(),
         sender_device: None,
-    };
-    messages::publish(ctx, state, app_key, &[notice])
-}
-
-/// Who may see a channel's messages: nobody in particular (every member) for public
-/// channels, the channel's users for private ones.
-pub(super) fn audience(
-    state: &impl StateRead,
-    app_key: &str,
-    group_id: &str,
-    channel_id: &str,
-) -> Result<Vec<String>, CommandError> {
-    get(state, app_key, group_id)?;
-    if !channel(state, app_key, group_id, channel_id)?.private {
-        return Ok(Vec::new());
-    }
-    let users = set_members(
-        state,
-        app_key,
-        group_id,
-        channel_id,
-        UltraGroupSet::PrivateChannelUsers,
-    )?;
-    if users.is_empty() {
-        return Err(CommandError::invalid(
-            "busChannel",
-            "the private channel has no users",
-        ));
-    }
-    Ok(users)
-}
-
-/// A member may send from a client unless muted in the channel or the group, or the
-/// channel or group is muted and it is not whitelisted there; a private channel takes
-/// its users only (ULG-05).
-pub(super) fn may_speak(
-    state: &impl StateRead,
-    app_key: &str,
-    group_id: &str,
-    channel_id: &str,
-    user_id: &str,
-) -> Result<(), CommandError> {
-    let not_member = || CommandError::NotMember {
-        what: format!("ultra group {group_id}"),
-    };
-    member(state, app_key, group_id, user_id)?.ok_or_else(not_member)?;
-    let found = channel(state, app_key, group_id, channel_id)?;
-    if found.private
-        && !in_set(
-            state,
-            app_key,
-            group_id,
-            channel_id,
-            UltraGroupSet::PrivateChannelUsers,
-            user_id,
-        )?
-    {
-        return Err(not_member());
-    }
-    for scope in [channel_id, ""] {
-        let muted_here: bool = state
-            .get(&scoped(MUTED_PREFIX, app_key, &[group_id, scope]))?
-            .unwrap_or(false);
-        let whitelisted = in_set(
-            state,
-            app_key,
-            group_id,
-            scope,
-            UltraGroupSet::MuteWhitelist,
-            user_id,
-        )?;
-        if in_set(
-            state,
-            app_key,
-            group_id,
-            scope,
-            UltraGroupSet::Muted,
-            user_id,
-        )? || (muted_here && !whitelisted)
-        {
-            return Err(CommandError::Muted {
-                what: format!("ultra group {group_id}"),
-            });
-        }
-    }
-    Ok(())
+    })
 }
 
 /// The ultra groups `user_id` belongs to.
@@ -661,7 +534,7 @@ pub(super) fn of_user(
     app_key: &str,
     user_id: &str,
 ) -> Result<Vec<String>, CommandError> {
-    Ok(state.scan(&scoped(USER_PREFIX, app_key, &[user_id]))?)
+    Ok(state.scan(&keys::user_groups(app_key, user_id))?)
 }
 
 /// Where a member's view of the group starts (ULG-04: without the app's pre-join history
@@ -675,102 +548,10 @@ pub(super) fn joined_at_pos(
     Ok(member(state, app_key, group_id, user_id)?.map(|m| m.joined_at_pos))
 }
 
-pub(super) fn answer(
-    state: &impl StateRead,
-    app_key: &str,
-    group_id: &str,
-    question: &UltraGroupQuestion,
-) -> Result<UltraGroupAnswer, CommandError> {
-    apps::by_key(state, app_key)?;
-    let group = get(state, app_key, group_id)?;
-    Ok(match question {
-        UltraGroupQuestion::Get => UltraGroupAnswer::Group(group),
-        UltraGroupQuestion::IsMember { user_id } => {
-            UltraGroupAnswer::Flag(member(state, app_key, group_id, user_id)?.is_some())
-        }
-        UltraGroupQuestion::Channels => {
-            let mut channels: Vec<Channel> =
-                state.scan(&scoped(CHANNEL_PREFIX, app_key, &[group_id]))?;
-            // Oldest first; same-instant channels by id.
-            channels.sort_by(|a, b| {
-                (a.created_at_ms, &a.channel_id).cmp(&(b.created_at_ms, &b.channel_id))
-            });
-            UltraGroupAnswer::Channels(channels)
-        }
-        UltraGroupQuestion::SetMembers { channel: c, set } => {
-            channel(state, app_key, group_id, c)?;
-            UltraGroupAnswer::Users(set_members(state, app_key, group_id, c, *set)?)
-        }
-        UltraGroupQuestion::Muted { channel: c } => {
-            channel(state, app_key, group_id, c)?;
-            UltraGroupAnswer::Flag(
-                state
-                    .get(&scoped(MUTED_PREFIX, app_key, &[group_id, c]))?
-                    .unwrap_or(false),
-            )
-        }
-        UltraGroupQuestion::PushLevel { channel: c } => {
-            channel(state, app_key, group_id, c)?;
-            UltraGroupAnswer::Level(
-                state
-                    .get(&scoped(LEVEL_PREFIX, app_key, &[group_id, c]))?
-                    .unwrap_or(0),
-            )
-        }
-        UltraGroupQuestion::Unread { user_id } => {
-            let joined = member(state, app_key, group_id, user_id)?.ok_or_else(|| {
-                CommandError::NotMember {
-                    what: format!("ultra group {group_id}"),
-                }
-            })?;
-            let mut channels = vec![String::new()];
-            for found in state.scan::<Channel>(&scoped(CHANNEL_PREFIX, app_key, &[group_id]))? {
-                let readable = !found.private
-                    || in_set(
-                        state,
-                        app_key,
-                        group_id,
-                        &found.channel_id,
-                        UltraGroupSet::PrivateChannelUsers,
-                        user_id,
-                    )?;
-                if readable {
-                    channels.push(found.channel_id);
-                }
-            }
-            let mut out = Vec::with_capacity(channels.len());
-            for channel_id in channels {
-                let conversation =
-                    Conversation::group_like(ConversationType::UltraGroup, group_id, &channel_id);
-                let read = conversations::read_mark(state, app_key, user_id, &conversation)?;
-                let (last, unread) = messages::last_and_unread(
-                    state,
-                    app_key,
-                    &conversation,
-                    user_id,
-                    read,
-                    joined.joined_at_pos,
-                    conversations::MAX_UNREAD,
-                )?;
-                out.push((channel_id, unread, last));
-            }
-            UltraGroupAnswer::Unread(out)
-        }
-    })
-}
-
 /// Removes every ultra group of an app environment.
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
-    for prefix in [
-        GROUP_PREFIX,
-        MEMBER_PREFIX,
-        USER_PREFIX,
-        CHANNEL_PREFIX,
-        SET_PREFIX,
-        MUTED_PREFIX,
-        LEVEL_PREFIX,
-    ] {
-        delete_scoped(state, scoped(prefix, app_key, &[]))?;
+    for family in keys::PER_APP {
+        state.delete_prefix(&of_app(family, app_key))?;
     }
     Ok(())
 }
@@ -781,14 +562,10 @@ pub(super) fn member_ids(
     app_key: &str,
     group_id: &str,
 ) -> Result<Vec<String>, CommandError> {
-    let prefix = scoped(MEMBER_PREFIX, app_key, &[group_id]);
+    let prefix = keys::of_group(keys::MEMBER, app_key, group_id);
     Ok(state
         .scan_raw(&prefix)?
         .into_iter()
-        .map(|(key, _)| {
-            String::from_utf8_lossy(&key[prefix.len()..])
-                .trim_end_matches('/')
-                .to_string()
-        })
+        .map(|(key, _)| keys::member_id(&prefix, &key))
         .collect())
 }

@@ -1,0 +1,161 @@
+//! The commands a Raft entry carries: one struct per command, each in the module of its
+//! domain with its own [`Apply`], and [`Command`], the flat enum of them that is the wire
+//! and on-disk log format.
+
+use serde::{Deserialize, Serialize};
+
+use super::apply::{Apply, ApplyContext, CommandError};
+use super::cross_domain::{bans, delete_app, notifications, publish, receipts, ultragroup_changes};
+use super::messages::{self, archive};
+use super::store::Overlay;
+use super::{
+    apps, areas, chatrooms, conversations, groups, outbox, presence, push, sensitive, users,
+};
+use super::{App, AppSettings, ConversationSettings, Group, Publication, User};
+use meridian_regions::CatalogEntry;
+
+/// Defines [`Command`] from one list of `Variant(CommandStruct) => wrap the answer`, and
+/// its one dispatch: a variant applies its struct and wraps the answer into an [`Output`].
+macro_rules! commands {
+    ($($variant:ident($command:ty) => $output:expr,)*) => {
+        /// Every command, as the Raft log stores it and edges send it.
+        ///
+        /// Variants are appended, never inserted, reordered or removed, and a command
+        /// struct's fields keep their order and types: edges and nodes of two versions
+        /// exchange commands by position during a rolling upgrade, and the log replays
+        /// entries written by older versions. bincode encodes a variant wrapping a struct
+        /// exactly like a struct variant with the same fields, which is what these were;
+        /// `state/tests/wire_format.rs` pins the bytes of every variant.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        pub enum Command {
+            $($variant($command),)*
+        }
+
+        impl Command {
+            /// Stages the command's writes in the overlay; the caller rolls them back if
+            /// it is refused.
+            pub(super) fn execute(
+                &self,
+                ctx: ApplyContext,
+                state: &mut Overlay<'_>,
+            ) -> Result<Output, CommandError> {
+                match self {
+                    $(Command::$variant(command) => command.apply(ctx, state).map($output),)*
+                }
+            }
+        }
+    };
+}
+
+// Append only (see `Command`).
+commands! {
+    CreateApp(apps::CreateApp) => Output::App,
+    DeleteApp(delete_app::DeleteApp) => app_deleted,
+    SetGroupRemark(groups::SetGroupRemark) => done,
+    SetChatroomIdleDestroy(chatrooms::SetChatroomIdleDestroy) => done,
+    DeleteArchiveHour(archive::DeleteArchiveHour) => done,
+    ImportMessages(messages::ImportMessages) => Output::Imported,
+    SetAppSettings(apps::SetAppSettings) => Output::Settings,
+    PutUser(users::PutUser) => Output::User,
+    Publish(publish::Publish) => Output::Published,
+    Recall(publish::Recall) => Output::Published,
+    JoinGroup(groups::JoinGroup) => Output::Group,
+    ImportGroupMembers(groups::ImportGroupMembers) => Output::Group,
+    QuitGroup(groups::QuitGroup) => Output::Group,
+    DismissGroup(groups::DismissGroup) => done,
+    RenameGroup(groups::RenameGroup) => Output::Group,
+    MuteGroupMembers(groups::MuteGroupMembers) => done,
+    SetGroupMuted(groups::SetGroupMuted) => done,
+    ChangeGroupMuteWhitelist(groups::ChangeGroupMuteWhitelist) => done,
+    CreateChatrooms(chatrooms::CreateChatrooms) => done,
+    DestroyChatrooms(chatrooms::DestroyChatrooms) => done,
+    SetChatroomFlag(chatrooms::SetChatroomFlag) => done,
+    ChangeRoomSet(chatrooms::ChangeRoomSet) => done,
+    SetRoomEntries(chatrooms::SetRoomEntries) => done,
+    RemoveRoomEntry(chatrooms::RemoveRoomEntry) => done,
+    JoinChatroom(chatrooms::JoinChatroom) => done,
+    ChatroomMemberOffline(chatrooms::ChatroomMemberOffline) => done,
+    QuitChatroom(chatrooms::QuitChatroom) => done,
+    Presence(presence::ChangePresence) => done,
+    EdgeAlive(presence::EdgeAlive) => done,
+    EdgeStopped(presence::EdgeStopped) => done,
+    ExpireEdges(presence::ExpireEdges) => done,
+    UltraGroup(ultragroup_changes::ChangeUltraGroup) => Output::Published,
+    DeleteForUser(conversations::DeleteForUser) => done,
+    MarkRead(conversations::MarkRead) => done,
+    GroupReadReceipt(receipts::GroupReadReceipt) => Output::Published,
+    DestroyIdleChatrooms(chatrooms::DestroyIdleChatrooms) => Output::Destroyed,
+    ChangeExpansion(messages::ChangeExpansion) => done,
+    ChangeConversation(conversations::ChangeConversation) => Output::Conversation,
+    SetConversationTypeLevel(conversations::SetConversationTypeLevel) => done,
+    All(Vec<Command>) => done,
+    RefreshUser(users::RefreshUser) => Output::User,
+    ExpireTokens(users::ExpireTokens) => Output::User,
+    SetTags(users::SetTags) => Output::User,
+    BlockUsers(bans::BlockUsers) => done,
+    UnblockUsers(users::UnblockUsers) => done,
+    ChangeUserList(users::ChangeUserList) => done,
+    OutboxDelivered(outbox::OutboxDelivered) => done,
+    OutboxFailed(outbox::OutboxFailed) => Output::Dead,
+    RetryDeadLetters(outbox::RetryDeadLetters) => Output::Count,
+    AddSensitiveWord(sensitive::AddSensitiveWord) => done,
+    DeleteSensitiveWords(sensitive::DeleteSensitiveWords) => done,
+    RegisterPushToken(push::RegisterPushToken) => done,
+    UnregisterPushToken(push::UnregisterPushToken) => done,
+    PutAreaEntry(areas::PutAreaEntry) => Output::AreaEntry,
+    DeleteAreaEntry(areas::DeleteAreaEntry) => done,
+    PushNotice(notifications::PushNotice) => |(id, devices)| Output::Notice { id, devices },
+}
+
+/// All of these or none (`Command::All`): the first refusal refuses the whole command, and
+/// its envelope is rolled back whole.
+impl Apply for Vec<Command> {
+    type Answer = ();
+
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        for command in self {
+            command.execute(ctx, state)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Output {
+    App(App),
+    AppDeleted {
+        app_key: String,
+        users_removed: u64,
+    },
+    User(User),
+    Published(Vec<Publication>),
+    Group(Group),
+    Conversation(ConversationSettings),
+    Settings(AppSettings),
+    /// How many records an import added.
+    Imported(u64),
+    /// Rooms destroyed.
+    Destroyed(Vec<String>),
+    Done,
+    /// How many records a command moved (dead letters retried).
+    Count(u64),
+    /// The callbacks that became dead letters.
+    Dead(Vec<u64>),
+    AreaEntry(CatalogEntry),
+    /// A push-only notification's id and how many devices it reaches.
+    Notice {
+        id: String,
+        devices: u64,
+    },
+}
+
+fn done((): ()) -> Output {
+    Output::Done
+}
+
+fn app_deleted((app_key, users_removed): (String, u64)) -> Output {
+    Output::AppDeleted {
+        app_key,
+        users_removed,
+    }
+}

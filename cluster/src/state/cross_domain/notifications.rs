@@ -1,0 +1,226 @@
+//! What the app server and devices hear about besides the client sessions: callbacks and
+//! push jobs for a stored message (HOOK-01, PUSH-01, PUSH-03), and push-only
+//! notifications (SYS-03). Deciding in the apply round keeps it deterministic: presence
+//! and settings are replicated state, read as of the message.
+
+use meridian_proto::ConversationType;
+use serde::{Deserialize, Serialize};
+
+use crate::state::apply::{Apply, ApplyContext, CommandError};
+use crate::state::messages::Message;
+use crate::state::push::{self, PushJob};
+use crate::state::store::{Overlay, StateRead};
+use crate::state::{apps, conversations, groups, outbox, presence, ultragroups, users};
+
+/// The longest push text taken from a message's content.
+const MAX_BODY_CHARS: usize = 200;
+
+/// A stored message is routed when the app asks for its conversation type (HOOK-01),
+/// and pushed to its offline recipients' devices (PUSH-01).
+pub(super) fn message_stored(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    message: &Message,
+) -> Result<(), CommandError> {
+    let settings = apps::settings(state, app_key)?;
+    outbox::route_message(ctx, state, app_key, &settings.callbacks, message)?;
+    if !settings.push.is_enabled() {
+        return Ok(());
+    }
+    let jobs = jobs_for(ctx, state, app_key, message)?;
+    outbox::enqueue_pushes(ctx, state, app_key, jobs)
+}
+
+/// Who a message is for, besides its sender.
+fn recipients(
+    state: &impl StateRead,
+    app_key: &str,
+    message: &Message,
+) -> Result<Vec<String>, CommandError> {
+    let conversation = &message.conversation;
+    let mut users = match conversation.kind {
+        ConversationType::Private => vec![conversation.target_for(&message.sender).to_string()],
+        // A broadcast (no user) reaches too many to decide here (SYS-02 pushes it apart).
+        ConversationType::System if conversation.second.is_empty() => Vec::new(),
+        ConversationType::System => vec![conversation.second.clone()],
+        ConversationType::Group => groups::members(state, app_key, &conversation.first)?
+            .into_iter()
+            .map(|m| m.user_id)
+            .collect(),
+        ConversationType::UltraGroup => {
+            ultragroups::member_ids(state, app_key, &conversation.first)?
+        }
+        // Chatrooms are online only: no pushes.
+        ConversationType::Chatroom => Vec::new(),
+    };
+    users.retain(|u| *u != message.sender && message.visible_to(u));
+    Ok(users)
+}
+
+/// Whom a message mentions (`mentionedInfo` of the content: type 1 everyone, 2 a list).
+#[derive(Default)]
+struct Mentions {
+    everyone: bool,
+    users: Vec<String>,
+}
+
+fn mentions(content: &str) -> Mentions {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Info {
+        #[serde(rename = "type")]
+        kind: u8,
+        #[serde(default)]
+        user_id_list: Vec<String>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Content {
+        mentioned_info: Option<Info>,
+    }
+    match serde_json::from_str::<Content>(content)
+        .ok()
+        .and_then(|c| c.mentioned_info)
+    {
+        Some(info) => Mentions {
+            everyone: info.kind == 1,
+            users: info.user_id_list,
+        },
+        None => Mentions::default(),
+    }
+}
+
+/// PUSH-03: whether `user`'s settings let this message through: the conversation type's
+/// level (-1/0 all, 1 any mention, 2 mentions of me, 4 mentions of everyone, 5 nothing),
+/// and a muted conversation, which a mention still gets through.
+fn wants_push(
+    state: &impl StateRead,
+    app_key: &str,
+    user: &str,
+    message: &Message,
+    mentions: &Mentions,
+) -> Result<bool, CommandError> {
+    let conversation = &message.conversation;
+    let me = mentions.users.iter().any(|u| u == user);
+    let level = conversations::type_level(state, app_key, user, conversation.kind)?;
+    Ok(match level {
+        5 => false,
+        4 => mentions.everyone,
+        2 => me,
+        1 => me || mentions.everyone,
+        _ => {
+            let muted = conversations::settings(
+                state,
+                app_key,
+                user,
+                conversation.kind,
+                conversation.target_for(user),
+                &conversation.channel,
+            )?
+            .muted;
+            !muted || me || mentions.everyone
+        }
+    })
+}
+
+/// The notification's text: the message's `pushContent`, else a short form of a built-in
+/// message; custom messages without `pushContent` are not pushed (as commercially).
+fn body(message: &Message) -> Option<String> {
+    if let Some(text) = &message.push_content {
+        return Some(text.clone());
+    }
+    let short = |s: &str| Some(s.to_string());
+    match message.object_name.as_str() {
+        "RC:TxtMsg" => {
+            let text = serde_json::from_str::<serde_json::Value>(&message.content)
+                .ok()?
+                .get("content")?
+                .as_str()?
+                .chars()
+                .take(MAX_BODY_CHARS)
+                .collect();
+            Some(text)
+        }
+        "RC:ImgMsg" | "RC:GIFMsg" => short("[Image]"),
+        "RC:VcMsg" | "RC:HQVCMsg" => short("[Voice]"),
+        "RC:SightMsg" => short("[Video]"),
+        "RC:FileMsg" => short("[File]"),
+        "RC:LBSMsg" => short("[Location]"),
+        _ => None,
+    }
+}
+
+/// PUSH-01: the push jobs a stored message makes, for recipients with no live session
+/// (the caller checked that the app pushes at all).
+fn jobs_for(
+    ctx: ApplyContext,
+    state: &impl StateRead,
+    app_key: &str,
+    message: &Message,
+) -> Result<Vec<PushJob>, CommandError> {
+    if !message.counted {
+        return Ok(Vec::new());
+    }
+    let Some(body) = body(message) else {
+        return Ok(Vec::new());
+    };
+    let mentions = mentions(&message.content);
+    let title = users::get(state, app_key, &message.sender)
+        .map(|u| u.name)
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| message.sender.clone());
+    let mut jobs = Vec::new();
+    for user in recipients(state, app_key, message)? {
+        // Most members have no device registered: that is the cheapest test, so first.
+        let devices = push::devices(state, app_key, &user)?;
+        if devices.is_empty()
+            || !presence::sessions(state, app_key, &user, ctx.now_ms)?.is_empty()
+            || !wants_push(state, app_key, &user, message, &mentions)?
+        {
+            continue;
+        }
+        for device in devices {
+            jobs.push(PushJob {
+                user_id: user.clone(),
+                device,
+                title: title.clone(),
+                body: body.clone(),
+                data: message.push_data.clone(),
+                msg_uid: message.msg_uid.clone(),
+            });
+        }
+    }
+    Ok(jobs)
+}
+
+/// A push-only notification (SYS-03).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushNotice {
+    pub app_key: String,
+    pub notice: push::Notice,
+}
+
+impl Apply for PushNotice {
+    /// The notification's id and how many devices it reaches.
+    type Answer = (String, u64);
+
+    fn apply(
+        &self,
+        ctx: ApplyContext,
+        state: &mut Overlay<'_>,
+    ) -> Result<(String, u64), CommandError> {
+        let Self { app_key, notice } = self;
+        if !apps::settings(state, app_key)?.push.is_enabled() {
+            return Err(CommandError::invalid(
+                "push",
+                "the app has no push settings (APNs, FCM or a webhook)",
+            ));
+        }
+        let (id, jobs) = push::notice_jobs(ctx, state, app_key, notice)?;
+        let devices = jobs.len() as u64;
+        outbox::enqueue_pushes(ctx, state, app_key, jobs)?;
+        Ok((id, devices))
+    }
+}

@@ -1,0 +1,97 @@
+//! Keys of messages: each conversation's log and last `seq`, the `msgUID` index, expansion
+//! keys, the hourly archive and the answers to client sends.
+
+use super::{of_app, Conversation};
+
+pub(crate) const MESSAGE: &[u8] = b"msg/";
+/// A conversation's last `seq`.
+pub(crate) const LAST_SEQ: &[u8] = b"conv/";
+pub(crate) const UID: &[u8] = b"msguid/";
+pub(crate) const UID_COUNTER: &[u8] = b"counter/msguid";
+pub(crate) const EXPANSION: &[u8] = b"mexp/";
+/// The hourly archive.
+pub(crate) const ARCHIVE: &[u8] = b"archive/";
+/// Answers to client sends by client id (kept a day, not per app: they age out).
+pub(crate) const CLIENT_SEND: &[u8] = b"clientsend/";
+/// The same by time, to prune them.
+pub(crate) const CLIENT_SEND_BY_TIME: &[u8] = b"clientsend-t/";
+pub(crate) const PER_APP: [&[u8]; 5] = [MESSAGE, LAST_SEQ, UID, EXPANSION, ARCHIVE];
+
+/// `{appKey}/{type}/{first}/{second}/{channel}/`
+fn conversation_path(app_key: &str, conversation: &Conversation) -> Vec<u8> {
+    format!(
+        "{app_key}/{}/{}/{}/{}/",
+        conversation.kind.code(),
+        conversation.first,
+        conversation.second,
+        conversation.channel
+    )
+    .into_bytes()
+}
+
+/// `msg/{conversation path}`: a conversation's log.
+pub(crate) fn log(app_key: &str, conversation: &Conversation) -> Vec<u8> {
+    [MESSAGE, &conversation_path(app_key, conversation)].concat()
+}
+
+/// `msg/{conversation path}{seq:020}`
+pub(crate) fn message(app_key: &str, conversation: &Conversation, seq: u64) -> Vec<u8> {
+    super::padded(&log(app_key, conversation), seq)
+}
+
+/// `conv/{conversation path}`
+pub(crate) fn last_seq(app_key: &str, conversation: &Conversation) -> Vec<u8> {
+    [LAST_SEQ, &conversation_path(app_key, conversation)].concat()
+}
+
+/// `msguid/{appKey}/{msgUID}`
+pub(crate) fn uid(app_key: &str, msg_uid: &str) -> Vec<u8> {
+    [of_app(UID, app_key).as_slice(), msg_uid.as_bytes()].concat()
+}
+
+/// `mexp/{appKey}/{msgUID}/`
+pub(crate) fn expansions(app_key: &str, msg_uid: &str) -> Vec<u8> {
+    super::scoped(EXPANSION, app_key, &[msg_uid])
+}
+
+/// `mexp/{appKey}/{msgUID}/{key}`
+pub(crate) fn expansion(app_key: &str, msg_uid: &str, key: &str) -> Vec<u8> {
+    super::under(expansions(app_key, msg_uid), key)
+}
+
+/// `archive/{appKey}/{hour:010}/`
+pub(crate) fn archive_hour(app_key: &str, hour: u64) -> Vec<u8> {
+    [ARCHIVE, format!("{app_key}/{hour:010}/").as_bytes()].concat()
+}
+
+/// `archive/{appKey}/{hour:010}/{pos:020}`
+pub(crate) fn archived(app_key: &str, hour: u64, pos: u64) -> Vec<u8> {
+    super::padded(&archive_hour(app_key, hour), pos)
+}
+
+/// `clientsend/{appKey}/{sender}/{clientId}`
+pub(crate) fn client_send(app_key: &str, sender: &str, client_id: &str) -> Vec<u8> {
+    [
+        CLIENT_SEND,
+        format!("{app_key}/{sender}/{client_id}").as_bytes(),
+    ]
+    .concat()
+}
+
+/// `clientsend-t/{ms:020}/{appKey}/{sender}/{clientId}`: indexes a [`client_send`] key.
+pub(crate) fn client_send_by_time(now_ms: u64, client_send: &[u8]) -> Vec<u8> {
+    [
+        CLIENT_SEND_BY_TIME,
+        format!("{now_ms:020}/").as_bytes(),
+        client_send.strip_prefix(CLIENT_SEND).unwrap_or(client_send),
+    ]
+    .concat()
+}
+
+/// When a [`client_send_by_time`] key was written, and the key it indexes.
+pub(crate) fn client_send_of(time_key: &[u8]) -> Option<(u64, Vec<u8>)> {
+    let rest = time_key.strip_prefix(CLIENT_SEND_BY_TIME)?;
+    let at = super::parse_padded(rest)?;
+    let indexed = rest.get(21..)?;
+    Some((at, [CLIENT_SEND, indexed].concat()))
+}

@@ -1,0 +1,371 @@
+//! Reads of committed state: what edges, the admin API and the hooks dispatcher ask.
+
+use meridian_proto::ConversationType;
+use meridian_regions::{AreaCode, CatalogEntry};
+use serde::{Deserialize, Serialize};
+
+use super::apply::CommandError;
+use super::apps::{App, AppEnv, AppSettings};
+use super::chatrooms::{Chatroom, RoomEntry, RoomSet, SetEntry};
+use super::conversations::{ConversationSettings, ConversationSummary};
+use super::cross_domain::{self, history::HistoryPage};
+use super::feed::{FeedPage, SyncPage, SyncRequest};
+use super::groups::{Group, Member};
+use super::messages::{ExpansionEntry, Message};
+use super::outbox::Job;
+use super::presence::SessionRecord;
+use super::sensitive::SensitiveWord;
+use super::store::StateRead;
+use super::ultragroups::{UltraGroupAnswer, UltraGroupQuestion};
+use super::users::{Block, User, UserList};
+use super::{
+    apps, areas, chatrooms, conversations, feed, groups, keys, messages, outbox, presence,
+    sensitive, ultragroups, users,
+};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Query {
+    /// The area's feed after a position (edges tail it).
+    Feed {
+        after: u64,
+        limit: usize,
+    },
+    UltraGroup {
+        app_key: String,
+        group_id: String,
+        question: UltraGroupQuestion,
+    },
+    /// The ultra groups a user belongs to.
+    UserUltraGroups {
+        app_key: String,
+        user_id: String,
+    },
+    GroupRemark {
+        app_key: String,
+        group_id: String,
+        user_id: String,
+    },
+    /// The messages sent in one UTC hour (the hourly archive).
+    ArchiveHour {
+        app_key: String,
+        hour_start_ms: u64,
+    },
+    /// A user's live client sessions at `now_ms`.
+    Online {
+        app_key: String,
+        user_id: String,
+        now_ms: u64,
+    },
+    /// A user's conversation list with unread counts (MSG-03).
+    Conversations {
+        app_key: String,
+        user_id: String,
+        limit: usize,
+    },
+    /// Who read a group message (GRP-03).
+    Readers {
+        app_key: String,
+        msg_uid: String,
+    },
+    /// A user and its ban, checked when a client connects.
+    UserAccess {
+        app_key: String,
+        user_id: String,
+    },
+    /// What a user's device missed after its cursor.
+    Sync {
+        app_key: String,
+        request: SyncRequest,
+    },
+    /// The app owning this key (dev or prod).
+    GetApp {
+        app_key: String,
+    },
+    ListApps,
+    AppSettings {
+        app_key: String,
+    },
+    GetUser {
+        app_key: String,
+        user_id: String,
+    },
+    /// Bans in force at `now_ms`.
+    BlockedUsers {
+        app_key: String,
+        now_ms: u64,
+    },
+    UserList {
+        app_key: String,
+        list: UserList,
+        user_id: String,
+    },
+    /// Users that exist among `user_ids`, with their tags.
+    Users {
+        app_key: String,
+        user_ids: Vec<String>,
+    },
+    /// A page of a conversation's history.
+    History {
+        app_key: String,
+        page: HistoryPage,
+    },
+    GetMessage {
+        app_key: String,
+        msg_uid: String,
+    },
+    GroupMembers {
+        app_key: String,
+        group_id: String,
+    },
+    UserGroups {
+        app_key: String,
+        user_id: String,
+    },
+    MutedGroups {
+        app_key: String,
+    },
+    GroupMuteWhitelist {
+        app_key: String,
+        group_id: String,
+    },
+    /// Rooms by id, or all the app's rooms when `room_ids` is empty.
+    Chatrooms {
+        app_key: String,
+        room_ids: Vec<String>,
+    },
+    RoomSetMembers {
+        app_key: String,
+        room_id: Option<String>,
+        set: RoomSet,
+        now_ms: u64,
+    },
+    RoomEntries {
+        app_key: String,
+        room_id: String,
+        keys: Vec<String>,
+    },
+    RoomMembers {
+        app_key: String,
+        room_id: String,
+    },
+    Expansion {
+        app_key: String,
+        msg_uid: String,
+    },
+    ConversationSettings {
+        app_key: String,
+        user_id: String,
+        kind: ConversationType,
+        target_id: String,
+        channel: String,
+    },
+    ConversationTypeLevel {
+        app_key: String,
+        user_id: String,
+        kind: ConversationType,
+    },
+    Counts,
+    /// Callbacks waiting after an outbox id, oldest first, and how many wait in all.
+    Outbox {
+        after: u64,
+        limit: usize,
+    },
+    DeadLetters {
+        app_key: String,
+        limit: usize,
+    },
+    SensitiveWords {
+        app_key: String,
+    },
+    AreaCatalog,
+    AreaEntry {
+        code: AreaCode,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum QueryOutput {
+    Feed(FeedPage),
+    Sync(SyncPage),
+    /// The user, its ban if any, and its app's settings (all a connecting client needs).
+    Access(User, Option<Block>, AppSettings),
+    Settings(AppSettings),
+    ConversationList(Vec<ConversationSummary>),
+    Sessions(Vec<SessionRecord>),
+    Remark(Option<String>),
+    UltraGroup(UltraGroupAnswer),
+    /// (user, ms), oldest first.
+    Readers(Vec<(String, u64)>),
+    App(App, AppEnv),
+    Apps(Vec<App>),
+    User(User),
+    Users(Vec<User>),
+    Blocked(Vec<Block>),
+    UserIds(Vec<String>),
+    Messages(Vec<Message>),
+    Members(Group, Vec<Member>),
+    Groups(Vec<Group>),
+    Chatrooms(Vec<Chatroom>),
+    SetEntries(Vec<SetEntry>),
+    RoomEntries(Vec<RoomEntry>),
+    /// (user, joined at ms), oldest first.
+    RoomMembers(Vec<(String, u64)>),
+    Expansion(Vec<ExpansionEntry>),
+    Conversation(ConversationSettings),
+    Level(i8),
+    Counts {
+        apps: u64,
+        users: u64,
+    },
+    Jobs {
+        jobs: Vec<Job>,
+        waiting: u64,
+    },
+    SensitiveWords(Vec<SensitiveWord>),
+    AreaCatalog(Vec<CatalogEntry>),
+    AreaEntry(CatalogEntry),
+}
+
+/// Answers a query from committed state.
+pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, CommandError> {
+    match query {
+        Query::GetApp { app_key } => {
+            let (app, env) = apps::by_key(state, app_key)?;
+            Ok(QueryOutput::App(app, env))
+        }
+        Query::ListApps => apps::list(state).map(QueryOutput::Apps),
+        Query::AppSettings { app_key } => apps::settings(state, app_key).map(QueryOutput::Settings),
+        Query::Feed { after, limit } => feed::page(state, *after, *limit).map(QueryOutput::Feed),
+        Query::Conversations {
+            app_key,
+            user_id,
+            limit,
+        } => {
+            conversations::list(state, app_key, user_id, *limit).map(QueryOutput::ConversationList)
+        }
+        Query::UltraGroup {
+            app_key,
+            group_id,
+            question,
+        } => ultragroups::answer(state, app_key, group_id, question).map(QueryOutput::UltraGroup),
+        Query::UserUltraGroups { app_key, user_id } => {
+            apps::by_key(state, app_key)?;
+            ultragroups::of_user(state, app_key, user_id).map(QueryOutput::UserIds)
+        }
+        Query::ArchiveHour {
+            app_key,
+            hour_start_ms,
+        } => messages::archive::hour(state, app_key, *hour_start_ms).map(QueryOutput::Messages),
+        Query::GroupRemark {
+            app_key,
+            group_id,
+            user_id,
+        } => groups::remark(state, app_key, group_id, user_id).map(QueryOutput::Remark),
+        Query::Online {
+            app_key,
+            user_id,
+            now_ms,
+        } => presence::sessions(state, app_key, user_id, *now_ms).map(QueryOutput::Sessions),
+        Query::Readers { app_key, msg_uid } => {
+            groups::readers(state, app_key, msg_uid).map(QueryOutput::Readers)
+        }
+        Query::UserAccess { app_key, user_id } => {
+            let (user, ban) = users::access(state, app_key, user_id)?;
+            Ok(QueryOutput::Access(
+                user,
+                ban,
+                apps::settings(state, app_key)?,
+            ))
+        }
+        Query::Sync { app_key, request } => {
+            apps::by_key(state, app_key)?;
+            cross_domain::sync::sync(state, app_key, request).map(QueryOutput::Sync)
+        }
+        Query::GetUser { app_key, user_id } => {
+            users::get(state, app_key, user_id).map(QueryOutput::User)
+        }
+        Query::BlockedUsers { app_key, now_ms } => {
+            users::blocked(state, app_key, *now_ms).map(QueryOutput::Blocked)
+        }
+        Query::UserList {
+            app_key,
+            list,
+            user_id,
+        } => users::list_members(state, app_key, *list, user_id).map(QueryOutput::UserIds),
+        Query::Users { app_key, user_ids } => {
+            users::existing(state, app_key, user_ids).map(QueryOutput::Users)
+        }
+        Query::History { app_key, page } => {
+            cross_domain::history::history(state, app_key, page).map(QueryOutput::Messages)
+        }
+        Query::GetMessage { app_key, msg_uid } => {
+            messages::by_uid(state, app_key, msg_uid).map(|m| QueryOutput::Messages(vec![m]))
+        }
+        Query::GroupMembers { app_key, group_id } => {
+            let group = groups::get(state, app_key, group_id)?;
+            groups::members(state, app_key, group_id)
+                .map(|members| QueryOutput::Members(group, members))
+        }
+        Query::UserGroups { app_key, user_id } => {
+            groups::of_user(state, app_key, user_id).map(QueryOutput::Groups)
+        }
+        Query::MutedGroups { app_key } => {
+            groups::muted_groups(state, app_key).map(QueryOutput::Groups)
+        }
+        Query::GroupMuteWhitelist { app_key, group_id } => {
+            groups::mute_whitelist(state, app_key, group_id).map(QueryOutput::UserIds)
+        }
+        Query::Chatrooms { app_key, room_ids } => {
+            chatrooms::rooms(state, app_key, room_ids).map(QueryOutput::Chatrooms)
+        }
+        Query::RoomSetMembers {
+            app_key,
+            room_id,
+            set,
+            now_ms,
+        } => chatrooms::set_members(state, app_key, room_id.as_deref(), *set, *now_ms)
+            .map(QueryOutput::SetEntries),
+        Query::RoomEntries {
+            app_key,
+            room_id,
+            keys,
+        } => chatrooms::entries(state, app_key, room_id, keys).map(QueryOutput::RoomEntries),
+        Query::RoomMembers { app_key, room_id } => {
+            chatrooms::members(state, app_key, room_id).map(QueryOutput::RoomMembers)
+        }
+        Query::Expansion { app_key, msg_uid } => {
+            messages::expansions(state, app_key, msg_uid).map(QueryOutput::Expansion)
+        }
+        Query::ConversationSettings {
+            app_key,
+            user_id,
+            kind,
+            target_id,
+            channel,
+        } => conversations::settings(state, app_key, user_id, *kind, target_id, channel)
+            .map(QueryOutput::Conversation),
+        Query::ConversationTypeLevel {
+            app_key,
+            user_id,
+            kind,
+        } => conversations::type_level(state, app_key, user_id, *kind).map(QueryOutput::Level),
+        Query::Outbox { after, limit } => Ok(QueryOutput::Jobs {
+            jobs: outbox::waiting(state, *after, *limit)?,
+            waiting: outbox::waiting_count(state)?,
+        }),
+        Query::DeadLetters { app_key, limit } => Ok(QueryOutput::Jobs {
+            jobs: outbox::dead_letters(state, app_key, *limit)?,
+            waiting: outbox::waiting_count(state)?,
+        }),
+        Query::SensitiveWords { app_key } => {
+            apps::by_key(state, app_key)?;
+            sensitive::list(state, app_key).map(QueryOutput::SensitiveWords)
+        }
+        Query::AreaCatalog => areas::list(state).map(QueryOutput::AreaCatalog),
+        Query::AreaEntry { code } => areas::get(state, *code).map(QueryOutput::AreaEntry),
+        Query::Counts => Ok(QueryOutput::Counts {
+            apps: state.count_prefix(keys::apps::APP)?,
+            users: state.count_prefix(keys::users::USER)?,
+        }),
+    }
+}

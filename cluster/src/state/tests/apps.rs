@@ -1,0 +1,290 @@
+//! Apps, their keys and settings, the residency guard and all-or-nothing commands.
+
+use super::*;
+
+#[test]
+fn a_command_for_another_area_is_refused_and_changes_nothing() {
+    let (_dir, tree) = tree();
+    let mut foreign = create_app("Foreign", "devkey001", "prodkey001");
+    foreign.area = AreaCode::Na;
+    let out = run(&tree, &[foreign]);
+    assert_eq!(
+        out[0],
+        Err(CommandError::WrongArea {
+            cluster: AreaCode::Sg,
+            requested: AreaCode::Na
+        })
+    );
+    assert_eq!(
+        query(&tree, &Query::ListApps).unwrap(),
+        QueryOutput::Apps(vec![])
+    );
+}
+
+#[test]
+fn app_keys_resolve_to_their_environment_and_are_unique() {
+    let (_dir, tree) = tree();
+    let out = run(
+        &tree,
+        &[
+            create_app("Chat", "devkey001", "prodkey001"),
+            // Same prod key in the same batch: the second is refused.
+            create_app("Copy", "devkey002", "prodkey001"),
+        ],
+    );
+    assert!(out[0].is_ok());
+    assert!(matches!(&out[1], Err(CommandError::Conflict { what }) if what.contains("prodkey001")));
+    match query(
+        &tree,
+        &Query::GetApp {
+            app_key: "devkey001".into(),
+        },
+    )
+    .unwrap()
+    {
+        QueryOutput::App(app, env) => {
+            assert_eq!(env, AppEnv::Dev);
+            assert_eq!(app.name, "Chat");
+            assert_eq!(app.home, AreaCode::Sg);
+            assert_eq!(app.prod.app_key, "prodkey001");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // The refused command left no trace: its dev key is free.
+    assert!(matches!(
+        query(
+            &tree,
+            &Query::GetApp {
+                app_key: "devkey002".into()
+            }
+        ),
+        Err(CommandError::NotFound { .. })
+    ));
+}
+
+#[test]
+fn bad_credentials_and_names_are_refused_with_the_field_named() {
+    let (_dir, tree) = tree();
+    let cases = [
+        (create_app("", "devkey001", "prodkey001"), "name"),
+        (create_app("x", "short", "prodkey001"), "dev.appKey"),
+        (create_app("x", "devkey001", "prod-key-001"), "prod.appKey"),
+        (create_app("x", "samekey01", "samekey01"), "dev.appKey"),
+    ];
+    for (envelope, field) in cases {
+        let out = run(&tree, &[envelope]);
+        assert!(
+            matches!(&out[0], Err(CommandError::Invalid { field: f, .. }) if f == field),
+            "{field}: {:?}",
+            out[0]
+        );
+    }
+    assert_eq!(
+        query(&tree, &Query::ListApps).unwrap(),
+        QueryOutput::Apps(vec![])
+    );
+}
+
+#[test]
+fn deleting_an_app_removes_its_keys_and_users() {
+    let (_dir, tree) = tree();
+    run(
+        &tree,
+        &[
+            create_app("Chat", "devkey001", "prodkey001"),
+            put_user("devkey001", "a"),
+            put_user("prodkey001", "b"),
+        ],
+    );
+    let out = run(
+        &tree,
+        &[Envelope {
+            area: AreaCode::Sg,
+            command: Command::DeleteApp(DeleteApp {
+                app_key: "devkey001".into(),
+            }),
+        }],
+    );
+    assert_eq!(
+        out[0],
+        Ok(Output::AppDeleted {
+            app_key: "devkey001".into(),
+            users_removed: 2
+        })
+    );
+    assert_eq!(
+        query(&tree, &Query::Counts).unwrap(),
+        QueryOutput::Counts { apps: 0, users: 0 }
+    );
+    // The keys can be used again.
+    assert!(run(&tree, &[create_app("Again", "devkey001", "prodkey001")])[0].is_ok());
+}
+
+#[test]
+fn an_all_command_applies_every_part_or_none() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    let tags = |user: &str| {
+        Command::SetTags(SetTags {
+            app_key: "prodkey001".into(),
+            user_id: user.into(),
+            tags: vec!["t".into()],
+        })
+    };
+    let put = |user: &str| put_user("prodkey001", user).command;
+    // The second part fails (no such user): the first part's new user is undone too.
+    let out = run(
+        &tree,
+        &[envelope(Command::All(vec![put("carol"), tags("nobody")]))],
+    );
+    assert!(matches!(&out[0], Err(CommandError::NotFound { .. })));
+    assert!(matches!(
+        query(
+            &tree,
+            &Query::GetUser {
+                app_key: "prodkey001".into(),
+                user_id: "carol".into()
+            }
+        ),
+        Err(CommandError::NotFound { .. })
+    ));
+    let out = run(
+        &tree,
+        &[envelope(Command::All(vec![put("carol"), tags("carol")]))],
+    );
+    assert_eq!(out[0], Ok(Output::Done));
+    assert!(matches!(
+        query(&tree, &Query::GetUser { app_key: "prodkey001".into(), user_id: "carol".into() }),
+        Ok(QueryOutput::User(u)) if u.tags == vec!["t".to_string()]
+    ));
+}
+
+#[test]
+fn callback_settings_are_validated_at_their_limits() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    let set = |callbacks: CallbackSettings| {
+        let settings = AppSettings {
+            callbacks,
+            ..AppSettings::default()
+        };
+        run(
+            &tree,
+            &[command(Command::SetAppSettings(SetAppSettings {
+                app_key: "prodkey001".into(),
+                settings,
+            }))],
+        )
+        .remove(0)
+    };
+    let rule = |timeout_ms| ModerationRule {
+        url: "https://mod.example.com/check".into(),
+        timeout_ms,
+        ..ModerationRule::default()
+    };
+    let invalid = |result: Result<Output, CommandError>, field: &str| {
+        assert!(
+            matches!(&result, Err(CommandError::Invalid { field: f, .. }) if f == field),
+            "{result:?}"
+        )
+    };
+    invalid(
+        set(CallbackSettings {
+            routing_url: Some("ftp://app.example.com".into()),
+            ..CallbackSettings::default()
+        }),
+        "callbacks.routingUrl",
+    );
+    invalid(
+        set(CallbackSettings {
+            routing_url: Some(format!("https://a.example.com/{}", "x".repeat(1_003))),
+            ..CallbackSettings::default()
+        }),
+        "callbacks.routingUrl",
+    );
+    for url in [
+        "https://app.example.com/cb#frag",
+        "https:///no-host",
+        "https://a b/c",
+    ] {
+        invalid(
+            set(CallbackSettings {
+                online_status_url: Some(url.into()),
+                ..CallbackSettings::default()
+            }),
+            "callbacks.onlineStatusUrl",
+        );
+    }
+    invalid(
+        set(CallbackSettings {
+            routing_types: vec![2],
+            ..CallbackSettings::default()
+        }),
+        "callbacks.routingTypes",
+    );
+    for attempts in [0, 51] {
+        invalid(
+            set(CallbackSettings {
+                max_attempts: attempts,
+                ..CallbackSettings::default()
+            }),
+            "callbacks.maxAttempts",
+        );
+    }
+    for timeout in [99, 10_001] {
+        invalid(
+            set(CallbackSettings {
+                moderation: vec![rule(timeout)],
+                ..CallbackSettings::default()
+            }),
+            "callbacks.moderation.timeoutMs",
+        );
+    }
+    invalid(
+        set(CallbackSettings {
+            moderation: vec![rule(3_000); 21],
+            ..CallbackSettings::default()
+        }),
+        "callbacks.moderation",
+    );
+    // At the limits, accepted.
+    let edge = CallbackSettings {
+        // 1,024 characters.
+        routing_url: Some(format!("https://a.example.com/{}", "x".repeat(1_002))),
+        moderation: vec![rule(100), rule(10_000)]
+            .into_iter()
+            .cycle()
+            .take(20)
+            .collect(),
+        max_attempts: 50,
+        ..CallbackSettings::default()
+    };
+    assert!(set(edge).is_ok());
+}
+
+// covers: HOOK-02
+
+#[test]
+fn a_moderation_rule_matches_when_every_list_does() {
+    let rule = ModerationRule {
+        url: "https://mod.example.com".into(),
+        senders: vec!["ann".into()],
+        conversation_types: vec![ConversationType::Group.code()],
+        object_names: vec!["RC:TxtMsg".into()],
+        ..ModerationRule::default()
+    };
+    assert!(rule.matches("ann", "g1", ConversationType::Group, "RC:TxtMsg"));
+    assert!(!rule.matches("bob", "g1", ConversationType::Group, "RC:TxtMsg"));
+    assert!(!rule.matches("ann", "bob", ConversationType::Private, "RC:TxtMsg"));
+    assert!(!rule.matches("ann", "g1", ConversationType::Group, "RC:ImgMsg"));
+    let callbacks = CallbackSettings {
+        moderation: vec![rule],
+        ..CallbackSettings::default()
+    };
+    assert!(callbacks
+        .moderation_rule("ann", "g9", ConversationType::Group, "RC:TxtMsg")
+        .is_some());
+    assert!(callbacks
+        .moderation_rule("ann", "g9", ConversationType::Group, "RC:ImgMsg")
+        .is_none());
+}

@@ -1,0 +1,352 @@
+//! Push jobs, device tokens and push-only notices.
+
+use super::*;
+
+fn push_jobs(tree: &sled::Tree) -> Vec<PushJob> {
+    outbox(tree)
+        .0
+        .into_iter()
+        .filter_map(|job| match job.event {
+            HookEvent::Push(push) => Some(push),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The prod app pushes through a webhook.
+fn push_through_webhook() -> Envelope {
+    command(Command::SetAppSettings(SetAppSettings {
+        app_key: "prodkey001".into(),
+        settings: AppSettings {
+            push: PushSettings {
+                webhook_url: Some("https://app.example.com/push".into()),
+                ..PushSettings::default()
+            },
+            ..AppSettings::default()
+        },
+    }))
+}
+
+fn register_device(tree: &sled::Tree, user: &str, device: &str) -> Result<Output, CommandError> {
+    run(
+        tree,
+        &[command(Command::RegisterPushToken(RegisterPushToken {
+            app_key: "prodkey001".into(),
+            user_id: user.into(),
+            device: DeviceToken {
+                device_id: device.into(),
+                provider: PushProvider::Webhook,
+                token: format!("token-{device}"),
+                app_id: "web".into(),
+            },
+        }))],
+    )
+    .remove(0)
+}
+
+// covers: PUSH-01, PUSH-03
+
+#[test]
+fn offline_recipients_get_push_jobs_unless_muted_or_levelled_away() {
+    let (_dir, tree) = tree();
+    run(
+        &tree,
+        &[
+            create_app("Chat", "devkey001", "prodkey001"),
+            put_user("prodkey001", "ann"),
+        ],
+    );
+    run(&tree, &[push_through_webhook()]);
+    for user in ["bob", "cat", "dan", "eve"] {
+        register_device(&tree, user, &format!("{user}-phone")).unwrap();
+    }
+    // cat is online; dan muted ann; eve takes only mentions of her from private chats.
+    run(
+        &tree,
+        &[
+            command(session_change("cat", 1, 1, DeviceStatus::Online)),
+            command(Command::ChangeConversation(ChangeConversation {
+                app_key: "prodkey001".into(),
+                user_id: "dan".into(),
+                kind: ConversationType::Private,
+                target_id: "ann".into(),
+                channel: String::new(),
+                setting: ConversationSetting::Muted(true),
+            })),
+            command(Command::SetConversationTypeLevel(
+                SetConversationTypeLevel {
+                    app_key: "prodkey001".into(),
+                    user_id: "eve".into(),
+                    kind: ConversationType::Private,
+                    level: 2,
+                },
+            )),
+        ],
+    );
+    for user in ["bob", "cat", "dan", "eve"] {
+        publish(
+            &tree,
+            vec![private_text(
+                "ann",
+                user,
+                &format!(r#"{{"content":"hi {user}"}}"#),
+            )],
+        )
+        .unwrap();
+    }
+    let mention = |user: &str| {
+        format!(r#"{{"content":"@{user}","mentionedInfo":{{"type":2,"userIdList":["{user}"]}}}}"#)
+    };
+    publish(&tree, vec![private_text("ann", "dan", &mention("dan"))]).unwrap();
+    publish(&tree, vec![private_text("ann", "eve", &mention("eve"))]).unwrap();
+    // A custom message without pushContent is not pushed.
+    let mut custom = private_text("ann", "bob", "{}");
+    custom.object_name = "App:Custom".into();
+    custom.flags = MessageFlags {
+        persisted: true,
+        counted: true,
+    };
+    publish(&tree, vec![custom]).unwrap();
+
+    let jobs = push_jobs(&tree);
+    let got: Vec<(&str, &str)> = jobs
+        .iter()
+        .map(|j| (j.user_id.as_str(), j.body.as_str()))
+        .collect();
+    assert_eq!(got, [("bob", "hi bob"), ("dan", "@dan"), ("eve", "@eve")]);
+    assert_eq!(jobs[0].title, "name", "the sender's name titles the push");
+    assert_eq!(jobs[0].device.token, "token-bob-phone");
+}
+
+// covers: PUSH-01
+
+#[test]
+fn push_devices_are_capped_per_user_and_a_gone_token_is_removed_only_if_unchanged() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    for i in 0..state::push::MAX_DEVICES_PER_USER {
+        register_device(&tree, "bob", &format!("d{i}")).unwrap();
+    }
+    // Re-registering a known device is fine at the cap; an eleventh is refused.
+    register_device(&tree, "bob", "d0").unwrap();
+    assert!(matches!(
+        register_device(&tree, "bob", "d10"),
+        Err(CommandError::Limit { .. })
+    ));
+    let devices = |tree: &sled::Tree| {
+        state::push::devices(tree, "prodkey001", "bob")
+            .unwrap()
+            .len()
+    };
+    assert_eq!(devices(&tree), 10);
+    let unregister = |token: Option<&str>| {
+        command(Command::UnregisterPushToken(UnregisterPushToken {
+            app_key: "prodkey001".into(),
+            user_id: "bob".into(),
+            device_id: "d0".into(),
+            token: token.map(str::to_string),
+        }))
+    };
+    // A provider's "gone" for an older token leaves the device's new one alone.
+    run(&tree, &[unregister(Some("an-older-token"))]);
+    assert_eq!(devices(&tree), 10);
+    run(&tree, &[unregister(Some("token-d0"))]);
+    assert_eq!(devices(&tree), 9);
+    run(&tree, &[unregister(None)]);
+    assert_eq!(devices(&tree), 9);
+}
+
+// covers: HOOK-06
+
+#[test]
+fn a_push_only_notice_reaches_the_devices_of_everyone_it_names_and_makes_no_message() {
+    use crate::state::push::{Notice, NoticeAudience, MAX_NOTICE_TITLE_CHARS, MAX_NOTICE_USERS};
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    let notice = |audience: NoticeAudience| {
+        command(Command::PushNotice(PushNotice {
+            app_key: "prodkey001".into(),
+            notice: Notice {
+                audience,
+                title: "News".into(),
+                body: "Doors open at 9".into(),
+                data: Some(r#"{"page":"news"}"#.into()),
+            },
+        }))
+    };
+    let everyone = || NoticeAudience {
+        everyone: true,
+        ..NoticeAudience::default()
+    };
+    // Without push settings there is nothing to push with.
+    assert!(matches!(
+        &run(&tree, &[notice(everyone())])[0],
+        Err(CommandError::Invalid { field, .. }) if field == "push"
+    ));
+    let tags = |user: &str, tags: &[&str]| {
+        command(Command::SetTags(SetTags {
+            app_key: "prodkey001".into(),
+            user_id: user.into(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+        }))
+    };
+    run(
+        &tree,
+        &[
+            push_through_webhook(),
+            put_user("prodkey001", "ann"),
+            put_user("prodkey001", "bob"),
+            put_user("prodkey001", "cat"),
+            put_user("prodkey001", "dan"),
+            tags("ann", &["vip", "sg"]),
+            tags("bob", &["vip"]),
+            // cat is online: a notice is not a message, it still goes to her devices.
+            command(session_change("cat", 1, 1, DeviceStatus::Online)),
+        ],
+    );
+    for (user, device) in [
+        ("ann", "ann-phone"),
+        ("ann", "ann-pad"),
+        ("bob", "bob-phone"),
+        ("cat", "cat-phone"),
+    ] {
+        register_device(&tree, user, device).unwrap();
+    }
+    // dan has no device: nothing reaches him.
+    let reached = |audience: NoticeAudience| -> Vec<String> {
+        let Ok(Output::Notice { id, devices }) = run(&tree, &[notice(audience)]).remove(0) else {
+            panic!("notice refused");
+        };
+        let mut devices_reached: Vec<String> = push_jobs(&tree)
+            .into_iter()
+            .filter(|job| job.msg_uid == id)
+            .map(|job| {
+                assert_eq!(
+                    (job.title.as_str(), job.body.as_str()),
+                    ("News", "Doors open at 9")
+                );
+                assert_eq!(job.data.as_deref(), Some(r#"{"page":"news"}"#));
+                job.device.device_id
+            })
+            .collect();
+        assert_eq!(devices_reached.len() as u64, devices);
+        devices_reached.sort();
+        devices_reached
+    };
+    assert_eq!(
+        reached(everyone()),
+        ["ann-pad", "ann-phone", "bob-phone", "cat-phone"]
+    );
+    let tagged = |all: &[&str], any: &[&str], users: &[&str]| NoticeAudience {
+        tags_all: all.iter().map(|t| t.to_string()).collect(),
+        tags_any: any.iter().map(|t| t.to_string()).collect(),
+        user_ids: users.iter().map(|u| u.to_string()).collect(),
+        ..NoticeAudience::default()
+    };
+    assert_eq!(
+        reached(tagged(&["vip", "sg"], &[], &[])),
+        ["ann-pad", "ann-phone"]
+    );
+    assert_eq!(
+        reached(tagged(&[], &["sg", "none"], &[])),
+        ["ann-pad", "ann-phone"]
+    );
+    assert_eq!(
+        reached(tagged(&["vip"], &[], &["cat"])),
+        ["ann-pad", "ann-phone", "bob-phone", "cat-phone"]
+    );
+    assert_eq!(
+        reached(tagged(&[], &[], &["bob", "dan", "bob"])),
+        ["bob-phone"]
+    );
+    let apns_only = NoticeAudience {
+        providers: vec![PushProvider::Apns],
+        ..everyone()
+    };
+    assert!(reached(apns_only).is_empty());
+
+    // Refused, and nothing changes: no audience, too many users, no text.
+    let waiting = outbox(&tree).1;
+    let too_many = NoticeAudience {
+        user_ids: (0..=MAX_NOTICE_USERS).map(|i| format!("u{i}")).collect(),
+        ..NoticeAudience::default()
+    };
+    let mut no_text = notice(everyone());
+    if let Command::PushNotice(PushNotice { notice, .. }) = &mut no_text.command {
+        notice.body.clear();
+    }
+    let mut long_title = notice(everyone());
+    if let Command::PushNotice(PushNotice { notice, .. }) = &mut long_title.command {
+        notice.title = "t".repeat(MAX_NOTICE_TITLE_CHARS + 1);
+    }
+    let out = run(
+        &tree,
+        &[
+            notice(NoticeAudience::default()),
+            notice(too_many),
+            no_text,
+            long_title,
+        ],
+    );
+    assert!(matches!(&out[3], Err(CommandError::Invalid { field, .. }) if field == "title"));
+    assert!(matches!(&out[0], Err(CommandError::Invalid { field, .. }) if field == "audience"));
+    assert!(matches!(&out[1], Err(CommandError::Limit { .. })));
+    assert!(matches!(&out[2], Err(CommandError::Invalid { field, .. }) if field == "alert"));
+    assert_eq!(outbox(&tree).1, waiting);
+    // No message was made: nobody has anything to sync.
+    assert!(matches!(
+        query(&tree, &Query::Conversations { app_key: "prodkey001".into(), user_id: "ann".into(), limit: 10 }),
+        Ok(QueryOutput::ConversationList(list)) if list.is_empty()
+    ));
+}
+
+// covers: SYS-03
+
+#[test]
+fn a_notice_reaching_more_devices_than_one_apply_may_write_is_refused_whole() {
+    use crate::state::push::{Notice, NoticeAudience, MAX_DEVICES_PER_USER, MAX_NOTICE_DEVICES};
+    let (_dir, tree) = tree();
+    let mut setup = vec![
+        create_app("Chat", "devkey001", "prodkey001"),
+        push_through_webhook(),
+    ];
+    let users = MAX_NOTICE_DEVICES / MAX_DEVICES_PER_USER + 1;
+    for u in 0..users {
+        let user = format!("u{u}");
+        setup.push(put_user("prodkey001", &user));
+        for d in 0..MAX_DEVICES_PER_USER {
+            setup.push(command(Command::RegisterPushToken(RegisterPushToken {
+                app_key: "prodkey001".into(),
+                user_id: user.clone(),
+                device: DeviceToken {
+                    device_id: format!("d{d}"),
+                    provider: PushProvider::Webhook,
+                    token: format!("token-{u}-{d}"),
+                    app_id: "web".into(),
+                },
+            })));
+        }
+    }
+    assert!(run(&tree, &setup).iter().all(Result::is_ok));
+    let waiting = outbox(&tree).1;
+    let out = run(
+        &tree,
+        &[command(Command::PushNotice(PushNotice {
+            app_key: "prodkey001".into(),
+            notice: Notice {
+                audience: NoticeAudience {
+                    everyone: true,
+                    ..NoticeAudience::default()
+                },
+                title: String::new(),
+                body: "hello".into(),
+                data: None,
+            },
+        }))],
+    );
+    assert!(
+        matches!(&out[0], Err(CommandError::Limit { limit, .. }) if *limit == MAX_NOTICE_DEVICES as u64),
+        "{out:?}"
+    );
+    assert_eq!(outbox(&tree).1, waiting);
+}
