@@ -8,10 +8,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use meridian_rpc::{codec, RpcHandler, TlsSettings};
+use meridian_rpc::{RpcHandler, TlsSettings};
 use openraft::async_runtime::WatchReceiver;
-use openraft::errors::{ClientWriteError, LinearizableReadError, RaftError};
-use openraft::{BasicNode, ChangeMembers, Instant as _, ReadPolicy, ServerState};
+use openraft::errors::RaftError;
+use openraft::{BasicNode, ServerState};
 use prometheus::Registry;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -22,13 +22,14 @@ use crate::client::ClusterClient;
 use crate::config::{ConfigError, NodeConfig};
 use crate::metrics::ClusterMetrics;
 use crate::raft::log_store::{LogStore, LogTuning};
-use crate::raft::network::{NetworkFactory, RaftReply};
+use crate::raft::network::NetworkFactory;
 use crate::raft::state_machine::StateMachineStore;
-use crate::raft::{Raft, Snapshot};
+use crate::raft::Raft;
 use crate::state;
-use crate::trace::Traced;
-use crate::writer::{not_leader_hint, WriteError, Writer};
-use tracing::Instrument;
+use crate::writer::Writer;
+
+mod rpc;
+use rpc::RpcService;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -417,248 +418,6 @@ async fn sweep_idle_chatrooms(core: Arc<NodeCore>, stop: impl std::future::Futur
                 tracing::debug!(error = ?e, "idle chatroom sweep not committed");
             }
         }
-    }
-}
-
-struct RpcService {
-    core: Arc<NodeCore>,
-}
-
-fn reply<T: serde::Serialize>(value: &T) -> Bytes {
-    codec::encode(value).unwrap_or_else(|e| {
-        tracing::error!(error = %e, "cannot encode rpc reply");
-        Bytes::new()
-    })
-}
-
-fn raft_reply<T: serde::Serialize, E: std::fmt::Display>(result: Result<T, E>) -> Bytes {
-    reply::<RaftReply<T>>(&result.map_err(|e| e.to_string()))
-}
-
-impl RpcHandler for RpcService {
-    fn handle(&self, path: &str, body: Bytes) -> Option<BoxFuture<'static, Bytes>> {
-        let core = self.core.clone();
-        let future = match path {
-            RAFT_APPEND_PATH => async move {
-                match codec::decode(&body) {
-                    Ok(request) => raft_reply(core.raft.append_entries(request).await),
-                    Err(e) => raft_reply::<(), _>(Err(e)),
-                }
-            }
-            .boxed(),
-            RAFT_VOTE_PATH => async move {
-                match codec::decode(&body) {
-                    Ok(request) => raft_reply(core.raft.vote(request).await),
-                    Err(e) => raft_reply::<(), _>(Err(e)),
-                }
-            }
-            .boxed(),
-            RAFT_SNAPSHOT_PATH => async move {
-                match codec::decode::<SnapshotTransfer>(&body) {
-                    Ok(transfer) => {
-                        let snapshot = Snapshot {
-                            meta: transfer.meta,
-                            snapshot: std::io::Cursor::new(transfer.data),
-                        };
-                        raft_reply(
-                            core.raft
-                                .install_full_snapshot(transfer.vote, snapshot)
-                                .await,
-                        )
-                    }
-                    Err(e) => raft_reply::<(), _>(Err(e)),
-                }
-            }
-            .boxed(),
-            API_PATH => async move {
-                let answer = match codec::decode::<Traced<Vec<String>, ApiRequest>>(&body) {
-                    Ok(Traced {
-                        request_ids,
-                        request,
-                    }) if request_ids.is_empty() => serve_api(&core, request).await,
-                    Ok(Traced {
-                        request_ids,
-                        request,
-                    }) => {
-                        let request_ids = request_ids.join(",");
-                        let op = request.op();
-                        tracing::debug!(%request_ids, op, "internal API request");
-                        let span = tracing::debug_span!("api", %request_ids, op);
-                        serve_api(&core, request).instrument(span).await
-                    }
-                    Err(e) => ApiReply::Unavailable(format!("bad request: {e}")),
-                };
-                reply(&answer)
-            }
-            .boxed(),
-            _ => return None,
-        };
-        Some(future)
-    }
-}
-
-fn not_leader(
-    core: &NodeCore,
-    forward: &openraft::errors::ForwardToLeader<crate::raft::TypeConfig>,
-) -> ApiReply {
-    core.metrics.forwarded_total.inc();
-    ApiReply::NotLeader {
-        leader: not_leader_hint(forward),
-    }
-}
-
-/// A feed long poll waits at most this long (below the callers' RPC timeout).
-const MAX_FEED_WAIT_MS: u64 = 5_000;
-
-/// How often a waiting feed poll looks whether its leader is still acknowledged.
-const FENCE_RECHECK: Duration = Duration::from_millis(100);
-
-/// Serves the feed only while this node leads, so edges follow the freshest copy; a
-/// deposed leader's feed is still a prefix of the committed one, never a different one.
-async fn serve_feed(core: &NodeCore, after: u64, limit: usize, wait: Duration) -> ApiReply {
-    {
-        let metrics = core.raft.metrics();
-        let metrics = metrics.borrow_watched();
-        if metrics.current_leader != Some(core.config.node_id) {
-            let leader = metrics.current_leader.and_then(|id| {
-                metrics
-                    .membership_config
-                    .membership()
-                    .get_node(&id)
-                    .map(|node| crate::api::LeaderHint {
-                        id,
-                        addr: node.addr.clone(),
-                    })
-            });
-            return ApiReply::NotLeader { leader };
-        }
-    }
-    let mut head = core.state_machine.feed_head();
-    let deadline = tokio::time::Instant::now() + wait;
-    // Timing out is a normal answer: an empty page. A leader cut off from its quorum while
-    // the poll waits sends the edge on at once instead of at the end of the wait.
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        let woken =
-            tokio::time::timeout(left.min(FENCE_RECHECK), head.wait_for(|head| *head > after))
-                .await;
-        if woken.is_ok() {
-            break;
-        }
-        if cut_off_from_quorum(core) {
-            return fenced(core);
-        }
-    }
-    ApiReply::Read(state::query(
-        core.state_machine.state(),
-        &state::Query::Feed { after, limit },
-    ))
-}
-
-/// CheckQuorum: a leader that no majority has acknowledged for the longest election
-/// timeout is cut off and most likely replaced. It answers `NotLeader` (no hint) at once
-/// to writes, linearizable reads and feed polls (also while a poll waits), so callers go
-/// and find the new leader. openraft alone refuses new proposals after the same time
-/// (its lease), but lets linearizable reads wait for a quorum that never answers and
-/// keeps serving a feed that no longer grows, which stalled every session of the edges
-/// tailing it. A leader not yet acknowledged since its election, and a leader that is a
-/// quorum alone, are not fenced. The acknowledgement time is when the acknowledged
-/// heartbeat or append was sent, so a healthy leader is refreshed about every heartbeat.
-fn cut_off_from_quorum(core: &NodeCore) -> bool {
-    let metrics = core.raft.metrics();
-    let metrics = metrics.borrow_watched();
-    if metrics.state != ServerState::Leader
-        || metrics.membership_config.membership().voter_ids().count() <= 1
-    {
-        return false;
-    }
-    let timeout = Duration::from_millis(core.config.raft.election_timeout_max_ms);
-    metrics
-        .last_quorum_acked
-        .as_ref()
-        .is_some_and(|acked| acked.elapsed() > timeout)
-}
-
-fn fenced(core: &NodeCore) -> ApiReply {
-    core.metrics.quorum_fenced_total.inc();
-    ApiReply::NotLeader { leader: None }
-}
-
-async fn serve_api(core: &NodeCore, request: ApiRequest) -> ApiReply {
-    let needs_quorum = match &request {
-        ApiRequest::Write(_) | ApiRequest::Feed { .. } => true,
-        ApiRequest::Read { consistency, .. } => *consistency == ReadConsistency::Linearizable,
-        _ => false,
-    };
-    if needs_quorum && cut_off_from_quorum(core) {
-        return fenced(core);
-    }
-    match request {
-        ApiRequest::Write(commands) => match core.writer.write(commands).await {
-            Ok(results) => ApiReply::Written(results),
-            Err(WriteError::NotLeader(leader)) => {
-                core.metrics.forwarded_total.inc();
-                ApiReply::NotLeader { leader }
-            }
-            Err(WriteError::Unavailable(reason)) => ApiReply::Unavailable(reason),
-        },
-        ApiRequest::Read { query, consistency } => {
-            if consistency == ReadConsistency::Linearizable {
-                match core.raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
-                    Ok(_) => {}
-                    Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(forward))) => {
-                        return not_leader(core, &forward)
-                    }
-                    Err(e) => return ApiReply::Unavailable(e.to_string()),
-                }
-            }
-            ApiReply::Read(state::query(core.state_machine.state(), &query))
-        }
-        ApiRequest::Feed {
-            after,
-            limit,
-            wait_ms,
-        } => {
-            serve_feed(
-                core,
-                after,
-                limit,
-                Duration::from_millis(wait_ms.min(MAX_FEED_WAIT_MS)),
-            )
-            .await
-        }
-        ApiRequest::AddNode { id, addr } => {
-            let node = BasicNode { addr };
-            match core.raft.add_learner(id, node, true).await {
-                Ok(_) => {}
-                Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => {
-                    return not_leader(core, &forward)
-                }
-                Err(e) => return ApiReply::Unavailable(e.to_string()),
-            }
-            change_membership(core, ChangeMembers::AddVoterIds([id].into())).await
-        }
-        ApiRequest::RemoveNode { id } => {
-            change_membership(core, ChangeMembers::RemoveVoters([id].into())).await
-        }
-        ApiRequest::Status => ApiReply::Status(status(core)),
-        ApiRequest::StateDigest => match core.state_machine.digest().await {
-            Ok(digest) => ApiReply::StateDigest(digest),
-            Err(e) => ApiReply::Unavailable(e.to_string()),
-        },
-    }
-}
-
-async fn change_membership(core: &NodeCore, change: ChangeMembers<u64, BasicNode>) -> ApiReply {
-    match core.raft.change_membership(change, false).await {
-        Ok(_) => ApiReply::Status(status(core)),
-        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => {
-            not_leader(core, &forward)
-        }
-        Err(e) => ApiReply::Unavailable(e.to_string()),
     }
 }
 

@@ -9,28 +9,28 @@
 //! committed: at worst it repeats jobs whose delivery was not recorded yet, in their
 //! order, with the same `X-Meridian-Event-Id` (at least once, with a stable id).
 
+mod deliver;
+mod render;
+
 use meridian_clock::now_ms;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use meridian_proto::signature::signed_url;
-use meridian_push::{Notification, Outcome, PushClient};
+use meridian_push::PushClient;
 use meridian_rpc::OutboundClient;
 use openraft::async_runtime::WatchReceiver;
-use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::metrics::{CallbackAttempt, CallbackKind, ClusterMetrics};
+use crate::metrics::{CallbackKind, ClusterMetrics};
 use crate::raft::state_machine::StateMachineStore;
 use crate::raft::Raft;
-use crate::state::{
-    self, AppSettings, ConversationType, Envelope, HookEvent, Job, Message, PushJob, PushProvider,
-    Query, QueryOutput,
-};
+use crate::state::{self, AppSettings, Job, Query, QueryOutput};
 use crate::writer::Writer;
 use meridian_regions::AreaCode;
 
+use self::deliver::{app_settings, attempt, record_outcomes, AppLookup, Attempt};
+pub use self::render::{channel_type, render, target_id, url_encode, Rendered};
 /// The header carrying a job's stable id: a repeated delivery has the same one.
 pub const EVENT_ID_HEADER: &str = "x-meridian-event-id";
 /// Lanes with a callback in flight at once.
@@ -47,142 +47,6 @@ const PASS_JOBS: usize = 5_000;
 const IDLE_PASS: Duration = Duration::from_millis(250);
 /// How long an app server may take to answer a callback.
 pub const CALLBACK_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A callback's body as the commercial service sends it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rendered {
-    pub content_type: &'static str,
-    pub body: String,
-}
-
-/// The commercial service's `channelType` names.
-pub fn channel_type(kind: ConversationType) -> &'static str {
-    match kind {
-        ConversationType::Private => "PERSON",
-        ConversationType::Group => "GROUP",
-        ConversationType::Chatroom => "TEMPGROUP",
-        ConversationType::System => "NOTIFY",
-        ConversationType::UltraGroup => "ULTRAGROUP",
-    }
-}
-
-/// The id a message was sent to, as its sender sees the conversation.
-pub fn target_id(message: &Message) -> &str {
-    let conversation = &message.conversation;
-    match conversation.kind {
-        ConversationType::Private if conversation.first == message.sender => &conversation.second,
-        ConversationType::Private => &conversation.first,
-        ConversationType::System => &conversation.second,
-        _ => &conversation.first,
-    }
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={}", url_encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// `application/x-www-form-urlencoded` escaping.
-pub fn url_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
-                out.push(char::from(b))
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-/// The body of a callback to the app server (`None` for a push, which is not one).
-pub fn render(event: &HookEvent) -> Option<Rendered> {
-    Some(match event {
-        HookEvent::Message(message) => {
-            let time = message.sent_time_ms.to_string();
-            let seq = message.seq.to_string();
-            let group_user_ids = message.visible_to.join(",");
-            let source = if message.sender_device.is_some() {
-                "Websocket"
-            } else {
-                "Server"
-            };
-            Rendered {
-                content_type: "application/x-www-form-urlencoded",
-                body: form(&[
-                    ("fromUserId", &message.sender),
-                    ("toUserId", target_id(message)),
-                    ("objectName", &message.object_name),
-                    ("content", &message.content),
-                    ("channelType", channel_type(message.conversation.kind)),
-                    ("msgTimestamp", &time),
-                    ("msgUID", &message.msg_uid),
-                    ("sensitiveType", "0"),
-                    ("source", source),
-                    ("groupUserIds", &group_user_ids),
-                    ("busChannel", &message.conversation.channel),
-                    ("seq", &seq),
-                ]),
-            }
-        }
-        HookEvent::Status(change) => Rendered {
-            content_type: "application/json",
-            body: json!([{
-                "userid": change.user_id,
-                "status": (change.status as u8).to_string(),
-                "os": change.platform,
-                "time": change.time_ms,
-                "clientIp": change.client_ip,
-                "sessionId": change.session_id,
-            }])
-            .to_string(),
-        },
-        HookEvent::Chatroom(change) => Rendered {
-            content_type: "application/json",
-            body: json!([{
-                "chatRoomId": change.room_id,
-                "userIds": change.user_ids,
-                "status": change.cause as u8,
-                "type": change.event as u8,
-                "time": change.time_ms,
-            }])
-            .to_string(),
-        },
-        HookEvent::Push(_) => return None,
-    })
-}
-
-/// Where a job goes under the app's current settings; `None`: nowhere now (the job waits
-/// and, if that lasts, becomes a dead letter).
-fn destination<'a>(settings: &'a AppSettings, event: &HookEvent) -> Option<&'a str> {
-    let callbacks = &settings.callbacks;
-    match event {
-        HookEvent::Message(m) if callbacks.routes(m.conversation.kind) => {
-            callbacks.routing_url.as_deref()
-        }
-        HookEvent::Message(_) => None,
-        HookEvent::Status(_) => callbacks.online_status_url.as_deref(),
-        HookEvent::Chatroom(_) => callbacks.chatroom_state_url.as_deref(),
-        HookEvent::Push(_) => None,
-    }
-}
-
-/// What became of one attempt.
-enum Attempt {
-    Delivered,
-    /// The app no longer wants it (or no longer exists).
-    Dropped,
-    Failed(String),
-    /// The push provider will never take it (e.g. too large): dropped.
-    Rejected(String),
-    /// The push provider no longer knows the device: its token is removed.
-    TokenGone,
-}
 
 /// What the dispatcher uses of its node and nothing more: the replicated state (the
 /// outbox, app settings, devices), who leads, the writer outcomes commit through, and
@@ -452,240 +316,10 @@ fn waiting(node: &HookNode) -> Result<u64, state::CommandError> {
     state::outbox::waiting_count(node.state_machine.state())
 }
 
-/// An app as a pass finds it.
-#[derive(Clone)]
-enum AppLookup {
-    /// Its settings and secret, or `None`: the app is gone (its jobs are dropped).
-    Read(Option<Arc<(AppSettings, String)>>),
-    /// The state could not be read now.
-    Unreadable,
-}
-
-/// The app's settings and secret, read once per pass.
-fn app_settings(node: &HookNode, app_key: &str) -> AppLookup {
-    let tree = node.state_machine.state();
-    let app = match state::query(
-        tree,
-        &Query::GetApp {
-            app_key: app_key.to_string(),
-        },
-    ) {
-        Ok(QueryOutput::App(app, env)) => app.credentials(env).app_secret.clone(),
-        Err(state::CommandError::NotFound { .. }) => return AppLookup::Read(None),
-        _ => return AppLookup::Unreadable,
-    };
-    match state::query(
-        tree,
-        &Query::AppSettings {
-            app_key: app_key.to_string(),
-        },
-    ) {
-        Ok(QueryOutput::Settings(settings)) => AppLookup::Read(Some(Arc::new((settings, app)))),
-        _ => AppLookup::Unreadable,
-    }
-}
-
-/// Why a job waits: kept (and in the end a dead letter) rather than dropped, so an
-/// operator who removed a URL by mistake loses nothing.
-const NO_DESTINATION: &str = "the app has no URL or credentials for this callback now";
-
-async fn attempt(
-    node: &HookNode,
-    senders: &Senders,
-    job: &Job,
-    app: Option<Arc<(AppSettings, String)>>,
-) -> Attempt {
-    let Some(app) = app else {
-        return Attempt::Dropped;
-    };
-    let (settings, secret) = &*app;
-    if let HookEvent::Push(push) = &job.event {
-        // A device that logged out or registered another token since must not get it.
-        let current = state::push::devices(node.state_machine.state(), &job.app_key, &push.user_id);
-        let still_registered = current
-            .map(|devices| devices.contains(&push.device))
-            .unwrap_or(true);
-        if !still_registered {
-            return Attempt::Dropped;
-        }
-        return send_push(&senders.push, settings, &job.app_key, secret, push).await;
-    }
-    let Some(url) = destination(settings, &job.event) else {
-        return Attempt::Failed(NO_DESTINATION.into());
-    };
-    let Some(rendered) = render(&job.event) else {
-        return Attempt::Dropped;
-    };
-    let url = signed_url(url, &job.app_key, secret, now_ms());
-    let client = &senders.callbacks;
-    let id = job.id.to_string();
-    let headers = [(EVENT_ID_HEADER, id.as_str())];
-    match client
-        .post(
-            &url,
-            rendered.content_type,
-            &headers,
-            rendered.body.into(),
-            CALLBACK_TIMEOUT,
-        )
-        .await
-    {
-        Ok(answer) if (200..300).contains(&answer.status) => Attempt::Delivered,
-        Ok(answer) => Attempt::Failed(format!("HTTP {}", answer.status)),
-        Err(e) => Attempt::Failed(e),
-    }
-}
-
-/// PUSH-02: one notification through the provider the device registered with, using the
-/// credentials of its app identifier (PUSH-04) as they are now.
-async fn send_push(
-    client: &PushClient,
-    settings: &AppSettings,
-    app_key: &str,
-    secret: &str,
-    job: &PushJob,
-) -> Attempt {
-    let notification = Notification {
-        device_token: job.device.token.clone(),
-        title: job.title.clone(),
-        body: job.body.clone(),
-        data: job.data.clone(),
-        id: job.msg_uid.clone(),
-        user_id: job.user_id.clone(),
-    };
-    let push = &settings.push;
-    let credentials = push.app(&job.device.app_id);
-    let outcome = match job.device.provider {
-        PushProvider::Apns => match credentials.and_then(|c| c.apns.as_ref()) {
-            Some(apns) => client.send_apns(apns, &notification).await,
-            None => return Attempt::Failed(NO_DESTINATION.into()),
-        },
-        PushProvider::Fcm => match credentials.and_then(|c| c.fcm.as_ref()) {
-            Some(fcm) => client.send_fcm(fcm, &notification).await,
-            None => return Attempt::Failed(NO_DESTINATION.into()),
-        },
-        PushProvider::Webhook => match &push.webhook_url {
-            Some(url) => {
-                let url = signed_url(url, app_key, secret, now_ms());
-                client.send_webhook(&url, &notification).await
-            }
-            None => return Attempt::Failed(NO_DESTINATION.into()),
-        },
-    };
-    match outcome {
-        Outcome::Delivered => Attempt::Delivered,
-        Outcome::TokenGone => Attempt::TokenGone,
-        Outcome::Retry { reason, .. } => Attempt::Failed(reason),
-        Outcome::Rejected { reason } => Attempt::Rejected(reason),
-    }
-}
-
-/// Writes outcomes through Raft, as many per write as have arrived meanwhile. A write
-/// that fails leaves its jobs waiting: they are simply sent again (at least once).
-async fn record_outcomes(
-    node: Arc<HookNode>,
-    mut outcomes: mpsc::UnboundedReceiver<(Job, Attempt)>,
-    settled: Settled,
-    recorded: mpsc::UnboundedSender<()>,
-) {
-    while let Some(first) = outcomes.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < RECORD_BATCH {
-            match outcomes.try_recv() {
-                Ok(more) => batch.push(more),
-                Err(_) => break,
-            }
-        }
-        let mut done = Vec::new();
-        let mut failures = Vec::new();
-        let mut gone_tokens = Vec::new();
-        for (job, attempt) in &batch {
-            let kind = job.event.kind();
-            let outcome = match attempt {
-                Attempt::Delivered => "delivered",
-                Attempt::Dropped => "dropped",
-                Attempt::Rejected(reason) => {
-                    tracing::debug!(id = job.id, kind, %reason, "push rejected by its provider");
-                    "rejected"
-                }
-                Attempt::TokenGone => {
-                    if let HookEvent::Push(push) = &job.event {
-                        gone_tokens.push(state::Command::UnregisterPushToken(
-                            state::UnregisterPushToken {
-                                app_key: job.app_key.clone(),
-                                user_id: push.user_id.clone(),
-                                device_id: push.device.device_id.clone(),
-                                token: Some(push.device.token.clone()),
-                            },
-                        ));
-                    }
-                    "token_gone"
-                }
-                Attempt::Failed(error) => {
-                    tracing::debug!(id = job.id, kind, %error, "callback failed");
-                    failures.push((job.id, error.clone()));
-                    "failed"
-                }
-            };
-            if !matches!(attempt, Attempt::Failed(_)) {
-                done.push(job.id);
-            }
-            node.metrics
-                .callback_attempts_total
-                .with(&CallbackAttempt { kind, outcome })
-                .inc();
-        }
-        let has_failures = !failures.is_empty();
-        let commands = [
-            (!done.is_empty()).then_some(state::Command::OutboxDelivered(state::OutboxDelivered {
-                ids: done,
-            })),
-            has_failures.then_some(state::Command::OutboxFailed(state::OutboxFailed {
-                failures,
-            })),
-        ]
-        .into_iter()
-        .flatten()
-        .chain(gone_tokens);
-        let envelopes = commands
-            .map(|command| Envelope {
-                area: node.area,
-                command,
-            })
-            .collect();
-        match node.writer.write(envelopes).await {
-            Ok(results) => {
-                // OutboxFailed answers how many became dead letters, per job in order.
-                let dead = results.iter().find_map(|r| match r {
-                    Ok(state::Output::Dead(ids)) => Some(ids.clone()),
-                    _ => None,
-                });
-                for id in dead.unwrap_or_default() {
-                    let kind = batch
-                        .iter()
-                        .find(|(job, _)| job.id == id)
-                        .map_or("unknown", |(job, _)| job.event.kind());
-                    node.metrics
-                        .callback_dead_letters_total
-                        .with(&CallbackKind { kind })
-                        .inc();
-                }
-            }
-            Err(e) => tracing::debug!(error = ?e, "callback outcomes not committed"),
-        }
-        let mut settled = settled.lock().unwrap_or_else(|e| e.into_inner());
-        for (job, _) in &batch {
-            settled.remove(&job.id);
-        }
-        drop(settled);
-        let _ = recorded.send(());
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{Conversation, DeviceStatus, StatusChange};
+    use crate::state::{DeviceStatus, HookEvent, StatusChange};
 
     fn job(id: u64, lane: &str, next_attempt_ms: u64) -> Job {
         Job {
@@ -798,63 +432,5 @@ mod tests {
         // That read was short: the sweep starts over from the oldest job.
         sweep.advance(3, Some(PASS_JOBS as u64 + 3));
         assert_eq!((sweep.after, sweep.met.len()), (0, 0));
-    }
-
-    fn message(conversation: Conversation, sender: &str) -> Message {
-        Message {
-            msg_uid: "UID1".into(),
-            conversation,
-            sender: sender.into(),
-            object_name: "RC:TxtMsg".into(),
-            content: r#"{"content":"hi & bye"}"#.into(),
-            sent_time_ms: 1_700_000_000_000,
-            seq: 7,
-            counted: true,
-            push_content: None,
-            push_data: None,
-            recalled: false,
-            modified: false,
-            visible_to: Vec::new(),
-            pos: 1,
-            sender_device: Some("phone".into()),
-        }
-    }
-
-    // covers: HOOK-01
-    #[test]
-    fn a_routed_message_is_the_commercial_form() {
-        let routed = render(&HookEvent::Message(Box::new(message(
-            Conversation::private("ann", "bob", ""),
-            "bob",
-        ))))
-        .unwrap();
-        assert_eq!(routed.content_type, "application/x-www-form-urlencoded");
-        assert_eq!(
-            routed.body,
-            "fromUserId=bob&toUserId=ann&objectName=RC%3ATxtMsg\
-             &content=%7B%22content%22%3A%22hi+%26+bye%22%7D&channelType=PERSON\
-             &msgTimestamp=1700000000000&msgUID=UID1&sensitiveType=0&source=Websocket\
-             &groupUserIds=&busChannel=&seq=7"
-        );
-    }
-
-    // covers: HOOK-03
-    #[test]
-    fn a_status_change_is_the_commercial_json() {
-        let rendered = render(&HookEvent::Status(StatusChange {
-            user_id: "ann".into(),
-            status: DeviceStatus::Offline,
-            platform: "iOS".into(),
-            client_ip: "10.0.0.1:4242".into(),
-            session_id: "4-9".into(),
-            time_ms: 5,
-        }))
-        .unwrap();
-        let body: serde_json::Value = serde_json::from_str(&rendered.body).unwrap();
-        assert_eq!(
-            body,
-            json!([{"userid": "ann", "status": "1", "os": "iOS", "time": 5,
-                    "clientIp": "10.0.0.1:4242", "sessionId": "4-9"}])
-        );
     }
 }

@@ -1,0 +1,258 @@
+//! One attempt at a job (a callback posted to the app server, or a push through its
+//! provider) and the outcomes written back through Raft in batches.
+
+use std::sync::Arc;
+
+use meridian_clock::now_ms;
+use meridian_proto::signature::signed_url;
+use meridian_push::{Notification, Outcome, PushClient};
+use tokio::sync::mpsc;
+
+use super::render::{destination, render};
+use super::{HookNode, Senders, Settled, CALLBACK_TIMEOUT, EVENT_ID_HEADER, RECORD_BATCH};
+use crate::metrics::{CallbackAttempt, CallbackKind};
+use crate::state::{
+    self, AppSettings, Envelope, HookEvent, Job, PushJob, PushProvider, Query, QueryOutput,
+};
+
+/// What became of one attempt.
+pub(super) enum Attempt {
+    Delivered,
+    /// The app no longer wants it (or no longer exists).
+    Dropped,
+    Failed(String),
+    /// The push provider will never take it (e.g. too large): dropped.
+    Rejected(String),
+    /// The push provider no longer knows the device: its token is removed.
+    TokenGone,
+}
+
+/// An app as a pass finds it.
+#[derive(Clone)]
+pub(super) enum AppLookup {
+    /// Its settings and secret, or `None`: the app is gone (its jobs are dropped).
+    Read(Option<Arc<(AppSettings, String)>>),
+    /// The state could not be read now.
+    Unreadable,
+}
+
+/// The app's settings and secret, read once per pass.
+pub(super) fn app_settings(node: &HookNode, app_key: &str) -> AppLookup {
+    let tree = node.state_machine.state();
+    let app = match state::query(
+        tree,
+        &Query::GetApp {
+            app_key: app_key.to_string(),
+        },
+    ) {
+        Ok(QueryOutput::App(app, env)) => app.credentials(env).app_secret.clone(),
+        Err(state::CommandError::NotFound { .. }) => return AppLookup::Read(None),
+        _ => return AppLookup::Unreadable,
+    };
+    match state::query(
+        tree,
+        &Query::AppSettings {
+            app_key: app_key.to_string(),
+        },
+    ) {
+        Ok(QueryOutput::Settings(settings)) => AppLookup::Read(Some(Arc::new((settings, app)))),
+        _ => AppLookup::Unreadable,
+    }
+}
+
+/// Why a job waits: kept (and in the end a dead letter) rather than dropped, so an
+/// operator who removed a URL by mistake loses nothing.
+const NO_DESTINATION: &str = "the app has no URL or credentials for this callback now";
+
+pub(super) async fn attempt(
+    node: &HookNode,
+    senders: &Senders,
+    job: &Job,
+    app: Option<Arc<(AppSettings, String)>>,
+) -> Attempt {
+    let Some(app) = app else {
+        return Attempt::Dropped;
+    };
+    let (settings, secret) = &*app;
+    if let HookEvent::Push(push) = &job.event {
+        // A device that logged out or registered another token since must not get it.
+        let current = state::push::devices(node.state_machine.state(), &job.app_key, &push.user_id);
+        let still_registered = current
+            .map(|devices| devices.contains(&push.device))
+            .unwrap_or(true);
+        if !still_registered {
+            return Attempt::Dropped;
+        }
+        return send_push(&senders.push, settings, &job.app_key, secret, push).await;
+    }
+    let Some(url) = destination(settings, &job.event) else {
+        return Attempt::Failed(NO_DESTINATION.into());
+    };
+    let Some(rendered) = render(&job.event) else {
+        return Attempt::Dropped;
+    };
+    let url = signed_url(url, &job.app_key, secret, now_ms());
+    let client = &senders.callbacks;
+    let id = job.id.to_string();
+    let headers = [(EVENT_ID_HEADER, id.as_str())];
+    match client
+        .post(
+            &url,
+            rendered.content_type,
+            &headers,
+            rendered.body.into(),
+            CALLBACK_TIMEOUT,
+        )
+        .await
+    {
+        Ok(answer) if (200..300).contains(&answer.status) => Attempt::Delivered,
+        Ok(answer) => Attempt::Failed(format!("HTTP {}", answer.status)),
+        Err(e) => Attempt::Failed(e),
+    }
+}
+
+/// PUSH-02: one notification through the provider the device registered with, using the
+/// credentials of its app identifier (PUSH-04) as they are now.
+async fn send_push(
+    client: &PushClient,
+    settings: &AppSettings,
+    app_key: &str,
+    secret: &str,
+    job: &PushJob,
+) -> Attempt {
+    let notification = Notification {
+        device_token: job.device.token.clone(),
+        title: job.title.clone(),
+        body: job.body.clone(),
+        data: job.data.clone(),
+        id: job.msg_uid.clone(),
+        user_id: job.user_id.clone(),
+    };
+    let push = &settings.push;
+    let credentials = push.app(&job.device.app_id);
+    let outcome = match job.device.provider {
+        PushProvider::Apns => match credentials.and_then(|c| c.apns.as_ref()) {
+            Some(apns) => client.send_apns(apns, &notification).await,
+            None => return Attempt::Failed(NO_DESTINATION.into()),
+        },
+        PushProvider::Fcm => match credentials.and_then(|c| c.fcm.as_ref()) {
+            Some(fcm) => client.send_fcm(fcm, &notification).await,
+            None => return Attempt::Failed(NO_DESTINATION.into()),
+        },
+        PushProvider::Webhook => match &push.webhook_url {
+            Some(url) => {
+                let url = signed_url(url, app_key, secret, now_ms());
+                client.send_webhook(&url, &notification).await
+            }
+            None => return Attempt::Failed(NO_DESTINATION.into()),
+        },
+    };
+    match outcome {
+        Outcome::Delivered => Attempt::Delivered,
+        Outcome::TokenGone => Attempt::TokenGone,
+        Outcome::Retry { reason, .. } => Attempt::Failed(reason),
+        Outcome::Rejected { reason } => Attempt::Rejected(reason),
+    }
+}
+
+/// Writes outcomes through Raft, as many per write as have arrived meanwhile. A write
+/// that fails leaves its jobs waiting: they are simply sent again (at least once).
+pub(super) async fn record_outcomes(
+    node: Arc<HookNode>,
+    mut outcomes: mpsc::UnboundedReceiver<(Job, Attempt)>,
+    settled: Settled,
+    recorded: mpsc::UnboundedSender<()>,
+) {
+    while let Some(first) = outcomes.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < RECORD_BATCH {
+            match outcomes.try_recv() {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
+            }
+        }
+        let mut done = Vec::new();
+        let mut failures = Vec::new();
+        let mut gone_tokens = Vec::new();
+        for (job, attempt) in &batch {
+            let kind = job.event.kind();
+            let outcome = match attempt {
+                Attempt::Delivered => "delivered",
+                Attempt::Dropped => "dropped",
+                Attempt::Rejected(reason) => {
+                    tracing::debug!(id = job.id, kind, %reason, "push rejected by its provider");
+                    "rejected"
+                }
+                Attempt::TokenGone => {
+                    if let HookEvent::Push(push) = &job.event {
+                        gone_tokens.push(state::Command::UnregisterPushToken(
+                            state::UnregisterPushToken {
+                                app_key: job.app_key.clone(),
+                                user_id: push.user_id.clone(),
+                                device_id: push.device.device_id.clone(),
+                                token: Some(push.device.token.clone()),
+                            },
+                        ));
+                    }
+                    "token_gone"
+                }
+                Attempt::Failed(error) => {
+                    tracing::debug!(id = job.id, kind, %error, "callback failed");
+                    failures.push((job.id, error.clone()));
+                    "failed"
+                }
+            };
+            if !matches!(attempt, Attempt::Failed(_)) {
+                done.push(job.id);
+            }
+            node.metrics
+                .callback_attempts_total
+                .with(&CallbackAttempt { kind, outcome })
+                .inc();
+        }
+        let has_failures = !failures.is_empty();
+        let commands = [
+            (!done.is_empty()).then_some(state::Command::OutboxDelivered(state::OutboxDelivered {
+                ids: done,
+            })),
+            has_failures.then_some(state::Command::OutboxFailed(state::OutboxFailed {
+                failures,
+            })),
+        ]
+        .into_iter()
+        .flatten()
+        .chain(gone_tokens);
+        let envelopes = commands
+            .map(|command| Envelope {
+                area: node.area,
+                command,
+            })
+            .collect();
+        match node.writer.write(envelopes).await {
+            Ok(results) => {
+                // OutboxFailed answers how many became dead letters, per job in order.
+                let dead = results.iter().find_map(|r| match r {
+                    Ok(state::Output::Dead(ids)) => Some(ids.clone()),
+                    _ => None,
+                });
+                for id in dead.unwrap_or_default() {
+                    let kind = batch
+                        .iter()
+                        .find(|(job, _)| job.id == id)
+                        .map_or("unknown", |(job, _)| job.event.kind());
+                    node.metrics
+                        .callback_dead_letters_total
+                        .with(&CallbackKind { kind })
+                        .inc();
+                }
+            }
+            Err(e) => tracing::debug!(error = ?e, "callback outcomes not committed"),
+        }
+        let mut settled = settled.lock().unwrap_or_else(|e| e.into_inner());
+        for (job, _) in &batch {
+            settled.remove(&job.id);
+        }
+        drop(settled);
+        let _ = recorded.send(());
+    }
+}
