@@ -37,9 +37,19 @@ pub(crate) fn find_binary(name: &str) -> Option<PathBuf> {
 /// This run's directory under the system's temp dir (`meridian-bench-<pid>`); each
 /// benchmark removes what it put there.
 pub(crate) fn scratch_dir() -> anyhow::Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("meridian-bench-{}", std::process::id()));
+    let dir = scratch_path();
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+fn scratch_path() -> PathBuf {
+    std::env::temp_dir().join(format!("meridian-bench-{}", std::process::id()))
+}
+
+/// Removes this run's directory once the benchmarks have emptied it; one that still
+/// holds something (a benchmark stopped half-way) is left for a look.
+pub(crate) fn remove_scratch_dir() {
+    let _ = std::fs::remove_dir(scratch_path());
 }
 
 /// One writer's keep-alive HTTP/1.1 connection (to etcd's JSON gateway, or an edge).
@@ -52,4 +62,20 @@ pub(crate) async fn keepalive_connection(
     let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(connection);
     Ok(sender)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scratch_dir_goes_once_empty_and_stays_while_it_holds_something() {
+        let dir = scratch_dir().unwrap();
+        std::fs::write(dir.join("left-behind"), b"x").unwrap();
+        remove_scratch_dir();
+        assert!(dir.exists(), "a directory with something in it is kept");
+        std::fs::remove_file(dir.join("left-behind")).unwrap();
+        remove_scratch_dir();
+        assert!(!dir.exists(), "an empty directory is removed");
+    }
 }

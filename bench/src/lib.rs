@@ -82,7 +82,7 @@ async fn run_all() -> anyhow::Result<()> {
 }
 
 pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
-    match command {
+    let result = match command {
         BenchCommand::Raft(args) => raft::run(args).await,
         BenchCommand::Api(args) => api::run(args).await,
         BenchCommand::Soak(args) => soak::run(args).await,
@@ -93,5 +93,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Nav(args) => sessions::nav(args).await,
         BenchCommand::Hooks(args) => hooks::run(args).await,
         BenchCommand::All => run_all().await,
-    }
+    };
+    host::remove_scratch_dir();
+    result
 }
