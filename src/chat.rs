@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use meridian_client::server_api::post_form;
+use meridian_client::server_api::{form, post_form};
 use meridian_client::{conversation, ConnectOptions, Connection, MessageBody};
 use meridian_dev::endpoints::Endpoints;
 use meridian_proto::{ClientFrame, ServerFrame};
@@ -161,7 +161,7 @@ async fn connect(who: &Who, device: &Device) -> anyhow::Result<(Connection, Stri
         &key,
         &secret,
         "/user/getToken.json",
-        &format!("userId={}&name={}", who.user, who.user),
+        &form(&[("userId", &who.user), ("name", &who.user)]),
     )
     .await?;
     let token = answer["token"]

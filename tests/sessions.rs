@@ -481,7 +481,7 @@ async fn the_cli_chats_and_calls_the_server_api_through_the_dev_deployment() {
     };
     let sent = tokio::process::Command::new(binary())
         .args([
-            "chat", "send", "--user", "alice", "--to", "bob", "--text", "hi",
+            "chat", "send", "--user", "alice+1", "--to", "bob", "--text", "hi",
         ])
         .env("MERIDIAN_DEV_DATA_DIR", &data_dir)
         .env("RUST_LOG", "warn")
@@ -497,7 +497,8 @@ async fn the_cli_chats_and_calls_the_server_api_through_the_dev_deployment() {
     let received: serde_json::Value =
         serde_json::from_str(String::from_utf8_lossy(&heard.stdout).trim()).unwrap();
     assert_eq!(received["msgUID"], ack["msgUID"]);
-    assert_eq!(received["senderUserId"], "alice");
+    // `+` reaches the Server API encoded (a bare one in a form is a space).
+    assert_eq!(received["senderUserId"], "alice+1");
     assert_eq!(received["content"], r#"{"content":"hi"}"#);
     // The listener keeps its cursor: nothing new arrives, so it times out and fails.
     let (ok, _) = chat(
