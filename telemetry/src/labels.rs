@@ -6,13 +6,16 @@
 use std::borrow::Cow;
 use std::marker::PhantomData;
 
-use prometheus::core::{Collector, MetricVec, MetricVecBuilder};
+use prometheus::core::Collector;
+pub use prometheus::core::{MetricVec, MetricVecBuilder};
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 
-/// The labels of one metric family: their names, and one series' values in that order.
+/// The labels of one metric family: their names, and the series their values pick.
 pub trait LabelSet {
     const NAMES: &'static [&'static str];
-    fn values(&self) -> Vec<Cow<'_, str>>;
+    /// This set's series of `vec`, its values passed in [`LabelSet::NAMES`] order on the
+    /// stack (a metric update on a hot path allocates nothing for its labels).
+    fn series<B: MetricVecBuilder>(&self, vec: &MetricVec<B>) -> B::M;
 }
 
 /// A value a label can take.
@@ -55,8 +58,12 @@ macro_rules! label_set {
 
         impl $(<$lt>)? $crate::labels::LabelSet for $name $(<$lt>)? {
             const NAMES: &'static [&'static str] = &[$(stringify!($field)),+];
-            fn values(&self) -> Vec<std::borrow::Cow<'_, str>> {
-                vec![$($crate::labels::LabelValue::label(&self.$field)),+]
+            fn series<B: $crate::labels::MetricVecBuilder>(
+                &self,
+                vec: &$crate::labels::MetricVec<B>,
+            ) -> B::M {
+                #[allow(clippy::disallowed_methods)] // the one place labels become values
+                vec.with_label_values(&[$($crate::labels::LabelValue::label(&self.$field)),+])
             }
         }
     };
@@ -80,8 +87,7 @@ impl<L, B: MetricVecBuilder> Clone for Family<L, B> {
 impl<L: LabelSet, B: MetricVecBuilder + 'static> Family<L, B> {
     /// The series of `labels`.
     pub fn with(&self, labels: &L) -> B::M {
-        #[allow(clippy::disallowed_methods)] // the one place a label set becomes values
-        self.vec.with_label_values(&labels.values())
+        labels.series(&self.vec)
     }
 
     fn registered(vec: MetricVec<B>, registry: &Registry) -> prometheus::Result<Self>
