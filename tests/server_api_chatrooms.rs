@@ -264,13 +264,12 @@ async fn mutes_bans_blocks_whitelists_and_priorities() {
         .form("/chatroom/user/query.json", "chatroomId=r1&count=501")
         .await;
     assert_error(&answer, &value, 400, 1002);
-    let (answer, value) = api
-        .form(
-            "/chatroom/user/gag/add.json",
-            "chatroomId=nope&userId=alice&minute=5",
-        )
-        .await;
-    assert_error(&answer, &value, 400, 1002);
+    // API-05: a gag in a room that does not exist yet is kept for it.
+    api.ok(
+        "/chatroom/user/gag/add.json",
+        "chatroomId=nope&userId=alice&minute=5",
+    )
+    .await;
     let (answer, value) = api
         .form(
             "/chatroom/user/gag/add.json",
@@ -329,11 +328,18 @@ async fn chatroom_messages_and_broadcasts() {
     );
     assert_eq!(history["data"][0]["conversationType"], 4);
 
-    let (answer, value) = api
-        .form(
-            "/message/chatroom/publish.json",
-            r#"fromUserId=host&toChatroomId=nope&objectName=RC:TxtMsg&content={}"#,
+    // API-05: a room that does not exist accepts the message, which reaches nobody and
+    // is not kept.
+    api.ok(
+        "/message/chatroom/publish.json",
+        r#"fromUserId=host&toChatroomId=nope&objectName=RC:TxtMsg&content={}"#,
+    )
+    .await;
+    let (_, none) = api
+        .json(
+            "/v3/message/chatroom/query.json",
+            &json!({"chatroomId": "nope"}),
         )
         .await;
-    assert_error(&answer, &value, 400, 1002);
+    assert_eq!(none["data"], json!([]), "{none}");
 }

@@ -60,8 +60,12 @@ async fn users_register_get_tokens_refresh_and_expire_them() {
         answer.text()
     );
 
-    let refreshed_unknown = api.form("/user/refresh.json", "userId=nobody&name=x").await;
-    assert_error(&refreshed_unknown.0, &refreshed_unknown.1, 400, 1002);
+    // API-05: refreshing a user never registered registers it with that name.
+    api.ok("/user/refresh.json", "userId=nobody&name=x").await;
+    assert_eq!(
+        api.ok("/user/info.json", "userId=nobody").await["userName"],
+        "x"
+    );
     let expire = format!("userId=ironman&time={}", now_secs() * 1000);
     api.ok("/user/token/expire.json", &expire).await;
 }
@@ -243,11 +247,11 @@ async fn bans_blacklists_whitelists_and_tags() {
         )
         .await;
     assert_eq!(value["code"], 200, "{}", answer.text());
-    // One unknown user makes the whole batch fail, and nobody's tags change.
+    // One malformed user id makes the whole batch fail, and nobody's tags change.
     let (answer, value) = api
         .json(
             "/user/tag/batch/set.json",
-            &serde_json::json!({"userIds": ["bob", "nobody"], "tags": ["changed"]}),
+            &serde_json::json!({"userIds": ["bob", "no body"], "tags": ["changed"]}),
         )
         .await;
     assert_error(&answer, &value, 400, 1002);

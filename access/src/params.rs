@@ -212,6 +212,11 @@ pub fn json_body(body: &[u8]) -> Result<serde_json::Value, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::param(format!("invalid JSON body: {e}")))
 }
 
+/// A percent-encoded text decoded leniently (see [`decode`]), when the result is UTF-8.
+pub fn percent_decoded(text: &str) -> Option<String> {
+    String::from_utf8(decode(text.as_bytes())).ok()
+}
+
 /// Lenient percent-decoding: `+` → space, `%XX` with valid hex → that byte, any other
 /// `%` kept literally (unencoded SDKs send raw `%`).
 fn decode(raw: &[u8]) -> Vec<u8> {

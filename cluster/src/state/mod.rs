@@ -58,7 +58,7 @@ pub use chatrooms::{Chatroom, Priority, RoomEntry, RoomFlag, RoomSet, SetEntry};
 pub use command::{Command, Output};
 pub use conversations::{ConversationSetting, ConversationSettings, ConversationSummary};
 pub use cross_domain::history::HistoryPage;
-pub use cross_domain::publish::Publication;
+pub use cross_domain::publish::{Publication, RecallNotice};
 pub use feed::{FeedEvent, FeedPage, SyncPage, SyncRequest};
 pub use groups::{Group, Member};
 pub use meridian_proto::{Conversation, ConversationType};

@@ -181,6 +181,17 @@ pub enum Query {
     AreaEntry {
         code: AreaCode,
     },
+    /// Who is muted in a group (members and users muted before they join).
+    GroupMutes {
+        app_key: String,
+        group_id: String,
+    },
+    /// Users with every tag of `all` (when given) or any tag of `any`.
+    UsersByTags {
+        app_key: String,
+        all: Vec<String>,
+        any: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -224,6 +235,8 @@ pub enum QueryOutput {
     SensitiveWords(Vec<SensitiveWord>),
     AreaCatalog(Vec<CatalogEntry>),
     AreaEntry(CatalogEntry),
+    /// Users muted in a group and until when (ms).
+    Mutes(Vec<(String, u64)>),
 }
 
 /// Answers a query from committed state.
@@ -302,7 +315,7 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
             messages::by_uid(state, app_key, msg_uid).map(|m| QueryOutput::Messages(vec![m]))
         }
         Query::GroupMembers { app_key, group_id } => {
-            let group = groups::get(state, app_key, group_id)?;
+            let group = groups::get_or_empty(state, app_key, group_id, 0)?;
             groups::members(state, app_key, group_id)
                 .map(|members| QueryOutput::Members(group, members))
         }
@@ -363,6 +376,12 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
         }
         Query::AreaCatalog => areas::list(state).map(QueryOutput::AreaCatalog),
         Query::AreaEntry { code } => areas::get(state, *code).map(QueryOutput::AreaEntry),
+        Query::GroupMutes { app_key, group_id } => {
+            groups::mutes(state, app_key, group_id).map(QueryOutput::Mutes)
+        }
+        Query::UsersByTags { app_key, all, any } => {
+            users::with_tags(state, app_key, all, any).map(QueryOutput::UserIds)
+        }
         Query::Counts => Ok(QueryOutput::Counts {
             apps: state.count_prefix(keys::apps::APP)?,
             users: state.count_prefix(keys::users::USER)?,

@@ -186,6 +186,25 @@ pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<u64, 
     Ok(removed)
 }
 
+/// Users with every tag of `all` (when given) or any tag of `any`, by id.
+pub(super) fn with_tags(
+    state: &impl StateRead,
+    app_key: &str,
+    all: &[String],
+    any: &[String],
+) -> Result<Vec<String>, CommandError> {
+    apps::by_key(state, app_key)?;
+    let users: Vec<User> = state.scan(&of_app(keys::USER, app_key))?;
+    Ok(users
+        .into_iter()
+        .filter(|user| {
+            (!all.is_empty() && all.iter().all(|tag| user.tags.contains(tag)))
+                || any.iter().any(|tag| user.tags.contains(tag))
+        })
+        .map(|user| user.user_id)
+        .collect())
+}
+
 /// The users among `user_ids` that exist, in the order asked.
 pub(super) fn existing(
     state: &impl StateRead,
@@ -219,36 +238,43 @@ impl Apply for PutUser {
         let user_id: &str = &self.user_id;
         let name: Option<&str> = self.name.as_deref();
         let portrait: Option<&str> = self.portrait.as_deref();
-        validate_user_id(user_id)?;
-        let (_, env) = apps::by_key(state, app_key)?;
-        let key = keys::user(app_key, user_id);
-        let mut user = match state.get::<User>(&key)? {
-            Some(existing) => existing,
-            None => {
-                if env == AppEnv::Dev
-                    && state.count_prefix(&of_app(keys::USER, app_key))? >= DEV_USER_LIMIT
-                {
-                    return Err(CommandError::DevUserLimit {
-                        limit: DEV_USER_LIMIT,
-                    });
-                }
-                User {
-                    user_id: user_id.to_string(),
-                    name: String::new(),
-                    portrait: String::new(),
-                    created_at_ms: ctx.now_ms,
-                    tokens_valid_after_ms: 0,
-                    tags: Vec::new(),
-                }
-            }
-        };
+        let mut user = get_or_register(ctx, state, app_key, user_id)?;
         update_profile(&mut user, name, portrait)?;
-        state.put(key, &user)?;
+        state.put(keys::user(app_key, user_id), &user)?;
         Ok(user)
     }
 }
 
-/// Updates an existing user's name and/or portrait.
+/// The user's record, or a new one (not stored yet) for a user id the app has not
+/// registered: the app server is the directory of record, so the commercial service
+/// accepts profile, tag and token calls for any user id, and so do we.
+fn get_or_register(
+    ctx: ApplyContext,
+    state: &impl StateRead,
+    app_key: &str,
+    user_id: &str,
+) -> Result<User, CommandError> {
+    validate_user_id(user_id)?;
+    let (_, env) = apps::by_key(state, app_key)?;
+    if let Some(existing) = state.get::<User>(&keys::user(app_key, user_id))? {
+        return Ok(existing);
+    }
+    if env == AppEnv::Dev && state.count_prefix(&of_app(keys::USER, app_key))? >= DEV_USER_LIMIT {
+        return Err(CommandError::DevUserLimit {
+            limit: DEV_USER_LIMIT,
+        });
+    }
+    Ok(User {
+        user_id: user_id.to_string(),
+        name: String::new(),
+        portrait: String::new(),
+        created_at_ms: ctx.now_ms,
+        tokens_valid_after_ms: 0,
+        tags: Vec::new(),
+    })
+}
+
+/// Updates a user's name and/or portrait (registering a user id not seen yet).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RefreshUser {
     pub app_key: String,
@@ -260,12 +286,12 @@ pub struct RefreshUser {
 impl Apply for RefreshUser {
     type Answer = User;
 
-    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<User, CommandError> {
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<User, CommandError> {
         let app_key: &str = &self.app_key;
         let user_id: &str = &self.user_id;
         let name: Option<&str> = self.name.as_deref();
         let portrait: Option<&str> = self.portrait.as_deref();
-        let mut user = get(state, app_key, user_id)?;
+        let mut user = get_or_register(ctx, state, app_key, user_id)?;
         update_profile(&mut user, name, portrait)?;
         state.put(keys::user(app_key, user_id), &user)?;
         Ok(user)
@@ -284,11 +310,11 @@ impl Apply for ExpireTokens {
     type Answer = User;
 
     /// Refuses every token issued before `before_ms`.
-    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<User, CommandError> {
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<User, CommandError> {
         let app_key: &str = &self.app_key;
         let user_id: &str = &self.user_id;
         let before_ms = self.before_ms;
-        let mut user = get(state, app_key, user_id)?;
+        let mut user = get_or_register(ctx, state, app_key, user_id)?;
         user.tokens_valid_after_ms = user.tokens_valid_after_ms.max(before_ms);
         state.put(keys::user(app_key, user_id), &user)?;
         Ok(user)
@@ -306,7 +332,7 @@ pub struct SetTags {
 impl Apply for SetTags {
     type Answer = User;
 
-    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<User, CommandError> {
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<User, CommandError> {
         let app_key: &str = &self.app_key;
         let user_id: &str = &self.user_id;
         let tags: &[String] = &self.tags;
@@ -325,7 +351,7 @@ impl Apply for SetTags {
                 format!("tag {tag:?} must be 1 to 40 characters"),
             ));
         }
-        let mut user = get(state, app_key, user_id)?;
+        let mut user = get_or_register(ctx, state, app_key, user_id)?;
         user.tags = tags.to_vec();
         state.put(keys::user(app_key, user_id), &user)?;
         Ok(user)

@@ -6,8 +6,10 @@ use std::sync::Arc;
 use meridian_access::directory::Resolved;
 use meridian_access::error::{unexpected, ApiError};
 use meridian_access::params::Params;
-use meridian_cluster::state::{Command, Envelope, Message, Output, Query, QueryOutput};
-use meridian_cluster::ClusterClient;
+use meridian_cluster::state::{
+    Command, CommandError, Envelope, Message, Output, Query, QueryOutput,
+};
+use meridian_cluster::{ClusterClient, ClusterError};
 use serde_json::Value;
 
 /// The parsed body of a call.
@@ -65,15 +67,24 @@ impl Call {
 
     /// A stored message of the app, by id.
     pub async fn message(&self, msg_uid: &str) -> Result<Message, ApiError> {
-        match self
-            .read(Query::GetMessage {
-                app_key: self.app_key(),
-                msg_uid: msg_uid.to_string(),
+        self.find_message(msg_uid).await?.ok_or_else(|| {
+            ApiError::from(CommandError::NotFound {
+                what: format!("message {msg_uid}"),
             })
-            .await?
-        {
-            QueryOutput::Messages(mut found) if found.len() == 1 => Ok(found.remove(0)),
-            other => Err(unexpected(other)),
+        })
+    }
+
+    /// A stored message of the app by id, `None` when the area keeps no such message.
+    pub async fn find_message(&self, msg_uid: &str) -> Result<Option<Message>, ApiError> {
+        let query = Query::GetMessage {
+            app_key: self.app_key(),
+            msg_uid: msg_uid.to_string(),
+        };
+        match self.cluster.read(query).await {
+            Ok(QueryOutput::Messages(mut found)) if found.len() == 1 => Ok(Some(found.remove(0))),
+            Ok(other) => Err(unexpected(other)),
+            Err(ClusterError::Refused(CommandError::NotFound { .. })) => Ok(None),
+            Err(error) => Err(error.into()),
         }
     }
 

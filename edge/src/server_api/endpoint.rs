@@ -147,7 +147,14 @@ pub(super) enum Endpoint {
     ChatroomDestroySet,
     HistoryArchive,
     HistoryArchiveDelete,
+    PrivateTemplate,
+    SystemTemplate,
+    SensitiveDeleteOne,
 }
+
+/// The budget of broadcasts and pushes to all (SYS-04).
+pub(super) const BROADCAST_CLASSES: &[LimitClass] =
+    &[LimitClass::BroadcastHourly, LimitClass::BroadcastDaily];
 
 impl Endpoint {
     pub(super) fn from_path(path: &str) -> Option<Self> {
@@ -261,6 +268,9 @@ impl Endpoint {
             "/chatroom/destroy/set.json" => Endpoint::ChatroomDestroySet,
             "/message/history.json" => Endpoint::HistoryArchive,
             "/message/history/delete.json" => Endpoint::HistoryArchiveDelete,
+            "/message/private/publish_template.json" => Endpoint::PrivateTemplate,
+            "/message/system/publish_template.json" => Endpoint::SystemTemplate,
+            "/sensitiveword/delete.json" => Endpoint::SensitiveDeleteOne,
             "/message/ultragroup/publish.json" => Endpoint::UltraPublish,
             "/v3/message/ultragroup/query.json" => Endpoint::UltraQuery,
             "/ultragroup/create.json" => Endpoint::UltraCreate,
@@ -310,6 +320,8 @@ impl Endpoint {
                 | Endpoint::ChatroomHistory
                 | Endpoint::UltraPublish
                 | Endpoint::UltraQuery
+                | Endpoint::PrivateTemplate
+                | Endpoint::SystemTemplate
         )
     }
 
@@ -332,18 +344,15 @@ impl Endpoint {
     pub(super) fn limit_classes(self) -> &'static [LimitClass] {
         match self {
             Endpoint::GetToken => &[LimitClass::GetToken],
-            Endpoint::PrivatePublish | Endpoint::StatusPrivatePublish => {
-                &[LimitClass::PrivatePublish]
-            }
+            Endpoint::PrivatePublish
+            | Endpoint::StatusPrivatePublish
+            | Endpoint::PrivateTemplate => &[LimitClass::PrivatePublish],
             Endpoint::GroupPublish | Endpoint::StatusGroupPublish => &[LimitClass::GroupPublish],
             Endpoint::ChatroomPublish => &[LimitClass::ChatroomPublish],
             Endpoint::UltraPublish => &[LimitClass::UltraGroupPublish],
             Endpoint::ChatroomBroadcast => &[LimitClass::ChatroomBroadcast],
-            // SYS-04: `/push.json` (the commercial push to all) shares the broadcast
-            // budget whatever its audience; `/push/user.json` does not.
-            Endpoint::Broadcast | Endpoint::Push => {
-                &[LimitClass::BroadcastHourly, LimitClass::BroadcastDaily]
-            }
+            // SYS-04: `/push.json` to everyone shares this budget too (see `ServerApi::serve`).
+            Endpoint::Broadcast => BROADCAST_CLASSES,
             _ => &[LimitClass::Default],
         }
     }

@@ -173,17 +173,17 @@ pub(super) async fn mute_members(call: &Call, mute: bool) -> Fields {
 pub(super) async fn muted_members(call: &Call) -> Fields {
     let group_id = call.form()?.required("groupId")?.to_string();
     match call
-        .read(Query::GroupMembers {
+        .read(Query::GroupMutes {
             app_key: call.app_key(),
             group_id,
         })
         .await?
     {
-        QueryOutput::Members(_, members) => {
-            let users: Vec<Value> = members
+        QueryOutput::Mutes(mutes) => {
+            let users: Vec<Value> = mutes
                 .iter()
-                .filter(|m| m.muted_until_ms > call.now_ms)
-                .map(|m| json!({ "userId": m.user_id, "time": format_time(m.muted_until_ms) }))
+                .filter(|(_, until_ms)| *until_ms > call.now_ms)
+                .map(|(user_id, until_ms)| json!({ "userId": user_id, "time": format_time(*until_ms) }))
                 .collect();
             Ok(fields(json!({ "users": users })))
         }

@@ -4,7 +4,7 @@ use meridian_cluster::state;
 use meridian_cluster::state::messages::{MAX_CONTENT_BYTES, MAX_PAGE};
 use meridian_cluster::state::{
     Command, Conversation, ConversationType, HistoryPage, Message, MessageFlags, NewMessage,
-    Output, Publication, Query, QueryOutput, Recall,
+    Output, Publication, Query, QueryOutput, Recall, RecallNotice,
 };
 use serde_json::{json, Map, Value};
 
@@ -15,19 +15,19 @@ use meridian_access::params::Params;
 /// Recipients one private publish may name (the commercial service's limit).
 pub(super) const MAX_PRIVATE_RECIPIENTS: usize = 1000;
 /// Recipients one system publish may name.
-const MAX_SYSTEM_RECIPIENTS: usize = 100;
+pub(super) const MAX_SYSTEM_RECIPIENTS: usize = 100;
 const DEFAULT_PAGE: usize = 20;
 
 /// The message parameters every publish path shares.
-struct Publish {
-    from: String,
-    object_name: String,
-    content: String,
-    flags: MessageFlags,
-    channel: String,
-    push_content: Option<String>,
-    push_data: Option<String>,
-    verify_blacklist: bool,
+pub(super) struct Publish {
+    pub from: String,
+    pub object_name: String,
+    pub content: String,
+    pub flags: MessageFlags,
+    pub channel: String,
+    pub push_content: Option<String>,
+    pub push_data: Option<String>,
+    pub verify_blacklist: bool,
 }
 
 fn publish_params(form: &Params) -> Result<Publish, ApiError> {
@@ -74,7 +74,11 @@ pub(super) fn content_flags(
     Ok(flags)
 }
 
-fn new_message(p: &Publish, conversation: Conversation, recipient: Option<&str>) -> NewMessage {
+pub(super) fn new_message(
+    p: &Publish,
+    conversation: Conversation,
+    recipient: Option<&str>,
+) -> NewMessage {
     directed_message(p, conversation, recipient, Vec::new())
 }
 
@@ -123,7 +127,8 @@ pub(super) async fn publish_to(
             // answers, though nobody receives it.
             Publication::Stored { msg_uid, .. }
             | Publication::Transient { msg_uid, .. }
-            | Publication::Dropped { msg_uid, .. } => {
+            | Publication::Dropped { msg_uid, .. }
+            | Publication::Unrouted { msg_uid, .. } => {
                 Some(json!({ id_field: id, "messageUID": msg_uid }))
             }
             Publication::Blocked | Publication::Sensitive => None,
@@ -159,7 +164,11 @@ pub(super) async fn private_publish(call: &Call, status_only: bool) -> Fields {
 pub(super) fn private_cost(body: &super::Body) -> f64 {
     match body {
         super::Body::Form(form) => form.all("toUserId").len().max(1) as f64,
-        super::Body::Json(_) => 1.0,
+        // Template publishes name their recipients in a JSON array.
+        super::Body::Json(json) => json
+            .get("toUserId")
+            .and_then(serde_json::Value::as_array)
+            .map_or(1, |to| to.len().max(1)) as f64,
     }
 }
 
@@ -223,8 +232,30 @@ pub(super) async fn recall(call: &Call) -> Fields {
     let msg_uid = form.required("messageUID")?.to_string();
     let channel = form.get("busChannel").unwrap_or_default();
     let by_admin = form.bool_flag("isAdmin", false)?;
-    let stored = call.message(&msg_uid).await?;
-    if stored.conversation != conversation_of(kind, &from, target, channel) && !by_admin {
+    let delete = form.bool_flag("isDelete", false)?;
+    let conversation = conversation_of(kind, &from, target, channel);
+    let stored = match call.find_message(&msg_uid).await? {
+        Some(stored) => stored,
+        // A message this area does not keep (sent before the app moved here, or past its
+        // retention) may still be on devices: they get the recall notice, as the
+        // commercial service, which never checks the UID, sends it.
+        None => {
+            let notice = RecallNotice {
+                msg_uid: &msg_uid,
+                original_sender: &from,
+                by_admin,
+                delete,
+            };
+            let message = notice.message(&conversation, &from, Vec::new());
+            call.write(Command::Publish(state::Publish {
+                app_key: call.app_key(),
+                messages: vec![message],
+            }))
+            .await?;
+            return Ok(Map::new());
+        }
+    };
+    if stored.conversation != conversation && !by_admin {
         return Err(ApiError::param(format!(
             "message {msg_uid} is not in that conversation"
         )));
@@ -234,7 +265,7 @@ pub(super) async fn recall(call: &Call) -> Fields {
         sender: from,
         msg_uid,
         by_admin,
-        delete: form.bool_flag("isDelete", false)?,
+        delete,
     }))
     .await?;
     Ok(Map::new())

@@ -16,6 +16,7 @@ mod messages;
 mod push;
 pub mod rate_limit;
 mod sensitive;
+mod templates;
 mod ultragroups;
 mod users;
 
@@ -164,13 +165,18 @@ impl ServerApi {
         // Only a well-formed, authenticated call spends the app's budget; a private
         // message to N users costs N.
         let cost = match endpoint {
-            Endpoint::PrivatePublish | Endpoint::StatusPrivatePublish => {
-                messages::private_cost(&body)
-            }
+            Endpoint::PrivatePublish
+            | Endpoint::StatusPrivatePublish
+            | Endpoint::PrivateTemplate => messages::private_cost(&body),
             _ => 1.0,
         };
+        // SYS-04: a push to everyone draws from the broadcast budget; to tags or users not.
+        let classes = match endpoint {
+            Endpoint::Push if push::to_everyone(&body) => endpoint::BROADCAST_CLASSES,
+            _ => endpoint.limit_classes(),
+        };
         if let Some(limits) = &self.limits {
-            limits.take(app.app_key(), endpoint.limit_classes(), cost)?;
+            limits.take(app.app_key(), classes, cost)?;
         }
         let cluster = self
             .directory
@@ -197,6 +203,7 @@ impl ServerApi {
             Endpoint::CheckOnline => users::check_online(&call).await,
             Endpoint::SensitiveAdd => sensitive::add(&call).await,
             Endpoint::SensitiveDelete => sensitive::batch_delete(&call).await,
+            Endpoint::SensitiveDeleteOne => sensitive::delete(&call).await,
             Endpoint::SensitiveList => sensitive::list(&call).await,
             Endpoint::Push => push::push(&call).await,
             Endpoint::PushUser => push::push_user(&call).await,
@@ -216,6 +223,12 @@ impl ServerApi {
             Endpoint::PrivatePublish => messages::private_publish(&call, false).await,
             Endpoint::StatusPrivatePublish => messages::private_publish(&call, true).await,
             Endpoint::SystemPublish => messages::system_publish(&call).await,
+            Endpoint::PrivateTemplate => {
+                templates::publish(&call, templates::TemplateKind::Private).await
+            }
+            Endpoint::SystemTemplate => {
+                templates::publish(&call, templates::TemplateKind::System).await
+            }
             Endpoint::Recall => messages::recall(&call).await,
             Endpoint::PrivateQuery => messages::private_query(&call).await,
             Endpoint::GroupCreate | Endpoint::GroupJoin => groups::join(&call).await,

@@ -1,15 +1,24 @@
-//! Push-only notifications (SYS-03, commercially "不落地通知"): `/push.json` to everyone,
-//! tags or users, and `/push/user.json` to listed users. They reach devices through the
-//! app's push settings and make no message. `/push.json` counts against the broadcast
+//! `/push.json` and `/push/user.json`. Without a `message`, a push-only notification
+//! (SYS-03, commercially "不落地通知") to everyone, tags or users: it reaches devices
+//! through the app's push settings and makes no message. With a `message`, a broadcast
+//! (SYS-02) to that audience: a system message each user keeps, pushed to the offline
+//! ones with the notification's text. Either to everyone counts against the broadcast
 //! budget (SYS-04).
 
-use meridian_cluster::state::push::{Notice, NoticeAudience, PushProvider};
-use meridian_cluster::state::{Command, Output, PushNotice};
+use meridian_cluster::state::push::{Notice, NoticeAudience, PushProvider, MAX_NOTICE_USERS};
+use meridian_cluster::state::{Command, Conversation, Output, PushNotice, Query, QueryOutput};
 use serde_json::{json, Value};
 
-use super::{fields, unexpected, Call, Fields};
+use super::messages::{content_flags, new_message, publish_to, Publish};
+use super::{fields, unexpected, Body, Call, Fields};
 use meridian_access::error::ApiError;
-use meridian_access::params::{json_strings, json_strings_at_most};
+use meridian_access::params::{json_strings, json_strings_at_most, percent_decoded};
+
+/// Whether a `/push.json` body goes to every user (SYS-04 budgets those).
+pub(super) fn to_everyone(body: &Body) -> bool {
+    matches!(body, Body::Json(json)
+        if json.pointer("/audience/is_to_all").and_then(Value::as_bool) == Some(true))
+}
 
 /// Users one `/push/user.json` call may name.
 const MAX_PUSH_USERS: usize = 100;
@@ -88,14 +97,120 @@ pub(super) async fn push(call: &Call) -> Fields {
     let notification = body
         .get("notification")
         .ok_or_else(|| ApiError::missing("notification"))?;
-    let audience = NoticeAudience {
+    let mut audience = NoticeAudience {
         everyone: audience.get("is_to_all").and_then(Value::as_bool) == Some(true),
         user_ids: optional_list(audience, "userid")?,
         tags_all: optional_list(audience, "tag")?,
         tags_any: optional_list(audience, "tag_or")?,
         providers: providers(body)?,
     };
-    send(call, notice(audience, notification, "alert")?).await
+    // As documented: everyone overrides the lists, and named users override tags.
+    if audience.everyone {
+        audience.user_ids.clear();
+    }
+    if audience.everyone || !audience.user_ids.is_empty() {
+        audience.tags_all.clear();
+        audience.tags_any.clear();
+    }
+    let notice = notice(audience, notification, "alert")?;
+    match body.get("message") {
+        None | Some(Value::Null) => send(call, notice).await,
+        Some(message) => broadcast(call, body, message, notice).await,
+    }
+}
+
+/// The `message` form: one system message per user of the audience (a landing broadcast
+/// to everyone is one message every user sees), pushed with the notification's text.
+async fn broadcast(call: &Call, body: &Value, message: &Value, notice: Notice) -> Fields {
+    let from = text(body, "fromuserid")
+        .or_else(|| text(body, "fromUserId"))
+        .ok_or_else(|| ApiError::missing("fromuserid"))?
+        .to_string();
+    let object_name = text(message, "objectName")
+        .ok_or_else(|| ApiError::missing("objectName"))?
+        .to_string();
+    let content = message_content(message)?;
+    let p = Publish {
+        from,
+        flags: content_flags(&object_name, &content, true, true)?,
+        object_name,
+        content,
+        channel: String::new(),
+        push_content: Some(notice.body.clone()),
+        push_data: notice.data.clone(),
+        verify_blacklist: false,
+    };
+    let audience = notice.audience;
+    if audience.everyone {
+        let message = new_message(&p, Conversation::system(&p.from, ""), None);
+        let answer = publish_to(call, vec![message], "userId", &[""]).await?;
+        return Ok(fields(json!({ "id": first_uid(&answer) })));
+    }
+    let users = if audience.user_ids.is_empty() {
+        tagged_users(call, audience.tags_all, audience.tags_any).await?
+    } else {
+        audience.user_ids
+    };
+    let messages = users
+        .iter()
+        .map(|user| new_message(&p, Conversation::system(&p.from, user), Some(user)))
+        .collect();
+    let ids: Vec<&str> = users.iter().map(String::as_str).collect();
+    let mut answer = publish_to(call, messages, "userId", &ids).await?;
+    answer.insert("id".into(), first_uid(&answer));
+    Ok(answer)
+}
+
+/// The first message's id names a broadcast, as a notice's id names the notice.
+fn first_uid(answer: &serde_json::Map<String, Value>) -> Value {
+    answer
+        .get("messageUIDs")
+        .and_then(|uids| uids.get(0))
+        .and_then(|uid| uid.get("messageUID"))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// The message content: a JSON string, which one published SDK percent-encodes.
+fn message_content(message: &Value) -> Result<String, ApiError> {
+    let content = match message.get("content") {
+        Some(Value::String(text)) if !text.is_empty() => text.clone(),
+        Some(Value::Object(object)) => Value::Object(object.clone()).to_string(),
+        _ => return Err(ApiError::missing("content")),
+    };
+    if serde_json::from_str::<Value>(&content).is_err() {
+        if let Some(decoded) = percent_decoded(&content) {
+            if serde_json::from_str::<Value>(&decoded).is_ok() {
+                return Ok(decoded);
+            }
+        }
+    }
+    Ok(content)
+}
+
+/// The users a tag audience names (at most as many as a notice may name).
+async fn tagged_users(
+    call: &Call,
+    all: Vec<String>,
+    any: Vec<String>,
+) -> Result<Vec<String>, ApiError> {
+    let output = call
+        .read(Query::UsersByTags {
+            app_key: call.app_key(),
+            all,
+            any,
+        })
+        .await?;
+    let QueryOutput::UserIds(users) = output else {
+        return Err(unexpected(output));
+    };
+    if users.len() > MAX_NOTICE_USERS {
+        return Err(ApiError::CountOverLimit {
+            what: "users a tag broadcast reaches".into(),
+            limit: MAX_NOTICE_USERS as u64,
+        });
+    }
+    Ok(users)
 }
 
 /// `/push/user.json`: `{userIds, notification: {title?, pushContent, ios?, android?}}`.

@@ -27,9 +27,20 @@ pub(super) async fn add(call: &Call) -> Fields {
 
 pub(super) async fn batch_delete(call: &Call) -> Fields {
     let words = call.form()?.required_at_most("words", MAX_DELETE_WORDS)?;
+    delete_words(call, owned(&words)).await
+}
+
+/// `/sensitiveword/delete.json`: one `word` (the older SDKs' path).
+pub(super) async fn delete(call: &Call) -> Fields {
+    let word = call.form()?.required("word")?.to_string();
+    delete_words(call, vec![word]).await
+}
+
+/// Words the app does not have are skipped: deleting is done either way.
+async fn delete_words(call: &Call, words: Vec<String>) -> Fields {
     call.write(Command::DeleteSensitiveWords(DeleteSensitiveWords {
         app_key: call.app_key(),
-        words: owned(&words),
+        words,
     }))
     .await?;
     Ok(fields(json!({})))

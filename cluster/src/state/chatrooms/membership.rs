@@ -14,13 +14,13 @@ use crate::state::users::validate_user_id;
 use super::sets::{set_members, RoomSet};
 use super::{get, report, touch};
 
-/// Members currently in a room (joins come from client sessions), oldest first.
+/// Members currently in a room (joins come from client sessions), oldest first. A room
+/// that does not exist has none (the commercial service answers so too).
 pub(in crate::state) fn members(
     state: &impl StateRead,
     app_key: &str,
     room_id: &str,
 ) -> Result<Vec<(String, u64)>, CommandError> {
-    get(state, app_key, room_id)?;
     let mut members: Vec<(String, u64)> =
         state.scan(&keys::of_room(keys::MEMBER, app_key, room_id))?;
     members.sort_by_key(|(_, joined)| *joined);

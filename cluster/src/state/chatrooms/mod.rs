@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::apply::{Apply, ApplyContext, CommandError};
 use super::apps;
-use super::groups::validate_group_id as validate_room_id;
+use super::groups::validate_group_id;
 use super::keys::{chatrooms as keys, of_app};
 use super::outbox::{self, RoomCause, RoomChange, RoomEvent};
 use super::store::{Overlay, StateRead};
@@ -67,6 +67,55 @@ pub(in crate::state) fn get(
     state
         .get(&keys::room(app_key, room_id))?
         .ok_or_else(|| CommandError::not_found(format!("chatroom {room_id}")))
+}
+
+/// Whether the app has this room now.
+pub(in crate::state) fn exists(
+    state: &impl StateRead,
+    app_key: &str,
+    room_id: &str,
+) -> Result<bool, CommandError> {
+    Ok(state.get_raw(&keys::room(app_key, room_id))?.is_some())
+}
+
+pub(super) fn validate_room_id(room_id: &str) -> Result<(), CommandError> {
+    validate_group_id(room_id)
+        .map_err(|_| CommandError::invalid("chatroomId", "must be 1 to 64 of A-Z a-z 0-9 _ = + -"))
+}
+
+/// A room's record to change a setting on, and the key to store it under. The commercial
+/// service keeps no room directory of record, so an app may set a flag before the room
+/// exists: it is kept as the room's preset and taken over when the room is created.
+fn settable(
+    state: &impl StateRead,
+    app_key: &str,
+    room_id: &str,
+) -> Result<(Chatroom, Vec<u8>), CommandError> {
+    let key = keys::room(app_key, room_id);
+    if let Some(room) = state.get(&key)? {
+        return Ok((room, key));
+    }
+    validate_room_id(room_id)?;
+    let key = keys::preset(app_key, room_id);
+    let preset = state
+        .get(&key)?
+        .unwrap_or_else(|| Chatroom::new(room_id, "", 0));
+    Ok((preset, key))
+}
+
+impl Chatroom {
+    fn new(room_id: &str, name: &str, now_ms: u64) -> Self {
+        Chatroom {
+            room_id: room_id.to_string(),
+            name: name.to_string(),
+            created_at_ms: now_ms,
+            last_activity_ms: now_ms,
+            muted: false,
+            distribution_stopped: false,
+            keep_alive: false,
+            idle_destroy_ms: IDLE_DESTROY_MS,
+        }
+    }
 }
 
 /// HOOK-04: tells the app server about a room's change.
@@ -190,9 +239,9 @@ impl Apply for SetChatroomIdleDestroy {
                 "must be 1 minute to 7 days",
             ));
         }
-        let mut room = get(state, app_key, room_id)?;
+        let (mut room, key) = settable(state, app_key, room_id)?;
         room.idle_destroy_ms = idle_ms;
-        Ok(state.put(keys::room(app_key, room_id), &room)?)
+        Ok(state.put(key, &room)?)
     }
 }
 
@@ -212,9 +261,7 @@ impl Apply for CreateChatrooms {
         let rooms: &[(String, String)] = &self.rooms;
         apps::by_key(state, app_key)?;
         for (room_id, name) in rooms {
-            validate_room_id(room_id).map_err(|_| {
-                CommandError::invalid("chatroomId", "must be 1 to 64 of A-Z a-z 0-9 _ = + -")
-            })?;
+            validate_room_id(room_id)?;
             if name.chars().count() > MAX_NAME_CHARS {
                 return Err(CommandError::invalid(
                     "name",
@@ -225,15 +272,16 @@ impl Apply for CreateChatrooms {
             if state.get_raw(&key)?.is_some() {
                 continue;
             }
+            // Flags the app set before the room existed apply from its creation.
+            let preset_key = keys::preset(app_key, room_id);
+            let preset: Option<Chatroom> = state.get(&preset_key)?;
+            state.delete(preset_key);
             let room = Chatroom {
                 room_id: room_id.clone(),
                 name: name.clone(),
                 created_at_ms: ctx.now_ms,
                 last_activity_ms: ctx.now_ms,
-                muted: false,
-                distribution_stopped: false,
-                keep_alive: false,
-                idle_destroy_ms: IDLE_DESTROY_MS,
+                ..preset.unwrap_or_else(|| Chatroom::new(room_id, name, ctx.now_ms))
             };
             state.put(key, &room)?;
             report(
@@ -281,14 +329,15 @@ impl Apply for SetChatroomFlag {
         let room_ids: &[String] = &self.room_ids;
         let flag = self.flag;
         let on = self.on;
+        apps::by_key(state, app_key)?;
         for room_id in room_ids {
-            let mut room = get(state, app_key, room_id)?;
+            let (mut room, key) = settable(state, app_key, room_id)?;
             match flag {
                 RoomFlag::Muted => room.muted = on,
                 RoomFlag::DistributionStopped => room.distribution_stopped = on,
                 RoomFlag::KeepAlive => room.keep_alive = on,
             }
-            state.put(keys::room(app_key, room_id), &room)?;
+            state.put(key, &room)?;
         }
         Ok(())
     }

@@ -10,8 +10,8 @@ use crate::state::outbox::RoomCause;
 use crate::state::store::{Overlay, StateRead};
 use crate::state::users::validate_user_id;
 
-use super::get;
 use super::membership::leave;
+use super::validate_room_id;
 
 /// The sets of users or message types that rooms (or the whole app) keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,10 +83,8 @@ pub(in crate::state) fn set_members(
     now_ms: u64,
 ) -> Result<Vec<SetEntry>, CommandError> {
     apps::by_key(state, app_key)?;
+    // A room that does not exist (yet) may have sets: see `ChangeRoomSet`.
     let scope = set_scope(set, room_id)?;
-    if scope != keys::APP_SCOPE {
-        get(state, app_key, scope)?;
-    }
     let entries: Vec<SetEntry> = state.scan(&keys::set(app_key, scope, set.tag()))?;
     Ok(entries
         .into_iter()
@@ -116,9 +114,14 @@ impl Apply for ChangeRoomSet {
         let members: &[String] = &self.members;
         let until_ms = self.present.then_some(self.until_ms);
         apps::by_key(state, app_key)?;
+        // Sets are kept by room id whether or not the room exists yet, as the commercial
+        // service does: a user gagged or banned before the room is created stays so in
+        // it. Destroying a room clears its sets.
         let scope = set_scope(set, room_id)?;
+        let room_exists =
+            scope != keys::APP_SCOPE && state.get_raw(&keys::room(app_key, scope))?.is_some();
         if scope != keys::APP_SCOPE {
-            get(state, app_key, scope)?;
+            validate_room_id(scope)?;
         }
         if members.is_empty() {
             return Err(CommandError::invalid("members", "at least one is required"));
@@ -133,7 +136,7 @@ impl Apply for ChangeRoomSet {
                 ));
             }
             let key = keys::set_member(app_key, scope, set.tag(), member);
-            if until_ms.is_some() && set == RoomSet::Blocked {
+            if until_ms.is_some() && set == RoomSet::Blocked && room_exists {
                 // A ban kicks the user out as well as keeping them out.
                 leave(
                     ctx,

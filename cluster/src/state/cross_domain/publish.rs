@@ -4,7 +4,7 @@
 //! checked against memberships, mutes, blacklists and sensitive words first, and stored
 //! once however often the client retries.
 
-use meridian_proto::ConversationType;
+use meridian_proto::{Conversation, ConversationType};
 use serde::{Deserialize, Serialize};
 
 use super::{client_sends, notifications};
@@ -36,6 +36,9 @@ pub enum Publication {
     },
     /// A client's text contains one of the app's sensitive words (HOOK-06).
     Sensitive,
+    /// An app server's message to a chatroom that does not exist: accepted, as the
+    /// commercial service accepts it, but neither stored nor delivered (nobody is in it).
+    Unrouted { msg_uid: String, sent_time_ms: u64 },
 }
 
 /// Stores messages (one per conversation); each gets a `msgUID` and, unless it is a
@@ -101,28 +104,54 @@ impl Apply for Recall {
             message.content.clear();
         }
         messages::replace(state, app_key, &message)?;
-        let notice = NewMessage {
-            conversation: message.conversation.clone(),
-            sender: sender.to_string(),
+        let notice = RecallNotice {
+            msg_uid,
+            original_sender: &message.sender,
+            by_admin,
+            delete,
+        }
+        .message(&message.conversation, sender, message.visible_to.clone());
+        publish(ctx, state, app_key, &[notice])
+    }
+}
+
+/// The `RC:RcCmd` message that tells a conversation's devices a message was recalled.
+pub struct RecallNotice<'a> {
+    pub msg_uid: &'a str,
+    /// Who sent the recalled message: `targetId` is the conversation as they see it.
+    pub original_sender: &'a str,
+    pub by_admin: bool,
+    pub delete: bool,
+}
+
+impl RecallNotice<'_> {
+    pub fn message(
+        &self,
+        conversation: &Conversation,
+        recaller: &str,
+        visible_to: Vec<String>,
+    ) -> NewMessage {
+        NewMessage {
+            conversation: conversation.clone(),
+            sender: recaller.to_string(),
             recipient: None,
             object_name: "RC:RcCmd".into(),
             content: serde_json::json!({
-                "messageUId": msg_uid,
-                "conversationType": message.conversation.kind.code(),
-                "targetId": message.conversation.target_for(&message.sender),
-                "channelId": message.conversation.channel,
-                "isAdmin": u8::from(by_admin),
-                "isDelete": u8::from(delete),
+                "messageUId": self.msg_uid,
+                "conversationType": conversation.kind.code(),
+                "targetId": conversation.target_for(self.original_sender),
+                "channelId": conversation.channel,
+                "isAdmin": u8::from(self.by_admin),
+                "isDelete": u8::from(self.delete),
             })
             .to_string(),
             flags: MessageFlags::builtin("RC:RcCmd"),
             push_content: None,
             push_data: None,
             verify_blacklist: false,
-            visible_to: message.visible_to.clone(),
+            visible_to,
             sender_device: None,
-        };
-        publish(ctx, state, app_key, &[notice])
+        }
     }
 }
 
@@ -157,10 +186,19 @@ pub(in crate::state) fn publish(
         let conversation = &message.conversation;
         let mut visible_to = message.visible_to.clone();
         match conversation.kind {
-            ConversationType::Group => {
-                groups::get(state, app_key, &conversation.first)?;
-            }
+            // A group the app server never filled has no members: the message is kept in
+            // its history and reaches nobody, as on the commercial service. Clients must
+            // be members (`may_send_from_client`).
+            ConversationType::Group => groups::validate_group_id(&conversation.first)?,
             ConversationType::Chatroom => {
+                let from_app_server = message.sender_device.is_none();
+                if from_app_server && !chatrooms::exists(state, app_key, &conversation.first)? {
+                    out.push(Publication::Unrouted {
+                        msg_uid: messages::next_uid(ctx, state)?,
+                        sent_time_ms: ctx.now_ms,
+                    });
+                    continue;
+                }
                 chatrooms::touch(ctx, state, app_key, &conversation.first)?;
             }
             ConversationType::UltraGroup => {

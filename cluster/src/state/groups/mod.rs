@@ -14,7 +14,7 @@ use super::users::validate_user_id;
 
 mod mutes;
 
-pub(in crate::state) use mutes::{may_speak, mute_whitelist, muted_groups};
+pub(in crate::state) use mutes::{may_speak, mute_whitelist, muted_groups, mutes};
 pub use mutes::{ChangeGroupMuteWhitelist, MuteGroupMembers, SetGroupMuted};
 
 /// SPEC GRP-01: 3000 members per group by default.
@@ -83,6 +83,34 @@ pub(super) fn get(
         .ok_or_else(|| CommandError::not_found(format!("group {group_id}")))
 }
 
+/// The group's record, or an empty one (not stored) for a group id the app never used.
+/// The commercial service keeps no group directory of record (the app server does), so
+/// settings and queries on such a group succeed there; a change that needs a record
+/// stores this one.
+pub(in crate::state) fn get_or_empty(
+    state: &impl StateRead,
+    app_key: &str,
+    group_id: &str,
+    now_ms: u64,
+) -> Result<Group, CommandError> {
+    validate_group_id(group_id)?;
+    Ok(state
+        .get(&keys::group(app_key, group_id))?
+        .unwrap_or_else(|| Group::new(group_id, "", now_ms)))
+}
+
+impl Group {
+    fn new(group_id: &str, name: &str, now_ms: u64) -> Self {
+        Group {
+            group_id: group_id.to_string(),
+            name: name.to_string(),
+            created_at_ms: now_ms,
+            members: 0,
+            muted: false,
+        }
+    }
+}
+
 /// Where a new member's view of the group starts (GRP-05).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum JoinedSince {
@@ -112,13 +140,7 @@ pub(super) fn join(
     }
     let mut group = match state.get::<Group>(&keys::group(app_key, group_id))? {
         Some(group) => group,
-        None => Group {
-            group_id: group_id.to_string(),
-            name: name.unwrap_or_default().to_string(),
-            created_at_ms: ctx.now_ms,
-            members: 0,
-            muted: false,
-        },
+        None => Group::new(group_id, name.unwrap_or_default(), ctx.now_ms),
     };
     let mut joined = Vec::new();
     let joined_at_pos = match since {
@@ -132,13 +154,19 @@ pub(super) fn join(
             continue;
         }
         joined.push(user_id.clone());
+        // A mute set before the user joined applies from the join (see `MuteGroupMembers`).
+        let pending_key = keys::pending_mute(app_key, group_id, user_id);
+        let muted_until_ms = state
+            .get::<(String, u64)>(&pending_key)?
+            .map_or(0, |(_, until_ms)| until_ms);
+        state.delete(pending_key);
         state.put(
             key,
             &Member {
                 user_id: user_id.clone(),
                 joined_at_ms: ctx.now_ms,
                 joined_at_pos,
-                muted_until_ms: 0,
+                muted_until_ms,
             },
         )?;
         state.put(
@@ -369,11 +397,15 @@ pub struct QuitGroup {
 impl Apply for QuitGroup {
     type Answer = Group;
 
-    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<Group, CommandError> {
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<Group, CommandError> {
         let app_key: &str = &self.app_key;
         let group_id: &str = &self.group_id;
         let user_ids: &[String] = &self.user_ids;
-        let mut group = get(state, app_key, group_id)?;
+        let mut group = get_or_empty(state, app_key, group_id, ctx.now_ms)?;
+        if group.members == 0 {
+            // Nobody to remove (a group the app never used is not created by quitting).
+            return Ok(group);
+        }
         let mut left = Vec::new();
         for user_id in user_ids {
             validate_user_id(user_id)?;
@@ -405,7 +437,10 @@ impl Apply for DismissGroup {
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
         let app_key: &str = &self.app_key;
         let group_id: &str = &self.group_id;
-        get(state, app_key, group_id)?;
+        // Dismissing a group that does not exist is done already.
+        if state.get_raw(&keys::group(app_key, group_id))?.is_none() {
+            return Ok(());
+        }
         for member in members(state, app_key, group_id)? {
             state.delete(keys::user_group(app_key, &member.user_id, group_id));
         }
@@ -427,12 +462,12 @@ pub struct RenameGroup {
 impl Apply for RenameGroup {
     type Answer = Group;
 
-    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<Group, CommandError> {
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<Group, CommandError> {
         let app_key: &str = &self.app_key;
         let group_id: &str = &self.group_id;
         let name: &str = &self.name;
         validate_name(name)?;
-        let mut group = get(state, app_key, group_id)?;
+        let mut group = get_or_empty(state, app_key, group_id, ctx.now_ms)?;
         group.name = name.to_string();
         state.put(keys::group(app_key, group_id), &group)?;
         Ok(group)

@@ -9,15 +9,18 @@ use crate::state::keys::{groups as keys, of_app};
 use crate::state::store::{Overlay, StateRead};
 use crate::state::users::validate_user_id;
 
-use super::{get, membership, Group, Member};
+use super::{get, get_or_empty, membership, validate_group_id, Group, Member};
 
 pub(in crate::state) fn set_muted(
+    ctx: ApplyContext,
     state: &mut Overlay<'_>,
     app_key: &str,
     group_id: &str,
     muted: bool,
 ) -> Result<(), CommandError> {
-    let mut group = get(state, app_key, group_id)?;
+    // A group the app never used gets a record holding the mute, which its first
+    // members find (the commercial service accepts the call before the group exists).
+    let mut group = get_or_empty(state, app_key, group_id, ctx.now_ms)?;
     group.muted = muted;
     state.put(keys::group(app_key, group_id), &group)?;
     Ok(())
@@ -56,8 +59,28 @@ pub(in crate::state) fn mute_whitelist(
     app_key: &str,
     group_id: &str,
 ) -> Result<Vec<String>, CommandError> {
-    get(state, app_key, group_id)?;
+    validate_group_id(group_id)?;
     Ok(state.scan(&keys::of_group(keys::MUTE_WHITELIST, app_key, group_id))?)
+}
+
+/// Who is muted in a group, until when: members, and users muted before they joined.
+pub(in crate::state) fn mutes(
+    state: &impl StateRead,
+    app_key: &str,
+    group_id: &str,
+) -> Result<Vec<(String, u64)>, CommandError> {
+    validate_group_id(group_id)?;
+    let mut mutes: Vec<(String, u64)> = super::members(state, app_key, group_id)?
+        .into_iter()
+        .filter(|member| member.muted_until_ms > 0)
+        .map(|member| (member.user_id, member.muted_until_ms))
+        .collect();
+    mutes.extend(state.scan::<(String, u64)>(&keys::of_group(
+        keys::PENDING_MUTE,
+        app_key,
+        group_id,
+    ))?);
+    Ok(mutes)
 }
 
 /// Groups whose whole-group mute is on.
@@ -70,7 +93,9 @@ pub(in crate::state) fn muted_groups(
     Ok(groups.into_iter().filter(|g| g.muted).collect())
 }
 
-/// Mutes members of a group until `until_ms` (0 lifts it).
+/// Mutes members of a group until `until_ms` (0 lifts it). Users who are not members
+/// (of a group that may not exist yet) are muted from when they join, as the commercial
+/// service, which keeps no membership of record, accepts such a mute.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MuteGroupMembers {
     pub app_key: String,
@@ -86,16 +111,20 @@ impl Apply for MuteGroupMembers {
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
         let app_key: &str = &self.app_key;
         let group_id: &str = &self.group_id;
-        let user_ids: &[String] = &self.user_ids;
         let until_ms = self.until_ms;
-        get(state, app_key, group_id)?;
-        for user_id in user_ids {
+        validate_group_id(group_id)?;
+        for user_id in &self.user_ids {
+            validate_user_id(user_id)?;
             let key = keys::member(app_key, group_id, user_id);
-            let mut member: Member = state.get(&key)?.ok_or_else(|| {
-                CommandError::not_found(format!("member {user_id} of group {group_id}"))
-            })?;
-            member.muted_until_ms = until_ms;
-            state.put(key, &member)?;
+            let pending = keys::pending_mute(app_key, group_id, user_id);
+            match state.get::<Member>(&key)? {
+                Some(mut member) => {
+                    member.muted_until_ms = until_ms;
+                    state.put(key, &member)?;
+                }
+                None if until_ms == 0 => state.delete(pending),
+                None => state.put(pending, &(user_id.clone(), until_ms))?,
+            }
         }
         Ok(())
     }
@@ -117,7 +146,7 @@ impl Apply for ChangeGroupMuteWhitelist {
         let group_id: &str = &self.group_id;
         let user_ids: &[String] = &self.user_ids;
         let present = self.present;
-        get(state, app_key, group_id)?;
+        validate_group_id(group_id)?;
         for user_id in user_ids {
             validate_user_id(user_id)?;
             let key = keys::whitelisted(app_key, group_id, user_id);
@@ -142,9 +171,9 @@ pub struct SetGroupMuted {
 impl Apply for SetGroupMuted {
     type Answer = ();
 
-    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
         for group_id in &self.group_ids {
-            set_muted(state, &self.app_key, group_id, self.muted)?;
+            set_muted(ctx, state, &self.app_key, group_id, self.muted)?;
         }
         Ok(())
     }

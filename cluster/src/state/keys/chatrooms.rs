@@ -11,7 +11,11 @@ pub(crate) const MEMBER: &[u8] = b"rmember/";
 pub(crate) const USER_ROOMS: &[u8] = b"ruser/";
 pub(crate) const OFFLINE: &[u8] = b"roffline/";
 pub(crate) const WINDOW: &[u8] = b"rwindow/";
-pub(crate) const PER_APP: [&[u8]; 7] = [ROOM, SET, ENTRY, MEMBER, USER_ROOMS, WINDOW, OFFLINE];
+/// Settings made for a room before it exists, taken over when it is created.
+pub(crate) const PRESET: &[u8] = b"rpreset/";
+pub(crate) const PER_APP: [&[u8]; 8] = [
+    ROOM, SET, ENTRY, MEMBER, USER_ROOMS, WINDOW, OFFLINE, PRESET,
+];
 /// What a room keeps under its own id (destroying it removes them).
 pub(crate) const PER_ROOM: [&[u8]; 4] = [SET, ENTRY, MEMBER, OFFLINE];
 /// The scope of app-wide sets.
@@ -20,6 +24,11 @@ pub(crate) const APP_SCOPE: &str = "*";
 /// `room/{appKey}/{roomId}`
 pub(crate) fn room(app_key: &str, room_id: &str) -> Vec<u8> {
     under(scoped(ROOM, app_key, &[]), room_id)
+}
+
+/// `rpreset/{appKey}/{roomId}`
+pub(crate) fn preset(app_key: &str, room_id: &str) -> Vec<u8> {
+    under(scoped(PRESET, app_key, &[]), room_id)
 }
 
 /// `{family}{appKey}/{roomId}/`: what a room keeps in one family.

@@ -103,6 +103,7 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ),
     ("groups::READERS", groups::READERS, Kind::Family),
     ("groups::REMARK", groups::REMARK, Kind::Family),
+    ("groups::PENDING_MUTE", groups::PENDING_MUTE, Kind::Family),
     ("outbox::JOB", outbox::JOB, Kind::Family),
     ("outbox::DEAD", outbox::DEAD, Kind::Family),
     ("outbox::LAST_ID", outbox::LAST_ID, Kind::Exact),
@@ -128,6 +129,7 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("chatrooms::USER_ROOMS", chatrooms::USER_ROOMS, Kind::Family),
     ("chatrooms::OFFLINE", chatrooms::OFFLINE, Kind::Family),
     ("chatrooms::WINDOW", chatrooms::WINDOW, Kind::Family),
+    ("chatrooms::PRESET", chatrooms::PRESET, Kind::Family),
     ("ultragroups::GROUP", ultragroups::GROUP, Kind::Family),
     ("ultragroups::MEMBER", ultragroups::MEMBER, Kind::Family),
     ("ultragroups::USER", ultragroups::USER, Kind::Family),
@@ -381,10 +383,19 @@ pub(crate) mod groups {
     pub(crate) const MUTE_WHITELIST: &[u8] = b"gwhite/";
     pub(crate) const READERS: &[u8] = b"greadby/";
     pub(crate) const REMARK: &[u8] = b"gremark/";
-    pub(crate) const PER_APP: [&[u8]; 6] =
-        [GROUP, MEMBER, USER_GROUPS, MUTE_WHITELIST, READERS, REMARK];
+    /// Mutes of users who are not members (yet): taken over when they join.
+    pub(crate) const PENDING_MUTE: &[u8] = b"gpendmute/";
+    pub(crate) const PER_APP: [&[u8]; 7] = [
+        GROUP,
+        MEMBER,
+        USER_GROUPS,
+        MUTE_WHITELIST,
+        READERS,
+        REMARK,
+        PENDING_MUTE,
+    ];
     /// What a group keeps under its own id (dismissing it removes them).
-    pub(crate) const PER_GROUP: [&[u8]; 3] = [MEMBER, MUTE_WHITELIST, REMARK];
+    pub(crate) const PER_GROUP: [&[u8]; 4] = [MEMBER, MUTE_WHITELIST, REMARK, PENDING_MUTE];
 
     /// `group/{appKey}/{groupId}`
     pub(crate) fn group(app_key: &str, group_id: &str) -> Vec<u8> {
@@ -414,6 +425,11 @@ pub(crate) mod groups {
     /// `gwhite/{appKey}/{groupId}/{userId}`
     pub(crate) fn whitelisted(app_key: &str, group_id: &str, user_id: &str) -> Vec<u8> {
         under(of_group(MUTE_WHITELIST, app_key, group_id), user_id)
+    }
+
+    /// `gpendmute/{appKey}/{groupId}/{userId}`
+    pub(crate) fn pending_mute(app_key: &str, group_id: &str, user_id: &str) -> Vec<u8> {
+        under(of_group(PENDING_MUTE, app_key, group_id), user_id)
     }
 
     /// `gremark/{appKey}/{groupId}/{userId}`

@@ -132,12 +132,12 @@ fn an_all_command_applies_every_part_or_none() {
         })
     };
     let put = |user: &str| put_user("prodkey001", user).command;
-    // The second part fails (no such user): the first part's new user is undone too.
+    // The second part fails (a malformed user id): the first part's new user is undone too.
     let out = run(
         &tree,
-        &[envelope(Command::All(vec![put("carol"), tags("nobody")]))],
+        &[envelope(Command::All(vec![put("carol"), tags("no body")]))],
     );
-    assert!(matches!(&out[0], Err(CommandError::NotFound { .. })));
+    assert!(matches!(&out[0], Err(CommandError::Invalid { .. })));
     assert!(matches!(
         query(
             &tree,

@@ -59,6 +59,7 @@ fn groups_hold_at_most_3000_members_and_keep_both_indexes() {
     );
     assert!(user_groups("m1").is_empty());
     assert_eq!(user_groups("m2"), ["g1"]);
+    // A dismissed group is as one never created: no members (API-05).
     assert!(matches!(
         query(
             &tree,
@@ -67,7 +68,7 @@ fn groups_hold_at_most_3000_members_and_keep_both_indexes() {
                 group_id: "g2".into()
             }
         ),
-        Err(CommandError::NotFound { .. })
+        Ok(QueryOutput::Members(group, members)) if group.members == 0 && members.is_empty()
     ));
     let bad = run(&tree, &[join("bad/id", vec!["a".into()])]);
     assert!(matches!(&bad[0], Err(CommandError::Invalid { field, .. }) if field == "groupId"));

@@ -43,7 +43,10 @@ fn messages_get_dense_sequences_unique_uids_and_status_messages_are_not_stored()
             Publication::Stored { msg_uid, .. } | Publication::Transient { msg_uid, .. } => {
                 Some(msg_uid.clone())
             }
-            Publication::Blocked | Publication::Sensitive | Publication::Dropped { .. } => None,
+            Publication::Blocked
+            | Publication::Sensitive
+            | Publication::Dropped { .. }
+            | Publication::Unrouted { .. } => None,
         })
         .collect();
     assert_eq!(uids.len(), 4);

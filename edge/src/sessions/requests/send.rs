@@ -111,6 +111,8 @@ pub(super) async fn send(
             drops.with(&DropPriority { priority }).inc();
             Ok(ack(msg_uid, 0, sent_time_ms, true))
         }
+        // Only app servers' messages go unrouted (a client must be in the room).
+        Some(Publication::Unrouted { .. }) => Err(SessionError::unexpected_answer()),
         Some(Publication::Sensitive) => Err(SessionError::SensitiveWord),
         Some(Publication::Blocked) => Err(SessionError::Blacklisted),
         None => Err(SessionError::Internal("nothing was published")),

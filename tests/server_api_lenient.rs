@@ -1,0 +1,303 @@
+//! The commercial service's lenient semantics (API-05) and the paths and parameters a
+//! migrating app's server SDK relies on (API-06, API-07), through raw HTTP against
+//! `meridian dev`. The commercial service keeps no directory of record for groups, rooms
+//! or users (the app server does): calls naming ones it has not seen answer 200 there,
+//! and here, and what they set applies once the group, room or user exists. Answers are
+//! compared with the commercial documentation's examples (`docs/server-api.md`).
+
+mod common;
+
+use common::{assert_error, binary, connect, synced, Api, FRAME_WAIT};
+use meridian_client::{Connection, MessageBody};
+use meridian_proto::ServerFrame;
+use meridian_testkit::DevDeployment;
+use serde_json::{json, Value};
+
+/// The next message frame (other frames, such as conversation updates, are skipped).
+async fn next_message(connection: &mut Connection) -> MessageBody {
+    loop {
+        if let ServerFrame::Message(body) =
+            connection.next_within(FRAME_WAIT).await.expect("a frame")
+        {
+            return body;
+        }
+    }
+}
+
+fn ids(value: &Value, list: &str, field: &str) -> Vec<String> {
+    value[list]
+        .as_array()
+        .unwrap_or_else(|| panic!("{list} in {value}"))
+        .iter()
+        .map(|v| v[field].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The documented example answer of a setting call: exactly `{"code":200}`.
+async fn just_ok(api: &Api, path: &str, body: &str) {
+    assert_eq!(api.ok(path, body).await, json!({"code": 200}), "{path}");
+}
+
+// covers: API-05
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_and_rooms_the_app_never_created_accept_settings_that_apply_later() {
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let api = Api::new(&dev, "SG", "prod");
+
+    // Groups: dismissing, quitting, muting and whitelisting before any member exists.
+    just_ok(&api, "/group/dismiss.json", "userId=u1&groupId=ghost").await;
+    just_ok(&api, "/group/quit.json", "userId=u1&groupId=ghost").await;
+    let members = api.ok("/group/user/query.json", "groupId=ghost").await;
+    assert_eq!(members, json!({"code": 200, "id": "ghost", "users": []}));
+    just_ok(&api, "/group/ban/add.json", "groupId=g16&groupId=g17").await;
+    just_ok(
+        &api,
+        "/group/user/ban/whitelist/add.json",
+        "userId=u2&groupId=g16",
+    )
+    .await;
+    just_ok(
+        &api,
+        "/group/user/gag/add.json",
+        "userId=u3&groupId=g16&minute=10",
+    )
+    .await;
+    let gagged = api.ok("/group/user/gag/list.json", "groupId=g16").await;
+    assert_eq!(ids(&gagged, "users", "userId"), ["u3"]);
+    // The group is created later: the mute, its whitelist and the gag are in force.
+    just_ok(
+        &api,
+        "/group/create.json",
+        "userId=u2&userId=u3&userId=u4&groupId=g16&groupName=G",
+    )
+    .await;
+    let banned = api.ok("/group/ban/query.json", "groupId=g16&groupId=g17").await;
+    assert_eq!(ids(&banned, "groupinfo", "groupId"), ["g16", "g17"]);
+    let white = api
+        .ok("/group/user/ban/whitelist/query.json", "groupId=g16")
+        .await;
+    assert_eq!(white["userIds"], json!(["u2"]));
+    let gagged = api.ok("/group/user/gag/list.json", "groupId=g16").await;
+    assert_eq!(ids(&gagged, "users", "userId"), ["u3"]);
+    just_ok(
+        &api,
+        "/group/user/gag/rollback.json",
+        "userId=u3&groupId=g16",
+    )
+    .await;
+    let gagged = api.ok("/group/user/gag/list.json", "groupId=g16").await;
+    assert_eq!(gagged["users"], json!([]));
+    // Renaming a group nobody is in keeps the name for its first members.
+    just_ok(&api, "/group/refresh.json", "groupId=later&groupName=Later").await;
+    api.ok(
+        "/group/join.json",
+        "userId=u5&groupId=later&groupName=Ignored",
+    )
+    .await;
+    let groups = api.ok("/user/group/query.json", "userId=u5").await;
+    assert_eq!(groups["groups"], json!([{"id": "later", "name": "Later"}]));
+
+    // Chatrooms: flags and sets on a room that does not exist yet.
+    just_ok(&api, "/chatroom/keepalive/add.json", "chatroomId=r1").await;
+    just_ok(
+        &api,
+        "/chatroom/message/stopDistribution.json",
+        "chatroomId=r1",
+    )
+    .await;
+    just_ok(
+        &api,
+        "/chatroom/user/gag/add.json",
+        "userId=u6&chatroomId=r1&minute=5",
+    )
+    .await;
+    just_ok(
+        &api,
+        "/chatroom/user/block/add.json",
+        "userId=u7&chatroomId=r1&minute=5",
+    )
+    .await;
+    just_ok(
+        &api,
+        "/chatroom/user/whitelist/add.json",
+        "userId=u8&chatroomId=r1",
+    )
+    .await;
+    let members = api
+        .ok(
+            "/chatroom/user/query.json",
+            "chatroomId=r1&count=10&order=1",
+        )
+        .await;
+    assert_eq!(members, json!({"code": 200, "total": 0, "users": []}));
+    let exists = api
+        .ok("/chatroom/user/exist.json", "chatroomId=r1&userId=u6")
+        .await;
+    assert_eq!(exists, json!({"code": 200, "isInChrm": false}));
+    // The room is created: it starts kept alive, with its gag, ban and whitelist.
+    just_ok(&api, "/chatroom/create.json", "chatroom[r1]=Room").await;
+    let alive = api.ok("/chatroom/keepalive/query.json", "").await;
+    assert_eq!(alive["chatrooms"], json!(["r1"]));
+    let gagged = api
+        .ok("/chatroom/user/gag/list.json", "chatroomId=r1")
+        .await;
+    assert_eq!(ids(&gagged, "users", "userId"), ["u6"]);
+    let blocked = api
+        .ok("/chatroom/user/block/list.json", "chatroomId=r1")
+        .await;
+    assert_eq!(ids(&blocked, "users", "userId"), ["u7"]);
+    let white = api
+        .ok("/chatroom/user/whitelist/query.json", "chatroomId=r1")
+        .await;
+    assert_eq!(white["users"], json!(["u8"]));
+    // Bad ids are still refused, and change nothing.
+    let (answer, value) = api
+        .form("/chatroom/keepalive/add.json", "chatroomId=bad id")
+        .await;
+    assert_error(&answer, &value, 400, 1002);
+    let (answer, value) = api.form("/group/ban/add.json", "groupId=bad id").await;
+    assert_error(&answer, &value, 400, 1002);
+
+    // Users never registered: tags, profile refresh and token expiry are kept.
+    just_ok(&api, "/user/refresh.json", "userId=newbie&name=Newbie").await;
+    let info = api.ok("/user/info.json", "userId=newbie").await;
+    assert_eq!(info["userName"], "Newbie");
+    let (_, tagged) = api
+        .json(
+            "/user/tag/set.json",
+            &json!({"userId": "tagged", "tags": ["bj", "男"]}),
+        )
+        .await;
+    assert_eq!(tagged, json!({"code": 200}));
+    let tags = api.ok("/user/tags/get.json", "userIds=tagged").await;
+    assert_eq!(tags["result"]["tagged"], json!(["bj", "男"]));
+    // The singular delete of older SDKs; an unknown word is already gone.
+    just_ok(&api, "/sensitiveword/add.json", "word=spam").await;
+    just_ok(&api, "/sensitiveword/delete.json", "word=spam").await;
+    just_ok(&api, "/sensitiveword/delete.json", "word=never-added").await;
+    let words = api.ok("/sensitiveword/list.json", "").await;
+    assert_eq!(words["words"], json!([]));
+}
+
+// covers: API-05, API-06, SYS-01, SYS-02, SYS-03, SYS-04
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_to_unknown_conversations_templates_and_push_broadcasts() {
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let api = Api::new(&dev, "SG", "prod");
+    let ws = dev.ws("SG");
+
+    // A group with no members yet and a room that does not exist accept messages.
+    let sent = api
+        .ok(
+            "/message/group/publish.json",
+            r#"fromUserId=AAA&toGroupId=empty&objectName=RC:TxtMsg&content={"content":"hi"}"#,
+        )
+        .await;
+    assert_eq!(ids(&sent, "messageUIDs", "groupId"), ["empty"]);
+    let sent = api
+        .ok(
+            "/message/chatroom/publish.json",
+            r#"fromUserId=AAA&toChatroomId=nowhere&objectName=RC:TxtMsg&content={"content":"hi"}"#,
+        )
+        .await;
+    assert_eq!(ids(&sent, "messageUIDs", "chatroomId"), ["nowhere"]);
+
+    // Recalling a message this area never kept still tells the conversation's devices.
+    let mut bob = connect(&ws, &api, "bob", "bob-phone", "iOS", None).await;
+    assert!(synced(&mut bob).await.is_empty());
+    just_ok(
+        &api,
+        "/message/recall.json",
+        "fromUserId=alice&conversationType=1&targetId=bob&messageUID=5FGT-7VA9-G4DD-4V5P&sentTime=1507778882124",
+    )
+    .await;
+    let notice = next_message(&mut bob).await;
+    assert_eq!(notice.object_name, "RC:RcCmd");
+    let content: Value = serde_json::from_str(&notice.content).unwrap();
+    assert_eq!(content["messageUId"], "5FGT-7VA9-G4DD-4V5P");
+    assert_eq!(notice.target_id, "alice");
+
+    // Templates: each recipient gets the content and push text with its own values.
+    let body = json!({
+        "fromUserId": "alice",
+        "toUserId": ["bob", "carol"],
+        "objectName": "RC:TxtMsg",
+        "values": [{"{name}": "Bob", "{n}": "1"}, {"{name}": "Carol", "{n}": "2"}],
+        "content": r#"{"content":"Hello {name}, #{n}"}"#,
+        "pushContent": ["For {name}", "For {name}"],
+        "pushData": ["d1", "d2"],
+    });
+    let (_, answer) = api
+        .json("/message/private/publish_template.json", &body)
+        .await;
+    assert_eq!(answer["code"], 200, "{answer}");
+    assert_eq!(ids(&answer, "messageUIDs", "userId"), ["bob", "carol"]);
+    let to_bob = next_message(&mut bob).await;
+    assert_eq!(to_bob.content, r#"{"content":"Hello Bob, #1"}"#);
+    assert_eq!(to_bob.push_content.as_deref(), Some("For Bob"));
+    assert_eq!(to_bob.push_data.as_deref(), Some("d1"));
+    let (_, answer) = api
+        .json(
+            "/message/system/publish_template.json",
+            &json!({
+                "fromUserId": "__system__",
+                "toUserId": ["bob"],
+                "objectName": "RC:TxtMsg",
+                "values": [{"{name}": "Bob"}],
+                "content": r#"{"content":"Hi {name}"}"#,
+            }),
+        )
+        .await;
+    assert_eq!(ids(&answer, "messageUIDs", "userId"), ["bob"]);
+    let system = next_message(&mut bob).await;
+    assert_eq!(system.conversation_type, 6);
+    assert_eq!(system.content, r#"{"content":"Hi Bob"}"#);
+    // Entries must match the recipients one to one; a mismatch stores nothing.
+    let mut short = body.clone();
+    short["values"] = json!([{"{name}": "Bob"}]);
+    let (answer, value) = api
+        .json("/message/private/publish_template.json", &short)
+        .await;
+    assert_error(&answer, &value, 400, 1002);
+
+    // `/push.json` with a message: a broadcast to the audience (named users win over
+    // tags), its content percent-encoded as one published SDK sends it.
+    let broadcast = json!({
+        "platform": ["ios", "android"],
+        "fromuserid": "news",
+        "audience": {"tag": ["nobody-has-this"], "userid": ["bob"], "is_to_all": false},
+        "message": {"content": "%7B%22content%22%3A%20%22extra%21%22%7D", "objectName": "RC:TxtMsg"},
+        "notification": {"alert": "Extra!"},
+    });
+    for _ in 0..3 {
+        // Not to everyone: outside the broadcast budget of 2 per hour (SYS-04).
+        let (_, answer) = api.json("/push.json", &broadcast).await;
+        assert_eq!(answer["code"], 200, "{answer}");
+        assert!(answer["id"].is_string(), "{answer}");
+        let landed = next_message(&mut bob).await;
+        assert_eq!(
+            (landed.conversation_type, landed.target_id.as_str()),
+            (6, "news")
+        );
+        assert_eq!(landed.content, r#"{"content": "extra!"}"#);
+        assert_eq!(landed.push_content.as_deref(), Some("Extra!"));
+    }
+    // A push-only notification to a tag, with no push settings: accepted, reaching nobody.
+    let (_, answer) = api
+        .json(
+            "/push.json",
+            &json!({"platform": ["ios"], "audience": {"tag": ["bj"], "is_to_all": false},
+                    "notification": {"alert": "hello"}}),
+        )
+        .await;
+    assert_eq!(answer["code"], 200, "{answer}");
+    // To everyone: the third in an hour is refused.
+    let everyone = json!({"platform": ["ios"], "audience": {"is_to_all": true},
+                          "notification": {"alert": "all"}});
+    for _ in 0..2 {
+        let (_, answer) = api.json("/push.json", &everyone).await;
+        assert_eq!(answer["code"], 200, "{answer}");
+    }
+    let (answer, value) = api.json("/push.json", &everyone).await;
+    assert_error(&answer, &value, 429, 1008);
+}
