@@ -433,3 +433,54 @@ async fn push_only_notices_reach_tagged_and_listed_users_devices_without_a_messa
     area.pushes_settled("delivered", 9.0).await;
     area.dev.stop();
 }
+
+// covers: API-07, PUSH-01
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_options_title_and_withhold_pushes() {
+    let webhook = FakeWebhook::start().await;
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let area = Area {
+        api: Api::new(&dev, "SG", "prod"),
+        dev,
+    };
+    let settings = json!({"push": {"webhookUrl": format!("{}/push", webhook.endpoint())}});
+    assert_eq!(put_settings(&area.dev, &area.api.key, settings).await, 200);
+    area.register("bob", "webhook", "hook-bob", "web").await;
+    let publish = |extra: &str, text: &str| {
+        format!(
+            r#"fromUserId=alice&toUserId=bob&objectName=RC:TxtMsg&content={{"content":"{text}"}}{extra}"#
+        )
+    };
+    // pushExt.title replaces the sender's name; disablePush sends nothing.
+    area.api
+        .ok(
+            "/message/private/publish.json",
+            &publish(
+                r#"&pushExt={"title":"Breaking","forceShowPushContent":1}"#,
+                "titled",
+            ),
+        )
+        .await;
+    area.api
+        .ok(
+            "/message/private/publish.json",
+            &publish("&disablePush=true", "silent"),
+        )
+        .await;
+    area.api
+        .ok("/message/private/publish.json", &publish("", "plain"))
+        .await;
+    let pushed = webhook.wait_for(2, WAIT).await.expect("two pushes");
+    let seen: Vec<(&str, &str)> = pushed
+        .iter()
+        .map(|p| (p.title.as_str(), p.body.as_str()))
+        .collect();
+    assert_eq!(seen, [("Breaking", "titled"), ("alice", "plain")]);
+    area.pushes_settled("delivered", 2.0).await;
+    assert_eq!(
+        webhook.received().len(),
+        2,
+        "the disabled push never went out"
+    );
+    area.dev.stop();
+}

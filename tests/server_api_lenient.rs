@@ -9,7 +9,7 @@ mod common;
 
 use common::{assert_error, binary, connect, synced, Api, FRAME_WAIT};
 use meridian_client::{Connection, MessageBody};
-use meridian_proto::ServerFrame;
+use meridian_proto::{ClientFrame, ServerFrame};
 use meridian_testkit::DevDeployment;
 use serde_json::{json, Value};
 
@@ -71,7 +71,9 @@ async fn groups_and_rooms_the_app_never_created_accept_settings_that_apply_later
         "userId=u2&userId=u3&userId=u4&groupId=g16&groupName=G",
     )
     .await;
-    let banned = api.ok("/group/ban/query.json", "groupId=g16&groupId=g17").await;
+    let banned = api
+        .ok("/group/ban/query.json", "groupId=g16&groupId=g17")
+        .await;
     assert_eq!(ids(&banned, "groupinfo", "groupId"), ["g16", "g17"]);
     let white = api
         .ok("/group/user/ban/whitelist/query.json", "groupId=g16")
@@ -300,4 +302,109 @@ async fn messages_to_unknown_conversations_templates_and_push_broadcasts() {
     }
     let (answer, value) = api.json("/push.json", &everyone).await;
     assert_error(&answer, &value, 429, 1008);
+}
+
+// covers: API-07, MSG-04
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_options_decide_who_gets_a_copy_what_lists_show_and_expansions() {
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let api = Api::new(&dev, "SG", "prod");
+    let ws = dev.ws("SG");
+    let mut alice = connect(&ws, &api, "alice", "alice-web", "Web", None).await;
+    synced(&mut alice).await;
+    let publish = |extra: &str, text: &str| {
+        format!(
+            r#"fromUserId=alice&toUserId=bob&objectName=RC:TxtMsg&content={{"content":"{text}"}}{extra}"#
+        )
+    };
+
+    // isIncludeSender: off by default, so alice's own devices get no copy of what the app
+    // server sent for her; on, they do. (Her next message frame is the second one.)
+    api.ok(
+        "/message/private/publish.json",
+        &publish("", "not to alice"),
+    )
+    .await;
+    api.ok(
+        "/message/private/publish.json",
+        &publish("&isIncludeSender=1", "to alice too"),
+    )
+    .await;
+    let copy = next_message(&mut alice).await;
+    assert_eq!(copy.content, r#"{"content":"to alice too"}"#);
+    // Nor does a reconnecting device of hers sync it; bob's gets both.
+    let mut alice_phone = connect(&ws, &api, "alice", "alice-phone", "iOS", Some(0)).await;
+    let synced_to_alice: Vec<String> = synced(&mut alice_phone)
+        .await
+        .into_iter()
+        .map(|m| m.content)
+        .collect();
+    assert_eq!(synced_to_alice, [r#"{"content":"to alice too"}"#]);
+    let mut bob = connect(&ws, &api, "bob", "bob-phone", "iOS", Some(0)).await;
+    assert_eq!(synced(&mut bob).await.len(), 2);
+
+    // disableUpdateLastMsg: bob's list keeps showing the message before it.
+    api.ok(
+        "/message/private/publish.json",
+        &publish("&disableUpdateLastMsg=1&isIncludeSender=1", "quiet"),
+    )
+    .await;
+    let quiet = next_message(&mut bob).await;
+    assert_eq!(quiet.content, r#"{"content":"quiet"}"#);
+    bob.send(&ClientFrame::Conversations {
+        req_id: 7,
+        limit: 10,
+    })
+    .await
+    .unwrap();
+    let list = loop {
+        if let ServerFrame::ConversationList {
+            req_id: 7,
+            conversations,
+        } = bob.next_within(FRAME_WAIT).await.expect("the list")
+        {
+            break conversations;
+        }
+    };
+    let last = list[0].last_message.as_ref().expect("a last message");
+    assert_eq!(last.content, r#"{"content":"to alice too"}"#);
+
+    // expansion + extraContent: the message carries its expansion from the start.
+    let sent = api
+        .ok(
+            "/message/private/publish.json",
+            &publish(
+                r#"&expansion=true&extraContent={"likes":"3","by":"carol"}"#,
+                "expandable",
+            ),
+        )
+        .await;
+    let uid = sent["messageUIDs"][0]["messageUID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let expansion = api
+        .ok("/message/expansion/query.json", &format!("msgUID={uid}"))
+        .await;
+    assert_eq!(expansion["extraContent"]["likes"]["v"], "3");
+    assert_eq!(expansion["extraContent"]["by"]["v"], "carol");
+    // Without `expansion`, or malformed, extraContent is refused and nothing is sent.
+    for bad in [
+        r#"&extraContent={"a":"b"}"#,
+        "&expansion=1&extraContent=oops",
+        "&pushExt=oops",
+    ] {
+        let (answer, value) = api
+            .form("/message/private/publish.json", &publish(bad, "no"))
+            .await;
+        assert_error(&answer, &value, 400, 1002);
+    }
+    let history = api
+        .json(
+            "/v3/message/private/query.json",
+            &json!({"userId": "alice", "targetId": "bob"}),
+        )
+        .await
+        .1;
+    assert_eq!(history["data"].as_array().unwrap().len(), 4, "{history}");
 }

@@ -132,16 +132,7 @@ impl Params {
 
     /// A boolean flag: `1`/`0`/`true`/`false` (any case). Absent or empty → `default`.
     pub fn bool_flag(&self, key: &str, default: bool) -> Result<bool, ApiError> {
-        match self.get(key) {
-            None | Some("") => Ok(default),
-            Some("1") => Ok(true),
-            Some("0") => Ok(false),
-            Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
-            Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
-            Some(_) => Err(ApiError::param(format!(
-                "{key} must be one of 1, 0, true, false"
-            ))),
-        }
+        flag(key, self.get(key), default)
     }
 
     /// A number. Absent or empty → `None`; present but not a `T` → parameter error
@@ -210,6 +201,21 @@ pub fn json_body(body: &[u8]) -> Result<serde_json::Value, ApiError> {
         return Err(ApiError::NoBody);
     }
     serde_json::from_slice(body).map_err(|e| ApiError::param(format!("invalid JSON body: {e}")))
+}
+
+/// A flag's value as the SDKs send it: `1`/`0` or `true`/`false` (any case); absent or
+/// empty → `default`.
+pub fn flag(key: &str, value: Option<&str>, default: bool) -> Result<bool, ApiError> {
+    match value {
+        None | Some("") => Ok(default),
+        Some("1") => Ok(true),
+        Some("0") => Ok(false),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+        Some(_) => Err(ApiError::param(format!(
+            "{key} must be one of 1, 0, true, false"
+        ))),
+    }
 }
 
 /// A percent-encoded text decoded leniently (see [`decode`]), when the result is UTF-8.

@@ -105,6 +105,7 @@ commands! {
     PutAreaEntry(areas::PutAreaEntry) => Output::AreaEntry,
     DeleteAreaEntry(areas::DeleteAreaEntry) => done,
     PushNotice(notifications::PushNotice) => |(id, devices)| Output::Notice { id, devices },
+    PublishWithOptions(publish::PublishWithOptions) => Output::Published,
 }
 
 /// All of these or none (`Command::All`): the first refusal refuses the whole command, and

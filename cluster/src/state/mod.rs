@@ -88,7 +88,7 @@ pub use {
     cross_domain::bans::BlockUsers,
     cross_domain::delete_app::DeleteApp,
     cross_domain::notifications::PushNotice,
-    cross_domain::publish::{Publish, Recall},
+    cross_domain::publish::{Publish, PublishWithOptions, Recall, SendOptions},
     cross_domain::receipts::GroupReadReceipt,
     cross_domain::ultragroup_changes::ChangeUltraGroup,
     groups::{

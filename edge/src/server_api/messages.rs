@@ -8,6 +8,7 @@ use meridian_cluster::state::{
 };
 use serde_json::{json, Map, Value};
 
+use super::send_options::send_options;
 use super::{fields, unexpected, Call, Fields};
 use meridian_access::error::ApiError;
 use meridian_access::params::Params;
@@ -103,7 +104,8 @@ fn directed_message(
     }
 }
 
-/// Stores the messages and answers `messageUIDs`, one per recipient that got one.
+/// Stores the messages with the call's options (API-07) and answers `messageUIDs`, one
+/// per recipient that got one.
 pub(super) async fn publish_to(
     call: &Call,
     messages: Vec<NewMessage>,
@@ -111,9 +113,10 @@ pub(super) async fn publish_to(
     ids: &[&str],
 ) -> Fields {
     let output = call
-        .write(Command::Publish(state::Publish {
+        .write(Command::PublishWithOptions(state::PublishWithOptions {
             app_key: call.app_key(),
             messages,
+            options: send_options(&call.body)?,
         }))
         .await?;
     let Output::Published(published) = output else {

@@ -15,6 +15,7 @@ mod groups;
 mod messages;
 mod push;
 pub mod rate_limit;
+mod send_options;
 mod sensitive;
 mod templates;
 mod ultragroups;

@@ -488,9 +488,6 @@ fn recipients<'a>(
     };
     ids.filter_map(|id| inner.sessions.get(&id))
         .filter(|h| message.visible_to(&h.user_id))
-        .filter(|h| {
-            !(h.user_id == message.sender
-                && message.sender_device.as_deref() == Some(h.device_id.as_str()))
-        })
+        .filter(|h| message.copied_to(&h.user_id, &h.device_id))
         .collect()
 }

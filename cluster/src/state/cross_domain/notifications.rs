@@ -6,6 +6,7 @@
 use meridian_proto::ConversationType;
 use serde::{Deserialize, Serialize};
 
+use super::publish::SendOptions;
 use crate::state::apply::{Apply, ApplyContext, CommandError};
 use crate::state::messages::Message;
 use crate::state::push::{self, PushJob};
@@ -22,13 +23,14 @@ pub(super) fn message_stored(
     state: &mut Overlay<'_>,
     app_key: &str,
     message: &Message,
+    options: &SendOptions,
 ) -> Result<(), CommandError> {
     let settings = apps::settings(state, app_key)?;
     outbox::route_message(ctx, state, app_key, &settings.callbacks, message)?;
-    if !settings.push.is_enabled() {
+    if !settings.push.is_enabled() || options.disable_push {
         return Ok(());
     }
-    let jobs = jobs_for(ctx, state, app_key, message)?;
+    let jobs = jobs_for(ctx, state, app_key, message, options.push_title.as_deref())?;
     outbox::enqueue_pushes(ctx, state, app_key, jobs)
 }
 
@@ -152,12 +154,14 @@ fn body(message: &Message) -> Option<String> {
 }
 
 /// PUSH-01: the push jobs a stored message makes, for recipients with no live session
-/// (the caller checked that the app pushes at all).
+/// (the caller checked that the app pushes at all). The title is the sender's name
+/// unless the app server gave one (`pushExt.title`).
 fn jobs_for(
     ctx: ApplyContext,
     state: &impl StateRead,
     app_key: &str,
     message: &Message,
+    title: Option<&str>,
 ) -> Result<Vec<PushJob>, CommandError> {
     if !message.counted {
         return Ok(Vec::new());
@@ -166,11 +170,14 @@ fn jobs_for(
         return Ok(Vec::new());
     };
     let mentions = mentions(&message.content);
-    let title = users::get(state, app_key, &message.sender)
-        .map(|u| u.name)
-        .ok()
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| message.sender.clone());
+    let title = match title {
+        Some(title) => title.to_string(),
+        None => users::get(state, app_key, &message.sender)
+            .map(|u| u.name)
+            .ok()
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| message.sender.clone()),
+    };
     let mut jobs = Vec::new();
     for user in recipients(state, app_key, message)? {
         // Most members have no device registered: that is the cheapest test, so first.

@@ -10,11 +10,12 @@ use serde::{Deserialize, Serialize};
 use super::{client_sends, notifications};
 use crate::state::apply::{Apply, ApplyContext, CommandError};
 use crate::state::chatrooms::{self, Priority};
+use crate::state::messages::expansions::{ChangeExpansion, MAX_EXPANSION_KEYS};
 use crate::state::messages::{self, archive, Message, MessageFlags, NewMessage};
 use crate::state::sensitive::{self, screen_content, screen_text, Screened};
 use crate::state::store::{Overlay, StateRead};
 use crate::state::users::{self, UserList};
-use crate::state::{apps, conversations, feed, groups, ultragroups};
+use crate::state::{apps, conversations, feed, groups, push, ultragroups};
 
 /// What became of one message of a publish.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +40,48 @@ pub enum Publication {
     /// An app server's message to a chatroom that does not exist: accepted, as the
     /// commercial service accepts it, but neither stored nor delivered (nobody is in it).
     Unrouted { msg_uid: String, sent_time_ms: u64 },
+}
+
+/// What an app server's publish asks beyond its messages (API-07); the default is what
+/// clients and the service's own notices get.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendOptions {
+    /// `isIncludeSender` off (the commercial default): none of the sender's devices gets
+    /// a copy, live or by sync; the message is in the conversation's history all the same.
+    pub exclude_sender: bool,
+    /// `disablePush`: offline recipients get no notification.
+    pub disable_push: bool,
+    /// `pushExt.title`: the notification's title instead of the sender's name.
+    pub push_title: Option<String>,
+    /// `disableUpdateLastMsg`: conversation lists keep showing the message before it.
+    pub keep_last_message: bool,
+    /// `extraContent` (with `expansion`): the message's expansion keys from the start.
+    pub expansion: Vec<(String, String)>,
+}
+
+/// Stores an app server's messages with what its call asked (API-07).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublishWithOptions {
+    pub app_key: String,
+    pub messages: Vec<NewMessage>,
+    pub options: SendOptions,
+}
+
+impl Apply for PublishWithOptions {
+    type Answer = Vec<Publication>;
+
+    fn apply(
+        &self,
+        ctx: ApplyContext,
+        state: &mut Overlay<'_>,
+    ) -> Result<Vec<Publication>, CommandError> {
+        let Self {
+            app_key,
+            messages,
+            options,
+        } = self;
+        publish_with(ctx, state, app_key, messages, options)
+    }
 }
 
 /// Stores messages (one per conversation); each gets a `msgUID` and, unless it is a
@@ -179,7 +222,18 @@ pub(in crate::state) fn publish(
     app_key: &str,
     messages: &[NewMessage],
 ) -> Result<Vec<Publication>, CommandError> {
+    publish_with(ctx, state, app_key, messages, &SendOptions::default())
+}
+
+fn publish_with(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    messages: &[NewMessage],
+    options: &SendOptions,
+) -> Result<Vec<Publication>, CommandError> {
     apps::by_key(state, app_key)?;
+    options.validate()?;
     let mut out = Vec::with_capacity(messages.len());
     for message in messages {
         messages::validate(message)?;
@@ -286,7 +340,11 @@ pub(in crate::state) fn publish(
             modified: false,
             visible_to,
             pos: feed::next_position(state)?,
-            sender_device: message.sender_device.as_ref().map(|o| o.device_id.clone()),
+            sender_device: match &message.sender_device {
+                Some(origin) => Some(origin.device_id.clone()),
+                None if options.exclude_sender => Some(Message::NO_SENDER_DEVICE.to_string()),
+                None => None,
+            },
         };
         if !message.flags.persisted {
             feed::append_event(
@@ -305,7 +363,7 @@ pub(in crate::state) fn publish(
             continue;
         }
         messages::append(state, app_key, &mut built)?;
-        stored(ctx, state, app_key, &built)?;
+        stored(ctx, state, app_key, &built, options)?;
         let seq = built.seq;
         let publication = Publication::Stored {
             msg_uid,
@@ -325,12 +383,51 @@ fn stored(
     state: &mut Overlay<'_>,
     app_key: &str,
     message: &Message,
+    options: &SendOptions,
 ) -> Result<(), CommandError> {
     for user in feed::append_stored(state, app_key, message)? {
         conversations::index(state, app_key, &user, &message.conversation)?;
     }
-    notifications::message_stored(ctx, state, app_key, message)?;
+    if options.keep_last_message {
+        messages::keep_last_message(state, app_key, &message.msg_uid)?;
+    }
+    if !options.expansion.is_empty() {
+        let entries = options
+            .expansion
+            .iter()
+            .map(|(k, v)| (k.clone(), Some(v.clone())));
+        ChangeExpansion {
+            app_key: app_key.to_string(),
+            msg_uid: message.msg_uid.clone(),
+            entries: entries.collect(),
+        }
+        .apply(ctx, state)?;
+    }
+    notifications::message_stored(ctx, state, app_key, message, options)?;
     archive::index(state, app_key, message)
+}
+
+impl SendOptions {
+    fn validate(&self) -> Result<(), CommandError> {
+        if let Some(title) = &self.push_title {
+            if title.chars().count() > push::MAX_NOTICE_TITLE_CHARS {
+                return Err(CommandError::invalid(
+                    "pushExt",
+                    format!(
+                        "title must be at most {} characters",
+                        push::MAX_NOTICE_TITLE_CHARS
+                    ),
+                ));
+            }
+        }
+        if self.expansion.len() as u64 > MAX_EXPANSION_KEYS {
+            return Err(CommandError::Limit {
+                what: "expansion keys of a message".into(),
+                limit: MAX_EXPANSION_KEYS,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// What a client may not do that the Server API may: send to a group it is not in or

@@ -15,7 +15,9 @@ pub(crate) const ARCHIVE: &[u8] = b"archive/";
 pub(crate) const CLIENT_SEND: &[u8] = b"clientsend/";
 /// The same by time, to prune them.
 pub(crate) const CLIENT_SEND_BY_TIME: &[u8] = b"clientsend-t/";
-pub(crate) const PER_APP: [&[u8]; 5] = [MESSAGE, LAST_SEQ, UID, EXPANSION, ARCHIVE];
+/// Messages that never become their conversation's last message (`disableUpdateLastMsg`).
+pub(crate) const KEEPS_LAST: &[u8] = b"mkeeplast/";
+pub(crate) const PER_APP: [&[u8]; 6] = [MESSAGE, LAST_SEQ, UID, EXPANSION, ARCHIVE, KEEPS_LAST];
 
 /// `{appKey}/{type}/{first}/{second}/{channel}/`
 fn conversation_path(app_key: &str, conversation: &Conversation) -> Vec<u8> {
@@ -94,4 +96,9 @@ pub(crate) fn client_send_of(time_key: &[u8]) -> Option<(u64, Vec<u8>)> {
     let at = super::parse_padded(rest)?;
     let indexed = rest.get(21..)?;
     Some((at, [CLIENT_SEND, indexed].concat()))
+}
+
+/// `mkeeplast/{appKey}/{msgUID}`
+pub(crate) fn keeps_last(app_key: &str, msg_uid: &str) -> Vec<u8> {
+    super::under(of_app(KEEPS_LAST, app_key), msg_uid)
 }

@@ -104,6 +104,7 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("groups::READERS", groups::READERS, Kind::Family),
     ("groups::REMARK", groups::REMARK, Kind::Family),
     ("groups::PENDING_MUTE", groups::PENDING_MUTE, Kind::Family),
+    ("messages::KEEPS_LAST", messages::KEEPS_LAST, Kind::Family),
     ("outbox::JOB", outbox::JOB, Kind::Family),
     ("outbox::DEAD", outbox::DEAD, Kind::Family),
     ("outbox::LAST_ID", outbox::LAST_ID, Kind::Exact),

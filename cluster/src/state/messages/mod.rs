@@ -12,7 +12,7 @@ use super::store::{Overlay, StateRead};
 use super::users;
 
 pub mod archive;
-mod expansions;
+pub(in crate::state) mod expansions;
 mod import;
 
 pub(super) use expansions::expansions;
@@ -111,13 +111,33 @@ pub struct Message {
     /// Position in the area's feed: a device's sync cursor (see `feed`).
     pub pos: u64,
     /// The device it was sent from, if a client sent it: that device gets an
-    /// acknowledgement instead of a copy.
+    /// acknowledgement instead of a copy. [`Message::NO_SENDER_DEVICE`] when the app
+    /// server sent it without a copy to any of the sender's devices (`isIncludeSender`).
     pub sender_device: Option<String>,
 }
 
 impl Message {
+    /// See [`Message::sender_device`]; no client device id is empty.
+    pub const NO_SENDER_DEVICE: &'static str = "";
+
     pub fn visible_to(&self, user: &str) -> bool {
         self.visible_to.is_empty() || self.visible_to.iter().any(|u| u == user)
+    }
+
+    /// Whether `user`'s device gets a copy: not the sending device (it gets an ack), nor
+    /// any of the sender's devices when the app server said so.
+    pub fn copied_to(&self, user: &str, device_id: &str) -> bool {
+        user != self.sender
+            || match self.sender_device.as_deref() {
+                Some(Self::NO_SENDER_DEVICE) => false,
+                Some(sender_device) => sender_device != device_id,
+                None => true,
+            }
+    }
+
+    /// Whether no device of `user` gets a copy (`isIncludeSender` off, `user` the sender).
+    pub fn withheld_from(&self, user: &str) -> bool {
+        user == self.sender && self.sender_device.as_deref() == Some(Self::NO_SENDER_DEVICE)
     }
 }
 
@@ -299,6 +319,25 @@ pub(in crate::state) fn visit_log(
 
 /// The newest message `viewer` may see in a conversation (after its join), and how many
 /// counted messages from others came after `read_seq` (at most `cap`).
+/// `disableUpdateLastMsg`: the message never becomes its conversation's last message.
+pub(in crate::state) fn keep_last_message(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    msg_uid: &str,
+) -> Result<(), CommandError> {
+    Ok(state.put(keys::keeps_last(app_key, msg_uid), &())?)
+}
+
+fn keeps_last_message(
+    state: &impl StateRead,
+    app_key: &str,
+    msg_uid: &str,
+) -> Result<bool, CommandError> {
+    Ok(state
+        .get_raw(&keys::keeps_last(app_key, msg_uid))?
+        .is_some())
+}
+
 pub(in crate::state) fn last_and_unread(
     state: &impl StateRead,
     app_key: &str,
@@ -321,7 +360,8 @@ pub(in crate::state) fn last_and_unread(
         if !past_read && message.counted && message.sender != viewer {
             unread += 1;
         }
-        if last.is_none() {
+        // `disableUpdateLastMsg`: the conversation's last message stays the one before.
+        if last.is_none() && !keeps_last_message(state, app_key, &message.msg_uid)? {
             last = Some(message);
         }
         Ok(!past_read && unread < cap)

@@ -581,6 +581,20 @@ fn samples() -> Vec<(&'static str, Command)> {
                 },
             }),
         ),
+        (
+            "PublishWithOptions",
+            Command::PublishWithOptions(PublishWithOptions {
+                app_key: APP.into(),
+                messages: vec![new_message()],
+                options: SendOptions {
+                    exclude_sender: true,
+                    disable_push: false,
+                    push_title: Some("T".into()),
+                    keep_last_message: true,
+                    expansion: vec![("k".into(), "v".into())],
+                },
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -660,6 +674,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("PutAreaEntry", "350453472d42106e61762e73672d622e6578616d706c65116e6176322e73672d622e6578616d706c65106170692e73672d622e6578616d706c6511617069322e73672d622e6578616d706c6501175f656467652e5f7463702e73672d622e6578616d706c65010c31302e302e302e313a34343301"),
         ("DeleteAreaEntry", "36024e41"),
         ("PushNotice", "37086170706b65793031000105616c6963650103766970000200020154014201027b7d"),
+        ("PublishWithOptions", "38086170706b65793031010005616c69636503626f6204776f726b05616c6963650103626f620952433a5478744d7367107b22636f6e74656e74223a226869227d01000102686900010103626f620102643102633101000101540101016b0176"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -731,6 +746,7 @@ fn variant(command: &Command) -> &'static str {
         Command::PutAreaEntry(_) => "PutAreaEntry",
         Command::DeleteAreaEntry(_) => "DeleteAreaEntry",
         Command::PushNotice(_) => "PushNotice",
+        Command::PublishWithOptions(_) => "PublishWithOptions",
     }
 }
 
