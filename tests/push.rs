@@ -484,3 +484,46 @@ async fn publish_options_title_and_withhold_pushes() {
     );
     area.dev.stop();
 }
+
+// covers: SYS-02, PUSH-01
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_is_pushed_to_offline_users_devices() {
+    let webhook = FakeWebhook::start().await;
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let area = Area {
+        api: Api::new(&dev, "SG", "prod"),
+        dev,
+    };
+    let settings = json!({"push": {"webhookUrl": format!("{}/push", webhook.endpoint())}});
+    assert_eq!(put_settings(&area.dev, &area.api.key, settings).await, 200);
+    for user in ["ann", "bob"] {
+        area.register(user, "webhook", &format!("hook-{user}"), "web")
+            .await;
+    }
+    // bob is online: he gets the broadcast in his session, not as a push.
+    let mut bob = area.connect("bob").await;
+    area.api
+        .ok(
+            "/message/broadcast.json",
+            r#"fromUserId=news&objectName=RC:TxtMsg&content={"content":"Doors open at 9"}&pushContent=Doors open"#,
+        )
+        .await;
+    loop {
+        if let ServerFrame::Message(message) = bob.next_within(WAIT).await.expect("the broadcast") {
+            assert!(message.content.contains("Doors open at 9"), "{message:?}");
+            break;
+        }
+    }
+    let pushed = webhook.wait_for(1, WAIT).await.expect("ann's push");
+    assert_eq!(
+        (
+            pushed[0].device_token.as_str(),
+            pushed[0].title.as_str(),
+            pushed[0].body.as_str()
+        ),
+        ("hook-ann", "news", "Doors open")
+    );
+    area.pushes_settled("delivered", 1.0).await;
+    assert_eq!(webhook.received().len(), 1, "bob's device was not pushed");
+    area.dev.stop();
+}

@@ -25,10 +25,10 @@ use crate::raft::log_store::{LogStore, LogTuning};
 use crate::raft::network::NetworkFactory;
 use crate::raft::state_machine::StateMachineStore;
 use crate::raft::Raft;
-use crate::state;
 use crate::writer::Writer;
 
 mod rpc;
+mod sweeps;
 use rpc::RpcService;
 
 #[derive(Debug, thiserror::Error)]
@@ -190,7 +190,11 @@ impl ClusterNode {
             config.node_id,
             stopped(stop_rx.clone()),
         )));
-        tasks.push(tokio::spawn(sweep_idle_chatrooms(
+        tasks.push(tokio::spawn(sweeps::idle_chatrooms(
+            core.clone(),
+            stopped(stop_rx.clone()),
+        )));
+        tasks.push(tokio::spawn(sweeps::broadcast_pushes(
             core.clone(),
             stopped(stop_rx.clone()),
         )));
@@ -370,53 +374,6 @@ async fn track_metrics(core: Arc<NodeCore>, stop: impl std::future::Future<Outpu
                 core.metrics.raft_log_bytes.set(core.log.on_disk_bytes() as i64);
             }
             _ = &mut stop => return,
-        }
-    }
-}
-
-/// How often the leader sweeps chatrooms: CHR-08 destroys idle rooms after an hour, CHR-07
-/// auto-exits offline members 30 s after the first message they missed (so within 40 s).
-const CHATROOM_SWEEP_EVERY: Duration = Duration::from_secs(10);
-
-/// On the leader, proposes the chatroom sweep for every app environment and the expiry of
-/// dead edges' sessions.
-/// The command carries no clock: each replica judges idleness by the entry's stamp.
-async fn sweep_idle_chatrooms(core: Arc<NodeCore>, stop: impl std::future::Future<Output = ()>) {
-    let mut every = tokio::time::interval(CHATROOM_SWEEP_EVERY);
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            _ = every.tick() => {}
-            _ = &mut stop => return,
-        }
-        if !core.raft.is_leader() {
-            continue;
-        }
-        let apps = match state::query(core.state_machine.state(), &state::Query::ListApps) {
-            Ok(state::QueryOutput::Apps(apps)) => apps,
-            _ => continue,
-        };
-        let commands: Vec<state::Envelope> = apps
-            .iter()
-            .flat_map(|app| [&app.dev, &app.prod])
-            .map(|creds| {
-                state::Command::DestroyIdleChatrooms(state::DestroyIdleChatrooms {
-                    app_key: creds.app_key.clone(),
-                })
-            })
-            // Sessions of edges that stopped renewing their lease go offline.
-            .chain(std::iter::once(state::Command::ExpireEdges(
-                state::ExpireEdges,
-            )))
-            .map(|command| state::Envelope {
-                area: core.config.area,
-                command,
-            })
-            .collect();
-        if !commands.is_empty() {
-            if let Err(e) = core.writer.write(commands).await {
-                tracing::debug!(error = ?e, "idle chatroom sweep not committed");
-            }
         }
     }
 }

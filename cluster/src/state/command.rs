@@ -5,7 +5,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::apply::{Apply, ApplyContext, CommandError};
-use super::cross_domain::{bans, delete_app, notifications, publish, receipts, ultragroup_changes};
+use super::cross_domain::{
+    bans, broadcast_pushes, delete_app, notifications, publish, receipts, ultragroup_changes,
+};
 use super::messages::{self, archive};
 use super::store::Overlay;
 use super::{
@@ -106,6 +108,7 @@ commands! {
     DeleteAreaEntry(areas::DeleteAreaEntry) => done,
     PushNotice(notifications::PushNotice) => |(id, devices)| Output::Notice { id, devices },
     PublishWithOptions(publish::PublishWithOptions) => Output::Published,
+    ExpandBroadcastPushes(broadcast_pushes::ExpandBroadcastPushes) => done,
 }
 
 /// All of these or none (`Command::All`): the first refusal refuses the whole command, and

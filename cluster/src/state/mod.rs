@@ -86,6 +86,7 @@ pub use {
     },
     conversations::{ChangeConversation, DeleteForUser, MarkRead, SetConversationTypeLevel},
     cross_domain::bans::BlockUsers,
+    cross_domain::broadcast_pushes::{pending_broadcast_pushes, ExpandBroadcastPushes},
     cross_domain::delete_app::DeleteApp,
     cross_domain::notifications::PushNotice,
     cross_domain::publish::{Publish, PublishWithOptions, Recall, SendOptions},

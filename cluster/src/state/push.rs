@@ -72,7 +72,8 @@ pub fn devices(
 }
 
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
-    Ok(state.delete_prefix(&of_app(keys::TOKEN, app_key))?)
+    state.delete_prefix(&of_app(keys::TOKEN, app_key))?;
+    Ok(state.delete_prefix(&of_app(keys::BROADCAST, app_key))?)
 }
 
 /// Users one push-only notification may name (SYS-03).

@@ -4,6 +4,7 @@
 //! receipts, bans, deleting an app, sync and history) lives here and calls down.
 
 pub(super) mod bans;
+pub(super) mod broadcast_pushes;
 mod client_sends;
 pub(super) mod delete_app;
 pub(super) mod history;

@@ -6,6 +6,7 @@
 use meridian_proto::ConversationType;
 use serde::{Deserialize, Serialize};
 
+use super::broadcast_pushes;
 use super::publish::SendOptions;
 use crate::state::apply::{Apply, ApplyContext, CommandError};
 use crate::state::messages::Message;
@@ -27,10 +28,21 @@ pub(super) fn message_stored(
 ) -> Result<(), CommandError> {
     let settings = apps::settings(state, app_key)?;
     outbox::route_message(ctx, state, app_key, &settings.callbacks, message)?;
-    if !settings.push.is_enabled() || options.disable_push {
+    if !settings.push.is_enabled() || options.disable_push || !message.counted {
         return Ok(());
     }
-    let jobs = jobs_for(ctx, state, app_key, message, options.push_title.as_deref())?;
+    let title = options.push_title.as_deref();
+    if message.conversation.kind == ConversationType::System
+        && message.conversation.second.is_empty()
+    {
+        // A broadcast: every user's devices, in batches (SYS-02).
+        let Some(body) = body(message) else {
+            return Ok(());
+        };
+        let title = title_of(state, app_key, message, title);
+        return broadcast_pushes::start(ctx, state, app_key, message, title, body);
+    }
+    let jobs = jobs_for(ctx, state, app_key, message, title)?;
     outbox::enqueue_pushes(ctx, state, app_key, jobs)
 }
 
@@ -43,7 +55,7 @@ fn recipients(
     let conversation = &message.conversation;
     let mut users = match conversation.kind {
         ConversationType::Private => vec![conversation.target_for(&message.sender).to_string()],
-        // A broadcast (no user) reaches too many to decide here (SYS-02 pushes it apart).
+        // A broadcast (no user) is pushed apart, in batches (`broadcast_pushes`).
         ConversationType::System if conversation.second.is_empty() => Vec::new(),
         ConversationType::System => vec![conversation.second.clone()],
         ConversationType::Group => groups::members(state, app_key, &conversation.first)?
@@ -62,7 +74,7 @@ fn recipients(
 
 /// Whom a message mentions (`mentionedInfo` of the content: type 1 everyone, 2 a list).
 #[derive(Default)]
-struct Mentions {
+pub(super) struct Mentions {
     everyone: bool,
     users: Vec<String>,
 }
@@ -96,7 +108,7 @@ fn mentions(content: &str) -> Mentions {
 /// PUSH-03: whether `user`'s settings let this message through: the conversation type's
 /// level (-1/0 all, 1 any mention, 2 mentions of me, 4 mentions of everyone, 5 nothing),
 /// and a muted conversation, which a mention still gets through.
-fn wants_push(
+pub(super) fn wants_push(
     state: &impl StateRead,
     app_key: &str,
     user: &str,
@@ -163,21 +175,11 @@ fn jobs_for(
     message: &Message,
     title: Option<&str>,
 ) -> Result<Vec<PushJob>, CommandError> {
-    if !message.counted {
-        return Ok(Vec::new());
-    }
     let Some(body) = body(message) else {
         return Ok(Vec::new());
     };
     let mentions = mentions(&message.content);
-    let title = match title {
-        Some(title) => title.to_string(),
-        None => users::get(state, app_key, &message.sender)
-            .map(|u| u.name)
-            .ok()
-            .filter(|name| !name.is_empty())
-            .unwrap_or_else(|| message.sender.clone()),
-    };
+    let title = title_of(state, app_key, message, title);
     let mut jobs = Vec::new();
     for user in recipients(state, app_key, message)? {
         // Most members have no device registered: that is the cheapest test, so first.
@@ -200,6 +202,24 @@ fn jobs_for(
         }
     }
     Ok(jobs)
+}
+
+/// The notification's title: the app server's (`pushExt.title`), else the sender's name,
+/// else its id.
+fn title_of(
+    state: &impl StateRead,
+    app_key: &str,
+    message: &Message,
+    title: Option<&str>,
+) -> String {
+    match title {
+        Some(title) => title.to_string(),
+        None => users::get(state, app_key, &message.sender)
+            .map(|u| u.name)
+            .ok()
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| message.sender.clone()),
+    }
 }
 
 /// A push-only notification (SYS-03).

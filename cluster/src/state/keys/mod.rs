@@ -111,6 +111,7 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("outbox::WAITING", outbox::WAITING, Kind::Exact),
     ("outbox::RETRIES", outbox::RETRIES, Kind::Exact),
     ("push::TOKEN", push::TOKEN, Kind::Family),
+    ("push::BROADCAST", push::BROADCAST, Kind::Family),
     ("messages::MESSAGE", messages::MESSAGE, Kind::Family),
     ("messages::LAST_SEQ", messages::LAST_SEQ, Kind::Family),
     ("messages::UID", messages::UID, Kind::Family),
@@ -470,6 +471,13 @@ pub(crate) mod outbox {
 
 pub(crate) mod push {
     pub(crate) const TOKEN: &[u8] = b"pushtoken/";
+    /// Broadcasts whose devices are still being pushed to (SYS-02).
+    pub(crate) const BROADCAST: &[u8] = b"pushbcast/";
+
+    /// `pushbcast/{appKey}/{msgUID}`
+    pub(crate) fn broadcast(app_key: &str, msg_uid: &str) -> Vec<u8> {
+        super::under(super::of_app(BROADCAST, app_key), msg_uid)
+    }
 
     /// `pushtoken/{appKey}/{userId}/{deviceId}/`
     pub(crate) fn token(app_key: &str, user_id: &str, device_id: &str) -> Vec<u8> {

@@ -351,3 +351,74 @@ fn a_notice_reaching_more_devices_than_one_apply_may_write_is_refused_whole() {
     );
     assert_eq!(outbox(&tree).1, waiting);
 }
+
+// covers: SYS-02
+
+#[test]
+fn a_broadcast_pushes_every_offline_device_in_batches() {
+    use crate::state::cross_domain::broadcast_pushes::BROADCAST_PUSH_BATCH;
+    let (_dir, tree) = tree();
+    let mut setup = vec![
+        create_app("Chat", "devkey001", "prodkey001"),
+        push_through_webhook(),
+    ];
+    // One batch and five devices more, one per user.
+    let users = BROADCAST_PUSH_BATCH + 5;
+    for u in 0..users {
+        setup.push(command(Command::RegisterPushToken(RegisterPushToken {
+            app_key: "prodkey001".into(),
+            user_id: format!("u{u:05}"),
+            device: DeviceToken {
+                device_id: "phone".into(),
+                provider: PushProvider::Webhook,
+                token: format!("token-{u}"),
+                app_id: "web".into(),
+            },
+        })));
+    }
+    assert!(run(&tree, &setup).iter().all(Result::is_ok));
+    let broadcast = text(
+        Conversation::system("news", ""),
+        "news",
+        None,
+        r#"{"content":"Extra!"}"#,
+    );
+    publish(&tree, vec![broadcast]).unwrap();
+    let pushed_to = |tree: &sled::Tree| {
+        let mut after = 0;
+        let mut users = Vec::new();
+        loop {
+            let Ok(QueryOutput::Jobs { jobs, .. }) =
+                query(tree, &Query::Outbox { after, limit: 1000 })
+            else {
+                panic!("the outbox");
+            };
+            let Some(last) = jobs.last().map(|job| job.id) else {
+                return users;
+            };
+            after = last;
+            users.extend(jobs.into_iter().filter_map(|job| match job.event {
+                HookEvent::Push(push) => Some(push.user_id),
+                _ => None,
+            }));
+        }
+    };
+    // The first batch goes while the broadcast is stored; the rest is pending.
+    assert_eq!(pushed_to(&tree).len(), BROADCAST_PUSH_BATCH);
+    assert!(pending_broadcast_pushes(&tree, "prodkey001").unwrap());
+    let expand = || {
+        command(Command::ExpandBroadcastPushes(ExpandBroadcastPushes {
+            app_key: "prodkey001".into(),
+        }))
+    };
+    assert!(run(&tree, &[expand()])[0].is_ok());
+    let mut reached = pushed_to(&tree);
+    assert_eq!(reached.len(), users, "every device once");
+    reached.sort();
+    reached.dedup();
+    assert_eq!(reached.len(), users);
+    assert!(!pending_broadcast_pushes(&tree, "prodkey001").unwrap());
+    // Nothing is left to do: a further sweep pushes nothing more.
+    assert!(run(&tree, &[expand()])[0].is_ok());
+    assert_eq!(pushed_to(&tree).len(), users);
+}

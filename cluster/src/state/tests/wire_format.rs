@@ -595,6 +595,12 @@ fn samples() -> Vec<(&'static str, Command)> {
                 },
             }),
         ),
+        (
+            "ExpandBroadcastPushes",
+            Command::ExpandBroadcastPushes(ExpandBroadcastPushes {
+                app_key: APP.into(),
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -675,6 +681,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("DeleteAreaEntry", "36024e41"),
         ("PushNotice", "37086170706b65793031000105616c6963650103766970000200020154014201027b7d"),
         ("PublishWithOptions", "38086170706b65793031010005616c69636503626f6204776f726b05616c6963650103626f620952433a5478744d7367107b22636f6e74656e74223a226869227d01000102686900010103626f620102643102633101000101540101016b0176"),
+        ("ExpandBroadcastPushes", "39086170706b65793031"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -747,6 +754,7 @@ fn variant(command: &Command) -> &'static str {
         Command::DeleteAreaEntry(_) => "DeleteAreaEntry",
         Command::PushNotice(_) => "PushNotice",
         Command::PublishWithOptions(_) => "PublishWithOptions",
+        Command::ExpandBroadcastPushes(_) => "ExpandBroadcastPushes",
     }
 }
 

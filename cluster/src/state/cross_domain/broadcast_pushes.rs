@@ -1,0 +1,150 @@
+//! SYS-02: a broadcast reaches offline users' devices too. It is meant for every user, so
+//! its push jobs are made in bounded batches: the first while the broadcast is stored, the
+//! rest by `ExpandBroadcastPushes`, which the leader proposes while any is pending. Each
+//! batch walks the app's registered devices in key order from where the last one stopped,
+//! so every device is considered once, and users online at that moment are skipped (they
+//! get the message in their session), as for any message (PUSH-01).
+
+use serde::{Deserialize, Serialize};
+
+use super::notifications::{self, Mentions};
+use crate::raft::wire::from_bytes;
+use crate::state::apply::{Apply, ApplyContext, CommandError};
+use crate::state::keys::{of_app, push as keys};
+use crate::state::messages::Message;
+use crate::state::push::{DeviceToken, PushJob};
+use crate::state::store::{Overlay, StateRead};
+use crate::state::{outbox, presence};
+
+/// Devices one batch considers: one apply's work stays small whatever the app's size.
+pub const BROADCAST_PUSH_BATCH: usize = 2_000;
+
+/// A broadcast whose devices are still being gone through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingBroadcast {
+    pub message: Message,
+    pub title: String,
+    pub body: String,
+    /// The last device key gone through; empty before the first batch.
+    pub after: Vec<u8>,
+}
+
+/// Starts a stored broadcast's pushes (the caller checked that it is pushed at all).
+pub(super) fn start(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    message: &Message,
+    title: String,
+    body: String,
+) -> Result<(), CommandError> {
+    let pending = PendingBroadcast {
+        message: message.clone(),
+        title,
+        body,
+        after: Vec::new(),
+    };
+    next_batch(ctx, state, app_key, pending)
+}
+
+/// Pushes to the devices of the next batch; keeps the broadcast pending, or lets it go
+/// when its devices are all gone through.
+fn next_batch(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    mut pending: PendingBroadcast,
+) -> Result<(), CommandError> {
+    let prefix = of_app(keys::TOKEN, app_key);
+    // Just after the last key gone through (a key followed by a zero byte is the next
+    // possible key).
+    let start = if pending.after.is_empty() {
+        prefix.clone()
+    } else {
+        [pending.after.as_slice(), &[0]].concat()
+    };
+    let mut devices: Vec<(Vec<u8>, String, DeviceToken)> = Vec::new();
+    let mut undecodable = None;
+    state.visit_from(&prefix, &start, &mut |key, value| {
+        match (
+            keys::token_user(&prefix, key),
+            from_bytes::<DeviceToken>(value),
+        ) {
+            (Some(user), Ok(device)) => devices.push((key.to_vec(), user, device)),
+            (_, Err(e)) => undecodable = Some(e),
+            (None, _) => {}
+        }
+        devices.len() < BROADCAST_PUSH_BATCH
+    })?;
+    if let Some(e) = undecodable {
+        return Err(e.into());
+    }
+    let done = devices.len() < BROADCAST_PUSH_BATCH;
+    let message = &pending.message;
+    let mut jobs = Vec::new();
+    let mut checked: Option<(String, bool)> = None;
+    for (_, user, device) in &devices {
+        // A user's devices are next to each other: decide once per user.
+        let pushed = match &checked {
+            Some((last, pushed)) if last == user => *pushed,
+            _ => {
+                let pushed = presence::sessions(state, app_key, user, ctx.now_ms)?.is_empty()
+                    && notifications::wants_push(
+                        state,
+                        app_key,
+                        user,
+                        message,
+                        &Mentions::default(),
+                    )?;
+                checked = Some((user.clone(), pushed));
+                pushed
+            }
+        };
+        if pushed {
+            jobs.push(PushJob {
+                user_id: user.clone(),
+                device: device.clone(),
+                title: pending.title.clone(),
+                body: pending.body.clone(),
+                data: message.push_data.clone(),
+                msg_uid: message.msg_uid.clone(),
+            });
+        }
+    }
+    outbox::enqueue_pushes(ctx, state, app_key, jobs)?;
+    let record = keys::broadcast(app_key, &message.msg_uid);
+    match devices.pop() {
+        Some((last, _, _)) if !done => {
+            pending.after = last;
+            state.put(record, &pending)?;
+        }
+        _ => state.delete(record),
+    }
+    Ok(())
+}
+
+/// Whether any broadcast of the app still has devices to go through.
+pub fn pending_broadcast_pushes(
+    state: &impl StateRead,
+    app_key: &str,
+) -> Result<bool, CommandError> {
+    Ok(state.count_prefix(&of_app(keys::BROADCAST, app_key))? > 0)
+}
+
+/// Pushes the next batch of each of the app's pending broadcasts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExpandBroadcastPushes {
+    pub app_key: String,
+}
+
+impl Apply for ExpandBroadcastPushes {
+    type Answer = ();
+
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let pending: Vec<PendingBroadcast> = state.scan(&of_app(keys::BROADCAST, &self.app_key))?;
+        for broadcast in pending {
+            next_batch(ctx, state, &self.app_key, broadcast)?;
+        }
+        Ok(())
+    }
+}
