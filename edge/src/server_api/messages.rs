@@ -354,9 +354,10 @@ pub(super) async fn broadcast(call: &Call, stored: bool) -> Fields {
     }
     let message = new_message(&p, Conversation::system(&p.from, ""), None);
     let output = call
-        .write(Command::Publish(state::Publish {
+        .write(Command::PublishWithOptions(state::PublishWithOptions {
             app_key: call.app_key(),
             messages: vec![message],
+            options: send_options(&call.body)?,
         }))
         .await?;
     match output {
