@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use meridian_cluster::state::{App, AppEnv, AppSettings, CommandError, Query, QueryOutput};
+use meridian_cluster::state::{
+    App, AppEnv, AppLimits, AppSettings, CommandError, Query, QueryOutput,
+};
 use meridian_cluster::{ClusterClient, ClusterError};
 use meridian_regions::AreaCode;
 use tokio::time::Instant;
@@ -26,6 +28,8 @@ pub struct Resolved {
     pub area: AreaCode,
     /// The environment's settings, as fresh as the cache (one second).
     pub settings: AppSettings,
+    /// The environment's limits (API-08), as fresh.
+    pub limits: AppLimits,
 }
 
 impl Resolved {
@@ -126,11 +130,21 @@ impl AppDirectory {
                     QueryOutput::Settings(settings) => settings,
                     other => return Err(crate::error::unexpected(other)),
                 };
+                let limits = match client
+                    .read(Query::AppLimits {
+                        app_key: app_key.to_string(),
+                    })
+                    .await?
+                {
+                    QueryOutput::Limits(limits) => limits,
+                    other => return Err(crate::error::unexpected(other)),
+                };
                 return Ok(Lookup::Served(Box::new(Resolved {
                     app,
                     env,
                     area,
                     settings,
+                    limits,
                 })));
             }
         }

@@ -13,6 +13,7 @@
 //! | GET | /admin/v1/apps/{appKey}/users/{userId} | |
 //! | POST | /admin/v1/apps/{appKey}/import | `{users?: [{userId, name?, portraitUri?}], groups?: [{groupId, name?, members}], messages?: [{conversationType, fromUserId, targetId, channelId?, objectName, content, sentTime, msgUID?}]}` (≤ 1000 each; all or nothing) |
 //! | GET, PUT | /admin/v1/apps/{appKey}/settings | `{offlineWindowDays?, multiDevice?, preJoinHistory?, whitelistMode?, secureDomains?, strictReplay?, callbacks?: {routingUrl?, routingTypes?, moderation?: [{url, senders?, receivers?, conversationTypes?, objectNames?, timeoutMs?, defaultAction?: "pass"\|"block"}], onlineStatusUrl?, chatroomStateUrl?, maxAttempts?}}` (PUT replaces; left out: default) |
+//! | GET, PUT | /admin/v1/apps/{appKey}/limits | `{groupMemberCap?, multiRoomChatrooms?, clientSendsPerSecond?, apiRates?: {defaultPerSecond?, getTokenPerSecond?, privateMessagesPerMinute?, groupPublishPerSecond?, chatroomPublishPerSecond?, ultraGroupPublishPerSecond?, chatroomBroadcastPerSecond?, broadcastsPerHour?, broadcastsPerDay?}, retentionDays?: {private?, group?, ultraGroup?, chatroom?}}` (API-08; PUT replaces; left out: default) |
 //! | GET | /admin/v1/apps/{appKey}/callbacks/dead-letters | callbacks past their retry cap, and how many wait |
 //! | POST | /admin/v1/apps/{appKey}/callbacks/dead-letters/retry | puts them back in the outbox |
 //! | GET | /admin/v1/areas | the area catalog |
@@ -34,9 +35,10 @@ use serde_json::{json, Value};
 use crate::api::{ApiReply, ApiRequest};
 use crate::client::{ClusterClient, ClusterError};
 use crate::state::{
-    AppSettings, Command, CommandError, Conversation, ConversationType, Credentials, DeleteApp,
-    DeleteAreaEntry, Envelope, ImportGroupMembers, ImportMessages, ImportedMessage, Output,
-    PutAreaEntry, PutUser, Query, QueryOutput, RetryDeadLetters, SetAppSettings,
+    AppLimits, AppSettings, Command, CommandError, Conversation, ConversationType, Credentials,
+    DeleteApp, DeleteAreaEntry, Envelope, ImportGroupMembers, ImportMessages, ImportedMessage,
+    Output, PutAreaEntry, PutUser, Query, QueryOutput, RetryDeadLetters, SetAppLimits,
+    SetAppSettings,
 };
 
 pub struct AdminApi {
@@ -255,6 +257,11 @@ impl AdminApi {
             (&Method::GET, ["apps", key, "settings"]) => self.get_settings(key).await,
             (&Method::PUT, ["apps", key, "settings"]) => match parse::<AppSettings>(body) {
                 Ok(settings) => self.put_settings(key, settings).await,
+                Err(response) => return *response,
+            },
+            (&Method::GET, ["apps", key, "limits"]) => self.get_limits(key).await,
+            (&Method::PUT, ["apps", key, "limits"]) => match parse::<AppLimits>(body) {
+                Ok(limits) => self.put_limits(key, limits).await,
                 Err(response) => return *response,
             },
             (&Method::GET, ["apps", key, "callbacks", "dead-letters"]) => {
@@ -476,6 +483,28 @@ impl AdminApi {
         });
         match self.cluster.write_one(self.envelope(command)).await? {
             Output::Settings(settings) => Ok(json!({ "settings": shown(settings) })),
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    async fn get_limits(&self, key: &str) -> Result<Value, ClusterError> {
+        let query = Query::AppLimits {
+            app_key: key.to_string(),
+        };
+        match self.cluster.read(query).await? {
+            QueryOutput::Limits(limits) => Ok(json!({ "limits": limits })),
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    /// Replaces the limits whole (fields left out take their defaults).
+    async fn put_limits(&self, key: &str, limits: AppLimits) -> Result<Value, ClusterError> {
+        let command = Command::SetAppLimits(SetAppLimits {
+            app_key: key.to_string(),
+            limits,
+        });
+        match self.cluster.write_one(self.envelope(command)).await? {
+            Output::Limits(limits) => Ok(json!({ "limits": limits })),
             other => Err(ClusterError::Protocol(format!("{other:?}"))),
         }
     }

@@ -13,7 +13,7 @@ use super::store::Overlay;
 use super::{
     apps, areas, chatrooms, conversations, groups, outbox, presence, push, sensitive, users,
 };
-use super::{App, AppSettings, ConversationSettings, Group, Publication, User};
+use super::{App, AppLimits, AppSettings, ConversationSettings, Group, Publication, User};
 use meridian_regions::CatalogEntry;
 
 /// Defines [`Command`] from one list of `Variant(CommandStruct) => wrap the answer`, and
@@ -109,6 +109,7 @@ commands! {
     PushNotice(notifications::PushNotice) => |(id, devices)| Output::Notice { id, devices },
     PublishWithOptions(publish::PublishWithOptions) => Output::Published,
     ExpandBroadcastPushes(broadcast_pushes::ExpandBroadcastPushes) => done,
+    SetAppLimits(apps::SetAppLimits) => Output::Limits,
 }
 
 /// All of these or none (`Command::All`): the first refusal refuses the whole command, and
@@ -151,6 +152,7 @@ pub enum Output {
         id: String,
         devices: u64,
     },
+    Limits(AppLimits),
 }
 
 fn done((): ()) -> Output {

@@ -51,8 +51,8 @@ use serde::{Deserialize, Serialize};
 
 pub use apply::{Apply, ApplyContext, CommandError};
 pub use apps::{
-    App, AppEnv, AppSettings, CallbackSettings, Credentials, ModerationDefault, ModerationRule,
-    PushApp, PushSettings,
+    ApiRates, App, AppEnv, AppLimits, AppSettings, CallbackSettings, Credentials,
+    ModerationDefault, ModerationRule, PushApp, PushSettings, RetentionDays, SetAppLimits,
 };
 pub use chatrooms::{Chatroom, Priority, RoomEntry, RoomFlag, RoomSet, SetEntry};
 pub use command::{Command, Output};

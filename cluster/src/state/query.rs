@@ -186,6 +186,10 @@ pub enum Query {
         app_key: String,
         group_id: String,
     },
+    /// An environment's limits (API-08).
+    AppLimits {
+        app_key: String,
+    },
     /// Users with every tag of `all` (when given) or any tag of `any`.
     UsersByTags {
         app_key: String,
@@ -237,6 +241,7 @@ pub enum QueryOutput {
     AreaEntry(CatalogEntry),
     /// Users muted in a group and until when (ms).
     Mutes(Vec<(String, u64)>),
+    Limits(super::AppLimits),
 }
 
 /// Answers a query from committed state.
@@ -379,6 +384,7 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
         Query::GroupMutes { app_key, group_id } => {
             groups::mutes(state, app_key, group_id).map(QueryOutput::Mutes)
         }
+        Query::AppLimits { app_key } => apps::limits(state, app_key).map(QueryOutput::Limits),
         Query::UsersByTags { app_key, all, any } => {
             users::with_tags(state, app_key, all, any).map(QueryOutput::UserIds)
         }

@@ -177,7 +177,7 @@ impl ServerApi {
             _ => endpoint.limit_classes(),
         };
         if let Some(limits) = &self.limits {
-            limits.take(app.app_key(), classes, cost)?;
+            limits.take(app.app_key(), classes, cost, &app.limits.api_rates)?;
         }
         let cluster = self
             .directory

@@ -54,6 +54,9 @@ pub(super) struct Identity {
     pub(super) client: Arc<ClusterClient>,
     /// The app's settings as of the connect (MSG-11: every connect reads them afresh).
     pub(super) settings: AppSettings,
+    /// Messages this connection may send per second: the app's limit (API-08), else the
+    /// edge's setting.
+    pub(super) sends_per_second: u32,
 }
 
 pub(super) async fn authenticate(
@@ -99,11 +102,16 @@ pub(super) async fn authenticate(
         }
         Err(e) => return Err(SessionError::Unavailable(e.to_string())),
     };
+    let sends_per_second = resolved
+        .limits
+        .client_sends_per_second
+        .unwrap_or(shared.settings.sends_per_second);
     Ok(Identity {
         area: resolved.area,
         app_key: params.app_key.clone(),
         user_id: claims.user_id,
         client,
         settings,
+        sends_per_second,
     })
 }

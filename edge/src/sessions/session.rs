@@ -275,7 +275,7 @@ impl Session<'_> {
         let settings = self.shared.settings.clone();
         let idle_timeout = Duration::from_millis(settings.idle_timeout_ms);
         let mut last_heard = Instant::now();
-        let mut sends = SendBudget::new(settings.sends_per_second);
+        let mut sends = SendBudget::new(self.identity.sends_per_second);
         let mut stop = self.shared.stop.clone();
         loop {
             tokio::select! {
@@ -331,7 +331,7 @@ impl Session<'_> {
                             Box::pin(self.sync()).await?;
                         }
                         ClientFrame::Send { ref client_id, .. } if !sends.take() => {
-                            let why = SessionError::SendsPerSecond(settings.sends_per_second);
+                            let why = SessionError::SendsPerSecond(self.identity.sends_per_second);
                             self.out.send(&why.into_frame(Some(client_id.clone()), None)).await?;
                         }
                         other => {

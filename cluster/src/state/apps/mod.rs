@@ -8,8 +8,10 @@ use super::apply::{Apply, ApplyContext, CommandError};
 use super::keys::apps as keys;
 use super::store::{Overlay, StateRead};
 
+mod limits;
 mod settings;
 
+pub use limits::{limits, ApiRates, AppLimits, RetentionDays, SetAppLimits, DEFAULT_MEMBER_CAP};
 pub use settings::{
     AppSettings, CallbackSettings, ModerationDefault, ModerationRule, PushApp, PushSettings,
 };
@@ -87,10 +89,12 @@ pub fn settings(state: &impl StateRead, app_key: &str) -> Result<AppSettings, Co
 }
 
 /// Removes the app's own records: its record, both keys and both environments' settings
+/// and limits
 /// (what the environments keep elsewhere goes first, see `cross_domain::delete_app`).
 pub(super) fn delete(state: &mut Overlay<'_>, app: &App) {
     for creds in [&app.dev, &app.prod] {
         state.delete(keys::settings(&creds.app_key));
+        state.delete(keys::limits(&creds.app_key));
         state.delete(keys::key_index(&creds.app_key));
     }
     state.delete(keys::app(&app.prod.app_key));

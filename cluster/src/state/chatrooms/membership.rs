@@ -5,11 +5,11 @@ use meridian_proto::ConversationType;
 use serde::{Deserialize, Serialize};
 
 use crate::state::apply::{Apply, ApplyContext, CommandError};
-use crate::state::feed;
 use crate::state::keys::chatrooms as keys;
 use crate::state::outbox::{RoomCause, RoomEvent};
 use crate::state::store::{Overlay, StateRead};
 use crate::state::users::validate_user_id;
+use crate::state::{apps, feed};
 
 use super::sets::{set_members, RoomSet};
 use super::{get, report, touch};
@@ -178,7 +178,8 @@ impl Apply for JoinChatroom {
     type Answer = ();
 
     /// A client joins a room (CHR-02): refused while banned from it; a user is in one room
-    /// at a time, so joining leaves the others. Counts as activity (CHR-08).
+    /// at a time, so joining leaves the others, unless the app allows several. Counts as
+    /// activity (CHR-08).
     fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
         let app_key: &str = &self.app_key;
         let room_id: &str = &self.room_id;
@@ -193,11 +194,16 @@ impl Apply for JoinChatroom {
                 reason: format!("{user_id} is banned from chatroom {room_id}"),
             });
         }
-        let elsewhere: Vec<String> = state
-            .scan::<String>(&keys::user_rooms(app_key, user_id))?
-            .into_iter()
-            .filter(|room| room != room_id)
-            .collect();
+        // CHR-02: one room at a time unless the app allows several (API-08).
+        let elsewhere: Vec<String> = if apps::limits(state, app_key)?.multi_room_chatrooms {
+            Vec::new()
+        } else {
+            state
+                .scan::<String>(&keys::user_rooms(app_key, user_id))?
+                .into_iter()
+                .filter(|room| room != room_id)
+                .collect()
+        };
         for other in elsewhere {
             leave(
                 ctx,

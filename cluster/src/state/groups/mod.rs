@@ -17,8 +17,7 @@ mod mutes;
 pub(in crate::state) use mutes::{may_speak, mute_whitelist, muted_groups, mutes};
 pub use mutes::{ChangeGroupMuteWhitelist, MuteGroupMembers, SetGroupMuted};
 
-/// SPEC GRP-01: 3000 members per group by default.
-pub const DEFAULT_MEMBER_CAP: u64 = 3000;
+pub use super::apps::DEFAULT_MEMBER_CAP;
 pub const MAX_GROUP_ID_CHARS: usize = 64;
 pub const MAX_GROUP_NAME_CHARS: usize = 128;
 
@@ -175,10 +174,10 @@ pub(super) fn join(
         )?;
         group.members += 1;
     }
-    if group.members > DEFAULT_MEMBER_CAP {
-        return Err(CommandError::MemberCap {
-            limit: DEFAULT_MEMBER_CAP,
-        });
+    // GRP-01, API-08: the app's cap (3000 unless its operator set another).
+    let cap = apps::limits(state, app_key)?.group_member_cap;
+    if group.members > cap {
+        return Err(CommandError::MemberCap { limit: cap });
     }
     state.put(keys::group(app_key, group_id), &group)?;
     announce(state, app_key, group_id, joined, Vec::new(), false)?;

@@ -62,6 +62,7 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("apps::APP", apps::APP, Kind::Family),
     ("apps::KEY_INDEX", apps::KEY_INDEX, Kind::Family),
     ("apps::SETTINGS", apps::SETTINGS, Kind::Family),
+    ("apps::LIMITS", apps::LIMITS, Kind::Family),
     ("areas::CATALOG", areas::CATALOG, Kind::Family),
     ("users::USER", users::USER, Kind::Family),
     ("users::BLOCK", users::BLOCK, Kind::Family),
@@ -145,6 +146,7 @@ pub(crate) mod apps {
     pub(crate) const APP: &[u8] = b"app/";
     pub(crate) const KEY_INDEX: &[u8] = b"appkey/";
     pub(crate) const SETTINGS: &[u8] = b"appsettings/";
+    pub(crate) const LIMITS: &[u8] = b"applimits/";
 
     /// `app/{prodKey}`: an app's record, under its prod key.
     pub(crate) fn app(prod_key: &str) -> Vec<u8> {
@@ -158,6 +160,11 @@ pub(crate) mod apps {
 
     pub(crate) fn settings(app_key: &str) -> Vec<u8> {
         [SETTINGS, app_key.as_bytes()].concat()
+    }
+
+    /// `applimits/{appKey}`: an environment's limits (API-08).
+    pub(crate) fn limits(app_key: &str) -> Vec<u8> {
+        [LIMITS, app_key.as_bytes()].concat()
     }
 }
 

@@ -288,3 +288,82 @@ fn a_moderation_rule_matches_when_every_list_does() {
         .moderation_rule("ann", "g9", ConversationType::Group, "RC:ImgMsg")
         .is_none());
 }
+
+// covers: API-08
+
+#[test]
+fn an_apps_limits_set_its_group_cap_and_multi_room_chatrooms() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    let limits = |cap: u64, multi_room: bool| {
+        envelope(Command::SetAppLimits(SetAppLimits {
+            app_key: "prodkey001".into(),
+            limits: AppLimits {
+                group_member_cap: cap,
+                multi_room_chatrooms: multi_room,
+                ..AppLimits::default()
+            },
+        }))
+    };
+    assert!(matches!(
+        &run(&tree, &[limits(0, false)])[0],
+        Err(CommandError::Invalid { field, .. }) if field == "groupMemberCap"
+    ));
+    assert!(run(&tree, &[limits(2, true)])[0].is_ok());
+    let join = |group: &str, users: &[&str]| {
+        envelope(Command::JoinGroup(JoinGroup {
+            app_key: "prodkey001".into(),
+            group_id: group.into(),
+            name: None,
+            user_ids: users.iter().map(|u| u.to_string()).collect(),
+        }))
+    };
+    assert!(matches!(
+        &run(&tree, &[join("g", &["a", "b", "c"])])[0],
+        Err(CommandError::MemberCap { limit: 2 })
+    ));
+    assert!(run(&tree, &[join("g", &["a", "b"])])[0].is_ok());
+    // The other environment keeps the default cap.
+    run(
+        &tree,
+        &[envelope(Command::JoinGroup(JoinGroup {
+            app_key: "devkey001".into(),
+            group_id: "g".into(),
+            name: None,
+            user_ids: vec!["a".into(), "b".into(), "c".into()],
+        }))],
+    )[0]
+    .as_ref()
+    .expect("3 of 3000");
+    // Several rooms at once.
+    run(
+        &tree,
+        &[envelope(Command::CreateChatrooms(CreateChatrooms {
+            app_key: "prodkey001".into(),
+            rooms: vec![("r1".into(), "One".into()), ("r2".into(), "Two".into())],
+        }))],
+    );
+    for room in ["r1", "r2"] {
+        let joined = run(
+            &tree,
+            &[envelope(Command::JoinChatroom(JoinChatroom {
+                app_key: "prodkey001".into(),
+                room_id: room.into(),
+                user_id: "a".into(),
+            }))],
+        );
+        assert!(joined[0].is_ok(), "{joined:?}");
+    }
+    for room in ["r1", "r2"] {
+        let Ok(QueryOutput::RoomMembers(members)) = query(
+            &tree,
+            &Query::RoomMembers {
+                app_key: "prodkey001".into(),
+                room_id: room.into(),
+            },
+        ) else {
+            panic!("members of {room}");
+        };
+        assert_eq!(members.len(), 1, "a is in {room}");
+    }
+}

@@ -601,6 +601,22 @@ fn samples() -> Vec<(&'static str, Command)> {
                 app_key: APP.into(),
             }),
         ),
+        (
+            "SetAppLimits",
+            Command::SetAppLimits(SetAppLimits {
+                app_key: APP.into(),
+                limits: AppLimits {
+                    group_member_cap: 10,
+                    multi_room_chatrooms: true,
+                    client_sends_per_second: Some(2),
+                    api_rates: ApiRates {
+                        default_per_second: Some(3),
+                        ..ApiRates::default()
+                    },
+                    retention_days: RetentionDays::default(),
+                },
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -682,6 +698,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("PushNotice", "37086170706b65793031000105616c6963650103766970000200020154014201027b7d"),
         ("PublishWithOptions", "38086170706b65793031010005616c69636503626f6204776f726b05616c6963650103626f620952433a5478744d7367107b22636f6e74656e74223a226869227d01000102686900010103626f620102643102633101000101540101016b0176"),
         ("ExpandBroadcastPushes", "39086170706b65793031"),
+        ("SetAppLimits", "3a086170706b657930310a01010201030000000000000000b4b4073c"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -755,6 +772,7 @@ fn variant(command: &Command) -> &'static str {
         Command::PushNotice(_) => "PushNotice",
         Command::PublishWithOptions(_) => "PublishWithOptions",
         Command::ExpandBroadcastPushes(_) => "ExpandBroadcastPushes",
+        Command::SetAppLimits(_) => "SetAppLimits",
     }
 }
 
