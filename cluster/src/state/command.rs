@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::apply::{Apply, ApplyContext, CommandError};
 use super::cross_domain::{bans, delete_app, notifications, publish, receipts, ultragroup_changes};
+use super::cross_domain::delete_users;
+use super::user_extras;
 use super::messages::{self, archive};
 use super::store::Overlay;
 use super::{
@@ -105,6 +107,14 @@ commands! {
     PutAreaEntry(areas::PutAreaEntry) => Output::AreaEntry,
     DeleteAreaEntry(areas::DeleteAreaEntry) => done,
     PushNotice(notifications::PushNotice) => |(id, devices)| Output::Notice { id, devices },
+    SetProfile(user_extras::profiles::SetProfile) => done,
+    CleanProfiles(user_extras::profiles::CleanProfiles) => done,
+    SetUserRemarks(user_extras::remarks::SetUserRemarks) => done,
+    DeleteUserRemark(user_extras::remarks::DeleteUserRemark) => done,
+    SetPrivateChatBan(user_extras::private_bans::SetPrivateChatBan) => done,
+    SetQuietHours(user_extras::quiet_hours::SetQuietHours) => done,
+    DeleteQuietHours(user_extras::quiet_hours::DeleteQuietHours) => done,
+    DeleteUsers(delete_users::DeleteUsers) => done,
 }
 
 /// All of these or none (`Command::All`): the first refusal refuses the whole command, and

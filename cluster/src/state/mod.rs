@@ -42,6 +42,7 @@ mod query;
 pub mod sensitive;
 mod store;
 pub mod ultragroups;
+pub mod user_extras;
 mod users;
 
 use std::fmt;
@@ -102,6 +103,15 @@ pub use {
     push::{RegisterPushToken, UnregisterPushToken},
     sensitive::{AddSensitiveWord, DeleteSensitiveWords},
     users::{ChangeUserList, ExpireTokens, PutUser, RefreshUser, SetTags, UnblockUsers},
+};
+/// The tier-2 `/user/*` commands and reads.
+pub use {
+    cross_domain::delete_users::DeleteUsers,
+    cross_domain::user_data::{UserAnswer, UserQuestion, Window},
+    user_extras::private_bans::SetPrivateChatBan,
+    user_extras::profiles::{CleanProfiles, Profile, SetProfile},
+    user_extras::quiet_hours::{DeleteQuietHours, QuietHours, SetQuietHours},
+    user_extras::remarks::{DeleteUserRemark, Remark, SetUserRemarks},
 };
 
 /// One Raft entry's worth of commands, stamped by the leader with the time they are

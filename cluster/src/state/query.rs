@@ -9,6 +9,7 @@ use super::apps::{App, AppEnv, AppSettings};
 use super::chatrooms::{Chatroom, RoomEntry, RoomSet, SetEntry};
 use super::conversations::{ConversationSettings, ConversationSummary};
 use super::cross_domain::{self, history::HistoryPage};
+use super::cross_domain::user_data::{UserAnswer, UserQuestion};
 use super::feed::{FeedPage, SyncPage, SyncRequest};
 use super::groups::{Group, Member};
 use super::messages::{ExpansionEntry, Message};
@@ -181,6 +182,11 @@ pub enum Query {
     AreaEntry {
         code: AreaCode,
     },
+    /// The reads of the tier-2 `/user/*` paths.
+    UserData {
+        app_key: String,
+        question: UserQuestion,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -224,6 +230,7 @@ pub enum QueryOutput {
     SensitiveWords(Vec<SensitiveWord>),
     AreaCatalog(Vec<CatalogEntry>),
     AreaEntry(CatalogEntry),
+    UserData(UserAnswer),
 }
 
 /// Answers a query from committed state.
@@ -367,5 +374,8 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
             apps: state.count_prefix(keys::apps::APP)?,
             users: state.count_prefix(keys::users::USER)?,
         }),
+        Query::UserData { app_key, question } => {
+            cross_domain::user_data::answer(state, app_key, question).map(QueryOutput::UserData)
+        }
     }
 }

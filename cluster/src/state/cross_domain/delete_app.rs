@@ -7,7 +7,7 @@ use crate::state::apply::{Apply, ApplyContext, CommandError};
 use crate::state::store::Overlay;
 use crate::state::{
     apps, chatrooms, conversations, feed, groups, messages, outbox, push, sensitive, ultragroups,
-    users,
+    user_extras, users,
 };
 
 /// Removes the app, both keys and everything both environments keep.
@@ -39,6 +39,7 @@ impl Apply for DeleteApp {
             outbox::delete_all(state, app_key)?;
             push::delete_all(state, app_key)?;
             sensitive::delete_all(state, app_key)?;
+            user_extras::delete_all(state, app_key)?;
         }
         apps::delete(state, &app);
         Ok((self.app_key.clone(), users_removed))

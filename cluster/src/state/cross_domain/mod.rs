@@ -12,3 +12,5 @@ pub(super) mod publish;
 pub(super) mod receipts;
 pub(super) mod sync;
 pub(super) mod ultragroup_changes;
+pub(super) mod delete_users;
+pub(super) mod user_data;

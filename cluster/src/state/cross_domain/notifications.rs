@@ -10,7 +10,7 @@ use crate::state::apply::{Apply, ApplyContext, CommandError};
 use crate::state::messages::Message;
 use crate::state::push::{self, PushJob};
 use crate::state::store::{Overlay, StateRead};
-use crate::state::{apps, conversations, groups, outbox, presence, ultragroups, users};
+use crate::state::{apps, conversations, groups, outbox, presence, ultragroups, user_extras, users};
 
 /// The longest push text taken from a message's content.
 const MAX_BODY_CHARS: usize = 200;
@@ -91,18 +91,24 @@ fn mentions(content: &str) -> Mentions {
     }
 }
 
-/// PUSH-03: whether `user`'s settings let this message through: the conversation type's
+/// PUSH-03: whether `user`'s settings let this message through: its quiet hours, the
+/// conversation type's
 /// level (-1/0 all, 1 any mention, 2 mentions of me, 4 mentions of everyone, 5 nothing),
 /// and a muted conversation, which a mention still gets through.
 fn wants_push(
     state: &impl StateRead,
     app_key: &str,
+    now_ms: u64,
     user: &str,
     message: &Message,
     mentions: &Mentions,
 ) -> Result<bool, CommandError> {
     let conversation = &message.conversation;
     let me = mentions.users.iter().any(|u| u == user);
+    let quiet = user_extras::quiet_hours::get(state, app_key, user)?;
+    if quiet.is_some_and(|q| q.holds_back(now_ms, me || mentions.everyone)) {
+        return Ok(false);
+    }
     let level = conversations::type_level(state, app_key, user, conversation.kind)?;
     Ok(match level {
         5 => false,
@@ -177,10 +183,13 @@ fn jobs_for(
         let devices = push::devices(state, app_key, &user)?;
         if devices.is_empty()
             || !presence::sessions(state, app_key, &user, ctx.now_ms)?.is_empty()
-            || !wants_push(state, app_key, &user, message, &mentions)?
+            || !wants_push(state, app_key, ctx.now_ms, &user, message, &mentions)?
         {
             continue;
         }
+        // The name this recipient gave the sender (`/user/remarks/set.json`) wins.
+        let title = user_extras::remarks::get(state, app_key, &user, &message.sender)?
+            .unwrap_or_else(|| title.clone());
         for device in devices {
             jobs.push(PushJob {
                 user_id: user.clone(),

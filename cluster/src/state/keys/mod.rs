@@ -135,6 +135,10 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("ultragroups::SET", ultragroups::SET, Kind::Family),
     ("ultragroups::MUTED", ultragroups::MUTED, Kind::Family),
     ("ultragroups::LEVEL", ultragroups::LEVEL, Kind::Family),
+    ("user_extras::PROFILE", user_extras::PROFILE, Kind::Family),
+    ("user_extras::REMARK", user_extras::REMARK, Kind::Family),
+    ("user_extras::PRIVATE_BAN", user_extras::PRIVATE_BAN, Kind::Family),
+    ("user_extras::QUIET", user_extras::QUIET, Kind::Family),
 ];
 
 pub(crate) mod apps {
@@ -476,3 +480,5 @@ pub(crate) mod messages;
 pub(crate) mod chatrooms;
 
 pub(crate) mod ultragroups;
+
+pub(crate) mod user_extras;

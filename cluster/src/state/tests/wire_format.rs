@@ -581,6 +581,75 @@ fn samples() -> Vec<(&'static str, Command)> {
                 },
             }),
         ),
+        (
+            "SetProfile",
+            Command::SetProfile(SetProfile {
+                app_key: APP.into(),
+                user_id: "alice".into(),
+                profile: Some(r#"{"name":"A"}"#.into()),
+                ext: None,
+            }),
+        ),
+        (
+            "CleanProfiles",
+            Command::CleanProfiles(CleanProfiles {
+                app_key: APP.into(),
+                user_ids: strings(&["alice"]),
+            }),
+        ),
+        (
+            "SetUserRemarks",
+            Command::SetUserRemarks(SetUserRemarks {
+                app_key: APP.into(),
+                user_id: "alice".into(),
+                remarks: vec![Remark {
+                    target_id: "bob".into(),
+                    remark: "B".into(),
+                }],
+            }),
+        ),
+        (
+            "DeleteUserRemark",
+            Command::DeleteUserRemark(DeleteUserRemark {
+                app_key: APP.into(),
+                user_id: "alice".into(),
+                target_id: "bob".into(),
+            }),
+        ),
+        (
+            "SetPrivateChatBan",
+            Command::SetPrivateChatBan(SetPrivateChatBan {
+                app_key: APP.into(),
+                user_ids: strings(&["alice"]),
+                banned: true,
+            }),
+        ),
+        (
+            "SetQuietHours",
+            Command::SetQuietHours(SetQuietHours {
+                app_key: APP.into(),
+                user_id: "alice".into(),
+                quiet: QuietHours {
+                    start_secs: 79_200,
+                    period_minutes: 120,
+                    level: 5,
+                },
+            }),
+        ),
+        (
+            "DeleteQuietHours",
+            Command::DeleteQuietHours(DeleteQuietHours {
+                app_key: APP.into(),
+                user_id: "alice".into(),
+            }),
+        ),
+        (
+            "DeleteUsers",
+            Command::DeleteUsers(DeleteUsers {
+                app_key: APP.into(),
+                user_ids: strings(&["alice"]),
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -660,6 +729,14 @@ const GOLDEN: &[(&str, &str)] = &[
         ("PutAreaEntry", "350453472d42106e61762e73672d622e6578616d706c65116e6176322e73672d622e6578616d706c65106170692e73672d622e6578616d706c6511617069322e73672d622e6578616d706c6501175f656467652e5f7463702e73672d622e6578616d706c65010c31302e302e302e313a34343301"),
         ("DeleteAreaEntry", "36024e41"),
         ("PushNotice", "37086170706b65793031000105616c6963650103766970000200020154014201027b7d"),
+        ("SetProfile", "38086170706b6579303105616c696365010c7b226e616d65223a2241227d00"),
+        ("CleanProfiles", "39086170706b657930310105616c696365"),
+        ("SetUserRemarks", "3a086170706b6579303105616c6963650103626f620142"),
+        ("DeleteUserRemark", "3b086170706b6579303105616c69636503626f62"),
+        ("SetPrivateChatBan", "3c086170706b657930310105616c69636501"),
+        ("SetQuietHours", "3d086170706b6579303105616c696365fc603501007805"),
+        ("DeleteQuietHours", "3e086170706b6579303105616c696365"),
+        ("DeleteUsers", "3f086170706b657930310105616c696365"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -731,6 +808,14 @@ fn variant(command: &Command) -> &'static str {
         Command::PutAreaEntry(_) => "PutAreaEntry",
         Command::DeleteAreaEntry(_) => "DeleteAreaEntry",
         Command::PushNotice(_) => "PushNotice",
+        Command::SetProfile(_) => "SetProfile",
+        Command::CleanProfiles(_) => "CleanProfiles",
+        Command::SetUserRemarks(_) => "SetUserRemarks",
+        Command::DeleteUserRemark(_) => "DeleteUserRemark",
+        Command::SetPrivateChatBan(_) => "SetPrivateChatBan",
+        Command::SetQuietHours(_) => "SetQuietHours",
+        Command::DeleteQuietHours(_) => "DeleteQuietHours",
+        Command::DeleteUsers(_) => "DeleteUsers",
     }
 }
 
