@@ -6,8 +6,6 @@ use serde::{Deserialize, Serialize};
 
 use super::apply::{Apply, ApplyContext, CommandError};
 use super::cross_domain::{bans, delete_app, notifications, publish, receipts, ultragroup_changes};
-use super::cross_domain::delete_users;
-use super::user_extras;
 use super::messages::{self, archive};
 use super::store::Overlay;
 use super::{
@@ -107,14 +105,14 @@ commands! {
     PutAreaEntry(areas::PutAreaEntry) => Output::AreaEntry,
     DeleteAreaEntry(areas::DeleteAreaEntry) => done,
     PushNotice(notifications::PushNotice) => |(id, devices)| Output::Notice { id, devices },
-    SetProfile(user_extras::profiles::SetProfile) => done,
-    CleanProfiles(user_extras::profiles::CleanProfiles) => done,
-    SetUserRemarks(user_extras::remarks::SetUserRemarks) => done,
-    DeleteUserRemark(user_extras::remarks::DeleteUserRemark) => done,
-    SetPrivateChatBan(user_extras::private_bans::SetPrivateChatBan) => done,
-    SetQuietHours(user_extras::quiet_hours::SetQuietHours) => done,
-    DeleteQuietHours(user_extras::quiet_hours::DeleteQuietHours) => done,
-    DeleteUsers(delete_users::DeleteUsers) => done,
+    SetProfile(super::user_extras::profiles::SetProfile) => done,
+    CleanProfiles(super::user_extras::profiles::CleanProfiles) => done,
+    SetUserRemarks(super::user_extras::remarks::SetUserRemarks) => done,
+    DeleteUserRemark(super::user_extras::remarks::DeleteUserRemark) => done,
+    SetPrivateChatBan(super::user_extras::private_bans::SetPrivateChatBan) => done,
+    SetQuietHours(super::user_extras::quiet_hours::SetQuietHours) => done,
+    DeleteQuietHours(super::user_extras::quiet_hours::DeleteQuietHours) => done,
+    DeleteUsers(super::cross_domain::delete_users::DeleteUsers) => done,
 }
 
 /// All of these or none (`Command::All`): the first refusal refuses the whole command, and

@@ -305,6 +305,10 @@ impl Apply for UnregisterPushToken {
 }
 
 /// Forgets every device a user registered.
-pub(super) fn erase_user(state: &mut Overlay<'_>, app_key: &str, user_id: &str) -> Result<(), CommandError> {
+pub(super) fn erase_user(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    user_id: &str,
+) -> Result<(), CommandError> {
     Ok(state.delete_prefix(&keys::tokens(app_key, user_id))?)
 }

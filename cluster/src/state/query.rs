@@ -9,7 +9,6 @@ use super::apps::{App, AppEnv, AppSettings};
 use super::chatrooms::{Chatroom, RoomEntry, RoomSet, SetEntry};
 use super::conversations::{ConversationSettings, ConversationSummary};
 use super::cross_domain::{self, history::HistoryPage};
-use super::cross_domain::user_data::{UserAnswer, UserQuestion};
 use super::feed::{FeedPage, SyncPage, SyncRequest};
 use super::groups::{Group, Member};
 use super::messages::{ExpansionEntry, Message};
@@ -185,7 +184,7 @@ pub enum Query {
     /// The reads of the tier-2 `/user/*` paths.
     UserData {
         app_key: String,
-        question: UserQuestion,
+        question: cross_domain::user_data::UserQuestion,
     },
 }
 
@@ -230,7 +229,7 @@ pub enum QueryOutput {
     SensitiveWords(Vec<SensitiveWord>),
     AreaCatalog(Vec<CatalogEntry>),
     AreaEntry(CatalogEntry),
-    UserData(UserAnswer),
+    UserData(cross_domain::user_data::UserAnswer),
 }
 
 /// Answers a query from committed state.

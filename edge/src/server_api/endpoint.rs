@@ -147,6 +147,20 @@ pub(super) enum Endpoint {
     ChatroomDestroySet,
     HistoryArchive,
     HistoryArchiveDelete,
+    UserQuery,
+    ProfileSet,
+    ProfileQuery,
+    ProfileBatchQuery,
+    ProfileClean,
+    RemarksSet,
+    RemarksGet,
+    RemarksDelete,
+    PrivateBanSet,
+    PrivateBanList,
+    QuietHoursSet,
+    QuietHoursGet,
+    QuietHoursDelete,
+    DeleteUsers,
 }
 
 impl Endpoint {
@@ -293,6 +307,20 @@ impl Endpoint {
             "/ultragroup/message/expansion/set.json" => Endpoint::UltraExpansionSet,
             "/ultragroup/message/expansion/delete.json" => Endpoint::UltraExpansionDelete,
             "/ultragroup/message/expansion/query.json" => Endpoint::UltraExpansionQuery,
+            "/user/query.json" => Endpoint::UserQuery,
+            "/user/profile/set.json" => Endpoint::ProfileSet,
+            "/user/profile/query.json" => Endpoint::ProfileQuery,
+            "/user/profile/batch/query.json" => Endpoint::ProfileBatchQuery,
+            "/user/profile/clean.json" => Endpoint::ProfileClean,
+            "/user/remarks/set.json" => Endpoint::RemarksSet,
+            "/user/remarks/get.json" => Endpoint::RemarksGet,
+            "/user/remarks/del.json" => Endpoint::RemarksDelete,
+            "/user/chat/fb/set.json" => Endpoint::PrivateBanSet,
+            "/user/chat/fb/querylist.json" => Endpoint::PrivateBanList,
+            "/user/blockPushPeriod/set.json" => Endpoint::QuietHoursSet,
+            "/user/blockPushPeriod/get.json" => Endpoint::QuietHoursGet,
+            "/user/blockPushPeriod/delete.json" => Endpoint::QuietHoursDelete,
+            "/user/delusers.json" => Endpoint::DeleteUsers,
             _ => return None,
         })
     }
@@ -325,6 +353,8 @@ impl Endpoint {
                 | Endpoint::ChatroomMuteQuery
                 | Endpoint::ChatroomTypeWhitelistQuery
                 | Endpoint::ChatroomPriorityQuery
+                | Endpoint::UserQuery
+                | Endpoint::ProfileQuery
         )
     }
 

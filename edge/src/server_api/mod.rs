@@ -17,6 +17,7 @@ mod push;
 pub mod rate_limit;
 mod sensitive;
 mod ultragroups;
+mod user_data;
 mod users;
 
 use crate::metrics::{ApiAnswer, ApiPath};
@@ -403,6 +404,20 @@ impl ServerApi {
             Endpoint::TopSet => conversations::top_set(&call).await,
             Endpoint::Broadcast => messages::broadcast(&call, true).await,
             Endpoint::OnlineBroadcast => messages::broadcast(&call, false).await,
+            Endpoint::UserQuery => user_data::user_query(&call).await,
+            Endpoint::ProfileSet => user_data::profile_set(&call).await,
+            Endpoint::ProfileQuery => user_data::profile_query(&call).await,
+            Endpoint::ProfileBatchQuery => user_data::profile_batch_query(&call).await,
+            Endpoint::ProfileClean => user_data::profile_clean(&call).await,
+            Endpoint::RemarksSet => user_data::remarks_set(&call).await,
+            Endpoint::RemarksGet => user_data::remarks_get(&call).await,
+            Endpoint::RemarksDelete => user_data::remarks_delete(&call).await,
+            Endpoint::PrivateBanSet => user_data::private_ban_set(&call).await,
+            Endpoint::PrivateBanList => user_data::private_ban_list(&call).await,
+            Endpoint::QuietHoursSet => user_data::quiet_hours_set(&call).await,
+            Endpoint::QuietHoursGet => user_data::quiet_hours_get(&call).await,
+            Endpoint::QuietHoursDelete => user_data::quiet_hours_delete(&call).await,
+            Endpoint::DeleteUsers => user_data::delete_users(&call).await,
         }
     }
 }

@@ -6,11 +6,11 @@
 pub(super) mod bans;
 mod client_sends;
 pub(super) mod delete_app;
+pub(super) mod delete_users;
 pub(super) mod history;
 pub(super) mod notifications;
 pub(super) mod publish;
 pub(super) mod receipts;
 pub(super) mod sync;
 pub(super) mod ultragroup_changes;
-pub(super) mod delete_users;
 pub(super) mod user_data;

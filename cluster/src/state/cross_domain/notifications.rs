@@ -10,7 +10,9 @@ use crate::state::apply::{Apply, ApplyContext, CommandError};
 use crate::state::messages::Message;
 use crate::state::push::{self, PushJob};
 use crate::state::store::{Overlay, StateRead};
-use crate::state::{apps, conversations, groups, outbox, presence, ultragroups, user_extras, users};
+use crate::state::{
+    apps, conversations, groups, outbox, presence, ultragroups, user_extras, users,
+};
 
 /// The longest push text taken from a message's content.
 const MAX_BODY_CHARS: usize = 200;
@@ -91,10 +93,10 @@ fn mentions(content: &str) -> Mentions {
     }
 }
 
-/// PUSH-03: whether `user`'s settings let this message through: its quiet hours, the
-/// conversation type's
+/// PUSH-03: whether `user`'s settings let this message through: the conversation type's
 /// level (-1/0 all, 1 any mention, 2 mentions of me, 4 mentions of everyone, 5 nothing),
-/// and a muted conversation, which a mention still gets through.
+/// and a muted conversation, which a mention still gets through; before them, the user's
+/// quiet hours (`/user/blockPushPeriod/*`).
 fn wants_push(
     state: &impl StateRead,
     app_key: &str,

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::state::apply::CommandError;
+use crate::state::apps;
 use crate::state::keys::{of_app, users as user_keys};
 use crate::state::store::StateRead;
 use crate::state::user_extras::profiles::{self, Profile};
@@ -13,7 +14,6 @@ use crate::state::user_extras::quiet_hours::{self, QuietHours};
 use crate::state::user_extras::remarks::{self, Remark};
 use crate::state::user_extras::{page, private_bans};
 use crate::state::users::User;
-use crate::state::apps;
 
 /// Which page of a list: `limit` items after the first `offset`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,9 +32,14 @@ pub enum UserQuestion {
     Profiles(Vec<String>),
     /// Profiles by registration time.
     ProfilePage(Window),
-    Remarks { user_id: String, window: Window },
+    Remarks {
+        user_id: String,
+        window: Window,
+    },
     PrivateChatBans(Window),
-    QuietHours { user_id: String },
+    QuietHours {
+        user_id: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -137,7 +137,11 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("ultragroups::LEVEL", ultragroups::LEVEL, Kind::Family),
     ("user_extras::PROFILE", user_extras::PROFILE, Kind::Family),
     ("user_extras::REMARK", user_extras::REMARK, Kind::Family),
-    ("user_extras::PRIVATE_BAN", user_extras::PRIVATE_BAN, Kind::Family),
+    (
+        "user_extras::PRIVATE_BAN",
+        user_extras::PRIVATE_BAN,
+        Kind::Family,
+    ),
     ("user_extras::QUIET", user_extras::QUIET, Kind::Family),
 ];
 

@@ -5,10 +5,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::state::apply::{Apply, ApplyContext, CommandError};
+use crate::state::apps;
 use crate::state::keys::{of_app, user_extras as keys, users as user_keys};
 use crate::state::store::{Overlay, StateRead};
 use crate::state::users::{self, User};
-use crate::state::apps;
 
 /// Most `userExtProfile` keys one user keeps (the commercial default).
 pub const MAX_EXT_KEYS: u64 = 20;
@@ -147,7 +147,10 @@ impl Apply for SetProfile {
                 .map_or(ctx.now_ms, |u| u.created_at_ms),
         };
         let (mut fields, mut extra) = match &existing {
-            Some(p) => (object("userProfile", &p.profile)?, object("userExtProfile", &p.ext)?),
+            Some(p) => (
+                object("userProfile", &p.profile)?,
+                object("userExtProfile", &p.ext)?,
+            ),
             None => (Map::new(), Map::new()),
         };
         if let Some(text) = profile {

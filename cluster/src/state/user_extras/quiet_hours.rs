@@ -118,8 +118,14 @@ mod tests {
         let day = 20_000 * 24 * HOUR_MS;
         assert!(quiet(5).holds_back(day + 23 * HOUR_MS, false));
         assert!(quiet(5).holds_back(day + 24 * HOUR_MS + HOUR_MS - 1, true));
-        assert!(!quiet(5).holds_back(day + 25 * HOUR_MS, false), "01:00 is after");
-        assert!(!quiet(5).holds_back(day + 23 * HOUR_MS - 1, false), "22:59:59 is before");
+        assert!(
+            !quiet(5).holds_back(day + 25 * HOUR_MS, false),
+            "01:00 is after"
+        );
+        assert!(
+            !quiet(5).holds_back(day + 23 * HOUR_MS - 1, false),
+            "22:59:59 is before"
+        );
         assert!(quiet(1).holds_back(day + 23 * HOUR_MS, false));
         assert!(!quiet(1).holds_back(day + 23 * HOUR_MS, true));
         assert!(!quiet(0).holds_back(day + 23 * HOUR_MS, false));
