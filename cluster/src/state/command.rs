@@ -113,6 +113,11 @@ commands! {
     SetQuietHours(super::user_extras::quiet_hours::SetQuietHours) => done,
     DeleteQuietHours(super::user_extras::quiet_hours::DeleteQuietHours) => done,
     DeleteUsers(super::cross_domain::delete_users::DeleteUsers) => done,
+    AddFriend(super::friends::AddFriend) => done,
+    DeleteFriends(super::friends::DeleteFriends) => done,
+    CleanFriends(super::friends::CleanFriends) => done,
+    SetFriendPermission(super::friends::SetFriendPermission) => done,
+    SetFriendProfile(super::friends::SetFriendProfile) => done,
 }
 
 /// All of these or none (`Command::All`): the first refusal refuses the whole command, and

@@ -32,6 +32,7 @@ mod command;
 pub mod conversations;
 mod cross_domain;
 pub mod feed;
+pub mod friends;
 pub mod groups;
 pub(crate) mod keys;
 pub mod messages;
@@ -61,6 +62,10 @@ pub use conversations::{ConversationSetting, ConversationSettings, ConversationS
 pub use cross_domain::history::HistoryPage;
 pub use cross_domain::publish::Publication;
 pub use feed::{FeedEvent, FeedPage, SyncPage, SyncRequest};
+/// The `/friend/*` commands.
+pub use friends::{
+    AddFriend, CleanFriends, DeleteFriends, Friend, SetFriendPermission, SetFriendProfile,
+};
 pub use groups::{Group, Member};
 pub use meridian_proto::{Conversation, ConversationType};
 pub use messages::{

@@ -161,6 +161,14 @@ pub(super) enum Endpoint {
     QuietHoursGet,
     QuietHoursDelete,
     DeleteUsers,
+    FriendAdd,
+    FriendDelete,
+    FriendClean,
+    FriendGet,
+    FriendCheck,
+    FriendPermissionGet,
+    FriendPermissionSet,
+    FriendProfileSet,
 }
 
 impl Endpoint {
@@ -321,6 +329,14 @@ impl Endpoint {
             "/user/blockPushPeriod/get.json" => Endpoint::QuietHoursGet,
             "/user/blockPushPeriod/delete.json" => Endpoint::QuietHoursDelete,
             "/user/delusers.json" => Endpoint::DeleteUsers,
+            "/friend/add.json" => Endpoint::FriendAdd,
+            "/friend/delete.json" => Endpoint::FriendDelete,
+            "/friend/clean.json" => Endpoint::FriendClean,
+            "/friend/get.json" => Endpoint::FriendGet,
+            "/friend/check.json" => Endpoint::FriendCheck,
+            "/friend/permission/get.json" => Endpoint::FriendPermissionGet,
+            "/friend/permission/set.json" => Endpoint::FriendPermissionSet,
+            "/friend/profile/set.json" => Endpoint::FriendProfileSet,
             _ => return None,
         })
     }

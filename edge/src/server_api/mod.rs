@@ -11,6 +11,7 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub mod auth;
 mod chatrooms;
 mod conversations;
+mod friends;
 mod groups;
 mod messages;
 mod push;
@@ -167,6 +168,10 @@ impl ServerApi {
         let cost = match endpoint {
             Endpoint::PrivatePublish | Endpoint::StatusPrivatePublish => {
                 messages::private_cost(&body)
+            }
+            Endpoint::FriendCheck => friends::batch_cost(&body, "targetIds"),
+            Endpoint::FriendPermissionGet | Endpoint::FriendPermissionSet => {
+                friends::batch_cost(&body, "userIds")
             }
             _ => 1.0,
         };
@@ -418,6 +423,14 @@ impl ServerApi {
             Endpoint::QuietHoursGet => user_data::quiet_hours_get(&call).await,
             Endpoint::QuietHoursDelete => user_data::quiet_hours_delete(&call).await,
             Endpoint::DeleteUsers => user_data::delete_users(&call).await,
+            Endpoint::FriendAdd => friends::add(&call).await,
+            Endpoint::FriendDelete => friends::delete(&call).await,
+            Endpoint::FriendClean => friends::clean(&call).await,
+            Endpoint::FriendGet => friends::get(&call).await,
+            Endpoint::FriendCheck => friends::check(&call).await,
+            Endpoint::FriendPermissionGet => friends::permission_get(&call).await,
+            Endpoint::FriendPermissionSet => friends::permission_set(&call).await,
+            Endpoint::FriendProfileSet => friends::profile_set(&call).await,
         }
     }
 }

@@ -43,7 +43,7 @@ const REMARKS_PAGE: PageSize = PageSize {
     max: 50,
 };
 
-/// `page` (from 1) and its size; `order` 0 oldest first (default), 1 newest first.
+/// `page` (from 1), its size and `order`.
 fn window(form: &Params, size: &PageSize) -> Result<Window, ApiError> {
     let page = form.int::<usize>("page")?.unwrap_or(1);
     if page == 0 {
@@ -58,19 +58,23 @@ fn window(form: &Params, size: &PageSize) -> Result<Window, ApiError> {
             limit = given;
         }
     }
-    let newest_first = match form.int::<u8>("order")? {
-        None | Some(0) => false,
-        Some(1) => true,
-        Some(_) => return Err(ApiError::param("order must be 0 or 1")),
-    };
     Ok(Window {
         offset: (page - 1).saturating_mul(limit),
         limit,
-        newest_first,
+        newest_first: newest_first(form)?,
     })
 }
 
-async fn ask(call: &Call, question: UserQuestion) -> Result<UserAnswer, ApiError> {
+/// `order`: 0 oldest first (the default), 1 newest first.
+pub(super) fn newest_first(form: &Params) -> Result<bool, ApiError> {
+    match form.int::<u8>("order")? {
+        None | Some(0) => Ok(false),
+        Some(1) => Ok(true),
+        Some(_) => Err(ApiError::param("order must be 0 or 1")),
+    }
+}
+
+pub(super) async fn ask(call: &Call, question: UserQuestion) -> Result<UserAnswer, ApiError> {
     match call
         .read(Query::UserData {
             app_key: call.app_key(),
@@ -83,7 +87,7 @@ async fn ask(call: &Call, question: UserQuestion) -> Result<UserAnswer, ApiError
     }
 }
 
-async fn done(call: &Call, command: Command) -> Fields {
+pub(super) async fn done(call: &Call, command: Command) -> Fields {
     call.write(command).await?;
     Ok(Map::new())
 }
@@ -109,7 +113,7 @@ pub(super) async fn user_query(call: &Call) -> Fields {
 }
 
 /// An optional form value, where empty means absent (SDKs send every field).
-fn optional(form: &Params, key: &str) -> Option<String> {
+pub(super) fn optional(form: &Params, key: &str) -> Option<String> {
     form.get(key).filter(|v| !v.is_empty()).map(str::to_string)
 }
 

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use crate::state::apply::{Apply, ApplyContext, CommandError};
 use crate::state::store::Overlay;
 use crate::state::{
-    apps, chatrooms, conversations, feed, groups, messages, outbox, push, sensitive, ultragroups,
-    user_extras, users,
+    apps, chatrooms, conversations, feed, friends, groups, messages, outbox, push, sensitive,
+    ultragroups, user_extras, users,
 };
 
 /// Removes the app, both keys and everything both environments keep.
@@ -40,6 +40,7 @@ impl Apply for DeleteApp {
             push::delete_all(state, app_key)?;
             sensitive::delete_all(state, app_key)?;
             user_extras::delete_all(state, app_key)?;
+            friends::delete_all(state, app_key)?;
         }
         apps::delete(state, &app);
         Ok((self.app_key.clone(), users_removed))

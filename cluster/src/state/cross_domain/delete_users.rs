@@ -1,7 +1,8 @@
 //! `/user/delusers.json`: users are erased (until the lifecycle work erases everything):
 //! the user record (name, portrait, tags, token validity: every token stops working), its
 //! ban, its own blacklist and whitelist, its hosted profile, the remarks it gave, its
-//! private-chat ban, its quiet hours and its push devices; its live sessions end. Its
+//! private-chat ban, its quiet hours, its push devices and its friendships (for both
+//! sides), friend permission and the friend requests waiting for it; its live sessions end. Its
 //! messages, conversations, group and chatroom memberships stay.
 
 use serde::{Deserialize, Serialize};
@@ -9,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::state::apply::{Apply, ApplyContext, CommandError};
 use crate::state::feed::{self, FeedEvent};
 use crate::state::store::Overlay;
-use crate::state::{apps, push, user_extras, users};
+use crate::state::{apps, friends, push, user_extras, users};
 
 /// Most users one call erases.
 pub const MAX_USERS_PER_CALL: usize = 100;
@@ -37,6 +38,7 @@ impl Apply for DeleteUsers {
             users::erase(state, app_key, user_id)?;
             user_extras::erase_user(state, app_key, user_id)?;
             push::erase_user(state, app_key, user_id)?;
+            friends::erase_user(state, app_key, user_id)?;
         }
         // The edges end banned users' sessions; reconnecting fails, the user is gone.
         feed::append_event(

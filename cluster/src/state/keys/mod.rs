@@ -143,6 +143,9 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
         Kind::Family,
     ),
     ("user_extras::QUIET", user_extras::QUIET, Kind::Family),
+    ("friends::FRIEND", friends::FRIEND, Kind::Family),
+    ("friends::PERMISSION", friends::PERMISSION, Kind::Family),
+    ("friends::REQUEST", friends::REQUEST, Kind::Family),
 ];
 
 pub(crate) mod apps {
@@ -486,3 +489,5 @@ pub(crate) mod chatrooms;
 pub(crate) mod ultragroups;
 
 pub(crate) mod user_extras;
+
+pub(crate) mod friends;

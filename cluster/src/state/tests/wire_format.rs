@@ -650,6 +650,49 @@ fn samples() -> Vec<(&'static str, Command)> {
                 user_ids: strings(&["alice"]),
             }),
         ),
+        (
+            "AddFriend",
+            Command::AddFriend(AddFriend {
+                app_key: APP.into(),
+                user_id: "alice".into(),
+                target_id: "bob".into(),
+                direct: false,
+                extra: "hi".into(),
+            }),
+        ),
+        (
+            "DeleteFriends",
+            Command::DeleteFriends(DeleteFriends {
+                app_key: APP.into(),
+                user_id: "alice".into(),
+                target_ids: strings(&["bob"]),
+            }),
+        ),
+        (
+            "CleanFriends",
+            Command::CleanFriends(CleanFriends {
+                app_key: APP.into(),
+                user_id: "alice".into(),
+            }),
+        ),
+        (
+            "SetFriendPermission",
+            Command::SetFriendPermission(SetFriendPermission {
+                app_key: APP.into(),
+                user_ids: strings(&["alice"]),
+                permission: 3,
+            }),
+        ),
+        (
+            "SetFriendProfile",
+            Command::SetFriendProfile(SetFriendProfile {
+                app_key: APP.into(),
+                user_id: "alice".into(),
+                target_id: "bob".into(),
+                remark_name: Some("B".into()),
+                ext: None,
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -737,6 +780,11 @@ const GOLDEN: &[(&str, &str)] = &[
         ("SetQuietHours", "3d086170706b6579303105616c696365fc603501007805"),
         ("DeleteQuietHours", "3e086170706b6579303105616c696365"),
         ("DeleteUsers", "3f086170706b657930310105616c696365"),
+        ("AddFriend", "40086170706b6579303105616c69636503626f6200026869"),
+        ("DeleteFriends", "41086170706b6579303105616c6963650103626f62"),
+        ("CleanFriends", "42086170706b6579303105616c696365"),
+        ("SetFriendPermission", "43086170706b657930310105616c69636503"),
+        ("SetFriendProfile", "44086170706b6579303105616c69636503626f6201014200"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -816,6 +864,11 @@ fn variant(command: &Command) -> &'static str {
         Command::SetQuietHours(_) => "SetQuietHours",
         Command::DeleteQuietHours(_) => "DeleteQuietHours",
         Command::DeleteUsers(_) => "DeleteUsers",
+        Command::AddFriend(_) => "AddFriend",
+        Command::DeleteFriends(_) => "DeleteFriends",
+        Command::CleanFriends(_) => "CleanFriends",
+        Command::SetFriendPermission(_) => "SetFriendPermission",
+        Command::SetFriendProfile(_) => "SetFriendProfile",
     }
 }
 

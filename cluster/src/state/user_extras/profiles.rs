@@ -49,7 +49,7 @@ pub struct Profile {
     pub registered_ms: u64,
 }
 
-fn object(field: &str, text: &str) -> Result<Map<String, Value>, CommandError> {
+pub(crate) fn object(field: &str, text: &str) -> Result<Map<String, Value>, CommandError> {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => Ok(map),
         _ => Err(CommandError::invalid(field, "must be a JSON object")),
@@ -80,12 +80,14 @@ fn profile_fields(text: &str) -> Result<Map<String, Value>, CommandError> {
     Ok(kept)
 }
 
-fn ext_fields(text: &str) -> Result<Map<String, Value>, CommandError> {
-    let fields = object("userExtProfile", text)?;
+/// An extension object (`userExtProfile`, `friendExtProfile`): `ext_` keys of at most 32
+/// characters, text values of at most 256.
+pub(crate) fn ext_fields(field: &str, text: &str) -> Result<Map<String, Value>, CommandError> {
+    let fields = object(field, text)?;
     for (key, value) in &fields {
         if !key.starts_with("ext_") || key.chars().count() > MAX_EXT_KEY_CHARS {
             return Err(CommandError::invalid(
-                "userExtProfile",
+                field,
                 format!("key {key:?} must start with ext_ and be at most {MAX_EXT_KEY_CHARS} characters"),
             ));
         }
@@ -94,7 +96,7 @@ fn ext_fields(text: &str) -> Result<Map<String, Value>, CommandError> {
             .is_some_and(|s| s.chars().count() <= MAX_EXT_VALUE_CHARS)
         {
             return Err(CommandError::invalid(
-                "userExtProfile",
+                field,
                 format!("{key} must be text of at most {MAX_EXT_VALUE_CHARS} characters"),
             ));
         }
@@ -157,7 +159,7 @@ impl Apply for SetProfile {
             fields.extend(profile_fields(text)?);
         }
         if let Some(text) = ext {
-            extra.extend(ext_fields(text)?);
+            extra.extend(ext_fields("userExtProfile", text)?);
         }
         if extra.len() as u64 > MAX_EXT_KEYS {
             return Err(CommandError::Limit {
