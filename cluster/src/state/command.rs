@@ -118,6 +118,17 @@ commands! {
     CleanFriends(super::friends::CleanFriends) => done,
     SetFriendPermission(super::friends::SetFriendPermission) => done,
     SetFriendProfile(super::friends::SetFriendProfile) => done,
+    CreateHostedGroup(super::hosted_groups::CreateHostedGroup) => done,
+    UpdateHostedGroup(super::hosted_groups::UpdateHostedGroup) => done,
+    DismissHostedGroup(super::hosted_groups::DismissHostedGroup) => done,
+    JoinHostedGroup(super::hosted_groups::JoinHostedGroup) => done,
+    LeaveHostedGroup(super::hosted_groups::LeaveHostedGroup) => done,
+    LeaveAllHostedGroups(super::hosted_groups::LeaveAllHostedGroups) => done,
+    TransferHostedOwner(super::hosted_groups::TransferHostedOwner) => done,
+    ChangeHostedManagers(super::hosted_groups::ChangeHostedManagers) => Output::UserIds,
+    SetHostedMember(super::hosted_groups::SetHostedMember) => done,
+    ChangeHostedFollows(super::hosted_groups::ChangeHostedFollows) => done,
+    SetHostedGroupRemark(super::hosted_groups::SetHostedGroupRemark) => done,
 }
 
 /// All of these or none (`Command::All`): the first refusal refuses the whole command, and
@@ -160,6 +171,8 @@ pub enum Output {
         id: String,
         devices: u64,
     },
+    /// Users a command left out (e.g. managers that are not members).
+    UserIds(Vec<String>),
 }
 
 fn done((): ()) -> Output {

@@ -34,9 +34,11 @@ mod cross_domain;
 pub mod feed;
 pub mod friends;
 pub mod groups;
+pub mod hosted_groups;
 pub(crate) mod keys;
 pub mod messages;
 pub mod outbox;
+pub mod paging;
 pub mod presence;
 pub mod push;
 mod query;
@@ -67,6 +69,13 @@ pub use friends::{
     AddFriend, CleanFriends, DeleteFriends, Friend, SetFriendPermission, SetFriendProfile,
 };
 pub use groups::{Group, Member};
+/// The `/entrust/*` commands and reads.
+pub use hosted_groups::{
+    ChangeHostedFollows, ChangeHostedManagers, CreateHostedGroup, DismissHostedGroup, GroupInfo,
+    HostedAnswer, HostedGroupView, HostedQuestion, JoinHostedGroup, LeaveAllHostedGroups,
+    LeaveHostedGroup, MemberView, SetHostedGroupRemark, SetHostedMember, TransferHostedOwner,
+    UpdateHostedGroup,
+};
 pub use meridian_proto::{Conversation, ConversationType};
 pub use messages::{
     ClientOrigin, ExpansionEntry, ImportedMessage, Message, MessageFlags, NewMessage,
@@ -112,7 +121,8 @@ pub use {
 /// The tier-2 `/user/*` commands and reads.
 pub use {
     cross_domain::delete_users::DeleteUsers,
-    cross_domain::user_data::{UserAnswer, UserQuestion, Window},
+    cross_domain::user_data::{UserAnswer, UserQuestion},
+    paging::Window,
     user_extras::private_bans::SetPrivateChatBan,
     user_extras::profiles::{CleanProfiles, Profile, SetProfile},
     user_extras::quiet_hours::{DeleteQuietHours, QuietHours, SetQuietHours},

@@ -186,6 +186,11 @@ pub enum Query {
         app_key: String,
         question: cross_domain::user_data::UserQuestion,
     },
+    /// The reads of `/entrust/*`.
+    HostedGroups {
+        app_key: String,
+        question: super::hosted_groups::HostedQuestion,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -230,6 +235,7 @@ pub enum QueryOutput {
     AreaCatalog(Vec<CatalogEntry>),
     AreaEntry(CatalogEntry),
     UserData(cross_domain::user_data::UserAnswer),
+    HostedGroups(super::hosted_groups::HostedAnswer),
 }
 
 /// Answers a query from committed state.
@@ -375,6 +381,9 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
         }),
         Query::UserData { app_key, question } => {
             cross_domain::user_data::answer(state, app_key, question).map(QueryOutput::UserData)
+        }
+        Query::HostedGroups { app_key, question } => {
+            super::hosted_groups::answer(state, app_key, question).map(QueryOutput::HostedGroups)
         }
     }
 }

@@ -9,21 +9,13 @@ use crate::state::apply::CommandError;
 use crate::state::apps;
 use crate::state::friends::{self, Friend};
 use crate::state::keys::{of_app, users as user_keys};
+use crate::state::paging::{page, Window};
 use crate::state::store::StateRead;
+use crate::state::user_extras::private_bans;
 use crate::state::user_extras::profiles::{self, Profile};
 use crate::state::user_extras::quiet_hours::{self, QuietHours};
 use crate::state::user_extras::remarks::{self, Remark};
-use crate::state::user_extras::{page, private_bans};
 use crate::state::users::User;
-
-/// Which page of a list: `limit` items after the first `offset`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Window {
-    pub offset: usize,
-    pub limit: usize,
-    /// Newest registration first.
-    pub newest_first: bool,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum UserQuestion {
@@ -82,13 +74,6 @@ pub enum UserAnswer {
     FriendPermissions(Vec<(String, u8)>),
 }
 
-fn ordered<T>(mut all: Vec<T>, window: Window) -> (u64, Vec<T>) {
-    if window.newest_first {
-        all.reverse();
-    }
-    page(all, window.offset, window.limit)
-}
-
 pub(in crate::state) fn answer(
     state: &impl StateRead,
     app_key: &str,
@@ -99,7 +84,7 @@ pub(in crate::state) fn answer(
         UserQuestion::Users(window) => {
             let mut users: Vec<User> = state.scan(&of_app(user_keys::USER, app_key))?;
             users.sort_by(|a, b| (a.created_at_ms, &a.user_id).cmp(&(b.created_at_ms, &b.user_id)));
-            let (total, users) = ordered(users, *window);
+            let (total, users) = page(users, *window);
             UserAnswer::Users { total, users }
         }
         UserQuestion::Profiles(user_ids) => {
@@ -113,22 +98,22 @@ pub(in crate::state) fn answer(
             }
         }
         UserQuestion::ProfilePage(window) => {
-            let (total, profiles) = ordered(profiles::all(state, app_key)?, *window);
+            let (total, profiles) = page(profiles::all(state, app_key)?, *window);
             UserAnswer::Profiles { total, profiles }
         }
         UserQuestion::Remarks { user_id, window } => {
-            let (total, remarks) = ordered(remarks::of_user(state, app_key, user_id)?, *window);
+            let (total, remarks) = page(remarks::of_user(state, app_key, user_id)?, *window);
             UserAnswer::Remarks { total, remarks }
         }
         UserQuestion::PrivateChatBans(window) => {
-            let (total, user_ids) = ordered(private_bans::banned(state, app_key)?, *window);
+            let (total, user_ids) = page(private_bans::banned(state, app_key)?, *window);
             UserAnswer::UserIds { total, user_ids }
         }
         UserQuestion::QuietHours { user_id } => {
             UserAnswer::QuietHours(quiet_hours::get(state, app_key, user_id)?)
         }
         UserQuestion::Friends { user_id, window } => {
-            let (total, page) = ordered(friends::of_user(state, app_key, user_id)?, *window);
+            let (total, page) = page(friends::of_user(state, app_key, user_id)?, *window);
             let mut named = Vec::with_capacity(page.len());
             for friend in page {
                 let user: Option<User> = state.get(&user_keys::user(app_key, &friend.user_id))?;

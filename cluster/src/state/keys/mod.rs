@@ -146,6 +146,10 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("friends::FRIEND", friends::FRIEND, Kind::Family),
     ("friends::PERMISSION", friends::PERMISSION, Kind::Family),
     ("friends::REQUEST", friends::REQUEST, Kind::Family),
+    ("hosted_groups::GROUP", hosted_groups::GROUP, Kind::Family),
+    ("hosted_groups::MEMBER", hosted_groups::MEMBER, Kind::Family),
+    ("hosted_groups::FOLLOW", hosted_groups::FOLLOW, Kind::Family),
+    ("hosted_groups::REMARK", hosted_groups::REMARK, Kind::Family),
 ];
 
 pub(crate) mod apps {
@@ -491,3 +495,5 @@ pub(crate) mod ultragroups;
 pub(crate) mod user_extras;
 
 pub(crate) mod friends;
+
+pub(crate) mod hosted_groups;

@@ -693,6 +693,109 @@ fn samples() -> Vec<(&'static str, Command)> {
                 ext: None,
             }),
         ),
+        (
+            "CreateHostedGroup",
+            Command::CreateHostedGroup(CreateHostedGroup {
+                app_key: APP.into(),
+                group_id: "g1".into(),
+                name: "G".into(),
+                owner: "alice".into(),
+                user_ids: strings(&["bob"]),
+                info: GroupInfo {
+                    profile: Some("{}".into()),
+                    ext: None,
+                    permissions: None,
+                },
+                import: false,
+            }),
+        ),
+        (
+            "UpdateHostedGroup",
+            Command::UpdateHostedGroup(UpdateHostedGroup {
+                app_key: APP.into(),
+                group_id: "g1".into(),
+                info: GroupInfo::default(),
+            }),
+        ),
+        (
+            "DismissHostedGroup",
+            Command::DismissHostedGroup(DismissHostedGroup {
+                app_key: APP.into(),
+                group_id: "g1".into(),
+            }),
+        ),
+        (
+            "JoinHostedGroup",
+            Command::JoinHostedGroup(JoinHostedGroup {
+                app_key: APP.into(),
+                group_id: "g1".into(),
+                user_ids: strings(&["bob"]),
+            }),
+        ),
+        (
+            "LeaveHostedGroup",
+            Command::LeaveHostedGroup(LeaveHostedGroup {
+                app_key: APP.into(),
+                group_id: "g1".into(),
+                user_ids: strings(&["bob"]),
+                del_followed: true,
+            }),
+        ),
+        (
+            "LeaveAllHostedGroups",
+            Command::LeaveAllHostedGroups(LeaveAllHostedGroups {
+                app_key: APP.into(),
+                user_id: "bob".into(),
+            }),
+        ),
+        (
+            "TransferHostedOwner",
+            Command::TransferHostedOwner(TransferHostedOwner {
+                app_key: APP.into(),
+                group_id: "g1".into(),
+                new_owner: "bob".into(),
+                quit: true,
+                del_followed: false,
+            }),
+        ),
+        (
+            "ChangeHostedManagers",
+            Command::ChangeHostedManagers(ChangeHostedManagers {
+                app_key: APP.into(),
+                group_id: "g1".into(),
+                user_ids: strings(&["bob"]),
+                add: true,
+            }),
+        ),
+        (
+            "SetHostedMember",
+            Command::SetHostedMember(SetHostedMember {
+                app_key: APP.into(),
+                group_id: "g1".into(),
+                user_id: "bob".into(),
+                nickname: "B".into(),
+                extra: None,
+            }),
+        ),
+        (
+            "ChangeHostedFollows",
+            Command::ChangeHostedFollows(ChangeHostedFollows {
+                app_key: APP.into(),
+                group_id: "g1".into(),
+                user_id: "bob".into(),
+                followed: strings(&["alice"]),
+                follow: true,
+            }),
+        ),
+        (
+            "SetHostedGroupRemark",
+            Command::SetHostedGroupRemark(SetHostedGroupRemark {
+                app_key: APP.into(),
+                group_id: "g1".into(),
+                user_id: "bob".into(),
+                remark: Some("R".into()),
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -785,6 +888,17 @@ const GOLDEN: &[(&str, &str)] = &[
         ("CleanFriends", "42086170706b6579303105616c696365"),
         ("SetFriendPermission", "43086170706b657930310105616c69636503"),
         ("SetFriendProfile", "44086170706b6579303105616c69636503626f6201014200"),
+        ("CreateHostedGroup", "45086170706b65793031026731014705616c6963650103626f6201027b7d000000"),
+        ("UpdateHostedGroup", "46086170706b65793031026731000000"),
+        ("DismissHostedGroup", "47086170706b65793031026731"),
+        ("JoinHostedGroup", "48086170706b657930310267310103626f62"),
+        ("LeaveHostedGroup", "49086170706b657930310267310103626f6201"),
+        ("LeaveAllHostedGroups", "4a086170706b6579303103626f62"),
+        ("TransferHostedOwner", "4b086170706b6579303102673103626f620100"),
+        ("ChangeHostedManagers", "4c086170706b657930310267310103626f6201"),
+        ("SetHostedMember", "4d086170706b6579303102673103626f62014200"),
+        ("ChangeHostedFollows", "4e086170706b6579303102673103626f620105616c69636501"),
+        ("SetHostedGroupRemark", "4f086170706b6579303102673103626f62010152"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -869,6 +983,17 @@ fn variant(command: &Command) -> &'static str {
         Command::CleanFriends(_) => "CleanFriends",
         Command::SetFriendPermission(_) => "SetFriendPermission",
         Command::SetFriendProfile(_) => "SetFriendProfile",
+        Command::CreateHostedGroup(_) => "CreateHostedGroup",
+        Command::UpdateHostedGroup(_) => "UpdateHostedGroup",
+        Command::DismissHostedGroup(_) => "DismissHostedGroup",
+        Command::JoinHostedGroup(_) => "JoinHostedGroup",
+        Command::LeaveHostedGroup(_) => "LeaveHostedGroup",
+        Command::LeaveAllHostedGroups(_) => "LeaveAllHostedGroups",
+        Command::TransferHostedOwner(_) => "TransferHostedOwner",
+        Command::ChangeHostedManagers(_) => "ChangeHostedManagers",
+        Command::SetHostedMember(_) => "SetHostedMember",
+        Command::ChangeHostedFollows(_) => "ChangeHostedFollows",
+        Command::SetHostedGroupRemark(_) => "SetHostedGroupRemark",
     }
 }
 

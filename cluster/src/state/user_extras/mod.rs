@@ -8,12 +8,6 @@ pub mod profiles;
 pub mod quiet_hours;
 pub mod remarks;
 
-/// `[offset, offset + limit)` of `all`, and how many there are in all.
-pub(crate) fn page<T>(all: Vec<T>, offset: usize, limit: usize) -> (u64, Vec<T>) {
-    let total = all.len() as u64;
-    (total, all.into_iter().skip(offset).take(limit).collect())
-}
-
 use super::apply::CommandError;
 use super::keys::{of_app, user_extras as keys};
 use super::store::Overlay;
