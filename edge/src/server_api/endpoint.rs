@@ -169,6 +169,29 @@ pub(super) enum Endpoint {
     FriendPermissionGet,
     FriendPermissionSet,
     FriendProfileSet,
+    EntrustCreate,
+    EntrustImport,
+    EntrustProfileUpdate,
+    EntrustDismiss,
+    EntrustJoin,
+    EntrustQuit,
+    EntrustKick,
+    EntrustKickAll,
+    EntrustTransfer,
+    EntrustManagerAdd,
+    EntrustManagerRemove,
+    EntrustMemberSet,
+    EntrustFollow,
+    EntrustUnfollow,
+    EntrustFollowed,
+    EntrustRemarkSet,
+    EntrustRemarkDelete,
+    EntrustRemarkQuery,
+    EntrustProfiles,
+    EntrustMembers,
+    EntrustSomeMembers,
+    EntrustGroups,
+    EntrustJoined,
 }
 
 impl Endpoint {
@@ -337,6 +360,29 @@ impl Endpoint {
             "/friend/permission/get.json" => Endpoint::FriendPermissionGet,
             "/friend/permission/set.json" => Endpoint::FriendPermissionSet,
             "/friend/profile/set.json" => Endpoint::FriendProfileSet,
+            "/entrust/group/create.json" => Endpoint::EntrustCreate,
+            "/entrust/group/import.json" => Endpoint::EntrustImport,
+            "/entrust/group/profile/update.json" => Endpoint::EntrustProfileUpdate,
+            "/entrust/group/dismiss.json" => Endpoint::EntrustDismiss,
+            "/entrust/group/join.json" => Endpoint::EntrustJoin,
+            "/entrust/group/quit.json" => Endpoint::EntrustQuit,
+            "/entrust/group/member/kick.json" => Endpoint::EntrustKick,
+            "/entrust/group/member/kick/all.json" => Endpoint::EntrustKickAll,
+            "/entrust/group/transfer/owner.json" => Endpoint::EntrustTransfer,
+            "/entrust/group/manager/add.json" => Endpoint::EntrustManagerAdd,
+            "/entrust/group/manager/remove.json" => Endpoint::EntrustManagerRemove,
+            "/entrust/group/member/set.json" => Endpoint::EntrustMemberSet,
+            "/entrust/group/member/follow.json" => Endpoint::EntrustFollow,
+            "/entrust/group/member/unfollow.json" => Endpoint::EntrustUnfollow,
+            "/entrust/group/member/followed/get.json" => Endpoint::EntrustFollowed,
+            "/entrust/group/remarkname/set.json" => Endpoint::EntrustRemarkSet,
+            "/entrust/group/remarkname/delete.json" => Endpoint::EntrustRemarkDelete,
+            "/entrust/group/remarkname/query.json" => Endpoint::EntrustRemarkQuery,
+            "/entrust/group/profile/query.json" => Endpoint::EntrustProfiles,
+            "/entrust/group/member/query.json" => Endpoint::EntrustMembers,
+            "/entrust/group/member/specific/query.json" => Endpoint::EntrustSomeMembers,
+            "/entrust/group/query.json" => Endpoint::EntrustGroups,
+            "/entrust/joined/group/query.json" => Endpoint::EntrustJoined,
             _ => return None,
         })
     }
@@ -371,6 +417,7 @@ impl Endpoint {
                 | Endpoint::ChatroomPriorityQuery
                 | Endpoint::UserQuery
                 | Endpoint::ProfileQuery
+                | Endpoint::EntrustGroups
         )
     }
 

@@ -5,11 +5,11 @@ use meridian_access::error::ApiError;
 use meridian_access::params::Params;
 use meridian_cluster::state::{
     AddFriend, CleanFriends, Command, DeleteFriends, SetFriendPermission, SetFriendProfile,
-    UserAnswer, UserQuestion, Window,
+    UserAnswer, UserQuestion,
 };
 use serde_json::{json, Value};
 
-use super::user_data::{ask, done, newest_first, optional};
+use super::user_data::{ask, done, next_token, optional, token_window};
 use super::{fields, Body, Call, Fields};
 
 /// Most users one call names (`targetIds`, `userIds`).
@@ -71,36 +71,17 @@ pub(super) async fn clean(call: &Call) -> Fields {
     done(call, command).await
 }
 
-/// `pageToken` is the position of the next page, as this edge gave it out.
 pub(super) async fn get(call: &Call) -> Fields {
     let form = call.form()?;
-    let offset = match form.get("pageToken").filter(|t| !t.is_empty()) {
-        None => 0,
-        Some(token) => token
-            .parse()
-            .map_err(|_| ApiError::param("pageToken is not one this service gave"))?,
-    };
-    let limit = form.int::<usize>("size")?.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::param(format!("size must be 1 to {MAX_PAGE}")));
-    }
+    let window = token_window(form, DEFAULT_PAGE, MAX_PAGE, false)?;
     let question = UserQuestion::Friends {
         user_id: form.required("userId")?.to_string(),
-        window: Window {
-            offset,
-            limit,
-            newest_first: newest_first(form)?,
-        },
+        window,
     };
     let UserAnswer::Friends { total, friends } = ask(call, question).await? else {
         return Err(ApiError::Internal("expected friends".into()));
     };
-    let next = offset + friends.len();
-    let page_token = if (next as u64) < total {
-        next.to_string()
-    } else {
-        String::new()
-    };
+    let page_token = next_token(&window, friends.len(), total);
     let list: Vec<Value> = friends
         .into_iter()
         .map(|(friend, name)| {

@@ -5,6 +5,7 @@
 mod archive;
 mod call;
 mod endpoint;
+mod entrust;
 /// Names a Server API request in the edge's and the cluster's logs; echoed in answers.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -431,6 +432,29 @@ impl ServerApi {
             Endpoint::FriendPermissionGet => friends::permission_get(&call).await,
             Endpoint::FriendPermissionSet => friends::permission_set(&call).await,
             Endpoint::FriendProfileSet => friends::profile_set(&call).await,
+            Endpoint::EntrustCreate => entrust::create(&call, false).await,
+            Endpoint::EntrustImport => entrust::create(&call, true).await,
+            Endpoint::EntrustProfileUpdate => entrust::update(&call).await,
+            Endpoint::EntrustDismiss => entrust::dismiss(&call).await,
+            Endpoint::EntrustJoin => entrust::join(&call).await,
+            Endpoint::EntrustQuit => entrust::leave(&call).await,
+            Endpoint::EntrustKick => entrust::leave(&call).await,
+            Endpoint::EntrustKickAll => entrust::leave_all(&call).await,
+            Endpoint::EntrustTransfer => entrust::transfer(&call).await,
+            Endpoint::EntrustManagerAdd => entrust::managers(&call, true).await,
+            Endpoint::EntrustManagerRemove => entrust::managers(&call, false).await,
+            Endpoint::EntrustMemberSet => entrust::member_set(&call).await,
+            Endpoint::EntrustFollow => entrust::follow(&call, true).await,
+            Endpoint::EntrustUnfollow => entrust::follow(&call, false).await,
+            Endpoint::EntrustFollowed => entrust::followed(&call).await,
+            Endpoint::EntrustRemarkSet => entrust::remark_set(&call, true).await,
+            Endpoint::EntrustRemarkDelete => entrust::remark_set(&call, false).await,
+            Endpoint::EntrustRemarkQuery => entrust::remark_query(&call).await,
+            Endpoint::EntrustProfiles => entrust::profiles(&call).await,
+            Endpoint::EntrustMembers => entrust::members(&call).await,
+            Endpoint::EntrustSomeMembers => entrust::some_members(&call).await,
+            Endpoint::EntrustGroups => entrust::groups(&call).await,
+            Endpoint::EntrustJoined => entrust::joined(&call).await,
         }
     }
 }

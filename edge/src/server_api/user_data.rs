@@ -61,16 +61,52 @@ fn window(form: &Params, size: &PageSize) -> Result<Window, ApiError> {
     Ok(Window {
         offset: (page - 1).saturating_mul(limit),
         limit,
-        newest_first: newest_first(form)?,
+        newest_first: newest_first(form, false)?,
     })
 }
 
-/// `order`: 0 oldest first (the default), 1 newest first.
-pub(super) fn newest_first(form: &Params) -> Result<bool, ApiError> {
+/// `order`: 0 oldest first, 1 newest first; `default` when not given.
+fn newest_first(form: &Params, default: bool) -> Result<bool, ApiError> {
     match form.int::<u8>("order")? {
-        None | Some(0) => Ok(false),
+        None => Ok(default),
+        Some(0) => Ok(false),
         Some(1) => Ok(true),
         Some(_) => Err(ApiError::param("order must be 0 or 1")),
+    }
+}
+
+/// A page asked with `pageToken` (the position this edge gave out for the next page),
+/// `size` (1 to `max`) and `order` (`newest` by default or not).
+pub(super) fn token_window(
+    form: &Params,
+    default_size: usize,
+    max: usize,
+    newest: bool,
+) -> Result<Window, ApiError> {
+    let offset = match form.get("pageToken").filter(|t| !t.is_empty()) {
+        None => 0,
+        Some(token) => token
+            .parse()
+            .map_err(|_| ApiError::param("pageToken is not one this service gave"))?,
+    };
+    let limit = form.int::<usize>("size")?.unwrap_or(default_size);
+    if !(1..=max).contains(&limit) {
+        return Err(ApiError::param(format!("size must be 1 to {max}")));
+    }
+    Ok(Window {
+        offset,
+        limit,
+        newest_first: newest_first(form, newest)?,
+    })
+}
+
+/// The `pageToken` of the page after `returned` items at `window`: "" after the last.
+pub(super) fn next_token(window: &Window, returned: usize, total: u64) -> String {
+    let next = window.offset + returned;
+    if (next as u64) < total {
+        next.to_string()
+    } else {
+        String::new()
     }
 }
 
