@@ -190,6 +190,11 @@ async fn users_profiles_and_remarks_are_kept_paged_and_validated() {
             .len(),
         20
     );
+    // The published Go SDK joins ids with commas.
+    let joined = api
+        .ok("/user/profile/batch/query.json", "userId=u1,u2")
+        .await;
+    assert_eq!(joined, after);
     api.ok("/user/profile/batch/query.json", &many("x", "userId", 100))
         .await;
     api.refused(

@@ -16,6 +16,8 @@
 //!    holds the commands that stay within it. In the order they may call each other:
 //!    apps, areas, users, sensitive, messages, feed, push, outbox, presence, groups,
 //!    chatrooms, conversations, ultragroups. No domain calls up.
+//!    The tier-2 domains come after them: `user_extras` (apps, users), `friends` and
+//!    `hosted_groups` (also `user_extras`'s JSON checks; `hosted_groups` also `groups`).
 //! 3. **`cross_domain`**, the upper layer: the commands and queries that write or read
 //!    several domains at once: publishing and its fan-out, recalls, group receipts,
 //!    ultra-group edits, bans, deleting an app, sync and history.

@@ -3,6 +3,7 @@
 
 use meridian_access::error::ApiError;
 use meridian_access::params::Params;
+use meridian_cluster::state::friends;
 use meridian_cluster::state::{
     AddFriend, CleanFriends, Command, DeleteFriends, SetFriendPermission, SetFriendProfile,
     UserAnswer, UserQuestion,
@@ -12,8 +13,6 @@ use serde_json::{json, Value};
 use super::user_data::{ask, done, next_token, optional, token_window};
 use super::{fields, Body, Call, Fields};
 
-/// Most users one call names (`targetIds`, `userIds`).
-const MAX_USERS_PER_CALL: usize = 100;
 const MAX_EXTRA_CHARS: usize = 128;
 const DEFAULT_PAGE: usize = 50;
 const MAX_PAGE: usize = 100;
@@ -29,7 +28,7 @@ pub(super) fn batch_cost(body: &Body, key: &str) -> f64 {
 }
 
 fn ids(form: &Params, key: &str) -> Result<Vec<String>, ApiError> {
-    form.required_ids(key, MAX_USERS_PER_CALL)
+    form.required_ids(key, friends::MAX_USERS_PER_CALL)
 }
 
 // covers: API-06

@@ -4,6 +4,7 @@
 
 use meridian_access::error::ApiError;
 use meridian_access::params::Params;
+use meridian_cluster::state::user_extras::{private_bans, profiles};
 use meridian_cluster::state::{
     CleanProfiles, Command, DeleteQuietHours, DeleteUserRemark, DeleteUsers, Query, QueryOutput,
     QuietHours, Remark, SetPrivateChatBan, SetProfile, SetQuietHours, SetUserRemarks, UserAnswer,
@@ -12,11 +13,9 @@ use meridian_cluster::state::{
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{fields, format_time, owned, unexpected, Call, Fields};
+use super::{fields, format_time, unexpected, Call, Fields};
 
 const MAX_PROFILE_QUERY_USERS: usize = 100;
-const MAX_PROFILE_CLEAN_USERS: usize = 20;
-const MAX_BANNED_PER_CALL: usize = 1000;
 const MAX_DELETED_PER_CALL: usize = 100;
 
 /// How a paged path names its page size, and its bounds.
@@ -193,17 +192,17 @@ pub(super) async fn profile_query(call: &Call) -> Fields {
 pub(super) async fn profile_batch_query(call: &Call) -> Fields {
     let users = call
         .form()?
-        .required_at_most("userId", MAX_PROFILE_QUERY_USERS)?;
-    profiles(call, UserQuestion::Profiles(owned(&users)), true).await
+        .required_ids("userId", MAX_PROFILE_QUERY_USERS)?;
+    profiles(call, UserQuestion::Profiles(users), true).await
 }
 
 pub(super) async fn profile_clean(call: &Call) -> Fields {
     let users = call
         .form()?
-        .required_at_most("userId", MAX_PROFILE_CLEAN_USERS)?;
+        .required_ids("userId", profiles::MAX_CLEAN_USERS)?;
     let command = Command::CleanProfiles(CleanProfiles {
         app_key: call.app_key(),
-        user_ids: owned(&users),
+        user_ids: users,
     });
     done(call, command).await
 }
@@ -277,10 +276,10 @@ pub(super) async fn private_ban_set(call: &Call) -> Fields {
         "0" => false,
         _ => return Err(ApiError::param("state must be 0 or 1")),
     };
-    let users = form.required_at_most("userId", MAX_BANNED_PER_CALL)?;
+    let users = form.required_ids("userId", private_bans::MAX_USERS_PER_CALL)?;
     let command = Command::SetPrivateChatBan(SetPrivateChatBan {
         app_key: call.app_key(),
-        user_ids: owned(&users),
+        user_ids: users,
         banned,
     });
     done(call, command).await
@@ -368,12 +367,10 @@ pub(super) async fn quiet_hours_delete(call: &Call) -> Fields {
 }
 
 pub(super) async fn delete_users(call: &Call) -> Fields {
-    let users = call
-        .form()?
-        .required_at_most("userId", MAX_DELETED_PER_CALL)?;
+    let users = call.form()?.required_ids("userId", MAX_DELETED_PER_CALL)?;
     let command = Command::DeleteUsers(DeleteUsers {
         app_key: call.app_key(),
-        user_ids: owned(&users),
+        user_ids: users,
     });
     done(call, command).await
 }

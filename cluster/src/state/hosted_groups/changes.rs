@@ -293,7 +293,7 @@ impl Apply for TransferHostedOwner {
             state,
             &self.app_key,
             &self.group_id,
-            &[self.new_owner.clone()],
+            std::slice::from_ref(&self.new_owner),
         )?;
         let old = std::mem::replace(&mut group.owner, self.new_owner.clone());
         group.managers.retain(|m| *m != self.new_owner);
@@ -377,7 +377,7 @@ impl Apply for SetHostedMember {
             state,
             &self.app_key,
             &self.group_id,
-            &[self.user_id.clone()],
+            std::slice::from_ref(&self.user_id),
         )?;
         bounded("nickname", &self.nickname, MAX_NICKNAME_CHARS)?;
         let key = keys::of_member(keys::MEMBER, &self.app_key, &self.group_id, &self.user_id);
@@ -414,7 +414,7 @@ impl Apply for ChangeHostedFollows {
         } = self;
         get(state, app_key, group_id)?;
         at_most("followed users per call", followed, MAX_USERS_PER_CALL)?;
-        members_only(state, app_key, group_id, &[user_id.clone()])?;
+        members_only(state, app_key, group_id, std::slice::from_ref(user_id))?;
         if *follow {
             members_only(state, app_key, group_id, followed)?;
         }
@@ -456,7 +456,7 @@ impl Apply for SetHostedGroupRemark {
                     state,
                     &self.app_key,
                     &self.group_id,
-                    &[self.user_id.clone()],
+                    std::slice::from_ref(&self.user_id),
                 )?;
                 if remark.is_empty() {
                     return Err(CommandError::invalid("remarkName", "is required"));

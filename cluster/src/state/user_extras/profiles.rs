@@ -91,9 +91,9 @@ pub(crate) fn ext_fields(field: &str, text: &str) -> Result<Map<String, Value>, 
                 format!("key {key:?} must start with ext_ and be at most {MAX_EXT_KEY_CHARS} characters"),
             ));
         }
-        if !value
+        if value
             .as_str()
-            .is_some_and(|s| s.chars().count() <= MAX_EXT_VALUE_CHARS)
+            .is_none_or(|s| s.chars().count() > MAX_EXT_VALUE_CHARS)
         {
             return Err(CommandError::invalid(
                 field,
