@@ -551,6 +551,27 @@ async fn hosted_groups_keep_owners_managers_members_and_their_information() {
         2
     );
 
+    // A hosted group dismissed through /group/* is no longer hosted, and can be again.
+    api.ok("/group/dismiss.json", "userId=own&groupId=g2").await;
+    let left = api.ok("/entrust/group/query.json", "").await;
+    assert_eq!(left["groups"].as_array().unwrap().len(), 1, "{left}");
+    refused(
+        &api,
+        "/entrust/group/join.json",
+        "groupId=g2&userIds=m1",
+        400,
+        1002,
+    )
+    .await;
+    api.ok(
+        "/entrust/group/create.json",
+        "groupId=g2&name=again&owner=own",
+    )
+    .await;
+    let again = api
+        .ok("/entrust/group/member/query.json", "groupId=g2")
+        .await;
+    assert_eq!(user_ids(&again, "members"), ["own"]);
     // import hosts a group made with /group/*; dismiss ends one.
     api.ok(
         "/group/create.json",

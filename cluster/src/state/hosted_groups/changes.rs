@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    forget_members, get, members_only, put, Followed, GroupInfo, HostedGroup, MemberInfo,
+    find, forget_members, get, members_only, put, Followed, GroupInfo, HostedGroup, MemberInfo,
     MAX_MANAGERS, MAX_NAME_CHARS,
 };
 use crate::state::apply::{Apply, ApplyContext, CommandError};
@@ -72,7 +72,7 @@ impl Apply for CreateHostedGroup {
         if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
             return Err(CommandError::invalid("name", "must be 1 to 64 characters"));
         }
-        if state.get_raw(&keys::group(app_key, group_id))?.is_some() {
+        if find(state, app_key, group_id)?.is_some() {
             return Err(CommandError::Conflict {
                 what: format!("hosted group {group_id}"),
             });
@@ -81,6 +81,10 @@ impl Apply for CreateHostedGroup {
             return Err(CommandError::Conflict {
                 what: format!("group {group_id}"),
             });
+        }
+        // What a group dismissed through `/group/dismiss.json` left behind.
+        for family in keys::PER_GROUP {
+            state.delete_prefix(&keys::of_group(family, app_key, group_id))?;
         }
         let mut members = vec![owner.clone()];
         members.extend(user_ids.iter().filter(|u| *u != owner).cloned());

@@ -155,14 +155,30 @@ impl GroupInfo {
     }
 }
 
+/// The hosted group, if its group still exists (`/group/dismiss.json` may have ended it).
+pub(crate) fn find(
+    state: &impl StateRead,
+    app_key: &str,
+    group_id: &str,
+) -> Result<Option<(HostedGroup, groups::Group)>, CommandError> {
+    apps::by_key(state, app_key)?;
+    let Some(hosted) = state.get::<HostedGroup>(&keys::group(app_key, group_id))? else {
+        return Ok(None);
+    };
+    match groups::get(state, app_key, group_id) {
+        Ok(group) => Ok(Some((hosted, group))),
+        Err(CommandError::NotFound { .. }) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
 pub(crate) fn get(
     state: &impl StateRead,
     app_key: &str,
     group_id: &str,
 ) -> Result<HostedGroup, CommandError> {
-    apps::by_key(state, app_key)?;
-    state
-        .get(&keys::group(app_key, group_id))?
+    find(state, app_key, group_id)?
+        .map(|(hosted, _)| hosted)
         .ok_or_else(|| CommandError::not_found(format!("hosted group {group_id}")))
 }
 

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::changes::remark;
-use super::{get, Followed, HostedGroup, MemberInfo};
+use super::{find, get, Followed, HostedGroup, MemberInfo};
 use crate::state::apply::CommandError;
 use crate::state::groups::{self, Group};
 use crate::state::keys::{hosted_groups as keys, scoped};
@@ -79,15 +79,6 @@ pub enum HostedAnswer {
     Remark(Option<String>),
 }
 
-fn view(
-    state: &impl StateRead,
-    app_key: &str,
-    hosted: HostedGroup,
-) -> Result<HostedGroupView, CommandError> {
-    let group = groups::get(state, app_key, &hosted.group_id)?;
-    Ok(HostedGroupView { hosted, group })
-}
-
 fn member_view(
     state: &impl StateRead,
     app_key: &str,
@@ -112,8 +103,8 @@ pub fn answer(
         HostedQuestion::Profiles(group_ids) => {
             let mut found = Vec::new();
             for group_id in group_ids {
-                if let Some(hosted) = state.get(&keys::group(app_key, group_id))? {
-                    found.push(view(state, app_key, hosted)?);
+                if let Some((hosted, group)) = find(state, app_key, group_id)? {
+                    found.push(HostedGroupView { hosted, group });
                 }
             }
             HostedAnswer::Groups {
@@ -125,7 +116,9 @@ pub fn answer(
             let hosted: Vec<HostedGroup> = state.scan(&scoped(keys::GROUP, app_key, &[]))?;
             let mut all = Vec::with_capacity(hosted.len());
             for group in hosted {
-                all.push(view(state, app_key, group)?);
+                if let Some((hosted, group)) = find(state, app_key, &group.group_id)? {
+                    all.push(HostedGroupView { hosted, group });
+                }
             }
             all.sort_by(|a, b| {
                 (a.group.created_at_ms, &a.group.group_id)
