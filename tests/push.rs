@@ -49,33 +49,12 @@ impl Area {
 
     /// Registers `user`'s phone for push and leaves it offline.
     async fn register(&self, user: &str, provider: &str, token: &str, app_id: &str) {
-        let mut phone = self.connect(user).await;
-        phone
-            .send(&ClientFrame::RegisterPush {
-                req_id: 1,
-                provider: provider.into(),
-                token: token.into(),
-                app_id: app_id.into(),
-            })
-            .await
-            .unwrap();
-        match phone.next_within(WAIT).await.expect("registered") {
-            ServerFrame::Done { req_id: 1 } => {}
-            other => panic!("{user}: registering push: {other:?}"),
-        }
-        phone.close().await;
-        self.wait_offline(user).await;
+        let ws = self.dev.ws("SG");
+        common::register_push(&ws, &self.api, user, (provider, token, app_id)).await;
     }
 
     async fn wait_offline(&self, user: &str) {
-        eventually(WAIT, "the user offline", || async {
-            let answer = self
-                .api
-                .ok("/user/checkOnline.json", &format!("userId={user}"))
-                .await;
-            (answer["status"] == "0").then_some(())
-        })
-        .await;
+        common::wait_offline(&self.api, user).await;
     }
 
     async fn say(&self, from: &str, to: &str, content: serde_json::Value) {

@@ -158,6 +158,29 @@ impl Params {
             other => Ok(other),
         }
     }
+
+    /// The ids of `key`, as repeated keys, comma separated or both (all are seen in the
+    /// wild): 1 to `max` of them (1502 over).
+    pub fn required_ids(&self, key: &str, max: usize) -> Result<Vec<String>, ApiError> {
+        let ids: Vec<String> = self
+            .all(key)
+            .iter()
+            .flat_map(|value| value.split(','))
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .map(str::to_string)
+            .collect();
+        if ids.is_empty() {
+            return Err(ApiError::missing(key));
+        }
+        if ids.len() > max {
+            return Err(ApiError::CountOverLimit {
+                what: format!("{key} values"),
+                limit: max as u64,
+            });
+        }
+        Ok(ids)
+    }
 }
 
 /// A JSON body's list of strings `name`.

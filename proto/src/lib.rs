@@ -36,6 +36,8 @@ pub mod codes {
     pub const KICKED_OTHER_LOGIN: u32 = 31010;
     /// The client could not keep up with its messages and was disconnected.
     pub const SLOW_CONSUMER: u32 = 31011;
+    /// The sender is forbidden to send in private chats (`/user/chat/fb/set.json`).
+    pub const FORBIDDEN_IN_PRIVATE: u32 = 20106;
 }
 
 pub mod conversation;

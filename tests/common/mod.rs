@@ -201,3 +201,41 @@ pub async fn synced(connection: &mut Connection) -> Vec<MessageBody> {
         }
     }
 }
+
+/// Registers a push device for `user` from a client session, then closes the session and
+/// waits until the user is offline (so messages to it are pushed).
+pub async fn register_push(
+    ws: &str,
+    api: &Api,
+    user: &str,
+    (provider, token, app_id): (&str, &str, &str),
+) {
+    let mut phone = connect(ws, api, user, &format!("{user}-phone"), "iOS", None).await;
+    synced(&mut phone).await;
+    phone
+        .send(&meridian_proto::ClientFrame::RegisterPush {
+            req_id: 1,
+            provider: provider.into(),
+            token: token.into(),
+            app_id: app_id.into(),
+        })
+        .await
+        .unwrap();
+    match phone.next_within(FRAME_WAIT).await.expect("registered") {
+        ServerFrame::Done { req_id: 1 } => {}
+        other => panic!("{user}: registering push: {other:?}"),
+    }
+    phone.close().await;
+    wait_offline(api, user).await;
+}
+
+/// Waits until `/user/checkOnline.json` says `user` has no live session.
+pub async fn wait_offline(api: &Api, user: &str) {
+    meridian_testkit::eventually(Duration::from_secs(15), "the user offline", || async {
+        let answer = api
+            .ok("/user/checkOnline.json", &format!("userId={user}"))
+            .await;
+        (answer["status"] == "0").then_some(())
+    })
+    .await;
+}

@@ -110,6 +110,30 @@ commands! {
     PublishWithOptions(publish::PublishWithOptions) => Output::Published,
     ExpandBroadcastPushes(broadcast_pushes::ExpandBroadcastPushes) => done,
     SetAppLimits(apps::SetAppLimits) => Output::Limits,
+    SetProfile(super::user_extras::profiles::SetProfile) => done,
+    CleanProfiles(super::user_extras::profiles::CleanProfiles) => done,
+    SetUserRemarks(super::user_extras::remarks::SetUserRemarks) => done,
+    DeleteUserRemark(super::user_extras::remarks::DeleteUserRemark) => done,
+    SetPrivateChatBan(super::user_extras::private_bans::SetPrivateChatBan) => done,
+    SetQuietHours(super::user_extras::quiet_hours::SetQuietHours) => done,
+    DeleteQuietHours(super::user_extras::quiet_hours::DeleteQuietHours) => done,
+    DeleteUsers(super::cross_domain::delete_users::DeleteUsers) => done,
+    AddFriend(super::friends::AddFriend) => done,
+    DeleteFriends(super::friends::DeleteFriends) => done,
+    CleanFriends(super::friends::CleanFriends) => done,
+    SetFriendPermission(super::friends::SetFriendPermission) => done,
+    SetFriendProfile(super::friends::SetFriendProfile) => done,
+    CreateHostedGroup(super::hosted_groups::CreateHostedGroup) => done,
+    UpdateHostedGroup(super::hosted_groups::UpdateHostedGroup) => done,
+    DismissHostedGroup(super::hosted_groups::DismissHostedGroup) => done,
+    JoinHostedGroup(super::hosted_groups::JoinHostedGroup) => done,
+    LeaveHostedGroup(super::hosted_groups::LeaveHostedGroup) => done,
+    LeaveAllHostedGroups(super::hosted_groups::LeaveAllHostedGroups) => done,
+    TransferHostedOwner(super::hosted_groups::TransferHostedOwner) => done,
+    ChangeHostedManagers(super::hosted_groups::ChangeHostedManagers) => Output::UserIds,
+    SetHostedMember(super::hosted_groups::SetHostedMember) => done,
+    ChangeHostedFollows(super::hosted_groups::ChangeHostedFollows) => done,
+    SetHostedGroupRemark(super::hosted_groups::SetHostedGroupRemark) => done,
 }
 
 /// All of these or none (`Command::All`): the first refusal refuses the whole command, and
@@ -153,6 +177,8 @@ pub enum Output {
         devices: u64,
     },
     Limits(AppLimits),
+    /// Users a command left out (e.g. managers that are not members).
+    UserIds(Vec<String>),
 }
 
 fn done((): ()) -> Output {

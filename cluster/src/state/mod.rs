@@ -16,6 +16,8 @@
 //!    holds the commands that stay within it. In the order they may call each other:
 //!    apps, areas, users, sensitive, messages, feed, push, outbox, presence, groups,
 //!    chatrooms, conversations, ultragroups. No domain calls up.
+//!    The tier-2 domains come after them: `user_extras` (apps, users), `friends` and
+//!    `hosted_groups` (also `user_extras`'s JSON checks; `hosted_groups` also `groups`).
 //! 3. **`cross_domain`**, the upper layer: the commands and queries that write or read
 //!    several domains at once: publishing and its fan-out, recalls, group receipts,
 //!    ultra-group edits, bans, deleting an app, sync and history.
@@ -32,16 +34,20 @@ mod command;
 pub mod conversations;
 mod cross_domain;
 pub mod feed;
+pub mod friends;
 pub mod groups;
+pub mod hosted_groups;
 pub(crate) mod keys;
 pub mod messages;
 pub mod outbox;
+pub mod paging;
 pub mod presence;
 pub mod push;
 mod query;
 pub mod sensitive;
 mod store;
 pub mod ultragroups;
+pub mod user_extras;
 mod users;
 
 use std::fmt;
@@ -60,7 +66,18 @@ pub use conversations::{ConversationSetting, ConversationSettings, ConversationS
 pub use cross_domain::history::HistoryPage;
 pub use cross_domain::publish::{Publication, RecallNotice};
 pub use feed::{FeedEvent, FeedPage, SyncPage, SyncRequest};
+/// The `/friend/*` commands.
+pub use friends::{
+    AddFriend, CleanFriends, DeleteFriends, Friend, SetFriendPermission, SetFriendProfile,
+};
 pub use groups::{Group, Member};
+/// The `/entrust/*` commands and reads.
+pub use hosted_groups::{
+    ChangeHostedFollows, ChangeHostedManagers, CreateHostedGroup, DismissHostedGroup, GroupInfo,
+    HostedAnswer, HostedGroupView, HostedQuestion, JoinHostedGroup, LeaveAllHostedGroups,
+    LeaveHostedGroup, MemberView, SetHostedGroupRemark, SetHostedMember, TransferHostedOwner,
+    UpdateHostedGroup,
+};
 pub use meridian_proto::{Conversation, ConversationType};
 pub use messages::{
     ClientOrigin, ExpansionEntry, ImportedMessage, Message, MessageFlags, NewMessage,
@@ -103,6 +120,16 @@ pub use {
     push::{RegisterPushToken, UnregisterPushToken},
     sensitive::{AddSensitiveWord, DeleteSensitiveWords},
     users::{ChangeUserList, ExpireTokens, PutUser, RefreshUser, SetTags, UnblockUsers},
+};
+/// The tier-2 `/user/*` commands and reads.
+pub use {
+    cross_domain::delete_users::DeleteUsers,
+    cross_domain::user_data::{UserAnswer, UserQuestion},
+    paging::Window,
+    user_extras::private_bans::SetPrivateChatBan,
+    user_extras::profiles::{CleanProfiles, Profile, SetProfile},
+    user_extras::quiet_hours::{DeleteQuietHours, QuietHours, SetQuietHours},
+    user_extras::remarks::{DeleteUserRemark, Remark, SetUserRemarks},
 };
 
 /// One Raft entry's worth of commands, stamped by the leader with the time they are

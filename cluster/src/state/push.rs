@@ -304,3 +304,12 @@ impl Apply for UnregisterPushToken {
         Ok(())
     }
 }
+
+/// Forgets every device a user registered.
+pub(super) fn erase_user(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    user_id: &str,
+) -> Result<(), CommandError> {
+    Ok(state.delete_prefix(&keys::tokens(app_key, user_id))?)
+}

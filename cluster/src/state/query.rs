@@ -196,6 +196,16 @@ pub enum Query {
         all: Vec<String>,
         any: Vec<String>,
     },
+    /// The reads of the tier-2 `/user/*` paths.
+    UserData {
+        app_key: String,
+        question: cross_domain::user_data::UserQuestion,
+    },
+    /// The reads of `/entrust/*`.
+    HostedGroups {
+        app_key: String,
+        question: super::hosted_groups::HostedQuestion,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -242,6 +252,8 @@ pub enum QueryOutput {
     /// Users muted in a group and until when (ms).
     Mutes(Vec<(String, u64)>),
     Limits(super::AppLimits),
+    UserData(cross_domain::user_data::UserAnswer),
+    HostedGroups(super::hosted_groups::HostedAnswer),
 }
 
 /// Answers a query from committed state.
@@ -392,5 +404,11 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
             apps: state.count_prefix(keys::apps::APP)?,
             users: state.count_prefix(keys::users::USER)?,
         }),
+        Query::UserData { app_key, question } => {
+            cross_domain::user_data::answer(state, app_key, question).map(QueryOutput::UserData)
+        }
+        Query::HostedGroups { app_key, question } => {
+            super::hosted_groups::answer(state, app_key, question).map(QueryOutput::HostedGroups)
+        }
     }
 }

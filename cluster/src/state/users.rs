@@ -432,3 +432,19 @@ impl Apply for ChangeUserList {
         Ok(())
     }
 }
+
+/// Erases one user: the record (with its tags and token validity), its ban and its own
+/// blacklist and whitelist. Entries naming it in others' lists stay (finding them means
+/// reading every list of the app).
+pub(super) fn erase(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    user_id: &str,
+) -> Result<(), CommandError> {
+    state.delete(keys::user(app_key, user_id));
+    state.delete(keys::block(app_key, user_id));
+    for list in [UserList::Black, UserList::White] {
+        state.delete_prefix(&keys::list(list.prefix(), app_key, user_id))?;
+    }
+    Ok(())
+}

@@ -5,12 +5,14 @@
 mod archive;
 mod call;
 mod endpoint;
+mod entrust;
 /// Names a Server API request in the edge's and the cluster's logs; echoed in answers.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 pub mod auth;
 mod chatrooms;
 mod conversations;
+mod friends;
 mod groups;
 mod messages;
 mod push;
@@ -19,6 +21,7 @@ mod send_options;
 mod sensitive;
 mod templates;
 mod ultragroups;
+mod user_data;
 mod users;
 
 use crate::metrics::{ApiAnswer, ApiPath};
@@ -169,6 +172,10 @@ impl ServerApi {
             Endpoint::PrivatePublish
             | Endpoint::StatusPrivatePublish
             | Endpoint::PrivateTemplate => messages::private_cost(&body),
+            Endpoint::FriendCheck => friends::batch_cost(&body, "targetIds"),
+            Endpoint::FriendPermissionGet | Endpoint::FriendPermissionSet => {
+                friends::batch_cost(&body, "userIds")
+            }
             _ => 1.0,
         };
         // SYS-04: a push to everyone draws from the broadcast budget; to tags or users not.
@@ -417,6 +424,51 @@ impl ServerApi {
             Endpoint::TopSet => conversations::top_set(&call).await,
             Endpoint::Broadcast => messages::broadcast(&call, true).await,
             Endpoint::OnlineBroadcast => messages::broadcast(&call, false).await,
+            Endpoint::UserQuery => user_data::user_query(&call).await,
+            Endpoint::ProfileSet => user_data::profile_set(&call).await,
+            Endpoint::ProfileQuery => user_data::profile_query(&call).await,
+            Endpoint::ProfileBatchQuery => user_data::profile_batch_query(&call).await,
+            Endpoint::ProfileClean => user_data::profile_clean(&call).await,
+            Endpoint::RemarksSet => user_data::remarks_set(&call).await,
+            Endpoint::RemarksGet => user_data::remarks_get(&call).await,
+            Endpoint::RemarksDelete => user_data::remarks_delete(&call).await,
+            Endpoint::PrivateBanSet => user_data::private_ban_set(&call).await,
+            Endpoint::PrivateBanList => user_data::private_ban_list(&call).await,
+            Endpoint::QuietHoursSet => user_data::quiet_hours_set(&call).await,
+            Endpoint::QuietHoursGet => user_data::quiet_hours_get(&call).await,
+            Endpoint::QuietHoursDelete => user_data::quiet_hours_delete(&call).await,
+            Endpoint::DeleteUsers => user_data::delete_users(&call).await,
+            Endpoint::FriendAdd => friends::add(&call).await,
+            Endpoint::FriendDelete => friends::delete(&call).await,
+            Endpoint::FriendClean => friends::clean(&call).await,
+            Endpoint::FriendGet => friends::get(&call).await,
+            Endpoint::FriendCheck => friends::check(&call).await,
+            Endpoint::FriendPermissionGet => friends::permission_get(&call).await,
+            Endpoint::FriendPermissionSet => friends::permission_set(&call).await,
+            Endpoint::FriendProfileSet => friends::profile_set(&call).await,
+            Endpoint::EntrustCreate => entrust::create(&call, false).await,
+            Endpoint::EntrustImport => entrust::create(&call, true).await,
+            Endpoint::EntrustProfileUpdate => entrust::update(&call).await,
+            Endpoint::EntrustDismiss => entrust::dismiss(&call).await,
+            Endpoint::EntrustJoin => entrust::join(&call).await,
+            Endpoint::EntrustQuit => entrust::leave(&call).await,
+            Endpoint::EntrustKick => entrust::leave(&call).await,
+            Endpoint::EntrustKickAll => entrust::leave_all(&call).await,
+            Endpoint::EntrustTransfer => entrust::transfer(&call).await,
+            Endpoint::EntrustManagerAdd => entrust::managers(&call, true).await,
+            Endpoint::EntrustManagerRemove => entrust::managers(&call, false).await,
+            Endpoint::EntrustMemberSet => entrust::member_set(&call).await,
+            Endpoint::EntrustFollow => entrust::follow(&call, true).await,
+            Endpoint::EntrustUnfollow => entrust::follow(&call, false).await,
+            Endpoint::EntrustFollowed => entrust::followed(&call).await,
+            Endpoint::EntrustRemarkSet => entrust::remark_set(&call, true).await,
+            Endpoint::EntrustRemarkDelete => entrust::remark_set(&call, false).await,
+            Endpoint::EntrustRemarkQuery => entrust::remark_query(&call).await,
+            Endpoint::EntrustProfiles => entrust::profiles(&call).await,
+            Endpoint::EntrustMembers => entrust::members(&call).await,
+            Endpoint::EntrustSomeMembers => entrust::some_members(&call).await,
+            Endpoint::EntrustGroups => entrust::groups(&call).await,
+            Endpoint::EntrustJoined => entrust::joined(&call).await,
         }
     }
 }

@@ -53,7 +53,7 @@ impl SessionError {
     }
 
     pub(super) fn code(&self) -> u32 {
-        use ConversationType::Chatroom;
+        use ConversationType::{Chatroom, Private};
         match self {
             SessionError::Invalid(_) => codes::BAD_REQUEST,
             SessionError::TokenIncorrect(_) => codes::TOKEN_INCORRECT,
@@ -69,6 +69,7 @@ impl SessionError {
                     (CommandError::NotMember { .. }, Some(Chatroom)) => codes::NOT_IN_CHATROOM,
                     (CommandError::NotMember { .. }, _) => codes::NOT_IN_GROUP,
                     (CommandError::Muted { .. }, Some(Chatroom)) => codes::MUTED_IN_CHATROOM,
+                    (CommandError::Muted { .. }, Some(Private)) => codes::FORBIDDEN_IN_PRIVATE,
                     (CommandError::Muted { .. }, _) => codes::MUTED_IN_GROUP,
                     (CommandError::NotFound { .. }, Some(Chatroom)) => codes::CHATROOM_NOT_FOUND,
                     (CommandError::Forbidden { .. }, Some(Chatroom)) => codes::KICKED_FROM_CHATROOM,

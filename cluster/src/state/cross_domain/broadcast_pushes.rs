@@ -92,6 +92,7 @@ fn next_batch(
                     && notifications::wants_push(
                         state,
                         app_key,
+                        ctx.now_ms,
                         user,
                         message,
                         &Mentions::default(),

@@ -12,7 +12,9 @@ use crate::state::apply::{Apply, ApplyContext, CommandError};
 use crate::state::messages::Message;
 use crate::state::push::{self, PushJob};
 use crate::state::store::{Overlay, StateRead};
-use crate::state::{apps, conversations, groups, outbox, presence, ultragroups, users};
+use crate::state::{
+    apps, conversations, groups, outbox, presence, ultragroups, user_extras, users,
+};
 
 /// The longest push text taken from a message's content.
 const MAX_BODY_CHARS: usize = 200;
@@ -107,16 +109,22 @@ fn mentions(content: &str) -> Mentions {
 
 /// PUSH-03: whether `user`'s settings let this message through: the conversation type's
 /// level (-1/0 all, 1 any mention, 2 mentions of me, 4 mentions of everyone, 5 nothing),
-/// and a muted conversation, which a mention still gets through.
+/// and a muted conversation, which a mention still gets through; before them, the user's
+/// quiet hours (`/user/blockPushPeriod/*`).
 pub(super) fn wants_push(
     state: &impl StateRead,
     app_key: &str,
+    now_ms: u64,
     user: &str,
     message: &Message,
     mentions: &Mentions,
 ) -> Result<bool, CommandError> {
     let conversation = &message.conversation;
     let me = mentions.users.iter().any(|u| u == user);
+    let quiet = user_extras::quiet_hours::get(state, app_key, user)?;
+    if quiet.is_some_and(|q| q.holds_back(now_ms, me || mentions.everyone)) {
+        return Ok(false);
+    }
     let level = conversations::type_level(state, app_key, user, conversation.kind)?;
     Ok(match level {
         5 => false,
@@ -179,17 +187,24 @@ fn jobs_for(
         return Ok(Vec::new());
     };
     let mentions = mentions(&message.content);
-    let title = title_of(state, app_key, message, title);
+    let sender_title = title_of(state, app_key, message, title);
     let mut jobs = Vec::new();
     for user in recipients(state, app_key, message)? {
         // Most members have no device registered: that is the cheapest test, so first.
         let devices = push::devices(state, app_key, &user)?;
         if devices.is_empty()
             || !presence::sessions(state, app_key, &user, ctx.now_ms)?.is_empty()
-            || !wants_push(state, app_key, &user, message, &mentions)?
+            || !wants_push(state, app_key, ctx.now_ms, &user, message, &mentions)?
         {
             continue;
         }
+        // The app server's title wins; else the name this recipient gave the sender
+        // (`/user/remarks/set.json`), else the sender's.
+        let remark = match title {
+            Some(_) => None,
+            None => user_extras::remarks::get(state, app_key, &user, &message.sender)?,
+        };
+        let title = remark.unwrap_or_else(|| sender_title.clone());
         for device in devices {
             jobs.push(PushJob {
                 user_id: user.clone(),

@@ -15,7 +15,7 @@ use crate::state::messages::{self, archive, Message, MessageFlags, NewMessage};
 use crate::state::sensitive::{self, screen_content, screen_text, Screened};
 use crate::state::store::{Overlay, StateRead};
 use crate::state::users::{self, UserList};
-use crate::state::{apps, conversations, feed, groups, push, ultragroups};
+use crate::state::{apps, conversations, feed, groups, push, ultragroups, user_extras};
 
 /// What became of one message of a publish.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -431,7 +431,8 @@ impl SendOptions {
 }
 
 /// What a client may not do that the Server API may: send to a group it is not in or
-/// while muted (GRP-06, GRP-07), or to a chatroom it has not joined or is gagged in (CHR-05).
+/// while muted (GRP-06, GRP-07), or to a chatroom it has not joined or is gagged in (CHR-05),
+/// or in a private chat while forbidden to.
 fn may_send_from_client(
     ctx: ApplyContext,
     state: &impl StateRead,
@@ -454,6 +455,8 @@ fn may_send_from_client(
             &conversation.channel,
             sender,
         ),
+        // `/user/chat/fb/set.json`: forbidden in private chats.
+        ConversationType::Private => user_extras::private_bans::may_send(state, app_key, sender),
         _ => Ok(()),
     }
 }

@@ -140,6 +140,21 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("ultragroups::SET", ultragroups::SET, Kind::Family),
     ("ultragroups::MUTED", ultragroups::MUTED, Kind::Family),
     ("ultragroups::LEVEL", ultragroups::LEVEL, Kind::Family),
+    ("user_extras::PROFILE", user_extras::PROFILE, Kind::Family),
+    ("user_extras::REMARK", user_extras::REMARK, Kind::Family),
+    (
+        "user_extras::PRIVATE_BAN",
+        user_extras::PRIVATE_BAN,
+        Kind::Family,
+    ),
+    ("user_extras::QUIET", user_extras::QUIET, Kind::Family),
+    ("friends::FRIEND", friends::FRIEND, Kind::Family),
+    ("friends::PERMISSION", friends::PERMISSION, Kind::Family),
+    ("friends::REQUEST", friends::REQUEST, Kind::Family),
+    ("hosted_groups::GROUP", hosted_groups::GROUP, Kind::Family),
+    ("hosted_groups::MEMBER", hosted_groups::MEMBER, Kind::Family),
+    ("hosted_groups::FOLLOW", hosted_groups::FOLLOW, Kind::Family),
+    ("hosted_groups::REMARK", hosted_groups::REMARK, Kind::Family),
 ];
 
 pub(crate) mod apps {
@@ -508,3 +523,9 @@ pub(crate) mod messages;
 pub(crate) mod chatrooms;
 
 pub(crate) mod ultragroups;
+
+pub(crate) mod user_extras;
+
+pub(crate) mod friends;
+
+pub(crate) mod hosted_groups;

@@ -48,6 +48,9 @@ fn every_prefix_of_the_key_module_is_checked() {
         include_str!("../keys/messages.rs"),
         include_str!("../keys/chatrooms.rs"),
         include_str!("../keys/ultragroups.rs"),
+        include_str!("../keys/user_extras.rs"),
+        include_str!("../keys/friends.rs"),
+        include_str!("../keys/hosted_groups.rs"),
     ]
     .concat();
     let listed: Vec<String> = ALL

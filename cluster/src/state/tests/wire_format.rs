@@ -617,6 +617,221 @@ fn samples() -> Vec<(&'static str, Command)> {
                 },
             }),
         ),
+        (
+            "SetProfile",
+            Command::SetProfile(SetProfile {
+                app_key: APP.into(),
+                user_id: "alice".into(),
+                profile: Some(r#"{"name":"A"}"#.into()),
+                ext: None,
+            }),
+        ),
+        (
+            "CleanProfiles",
+            Command::CleanProfiles(CleanProfiles {
+                app_key: APP.into(),
+                user_ids: strings(&["alice"]),
+            }),
+        ),
+        (
+            "SetUserRemarks",
+            Command::SetUserRemarks(SetUserRemarks {
+                app_key: APP.into(),
+                user_id: "alice".into(),
+                remarks: vec![Remark {
+                    target_id: "bob".into(),
+                    remark: "B".into(),
+                }],
+            }),
+        ),
+        (
+            "DeleteUserRemark",
+            Command::DeleteUserRemark(DeleteUserRemark {
+                app_key: APP.into(),
+                user_id: "alice".into(),
+                target_id: "bob".into(),
+            }),
+        ),
+        (
+            "SetPrivateChatBan",
+            Command::SetPrivateChatBan(SetPrivateChatBan {
+                app_key: APP.into(),
+                user_ids: strings(&["alice"]),
+                banned: true,
+            }),
+        ),
+        (
+            "SetQuietHours",
+            Command::SetQuietHours(SetQuietHours {
+                app_key: APP.into(),
+                user_id: "alice".into(),
+                quiet: QuietHours {
+                    start_secs: 79_200,
+                    period_minutes: 120,
+                    level: 5,
+                },
+            }),
+        ),
+        (
+            "DeleteQuietHours",
+            Command::DeleteQuietHours(DeleteQuietHours {
+                app_key: APP.into(),
+                user_id: "alice".into(),
+            }),
+        ),
+        (
+            "DeleteUsers",
+            Command::DeleteUsers(DeleteUsers {
+                app_key: APP.into(),
+                user_ids: strings(&["alice"]),
+            }),
+        ),
+        (
+            "AddFriend",
+            Command::AddFriend(AddFriend {
+                app_key: APP.into(),
+                user_id: "alice".into(),
+                target_id: "bob".into(),
+                direct: false,
+                extra: "hi".into(),
+            }),
+        ),
+        (
+            "DeleteFriends",
+            Command::DeleteFriends(DeleteFriends {
+                app_key: APP.into(),
+                user_id: "alice".into(),
+                target_ids: strings(&["bob"]),
+            }),
+        ),
+        (
+            "CleanFriends",
+            Command::CleanFriends(CleanFriends {
+                app_key: APP.into(),
+                user_id: "alice".into(),
+            }),
+        ),
+        (
+            "SetFriendPermission",
+            Command::SetFriendPermission(SetFriendPermission {
+                app_key: APP.into(),
+                user_ids: strings(&["alice"]),
+                permission: 3,
+            }),
+        ),
+        (
+            "SetFriendProfile",
+            Command::SetFriendProfile(SetFriendProfile {
+                app_key: APP.into(),
+                user_id: "alice".into(),
+                target_id: "bob".into(),
+                remark_name: Some("B".into()),
+                ext: None,
+            }),
+        ),
+        (
+            "CreateHostedGroup",
+            Command::CreateHostedGroup(CreateHostedGroup {
+                app_key: APP.into(),
+                group_id: "g1".into(),
+                name: "G".into(),
+                owner: "alice".into(),
+                user_ids: strings(&["bob"]),
+                info: GroupInfo {
+                    profile: Some("{}".into()),
+                    ext: None,
+                    permissions: None,
+                },
+                import: false,
+            }),
+        ),
+        (
+            "UpdateHostedGroup",
+            Command::UpdateHostedGroup(UpdateHostedGroup {
+                app_key: APP.into(),
+                group_id: "g1".into(),
+                info: GroupInfo::default(),
+            }),
+        ),
+        (
+            "DismissHostedGroup",
+            Command::DismissHostedGroup(DismissHostedGroup {
+                app_key: APP.into(),
+                group_id: "g1".into(),
+            }),
+        ),
+        (
+            "JoinHostedGroup",
+            Command::JoinHostedGroup(JoinHostedGroup {
+                app_key: APP.into(),
+                group_id: "g1".into(),
+                user_ids: strings(&["bob"]),
+            }),
+        ),
+        (
+            "LeaveHostedGroup",
+            Command::LeaveHostedGroup(LeaveHostedGroup {
+                app_key: APP.into(),
+                group_id: "g1".into(),
+                user_ids: strings(&["bob"]),
+                del_followed: true,
+            }),
+        ),
+        (
+            "LeaveAllHostedGroups",
+            Command::LeaveAllHostedGroups(LeaveAllHostedGroups {
+                app_key: APP.into(),
+                user_id: "bob".into(),
+            }),
+        ),
+        (
+            "TransferHostedOwner",
+            Command::TransferHostedOwner(TransferHostedOwner {
+                app_key: APP.into(),
+                group_id: "g1".into(),
+                new_owner: "bob".into(),
+                quit: true,
+                del_followed: false,
+            }),
+        ),
+        (
+            "ChangeHostedManagers",
+            Command::ChangeHostedManagers(ChangeHostedManagers {
+                app_key: APP.into(),
+                group_id: "g1".into(),
+                user_ids: strings(&["bob"]),
+                add: true,
+            }),
+        ),
+        (
+            "SetHostedMember",
+            Command::SetHostedMember(SetHostedMember {
+                app_key: APP.into(),
+                group_id: "g1".into(),
+                user_id: "bob".into(),
+                nickname: "B".into(),
+                extra: None,
+            }),
+        ),
+        (
+            "ChangeHostedFollows",
+            Command::ChangeHostedFollows(ChangeHostedFollows {
+                app_key: APP.into(),
+                group_id: "g1".into(),
+                user_id: "bob".into(),
+                followed: strings(&["alice"]),
+                follow: true,
+            }),
+        ),
+        (
+            "SetHostedGroupRemark",
+            Command::SetHostedGroupRemark(SetHostedGroupRemark {
+                app_key: APP.into(),
+                group_id: "g1".into(),
+                user_id: "bob".into(),
+                remark: Some("R".into()),
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -699,6 +914,30 @@ const GOLDEN: &[(&str, &str)] = &[
         ("PublishWithOptions", "38086170706b65793031010005616c69636503626f6204776f726b05616c6963650103626f620952433a5478744d7367107b22636f6e74656e74223a226869227d01000102686900010103626f620102643102633101000101540101016b0176"),
         ("ExpandBroadcastPushes", "39086170706b65793031"),
         ("SetAppLimits", "3a086170706b657930310a01010201030000000000000000b4b4073c"),
+        ("SetProfile", "3b086170706b6579303105616c696365010c7b226e616d65223a2241227d00"),
+        ("CleanProfiles", "3c086170706b657930310105616c696365"),
+        ("SetUserRemarks", "3d086170706b6579303105616c6963650103626f620142"),
+        ("DeleteUserRemark", "3e086170706b6579303105616c69636503626f62"),
+        ("SetPrivateChatBan", "3f086170706b657930310105616c69636501"),
+        ("SetQuietHours", "40086170706b6579303105616c696365fc603501007805"),
+        ("DeleteQuietHours", "41086170706b6579303105616c696365"),
+        ("DeleteUsers", "42086170706b657930310105616c696365"),
+        ("AddFriend", "43086170706b6579303105616c69636503626f6200026869"),
+        ("DeleteFriends", "44086170706b6579303105616c6963650103626f62"),
+        ("CleanFriends", "45086170706b6579303105616c696365"),
+        ("SetFriendPermission", "46086170706b657930310105616c69636503"),
+        ("SetFriendProfile", "47086170706b6579303105616c69636503626f6201014200"),
+        ("CreateHostedGroup", "48086170706b65793031026731014705616c6963650103626f6201027b7d000000"),
+        ("UpdateHostedGroup", "49086170706b65793031026731000000"),
+        ("DismissHostedGroup", "4a086170706b65793031026731"),
+        ("JoinHostedGroup", "4b086170706b657930310267310103626f62"),
+        ("LeaveHostedGroup", "4c086170706b657930310267310103626f6201"),
+        ("LeaveAllHostedGroups", "4d086170706b6579303103626f62"),
+        ("TransferHostedOwner", "4e086170706b6579303102673103626f620100"),
+        ("ChangeHostedManagers", "4f086170706b657930310267310103626f6201"),
+        ("SetHostedMember", "50086170706b6579303102673103626f62014200"),
+        ("ChangeHostedFollows", "51086170706b6579303102673103626f620105616c69636501"),
+        ("SetHostedGroupRemark", "52086170706b6579303102673103626f62010152"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -773,6 +1012,30 @@ fn variant(command: &Command) -> &'static str {
         Command::PublishWithOptions(_) => "PublishWithOptions",
         Command::ExpandBroadcastPushes(_) => "ExpandBroadcastPushes",
         Command::SetAppLimits(_) => "SetAppLimits",
+        Command::SetProfile(_) => "SetProfile",
+        Command::CleanProfiles(_) => "CleanProfiles",
+        Command::SetUserRemarks(_) => "SetUserRemarks",
+        Command::DeleteUserRemark(_) => "DeleteUserRemark",
+        Command::SetPrivateChatBan(_) => "SetPrivateChatBan",
+        Command::SetQuietHours(_) => "SetQuietHours",
+        Command::DeleteQuietHours(_) => "DeleteQuietHours",
+        Command::DeleteUsers(_) => "DeleteUsers",
+        Command::AddFriend(_) => "AddFriend",
+        Command::DeleteFriends(_) => "DeleteFriends",
+        Command::CleanFriends(_) => "CleanFriends",
+        Command::SetFriendPermission(_) => "SetFriendPermission",
+        Command::SetFriendProfile(_) => "SetFriendProfile",
+        Command::CreateHostedGroup(_) => "CreateHostedGroup",
+        Command::UpdateHostedGroup(_) => "UpdateHostedGroup",
+        Command::DismissHostedGroup(_) => "DismissHostedGroup",
+        Command::JoinHostedGroup(_) => "JoinHostedGroup",
+        Command::LeaveHostedGroup(_) => "LeaveHostedGroup",
+        Command::LeaveAllHostedGroups(_) => "LeaveAllHostedGroups",
+        Command::TransferHostedOwner(_) => "TransferHostedOwner",
+        Command::ChangeHostedManagers(_) => "ChangeHostedManagers",
+        Command::SetHostedMember(_) => "SetHostedMember",
+        Command::ChangeHostedFollows(_) => "ChangeHostedFollows",
+        Command::SetHostedGroupRemark(_) => "SetHostedGroupRemark",
     }
 }
 

@@ -1,0 +1,53 @@
+//! `/user/delusers.json`: users are erased (until the lifecycle work erases everything):
+//! the user record (name, portrait, tags, token validity: every token stops working), its
+//! ban, its own blacklist and whitelist, its hosted profile, the remarks it gave, its
+//! private-chat ban, its quiet hours, its push devices and its friendships (for both
+//! sides), friend permission and the friend requests waiting for it; its live sessions end. Its
+//! messages, conversations, group and chatroom memberships stay.
+
+use serde::{Deserialize, Serialize};
+
+use crate::state::apply::{Apply, ApplyContext, CommandError};
+use crate::state::feed::{self, FeedEvent};
+use crate::state::store::Overlay;
+use crate::state::{apps, friends, push, user_extras, users};
+
+/// Most users one call erases.
+pub const MAX_USERS_PER_CALL: usize = 100;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeleteUsers {
+    pub app_key: String,
+    pub user_ids: Vec<String>,
+}
+
+impl Apply for DeleteUsers {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let Self { app_key, user_ids } = self;
+        apps::by_key(state, app_key)?;
+        if user_ids.len() > MAX_USERS_PER_CALL {
+            return Err(CommandError::Limit {
+                what: "users per call".into(),
+                limit: MAX_USERS_PER_CALL as u64,
+            });
+        }
+        for user_id in user_ids {
+            users::validate_user_id(user_id)?;
+            users::erase(state, app_key, user_id)?;
+            user_extras::erase_user(state, app_key, user_id)?;
+            push::erase_user(state, app_key, user_id)?;
+            friends::erase_user(state, app_key, user_id)?;
+        }
+        // The edges end banned users' sessions; reconnecting fails, the user is gone.
+        feed::append_event(
+            state,
+            FeedEvent::Banned {
+                app_key: app_key.clone(),
+                user_ids: user_ids.clone(),
+            },
+        )?;
+        Ok(())
+    }
+}
