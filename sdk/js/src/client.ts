@@ -8,6 +8,9 @@
 //   from the stored cursor, so the edge sends exactly what was not processed yet;
 // * a send keeps its `clientId` until acknowledged and is written again on every new
 //   session; the edge stores a repeated `clientId` once and acknowledges it again.
+// * at most IN_FLIGHT sends and requests are written and unanswered at a time: the edge
+//   queues 32 per session and refuses more with a 20604 that names no request, which
+//   would leave that send waiting forever. The rest wait here, in order.
 
 import { Emitter } from "./emitter.js";
 import {
@@ -121,26 +124,30 @@ export interface OutgoingMessage extends Destination {
   clientId?: string;
 }
 
-interface PendingSend {
-  frame: SendFrame;
-  promise: Promise<Ack>;
-  resolve: (ack: Ack) => void;
+/** A send (keyed `s:<clientId>`) or a request (`r:<reqId>`) waiting for its answer. */
+interface Pending {
+  frame: SendFrame | RequestFrame;
+  /** Written on the current session. */
+  written: boolean;
+  promise?: Promise<Ack>;
+  resolve: (answer: never) => void;
   reject: (error: MeridianError) => void;
+  timer?: ReturnType<typeof setTimeout>;
 }
 
-interface PendingRequest {
-  frame: RequestFrame;
-  resolve: (frame: ServerFrame) => void;
-  reject: (error: MeridianError) => void;
-  timer: ReturnType<typeof setTimeout>;
-}
+/** Sends and requests written and not yet answered, per session (the edge queues 32). */
+const IN_FLIGHT = 32;
+/** How many of its own acknowledged msgUIDs the client remembers (see `ownSent`). */
+const OWN_SENT_KEPT = 4096;
 
 /** One socket's life. */
 interface Session {
   ws: WebSocketLike;
   url: string;
-  /** The edge said `connected`: frames may be written. */
+  /** The edge said `connected` and the socket is open: frames may be written. */
   live: boolean;
+  /** The edge said `connected` at some point (the session got through). */
+  accepted: boolean;
   lastHeard: number;
   heartbeat?: ReturnType<typeof setInterval>;
   /** The edge asked to reconnect after this delay (it is draining). */
@@ -161,8 +168,15 @@ export class MeridianClient extends Emitter<ClientEvents> {
   private readonly WebSocketImpl: WebSocketConstructor;
   private readonly navigator: Navigator;
   private readonly idPrefix = Math.random().toString(36).slice(2, 10);
-  private readonly sends = new Map<string, PendingSend>();
-  private readonly requests = new Map<number, PendingRequest>();
+  /** Unanswered sends and requests, oldest first: written in this order, again after a reconnect. */
+  private readonly pending = new Map<string, Pending>();
+  private inFlight = 0;
+  /**
+   * msgUIDs this client sent and had acknowledged. The edge hands the sending device an
+   * ack, not a copy, while its session lives; but a sync after a reconnect includes the
+   * device's own messages committed while it was away, which would show them twice.
+   */
+  private readonly ownSent = new Set<string>();
   private nextId = 0;
   private session: Session | undefined;
   /** Frames are handled in this chain, one after another. */
@@ -175,8 +189,11 @@ export class MeridianClient extends Emitter<ClientEvents> {
   private settleReady!: { resolve: (v: { userId: string; edge: string }) => void; reject: (e: MeridianError) => void };
   private currentState: ConnectionState = "closed";
 
-  /** Sessions that reached `connected` after the first (reconnects), and heartbeats answered. */
-  readonly stats = { reconnects: 0, sessions: 0, pongs: 0 };
+  /**
+   * Sessions that reached `connected` after the first (reconnects), heartbeats answered, and
+   * copies of this client's own sends that a resync brought back and were not emitted.
+   */
+  readonly stats = { reconnects: 0, sessions: 0, pongs: 0, ownCopiesSkipped: 0 };
   /** The signed-in user, once connected. */
   userId: string | undefined;
 
@@ -260,8 +277,8 @@ export class MeridianClient extends Emitter<ClientEvents> {
   send(message: OutgoingMessage): Promise<Ack> {
     if (this.stopped) return Promise.reject(new ClosedError());
     const clientId = message.clientId ?? `${this.idPrefix}-${++this.nextId}`;
-    const existing = this.sends.get(clientId);
-    if (existing) return existing.promise;
+    const existing = this.pending.get(`s:${clientId}`);
+    if (existing?.promise) return existing.promise;
     const frame: SendFrame = {
       type: "send",
       clientId,
@@ -274,13 +291,13 @@ export class MeridianClient extends Emitter<ClientEvents> {
       ...(message.pushData !== undefined && { pushData: message.pushData }),
       ...(message.toUserIds !== undefined && { toUserIds: message.toUserIds }),
     };
-    let pending!: PendingSend;
+    let pending!: Pending;
     const promise = new Promise<Ack>((resolve, reject) => {
-      pending = { frame, promise: undefined as unknown as Promise<Ack>, resolve, reject };
+      pending = { frame, written: false, resolve: resolve as (a: never) => void, reject };
     });
     pending.promise = promise;
-    this.sends.set(clientId, pending);
-    if (this.session?.live) this.write(this.session, frame);
+    this.pending.set(`s:${clientId}`, pending);
+    this.pump();
     return promise;
   }
 
@@ -427,17 +444,37 @@ export class MeridianClient extends Emitter<ClientEvents> {
     const frame = { type, reqId, ...body } as unknown as RequestFrame;
     return new Promise<AnswerTo<T>>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.requests.delete(reqId);
+        this.answered(`r:${reqId}`);
         reject(new TimeoutError(type, this.options.requestTimeoutMs));
       }, this.options.requestTimeoutMs);
-      this.requests.set(reqId, {
-        frame,
-        resolve: resolve as (frame: ServerFrame) => void,
-        reject,
-        timer,
-      });
-      if (this.session?.live) this.write(this.session, frame);
+      const pending = { frame, written: false, resolve: resolve as (a: never) => void, reject, timer };
+      this.pending.set(`r:${reqId}`, pending);
+      this.pump();
     });
+  }
+
+  /** Writes waiting sends and requests, oldest first, while the window has room. */
+  private pump(): void {
+    const session = this.session;
+    if (!session?.live) return;
+    for (const pending of this.pending.values()) {
+      if (this.inFlight >= IN_FLIGHT) return;
+      if (pending.written) continue;
+      pending.written = true;
+      this.inFlight += 1;
+      this.write(session, pending.frame);
+    }
+  }
+
+  /** Takes an answered (or abandoned) entry out, freeing its place in the window. */
+  private answered(key: string): Pending | undefined {
+    const pending = this.pending.get(key);
+    if (!pending) return undefined;
+    this.pending.delete(key);
+    clearTimeout(pending.timer);
+    if (pending.written) this.inFlight -= 1;
+    this.pump();
+    return pending;
   }
 
   // ---- the connection loop -----------------------------------------------------------
@@ -458,7 +495,7 @@ export class MeridianClient extends Emitter<ClientEvents> {
         // back to nav, whose answer may have changed (an edge drained or died).
         for (const edge of route.edges) {
           const session = await this.connectTo(edge.ws);
-          if (session.live) {
+          if (session.accepted) {
             everConnected = true;
             failures = 0;
           }
@@ -468,7 +505,7 @@ export class MeridianClient extends Emitter<ClientEvents> {
             hintMs = session.hintMs;
             reason = "drain";
           }
-          if (session.live || hintMs !== undefined) break;
+          if (session.accepted || hintMs !== undefined) break;
         }
       } catch (e) {
         if (e instanceof MeridianError && !(e instanceof NavUnreachableError)) {
@@ -479,7 +516,8 @@ export class MeridianClient extends Emitter<ClientEvents> {
       if (this.stopped) return;
       failures += 1;
       const wait = hintMs !== undefined ? hintMs + Math.random() * hintMs : this.backoff(failures);
-      this.setState({ state: "reconnecting", retryInMs: Math.round(wait), reason });
+      const state = everConnected ? "reconnecting" : "connecting";
+      this.setState({ state, retryInMs: Math.round(wait), reason });
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait);
         this.wake = () => {
@@ -515,7 +553,7 @@ export class MeridianClient extends Emitter<ClientEvents> {
         ws = new this.WebSocketImpl(url);
       } catch {
         // A malformed edge URL in nav's answer: try the next edge.
-        resolve({ ws: NO_SOCKET, url: base, live: false, lastHeard: 0, closed: Promise.resolve() });
+        resolve({ ws: NO_SOCKET, url: base, live: false, accepted: false, lastHeard: 0, closed: Promise.resolve() });
         return;
       }
       let closed!: () => void;
@@ -523,6 +561,7 @@ export class MeridianClient extends Emitter<ClientEvents> {
         ws,
         url: base,
         live: false,
+        accepted: false,
         lastHeard: Date.now(),
         closed: new Promise((r) => (closed = r)),
       };
@@ -556,13 +595,15 @@ export class MeridianClient extends Emitter<ClientEvents> {
     switch (frame.type) {
       case "connected": {
         session.live = true;
+        session.accepted = true;
         this.userId = frame.userId;
         this.stats.sessions += 1;
         if (this.stats.sessions > 1) this.stats.reconnects += 1;
         this.startHeartbeat(session, frame.heartbeatMs);
         // Everything unanswered goes out again, in the order it was first asked.
-        for (const pending of this.sends.values()) this.write(session, pending.frame);
-        for (const pending of this.requests.values()) this.write(session, pending.frame);
+        this.inFlight = 0;
+        for (const pending of this.pending.values()) pending.written = false;
+        this.pump();
         this.setState({ state: "connected", edge: session.url, userId: frame.userId });
         this.settleReady.resolve({ userId: frame.userId, edge: session.url });
         return;
@@ -571,7 +612,8 @@ export class MeridianClient extends Emitter<ClientEvents> {
         // The edge never repeats a cursor; this guards the resume against any overlap.
         if (frame.cursor > 0 && this.cursorValue !== undefined && frame.cursor <= this.cursorValue) return;
         const { type: _type, ...message } = frame;
-        await this.emit("message", message);
+        if (this.isOwnCopy(message)) this.stats.ownCopiesSkipped += 1;
+        else await this.emit("message", message);
         if (frame.cursor > 0) await this.saveCursor(frame.cursor);
         return;
       }
@@ -580,11 +622,9 @@ export class MeridianClient extends Emitter<ClientEvents> {
         await this.emit("synced", { cursor: frame.cursor });
         return;
       case "ack": {
-        const pending = this.sends.get(frame.clientId);
-        if (!pending) return;
-        this.sends.delete(frame.clientId);
         const { type: _type, ...ack } = frame;
-        pending.resolve(ack);
+        this.rememberOwn(frame.msgUID);
+        this.answered(`s:${frame.clientId}`)?.resolve(ack as never);
         return;
       }
       case "error":
@@ -605,13 +645,8 @@ export class MeridianClient extends Emitter<ClientEvents> {
         this.stats.pongs += 1;
         await this.emit("pong", { serverTime: frame.serverTime });
         return;
-      default: {
-        const pending = this.requests.get(frame.reqId);
-        if (!pending) return;
-        this.requests.delete(frame.reqId);
-        clearTimeout(pending.timer);
-        pending.resolve(frame);
-      }
+      default:
+        this.answered(`r:${frame.reqId}`)?.resolve(frame as never);
     }
   }
 
@@ -623,14 +658,9 @@ export class MeridianClient extends Emitter<ClientEvents> {
       return;
     }
     if (frame.clientId !== undefined) {
-      const pending = this.sends.get(frame.clientId);
-      this.sends.delete(frame.clientId);
-      pending?.reject(error);
+      this.answered(`s:${frame.clientId}`)?.reject(error);
     } else if (frame.reqId !== undefined) {
-      const pending = this.requests.get(frame.reqId);
-      this.requests.delete(frame.reqId);
-      if (pending) clearTimeout(pending.timer);
-      pending?.reject(error);
+      this.answered(`r:${frame.reqId}`)?.reject(error);
     } else if (isFinal(frame.code)) {
       session.final = error; // A refused session (bad token, banned): the socket closes next.
     }
@@ -656,6 +686,37 @@ export class MeridianClient extends Emitter<ClientEvents> {
     }
   }
 
+  /**
+   * A copy of one of this client's sends that a sync brought back: an acknowledged one,
+   * or one written before a disconnect and not yet acknowledged again (its ack, naming
+   * the same message, follows the sync), recognised by destination, type and content.
+   */
+  private isOwnCopy(message: Message): boolean {
+    if (message.senderUserId !== this.userId) return false;
+    if (this.ownSent.has(message.msgUID)) return true;
+    for (const pending of this.pending.values()) {
+      const f = pending.frame;
+      if (
+        f.type === "send" &&
+        f.conversationType === message.conversationType &&
+        f.targetId === message.targetId &&
+        f.channelId === message.channelId &&
+        f.objectName === message.objectName &&
+        f.content === message.content
+      ) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private rememberOwn(msgUID: string): void {
+    this.ownSent.add(msgUID);
+    if (this.ownSent.size > OWN_SENT_KEPT) {
+      this.ownSent.delete(this.ownSent.values().next().value as string);
+    }
+  }
+
   private async saveCursor(cursor: number): Promise<void> {
     this.cursorValue = cursor;
     await this.store.set(CURSOR_KEY(this.options.appKey, this.options.deviceId), String(cursor));
@@ -675,13 +736,11 @@ export class MeridianClient extends Emitter<ClientEvents> {
     if (this.stopped) return;
     this.stopped = true;
     this.settleReady.reject(error);
-    for (const pending of this.sends.values()) pending.reject(error);
-    this.sends.clear();
-    for (const pending of this.requests.values()) {
+    for (const pending of this.pending.values()) {
       clearTimeout(pending.timer);
       pending.reject(error);
     }
-    this.requests.clear();
+    this.pending.clear();
     this.session?.ws.close();
     this.wake?.();
     this.setState({ state: "closed", reason, ...(final && { error }) });

@@ -35,7 +35,7 @@ export class FileStore implements KeyValueStore {
     values[key] = value;
     const text = JSON.stringify(values);
     // Writes are chained so an older value never lands after a newer one.
-    this.writing = this.writing.then(async () => {
+    this.writing = this.writing.catch(() => {}).then(async () => {
       await mkdir(dirname(this.path), { recursive: true });
       const temporary = `${this.path}.${process.pid}.tmp`;
       await writeFile(temporary, text);

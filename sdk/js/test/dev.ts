@@ -43,6 +43,8 @@ export class Dev {
   private child: ChildProcess | undefined;
   private readonly dir = mkdtempSync(join(tmpdir(), "meridian-sdk-js-"));
   private base = 0;
+  /** Every client made by `client()`, closed by `dispose()` even when a test failed. */
+  private readonly clients: MeridianClient[] = [];
   private readonly killOnExit = () => this.child?.kill("SIGKILL");
 
   private constructor(
@@ -117,6 +119,7 @@ export class Dev {
 
   /** Stops it and removes its data. */
   async dispose(): Promise<void> {
+    await Promise.all(this.clients.map((c) => c.close()));
     await this.stop("SIGTERM");
     process.off("exit", this.killOnExit);
     rmSync(this.dir, { recursive: true, force: true });
@@ -163,7 +166,7 @@ export class Dev {
 
   /** A client of `userId` through both navs, with `ws` as its WebSocket (Node 20 has none). */
   async client(userId: string, options: Partial<ClientOptions> = {}): Promise<MeridianClient> {
-    return new MeridianClient({
+    const client = new MeridianClient({
       appKey: this.app.appKey,
       token: options.token ?? (await this.token(userId)),
       navs: this.endpoints.nav,
@@ -172,6 +175,8 @@ export class Dev {
       backoff: { firstMs: 100, maxMs: 2_000 },
       ...options,
     });
+    this.clients.push(client);
+    return client;
   }
 }
 
