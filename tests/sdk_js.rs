@@ -1,9 +1,10 @@
 //! The JavaScript/TypeScript client SDK (`sdk/js`, `@meridian-im/client`): its type check
 //! (`tsc`, strict) and its tests under Node's test runner, which start and stop their own
-//! `meridian dev` processes from the binary built here (every client frame, typed errors,
-//! nav fallback, 2,000 messages across a drain and a crash with none lost or repeated).
-//! `scripts/test` installs Node.js and npm; this test runs `npm ci` when the packages are
-//! missing or older than the lock file.
+//! `meridian dev` processes from the binary built here: every client frame, typed errors,
+//! nav fallback, 2,000 messages across a drain and a crash with none lost or repeated, and
+//! the SDK in a real chromium (nav across origins, IndexedDB resume after a reload).
+//! `scripts/test` installs Node.js, npm and chromium; this test runs `npm ci` when the
+//! packages are missing or older than the lock file.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -54,7 +55,7 @@ fn summary(tap: &str, key: &str) -> usize {
         .sum()
 }
 
-// covers: WEB-01, WEB-03
+// covers: WEB-01, WEB-02, WEB-03
 #[test]
 fn the_js_sdk_type_checks_and_passes_its_node_tests_against_meridian_dev() {
     let dir = sdk_dir();
@@ -72,7 +73,7 @@ fn the_js_sdk_type_checks_and_passes_its_node_tests_against_meridian_dev() {
         .map(|name| format!("dist/test/{name}"))
         .collect();
     files.sort();
-    assert!(files.len() >= 4, "test files: {files:?}");
+    assert!(files.len() >= 5, "test files: {files:?}");
 
     // One file at a time: each starts its own `meridian dev`.
     let (mut passed, mut failed) = (0, 0);
@@ -89,5 +90,5 @@ fn the_js_sdk_type_checks_and_passes_its_node_tests_against_meridian_dev() {
         assert_eq!(summary(&tap, "fail"), 0, "{file}:\n{tap}");
     }
     println!("sdk/js: {passed} passed, {failed} failed");
-    assert!(passed >= 20, "only {passed} tests ran");
+    assert!(passed >= 21, "only {passed} tests ran");
 }

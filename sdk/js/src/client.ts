@@ -137,8 +137,10 @@ interface Pending {
 
 /** Sends and requests written and not yet answered, per session (the edge queues 32). */
 const IN_FLIGHT = 32;
-/** How many of its own acknowledged msgUIDs the client remembers (see `ownSent`). */
+/** How many of its own acknowledged msgUIDs the client remembers (see `ownSent`)... */
 const OWN_SENT_KEPT = 4096;
+/** ...and how many of the latest it stores, for the sync after a reload. */
+const OWN_SENT_STORED = 256;
 
 /** One socket's life. */
 interface Session {
@@ -158,6 +160,7 @@ interface Session {
 }
 
 const CURSOR_KEY = (appKey: string, deviceId: string) => `meridian/${appKey}/${deviceId}/cursor`;
+const OWN_KEY = (appKey: string, deviceId: string) => `meridian/${appKey}/${deviceId}/own`;
 
 export class MeridianClient extends Emitter<ClientEvents> {
   private readonly options: Required<
@@ -172,9 +175,10 @@ export class MeridianClient extends Emitter<ClientEvents> {
   private readonly pending = new Map<string, Pending>();
   private inFlight = 0;
   /**
-   * msgUIDs this client sent and had acknowledged. The edge hands the sending device an
-   * ack, not a copy, while its session lives; but a sync after a reconnect includes the
-   * device's own messages committed while it was away, which would show them twice.
+   * msgUIDs this device sent and had acknowledged. The edge hands the sending device an
+   * ack, not a copy, while its session lives, and its cursor stays before them until a
+   * later message arrives; a sync after a reconnect or a reload would bring them back.
+   * The latest are stored beside the cursor so a reloaded page skips them too.
    */
   private readonly ownSent = new Set<string>();
   private nextId = 0;
@@ -482,6 +486,10 @@ export class MeridianClient extends Emitter<ClientEvents> {
   private async run(): Promise<void> {
     const stored = await this.store.get(CURSOR_KEY(this.options.appKey, this.options.deviceId));
     this.cursorValue = stored === undefined ? undefined : Number(stored);
+    const own = await this.store.get(OWN_KEY(this.options.appKey, this.options.deviceId));
+    for (const msgUID of own === undefined ? [] : (JSON.parse(own) as string[])) {
+      this.ownSent.add(msgUID);
+    }
     let failures = 0;
     let everConnected = false;
     while (!this.stopped) {
@@ -623,7 +631,7 @@ export class MeridianClient extends Emitter<ClientEvents> {
         return;
       case "ack": {
         const { type: _type, ...ack } = frame;
-        this.rememberOwn(frame.msgUID);
+        await this.rememberOwn(frame.msgUID);
         this.answered(`s:${frame.clientId}`)?.resolve(ack as never);
         return;
       }
@@ -710,11 +718,14 @@ export class MeridianClient extends Emitter<ClientEvents> {
     return false;
   }
 
-  private rememberOwn(msgUID: string): void {
+  private async rememberOwn(msgUID: string): Promise<void> {
+    if (this.ownSent.has(msgUID)) return;
     this.ownSent.add(msgUID);
     if (this.ownSent.size > OWN_SENT_KEPT) {
       this.ownSent.delete(this.ownSent.values().next().value as string);
     }
+    const latest = [...this.ownSent].slice(-OWN_SENT_STORED);
+    await this.store.set(OWN_KEY(this.options.appKey, this.options.deviceId), JSON.stringify(latest));
   }
 
   private async saveCursor(cursor: number): Promise<void> {
