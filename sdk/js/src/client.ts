@@ -82,7 +82,8 @@ export interface ClientOptions {
   connectTimeoutMs?: number;
 }
 
-export type ConnectionState = "connecting" | "connected" | "reconnecting" | "closed";
+/** "idle" until `connect()`; "closed" after `close()`, `logout()` or a final refusal. */
+export type ConnectionState = "idle" | "connecting" | "connected" | "reconnecting" | "closed";
 
 export interface ConnectionChange {
   state: ConnectionState;
@@ -191,7 +192,7 @@ export class MeridianClient extends Emitter<ClientEvents> {
   private wake: (() => void) | undefined;
   private readonly ready: Promise<{ userId: string; edge: string }>;
   private settleReady!: { resolve: (v: { userId: string; edge: string }) => void; reject: (e: MeridianError) => void };
-  private currentState: ConnectionState = "closed";
+  private currentState: ConnectionState = "idle";
 
   /**
    * Sessions that reached `connected` after the first (reconnects), heartbeats answered, and
@@ -583,7 +584,14 @@ export class MeridianClient extends Emitter<ClientEvents> {
         } catch {
           return; // Not ours to understand; the edge only sends JSON text.
         }
-        this.inbox = this.inbox.then(() => this.handle(session, frame));
+        this.inbox = this.inbox
+          .then(() => this.handle(session, frame))
+          .catch((e: unknown) => {
+            // A store write failed (or a listener broke the chain): start a new session,
+            // which resumes after the last message processed.
+            console.error("meridian: handling a frame failed", e);
+            session.ws.close();
+          });
       };
       ws.onerror = () => {}; // `close` follows and does the work.
       ws.onclose = () => {
