@@ -42,12 +42,19 @@ describe("typed errors against meridian dev (default limits)", () => {
     }
     assert.ok(outcomes.some((o) => o.status === "fulfilled"), "the first ones pass");
 
-    await new Promise((r) => setTimeout(r, 1_100)); // a fresh one-second budget
+    await carol.close();
+
+    // Another connection, with its own budget: content over 128 KiB.
+    const dan = await dev.client("dan");
+    await dan.connect();
     const big = "x".repeat(129 * 1024);
-    await assert.rejects(carol.send({ ...alice_bob, objectName: "RC:TxtMsg", content: big }), (e: unknown) => {
+    await assert.rejects(dan.send({ ...alice_bob, objectName: "RC:TxtMsg", content: big }), (e: unknown) => {
       return e instanceof ContentTooLargeError && e.code === Codes.CONTENT_TOO_LARGE;
     });
-    await carol.close();
+    // Just under the limit passes: the refusal is about the size.
+    const fits = "x".repeat(127 * 1024);
+    assert.ok((await dan.send({ ...alice_bob, objectName: "RC:TxtMsg", content: fits })).seq > 0);
+    await dan.close();
   });
 
   test("a bad token is a typed AuthError, from nav and from the edge", async () => {
