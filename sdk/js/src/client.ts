@@ -210,6 +210,10 @@ export class MeridianClient extends Emitter<ClientEvents> {
       connectTimeoutMs: 10_000,
       ...options,
     };
+    // The edge refuses these with 1002 on every connect: say so now instead of retrying.
+    if (options.deviceId.length < 1 || options.deviceId.length > 64) {
+      throw new Error("deviceId must be 1 to 64 characters");
+    }
     this.store = options.store ?? new MemoryStore();
     const ws = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!ws) {
