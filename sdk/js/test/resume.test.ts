@@ -11,74 +11,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
-import type { Ack, MeridianClient, Message } from "../src/index.js";
+import type { Ack } from "../src/index.js";
 import { FileStore } from "../src/node.js";
 import { Dev, Inbox, within } from "./dev.js";
+import { assertExactlyOnce, mark, sendAll, side, type Side } from "./exchange.js";
 
-export const TOTAL = Number(process.env.SDK_EXCHANGE_MESSAGES ?? 2_000);
-const WINDOW = 64;
-
-/** What one side saw. */
-interface Side {
-  name: string;
-  client: MeridianClient;
-  acked: Map<string, Ack>;
-  received: Message[];
-  reasons: Set<string>;
-}
-
-async function side(dev: Dev, name: string): Promise<Side> {
-  const client = await dev.client(name, { backoff: { firstMs: 100, maxMs: 1_000 } });
-  const s: Side = { name, client, acked: new Map(), received: [], reasons: new Set() };
-  client.on("message", (m) => {
-    if (m.objectName === "RC:TxtMsg") s.received.push(m);
-  });
-  client.on("connection", (c) => {
-    if (c.reason) s.reasons.add(c.reason);
-  });
-  await client.connect();
-  return s;
-}
-
-/** Sends `count` messages to `peer`, at most WINDOW unacknowledged at a time. */
-async function sendAll(me: Side, peer: string, count: number, progress: () => void): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < count) {
-      const i = next++;
-      const content = `${me.name}-${i}`;
-      const ack = await me.client.send({
-        conversationType: 1,
-        targetId: peer,
-        objectName: "RC:TxtMsg",
-        content,
-        clientId: content,
-      });
-      me.acked.set(content, ack);
-      progress();
-    }
-  };
-  await Promise.all(Array.from({ length: WINDOW }, worker));
-}
-
-/** Every acknowledged message of `from` reached `to` once, in seq order, with its content. */
-function assertExactlyOnce(from: Side, to: Side): { lost: number; duplicated: number } {
-  const got = new Map<string, number>();
-  for (const m of to.received) got.set(m.msgUID, (got.get(m.msgUID) ?? 0) + 1);
-  let lost = 0;
-  for (const ack of from.acked.values()) if (!got.has(ack.msgUID)) lost += 1;
-  const duplicated = [...got.values()].filter((n) => n > 1).length;
-  const contents = new Map([...from.acked].map(([content, ack]) => [ack.msgUID, content]));
-  for (const m of to.received) {
-    assert.equal(contents.get(m.msgUID), m.content, `${m.msgUID} is one ${from.name} sent`);
-  }
-  const seqs = to.received.map((m) => m.seq);
-  assert.ok(
-    seqs.every((seq, i) => i === 0 || seqs[i - 1]! < seq),
-    `${to.name} got ${from.name}'s messages in seq order`,
-  );
-  return { lost, duplicated };
-}
+const TOTAL = Number(process.env.SDK_EXCHANGE_MESSAGES ?? 2_000);
 
 describe("resume across a drain and a crash of meridian dev", () => {
   let dev: Dev;
@@ -96,27 +34,23 @@ describe("resume across a drain and a crash of meridian dev", () => {
 
   test(`${TOTAL} messages between two clients: none lost, none repeated`, async () => {
     const perSide = TOTAL / 2;
-    const alice = await side(dev, "alice");
-    const bob = await side(dev, "bob");
+    const client = (name: string) => dev.client(name, { backoff: { firstMs: 100, maxMs: 1_000 } });
+    const alice = await side("alice", client);
+    const bob = await side("bob", client);
     const started = Date.now();
 
     // Faults at a third and two thirds of the acknowledgements.
     let acked = 0;
-    const at = (n: number) => {
-      let reached!: () => void;
-      const promise = new Promise<void>((r) => (reached = r));
-      return { n, promise, reached };
-    };
-    const marks = [at(Math.floor(TOTAL / 3)), at(Math.floor((2 * TOTAL) / 3))];
+    const marks = [mark(Math.floor(TOTAL / 3)), mark(Math.floor((2 * TOTAL) / 3))];
     const progress = () => {
       acked += 1;
-      for (const mark of marks) if (acked === mark.n) mark.reached();
+      for (const m of marks) if (acked === m.count) m.hit();
     };
     const faults = (async () => {
-      await marks[0]!.promise;
+      await marks[0]!.reached;
       await dev.stop("SIGTERM"); // drains: sessions get `reconnect`
       await dev.restart();
-      await marks[1]!.promise;
+      await marks[1]!.reached;
       await dev.stop("SIGKILL"); // a crash: nothing shuts down cleanly
       await dev.restart();
     })();
