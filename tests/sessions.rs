@@ -1513,3 +1513,42 @@ async fn strict_replay_is_an_app_setting_that_refuses_reused_nonces() {
     );
     dev.stop();
 }
+
+// covers: MSG-06
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_pipelined_send_is_answered_by_its_id_even_past_the_queue() {
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let area = Area::new(&dev);
+    // Sends limited by the session's queue, not by the per-second budget.
+    let limits = serde_json::json!({"clientSendsPerSecond": 1000});
+    let path = format!("/admin/v1/apps/{}/limits", area.api.key);
+    assert_eq!(admin_call(&dev, "PUT", &path, limits).await, 200);
+    let mut alice = area.connect("alice", "alice-web", "Web", None).await;
+    synced(&mut alice).await;
+    // Far more than the 32 a session queues, written before any answer is read: each
+    // send waits for its commit, so the queue fills.
+    const SENDS: usize = 200;
+    for i in 0..SENDS {
+        alice
+            .send(&text(&format!("c{i}"), 1, "bob", "pipelined"))
+            .await
+            .unwrap();
+    }
+    let (mut acked, mut refused) = (std::collections::BTreeSet::new(), 0);
+    while acked.len() < SENDS {
+        match alice.next_within(WAIT).await.expect("an answer") {
+            ServerFrame::Ack { client_id, .. } => assert!(acked.insert(client_id)),
+            // A refusal past the queue names the send it refuses.
+            ServerFrame::Error {
+                code: 20604,
+                client_id: Some(client_id),
+                ..
+            } => {
+                refused += 1;
+                assert!(acked.insert(client_id));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(refused > 0, "the queue was never full");
+}

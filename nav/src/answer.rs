@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 
 use crate::catalog::LiveAreas;
 use crate::config::LocationRules;
+use crate::cors;
 use crate::edges::{EdgeBook, EdgeState};
 use crate::metrics::NavMetrics;
 
@@ -133,14 +134,33 @@ struct Answer {
 }
 
 impl Navigator {
-    /// Answers `/v2/navi.json` and `/v1/nav`; `None` for other paths.
+    /// Answers `/v2/navi.json` and `/v1/nav` (and their CORS preflights); `None` for
+    /// other paths.
     pub async fn handle(&self, request: Request<Bytes>) -> Option<Response<Bytes>> {
+        let origin = cors::origin(&request);
         let commercial = match (request.method().as_str(), request.uri().path()) {
             ("POST", "/v2/navi.json") => true,
             ("GET", "/v1/nav") => false,
+            ("OPTIONS", "/v2/navi.json" | "/v1/nav") => {
+                let app_key = cors::app_key(&request);
+                return Some(match origin {
+                    Some(origin) if !self.origin_allowed(app_key.as_deref(), &origin).await => {
+                        cors::refused(&origin)
+                    }
+                    origin => cors::preflight(origin.as_deref()),
+                });
+            }
             _ => return None,
         };
         let started = tokio::time::Instant::now();
+        if let Some(origin) = &origin {
+            let app_key = cors::app_key(&request);
+            if !self.origin_allowed(app_key.as_deref(), origin).await {
+                let response = cors::refused(origin);
+                self.metrics.observe("none", 403, started.elapsed());
+                return Some(response);
+            }
+        }
         let outcome = match commercial {
             true => self.navi(&request).await,
             false => self.nav(&request).await,
@@ -160,6 +180,10 @@ impl Navigator {
             }
             Err(refusal) => json_response(refusal.status(), &refusal.body()),
         };
+        let mut response = response;
+        if let Some(origin) = &origin {
+            cors::allow(&mut response, origin);
+        }
         self.metrics
             .observe(area, response.status().as_u16(), started.elapsed());
         Some(response)
@@ -193,6 +217,19 @@ impl Navigator {
         match token::verify(resolved.secret(), token) {
             Ok(claims) if claims.app_key == app_key => Ok(resolved.area),
             _ => Err(Refusal::Unauthorized("token incorrect".into())),
+        }
+    }
+
+    /// Whether a page from `origin` may read nav's answers about `app_key` (MSG-10). An
+    /// app nav cannot resolve (unknown, or homed elsewhere) has no list to apply here:
+    /// its answer (401, 421) tells nothing about it.
+    async fn origin_allowed(&self, app_key: Option<&str>, origin: &str) -> bool {
+        let Some(app_key) = app_key else {
+            return true;
+        };
+        match self.directory.resolve(app_key).await {
+            Ok(resolved) => resolved.settings.allows_origin(Some(origin)),
+            Err(_) => true,
         }
     }
 

@@ -6,6 +6,7 @@
 pub mod answer;
 pub mod catalog;
 pub mod config;
+pub mod cors;
 pub mod discovery;
 pub mod edges;
 pub mod metrics;

@@ -335,8 +335,12 @@ impl Session<'_> {
                             self.out.send(&why.into_frame(Some(client_id.clone()), None)).await?;
                         }
                         other => {
+                            // The refusal names the send or request, so the client knows
+                            // which one to try again.
+                            let (client_id, req_id) = requests::reply_ids(&other);
                             if self.requests(worker).try_send(Box::new(other)).is_err() {
-                                self.out.refuse(SessionError::RequestsInFlight).await?;
+                                let why = SessionError::RequestsInFlight;
+                                self.out.send(&why.into_frame(client_id, req_id)).await?;
                             }
                         }
                     }

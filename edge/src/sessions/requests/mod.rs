@@ -235,7 +235,7 @@ async fn carry_out(cx: &Context<'_>, frame: ClientFrame) -> Result<ServerFrame, 
 }
 
 /// The ids an answer to `frame` names: a send's client id, or a request's id.
-fn reply_ids(frame: &ClientFrame) -> (Option<String>, Option<u64>) {
+pub(in crate::sessions) fn reply_ids(frame: &ClientFrame) -> (Option<String>, Option<u64>) {
     match frame {
         ClientFrame::Send { client_id, .. } => (Some(client_id.clone()), None),
         ClientFrame::History { req_id, .. }

@@ -1,0 +1,16 @@
+// @meridian-im/client: the Meridian client SDK (browsers and Node). See README.md.
+
+export { MeridianClient } from "./client.js";
+export type {
+  ClientEvents,
+  ClientOptions,
+  ConnectionChange,
+  ConnectionState,
+  OutgoingMessage,
+  WebSocketConstructor,
+  WebSocketLike,
+} from "./client.js";
+export * from "./errors.js";
+export { Navigator, NavUnreachableError, splitToken, type Route } from "./nav.js";
+export * from "./protocol.js";
+export { IndexedDbStore, MemoryStore, type KeyValueStore } from "./store.js";

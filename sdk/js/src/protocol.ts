@@ -1,0 +1,196 @@
+// The frames of edge/PROTOCOL.md, as TypeScript types. The Rust crate `meridian-proto`
+// (proto/src/lib.rs) is the source of truth; field names here are its JSON names.
+
+/** 1 private, 3 group, 4 chatroom, 6 system, 10 ultra group. */
+export type ConversationType = 1 | 3 | 4 | 6 | 10;
+
+export const ConversationTypes = {
+  PRIVATE: 1,
+  GROUP: 3,
+  CHATROOM: 4,
+  SYSTEM: 6,
+  ULTRA_GROUP: 10,
+} as const;
+
+export type Platform =
+  | "iOS"
+  | "Android"
+  | "HarmonyOS"
+  | "Windows"
+  | "macOS"
+  | "Linux"
+  | "Electron"
+  | "PC"
+  | "Web"
+  | "MiniProgram";
+
+/** A message as a client sees it. */
+export interface Message {
+  /** Feed position: the device's sync cursor after this message (0 in history pages). */
+  cursor: number;
+  msgUID: string;
+  /** Order within the conversation; 0 for status messages, which are not stored. */
+  seq: number;
+  conversationType: ConversationType;
+  /** The conversation as this user sees it: the peer for private chats. */
+  targetId: string;
+  channelId: string;
+  senderUserId: string;
+  objectName: string;
+  content: string;
+  sentTime: number;
+  pushContent?: string;
+  pushData?: string;
+  recalled: boolean;
+  /** The sender edited it (ultra groups). */
+  modified?: boolean;
+}
+
+export interface Conversation {
+  conversationType: ConversationType;
+  targetId: string;
+  channelId: string;
+  unread: number;
+  pinned: boolean;
+  muted: boolean;
+  lastMessage?: Message;
+}
+
+export interface Channel {
+  channelId: string;
+  unread: number;
+  lastMessage?: Message;
+}
+
+export interface Reader {
+  userId: string;
+  readTime: number;
+}
+
+/** Where a message goes: private (1), group (3), chatroom (4) or ultra group (10). */
+export interface Destination {
+  conversationType: ConversationType;
+  targetId: string;
+  /** Ultra-group channel; "" (the default channel) when left out. */
+  channelId?: string;
+}
+
+// ---- client → edge -------------------------------------------------------------------
+
+export interface SendFrame {
+  type: "send";
+  clientId: string;
+  conversationType: ConversationType;
+  targetId: string;
+  channelId?: string;
+  objectName: string;
+  content: string;
+  pushContent?: string;
+  pushData?: string;
+  toUserIds?: string[];
+}
+
+type Conv = { conversationType: ConversationType; targetId: string; channelId?: string };
+
+/** Requests the edge answers with a frame carrying the same `reqId`. */
+export type RequestFrame =
+  | ({ type: "history"; reqId: number; beforeTime: number; limit: number } & Conv)
+  | { type: "recall"; reqId: number; msgUID: string }
+  | { type: "joinChatroom"; reqId: number; chatroomId: string }
+  | { type: "quitChatroom"; reqId: number; chatroomId: string }
+  | { type: "conversations"; reqId: number; limit: number }
+  | ({ type: "markRead"; reqId: number; seq: number } & Conv)
+  | ({ type: "setConversation"; reqId: number; pinned?: boolean; muted?: boolean } & Conv)
+  | { type: "groupReceipt"; reqId: number; groupId: string; msgUIDs: string[] }
+  | { type: "readers"; reqId: number; msgUID: string }
+  | {
+      type: "setExpansion";
+      reqId: number;
+      msgUID: string;
+      set: Record<string, string>;
+      remove: string[];
+    }
+  | ({ type: "deleteMessages"; reqId: number; msgUIDs: string[] } & Conv)
+  | ({ type: "clearHistory"; reqId: number; beforeTime: number } & Conv)
+  | ({
+      type: "search";
+      reqId: number;
+      keyword?: string;
+      senderUserId?: string;
+      limit: number;
+    } & Conv)
+  | { type: "ultraGroupChannels"; reqId: number; groupId: string }
+  | { type: "editMessage"; reqId: number; groupId: string; msgUID: string; content: string }
+  | { type: "registerPush"; reqId: number; provider: PushProvider; token: string; appId: string };
+
+export type PushProvider = "apns" | "fcm" | "webhook";
+
+export type ClientFrame =
+  | SendFrame
+  | RequestFrame
+  | { type: "sync"; cursor: number }
+  | { type: "ping" }
+  | { type: "logout" };
+
+// ---- edge → client -------------------------------------------------------------------
+
+export interface Ack {
+  clientId: string;
+  msgUID: string;
+  /** 0 for status messages (typing), which are not stored. */
+  seq: number;
+  sentTime: number;
+  /** A busy chatroom shed the message (CHR-06): accepted, delivered to nobody. */
+  dropped?: boolean;
+}
+
+export type ServerFrame =
+  | { type: "connected"; userId: string; serverTime: number; cursor: number; heartbeatMs: number }
+  | ({ type: "message" } & Message)
+  | { type: "synced"; cursor: number }
+  | ({ type: "ack" } & Ack)
+  | { type: "historyPage"; reqId: number; messages: Message[] }
+  | { type: "chatroomJoined"; reqId: number; chatroomId: string; messages: Message[] }
+  | { type: "conversationList"; reqId: number; conversations: Conversation[] }
+  | { type: "readerList"; reqId: number; msgUID: string; readers: Reader[] }
+  | { type: "ultraGroupChannels"; reqId: number; groupId: string; channels: Channel[] }
+  | { type: "chatroomLeft"; chatroomId: string; code: number }
+  | { type: "done"; reqId: number }
+  | { type: "pong"; serverTime: number }
+  | { type: "error"; code: number; message: string; clientId?: string; reqId?: number }
+  | { type: "kicked"; code: number; reason: string }
+  | { type: "reconnect"; afterMs: number };
+
+/** What the edge answers a request of type `T` with. */
+export type AnswerTo<T extends RequestFrame["type"]> = T extends "history" | "search"
+  ? Extract<ServerFrame, { type: "historyPage" }>
+  : T extends "joinChatroom"
+    ? Extract<ServerFrame, { type: "chatroomJoined" }>
+    : T extends "conversations"
+      ? Extract<ServerFrame, { type: "conversationList" }>
+      : T extends "readers"
+        ? Extract<ServerFrame, { type: "readerList" }>
+        : T extends "ultraGroupChannels"
+          ? Extract<ServerFrame, { type: "ultraGroupChannels" }>
+          : Extract<ServerFrame, { type: "done" }>;
+
+/** The error codes of edge/PROTOCOL.md (the commercial SDKs' codes). */
+export const Codes = {
+  BLOCKED_BY_BLACKLIST: 405,
+  INTERNAL: 1000,
+  BAD_REQUEST: 1002,
+  UNAVAILABLE: 1050,
+  CONTENT_TOO_LARGE: 1500,
+  RATE_LIMITED: 20604,
+  CONTENT_REFUSED: 21501,
+  NOT_IN_GROUP: 22406,
+  MUTED_IN_GROUP: 22408,
+  NOT_IN_CHATROOM: 23406,
+  MUTED_IN_CHATROOM: 23408,
+  KICKED_FROM_CHATROOM: 23409,
+  CHATROOM_NOT_FOUND: 23410,
+  TOKEN_INCORRECT: 31004,
+  USER_BANNED: 31009,
+  KICKED_OTHER_LOGIN: 31010,
+  SLOW_CONSUMER: 31011,
+} as const;
