@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{admin_json, assert_error, binary, connect, synced, Api, FRAME_WAIT};
+use common::{admin_json, assert_error, binary, connect, synced, text, Api, FRAME_WAIT};
 use meridian_proto::{ClientFrame, ServerFrame};
 use std::time::Duration;
 
@@ -12,17 +12,7 @@ use meridian_testkit::{eventually, DevDeployment};
 use serde_json::{json, Value};
 
 fn send(client_id: &str, to: &str) -> ClientFrame {
-    ClientFrame::Send {
-        client_id: client_id.into(),
-        conversation_type: 1,
-        target_id: to.into(),
-        channel_id: String::new(),
-        object_name: "RC:TxtMsg".into(),
-        content: r#"{"content":"hi"}"#.into(),
-        push_content: None,
-        push_data: None,
-        to_user_ids: Vec::new(),
-    }
+    text(client_id, 1, to, r#"{"content":"hi"}"#)
 }
 
 // covers: API-08, GRP-01, CHR-02, MSG-06

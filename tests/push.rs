@@ -39,6 +39,19 @@ struct Area {
 }
 
 impl Area {
+    /// A one-node SG deployment whose prod app pushes through a fake webhook.
+    async fn pushing_through_a_webhook() -> (Area, FakeWebhook) {
+        let webhook = FakeWebhook::start().await;
+        let dev = DevDeployment::start(binary(), "SG", 1).await;
+        let area = Area {
+            api: Api::new(&dev, "SG", "prod"),
+            dev,
+        };
+        let settings = json!({"push": {"webhookUrl": format!("{}/push", webhook.endpoint())}});
+        assert_eq!(put_settings(&area.dev, &area.api.key, settings).await, 200);
+        (area, webhook)
+    }
+
     /// `user`'s phone, synced.
     async fn connect(&self, user: &str) -> Connection {
         let (ws, device) = (self.dev.ws("SG"), format!("{user}-phone"));
@@ -265,14 +278,7 @@ async fn offline_devices_get_pushes_through_apns_fcm_and_a_webhook_as_their_sett
 // covers: SYS-03, SYS-04
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_only_notices_reach_tagged_and_listed_users_devices_without_a_message() {
-    let webhook = FakeWebhook::start().await;
-    let dev = DevDeployment::start(binary(), "SG", 1).await;
-    let area = Area {
-        api: Api::new(&dev, "SG", "prod"),
-        dev,
-    };
-    let settings = json!({"push": {"webhookUrl": format!("{}/push", webhook.endpoint())}});
-    assert_eq!(put_settings(&area.dev, &area.api.key, settings).await, 200);
+    let (area, webhook) = Area::pushing_through_a_webhook().await;
     for user in ["ann", "bob", "cat"] {
         area.register(user, "webhook", &format!("hook-{user}"), "web")
             .await;
@@ -416,14 +422,7 @@ async fn push_only_notices_reach_tagged_and_listed_users_devices_without_a_messa
 // covers: API-07, PUSH-01
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_options_title_and_withhold_pushes() {
-    let webhook = FakeWebhook::start().await;
-    let dev = DevDeployment::start(binary(), "SG", 1).await;
-    let area = Area {
-        api: Api::new(&dev, "SG", "prod"),
-        dev,
-    };
-    let settings = json!({"push": {"webhookUrl": format!("{}/push", webhook.endpoint())}});
-    assert_eq!(put_settings(&area.dev, &area.api.key, settings).await, 200);
+    let (area, webhook) = Area::pushing_through_a_webhook().await;
     area.register("bob", "webhook", "hook-bob", "web").await;
     let publish = |extra: &str, text: &str| {
         format!(
@@ -467,14 +466,7 @@ async fn publish_options_title_and_withhold_pushes() {
 // covers: SYS-02, PUSH-01
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broadcast_is_pushed_to_offline_users_devices() {
-    let webhook = FakeWebhook::start().await;
-    let dev = DevDeployment::start(binary(), "SG", 1).await;
-    let area = Area {
-        api: Api::new(&dev, "SG", "prod"),
-        dev,
-    };
-    let settings = json!({"push": {"webhookUrl": format!("{}/push", webhook.endpoint())}});
-    assert_eq!(put_settings(&area.dev, &area.api.key, settings).await, 200);
+    let (area, webhook) = Area::pushing_through_a_webhook().await;
     for user in ["ann", "bob"] {
         area.register(user, "webhook", &format!("hook-{user}"), "web")
             .await;

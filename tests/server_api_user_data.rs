@@ -284,17 +284,7 @@ async fn users_profiles_and_remarks_are_kept_paged_and_validated() {
 }
 
 fn send(client_id: &str, target: &str) -> ClientFrame {
-    ClientFrame::Send {
-        client_id: client_id.into(),
-        conversation_type: 1,
-        target_id: target.into(),
-        channel_id: String::new(),
-        object_name: "RC:TxtMsg".into(),
-        content: r#"{"content":"hi"}"#.into(),
-        push_content: None,
-        push_data: None,
-        to_user_ids: Vec::new(),
-    }
+    common::text(client_id, 1, target, r#"{"content":"hi"}"#)
 }
 
 /// The frame answering a send: `Ok(())` for an ack, else the error's code.

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{admin_call, binary, put_settings, synced, Api};
+use common::{admin_call, binary, put_settings, synced, text, Api};
 use meridian_client::{codes, ConnectOptions, Connection, MessageBody};
 use meridian_proto::{ClientFrame, ServerFrame};
 use meridian_testkit::DevDeployment;
@@ -37,20 +37,6 @@ impl Area {
         cursor: Option<u64>,
     ) -> Connection {
         common::connect(&self.ws, &self.api, user, device, platform, cursor).await
-    }
-}
-
-fn text(client_id: &str, conversation_type: u8, target: &str, content: &str) -> ClientFrame {
-    ClientFrame::Send {
-        client_id: client_id.into(),
-        conversation_type,
-        target_id: target.into(),
-        channel_id: String::new(),
-        object_name: "RC:TxtMsg".into(),
-        content: content.into(),
-        push_content: None,
-        push_data: None,
-        to_user_ids: Vec::new(),
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use meridian_client::{ConnectOptions, Connection, MessageBody};
-use meridian_proto::ServerFrame;
+use meridian_proto::{ClientFrame, ServerFrame};
 use meridian_rpc::http::HttpAnswer;
 use meridian_testkit::{raw_http, signed_headers, DevDeployment};
 use serde_json::Value;
@@ -238,4 +238,19 @@ pub async fn wait_offline(api: &Api, user: &str) {
         (answer["status"] == "0").then_some(())
     })
     .await;
+}
+
+/// A client's text message frame to a conversation.
+pub fn text(client_id: &str, conversation_type: u8, target: &str, content: &str) -> ClientFrame {
+    ClientFrame::Send {
+        client_id: client_id.into(),
+        conversation_type,
+        target_id: target.into(),
+        channel_id: String::new(),
+        object_name: "RC:TxtMsg".into(),
+        content: content.into(),
+        push_content: None,
+        push_data: None,
+        to_user_ids: Vec::new(),
+    }
 }
