@@ -1538,3 +1538,35 @@ async fn every_pipelined_send_is_answered_by_its_id_even_past_the_queue() {
     }
     assert!(refused > 0, "the queue was never full");
 }
+
+// covers: MSG-01, MSG-02
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_never_gets_its_own_sends_back_when_it_syncs_and_its_other_devices_do() {
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let area = Area::new(&dev);
+    area.token("bob").await;
+    let mut phone = area.connect("alice", "alice-phone", "iOS", None).await;
+    let cursor = match phone.next_within(WAIT).await.unwrap() {
+        ServerFrame::Synced { cursor } => cursor,
+        other => panic!("expected synced, got {other:?}"),
+    };
+    phone
+        .send(&text("c1", 1, "bob", r#"{"content":"from the phone"}"#))
+        .await
+        .unwrap();
+    ack(&mut phone, "c1").await;
+    drop(phone);
+    // The phone comes back from the cursor it had before sending: nothing to sync.
+    let mut phone = area
+        .connect("alice", "alice-phone", "iOS", Some(cursor))
+        .await;
+    assert!(synced(&mut phone).await.is_empty());
+    // Her tablet, from the same cursor, gets the copy.
+    let mut tablet = area
+        .connect("alice", "alice-tablet", "Android", Some(cursor))
+        .await;
+    assert_eq!(
+        contents(&synced(&mut tablet).await),
+        [r#"{"content":"from the phone"}"#]
+    );
+}

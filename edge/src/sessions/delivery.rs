@@ -50,12 +50,14 @@ impl Session<'_> {
                     return Err(End::Closed);
                 }
             };
-            for message in &page.messages {
-                let frame =
-                    ServerFrame::Message(body(message, &self.identity.user_id, message.pos));
+            // The device that sent a message had its ack, not a copy, and keeps it so
+            // when it syncs (PROTOCOL.md); the sender's other devices get it.
+            let (user, device) = (&self.identity.user_id, &self.handle.device_id);
+            for message in page.messages.iter().filter(|m| m.copied_to(user, device)) {
+                let frame = ServerFrame::Message(body(message, user, message.pos));
                 self.out.send(&frame).await?;
+                handed_out += 1;
             }
-            handed_out += page.messages.len();
             self.delivered = self.delivered.max(page.cursor);
             if !page.more {
                 break;
