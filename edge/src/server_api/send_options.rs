@@ -9,19 +9,28 @@ use super::Body;
 use meridian_access::error::ApiError;
 use meridian_access::params::flag;
 
+/// A parameter of a form or JSON body as text (a JSON value that is not a string as its
+/// JSON text, so `true` and `1` read as a form's would).
+fn text_of(body: &Body, key: &str) -> Option<String> {
+    match body {
+        Body::Form(form) => form.get(key).map(str::to_string),
+        Body::Json(json) => match json.get(key)? {
+            Value::Null => None,
+            Value::String(text) => Some(text.clone()),
+            other => Some(other.to_string()),
+        },
+    }
+}
+
+/// A flag of a form or JSON body: `1`/`0`, `true`/`false`; absent: `default`.
+pub(super) fn body_flag(body: &Body, key: &str, default: bool) -> Result<bool, ApiError> {
+    flag(key, text_of(body, key).as_deref(), default)
+}
+
 /// The options of a publish call's body.
 pub(super) fn send_options(body: &Body) -> Result<SendOptions, ApiError> {
-    let get = |key: &str| -> Option<String> {
-        match body {
-            Body::Form(form) => form.get(key).map(str::to_string),
-            Body::Json(json) => match json.get(key)? {
-                Value::Null => None,
-                Value::String(text) => Some(text.clone()),
-                other => Some(other.to_string()),
-            },
-        }
-    };
-    let flag_of = |key: &str| flag(key, get(key).as_deref(), false);
+    let get = |key: &str| text_of(body, key);
+    let flag_of = |key: &str| body_flag(body, key, false);
     let expansion = match get("extraContent").filter(|text| !text.is_empty()) {
         None => Vec::new(),
         Some(_) if !flag_of("expansion")? => {

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use super::messages::{
     content_flags, new_message, publish_to, Publish, MAX_PRIVATE_RECIPIENTS, MAX_SYSTEM_RECIPIENTS,
 };
+use super::send_options::body_flag;
 use super::{Call, Fields};
 use meridian_access::error::ApiError;
 use meridian_access::params::json_strings_at_most;
@@ -50,8 +51,8 @@ pub(super) async fn publish(call: &Call, kind: TemplateKind) -> Fields {
             flags: content_flags(
                 &object_name,
                 &content,
-                flag(body, "isPersisted")?,
-                flag(body, "isCounted")?,
+                body_flag(&call.body, "isPersisted", true)?,
+                body_flag(&call.body, "isCounted", true)?,
             )?,
             object_name: object_name.clone(),
             content,
@@ -60,7 +61,7 @@ pub(super) async fn publish(call: &Call, kind: TemplateKind) -> Fields {
             push_data: entry_text(push_data.as_deref(), i)?.map(filled),
             // A system account has no blacklist to honour (as `/message/system/publish.json`).
             verify_blacklist: matches!(kind, TemplateKind::Private)
-                && body.get("verifyBlacklist").is_some_and(is_true),
+                && body_flag(&call.body, "verifyBlacklist", false)?,
         };
         let conversation = match kind {
             TemplateKind::Private => Conversation::private(&from, user, ""),
@@ -77,25 +78,6 @@ fn text<'v>(body: &'v Value, name: &str) -> Result<&'v str, ApiError> {
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::missing(name))
-}
-
-/// `1`, `true` or `"1"`/`"true"`: the SDKs send each.
-fn is_true(value: &Value) -> bool {
-    match value {
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_u64() == Some(1),
-        Value::String(s) => s == "1" || s.eq_ignore_ascii_case("true"),
-        _ => false,
-    }
-}
-
-/// An optional flag that defaults to on.
-fn flag(body: &Value, name: &str) -> Result<bool, ApiError> {
-    match body.get(name) {
-        None | Some(Value::Null) => Ok(true),
-        Some(Value::Bool(_) | Value::Number(_) | Value::String(_)) => Ok(is_true(&body[name])),
-        Some(_) => Err(ApiError::param(format!("{name} must be 0 or 1"))),
-    }
 }
 
 /// An array with one entry per recipient, when given.

@@ -134,11 +134,6 @@ impl Message {
                 None => true,
             }
     }
-
-    /// Whether no device of `user` gets a copy (`isIncludeSender` off, `user` the sender).
-    pub fn withheld_from(&self, user: &str) -> bool {
-        user == self.sender && self.sender_device.as_deref() == Some(Self::NO_SENDER_DEVICE)
-    }
 }
 
 /// The longest `pushContent` (PUSH-01).
