@@ -13,6 +13,7 @@
 //! | GET | /admin/v1/apps/{appKey}/users/{userId} | |
 //! | POST | /admin/v1/apps/{appKey}/import | `{users?: [{userId, name?, portraitUri?}], groups?: [{groupId, name?, members}], messages?: [{conversationType, fromUserId, targetId, channelId?, objectName, content, sentTime, msgUID?}]}` (≤ 1000 each; all or nothing) |
 //! | GET, PUT | /admin/v1/apps/{appKey}/settings | `{offlineWindowDays?, multiDevice?, preJoinHistory?, whitelistMode?, secureDomains?, strictReplay?, callbacks?: {routingUrl?, routingTypes?, moderation?: [{url, senders?, receivers?, conversationTypes?, objectNames?, timeoutMs?, defaultAction?: "pass"\|"block"}], onlineStatusUrl?, chatroomStateUrl?, maxAttempts?}}` (PUT replaces; left out: default) |
+//! | GET, PUT | /admin/v1/apps/{appKey}/file-limits | `{maxBytes?: {image?, gif?, voice?, video?, file?}, quotaBytes?, linkValidDays?, stripExif?}` (FILE-01; PUT replaces; GET also answers `usage: {bytes, files}`) |
 //! | GET, PUT | /admin/v1/apps/{appKey}/limits | `{groupMemberCap?, multiRoomChatrooms?, clientSendsPerSecond?, apiRates?: {defaultPerSecond?, getTokenPerSecond?, privateMessagesPerMinute?, groupPublishPerSecond?, chatroomPublishPerSecond?, ultraGroupPublishPerSecond?, chatroomBroadcastPerSecond?, broadcastsPerHour?, broadcastsPerDay?}, retentionDays?: {private?, group?, ultraGroup?, chatroom?}}` (API-08; PUT replaces; left out: default) |
 //! | GET | /admin/v1/apps/{appKey}/callbacks/dead-letters | callbacks past their retry cap, and how many wait |
 //! | POST | /admin/v1/apps/{appKey}/callbacks/dead-letters/retry | puts them back in the outbox |
@@ -34,6 +35,7 @@ use serde_json::{json, Value};
 
 use crate::api::{ApiReply, ApiRequest};
 use crate::client::{ClusterClient, ClusterError};
+use crate::state::files::{FileAnswer, FileLimits, FileQuestion, SetFileLimits};
 use crate::state::{
     AppLimits, AppSettings, Command, CommandError, Conversation, ConversationType, Credentials,
     DeleteApp, DeleteAreaEntry, Envelope, ImportGroupMembers, ImportMessages, ImportedMessage,
@@ -262,6 +264,11 @@ impl AdminApi {
             (&Method::GET, ["apps", key, "limits"]) => self.get_limits(key).await,
             (&Method::PUT, ["apps", key, "limits"]) => match parse::<AppLimits>(body) {
                 Ok(limits) => self.put_limits(key, limits).await,
+                Err(response) => return *response,
+            },
+            (&Method::GET, ["apps", key, "file-limits"]) => self.get_file_limits(key).await,
+            (&Method::PUT, ["apps", key, "file-limits"]) => match parse::<FileLimits>(body) {
+                Ok(limits) => self.put_file_limits(key, limits).await,
                 Err(response) => return *response,
             },
             (&Method::GET, ["apps", key, "callbacks", "dead-letters"]) => {
@@ -507,6 +514,30 @@ impl AdminApi {
             Output::Limits(limits) => Ok(json!({ "limits": limits })),
             other => Err(ClusterError::Protocol(format!("{other:?}"))),
         }
+    }
+
+    /// The file limits and what the app's files use of them.
+    async fn get_file_limits(&self, key: &str) -> Result<Value, ClusterError> {
+        let query = Query::Files {
+            app_key: key.to_string(),
+            question: FileQuestion::Budget,
+        };
+        match self.cluster.read(query).await? {
+            QueryOutput::Files(FileAnswer::Budget(limits, usage)) => {
+                Ok(json!({ "fileLimits": limits, "usage": usage }))
+            }
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    /// Replaces the file limits whole (fields left out take their defaults).
+    async fn put_file_limits(&self, key: &str, limits: FileLimits) -> Result<Value, ClusterError> {
+        let command = Command::SetFileLimits(SetFileLimits {
+            app_key: key.to_string(),
+            limits: limits.clone(),
+        });
+        self.cluster.write_one(self.envelope(command)).await?;
+        Ok(json!({ "fileLimits": limits }))
     }
 
     async fn dead_letters(&self, key: &str) -> Result<Value, ClusterError> {

@@ -41,6 +41,7 @@ pub mod codes {
 }
 
 pub mod conversation;
+pub mod files;
 
 pub use conversation::{Conversation, ConversationType};
 

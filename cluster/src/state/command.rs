@@ -134,6 +134,8 @@ commands! {
     SetHostedMember(super::hosted_groups::SetHostedMember) => done,
     ChangeHostedFollows(super::hosted_groups::ChangeHostedFollows) => done,
     SetHostedGroupRemark(super::hosted_groups::SetHostedGroupRemark) => done,
+    RecordFile(super::files::RecordFile) => done,
+    SetFileLimits(super::files::SetFileLimits) => done,
 }
 
 /// All of these or none (`Command::All`): the first refusal refuses the whole command, and

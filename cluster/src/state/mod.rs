@@ -34,6 +34,7 @@ mod command;
 pub mod conversations;
 mod cross_domain;
 pub mod feed;
+pub mod files;
 pub mod friends;
 pub mod groups;
 pub mod hosted_groups;

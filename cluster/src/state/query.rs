@@ -206,6 +206,11 @@ pub enum Query {
         app_key: String,
         question: super::hosted_groups::HostedQuestion,
     },
+    /// The reads of the file service.
+    Files {
+        app_key: String,
+        question: super::files::FileQuestion,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -254,6 +259,7 @@ pub enum QueryOutput {
     Limits(super::AppLimits),
     UserData(cross_domain::user_data::UserAnswer),
     HostedGroups(super::hosted_groups::HostedAnswer),
+    Files(super::files::FileAnswer),
 }
 
 /// Answers a query from committed state.
@@ -409,6 +415,9 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
         }
         Query::HostedGroups { app_key, question } => {
             super::hosted_groups::answer(state, app_key, question).map(QueryOutput::HostedGroups)
+        }
+        Query::Files { app_key, question } => {
+            super::files::answer(state, app_key, question).map(QueryOutput::Files)
         }
     }
 }

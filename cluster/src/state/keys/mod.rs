@@ -155,6 +155,9 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("hosted_groups::MEMBER", hosted_groups::MEMBER, Kind::Family),
     ("hosted_groups::FOLLOW", hosted_groups::FOLLOW, Kind::Family),
     ("hosted_groups::REMARK", hosted_groups::REMARK, Kind::Family),
+    ("files::FILE", files::FILE, Kind::Family),
+    ("files::USAGE", files::USAGE, Kind::Family),
+    ("files::LIMITS", files::LIMITS, Kind::Family),
 ];
 
 pub(crate) mod apps {
@@ -529,3 +532,5 @@ pub(crate) mod user_extras;
 pub(crate) mod friends;
 
 pub(crate) mod hosted_groups;
+
+pub(crate) mod files;

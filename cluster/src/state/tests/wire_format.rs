@@ -832,6 +832,41 @@ fn samples() -> Vec<(&'static str, Command)> {
                 remark: Some("R".into()),
             }),
         ),
+        (
+            "RecordFile",
+            Command::RecordFile(files::RecordFile {
+                app_key: APP.into(),
+                record: files::FileRecord {
+                    file_id: "f1".into(),
+                    kind: meridian_proto::files::FileKind::Image,
+                    owner: "bob".into(),
+                    size: 3,
+                    content_type: "image/png".into(),
+                    name: "a.png".into(),
+                    sha256: "ab".into(),
+                    created_ms: 5,
+                    has_preview: true,
+                },
+            }),
+        ),
+        (
+            "SetFileLimits",
+            Command::SetFileLimits(files::SetFileLimits {
+                app_key: APP.into(),
+                limits: files::FileLimits {
+                    max_bytes: files::KindBytes {
+                        image: 1,
+                        gif: 2,
+                        voice: 3,
+                        video: 4,
+                        file: 5,
+                    },
+                    quota_bytes: 6,
+                    link_valid_days: 7,
+                    strip_exif: true,
+                },
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -938,6 +973,8 @@ const GOLDEN: &[(&str, &str)] = &[
         ("SetHostedMember", "50086170706b6579303102673103626f62014200"),
         ("ChangeHostedFollows", "51086170706b6579303102673103626f620105616c69636501"),
         ("SetHostedGroupRemark", "52086170706b6579303102673103626f62010152"),
+        ("RecordFile", "53086170706b657930310266310003626f620309696d6167652f706e6705612e706e670261620501"),
+        ("SetFileLimits", "54086170706b657930310102030405060701"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1036,6 +1073,8 @@ fn variant(command: &Command) -> &'static str {
         Command::SetHostedMember(_) => "SetHostedMember",
         Command::ChangeHostedFollows(_) => "ChangeHostedFollows",
         Command::SetHostedGroupRemark(_) => "SetHostedGroupRemark",
+        Command::RecordFile(_) => "RecordFile",
+        Command::SetFileLimits(_) => "SetFileLimits",
     }
 }
 

@@ -1,0 +1,228 @@
+//! Uploaded media (FILE-01): the record of every stored file, each app's usage against its
+//! quota, and its file limits. The bytes themselves live in the area's object store,
+//! written by the edges; a file exists for the product once its record is committed.
+
+use meridian_proto::files::FileKind;
+use serde::{Deserialize, Serialize};
+
+use super::apply::{Apply, ApplyContext, CommandError};
+use super::apps;
+use super::keys::{files as keys, of_app};
+use super::store::{Overlay, StateRead};
+
+const MIB: u64 = 1 << 20;
+/// The most any single file may hold, whatever an operator sets (5 GiB: S3's largest
+/// single object write).
+pub const MAX_FILE_BYTES: u64 = 5 << 30;
+
+/// Largest upload per kind, in bytes; the seed's figures by default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct KindBytes {
+    pub image: u64,
+    pub gif: u64,
+    pub voice: u64,
+    pub video: u64,
+    pub file: u64,
+}
+
+impl Default for KindBytes {
+    fn default() -> Self {
+        KindBytes {
+            image: 20 * MIB,
+            gif: 2 * MIB,
+            voice: 10 * MIB,
+            video: 100 * MIB,
+            file: 100 * MIB,
+        }
+    }
+}
+
+impl KindBytes {
+    pub fn of(&self, kind: FileKind) -> u64 {
+        match kind {
+            FileKind::Image => self.image,
+            FileKind::Gif => self.gif,
+            FileKind::Voice => self.voice,
+            FileKind::Video => self.video,
+            FileKind::File => self.file,
+        }
+    }
+}
+
+/// An environment's file limits, set by its operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct FileLimits {
+    pub max_bytes: KindBytes,
+    /// Bytes all of the environment's files may hold together.
+    pub quota_bytes: u64,
+    /// How long a download link stays valid, in days (a message's link must outlive its
+    /// history: 180 days, as private and group history, by default).
+    pub link_valid_days: u32,
+    /// Remove the EXIF block (camera, time and GPS location) from uploaded JPEG photos.
+    pub strip_exif: bool,
+}
+
+impl Default for FileLimits {
+    fn default() -> Self {
+        FileLimits {
+            max_bytes: KindBytes::default(),
+            quota_bytes: 50 << 30,
+            link_valid_days: 180,
+            strip_exif: false,
+        }
+    }
+}
+
+impl FileLimits {
+    fn validate(&self) -> Result<(), CommandError> {
+        for kind in FileKind::ALL {
+            if !(1..=MAX_FILE_BYTES).contains(&self.max_bytes.of(kind)) {
+                let field = format!("maxBytes.{}", kind.as_str());
+                return Err(CommandError::invalid(
+                    &field,
+                    format!("must be 1 to {MAX_FILE_BYTES}"),
+                ));
+            }
+        }
+        if self.quota_bytes == 0 {
+            return Err(CommandError::invalid("quotaBytes", "must be at least 1"));
+        }
+        if !(1..=3_650).contains(&self.link_valid_days) {
+            return Err(CommandError::invalid("linkValidDays", "must be 1 to 3650"));
+        }
+        Ok(())
+    }
+}
+
+/// One stored file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileRecord {
+    pub file_id: String,
+    pub kind: FileKind,
+    /// The uploading user; empty for the app server.
+    pub owner: String,
+    pub size: u64,
+    pub content_type: String,
+    pub name: String,
+    /// Hex SHA-256 of the bytes.
+    pub sha256: String,
+    pub created_ms: u64,
+    /// Whether a resized preview is stored beside the original (images).
+    pub has_preview: bool,
+}
+
+/// Bytes and files an environment holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileUsage {
+    pub bytes: u64,
+    pub files: u64,
+}
+
+/// Commits a stored file, within the environment's quota. Recording the same file again
+/// (a retried upload whose first answer was lost) changes nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordFile {
+    pub app_key: String,
+    pub record: FileRecord,
+}
+
+impl Apply for RecordFile {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        apps::by_key(state, &self.app_key)?;
+        let key = keys::file(&self.app_key, &self.record.file_id);
+        if let Some(existing) = state.get::<FileRecord>(&key)? {
+            return if existing == self.record {
+                Ok(())
+            } else {
+                Err(CommandError::Conflict {
+                    what: format!("file {}", self.record.file_id),
+                })
+            };
+        }
+        let limits = limits(state, &self.app_key)?;
+        let mut usage = usage(state, &self.app_key)?;
+        if usage.bytes.saturating_add(self.record.size) > limits.quota_bytes {
+            return Err(CommandError::Limit {
+                what: "file storage quota in bytes".into(),
+                limit: limits.quota_bytes,
+            });
+        }
+        usage.bytes += self.record.size;
+        usage.files += 1;
+        state.put(keys::usage(&self.app_key), &usage)?;
+        state.put(key, &self.record)?;
+        Ok(())
+    }
+}
+
+/// Replaces an environment's file limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetFileLimits {
+    pub app_key: String,
+    pub limits: FileLimits,
+}
+
+impl Apply for SetFileLimits {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        apps::by_key(state, &self.app_key)?;
+        self.limits.validate()?;
+        state.put(keys::limits(&self.app_key), &self.limits)?;
+        Ok(())
+    }
+}
+
+/// The reads of the file service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum FileQuestion {
+    /// Limits and usage: what a grant is checked against.
+    Budget,
+    /// One file's record.
+    File { file_id: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum FileAnswer {
+    Budget(FileLimits, FileUsage),
+    File(FileRecord),
+}
+
+pub(crate) fn answer(
+    state: &impl StateRead,
+    app_key: &str,
+    question: &FileQuestion,
+) -> Result<FileAnswer, CommandError> {
+    apps::by_key(state, app_key)?;
+    match question {
+        FileQuestion::Budget => Ok(FileAnswer::Budget(
+            limits(state, app_key)?,
+            usage(state, app_key)?,
+        )),
+        FileQuestion::File { file_id } => state
+            .get(&keys::file(app_key, file_id))?
+            .map(FileAnswer::File)
+            .ok_or_else(|| CommandError::not_found(format!("file {file_id}"))),
+    }
+}
+
+fn limits(state: &impl StateRead, app_key: &str) -> Result<FileLimits, CommandError> {
+    Ok(state.get(&keys::limits(app_key))?.unwrap_or_default())
+}
+
+fn usage(state: &impl StateRead, app_key: &str) -> Result<FileUsage, CommandError> {
+    Ok(state.get(&keys::usage(app_key))?.unwrap_or_default())
+}
+
+pub(crate) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
+    for family in keys::PER_APP {
+        state.delete_prefix(&of_app(family, app_key))?;
+    }
+    Ok(())
+}
