@@ -1,0 +1,259 @@
+//! The area's object store, through `object_store`: one API over a local directory and
+//! S3-compatible services. Objects are named `{appKey}/{fileId}` (and `….preview` for an
+//! image's resized copy), so an app's objects can be listed and removed together.
+
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use object_store::aws::AmazonS3Builder;
+use object_store::buffered::BufWriter;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{GetOptions, GetRange, ObjectStore};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Where an area keeps its files (`[files]` in an edge's configuration).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "store", rename_all = "lowercase", deny_unknown_fields)]
+pub enum StoreConfig {
+    /// A directory on this machine: `meridian dev` and areas whose edges share a disk.
+    Local { dir: PathBuf },
+    /// An S3-compatible bucket in the area's region (AWS S3, MinIO, Ceph).
+    S3 {
+        bucket: String,
+        region: String,
+        /// For services other than AWS, e.g. `http://127.0.0.1:9000`.
+        #[serde(default)]
+        endpoint: Option<String>,
+        /// Credentials; when absent, the environment's (AWS_ACCESS_KEY_ID, an instance
+        /// profile) are used.
+        #[serde(default)]
+        access_key_id: Option<String>,
+        #[serde(default)]
+        secret_access_key: Option<String>,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("file store {0}")]
+    Setup(String),
+    #[error("not found")]
+    NotFound,
+    #[error("file store: {0}")]
+    Io(String),
+}
+
+impl From<object_store::Error> for StoreError {
+    fn from(e: object_store::Error) -> Self {
+        match e {
+            object_store::Error::NotFound { .. } => StoreError::NotFound,
+            other => StoreError::Io(other.to_string()),
+        }
+    }
+}
+
+/// Which object of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectName<'a> {
+    Original { app_key: &'a str, file_id: &'a str },
+    Preview { app_key: &'a str, file_id: &'a str },
+}
+
+impl ObjectName<'_> {
+    fn path(self) -> Path {
+        match self {
+            ObjectName::Original { app_key, file_id } => Path::from(format!("{app_key}/{file_id}")),
+            ObjectName::Preview { app_key, file_id } => {
+                Path::from(format!("{app_key}/{file_id}.preview"))
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<dyn ObjectStore>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({})", self.inner)
+    }
+}
+
+impl Store {
+    pub fn open(config: &StoreConfig) -> Result<Store, StoreError> {
+        let inner: Arc<dyn ObjectStore> = match config {
+            StoreConfig::Local { dir } => {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StoreError::Setup(format!("directory {}: {e}", dir.display())))?;
+                let local = LocalFileSystem::new_with_prefix(dir)
+                    .map_err(|e| StoreError::Setup(format!("directory {}: {e}", dir.display())))?;
+                Arc::new(local)
+            }
+            StoreConfig::S3 {
+                bucket,
+                region,
+                endpoint,
+                access_key_id,
+                secret_access_key,
+            } => {
+                let mut builder = AmazonS3Builder::from_env()
+                    .with_bucket_name(bucket)
+                    .with_region(region);
+                if let Some(endpoint) = endpoint {
+                    builder = builder
+                        .with_endpoint(endpoint)
+                        .with_allow_http(endpoint.starts_with("http://"))
+                        .with_virtual_hosted_style_request(false);
+                }
+                if let (Some(id), Some(secret)) = (access_key_id, secret_access_key) {
+                    builder = builder
+                        .with_access_key_id(id)
+                        .with_secret_access_key(secret);
+                }
+                let s3 = builder
+                    .build()
+                    .map_err(|e| StoreError::Setup(format!("bucket {bucket}: {e}")))?;
+                Arc::new(s3)
+            }
+        };
+        Ok(Store { inner })
+    }
+
+    /// Starts writing an object; nothing is visible until [`Upload::finish`].
+    pub fn upload(&self, name: ObjectName<'_>) -> Upload {
+        Upload {
+            writer: BufWriter::new(self.inner.clone(), name.path()),
+            hash: Sha256::new(),
+            written: 0,
+        }
+    }
+
+    /// Writes a whole (small) object.
+    pub async fn put(&self, name: ObjectName<'_>, bytes: Bytes) -> Result<(), StoreError> {
+        self.inner.put(&name.path(), bytes.into()).await?;
+        Ok(())
+    }
+
+    /// The object's size in bytes.
+    pub async fn size(&self, name: ObjectName<'_>) -> Result<u64, StoreError> {
+        Ok(self.inner.head(&name.path()).await?.size)
+    }
+
+    /// The bytes of `range` (already checked against the size), as they are read.
+    pub async fn read(
+        &self,
+        name: ObjectName<'_>,
+        range: Range<u64>,
+    ) -> Result<BoxStream<'static, Result<Bytes, StoreError>>, StoreError> {
+        let options = GetOptions {
+            range: Some(GetRange::Bounded(range)),
+            ..GetOptions::default()
+        };
+        let got = self.inner.get_opts(&name.path(), options).await?;
+        Ok(got.into_stream().map_err(StoreError::from).boxed())
+    }
+
+    pub async fn delete(&self, name: ObjectName<'_>) -> Result<(), StoreError> {
+        match self.inner.delete(&name.path()).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Hex SHA-256 of bytes in memory (as [`Upload::finish`] answers for streamed ones).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// An object being written: streamed to the store (multipart above a few MiB), hashed
+/// on the way.
+pub struct Upload {
+    writer: BufWriter,
+    hash: Sha256,
+    written: u64,
+}
+
+impl Upload {
+    pub async fn write(&mut self, chunk: Bytes) -> Result<(), StoreError> {
+        self.hash.update(&chunk);
+        self.written += chunk.len() as u64;
+        self.writer.put(chunk).await?;
+        Ok(())
+    }
+
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Makes the object visible; answers its hex SHA-256.
+    pub async fn finish(mut self) -> Result<String, StoreError> {
+        use tokio::io::AsyncWriteExt;
+        self.writer
+            .shutdown()
+            .await
+            .map_err(|e| StoreError::Io(e.to_string()))?;
+        Ok(hex::encode(self.hash.finalize()))
+    }
+
+    /// Drops what was written.
+    pub async fn abort(mut self) {
+        // A multipart upload the store failed to abort is collected by the bucket's
+        // lifecycle rule (abort incomplete uploads after a day).
+        if let Err(e) = self.writer.abort().await {
+            tracing::debug!(error = %e, "cannot abort an upload");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_local_store_keeps_what_was_finished_and_nothing_aborted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&StoreConfig::Local {
+            dir: dir.path().join("files"),
+        })
+        .unwrap();
+        let name = ObjectName::Original {
+            app_key: "k",
+            file_id: "f1",
+        };
+        let mut upload = store.upload(name);
+        upload.write(Bytes::from_static(b"hello ")).await.unwrap();
+        upload.write(Bytes::from_static(b"world")).await.unwrap();
+        let sha = upload.finish().await.unwrap();
+        assert_eq!(sha, hex::encode(Sha256::digest(b"hello world")));
+        assert_eq!(store.size(name).await.unwrap(), 11);
+        let part: Vec<Bytes> = store
+            .read(name, 6..11)
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(part.concat(), b"world");
+
+        let dropped = ObjectName::Original {
+            app_key: "k",
+            file_id: "f2",
+        };
+        let mut upload = store.upload(dropped);
+        upload.write(Bytes::from_static(b"partial")).await.unwrap();
+        upload.abort().await;
+        assert!(matches!(
+            store.size(dropped).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+}
