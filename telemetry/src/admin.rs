@@ -27,6 +27,7 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use http::header::{HeaderValue, ALLOW, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::{Body, Incoming};
 use hyper::service::service_fn;
@@ -83,6 +84,27 @@ pub trait AdminHooks: Send + Sync + 'static {
     ) -> Result<BoxFuture<'static, Response<Bytes>>, Request<Incoming>> {
         Err(req)
     }
+
+    /// A request whose body or answer is too large to hold in memory (file uploads and
+    /// downloads): taken with its body unread and answered with a streamed body; or
+    /// handed back untouched to be routed as usual. Default: handed back.
+    #[allow(clippy::result_large_err)]
+    fn stream(
+        &self,
+        req: Request<Incoming>,
+    ) -> Result<BoxFuture<'static, Response<StreamBody>>, Request<Incoming>> {
+        Err(req)
+    }
+}
+
+/// A response body produced as it is sent (see [`AdminHooks::stream`]).
+pub type StreamBody = UnsyncBoxBody<Bytes, io::Error>;
+
+/// A whole body as a [`StreamBody`].
+pub fn whole_body(bytes: Bytes) -> StreamBody {
+    Full::new(bytes)
+        .map_err(|never: Infallible| match never {})
+        .boxed_unsync()
 }
 
 /// A JSON response (`content-type: application/json`).
@@ -340,7 +362,20 @@ async fn serve_connection<S>(
     }
 }
 
-async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<StreamBody> {
+    let req = match shared.hooks.stream(req) {
+        Ok(streamed) => {
+            return match AssertUnwindSafe(streamed).catch_unwind().await {
+                Ok(resp) => resp,
+                Err(_) => {
+                    tracing::error!("streamed request handler panicked");
+                    error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+                        .map(whole_body)
+                }
+            }
+        }
+        Err(req) => req,
+    };
     let resp = match AssertUnwindSafe(dispatch(&shared, req))
         .catch_unwind()
         .await
@@ -351,7 +386,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<By
             error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }
     };
-    resp.map(Full::new)
+    resp.map(whole_body)
 }
 
 async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Bytes> {
