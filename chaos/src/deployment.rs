@@ -207,6 +207,7 @@ impl Deployment {
                 areas: vec![EdgeArea {
                     area,
                     cluster: cluster.clone(),
+                    files: None,
                 }],
                 directory: Vec::new(),
                 rate_limits: true,

@@ -15,7 +15,7 @@ use meridian_cluster::state::{
     App, AppEnv, Command, CreateApp, Envelope, Output, Query, QueryOutput,
 };
 use meridian_cluster::{ClusterClient, ClusterNode, NodeConfig};
-use meridian_edge::{DirectoryArea, Edge, EdgeArea, EdgeConfig};
+use meridian_edge::{DirectoryArea, Edge, EdgeArea, EdgeConfig, StoreConfig};
 use meridian_nav::{Nav, NavArea, NavConfig, NavRole};
 use meridian_regions::{AreaCode, Catalog, SeedPeer};
 use serde::{Deserialize, Serialize};
@@ -245,6 +245,10 @@ impl Deployment {
                 areas: vec![EdgeArea {
                     area,
                     cluster: rpc_addrs.clone(),
+                    // Each area's files in its own directory (NAV-05).
+                    files: Some(StoreConfig::Local {
+                        dir: options.data_dir.join(area.as_str()).join("files"),
+                    }),
                 }],
                 directory,
                 rate_limits: options.rate_limits,

@@ -76,6 +76,10 @@ pub struct EdgeArea {
     pub area: AreaCode,
     /// RPC addresses of (some of) the area's cluster nodes.
     pub cluster: Vec<String>,
+    /// Where the area's uploaded files live (FILE-02); without it this edge serves no
+    /// uploads or downloads for the area. Every edge of an area names the same store.
+    #[serde(default)]
+    pub files: Option<meridian_files::StoreConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

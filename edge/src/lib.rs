@@ -4,6 +4,7 @@
 //! endpoints; client sessions build on it.
 
 pub mod config;
+mod files;
 mod metrics;
 pub mod moderation;
 mod server;
@@ -11,6 +12,7 @@ pub mod server_api;
 pub mod sessions;
 
 pub use config::{DirectoryArea, EdgeArea, EdgeConfig, SessionSettings};
+pub use meridian_files::StoreConfig;
 pub use server::{Edge, EdgeError};
 pub use sessions::{PLANTED_BUG_AVAILABLE, PLANTED_BUG_ENV};
 

@@ -40,6 +40,15 @@ label_set! {
     pub(crate) struct ModerationOutcome { outcome: &'static str }
 }
 
+label_set! {
+    pub(crate) struct FileArea { area: &'static str }
+}
+
+label_set! {
+    /// An upload's end: stored, or why not (too_large, quota, invalid, unavailable, …).
+    pub(crate) struct UploadResult { area: &'static str, result: &'static str }
+}
+
 #[derive(Clone)]
 pub(crate) struct EdgeMetrics {
     pub admin_requests: CounterFamily<AdminAnswer>,
@@ -54,6 +63,9 @@ pub(crate) struct EdgeMetrics {
     pub api_requests: CounterFamily<ApiAnswer>,
     pub api_seconds: HistogramFamily<ApiPath>,
     pub moderation_seconds: HistogramFamily<ModerationOutcome>,
+    pub file_bytes_stored: CounterFamily<FileArea>,
+    pub file_bytes_served: CounterFamily<FileArea>,
+    pub uploads: CounterFamily<UploadResult>,
 }
 
 impl EdgeMetrics {
@@ -125,6 +137,21 @@ impl EdgeMetrics {
                 "meridian_edge_moderation_seconds",
                 "How long client messages were held for the app's moderation callback (HOOK-02), by outcome (pass, block, replace, default)",
                 None,
+            )?,
+            file_bytes_stored: CounterFamily::counter(
+                registry,
+                "meridian_edge_file_bytes_stored_total",
+                "Bytes of uploaded files (and their previews) this edge stored, by area",
+            )?,
+            file_bytes_served: CounterFamily::counter(
+                registry,
+                "meridian_edge_file_bytes_served_total",
+                "Bytes of files this edge served to downloads, by area",
+            )?,
+            uploads: CounterFamily::counter(
+                registry,
+                "meridian_edge_file_uploads_total",
+                "Uploads by area and result (stored; refused: too_large, quota, invalid, denied; failed: unavailable)",
             )?,
         })
     }

@@ -8,15 +8,17 @@ use futures::FutureExt;
 use http::StatusCode;
 use meridian_cluster::admin::AdminApi;
 use meridian_cluster::ClusterClient;
+use meridian_files::Store;
 use meridian_regions::AreaCode;
 use meridian_rpc::{OutboundClient, TlsSettings};
-use meridian_telemetry::{json_response, AdminHooks, AdminServer};
+use meridian_telemetry::{json_response, AdminHooks, AdminServer, StreamBody};
 use prometheus::Registry;
 use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::{ConfigError, EdgeConfig};
+use crate::files::Files;
 use crate::metrics::{AdminAnswer, EdgeMetrics};
 use crate::moderation::Moderator;
 use crate::server_api::{ServerApi, MAX_BODY_BYTES};
@@ -49,7 +51,8 @@ pub struct Edge {
 
 struct Fronted {
     areas: BTreeMap<AreaCode, AdminApi>,
-    server_api: ServerApi,
+    server_api: Arc<ServerApi>,
+    files: Arc<Files>,
     sessions: Sessions,
     metrics: EdgeMetrics,
     location: String,
@@ -105,6 +108,18 @@ impl AdminHooks for PublicHooks {
     ) -> Result<BoxFuture<'static, http::Response<Bytes>>, http::Request<hyper::body::Incoming>>
     {
         self.0.sessions.upgrade(request)
+    }
+
+    fn stream(
+        &self,
+        request: http::Request<hyper::body::Incoming>,
+    ) -> Result<BoxFuture<'static, http::Response<StreamBody>>, http::Request<hyper::body::Incoming>>
+    {
+        if Files::owns(request.uri().path()) {
+            Ok(self.0.files.clone().handle(request))
+        } else {
+            Err(request)
+        }
     }
 
     fn route(&self, request: http::Request<Bytes>) -> BoxFuture<'static, http::Response<Bytes>> {
@@ -202,12 +217,27 @@ impl Edge {
             })
             .collect();
         let directory = Arc::new(AppDirectory::new(clients.clone(), foreign));
-        let server_api = ServerApi::new(
+        let server_api = Arc::new(ServerApi::new(
             directory.clone(),
             metrics.clone(),
             config.rate_limits,
             config.public_tls.is_some(),
-        );
+        ));
+        let mut stores = BTreeMap::new();
+        for entry in &config.areas {
+            if let (Some(files), Some(client)) = (&entry.files, clients.get(&entry.area)) {
+                let store = Store::open(files)
+                    .map_err(|e| setup(&format!("area {} files: {e}", entry.area)))?;
+                stores.insert(entry.area, (store, client.clone()));
+            }
+        }
+        let files = Arc::new(Files::new(
+            stores,
+            directory.clone(),
+            server_api.clone(),
+            metrics.clone(),
+            config.public_tls.is_some(),
+        ));
         let (stop, stop_rx) = watch::channel(false);
         let outbound =
             OutboundClient::with_ca_files(&config.outbound_ca_files).map_err(|e| setup(&e))?;
@@ -223,6 +253,7 @@ impl Edge {
         let fronted = Arc::new(Fronted {
             areas,
             server_api,
+            files,
             sessions,
             metrics,
             location: config.location.clone(),

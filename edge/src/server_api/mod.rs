@@ -40,7 +40,7 @@ use self::chatrooms::SetCall;
 use self::conversations::ExpansionScope;
 use self::endpoint::Endpoint;
 use self::rate_limit::RateLimiter;
-use meridian_access::directory::AppDirectory;
+use meridian_access::directory::{AppDirectory, Resolved};
 use meridian_access::error::ApiError;
 use meridian_access::params::Params;
 
@@ -135,6 +135,21 @@ impl ServerApi {
         response
     }
 
+    /// The app whose App Secret signed these headers (and not in a replay).
+    pub async fn authenticate(&self, headers: &http::HeaderMap) -> Result<Resolved, ApiError> {
+        let headers = auth::signed_headers(headers)?;
+        let app = self.directory.resolve(&headers.app_key).await?;
+        auth::verify(app.secret(), &headers)?;
+        let replay = if app.settings.strict_replay {
+            ReplayMode::Strict
+        } else {
+            ReplayMode::Compat
+        };
+        self.replay
+            .check(app.app_key(), &headers, now_ms(), replay)?;
+        Ok(app)
+    }
+
     async fn serve(&self, request: Request<Bytes>) -> Result<Map<String, Value>, ApiError> {
         let path = request.uri().path();
         let endpoint =
@@ -142,16 +157,8 @@ impl ServerApi {
         if request.method() != Method::POST {
             return Err(ApiError::param(format!("{path} takes POST")));
         }
-        let headers = auth::signed_headers(request.headers())?;
-        let app = self.directory.resolve(&headers.app_key).await?;
-        auth::verify(app.secret(), &headers)?;
+        let app = self.authenticate(request.headers()).await?;
         let now_ms = now_ms();
-        let replay = if app.settings.strict_replay {
-            ReplayMode::Strict
-        } else {
-            ReplayMode::Compat
-        };
-        self.replay.check(app.app_key(), &headers, now_ms, replay)?;
         let body = request.body();
         if body.len() > MAX_BODY_BYTES {
             return Err(ApiError::BodyTooLarge {

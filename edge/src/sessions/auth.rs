@@ -9,6 +9,7 @@ use meridian_regions::AreaCode;
 use super::error::SessionError;
 use super::Shared;
 use crate::now_ms;
+use meridian_access::directory::{AppDirectory, Resolved};
 use meridian_access::params::Params;
 use meridian_access::token;
 
@@ -63,24 +64,52 @@ pub(super) async fn authenticate(
     shared: &Shared,
     params: &ConnectParams,
 ) -> Result<Identity, SessionError> {
+    let user = user_of_token(&shared.directory, &params.app_key, &params.token).await?;
+    let sends_per_second = user
+        .app
+        .limits
+        .client_sends_per_second
+        .unwrap_or(shared.settings.sends_per_second);
+    Ok(Identity {
+        area: user.app.area,
+        app_key: params.app_key.clone(),
+        user_id: user.user_id,
+        client: user.client,
+        settings: user.settings,
+        sends_per_second,
+    })
+}
+
+/// The user a token of `app_key` names: issued with the app's secret, not expired, for a
+/// user who exists and is not banned.
+pub(crate) struct TokenUser {
+    pub(crate) app: Resolved,
+    pub(crate) user_id: String,
+    pub(crate) client: Arc<ClusterClient>,
+    pub(crate) settings: AppSettings,
+}
+
+pub(crate) async fn user_of_token(
+    directory: &AppDirectory,
+    app_key: &str,
+    user_token: &str,
+) -> Result<TokenUser, SessionError> {
     let incorrect = |why: &dyn std::fmt::Display| SessionError::TokenIncorrect(why.to_string());
-    let resolved = shared
-        .directory
-        .resolve(&params.app_key)
+    let resolved = directory
+        .resolve(app_key)
         .await
         .map_err(|e| incorrect(&e))?;
-    let claims = token::verify(resolved.secret(), &params.token).map_err(|e| incorrect(&e))?;
-    if claims.app_key != params.app_key {
+    let claims = token::verify(resolved.secret(), user_token).map_err(|e| incorrect(&e))?;
+    if claims.app_key != app_key {
         return Err(incorrect(&"issued for another app"));
     }
-    let client = shared
-        .directory
+    let client = directory
         .client(resolved.area)
         .cloned()
         .ok_or_else(|| incorrect(&"app not served here"))?;
     let access = client
         .read(Query::UserAccess {
-            app_key: params.app_key.clone(),
+            app_key: app_key.to_string(),
             user_id: claims.user_id.clone(),
         })
         .await;
@@ -102,16 +131,10 @@ pub(super) async fn authenticate(
         }
         Err(e) => return Err(SessionError::Unavailable(e.to_string())),
     };
-    let sends_per_second = resolved
-        .limits
-        .client_sends_per_second
-        .unwrap_or(shared.settings.sends_per_second);
-    Ok(Identity {
-        area: resolved.area,
-        app_key: params.app_key.clone(),
+    Ok(TokenUser {
+        app: resolved,
         user_id: claims.user_id,
         client,
         settings,
-        sends_per_second,
     })
 }

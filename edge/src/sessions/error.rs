@@ -7,7 +7,7 @@ use meridian_cluster::ClusterError;
 use meridian_proto::{codes, ServerFrame};
 
 #[derive(Debug, thiserror::Error)]
-pub(super) enum SessionError {
+pub(crate) enum SessionError {
     /// The frame or connection is malformed or names something it may not.
     #[error("{0}")]
     Invalid(String),

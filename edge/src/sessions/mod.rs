@@ -3,9 +3,9 @@
 //! feed is tailed in order and fanned out here; a connecting device first syncs from its
 //! cursor, so every message reaches it once and in order.
 
-mod auth;
+pub(crate) mod auth;
 mod delivery;
-mod error;
+pub(crate) mod error;
 mod registry;
 mod requests;
 mod session;

@@ -1,0 +1,299 @@
+//! `PUT /files/v1/uploads/{grant}`: stores the bytes, derives an image's thumbnail and
+//! preview, records the file in the cluster, and only then answers. An upload cut off or
+//! refused leaves no object behind; one answered is committed.
+
+use bytes::{Bytes, BytesMut};
+use http::header::CONTENT_LENGTH;
+use http::{Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use meridian_cluster::state::files::{FileAnswer, FileQuestion, FileRecord, RecordFile};
+use meridian_cluster::state::{Command, Envelope};
+use meridian_files::images::{self, Processed};
+use meridian_files::{ObjectName, Store};
+use meridian_proto::files::{FileKind, Uploaded};
+use meridian_telemetry::StreamBody;
+
+use super::links::{download_link, GrantClaims, Variant};
+use super::{json_answer, FileError, Files};
+use crate::metrics::{FileArea, UploadResult};
+use crate::now_ms;
+
+const DAY_MS: u64 = 86_400_000;
+
+impl Files {
+    pub(super) async fn upload(&self, request: Request<Incoming>) -> Response<StreamBody> {
+        let grant = request
+            .uri()
+            .path()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        // The app's area once the grant names one this edge knows.
+        let mut area = "unknown";
+        let result = self.try_upload(&grant, request, &mut area).await;
+        let outcome = match &result {
+            Ok(_) => "stored",
+            Err(error) => error.upload_result(),
+        };
+        self.metrics
+            .uploads
+            .with(&UploadResult {
+                area,
+                result: outcome,
+            })
+            .inc();
+        match result {
+            Ok(uploaded) => json_answer(
+                StatusCode::OK,
+                &serde_json::to_value(uploaded).unwrap_or_default(),
+            ),
+            Err(error) => error.response(),
+        }
+    }
+
+    async fn try_upload(
+        &self,
+        grant: &str,
+        request: Request<Incoming>,
+        area_label: &mut &'static str,
+    ) -> Result<Uploaded, FileError> {
+        let (claims, body, signature) = GrantClaims::read(grant)
+            .ok_or_else(|| FileError::Unauthorized("the upload URL is malformed".into()))?;
+        let app = self.directory.resolve(&claims.app_key).await?;
+        *area_label = app.area.as_str();
+        if !meridian_access::token::verify_signature(app.secret(), body, signature)
+            || claims.expires_ms < now_ms()
+        {
+            return Err(FileError::LinkInvalid);
+        }
+        let area = self.area(app.area)?;
+        // A declared length over the grant is refused before anything is read or stored.
+        let declared = request
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > claims.size) {
+            return Err(too_large(&claims));
+        }
+        let base_url = self.base_url(&request);
+        let FileAnswer::Budget(limits, _) = self
+            .ask(&area.cluster, &claims.app_key, FileQuestion::Budget)
+            .await?
+        else {
+            return Err(FileError::Unavailable(
+                "unexpected answer to a budget".into(),
+            ));
+        };
+        let original = ObjectName::Original {
+            app_key: &claims.app_key,
+            file_id: &claims.file_id,
+        };
+        let preview = ObjectName::Preview {
+            app_key: &claims.app_key,
+            file_id: &claims.file_id,
+        };
+        let stored = if claims.kind == FileKind::Image {
+            let bytes = read_whole(request.into_body(), &claims).await?;
+            store_image(&area.store, original, preview, bytes, limits.strip_exif).await?
+        } else {
+            stream_to_store(&area.store, original, request.into_body(), &claims).await?
+        };
+        let record = FileRecord {
+            file_id: claims.file_id.clone(),
+            kind: claims.kind,
+            owner: claims.owner.clone(),
+            size: stored.size,
+            content_type: content_type(&claims),
+            name: claims.name.clone(),
+            sha256: stored.sha256.clone(),
+            created_ms: now_ms(),
+            has_preview: stored
+                .processed
+                .as_ref()
+                .is_some_and(|p| p.preview.is_some()),
+        };
+        let command = Command::RecordFile(RecordFile {
+            app_key: claims.app_key.clone(),
+            record: record.clone(),
+        });
+        let envelope = Envelope {
+            area: app.area,
+            command,
+        };
+        if let Err(error) = area.cluster.write_one(envelope).await {
+            // Refused (quota) or unknown: the bytes go; a retry uploads them again.
+            let _ = area.store.delete(original).await;
+            let _ = area.store.delete(preview).await;
+            return Err(error.into());
+        }
+        self.metrics
+            .file_bytes_stored
+            .with(&FileArea { area: area_label })
+            .inc_by(stored.size + stored.preview_size);
+        let expires = now_ms() + u64::from(limits.link_valid_days) * DAY_MS;
+        let link = |variant| {
+            download_link(
+                &base_url,
+                app.secret(),
+                &claims.app_key,
+                &claims.file_id,
+                variant,
+                expires,
+            )
+        };
+        Ok(Uploaded {
+            file_id: record.file_id,
+            kind: record.kind,
+            size: record.size,
+            sha256: record.sha256,
+            content_type: record.content_type,
+            name: record.name,
+            url: link(Variant::Original),
+            thumbnail: stored.processed.as_ref().map(|p| p.thumbnail.clone()),
+            preview_url: record.has_preview.then(|| link(Variant::Preview)),
+            width: stored.processed.as_ref().map(|p| p.width),
+            height: stored.processed.as_ref().map(|p| p.height),
+        })
+    }
+}
+
+/// What was stored of an upload.
+struct Stored {
+    size: u64,
+    sha256: String,
+    preview_size: u64,
+    processed: Option<Processed>,
+}
+
+fn too_large(claims: &GrantClaims) -> FileError {
+    FileError::TooLarge {
+        what: "this upload (as granted)".into(),
+        limit: claims.size,
+    }
+}
+
+/// The content type the file is served with: as the uploader said, else by kind.
+fn content_type(claims: &GrantClaims) -> String {
+    if !claims.content_type.is_empty() {
+        return claims.content_type.clone();
+    }
+    match claims.kind {
+        FileKind::Gif => "image/gif",
+        FileKind::Voice => "audio/aac",
+        FileKind::Video => "video/mp4",
+        FileKind::Image | FileKind::File => "application/octet-stream",
+    }
+    .to_string()
+}
+
+/// The next chunk of the body, refusing more than the grant allows.
+async fn next_chunk(
+    body: &mut Incoming,
+    received: &mut u64,
+    claims: &GrantClaims,
+) -> Result<Option<Bytes>, FileError> {
+    loop {
+        let Some(frame) = body.frame().await else {
+            return Ok(None);
+        };
+        let frame =
+            frame.map_err(|e| FileError::Invalid(format!("the upload was cut off: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            *received += data.len() as u64;
+            if *received > claims.size {
+                return Err(too_large(claims));
+            }
+            return Ok(Some(data));
+        }
+    }
+}
+
+async fn read_whole(mut body: Incoming, claims: &GrantClaims) -> Result<Bytes, FileError> {
+    let mut received = 0;
+    let mut bytes = BytesMut::new();
+    while let Some(chunk) = next_chunk(&mut body, &mut received, claims).await? {
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes.freeze())
+}
+
+async fn stream_to_store(
+    store: &Store,
+    name: ObjectName<'_>,
+    mut body: Incoming,
+    claims: &GrantClaims,
+) -> Result<Stored, FileError> {
+    let mut upload = store.upload(name);
+    let mut received = 0;
+    loop {
+        match next_chunk(&mut body, &mut received, claims).await {
+            Ok(Some(chunk)) => {
+                if let Err(e) = upload.write(chunk).await {
+                    upload.abort().await;
+                    return Err(FileError::Unavailable(e.to_string()));
+                }
+            }
+            Ok(None) => break,
+            Err(error) => {
+                upload.abort().await;
+                return Err(error);
+            }
+        }
+    }
+    if received == 0 {
+        upload.abort().await;
+        return Err(FileError::Invalid("the upload is empty".into()));
+    }
+    let sha256 = upload
+        .finish()
+        .await
+        .map_err(|e| FileError::Unavailable(e.to_string()))?;
+    Ok(Stored {
+        size: received,
+        sha256,
+        preview_size: 0,
+        processed: None,
+    })
+}
+
+async fn store_image(
+    store: &Store,
+    original: ObjectName<'_>,
+    preview: ObjectName<'_>,
+    bytes: Bytes,
+    strip_exif: bool,
+) -> Result<Stored, FileError> {
+    let (bytes, processed) = tokio::task::spawn_blocking(move || {
+        let bytes = if strip_exif {
+            images::without_exif(bytes)
+        } else {
+            bytes
+        };
+        let processed = images::process(&bytes);
+        (bytes, processed)
+    })
+    .await
+    .map_err(|e| FileError::Unavailable(format!("image processing failed: {e}")))?;
+    let processed = processed.map_err(|e| FileError::Invalid(e.to_string()))?;
+    let sha256 = meridian_files::store::sha256_hex(&bytes);
+    let size = bytes.len() as u64;
+    let unavailable = |e: meridian_files::StoreError| FileError::Unavailable(e.to_string());
+    let mut preview_size = 0;
+    if let Some(resized) = &processed.preview {
+        preview_size = resized.len() as u64;
+        store
+            .put(preview, resized.clone())
+            .await
+            .map_err(unavailable)?;
+    }
+    store.put(original, bytes).await.map_err(unavailable)?;
+    Ok(Stored {
+        size,
+        sha256,
+        preview_size,
+        processed: Some(processed),
+    })
+}
