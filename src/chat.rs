@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
+use meridian_client::files;
 use meridian_client::server_api::{form, post_form};
 use meridian_client::{conversation, ConnectOptions, Connection, MessageBody};
 use meridian_dev::endpoints::Endpoints;
+use meridian_proto::files::FileKind;
 use meridian_proto::{ClientFrame, ServerFrame};
 use serde_json::json;
 use tokio::io::AsyncBufReadExt;
@@ -95,8 +97,12 @@ struct SendArgs {
     #[command(flatten)]
     target: Target,
     /// The message's text (an `RC:TxtMsg`).
+    #[arg(long, required_unless_present = "file", conflicts_with = "file")]
+    text: Option<String>,
+    /// Upload this file and send it: an image (`RC:ImgMsg`, with its thumbnail), GIF,
+    /// voice clip, short video or any other file (`RC:FileMsg`), by its extension.
     #[arg(long)]
-    text: String,
+    file: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -148,8 +154,16 @@ impl Device {
     }
 }
 
-/// A session of `who` on the first edge of its area; answers it and the App Key it used.
-async fn connect(who: &Who, device: &Device) -> anyhow::Result<(Connection, String)> {
+/// A session of `who` on the first edge of its area, with the App Key and token it used
+/// and the edge's session URL.
+struct Session {
+    connection: Connection,
+    app_key: String,
+    token: String,
+    ws: String,
+}
+
+async fn connect(who: &Who, device: &Device) -> anyhow::Result<Session> {
     let endpoints = Endpoints::read(&who.app.endpoints.path())?;
     let area = endpoints.area(&who.app.area)?;
     let api = area.api()?;
@@ -169,9 +183,9 @@ async fn connect(who: &Who, device: &Device) -> anyhow::Result<(Connection, Stri
         .context("no token in the getToken answer")?
         .to_string();
     let options = ConnectOptions {
-        url: ws,
+        url: ws.clone(),
         app_key: key.clone(),
-        token,
+        token: token.clone(),
         device_id: device.id.clone(),
         platform: device.platform.into(),
         cursor: device.cursor(),
@@ -179,7 +193,12 @@ async fn connect(who: &Who, device: &Device) -> anyhow::Result<(Connection, Stri
     };
     let mut connection = Connection::connect(&options).await?;
     match connection.next_within(ANSWER_WAIT).await? {
-        ServerFrame::Connected { .. } => Ok((connection, key)),
+        ServerFrame::Connected { .. } => Ok(Session {
+            connection,
+            app_key: key,
+            token,
+            ws,
+        }),
         ServerFrame::Error { code, message, .. } => bail!("refused ({code}): {message}"),
         other => bail!("unexpected first frame: {other:?}"),
     }
@@ -219,29 +238,80 @@ fn client_id(n: u64) -> String {
 }
 
 fn send_frame(client_id: String, to: &Conversation, text: &str) -> ClientFrame {
+    let content = json!({ "content": text }).to_string();
+    send_content(client_id, to, "RC:TxtMsg", content)
+}
+
+fn send_content(
+    client_id: String,
+    to: &Conversation,
+    object_name: &str,
+    content: String,
+) -> ClientFrame {
     ClientFrame::Send {
         client_id,
         conversation_type: to.kind,
         target_id: to.target.clone(),
         channel_id: String::new(),
-        object_name: "RC:TxtMsg".into(),
-        content: json!({ "content": text }).to_string(),
+        object_name: object_name.into(),
+        content,
         push_content: None,
         push_data: None,
         to_user_ids: Vec::new(),
     }
 }
 
+/// What a file is, by its extension: the message type it goes in and its content type.
+fn file_kind(name: &str) -> (FileKind, &'static str) {
+    let extension = name
+        .rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+        .unwrap_or_default();
+    match extension.as_str() {
+        "jpg" | "jpeg" => (FileKind::Image, "image/jpeg"),
+        "png" => (FileKind::Image, "image/png"),
+        "webp" => (FileKind::Image, "image/webp"),
+        "gif" => (FileKind::Gif, "image/gif"),
+        "aac" | "m4a" => (FileKind::Voice, "audio/aac"),
+        "mp3" => (FileKind::Voice, "audio/mpeg"),
+        "mp4" => (FileKind::Video, "video/mp4"),
+        "mov" => (FileKind::Video, "video/quicktime"),
+        "pdf" => (FileKind::File, "application/pdf"),
+        "txt" => (FileKind::File, "text/plain"),
+        _ => (FileKind::File, "application/octet-stream"),
+    }
+}
+
 async fn send_one(who: &Who, args: SendArgs) -> anyhow::Result<()> {
     let to = args.target.resolve()?;
     let device = Device::new(who, "send", "Web");
-    let (mut connection, _) = connect(who, &device).await?;
+    let Session {
+        mut connection,
+        token,
+        ws,
+        ..
+    } = connect(who, &device).await?;
     if to.kind == conversation::CHATROOM {
         join(&mut connection, &to.target).await?;
     }
-    connection
-        .send(&send_frame(client_id(0), &to, &args.text))
-        .await?;
+    let frame = match (&args.text, &args.file) {
+        (Some(text), _) => send_frame(client_id(0), &to, text),
+        (None, Some(path)) => {
+            let bytes = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let (kind, content_type) = file_kind(&name);
+            let edge = files::edge_base(&ws);
+            let uploaded =
+                files::upload(&edge, &token, kind, &name, content_type, bytes.into()).await?;
+            let content = files::message_content(&uploaded).to_string();
+            send_content(client_id(0), &to, kind.object_name(), content)
+        }
+        (None, None) => bail!("--text or --file is needed"),
+    };
+    connection.send(&frame).await?;
     loop {
         match connection.next_within(ANSWER_WAIT).await? {
             ServerFrame::Ack {
@@ -266,7 +336,7 @@ async fn send_one(who: &Who, args: SendArgs) -> anyhow::Result<()> {
 async fn listen_for(who: &Who, args: ListenArgs) -> anyhow::Result<()> {
     let device = Device::new(who, "listen", "Desktop");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout);
-    let (mut connection, _) = connect(who, &device).await?;
+    let Session { mut connection, .. } = connect(who, &device).await?;
     let mut printed = 0;
     if let Some(room) = &args.chatroom {
         // The room's latest messages are context, not received messages.
@@ -307,7 +377,11 @@ async fn listen_for(who: &Who, args: ListenArgs) -> anyhow::Result<()> {
 /// [`ANSWER_WAIT`]) for the answers to what it sent.
 async fn interactive(who: &Who) -> anyhow::Result<()> {
     let device = Device::new(who, "chat", "Desktop");
-    let (mut connection, app_key) = connect(who, &device).await?;
+    let Session {
+        mut connection,
+        app_key,
+        ..
+    } = connect(who, &device).await?;
     eprintln!(
         "connected as {} to {}'s demo app, env {} (app key {app_key}).\n\
          /to USER, /group GROUP, /room ROOM choose the conversation; Ctrl-D quits.",

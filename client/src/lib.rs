@@ -19,6 +19,7 @@ use tokio_tungstenite::WebSocketStream;
 pub use meridian_proto::{codes, conversation, MessageBody};
 pub use resilient::{Acked, Backoff, Client, Outgoing, SendError, Sender};
 
+pub mod files;
 pub mod nav;
 mod resilient;
 pub mod server_api;

@@ -75,7 +75,10 @@ pub async fn post_form(
 #[derive(Debug, Clone)]
 pub struct Answer {
     pub status: u16,
+    /// The body as text (invalid UTF-8 replaced) …
     pub body: String,
+    /// … and as sent.
+    pub body_bytes: Bytes,
 }
 
 /// [`post_form`] signed by a clock `clock_offset_secs` off, answering whatever came back.
@@ -124,6 +127,7 @@ pub async fn exchange(
         anyhow::Ok(Answer {
             status,
             body: String::from_utf8_lossy(&answer).into_owned(),
+            body_bytes: answer,
         })
     };
     tokio::time::timeout(timeout, exchange)

@@ -358,6 +358,16 @@ pub async fn raw_http(
     headers: &[(String, String)],
     body: &[u8],
 ) -> meridian_rpc::http::HttpAnswer {
+    raw_http_with_head(url, method, headers, body).await.0
+}
+
+/// [`raw_http`], also answering the response's head (status line and headers) as text.
+pub async fn raw_http_with_head(
+    url: &str,
+    method: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> (meridian_rpc::http::HttpAnswer, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rest = url.trim_start_matches("http://");
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
@@ -387,10 +397,11 @@ pub async fn raw_http(
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    meridian_rpc::http::HttpAnswer {
+    let answer = meridian_rpc::http::HttpAnswer {
         status,
         body: response[split..].to_vec().into(),
-    }
+    };
+    (answer, head)
 }
 
 /// Hex SHA-1 of `secret + nonce + timestamp`, computed here independently of Meridian's

@@ -1,0 +1,288 @@
+//! The file service through a real `meridian dev` (FILE-01..03): a photo uploaded by one
+//! user reaches another as an `RC:ImgMsg` whose link serves the identical bytes, with a
+//! thumbnail and a preview; links are signed and expire; limits and quotas refuse before
+//! anything is stored.
+
+mod common;
+
+use std::io::Cursor;
+
+use bytes::Bytes;
+use common::{admin_json, binary, connect, synced, Api, FRAME_WAIT};
+use image::{ImageFormat, RgbImage};
+use meridian_client::files;
+use meridian_files::store::sha256_hex;
+use meridian_proto::files::{FileKind, Uploaded};
+use meridian_proto::{ClientFrame, ServerFrame};
+use meridian_testkit::{raw_http_with_head, DevDeployment};
+use serde_json::{json, Value};
+
+fn png(width: u32, height: u32) -> Bytes {
+    let image = RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 99]));
+    let mut out = Cursor::new(Vec::new());
+    image.write_to(&mut out, ImageFormat::Png).unwrap();
+    Bytes::from(out.into_inner())
+}
+
+async fn get(url: &str, headers: &[(&str, &str)]) -> (u16, String, Bytes) {
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    let (answer, head) = raw_http_with_head(url, "GET", &headers, b"").await;
+    (answer.status, head.to_ascii_lowercase(), answer.body)
+}
+
+/// `POST /files/v1/grants` as a user; the status and the answer.
+async fn grant(edge: &str, token: &str, body: Value) -> (u16, Value) {
+    let headers = vec![("Authorization".to_string(), format!("Bearer {token}"))];
+    let (answer, _) = raw_http_with_head(
+        &format!("{edge}/files/v1/grants"),
+        "POST",
+        &headers,
+        body.to_string().as_bytes(),
+    )
+    .await;
+    (
+        answer.status,
+        serde_json::from_slice(&answer.body).unwrap_or(Value::Null),
+    )
+}
+
+// covers: FILE-01, FILE-02, FILE-03
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_travels_from_upload_to_message_to_identical_download() {
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let api = Api::new(&dev, "SG", "prod");
+    let ws = dev.ws("SG");
+    let edge = files::edge_base(&ws);
+    let alice_token = api.token("alice").await;
+
+    // Upload a 2000×1000 photo: it gets a thumbnail and a preview.
+    let photo = png(2000, 1000);
+    let uploaded = files::upload(
+        &edge,
+        &alice_token,
+        FileKind::Image,
+        "beach.png",
+        "image/png",
+        photo.clone(),
+    )
+    .await
+    .expect("upload");
+    assert_eq!(uploaded.size, photo.len() as u64);
+    assert_eq!(uploaded.sha256, sha256_hex(&photo));
+    assert_eq!((uploaded.width, uploaded.height), (Some(2000), Some(1000)));
+    let thumbnail = base64_decode(uploaded.thumbnail.as_deref().expect("thumbnail"));
+    let thumbnail = image::load_from_memory(&thumbnail).expect("a JPEG thumbnail");
+    assert_eq!((thumbnail.width(), thumbnail.height()), (240, 120));
+
+    // Sent as an image message, it reaches bob, whose download of the link is identical.
+    let mut alice = connect(&ws, &api, "alice", "alice-phone", "iOS", None).await;
+    synced(&mut alice).await;
+    let mut bob = connect(&ws, &api, "bob", "bob-phone", "Android", None).await;
+    synced(&mut bob).await;
+    alice
+        .send(&ClientFrame::Send {
+            client_id: "img-1".into(),
+            conversation_type: 1,
+            target_id: "bob".into(),
+            channel_id: String::new(),
+            object_name: FileKind::Image.object_name().into(),
+            content: files::message_content(&uploaded).to_string(),
+            push_content: None,
+            push_data: None,
+            to_user_ids: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let received = loop {
+        match bob
+            .next_within(FRAME_WAIT)
+            .await
+            .expect("the image message")
+        {
+            ServerFrame::Message(message) => break message,
+            _ => continue,
+        }
+    };
+    assert_eq!(received.object_name, "RC:ImgMsg");
+    let content: Value = serde_json::from_str(&received.content).unwrap();
+    let link = content["imageUri"].as_str().expect("imageUri").to_string();
+    let downloaded = files::download(&link).await.expect("download");
+    assert_eq!(sha256_hex(&downloaded), uploaded.sha256);
+
+    // The preview is a 1080-wide JPEG.
+    let preview = files::download(uploaded.preview_url.as_deref().expect("preview"))
+        .await
+        .unwrap();
+    let preview = image::load_from_memory(&preview).expect("a JPEG preview");
+    assert_eq!((preview.width(), preview.height()), (1080, 540));
+
+    // One byte range, with its headers; a range past the end is refused.
+    let (status, head, body) = get(&link, &[("Range", "bytes=100-199")]).await;
+    assert_eq!(status, 206, "{head}");
+    assert_eq!(&body[..], &photo[100..200]);
+    assert!(
+        head.contains(&format!("content-range: bytes 100-199/{}", photo.len())),
+        "{head}"
+    );
+    assert!(head.contains("content-type: image/png"), "{head}");
+    assert!(head.contains("access-control-allow-origin: *"), "{head}");
+    let (status, head, _) = get(&link, &[("Range", &format!("bytes={}-", photo.len()))]).await;
+    assert_eq!(status, 416, "{head}");
+
+    // A tampered link (another file's id, or a changed expiry) is refused.
+    let tampered = link.replace(&uploaded.file_id, &"0".repeat(32));
+    assert_eq!(get(&tampered, &[]).await.0, 403);
+    let expiry = link.split("e=").nth(1).unwrap().split('&').next().unwrap();
+    let later = (expiry.parse::<u64>().unwrap() + 1).to_string();
+    assert_eq!(get(&link.replace(expiry, &later), &[]).await.0, 403);
+    // An expired link, signed as the service signs (see docs/files.md), is refused too.
+    let expired_at = 1_000u64;
+    let text = format!("file\n{}\n{}\n{expired_at}", api.key, uploaded.file_id);
+    let signature = meridian_access::token::sign(&api.secret, &text);
+    let expired = format!(
+        "{edge}/files/v1/{}/{}?e={expired_at}&s={signature}",
+        api.key, uploaded.file_id
+    );
+    let (status, _, body) = get(&expired, &[]).await;
+    assert_eq!(status, 403, "{}", String::from_utf8_lossy(&body));
+    // The same signing with a live expiry is accepted: the refusal above was the expiry.
+    let live_at = meridian_clock::now_ms() + 60_000;
+    let text = format!("file\n{}\n{}\n{live_at}", api.key, uploaded.file_id);
+    let signature = meridian_access::token::sign(&api.secret, &text);
+    let live = format!(
+        "{edge}/files/v1/{}/{}?e={live_at}&s={signature}",
+        api.key, uploaded.file_id
+    );
+    assert_eq!(get(&live, &[]).await.0, 200);
+
+    // A file downloads as an attachment under its name; the app server uploads too.
+    let report = Bytes::from_static(b"%PDF-1.4 quarterly numbers");
+    let filed = upload_as_app_server(&api, &edge, "季度报告.pdf", report.clone()).await;
+    assert_eq!(filed.kind, FileKind::File);
+    let (status, head, body) = get(&filed.url, &[]).await;
+    assert_eq!((status, &body[..]), (200, &report[..]));
+    assert!(
+        head.contains("content-disposition: attachment; filename=\"____.pdf\"; filename*=utf-8''%e5%ad%a3%e5%ba%a6%e6%8a%a5%e5%91%8a.pdf"),
+        "{head}"
+    );
+
+    // Usage counts both files.
+    let path = format!("/admin/v1/apps/{}/file-limits", api.key);
+    let (status, budget) = admin_json(&dev, "GET", &path, Value::Null).await;
+    assert_eq!(status, 200, "{budget}");
+    assert_eq!(
+        budget["usage"],
+        json!({"bytes": photo.len() + report.len(), "files": 2})
+    );
+
+    limits_refuse_before_anything_is_stored(&dev, &api, &edge, &alice_token, &budget).await;
+}
+
+/// Over a kind's limit or the quota, nothing is stored and usage does not move.
+async fn limits_refuse_before_anything_is_stored(
+    dev: &DevDeployment,
+    api: &Api,
+    edge: &str,
+    token: &str,
+    budget: &Value,
+) {
+    let path = format!("/admin/v1/apps/{}/file-limits", api.key);
+    let used = budget["usage"]["bytes"].as_u64().unwrap();
+    for bad in [
+        json!({"maxBytes": {"image": 0}}),
+        json!({"quotaBytes": 0}),
+        json!({"linkValidDays": 0}),
+        json!({"quota": 1}),
+    ] {
+        let (status, answer) = admin_json(dev, "PUT", &path, bad.clone()).await;
+        assert_eq!(status, 400, "{bad}: {answer}");
+    }
+    let limits = json!({"maxBytes": {"image": 1000, "file": 100}, "quotaBytes": used + 150});
+    let (status, answer) = admin_json(dev, "PUT", &path, limits).await;
+    assert_eq!(status, 200, "{answer}");
+
+    // At the edge of a kind's limit: 100 bytes of file is granted, 101 is not.
+    let (status, answer) = grant(
+        edge,
+        token,
+        json!({"kind": "file", "size": 101, "name": "a.bin"}),
+    )
+    .await;
+    assert_eq!(
+        (status, &answer["code"], &answer["limit"]),
+        (413, &json!("too_large"), &json!(100)),
+        "{answer}"
+    );
+    let (status, granted) = grant(
+        edge,
+        token,
+        json!({"kind": "file", "size": 100, "name": "a.bin"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{granted}");
+    // Sending more than granted is refused before a byte is stored.
+    let upload_url = granted["uploadUrl"].as_str().unwrap();
+    let (answer, _) = raw_http_with_head(upload_url, "PUT", &[], &[7u8; 101]).await;
+    assert_eq!(answer.status, 413, "{}", answer.text());
+    let files_dir = dev
+        .endpoints_file
+        .parent()
+        .unwrap()
+        .join("SG")
+        .join("files")
+        .join(&api.key);
+    let file_id = granted["fileId"].as_str().unwrap();
+    assert!(!files_dir.join(file_id).exists());
+    // Over the quota: 150 bytes remain, so 151 is refused at the grant.
+    let (status, answer) = grant(edge, token, json!({"kind": "image", "size": 151})).await;
+    assert_eq!(
+        (status, &answer["code"]),
+        (403, &json!("quota")),
+        "{answer}"
+    );
+    // Not an image: refused, nothing kept.
+    let (status, granted) = grant(edge, token, json!({"kind": "image", "size": 12})).await;
+    assert_eq!(status, 200, "{granted}");
+    let (answer, _) = raw_http_with_head(
+        granted["uploadUrl"].as_str().unwrap(),
+        "PUT",
+        &[],
+        b"not an image",
+    )
+    .await;
+    assert_eq!(answer.status, 400, "{}", answer.text());
+    assert!(!files_dir.join(granted["fileId"].as_str().unwrap()).exists());
+    // A bad token gets no grant.
+    let (status, _) = grant(edge, "bm90IGEgdG9rZW4", json!({"kind": "file", "size": 1})).await;
+    assert_eq!(status, 401);
+
+    let (_, after) = admin_json(dev, "GET", &path, Value::Null).await;
+    assert_eq!(after["usage"], budget["usage"]);
+}
+
+async fn upload_as_app_server(api: &Api, edge: &str, name: &str, bytes: Bytes) -> Uploaded {
+    let body = json!({"kind": "file", "size": bytes.len(), "name": name, "contentType": "application/pdf"});
+    let (answer, _) = raw_http_with_head(
+        &format!("{edge}/files/v1/grants"),
+        "POST",
+        &api.headers(),
+        body.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let grant: Value = serde_json::from_slice(&answer.body).unwrap();
+    let (answer, _) =
+        raw_http_with_head(grant["uploadUrl"].as_str().unwrap(), "PUT", &[], &bytes).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    serde_json::from_slice(&answer.body).unwrap()
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .expect("base64")
+}
