@@ -4,6 +4,7 @@
 //! cursor, so every message reaches it once and in order.
 
 mod auth;
+mod commercial;
 mod delivery;
 mod error;
 mod registry;
