@@ -308,6 +308,11 @@ impl Navigator {
     }
 }
 
+/// `serverAddr` transport codes as the commercial Web SDK 5.x reads them (it connects
+/// `ws://` for 5 and `wss://` for anything else; COMMERCIAL-PROTOCOL.md).
+const TRANSPORT_WS: u8 = 5;
+const TRANSPORT_WSS: u8 = 6;
+
 /// `serverAddr`: every edge, best first, weights falling by rank.
 fn server_addrs(edges: &[EdgeState]) -> Vec<Value> {
     edges
@@ -316,7 +321,7 @@ fn server_addrs(edges: &[EdgeState]) -> Vec<Value> {
         .map(|(rank, e)| {
             json!({
                 "addr": e.host_port(),
-                "protocol": if e.tls() { "wss" } else { "ws" },
+                "protocol": if e.tls() { TRANSPORT_WSS } else { TRANSPORT_WS },
                 "weight": 100usize.saturating_sub(rank * 10).max(1),
             })
         })
