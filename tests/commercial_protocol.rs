@@ -233,7 +233,7 @@ async fn a_commercial_client_connects_sends_and_pulls_beside_a_json_client() {
         .collect();
     assert_eq!(
         uids,
-        [reply_uid.clone()],
+        [reply_uid.as_str()],
         "alice's own message is not pulled back"
     );
     let reply = &pulled.list[0];
