@@ -3,7 +3,8 @@
 //! (`tests/commercial_web/imlib_next.mjs`, puppeteer-core) against a `meridian dev`: it
 //! finds the edge through Meridian's nav (`navigators`, across origins), connects with a
 //! token from the Server API over the commercial protocol (edge/COMMERCIAL-PROTOCOL.md),
-//! and exchanges text messages with a client of Meridian's Rust SDK.
+//! exchanges text messages with a client of Meridian's Rust SDK, lists its conversations
+//! with their unread counts, pages its history, recalls a message and joins a chatroom.
 //! `scripts/test` installs Node.js, npm and chromium; this test runs `npm ci` in
 //! tests/commercial_web when its packages are missing or older than the lock file.
 // covers: WEB-06
@@ -18,9 +19,9 @@ use common::{binary, text, Api};
 use meridian_client::Connection;
 use meridian_proto::ServerFrame;
 use meridian_testkit::DevDeployment;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdout, Command};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 /// The browser starts, loads the SDK, asks nav and connects within this.
 const WAIT: Duration = Duration::from_secs(60);
@@ -32,25 +33,43 @@ fn page_dir() -> PathBuf {
 /// The page's script, reporting one JSON event per line.
 struct Page {
     child: Child,
+    commands: ChildStdin,
     events: Lines<BufReader<ChildStdout>>,
 }
 
 impl Page {
-    async fn start(script: &str, nav: &str, api: &Api, token: &str, peer: &str) -> Self {
+    async fn start(script: &str, nav: &str, api: &Api, token: &str) -> Self {
         let mut child = Command::new("node")
             .arg(script)
             .current_dir(page_dir())
             .env("NAV", nav)
             .env("APP_KEY", &api.key)
             .env("TOKEN", token)
-            .env("PEER", peer)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .expect("node (scripts/test installs Node.js)");
         let events = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        Self { child, events }
+        let commands = child.stdin.take().expect("stdin");
+        Self {
+            child,
+            commands,
+            events,
+        }
+    }
+
+    /// Has the page carry out `command`; what the SDK answered (its `code` must be 0).
+    async fn ask(&mut self, command: Value) -> Value {
+        let name = command["do"].as_str().expect("a command").to_string();
+        let line = format!("{command}\n");
+        self.commands
+            .write_all(line.as_bytes())
+            .await
+            .expect("sent");
+        let answer = self.event(&name).await;
+        assert_eq!(answer["code"], 0, "{name}: {answer}");
+        answer
     }
 
     /// The next event named `name`; the script's errors fail the test.
@@ -71,8 +90,8 @@ impl Page {
     }
 
     async fn quit(mut self) {
-        let mut stdin = self.child.stdin.take().expect("stdin");
-        stdin.write_all(b"quit\n").await.expect("quit");
+        let quit = b"{\"do\":\"quit\"}\n";
+        self.commands.write_all(quit).await.expect("quit");
         let status = tokio::time::timeout(WAIT, self.child.wait())
             .await
             .expect("the script ends")
@@ -91,6 +110,30 @@ async fn message(connection: &mut Connection) -> meridian_client::MessageBody {
     }
 }
 
+/// Sends a text from the Rust client; its msgUID.
+async fn send(
+    connection: &mut Connection,
+    client_id: &str,
+    kind: u8,
+    to: &str,
+    said: &str,
+) -> String {
+    let content = serde_json::json!({ "content": said }).to_string();
+    connection
+        .send(&text(client_id, kind, to, &content))
+        .await
+        .unwrap();
+    loop {
+        match connection.next_within(WAIT).await.expect("ack") {
+            ServerFrame::Ack { msg_uid, .. } => return msg_uid,
+            ServerFrame::Message(_)
+            | ServerFrame::Synced { .. }
+            | ServerFrame::ChatroomJoined { .. } => continue,
+            other => panic!("expected an ack, got {other:?}"),
+        }
+    }
+}
+
 #[tokio::test]
 async fn the_official_imlib_next_in_chromium_chats_with_a_meridian_client() {
     common::npm_install(&page_dir());
@@ -102,13 +145,15 @@ async fn the_official_imlib_next_in_chromium_chats_with_a_meridian_client() {
 
     let nav = dev.endpoints["nav"][0].as_str().expect("a nav");
     let token = api.token("bob").await;
-    let mut page = Page::start("imlib_next.mjs", nav, &api, &token, "alice").await;
+    let mut page = Page::start("imlib_next.mjs", nav, &api, &token).await;
     assert_eq!(page.event("connected").await["userId"], "bob");
 
     // The page sends; the Meridian client receives it.
-    let sent = page.event("sent").await;
+    let hello = page
+        .ask(json!({"do": "send", "to": "alice", "text": "hello from imlib-next"}))
+        .await;
     let got = message(&mut alice).await;
-    assert_eq!(Some(got.msg_uid.as_str()), sent["messageUId"].as_str());
+    assert_eq!(Some(got.msg_uid.as_str()), hello["messageUId"].as_str());
     assert_eq!(
         (got.sender_user_id.as_str(), got.object_name.as_str()),
         ("bob", "RC:TxtMsg")
@@ -116,21 +161,75 @@ async fn the_official_imlib_next_in_chromium_chats_with_a_meridian_client() {
     let content: Value = serde_json::from_str(&got.content).expect("JSON content");
     assert_eq!(content["content"], "hello from imlib-next");
 
-    // The Meridian client answers; the page receives it.
+    // The Meridian client answers three times; the page receives each once, in order.
+    let mut replies = Vec::new();
+    for (i, said) in ["one", "two", "three"].into_iter().enumerate() {
+        replies.push(send(&mut alice, &format!("a{i}"), 1, "bob", said).await);
+    }
+    for (uid, said) in replies.iter().zip(["one", "two", "three"]) {
+        let received = page.event("received").await;
+        assert_eq!(received["messageUId"], uid.as_str());
+        assert_eq!(received["senderUserId"], "alice");
+        assert_eq!(received["content"]["content"], said);
+    }
+
+    // Its conversation list: alice's chat, three unread, the last message "three".
+    let listed = page.ask(json!({"do": "conversations"})).await;
+    let chats = listed["list"].as_array().expect("a list");
+    let chat = chats
+        .iter()
+        .find(|c| c["targetId"] == "alice")
+        .unwrap_or_else(|| panic!("alice's chat in {listed}"));
+    assert_eq!(chat["conversationType"], 1);
+    assert_eq!(chat["unreadMessageCount"], 3);
+    assert_eq!(chat["latestMessageUId"], replies[2].as_str());
+
+    // Its history in pages of two, the newest first: (two, three), then (hello, one).
+    let uids = |page: &Value| -> Vec<String> {
+        let list = page["list"].as_array().expect("a list");
+        list.iter()
+            .map(|m| m["messageUId"].as_str().expect("uid").to_string())
+            .collect()
+    };
+    let newest = page
+        .ask(json!({"do": "history", "with": "alice", "count": 2, "timestamp": 0}))
+        .await;
+    assert_eq!(uids(&newest), [replies[1].clone(), replies[2].clone()]);
+    assert_eq!(newest["hasMore"], true);
+    let before = newest["list"][0]["sentTime"].clone();
+    let older = page
+        .ask(json!({"do": "history", "with": "alice", "count": 2, "timestamp": before}))
+        .await;
+    let hello_uid = hello["messageUId"].as_str().expect("uid").to_string();
+    assert_eq!(uids(&older), [hello_uid.clone(), replies[0].clone()]);
+
+    // It recalls its message: the Meridian client is told which.
+    page.ask(
+        json!({"do": "recall", "to": "alice", "messageUId": hello_uid,
+                    "sentTime": hello["sentTime"]}),
+    )
+    .await;
+    let notice = message(&mut alice).await;
+    assert_eq!(notice.object_name, "RC:RcCmd");
+    assert!(notice.content.contains(&hello_uid), "{}", notice.content);
+
+    // It joins a chatroom and hears what is said there.
+    api.ok("/chatroom/create.json", "chatroom[lobby]=Lobby")
+        .await;
+    page.ask(json!({"do": "join", "roomId": "lobby"})).await;
     alice
-        .send(&text("a1", 1, "bob", r#"{"content":"hi from meridian"}"#))
+        .send(&meridian_proto::ClientFrame::JoinChatroom {
+            req_id: 1,
+            chatroom_id: "lobby".into(),
+        })
         .await
         .unwrap();
-    let reply_uid = loop {
-        match alice.next_within(WAIT).await.expect("ack") {
-            ServerFrame::Ack { msg_uid, .. } => break msg_uid,
-            ServerFrame::Message(_) | ServerFrame::Synced { .. } => continue,
-            other => panic!("expected an ack, got {other:?}"),
-        }
-    };
-    let received = page.event("received").await;
-    assert_eq!(received["messageUId"], reply_uid.as_str());
-    assert_eq!(received["senderUserId"], "alice");
-    assert_eq!(received["content"]["content"], "hi from meridian");
+    let in_room = send(&mut alice, "r1", 4, "lobby", "welcome").await;
+    let heard = page.event("received").await;
+    assert_eq!(
+        (heard["conversationType"].clone(), heard["targetId"].clone()),
+        (json!(4), json!("lobby"))
+    );
+    assert_eq!(heard["messageUId"], in_room.as_str());
     page.quit().await;
 }

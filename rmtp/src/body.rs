@@ -146,6 +146,104 @@ pub struct NotifyMsg {
     pub time: Option<i64>,
 }
 
+/// A page of history (QUERY `qryPMsg`, `qryGMsg`, `qryCHMsg`, `qrySMsg`).
+#[derive(Clone, PartialEq, Message)]
+pub struct HistoryMsgInput {
+    /// The conversation's target (the peer, group or room).
+    #[prost(string, optional, tag = "1")]
+    pub target_id: Option<String>,
+    /// ms; with order 0, messages sent before it.
+    #[prost(int64, optional, tag = "2")]
+    pub time: Option<i64>,
+    #[prost(int32, optional, tag = "3")]
+    pub count: Option<i32>,
+    /// 0: older than `time`, newest first; 1: newer.
+    #[prost(int32, optional, tag = "4")]
+    pub order: Option<i32>,
+    #[prost(string, optional, tag = "5")]
+    pub bus_channel: Option<String>,
+}
+
+/// A history page (the schema's own spelling).
+#[derive(Clone, PartialEq, Message)]
+pub struct HistoryMsgOuput {
+    #[prost(message, repeated, tag = "1")]
+    pub list: Vec<DownStreamMessage>,
+    /// The oldest message's time: where the next page starts.
+    #[prost(int64, required, tag = "2")]
+    pub sync_time: i64,
+    /// 1: there are more.
+    #[prost(int32, required, tag = "3")]
+    pub has_msg: i32,
+}
+
+/// The conversation list's request (QUERY `qryRelationR`, `qryRelation`).
+#[derive(Clone, PartialEq, Message)]
+pub struct RelationQryInput {
+    #[prost(int32, optional, tag = "2")]
+    pub count: Option<i32>,
+}
+
+/// One conversation of the list.
+#[derive(Clone, PartialEq, Message)]
+pub struct RelationInfo {
+    /// The conversation type code.
+    #[prost(int32, required, tag = "1")]
+    pub r#type: i32,
+    /// The conversation's target.
+    #[prost(string, required, tag = "2")]
+    pub user_id: String,
+    #[prost(message, optional, tag = "3")]
+    pub msg: Option<DownStreamMessage>,
+    #[prost(int64, optional, tag = "5")]
+    pub unread_count: Option<i64>,
+    #[prost(string, optional, tag = "6")]
+    pub bus_channel: Option<String>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct RelationsOutput {
+    #[prost(message, repeated, tag = "1")]
+    pub info: Vec<RelationInfo>,
+    #[prost(bool, optional, tag = "2")]
+    pub is_finished: Option<bool>,
+}
+
+/// Joining or leaving a chatroom (QUERY `joinChrm`, `joinChrmR`, `exitChrm`).
+#[derive(Clone, PartialEq, Message)]
+pub struct ChrmInput {
+    #[prost(int32, required, tag = "1")]
+    pub nothing: i32,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct ChrmOutput {
+    #[prost(int32, required, tag = "1")]
+    pub nothing: i32,
+    /// ms.
+    #[prost(int64, optional, tag = "3")]
+    pub join_time: Option<i64>,
+}
+
+/// A chatroom's messages after `syncTime` (QUERY `chrmPull`).
+#[derive(Clone, PartialEq, Message)]
+pub struct ChrmPullMsg {
+    #[prost(int64, required, tag = "1")]
+    pub sync_time: i64,
+    #[prost(int32, required, tag = "2")]
+    pub count: i32,
+}
+
+/// A chatroom pull's answer: each message an encoded [`DownStreamMessage`].
+#[derive(Clone, PartialEq, Message)]
+pub struct ChrmDownStreamMessages {
+    #[prost(bytes = "vec", repeated, tag = "1")]
+    pub list: Vec<Vec<u8>>,
+    /// The newest message's time (ms): the next pull's `syncTime`.
+    #[prost(int64, required, tag = "2")]
+    pub sync_time: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

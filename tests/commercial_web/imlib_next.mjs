@@ -1,10 +1,13 @@
 // The official @rongcloud/imlib-next (with @rongcloud/engine), as published on npm and
 // unmodified, in Debian's chromium (puppeteer-core), initialised with `navigators` set to
 // a meridian dev nav. Driven by tests/commercial_web.rs through lines of JSON:
-//   env NAV, APP_KEY, TOKEN, PEER (the Meridian client's user), CHROMIUM
-//   stdout: {"event":"connected","userId"}, {"event":"sent","messageUId"},
-//           {"event":"received","messageUId","senderUserId","content"}, {"event":"error",…}
-//   stdin:  one line "quit" ends it.
+//   env NAV, APP_KEY, TOKEN, CHROMIUM (SDK_CONSOLE=1 copies the page's console to stderr)
+//   stdin:  one command a line: {"do":"send","to","text"}, {"do":"conversations"},
+//           {"do":"history","with","count","timestamp"}, {"do":"recall","to","messageUId",
+//           "sentTime"}, {"do":"join","roomId"}, {"do":"quit"}
+//   stdout: {"event":"connected","userId"}, one answer per command (`event` is the
+//           command's name: what the SDK answered), {"event":"received",…} for every
+//           message, {"event":"error",…} when something fails.
 // A static server gives the page the packages' own ES modules from node_modules.
 
 import { readFile } from "node:fs/promises";
@@ -84,12 +87,7 @@ try {
   await page.exposeFunction("report", report);
   await page.goto(`${site.origin}/`);
   await page.waitForFunction(() => "RongIMLib" in window);
-  const options = {
-    appkey: env("APP_KEY"),
-    nav: env("NAV"),
-    token: env("TOKEN"),
-    peer: env("PEER"),
-  };
+  const options = { appkey: env("APP_KEY"), nav: env("NAV"), token: env("TOKEN") };
   const connected = await page.evaluate(async ({ appkey, nav, token }) => {
     const im = window.RongIMLib;
     im.init({ appkey, navigators: [nav] });
@@ -97,6 +95,9 @@ try {
       for (const m of messages) {
         window.report({
           event: "received",
+          conversationType: m.conversationType,
+          targetId: m.targetId,
+          messageType: m.messageType,
           messageUId: m.messageUId,
           senderUserId: m.senderUserId,
           content: m.content,
@@ -112,23 +113,62 @@ try {
   }
   report({ event: "connected", userId: connected.userId });
 
-  const sent = await page.evaluate(async ({ peer }) => {
-    const im = window.RongIMLib;
-    const message = new im.TextMessage({ content: "hello from imlib-next" });
-    const answer = await im.sendMessage(
-      { conversationType: im.ConversationType.PRIVATE, targetId: peer },
-      message,
-    );
-    return { code: answer.code, messageUId: answer.data?.messageUId };
-  }, options);
-  if (sent.code !== 0) {
-    report({ event: "error", where: "send", error: sent });
-    await quit(1);
-  }
-  report({ event: "sent", messageUId: sent.messageUId });
-
   for await (const line of createInterface({ input: process.stdin })) {
-    if (line.trim() === "quit") break;
+    const command = JSON.parse(line);
+    if (command.do === "quit") break;
+    const answer = await page.evaluate(async (command) => {
+      const im = window.RongIMLib;
+      const privately = (targetId) => ({ conversationType: im.ConversationType.PRIVATE, targetId });
+      const done = (result, data) => ({ code: result.code, ...data });
+      switch (command.do) {
+        case "send": {
+          const sent = await im.sendMessage(
+            privately(command.to),
+            new im.TextMessage({ content: command.text }),
+          );
+          return done(sent, { messageUId: sent.data?.messageUId, sentTime: sent.data?.sentTime });
+        }
+        case "conversations": {
+          const list = await im.getConversationList();
+          return done(list, {
+            list: (list.data ?? []).map((c) => ({
+              conversationType: c.conversationType,
+              targetId: c.targetId,
+              unreadMessageCount: c.unreadMessageCount,
+              latestMessageUId: c.latestMessage?.messageUId,
+            })),
+          });
+        }
+        case "history": {
+          const page = await im.getHistoryMessages(privately(command.with), {
+            timestamp: command.timestamp,
+            count: command.count,
+            order: 0,
+          });
+          return done(page, {
+            hasMore: page.data?.hasMore,
+            list: (page.data?.list ?? []).map((m) => ({
+              messageUId: m.messageUId,
+              sentTime: m.sentTime,
+              senderUserId: m.senderUserId,
+            })),
+          });
+        }
+        case "recall": {
+          const recalled = await im.recallMessage(privately(command.to), {
+            messageUId: command.messageUId,
+            sentTime: command.sentTime,
+          });
+          return done(recalled);
+        }
+        case "join": {
+          return done(await im.joinChatRoom(command.roomId, { count: 10 }));
+        }
+        default:
+          return { code: -1, error: `unknown command ${command.do}` };
+      }
+    }, command);
+    report({ event: command.do, ...answer });
   }
   await quit(0);
 } catch (e) {

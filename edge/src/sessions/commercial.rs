@@ -7,8 +7,9 @@
 
 use std::collections::HashMap;
 
-use meridian_proto::{codes, ClientFrame, MessageBody, ServerFrame};
+use meridian_proto::{codes, ClientFrame, ConversationBody, MessageBody, ServerFrame};
 use meridian_rmtp::body::{self, DownStreamMessage, DownStreamMessages, NotifyMsg};
+use meridian_rmtp::body::{ChrmDownStreamMessages, ChrmOutput, HistoryMsgOuput, RelationsOutput};
 use meridian_rmtp::{Accepted, ClientFrame as Rmtp, ConnAck, ConnAckLayout, Flags, Request};
 use meridian_rmtp::{FrameError, ServerFrame as RmtpOut};
 use prost::Message;
@@ -49,6 +50,11 @@ pub(super) struct Commercial {
     sends: HashMap<String, u16>,
     /// A pull under way: its QUERY's message id and the messages gathered for its answer.
     pull: Option<(u16, Vec<DownStreamMessage>)>,
+    /// Requests under way: the request id the core answers with → how they were asked.
+    requests: HashMap<u64, Asked>,
+    next_request: u64,
+    /// Each joined room's latest messages, for the SDK's first pull of the room.
+    rooms: HashMap<String, Vec<DownStreamMessage>>,
     /// Make client ids unique to this session when the SDK gives none.
     nonce: u64,
     sent: u64,
@@ -61,6 +67,9 @@ impl Commercial {
             user_id: None,
             sends: HashMap::new(),
             pull: None,
+            requests: HashMap::new(),
+            next_request: 0,
+            rooms: HashMap::new(),
             nonce: rand::random(),
             sent: 0,
         }
@@ -72,19 +81,133 @@ impl Commercial {
             Rmtp::PingReq => Incoming::Frame(ClientFrame::Ping),
             Rmtp::PubAck { .. } | Rmtp::QueryCon { .. } => Incoming::Nothing,
             Rmtp::Disconnect { .. } => Incoming::Close,
+            Rmtp::Publish(request) if request.topic == "recallMsg" => self.recall(&request)?,
             Rmtp::Publish(request) => match conversation_type(&request.topic) {
                 Some(kind) => Incoming::Frame(self.send(kind, request)?),
                 None => unserved(&request, Kind::Publish),
             },
-            Rmtp::Query(request) => match request.topic.as_str() {
-                "pullMsg" => {
-                    let pull: body::SyncRequestMsg = body::decode(&request.topic, &request.body)?;
-                    self.pull = Some((request.message_id, Vec::new()));
-                    Incoming::Frame(ClientFrame::Sync {
-                        cursor: u64::try_from(pull.sync_time).unwrap_or(0),
-                    })
+            Rmtp::Query(request) => self.query(request)?,
+        })
+    }
+
+    fn query(&mut self, request: Request) -> Result<Incoming, Malformed> {
+        let (topic, id) = (request.topic.as_str(), request.message_id);
+        Ok(match topic {
+            "pullMsg" => {
+                let pull: body::SyncRequestMsg = body::decode(topic, &request.body)?;
+                self.pull = Some((id, Vec::new()));
+                Incoming::Frame(ClientFrame::Sync {
+                    cursor: u64::try_from(pull.sync_time).unwrap_or(0),
+                })
+            }
+            "qryPMsg" | "qryGMsg" | "qryCHMsg" | "qrySMsg" => {
+                let asked: body::HistoryMsgInput = body::decode(topic, &request.body)?;
+                // Meridian pages history backwards only (PROTOCOL.md `history`).
+                if asked.order.unwrap_or(0) != 0 {
+                    return Ok(unserved(&request, Kind::Query));
                 }
-                _ => unserved(&request, Kind::Query),
+                let limit = usize::try_from(asked.count.unwrap_or(20).clamp(1, 100)).unwrap_or(20);
+                let req_id = self.asked(Asked::History { id, limit });
+                Incoming::Frame(ClientFrame::History {
+                    req_id,
+                    conversation_type: match topic {
+                        "qryPMsg" => 1,
+                        "qryGMsg" => 3,
+                        "qryCHMsg" => 4,
+                        _ => 6,
+                    },
+                    target_id: asked.target_id.unwrap_or_default(),
+                    channel_id: asked.bus_channel.unwrap_or_default(),
+                    before_time: u64::try_from(asked.time.unwrap_or(0)).unwrap_or(0),
+                    limit,
+                })
+            }
+            "qryRelationR" | "qryRelation" => {
+                let asked: body::RelationQryInput = body::decode(topic, &request.body)?;
+                let limit = asked.count.unwrap_or(100).clamp(1, 500);
+                Incoming::Frame(ClientFrame::Conversations {
+                    req_id: self.asked(Asked::Query(id)),
+                    limit: usize::try_from(limit).unwrap_or(100),
+                })
+            }
+            "joinChrm" | "joinChrmR" | "exitChrm" => {
+                body::decode::<body::ChrmInput>(topic, &request.body)?;
+                let req_id = self.asked(Asked::Chatroom(id));
+                let chatroom_id = request.target_id;
+                Incoming::Frame(match topic {
+                    "exitChrm" => {
+                        self.rooms.remove(&chatroom_id);
+                        ClientFrame::QuitChatroom {
+                            req_id,
+                            chatroom_id,
+                        }
+                    }
+                    _ => ClientFrame::JoinChatroom {
+                        req_id,
+                        chatroom_id,
+                    },
+                })
+            }
+            // A room's messages are pushed live (`s_msg`); its pull gets what the join
+            // brought, once.
+            "chrmPull" => {
+                let asked: body::ChrmPullMsg = body::decode(topic, &request.body)?;
+                let list = self.rooms.remove(&request.target_id).unwrap_or_default();
+                let newest = list.iter().map(|m| m.data_time).max();
+                let pulled = ChrmDownStreamMessages {
+                    list: list.iter().map(Message::encode_to_vec).collect(),
+                    sync_time: newest.unwrap_or(asked.sync_time),
+                };
+                encode(&RmtpOut::QueryAck {
+                    message_id: id,
+                    status: 0,
+                    time_ms: now_ms(),
+                    body: pulled.encode_to_vec(),
+                })
+                .map_or(Incoming::Nothing, Incoming::Answer)
+            }
+            _ => unserved(&request, Kind::Query),
+        })
+    }
+
+    /// A PUBLISH `recallMsg`: its content names the message.
+    fn recall(&mut self, request: &Request) -> Result<Incoming, Malformed> {
+        let up: body::UpStreamMessage = body::decode(&request.topic, &request.body)?;
+        let named = serde_json::from_str::<serde_json::Value>(&up.content)
+            .ok()
+            .and_then(|c| c["messageUId"].as_str().map(str::to_string));
+        let Some(msg_uid) = named else {
+            return Ok(unserved(request, Kind::Publish));
+        };
+        Ok(Incoming::Frame(ClientFrame::Recall {
+            req_id: self.asked(Asked::Publish(request.message_id)),
+            msg_uid,
+        }))
+    }
+
+    /// Remembers how a request was asked; its id for the core.
+    fn asked(&mut self, asked: Asked) -> u64 {
+        self.next_request += 1;
+        self.requests.insert(self.next_request, asked);
+        self.next_request
+    }
+
+    /// The answer to request `req_id`: `status`, and a QUERYACK's body.
+    fn answer(&mut self, req_id: u64, status: u16, body: Vec<u8>) -> Option<RmtpOut> {
+        let asked = self.requests.remove(&req_id)?;
+        let (message_id, time_ms) = (asked.message_id(), now_ms());
+        Some(match asked {
+            Asked::Publish(_) => RmtpOut::PubAck {
+                message_id,
+                status,
+                time_ms,
+                msg_uid: String::new(),
+            },
+            _ => RmtpOut::QueryAck {
+                message_id,
+                status,
+                time_ms,
+                body,
             },
         })
     }
@@ -174,6 +297,52 @@ impl Commercial {
                 time_ms: now_ms(),
                 msg_uid: String::new(),
             },
+            ServerFrame::Error {
+                code,
+                req_id: Some(req_id),
+                ..
+            } => self.answer(*req_id, status16(*code), Vec::new())?,
+            ServerFrame::Done { req_id } => {
+                let body = match self.requests.get(req_id) {
+                    Some(Asked::Chatroom(_)) => chrm_output(),
+                    _ => Vec::new(),
+                };
+                self.answer(*req_id, 0, body)?
+            }
+            ServerFrame::HistoryPage { req_id, messages } => {
+                let limit = match self.requests.get(req_id) {
+                    Some(Asked::History { limit, .. }) => *limit,
+                    _ => return None,
+                };
+                let user_id = self.user_id.as_deref().unwrap_or_default();
+                let page = HistoryMsgOuput {
+                    list: messages.iter().map(|m| down_stream(m, user_id)).collect(),
+                    // The oldest message's time: where the SDK's next page starts.
+                    sync_time: messages
+                        .last()
+                        .map_or(0, |m| i64::try_from(m.sent_time).unwrap_or(0)),
+                    has_msg: i32::from(messages.len() >= limit),
+                };
+                self.answer(*req_id, 0, page.encode_to_vec())?
+            }
+            ServerFrame::ConversationList {
+                req_id,
+                conversations,
+            } => {
+                let user_id = self.user_id.as_deref().unwrap_or_default();
+                let list = relations(conversations, user_id);
+                self.answer(*req_id, 0, list)?
+            }
+            ServerFrame::ChatroomJoined {
+                req_id,
+                chatroom_id,
+                messages,
+            } => {
+                let user_id = self.user_id.as_deref().unwrap_or_default();
+                let latest = messages.iter().map(|m| down_stream(m, user_id)).collect();
+                self.rooms.insert(chatroom_id.clone(), latest);
+                self.answer(*req_id, 0, chrm_output())?
+            }
             ServerFrame::Error { code, .. } => match self.user_id {
                 // Refused at connect: the CONNACK says why.
                 None => RmtpOut::ConnAck(ConnAck {
@@ -258,6 +427,53 @@ fn conversation_type(topic: &str) -> Option<u8> {
         "ugMsg" => 10,
         _ => return None,
     })
+}
+
+/// How a request the core answers by request id was asked, to answer it in kind.
+enum Asked {
+    /// A PUBLISH (recall): a PUBACK.
+    Publish(u16),
+    /// A QUERY: a QUERYACK.
+    Query(u16),
+    /// A history QUERY, and the page size asked (a full page says there may be more).
+    History { id: u16, limit: usize },
+    /// A chatroom join or quit: a QUERYACK with the room's answer.
+    Chatroom(u16),
+}
+
+impl Asked {
+    fn message_id(&self) -> u16 {
+        match *self {
+            Asked::Publish(id) | Asked::Query(id) | Asked::Chatroom(id) => id,
+            Asked::History { id, .. } => id,
+        }
+    }
+}
+
+fn chrm_output() -> Vec<u8> {
+    ChrmOutput {
+        nothing: 1,
+        join_time: i64::try_from(now_ms()).ok(),
+    }
+    .encode_to_vec()
+}
+
+/// The conversation list as the SDK reads it.
+fn relations(conversations: &[ConversationBody], viewer: &str) -> Vec<u8> {
+    RelationsOutput {
+        info: conversations
+            .iter()
+            .map(|c| body::RelationInfo {
+                r#type: i32::from(c.conversation_type),
+                user_id: c.target_id.clone(),
+                msg: c.last_message.as_ref().map(|m| down_stream(m, viewer)),
+                unread_count: i64::try_from(c.unread).ok(),
+                bus_channel: (!c.channel_id.is_empty()).then(|| c.channel_id.clone()),
+            })
+            .collect(),
+        is_finished: Some(true),
+    }
+    .encode_to_vec()
 }
 
 #[derive(Clone, Copy)]
