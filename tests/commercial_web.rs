@@ -4,7 +4,9 @@
 //! finds the edge through Meridian's nav (`navigators`, across origins), connects with a
 //! token from the Server API over the commercial protocol (edge/COMMERCIAL-PROTOCOL.md),
 //! exchanges text messages with a client of Meridian's Rust SDK, lists its conversations
-//! with their unread counts, pages its history, recalls a message and joins a chatroom.
+//! with their unread counts, pages its history, recalls a message and joins a chatroom;
+//! after the whole deployment is SIGKILLed and restarted, it reconnects by itself and gets
+//! what was sent meanwhile, once.
 //! `scripts/test` installs Node.js, npm and chromium; this test runs `npm ci` in
 //! tests/commercial_web when its packages are missing or older than the lock file.
 // covers: WEB-06
@@ -231,5 +233,20 @@ async fn the_official_imlib_next_in_chromium_chats_with_a_meridian_client() {
         (json!(4), json!("lobby"))
     );
     assert_eq!(heard["messageUId"], in_room.as_str());
+
+    // The edge (the whole deployment) dies and comes back; the SDK reconnects by itself.
+    // What alice sends meanwhile arrives once, in order, and nothing from before again.
+    let mut dev = dev;
+    drop(alice);
+    dev.kill_and_restart().await;
+    let mut alice = common::connect(&ws, &api, "alice", "alice-phone", "iOS", None).await;
+    let mut later = Vec::new();
+    for (i, said) in ["after", "the", "restart"].into_iter().enumerate() {
+        later.push(send(&mut alice, &format!("b{i}"), 1, "bob", said).await);
+    }
+    for uid in &later {
+        let received = page.event("received").await;
+        assert_eq!(received["messageUId"], uid.as_str(), "{received}");
+    }
     page.quit().await;
 }
