@@ -1,12 +1,13 @@
-//! The commercial service's official Web SDK, `@rongcloud/imlib-next` 5.38 with
-//! `@rongcloud/engine`, installed from npm and unmodified, in Debian's chromium
-//! (`tests/commercial_web/imlib_next.mjs`, puppeteer-core) against a `meridian dev`: it
-//! finds the edge through Meridian's nav (`navigators`, across origins), connects with a
-//! token from the Server API over the commercial protocol (edge/COMMERCIAL-PROTOCOL.md),
+//! The commercial service's official Web SDKs, installed from npm and unmodified, in
+//! Debian's chromium (`tests/commercial_web/driver.mjs`, puppeteer-core) against a
+//! `meridian dev`. `@rongcloud/imlib-next` 5.38 (with `@rongcloud/engine` 5.38) finds the
+//! edge through Meridian's nav (`navigators`, across origins), connects with a token from
+//! the Server API over the commercial protocol (edge/COMMERCIAL-PROTOCOL.md),
 //! exchanges text messages with a client of Meridian's Rust SDK, lists its conversations
 //! with their unread counts, pages its history, recalls a message and joins a chatroom;
 //! after the whole deployment is SIGKILLed and restarted, it reconnects by itself and gets
-//! what was sent meanwhile, once.
+//! what was sent meanwhile, once. `@rongcloud/imlib-v2` 2.9 (with its engine 4.4, whose
+//! navigation is `GET /navi.js`) connects and exchanges messages.
 //! `scripts/test` installs Node.js, npm and chromium; this test runs `npm ci` in
 //! tests/commercial_web when its packages are missing or older than the lock file.
 // covers: WEB-06
@@ -40,10 +41,12 @@ struct Page {
 }
 
 impl Page {
-    async fn start(script: &str, nav: &str, api: &Api, token: &str) -> Self {
+    /// Opens a page with `sdk` (`next` or `v2`) and has it connect.
+    async fn start(sdk: &str, nav: &str, api: &Api, token: &str) -> Self {
         let mut child = Command::new("node")
-            .arg(script)
+            .arg("driver.mjs")
             .current_dir(page_dir())
+            .env("SDK", sdk)
             .env("NAV", nav)
             .env("APP_KEY", &api.key)
             .env("TOKEN", token)
@@ -136,32 +139,41 @@ async fn send(
     }
 }
 
-#[tokio::test]
-async fn the_official_imlib_next_in_chromium_chats_with_a_meridian_client() {
+/// A `meridian dev`, a Rust SDK client "alice" and a page with `sdk` connected as "bob".
+async fn chat(sdk: &str) -> (DevDeployment, Api, Connection, Page) {
     common::npm_install(&page_dir());
     let dev = DevDeployment::start(binary(), "SG", 1).await;
     let api = Api::new(&dev, "SG", "prod");
-    let ws = dev.ws("SG");
-    let mut alice = common::connect(&ws, &api, "alice", "alice-phone", "iOS", None).await;
+    let mut alice = common::connect(&dev.ws("SG"), &api, "alice", "alice-phone", "iOS", None).await;
     common::synced(&mut alice).await;
-
-    let nav = dev.endpoints["nav"][0].as_str().expect("a nav");
+    let nav = dev.endpoints["nav"][0].as_str().expect("a nav").to_string();
     let token = api.token("bob").await;
-    let mut page = Page::start("imlib_next.mjs", nav, &api, &token).await;
+    let mut page = Page::start(sdk, &nav, &api, &token).await;
     assert_eq!(page.event("connected").await["userId"], "bob");
+    (dev, api, alice, page)
+}
 
-    // The page sends; the Meridian client receives it.
-    let hello = page
-        .ask(json!({"do": "send", "to": "alice", "text": "hello from imlib-next"}))
+/// The page sends a text; alice receives it. The page's answer.
+async fn page_says(page: &mut Page, alice: &mut Connection, said: &str) -> Value {
+    let sent = page
+        .ask(json!({"do": "send", "to": "alice", "text": said}))
         .await;
-    let got = message(&mut alice).await;
-    assert_eq!(Some(got.msg_uid.as_str()), hello["messageUId"].as_str());
+    let got = message(alice).await;
+    assert_eq!(Some(got.msg_uid.as_str()), sent["messageUId"].as_str());
     assert_eq!(
         (got.sender_user_id.as_str(), got.object_name.as_str()),
         ("bob", "RC:TxtMsg")
     );
     let content: Value = serde_json::from_str(&got.content).expect("JSON content");
-    assert_eq!(content["content"], "hello from imlib-next");
+    assert_eq!(content["content"], said);
+    sent
+}
+
+#[tokio::test]
+async fn the_official_imlib_next_in_chromium_chats_with_a_meridian_client() {
+    let (dev, api, mut alice, mut page) = chat("next").await;
+    let ws = dev.ws("SG");
+    let hello = page_says(&mut page, &mut alice, "hello from imlib-next").await;
 
     // The Meridian client answers three times; the page receives each once, in order.
     let mut replies = Vec::new();
@@ -248,5 +260,17 @@ async fn the_official_imlib_next_in_chromium_chats_with_a_meridian_client() {
         let received = page.event("received").await;
         assert_eq!(received["messageUId"], uid.as_str(), "{received}");
     }
+    page.quit().await;
+}
+
+#[tokio::test]
+async fn the_official_imlib_v2_in_chromium_chats_with_a_meridian_client() {
+    let (_dev, _api, mut alice, mut page) = chat("v2").await;
+    page_says(&mut page, &mut alice, "hello from imlib-v2").await;
+    let reply = send(&mut alice, "a1", 1, "bob", "hi v2").await;
+    let received = page.event("received").await;
+    assert_eq!(received["messageUId"], reply.as_str());
+    assert_eq!(received["senderUserId"], "alice");
+    assert_eq!(received["content"]["content"], "hi v2");
     page.quit().await;
 }
