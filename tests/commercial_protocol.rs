@@ -1,8 +1,9 @@
 //! The commercial SDKs' protocol (edge/COMMERCIAL-PROTOCOL.md) at a real `meridian dev`
 //! edge, spoken by a raw client built on `meridian-rmtp`, beside a JSON client of the
 //! Rust SDK on the same `/websocket`: connect and its refusal codes, ping, a private send
-//! and its PUBACK, the "notify then pull" delivery from the feed position, and a malformed
-//! frame ending the session with nothing stored.
+//! and its PUBACK, the "notify then pull" delivery from the feed position, status messages
+//! pushed whole, the kick of a session logged in elsewhere, and a malformed frame ending
+//! the session with nothing stored.
 // covers: WEB-06
 
 mod common;
@@ -253,8 +254,35 @@ async fn a_commercial_client_connects_sends_and_pulls_beside_a_json_client() {
     // From the new sync time there is nothing more.
     assert!(alice.pull("alice", pulled.sync_time).await.list.is_empty());
 
+    // A status message (typing) is never synced: it comes whole, unstored.
+    let mut typing = text("b2", 1, "alice", r#"{"typingContentType":"RC:TxtMsg"}"#);
+    if let meridian_proto::ClientFrame::Send { object_name, .. } = &mut typing {
+        *object_name = "RC:TypSts".into();
+    }
+    bob.send(&typing).await.unwrap();
+    let Some(ServerFrame::Publish { topic, body, .. }) = alice.next().await else {
+        panic!("expected the status message");
+    };
+    assert_eq!(topic, "s_msg");
+    let status = body::DownStreamMessage::decode(body.as_slice()).unwrap();
+    assert_eq!(
+        (
+            status.classname.as_str(),
+            status.from_user_id.as_str(),
+            status.ext_status
+        ),
+        ("RC:TypSts", "bob", Some(body::ext_flags::STATUS_MESSAGE))
+    );
+
     // Another device of alice's (a new one pulls from 0) sees both, its own one marked sent.
+    // It is a web session too, so it logs the first one out (MSG-02): DISCONNECT 1, the
+    // SDK's "logged in elsewhere".
     let mut other = area.rmtp("alice", "alice-laptop").await;
+    assert_eq!(
+        alice.next().await,
+        Some(ServerFrame::Disconnect { status: 1 })
+    );
+    assert_eq!(alice.next().await, None);
     let all = other.pull("alice", 0).await;
     let seen: Vec<_> = all
         .list

@@ -704,6 +704,144 @@ mod tests {
         assert_eq!(NotifyMsg::decode(body.as_slice()).unwrap().time, Some(20));
     }
 
+    fn query(wire: &mut Commercial, topic: &str, target: &str, id: u16, body: Vec<u8>) -> Incoming {
+        let frame = Rmtp::Query(Request {
+            flags: Flags::default(),
+            topic: topic.into(),
+            target_id: target.into(),
+            message_id: id,
+            body,
+        });
+        wire.read(&frame.encode().unwrap()).unwrap()
+    }
+
+    fn query_ack(bytes: &[u8]) -> (u16, u16, Vec<u8>) {
+        match Out::decode(bytes, ConnAckLayout::Plain).unwrap() {
+            Out::QueryAck {
+                message_id,
+                status,
+                body,
+                ..
+            } => (message_id, status, body),
+            other => panic!("not a QUERYACK: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_full_history_page_says_there_is_more_and_where_the_next_starts() {
+        let mut wire = Commercial::new(ConnAckLayout::Plain);
+        connected(&mut wire);
+        let asked = body::HistoryMsgInput {
+            target_id: Some("bob".into()),
+            time: Some(0),
+            count: Some(2),
+            order: Some(0),
+            bus_channel: None,
+        };
+        let Incoming::Frame(ClientFrame::History {
+            req_id,
+            conversation_type: 1,
+            limit: 2,
+            ..
+        }) = query(&mut wire, "qryPMsg", "alice", 5, asked.encode_to_vec())
+        else {
+            panic!("not a history request");
+        };
+        let message = |sent_time| MessageBody {
+            cursor: 0,
+            msg_uid: format!("M{sent_time}"),
+            seq: 1,
+            conversation_type: 1,
+            target_id: "bob".into(),
+            channel_id: String::new(),
+            sender_user_id: "bob".into(),
+            object_name: "RC:TxtMsg".into(),
+            content: "{}".into(),
+            sent_time,
+            push_content: None,
+            push_data: None,
+            recalled: false,
+            modified: false,
+        };
+        let page = ServerFrame::HistoryPage {
+            req_id,
+            messages: vec![message(9), message(7)],
+        };
+        let (id, status, body) = query_ack(&wire.write(&page).unwrap());
+        assert_eq!((id, status), (5, 0));
+        let page = HistoryMsgOuput::decode(body.as_slice()).unwrap();
+        assert_eq!((page.list.len(), page.has_msg, page.sync_time), (2, 1, 7));
+        // Newer-than pages are not served: refused at once.
+        let newer = body::HistoryMsgInput {
+            order: Some(1),
+            ..asked
+        };
+        let Incoming::Answer(refused) =
+            query(&mut wire, "qryPMsg", "alice", 6, newer.encode_to_vec())
+        else {
+            panic!("not refused");
+        };
+        assert_eq!(query_ack(&refused).1, status16(codes::BAD_REQUEST));
+    }
+
+    #[test]
+    fn a_join_answers_the_room_and_its_first_pull_gets_the_latest_messages_once() {
+        let mut wire = Commercial::new(ConnAckLayout::Plain);
+        connected(&mut wire);
+        let join = body::ChrmInput { nothing: 1 }.encode_to_vec();
+        let Incoming::Frame(ClientFrame::JoinChatroom {
+            req_id,
+            chatroom_id,
+        }) = query(&mut wire, "joinChrm", "lobby", 3, join)
+        else {
+            panic!("not a join");
+        };
+        assert_eq!(chatroom_id, "lobby");
+        let joined = ServerFrame::ChatroomJoined {
+            req_id,
+            chatroom_id,
+            messages: vec![MessageBody {
+                cursor: 0,
+                msg_uid: "R1".into(),
+                seq: 1,
+                conversation_type: 4,
+                target_id: "lobby".into(),
+                channel_id: String::new(),
+                sender_user_id: "bob".into(),
+                object_name: "RC:TxtMsg".into(),
+                content: "{}".into(),
+                sent_time: 42,
+                push_content: None,
+                push_data: None,
+                recalled: false,
+                modified: false,
+            }],
+        };
+        let (id, status, body) = query_ack(&wire.write(&joined).unwrap());
+        assert_eq!(
+            (
+                id,
+                status,
+                ChrmOutput::decode(body.as_slice()).unwrap().nothing
+            ),
+            (3, 0, 1)
+        );
+        let pull = || {
+            body::ChrmPullMsg {
+                sync_time: 0,
+                count: 10,
+            }
+            .encode_to_vec()
+        };
+        for expected in [1, 0] {
+            let Incoming::Answer(answer) = query(&mut wire, "chrmPull", "lobby", 4, pull()) else {
+                panic!("not answered");
+            };
+            let pulled = ChrmDownStreamMessages::decode(query_ack(&answer).2.as_slice()).unwrap();
+            assert_eq!(pulled.list.len(), expected);
+        }
+    }
+
     #[test]
     fn a_refused_connect_is_a_connack_with_the_sdk_status() {
         let mut wire = Commercial::new(ConnAckLayout::Plain);
