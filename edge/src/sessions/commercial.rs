@@ -16,6 +16,10 @@ use prost::Message;
 
 use crate::now_ms;
 
+/// A pull's answer carries messages up to this size (at least one), then says "pull again"
+/// from the last one's position: the socket's write buffer holds 288 KiB at most.
+const PULL_ANSWER_BYTES: usize = 128 * 1024;
+
 /// DISCONNECT statuses (the SDK's table).
 const DISCONNECT_OTHER_LOGIN: u8 = 1;
 const DISCONNECT_EXCEPTION: u8 = 2;
@@ -48,8 +52,7 @@ pub(super) struct Commercial {
     user_id: Option<String>,
     /// Sends under way: the client id the core answers with → the PUBLISH's message id.
     sends: HashMap<String, u16>,
-    /// A pull under way: its QUERY's message id and the messages gathered for its answer.
-    pull: Option<(u16, Vec<DownStreamMessage>)>,
+    pull: Option<Pull>,
     /// Requests under way: the request id the core answers with → how they were asked.
     requests: HashMap<u64, Asked>,
     next_request: u64,
@@ -95,7 +98,12 @@ impl Commercial {
         Ok(match topic {
             "pullMsg" => {
                 let pull: body::SyncRequestMsg = body::decode(topic, &request.body)?;
-                self.pull = Some((id, Vec::new()));
+                self.pull = Some(Pull {
+                    message_id: id,
+                    list: Vec::new(),
+                    bytes: 0,
+                    last: None,
+                });
                 Incoming::Frame(ClientFrame::Sync {
                     cursor: u64::try_from(pull.sync_time).unwrap_or(0),
                 })
@@ -257,23 +265,30 @@ impl Commercial {
             ServerFrame::Message(message) => {
                 // Only a pull's answer carries messages; a resync's come with the notice
                 // its `synced` sends.
-                let (_, gathered) = self.pull.as_mut()?;
+                let pull = self.pull.as_mut()?;
                 let user_id = self.user_id.as_deref().unwrap_or_default();
-                gathered.push(down_stream(message, user_id));
+                pull.gather(down_stream(message, user_id), message.cursor);
                 return None;
             }
             ServerFrame::Synced { cursor } => match self.pull.take() {
-                Some((message_id, list)) => RmtpOut::QueryAck {
-                    message_id,
-                    status: 0,
-                    time_ms: now_ms(),
-                    body: DownStreamMessages {
-                        list,
-                        sync_time: i64::try_from(*cursor).unwrap_or(i64::MAX),
-                        finished: Some(true),
+                Some(pull) => {
+                    // A full answer ends at its last message; the SDK pulls on from there.
+                    let (sync_time, finished) = match pull.last {
+                        Some(last) => (last, false),
+                        None => (*cursor, true),
+                    };
+                    RmtpOut::QueryAck {
+                        message_id: pull.message_id,
+                        status: 0,
+                        time_ms: now_ms(),
+                        body: DownStreamMessages {
+                            list: pull.list,
+                            sync_time: i64::try_from(sync_time).unwrap_or(i64::MAX),
+                            finished: Some(finished),
+                        }
+                        .encode_to_vec(),
                     }
-                    .encode_to_vec(),
-                },
+                }
                 None => return self.notify(*cursor),
             },
             ServerFrame::Ack {
@@ -427,6 +442,29 @@ fn conversation_type(topic: &str) -> Option<u8> {
         "ugMsg" => 10,
         _ => return None,
     })
+}
+
+/// A pull under way: the messages its sync hands out, gathered for one answer.
+struct Pull {
+    /// Its QUERY's message id.
+    message_id: u16,
+    list: Vec<DownStreamMessage>,
+    bytes: usize,
+    /// Once the answer is full: the feed position of its last message.
+    last: Option<u64>,
+}
+
+impl Pull {
+    fn gather(&mut self, message: DownStreamMessage, position: u64) {
+        if self.last.is_some() {
+            return;
+        }
+        self.bytes += message.encoded_len();
+        self.list.push(message);
+        if self.bytes >= PULL_ANSWER_BYTES {
+            self.last = Some(position);
+        }
+    }
 }
 
 /// How a request the core answers by request id was asked, to answer it in kind.
@@ -840,6 +878,46 @@ mod tests {
             let pulled = ChrmDownStreamMessages::decode(query_ack(&answer).2.as_slice()).unwrap();
             assert_eq!(pulled.list.len(), expected);
         }
+    }
+
+    #[test]
+    fn a_full_pull_answer_stops_at_its_last_message_and_asks_for_another_pull() {
+        let mut wire = Commercial::new(ConnAckLayout::Plain);
+        connected(&mut wire);
+        let pull = body::SyncRequestMsg {
+            sync_time: 0,
+            ispolling: false,
+        };
+        query(&mut wire, "pullMsg", "alice", 8, pull.encode_to_vec());
+        let big = "x".repeat(70 * 1024);
+        for cursor in [3, 5, 9] {
+            let message = MessageBody {
+                cursor,
+                msg_uid: format!("M{cursor}"),
+                seq: 1,
+                conversation_type: 1,
+                target_id: "bob".into(),
+                channel_id: String::new(),
+                sender_user_id: "bob".into(),
+                object_name: "RC:TxtMsg".into(),
+                content: big.clone(),
+                sent_time: cursor,
+                push_content: None,
+                push_data: None,
+                recalled: false,
+                modified: false,
+            };
+            assert!(wire.write(&ServerFrame::Message(message)).is_none());
+        }
+        let answer = wire.write(&ServerFrame::Synced { cursor: 9 }).unwrap();
+        let pulled = DownStreamMessages::decode(query_ack(&answer).2.as_slice()).unwrap();
+        let uids: Vec<_> = pulled
+            .list
+            .iter()
+            .map(|m| m.msg_id.clone().unwrap())
+            .collect();
+        assert_eq!(uids, ["M3", "M5"]);
+        assert_eq!((pulled.sync_time, pulled.finished), (5, Some(false)));
     }
 
     #[test]
