@@ -115,14 +115,14 @@ async fn message(connection: &mut Connection) -> meridian_client::MessageBody {
     }
 }
 
-/// Sends a text from the Rust client; its msgUID.
+/// Sends a text from the Rust client; its msgUID and sent time.
 async fn send(
     connection: &mut Connection,
     client_id: &str,
     kind: u8,
     to: &str,
     said: &str,
-) -> String {
+) -> (String, u64) {
     let content = serde_json::json!({ "content": said }).to_string();
     connection
         .send(&text(client_id, kind, to, &content))
@@ -130,7 +130,9 @@ async fn send(
         .unwrap();
     loop {
         match connection.next_within(WAIT).await.expect("ack") {
-            ServerFrame::Ack { msg_uid, .. } => return msg_uid,
+            ServerFrame::Ack {
+                msg_uid, sent_time, ..
+            } => return (msg_uid, sent_time),
             ServerFrame::Message(_)
             | ServerFrame::Synced { .. }
             | ServerFrame::ChatroomJoined { .. } => continue,
@@ -176,9 +178,11 @@ async fn the_official_imlib_next_in_chromium_chats_with_a_meridian_client() {
     let hello = page_says(&mut page, &mut alice, "hello from imlib-next").await;
 
     // The Meridian client answers three times; the page receives each once, in order.
-    let mut replies = Vec::new();
+    let (mut replies, mut reply_times) = (Vec::new(), Vec::new());
     for (i, said) in ["one", "two", "three"].into_iter().enumerate() {
-        replies.push(send(&mut alice, &format!("a{i}"), 1, "bob", said).await);
+        let (uid, sent_time) = send(&mut alice, &format!("a{i}"), 1, "bob", said).await;
+        replies.push(uid);
+        reply_times.push(sent_time);
     }
     for (uid, said) in replies.iter().zip(["one", "two", "three"]) {
         let received = page.event("received").await;
@@ -198,7 +202,8 @@ async fn the_official_imlib_next_in_chromium_chats_with_a_meridian_client() {
     assert_eq!(chat["unreadMessageCount"], 3);
     assert_eq!(chat["latestMessageUId"], replies[2].as_str());
 
-    // Its history in pages of two, the newest first: (two, three), then (hello, one).
+    // Its history in pages of two, the newest first: (two, three), then what was sent
+    // before "two" (hello and one, unless one shares its millisecond: pages go by time).
     let uids = |page: &Value| -> Vec<String> {
         let list = page["list"].as_array().expect("a list");
         list.iter()
@@ -210,12 +215,19 @@ async fn the_official_imlib_next_in_chromium_chats_with_a_meridian_client() {
         .await;
     assert_eq!(uids(&newest), [replies[1].clone(), replies[2].clone()]);
     assert_eq!(newest["hasMore"], true);
-    let before = newest["list"][0]["sentTime"].clone();
+    let before = newest["list"][0]["sentTime"].as_u64().expect("a time");
+    assert_eq!(before, reply_times[1]);
     let older = page
         .ask(json!({"do": "history", "with": "alice", "count": 2, "timestamp": before}))
         .await;
     let hello_uid = hello["messageUId"].as_str().expect("uid").to_string();
-    assert_eq!(uids(&older), [hello_uid.clone(), replies[0].clone()]);
+    let hello_time = hello["sentTime"].as_u64().expect("a time");
+    let sent_before: Vec<String> = [(&hello_uid, hello_time), (&replies[0], reply_times[0])]
+        .into_iter()
+        .filter(|&(_, time)| time < before)
+        .map(|(uid, _)| uid.clone())
+        .collect();
+    assert_eq!(uids(&older), sent_before);
 
     // It recalls its message: the Meridian client is told which.
     page.ask(
@@ -238,7 +250,7 @@ async fn the_official_imlib_next_in_chromium_chats_with_a_meridian_client() {
         })
         .await
         .unwrap();
-    let in_room = send(&mut alice, "r1", 4, "lobby", "welcome").await;
+    let (in_room, _) = send(&mut alice, "r1", 4, "lobby", "welcome").await;
     let heard = page.event("received").await;
     assert_eq!(
         (heard["conversationType"].clone(), heard["targetId"].clone()),
@@ -254,7 +266,7 @@ async fn the_official_imlib_next_in_chromium_chats_with_a_meridian_client() {
     let mut alice = common::connect(&ws, &api, "alice", "alice-phone", "iOS", None).await;
     let mut later = Vec::new();
     for (i, said) in ["after", "the", "restart"].into_iter().enumerate() {
-        later.push(send(&mut alice, &format!("b{i}"), 1, "bob", said).await);
+        later.push(send(&mut alice, &format!("b{i}"), 1, "bob", said).await.0);
     }
     for uid in &later {
         let received = page.event("received").await;
@@ -267,7 +279,7 @@ async fn the_official_imlib_next_in_chromium_chats_with_a_meridian_client() {
 async fn the_official_imlib_v2_in_chromium_chats_with_a_meridian_client() {
     let (_dev, _api, mut alice, mut page) = chat("v2").await;
     page_says(&mut page, &mut alice, "hello from imlib-v2").await;
-    let reply = send(&mut alice, "a1", 1, "bob", "hi v2").await;
+    let (reply, _) = send(&mut alice, "a1", 1, "bob", "hi v2").await;
     let received = page.event("received").await;
     assert_eq!(received["messageUId"], reply.as_str());
     assert_eq!(received["senderUserId"], "alice");
