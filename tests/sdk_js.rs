@@ -7,6 +7,8 @@
 //! `scripts/test` installs Node.js, npm and chromium; this test runs `npm ci` when the
 //! packages are missing or older than the lock file.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use tokio::time::Instant;
@@ -36,18 +38,6 @@ fn run(program: &str, args: &[&str]) -> Output {
     output
 }
 
-/// True when `npm ci` must run: no installed tree, or one older than the lock file.
-fn packages_stale(dir: &Path) -> bool {
-    let modified = |p: PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    match (
-        modified(dir.join("node_modules/.package-lock.json")),
-        modified(dir.join("package-lock.json")),
-    ) {
-        (Some(installed), Some(lock)) => installed < lock,
-        _ => true,
-    }
-}
-
 /// A TAP summary line's number (`# pass 20`).
 fn summary(tap: &str, key: &str) -> usize {
     tap.lines()
@@ -60,9 +50,7 @@ fn summary(tap: &str, key: &str) -> usize {
 #[test]
 fn the_js_sdk_type_checks_and_passes_its_node_tests_against_meridian_dev() {
     let dir = sdk_dir();
-    if packages_stale(&dir) {
-        run("npm", &["ci", "--no-audit", "--no-fund"]);
-    }
+    common::npm_install(&dir);
     // A clean build: compiled files of removed tests must not run.
     let _ = std::fs::remove_dir_all(dir.join("dist"));
     run("npx", &["tsc", "-p", "."]);

@@ -1,6 +1,6 @@
-//! The two navigation requests: the commercial client's `POST /v2/navi.json` and our own
-//! SDKs' `GET /v1/nav`, both answered from the app's home area and the healthy edges
-//! serving it.
+//! The navigation requests: the commercial client's `POST /v2/navi.json` (and its 2.x Web
+//! SDKs' script form, `GET /navi.js`) and our own SDKs' `GET /v1/nav`, all answered from
+//! the app's home area and the healthy edges serving it.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -53,6 +53,29 @@ impl NavRequest {
             .ok_or_else(|| Refusal::Unauthorized("the RC-Appkey header is missing".into()))?;
         let form = Params::parse_form(body).map_err(|e| Refusal::BadRequest(e.to_string()))?;
         Self::new(app_key, form.get("token"), None)
+    }
+
+    /// `GET /navi.js?appId=&token=&callBack=`: the request and the script function to
+    /// call with the answer (a plain name, so the answer is a call and nothing else).
+    pub fn from_script_query(query: &str) -> Result<(Self, String), Refusal> {
+        let query =
+            Params::parse_form(query.as_bytes()).map_err(|e| Refusal::BadRequest(e.to_string()))?;
+        let app_key = query
+            .get("appId")
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| Refusal::Unauthorized("appId is missing".into()))?;
+        let callback = query.get("callBack").unwrap_or_default();
+        let plain = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '$';
+        let is_name = callback.len() <= 64
+            && callback.chars().all(plain)
+            && callback.chars().next().is_some_and(|c| !c.is_ascii_digit());
+        if !is_name {
+            return Err(Refusal::BadRequest("callBack must be a plain name".into()));
+        }
+        Ok((
+            Self::new(app_key, query.get("token"), None)?,
+            callback.to_string(),
+        ))
     }
 
     /// `GET /v1/nav?appKey=&token=&area=`.
@@ -127,6 +150,17 @@ impl Refusal {
     }
 }
 
+/// The form a navigation request takes.
+#[derive(Clone, Copy)]
+enum Form {
+    /// `POST /v2/navi.json`: the commercial JSON answer.
+    Navi,
+    /// `GET /navi.js`: the same answer as a call of the client's function.
+    Script,
+    /// `GET /v1/nav`: our SDKs' answer.
+    Nav,
+}
+
 /// The edges to use, best first.
 struct Answer {
     area: AreaCode,
@@ -138,9 +172,10 @@ impl Navigator {
     /// other paths.
     pub async fn handle(&self, request: Request<Bytes>) -> Option<Response<Bytes>> {
         let origin = cors::origin(&request);
-        let commercial = match (request.method().as_str(), request.uri().path()) {
-            ("POST", "/v2/navi.json") => true,
-            ("GET", "/v1/nav") => false,
+        let form = match (request.method().as_str(), request.uri().path()) {
+            ("POST", "/v2/navi.json") => Form::Navi,
+            ("GET", "/navi.js") => Form::Script,
+            ("GET", "/v1/nav") => Form::Nav,
             ("OPTIONS", "/v2/navi.json" | "/v1/nav") => {
                 let app_key = cors::app_key(&request);
                 return Some(match origin {
@@ -161,9 +196,11 @@ impl Navigator {
                 return Some(response);
             }
         }
-        let outcome = match commercial {
-            true => self.navi(&request).await,
-            false => self.nav(&request).await,
+        let mut callback = String::new();
+        let outcome = match form {
+            Form::Navi => self.navi(&request).await,
+            Form::Script => self.navi_script(&request, &mut callback).await,
+            Form::Nav => self.nav(&request).await,
         };
         let area = match &outcome {
             Ok(answer) => answer.area.as_str(),
@@ -171,13 +208,17 @@ impl Navigator {
             Err(_) => "none",
         };
         let response = match outcome {
-            Ok(answer) => {
-                let body = match commercial {
-                    true => self.commercial_body(&answer),
-                    false => self.plain_body(&answer),
-                };
-                json_response(StatusCode::OK, &body)
-            }
+            Ok(answer) => match form {
+                Form::Navi => json_response(StatusCode::OK, &self.commercial_body(&answer)),
+                Form::Script => {
+                    let call = format!("{callback}({});", self.commercial_body(&answer));
+                    Response::builder()
+                        .header(http::header::CONTENT_TYPE, "application/javascript")
+                        .body(Bytes::from(call))
+                        .unwrap_or_else(|_| Response::new(Bytes::new()))
+                }
+                Form::Nav => json_response(StatusCode::OK, &self.plain_body(&answer)),
+            },
             Err(refusal) => json_response(refusal.status(), &refusal.body()),
         };
         let mut response = response;
@@ -193,6 +234,19 @@ impl Navigator {
     async fn navi(&self, request: &Request<Bytes>) -> Result<Answer, Refusal> {
         let app_key = request.headers().get("RC-Appkey").map(|v| v.as_bytes());
         let asked = NavRequest::from_navi(app_key, request.body())?;
+        let home = self.verify(&asked.app_key, &asked.token).await?;
+        self.answer(home, None, request)
+    }
+
+    /// `GET /navi.js`: as `/v2/navi.json`, asked in a query; sets the script's `callback`.
+    async fn navi_script(
+        &self,
+        request: &Request<Bytes>,
+        callback: &mut String,
+    ) -> Result<Answer, Refusal> {
+        let query = request.uri().query().unwrap_or_default();
+        let (asked, name) = NavRequest::from_script_query(query)?;
+        *callback = name;
         let home = self.verify(&asked.app_key, &asked.token).await?;
         self.answer(home, None, request)
     }
@@ -308,6 +362,11 @@ impl Navigator {
     }
 }
 
+/// `serverAddr` transport codes as the commercial Web SDK 5.x reads them (it connects
+/// `ws://` for 5 and `wss://` for anything else; COMMERCIAL-PROTOCOL.md).
+const TRANSPORT_WS: u8 = 5;
+const TRANSPORT_WSS: u8 = 6;
+
 /// `serverAddr`: every edge, best first, weights falling by rank.
 fn server_addrs(edges: &[EdgeState]) -> Vec<Value> {
     edges
@@ -316,7 +375,7 @@ fn server_addrs(edges: &[EdgeState]) -> Vec<Value> {
         .map(|(rank, e)| {
             json!({
                 "addr": e.host_port(),
-                "protocol": if e.tls() { "wss" } else { "ws" },
+                "protocol": if e.tls() { TRANSPORT_WSS } else { TRANSPORT_WS },
                 "weight": 100usize.saturating_sub(rank * 10).max(1),
             })
         })
@@ -326,6 +385,26 @@ fn server_addrs(edges: &[EdgeState]) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_script_request_names_a_plain_function_only() {
+        let (asked, callback) = NavRequest::from_script_query(
+            "appId=key1&token=abc%40nav&callBack=getServerEndpoint&v=4.4",
+        )
+        .unwrap();
+        assert_eq!(
+            (asked.app_key.as_str(), asked.token.as_str()),
+            ("key1", "abc")
+        );
+        assert_eq!(callback, "getServerEndpoint");
+        for bad in ["alert(1)//", "1a", "", "a.b"] {
+            let query = format!("appId=key1&token=abc&callBack={bad}");
+            assert!(matches!(
+                NavRequest::from_script_query(&query),
+                Err(Refusal::BadRequest(_))
+            ));
+        }
+    }
 
     #[test]
     fn requests_parse_and_carried_nav_hosts_are_dropped() {

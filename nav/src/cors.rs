@@ -12,8 +12,9 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use meridian_telemetry::json_response;
 use serde_json::json;
 
-/// What a page may send: the commercial SDK's `RC-Appkey` header and a form body.
-const ALLOWED_HEADERS: &str = "RC-Appkey, Content-Type";
+/// What a page may send: the commercial SDK's `RC-Appkey` and `RC-Negotiate` (5.x sends
+/// it with every navigation request) headers and a form body.
+const ALLOWED_HEADERS: &str = "RC-Appkey, RC-Negotiate, Content-Type";
 const ALLOWED_METHODS: &str = "GET, POST, OPTIONS";
 /// How long a browser may reuse a preflight's answer (seconds).
 const PREFLIGHT_MAX_AGE: &str = "600";

@@ -15,6 +15,33 @@ pub fn binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_meridian"))
 }
 
+/// Installs the npm packages of `dir` (`npm ci`) when they are missing or older than its
+/// lock file. `scripts/test` installs Node.js and npm.
+pub fn npm_install(dir: &Path) {
+    let modified = |p: std::path::PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let stale = match (
+        modified(dir.join("node_modules/.package-lock.json")),
+        modified(dir.join("package-lock.json")),
+    ) {
+        (Some(installed), Some(lock)) => installed < lock,
+        _ => true,
+    };
+    if !stale {
+        return;
+    }
+    let output = std::process::Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run npm (scripts/test installs it): {e}"));
+    assert!(
+        output.status.success(),
+        "npm ci in {} failed:\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 pub use meridian_clock::now_secs;
 
 pub struct Api {

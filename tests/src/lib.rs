@@ -5,6 +5,7 @@ pub mod app_server;
 pub use app_server::{AppServer, Received};
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -54,6 +55,10 @@ impl Process {
 
     /// SIGKILL: no shutdown code runs.
     pub fn kill(mut self) {
+        self.sigkill();
+    }
+
+    fn sigkill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -72,8 +77,7 @@ impl Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.sigkill();
     }
 }
 
@@ -434,7 +438,38 @@ pub struct DevDeployment {
     /// Where `endpoints` was read from (the CLI takes this path).
     pub endpoints_file: PathBuf,
     process: Process,
+    /// The binary and arguments it runs with, for a restart.
+    command: (PathBuf, Vec<OsString>),
     _dir: tempfile::TempDir,
+}
+
+/// Spawns `meridian` with `args` and waits for the `endpoints` file it writes; `None` if
+/// it exited first (its ports were taken).
+async fn launch(
+    binary: &Path,
+    args: &[OsString],
+    endpoints: &Path,
+) -> Option<(Process, serde_json::Value)> {
+    let mut process = Process::spawn(
+        Command::new(binary)
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null()),
+    );
+    let started = eventually(Duration::from_secs(20), "endpoints.json", || {
+        let exited = process.try_wait();
+        async move {
+            if exited.is_some() {
+                return Some(None);
+            }
+            let text = std::fs::read_to_string(endpoints).ok()?;
+            serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .map(Some)
+        }
+    })
+    .await;
+    started.map(|endpoints| (process, endpoints))
 }
 
 impl DevDeployment {
@@ -447,38 +482,23 @@ impl DevDeployment {
     pub async fn start_with(binary: &Path, areas: &str, nodes: u64, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let data_dir = dir.path().join("data");
+        let endpoints_file = data_dir.join("endpoints.json");
         // Outside the ephemeral range, spread by pid; another base when one is taken.
         let mut base = 20_000 + (std::process::id() % 400) as u16 * 25;
         for _ in 0..10 {
-            let mut process = Process::spawn(
-                Command::new(binary)
-                    .args(["dev", "--areas", areas, "--nodes", &nodes.to_string()])
-                    .args(extra)
-                    .args(["--port-base", &base.to_string(), "--data-dir"])
-                    .arg(&data_dir)
-                    .env("RUST_LOG", "warn")
-                    .stdout(Stdio::null()),
-            );
-            let path = data_dir.join("endpoints.json");
-            let started = eventually(Duration::from_secs(20), "endpoints.json", || {
-                let exited = process.try_wait();
-                let path = path.clone();
-                async move {
-                    if exited.is_some() {
-                        return Some(None);
-                    }
-                    let text = std::fs::read_to_string(&path).ok()?;
-                    serde_json::from_str::<serde_json::Value>(&text)
-                        .ok()
-                        .map(Some)
-                }
-            })
-            .await;
-            if let Some(endpoints) = started {
+            let mut args: Vec<OsString> = ["dev", "--areas", areas, "--nodes", &nodes.to_string()]
+                .iter()
+                .chain(extra)
+                .chain(&["--port-base", &base.to_string(), "--data-dir"])
+                .map(OsString::from)
+                .collect();
+            args.push(data_dir.clone().into());
+            if let Some((process, endpoints)) = launch(binary, &args, &endpoints_file).await {
                 return Self {
                     endpoints,
-                    endpoints_file: path,
+                    endpoints_file,
                     process,
+                    command: (binary.to_path_buf(), args),
                     _dir: dir,
                 };
             }
@@ -486,6 +506,19 @@ impl DevDeployment {
             base = base.wrapping_add(1000).max(20_000);
         }
         panic!("meridian dev did not start on any port base");
+    }
+
+    /// SIGKILLs the whole deployment (edges, navs, every node) at once and starts it again
+    /// on the same ports and data.
+    pub async fn kill_and_restart(&mut self) {
+        self.process.sigkill();
+        let _ = std::fs::remove_file(&self.endpoints_file);
+        let (binary, args) = &self.command;
+        let (process, endpoints) = launch(binary, args, &self.endpoints_file)
+            .await
+            .expect("meridian dev restarted on its ports");
+        self.process = process;
+        self.endpoints = endpoints;
     }
 
     pub fn api(&self, area: &str) -> String {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use meridian_cluster::state::{AppSettings, CommandError, Query, QueryOutput};
 use meridian_cluster::{ClusterClient, ClusterError};
 use meridian_regions::AreaCode;
+use meridian_rmtp::ConnAckLayout;
 
 use super::error::SessionError;
 use super::Shared;
@@ -23,6 +24,8 @@ pub struct ConnectParams {
     pub cursor: Option<u64>,
     /// `ip:port` of the device, as this edge sees it (not from the query).
     pub client_ip: String,
+    /// A commercial SDK (COMMERCIAL-PROTOCOL.md), and the CONNACK layout it asked for.
+    pub commercial: Option<ConnAckLayout>,
 }
 
 impl ConnectParams {
@@ -32,6 +35,16 @@ impl ConnectParams {
             return Self::default();
         };
         let text = |key: &str| params.get(key).unwrap_or_default().to_string();
+        // Only the commercial SDKs send `sdkVer`.
+        let commercial = params
+            .get("sdkVer")
+            .map(|_| ConnAckLayout::for_version(params.get("protocolVer")));
+        let mut device_id = text("deviceId");
+        if commercial.is_some() && device_id.is_empty() {
+            // The 2.x SDKs name no device: each connection is a device of its own (it
+            // tells its own messages apart by their ids).
+            device_id = format!("rc-{:016x}", rand::random::<u64>());
+        }
         Self {
             app_key: params
                 .get("appId")
@@ -39,10 +52,11 @@ impl ConnectParams {
                 .unwrap_or_default()
                 .to_string(),
             token: text("token"),
-            device_id: text("deviceId"),
+            device_id,
             platform: text("platform"),
             cursor: params.get("cursor").and_then(|c| c.parse().ok()),
             client_ip: String::new(),
+            commercial,
         }
     }
 }

@@ -7,12 +7,12 @@ use meridian_cluster::state::{
 };
 use meridian_proto::{MessageBody, ServerFrame};
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use super::error::SessionError;
 use super::registry::Delivery;
 use super::session::Session;
-use super::socket::End;
+use super::socket::{End, Wire};
 use crate::now_ms;
 
 /// Queued deliveries written with one flush, at most.
@@ -89,8 +89,8 @@ impl Session<'_> {
         let mut next = Some(first);
         let mut batched = 0;
         while let Some(delivery) = next.take() {
-            if let Some(text) = self.frame_of(delivery)? {
-                self.out.feed_text(text).await?;
+            if let Some(frame) = self.frame_of(delivery)? {
+                self.out.feed(frame).await?;
             }
             batched += 1;
             if batched < DELIVERY_BATCH {
@@ -102,7 +102,7 @@ impl Session<'_> {
 
     /// The frame a delivery makes for this session, if any. A frame that cannot be made
     /// ends the session (as in a sync), so the device resyncs rather than missing it.
-    fn frame_of(&mut self, delivery: Delivery) -> Result<Option<Utf8Bytes>, End> {
+    fn frame_of(&mut self, delivery: Delivery) -> Result<Option<WsMessage>, End> {
         let unwritable = |e: serde_json::Error| {
             tracing::error!(error = %e, "a delivery could not be serialized");
             End::Closed
@@ -119,11 +119,24 @@ impl Session<'_> {
                     return Ok(None);
                 };
                 let viewer = &self.identity.user_id;
+                if let Wire::Commercial(wire) = &self.out.wire {
+                    // What a pull cannot give (status and chatroom messages are never
+                    // synced) goes whole; anything else is a notice to pull.
+                    let bytes = match message.seq == 0
+                        || message.conversation.kind == ConversationType::Chatroom
+                    {
+                        true => wire.message(&body(message, viewer, pos)),
+                        false => wire.notify(pos),
+                    };
+                    return Ok(bytes.map(|b| WsMessage::Binary(b.into())));
+                }
                 let frame = || ServerFrame::Message(body(message, viewer, pos));
                 if looks_the_same_to_all(&message.conversation) {
                     // Made once for every receiver, by the first that asks.
                     let shared = dispatched.shared_frame(|| serde_json::to_string(&frame()));
-                    return shared.map(Some).map_err(unwritable);
+                    return shared
+                        .map(|text| Some(WsMessage::Text(text)))
+                        .map_err(unwritable);
                 }
                 frame()
             }
@@ -132,8 +145,7 @@ impl Session<'_> {
                 ServerFrame::ChatroomLeft { chatroom_id, code }
             }
         };
-        let text = serde_json::to_string(&frame).map_err(unwritable)?;
-        Ok(Some(text.into()))
+        self.out.frame(&frame)
     }
 }
 

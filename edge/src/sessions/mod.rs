@@ -4,6 +4,7 @@
 //! cursor, so every message reaches it once and in order.
 
 pub(crate) mod auth;
+mod commercial;
 mod delivery;
 pub(crate) mod error;
 mod registry;

@@ -16,9 +16,10 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::WebSocketStream;
 
 use super::auth::{authenticate, ConnectParams, Identity};
+use super::commercial::{self, Commercial, Incoming};
 use super::error::SessionError;
 use super::registry::{Delivery, GroupRef, Platform, SessionHandle};
-use super::socket::{End, Socket};
+use super::socket::{End, Socket, Wire};
 use super::{requests, Shared};
 use crate::metrics::{CloseReason, FrameOp, SessionKind};
 use crate::now_ms;
@@ -35,6 +36,10 @@ where
     let mut socket = Socket {
         sink: Box::pin(sink),
         frames_out: shared.metrics.frames_out.clone(),
+        wire: match params.commercial {
+            Some(layout) => Wire::Commercial(Box::new(Commercial::new(layout))),
+            None => Wire::Json,
+        },
     };
     let end = match serve(&mut stream, &mut socket, params, &shared).await {
         Ok(end) | Err(end) => end,
@@ -233,8 +238,11 @@ impl Session<'_> {
             return Ok(End::Refused);
         };
         self.shared.registry.load_groups(self.handle.id, groups);
-        self.delivered = cursor.unwrap_or(0);
-        Box::pin(self.sync()).await?;
+        // A commercial SDK pulls from its own sync time right after connecting.
+        if matches!(self.out.wire, Wire::Json) {
+            self.delivered = cursor.unwrap_or(0);
+            Box::pin(self.sync()).await?;
+        }
 
         let mut worker = Worker::default();
         let result = self.serve_live(stream, &mut queue, &mut worker).await;
@@ -304,21 +312,10 @@ impl Session<'_> {
                         Some(Err(_)) | None => return Ok(End::Closed),
                     };
                     last_heard = Instant::now();
-                    let text = match frame {
-                        WsMessage::Text(text) => text,
-                        WsMessage::Close(_) => return Ok(End::Closed),
-                        WsMessage::Binary(_) => {
-                            self.out.refuse(SessionError::invalid("frames are JSON text")).await?;
-                            continue;
-                        }
-                        _ => continue,
-                    };
-                    let frame: ClientFrame = match serde_json::from_str(text.as_str()) {
-                        Ok(frame) => frame,
-                        Err(e) => {
-                            self.out.refuse(SessionError::invalid(format!("bad frame: {e}"))).await?;
-                            continue;
-                        }
+                    let frame = match self.client_frame(frame).await? {
+                        Ok(Some(frame)) => frame,
+                        Ok(None) => continue,
+                        Err(end) => return Ok(end),
                     };
                     self.shared.metrics.frames_in.with(&FrameOp { op: requests::op(&frame) }).inc();
                     match frame {
@@ -351,6 +348,52 @@ impl Session<'_> {
                 () = tokio::time::sleep_until(last_heard + idle_timeout) => {
                     return Ok(End::Idle);
                 }
+            }
+        }
+    }
+
+    /// The request a WebSocket message carries, in the JSON protocol's terms: `Ok(None)`
+    /// when there is none (refused, or answered already), `Err` when the session ends.
+    async fn client_frame(
+        &mut self,
+        message: WsMessage,
+    ) -> Result<Result<Option<ClientFrame>, End>, End> {
+        let read = match (message, &mut self.out.wire) {
+            (WsMessage::Close(_), _) => return Ok(Err(End::Closed)),
+            (WsMessage::Text(text), Wire::Json) => {
+                return match serde_json::from_str(text.as_str()) {
+                    Ok(frame) => Ok(Ok(Some(frame))),
+                    Err(e) => {
+                        let why = SessionError::invalid(format!("bad frame: {e}"));
+                        self.out.refuse(why).await?;
+                        Ok(Ok(None))
+                    }
+                };
+            }
+            (WsMessage::Binary(_), Wire::Json) => {
+                let why = SessionError::invalid("frames are JSON text");
+                self.out.refuse(why).await?;
+                return Ok(Ok(None));
+            }
+            (WsMessage::Binary(bytes), Wire::Commercial(wire)) => wire.read(&bytes),
+            // A commercial client's text, or a WebSocket ping: nothing to do.
+            _ => return Ok(Ok(None)),
+        };
+        match read {
+            Ok(Incoming::Frame(frame)) => Ok(Ok(Some(frame))),
+            Ok(Incoming::Answer(answer)) => {
+                self.out.send_raw(WsMessage::Binary(answer.into())).await?;
+                Ok(Ok(None))
+            }
+            Ok(Incoming::Nothing) => Ok(Ok(None)),
+            Ok(Incoming::Close) => Ok(Err(End::Closed)),
+            // A binary protocol cannot find the next frame's start after a bad one: the
+            // session ends, and nothing of the frame is stored.
+            Err(e) => {
+                tracing::debug!(session = self.handle.id, error = %e, "bad commercial frame");
+                let bye = commercial::bad_frame();
+                self.out.send_raw(WsMessage::Binary(bye.into())).await?;
+                Ok(Err(End::BadFrame))
             }
         }
     }

@@ -1,0 +1,288 @@
+//! The commercial service's official Web SDKs, installed from npm and unmodified, in
+//! Debian's chromium (`tests/commercial_web/driver.mjs`, puppeteer-core) against a
+//! `meridian dev`. `@rongcloud/imlib-next` 5.38 (with `@rongcloud/engine` 5.38) finds the
+//! edge through Meridian's nav (`navigators`, across origins), connects with a token from
+//! the Server API over the commercial protocol (edge/COMMERCIAL-PROTOCOL.md),
+//! exchanges text messages with a client of Meridian's Rust SDK, lists its conversations
+//! with their unread counts, pages its history, recalls a message and joins a chatroom;
+//! after the whole deployment is SIGKILLed and restarted, it reconnects by itself and gets
+//! what was sent meanwhile, once. `@rongcloud/imlib-v2` 2.9 (with its engine 4.4, whose
+//! navigation is `GET /navi.js`) connects and exchanges messages.
+//! `scripts/test` installs Node.js, npm and chromium; this test runs `npm ci` in
+//! tests/commercial_web when its packages are missing or older than the lock file.
+// covers: WEB-06
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{binary, text, Api};
+use meridian_client::Connection;
+use meridian_proto::ServerFrame;
+use meridian_testkit::DevDeployment;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+/// The browser starts, loads the SDK, asks nav and connects within this.
+const WAIT: Duration = Duration::from_secs(60);
+
+fn page_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/commercial_web")
+}
+
+/// The page's script, reporting one JSON event per line.
+struct Page {
+    child: Child,
+    commands: ChildStdin,
+    events: Lines<BufReader<ChildStdout>>,
+}
+
+impl Page {
+    /// Opens a page with `sdk` (`next` or `v2`) and has it connect.
+    async fn start(sdk: &str, nav: &str, api: &Api, token: &str) -> Self {
+        let mut child = Command::new("node")
+            .arg("driver.mjs")
+            .current_dir(page_dir())
+            .env("SDK", sdk)
+            .env("NAV", nav)
+            .env("APP_KEY", &api.key)
+            .env("TOKEN", token)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node (scripts/test installs Node.js)");
+        let events = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let commands = child.stdin.take().expect("stdin");
+        Self {
+            child,
+            commands,
+            events,
+        }
+    }
+
+    /// Has the page carry out `command`; what the SDK answered (its `code` must be 0).
+    async fn ask(&mut self, command: Value) -> Value {
+        let name = command["do"].as_str().expect("a command").to_string();
+        let line = format!("{command}\n");
+        self.commands
+            .write_all(line.as_bytes())
+            .await
+            .expect("sent");
+        let answer = self.event(&name).await;
+        assert_eq!(answer["code"], 0, "{name}: {answer}");
+        answer
+    }
+
+    /// The next event named `name`; the script's errors fail the test.
+    async fn event(&mut self, name: &str) -> Value {
+        loop {
+            let line = tokio::time::timeout(WAIT, self.events.next_line())
+                .await
+                .unwrap_or_else(|_| panic!("no {name} event within {WAIT:?}"))
+                .expect("the script's output")
+                .unwrap_or_else(|| panic!("the script ended before {name}"));
+            let event: Value = serde_json::from_str(&line).expect("a JSON line");
+            match event["event"].as_str() {
+                Some(found) if found == name => return event,
+                Some("error") => panic!("the page failed: {event}"),
+                _ => continue,
+            }
+        }
+    }
+
+    async fn quit(mut self) {
+        let quit = b"{\"do\":\"quit\"}\n";
+        self.commands.write_all(quit).await.expect("quit");
+        let status = tokio::time::timeout(WAIT, self.child.wait())
+            .await
+            .expect("the script ends")
+            .expect("its status");
+        assert!(status.success(), "the script failed: {status}");
+    }
+}
+
+async fn message(connection: &mut Connection) -> meridian_client::MessageBody {
+    loop {
+        match connection.next_within(WAIT).await.expect("a frame") {
+            ServerFrame::Message(body) => return body,
+            ServerFrame::Synced { .. } | ServerFrame::Ack { .. } => continue,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+}
+
+/// Sends a text from the Rust client; its msgUID and sent time.
+async fn send(
+    connection: &mut Connection,
+    client_id: &str,
+    kind: u8,
+    to: &str,
+    said: &str,
+) -> (String, u64) {
+    let content = serde_json::json!({ "content": said }).to_string();
+    connection
+        .send(&text(client_id, kind, to, &content))
+        .await
+        .unwrap();
+    loop {
+        match connection.next_within(WAIT).await.expect("ack") {
+            ServerFrame::Ack {
+                msg_uid, sent_time, ..
+            } => return (msg_uid, sent_time),
+            ServerFrame::Message(_)
+            | ServerFrame::Synced { .. }
+            | ServerFrame::ChatroomJoined { .. } => continue,
+            other => panic!("expected an ack, got {other:?}"),
+        }
+    }
+}
+
+/// A `meridian dev`, a Rust SDK client "alice" and a page with `sdk` connected as "bob".
+async fn chat(sdk: &str) -> (DevDeployment, Api, Connection, Page) {
+    common::npm_install(&page_dir());
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let api = Api::new(&dev, "SG", "prod");
+    let mut alice = common::connect(&dev.ws("SG"), &api, "alice", "alice-phone", "iOS", None).await;
+    common::synced(&mut alice).await;
+    let nav = dev.endpoints["nav"][0].as_str().expect("a nav").to_string();
+    let token = api.token("bob").await;
+    let mut page = Page::start(sdk, &nav, &api, &token).await;
+    assert_eq!(page.event("connected").await["userId"], "bob");
+    (dev, api, alice, page)
+}
+
+/// The page sends a text; alice receives it. The page's answer.
+async fn page_says(page: &mut Page, alice: &mut Connection, said: &str) -> Value {
+    let sent = page
+        .ask(json!({"do": "send", "to": "alice", "text": said}))
+        .await;
+    let got = message(alice).await;
+    assert_eq!(Some(got.msg_uid.as_str()), sent["messageUId"].as_str());
+    assert_eq!(
+        (got.sender_user_id.as_str(), got.object_name.as_str()),
+        ("bob", "RC:TxtMsg")
+    );
+    let content: Value = serde_json::from_str(&got.content).expect("JSON content");
+    assert_eq!(content["content"], said);
+    sent
+}
+
+#[tokio::test]
+async fn the_official_imlib_next_in_chromium_chats_with_a_meridian_client() {
+    let (dev, api, mut alice, mut page) = chat("next").await;
+    let ws = dev.ws("SG");
+    let hello = page_says(&mut page, &mut alice, "hello from imlib-next").await;
+
+    // The Meridian client answers three times; the page receives each once, in order.
+    let (mut replies, mut reply_times) = (Vec::new(), Vec::new());
+    for (i, said) in ["one", "two", "three"].into_iter().enumerate() {
+        let (uid, sent_time) = send(&mut alice, &format!("a{i}"), 1, "bob", said).await;
+        replies.push(uid);
+        reply_times.push(sent_time);
+    }
+    for (uid, said) in replies.iter().zip(["one", "two", "three"]) {
+        let received = page.event("received").await;
+        assert_eq!(received["messageUId"], uid.as_str());
+        assert_eq!(received["senderUserId"], "alice");
+        assert_eq!(received["content"]["content"], said);
+    }
+
+    // Its conversation list: alice's chat, three unread, the last message "three".
+    let listed = page.ask(json!({"do": "conversations"})).await;
+    let chats = listed["list"].as_array().expect("a list");
+    let chat = chats
+        .iter()
+        .find(|c| c["targetId"] == "alice")
+        .unwrap_or_else(|| panic!("alice's chat in {listed}"));
+    assert_eq!(chat["conversationType"], 1);
+    assert_eq!(chat["unreadMessageCount"], 3);
+    assert_eq!(chat["latestMessageUId"], replies[2].as_str());
+
+    // Its history in pages of two, the newest first: (two, three), then what was sent
+    // before "two" (hello and one, unless one shares its millisecond: pages go by time).
+    let uids = |page: &Value| -> Vec<String> {
+        let list = page["list"].as_array().expect("a list");
+        list.iter()
+            .map(|m| m["messageUId"].as_str().expect("uid").to_string())
+            .collect()
+    };
+    let newest = page
+        .ask(json!({"do": "history", "with": "alice", "count": 2, "timestamp": 0}))
+        .await;
+    assert_eq!(uids(&newest), [replies[1].clone(), replies[2].clone()]);
+    assert_eq!(newest["hasMore"], true);
+    let before = newest["list"][0]["sentTime"].as_u64().expect("a time");
+    assert_eq!(before, reply_times[1]);
+    let older = page
+        .ask(json!({"do": "history", "with": "alice", "count": 2, "timestamp": before}))
+        .await;
+    let hello_uid = hello["messageUId"].as_str().expect("uid").to_string();
+    let hello_time = hello["sentTime"].as_u64().expect("a time");
+    let sent_before: Vec<String> = [(&hello_uid, hello_time), (&replies[0], reply_times[0])]
+        .into_iter()
+        .filter(|&(_, time)| time < before)
+        .map(|(uid, _)| uid.clone())
+        .collect();
+    assert_eq!(uids(&older), sent_before);
+
+    // It recalls its message: the Meridian client is told which.
+    page.ask(
+        json!({"do": "recall", "to": "alice", "messageUId": hello_uid,
+                    "sentTime": hello["sentTime"]}),
+    )
+    .await;
+    let notice = message(&mut alice).await;
+    assert_eq!(notice.object_name, "RC:RcCmd");
+    assert!(notice.content.contains(&hello_uid), "{}", notice.content);
+
+    // It joins a chatroom and hears what is said there.
+    api.ok("/chatroom/create.json", "chatroom[lobby]=Lobby")
+        .await;
+    page.ask(json!({"do": "join", "roomId": "lobby"})).await;
+    alice
+        .send(&meridian_proto::ClientFrame::JoinChatroom {
+            req_id: 1,
+            chatroom_id: "lobby".into(),
+        })
+        .await
+        .unwrap();
+    let (in_room, _) = send(&mut alice, "r1", 4, "lobby", "welcome").await;
+    let heard = page.event("received").await;
+    assert_eq!(
+        (heard["conversationType"].clone(), heard["targetId"].clone()),
+        (json!(4), json!("lobby"))
+    );
+    assert_eq!(heard["messageUId"], in_room.as_str());
+
+    // The edge (the whole deployment) dies and comes back; the SDK reconnects by itself.
+    // What alice sends meanwhile arrives once, in order, and nothing from before again.
+    let mut dev = dev;
+    drop(alice);
+    dev.kill_and_restart().await;
+    let mut alice = common::connect(&ws, &api, "alice", "alice-phone", "iOS", None).await;
+    let mut later = Vec::new();
+    for (i, said) in ["after", "the", "restart"].into_iter().enumerate() {
+        later.push(send(&mut alice, &format!("b{i}"), 1, "bob", said).await.0);
+    }
+    for uid in &later {
+        let received = page.event("received").await;
+        assert_eq!(received["messageUId"], uid.as_str(), "{received}");
+    }
+    page.quit().await;
+}
+
+#[tokio::test]
+async fn the_official_imlib_v2_in_chromium_chats_with_a_meridian_client() {
+    let (_dev, _api, mut alice, mut page) = chat("v2").await;
+    page_says(&mut page, &mut alice, "hello from imlib-v2").await;
+    let (reply, _) = send(&mut alice, "a1", 1, "bob", "hi v2").await;
+    let received = page.event("received").await;
+    assert_eq!(received["messageUId"], reply.as_str());
+    assert_eq!(received["senderUserId"], "alice");
+    assert_eq!(received["content"]["content"], "hi v2");
+    page.quit().await;
+}

@@ -1,0 +1,62 @@
+// The commands of driver.mjs through @rongcloud/imlib-next's API (5.x).
+import * as im from "@rongcloud/imlib-next";
+
+const privately = (targetId) => ({ conversationType: im.ConversationType.PRIVATE, targetId });
+const done = (result, data) => ({ code: result.code, ...data });
+
+export default {
+  async connect({ appkey, nav, token }) {
+    im.init({ appkey, navigators: [nav] });
+    im.addEventListener(im.Events.MESSAGES, ({ messages }) => {
+      for (const m of messages) {
+        window.report({
+          event: "received",
+          conversationType: m.conversationType,
+          targetId: m.targetId,
+          messageUId: m.messageUId,
+          senderUserId: m.senderUserId,
+          content: m.content,
+        });
+      }
+    });
+    const answer = await im.connect(token);
+    return { code: answer.code, userId: answer.data?.userId };
+  },
+
+  async send({ to, text }) {
+    const sent = await im.sendMessage(privately(to), new im.TextMessage({ content: text }));
+    return done(sent, { messageUId: sent.data?.messageUId, sentTime: sent.data?.sentTime });
+  },
+
+  async conversations() {
+    const list = await im.getConversationList();
+    return done(list, {
+      list: (list.data ?? []).map((c) => ({
+        conversationType: c.conversationType,
+        targetId: c.targetId,
+        unreadMessageCount: c.unreadMessageCount,
+        latestMessageUId: c.latestMessage?.messageUId,
+      })),
+    });
+  },
+
+  async history({ with: peer, count, timestamp }) {
+    const page = await im.getHistoryMessages(privately(peer), { timestamp, count, order: 0 });
+    return done(page, {
+      hasMore: page.data?.hasMore,
+      list: (page.data?.list ?? []).map((m) => ({
+        messageUId: m.messageUId,
+        sentTime: m.sentTime,
+        senderUserId: m.senderUserId,
+      })),
+    });
+  },
+
+  async recall({ to, messageUId, sentTime }) {
+    return done(await im.recallMessage(privately(to), { messageUId, sentTime }));
+  },
+
+  async join({ roomId }) {
+    return done(await im.joinChatRoom(roomId, { count: 10 }));
+  },
+};
