@@ -134,6 +134,8 @@ commands! {
     SetHostedMember(super::hosted_groups::SetHostedMember) => done,
     ChangeHostedFollows(super::hosted_groups::ChangeHostedFollows) => done,
     SetHostedGroupRemark(super::hosted_groups::SetHostedGroupRemark) => done,
+    ChangeRtcRoom(super::rtc::ChangeRtcRoom) => Output::RtcRoom,
+    DropAbsentRtcMembers(super::rtc::DropAbsentRtcMembers) => done,
 }
 
 /// All of these or none (`Command::All`): the first refusal refuses the whole command, and
@@ -179,6 +181,8 @@ pub enum Output {
     Limits(AppLimits),
     /// Users a command left out (e.g. managers that are not members).
     UserIds(Vec<String>),
+    /// An audio/video room after a change; `None` once it ended.
+    RtcRoom(Option<meridian_proto::rtc::RoomInfo>),
 }
 
 fn done((): ()) -> Output {

@@ -206,6 +206,12 @@ pub enum Query {
         app_key: String,
         question: super::hosted_groups::HostedQuestion,
     },
+    /// An audio/video room; with `viewer`, only if that user is one of its members.
+    RtcRoom {
+        app_key: String,
+        room_id: String,
+        viewer: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -254,6 +260,7 @@ pub enum QueryOutput {
     Limits(super::AppLimits),
     UserData(cross_domain::user_data::UserAnswer),
     HostedGroups(super::hosted_groups::HostedAnswer),
+    RtcRoom(meridian_proto::rtc::RoomInfo),
 }
 
 /// Answers a query from committed state.
@@ -410,5 +417,11 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
         Query::HostedGroups { app_key, question } => {
             super::hosted_groups::answer(state, app_key, question).map(QueryOutput::HostedGroups)
         }
+        Query::RtcRoom {
+            app_key,
+            room_id,
+            viewer,
+        } => super::rtc::room_info(state, app_key, room_id, viewer.as_deref())
+            .map(QueryOutput::RtcRoom),
     }
 }

@@ -15,6 +15,7 @@ use crate::state::{
     MessageFlags, ModerationDefault, ModerationRule, NewMessage, PushApp, PushProvider,
     PushSettings, RoomFlag, RoomSet, SessionRecord, UltraGroupChange, UserList,
 };
+use meridian_proto::rtc::{Resource, ResourceKind, Role, RoomKind};
 
 const APP: &str = "appkey01";
 
@@ -832,6 +833,19 @@ fn samples() -> Vec<(&'static str, Command)> {
                 remark: Some("R".into()),
             }),
         ),
+        (
+            "ChangeRtcRoom",
+            rtc_change(RtcChange::Join {
+                kind: RoomKind::Live,
+                role: Role::Host,
+                edge_id: 3,
+                session: 9,
+            }),
+        ),
+        (
+            "DropAbsentRtcMembers",
+            Command::DropAbsentRtcMembers(DropAbsentRtcMembers),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -850,7 +864,65 @@ fn samples() -> Vec<(&'static str, Command)> {
             }),
         ));
     }
+    let mut attributes = std::collections::BTreeMap::new();
+    attributes.insert("k".to_string(), "v".to_string());
+    rows.extend([
+        ("RtcChange::Leave", rtc_change(RtcChange::Leave)),
+        (
+            "RtcChange::SessionGone",
+            rtc_change(RtcChange::SessionGone {
+                edge_id: 3,
+                session: 9,
+                timeout_ms: 30_000,
+            }),
+        ),
+        (
+            "RtcChange::SetAttributes",
+            rtc_change(RtcChange::SetAttributes {
+                set: attributes,
+                remove: strings(&["old"]),
+            }),
+        ),
+        (
+            "RtcChange::Publish",
+            rtc_change(RtcChange::Publish {
+                publish: vec![Resource {
+                    stream_id: "cam".into(),
+                    kind: ResourceKind::Screen,
+                    layers: strings(&["big", "small"]),
+                    media_server: "sfu:7".into(),
+                    params: "{}".into(),
+                }],
+                unpublish: strings(&["mic"]),
+            }),
+        ),
+        (
+            "RtcChange::SetRole",
+            rtc_change(RtcChange::SetRole {
+                role: Role::Observer,
+            }),
+        ),
+        (
+            "RtcChange::Invite",
+            rtc_change(RtcChange::Invite {
+                user_id: "bob".into(),
+            }),
+        ),
+        (
+            "RtcChange::AnswerInvite",
+            rtc_change(RtcChange::AnswerInvite { accept: true }),
+        ),
+    ]);
     rows
+}
+
+fn rtc_change(change: RtcChange) -> Command {
+    Command::ChangeRtcRoom(ChangeRtcRoom {
+        app_key: APP.into(),
+        room_id: "r1".into(),
+        user_id: "alice".into(),
+        change,
+    })
 }
 
 /// The encoding of every sample as the code produced it when this file was written.
@@ -938,11 +1010,20 @@ const GOLDEN: &[(&str, &str)] = &[
         ("SetHostedMember", "50086170706b6579303102673103626f62014200"),
         ("ChangeHostedFollows", "51086170706b6579303102673103626f620105616c69636501"),
         ("SetHostedGroupRemark", "52086170706b6579303102673103626f62010152"),
+        ("ChangeRtcRoom", "53086170706b6579303102723105616c6963650001020309"),
+        ("DropAbsentRtcMembers", "54"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
         ("ConversationType::System", "26086170706b6579303101750300"),
         ("ConversationType::UltraGroup", "26086170706b6579303101750400"),
+        ("RtcChange::Leave", "53086170706b6579303102723105616c69636501"),
+        ("RtcChange::SessionGone", "53086170706b6579303102723105616c696365020309fb3075"),
+        ("RtcChange::SetAttributes", "53086170706b6579303102723105616c6963650301016b017601036f6c64"),
+        ("RtcChange::Publish", "53086170706b6579303102723105616c69636504010363616d02020362696705736d616c6c057366753a37027b7d01036d6963"),
+        ("RtcChange::SetRole", "53086170706b6579303102723105616c6963650501"),
+        ("RtcChange::Invite", "53086170706b6579303102723105616c6963650603626f62"),
+        ("RtcChange::AnswerInvite", "53086170706b6579303102723105616c6963650701"),
 ];
 
 fn hex(bytes: &[u8]) -> String {
@@ -1036,6 +1117,8 @@ fn variant(command: &Command) -> &'static str {
         Command::SetHostedMember(_) => "SetHostedMember",
         Command::ChangeHostedFollows(_) => "ChangeHostedFollows",
         Command::SetHostedGroupRemark(_) => "SetHostedGroupRemark",
+        Command::ChangeRtcRoom(_) => "ChangeRtcRoom",
+        Command::DropAbsentRtcMembers(_) => "DropAbsentRtcMembers",
     }
 }
 
