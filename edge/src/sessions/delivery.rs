@@ -115,8 +115,25 @@ impl Session<'_> {
                 }
                 tracing::trace!(session = self.handle.id, pos, "delivered live");
                 self.delivered = pos;
-                let FeedEvent::Message { message, .. } = &dispatched.event else {
-                    return Ok(None);
+                let message = match &dispatched.event {
+                    FeedEvent::Message { message, .. } => message,
+                    FeedEvent::Rtc {
+                        room_id,
+                        version,
+                        notice,
+                        ..
+                    } => {
+                        // Every member gets the same frame.
+                        let frame = || ServerFrame::RtcEvent {
+                            cursor: pos,
+                            room_id: room_id.clone(),
+                            version: *version,
+                            notice: notice.clone(),
+                        };
+                        let shared = dispatched.shared_frame(|| serde_json::to_string(&frame()));
+                        return shared.map(Some).map_err(unwritable);
+                    }
+                    _ => return Ok(None),
                 };
                 let viewer = &self.identity.user_id;
                 let frame = || ServerFrame::Message(body(message, viewer, pos));

@@ -8,13 +8,14 @@ mod conversation;
 mod history;
 mod message;
 mod push;
+mod rtc;
 mod send;
 mod ultragroup;
 
 use std::sync::Arc;
 
 use meridian_cluster::state::{
-    Command, Conversation, ConversationType, Envelope, Output, Query, QueryOutput,
+    Command, Conversation, ConversationType, Envelope, Output, Query, QueryOutput, RtcChange,
 };
 use meridian_proto::{ClientFrame, ServerFrame};
 use tokio::sync::mpsc;
@@ -228,6 +229,57 @@ async fn carry_out(cx: &Context<'_>, frame: ClientFrame) -> Result<ServerFrame, 
             msg_uid,
             content,
         } => ultragroup::edit(cx, req_id, group_id, msg_uid, content).await,
+        ClientFrame::RtcJoin {
+            req_id,
+            room_id,
+            kind,
+            role,
+        } => rtc::join(cx, req_id, room_id, kind, role).await,
+        ClientFrame::RtcLeave { req_id, room_id } => rtc::leave(cx, req_id, room_id).await,
+        ClientFrame::RtcRoom { req_id, room_id } => rtc::room(cx, req_id, room_id).await,
+        ClientFrame::RtcSetAttributes {
+            req_id,
+            room_id,
+            set,
+            remove,
+        } => {
+            rtc::done(
+                cx,
+                req_id,
+                &room_id,
+                RtcChange::SetAttributes { set, remove },
+            )
+            .await
+        }
+        ClientFrame::RtcPublish {
+            req_id,
+            room_id,
+            publish,
+            unpublish,
+        } => {
+            rtc::done(
+                cx,
+                req_id,
+                &room_id,
+                RtcChange::Publish { publish, unpublish },
+            )
+            .await
+        }
+        ClientFrame::RtcSetRole {
+            req_id,
+            room_id,
+            role,
+        } => rtc::done(cx, req_id, &room_id, RtcChange::SetRole { role }).await,
+        ClientFrame::RtcInvite {
+            req_id,
+            room_id,
+            user_id,
+        } => rtc::done(cx, req_id, &room_id, RtcChange::Invite { user_id }).await,
+        ClientFrame::RtcAnswerInvite {
+            req_id,
+            room_id,
+            accept,
+        } => rtc::done(cx, req_id, &room_id, RtcChange::AnswerInvite { accept }).await,
         ClientFrame::Ping | ClientFrame::Logout | ClientFrame::Sync { .. } => Err(
             SessionError::invalid("handled by the session, not as a request"),
         ),
@@ -253,7 +305,15 @@ pub(in crate::sessions) fn reply_ids(frame: &ClientFrame) -> (Option<String>, Op
         | ClientFrame::DeleteMessages { req_id, .. }
         | ClientFrame::ClearHistory { req_id, .. }
         | ClientFrame::Search { req_id, .. }
-        | ClientFrame::RegisterPush { req_id, .. } => (None, Some(*req_id)),
+        | ClientFrame::RegisterPush { req_id, .. }
+        | ClientFrame::RtcJoin { req_id, .. }
+        | ClientFrame::RtcLeave { req_id, .. }
+        | ClientFrame::RtcRoom { req_id, .. }
+        | ClientFrame::RtcSetAttributes { req_id, .. }
+        | ClientFrame::RtcPublish { req_id, .. }
+        | ClientFrame::RtcSetRole { req_id, .. }
+        | ClientFrame::RtcInvite { req_id, .. }
+        | ClientFrame::RtcAnswerInvite { req_id, .. } => (None, Some(*req_id)),
         ClientFrame::Ping | ClientFrame::Logout | ClientFrame::Sync { .. } => (None, None),
     }
 }
@@ -281,5 +341,13 @@ pub(super) fn op(frame: &ClientFrame) -> &'static str {
         ClientFrame::Ping => "ping",
         ClientFrame::Logout => "logout",
         ClientFrame::RegisterPush { .. } => "register_push",
+        ClientFrame::RtcJoin { .. } => "rtc_join",
+        ClientFrame::RtcLeave { .. } => "rtc_leave",
+        ClientFrame::RtcRoom { .. } => "rtc_room",
+        ClientFrame::RtcSetAttributes { .. } => "rtc_set_attributes",
+        ClientFrame::RtcPublish { .. } => "rtc_publish",
+        ClientFrame::RtcSetRole { .. } => "rtc_set_role",
+        ClientFrame::RtcInvite { .. } => "rtc_invite",
+        ClientFrame::RtcAnswerInvite { .. } => "rtc_answer_invite",
     }
 }
