@@ -340,8 +340,13 @@ impl<'a> RoomAt<'a> {
             None => {
                 self.room = Some(Room {
                     kind,
-                    // Unique per lifetime: the feed position is never reused.
-                    session_id: format!("{}-{}", self.room_id, feed::next_position(state)?),
+                    // Unique per lifetime and area: a feed position is never reused.
+                    session_id: format!(
+                        "{}-{}-{}",
+                        ctx.area,
+                        feed::next_position(state)?,
+                        self.room_id
+                    ),
                     created_at_ms: ctx.now_ms,
                     version: 0,
                     attributes: BTreeMap::new(),
