@@ -28,8 +28,12 @@ pub(super) async fn idle_chatrooms(core: Arc<NodeCore>, stop: impl Future<Output
     every(core, CHATROOM_SWEEP_EVERY, stop, |_, apps| {
         app_keys(apps)
             .map(|app_key| Command::DestroyIdleChatrooms(state::DestroyIdleChatrooms { app_key }))
-            // Sessions of edges that stopped renewing their lease go offline.
-            .chain(std::iter::once(Command::ExpireEdges(state::ExpireEdges)))
+            // Sessions of edges that stopped renewing their lease go offline, and their
+            // audio/video room members start their reconnect timeout.
+            .chain([
+                Command::ExpireEdges(state::ExpireEdges),
+                Command::DropAbsentRtcMembers(state::DropAbsentRtcMembers),
+            ])
             .collect()
     })
     .await

@@ -11,13 +11,13 @@ use meridian_proto::rtc::{LeaveReason, Role, RoomInfo, RoomKind, RoomMember, Roo
 use serde::{Deserialize, Serialize};
 
 use super::apply::{Apply, ApplyContext, CommandError};
-use super::apps;
 use super::chatrooms::{MAX_ENTRIES, MAX_ENTRY_KEY_BYTES, MAX_ENTRY_VALUE_BYTES};
 use super::feed::{self, FeedEvent};
 use super::groups::validate_group_id;
 use super::keys::{of_app, rtc as keys};
 use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
+use super::{apps, presence};
 
 mod media;
 
@@ -40,6 +40,9 @@ struct Room {
 /// A member as stored: what everyone sees, and the session it is bound to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Member {
+    /// Where it is (the area-wide sweep reads members without their keys).
+    app_key: String,
+    room_id: String,
     view: RoomMember,
     /// The edge and session that joined last: only its end makes the member absent (an
     /// older session ending after a reconnect does not).
@@ -146,7 +149,8 @@ impl Apply for ChangeRtcRoom {
     }
 }
 
-/// Drops the members whose session has been gone past their timeout, area-wide.
+/// Drops the members whose session has been gone past their timeout, area-wide; members
+/// whose edge died (its lease ran out, so no session end was written) become absent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DropAbsentRtcMembers;
 
@@ -154,6 +158,20 @@ impl Apply for DropAbsentRtcMembers {
     type Answer = ();
 
     fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let stranded: Vec<Member> = state
+            .scan::<Member>(keys::MEMBER)?
+            .into_iter()
+            .filter(|m| m.view.online)
+            .collect();
+        for member in stranded {
+            if !presence::edge_alive(state, member.edge_id, ctx.now_ms)? {
+                let (app_key, room_id) = (&member.app_key, &member.room_id);
+                let mut room = RoomAt::open(state, app_key, room_id)?;
+                let session = (member.edge_id, member.session);
+                let user_id = &member.view.user_id;
+                room.session_gone(ctx, state, user_id, session, RECONNECT_TIMEOUT_MS)?;
+            }
+        }
         for (app_key, room_id, user_id) in absent_due(state, ctx.now_ms)? {
             let mut room = RoomAt::open(state, &app_key, &room_id)?;
             room.drop_member(state, &user_id, LeaveReason::TimedOut)?;
@@ -357,6 +375,8 @@ impl<'a> RoomAt<'a> {
             self.admit_host(state)?;
         }
         let member = Member {
+            app_key: self.app_key.to_string(),
+            room_id: self.room_id.to_string(),
             view: RoomMember {
                 user_id: user_id.to_string(),
                 role,

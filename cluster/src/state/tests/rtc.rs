@@ -74,7 +74,9 @@ fn publish(resources: Vec<Resource>) -> RtcChange {
 
 fn app_tree() -> (tempfile::TempDir, sled::Tree) {
     let (dir, tree) = tree();
-    run(&tree, &[create_app("Rtc", "devkey001", APP)]);
+    // The sessions here are on edge 7, alive until 31 s.
+    let alive = envelope(Command::EdgeAlive(EdgeAlive { edge_id: 7 }));
+    run(&tree, &[create_app("Rtc", "devkey001", APP), alive]);
     (dir, tree)
 }
 
@@ -571,4 +573,79 @@ fn an_audience_member_becomes_a_host_by_accepting_an_invitation_and_steps_down_u
             ..
         }
     ));
+}
+
+// covers: RTC-01
+
+#[test]
+fn members_of_an_edge_that_died_become_absent_and_are_dropped_after_the_default_timeout() {
+    let (_dir, tree) = app_tree();
+    joined(rtc(
+        &tree,
+        "r1",
+        "alice",
+        join(RoomKind::Call, Role::Participant, 1),
+    ));
+    joined(rtc(
+        &tree,
+        "r1",
+        "bob",
+        join(RoomKind::Call, Role::Participant, 2),
+    ));
+    // Bob rejoins from a session on edge 8, which keeps renewing its lease.
+    at(&tree, 20_000, Command::EdgeAlive(EdgeAlive { edge_id: 8 })).unwrap();
+    at(
+        &tree,
+        20_000,
+        change_in(
+            APP,
+            "r1",
+            "bob",
+            RtcChange::Join {
+                kind: RoomKind::Call,
+                role: Role::Participant,
+                edge_id: 8,
+                session: 3,
+            },
+        ),
+    )
+    .unwrap();
+    at(&tree, 40_000, Command::EdgeAlive(EdgeAlive { edge_id: 8 })).unwrap();
+    // Edge 7's lease ran out at 31 s without a word: alice is absent from the next sweep.
+    at(
+        &tree,
+        40_000,
+        Command::DropAbsentRtcMembers(DropAbsentRtcMembers),
+    )
+    .unwrap();
+    let room = match query(
+        &tree,
+        &Query::RtcRoom {
+            app_key: APP.into(),
+            room_id: "r1".into(),
+            viewer: None,
+        },
+    ) {
+        Ok(QueryOutput::RtcRoom(room)) => room,
+        other => panic!("{other:?}"),
+    };
+    let online: Vec<(String, bool)> = room
+        .members
+        .iter()
+        .map(|m| (m.user_id.clone(), m.online))
+        .collect();
+    assert_eq!(online, vec![("alice".into(), false), ("bob".into(), true)]);
+    let drop_at = 40_000 + crate::state::rtc::RECONNECT_TIMEOUT_MS;
+    assert!(!absent_members_due(&tree, drop_at - 1).unwrap());
+    at(
+        &tree,
+        drop_at,
+        Command::DropAbsentRtcMembers(DropAbsentRtcMembers),
+    )
+    .unwrap();
+    let (to, _, last) = notices(&tree).pop().unwrap();
+    assert_eq!(to, vec!["bob".to_string()]);
+    assert!(
+        matches!(last, RoomNotice::Left { user_id, reason: LeaveReason::TimedOut } if user_id == "alice")
+    );
 }
