@@ -412,3 +412,85 @@ async fn the_audience_does_not_publish_a_17th_video_host_is_refused_and_invited_
         .await
         .unwrap();
 }
+
+// covers: RTC-01, RTC-02
+
+#[tokio::test]
+async fn the_app_server_reads_a_rooms_hosts_and_resources_and_kicks_a_member() {
+    let dev = deployment("SG").await;
+    let api = Api::new(&dev, "SG", "prod");
+    let ws = dev.ws("SG");
+    let mut star = Member::connect(&ws, &api, "star").await;
+    let mut fan = Member::connect(&ws, &api, "fan").await;
+    let created = star.join("show", RoomKind::Live, Role::Host).await.unwrap();
+    fan.join("show", RoomKind::Live, Role::Audience)
+        .await
+        .unwrap();
+    star.publish(
+        "show",
+        vec![
+            stream("cam", ResourceKind::Video),
+            stream("mic", ResourceKind::Audio),
+        ],
+    )
+    .await
+    .unwrap();
+
+    let (_, room) = api
+        .json(
+            "/rtc/room/query.json",
+            &serde_json::json!({"roomId": "show"}),
+        )
+        .await;
+    assert_eq!(room["code"], 200, "{room}");
+    assert_eq!(room["sessionId"], created.session_id.as_str());
+    let members = room["members"].as_array().unwrap();
+    assert_eq!(members.len(), 1, "a live room lists its hosts: {room}");
+    assert_eq!(members[0]["userId"], "star");
+    let uris = members[0]["data"]["uris"].as_array().unwrap();
+    let kinds: Vec<(&str, u64)> = uris
+        .iter()
+        .map(|u| {
+            (
+                u["msid"].as_str().unwrap(),
+                u["mediaType"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(kinds, vec![("cam", 1), ("mic", 0)]);
+    // Another app's room of that name is not this one; a missing id is refused.
+    let other = Api::new(&dev, "SG", "dev");
+    let (_, theirs) = other
+        .json(
+            "/rtc/room/query.json",
+            &serde_json::json!({"roomId": "show"}),
+        )
+        .await;
+    assert_eq!(theirs["code"], 200);
+    assert_eq!(theirs["members"], serde_json::json!([]));
+    let (_, missing) = api
+        .json("/rtc/room/query.json", &serde_json::json!({}))
+        .await;
+    assert_ne!(missing["code"], 200);
+
+    // The kicked member hears it, and so does the room.
+    let (_, kicked) = api
+        .json(
+            "/rtc/user/kick.json",
+            &serde_json::json!({"roomId": "show", "userId": "fan"}),
+        )
+        .await;
+    assert_eq!(kicked["code"], 200, "{kicked}");
+    for member in [&mut fan, &mut star] {
+        loop {
+            if let RoomNotice::Left { user_id, reason } = member.notice().await.2 {
+                assert_eq!((user_id.as_str(), reason), ("fan", LeaveReason::Kicked));
+                break;
+            }
+        }
+    }
+    // Free to join elsewhere now.
+    fan.join("other", RoomKind::Meeting, Role::Participant)
+        .await
+        .unwrap();
+}

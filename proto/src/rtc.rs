@@ -107,6 +107,8 @@ pub enum LeaveReason {
     Left,
     /// Its session was gone longer than the reconnect timeout.
     TimedOut,
+    /// The app server removed it (`/rtc/user/kick.json`); it is told too.
+    Kicked,
 }
 
 /// One change of a room, delivered to its members in order.

@@ -95,6 +95,8 @@ pub enum RtcChange {
     AnswerInvite {
         accept: bool,
     },
+    /// The app server removes the member (nothing happens if it is not one).
+    Kick,
 }
 
 impl Apply for ChangeRtcRoom {
@@ -144,6 +146,11 @@ impl Apply for ChangeRtcRoom {
             RtcChange::SetRole { role } => room.set_role(state, user_id, *role)?,
             RtcChange::Invite { user_id: invitee } => room.invite(state, user_id, invitee)?,
             RtcChange::AnswerInvite { accept } => room.answer_invite(state, user_id, *accept)?,
+            RtcChange::Kick => {
+                if room.member(state, user_id).is_ok() {
+                    room.drop_member(state, user_id, LeaveReason::Kicked)?;
+                }
+            }
         }
         room.info(state)
     }
@@ -289,6 +296,16 @@ impl<'a> RoomAt<'a> {
 
     /// Records a change: the room's next version, told to every member in feed order.
     fn notify(&mut self, state: &mut Overlay<'_>, notice: RoomNotice) -> Result<(), CommandError> {
+        self.notify_also(state, notice, None)
+    }
+
+    /// [`Self::notify`], telling `also` (no longer a member) too.
+    fn notify_also(
+        &mut self,
+        state: &mut Overlay<'_>,
+        notice: RoomNotice,
+        also: Option<&str>,
+    ) -> Result<(), CommandError> {
         let Some(room) = &mut self.room else {
             return Ok(());
         };
@@ -299,6 +316,7 @@ impl<'a> RoomAt<'a> {
             .members(state)?
             .into_iter()
             .map(|m| m.view.user_id)
+            .chain(also.map(str::to_string))
             .collect();
         if to.is_empty() {
             return Ok(());
@@ -411,13 +429,13 @@ impl<'a> RoomAt<'a> {
         state.delete(keys::member(self.app_key, self.room_id, user_id));
         state.delete(keys::user_room(self.app_key, user_id));
         state.delete(keys::absent(self.app_key, self.room_id, user_id));
-        self.notify(
-            state,
-            RoomNotice::Left {
-                user_id: user_id.to_string(),
-                reason,
-            },
-        )?;
+        // A member that asked to leave knows; one removed is told.
+        let told = (reason == LeaveReason::Kicked).then_some(user_id);
+        let notice = RoomNotice::Left {
+            user_id: user_id.to_string(),
+            reason,
+        };
+        self.notify_also(state, notice, told)?;
         if self.members(state)?.is_empty() {
             state.delete(keys::room(self.app_key, self.room_id));
             self.room = None;

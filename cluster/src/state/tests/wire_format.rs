@@ -912,6 +912,7 @@ fn samples() -> Vec<(&'static str, Command)> {
             "RtcChange::AnswerInvite",
             rtc_change(RtcChange::AnswerInvite { accept: true }),
         ),
+        ("RtcChange::Kick", rtc_change(RtcChange::Kick)),
     ]);
     rows
 }
@@ -1024,6 +1025,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("RtcChange::SetRole", "53086170706b6579303102723105616c6963650501"),
         ("RtcChange::Invite", "53086170706b6579303102723105616c6963650603626f62"),
         ("RtcChange::AnswerInvite", "53086170706b6579303102723105616c6963650701"),
+        ("RtcChange::Kick", "53086170706b6579303102723105616c69636508"),
 ];
 
 fn hex(bytes: &[u8]) -> String {
