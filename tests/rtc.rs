@@ -494,3 +494,58 @@ async fn the_app_server_reads_a_rooms_hosts_and_resources_and_kicks_a_member() {
         .await
         .unwrap();
 }
+
+// covers: RTC-01, RTC-02
+
+#[tokio::test]
+async fn meridian_chat_joins_a_room_and_publishes_from_a_terminal() {
+    let dev = deployment("SG").await;
+    // `meridian chat` uses the demo app's dev environment.
+    let api = Api::new(&dev, "SG", "dev");
+    let mut bob = Member::connect(&dev.ws("SG"), &api, "bob").await;
+    bob.join("talk", RoomKind::Meeting, Role::Participant)
+        .await
+        .unwrap();
+    let mut chat = tokio::process::Command::new(binary())
+        .args(["chat", "--user", "alice", "--endpoints"])
+        .arg(&dev.endpoints_file)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run meridian chat");
+    let mut input = chat.stdin.take().unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut input, b"/rtc talk meeting\n/publish cam video\n")
+        .await
+        .unwrap();
+    drop(input);
+    let output = chat.wait_with_output().await.unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // One JSON line per frame: its own join notice, then the join's answer, …
+    let frames: Vec<serde_json::Value> = printed
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let joined = frames
+        .iter()
+        .find(|frame| frame["type"] == "rtcJoined")
+        .unwrap_or_else(|| panic!("no rtcJoined in {printed}"));
+    assert_eq!(joined["room"]["members"][0]["userId"], "bob");
+    loop {
+        match bob.notice().await.2 {
+            RoomNotice::Published { user_id, resources } => {
+                assert_eq!(user_id, "alice");
+                assert_eq!(resources[0].kind, ResourceKind::Video);
+                break;
+            }
+            RoomNotice::Joined { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
