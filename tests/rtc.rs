@@ -493,6 +493,21 @@ async fn the_app_server_reads_a_rooms_hosts_and_resources_and_kicks_a_member() {
     fan.join("other", RoomKind::Meeting, Role::Participant)
         .await
         .unwrap();
+
+    // The edge measured the signalling latency of those joins.
+    let mut joins = 0.0;
+    for url in dev.endpoints["metrics"].as_array().unwrap() {
+        let exposition = meridian_testkit::raw_http(url.as_str().unwrap(), "GET", &[], b"").await;
+        let text = String::from_utf8_lossy(&exposition.body).into_owned();
+        for line in text.lines() {
+            if let Some(count) =
+                line.strip_prefix("meridian_edge_rtc_seconds_count{op=\"rtc_join\"} ")
+            {
+                joins += count.parse::<f64>().unwrap();
+            }
+        }
+    }
+    assert_eq!(joins, 3.0, "three joins measured");
 }
 
 // covers: RTC-01, RTC-02

@@ -54,6 +54,7 @@ pub(crate) struct EdgeMetrics {
     pub api_requests: CounterFamily<ApiAnswer>,
     pub api_seconds: HistogramFamily<ApiPath>,
     pub moderation_seconds: HistogramFamily<ModerationOutcome>,
+    pub rtc_seconds: HistogramFamily<FrameOp>,
 }
 
 impl EdgeMetrics {
@@ -124,6 +125,12 @@ impl EdgeMetrics {
                 registry,
                 "meridian_edge_moderation_seconds",
                 "How long client messages were held for the app's moderation callback (HOOK-02), by outcome (pass, block, replace, default)",
+                None,
+            )?,
+            rtc_seconds: HistogramFamily::histogram(
+                registry,
+                "meridian_edge_rtc_seconds",
+                "Audio/video room requests from frame to answer (after the Raft commit), by frame type",
                 None,
             )?,
         })

@@ -25,6 +25,7 @@ use super::auth::Identity;
 use super::error::SessionError;
 use super::registry::SessionHandle;
 use super::Shared;
+use crate::metrics::FrameOp;
 
 /// Carries out the requests queued in `incoming`, sending each answer to `answers`.
 pub(super) async fn serve(
@@ -116,11 +117,16 @@ impl Context<'_> {
 /// The frame answering `frame`: its result, or the error naming its client or request id.
 async fn answer(cx: &Context<'_>, frame: ClientFrame) -> ServerFrame {
     let (client_id, req_id) = reply_ids(&frame);
+    let op = op(&frame);
     let started = Instant::now();
     let answer = carry_out(cx, frame).await;
+    let seconds = started.elapsed().as_secs_f64();
     if client_id.is_some() {
-        let send_seconds = &cx.shared.metrics.send_seconds;
-        send_seconds.observe(started.elapsed().as_secs_f64());
+        cx.shared.metrics.send_seconds.observe(seconds);
+    } else if op.starts_with("rtc_") {
+        // The signalling latency of audio/video rooms.
+        let rtc_seconds = cx.shared.metrics.rtc_seconds.with(&FrameOp { op });
+        rtc_seconds.observe(seconds);
     }
     answer.unwrap_or_else(|error| error.into_frame(client_id, req_id))
 }
