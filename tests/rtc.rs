@@ -564,3 +564,75 @@ async fn meridian_chat_joins_a_room_and_publishes_from_a_terminal() {
         }
     }
 }
+
+// covers: RTC-04
+
+#[tokio::test]
+async fn hosts_of_two_live_rooms_pk_and_each_audience_hears_the_other_host() {
+    let dev = deployment("SG").await;
+    let api = Api::new(&dev, "SG", "prod");
+    let ws = dev.ws("SG");
+    let mut anna = Member::connect(&ws, &api, "anna").await;
+    let mut ben = Member::connect(&ws, &api, "ben").await;
+    let mut ben_fan = Member::connect(&ws, &api, "benfan").await;
+    anna.join("x", RoomKind::Live, Role::Host).await.unwrap();
+    ben.join("y", RoomKind::Live, Role::Host).await.unwrap();
+    ben_fan
+        .join("y", RoomKind::Live, Role::Audience)
+        .await
+        .unwrap();
+    anna.done(|req_id| ClientFrame::RtcPkInvite {
+        req_id,
+        room_id: "x".into(),
+        other_room_id: "y".into(),
+        user_id: "ben".into(),
+    })
+    .await
+    .unwrap();
+    ben.done(|req_id| ClientFrame::RtcPkAnswer {
+        req_id,
+        room_id: "y".into(),
+        accept: true,
+    })
+    .await
+    .unwrap();
+    anna.publish("x", vec![stream("cam", ResourceKind::Video)])
+        .await
+        .unwrap();
+    // Ben's audience hears the PK start in its room, then anna's stream as room x's.
+    let mut started = false;
+    loop {
+        let (room_id, _, notice) = ben_fan.notice().await;
+        match notice {
+            RoomNotice::PkStarted {
+                room_id: other,
+                host,
+                ..
+            } => {
+                assert_eq!(
+                    (room_id.as_str(), other.as_str(), host.as_str()),
+                    ("y", "x", "anna")
+                );
+                started = true;
+            }
+            RoomNotice::Published { user_id, .. } => {
+                assert!(started, "the PK start comes first");
+                assert_eq!((room_id.as_str(), user_id.as_str()), ("x", "anna"));
+                break;
+            }
+            _ => {}
+        }
+    }
+    ben.done(|req_id| ClientFrame::RtcPkEnd {
+        req_id,
+        room_id: "y".into(),
+    })
+    .await
+    .unwrap();
+    loop {
+        if let RoomNotice::PkEnded { room_id } = anna.notice().await.2 {
+            assert_eq!(room_id, "y");
+            break;
+        }
+    }
+}

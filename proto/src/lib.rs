@@ -304,6 +304,28 @@ pub enum ClientFrame {
         room_id: String,
         accept: bool,
     },
+    /// A host of live room `roomId` invites host `userId` of live room `otherRoomId` to a
+    /// cross-room PK (RTC-04).
+    #[serde(rename_all = "camelCase")]
+    RtcPkInvite {
+        req_id: u64,
+        room_id: String,
+        other_room_id: String,
+        user_id: String,
+    },
+    /// The invited host (of `roomId`) accepts or declines the PK.
+    #[serde(rename_all = "camelCase")]
+    RtcPkAnswer {
+        req_id: u64,
+        room_id: String,
+        accept: bool,
+    },
+    /// A host in a PK ends it.
+    #[serde(rename_all = "camelCase")]
+    RtcPkEnd {
+        req_id: u64,
+        room_id: String,
+    },
 }
 
 fn is_false(value: &bool) -> bool {

@@ -149,4 +149,26 @@ pub enum RoomNotice {
     /// The invited member declined (accepting is a `roleChanged`).
     #[serde(rename_all = "camelCase")]
     InviteDeclined { by: String, user_id: String },
+    /// Cross-room PK (RTC-04): host `by` of room `room_id` invited host `user_id` of
+    /// the other room (both rooms hear it).
+    #[serde(rename_all = "camelCase")]
+    PkInvited {
+        room_id: String,
+        by: String,
+        user_id: String,
+    },
+    /// The PK started: this room's members now also hear `host` of `room_id` publish and
+    /// unpublish (as that room's `rtcEvent`s); `resources` are what it publishes now.
+    #[serde(rename_all = "camelCase")]
+    PkStarted {
+        room_id: String,
+        host: String,
+        resources: Vec<Resource>,
+    },
+    /// Host `user_id` of room `room_id` declined the PK.
+    #[serde(rename_all = "camelCase")]
+    PkDeclined { room_id: String, user_id: String },
+    /// The PK with room `room_id` ended (a host ended it, left or stepped down).
+    #[serde(rename_all = "camelCase")]
+    PkEnded { room_id: String },
 }

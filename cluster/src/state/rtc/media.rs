@@ -175,6 +175,9 @@ impl RoomAt<'_> {
         mut member: Member,
         role: Role,
     ) -> Result<(), CommandError> {
+        if role != Role::Host {
+            self.host_gone(state, &member.view.user_id)?;
+        }
         member.view.role = role;
         member.invited_by = None;
         if !role.publishes() {

@@ -20,6 +20,7 @@ use super::users::validate_user_id;
 use super::{apps, presence};
 
 mod media;
+mod pk;
 
 pub use media::{MAX_AUDIO_HOSTS, MAX_RESOURCES, MAX_VIDEO_HOSTS};
 
@@ -35,6 +36,10 @@ struct Room {
     created_at_ms: u64,
     version: u64,
     attributes: BTreeMap<String, String>,
+    /// A cross-room PK this live room is in (RTC-04).
+    pk: Option<pk::PkLink>,
+    /// Another room's host invited this room's host to a PK.
+    pk_invite: Option<pk::PkLink>,
 }
 
 /// A member as stored: what everyone sees, and the session it is bound to.
@@ -97,6 +102,17 @@ pub enum RtcChange {
     },
     /// The app server removes the member (nothing happens if it is not one).
     Kick,
+    /// A host invites a host of another live room (`room_id`, `user_id`) to a PK.
+    PkInvite {
+        room_id: String,
+        user_id: String,
+    },
+    /// The invited host accepts or declines.
+    PkAnswer {
+        accept: bool,
+    },
+    /// Either host ends the PK.
+    PkEnd,
 }
 
 impl Apply for ChangeRtcRoom {
@@ -151,6 +167,12 @@ impl Apply for ChangeRtcRoom {
                     room.drop_member(state, user_id, LeaveReason::Kicked)?;
                 }
             }
+            RtcChange::PkInvite {
+                room_id: other,
+                user_id: host,
+            } => room.pk_invite(state, user_id, other, host)?,
+            RtcChange::PkAnswer { accept } => room.pk_answer(state, user_id, *accept)?,
+            RtcChange::PkEnd => room.pk_end_by(state, user_id)?,
         }
         room.info(state)
     }
@@ -312,11 +334,13 @@ impl<'a> RoomAt<'a> {
         room.version += 1;
         let version = room.version;
         state.put(keys::room(self.app_key, self.room_id), &*room)?;
+        let peers = pk::mirrored_to(state, self.app_key, room, &notice)?;
         let to: Vec<String> = self
             .members(state)?
             .into_iter()
             .map(|m| m.view.user_id)
             .chain(also.map(str::to_string))
+            .chain(peers)
             .collect();
         if to.is_empty() {
             return Ok(());
@@ -386,6 +410,8 @@ impl<'a> RoomAt<'a> {
                     created_at_ms: ctx.now_ms,
                     version: 0,
                     attributes: BTreeMap::new(),
+                    pk: None,
+                    pk_invite: None,
                 });
             }
         }
@@ -426,6 +452,7 @@ impl<'a> RoomAt<'a> {
         user_id: &str,
         reason: LeaveReason,
     ) -> Result<(), CommandError> {
+        self.host_gone(state, user_id)?;
         state.delete(keys::member(self.app_key, self.room_id, user_id));
         state.delete(keys::user_room(self.app_key, user_id));
         state.delete(keys::absent(self.app_key, self.room_id, user_id));

@@ -649,3 +649,123 @@ fn members_of_an_edge_that_died_become_absent_and_are_dropped_after_the_default_
         matches!(last, RoomNotice::Left { user_id, reason: LeaveReason::TimedOut } if user_id == "alice")
     );
 }
+
+// covers: RTC-04
+
+#[test]
+fn a_cross_room_pk_lets_each_room_hear_the_other_host_until_a_host_steps_down() {
+    let (_dir, tree) = app_tree();
+    let live = |session| join(RoomKind::Live, Role::Host, session);
+    joined(rtc(&tree, "x", "anna", live(1)));
+    joined(rtc(
+        &tree,
+        "x",
+        "xfan",
+        join(RoomKind::Live, Role::Audience, 2),
+    ));
+    joined(rtc(&tree, "y", "ben", live(3)));
+    joined(rtc(
+        &tree,
+        "y",
+        "yfan",
+        join(RoomKind::Live, Role::Audience, 4),
+    ));
+    rtc(
+        &tree,
+        "x",
+        "anna",
+        publish(vec![stream("cam", ResourceKind::Video)]),
+    )
+    .unwrap();
+    let invite = |by: &str, room: &str, other: &str, host: &str| {
+        rtc(
+            &tree,
+            room,
+            by,
+            RtcChange::PkInvite {
+                room_id: other.into(),
+                user_id: host.into(),
+            },
+        )
+    };
+    // Only hosts, of other live rooms.
+    assert!(matches!(
+        invite("xfan", "x", "y", "ben"),
+        Err(CommandError::Forbidden { .. })
+    ));
+    assert!(matches!(
+        invite("anna", "x", "y", "yfan"),
+        Err(CommandError::Forbidden { .. })
+    ));
+    assert!(matches!(
+        invite("anna", "x", "x", "anna"),
+        Err(CommandError::Invalid { .. })
+    ));
+    invite("anna", "x", "y", "ben").unwrap();
+    assert!(
+        matches!(
+            invite("anna", "x", "y", "ben"),
+            Err(CommandError::Forbidden { .. })
+        ),
+        "one at a time"
+    );
+    let wrong = rtc(&tree, "y", "yfan", RtcChange::PkAnswer { accept: true });
+    assert!(matches!(wrong, Err(CommandError::Forbidden { .. })));
+    rtc(&tree, "y", "ben", RtcChange::PkAnswer { accept: true }).unwrap();
+
+    let seen = notices(&tree);
+    let started: Vec<&Vec<String>> = seen
+        .iter()
+        .filter(|(_, _, n)| matches!(n, RoomNotice::PkStarted { .. }))
+        .map(|(to, _, _)| to)
+        .collect();
+    assert_eq!(started.len(), 2, "each room hears the PK start");
+    assert!(seen.iter().any(
+        |(_, _, n)| matches!(n, RoomNotice::PkStarted { room_id, host, resources }
+        if room_id == "x" && host == "anna" && resources[0].stream_id == "cam")
+    ));
+    // Ben's stream reaches both rooms; yfan's role change stays in y.
+    rtc(
+        &tree,
+        "y",
+        "ben",
+        publish(vec![stream("mic", ResourceKind::Audio)]),
+    )
+    .unwrap();
+    let (to, _, _) = notices(&tree).pop().unwrap();
+    assert_eq!(
+        to,
+        vec![
+            "ben".to_string(),
+            "yfan".into(),
+            "anna".into(),
+            "xfan".into()
+        ]
+    );
+    // Anna steps down: the PK ends on both sides, and x's streams stay in x.
+    rtc(
+        &tree,
+        "x",
+        "anna",
+        RtcChange::SetRole {
+            role: Role::Audience,
+        },
+    )
+    .unwrap();
+    let ended = notices(&tree)
+        .into_iter()
+        .filter(|(_, _, n)| matches!(n, RoomNotice::PkEnded { .. }))
+        .count();
+    assert_eq!(ended, 2);
+    rtc(
+        &tree,
+        "y",
+        "ben",
+        publish(vec![stream("cam", ResourceKind::Video)]),
+    )
+    .unwrap();
+    let (to, _, _) = notices(&tree).pop().unwrap();
+    assert_eq!(to, vec!["ben".to_string(), "yfan".into()]);
+    let over = rtc(&tree, "y", "ben", RtcChange::PkEnd);
+    assert!(matches!(over, Err(CommandError::Forbidden { .. })));
+}

@@ -913,6 +913,18 @@ fn samples() -> Vec<(&'static str, Command)> {
             rtc_change(RtcChange::AnswerInvite { accept: true }),
         ),
         ("RtcChange::Kick", rtc_change(RtcChange::Kick)),
+        (
+            "RtcChange::PkInvite",
+            rtc_change(RtcChange::PkInvite {
+                room_id: "r2".into(),
+                user_id: "bob".into(),
+            }),
+        ),
+        (
+            "RtcChange::PkAnswer",
+            rtc_change(RtcChange::PkAnswer { accept: false }),
+        ),
+        ("RtcChange::PkEnd", rtc_change(RtcChange::PkEnd)),
     ]);
     rows
 }
@@ -1026,6 +1038,9 @@ const GOLDEN: &[(&str, &str)] = &[
         ("RtcChange::Invite", "53086170706b6579303102723105616c6963650603626f62"),
         ("RtcChange::AnswerInvite", "53086170706b6579303102723105616c6963650701"),
         ("RtcChange::Kick", "53086170706b6579303102723105616c69636508"),
+        ("RtcChange::PkInvite", "53086170706b6579303102723105616c6963650902723203626f62"),
+        ("RtcChange::PkAnswer", "53086170706b6579303102723105616c6963650a00"),
+        ("RtcChange::PkEnd", "53086170706b6579303102723105616c6963650b"),
 ];
 
 fn hex(bytes: &[u8]) -> String {

@@ -286,6 +286,26 @@ async fn carry_out(cx: &Context<'_>, frame: ClientFrame) -> Result<ServerFrame, 
             room_id,
             accept,
         } => rtc::done(cx, req_id, &room_id, RtcChange::AnswerInvite { accept }).await,
+        ClientFrame::RtcPkInvite {
+            req_id,
+            room_id,
+            other_room_id,
+            user_id,
+        } => {
+            let invite = RtcChange::PkInvite {
+                room_id: other_room_id,
+                user_id,
+            };
+            rtc::done(cx, req_id, &room_id, invite).await
+        }
+        ClientFrame::RtcPkAnswer {
+            req_id,
+            room_id,
+            accept,
+        } => rtc::done(cx, req_id, &room_id, RtcChange::PkAnswer { accept }).await,
+        ClientFrame::RtcPkEnd { req_id, room_id } => {
+            rtc::done(cx, req_id, &room_id, RtcChange::PkEnd).await
+        }
         ClientFrame::Ping | ClientFrame::Logout | ClientFrame::Sync { .. } => Err(
             SessionError::invalid("handled by the session, not as a request"),
         ),
@@ -319,7 +339,10 @@ pub(in crate::sessions) fn reply_ids(frame: &ClientFrame) -> (Option<String>, Op
         | ClientFrame::RtcPublish { req_id, .. }
         | ClientFrame::RtcSetRole { req_id, .. }
         | ClientFrame::RtcInvite { req_id, .. }
-        | ClientFrame::RtcAnswerInvite { req_id, .. } => (None, Some(*req_id)),
+        | ClientFrame::RtcAnswerInvite { req_id, .. }
+        | ClientFrame::RtcPkInvite { req_id, .. }
+        | ClientFrame::RtcPkAnswer { req_id, .. }
+        | ClientFrame::RtcPkEnd { req_id, .. } => (None, Some(*req_id)),
         ClientFrame::Ping | ClientFrame::Logout | ClientFrame::Sync { .. } => (None, None),
     }
 }
@@ -355,5 +378,8 @@ pub(super) fn op(frame: &ClientFrame) -> &'static str {
         ClientFrame::RtcSetRole { .. } => "rtc_set_role",
         ClientFrame::RtcInvite { .. } => "rtc_invite",
         ClientFrame::RtcAnswerInvite { .. } => "rtc_answer_invite",
+        ClientFrame::RtcPkInvite { .. } => "rtc_pk_invite",
+        ClientFrame::RtcPkAnswer { .. } => "rtc_pk_answer",
+        ClientFrame::RtcPkEnd { .. } => "rtc_pk_end",
     }
 }
