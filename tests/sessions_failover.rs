@@ -498,7 +498,7 @@ async fn sessions_run_over_tls_when_the_edge_is_configured_for_it() {
 /// One change alice makes in the room, numbered `i`: a resource (even) or an attribute
 /// (odd), so both kinds of notice are checked.
 fn room_change(req_id: u64, i: u64) -> ClientFrame {
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         ClientFrame::RtcPublish {
             req_id,
             room_id: "r1".into(),

@@ -183,10 +183,7 @@ impl RoomAt<'_> {
             room.pk_invite = None;
             state.put(keys::room(self.app_key, self.room_id), &*room)?;
         }
-        if !room.pk.as_ref().is_some_and(|pk| pk.local_host == user_id) {
-            return Ok(());
-        }
-        let Some(pk) = room.pk.take() else {
+        let Some(pk) = room.pk.take_if(|pk| pk.local_host == user_id) else {
             return Ok(());
         };
         let mut there = RoomAt::open(state, self.app_key, &pk.room_id)?;
