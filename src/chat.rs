@@ -232,6 +232,88 @@ async fn join(connection: &mut Connection, room: &str) -> anyhow::Result<Vec<Mes
     }
 }
 
+/// An audio/video room request of the interactive chat (`/rtc ROOM [KIND] [ROLE]`,
+/// `/publish STREAM [KIND]`, `/unpublish STREAM`, `/leave`), or `None` for other lines.
+fn rtc_request(
+    line: &str,
+    room: &mut Option<String>,
+    req_id: u64,
+) -> Option<anyhow::Result<ClientFrame>> {
+    let mut words = line.split_whitespace();
+    let command = words.next()?;
+    let in_room = |room: &Option<String>| room.clone().context("join a room first: /rtc ROOM");
+    let mut word = |usage: &str| words.next().map(str::to_string).context(usage.to_string());
+    let frame = match command {
+        "/rtc" => word("/rtc ROOM [meeting|live|call] [ROLE]").and_then(|room_id| {
+            *room = Some(room_id.clone());
+            Ok(ClientFrame::RtcJoin {
+                req_id,
+                room_id,
+                kind: named(words.next(), "meeting")?,
+                role: named(words.next(), "participant")?,
+            })
+        }),
+        "/publish" => in_room(room).and_then(|room_id| {
+            let usage = "/publish STREAM [audio|video|screen|custom]";
+            let stream_id = words.next().context(usage)?.to_string();
+            Ok(ClientFrame::RtcPublish {
+                req_id,
+                room_id,
+                publish: vec![meridian_client::rtc::Resource {
+                    stream_id,
+                    kind: named(words.next(), "audio")?,
+                    layers: Vec::new(),
+                    media_server: String::new(),
+                    params: String::new(),
+                }],
+                unpublish: Vec::new(),
+            })
+        }),
+        "/unpublish" => in_room(room).and_then(|room_id| {
+            Ok(ClientFrame::RtcPublish {
+                req_id,
+                room_id,
+                publish: Vec::new(),
+                unpublish: vec![word("/unpublish STREAM")?],
+            })
+        }),
+        "/leave" => in_room(room).map(|room_id| ClientFrame::RtcLeave { req_id, room_id }),
+        _ => return None,
+    };
+    Some(frame)
+}
+
+/// A kind or role by its protocol name (`meeting`, `host`, `video`, …), or `default`.
+fn named<T: serde::de::DeserializeOwned>(word: Option<&str>, default: &str) -> anyhow::Result<T> {
+    let name = word.unwrap_or(default);
+    serde_json::from_value(json!(name)).with_context(|| format!("unknown kind or role {name}"))
+}
+
+/// Sends an audio/video room request and waits for its answer, printing what arrives
+/// meanwhile (messages and room notices, one JSON line each).
+async fn rtc_ask(connection: &mut Connection, frame: ClientFrame) -> anyhow::Result<()> {
+    connection.send(&frame).await?;
+    loop {
+        let frame = connection.next_within(ANSWER_WAIT).await?;
+        match &frame {
+            ServerFrame::Message(_)
+            | ServerFrame::RtcEvent { .. }
+            | ServerFrame::RtcJoined { .. } => {
+                println!("{}", serde_json::to_string(&frame)?)
+            }
+            _ => {}
+        }
+        match frame {
+            ServerFrame::RtcJoined { .. } | ServerFrame::Done { .. } => return Ok(()),
+            ServerFrame::Error { code, message, .. } => {
+                eprintln!("error {code}: {message}");
+                return Ok(());
+            }
+            _ => {}
+        }
+    }
+}
+
 /// The `n`th send's client id: unique to this process, so a retry is recognised.
 fn client_id(n: u64) -> String {
     format!("cli-{}-{n}", std::process::id())
@@ -372,7 +454,8 @@ async fn listen_for(who: &Who, args: ListenArgs) -> anyhow::Result<()> {
 }
 
 /// Lines starting with `/to USER`, `/group G` or `/room R` choose where the next lines go;
-/// other lines are sent, and confirmed on stderr once the edge acknowledges them; received
+/// `/rtc`, `/publish`, `/unpublish` and `/leave` act in an audio/video room; other lines
+/// are sent, and confirmed on stderr once the edge acknowledges them; received
 /// messages are printed as they come. At the end of the input it waits (up to
 /// [`ANSWER_WAIT`]) for the answers to what it sent.
 async fn interactive(who: &Who) -> anyhow::Result<()> {
@@ -384,11 +467,13 @@ async fn interactive(who: &Who) -> anyhow::Result<()> {
     } = connect(who, &device).await?;
     eprintln!(
         "connected as {} to {}'s demo app, env {} (app key {app_key}).\n\
-         /to USER, /group GROUP, /room ROOM choose the conversation; Ctrl-D quits.",
+         /to USER, /group GROUP, /room ROOM choose the conversation; /rtc ROOM [KIND] [ROLE],\n\
+         /publish STREAM [KIND], /unpublish STREAM, /leave act in an audio/video room; Ctrl-D quits.",
         who.user, who.app.area, who.app.env
     );
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     let mut chosen: Option<Conversation> = None;
+    let mut rtc_room: Option<String> = None;
     // Sends not answered yet, by client id: where each went.
     let mut unanswered: HashMap<String, String> = HashMap::new();
     let mut sent = 0u64;
@@ -418,6 +503,11 @@ async fn interactive(who: &Who) -> anyhow::Result<()> {
                         println!("{}", message_line(&message));
                     }
                     chosen = Some(Conversation { kind: conversation::CHATROOM, target: room });
+                } else if let Some(request) = rtc_request(line, &mut rtc_room, sent + 1) {
+                    match request {
+                        Ok(frame) => rtc_ask(&mut connection, frame).await?,
+                        Err(e) => eprintln!("{e}"),
+                    }
                 } else if !line.is_empty() {
                     let Some(to) = &chosen else {
                         eprintln!("choose a conversation first: /to USER");
@@ -447,6 +537,7 @@ async fn interactive(who: &Who) -> anyhow::Result<()> {
                     }
                 }
                 ServerFrame::Kicked { code, reason } => bail!("kicked ({code}): {reason}"),
+                frame @ ServerFrame::RtcEvent { .. } => println!("{}", serde_json::to_string(&frame)?),
                 _ => {}
             },
         }

@@ -195,6 +195,10 @@ struct DevArgs {
     /// at a third of it).
     #[arg(long, default_value_t = 90_000, env = "MERIDIAN_DEV_IDLE_TIMEOUT_MS")]
     idle_timeout_ms: u64,
+    /// Client sessions: how long an audio/video room member whose session ended keeps its
+    /// place and resources for a reconnect.
+    #[arg(long, default_value_t = 30_000, env = "MERIDIAN_DEV_RTC_RECONNECT_MS")]
+    rtc_reconnect_ms: u64,
     /// CA certificates (PEM) trusted for callbacks and push besides the web's roots: app
     /// servers or push gateways behind a private CA. Repeatable.
     #[arg(long = "outbound-ca", env = "MERIDIAN_DEV_OUTBOUND_CA")]
@@ -308,6 +312,7 @@ async fn dev(args: DevArgs, logs: StartingLogs) -> anyhow::Result<()> {
             queue_frames: args.queue_frames,
             idle_timeout_ms: args.idle_timeout_ms,
             heartbeat_ms: (args.idle_timeout_ms / 3).max(1),
+            rtc_reconnect_ms: args.rtc_reconnect_ms,
         },
     })
     .await?;

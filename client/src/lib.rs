@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::WebSocketStream;
 
-pub use meridian_proto::{codes, conversation, MessageBody};
+pub use meridian_proto::{codes, conversation, rtc, MessageBody};
 pub use resilient::{Acked, Backoff, Client, Outgoing, SendError, Sender};
 
 pub mod files;

@@ -56,6 +56,9 @@ pub struct SessionSettings {
     /// Live events queued for one session; past this it stops taking them and catches up
     /// by a sync instead (a client whose socket takes no frame for 5 s is disconnected).
     pub queue_frames: usize,
+    /// An audio/video room member whose session ends keeps its place and resources this
+    /// long, for a reconnect (RTC-01).
+    pub rtc_reconnect_ms: u64,
 }
 
 impl Default for SessionSettings {
@@ -66,6 +69,7 @@ impl Default for SessionSettings {
             offline_window_secs: 7 * 24 * 3600,
             sends_per_second: 5,
             queue_frames: 256,
+            rtc_reconnect_ms: meridian_cluster::state::rtc::RECONNECT_TIMEOUT_MS,
         }
     }
 }

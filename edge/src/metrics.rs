@@ -66,6 +66,7 @@ pub(crate) struct EdgeMetrics {
     pub file_bytes_stored: CounterFamily<FileArea>,
     pub file_bytes_served: CounterFamily<FileArea>,
     pub uploads: CounterFamily<UploadResult>,
+    pub rtc_seconds: HistogramFamily<FrameOp>,
 }
 
 impl EdgeMetrics {
@@ -152,6 +153,12 @@ impl EdgeMetrics {
                 registry,
                 "meridian_edge_file_uploads_total",
                 "Uploads by area and result (stored; refused: too_large, quota, invalid, denied; failed: unavailable)",
+            )?,
+            rtc_seconds: HistogramFamily::histogram(
+                registry,
+                "meridian_edge_rtc_seconds",
+                "Audio/video room requests from frame to answer (after the Raft commit), by frame type",
+                None,
             )?,
         })
     }

@@ -38,12 +38,24 @@ pub mod codes {
     pub const SLOW_CONSUMER: u32 = 31011;
     /// The sender is forbidden to send in private chats (`/user/chat/fb/set.json`).
     pub const FORBIDDEN_IN_PRIVATE: u32 = 20106;
+    /// The user is in another audio/video room; it must leave that one first (RTC-01).
+    pub const RTC_IN_ANOTHER_ROOM: u32 = 53001;
+    /// Not a member of the audio/video room (or the room does not exist).
+    pub const RTC_NOT_IN_ROOM: u32 = 53002;
+    /// The member's role does not allow this (an observer or audience member publishing,
+    /// RTC-04), or it needs a host's invitation.
+    pub const RTC_ROLE_FORBIDS: u32 = 53003;
+    /// A room limit is reached (hosts of a live room, attributes, resources).
+    pub const RTC_LIMIT: u32 = 53004;
 }
 
 pub mod conversation;
 pub mod files;
+pub mod rtc;
 
 pub use conversation::{Conversation, ConversationType};
+use rtc::{Resource, Role, RoomInfo, RoomKind, RoomNotice};
+use std::collections::BTreeMap;
 
 /// What a client sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -231,6 +243,90 @@ pub enum ClientFrame {
     /// The user logs out on this device: the session ends and the app server hears of a
     /// logout, not a disconnect (HOOK-03).
     Logout,
+    /// Joins an audio/video room, creating it if nobody is in it (RTC-01); answered with
+    /// `rtcJoined`. Joining the room this user is already in (after a reconnect) keeps its
+    /// role and resources.
+    #[serde(rename_all = "camelCase")]
+    RtcJoin {
+        req_id: u64,
+        room_id: String,
+        kind: RoomKind,
+        role: Role,
+    },
+    #[serde(rename_all = "camelCase")]
+    RtcLeave {
+        req_id: u64,
+        room_id: String,
+    },
+    /// The room as it is now; answered with `rtcRoom`.
+    #[serde(rename_all = "camelCase")]
+    RtcRoom {
+        req_id: u64,
+        room_id: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    RtcSetAttributes {
+        req_id: u64,
+        room_id: String,
+        #[serde(default)]
+        set: BTreeMap<String, String>,
+        #[serde(default)]
+        remove: Vec<String>,
+    },
+    /// Publishes and unpublishes this member's resources (RTC-02).
+    #[serde(rename_all = "camelCase")]
+    RtcPublish {
+        req_id: u64,
+        room_id: String,
+        #[serde(default)]
+        publish: Vec<Resource>,
+        #[serde(default)]
+        unpublish: Vec<String>,
+    },
+    /// Changes this member's own role: a host steps down to the audience, a meeting member
+    /// switches between participant and observer (RTC-04).
+    #[serde(rename_all = "camelCase")]
+    RtcSetRole {
+        req_id: u64,
+        room_id: String,
+        role: Role,
+    },
+    /// A host invites an audience member of its live room to become a host.
+    #[serde(rename_all = "camelCase")]
+    RtcInvite {
+        req_id: u64,
+        room_id: String,
+        user_id: String,
+    },
+    /// The invited member accepts (it becomes a host) or declines.
+    #[serde(rename_all = "camelCase")]
+    RtcAnswerInvite {
+        req_id: u64,
+        room_id: String,
+        accept: bool,
+    },
+    /// A host of live room `roomId` invites host `userId` of live room `otherRoomId` to a
+    /// cross-room PK (RTC-04).
+    #[serde(rename_all = "camelCase")]
+    RtcPkInvite {
+        req_id: u64,
+        room_id: String,
+        other_room_id: String,
+        user_id: String,
+    },
+    /// The invited host (of `roomId`) accepts or declines the PK.
+    #[serde(rename_all = "camelCase")]
+    RtcPkAnswer {
+        req_id: u64,
+        room_id: String,
+        accept: bool,
+    },
+    /// A host in a PK ends it.
+    #[serde(rename_all = "camelCase")]
+    RtcPkEnd {
+        req_id: u64,
+        room_id: String,
+    },
 }
 
 fn is_false(value: &bool) -> bool {
@@ -330,6 +426,19 @@ pub enum ServerFrame {
     /// The edge is shutting down: reconnect (through nav) after this delay.
     #[serde(rename_all = "camelCase")]
     Reconnect { after_ms: u64 },
+    #[serde(rename_all = "camelCase")]
+    RtcJoined { req_id: u64, room: RoomInfo },
+    #[serde(rename_all = "camelCase")]
+    RtcRoom { req_id: u64, room: RoomInfo },
+    /// A change of the audio/video room this user is in, in the order the room made them.
+    #[serde(rename_all = "camelCase")]
+    RtcEvent {
+        cursor: u64,
+        room_id: String,
+        /// The room's version after this change.
+        version: u64,
+        notice: RoomNotice,
+    },
 }
 
 /// A message as a client sees it.

@@ -198,6 +198,10 @@ impl ClusterNode {
             core.clone(),
             stopped(stop_rx.clone()),
         )));
+        tasks.push(tokio::spawn(sweeps::absent_rtc_members(
+            core.clone(),
+            stopped(stop_rx.clone()),
+        )));
         let senders = crate::hooks::Senders {
             push: meridian_push::PushClient::with_client(outbound.clone()),
             callbacks: outbound,

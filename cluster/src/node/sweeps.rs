@@ -1,5 +1,6 @@
 //! What the leader proposes on a timer: the chatroom sweep (CHR-07, CHR-08) with the
-//! expiry of dead edges' sessions, and the next batches of broadcasts' pushes (SYS-02).
+//! expiry of dead edges' sessions, the next batches of broadcasts' pushes (SYS-02), and
+//! dropping audio/video room members whose session stayed away too long (RTC-01).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -16,6 +17,10 @@ const CHATROOM_SWEEP_EVERY: Duration = Duration::from_secs(10);
 /// `BROADCAST_PUSH_BATCH` devices, so about that many devices a second.
 const BROADCAST_PUSH_EVERY: Duration = Duration::from_secs(1);
 
+/// How often the leader looks for room members past their reconnect timeout: they are
+/// dropped within this much of it.
+const RTC_SWEEP_EVERY: Duration = Duration::from_secs(1);
+
 /// On the leader, proposes the chatroom sweep for every app environment and the expiry of
 /// dead edges' sessions. The command carries no clock: each replica judges idleness by
 /// the entry's stamp.
@@ -23,8 +28,12 @@ pub(super) async fn idle_chatrooms(core: Arc<NodeCore>, stop: impl Future<Output
     every(core, CHATROOM_SWEEP_EVERY, stop, |_, apps| {
         app_keys(apps)
             .map(|app_key| Command::DestroyIdleChatrooms(state::DestroyIdleChatrooms { app_key }))
-            // Sessions of edges that stopped renewing their lease go offline.
-            .chain(std::iter::once(Command::ExpireEdges(state::ExpireEdges)))
+            // Sessions of edges that stopped renewing their lease go offline, and their
+            // audio/video room members start their reconnect timeout.
+            .chain([
+                Command::ExpireEdges(state::ExpireEdges),
+                Command::DropAbsentRtcMembers(state::DropAbsentRtcMembers),
+            ])
             .collect()
     })
     .await
@@ -39,6 +48,21 @@ pub(super) async fn broadcast_pushes(core: Arc<NodeCore>, stop: impl Future<Outp
             .map(|app_key| Command::ExpandBroadcastPushes(state::ExpandBroadcastPushes { app_key }))
             .collect()
     })
+    .await
+}
+
+/// On the leader, drops the audio/video room members whose session has been gone past its
+/// timeout; it proposes only when one is due, so an idle area writes nothing.
+pub(super) async fn absent_rtc_members(core: Arc<NodeCore>, stop: impl Future<Output = ()>) {
+    every(
+        core,
+        RTC_SWEEP_EVERY,
+        stop,
+        |local, _| match state::absent_members_due(local, meridian_clock::now_ms()) {
+            Ok(true) => vec![Command::DropAbsentRtcMembers(state::DropAbsentRtcMembers)],
+            _ => Vec::new(),
+        },
+    )
     .await
 }
 

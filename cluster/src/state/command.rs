@@ -136,6 +136,8 @@ commands! {
     SetHostedGroupRemark(super::hosted_groups::SetHostedGroupRemark) => done,
     RecordFile(super::files::RecordFile) => done,
     SetFileLimits(super::files::SetFileLimits) => done,
+    ChangeRtcRoom(super::rtc::ChangeRtcRoom) => Output::RtcRoom,
+    DropAbsentRtcMembers(super::rtc::DropAbsentRtcMembers) => done,
 }
 
 /// All of these or none (`Command::All`): the first refusal refuses the whole command, and
@@ -181,6 +183,8 @@ pub enum Output {
     Limits(AppLimits),
     /// Users a command left out (e.g. managers that are not members).
     UserIds(Vec<String>),
+    /// An audio/video room after a change; `None` once it ended.
+    RtcRoom(Option<meridian_proto::rtc::RoomInfo>),
 }
 
 fn done((): ()) -> Output {

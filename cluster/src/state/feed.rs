@@ -58,6 +58,15 @@ pub enum FeedEvent {
         app_key: String,
         user_ids: Vec<String>,
     },
+    /// A change of an audio/video room, for the sessions of its members `to` (RTC-01).
+    Rtc {
+        app_key: String,
+        room_id: String,
+        /// The room's version after the change.
+        version: u64,
+        to: Vec<String>,
+        notice: meridian_proto::rtc::RoomNotice,
+    },
 }
 
 /// Events after a position, in order.

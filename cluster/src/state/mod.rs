@@ -16,6 +16,8 @@
 //!    holds the commands that stay within it. In the order they may call each other:
 //!    apps, areas, users, sensitive, messages, feed, push, outbox, presence, groups,
 //!    chatrooms, conversations, ultragroups. No domain calls up.
+//!    `rtc` (audio/video rooms) comes after them and calls apps, users, groups (ids),
+//!    chatrooms (attribute limits) and feed.
 //!    The tier-2 domains come after them: `user_extras` (apps, users), `friends` and
 //!    `hosted_groups` (also `user_extras`'s JSON checks; `hosted_groups` also `groups`).
 //! 3. **`cross_domain`**, the upper layer: the commands and queries that write or read
@@ -45,6 +47,7 @@ pub mod paging;
 pub mod presence;
 pub mod push;
 mod query;
+pub mod rtc;
 pub mod sensitive;
 mod store;
 pub mod ultragroups;
@@ -87,6 +90,8 @@ pub use outbox::{DeviceStatus, HookEvent, Job, RoomCause, RoomChange, RoomEvent,
 pub use presence::SessionRecord;
 pub use push::{DeviceToken, PushJob, PushProvider};
 pub use query::{query, Query, QueryOutput};
+/// The audio/video room commands.
+pub use rtc::{absent_members_due, ChangeRtcRoom, DropAbsentRtcMembers, RtcChange};
 pub use sensitive::SensitiveWord;
 pub use store::{Overlay, StateRead};
 pub use ultragroups::{

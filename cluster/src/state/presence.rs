@@ -89,6 +89,16 @@ pub(super) fn expire(ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), C
     Ok(())
 }
 
+/// Whether the edge's lease holds at `now_ms`.
+pub(super) fn edge_alive(
+    state: &impl StateRead,
+    edge_id: u64,
+    now_ms: u64,
+) -> Result<bool, CommandError> {
+    let until: u64 = state.get(&keys::lease(edge_id))?.unwrap_or(0);
+    Ok(until > now_ms)
+}
+
 /// The user's live sessions at `now_ms` (whose edges' leases hold).
 pub(super) fn sessions(
     state: &impl StateRead,
@@ -99,8 +109,7 @@ pub(super) fn sessions(
     apps::by_key(state, app_key)?;
     let mut live = Vec::new();
     for record in state.scan::<SessionRecord>(&keys::sessions(app_key, user_id))? {
-        let until: u64 = state.get(&keys::lease(record.edge_id))?.unwrap_or(0);
-        if until > now_ms {
+        if edge_alive(state, record.edge_id, now_ms)? {
             live.push(record);
         }
     }

@@ -211,6 +211,12 @@ pub enum Query {
         app_key: String,
         question: super::files::FileQuestion,
     },
+    /// An audio/video room; with `viewer`, only if that user is one of its members.
+    RtcRoom {
+        app_key: String,
+        room_id: String,
+        viewer: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -260,6 +266,7 @@ pub enum QueryOutput {
     UserData(cross_domain::user_data::UserAnswer),
     HostedGroups(super::hosted_groups::HostedAnswer),
     Files(super::files::FileAnswer),
+    RtcRoom(meridian_proto::rtc::RoomInfo),
 }
 
 /// Answers a query from committed state.
@@ -419,5 +426,11 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
         Query::Files { app_key, question } => {
             super::files::answer(state, app_key, question).map(QueryOutput::Files)
         }
+        Query::RtcRoom {
+            app_key,
+            room_id,
+            viewer,
+        } => super::rtc::room_info(state, app_key, room_id, viewer.as_deref())
+            .map(QueryOutput::RtcRoom),
     }
 }

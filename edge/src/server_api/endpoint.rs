@@ -195,6 +195,8 @@ pub(super) enum Endpoint {
     EntrustSomeMembers,
     EntrustGroups,
     EntrustJoined,
+    RtcRoomQuery,
+    RtcUserKick,
 }
 
 /// The budget of broadcasts and pushes to all (SYS-04).
@@ -393,6 +395,8 @@ impl Endpoint {
             "/entrust/group/member/specific/query.json" => Endpoint::EntrustSomeMembers,
             "/entrust/group/query.json" => Endpoint::EntrustGroups,
             "/entrust/joined/group/query.json" => Endpoint::EntrustJoined,
+            "/rtc/room/query.json" => Endpoint::RtcRoomQuery,
+            "/rtc/user/kick.json" => Endpoint::RtcUserKick,
             _ => return None,
         })
     }
@@ -412,6 +416,8 @@ impl Endpoint {
                 | Endpoint::UltraQuery
                 | Endpoint::PrivateTemplate
                 | Endpoint::SystemTemplate
+                | Endpoint::RtcRoomQuery
+                | Endpoint::RtcUserKick
         )
     }
 

@@ -17,6 +17,7 @@ mod groups;
 mod messages;
 mod push;
 pub mod rate_limit;
+mod rtc;
 mod send_options;
 mod sensitive;
 mod templates;
@@ -476,6 +477,8 @@ impl ServerApi {
             Endpoint::EntrustSomeMembers => entrust::some_members(&call).await,
             Endpoint::EntrustGroups => entrust::groups(&call).await,
             Endpoint::EntrustJoined => entrust::joined(&call).await,
+            Endpoint::RtcRoomQuery => rtc::room_query(&call).await,
+            Endpoint::RtcUserKick => rtc::user_kick(&call).await,
         }
     }
 }

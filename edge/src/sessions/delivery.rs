@@ -115,8 +115,31 @@ impl Session<'_> {
                 }
                 tracing::trace!(session = self.handle.id, pos, "delivered live");
                 self.delivered = pos;
-                let FeedEvent::Message { message, .. } = &dispatched.event else {
-                    return Ok(None);
+                let message = match &dispatched.event {
+                    FeedEvent::Message { message, .. } => message,
+                    FeedEvent::Rtc {
+                        room_id,
+                        version,
+                        notice,
+                        ..
+                    } => {
+                        // The commercial protocol carries no room events (its RTC SDK is
+                        // not served); a JSON session's members all get the same frame.
+                        if let Wire::Commercial(_) = &self.out.wire {
+                            return Ok(None);
+                        }
+                        let frame = || ServerFrame::RtcEvent {
+                            cursor: pos,
+                            room_id: room_id.clone(),
+                            version: *version,
+                            notice: notice.clone(),
+                        };
+                        let shared = dispatched.shared_frame(|| serde_json::to_string(&frame()));
+                        return shared
+                            .map(|text| Some(WsMessage::Text(text)))
+                            .map_err(unwritable);
+                    }
+                    _ => return Ok(None),
                 };
                 let viewer = &self.identity.user_id;
                 if let Wire::Commercial(wire) = &self.out.wire {

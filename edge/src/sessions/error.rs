@@ -41,6 +41,9 @@ pub(crate) enum SessionError {
         error: ClusterError,
         kind: Option<ConversationType>,
     },
+    /// The cluster refused or failed a request about an audio/video room.
+    #[error("{0}")]
+    Rtc(ClusterError),
 }
 
 impl SessionError {
@@ -79,6 +82,17 @@ impl SessionError {
                 },
                 _ => codes::UNAVAILABLE,
             },
+            SessionError::Rtc(ClusterError::Refused(refused)) => match refused {
+                CommandError::Conflict { .. } => codes::RTC_IN_ANOTHER_ROOM,
+                CommandError::NotMember { .. } | CommandError::NotFound { .. } => {
+                    codes::RTC_NOT_IN_ROOM
+                }
+                CommandError::Forbidden { .. } => codes::RTC_ROLE_FORBIDS,
+                CommandError::Limit { .. } => codes::RTC_LIMIT,
+                CommandError::Storage(_) => codes::INTERNAL,
+                _ => codes::BAD_REQUEST,
+            },
+            SessionError::Rtc(_) => codes::UNAVAILABLE,
         }
     }
 
@@ -119,6 +133,22 @@ mod tests {
             codes::NOT_IN_GROUP
         );
         assert_eq!(refused(not_member(), None), codes::NOT_IN_GROUP);
+    }
+
+    #[test]
+    fn an_audio_video_room_refusal_gets_its_rtc_code() {
+        let rtc = |error| SessionError::Rtc(ClusterError::Refused(error)).code();
+        let limit = CommandError::Limit {
+            what: "video hosts per live room".into(),
+            limit: 16,
+        };
+        assert_eq!(rtc(limit), codes::RTC_LIMIT);
+        let elsewhere = CommandError::Conflict {
+            what: "alice in rtc room r1".into(),
+        };
+        assert_eq!(rtc(elsewhere), codes::RTC_IN_ANOTHER_ROOM);
+        let unavailable = SessionError::Rtc(ClusterError::Ambiguous("reset".into()));
+        assert_eq!(unavailable.code(), codes::UNAVAILABLE);
     }
 
     #[test]

@@ -85,6 +85,9 @@ pub struct SessionHandle {
     behind: AtomicBool,
     /// Set when the session must end (code, reason).
     ended: Mutex<Option<(u32, String)>>,
+    /// The audio/video room this session joined: its end starts the member's reconnect
+    /// timeout there (RTC-01).
+    rtc_room: Mutex<Option<String>>,
     pub wake: Notify,
 }
 
@@ -107,6 +110,17 @@ impl SessionHandle {
     /// Why the session must end, if it must.
     pub fn take_end(&self) -> Option<(u32, String)> {
         self.ended.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    pub fn set_rtc_room(&self, room_id: Option<String>) {
+        *self.rtc_room.lock().unwrap_or_else(|p| p.into_inner()) = room_id;
+    }
+
+    pub fn rtc_room(&self) -> Option<String> {
+        self.rtc_room
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Ends the session, however full its queue is.
@@ -200,6 +214,7 @@ impl Registry {
             queue,
             behind: AtomicBool::new(false),
             ended: Mutex::new(None),
+            rtc_room: Mutex::new(None),
             wake: Notify::new(),
         });
         let key = (app_key.to_string(), user_id.to_string());
@@ -420,6 +435,16 @@ impl Registry {
                     }
                 }
             },
+            FeedEvent::Rtc { app_key, to, .. } => {
+                for user in to {
+                    let key = (app_key.clone(), user.clone());
+                    for sid in inner.by_user.get(&key).into_iter().flatten() {
+                        if let Some(handle) = inner.sessions.get(sid) {
+                            handle.offer(Delivery::Event(dispatched.clone()));
+                        }
+                    }
+                }
+            }
             FeedEvent::Banned { app_key, user_ids } => {
                 for user in user_ids {
                     let key = (app_key.clone(), user.clone());

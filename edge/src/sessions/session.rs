@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
 use meridian_cluster::state::{
-    ChangePresence, ChatroomMemberOffline, Command, ConversationType, DeviceStatus, Envelope,
-    Query, QueryOutput, SessionRecord, UnregisterPushToken,
+    ChangePresence, ChangeRtcRoom, ChatroomMemberOffline, Command, ConversationType, DeviceStatus,
+    Envelope, Query, QueryOutput, RtcChange, SessionRecord, UnregisterPushToken,
 };
 use meridian_proto::{ClientFrame, ServerFrame};
 use tokio::sync::mpsc;
@@ -154,6 +154,29 @@ where
         tokio::spawn(async move {
             if let Err(e) = identity.client.write(went_offline).await {
                 tracing::debug!(error = %e, "session end not recorded; the edge lease bounds it");
+            }
+        });
+    }
+    // RTC-01: an audio/video room keeps the member's place and resources for the
+    // reconnect timeout; a session that rejoins in time keeps them.
+    if let Some(room_id) = handle.rtc_room() {
+        let gone = Envelope {
+            area: identity.area,
+            command: Command::ChangeRtcRoom(ChangeRtcRoom {
+                app_key: identity.app_key.clone(),
+                room_id,
+                user_id: identity.user_id.clone(),
+                change: RtcChange::SessionGone {
+                    edge_id: shared.edge_id,
+                    session: handle.id,
+                    timeout_ms: shared.settings.rtc_reconnect_ms,
+                },
+            }),
+        };
+        let identity = identity.clone();
+        tokio::spawn(async move {
+            if let Err(e) = identity.client.write_one(gone).await {
+                tracing::debug!(error = %e, "marking an rtc room member absent failed");
             }
         });
     }

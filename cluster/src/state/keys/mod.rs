@@ -133,6 +133,10 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("chatrooms::OFFLINE", chatrooms::OFFLINE, Kind::Family),
     ("chatrooms::WINDOW", chatrooms::WINDOW, Kind::Family),
     ("chatrooms::PRESET", chatrooms::PRESET, Kind::Family),
+    ("rtc::ROOM", rtc::ROOM, Kind::Family),
+    ("rtc::MEMBER", rtc::MEMBER, Kind::Family),
+    ("rtc::USER_ROOM", rtc::USER_ROOM, Kind::Family),
+    ("rtc::ABSENT", rtc::ABSENT, Kind::Family),
     ("ultragroups::GROUP", ultragroups::GROUP, Kind::Family),
     ("ultragroups::MEMBER", ultragroups::MEMBER, Kind::Family),
     ("ultragroups::USER", ultragroups::USER, Kind::Family),
@@ -534,3 +538,4 @@ pub(crate) mod friends;
 pub(crate) mod hosted_groups;
 
 pub(crate) mod files;
+pub(crate) mod rtc;

@@ -51,6 +51,7 @@ fn the_feed_orders_every_event_and_sync_returns_what_a_user_missed_in_that_order
             FeedEvent::Message { message, .. } => message.content.clone(),
             FeedEvent::Members { joined, .. } => format!("joined {}", joined.join(",")),
             FeedEvent::Banned { .. } => "banned".into(),
+            FeedEvent::Rtc { .. } => "rtc".into(),
         })
         .collect();
     assert_eq!(

@@ -52,6 +52,7 @@ fn every_prefix_of_the_key_module_is_checked() {
         include_str!("../keys/friends.rs"),
         include_str!("../keys/hosted_groups.rs"),
         include_str!("../keys/files.rs"),
+        include_str!("../keys/rtc.rs"),
     ]
     .concat();
     let listed: Vec<String> = ALL

@@ -16,6 +16,7 @@ mod messages;
 mod outbox;
 mod presence;
 mod push;
+mod rtc;
 mod ultragroups;
 mod users;
 mod wire_format;

@@ -15,6 +15,7 @@ use crate::state::{
     MessageFlags, ModerationDefault, ModerationRule, NewMessage, PushApp, PushProvider,
     PushSettings, RoomFlag, RoomSet, SessionRecord, UltraGroupChange, UserList,
 };
+use meridian_proto::rtc::{Resource, ResourceKind, Role, RoomKind};
 
 const APP: &str = "appkey01";
 
@@ -867,6 +868,19 @@ fn samples() -> Vec<(&'static str, Command)> {
                 },
             }),
         ),
+        (
+            "ChangeRtcRoom",
+            rtc_change(RtcChange::Join {
+                kind: RoomKind::Live,
+                role: Role::Host,
+                edge_id: 3,
+                session: 9,
+            }),
+        ),
+        (
+            "DropAbsentRtcMembers",
+            Command::DropAbsentRtcMembers(DropAbsentRtcMembers),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -885,7 +899,78 @@ fn samples() -> Vec<(&'static str, Command)> {
             }),
         ));
     }
+    let mut attributes = std::collections::BTreeMap::new();
+    attributes.insert("k".to_string(), "v".to_string());
+    rows.extend([
+        ("RtcChange::Leave", rtc_change(RtcChange::Leave)),
+        (
+            "RtcChange::SessionGone",
+            rtc_change(RtcChange::SessionGone {
+                edge_id: 3,
+                session: 9,
+                timeout_ms: 30_000,
+            }),
+        ),
+        (
+            "RtcChange::SetAttributes",
+            rtc_change(RtcChange::SetAttributes {
+                set: attributes,
+                remove: strings(&["old"]),
+            }),
+        ),
+        (
+            "RtcChange::Publish",
+            rtc_change(RtcChange::Publish {
+                publish: vec![Resource {
+                    stream_id: "cam".into(),
+                    kind: ResourceKind::Screen,
+                    layers: strings(&["big", "small"]),
+                    media_server: "sfu:7".into(),
+                    params: "{}".into(),
+                }],
+                unpublish: strings(&["mic"]),
+            }),
+        ),
+        (
+            "RtcChange::SetRole",
+            rtc_change(RtcChange::SetRole {
+                role: Role::Observer,
+            }),
+        ),
+        (
+            "RtcChange::Invite",
+            rtc_change(RtcChange::Invite {
+                user_id: "bob".into(),
+            }),
+        ),
+        (
+            "RtcChange::AnswerInvite",
+            rtc_change(RtcChange::AnswerInvite { accept: true }),
+        ),
+        ("RtcChange::Kick", rtc_change(RtcChange::Kick)),
+        (
+            "RtcChange::PkInvite",
+            rtc_change(RtcChange::PkInvite {
+                room_id: "r2".into(),
+                user_id: "bob".into(),
+            }),
+        ),
+        (
+            "RtcChange::PkAnswer",
+            rtc_change(RtcChange::PkAnswer { accept: false }),
+        ),
+        ("RtcChange::PkEnd", rtc_change(RtcChange::PkEnd)),
+    ]);
     rows
+}
+
+fn rtc_change(change: RtcChange) -> Command {
+    Command::ChangeRtcRoom(ChangeRtcRoom {
+        app_key: APP.into(),
+        room_id: "r1".into(),
+        user_id: "alice".into(),
+        change,
+    })
 }
 
 /// The encoding of every sample as the code produced it when this file was written.
@@ -975,11 +1060,24 @@ const GOLDEN: &[(&str, &str)] = &[
         ("SetHostedGroupRemark", "52086170706b6579303102673103626f62010152"),
         ("RecordFile", "53086170706b657930310266310003626f620309696d6167652f706e6705612e706e670261620501"),
         ("SetFileLimits", "54086170706b657930310102030405060701"),
+        ("ChangeRtcRoom", "55086170706b6579303102723105616c6963650001020309"),
+        ("DropAbsentRtcMembers", "56"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
         ("ConversationType::System", "26086170706b6579303101750300"),
         ("ConversationType::UltraGroup", "26086170706b6579303101750400"),
+        ("RtcChange::Leave", "55086170706b6579303102723105616c69636501"),
+        ("RtcChange::SessionGone", "55086170706b6579303102723105616c696365020309fb3075"),
+        ("RtcChange::SetAttributes", "55086170706b6579303102723105616c6963650301016b017601036f6c64"),
+        ("RtcChange::Publish", "55086170706b6579303102723105616c69636504010363616d02020362696705736d616c6c057366753a37027b7d01036d6963"),
+        ("RtcChange::SetRole", "55086170706b6579303102723105616c6963650501"),
+        ("RtcChange::Invite", "55086170706b6579303102723105616c6963650603626f62"),
+        ("RtcChange::AnswerInvite", "55086170706b6579303102723105616c6963650701"),
+        ("RtcChange::Kick", "55086170706b6579303102723105616c69636508"),
+        ("RtcChange::PkInvite", "55086170706b6579303102723105616c6963650902723203626f62"),
+        ("RtcChange::PkAnswer", "55086170706b6579303102723105616c6963650a00"),
+        ("RtcChange::PkEnd", "55086170706b6579303102723105616c6963650b"),
 ];
 
 fn hex(bytes: &[u8]) -> String {
@@ -1075,6 +1173,8 @@ fn variant(command: &Command) -> &'static str {
         Command::SetHostedGroupRemark(_) => "SetHostedGroupRemark",
         Command::RecordFile(_) => "RecordFile",
         Command::SetFileLimits(_) => "SetFileLimits",
+        Command::ChangeRtcRoom(_) => "ChangeRtcRoom",
+        Command::DropAbsentRtcMembers(_) => "DropAbsentRtcMembers",
     }
 }
 

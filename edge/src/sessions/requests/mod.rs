@@ -8,13 +8,14 @@ mod conversation;
 mod history;
 mod message;
 mod push;
+mod rtc;
 mod send;
 mod ultragroup;
 
 use std::sync::Arc;
 
 use meridian_cluster::state::{
-    Command, Conversation, ConversationType, Envelope, Output, Query, QueryOutput,
+    Command, Conversation, ConversationType, Envelope, Output, Query, QueryOutput, RtcChange,
 };
 use meridian_proto::{ClientFrame, ServerFrame};
 use tokio::sync::mpsc;
@@ -24,6 +25,7 @@ use super::auth::Identity;
 use super::error::SessionError;
 use super::registry::SessionHandle;
 use super::Shared;
+use crate::metrics::FrameOp;
 
 /// Carries out the requests queued in `incoming`, sending each answer to `answers`.
 pub(super) async fn serve(
@@ -115,11 +117,16 @@ impl Context<'_> {
 /// The frame answering `frame`: its result, or the error naming its client or request id.
 async fn answer(cx: &Context<'_>, frame: ClientFrame) -> ServerFrame {
     let (client_id, req_id) = reply_ids(&frame);
+    let op = op(&frame);
     let started = Instant::now();
     let answer = carry_out(cx, frame).await;
+    let seconds = started.elapsed().as_secs_f64();
     if client_id.is_some() {
-        let send_seconds = &cx.shared.metrics.send_seconds;
-        send_seconds.observe(started.elapsed().as_secs_f64());
+        cx.shared.metrics.send_seconds.observe(seconds);
+    } else if op.starts_with("rtc_") {
+        // The signalling latency of audio/video rooms.
+        let rtc_seconds = cx.shared.metrics.rtc_seconds.with(&FrameOp { op });
+        rtc_seconds.observe(seconds);
     }
     answer.unwrap_or_else(|error| error.into_frame(client_id, req_id))
 }
@@ -228,6 +235,77 @@ async fn carry_out(cx: &Context<'_>, frame: ClientFrame) -> Result<ServerFrame, 
             msg_uid,
             content,
         } => ultragroup::edit(cx, req_id, group_id, msg_uid, content).await,
+        ClientFrame::RtcJoin {
+            req_id,
+            room_id,
+            kind,
+            role,
+        } => rtc::join(cx, req_id, room_id, kind, role).await,
+        ClientFrame::RtcLeave { req_id, room_id } => rtc::leave(cx, req_id, room_id).await,
+        ClientFrame::RtcRoom { req_id, room_id } => rtc::room(cx, req_id, room_id).await,
+        ClientFrame::RtcSetAttributes {
+            req_id,
+            room_id,
+            set,
+            remove,
+        } => {
+            rtc::done(
+                cx,
+                req_id,
+                &room_id,
+                RtcChange::SetAttributes { set, remove },
+            )
+            .await
+        }
+        ClientFrame::RtcPublish {
+            req_id,
+            room_id,
+            publish,
+            unpublish,
+        } => {
+            rtc::done(
+                cx,
+                req_id,
+                &room_id,
+                RtcChange::Publish { publish, unpublish },
+            )
+            .await
+        }
+        ClientFrame::RtcSetRole {
+            req_id,
+            room_id,
+            role,
+        } => rtc::done(cx, req_id, &room_id, RtcChange::SetRole { role }).await,
+        ClientFrame::RtcInvite {
+            req_id,
+            room_id,
+            user_id,
+        } => rtc::done(cx, req_id, &room_id, RtcChange::Invite { user_id }).await,
+        ClientFrame::RtcAnswerInvite {
+            req_id,
+            room_id,
+            accept,
+        } => rtc::done(cx, req_id, &room_id, RtcChange::AnswerInvite { accept }).await,
+        ClientFrame::RtcPkInvite {
+            req_id,
+            room_id,
+            other_room_id,
+            user_id,
+        } => {
+            let invite = RtcChange::PkInvite {
+                room_id: other_room_id,
+                user_id,
+            };
+            rtc::done(cx, req_id, &room_id, invite).await
+        }
+        ClientFrame::RtcPkAnswer {
+            req_id,
+            room_id,
+            accept,
+        } => rtc::done(cx, req_id, &room_id, RtcChange::PkAnswer { accept }).await,
+        ClientFrame::RtcPkEnd { req_id, room_id } => {
+            rtc::done(cx, req_id, &room_id, RtcChange::PkEnd).await
+        }
         ClientFrame::Ping | ClientFrame::Logout | ClientFrame::Sync { .. } => Err(
             SessionError::invalid("handled by the session, not as a request"),
         ),
@@ -253,7 +331,18 @@ pub(in crate::sessions) fn reply_ids(frame: &ClientFrame) -> (Option<String>, Op
         | ClientFrame::DeleteMessages { req_id, .. }
         | ClientFrame::ClearHistory { req_id, .. }
         | ClientFrame::Search { req_id, .. }
-        | ClientFrame::RegisterPush { req_id, .. } => (None, Some(*req_id)),
+        | ClientFrame::RegisterPush { req_id, .. }
+        | ClientFrame::RtcJoin { req_id, .. }
+        | ClientFrame::RtcLeave { req_id, .. }
+        | ClientFrame::RtcRoom { req_id, .. }
+        | ClientFrame::RtcSetAttributes { req_id, .. }
+        | ClientFrame::RtcPublish { req_id, .. }
+        | ClientFrame::RtcSetRole { req_id, .. }
+        | ClientFrame::RtcInvite { req_id, .. }
+        | ClientFrame::RtcAnswerInvite { req_id, .. }
+        | ClientFrame::RtcPkInvite { req_id, .. }
+        | ClientFrame::RtcPkAnswer { req_id, .. }
+        | ClientFrame::RtcPkEnd { req_id, .. } => (None, Some(*req_id)),
         ClientFrame::Ping | ClientFrame::Logout | ClientFrame::Sync { .. } => (None, None),
     }
 }
@@ -281,5 +370,16 @@ pub(super) fn op(frame: &ClientFrame) -> &'static str {
         ClientFrame::Ping => "ping",
         ClientFrame::Logout => "logout",
         ClientFrame::RegisterPush { .. } => "register_push",
+        ClientFrame::RtcJoin { .. } => "rtc_join",
+        ClientFrame::RtcLeave { .. } => "rtc_leave",
+        ClientFrame::RtcRoom { .. } => "rtc_room",
+        ClientFrame::RtcSetAttributes { .. } => "rtc_set_attributes",
+        ClientFrame::RtcPublish { .. } => "rtc_publish",
+        ClientFrame::RtcSetRole { .. } => "rtc_set_role",
+        ClientFrame::RtcInvite { .. } => "rtc_invite",
+        ClientFrame::RtcAnswerInvite { .. } => "rtc_answer_invite",
+        ClientFrame::RtcPkInvite { .. } => "rtc_pk_invite",
+        ClientFrame::RtcPkAnswer { .. } => "rtc_pk_answer",
+        ClientFrame::RtcPkEnd { .. } => "rtc_pk_end",
     }
 }

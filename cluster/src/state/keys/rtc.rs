@@ -1,0 +1,36 @@
+//! Keys of audio/video rooms: rooms, their members, the room each user is in, and the
+//! members whose session is gone (with when they are dropped).
+
+use super::{scoped, under};
+
+pub(crate) const ROOM: &[u8] = b"rtcroom/";
+pub(crate) const MEMBER: &[u8] = b"rtcmember/";
+pub(crate) const USER_ROOM: &[u8] = b"rtcuser/";
+/// Members whose session is gone, scanned area-wide by the leader's sweep.
+pub(crate) const ABSENT: &[u8] = b"rtcabsent/";
+pub(crate) const PER_APP: [&[u8]; 4] = [ROOM, MEMBER, USER_ROOM, ABSENT];
+
+/// `rtcroom/{appKey}/{roomId}`
+pub(crate) fn room(app_key: &str, room_id: &str) -> Vec<u8> {
+    under(scoped(ROOM, app_key, &[]), room_id)
+}
+
+/// `rtcmember/{appKey}/{roomId}/`
+pub(crate) fn members(app_key: &str, room_id: &str) -> Vec<u8> {
+    scoped(MEMBER, app_key, &[room_id])
+}
+
+/// `rtcmember/{appKey}/{roomId}/{userId}`
+pub(crate) fn member(app_key: &str, room_id: &str, user_id: &str) -> Vec<u8> {
+    under(members(app_key, room_id), user_id)
+}
+
+/// `rtcuser/{appKey}/{userId}`
+pub(crate) fn user_room(app_key: &str, user_id: &str) -> Vec<u8> {
+    under(scoped(USER_ROOM, app_key, &[]), user_id)
+}
+
+/// `rtcabsent/{appKey}/{roomId}/{userId}`
+pub(crate) fn absent(app_key: &str, room_id: &str, user_id: &str) -> Vec<u8> {
+    under(scoped(ABSENT, app_key, &[room_id]), user_id)
+}
