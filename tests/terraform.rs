@@ -11,6 +11,7 @@ use std::process::{Command, Output};
 use base64::Engine;
 use meridian_cluster::NodeConfig;
 use meridian_edge::EdgeConfig;
+use meridian_files::StoreConfig;
 use meridian_nav::NavConfig;
 use serde_json::Value;
 
@@ -186,6 +187,13 @@ fn the_aws_area_module_and_the_global_example_plan_offline_with_valid_meridian_c
         "every area plans the same set: {per_area:?}"
     );
 
+    let expected_store = BTreeMap::from([
+        ("module.cn", ("meridian-cn-files-chat-example-com", "cn-northwest-1")),
+        ("module.sg", ("meridian-sg-files-chat-example-com", "ap-southeast-1")),
+        ("module.sg_b", ("meridian-sg-b-files-chat-example-com", "ap-southeast-3")),
+        ("module.na", ("meridian-na-files-chat-example-com", "us-east-1")),
+        ("module.sa", ("meridian-sa-files-chat-example-com", "sa-east-1")),
+    ]);
     // What cloud-init writes is a configuration Meridian accepts, for every role.
     let mut checked = BTreeMap::<&str, usize>::new();
     for change in changes {
@@ -206,6 +214,16 @@ fn the_aws_area_module_and_the_global_example_plan_offline_with_valid_meridian_c
                     .unwrap_or_else(|e| panic!("edge config: {e}\n{toml_text}"));
                 config.validate().expect("a valid edge config");
                 assert_eq!(config.areas[0].cluster.len(), 3);
+                // Files stay in the area: its own bucket, in its own region (FILE-02).
+                let module = change["module_address"].as_str().unwrap();
+                let Some(StoreConfig::S3 { bucket, region, .. }) = &config.areas[0].files else {
+                    panic!("{module}'s edges have no S3 file store:\n{toml_text}");
+                };
+                assert_eq!(
+                    (bucket.as_str(), region.as_str()),
+                    expected_store[module],
+                    "{module}"
+                );
             }
             "nav" => {
                 let config: NavConfig = toml::from_str(&toml_text)

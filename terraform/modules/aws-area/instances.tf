@@ -24,6 +24,8 @@ locals {
       admin    = local.admin
       token    = var.operator_token
       peers    = local.peers
+      bucket   = local.files_bucket
+      region   = local.region
     })
   })
   nav_user_data = [for role in ["primary", "backup"] : templatefile("${path.module}/templates/cloud-init.yaml.tftpl", {
@@ -91,6 +93,9 @@ resource "aws_launch_template" "edge" {
   instance_type          = var.edge_instance_type
   user_data              = base64encode(local.edge_user_data)
   vpc_security_group_ids = [aws_security_group.edge.id]
+  iam_instance_profile {
+    arn = aws_iam_instance_profile.edge.arn
+  }
   metadata_options {
     http_tokens = "required"
   }

@@ -26,3 +26,8 @@ output "admin_urls" {
   description = "Operator admin API on each cluster node (inside the VPC)."
   value       = [for n in local.nodes : "http://${n.ip}:${local.admin}"]
 }
+
+output "files_bucket" {
+  description = "The S3 bucket holding the area's uploaded files (in the area's region)."
+  value       = aws_s3_bucket.files.bucket
+}

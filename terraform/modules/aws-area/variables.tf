@@ -117,3 +117,13 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "files_bucket" {
+  description = "Name of the area's file bucket (globally unique); empty: meridian-<area>-files-<domain with dashes>."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.files_bucket == "" || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.files_bucket))
+    error_message = "files_bucket must be a valid S3 bucket name (3-63 lowercase letters, digits, dots and dashes)."
+  }
+}

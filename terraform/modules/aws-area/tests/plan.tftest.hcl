@@ -72,6 +72,32 @@ run "an_area_plans_its_nodes_edges_navs_and_names" {
     condition     = output.api_url == "https://api.sg.chat.example.com"
     error_message = "the Server API URL"
   }
+  assert {
+    condition     = aws_s3_bucket.files.bucket == "meridian-sg-files-chat-example-com"
+    error_message = "the area's file bucket is named for the area and the domain"
+  }
+  assert {
+    condition = strcontains(base64decode(aws_launch_template.edge.user_data),
+    "files = { store = \"s3\", bucket = \"meridian-sg-files-chat-example-com\", region = \"ap-southeast-1\" }")
+    error_message = "edges store files in the area's bucket, in the area's region"
+  }
+  assert {
+    condition     = one(aws_s3_bucket_server_side_encryption_configuration.files.rule).apply_server_side_encryption_by_default[0].sse_algorithm == "AES256"
+    error_message = "the file bucket is encrypted at rest"
+  }
+  assert {
+    condition = (aws_s3_bucket_public_access_block.files.block_public_acls && aws_s3_bucket_public_access_block.files.block_public_policy
+    && aws_s3_bucket_public_access_block.files.ignore_public_acls && aws_s3_bucket_public_access_block.files.restrict_public_buckets)
+    error_message = "the file bucket is never public: downloads go through the edges' signed links"
+  }
+  assert {
+    condition     = one(aws_s3_bucket_lifecycle_configuration.files.rule).abort_incomplete_multipart_upload[0].days_after_initiation == 1
+    error_message = "parts of uploads an edge could not abort are collected after a day"
+  }
+  assert {
+    condition     = output.files_bucket == "meridian-sg-files-chat-example-com"
+    error_message = "the bucket is an output"
+  }
 }
 
 run "five_voters_plan_five_nodes" {
