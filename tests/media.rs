@@ -1,0 +1,208 @@
+//! The media server ([sfu], RTC-05, RTC-08) with real browsers: Debian's chromium
+//! (puppeteer-core, `tests/media_web/driver.mjs`) publishes its fake camera and
+//! microphone over WHIP into a live room of a `meridian dev`, the host announces the
+//! stream with `rtcPublish`, and an audience member's page finds it in the `published`
+//! notice and watches it over WHEP: it decodes video frames and receives audio. The
+//! audience cannot publish, a user outside the room cannot watch, and a kicked member's
+//! transport is closed within a second.
+//! `scripts/test` installs Node.js, npm and chromium; this test runs `npm ci` in
+//! tests/media_web when its packages are missing or older than the lock file.
+// covers: RTC-05, RTC-08
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::rtc::Member;
+use common::{binary, npm_install, Api};
+use meridian_proto::rtc::{Resource, ResourceKind, Role, RoomKind, RoomNotice};
+use meridian_testkit::{eventually, metric_value, DevDeployment};
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+/// The browser starts and answers one command within this.
+const WAIT: Duration = Duration::from_secs(60);
+
+fn driver_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/media_web")
+}
+
+/// The browser and its pages, driven by lines of JSON.
+struct Browser {
+    child: Child,
+    commands: ChildStdin,
+    events: Lines<BufReader<ChildStdout>>,
+}
+
+impl Browser {
+    fn start() -> Self {
+        let mut child = Command::new("node")
+            .arg("driver.mjs")
+            .current_dir(driver_dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node (scripts/test installs Node.js)");
+        let events = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let commands = child.stdin.take().expect("stdin");
+        Self {
+            child,
+            commands,
+            events,
+        }
+    }
+
+    /// Has a page carry out `command` and answers what it reported.
+    async fn ask(&mut self, command: Value) -> Value {
+        let line = format!("{command}\n");
+        self.commands
+            .write_all(line.as_bytes())
+            .await
+            .expect("sent");
+        let line = tokio::time::timeout(WAIT, self.events.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("no answer to {command} within {WAIT:?}"))
+            .expect("the script's output")
+            .unwrap_or_else(|| panic!("the script ended before answering {command}"));
+        let answer: Value = serde_json::from_str(&line).expect("a JSON line");
+        assert_eq!(answer["event"], command["do"], "the page failed: {answer}");
+        answer
+    }
+
+    async fn quit(mut self) {
+        self.commands
+            .write_all(b"{\"do\":\"quit\"}\n")
+            .await
+            .expect("quit");
+        let status = tokio::time::timeout(WAIT, self.child.wait())
+            .await
+            .expect("the script ends")
+            .expect("its status");
+        assert!(status.success(), "the script failed: {status}");
+    }
+}
+
+async fn media_metric(dev: &DevDeployment, series: &str) -> f64 {
+    let url = dev.endpoints["areas"]["SG"]["media"]["metrics"]
+        .as_str()
+        .expect("the media server's metrics");
+    let answer = meridian_rpc::http::request("GET", url, None, None, Duration::from_secs(5))
+        .await
+        .expect("metrics");
+    metric_value(&answer.text(), series).unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn a_host_publishes_from_chromium_and_the_audience_watches_over_whep() {
+    npm_install(&driver_dir());
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let api = Api::new(&dev, "SG", "dev");
+    let mut alice = Member::connect(&dev.ws("SG"), &api, "alice").await;
+    let mut bob = Member::connect(&dev.ws("SG"), &api, "bob").await;
+    alice
+        .join("stage", RoomKind::Live, Role::Host)
+        .await
+        .unwrap();
+    bob.join("stage", RoomKind::Live, Role::Audience)
+        .await
+        .unwrap();
+    // The edge tells members where the area's media server is.
+    let media = alice.media_server.clone();
+    assert!(media.starts_with("http://127.0.0.1:"), "{media:?}");
+    assert_eq!(bob.media_server, media);
+    let (alice_token, bob_token) = (api.token("alice").await, api.token("bob").await);
+
+    let mut browser = Browser::start();
+    let published = browser
+        .ask(json!({"do": "publish", "page": "alice", "url": format!("{media}/whip/stage/cam"), "token": alice_token}))
+        .await;
+    assert_eq!(published["status"], 201, "{published}");
+    assert!(published["location"]
+        .as_str()
+        .is_some_and(|l| l.starts_with("/resource/")));
+    // Subscribers find the stream through the room's notices.
+    alice
+        .publish(
+            "stage",
+            vec![Resource {
+                stream_id: "cam".into(),
+                kind: ResourceKind::Video,
+                layers: Vec::new(),
+                media_server: media.clone(),
+                params: "/whep/stage/alice/cam".into(),
+            }],
+        )
+        .await
+        .unwrap();
+    let whep = loop {
+        if let (_, _, RoomNotice::Published { user_id, resources }) = bob.notice().await {
+            assert_eq!(user_id, "alice");
+            break format!("{}{}", resources[0].media_server, resources[0].params);
+        }
+    };
+
+    // The audience watches: video frames decode and audio arrives.
+    let watching = browser
+        .ask(json!({"do": "subscribe", "page": "bob", "url": whep, "token": bob_token}))
+        .await;
+    assert_eq!(watching["status"], 201, "{watching}");
+    let started = tokio::time::Instant::now();
+    let deadline = started + Duration::from_secs(30);
+    let stats = loop {
+        let stats = browser.ask(json!({"do": "stats", "page": "bob"})).await;
+        let frames = stats["video"]["framesDecoded"].as_u64().unwrap_or(0);
+        let width = stats["video"]["frameWidth"].as_u64().unwrap_or(0);
+        let audio = stats["audio"]["packetsReceived"].as_u64().unwrap_or(0);
+        if frames > 30 && width > 0 && audio > 30 {
+            break stats;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "bob decodes no media within 30 s: {stats}"
+        );
+        // getStats is a snapshot: ask again shortly.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    eprintln!("bob decoding after {:?}: {stats}", started.elapsed());
+    assert!(media_metric(&dev, "meridian_media_forwarded_bytes_total{kind=\"video\"}").await > 0.0);
+    assert!(media_metric(&dev, "meridian_media_forwarded_bytes_total{kind=\"audio\"}").await > 0.0);
+    assert_eq!(
+        media_metric(&dev, "meridian_media_transports{way=\"subscribe\"}").await,
+        1.0
+    );
+
+    // The audience does not publish (RTC-04), and only members watch.
+    let refused = browser
+        .ask(json!({"do": "publish", "page": "bob", "url": format!("{media}/whip/stage/bobcam"), "token": bob_token}))
+        .await;
+    assert_eq!(refused["status"], 403, "{refused}");
+    let body: Value = serde_json::from_str(refused["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["code"], 53003, "{body}");
+    let carol_token = api.token("carol").await;
+    let outsider = browser
+        .ask(json!({"do": "subscribe", "page": "carol", "url": whep, "token": carol_token}))
+        .await;
+    assert_eq!(outsider["status"], 403, "{outsider}");
+
+    // A kicked member's transport closes within a second.
+    let kicked = tokio::time::Instant::now();
+    api.json(
+        "/rtc/user/kick.json",
+        &json!({"roomId": "stage", "userId": "bob"}),
+    )
+    .await;
+    eventually(Duration::from_secs(1), "bob's transport closed", || {
+        let gauge = media_metric(&dev, "meridian_media_transports{way=\"subscribe\"}");
+        async move { (gauge.await == 0.0).then_some(()) }
+    })
+    .await;
+    eprintln!(
+        "bob's transport closed {:?} after the kick",
+        kicked.elapsed()
+    );
+    browser.quit().await;
+}
