@@ -4,7 +4,8 @@
 //! stream with `rtcPublish`, and an audience member's page finds it in the `published`
 //! notice and watches it over WHEP: it decodes video frames and receives audio. The
 //! audience cannot publish, a user outside the room cannot watch, and a kicked member's
-//! transport is closed within a second.
+//! transport is closed within a second. In a meeting, two participants watch each other and an
+//! observer watches both; a publisher hanging up ends the watching of its stream.
 //! `scripts/test` installs Node.js, npm and chromium; this test runs `npm ci` in
 //! tests/media_web when its packages are missing or older than the lock file.
 // covers: RTC-05, RTC-08
@@ -204,5 +205,113 @@ async fn a_host_publishes_from_chromium_and_the_audience_watches_over_whep() {
         "bob's transport closed {:?} after the kick",
         kicked.elapsed()
     );
+    browser.quit().await;
+}
+
+/// Has `page` report its stats until it decodes more than `frames` video frames and
+/// received more than `packets` audio packets; panics after `within`.
+async fn decodes(
+    browser: &mut Browser,
+    page: &str,
+    frames: u64,
+    packets: u64,
+    within: Duration,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let stats = browser.ask(json!({"do": "stats", "page": page})).await;
+        let decoded = stats["video"]["framesDecoded"].as_u64().unwrap_or(0);
+        let width = stats["video"]["frameWidth"].as_u64().unwrap_or(0);
+        let audio = stats["audio"]["packetsReceived"].as_u64().unwrap_or(0);
+        if decoded > frames && width > 0 && audio > packets {
+            return stats;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{page} decodes too little within {within:?}: {stats}"
+        );
+        // getStats is a snapshot: ask again shortly.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn meeting_participants_see_each_other_an_observer_sees_both_and_hanging_up_ends_the_watching(
+) {
+    npm_install(&driver_dir());
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let api = Api::new(&dev, "SG", "dev");
+    let mut members = Vec::new();
+    for (user, role) in [
+        ("alice", Role::Participant),
+        ("bob", Role::Participant),
+        ("carol", Role::Observer),
+    ] {
+        let mut member = Member::connect(&dev.ws("SG"), &api, user).await;
+        member
+            .join("standup", RoomKind::Meeting, role)
+            .await
+            .unwrap();
+        members.push((user, member, api.token(user).await));
+    }
+    let media = members[0].1.media_server.clone();
+    let token = |user: &str| members.iter().find(|m| m.0 == user).unwrap().2.clone();
+
+    let mut browser = Browser::start();
+    for user in ["alice", "bob"] {
+        let answer = browser
+            .ask(json!({"do": "publish", "page": format!("{user}-camera"),
+                "url": format!("{media}/whip/standup/cam"), "token": token(user)}))
+            .await;
+        assert_eq!(answer["status"], 201, "{answer}");
+    }
+    let watching = [
+        ("alice", "bob"),
+        ("bob", "alice"),
+        ("carol", "alice"),
+        ("carol", "bob"),
+    ];
+    for (watcher, publisher) in watching {
+        let answer = browser
+            .ask(
+                json!({"do": "subscribe", "page": format!("{watcher}-{publisher}"),
+                "url": format!("{media}/whep/standup/{publisher}/cam"), "token": token(watcher)}),
+            )
+            .await;
+        assert_eq!(answer["status"], 201, "{answer}");
+    }
+    let started = tokio::time::Instant::now();
+    for (watcher, publisher) in watching {
+        let page = format!("{watcher}-{publisher}");
+        let stats = decodes(&mut browser, &page, 100, 100, Duration::from_secs(15)).await;
+        eprintln!("{page} after {:?}: {stats}", started.elapsed());
+    }
+    // An observer only watches (RTC-04).
+    let refused = browser
+        .ask(json!({"do": "publish", "page": "carol-camera",
+            "url": format!("{media}/whip/standup/cam"), "token": token("carol")}))
+        .await;
+    assert_eq!(refused["status"], 403, "{refused}");
+
+    // Alice hangs up: the transports watching her end with hers.
+    let hangup = browser
+        .ask(json!({"do": "hangup", "page": "alice-camera"}))
+        .await;
+    assert_eq!(hangup["status"], 200, "{hangup}");
+    let gauge = "meridian_media_transports{way=\"subscribe\"}";
+    eventually(
+        Duration::from_secs(2),
+        "the watchers of alice closed",
+        || {
+            let value = media_metric(&dev, gauge);
+            async move { (value.await == 2.0).then_some(()) }
+        },
+    )
+    .await;
+    assert_eq!(
+        media_metric(&dev, "meridian_media_transports{way=\"publish\"}").await,
+        1.0
+    );
+    decodes(&mut browser, "carol-bob", 200, 200, Duration::from_secs(15)).await;
     browser.quit().await;
 }

@@ -66,3 +66,41 @@ impl MediaConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> MediaConfig {
+        MediaConfig {
+            area: "SG".parse().unwrap(),
+            cluster: vec!["127.0.0.1:7100".into()],
+            listen: "0.0.0.0:8443".into(),
+            admin_listen: "127.0.0.1:7301".into(),
+            advertised_ip: Some("203.0.113.7".parse().unwrap()),
+            tls: None,
+            public_tls: None,
+        }
+    }
+
+    #[test]
+    fn a_config_names_reachable_addresses_and_a_cluster() {
+        assert_eq!(config().validate(), Ok(()));
+        let key = |config: MediaConfig| config.validate().unwrap_err().key;
+        let bad_listen = MediaConfig {
+            listen: "8443".into(),
+            ..config()
+        };
+        assert_eq!(key(bad_listen), "listen");
+        let no_cluster = MediaConfig {
+            cluster: Vec::new(),
+            ..config()
+        };
+        assert_eq!(key(no_cluster), "cluster");
+        let wildcard = MediaConfig {
+            advertised_ip: Some("0.0.0.0".parse().unwrap()),
+            ..config()
+        };
+        assert_eq!(key(wildcard), "advertised_ip");
+    }
+}

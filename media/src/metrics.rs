@@ -21,7 +21,7 @@ label_set! {
 pub(crate) struct MediaMetrics {
     pub transports: GaugeFamily<Way>,
     pub forwarded_bytes: CounterFamily<Kind>,
-    pub forwarded_packets: CounterFamily<Kind>,
+    pub forwarded_frames: CounterFamily<Kind>,
     pub keyframe_requests: IntCounter,
     pub evictions: IntCounter,
     pub requests: CounterFamily<Answer>,
@@ -45,10 +45,10 @@ impl MediaMetrics {
                 "meridian_media_forwarded_bytes_total",
                 "Media payload bytes forwarded to subscribers",
             )?,
-            forwarded_packets: CounterFamily::counter(
+            forwarded_frames: CounterFamily::counter(
                 registry,
-                "meridian_media_forwarded_packets_total",
-                "Media packets (frames of audio, video) forwarded to subscribers",
+                "meridian_media_forwarded_frames_total",
+                "Media frames (audio samples, video frames) written to subscribers",
             )?,
             keyframe_requests: counter(
                 "meridian_media_keyframe_requests_total",

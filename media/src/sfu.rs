@@ -111,6 +111,9 @@ pub(crate) struct Sfu {
     /// Publisher transport → its subscribers' transports.
     subscribers: HashMap<u64, BTreeSet<u64>>,
     streams: HashMap<StreamKey, u64>,
+    /// The transport each client address last sent to, so a datagram is not offered to
+    /// every transport in turn.
+    sources: HashMap<SocketAddr, u64>,
     metrics: MediaMetrics,
 }
 
@@ -126,6 +129,7 @@ impl Sfu {
             transports: HashMap::new(),
             subscribers: HashMap::new(),
             streams: HashMap::new(),
+            sources: HashMap::new(),
             metrics,
         }
     }
@@ -180,9 +184,27 @@ impl Sfu {
                 contents,
             },
         );
+        let known = self
+            .sources
+            .get(&source)
+            .filter(|id| {
+                self.transports
+                    .get(id)
+                    .is_some_and(|t| t.rtc.accepts(&input))
+            })
+            .copied();
         // A datagram before the transport exists (a fast STUN check) is simply dropped:
         // ICE sends it again.
-        if let Some(transport) = self.transports.values_mut().find(|t| t.rtc.accepts(&input)) {
+        let Some(id) = known.or_else(|| {
+            self.transports
+                .iter()
+                .find(|(_, t)| t.rtc.accepts(&input))
+                .map(|(&id, _)| id)
+        }) else {
+            return;
+        };
+        self.sources.insert(source, id);
+        if let Some(transport) = self.transports.get_mut(&id) {
             if let Err(e) = transport.rtc.handle_input(input) {
                 tracing::debug!(error = %e, "transport failed");
                 transport.rtc.disconnect();
@@ -362,7 +384,7 @@ impl Sfu {
             };
             match writer.write(pt, data.network_time, data.time, data.data.clone()) {
                 Ok(()) => {
-                    self.metrics.forwarded_packets.with(&label).inc();
+                    self.metrics.forwarded_frames.with(&label).inc();
                     self.metrics
                         .forwarded_bytes
                         .with(&label)
@@ -414,6 +436,7 @@ impl Sfu {
             if dead.is_empty() {
                 return;
             }
+            self.sources.retain(|_, id| !dead.contains(id));
             for id in dead {
                 let Some(transport) = self.transports.remove(&id) else {
                     continue;

@@ -6,6 +6,7 @@
 //           {"do":"publish","page","url","token"}: camera + microphone, POSTed to `url`
 //           {"do":"subscribe","page","url","token"}: one audio and one video receiver
 //           {"do":"stats","page"}: the page's inbound audio and video
+//           {"do":"hangup","page"}: DELETE the page's resource, close its connection
 //           {"do":"quit"}
 //   stdout: one answer a command: {"event": <its name>, "page", …}, or
 //           {"event":"error",…} when something fails.
@@ -38,8 +39,15 @@ async function offer(pc, url, token) {
   }
   await pc.setRemoteDescription({ type: "answer", sdp: body });
   window.pc = pc;
+  window.resource = new URL(response.headers.get("Location"), url).href;
   return { status: 201, location: response.headers.get("Location") };
 }
+
+window.hangup = async () => {
+  const response = await fetch(window.resource, { method: "DELETE" });
+  window.pc.close();
+  return { status: response.status };
+};
 
 window.publish = async (url, token) => {
   const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
@@ -114,7 +122,7 @@ try {
     if (command.do === "quit") break;
     const answer = await (await page(command.page)).evaluate(
       (command) =>
-        command.do === "stats" ? window.stats() : window[command.do](command.url, command.token),
+        command.url ? window[command.do](command.url, command.token) : window[command.do](),
       command,
     );
     report({ event: command.do, page: command.page, ...answer });
