@@ -57,11 +57,24 @@ impl MediaConfig {
                 reason: "needs at least one node address",
             });
         }
-        if self.advertised_ip.is_some_and(|ip| ip.is_unspecified()) {
-            return Err(ConfigError {
-                key: "advertised_ip",
-                reason: "must be an address browsers can reach",
-            });
+        let wildcard = self
+            .listen
+            .parse::<SocketAddr>()
+            .is_ok_and(|addr| addr.ip().is_unspecified());
+        match self.advertised_ip {
+            Some(ip) if ip.is_unspecified() => {
+                return Err(ConfigError {
+                    key: "advertised_ip",
+                    reason: "must be an address browsers can reach",
+                })
+            }
+            None if wildcard => {
+                return Err(ConfigError {
+                    key: "advertised_ip",
+                    reason: "needed when listen is a wildcard address",
+                })
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -102,5 +115,10 @@ mod tests {
             ..config()
         };
         assert_eq!(key(wildcard), "advertised_ip");
+        let unadvertised = MediaConfig {
+            advertised_ip: None,
+            ..config()
+        };
+        assert_eq!(key(unadvertised), "advertised_ip");
     }
 }

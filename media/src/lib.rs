@@ -74,12 +74,8 @@ impl MediaServer {
             .map_err(|e| setup(&format!("listen (udp {public_addr}): {e}")))?;
         let admin = meridian_telemetry::listen("admin_listen", &config.admin_listen).await?;
         let admin_addr = admin.local_addr().map_err(|e| setup(&e))?;
+        // validate() saw to it that this is an address clients can reach.
         let ip = config.advertised_ip.unwrap_or(public_addr.ip());
-        if ip.is_unspecified() {
-            return Err(setup(
-                &"advertised_ip: needed when listen is a wildcard address",
-            ));
-        }
         let advertised = SocketAddr::new(ip, public_addr.port());
         let tls = match &config.tls {
             Some(files) => Some(TlsSettings::load(files).map_err(|e| setup(&e))?),
