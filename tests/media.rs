@@ -5,10 +5,11 @@
 //! notice and watches it over WHEP: it decodes video frames and receives audio. The
 //! audience cannot publish, a user outside the room cannot watch, and a kicked member's
 //! transport is closed within a second. In a meeting, two participants watch each other and an
-//! observer watches both; a publisher hanging up ends the watching of its stream.
+//! observer watches both; a publisher hanging up ends the watching of its stream. Of a
+//! simulcast stream, each subscriber gets the layer it picks.
 //! `scripts/test` installs Node.js, npm and chromium; this test runs `npm ci` in
 //! tests/media_web when its packages are missing or older than the lock file.
-// covers: RTC-05, RTC-08
+// covers: RTC-05, RTC-06, RTC-08
 
 mod common;
 
@@ -19,6 +20,7 @@ use std::time::Duration;
 use common::rtc::Member;
 use common::{binary, npm_install, Api};
 use meridian_proto::rtc::{Resource, ResourceKind, Role, RoomKind, RoomNotice};
+use meridian_proto::ClientFrame;
 use meridian_testkit::{eventually, metric_value, DevDeployment};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
@@ -152,25 +154,12 @@ async fn a_host_publishes_from_chromium_and_the_audience_watches_over_whep() {
         .await;
     assert_eq!(watching["status"], 201, "{watching}");
     let started = tokio::time::Instant::now();
-    let deadline = started + Duration::from_secs(30);
-    let stats = loop {
-        let stats = browser.ask(json!({"do": "stats", "page": "bob"})).await;
-        let frames = stats["video"]["framesDecoded"].as_u64().unwrap_or(0);
-        let width = stats["video"]["frameWidth"].as_u64().unwrap_or(0);
-        let audio = stats["audio"]["packetsReceived"].as_u64().unwrap_or(0);
-        if frames > 30 && width > 0 && audio > 30 {
-            break stats;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "bob decodes no media within 30 s: {stats}"
-        );
-        // getStats is a snapshot: ask again shortly.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let stats = decodes(&mut browser, "bob", 30, 30, Duration::from_secs(30)).await;
     eprintln!("bob decoding after {:?}: {stats}", started.elapsed());
     assert!(media_metric(&dev, "meridian_media_forwarded_bytes_total{kind=\"video\"}").await > 0.0);
     assert!(media_metric(&dev, "meridian_media_forwarded_bytes_total{kind=\"audio\"}").await > 0.0);
+    // Bob's connection asked alice's browser for a keyframe.
+    assert!(media_metric(&dev, "meridian_media_keyframe_requests_total").await > 0.0);
     assert_eq!(
         media_metric(&dev, "meridian_media_transports{way=\"subscribe\"}").await,
         1.0
@@ -205,6 +194,20 @@ async fn a_host_publishes_from_chromium_and_the_audience_watches_over_whep() {
         "bob's transport closed {:?} after the kick",
         kicked.elapsed()
     );
+    // A host stepping down to the audience stops publishing.
+    alice
+        .done(|req_id| ClientFrame::RtcSetRole {
+            req_id,
+            room_id: "stage".into(),
+            role: Role::Audience,
+        })
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(1), "alice's publishing closed", || {
+        let gauge = media_metric(&dev, "meridian_media_transports{way=\"publish\"}");
+        async move { (gauge.await == 0.0).then_some(()) }
+    })
+    .await;
     browser.quit().await;
 }
 
@@ -313,5 +316,44 @@ async fn meeting_participants_see_each_other_an_observer_sees_both_and_hanging_u
         1.0
     );
     decodes(&mut browser, "carol-bob", 200, 200, Duration::from_secs(15)).await;
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn a_subscriber_picks_a_simulcast_layer() {
+    npm_install(&driver_dir());
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let api = Api::new(&dev, "SG", "dev");
+    let mut host = Member::connect(&dev.ws("SG"), &api, "alice").await;
+    host.join("show", RoomKind::Live, Role::Host).await.unwrap();
+    let media = host.media_server.clone();
+    for fan in ["bob", "carol"] {
+        let mut member = Member::connect(&dev.ws("SG"), &api, fan).await;
+        member
+            .join("show", RoomKind::Live, Role::Audience)
+            .await
+            .unwrap();
+    }
+    let mut browser = Browser::start();
+    let published = browser
+        .ask(
+            json!({"do": "publish", "page": "alice", "url": format!("{media}/whip/show/cam"),
+            "token": api.token("alice").await, "layers": ["big", "small"]}),
+        )
+        .await;
+    assert_eq!(published["status"], 201, "{published}");
+    // Bob asks for the small layer; carol takes the default, the first the host lists.
+    let whep = format!("{media}/whep/show/alice/cam");
+    for (fan, url) in [("bob", format!("{whep}?layer=small")), ("carol", whep)] {
+        let answer = browser
+            .ask(json!({"do": "subscribe", "page": fan, "url": url, "token": api.token(fan).await}))
+            .await;
+        assert_eq!(answer["status"], 201, "{answer}");
+    }
+    let small = decodes(&mut browser, "bob", 30, 30, Duration::from_secs(30)).await;
+    let big = decodes(&mut browser, "carol", 30, 30, Duration::from_secs(30)).await;
+    eprintln!("small: {small}\nbig: {big}");
+    let width = |stats: &Value| stats["video"]["frameWidth"].as_u64().unwrap();
+    assert!(width(&small) < width(&big), "small {small} big {big}");
     browser.quit().await;
 }

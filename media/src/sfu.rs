@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use str0m::change::{SdpAnswer, SdpOffer};
-use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Mid};
+use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Mid, Rid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 use tokio::net::UdpSocket;
@@ -55,10 +55,12 @@ pub(crate) enum Command {
         offer: SdpOffer,
         reply: oneshot::Sender<Result<(u64, SdpAnswer), Refused>>,
     },
-    /// A WHEP offer from `member` for `stream`.
+    /// A WHEP offer from `member` for `stream`, for its simulcast layer `layer` (a rid
+    /// the publisher sends; without it, the first the publisher listed).
     Subscribe {
         stream: StreamKey,
         member: Member,
+        layer: Option<Rid>,
         offer: SdpOffer,
         reply: oneshot::Sender<Result<(u64, SdpAnswer), Refused>>,
     },
@@ -93,14 +95,23 @@ struct Transport {
     /// A publisher's stream id; a subscriber's publisher transport.
     stream_id: String,
     publisher: Option<u64>,
-    last_keyframe_request: Option<Instant>,
+    /// A publisher's simulcast layers (rids) in the order its offer lists them; a
+    /// subscriber's chosen layer in the first place, if it chose.
+    layers: Vec<Rid>,
+    /// When a publisher was last asked for a keyframe of each layer.
+    keyframe_requests: HashMap<Option<Rid>, Instant>,
 }
 
 /// What polling one transport asks of the others.
 enum Work {
     Media(u64, Box<MediaData>),
-    /// Ask publisher transport `0` for a keyframe.
-    Keyframe(u64, KeyframeRequestKind),
+    /// Ask `publisher` for a keyframe of the layer `watcher` watches, or of `layer`.
+    Keyframe {
+        publisher: u64,
+        kind: KeyframeRequestKind,
+        watcher: Option<u64>,
+        layer: Option<Rid>,
+    },
 }
 
 pub(crate) struct Sfu {
@@ -234,6 +245,7 @@ impl Sfu {
             Command::Subscribe {
                 stream,
                 member,
+                layer,
                 offer,
                 reply,
             } => {
@@ -245,6 +257,7 @@ impl Sfu {
                 if let Ok((id, _)) = &answer {
                     if let Some(t) = self.transports.get_mut(id) {
                         t.publisher = Some(publisher);
+                        t.layers.extend(layer);
                     }
                     self.subscribers.entry(publisher).or_default().insert(*id);
                 }
@@ -302,7 +315,8 @@ impl Sfu {
                 mids: Vec::new(),
                 stream_id: String::new(),
                 publisher: None,
-                last_keyframe_request: None,
+                layers: Vec::new(),
+                keyframe_requests: HashMap::new(),
             },
         );
         self.metrics.transports.with(&way(side)).inc();
@@ -334,7 +348,12 @@ impl Sfu {
             for item in work {
                 match item {
                     Work::Media(publisher, data) => self.forward(publisher, &data),
-                    Work::Keyframe(publisher, kind) => self.request_keyframe(publisher, kind),
+                    Work::Keyframe {
+                        publisher,
+                        kind,
+                        watcher,
+                        layer,
+                    } => self.request_keyframe(publisher, kind, watcher, layer),
                 }
             }
         }
@@ -348,11 +367,10 @@ impl Sfu {
     }
 
     fn forward(&mut self, publisher: u64, data: &MediaData) {
-        // Simulcast layer choice is still to come: forward a single-layer stream, or a
-        // simulcast publisher's high layer.
-        if data.rid.is_some_and(|rid| &*rid != "h") {
-            return;
-        }
+        let default_layer = self
+            .transports
+            .get(&publisher)
+            .and_then(|t| t.layers.first().copied());
         let kind = if data.params.spec().codec.is_audio() {
             MediaKind::Audio
         } else {
@@ -372,6 +390,12 @@ impl Sfu {
             let Some(subscriber) = self.transports.get_mut(id) else {
                 continue;
             };
+            // Of a simulcast stream, only the layer the subscriber watches.
+            if data.rid.is_some()
+                && data.rid != subscriber.layers.first().copied().or(default_layer)
+            {
+                continue;
+            }
             let Some(&(mid, _)) = subscriber.mids.iter().find(|(_, k)| *k == kind) else {
                 continue;
             };
@@ -398,25 +422,38 @@ impl Sfu {
         }
     }
 
-    fn request_keyframe(&mut self, publisher: u64, kind: KeyframeRequestKind) {
+    /// Asks `publisher` for a keyframe of `layer`, or of the layer `watcher` watches (the
+    /// publisher's first, unless the watcher chose; none without simulcast).
+    fn request_keyframe(
+        &mut self,
+        publisher: u64,
+        kind: KeyframeRequestKind,
+        watcher: Option<u64>,
+        layer: Option<Rid>,
+    ) {
+        let chosen = watcher
+            .and_then(|id| self.transports.get(&id))
+            .and_then(|t| t.layers.first().copied());
         let Some(transport) = self.transports.get_mut(&publisher) else {
             return;
         };
+        let layer = layer.or(chosen).or(transport.layers.first().copied());
         let now = now();
         if transport
-            .last_keyframe_request
-            .is_some_and(|at| now.duration_since(at) < KEYFRAME_INTERVAL)
+            .keyframe_requests
+            .get(&layer)
+            .is_some_and(|&at| now.duration_since(at) < KEYFRAME_INTERVAL)
         {
             return;
         }
-        transport.last_keyframe_request = Some(now);
+        transport.keyframe_requests.insert(layer, now);
         for &(mid, media) in &transport.mids {
             if media != MediaKind::Video {
                 continue;
             }
             if let Some(mut writer) = transport.rtc.writer(mid) {
                 // Fails only while no packet of the stream has arrived yet.
-                if writer.request_keyframe(None, kind).is_ok() {
+                if writer.request_keyframe(layer, kind).is_ok() {
                     self.metrics.keyframe_requests.inc();
                 }
             }
@@ -495,22 +532,46 @@ impl Transport {
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                 self.rtc.disconnect();
             }
-            Event::MediaAdded(added) => self.mids.push((added.mid, added.kind)),
+            Event::MediaAdded(added) => {
+                self.mids.push((added.mid, added.kind));
+                // A publisher's simulcast layers, as its offer lists them (str0m gives
+                // them from our side: what we receive).
+                if self.side == Side::Publish {
+                    let layers = added.simulcast.map(|s| s.recv).unwrap_or_default();
+                    self.layers
+                        .extend(layers.into_iter().map(|layer| layer.rid));
+                }
+            }
             // A new subscriber needs a keyframe to start decoding.
             Event::Connected => {
                 if let Some(publisher) = self.publisher {
-                    work.push(Work::Keyframe(publisher, KeyframeRequestKind::Pli));
+                    work.push(Work::Keyframe {
+                        publisher,
+                        kind: KeyframeRequestKind::Pli,
+                        watcher: Some(id),
+                        layer: None,
+                    });
                 }
             }
             Event::MediaData(data) if self.side == Side::Publish => {
                 if !data.contiguous {
-                    work.push(Work::Keyframe(id, KeyframeRequestKind::Fir));
+                    work.push(Work::Keyframe {
+                        publisher: id,
+                        kind: KeyframeRequestKind::Fir,
+                        watcher: None,
+                        layer: data.rid,
+                    });
                 }
                 work.push(Work::Media(id, Box::new(data)));
             }
             Event::KeyframeRequest(request) => {
                 if let Some(publisher) = self.publisher {
-                    work.push(Work::Keyframe(publisher, request.kind));
+                    work.push(Work::Keyframe {
+                        publisher,
+                        kind: request.kind,
+                        watcher: Some(id),
+                        layer: None,
+                    });
                 }
             }
             _ => {}

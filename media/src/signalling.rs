@@ -6,7 +6,7 @@
 //! | request | what |
 //! |---|---|
 //! | `POST /whip/{roomId}/{streamId}` | publish a stream (a member whose role publishes) |
-//! | `POST /whep/{roomId}/{userId}/{streamId}` | watch `userId`'s stream (any member) |
+//! | `POST /whep/{roomId}/{userId}/{streamId}[?layer=rid]` | watch `userId`'s stream (any member) |
 //! | `DELETE /resource/{id}` | end a transport |
 
 use std::sync::Arc;
@@ -22,6 +22,7 @@ use http::{HeaderValue, Method, Request, Response, StatusCode};
 use meridian_telemetry::{json_response, AdminHooks};
 use serde_json::json;
 use str0m::change::SdpOffer;
+use str0m::media::Rid;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::members::{Members, Refusal};
@@ -159,6 +160,7 @@ impl Signalling {
                 reply,
             },
             Some(user_id) => Command::Subscribe {
+                layer: layer(request),
                 stream: StreamKey {
                     publisher: crate::sfu::Member {
                         user_id: user_id.to_string(),
@@ -212,6 +214,14 @@ impl Signalling {
             _ => refusal(StatusCode::NOT_FOUND, 404, "no such resource"),
         }
     }
+}
+
+/// The simulcast layer a WHEP request asks for (`?layer=small`: a rid the publisher
+/// sends, as its resource's `layers` name them).
+fn layer(request: &Request<Bytes>) -> Option<Rid> {
+    let query = request.uri().query()?;
+    let params = meridian_access::params::Params::parse_form(query.as_bytes()).ok()?;
+    params.get("layer").filter(|l| !l.is_empty()).map(Rid::from)
 }
 
 /// The answer to a browser's preflight: WHIP/WHEP calls carry `Authorization` and an SDP

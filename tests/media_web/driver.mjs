@@ -3,7 +3,9 @@
 // lines of JSON:
 //   env CHROMIUM (optional; PAGE_CONSOLE=1 copies the pages' console to stderr)
 //   stdin:  one command a line, each for a named page (opened at its first command):
-//           {"do":"publish","page","url","token"}: camera + microphone, POSTed to `url`
+//           {"do":"publish","page","url","token","layers"?}: camera + microphone,
+//             POSTed to `url`; `layers` (rids, biggest first) sends video in simulcast,
+//             each layer half the size of the one before
 //           {"do":"subscribe","page","url","token"}: one audio and one video receiver
 //           {"do":"stats","page"}: the page's inbound audio and video
 //           {"do":"hangup","page"}: DELETE the page's resource, close its connection
@@ -49,10 +51,16 @@ window.hangup = async () => {
   return { status: response.status };
 };
 
-window.publish = async (url, token) => {
+window.publish = async (url, token, layers) => {
   const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
   const pc = new RTCPeerConnection();
-  for (const track of media.getTracks()) pc.addTransceiver(track, { direction: "sendonly" });
+  for (const track of media.getTracks()) {
+    const init = { direction: "sendonly" };
+    if (layers && track.kind === "video") {
+      init.sendEncodings = layers.map((rid, i) => ({ rid, scaleResolutionDownBy: 2 ** i }));
+    }
+    pc.addTransceiver(track, init);
+  }
   return offer(pc, url, token);
 };
 
@@ -122,7 +130,9 @@ try {
     if (command.do === "quit") break;
     const answer = await (await page(command.page)).evaluate(
       (command) =>
-        command.url ? window[command.do](command.url, command.token) : window[command.do](),
+        command.url
+          ? window[command.do](command.url, command.token, command.layers)
+          : window[command.do](),
       command,
     );
     report({ event: command.do, page: command.page, ...answer });
