@@ -9,7 +9,7 @@
 //! simulcast stream, each subscriber gets the layer it picks.
 //! `scripts/test` installs Node.js, npm and chromium; this test runs `npm ci` in
 //! tests/media_web when its packages are missing or older than the lock file.
-// covers: RTC-05, RTC-06, RTC-08
+// covers: RTC-05, RTC-08
 
 mod common;
 

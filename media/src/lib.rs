@@ -1,7 +1,7 @@
 //! The media server of one area ([sfu], RTC-05, RTC-08): a WebRTC SFU on str0m that
 //! forwards each publisher's audio and video to the room members watching it. Clients
 //! publish over WHIP and watch over WHEP (`signalling.rs`), authorized by the area's
-//! cluster (`members.rs`); all media shares one UDP socket (`sfu.rs`), ICE-lite on the
+//! cluster (`members.rs`); all media shares one UDP socket (`sfu/`), ICE-lite on the
 //! server side, DTLS-SRTP as WebRTC requires.
 
 pub mod config;
