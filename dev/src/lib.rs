@@ -436,9 +436,10 @@ impl Deployment {
             .collect();
         out.push_str(&format!("Meridian dev is up. nav: {}\n", navs.join("  ")));
         out.push_str(&format!(
-            "{:<5} {:<24} {:<6} {:<24} {:<16} {:<16}\n",
+            "{:<5} {:<24} {:<24} {:<6} {:<24} {:<16} {:<16}\n",
             "AREA",
             "EDGE (API, WS, ADMIN)",
+            "MEDIA (WHIP, WHEP)",
             "NODES",
             "FIRST NODE ADMIN",
             "DEV APP KEY",
@@ -456,9 +457,10 @@ impl Deployment {
                 .map(|app| (app.dev.app_key.clone(), app.prod.app_key.clone()))
                 .unwrap_or_default();
             out.push_str(&format!(
-                "{:<5} {:<24} {:<6} {:<24} {:<16} {:<16}\n",
+                "{:<5} {:<24} {:<24} {:<6} {:<24} {:<16} {:<16}\n",
                 area.area.as_str(),
                 format!("http://{}", area.edge.public_addr()),
+                format!("http://{}", area.media.public_addr()),
                 area.nodes.len(),
                 first_admin,
                 dev,
