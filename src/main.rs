@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
 use meridian_cluster::{ClusterNode, NodeConfig};
 use meridian_dev::endpoints::{DATA_DIR_ENV, DEFAULT_DATA_DIR};
 use meridian_edge::{Edge, EdgeConfig};
+use meridian_media::{MediaConfig, MediaServer};
 use meridian_nav::{Nav, NavConfig};
 use meridian_regions::{AreaCode, Catalog};
 use meridian_telemetry::{init_logging, init_logging_while_starting, LogFormat, StartingLogs};
@@ -53,6 +54,8 @@ enum Commands {
     Edge(ConfigArg),
     /// Run a nav service.
     Nav(NavArgs),
+    /// Run an area's media server (WebRTC SFU with WHIP/WHEP).
+    Media(ConfigArg),
     /// Run a benchmark.
     #[command(subcommand)]
     Bench(meridian_bench::BenchCommand),
@@ -359,6 +362,15 @@ async fn run(command: Commands, logs: StartingLogs) -> anyhow::Result<()> {
             tracing::info!(public = %edge.public_addr(), admin = %edge.admin_addr(), "edge running");
             until_signalled().await;
             edge.shutdown().await;
+            Ok(())
+        }
+        Commands::Media(args) => {
+            let config: MediaConfig =
+                config_file::load(&args.config, "media").map_err(anyhow::Error::msg)?;
+            let media = MediaServer::start(config).await?;
+            tracing::info!(public = %media.public_addr(), admin = %media.admin_addr(), "media server running");
+            until_signalled().await;
+            media.shutdown().await;
             Ok(())
         }
         Commands::Nav(args) => {

@@ -156,3 +156,21 @@ fn dev_refuses_an_unknown_area_and_a_mismatched_data_dir() {
     ]);
     assert_refused(result, &["--port-base 1"]);
 }
+
+#[test]
+fn a_media_server_on_a_wildcard_address_needs_an_advertised_ip() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("media.toml");
+    let config = format!(
+        "area = \"SG\"\ncluster = [\"127.0.0.1:1\"]\nlisten = \"0.0.0.0:{}\"\nadmin_listen = \"127.0.0.1:{}\"\n",
+        free_port(),
+        free_port()
+    );
+    std::fs::write(&path, &config).unwrap();
+    let media = |path: &Path| run(&["media", "--config", path.to_str().unwrap()]);
+    assert_refused(media(&path), &["advertised_ip"]);
+    std::fs::write(&path, format!("{config}advertised_ip = \"0.0.0.0\"\n")).unwrap();
+    assert_refused(media(&path), &["advertised_ip"]);
+    std::fs::write(&path, config.replace("area = \"SG\"", "area = \"EU\"")).unwrap();
+    assert_refused(media(&path), &["media.toml", "EU"]);
+}

@@ -3,133 +3,18 @@
 
 mod common;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{binary, connect, synced, Api, FRAME_WAIT};
-use meridian_client::{codes, Connection};
-use meridian_proto::rtc::{
-    LeaveReason, Resource, ResourceKind, Role, RoomInfo, RoomKind, RoomNotice,
-};
+use common::rtc::Member;
+use common::{binary, Api};
+use meridian_client::codes;
+use meridian_proto::rtc::{LeaveReason, Resource, ResourceKind, Role, RoomKind, RoomNotice};
 use meridian_proto::{ClientFrame, ServerFrame};
 use meridian_testkit::DevDeployment;
 
 /// The reconnect timeout these deployments run with (the default is 30 s).
 const RECONNECT_MS: u64 = 4_000;
-
-/// A user's session, keeping the room notices that arrive while it waits for an answer.
-struct Member {
-    connection: Connection,
-    notices: VecDeque<(String, u64, RoomNotice)>,
-    next_req: u64,
-}
-
-impl Member {
-    async fn connect(ws: &str, api: &Api, user: &str) -> Self {
-        let mut connection = connect(ws, api, user, &format!("{user}-phone"), "iOS", None).await;
-        synced(&mut connection).await;
-        Self {
-            connection,
-            notices: VecDeque::new(),
-            next_req: 1,
-        }
-    }
-
-    /// Sends the request `make` builds with a fresh id and answers its reply.
-    async fn ask(&mut self, make: impl FnOnce(u64) -> ClientFrame) -> ServerFrame {
-        let req_id = self.next_req;
-        self.next_req += 1;
-        self.connection.send(&make(req_id)).await.expect("send");
-        loop {
-            let frame = self
-                .connection
-                .next_within(FRAME_WAIT)
-                .await
-                .expect("answer");
-            match frame {
-                ServerFrame::RtcEvent {
-                    room_id,
-                    version,
-                    notice,
-                    ..
-                } => self.notices.push_back((room_id, version, notice)),
-                ServerFrame::Done { req_id: r }
-                | ServerFrame::RtcJoined { req_id: r, .. }
-                | ServerFrame::RtcRoom { req_id: r, .. }
-                | ServerFrame::Error {
-                    req_id: Some(r), ..
-                } if r == req_id => return frame,
-                _ => {}
-            }
-        }
-    }
-
-    async fn join(&mut self, room_id: &str, kind: RoomKind, role: Role) -> Result<RoomInfo, u32> {
-        let room_id = room_id.to_string();
-        match self
-            .ask(|req_id| ClientFrame::RtcJoin {
-                req_id,
-                room_id,
-                kind,
-                role,
-            })
-            .await
-        {
-            ServerFrame::RtcJoined { room, .. } => Ok(room),
-            ServerFrame::Error { code, .. } => Err(code),
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
-    /// A request answered `done`, or its error code.
-    async fn done(&mut self, make: impl FnOnce(u64) -> ClientFrame) -> Result<(), u32> {
-        match self.ask(make).await {
-            ServerFrame::Done { .. } => Ok(()),
-            ServerFrame::Error { code, .. } => Err(code),
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
-    async fn publish(&mut self, room_id: &str, resources: Vec<Resource>) -> Result<(), u32> {
-        let room_id = room_id.to_string();
-        self.done(|req_id| ClientFrame::RtcPublish {
-            req_id,
-            room_id,
-            publish: resources,
-            unpublish: Vec::new(),
-        })
-        .await
-    }
-
-    /// The next room notice, within `wait`.
-    async fn notice_within(&mut self, wait: Duration) -> (String, u64, RoomNotice) {
-        if let Some(notice) = self.notices.pop_front() {
-            return notice;
-        }
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let frame = self
-                .connection
-                .next_within(left)
-                .await
-                .expect("a room notice");
-            if let ServerFrame::RtcEvent {
-                room_id,
-                version,
-                notice,
-                ..
-            } = frame
-            {
-                return (room_id, version, notice);
-            }
-        }
-    }
-
-    async fn notice(&mut self) -> (String, u64, RoomNotice) {
-        self.notice_within(FRAME_WAIT).await
-    }
-}
 
 fn stream(id: &str, kind: ResourceKind) -> Resource {
     Resource {

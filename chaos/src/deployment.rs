@@ -208,6 +208,7 @@ impl Deployment {
                     area,
                     cluster: cluster.clone(),
                     files: None,
+                    media: None,
                 }],
                 directory: Vec::new(),
                 rate_limits: true,

@@ -39,6 +39,16 @@ pub struct AreaEndpoints {
     pub cluster: Vec<NodeEndpoints>,
     /// The demo app's environments: `dev`, then `prod`.
     pub apps: Vec<AppCredentials>,
+    /// The area's media server (absent from files written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<MediaEndpoints>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MediaEndpoints {
+    /// WHIP/WHEP base URL (`http://host:port`); media flows over UDP on the same port.
+    pub url: String,
+    pub metrics: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

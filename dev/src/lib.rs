@@ -21,8 +21,10 @@ use meridian_regions::{AreaCode, Catalog, SeedPeer};
 use serde::{Deserialize, Serialize};
 
 use endpoints::{
-    endpoints_path, AppCredentials, AreaEndpoints, EdgeEndpoints, Endpoints, NodeEndpoints,
+    endpoints_path, AppCredentials, AreaEndpoints, EdgeEndpoints, Endpoints, MediaEndpoints,
+    NodeEndpoints,
 };
+use meridian_media::{MediaConfig, MediaServer};
 
 pub struct DevOptions {
     pub areas: Vec<AreaCode>,
@@ -103,6 +105,8 @@ struct AreaPlan {
     edge_admin: u16,
     /// (node id, rpc port, admin port)
     node_ports: Vec<(u64, u16, u16)>,
+    /// The media server's public (TCP and UDP) and admin ports.
+    media_ports: (u16, u16),
 }
 
 impl AreaPlan {
@@ -121,6 +125,7 @@ struct AreaDeployment {
     area: AreaCode,
     nodes: Vec<ClusterNode>,
     edge: Edge,
+    media: MediaServer,
     client: ClusterClient,
     demo: Option<App>,
 }
@@ -154,7 +159,13 @@ impl Deployment {
                 edge_public,
                 edge_admin,
                 node_ports,
+                media_ports: (0, 0),
             });
+        }
+        // Media servers' ports come after every area's, so data dirs laid out before
+        // media existed keep their cluster's ports.
+        for plan in &mut plans {
+            plan.media_ports = (ports.next()?, ports.next()?);
         }
         // Both navs answer for every area (one PoP serving all of them).
         let nav_urls: Vec<String> = nav_ports
@@ -228,6 +239,18 @@ impl Deployment {
                 );
             }
             let rpc_addrs: Vec<String> = peers.iter().map(|p| p.addr.clone()).collect();
+            let (media_public, media_admin) = plan.media_ports;
+            let media = MediaServer::start(MediaConfig {
+                area,
+                cluster: rpc_addrs.clone(),
+                listen: local(media_public),
+                admin_listen: local(media_admin),
+                advertised_ip: None,
+                tls: None,
+                public_tls: None,
+            })
+            .await
+            .with_context(|| format!("area {area} media server"))?;
             let directory = plans
                 .iter()
                 .filter(|other| other.area != area)
@@ -249,6 +272,7 @@ impl Deployment {
                     files: Some(StoreConfig::Local {
                         dir: options.data_dir.join(area.as_str()).join("files"),
                     }),
+                    media: Some(format!("http://{}", media.public_addr())),
                 }],
                 directory,
                 rate_limits: options.rate_limits,
@@ -263,6 +287,7 @@ impl Deployment {
                 area,
                 nodes,
                 edge,
+                media,
                 client: ClusterClient::new(area, rpc_addrs, None),
                 demo: None,
             });
@@ -360,6 +385,11 @@ impl Deployment {
                     })
                 })
                 .collect();
+            let media = MediaEndpoints {
+                url: format!("http://{}", area.media.public_addr()),
+                metrics: format!("http://{}/metrics", area.media.admin_addr()),
+            };
+            metrics.push(media.metrics.clone());
             areas.insert(
                 area.area.to_string(),
                 AreaEndpoints {
@@ -367,6 +397,7 @@ impl Deployment {
                     edges: vec![edge],
                     cluster,
                     apps,
+                    media: Some(media),
                 },
             );
         }
@@ -405,9 +436,10 @@ impl Deployment {
             .collect();
         out.push_str(&format!("Meridian dev is up. nav: {}\n", navs.join("  ")));
         out.push_str(&format!(
-            "{:<5} {:<24} {:<6} {:<24} {:<16} {:<16}\n",
+            "{:<5} {:<24} {:<24} {:<6} {:<24} {:<16} {:<16}\n",
             "AREA",
             "EDGE (API, WS, ADMIN)",
+            "MEDIA (WHIP, WHEP)",
             "NODES",
             "FIRST NODE ADMIN",
             "DEV APP KEY",
@@ -425,9 +457,10 @@ impl Deployment {
                 .map(|app| (app.dev.app_key.clone(), app.prod.app_key.clone()))
                 .unwrap_or_default();
             out.push_str(&format!(
-                "{:<5} {:<24} {:<6} {:<24} {:<16} {:<16}\n",
+                "{:<5} {:<24} {:<24} {:<6} {:<24} {:<16} {:<16}\n",
                 area.area.as_str(),
                 format!("http://{}", area.edge.public_addr()),
+                format!("http://{}", area.media.public_addr()),
                 area.nodes.len(),
                 first_admin,
                 dev,
@@ -447,6 +480,7 @@ impl Deployment {
         }
         for area in self.areas {
             area.edge.shutdown().await;
+            area.media.shutdown().await;
             for node in area.nodes {
                 node.shutdown().await;
             }

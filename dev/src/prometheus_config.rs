@@ -36,6 +36,10 @@ pub fn targets(endpoints: &Value) -> Vec<Value> {
                 json!({ "job": "meridian-cluster", "area": area, "node": node["id"].to_string() });
             out.extend(target(&node["metrics"], labels));
         }
+        out.extend(target(
+            &entry["media"]["metrics"],
+            json!({ "job": "meridian-media", "area": area }),
+        ));
     }
     out
 }

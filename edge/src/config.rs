@@ -84,6 +84,10 @@ pub struct EdgeArea {
     /// uploads or downloads for the area. Every edge of an area names the same store.
     #[serde(default)]
     pub files: Option<meridian_files::StoreConfig>,
+    /// The base URL of the area's media server (WHIP/WHEP, `meridian media`), handed to
+    /// clients in `rtcJoined`; without it clients are told of none.
+    #[serde(default)]
+    pub media: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

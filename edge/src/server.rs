@@ -263,6 +263,11 @@ impl Edge {
             directory,
             moderator,
             &clients,
+            config
+                .areas
+                .iter()
+                .filter_map(|entry| Some((entry.area, entry.media.clone()?)))
+                .collect(),
             config.sessions.clone(),
             metrics.clone(),
             stop_rx.clone(),

@@ -427,7 +427,14 @@ pub enum ServerFrame {
     #[serde(rename_all = "camelCase")]
     Reconnect { after_ms: u64 },
     #[serde(rename_all = "camelCase")]
-    RtcJoined { req_id: u64, room: RoomInfo },
+    RtcJoined {
+        req_id: u64,
+        room: RoomInfo,
+        /// Where the area's media server takes WHIP/WHEP (docs/media.md); empty when the
+        /// area has none.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        media_server: String,
+    },
     #[serde(rename_all = "camelCase")]
     RtcRoom { req_id: u64, room: RoomInfo },
     /// A change of the audio/video room this user is in, in the order the room made them.

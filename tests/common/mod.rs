@@ -2,6 +2,8 @@
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
 
+pub mod rtc;
+
 use std::path::Path;
 use std::time::Duration;
 

@@ -58,6 +58,8 @@ pub(crate) struct Shared {
     /// This edge process's identity in presence records (fresh at every start).
     edge_id: u64,
     clients: BTreeMap<AreaCode, Arc<ClusterClient>>,
+    /// Each fronted area's media server (`EdgeArea::media`).
+    media: BTreeMap<AreaCode, String>,
     directory: Arc<AppDirectory>,
     /// HOOK-02: holds matching messages for the app server's verdict.
     moderator: Moderator,
@@ -142,6 +144,7 @@ impl Sessions {
         directory: Arc<AppDirectory>,
         moderator: Moderator,
         clients: &BTreeMap<AreaCode, Arc<ClusterClient>>,
+        media: BTreeMap<AreaCode, String>,
         settings: SessionSettings,
         metrics: EdgeMetrics,
         stop: watch::Receiver<bool>,
@@ -169,6 +172,7 @@ impl Sessions {
         let shared = Arc::new(Shared {
             edge_id,
             clients: clients.clone(),
+            media,
             directory,
             moderator,
             registry,

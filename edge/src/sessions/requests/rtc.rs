@@ -59,7 +59,17 @@ pub(super) async fn join(
         .await?
         .ok_or_else(SessionError::unexpected_answer)?;
     cx.handle.set_rtc_room(Some(room_id));
-    Ok(ServerFrame::RtcJoined { req_id, room })
+    let media_server = cx
+        .shared
+        .media
+        .get(&cx.identity.area)
+        .cloned()
+        .unwrap_or_default();
+    Ok(ServerFrame::RtcJoined {
+        req_id,
+        room,
+        media_server,
+    })
 }
 
 pub(super) async fn leave(

@@ -1,0 +1,161 @@
+//! The media server of one area ([sfu], RTC-05, RTC-08): a WebRTC SFU on str0m that
+//! forwards each publisher's audio and video to the room members watching it. Clients
+//! publish over WHIP and watch over WHEP (`signalling.rs`), authorized by the area's
+//! cluster (`members.rs`); all media shares one UDP socket (`sfu/`), ICE-lite on the
+//! server side, DTLS-SRTP as WebRTC requires.
+
+pub mod config;
+mod members;
+mod metrics;
+mod sfu;
+mod signalling;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use meridian_access::directory::AppDirectory;
+use meridian_cluster::ClusterClient;
+use meridian_rpc::TlsSettings;
+use meridian_telemetry::{AdminHooks, AdminServer};
+use prometheus::Registry;
+use serde_json::json;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+pub use config::{ConfigError, MediaConfig};
+
+use members::Members;
+use metrics::MediaMetrics;
+use sfu::Sfu;
+use signalling::{PublicHooks, Signalling};
+
+/// Signalling requests waiting for the forwarding task.
+const COMMAND_QUEUE: usize = 256;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Listen(#[from] meridian_telemetry::ListenError),
+    #[error("{0}")]
+    Setup(String),
+}
+
+pub struct MediaServer {
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    public_addr: SocketAddr,
+    admin_addr: SocketAddr,
+}
+
+struct AdminPort {
+    area: String,
+    media: SocketAddr,
+}
+
+impl AdminHooks for AdminPort {
+    fn stats(&self) -> serde_json::Value {
+        json!({ "area": self.area, "media": self.media.to_string() })
+    }
+}
+
+impl MediaServer {
+    pub async fn start(config: MediaConfig) -> Result<Self, MediaError> {
+        config.validate()?;
+        let setup = |e: &dyn std::fmt::Display| MediaError::Setup(e.to_string());
+        let public = meridian_telemetry::listen("listen", &config.listen).await?;
+        let public_addr = public.local_addr().map_err(|e| setup(&e))?;
+        // Media takes the same port number over UDP (`listen` may ask for port 0).
+        let socket = UdpSocket::bind(public_addr)
+            .await
+            .map_err(|e| setup(&format!("listen (udp {public_addr}): {e}")))?;
+        let admin = meridian_telemetry::listen("admin_listen", &config.admin_listen).await?;
+        let admin_addr = admin.local_addr().map_err(|e| setup(&e))?;
+        // validate() saw to it that this is an address clients can reach.
+        let ip = config.advertised_ip.unwrap_or(public_addr.ip());
+        let advertised = SocketAddr::new(ip, public_addr.port());
+        let tls = match &config.tls {
+            Some(files) => Some(TlsSettings::load(files).map_err(|e| setup(&e))?),
+            None => None,
+        };
+        let client = Arc::new(ClusterClient::new(config.area, config.cluster.clone(), tls));
+        let directory = AppDirectory::new(
+            BTreeMap::from([(config.area, client.clone())]),
+            BTreeMap::new(),
+        );
+        let members = Arc::new(Members::new(directory, client));
+        let registry = Registry::new();
+        let metrics = MediaMetrics::register(&registry).map_err(|e| setup(&e))?;
+        let (commands, commands_rx) = mpsc::channel(COMMAND_QUEUE);
+        let (stop, stop_rx) = watch::channel(false);
+        let signalling = Arc::new(Signalling {
+            members: members.clone(),
+            commands: commands.clone(),
+            metrics: metrics.clone(),
+        });
+        let mut public_server =
+            AdminServer::new(Registry::new(), Arc::new(PublicHooks(signalling)))
+                // An SDP offer is a few kilobytes.
+                .body_limit(64 * 1024);
+        if let Some(files) = &config.public_tls {
+            public_server = public_server.tls(files.server_config().map_err(|e| setup(&e))?);
+        }
+        let admin_server = AdminServer::new(
+            registry,
+            Arc::new(AdminPort {
+                area: config.area.to_string(),
+                media: advertised,
+            }),
+        );
+        let wait = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        let tasks = vec![
+            tokio::spawn(Sfu::new(socket, advertised, metrics).run(commands_rx, stop_rx.clone())),
+            tokio::spawn(members::watch(members, commands, stop_rx.clone())),
+            tokio::spawn({
+                let stop = wait(stop_rx.clone());
+                async move {
+                    if let Err(e) = public_server.serve(public, stop).await {
+                        tracing::error!(error = %e, "media public listener failed");
+                    }
+                }
+            }),
+            tokio::spawn({
+                let stop = wait(stop_rx);
+                async move {
+                    if let Err(e) = admin_server.serve(admin, stop).await {
+                        tracing::error!(error = %e, "media admin listener failed");
+                    }
+                }
+            }),
+        ];
+        tracing::info!(%public_addr, %advertised, area = %config.area, "media server up");
+        Ok(Self {
+            stop,
+            tasks,
+            public_addr,
+            admin_addr,
+        })
+    }
+
+    /// WHIP/WHEP (TCP) and media (UDP) share this address.
+    pub fn public_addr(&self) -> SocketAddr {
+        self.public_addr
+    }
+
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
+    }
+
+    /// Closes every transport and stops serving.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}

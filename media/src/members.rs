@@ -1,0 +1,191 @@
+//! Who may publish and watch: a request carries the user's own token (the one its client
+//! connects with), and the area's cluster says whether that user is a member of the room
+//! and in which role (RTC-04). Nothing about rooms is kept here: every transport's member
+//! is looked up again every [`CHECK_EVERY`], so a member who left, was kicked or stepped
+//! down to the audience loses its transports within a second.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use meridian_access::directory::AppDirectory;
+use meridian_access::token;
+use meridian_cluster::state::{CommandError, Query, QueryOutput};
+use meridian_cluster::{ClusterClient, ClusterError};
+use meridian_proto::codes;
+use meridian_proto::rtc::RoomInfo;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::sfu::{Command, Member, Open, Side};
+
+/// How often open transports are checked against their rooms.
+pub(crate) const CHECK_EVERY: Duration = Duration::from_millis(400);
+
+/// Why a WHIP/WHEP request is refused.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Refusal {
+    #[error("token incorrect: {0}")]
+    Token(String),
+    #[error("not a member of the audio/video room")]
+    NotMember,
+    #[error("the member's role does not publish (observers and the audience only watch)")]
+    RoleForbids,
+    #[error("the area is unreachable now: {0}")]
+    Unavailable(String),
+}
+
+impl Refusal {
+    /// The HTTP status and the session protocol's code (edge/PROTOCOL.md).
+    pub(crate) fn status_and_code(&self) -> (u16, u32) {
+        match self {
+            Refusal::Token(_) => (401, codes::TOKEN_INCORRECT),
+            Refusal::NotMember => (403, codes::RTC_NOT_IN_ROOM),
+            Refusal::RoleForbids => (403, codes::RTC_ROLE_FORBIDS),
+            Refusal::Unavailable(_) => (503, codes::UNAVAILABLE),
+        }
+    }
+}
+
+pub(crate) struct Members {
+    directory: AppDirectory,
+    client: Arc<ClusterClient>,
+}
+
+impl Members {
+    pub(crate) fn new(directory: AppDirectory, client: Arc<ClusterClient>) -> Self {
+        Self { directory, client }
+    }
+
+    /// The member `bearer`'s token names in `room_id`, if it may publish (`publish`) or
+    /// watch there.
+    pub(crate) async fn authorize(
+        &self,
+        bearer: &str,
+        room_id: &str,
+        publish: bool,
+    ) -> Result<Member, Refusal> {
+        let bad = |e: &dyn std::fmt::Display| Refusal::Token(e.to_string());
+        let (claims, _, _) = token::peek(bearer).map_err(|e| bad(&e))?;
+        let app = self
+            .directory
+            .resolve(&claims.app_key)
+            .await
+            .map_err(|e| bad(&e))?;
+        let claims = token::verify(app.secret(), bearer).map_err(|e| bad(&e))?;
+        let room = self
+            .room(&claims.app_key, room_id, Some(&claims.user_id))
+            .await
+            .map_err(|e| Refusal::Unavailable(e.to_string()))?
+            .ok_or(Refusal::NotMember)?;
+        let member = room
+            .members
+            .iter()
+            .find(|m| m.user_id == claims.user_id)
+            .ok_or(Refusal::NotMember)?;
+        if publish && !member.role.publishes() {
+            return Err(Refusal::RoleForbids);
+        }
+        Ok(Member {
+            app_key: claims.app_key,
+            room_id: room_id.to_string(),
+            user_id: claims.user_id,
+        })
+    }
+
+    /// The room as the cluster has it now; `None` when it has ended (or `viewer` is not
+    /// a member).
+    async fn room(
+        &self,
+        app_key: &str,
+        room_id: &str,
+        viewer: Option<&str>,
+    ) -> Result<Option<RoomInfo>, ClusterError> {
+        let query = Query::RtcRoom {
+            app_key: app_key.to_string(),
+            room_id: room_id.to_string(),
+            viewer: viewer.map(str::to_string),
+        };
+        match self.client.read(query).await {
+            Ok(QueryOutput::RtcRoom(room)) => Ok(Some(room)),
+            Ok(other) => Err(ClusterError::Protocol(format!("{other:?}"))),
+            Err(ClusterError::Refused(
+                CommandError::NotFound { .. } | CommandError::NotMember { .. },
+            )) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The transports of `room` whose member is no longer allowed what they do.
+    async fn unwelcome(&self, room: (String, String), transports: Vec<Open>) -> Vec<u64> {
+        let (app_key, room_id) = room;
+        let info = match self.room(&app_key, &room_id, None).await {
+            Ok(info) => info,
+            // An unreachable cluster closes nothing: a leader election must not end
+            // every call in the area.
+            Err(e) => {
+                tracing::debug!(error = %e, room = %room_id, "membership check failed");
+                return Vec::new();
+            }
+        };
+        transports
+            .into_iter()
+            .filter(|(_, member, side)| {
+                let role = info
+                    .as_ref()
+                    .and_then(|room| room.members.iter().find(|m| m.user_id == member.user_id))
+                    .map(|m| m.role);
+                match role {
+                    None => true,
+                    Some(role) => *side == Side::Publish && !role.publishes(),
+                }
+            })
+            .map(|(id, _, _)| id)
+            .collect()
+    }
+}
+
+/// Checks every open transport against its room every [`CHECK_EVERY`] and evicts those
+/// whose member left or lost the role, until `stop`.
+pub(crate) async fn watch(
+    members: Arc<Members>,
+    commands: mpsc::Sender<Command>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(CHECK_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|stop| *stop) => return,
+            _ = tick.tick() => {}
+        }
+        let (reply, answer) = oneshot::channel();
+        if commands.send(Command::List { reply }).await.is_err() {
+            return;
+        }
+        let Ok(transports) = answer.await else {
+            return;
+        };
+        let mut rooms: BTreeMap<(String, String), Vec<Open>> = BTreeMap::new();
+        for (id, member, side) in transports {
+            let room = (member.app_key.clone(), member.room_id.clone());
+            rooms.entry(room).or_default().push((id, member, side));
+        }
+        let checks = rooms
+            .into_iter()
+            .map(|(room, transports)| members.unwelcome(room, transports));
+        let ids: Vec<u64> = futures::future::join_all(checks)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        if !ids.is_empty() {
+            tracing::info!(
+                transports = ids.len(),
+                "closing transports of members no longer allowed"
+            );
+            if commands.send(Command::Evict { ids }).await.is_err() {
+                return;
+            }
+        }
+    }
+}

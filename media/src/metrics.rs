@@ -1,0 +1,68 @@
+use meridian_telemetry::label_set;
+use meridian_telemetry::labels::{CounterFamily, GaugeFamily};
+use prometheus::{IntCounter, Registry};
+
+label_set! {
+    /// Which way a transport carries media: `publish` (WHIP) or `subscribe` (WHEP).
+    pub(crate) struct Way { way: &'static str }
+}
+
+label_set! {
+    /// `audio` or `video`.
+    pub(crate) struct Kind { kind: &'static str }
+}
+
+label_set! {
+    /// A WHIP/WHEP request's answer.
+    pub(crate) struct Answer { endpoint: &'static str, status: u16 }
+}
+
+#[derive(Clone)]
+pub(crate) struct MediaMetrics {
+    pub transports: GaugeFamily<Way>,
+    pub forwarded_bytes: CounterFamily<Kind>,
+    pub forwarded_frames: CounterFamily<Kind>,
+    pub keyframe_requests: IntCounter,
+    pub evictions: IntCounter,
+    pub requests: CounterFamily<Answer>,
+}
+
+impl MediaMetrics {
+    pub(crate) fn register(registry: &Registry) -> prometheus::Result<Self> {
+        let counter = |name: &str, help: &str| -> prometheus::Result<IntCounter> {
+            let counter = IntCounter::new(name, help)?;
+            registry.register(Box::new(counter.clone()))?;
+            Ok(counter)
+        };
+        Ok(Self {
+            transports: GaugeFamily::gauge(
+                registry,
+                "meridian_media_transports",
+                "Open WebRTC transports (publishers and subscribers)",
+            )?,
+            forwarded_bytes: CounterFamily::counter(
+                registry,
+                "meridian_media_forwarded_bytes_total",
+                "Media payload bytes forwarded to subscribers",
+            )?,
+            forwarded_frames: CounterFamily::counter(
+                registry,
+                "meridian_media_forwarded_frames_total",
+                "Media frames (audio samples, video frames) written to subscribers",
+            )?,
+            keyframe_requests: counter(
+                "meridian_media_keyframe_requests_total",
+                "Keyframe requests (PLI/FIR) sent to publishers",
+            )?,
+            evictions: counter(
+                "meridian_media_evictions_total",
+                "Transports closed because their member left the room or lost its role",
+            )?,
+            requests: CounterFamily::counter(
+                registry,
+                "meridian_media_requests_total",
+                "WHIP/WHEP requests by endpoint and HTTP status",
+            )?,
+        })
+    }
+}

@@ -1,0 +1,472 @@
+//! The forwarding core: one task owns every WebRTC transport (a str0m `Rtc`, sans-IO) and
+//! the one UDP socket they share. It demultiplexes each datagram to the transport that
+//! accepts it, drives str0m's timers, and copies each publisher's media to its
+//! subscribers. Signalling reaches it as [`Command`]s, so no lock is held on the media path.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use str0m::change::{SdpAnswer, SdpOffer};
+use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Rid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Input, Rtc};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::metrics::{Kind, MediaMetrics, Way};
+
+mod transport;
+
+use transport::{Transport, Work};
+
+/// A publisher is asked for a keyframe at most this often (subscribers joining and
+/// losing packets would otherwise flood it with PLIs).
+const KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
+/// Larger than any datagram WebRTC sends (str0m's MTU is 1150 by default).
+const DATAGRAM_BYTES: usize = 2000;
+
+/// The room member a transport belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Member {
+    pub app_key: String,
+    pub room_id: String,
+    pub user_id: String,
+}
+
+/// A published stream: its publisher and its id (RTC `streamId`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct StreamKey {
+    pub publisher: Member,
+    pub stream_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    Publish,
+    Subscribe,
+}
+
+/// An open transport: its id, its member, which way it carries media.
+pub(crate) type Open = (u64, Member, Side);
+
+/// What signalling asks of the forwarding task.
+pub(crate) enum Command {
+    /// A WHIP offer: answers the transport's id and the SDP answer. A stream published
+    /// again replaces the earlier transport (as `rtcPublish` replaces its descriptor).
+    Publish {
+        stream: StreamKey,
+        offer: SdpOffer,
+        reply: oneshot::Sender<Result<(u64, SdpAnswer), Refused>>,
+    },
+    /// A WHEP offer from `member` for `stream`, for its simulcast layer `layer` (a rid
+    /// the publisher sends; without it, the first the publisher listed).
+    Subscribe {
+        stream: StreamKey,
+        member: Member,
+        layer: Option<Rid>,
+        offer: SdpOffer,
+        reply: oneshot::Sender<Result<(u64, SdpAnswer), Refused>>,
+    },
+    /// Ends a transport (WHIP/WHEP `DELETE`); answers whether it existed.
+    Close {
+        id: u64,
+        reply: oneshot::Sender<bool>,
+    },
+    /// Every open transport, for the membership check.
+    List { reply: oneshot::Sender<Vec<Open>> },
+    /// Ends these transports (their members left the room or lost the role).
+    Evict { ids: Vec<u64> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Refused {
+    #[error("the stream is not published here")]
+    NoStream,
+    #[error("the offer cannot be accepted: {0}")]
+    BadOffer(String),
+}
+
+pub(crate) struct Sfu {
+    socket: UdpSocket,
+    /// The address in our ICE candidate, and what str0m is told datagrams arrive at.
+    advertised: SocketAddr,
+    transports: HashMap<u64, Transport>,
+    /// Publisher transport → its subscribers' transports.
+    subscribers: HashMap<u64, BTreeSet<u64>>,
+    streams: HashMap<StreamKey, u64>,
+    /// The transport each client address last sent to, so a datagram is not offered to
+    /// every transport in turn.
+    sources: HashMap<SocketAddr, u64>,
+    metrics: MediaMetrics,
+}
+
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+impl Sfu {
+    pub(crate) fn new(socket: UdpSocket, advertised: SocketAddr, metrics: MediaMetrics) -> Self {
+        Self {
+            socket,
+            advertised,
+            transports: HashMap::new(),
+            subscribers: HashMap::new(),
+            streams: HashMap::new(),
+            sources: HashMap::new(),
+            metrics,
+        }
+    }
+
+    pub(crate) async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let mut buf = vec![0u8; DATAGRAM_BYTES];
+        loop {
+            let deadline = self.drive();
+            tokio::select! {
+                _ = stop.wait_for(|stop| *stop) => break,
+                command = commands.recv() => match command {
+                    Some(command) => self.command(command),
+                    None => break,
+                },
+                received = self.socket.recv_from(&mut buf) => match received {
+                    Ok((n, source)) => self.receive(&buf[..n], source),
+                    // ICMP errors of earlier sends surface here on some systems.
+                    Err(e) => tracing::debug!(error = %e, "udp receive"),
+                },
+                () = tokio::time::sleep_until(deadline.into()) => {}
+            }
+            let now = now();
+            for transport in self.transports.values_mut() {
+                if transport.timeout <= now {
+                    if let Err(e) = transport.rtc.handle_input(Input::Timeout(now)) {
+                        tracing::debug!(error = %e, "transport failed");
+                        transport.rtc.disconnect();
+                    }
+                }
+            }
+        }
+        for transport in self.transports.values_mut() {
+            transport.rtc.disconnect();
+        }
+        self.drive();
+    }
+
+    fn receive(&mut self, datagram: &[u8], source: SocketAddr) {
+        let Ok(contents) = datagram.try_into() else {
+            return;
+        };
+        let input = Input::Receive(
+            now(),
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination: self.advertised,
+                contents,
+            },
+        );
+        let known = self
+            .sources
+            .get(&source)
+            .filter(|id| {
+                self.transports
+                    .get(id)
+                    .is_some_and(|t| t.rtc.accepts(&input))
+            })
+            .copied();
+        // A datagram before the transport exists (a fast STUN check) is simply dropped:
+        // ICE sends it again.
+        let Some(id) = known.or_else(|| {
+            self.transports
+                .iter()
+                .find(|(_, t)| t.rtc.accepts(&input))
+                .map(|(&id, _)| id)
+        }) else {
+            return;
+        };
+        self.sources.insert(source, id);
+        if let Some(transport) = self.transports.get_mut(&id) {
+            if let Err(e) = transport.rtc.handle_input(input) {
+                tracing::debug!(error = %e, "transport failed");
+                transport.rtc.disconnect();
+            }
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::Publish {
+                stream,
+                offer,
+                reply,
+            } => {
+                if let Some(old) = self.streams.get(&stream).copied() {
+                    self.disconnect(old);
+                }
+                let answer = self.open(stream.publisher.clone(), Side::Publish, offer);
+                if let Ok((id, _)) = &answer {
+                    if let Some(t) = self.transports.get_mut(id) {
+                        t.stream_id = stream.stream_id.clone();
+                    }
+                    self.streams.insert(stream, *id);
+                }
+                let _ = reply.send(answer);
+            }
+            Command::Subscribe {
+                stream,
+                member,
+                layer,
+                offer,
+                reply,
+            } => {
+                let Some(publisher) = self.streams.get(&stream).copied() else {
+                    let _ = reply.send(Err(Refused::NoStream));
+                    return;
+                };
+                let answer = self.open(member, Side::Subscribe, offer);
+                if let Ok((id, _)) = &answer {
+                    if let Some(t) = self.transports.get_mut(id) {
+                        t.publisher = Some(publisher);
+                        t.layers.extend(layer);
+                    }
+                    self.subscribers.entry(publisher).or_default().insert(*id);
+                }
+                let _ = reply.send(answer);
+            }
+            Command::Close { id, reply } => {
+                let _ = reply.send(self.disconnect(id));
+            }
+            Command::List { reply } => {
+                let list = self
+                    .transports
+                    .iter()
+                    .map(|(&id, t)| (id, t.member.clone(), t.side))
+                    .collect();
+                let _ = reply.send(list);
+            }
+            Command::Evict { ids } => {
+                for id in ids {
+                    if self.disconnect(id) {
+                        self.metrics.evictions.inc();
+                    }
+                }
+            }
+        }
+    }
+
+    /// A new ICE-lite transport answering `offer`.
+    fn open(
+        &mut self,
+        member: Member,
+        side: Side,
+        offer: SdpOffer,
+    ) -> Result<(u64, SdpAnswer), Refused> {
+        let now = now();
+        let mut rtc = Rtc::builder().set_ice_lite(true).build(now);
+        let candidate = Candidate::host(self.advertised, "udp")
+            .map_err(|e| Refused::BadOffer(e.to_string()))?;
+        rtc.add_local_candidate(candidate);
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| Refused::BadOffer(e.to_string()))?;
+        // Ids name transports in URLs (`DELETE` ends one): random, so not guessable.
+        let mut id = rand::random::<u64>();
+        while self.transports.contains_key(&id) {
+            id = rand::random();
+        }
+        self.transports
+            .insert(id, Transport::new(member, side, rtc, now));
+        self.metrics.transports.with(&way(side)).inc();
+        Ok((id, answer))
+    }
+
+    /// Starts closing a transport; it is dropped at the next [`Sfu::drive`].
+    fn disconnect(&mut self, id: u64) -> bool {
+        match self.transports.get_mut(&id) {
+            Some(t) => {
+                t.rtc.disconnect();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Polls every transport until each waits for time or input, forwarding what
+    /// publishers send; drops dead transports; answers when to wake next.
+    fn drive(&mut self) -> Instant {
+        loop {
+            let mut work = Vec::new();
+            for (&id, transport) in self.transports.iter_mut() {
+                transport.poll(id, &self.socket, &mut work);
+            }
+            if work.is_empty() {
+                break;
+            }
+            for item in work {
+                match item {
+                    Work::Media(publisher, data) => self.forward(publisher, &data),
+                    Work::Keyframe {
+                        publisher,
+                        kind,
+                        watcher,
+                        layer,
+                    } => self.request_keyframe(publisher, kind, watcher, layer),
+                }
+            }
+        }
+        self.drop_dead();
+        let idle = now() + Duration::from_secs(1);
+        self.transports
+            .values()
+            .map(|t| t.timeout)
+            .min()
+            .map_or(idle, |t| t.min(idle))
+    }
+
+    fn forward(&mut self, publisher: u64, data: &MediaData) {
+        let default_layer = self
+            .transports
+            .get(&publisher)
+            .and_then(|t| t.layers.first().copied());
+        let kind = if data.params.spec().codec.is_audio() {
+            MediaKind::Audio
+        } else {
+            MediaKind::Video
+        };
+        let Some(subscribers) = self.subscribers.get(&publisher) else {
+            return;
+        };
+        let label = Kind {
+            kind: if kind == MediaKind::Audio {
+                "audio"
+            } else {
+                "video"
+            },
+        };
+        for id in subscribers {
+            let Some(subscriber) = self.transports.get_mut(id) else {
+                continue;
+            };
+            // Of a simulcast stream, only the layer the subscriber watches.
+            if data.rid.is_some()
+                && data.rid != subscriber.layers.first().copied().or(default_layer)
+            {
+                continue;
+            }
+            let Some(&(mid, _)) = subscriber.mids.iter().find(|(_, k)| *k == kind) else {
+                continue;
+            };
+            let Some(writer) = subscriber.rtc.writer(mid) else {
+                continue;
+            };
+            // The subscriber's payload type for the publisher's codec, if it offered it.
+            let Some(pt) = writer.match_params(data.params) else {
+                continue;
+            };
+            match writer.write(pt, data.network_time, data.time, data.data.clone()) {
+                Ok(()) => {
+                    self.metrics.forwarded_frames.with(&label).inc();
+                    self.metrics
+                        .forwarded_bytes
+                        .with(&label)
+                        .inc_by(data.data.len() as u64);
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "subscriber write failed");
+                    subscriber.rtc.disconnect();
+                }
+            }
+        }
+    }
+
+    /// Asks `publisher` for a keyframe of `layer`, or of the layer `watcher` watches (the
+    /// publisher's first, unless the watcher chose; none without simulcast).
+    fn request_keyframe(
+        &mut self,
+        publisher: u64,
+        kind: KeyframeRequestKind,
+        watcher: Option<u64>,
+        layer: Option<Rid>,
+    ) {
+        let chosen = watcher
+            .and_then(|id| self.transports.get(&id))
+            .and_then(|t| t.layers.first().copied());
+        let Some(transport) = self.transports.get_mut(&publisher) else {
+            return;
+        };
+        let layer = layer.or(chosen).or(transport.layers.first().copied());
+        let now = now();
+        if transport
+            .keyframe_requests
+            .get(&layer)
+            .is_some_and(|&at| now.duration_since(at) < KEYFRAME_INTERVAL)
+        {
+            return;
+        }
+        transport.keyframe_requests.insert(layer, now);
+        for &(mid, media) in &transport.mids {
+            if media != MediaKind::Video {
+                continue;
+            }
+            if let Some(mut writer) = transport.rtc.writer(mid) {
+                // Fails only while no packet of the stream has arrived yet.
+                if writer.request_keyframe(layer, kind).is_ok() {
+                    self.metrics.keyframe_requests.inc();
+                }
+            }
+        }
+    }
+
+    /// Forgets closed transports; a gone publisher's subscribers are closed too (the
+    /// stream they watched has ended).
+    fn drop_dead(&mut self) {
+        loop {
+            let dead: Vec<u64> = self
+                .transports
+                .iter()
+                .filter(|(_, t)| !t.rtc.is_alive())
+                .map(|(&id, _)| id)
+                .collect();
+            if dead.is_empty() {
+                return;
+            }
+            self.sources.retain(|_, id| !dead.contains(id));
+            for id in dead {
+                let Some(transport) = self.transports.remove(&id) else {
+                    continue;
+                };
+                self.metrics.transports.with(&way(transport.side)).dec();
+                if let Some(publisher) = transport.publisher {
+                    if let Some(set) = self.subscribers.get_mut(&publisher) {
+                        set.remove(&id);
+                    }
+                }
+                for subscriber in self.subscribers.remove(&id).unwrap_or_default() {
+                    self.disconnect(subscriber);
+                }
+                if transport.side == Side::Publish {
+                    let key = StreamKey {
+                        publisher: transport.member,
+                        stream_id: transport.stream_id,
+                    };
+                    if self.streams.get(&key) == Some(&id) {
+                        self.streams.remove(&key);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn way(side: Side) -> Way {
+    Way {
+        way: match side {
+            Side::Publish => "publish",
+            Side::Subscribe => "subscribe",
+        },
+    }
+}

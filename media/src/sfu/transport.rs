@@ -1,0 +1,134 @@
+//! One WebRTC transport (a str0m `Rtc`) as the forwarding task holds it, and what polling
+//! it asks of the others: media to copy to subscribers, keyframes to ask publishers for.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Mid, Rid};
+use str0m::{Event, IceConnectionState, Output, Rtc};
+use tokio::net::UdpSocket;
+
+use super::{Member, Side};
+
+pub(super) struct Transport {
+    pub(super) member: Member,
+    pub(super) side: Side,
+    pub(super) rtc: Rtc,
+    /// When str0m next wants `Input::Timeout`.
+    pub(super) timeout: Instant,
+    /// Its media lines by kind, as negotiated (a publisher's incoming, a subscriber's
+    /// outgoing).
+    pub(super) mids: Vec<(Mid, MediaKind)>,
+    /// A publisher's stream id; a subscriber's publisher transport.
+    pub(super) stream_id: String,
+    pub(super) publisher: Option<u64>,
+    /// A publisher's simulcast layers (rids) in the order its offer lists them; a
+    /// subscriber's chosen layer in the first place, if it chose.
+    pub(super) layers: Vec<Rid>,
+    /// When a publisher was last asked for a keyframe of each layer.
+    pub(super) keyframe_requests: HashMap<Option<Rid>, Instant>,
+}
+
+/// What polling one transport asks of the others.
+pub(super) enum Work {
+    Media(u64, Box<MediaData>),
+    /// Ask `publisher` for a keyframe of the layer `watcher` watches, or of `layer`.
+    Keyframe {
+        publisher: u64,
+        kind: KeyframeRequestKind,
+        watcher: Option<u64>,
+        layer: Option<Rid>,
+    },
+}
+
+impl Transport {
+    pub(super) fn new(member: Member, side: Side, rtc: Rtc, now: Instant) -> Self {
+        Self {
+            member,
+            side,
+            rtc,
+            timeout: now,
+            mids: Vec::new(),
+            stream_id: String::new(),
+            publisher: None,
+            layers: Vec::new(),
+            keyframe_requests: HashMap::new(),
+        }
+    }
+
+    pub(super) fn poll(&mut self, id: u64, socket: &UdpSocket, work: &mut Vec<Work>) {
+        while self.rtc.is_alive() {
+            let output = match self.rtc.poll_output() {
+                Ok(output) => output,
+                Err(e) => {
+                    tracing::debug!(error = %e, "transport failed");
+                    self.rtc.disconnect();
+                    return;
+                }
+            };
+            match output {
+                Output::Timeout(at) => {
+                    self.timeout = at;
+                    return;
+                }
+                // UDP may drop: a full socket buffer loses the datagram, as the network
+                // could (NACK and keyframe requests repair it).
+                Output::Transmit(t) => {
+                    let _ = socket.try_send_to(&t.contents, t.destination);
+                }
+                Output::Event(event) => self.event(id, event, work),
+            }
+        }
+    }
+
+    fn event(&mut self, id: u64, event: Event, work: &mut Vec<Work>) {
+        match event {
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                self.rtc.disconnect();
+            }
+            Event::MediaAdded(added) => {
+                self.mids.push((added.mid, added.kind));
+                // A publisher's simulcast layers, as its offer lists them (str0m gives
+                // them from our side: what we receive).
+                if self.side == Side::Publish {
+                    let layers = added.simulcast.map(|s| s.recv).unwrap_or_default();
+                    self.layers
+                        .extend(layers.into_iter().map(|layer| layer.rid));
+                }
+            }
+            // A new subscriber needs a keyframe to start decoding.
+            Event::Connected => {
+                if let Some(publisher) = self.publisher {
+                    work.push(Work::Keyframe {
+                        publisher,
+                        kind: KeyframeRequestKind::Pli,
+                        watcher: Some(id),
+                        layer: None,
+                    });
+                }
+            }
+            Event::MediaData(data) if self.side == Side::Publish => {
+                if !data.contiguous {
+                    work.push(Work::Keyframe {
+                        publisher: id,
+                        kind: KeyframeRequestKind::Fir,
+                        watcher: None,
+                        layer: data.rid,
+                    });
+                }
+                work.push(Work::Media(id, Box::new(data)));
+            }
+            Event::KeyframeRequest(request) => {
+                if let Some(publisher) = self.publisher {
+                    work.push(Work::Keyframe {
+                        publisher,
+                        kind: request.kind,
+                        watcher: Some(id),
+                        layer: None,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+}

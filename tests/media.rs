@@ -1,0 +1,501 @@
+//! The media server ([sfu], RTC-05, RTC-08) with real browsers: Debian's chromium
+//! (puppeteer-core, `tests/media_web/driver.mjs`) publishes its fake camera and
+//! microphone over WHIP into a live room of a `meridian dev`, the host announces the
+//! stream with `rtcPublish`, and an audience member's page finds it in the `published`
+//! notice and watches it over WHEP: it decodes video frames and receives audio. The
+//! audience cannot publish, a user outside the room cannot watch, and a kicked member's
+//! transport is closed within a second. In a meeting, two participants watch each other and an
+//! observer watches both; a publisher hanging up ends the watching of its stream. Of a
+//! simulcast stream, each subscriber gets the layer it picks. A non-browser client (str0m
+//! itself) publishes over WHIP and another watches over WHEP.
+//! `scripts/test` installs Node.js, npm and chromium; this test runs `npm ci` in
+//! tests/media_web when its packages are missing or older than the lock file.
+// covers: RTC-05, RTC-08
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::rtc::Member;
+use common::{binary, npm_install, Api};
+use meridian_proto::rtc::{Resource, ResourceKind, Role, RoomKind, RoomNotice};
+use meridian_proto::ClientFrame;
+use meridian_testkit::{eventually, metric_value, raw_http, DevDeployment};
+use serde_json::{json, Value};
+use str0m::change::{SdpAnswer, SdpPendingOffer};
+use str0m::media::{Direction, MediaKind, MediaTime, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output, Rtc};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::net::UdpSocket;
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+/// The browser starts and answers one command within this.
+const WAIT: Duration = Duration::from_secs(60);
+
+fn driver_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/media_web")
+}
+
+/// The browser and its pages, driven by lines of JSON.
+struct Browser {
+    child: Child,
+    commands: ChildStdin,
+    events: Lines<BufReader<ChildStdout>>,
+}
+
+impl Browser {
+    fn start() -> Self {
+        let mut child = Command::new("node")
+            .arg("driver.mjs")
+            .current_dir(driver_dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node (scripts/test installs Node.js)");
+        let events = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let commands = child.stdin.take().expect("stdin");
+        Self {
+            child,
+            commands,
+            events,
+        }
+    }
+
+    /// Has a page carry out `command` and answers what it reported.
+    async fn ask(&mut self, command: Value) -> Value {
+        let line = format!("{command}\n");
+        self.commands
+            .write_all(line.as_bytes())
+            .await
+            .expect("sent");
+        let line = tokio::time::timeout(WAIT, self.events.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("no answer to {command} within {WAIT:?}"))
+            .expect("the script's output")
+            .unwrap_or_else(|| panic!("the script ended before answering {command}"));
+        let answer: Value = serde_json::from_str(&line).expect("a JSON line");
+        assert_eq!(answer["event"], command["do"], "the page failed: {answer}");
+        answer
+    }
+
+    async fn quit(mut self) {
+        self.commands
+            .write_all(b"{\"do\":\"quit\"}\n")
+            .await
+            .expect("quit");
+        let status = tokio::time::timeout(WAIT, self.child.wait())
+            .await
+            .expect("the script ends")
+            .expect("its status");
+        assert!(status.success(), "the script failed: {status}");
+    }
+}
+
+async fn media_metric(dev: &DevDeployment, series: &str) -> f64 {
+    let url = dev.endpoints["areas"]["SG"]["media"]["metrics"]
+        .as_str()
+        .expect("the media server's metrics");
+    let answer = meridian_rpc::http::request("GET", url, None, None, Duration::from_secs(5))
+        .await
+        .expect("metrics");
+    metric_value(&answer.text(), series).unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn a_host_publishes_from_chromium_and_the_audience_watches_over_whep() {
+    npm_install(&driver_dir());
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let api = Api::new(&dev, "SG", "dev");
+    let mut alice = Member::connect(&dev.ws("SG"), &api, "alice").await;
+    let mut bob = Member::connect(&dev.ws("SG"), &api, "bob").await;
+    alice
+        .join("stage", RoomKind::Live, Role::Host)
+        .await
+        .unwrap();
+    bob.join("stage", RoomKind::Live, Role::Audience)
+        .await
+        .unwrap();
+    // The edge tells members where the area's media server is.
+    let media = alice.media_server.clone();
+    assert!(media.starts_with("http://127.0.0.1:"), "{media:?}");
+    assert_eq!(bob.media_server, media);
+    let (alice_token, bob_token) = (api.token("alice").await, api.token("bob").await);
+
+    let mut browser = Browser::start();
+    let published = browser
+        .ask(json!({"do": "publish", "page": "alice", "url": format!("{media}/whip/stage/cam"), "token": alice_token}))
+        .await;
+    assert_eq!(published["status"], 201, "{published}");
+    assert!(published["location"]
+        .as_str()
+        .is_some_and(|l| l.starts_with("/resource/")));
+    // Subscribers find the stream through the room's notices.
+    alice
+        .publish(
+            "stage",
+            vec![Resource {
+                stream_id: "cam".into(),
+                kind: ResourceKind::Video,
+                layers: Vec::new(),
+                media_server: media.clone(),
+                params: "/whep/stage/alice/cam".into(),
+            }],
+        )
+        .await
+        .unwrap();
+    let whep = loop {
+        if let (_, _, RoomNotice::Published { user_id, resources }) = bob.notice().await {
+            assert_eq!(user_id, "alice");
+            break format!("{}{}", resources[0].media_server, resources[0].params);
+        }
+    };
+
+    // The audience watches: video frames decode and audio arrives.
+    let watching = browser
+        .ask(json!({"do": "subscribe", "page": "bob", "url": whep, "token": bob_token}))
+        .await;
+    assert_eq!(watching["status"], 201, "{watching}");
+    let started = tokio::time::Instant::now();
+    let stats = decodes(&mut browser, "bob", 30, 30, Duration::from_secs(30)).await;
+    eprintln!("bob decoding after {:?}: {stats}", started.elapsed());
+    assert!(media_metric(&dev, "meridian_media_forwarded_bytes_total{kind=\"video\"}").await > 0.0);
+    assert!(media_metric(&dev, "meridian_media_forwarded_bytes_total{kind=\"audio\"}").await > 0.0);
+    // Bob's connection asked alice's browser for a keyframe.
+    assert!(media_metric(&dev, "meridian_media_keyframe_requests_total").await > 0.0);
+    assert_eq!(
+        media_metric(&dev, "meridian_media_transports{way=\"subscribe\"}").await,
+        1.0
+    );
+
+    // The audience does not publish (RTC-04), and only members watch.
+    let refused = browser
+        .ask(json!({"do": "publish", "page": "bob", "url": format!("{media}/whip/stage/bobcam"), "token": bob_token}))
+        .await;
+    assert_eq!(refused["status"], 403, "{refused}");
+    let body: Value = serde_json::from_str(refused["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["code"], 53003, "{body}");
+    let carol_token = api.token("carol").await;
+    let outsider = browser
+        .ask(json!({"do": "subscribe", "page": "carol", "url": whep, "token": carol_token}))
+        .await;
+    assert_eq!(outsider["status"], 403, "{outsider}");
+
+    // A kicked member's transport closes within a second.
+    let kicked = tokio::time::Instant::now();
+    api.json(
+        "/rtc/user/kick.json",
+        &json!({"roomId": "stage", "userId": "bob"}),
+    )
+    .await;
+    eventually(Duration::from_secs(1), "bob's transport closed", || {
+        let gauge = media_metric(&dev, "meridian_media_transports{way=\"subscribe\"}");
+        async move { (gauge.await == 0.0).then_some(()) }
+    })
+    .await;
+    eprintln!(
+        "bob's transport closed {:?} after the kick",
+        kicked.elapsed()
+    );
+    // A host stepping down to the audience stops publishing.
+    alice
+        .done(|req_id| ClientFrame::RtcSetRole {
+            req_id,
+            room_id: "stage".into(),
+            role: Role::Audience,
+        })
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(1), "alice's publishing closed", || {
+        let gauge = media_metric(&dev, "meridian_media_transports{way=\"publish\"}");
+        async move { (gauge.await == 0.0).then_some(()) }
+    })
+    .await;
+    browser.quit().await;
+}
+
+/// Has `page` report its stats until it decodes more than `frames` video frames and
+/// received more than `packets` audio packets; panics after `within`.
+async fn decodes(
+    browser: &mut Browser,
+    page: &str,
+    frames: u64,
+    packets: u64,
+    within: Duration,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let stats = browser.ask(json!({"do": "stats", "page": page})).await;
+        let decoded = stats["video"]["framesDecoded"].as_u64().unwrap_or(0);
+        let width = stats["video"]["frameWidth"].as_u64().unwrap_or(0);
+        let audio = stats["audio"]["packetsReceived"].as_u64().unwrap_or(0);
+        if decoded > frames && width > 0 && audio > packets {
+            return stats;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{page} decodes too little within {within:?}: {stats}"
+        );
+        // getStats is a snapshot: ask again shortly.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn meeting_participants_see_each_other_an_observer_sees_both_and_hanging_up_ends_the_watching(
+) {
+    npm_install(&driver_dir());
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let api = Api::new(&dev, "SG", "dev");
+    let mut members = Vec::new();
+    for (user, role) in [
+        ("alice", Role::Participant),
+        ("bob", Role::Participant),
+        ("carol", Role::Observer),
+    ] {
+        let mut member = Member::connect(&dev.ws("SG"), &api, user).await;
+        member
+            .join("standup", RoomKind::Meeting, role)
+            .await
+            .unwrap();
+        members.push((user, member, api.token(user).await));
+    }
+    let media = members[0].1.media_server.clone();
+    let token = |user: &str| members.iter().find(|m| m.0 == user).unwrap().2.clone();
+
+    let mut browser = Browser::start();
+    for user in ["alice", "bob"] {
+        let answer = browser
+            .ask(json!({"do": "publish", "page": format!("{user}-camera"),
+                "url": format!("{media}/whip/standup/cam"), "token": token(user)}))
+            .await;
+        assert_eq!(answer["status"], 201, "{answer}");
+    }
+    let watching = [
+        ("alice", "bob"),
+        ("bob", "alice"),
+        ("carol", "alice"),
+        ("carol", "bob"),
+    ];
+    for (watcher, publisher) in watching {
+        let answer = browser
+            .ask(
+                json!({"do": "subscribe", "page": format!("{watcher}-{publisher}"),
+                "url": format!("{media}/whep/standup/{publisher}/cam"), "token": token(watcher)}),
+            )
+            .await;
+        assert_eq!(answer["status"], 201, "{answer}");
+    }
+    let started = tokio::time::Instant::now();
+    for (watcher, publisher) in watching {
+        let page = format!("{watcher}-{publisher}");
+        let stats = decodes(&mut browser, &page, 100, 100, Duration::from_secs(15)).await;
+        eprintln!("{page} after {:?}: {stats}", started.elapsed());
+    }
+    // An observer only watches (RTC-04).
+    let refused = browser
+        .ask(json!({"do": "publish", "page": "carol-camera",
+            "url": format!("{media}/whip/standup/cam"), "token": token("carol")}))
+        .await;
+    assert_eq!(refused["status"], 403, "{refused}");
+
+    // Alice hangs up: the transports watching her end with hers.
+    let hangup = browser
+        .ask(json!({"do": "hangup", "page": "alice-camera"}))
+        .await;
+    assert_eq!(hangup["status"], 200, "{hangup}");
+    let gauge = "meridian_media_transports{way=\"subscribe\"}";
+    eventually(
+        Duration::from_secs(2),
+        "the watchers of alice closed",
+        || {
+            let value = media_metric(&dev, gauge);
+            async move { (value.await == 2.0).then_some(()) }
+        },
+    )
+    .await;
+    assert_eq!(
+        media_metric(&dev, "meridian_media_transports{way=\"publish\"}").await,
+        1.0
+    );
+    decodes(&mut browser, "carol-bob", 200, 200, Duration::from_secs(15)).await;
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn a_subscriber_picks_a_simulcast_layer() {
+    npm_install(&driver_dir());
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let api = Api::new(&dev, "SG", "dev");
+    let mut host = Member::connect(&dev.ws("SG"), &api, "alice").await;
+    host.join("show", RoomKind::Live, Role::Host).await.unwrap();
+    let media = host.media_server.clone();
+    for fan in ["bob", "carol"] {
+        let mut member = Member::connect(&dev.ws("SG"), &api, fan).await;
+        member
+            .join("show", RoomKind::Live, Role::Audience)
+            .await
+            .unwrap();
+    }
+    let mut browser = Browser::start();
+    let published = browser
+        .ask(
+            json!({"do": "publish", "page": "alice", "url": format!("{media}/whip/show/cam"),
+            "token": api.token("alice").await, "layers": ["big", "small"]}),
+        )
+        .await;
+    assert_eq!(published["status"], 201, "{published}");
+    // Bob asks for the small layer; carol takes the default, the first the host lists.
+    let whep = format!("{media}/whep/show/alice/cam");
+    for (fan, url) in [("bob", format!("{whep}?layer=small")), ("carol", whep)] {
+        let answer = browser
+            .ask(json!({"do": "subscribe", "page": fan, "url": url, "token": api.token(fan).await}))
+            .await;
+        assert_eq!(answer["status"], 201, "{answer}");
+    }
+    let small = decodes(&mut browser, "bob", 30, 30, Duration::from_secs(30)).await;
+    let big = decodes(&mut browser, "carol", 30, 30, Duration::from_secs(30)).await;
+    eprintln!("small: {small}\nbig: {big}");
+    let width = |stats: &Value| stats["video"]["frameWidth"].as_u64().unwrap();
+    assert!(width(&small) < width(&big), "small {small} big {big}");
+    browser.quit().await;
+}
+
+/// A WebRTC client that is not a browser: str0m, as an ingest tool or a player would use
+/// it over WHIP/WHEP (full ICE, one video line).
+struct Client {
+    rtc: Rtc,
+    socket: UdpSocket,
+    mid: Mid,
+}
+
+fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+impl Client {
+    async fn offer(url: &str, token: &str, direction: Direction) -> Self {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let mut rtc = Rtc::builder().build(now());
+        rtc.add_local_candidate(Candidate::host(socket.local_addr().unwrap(), "udp").unwrap());
+        let mut change = rtc.sdp_api();
+        let mid = change.add_media(MediaKind::Video, direction, None, None, None);
+        let (offer, pending): (_, SdpPendingOffer) = change.apply().unwrap();
+        let headers = [
+            ("Content-Type".to_string(), "application/sdp".to_string()),
+            ("Authorization".to_string(), format!("Bearer {token}")),
+        ];
+        let answer = raw_http(url, "POST", &headers, offer.to_sdp_string().as_bytes()).await;
+        assert_eq!(answer.status, 201, "{}", answer.text());
+        let answer = SdpAnswer::from_sdp_string(&answer.text()).unwrap();
+        rtc.sdp_api().accept_answer(pending, answer).unwrap();
+        Self { rtc, socket, mid }
+    }
+
+    /// Sends what str0m has to send and answers its events, until it waits for time.
+    async fn drain(&mut self) -> Vec<Event> {
+        let mut events = Vec::new();
+        loop {
+            match self.rtc.poll_output().unwrap() {
+                Output::Timeout(_) => return events,
+                Output::Transmit(t) => {
+                    let _ = self.socket.send_to(&t.contents, t.destination).await;
+                }
+                Output::Event(event) => events.push(event),
+            }
+        }
+    }
+
+    /// Takes what arrives within a few milliseconds and moves str0m's clock.
+    async fn receive(&mut self) {
+        let mut buf = vec![0u8; 2000];
+        let local = self.socket.local_addr().unwrap();
+        let wait = tokio::time::timeout(Duration::from_millis(5), self.socket.recv_from(&mut buf));
+        if let Ok(Ok((n, source))) = wait.await {
+            let receive = Receive {
+                proto: Protocol::Udp,
+                source,
+                destination: local,
+                contents: buf[..n].try_into().unwrap(),
+            };
+            self.rtc
+                .handle_input(Input::Receive(now(), receive))
+                .unwrap();
+        }
+        self.rtc.handle_input(Input::Timeout(now())).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_non_browser_client_publishes_over_whip_and_another_watches_over_whep() {
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let api = Api::new(&dev, "SG", "dev");
+    let mut host = Member::connect(&dev.ws("SG"), &api, "studio").await;
+    host.join("tv", RoomKind::Live, Role::Host).await.unwrap();
+    let mut fan = Member::connect(&dev.ws("SG"), &api, "viewer").await;
+    fan.join("tv", RoomKind::Live, Role::Audience)
+        .await
+        .unwrap();
+    let media = host.media_server.clone();
+    let mut publisher = Client::offer(
+        &format!("{media}/whip/tv/cam"),
+        &api.token("studio").await,
+        Direction::SendOnly,
+    )
+    .await;
+    let mut player = Client::offer(
+        &format!("{media}/whep/tv/studio/cam"),
+        &api.token("viewer").await,
+        Direction::RecvOnly,
+    )
+    .await;
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let (mut connected, mut sent, mut received) = (None, 0u32, Vec::new());
+    while received.len() < 20 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the player got {} of {sent} frames",
+            received.len()
+        );
+        if publisher
+            .drain()
+            .await
+            .iter()
+            .any(|e| matches!(e, Event::Connected))
+        {
+            connected = Some(tokio::time::Instant::now());
+        }
+        for event in player.drain().await {
+            if let Event::MediaData(data) = event {
+                received.push(data.data.to_vec());
+            }
+        }
+        // A frame every ~30 ms once connected (the payload is opaque to the SFU).
+        let due = connected.map(|at| at + Duration::from_millis(30 * u64::from(sent)));
+        if due.is_some_and(|due| tokio::time::Instant::now() >= due) {
+            let writer = publisher.rtc.writer(publisher.mid).unwrap();
+            let pt = writer.payload_params().next().unwrap().pt();
+            let frame = format!("frame {sent:05} ").repeat(20).into_bytes();
+            let time = MediaTime::from_seconds(f64::from(sent) / 30.0);
+            writer.write(pt, now(), time, frame).unwrap();
+            sent += 1;
+        }
+        publisher.receive().await;
+        player.receive().await;
+    }
+    // Frames arrive whole and in order.
+    assert!(
+        received[0].starts_with(b"frame "),
+        "{:?}",
+        &received[0][..12]
+    );
+    let numbers: Vec<u32> = received
+        .iter()
+        .map(|f| std::str::from_utf8(&f[6..11]).unwrap().parse().unwrap())
+        .collect();
+    assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{numbers:?}");
+}
