@@ -188,11 +188,26 @@ fn the_aws_area_module_and_the_global_example_plan_offline_with_valid_meridian_c
     );
 
     let expected_store = BTreeMap::from([
-        ("module.cn", ("meridian-cn-files-chat-example-com", "cn-northwest-1")),
-        ("module.sg", ("meridian-sg-files-chat-example-com", "ap-southeast-1")),
-        ("module.sg_b", ("meridian-sg-b-files-chat-example-com", "ap-southeast-3")),
-        ("module.na", ("meridian-na-files-chat-example-com", "us-east-1")),
-        ("module.sa", ("meridian-sa-files-chat-example-com", "sa-east-1")),
+        (
+            "module.cn",
+            ("meridian-cn-files-chat-example-com", "cn-northwest-1"),
+        ),
+        (
+            "module.sg",
+            ("meridian-sg-files-chat-example-com", "ap-southeast-1"),
+        ),
+        (
+            "module.sg_b",
+            ("meridian-sg-b-files-chat-example-com", "ap-southeast-3"),
+        ),
+        (
+            "module.na",
+            ("meridian-na-files-chat-example-com", "us-east-1"),
+        ),
+        (
+            "module.sa",
+            ("meridian-sa-files-chat-example-com", "sa-east-1"),
+        ),
     ]);
     // What cloud-init writes is a configuration Meridian accepts, for every role.
     let mut checked = BTreeMap::<&str, usize>::new();
