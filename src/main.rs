@@ -206,6 +206,10 @@ struct DevArgs {
     /// servers or push gateways behind a private CA. Repeatable.
     #[arg(long = "outbound-ca", env = "MERIDIAN_DEV_OUTBOUND_CA")]
     outbound_ca_files: Vec<PathBuf>,
+    /// How often each edge deletes expired files and orphaned objects from its area's
+    /// file store.
+    #[arg(long, default_value_t = meridian_edge::DEFAULT_FILE_SWEEP_MS, env = "MERIDIAN_DEV_FILE_SWEEP_MS")]
+    file_sweep_ms: u64,
     /// Enforce the Server API's per-app rate limits (`false` for benchmarks that measure
     /// the pipeline rather than the limiter).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -309,6 +313,7 @@ async fn dev(args: DevArgs, logs: StartingLogs) -> anyhow::Result<()> {
         port_base: args.port_base,
         rate_limits: args.api_rate_limits,
         outbound_ca_files: args.outbound_ca_files,
+        file_sweep_ms: args.file_sweep_ms,
         sessions: meridian_edge::SessionSettings {
             offline_window_secs: args.offline_window_secs,
             sends_per_second: args.sends_per_second,

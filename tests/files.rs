@@ -14,8 +14,11 @@ use meridian_client::files;
 use meridian_files::store::sha256_hex;
 use meridian_proto::files::{FileKind, Uploaded};
 use meridian_proto::{ClientFrame, ServerFrame};
-use meridian_testkit::{raw_http_with_head, DevDeployment};
+use meridian_testkit::{eventually, raw_http, raw_http_with_head, DevDeployment};
 use serde_json::{json, Value};
+
+/// Sweeps run every 200 ms in these tests; a file kept 1 s is gone well within this.
+const SWEPT_WITHIN: std::time::Duration = std::time::Duration::from_secs(20);
 
 fn png(width: u32, height: u32) -> Bytes {
     let image = RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 99]));
@@ -261,6 +264,101 @@ async fn limits_refuse_before_anything_is_stored(
 
     let (_, after) = admin_json(dev, "GET", &path, Value::Null).await;
     assert_eq!(after["usage"], budget["usage"]);
+}
+
+// covers: FILE-04
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_files_and_orphaned_objects_are_swept() {
+    let dev = DevDeployment::start_with(binary(), "SG", 1, &["--file-sweep-ms", "200"]).await;
+    let api = Api::new(&dev, "SG", "prod");
+    let edge = files::edge_base(&dev.ws("SG"));
+    let token = api.token("alice").await;
+    let store_dir = dev
+        .endpoints_file
+        .parent()
+        .unwrap()
+        .join("SG")
+        .join("files");
+
+    // A lifetime is 1 second up to the app's link lifetime (180 days by default).
+    let lifetime = 180 * 24 * 3600;
+    for bad in [0, lifetime + 1] {
+        let ask = json!({"kind": "file", "size": 5, "name": "a.txt", "keepSeconds": bad});
+        let (status, answer) = grant(&edge, &token, ask).await;
+        assert_eq!(
+            (status, &answer["code"]),
+            (400, &json!("invalid")),
+            "{answer}"
+        );
+    }
+    let short = upload_kept(&edge, &token, "short.txt", Some(1)).await;
+    let kept = upload_kept(&edge, &token, "kept.txt", None).await;
+    let app_dir = store_dir.join(&api.key);
+    assert!(app_dir.join(&short.file_id).exists());
+
+    // Objects without a record: a day old (one of this app, one of an app long gone)
+    // and a young one, whose upload may still be recording it.
+    let two_days_ago = std::time::UNIX_EPOCH
+        + std::time::Duration::from_millis(meridian_clock::now_ms() - 2 * 24 * 3600 * 1000);
+    let orphan = |dir: &std::path::Path, id: &str, old: bool| {
+        std::fs::create_dir_all(dir).unwrap();
+        let path = dir.join(id);
+        let file = std::fs::File::create(&path).unwrap();
+        if old {
+            file.set_modified(two_days_ago).unwrap();
+        }
+        path
+    };
+    let old_orphan = orphan(&app_dir, &"a".repeat(32), true);
+    let gone_app_orphan = orphan(&store_dir.join("goneapp01"), &"b".repeat(32), true);
+    let young_orphan = orphan(&app_dir, &"c".repeat(32), false);
+
+    // The sweep (every 200 ms here) removes the expired file and the old orphans.
+    let swept = || {
+        !app_dir.join(&short.file_id).exists() && !old_orphan.exists() && !gone_app_orphan.exists()
+    };
+    eventually(SWEPT_WITHIN, "the sweep", || async {
+        swept().then_some(())
+    })
+    .await;
+    assert!(app_dir.join(&kept.file_id).exists());
+    assert!(young_orphan.exists());
+    assert_eq!(get(&kept.url, &[]).await.0, 200);
+    // The expired file's bytes are back in the quota once its record is forgotten.
+    let path = format!("/admin/v1/apps/{}/file-limits", api.key);
+    let usage = json!({"bytes": kept.size, "files": 1});
+    eventually(SWEPT_WITHIN, "usage without the expired file", || async {
+        let (_, budget) = admin_json(&dev, "GET", &path, Value::Null).await;
+        (budget["usage"] == usage).then_some(())
+    })
+    .await;
+    let metrics_url = dev.endpoints["areas"]["SG"]["edges"][0]["metrics"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Counted once each, by reason (a chunk is counted after its objects are deleted).
+    let series = [("expired", 1), ("orphan", 2)].map(|(reason, files)| {
+        format!("meridian_edge_files_swept_total{{area=\"SG\",reason=\"{reason}\"}} {files}\n")
+    });
+    eventually(SWEPT_WITHIN, "the sweep's counters", || async {
+        let metrics = raw_http(&metrics_url, "GET", &[], b"").await.text();
+        series
+            .iter()
+            .all(|s| metrics.contains(s.as_str()))
+            .then_some(())
+    })
+    .await;
+}
+
+/// Uploads a small text file as a user, kept `keep_seconds` when given.
+async fn upload_kept(edge: &str, token: &str, name: &str, keep_seconds: Option<u64>) -> Uploaded {
+    let ask = json!({"kind": "file", "size": 5, "name": name, "keepSeconds": keep_seconds});
+    let (status, granted) = grant(edge, token, ask).await;
+    assert_eq!(status, 200, "{granted}");
+    let url = granted["uploadUrl"].as_str().unwrap();
+    let (answer, _) = raw_http_with_head(url, "PUT", &[], b"hello").await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    serde_json::from_slice(&answer.body).unwrap()
 }
 
 async fn upload_as_app_server(api: &Api, edge: &str, name: &str, bytes: Bytes) -> Uploaded {

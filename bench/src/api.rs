@@ -64,6 +64,7 @@ async fn bench_api(writers: &[usize], duration: Duration) -> anyhow::Result<Vec<
             rate_limits: false,
             sessions: Default::default(),
             outbound_ca_files: Vec::new(),
+            file_sweep_ms: meridian_edge::DEFAULT_FILE_SWEEP_MS,
         };
         if let Ok(started) = meridian_dev::Deployment::start(options).await {
             deployment = Some(started);

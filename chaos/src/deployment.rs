@@ -216,6 +216,7 @@ impl Deployment {
                 public_tls: None,
                 sessions: SessionSettings::default(),
                 outbound_ca_files: Vec::new(),
+                file_sweep_ms: meridian_edge::DEFAULT_FILE_SWEEP_MS,
             };
             let path = dir.join(format!("edge-{index}.toml"));
             write_toml(&path, &config)?;

@@ -37,6 +37,7 @@ pub async fn upload(
         size: bytes.len() as u64,
         name: name.to_string(),
         content_type: content_type.to_string(),
+        keep_seconds: None,
     };
     let request = hyper::Request::post("/files/v1/grants")
         .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))

@@ -37,6 +37,8 @@ pub struct DevOptions {
     pub sessions: meridian_edge::SessionSettings,
     /// CA certificates trusted for callbacks and push (see `NodeConfig`).
     pub outbound_ca_files: Vec<PathBuf>,
+    /// How often each edge sweeps its area's files (FILE-04).
+    pub file_sweep_ms: u64,
 }
 
 const DEMO_APP: &str = "demo";
@@ -280,6 +282,7 @@ impl Deployment {
                 public_tls: None,
                 sessions: options.sessions.clone(),
                 outbound_ca_files: options.outbound_ca_files.clone(),
+                file_sweep_ms: options.file_sweep_ms,
             })
             .await
             .with_context(|| format!("area {area} edge"))?;

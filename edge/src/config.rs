@@ -38,6 +38,10 @@ pub struct EdgeConfig {
     /// public roots: app servers behind a private CA.
     #[serde(default)]
     pub outbound_ca_files: Vec<std::path::PathBuf>,
+    /// How often this edge sweeps its areas' file stores for expired files and orphans
+    /// (FILE-04).
+    #[serde(default = "default_file_sweep_ms")]
+    pub file_sweep_ms: u64,
 }
 
 /// Limits and timers of client sessions.
@@ -103,6 +107,13 @@ fn enabled() -> bool {
     true
 }
 
+/// Every ten minutes: expired files go soon after their links stop working.
+pub const DEFAULT_FILE_SWEEP_MS: u64 = 600_000;
+
+fn default_file_sweep_ms() -> u64 {
+    DEFAULT_FILE_SWEEP_MS
+}
+
 fn default_location() -> String {
     "local".to_string()
 }
@@ -136,6 +147,9 @@ impl EdgeConfig {
         }
         if self.areas.is_empty() {
             return Err(bad("areas".into(), "an edge must front at least one area"));
+        }
+        if self.file_sweep_ms == 0 {
+            return Err(bad("file_sweep_ms".into(), "must be at least 1"));
         }
         let sessions = &self.sessions;
         if !(1..=7 * 24 * 3600).contains(&sessions.offline_window_secs) {

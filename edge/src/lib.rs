@@ -11,7 +11,7 @@ mod server;
 pub mod server_api;
 pub mod sessions;
 
-pub use config::{DirectoryArea, EdgeArea, EdgeConfig, SessionSettings};
+pub use config::{DirectoryArea, EdgeArea, EdgeConfig, SessionSettings, DEFAULT_FILE_SWEEP_MS};
 pub use meridian_files::StoreConfig;
 pub use server::{Edge, EdgeError};
 pub use sessions::{PLANTED_BUG_AVAILABLE, PLANTED_BUG_ENV};

@@ -49,6 +49,11 @@ label_set! {
     pub(crate) struct UploadResult { area: &'static str, result: &'static str }
 }
 
+label_set! {
+    /// Why the file sweep removed files (FILE-04): expired, orphan.
+    pub(crate) struct FileSwept { area: &'static str, reason: &'static str }
+}
+
 #[derive(Clone)]
 pub(crate) struct EdgeMetrics {
     pub admin_requests: CounterFamily<AdminAnswer>,
@@ -66,6 +71,7 @@ pub(crate) struct EdgeMetrics {
     pub file_bytes_stored: CounterFamily<FileArea>,
     pub file_bytes_served: CounterFamily<FileArea>,
     pub uploads: CounterFamily<UploadResult>,
+    pub files_swept: CounterFamily<FileSwept>,
     pub rtc_seconds: HistogramFamily<FrameOp>,
 }
 
@@ -153,6 +159,11 @@ impl EdgeMetrics {
                 registry,
                 "meridian_edge_file_uploads_total",
                 "Uploads by area and result (stored; refused: too_large, quota, invalid, denied; failed: unavailable)",
+            )?,
+            files_swept: CounterFamily::counter(
+                registry,
+                "meridian_edge_files_swept_total",
+                "Files whose objects this edge's sweep deleted, by area and reason (expired: past their lifetime; orphan: stored a day ago and never recorded)",
             )?,
             rtc_seconds: HistogramFamily::histogram(
                 registry,

@@ -1,6 +1,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -18,7 +19,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::{ConfigError, EdgeConfig};
-use crate::files::Files;
+use crate::files::{Files, Sweeper};
 use crate::metrics::{AdminAnswer, EdgeMetrics};
 use crate::moderation::Moderator;
 use crate::server_api::{ServerApi, MAX_BODY_BYTES};
@@ -26,7 +27,7 @@ use crate::sessions::Sessions;
 use meridian_access::directory::{AppDirectory, ForeignArea};
 
 /// How long a shutting-down edge waits for its sessions to take the reconnect hint.
-const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Header naming the area an admin call is for, when an edge fronts several.
 pub const AREA_HEADER: &str = "x-meridian-area";
@@ -248,6 +249,20 @@ impl Edge {
                 stores.insert(entry.area, (store, client.clone()));
             }
         }
+        let (stop, stop_rx) = watch::channel(false);
+        let sweep_every = Duration::from_millis(config.file_sweep_ms);
+        let sweepers: Vec<_> = stores
+            .iter()
+            .map(|(area, (store, cluster))| {
+                let sweeper = Sweeper {
+                    store: store.clone(),
+                    cluster: cluster.clone(),
+                    metrics: metrics.clone(),
+                    area: area.as_str(),
+                };
+                tokio::spawn(sweeper.run(sweep_every, stop_rx.clone()))
+            })
+            .collect();
         let files = Arc::new(Files::new(
             stores,
             directory.clone(),
@@ -255,7 +270,6 @@ impl Edge {
             metrics.clone(),
             config.public_tls.is_some(),
         ));
-        let (stop, stop_rx) = watch::channel(false);
         let outbound =
             OutboundClient::with_ca_files(&config.outbound_ca_files).map_err(|e| setup(&e))?;
         let moderator = Moderator::new(outbound, metrics.moderation_seconds.clone());
@@ -293,6 +307,7 @@ impl Edge {
             public_server = public_server.tls(files.server_config().map_err(|e| setup(&e))?);
         }
         let admin_server = AdminServer::new(registry, Arc::new(AdminPortHooks(fronted.clone())));
+        tasks.extend(sweepers);
         tasks.extend([
             tokio::spawn({
                 let stop = wait(stop_rx.clone());

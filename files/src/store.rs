@@ -161,6 +161,37 @@ impl Store {
         Ok(got.into_stream().map_err(StoreError::from).boxed())
     }
 
+    /// Up to `limit` files with an object last written before `before_ms`, as
+    /// (App Key, file id); a preview names its file. Objects not named as this crate
+    /// names them are skipped.
+    pub async fn files_before(
+        &self,
+        before_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut found = std::collections::BTreeSet::new();
+        let mut listing = self.inner.list(None);
+        while let Some(meta) = listing.next().await {
+            let meta = meta?;
+            let written_ms = u64::try_from(meta.last_modified.timestamp_millis()).unwrap_or(0);
+            if written_ms >= before_ms {
+                continue;
+            }
+            let path = meta.location.as_ref();
+            let Some((app_key, object)) = path.split_once('/') else {
+                continue;
+            };
+            let file_id = object.strip_suffix(".preview").unwrap_or(object);
+            if !app_key.contains('/') && !file_id.contains('/') {
+                found.insert((app_key.to_string(), file_id.to_string()));
+                if found.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(found.into_iter().collect())
+    }
+
     pub async fn delete(&self, name: ObjectName<'_>) -> Result<(), StoreError> {
         match self.inner.delete(&name.path()).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),

@@ -66,6 +66,10 @@ pub struct GrantRequest {
     pub name: String,
     #[serde(default)]
     pub content_type: String,
+    /// Keep the file (and its links) only this long instead of the app's link lifetime
+    /// (disappearing media); more than that lifetime is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_seconds: Option<u64>,
 }
 
 /// The answer to a grant: where to send the bytes, and until when.

@@ -1,6 +1,8 @@
 //! Uploaded media (FILE-01): the record of every stored file, each app's usage against its
 //! quota, and its file limits. The bytes themselves live in the area's object store,
-//! written by the edges; a file exists for the product once its record is committed.
+//! written by the edges; a file exists for the product once its record is committed, and
+//! until it expires (its links' lifetime, FILE-04): the edges then delete its objects and
+//! `ForgetFiles` its record.
 
 use meridian_proto::files::FileKind;
 use serde::{Deserialize, Serialize};
@@ -9,6 +11,7 @@ use super::apply::{Apply, ApplyContext, CommandError};
 use super::apps;
 use super::keys::{files as keys, of_app};
 use super::store::{Overlay, StateRead};
+use crate::raft::wire::from_bytes;
 
 const MIB: u64 = 1 << 20;
 /// The most any single file may hold, whatever an operator sets (5 GiB: S3's largest
@@ -76,6 +79,11 @@ impl Default for FileLimits {
 }
 
 impl FileLimits {
+    /// How long a file and its links are kept unless the uploader asks for less.
+    pub fn link_lifetime_secs(&self) -> u64 {
+        u64::from(self.link_valid_days) * 24 * 3600
+    }
+
     fn validate(&self) -> Result<(), CommandError> {
         for kind in FileKind::ALL {
             if !(1..=MAX_FILE_BYTES).contains(&self.max_bytes.of(kind)) {
@@ -112,6 +120,9 @@ pub struct FileRecord {
     pub created_ms: u64,
     /// Whether a resized preview is stored beside the original (images).
     pub has_preview: bool,
+    /// When its links expire, and with them the file (FILE-04): the app's link lifetime
+    /// at the upload, or less when the uploader asked (`keepSeconds`).
+    pub expires_ms: u64,
 }
 
 /// Bytes and files an environment holds.
@@ -156,7 +167,41 @@ impl Apply for RecordFile {
         usage.bytes += self.record.size;
         usage.files += 1;
         state.put(keys::usage(&self.app_key), &usage)?;
+        let expiry = keys::expiry(&self.app_key, self.record.expires_ms, &self.record.file_id);
+        state.put(
+            expiry,
+            &(self.record.file_id.clone(), self.record.expires_ms),
+        )?;
         state.put(key, &self.record)?;
+        Ok(())
+    }
+}
+
+/// Removes the records of files whose objects are gone (expired, FILE-04), giving their
+/// bytes back to the quota. Unknown ids are skipped: every edge of an area sweeps, and
+/// two may forget the same file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForgetFiles {
+    pub app_key: String,
+    pub file_ids: Vec<String>,
+}
+
+impl Apply for ForgetFiles {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let mut usage = usage(state, &self.app_key)?;
+        for file_id in &self.file_ids {
+            let key = keys::file(&self.app_key, file_id);
+            let Some(record) = state.get::<FileRecord>(&key)? else {
+                continue;
+            };
+            usage.bytes = usage.bytes.saturating_sub(record.size);
+            usage.files = usage.files.saturating_sub(1);
+            state.delete(keys::expiry(&self.app_key, record.expires_ms, file_id));
+            state.delete(key);
+        }
+        state.put(keys::usage(&self.app_key), &usage)?;
         Ok(())
     }
 }
@@ -186,12 +231,15 @@ pub enum FileQuestion {
     Budget,
     /// One file's record.
     File { file_id: String },
+    /// Which of these files have records (objects without one are orphans).
+    Known { file_ids: Vec<String> },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum FileAnswer {
     Budget(FileLimits, FileUsage),
     File(FileRecord),
+    Known(Vec<String>),
 }
 
 pub(crate) fn answer(
@@ -199,17 +247,73 @@ pub(crate) fn answer(
     app_key: &str,
     question: &FileQuestion,
 ) -> Result<FileAnswer, CommandError> {
-    apps::by_key(state, app_key)?;
     match question {
-        FileQuestion::Budget => Ok(FileAnswer::Budget(
-            limits(state, app_key)?,
-            usage(state, app_key)?,
-        )),
-        FileQuestion::File { file_id } => state
-            .get(&keys::file(app_key, file_id))?
-            .map(FileAnswer::File)
-            .ok_or_else(|| CommandError::not_found(format!("file {file_id}"))),
+        FileQuestion::Budget => {
+            apps::by_key(state, app_key)?;
+            Ok(FileAnswer::Budget(
+                limits(state, app_key)?,
+                usage(state, app_key)?,
+            ))
+        }
+        FileQuestion::File { file_id } => {
+            apps::by_key(state, app_key)?;
+            state
+                .get(&keys::file(app_key, file_id))?
+                .map(FileAnswer::File)
+                .ok_or_else(|| CommandError::not_found(format!("file {file_id}")))
+        }
+        // Asked of deleted apps too: their objects are orphans.
+        FileQuestion::Known { file_ids } => {
+            let mut known = Vec::new();
+            for file_id in file_ids {
+                if state.get_raw(&keys::file(app_key, file_id))?.is_some() {
+                    known.push(file_id.clone());
+                }
+            }
+            Ok(FileAnswer::Known(known))
+        }
     }
+}
+
+/// Up to `limit` files (of every app) expired at `now_ms`, as (App Key, record), the
+/// earliest of each app first.
+pub(crate) fn expired(
+    state: &impl StateRead,
+    now_ms: u64,
+    limit: usize,
+) -> Result<Vec<(String, FileRecord)>, CommandError> {
+    // Every app with files has a usage record: the apps to look at.
+    let apps: Vec<String> = state
+        .scan_raw(keys::USAGE)?
+        .iter()
+        .filter_map(|(key, _)| keys::usage_app(key).map(str::to_string))
+        .collect();
+    let mut due = Vec::new();
+    for app_key in apps {
+        let mut ids = Vec::new();
+        state.visit_raw(
+            &keys::expiries(&app_key),
+            false,
+            &mut |value| match from_bytes::<(String, u64)>(value).ok() {
+                Some((file_id, expires_ms))
+                    if expires_ms <= now_ms && due.len() + ids.len() < limit =>
+                {
+                    ids.push(file_id);
+                    true
+                }
+                _ => false,
+            },
+        )?;
+        for file_id in ids {
+            if let Some(record) = state.get::<FileRecord>(&keys::file(&app_key, &file_id))? {
+                due.push((app_key.clone(), record));
+            }
+        }
+        if due.len() >= limit {
+            break;
+        }
+    }
+    Ok(due)
 }
 
 fn limits(state: &impl StateRead, app_key: &str) -> Result<FileLimits, CommandError> {

@@ -217,6 +217,11 @@ pub enum Query {
         room_id: String,
         viewer: Option<String>,
     },
+    /// Up to `limit` files of any app whose time is up at `now_ms` (FILE-04).
+    ExpiredFiles {
+        now_ms: u64,
+        limit: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -267,6 +272,8 @@ pub enum QueryOutput {
     HostedGroups(super::hosted_groups::HostedAnswer),
     Files(super::files::FileAnswer),
     RtcRoom(meridian_proto::rtc::RoomInfo),
+    /// (App Key, record) of expired files.
+    ExpiredFiles(Vec<(String, super::files::FileRecord)>),
 }
 
 /// Answers a query from committed state.
@@ -425,6 +432,9 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
         }
         Query::Files { app_key, question } => {
             super::files::answer(state, app_key, question).map(QueryOutput::Files)
+        }
+        Query::ExpiredFiles { now_ms, limit } => {
+            super::files::expired(state, *now_ms, *limit).map(QueryOutput::ExpiredFiles)
         }
         Query::RtcRoom {
             app_key,

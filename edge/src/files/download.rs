@@ -236,6 +236,7 @@ mod tests {
             sha256: String::new(),
             created_ms: 0,
             has_preview: false,
+            expires_ms: 1,
         };
         assert_eq!(
             disposition(&record),

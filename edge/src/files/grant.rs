@@ -80,6 +80,14 @@ impl Files {
                 limit: limits.quota_bytes,
             });
         }
+        let lifetime_secs = limits.link_lifetime_secs();
+        if let Some(keep) = wanted.keep_seconds {
+            if !(1..=lifetime_secs).contains(&keep) {
+                return Err(FileError::Invalid(format!(
+                    "keepSeconds must be 1 to {lifetime_secs} (the app's link lifetime)"
+                )));
+            }
+        }
         let mut id = [0u8; 16];
         rand::rng().fill_bytes(&mut id);
         let claims = GrantClaims {
@@ -90,6 +98,7 @@ impl Files {
             name: wanted.name,
             content_type: wanted.content_type,
             owner: uploader.owner,
+            keep_seconds: wanted.keep_seconds,
             expires_ms: now_ms() + GRANT_VALID_MS,
         };
         Ok(Grant {

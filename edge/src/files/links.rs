@@ -27,6 +27,10 @@ pub(super) struct GrantClaims {
     pub content_type: String,
     /// The uploading user; empty for the app server.
     pub owner: String,
+    /// How long the file is kept, when the uploader asked for less than the app's link
+    /// lifetime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_seconds: Option<u64>,
     pub expires_ms: u64,
 }
 
@@ -114,6 +118,7 @@ mod tests {
             name: "a.png".into(),
             content_type: "image/png".into(),
             owner: "u".into(),
+            keep_seconds: Some(60),
             expires_ms: 99,
         };
         let grant = claims.seal("secret");

@@ -16,7 +16,10 @@
 mod download;
 mod grant;
 mod links;
+mod sweep;
 mod upload;
+
+pub(crate) use sweep::Sweeper;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -19,8 +19,6 @@ use super::{json_answer, FileError, Files};
 use crate::metrics::{FileArea, UploadResult};
 use crate::now_ms;
 
-const DAY_MS: u64 = 86_400_000;
-
 impl Files {
     pub(super) async fn upload(&self, request: Request<Incoming>) -> Response<StreamBody> {
         let grant = request
@@ -101,6 +99,11 @@ impl Files {
         } else {
             stream_to_store(&area.store, original, request.into_body(), &claims).await?
         };
+        let created_ms = now_ms();
+        let keep_secs = claims
+            .keep_seconds
+            .unwrap_or_else(|| limits.link_lifetime_secs());
+        let expires = created_ms + keep_secs.saturating_mul(1000);
         let record = FileRecord {
             file_id: claims.file_id.clone(),
             kind: claims.kind,
@@ -109,11 +112,12 @@ impl Files {
             content_type: content_type(&claims),
             name: claims.name.clone(),
             sha256: stored.sha256.clone(),
-            created_ms: now_ms(),
+            created_ms,
             has_preview: stored
                 .processed
                 .as_ref()
                 .is_some_and(|p| p.preview.is_some()),
+            expires_ms: expires,
         };
         let command = Command::RecordFile(RecordFile {
             app_key: claims.app_key.clone(),
@@ -133,7 +137,6 @@ impl Files {
             .file_bytes_stored
             .with(&FileArea { area: area_label })
             .inc_by(stored.size + stored.preview_size);
-        let expires = now_ms() + u64::from(limits.link_valid_days) * DAY_MS;
         let link = |variant| {
             download_link(
                 &base_url,

@@ -1,11 +1,13 @@
-//! Keys of uploaded media: each file's record, each environment's usage and file limits.
+//! Keys of uploaded media: each file's record and when it expires, each environment's
+//! usage and file limits.
 
 use super::{of_app, under};
 
 pub(crate) const FILE: &[u8] = b"file/";
 pub(crate) const USAGE: &[u8] = b"fileusage/";
 pub(crate) const LIMITS: &[u8] = b"filelimits/";
-pub(crate) const PER_APP: [&[u8]; 3] = [FILE, USAGE, LIMITS];
+pub(crate) const EXPIRY: &[u8] = b"fileexpiry/";
+pub(crate) const PER_APP: [&[u8]; 4] = [FILE, USAGE, LIMITS, EXPIRY];
 
 /// `file/{appKey}/{fileId}`
 pub(crate) fn file(app_key: &str, file_id: &str) -> Vec<u8> {
@@ -20,4 +22,22 @@ pub(crate) fn usage(app_key: &str) -> Vec<u8> {
 /// `filelimits/{appKey}/`
 pub(crate) fn limits(app_key: &str) -> Vec<u8> {
     of_app(LIMITS, app_key)
+}
+
+/// `fileexpiry/{appKey}/`: an environment's files in the order they expire.
+pub(crate) fn expiries(app_key: &str) -> Vec<u8> {
+    of_app(EXPIRY, app_key)
+}
+
+/// `fileexpiry/{appKey}/{expiresMs:020}/{fileId}`
+pub(crate) fn expiry(app_key: &str, expires_ms: u64, file_id: &str) -> Vec<u8> {
+    under(
+        [expiries(app_key), format!("{expires_ms:020}/").into_bytes()].concat(),
+        file_id,
+    )
+}
+
+/// The App Key a [`usage`] key names.
+pub(crate) fn usage_app(key: &[u8]) -> Option<&str> {
+    std::str::from_utf8(key.strip_prefix(USAGE)?.strip_suffix(b"/")?).ok()
 }

@@ -162,6 +162,7 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("files::FILE", files::FILE, Kind::Family),
     ("files::USAGE", files::USAGE, Kind::Family),
     ("files::LIMITS", files::LIMITS, Kind::Family),
+    ("files::EXPIRY", files::EXPIRY, Kind::Family),
 ];
 
 pub(crate) mod apps {

@@ -10,6 +10,7 @@ mod areas;
 mod chatrooms;
 mod conversations;
 mod feed;
+mod files;
 mod groups;
 mod keys;
 mod messages;

@@ -847,6 +847,7 @@ fn samples() -> Vec<(&'static str, Command)> {
                     sha256: "ab".into(),
                     created_ms: 5,
                     has_preview: true,
+                    expires_ms: 6,
                 },
             }),
         ),
@@ -880,6 +881,13 @@ fn samples() -> Vec<(&'static str, Command)> {
         (
             "DropAbsentRtcMembers",
             Command::DropAbsentRtcMembers(DropAbsentRtcMembers),
+        ),
+        (
+            "ForgetFiles",
+            Command::ForgetFiles(files::ForgetFiles {
+                app_key: APP.into(),
+                file_ids: vec!["f1".into()],
+            }),
         ),
     ];
     for (label, kind) in [
@@ -1058,10 +1066,11 @@ const GOLDEN: &[(&str, &str)] = &[
         ("SetHostedMember", "50086170706b6579303102673103626f62014200"),
         ("ChangeHostedFollows", "51086170706b6579303102673103626f620105616c69636501"),
         ("SetHostedGroupRemark", "52086170706b6579303102673103626f62010152"),
-        ("RecordFile", "53086170706b657930310266310003626f620309696d6167652f706e6705612e706e670261620501"),
+        ("RecordFile", "53086170706b657930310266310003626f620309696d6167652f706e6705612e706e67026162050106"),
         ("SetFileLimits", "54086170706b657930310102030405060701"),
         ("ChangeRtcRoom", "55086170706b6579303102723105616c6963650001020309"),
         ("DropAbsentRtcMembers", "56"),
+        ("ForgetFiles", "57086170706b6579303101026631"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1175,6 +1184,7 @@ fn variant(command: &Command) -> &'static str {
         Command::SetFileLimits(_) => "SetFileLimits",
         Command::ChangeRtcRoom(_) => "ChangeRtcRoom",
         Command::DropAbsentRtcMembers(_) => "DropAbsentRtcMembers",
+        Command::ForgetFiles(_) => "ForgetFiles",
     }
 }
 
