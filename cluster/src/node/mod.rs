@@ -202,6 +202,10 @@ impl ClusterNode {
             core.clone(),
             stopped(stop_rx.clone()),
         )));
+        tasks.push(tokio::spawn(sweeps::expired_history(
+            core.clone(),
+            stopped(stop_rx.clone()),
+        )));
         let senders = crate::hooks::Senders {
             push: meridian_push::PushClient::with_client(outbound.clone()),
             callbacks: outbound,

@@ -1,9 +1,11 @@
 //! What the leader proposes on a timer: the chatroom sweep (CHR-07, CHR-08) with the
-//! expiry of dead edges' sessions, the next batches of broadcasts' pushes (SYS-02), and
-//! dropping audio/video room members whose session stayed away too long (RTC-01).
+//! expiry of dead edges' sessions, the next batches of broadcasts' pushes (SYS-02),
+//! dropping audio/video room members whose session stayed away too long (RTC-01), and
+//! removing history past its retention (LIFE-01).
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::NodeCore;
@@ -63,6 +65,40 @@ pub(super) async fn absent_rtc_members(core: Arc<NodeCore>, stop: impl Future<Ou
             _ => Vec::new(),
         },
     )
+    .await
+}
+
+/// How often the leader looks for history past its retention.
+const RETENTION_SWEEP_EVERY: Duration = Duration::from_secs(2);
+/// Conversations of one app looked at per sweep: a large app is gone through over
+/// several sweeps, so no sweep holds the leader long.
+const RETENTION_CONVERSATIONS_PER_SWEEP: usize = 10_000;
+
+/// On the leader, proposes removing each app's messages past their retention, a bounded
+/// batch per app and sweep; it proposes only when something is due.
+pub(super) async fn expired_history(core: Arc<NodeCore>, stop: impl Future<Output = ()>) {
+    // Where each app's search stopped. A new leader starts from the beginning.
+    let cursors = Mutex::new(HashMap::<String, state::RetentionCursor>::new());
+    every(core, RETENTION_SWEEP_EVERY, stop, move |local, apps| {
+        let now_ms = meridian_clock::now_ms();
+        let mut cursors = cursors.lock().unwrap_or_else(|e| e.into_inner());
+        app_keys(apps)
+            .filter_map(|app_key| {
+                let cursor = cursors.entry(app_key.clone()).or_default();
+                let (ranges, next) = state::expired_history(
+                    local,
+                    &app_key,
+                    now_ms,
+                    cursor,
+                    RETENTION_CONVERSATIONS_PER_SWEEP,
+                )
+                .ok()?;
+                *cursor = next;
+                let expire = state::ExpireHistory { app_key, ranges };
+                (!expire.ranges.is_empty()).then_some(Command::ExpireHistory(expire))
+            })
+            .collect()
+    })
     .await
 }
 

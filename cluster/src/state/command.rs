@@ -139,6 +139,7 @@ commands! {
     ChangeRtcRoom(super::rtc::ChangeRtcRoom) => Output::RtcRoom,
     DropAbsentRtcMembers(super::rtc::DropAbsentRtcMembers) => done,
     ForgetFiles(super::files::ForgetFiles) => done,
+    ExpireHistory(super::cross_domain::retention::ExpireHistory) => Output::Count,
 }
 
 /// All of these or none (`Command::All`): the first refusal refuses the whole command, and

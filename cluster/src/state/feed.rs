@@ -140,13 +140,35 @@ pub(super) fn append_stored(
         },
     )?;
     debug_assert_eq!(pos, message.pos);
-    let conversation = &message.conversation;
-    let pointer = (conversation.clone(), message.seq);
+    let pointer = (message.conversation.clone(), message.seq);
+    let (indexes, users) = sync_indexes(app_key, &message.conversation, pos);
+    for key in indexes {
+        state.put(key, &pointer)?;
+    }
+    Ok(users)
+}
+
+/// Removes what [`append_stored`] indexed for a message that is going (LIFE-01).
+pub(super) fn forget_stored(state: &mut Overlay<'_>, app_key: &str, message: &Message) {
+    for key in sync_indexes(app_key, &message.conversation, message.pos).0 {
+        state.delete(key);
+    }
+}
+
+/// Where a stored message is indexed for sync: the inboxes of the users it is for, or
+/// the app's broadcasts; also answers those users.
+fn sync_indexes(
+    app_key: &str,
+    conversation: &Conversation,
+    pos: u64,
+) -> (Vec<Vec<u8>>, Vec<String>) {
     let users = match conversation.kind {
         ConversationType::Private => vec![conversation.first.clone(), conversation.second.clone()],
         ConversationType::System if conversation.second.is_empty() => {
-            state.put(keys::positioned(&keys::broadcasts(app_key), pos), &pointer)?;
-            Vec::new()
+            return (
+                vec![keys::positioned(&keys::broadcasts(app_key), pos)],
+                Vec::new(),
+            );
         }
         ConversationType::System => vec![conversation.second.clone()],
         // Read diffusion: sync reads the group's own log; chatrooms are online only.
@@ -154,10 +176,11 @@ pub(super) fn append_stored(
             Vec::new()
         }
     };
-    for user in &users {
-        state.put(keys::positioned(&keys::inbox(app_key, user), pos), &pointer)?;
-    }
-    Ok(users)
+    let indexes = users
+        .iter()
+        .map(|user| keys::positioned(&keys::inbox(app_key, user), pos))
+        .collect();
+    (indexes, users)
 }
 
 /// Appends an event that carries everything itself.

@@ -69,6 +69,9 @@ pub use command::{Command, Output};
 pub use conversations::{ConversationSetting, ConversationSettings, ConversationSummary};
 pub use cross_domain::history::HistoryPage;
 pub use cross_domain::publish::{Publication, RecallNotice};
+pub use cross_domain::retention::{
+    expired_history, ExpireHistory, ExpiredRange, RetentionCursor, EXPIRE_BATCH,
+};
 pub use feed::{FeedEvent, FeedPage, SyncPage, SyncRequest};
 /// The `/friend/*` commands.
 pub use friends::{

@@ -1,6 +1,7 @@
 //! Per-app limits (API-08): what every app gets by default (the commercial service's
 //! figures) and its operator may change, per environment, through the admin API.
 
+use meridian_proto::ConversationType;
 use serde::{Deserialize, Serialize};
 
 use super::by_key;
@@ -88,6 +89,19 @@ impl Default for RetentionDays {
             group: 180,
             ultra_group: 7,
             chatroom: 60,
+        }
+    }
+}
+
+impl RetentionDays {
+    /// How long a conversation of this type keeps its messages (LIFE-01); system
+    /// conversations keep them as private ones do.
+    pub fn days_for(&self, kind: ConversationType) -> u32 {
+        match kind {
+            ConversationType::Private | ConversationType::System => self.private,
+            ConversationType::Group => self.group,
+            ConversationType::UltraGroup => self.ultra_group,
+            ConversationType::Chatroom => self.chatroom,
         }
     }
 }

@@ -12,6 +12,7 @@ pub(super) mod history;
 pub(super) mod notifications;
 pub(super) mod publish;
 pub(super) mod receipts;
+pub(super) mod retention;
 pub(super) mod sync;
 pub(super) mod ultragroup_changes;
 pub(super) mod user_data;

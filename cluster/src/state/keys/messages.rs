@@ -41,6 +41,11 @@ pub(crate) fn message(app_key: &str, conversation: &Conversation, seq: u64) -> V
     super::padded(&log(app_key, conversation), seq)
 }
 
+/// The log of the conversation a [`last_seq`] key names.
+pub(crate) fn log_of_last_seq(last_seq_key: &[u8]) -> Option<Vec<u8>> {
+    Some([MESSAGE, last_seq_key.strip_prefix(LAST_SEQ)?].concat())
+}
+
 /// `conv/{conversation path}`
 pub(crate) fn last_seq(app_key: &str, conversation: &Conversation) -> Vec<u8> {
     [LAST_SEQ, &conversation_path(app_key, conversation)].concat()

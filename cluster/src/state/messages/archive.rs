@@ -20,6 +20,15 @@ pub(in crate::state) fn index(
     Ok(state.put(key, &(message.conversation.clone(), message.seq))?)
 }
 
+/// Removes a message from the archive (it is going, LIFE-01).
+pub(in crate::state) fn unindex(state: &mut Overlay<'_>, app_key: &str, message: &Message) {
+    state.delete(keys::archived(
+        app_key,
+        message.sent_time_ms / HOUR_MS,
+        message.pos,
+    ));
+}
+
 /// The messages sent in the hour starting at `hour_start_ms` (UTC), oldest first.
 pub(in crate::state) fn hour(
     state: &impl StateRead,

@@ -404,6 +404,22 @@ pub(in crate::state) fn by_uid(
         .ok_or_else(not_found)
 }
 
+/// Removes a stored message and what only it has: its `msgUID` index, expansion,
+/// archive entry and `disableUpdateLastMsg` mark (LIFE-01). The conversation keeps its
+/// last `seq`, so later messages still follow on.
+pub(in crate::state) fn forget(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    message: &Message,
+) -> Result<(), CommandError> {
+    state.delete(keys::message(app_key, &message.conversation, message.seq));
+    state.delete(keys::uid(app_key, &message.msg_uid));
+    state.delete(keys::keeps_last(app_key, &message.msg_uid));
+    state.delete_prefix(&keys::expansions(app_key, &message.msg_uid))?;
+    archive::unindex(state, app_key, message);
+    Ok(())
+}
+
 /// Removes every message of an app environment.
 pub(in crate::state) fn delete_all(
     state: &mut Overlay<'_>,

@@ -889,6 +889,17 @@ fn samples() -> Vec<(&'static str, Command)> {
                 file_ids: vec!["f1".into()],
             }),
         ),
+        (
+            "ExpireHistory",
+            Command::ExpireHistory(ExpireHistory {
+                app_key: APP.into(),
+                ranges: vec![ExpiredRange {
+                    conversation: conversation(),
+                    first_seq: 1,
+                    last_seq: 2,
+                }],
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1071,6 +1082,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("ChangeRtcRoom", "55086170706b6579303102723105616c6963650001020309"),
         ("DropAbsentRtcMembers", "56"),
         ("ForgetFiles", "57086170706b6579303101026631"),
+        ("ExpireHistory", "58086170706b65793031010005616c69636503626f6204776f726b0102"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1185,6 +1197,7 @@ fn variant(command: &Command) -> &'static str {
         Command::ChangeRtcRoom(_) => "ChangeRtcRoom",
         Command::DropAbsentRtcMembers(_) => "DropAbsentRtcMembers",
         Command::ForgetFiles(_) => "ForgetFiles",
+        Command::ExpireHistory(_) => "ExpireHistory",
     }
 }
 

@@ -1,0 +1,149 @@
+//! History retention (LIFE-01, PRV-04, ULG-04, CHR-11): messages older than their app's
+//! `retentionDays` for the conversation type are removed, with everything that points
+//! at them (the `msgUID` index, expansions, the hourly archive, sync inboxes).
+//!
+//! The leader looks for them in its committed state ([`expired_history`], a bounded
+//! number of conversations per call, from a cursor) and proposes what it found as
+//! [`ExpireHistory`]: explicit `seq` ranges, at most [`EXPIRE_BATCH`] messages, so every
+//! replica removes exactly the same records and no apply round grows large.
+
+use meridian_proto::Conversation;
+use serde::{Deserialize, Serialize};
+
+use crate::raft::wire::from_bytes;
+use crate::state::apply::{Apply, ApplyContext, CommandError};
+use crate::state::keys::{messages as keys, of_app};
+use crate::state::messages::{self, Message};
+use crate::state::store::{Overlay, StateRead};
+use crate::state::{apps, feed};
+
+/// Messages one [`ExpireHistory`] removes at most.
+pub const EXPIRE_BATCH: u64 = 1_000;
+const DAY_MS: u64 = 24 * 3600 * 1000;
+
+/// Messages `first_seq..=last_seq` of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpiredRange {
+    pub conversation: Conversation,
+    pub first_seq: u64,
+    pub last_seq: u64,
+}
+
+impl ExpiredRange {
+    fn len(&self) -> u64 {
+        (self.last_seq + 1).saturating_sub(self.first_seq)
+    }
+}
+
+/// Removes expired messages, as the leader found them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExpireHistory {
+    pub app_key: String,
+    pub ranges: Vec<ExpiredRange>,
+}
+
+impl Apply for ExpireHistory {
+    /// How many messages were removed.
+    type Answer = u64;
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<u64, CommandError> {
+        let app_key = self.app_key.as_str();
+        apps::by_key(state, app_key)?;
+        if self.ranges.iter().map(ExpiredRange::len).sum::<u64>() > EXPIRE_BATCH {
+            return Err(CommandError::Limit {
+                what: "expired messages per command".into(),
+                limit: EXPIRE_BATCH,
+            });
+        }
+        let mut removed = 0;
+        for range in &self.ranges {
+            for seq in range.first_seq..=range.last_seq {
+                // Already gone (recalled and deleted, or a repeated proposal): skipped.
+                let Some(message) = messages::get(state, app_key, &range.conversation, seq)? else {
+                    continue;
+                };
+                messages::forget(state, app_key, &message)?;
+                feed::forget_stored(state, app_key, &message);
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Where a search for expired messages stopped: the next call starts there.
+pub type RetentionCursor = Vec<u8>;
+
+/// Up to [`EXPIRE_BATCH`] messages of `app_key` past its retention at `now_ms`, looking
+/// at no more than `max_conversations` conversations from `cursor` on; answers them and
+/// where to look next (empty: from the start again).
+pub fn expired_history(
+    state: &impl StateRead,
+    app_key: &str,
+    now_ms: u64,
+    cursor: &[u8],
+    max_conversations: usize,
+) -> Result<(Vec<ExpiredRange>, RetentionCursor), CommandError> {
+    let retention = apps::limits(state, app_key)?.retention_days;
+    let mut conversations = Vec::new();
+    state.visit_from(&of_app(keys::LAST_SEQ, app_key), cursor, &mut |key, _| {
+        conversations.push(key.to_vec());
+        conversations.len() < max_conversations
+    })?;
+    let mut next = match conversations.last() {
+        Some(last) if conversations.len() == max_conversations => [last.as_slice(), b"\0"].concat(),
+        _ => RetentionCursor::new(),
+    };
+    let mut ranges = Vec::new();
+    let mut budget = EXPIRE_BATCH;
+    for conversation_key in &conversations {
+        let Some(log) = keys::log_of_last_seq(conversation_key) else {
+            continue;
+        };
+        let mut found: Option<ExpiredRange> = None;
+        let mut failure = None;
+        state.visit_from(&log, &log, &mut |_, value| {
+            let message = match from_bytes::<Message>(value) {
+                Ok(message) => message,
+                Err(e) => {
+                    failure = Some(CommandError::from(e));
+                    return false;
+                }
+            };
+            let days = u64::from(retention.days_for(message.conversation.kind));
+            if message.sent_time_ms.saturating_add(days * DAY_MS) > now_ms {
+                return false;
+            }
+            // A range costs its length, gaps included (that is what the apply checks).
+            let cost = found
+                .as_ref()
+                .map_or(1, |range| message.seq - range.last_seq);
+            if cost > budget {
+                return false;
+            }
+            budget -= cost;
+            match &mut found {
+                Some(range) => range.last_seq = message.seq,
+                None => {
+                    found = Some(ExpiredRange {
+                        conversation: message.conversation,
+                        first_seq: message.seq,
+                        last_seq: message.seq,
+                    })
+                }
+            }
+            true
+        })?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        ranges.extend(found);
+        if budget < EXPIRE_BATCH / 10 {
+            // Nearly full, and this conversation may hold more: the next call starts
+            // with it.
+            next = conversation_key.clone();
+            break;
+        }
+    }
+    Ok((ranges, next))
+}

@@ -1,0 +1,168 @@
+//! History retention (LIFE-01): what the leader finds past each type's retention, and
+//! what expiring it removes — the messages and everything pointing at them, and nothing
+//! else.
+
+use super::*;
+
+const APP: &str = "prodkey001";
+const DAY_MS: u64 = 24 * 3600 * 1000;
+
+fn publish_at(tree: &sled::Tree, now_ms: u64, messages: Vec<NewMessage>) {
+    let mut overlay = Overlay::new(tree);
+    let ctx = ApplyContext {
+        area: AreaCode::Sg,
+        now_ms,
+    };
+    let command = Command::Publish(Publish {
+        app_key: APP.into(),
+        messages,
+    });
+    apply(ctx, &mut overlay, &envelope(command)).unwrap();
+    tree.apply_batch(overlay.into_batch()).unwrap();
+}
+
+fn expire(tree: &sled::Tree, ranges: Vec<ExpiredRange>) -> Result<Output, CommandError> {
+    let command = Command::ExpireHistory(ExpireHistory {
+        app_key: APP.into(),
+        ranges,
+    });
+    run(tree, &[envelope(command)]).remove(0)
+}
+
+fn contents(messages: &[Message]) -> Vec<&str> {
+    messages.iter().map(|m| m.content.as_str()).collect()
+}
+
+// covers: LIFE-01, PRV-04
+#[test]
+fn messages_past_their_types_retention_go_with_everything_that_points_at_them() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", APP)]);
+    run(&tree, &[join("g1", vec!["alice".into(), "bob".into()])]);
+    let ab = Conversation::private("alice", "bob", "");
+    let g1 = Conversation::group_like(ConversationType::Group, "g1", "");
+    // Day 0: three private messages and a group message; day 100: one more of each.
+    publish_at(
+        &tree,
+        1_000,
+        (1..=3)
+            .map(|i| private_text("alice", "bob", &format!("old{i}")))
+            .collect(),
+    );
+    publish_at(
+        &tree,
+        2_000,
+        vec![text(g1.clone(), "alice", None, "old group")],
+    );
+    let old_uid = history(&tree, &ab, false, 1)[0].msg_uid.clone();
+    let day_100 = 100 * DAY_MS;
+    publish_at(&tree, day_100, vec![private_text("bob", "alice", "new")]);
+    publish_at(
+        &tree,
+        day_100,
+        vec![text(g1.clone(), "bob", None, "new group")],
+    );
+
+    // Private history is kept 90 days here, groups the default 180.
+    let mut limits = AppLimits::default();
+    limits.retention_days.private = 90;
+    let set = Command::SetAppLimits(SetAppLimits {
+        app_key: APP.into(),
+        limits,
+    });
+    assert!(run(&tree, &[envelope(set)])[0].is_ok());
+
+    // Day 120: only the private day-0 messages are due, as one range.
+    let (due, cursor) = expired_history(&tree, APP, 120 * DAY_MS, &[], 100).unwrap();
+    assert_eq!(
+        due,
+        [ExpiredRange {
+            conversation: ab.clone(),
+            first_seq: 1,
+            last_seq: 3
+        }]
+    );
+    assert!(cursor.is_empty(), "every conversation was looked at");
+    assert_eq!(expire(&tree, due.clone()), Ok(Output::Count(3)));
+    // Proposed twice (a retried proposal): nothing more goes.
+    assert_eq!(expire(&tree, due), Ok(Output::Count(0)));
+
+    assert_eq!(contents(&history(&tree, &ab, false, 10)), ["new"]);
+    assert_eq!(
+        contents(&history(&tree, &g1, false, 10)),
+        ["old group", "new group"]
+    );
+    let by_uid = query(
+        &tree,
+        &Query::GetMessage {
+            app_key: APP.into(),
+            msg_uid: old_uid,
+        },
+    );
+    assert!(
+        matches!(by_uid, Err(CommandError::NotFound { .. })),
+        "{by_uid:?}"
+    );
+    // Sync no longer finds them in bob's inbox; the archive of day 0's hour has only
+    // the group message.
+    assert_eq!(
+        contents(&sync_of(&tree, "bob", 0, 100).messages),
+        ["old group", "new", "new group"]
+    );
+    match query(
+        &tree,
+        &Query::ArchiveHour {
+            app_key: APP.into(),
+            hour_start_ms: 0,
+        },
+    ) {
+        Ok(QueryOutput::Messages(hour)) => assert_eq!(contents(&hour), ["old group"]),
+        other => panic!("{other:?}"),
+    }
+    // A later message still follows on in the conversation.
+    publish_at(
+        &tree,
+        day_100 + 1,
+        vec![private_text("alice", "bob", "later")],
+    );
+    let seqs: Vec<u64> = history(&tree, &ab, false, 10)
+        .iter()
+        .map(|m| m.seq)
+        .collect();
+    assert_eq!(seqs, [4, 5]);
+
+    // Day 200: the group's day-0 message is due too.
+    let (due, _) = expired_history(&tree, APP, 200 * DAY_MS, &[], 100).unwrap();
+    assert_eq!(due.len(), 2, "{due:?}");
+}
+
+// covers: LIFE-01
+#[test]
+fn the_search_is_bounded_and_resumes_where_it_stopped() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", APP)]);
+    for peer in ["bob", "carol", "dave"] {
+        publish_at(&tree, 1_000, vec![private_text("alice", peer, "hi")]);
+    }
+    let now = 365 * DAY_MS;
+    // Two conversations per call: two calls find all three, then it starts over.
+    let (first, cursor) = expired_history(&tree, APP, now, &[], 2).unwrap();
+    assert_eq!(first.len(), 2);
+    assert!(!cursor.is_empty());
+    let (second, cursor) = expired_history(&tree, APP, now, &cursor, 2).unwrap();
+    assert_eq!(second.len(), 1);
+    assert!(cursor.is_empty());
+    assert_ne!(first[0].conversation, second[0].conversation);
+    assert_ne!(first[1].conversation, second[0].conversation);
+
+    // A command over the batch is refused whole.
+    let too_many = ExpiredRange {
+        last_seq: EXPIRE_BATCH + 1,
+        ..first[0].clone()
+    };
+    assert!(matches!(
+        expire(&tree, vec![too_many]),
+        Err(CommandError::Limit { .. })
+    ));
+    assert_eq!(history(&tree, &first[0].conversation, false, 10).len(), 1);
+}
