@@ -121,8 +121,8 @@ mod tests {
         assert_eq!(request.body(), "userId=alice&name=Alice%20B%3DC");
         let signed = auth::signed_headers(request.headers()).unwrap();
         assert_eq!(signed.app_key, "kd");
-        auth::verify("sd", &signed).unwrap();
-        assert!(auth::verify("another secret", &signed).is_err());
+        auth::verify(["sd"], &signed).unwrap();
+        assert!(auth::verify(["another secret"], &signed).is_err());
     }
 
     #[test]

@@ -8,13 +8,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use meridian_cluster::state::{
-    App, AppEnv, AppLimits, AppSettings, CommandError, Query, QueryOutput,
+    App, AppEnv, AppLimits, AppSettings, CommandError, PreviousSecret, Query, QueryOutput,
 };
 use meridian_cluster::{ClusterClient, ClusterError};
 use meridian_regions::AreaCode;
 use tokio::time::Instant;
 
 use crate::error::ApiError;
+use crate::token::{self, TokenClaims, TokenError};
 
 const CACHE_TTL: Duration = Duration::from_secs(1);
 /// Entries kept at most; past this, expired ones are dropped first.
@@ -30,6 +31,8 @@ pub struct Resolved {
     pub settings: AppSettings,
     /// The environment's limits (API-08), as fresh.
     pub limits: AppLimits,
+    /// The secret a rotation replaced, while it overlaps (LIFE-04).
+    pub previous_secret: Option<PreviousSecret>,
 }
 
 impl Resolved {
@@ -37,8 +40,38 @@ impl Resolved {
         &self.app.credentials(self.env).app_key
     }
 
+    /// The secret that signs (tokens, links, callbacks).
     pub fn secret(&self) -> &str {
         &self.app.credentials(self.env).app_secret
+    }
+
+    /// The secrets a signature or token may be made with now: the current one, then the
+    /// one a rotation replaced while its overlap lasts (LIFE-04).
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        let now_ms = meridian_clock::now_ms();
+        let previous = self
+            .previous_secret
+            .as_ref()
+            .filter(|previous| previous.until_ms > now_ms)
+            .map(|previous| previous.app_secret.as_str());
+        std::iter::once(self.secret()).chain(previous)
+    }
+
+    /// Whether `signed` holds for one of [`Resolved::secrets`].
+    pub fn signed_by(&self, signed: impl Fn(&str) -> bool) -> bool {
+        self.secrets().any(signed)
+    }
+
+    /// A user token of this app, issued with one of [`Resolved::secrets`].
+    pub fn verify_token(&self, user_token: &str) -> Result<TokenClaims, TokenError> {
+        let mut verified = Err(TokenError::BadSignature);
+        for secret in self.secrets() {
+            verified = token::verify(secret, user_token);
+            if verified.is_ok() {
+                break;
+            }
+        }
+        verified
     }
 }
 
@@ -139,12 +172,23 @@ impl AppDirectory {
                     QueryOutput::Limits(limits) => limits,
                     other => return Err(crate::error::unexpected(other)),
                 };
+                let previous_secret = match client
+                    .read(Query::PreviousSecret {
+                        app_key: app_key.to_string(),
+                        now_ms: meridian_clock::now_ms(),
+                    })
+                    .await?
+                {
+                    QueryOutput::PreviousSecret(previous) => previous,
+                    other => return Err(crate::error::unexpected(other)),
+                };
                 return Ok(Lookup::Served(Box::new(Resolved {
                     app,
                     env,
                     area,
                     settings,
                     limits,
+                    previous_secret,
                 })));
             }
         }

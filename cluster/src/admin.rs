@@ -15,6 +15,7 @@
 //! | GET, PUT | /admin/v1/apps/{appKey}/settings | `{offlineWindowDays?, multiDevice?, preJoinHistory?, whitelistMode?, secureDomains?, strictReplay?, callbacks?: {routingUrl?, routingTypes?, moderation?: [{url, senders?, receivers?, conversationTypes?, objectNames?, timeoutMs?, defaultAction?: "pass"\|"block"}], onlineStatusUrl?, chatroomStateUrl?, maxAttempts?}}` (PUT replaces; left out: default) |
 //! | GET, PUT | /admin/v1/apps/{appKey}/file-limits | `{maxBytes?: {image?, gif?, voice?, video?, file?}, quotaBytes?, linkValidDays?, stripExif?}` (FILE-01; PUT replaces; GET also answers `usage: {bytes, files}`) |
 //! | GET, PUT | /admin/v1/apps/{appKey}/limits | `{groupMemberCap?, multiRoomChatrooms?, clientSendsPerSecond?, apiRates?: {defaultPerSecond?, getTokenPerSecond?, privateMessagesPerMinute?, groupPublishPerSecond?, chatroomPublishPerSecond?, ultraGroupPublishPerSecond?, chatroomBroadcastPerSecond?, broadcastsPerHour?, broadcastsPerDay?}, retentionDays?: {private?, group?, ultraGroup?, chatroom?}}` (API-08; PUT replaces; left out: default) |
+//! | POST | /admin/v1/apps/{appKey}/secret | `{newSecret?, overlapSeconds?}`: rotates the App Secret (LIFE-04); the old one stays valid `overlapSeconds` (default 86400, at most 30 days); answers `{appKey, appSecret, previousValidUntilMs}` |
 //! | GET | /admin/v1/apps/{appKey}/callbacks/dead-letters | callbacks past their retry cap, and how many wait |
 //! | POST | /admin/v1/apps/{appKey}/callbacks/dead-letters/retry | puts them back in the outbox |
 //! | GET | /admin/v1/areas | the area catalog |
@@ -39,8 +40,8 @@ use crate::state::files::{FileAnswer, FileLimits, FileQuestion, SetFileLimits};
 use crate::state::{
     AppLimits, AppSettings, Command, CommandError, Conversation, ConversationType, Credentials,
     DeleteApp, DeleteAreaEntry, Envelope, ImportGroupMembers, ImportMessages, ImportedMessage,
-    Output, PutAreaEntry, PutUser, Query, QueryOutput, RetryDeadLetters, SetAppLimits,
-    SetAppSettings,
+    Output, PutAreaEntry, PutUser, Query, QueryOutput, RetryDeadLetters, RotateAppSecret,
+    SetAppLimits, SetAppSettings,
 };
 
 pub struct AdminApi {
@@ -167,6 +168,21 @@ pub fn generate_credentials() -> Credentials {
     }
 }
 
+/// `POST …/secret` (LIFE-04).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Rotation {
+    #[serde(default)]
+    new_secret: Option<String>,
+    #[serde(default = "default_overlap_seconds")]
+    overlap_seconds: u64,
+}
+
+/// A day: time to redeploy app servers and for clients to fetch new tokens.
+fn default_overlap_seconds() -> u64 {
+    86_400
+}
+
 /// The body as `T`, or the 400 answer saying why not (boxed: a response is large).
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response<Bytes>>> {
     serde_json::from_slice(body).map_err(|e| {
@@ -269,6 +285,10 @@ impl AdminApi {
             (&Method::GET, ["apps", key, "file-limits"]) => self.get_file_limits(key).await,
             (&Method::PUT, ["apps", key, "file-limits"]) => match parse::<FileLimits>(body) {
                 Ok(limits) => self.put_file_limits(key, limits).await,
+                Err(response) => return *response,
+            },
+            (&Method::POST, ["apps", key, "secret"]) => match parse::<Rotation>(body) {
+                Ok(rotation) => self.rotate_secret(key, rotation).await,
                 Err(response) => return *response,
             },
             (&Method::GET, ["apps", key, "callbacks", "dead-letters"]) => {
@@ -526,6 +546,26 @@ impl AdminApi {
             QueryOutput::Files(FileAnswer::Budget(limits, usage)) => {
                 Ok(json!({ "fileLimits": limits, "usage": usage }))
             }
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    /// A new App Secret, chosen here (or given) so every replica stores the same one.
+    async fn rotate_secret(&self, key: &str, rotation: Rotation) -> Result<Value, ClusterError> {
+        let new_secret = rotation
+            .new_secret
+            .unwrap_or_else(|| generate_credentials().app_secret);
+        let command = Command::RotateAppSecret(RotateAppSecret {
+            app_key: key.to_string(),
+            new_secret: new_secret.clone(),
+            overlap_ms: rotation.overlap_seconds.saturating_mul(1000),
+        });
+        match self.cluster.write_one(self.envelope(command)).await? {
+            Output::PreviousSecret(previous) => Ok(json!({
+                "appKey": key,
+                "appSecret": new_secret,
+                "previousValidUntilMs": previous.until_ms,
+            })),
             other => Err(ClusterError::Protocol(format!("{other:?}"))),
         }
     }

@@ -71,7 +71,7 @@ impl Members {
             .resolve(&claims.app_key)
             .await
             .map_err(|e| bad(&e))?;
-        let claims = token::verify(app.secret(), bearer).map_err(|e| bad(&e))?;
+        let claims = app.verify_token(bearer).map_err(|e| bad(&e))?;
         let room = self
             .room(&claims.app_key, room_id, Some(&claims.user_id))
             .await

@@ -10,7 +10,6 @@ use http::{Request, Response, StatusCode};
 use meridian_access::directory::AppDirectory;
 use meridian_access::error::ApiError;
 use meridian_access::params::Params;
-use meridian_access::token;
 use meridian_regions::AreaCode;
 use meridian_telemetry::{json_response, PeerAddr};
 use serde_json::{json, Value};
@@ -268,7 +267,7 @@ impl Navigator {
             }
             Err(e) => return Err(Refusal::Unavailable(e.to_string())),
         };
-        match token::verify(resolved.secret(), token) {
+        match resolved.verify_token(token) {
             Ok(claims) if claims.app_key == app_key => Ok(resolved.area),
             _ => Err(Refusal::Unauthorized("token incorrect".into())),
         }

@@ -140,6 +140,7 @@ commands! {
     DropAbsentRtcMembers(super::rtc::DropAbsentRtcMembers) => done,
     ForgetFiles(super::files::ForgetFiles) => done,
     ExpireHistory(super::cross_domain::retention::ExpireHistory) => Output::Count,
+    RotateAppSecret(super::apps::RotateAppSecret) => Output::PreviousSecret,
 }
 
 /// All of these or none (`Command::All`): the first refusal refuses the whole command, and
@@ -187,6 +188,8 @@ pub enum Output {
     UserIds(Vec<String>),
     /// An audio/video room after a change; `None` once it ended.
     RtcRoom(Option<meridian_proto::rtc::RoomInfo>),
+    /// The secret a rotation replaced and until when it stays valid (LIFE-04).
+    PreviousSecret(super::apps::PreviousSecret),
 }
 
 fn done((): ()) -> Output {

@@ -62,7 +62,8 @@ use serde::{Deserialize, Serialize};
 pub use apply::{Apply, ApplyContext, CommandError};
 pub use apps::{
     ApiRates, App, AppEnv, AppLimits, AppSettings, CallbackSettings, Credentials,
-    ModerationDefault, ModerationRule, PushApp, PushSettings, RetentionDays, SetAppLimits,
+    ModerationDefault, ModerationRule, PreviousSecret, PushApp, PushSettings, RetentionDays,
+    RotateAppSecret, SetAppLimits, MAX_OVERLAP_MS,
 };
 pub use chatrooms::{Chatroom, Priority, RoomEntry, RoomFlag, RoomSet, SetEntry};
 pub use command::{Command, Output};

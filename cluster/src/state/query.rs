@@ -222,6 +222,11 @@ pub enum Query {
         now_ms: u64,
         limit: usize,
     },
+    /// The secret a rotation replaced, while it is still valid at `now_ms` (LIFE-04).
+    PreviousSecret {
+        app_key: String,
+        now_ms: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -274,6 +279,7 @@ pub enum QueryOutput {
     RtcRoom(meridian_proto::rtc::RoomInfo),
     /// (App Key, record) of expired files.
     ExpiredFiles(Vec<(String, super::files::FileRecord)>),
+    PreviousSecret(Option<super::apps::PreviousSecret>),
 }
 
 /// Answers a query from committed state.
@@ -432,6 +438,9 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
         }
         Query::Files { app_key, question } => {
             super::files::answer(state, app_key, question).map(QueryOutput::Files)
+        }
+        Query::PreviousSecret { app_key, now_ms } => {
+            apps::previous_secret(state, app_key, *now_ms).map(QueryOutput::PreviousSecret)
         }
         Query::ExpiredFiles { now_ms, limit } => {
             super::files::expired(state, *now_ms, *limit).map(QueryOutput::ExpiredFiles)

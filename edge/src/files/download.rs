@@ -55,7 +55,8 @@ impl Files {
             .resolve(app_key)
             .await
             .map_err(|_| not_found())?;
-        if !link_signed(app.secret(), app_key, file_id, variant, expires, signature)
+        if !app
+            .signed_by(|secret| link_signed(secret, app_key, file_id, variant, expires, signature))
             || expires < now_ms()
         {
             return Err(FileError::LinkInvalid);

@@ -61,7 +61,8 @@ impl Files {
             .ok_or_else(|| FileError::Unauthorized("the upload URL is malformed".into()))?;
         let app = self.directory.resolve(&claims.app_key).await?;
         *area_label = app.area.as_str();
-        if !meridian_access::token::verify_signature(app.secret(), body, signature)
+        if !app
+            .signed_by(|secret| meridian_access::token::verify_signature(secret, body, signature))
             || claims.expires_ms < now_ms()
         {
             return Err(FileError::LinkInvalid);

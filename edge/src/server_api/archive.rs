@@ -118,7 +118,9 @@ impl ServerApi {
             return plain(StatusCode::NOT_FOUND, "not found");
         };
         let text = signed_text(app_key, date, expires);
-        if !token::verify_signature(app.secret(), &text, signature) || expires < super::now_ms() {
+        if !app.signed_by(|secret| token::verify_signature(secret, &text, signature))
+            || expires < super::now_ms()
+        {
             return plain(StatusCode::FORBIDDEN, "the link is not valid (any more)");
         }
         let Some(cluster) = self.directory.client(app.area) else {

@@ -52,12 +52,19 @@ fn header(headers: &http::HeaderMap, name: &str) -> Result<String, ApiError> {
         .map_err(|_| ApiError::Signature(format!("{name} header is not valid text")))
 }
 
-/// Checks `Signature` = lowercase hex SHA-1 of `AppSecret + Nonce + Timestamp`. The
-/// comparison ignores ASCII case (some SDKs send uppercase hex) and runs in constant time,
-/// so response timing does not reveal how much of a forged signature was right.
-pub fn verify(app_secret: &str, h: &SignedHeaders) -> Result<(), ApiError> {
-    let expected = meridian_proto::signature::signature(app_secret, &h.nonce, &h.timestamp);
-    if eq_ignore_case_ct(expected.as_bytes(), h.signature.as_bytes()) {
+/// Checks `Signature` = lowercase hex SHA-1 of `AppSecret + Nonce + Timestamp` for one
+/// of the app's valid secrets (two while a rotation overlaps, LIFE-04). The comparison
+/// ignores ASCII case (some SDKs send uppercase hex) and runs in constant time, so
+/// response timing does not reveal how much of a forged signature was right.
+pub fn verify<'a>(
+    app_secrets: impl IntoIterator<Item = &'a str>,
+    h: &SignedHeaders,
+) -> Result<(), ApiError> {
+    let matches = |secret: &str| {
+        let expected = meridian_proto::signature::signature(secret, &h.nonce, &h.timestamp);
+        eq_ignore_case_ct(expected.as_bytes(), h.signature.as_bytes())
+    };
+    if app_secrets.into_iter().any(matches) {
         Ok(())
     } else {
         Err(ApiError::Signature("signature mismatch".to_owned()))
@@ -369,19 +376,19 @@ mod tests {
             SIG_MS
         );
         assert_eq!(
-            verify("secret123", &signed("14314", "1408710653491", SIG_MS)),
+            verify(["secret123"], &signed("14314", "1408710653491", SIG_MS)),
             Ok(())
         );
         assert_eq!(
             verify(
-                "secret123",
+                ["secret123"],
                 &signed("123456.789", "1408710653", SIG_DECIMAL_NONCE_SECONDS)
             ),
             Ok(())
         );
         assert_eq!(
             verify(
-                "secret123",
+                ["secret123"],
                 &signed("14314", "1408710653.491", SIG_FRACTIONAL)
             ),
             Ok(())
@@ -392,7 +399,7 @@ mod tests {
     fn uppercase_signature_accepted() {
         let upper = SIG_MS.to_ascii_uppercase();
         assert_eq!(
-            verify("secret123", &signed("14314", "1408710653491", &upper)),
+            verify(["secret123"], &signed("14314", "1408710653491", &upper)),
             Ok(())
         );
     }
@@ -402,35 +409,35 @@ mod tests {
         let mismatch = Err(ApiError::Signature("signature mismatch".to_owned()));
         // Wrong secret.
         assert_eq!(
-            verify("secret124", &signed("14314", "1408710653491", SIG_MS)),
+            verify(["secret124"], &signed("14314", "1408710653491", SIG_MS)),
             mismatch
         );
         // Timestamp re-formatted: the signature covers the header string as sent.
         assert_eq!(
-            verify("secret123", &signed("14314", "1408710653.491", SIG_MS)),
+            verify(["secret123"], &signed("14314", "1408710653.491", SIG_MS)),
             mismatch
         );
         // Truncated, extended, empty.
         assert_eq!(
             verify(
-                "secret123",
+                ["secret123"],
                 &signed("14314", "1408710653491", &SIG_MS[..39])
             ),
             mismatch
         );
         let longer = format!("{SIG_MS}0");
         assert_eq!(
-            verify("secret123", &signed("14314", "1408710653491", &longer)),
+            verify(["secret123"], &signed("14314", "1408710653491", &longer)),
             mismatch
         );
         assert_eq!(
-            verify("secret123", &signed("14314", "1408710653491", "")),
+            verify(["secret123"], &signed("14314", "1408710653491", "")),
             mismatch
         );
         // The docs' example signature belongs to an unknown secret.
         assert_eq!(
             verify(
-                "secret123",
+                ["secret123"],
                 &signed(
                     "14314",
                     "1408710653491",

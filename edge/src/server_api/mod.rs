@@ -140,7 +140,7 @@ impl ServerApi {
     pub async fn authenticate(&self, headers: &http::HeaderMap) -> Result<Resolved, ApiError> {
         let headers = auth::signed_headers(headers)?;
         let app = self.directory.resolve(&headers.app_key).await?;
-        auth::verify(app.secret(), &headers)?;
+        auth::verify(app.secrets(), &headers)?;
         let replay = if app.settings.strict_replay {
             ReplayMode::Strict
         } else {

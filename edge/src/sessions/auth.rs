@@ -12,7 +12,6 @@ use super::Shared;
 use crate::now_ms;
 use meridian_access::directory::{AppDirectory, Resolved};
 use meridian_access::params::Params;
-use meridian_access::token;
 
 /// The query string of `GET /websocket`.
 #[derive(Debug, Default)]
@@ -113,7 +112,9 @@ pub(crate) async fn user_of_token(
         .resolve(app_key)
         .await
         .map_err(|e| incorrect(&e))?;
-    let claims = token::verify(resolved.secret(), user_token).map_err(|e| incorrect(&e))?;
+    let claims = resolved
+        .verify_token(user_token)
+        .map_err(|e| incorrect(&e))?;
     if claims.app_key != app_key {
         return Err(incorrect(&"issued for another app"));
     }

@@ -9,9 +9,11 @@ use super::keys::apps as keys;
 use super::store::{Overlay, StateRead};
 
 mod limits;
+mod rotation;
 mod settings;
 
 pub use limits::{limits, ApiRates, AppLimits, RetentionDays, SetAppLimits, DEFAULT_MEMBER_CAP};
+pub use rotation::{previous_secret, PreviousSecret, RotateAppSecret, MAX_OVERLAP_MS};
 pub use settings::{
     AppSettings, CallbackSettings, ModerationDefault, ModerationRule, PushApp, PushSettings,
 };
@@ -93,6 +95,7 @@ pub fn settings(state: &impl StateRead, app_key: &str) -> Result<AppSettings, Co
 /// (what the environments keep elsewhere goes first, see `cross_domain::delete_app`).
 pub(super) fn delete(state: &mut Overlay<'_>, app: &App) {
     for creds in [&app.dev, &app.prod] {
+        state.delete(keys::previous_secret(&creds.app_key));
         state.delete(keys::settings(&creds.app_key));
         state.delete(keys::limits(&creds.app_key));
         state.delete(keys::key_index(&creds.app_key));

@@ -63,6 +63,7 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("apps::KEY_INDEX", apps::KEY_INDEX, Kind::Family),
     ("apps::SETTINGS", apps::SETTINGS, Kind::Family),
     ("apps::LIMITS", apps::LIMITS, Kind::Family),
+    ("apps::PREVIOUS_SECRET", apps::PREVIOUS_SECRET, Kind::Family),
     ("areas::CATALOG", areas::CATALOG, Kind::Family),
     ("users::USER", users::USER, Kind::Family),
     ("users::BLOCK", users::BLOCK, Kind::Family),
@@ -170,6 +171,7 @@ pub(crate) mod apps {
     pub(crate) const KEY_INDEX: &[u8] = b"appkey/";
     pub(crate) const SETTINGS: &[u8] = b"appsettings/";
     pub(crate) const LIMITS: &[u8] = b"applimits/";
+    pub(crate) const PREVIOUS_SECRET: &[u8] = b"appprevsecret/";
 
     /// `app/{prodKey}`: an app's record, under its prod key.
     pub(crate) fn app(prod_key: &str) -> Vec<u8> {
@@ -183,6 +185,12 @@ pub(crate) mod apps {
 
     pub(crate) fn settings(app_key: &str) -> Vec<u8> {
         [SETTINGS, app_key.as_bytes()].concat()
+    }
+
+    /// `appprevsecret/{appKey}`: the secret a rotation replaced, while it overlaps
+    /// (LIFE-04).
+    pub(crate) fn previous_secret(app_key: &str) -> Vec<u8> {
+        [PREVIOUS_SECRET, app_key.as_bytes()].concat()
     }
 
     /// `applimits/{appKey}`: an environment's limits (API-08).

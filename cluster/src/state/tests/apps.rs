@@ -367,3 +367,60 @@ fn an_apps_limits_set_its_group_cap_and_multi_room_chatrooms() {
         assert_eq!(members.len(), 1, "a is in {room}");
     }
 }
+
+// covers: LIFE-04
+#[test]
+fn a_rotated_secret_is_kept_as_previous_until_its_overlap_ends() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    let rotate = |secret: &str, overlap_ms| {
+        envelope(Command::RotateAppSecret(RotateAppSecret {
+            app_key: "prodkey001".into(),
+            new_secret: secret.into(),
+            overlap_ms,
+        }))
+    };
+    // The current secret again, a malformed one, or an overlap past 30 days: refused.
+    for bad in [
+        rotate("prodkey001secret", 10),
+        rotate("no", 10),
+        rotate("newsecret01", MAX_OVERLAP_MS + 1),
+    ] {
+        assert!(matches!(
+            run(&tree, &[bad]).remove(0),
+            Err(CommandError::Invalid { .. })
+        ));
+    }
+    let out = run(&tree, &[rotate("newsecret01", 500)]).remove(0);
+    let expected = PreviousSecret {
+        app_secret: "prodkey001secret".into(),
+        until_ms: ctx().now_ms + 500,
+    };
+    assert_eq!(out, Ok(Output::PreviousSecret(expected.clone())));
+    let previous = |now_ms| {
+        query(
+            &tree,
+            &Query::PreviousSecret {
+                app_key: "prodkey001".into(),
+                now_ms,
+            },
+        )
+        .unwrap()
+    };
+    assert_eq!(previous(1_499), QueryOutput::PreviousSecret(Some(expected)));
+    assert_eq!(previous(1_500), QueryOutput::PreviousSecret(None));
+    match query(
+        &tree,
+        &Query::GetApp {
+            app_key: "prodkey001".into(),
+        },
+    )
+    .unwrap()
+    {
+        QueryOutput::App(app, AppEnv::Prod) => {
+            assert_eq!(app.prod.app_secret, "newsecret01");
+            assert_eq!(app.dev.app_secret, "devkey001secret");
+        }
+        other => panic!("{other:?}"),
+    }
+}

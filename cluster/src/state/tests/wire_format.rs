@@ -900,6 +900,14 @@ fn samples() -> Vec<(&'static str, Command)> {
                 }],
             }),
         ),
+        (
+            "RotateAppSecret",
+            Command::RotateAppSecret(RotateAppSecret {
+                app_key: APP.into(),
+                new_secret: "secret02".into(),
+                overlap_ms: 5,
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1083,6 +1091,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("DropAbsentRtcMembers", "56"),
         ("ForgetFiles", "57086170706b6579303101026631"),
         ("ExpireHistory", "58086170706b65793031010005616c69636503626f6204776f726b0102"),
+        ("RotateAppSecret", "59086170706b6579303108736563726574303205"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1198,6 +1207,7 @@ fn variant(command: &Command) -> &'static str {
         Command::DropAbsentRtcMembers(_) => "DropAbsentRtcMembers",
         Command::ForgetFiles(_) => "ForgetFiles",
         Command::ExpireHistory(_) => "ExpireHistory",
+        Command::RotateAppSecret(_) => "RotateAppSecret",
     }
 }
 

@@ -1,9 +1,16 @@
-//! History retention through real `meridian cluster run` processes (LIFE-01): the
-//! leader finds messages past their app's retention and removes them through Raft, so
-//! they are gone from every replica's history, and nothing newer goes with them.
+//! Data lifecycle through real processes: history retention (LIFE-01) — the leader
+//! finds messages past their app's retention and removes them through Raft, so they are
+//! gone from every replica's history and nothing newer goes with them — and App Secret
+//! rotation (LIFE-04) with its overlap window.
 
-use std::path::Path;
+mod common;
+
 use std::time::Duration;
+
+use common::{admin_json, binary, Api, FRAME_WAIT};
+use meridian_client::{ConnectOptions, Connection};
+use meridian_proto::ServerFrame;
+use serde_json::json;
 
 use meridian_cluster::admin::generate_credentials;
 use meridian_cluster::state::{
@@ -12,13 +19,9 @@ use meridian_cluster::state::{
 };
 use meridian_cluster::ClusterClient;
 use meridian_regions::AreaCode;
-use meridian_testkit::{eventually, ClusterOptions, ProcessCluster};
+use meridian_testkit::{eventually, ClusterOptions, DevDeployment, ProcessCluster};
 
 const DAY_MS: u64 = 24 * 3600 * 1000;
-
-fn binary() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_meridian"))
-}
 
 async fn write(client: &ClusterClient, command: Command) {
     let envelope = Envelope {
@@ -148,4 +151,88 @@ async fn history_past_its_retention_leaves_every_replica_and_newer_messages_stay
         .await;
         assert_eq!(history(ac.clone()).await.unwrap(), ["yesterday"]);
     }
+}
+
+/// Whether `token` opens a client session for `user`.
+async fn opens_session(ws: &str, app_key: &str, token: &str, user: &str) -> bool {
+    let options = ConnectOptions {
+        url: ws.to_string(),
+        app_key: app_key.to_string(),
+        token: token.to_string(),
+        device_id: format!("{user}-laptop"),
+        platform: "Web".into(),
+        cursor: None,
+        tls: None,
+    };
+    let Ok(mut connection) = Connection::connect(&options).await else {
+        return false;
+    };
+    let opened = matches!(
+        connection.next_within(FRAME_WAIT).await,
+        Ok(ServerFrame::Connected { user_id, .. }) if user_id == user
+    );
+    connection.close().await;
+    opened
+}
+
+// covers: LIFE-04
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_secret_stays_valid_for_its_overlap_and_then_only_the_new_one_is() {
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let ws = dev.ws("SG");
+    let old = Api::new(&dev, "SG", "prod");
+    let old_token = old.token("alice").await;
+    let path = format!("/admin/v1/apps/{}/secret", old.key);
+
+    // Bad input changes nothing: the old secret still signs alone.
+    for bad in [
+        json!({"overlapSeconds": 31 * 24 * 3600}),
+        json!({"newSecret": "short"}),
+    ] {
+        let (status, answer) = admin_json(&dev, "POST", &path, bad.clone()).await;
+        assert_eq!(status, 400, "{bad}: {answer}");
+    }
+    let (status, rotated) = admin_json(&dev, "POST", &path, json!({"overlapSeconds": 4})).await;
+    assert_eq!(status, 200, "{rotated}");
+    let new = Api {
+        secret: rotated["appSecret"].as_str().unwrap().to_string(),
+        ..Api::new(&dev, "SG", "prod")
+    };
+    assert_ne!(new.secret, old.secret);
+    let until_ms = rotated["previousValidUntilMs"].as_u64().unwrap();
+
+    // During the overlap both secrets sign (edges see the rotation within a second),
+    // and tokens issued before and after it open sessions.
+    eventually(
+        Duration::from_secs(5),
+        "the new secret accepted",
+        || async {
+            let (answer, _) = new.form("/user/getToken.json", "userId=bob").await;
+            (answer.status == 200).then_some(())
+        },
+    )
+    .await;
+    let new_token = new.token("bob").await;
+    assert!(
+        meridian_clock::now_ms() < until_ms,
+        "the test ran past the overlap"
+    );
+    old.ok("/user/getToken.json", "userId=carol").await;
+    assert!(opens_session(&ws, &old.key, &old_token, "alice").await);
+    assert!(opens_session(&ws, &new.key, &new_token, "bob").await);
+
+    // After it, only the new one: the old secret's signatures and tokens are refused.
+    eventually(
+        Duration::from_secs(15),
+        "the old secret refused",
+        || async {
+            let (answer, value) = old.form("/user/getToken.json", "userId=carol").await;
+            (answer.status == 401 && value["code"] == 1004).then_some(())
+        },
+    )
+    .await;
+    assert!(meridian_clock::now_ms() >= until_ms);
+    assert!(!opens_session(&ws, &old.key, &old_token, "alice").await);
+    assert!(opens_session(&ws, &new.key, &new_token, "bob").await);
+    new.ok("/user/getToken.json", "userId=dave").await;
 }
