@@ -116,7 +116,9 @@ impl AppDirectory {
         let lookup = match self.cached(app_key) {
             Some(lookup) => lookup,
             None => {
-                let lookup = self.look_up(app_key).await?;
+                // Boxed: four cluster reads make a large future, and every request path
+                // awaits this one (unboxed, debug builds overflowed a thread's stack).
+                let lookup = Box::pin(self.look_up(app_key)).await?;
                 self.remember(app_key, lookup.clone());
                 lookup
             }
