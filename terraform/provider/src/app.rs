@@ -1,5 +1,6 @@
 //! `meridian_app`: an app (tenant) with its `dev` and `prod` credentials, created in the
-//! area whose admin API the provider talks to.
+//! area whose admin API the provider talks to. A changed App Secret is rotated in place
+//! (LIFE-04): the old one stays valid for `secret_overlap_seconds`.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -10,7 +11,8 @@ use tf_provider::{map, AttributePath, Diagnostics, Resource};
 
 use crate::admin::AdminClient;
 use crate::attributes::{
-    check, check_area_code, computed, optional_computed, or_unknown, required, sensitive, text,
+    check, check_area_code, computed, optional, optional_computed, or_unknown, required, sensitive,
+    text,
 };
 use crate::provider::{report, Connection};
 
@@ -34,7 +36,12 @@ pub struct AppState {
     dev_app_secret: Value<String>,
     prod_app_key: Value<String>,
     prod_app_secret: Value<String>,
+    /// How long a rotated-out secret stays valid; only the provider keeps it.
+    secret_overlap_seconds: Value<i64>,
 }
+
+/// A day: time to redeploy app servers and for clients to fetch new tokens.
+const DEFAULT_OVERLAP_SECONDS: i64 = 86_400;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -62,23 +69,30 @@ impl From<App> for AppState {
             dev_app_secret: app.dev.app_secret.into(),
             prod_app_key: app.prod.app_key.into(),
             prod_app_secret: app.prod.app_secret.into(),
+            secret_overlap_seconds: Value::Null,
         }
     }
 }
 
 impl AppState {
     /// Attributes whose change the admin API cannot apply in place: it has no rename and
-    /// no credential rotation, so Terraform replaces the app (deleting its users and
-    /// messages).
-    fn replaced_on_change(&self) -> [(&'static str, &Value<String>); 6] {
+    /// no change of App Key, so Terraform replaces the app (deleting its users and
+    /// messages). Secrets are rotated in place.
+    fn replaced_on_change(&self) -> [(&'static str, &Value<String>); 4] {
         [
             ("name", &self.name),
             ("home_area", &self.home_area),
             ("dev_app_key", &self.dev_app_key),
-            ("dev_app_secret", &self.dev_app_secret),
             ("prod_app_key", &self.prod_app_key),
-            ("prod_app_secret", &self.prod_app_secret),
         ]
+    }
+
+    /// The overlap a rotation keeps the old secret valid for.
+    fn overlap_seconds(&self) -> i64 {
+        match self.secret_overlap_seconds {
+            Value::Value(seconds) => seconds,
+            _ => DEFAULT_OVERLAP_SECONDS,
+        }
     }
 
     /// Each environment's key and secret, by attribute name.
@@ -155,7 +169,7 @@ impl Resource for AppResource {
             version: 1,
             block: Block {
                 description: Description::plain(
-                    "An app (tenant) with a dev and a prod environment, each with its own App Key and Secret. It lives in the area whose admin API the provider talks to. Changing the name, area or credentials replaces it, which deletes its users and messages.",
+                    "An app (tenant) with a dev and a prod environment, each with its own App Key and Secret. It lives in the area whose admin API the provider talks to. A changed App Secret is rotated in place, the old one valid for secret_overlap_seconds; changing the name, area or an App Key replaces the app, which deletes its users and messages.",
                 ),
                 attributes: map! {
                     "id" => computed(text.clone(), "The prod App Key."),
@@ -168,6 +182,7 @@ impl Resource for AppResource {
                     "dev_app_secret" => sensitive(optional_computed(text.clone(), "App Secret of the dev environment; generated unless given with dev_app_key.")),
                     "prod_app_key" => optional_computed(text.clone(), "App Key of the prod environment; generated unless given."),
                     "prod_app_secret" => sensitive(optional_computed(text, "App Secret of the prod environment; generated unless given with prod_app_key.")),
+                    "secret_overlap_seconds" => optional(AttributeType::Number, "When a configured App Secret changes, it is rotated in place and the old one stays valid this long (default 86400, at most 30 days)."),
                 },
                 ..Default::default()
             },
@@ -177,6 +192,15 @@ impl Resource for AppResource {
     async fn validate<'a>(&self, diags: &mut Diagnostics, config: AppState) -> Option<()> {
         check(diags, "name", &config.name, check_name);
         check(diags, "home_area", &config.home_area, check_area_code);
+        check(
+            diags,
+            "secret_overlap_seconds",
+            &config.secret_overlap_seconds,
+            |seconds: &i64| match (0..=30 * 86_400).contains(seconds) {
+                true => Ok(()),
+                false => Err("must be 0 to 2592000 seconds (30 days)".into()),
+            },
+        );
         for [(key_name, key), (secret_name, secret)] in config.credentials() {
             check(diags, key_name, key, check_credential);
             check(diags, secret_name, secret, check_credential);
@@ -210,7 +234,13 @@ impl Resource for AppResource {
         let admin = self.connection.client(diags)?;
         let path = format!("/admin/v1/apps/{}", text(&state.id));
         match admin.get(&path).await {
-            Ok(answer) => Some((parse_app(diags, &answer).unwrap_or(state), private_state)),
+            Ok(answer) => {
+                let read = parse_app(diags, &answer).map(|read| AppState {
+                    secret_overlap_seconds: state.secret_overlap_seconds.clone(),
+                    ..read
+                });
+                Some((read.unwrap_or(state), private_state))
+            }
             // Deleted outside Terraform: gone from the state, planned for creation again.
             Err(error) if error.is_not_found() => None,
             Err(error) => {
@@ -235,6 +265,7 @@ impl Resource for AppResource {
             dev_app_secret: or_unknown(config_state.dev_app_secret),
             prod_app_key: or_unknown(config_state.prod_app_key),
             prod_app_secret: or_unknown(config_state.prod_app_secret),
+            secret_overlap_seconds: config_state.secret_overlap_seconds,
         };
         Some((planned, Default::default()))
     }
@@ -300,7 +331,13 @@ impl Resource for AppResource {
             body["prod"] = prod;
         }
         match admin.post("/admin/v1/apps", &body).await {
-            Ok(answer) => Some((parse_app(diags, &answer)?, planned_private_state)),
+            Ok(answer) => {
+                let created = AppState {
+                    secret_overlap_seconds: planned_state.secret_overlap_seconds,
+                    ..parse_app(diags, &answer)?
+                };
+                Some((created, planned_private_state))
+            }
             Err(error) => {
                 report(diags, "create the app", error);
                 None
@@ -308,16 +345,39 @@ impl Resource for AppResource {
         }
     }
 
-    /// Never reached with a change: every attribute replaces the app.
+    /// Rotates each environment's secret the configuration changed (the only in-place
+    /// change besides the overlap itself).
     async fn update<'a>(
         &self,
-        _diags: &mut Diagnostics,
-        _prior_state: AppState,
+        diags: &mut Diagnostics,
+        prior_state: AppState,
         planned_state: AppState,
         _config_state: AppState,
         planned_private_state: ValueEmpty,
         _provider_meta_state: ValueEmpty,
     ) -> Option<(AppState, ValueEmpty)> {
+        let admin = self.connection.client(diags)?;
+        for ([(_, key), (name, planned)], [_, (_, prior)]) in planned_state
+            .credentials()
+            .into_iter()
+            .zip(prior_state.credentials())
+        {
+            let Value::Value(new_secret) = planned else {
+                continue;
+            };
+            if planned == prior {
+                continue;
+            }
+            let body = json!({
+                "newSecret": new_secret,
+                "overlapSeconds": planned_state.overlap_seconds(),
+            });
+            let path = format!("/admin/v1/apps/{}/secret", text(key));
+            if let Err(error) = admin.post(&path, &body).await {
+                report(diags, &format!("rotate {name}"), error);
+                return None;
+            }
+        }
         Some((planned_state, planned_private_state))
     }
 

@@ -389,6 +389,61 @@ async fn an_app_made_by_terraform_serves_the_api_its_drift_shows_and_destroy_rem
     .await;
 }
 
+// covers: LIFE-04
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_app_secret_is_rotated_in_place_and_the_old_one_overlaps() {
+    let dev = Dev::start().await;
+    let app_tf = |secret: &str| {
+        format!(
+            r#"{PROVIDER_TF}
+resource "meridian_app" "rotating" {{
+  name                   = "rotating"
+  prod_app_key           = "rotatingprod01"
+  prod_app_secret        = "{secret}"
+  secret_overlap_seconds = 3600
+}}
+"#
+        )
+    };
+    let terraform = Terraform::with_main_tf(&app_tf("firstsecret01"), &dev.vars());
+    terraform.ok(&["init", "-no-color"]);
+    terraform.ok(&["apply", "-no-color", "-auto-approve"]);
+    let api = dev.deployment.api("SG");
+    let (status, answer) = get_token(&api, "rotatingprod01", "firstsecret01", "before").await;
+    assert_eq!(status, 200, "{answer}");
+
+    // A new secret in the configuration is an in-place update, not a new app.
+    std::fs::write(
+        terraform.config_dir().join("main.tf"),
+        app_tf("secondsecret02"),
+    )
+    .unwrap();
+    let (code, plan) = terraform.plan();
+    assert_eq!(code, 2, "{plan}");
+    assert!(plan.contains("updated in-place"), "{plan}");
+    assert!(!plan.contains("replace"), "{plan}");
+    terraform.ok(&["apply", "-no-color", "-auto-approve"]);
+    assert_eq!(terraform.plan().0, 0);
+
+    // Both secrets sign during the overlap (edges see the rotation within a second),
+    // and the user made before it is still there.
+    eventually(Duration::from_secs(5), "the new secret accepted", || {
+        let api = &api;
+        async move {
+            let (status, _) = get_token(api, "rotatingprod01", "secondsecret02", "after").await;
+            (status == 200).then_some(())
+        }
+    })
+    .await;
+    let (status, answer) = get_token(&api, "rotatingprod01", "firstsecret01", "during").await;
+    assert_eq!(status, 200, "the old secret overlaps: {answer}");
+    let (status, answer) = dev
+        .admin_call("GET", "/admin/v1/apps/rotatingprod01/users/before", None)
+        .await;
+    assert_eq!(status, 200, "the app was kept: {answer}");
+    terraform.ok(&["destroy", "-no-color", "-auto-approve"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terraform_test_passes_on_examples_local_and_leaves_nothing_behind() {
     let dev = Dev::start().await;
