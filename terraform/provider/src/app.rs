@@ -236,7 +236,7 @@ impl Resource for AppResource {
         match admin.get(&path).await {
             Ok(answer) => {
                 let read = parse_app(diags, &answer).map(|read| AppState {
-                    secret_overlap_seconds: state.secret_overlap_seconds.clone(),
+                    secret_overlap_seconds: state.secret_overlap_seconds,
                     ..read
                 });
                 Some((read.unwrap_or(state), private_state))
