@@ -206,6 +206,19 @@ pub(super) fn list(
 }
 
 /// Removes every setting of an app environment.
+/// Forgets how an erased user sees its conversations (LIFE-02): settings, levels, its
+/// list, read marks, cleared and hidden messages.
+pub(super) fn erase_user(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    user_id: &str,
+) -> Result<(), CommandError> {
+    for family in keys::PER_APP {
+        state.delete_prefix(&keys::of_user(family, app_key, user_id))?;
+    }
+    Ok(())
+}
+
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
     for family in keys::PER_APP {
         state.delete_prefix(&of_app(family, app_key))?;

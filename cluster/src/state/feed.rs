@@ -148,6 +148,15 @@ pub(super) fn append_stored(
     Ok(users)
 }
 
+/// Forgets an erased user's inbox (LIFE-02): its sync has nothing left to find.
+pub(super) fn erase_inbox(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    user_id: &str,
+) -> Result<(), CommandError> {
+    Ok(state.delete_prefix(&keys::inbox(app_key, user_id))?)
+}
+
 /// Removes what [`append_stored`] indexed for a message that is going (LIFE-01).
 pub(super) fn forget_stored(state: &mut Overlay<'_>, app_key: &str, message: &Message) {
     for key in sync_indexes(app_key, &message.conversation, message.pos).0 {

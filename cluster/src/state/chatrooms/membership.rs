@@ -166,6 +166,21 @@ pub(in crate::state) fn leave(
     announce(state, app_key, room_id, Vec::new(), left, false)
 }
 
+/// Takes an erased user out of every room it is in (LIFE-02).
+pub(in crate::state) fn leave_all(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    user_id: &str,
+) -> Result<(), CommandError> {
+    let room_ids: Vec<String> = state.scan(&keys::user_rooms(app_key, user_id))?;
+    let user = [user_id.to_string()];
+    for room_id in room_ids {
+        leave(ctx, state, app_key, &room_id, &user, RoomCause::Requested)?;
+    }
+    Ok(())
+}
+
 /// A client session joins a room (leaving any other).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JoinChatroom {

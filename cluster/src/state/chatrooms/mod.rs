@@ -21,7 +21,7 @@ pub use entries::{
     MAX_ENTRY_VALUE_BYTES,
 };
 use membership::{announce, expire_offline};
-pub(in crate::state) use membership::{may_speak, members, message_accepted};
+pub(in crate::state) use membership::{leave_all, may_speak, members, message_accepted};
 pub use membership::{
     ChatroomMemberOffline, JoinChatroom, QuitChatroom, AUTO_EXIT_MESSAGES, AUTO_EXIT_MS,
 };

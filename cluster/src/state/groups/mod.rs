@@ -278,6 +278,25 @@ pub(super) fn of_user(
     Ok(groups)
 }
 
+/// Takes an erased user out of every group it is in (LIFE-02); the others are told.
+pub(in crate::state) fn leave_all(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    user_id: &str,
+) -> Result<(), CommandError> {
+    let group_ids: Vec<String> = state.scan(&keys::user_groups(app_key, user_id))?;
+    for group_id in group_ids {
+        let quit = QuitGroup {
+            app_key: app_key.to_string(),
+            group_id,
+            user_ids: vec![user_id.to_string()],
+        };
+        quit.apply(ctx, state)?;
+    }
+    Ok(())
+}
+
 /// Removes every group of an app environment.
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
     for family in keys::PER_APP {

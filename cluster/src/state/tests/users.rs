@@ -235,3 +235,101 @@ fn tags_are_bounded() {
     assert!(matches!(&out[2], Err(CommandError::Invalid { .. })));
     assert!(matches!(&out[3], Ok(Output::User(u)) if u.tags == vec!["x".repeat(40)]));
 }
+
+// covers: LIFE-02
+#[test]
+fn an_erased_user_leaves_every_membership_and_its_conversation_state_goes() {
+    let (_dir, tree) = tree();
+    let app = || "prodkey001".to_string();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    let setup = [
+        join("g1", vec!["gone".into(), "bob".into()]),
+        envelope(Command::UltraGroup(ChangeUltraGroup {
+            app_key: app(),
+            group_id: "u1".into(),
+            change: UltraGroupChange::Create {
+                name: "U".into(),
+                owner: "bob".into(),
+            },
+        })),
+        envelope(Command::UltraGroup(ChangeUltraGroup {
+            app_key: app(),
+            group_id: "u1".into(),
+            change: UltraGroupChange::Join {
+                user_ids: vec!["gone".into()],
+            },
+        })),
+        envelope(Command::CreateChatrooms(CreateChatrooms {
+            app_key: app(),
+            rooms: vec![("r1".into(), "One".into())],
+        })),
+        envelope(Command::JoinChatroom(JoinChatroom {
+            app_key: app(),
+            room_id: "r1".into(),
+            user_id: "gone".into(),
+        })),
+    ];
+    assert!(run(&tree, &setup).iter().all(Result::is_ok));
+    publish(&tree, vec![private_text("gone", "bob", "hello")]).unwrap();
+    let conversations = |user: &str| match query(
+        &tree,
+        &Query::Conversations {
+            app_key: app(),
+            user_id: user.into(),
+            limit: 10,
+        },
+    ) {
+        Ok(QueryOutput::ConversationList(list)) => list.len(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(conversations("gone"), 2, "the private chat and g1");
+
+    let erase = envelope(Command::DeleteUsers(DeleteUsers {
+        app_key: app(),
+        user_ids: vec!["gone".into()],
+    }));
+    assert!(run(&tree, &[erase])[0].is_ok());
+
+    match query(
+        &tree,
+        &Query::GroupMembers {
+            app_key: app(),
+            group_id: "g1".into(),
+        },
+    ) {
+        Ok(QueryOutput::Members(group, members)) => {
+            assert_eq!(group.members, 1);
+            assert_eq!(members.len(), 1, "{members:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let is_member = query(
+        &tree,
+        &Query::UltraGroup {
+            app_key: app(),
+            group_id: "u1".into(),
+            question: UltraGroupQuestion::IsMember {
+                user_id: "gone".into(),
+            },
+        },
+    );
+    assert!(matches!(
+        is_member,
+        Ok(QueryOutput::UltraGroup(UltraGroupAnswer::Flag(false)))
+    ));
+    match query(
+        &tree,
+        &Query::RoomMembers {
+            app_key: app(),
+            room_id: "r1".into(),
+        },
+    ) {
+        Ok(QueryOutput::RoomMembers(members)) => assert_eq!(members, []),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(conversations("gone"), 0);
+    assert_eq!(sync_of(&tree, "gone", 0, 100).messages, []);
+    // bob keeps his side of the conversation.
+    assert_eq!(conversations("bob"), 2);
+    assert_eq!(sync_of(&tree, "bob", 0, 100).messages.len(), 1);
+}

@@ -528,6 +528,22 @@ fn edit(
     })
 }
 
+/// Takes an erased user out of every ultra group it is in (LIFE-02).
+pub(in crate::state) fn leave_all(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    user_id: &str,
+) -> Result<(), CommandError> {
+    let quit = UltraGroupChange::Quit {
+        user_ids: vec![user_id.to_string()],
+    };
+    for group_id in of_user(state, app_key, user_id)? {
+        change(ctx, state, app_key, &group_id, &quit)?;
+    }
+    Ok(())
+}
+
 /// The ultra groups `user_id` belongs to.
 pub(super) fn of_user(
     state: &impl StateRead,
