@@ -1,15 +1,19 @@
 //! Push notification providers (SPEC §3.8, PUSH-02): Apple's APNs (HTTP/2 + ES256 provider
-//! JWT), Firebase Cloud Messaging HTTP v1 (OAuth2 service account), and a generic webhook.
+//! JWT), Firebase Cloud Messaging HTTP v1 (OAuth2 service account), and a generic webhook;
+//! and the Chinese Android vendor channels (PUSH-05): Huawei Push Kit and Xiaomi MiPush.
 //! Each sender speaks the provider's real protocol and reports an [`Outcome`] the push
 //! gateway acts on. With the `fake` feature, [`fake`] has local servers speaking the same
 //! protocols, so tests run against real sockets.
 
+mod access_token;
 mod apns;
 mod credentials;
 mod fcm;
 mod http;
+mod huawei;
 mod jwt;
 mod webhook;
+mod xiaomi;
 
 #[cfg(feature = "fake")]
 pub mod fake;
@@ -22,9 +26,13 @@ use meridian_rpc::OutboundClient;
 use rustls::pki_types::CertificateDer;
 
 pub use credentials::{
-    ApnsCredentials, FcmCredentials, WebhookTarget, APNS_PRODUCTION_ENDPOINT,
-    APNS_SANDBOX_ENDPOINT, FCM_ENDPOINT, FCM_TOKEN_URI,
+    ApnsCredentials, FcmCredentials, HuaweiCredentials, WebhookTarget, XiaomiCredentials,
+    APNS_PRODUCTION_ENDPOINT, APNS_SANDBOX_ENDPOINT, FCM_ENDPOINT, FCM_TOKEN_URI, HUAWEI_ENDPOINT,
+    HUAWEI_TOKEN_URI, XIAOMI_ENDPOINT,
 };
+
+pub use huawei::HUAWEI_MAX_MESSAGE_BYTES;
+pub use xiaomi::XIAOMI_MAX_PAYLOAD_BYTES;
 
 /// The largest APNs payload Apple accepts for an alert notification.
 pub const APNS_MAX_PAYLOAD_BYTES: usize = 4096;
@@ -89,7 +97,8 @@ struct Inner {
     /// HTTP/2 or HTTP/1.1 by ALPN; APNs requests ask for HTTP/2 and get it or fail.
     client: OutboundClient,
     apns_jwts: Mutex<HashMap<apns::JwtKey, apns::CachedJwt>>,
-    fcm_tokens: Mutex<HashMap<fcm::TokenKey, fcm::TokenSlot>>,
+    /// OAuth2-style access tokens of every provider that issues them.
+    tokens: access_token::TokenCache,
 }
 
 impl std::fmt::Debug for PushClient {
@@ -105,7 +114,7 @@ impl PushClient {
             inner: Arc::new(Inner {
                 client,
                 apns_jwts: Mutex::new(HashMap::new()),
-                fcm_tokens: Mutex::new(HashMap::new()),
+                tokens: access_token::TokenCache::default(),
             }),
         }
     }

@@ -8,9 +8,14 @@
 //!   RS256 assertion, `grant_type`, `aud`, `scope`) and `messages:send` (verifies the
 //!   bearer token it issued and the project).
 //! - [`FakeWebhook`]: plain HTTP; records JSON bodies with the request URI.
+//! - [`FakeHuawei`]: TLS; Huawei's OAuth2 client-credentials endpoint (verifies app id and
+//!   secret) and Push Kit's `messages:send` (verifies the bearer token it issued for that
+//!   app, the message shape and its 4096-byte limit).
+//! - [`FakeXiaomi`]: TLS; MiPush's `/v3/message/regid` (verifies `Authorization:
+//!   key=<AppSecret>`, the package name, required fields and lengths).
 //!
 //! The TLS fakes present a self-signed certificate for `localhost` and 127.0.0.1: pass
-//! [`FakeApns::ca_cert`] / [`FakeFcm::ca_cert`] to [`crate::PushClient::new`]. Starting
+//! the fake's `ca_cert()` to [`crate::PushClient::new`]. Starting
 //! a fake panics when it cannot bind a loopback port (they are test helpers). A fake
 //! stops serving when dropped.
 
@@ -40,16 +45,22 @@ use tokio::task::JoinSet;
 
 use crate::fcm::{JWT_BEARER_GRANT, SCOPE};
 use crate::jwt::parse;
-use crate::{ApnsCredentials, FcmCredentials, APNS_MAX_PAYLOAD_BYTES};
+use crate::{
+    ApnsCredentials, FcmCredentials, HuaweiCredentials, XiaomiCredentials, APNS_MAX_PAYLOAD_BYTES,
+};
 use meridian_clock::now_secs;
 
 mod apns;
 mod fcm;
+mod huawei;
 mod webhook;
+mod xiaomi;
 
 pub use apns::FakeApns;
 pub use fcm::FakeFcm;
+pub use huawei::FakeHuawei;
 pub use webhook::FakeWebhook;
+pub use xiaomi::FakeXiaomi;
 
 /// TEST-ONLY RSA key for fake FCM service accounts: ring verifies RSA but cannot
 /// generate RSA keys, so one fixed key (made with `openssl genpkey`) ships with the
@@ -128,6 +139,31 @@ impl Recorder {
                 self.received().len()
             ))
         }
+    }
+}
+
+/// What a vendor fake was told to answer for particular device tokens.
+#[derive(Default)]
+struct DeviceRules {
+    gone: Mutex<HashSet<String>>,
+    limited: Mutex<HashSet<String>>,
+}
+
+impl DeviceRules {
+    fn mark_gone(&self, device_token: &str) {
+        lock(&self.gone).insert(device_token.to_string());
+    }
+
+    fn rate_limit(&self, device_token: &str) {
+        lock(&self.limited).insert(device_token.to_string());
+    }
+
+    fn is_gone(&self, device_token: &str) -> bool {
+        lock(&self.gone).contains(device_token)
+    }
+
+    fn is_limited(&self, device_token: &str) -> bool {
+        lock(&self.limited).contains(device_token)
     }
 }
 

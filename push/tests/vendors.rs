@@ -1,0 +1,315 @@
+//! PUSH-05: the Chinese Android vendor channels against their local fakes, through real
+//! sockets (TLS).
+
+use std::time::Duration;
+
+use meridian_push::fake::{FakeHuawei, FakeXiaomi};
+use meridian_push::{HuaweiCredentials, Notification, Outcome, PushClient, XiaomiCredentials};
+
+const WAIT: Duration = Duration::from_secs(10);
+const PACKAGE: &str = "com.example.chat";
+
+fn notification(token: &str, id: &str) -> Notification {
+    Notification {
+        device_token: token.to_string(),
+        title: "Alice".to_string(),
+        body: "hello there".to_string(),
+        data: Some("{\"conv\":\"c1\"}".to_string()),
+        id: id.to_string(),
+        user_id: "bob".to_string(),
+    }
+}
+
+fn is_retry_after(outcome: &Outcome, secs: u64) -> bool {
+    matches!(outcome, Outcome::Retry { after: Some(after), .. } if *after == Duration::from_secs(secs))
+}
+
+// ---------------------------------------------------------------------------- Huawei
+
+// covers: PUSH-05
+#[tokio::test]
+async fn huawei_delivers_with_one_access_token_for_several_sends() {
+    let huawei = FakeHuawei::start().await;
+    let client = PushClient::new(vec![huawei.ca_cert()]);
+    let creds = huawei.credentials();
+    assert_eq!(creds.validate(), Ok(()));
+
+    for i in 0..3 {
+        let n = notification(&format!("hw-token-{i}"), &format!("msg-{i}"));
+        assert_eq!(client.send_huawei(&creds, &n).await, Outcome::Delivered);
+    }
+
+    assert_eq!(huawei.tokens_issued(), 1);
+    assert_eq!(huawei.requests(), 4, "one token request, three sends");
+    let pushes = huawei.wait_for(3, WAIT).await.unwrap();
+    let push = &pushes[2];
+    assert_eq!(push.uri, format!("/v1/{}/messages:send", creds.app_id));
+    assert_eq!(push.device_token, "hw-token-2");
+    assert_eq!(
+        (push.title.as_str(), push.body.as_str()),
+        ("Alice", "hello there")
+    );
+    assert_eq!(push.data.as_deref(), Some("{\"conv\":\"c1\"}"));
+    assert_eq!(push.id, "msg-2");
+    assert_eq!(push.json["validate_only"], false);
+    assert_eq!(
+        push.json["message"]["android"]["notification"]["click_action"]["type"],
+        3
+    );
+}
+
+// covers: PUSH-05
+#[tokio::test]
+async fn huawei_concurrent_sends_fetch_one_access_token() {
+    let huawei = FakeHuawei::start().await;
+    let client = PushClient::new(vec![huawei.ca_cert()]);
+    let creds = huawei.credentials();
+
+    let sends = (0..8).map(|i| {
+        let (client, creds) = (client.clone(), creds.clone());
+        tokio::spawn(async move {
+            let n = notification(&format!("hw-{i}"), &format!("m{i}"));
+            client.send_huawei(&creds, &n).await
+        })
+    });
+    for send in sends.collect::<Vec<_>>() {
+        assert_eq!(send.await.unwrap(), Outcome::Delivered);
+    }
+
+    assert_eq!(huawei.tokens_issued(), 1);
+    assert_eq!(huawei.wait_for(8, WAIT).await.unwrap().len(), 8);
+}
+
+// covers: PUSH-05
+#[tokio::test]
+async fn huawei_invalid_token_is_token_gone() {
+    let huawei = FakeHuawei::start().await;
+    let client = PushClient::new(vec![huawei.ca_cert()]);
+    let creds = huawei.credentials();
+    huawei.mark_gone("old-token");
+
+    let gone = client
+        .send_huawei(&creds, &notification("old-token", "m"))
+        .await;
+    let live = client
+        .send_huawei(&creds, &notification("new-token", "m"))
+        .await;
+
+    assert_eq!(gone, Outcome::TokenGone);
+    assert_eq!(live, Outcome::Delivered);
+    let pushes = huawei.wait_for(1, WAIT).await.unwrap();
+    assert_eq!(pushes.len(), 1);
+    assert_eq!(pushes[0].device_token, "new-token");
+}
+
+// covers: PUSH-05
+#[tokio::test]
+async fn huawei_flow_control_is_retry_with_retry_after() {
+    let huawei = FakeHuawei::start().await;
+    let client = PushClient::new(vec![huawei.ca_cert()]);
+    let creds = huawei.credentials();
+    huawei.rate_limit("busy-token");
+
+    let outcome = client
+        .send_huawei(&creds, &notification("busy-token", "m"))
+        .await;
+
+    assert!(is_retry_after(&outcome, 5), "{outcome:?}");
+    assert!(huawei.received().is_empty());
+}
+
+// covers: PUSH-05
+#[tokio::test]
+async fn huawei_wrong_secret_is_rejected_with_the_oauth_error() {
+    let huawei = FakeHuawei::start().await;
+    let client = PushClient::new(vec![huawei.ca_cert()]);
+    let wrong = HuaweiCredentials {
+        app_secret: "not-the-secret".into(),
+        ..huawei.credentials()
+    };
+
+    let outcome = client
+        .send_huawei(&wrong, &notification("device", "m"))
+        .await;
+
+    assert_eq!(
+        outcome,
+        Outcome::Rejected {
+            reason: "Huawei token endpoint 400: 1101: client secret invalid".into()
+        }
+    );
+    assert_eq!(huawei.tokens_issued(), 0);
+    assert!(huawei.received().is_empty());
+}
+
+// covers: PUSH-05
+#[tokio::test]
+async fn huawei_expired_access_token_is_refreshed_once() {
+    let huawei = FakeHuawei::start().await;
+    let client = PushClient::new(vec![huawei.ca_cert()]);
+    let creds = huawei.credentials();
+    let n = notification("device", "m");
+    assert_eq!(client.send_huawei(&creds, &n).await, Outcome::Delivered);
+    huawei.expire_access_tokens();
+
+    assert_eq!(client.send_huawei(&creds, &n).await, Outcome::Delivered);
+
+    assert_eq!(huawei.tokens_issued(), 2);
+    // token, send, refused send (80200003), token, send
+    assert_eq!(huawei.requests(), 5);
+    assert_eq!(huawei.wait_for(2, WAIT).await.unwrap().len(), 2);
+}
+
+// covers: PUSH-05
+#[tokio::test]
+async fn huawei_oversize_message_is_rejected_without_sending() {
+    let huawei = FakeHuawei::start().await;
+    let client = PushClient::new(vec![huawei.ca_cert()]);
+    let creds = huawei.credentials();
+    let mut n = notification("device", "big");
+    n.body = "x".repeat(meridian_push::HUAWEI_MAX_MESSAGE_BYTES);
+
+    let outcome = client.send_huawei(&creds, &n).await;
+
+    assert!(
+        matches!(&outcome, Outcome::Rejected { reason } if reason.contains("4096")),
+        "{outcome:?}"
+    );
+    assert_eq!(huawei.requests(), 0);
+}
+
+// ---------------------------------------------------------------------------- Xiaomi
+// MiPush authorises each request with the AppSecret itself: there is no access token
+// to expire or refresh.
+
+// covers: PUSH-05
+#[tokio::test]
+async fn xiaomi_delivers_a_notification_to_the_regid() {
+    let xiaomi = FakeXiaomi::start().await;
+    let client = PushClient::new(vec![xiaomi.ca_cert()]);
+    let creds = xiaomi.credentials(PACKAGE);
+    assert_eq!(creds.validate(), Ok(()));
+
+    let outcome = client
+        .send_xiaomi(&creds, &notification("mi-regid-1", "msg-1"))
+        .await;
+
+    assert_eq!(outcome, Outcome::Delivered);
+    let pushes = xiaomi.wait_for(1, WAIT).await.unwrap();
+    let push = &pushes[0];
+    assert_eq!(push.uri, "/v3/message/regid");
+    assert_eq!(
+        push.headers["authorization"],
+        format!("key={}", creds.app_secret)
+    );
+    assert_eq!(push.device_token, "mi-regid-1");
+    assert_eq!(
+        (push.title.as_str(), push.body.as_str()),
+        ("Alice", "hello there")
+    );
+    assert_eq!(push.data.as_deref(), Some("{\"conv\":\"c1\"}"));
+    assert_eq!(push.id, "msg-1");
+    assert_eq!(push.json["restricted_package_name"], PACKAGE);
+    assert_eq!(push.json["pass_through"], "0");
+}
+
+// covers: PUSH-05
+#[tokio::test]
+async fn xiaomi_invalid_regid_is_token_gone() {
+    let xiaomi = FakeXiaomi::start().await;
+    let client = PushClient::new(vec![xiaomi.ca_cert()]);
+    let creds = xiaomi.credentials(PACKAGE);
+    xiaomi.mark_gone("old-regid");
+
+    let gone = client
+        .send_xiaomi(&creds, &notification("old-regid", "m"))
+        .await;
+    let live = client
+        .send_xiaomi(&creds, &notification("new-regid", "m"))
+        .await;
+
+    assert_eq!(gone, Outcome::TokenGone);
+    assert_eq!(live, Outcome::Delivered);
+    assert_eq!(xiaomi.wait_for(1, WAIT).await.unwrap().len(), 1);
+    assert_eq!(xiaomi.received()[0].device_token, "new-regid");
+}
+
+// covers: PUSH-05
+#[tokio::test]
+async fn xiaomi_too_frequent_is_retry() {
+    let xiaomi = FakeXiaomi::start().await;
+    let client = PushClient::new(vec![xiaomi.ca_cert()]);
+    let creds = xiaomi.credentials(PACKAGE);
+    xiaomi.rate_limit("busy-regid");
+
+    let outcome = client
+        .send_xiaomi(&creds, &notification("busy-regid", "m"))
+        .await;
+
+    assert!(
+        matches!(&outcome, Outcome::Retry { reason, .. } if reason.starts_with("Xiaomi 10027")),
+        "{outcome:?}"
+    );
+    assert!(xiaomi.received().is_empty());
+}
+
+// covers: PUSH-05
+#[tokio::test]
+async fn xiaomi_wrong_secret_or_package_is_rejected_with_the_vendor_error() {
+    let xiaomi = FakeXiaomi::start().await;
+    let client = PushClient::new(vec![xiaomi.ca_cert()]);
+    let creds = xiaomi.credentials(PACKAGE);
+    let wrong_secret = XiaomiCredentials {
+        app_secret: "WRONGSECRET".into(),
+        ..creds.clone()
+    };
+    let wrong_package = XiaomiCredentials {
+        package_name: "com.example.other".into(),
+        ..creds
+    };
+
+    let n = notification("regid", "m");
+    let secret = client.send_xiaomi(&wrong_secret, &n).await;
+    let package = client.send_xiaomi(&wrong_package, &n).await;
+
+    assert_eq!(
+        secret,
+        Outcome::Rejected {
+            reason: "Xiaomi 21301: Authentication failed".into()
+        }
+    );
+    assert_eq!(
+        package,
+        Outcome::Rejected {
+            reason: "Xiaomi 22022: Invalid package name".into()
+        }
+    );
+    assert_eq!(xiaomi.requests(), 2);
+    assert!(xiaomi.received().is_empty());
+}
+
+// covers: PUSH-05
+#[tokio::test]
+async fn xiaomi_long_text_is_shortened_and_a_large_payload_never_sent() {
+    let xiaomi = FakeXiaomi::start().await;
+    let client = PushClient::new(vec![xiaomi.ca_cert()]);
+    let creds = xiaomi.credentials(PACKAGE);
+    let mut long = notification("regid", "long");
+    long.title = "t".repeat(80);
+    long.body = "b".repeat(300);
+    let mut large = notification("regid", "large");
+    large.data = Some("x".repeat(meridian_push::XIAOMI_MAX_PAYLOAD_BYTES));
+
+    // The fake refuses a title of 50 characters or more, as MiPush does.
+    assert_eq!(client.send_xiaomi(&creds, &long).await, Outcome::Delivered);
+    let refused = client.send_xiaomi(&creds, &large).await;
+
+    assert!(
+        matches!(&refused, Outcome::Rejected { reason } if reason.contains("4096")),
+        "{refused:?}"
+    );
+    assert_eq!(xiaomi.requests(), 1);
+    let push = &xiaomi.wait_for(1, WAIT).await.unwrap()[0];
+    assert_eq!(push.title.chars().count(), 49);
+    assert!(push.title.ends_with('…') && push.body.ends_with('…'));
+}
