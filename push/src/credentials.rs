@@ -12,6 +12,8 @@ pub const HUAWEI_ENDPOINT: &str = "https://push-api.cloud.huawei.com";
 /// Mainland China; devices elsewhere are reached through the regional hosts Xiaomi lists
 /// (e.g. `https://sgp-api.xmpush.global.xiaomi.com`).
 pub const XIAOMI_ENDPOINT: &str = "https://api.xmpush.xiaomi.com";
+/// Mainland China; `https://api-intl.push.oppomobile.com` reaches devices elsewhere.
+pub const OPPO_ENDPOINT: &str = "https://api.push.oppomobile.com";
 
 const REDACTED: &str = "<redacted>";
 
@@ -73,6 +75,16 @@ pub struct XiaomiCredentials {
     pub endpoint: String,
 }
 
+/// An OPPO PUSH app: its AppKey and MasterSecret sign the requests for an auth token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OppoCredentials {
+    pub app_key: String,
+    pub master_secret: String,
+    #[serde(default = "default_oppo_endpoint")]
+    pub endpoint: String,
+}
+
 /// A generic webhook that receives each notification as JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -102,6 +114,10 @@ fn default_huawei_endpoint() -> String {
 
 fn default_xiaomi_endpoint() -> String {
     XIAOMI_ENDPOINT.to_string()
+}
+
+fn default_oppo_endpoint() -> String {
+    OPPO_ENDPOINT.to_string()
 }
 
 impl ApnsCredentials {
@@ -153,6 +169,14 @@ impl XiaomiCredentials {
     pub fn validate(&self) -> Result<(), String> {
         secret("appSecret", &self.app_secret)?;
         android_package("packageName", &self.package_name)?;
+        http_url("endpoint", &self.endpoint)
+    }
+}
+
+impl OppoCredentials {
+    pub fn validate(&self) -> Result<(), String> {
+        secret("appKey", &self.app_key)?;
+        secret("masterSecret", &self.master_secret)?;
         http_url("endpoint", &self.endpoint)
     }
 }
@@ -251,6 +275,16 @@ impl std::fmt::Debug for XiaomiCredentials {
         f.debug_struct("XiaomiCredentials")
             .field("app_secret", &REDACTED)
             .field("package_name", &self.package_name)
+            .field("endpoint", &self.endpoint)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for OppoCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OppoCredentials")
+            .field("app_key", &self.app_key)
+            .field("master_secret", &REDACTED)
             .field("endpoint", &self.endpoint)
             .finish()
     }
@@ -420,10 +454,28 @@ mod tests {
         assert!(serde_json::from_value::<XiaomiCredentials>(unknown).is_err());
     }
 
+    fn oppo() -> OppoCredentials {
+        serde_json::from_value(serde_json::json!({"appKey": "oppo-key", "masterSecret": "s3cr3t"}))
+            .unwrap()
+    }
+
+    // covers: PUSH-05
+    #[test]
+    fn oppo_credentials_default_to_production_and_validate() {
+        let oppo = oppo();
+        assert_eq!(oppo.endpoint, OPPO_ENDPOINT);
+        assert_eq!(oppo.validate(), Ok(()));
+        let empty = OppoCredentials {
+            master_secret: String::new(),
+            ..oppo
+        };
+        assert!(empty.validate().unwrap_err().starts_with("masterSecret"));
+    }
+
     // covers: PUSH-05
     #[test]
     fn vendor_debug_never_prints_secrets() {
-        let text = format!("{:?} {:?}", huawei(), xiaomi());
+        let text = format!("{:?} {:?} {:?}", huawei(), xiaomi(), oppo());
         assert!(text.contains("104123456") && text.contains("com.example.chat"));
         assert!(!text.contains("s3cr3t"), "{text}");
     }

@@ -1,6 +1,6 @@
 //! Push notification providers (SPEC §3.8, PUSH-02): Apple's APNs (HTTP/2 + ES256 provider
 //! JWT), Firebase Cloud Messaging HTTP v1 (OAuth2 service account), and a generic webhook;
-//! and the Chinese Android vendor channels (PUSH-05): Huawei Push Kit and Xiaomi MiPush.
+//! and the Chinese Android vendor channels (PUSH-05): Huawei Push Kit, Xiaomi MiPush and OPPO PUSH.
 //! Each sender speaks the provider's real protocol and reports an [`Outcome`] the push
 //! gateway acts on. With the `fake` feature, [`fake`] has local servers speaking the same
 //! protocols, so tests run against real sockets.
@@ -12,6 +12,8 @@ mod fcm;
 mod http;
 mod huawei;
 mod jwt;
+mod oppo;
+mod sign;
 mod webhook;
 mod xiaomi;
 
@@ -26,12 +28,13 @@ use meridian_rpc::OutboundClient;
 use rustls::pki_types::CertificateDer;
 
 pub use credentials::{
-    ApnsCredentials, FcmCredentials, HuaweiCredentials, WebhookTarget, XiaomiCredentials,
-    APNS_PRODUCTION_ENDPOINT, APNS_SANDBOX_ENDPOINT, FCM_ENDPOINT, FCM_TOKEN_URI, HUAWEI_ENDPOINT,
-    HUAWEI_TOKEN_URI, XIAOMI_ENDPOINT,
+    ApnsCredentials, FcmCredentials, HuaweiCredentials, OppoCredentials, WebhookTarget,
+    XiaomiCredentials, APNS_PRODUCTION_ENDPOINT, APNS_SANDBOX_ENDPOINT, FCM_ENDPOINT,
+    FCM_TOKEN_URI, HUAWEI_ENDPOINT, HUAWEI_TOKEN_URI, OPPO_ENDPOINT, XIAOMI_ENDPOINT,
 };
 
 pub use huawei::HUAWEI_MAX_MESSAGE_BYTES;
+pub use oppo::OPPO_MAX_PARAMETERS_CHARS;
 pub use xiaomi::XIAOMI_MAX_PAYLOAD_BYTES;
 
 /// The largest APNs payload Apple accepts for an alert notification.
@@ -85,6 +88,16 @@ impl Outcome {
     }
 }
 
+/// The first `max` characters, the last one an ellipsis when something was cut.
+pub(crate) fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut short: String = text.chars().take(max - 1).collect();
+    short.push('…');
+    short
+}
+
 /// Sends to every provider through one [`OutboundClient`] (the same client Meridian uses
 /// for app-server callbacks); cheap to clone (clones share connections and cached
 /// provider tokens).
@@ -132,5 +145,18 @@ impl PushClient {
             Ok(client) => Self::with_client(client),
             Err(e) => panic!("push client: unusable extra root certificate: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // covers: PUSH-05
+    #[test]
+    fn long_titles_are_shortened_by_characters() {
+        assert_eq!(shorten("hello", 5), "hello");
+        assert_eq!(shorten("你好世界呀", 4), "你好世…");
+        assert_eq!(shorten(&"x".repeat(60), 49).chars().count(), 49);
     }
 }

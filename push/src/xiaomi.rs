@@ -6,7 +6,7 @@ use http::Request;
 use serde_json::json;
 
 use crate::http::{exchange, Answer, AnswerExt, USER_AGENT};
-use crate::{Notification, Outcome, PushClient, XiaomiCredentials};
+use crate::{shorten, Notification, Outcome, PushClient, XiaomiCredentials};
 
 /// The longest `payload` (the data the app reads on a tap) this sender passes on.
 pub const XIAOMI_MAX_PAYLOAD_BYTES: usize = 4096;
@@ -64,16 +64,6 @@ impl PushClient {
     }
 }
 
-/// The first `max` characters, the last one an ellipsis when something was cut.
-fn shorten(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut short: String = text.chars().take(max - 1).collect();
-    short.push('…');
-    short
-}
-
 fn outcome(answer: &Answer) -> Outcome {
     let json = answer.json();
     if answer.status == 200 && json["result"] == "ok" {
@@ -124,17 +114,6 @@ mod tests {
         assert_eq!(
             outcome(&answer(auth)),
             Outcome::rejected("Xiaomi 21301: Authentication failed")
-        );
-    }
-
-    // covers: PUSH-05
-    #[test]
-    fn long_titles_are_shortened_by_characters() {
-        assert_eq!(shorten("hello", 5), "hello");
-        assert_eq!(shorten("你好世界呀", 4), "你好世…");
-        assert_eq!(
-            shorten(&"x".repeat(60), MAX_TITLE_CHARS).chars().count(),
-            49
         );
     }
 }

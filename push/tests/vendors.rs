@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
-use meridian_push::fake::{FakeHuawei, FakeXiaomi};
-use meridian_push::{HuaweiCredentials, Notification, Outcome, PushClient, XiaomiCredentials};
+use meridian_push::fake::{FakeHuawei, FakeOppo, FakeXiaomi};
+use meridian_push::{
+    HuaweiCredentials, Notification, OppoCredentials, Outcome, PushClient, XiaomiCredentials,
+};
 
 const WAIT: Duration = Duration::from_secs(10);
 const PACKAGE: &str = "com.example.chat";
@@ -312,4 +314,140 @@ async fn xiaomi_long_text_is_shortened_and_a_large_payload_never_sent() {
     let push = &xiaomi.wait_for(1, WAIT).await.unwrap()[0];
     assert_eq!(push.title.chars().count(), 49);
     assert!(push.title.ends_with('…') && push.body.ends_with('…'));
+}
+
+// ---------------------------------------------------------------------------- OPPO
+
+// covers: PUSH-05
+#[tokio::test]
+async fn oppo_delivers_with_one_signed_auth_token_for_several_sends() {
+    let oppo = FakeOppo::start().await;
+    let client = PushClient::new(vec![oppo.ca_cert()]);
+    let creds = oppo.credentials();
+    assert_eq!(creds.validate(), Ok(()));
+
+    for i in 0..3 {
+        let n = notification(&format!("CN_oppo-{i}"), &format!("msg-{i}"));
+        assert_eq!(client.send_oppo(&creds, &n).await, Outcome::Delivered);
+    }
+
+    assert_eq!(oppo.tokens_issued(), 1);
+    assert_eq!(oppo.requests(), 4, "one auth, three sends");
+    let pushes = oppo.wait_for(3, WAIT).await.unwrap();
+    let push = &pushes[2];
+    assert_eq!(push.uri, "/server/v1/message/notification/unicast");
+    assert_eq!(push.device_token, "CN_oppo-2");
+    assert_eq!(
+        (push.title.as_str(), push.body.as_str()),
+        ("Alice", "hello there")
+    );
+    assert_eq!(push.data.as_deref(), Some("{\"conv\":\"c1\"}"));
+    assert_eq!(push.id, "msg-2");
+    assert_eq!(push.json["notification"]["click_action_type"], 0);
+}
+
+// covers: PUSH-05
+#[tokio::test]
+async fn oppo_invalid_registration_id_is_token_gone() {
+    let oppo = FakeOppo::start().await;
+    let client = PushClient::new(vec![oppo.ca_cert()]);
+    let creds = oppo.credentials();
+    oppo.mark_gone("old-regid");
+
+    let gone = client
+        .send_oppo(&creds, &notification("old-regid", "m"))
+        .await;
+    let live = client
+        .send_oppo(&creds, &notification("new-regid", "m"))
+        .await;
+
+    assert_eq!(gone, Outcome::TokenGone);
+    assert_eq!(live, Outcome::Delivered);
+    assert_eq!(oppo.wait_for(1, WAIT).await.unwrap().len(), 1);
+    assert_eq!(oppo.received()[0].device_token, "new-regid");
+}
+
+// covers: PUSH-05
+#[tokio::test]
+async fn oppo_call_limited_is_retry() {
+    let oppo = FakeOppo::start().await;
+    let client = PushClient::new(vec![oppo.ca_cert()]);
+    let creds = oppo.credentials();
+    oppo.rate_limit("busy-regid");
+
+    let outcome = client
+        .send_oppo(&creds, &notification("busy-regid", "m"))
+        .await;
+
+    assert!(
+        matches!(&outcome, Outcome::Retry { reason, .. } if reason == "OPPO 13: App Call Limited"),
+        "{outcome:?}"
+    );
+    assert!(oppo.received().is_empty());
+}
+
+// covers: PUSH-05
+#[tokio::test]
+async fn oppo_wrong_master_secret_is_rejected_with_the_vendor_error() {
+    let oppo = FakeOppo::start().await;
+    let client = PushClient::new(vec![oppo.ca_cert()]);
+    let wrong = OppoCredentials {
+        master_secret: "not-the-secret".into(),
+        ..oppo.credentials()
+    };
+
+    let outcome = client.send_oppo(&wrong, &notification("regid", "m")).await;
+
+    assert_eq!(
+        outcome,
+        Outcome::Rejected {
+            reason: "OPPO 16: Invalid Signature".into()
+        }
+    );
+    assert_eq!(oppo.tokens_issued(), 0);
+    assert!(oppo.received().is_empty());
+}
+
+// covers: PUSH-05
+#[tokio::test]
+async fn oppo_expired_auth_token_is_refreshed_once() {
+    let oppo = FakeOppo::start().await;
+    let client = PushClient::new(vec![oppo.ca_cert()]);
+    let creds = oppo.credentials();
+    let n = notification("regid", "m");
+    assert_eq!(client.send_oppo(&creds, &n).await, Outcome::Delivered);
+    oppo.expire_auth_tokens();
+
+    assert_eq!(client.send_oppo(&creds, &n).await, Outcome::Delivered);
+
+    assert_eq!(oppo.tokens_issued(), 2);
+    // auth, send, refused send (11), auth, send
+    assert_eq!(oppo.requests(), 5);
+    assert_eq!(oppo.wait_for(2, WAIT).await.unwrap().len(), 2);
+}
+
+// covers: PUSH-05
+#[tokio::test]
+async fn oppo_long_text_is_shortened_and_large_parameters_never_sent() {
+    let oppo = FakeOppo::start().await;
+    let client = PushClient::new(vec![oppo.ca_cert()]);
+    let creds = oppo.credentials();
+    let mut long = notification("regid", "long");
+    long.title = "标".repeat(80);
+    long.body = "b".repeat(300);
+    let mut large = notification("regid", "large");
+    large.data = Some("x".repeat(meridian_push::OPPO_MAX_PARAMETERS_CHARS));
+
+    // The fake refuses a title over 50 characters, as OPPO does.
+    assert_eq!(client.send_oppo(&creds, &long).await, Outcome::Delivered);
+    let refused = client.send_oppo(&creds, &large).await;
+
+    assert!(
+        matches!(&refused, Outcome::Rejected { reason } if reason.contains("4096")),
+        "{refused:?}"
+    );
+    let push = &oppo.wait_for(1, WAIT).await.unwrap()[0];
+    assert_eq!(push.title.chars().count(), 50);
+    assert_eq!(push.body.chars().count(), 200);
+    assert_eq!(oppo.requests(), 2, "one auth, one send");
 }

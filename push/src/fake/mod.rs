@@ -13,6 +13,9 @@
 //!   app, the message shape and its 4096-byte limit).
 //! - [`FakeXiaomi`]: TLS; MiPush's `/v3/message/regid` (verifies `Authorization:
 //!   key=<AppSecret>`, the package name, required fields and lengths).
+//! - [`FakeOppo`]: TLS; OPPO PUSH's `/server/v1/auth` (verifies the sha256 sign and the
+//!   timestamp) and the notification unicast (verifies the auth_token it issued, the
+//!   message's fields and lengths).
 //!
 //! The TLS fakes present a self-signed certificate for `localhost` and 127.0.0.1: pass
 //! the fake's `ca_cert()` to [`crate::PushClient::new`]. Starting
@@ -46,19 +49,22 @@ use tokio::task::JoinSet;
 use crate::fcm::{JWT_BEARER_GRANT, SCOPE};
 use crate::jwt::parse;
 use crate::{
-    ApnsCredentials, FcmCredentials, HuaweiCredentials, XiaomiCredentials, APNS_MAX_PAYLOAD_BYTES,
+    ApnsCredentials, FcmCredentials, HuaweiCredentials, OppoCredentials, XiaomiCredentials,
+    APNS_MAX_PAYLOAD_BYTES,
 };
 use meridian_clock::now_secs;
 
 mod apns;
 mod fcm;
 mod huawei;
+mod oppo;
 mod webhook;
 mod xiaomi;
 
 pub use apns::FakeApns;
 pub use fcm::FakeFcm;
 pub use huawei::FakeHuawei;
+pub use oppo::FakeOppo;
 pub use webhook::FakeWebhook;
 pub use xiaomi::FakeXiaomi;
 
