@@ -14,6 +14,7 @@ pub const HUAWEI_ENDPOINT: &str = "https://push-api.cloud.huawei.com";
 pub const XIAOMI_ENDPOINT: &str = "https://api.xmpush.xiaomi.com";
 /// Mainland China; `https://api-intl.push.oppomobile.com` reaches devices elsewhere.
 pub const OPPO_ENDPOINT: &str = "https://api.push.oppomobile.com";
+pub const VIVO_ENDPOINT: &str = "https://api-push.vivo.com.cn";
 
 const REDACTED: &str = "<redacted>";
 
@@ -85,6 +86,17 @@ pub struct OppoCredentials {
     pub endpoint: String,
 }
 
+/// A vivo push app: AppId, AppKey and AppSecret sign the requests for an auth token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VivoCredentials {
+    pub app_id: String,
+    pub app_key: String,
+    pub app_secret: String,
+    #[serde(default = "default_vivo_endpoint")]
+    pub endpoint: String,
+}
+
 /// A generic webhook that receives each notification as JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -118,6 +130,10 @@ fn default_xiaomi_endpoint() -> String {
 
 fn default_oppo_endpoint() -> String {
     OPPO_ENDPOINT.to_string()
+}
+
+fn default_vivo_endpoint() -> String {
+    VIVO_ENDPOINT.to_string()
 }
 
 impl ApnsCredentials {
@@ -177,6 +193,15 @@ impl OppoCredentials {
     pub fn validate(&self) -> Result<(), String> {
         secret("appKey", &self.app_key)?;
         secret("masterSecret", &self.master_secret)?;
+        http_url("endpoint", &self.endpoint)
+    }
+}
+
+impl VivoCredentials {
+    pub fn validate(&self) -> Result<(), String> {
+        secret("appId", &self.app_id)?;
+        secret("appKey", &self.app_key)?;
+        secret("appSecret", &self.app_secret)?;
         http_url("endpoint", &self.endpoint)
     }
 }
@@ -285,6 +310,17 @@ impl std::fmt::Debug for OppoCredentials {
         f.debug_struct("OppoCredentials")
             .field("app_key", &self.app_key)
             .field("master_secret", &REDACTED)
+            .field("endpoint", &self.endpoint)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for VivoCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VivoCredentials")
+            .field("app_id", &self.app_id)
+            .field("app_key", &self.app_key)
+            .field("app_secret", &REDACTED)
             .field("endpoint", &self.endpoint)
             .finish()
     }
@@ -472,10 +508,30 @@ mod tests {
         assert!(empty.validate().unwrap_err().starts_with("masterSecret"));
     }
 
+    fn vivo() -> VivoCredentials {
+        serde_json::from_value(
+            serde_json::json!({"appId": "10001", "appKey": "vivo-key", "appSecret": "s3cr3t"}),
+        )
+        .unwrap()
+    }
+
+    // covers: PUSH-05
+    #[test]
+    fn vivo_credentials_default_to_production_and_validate() {
+        let vivo = vivo();
+        assert_eq!(vivo.endpoint, VIVO_ENDPOINT);
+        assert_eq!(vivo.validate(), Ok(()));
+        let spaced = VivoCredentials {
+            app_key: "a key".into(),
+            ..vivo
+        };
+        assert!(spaced.validate().unwrap_err().starts_with("appKey"));
+    }
+
     // covers: PUSH-05
     #[test]
     fn vendor_debug_never_prints_secrets() {
-        let text = format!("{:?} {:?} {:?}", huawei(), xiaomi(), oppo());
+        let text = format!("{:?} {:?} {:?} {:?}", huawei(), xiaomi(), oppo(), vivo());
         assert!(text.contains("104123456") && text.contains("com.example.chat"));
         assert!(!text.contains("s3cr3t"), "{text}");
     }

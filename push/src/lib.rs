@@ -1,6 +1,6 @@
 //! Push notification providers (SPEC §3.8, PUSH-02): Apple's APNs (HTTP/2 + ES256 provider
 //! JWT), Firebase Cloud Messaging HTTP v1 (OAuth2 service account), and a generic webhook;
-//! and the Chinese Android vendor channels (PUSH-05): Huawei Push Kit, Xiaomi MiPush and OPPO PUSH.
+//! and the Chinese Android vendor channels (PUSH-05): Huawei Push Kit, Xiaomi MiPush, OPPO PUSH and vivo push.
 //! Each sender speaks the provider's real protocol and reports an [`Outcome`] the push
 //! gateway acts on. With the `fake` feature, [`fake`] has local servers speaking the same
 //! protocols, so tests run against real sockets.
@@ -14,6 +14,7 @@ mod huawei;
 mod jwt;
 mod oppo;
 mod sign;
+mod vivo;
 mod webhook;
 mod xiaomi;
 
@@ -28,13 +29,15 @@ use meridian_rpc::OutboundClient;
 use rustls::pki_types::CertificateDer;
 
 pub use credentials::{
-    ApnsCredentials, FcmCredentials, HuaweiCredentials, OppoCredentials, WebhookTarget,
-    XiaomiCredentials, APNS_PRODUCTION_ENDPOINT, APNS_SANDBOX_ENDPOINT, FCM_ENDPOINT,
-    FCM_TOKEN_URI, HUAWEI_ENDPOINT, HUAWEI_TOKEN_URI, OPPO_ENDPOINT, XIAOMI_ENDPOINT,
+    ApnsCredentials, FcmCredentials, HuaweiCredentials, OppoCredentials, VivoCredentials,
+    WebhookTarget, XiaomiCredentials, APNS_PRODUCTION_ENDPOINT, APNS_SANDBOX_ENDPOINT,
+    FCM_ENDPOINT, FCM_TOKEN_URI, HUAWEI_ENDPOINT, HUAWEI_TOKEN_URI, OPPO_ENDPOINT, VIVO_ENDPOINT,
+    XIAOMI_ENDPOINT,
 };
 
 pub use huawei::HUAWEI_MAX_MESSAGE_BYTES;
 pub use oppo::OPPO_MAX_PARAMETERS_CHARS;
+pub use vivo::VIVO_MAX_CUSTOM_CHARS;
 pub use xiaomi::XIAOMI_MAX_PAYLOAD_BYTES;
 
 /// The largest APNs payload Apple accepts for an alert notification.
@@ -90,11 +93,25 @@ impl Outcome {
 
 /// The first `max` characters, the last one an ellipsis when something was cut.
 pub(crate) fn shorten(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
+    shorten_weighted(text, max, |_| 1)
+}
+
+/// [`shorten`] where each character counts `weight(c)` towards `max`.
+pub(crate) fn shorten_weighted(text: &str, max: usize, weight: fn(char) -> usize) -> String {
+    if text.chars().map(weight).sum::<usize>() <= max {
         return text.to_string();
     }
-    let mut short: String = text.chars().take(max - 1).collect();
-    short.push('…');
+    let ellipsis = '…';
+    let mut short = String::new();
+    let mut used = weight(ellipsis);
+    for c in text.chars() {
+        used += weight(c);
+        if used > max {
+            break;
+        }
+        short.push(c);
+    }
+    short.push(ellipsis);
     short
 }
 
@@ -158,5 +175,8 @@ mod tests {
         assert_eq!(shorten("hello", 5), "hello");
         assert_eq!(shorten("你好世界呀", 4), "你好世…");
         assert_eq!(shorten(&"x".repeat(60), 49).chars().count(), 49);
+        let wide = |c: char| if c.is_ascii() { 1 } else { 2 };
+        assert_eq!(shorten_weighted("ab你好", 6, wide), "ab你好");
+        assert_eq!(shorten_weighted("ab你好呀", 6, wide), "ab你…");
     }
 }

@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
-use meridian_push::fake::{FakeHuawei, FakeOppo, FakeXiaomi};
+use meridian_push::fake::{FakeHuawei, FakeOppo, FakeVivo, FakeXiaomi};
 use meridian_push::{
-    HuaweiCredentials, Notification, OppoCredentials, Outcome, PushClient, XiaomiCredentials,
+    HuaweiCredentials, Notification, OppoCredentials, Outcome, PushClient, VivoCredentials,
+    XiaomiCredentials,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -450,4 +451,170 @@ async fn oppo_long_text_is_shortened_and_large_parameters_never_sent() {
     assert_eq!(push.title.chars().count(), 50);
     assert_eq!(push.body.chars().count(), 200);
     assert_eq!(oppo.requests(), 2, "one auth, one send");
+}
+
+// ---------------------------------------------------------------------------- vivo
+
+// covers: PUSH-05
+#[tokio::test]
+async fn vivo_delivers_with_one_signed_auth_token_for_several_sends() {
+    let vivo = FakeVivo::start().await;
+    let client = PushClient::new(vec![vivo.ca_cert()]);
+    let creds = vivo.credentials();
+    assert_eq!(creds.validate(), Ok(()));
+
+    for i in 0..3 {
+        let n = notification(&format!("vivo-reg-{i}"), &format!("msg-{i}"));
+        assert_eq!(client.send_vivo(&creds, &n).await, Outcome::Delivered);
+    }
+
+    assert_eq!(vivo.tokens_issued(), 1);
+    assert_eq!(vivo.requests(), 4, "one auth, three sends");
+    let pushes = vivo.wait_for(3, WAIT).await.unwrap();
+    let push = &pushes[2];
+    assert_eq!(push.uri, "/message/send");
+    assert_eq!(push.device_token, "vivo-reg-2");
+    assert_eq!(
+        (push.title.as_str(), push.body.as_str()),
+        ("Alice", "hello there")
+    );
+    assert_eq!(push.data.as_deref(), Some("{\"conv\":\"c1\"}"));
+    assert_eq!(push.id, "msg-2");
+    assert_eq!(push.json["skipType"], 1);
+}
+
+// covers: PUSH-05
+#[tokio::test]
+async fn vivo_retried_notification_keeps_its_request_id_and_shows_once() {
+    let vivo = FakeVivo::start().await;
+    let client = PushClient::new(vec![vivo.ca_cert()]);
+    let creds = vivo.credentials();
+    let n = notification("vivo-reg", "msg-1");
+
+    assert_eq!(client.send_vivo(&creds, &n).await, Outcome::Delivered);
+    assert_eq!(client.send_vivo(&creds, &n).await, Outcome::Delivered);
+    let other_device = notification("vivo-reg-2", "msg-1");
+    assert_eq!(
+        client.send_vivo(&creds, &other_device).await,
+        Outcome::Delivered
+    );
+
+    assert_eq!(vivo.requests(), 4, "one auth, three sends");
+    let pushes = vivo.wait_for(2, WAIT).await.unwrap();
+    assert_eq!(pushes.len(), 2, "the repeat was dropped by its requestId");
+}
+
+// covers: PUSH-05
+#[tokio::test]
+async fn vivo_invalid_reg_id_is_token_gone() {
+    let vivo = FakeVivo::start().await;
+    let client = PushClient::new(vec![vivo.ca_cert()]);
+    let creds = vivo.credentials();
+    vivo.mark_gone("old-reg");
+
+    let gone = client
+        .send_vivo(&creds, &notification("old-reg", "m"))
+        .await;
+    let live = client
+        .send_vivo(&creds, &notification("new-reg", "m"))
+        .await;
+
+    assert_eq!(gone, Outcome::TokenGone);
+    assert_eq!(live, Outcome::Delivered);
+    assert_eq!(vivo.wait_for(1, WAIT).await.unwrap().len(), 1);
+    assert_eq!(vivo.received()[0].device_token, "new-reg");
+}
+
+// covers: PUSH-05
+#[tokio::test]
+async fn vivo_volume_exceeded_is_retry() {
+    let vivo = FakeVivo::start().await;
+    let client = PushClient::new(vec![vivo.ca_cert()]);
+    let creds = vivo.credentials();
+    vivo.rate_limit("busy-reg");
+
+    let outcome = client
+        .send_vivo(&creds, &notification("busy-reg", "m"))
+        .await;
+
+    assert!(
+        matches!(&outcome, Outcome::Retry { reason, .. } if reason.starts_with("vivo 10070")),
+        "{outcome:?}"
+    );
+    assert!(vivo.received().is_empty());
+}
+
+// covers: PUSH-05
+#[tokio::test]
+async fn vivo_wrong_app_secret_is_rejected_with_the_vendor_error() {
+    let vivo = FakeVivo::start().await;
+    let client = PushClient::new(vec![vivo.ca_cert()]);
+    let wrong = VivoCredentials {
+        app_secret: "not-the-secret".into(),
+        ..vivo.credentials()
+    };
+
+    let outcome = client.send_vivo(&wrong, &notification("reg", "m")).await;
+
+    assert!(
+        matches!(&outcome, Outcome::Rejected { reason } if reason.contains("sign不合法")),
+        "{outcome:?}"
+    );
+    assert_eq!(vivo.tokens_issued(), 0);
+    assert!(vivo.received().is_empty());
+}
+
+// covers: PUSH-05
+#[tokio::test]
+async fn vivo_expired_auth_token_is_refreshed_once() {
+    let vivo = FakeVivo::start().await;
+    let client = PushClient::new(vec![vivo.ca_cert()]);
+    let creds = vivo.credentials();
+    assert_eq!(
+        client.send_vivo(&creds, &notification("reg", "m1")).await,
+        Outcome::Delivered
+    );
+    vivo.expire_auth_tokens();
+
+    let second = client.send_vivo(&creds, &notification("reg", "m2")).await;
+
+    assert_eq!(second, Outcome::Delivered);
+    assert_eq!(vivo.tokens_issued(), 2);
+    // auth, send, refused send (10000), auth, send
+    assert_eq!(vivo.requests(), 5);
+    assert_eq!(vivo.wait_for(2, WAIT).await.unwrap().len(), 2);
+}
+
+// covers: PUSH-05
+#[tokio::test]
+async fn vivo_counts_chinese_characters_twice_and_never_sends_a_large_map() {
+    let vivo = FakeVivo::start().await;
+    let client = PushClient::new(vec![vivo.ca_cert()]);
+    let creds = vivo.credentials();
+    let mut long = notification("reg", "long");
+    long.title = "标".repeat(30);
+    long.body = "b".repeat(300);
+    let mut large = notification("reg", "large");
+    large.data = Some("x".repeat(meridian_push::VIVO_MAX_CUSTOM_CHARS));
+
+    // The fake refuses a title over 40 units, as vivo does.
+    assert_eq!(client.send_vivo(&creds, &long).await, Outcome::Delivered);
+    let refused = client.send_vivo(&creds, &large).await;
+
+    assert!(
+        matches!(&refused, Outcome::Rejected { reason } if reason.contains("1024")),
+        "{refused:?}"
+    );
+    let push = &vivo.wait_for(1, WAIT).await.unwrap()[0];
+    assert_eq!(
+        push.title.chars().count(),
+        20,
+        "19 characters and an ellipsis"
+    );
+    assert_eq!(
+        push.body.chars().count(),
+        99,
+        "98 characters and an ellipsis"
+    );
+    assert_eq!(vivo.requests(), 2, "one auth, one send");
 }

@@ -16,6 +16,10 @@
 //! - [`FakeOppo`]: TLS; OPPO PUSH's `/server/v1/auth` (verifies the sha256 sign and the
 //!   timestamp) and the notification unicast (verifies the auth_token it issued, the
 //!   message's fields and lengths).
+//! - [`FakeVivo`]: TLS; vivo's `/message/auth` (verifies the md5 sign and the timestamp)
+//!   and `/message/send` (verifies the authToken header it issued against the body's
+//!   appId, required fields, lengths counted as vivo counts them, and drops a repeated
+//!   requestId).
 //!
 //! The TLS fakes present a self-signed certificate for `localhost` and 127.0.0.1: pass
 //! the fake's `ca_cert()` to [`crate::PushClient::new`]. Starting
@@ -49,8 +53,8 @@ use tokio::task::JoinSet;
 use crate::fcm::{JWT_BEARER_GRANT, SCOPE};
 use crate::jwt::parse;
 use crate::{
-    ApnsCredentials, FcmCredentials, HuaweiCredentials, OppoCredentials, XiaomiCredentials,
-    APNS_MAX_PAYLOAD_BYTES,
+    ApnsCredentials, FcmCredentials, HuaweiCredentials, OppoCredentials, VivoCredentials,
+    XiaomiCredentials, APNS_MAX_PAYLOAD_BYTES,
 };
 use meridian_clock::now_secs;
 
@@ -58,6 +62,7 @@ mod apns;
 mod fcm;
 mod huawei;
 mod oppo;
+mod vivo;
 mod webhook;
 mod xiaomi;
 
@@ -65,6 +70,7 @@ pub use apns::FakeApns;
 pub use fcm::FakeFcm;
 pub use huawei::FakeHuawei;
 pub use oppo::FakeOppo;
+pub use vivo::FakeVivo;
 pub use webhook::FakeWebhook;
 pub use xiaomi::FakeXiaomi;
 
