@@ -138,6 +138,7 @@ commands! {
     SetFileLimits(super::files::SetFileLimits) => done,
     ChangeRtcRoom(super::rtc::ChangeRtcRoom) => Output::RtcRoom,
     DropAbsentRtcMembers(super::rtc::DropAbsentRtcMembers) => done,
+    SetVendorPush(super::vendor_push::SetVendorPush) => done,
 }
 
 /// All of these or none (`Command::All`): the first refusal refuses the whole command, and

@@ -217,6 +217,10 @@ pub enum Query {
         room_id: String,
         viewer: Option<String>,
     },
+    /// The app's vendor push channels (PUSH-05).
+    VendorPush {
+        app_key: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -267,6 +271,7 @@ pub enum QueryOutput {
     HostedGroups(super::hosted_groups::HostedAnswer),
     Files(super::files::FileAnswer),
     RtcRoom(meridian_proto::rtc::RoomInfo),
+    VendorPush(super::vendor_push::VendorPush),
 }
 
 /// Answers a query from committed state.
@@ -425,6 +430,10 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
         }
         Query::Files { app_key, question } => {
             super::files::answer(state, app_key, question).map(QueryOutput::Files)
+        }
+        Query::VendorPush { app_key } => {
+            apps::by_key(state, app_key)?;
+            super::vendor_push::of_app(state, app_key).map(QueryOutput::VendorPush)
         }
         Query::RtcRoom {
             app_key,

@@ -14,6 +14,7 @@ mod settings;
 pub use limits::{limits, ApiRates, AppLimits, RetentionDays, SetAppLimits, DEFAULT_MEMBER_CAP};
 pub use settings::{
     AppSettings, CallbackSettings, ModerationDefault, ModerationRule, PushApp, PushSettings,
+    MAX_PUSH_APPS, REDACTED_KEY,
 };
 
 const MAX_NAME_CHARS: usize = 64;

@@ -881,6 +881,7 @@ fn samples() -> Vec<(&'static str, Command)> {
             "DropAbsentRtcMembers",
             Command::DropAbsentRtcMembers(DropAbsentRtcMembers),
         ),
+        ("SetVendorPush", set_vendor_push()),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -961,6 +962,27 @@ fn samples() -> Vec<(&'static str, Command)> {
         ),
         ("RtcChange::PkEnd", rtc_change(RtcChange::PkEnd)),
     ]);
+    // PUSH-05 appended the vendor channels after the first three providers.
+    for (label, provider) in [
+        ("PushProvider::Huawei", PushProvider::Huawei),
+        ("PushProvider::Xiaomi", PushProvider::Xiaomi),
+        ("PushProvider::Oppo", PushProvider::Oppo),
+        ("PushProvider::Vivo", PushProvider::Vivo),
+    ] {
+        rows.push((
+            label,
+            Command::RegisterPushToken(RegisterPushToken {
+                app_key: APP.into(),
+                user_id: "alice".into(),
+                device: DeviceToken {
+                    device_id: "d1".into(),
+                    provider,
+                    token: "tok".into(),
+                    app_id: "com.example.chat".into(),
+                },
+            }),
+        ));
+    }
     rows
 }
 
@@ -1062,6 +1084,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("SetFileLimits", "54086170706b657930310102030405060701"),
         ("ChangeRtcRoom", "55086170706b6579303102723105616c6963650001020309"),
         ("DropAbsentRtcMembers", "56"),
+        ("SetVendorPush", "57086170706b65793031010161040001310173017401650101780170016602016b016d0167030169016a01760168"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1078,7 +1101,53 @@ const GOLDEN: &[(&str, &str)] = &[
         ("RtcChange::PkInvite", "55086170706b6579303102723105616c6963650902723203626f62"),
         ("RtcChange::PkAnswer", "55086170706b6579303102723105616c6963650a00"),
         ("RtcChange::PkEnd", "55086170706b6579303102723105616c6963650b"),
+        ("PushProvider::Huawei", "33086170706b6579303105616c6963650264310303746f6b10636f6d2e6578616d706c652e63686174"),
+        ("PushProvider::Xiaomi", "33086170706b6579303105616c6963650264310403746f6b10636f6d2e6578616d706c652e63686174"),
+        ("PushProvider::Oppo", "33086170706b6579303105616c6963650264310503746f6b10636f6d2e6578616d706c652e63686174"),
+        ("PushProvider::Vivo", "33086170706b6579303105616c6963650264310603746f6b10636f6d2e6578616d706c652e63686174"),
 ];
+
+/// One channel of each vendor, in the enum's order.
+fn set_vendor_push() -> Command {
+    use meridian_push::{HuaweiCredentials, OppoCredentials, VivoCredentials, XiaomiCredentials};
+    use vendor_push::{SetVendorPush, VendorApp, VendorChannel, VendorPush};
+    let huawei = HuaweiCredentials {
+        app_id: "1".into(),
+        app_secret: "s".into(),
+        token_uri: "t".into(),
+        endpoint: "e".into(),
+    };
+    let xiaomi = XiaomiCredentials {
+        app_secret: "x".into(),
+        package_name: "p".into(),
+        endpoint: "f".into(),
+    };
+    let oppo = OppoCredentials {
+        app_key: "k".into(),
+        master_secret: "m".into(),
+        endpoint: "g".into(),
+    };
+    let vivo = VivoCredentials {
+        app_id: "i".into(),
+        app_key: "j".into(),
+        app_secret: "v".into(),
+        endpoint: "h".into(),
+    };
+    Command::SetVendorPush(SetVendorPush {
+        app_key: APP.into(),
+        vendors: VendorPush {
+            apps: vec![VendorApp {
+                app_id: "a".into(),
+                channels: vec![
+                    VendorChannel::Huawei(huawei),
+                    VendorChannel::Xiaomi(xiaomi),
+                    VendorChannel::Oppo(oppo),
+                    VendorChannel::Vivo(vivo),
+                ],
+            }],
+        },
+    })
+}
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -1175,6 +1244,7 @@ fn variant(command: &Command) -> &'static str {
         Command::SetFileLimits(_) => "SetFileLimits",
         Command::ChangeRtcRoom(_) => "ChangeRtcRoom",
         Command::DropAbsentRtcMembers(_) => "DropAbsentRtcMembers",
+        Command::SetVendorPush(_) => "SetVendorPush",
     }
 }
 
