@@ -15,6 +15,7 @@ pub const XIAOMI_ENDPOINT: &str = "https://api.xmpush.xiaomi.com";
 /// Mainland China; `https://api-intl.push.oppomobile.com` reaches devices elsewhere.
 pub const OPPO_ENDPOINT: &str = "https://api.push.oppomobile.com";
 pub const VIVO_ENDPOINT: &str = "https://api-push.vivo.com.cn";
+pub const MEIZU_ENDPOINT: &str = "https://api-push.meizu.com";
 
 const REDACTED: &str = "<redacted>";
 
@@ -97,6 +98,16 @@ pub struct VivoCredentials {
     pub endpoint: String,
 }
 
+/// A Meizu (Flyme) push app: every request is signed with its AppSecret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MeizuCredentials {
+    pub app_id: String,
+    pub app_secret: String,
+    #[serde(default = "default_meizu_endpoint")]
+    pub endpoint: String,
+}
+
 /// A generic webhook that receives each notification as JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -134,6 +145,10 @@ fn default_oppo_endpoint() -> String {
 
 fn default_vivo_endpoint() -> String {
     VIVO_ENDPOINT.to_string()
+}
+
+fn default_meizu_endpoint() -> String {
+    MEIZU_ENDPOINT.to_string()
 }
 
 impl ApnsCredentials {
@@ -201,6 +216,14 @@ impl VivoCredentials {
     pub fn validate(&self) -> Result<(), String> {
         secret("appId", &self.app_id)?;
         secret("appKey", &self.app_key)?;
+        secret("appSecret", &self.app_secret)?;
+        http_url("endpoint", &self.endpoint)
+    }
+}
+
+impl MeizuCredentials {
+    pub fn validate(&self) -> Result<(), String> {
+        secret("appId", &self.app_id)?;
         secret("appSecret", &self.app_secret)?;
         http_url("endpoint", &self.endpoint)
     }
@@ -320,6 +343,16 @@ impl std::fmt::Debug for VivoCredentials {
         f.debug_struct("VivoCredentials")
             .field("app_id", &self.app_id)
             .field("app_key", &self.app_key)
+            .field("app_secret", &REDACTED)
+            .field("endpoint", &self.endpoint)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for MeizuCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MeizuCredentials")
+            .field("app_id", &self.app_id)
             .field("app_secret", &REDACTED)
             .field("endpoint", &self.endpoint)
             .finish()
@@ -528,10 +561,35 @@ mod tests {
         assert!(spaced.validate().unwrap_err().starts_with("appKey"));
     }
 
+    fn meizu() -> MeizuCredentials {
+        serde_json::from_value(serde_json::json!({"appId": "110000", "appSecret": "s3cr3t"}))
+            .unwrap()
+    }
+
+    // covers: PUSH-05
+    #[test]
+    fn meizu_credentials_default_to_production_and_validate() {
+        let meizu = meizu();
+        assert_eq!(meizu.endpoint, MEIZU_ENDPOINT);
+        assert_eq!(meizu.validate(), Ok(()));
+        let no_id = MeizuCredentials {
+            app_id: String::new(),
+            ..meizu
+        };
+        assert!(no_id.validate().unwrap_err().starts_with("appId"));
+    }
+
     // covers: PUSH-05
     #[test]
     fn vendor_debug_never_prints_secrets() {
-        let text = format!("{:?} {:?} {:?} {:?}", huawei(), xiaomi(), oppo(), vivo());
+        let text = format!(
+            "{:?} {:?} {:?} {:?} {:?}",
+            huawei(),
+            xiaomi(),
+            oppo(),
+            vivo(),
+            meizu()
+        );
         assert!(text.contains("104123456") && text.contains("com.example.chat"));
         assert!(!text.contains("s3cr3t"), "{text}");
     }

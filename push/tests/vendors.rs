@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use meridian_push::fake::{FakeHuawei, FakeOppo, FakeVivo, FakeXiaomi};
+use meridian_push::fake::{FakeHuawei, FakeMeizu, FakeOppo, FakeVivo, FakeXiaomi};
 use meridian_push::{
-    HuaweiCredentials, Notification, OppoCredentials, Outcome, PushClient, VivoCredentials,
-    XiaomiCredentials,
+    HuaweiCredentials, MeizuCredentials, Notification, OppoCredentials, Outcome, PushClient,
+    VivoCredentials, XiaomiCredentials,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -617,4 +617,122 @@ async fn vivo_counts_chinese_characters_twice_and_never_sends_a_large_map() {
         "98 characters and an ellipsis"
     );
     assert_eq!(vivo.requests(), 2, "one auth, one send");
+}
+
+// ---------------------------------------------------------------------------- Meizu
+// Meizu signs every request with the AppSecret: there is no access token to refresh.
+
+// covers: PUSH-05
+#[tokio::test]
+async fn meizu_delivers_a_signed_notification_to_the_push_id() {
+    let meizu = FakeMeizu::start().await;
+    let client = PushClient::new(vec![meizu.ca_cert()]);
+    let creds = meizu.credentials();
+    assert_eq!(creds.validate(), Ok(()));
+
+    let outcome = client
+        .send_meizu(&creds, &notification("mz-push-1", "msg-1"))
+        .await;
+
+    assert_eq!(outcome, Outcome::Delivered);
+    let pushes = meizu.wait_for(1, WAIT).await.unwrap();
+    let push = &pushes[0];
+    assert_eq!(push.uri, "/garcia/api/server/push/varnished/pushByPushId");
+    assert_eq!(push.device_token, "mz-push-1");
+    assert_eq!(
+        (push.title.as_str(), push.body.as_str()),
+        ("Alice", "hello there")
+    );
+    assert_eq!(push.data.as_deref(), Some("{\"conv\":\"c1\"}"));
+    assert_eq!(push.id, "msg-1");
+    assert_eq!(push.json["clickTypeInfo"]["clickType"], 0);
+}
+
+// covers: PUSH-05
+#[tokio::test]
+async fn meizu_invalid_push_id_is_token_gone() {
+    let meizu = FakeMeizu::start().await;
+    let client = PushClient::new(vec![meizu.ca_cert()]);
+    let creds = meizu.credentials();
+    meizu.mark_gone("old-push-id");
+
+    let gone = client
+        .send_meizu(&creds, &notification("old-push-id", "m"))
+        .await;
+    let live = client
+        .send_meizu(&creds, &notification("new-push-id", "m"))
+        .await;
+
+    assert_eq!(gone, Outcome::TokenGone);
+    assert_eq!(live, Outcome::Delivered);
+    assert_eq!(meizu.wait_for(1, WAIT).await.unwrap().len(), 1);
+    assert_eq!(meizu.received()[0].device_token, "new-push-id");
+}
+
+// covers: PUSH-05
+#[tokio::test]
+async fn meizu_over_rate_is_retry() {
+    let meizu = FakeMeizu::start().await;
+    let client = PushClient::new(vec![meizu.ca_cert()]);
+    let creds = meizu.credentials();
+    meizu.rate_limit("busy-push-id");
+
+    let outcome = client
+        .send_meizu(&creds, &notification("busy-push-id", "m"))
+        .await;
+
+    assert!(
+        matches!(&outcome, Outcome::Retry { reason, .. } if reason.starts_with("Meizu 518")),
+        "{outcome:?}"
+    );
+    assert!(meizu.received().is_empty());
+}
+
+// covers: PUSH-05
+#[tokio::test]
+async fn meizu_wrong_app_secret_is_rejected_with_the_vendor_error() {
+    let meizu = FakeMeizu::start().await;
+    let client = PushClient::new(vec![meizu.ca_cert()]);
+    let wrong = MeizuCredentials {
+        app_secret: "not-the-secret".into(),
+        ..meizu.credentials()
+    };
+
+    let outcome = client
+        .send_meizu(&wrong, &notification("push-id", "m"))
+        .await;
+
+    assert_eq!(
+        outcome,
+        Outcome::Rejected {
+            reason: "Meizu 1006: 签名认证失败".into()
+        }
+    );
+    assert!(meizu.received().is_empty());
+}
+
+// covers: PUSH-05
+#[tokio::test]
+async fn meizu_long_text_is_shortened_and_large_parameters_never_sent() {
+    let meizu = FakeMeizu::start().await;
+    let client = PushClient::new(vec![meizu.ca_cert()]);
+    let creds = meizu.credentials();
+    let mut long = notification("push-id", "long");
+    long.title = "t".repeat(40);
+    long.body = "b".repeat(300);
+    let mut large = notification("push-id", "large");
+    large.data = Some("x".repeat(meridian_push::MEIZU_MAX_PARAMETERS_BYTES));
+
+    // The fake refuses a title over 32 characters, as Meizu does.
+    assert_eq!(client.send_meizu(&creds, &long).await, Outcome::Delivered);
+    let refused = client.send_meizu(&creds, &large).await;
+
+    assert!(
+        matches!(&refused, Outcome::Rejected { reason } if reason.contains("1000")),
+        "{refused:?}"
+    );
+    let push = &meizu.wait_for(1, WAIT).await.unwrap()[0];
+    assert_eq!(push.title.chars().count(), 32);
+    assert_eq!(push.body.chars().count(), 100);
+    assert_eq!(meizu.requests(), 1);
 }

@@ -20,6 +20,9 @@
 //!   and `/message/send` (verifies the authToken header it issued against the body's
 //!   appId, required fields, lengths counted as vivo counts them, and drops a repeated
 //!   requestId).
+//! - [`FakeMeizu`]: TLS; Meizu's `pushByPushId` (verifies the md5 signature over the
+//!   sorted parameters, the app, required fields and lengths; lists failed pushIds under
+//!   their code as Meizu does).
 //!
 //! The TLS fakes present a self-signed certificate for `localhost` and 127.0.0.1: pass
 //! the fake's `ca_cert()` to [`crate::PushClient::new`]. Starting
@@ -53,14 +56,15 @@ use tokio::task::JoinSet;
 use crate::fcm::{JWT_BEARER_GRANT, SCOPE};
 use crate::jwt::parse;
 use crate::{
-    ApnsCredentials, FcmCredentials, HuaweiCredentials, OppoCredentials, VivoCredentials,
-    XiaomiCredentials, APNS_MAX_PAYLOAD_BYTES,
+    ApnsCredentials, FcmCredentials, HuaweiCredentials, MeizuCredentials, OppoCredentials,
+    VivoCredentials, XiaomiCredentials, APNS_MAX_PAYLOAD_BYTES,
 };
 use meridian_clock::now_secs;
 
 mod apns;
 mod fcm;
 mod huawei;
+mod meizu;
 mod oppo;
 mod vivo;
 mod webhook;
@@ -69,6 +73,7 @@ mod xiaomi;
 pub use apns::FakeApns;
 pub use fcm::FakeFcm;
 pub use huawei::FakeHuawei;
+pub use meizu::FakeMeizu;
 pub use oppo::FakeOppo;
 pub use vivo::FakeVivo;
 pub use webhook::FakeWebhook;
