@@ -62,9 +62,10 @@ impl PushClient {
             ("pushIds", n.device_token.as_str()),
             ("messageJson", message.as_str()),
         ];
-        let mut form = form_urlencoded::Serializer::new(String::new());
-        form.extend_pairs(params);
-        form.append_pair("sign", &sign(&params, &creds.app_secret));
+        let form = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .append_pair("sign", &sign(&params, &creds.app_secret))
+            .finish();
         let url = format!("{}{PATH}", creds.endpoint.trim_end_matches('/'));
         let request = Request::post(url)
             .header(
@@ -72,7 +73,7 @@ impl PushClient {
                 "application/x-www-form-urlencoded;charset=UTF-8",
             )
             .header("user-agent", USER_AGENT)
-            .body(Bytes::from(form.finish()));
+            .body(Bytes::from(form));
         let request = match request {
             Ok(request) => request,
             Err(e) => return Outcome::rejected(format!("Meizu request: {e}")),

@@ -27,6 +27,49 @@ fn is_retry_after(outcome: &Outcome, secs: u64) -> bool {
     matches!(outcome, Outcome::Retry { after: Some(after), .. } if *after == Duration::from_secs(secs))
 }
 
+/// The cluster sends from spawned tasks: every vendor's send must be a Send future.
+// covers: PUSH-05
+#[test]
+fn vendor_sends_are_send_futures() {
+    fn spawnable<T: Send>(_: T) {}
+    let url = || "https://127.0.0.1:1".to_string();
+    let secret = || "secret".to_string();
+    let client = PushClient::new(Vec::new());
+    let n = notification("token", "m");
+    let huawei = HuaweiCredentials {
+        app_id: "1".into(),
+        app_secret: secret(),
+        token_uri: url(),
+        endpoint: url(),
+    };
+    let xiaomi = XiaomiCredentials {
+        app_secret: secret(),
+        package_name: PACKAGE.into(),
+        endpoint: url(),
+    };
+    let oppo = OppoCredentials {
+        app_key: "k".into(),
+        master_secret: secret(),
+        endpoint: url(),
+    };
+    let vivo = VivoCredentials {
+        app_id: "1".into(),
+        app_key: "k".into(),
+        app_secret: secret(),
+        endpoint: url(),
+    };
+    let meizu = MeizuCredentials {
+        app_id: "1".into(),
+        app_secret: secret(),
+        endpoint: url(),
+    };
+    spawnable(client.send_huawei(&huawei, &n));
+    spawnable(client.send_xiaomi(&xiaomi, &n));
+    spawnable(client.send_oppo(&oppo, &n));
+    spawnable(client.send_vivo(&vivo, &n));
+    spawnable(client.send_meizu(&meizu, &n));
+}
+
 // ---------------------------------------------------------------------------- Huawei
 
 // covers: PUSH-05
