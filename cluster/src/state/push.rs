@@ -33,10 +33,11 @@ pub enum PushProvider {
     Xiaomi,
     Oppo,
     Vivo,
+    Meizu,
 }
 
 impl PushProvider {
-    pub const ALL: [PushProvider; 7] = [
+    pub const ALL: [PushProvider; 8] = [
         Self::Apns,
         Self::Fcm,
         Self::Webhook,
@@ -44,6 +45,7 @@ impl PushProvider {
         Self::Xiaomi,
         Self::Oppo,
         Self::Vivo,
+        Self::Meizu,
     ];
 
     pub fn name(self) -> &'static str {
@@ -55,6 +57,7 @@ impl PushProvider {
             Self::Xiaomi => "xiaomi",
             Self::Oppo => "oppo",
             Self::Vivo => "vivo",
+            Self::Meizu => "meizu",
         }
     }
 
@@ -62,12 +65,10 @@ impl PushProvider {
         Self::ALL.into_iter().find(|p| p.name() == name)
     }
 
-    /// The channels that reach Android phones (`platform: android` of `/push.json`).
+    /// The channels that reach Android phones (`platform: android` of `/push.json`):
+    /// FCM and every vendor channel.
     pub fn is_android(self) -> bool {
-        matches!(
-            self,
-            Self::Fcm | Self::Huawei | Self::Xiaomi | Self::Oppo | Self::Vivo
-        )
+        !matches!(self, Self::Apns | Self::Webhook)
     }
 }
 

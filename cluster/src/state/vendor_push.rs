@@ -5,7 +5,9 @@
 //! encoding of every stored app's settings. Vendors are an enum for the same reason: a new
 //! vendor is a variant appended at the end, and stored records keep their meaning.
 
-use meridian_push::{HuaweiCredentials, OppoCredentials, VivoCredentials, XiaomiCredentials};
+use meridian_push::{
+    HuaweiCredentials, MeizuCredentials, OppoCredentials, VivoCredentials, XiaomiCredentials,
+};
 use serde::{Deserialize, Serialize};
 
 use super::apply::{Apply, ApplyContext, CommandError};
@@ -37,6 +39,7 @@ pub enum VendorChannel {
     Xiaomi(XiaomiCredentials),
     Oppo(OppoCredentials),
     Vivo(VivoCredentials),
+    Meizu(MeizuCredentials),
 }
 
 impl VendorChannel {
@@ -47,6 +50,7 @@ impl VendorChannel {
             VendorChannel::Xiaomi(_) => PushProvider::Xiaomi,
             VendorChannel::Oppo(_) => PushProvider::Oppo,
             VendorChannel::Vivo(_) => PushProvider::Vivo,
+            VendorChannel::Meizu(_) => PushProvider::Meizu,
         }
     }
 
@@ -56,6 +60,7 @@ impl VendorChannel {
             VendorChannel::Xiaomi(c) => &c.app_secret,
             VendorChannel::Oppo(c) => &c.master_secret,
             VendorChannel::Vivo(c) => &c.app_secret,
+            VendorChannel::Meizu(c) => &c.app_secret,
         }
     }
 
@@ -65,6 +70,7 @@ impl VendorChannel {
             VendorChannel::Xiaomi(c) => &mut c.app_secret,
             VendorChannel::Oppo(c) => &mut c.master_secret,
             VendorChannel::Vivo(c) => &mut c.app_secret,
+            VendorChannel::Meizu(c) => &mut c.app_secret,
         }
     }
 
@@ -74,6 +80,7 @@ impl VendorChannel {
             VendorChannel::Xiaomi(c) => c.validate(),
             VendorChannel::Oppo(c) => c.validate(),
             VendorChannel::Vivo(c) => c.validate(),
+            VendorChannel::Meizu(c) => c.validate(),
         }
     }
 }

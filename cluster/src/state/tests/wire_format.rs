@@ -968,6 +968,7 @@ fn samples() -> Vec<(&'static str, Command)> {
         ("PushProvider::Xiaomi", PushProvider::Xiaomi),
         ("PushProvider::Oppo", PushProvider::Oppo),
         ("PushProvider::Vivo", PushProvider::Vivo),
+        ("PushProvider::Meizu", PushProvider::Meizu),
     ] {
         rows.push((
             label,
@@ -1084,7 +1085,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("SetFileLimits", "54086170706b657930310102030405060701"),
         ("ChangeRtcRoom", "55086170706b6579303102723105616c6963650001020309"),
         ("DropAbsentRtcMembers", "56"),
-        ("SetVendorPush", "57086170706b65793031010161040001310173017401650101780170016602016b016d0167030169016a01760168"),
+        ("SetVendorPush", "57086170706b65793031010161050001310173017401650101780170016602016b016d0167030169016a0176016804017a01790177"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1105,11 +1106,14 @@ const GOLDEN: &[(&str, &str)] = &[
         ("PushProvider::Xiaomi", "33086170706b6579303105616c6963650264310403746f6b10636f6d2e6578616d706c652e63686174"),
         ("PushProvider::Oppo", "33086170706b6579303105616c6963650264310503746f6b10636f6d2e6578616d706c652e63686174"),
         ("PushProvider::Vivo", "33086170706b6579303105616c6963650264310603746f6b10636f6d2e6578616d706c652e63686174"),
+        ("PushProvider::Meizu", "33086170706b6579303105616c6963650264310703746f6b10636f6d2e6578616d706c652e63686174"),
 ];
 
 /// One channel of each vendor, in the enum's order.
 fn set_vendor_push() -> Command {
-    use meridian_push::{HuaweiCredentials, OppoCredentials, VivoCredentials, XiaomiCredentials};
+    use meridian_push::{
+        HuaweiCredentials, MeizuCredentials, OppoCredentials, VivoCredentials, XiaomiCredentials,
+    };
     use vendor_push::{SetVendorPush, VendorApp, VendorChannel, VendorPush};
     let huawei = HuaweiCredentials {
         app_id: "1".into(),
@@ -1133,6 +1137,11 @@ fn set_vendor_push() -> Command {
         app_secret: "v".into(),
         endpoint: "h".into(),
     };
+    let meizu = MeizuCredentials {
+        app_id: "z".into(),
+        app_secret: "y".into(),
+        endpoint: "w".into(),
+    };
     Command::SetVendorPush(SetVendorPush {
         app_key: APP.into(),
         vendors: VendorPush {
@@ -1143,6 +1152,7 @@ fn set_vendor_push() -> Command {
                     VendorChannel::Xiaomi(xiaomi),
                     VendorChannel::Oppo(oppo),
                     VendorChannel::Vivo(vivo),
+                    VendorChannel::Meizu(meizu),
                 ],
             }],
         },
