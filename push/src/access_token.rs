@@ -126,16 +126,17 @@ impl PushClient {
         }
     }
 
-    /// POSTs the JSON `body` to `url` with `token` as bearer; `judge` reads the answer.
+    /// Sends `request` (a POST, with any headers of the provider's own) with the JSON
+    /// `body` and `token` as bearer; `judge` reads the answer.
     pub(crate) async fn post_with_token(
         &self,
         provider: &str,
-        url: &str,
+        request: http::request::Builder,
         token: String,
         body: Bytes,
-        judge: fn(&Answer) -> Sent,
+        judge: impl FnOnce(&Answer) -> Sent,
     ) -> Sent {
-        let request = Request::post(url)
+        let request = request
             .header("authorization", format!("Bearer {token}"))
             .header("content-type", "application/json")
             .header("user-agent", USER_AGENT)

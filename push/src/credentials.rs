@@ -16,6 +16,9 @@ pub const XIAOMI_ENDPOINT: &str = "https://api.xmpush.xiaomi.com";
 pub const OPPO_ENDPOINT: &str = "https://api.push.oppomobile.com";
 pub const VIVO_ENDPOINT: &str = "https://api-push.vivo.com.cn";
 pub const MEIZU_ENDPOINT: &str = "https://api-push.meizu.com";
+pub const HONOR_TOKEN_URI: &str =
+    "https://iam.developer.hihonor.com/auth/realms/developer/protocol/openid-connect/token";
+pub const HONOR_ENDPOINT: &str = "https://push-api.cloud.hihonor.com";
 
 const REDACTED: &str = "<redacted>";
 
@@ -108,6 +111,20 @@ pub struct MeizuCredentials {
     pub endpoint: String,
 }
 
+/// A Honor push app: its app id, and the OAuth 2.0 client Honor issued for it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HonorCredentials {
+    /// The numeric app id, the `{appId}` of `sendMessage`.
+    pub app_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+    #[serde(default = "default_honor_token_uri")]
+    pub token_uri: String,
+    #[serde(default = "default_honor_endpoint")]
+    pub endpoint: String,
+}
+
 /// A generic webhook that receives each notification as JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -149,6 +166,14 @@ fn default_vivo_endpoint() -> String {
 
 fn default_meizu_endpoint() -> String {
     MEIZU_ENDPOINT.to_string()
+}
+
+fn default_honor_token_uri() -> String {
+    HONOR_TOKEN_URI.to_string()
+}
+
+fn default_honor_endpoint() -> String {
+    HONOR_ENDPOINT.to_string()
 }
 
 impl ApnsCredentials {
@@ -225,6 +250,19 @@ impl MeizuCredentials {
     pub fn validate(&self) -> Result<(), String> {
         secret("appId", &self.app_id)?;
         secret("appSecret", &self.app_secret)?;
+        http_url("endpoint", &self.endpoint)
+    }
+}
+
+impl HonorCredentials {
+    pub fn validate(&self) -> Result<(), String> {
+        // It goes into the URL path.
+        if self.app_id.is_empty() || !self.app_id.chars().all(|c| c.is_ascii_digit()) {
+            return Err("appId: digits only".into());
+        }
+        secret("clientId", &self.client_id)?;
+        secret("clientSecret", &self.client_secret)?;
+        http_url("tokenUri", &self.token_uri)?;
         http_url("endpoint", &self.endpoint)
     }
 }
@@ -354,6 +392,18 @@ impl std::fmt::Debug for MeizuCredentials {
         f.debug_struct("MeizuCredentials")
             .field("app_id", &self.app_id)
             .field("app_secret", &REDACTED)
+            .field("endpoint", &self.endpoint)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for HonorCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HonorCredentials")
+            .field("app_id", &self.app_id)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &REDACTED)
+            .field("token_uri", &self.token_uri)
             .field("endpoint", &self.endpoint)
             .finish()
     }
@@ -579,16 +629,40 @@ mod tests {
         assert!(no_id.validate().unwrap_err().starts_with("appId"));
     }
 
+    fn honor() -> HonorCredentials {
+        serde_json::from_value(serde_json::json!(
+            {"appId": "104412345", "clientId": "client", "clientSecret": "s3cr3t"}
+        ))
+        .unwrap()
+    }
+
+    // covers: PUSH-05
+    #[test]
+    fn honor_credentials_default_to_production_and_validate() {
+        let honor = honor();
+        assert_eq!(
+            (honor.token_uri.as_str(), honor.endpoint.as_str()),
+            (HONOR_TOKEN_URI, HONOR_ENDPOINT)
+        );
+        assert_eq!(honor.validate(), Ok(()));
+        let path = HonorCredentials {
+            app_id: "1/2".into(),
+            ..honor
+        };
+        assert!(path.validate().unwrap_err().starts_with("appId"));
+    }
+
     // covers: PUSH-05
     #[test]
     fn vendor_debug_never_prints_secrets() {
         let text = format!(
-            "{:?} {:?} {:?} {:?} {:?}",
+            "{:?} {:?} {:?} {:?} {:?} {:?}",
             huawei(),
             xiaomi(),
             oppo(),
             vivo(),
-            meizu()
+            meizu(),
+            honor()
         );
         assert!(text.contains("104123456") && text.contains("com.example.chat"));
         assert!(!text.contains("s3cr3t"), "{text}");

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::Request;
 use serde_json::{json, Value};
 
 use crate::access_token::{issued, Account, Issued, Sent};
@@ -35,7 +36,10 @@ impl PushClient {
             issuer: creds.token_uri.clone(),
         };
         let fetch = || self.fetch_fcm_token(creds);
-        let send = |token| self.post_with_token("FCM", &url, token, body.clone(), sent);
+        let send = |token| {
+            let request = Request::post(&url);
+            self.post_with_token("FCM", request, token, body.clone(), sent)
+        };
         self.with_token(account, &creds.private_key_pem, fetch, send)
             .await
     }

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::Request;
 use serde_json::{json, Value};
 
 use crate::access_token::{Account, Sent};
@@ -52,7 +53,10 @@ impl PushClient {
                 MAX_TOKEN_LIFETIME,
             )
         };
-        let send = |token| self.post_with_token("Huawei", &url, token, body.clone(), outcome);
+        let send = |token| {
+            let request = Request::post(&url);
+            self.post_with_token("Huawei", request, token, body.clone(), outcome)
+        };
         self.with_token(account, &creds.app_secret, fetch, send)
             .await
     }

@@ -1,6 +1,6 @@
 //! Push notification providers (SPEC §3.8, PUSH-02): Apple's APNs (HTTP/2 + ES256 provider
 //! JWT), Firebase Cloud Messaging HTTP v1 (OAuth2 service account), and a generic webhook;
-//! and the Chinese Android vendor channels (PUSH-05): Huawei Push Kit, Xiaomi MiPush, OPPO PUSH, vivo push and Meizu push.
+//! and the Chinese Android vendor channels (PUSH-05): Huawei Push Kit, Xiaomi MiPush, OPPO PUSH, vivo push, Meizu push and Honor push.
 //! Each sender speaks the provider's real protocol and reports an [`Outcome`] the push
 //! gateway acts on. With the `fake` feature, [`fake`] has local servers speaking the same
 //! protocols, so tests run against real sockets.
@@ -9,6 +9,7 @@ mod access_token;
 mod apns;
 mod credentials;
 mod fcm;
+mod honor;
 mod http;
 mod huawei;
 mod jwt;
@@ -30,12 +31,14 @@ use meridian_rpc::OutboundClient;
 use rustls::pki_types::CertificateDer;
 
 pub use credentials::{
-    ApnsCredentials, FcmCredentials, HuaweiCredentials, MeizuCredentials, OppoCredentials,
-    VivoCredentials, WebhookTarget, XiaomiCredentials, APNS_PRODUCTION_ENDPOINT,
-    APNS_SANDBOX_ENDPOINT, FCM_ENDPOINT, FCM_TOKEN_URI, HUAWEI_ENDPOINT, HUAWEI_TOKEN_URI,
-    MEIZU_ENDPOINT, OPPO_ENDPOINT, VIVO_ENDPOINT, XIAOMI_ENDPOINT,
+    ApnsCredentials, FcmCredentials, HonorCredentials, HuaweiCredentials, MeizuCredentials,
+    OppoCredentials, VivoCredentials, WebhookTarget, XiaomiCredentials, APNS_PRODUCTION_ENDPOINT,
+    APNS_SANDBOX_ENDPOINT, FCM_ENDPOINT, FCM_TOKEN_URI, HONOR_ENDPOINT, HONOR_TOKEN_URI,
+    HUAWEI_ENDPOINT, HUAWEI_TOKEN_URI, MEIZU_ENDPOINT, OPPO_ENDPOINT, VIVO_ENDPOINT,
+    XIAOMI_ENDPOINT,
 };
 
+pub use honor::HONOR_MAX_MESSAGE_BYTES;
 pub use huawei::HUAWEI_MAX_MESSAGE_BYTES;
 pub use meizu::MEIZU_MAX_PARAMETERS_BYTES;
 pub use oppo::OPPO_MAX_PARAMETERS_CHARS;

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use meridian_push::fake::{FakeHuawei, FakeMeizu, FakeOppo, FakeVivo, FakeXiaomi};
+use meridian_push::fake::{FakeHonor, FakeHuawei, FakeMeizu, FakeOppo, FakeVivo, FakeXiaomi};
 use meridian_push::{
-    HuaweiCredentials, MeizuCredentials, Notification, OppoCredentials, Outcome, PushClient,
-    VivoCredentials, XiaomiCredentials,
+    HonorCredentials, HuaweiCredentials, MeizuCredentials, Notification, OppoCredentials, Outcome,
+    PushClient, VivoCredentials, XiaomiCredentials,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -63,11 +63,19 @@ fn vendor_sends_are_send_futures() {
         app_secret: secret(),
         endpoint: url(),
     };
+    let honor = HonorCredentials {
+        app_id: "1".into(),
+        client_id: "c".into(),
+        client_secret: secret(),
+        token_uri: url(),
+        endpoint: url(),
+    };
     spawnable(client.send_huawei(&huawei, &n));
     spawnable(client.send_xiaomi(&xiaomi, &n));
     spawnable(client.send_oppo(&oppo, &n));
     spawnable(client.send_vivo(&vivo, &n));
     spawnable(client.send_meizu(&meizu, &n));
+    spawnable(client.send_honor(&honor, &n));
 }
 
 // ---------------------------------------------------------------------------- Huawei
@@ -778,4 +786,129 @@ async fn meizu_long_text_is_shortened_and_large_parameters_never_sent() {
     assert_eq!(push.title.chars().count(), 32);
     assert_eq!(push.body.chars().count(), 100);
     assert_eq!(meizu.requests(), 1);
+}
+
+// ---------------------------------------------------------------------------- Honor
+
+// covers: PUSH-05
+#[tokio::test]
+async fn honor_delivers_with_one_access_token_for_several_sends() {
+    let honor = FakeHonor::start().await;
+    let client = PushClient::new(vec![honor.ca_cert()]);
+    let creds = honor.credentials();
+    assert_eq!(creds.validate(), Ok(()));
+
+    for i in 0..3 {
+        let n = notification(&format!("honor-token-{i}"), &format!("msg-{i}"));
+        assert_eq!(client.send_honor(&creds, &n).await, Outcome::Delivered);
+    }
+
+    assert_eq!(honor.tokens_issued(), 1);
+    assert_eq!(honor.requests(), 4, "one token request, three sends");
+    let pushes = honor.wait_for(3, WAIT).await.unwrap();
+    let push = &pushes[2];
+    assert_eq!(push.uri, format!("/api/v1/{}/sendMessage", creds.app_id));
+    assert_eq!(push.device_token, "honor-token-2");
+    assert_eq!(
+        (push.title.as_str(), push.body.as_str()),
+        ("Alice", "hello there")
+    );
+    assert_eq!(push.data.as_deref(), Some("{\"conv\":\"c1\"}"));
+    assert_eq!(push.id, "msg-2");
+    assert!(push.headers.contains_key("timestamp"));
+}
+
+// covers: PUSH-05
+#[tokio::test]
+async fn honor_expired_device_token_is_token_gone() {
+    let honor = FakeHonor::start().await;
+    let client = PushClient::new(vec![honor.ca_cert()]);
+    let creds = honor.credentials();
+    honor.mark_gone("old-token");
+
+    let gone = client
+        .send_honor(&creds, &notification("old-token", "m"))
+        .await;
+    let live = client
+        .send_honor(&creds, &notification("new-token", "m"))
+        .await;
+
+    assert_eq!(gone, Outcome::TokenGone);
+    assert_eq!(live, Outcome::Delivered);
+    assert_eq!(honor.wait_for(1, WAIT).await.unwrap().len(), 1);
+    assert_eq!(honor.received()[0].device_token, "new-token");
+}
+
+// covers: PUSH-05
+#[tokio::test]
+async fn honor_busy_is_retry_with_retry_after() {
+    let honor = FakeHonor::start().await;
+    let client = PushClient::new(vec![honor.ca_cert()]);
+    let creds = honor.credentials();
+    honor.rate_limit("busy-token");
+
+    let outcome = client
+        .send_honor(&creds, &notification("busy-token", "m"))
+        .await;
+
+    assert!(is_retry_after(&outcome, 5), "{outcome:?}");
+    assert!(honor.received().is_empty());
+}
+
+// covers: PUSH-05
+#[tokio::test]
+async fn honor_wrong_client_secret_is_rejected_with_the_oauth_error() {
+    let honor = FakeHonor::start().await;
+    let client = PushClient::new(vec![honor.ca_cert()]);
+    let wrong = HonorCredentials {
+        client_secret: "not-the-secret".into(),
+        ..honor.credentials()
+    };
+
+    let outcome = client.send_honor(&wrong, &notification("t", "m")).await;
+
+    assert_eq!(
+        outcome,
+        Outcome::Rejected {
+            reason: "Honor token endpoint 401: unauthorized_client: Invalid client secret".into()
+        }
+    );
+    assert_eq!(honor.tokens_issued(), 0);
+    assert!(honor.received().is_empty());
+}
+
+// covers: PUSH-05
+#[tokio::test]
+async fn honor_expired_access_token_is_refreshed_once() {
+    let honor = FakeHonor::start().await;
+    let client = PushClient::new(vec![honor.ca_cert()]);
+    let creds = honor.credentials();
+    let n = notification("device", "m");
+    assert_eq!(client.send_honor(&creds, &n).await, Outcome::Delivered);
+    honor.expire_access_tokens();
+
+    assert_eq!(client.send_honor(&creds, &n).await, Outcome::Delivered);
+
+    assert_eq!(honor.tokens_issued(), 2);
+    // token, send, refused send (80200003), token, send
+    assert_eq!(honor.requests(), 5);
+    assert_eq!(honor.wait_for(2, WAIT).await.unwrap().len(), 2);
+}
+
+// covers: PUSH-05
+#[tokio::test]
+async fn honor_oversize_message_is_rejected_without_sending() {
+    let honor = FakeHonor::start().await;
+    let client = PushClient::new(vec![honor.ca_cert()]);
+    let creds = honor.credentials();
+    let mut n = notification("device", "big");
+    n.body = "x".repeat(meridian_push::HONOR_MAX_MESSAGE_BYTES);
+
+    let outcome = client.send_honor(&creds, &n).await;
+
+    assert!(
+        matches!(&outcome, Outcome::Rejected { reason } if reason.contains("4096")),
+        "{outcome:?}"
+    );
+    assert_eq!(honor.requests(), 0);
 }

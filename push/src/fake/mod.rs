@@ -23,6 +23,9 @@
 //! - [`FakeMeizu`]: TLS; Meizu's `pushByPushId` (verifies the md5 signature over the
 //!   sorted parameters, the app, required fields and lengths; lists failed pushIds under
 //!   their code as Meizu does).
+//! - [`FakeHonor`]: TLS; Honor's OAuth2 client-credentials endpoint (Keycloak-style
+//!   errors) and `sendMessage` (verifies the bearer token it issued for that app, the
+//!   `timestamp` header and the message; names a gone token in `expireTokens`).
 //!
 //! The TLS fakes present a self-signed certificate for `localhost` and 127.0.0.1: pass
 //! the fake's `ca_cert()` to [`crate::PushClient::new`]. Starting
@@ -56,13 +59,14 @@ use tokio::task::JoinSet;
 use crate::fcm::{JWT_BEARER_GRANT, SCOPE};
 use crate::jwt::parse;
 use crate::{
-    ApnsCredentials, FcmCredentials, HuaweiCredentials, MeizuCredentials, OppoCredentials,
-    VivoCredentials, XiaomiCredentials, APNS_MAX_PAYLOAD_BYTES,
+    ApnsCredentials, FcmCredentials, HonorCredentials, HuaweiCredentials, MeizuCredentials,
+    OppoCredentials, VivoCredentials, XiaomiCredentials, APNS_MAX_PAYLOAD_BYTES,
 };
 use meridian_clock::now_secs;
 
 mod apns;
 mod fcm;
+mod honor;
 mod huawei;
 mod meizu;
 mod oppo;
@@ -72,6 +76,7 @@ mod xiaomi;
 
 pub use apns::FakeApns;
 pub use fcm::FakeFcm;
+pub use honor::FakeHonor;
 pub use huawei::FakeHuawei;
 pub use meizu::FakeMeizu;
 pub use oppo::FakeOppo;
