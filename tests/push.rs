@@ -1,8 +1,8 @@
 //! Push notifications end to end (PUSH-01..05): devices register through the client
 //! protocol, messages to offline users become pushes, and the cluster delivers them to
 //! local fakes of APNs (HTTP/2, ES256 JWT), FCM HTTP v1 (OAuth service account), a
-//! webhook, Huawei Push Kit, Xiaomi MiPush, OPPO PUSH, vivo push and Meizu push, each
-//! speaking its provider's real protocol.
+//! webhook and the Chinese Android vendor channels (Huawei, Xiaomi, OPPO, vivo, Meizu,
+//! Honor), each speaking its provider's real protocol.
 
 mod common;
 
@@ -13,7 +13,8 @@ use common::{admin_json, binary, put_settings, synced, Api};
 use meridian_client::Connection;
 use meridian_proto::{ClientFrame, ServerFrame};
 use meridian_push::fake::{
-    FakeApns, FakeFcm, FakeHuawei, FakeMeizu, FakeOppo, FakeVivo, FakeWebhook, FakeXiaomi,
+    FakeApns, FakeFcm, FakeHonor, FakeHuawei, FakeMeizu, FakeOppo, FakeVivo, FakeWebhook,
+    FakeXiaomi,
 };
 use meridian_testkit::{eventually, metric_value, DevDeployment};
 use rustls::pki_types::CertificateDer;
@@ -528,6 +529,7 @@ async fn offline_android_devices_get_pushes_through_the_vendor_channels() {
     let oppo = FakeOppo::start().await;
     let vivo = FakeVivo::start().await;
     let meizu = FakeMeizu::start().await;
+    let honor = FakeHonor::start().await;
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("fakes-ca.pem");
     let fakes = [
@@ -536,6 +538,7 @@ async fn offline_android_devices_get_pushes_through_the_vendor_channels() {
         oppo.ca_cert(),
         vivo.ca_cert(),
         meizu.ca_cert(),
+        honor.ca_cert(),
     ];
     std::fs::write(&ca, fakes.iter().map(pem).collect::<String>()).unwrap();
     let dev =
@@ -549,8 +552,9 @@ async fn offline_android_devices_get_pushes_through_the_vendor_channels() {
     let mi = xiaomi.credentials(ANDROID);
     let path = format!("/admin/v1/apps/{}/push-vendors", area.api.key);
     let (op, vi, mz) = (oppo.credentials(), vivo.credentials(), meizu.credentials());
-    let vendors = json!({"apps": [{"appId": ANDROID,
-        "channels": [{"huawei": hw}, {"xiaomi": mi}, {"oppo": op}, {"vivo": vi}, {"meizu": mz}]}]});
+    let ho = honor.credentials();
+    let vendors = json!({"apps": [{"appId": ANDROID, "channels": [{"huawei": hw},
+        {"xiaomi": mi}, {"oppo": op}, {"vivo": vi}, {"meizu": mz}, {"honor": ho}]}]});
     let (status, answer) = admin_json(&area.dev, "PUT", &path, vendors).await;
     assert_eq!(status, 200, "{answer}");
     // Secrets never come back; sending the placeholder back keeps them.
@@ -562,6 +566,7 @@ async fn offline_android_devices_get_pushes_through_the_vendor_channels() {
     assert_eq!(channels[2]["oppo"]["masterSecret"], "<redacted>");
     assert_eq!(channels[3]["vivo"]["appSecret"], "<redacted>");
     assert_eq!(channels[4]["meizu"]["appSecret"], "<redacted>");
+    assert_eq!(channels[5]["honor"]["clientSecret"], "<redacted>");
     assert!(!shown.to_string().contains(&hw.app_secret));
     let (status, _) = admin_json(&area.dev, "PUT", &path, shown["pushVendors"].clone()).await;
     assert_eq!(status, 200);
@@ -582,8 +587,10 @@ async fn offline_android_devices_get_pushes_through_the_vendor_channels() {
         .await;
     area.register("mark", "meizu", "mz-push-mark", ANDROID)
         .await;
+    area.register("hugo", "honor", "honor-token-hugo", ANDROID)
+        .await;
     xiaomi.mark_gone("mi-regid-olaf");
-    for user in ["hana", "mimi", "olaf", "otto", "vera", "mark"] {
+    for user in ["hana", "mimi", "olaf", "otto", "vera", "mark", "hugo"] {
         area.say("alice", user, json!({"content": format!("hi {user}")}))
             .await;
     }
@@ -614,7 +621,11 @@ async fn offline_android_devices_get_pushes_through_the_vendor_channels() {
     let pushed = meizu.wait_for(1, WAIT).await.expect("a Meizu push");
     assert_eq!(pushed[0].device_token, "mz-push-mark");
     assert_eq!(pushed[0].body, "hi mark");
-    area.pushes_settled("delivered", 5.0).await;
+    // Honor: the fake issued the OAuth token to the app's client.
+    let pushed = honor.wait_for(1, WAIT).await.expect("a Honor push");
+    assert_eq!(pushed[0].device_token, "honor-token-hugo");
+    assert_eq!(pushed[0].body, "hi hugo");
+    area.pushes_settled("delivered", 6.0).await;
     area.pushes_settled("token_gone", 1.0).await;
 
     // olaf's regid was dropped: only mimi's second push reaches MiPush.
@@ -623,7 +634,7 @@ async fn offline_android_devices_get_pushes_through_the_vendor_channels() {
         .await;
     area.say("alice", "mimi", json!({"content": "again"})).await;
     xiaomi.wait_for(2, WAIT).await.expect("mimi's second push");
-    area.pushes_settled("delivered", 6.0).await;
+    area.pushes_settled("delivered", 7.0).await;
     assert_eq!(
         xiaomi.requests(),
         tried + 1,

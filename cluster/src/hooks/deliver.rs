@@ -149,11 +149,8 @@ async fn send_push(
             }
             None => return Attempt::Failed(NO_DESTINATION.into()),
         },
-        PushProvider::Huawei
-        | PushProvider::Xiaomi
-        | PushProvider::Oppo
-        | PushProvider::Vivo
-        | PushProvider::Meizu => {
+        // Every vendor channel (PUSH-05).
+        _ => {
             let vendors = match vendor_push::of_app(node.state_machine.state(), app_key) {
                 Ok(vendors) => vendors,
                 Err(e) => return Attempt::Failed(e.to_string()),
@@ -168,6 +165,7 @@ async fn send_push(
                 Some(VendorChannel::Oppo(oppo)) => client.send_oppo(oppo, &notification).await,
                 Some(VendorChannel::Vivo(vivo)) => client.send_vivo(vivo, &notification).await,
                 Some(VendorChannel::Meizu(meizu)) => client.send_meizu(meizu, &notification).await,
+                Some(VendorChannel::Honor(honor)) => client.send_honor(honor, &notification).await,
                 None => return Attempt::Failed(NO_DESTINATION.into()),
             }
         }

@@ -34,10 +34,11 @@ pub enum PushProvider {
     Oppo,
     Vivo,
     Meizu,
+    Honor,
 }
 
 impl PushProvider {
-    pub const ALL: [PushProvider; 8] = [
+    pub const ALL: [PushProvider; 9] = [
         Self::Apns,
         Self::Fcm,
         Self::Webhook,
@@ -46,6 +47,7 @@ impl PushProvider {
         Self::Oppo,
         Self::Vivo,
         Self::Meizu,
+        Self::Honor,
     ];
 
     pub fn name(self) -> &'static str {
@@ -58,6 +60,7 @@ impl PushProvider {
             Self::Oppo => "oppo",
             Self::Vivo => "vivo",
             Self::Meizu => "meizu",
+            Self::Honor => "honor",
         }
     }
 

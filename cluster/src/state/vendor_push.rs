@@ -6,7 +6,8 @@
 //! vendor is a variant appended at the end, and stored records keep their meaning.
 
 use meridian_push::{
-    HuaweiCredentials, MeizuCredentials, OppoCredentials, VivoCredentials, XiaomiCredentials,
+    HonorCredentials, HuaweiCredentials, MeizuCredentials, OppoCredentials, VivoCredentials,
+    XiaomiCredentials,
 };
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +41,7 @@ pub enum VendorChannel {
     Oppo(OppoCredentials),
     Vivo(VivoCredentials),
     Meizu(MeizuCredentials),
+    Honor(HonorCredentials),
 }
 
 impl VendorChannel {
@@ -51,6 +53,7 @@ impl VendorChannel {
             VendorChannel::Oppo(_) => PushProvider::Oppo,
             VendorChannel::Vivo(_) => PushProvider::Vivo,
             VendorChannel::Meizu(_) => PushProvider::Meizu,
+            VendorChannel::Honor(_) => PushProvider::Honor,
         }
     }
 
@@ -61,6 +64,7 @@ impl VendorChannel {
             VendorChannel::Oppo(c) => &c.master_secret,
             VendorChannel::Vivo(c) => &c.app_secret,
             VendorChannel::Meizu(c) => &c.app_secret,
+            VendorChannel::Honor(c) => &c.client_secret,
         }
     }
 
@@ -71,6 +75,7 @@ impl VendorChannel {
             VendorChannel::Oppo(c) => &mut c.master_secret,
             VendorChannel::Vivo(c) => &mut c.app_secret,
             VendorChannel::Meizu(c) => &mut c.app_secret,
+            VendorChannel::Honor(c) => &mut c.client_secret,
         }
     }
 
@@ -81,6 +86,7 @@ impl VendorChannel {
             VendorChannel::Oppo(c) => c.validate(),
             VendorChannel::Vivo(c) => c.validate(),
             VendorChannel::Meizu(c) => c.validate(),
+            VendorChannel::Honor(c) => c.validate(),
         }
     }
 }

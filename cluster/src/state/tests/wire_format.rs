@@ -969,6 +969,7 @@ fn samples() -> Vec<(&'static str, Command)> {
         ("PushProvider::Oppo", PushProvider::Oppo),
         ("PushProvider::Vivo", PushProvider::Vivo),
         ("PushProvider::Meizu", PushProvider::Meizu),
+        ("PushProvider::Honor", PushProvider::Honor),
     ] {
         rows.push((
             label,
@@ -1085,7 +1086,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("SetFileLimits", "54086170706b657930310102030405060701"),
         ("ChangeRtcRoom", "55086170706b6579303102723105616c6963650001020309"),
         ("DropAbsentRtcMembers", "56"),
-        ("SetVendorPush", "57086170706b65793031010161050001310173017401650101780170016602016b016d0167030169016a0176016804017a01790177"),
+        ("SetVendorPush", "57086170706b65793031010161060001310173017401650101780170016602016b016d0167030169016a0176016804017a01790177050132016301640175016e"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1107,12 +1108,14 @@ const GOLDEN: &[(&str, &str)] = &[
         ("PushProvider::Oppo", "33086170706b6579303105616c6963650264310503746f6b10636f6d2e6578616d706c652e63686174"),
         ("PushProvider::Vivo", "33086170706b6579303105616c6963650264310603746f6b10636f6d2e6578616d706c652e63686174"),
         ("PushProvider::Meizu", "33086170706b6579303105616c6963650264310703746f6b10636f6d2e6578616d706c652e63686174"),
+        ("PushProvider::Honor", "33086170706b6579303105616c6963650264310803746f6b10636f6d2e6578616d706c652e63686174"),
 ];
 
 /// One channel of each vendor, in the enum's order.
 fn set_vendor_push() -> Command {
     use meridian_push::{
-        HuaweiCredentials, MeizuCredentials, OppoCredentials, VivoCredentials, XiaomiCredentials,
+        HonorCredentials, HuaweiCredentials, MeizuCredentials, OppoCredentials, VivoCredentials,
+        XiaomiCredentials,
     };
     use vendor_push::{SetVendorPush, VendorApp, VendorChannel, VendorPush};
     let huawei = HuaweiCredentials {
@@ -1142,6 +1145,13 @@ fn set_vendor_push() -> Command {
         app_secret: "y".into(),
         endpoint: "w".into(),
     };
+    let honor = HonorCredentials {
+        app_id: "2".into(),
+        client_id: "c".into(),
+        client_secret: "d".into(),
+        token_uri: "u".into(),
+        endpoint: "n".into(),
+    };
     Command::SetVendorPush(SetVendorPush {
         app_key: APP.into(),
         vendors: VendorPush {
@@ -1153,6 +1163,7 @@ fn set_vendor_push() -> Command {
                     VendorChannel::Oppo(oppo),
                     VendorChannel::Vivo(vivo),
                     VendorChannel::Meizu(meizu),
+                    VendorChannel::Honor(honor),
                 ],
             }],
         },
