@@ -1,7 +1,8 @@
-//! Push notifications end to end (PUSH-01..04): devices register through the client
+//! Push notifications end to end (PUSH-01..05): devices register through the client
 //! protocol, messages to offline users become pushes, and the cluster delivers them to
-//! local fakes of APNs (HTTP/2, ES256 JWT), FCM HTTP v1 (OAuth service account) and a
-//! webhook, each speaking its provider's real protocol.
+//! local fakes of APNs (HTTP/2, ES256 JWT), FCM HTTP v1 (OAuth service account), a
+//! webhook and the Chinese Android vendor channels (Huawei, Xiaomi, OPPO, vivo, Meizu,
+//! Honor), each speaking its provider's real protocol.
 
 mod common;
 
@@ -11,7 +12,10 @@ use base64::Engine;
 use common::{admin_json, binary, put_settings, synced, Api};
 use meridian_client::Connection;
 use meridian_proto::{ClientFrame, ServerFrame};
-use meridian_push::fake::{FakeApns, FakeFcm, FakeWebhook};
+use meridian_push::fake::{
+    FakeApns, FakeFcm, FakeHonor, FakeHuawei, FakeMeizu, FakeOppo, FakeVivo, FakeWebhook,
+    FakeXiaomi,
+};
 use meridian_testkit::{eventually, metric_value, DevDeployment};
 use rustls::pki_types::CertificateDer;
 use serde_json::json;
@@ -514,5 +518,140 @@ async fn a_broadcast_is_pushed_to_offline_users_devices() {
         1,
         "only ann's first push went out"
     );
+    area.dev.stop();
+}
+
+// covers: PUSH-05
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_android_devices_get_pushes_through_the_vendor_channels() {
+    let huawei = FakeHuawei::start().await;
+    let xiaomi = FakeXiaomi::start().await;
+    let oppo = FakeOppo::start().await;
+    let vivo = FakeVivo::start().await;
+    let meizu = FakeMeizu::start().await;
+    let honor = FakeHonor::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("fakes-ca.pem");
+    let fakes = [
+        huawei.ca_cert(),
+        xiaomi.ca_cert(),
+        oppo.ca_cert(),
+        vivo.ca_cert(),
+        meizu.ca_cert(),
+        honor.ca_cert(),
+    ];
+    std::fs::write(&ca, fakes.iter().map(pem).collect::<String>()).unwrap();
+    let dev =
+        DevDeployment::start_with(binary(), "SG", 1, &["--outbound-ca", ca.to_str().unwrap()])
+            .await;
+    let area = Area {
+        api: Api::new(&dev, "SG", "prod"),
+        dev,
+    };
+    let hw = huawei.credentials();
+    let mi = xiaomi.credentials(ANDROID);
+    let path = format!("/admin/v1/apps/{}/push-vendors", area.api.key);
+    let (op, vi, mz) = (oppo.credentials(), vivo.credentials(), meizu.credentials());
+    let ho = honor.credentials();
+    let vendors = json!({"apps": [{"appId": ANDROID, "channels": [{"huawei": hw},
+        {"xiaomi": mi}, {"oppo": op}, {"vivo": vi}, {"meizu": mz}, {"honor": ho}]}]});
+    let (status, answer) = admin_json(&area.dev, "PUT", &path, vendors).await;
+    assert_eq!(status, 200, "{answer}");
+    // Secrets never come back; sending the placeholder back keeps them.
+    let (status, shown) = admin_json(&area.dev, "GET", &path, json!({})).await;
+    assert_eq!(status, 200);
+    let channels = &shown["pushVendors"]["apps"][0]["channels"];
+    assert_eq!(channels[0]["huawei"]["appSecret"], "<redacted>");
+    assert_eq!(channels[1]["xiaomi"]["appSecret"], "<redacted>");
+    assert_eq!(channels[2]["oppo"]["masterSecret"], "<redacted>");
+    assert_eq!(channels[3]["vivo"]["appSecret"], "<redacted>");
+    assert_eq!(channels[4]["meizu"]["appSecret"], "<redacted>");
+    assert_eq!(channels[5]["honor"]["clientSecret"], "<redacted>");
+    assert!(!shown.to_string().contains(&hw.app_secret));
+    let (status, _) = admin_json(&area.dev, "PUT", &path, shown["pushVendors"].clone()).await;
+    assert_eq!(status, 200);
+    // A channel that cannot work is refused.
+    let bad = json!({"apps": [{"appId": ANDROID,
+        "channels": [{"xiaomi": {"appSecret": "s", "packageName": "nodots"}}]}]});
+    let (status, answer) = admin_json(&area.dev, "PUT", &path, bad).await;
+    assert_eq!(status, 400, "{answer}");
+
+    area.register("hana", "huawei", "hw-token-hana", ANDROID)
+        .await;
+    area.register("mimi", "xiaomi", "mi-regid-mimi", ANDROID)
+        .await;
+    area.register("olaf", "xiaomi", "mi-regid-olaf", ANDROID)
+        .await;
+    area.register("otto", "oppo", "CN_oppo-otto", ANDROID).await;
+    area.register("vera", "vivo", "vivo-reg-vera", ANDROID)
+        .await;
+    area.register("mark", "meizu", "mz-push-mark", ANDROID)
+        .await;
+    area.register("hugo", "honor", "honor-token-hugo", ANDROID)
+        .await;
+    xiaomi.mark_gone("mi-regid-olaf");
+    for user in ["hana", "mimi", "olaf", "otto", "vera", "mark", "hugo"] {
+        area.say("alice", user, json!({"content": format!("hi {user}")}))
+            .await;
+    }
+
+    // Huawei Push Kit: the fake issued the OAuth token to the app id and secret.
+    let pushed = huawei.wait_for(1, WAIT).await.expect("a Huawei push");
+    assert_eq!(pushed[0].device_token, "hw-token-hana");
+    assert_eq!(
+        (pushed[0].title.as_str(), pushed[0].body.as_str()),
+        ("alice", "hi hana")
+    );
+    assert_eq!(pushed[0].data.as_deref(), Some("extra-hana"));
+    assert_eq!(huawei.tokens_issued(), 1);
+    // MiPush: the fake checked the AppSecret and the package name.
+    let pushed = xiaomi.wait_for(1, WAIT).await.expect("a Xiaomi push");
+    assert_eq!(pushed[0].device_token, "mi-regid-mimi");
+    assert_eq!(pushed[0].body, "hi mimi");
+    // OPPO PUSH: the fake checked the sha256 sign and the auth_token it issued.
+    let pushed = oppo.wait_for(1, WAIT).await.expect("an OPPO push");
+    assert_eq!(pushed[0].device_token, "CN_oppo-otto");
+    assert_eq!(pushed[0].body, "hi otto");
+    assert_eq!(oppo.tokens_issued(), 1);
+    // vivo: the fake checked the md5 sign and the authToken header against the appId.
+    let pushed = vivo.wait_for(1, WAIT).await.expect("a vivo push");
+    assert_eq!(pushed[0].device_token, "vivo-reg-vera");
+    assert_eq!(pushed[0].body, "hi vera");
+    // Meizu: the fake checked the md5 signature over the sorted parameters.
+    let pushed = meizu.wait_for(1, WAIT).await.expect("a Meizu push");
+    assert_eq!(pushed[0].device_token, "mz-push-mark");
+    assert_eq!(pushed[0].body, "hi mark");
+    // Honor: the fake issued the OAuth token to the app's client.
+    let pushed = honor.wait_for(1, WAIT).await.expect("a Honor push");
+    assert_eq!(pushed[0].device_token, "honor-token-hugo");
+    assert_eq!(pushed[0].body, "hi hugo");
+    area.pushes_settled("delivered", 6.0).await;
+    area.pushes_settled("token_gone", 1.0).await;
+
+    // olaf's regid was dropped: only mimi's second push reaches MiPush.
+    let tried = xiaomi.requests();
+    area.say("alice", "olaf", json!({"content": "still there?"}))
+        .await;
+    area.say("alice", "mimi", json!({"content": "again"})).await;
+    xiaomi.wait_for(2, WAIT).await.expect("mimi's second push");
+    area.pushes_settled("delivered", 7.0).await;
+    assert_eq!(
+        xiaomi.requests(),
+        tried + 1,
+        "a gone regid is not tried again"
+    );
+
+    // `platform: android` of a push-only notice reaches the vendor channels too.
+    let notify = json!({
+        "platform": ["android"],
+        "audience": {"userid": ["hana", "vera"], "is_to_all": false},
+        "notification": {"title": "News", "alert": "Doors open at 9"},
+    });
+    let (answer, value) = area.api.json("/push.json", &notify).await;
+    assert_eq!(answer.status, 200, "{value}");
+    let pushed = huawei.wait_for(2, WAIT).await.expect("hana's notice");
+    assert_eq!(pushed[1].body, "Doors open at 9");
+    let pushed = vivo.wait_for(2, WAIT).await.expect("vera's notice");
+    assert_eq!(pushed[1].title, "News");
     area.dev.stop();
 }

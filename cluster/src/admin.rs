@@ -16,6 +16,7 @@
 //! | GET, PUT | /admin/v1/apps/{appKey}/file-limits | `{maxBytes?: {image?, gif?, voice?, video?, file?}, quotaBytes?, linkValidDays?, stripExif?}` (FILE-01; PUT replaces; GET also answers `usage: {bytes, files}`) |
 //! | GET, PUT | /admin/v1/apps/{appKey}/limits | `{groupMemberCap?, multiRoomChatrooms?, clientSendsPerSecond?, apiRates?: {defaultPerSecond?, getTokenPerSecond?, privateMessagesPerMinute?, groupPublishPerSecond?, chatroomPublishPerSecond?, ultraGroupPublishPerSecond?, chatroomBroadcastPerSecond?, broadcastsPerHour?, broadcastsPerDay?}, retentionDays?: {private?, group?, ultraGroup?, chatroom?}}` (API-08; PUT replaces; left out: default) |
 //! | POST | /admin/v1/apps/{appKey}/secret | `{newSecret?, overlapSeconds?}`: rotates the App Secret (LIFE-04); the old one stays valid `overlapSeconds` (default 86400, at most 30 days); answers `{appKey, appSecret, previousValidUntilMs}` |
+//! | GET, PUT | /admin/v1/apps/{appKey}/push-vendors | `{apps?: [{appId, channels: [{huawei: {appId, appSecret, tokenUri?, endpoint?}} \| {xiaomi: {appSecret, packageName, endpoint?}} \| {oppo: {appKey, masterSecret, endpoint?}} \| {vivo: {appId, appKey, appSecret, endpoint?}} \| {meizu: {appId, appSecret, endpoint?}} \| {honor: {appId, clientId, clientSecret, tokenUri?, endpoint?}}]}]}` (PUSH-05; PUT replaces; answers show secrets as `<redacted>`, which sent back keeps the stored one) |
 //! | GET | /admin/v1/apps/{appKey}/callbacks/dead-letters | callbacks past their retry cap, and how many wait |
 //! | POST | /admin/v1/apps/{appKey}/callbacks/dead-letters/retry | puts them back in the outbox |
 //! | GET | /admin/v1/areas | the area catalog |
@@ -37,6 +38,7 @@ use serde_json::{json, Value};
 use crate::api::{ApiReply, ApiRequest};
 use crate::client::{ClusterClient, ClusterError};
 use crate::state::files::{FileAnswer, FileLimits, FileQuestion, SetFileLimits};
+use crate::state::vendor_push::{SetVendorPush, VendorPush};
 use crate::state::{
     AppLimits, AppSettings, Command, CommandError, Conversation, ConversationType, Credentials,
     DeleteApp, DeleteAreaEntry, Envelope, ImportGroupMembers, ImportMessages, ImportedMessage,
@@ -289,6 +291,11 @@ impl AdminApi {
             },
             (&Method::POST, ["apps", key, "secret"]) => match parse::<Rotation>(body) {
                 Ok(rotation) => self.rotate_secret(key, rotation).await,
+                Err(response) => return *response,
+            },
+            (&Method::GET, ["apps", key, "push-vendors"]) => self.get_push_vendors(key).await,
+            (&Method::PUT, ["apps", key, "push-vendors"]) => match parse::<VendorPush>(body) {
+                Ok(vendors) => self.put_push_vendors(key, vendors).await,
                 Err(response) => return *response,
             },
             (&Method::GET, ["apps", key, "callbacks", "dead-letters"]) => {
@@ -578,6 +585,32 @@ impl AdminApi {
         });
         self.cluster.write_one(self.envelope(command)).await?;
         Ok(json!({ "fileLimits": limits }))
+    }
+
+    /// The vendor push channels, secrets redacted.
+    async fn get_push_vendors(&self, key: &str) -> Result<Value, ClusterError> {
+        let query = Query::VendorPush {
+            app_key: key.to_string(),
+        };
+        match self.cluster.read(query).await? {
+            QueryOutput::VendorPush(vendors) => Ok(json!({ "pushVendors": vendors.redacted() })),
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    /// Replaces the vendor push channels whole.
+    async fn put_push_vendors(
+        &self,
+        key: &str,
+        vendors: VendorPush,
+    ) -> Result<Value, ClusterError> {
+        let shown = vendors.redacted();
+        let command = Command::SetVendorPush(SetVendorPush {
+            app_key: key.to_string(),
+            vendors,
+        });
+        self.cluster.write_one(self.envelope(command)).await?;
+        Ok(json!({ "pushVendors": shown }))
     }
 
     async fn dead_letters(&self, key: &str) -> Result<Value, ClusterError> {

@@ -1,15 +1,14 @@
 //! Firebase Cloud Messaging HTTP v1, authorised by an OAuth2 access token obtained with a
 //! service account's signed assertion (RFC 7523 JWT bearer grant).
 
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::time::Instant;
 
 use bytes::Bytes;
 use http::Request;
 use serde_json::{json, Value};
 
-use crate::http::{exchange, Answer, AnswerExt, USER_AGENT};
+use crate::access_token::{issued, Account, Issued, Sent};
+use crate::http::{Answer, AnswerExt};
 use crate::jwt::sign_rs256;
 use crate::{FcmCredentials, Notification, Outcome, PushClient};
 use meridian_clock::now_secs;
@@ -17,22 +16,10 @@ use meridian_clock::now_secs;
 pub(crate) const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
 pub(crate) const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const ASSERTION_LIFETIME_SECS: u64 = 3600;
-/// An access token is replaced this long before Google says it expires.
-const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
-const MAX_TOKEN_LIFETIME_SECS: u64 = 3600;
+/// Google's tokens live an hour; a larger claim is capped rather than trusted.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 const FCM_ERROR_TYPE: &str = "type.googleapis.com/google.firebase.fcm.v1.FcmError";
 const BAD_REQUEST_TYPE: &str = "type.googleapis.com/google.rpc.BadRequest";
-
-/// Access tokens are cached per (service account, token endpoint).
-pub(crate) type TokenKey = (String, String);
-/// One async lock per service account, so concurrent sends fetch one token, not many.
-pub(crate) type TokenSlot = Arc<tokio::sync::Mutex<Option<AccessToken>>>;
-
-pub(crate) struct AccessToken {
-    token: String,
-    expires: Instant,
-    key_pem: String,
-}
 
 impl PushClient {
     /// Sends `n` through FCM: `POST {endpoint}/v1/projects/{project}/messages:send`.
@@ -43,68 +30,21 @@ impl PushClient {
             creds.project_id
         );
         let body = Bytes::from(message(n).to_string());
-        for attempt in 0..2 {
-            let token = match self.fcm_access_token(creds).await {
-                Ok(token) => token,
-                Err(outcome) => return outcome,
-            };
-            let request = Request::post(&url)
-                .header("authorization", format!("Bearer {token}"))
-                .header("content-type", "application/json")
-                .header("user-agent", USER_AGENT)
-                .body(body.clone());
-            let request = match request {
-                Ok(request) => request,
-                Err(e) => return Outcome::rejected(format!("FCM request: {e}")),
-            };
-            let answer = match exchange(&self.inner.client, request).await {
-                Ok(answer) => answer,
-                Err(e) => return Outcome::retry(e),
-            };
-            if attempt == 0 && answer.status == 401 {
-                self.forget_fcm_token(creds, &token).await;
-                continue;
-            }
-            return outcome(&answer);
-        }
-        Outcome::rejected("FCM: UNAUTHENTICATED even with a fresh access token")
+        let account = Account {
+            provider: "FCM",
+            id: creds.client_email.clone(),
+            issuer: creds.token_uri.clone(),
+        };
+        let fetch = || self.fetch_fcm_token(creds);
+        let send = |token| {
+            let request = Request::post(&url);
+            self.post_with_token("FCM", request, token, body.clone(), sent)
+        };
+        self.with_token(account, &creds.private_key_pem, fetch, send)
+            .await
     }
 
-    fn fcm_slot(&self, creds: &FcmCredentials) -> TokenSlot {
-        let key = (creds.client_email.clone(), creds.token_uri.clone());
-        let mut slots = self
-            .inner
-            .fcm_tokens
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        slots.entry(key).or_default().clone()
-    }
-
-    /// The cached access token, or a new one from the token endpoint. `Err` is the
-    /// outcome of the send when no token can be had.
-    async fn fcm_access_token(&self, creds: &FcmCredentials) -> Result<String, Outcome> {
-        let slot = self.fcm_slot(creds);
-        let mut cached = slot.lock().await;
-        if let Some(token) = cached.as_ref() {
-            if token.key_pem == creds.private_key_pem && Instant::now() < token.expires {
-                return Ok(token.token.clone());
-            }
-        }
-        let fresh = self.fetch_fcm_token(creds).await?;
-        let token = fresh.token.clone();
-        *cached = Some(fresh);
-        Ok(token)
-    }
-
-    async fn forget_fcm_token(&self, creds: &FcmCredentials, used: &str) {
-        let slot = self.fcm_slot(creds);
-        let mut cached = slot.lock().await;
-        if cached.as_ref().is_some_and(|token| token.token == used) {
-            *cached = None;
-        }
-    }
-
-    async fn fetch_fcm_token(&self, creds: &FcmCredentials) -> Result<AccessToken, Outcome> {
+    async fn fetch_fcm_token(&self, creds: &FcmCredentials) -> Result<Issued, Outcome> {
         let now = now_secs();
         let assertion = sign_rs256(
             &creds.private_key_pem,
@@ -122,48 +62,8 @@ impl PushClient {
             .append_pair("grant_type", JWT_BEARER_GRANT)
             .append_pair("assertion", &assertion)
             .finish();
-        let request = Request::post(&creds.token_uri)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("user-agent", USER_AGENT)
-            .body(Bytes::from(form))
-            .map_err(|e| Outcome::rejected(format!("FCM token request: {e}")))?;
-        let answer = exchange(&self.inner.client, request)
-            .await
-            .map_err(|e| Outcome::retry(format!("FCM token endpoint: {e}")))?;
-        let json = answer.json();
-        if answer.status != 200 {
-            // OAuth2 errors: {"error": "invalid_grant", "error_description": "..."}.
-            let reason = match (json["error"].as_str(), json["error_description"].as_str()) {
-                (Some(error), Some(text)) => format!("{error}: {text}"),
-                (Some(error), None) => error.to_string(),
-                _ => answer.summary(),
-            };
-            let reason = format!("FCM token endpoint {}: {reason}", answer.status);
-            return Err(if answer.is_transient() {
-                Outcome::Retry {
-                    reason,
-                    after: answer.retry_after(),
-                }
-            } else {
-                Outcome::rejected(reason)
-            });
-        }
-        let (Some(token), Some(expires_in)) =
-            (json["access_token"].as_str(), json["expires_in"].as_u64())
-        else {
-            return Err(Outcome::retry(format!(
-                "FCM token endpoint: unexpected answer {}",
-                answer.summary()
-            )));
-        };
-        // Google's tokens live an hour; a larger claim is capped rather than trusted.
-        let lifetime = Duration::from_secs(expires_in.min(MAX_TOKEN_LIFETIME_SECS))
-            .saturating_sub(EXPIRY_MARGIN);
-        Ok(AccessToken {
-            token: token.to_string(),
-            expires: Instant::now() + lifetime,
-            key_pem: creds.private_key_pem.clone(),
-        })
+        let answer = self.token_request("FCM", &creds.token_uri, form).await?;
+        issued("FCM", &answer, MAX_TOKEN_LIFETIME)
     }
 }
 
@@ -181,6 +81,14 @@ fn message(n: &Notification) -> Value {
             "android": {"priority": "high"},
         }
     })
+}
+
+/// A 401 is an access token Google no longer takes.
+fn sent(answer: &Answer) -> Sent {
+    match answer.status {
+        401 => Sent::TokenRefused(outcome(answer)),
+        _ => Sent::Done(outcome(answer)),
+    }
 }
 
 /// Maps an FCM answer; errors are `{"error": {code, message, status, details: [...]}}`.

@@ -1,15 +1,24 @@
 //! Push notification providers (SPEC §3.8, PUSH-02): Apple's APNs (HTTP/2 + ES256 provider
-//! JWT), Firebase Cloud Messaging HTTP v1 (OAuth2 service account), and a generic webhook.
+//! JWT), Firebase Cloud Messaging HTTP v1 (OAuth2 service account), and a generic webhook;
+//! and the Chinese Android vendor channels (PUSH-05): Huawei Push Kit, Xiaomi MiPush, OPPO PUSH, vivo push, Meizu push and Honor push.
 //! Each sender speaks the provider's real protocol and reports an [`Outcome`] the push
 //! gateway acts on. With the `fake` feature, [`fake`] has local servers speaking the same
 //! protocols, so tests run against real sockets.
 
+mod access_token;
 mod apns;
 mod credentials;
 mod fcm;
+mod honor;
 mod http;
+mod huawei;
 mod jwt;
+mod meizu;
+mod oppo;
+mod sign;
+mod vivo;
 mod webhook;
+mod xiaomi;
 
 #[cfg(feature = "fake")]
 pub mod fake;
@@ -22,9 +31,19 @@ use meridian_rpc::OutboundClient;
 use rustls::pki_types::CertificateDer;
 
 pub use credentials::{
-    ApnsCredentials, FcmCredentials, WebhookTarget, APNS_PRODUCTION_ENDPOINT,
-    APNS_SANDBOX_ENDPOINT, FCM_ENDPOINT, FCM_TOKEN_URI,
+    ApnsCredentials, FcmCredentials, HonorCredentials, HuaweiCredentials, MeizuCredentials,
+    OppoCredentials, VivoCredentials, WebhookTarget, XiaomiCredentials, APNS_PRODUCTION_ENDPOINT,
+    APNS_SANDBOX_ENDPOINT, FCM_ENDPOINT, FCM_TOKEN_URI, HONOR_ENDPOINT, HONOR_TOKEN_URI,
+    HUAWEI_ENDPOINT, HUAWEI_TOKEN_URI, MEIZU_ENDPOINT, OPPO_ENDPOINT, VIVO_ENDPOINT,
+    XIAOMI_ENDPOINT,
 };
+
+pub use honor::HONOR_MAX_MESSAGE_BYTES;
+pub use huawei::HUAWEI_MAX_MESSAGE_BYTES;
+pub use meizu::MEIZU_MAX_PARAMETERS_BYTES;
+pub use oppo::OPPO_MAX_PARAMETERS_CHARS;
+pub use vivo::VIVO_MAX_CUSTOM_CHARS;
+pub use xiaomi::XIAOMI_MAX_PAYLOAD_BYTES;
 
 /// The largest APNs payload Apple accepts for an alert notification.
 pub const APNS_MAX_PAYLOAD_BYTES: usize = 4096;
@@ -77,6 +96,30 @@ impl Outcome {
     }
 }
 
+/// The first `max` characters, the last one an ellipsis when something was cut.
+pub(crate) fn shorten(text: &str, max: usize) -> String {
+    shorten_weighted(text, max, |_| 1)
+}
+
+/// [`shorten`] where each character counts `weight(c)` towards `max`.
+pub(crate) fn shorten_weighted(text: &str, max: usize, weight: fn(char) -> usize) -> String {
+    if text.chars().map(weight).sum::<usize>() <= max {
+        return text.to_string();
+    }
+    let ellipsis = '…';
+    let mut short = String::new();
+    let mut used = weight(ellipsis);
+    for c in text.chars() {
+        used += weight(c);
+        if used > max {
+            break;
+        }
+        short.push(c);
+    }
+    short.push(ellipsis);
+    short
+}
+
 /// Sends to every provider through one [`OutboundClient`] (the same client Meridian uses
 /// for app-server callbacks); cheap to clone (clones share connections and cached
 /// provider tokens).
@@ -89,7 +132,8 @@ struct Inner {
     /// HTTP/2 or HTTP/1.1 by ALPN; APNs requests ask for HTTP/2 and get it or fail.
     client: OutboundClient,
     apns_jwts: Mutex<HashMap<apns::JwtKey, apns::CachedJwt>>,
-    fcm_tokens: Mutex<HashMap<fcm::TokenKey, fcm::TokenSlot>>,
+    /// OAuth2-style access tokens of every provider that issues them.
+    tokens: access_token::TokenCache,
 }
 
 impl std::fmt::Debug for PushClient {
@@ -105,7 +149,7 @@ impl PushClient {
             inner: Arc::new(Inner {
                 client,
                 apns_jwts: Mutex::new(HashMap::new()),
-                fcm_tokens: Mutex::new(HashMap::new()),
+                tokens: access_token::TokenCache::default(),
             }),
         }
     }
@@ -123,5 +167,21 @@ impl PushClient {
             Ok(client) => Self::with_client(client),
             Err(e) => panic!("push client: unusable extra root certificate: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // covers: PUSH-05
+    #[test]
+    fn long_titles_are_shortened_by_characters() {
+        assert_eq!(shorten("hello", 5), "hello");
+        assert_eq!(shorten("你好世界呀", 4), "你好世…");
+        assert_eq!(shorten(&"x".repeat(60), 49).chars().count(), 49);
+        let wide = |c: char| if c.is_ascii() { 1 } else { 2 };
+        assert_eq!(shorten_weighted("ab你好", 6, wide), "ab你好");
+        assert_eq!(shorten_weighted("ab你好呀", 6, wide), "ab你…");
     }
 }

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use super::render::{destination, render};
 use super::{HookNode, Senders, Settled, CALLBACK_TIMEOUT, EVENT_ID_HEADER, RECORD_BATCH};
 use crate::metrics::{CallbackAttempt, CallbackKind};
+use crate::state::vendor_push::{self, VendorChannel};
 use crate::state::{
     self, AppSettings, Envelope, HookEvent, Job, PushJob, PushProvider, Query, QueryOutput,
 };
@@ -83,7 +84,7 @@ pub(super) async fn attempt(
         if !still_registered {
             return Attempt::Dropped;
         }
-        return send_push(&senders.push, settings, &job.app_key, secret, push).await;
+        return send_push(node, &senders.push, settings, &job.app_key, secret, push).await;
     }
     let Some(url) = destination(settings, &job.event) else {
         return Attempt::Failed(NO_DESTINATION.into());
@@ -112,8 +113,10 @@ pub(super) async fn attempt(
 }
 
 /// PUSH-02: one notification through the provider the device registered with, using the
-/// credentials of its app identifier (PUSH-04) as they are now.
+/// credentials of its app identifier (PUSH-04) as they are now; vendor channels (PUSH-05)
+/// are read from their own record.
 async fn send_push(
+    node: &HookNode,
     client: &PushClient,
     settings: &AppSettings,
     app_key: &str,
@@ -146,6 +149,26 @@ async fn send_push(
             }
             None => return Attempt::Failed(NO_DESTINATION.into()),
         },
+        // Every vendor channel (PUSH-05).
+        _ => {
+            let vendors = match vendor_push::of_app(node.state_machine.state(), app_key) {
+                Ok(vendors) => vendors,
+                Err(e) => return Attempt::Failed(e.to_string()),
+            };
+            match vendors.channel(&job.device.app_id, job.device.provider) {
+                Some(VendorChannel::Huawei(huawei)) => {
+                    client.send_huawei(huawei, &notification).await
+                }
+                Some(VendorChannel::Xiaomi(xiaomi)) => {
+                    client.send_xiaomi(xiaomi, &notification).await
+                }
+                Some(VendorChannel::Oppo(oppo)) => client.send_oppo(oppo, &notification).await,
+                Some(VendorChannel::Vivo(vivo)) => client.send_vivo(vivo, &notification).await,
+                Some(VendorChannel::Meizu(meizu)) => client.send_meizu(meizu, &notification).await,
+                Some(VendorChannel::Honor(honor)) => client.send_honor(honor, &notification).await,
+                None => return Attempt::Failed(NO_DESTINATION.into()),
+            }
+        }
     };
     match outcome {
         Outcome::Delivered => Attempt::Delivered,

@@ -141,6 +141,7 @@ commands! {
     ForgetFiles(super::files::ForgetFiles) => done,
     ExpireHistory(super::cross_domain::retention::ExpireHistory) => Output::Count,
     RotateAppSecret(super::apps::RotateAppSecret) => Output::PreviousSecret,
+    SetVendorPush(super::vendor_push::SetVendorPush) => done,
 }
 
 /// All of these or none (`Command::All`): the first refusal refuses the whole command, and

@@ -53,6 +53,7 @@ mod store;
 pub mod ultragroups;
 pub mod user_extras;
 mod users;
+pub mod vendor_push;
 
 use std::fmt;
 
@@ -130,6 +131,7 @@ pub use {
     push::{RegisterPushToken, UnregisterPushToken},
     sensitive::{AddSensitiveWord, DeleteSensitiveWords},
     users::{ChangeUserList, ExpireTokens, PutUser, RefreshUser, SetTags, UnblockUsers},
+    vendor_push::SetVendorPush,
 };
 /// The tier-2 `/user/*` commands and reads.
 pub use {

@@ -28,16 +28,50 @@ pub enum PushProvider {
     Apns,
     Fcm,
     Webhook,
+    // PUSH-05 vendor channels, appended: stored registrations keep their variant indexes.
+    Huawei,
+    Xiaomi,
+    Oppo,
+    Vivo,
+    Meizu,
+    Honor,
 }
 
 impl PushProvider {
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "apns" => Some(Self::Apns),
-            "fcm" => Some(Self::Fcm),
-            "webhook" => Some(Self::Webhook),
-            _ => None,
+    pub const ALL: [PushProvider; 9] = [
+        Self::Apns,
+        Self::Fcm,
+        Self::Webhook,
+        Self::Huawei,
+        Self::Xiaomi,
+        Self::Oppo,
+        Self::Vivo,
+        Self::Meizu,
+        Self::Honor,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Apns => "apns",
+            Self::Fcm => "fcm",
+            Self::Webhook => "webhook",
+            Self::Huawei => "huawei",
+            Self::Xiaomi => "xiaomi",
+            Self::Oppo => "oppo",
+            Self::Vivo => "vivo",
+            Self::Meizu => "meizu",
+            Self::Honor => "honor",
         }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// The channels that reach Android phones (`platform: android` of `/push.json`):
+    /// FCM and every vendor channel.
+    pub fn is_android(self) -> bool {
+        !matches!(self, Self::Apns | Self::Webhook)
     }
 }
 
@@ -71,9 +105,20 @@ pub fn devices(
     Ok(state.scan(&keys::tokens(app_key, user_id))?)
 }
 
+/// Whether the app has anything to push with: provider settings or vendor channels.
+pub(crate) fn enabled(
+    state: &impl StateRead,
+    app_key: &str,
+    settings: &apps::AppSettings,
+) -> Result<bool, CommandError> {
+    Ok(settings.push.is_enabled() || super::vendor_push::of_app(state, app_key)?.is_enabled())
+}
+
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
-    state.delete_prefix(&of_app(keys::TOKEN, app_key))?;
-    Ok(state.delete_prefix(&of_app(keys::BROADCAST, app_key))?)
+    for family in [keys::TOKEN, keys::BROADCAST, keys::VENDORS] {
+        state.delete_prefix(&of_app(family, app_key))?;
+    }
+    Ok(())
 }
 
 /// Users one push-only notification may name (SYS-03).

@@ -227,6 +227,10 @@ pub enum Query {
         app_key: String,
         now_ms: u64,
     },
+    /// The app's vendor push channels (PUSH-05).
+    VendorPush {
+        app_key: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -280,6 +284,7 @@ pub enum QueryOutput {
     /// (App Key, record) of expired files.
     ExpiredFiles(Vec<(String, super::files::FileRecord)>),
     PreviousSecret(Option<super::apps::PreviousSecret>),
+    VendorPush(super::vendor_push::VendorPush),
 }
 
 /// Answers a query from committed state.
@@ -444,6 +449,10 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
         }
         Query::ExpiredFiles { now_ms, limit } => {
             super::files::expired(state, *now_ms, *limit).map(QueryOutput::ExpiredFiles)
+        }
+        Query::VendorPush { app_key } => {
+            apps::by_key(state, app_key)?;
+            super::vendor_push::of_app(state, app_key).map(QueryOutput::VendorPush)
         }
         Query::RtcRoom {
             app_key,

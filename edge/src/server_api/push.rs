@@ -38,19 +38,23 @@ fn text<'v>(value: &'v Value, name: &str) -> Option<&'v str> {
         .filter(|s| !s.is_empty())
 }
 
-/// `platform`: `ios` (APNs), `android` (FCM), `web` (the app's webhook); none: all.
+/// `platform`: `ios` (APNs), `android` (FCM and the vendor channels), `web` (the app's
+/// webhook); none: all.
 fn providers(body: &Value) -> Result<Vec<PushProvider>, ApiError> {
-    optional_list(body, "platform")?
-        .iter()
-        .map(|platform| match platform.to_ascii_lowercase().as_str() {
-            "ios" => Ok(PushProvider::Apns),
-            "android" => Ok(PushProvider::Fcm),
-            "web" => Ok(PushProvider::Webhook),
-            _ => Err(ApiError::param(format!(
-                "platform {platform:?} is not ios, android or web"
-            ))),
-        })
-        .collect()
+    let mut providers = Vec::new();
+    for platform in optional_list(body, "platform")? {
+        match platform.to_ascii_lowercase().as_str() {
+            "ios" => providers.push(PushProvider::Apns),
+            "android" => providers.extend(PushProvider::ALL.into_iter().filter(|p| p.is_android())),
+            "web" => providers.push(PushProvider::Webhook),
+            _ => {
+                return Err(ApiError::param(format!(
+                    "platform {platform:?} is not ios, android or web"
+                )))
+            }
+        }
+    }
+    Ok(providers)
 }
 
 /// The notification's title, text (`alert`, or `pushContent` for `/push/user.json`) and

@@ -8,9 +8,27 @@
 //!   RS256 assertion, `grant_type`, `aud`, `scope`) and `messages:send` (verifies the
 //!   bearer token it issued and the project).
 //! - [`FakeWebhook`]: plain HTTP; records JSON bodies with the request URI.
+//! - [`FakeHuawei`]: TLS; Huawei's OAuth2 client-credentials endpoint (verifies app id and
+//!   secret) and Push Kit's `messages:send` (verifies the bearer token it issued for that
+//!   app, the message shape and its 4096-byte limit).
+//! - [`FakeXiaomi`]: TLS; MiPush's `/v3/message/regid` (verifies `Authorization:
+//!   key=<AppSecret>`, the package name, required fields and lengths).
+//! - [`FakeOppo`]: TLS; OPPO PUSH's `/server/v1/auth` (verifies the sha256 sign and the
+//!   timestamp) and the notification unicast (verifies the auth_token it issued, the
+//!   message's fields and lengths).
+//! - [`FakeVivo`]: TLS; vivo's `/message/auth` (verifies the md5 sign and the timestamp)
+//!   and `/message/send` (verifies the authToken header it issued against the body's
+//!   appId, required fields, lengths counted as vivo counts them, and drops a repeated
+//!   requestId).
+//! - [`FakeMeizu`]: TLS; Meizu's `pushByPushId` (verifies the md5 signature over the
+//!   sorted parameters, the app, required fields and lengths; lists failed pushIds under
+//!   their code as Meizu does).
+//! - [`FakeHonor`]: TLS; Honor's OAuth2 client-credentials endpoint (Keycloak-style
+//!   errors) and `sendMessage` (verifies the bearer token it issued for that app, the
+//!   `timestamp` header and the message; names a gone token in `expireTokens`).
 //!
 //! The TLS fakes present a self-signed certificate for `localhost` and 127.0.0.1: pass
-//! [`FakeApns::ca_cert`] / [`FakeFcm::ca_cert`] to [`crate::PushClient::new`]. Starting
+//! the fake's `ca_cert()` to [`crate::PushClient::new`]. Starting
 //! a fake panics when it cannot bind a loopback port (they are test helpers). A fake
 //! stops serving when dropped.
 
@@ -40,16 +58,31 @@ use tokio::task::JoinSet;
 
 use crate::fcm::{JWT_BEARER_GRANT, SCOPE};
 use crate::jwt::parse;
-use crate::{ApnsCredentials, FcmCredentials, APNS_MAX_PAYLOAD_BYTES};
+use crate::{
+    ApnsCredentials, FcmCredentials, HonorCredentials, HuaweiCredentials, MeizuCredentials,
+    OppoCredentials, VivoCredentials, XiaomiCredentials, APNS_MAX_PAYLOAD_BYTES,
+};
 use meridian_clock::now_secs;
 
 mod apns;
 mod fcm;
+mod honor;
+mod huawei;
+mod meizu;
+mod oppo;
+mod vivo;
 mod webhook;
+mod xiaomi;
 
 pub use apns::FakeApns;
 pub use fcm::FakeFcm;
+pub use honor::FakeHonor;
+pub use huawei::FakeHuawei;
+pub use meizu::FakeMeizu;
+pub use oppo::FakeOppo;
+pub use vivo::FakeVivo;
 pub use webhook::FakeWebhook;
+pub use xiaomi::FakeXiaomi;
 
 /// TEST-ONLY RSA key for fake FCM service accounts: ring verifies RSA but cannot
 /// generate RSA keys, so one fixed key (made with `openssl genpkey`) ships with the
@@ -128,6 +161,31 @@ impl Recorder {
                 self.received().len()
             ))
         }
+    }
+}
+
+/// What a vendor fake was told to answer for particular device tokens.
+#[derive(Default)]
+struct DeviceRules {
+    gone: Mutex<HashSet<String>>,
+    limited: Mutex<HashSet<String>>,
+}
+
+impl DeviceRules {
+    fn mark_gone(&self, device_token: &str) {
+        lock(&self.gone).insert(device_token.to_string());
+    }
+
+    fn rate_limit(&self, device_token: &str) {
+        lock(&self.limited).insert(device_token.to_string());
+    }
+
+    fn is_gone(&self, device_token: &str) -> bool {
+        lock(&self.gone).contains(device_token)
+    }
+
+    fn is_limited(&self, device_token: &str) -> bool {
+        lock(&self.limited).contains(device_token)
     }
 }
 

@@ -16,6 +16,7 @@ pub use limits::{limits, ApiRates, AppLimits, RetentionDays, SetAppLimits, DEFAU
 pub use rotation::{previous_secret, PreviousSecret, RotateAppSecret, MAX_OVERLAP_MS};
 pub use settings::{
     AppSettings, CallbackSettings, ModerationDefault, ModerationRule, PushApp, PushSettings,
+    MAX_PUSH_APPS, REDACTED_KEY,
 };
 
 const MAX_NAME_CHARS: usize = 64;

@@ -30,7 +30,7 @@ pub(super) fn message_stored(
 ) -> Result<(), CommandError> {
     let settings = apps::settings(state, app_key)?;
     outbox::route_message(ctx, state, app_key, &settings.callbacks, message)?;
-    if !settings.push.is_enabled() || options.disable_push || !message.counted {
+    if options.disable_push || !message.counted || !push::enabled(state, app_key, &settings)? {
         return Ok(());
     }
     let title = options.push_title.as_deref();
@@ -257,7 +257,7 @@ impl Apply for PushNotice {
         let (id, jobs) = push::notice_jobs(ctx, state, app_key, notice)?;
         // An app without push settings has nothing to push with: the notice is accepted,
         // as the commercial service accepts it, and reaches no device.
-        if !apps::settings(state, app_key)?.push.is_enabled() {
+        if !push::enabled(state, app_key, &apps::settings(state, app_key)?)? {
             return Ok((id, 0));
         }
         let devices = jobs.len() as u64;

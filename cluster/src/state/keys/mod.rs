@@ -114,6 +114,7 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("outbox::RETRIES", outbox::RETRIES, Kind::Exact),
     ("push::TOKEN", push::TOKEN, Kind::Family),
     ("push::BROADCAST", push::BROADCAST, Kind::Family),
+    ("push::VENDORS", push::VENDORS, Kind::Family),
     ("messages::MESSAGE", messages::MESSAGE, Kind::Family),
     ("messages::LAST_SEQ", messages::LAST_SEQ, Kind::Family),
     ("messages::UID", messages::UID, Kind::Family),
@@ -511,6 +512,13 @@ pub(crate) mod push {
     pub(crate) const TOKEN: &[u8] = b"pushtoken/";
     /// Broadcasts whose devices are still being pushed to (SYS-02).
     pub(crate) const BROADCAST: &[u8] = b"pushbcast/";
+    /// Vendor channel credentials (PUSH-05).
+    pub(crate) const VENDORS: &[u8] = b"pushvendor/";
+
+    /// `pushvendor/{appKey}/`
+    pub(crate) fn vendors(app_key: &str) -> Vec<u8> {
+        super::of_app(VENDORS, app_key)
+    }
 
     /// `pushbcast/{appKey}/{msgUID}`
     pub(crate) fn broadcast(app_key: &str, msg_uid: &str) -> Vec<u8> {

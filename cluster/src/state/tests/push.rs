@@ -1,6 +1,8 @@
 //! Push jobs, device tokens and push-only notices.
 
 use super::*;
+use crate::state::apps::REDACTED_KEY;
+use crate::state::vendor_push::{VendorApp, VendorChannel, VendorPush};
 
 fn push_jobs(tree: &sled::Tree) -> Vec<PushJob> {
     outbox(tree)
@@ -421,4 +423,131 @@ fn a_broadcast_pushes_every_offline_device_in_batches() {
     // Nothing is left to do: a further sweep pushes nothing more.
     assert!(run(&tree, &[expand()])[0].is_ok());
     assert_eq!(pushed_to(&tree).len(), users);
+}
+
+fn vendor_push(channels: Vec<VendorChannel>) -> VendorPush {
+    VendorPush {
+        apps: vec![VendorApp {
+            app_id: "com.example.chat".into(),
+            channels,
+        }],
+    }
+}
+
+fn huawei(secret: &str) -> VendorChannel {
+    VendorChannel::Huawei(meridian_push::HuaweiCredentials {
+        app_id: "104123456".into(),
+        app_secret: secret.into(),
+        token_uri: meridian_push::HUAWEI_TOKEN_URI.into(),
+        endpoint: meridian_push::HUAWEI_ENDPOINT.into(),
+    })
+}
+
+fn set_vendor_push(tree: &sled::Tree, vendors: VendorPush) -> Result<Output, CommandError> {
+    run(
+        tree,
+        &[command(Command::SetVendorPush(SetVendorPush {
+            app_key: "prodkey001".into(),
+            vendors,
+        }))],
+    )
+    .remove(0)
+}
+
+// covers: PUSH-05
+
+#[test]
+fn vendor_channels_alone_make_push_jobs_for_vendor_devices() {
+    let (_dir, tree) = tree();
+    run(
+        &tree,
+        &[
+            create_app("Chat", "devkey001", "prodkey001"),
+            put_user("prodkey001", "ann"),
+        ],
+    );
+    run(
+        &tree,
+        &[command(Command::RegisterPushToken(RegisterPushToken {
+            app_key: "prodkey001".into(),
+            user_id: "bob".into(),
+            device: DeviceToken {
+                device_id: "bob-phone".into(),
+                provider: PushProvider::Huawei,
+                token: "hw-token".into(),
+                app_id: "com.example.chat".into(),
+            },
+        }))],
+    );
+    publish(
+        &tree,
+        vec![private_text("ann", "bob", r#"{"content":"before"}"#)],
+    )
+    .unwrap();
+    assert!(push_jobs(&tree).is_empty(), "no credentials, no pushes");
+
+    set_vendor_push(&tree, vendor_push(vec![huawei("s3cret")])).unwrap();
+    publish(
+        &tree,
+        vec![private_text("ann", "bob", r#"{"content":"after"}"#)],
+    )
+    .unwrap();
+
+    let jobs = push_jobs(&tree);
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].body, "after");
+    assert_eq!(jobs[0].device.provider, PushProvider::Huawei);
+}
+
+// covers: PUSH-05
+
+#[test]
+fn vendor_push_keeps_redacted_secrets_validates_and_goes_with_the_app() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    set_vendor_push(&tree, vendor_push(vec![huawei("s3cret")])).unwrap();
+    let stored = |tree: &sled::Tree| state::vendor_push::of_app(tree, "prodkey001").unwrap();
+    let shown = stored(&tree).redacted();
+    assert_eq!(shown, vendor_push(vec![huawei(REDACTED_KEY)]));
+
+    // Sent back as shown, the stored secret stays.
+    set_vendor_push(&tree, shown).unwrap();
+    assert_eq!(stored(&tree), vendor_push(vec![huawei("s3cret")]));
+
+    let twice = set_vendor_push(&tree, vendor_push(vec![huawei("a"), huawei("b")]));
+    assert!(
+        matches!(&twice, Err(CommandError::Invalid { field, .. }) if field == "apps.channels.huawei"),
+        "{twice:?}"
+    );
+    let bad_id = VendorChannel::Huawei(meridian_push::HuaweiCredentials {
+        app_id: "not digits".into(),
+        ..match huawei("s") {
+            VendorChannel::Huawei(c) => c,
+            other => panic!("{other:?}"),
+        }
+    });
+    assert!(set_vendor_push(&tree, vendor_push(vec![bad_id])).is_err());
+    let mut elsewhere = vendor_push(vec![huawei(REDACTED_KEY)]);
+    elsewhere.apps[0].app_id = "com.example.other".into();
+    assert!(
+        set_vendor_push(&tree, elsewhere).is_err(),
+        "a placeholder with no stored secret behind it is refused"
+    );
+    assert_eq!(
+        stored(&tree),
+        vendor_push(vec![huawei("s3cret")]),
+        "refusals change nothing"
+    );
+
+    run(
+        &tree,
+        &[command(Command::DeleteApp(DeleteApp {
+            app_key: "prodkey001".into(),
+        }))],
+    );
+    assert_eq!(
+        tree.scan_prefix(b"pushvendor/").count(),
+        0,
+        "deleting the app deletes its vendor channels"
+    );
 }

@@ -908,6 +908,7 @@ fn samples() -> Vec<(&'static str, Command)> {
                 overlap_ms: 5,
             }),
         ),
+        ("SetVendorPush", set_vendor_push()),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -988,6 +989,29 @@ fn samples() -> Vec<(&'static str, Command)> {
         ),
         ("RtcChange::PkEnd", rtc_change(RtcChange::PkEnd)),
     ]);
+    // PUSH-05 appended the vendor channels after the first three providers.
+    for (label, provider) in [
+        ("PushProvider::Huawei", PushProvider::Huawei),
+        ("PushProvider::Xiaomi", PushProvider::Xiaomi),
+        ("PushProvider::Oppo", PushProvider::Oppo),
+        ("PushProvider::Vivo", PushProvider::Vivo),
+        ("PushProvider::Meizu", PushProvider::Meizu),
+        ("PushProvider::Honor", PushProvider::Honor),
+    ] {
+        rows.push((
+            label,
+            Command::RegisterPushToken(RegisterPushToken {
+                app_key: APP.into(),
+                user_id: "alice".into(),
+                device: DeviceToken {
+                    device_id: "d1".into(),
+                    provider,
+                    token: "tok".into(),
+                    app_id: "com.example.chat".into(),
+                },
+            }),
+        ));
+    }
     rows
 }
 
@@ -1092,6 +1116,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("ForgetFiles", "57086170706b6579303101026631"),
         ("ExpireHistory", "58086170706b65793031010005616c69636503626f6204776f726b0102"),
         ("RotateAppSecret", "59086170706b6579303108736563726574303205"),
+        ("SetVendorPush", "5a086170706b65793031010161060001310173017401650101780170016602016b016d0167030169016a0176016804017a01790177050132016301640175016e"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1108,7 +1133,72 @@ const GOLDEN: &[(&str, &str)] = &[
         ("RtcChange::PkInvite", "55086170706b6579303102723105616c6963650902723203626f62"),
         ("RtcChange::PkAnswer", "55086170706b6579303102723105616c6963650a00"),
         ("RtcChange::PkEnd", "55086170706b6579303102723105616c6963650b"),
+        ("PushProvider::Huawei", "33086170706b6579303105616c6963650264310303746f6b10636f6d2e6578616d706c652e63686174"),
+        ("PushProvider::Xiaomi", "33086170706b6579303105616c6963650264310403746f6b10636f6d2e6578616d706c652e63686174"),
+        ("PushProvider::Oppo", "33086170706b6579303105616c6963650264310503746f6b10636f6d2e6578616d706c652e63686174"),
+        ("PushProvider::Vivo", "33086170706b6579303105616c6963650264310603746f6b10636f6d2e6578616d706c652e63686174"),
+        ("PushProvider::Meizu", "33086170706b6579303105616c6963650264310703746f6b10636f6d2e6578616d706c652e63686174"),
+        ("PushProvider::Honor", "33086170706b6579303105616c6963650264310803746f6b10636f6d2e6578616d706c652e63686174"),
 ];
+
+/// One channel of each vendor, in the enum's order.
+fn set_vendor_push() -> Command {
+    use meridian_push::{
+        HonorCredentials, HuaweiCredentials, MeizuCredentials, OppoCredentials, VivoCredentials,
+        XiaomiCredentials,
+    };
+    use vendor_push::{SetVendorPush, VendorApp, VendorChannel, VendorPush};
+    let huawei = HuaweiCredentials {
+        app_id: "1".into(),
+        app_secret: "s".into(),
+        token_uri: "t".into(),
+        endpoint: "e".into(),
+    };
+    let xiaomi = XiaomiCredentials {
+        app_secret: "x".into(),
+        package_name: "p".into(),
+        endpoint: "f".into(),
+    };
+    let oppo = OppoCredentials {
+        app_key: "k".into(),
+        master_secret: "m".into(),
+        endpoint: "g".into(),
+    };
+    let vivo = VivoCredentials {
+        app_id: "i".into(),
+        app_key: "j".into(),
+        app_secret: "v".into(),
+        endpoint: "h".into(),
+    };
+    let meizu = MeizuCredentials {
+        app_id: "z".into(),
+        app_secret: "y".into(),
+        endpoint: "w".into(),
+    };
+    let honor = HonorCredentials {
+        app_id: "2".into(),
+        client_id: "c".into(),
+        client_secret: "d".into(),
+        token_uri: "u".into(),
+        endpoint: "n".into(),
+    };
+    Command::SetVendorPush(SetVendorPush {
+        app_key: APP.into(),
+        vendors: VendorPush {
+            apps: vec![VendorApp {
+                app_id: "a".into(),
+                channels: vec![
+                    VendorChannel::Huawei(huawei),
+                    VendorChannel::Xiaomi(xiaomi),
+                    VendorChannel::Oppo(oppo),
+                    VendorChannel::Vivo(vivo),
+                    VendorChannel::Meizu(meizu),
+                    VendorChannel::Honor(honor),
+                ],
+            }],
+        },
+    })
+}
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -1208,6 +1298,7 @@ fn variant(command: &Command) -> &'static str {
         Command::ForgetFiles(_) => "ForgetFiles",
         Command::ExpireHistory(_) => "ExpireHistory",
         Command::RotateAppSecret(_) => "RotateAppSecret",
+        Command::SetVendorPush(_) => "SetVendorPush",
     }
 }
 

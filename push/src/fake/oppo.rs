@@ -1,0 +1,232 @@
+//! The fake OPPO PUSH: `/server/v1/auth` and the notification unicast on a TLS port.
+
+use super::*;
+use crate::oppo::{
+    CALL_LIMITED, INVALID_AUTH_TOKEN, INVALID_REGISTRATION_ID, MAX_CONTENT_CHARS, MAX_TITLE_CHARS,
+    SUCCESS,
+};
+use crate::sign::sha256_hex;
+use crate::OPPO_MAX_PARAMETERS_CHARS;
+use meridian_clock::now_ms;
+
+const INVALID_APP_KEY: i64 = 14;
+const INVALID_SIGNATURE: i64 = 16;
+const INVALID_TIMESTAMP: i64 = 19;
+const MISSING_AUTH_TOKEN: i64 = 29;
+const MISSING_ARGUMENTS: i64 = 40;
+const INVALID_ARGUMENTS: i64 = 41;
+/// OPPO accepts a timestamp up to ten minutes off.
+const MAX_CLOCK_SKEW_MS: u64 = 10 * 60 * 1000;
+
+/// OPPO PUSH's auth and unicast APIs on one TLS port (HTTP/2 or HTTP/1.1).
+pub struct FakeOppo {
+    state: Arc<OppoState>,
+    ca_cert: CertificateDer<'static>,
+    server: Server,
+}
+
+struct OppoState {
+    recorder: Recorder,
+    devices: DeviceRules,
+    book: Mutex<OppoBook>,
+}
+
+#[derive(Default)]
+struct OppoBook {
+    /// AppKey → MasterSecret.
+    apps: HashMap<String, String>,
+    /// auth_tokens in force → AppKey.
+    auth_tokens: HashMap<String, String>,
+    tokens_issued: usize,
+}
+
+/// OPPO answers 200 with `{code, message, data}`.
+fn oppo_answer(code: i64, message: &str, data: Value) -> Response<Full<Bytes>> {
+    json_response(
+        StatusCode::OK,
+        json!({"code": code, "message": message, "data": data}),
+    )
+}
+
+fn oppo_error(code: i64, message: &str) -> Response<Full<Bytes>> {
+    oppo_answer(code, message, Value::Null)
+}
+
+impl FakeOppo {
+    pub async fn start() -> FakeOppo {
+        let (ca_cert, tls) = tls_identity(&[b"h2", b"http/1.1"]);
+        let state = Arc::new(OppoState {
+            recorder: Recorder::new(),
+            devices: DeviceRules::default(),
+            book: Mutex::new(OppoBook::default()),
+        });
+        let handler_state = state.clone();
+        let handler: Handler = Arc::new(move |parts, body| handler_state.handle(parts, body));
+        let server = serve(Some(tls), false, handler).await;
+        FakeOppo {
+            state,
+            ca_cert,
+            server,
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("https://{}", self.server.addr)
+    }
+
+    pub fn ca_cert(&self) -> CertificateDer<'static> {
+        self.ca_cert.clone()
+    }
+
+    /// A new app with a random AppKey and MasterSecret, pointed at this fake.
+    pub fn credentials(&self) -> OppoCredentials {
+        let app_key = random_string(24, LOWER_HEX);
+        let master_secret = random_string(32, LOWER_HEX);
+        lock(&self.state.book)
+            .apps
+            .insert(app_key.clone(), master_secret.clone());
+        OppoCredentials {
+            app_key,
+            master_secret,
+            endpoint: self.endpoint(),
+        }
+    }
+
+    /// Sends to `regid` are answered 10000 (invalid registration id).
+    pub fn mark_gone(&self, regid: &str) {
+        self.state.devices.mark_gone(regid);
+    }
+
+    /// Sends to `regid` are answered 13 (App Call Limited).
+    pub fn rate_limit(&self, regid: &str) {
+        self.state.devices.rate_limit(regid);
+    }
+
+    /// Every auth_token issued so far is answered 11 (Invalid AuthToken) from now on.
+    pub fn expire_auth_tokens(&self) {
+        lock(&self.state.book).auth_tokens.clear();
+    }
+
+    pub fn tokens_issued(&self) -> usize {
+        lock(&self.state.book).tokens_issued
+    }
+
+    /// Every HTTP request that reached the fake (auth included).
+    pub fn requests(&self) -> usize {
+        self.state.recorder.requests.load(Ordering::SeqCst)
+    }
+
+    pub fn received(&self) -> Vec<ReceivedPush> {
+        self.state.recorder.received()
+    }
+
+    pub async fn wait_for(&self, n: usize, timeout: Duration) -> Result<Vec<ReceivedPush>, String> {
+        self.state.recorder.wait_for(n, timeout).await
+    }
+}
+
+impl OppoState {
+    fn handle(&self, parts: Parts, body: Bytes) -> Response<Full<Bytes>> {
+        self.recorder.requests.fetch_add(1, Ordering::SeqCst);
+        if parts.method != http::Method::POST {
+            return oppo_error(12, "Http Action Not Allowed");
+        }
+        if !header(&parts, "content-type")
+            .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"))
+        {
+            return oppo_error(INVALID_ARGUMENTS, "Invalid Arguments: form expected");
+        }
+        let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+        match parts.uri.path() {
+            "/server/v1/auth" => self.auth(&form),
+            "/server/v1/message/notification/unicast" => self.unicast(&parts, &form),
+            _ => oppo_error(20, "Invalid Method"),
+        }
+    }
+
+    fn auth(&self, form: &HashMap<String, String>) -> Response<Full<Bytes>> {
+        let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
+        let (app_key, sign, timestamp) = (field("app_key"), field("sign"), field("timestamp"));
+        let mut book = lock(&self.book);
+        let Some(master_secret) = book.apps.get(app_key).cloned() else {
+            return oppo_error(INVALID_APP_KEY, "Invalid App Key");
+        };
+        let fresh = timestamp
+            .parse::<u64>()
+            .is_ok_and(|ms| ms.abs_diff(now_ms()) <= MAX_CLOCK_SKEW_MS);
+        if !fresh {
+            return oppo_error(INVALID_TIMESTAMP, "Invalid Timestamp");
+        }
+        if sign != sha256_hex(&format!("{app_key}{timestamp}{master_secret}")) {
+            return oppo_error(INVALID_SIGNATURE, "Invalid Signature");
+        }
+        let auth_token = random_string(36, LOWER_HEX);
+        book.auth_tokens
+            .insert(auth_token.clone(), app_key.to_string());
+        book.tokens_issued += 1;
+        oppo_answer(
+            SUCCESS,
+            "Success",
+            json!({"auth_token": auth_token, "create_time": now_ms()}),
+        )
+    }
+
+    fn unicast(&self, parts: &Parts, form: &HashMap<String, String>) -> Response<Full<Bytes>> {
+        let Some(token) = form.get("auth_token") else {
+            return oppo_error(MISSING_AUTH_TOKEN, "Missing Auth Token");
+        };
+        if !lock(&self.book).auth_tokens.contains_key(token) {
+            return oppo_error(INVALID_AUTH_TOKEN, "Invalid AuthToken");
+        }
+        let Some(message) = form
+            .get("message")
+            .and_then(|m| serde_json::from_str::<Value>(m).ok())
+        else {
+            return oppo_error(MISSING_ARGUMENTS, "Missing Required Arguments: message");
+        };
+        let regid = message["target_value"].as_str().unwrap_or_default();
+        let notification = &message["notification"];
+        let title = notification["title"].as_str().unwrap_or_default();
+        let content = notification["content"].as_str().unwrap_or_default();
+        let parameters = notification["action_parameters"].as_str().unwrap_or("{}");
+        if message["target_type"] != 2 || regid.is_empty() || title.is_empty() || content.is_empty()
+        {
+            return oppo_error(MISSING_ARGUMENTS, "Missing Required Arguments");
+        }
+        if title.chars().count() > MAX_TITLE_CHARS
+            || content.chars().count() > MAX_CONTENT_CHARS
+            || parameters.chars().count() > OPPO_MAX_PARAMETERS_CHARS
+        {
+            return oppo_error(INVALID_ARGUMENTS, "Invalid Arguments: too long");
+        }
+        let Ok(parameters) = serde_json::from_str::<Value>(parameters) else {
+            return oppo_error(INVALID_ARGUMENTS, "Invalid Arguments: action_parameters");
+        };
+        if self.devices.is_gone(regid) {
+            return oppo_error(INVALID_REGISTRATION_ID, "Invalid RegistrationId");
+        }
+        if self.devices.is_limited(regid) {
+            return oppo_error(CALL_LIMITED, "App Call Limited");
+        }
+        self.recorder.record(ReceivedPush {
+            device_token: regid.to_string(),
+            title: title.to_string(),
+            body: content.to_string(),
+            data: parameters["pushData"].as_str().map(str::to_string),
+            id: parameters["msgUID"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            user_id: None,
+            uri: path_and_query(parts),
+            version: parts.version,
+            headers: parts.headers.clone(),
+            json: message.clone(),
+        });
+        oppo_answer(
+            SUCCESS,
+            "Success",
+            json!({"messageId": random_string(24, LOWER_HEX)}),
+        )
+    }
+}

@@ -1,0 +1,158 @@
+//! The fake Xiaomi MiPush: `/v3/message/regid` on a TLS port.
+
+use super::*;
+use crate::xiaomi::{MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS, SEND_FAILED, TOO_FREQUENT};
+use crate::XIAOMI_MAX_PAYLOAD_BYTES;
+
+const AUTH_FAILED: i64 = 21301;
+const MISSING_PARAMETER: i64 = 10016;
+const INVALID_PARAMETER: i64 = 10017;
+const BAD_PACKAGE: i64 = 22022;
+
+/// MiPush's send-to-regid API on one TLS port (HTTP/2 or HTTP/1.1).
+pub struct FakeXiaomi {
+    state: Arc<XiaomiState>,
+    ca_cert: CertificateDer<'static>,
+    server: Server,
+}
+
+struct XiaomiState {
+    recorder: Recorder,
+    devices: DeviceRules,
+    /// App secret → package name.
+    apps: Mutex<HashMap<String, String>>,
+}
+
+/// MiPush answers 200 with `result` "ok" or "error" and a numeric `code`.
+fn mipush_error(code: i64, reason: &str) -> Response<Full<Bytes>> {
+    json_response(
+        StatusCode::OK,
+        json!({"result": "error", "code": code, "reason": reason,
+               "trace_id": random_string(20, UPPER_ALNUM)}),
+    )
+}
+
+impl FakeXiaomi {
+    pub async fn start() -> FakeXiaomi {
+        let (ca_cert, tls) = tls_identity(&[b"h2", b"http/1.1"]);
+        let state = Arc::new(XiaomiState {
+            recorder: Recorder::new(),
+            devices: DeviceRules::default(),
+            apps: Mutex::new(HashMap::new()),
+        });
+        let handler_state = state.clone();
+        let handler: Handler = Arc::new(move |parts, body| handler_state.handle(parts, body));
+        let server = serve(Some(tls), false, handler).await;
+        FakeXiaomi {
+            state,
+            ca_cert,
+            server,
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("https://{}", self.server.addr)
+    }
+
+    pub fn ca_cert(&self) -> CertificateDer<'static> {
+        self.ca_cert.clone()
+    }
+
+    /// A new app of `package_name` with a random AppSecret, pointed at this fake.
+    pub fn credentials(&self, package_name: &str) -> XiaomiCredentials {
+        let app_secret = random_string(24, UPPER_ALNUM);
+        lock(&self.state.apps).insert(app_secret.clone(), package_name.to_string());
+        XiaomiCredentials {
+            app_secret,
+            package_name: package_name.to_string(),
+            endpoint: self.endpoint(),
+        }
+    }
+
+    /// Sends to `regid` are answered 20301 "No valid targets!".
+    pub fn mark_gone(&self, regid: &str) {
+        self.state.devices.mark_gone(regid);
+    }
+
+    /// Sends to `regid` are answered 10027 (the app calls the API too often).
+    pub fn rate_limit(&self, regid: &str) {
+        self.state.devices.rate_limit(regid);
+    }
+
+    pub fn requests(&self) -> usize {
+        self.state.recorder.requests.load(Ordering::SeqCst)
+    }
+
+    pub fn received(&self) -> Vec<ReceivedPush> {
+        self.state.recorder.received()
+    }
+
+    pub async fn wait_for(&self, n: usize, timeout: Duration) -> Result<Vec<ReceivedPush>, String> {
+        self.state.recorder.wait_for(n, timeout).await
+    }
+}
+
+impl XiaomiState {
+    fn handle(&self, parts: Parts, body: Bytes) -> Response<Full<Bytes>> {
+        self.recorder.requests.fetch_add(1, Ordering::SeqCst);
+        if parts.method != http::Method::POST || parts.uri.path() != "/v3/message/regid" {
+            return json_response(StatusCode::NOT_FOUND, json!({"result": "error"}));
+        }
+        // The scheme word must be lowercase "key".
+        let secret = header(&parts, "authorization").and_then(|v| v.strip_prefix("key="));
+        let package = secret.and_then(|secret| lock(&self.apps).get(secret).cloned());
+        let Some(package) = package else {
+            return mipush_error(AUTH_FAILED, "Authentication failed");
+        };
+        if !header(&parts, "content-type")
+            .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"))
+        {
+            return mipush_error(INVALID_PARAMETER, "form-encoded body expected");
+        }
+        let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+        let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
+        if field("restricted_package_name") != package {
+            return mipush_error(BAD_PACKAGE, "Invalid package name");
+        }
+        let regid = field("registration_id");
+        let notification = field("pass_through") != "1";
+        let (title, description) = (field("title"), field("description"));
+        if regid.is_empty()
+            || (notification && (title.trim().is_empty() || description.trim().is_empty()))
+        {
+            return mipush_error(MISSING_PARAMETER, "Missing required parameter");
+        }
+        if title.chars().count() > MAX_TITLE_CHARS
+            || description.chars().count() > MAX_DESCRIPTION_CHARS
+            || field("payload").len() > XIAOMI_MAX_PAYLOAD_BYTES
+        {
+            return mipush_error(INVALID_PARAMETER, "Invalid parameter value: too long");
+        }
+        if self.devices.is_gone(regid) {
+            return mipush_error(SEND_FAILED, "No valid targets!");
+        }
+        if self.devices.is_limited(regid) {
+            return mipush_error(TOO_FREQUENT, "app api call too frequently");
+        }
+        let payload: Value = serde_json::from_str(field("payload")).unwrap_or_default();
+        self.recorder.record(ReceivedPush {
+            device_token: regid.to_string(),
+            title: title.to_string(),
+            body: description.to_string(),
+            data: payload["pushData"].as_str().map(str::to_string),
+            id: payload["msgUID"].as_str().unwrap_or_default().to_string(),
+            user_id: None,
+            uri: path_and_query(&parts),
+            version: parts.version,
+            headers: parts.headers.clone(),
+            json: json!(form),
+        });
+        json_response(
+            StatusCode::OK,
+            json!({"result": "ok", "code": 0, "description": "成功",
+                   "data": {"id": format!("scm{}", random_string(20, LOWER_HEX))},
+                   "info": "Received push messages for 1 REGID",
+                   "trace_id": random_string(20, UPPER_ALNUM)}),
+        )
+    }
+}

@@ -1,0 +1,169 @@
+//! Huawei Push Kit (HMS Core) server API v1: an OAuth2 client-credentials token for the
+//! app, then `POST {endpoint}/v1/{appId}/messages:send` answered `{code, msg, requestId}`.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Request;
+use serde_json::{json, Value};
+
+use crate::access_token::{Account, Sent};
+use crate::http::{Answer, AnswerExt};
+use crate::{HuaweiCredentials, Notification, Outcome, PushClient};
+
+/// Push Kit's limit on a message, not counting its tokens (answer code 80300008).
+pub const HUAWEI_MAX_MESSAGE_BYTES: usize = 4096;
+/// Huawei's app-level access tokens live an hour.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+
+pub(crate) const SUCCESS: &str = "80000000";
+pub(crate) const AUTH_ERROR: &str = "80200001";
+pub(crate) const TOKEN_EXPIRED: &str = "80200003";
+pub(crate) const ALL_TOKENS_INVALID: &str = "80300007";
+pub(crate) const INTERNAL_ERROR: &str = "81000001";
+
+impl PushClient {
+    /// Sends `n` through Huawei Push Kit as a notification message.
+    pub async fn send_huawei(&self, creds: &HuaweiCredentials, n: &Notification) -> Outcome {
+        let mut message = message(n);
+        let size = message.to_string().len();
+        if size > HUAWEI_MAX_MESSAGE_BYTES {
+            return Outcome::rejected(format!(
+                "message is {size} bytes, Huawei accepts at most {HUAWEI_MAX_MESSAGE_BYTES}"
+            ));
+        }
+        message["token"] = json!([n.device_token]);
+        let body = Bytes::from(json!({"validate_only": false, "message": message}).to_string());
+        let url = format!(
+            "{}/v1/{}/messages:send",
+            creds.endpoint.trim_end_matches('/'),
+            creds.app_id
+        );
+        let account = Account {
+            provider: "Huawei",
+            id: creds.app_id.clone(),
+            issuer: creds.token_uri.clone(),
+        };
+        let fetch = || {
+            self.client_credentials(
+                "Huawei",
+                &creds.token_uri,
+                &creds.app_id,
+                &creds.app_secret,
+                MAX_TOKEN_LIFETIME,
+            )
+        };
+        let send = |token| {
+            let request = Request::post(&url);
+            self.post_with_token("Huawei", request, token, body.clone(), outcome)
+        };
+        self.with_token(account, &creds.app_secret, fetch, send)
+            .await
+    }
+}
+
+/// The `message` without its `token`: what Push Kit's size limit counts. `data` is the
+/// JSON string the app reads when the notification is tapped.
+fn message(n: &Notification) -> Value {
+    let mut data = json!({"msgUID": n.id});
+    if let Some(push_data) = &n.data {
+        data["pushData"] = json!(push_data);
+    }
+    json!({
+        "data": data.to_string(),
+        "android": {
+            "urgency": "HIGH",
+            "notification": {
+                "title": n.title,
+                "body": n.body,
+                // Open the app.
+                "click_action": {"type": 3},
+            },
+        },
+    })
+}
+
+/// Maps an answer: the result is the body's `code` (a string), whatever the status.
+fn outcome(answer: &Answer) -> Sent {
+    let json = answer.json();
+    let code = match &json["code"] {
+        Value::String(code) => code.clone(),
+        Value::Number(code) => code.to_string(),
+        _ => String::new(),
+    };
+    let reason = match json["msg"].as_str() {
+        Some(msg) if !code.is_empty() => format!("Huawei {code}: {msg}"),
+        _ => format!("Huawei {}", answer.summary()),
+    };
+    match code.as_str() {
+        SUCCESS => Sent::Done(Outcome::Delivered),
+        ALL_TOKENS_INVALID => Sent::Done(Outcome::TokenGone),
+        AUTH_ERROR | TOKEN_EXPIRED => Sent::TokenRefused(Outcome::rejected(reason)),
+        _ if answer.status == 401 => Sent::TokenRefused(Outcome::rejected(reason)),
+        // 503 is Push Kit's flow control.
+        _ if code == INTERNAL_ERROR || answer.is_transient() => Sent::Done(Outcome::Retry {
+            reason,
+            after: answer.retry_after(),
+        }),
+        _ => Sent::Done(Outcome::rejected(reason)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, body: Value) -> Answer {
+        Answer {
+            status,
+            headers: http::HeaderMap::new(),
+            body: Bytes::from(body.to_string()),
+        }
+    }
+
+    fn done(sent: Sent) -> Outcome {
+        match sent {
+            Sent::Done(outcome) => outcome,
+            Sent::TokenRefused(outcome) => panic!("token refused: {outcome:?}"),
+        }
+    }
+
+    // covers: PUSH-05
+    #[test]
+    fn answer_codes_map_to_outcomes() {
+        let ok = answer(
+            200,
+            json!({"code": SUCCESS, "msg": "Success", "requestId": "1"}),
+        );
+        assert_eq!(done(outcome(&ok)), Outcome::Delivered);
+        let gone = answer(
+            400,
+            json!({"code": ALL_TOKENS_INVALID, "msg": "All the tokens are invalid"}),
+        );
+        assert_eq!(done(outcome(&gone)), Outcome::TokenGone);
+        let expired = answer(
+            401,
+            json!({"code": TOKEN_EXPIRED, "msg": "Oauth Token expired"}),
+        );
+        assert!(matches!(outcome(&expired), Sent::TokenRefused(_)));
+        let big = answer(
+            400,
+            json!({"code": "80300008", "msg": "Push message size is too long"}),
+        );
+        assert_eq!(
+            done(outcome(&big)),
+            Outcome::rejected("Huawei 80300008: Push message size is too long")
+        );
+        assert!(matches!(
+            done(outcome(&answer(503, Value::Null))),
+            Outcome::Retry { .. }
+        ));
+        assert!(matches!(
+            done(outcome(&answer(
+                500,
+                json!({"code": INTERNAL_ERROR, "msg": "Inner Error"})
+            ))),
+            Outcome::Retry { .. }
+        ));
+    }
+}
