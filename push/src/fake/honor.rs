@@ -8,15 +8,11 @@ const TOKEN_PATH: &str = "/auth/realms/developer/protocol/openid-connect/token";
 
 /// Honor's OAuth2 server (Keycloak-style errors) and push API on one TLS port (HTTP/2 or
 /// HTTP/1.1).
-pub struct FakeHonor {
-    state: Arc<HonorState>,
-    ca_cert: CertificateDer<'static>,
-    server: Server,
-}
+pub type FakeHonor = VendorFake<HonorState>;
 
-struct HonorState {
-    recorder: Recorder,
-    devices: DeviceRules,
+/// The fake's apps and tokens; its answers are [`VendorState::answer`].
+pub struct HonorState {
+    shared: Shared,
     book: Mutex<HonorBook>,
 }
 
@@ -50,30 +46,13 @@ fn oauth_error(error: &str, description: &str) -> Response<Full<Bytes>> {
     )
 }
 
-impl FakeHonor {
+impl VendorFake<HonorState> {
     pub async fn start() -> FakeHonor {
-        let (ca_cert, tls) = tls_identity(&[b"h2", b"http/1.1"]);
-        let state = Arc::new(HonorState {
-            recorder: Recorder::new(),
-            devices: DeviceRules::default(),
+        Self::serve(HonorState {
+            shared: Shared::default(),
             book: Mutex::new(HonorBook::default()),
-        });
-        let handler_state = state.clone();
-        let handler: Handler = Arc::new(move |parts, body| handler_state.handle(parts, body));
-        let server = serve(Some(tls), false, handler).await;
-        FakeHonor {
-            state,
-            ca_cert,
-            server,
-        }
-    }
-
-    pub fn endpoint(&self) -> String {
-        format!("https://{}", self.server.addr)
-    }
-
-    pub fn ca_cert(&self) -> CertificateDer<'static> {
-        self.ca_cert.clone()
+        })
+        .await
     }
 
     /// A new app and its OAuth client, pointed at this fake.
@@ -95,16 +74,6 @@ impl FakeHonor {
         }
     }
 
-    /// Sends to `device_token` name it in `expireTokens`.
-    pub fn mark_gone(&self, device_token: &str) {
-        self.state.devices.mark_gone(device_token);
-    }
-
-    /// Sends to `device_token` are answered 503, `Retry-After: 5`.
-    pub fn rate_limit(&self, device_token: &str) {
-        self.state.devices.rate_limit(device_token);
-    }
-
     /// Every access token issued so far is answered 80200003 (expired) from now on.
     pub fn expire_access_tokens(&self) {
         let mut book = lock(&self.state.book);
@@ -115,24 +84,21 @@ impl FakeHonor {
     pub fn tokens_issued(&self) -> usize {
         lock(&self.state.book).tokens_issued
     }
+}
 
-    /// Every HTTP request that reached the fake (token endpoint included).
-    pub fn requests(&self) -> usize {
-        self.state.recorder.requests.load(Ordering::SeqCst)
+impl VendorState for HonorState {
+    fn shared(&self) -> &Shared {
+        &self.shared
     }
 
-    pub fn received(&self) -> Vec<ReceivedPush> {
-        self.state.recorder.received()
-    }
-
-    pub async fn wait_for(&self, n: usize, timeout: Duration) -> Result<Vec<ReceivedPush>, String> {
-        self.state.recorder.wait_for(n, timeout).await
+    fn answer(&self, parts: Parts, body: Bytes) -> Response<Full<Bytes>> {
+        self.handle(parts, body)
     }
 }
 
 impl HonorState {
     fn handle(&self, parts: Parts, body: Bytes) -> Response<Full<Bytes>> {
-        self.recorder.requests.fetch_add(1, Ordering::SeqCst);
+        self.shared.recorder.requests.fetch_add(1, Ordering::SeqCst);
         if parts.method != http::Method::POST {
             return json_response(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -230,7 +196,7 @@ impl HonorState {
         ) else {
             return bad("android.notification title, body and a token are required");
         };
-        if self.devices.is_limited(device_token) {
+        if self.shared.devices.is_limited(device_token) {
             let mut response =
                 honor_answer(StatusCode::SERVICE_UNAVAILABLE, 503, "busy", Value::Null);
             response
@@ -239,7 +205,7 @@ impl HonorState {
             return response;
         }
         let request_id = random_string(24, LOWER_HEX);
-        if self.devices.is_gone(device_token) {
+        if self.shared.devices.is_gone(device_token) {
             let data = json!({"sendResult": false, "requestId": request_id,
                               "expireTokens": [device_token]});
             return honor_answer(StatusCode::OK, SUCCESS, "OK", data);
@@ -248,7 +214,7 @@ impl HonorState {
             .as_str()
             .and_then(|d| serde_json::from_str(d).ok())
             .unwrap_or_default();
-        self.recorder.record(ReceivedPush {
+        self.shared.recorder.record(ReceivedPush {
             device_token: device_token.clone(),
             title: title.to_string(),
             body: text.to_string(),

@@ -6,15 +6,11 @@ use crate::HUAWEI_MAX_MESSAGE_BYTES;
 
 /// Huawei's OAuth2 server and Push Kit on one TLS port (HTTP/2 or HTTP/1.1):
 /// `POST /oauth2/v3/token` and `POST /v1/{appId}/messages:send`.
-pub struct FakeHuawei {
-    state: Arc<HuaweiState>,
-    ca_cert: CertificateDer<'static>,
-    server: Server,
-}
+pub type FakeHuawei = VendorFake<HuaweiState>;
 
-struct HuaweiState {
-    recorder: Recorder,
-    devices: DeviceRules,
+/// The fake's apps and tokens; its answers are [`VendorState::answer`].
+pub struct HuaweiState {
+    shared: Shared,
     book: Mutex<HuaweiBook>,
 }
 
@@ -44,30 +40,13 @@ fn oauth_error(sub_error: u32, description: &str) -> Response<Full<Bytes>> {
     )
 }
 
-impl FakeHuawei {
+impl VendorFake<HuaweiState> {
     pub async fn start() -> FakeHuawei {
-        let (ca_cert, tls) = tls_identity(&[b"h2", b"http/1.1"]);
-        let state = Arc::new(HuaweiState {
-            recorder: Recorder::new(),
-            devices: DeviceRules::default(),
+        Self::serve(HuaweiState {
+            shared: Shared::default(),
             book: Mutex::new(HuaweiBook::default()),
-        });
-        let handler_state = state.clone();
-        let handler: Handler = Arc::new(move |parts, body| handler_state.handle(parts, body));
-        let server = serve(Some(tls), false, handler).await;
-        FakeHuawei {
-            state,
-            ca_cert,
-            server,
-        }
-    }
-
-    pub fn endpoint(&self) -> String {
-        format!("https://{}", self.server.addr)
-    }
-
-    pub fn ca_cert(&self) -> CertificateDer<'static> {
-        self.ca_cert.clone()
+        })
+        .await
     }
 
     /// A new app with a random id and secret, pointed at this fake.
@@ -85,16 +64,6 @@ impl FakeHuawei {
         }
     }
 
-    /// Sends to `device_token` are answered 80300007 (all the tokens are invalid).
-    pub fn mark_gone(&self, device_token: &str) {
-        self.state.devices.mark_gone(device_token);
-    }
-
-    /// Sends to `device_token` are answered 503 (flow control), `Retry-After: 5`.
-    pub fn rate_limit(&self, device_token: &str) {
-        self.state.devices.rate_limit(device_token);
-    }
-
     /// Every access token issued so far is answered 80200003 (expired) from now on.
     pub fn expire_access_tokens(&self) {
         let mut book = lock(&self.state.book);
@@ -105,24 +74,21 @@ impl FakeHuawei {
     pub fn tokens_issued(&self) -> usize {
         lock(&self.state.book).tokens_issued
     }
+}
 
-    /// Every HTTP request that reached the fake (token endpoint included).
-    pub fn requests(&self) -> usize {
-        self.state.recorder.requests.load(Ordering::SeqCst)
+impl VendorState for HuaweiState {
+    fn shared(&self) -> &Shared {
+        &self.shared
     }
 
-    pub fn received(&self) -> Vec<ReceivedPush> {
-        self.state.recorder.received()
-    }
-
-    pub async fn wait_for(&self, n: usize, timeout: Duration) -> Result<Vec<ReceivedPush>, String> {
-        self.state.recorder.wait_for(n, timeout).await
+    fn answer(&self, parts: Parts, body: Bytes) -> Response<Full<Bytes>> {
+        self.handle(parts, body)
     }
 }
 
 impl HuaweiState {
     fn handle(&self, parts: Parts, body: Bytes) -> Response<Full<Bytes>> {
-        self.recorder.requests.fetch_add(1, Ordering::SeqCst);
+        self.shared.recorder.requests.fetch_add(1, Ordering::SeqCst);
         if parts.method != http::Method::POST {
             return push_kit(StatusCode::METHOD_NOT_ALLOWED, "80100001", "POST only");
         }
@@ -235,14 +201,14 @@ impl HuaweiState {
         }
         // This sender sends one token per message, so the fake answers for the first.
         let device_token = &tokens[0];
-        if self.devices.is_gone(device_token) {
+        if self.shared.devices.is_gone(device_token) {
             return push_kit(
                 StatusCode::BAD_REQUEST,
                 ALL_TOKENS_INVALID,
                 "All the tokens are invalid",
             );
         }
-        if self.devices.is_limited(device_token) {
+        if self.shared.devices.is_limited(device_token) {
             // Push Kit's flow control; its body has no documented code.
             let mut response = json_response(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -257,7 +223,7 @@ impl HuaweiState {
             .as_str()
             .and_then(|d| serde_json::from_str(d).ok())
             .unwrap_or_default();
-        self.recorder.record(ReceivedPush {
+        self.shared.recorder.record(ReceivedPush {
             device_token: device_token.clone(),
             title: title.to_string(),
             body: text.to_string(),

@@ -11,15 +11,11 @@ const BAD_PARAMETER: &str = "1005";
 const SIGN_FAILED: &str = "1006";
 
 /// Meizu's varnished `pushByPushId` on one TLS port (HTTP/2 or HTTP/1.1).
-pub struct FakeMeizu {
-    state: Arc<MeizuState>,
-    ca_cert: CertificateDer<'static>,
-    server: Server,
-}
+pub type FakeMeizu = VendorFake<MeizuState>;
 
-struct MeizuState {
-    recorder: Recorder,
-    devices: DeviceRules,
+/// The fake's apps and tokens; its answers are [`VendorState::answer`].
+pub struct MeizuState {
+    shared: Shared,
     /// AppId → AppSecret.
     apps: Mutex<HashMap<String, String>>,
 }
@@ -32,30 +28,13 @@ fn meizu_answer(code: &str, message: &str, value: Value) -> Response<Full<Bytes>
     )
 }
 
-impl FakeMeizu {
+impl VendorFake<MeizuState> {
     pub async fn start() -> FakeMeizu {
-        let (ca_cert, tls) = tls_identity(&[b"h2", b"http/1.1"]);
-        let state = Arc::new(MeizuState {
-            recorder: Recorder::new(),
-            devices: DeviceRules::default(),
+        Self::serve(MeizuState {
+            shared: Shared::default(),
             apps: Mutex::new(HashMap::new()),
-        });
-        let handler_state = state.clone();
-        let handler: Handler = Arc::new(move |parts, body| handler_state.handle(parts, body));
-        let server = serve(Some(tls), false, handler).await;
-        FakeMeizu {
-            state,
-            ca_cert,
-            server,
-        }
-    }
-
-    pub fn endpoint(&self) -> String {
-        format!("https://{}", self.server.addr)
-    }
-
-    pub fn ca_cert(&self) -> CertificateDer<'static> {
-        self.ca_cert.clone()
+        })
+        .await
     }
 
     /// A new app with a random AppId and AppSecret, pointed at this fake.
@@ -69,33 +48,21 @@ impl FakeMeizu {
             endpoint: self.endpoint(),
         }
     }
+}
 
-    /// Sends to `push_id` list it under 110003 (pushId非法).
-    pub fn mark_gone(&self, push_id: &str) {
-        self.state.devices.mark_gone(push_id);
+impl VendorState for MeizuState {
+    fn shared(&self) -> &Shared {
+        &self.shared
     }
 
-    /// Sends to `push_id` list it under 518 (over the configured rate).
-    pub fn rate_limit(&self, push_id: &str) {
-        self.state.devices.rate_limit(push_id);
-    }
-
-    pub fn requests(&self) -> usize {
-        self.state.recorder.requests.load(Ordering::SeqCst)
-    }
-
-    pub fn received(&self) -> Vec<ReceivedPush> {
-        self.state.recorder.received()
-    }
-
-    pub async fn wait_for(&self, n: usize, timeout: Duration) -> Result<Vec<ReceivedPush>, String> {
-        self.state.recorder.wait_for(n, timeout).await
+    fn answer(&self, parts: Parts, body: Bytes) -> Response<Full<Bytes>> {
+        self.handle(parts, body)
     }
 }
 
 impl MeizuState {
     fn handle(&self, parts: Parts, body: Bytes) -> Response<Full<Bytes>> {
-        self.recorder.requests.fetch_add(1, Ordering::SeqCst);
+        self.shared.recorder.requests.fetch_add(1, Ordering::SeqCst);
         let form_body = header(&parts, "content-type")
             .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
         if parts.method != http::Method::POST || !form_body || parts.uri.path() != PATH {
@@ -139,12 +106,12 @@ impl MeizuState {
         // Each pushId either fails under a code or is accepted.
         let mut failed: HashMap<&str, Vec<&str>> = HashMap::new();
         for push_id in push_ids {
-            if self.devices.is_gone(push_id) {
+            if self.shared.devices.is_gone(push_id) {
                 failed.entry(INVALID_PUSH_ID).or_default().push(push_id);
-            } else if self.devices.is_limited(push_id) {
+            } else if self.shared.devices.is_limited(push_id) {
                 failed.entry(OVER_RATE).or_default().push(push_id);
             } else {
-                self.recorder.record(ReceivedPush {
+                self.shared.recorder.record(ReceivedPush {
                     device_token: push_id.to_string(),
                     title: title.to_string(),
                     body: content.to_string(),

@@ -70,19 +70,21 @@ mod honor;
 mod huawei;
 mod meizu;
 mod oppo;
+mod vendor;
 mod vivo;
 mod webhook;
 mod xiaomi;
 
 pub use apns::FakeApns;
 pub use fcm::FakeFcm;
-pub use honor::FakeHonor;
-pub use huawei::FakeHuawei;
-pub use meizu::FakeMeizu;
-pub use oppo::FakeOppo;
-pub use vivo::FakeVivo;
+pub use honor::{FakeHonor, HonorState};
+pub use huawei::{FakeHuawei, HuaweiState};
+pub use meizu::{FakeMeizu, MeizuState};
+pub use oppo::{FakeOppo, OppoState};
+pub use vendor::{Shared, VendorFake, VendorState};
+pub use vivo::{FakeVivo, VivoState};
 pub use webhook::FakeWebhook;
-pub use xiaomi::FakeXiaomi;
+pub use xiaomi::{FakeXiaomi, XiaomiState};
 
 /// TEST-ONLY RSA key for fake FCM service accounts: ring verifies RSA but cannot
 /// generate RSA keys, so one fixed key (made with `openssl genpkey`) ships with the

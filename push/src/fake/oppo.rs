@@ -19,15 +19,11 @@ const INVALID_ARGUMENTS: i64 = 41;
 const MAX_CLOCK_SKEW_MS: u64 = 10 * 60 * 1000;
 
 /// OPPO PUSH's auth and unicast APIs on one TLS port (HTTP/2 or HTTP/1.1).
-pub struct FakeOppo {
-    state: Arc<OppoState>,
-    ca_cert: CertificateDer<'static>,
-    server: Server,
-}
+pub type FakeOppo = VendorFake<OppoState>;
 
-struct OppoState {
-    recorder: Recorder,
-    devices: DeviceRules,
+/// The fake's apps and tokens; its answers are [`VendorState::answer`].
+pub struct OppoState {
+    shared: Shared,
     book: Mutex<OppoBook>,
 }
 
@@ -52,30 +48,13 @@ fn oppo_error(code: i64, message: &str) -> Response<Full<Bytes>> {
     oppo_answer(code, message, Value::Null)
 }
 
-impl FakeOppo {
+impl VendorFake<OppoState> {
     pub async fn start() -> FakeOppo {
-        let (ca_cert, tls) = tls_identity(&[b"h2", b"http/1.1"]);
-        let state = Arc::new(OppoState {
-            recorder: Recorder::new(),
-            devices: DeviceRules::default(),
+        Self::serve(OppoState {
+            shared: Shared::default(),
             book: Mutex::new(OppoBook::default()),
-        });
-        let handler_state = state.clone();
-        let handler: Handler = Arc::new(move |parts, body| handler_state.handle(parts, body));
-        let server = serve(Some(tls), false, handler).await;
-        FakeOppo {
-            state,
-            ca_cert,
-            server,
-        }
-    }
-
-    pub fn endpoint(&self) -> String {
-        format!("https://{}", self.server.addr)
-    }
-
-    pub fn ca_cert(&self) -> CertificateDer<'static> {
-        self.ca_cert.clone()
+        })
+        .await
     }
 
     /// A new app with a random AppKey and MasterSecret, pointed at this fake.
@@ -92,16 +71,6 @@ impl FakeOppo {
         }
     }
 
-    /// Sends to `regid` are answered 10000 (invalid registration id).
-    pub fn mark_gone(&self, regid: &str) {
-        self.state.devices.mark_gone(regid);
-    }
-
-    /// Sends to `regid` are answered 13 (App Call Limited).
-    pub fn rate_limit(&self, regid: &str) {
-        self.state.devices.rate_limit(regid);
-    }
-
     /// Every auth_token issued so far is answered 11 (Invalid AuthToken) from now on.
     pub fn expire_auth_tokens(&self) {
         lock(&self.state.book).auth_tokens.clear();
@@ -110,24 +79,21 @@ impl FakeOppo {
     pub fn tokens_issued(&self) -> usize {
         lock(&self.state.book).tokens_issued
     }
+}
 
-    /// Every HTTP request that reached the fake (auth included).
-    pub fn requests(&self) -> usize {
-        self.state.recorder.requests.load(Ordering::SeqCst)
+impl VendorState for OppoState {
+    fn shared(&self) -> &Shared {
+        &self.shared
     }
 
-    pub fn received(&self) -> Vec<ReceivedPush> {
-        self.state.recorder.received()
-    }
-
-    pub async fn wait_for(&self, n: usize, timeout: Duration) -> Result<Vec<ReceivedPush>, String> {
-        self.state.recorder.wait_for(n, timeout).await
+    fn answer(&self, parts: Parts, body: Bytes) -> Response<Full<Bytes>> {
+        self.handle(parts, body)
     }
 }
 
 impl OppoState {
     fn handle(&self, parts: Parts, body: Bytes) -> Response<Full<Bytes>> {
-        self.recorder.requests.fetch_add(1, Ordering::SeqCst);
+        self.shared.recorder.requests.fetch_add(1, Ordering::SeqCst);
         if parts.method != http::Method::POST {
             return oppo_error(12, "Http Action Not Allowed");
         }
@@ -202,13 +168,13 @@ impl OppoState {
         let Ok(parameters) = serde_json::from_str::<Value>(parameters) else {
             return oppo_error(INVALID_ARGUMENTS, "Invalid Arguments: action_parameters");
         };
-        if self.devices.is_gone(regid) {
+        if self.shared.devices.is_gone(regid) {
             return oppo_error(INVALID_REGISTRATION_ID, "Invalid RegistrationId");
         }
-        if self.devices.is_limited(regid) {
+        if self.shared.devices.is_limited(regid) {
             return oppo_error(CALL_LIMITED, "App Call Limited");
         }
-        self.recorder.record(ReceivedPush {
+        self.shared.recorder.record(ReceivedPush {
             device_token: regid.to_string(),
             title: title.to_string(),
             body: content.to_string(),

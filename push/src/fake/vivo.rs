@@ -16,15 +16,11 @@ const APP_MISMATCH: i64 = 10094;
 const MAX_CLOCK_SKEW_MS: u64 = 10 * 60 * 1000;
 
 /// vivo push's auth and single-send APIs on one TLS port (HTTP/2 or HTTP/1.1).
-pub struct FakeVivo {
-    state: Arc<VivoState>,
-    ca_cert: CertificateDer<'static>,
-    server: Server,
-}
+pub type FakeVivo = VendorFake<VivoState>;
 
-struct VivoState {
-    recorder: Recorder,
-    devices: DeviceRules,
+/// The fake's apps and tokens; its answers are [`VendorState::answer`].
+pub struct VivoState {
+    shared: Shared,
     book: Mutex<VivoBook>,
 }
 
@@ -50,30 +46,13 @@ fn vivo_error(result: i64, desc: &str) -> Response<Full<Bytes>> {
     vivo_answer(result, desc, Value::Null)
 }
 
-impl FakeVivo {
+impl VendorFake<VivoState> {
     pub async fn start() -> FakeVivo {
-        let (ca_cert, tls) = tls_identity(&[b"h2", b"http/1.1"]);
-        let state = Arc::new(VivoState {
-            recorder: Recorder::new(),
-            devices: DeviceRules::default(),
+        Self::serve(VivoState {
+            shared: Shared::default(),
             book: Mutex::new(VivoBook::default()),
-        });
-        let handler_state = state.clone();
-        let handler: Handler = Arc::new(move |parts, body| handler_state.handle(parts, body));
-        let server = serve(Some(tls), false, handler).await;
-        FakeVivo {
-            state,
-            ca_cert,
-            server,
-        }
-    }
-
-    pub fn endpoint(&self) -> String {
-        format!("https://{}", self.server.addr)
-    }
-
-    pub fn ca_cert(&self) -> CertificateDer<'static> {
-        self.ca_cert.clone()
+        })
+        .await
     }
 
     /// A new app with random AppId, AppKey and AppSecret, pointed at this fake.
@@ -91,16 +70,6 @@ impl FakeVivo {
         }
     }
 
-    /// Sends to `reg_id` are answered 10302 (regId不合法).
-    pub fn mark_gone(&self, reg_id: &str) {
-        self.state.devices.mark_gone(reg_id);
-    }
-
-    /// Sends to `reg_id` are answered 10070 (the day's volume is used up).
-    pub fn rate_limit(&self, reg_id: &str) {
-        self.state.devices.rate_limit(reg_id);
-    }
-
     /// Every authToken issued so far is answered 10000 from now on.
     pub fn expire_auth_tokens(&self) {
         lock(&self.state.book).auth_tokens.clear();
@@ -109,24 +78,21 @@ impl FakeVivo {
     pub fn tokens_issued(&self) -> usize {
         lock(&self.state.book).tokens_issued
     }
+}
 
-    /// Every HTTP request that reached the fake (auth included).
-    pub fn requests(&self) -> usize {
-        self.state.recorder.requests.load(Ordering::SeqCst)
+impl VendorState for VivoState {
+    fn shared(&self) -> &Shared {
+        &self.shared
     }
 
-    pub fn received(&self) -> Vec<ReceivedPush> {
-        self.state.recorder.received()
-    }
-
-    pub async fn wait_for(&self, n: usize, timeout: Duration) -> Result<Vec<ReceivedPush>, String> {
-        self.state.recorder.wait_for(n, timeout).await
+    fn answer(&self, parts: Parts, body: Bytes) -> Response<Full<Bytes>> {
+        self.handle(parts, body)
     }
 }
 
 impl VivoState {
     fn handle(&self, parts: Parts, body: Bytes) -> Response<Full<Bytes>> {
-        self.recorder.requests.fetch_add(1, Ordering::SeqCst);
+        self.shared.recorder.requests.fetch_add(1, Ordering::SeqCst);
         let json_body =
             header(&parts, "content-type").is_some_and(|t| t.starts_with("application/json"));
         let request = serde_json::from_slice::<Value>(&body).ok();
@@ -198,17 +164,17 @@ impl VivoState {
         {
             return vivo_error(INVALID_PARAMETER, "clientCustomMap不合法");
         }
-        if self.devices.is_gone(reg_id) {
+        if self.shared.devices.is_gone(reg_id) {
             return vivo_error(INVALID_REG_ID, "regId不合法");
         }
-        if self.devices.is_limited(reg_id) {
+        if self.shared.devices.is_limited(reg_id) {
             return vivo_error(VOLUME_EXCEEDED, "发送总量超出限制");
         }
         // A repeated requestId is acknowledged and not shown again.
         if !lock(&self.book).request_ids.insert(request_id.to_string()) {
             return vivo_answer(SUCCESS, "请求成功", json!({"taskId": "0"}));
         }
-        self.recorder.record(ReceivedPush {
+        self.shared.recorder.record(ReceivedPush {
             device_token: reg_id.to_string(),
             title: title.to_string(),
             body: content.to_string(),

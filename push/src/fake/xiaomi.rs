@@ -10,15 +10,11 @@ const INVALID_PARAMETER: i64 = 10017;
 const BAD_PACKAGE: i64 = 22022;
 
 /// MiPush's send-to-regid API on one TLS port (HTTP/2 or HTTP/1.1).
-pub struct FakeXiaomi {
-    state: Arc<XiaomiState>,
-    ca_cert: CertificateDer<'static>,
-    server: Server,
-}
+pub type FakeXiaomi = VendorFake<XiaomiState>;
 
-struct XiaomiState {
-    recorder: Recorder,
-    devices: DeviceRules,
+/// The fake's apps and tokens; its answers are [`VendorState::answer`].
+pub struct XiaomiState {
+    shared: Shared,
     /// App secret → package name.
     apps: Mutex<HashMap<String, String>>,
 }
@@ -32,30 +28,13 @@ fn mipush_error(code: i64, reason: &str) -> Response<Full<Bytes>> {
     )
 }
 
-impl FakeXiaomi {
+impl VendorFake<XiaomiState> {
     pub async fn start() -> FakeXiaomi {
-        let (ca_cert, tls) = tls_identity(&[b"h2", b"http/1.1"]);
-        let state = Arc::new(XiaomiState {
-            recorder: Recorder::new(),
-            devices: DeviceRules::default(),
+        Self::serve(XiaomiState {
+            shared: Shared::default(),
             apps: Mutex::new(HashMap::new()),
-        });
-        let handler_state = state.clone();
-        let handler: Handler = Arc::new(move |parts, body| handler_state.handle(parts, body));
-        let server = serve(Some(tls), false, handler).await;
-        FakeXiaomi {
-            state,
-            ca_cert,
-            server,
-        }
-    }
-
-    pub fn endpoint(&self) -> String {
-        format!("https://{}", self.server.addr)
-    }
-
-    pub fn ca_cert(&self) -> CertificateDer<'static> {
-        self.ca_cert.clone()
+        })
+        .await
     }
 
     /// A new app of `package_name` with a random AppSecret, pointed at this fake.
@@ -68,33 +47,21 @@ impl FakeXiaomi {
             endpoint: self.endpoint(),
         }
     }
+}
 
-    /// Sends to `regid` are answered 20301 "No valid targets!".
-    pub fn mark_gone(&self, regid: &str) {
-        self.state.devices.mark_gone(regid);
+impl VendorState for XiaomiState {
+    fn shared(&self) -> &Shared {
+        &self.shared
     }
 
-    /// Sends to `regid` are answered 10027 (the app calls the API too often).
-    pub fn rate_limit(&self, regid: &str) {
-        self.state.devices.rate_limit(regid);
-    }
-
-    pub fn requests(&self) -> usize {
-        self.state.recorder.requests.load(Ordering::SeqCst)
-    }
-
-    pub fn received(&self) -> Vec<ReceivedPush> {
-        self.state.recorder.received()
-    }
-
-    pub async fn wait_for(&self, n: usize, timeout: Duration) -> Result<Vec<ReceivedPush>, String> {
-        self.state.recorder.wait_for(n, timeout).await
+    fn answer(&self, parts: Parts, body: Bytes) -> Response<Full<Bytes>> {
+        self.handle(parts, body)
     }
 }
 
 impl XiaomiState {
     fn handle(&self, parts: Parts, body: Bytes) -> Response<Full<Bytes>> {
-        self.recorder.requests.fetch_add(1, Ordering::SeqCst);
+        self.shared.recorder.requests.fetch_add(1, Ordering::SeqCst);
         if parts.method != http::Method::POST || parts.uri.path() != "/v3/message/regid" {
             return json_response(StatusCode::NOT_FOUND, json!({"result": "error"}));
         }
@@ -128,14 +95,14 @@ impl XiaomiState {
         {
             return mipush_error(INVALID_PARAMETER, "Invalid parameter value: too long");
         }
-        if self.devices.is_gone(regid) {
+        if self.shared.devices.is_gone(regid) {
             return mipush_error(SEND_FAILED, "No valid targets!");
         }
-        if self.devices.is_limited(regid) {
+        if self.shared.devices.is_limited(regid) {
             return mipush_error(TOO_FREQUENT, "app api call too frequently");
         }
         let payload: Value = serde_json::from_str(field("payload")).unwrap_or_default();
-        self.recorder.record(ReceivedPush {
+        self.shared.recorder.record(ReceivedPush {
             device_token: regid.to_string(),
             title: title.to_string(),
             body: description.to_string(),
