@@ -70,34 +70,50 @@ pub(super) async fn absent_rtc_members(core: Arc<NodeCore>, stop: impl Future<Ou
 
 /// How often the leader looks for history past its retention.
 const RETENTION_SWEEP_EVERY: Duration = Duration::from_secs(2);
-/// Conversations of one app looked at per sweep: a large app is gone through over
+/// Conversations looked at per sweep, over all apps: a large area is gone through over
 /// several sweeps, so no sweep holds the leader long.
 const RETENTION_CONVERSATIONS_PER_SWEEP: usize = 10_000;
 
-/// On the leader, proposes removing each app's messages past their retention, a bounded
-/// batch per app and sweep; it proposes only when something is due.
+/// Where the retention search of each app stopped, and which app goes first next time
+/// (so the apps after a large one are not starved). A new leader starts afresh.
+#[derive(Default)]
+struct RetentionSweep {
+    cursors: HashMap<String, state::RetentionCursor>,
+    first_app: usize,
+}
+
+/// On the leader, proposes removing messages past their app's retention, a bounded
+/// batch per app and a bounded search per sweep; it proposes only when something is due.
 pub(super) async fn expired_history(core: Arc<NodeCore>, stop: impl Future<Output = ()>) {
-    // Where each app's search stopped. A new leader starts from the beginning.
-    let cursors = Mutex::new(HashMap::<String, state::RetentionCursor>::new());
+    let sweep = Mutex::new(RetentionSweep::default());
     every(core, RETENTION_SWEEP_EVERY, stop, move |local, apps| {
         let now_ms = meridian_clock::now_ms();
-        let mut cursors = cursors.lock().unwrap_or_else(|e| e.into_inner());
-        app_keys(apps)
-            .filter_map(|app_key| {
-                let cursor = cursors.entry(app_key.clone()).or_default();
-                let (ranges, next) = state::expired_history(
-                    local,
-                    &app_key,
-                    now_ms,
-                    cursor,
-                    RETENTION_CONVERSATIONS_PER_SWEEP,
-                )
-                .ok()?;
-                *cursor = next;
-                let expire = state::ExpireHistory { app_key, ranges };
-                (!expire.ranges.is_empty()).then_some(Command::ExpireHistory(expire))
-            })
-            .collect()
+        let mut sweep = sweep.lock().unwrap_or_else(|e| e.into_inner());
+        let keys: Vec<String> = app_keys(apps).collect();
+        let start = sweep.first_app % keys.len().max(1);
+        let mut budget = RETENTION_CONVERSATIONS_PER_SWEEP;
+        let mut looked_at = 0;
+        let mut commands = Vec::new();
+        for app_key in keys.iter().cycle().skip(start).take(keys.len()) {
+            if budget == 0 {
+                break;
+            }
+            looked_at += 1;
+            let cursor = sweep.cursors.entry(app_key.clone()).or_default();
+            let Ok(found) = state::expired_history(local, app_key, now_ms, cursor, budget) else {
+                continue;
+            };
+            budget -= found.conversations.min(budget);
+            *cursor = found.next;
+            if !found.ranges.is_empty() {
+                commands.push(Command::ExpireHistory(state::ExpireHistory {
+                    app_key: app_key.clone(),
+                    ranges: found.ranges,
+                }));
+            }
+        }
+        sweep.first_app = start + looked_at;
+        commands
     })
     .await
 }

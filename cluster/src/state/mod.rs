@@ -72,7 +72,7 @@ pub use conversations::{ConversationSetting, ConversationSettings, ConversationS
 pub use cross_domain::history::HistoryPage;
 pub use cross_domain::publish::{Publication, RecallNotice};
 pub use cross_domain::retention::{
-    expired_history, ExpireHistory, ExpiredRange, RetentionCursor, EXPIRE_BATCH,
+    expired_history, ExpireHistory, ExpiredFound, ExpiredRange, RetentionCursor, EXPIRE_BATCH,
 };
 pub use feed::{FeedEvent, FeedPage, SyncPage, SyncRequest};
 /// The `/friend/*` commands.

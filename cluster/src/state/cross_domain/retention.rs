@@ -74,16 +74,25 @@ impl Apply for ExpireHistory {
 /// Where a search for expired messages stopped: the next call starts there.
 pub type RetentionCursor = Vec<u8>;
 
+/// What one search found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiredFound {
+    pub ranges: Vec<ExpiredRange>,
+    /// Where to look next (empty: from the start again).
+    pub next: RetentionCursor,
+    /// Conversations looked at.
+    pub conversations: usize,
+}
+
 /// Up to [`EXPIRE_BATCH`] messages of `app_key` past its retention at `now_ms`, looking
-/// at no more than `max_conversations` conversations from `cursor` on; answers them and
-/// where to look next (empty: from the start again).
+/// at no more than `max_conversations` conversations from `cursor` on.
 pub fn expired_history(
     state: &impl StateRead,
     app_key: &str,
     now_ms: u64,
     cursor: &[u8],
     max_conversations: usize,
-) -> Result<(Vec<ExpiredRange>, RetentionCursor), CommandError> {
+) -> Result<ExpiredFound, CommandError> {
     let retention = apps::limits(state, app_key)?.retention_days;
     let mut conversations = Vec::new();
     state.visit_from(&of_app(keys::LAST_SEQ, app_key), cursor, &mut |key, _| {
@@ -145,5 +154,9 @@ pub fn expired_history(
             break;
         }
     }
-    Ok((ranges, next))
+    Ok(ExpiredFound {
+        ranges,
+        next,
+        conversations: conversations.len(),
+    })
 }

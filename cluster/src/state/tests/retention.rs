@@ -73,7 +73,9 @@ fn messages_past_their_types_retention_go_with_everything_that_points_at_them() 
     assert!(run(&tree, &[envelope(set)])[0].is_ok());
 
     // Day 120: only the private day-0 messages are due, as one range.
-    let (due, cursor) = expired_history(&tree, APP, 120 * DAY_MS, &[], 100).unwrap();
+    let found = expired_history(&tree, APP, 120 * DAY_MS, &[], 100).unwrap();
+    let (due, cursor) = (found.ranges, found.next);
+    assert_eq!(found.conversations, 2);
     assert_eq!(
         due,
         [ExpiredRange {
@@ -132,7 +134,9 @@ fn messages_past_their_types_retention_go_with_everything_that_points_at_them() 
     assert_eq!(seqs, [4, 5]);
 
     // Day 200: the group's day-0 message is due too.
-    let (due, _) = expired_history(&tree, APP, 200 * DAY_MS, &[], 100).unwrap();
+    let due = expired_history(&tree, APP, 200 * DAY_MS, &[], 100)
+        .unwrap()
+        .ranges;
     assert_eq!(due.len(), 2, "{due:?}");
 }
 
@@ -146,11 +150,13 @@ fn the_search_is_bounded_and_resumes_where_it_stopped() {
     }
     let now = 365 * DAY_MS;
     // Two conversations per call: two calls find all three, then it starts over.
-    let (first, cursor) = expired_history(&tree, APP, now, &[], 2).unwrap();
-    assert_eq!(first.len(), 2);
+    let found = expired_history(&tree, APP, now, &[], 2).unwrap();
+    let (first, cursor) = (found.ranges, found.next);
+    assert_eq!((first.len(), found.conversations), (2, 2));
     assert!(!cursor.is_empty());
-    let (second, cursor) = expired_history(&tree, APP, now, &cursor, 2).unwrap();
-    assert_eq!(second.len(), 1);
+    let found = expired_history(&tree, APP, now, &cursor, 2).unwrap();
+    let (second, cursor) = (found.ranges, found.next);
+    assert_eq!((second.len(), found.conversations), (1, 1));
     assert!(cursor.is_empty());
     assert_ne!(first[0].conversation, second[0].conversation);
     assert_ne!(first[1].conversation, second[0].conversation);
