@@ -70,20 +70,27 @@ pub(super) async fn absent_rtc_members(core: Arc<NodeCore>, stop: impl Future<Ou
 
 /// How often the leader looks for history past its retention.
 const RETENTION_SWEEP_EVERY: Duration = Duration::from_secs(2);
-/// Conversations looked at per sweep, over all apps: a large area is gone through over
-/// several sweeps, so no sweep holds the leader long.
+/// Conversations and inbox entries looked at per sweep, over all apps: a large area is
+/// gone through over several sweeps, so no sweep holds the leader long.
 const RETENTION_CONVERSATIONS_PER_SWEEP: usize = 10_000;
 
-/// Where the retention search of each app stopped, and which app goes first next time
+/// Where the retention searches of each app stopped, and which app goes first next time
 /// (so the apps after a large one are not starved). A new leader starts afresh.
 #[derive(Default)]
 struct RetentionSweep {
-    cursors: HashMap<String, state::RetentionCursor>,
+    cursors: HashMap<String, AppCursors>,
     first_app: usize,
 }
 
-/// On the leader, proposes removing messages past their app's retention, a bounded
-/// batch per app and a bounded search per sweep; it proposes only when something is due.
+#[derive(Default)]
+struct AppCursors {
+    history: state::RetentionCursor,
+    inbox: state::RetentionCursor,
+}
+
+/// On the leader, proposes removing messages past their app's retention and inbox
+/// entries past its offline window, a bounded batch per app and a bounded search per
+/// sweep; it proposes only when something is due.
 pub(super) async fn expired_history(core: Arc<NodeCore>, stop: impl Future<Output = ()>) {
     let sweep = Mutex::new(RetentionSweep::default());
     every(core, RETENTION_SWEEP_EVERY, stop, move |local, apps| {
@@ -99,17 +106,30 @@ pub(super) async fn expired_history(core: Arc<NodeCore>, stop: impl Future<Outpu
                 break;
             }
             looked_at += 1;
-            let cursor = sweep.cursors.entry(app_key.clone()).or_default();
-            let Ok(found) = state::expired_history(local, app_key, now_ms, cursor, budget) else {
-                continue;
-            };
-            budget -= found.conversations.min(budget);
-            *cursor = found.next;
-            if !found.ranges.is_empty() {
-                commands.push(Command::ExpireHistory(state::ExpireHistory {
-                    app_key: app_key.clone(),
-                    ranges: found.ranges,
-                }));
+            let cursors = sweep.cursors.entry(app_key.clone()).or_default();
+            if let Ok(found) =
+                state::expired_history(local, app_key, now_ms, &cursors.history, budget)
+            {
+                budget -= found.conversations.min(budget);
+                cursors.history = found.next;
+                if !found.ranges.is_empty() {
+                    commands.push(Command::ExpireHistory(state::ExpireHistory {
+                        app_key: app_key.clone(),
+                        ranges: found.ranges,
+                    }));
+                }
+            }
+            if let Ok(found) =
+                state::stale_inbox_entries(local, app_key, now_ms, &cursors.inbox, budget)
+            {
+                budget -= found.looked_at.min(budget);
+                cursors.inbox = found.next;
+                if !found.entries.is_empty() {
+                    commands.push(Command::TrimInboxes(state::TrimInboxes {
+                        app_key: app_key.clone(),
+                        entries: found.entries,
+                    }));
+                }
             }
         }
         sweep.first_app = start + looked_at;

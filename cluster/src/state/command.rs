@@ -142,6 +142,7 @@ commands! {
     ExpireHistory(super::cross_domain::retention::ExpireHistory) => Output::Count,
     RotateAppSecret(super::apps::RotateAppSecret) => Output::PreviousSecret,
     SetVendorPush(super::vendor_push::SetVendorPush) => done,
+    TrimInboxes(super::cross_domain::retention::TrimInboxes) => done,
 }
 
 /// All of these or none (`Command::All`): the first refusal refuses the whole command, and

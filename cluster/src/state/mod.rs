@@ -72,7 +72,8 @@ pub use conversations::{ConversationSetting, ConversationSettings, ConversationS
 pub use cross_domain::history::HistoryPage;
 pub use cross_domain::publish::{Publication, RecallNotice};
 pub use cross_domain::retention::{
-    expired_history, ExpireHistory, ExpiredFound, ExpiredRange, RetentionCursor, EXPIRE_BATCH,
+    expired_history, stale_inbox_entries, ExpireHistory, ExpiredFound, ExpiredRange,
+    RetentionCursor, StaleFound, TrimInboxes, EXPIRE_BATCH,
 };
 pub use feed::{FeedEvent, FeedPage, SyncPage, SyncRequest};
 /// The `/friend/*` commands.

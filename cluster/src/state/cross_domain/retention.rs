@@ -1,18 +1,21 @@
 //! History retention (LIFE-01, PRV-04, ULG-04, CHR-11): messages older than their app's
 //! `retentionDays` for the conversation type are removed, with everything that points
-//! at them (the `msgUID` index, expansions, the hourly archive, sync inboxes).
+//! at them (the `msgUID` index, expansions, the hourly archive, sync inboxes); and sync
+//! inbox entries older than the app's offline window (PRV-02), which no sync hands out
+//! any more, go long before their messages.
 //!
-//! The leader looks for them in its committed state ([`expired_history`], a bounded
-//! number of conversations per call, from a cursor) and proposes what it found as
-//! [`ExpireHistory`]: explicit `seq` ranges, at most [`EXPIRE_BATCH`] messages, so every
-//! replica removes exactly the same records and no apply round grows large.
+//! The leader looks for them in its committed state ([`expired_history`],
+//! [`stale_inbox_entries`]: a bounded search per call, from a cursor) and proposes what
+//! it found as [`ExpireHistory`] / [`TrimInboxes`]: explicit `seq` ranges or entries, at
+//! most [`EXPIRE_BATCH`], so every replica removes exactly the same records and no apply
+//! round grows large.
 
 use meridian_proto::Conversation;
 use serde::{Deserialize, Serialize};
 
 use crate::raft::wire::from_bytes;
 use crate::state::apply::{Apply, ApplyContext, CommandError};
-use crate::state::keys::{messages as keys, of_app};
+use crate::state::keys::{feed as feed_keys, messages as keys, of_app};
 use crate::state::messages::{self, Message};
 use crate::state::store::{Overlay, StateRead};
 use crate::state::{apps, feed};
@@ -159,4 +162,103 @@ pub fn expired_history(
         next,
         conversations: conversations.len(),
     })
+}
+
+/// Removes sync inbox entries past the offline window, as the leader found them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrimInboxes {
+    pub app_key: String,
+    /// (user, feed position)
+    pub entries: Vec<(String, u64)>,
+}
+
+impl Apply for TrimInboxes {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        apps::by_key(state, &self.app_key)?;
+        if self.entries.len() as u64 > EXPIRE_BATCH {
+            return Err(CommandError::Limit {
+                what: "inbox entries per command".into(),
+                limit: EXPIRE_BATCH,
+            });
+        }
+        for (user, pos) in &self.entries {
+            let inbox = feed_keys::inbox(&self.app_key, user);
+            state.delete(feed_keys::positioned(&inbox, *pos));
+        }
+        Ok(())
+    }
+}
+
+/// What one search of the inboxes found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaleFound {
+    /// (user, feed position), at most [`EXPIRE_BATCH`].
+    pub entries: Vec<(String, u64)>,
+    /// Where to look next (empty: from the start again).
+    pub next: RetentionCursor,
+    /// Entries looked at.
+    pub looked_at: usize,
+}
+
+/// Inbox entries of `app_key` whose message was sent before the app's offline window at
+/// `now_ms` (or is gone), looking at no more than `max_entries` entries from `cursor`
+/// on. Each inbox is in position order, so the search moves to the next user at the
+/// first entry still in the window.
+pub fn stale_inbox_entries(
+    state: &impl StateRead,
+    app_key: &str,
+    now_ms: u64,
+    cursor: &[u8],
+    max_entries: usize,
+) -> Result<StaleFound, CommandError> {
+    let window_ms = u64::from(apps::settings(state, app_key)?.offline_window_days) * DAY_MS;
+    let cutoff = now_ms.saturating_sub(window_ms);
+    let prefix = of_app(feed_keys::INBOX, app_key);
+    let mut found = StaleFound {
+        entries: Vec::new(),
+        next: RetentionCursor::new(),
+        looked_at: 0,
+    };
+    let mut start = cursor.to_vec();
+    let mut failure = None;
+    loop {
+        let mut resume = None;
+        state.visit_from(&prefix, &start, &mut |key, value| {
+            let Some((user, pos)) = feed_keys::inbox_entry(app_key, key) else {
+                return true;
+            };
+            if found.looked_at == max_entries || found.entries.len() as u64 == EXPIRE_BATCH {
+                found.next = key.to_vec();
+                return false;
+            }
+            found.looked_at += 1;
+            let sent = from_bytes::<(Conversation, u64)>(value)
+                .map_err(CommandError::from)
+                .and_then(|(conversation, seq)| messages::get(state, app_key, &conversation, seq));
+            match sent {
+                Ok(Some(message)) if message.sent_time_ms >= cutoff => {
+                    // The rest of this inbox is newer still: on to the next user.
+                    resume = Some([feed_keys::inbox(app_key, &user).as_slice(), b"\xff"].concat());
+                    false
+                }
+                Ok(_) => {
+                    found.entries.push((user, pos));
+                    true
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    false
+                }
+            }
+        })?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        match resume {
+            Some(next_user) => start = next_user,
+            None => return Ok(found),
+        }
+    }
 }

@@ -413,6 +413,14 @@ pub(crate) mod feed {
     pub(crate) fn positioned(prefix: &[u8], pos: u64) -> Vec<u8> {
         super::padded(prefix, pos)
     }
+
+    /// The user and position an inbox entry's key (under `inbox/{appKey}/`) names.
+    pub(crate) fn inbox_entry(app_key: &str, key: &[u8]) -> Option<(String, u64)> {
+        let rest = key.strip_prefix(super::of_app(INBOX, app_key).as_slice())?;
+        let (user, pos) = rest.split_at(rest.len().checked_sub(20)?);
+        let user = std::str::from_utf8(user.strip_suffix(b"/")?).ok()?;
+        Some((user.to_string(), super::parse_padded(pos)?))
+    }
 }
 
 pub(crate) mod groups {

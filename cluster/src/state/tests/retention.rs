@@ -172,3 +172,49 @@ fn the_search_is_bounded_and_resumes_where_it_stopped() {
     ));
     assert_eq!(history(&tree, &first[0].conversation, false, 10).len(), 1);
 }
+
+// covers: LIFE-01, PRV-02
+#[test]
+fn inbox_entries_past_the_offline_window_go_before_their_messages() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", APP)]);
+    // Day 0: alice writes to bob and to carol; day 10: bob answers alice.
+    publish_at(&tree, 1_000, vec![private_text("alice", "bob", "old")]);
+    publish_at(
+        &tree,
+        1_000,
+        vec![private_text("alice", "carol", "old too")],
+    );
+    publish_at(
+        &tree,
+        10 * DAY_MS,
+        vec![private_text("bob", "alice", "new")],
+    );
+
+    // Day 12, a 7-day window: both parties' entries of the day-0 messages are stale;
+    // alice's inbox is searched past her stale entry to the fresh one, then the next user.
+    let found = stale_inbox_entries(&tree, APP, 12 * DAY_MS, &[], 100).unwrap();
+    let mut entries = found.entries.clone();
+    entries.sort();
+    let users: Vec<&str> = entries.iter().map(|(user, _)| user.as_str()).collect();
+    assert_eq!(users, ["alice", "alice", "bob", "carol"]);
+    assert!(found.next.is_empty());
+    // A search of 1 entry stops there and says where to go on.
+    let first = stale_inbox_entries(&tree, APP, 12 * DAY_MS, &[], 1).unwrap();
+    assert_eq!((first.entries.len(), first.looked_at), (1, 1));
+    let rest = stale_inbox_entries(&tree, APP, 12 * DAY_MS, &first.next, 100).unwrap();
+    assert_eq!(rest.entries.len(), 3);
+
+    let trim = Command::TrimInboxes(TrimInboxes {
+        app_key: APP.into(),
+        entries: found.entries,
+    });
+    assert!(run(&tree, &[envelope(trim)])[0].is_ok());
+    // Sync finds only what is in the window; history keeps every message.
+    assert_eq!(contents(&sync_of(&tree, "bob", 0, 100).messages), ["new"]);
+    assert_eq!(sync_of(&tree, "carol", 0, 100).messages, []);
+    let ab = Conversation::private("alice", "bob", "");
+    assert_eq!(contents(&history(&tree, &ab, false, 10)), ["old", "new"]);
+    let again = stale_inbox_entries(&tree, APP, 12 * DAY_MS, &[], 100).unwrap();
+    assert_eq!(again.entries, []);
+}

@@ -909,6 +909,13 @@ fn samples() -> Vec<(&'static str, Command)> {
             }),
         ),
         ("SetVendorPush", set_vendor_push()),
+        (
+            "TrimInboxes",
+            Command::TrimInboxes(TrimInboxes {
+                app_key: APP.into(),
+                entries: vec![("alice".into(), 7)],
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1117,6 +1124,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("ExpireHistory", "58086170706b65793031010005616c69636503626f6204776f726b0102"),
         ("RotateAppSecret", "59086170706b6579303108736563726574303205"),
         ("SetVendorPush", "5a086170706b65793031010161060001310173017401650101780170016602016b016d0167030169016a0176016804017a01790177050132016301640175016e"),
+        ("TrimInboxes", "5b086170706b657930310105616c69636507"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1299,6 +1307,7 @@ fn variant(command: &Command) -> &'static str {
         Command::ExpireHistory(_) => "ExpireHistory",
         Command::RotateAppSecret(_) => "RotateAppSecret",
         Command::SetVendorPush(_) => "SetVendorPush",
+        Command::TrimInboxes(_) => "TrimInboxes",
     }
 }
 
