@@ -73,6 +73,22 @@ enum Commands {
     /// Audit stored data.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Operate an area through its admin API.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Take a consistent backup of the area while it serves (the leader's snapshot, at or
+    /// after every write acknowledged before): `state.snap` and `backup.json` in `--out`.
+    Backup {
+        #[command(flatten)]
+        target: AdminTarget,
+        /// A new directory (or an empty one) for the backup.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -269,6 +285,16 @@ enum ClusterCommand {
         #[command(flatten)]
         target: AdminTarget,
     },
+    /// Make a new area's first node (never run yet) start with a backup taken by
+    /// `meridian admin backup`; start the area's other nodes empty.
+    Restore {
+        /// The node's configuration (its area must be the backup's).
+        #[arg(long)]
+        config: PathBuf,
+        /// The backup directory.
+        #[arg(long)]
+        from: PathBuf,
+    },
 }
 
 /// The log filter, unless `RUST_LOG` sets one.
@@ -360,6 +386,16 @@ async fn run(command: Commands, logs: StartingLogs) -> anyhow::Result<()> {
         Commands::Cluster(ClusterCommand::Status { target }) => {
             admin_call(&target, "GET", "/admin/v1/cluster", None).await
         }
+        Commands::Cluster(ClusterCommand::Restore { config, from }) => {
+            let config: NodeConfig =
+                config_file::load(&config, "cluster").map_err(anyhow::Error::msg)?;
+            let manifest = meridian_cluster::backup::restore(&config, &from)
+                .await
+                .with_context(|| format!("restoring {}", from.display()))?;
+            println!("{}", serde_json::to_string(&manifest)?);
+            Ok(())
+        }
+        Commands::Admin(AdminCommand::Backup { target, out }) => backup(&target, &out).await,
         Commands::Edge(args) => {
             let config: EdgeConfig =
                 config_file::load(&args.config, "edge").map_err(anyhow::Error::msg)?;
@@ -489,6 +525,19 @@ async fn chaos(args: ChaosArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `meridian admin backup`: the area's code from the node's status, then the snapshot.
+async fn backup(target: &AdminTarget, out: &std::path::Path) -> anyhow::Result<()> {
+    let status = admin_request(target, "GET", "/admin/v1/cluster", None).await?;
+    let status: serde_json::Value = serde_json::from_slice(&status)?;
+    let area: AreaCode = serde_json::from_value(status["status"]["area"].clone())
+        .context("the node's status names no area")?;
+    let snapshot = admin_request(target, "POST", "/admin/v1/cluster/backup", None).await?;
+    let manifest = meridian_cluster::backup::write_dir(out, area, &snapshot)
+        .with_context(|| format!("writing the backup to {}", out.display()))?;
+    println!("{}", serde_json::to_string(&manifest)?);
+    Ok(())
+}
+
 /// Calls the operator admin API and prints its JSON answer; non-2xx is an error.
 async fn admin_call(
     target: &AdminTarget,
@@ -496,6 +545,19 @@ async fn admin_call(
     path: &str,
     body: Option<serde_json::Value>,
 ) -> anyhow::Result<()> {
+    let answer = admin_request(target, method, path, body).await?;
+    println!("{}", String::from_utf8_lossy(&answer));
+    Ok(())
+}
+
+/// The body of a 2xx answer of the operator admin API; otherwise an error with the
+/// answer's text.
+async fn admin_request(
+    target: &AdminTarget,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> anyhow::Result<bytes::Bytes> {
     let url = format!("{}{}", target.admin.trim_end_matches('/'), path);
     let body = body.map(|b| b.to_string());
     let answer = meridian_rpc::http::request(
@@ -503,15 +565,15 @@ async fn admin_call(
         &url,
         Some(&target.token),
         body.as_deref().map(str::as_bytes),
-        Duration::from_secs(120),
+        // Longer than a backup may take (the cluster gives it two minutes).
+        Duration::from_secs(150),
     )
     .await
     .with_context(|| url.clone())?;
-    println!("{}", answer.text());
     if !(200..300).contains(&answer.status) {
-        bail!("{url} answered HTTP {}", answer.status);
+        bail!("{url} answered HTTP {}: {}", answer.status, answer.text());
     }
-    Ok(())
+    Ok(answer.body)
 }
 
 /// Waits for Ctrl-C or SIGTERM.

@@ -1,11 +1,14 @@
 //! A cluster of real `meridian cluster run` processes on loopback: leader failover under a
-//! write load, full restarts, snapshot catch-up, membership changes and mutual TLS.
+//! write load, full restarts, snapshot catch-up, membership changes, mutual TLS, and a
+//! backup taken under writes restored into a new area.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use meridian_cluster::admin::generate_credentials;
+use meridian_cluster::api::StateDigest;
+use meridian_cluster::backup::Manifest;
 use meridian_cluster::config::RaftTuning;
 use meridian_cluster::state::{Command, CreateApp, Envelope, Output, PutUser, Query, QueryOutput};
 use meridian_cluster::ClusterClient;
@@ -81,6 +84,51 @@ async fn converge(cluster: &ProcessCluster, client: &ClusterClient) {
     }
 }
 
+/// Every node's state digest at one applied index. The nodes are read one after another,
+/// and a leader's own periodic write (a presence sweep) may land between two reads: read
+/// again until all answer at one index.
+async fn digests(cluster: &ProcessCluster, client: &ClusterClient) -> Vec<StateDigest> {
+    let mut digests = Vec::new();
+    for _ in 0..20 {
+        converge(cluster, client).await;
+        digests.clear();
+        for node in &cluster.nodes {
+            let digest = client.state_digest_of(&node.rpc_addr()).await;
+            digests.push(digest.expect("digest"));
+        }
+        if digests
+            .iter()
+            .all(|d| d.applied_index == digests[0].applied_index)
+        {
+            break;
+        }
+    }
+    digests
+}
+
+/// Writes users one after another until `stop`, recording each acknowledged one.
+fn write_users_until(
+    client: Arc<ClusterClient>,
+    app_key: String,
+    acked: Arc<Mutex<Vec<String>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut i = 0u64;
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            let user_id = format!("u{i}");
+            i += 1;
+            if client
+                .write_one(put_user(&app_key, user_id.clone()))
+                .await
+                .is_ok()
+            {
+                acked.lock().unwrap().push(user_id);
+            }
+        }
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn leader_killed_under_writes_loses_no_acknowledged_write_and_restart_keeps_state() {
     let mut cluster = ProcessCluster::new(binary(), ClusterOptions::default());
@@ -92,24 +140,7 @@ async fn leader_killed_under_writes_loses_no_acknowledged_write_and_restart_keep
     // One writer, sequential writes; every acknowledged id is recorded.
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writer = tokio::spawn({
-        let (client, acked, stop, app_key) =
-            (client.clone(), acked.clone(), stop.clone(), app_key.clone());
-        async move {
-            let mut i = 0u64;
-            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                let user_id = format!("u{i}");
-                i += 1;
-                if client
-                    .write_one(put_user(&app_key, user_id.clone()))
-                    .await
-                    .is_ok()
-                {
-                    acked.lock().unwrap().push(user_id);
-                }
-            }
-        }
-    });
+    let writer = write_users_until(client.clone(), app_key.clone(), acked.clone(), stop.clone());
     let acked_count = || acked.lock().unwrap().len();
     eventually(
         Duration::from_secs(30),
@@ -231,39 +262,19 @@ async fn a_follower_stopped_for_10000_writes_catches_up_through_a_snapshot() {
     }
 
     // The state installed from a snapshot is the state the others built entry by entry.
-    // The nodes are read one after another, and a leader's own periodic write (a presence
-    // sweep) may land between two reads: read again until all answer at one index.
-    let digests = || async {
-        let mut digests = Vec::new();
-        for _ in 0..20 {
-            converge(&cluster, &client).await;
-            digests.clear();
-            for node in &cluster.nodes {
-                let digest = client.state_digest_of(&node.rpc_addr()).await;
-                digests.push(digest.expect("digest"));
-            }
-            if digests
-                .iter()
-                .all(|d| d.applied_index == digests[0].applied_index)
-            {
-                break;
-            }
-        }
-        digests
-    };
-    let before = digests().await;
+    let before = digests(&cluster, &client).await;
     assert!(before.iter().all(|d| d == &before[0]), "{before:?}");
     assert!(before[0].records > 10_000, "{before:?}");
     client
         .write_one(put_user(&app_key, "one-more".into()))
         .await
         .expect("write");
-    let after = digests().await;
+    let after = digests(&cluster, &client).await;
     assert!(after.iter().all(|d| d == &after[0]), "{after:?}");
     assert_ne!(after[0].sha256, before[0].sha256);
 }
 
-async fn cli(args: &[&str]) -> (bool, String) {
+async fn cli<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (bool, String) {
     let output = tokio::process::Command::new(binary())
         .args(args)
         .output()
@@ -447,5 +458,108 @@ async fn without_a_majority_writes_fail_with_a_clear_no_leader_error_and_nothing
             found.is_none(),
             "node {id} applied a write that was refused"
         );
+    }
+}
+
+// covers: LIFE-06
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backup_taken_under_writes_restores_into_a_new_area_with_every_acknowledged_write() {
+    let mut source = ProcessCluster::new(binary(), ClusterOptions::default());
+    source.start_all();
+    let leader = source.wait_for_leader(0, Duration::from_secs(15)).await;
+    let client = Arc::new(source.client());
+    let app_key = create_app(&client).await;
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = write_users_until(client.clone(), app_key.clone(), acked.clone(), stop.clone());
+    let acked_count = || acked.lock().unwrap().len();
+    eventually(
+        Duration::from_secs(30),
+        "300 acknowledged writes",
+        || async { (acked_count() >= 300).then_some(()) },
+    )
+    .await;
+
+    // Asked of a follower, taken by the leader, while the writer goes on.
+    let acked_before: Vec<String> = acked.lock().unwrap().clone();
+    let follower = [1, 2, 3]
+        .into_iter()
+        .find(|&id| id != leader.node_id)
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let backup_dir = work.path().join("backup");
+    let backup_args = |admin: String| {
+        let out = backup_dir.to_str().unwrap().to_string();
+        let args = [
+            "admin",
+            "backup",
+            "--admin",
+            &admin,
+            "--token",
+            OPERATOR_TOKEN,
+            "--out",
+            &out,
+        ];
+        args.map(String::from)
+    };
+    let (ok, out) = cli(&backup_args(source.spec(follower).admin_url())).await;
+    assert!(ok, "{out}");
+    let manifest: Manifest = serde_json::from_str(out.lines().last().unwrap()).expect(&out);
+    assert_eq!(manifest.area, AreaCode::Sg);
+    assert!(manifest.records > 300, "{manifest:?}");
+    eventually(
+        Duration::from_secs(30),
+        "writes after the backup",
+        || async { (acked_count() >= acked_before.len() + 100).then_some(()) },
+    )
+    .await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    writer.await.unwrap();
+    // A directory holding a backup is not overwritten.
+    let (ok, out) = cli(&backup_args(source.spec(leader.node_id).admin_url())).await;
+    assert!(!ok && out.contains("already holds a backup"), "{out}");
+    source.kill_all();
+
+    // A new area: its first node gets the backup, the others start empty.
+    let mut target = ProcessCluster::new(binary(), ClusterOptions::default());
+    let restore = |id: u64, from: &Path| {
+        let config = target.spec(id).config_path.to_str().unwrap().to_string();
+        let from = from.to_str().unwrap().to_string();
+        ["cluster", "restore", "--config", &config, "--from", &from].map(String::from)
+    };
+    let (ok, out) = cli(&restore(2, &backup_dir)).await;
+    assert!(!ok && out.contains("restore onto node 1"), "{out}");
+    let damaged = work.path().join("damaged");
+    std::fs::create_dir(&damaged).unwrap();
+    for file in ["backup.json", "state.snap"] {
+        std::fs::copy(backup_dir.join(file), damaged.join(file)).unwrap();
+    }
+    let mut bytes = std::fs::read(damaged.join("state.snap")).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(damaged.join("state.snap"), bytes).unwrap();
+    let (ok, out) = cli(&restore(1, &damaged)).await;
+    assert!(!ok && out.contains("does not match its manifest"), "{out}");
+    let (ok, out) = cli(&restore(1, &backup_dir)).await;
+    assert!(ok, "{out}");
+    let (ok, out) = cli(&restore(1, &backup_dir)).await;
+    assert!(!ok && out.contains("restore into a new node"), "{out}");
+
+    target.start_all();
+    target.wait_for_leader(0, Duration::from_secs(15)).await;
+    let restored = Arc::new(target.client());
+    let agreed = digests(&target, &restored).await;
+    assert!(agreed.iter().all(|d| d == &agreed[0]), "{agreed:?}");
+    for id in [1, 2, 3] {
+        assert_all_present(&target, id, &app_key, &acked_before).await;
+    }
+    // The restored area goes on from there: new writes on every node.
+    restored
+        .write_one(put_user(&app_key, "after-restore".into()))
+        .await
+        .expect("write after the restore");
+    converge(&target, &restored).await;
+    for id in [1, 2, 3] {
+        assert_all_present(&target, id, &app_key, &["after-restore".to_string()]).await;
     }
 }

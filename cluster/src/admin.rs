@@ -24,6 +24,7 @@
 //! | GET | /admin/v1/cluster | |
 //! | POST | /admin/v1/cluster/members | `{id, addr}` |
 //! | DELETE | /admin/v1/cluster/members/{id} | |
+//! | POST | /admin/v1/cluster/backup | answers the leader's snapshot file (`application/octet-stream`), at or after every write acknowledged before the call (LIFE-06); `meridian admin backup` keeps it with a manifest |
 
 use std::sync::Arc;
 
@@ -320,6 +321,7 @@ impl AdminApi {
                 Err(response) => return *response,
             },
             (&Method::GET, ["cluster"]) => self.cluster_call(ApiRequest::Status).await,
+            (&Method::POST, ["cluster", "backup"]) => return self.backup().await,
             (&Method::POST, ["cluster", "members"]) => match parse::<AddMember>(body) {
                 Ok(member) => {
                     self.cluster_call(ApiRequest::AddNode {
@@ -675,6 +677,17 @@ impl AdminApi {
         let command = Command::DeleteAreaEntry(DeleteAreaEntry { code });
         self.cluster.write_one(self.envelope(command)).await?;
         Ok(json!({ "deleted": code }))
+    }
+
+    async fn backup(&self) -> Response<Bytes> {
+        match self.cluster.call(&ApiRequest::Backup).await {
+            Ok(ApiReply::Backup(snapshot)) => Response::builder()
+                .header(http::header::CONTENT_TYPE, "application/octet-stream")
+                .body(snapshot)
+                .unwrap_or_default(),
+            Ok(other) => error_response(&ClusterError::Protocol(format!("{other:?}"))),
+            Err(error) => error_response(&error),
+        }
     }
 
     async fn cluster_call(&self, request: ApiRequest) -> Result<Value, ClusterError> {

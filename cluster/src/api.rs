@@ -2,6 +2,7 @@
 //! Shared by cluster nodes (Raft traffic) and by edges and tools (the read/write API).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use meridian_regions::AreaCode;
 use serde::{Deserialize, Serialize};
@@ -54,6 +55,9 @@ pub enum ApiRequest {
     /// A digest of this node's replicated state; never forwarded. Replicas that applied
     /// the same index must answer the same digest.
     StateDigest,
+    /// The leader's snapshot file, at or after everything committed when it was asked
+    /// (LIFE-06): a backup of the area.
+    Backup,
 }
 
 impl ApiRequest {
@@ -67,9 +71,22 @@ impl ApiRequest {
             ApiRequest::RemoveNode { .. } => "remove_node",
             ApiRequest::Status => "status",
             ApiRequest::StateDigest => "state_digest",
+            ApiRequest::Backup => "backup",
+        }
+    }
+
+    /// How long its answer may take: a backup builds a snapshot of the whole state and
+    /// sends it in one answer.
+    pub fn call_timeout(&self, usual: Duration) -> Duration {
+        match self {
+            ApiRequest::Backup => BACKUP_CALL_TIMEOUT.max(usual),
+            _ => usual,
         }
     }
 }
+
+/// The longest a backup may take to build and send (as long as a snapshot transfer).
+pub const BACKUP_CALL_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeaderHint {
@@ -89,6 +106,8 @@ pub enum ApiReply {
     },
     /// The request could not be carried out now (e.g. membership change in progress).
     Unavailable(String),
+    /// A snapshot file (see [`ApiRequest::Backup`]).
+    Backup(bytes::Bytes),
 }
 
 /// The replicated state of one node at one applied index, hashed.

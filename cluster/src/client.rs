@@ -269,7 +269,11 @@ impl Router {
             request,
         };
         self.client(addr)
-            .call(API_PATH, &traced, self.policy.call_timeout)
+            .call(
+                API_PATH,
+                &traced,
+                request.call_timeout(self.policy.call_timeout),
+            )
             .await
     }
 
@@ -285,6 +289,7 @@ impl Router {
                 | ApiRequest::Feed { .. }
                 | ApiRequest::Status
                 | ApiRequest::StateDigest
+                | ApiRequest::Backup
         );
         let mut backoff = self.policy.first_backoff;
         let mut next_seed = 0usize;

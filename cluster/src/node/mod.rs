@@ -27,6 +27,7 @@ use crate::raft::state_machine::StateMachineStore;
 use crate::raft::Raft;
 use crate::writer::Writer;
 
+mod backup;
 mod rpc;
 mod sweeps;
 use rpc::RpcService;

@@ -100,7 +100,7 @@ impl RpcHandler for RpcService {
     }
 }
 
-fn not_leader(
+pub(super) fn not_leader(
     core: &NodeCore,
     forward: &openraft::errors::ForwardToLeader<crate::raft::TypeConfig>,
 ) -> ApiReply {
@@ -192,7 +192,7 @@ fn fenced(core: &NodeCore) -> ApiReply {
 
 async fn serve_api(core: &NodeCore, request: ApiRequest) -> ApiReply {
     let needs_quorum = match &request {
-        ApiRequest::Write(_) | ApiRequest::Feed { .. } => true,
+        ApiRequest::Write(_) | ApiRequest::Feed { .. } | ApiRequest::Backup => true,
         ApiRequest::Read { consistency, .. } => *consistency == ReadConsistency::Linearizable,
         _ => false,
     };
@@ -252,6 +252,7 @@ async fn serve_api(core: &NodeCore, request: ApiRequest) -> ApiReply {
             Ok(digest) => ApiReply::StateDigest(digest),
             Err(e) => ApiReply::Unavailable(e.to_string()),
         },
+        ApiRequest::Backup => super::backup::take(core).await,
     }
 }
 

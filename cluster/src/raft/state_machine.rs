@@ -270,6 +270,36 @@ impl StateMachineStore {
         sync_tree(&self.inner.sled_dir)
     }
 
+    /// The newest snapshot file's bytes (for a backup), if there is one.
+    pub(crate) fn newest_snapshot_bytes(&self) -> io::Result<Option<Vec<u8>>> {
+        // A snapshot persisted meanwhile may remove the file listed (one old one is
+        // kept, so that takes two): list again then.
+        for _ in 0..3 {
+            let Some(path) = self.newest_snapshot_path()? else {
+                return Ok(None);
+            };
+            match fs::read(&path) {
+                Ok(bytes) => return Ok(Some(bytes)),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::other(
+            "snapshots were replaced faster than one could be read",
+        ))
+    }
+
+    /// Makes a fresh node's state a backup's (`meta` names the restored area's own
+    /// membership): the records in sled and the snapshot file, both durable.
+    pub(crate) fn restore(&self, meta: &SnapshotMeta, records: Records) -> io::Result<()> {
+        if self.last_applied()?.is_some() || self.newest_snapshot_path()?.is_some() {
+            return Err(invalid("the state is not empty: restore into a new node"));
+        }
+        let bytes = encode_snapshot(meta, &records)?;
+        self.persist_snapshot_file(meta, &bytes)?;
+        self.load_into_sled(meta, records)
+    }
+
     fn newest_snapshot_path(&self) -> io::Result<Option<PathBuf>> {
         Ok(self.snapshot_files()?.pop())
     }
@@ -351,9 +381,10 @@ fn encode_snapshot(meta: &SnapshotMeta, records: &[(Vec<u8>, Vec<u8>)]) -> io::R
     Ok(out)
 }
 
-type Records = Vec<(Vec<u8>, Vec<u8>)>;
+pub(crate) type Records = Vec<(Vec<u8>, Vec<u8>)>;
 
-fn parse_snapshot(bytes: &[u8]) -> io::Result<(SnapshotMeta, Records)> {
+/// A snapshot file's metadata and records, checked for its magic and format version.
+pub(crate) fn parse_snapshot(bytes: &[u8]) -> io::Result<(SnapshotMeta, Records)> {
     let mut cursor = Cursor::new(bytes);
     let mut magic = [0u8; 8];
     cursor.read_exact(&mut magic)?;
