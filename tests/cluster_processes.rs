@@ -507,6 +507,26 @@ async fn a_backup_taken_under_writes_restores_into_a_new_area_with_every_acknowl
     let manifest: Manifest = serde_json::from_str(out.lines().last().unwrap()).expect(&out);
     assert_eq!(manifest.area, AreaCode::Sg);
     assert!(manifest.records > 300, "{manifest:?}");
+    // The snapshot it took tells the leader's /stats where the state goes, by family.
+    let stats_url = format!("{}/stats", source.spec(leader.node_id).admin_url());
+    let stats = meridian_rpc::http::request("GET", &stats_url, None, None, Duration::from_secs(5))
+        .await
+        .expect("stats");
+    let stats: serde_json::Value = serde_json::from_slice(&stats.body).expect("stats json");
+    let users = stats["stateFamilies"]
+        .as_array()
+        .expect("stateFamilies")
+        .iter()
+        .find(|family| family["family"] == "user")
+        .unwrap_or_else(|| panic!("no user family in {stats}"));
+    assert!(
+        users["records"].as_u64().unwrap() >= acked_before.len() as u64,
+        "{users}"
+    );
+    assert!(
+        users["bytes"].as_u64().unwrap() > users["records"].as_u64().unwrap() * 20,
+        "{users}"
+    );
     eventually(
         Duration::from_secs(30),
         "writes after the backup",

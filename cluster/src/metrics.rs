@@ -2,7 +2,7 @@
 //! labelled only by area).
 
 use meridian_telemetry::label_set;
-use meridian_telemetry::labels::{CounterFamily, HistogramFamily};
+use meridian_telemetry::labels::{CounterFamily, GaugeFamily, HistogramFamily};
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Registry};
 
 use crate::raft::state_machine::StateMachineMetrics;
@@ -10,6 +10,11 @@ use crate::raft::state_machine::StateMachineMetrics;
 label_set! {
     /// Whether a committed command applied (`ok`) or was refused.
     pub struct CommandResult { result: &'static str }
+}
+
+label_set! {
+    /// A family of state records (a key's text up to its first `/`).
+    pub struct RecordFamily { family: String }
 }
 
 label_set! {
@@ -39,6 +44,9 @@ pub struct ClusterMetrics {
     pub state_machine: StateMachineMetrics,
     pub sled_bytes: IntGauge,
     pub raft_log_bytes: IntGauge,
+    /// The newest snapshot's records and bytes by record family.
+    pub state_family_records: GaugeFamily<RecordFamily>,
+    pub state_family_bytes: GaugeFamily<RecordFamily>,
     pub writes_total: CounterFamily<CommandResult>,
     pub batch_commands: Histogram,
     pub write_seconds: Histogram,
@@ -172,6 +180,16 @@ impl ClusterMetrics {
                 registry,
                 "meridian_cluster_raft_log_size_bytes",
                 "Raft log size on disk",
+            )?,
+            state_family_records: GaugeFamily::gauge(
+                registry,
+                "meridian_cluster_state_family_records",
+                "State records in the newest snapshot, by family (a key's text up to its first /)",
+            )?,
+            state_family_bytes: GaugeFamily::gauge(
+                registry,
+                "meridian_cluster_state_family_bytes",
+                "Bytes (keys and values) of state records in the newest snapshot, by family",
             )?,
             writes_total,
             batch_commands: histogram(

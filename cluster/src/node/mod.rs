@@ -381,6 +381,11 @@ async fn track_metrics(core: Arc<NodeCore>, stop: impl std::future::Future<Outpu
             _ = sizes.tick() => {
                 core.metrics.sled_bytes.set(core.state_machine.sled_bytes_on_disk() as i64);
                 core.metrics.raft_log_bytes.set(core.log.on_disk_bytes() as i64);
+                for size in core.state_machine.family_sizes() {
+                    let family = crate::metrics::RecordFamily { family: size.family };
+                    core.metrics.state_family_records.with(&family).set(size.records as i64);
+                    core.metrics.state_family_bytes.with(&family).set(size.bytes as i64);
+                }
             }
             _ = &mut stop => return,
         }
@@ -411,6 +416,8 @@ impl meridian_telemetry::AdminHooks for AdminHooks {
             "learners": status.learners,
             "sledBytes": self.core.state_machine.sled_bytes_on_disk(),
             "raftLogBytes": self.core.log.on_disk_bytes(),
+            // What the newest snapshot holds, by record family, largest first.
+            "stateFamilies": self.core.state_machine.family_sizes(),
         })
     }
 

@@ -70,6 +70,39 @@ struct Inner {
     /// Records in the newest snapshot built or installed here (0 before the first): how
     /// much the next one will cost.
     snapshot_records: AtomicU64,
+    /// What the newest snapshot holds, by record family.
+    families: std::sync::Mutex<Vec<FamilySize>>,
+}
+
+/// The records of one family (a key's text up to its first `/`: `msg`, `conv`, `feed`,
+/// …) and their bytes (keys and values), as of the newest snapshot: where an area's
+/// state, and its disk, goes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FamilySize {
+    pub family: String,
+    pub records: u64,
+    pub bytes: u64,
+}
+
+/// Tallies records by family, largest first.
+fn family_sizes(records: &[(Vec<u8>, Vec<u8>)]) -> Vec<FamilySize> {
+    let mut tally = std::collections::BTreeMap::<&[u8], (u64, u64)>::new();
+    for (key, value) in records {
+        let family = key.split(|b| *b == b'/').next().unwrap_or_default();
+        let entry = tally.entry(family).or_default();
+        entry.0 += 1;
+        entry.1 += (key.len() + value.len()) as u64;
+    }
+    let mut sizes: Vec<FamilySize> = tally
+        .into_iter()
+        .map(|(family, (records, bytes))| FamilySize {
+            family: String::from_utf8_lossy(family).into_owned(),
+            records,
+            bytes,
+        })
+        .collect();
+    sizes.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.family.cmp(&b.family)));
+    sizes
 }
 
 fn invalid(msg: impl Into<String>) -> io::Error {
@@ -122,6 +155,7 @@ impl StateMachineStore {
                 feed_head: tokio::sync::watch::channel(0).0,
                 outbox_head: tokio::sync::watch::channel(0).0,
                 snapshot_records: Default::default(),
+                families: Default::default(),
             }),
         };
         store.recover_from_snapshot()?;
@@ -135,10 +169,24 @@ impl StateMachineStore {
         self.inner.snapshot_records.load(Ordering::Relaxed)
     }
 
-    fn note_snapshot_records(&self, records: usize) {
+    /// The newest snapshot's records by family (empty before the first).
+    pub fn family_sizes(&self) -> Vec<FamilySize> {
+        self.inner
+            .families
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn note_snapshot(&self, records: &[(Vec<u8>, Vec<u8>)]) {
         self.inner
             .snapshot_records
-            .store(records as u64, Ordering::Relaxed);
+            .store(records.len() as u64, Ordering::Relaxed);
+        *self
+            .inner
+            .families
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = family_sizes(records);
     }
 
     /// Follows the newest applied feed position.
@@ -229,7 +277,7 @@ impl StateMachineStore {
         let (meta, records) =
             parse_snapshot(&bytes).map_err(|e| invalid(format!("{}: {e}", path.display())))?;
         // The next snapshot's period depends on it (`raft::snapshot_schedule`).
-        self.note_snapshot_records(records.len());
+        self.note_snapshot(&records);
         if meta.last_log_id > self.last_applied()? {
             tracing::info!(snapshot = %path.display(), "state is older than the newest snapshot: installing it");
             self.load_into_sled(&meta, records)?;
@@ -473,11 +521,11 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
                 return Err(e);
             }
         };
-        self.note_snapshot_records(records.len());
         let store = self.clone();
         let file_meta = meta.clone();
         let copied = started.elapsed();
         let bytes = tokio::task::spawn_blocking(move || {
+            store.note_snapshot(&records);
             let bytes = encode_snapshot(&file_meta, &records)?;
             let encoded = started.elapsed();
             // The log is purged up to this snapshot once we return: sled must be durable.
@@ -590,7 +638,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         if &file_meta != meta {
             return Err(invalid("snapshot file does not match its metadata"));
         }
-        self.note_snapshot_records(records.len());
+        self.note_snapshot(&records);
         let store = self.clone();
         let meta = meta.clone();
         tokio::task::spawn_blocking(move || {
