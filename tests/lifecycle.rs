@@ -1,7 +1,8 @@
 //! Data lifecycle through real processes: history retention (LIFE-01) — the leader
 //! finds messages past their app's retention and removes them through Raft, so they are
-//! gone from every replica's history and nothing newer goes with them — and App Secret
-//! rotation (LIFE-04) with its overlap window.
+//! gone from every replica's history and nothing newer goes with them —, the erasure of
+//! a user with every message it sent (LIFE-02), and App Secret rotation (LIFE-04) with
+//! its overlap window.
 
 mod common;
 
@@ -19,7 +20,7 @@ use meridian_cluster::state::{
 };
 use meridian_cluster::ClusterClient;
 use meridian_regions::AreaCode;
-use meridian_testkit::{eventually, ClusterOptions, DevDeployment, ProcessCluster};
+use meridian_testkit::{eventually, ClusterOptions, DevDeployment, ProcessCluster, OPERATOR_TOKEN};
 
 const DAY_MS: u64 = 24 * 3600 * 1000;
 
@@ -59,9 +60,46 @@ fn history_of(app_key: &str, conversation: &Conversation) -> Query {
     }
 }
 
-// covers: LIFE-01, PRV-04
+fn private_text(from: &str, to: &str, content: &str) -> NewMessage {
+    NewMessage {
+        conversation: Conversation::private(from, to, ""),
+        sender: from.into(),
+        recipient: Some(to.into()),
+        object_name: "RC:TxtMsg".into(),
+        content: content.into(),
+        flags: MessageFlags::builtin("RC:TxtMsg"),
+        push_content: None,
+        push_data: None,
+        verify_blacklist: false,
+        visible_to: Vec::new(),
+        sender_device: None,
+    }
+}
+
+async fn admin_call(
+    cluster: &ProcessCluster,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> serde_json::Value {
+    let url = format!("{}{path}", cluster.spec(1).admin_url());
+    let body = body.map(|b| b.to_string());
+    let answer = meridian_rpc::http::request(
+        method,
+        &url,
+        Some(OPERATOR_TOKEN),
+        body.as_deref().map(str::as_bytes),
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("admin call");
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    serde_json::from_slice(&answer.body).expect("json")
+}
+
+// covers: LIFE-01, PRV-04, LIFE-02
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn history_past_its_retention_leaves_every_replica_and_newer_messages_stay() {
+async fn expired_history_and_an_erased_users_messages_leave_every_replica_and_the_rest_stays() {
     let mut cluster = ProcessCluster::new(binary(), ClusterOptions::default());
     cluster.start_all();
     cluster.wait_for_leader(0, Duration::from_secs(15)).await;
@@ -106,26 +144,30 @@ async fn history_past_its_retention_leaves_every_replica_and_newer_messages_stay
         }),
     )
     .await;
+    // And dave, who is then erased with what he sent, speaks with alice.
+    let ad = Conversation::private("alice", "dave", "");
     write(
         &client,
         Command::Publish(Publish {
             app_key: app_key.clone(),
-            messages: vec![NewMessage {
-                conversation: ab.clone(),
-                sender: "alice".into(),
-                recipient: Some("bob".into()),
-                object_name: "RC:TxtMsg".into(),
-                content: "now".into(),
-                flags: MessageFlags::builtin("RC:TxtMsg"),
-                push_content: None,
-                push_data: None,
-                verify_blacklist: false,
-                visible_to: Vec::new(),
-                sender_device: None,
-            }],
+            messages: vec![
+                private_text("alice", "bob", "now"),
+                private_text("dave", "alice", "from dave"),
+                private_text("alice", "dave", "to dave"),
+                private_text("dave", "alice", "dave again"),
+            ],
         }),
     )
     .await;
+    let erasing = format!("/admin/v1/apps/{app_key}/users/erasing");
+    let erased = admin_call(
+        &cluster,
+        "POST",
+        &format!("/admin/v1/apps/{app_key}/users/erase"),
+        Some(json!({"userIds": ["dave"], "sentMessages": true})),
+    )
+    .await;
+    assert_eq!(erased["erased"], json!(["dave"]));
 
     // Within a few sweeps, every replica's history of alice and bob holds only "now".
     for id in cluster.running_ids() {
@@ -150,7 +192,19 @@ async fn history_past_its_retention_leaves_every_replica_and_newer_messages_stay
         )
         .await;
         assert_eq!(history(ac.clone()).await.unwrap(), ["yesterday"]);
+        eventually(
+            Duration::from_secs(30),
+            &format!("node {id} without dave's messages"),
+            || async { (history(ad.clone()).await? == ["to dave"]).then_some(()) },
+        )
+        .await;
     }
+    // The sweep went through every message once: dave's erasure is done.
+    eventually(Duration::from_secs(30), "the erasure to finish", || async {
+        let pending = admin_call(&cluster, "GET", &erasing, None).await;
+        (pending["users"] == json!([])).then_some(())
+    })
+    .await;
 }
 
 /// Whether `token` opens a client session for `user`.

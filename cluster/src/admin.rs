@@ -10,6 +10,8 @@
 //! | POST | /admin/v1/apps | `{name, dev?: {appKey, appSecret}, prod?: {appKey, appSecret}}` |
 //! | GET, DELETE | /admin/v1/apps/{appKey} | |
 //! | POST | /admin/v1/apps/{appKey}/users | `{userId, name?, portraitUri?}` |
+//! | POST | /admin/v1/apps/{appKey}/users/erase | `{userIds, sentMessages?}` (≤ 100): erases the users as `/user/delusers.json` does (LIFE-02); with `sentMessages` every message they sent goes too, removed by the leader's sweep afterwards |
+//! | GET | /admin/v1/apps/{appKey}/users/erasing | `{users: [{userId, askedAtMs}]}`: erasures whose sent messages are still being removed |
 //! | GET | /admin/v1/apps/{appKey}/users/{userId} | |
 //! | POST | /admin/v1/apps/{appKey}/import | `{users?: [{userId, name?, portraitUri?}], groups?: [{groupId, name?, members}], messages?: [{conversationType, fromUserId, targetId, channelId?, objectName, content, sentTime, msgUID?}]}` (≤ 1000 each; all or nothing) |
 //! | GET, PUT | /admin/v1/apps/{appKey}/settings | `{offlineWindowDays?, multiDevice?, preJoinHistory?, whitelistMode?, secureDomains?, strictReplay?, callbacks?: {routingUrl?, routingTypes?, moderation?: [{url, senders?, receivers?, conversationTypes?, objectNames?, timeoutMs?, defaultAction?: "pass"\|"block"}], onlineStatusUrl?, chatroomStateUrl?, maxAttempts?}}` (PUT replaces; left out: default) |
@@ -42,9 +44,9 @@ use crate::state::files::{FileAnswer, FileLimits, FileQuestion, SetFileLimits};
 use crate::state::vendor_push::{SetVendorPush, VendorPush};
 use crate::state::{
     AppLimits, AppSettings, Command, CommandError, Conversation, ConversationType, Credentials,
-    DeleteApp, DeleteAreaEntry, Envelope, ImportGroupMembers, ImportMessages, ImportedMessage,
-    Output, PutAreaEntry, PutUser, Query, QueryOutput, RetryDeadLetters, RotateAppSecret,
-    SetAppLimits, SetAppSettings,
+    DeleteApp, DeleteAreaEntry, Envelope, EraseUsers, ImportGroupMembers, ImportMessages,
+    ImportedMessage, Output, PutAreaEntry, PutUser, Query, QueryOutput, RetryDeadLetters,
+    RotateAppSecret, SetAppLimits, SetAppSettings,
 };
 
 pub struct AdminApi {
@@ -141,6 +143,16 @@ struct ImportMessage {
     sent_time: u64,
     #[serde(default, rename = "msgUID")]
     msg_uid: Option<String>,
+}
+
+/// `POST …/users/erase` (LIFE-02).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Erasure {
+    user_ids: Vec<String>,
+    /// Also every message they sent (removed by the leader's sweep afterwards).
+    #[serde(default)]
+    sent_messages: bool,
 }
 
 /// Users, groups or messages one import may carry, each.
@@ -270,6 +282,11 @@ impl AdminApi {
                 Ok(user) => self.create_user(key, user).await,
                 Err(response) => return *response,
             },
+            (&Method::POST, ["apps", key, "users", "erase"]) => match parse::<Erasure>(body) {
+                Ok(erasure) => self.erase_users(key, erasure).await,
+                Err(response) => return *response,
+            },
+            (&Method::GET, ["apps", key, "users", "erasing"]) => self.erasing(key).await,
             (&Method::GET, ["apps", key, "users", user_id]) => self.get_user(key, user_id).await,
             (&Method::POST, ["apps", key, "import"]) => match parse::<Import>(body) {
                 Ok(import) => self.import(key, import).await,
@@ -417,6 +434,32 @@ impl AdminApi {
         });
         match self.cluster.write_one(self.envelope(command)).await? {
             Output::User(user) => Ok(json!({ "user": user })),
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    async fn erase_users(&self, key: &str, erasure: Erasure) -> Result<Value, ClusterError> {
+        let command = Command::EraseUsers(EraseUsers {
+            app_key: key.to_string(),
+            user_ids: erasure.user_ids.clone(),
+            sent_messages: erasure.sent_messages,
+        });
+        self.cluster.write_one(self.envelope(command)).await?;
+        Ok(json!({ "erased": erasure.user_ids, "sentMessages": erasure.sent_messages }))
+    }
+
+    async fn erasing(&self, key: &str) -> Result<Value, ClusterError> {
+        let query = Query::ErasingSent {
+            app_key: key.to_string(),
+        };
+        match self.cluster.read(query).await? {
+            QueryOutput::ErasingSent(pending) => {
+                let users: Vec<Value> = pending
+                    .into_iter()
+                    .map(|(user_id, asked_ms)| json!({ "userId": user_id, "askedAtMs": asked_ms }))
+                    .collect();
+                Ok(json!({ "users": users }))
+            }
             other => Err(ClusterError::Protocol(format!("{other:?}"))),
         }
     }

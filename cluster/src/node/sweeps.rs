@@ -1,7 +1,8 @@
 //! What the leader proposes on a timer: the chatroom sweep (CHR-07, CHR-08) with the
 //! expiry of dead edges' sessions, the next batches of broadcasts' pushes (SYS-02),
-//! dropping audio/video room members whose session stayed away too long (RTC-01), and
-//! removing history past its retention (LIFE-01).
+//! dropping audio/video room members whose session stayed away too long (RTC-01),
+//! removing history past its retention (LIFE-01) and the messages of users erased with
+//! them (LIFE-02).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -86,6 +87,11 @@ struct RetentionSweep {
 struct AppCursors {
     history: state::RetentionCursor,
     inbox: state::RetentionCursor,
+    /// Through the app's messages for erased users' ones (LIFE-02) …
+    erasure: state::RetentionCursor,
+    /// … since this instant (ms): users whose erasure was asked for before it are done
+    /// when the search reaches the end.
+    erasure_pass_started_ms: u64,
 }
 
 /// On the leader, proposes removing messages past their app's retention and inbox
@@ -131,11 +137,60 @@ pub(super) async fn expired_history(core: Arc<NodeCore>, stop: impl Future<Outpu
                     }));
                 }
             }
+            budget -= erase_sent_messages(local, app_key, now_ms, cursors, budget, &mut commands)
+                .min(budget);
         }
         sweep.first_app = start + looked_at;
         commands
     })
     .await
+}
+
+/// The next batch of messages sent by users erased with their messages, and once a search
+/// through all of the app's messages is done, the users it covered; answers how many
+/// messages it looked at.
+fn erase_sent_messages(
+    local: &sled::Tree,
+    app_key: &str,
+    now_ms: u64,
+    cursors: &mut AppCursors,
+    budget: usize,
+    commands: &mut Vec<Command>,
+) -> usize {
+    let Ok(pending) = state::erasing_sent(local, app_key) else {
+        return 0;
+    };
+    if pending.is_empty() {
+        return 0;
+    }
+    if cursors.erasure.is_empty() {
+        cursors.erasure_pass_started_ms = now_ms;
+    }
+    let Ok(found) = state::sent_by_erased(local, app_key, &pending, &cursors.erasure, budget)
+    else {
+        return 0;
+    };
+    cursors.erasure = found.next;
+    if !found.ranges.is_empty() {
+        commands.push(Command::ExpireHistory(state::ExpireHistory {
+            app_key: app_key.to_string(),
+            ranges: found.ranges,
+        }));
+    }
+    if cursors.erasure.is_empty() {
+        let done: Vec<String> = pending
+            .into_iter()
+            .filter(|(_, asked_ms)| *asked_ms < cursors.erasure_pass_started_ms)
+            .map(|(user_id, _)| user_id)
+            .collect();
+        if !done.is_empty() {
+            commands.push(Command::SentMessagesErased(state::SentMessagesErased {
+                app_key: app_key.to_string(),
+                user_ids: done,
+            }));
+        }
+    }
+    found.looked_at
 }
 
 fn app_keys(apps: &[App]) -> impl Iterator<Item = String> + '_ {

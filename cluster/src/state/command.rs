@@ -143,6 +143,8 @@ commands! {
     RotateAppSecret(super::apps::RotateAppSecret) => Output::PreviousSecret,
     SetVendorPush(super::vendor_push::SetVendorPush) => done,
     TrimInboxes(super::cross_domain::retention::TrimInboxes) => done,
+    EraseUsers(super::cross_domain::delete_users::EraseUsers) => done,
+    SentMessagesErased(super::cross_domain::delete_users::SentMessagesErased) => done,
 }
 
 /// All of these or none (`Command::All`): the first refusal refuses the whole command, and

@@ -136,7 +136,9 @@ pub use {
 };
 /// The tier-2 `/user/*` commands and reads.
 pub use {
-    cross_domain::delete_users::DeleteUsers,
+    cross_domain::delete_users::{
+        erasing_sent, sent_by_erased, DeleteUsers, EraseUsers, SentFound, SentMessagesErased,
+    },
     cross_domain::user_data::{UserAnswer, UserQuestion},
     paging::Window,
     user_extras::private_bans::SetPrivateChatBan,

@@ -231,6 +231,10 @@ pub enum Query {
     VendorPush {
         app_key: String,
     },
+    /// Erased users whose sent messages are still being removed (LIFE-02).
+    ErasingSent {
+        app_key: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -285,6 +289,8 @@ pub enum QueryOutput {
     ExpiredFiles(Vec<(String, super::files::FileRecord)>),
     PreviousSecret(Option<super::apps::PreviousSecret>),
     VendorPush(super::vendor_push::VendorPush),
+    /// User id → when its erasure was asked for (ms).
+    ErasingSent(std::collections::BTreeMap<String, u64>),
 }
 
 /// Answers a query from committed state.
@@ -453,6 +459,10 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
         Query::VendorPush { app_key } => {
             apps::by_key(state, app_key)?;
             super::vendor_push::of_app(state, app_key).map(QueryOutput::VendorPush)
+        }
+        Query::ErasingSent { app_key } => {
+            apps::by_key(state, app_key)?;
+            cross_domain::delete_users::erasing_sent(state, app_key).map(QueryOutput::ErasingSent)
         }
         Query::RtcRoom {
             app_key,

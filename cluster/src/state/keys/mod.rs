@@ -66,6 +66,7 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("apps::PREVIOUS_SECRET", apps::PREVIOUS_SECRET, Kind::Family),
     ("areas::CATALOG", areas::CATALOG, Kind::Family),
     ("users::USER", users::USER, Kind::Family),
+    ("users::ERASING_SENT", users::ERASING_SENT, Kind::Family),
     ("users::BLOCK", users::BLOCK, Kind::Family),
     ("users::BLACKLIST", users::BLACKLIST, Kind::Family),
     ("users::WHITELIST", users::WHITELIST, Kind::Family),
@@ -216,12 +217,19 @@ pub(crate) mod users {
     pub(crate) const BLOCK: &[u8] = b"block/";
     pub(crate) const BLACKLIST: &[u8] = b"black/";
     pub(crate) const WHITELIST: &[u8] = b"white/";
+    pub(crate) const ERASING_SENT: &[u8] = b"erasingsent/";
     /// Every per-app family of users.
-    pub(crate) const PER_APP: [&[u8]; 4] = [USER, BLOCK, BLACKLIST, WHITELIST];
+    pub(crate) const PER_APP: [&[u8]; 5] = [USER, BLOCK, BLACKLIST, WHITELIST, ERASING_SENT];
 
     /// `user/{appKey}/{userId}`
     pub(crate) fn user(app_key: &str, user_id: &str) -> Vec<u8> {
         under(of_app(USER, app_key), user_id)
+    }
+
+    /// `erasingsent/{appKey}/{userId}`: an erased user whose sent messages are still being
+    /// removed (LIFE-02).
+    pub(crate) fn erasing_sent(app_key: &str, user_id: &str) -> Vec<u8> {
+        under(of_app(ERASING_SENT, app_key), user_id)
     }
 
     /// `block/{appKey}/{userId}`

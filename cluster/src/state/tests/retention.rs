@@ -1,6 +1,6 @@
 //! History retention (LIFE-01): what the leader finds past each type's retention, and
 //! what expiring it removes — the messages and everything pointing at them, and nothing
-//! else.
+//! else; and the messages of users erased with them (LIFE-02).
 
 use super::*;
 
@@ -217,4 +217,73 @@ fn inbox_entries_past_the_offline_window_go_before_their_messages() {
     assert_eq!(contents(&history(&tree, &ab, false, 10)), ["old", "new"]);
     let again = stale_inbox_entries(&tree, APP, 12 * DAY_MS, &[], 100).unwrap();
     assert_eq!(again.entries, []);
+}
+
+// covers: LIFE-02
+#[test]
+fn a_user_erased_with_its_messages_loses_every_message_it_sent_and_only_those() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", APP)]);
+    run(&tree, &[join("g1", vec!["gone".into(), "bob".into()])]);
+    let private = Conversation::private("gone", "bob", "");
+    let g1 = Conversation::group_like(ConversationType::Group, "g1", "");
+    publish_at(
+        &tree,
+        1_000,
+        vec![
+            private_text("gone", "bob", "mine 1"),
+            private_text("gone", "bob", "mine 2"),
+            private_text("bob", "gone", "theirs"),
+            private_text("gone", "bob", "mine 3"),
+        ],
+    );
+    publish_at(
+        &tree,
+        2_000,
+        vec![text(g1.clone(), "gone", None, "mine in g1")],
+    );
+    publish_at(
+        &tree,
+        3_000,
+        vec![text(g1.clone(), "bob", None, "bob in g1")],
+    );
+
+    let erase = |sent_messages| {
+        envelope(Command::EraseUsers(EraseUsers {
+            app_key: APP.into(),
+            user_ids: vec!["gone".into()],
+            sent_messages,
+        }))
+    };
+    // Without the option nothing is pending; with it the user waits for the sweep.
+    assert!(run(&tree, &[erase(false)])[0].is_ok());
+    assert!(erasing_sent(&tree, APP).unwrap().is_empty());
+    assert!(run(&tree, &[erase(true)])[0].is_ok());
+    let pending = erasing_sent(&tree, APP).unwrap();
+    assert_eq!(pending.keys().collect::<Vec<_>>(), ["gone"]);
+
+    // A search bounded to two messages stops with a cursor; from there it goes on to
+    // the end, and the two searches together find exactly the erased user's messages.
+    let first = sent_by_erased(&tree, APP, &pending, &[], 2).unwrap();
+    assert_eq!(first.looked_at, 2);
+    assert!(!first.next.is_empty());
+    let rest = sent_by_erased(&tree, APP, &pending, &first.next, 100).unwrap();
+    assert!(rest.next.is_empty(), "the end of the app's messages");
+    assert_eq!(first.looked_at + rest.looked_at, 6);
+    let ranges: Vec<ExpiredRange> = first.ranges.into_iter().chain(rest.ranges).collect();
+    let found: u64 = ranges.iter().map(|r| r.last_seq - r.first_seq + 1).sum();
+    assert_eq!(found, 4, "{ranges:?}");
+    assert!(matches!(expire(&tree, ranges), Ok(Output::Count(4))));
+
+    assert_eq!(contents(&history(&tree, &private, false, 10)), ["theirs"]);
+    assert_eq!(contents(&history(&tree, &g1, false, 10)), ["bob in g1"]);
+    let again = sent_by_erased(&tree, APP, &pending, &[], 100).unwrap();
+    assert!(again.ranges.is_empty());
+
+    let done = envelope(Command::SentMessagesErased(SentMessagesErased {
+        app_key: APP.into(),
+        user_ids: vec!["gone".into()],
+    }));
+    assert!(run(&tree, &[done])[0].is_ok());
+    assert!(erasing_sent(&tree, APP).unwrap().is_empty());
 }

@@ -916,6 +916,21 @@ fn samples() -> Vec<(&'static str, Command)> {
                 entries: vec![("alice".into(), 7)],
             }),
         ),
+        (
+            "EraseUsers",
+            Command::EraseUsers(EraseUsers {
+                app_key: APP.into(),
+                user_ids: vec!["alice".into()],
+                sent_messages: true,
+            }),
+        ),
+        (
+            "SentMessagesErased",
+            Command::SentMessagesErased(SentMessagesErased {
+                app_key: APP.into(),
+                user_ids: vec!["alice".into()],
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1125,6 +1140,8 @@ const GOLDEN: &[(&str, &str)] = &[
         ("RotateAppSecret", "59086170706b6579303108736563726574303205"),
         ("SetVendorPush", "5a086170706b65793031010161060001310173017401650101780170016602016b016d0167030169016a0176016804017a01790177050132016301640175016e"),
         ("TrimInboxes", "5b086170706b657930310105616c69636507"),
+        ("EraseUsers", "5c086170706b657930310105616c69636501"),
+        ("SentMessagesErased", "5d086170706b657930310105616c696365"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1308,6 +1325,8 @@ fn variant(command: &Command) -> &'static str {
         Command::RotateAppSecret(_) => "RotateAppSecret",
         Command::SetVendorPush(_) => "SetVendorPush",
         Command::TrimInboxes(_) => "TrimInboxes",
+        Command::EraseUsers(_) => "EraseUsers",
+        Command::SentMessagesErased(_) => "SentMessagesErased",
     }
 }
 
