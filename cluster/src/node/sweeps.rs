@@ -1,8 +1,8 @@
 //! What the leader proposes on a timer: the chatroom sweep (CHR-07, CHR-08) with the
 //! expiry of dead edges' sessions, the next batches of broadcasts' pushes (SYS-02),
 //! dropping audio/video room members whose session stayed away too long (RTC-01),
-//! removing history past its retention (LIFE-01) and the messages of users erased with
-//! them (LIFE-02).
+//! removing history and dead letters past their retention (LIFE-01) and the messages of
+//! users erased with them (LIFE-02).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -139,6 +139,15 @@ pub(super) async fn expired_history(core: Arc<NodeCore>, stop: impl Future<Outpu
             }
             budget -= erase_sent_messages(local, app_key, now_ms, cursors, budget, &mut commands)
                 .min(budget);
+            // Dead letters are few and oldest first: no budget of their own.
+            if let Ok(ids) = state::expired_dead_letters(local, app_key, now_ms) {
+                if !ids.is_empty() {
+                    commands.push(Command::DropDeadLetters(state::DropDeadLetters {
+                        app_key: app_key.clone(),
+                        ids,
+                    }));
+                }
+            }
         }
         sweep.first_app = start + looked_at;
         commands

@@ -145,6 +145,7 @@ commands! {
     TrimInboxes(super::cross_domain::retention::TrimInboxes) => done,
     EraseUsers(super::cross_domain::delete_users::EraseUsers) => done,
     SentMessagesErased(super::cross_domain::delete_users::SentMessagesErased) => done,
+    DropDeadLetters(super::outbox::DropDeadLetters) => done,
 }
 
 /// All of these or none (`Command::All`): the first refusal refuses the whole command, and

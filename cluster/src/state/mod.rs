@@ -127,7 +127,9 @@ pub use {
     },
     messages::archive::DeleteArchiveHour,
     messages::{ChangeExpansion, ImportMessages},
-    outbox::{OutboxDelivered, OutboxFailed, RetryDeadLetters},
+    outbox::{
+        expired_dead_letters, DropDeadLetters, OutboxDelivered, OutboxFailed, RetryDeadLetters,
+    },
     presence::{ChangePresence, EdgeAlive, EdgeStopped, ExpireEdges},
     push::{RegisterPushToken, UnregisterPushToken},
     sensitive::{AddSensitiveWord, DeleteSensitiveWords},

@@ -293,6 +293,67 @@ pub fn retries(state: &impl StateRead) -> Result<u64, CommandError> {
     Ok(state.get(keys::RETRIES)?.unwrap_or(0))
 }
 
+/// How long a dead letter is kept (from its job's creation) for the operator to see and
+/// send again; then the retention sweep drops it, so an app server that stays down does
+/// not grow the state without bound (LIFE-01).
+pub const DEAD_LETTER_KEEP_MS: u64 = 30 * 24 * 3600 * 1000;
+/// Dead letters one [`DropDeadLetters`] removes at most.
+pub const MAX_DROPPED_DEAD_LETTERS: usize = 1_000;
+
+/// Ids of the app's dead letters past [`DEAD_LETTER_KEEP_MS`] at `now_ms`, oldest first,
+/// at most [`MAX_DROPPED_DEAD_LETTERS`]. Ids grow with creation time (a retried job keeps
+/// both), so the search stops at the first one still kept.
+pub fn expired_dead_letters(
+    state: &impl StateRead,
+    app_key: &str,
+    now_ms: u64,
+) -> Result<Vec<u64>, CommandError> {
+    let mut ids = Vec::new();
+    let mut failure = None;
+    state.visit_from(&of_app(keys::DEAD, app_key), &[], &mut |_, value| {
+        match crate::raft::wire::from_bytes::<Job>(value) {
+            Ok(job) if job.created_ms.saturating_add(DEAD_LETTER_KEEP_MS) <= now_ms => {
+                ids.push(job.id);
+                ids.len() < MAX_DROPPED_DEAD_LETTERS
+            }
+            Ok(_) => false,
+            Err(e) => {
+                failure = Some(CommandError::from(e));
+                false
+            }
+        }
+    })?;
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(ids),
+    }
+}
+
+/// Drops dead letters past their keep, as the leader found them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DropDeadLetters {
+    pub app_key: String,
+    pub ids: Vec<u64>,
+}
+
+impl Apply for DropDeadLetters {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        apps::by_key(state, &self.app_key)?;
+        if self.ids.len() > MAX_DROPPED_DEAD_LETTERS {
+            return Err(CommandError::Limit {
+                what: "dead letters per command".into(),
+                limit: MAX_DROPPED_DEAD_LETTERS as u64,
+            });
+        }
+        for &id in &self.ids {
+            state.delete(keys::dead(&self.app_key, id));
+        }
+        Ok(())
+    }
+}
+
 /// Removes an app environment's dead letters (its waiting jobs fail out on their own).
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
     Ok(state.delete_prefix(&of_app(keys::DEAD, app_key))?)

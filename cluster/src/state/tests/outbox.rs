@@ -273,3 +273,50 @@ fn an_undecodable_job_is_skipped_and_an_unknown_session_end_is_not_reported() {
 }
 
 // covers: NAV-01, NAV-03
+
+// covers: LIFE-01
+#[test]
+fn dead_letters_are_dropped_after_their_keep_and_newer_ones_stay() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    set_callbacks(
+        &tree,
+        "prodkey001",
+        CallbackSettings {
+            routing_url: Some("http://127.0.0.1:9/route".into()),
+            max_attempts: 1,
+            ..CallbackSettings::default()
+        },
+    );
+    publish(&tree, vec![private_text("ann", "bob", "one")]).unwrap();
+    publish(&tree, vec![private_text("ann", "bob", "two")]).unwrap();
+    let ids: Vec<u64> = outbox(&tree).0.iter().map(|job| job.id).collect();
+    let failures = ids.iter().map(|&id| (id, "HTTP 500".into())).collect();
+    run(
+        &tree,
+        &[command(Command::OutboxFailed(OutboxFailed { failures }))],
+    );
+    assert_eq!(dead_letters(&tree, "prodkey001").len(), 2);
+
+    let created = dead_letters(&tree, "prodkey001")[0].created_ms;
+    let keep = state::outbox::DEAD_LETTER_KEEP_MS;
+    let due = |now_ms| expired_dead_letters(&tree, "prodkey001", now_ms).unwrap();
+    assert_eq!(due(created + keep - 1), Vec::<u64>::new());
+    assert_eq!(due(created + keep), ids);
+
+    let drop = |ids: Vec<u64>| {
+        command(Command::DropDeadLetters(DropDeadLetters {
+            app_key: "prodkey001".into(),
+            ids,
+        }))
+    };
+    assert!(run(&tree, &[drop(vec![ids[0]])])[0].is_ok());
+    let left = dead_letters(&tree, "prodkey001");
+    assert_eq!(left.iter().map(|job| job.id).collect::<Vec<_>>(), [ids[1]]);
+    let too_many = vec![0; state::outbox::MAX_DROPPED_DEAD_LETTERS + 1];
+    assert!(matches!(
+        run(&tree, &[drop(too_many)])[0],
+        Err(CommandError::Limit { .. })
+    ));
+    assert_eq!(dead_letters(&tree, "prodkey001").len(), 1);
+}

@@ -931,6 +931,13 @@ fn samples() -> Vec<(&'static str, Command)> {
                 user_ids: vec!["alice".into()],
             }),
         ),
+        (
+            "DropDeadLetters",
+            Command::DropDeadLetters(DropDeadLetters {
+                app_key: APP.into(),
+                ids: vec![7],
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1142,6 +1149,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("TrimInboxes", "5b086170706b657930310105616c69636507"),
         ("EraseUsers", "5c086170706b657930310105616c69636501"),
         ("SentMessagesErased", "5d086170706b657930310105616c696365"),
+        ("DropDeadLetters", "5e086170706b657930310107"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1327,6 +1335,7 @@ fn variant(command: &Command) -> &'static str {
         Command::TrimInboxes(_) => "TrimInboxes",
         Command::EraseUsers(_) => "EraseUsers",
         Command::SentMessagesErased(_) => "SentMessagesErased",
+        Command::DropDeadLetters(_) => "DropDeadLetters",
     }
 }
 
