@@ -89,6 +89,28 @@ enum AdminCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Write an app environment's users, groups and history as JSON lines (LIFE-03).
+    Export {
+        #[command(flatten)]
+        target: AdminTarget,
+        /// The App Key of the environment.
+        #[arg(long)]
+        app: String,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Import an export (JSON lines) into an app environment, in order.
+    Import {
+        #[command(flatten)]
+        target: AdminTarget,
+        /// The App Key of the environment.
+        #[arg(long)]
+        app: String,
+        /// The export to read.
+        #[arg(long)]
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -396,6 +418,26 @@ async fn run(command: Commands, logs: StartingLogs) -> anyhow::Result<()> {
             Ok(())
         }
         Commands::Admin(AdminCommand::Backup { target, out }) => backup(&target, &out).await,
+        Commands::Admin(AdminCommand::Export { target, app, out }) => {
+            let path = format!("/admin/v1/apps/{app}/export");
+            let lines = admin_request(&target, "GET", &path, None).await?;
+            std::fs::write(&out, &lines).with_context(|| format!("writing {}", out.display()))?;
+            let count = lines.iter().filter(|b| **b == b'\n').count();
+            println!(
+                "{}",
+                serde_json::json!({ "lines": count, "bytes": lines.len() })
+            );
+            Ok(())
+        }
+        Commands::Admin(AdminCommand::Import { target, app, file }) => {
+            let lines =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let path = format!("/admin/v1/apps/{app}/import");
+            let body = Some(("application/x-ndjson", lines.as_slice()));
+            let answer = admin_request(&target, "POST", &path, body).await?;
+            println!("{}", String::from_utf8_lossy(&answer));
+            Ok(())
+        }
         Commands::Edge(args) => {
             let config: EdgeConfig =
                 config_file::load(&args.config, "edge").map_err(anyhow::Error::msg)?;
@@ -545,26 +587,27 @@ async fn admin_call(
     path: &str,
     body: Option<serde_json::Value>,
 ) -> anyhow::Result<()> {
+    let body = body.map(|b| b.to_string());
+    let body = body.as_deref().map(|b| ("application/json", b.as_bytes()));
     let answer = admin_request(target, method, path, body).await?;
     println!("{}", String::from_utf8_lossy(&answer));
     Ok(())
 }
 
-/// The body of a 2xx answer of the operator admin API; otherwise an error with the
-/// answer's text.
+/// The body of a 2xx answer of the operator admin API (`body`: content type and bytes);
+/// otherwise an error with the answer's text.
 async fn admin_request(
     target: &AdminTarget,
     method: &str,
     path: &str,
-    body: Option<serde_json::Value>,
+    body: Option<(&str, &[u8])>,
 ) -> anyhow::Result<bytes::Bytes> {
     let url = format!("{}{}", target.admin.trim_end_matches('/'), path);
-    let body = body.map(|b| b.to_string());
-    let answer = meridian_rpc::http::request(
+    let answer = meridian_rpc::http::request_with_body(
         method,
         &url,
         Some(&target.token),
-        body.as_deref().map(str::as_bytes),
+        body,
         // Longer than a backup may take (the cluster gives it two minutes).
         Duration::from_secs(150),
     )

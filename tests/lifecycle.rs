@@ -1,8 +1,8 @@
 //! Data lifecycle through real processes: history retention (LIFE-01) — the leader
 //! finds messages past their app's retention and removes them through Raft, so they are
 //! gone from every replica's history and nothing newer goes with them —, the erasure of
-//! a user with every message it sent (LIFE-02), and App Secret rotation (LIFE-04) with
-//! its overlap window.
+//! a user with every message it sent (LIFE-02), an app's export imported back (LIFE-03),
+//! and App Secret rotation (LIFE-04) with its overlap window.
 
 mod common;
 
@@ -289,4 +289,122 @@ async fn a_rotated_secret_stays_valid_for_its_overlap_and_then_only_the_new_one_
     assert!(!opens_session(&ws, &old.key, &old_token, "alice").await);
     assert!(opens_session(&ws, &new.key, &new_token, "bob").await);
     new.ok("/user/getToken.json", "userId=dave").await;
+}
+
+async fn cli(args: &[&str]) -> (bool, String) {
+    let output = tokio::process::Command::new(binary())
+        .args(args)
+        .output()
+        .await
+        .expect("run meridian");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
+
+// covers: LIFE-03
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_imported_into_an_empty_app_exports_the_same_again() {
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let source = Api::new(&dev, "SG", "prod");
+    source
+        .ok(
+            "/user/getToken.json",
+            "userId=ann&name=Ann&portraitUri=http%3A%2F%2Fp%2Fann.png",
+        )
+        .await;
+    source
+        .ok("/user/getToken.json", "userId=ben&name=Ben")
+        .await;
+    source
+        .ok(
+            "/group/create.json",
+            "userId=ann&userId=ben&groupId=g1&groupName=Team",
+        )
+        .await;
+    for (path, form) in [
+        (
+            "/message/private/publish.json",
+            "fromUserId=ann&toUserId=ben&content=%7B%22content%22%3A%22one%22%7D",
+        ),
+        (
+            "/message/private/publish.json",
+            "fromUserId=ben&toUserId=ann&content=%7B%22content%22%3A%22two%22%7D",
+        ),
+        (
+            "/message/group/publish.json",
+            "fromUserId=ben&toGroupId=g1&content=%7B%22content%22%3A%22team%22%7D",
+        ),
+        (
+            "/message/system/publish.json",
+            "fromUserId=admin&toUserId=ann&content=%7B%22content%22%3A%22notice%22%7D",
+        ),
+    ] {
+        source
+            .ok(path, &format!("{form}&objectName=RC%3ATxtMsg"))
+            .await;
+    }
+
+    let admin = dev.endpoints["areas"]["SG"]["edges"][0]["admin"]
+        .as_str()
+        .unwrap();
+    let token = dev.endpoints["operatorToken"].as_str().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let path = |name: &str| work.path().join(name).to_str().unwrap().to_string();
+    let export = |app: String, out: String| async move {
+        let (ok, text) = cli(&[
+            "admin", "export", "--admin", admin, "--token", token, "--app", &app, "--out", &out,
+        ])
+        .await;
+        assert!(ok, "{text}");
+        std::fs::read_to_string(&out).unwrap()
+    };
+    let import = |app: String, file: String| async move {
+        cli(&[
+            "admin", "import", "--admin", admin, "--token", token, "--app", &app, "--file", &file,
+        ])
+        .await
+    };
+    let exported = export(source.key.clone(), path("source.jsonl")).await;
+    let kinds: Vec<String> = exported
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["kind"].to_string())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["user", "user", "group", "message", "message", "message", "message"]
+            .map(|k| format!("\"{k}\"")),
+        "{exported}"
+    );
+    assert!(
+        exported.contains(r#""portraitUri":"http://p/ann.png""#),
+        "{exported}"
+    );
+
+    // A new app takes it back and exports the same lines.
+    let (status, created) =
+        admin_json(&dev, "POST", "/admin/v1/apps", json!({"name": "moved"})).await;
+    assert_eq!(status, 200, "{created}");
+    let target = created["app"]["prod"]["appKey"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (ok, text) = import(target.clone(), path("source.jsonl")).await;
+    assert!(ok, "{text}");
+    assert!(text.contains(r#""messages":4"#), "{text}");
+    assert_eq!(export(target.clone(), path("target.jsonl")).await, exported);
+
+    // A damaged line refuses the whole file: nothing of it is imported.
+    let (_, other) = admin_json(&dev, "POST", "/admin/v1/apps", json!({"name": "other"})).await;
+    let other = other["app"]["prod"]["appKey"].as_str().unwrap().to_string();
+    let first_line = exported.lines().next().unwrap();
+    std::fs::write(
+        path("damaged.jsonl"),
+        format!("{first_line}\n{{\"kind\":\"user\"\n"),
+    )
+    .unwrap();
+    let (ok, text) = import(other.clone(), path("damaged.jsonl")).await;
+    assert!(!ok && text.contains("line 2"), "{text}");
+    assert_eq!(export(other, path("other.jsonl")).await, "");
+    dev.stop();
 }

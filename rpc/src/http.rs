@@ -39,7 +39,19 @@ pub async fn request(
     json_body: Option<&[u8]>,
     timeout: Duration,
 ) -> Result<HttpAnswer, HttpError> {
-    match tokio::time::timeout(timeout, exchange(method, url, bearer, json_body)).await {
+    let body = json_body.map(|body| ("application/json", body));
+    request_with_body(method, url, bearer, body, timeout).await
+}
+
+/// As [`request`], with a body of any content type: `(content type, bytes)`.
+pub async fn request_with_body(
+    method: &str,
+    url: &str,
+    bearer: Option<&str>,
+    body: Option<(&str, &[u8])>,
+    timeout: Duration,
+) -> Result<HttpAnswer, HttpError> {
+    match tokio::time::timeout(timeout, exchange(method, url, bearer, body)).await {
         Ok(result) => result,
         Err(_) => Err(HttpError::Timeout {
             url: url.to_string(),
@@ -52,7 +64,7 @@ async fn exchange(
     method: &str,
     url: &str,
     bearer: Option<&str>,
-    json_body: Option<&[u8]>,
+    body: Option<(&str, &[u8])>,
 ) -> Result<HttpAnswer, HttpError> {
     let uri: hyper::Uri = url.parse().map_err(|_| HttpError::Url(url.to_string()))?;
     if uri.scheme_str() != Some("http") {
@@ -81,10 +93,12 @@ async fn exchange(
     if let Some(token) = bearer {
         builder = builder.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
     }
-    if json_body.is_some() {
-        builder = builder.header(hyper::header::CONTENT_TYPE, "application/json");
+    if let Some((content_type, _)) = body {
+        builder = builder.header(hyper::header::CONTENT_TYPE, content_type);
     }
-    let body = Full::new(Bytes::copy_from_slice(json_body.unwrap_or_default()));
+    let body = Full::new(Bytes::copy_from_slice(
+        body.map(|(_, b)| b).unwrap_or_default(),
+    ));
     let request = builder.body(body).map_err(|e| io_err(&e))?;
     let response = sender.send_request(request).await.map_err(|e| io_err(&e))?;
     let status = response.status().as_u16();

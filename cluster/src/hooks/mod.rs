@@ -10,7 +10,7 @@
 //! order, with the same `X-Meridian-Event-Id` (at least once, with a stable id).
 
 mod deliver;
-mod render;
+pub mod render;
 
 use meridian_clock::now_ms;
 use std::collections::{HashMap, HashSet};

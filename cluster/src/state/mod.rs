@@ -69,6 +69,7 @@ pub use apps::{
 pub use chatrooms::{Chatroom, Priority, RoomEntry, RoomFlag, RoomSet, SetEntry};
 pub use command::{Command, Output};
 pub use conversations::{ConversationSetting, ConversationSettings, ConversationSummary};
+pub use cross_domain::export::{ExportPage, ExportPart, Exported, MAX_EXPORT_PAGE};
 pub use cross_domain::history::HistoryPage;
 pub use cross_domain::publish::{Publication, RecallNotice};
 pub use cross_domain::retention::{

@@ -235,6 +235,13 @@ pub enum Query {
     ErasingSent {
         app_key: String,
     },
+    /// A page of the app's export (LIFE-03).
+    Export {
+        app_key: String,
+        part: cross_domain::export::ExportPart,
+        after: Vec<u8>,
+        limit: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -291,6 +298,7 @@ pub enum QueryOutput {
     VendorPush(super::vendor_push::VendorPush),
     /// User id → when its erasure was asked for (ms).
     ErasingSent(std::collections::BTreeMap<String, u64>),
+    Export(cross_domain::export::ExportPage),
 }
 
 /// Answers a query from committed state.
@@ -464,6 +472,13 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
             apps::by_key(state, app_key)?;
             cross_domain::delete_users::erasing_sent(state, app_key).map(QueryOutput::ErasingSent)
         }
+        Query::Export {
+            app_key,
+            part,
+            after,
+            limit,
+        } => cross_domain::export::page(state, app_key, *part, after, *limit)
+            .map(QueryOutput::Export),
         Query::RtcRoom {
             app_key,
             room_id,

@@ -8,6 +8,7 @@ pub(super) mod broadcast_pushes;
 mod client_sends;
 pub(super) mod delete_app;
 pub(super) mod delete_users;
+pub(super) mod export;
 pub(super) mod history;
 pub(super) mod notifications;
 pub(super) mod publish;

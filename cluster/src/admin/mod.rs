@@ -13,7 +13,8 @@
 //! | POST | /admin/v1/apps/{appKey}/users/erase | `{userIds, sentMessages?}` (≤ 100): erases the users as `/user/delusers.json` does (LIFE-02); with `sentMessages` every message they sent goes too, removed by the leader's sweep afterwards |
 //! | GET | /admin/v1/apps/{appKey}/users/erasing | `{users: [{userId, askedAtMs}]}`: erasures whose sent messages are still being removed |
 //! | GET | /admin/v1/apps/{appKey}/users/{userId} | |
-//! | POST | /admin/v1/apps/{appKey}/import | `{users?: [{userId, name?, portraitUri?}], groups?: [{groupId, name?, members}], messages?: [{conversationType, fromUserId, targetId, channelId?, objectName, content, sentTime, msgUID?}]}` (≤ 1000 each; all or nothing) |
+//! | POST | /admin/v1/apps/{appKey}/import | `{users?: [{userId, name?, portraitUri?}], groups?: [{groupId, name?, members}], messages?: [{conversationType, fromUserId, targetId, channelId?, objectName, content, sentTime, msgUID?}]}` (≤ 1000 each; all or nothing); or, as `application/x-ndjson`, the lines of an export (applied in order, 1000 of a kind per step) |
+//! | GET | /admin/v1/apps/{appKey}/export | `application/x-ndjson`: one line per user (`{"kind":"user", userId, name, portraitUri}`), group (`{"kind":"group", groupId, name, members}`) and message (`{"kind":"message", conversationType, fromUserId, targetId, channelId, objectName, content, sentTime, msgUID}`), in that order (LIFE-03) |
 //! | GET, PUT | /admin/v1/apps/{appKey}/settings | `{offlineWindowDays?, multiDevice?, preJoinHistory?, whitelistMode?, secureDomains?, strictReplay?, callbacks?: {routingUrl?, routingTypes?, moderation?: [{url, senders?, receivers?, conversationTypes?, objectNames?, timeoutMs?, defaultAction?: "pass"\|"block"}], onlineStatusUrl?, chatroomStateUrl?, maxAttempts?}}` (PUT replaces; left out: default) |
 //! | GET, PUT | /admin/v1/apps/{appKey}/file-limits | `{maxBytes?: {image?, gif?, voice?, video?, file?}, quotaBytes?, linkValidDays?, stripExif?}` (FILE-01; PUT replaces; GET also answers `usage: {bytes, files}`) |
 //! | GET, PUT | /admin/v1/apps/{appKey}/limits | `{groupMemberCap?, multiRoomChatrooms?, clientSendsPerSecond?, apiRates?: {defaultPerSecond?, getTokenPerSecond?, privateMessagesPerMinute?, groupPublishPerSecond?, chatroomPublishPerSecond?, ultraGroupPublishPerSecond?, chatroomBroadcastPerSecond?, broadcastsPerHour?, broadcastsPerDay?}, retentionDays?: {private?, group?, ultraGroup?, chatroom?}}` (API-08; PUT replaces; left out: default) |
@@ -35,17 +36,20 @@ use http::{Method, Request, Response, StatusCode};
 use meridian_regions::{AreaCode, CatalogEntry, UnknownAreaCode};
 use meridian_telemetry::json_response;
 use rand::Rng;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+
+mod transfer;
+
+use transfer::Import;
 
 use crate::api::{ApiReply, ApiRequest};
 use crate::client::{ClusterClient, ClusterError};
 use crate::state::files::{FileAnswer, FileLimits, FileQuestion, SetFileLimits};
 use crate::state::vendor_push::{SetVendorPush, VendorPush};
 use crate::state::{
-    AppLimits, AppSettings, Command, CommandError, Conversation, ConversationType, Credentials,
-    DeleteApp, DeleteAreaEntry, Envelope, EraseUsers, ImportGroupMembers, ImportMessages,
-    ImportedMessage, Output, PutAreaEntry, PutUser, Query, QueryOutput, RetryDeadLetters,
+    AppLimits, AppSettings, Command, CommandError, Credentials, DeleteApp, DeleteAreaEntry,
+    Envelope, EraseUsers, Output, PutAreaEntry, PutUser, Query, QueryOutput, RetryDeadLetters,
     RotateAppSecret, SetAppLimits, SetAppSettings,
 };
 
@@ -97,52 +101,14 @@ struct CreateApp {
     prod: Option<Credentials>,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct CreateUser {
     user_id: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     name: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     portrait_uri: Option<String>,
-}
-
-/// API-04: what an app moving in from another provider brings along. Applied whole or
-/// not at all.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Import {
-    #[serde(default)]
-    users: Vec<CreateUser>,
-    #[serde(default)]
-    groups: Vec<ImportGroup>,
-    #[serde(default)]
-    messages: Vec<ImportMessage>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ImportGroup {
-    #[serde(rename = "groupId")]
-    group_id: String,
-    #[serde(default)]
-    name: Option<String>,
-    members: Vec<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct ImportMessage {
-    conversation_type: u8,
-    from_user_id: String,
-    target_id: String,
-    #[serde(default)]
-    channel_id: String,
-    object_name: String,
-    content: String,
-    sent_time: u64,
-    #[serde(default, rename = "msgUID")]
-    msg_uid: Option<String>,
 }
 
 /// `POST …/users/erase` (LIFE-02).
@@ -154,9 +120,6 @@ struct Erasure {
     #[serde(default)]
     sent_messages: bool,
 }
-
-/// Users, groups or messages one import may carry, each.
-const MAX_IMPORT_ITEMS: usize = 1000;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -288,10 +251,14 @@ impl AdminApi {
             },
             (&Method::GET, ["apps", key, "users", "erasing"]) => self.erasing(key).await,
             (&Method::GET, ["apps", key, "users", user_id]) => self.get_user(key, user_id).await,
+            (&Method::POST, ["apps", key, "import"]) if transfer::is_json_lines(&request) => {
+                self.import_lines(key, body).await
+            }
             (&Method::POST, ["apps", key, "import"]) => match parse::<Import>(body) {
                 Ok(import) => self.import(key, import).await,
                 Err(response) => return *response,
             },
+            (&Method::GET, ["apps", key, "export"]) => return self.export(key).await,
             (&Method::GET, ["apps", key, "settings"]) => self.get_settings(key).await,
             (&Method::PUT, ["apps", key, "settings"]) => match parse::<AppSettings>(body) {
                 Ok(settings) => self.put_settings(key, settings).await,
@@ -473,75 +440,6 @@ impl AdminApi {
             QueryOutput::User(user) => Ok(json!({ "user": user })),
             other => Err(ClusterError::Protocol(format!("{other:?}"))),
         }
-    }
-
-    async fn import(&self, key: &str, import: Import) -> Result<Value, ClusterError> {
-        let too_many = [
-            import.users.len(),
-            import.groups.len(),
-            import.messages.len(),
-        ]
-        .into_iter()
-        .any(|n| n > MAX_IMPORT_ITEMS);
-        if too_many {
-            return Err(CommandError::Limit {
-                what: "users, groups or messages per import".into(),
-                limit: MAX_IMPORT_ITEMS as u64,
-            }
-            .into());
-        }
-        let mut messages = Vec::with_capacity(import.messages.len());
-        for m in import.messages {
-            let kind = ConversationType::from_code(m.conversation_type).ok_or_else(|| {
-                CommandError::invalid("conversationType", "is not a conversation type")
-            })?;
-            let conversation = match kind {
-                ConversationType::Private => {
-                    Conversation::private(&m.from_user_id, &m.target_id, &m.channel_id)
-                }
-                ConversationType::System => Conversation::system(&m.from_user_id, &m.target_id),
-                other => Conversation::group_like(other, &m.target_id, &m.channel_id),
-            };
-            messages.push(ImportedMessage {
-                conversation,
-                sender: m.from_user_id,
-                object_name: m.object_name,
-                content: m.content,
-                sent_time_ms: m.sent_time,
-                msg_uid: m.msg_uid,
-            });
-        }
-        let (users, groups, count) = (import.users.len(), import.groups.len(), messages.len());
-        let commands: Vec<Command> = import
-            .users
-            .into_iter()
-            .map(|user| {
-                Command::PutUser(PutUser {
-                    app_key: key.to_string(),
-                    user_id: user.user_id,
-                    name: user.name,
-                    portrait: user.portrait_uri,
-                })
-            })
-            .chain(import.groups.into_iter().map(|group| {
-                Command::ImportGroupMembers(ImportGroupMembers {
-                    app_key: key.to_string(),
-                    group_id: group.group_id,
-                    name: group.name,
-                    user_ids: group.members,
-                })
-            }))
-            .chain((!messages.is_empty()).then(|| {
-                Command::ImportMessages(ImportMessages {
-                    app_key: key.to_string(),
-                    messages,
-                })
-            }))
-            .collect();
-        self.cluster
-            .write_one(self.envelope(Command::All(commands)))
-            .await?;
-        Ok(json!({ "users": users, "groups": groups, "messages": count }))
     }
 
     async fn get_settings(&self, key: &str) -> Result<Value, ClusterError> {

@@ -1,0 +1,254 @@
+//! An app's data moving in and out: the import of what an app brings from another
+//! provider (API-04), and the export of its users, groups and history (LIFE-03) as JSON
+//! lines, one record per line, which the import takes back.
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{error_response, AdminApi, CreateUser};
+use crate::client::ClusterError;
+use crate::hooks::render::target_id;
+use crate::state::{
+    Command, CommandError, Conversation, ConversationType, ExportPart, Exported,
+    ImportGroupMembers, ImportMessages, ImportedMessage, PutUser, Query, QueryOutput,
+    MAX_EXPORT_PAGE,
+};
+
+/// Users, groups or messages one import may carry, each.
+const MAX_IMPORT_ITEMS: usize = 1000;
+
+/// The content type of an export, and of an import that is one.
+const JSON_LINES: &str = "application/x-ndjson";
+
+/// What an app moving in from another provider brings along. Applied whole or not at
+/// all.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Import {
+    #[serde(default)]
+    users: Vec<CreateUser>,
+    #[serde(default)]
+    groups: Vec<ImportGroup>,
+    #[serde(default)]
+    messages: Vec<ImportMessage>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportGroup {
+    #[serde(rename = "groupId")]
+    group_id: String,
+    #[serde(default)]
+    name: Option<String>,
+    members: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ImportMessage {
+    conversation_type: u8,
+    from_user_id: String,
+    target_id: String,
+    #[serde(default)]
+    channel_id: String,
+    object_name: String,
+    content: String,
+    sent_time: u64,
+    #[serde(default, rename = "msgUID")]
+    msg_uid: Option<String>,
+}
+
+/// One line of an export.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+enum Line {
+    User(CreateUser),
+    Group(ImportGroup),
+    Message(ImportMessage),
+}
+
+impl Line {
+    fn of(record: Exported) -> Self {
+        match record {
+            Exported::User(user) => Line::User(CreateUser {
+                user_id: user.user_id,
+                name: Some(user.name),
+                portrait_uri: Some(user.portrait),
+            }),
+            Exported::Group(group, members) => Line::Group(ImportGroup {
+                group_id: group.group_id,
+                name: Some(group.name),
+                members,
+            }),
+            Exported::Message(message) => Line::Message(ImportMessage {
+                conversation_type: message.conversation.kind.code(),
+                target_id: target_id(&message).to_string(),
+                from_user_id: message.sender,
+                channel_id: message.conversation.channel,
+                object_name: message.object_name,
+                content: message.content,
+                sent_time: message.sent_time_ms,
+                msg_uid: Some(message.msg_uid),
+            }),
+        }
+    }
+}
+
+/// Whether a request's body is JSON lines (an export) rather than one import object.
+pub(super) fn is_json_lines(request: &Request<Bytes>) -> bool {
+    request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(JSON_LINES))
+}
+
+impl AdminApi {
+    pub(super) async fn import(&self, key: &str, import: Import) -> Result<Value, ClusterError> {
+        let too_many = [
+            import.users.len(),
+            import.groups.len(),
+            import.messages.len(),
+        ]
+        .into_iter()
+        .any(|n| n > MAX_IMPORT_ITEMS);
+        if too_many {
+            return Err(CommandError::Limit {
+                what: "users, groups or messages per import".into(),
+                limit: MAX_IMPORT_ITEMS as u64,
+            }
+            .into());
+        }
+        let mut messages = Vec::with_capacity(import.messages.len());
+        for m in import.messages {
+            let kind = ConversationType::from_code(m.conversation_type).ok_or_else(|| {
+                CommandError::invalid("conversationType", "is not a conversation type")
+            })?;
+            let conversation = match kind {
+                ConversationType::Private => {
+                    Conversation::private(&m.from_user_id, &m.target_id, &m.channel_id)
+                }
+                ConversationType::System => Conversation::system(&m.from_user_id, &m.target_id),
+                other => Conversation::group_like(other, &m.target_id, &m.channel_id),
+            };
+            messages.push(ImportedMessage {
+                conversation,
+                sender: m.from_user_id,
+                object_name: m.object_name,
+                content: m.content,
+                sent_time_ms: m.sent_time,
+                msg_uid: m.msg_uid,
+            });
+        }
+        let (users, groups, count) = (import.users.len(), import.groups.len(), messages.len());
+        let commands: Vec<Command> = import
+            .users
+            .into_iter()
+            .map(|user| {
+                Command::PutUser(PutUser {
+                    app_key: key.to_string(),
+                    user_id: user.user_id,
+                    name: user.name,
+                    portrait: user.portrait_uri,
+                })
+            })
+            .chain(import.groups.into_iter().map(|group| {
+                Command::ImportGroupMembers(ImportGroupMembers {
+                    app_key: key.to_string(),
+                    group_id: group.group_id,
+                    name: group.name,
+                    user_ids: group.members,
+                })
+            }))
+            .chain((!messages.is_empty()).then(|| {
+                Command::ImportMessages(ImportMessages {
+                    app_key: key.to_string(),
+                    messages,
+                })
+            }))
+            .collect();
+        self.cluster
+            .write_one(self.envelope(Command::All(commands)))
+            .await?;
+        Ok(json!({ "users": users, "groups": groups, "messages": count }))
+    }
+
+    /// An export's lines, every one checked before anything is written, then applied in
+    /// order, up to [`MAX_IMPORT_ITEMS`] of a kind per step (each step whole or not at
+    /// all). A refused step stops the import; the steps before it stay.
+    pub(super) async fn import_lines(&self, key: &str, body: &[u8]) -> Result<Value, ClusterError> {
+        let text =
+            std::str::from_utf8(body).map_err(|_| CommandError::invalid("body", "is not UTF-8"))?;
+        let mut steps = vec![Import::default()];
+        for (number, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let line: Line = serde_json::from_str(line)
+                .map_err(|e| CommandError::invalid("body", format!("line {}: {e}", number + 1)))?;
+            let step = steps.last_mut().expect("never empty");
+            let full = match &line {
+                Line::User(_) => step.users.len(),
+                Line::Group(_) => step.groups.len(),
+                Line::Message(_) => step.messages.len(),
+            } == MAX_IMPORT_ITEMS;
+            if full {
+                steps.push(Import::default());
+            }
+            let step = steps.last_mut().expect("never empty");
+            match line {
+                Line::User(user) => step.users.push(user),
+                Line::Group(group) => step.groups.push(group),
+                Line::Message(message) => step.messages.push(message),
+            }
+        }
+        let mut totals = [0u64; 3];
+        for step in steps {
+            let done = self.import(key, step).await?;
+            for (total, kind) in totals.iter_mut().zip(["users", "groups", "messages"]) {
+                *total += done[kind].as_u64().unwrap_or(0);
+            }
+        }
+        let [users, groups, messages] = totals;
+        Ok(json!({ "users": users, "groups": groups, "messages": messages }))
+    }
+
+    /// The app's users, groups and history as JSON lines, read a page at a time.
+    pub(super) async fn export(&self, key: &str) -> Response<Bytes> {
+        let mut out = Vec::new();
+        for part in [ExportPart::Users, ExportPart::Groups, ExportPart::Messages] {
+            let mut after = Vec::new();
+            loop {
+                let query = Query::Export {
+                    app_key: key.to_string(),
+                    part,
+                    after,
+                    limit: MAX_EXPORT_PAGE,
+                };
+                let page = match self.cluster.read(query).await {
+                    Ok(QueryOutput::Export(page)) => page,
+                    Ok(other) => {
+                        return error_response(&ClusterError::Protocol(format!("{other:?}")))
+                    }
+                    Err(error) => return error_response(&error),
+                };
+                for record in page.records {
+                    // A line serializes whole: these types have no fallible field.
+                    serde_json::to_writer(&mut out, &Line::of(record)).unwrap_or_default();
+                    out.push(b'\n');
+                }
+                match page.next {
+                    Some(next) => after = next,
+                    None => break,
+                }
+            }
+        }
+        Response::builder()
+            .status(StatusCode::OK)
+            .header(http::header::CONTENT_TYPE, JSON_LINES)
+            .body(Bytes::from(out))
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,86 @@
+//! An app's export (LIFE-03), read a page at a time in key order: its users, its groups
+//! with their members, and its history, each conversation's messages in `seq` order (so
+//! in time order, as an import wants them).
+
+use serde::{Deserialize, Serialize};
+
+use crate::raft::wire::from_bytes;
+use crate::state::apply::CommandError;
+use crate::state::apps;
+use crate::state::groups::{Group, Member};
+use crate::state::keys::{
+    groups as group_keys, messages as message_keys, of_app, users as user_keys,
+};
+use crate::state::messages::Message;
+use crate::state::store::StateRead;
+use crate::state::users::User;
+
+/// Records one page holds at most.
+pub const MAX_EXPORT_PAGE: usize = 1_000;
+
+/// Which records a page reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExportPart {
+    Users,
+    Groups,
+    Messages,
+}
+
+/// One record of an export.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Exported {
+    User(User),
+    /// The group and its members' ids.
+    Group(Group, Vec<String>),
+    Message(Box<Message>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportPage {
+    pub records: Vec<Exported>,
+    /// Where the next page starts; `None`: this part is done.
+    pub next: Option<Vec<u8>>,
+}
+
+/// Up to `limit` records of `part` from `after` on (empty: the start).
+pub fn page(
+    state: &impl StateRead,
+    app_key: &str,
+    part: ExportPart,
+    after: &[u8],
+    limit: usize,
+) -> Result<ExportPage, CommandError> {
+    apps::by_key(state, app_key)?;
+    let limit = limit.clamp(1, MAX_EXPORT_PAGE);
+    let family = match part {
+        ExportPart::Users => user_keys::USER,
+        ExportPart::Groups => group_keys::GROUP,
+        ExportPart::Messages => message_keys::MESSAGE,
+    };
+    let mut raw = Vec::new();
+    let mut next = None;
+    state.visit_from(&of_app(family, app_key), after, &mut |key, value| {
+        if raw.len() == limit {
+            next = Some(key.to_vec());
+            return false;
+        }
+        raw.push(value.to_vec());
+        true
+    })?;
+    let mut records = Vec::with_capacity(raw.len());
+    for value in raw {
+        records.push(match part {
+            ExportPart::Users => Exported::User(from_bytes(&value)?),
+            ExportPart::Messages => Exported::Message(Box::new(from_bytes(&value)?)),
+            ExportPart::Groups => {
+                let group: Group = from_bytes(&value)?;
+                let members_prefix =
+                    group_keys::of_group(group_keys::MEMBER, app_key, &group.group_id);
+                let members: Vec<Member> = state.scan(&members_prefix)?;
+                let ids = members.into_iter().map(|m| m.user_id).collect();
+                Exported::Group(group, ids)
+            }
+        });
+    }
+    Ok(ExportPage { records, next })
+}
