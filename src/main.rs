@@ -248,6 +248,10 @@ struct DevArgs {
     /// file store.
     #[arg(long, default_value_t = meridian_edge::DEFAULT_FILE_SWEEP_MS, env = "MERIDIAN_DEV_FILE_SWEEP_MS")]
     file_sweep_ms: u64,
+    /// How long a day of retention lasts (ms): a real day unless a soak test compresses it
+    /// to watch history, inboxes and disk stay bounded in minutes.
+    #[arg(long, default_value_t = meridian_cluster::state::DAY_MS, env = "MERIDIAN_DEV_RETENTION_DAY_MS")]
+    retention_day_ms: u64,
     /// Enforce the Server API's per-app rate limits (`false` for benchmarks that measure
     /// the pipeline rather than the limiter).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -362,6 +366,7 @@ async fn dev(args: DevArgs, logs: StartingLogs) -> anyhow::Result<()> {
         rate_limits: args.api_rate_limits,
         outbound_ca_files: args.outbound_ca_files,
         file_sweep_ms: args.file_sweep_ms,
+        retention_day_ms: args.retention_day_ms,
         sessions: meridian_edge::SessionSettings {
             offline_window_secs: args.offline_window_secs,
             sends_per_second: args.sends_per_second,

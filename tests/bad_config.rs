@@ -103,6 +103,17 @@ fn unknown_keys_and_bad_values_name_the_key() {
         "[raft]\nheartbeat_ms = 0\n",
     );
     assert_refused(run_cluster_with(&config), &["raft.heartbeat_ms"]);
+    let config = node_config(
+        dir.path(),
+        "SG",
+        free_port(),
+        free_port(),
+        "retention_day_ms = 999\n",
+    );
+    assert_refused(
+        run_cluster_with(&config),
+        &["retention_day_ms", "between 1000"],
+    );
     let broken = run_cluster_with("area = \"SG\"\nnode_id = ");
     assert_refused(broken, &["node.toml"]);
 }

@@ -39,6 +39,7 @@ pub(crate) async fn start_bench_area(
                 outbound_ca_files: Vec::new(),
                 raft: RaftTuning::default(),
                 storage: StorageTuning::default(),
+                retention_day_ms: meridian_cluster::state::DAY_MS,
             })
             .await?,
         );

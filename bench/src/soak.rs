@@ -49,6 +49,11 @@ pub struct SoakArgs {
     /// fill the machine's.
     #[arg(long, default_value_t = 40)]
     max_disk_gib: u64,
+    /// Keep history this many minutes (and sync inboxes one minute) instead of the app's
+    /// days: the area runs with a retention day of a minute and the demo app's history
+    /// retention set to this many, so disk and memory must level off (LIFE-01).
+    #[arg(long)]
+    retention_minutes: Option<u16>,
 }
 
 /// One message's fate: when it was due (since the start), and its latency if acknowledged.
@@ -205,9 +210,44 @@ async fn peak(target: &Arc<Target>, writers: usize, seconds: u64) -> anyhow::Res
     Ok(acked as f64 / started.elapsed().as_secs_f64())
 }
 
+/// Gives the demo app `minutes` "days" of history in every conversation type and a
+/// one-"day" offline window, with the area's retention day a minute long.
+async fn keep_minutes(endpoints: &crate::dev_child::Endpoints, minutes: u16) -> anyhow::Result<()> {
+    let base = format!(
+        "{}/admin/v1/apps/{}",
+        endpoints.edge_admin, endpoints.app_key
+    );
+    let days =
+        json!({"private": minutes, "group": minutes, "ultraGroup": minutes, "chatroom": minutes});
+    for (path, body) in [
+        ("limits", json!({ "retentionDays": days })),
+        ("settings", json!({ "offlineWindowDays": 1 })),
+    ] {
+        let url = format!("{base}/{path}");
+        let body = body.to_string();
+        let answer = meridian_rpc::http::request(
+            "PUT",
+            &url,
+            Some(&endpoints.operator_token),
+            Some(body.as_bytes()),
+            Duration::from_secs(10),
+        )
+        .await?;
+        anyhow::ensure!(answer.status == 200, "{url}: {}", answer.text());
+    }
+    Ok(())
+}
+
 pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
-    let dev = DevChild::start_nodes(3, &["--api-rate-limits", "false"]).await?;
+    let mut dev_args = vec!["--api-rate-limits", "false"];
+    if args.retention_minutes.is_some() {
+        dev_args.extend(["--retention-day-ms", "60000"]);
+    }
+    let dev = DevChild::start_nodes(3, &dev_args).await?;
     let endpoints = &dev.endpoints;
+    if let Some(minutes) = args.retention_minutes {
+        keep_minutes(endpoints, minutes).await?;
+    }
     let target = Arc::new(Target {
         api: endpoints.api.clone(),
         authority: endpoints.api.trim_start_matches("http://").to_string(),
@@ -321,6 +361,7 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
         "peak_per_sec": peak_rate,
         "rate_per_sec": rate,
         "minutes": minutes,
+        "retention_minutes": args.retention_minutes,
         "stopped_at_disk_limit": stopped_early,
         "acked": acked,
         "refused": refused,

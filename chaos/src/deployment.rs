@@ -178,6 +178,7 @@ impl Deployment {
                 outbound_ca_files: Vec::new(),
                 raft: RaftTuning::default(),
                 storage: StorageTuning::default(),
+                retention_day_ms: meridian_cluster::state::DAY_MS,
             };
             let path = dir.join(format!("node-{id}.toml"));
             write_toml(&path, &config)?;

@@ -39,6 +39,15 @@ pub struct NodeConfig {
     pub raft: RaftTuning,
     #[serde(default)]
     pub storage: StorageTuning,
+    /// How long a day of retention (`retentionDays`, the offline window) lasts: a real day
+    /// unless a soak test compresses it to watch retention work. Only the leader's
+    /// retention sweep reads it; every node of an area should have the same.
+    #[serde(default = "real_day_ms")]
+    pub retention_day_ms: u64,
+}
+
+fn real_day_ms() -> u64 {
+    crate::state::DAY_MS
 }
 
 /// How long sending and installing one snapshot may take.
@@ -164,6 +173,12 @@ impl NodeConfig {
         }
         if raft.snapshot_every_entries == 0 {
             return Err(bad("raft.snapshot_every_entries", "must be at least 1"));
+        }
+        if !(1_000..=crate::state::DAY_MS).contains(&self.retention_day_ms) {
+            return Err(bad(
+                "retention_day_ms",
+                "must be between 1000 and 86400000 (a real day)",
+            ));
         }
         if self.storage.log_flush_wait_us > 100_000 {
             return Err(bad(

@@ -39,6 +39,8 @@ pub struct DevOptions {
     pub outbound_ca_files: Vec<PathBuf>,
     /// How often each edge sweeps its area's files (FILE-04).
     pub file_sweep_ms: u64,
+    /// How long a day of retention lasts (see `NodeConfig::retention_day_ms`).
+    pub retention_day_ms: u64,
 }
 
 const DEMO_APP: &str = "demo";
@@ -233,6 +235,7 @@ impl Deployment {
                         log_cache_bytes: 16 * 1024 * 1024,
                         ..StorageTuning::default()
                     },
+                    retention_day_ms: options.retention_day_ms,
                 };
                 nodes.push(
                     ClusterNode::start(config)

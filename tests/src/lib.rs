@@ -183,6 +183,7 @@ impl ProcessCluster {
                         outbound_ca_files: Vec::new(),
                         raft: options.raft.clone(),
                         storage: StorageTuning::default(),
+                        retention_day_ms: meridian_cluster::state::DAY_MS,
                     };
                     let config_path = root.path().join(format!("node-{id}.toml"));
                     std::fs::write(&config_path, toml::to_string(&config).expect("toml"))

@@ -99,6 +99,7 @@ struct AppCursors {
 /// sweep; it proposes only when something is due.
 pub(super) async fn expired_history(core: Arc<NodeCore>, stop: impl Future<Output = ()>) {
     let sweep = Mutex::new(RetentionSweep::default());
+    let day_ms = core.config.retention_day_ms.max(1);
     every(core, RETENTION_SWEEP_EVERY, stop, move |local, apps| {
         let now_ms = meridian_clock::now_ms();
         let mut sweep = sweep.lock().unwrap_or_else(|e| e.into_inner());
@@ -114,7 +115,7 @@ pub(super) async fn expired_history(core: Arc<NodeCore>, stop: impl Future<Outpu
             looked_at += 1;
             let cursors = sweep.cursors.entry(app_key.clone()).or_default();
             if let Ok(found) =
-                state::expired_history(local, app_key, now_ms, &cursors.history, budget)
+                state::expired_history(local, app_key, now_ms, day_ms, &cursors.history, budget)
             {
                 budget -= found.conversations.min(budget);
                 cursors.history = found.next;
@@ -126,7 +127,7 @@ pub(super) async fn expired_history(core: Arc<NodeCore>, stop: impl Future<Outpu
                 }
             }
             if let Ok(found) =
-                state::stale_inbox_entries(local, app_key, now_ms, &cursors.inbox, budget)
+                state::stale_inbox_entries(local, app_key, now_ms, day_ms, &cursors.inbox, budget)
             {
                 budget -= found.looked_at.min(budget);
                 cursors.inbox = found.next;

@@ -74,7 +74,7 @@ pub use cross_domain::history::HistoryPage;
 pub use cross_domain::publish::{Publication, RecallNotice};
 pub use cross_domain::retention::{
     expired_history, stale_inbox_entries, ExpireHistory, ExpiredFound, ExpiredRange,
-    RetentionCursor, StaleFound, TrimInboxes, EXPIRE_BATCH,
+    RetentionCursor, StaleFound, TrimInboxes, DAY_MS, EXPIRE_BATCH,
 };
 pub use feed::{FeedEvent, FeedPage, SyncPage, SyncRequest};
 /// The `/friend/*` commands.

@@ -22,7 +22,9 @@ use crate::state::{apps, feed};
 
 /// Messages one [`ExpireHistory`] removes at most.
 pub const EXPIRE_BATCH: u64 = 1_000;
-const DAY_MS: u64 = 24 * 3600 * 1000;
+/// A day, as retention counts it ([`expired_history`] and [`stale_inbox_entries`] take
+/// it, so a soak test can watch retention work in minutes).
+pub const DAY_MS: u64 = 24 * 3600 * 1000;
 
 /// Messages `first_seq..=last_seq` of a conversation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,12 +89,14 @@ pub struct ExpiredFound {
     pub conversations: usize,
 }
 
-/// Up to [`EXPIRE_BATCH`] messages of `app_key` past its retention at `now_ms`, looking
-/// at no more than `max_conversations` conversations from `cursor` on.
+/// Up to [`EXPIRE_BATCH`] messages of `app_key` past its retention at `now_ms` (in days
+/// of `day_ms`), looking at no more than `max_conversations` conversations from `cursor`
+/// on.
 pub fn expired_history(
     state: &impl StateRead,
     app_key: &str,
     now_ms: u64,
+    day_ms: u64,
     cursor: &[u8],
     max_conversations: usize,
 ) -> Result<ExpiredFound, CommandError> {
@@ -123,7 +127,7 @@ pub fn expired_history(
                 }
             };
             let days = u64::from(retention.days_for(message.conversation.kind));
-            if message.sent_time_ms.saturating_add(days * DAY_MS) > now_ms {
+            if message.sent_time_ms.saturating_add(days * day_ms) > now_ms {
                 return false;
             }
             // A range costs its length, gaps included (that is what the apply checks).
@@ -210,10 +214,11 @@ pub fn stale_inbox_entries(
     state: &impl StateRead,
     app_key: &str,
     now_ms: u64,
+    day_ms: u64,
     cursor: &[u8],
     max_entries: usize,
 ) -> Result<StaleFound, CommandError> {
-    let window_ms = u64::from(apps::settings(state, app_key)?.offline_window_days) * DAY_MS;
+    let window_ms = u64::from(apps::settings(state, app_key)?.offline_window_days) * day_ms;
     let cutoff = now_ms.saturating_sub(window_ms);
     let prefix = of_app(feed_keys::INBOX, app_key);
     let mut found = StaleFound {

@@ -5,7 +5,6 @@
 use super::*;
 
 const APP: &str = "prodkey001";
-const DAY_MS: u64 = 24 * 3600 * 1000;
 
 fn publish_at(tree: &sled::Tree, now_ms: u64, messages: Vec<NewMessage>) {
     let mut overlay = Overlay::new(tree);
@@ -73,7 +72,7 @@ fn messages_past_their_types_retention_go_with_everything_that_points_at_them() 
     assert!(run(&tree, &[envelope(set)])[0].is_ok());
 
     // Day 120: only the private day-0 messages are due, as one range.
-    let found = expired_history(&tree, APP, 120 * DAY_MS, &[], 100).unwrap();
+    let found = expired_history(&tree, APP, 120 * DAY_MS, DAY_MS, &[], 100).unwrap();
     let (due, cursor) = (found.ranges, found.next);
     assert_eq!(found.conversations, 2);
     assert_eq!(
@@ -134,7 +133,7 @@ fn messages_past_their_types_retention_go_with_everything_that_points_at_them() 
     assert_eq!(seqs, [4, 5]);
 
     // Day 200: the group's day-0 message is due too.
-    let due = expired_history(&tree, APP, 200 * DAY_MS, &[], 100)
+    let due = expired_history(&tree, APP, 200 * DAY_MS, DAY_MS, &[], 100)
         .unwrap()
         .ranges;
     assert_eq!(due.len(), 2, "{due:?}");
@@ -150,11 +149,11 @@ fn the_search_is_bounded_and_resumes_where_it_stopped() {
     }
     let now = 365 * DAY_MS;
     // Two conversations per call: two calls find all three, then it starts over.
-    let found = expired_history(&tree, APP, now, &[], 2).unwrap();
+    let found = expired_history(&tree, APP, now, DAY_MS, &[], 2).unwrap();
     let (first, cursor) = (found.ranges, found.next);
     assert_eq!((first.len(), found.conversations), (2, 2));
     assert!(!cursor.is_empty());
-    let found = expired_history(&tree, APP, now, &cursor, 2).unwrap();
+    let found = expired_history(&tree, APP, now, DAY_MS, &cursor, 2).unwrap();
     let (second, cursor) = (found.ranges, found.next);
     assert_eq!((second.len(), found.conversations), (1, 1));
     assert!(cursor.is_empty());
@@ -193,16 +192,16 @@ fn inbox_entries_past_the_offline_window_go_before_their_messages() {
 
     // Day 12, a 7-day window: both parties' entries of the day-0 messages are stale;
     // alice's inbox is searched past her stale entry to the fresh one, then the next user.
-    let found = stale_inbox_entries(&tree, APP, 12 * DAY_MS, &[], 100).unwrap();
+    let found = stale_inbox_entries(&tree, APP, 12 * DAY_MS, DAY_MS, &[], 100).unwrap();
     let mut entries = found.entries.clone();
     entries.sort();
     let users: Vec<&str> = entries.iter().map(|(user, _)| user.as_str()).collect();
     assert_eq!(users, ["alice", "alice", "bob", "carol"]);
     assert!(found.next.is_empty());
     // A search of 1 entry stops there and says where to go on.
-    let first = stale_inbox_entries(&tree, APP, 12 * DAY_MS, &[], 1).unwrap();
+    let first = stale_inbox_entries(&tree, APP, 12 * DAY_MS, DAY_MS, &[], 1).unwrap();
     assert_eq!((first.entries.len(), first.looked_at), (1, 1));
-    let rest = stale_inbox_entries(&tree, APP, 12 * DAY_MS, &first.next, 100).unwrap();
+    let rest = stale_inbox_entries(&tree, APP, 12 * DAY_MS, DAY_MS, &first.next, 100).unwrap();
     assert_eq!(rest.entries.len(), 3);
 
     let trim = Command::TrimInboxes(TrimInboxes {
@@ -215,7 +214,7 @@ fn inbox_entries_past_the_offline_window_go_before_their_messages() {
     assert_eq!(sync_of(&tree, "carol", 0, 100).messages, []);
     let ab = Conversation::private("alice", "bob", "");
     assert_eq!(contents(&history(&tree, &ab, false, 10)), ["old", "new"]);
-    let again = stale_inbox_entries(&tree, APP, 12 * DAY_MS, &[], 100).unwrap();
+    let again = stale_inbox_entries(&tree, APP, 12 * DAY_MS, DAY_MS, &[], 100).unwrap();
     assert_eq!(again.entries, []);
 }
 
