@@ -106,27 +106,59 @@ async fn digests(cluster: &ProcessCluster, client: &ClusterClient) -> Vec<StateD
     digests
 }
 
-/// Writes users one after another until `stop`, recording each acknowledged one.
-fn write_users_until(
-    client: Arc<ClusterClient>,
-    app_key: String,
+/// Writes users one after another in the background, recording each acknowledged one.
+struct UserWriter {
     acked: Arc<Mutex<Vec<String>>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut i = 0u64;
-        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-            let user_id = format!("u{i}");
-            i += 1;
-            if client
-                .write_one(put_user(&app_key, user_id.clone()))
-                .await
-                .is_ok()
-            {
-                acked.lock().unwrap().push(user_id);
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl UserWriter {
+    fn start(client: Arc<ClusterClient>, app_key: String) -> Self {
+        let acked = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let task = tokio::spawn({
+            let (acked, stop) = (acked.clone(), stop.clone());
+            async move {
+                let mut i = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let user_id = format!("u{i}");
+                    i += 1;
+                    if client
+                        .write_one(put_user(&app_key, user_id.clone()))
+                        .await
+                        .is_ok()
+                    {
+                        acked.lock().unwrap().push(user_id);
+                    }
+                }
             }
-        }
-    })
+        });
+        Self { acked, stop, task }
+    }
+
+    fn acked(&self) -> Vec<String> {
+        self.acked.lock().unwrap().clone()
+    }
+
+    /// Waits until `count` writes in all were acknowledged.
+    async fn wait_for(&self, count: usize) {
+        eventually(
+            Duration::from_secs(30),
+            &format!("{count} acknowledged writes"),
+            || async { (self.acked.lock().unwrap().len() >= count).then_some(()) },
+        )
+        .await;
+    }
+
+    /// Stops writing; answers every acknowledged write.
+    async fn stop(self) -> Vec<String> {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let acked = self.acked.clone();
+        self.task.await.unwrap();
+        let acked = acked.lock().unwrap().clone();
+        acked
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -138,16 +170,8 @@ async fn leader_killed_under_writes_loses_no_acknowledged_write_and_restart_keep
     let app_key = create_app(&client).await;
 
     // One writer, sequential writes; every acknowledged id is recorded.
-    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writer = write_users_until(client.clone(), app_key.clone(), acked.clone(), stop.clone());
-    let acked_count = || acked.lock().unwrap().len();
-    eventually(
-        Duration::from_secs(30),
-        "200 acknowledged writes",
-        || async { (acked_count() >= 200).then_some(()) },
-    )
-    .await;
+    let writer = UserWriter::start(client.clone(), app_key.clone());
+    writer.wait_for(200).await;
 
     let killed_at = Instant::now();
     cluster.kill(first.node_id);
@@ -161,14 +185,8 @@ async fn leader_killed_under_writes_loses_no_acknowledged_write_and_restart_keep
         "new leader after {election:?}"
     );
 
-    let before = acked_count();
-    eventually(Duration::from_secs(30), "writes to resume", || async {
-        (acked_count() >= before + 200).then_some(())
-    })
-    .await;
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    writer.await.unwrap();
-    let acked: Vec<String> = acked.lock().unwrap().clone();
+    writer.wait_for(writer.acked().len() + 200).await;
+    let acked = writer.stop().await;
 
     cluster.start(first.node_id);
     converge(&cluster, &client).await;
@@ -469,19 +487,11 @@ async fn a_backup_taken_under_writes_restores_into_a_new_area_with_every_acknowl
     let leader = source.wait_for_leader(0, Duration::from_secs(15)).await;
     let client = Arc::new(source.client());
     let app_key = create_app(&client).await;
-    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writer = write_users_until(client.clone(), app_key.clone(), acked.clone(), stop.clone());
-    let acked_count = || acked.lock().unwrap().len();
-    eventually(
-        Duration::from_secs(30),
-        "300 acknowledged writes",
-        || async { (acked_count() >= 300).then_some(()) },
-    )
-    .await;
+    let writer = UserWriter::start(client.clone(), app_key.clone());
+    writer.wait_for(300).await;
 
     // Asked of a follower, taken by the leader, while the writer goes on.
-    let acked_before: Vec<String> = acked.lock().unwrap().clone();
+    let acked_before = writer.acked();
     let follower = [1, 2, 3]
         .into_iter()
         .find(|&id| id != leader.node_id)
@@ -527,14 +537,9 @@ async fn a_backup_taken_under_writes_restores_into_a_new_area_with_every_acknowl
         users["bytes"].as_u64().unwrap() > users["records"].as_u64().unwrap() * 20,
         "{users}"
     );
-    eventually(
-        Duration::from_secs(30),
-        "writes after the backup",
-        || async { (acked_count() >= acked_before.len() + 100).then_some(()) },
-    )
-    .await;
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    writer.await.unwrap();
+    // Writes went on meanwhile.
+    writer.wait_for(acked_before.len() + 100).await;
+    writer.stop().await;
     // A directory holding a backup is not overwritten.
     let (ok, out) = cli(&backup_args(source.spec(leader.node_id).admin_url())).await;
     assert!(!ok && out.contains("already holds a backup"), "{out}");

@@ -11,9 +11,9 @@ use common::{binary, put_settings, synced, Api};
 use meridian_client::{codes, Connection};
 use meridian_cluster::admin::generate_credentials;
 use meridian_cluster::state::{
-    AppSettings, CallbackSettings, ChangePresence, Command, Conversation, CreateApp,
-    CreateChatrooms, Credentials, DeviceStatus, Envelope, JoinChatroom, MessageFlags, NewMessage,
-    Publish, QuitChatroom, SessionRecord, SetAppSettings,
+    AppSettings, CallbackSettings, ChangePresence, Command, CreateApp, CreateChatrooms,
+    Credentials, DeviceStatus, Envelope, JoinChatroom, NewMessage, Publish, QuitChatroom,
+    SessionRecord, SetAppSettings,
 };
 use meridian_cluster::ClusterClient;
 use meridian_proto::{ClientFrame, ServerFrame};
@@ -72,19 +72,7 @@ async fn area(nodes: u64, server: &AppServer, max_attempts: u32) -> (ProcessClus
 }
 
 async fn publish(client: &ClusterClient, app_key: &str, from: &str, to: &str, content: &str) {
-    let message = NewMessage {
-        conversation: Conversation::private(from, to, ""),
-        sender: from.into(),
-        recipient: Some(to.into()),
-        object_name: "RC:TxtMsg".into(),
-        content: content.into(),
-        flags: MessageFlags::builtin("RC:TxtMsg"),
-        push_content: None,
-        push_data: None,
-        verify_blacklist: false,
-        visible_to: Vec::new(),
-        sender_device: None,
-    };
+    let message = NewMessage::private_text(from, to, content);
     client
         .write_one(envelope(Command::Publish(Publish {
             app_key: app_key.into(),

@@ -16,11 +16,11 @@ use serde_json::json;
 use meridian_cluster::admin::generate_credentials;
 use meridian_cluster::state::{
     AppLimits, Command, Conversation, CreateApp, Envelope, HistoryPage, ImportMessages,
-    ImportedMessage, MessageFlags, NewMessage, Publish, Query, QueryOutput, SetAppLimits,
+    ImportedMessage, NewMessage, Publish, Query, QueryOutput, SetAppLimits,
 };
 use meridian_cluster::ClusterClient;
 use meridian_regions::AreaCode;
-use meridian_testkit::{eventually, ClusterOptions, DevDeployment, ProcessCluster, OPERATOR_TOKEN};
+use meridian_testkit::{eventually, ClusterOptions, DevDeployment, ProcessCluster};
 
 const DAY_MS: u64 = 24 * 3600 * 1000;
 
@@ -58,43 +58,6 @@ fn history_of(app_key: &str, conversation: &Conversation) -> Query {
             sender: None,
         },
     }
-}
-
-fn private_text(from: &str, to: &str, content: &str) -> NewMessage {
-    NewMessage {
-        conversation: Conversation::private(from, to, ""),
-        sender: from.into(),
-        recipient: Some(to.into()),
-        object_name: "RC:TxtMsg".into(),
-        content: content.into(),
-        flags: MessageFlags::builtin("RC:TxtMsg"),
-        push_content: None,
-        push_data: None,
-        verify_blacklist: false,
-        visible_to: Vec::new(),
-        sender_device: None,
-    }
-}
-
-async fn admin_call(
-    cluster: &ProcessCluster,
-    method: &str,
-    path: &str,
-    body: Option<serde_json::Value>,
-) -> serde_json::Value {
-    let url = format!("{}{path}", cluster.spec(1).admin_url());
-    let body = body.map(|b| b.to_string());
-    let answer = meridian_rpc::http::request(
-        method,
-        &url,
-        Some(OPERATOR_TOKEN),
-        body.as_deref().map(str::as_bytes),
-        Duration::from_secs(10),
-    )
-    .await
-    .expect("admin call");
-    assert_eq!(answer.status, 200, "{}", answer.text());
-    serde_json::from_slice(&answer.body).expect("json")
 }
 
 // covers: LIFE-01, PRV-04, LIFE-02
@@ -151,23 +114,24 @@ async fn expired_history_and_an_erased_users_messages_leave_every_replica_and_th
         Command::Publish(Publish {
             app_key: app_key.clone(),
             messages: vec![
-                private_text("alice", "bob", "now"),
-                private_text("dave", "alice", "from dave"),
-                private_text("alice", "dave", "to dave"),
-                private_text("dave", "alice", "dave again"),
+                NewMessage::private_text("alice", "bob", "now"),
+                NewMessage::private_text("dave", "alice", "from dave"),
+                NewMessage::private_text("alice", "dave", "to dave"),
+                NewMessage::private_text("dave", "alice", "dave again"),
             ],
         }),
     )
     .await;
     let erasing = format!("/admin/v1/apps/{app_key}/users/erasing");
-    let erased = admin_call(
-        &cluster,
-        "POST",
-        &format!("/admin/v1/apps/{app_key}/users/erase"),
-        Some(json!({"userIds": ["dave"], "sentMessages": true})),
-    )
-    .await;
-    assert_eq!(erased["erased"], json!(["dave"]));
+    let erase = json!({"userIds": ["dave"], "sentMessages": true});
+    let (status, erased) = cluster
+        .admin(
+            "POST",
+            &format!("/admin/v1/apps/{app_key}/users/erase"),
+            Some(erase),
+        )
+        .await;
+    assert_eq!((status, &erased["erased"]), (200, &json!(["dave"])));
 
     // Within a few sweeps, every replica's history of alice and bob holds only "now".
     for id in cluster.running_ids() {
@@ -201,7 +165,7 @@ async fn expired_history_and_an_erased_users_messages_leave_every_replica_and_th
     }
     // The sweep went through every message once: dave's erasure is done.
     eventually(Duration::from_secs(30), "the erasure to finish", || async {
-        let pending = admin_call(&cluster, "GET", &erasing, None).await;
+        let (_, pending) = cluster.admin("GET", &erasing, None).await;
         (pending["users"] == json!([])).then_some(())
     })
     .await;

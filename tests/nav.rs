@@ -431,18 +431,7 @@ async fn edges_are_discovered_through_dns_srv() {
 }
 
 async fn admin(area: &Area, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let url = format!("{}{path}", area.cluster.nodes[0].admin_url());
-    let body = body.map(|b| b.to_string());
-    let answer = meridian_rpc::http::request(
-        method,
-        &url,
-        Some(OPERATOR_TOKEN),
-        body.as_deref().map(str::as_bytes),
-        Duration::from_secs(10),
-    )
-    .await
-    .unwrap();
-    (answer.status, json(&answer.body))
+    area.cluster.admin(method, path, body).await
 }
 
 /// What `/v1/nav` answers for SG: its edges (sorted) and API hosts.

@@ -19,8 +19,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use meridian_cluster::state::{
-    AppSettings, CallbackSettings, Command, Conversation, Envelope, MessageFlags, NewMessage,
-    Publish, SetAppSettings,
+    AppSettings, CallbackSettings, Command, Envelope, NewMessage, Publish, SetAppSettings,
 };
 use meridian_regions::AreaCode;
 use serde_json::json;
@@ -139,19 +138,8 @@ async fn measure(
             for n in 0..count {
                 let c = (writer + n * writers) % conversations;
                 let (from, to) = (format!("u{c}a"), format!("u{c}b"));
-                let message = NewMessage {
-                    conversation: Conversation::private(&from, &to, ""),
-                    sender: from.clone(),
-                    recipient: Some(to),
-                    object_name: "RC:TxtMsg".into(),
-                    content: format!(r#"{{"content":"m{n}"}}"#),
-                    flags: MessageFlags::builtin("RC:TxtMsg"),
-                    push_content: None,
-                    push_data: None,
-                    verify_blacklist: false,
-                    visible_to: Vec::new(),
-                    sender_device: None,
-                };
+                let content = format!(r#"{{"content":"m{n}"}}"#);
+                let message = NewMessage::private_text(&from, &to, &content);
                 let publish = Command::Publish(Publish {
                     app_key: app_key.clone(),
                     messages: vec![message],

@@ -333,6 +333,29 @@ impl ProcessCluster {
         }
     }
 
+    /// Calls the operator admin API on the first node: the status, and the JSON answer
+    /// (`Null` when it is not JSON).
+    pub async fn admin(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let url = format!("{}{path}", self.nodes[0].admin_url());
+        let body = body.map(|b| b.to_string());
+        let answer = meridian_rpc::http::request(
+            method,
+            &url,
+            Some(OPERATOR_TOKEN),
+            body.as_deref().map(str::as_bytes),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("admin call");
+        let value = serde_json::from_slice(&answer.body).unwrap_or(serde_json::Value::Null);
+        (answer.status, value)
+    }
+
     /// The value of an unlabelled-or-area-labelled metric on node `id`.
     pub async fn metric(&self, id: u64, name: &str) -> Option<f64> {
         let url = format!("{}/metrics", self.spec(id).admin_url());

@@ -100,8 +100,10 @@ struct AppCursors {
 pub(super) async fn expired_history(core: Arc<NodeCore>, stop: impl Future<Output = ()>) {
     let sweep = Mutex::new(RetentionSweep::default());
     let day_ms = core.config.retention_day_ms.max(1);
-    every(core, RETENTION_SWEEP_EVERY, stop, move |local, apps| {
+    every_until_caught_up(core, RETENTION_SWEEP_EVERY, stop, move |local, apps| {
         let now_ms = meridian_clock::now_ms();
+        // A full batch found: more is likely due, so the next round comes at once.
+        let mut behind = false;
         let mut sweep = sweep.lock().unwrap_or_else(|e| e.into_inner());
         let keys: Vec<String> = app_keys(apps).collect();
         let start = sweep.first_app % keys.len().max(1);
@@ -119,6 +121,12 @@ pub(super) async fn expired_history(core: Arc<NodeCore>, stop: impl Future<Outpu
             {
                 budget -= found.conversations.min(budget);
                 cursors.history = found.next;
+                let messages: u64 = found
+                    .ranges
+                    .iter()
+                    .map(|r| r.last_seq + 1 - r.first_seq)
+                    .sum();
+                behind |= messages >= state::EXPIRE_BATCH * 9 / 10;
                 if !found.ranges.is_empty() {
                     commands.push(Command::ExpireHistory(state::ExpireHistory {
                         app_key: app_key.clone(),
@@ -131,6 +139,7 @@ pub(super) async fn expired_history(core: Arc<NodeCore>, stop: impl Future<Outpu
             {
                 budget -= found.looked_at.min(budget);
                 cursors.inbox = found.next;
+                behind |= found.entries.len() as u64 == state::EXPIRE_BATCH;
                 if !found.entries.is_empty() {
                     commands.push(Command::TrimInboxes(state::TrimInboxes {
                         app_key: app_key.clone(),
@@ -151,7 +160,7 @@ pub(super) async fn expired_history(core: Arc<NodeCore>, stop: impl Future<Outpu
             }
         }
         sweep.first_app = start + looked_at;
-        commands
+        (commands, behind)
     })
     .await
 }
@@ -217,13 +226,32 @@ async fn every(
     stop: impl Future<Output = ()>,
     commands: impl Fn(&sled::Tree, &[App]) -> Vec<Command>,
 ) {
+    every_until_caught_up(core, period, stop, |local, apps| {
+        (commands(local, apps), false)
+    })
+    .await
+}
+
+/// As [`every`], but a round that says more is due (a backlog) is followed by the next
+/// as soon as its proposal is applied, so a backlog is worked off at the pace Raft
+/// applies it; caught up, it goes back to one round per `period`.
+async fn every_until_caught_up(
+    core: Arc<NodeCore>,
+    period: Duration,
+    stop: impl Future<Output = ()>,
+    round: impl Fn(&sled::Tree, &[App]) -> (Vec<Command>, bool),
+) {
     let mut ticks = tokio::time::interval(period);
+    let mut behind = false;
     tokio::pin!(stop);
     loop {
-        tokio::select! {
-            _ = ticks.tick() => {}
-            _ = &mut stop => return,
+        if !behind {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                _ = &mut stop => return,
+            }
         }
+        behind = false;
         if !core.raft.is_leader() {
             continue;
         }
@@ -232,7 +260,8 @@ async fn every(
             Ok(state::QueryOutput::Apps(apps)) => apps,
             _ => continue,
         };
-        let envelopes: Vec<state::Envelope> = commands(local, &apps)
+        let (commands, more) = round(local, &apps);
+        let envelopes: Vec<state::Envelope> = commands
             .into_iter()
             .map(|command| state::Envelope {
                 area: core.config.area,
@@ -242,8 +271,11 @@ async fn every(
         if envelopes.is_empty() {
             continue;
         }
-        if let Err(e) = core.writer.write(envelopes).await {
-            tracing::debug!(error = ?e, period = ?period, "a timed proposal was not committed");
+        match core.writer.write(envelopes).await {
+            Ok(_) => behind = more,
+            Err(e) => {
+                tracing::debug!(error = ?e, period = ?period, "a timed proposal was not committed")
+            }
         }
     }
 }

@@ -82,6 +82,26 @@ pub struct NewMessage {
     pub sender_device: Option<ClientOrigin>,
 }
 
+impl NewMessage {
+    /// An `RC:TxtMsg` from `from` to `to` as the app server sends it: no push text, no
+    /// blacklist check.
+    pub fn private_text(from: &str, to: &str, content: &str) -> Self {
+        Self {
+            conversation: Conversation::private(from, to, ""),
+            sender: from.into(),
+            recipient: Some(to.into()),
+            object_name: "RC:TxtMsg".into(),
+            content: content.into(),
+            flags: MessageFlags::builtin("RC:TxtMsg"),
+            push_content: None,
+            push_data: None,
+            verify_blacklist: false,
+            visible_to: Vec::new(),
+            sender_device: None,
+        }
+    }
+}
+
 /// A message sent by a client session: its device, and the id that makes retries of the
 /// same send idempotent. Client sends also obey memberships and mutes, which the Server
 /// API (acting for the app server) does not.

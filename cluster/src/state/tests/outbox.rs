@@ -22,6 +22,22 @@ fn set_callbacks(tree: &sled::Tree, app_key: &str, callbacks: CallbackSettings) 
     .unwrap();
 }
 
+/// An app whose messages are all routed, each callback tried `max_attempts` times.
+fn routing_app(max_attempts: u32) -> (tempfile::TempDir, sled::Tree) {
+    let (dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    set_callbacks(
+        &tree,
+        "prodkey001",
+        CallbackSettings {
+            routing_url: Some("http://127.0.0.1:9/route".into()),
+            max_attempts,
+            ..CallbackSettings::default()
+        },
+    );
+    (dir, tree)
+}
+
 fn dead_letters(tree: &sled::Tree, app_key: &str) -> Vec<Job> {
     let dead = Query::DeadLetters {
         app_key: app_key.into(),
@@ -88,17 +104,7 @@ fn routed_messages_wait_in_the_outbox_in_lanes_until_delivered() {
 
 #[test]
 fn failed_callbacks_back_off_then_become_dead_letters_that_can_be_retried() {
-    let (_dir, tree) = tree();
-    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
-    set_callbacks(
-        &tree,
-        "prodkey001",
-        CallbackSettings {
-            routing_url: Some("http://127.0.0.1:9/route".into()),
-            max_attempts: 2,
-            ..CallbackSettings::default()
-        },
-    );
+    let (_dir, tree) = routing_app(2);
     publish(&tree, vec![private_text("ann", "bob", "one")]).unwrap();
     let id = outbox(&tree).0[0].id;
     let fail = || {
@@ -277,17 +283,7 @@ fn an_undecodable_job_is_skipped_and_an_unknown_session_end_is_not_reported() {
 // covers: LIFE-01
 #[test]
 fn dead_letters_are_dropped_after_their_keep_and_newer_ones_stay() {
-    let (_dir, tree) = tree();
-    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
-    set_callbacks(
-        &tree,
-        "prodkey001",
-        CallbackSettings {
-            routing_url: Some("http://127.0.0.1:9/route".into()),
-            max_attempts: 1,
-            ..CallbackSettings::default()
-        },
-    );
+    let (_dir, tree) = routing_app(1);
     publish(&tree, vec![private_text("ann", "bob", "one")]).unwrap();
     publish(&tree, vec![private_text("ann", "bob", "two")]).unwrap();
     let ids: Vec<u64> = outbox(&tree).0.iter().map(|job| job.id).collect();
