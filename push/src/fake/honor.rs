@@ -20,11 +20,8 @@ pub struct HonorState {
 struct HonorBook {
     /// Client id → (client secret, app id).
     clients: HashMap<String, (String, String)>,
-    /// Access tokens in force → app id.
-    access_tokens: HashMap<String, String>,
-    /// Tokens that were in force: answered 80200003 rather than 80200001.
-    expired: HashSet<String>,
-    tokens_issued: usize,
+    /// Tokens that expired are answered 80200003 rather than 80200001.
+    tokens: AccessTokens,
 }
 
 fn honor_answer(
@@ -76,13 +73,11 @@ impl VendorFake<HonorState> {
 
     /// Every access token issued so far is answered 80200003 (expired) from now on.
     pub fn expire_access_tokens(&self) {
-        let mut book = lock(&self.state.book);
-        let expired: Vec<String> = book.access_tokens.drain().map(|(t, _)| t).collect();
-        book.expired.extend(expired);
+        lock(&self.state.book).tokens.expire_all();
     }
 
     pub fn tokens_issued(&self) -> usize {
-        lock(&self.state.book).tokens_issued
+        lock(&self.state.book).tokens.issued()
     }
 }
 
@@ -136,8 +131,7 @@ impl HonorState {
             None => return oauth_error("invalid_client", "Invalid client credentials"),
         };
         let access_token = format!("CF3{}", random_string(40, UPPER_ALNUM));
-        book.access_tokens.insert(access_token.clone(), app_id);
-        book.tokens_issued += 1;
+        book.tokens.issue(access_token.clone(), app_id);
         json_response(
             StatusCode::OK,
             json!({"access_token": access_token, "expires_in": 3600, "token_type": "Bearer"}),
@@ -148,9 +142,9 @@ impl HonorState {
         {
             let book = lock(&self.book);
             let token = bearer(parts).unwrap_or_default();
-            match book.access_tokens.get(token) {
-                Some(owner) if owner == app_id => {}
-                _ if book.expired.contains(token) => {
+            match book.tokens.check(token, app_id) {
+                TokenCheck::Valid => {}
+                TokenCheck::Expired => {
                     let status = StatusCode::UNAUTHORIZED;
                     return honor_answer(
                         status,
@@ -159,7 +153,7 @@ impl HonorState {
                         Value::Null,
                     );
                 }
-                _ => {
+                TokenCheck::Unknown => {
                     let status = StatusCode::UNAUTHORIZED;
                     return honor_answer(status, AUTH_ERROR, "authentication error", Value::Null);
                 }

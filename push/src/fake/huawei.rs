@@ -18,11 +18,8 @@ pub struct HuaweiState {
 struct HuaweiBook {
     /// App id → app secret.
     apps: HashMap<String, String>,
-    /// Access tokens in force → app id.
-    access_tokens: HashMap<String, String>,
-    /// Tokens that were in force: answered 80200003 rather than 80200001.
-    expired: HashSet<String>,
-    tokens_issued: usize,
+    /// Tokens that expired are answered 80200003 rather than 80200001.
+    tokens: AccessTokens,
 }
 
 fn push_kit(status: StatusCode, code: &str, msg: &str) -> Response<Full<Bytes>> {
@@ -66,13 +63,11 @@ impl VendorFake<HuaweiState> {
 
     /// Every access token issued so far is answered 80200003 (expired) from now on.
     pub fn expire_access_tokens(&self) {
-        let mut book = lock(&self.state.book);
-        let expired: Vec<String> = book.access_tokens.drain().map(|(t, _)| t).collect();
-        book.expired.extend(expired);
+        lock(&self.state.book).tokens.expire_all();
     }
 
     pub fn tokens_issued(&self) -> usize {
-        lock(&self.state.book).tokens_issued
+        lock(&self.state.book).tokens.issued()
     }
 }
 
@@ -126,9 +121,7 @@ impl HuaweiState {
             Some(_) => {}
         }
         let access_token = format!("DQEBA{}", random_string(40, UPPER_ALNUM));
-        book.access_tokens
-            .insert(access_token.clone(), client_id.clone());
-        book.tokens_issued += 1;
+        book.tokens.issue(access_token.clone(), client_id.clone());
         json_response(
             StatusCode::OK,
             json!({"access_token": access_token, "expires_in": 3600, "token_type": "Bearer"}),
@@ -139,16 +132,16 @@ impl HuaweiState {
         {
             let book = lock(&self.book);
             let token = bearer(parts).unwrap_or_default();
-            match book.access_tokens.get(token) {
-                Some(owner) if owner == app_id => {}
-                _ if book.expired.contains(token) => {
+            match book.tokens.check(token, app_id) {
+                TokenCheck::Valid => {}
+                TokenCheck::Expired => {
                     return push_kit(
                         StatusCode::UNAUTHORIZED,
                         TOKEN_EXPIRED,
                         "Oauth Token expired",
                     )
                 }
-                _ => {
+                TokenCheck::Unknown => {
                     return push_kit(
                         StatusCode::UNAUTHORIZED,
                         AUTH_ERROR,

@@ -81,6 +81,7 @@ pub use honor::{FakeHonor, HonorState};
 pub use huawei::{FakeHuawei, HuaweiState};
 pub use meizu::{FakeMeizu, MeizuState};
 pub use oppo::{FakeOppo, OppoState};
+use vendor::{AccessTokens, TokenCheck};
 pub use vendor::{Shared, VendorFake, VendorState};
 pub use vivo::{FakeVivo, VivoState};
 pub use webhook::FakeWebhook;

@@ -80,3 +80,45 @@ impl<S: VendorState> VendorFake<S> {
         self.state.shared().recorder.wait_for(n, timeout).await
     }
 }
+
+/// The access tokens a vendor fake's OAuth endpoint issued: those in force (with the app
+/// each is for) and those expired, which the vendors answer with their own code.
+#[derive(Default)]
+pub(super) struct AccessTokens {
+    in_force: HashMap<String, String>,
+    expired: HashSet<String>,
+    issued: usize,
+}
+
+/// What a send's bearer token is worth.
+pub(super) enum TokenCheck {
+    Valid,
+    Expired,
+    Unknown,
+}
+
+impl AccessTokens {
+    pub(super) fn issue(&mut self, token: String, app_id: String) {
+        self.in_force.insert(token, app_id);
+        self.issued += 1;
+    }
+
+    /// Every token in force expires.
+    pub(super) fn expire_all(&mut self) {
+        self.expired
+            .extend(self.in_force.drain().map(|(token, _)| token));
+    }
+
+    pub(super) fn issued(&self) -> usize {
+        self.issued
+    }
+
+    /// Whether `token` may send for `app_id`.
+    pub(super) fn check(&self, token: &str, app_id: &str) -> TokenCheck {
+        match self.in_force.get(token) {
+            Some(owner) if owner == app_id => TokenCheck::Valid,
+            _ if self.expired.contains(token) => TokenCheck::Expired,
+            _ => TokenCheck::Unknown,
+        }
+    }
+}
