@@ -252,6 +252,9 @@ struct DevArgs {
     /// to watch history, inboxes and disk stay bounded in minutes.
     #[arg(long, default_value_t = meridian_cluster::state::DAY_MS, env = "MERIDIAN_DEV_RETENTION_DAY_MS")]
     retention_day_ms: u64,
+    /// The JavaScript SDK's build the web demo is served from (`npm run build` in sdk/js).
+    #[arg(long, default_value_os_t = meridian_dev::demo_site::default_dir(), env = "MERIDIAN_DEV_DEMO_DIR")]
+    demo_dir: std::path::PathBuf,
     /// Enforce the Server API's per-app rate limits (`false` for benchmarks that measure
     /// the pipeline rather than the limiter).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -367,6 +370,7 @@ async fn dev(args: DevArgs, logs: StartingLogs) -> anyhow::Result<()> {
         outbound_ca_files: args.outbound_ca_files,
         file_sweep_ms: args.file_sweep_ms,
         retention_day_ms: args.retention_day_ms,
+        demo_dir: args.demo_dir,
         sessions: meridian_edge::SessionSettings {
             offline_window_secs: args.offline_window_secs,
             sends_per_second: args.sends_per_second,

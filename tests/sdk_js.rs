@@ -3,7 +3,8 @@
 //! `meridian dev` processes from the binary built here: every client frame, typed errors,
 //! nav fallback, 2,000 messages across a drain and a crash with none lost or repeated,
 //! 1,000 across two leader kills (the area as separate processes), and the SDK in a real
-//! chromium (nav across origins, IndexedDB resume after a reload).
+//! chromium (nav across origins, IndexedDB resume after a reload), and the web chat demo
+//! driven like a person through its page in two browser contexts.
 //! `scripts/test` installs Node.js, npm and chromium; this test runs `npm ci` when the
 //! packages are missing or older than the lock file.
 
@@ -46,14 +47,15 @@ fn summary(tap: &str, key: &str) -> usize {
         .sum()
 }
 
-// covers: WEB-01, WEB-02, WEB-03
+// covers: WEB-01, WEB-02, WEB-03, WEB-04, WEB-05
 #[test]
 fn the_js_sdk_type_checks_and_passes_its_node_tests_against_meridian_dev() {
     let dir = sdk_dir();
     common::npm_install(&dir);
     // A clean build: compiled files of removed tests must not run.
     let _ = std::fs::remove_dir_all(dir.join("dist"));
-    run("npx", &["tsc", "-p", "."]);
+    // tsc, and the demo page's HTML and CSS beside its compiled script.
+    run("npm", &["run", "build"]);
 
     let mut files: Vec<String> = std::fs::read_dir(dir.join("dist/test"))
         .expect("tsc wrote dist/test")
@@ -82,5 +84,5 @@ fn the_js_sdk_type_checks_and_passes_its_node_tests_against_meridian_dev() {
         assert_eq!(summary(&tap, "fail"), 0, "{file}:\n{tap}");
     }
     println!("sdk/js: {passed} passed, {failed} failed");
-    assert!(passed >= 22, "only {passed} tests ran");
+    assert!(passed >= 23, "only {passed} tests ran");
 }

@@ -29,6 +29,9 @@ pub struct Endpoints {
     pub areas: BTreeMap<String, AreaEndpoints>,
     /// Every process's `/metrics` URL.
     pub metrics: Vec<String>,
+    /// The web demo's page (absent from files written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demo: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -2,6 +2,7 @@
 //! requested area with its cluster and edge, a primary and a backup nav, demo apps, and
 //! `<data-dir>/endpoints.json` describing it all.
 
+pub mod demo_site;
 pub mod endpoints;
 pub mod prometheus_config;
 
@@ -20,6 +21,7 @@ use meridian_nav::{Nav, NavArea, NavConfig, NavRole};
 use meridian_regions::{AreaCode, Catalog, SeedPeer};
 use serde::{Deserialize, Serialize};
 
+use demo_site::{DemoArea, DemoSite};
 use endpoints::{
     endpoints_path, AppCredentials, AreaEndpoints, EdgeEndpoints, Endpoints, MediaEndpoints,
     NodeEndpoints,
@@ -41,6 +43,8 @@ pub struct DevOptions {
     pub file_sweep_ms: u64,
     /// How long a day of retention lasts (see `NodeConfig::retention_day_ms`).
     pub retention_day_ms: u64,
+    /// The JavaScript SDK's build (`sdk/js/dist`) the web demo is served from.
+    pub demo_dir: PathBuf,
 }
 
 const DEMO_APP: &str = "demo";
@@ -137,6 +141,7 @@ struct AreaDeployment {
 pub struct Deployment {
     navs: Vec<(NavRole, Nav)>,
     areas: Vec<AreaDeployment>,
+    demo_site: Option<DemoSite>,
     layout: Layout,
     data_dir: PathBuf,
 }
@@ -171,6 +176,8 @@ impl Deployment {
         for plan in &mut plans {
             plan.media_ports = (ports.next()?, ports.next()?);
         }
+        // The web demo's port comes after those, for the same reason.
+        let demo_port = ports.next()?;
         // Both navs answer for every area (one PoP serving all of them).
         let nav_urls: Vec<String> = nav_ports
             .iter()
@@ -301,10 +308,18 @@ impl Deployment {
         let mut deployment = Self {
             navs,
             areas,
+            demo_site: None,
             layout,
             data_dir: options.data_dir,
         };
         deployment.ensure_demo_apps().await?;
+        let demo_areas = deployment.demo_areas();
+        let navs = deployment.endpoints().nav;
+        deployment.demo_site = Some(
+            DemoSite::start(&local(demo_port), options.demo_dir, demo_areas, navs)
+                .await
+                .context("web demo")?,
+        );
         deployment.write_endpoints()?;
         Ok(deployment)
     }
@@ -340,6 +355,20 @@ impl Deployment {
             area.demo = Some(demo);
         }
         Ok(())
+    }
+
+    /// Each area's dev app, for the web demo's token helper.
+    fn demo_areas(&self) -> Vec<DemoArea> {
+        self.areas
+            .iter()
+            .filter_map(|area| {
+                Some(DemoArea {
+                    area: area.area.to_string(),
+                    api: format!("http://{}", area.edge.public_addr()),
+                    app: credentials(area.demo.as_ref()?, AppEnv::Dev),
+                })
+            })
+            .collect()
     }
 
     /// What endpoints.json holds.
@@ -380,16 +409,7 @@ impl Deployment {
             let apps: Vec<AppCredentials> = area
                 .demo
                 .iter()
-                .flat_map(|app| {
-                    [AppEnv::Dev, AppEnv::Prod].map(|env| {
-                        let creds = app.credentials(env);
-                        AppCredentials {
-                            env: env.as_str().into(),
-                            app_key: creds.app_key.clone(),
-                            app_secret: creds.app_secret.clone(),
-                        }
-                    })
-                })
+                .flat_map(|app| [AppEnv::Dev, AppEnv::Prod].map(|env| credentials(app, env)))
                 .collect();
             let media = MediaEndpoints {
                 url: format!("http://{}", area.media.public_addr()),
@@ -412,6 +432,7 @@ impl Deployment {
             operator_token: self.layout.operator_token.clone(),
             areas,
             metrics,
+            demo: self.demo_site.as_ref().map(DemoSite::url),
         }
     }
 
@@ -473,6 +494,9 @@ impl Deployment {
                 prod
             ));
         }
+        if let Some(site) = &self.demo_site {
+            out.push_str(&format!("web demo: {}\n", site.url()));
+        }
         out.push_str(&format!(
             "endpoints: {}  (operator token and app secrets are in it)\n",
             endpoints_path(&self.data_dir).display()
@@ -481,6 +505,9 @@ impl Deployment {
     }
 
     pub async fn shutdown(self) {
+        if let Some(site) = self.demo_site {
+            site.shutdown().await;
+        }
         for (_, nav) in self.navs {
             nav.shutdown().await;
         }
@@ -491,5 +518,15 @@ impl Deployment {
                 node.shutdown().await;
             }
         }
+    }
+}
+
+/// The credentials of `app`'s environment `env`, as endpoints.json lists them.
+fn credentials(app: &App, env: AppEnv) -> AppCredentials {
+    let creds = app.credentials(env);
+    AppCredentials {
+        env: env.as_str().into(),
+        app_key: creds.app_key.clone(),
+        app_secret: creds.app_secret.clone(),
     }
 }

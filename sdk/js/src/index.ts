@@ -13,4 +13,5 @@ export type {
 export * from "./errors.js";
 export { Navigator, NavUnreachableError, splitToken, type Route } from "./nav.js";
 export * from "./protocol.js";
+export { byPinThenRecency, conversationKey, LocalArchive, searchableText } from "./archive.js";
 export { IndexedDbStore, MemoryStore, type KeyValueStore } from "./store.js";

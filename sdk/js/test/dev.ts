@@ -15,6 +15,8 @@ import { MeridianClient, type ClientOptions, type Message } from "../src/index.j
 export interface Endpoints {
   nav: string[];
   operatorToken: string;
+  /** The web demo's page. */
+  demo?: string;
   areas: Record<
     string,
     {

@@ -1,0 +1,226 @@
+// The web chat demo (sdk/js/demo) as a person uses it, in Debian's chromium: two browser
+// contexts sign in as alice and bob on the page `meridian dev` serves, and chat through
+// its form fields and buttons only: a message typed by one appears for the other, the
+// unread badge rises and clears on read, typing and read receipts show, recall removes a
+// message on both sides, a group message shows "read by 1". Then the whole dev process
+// (edge, nav, node) is killed mid-chat: what alice types meanwhile waits as "sending",
+// bob's reloaded page shows its conversations and messages from IndexedDB and searches
+// them with nothing reachable, and once the process is back both pages reconnect by
+// themselves and the message arrives once. Screenshots go to dist/screenshots (or
+// DEMO_SCREENSHOTS).
+// covers: WEB-04, WEB-05
+
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { createServer, request as httpRequest, type Server } from "node:http";
+import { dirname, join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+import puppeteer, { type Browser, type Page } from "puppeteer-core";
+
+import { Dev } from "./dev.js";
+
+const SCREENSHOTS =
+  process.env.DEMO_SCREENSHOTS ?? join(dirname(fileURLToPath(import.meta.url)), "..", "screenshots");
+
+/**
+ * The page's host, as a CDN would be: every GET is fetched from the dev process and kept,
+ * and served from what was kept while the process is down (so a page can reload then);
+ * POSTs (the token helper) pass through. One origin throughout, so IndexedDB stays.
+ */
+async function servePage(upstream: URL): Promise<{ server: Server; origin: string }> {
+  const kept = new Map<string, { status: number; type: string; body: Buffer }>();
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const forward = httpRequest(
+        { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers },
+        (answer) => {
+          const body: Buffer[] = [];
+          answer.on("data", (c: Buffer) => body.push(c));
+          answer.on("end", () => {
+            const entry = {
+              status: answer.statusCode ?? 502,
+              type: String(answer.headers["content-type"] ?? ""),
+              body: Buffer.concat(body),
+            };
+            if (req.method === "GET" && entry.status === 200) kept.set(req.url ?? "", entry);
+            res.writeHead(entry.status, { "Content-Type": entry.type, ...(answer.headers.location && { Location: answer.headers.location }) }).end(entry.body);
+          });
+        },
+      );
+      forward.on("error", () => {
+        const entry = req.method === "GET" ? kept.get(req.url ?? "") : undefined;
+        if (entry) res.writeHead(entry.status, { "Content-Type": entry.type }).end(entry.body);
+        else res.writeHead(502).end();
+      });
+      forward.end(Buffer.concat(chunks));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  return { server, origin: `http://127.0.0.1:${port}` };
+}
+
+/** The texts of the open conversation's rows, as the page shows them. */
+function rows(page: Page): Promise<{ uid: string; own: boolean; text: string; status: string }[]> {
+  return page.$$eval("#messages li", (lis) =>
+    lis.map((li) => ({
+      uid: (li as HTMLElement).dataset.uid ?? "",
+      own: (li as HTMLElement).dataset.own === "true",
+      text: li.querySelector(".text")?.textContent ?? "",
+      status: li.querySelector(".status")?.textContent ?? "",
+    })),
+  );
+}
+
+/** Waits until `selector` matches an element whose text is `text`. */
+async function waitForText(page: Page, selector: string, text: string, timeout = 15_000): Promise<void> {
+  await page.waitForFunction(
+    (selector, text) => Array.from(document.querySelectorAll(selector)).some((e) => e.textContent === text),
+    { timeout },
+    selector,
+    text,
+  );
+}
+
+async function signIn(page: Page, origin: string, userId: string): Promise<void> {
+  await page.goto(`${origin}/`);
+  await page.waitForSelector("#signin:not([hidden]) #area option");
+  await page.type("#user", userId);
+  await page.click("#signin-button");
+  await page.waitForSelector('#state[data-state="connected"]');
+  assert.equal(await page.$eval("#me", (e) => e.textContent), userId);
+}
+
+async function open(page: Page, type: "1" | "3", target: string): Promise<void> {
+  await page.select("#open-type", type);
+  await page.$eval("#open-target", (e) => ((e as HTMLInputElement).value = ""));
+  await page.type("#open-target", target);
+  await page.click("#open-button");
+  await page.waitForSelector(`#conversations li.open[data-target="${target}"], #chat-title`);
+}
+
+async function say(page: Page, text: string): Promise<void> {
+  await page.type("#text", text);
+  await page.keyboard.press("Enter");
+}
+
+describe("the web chat demo in chromium", () => {
+  let dev: Dev;
+  let browser: Browser;
+  let site: { server: Server; origin: string };
+  const errors: string[] = [];
+
+  before(async () => {
+    dev = await Dev.start("SG", ["--nodes", "1", "--sends-per-second", "1000"]);
+    assert.ok(dev.endpoints.demo, "endpoints.json names the demo page");
+    site = await servePage(new URL(dev.endpoints.demo));
+    browser = await puppeteer.launch({
+      executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+      headless: true,
+      protocolTimeout: 60_000,
+      args: process.getuid?.() === 0 ? ["--no-sandbox"] : [],
+    });
+    mkdirSync(SCREENSHOTS, { recursive: true });
+  });
+
+  after(async () => {
+    await browser?.close();
+    site?.server.close();
+    await dev?.dispose();
+  });
+
+  test("two people chat, read, recall, and ride out a crash of the service", async () => {
+    const [alice, bob] = await Promise.all(
+      [0, 1].map(async () => {
+        const page = await (await browser.createBrowserContext()).newPage();
+        page.on("pageerror", (e) => errors.push(String(e)));
+        return page;
+      }),
+    );
+    await signIn(alice, site.origin, "alice");
+    await signIn(bob, site.origin, "bob");
+
+    // alice writes; bob's list shows the conversation with one unread.
+    await open(alice, "1", "bob");
+    await say(alice, "hello bob");
+    await waitForText(alice, "#messages li .status", "sent");
+    const bobsEntry = '#conversations li[data-key="1/alice/"]';
+    await waitForText(bob, `${bobsEntry} .unread`, "1");
+    assert.equal(await bob.$eval(`${bobsEntry} .preview`, (e) => e.textContent), "hello bob");
+
+    // bob opens it: the badge clears, and alice sees her message read.
+    await bob.click(bobsEntry);
+    await waitForText(bob, "#messages li .text", "hello bob");
+    await bob.waitForFunction((s) => document.querySelector(s)?.textContent === "", {}, `${bobsEntry} .unread`);
+    await waitForText(alice, "#messages li .status", "read");
+
+    // bob types: alice sees it; then his answer arrives.
+    await bob.type("#text", "hi");
+    await waitForText(alice, "#typing", "bob is typing…");
+    await bob.type("#text", " alice");
+    await bob.keyboard.press("Enter");
+    await waitForText(alice, "#messages li .text", "hi alice");
+    assert.equal(await alice.$eval("#typing", (e) => e.textContent), "", "a message ends typing");
+    await alice.screenshot({ path: join(SCREENSHOTS, "private-chat.png") });
+
+    // alice recalls her first message: gone on both sides.
+    await alice.click('#messages li[data-own="true"] .recall');
+    await waitForText(alice, "#messages li.recalled .text", "message recalled");
+    await waitForText(bob, "#messages li.recalled .text", "message recalled");
+
+    // A group: bob is in it first, so alice's message is read by one member.
+    await open(bob, "3", "team");
+    await open(alice, "3", "team");
+    await say(alice, "to the team");
+    await waitForText(bob, "#messages li .text", "to the team");
+    await waitForText(alice, "#messages li .status", "read by 1");
+    await alice.screenshot({ path: join(SCREENSHOTS, "group-read-by.png") });
+
+    // Back to the private chat; the service dies mid-chat.
+    await alice.click('#conversations li[data-key="1/bob/"]');
+    await waitForText(alice, "#messages li .text", "hi alice");
+    await dev.stop("SIGKILL");
+    await alice.waitForSelector('#state:not([data-state="connected"])');
+    await say(alice, "typed while down");
+    await waitForText(alice, "#messages li .status", "sending");
+
+    // bob reloads with nothing reachable: his conversations and messages are local.
+    await bob.reload();
+    await bob.waitForFunction(() => document.body.dataset.archive === "shown");
+    assert.notEqual(await bob.$eval("#state", (e) => e.getAttribute("data-state")), "connected");
+    const offline = await bob.$$eval("#conversations li", (lis) => lis.map((li) => (li as HTMLElement).dataset.key));
+    assert.deepEqual(new Set(offline), new Set(["1/alice/", "3/team/"]));
+    await bob.click(bobsEntry);
+    await waitForText(bob, "#messages li .text", "hi alice");
+    assert.deepEqual(
+      (await rows(bob)).map((r) => r.text),
+      ["message recalled", "hi alice"],
+      "the conversation as it was, receipts and recall notices not shown as messages",
+    );
+    await bob.type("#search-text", "TEAM");
+    await bob.click("#search button");
+    await waitForText(bob, "#search-results li .preview", "to the team");
+    await bob.screenshot({ path: join(SCREENSHOTS, "offline-reload.png") });
+
+    // The service returns: both pages reconnect by themselves; the message arrives once.
+    await dev.restart();
+    await alice.waitForFunction(
+      () => !Array.from(document.querySelectorAll("#messages li .status")).some((e) => e.textContent === "sending"),
+      { timeout: 30_000 },
+    );
+    await waitForText(bob, "#messages li .text", "typed while down", 30_000);
+    await bob.waitForSelector('#state[data-state="connected"]');
+    for (const page of [alice, bob]) {
+      const shown = await rows(page);
+      const uids = shown.map((r) => r.uid);
+      assert.equal(new Set(uids).size, uids.length, `no message twice: ${JSON.stringify(shown)}`);
+      assert.equal(shown.filter((r) => r.text === "typed while down").length, 1);
+    }
+    await bob.screenshot({ path: join(SCREENSHOTS, "after-restart.png") });
+    assert.deepEqual(errors, []);
+  });
+});
