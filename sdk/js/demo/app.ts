@@ -132,6 +132,12 @@ class Chat {
     if (NOT_SHOWN.has(m.objectName)) return;
     await this.archive.putMessages([m]);
     this.hideTyping();
+    if (m.conversationType === 4) {
+      // Chatrooms are not conversations: they show only while open.
+      if (this.isOpen(m)) this.shown.push(m);
+      this.renderMessages();
+      return;
+    }
     const key = conversationKey(m);
     const known = this.conversations.get(key);
     const own = m.senderUserId === this.me;
@@ -215,6 +221,7 @@ class Chat {
     if (this.open?.conversationType === 4 && !this.isOpen(dest)) {
       await this.client.quitChatroom(this.open.targetId).catch(() => undefined);
     }
+    delete document.body.dataset.opened;
     this.open = { ...dest, channelId: dest.channelId ?? "" };
     this.shown = await this.archive.page(this.open);
     view.$("chat").hidden = false;
@@ -233,6 +240,7 @@ class Chat {
     if (type === 10) await this.renderChannels(dest.targetId);
     await this.merge(latest);
     await this.markOpenRead();
+    document.body.dataset.opened = conversationKey(this.open);
   }
 
   async switchChannel(channelId: string, area: string): Promise<void> {
@@ -314,12 +322,14 @@ class Chat {
       const ack = await this.client.send({ ...open, objectName, content });
       Object.assign(local, { msgUID: ack.msgUID, seq: ack.seq, sentTime: ack.sentTime });
       await this.archive.putMessages([local]);
-      const key = conversationKey(open);
-      const entry = this.conversations.get(key) ?? { ...open, channelId: open.channelId ?? "", unread: 0, pinned: false, muted: false };
-      entry.lastMessage = local;
-      this.conversations.set(key, entry);
-      await this.archive.putConversation(entry);
-      this.renderList();
+      if (open.conversationType !== 4) {
+        const key = conversationKey(open);
+        const entry = this.conversations.get(key) ?? { ...open, channelId: open.channelId ?? "", unread: 0, pinned: false, muted: false };
+        entry.lastMessage = local;
+        this.conversations.set(key, entry);
+        await this.archive.putConversation(entry);
+        this.renderList();
+      }
     } catch (e) {
       this.shown = this.shown.filter((m) => m !== local);
       this.banner(e instanceof MeridianError ? `not sent: ${e.message} (${e.code})` : String(e));

@@ -29,9 +29,9 @@ export function messageText(m: Message): string {
   if (m.recalled) return "message recalled";
   if (m.objectName === "App:Card") {
     try {
-      return `🗂 ${(JSON.parse(m.content) as { title?: string }).title ?? "card"}`;
+      return `[card] ${(JSON.parse(m.content) as { title?: string }).title ?? ""}`;
     } catch {
-      return "🗂 card";
+      return "[card]";
     }
   }
   return searchableText(m);
@@ -48,7 +48,7 @@ export function renderConversations(list: Conversation[], open: Destination | un
       li.dataset.target = c.targetId;
       li.dataset.channel = c.channelId;
       const title = element("span", "title", conversationTitle(c));
-      if (c.pinned) title.prepend(element("span", "pin"));
+      if (c.pinned) title.prepend(element("span", "pin", "pinned"));
       li.append(title, element("span", "unread", c.unread > 0 ? String(c.unread) : ""));
       li.append(element("span", "preview", c.lastMessage ? messageText(c.lastMessage) : ""));
       return li;

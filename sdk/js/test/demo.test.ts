@@ -19,7 +19,7 @@ import { fileURLToPath } from "node:url";
 
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 
-import { Dev } from "./dev.js";
+import { Dev, Inbox } from "./dev.js";
 
 const SCREENSHOTS =
   process.env.DEMO_SCREENSHOTS ?? join(dirname(fileURLToPath(import.meta.url)), "..", "screenshots");
@@ -95,12 +95,13 @@ async function signIn(page: Page, origin: string, userId: string): Promise<void>
   assert.equal(await page.$eval("#me", (e) => e.textContent), userId);
 }
 
-async function open(page: Page, type: "1" | "3", target: string): Promise<void> {
+/** Opens a conversation through the "open" form; resolves once its latest page is shown. */
+async function open(page: Page, type: "1" | "3" | "4" | "10", target: string): Promise<void> {
   await page.select("#open-type", type);
   await page.$eval("#open-target", (e) => ((e as HTMLInputElement).value = ""));
   await page.type("#open-target", target);
   await page.click("#open-button");
-  await page.waitForSelector(`#conversations li.open[data-target="${target}"], #chat-title`);
+  await page.waitForFunction((t) => document.body.dataset.opened === t, {}, `${type}/${target}/`);
 }
 
 async function say(page: Page, text: string): Promise<void> {
@@ -127,6 +128,13 @@ describe("the web chat demo in chromium", () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
   });
 
+  async function person(userId: string): Promise<Page> {
+    const page = await (await browser.createBrowserContext()).newPage();
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await signIn(page, site.origin, userId);
+    return page;
+  }
+
   after(async () => {
     await browser?.close();
     site?.server.close();
@@ -134,15 +142,8 @@ describe("the web chat demo in chromium", () => {
   });
 
   test("two people chat, read, recall, and ride out a crash of the service", async () => {
-    const [alice, bob] = await Promise.all(
-      [0, 1].map(async () => {
-        const page = await (await browser.createBrowserContext()).newPage();
-        page.on("pageerror", (e) => errors.push(String(e)));
-        return page;
-      }),
-    );
-    await signIn(alice, site.origin, "alice");
-    await signIn(bob, site.origin, "bob");
+    const alice = await person("alice");
+    const bob = await person("bob");
 
     // alice writes; bob's list shows the conversation with one unread.
     await open(alice, "1", "bob");
@@ -221,6 +222,74 @@ describe("the web chat demo in chromium", () => {
       assert.equal(shown.filter((r) => r.text === "typed while down").length, 1);
     }
     await bob.screenshot({ path: join(SCREENSHOTS, "after-restart.png") });
+    assert.deepEqual(errors, []);
+  });
+
+  test("pins, cards, chatrooms, ultra-group channels and older pages", async () => {
+    const carol = await person("carol");
+    const dave = await person("dave");
+
+    // 25 messages from an app's other client: the page shows the latest 20, then the rest.
+    const erin = await dev.client("erin");
+    await erin.connect();
+    for (let i = 1; i <= 25; i++) await erin.sendText({ conversationType: 1, targetId: "dave" }, `note ${i}`);
+    await waitForText(dave, '#conversations li[data-key="1/erin/"] .unread', "25");
+    await open(dave, "1", "erin");
+    let texts = (await rows(dave)).map((r) => r.text);
+    assert.deepEqual(texts, Array.from({ length: 20 }, (_, i) => `note ${i + 6}`));
+    await dave.click("#older");
+    await waitForText(dave, "#messages li:first-child .text", "note 1");
+    texts = (await rows(dave)).map((r) => r.text);
+    assert.deepEqual(texts, Array.from({ length: 25 }, (_, i) => `note ${i + 1}`));
+
+    // A card (an app-defined message type) reaches the other side as a card.
+    const erinsInbox = new Inbox(erin);
+    await dave.type("#text", "lunch?");
+    await dave.click("#send-custom");
+    const card = await erinsInbox.next((m) => m.objectName === "App:Card");
+    assert.equal(JSON.parse(card.content).title, "lunch?");
+    await waitForText(dave, "#messages li .card", "[card] lunch?");
+
+    // Pinning puts a conversation first in the list, above a newer one.
+    await open(dave, "1", "carol");
+    await dave.click('#conversations li[data-key="1/erin/"]');
+    await dave.waitForFunction(() => document.body.dataset.opened === "1/erin/");
+    await dave.click("#pin");
+    await dave.waitForSelector('#conversations li:first-child[data-key="1/erin/"] .pin');
+    await open(carol, "1", "dave");
+    await say(carol, "newer than erin's");
+    await waitForText(dave, '#conversations li[data-key="1/carol/"] .preview', "newer than erin's");
+    const order = await dave.$$eval("#conversations li", (lis) => lis.map((li) => (li as HTMLElement).dataset.key));
+    assert.deepEqual(order.slice(0, 2), ["1/erin/", "1/carol/"], "pinned first");
+
+    // A chatroom: online only, its latest messages on joining.
+    await open(carol, "4", "lobby");
+    await say(carol, "anyone in the lobby?");
+    await waitForText(carol, "#messages li .status", "sent");
+    await open(dave, "4", "lobby");
+    await waitForText(dave, "#messages li .text", "anyone in the lobby?");
+    await say(dave, "me");
+    await waitForText(carol, "#messages li .text", "me");
+
+    // An ultra group with a channel: what is said in it stays in it.
+    await open(carol, "10", "guild");
+    await dev.api("/ultragroup/channel/create.json", [["groupId", "guild"], ["busChannel", "raids"]]);
+    await open(carol, "10", "guild"); // again, to list the new channel
+    await open(dave, "10", "guild");
+    assert.deepEqual(
+      await dave.$$eval("#channels option", (os) => os.map((o) => (o as HTMLOptionElement).value)),
+      ["", "raids"],
+    );
+    await carol.select("#channels", "raids");
+    await carol.waitForFunction(() => document.body.dataset.opened === "10/guild/raids");
+    await dave.select("#channels", "raids");
+    await dave.waitForFunction(() => document.body.dataset.opened === "10/guild/raids");
+    await say(carol, "raid at nine");
+    await waitForText(dave, "#messages li .text", "raid at nine");
+    await dave.select("#channels", "");
+    await dave.waitForFunction(() => document.body.dataset.opened === "10/guild/");
+    assert.ok(!(await rows(dave)).some((r) => r.text === "raid at nine"), "the default channel has its own messages");
+    await dave.screenshot({ path: join(SCREENSHOTS, "ultra-group-channel.png") });
     assert.deepEqual(errors, []);
   });
 });
