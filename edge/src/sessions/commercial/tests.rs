@@ -1,0 +1,359 @@
+use super::*;
+use meridian_rmtp::body::ChrmOutput;
+use meridian_rmtp::ServerFrame as Out;
+
+fn publish(topic: &str, body: Vec<u8>) -> Vec<u8> {
+    Rmtp::Publish(Request {
+        flags: Flags {
+            qos: 1,
+            ..Flags::default()
+        },
+        topic: topic.into(),
+        target_id: "bob".into(),
+        message_id: 9,
+        body,
+    })
+    .encode()
+    .unwrap()
+}
+
+fn text(client_unique_id: Option<i64>) -> Vec<u8> {
+    body::UpStreamMessage {
+        session_id: body::up_flags::PERSISTED | body::up_flags::COUNTED,
+        classname: "RC:TxtMsg".into(),
+        content: r#"{"content":"hi"}"#.into(),
+        push_text: None,
+        app_data: None,
+        to_user_ids: vec![],
+        client_unique_id,
+        bus_channel: None,
+    }
+    .encode_to_vec()
+}
+
+fn connected(wire: &mut Commercial) {
+    let frame = ServerFrame::Connected {
+        user_id: "alice".into(),
+        server_time: 1,
+        cursor: 0,
+        heartbeat_ms: 1,
+    };
+    wire.write(&frame).unwrap();
+}
+
+#[test]
+fn a_private_send_is_acknowledged_with_its_message_id() {
+    let mut wire = Commercial::new(ConnAckLayout::Plain);
+    connected(&mut wire);
+    let Ok(Incoming::Frame(ClientFrame::Send {
+        client_id,
+        conversation_type,
+        target_id,
+        ..
+    })) = wire.read(&publish("ppMsgP", text(Some(77))))
+    else {
+        panic!("not a send");
+    };
+    assert_eq!(
+        (client_id.as_str(), conversation_type, target_id.as_str()),
+        ("rc-77", 1, "bob")
+    );
+    let ack = wire
+        .write(&ServerFrame::Ack {
+            client_id,
+            msg_uid: "M1".into(),
+            seq: 1,
+            sent_time: 1_764_000_000_250,
+            dropped: false,
+        })
+        .unwrap();
+    assert_eq!(
+        Out::decode(&ack, ConnAckLayout::Plain).unwrap(),
+        Out::PubAck {
+            message_id: 9,
+            status: 0,
+            time_ms: 1_764_000_000_250,
+            msg_uid: "M1".into(),
+        }
+    );
+}
+
+#[test]
+fn a_pull_gathers_the_sync_into_one_answer_with_the_cursor_as_sync_time() {
+    let mut wire = Commercial::new(ConnAckLayout::Plain);
+    connected(&mut wire);
+    let pull = Rmtp::Query(Request {
+        flags: Flags::default(),
+        topic: "pullMsg".into(),
+        target_id: "alice".into(),
+        message_id: 4,
+        body: body::SyncRequestMsg {
+            sync_time: 12,
+            ispolling: false,
+        }
+        .encode_to_vec(),
+    });
+    let Ok(Incoming::Frame(ClientFrame::Sync { cursor: 12 })) = wire.read(&pull.encode().unwrap())
+    else {
+        panic!("not a sync from 12");
+    };
+    let message = |sender: &str| MessageBody {
+        cursor: 13,
+        msg_uid: "M".into(),
+        seq: 1,
+        conversation_type: 1,
+        target_id: "bob".into(),
+        channel_id: String::new(),
+        sender_user_id: sender.into(),
+        object_name: "RC:TxtMsg".into(),
+        content: "{}".into(),
+        sent_time: 5,
+        push_content: None,
+        push_data: None,
+        recalled: false,
+        modified: false,
+    };
+    assert!(wire.write(&ServerFrame::Message(message("bob"))).is_none());
+    assert!(wire
+        .write(&ServerFrame::Message(message("alice")))
+        .is_none());
+    let answer = wire.write(&ServerFrame::Synced { cursor: 14 }).unwrap();
+    let Out::QueryAck {
+        message_id: 4,
+        status: 0,
+        body,
+        ..
+    } = Out::decode(&answer, ConnAckLayout::Plain).unwrap()
+    else {
+        panic!("not the pull's answer");
+    };
+    let pulled = DownStreamMessages::decode(body.as_slice()).unwrap();
+    assert_eq!(pulled.sync_time, 14);
+    let seen: Vec<_> = pulled
+        .list
+        .iter()
+        .map(|m| (m.from_user_id.as_str(), m.direction))
+        .collect();
+    // The user's own private message names the peer, marked as sent.
+    assert_eq!(seen, [("bob", Some(2)), ("bob", Some(1))]);
+    // Without a pull under way, a resync's end is a notice to pull.
+    let notice = wire.write(&ServerFrame::Synced { cursor: 20 }).unwrap();
+    let Out::Publish { topic, body, .. } = Out::decode(&notice, ConnAckLayout::Plain).unwrap()
+    else {
+        panic!("not a notice");
+    };
+    assert_eq!(topic, "s_ntf");
+    assert_eq!(NotifyMsg::decode(body.as_slice()).unwrap().time, Some(20));
+}
+
+fn query(wire: &mut Commercial, topic: &str, target: &str, id: u16, body: Vec<u8>) -> Incoming {
+    let frame = Rmtp::Query(Request {
+        flags: Flags::default(),
+        topic: topic.into(),
+        target_id: target.into(),
+        message_id: id,
+        body,
+    });
+    wire.read(&frame.encode().unwrap()).unwrap()
+}
+
+fn query_ack(bytes: &[u8]) -> (u16, u16, Vec<u8>) {
+    match Out::decode(bytes, ConnAckLayout::Plain).unwrap() {
+        Out::QueryAck {
+            message_id,
+            status,
+            body,
+            ..
+        } => (message_id, status, body),
+        other => panic!("not a QUERYACK: {other:?}"),
+    }
+}
+
+#[test]
+fn a_full_history_page_says_there_is_more_and_where_the_next_starts() {
+    let mut wire = Commercial::new(ConnAckLayout::Plain);
+    connected(&mut wire);
+    let asked = body::HistoryMsgInput {
+        target_id: Some("bob".into()),
+        time: Some(0),
+        count: Some(2),
+        order: Some(0),
+        bus_channel: None,
+    };
+    let Incoming::Frame(ClientFrame::History {
+        req_id,
+        conversation_type: 1,
+        limit: 2,
+        ..
+    }) = query(&mut wire, "qryPMsg", "alice", 5, asked.encode_to_vec())
+    else {
+        panic!("not a history request");
+    };
+    let message = |sent_time| MessageBody {
+        cursor: 0,
+        msg_uid: format!("M{sent_time}"),
+        seq: 1,
+        conversation_type: 1,
+        target_id: "bob".into(),
+        channel_id: String::new(),
+        sender_user_id: "bob".into(),
+        object_name: "RC:TxtMsg".into(),
+        content: "{}".into(),
+        sent_time,
+        push_content: None,
+        push_data: None,
+        recalled: false,
+        modified: false,
+    };
+    let page = ServerFrame::HistoryPage {
+        req_id,
+        messages: vec![message(9), message(7)],
+    };
+    let (id, status, body) = query_ack(&wire.write(&page).unwrap());
+    assert_eq!((id, status), (5, 0));
+    let page = HistoryMsgOuput::decode(body.as_slice()).unwrap();
+    assert_eq!((page.list.len(), page.has_msg, page.sync_time), (2, 1, 7));
+    // Newer-than pages are not served: refused at once.
+    let newer = body::HistoryMsgInput {
+        order: Some(1),
+        ..asked
+    };
+    let Incoming::Answer(refused) = query(&mut wire, "qryPMsg", "alice", 6, newer.encode_to_vec())
+    else {
+        panic!("not refused");
+    };
+    assert_eq!(query_ack(&refused).1, status16(codes::BAD_REQUEST));
+}
+
+#[test]
+fn a_join_answers_the_room_and_its_first_pull_gets_the_latest_messages_once() {
+    let mut wire = Commercial::new(ConnAckLayout::Plain);
+    connected(&mut wire);
+    let join = body::ChrmInput { nothing: 1 }.encode_to_vec();
+    let Incoming::Frame(ClientFrame::JoinChatroom {
+        req_id,
+        chatroom_id,
+    }) = query(&mut wire, "joinChrm", "lobby", 3, join)
+    else {
+        panic!("not a join");
+    };
+    assert_eq!(chatroom_id, "lobby");
+    let joined = ServerFrame::ChatroomJoined {
+        req_id,
+        chatroom_id,
+        messages: vec![MessageBody {
+            cursor: 0,
+            msg_uid: "R1".into(),
+            seq: 1,
+            conversation_type: 4,
+            target_id: "lobby".into(),
+            channel_id: String::new(),
+            sender_user_id: "bob".into(),
+            object_name: "RC:TxtMsg".into(),
+            content: "{}".into(),
+            sent_time: 42,
+            push_content: None,
+            push_data: None,
+            recalled: false,
+            modified: false,
+        }],
+    };
+    let (id, status, body) = query_ack(&wire.write(&joined).unwrap());
+    assert_eq!(
+        (
+            id,
+            status,
+            ChrmOutput::decode(body.as_slice()).unwrap().nothing
+        ),
+        (3, 0, 1)
+    );
+    let pull = || {
+        body::ChrmPullMsg {
+            sync_time: 0,
+            count: 10,
+        }
+        .encode_to_vec()
+    };
+    for expected in [1, 0] {
+        let Incoming::Answer(answer) = query(&mut wire, "chrmPull", "lobby", 4, pull()) else {
+            panic!("not answered");
+        };
+        let pulled = ChrmDownStreamMessages::decode(query_ack(&answer).2.as_slice()).unwrap();
+        assert_eq!(pulled.list.len(), expected);
+    }
+}
+
+#[test]
+fn a_full_pull_answer_stops_at_its_last_message_and_asks_for_another_pull() {
+    let mut wire = Commercial::new(ConnAckLayout::Plain);
+    connected(&mut wire);
+    let pull = body::SyncRequestMsg {
+        sync_time: 0,
+        ispolling: false,
+    };
+    query(&mut wire, "pullMsg", "alice", 8, pull.encode_to_vec());
+    let big = "x".repeat(70 * 1024);
+    for cursor in [3, 5, 9] {
+        let message = MessageBody {
+            cursor,
+            msg_uid: format!("M{cursor}"),
+            seq: 1,
+            conversation_type: 1,
+            target_id: "bob".into(),
+            channel_id: String::new(),
+            sender_user_id: "bob".into(),
+            object_name: "RC:TxtMsg".into(),
+            content: big.clone(),
+            sent_time: cursor,
+            push_content: None,
+            push_data: None,
+            recalled: false,
+            modified: false,
+        };
+        assert!(wire.write(&ServerFrame::Message(message)).is_none());
+    }
+    let answer = wire.write(&ServerFrame::Synced { cursor: 9 }).unwrap();
+    let pulled = DownStreamMessages::decode(query_ack(&answer).2.as_slice()).unwrap();
+    let uids: Vec<_> = pulled
+        .list
+        .iter()
+        .map(|m| m.msg_id.clone().unwrap())
+        .collect();
+    assert_eq!(uids, ["M3", "M5"]);
+    assert_eq!((pulled.sync_time, pulled.finished), (5, Some(false)));
+}
+
+#[test]
+fn a_refused_connect_is_a_connack_with_the_sdk_status() {
+    let mut wire = Commercial::new(ConnAckLayout::Plain);
+    let refusal = ServerFrame::Error {
+        code: codes::TOKEN_INCORRECT,
+        message: "token incorrect".into(),
+        client_id: None,
+        req_id: None,
+    };
+    let ack = wire.write(&refusal).unwrap();
+    assert_eq!(ack, vec![0x20, 0, 4]);
+}
+
+#[test]
+fn unserved_topics_are_refused_at_once_and_bad_bodies_are_errors() {
+    let mut wire = Commercial::new(ConnAckLayout::Plain);
+    let Ok(Incoming::Answer(answer)) = wire.read(&publish("rtcPing", vec![])) else {
+        panic!("not answered");
+    };
+    let Out::PubAck {
+        message_id: 9,
+        status,
+        ..
+    } = Out::decode(&answer, ConnAckLayout::Plain).unwrap()
+    else {
+        panic!("not a refusal");
+    };
+    assert_eq!(u32::from(status), codes::BAD_REQUEST);
+    assert!(matches!(
+        wire.read(&publish("ppMsgP", vec![0x0F])),
+        Err(Malformed::Body(_))
+    ));
+    assert!(matches!(wire.read(&[0x30]), Err(Malformed::Frame(_))));
+}
