@@ -1,12 +1,14 @@
 // The web chat demo (WEB-05) on the SDK: sign in, a conversation list with unread counts
 // and pins, private, group, ultra-group (channels) and chatroom chats, text and custom
-// messages, typing, read receipts (private "read", group "read by N"), recall, history
-// paging and local search. What it has seen is kept in IndexedDB (`LocalArchive`), so a
-// reload shows the list and the latest messages before, or without, a connection.
+// messages, photos and files (uploaded to the area's file service), typing, read
+// receipts (private "read", group "read by N"), recall, history paging and local search.
+// What it has seen is kept in IndexedDB (`LocalArchive`), so a reload shows the list and
+// the latest messages before, or without, a connection.
 
 import { byPinThenRecency, conversationKey, LocalArchive } from "../src/archive.js";
 import {
   IndexedDbStore,
+  mediaMessage,
   MeridianClient,
   MeridianError,
   type Conversation,
@@ -337,6 +339,21 @@ class Chat {
     this.renderMessages();
   }
 
+  /** Uploads a picked file (an image as a photo message, anything else as a file) and sends it. */
+  async attach(file: File): Promise<void> {
+    if (!this.open) return;
+    const kind = file.type.startsWith("image/") && file.type !== "image/gif" ? "image" : "file";
+    this.banner(`uploading ${file.name}…`);
+    try {
+      const uploaded = await this.client.upload(file, { kind, name: file.name, contentType: file.type });
+      this.banner("");
+      const { objectName, content } = mediaMessage(uploaded);
+      await this.send(objectName, content);
+    } catch (e) {
+      this.banner(`not uploaded: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
   typing(): void {
     const now = Date.now();
     if (!this.open || now - this.lastTypingSent < TYPING_SENT_EVERY_MS) return;
@@ -443,6 +460,12 @@ function wire(chat: Chat, session: SignedIn): void {
     const target = event.target as HTMLElement;
     const uid = target.closest("li")?.dataset.uid;
     if (target.classList.contains("recall") && uid) chat.recall(uid).catch((e) => chat.banner(String(e)));
+  };
+  const attach = view.$<HTMLInputElement>("attach");
+  attach.onchange = () => {
+    const file = attach.files?.[0];
+    attach.value = "";
+    if (file) void chat.attach(file);
   };
   view.$("older").onclick = () => void chat.loadOlder().catch((e) => chat.banner(String(e)));
   view.$("pin").onclick = () => void chat.togglePin().catch((e) => chat.banner(String(e)));

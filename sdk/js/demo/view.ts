@@ -24,9 +24,47 @@ export function conversationTitle(c: Destination): string {
   return `${TYPE_NAMES[c.conversationType] ?? ""}${c.targetId}${channel}`;
 }
 
+/** An image message's picture (its thumbnail, linking to the file) or a file's link. */
+function mediaOf(m: Message): HTMLElement | undefined {
+  let body: { content?: string; imageUri?: string; fileUrl?: string; name?: string };
+  try {
+    body = JSON.parse(m.content) as typeof body;
+  } catch {
+    return undefined;
+  }
+  if (m.objectName === "RC:ImgMsg" && body.imageUri) {
+    const link = document.createElement("a");
+    link.href = body.imageUri;
+    link.target = "_blank";
+    const img = document.createElement("img");
+    img.src = body.content ? `data:image/jpeg;base64,${body.content}` : body.imageUri;
+    img.alt = "photo";
+    link.append(img);
+    return link;
+  }
+  if (m.objectName === "RC:FileMsg" && body.fileUrl) {
+    const link = document.createElement("a");
+    link.href = body.fileUrl;
+    link.className = "file";
+    link.textContent = messageText(m);
+    return link;
+  }
+  return undefined;
+}
+
+function fileName(m: Message): string {
+  try {
+    return (JSON.parse(m.content) as { name?: string }).name ?? "";
+  } catch {
+    return "";
+  }
+}
+
 /** What a message shows as text: a text message's words, a card's title, a recall notice. */
 export function messageText(m: Message): string {
   if (m.recalled) return "message recalled";
+  if (m.objectName === "RC:ImgMsg") return "[photo]";
+  if (m.objectName === "RC:FileMsg") return `[file] ${fileName(m)}`;
   if (m.objectName === "App:Card") {
     try {
       return `[card] ${(JSON.parse(m.content) as { title?: string }).title ?? ""}`;
@@ -64,7 +102,10 @@ export function messageRow(m: Message, me: string, status: string): HTMLLIElemen
   li.dataset.own = String(own);
   li.dataset.sentTime = String(m.sentTime);
   if (!own) li.append(element("span", "sender", m.senderUserId));
-  const text = element("span", m.objectName === "App:Card" ? "text card" : "text", messageText(m));
+  const media = m.recalled ? undefined : mediaOf(m);
+  if (media) li.append(media);
+  // A picture or a file link says what it is; the text beside it stays empty.
+  const text = element("span", m.objectName === "App:Card" ? "text card" : "text", media ? "" : messageText(m));
   li.append(text, element("span", "status", own ? status : ""));
   if (own && !m.recalled && m.msgUID) {
     const recall = element("button", "recall", "Recall");

@@ -24,14 +24,23 @@ interface StoredConversation extends Conversation {
   key: string;
 }
 
-/** The text a person would search: a text message's `content`, else the raw content. */
+/** Media whose content is links and pictures, not words: found by name, if they have one. */
+const MEDIA = new Set(["RC:ImgMsg", "RC:GIFMsg", "RC:HQVCMsg", "RC:SightMsg", "RC:FileMsg"]);
+
+/**
+ * The text a person would search: a text message's `content`, a file's or video's name;
+ * nothing of other media (their content is a thumbnail and links); an app's own message
+ * types as their raw content.
+ */
 export function searchableText(message: Pick<Message, "objectName" | "content">): string {
+  let body: { content?: unknown; name?: unknown } | undefined;
   try {
-    const body = JSON.parse(message.content) as { content?: unknown };
-    if (typeof body.content === "string") return body.content;
+    body = JSON.parse(message.content) as typeof body;
   } catch {
     // Not JSON: search it as it is.
   }
+  if (MEDIA.has(message.objectName)) return typeof body?.name === "string" ? body.name : "";
+  if (typeof body?.content === "string") return body.content;
   return message.content;
 }
 

@@ -21,6 +21,7 @@ import {
   MeridianError,
   TimeoutError,
 } from "./errors.js";
+import { edgeBase, uploadFile, type UploadOptions, type Uploaded } from "./files.js";
 import { Navigator, NavUnreachableError, splitToken } from "./nav.js";
 import type {
   Ack,
@@ -437,6 +438,18 @@ export class MeridianClient extends Emitter<ClientEvents> {
   async editMessage(groupId: string, msgUID: string, content: string | Record<string, unknown>): Promise<void> {
     const text = typeof content === "string" ? content : JSON.stringify(content);
     await this.request("editMessage", { groupId, msgUID, content: text });
+  }
+
+  /**
+   * Uploads a file through the file service of the edge this client is connected to
+   * (waiting for a connection), as this client's user; send `mediaMessage(uploaded)` next.
+   * Refusals reject with a `FileError` (`too_large`, `quota`, `invalid`…).
+   */
+  async upload(body: Blob | Uint8Array<ArrayBuffer>, file: UploadOptions): Promise<Uploaded> {
+    const first = await this.connect();
+    const edge = edgeBase(this.session?.url ?? first.edge);
+    const fetchImpl = this.options.fetch ?? globalThis.fetch.bind(globalThis);
+    return uploadFile(edge, splitToken(this.options.token).token, body, file, fetchImpl);
   }
 
   /** Registers this device for push while it is offline (PUSH-01). */

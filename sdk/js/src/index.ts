@@ -11,6 +11,7 @@ export type {
   WebSocketLike,
 } from "./client.js";
 export * from "./errors.js";
+export { edgeBase, FileError, mediaMessage, uploadFile, type FileKind, type Uploaded, type UploadOptions } from "./files.js";
 export { Navigator, NavUnreachableError, splitToken, type Route } from "./nav.js";
 export * from "./protocol.js";
 export { byPinThenRecency, conversationKey, LocalArchive, searchableText } from "./archive.js";

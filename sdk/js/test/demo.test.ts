@@ -6,12 +6,14 @@
 // (edge, nav, node) is killed mid-chat: what alice types meanwhile waits as "sending",
 // bob's reloaded page shows its conversations and messages from IndexedDB and searches
 // them with nothing reachable, and once the process is back both pages reconnect by
-// themselves and the message arrives once. Screenshots go to dist/screenshots (or
+// themselves and the message arrives once. A photo and a file picked in the page are
+// uploaded from the browser and shown to the peer. Screenshots go to dist/screenshots (or
 // DEMO_SCREENSHOTS).
-// covers: WEB-04, WEB-05
+// covers: WEB-04, WEB-05, FILE-01
 
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createServer, request as httpRequest, type Server } from "node:http";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -290,6 +292,71 @@ describe("the web chat demo in chromium", () => {
     await dave.waitForFunction(() => document.body.dataset.opened === "10/guild/");
     assert.ok(!(await rows(dave)).some((r) => r.text === "raid at nine"), "the default channel has its own messages");
     await dave.screenshot({ path: join(SCREENSHOTS, "ultra-group-channel.png") });
+    assert.deepEqual(errors, []);
+  });
+
+  test("a photo and a file picked in the page reach the peer", async () => {
+    const frank = await person("frank");
+    const grace = await person("grace");
+    await open(grace, "1", "frank");
+    await open(frank, "1", "grace");
+
+    // A real PNG, drawn by the browser.
+    const png = await frank.evaluate(() => {
+      const canvas = document.createElement("canvas");
+      canvas.width = 640;
+      canvas.height = 480;
+      const g = canvas.getContext("2d")!;
+      g.fillStyle = "#e85";
+      g.fillRect(0, 0, 640, 480);
+      g.fillStyle = "#258";
+      g.fillRect(0, 320, 640, 160);
+      return canvas.toDataURL("image/png").split(",")[1]!;
+    });
+    const dir = mkdtempSync(join(tmpdir(), "meridian-demo-files-"));
+    const photo = join(dir, "sunset.png");
+    const notes = join(dir, "notes.txt");
+    writeFileSync(photo, Buffer.from(png, "base64"));
+    writeFileSync(notes, "bring sunscreen\n");
+
+    const picker = (await frank.$("input#attach"))!;
+    await picker.uploadFile(photo);
+    // Acknowledged: "sent", or already "read" when grace's receipt came first.
+    await frank.waitForFunction(() =>
+      Array.from(document.querySelectorAll('#messages li[data-own="true"] .status')).some(
+        (e) => e.textContent === "sent" || e.textContent === "read",
+      ),
+    );
+    // grace's page shows the thumbnail the service made, and its link serves the original.
+    await grace.waitForFunction(
+      () => {
+        const img = document.querySelector<HTMLImageElement>("#messages li img");
+        return img !== null && img.complete && img.naturalWidth > 0;
+      },
+      { timeout: 15_000 },
+    );
+    const shown = await grace.$eval("#messages li img", (img) => ({
+      width: (img as HTMLImageElement).naturalWidth,
+      height: (img as HTMLImageElement).naturalHeight,
+      href: (img.parentElement as HTMLAnchorElement).href,
+    }));
+    assert.deepEqual([shown.width, shown.height], [240, 180], "a thumbnail of at most 240 px a side");
+    const original = await grace.evaluate(async (href) => {
+      const answer = await fetch(href); // another origin: the file service answers any
+      return { type: answer.headers.get("content-type"), size: (await answer.arrayBuffer()).byteLength };
+    }, shown.href);
+    assert.deepEqual(original, { type: "image/png", size: Buffer.from(png, "base64").byteLength });
+
+    await picker.uploadFile(notes);
+    await waitForText(grace, "#messages li a.file", "[file] notes.txt");
+    const text = await grace.$eval("#messages li a.file", async (a) => (await fetch((a as HTMLAnchorElement).href)).text());
+    assert.equal(text, "bring sunscreen\n");
+    // Found by its name locally; a photo's thumbnail is not searchable text.
+    await grace.type("#search-text", "NOTES");
+    await grace.click("#search button");
+    await waitForText(grace, "#search-results li .preview", "[file] notes.txt");
+    assert.equal(await grace.$$eval("#search-results li", (lis) => lis.length), 1);
+    await grace.screenshot({ path: join(SCREENSHOTS, "photo-and-file.png") });
     assert.deepEqual(errors, []);
   });
 });

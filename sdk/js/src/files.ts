@@ -1,0 +1,116 @@
+// Media for messages (FILE-01, docs/files.md): a file goes to the area's file service
+// first (a grant from an edge with the user's token, then the bytes to the signed upload
+// URL), and the message that carries it holds the link. The file service answers any
+// origin, so a page uploads straight from the browser.
+
+export type FileKind = "image" | "gif" | "voice" | "video" | "file";
+
+export interface UploadOptions {
+  kind: FileKind;
+  /** Shown to recipients (at most 255 characters, no `/` or `\`). */
+  name: string;
+  /** Defaults by kind on the service (`image/gif`, `audio/aac`, `video/mp4`, else octet-stream). */
+  contentType?: string;
+  /** Keep the file only this long (disappearing media); at most the app's link lifetime. */
+  keepSeconds?: number;
+}
+
+/** What the upload answered: what the message carries. */
+export interface Uploaded {
+  fileId: string;
+  kind: FileKind;
+  size: number;
+  sha256: string;
+  contentType: string;
+  name: string;
+  /** The signed download link. */
+  url: string;
+  /** Images: a small JPEG, base64 (the image message's `content`). */
+  thumbnail?: string;
+  /** Images: a signed link to a preview of at most 1080 px a side. */
+  previewUrl?: string;
+  width?: number;
+  height?: number;
+}
+
+/** A refusal of the file service: its HTTP status and code (`too_large`, `quota`, `invalid`…). */
+export class FileError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    /** For `too_large` and `quota`: the limit in bytes. */
+    readonly limit?: number,
+  ) {
+    super(message);
+    this.name = "FileError";
+  }
+}
+
+/** `http(s)://host:port` of the edge a session URL (`ws(s)://host:port/websocket`) names. */
+export function edgeBase(sessionUrl: string): string {
+  const url = new URL(sessionUrl);
+  const scheme = url.protocol === "wss:" || url.protocol === "https:" ? "https:" : "http:";
+  return `${scheme}//${url.host}`;
+}
+
+async function answer<T>(response: Response): Promise<T> {
+  const body = (await response.json().catch(() => ({}))) as T & { code?: string; error?: string; limit?: number };
+  if (!response.ok) {
+    throw new FileError(
+      response.status,
+      body.code ?? "unavailable",
+      body.error ?? `the file service answered ${response.status}`,
+      body.limit,
+    );
+  }
+  return body;
+}
+
+/** Uploads `body` through the file service of the edge at `edge`, as the token's user. */
+export async function uploadFile(
+  edge: string,
+  token: string,
+  body: Blob | Uint8Array<ArrayBuffer>,
+  file: UploadOptions,
+  fetchImpl: typeof fetch = globalThis.fetch.bind(globalThis),
+): Promise<Uploaded> {
+  const size = body instanceof Uint8Array ? body.byteLength : body.size;
+  const grant = await answer<{ uploadUrl: string }>(
+    await fetchImpl(`${edge}/files/v1/grants`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ ...file, size }),
+    }),
+  );
+  return answer<Uploaded>(await fetchImpl(grant.uploadUrl, { method: "PUT", body }));
+}
+
+/** The message that carries an upload, in the commercial SDKs' shapes (docs/files.md). */
+export function mediaMessage(
+  uploaded: Uploaded,
+  extra: { durationSeconds?: number } = {},
+): { objectName: string; content: Record<string, unknown> } {
+  const { url } = uploaded;
+  switch (uploaded.kind) {
+    case "image":
+      return { objectName: "RC:ImgMsg", content: { content: uploaded.thumbnail ?? "", imageUri: url } };
+    case "gif":
+      return {
+        objectName: "RC:GIFMsg",
+        content: { remoteUrl: url, gifDataSize: uploaded.size, width: uploaded.width ?? 0, height: uploaded.height ?? 0 },
+      };
+    case "voice":
+      return { objectName: "RC:HQVCMsg", content: { remoteUrl: url, type: "aac", duration: extra.durationSeconds ?? 0 } };
+    case "video":
+      return {
+        objectName: "RC:SightMsg",
+        content: { sightUrl: url, size: uploaded.size, name: uploaded.name, duration: extra.durationSeconds ?? 0 },
+      };
+    case "file": {
+      const dot = uploaded.name.lastIndexOf(".");
+      const type = dot >= 0 ? uploaded.name.slice(dot + 1) : "";
+      return { objectName: "RC:FileMsg", content: { name: uploaded.name, size: uploaded.size, type, fileUrl: url } };
+    }
+  }
+}

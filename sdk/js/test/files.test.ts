@@ -1,0 +1,67 @@
+// Media from the SDK (FILE-01): `upload` gets a grant from the connected edge with the
+// user's token and sends the bytes; the link it answers serves them back, the message
+// built by `mediaMessage` reaches the peer in the commercial shape, and refusals are
+// typed `FileError`s with the service's code.
+// covers: FILE-01, WEB-01
+
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+
+import { FileError, mediaMessage } from "../src/index.js";
+import { Dev, Inbox } from "./dev.js";
+
+describe("file uploads from the SDK against meridian dev", () => {
+  let dev: Dev;
+
+  before(async () => {
+    dev = await Dev.start("SG", ["--nodes", "1"]);
+  });
+
+  after(async () => {
+    await dev?.dispose();
+  });
+
+  test("a file goes up, its message reaches the peer, and its link serves the same bytes", async () => {
+    const alice = await dev.client("alice");
+    const bob = await dev.client("bob");
+    const bobsInbox = new Inbox(bob);
+    await Promise.all([alice.connect(), bob.connect()]);
+
+    const bytes = new TextEncoder().encode("minutes of the meeting\n".repeat(100));
+    const uploaded = await alice.upload(bytes, { kind: "file", name: "minutes.txt", contentType: "text/plain" });
+    assert.equal(uploaded.size, bytes.byteLength);
+    assert.equal(uploaded.name, "minutes.txt");
+    assert.equal(uploaded.kind, "file");
+
+    const message = mediaMessage(uploaded);
+    assert.equal(message.objectName, "RC:FileMsg");
+    const ack = await alice.send({ conversationType: 1, targetId: "bob", ...message });
+    const got = await bobsInbox.next((m) => m.msgUID === ack.msgUID);
+    const content = JSON.parse(got.content) as { fileUrl: string; name: string; size: number; type: string };
+    assert.deepEqual(
+      { name: content.name, size: content.size, type: content.type },
+      { name: "minutes.txt", size: bytes.byteLength, type: "txt" },
+    );
+    const download = await fetch(content.fileUrl);
+    assert.equal(download.status, 200);
+    assert.deepEqual(new Uint8Array(await download.arrayBuffer()), bytes);
+    assert.match(download.headers.get("content-disposition") ?? "", /attachment/);
+  });
+
+  test("bytes that are not an image, sent as one: FileError 400 invalid; an empty file too", async () => {
+    const carol = await dev.client("carol");
+    await carol.connect();
+    const refused = await carol
+      .upload(new TextEncoder().encode("not a picture"), { kind: "image", name: "fake.jpg" })
+      .then(() => undefined, (e: unknown) => e);
+    assert.ok(refused instanceof FileError, String(refused));
+    assert.equal(refused.status, 400);
+    assert.equal(refused.code, "invalid");
+
+    const empty = await carol.upload(new Uint8Array(0), { kind: "file", name: "empty.bin" }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(empty instanceof FileError && empty.code === "invalid", "size must be at least 1");
+  });
+});
