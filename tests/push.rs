@@ -126,7 +126,7 @@ impl Area {
     }
 }
 
-// covers: PUSH-01, PUSH-02, PUSH-03, PUSH-04, PRV-03, GRP-09
+// covers: PUSH-01, PUSH-02, PUSH-03, PUSH-04, PUSH-07, PRV-03, GRP-09
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_devices_get_pushes_through_apns_fcm_and_a_webhook_as_their_settings_allow() {
     let apns = FakeApns::start().await;
@@ -219,6 +219,8 @@ async fn offline_devices_get_pushes_through_apns_fcm_and_a_webhook_as_their_sett
     assert_eq!(ivy.data.as_deref(), Some("extra-ivy"));
     assert_eq!(ivy.version, http::Version::HTTP_2);
     assert_eq!(ivy.headers["apns-topic"], IOS);
+    // PUSH-07: the badge is ivy's unread total, one message.
+    assert_eq!(ivy.json["aps"]["badge"], 1);
     let mut mia: Vec<&str> = pushed
         .iter()
         .filter(|p| p.device_token != ivy_token)
@@ -234,6 +236,10 @@ async fn offline_devices_get_pushes_through_apns_fcm_and_a_webhook_as_their_sett
     let pushed = fcm.wait_for(1, WAIT).await.expect("an FCM push");
     assert_eq!(pushed[0].device_token, "fcm-token-andy");
     assert_eq!(pushed[0].body, "hi andy");
+    assert_eq!(
+        pushed[0].json["message"]["android"]["notification"]["notification_count"],
+        1
+    );
     assert_eq!(fcm.tokens_issued(), 1);
     // The webhook: signed like every callback (HOOK-05).
     let pushed = webhook.wait_for(1, WAIT).await.expect("a webhook push");

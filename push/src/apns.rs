@@ -125,6 +125,9 @@ fn payload(n: &Notification) -> Bytes {
     if let Some(data) = &n.data {
         payload["pushData"] = json!(data);
     }
+    if let Some(badge) = n.badge {
+        payload["aps"]["badge"] = json!(badge);
+    }
     Bytes::from(payload.to_string())
 }
 

@@ -73,14 +73,20 @@ fn message(n: &Notification) -> Value {
     if let Some(push_data) = &n.data {
         data["pushData"] = json!(push_data);
     }
-    json!({
+    let mut message = json!({
         "message": {
             "token": n.device_token,
             "notification": {"title": n.title, "body": n.body},
             "data": data,
             "android": {"priority": "high"},
         }
-    })
+    });
+    if let Some(badge) = n.badge {
+        // Android launchers that show counts read this; iOS devices behind FCM read aps.
+        message["message"]["android"]["notification"] = json!({"notification_count": badge});
+        message["message"]["apns"] = json!({"payload": {"aps": {"badge": badge}}});
+    }
+    message
 }
 
 /// A 401 is an access token Google no longer takes.

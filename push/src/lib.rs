@@ -61,6 +61,9 @@ pub struct Notification {
     /// so that a retried send is recognisable as the same notification.
     pub id: String,
     pub user_id: String,
+    /// The app icon's badge: the user's unread total when the push is sent (APNs
+    /// `aps.badge`, FCM `notification_count`); `None` leaves the badge as it is.
+    pub badge: Option<u32>,
 }
 
 /// What became of one send.

@@ -18,6 +18,7 @@ fn notification(token: &str, id: &str) -> Notification {
         data: Some("{\"conv\":\"c1\"}".to_string()),
         id: id.to_string(),
         user_id: "bob".to_string(),
+        badge: None,
     }
 }
 

@@ -130,6 +130,7 @@ async fn send_push(
         data: job.data.clone(),
         id: job.msg_uid.clone(),
         user_id: job.user_id.clone(),
+        badge: badge(node, app_key, &job.user_id),
     };
     let push = &settings.push;
     let credentials = push.app(&job.device.app_id);
@@ -175,6 +176,19 @@ async fn send_push(
         Outcome::TokenGone => Attempt::TokenGone,
         Outcome::Retry { reason, .. } => Attempt::Failed(reason),
         Outcome::Rejected { reason } => Attempt::Rejected(reason),
+    }
+}
+
+/// The user's unread total as this node's replica has it now (PUSH-07): by the time a
+/// push goes out, later messages may count too, which is what the icon should show.
+fn badge(node: &HookNode, app_key: &str, user_id: &str) -> Option<u32> {
+    let state = node.state_machine.state();
+    match state::conversations::unread_total(state, app_key, user_id) {
+        Ok(total) => Some(u32::try_from(total).unwrap_or(u32::MAX)),
+        Err(e) => {
+            tracing::debug!(error = %e, "no badge for a push");
+            None
+        }
     }
 }
 

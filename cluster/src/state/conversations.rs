@@ -205,6 +205,19 @@ pub(super) fn list(
     Ok(out)
 }
 
+/// What a push shows as the app icon's badge (PUSH-07): the unread counts of the user's
+/// conversation list, summed (each capped at [`MAX_UNREAD`]).
+pub fn unread_total(
+    state: &impl StateRead,
+    app_key: &str,
+    user: &str,
+) -> Result<u64, CommandError> {
+    Ok(list(state, app_key, user, MAX_LIST)?
+        .iter()
+        .map(|summary| summary.unread)
+        .sum())
+}
+
 /// Removes every setting of an app environment.
 /// Forgets how an erased user sees its conversations (LIFE-02): settings, levels, its
 /// list, read marks, cleared and hidden messages.
