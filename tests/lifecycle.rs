@@ -286,6 +286,49 @@ async fn an_export_imported_into_an_empty_app_exports_the_same_again() {
             "userId=ann&userId=ben&groupId=g1&groupName=Team",
         )
         .await;
+    // An ultra group with a private channel, a mute, a whitelist and a push level.
+    for (path, form) in [
+        (
+            "/ultragroup/create.json",
+            "userId=ann&groupId=u1&groupName=Guild",
+        ),
+        ("/ultragroup/join.json", "userId=ben&groupId=u1"),
+        (
+            "/ultragroup/channel/create.json",
+            "groupId=u1&busChannel=ops&type=1",
+        ),
+        (
+            "/ultragroup/channel/create.json",
+            "groupId=u1&busChannel=lobby",
+        ),
+        (
+            "/ultragroup/channel/private/users/add.json",
+            "groupId=u1&busChannel=ops&userIds=ann",
+        ),
+        ("/ultragroup/userbanned/add.json", "groupId=u1&userIds=ben"),
+        (
+            "/ultragroup/globalbanned/set.json",
+            "groupId=u1&status=true",
+        ),
+        (
+            "/ultragroup/banned/whitelist/add.json",
+            "groupId=u1&userIds=ann",
+        ),
+        (
+            "/ultragroup/notdisturb/set.json",
+            "groupId=u1&busChannel=ops&unpushLevel=1",
+        ),
+    ] {
+        source.ok(path, form).await;
+    }
+    let (_, published) = source
+        .json(
+            "/message/ultragroup/publish.json",
+            &json!({"fromUserId": "ann", "toGroupIds": ["u1"], "busChannel": "ops",
+                    "objectName": "RC:TxtMsg", "content": "{\"content\":\"plan\"}"}),
+        )
+        .await;
+    assert_eq!(published["code"], 200, "{published}");
     for (path, form) in [
         (
             "/message/private/publish.json",
@@ -336,9 +379,49 @@ async fn an_export_imported_into_an_empty_app_exports_the_same_again() {
         .collect();
     assert_eq!(
         kinds,
-        ["user", "user", "group", "message", "message", "message", "message"]
-            .map(|k| format!("\"{k}\"")),
+        [
+            "user",
+            "user",
+            "group",
+            "ultragroup",
+            "message",
+            "message",
+            "message",
+            "message",
+            "message"
+        ]
+        .map(|k| format!("\"{k}\"")),
         "{exported}"
+    );
+    let guild: serde_json::Value = serde_json::from_str(
+        exported
+            .lines()
+            .find(|l| l.contains(r#""kind":"ultragroup""#))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(guild["members"], json!(["ann", "ben"]));
+    let channels = guild["channels"].as_array().unwrap();
+    let ids: Vec<&str> = channels
+        .iter()
+        .map(|c| c["channelId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["", "lobby", "ops"]);
+    assert_eq!(
+        (
+            &channels[0]["mutedUsers"],
+            &channels[0]["muteWhitelist"],
+            &channels[0]["muted"]
+        ),
+        (&json!(["ben"]), &json!(["ann"]), &json!(true))
+    );
+    assert_eq!(
+        (
+            &channels[2]["private"],
+            &channels[2]["privateUsers"],
+            &channels[2]["pushLevel"]
+        ),
+        (&json!(true), &json!(["ann"]), &json!(1))
     );
     assert!(
         exported.contains(r#""portraitUri":"http://p/ann.png""#),
@@ -355,7 +438,8 @@ async fn an_export_imported_into_an_empty_app_exports_the_same_again() {
         .to_string();
     let (ok, text) = import(target.clone(), path("source.jsonl")).await;
     assert!(ok, "{text}");
-    assert!(text.contains(r#""messages":4"#), "{text}");
+    assert!(text.contains(r#""messages":5"#), "{text}");
+    assert!(text.contains(r#""ultraGroups":1"#), "{text}");
     assert_eq!(export(target.clone(), path("target.jsonl")).await, exported);
 
     // A damaged line refuses the whole file: nothing of it is imported.

@@ -1,6 +1,6 @@
 //! An app's data moving in and out: the import of what an app brings from another
-//! provider (API-04), and the export of its users, groups and history (LIFE-03) as JSON
-//! lines, one record per line, which the import takes back.
+//! provider (API-04), and the export of its users, groups, ultra groups and history
+//! (LIFE-03) as JSON lines, one record per line, which the import takes back.
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -10,13 +10,14 @@ use serde_json::{json, Value};
 use super::{error_response, AdminApi, CreateUser};
 use crate::client::ClusterError;
 use crate::hooks::render::target_id;
+use crate::state::ultragroups::{rebuild, UltraGroupExport};
 use crate::state::{
-    Command, CommandError, Conversation, ConversationType, ExportPart, Exported,
+    ChangeUltraGroup, Command, CommandError, Conversation, ConversationType, ExportPart, Exported,
     ImportGroupMembers, ImportMessages, ImportedMessage, PutUser, Query, QueryOutput,
     MAX_EXPORT_PAGE,
 };
 
-/// Users, groups or messages one import may carry, each.
+/// Users, groups, ultra groups or messages one import may carry, each.
 const MAX_IMPORT_ITEMS: usize = 1000;
 
 /// The content type of an export, and of an import that is one.
@@ -31,6 +32,9 @@ pub(super) struct Import {
     users: Vec<CreateUser>,
     #[serde(default)]
     groups: Vec<ImportGroup>,
+    /// Created with their first member, who must not have them already.
+    #[serde(default, rename = "ultraGroups")]
+    ultra_groups: Vec<UltraGroupExport>,
     #[serde(default)]
     messages: Vec<ImportMessage>,
 }
@@ -66,6 +70,8 @@ struct ImportMessage {
 enum Line {
     User(CreateUser),
     Group(ImportGroup),
+    #[serde(rename = "ultragroup")]
+    UltraGroup(UltraGroupExport),
     Message(ImportMessage),
 }
 
@@ -82,6 +88,7 @@ impl Line {
                 name: Some(group.name),
                 members,
             }),
+            Exported::UltraGroup(group) => Line::UltraGroup(*group),
             Exported::Message(message) => Line::Message(ImportMessage {
                 conversation_type: message.conversation.kind.code(),
                 target_id: target_id(&message).to_string(),
@@ -110,13 +117,14 @@ impl AdminApi {
         let too_many = [
             import.users.len(),
             import.groups.len(),
+            import.ultra_groups.len(),
             import.messages.len(),
         ]
         .into_iter()
         .any(|n| n > MAX_IMPORT_ITEMS);
         if too_many {
             return Err(CommandError::Limit {
-                what: "users, groups or messages per import".into(),
+                what: "users, groups, ultra groups or messages per import".into(),
                 limit: MAX_IMPORT_ITEMS as u64,
             }
             .into());
@@ -142,7 +150,24 @@ impl AdminApi {
                 msg_uid: m.msg_uid,
             });
         }
+        let mut ultra_group_changes = Vec::new();
+        for group in &import.ultra_groups {
+            let changes = rebuild(group).ok_or_else(|| {
+                CommandError::invalid(
+                    "members",
+                    format!("ultra group {} has none", group.group_id),
+                )
+            })?;
+            ultra_group_changes.extend(changes.into_iter().map(|change| {
+                Command::UltraGroup(ChangeUltraGroup {
+                    app_key: key.to_string(),
+                    group_id: group.group_id.clone(),
+                    change,
+                })
+            }));
+        }
         let (users, groups, count) = (import.users.len(), import.groups.len(), messages.len());
+        let ultra_groups = import.ultra_groups.len();
         let commands: Vec<Command> = import
             .users
             .into_iter()
@@ -162,6 +187,7 @@ impl AdminApi {
                     user_ids: group.members,
                 })
             }))
+            .chain(ultra_group_changes)
             .chain((!messages.is_empty()).then(|| {
                 Command::ImportMessages(ImportMessages {
                     app_key: key.to_string(),
@@ -172,7 +198,12 @@ impl AdminApi {
         self.cluster
             .write_one(self.envelope(Command::All(commands)))
             .await?;
-        Ok(json!({ "users": users, "groups": groups, "messages": count }))
+        Ok(json!({
+            "users": users,
+            "groups": groups,
+            "ultraGroups": ultra_groups,
+            "messages": count,
+        }))
     }
 
     /// An export's lines, every one checked before anything is written, then applied in
@@ -192,6 +223,7 @@ impl AdminApi {
             let full = match &line {
                 Line::User(_) => step.users.len(),
                 Line::Group(_) => step.groups.len(),
+                Line::UltraGroup(_) => step.ultra_groups.len(),
                 Line::Message(_) => step.messages.len(),
             } == MAX_IMPORT_ITEMS;
             if full {
@@ -201,24 +233,38 @@ impl AdminApi {
             match line {
                 Line::User(user) => step.users.push(user),
                 Line::Group(group) => step.groups.push(group),
+                Line::UltraGroup(group) => step.ultra_groups.push(group),
                 Line::Message(message) => step.messages.push(message),
             }
         }
-        let mut totals = [0u64; 3];
+        const KINDS: [&str; 4] = ["users", "groups", "ultraGroups", "messages"];
+        let mut totals = [0u64; 4];
         for step in steps {
             let done = self.import(key, step).await?;
-            for (total, kind) in totals.iter_mut().zip(["users", "groups", "messages"]) {
+            for (total, kind) in totals.iter_mut().zip(KINDS) {
                 *total += done[kind].as_u64().unwrap_or(0);
             }
         }
-        let [users, groups, messages] = totals;
-        Ok(json!({ "users": users, "groups": groups, "messages": messages }))
+        Ok(Value::Object(
+            KINDS
+                .into_iter()
+                .zip(totals)
+                .map(|(kind, total)| (kind.to_string(), json!(total)))
+                .collect(),
+        ))
     }
 
-    /// The app's users, groups and history as JSON lines, read a page at a time.
+    /// The app's users, groups, ultra groups and history as JSON lines, read a page at a
+    /// time; history last, so an import has the conversations before their messages.
     pub(super) async fn export(&self, key: &str) -> Response<Bytes> {
         let mut out = Vec::new();
-        for part in [ExportPart::Users, ExportPart::Groups, ExportPart::Messages] {
+        let parts = [
+            ExportPart::Users,
+            ExportPart::Groups,
+            ExportPart::UltraGroups,
+            ExportPart::Messages,
+        ];
+        for part in parts {
             let mut after = Vec::new();
             loop {
                 let query = Query::Export {

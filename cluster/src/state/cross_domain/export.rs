@@ -1,6 +1,6 @@
 //! An app's export (LIFE-03), read a page at a time in key order: its users, its groups
-//! with their members, and its history, each conversation's messages in `seq` order (so
-//! in time order, as an import wants them).
+//! with their members, its ultra groups with members and channels, and its history, each
+//! conversation's messages in `seq` order (so in time order, as an import wants them).
 
 use serde::{Deserialize, Serialize};
 
@@ -9,10 +9,12 @@ use crate::state::apply::CommandError;
 use crate::state::apps;
 use crate::state::groups::{Group, Member};
 use crate::state::keys::{
-    groups as group_keys, messages as message_keys, of_app, users as user_keys,
+    groups as group_keys, messages as message_keys, of_app, ultragroups as ultragroup_keys,
+    users as user_keys,
 };
 use crate::state::messages::Message;
 use crate::state::store::StateRead;
+use crate::state::ultragroups::{self, UltraGroupExport};
 use crate::state::users::User;
 
 /// Records one page holds at most.
@@ -24,6 +26,7 @@ pub enum ExportPart {
     Users,
     Groups,
     Messages,
+    UltraGroups,
 }
 
 /// One record of an export.
@@ -33,6 +36,7 @@ pub enum Exported {
     /// The group and its members' ids.
     Group(Group, Vec<String>),
     Message(Box<Message>),
+    UltraGroup(Box<UltraGroupExport>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,6 +60,7 @@ pub fn page(
         ExportPart::Users => user_keys::USER,
         ExportPart::Groups => group_keys::GROUP,
         ExportPart::Messages => message_keys::MESSAGE,
+        ExportPart::UltraGroups => ultragroup_keys::GROUP,
     };
     let mut raw = Vec::new();
     let mut next = None;
@@ -80,6 +85,11 @@ pub fn page(
                 let ids = members.into_iter().map(|m| m.user_id).collect();
                 Exported::Group(group, ids)
             }
+            ExportPart::UltraGroups => Exported::UltraGroup(Box::new(ultragroups::describe(
+                state,
+                app_key,
+                from_bytes(&value)?,
+            )?)),
         });
     }
     Ok(ExportPage { records, next })

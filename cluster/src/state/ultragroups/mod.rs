@@ -19,10 +19,13 @@ use super::users::validate_user_id;
 
 mod questions;
 mod speaking;
+mod transfer;
 
 pub(in crate::state) use questions::answer;
 pub use questions::{UltraGroupAnswer, UltraGroupQuestion};
 pub(in crate::state) use speaking::{audience, may_speak};
+pub(in crate::state) use transfer::describe;
+pub use transfer::{rebuild, ChannelExport, UltraGroupExport};
 
 /// ULG-01: a user belongs to at most 100 ultra groups.
 pub const MAX_GROUPS_PER_USER: u64 = 100;
