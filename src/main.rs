@@ -252,6 +252,10 @@ struct DevArgs {
     /// to watch history, inboxes and disk stay bounded in minutes.
     #[arg(long, default_value_t = meridian_cluster::state::DAY_MS, env = "MERIDIAN_DEV_RETENTION_DAY_MS")]
     retention_day_ms: u64,
+    /// How long a callee has to answer a call before the server ends it as "no answer"
+    /// (ms).
+    #[arg(long, default_value_t = meridian_cluster::state::ANSWER_TIMEOUT_MS, env = "MERIDIAN_DEV_CALL_ANSWER_TIMEOUT_MS")]
+    call_answer_timeout_ms: u64,
     /// Enforce the Server API's per-app rate limits (`false` for benchmarks that measure
     /// the pipeline rather than the limiter).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -367,6 +371,7 @@ async fn dev(args: DevArgs, logs: StartingLogs) -> anyhow::Result<()> {
         outbound_ca_files: args.outbound_ca_files,
         file_sweep_ms: args.file_sweep_ms,
         retention_day_ms: args.retention_day_ms,
+        call_answer_timeout_ms: args.call_answer_timeout_ms,
         sessions: meridian_edge::SessionSettings {
             offline_window_secs: args.offline_window_secs,
             sends_per_second: args.sends_per_second,

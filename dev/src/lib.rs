@@ -41,6 +41,8 @@ pub struct DevOptions {
     pub file_sweep_ms: u64,
     /// How long a day of retention lasts (see `NodeConfig::retention_day_ms`).
     pub retention_day_ms: u64,
+    /// How long a callee has to answer (see `NodeConfig::call_answer_timeout_ms`).
+    pub call_answer_timeout_ms: u64,
 }
 
 const DEMO_APP: &str = "demo";
@@ -236,6 +238,7 @@ impl Deployment {
                         ..StorageTuning::default()
                     },
                     retention_day_ms: options.retention_day_ms,
+                    call_answer_timeout_ms: options.call_answer_timeout_ms,
                 };
                 nodes.push(
                     ClusterNode::start(config)

@@ -2,6 +2,7 @@
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
 
+pub mod calls;
 pub mod rtc;
 
 use std::path::Path;

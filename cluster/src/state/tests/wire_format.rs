@@ -938,6 +938,10 @@ fn samples() -> Vec<(&'static str, Command)> {
                 ids: vec![7],
             }),
         ),
+        (
+            "EndUnansweredCalls",
+            Command::EndUnansweredCalls(EndUnansweredCalls { timeout_ms: 60_000 }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1150,6 +1154,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("EraseUsers", "5c086170706b657930310105616c69636501"),
         ("SentMessagesErased", "5d086170706b657930310105616c696365"),
         ("DropDeadLetters", "5e086170706b657930310107"),
+        ("EndUnansweredCalls", "5ffb60ea"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1336,6 +1341,7 @@ fn variant(command: &Command) -> &'static str {
         Command::EraseUsers(_) => "EraseUsers",
         Command::SentMessagesErased(_) => "SentMessagesErased",
         Command::DropDeadLetters(_) => "DropDeadLetters",
+        Command::EndUnansweredCalls(_) => "EndUnansweredCalls",
     }
 }
 

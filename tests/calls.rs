@@ -1,0 +1,391 @@
+//! Calls through real client sessions against `meridian dev` (RTC-03, RTC-10): the
+//! CallLib's signalling messages go through ordinary sends, the server answers for busy
+//! and unanswering callees, and `/rtc/call/query.json` tells the app server how each call
+//! went. Every signal is read off a socket.
+
+mod common;
+
+use std::time::Duration;
+
+use common::calls::{record, Phone, GROUP, PRIVATE};
+use common::rtc::Member;
+use common::{binary, Api};
+use meridian_client::codes;
+use meridian_proto::rtc::{Role, RoomKind};
+use meridian_testkit::{eventually, DevDeployment};
+use serde_json::{json, Value};
+
+const INVITE: &str = "RC:VCInvite";
+const RINGING: &str = "RC:VCRinging";
+const ACCEPT: &str = "RC:VCAccept";
+const HANGUP: &str = "RC:VCHangup";
+const MODIFY_MEMBERS: &str = "RC:VCModifyMem";
+const MODIFY_MEDIA: &str = "RC:VCModifyMedia";
+
+/// The CallLib's hang-up reasons, from the sender's side.
+const CANCEL: u64 = 1;
+const REJECT: u64 = 2;
+const HANG_UP: u64 = 3;
+const BUSY: u64 = 4;
+const NO_RESPONSE: u64 = 5;
+
+async fn deployment(extra: &[&str]) -> DevDeployment {
+    // Signals come faster than chat messages: the per-session send budget is raised.
+    let flags = [&["--sends-per-second", "100"], extra].concat();
+    DevDeployment::start_with(binary(), "SG", 1, &flags).await
+}
+
+fn invite(call_id: &str, media: u8, callees: &[&str]) -> Value {
+    json!({ "callId": call_id, "engineType": 4, "mediaType": media,
+            "channelInfo": { "Id": call_id, "Key": "" }, "inviteUserIds": callees })
+}
+
+fn hangup(call_id: &str, reason: u64) -> Value {
+    json!({ "callId": call_id, "reason": reason })
+}
+
+fn call_id(call_id: &str) -> Value {
+    json!({ "callId": call_id })
+}
+
+/// Each member's (state, reason) in a record, in its order.
+fn members(record: &Value) -> Vec<(String, String, Value)> {
+    record["members"]
+        .as_array()
+        .unwrap_or_else(|| panic!("members in {record}"))
+        .iter()
+        .map(|m| {
+            let user = m["userId"].as_str().unwrap().to_string();
+            (
+                user,
+                m["state"].as_str().unwrap().to_string(),
+                m["reason"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// The node's `meridian_cluster_calls_total` for `outcome` (refreshed every 5 s).
+async fn calls_ended(dev: &DevDeployment, outcome: &str) -> f64 {
+    let admin = dev.endpoints["areas"]["SG"]["cluster"][0]["admin"]
+        .as_str()
+        .expect("node admin url")
+        .to_string();
+    let label = format!("outcome=\"{outcome}\"");
+    let answer = meridian_rpc::http::request(
+        "GET",
+        &format!("{admin}/metrics"),
+        None,
+        None,
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("metrics");
+    answer
+        .text()
+        .lines()
+        .find(|l| l.starts_with("meridian_cluster_calls_total{") && l.contains(&label))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+// covers: RTC-03, RTC-10
+#[tokio::test]
+async fn one_to_one_calls_ring_answer_cancel_and_answer_busy_with_records() {
+    let dev = deployment(&[]).await;
+    let api = Api::new(&dev, "SG", "prod");
+    let ws = dev.ws("SG");
+    let mut alice = Phone::connect(&ws, &api, "alice").await;
+    let mut bob = Phone::connect(&ws, &api, "bob").await;
+
+    // Invite → ringing → accept → audio to video → the callee hangs up.
+    alice
+        .signal(PRIVATE, "bob", INVITE, invite("c1", 1, &["bob"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        bob.expect(INVITE, "alice").await["inviteUserIds"],
+        json!(["bob"])
+    );
+    bob.signal(PRIVATE, "alice", RINGING, call_id("c1"))
+        .await
+        .unwrap();
+    alice.expect(RINGING, "bob").await;
+    let ringing = record(&api, "c1").await;
+    assert_eq!(members(&ringing)[1].1, "ringing", "{ringing}");
+    bob.signal(PRIVATE, "alice", ACCEPT, call_id("c1"))
+        .await
+        .unwrap();
+    alice.expect(ACCEPT, "bob").await;
+    let switch = json!({ "callId": "c1", "mediaType": 2 });
+    alice
+        .signal(PRIVATE, "bob", MODIFY_MEDIA, switch)
+        .await
+        .unwrap();
+    bob.expect(MODIFY_MEDIA, "alice").await;
+    bob.signal(PRIVATE, "alice", HANGUP, hangup("c1", HANG_UP))
+        .await
+        .unwrap();
+    assert_eq!(alice.expect(HANGUP, "bob").await["reason"], HANG_UP);
+    let done = record(&api, "c1").await;
+    assert_eq!(
+        (
+            &done["caller"],
+            &done["targetId"],
+            &done["conversationType"]
+        ),
+        (&json!("alice"), &json!("bob"), &json!(1)),
+        "{done}"
+    );
+    assert_eq!(done["mediaType"], "video", "the switch is recorded");
+    assert_eq!(done["endReason"], "hangup", "{done}");
+    assert_eq!(done["endedBy"], "bob");
+    let (started, accepted, ended) = (
+        done["startTime"].as_u64().unwrap(),
+        done["acceptTime"].as_u64().unwrap(),
+        done["endTime"].as_u64().unwrap(),
+    );
+    assert!(started <= accepted && accepted <= ended, "{done}");
+    assert_eq!(done["duration"].as_u64(), Some(ended - accepted));
+    assert!(members(&done).iter().all(|(_, state, _)| state == "left"));
+
+    // The caller cancels before an answer.
+    alice
+        .signal(PRIVATE, "bob", INVITE, invite("c2", 1, &["bob"]))
+        .await
+        .unwrap();
+    bob.expect(INVITE, "alice").await;
+    alice
+        .signal(PRIVATE, "bob", HANGUP, hangup("c2", CANCEL))
+        .await
+        .unwrap();
+    assert_eq!(bob.expect(HANGUP, "alice").await["reason"], CANCEL);
+    let cancelled = record(&api, "c2").await;
+    assert_eq!(cancelled["endReason"], "cancelled", "{cancelled}");
+    assert_eq!(cancelled["acceptTime"], Value::Null);
+    assert_eq!(cancelled["duration"], 0);
+    assert_eq!(members(&cancelled)[1].2, "cancelled");
+
+    // A callee in another call is answered "busy" by the server, to both sides; its own
+    // call goes on.
+    let mut carol = Phone::connect(&ws, &api, "carol").await;
+    let mut dave = Phone::connect(&ws, &api, "dave").await;
+    carol
+        .signal(PRIVATE, "dave", INVITE, invite("c3", 2, &["dave"]))
+        .await
+        .unwrap();
+    dave.expect(INVITE, "carol").await;
+    dave.signal(PRIVATE, "carol", ACCEPT, call_id("c3"))
+        .await
+        .unwrap();
+    carol.expect(ACCEPT, "dave").await;
+    alice
+        .signal(PRIVATE, "dave", INVITE, invite("c4", 1, &["dave"]))
+        .await
+        .unwrap();
+    assert_eq!(alice.expect(HANGUP, "dave").await["reason"], BUSY);
+    dave.expect(INVITE, "alice").await;
+    assert_eq!(dave.expect(HANGUP, "dave").await["reason"], BUSY);
+    let busy = record(&api, "c4").await;
+    assert_eq!(
+        (&busy["endReason"], &busy["endedBy"]),
+        (&json!("busy"), &json!("dave"))
+    );
+    assert_eq!(
+        record(&api, "c3").await["endReason"],
+        Value::Null,
+        "still on"
+    );
+
+    // So is a callee in an audio/video room.
+    let mut erin = Member::connect(&ws, &api, "erin").await;
+    erin.join("meet", RoomKind::Meeting, Role::Participant)
+        .await
+        .unwrap();
+    alice
+        .signal(PRIVATE, "erin", INVITE, invite("c5", 1, &["erin"]))
+        .await
+        .unwrap();
+    assert_eq!(alice.expect(HANGUP, "erin").await["reason"], BUSY);
+    assert_eq!(record(&api, "c5").await["endReason"], "busy");
+
+    dave.signal(PRIVATE, "carol", HANGUP, hangup("c3", HANG_UP))
+        .await
+        .unwrap();
+    carol.expect(HANGUP, "dave").await;
+    assert_eq!(record(&api, "c3").await["endReason"], "hangup");
+
+    // Bad signals are refused with a reason and change nothing: bob's next call signal
+    // is the good invite after them.
+    let refused = |answer: Result<(), (u32, String)>, says: &str| {
+        let (code, message) = answer.expect_err("refused");
+        assert_eq!(code, codes::BAD_REQUEST, "{message}");
+        assert!(message.contains(says), "{message} should say {says}");
+    };
+    let unknown = alice
+        .signal(PRIVATE, "bob", HANGUP, hangup("nope", HANG_UP))
+        .await;
+    refused(unknown, "call nope not found");
+    let garbled = alice.signal(PRIVATE, "bob", INVITE, "{not json").await;
+    refused(garbled, "content must be a JSON object");
+    let odd_media = alice
+        .signal(PRIVATE, "bob", INVITE, invite("c6", 9, &["bob"]))
+        .await;
+    refused(odd_media, "mediaType");
+    let someone_else = alice
+        .signal(PRIVATE, "bob", INVITE, invite("c6", 1, &["carol"]))
+        .await;
+    refused(someone_else, "the other user");
+    let (answer, value) = api
+        .json("/rtc/call/query.json", &json!({ "callId": "c6" }))
+        .await;
+    assert_eq!(
+        (answer.status, &value["code"]),
+        (400, &json!(1002)),
+        "{value}"
+    );
+    alice
+        .signal(PRIVATE, "bob", INVITE, invite("c6", 1, &["bob"]))
+        .await
+        .unwrap();
+    let (object_name, sender, content) = bob.next_signal().await;
+    assert_eq!((object_name.as_str(), sender.as_str()), (INVITE, "alice"));
+    assert_eq!(content["callId"], "c6");
+
+    // The area's metrics count calls by outcome.
+    eventually(
+        Duration::from_secs(15),
+        "two busy calls counted",
+        || async { (calls_ended(&dev, "busy").await == 2.0).then_some(()) },
+    )
+    .await;
+    assert_eq!(calls_ended(&dev, "cancelled").await, 1.0);
+}
+
+// covers: RTC-03, RTC-10
+#[tokio::test]
+async fn a_group_call_goes_on_while_two_are_in_it_and_takes_mid_call_invites() {
+    let dev = deployment(&[]).await;
+    let api = Api::new(&dev, "SG", "prod");
+    let ws = dev.ws("SG");
+    api.ok(
+        "/group/create.json",
+        "userId=alice&userId=bob&userId=carol&userId=dave&groupId=team&groupName=Team",
+    )
+    .await;
+    let mut phones = Vec::new();
+    for user in ["alice", "bob", "carol", "dave"] {
+        phones.push(Phone::connect(&ws, &api, user).await);
+    }
+    let [alice, bob, carol, dave] = &mut phones[..] else {
+        unreachable!()
+    };
+
+    alice
+        .signal(GROUP, "team", INVITE, invite("g1", 2, &["bob", "carol"]))
+        .await
+        .unwrap();
+    for callee in [&mut *bob, &mut *carol] {
+        assert_eq!(callee.expect(INVITE, "alice").await["mediaType"], 2);
+    }
+    bob.signal(GROUP, "team", ACCEPT, call_id("g1"))
+        .await
+        .unwrap();
+    alice.expect(ACCEPT, "bob").await;
+    carol
+        .signal(GROUP, "team", HANGUP, hangup("g1", REJECT))
+        .await
+        .unwrap();
+    alice.expect(HANGUP, "carol").await;
+
+    // Bob brings dave in; the caller leaves and the other two go on.
+    let add = json!({ "callId": "g1", "modifyMemType": 1, "callerId": "alice", "mediaType": 2,
+                      "inviteUserIds": ["dave"] });
+    bob.signal(GROUP, "team", MODIFY_MEMBERS, add)
+        .await
+        .unwrap();
+    assert_eq!(
+        dave.expect(MODIFY_MEMBERS, "bob").await["inviteUserIds"],
+        json!(["dave"])
+    );
+    dave.signal(GROUP, "team", ACCEPT, call_id("g1"))
+        .await
+        .unwrap();
+    bob.expect(ACCEPT, "dave").await;
+    alice
+        .signal(GROUP, "team", HANGUP, hangup("g1", HANG_UP))
+        .await
+        .unwrap();
+    dave.expect(HANGUP, "alice").await;
+    let going = record(&api, "g1").await;
+    assert_eq!(going["endReason"], Value::Null, "{going}");
+    let states: Vec<(String, String, Value)> = members(&going);
+    assert_eq!(
+        states,
+        vec![
+            ("alice".into(), "left".into(), json!("hangup")),
+            ("bob".into(), "joined".into(), Value::Null),
+            ("carol".into(), "left".into(), json!("rejected")),
+            ("dave".into(), "joined".into(), Value::Null),
+        ]
+    );
+    assert_eq!(going["members"][3]["invitedBy"], "bob");
+
+    // Bob hangs up: dave would be alone, so the call ends.
+    bob.signal(GROUP, "team", HANGUP, hangup("g1", HANG_UP))
+        .await
+        .unwrap();
+    dave.expect(HANGUP, "bob").await;
+    let done = record(&api, "g1").await;
+    assert_eq!(
+        (&done["endReason"], &done["endedBy"]),
+        (&json!("hangup"), &json!("bob"))
+    );
+    assert_eq!(done["targetId"], "team");
+    assert!(members(&done).iter().all(|(_, state, _)| state == "left"));
+
+    // A late signal for an ended call is routed and changes nothing.
+    dave.signal(GROUP, "team", HANGUP, hangup("g1", HANG_UP))
+        .await
+        .unwrap();
+    assert_eq!(record(&api, "g1").await, done);
+}
+
+// covers: RTC-03, RTC-10
+#[tokio::test]
+async fn a_callee_that_never_answers_is_hung_up_for_on_both_sides() {
+    let dev = deployment(&["--call-answer-timeout-ms", "1000"]).await;
+    let api = Api::new(&dev, "SG", "prod");
+    let ws = dev.ws("SG");
+    let mut alice = Phone::connect(&ws, &api, "alice").await;
+    let mut bob = Phone::connect(&ws, &api, "bob").await;
+
+    // Online: bob's phone rings and nobody picks up.
+    alice
+        .signal(PRIVATE, "bob", INVITE, invite("n1", 1, &["bob"]))
+        .await
+        .unwrap();
+    bob.expect(INVITE, "alice").await;
+    bob.signal(PRIVATE, "alice", RINGING, call_id("n1"))
+        .await
+        .unwrap();
+    assert_eq!(alice.expect(HANGUP, "bob").await["reason"], NO_RESPONSE);
+    assert_eq!(bob.expect(HANGUP, "bob").await["reason"], NO_RESPONSE);
+    let missed = record(&api, "n1").await;
+    assert_eq!(
+        (&missed["endReason"], &missed["endedBy"]),
+        (&json!("noAnswer"), &json!("bob"))
+    );
+    assert_eq!(members(&missed)[1].2, "noAnswer");
+
+    // Offline: carol finds the invite and the hang-up when she comes back.
+    alice
+        .signal(PRIVATE, "carol", INVITE, invite("n2", 2, &["carol"]))
+        .await
+        .unwrap();
+    assert_eq!(alice.expect(HANGUP, "carol").await["reason"], NO_RESPONSE);
+    let mut carol = Phone::connect(&ws, &api, "carol").await;
+    assert_eq!(carol.expect(INVITE, "alice").await["callId"], "n2");
+    assert_eq!(carol.expect(HANGUP, "carol").await["reason"], NO_RESPONSE);
+    assert_eq!(record(&api, "n2").await["endReason"], "noAnswer");
+}
