@@ -252,6 +252,21 @@ async fn one_to_one_calls_ring_answer_cancel_and_answer_busy_with_records() {
     assert_eq!((object_name.as_str(), sender.as_str()), (INVITE, "alice"));
     assert_eq!(content["callId"], "c6");
 
+    // A caller still in a call it lost (here: it never hung up c6) starts another: the
+    // server hangs up the old one for it, and the other side hears.
+    alice
+        .signal(PRIVATE, "carol", INVITE, invite("c7", 1, &["carol"]))
+        .await
+        .unwrap();
+    carol.expect(INVITE, "alice").await;
+    assert_eq!(bob.expect(HANGUP, "alice").await["callId"], "c6");
+    let lost = record(&api, "c6").await;
+    assert_eq!(
+        (&lost["endReason"], &lost["endedBy"]),
+        (&json!("cancelled"), &json!("alice"))
+    );
+    assert_eq!(record(&api, "c7").await["endReason"], Value::Null);
+
     // The area's metrics count calls by outcome.
     eventually(
         Duration::from_secs(15),
@@ -259,7 +274,7 @@ async fn one_to_one_calls_ring_answer_cancel_and_answer_busy_with_records() {
         || async { (calls_ended(&dev, "busy").await == 2.0).then_some(()) },
     )
     .await;
-    assert_eq!(calls_ended(&dev, "cancelled").await, 1.0);
+    assert_eq!(calls_ended(&dev, "cancelled").await, 2.0);
 }
 
 // covers: RTC-03, RTC-10

@@ -274,10 +274,14 @@ fn invite(
             what: format!("call {call_id}"),
         });
     }
+    // The SDKs place one call at a time, so a caller still marked in another call lost
+    // it (a crash, a lost hang-up): the server hangs up that one for it, so the other
+    // side hears and nobody stays busy with a call that is gone.
     if let Some(other) = state.get::<String>(&keys::user_call(app_key, caller))? {
-        return Err(CommandError::Conflict {
-            what: format!("{caller} in call {other}"),
-        });
+        if let Some(stale) = state.get::<CallRecord>(&keys::call(app_key, &other))? {
+            hang_up_for(ctx, state, app_key, &stale, caller, EndReason::Hangup)?;
+        }
+        state.delete(keys::user_call(app_key, caller));
     }
     let mut call = CallRecord {
         call_id: call_id.clone(),
