@@ -1,6 +1,7 @@
 //! The `meridian` command: parses flags and wires the crates together.
 
 mod api;
+mod call;
 mod chat;
 mod config_file;
 mod demo_app;
@@ -61,6 +62,8 @@ enum Commands {
     Bench(meridian_bench::BenchCommand),
     /// Chat from a terminal through a deployment's edge (send, listen, or interactive).
     Chat(chat::ChatArgs),
+    /// Ring a user or a group's members from a terminal, or answer a call (RTC-03).
+    Call(call::CallArgs),
     /// Call the Server API as a dev deployment's demo app, signed for you, and print the
     /// status and the body: `meridian api POST /user/getToken.json userId=alice`.
     Api(api::ApiArgs),
@@ -502,6 +505,7 @@ async fn run(command: Commands, logs: StartingLogs) -> anyhow::Result<()> {
             Ok(())
         }
         Commands::Chat(args) => chat::run(args).await,
+        Commands::Call(args) => call::run(args).await,
         Commands::Api(args) => api::run(args).await,
         Commands::PrometheusConfig(args) => {
             let file = args.endpoints.path();

@@ -404,3 +404,56 @@ async fn a_callee_that_never_answers_is_hung_up_for_on_both_sides() {
     assert_eq!(carol.expect(HANGUP, "carol").await["reason"], NO_RESPONSE);
     assert_eq!(record(&api, "n2").await["endReason"], "noAnswer");
 }
+
+// covers: RTC-03
+#[tokio::test]
+async fn meridian_call_rings_from_a_terminal_until_the_other_side_hangs_up() {
+    let dev = deployment(&[]).await;
+    // `meridian call` uses the demo app's dev environment.
+    let api = Api::new(&dev, "SG", "dev");
+    let mut bob = Phone::connect(&dev.ws("SG"), &api, "bob").await;
+    let ring = tokio::process::Command::new(binary())
+        .args(["call", "--user", "alice", "--endpoints"])
+        .arg(&dev.endpoints_file)
+        .args(["ring", "--to", "bob", "--video", "--timeout", "30"])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run meridian call");
+    let invite = bob.expect(INVITE, "alice").await;
+    assert_eq!(invite["mediaType"], 2, "{invite}");
+    let id = invite["callId"].as_str().unwrap().to_string();
+    bob.signal(PRIVATE, "alice", RINGING, call_id(&id))
+        .await
+        .unwrap();
+    bob.signal(PRIVATE, "alice", ACCEPT, call_id(&id))
+        .await
+        .unwrap();
+    bob.signal(PRIVATE, "alice", HANGUP, hangup(&id, HANG_UP))
+        .await
+        .unwrap();
+    let output = ring.wait_with_output().await.unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let events: Vec<String> = printed
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap()["event"].to_string())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "\"calling\"",
+            "\"ringing\"",
+            "\"accepted\"",
+            "\"hangup\"",
+            "\"ended\""
+        ],
+        "{printed}"
+    );
+    assert_eq!(record(&api, &id).await["endReason"], "hangup");
+}
