@@ -7,11 +7,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::calls::{record, Phone, GROUP, PRIVATE};
+use common::calls::{call_id, calls_ended, hangup, invite, members, record, Phone, GROUP, PRIVATE};
 use common::rtc::Member;
-use common::{binary, Api};
+use common::{binary, pem, put_settings, register_push, wait_offline, Api};
 use meridian_client::codes;
 use meridian_proto::rtc::{Role, RoomKind};
+use meridian_push::fake::FakeApns;
 use meridian_testkit::{eventually, DevDeployment};
 use serde_json::{json, Value};
 
@@ -33,60 +34,6 @@ async fn deployment(extra: &[&str]) -> DevDeployment {
     // Signals come faster than chat messages: the per-session send budget is raised.
     let flags = [&["--sends-per-second", "100"], extra].concat();
     DevDeployment::start_with(binary(), "SG", 1, &flags).await
-}
-
-fn invite(call_id: &str, media: u8, callees: &[&str]) -> Value {
-    json!({ "callId": call_id, "engineType": 4, "mediaType": media,
-            "channelInfo": { "Id": call_id, "Key": "" }, "inviteUserIds": callees })
-}
-
-fn hangup(call_id: &str, reason: u64) -> Value {
-    json!({ "callId": call_id, "reason": reason })
-}
-
-fn call_id(call_id: &str) -> Value {
-    json!({ "callId": call_id })
-}
-
-/// Each member's (state, reason) in a record, in its order.
-fn members(record: &Value) -> Vec<(String, String, Value)> {
-    record["members"]
-        .as_array()
-        .unwrap_or_else(|| panic!("members in {record}"))
-        .iter()
-        .map(|m| {
-            let user = m["userId"].as_str().unwrap().to_string();
-            (
-                user,
-                m["state"].as_str().unwrap().to_string(),
-                m["reason"].clone(),
-            )
-        })
-        .collect()
-}
-
-/// The node's `meridian_cluster_calls_total` for `outcome` (refreshed every 5 s).
-async fn calls_ended(dev: &DevDeployment, outcome: &str) -> f64 {
-    let admin = dev.endpoints["areas"]["SG"]["cluster"][0]["admin"]
-        .as_str()
-        .expect("node admin url")
-        .to_string();
-    let label = format!("outcome=\"{outcome}\"");
-    let answer = meridian_rpc::http::request(
-        "GET",
-        &format!("{admin}/metrics"),
-        None,
-        None,
-        Duration::from_secs(5),
-    )
-    .await
-    .expect("metrics");
-    answer
-        .text()
-        .lines()
-        .find(|l| l.starts_with("meridian_cluster_calls_total{") && l.contains(&label))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0.0)
 }
 
 // covers: RTC-03, RTC-10
@@ -456,4 +403,52 @@ async fn meridian_call_rings_from_a_terminal_until_the_other_side_hangs_up() {
         "{printed}"
     );
     assert_eq!(record(&api, &id).await["endReason"], "hangup");
+}
+
+// covers: RTC-10
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_callee_is_woken_by_a_voip_push_and_its_messages_by_notifications() {
+    const IOS: &str = "com.example.chat";
+    let apns = FakeApns::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("apns-ca.pem");
+    std::fs::write(&ca, pem(&apns.ca_cert())).unwrap();
+    let dev = deployment(&["--outbound-ca", ca.to_str().unwrap()]).await;
+    let api = Api::new(&dev, "SG", "prod");
+    let settings = json!({"push": {"apps": [{"appId": IOS, "apns": apns.credentials(IOS)}]}});
+    assert_eq!(put_settings(&dev, &api.key, settings).await, 200);
+    // Bob's iPhone registers its notification token and its PushKit token, then sleeps.
+    let (alert_token, voip_token) = ("a1".repeat(32), "b2".repeat(32));
+    let ws = dev.ws("SG");
+    register_push(&ws, &api, "bob", ("apns", &alert_token, IOS)).await;
+    register_push(&ws, &api, "bob", ("apns_voip", &voip_token, IOS)).await;
+    wait_offline(&api, "bob").await;
+
+    let mut alice = Phone::connect(&ws, &api, "alice").await;
+    alice
+        .signal(PRIVATE, "bob", INVITE, invite("v1", 2, &["bob"]))
+        .await
+        .unwrap();
+    let text = json!({ "content": "call me back" });
+    alice
+        .signal(PRIVATE, "bob", "RC:TxtMsg", text)
+        .await
+        .unwrap();
+    let pushes = apns.wait_for(2, Duration::from_secs(15)).await.unwrap();
+    let to = |token: &str| {
+        let found = pushes.iter().find(|p| p.device_token == token);
+        found.unwrap_or_else(|| panic!("no push to {token} in {pushes:?}"))
+    };
+    let ring = to(&voip_token);
+    assert_eq!(ring.headers["apns-push-type"], "voip");
+    assert_eq!(ring.headers["apns-topic"], format!("{IOS}.voip"));
+    let call: Value = serde_json::from_str(ring.data.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        (&call["callId"], &call["mediaType"]),
+        (&json!("v1"), &json!(2))
+    );
+    let message = to(&alert_token);
+    assert_eq!(message.headers["apns-push-type"], "alert");
+    assert_eq!(message.body, "call me back");
+    assert_eq!(pushes.len(), 2, "one push each: {pushes:?}");
 }

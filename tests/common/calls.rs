@@ -3,7 +3,10 @@
 
 use meridian_client::{Connection, MessageBody};
 use meridian_proto::{ClientFrame, ServerFrame};
-use serde_json::Value;
+use std::time::Duration;
+
+use meridian_testkit::DevDeployment;
+use serde_json::{json, Value};
 
 use super::{connect, synced, Api, FRAME_WAIT};
 
@@ -122,4 +125,58 @@ pub async fn record(api: &Api, call_id: &str) -> Value {
         .await;
     assert_eq!(answer.status, 200, "{}", answer.text());
     value
+}
+
+pub fn invite(call_id: &str, media: u8, callees: &[&str]) -> Value {
+    json!({ "callId": call_id, "engineType": 4, "mediaType": media,
+            "channelInfo": { "Id": call_id, "Key": "" }, "inviteUserIds": callees })
+}
+
+pub fn hangup(call_id: &str, reason: u64) -> Value {
+    json!({ "callId": call_id, "reason": reason })
+}
+
+pub fn call_id(call_id: &str) -> Value {
+    json!({ "callId": call_id })
+}
+
+/// Each member's (state, reason) in a record, in its order.
+pub fn members(record: &Value) -> Vec<(String, String, Value)> {
+    record["members"]
+        .as_array()
+        .unwrap_or_else(|| panic!("members in {record}"))
+        .iter()
+        .map(|m| {
+            let user = m["userId"].as_str().unwrap().to_string();
+            (
+                user,
+                m["state"].as_str().unwrap().to_string(),
+                m["reason"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// The node's `meridian_cluster_calls_total` for `outcome` (refreshed every 5 s).
+pub async fn calls_ended(dev: &DevDeployment, outcome: &str) -> f64 {
+    let admin = dev.endpoints["areas"]["SG"]["cluster"][0]["admin"]
+        .as_str()
+        .expect("node admin url")
+        .to_string();
+    let label = format!("outcome=\"{outcome}\"");
+    let answer = meridian_rpc::http::request(
+        "GET",
+        &format!("{admin}/metrics"),
+        None,
+        None,
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("metrics");
+    answer
+        .text()
+        .lines()
+        .find(|l| l.starts_with("meridian_cluster_calls_total{") && l.contains(&label))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
 }

@@ -1030,6 +1030,8 @@ fn samples() -> Vec<(&'static str, Command)> {
         ("PushProvider::Vivo", PushProvider::Vivo),
         ("PushProvider::Meizu", PushProvider::Meizu),
         ("PushProvider::Honor", PushProvider::Honor),
+        // RTC-10 appended the VoIP token.
+        ("PushProvider::ApnsVoip", PushProvider::ApnsVoip),
     ] {
         rows.push((
             label,
@@ -1177,6 +1179,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("PushProvider::Vivo", "33086170706b6579303105616c6963650264310603746f6b10636f6d2e6578616d706c652e63686174"),
         ("PushProvider::Meizu", "33086170706b6579303105616c6963650264310703746f6b10636f6d2e6578616d706c652e63686174"),
         ("PushProvider::Honor", "33086170706b6579303105616c6963650264310803746f6b10636f6d2e6578616d706c652e63686174"),
+        ("PushProvider::ApnsVoip", "33086170706b6579303105616c6963650264310903746f6b10636f6d2e6578616d706c652e63686174"),
 ];
 
 /// One channel of each vendor, in the enum's order.

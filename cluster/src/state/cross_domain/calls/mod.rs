@@ -18,6 +18,7 @@ use crate::state::{apps, rtc};
 
 mod signals;
 mod sweep;
+mod wake;
 
 pub use signals::{EndReason, Media, Signal, MAX_PARTIES};
 pub use sweep::{unanswered_calls_due, EndUnansweredCalls, ANSWER_TIMEOUT_MS};
@@ -223,8 +224,9 @@ pub(super) fn observe(
         Signal::SwitchMedia(media) => call.media = media,
         Signal::Hangup(reason) => return leave(ctx, state, app_key, call, sender, reason),
         Signal::AddCallees(callees) => {
-            let busy = add_callees(ctx, state, app_key, &mut call, sender, &callees)?;
-            return put_and_answer_busy(ctx, state, app_key, &call, &busy);
+            let (rung, busy) = add_callees(ctx, state, app_key, &mut call, sender, &callees)?;
+            put_and_answer_busy(ctx, state, app_key, &call, &busy)?;
+            return wake::offline_callees(ctx, state, app_key, message, &rung);
         }
         Signal::Invite { .. } => unreachable!("handled above"),
     }
@@ -305,12 +307,13 @@ fn invite(
         }],
     };
     state.put(keys::user_call(app_key, caller), &call_id)?;
-    let busy = add_callees(ctx, state, app_key, &mut call, caller, &callees)?;
-    put_and_answer_busy(ctx, state, app_key, &call, &busy)
+    let (rung, busy) = add_callees(ctx, state, app_key, &mut call, caller, &callees)?;
+    put_and_answer_busy(ctx, state, app_key, &call, &busy)?;
+    wake::offline_callees(ctx, state, app_key, message, &rung)
 }
 
-/// Invites `callees` (a user already in the call stays as it is); answers those that are
-/// busy, who are left out of the active-call index and still to be answered for.
+/// Invites `callees` (a user already in the call stays as it is); answers those rung and
+/// those busy, who are left out of the active-call index and still to be answered for.
 fn add_callees(
     ctx: ApplyContext,
     state: &mut Overlay<'_>,
@@ -318,8 +321,8 @@ fn add_callees(
     call: &mut CallRecord,
     inviter: &str,
     callees: &[String],
-) -> Result<Vec<String>, CommandError> {
-    let mut busy = Vec::new();
+) -> Result<(Vec<String>, Vec<String>), CommandError> {
+    let (mut rung, mut busy) = (Vec::new(), Vec::new());
     for callee in callees {
         if call
             .party_mut(callee)
@@ -351,6 +354,7 @@ fn add_callees(
         state.put(keys::user_call(app_key, callee), &call.call_id)?;
         let ringing = (app_key, &call.call_id, callee, ctx.now_ms);
         state.put(keys::ringing(app_key, &call.call_id, callee), &ringing)?;
+        rung.push(callee.clone());
     }
     if call.parties.len() > MAX_PARTIES {
         return Err(CommandError::Limit {
@@ -358,7 +362,7 @@ fn add_callees(
             limit: MAX_PARTIES as u64,
         });
     }
-    Ok(busy)
+    Ok((rung, busy))
 }
 
 /// Stores the call, then hangs up for each busy callee (the hang-up updates the record).
