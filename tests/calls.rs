@@ -243,6 +243,13 @@ async fn a_group_call_goes_on_while_two_are_in_it_and_takes_mid_call_invites() {
         unreachable!()
     };
 
+    // A client rings members of the group only.
+    let (code, message) = alice
+        .signal(GROUP, "team", INVITE, invite("g0", 1, &["bob", "zed"]))
+        .await
+        .expect_err("zed is no member");
+    assert_eq!(code, codes::BAD_REQUEST);
+    assert!(message.contains("zed is not in group team"), "{message}");
     alice
         .signal(GROUP, "team", INVITE, invite("g1", 2, &["bob", "carol"]))
         .await

@@ -14,10 +14,11 @@ use crate::state::apply::{ApplyContext, CommandError};
 use crate::state::keys::{calls as keys, of_app};
 use crate::state::messages::{Message, MessageFlags, NewMessage};
 use crate::state::store::{Overlay, StateRead};
-use crate::state::{apps, rtc};
+use crate::state::{apps, groups, rtc};
 
 mod signals;
 mod sweep;
+mod view;
 mod wake;
 
 pub use signals::{EndReason, Media, Signal, MAX_PARTIES};
@@ -81,40 +82,6 @@ impl CallRecord {
             (Some(from), Some(to)) => to.saturating_sub(from),
             _ => 0,
         }
-    }
-
-    /// The record as the Server API answers it.
-    pub fn to_json(&self) -> serde_json::Value {
-        let parties: Vec<serde_json::Value> = self
-            .parties
-            .iter()
-            .map(|p| {
-                serde_json::json!({
-                    "userId": p.user_id,
-                    "state": p.state.label(),
-                    "invitedBy": p.invited_by,
-                    "invitedAt": p.invited_ms,
-                    "joinedAt": p.joined_ms,
-                    "leftAt": p.left_ms,
-                    "reason": p.reason.map(EndReason::label),
-                })
-            })
-            .collect();
-        serde_json::json!({
-            "callId": self.call_id,
-            "caller": self.caller,
-            "conversationType": self.conversation.kind.code(),
-            "targetId": self.conversation.target_for(&self.caller),
-            "mediaType": self.media.label(),
-            "roomId": self.room_id,
-            "startTime": self.started_ms,
-            "acceptTime": self.accepted_ms,
-            "endTime": self.ended_ms,
-            "duration": self.duration_ms(),
-            "endReason": self.end_reason.map(EndReason::label),
-            "endedBy": self.ended_by,
-            "members": parties,
-        })
     }
 
     fn party_mut(&mut self, user_id: &str) -> Option<&mut Party> {
@@ -224,6 +191,7 @@ pub(super) fn observe(
         Signal::SwitchMedia(media) => call.media = media,
         Signal::Hangup(reason) => return leave(ctx, state, app_key, call, sender, reason),
         Signal::AddCallees(callees) => {
+            members_only(state, app_key, message, &callees)?;
             let (rung, busy) = add_callees(ctx, state, app_key, &mut call, sender, &callees)?;
             put_and_answer_busy(ctx, state, app_key, &call, &busy)?;
             return wake::offline_callees(ctx, state, app_key, message, &rung);
@@ -263,7 +231,10 @@ fn invite(
                 "inviteUserIds must name someone to call",
             ))
         }
-        ConversationType::Group => callees,
+        ConversationType::Group => {
+            members_only(state, app_key, message, &callees)?;
+            callees
+        }
         _ => {
             return Err(CommandError::invalid(
                 "conversationType",
@@ -310,6 +281,30 @@ fn invite(
     let (rung, busy) = add_callees(ctx, state, app_key, &mut call, caller, &callees)?;
     put_and_answer_busy(ctx, state, app_key, &call, &busy)?;
     wake::offline_callees(ctx, state, app_key, message, &rung)
+}
+
+/// A client rings members of its group only; the app server (which may not keep groups
+/// here) rings whom it names.
+fn members_only(
+    state: &impl StateRead,
+    app_key: &str,
+    message: &Message,
+    callees: &[String],
+) -> Result<(), CommandError> {
+    let group = &message.conversation.first;
+    let device = message.sender_device.as_deref();
+    if device.is_none_or(|d| d == Message::NO_SENDER_DEVICE) {
+        return Ok(());
+    }
+    for callee in callees {
+        if groups::membership(state, app_key, group, callee)?.is_none() {
+            return Err(CommandError::invalid(
+                "content",
+                format!("{callee} is not in group {group}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Invites `callees` (a user already in the call stays as it is); answers those rung and
