@@ -32,12 +32,12 @@ pub struct ChatArgs {
 }
 
 #[derive(Args, Clone)]
-struct Who {
+pub(crate) struct Who {
     #[command(flatten)]
     app: DemoApp,
     /// The user to act as (registered on first use).
     #[arg(long, global = true, default_value = "alice")]
-    user: String,
+    pub(crate) user: String,
 }
 
 #[derive(Subcommand)]
@@ -120,14 +120,14 @@ struct ListenArgs {
 
 /// The session's device and where it keeps its sync cursor (beside endpoints.json), so a
 /// listener resumes after the last message it printed, like a real device.
-struct Device {
+pub(crate) struct Device {
     id: String,
     platform: &'static str,
     cursor_file: PathBuf,
 }
 
 impl Device {
-    fn new(who: &Who, role: &str, platform: &'static str) -> Self {
+    pub(crate) fn new(who: &Who, role: &str, platform: &'static str) -> Self {
         let id = format!("cli-{role}-{}", who.user);
         let endpoints = who.app.endpoints.path();
         let dir = endpoints.parent().unwrap_or(Path::new("."));
@@ -156,14 +156,14 @@ impl Device {
 
 /// A session of `who` on the first edge of its area, with the App Key and token it used
 /// and the edge's session URL.
-struct Session {
-    connection: Connection,
+pub(crate) struct Session {
+    pub(crate) connection: Connection,
     app_key: String,
     token: String,
     ws: String,
 }
 
-async fn connect(who: &Who, device: &Device) -> anyhow::Result<Session> {
+pub(crate) async fn connect(who: &Who, device: &Device) -> anyhow::Result<Session> {
     let endpoints = Endpoints::read(&who.app.endpoints.path())?;
     let area = endpoints.area(&who.app.area)?;
     let api = area.api()?;
@@ -547,7 +547,7 @@ async fn interactive(who: &Who) -> anyhow::Result<()> {
 }
 
 /// Sleeps until `deadline`, or forever when there is none.
-async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
+pub(crate) async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,

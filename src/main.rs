@@ -1,6 +1,7 @@
 //! The `meridian` command: parses flags and wires the crates together.
 
 mod api;
+mod call;
 mod chat;
 mod config_file;
 mod demo_app;
@@ -61,6 +62,8 @@ enum Commands {
     Bench(meridian_bench::BenchCommand),
     /// Chat from a terminal through a deployment's edge (send, listen, or interactive).
     Chat(chat::ChatArgs),
+    /// Ring a user or a group's members from a terminal, or answer a call (RTC-03).
+    Call(call::CallArgs),
     /// Call the Server API as a dev deployment's demo app, signed for you, and print the
     /// status and the body: `meridian api POST /user/getToken.json userId=alice`.
     Api(api::ApiArgs),
@@ -255,6 +258,10 @@ struct DevArgs {
     /// The JavaScript SDK's build the web demo is served from (`npm run build` in sdk/js).
     #[arg(long, default_value_os_t = meridian_dev::demo_site::default_dir(), env = "MERIDIAN_DEV_DEMO_DIR")]
     demo_dir: std::path::PathBuf,
+    /// How long a callee has to answer a call before the server ends it as "no answer"
+    /// (ms).
+    #[arg(long, default_value_t = meridian_cluster::state::ANSWER_TIMEOUT_MS, env = "MERIDIAN_DEV_CALL_ANSWER_TIMEOUT_MS")]
+    call_answer_timeout_ms: u64,
     /// Enforce the Server API's per-app rate limits (`false` for benchmarks that measure
     /// the pipeline rather than the limiter).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -371,6 +378,7 @@ async fn dev(args: DevArgs, logs: StartingLogs) -> anyhow::Result<()> {
         file_sweep_ms: args.file_sweep_ms,
         retention_day_ms: args.retention_day_ms,
         demo_dir: args.demo_dir,
+        call_answer_timeout_ms: args.call_answer_timeout_ms,
         sessions: meridian_edge::SessionSettings {
             offline_window_secs: args.offline_window_secs,
             sends_per_second: args.sends_per_second,
@@ -501,6 +509,7 @@ async fn run(command: Commands, logs: StartingLogs) -> anyhow::Result<()> {
             Ok(())
         }
         Commands::Chat(args) => chat::run(args).await,
+        Commands::Call(args) => call::run(args).await,
         Commands::Api(args) => api::run(args).await,
         Commands::PrometheusConfig(args) => {
             let file = args.endpoints.path();

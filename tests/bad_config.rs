@@ -114,6 +114,17 @@ fn unknown_keys_and_bad_values_name_the_key() {
         run_cluster_with(&config),
         &["retention_day_ms", "between 1000"],
     );
+    let config = node_config(
+        dir.path(),
+        "SG",
+        free_port(),
+        free_port(),
+        "call_answer_timeout_ms = 50\n",
+    );
+    assert_refused(
+        run_cluster_with(&config),
+        &["call_answer_timeout_ms", "between 100"],
+    );
     let broken = run_cluster_with("area = \"SG\"\nnode_id = ");
     assert_refused(broken, &["node.toml"]);
 }

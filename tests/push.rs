@@ -8,8 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use base64::Engine;
-use common::{admin_json, binary, put_settings, synced, Api};
+use common::{admin_json, binary, pem, put_settings, synced, Api};
 use meridian_client::Connection;
 use meridian_proto::{ClientFrame, ServerFrame};
 use meridian_push::fake::{
@@ -17,25 +16,11 @@ use meridian_push::fake::{
     FakeXiaomi,
 };
 use meridian_testkit::{eventually, metric_value, DevDeployment};
-use rustls::pki_types::CertificateDer;
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(15);
 const IOS: &str = "com.example.chat";
 const ANDROID: &str = "com.example.chat.android";
-
-fn pem(cert: &CertificateDer<'_>) -> String {
-    let encoded = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
-    let lines: Vec<&str> = encoded
-        .as_bytes()
-        .chunks(64)
-        .map(|line| std::str::from_utf8(line).unwrap())
-        .collect();
-    format!(
-        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-        lines.join("\n")
-    )
-}
 
 struct Area {
     dev: DevDeployment,

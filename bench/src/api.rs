@@ -67,6 +67,7 @@ async fn bench_api(writers: &[usize], duration: Duration) -> anyhow::Result<Vec<
             file_sweep_ms: meridian_edge::DEFAULT_FILE_SWEEP_MS,
             retention_day_ms: meridian_cluster::state::DAY_MS,
             demo_dir: meridian_dev::demo_site::default_dir(),
+            call_answer_timeout_ms: meridian_cluster::state::ANSWER_TIMEOUT_MS,
         };
         if let Ok(started) = meridian_dev::Deployment::start(options).await {
             deployment = Some(started);

@@ -179,6 +179,7 @@ impl Deployment {
                 raft: RaftTuning::default(),
                 storage: StorageTuning::default(),
                 retention_day_ms: meridian_cluster::state::DAY_MS,
+                call_answer_timeout_ms: meridian_cluster::state::ANSWER_TIMEOUT_MS,
             };
             let path = dir.join(format!("node-{id}.toml"));
             write_toml(&path, &config)?;

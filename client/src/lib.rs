@@ -19,6 +19,7 @@ use tokio_tungstenite::WebSocketStream;
 pub use meridian_proto::{codes, conversation, rtc, MessageBody};
 pub use resilient::{Acked, Backoff, Client, Outgoing, SendError, Sender};
 
+pub mod calls;
 pub mod files;
 pub mod nav;
 mod resilient;

@@ -44,10 +44,19 @@ pub struct NodeConfig {
     /// retention sweep reads it; every node of an area should have the same.
     #[serde(default = "real_day_ms")]
     pub retention_day_ms: u64,
+    /// How long a callee has to answer a call before the server ends it as "no answer"
+    /// (RTC-03). Only the leader's sweep reads it; every node of an area should have the
+    /// same.
+    #[serde(default = "call_answer_timeout_ms")]
+    pub call_answer_timeout_ms: u64,
 }
 
 fn real_day_ms() -> u64 {
     crate::state::DAY_MS
+}
+
+fn call_answer_timeout_ms() -> u64 {
+    crate::state::ANSWER_TIMEOUT_MS
 }
 
 /// How long sending and installing one snapshot may take.
@@ -178,6 +187,12 @@ impl NodeConfig {
             return Err(bad(
                 "retention_day_ms",
                 "must be between 1000 and 86400000 (a real day)",
+            ));
+        }
+        if !(100..=3_600_000).contains(&self.call_answer_timeout_ms) {
+            return Err(bad(
+                "call_answer_timeout_ms",
+                "must be between 100 and 3600000 (an hour)",
             ));
         }
         if self.storage.log_flush_wait_us > 100_000 {

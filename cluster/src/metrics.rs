@@ -27,6 +27,12 @@ label_set! {
     pub struct CallbackAttempt { kind: &'static str, outcome: &'static str }
 }
 
+label_set! {
+    /// How a call ended (RTC-10): `cancelled`, `rejected`, `busy`, `noAnswer`, `hangup`,
+    /// `network`.
+    pub struct CallOutcome { outcome: &'static str }
+}
+
 #[derive(Clone)]
 pub struct ClusterMetrics {
     pub term: IntGauge,
@@ -57,6 +63,9 @@ pub struct ClusterMetrics {
     pub callback_attempts_total: CounterFamily<CallbackAttempt>,
     pub callback_dead_letters_total: CounterFamily<CallbackKind>,
     pub callback_seconds: HistogramFamily<CallbackKind>,
+    /// Calls of the area ended, by outcome: the replicated tally, so every node of the
+    /// area reports the same and a restart loses nothing.
+    pub calls_total: CounterFamily<CallOutcome>,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -100,7 +109,13 @@ impl ClusterMetrics {
             "Time an app server took to answer one callback attempt, by kind",
             Some(LATENCY_BUCKETS.to_vec()),
         )?;
+        let calls_total = CounterFamily::counter(
+            registry,
+            "meridian_cluster_calls_total",
+            "Calls of the area that ended, by outcome",
+        )?;
         Ok(Self {
+            calls_total,
             term: gauge(registry, "meridian_cluster_raft_term", "Current Raft term")?,
             role: gauge(
                 registry,

@@ -45,6 +45,8 @@ pub struct DevOptions {
     pub retention_day_ms: u64,
     /// The JavaScript SDK's build (`sdk/js/dist`) the web demo is served from.
     pub demo_dir: PathBuf,
+    /// How long a callee has to answer (see `NodeConfig::call_answer_timeout_ms`).
+    pub call_answer_timeout_ms: u64,
 }
 
 const DEMO_APP: &str = "demo";
@@ -243,6 +245,7 @@ impl Deployment {
                         ..StorageTuning::default()
                     },
                     retention_day_ms: options.retention_day_ms,
+                    call_answer_timeout_ms: options.call_answer_timeout_ms,
                 };
                 nodes.push(
                     ClusterNode::start(config)

@@ -32,6 +32,21 @@ impl PushClient {
     /// Sends `n` through APNs: `POST {endpoint}/3/device/{token}`, over HTTP/2 or not at
     /// all (a server that does not select ALPN "h2" is a transport failure: Retry).
     pub async fn send_apns(&self, creds: &ApnsCredentials, n: &Notification) -> Outcome {
+        self.send_apns_as(creds, n, PushType::Alert).await
+    }
+
+    /// Sends `n` as a VoIP push (`apns-push-type: voip`, topic `{bundle}.voip`) to a
+    /// PushKit token: what wakes an iOS app for an incoming call (RTC-10).
+    pub async fn send_apns_voip(&self, creds: &ApnsCredentials, n: &Notification) -> Outcome {
+        self.send_apns_as(creds, n, PushType::Voip).await
+    }
+
+    async fn send_apns_as(
+        &self,
+        creds: &ApnsCredentials,
+        n: &Notification,
+        kind: PushType,
+    ) -> Outcome {
         // APNs tokens are hex; anything that cannot even form the URL path can never work.
         if n.device_token.is_empty() || !n.device_token.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Outcome::TokenGone;
@@ -53,7 +68,7 @@ impl PushClient {
                 Ok(jwt) => jwt,
                 Err(e) => return Outcome::rejected(format!("APNs credentials: {e}")),
             };
-            let request = match request(&url, creds, n, &jwt, payload.clone()) {
+            let request = match request(&url, creds, n, &jwt, payload.clone(), kind) {
                 Ok(request) => request,
                 Err(e) => return Outcome::rejected(format!("APNs request: {e}")),
             };
@@ -131,19 +146,32 @@ fn payload(n: &Notification) -> Bytes {
     Bytes::from(payload.to_string())
 }
 
+/// An alert shows a notification; a VoIP push wakes the app (PushKit), under the app's
+/// `.voip` topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PushType {
+    Alert,
+    Voip,
+}
+
 fn request(
     url: &str,
     creds: &ApnsCredentials,
     n: &Notification,
     jwt: &str,
     payload: Bytes,
+    kind: PushType,
 ) -> Result<Request<Bytes>, http::Error> {
+    let (push_type, topic) = match kind {
+        PushType::Alert => ("alert", creds.bundle_id.clone()),
+        PushType::Voip => ("voip", format!("{}.voip", creds.bundle_id)),
+    };
     let mut builder = Request::post(url)
         // Sent over HTTP/2 or refused by the client, never downgraded to HTTP/1.1.
         .version(http::Version::HTTP_2)
         .header("authorization", format!("bearer {jwt}"))
-        .header("apns-topic", &creds.bundle_id)
-        .header("apns-push-type", "alert")
+        .header("apns-topic", topic)
+        .header("apns-push-type", push_type)
         .header("apns-priority", "10")
         .header("content-type", "application/json")
         .header("user-agent", USER_AGENT);

@@ -24,6 +24,22 @@ fn notification(token: &str, id: &str) -> Notification {
 
 // ---------------------------------------------------------------------------- APNs
 
+// covers: RTC-10
+#[tokio::test]
+async fn a_voip_push_goes_to_the_apps_voip_topic() {
+    let apns = FakeApns::start().await;
+    let client = PushClient::new(vec![apns.ca_cert()]);
+    let creds = apns.credentials(BUNDLE);
+    let outcome = client
+        .send_apns_voip(&creds, &notification(APNS_TOKEN, "call-1"))
+        .await;
+    assert_eq!(outcome, Outcome::Delivered);
+    let push = &apns.wait_for(1, WAIT).await.unwrap()[0];
+    assert_eq!(push.headers["apns-push-type"], "voip");
+    assert_eq!(push.headers["apns-topic"], format!("{BUNDLE}.voip"));
+    assert_eq!(push.data.as_deref(), Some("{\"conv\":\"c1\"}"));
+}
+
 // covers: PUSH-02
 #[tokio::test]
 async fn apns_delivers_over_http2_with_a_verified_jwt() {

@@ -2,6 +2,7 @@
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
 
+pub mod calls;
 pub mod rtc;
 
 use std::path::Path;
@@ -282,4 +283,19 @@ pub fn text(client_id: &str, conversation_type: u8, target: &str, content: &str)
         push_data: None,
         to_user_ids: Vec::new(),
     }
+}
+
+/// A certificate as PEM, for `--outbound-ca` (the push fakes' CAs).
+pub fn pem(cert: &rustls::pki_types::CertificateDer<'_>) -> String {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
+    let lines: Vec<&str> = encoded
+        .as_bytes()
+        .chunks(64)
+        .map(|line| std::str::from_utf8(line).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        lines.join("\n")
+    )
 }

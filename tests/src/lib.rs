@@ -184,6 +184,7 @@ impl ProcessCluster {
                         raft: options.raft.clone(),
                         storage: StorageTuning::default(),
                         retention_day_ms: meridian_cluster::state::DAY_MS,
+                        call_answer_timeout_ms: meridian_cluster::state::ANSWER_TIMEOUT_MS,
                     };
                     let config_path = root.path().join(format!("node-{id}.toml"));
                     std::fs::write(&config_path, toml::to_string(&config).expect("toml"))

@@ -77,10 +77,10 @@ pub(super) async fn attempt(
     let (settings, secret) = &*app;
     if let HookEvent::Push(push) = &job.event {
         // A device that logged out or registered another token since must not get it.
-        let current = state::push::devices(node.state_machine.state(), &job.app_key, &push.user_id);
-        let still_registered = current
-            .map(|devices| devices.contains(&push.device))
-            .unwrap_or(true);
+        let local = node.state_machine.state();
+        let still_registered =
+            state::push::still_registered(local, &job.app_key, &push.user_id, &push.device)
+                .unwrap_or(true);
         if !still_registered {
             return Attempt::Dropped;
         }
@@ -137,6 +137,10 @@ async fn send_push(
     let outcome = match job.device.provider {
         PushProvider::Apns => match credentials.and_then(|c| c.apns.as_ref()) {
             Some(apns) => client.send_apns(apns, &notification).await,
+            None => return Attempt::Failed(NO_DESTINATION.into()),
+        },
+        PushProvider::ApnsVoip => match credentials.and_then(|c| c.apns.as_ref()) {
+            Some(apns) => client.send_apns_voip(apns, &notification).await,
             None => return Attempt::Failed(NO_DESTINATION.into()),
         },
         PushProvider::Fcm => match credentials.and_then(|c| c.fcm.as_ref()) {

@@ -203,6 +203,10 @@ impl ClusterNode {
             core.clone(),
             stopped(stop_rx.clone()),
         )));
+        tasks.push(tokio::spawn(sweeps::unanswered_calls(
+            core.clone(),
+            stopped(stop_rx.clone()),
+        )));
         tasks.push(tokio::spawn(sweeps::expired_history(
             core.clone(),
             stopped(stop_rx.clone()),
@@ -386,9 +390,27 @@ async fn track_metrics(core: Arc<NodeCore>, stop: impl std::future::Future<Outpu
                     core.metrics.state_family_records.with(&family).set(size.records as i64);
                     core.metrics.state_family_bytes.with(&family).set(size.bytes as i64);
                 }
+                calls_counted(&core);
             }
             _ = &mut stop => return,
         }
+    }
+}
+
+/// Brings the call-outcome counters up to the replicated tally (it only grows).
+fn calls_counted(core: &NodeCore) {
+    let query = crate::state::Query::CallOutcomes;
+    let Ok(crate::state::QueryOutput::CallOutcomes(counts)) =
+        crate::state::query(core.state_machine.state(), &query)
+    else {
+        return;
+    };
+    for (reason, count) in counts {
+        let outcome = crate::metrics::CallOutcome {
+            outcome: reason.label(),
+        };
+        let counter = core.metrics.calls_total.with(&outcome);
+        counter.inc_by(count.saturating_sub(counter.get()));
     }
 }
 

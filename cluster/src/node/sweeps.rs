@@ -1,6 +1,7 @@
 //! What the leader proposes on a timer: the chatroom sweep (CHR-07, CHR-08) with the
 //! expiry of dead edges' sessions, the next batches of broadcasts' pushes (SYS-02),
 //! dropping audio/video room members whose session stayed away too long (RTC-01),
+//! ending calls nobody answered (RTC-03),
 //! removing history and dead letters past their retention (LIFE-01) and the messages of
 //! users erased with them (LIFE-02).
 
@@ -63,6 +64,28 @@ pub(super) async fn absent_rtc_members(core: Arc<NodeCore>, stop: impl Future<Ou
         stop,
         |local, _| match state::absent_members_due(local, meridian_clock::now_ms()) {
             Ok(true) => vec![Command::DropAbsentRtcMembers(state::DropAbsentRtcMembers)],
+            _ => Vec::new(),
+        },
+    )
+    .await
+}
+
+/// On the leader, ends the part of callees that did not answer in time (RTC-03); it
+/// proposes only when one is due. The timeout is this node's: the command carries it.
+pub(super) async fn unanswered_calls(core: Arc<NodeCore>, stop: impl Future<Output = ()>) {
+    let timeout_ms = core.config.call_answer_timeout_ms;
+    every(
+        core,
+        RTC_SWEEP_EVERY,
+        stop,
+        move |local, _| match state::unanswered_calls_due(
+            local,
+            meridian_clock::now_ms(),
+            timeout_ms,
+        ) {
+            Ok(true) => vec![Command::EndUnansweredCalls(state::EndUnansweredCalls {
+                timeout_ms,
+            })],
             _ => Vec::new(),
         },
     )

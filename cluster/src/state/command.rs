@@ -146,6 +146,7 @@ commands! {
     EraseUsers(super::cross_domain::delete_users::EraseUsers) => done,
     SentMessagesErased(super::cross_domain::delete_users::SentMessagesErased) => done,
     DropDeadLetters(super::outbox::DropDeadLetters) => done,
+    EndUnansweredCalls(super::cross_domain::calls::EndUnansweredCalls) => done,
 }
 
 /// All of these or none (`Command::All`): the first refusal refuses the whole command, and

@@ -22,7 +22,8 @@
 //!    `hosted_groups` (also `user_extras`'s JSON checks; `hosted_groups` also `groups`).
 //! 3. **`cross_domain`**, the upper layer: the commands and queries that write or read
 //!    several domains at once: publishing and its fan-out, recalls, group receipts,
-//!    ultra-group edits, bans, deleting an app, sync and history.
+//!    ultra-group edits, bans, deleting an app, sync and history, and calls (kept from
+//!    the signalling messages a publish stores).
 //! 4. **[`Command`]** and **[`Query`]**: the wire enums, dispatching to both layers.
 //!
 //! A new command is a struct with its [`Apply`] in its domain (or in `cross_domain` if
@@ -69,6 +70,11 @@ pub use apps::{
 pub use chatrooms::{Chatroom, Priority, RoomEntry, RoomFlag, RoomSet, SetEntry};
 pub use command::{Command, Output};
 pub use conversations::{ConversationSetting, ConversationSettings, ConversationSummary};
+/// Calls (RTC-03) and their records (RTC-10).
+pub use cross_domain::calls::{
+    unanswered_calls_due, CallRecord, EndReason, EndUnansweredCalls, Media, Party, PartyState,
+    ANSWER_TIMEOUT_MS,
+};
 pub use cross_domain::export::{ExportPage, ExportPart, Exported, MAX_EXPORT_PAGE};
 pub use cross_domain::history::HistoryPage;
 pub use cross_domain::publish::{Publication, RecallNotice};

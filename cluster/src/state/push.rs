@@ -35,10 +35,13 @@ pub enum PushProvider {
     Vivo,
     Meizu,
     Honor,
+    /// An iOS app's PushKit token: woken for incoming calls only (RTC-10), never for
+    /// messages. Kept beside the device's other token ([`voip_device_id`]).
+    ApnsVoip,
 }
 
 impl PushProvider {
-    pub const ALL: [PushProvider; 9] = [
+    pub const ALL: [PushProvider; 10] = [
         Self::Apns,
         Self::Fcm,
         Self::Webhook,
@@ -48,6 +51,7 @@ impl PushProvider {
         Self::Vivo,
         Self::Meizu,
         Self::Honor,
+        Self::ApnsVoip,
     ];
 
     pub fn name(self) -> &'static str {
@@ -61,6 +65,7 @@ impl PushProvider {
             Self::Vivo => "vivo",
             Self::Meizu => "meizu",
             Self::Honor => "honor",
+            Self::ApnsVoip => "apns_voip",
         }
     }
 
@@ -71,7 +76,7 @@ impl PushProvider {
     /// The channels that reach Android phones (`platform: android` of `/push.json`):
     /// FCM and every vendor channel.
     pub fn is_android(self) -> bool {
-        !matches!(self, Self::Apns | Self::Webhook)
+        !matches!(self, Self::Apns | Self::Webhook | Self::ApnsVoip)
     }
 }
 
@@ -97,12 +102,47 @@ pub struct PushJob {
     pub msg_uid: String,
 }
 
+impl DeviceToken {
+    /// Whether notifications go to it: everything but a VoIP token, which only calls wake.
+    pub fn takes_alerts(&self) -> bool {
+        self.provider != PushProvider::ApnsVoip
+    }
+}
+
+/// A device's VoIP registration is a second slot beside its other token.
+pub fn voip_device_id(device_id: &str) -> String {
+    format!("{device_id}#voip")
+}
+
+/// The user's devices that take notifications.
 pub fn devices(
     state: &impl StateRead,
     app_key: &str,
     user_id: &str,
 ) -> Result<Vec<DeviceToken>, CommandError> {
-    Ok(state.scan(&keys::tokens(app_key, user_id))?)
+    let all: Vec<DeviceToken> = state.scan(&keys::tokens(app_key, user_id))?;
+    Ok(all.into_iter().filter(DeviceToken::takes_alerts).collect())
+}
+
+/// Whether `device` is registered as it was (not after a logout or a new token).
+pub fn still_registered(
+    state: &impl StateRead,
+    app_key: &str,
+    user_id: &str,
+    device: &DeviceToken,
+) -> Result<bool, CommandError> {
+    let key = keys::token(app_key, user_id, &device.device_id);
+    Ok(state.get::<DeviceToken>(&key)?.as_ref() == Some(device))
+}
+
+/// The user's VoIP tokens (RTC-10).
+pub(crate) fn voip_devices(
+    state: &impl StateRead,
+    app_key: &str,
+    user_id: &str,
+) -> Result<Vec<DeviceToken>, CommandError> {
+    let all: Vec<DeviceToken> = state.scan(&keys::tokens(app_key, user_id))?;
+    Ok(all.into_iter().filter(|d| !d.takes_alerts()).collect())
 }
 
 /// Whether the app has anything to push with: provider settings or vendor channels.
@@ -269,6 +309,9 @@ fn notice_candidates(
             continue;
         };
         let device: DeviceToken = from_bytes(&value)?;
+        if !device.takes_alerts() {
+            continue;
+        }
         match by_user.last_mut() {
             Some((last, devices)) if *last == user => devices.push(device),
             _ => by_user.push((user, vec![device])),
@@ -345,6 +388,10 @@ impl Apply for UnregisterPushToken {
         let current: Option<DeviceToken> = state.get(&key)?;
         if current.is_some_and(|c| token.is_none_or(|t| t == c.token)) {
             state.delete(key);
+        }
+        // A logout ends the device's VoIP registration too.
+        if token.is_none() {
+            state.delete(keys::token(app_key, user_id, &voip_device_id(device_id)));
         }
         Ok(())
     }

@@ -242,6 +242,13 @@ pub enum Query {
         after: Vec<u8>,
         limit: usize,
     },
+    /// A call's record (RTC-10).
+    Call {
+        app_key: String,
+        call_id: String,
+    },
+    /// How many calls of the area ended with each reason (metrics).
+    CallOutcomes,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -299,6 +306,8 @@ pub enum QueryOutput {
     /// User id → when its erasure was asked for (ms).
     ErasingSent(std::collections::BTreeMap<String, u64>),
     Export(cross_domain::export::ExportPage),
+    Call(cross_domain::calls::CallRecord),
+    CallOutcomes(Vec<(cross_domain::calls::EndReason, u64)>),
 }
 
 /// Answers a query from committed state.
@@ -485,5 +494,9 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
             viewer,
         } => super::rtc::room_info(state, app_key, room_id, viewer.as_deref())
             .map(QueryOutput::RtcRoom),
+        Query::Call { app_key, call_id } => {
+            cross_domain::calls::record(state, app_key, call_id).map(QueryOutput::Call)
+        }
+        Query::CallOutcomes => cross_domain::calls::outcomes(state).map(QueryOutput::CallOutcomes),
     }
 }

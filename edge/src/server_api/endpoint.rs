@@ -197,6 +197,7 @@ pub(super) enum Endpoint {
     EntrustJoined,
     RtcRoomQuery,
     RtcUserKick,
+    RtcCallQuery,
 }
 
 /// The budget of broadcasts and pushes to all (SYS-04).
@@ -397,6 +398,7 @@ impl Endpoint {
             "/entrust/joined/group/query.json" => Endpoint::EntrustJoined,
             "/rtc/room/query.json" => Endpoint::RtcRoomQuery,
             "/rtc/user/kick.json" => Endpoint::RtcUserKick,
+            "/rtc/call/query.json" => Endpoint::RtcCallQuery,
             _ => return None,
         })
     }
@@ -418,6 +420,7 @@ impl Endpoint {
                 | Endpoint::SystemTemplate
                 | Endpoint::RtcRoomQuery
                 | Endpoint::RtcUserKick
+                | Endpoint::RtcCallQuery
         )
     }
 

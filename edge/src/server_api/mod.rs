@@ -479,6 +479,7 @@ impl ServerApi {
             Endpoint::EntrustJoined => entrust::joined(&call).await,
             Endpoint::RtcRoomQuery => rtc::room_query(&call).await,
             Endpoint::RtcUserKick => rtc::user_kick(&call).await,
+            Endpoint::RtcCallQuery => rtc::call_query(&call).await,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `/rtc/*`: the app server's view of audio/video rooms (RTC-01): a room's members and
-//! their resources, and removing a member. JSON bodies, as the commercial RTC server API.
+//! their resources, and removing a member; and of calls (RTC-10): a call's record. JSON
+//! bodies, as the commercial RTC server API.
 
 use meridian_access::error::unexpected;
 use meridian_cluster::state::{
@@ -82,6 +83,23 @@ pub(super) async fn user_kick(call: &Call) -> Fields {
     });
     call.write(kick).await?;
     Ok(serde_json::Map::new())
+}
+
+// covers: RTC-10
+/// `/rtc/call/query.json` (Meridian's: the commercial API has no call records): who
+/// called whom, when it was answered and ended, its duration and why it ended.
+pub(super) async fn call_query(call: &Call) -> Fields {
+    let query = Query::Call {
+        app_key: call.app_key(),
+        call_id: json_str(call.json()?, "callId")?.to_string(),
+    };
+    match call.cluster.read(query).await? {
+        QueryOutput::Call(record) => match record.to_json() {
+            Value::Object(fields) => Ok(fields),
+            other => Err(unexpected(other)),
+        },
+        other => Err(unexpected(other)),
+    }
 }
 
 #[cfg(test)]

@@ -213,9 +213,12 @@ impl ApnsState {
 }
 
 fn check_apns_headers(parts: &Parts, bundle_id: &str) -> Result<(), &'static str> {
+    // VoIP pushes go to the app's `.voip` topic.
+    let voip = header(parts, "apns-push-type") == Some("voip");
     match header(parts, "apns-topic") {
         None => return Err("MissingTopic"),
-        Some(topic) if topic != bundle_id => return Err("TopicDisallowed"),
+        Some(topic) if voip && topic.strip_suffix(".voip") == Some(bundle_id) => {}
+        Some(topic) if voip || topic != bundle_id => return Err("TopicDisallowed"),
         Some(_) => {}
     }
     let push_types = [

@@ -101,7 +101,7 @@ fn next_batch(
                 pushed
             }
         };
-        if pushed {
+        if pushed && device.takes_alerts() {
             jobs.push(PushJob {
                 user_id: user.clone(),
                 device: device.clone(),

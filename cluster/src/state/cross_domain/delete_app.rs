@@ -44,6 +44,7 @@ impl Apply for DeleteApp {
             hosted_groups::delete_all(state, app_key)?;
             files::delete_all(state, app_key)?;
             rtc::delete_all(state, app_key)?;
+            super::calls::delete_all(state, app_key)?;
         }
         apps::delete(state, &app);
         Ok((self.app_key.clone(), users_removed))

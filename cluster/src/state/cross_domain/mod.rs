@@ -5,6 +5,7 @@
 
 pub(super) mod bans;
 pub(super) mod broadcast_pushes;
+pub(super) mod calls;
 mod client_sends;
 pub(super) mod delete_app;
 pub(super) mod delete_users;

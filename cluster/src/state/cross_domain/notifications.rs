@@ -221,7 +221,7 @@ fn jobs_for(
 
 /// The notification's title: the app server's (`pushExt.title`), else the sender's name,
 /// else its id.
-fn title_of(
+pub(super) fn title_of(
     state: &impl StateRead,
     app_key: &str,
     message: &Message,

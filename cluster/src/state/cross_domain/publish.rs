@@ -7,7 +7,7 @@
 use meridian_proto::{Conversation, ConversationType};
 use serde::{Deserialize, Serialize};
 
-use super::{client_sends, notifications};
+use super::{calls, client_sends, notifications};
 use crate::state::apply::{Apply, ApplyContext, CommandError};
 use crate::state::chatrooms::{self, Priority};
 use crate::state::messages::expansions::{ChangeExpansion, MAX_EXPANSION_KEYS};
@@ -364,6 +364,8 @@ fn publish_with(
         }
         messages::append(state, app_key, &mut built)?;
         stored(ctx, state, app_key, &built, options)?;
+        // After it is stored: the server's own answer (busy) follows it in the log.
+        calls::observe(ctx, state, app_key, &built)?;
         let seq = built.seq;
         let publication = Publication::Stored {
             msg_uid,

@@ -140,6 +140,10 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("rtc::MEMBER", rtc::MEMBER, Kind::Family),
     ("rtc::USER_ROOM", rtc::USER_ROOM, Kind::Family),
     ("rtc::ABSENT", rtc::ABSENT, Kind::Family),
+    ("calls::CALL", calls::CALL, Kind::Family),
+    ("calls::USER_CALL", calls::USER_CALL, Kind::Family),
+    ("calls::RINGING", calls::RINGING, Kind::Family),
+    ("calls::OUTCOMES", calls::OUTCOMES, Kind::Family),
     ("ultragroups::GROUP", ultragroups::GROUP, Kind::Family),
     ("ultragroups::MEMBER", ultragroups::MEMBER, Kind::Family),
     ("ultragroups::USER", ultragroups::USER, Kind::Family),
@@ -570,5 +574,6 @@ pub(crate) mod friends;
 
 pub(crate) mod hosted_groups;
 
+pub(crate) mod calls;
 pub(crate) mod files;
 pub(crate) mod rtc;

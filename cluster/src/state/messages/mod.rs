@@ -44,7 +44,11 @@ impl MessageFlags {
             "RC:ContactNtf" | "RC:ProfileNtf" | "RC:CmdNtf" | "RC:InfoNtf" | "RC:GrpNtf"
             | "RC:ReadNtf" | "RC:chrmKVNotiMsg" | "RC:RcCmd" | "RC:SRSMsg" | "RC:RRReqMsg"
             | "RC:RRRspMsg" | "RC:RLStart" | "RC:RLJoin" | "RC:RLQuit" | "RC:RLEnd"
-            | "RC:UIUMsg" => Self {
+            | "RC:UIUMsg"
+            // Call signalling (RTC-03): kept so an offline callee syncs the invite and
+            // both sides the server's hang-ups, but never unread.
+            | "RC:VCInvite" | "RC:VCRinging" | "RC:VCAccept" | "RC:VCHangup"
+            | "RC:VCModifyMem" | "RC:VCModifyMedia" => Self {
                 persisted: true,
                 counted: false,
             },

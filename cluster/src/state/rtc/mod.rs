@@ -228,6 +228,15 @@ pub fn absent_members_due(state: &impl StateRead, now_ms: u64) -> Result<bool, C
     Ok(!absent_due(state, now_ms)?.is_empty())
 }
 
+/// The room `user_id` is in, if any (a callee in one is busy for a call).
+pub(in crate::state) fn room_of(
+    state: &impl StateRead,
+    app_key: &str,
+    user_id: &str,
+) -> Result<Option<String>, CommandError> {
+    Ok(state.get(&keys::user_room(app_key, user_id))?)
+}
+
 /// The room as `viewer` (a member, when given) may see it.
 pub(in crate::state) fn room_info(
     state: &impl StateRead,

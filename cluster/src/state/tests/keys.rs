@@ -53,6 +53,7 @@ fn every_prefix_of_the_key_module_is_checked() {
         include_str!("../keys/hosted_groups.rs"),
         include_str!("../keys/files.rs"),
         include_str!("../keys/rtc.rs"),
+        include_str!("../keys/calls.rs"),
     ]
     .concat();
     let listed: Vec<String> = ALL
@@ -83,6 +84,10 @@ fn keys_are_the_bytes_they_always_were() {
         (keys::apps::settings("dk"), "appsettings/dk"),
         (keys::areas::entry(AreaCode::SgB), "areacatalog/SG-B"),
         (keys::users::user("ak", "u1"), "user/ak/u1"),
+        (keys::calls::call("ak", "c1"), "call/ak/c1"),
+        (keys::calls::user_call("ak", "u1"), "calluser/ak/u1"),
+        (keys::calls::ringing("ak", "c1", "u1"), "callring/ak/c1/u1"),
+        (keys::calls::outcome("busy"), "callcount/busy"),
         (keys::users::block("ak", "u1"), "block/ak/u1"),
         (
             keys::users::list(keys::users::BLACKLIST, "ak", "u1"),

@@ -551,3 +551,52 @@ fn vendor_push_keeps_redacted_secrets_validates_and_goes_with_the_app() {
         "deleting the app deletes its vendor channels"
     );
 }
+
+// covers: RTC-10
+
+#[test]
+fn an_offline_callee_gets_a_voip_push_and_messages_skip_its_voip_token() {
+    let (_dir, tree) = tree();
+    run(
+        &tree,
+        &[
+            create_app("Chat", "devkey001", "prodkey001"),
+            put_user("prodkey001", "ann"),
+        ],
+    );
+    run(&tree, &[push_through_webhook()]);
+    register_device(&tree, "bob", "bob-phone").unwrap();
+    let voip = DeviceToken {
+        device_id: crate::state::push::voip_device_id("bob-phone"),
+        provider: PushProvider::ApnsVoip,
+        token: "voip-token".into(),
+        app_id: "com.example.chat".into(),
+    };
+    let register = RegisterPushToken {
+        app_key: "prodkey001".into(),
+        user_id: "bob".into(),
+        device: voip,
+    };
+    run(&tree, &[command(Command::RegisterPushToken(register))]);
+    let mut invite = NewMessage::private_text("ann", "bob", r#"{"callId":"c1"}"#);
+    invite.object_name = "RC:VCInvite".into();
+    invite.flags = MessageFlags::builtin("RC:VCInvite");
+    let text = NewMessage::private_text("ann", "bob", r#"{"content":"hi"}"#);
+    let publish = Publish {
+        app_key: "prodkey001".into(),
+        messages: vec![invite, text],
+    };
+    let published = run(&tree, &[command(Command::Publish(publish))]).remove(0);
+    assert!(published.is_ok(), "{published:?}");
+    let jobs: Vec<(PushProvider, String)> = push_jobs(&tree)
+        .into_iter()
+        .map(|job| (job.device.provider, job.body))
+        .collect();
+    assert_eq!(
+        jobs,
+        vec![
+            (PushProvider::ApnsVoip, "name is calling".to_string()),
+            (PushProvider::Webhook, "hi".to_string()),
+        ]
+    );
+}

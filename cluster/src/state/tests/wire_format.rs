@@ -938,6 +938,10 @@ fn samples() -> Vec<(&'static str, Command)> {
                 ids: vec![7],
             }),
         ),
+        (
+            "EndUnansweredCalls",
+            Command::EndUnansweredCalls(EndUnansweredCalls { timeout_ms: 60_000 }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1026,6 +1030,8 @@ fn samples() -> Vec<(&'static str, Command)> {
         ("PushProvider::Vivo", PushProvider::Vivo),
         ("PushProvider::Meizu", PushProvider::Meizu),
         ("PushProvider::Honor", PushProvider::Honor),
+        // RTC-10 appended the VoIP token.
+        ("PushProvider::ApnsVoip", PushProvider::ApnsVoip),
     ] {
         rows.push((
             label,
@@ -1150,6 +1156,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("EraseUsers", "5c086170706b657930310105616c69636501"),
         ("SentMessagesErased", "5d086170706b657930310105616c696365"),
         ("DropDeadLetters", "5e086170706b657930310107"),
+        ("EndUnansweredCalls", "5ffb60ea"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1172,6 +1179,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("PushProvider::Vivo", "33086170706b6579303105616c6963650264310603746f6b10636f6d2e6578616d706c652e63686174"),
         ("PushProvider::Meizu", "33086170706b6579303105616c6963650264310703746f6b10636f6d2e6578616d706c652e63686174"),
         ("PushProvider::Honor", "33086170706b6579303105616c6963650264310803746f6b10636f6d2e6578616d706c652e63686174"),
+        ("PushProvider::ApnsVoip", "33086170706b6579303105616c6963650264310903746f6b10636f6d2e6578616d706c652e63686174"),
 ];
 
 /// One channel of each vendor, in the enum's order.
@@ -1336,6 +1344,7 @@ fn variant(command: &Command) -> &'static str {
         Command::EraseUsers(_) => "EraseUsers",
         Command::SentMessagesErased(_) => "SentMessagesErased",
         Command::DropDeadLetters(_) => "DropDeadLetters",
+        Command::EndUnansweredCalls(_) => "EndUnansweredCalls",
     }
 }
 

@@ -1,6 +1,6 @@
 //! A device registers where its pushes go (PUSH-01) while it is offline.
 
-use meridian_cluster::state::{Command, DeviceToken, PushProvider, RegisterPushToken};
+use meridian_cluster::state::{push, Command, DeviceToken, PushProvider, RegisterPushToken};
 use meridian_proto::ServerFrame;
 
 use super::{Context, SessionError};
@@ -12,10 +12,16 @@ pub(super) async fn register(
     token: String,
     app_id: String,
 ) -> Result<ServerFrame, SessionError> {
-    let provider = PushProvider::parse(provider)
-        .ok_or_else(|| SessionError::invalid("provider must be apns, fcm or webhook"))?;
+    let provider = PushProvider::parse(provider).ok_or_else(|| {
+        SessionError::invalid("provider must be apns, apns_voip, fcm, webhook or a vendor's")
+    })?;
+    let device_id = cx.handle.device_id.clone();
     let device = DeviceToken {
-        device_id: cx.handle.device_id.clone(),
+        // A PushKit token is kept beside the device's notification token.
+        device_id: match provider {
+            PushProvider::ApnsVoip => push::voip_device_id(&device_id),
+            _ => device_id,
+        },
         provider,
         token,
         app_id,
