@@ -15,7 +15,7 @@ use meridian_push::fake::{
     FakeApns, FakeFcm, FakeHonor, FakeHuawei, FakeMeizu, FakeOppo, FakeVivo, FakeWebhook,
     FakeXiaomi,
 };
-use meridian_testkit::{eventually, metric_value, DevDeployment};
+use meridian_testkit::{eventually, metric_sum, metric_value, DevDeployment};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -78,32 +78,15 @@ impl Area {
     /// Waits until no push job waits and `expected` pushes in all had `outcome`
     /// (`delivered`, `token_gone`, …), as the node's metrics count them.
     async fn pushes_settled(&self, outcome: &str, expected: f64) {
-        let admin = self.dev.endpoints["areas"]["SG"]["cluster"][0]["admin"]
-            .as_str()
-            .expect("node admin url")
-            .to_string();
         let label = format!("outcome=\"{outcome}\"");
         let what = format!("{expected} pushes {outcome} and an empty outbox");
         eventually(WAIT, &what, || async {
-            let answer = meridian_rpc::http::request(
-                "GET",
-                &format!("{admin}/metrics"),
-                None,
-                None,
-                Duration::from_secs(5),
-            )
-            .await
-            .ok()?;
-            let text = answer.text();
-            let counted: f64 = text
-                .lines()
-                .filter(|l| {
-                    l.starts_with("meridian_cluster_callback_attempts_total")
-                        && l.contains("kind=\"push\"")
-                        && l.contains(&label)
-                })
-                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-                .sum();
+            let text = self.dev.node_metrics("SG").await?;
+            let counted = metric_sum(
+                &text,
+                "meridian_cluster_callback_attempts_total",
+                &["kind=\"push\"", &label],
+            );
             let idle = metric_value(&text, "meridian_cluster_callbacks_waiting") == Some(0.0);
             (idle && counted == expected).then_some(())
         })

@@ -6,12 +6,7 @@
 use meridian_proto::{ClientFrame, MessageBody};
 use serde_json::{json, Value};
 
-pub const INVITE: &str = "RC:VCInvite";
-pub const RINGING: &str = "RC:VCRinging";
-pub const ACCEPT: &str = "RC:VCAccept";
-pub const HANGUP: &str = "RC:VCHangup";
-pub const MODIFY_MEMBERS: &str = "RC:VCModifyMem";
-pub const MODIFY_MEDIA: &str = "RC:VCModifyMedia";
+pub use meridian_proto::calls::{ACCEPT, HANGUP, INVITE, MODIFY_MEDIA, MODIFY_MEMBERS, RINGING};
 
 /// Audio or video, as `mediaType` says (1, 2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -49,6 +49,7 @@ pub mod codes {
     pub const RTC_LIMIT: u32 = 53004;
 }
 
+pub mod calls;
 pub mod conversation;
 pub mod files;
 pub mod rtc;

@@ -3,9 +3,8 @@
 
 use meridian_client::{Connection, MessageBody};
 use meridian_proto::{ClientFrame, ServerFrame};
-use std::time::Duration;
 
-use meridian_testkit::DevDeployment;
+use meridian_testkit::{metric_sum, DevDeployment};
 use serde_json::{json, Value};
 
 use super::{connect, synced, Api, FRAME_WAIT};
@@ -159,24 +158,7 @@ pub fn members(record: &Value) -> Vec<(String, String, Value)> {
 
 /// The node's `meridian_cluster_calls_total` for `outcome` (refreshed every 5 s).
 pub async fn calls_ended(dev: &DevDeployment, outcome: &str) -> f64 {
-    let admin = dev.endpoints["areas"]["SG"]["cluster"][0]["admin"]
-        .as_str()
-        .expect("node admin url")
-        .to_string();
+    let metrics = dev.node_metrics("SG").await.expect("metrics");
     let label = format!("outcome=\"{outcome}\"");
-    let answer = meridian_rpc::http::request(
-        "GET",
-        &format!("{admin}/metrics"),
-        None,
-        None,
-        Duration::from_secs(5),
-    )
-    .await
-    .expect("metrics");
-    answer
-        .text()
-        .lines()
-        .find(|l| l.starts_with("meridian_cluster_calls_total{") && l.contains(&label))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0.0)
+    metric_sum(&metrics, "meridian_cluster_calls_total", &[&label])
 }

@@ -379,6 +379,17 @@ pub fn metric_value(exposition: &str, name: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// The sum of the samples of `name` whose labels include every one of `labels`
+/// (`outcome="busy"`), in a Prometheus text exposition.
+pub fn metric_sum(exposition: &str, name: &str, labels: &[&str]) -> f64 {
+    exposition
+        .lines()
+        .filter(|l| l.starts_with(name) && l.as_bytes().get(name.len()) == Some(&b'{'))
+        .filter(|l| labels.iter().all(|label| l.contains(label)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 /// Sends one HTTP/1.1 request exactly as given (headers and body bytes untouched) on a
 /// fresh connection and reads the whole answer: for testing what real SDKs send.
 pub async fn raw_http(
@@ -498,6 +509,16 @@ async fn launch(
 }
 
 impl DevDeployment {
+    /// The `/metrics` exposition of `area`'s first node, if it answers.
+    pub async fn node_metrics(&self, area: &str) -> Option<String> {
+        let admin = self.endpoints["areas"][area]["cluster"][0]["admin"].as_str()?;
+        let url = format!("{admin}/metrics");
+        let answer = meridian_rpc::http::request("GET", &url, None, None, Duration::from_secs(5))
+            .await
+            .ok()?;
+        Some(answer.text())
+    }
+
     /// Starts `meridian dev --areas <areas> --nodes <nodes>` and waits for endpoints.json.
     pub async fn start(binary: &Path, areas: &str, nodes: u64) -> Self {
         Self::start_with(binary, areas, nodes, &[]).await

@@ -5,7 +5,7 @@ use meridian_proto::{Conversation, ConversationType};
 use serde::{Deserialize, Serialize};
 
 use super::apply::{Apply, ApplyContext, CommandError};
-use super::keys::{conversations as keys, of_app, under};
+use super::keys::{conversations as keys, under};
 use super::messages::{self, Message};
 use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
@@ -233,9 +233,7 @@ pub(super) fn erase_user(
 }
 
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
-    for family in keys::PER_APP {
-        state.delete_prefix(&of_app(family, app_key))?;
-    }
+    state.delete_app(&keys::PER_APP, app_key)?;
     Ok(())
 }
 

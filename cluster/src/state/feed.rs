@@ -14,7 +14,7 @@ use meridian_proto::{Conversation, ConversationType};
 use serde::{Deserialize, Serialize};
 
 use super::apply::CommandError;
-use super::keys::{feed as keys, of_app};
+use super::keys::feed as keys;
 use super::messages::{self, Message};
 use super::store::{Overlay, StateRead};
 
@@ -327,8 +327,6 @@ pub(super) fn inbox_after(
 
 /// Removes an app environment's sync indexes (its feed records go as they age out).
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
-    for family in keys::PER_APP {
-        state.delete_prefix(&of_app(family, app_key))?;
-    }
+    state.delete_app(&keys::PER_APP, app_key)?;
     Ok(())
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::apply::{Apply, ApplyContext, CommandError};
 use super::apps;
-use super::keys::{files as keys, of_app};
+use super::keys::files as keys;
 use super::store::{Overlay, StateRead};
 use crate::raft::wire::from_bytes;
 
@@ -325,8 +325,6 @@ fn usage(state: &impl StateRead, app_key: &str) -> Result<FileUsage, CommandErro
 }
 
 pub(crate) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
-    for family in keys::PER_APP {
-        state.delete_prefix(&of_app(family, app_key))?;
-    }
+    state.delete_app(&keys::PER_APP, app_key)?;
     Ok(())
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::apply::{Apply, ApplyContext, CommandError};
 use super::apps;
-use super::keys::{friends as keys, of_app};
+use super::keys::friends as keys;
 use super::store::{Overlay, StateRead};
 use super::user_extras::profiles::{ext_fields, object};
 use super::users::validate_user_id;
@@ -299,8 +299,6 @@ pub(crate) fn erase_user(
 }
 
 pub(crate) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
-    for family in keys::PER_APP {
-        state.delete_prefix(&of_app(family, app_key))?;
-    }
+    state.delete_app(&keys::PER_APP, app_key)?;
     Ok(())
 }

@@ -163,6 +163,14 @@ impl<'a> Overlay<'a> {
     }
 
     /// Deletes every key under `prefix`.
+    /// Deletes everything an app environment keeps in `families` (an app being deleted).
+    pub fn delete_app(&mut self, families: &[&[u8]], app_key: &str) -> io::Result<()> {
+        for family in families {
+            self.delete_prefix(&super::keys::of_app(family, app_key))?;
+        }
+        Ok(())
+    }
+
     pub fn delete_prefix(&mut self, prefix: &[u8]) -> io::Result<()> {
         for (key, _) in self.scan_raw(prefix)? {
             self.delete(key);

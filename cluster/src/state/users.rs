@@ -180,9 +180,7 @@ pub(super) fn get(
 /// many users there were.
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<u64, CommandError> {
     let removed = state.count_prefix(&of_app(keys::USER, app_key))?;
-    for family in keys::PER_APP {
-        state.delete_prefix(&of_app(family, app_key))?;
-    }
+    state.delete_app(&keys::PER_APP, app_key)?;
     Ok(removed)
 }
 

@@ -209,9 +209,7 @@ pub(in crate::state) fn delete_all(
     state: &mut Overlay<'_>,
     app_key: &str,
 ) -> Result<(), CommandError> {
-    for family in keys::PER_APP {
-        state.delete_prefix(&of_app(family, app_key))?;
-    }
+    state.delete_app(&keys::PER_APP, app_key)?;
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::apply::{Apply, ApplyContext, CommandError};
 use super::apps;
 use super::feed;
-use super::keys::{groups as keys, of_app};
+use super::keys::groups as keys;
 use super::messages;
 use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
@@ -299,9 +299,7 @@ pub(in crate::state) fn leave_all(
 
 /// Removes every group of an app environment.
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
-    for family in keys::PER_APP {
-        state.delete_prefix(&of_app(family, app_key))?;
-    }
+    state.delete_app(&keys::PER_APP, app_key)?;
     Ok(())
 }
 

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::apply::CommandError;
-use super::keys::{hosted_groups as keys, of_app};
+use super::keys::hosted_groups as keys;
 use super::store::{Overlay, StateRead};
 use super::user_extras::profiles::{ext_fields, object};
 use super::{apps, groups};
@@ -230,8 +230,6 @@ fn forget_members(
 }
 
 pub(crate) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
-    for family in keys::PER_APP {
-        state.delete_prefix(&of_app(family, app_key))?;
-    }
+    state.delete_app(&keys::PER_APP, app_key)?;
     Ok(())
 }

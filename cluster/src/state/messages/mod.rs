@@ -7,7 +7,7 @@ use meridian_proto::Conversation;
 use serde::{Deserialize, Serialize};
 
 use super::apply::{ApplyContext, CommandError};
-use super::keys::{messages as keys, of_app};
+use super::keys::messages as keys;
 use super::store::{Overlay, StateRead};
 use super::users;
 
@@ -449,9 +449,7 @@ pub(in crate::state) fn delete_all(
     state: &mut Overlay<'_>,
     app_key: &str,
 ) -> Result<(), CommandError> {
-    for family in keys::PER_APP {
-        state.delete_prefix(&of_app(family, app_key))?;
-    }
+    state.delete_app(&keys::PER_APP, app_key)?;
     Ok(())
 }
 

@@ -14,7 +14,7 @@ use super::apply::{Apply, ApplyContext, CommandError};
 use super::chatrooms::{MAX_ENTRIES, MAX_ENTRY_KEY_BYTES, MAX_ENTRY_VALUE_BYTES};
 use super::feed::{self, FeedEvent};
 use super::groups::validate_group_id;
-use super::keys::{of_app, rtc as keys};
+use super::keys::rtc as keys;
 use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
 use super::{apps, presence};
@@ -258,9 +258,7 @@ pub(in crate::state) fn delete_all(
     state: &mut Overlay<'_>,
     app_key: &str,
 ) -> Result<(), CommandError> {
-    for family in keys::PER_APP {
-        state.delete_prefix(&of_app(family, app_key))?;
-    }
+    state.delete_app(&keys::PER_APP, app_key)?;
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use super::apply::{ApplyContext, CommandError};
 use super::apps;
 use super::feed;
 use super::groups::validate_group_id;
-use super::keys::{of_app, ultragroups as keys};
+use super::keys::ultragroups as keys;
 use super::messages::{self, NewMessage};
 use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
@@ -569,9 +569,7 @@ pub(super) fn joined_at_pos(
 
 /// Removes every ultra group of an app environment.
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
-    for family in keys::PER_APP {
-        state.delete_prefix(&of_app(family, app_key))?;
-    }
+    state.delete_app(&keys::PER_APP, app_key)?;
     Ok(())
 }
 

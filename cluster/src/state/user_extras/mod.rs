@@ -9,7 +9,7 @@ pub mod quiet_hours;
 pub mod remarks;
 
 use super::apply::CommandError;
-use super::keys::{of_app, user_extras as keys};
+use super::keys::user_extras as keys;
 use super::store::Overlay;
 
 /// Erases what these domains keep about one user (the remarks it gave; remarks others
@@ -28,8 +28,6 @@ pub(crate) fn erase_user(
 
 /// Removes everything these domains keep for an app environment.
 pub(crate) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
-    for family in keys::PER_APP {
-        state.delete_prefix(&of_app(family, app_key))?;
-    }
+    state.delete_app(&keys::PER_APP, app_key)?;
     Ok(())
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::publish::publish;
 use crate::state::apply::{ApplyContext, CommandError};
-use crate::state::keys::{calls as keys, of_app};
+use crate::state::keys::calls as keys;
 use crate::state::messages::{Message, MessageFlags, NewMessage};
 use crate::state::store::{Overlay, StateRead};
 use crate::state::{apps, groups, rtc};
@@ -125,9 +125,7 @@ pub(in crate::state) fn delete_all(
     state: &mut Overlay<'_>,
     app_key: &str,
 ) -> Result<(), CommandError> {
-    for family in keys::PER_APP {
-        state.delete_prefix(&of_app(family, app_key))?;
-    }
+    state.delete_app(&keys::PER_APP, app_key)?;
     Ok(())
 }
 

@@ -9,12 +9,7 @@ use serde_json::Value;
 use crate::state::apply::CommandError;
 use crate::state::users::validate_user_id;
 
-pub const INVITE: &str = "RC:VCInvite";
-pub const RINGING: &str = "RC:VCRinging";
-pub const ACCEPT: &str = "RC:VCAccept";
-pub const HANGUP: &str = "RC:VCHangup";
-pub const MODIFY_MEMBERS: &str = "RC:VCModifyMem";
-pub const MODIFY_MEDIA: &str = "RC:VCModifyMedia";
+pub use meridian_proto::calls::{ACCEPT, HANGUP, INVITE, MODIFY_MEDIA, MODIFY_MEMBERS, RINGING};
 
 /// Everyone in a call at most, caller included (the CallLib's group calls).
 pub const MAX_PARTIES: usize = 32;
