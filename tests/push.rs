@@ -129,6 +129,11 @@ async fn offline_devices_get_pushes_through_apns_fcm_and_a_webhook_as_their_sett
     let (status, _) = admin_json(&area.dev, "PUT", &path, shown["settings"].clone()).await;
     assert_eq!(status, 200);
 
+    // PUSH-07: the app's notification sound.
+    let style = format!("/admin/v1/apps/{}/push-style", area.api.key);
+    let (status, _) = admin_json(&area.dev, "PUT", &style, json!({"sound": "ding.caf"})).await;
+    assert_eq!(status, 200);
+
     let ivy_token = "a1".repeat(32);
     area.register("ivy", "apns", &ivy_token, IOS).await;
     area.register("andy", "fcm", "fcm-token-andy", ANDROID)
@@ -189,6 +194,7 @@ async fn offline_devices_get_pushes_through_apns_fcm_and_a_webhook_as_their_sett
     assert_eq!(ivy.headers["apns-topic"], IOS);
     // PUSH-07: the badge is ivy's unread total, one message.
     assert_eq!(ivy.json["aps"]["badge"], 1);
+    assert_eq!(ivy.json["aps"]["sound"], "ding.caf");
     let mut mia: Vec<&str> = pushed
         .iter()
         .filter(|p| p.device_token != ivy_token)
@@ -203,6 +209,10 @@ async fn offline_devices_get_pushes_through_apns_fcm_and_a_webhook_as_their_sett
     // FCM HTTP v1 (the fake issued the OAuth token from the service account's assertion).
     let pushed = fcm.wait_for(1, WAIT).await.expect("an FCM push");
     assert_eq!(pushed[0].device_token, "fcm-token-andy");
+    assert_eq!(
+        pushed[0].json["message"]["android"]["notification"]["sound"],
+        "ding.caf"
+    );
     assert_eq!(pushed[0].body, "hi andy");
     assert_eq!(
         pushed[0].json["message"]["android"]["notification"]["notification_count"],
@@ -438,6 +448,62 @@ async fn publish_options_title_and_withhold_pushes() {
         2,
         "the disabled push never went out"
     );
+    area.dev.stop();
+}
+
+// covers: PUSH-08
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_apps_quiet_hours_hold_pushes_back_but_mentions_at_level_one() {
+    let (area, webhook) = Area::pushing_through_a_webhook().await;
+    area.register("bob", "webhook", "hook-bob", "web").await;
+    let style = format!("/admin/v1/apps/{}/push-style", area.api.key);
+    // A window from a minute ago for ten minutes (UTC seconds of the day).
+    let day_secs = 86_400;
+    let now_secs = meridian_clock::now_secs();
+    let start = (now_secs % day_secs + day_secs - 60) % day_secs;
+    let quiet = json!({"quietHours": {"startSecs": start, "periodMinutes": 10, "level": 1}});
+    let (status, answer) = admin_json(&area.dev, "PUT", &style, quiet.clone()).await;
+    assert_eq!(status, 200, "{answer}");
+    // Bad input is refused by name and changes nothing.
+    for bad in [
+        json!({"sound": "two words"}),
+        json!({"quietHours": {"startSecs": 86_400, "periodMinutes": 10, "level": 1}}),
+        json!({"quietHours": {"startSecs": 0, "periodMinutes": 10, "level": 3}}),
+        json!({"volume": 11}),
+    ] {
+        let (status, answer) = admin_json(&area.dev, "PUT", &style, bad.clone()).await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (400, Some("invalid")),
+            "{bad}: {answer}"
+        );
+    }
+    let (_, shown) = admin_json(&area.dev, "GET", &style, json!({})).await;
+    assert_eq!(shown["pushStyle"]["quietHours"], quiet["quietHours"]);
+
+    area.say("alice", "bob", json!({"content": "hush"})).await;
+    area.say(
+        "alice",
+        "bob",
+        json!({"content": "bob, urgent", "mentionedInfo": {"type": 2, "userIdList": ["bob"]}}),
+    )
+    .await;
+    webhook.wait_for(1, WAIT).await.expect("the mention's push");
+    area.pushes_settled("delivered", 1.0).await;
+    let bodies: Vec<String> = webhook.received().iter().map(|p| p.body.clone()).collect();
+    assert_eq!(
+        bodies,
+        ["bob, urgent"],
+        "the plain message waited out the window"
+    );
+
+    // Without the window, every message pushes again.
+    let (status, _) = admin_json(&area.dev, "PUT", &style, json!({})).await;
+    assert_eq!(status, 200);
+    area.say("alice", "bob", json!({"content": "morning"}))
+        .await;
+    let pushed = webhook.wait_for(2, WAIT).await.expect("the next push");
+    assert_eq!(pushed[1].body, "morning");
     area.dev.stop();
 }
 

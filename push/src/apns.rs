@@ -134,7 +134,7 @@ fn payload(n: &Notification) -> Bytes {
     let mut payload = json!({
         "aps": {
             "alert": {"title": n.title, "body": n.body},
-            "sound": "default",
+            "sound": n.sound.as_deref().unwrap_or("default"),
         }
     });
     if let Some(data) = &n.data {

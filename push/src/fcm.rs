@@ -81,10 +81,21 @@ fn message(n: &Notification) -> Value {
             "android": {"priority": "high"},
         }
     });
+    // Android launchers that show counts read notification_count; iOS devices behind
+    // FCM read the APNs override.
+    let mut android = serde_json::Map::new();
+    let mut aps = serde_json::Map::new();
     if let Some(badge) = n.badge {
-        // Android launchers that show counts read this; iOS devices behind FCM read aps.
-        message["message"]["android"]["notification"] = json!({"notification_count": badge});
-        message["message"]["apns"] = json!({"payload": {"aps": {"badge": badge}}});
+        android.insert("notification_count".into(), json!(badge));
+        aps.insert("badge".into(), json!(badge));
+    }
+    if let Some(sound) = &n.sound {
+        android.insert("sound".into(), json!(sound));
+        aps.insert("sound".into(), json!(sound));
+    }
+    if !android.is_empty() {
+        message["message"]["android"]["notification"] = Value::Object(android);
+        message["message"]["apns"] = json!({"payload": {"aps": aps}});
     }
     message
 }

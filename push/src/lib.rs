@@ -64,6 +64,8 @@ pub struct Notification {
     /// The app icon's badge: the user's unread total when the push is sent (APNs
     /// `aps.badge`, FCM `notification_count`); `None` leaves the badge as it is.
     pub badge: Option<u32>,
+    /// The app's notification sound; `None` plays the platform's default.
+    pub sound: Option<String>,
 }
 
 /// What became of one send.

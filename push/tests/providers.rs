@@ -19,6 +19,7 @@ fn notification(token: &str, id: &str) -> Notification {
         id: id.to_string(),
         user_id: "bob".to_string(),
         badge: None,
+        sound: None,
     }
 }
 

@@ -20,6 +20,7 @@
 //! | GET, PUT | /admin/v1/apps/{appKey}/limits | `{groupMemberCap?, multiRoomChatrooms?, clientSendsPerSecond?, apiRates?: {defaultPerSecond?, getTokenPerSecond?, privateMessagesPerMinute?, groupPublishPerSecond?, chatroomPublishPerSecond?, ultraGroupPublishPerSecond?, chatroomBroadcastPerSecond?, broadcastsPerHour?, broadcastsPerDay?}, retentionDays?: {private?, group?, ultraGroup?, chatroom?}}` (API-08; PUT replaces; left out: default) |
 //! | POST | /admin/v1/apps/{appKey}/secret | `{newSecret?, overlapSeconds?}`: rotates the App Secret (LIFE-04); the old one stays valid `overlapSeconds` (default 86400, at most 30 days); answers `{appKey, appSecret, previousValidUntilMs}` |
 //! | GET, PUT | /admin/v1/apps/{appKey}/push-vendors | `{apps?: [{appId, channels: [{huawei: {appId, appSecret, tokenUri?, endpoint?}} \| {xiaomi: {appSecret, packageName, endpoint?}} \| {oppo: {appKey, masterSecret, endpoint?}} \| {vivo: {appId, appKey, appSecret, endpoint?}} \| {meizu: {appId, appSecret, endpoint?}} \| {honor: {appId, clientId, clientSecret, tokenUri?, endpoint?}}]}]}` (PUSH-05; PUT replaces; answers show secrets as `<redacted>`, which sent back keeps the stored one) |
+//! | GET, PUT | /admin/v1/apps/{appKey}/push-style | `{sound?, quietHours?: {startSecs, periodMinutes, level}}`: the app's notification sound and a daily quiet window (UTC; level 5 holds back every push, 1 all but mentions) on top of each user's (PUSH-07, PUSH-08; PUT replaces) |
 //! | GET | /admin/v1/apps/{appKey}/callbacks/dead-letters | callbacks past their retry cap (kept 30 days from their creation), and how many wait |
 //! | POST | /admin/v1/apps/{appKey}/callbacks/dead-letters/retry | puts them back in the outbox |
 //! | GET | /admin/v1/areas | the area catalog |
@@ -46,11 +47,12 @@ use transfer::Import;
 use crate::api::{ApiReply, ApiRequest};
 use crate::client::{ClusterClient, ClusterError};
 use crate::state::files::{FileAnswer, FileLimits, FileQuestion, SetFileLimits};
+use crate::state::push_style::PushStyle;
 use crate::state::vendor_push::{SetVendorPush, VendorPush};
 use crate::state::{
     AppLimits, AppSettings, Command, CommandError, Credentials, DeleteApp, DeleteAreaEntry,
     Envelope, EraseUsers, Output, PutAreaEntry, PutUser, Query, QueryOutput, RetryDeadLetters,
-    RotateAppSecret, SetAppLimits, SetAppSettings,
+    RotateAppSecret, SetAppLimits, SetAppSettings, SetPushStyle,
 };
 
 pub struct AdminApi {
@@ -281,6 +283,11 @@ impl AdminApi {
             (&Method::GET, ["apps", key, "push-vendors"]) => self.get_push_vendors(key).await,
             (&Method::PUT, ["apps", key, "push-vendors"]) => match parse::<VendorPush>(body) {
                 Ok(vendors) => self.put_push_vendors(key, vendors).await,
+                Err(response) => return *response,
+            },
+            (&Method::GET, ["apps", key, "push-style"]) => self.get_push_style(key).await,
+            (&Method::PUT, ["apps", key, "push-style"]) => match parse::<PushStyle>(body) {
+                Ok(style) => self.put_push_style(key, style).await,
                 Err(response) => return *response,
             },
             (&Method::GET, ["apps", key, "callbacks", "dead-letters"]) => {
@@ -554,6 +561,26 @@ impl AdminApi {
         });
         self.cluster.write_one(self.envelope(command)).await?;
         Ok(json!({ "pushVendors": shown }))
+    }
+
+    async fn get_push_style(&self, key: &str) -> Result<Value, ClusterError> {
+        let query = Query::PushStyle {
+            app_key: key.to_string(),
+        };
+        match self.cluster.read(query).await? {
+            QueryOutput::PushStyle(style) => Ok(json!({ "pushStyle": style })),
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    /// Replaces the push sound and quiet hours whole.
+    async fn put_push_style(&self, key: &str, style: PushStyle) -> Result<Value, ClusterError> {
+        let command = Command::SetPushStyle(SetPushStyle {
+            app_key: key.to_string(),
+            style: style.clone(),
+        });
+        self.cluster.write_one(self.envelope(command)).await?;
+        Ok(json!({ "pushStyle": style }))
     }
 
     async fn dead_letters(&self, key: &str) -> Result<Value, ClusterError> {

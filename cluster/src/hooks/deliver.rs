@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use super::render::{destination, render};
 use super::{HookNode, Senders, Settled, CALLBACK_TIMEOUT, EVENT_ID_HEADER, RECORD_BATCH};
 use crate::metrics::{CallbackAttempt, CallbackKind};
+use crate::state::push_style;
 use crate::state::vendor_push::{self, VendorChannel};
 use crate::state::{
     self, AppSettings, Envelope, HookEvent, Job, PushJob, PushProvider, Query, QueryOutput,
@@ -131,6 +132,9 @@ async fn send_push(
         id: job.msg_uid.clone(),
         user_id: job.user_id.clone(),
         badge: badge(node, app_key, &job.user_id),
+        sound: push_style::of_app(node.state_machine.state(), app_key)
+            .ok()
+            .and_then(|style| style.sound),
     };
     let push = &settings.push;
     let credentials = push.app(&job.device.app_id);

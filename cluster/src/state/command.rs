@@ -147,6 +147,7 @@ commands! {
     SentMessagesErased(super::cross_domain::delete_users::SentMessagesErased) => done,
     DropDeadLetters(super::outbox::DropDeadLetters) => done,
     EndUnansweredCalls(super::cross_domain::calls::EndUnansweredCalls) => done,
+    SetPushStyle(super::push_style::SetPushStyle) => done,
 }
 
 /// All of these or none (`Command::All`): the first refusal refuses the whole command, and

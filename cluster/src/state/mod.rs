@@ -47,6 +47,7 @@ pub mod outbox;
 pub mod paging;
 pub mod presence;
 pub mod push;
+pub mod push_style;
 mod query;
 pub mod rtc;
 pub mod sensitive;
@@ -139,6 +140,7 @@ pub use {
     },
     presence::{ChangePresence, EdgeAlive, EdgeStopped, ExpireEdges},
     push::{RegisterPushToken, UnregisterPushToken},
+    push_style::SetPushStyle,
     sensitive::{AddSensitiveWord, DeleteSensitiveWords},
     users::{ChangeUserList, ExpireTokens, PutUser, RefreshUser, SetTags, UnblockUsers},
     vendor_push::SetVendorPush,

@@ -155,9 +155,10 @@ pub(crate) fn enabled(
 }
 
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
-    for family in [keys::TOKEN, keys::BROADCAST, keys::VENDORS] {
-        state.delete_prefix(&of_app(family, app_key))?;
-    }
+    state.delete_app(
+        &[keys::TOKEN, keys::BROADCAST, keys::VENDORS, keys::STYLE],
+        app_key,
+    )?;
     Ok(())
 }
 

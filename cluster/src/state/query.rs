@@ -249,6 +249,10 @@ pub enum Query {
     },
     /// How many calls of the area ended with each reason (metrics).
     CallOutcomes,
+    /// The app's push sound and quiet hours (PUSH-07, PUSH-08).
+    PushStyle {
+        app_key: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -308,6 +312,7 @@ pub enum QueryOutput {
     Export(cross_domain::export::ExportPage),
     Call(cross_domain::calls::CallRecord),
     CallOutcomes(Vec<(cross_domain::calls::EndReason, u64)>),
+    PushStyle(super::push_style::PushStyle),
 }
 
 /// Answers a query from committed state.
@@ -498,5 +503,9 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
             cross_domain::calls::record(state, app_key, call_id).map(QueryOutput::Call)
         }
         Query::CallOutcomes => cross_domain::calls::outcomes(state).map(QueryOutput::CallOutcomes),
+        Query::PushStyle { app_key } => {
+            apps::by_key(state, app_key)?;
+            super::push_style::of_app(state, app_key).map(QueryOutput::PushStyle)
+        }
     }
 }

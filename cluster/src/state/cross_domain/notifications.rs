@@ -11,6 +11,7 @@ use super::publish::SendOptions;
 use crate::state::apply::{Apply, ApplyContext, CommandError};
 use crate::state::messages::Message;
 use crate::state::push::{self, PushJob};
+use crate::state::push_style;
 use crate::state::store::{Overlay, StateRead};
 use crate::state::{
     apps, conversations, groups, outbox, presence, ultragroups, user_extras, users,
@@ -109,8 +110,8 @@ fn mentions(content: &str) -> Mentions {
 
 /// PUSH-03: whether `user`'s settings let this message through: the conversation type's
 /// level (-1/0 all, 1 any mention, 2 mentions of me, 4 mentions of everyone, 5 nothing),
-/// and a muted conversation, which a mention still gets through; before them, the user's
-/// quiet hours (`/user/blockPushPeriod/*`).
+/// and a muted conversation, which a mention still gets through; before them, the app's
+/// quiet hours (PUSH-08) and the user's (`/user/blockPushPeriod/*`).
 pub(super) fn wants_push(
     state: &impl StateRead,
     app_key: &str,
@@ -121,8 +122,14 @@ pub(super) fn wants_push(
 ) -> Result<bool, CommandError> {
     let conversation = &message.conversation;
     let me = mentions.users.iter().any(|u| u == user);
-    let quiet = user_extras::quiet_hours::get(state, app_key, user)?;
-    if quiet.is_some_and(|q| q.holds_back(now_ms, me || mentions.everyone)) {
+    let app_quiet = push_style::of_app(state, app_key)?.quiet_hours;
+    let user_quiet = user_extras::quiet_hours::get(state, app_key, user)?;
+    let mentioned = me || mentions.everyone;
+    if [app_quiet, user_quiet]
+        .into_iter()
+        .flatten()
+        .any(|q| q.holds_back(now_ms, mentioned))
+    {
         return Ok(false);
     }
     let level = conversations::type_level(state, app_key, user, conversation.kind)?;

@@ -116,6 +116,7 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("push::TOKEN", push::TOKEN, Kind::Family),
     ("push::BROADCAST", push::BROADCAST, Kind::Family),
     ("push::VENDORS", push::VENDORS, Kind::Family),
+    ("push::STYLE", push::STYLE, Kind::Family),
     ("messages::MESSAGE", messages::MESSAGE, Kind::Family),
     ("messages::LAST_SEQ", messages::LAST_SEQ, Kind::Family),
     ("messages::UID", messages::UID, Kind::Family),
@@ -534,10 +535,17 @@ pub(crate) mod push {
     pub(crate) const BROADCAST: &[u8] = b"pushbcast/";
     /// Vendor channel credentials (PUSH-05).
     pub(crate) const VENDORS: &[u8] = b"pushvendor/";
+    /// An app's push sound and quiet hours (PUSH-07, PUSH-08).
+    pub(crate) const STYLE: &[u8] = b"pushstyle/";
 
     /// `pushvendor/{appKey}/`
     pub(crate) fn vendors(app_key: &str) -> Vec<u8> {
         super::of_app(VENDORS, app_key)
+    }
+
+    /// `pushstyle/{appKey}/`
+    pub(crate) fn style(app_key: &str) -> Vec<u8> {
+        super::of_app(STYLE, app_key)
     }
 
     /// `pushbcast/{appKey}/{msgUID}`

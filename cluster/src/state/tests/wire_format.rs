@@ -8,6 +8,8 @@ use meridian_regions::AreaCode;
 
 use crate::raft::wire::to_bytes;
 use crate::state::push::{Notice, NoticeAudience};
+use crate::state::push_style::{PushStyle, SetPushStyle};
+use crate::state::user_extras::quiet_hours::QuietHours;
 use crate::state::*;
 use crate::state::{
     AppSettings, Batch, CallbackSettings, ClientOrigin, Command, Conversation, ConversationSetting,
@@ -942,6 +944,20 @@ fn samples() -> Vec<(&'static str, Command)> {
             "EndUnansweredCalls",
             Command::EndUnansweredCalls(EndUnansweredCalls { timeout_ms: 60_000 }),
         ),
+        (
+            "SetPushStyle",
+            Command::SetPushStyle(SetPushStyle {
+                app_key: APP.into(),
+                style: PushStyle {
+                    sound: Some("ding.caf".into()),
+                    quiet_hours: Some(QuietHours {
+                        start_secs: 79_200,
+                        period_minutes: 480,
+                        level: 1,
+                    }),
+                },
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1157,6 +1173,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("SentMessagesErased", "5d086170706b657930310105616c696365"),
         ("DropDeadLetters", "5e086170706b657930310107"),
         ("EndUnansweredCalls", "5ffb60ea"),
+        ("SetPushStyle", "60086170706b65793031010864696e672e63616601fc60350100fbe00101"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1345,6 +1362,7 @@ fn variant(command: &Command) -> &'static str {
         Command::SentMessagesErased(_) => "SentMessagesErased",
         Command::DropDeadLetters(_) => "DropDeadLetters",
         Command::EndUnansweredCalls(_) => "EndUnansweredCalls",
+        Command::SetPushStyle(_) => "SetPushStyle",
     }
 }
 

@@ -26,7 +26,7 @@ pub struct QuietHours {
 }
 
 impl QuietHours {
-    fn validate(&self) -> Result<(), CommandError> {
+    pub(crate) fn validate(&self) -> Result<(), CommandError> {
         if u64::from(self.start_secs) >= DAY_SECS {
             return Err(CommandError::invalid("startTime", "must be HH:MM:SS"));
         }
