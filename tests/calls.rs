@@ -412,7 +412,7 @@ async fn meridian_call_rings_from_a_terminal_until_the_other_side_hangs_up() {
     assert_eq!(record(&api, &id).await["endReason"], "hangup");
 }
 
-// covers: RTC-10
+// covers: RTC-10, PUSH-06
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_offline_callee_is_woken_by_a_voip_push_and_its_messages_by_notifications() {
     const IOS: &str = "com.example.chat";
