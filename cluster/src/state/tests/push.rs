@@ -46,11 +46,9 @@ fn register_device(tree: &sled::Tree, user: &str, device: &str) -> Result<Output
     .remove(0)
 }
 
-// covers: PUSH-01, PUSH-03
-
-#[test]
-fn offline_recipients_get_push_jobs_unless_muted_or_levelled_away() {
-    let (_dir, tree) = tree();
+/// An app with one user, ann, whose pushes go to a webhook.
+fn app_pushing_through_a_webhook() -> (tempfile::TempDir, sled::Tree) {
+    let (dir, tree) = tree();
     run(
         &tree,
         &[
@@ -59,6 +57,14 @@ fn offline_recipients_get_push_jobs_unless_muted_or_levelled_away() {
         ],
     );
     run(&tree, &[push_through_webhook()]);
+    (dir, tree)
+}
+
+// covers: PUSH-01, PUSH-03
+
+#[test]
+fn offline_recipients_get_push_jobs_unless_muted_or_levelled_away() {
+    let (_dir, tree) = app_pushing_through_a_webhook();
     for user in ["bob", "cat", "dan", "eve"] {
         register_device(&tree, user, &format!("{user}-phone")).unwrap();
     }
@@ -556,15 +562,7 @@ fn vendor_push_keeps_redacted_secrets_validates_and_goes_with_the_app() {
 
 #[test]
 fn an_offline_callee_gets_a_voip_push_and_messages_skip_its_voip_token() {
-    let (_dir, tree) = tree();
-    run(
-        &tree,
-        &[
-            create_app("Chat", "devkey001", "prodkey001"),
-            put_user("prodkey001", "ann"),
-        ],
-    );
-    run(&tree, &[push_through_webhook()]);
+    let (_dir, tree) = app_pushing_through_a_webhook();
     register_device(&tree, "bob", "bob-phone").unwrap();
     let voip = DeviceToken {
         device_id: crate::state::push::voip_device_id("bob-phone"),
