@@ -456,3 +456,80 @@ async fn an_export_imported_into_an_empty_app_exports_the_same_again() {
     assert_eq!(export(other, path("other.jsonl")).await, "");
     dev.stop();
 }
+
+// covers: LIFE-05
+/// A rolling upgrade: while one voter runs a build of an older command level, the leader
+/// refuses the commands that build could not apply (and everything else goes on); once
+/// that node runs the new build, they go through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_newer_than_a_voters_build_wait_for_the_rolling_upgrade() {
+    use meridian_cluster::client::ClusterError;
+    use meridian_cluster::state::usage::{hour_start, Category, RecordUsage, ReportedCount};
+    use meridian_cluster::state::{CommandError, COMMAND_LEVEL, LEGACY_COMMAND_LEVEL};
+
+    let mut cluster = ProcessCluster::new(binary(), ClusterOptions::default());
+    cluster.start_all();
+    cluster.wait_for_leader(0, Duration::from_secs(15)).await;
+    let client = cluster.client();
+    let prod = generate_credentials();
+    let app_key = prod.app_key.clone();
+    write(
+        &client,
+        Command::CreateApp(CreateApp {
+            name: "upgrade".into(),
+            dev: generate_credentials(),
+            prod,
+        }),
+    )
+    .await;
+    let usage = || Envelope {
+        area: AreaCode::Sg,
+        command: Command::RecordUsage(RecordUsage {
+            app_key: app_key.clone(),
+            counts: vec![ReportedCount {
+                hour_start_ms: hour_start(meridian_clock::now_ms()),
+                category: Category::Api,
+                name: "/user/getToken.json ok".into(),
+                count: 1,
+            }],
+        }),
+    };
+    let wait = Duration::from_secs(20);
+    eventually(wait, "every voter reported the new level", || async {
+        client.write_one(usage()).await.ok()
+    })
+    .await;
+
+    // Node 3 stands in for a node still on the older build.
+    cluster.kill(3);
+    cluster.set_command_level(3, Some(LEGACY_COMMAND_LEVEL));
+    cluster.start(3);
+    let refused = eventually(wait, "the leader heard of the older build", || async {
+        match client.write_one(usage()).await {
+            Err(ClusterError::Refused(CommandError::Upgrading { needed, area })) => {
+                Some((needed, area))
+            }
+            _ => None,
+        }
+    })
+    .await;
+    assert_eq!(refused, (COMMAND_LEVEL, LEGACY_COMMAND_LEVEL));
+    // What every build knows goes on meanwhile.
+    let user = Command::PutUser(meridian_cluster::state::PutUser {
+        app_key: app_key.clone(),
+        user_id: "ann".into(),
+        name: None,
+        portrait: None,
+    });
+    write(&client, user).await;
+
+    // Node 3 runs the new build now.
+    cluster.kill(3);
+    cluster.set_command_level(3, None);
+    cluster.start(3);
+    eventually(wait, "the upgraded area takes the command", || async {
+        client.write_one(usage()).await.ok()
+    })
+    .await;
+    cluster.kill_all();
+}

@@ -112,6 +112,8 @@ impl From<CommandError> for ApiError {
                 "residency guard: cluster {cluster} refused area {requested}"
             )),
             CommandError::Storage(e) => ApiError::Internal(e),
+            // No Server API call makes a command newer than the first gated level yet.
+            error @ CommandError::Upgrading { .. } => ApiError::Internal(error.to_string()),
         }
     }
 }

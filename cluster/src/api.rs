@@ -137,4 +137,11 @@ pub struct NodeStatus {
     pub learners: Vec<u64>,
     /// Every member's RPC address.
     pub nodes: BTreeMap<u64, String>,
+    /// The command level of the node's build (LIFE-05; absent from older builds').
+    #[serde(default = "legacy_command_level")]
+    pub command_level: u32,
+}
+
+fn legacy_command_level() -> u32 {
+    crate::state::LEGACY_COMMAND_LEVEL
 }

@@ -49,6 +49,11 @@ pub struct NodeConfig {
     /// same.
     #[serde(default = "call_answer_timeout_ms")]
     pub call_answer_timeout_ms: u64,
+    /// The command level this node reports, when lower than its build's: rehearses a
+    /// rolling upgrade (LIFE-05) with a node standing in for the older build. Left out:
+    /// the build's own.
+    #[serde(default)]
+    pub command_level: Option<u32>,
 }
 
 fn real_day_ms() -> u64 {
@@ -205,6 +210,13 @@ impl NodeConfig {
             return Err(bad("storage.sled_cache_bytes", "must be at least 1 MiB"));
         }
         Ok(())
+    }
+
+    /// The command level this node reports to the leader (LIFE-05).
+    pub fn claimed_command_level(&self) -> u32 {
+        self.command_level
+            .unwrap_or(crate::state::COMMAND_LEVEL)
+            .min(crate::state::COMMAND_LEVEL)
     }
 
     pub fn advertised_rpc(&self) -> &str {

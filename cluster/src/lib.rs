@@ -14,6 +14,7 @@ pub mod node;
 pub mod raft;
 pub mod state;
 pub mod trace;
+pub mod upgrade_gate;
 pub mod writer;
 
 pub use client::{ClusterClient, ClusterError, RetryPolicy};

@@ -14,6 +14,7 @@ use crate::coalesce::{Coalescer, Rejected};
 use crate::metrics::{ClusterMetrics, CommandResult};
 use crate::raft::{Raft, TypeConfig};
 use crate::state::{Batch, CommandError, EncodedBatch, Envelope, Output};
+use crate::upgrade_gate::UpgradeGate;
 
 /// Commands at most in one Raft entry (and in one write request).
 pub const MAX_BATCH_COMMANDS: usize = 4096;
@@ -33,6 +34,7 @@ pub type WriteResult = Result<Vec<Result<Output, CommandError>>, WriteError>;
 pub struct Writer {
     entries: Coalescer<Envelope, Result<Output, CommandError>, WriteError>,
     metrics: ClusterMetrics,
+    gate: UpgradeGate,
 }
 
 pub(crate) fn not_leader_hint(
@@ -48,7 +50,7 @@ pub(crate) fn not_leader_hint(
 }
 
 impl Writer {
-    pub fn start(raft: Raft, metrics: ClusterMetrics) -> Self {
+    pub fn start(raft: Raft, metrics: ClusterMetrics, gate: UpgradeGate) -> Self {
         // Stamps never go backwards, even if the wall clock does.
         let last_issued_ms = Arc::new(AtomicU64::new(0));
         let round_metrics = metrics.clone();
@@ -80,22 +82,49 @@ impl Writer {
                 }
             },
         );
-        Self { entries, metrics }
+        Self {
+            entries,
+            metrics,
+            gate,
+        }
+    }
+
+    /// The area's command level as this node last found it (LIFE-05).
+    pub fn gate(&self) -> &UpgradeGate {
+        &self.gate
     }
 
     pub async fn write(&self, commands: Vec<Envelope>) -> WriteResult {
         let received = Instant::now();
-        let results = self
-            .entries
-            .submit(commands)
-            .await
-            .map_err(|rejected| match rejected {
-                Rejected::Failed(error) => error,
-                Rejected::TooLarge { limit } => {
-                    WriteError::Unavailable(format!("at most {limit} commands per write"))
-                }
-                Rejected::Closed => WriteError::Unavailable("node is shutting down".into()),
-            })?;
+        // A command some voter's build cannot apply is refused, not proposed.
+        let refusals: Vec<Option<CommandError>> = commands
+            .iter()
+            .map(|envelope| self.gate.refusal(&envelope.command))
+            .collect();
+        let results = if refusals.iter().all(Option::is_none) {
+            self.submit(commands).await?
+        } else {
+            let allowed = commands
+                .into_iter()
+                .zip(&refusals)
+                .filter(|(_, refusal)| refusal.is_none())
+                .map(|(envelope, _)| envelope)
+                .collect::<Vec<_>>();
+            let mut written = match allowed.is_empty() {
+                true => Vec::new(),
+                false => self.submit(allowed).await?,
+            }
+            .into_iter();
+            refusals
+                .into_iter()
+                .map(|refusal| match refusal {
+                    Some(refusal) => Err(refusal),
+                    None => written
+                        .next()
+                        .unwrap_or_else(|| Err(CommandError::Storage("no result".into()))),
+                })
+                .collect()
+        };
         let refused = results.iter().filter(|r| r.is_err()).count() as u64;
         let writes = &self.metrics.writes_total;
         let ok = results.len() as u64 - refused;
@@ -107,5 +136,18 @@ impl Writer {
             .write_seconds
             .observe(received.elapsed().as_secs_f64());
         Ok(results)
+    }
+
+    async fn submit(&self, commands: Vec<Envelope>) -> WriteResult {
+        self.entries
+            .submit(commands)
+            .await
+            .map_err(|rejected| match rejected {
+                Rejected::Failed(error) => error,
+                Rejected::TooLarge { limit } => {
+                    WriteError::Unavailable(format!("at most {limit} commands per write"))
+                }
+                Rejected::Closed => WriteError::Unavailable("node is shutting down".into()),
+            })
     }
 }

@@ -246,6 +246,7 @@ impl Deployment {
                     },
                     retention_day_ms: options.retention_day_ms,
                     call_answer_timeout_ms: options.call_answer_timeout_ms,
+                    command_level: None,
                 };
                 nodes.push(
                     ClusterNode::start(config)

@@ -4,7 +4,7 @@
 //! flush (and when the edge stops).
 //!
 //! A flush that certainly did not commit (no leader, no answer before the write was
-//! sent) is kept for the next one; one whose outcome is unknown is dropped rather than
+//! sent, or refused while a rolling upgrade is under way) is kept for the next one; one whose outcome is unknown is dropped rather than
 //! risk counting twice. These are figures for charts, not for billing.
 
 use std::collections::{BTreeMap, HashMap};
@@ -14,7 +14,7 @@ use std::time::Duration;
 use meridian_clock::now_ms;
 use meridian_cluster::client::{ClusterClient, ClusterError};
 use meridian_cluster::state::usage::{hour_start, Category, RecordUsage, ReportedCount};
-use meridian_cluster::state::{Command, Envelope};
+use meridian_cluster::state::{Command, CommandError, Envelope};
 use meridian_regions::AreaCode;
 use tokio::sync::watch;
 
@@ -93,7 +93,11 @@ impl UsageTally {
                 });
                 match client.write_one(Envelope { area, command }).await {
                     Ok(_) => {}
-                    Err(ClusterError::NoLeader { .. } | ClusterError::Rpc(_)) => {
+                    Err(
+                        ClusterError::NoLeader { .. }
+                        | ClusterError::Rpc(_)
+                        | ClusterError::Refused(CommandError::Upgrading { .. }),
+                    ) => {
                         let mut counts = self.lock();
                         for (counted, count) in chunk {
                             *counts.entry(counted.clone()).or_default() += count;

@@ -185,6 +185,7 @@ impl ProcessCluster {
                         storage: StorageTuning::default(),
                         retention_day_ms: meridian_cluster::state::DAY_MS,
                         call_answer_timeout_ms: meridian_cluster::state::ANSWER_TIMEOUT_MS,
+                        command_level: None,
                     };
                     let config_path = root.path().join(format!("node-{id}.toml"));
                     std::fs::write(&config_path, toml::to_string(&config).expect("toml"))
@@ -207,6 +208,16 @@ impl ProcessCluster {
             log_filter: options.log_filter,
             _root: root,
         }
+    }
+
+    /// Makes node `id` report `level` (or its build's) from its next start: a stand-in
+    /// for a node of an older build in a rolling upgrade (LIFE-05).
+    pub fn set_command_level(&self, id: u64, level: Option<u32>) {
+        let path = &self.spec(id).config_path;
+        let text = std::fs::read_to_string(path).expect("node config");
+        let mut config: NodeConfig = toml::from_str(&text).expect("node config parses");
+        config.command_level = level;
+        std::fs::write(path, toml::to_string(&config).expect("toml")).expect("write config");
     }
 
     pub fn spec(&self, id: u64) -> &NodeSpec {

@@ -78,6 +78,7 @@ fn error_response(error: &ClusterError) -> Response<Bytes> {
             | CommandError::DevUserLimit { .. }
             | CommandError::MemberCap { .. } => (StatusCode::FORBIDDEN, "limit"),
             CommandError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage"),
+            CommandError::Upgrading { .. } => (StatusCode::SERVICE_UNAVAILABLE, "upgrading"),
         },
         ClusterError::NoLeader { .. } => (StatusCode::SERVICE_UNAVAILABLE, "no_leader"),
         ClusterError::Ambiguous(_) => (StatusCode::GATEWAY_TIMEOUT, "outcome_unknown"),

@@ -259,10 +259,19 @@ pub(super) async fn record_outcomes(
                 .inc();
         }
         let has_failures = !failures.is_empty();
+        let outcomes = state::Command::OutboxSettled(state::OutboxSettled {
+            jobs: settled_jobs.clone(),
+        });
+        // Mid-upgrade, a voter may not know OutboxSettled yet: say the same without
+        // the outcomes (they go uncounted in the app's usage meanwhile).
+        let outcomes = match node.writer.gate().refusal(&outcomes) {
+            None => outcomes,
+            Some(_) => state::Command::OutboxDelivered(state::OutboxDelivered {
+                ids: settled_jobs.iter().map(|(id, _)| *id).collect(),
+            }),
+        };
         let commands = [
-            (!settled_jobs.is_empty()).then_some(state::Command::OutboxSettled(
-                state::OutboxSettled { jobs: settled_jobs },
-            )),
+            (!settled_jobs.is_empty()).then_some(outcomes),
             has_failures.then_some(state::Command::OutboxFailed(state::OutboxFailed {
                 failures,
             })),

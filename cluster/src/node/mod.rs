@@ -138,7 +138,8 @@ impl ClusterNode {
         )
         .await
         .map_err(|e| StartError::Raft(e.to_string()))?;
-        let writer = Writer::start(raft.clone(), metrics.clone());
+        let gate = crate::upgrade_gate::UpgradeGate::new();
+        let writer = Writer::start(raft.clone(), metrics.clone(), gate.clone());
         let core = Arc::new(NodeCore {
             config: config.clone(),
             raft: raft.clone(),
@@ -160,7 +161,17 @@ impl ClusterNode {
                 }
             }
         }));
-        let local = ClusterClient::new(config.area, vec![config.advertised_rpc().to_string()], tls);
+        let local = ClusterClient::new(
+            config.area,
+            vec![config.advertised_rpc().to_string()],
+            tls.clone(),
+        );
+        tasks.push(tokio::spawn(poll_command_levels(
+            core.clone(),
+            gate,
+            ClusterClient::new(config.area, Vec::new(), tls),
+            stopped(stop_rx.clone()),
+        )));
         let admin = Arc::new(AdminApi::new(
             config.operator_token.clone(),
             Arc::new(local),
@@ -347,6 +358,7 @@ pub(crate) fn status(core: &NodeCore) -> NodeStatus {
             .nodes()
             .map(|(id, node)| (*id, node.addr.clone()))
             .collect(),
+        command_level: core.config.claimed_command_level(),
     }
 }
 
@@ -412,6 +424,47 @@ fn calls_counted(core: &NodeCore) {
         };
         let counter = core.metrics.calls_total.with(&outcome);
         counter.inc_by(count.saturating_sub(counter.get()));
+    }
+}
+
+/// Asks the voters for their command level (LIFE-05); every node does, so one that
+/// becomes leader already knows.
+async fn poll_command_levels(
+    core: Arc<NodeCore>,
+    gate: crate::upgrade_gate::UpgradeGate,
+    client: ClusterClient,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let mut every = tokio::time::interval(crate::upgrade_gate::POLL_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut raft_metrics = core.raft.metrics();
+    let mut polled_voters = BTreeMap::new();
+    tokio::pin!(stop);
+    loop {
+        let membership_changed = tokio::select! {
+            _ = every.tick() => false,
+            changed = raft_metrics.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                true
+            }
+            _ = &mut stop => return,
+        };
+        let metrics = raft_metrics.borrow_and_update().clone();
+        let membership = metrics.membership_config.membership();
+        let voters: BTreeMap<u64, String> = membership
+            .voter_ids()
+            .filter_map(|id| Some((id, membership.get_node(&id)?.addr.clone())))
+            .collect();
+        // Metrics change with every entry: poll early only for a new set of voters (the
+        // area's first moments, a membership change), else once a period.
+        if membership_changed && voters == polled_voters {
+            continue;
+        }
+        let own = (core.config.node_id, core.config.claimed_command_level());
+        gate.poll(own, &voters, &client).await;
+        polled_voters = voters;
     }
 }
 

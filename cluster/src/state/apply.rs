@@ -47,6 +47,12 @@ pub enum CommandError {
     MemberCap { limit: u64 },
     #[error("storage: {0}")]
     Storage(String),
+    /// A rolling upgrade is under way and some voter's build does not know this command
+    /// yet (LIFE-05): try again once every node runs the new build.
+    #[error(
+        "the area is being upgraded: this needs command level {needed}, some node is at {area}"
+    )]
+    Upgrading { needed: u32, area: u32 },
 }
 
 impl CommandError {

@@ -152,6 +152,26 @@ commands! {
     OutboxSettled(super::outbox::OutboxSettled) => done,
 }
 
+/// The command level of this build (LIFE-05): it knows every command up to it. A
+/// rolling upgrade runs nodes of two builds side by side, and a node cannot apply a
+/// command its build does not know, so the leader proposes a command only once every
+/// voter knows its level (`crate::upgrade_gate`).
+pub const COMMAND_LEVEL: u32 = 2;
+/// The level of builds that did not report theirs (before rolling upgrades were gated).
+pub const LEGACY_COMMAND_LEVEL: u32 = 1;
+
+impl Command {
+    /// The first command level that knows this command: raise [`COMMAND_LEVEL`] with
+    /// each release that appends commands, and list them here.
+    pub fn level(&self) -> u32 {
+        match self {
+            Command::RecordUsage(_) | Command::OutboxSettled(_) => 2,
+            Command::All(commands) => commands.iter().map(Command::level).max().unwrap_or(1),
+            _ => LEGACY_COMMAND_LEVEL,
+        }
+    }
+}
+
 /// All of these or none (`Command::All`): the first refusal refuses the whole command, and
 /// its envelope is rolled back whole.
 impl Apply for Vec<Command> {

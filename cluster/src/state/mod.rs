@@ -71,7 +71,7 @@ pub use apps::{
     RotateAppSecret, SetAppLimits, MAX_OVERLAP_MS,
 };
 pub use chatrooms::{Chatroom, Priority, RoomEntry, RoomFlag, RoomSet, SetEntry};
-pub use command::{Command, Output};
+pub use command::{Command, Output, COMMAND_LEVEL, LEGACY_COMMAND_LEVEL};
 pub use conversations::{ConversationSetting, ConversationSettings, ConversationSummary};
 /// Calls (RTC-03) and their records (RTC-10).
 pub use cross_domain::calls::{
