@@ -198,9 +198,60 @@ pub fn parse_flag(text: &str) -> Result<(AreaCode, String), String> {
     Ok((code, url.trim_end_matches('/').to_string()))
 }
 
+/// The areas named by `--area CODE=ADMIN_URL` flags, each with the Server API URL its
+/// `--api CODE=URL` flag names, else its admin URL (right when that is an edge's, whose
+/// public listener serves both).
+pub fn areas_from_flags(admin: &[String], api: &[String]) -> Result<Vec<Area>, String> {
+    let apis = api
+        .iter()
+        .map(|flag| parse_flag(flag))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut areas: Vec<Area> = Vec::new();
+    for flag in admin {
+        let (code, admin) = parse_flag(flag)?;
+        if areas.iter().any(|a| a.code == code) {
+            return Err(format!("--area {code} is given twice"));
+        }
+        let api = apis
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map(|(_, url)| url.clone())
+            .unwrap_or_else(|| admin.clone());
+        areas.push(Area { code, admin, api });
+    }
+    if let Some((code, _)) = apis
+        .iter()
+        .find(|(c, _)| !areas.iter().any(|a| a.code == *c))
+    {
+        return Err(format!(
+            "--api {code} names an area without --area {code}=ADMIN_URL"
+        ));
+    }
+    Ok(areas)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_area_gets_its_api_url_or_its_admin_url() {
+        let flags = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let areas = areas_from_flags(
+            &flags(&["SG=http://sg-edge:7002", "NA=https://na-admin"]),
+            &flags(&["NA=https://na-api"]),
+        )
+        .unwrap();
+        assert_eq!(areas[0].api, "http://sg-edge:7002");
+        assert_eq!(
+            (areas[1].admin.as_str(), areas[1].api.as_str()),
+            ("https://na-admin", "https://na-api")
+        );
+        let twice = areas_from_flags(&flags(&["SG=http://a", "SG=http://b"]), &[]);
+        assert!(twice.unwrap_err().contains("twice"));
+        let stray = areas_from_flags(&flags(&["SG=http://a"]), &flags(&["NA=http://b"]));
+        assert!(stray.unwrap_err().contains("--api NA"));
+    }
 
     #[test]
     fn area_flags_name_a_known_area_and_a_url() {

@@ -31,7 +31,7 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use areas::{parse_flag, Area, Areas};
+pub use areas::{areas_from_flags, parse_flag, Area, Areas};
 use session::Sessions;
 
 /// Import files up to this size are taken (an export of a large app is larger: import
