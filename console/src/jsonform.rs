@@ -79,7 +79,7 @@ fn input(path: &str, label: &str, value: &Value, submitted: Option<&Form>) -> Ht
             let plain = items.iter().all(|i| !(i.is_object() || i.is_array()));
             let (kind, text, hint) = if plain {
                 let lines: Vec<String> = items.iter().map(shown).collect();
-                ("lines", lines.join("\n"), "one per line")
+                ("lines", lines.join("\n"), "one per line; JSON for objects")
             } else {
                 let pretty = serde_json::to_string_pretty(value).unwrap_or_default();
                 ("json", pretty, "JSON")
