@@ -219,6 +219,7 @@ impl Deployment {
                 sessions: SessionSettings::default(),
                 outbound_ca_files: Vec::new(),
                 file_sweep_ms: meridian_edge::DEFAULT_FILE_SWEEP_MS,
+                usage_flush_ms: meridian_edge::DEFAULT_USAGE_FLUSH_MS,
             };
             let path = dir.join(format!("edge-{index}.toml"));
             write_toml(&path, &config)?;

@@ -33,6 +33,11 @@ label_set! {
     pub struct CallOutcome { outcome: &'static str }
 }
 
+label_set! {
+    /// A conversation type as the usage counters name it (`private`, `group`, …).
+    pub struct MessageType { conversation_type: String }
+}
+
 #[derive(Clone)]
 pub struct ClusterMetrics {
     pub term: IntGauge,
@@ -66,6 +71,9 @@ pub struct ClusterMetrics {
     /// Calls of the area ended, by outcome: the replicated tally, so every node of the
     /// area reports the same and a restart loses nothing.
     pub calls_total: CounterFamily<CallOutcome>,
+    /// Messages of the area published, by conversation type: the replicated tally, like
+    /// the calls' (the apps' usage figures add up to it, CON-01).
+    pub messages_total: CounterFamily<MessageType>,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -114,8 +122,14 @@ impl ClusterMetrics {
             "meridian_cluster_calls_total",
             "Calls of the area that ended, by outcome",
         )?;
+        let messages_total = CounterFamily::counter(
+            registry,
+            "meridian_cluster_messages_total",
+            "Messages of the area published (stored or status), by conversation type",
+        )?;
         Ok(Self {
             calls_total,
+            messages_total,
             term: gauge(registry, "meridian_cluster_raft_term", "Current Raft term")?,
             role: gauge(
                 registry,

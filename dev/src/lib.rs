@@ -300,6 +300,7 @@ impl Deployment {
                 sessions: options.sessions.clone(),
                 outbound_ca_files: options.outbound_ca_files.clone(),
                 file_sweep_ms: options.file_sweep_ms,
+                usage_flush_ms: meridian_edge::DEFAULT_USAGE_FLUSH_MS,
             })
             .await
             .with_context(|| format!("area {area} edge"))?;

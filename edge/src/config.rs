@@ -42,6 +42,10 @@ pub struct EdgeConfig {
     /// (FILE-04).
     #[serde(default = "default_file_sweep_ms")]
     pub file_sweep_ms: u64,
+    /// How often this edge sends its apps' usage counts (Server API calls, push clicks)
+    /// to their areas (CON-01).
+    #[serde(default = "default_usage_flush_ms")]
+    pub usage_flush_ms: u64,
 }
 
 /// Limits and timers of client sessions.
@@ -114,6 +118,13 @@ fn default_file_sweep_ms() -> u64 {
     DEFAULT_FILE_SWEEP_MS
 }
 
+/// Every two seconds: charts move soon after the calls, at one small write per app.
+pub const DEFAULT_USAGE_FLUSH_MS: u64 = 2_000;
+
+fn default_usage_flush_ms() -> u64 {
+    DEFAULT_USAGE_FLUSH_MS
+}
+
 fn default_location() -> String {
     "local".to_string()
 }
@@ -148,8 +159,13 @@ impl EdgeConfig {
         if self.areas.is_empty() {
             return Err(bad("areas".into(), "an edge must front at least one area"));
         }
-        if self.file_sweep_ms == 0 {
-            return Err(bad("file_sweep_ms".into(), "must be at least 1"));
+        for (key, ms) in [
+            ("file_sweep_ms", self.file_sweep_ms),
+            ("usage_flush_ms", self.usage_flush_ms),
+        ] {
+            if ms == 0 {
+                return Err(bad(key.into(), "must be at least 1"));
+            }
         }
         let sessions = &self.sessions;
         if !(1..=7 * 24 * 3600).contains(&sessions.offline_window_secs) {

@@ -10,8 +10,12 @@ pub mod moderation;
 mod server;
 pub mod server_api;
 pub mod sessions;
+mod usage;
 
-pub use config::{DirectoryArea, EdgeArea, EdgeConfig, SessionSettings, DEFAULT_FILE_SWEEP_MS};
+pub use config::{
+    DirectoryArea, EdgeArea, EdgeConfig, SessionSettings, DEFAULT_FILE_SWEEP_MS,
+    DEFAULT_USAGE_FLUSH_MS,
+};
 pub use meridian_files::StoreConfig;
 pub use server::{Edge, EdgeError};
 pub use sessions::{PLANTED_BUG_AVAILABLE, PLANTED_BUG_ENV};

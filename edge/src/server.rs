@@ -23,7 +23,8 @@ use crate::files::{Files, Sweeper};
 use crate::metrics::{AdminAnswer, EdgeMetrics};
 use crate::moderation::Moderator;
 use crate::server_api::{ServerApi, MAX_BODY_BYTES};
-use crate::sessions::Sessions;
+use crate::sessions::{EdgeServices, Sessions};
+use crate::usage::UsageTally;
 use meridian_access::directory::{AppDirectory, ForeignArea};
 
 /// How long a shutting-down edge waits for its sessions to take the reconnect hint.
@@ -235,9 +236,11 @@ impl Edge {
             })
             .collect();
         let directory = Arc::new(AppDirectory::new(clients.clone(), foreign));
+        let usage = Arc::new(UsageTally::new(clients.clone()));
         let server_api = Arc::new(ServerApi::new(
             directory.clone(),
             metrics.clone(),
+            usage.clone(),
             config.rate_limits,
             config.public_tls.is_some(),
         ));
@@ -273,9 +276,14 @@ impl Edge {
         let outbound =
             OutboundClient::with_ca_files(&config.outbound_ca_files).map_err(|e| setup(&e))?;
         let moderator = Moderator::new(outbound, metrics.moderation_seconds.clone());
-        let (sessions, mut tasks) = Sessions::start(
+        let services = EdgeServices {
             directory,
             moderator,
+            metrics: metrics.clone(),
+            usage: usage.clone(),
+        };
+        let (sessions, mut tasks) = Sessions::start(
+            services,
             &clients,
             config
                 .areas
@@ -283,7 +291,6 @@ impl Edge {
                 .filter_map(|entry| Some((entry.area, entry.media.clone()?)))
                 .collect(),
             config.sessions.clone(),
-            metrics.clone(),
             stop_rx.clone(),
         );
         let fronted = Arc::new(Fronted {
@@ -308,6 +315,8 @@ impl Edge {
         }
         let admin_server = AdminServer::new(registry, Arc::new(AdminPortHooks(fronted.clone())));
         tasks.extend(sweepers);
+        let usage_every = Duration::from_millis(config.usage_flush_ms);
+        tasks.push(tokio::spawn(usage.run(usage_every, stop_rx.clone())));
         tasks.extend([
             tokio::spawn({
                 let stop = wait(stop_rx.clone());

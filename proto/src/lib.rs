@@ -241,6 +241,13 @@ pub enum ClientFrame {
         token: String,
         app_id: String,
     },
+    /// The user tapped a notification from `provider` (`apns`, `fcm`, a vendor's …):
+    /// counted in the app's push statistics (PUSH-09); answered with `done`.
+    #[serde(rename_all = "camelCase")]
+    PushClicked {
+        req_id: u64,
+        provider: String,
+    },
     /// The user logs out on this device: the session ends and the app server hears of a
     /// logout, not a disconnect (HOOK-03).
     Logout,

@@ -23,6 +23,8 @@
 //! | GET, PUT | /admin/v1/apps/{appKey}/push-style | `{sound?, quietHours?: {startSecs, periodMinutes, level}}`: the app's notification sound and a daily quiet window (UTC; level 5 holds back every push, 1 all but mentions) on top of each user's (PUSH-07, PUSH-08; PUT replaces) |
 //! | GET | /admin/v1/apps/{appKey}/callbacks/dead-letters | callbacks past their retry cap (kept 30 days from their creation), and how many wait |
 //! | POST | /admin/v1/apps/{appKey}/callbacks/dead-letters/retry | puts them back in the outbox |
+//! | GET | /admin/v1/apps/{appKey}/usage | `?by=hour\|day&from=&to=` (ms; default the last 24 hours or 30 days; ≤ 744 hours or 400 days): `{appKey, by, onlineUsers, buckets: [{startMs, messages: {private, group, ultragroup, chatroom, system, total}, apiCalls: {total, failed, paths: {path: {ok, failed}}}, onlineUsersPeak, pushes: {sent, accepted, dropped, failed: {reason: n}, clicked, providers: {provider: {sent, accepted, dropped, failed, clicked}}}, callbacks: {delivered, dropped, failedAttempts, deadLetters, kinds}}]}`, every bucket of the range, oldest first (CON-01, PUSH-09) |
+//! | GET | /admin/v1/apps/{appKey}/usage/storage | `{families: [{family, records, bytes}], total: {records, bytes}}`: what the app keeps, read by walking its records (CON-01) |
 //! | GET | /admin/v1/areas | the area catalog |
 //! | GET, PUT, DELETE | /admin/v1/areas/{code} | `{code?, nav: {primary, backup}, api: {primary, backup}, edges: {discovery?, static?, tls?}}` (PUT creates or replaces) |
 //! | GET | /admin/v1/cluster | |
@@ -41,6 +43,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 mod transfer;
+mod usage;
 
 use transfer::Import;
 
@@ -296,6 +299,15 @@ impl AdminApi {
             (&Method::POST, ["apps", key, "callbacks", "dead-letters", "retry"]) => {
                 self.retry_dead_letters(key).await
             }
+            (&Method::GET, ["apps", key, "usage"]) => {
+                match usage::parse_range(request.uri().query(), meridian_clock::now_ms()) {
+                    Ok(range) => self.usage(key, range).await,
+                    Err(message) => {
+                        return client_error(StatusCode::BAD_REQUEST, "invalid", message)
+                    }
+                }
+            }
+            (&Method::GET, ["apps", key, "usage", "storage"]) => self.storage(key).await,
             (&Method::GET, ["areas"]) => self.list_areas().await,
             (&Method::GET, ["areas", code]) => match area_code(code) {
                 Ok(code) => self.get_area(code).await,
@@ -581,6 +593,35 @@ impl AdminApi {
         });
         self.cluster.write_one(self.envelope(command)).await?;
         Ok(json!({ "pushStyle": style }))
+    }
+
+    async fn usage(&self, key: &str, range: usage::Range) -> Result<Value, ClusterError> {
+        let query = Query::Usage {
+            app_key: key.to_string(),
+            from_ms: range.from_ms,
+            to_ms: range.to_ms,
+        };
+        match self.cluster.read(query).await? {
+            QueryOutput::Usage(report) => Ok(usage::shape(key, range, &report)),
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    async fn storage(&self, key: &str) -> Result<Value, ClusterError> {
+        let query = Query::Storage {
+            app_key: key.to_string(),
+        };
+        match self.cluster.read(query).await? {
+            QueryOutput::Storage(families) => {
+                let records: u64 = families.iter().map(|f| f.records).sum();
+                let bytes: u64 = families.iter().map(|f| f.bytes).sum();
+                Ok(json!({
+                    "families": families,
+                    "total": { "records": records, "bytes": bytes },
+                }))
+            }
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
     }
 
     async fn dead_letters(&self, key: &str) -> Result<Value, ClusterError> {

@@ -219,17 +219,17 @@ pub(super) async fn record_outcomes(
                 Err(_) => break,
             }
         }
-        let mut done = Vec::new();
+        let mut settled_jobs = Vec::new();
         let mut failures = Vec::new();
         let mut gone_tokens = Vec::new();
         for (job, attempt) in &batch {
             let kind = job.event.kind();
-            let outcome = match attempt {
-                Attempt::Delivered => "delivered",
-                Attempt::Dropped => "dropped",
+            let (outcome, settlement) = match attempt {
+                Attempt::Delivered => ("delivered", Some(state::Settlement::Delivered)),
+                Attempt::Dropped => ("dropped", Some(state::Settlement::Dropped)),
                 Attempt::Rejected(reason) => {
                     tracing::debug!(id = job.id, kind, %reason, "push rejected by its provider");
-                    "rejected"
+                    ("rejected", Some(state::Settlement::Rejected))
                 }
                 Attempt::TokenGone => {
                     if let HookEvent::Push(push) = &job.event {
@@ -242,16 +242,16 @@ pub(super) async fn record_outcomes(
                             },
                         ));
                     }
-                    "token_gone"
+                    ("token_gone", Some(state::Settlement::TokenGone))
                 }
                 Attempt::Failed(error) => {
                     tracing::debug!(id = job.id, kind, %error, "callback failed");
                     failures.push((job.id, error.clone()));
-                    "failed"
+                    ("failed", None)
                 }
             };
-            if !matches!(attempt, Attempt::Failed(_)) {
-                done.push(job.id);
+            if let Some(settlement) = settlement {
+                settled_jobs.push((job.id, settlement));
             }
             node.metrics
                 .callback_attempts_total
@@ -260,9 +260,9 @@ pub(super) async fn record_outcomes(
         }
         let has_failures = !failures.is_empty();
         let commands = [
-            (!done.is_empty()).then_some(state::Command::OutboxDelivered(state::OutboxDelivered {
-                ids: done,
-            })),
+            (!settled_jobs.is_empty()).then_some(state::Command::OutboxSettled(
+                state::OutboxSettled { jobs: settled_jobs },
+            )),
             has_failures.then_some(state::Command::OutboxFailed(state::OutboxFailed {
                 failures,
             })),

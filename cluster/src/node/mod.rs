@@ -391,6 +391,7 @@ async fn track_metrics(core: Arc<NodeCore>, stop: impl std::future::Future<Outpu
                     core.metrics.state_family_bytes.with(&family).set(size.bytes as i64);
                 }
                 calls_counted(&core);
+                messages_counted(&core);
             }
             _ = &mut stop => return,
         }
@@ -410,6 +411,23 @@ fn calls_counted(core: &NodeCore) {
             outcome: reason.label(),
         };
         let counter = core.metrics.calls_total.with(&outcome);
+        counter.inc_by(count.saturating_sub(counter.get()));
+    }
+}
+
+/// Brings the message counters up to the replicated tally (it only grows).
+fn messages_counted(core: &NodeCore) {
+    let query = crate::state::Query::MessageTotals;
+    let Ok(crate::state::QueryOutput::MessageTotals(totals)) =
+        crate::state::query(core.state_machine.state(), &query)
+    else {
+        return;
+    };
+    for (conversation_type, count) in totals {
+        let counter = core
+            .metrics
+            .messages_total
+            .with(&crate::metrics::MessageType { conversation_type });
         counter.inc_by(count.saturating_sub(counter.get()));
     }
 }

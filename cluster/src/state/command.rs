@@ -148,6 +148,8 @@ commands! {
     DropDeadLetters(super::outbox::DropDeadLetters) => done,
     EndUnansweredCalls(super::cross_domain::calls::EndUnansweredCalls) => done,
     SetPushStyle(super::push_style::SetPushStyle) => done,
+    RecordUsage(super::usage::RecordUsage) => done,
+    OutboxSettled(super::outbox::OutboxSettled) => done,
 }
 
 /// All of these or none (`Command::All`): the first refusal refuses the whole command, and

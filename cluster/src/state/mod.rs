@@ -14,8 +14,8 @@
 //!    `meridian_proto`'s conversation types.
 //! 2. **Domains**, the lower layer: each keeps its records, reads and writes them, and
 //!    holds the commands that stay within it. In the order they may call each other:
-//!    apps, areas, users, sensitive, messages, feed, push, outbox, presence, groups,
-//!    chatrooms, conversations, ultragroups. No domain calls up.
+//!    apps, usage, areas, users, sensitive, messages, feed, push, outbox, presence,
+//!    groups, chatrooms, conversations, ultragroups. No domain calls up.
 //!    `rtc` (audio/video rooms) comes after them and calls apps, users, groups (ids),
 //!    chatrooms (attribute limits) and feed.
 //!    The tier-2 domains come after them: `user_extras` (apps, users), `friends` and
@@ -53,6 +53,7 @@ pub mod rtc;
 pub mod sensitive;
 mod store;
 pub mod ultragroups;
+pub mod usage;
 pub mod user_extras;
 mod users;
 pub mod vendor_push;
@@ -136,12 +137,14 @@ pub use {
     messages::archive::DeleteArchiveHour,
     messages::{ChangeExpansion, ImportMessages},
     outbox::{
-        expired_dead_letters, DropDeadLetters, OutboxDelivered, OutboxFailed, RetryDeadLetters,
+        expired_dead_letters, DropDeadLetters, OutboxDelivered, OutboxFailed, OutboxSettled,
+        RetryDeadLetters, Settlement,
     },
     presence::{ChangePresence, EdgeAlive, EdgeStopped, ExpireEdges},
     push::{RegisterPushToken, UnregisterPushToken},
     push_style::SetPushStyle,
     sensitive::{AddSensitiveWord, DeleteSensitiveWords},
+    usage::RecordUsage,
     users::{ChangeUserList, ExpireTokens, PutUser, RefreshUser, SetTags, UnblockUsers},
     vendor_push::SetVendorPush,
 };

@@ -21,6 +21,7 @@ use super::keys::{of_app, outbox as keys};
 use super::messages::Message;
 use super::push::{self, PushJob};
 use super::store::{Overlay, StateRead};
+use super::usage::{self, Category};
 
 /// The first retry waits this long; each further one twice as long …
 pub const FIRST_BACKOFF_MS: u64 = 1_000;
@@ -193,6 +194,8 @@ pub(super) fn enqueue_pushes(
     jobs: Vec<push::PushJob>,
 ) -> Result<(), CommandError> {
     for job in jobs {
+        let sent = format!("{}.sent", job.device.provider.name());
+        usage::add(ctx, state, app_key, Category::Push, &sent, 1)?;
         // One device's notifications go out in order.
         let lane = format!("push/{}/{}", job.user_id, job.device.device_id);
         enqueue(ctx, state, app_key, lane, HookEvent::Push(job))?;
@@ -359,7 +362,8 @@ pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), C
     Ok(state.delete_prefix(&of_app(keys::DEAD, app_key))?)
 }
 
-/// The app server took these callbacks (the dispatcher reports it).
+/// The app server took these callbacks (written by dispatchers before
+/// [`OutboxSettled`], which says how each ended; kept for the entries in the log).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutboxDelivered {
     pub ids: Vec<u64>,
@@ -368,17 +372,85 @@ pub struct OutboxDelivered {
 impl Apply for OutboxDelivered {
     type Answer = ();
 
-    /// Delivered jobs leave the outbox (already gone: delivered twice, nothing to do).
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        let ids: &[u64] = &self.ids;
-        for &id in ids {
-            if state.get_raw(&keys::job(id))?.is_some() {
-                state.delete(keys::job(id));
-                change_waiting(state, -1)?;
+        for &id in &self.ids {
+            settle(state, id)?;
+        }
+        Ok(())
+    }
+}
+
+/// How a job left the outbox for good, other than by failing out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Settlement {
+    /// The app server, or the push provider, took it.
+    Delivered,
+    /// No longer wanted (the app, its URL or the device went away).
+    Dropped,
+    /// The push provider will never take it (e.g. too large).
+    Rejected,
+    /// The push provider no longer knows the device.
+    TokenGone,
+}
+
+impl Settlement {
+    /// The outcome's name in the app's usage counters (PUSH-09, CON-01).
+    fn usage_name(self, push: bool) -> &'static str {
+        match self {
+            Settlement::Delivered if push => "accepted",
+            Settlement::Delivered => "delivered",
+            Settlement::Dropped => "dropped",
+            Settlement::Rejected => "failed.rejected",
+            Settlement::TokenGone => "failed.token_gone",
+        }
+    }
+}
+
+/// These jobs are done with, each with how it ended (the dispatcher reports it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxSettled {
+    pub jobs: Vec<(u64, Settlement)>,
+}
+
+impl Apply for OutboxSettled {
+    type Answer = ();
+
+    /// Settled jobs leave the outbox and count in their app's usage (already gone:
+    /// reported twice, nothing to do).
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        for &(id, settlement) in &self.jobs {
+            if let Some(job) = settle(state, id)? {
+                count_outcome(ctx, state, &job, |push| settlement.usage_name(push))?;
             }
         }
         Ok(())
     }
+}
+
+/// Removes a job from the outbox; the job, if it was still there.
+fn settle(state: &mut Overlay<'_>, id: u64) -> Result<Option<Job>, CommandError> {
+    let job = state.get::<Job>(&keys::job(id))?;
+    if job.is_some() {
+        state.delete(keys::job(id));
+        change_waiting(state, -1)?;
+    }
+    Ok(job)
+}
+
+/// Counts what became of a job in its app's usage: a push under its provider, a
+/// callback under its kind. `outcome` names it, told whether the job is a push.
+fn count_outcome(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    job: &Job,
+    outcome: impl FnOnce(bool) -> &'static str,
+) -> Result<(), CommandError> {
+    let (category, subject) = match &job.event {
+        HookEvent::Push(push) => (Category::Push, push.device.provider.name()),
+        other => (Category::Callbacks, other.kind()),
+    };
+    let name = format!("{subject}.{}", outcome(category == Category::Push));
+    usage::add(ctx, state, &job.app_key, category, &name, 1)
 }
 
 /// These callbacks failed, with why: retried later or dead-lettered.
@@ -407,10 +479,25 @@ impl Apply for OutboxFailed {
                 change_waiting(state, -1)?;
                 continue;
             };
+            if !matches!(job.event, HookEvent::Push(_)) {
+                count_outcome(ctx, state, &job, |_| "failed_attempt")?;
+            }
             if job.attempts >= settings.callbacks.max_attempts {
                 state.delete(keys::job(job.id));
                 change_waiting(state, -1)?;
                 state.put(keys::dead(&job.app_key, job.id), &job)?;
+                count_outcome(
+                    ctx,
+                    state,
+                    &job,
+                    |push| {
+                        if push {
+                            "failed.dead"
+                        } else {
+                            "dead"
+                        }
+                    },
+                )?;
                 dead.push(job.id);
             } else {
                 job.next_attempt_ms = ctx.now_ms + backoff_ms(job.attempts);

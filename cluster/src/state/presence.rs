@@ -12,6 +12,7 @@ use super::apps;
 use super::keys::presence as keys;
 use super::outbox::{self, DeviceStatus, StatusChange};
 use super::store::{Overlay, StateRead};
+use super::usage;
 use super::users::validate_user_id;
 
 /// An edge's lease lasts this long past its last renewal.
@@ -59,14 +60,16 @@ fn clear_edge(
 ) -> Result<(), CommandError> {
     for (index, value) in state.scan_raw(&keys::of_edge(edge_id))? {
         let key: Vec<u8> = crate::raft::wire::from_bytes(&value)?;
-        if let Some(record) = state.get::<SessionRecord>(&key)? {
-            if let Some((app_key, user_id)) = keys::session_owner(&key) {
-                let change = record.status_change(&user_id, DeviceStatus::Offline, ctx.now_ms);
-                outbox::device_status(ctx, state, &app_key, change)?;
-            }
-        }
-        state.delete(key);
+        let record = state.get::<SessionRecord>(&key)?;
+        state.delete(key.clone());
         state.delete(index);
+        if let (Some(record), Some((app_key, user_id))) = (record, keys::session_owner(&key)) {
+            if !has_sessions(state, &app_key, &user_id)? {
+                usage::online_changed(ctx, state, &app_key, -1)?;
+            }
+            let change = record.status_change(&user_id, DeviceStatus::Offline, ctx.now_ms);
+            outbox::device_status(ctx, state, &app_key, change)?;
+        }
     }
     state.delete(keys::lease(edge_id));
     Ok(())
@@ -97,6 +100,21 @@ pub(super) fn edge_alive(
 ) -> Result<bool, CommandError> {
     let until: u64 = state.get(&keys::lease(edge_id))?.unwrap_or(0);
     Ok(until > now_ms)
+}
+
+/// Whether the user has a session record (live or of an edge whose lease is running out):
+/// a user counts as online in the app's usage from the first to the last.
+fn has_sessions(
+    state: &impl StateRead,
+    app_key: &str,
+    user_id: &str,
+) -> Result<bool, CommandError> {
+    let mut found = false;
+    state.visit_raw(&keys::sessions(app_key, user_id), false, &mut |_| {
+        found = true;
+        false
+    })?;
+    Ok(found)
 }
 
 /// The user's live sessions at `now_ms` (whose edges' leases hold).
@@ -139,6 +157,9 @@ impl Apply for ChangePresence {
         let key = keys::session(app_key, user_id, record.edge_id, record.session_id);
         let index = keys::by_edge(record.edge_id, app_key, user_id, record.session_id);
         if status == DeviceStatus::Online {
+            if !has_sessions(state, app_key, user_id)? {
+                usage::online_changed(ctx, state, app_key, 1)?;
+            }
             let mut stored = record.clone();
             stored.since_ms = ctx.now_ms;
             state.put(key.clone(), &stored)?;
@@ -147,6 +168,9 @@ impl Apply for ChangePresence {
         } else if state.get_raw(&key)?.is_some() {
             state.delete(key);
             state.delete(index);
+            if !has_sessions(state, app_key, user_id)? {
+                usage::online_changed(ctx, state, app_key, -1)?;
+            }
         } else {
             // Already gone (its edge's lease ran out and said so): no second report.
             return Ok(());

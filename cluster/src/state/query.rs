@@ -253,6 +253,18 @@ pub enum Query {
     PushStyle {
         app_key: String,
     },
+    /// The app's usage records of the hours from `from_ms` up to `to_ms` (CON-01).
+    Usage {
+        app_key: String,
+        from_ms: u64,
+        to_ms: u64,
+    },
+    /// What the app keeps, family by family (CON-01).
+    Storage {
+        app_key: String,
+    },
+    /// The area's messages by conversation type (metrics).
+    MessageTotals,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -313,6 +325,9 @@ pub enum QueryOutput {
     Call(cross_domain::calls::CallRecord),
     CallOutcomes(Vec<(cross_domain::calls::EndReason, u64)>),
     PushStyle(super::push_style::PushStyle),
+    Usage(super::usage::UsageReport),
+    Storage(Vec<super::usage::StoredFamily>),
+    MessageTotals(Vec<(String, u64)>),
 }
 
 /// Answers a query from committed state.
@@ -507,5 +522,14 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
             apps::by_key(state, app_key)?;
             super::push_style::of_app(state, app_key).map(QueryOutput::PushStyle)
         }
+        Query::Usage {
+            app_key,
+            from_ms,
+            to_ms,
+        } => super::usage::report(state, app_key, *from_ms, *to_ms).map(QueryOutput::Usage),
+        Query::Storage { app_key } => {
+            super::usage::storage(state, app_key).map(QueryOutput::Storage)
+        }
+        Query::MessageTotals => super::usage::message_totals(state).map(QueryOutput::MessageTotals),
     }
 }

@@ -27,6 +27,7 @@ mod users;
 
 use crate::metrics::{ApiAnswer, ApiPath};
 use crate::now_ms;
+use crate::usage::UsageTally;
 use meridian_cluster::trace;
 use std::sync::Arc;
 
@@ -51,6 +52,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct ServerApi {
     directory: Arc<AppDirectory>,
     metrics: crate::metrics::EdgeMetrics,
+    /// Calls counted per app (CON-01).
+    usage: Arc<UsageTally>,
     /// `https` when the public listener serves TLS.
     scheme: &'static str,
     /// `None` when the operator turned rate limits off (benchmarks of the pipeline).
@@ -76,12 +79,14 @@ impl ServerApi {
     pub(crate) fn new(
         directory: Arc<AppDirectory>,
         metrics: crate::metrics::EdgeMetrics,
+        usage: Arc<UsageTally>,
         rate_limits: bool,
         tls: bool,
     ) -> Self {
         Self {
             directory,
             metrics,
+            usage,
             scheme: if tls { "https" } else { "http" },
             limits: rate_limits.then(RateLimiter::default),
             replay: ReplayGuard::default(),
@@ -159,6 +164,19 @@ impl ServerApi {
             return Err(ApiError::param(format!("{path} takes POST")));
         }
         let app = self.authenticate(request.headers()).await?;
+        let (area, app_key) = (app.area, app.app_key().to_string());
+        let result = self.serve_app(app, endpoint, &request).await;
+        self.usage.api_call(area, &app_key, path, result.is_ok());
+        result
+    }
+
+    /// A call the app signed.
+    async fn serve_app(
+        &self,
+        app: Resolved,
+        endpoint: Endpoint,
+        request: &Request<Bytes>,
+    ) -> Result<Map<String, Value>, ApiError> {
         let now_ms = now_ms();
         let body = request.body();
         if body.len() > MAX_BODY_BYTES {

@@ -37,6 +37,7 @@ use tokio_tungstenite::WebSocketStream;
 use crate::config::SessionSettings;
 use crate::metrics::EdgeMetrics;
 use crate::moderation::Moderator;
+use crate::usage::UsageTally;
 pub use auth::ConnectParams;
 use meridian_access::directory::AppDirectory;
 use registry::Registry;
@@ -66,6 +67,8 @@ pub(crate) struct Shared {
     registry: Arc<Registry>,
     settings: SessionSettings,
     metrics: EdgeMetrics,
+    /// Push clicks counted per app (PUSH-09).
+    usage: Arc<UsageTally>,
     /// Turns true once each area's tailer knows where it starts.
     ready: BTreeMap<AreaCode, watch::Receiver<bool>>,
     /// Turns true when the edge drains.
@@ -138,17 +141,29 @@ pub struct Sessions {
     shared: Arc<Shared>,
 }
 
+/// What sessions use of the rest of the edge.
+pub(crate) struct EdgeServices {
+    pub directory: Arc<AppDirectory>,
+    pub moderator: Moderator,
+    pub metrics: EdgeMetrics,
+    pub usage: Arc<UsageTally>,
+}
+
 impl Sessions {
     /// Starts one feed tailer per fronted area; they end when `stop` turns true.
     pub(crate) fn start(
-        directory: Arc<AppDirectory>,
-        moderator: Moderator,
+        services: EdgeServices,
         clients: &BTreeMap<AreaCode, Arc<ClusterClient>>,
         media: BTreeMap<AreaCode, String>,
         settings: SessionSettings,
-        metrics: EdgeMetrics,
         stop: watch::Receiver<bool>,
     ) -> (Self, Vec<JoinHandle<()>>) {
+        let EdgeServices {
+            directory,
+            moderator,
+            metrics,
+            usage,
+        } = services;
         let registry = Arc::new(Registry::default());
         let edge_id = rand::random::<u64>();
         let mut ready = BTreeMap::new();
@@ -178,6 +193,7 @@ impl Sessions {
             registry,
             settings,
             metrics,
+            usage,
             ready,
             stop,
             #[cfg(feature = "planted-bug")]

@@ -7,7 +7,7 @@ use crate::state::apply::{Apply, ApplyContext, CommandError};
 use crate::state::store::Overlay;
 use crate::state::{
     apps, chatrooms, conversations, feed, files, friends, groups, hosted_groups, messages, outbox,
-    push, rtc, sensitive, ultragroups, user_extras, users,
+    push, rtc, sensitive, ultragroups, usage, user_extras, users,
 };
 
 /// Removes the app, both keys and everything both environments keep.
@@ -45,6 +45,7 @@ impl Apply for DeleteApp {
             files::delete_all(state, app_key)?;
             rtc::delete_all(state, app_key)?;
             super::calls::delete_all(state, app_key)?;
+            usage::delete_all(state, app_key)?;
         }
         apps::delete(state, &app);
         Ok((self.app_key.clone(), users_removed))

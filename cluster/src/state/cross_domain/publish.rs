@@ -15,7 +15,7 @@ use crate::state::messages::{self, archive, Message, MessageFlags, NewMessage};
 use crate::state::sensitive::{self, screen_content, screen_text, Screened};
 use crate::state::store::{Overlay, StateRead};
 use crate::state::users::{self, UserList};
-use crate::state::{apps, conversations, feed, groups, push, ultragroups, user_extras};
+use crate::state::{apps, conversations, feed, groups, push, ultragroups, usage, user_extras};
 
 /// What became of one message of a publish.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -354,6 +354,7 @@ fn publish_with(
                     message: Box::new(built),
                 },
             )?;
+            usage::message_published(ctx, state, app_key, message.conversation.kind)?;
             let publication = Publication::Transient {
                 msg_uid,
                 sent_time_ms: ctx.now_ms,
@@ -364,6 +365,7 @@ fn publish_with(
         }
         messages::append(state, app_key, &mut built)?;
         stored(ctx, state, app_key, &built, options)?;
+        usage::message_published(ctx, state, app_key, built.conversation.kind)?;
         // After it is stored: the server's own answer (busy) follows it in the log.
         calls::observe(ctx, state, app_key, &built)?;
         let seq = built.seq;

@@ -46,7 +46,6 @@ fn parse_padded(digits: &[u8]) -> Option<u64> {
 }
 
 /// How a constant here is used.
-#[cfg(test)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
     /// A prefix of many keys, scanned.
@@ -56,8 +55,8 @@ pub(crate) enum Kind {
 }
 
 /// Every prefix and exact key defined here (the collision test walks it; a test also
-/// checks that no constant of this file is missing from it).
-#[cfg(test)]
+/// checks that no constant of this file is missing from it; an app's storage figures
+/// walk its families).
 pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("apps::APP", apps::APP, Kind::Family),
     ("apps::KEY_INDEX", apps::KEY_INDEX, Kind::Family),
@@ -171,6 +170,9 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("files::USAGE", files::USAGE, Kind::Family),
     ("files::LIMITS", files::LIMITS, Kind::Family),
     ("files::EXPIRY", files::EXPIRY, Kind::Family),
+    ("usage::HOUR", usage::HOUR, Kind::Family),
+    ("usage::ONLINE", usage::ONLINE, Kind::Family),
+    ("usage::TOTAL", usage::TOTAL, Kind::Family),
 ];
 
 pub(crate) mod apps {
@@ -585,3 +587,4 @@ pub(crate) mod hosted_groups;
 pub(crate) mod calls;
 pub(crate) mod files;
 pub(crate) mod rtc;
+pub(crate) mod usage;

@@ -54,6 +54,7 @@ fn every_prefix_of_the_key_module_is_checked() {
         include_str!("../keys/files.rs"),
         include_str!("../keys/rtc.rs"),
         include_str!("../keys/calls.rs"),
+        include_str!("../keys/usage.rs"),
     ]
     .concat();
     let listed: Vec<String> = ALL

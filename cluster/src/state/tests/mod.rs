@@ -20,6 +20,7 @@ mod push;
 mod retention;
 mod rtc;
 mod ultragroups;
+mod usage;
 mod users;
 mod wire_format;
 

@@ -958,6 +958,24 @@ fn samples() -> Vec<(&'static str, Command)> {
                 },
             }),
         ),
+        (
+            "RecordUsage",
+            Command::RecordUsage(usage::RecordUsage {
+                app_key: APP.into(),
+                counts: vec![usage::ReportedCount {
+                    hour_start_ms: 1_700_002_800_000,
+                    category: usage::Category::Api,
+                    name: "/user/getToken.json ok".into(),
+                    count: 3,
+                }],
+            }),
+        ),
+        (
+            "OutboxSettled",
+            Command::OutboxSettled(OutboxSettled {
+                jobs: vec![(7, Settlement::Delivered), (9, Settlement::TokenGone)],
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1174,6 +1192,8 @@ const GOLDEN: &[(&str, &str)] = &[
         ("DropDeadLetters", "5e086170706b657930310107"),
         ("EndUnansweredCalls", "5ffb60ea"),
         ("SetPushStyle", "60086170706b65793031010864696e672e63616601fc60350100fbe00101"),
+        ("RecordUsage", "61086170706b6579303101fd802110d08b01000001162f757365722f676574546f6b656e2e6a736f6e206f6b03"),
+        ("OutboxSettled", "620207000903"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1363,6 +1383,8 @@ fn variant(command: &Command) -> &'static str {
         Command::DropDeadLetters(_) => "DropDeadLetters",
         Command::EndUnansweredCalls(_) => "EndUnansweredCalls",
         Command::SetPushStyle(_) => "SetPushStyle",
+        Command::RecordUsage(_) => "RecordUsage",
+        Command::OutboxSettled(_) => "OutboxSettled",
     }
 }
 

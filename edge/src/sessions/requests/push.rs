@@ -1,9 +1,16 @@
-//! A device registers where its pushes go (PUSH-01) while it is offline.
+//! A device registers where its pushes go (PUSH-01) while it is offline, and reports the
+//! notifications its user tapped (PUSH-09).
 
 use meridian_cluster::state::{push, Command, DeviceToken, PushProvider, RegisterPushToken};
 use meridian_proto::ServerFrame;
 
 use super::{Context, SessionError};
+
+fn parse_provider(name: &str) -> Result<PushProvider, SessionError> {
+    PushProvider::parse(name).ok_or_else(|| {
+        SessionError::invalid("provider must be apns, apns_voip, fcm, webhook or a vendor's")
+    })
+}
 
 pub(super) async fn register(
     cx: &Context<'_>,
@@ -12,9 +19,7 @@ pub(super) async fn register(
     token: String,
     app_id: String,
 ) -> Result<ServerFrame, SessionError> {
-    let provider = PushProvider::parse(provider).ok_or_else(|| {
-        SessionError::invalid("provider must be apns, apns_voip, fcm, webhook or a vendor's")
-    })?;
+    let provider = parse_provider(provider)?;
     let device_id = cx.handle.device_id.clone();
     let device = DeviceToken {
         // A PushKit token is kept beside the device's notification token.
@@ -32,5 +37,18 @@ pub(super) async fn register(
         device,
     });
     cx.write(command, None).await?;
+    Ok(ServerFrame::Done { req_id })
+}
+
+/// Counted by the edge and sent to the app's usage with its next flush.
+pub(super) fn clicked(
+    cx: &Context<'_>,
+    req_id: u64,
+    provider_name: &str,
+) -> Result<ServerFrame, SessionError> {
+    let provider = parse_provider(provider_name)?;
+    cx.shared
+        .usage
+        .push_clicked(cx.identity.area, &cx.identity.app_key, provider.name());
     Ok(ServerFrame::Done { req_id })
 }
