@@ -1,6 +1,8 @@
 //! Usage charts (CON-01): the app's counters per hour or day from the area's usage API
 //! (`GET /admin/v1/apps/{key}/usage?by=hour|day`, `…/usage/storage`), drawn as SVG.
 
+use std::collections::BTreeMap;
+
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
 use serde_json::Value;
@@ -131,20 +133,21 @@ fn charts(usage: &Value, by: &str) -> Html {
         })
     }));
     html!(
-        "<p>Online now: <strong id=\"online-now\">{}</strong></p><div class=\"charts\">{}</div>",
+        "<p>Online now: <strong id=\"online-now\">{}</strong></p><div class=\"charts\">{}</div>{}",
         text_of(&usage["onlineUsers"]),
-        figures
+        figures,
+        totals(&buckets)
     )
 }
 
 fn storage(answer: &Value) -> Html {
-    let families = answer["families"].as_object().cloned().unwrap_or_default();
-    let rows = Html::concat(families.iter().map(|(family, figures)| {
+    let families = answer["families"].as_array().cloned().unwrap_or_default();
+    let rows = Html::concat(families.iter().map(|family| {
         html!(
             "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td></tr>",
-            family.as_str(),
-            text_of(&figures["records"]),
-            text_of(&figures["bytes"])
+            text_of(&family["family"]),
+            text_of(&family["records"]),
+            text_of(&family["bytes"])
         )
     }));
     html!(
@@ -154,5 +157,48 @@ fn storage(answer: &Value) -> Html {
         rows,
         text_of(&answer["total"]["records"]),
         text_of(&answer["total"]["bytes"])
+    )
+}
+
+/// Sums over the range: messages by conversation type and Server API calls by path.
+fn totals(buckets: &[Value]) -> Html {
+    let mut messages: BTreeMap<String, u64> = BTreeMap::new();
+    let mut paths: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for bucket in buckets {
+        for (kind, n) in bucket["messages"].as_object().into_iter().flatten() {
+            *messages.entry(kind.clone()).or_default() += n.as_u64().unwrap_or_default();
+        }
+        for (path, n) in bucket["apiCalls"]["paths"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            let sums = paths.entry(path.clone()).or_default();
+            sums.0 += n["ok"].as_u64().unwrap_or_default();
+            sums.1 += n["failed"].as_u64().unwrap_or_default();
+        }
+    }
+    let message_rows = Html::concat(messages.iter().map(|(kind, n)| {
+        html!(
+            "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
+            kind.as_str(),
+            *n
+        )
+    }));
+    let path_rows = Html::concat(paths.iter().map(|(path, (ok, failed))| {
+        html!(
+            "<tr><th scope=\"row\"><code>{}</code></th><td>{}</td><td>{}</td></tr>",
+            path.as_str(),
+            *ok,
+            *failed
+        )
+    }));
+    html!(
+        "<div class=\"columns\"><table id=\"messages-by-type\"><caption>Messages by type</caption>\
+         <tbody>{}</tbody></table><table id=\"api-by-path\"><caption>Server API calls by path</caption>\
+         <thead><tr><th scope=\"col\">Path</th><th scope=\"col\">Succeeded</th><th scope=\"col\">Failed</th></tr></thead>\
+         <tbody>{}</tbody></table></div>",
+        message_rows,
+        path_rows
     )
 }

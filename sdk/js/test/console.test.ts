@@ -4,9 +4,10 @@
 // words and changes nothing), makes a callback fail into a dead letter and retries it from
 // the page; a developer signed in with one App Key is refused (403) every page of another
 // app until they sign in with that key too; sensitive words, the broadcast budget and the
-// user lookup show what the Server API says. Screenshots go to CONSOLE_SCREENSHOTS (the
+// user lookup show what the Server API says; messages sent through the Server API move the
+// usage charts by as much as the usage API counts. Screenshots go to CONSOLE_SCREENSHOTS (the
 // Rust test names a directory under the cargo target dir), else dist/screenshots/console.
-// covers: CON-02, CON-03
+// covers: CON-01, CON-02, CON-03
 
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
@@ -266,5 +267,45 @@ describe("the web console in chromium", () => {
     const user = (await dev.admin("GET", `/apps/${dev.app.appKey}/users/lookup-user`)).body.user;
     assert.ok(user.tokensValidAfterMs > 0, "the admin API sees the tokens expired");
     await page.screenshot({ path: join(SCREENSHOTS, "user-lookup.png"), fullPage: true });
+  });
+
+  test("messages sent through the Server API move the usage charts by what the usage API counts", async () => {
+    const page = await operator();
+    const usage = `${consoleUrl}/apps/${dev.app.appKey}/usage?by=hour`;
+    /** A chart's figure as the page shows it. */
+    const shown = (metric: string) =>
+      page.$eval(`figure[data-metric="${metric}"]`, (f) => Number((f as HTMLElement).dataset.total));
+    await page.goto(usage);
+    const before = { messages: await shown("messages"), api: await shown("api-calls") };
+
+    for (const n of [1, 2, 3]) {
+      await dev.api("/message/private/publish.json", [
+        ["fromUserId", "chart-a"],
+        ["toUserId", "chart-b"],
+        ["objectName", "RC:TxtMsg"],
+        ["content", JSON.stringify({ content: `counted ${n}` })],
+      ]);
+    }
+    // Messages are counted as they are stored; the edge sends its API call counts every
+    // two seconds: reload until both charts moved.
+    await eventually("the charts to move", async () => {
+      await page.goto(usage);
+      const messages = await shown("messages");
+      const api = await shown("api-calls");
+      return messages >= before.messages + 3 && api >= before.api + 3 ? true : undefined;
+    });
+    // What the page draws is what the usage API answers (nothing is sent meanwhile).
+    const answered = (await dev.admin("GET", `/apps/${dev.app.appKey}/usage?by=hour`)).body;
+    const sum = (pick: (b: any) => number) => answered.buckets.reduce((n: number, b: any) => n + pick(b), 0);
+    assert.equal(await shown("messages"), sum((b) => b.messages.total));
+    assert.equal(await shown("api-calls"), sum((b) => b.apiCalls.total));
+    assert.equal(await shown("messages"), before.messages + 3, "exactly the three messages");
+    assert.match(await text(page, "#api-by-path"), /\/message\/private\/publish\.json\s*3\s*0/);
+    assert.ok(Number(await text(page, "#storage tfoot td")) > 0, "storage figures shown");
+    await page.screenshot({ path: join(SCREENSHOTS, "usage.png"), fullPage: true });
+
+    // By day: the same messages in today's bucket.
+    await page.goto(`${consoleUrl}/apps/${dev.app.appKey}/usage?by=day`);
+    assert.equal(await shown("messages"), before.messages + 3);
   });
 });
