@@ -10,8 +10,10 @@
 // covers: CON-01, CON-02, CON-03
 
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { generateKeyPairSync } from "node:crypto";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -307,5 +309,120 @@ describe("the web console in chromium", () => {
     // By day: the same messages in today's bucket.
     await page.goto(`${consoleUrl}/apps/${dev.app.appKey}/usage?by=day`);
     assert.equal(await shown("messages"), before.messages + 3);
+  });
+
+  test("every record's form sent untouched changes nothing, and moderation rules and APNs keys go in as JSON", async () => {
+    const page = await operator();
+    const key = created.appKey;
+    for (const [slug, field, title] of [
+      ["settings", "settings", "Settings"],
+      ["limits", "limits", "Limits"],
+      ["file-limits", "fileLimits", "File limits"],
+      ["push-style", "pushStyle", "Push style"],
+      ["push-vendors", "pushVendors", "Push vendors"],
+    ] as const) {
+      const before = (await dev.admin("GET", `/apps/${key}/${slug}`)).body[field];
+      await page.goto(`${consoleUrl}/apps/${key}/${slug}`);
+      await accepted(page, "#save");
+      assert.equal(await text(page, ".flash"), `${title} saved.`);
+      assert.deepEqual((await dev.admin("GET", `/apps/${key}/${slug}`)).body[field], before, slug);
+    }
+
+    // A moderation rule and an app identifier with APNs credentials, one JSON object a line.
+    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const pem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    const rule = { url: "https://mod.example.com/check", objectNames: ["RC:TxtMsg"], defaultAction: "block" };
+    const apns = { teamId: "ABCDE12345", keyId: "KEY1234567", privateKeyPem: pem, bundleId: "com.example.chat" };
+    await page.goto(`${consoleUrl}/apps/${key}/settings`);
+    await retype(page, "#f-callbacks-moderation", JSON.stringify(rule));
+    await retype(page, "#f-push-apps", JSON.stringify({ appId: "com.example.chat", apns }));
+    await accepted(page, "#save");
+    const stored = (await dev.admin("GET", `/apps/${key}/settings`)).body.settings;
+    assert.equal(stored.callbacks.moderation.length, 1);
+    assert.equal(stored.callbacks.moderation[0].url, rule.url);
+    assert.equal(stored.callbacks.moderation[0].defaultAction, "block");
+    assert.equal(stored.push.apps[0].apns.teamId, "ABCDE12345");
+    assert.equal(stored.push.apps[0].apns.privateKeyPem, "<redacted>");
+    // The page shows the key redacted; sent back as it is, the stored key stays.
+    await page.goto(`${consoleUrl}/apps/${key}/settings`);
+    const shown = await page.$eval("#f-push-apps", (e) => (e as HTMLTextAreaElement).value);
+    assert.ok(shown.includes("<redacted>") && !shown.includes("PRIVATE KEY"), shown);
+    await accepted(page, "#save");
+    assert.deepEqual((await dev.admin("GET", `/apps/${key}/settings`)).body.settings, stored);
+    // A key that is no key: refused in the API's words.
+    await retype(page, "#f-push-apps", JSON.stringify([{ appId: "com.example.chat", apns: { ...apns, privateKeyPem: "nope" } }]));
+    assert.equal(await submit(page, "#save"), 400);
+    assert.match(await text(page, ".error"), /privateKeyPem/);
+    assert.deepEqual((await dev.admin("GET", `/apps/${key}/settings`)).body.settings, stored);
+    // Text that is not JSON never reaches the API.
+    await retype(page, "#f-push-apps", "[{");
+    assert.equal(await submit(page, "#save"), 400);
+    assert.match(await text(page, ".error"), /^push\.apps is not JSON/);
+  });
+
+  test("an operator imports an export file into an app and reads the area catalog", async () => {
+    const page = await operator();
+    const dir = mkdtempSync(join(tmpdir(), "meridian-console-import-"));
+    const file = join(dir, "export.ndjson");
+    writeFileSync(
+      file,
+      [
+        { kind: "user", userId: "imported-1", name: "Imported One", portraitUri: "" },
+        { kind: "user", userId: "imported-2", name: "Imported Two", portraitUri: "" },
+      ]
+        .map((line) => JSON.stringify(line))
+        .join("\n") + "\n",
+    );
+    await page.goto(`${consoleUrl}/apps/${created.appKey}`);
+    const input = await page.$("input#import-file");
+    assert.ok(input, "the import form");
+    await input.uploadFile(file);
+    await accepted(page, 'form[action$="/import"] button');
+    assert.equal(await text(page, ".flash"), "Imported 2 users, 0 groups, 0 ultraGroups, 0 messages.");
+    const user = await dev.admin("GET", `/apps/${created.appKey}/users/imported-2`);
+    assert.equal(user.body.user.name, "Imported Two");
+
+    const entry = {
+      nav: { primary: "https://nav.na.example.com", backup: "https://nav2.na.example.com" },
+      api: { primary: "https://api.na.example.com", backup: "https://api2.na.example.com" },
+      edges: { static: ["edge1.na.example.com:443"] },
+    };
+    assert.equal((await dev.admin("PUT", "/areas/NA", entry)).status, 200);
+    await page.goto(`${consoleUrl}/areas`);
+    assert.match(await text(page, "main"), /https:\/\/api\.na\.example\.com/);
+    assert.equal((await dev.admin("DELETE", "/areas/NA")).status, 200);
+  });
+
+  test("a rotated secret is shown, and a developer who signed in with the old one must sign in again", async () => {
+    const developer = await (await browser.createBrowserContext()).newPage();
+    await developer.goto(`${consoleUrl}/signin`);
+    await developer.type("#app-key", created.appKey);
+    await developer.type("#app-secret", created.appSecret);
+    await accepted(developer, "#developer-signin");
+
+    const page = await operator();
+    await page.goto(`${consoleUrl}/apps/${created.appKey}`);
+    await retype(page, "#overlap", "60");
+    await accepted(page, "#rotate");
+    assert.match(await text(page, ".flash"), /^Secret rotated: the old one is accepted until /);
+    const rotated = await text(page, "#app-secret");
+    assert.notEqual(rotated, created.appSecret);
+    const app = (await dev.admin("GET", `/apps/${created.appKey}`)).body;
+    assert.equal(app.app[app.env].appSecret, rotated, "the page shows the new secret");
+
+    const refused = await developer.goto(`${consoleUrl}/apps/${created.appKey}/settings`);
+    assert.equal(refused?.status(), 403);
+    assert.match(await text(developer, ".error"), /secret was rotated/);
+
+    // Signed in with the new one, a developer who rotates it themselves keeps their pages.
+    await developer.goto(`${consoleUrl}/signin`);
+    await developer.type("#app-key", created.appKey);
+    await developer.type("#app-secret", rotated);
+    await accepted(developer, "#developer-signin");
+    await accepted(developer, "#rotate");
+    const own = await text(developer, "#app-secret");
+    assert.notEqual(own, rotated);
+    assert.equal((await developer.goto(`${consoleUrl}/apps/${created.appKey}/limits`))?.status(), 200);
+    created.appSecret = own;
   });
 });
