@@ -695,3 +695,166 @@ async fn offline_android_devices_get_pushes_through_the_vendor_channels() {
     assert_eq!(pushed[1].title, "News");
     area.dev.stop();
 }
+
+// covers: CON-01, PUSH-09
+/// The app's usage figures (messages, Server API calls, online users, pushes with their
+/// clicks, callbacks) as the admin API answers them agree with the metrics counting the
+/// same events on their own: the cluster's per type and outcome, the edge's per path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_figures_per_app_agree_with_the_metrics() {
+    let (area, webhook) = Area::pushing_through_a_webhook().await;
+    // Routing goes to a port nobody listens on, tried once: each message a dead letter.
+    let nobody = format!("http://127.0.0.1:{}/route", meridian_testkit::free_port());
+    let settings = json!({
+        "push": {"webhookUrl": format!("{}/push", webhook.endpoint())},
+        "callbacks": {"routingUrl": nobody, "maxAttempts": 1},
+    });
+    assert_eq!(put_settings(&area.dev, &area.api.key, settings).await, 200);
+    area.register("bob", "webhook", "hook-token-bob", "web")
+        .await;
+    let mut cat = area.connect("cat").await;
+    cat.send(&ClientFrame::PushClicked {
+        req_id: 7,
+        provider: "webhook".into(),
+    })
+    .await
+    .unwrap();
+    assert!(matches!(
+        cat.next_within(WAIT).await.unwrap(),
+        ServerFrame::Done { req_id: 7 }
+    ));
+    cat.send(&ClientFrame::PushClicked {
+        req_id: 8,
+        provider: "pigeon".into(),
+    })
+    .await
+    .unwrap();
+    assert!(matches!(
+        cat.next_within(WAIT).await.unwrap(),
+        ServerFrame::Error {
+            req_id: Some(8),
+            ..
+        }
+    ));
+    for n in 0..3 {
+        area.say("ann", "bob", json!({ "content": format!("hi {n}") }))
+            .await;
+    }
+    area.say_in_group("ann", "g1", json!({"content": "nobody here"}))
+        .await;
+    let (answer, _) = area
+        .api
+        .form("/message/private/publish.json", "fromUserId=ann")
+        .await;
+    assert_eq!(answer.status, 400, "a call the app signed that failed");
+    area.pushes_settled("delivered", 3.0).await;
+
+    let usage_path = format!("/admin/v1/apps/{}/usage", area.api.key);
+    let (usage, edge, node) = eventually(WAIT, "usage figures equal to the metrics", || async {
+        let (status, usage) = admin_json(&area.dev, "GET", &usage_path, json!(null)).await;
+        assert_eq!(status, 200, "{usage}");
+        let edge = area.dev.edge_metrics("SG").await?;
+        let node = area.dev.node_metrics("SG").await?;
+        let buckets = usage["buckets"].as_array()?;
+        let sum = |f: &dyn Fn(&serde_json::Value) -> u64| buckets.iter().map(f).sum::<u64>();
+        let api_calls = sum(&|b| b["apiCalls"]["total"].as_u64().unwrap_or(0)) as f64;
+        let messages = sum(&|b| b["messages"]["total"].as_u64().unwrap_or(0)) as f64;
+        let dead = sum(&|b| b["callbacks"]["deadLetters"].as_u64().unwrap_or(0)) as f64;
+        let settled = api_calls == metric_sum(&edge, "meridian_edge_api_requests_total", &[])
+            && messages == metric_sum(&node, "meridian_cluster_messages_total", &[])
+            && dead == 4.0;
+        settled.then_some((usage, edge, node))
+    })
+    .await;
+    let buckets = usage["buckets"].as_array().unwrap();
+    assert_eq!(buckets.len(), 24, "the last day, an hour a bucket");
+    let total = |pointer: &str| -> u64 {
+        buckets
+            .iter()
+            .map(|b| b.pointer(pointer).and_then(|v| v.as_u64()).unwrap_or(0))
+            .sum()
+    };
+    assert_eq!(total("/messages/private"), 3);
+    assert_eq!(total("/messages/group"), 1);
+    assert_eq!(
+        total("/messages/group") as f64,
+        metric_sum(&node, "meridian_cluster_messages_total", &["group"])
+    );
+    assert_eq!(total("/pushes/sent"), 3, "one device, three messages");
+    assert_eq!(
+        total("/pushes/accepted") as f64,
+        metric_sum(
+            &node,
+            "meridian_cluster_callback_attempts_total",
+            &["kind=\"push\"", "outcome=\"delivered\""]
+        )
+    );
+    assert_eq!(total("/pushes/providers/webhook/accepted"), 3);
+    assert_eq!(
+        total("/pushes/clicked"),
+        1,
+        "the unknown provider was refused"
+    );
+    assert_eq!(
+        total("/callbacks/deadLetters") as f64,
+        metric_sum(
+            &node,
+            "meridian_cluster_callback_dead_letters_total",
+            &["kind=\"routing\""]
+        )
+    );
+    let failed_calls = metric_sum(&edge, "meridian_edge_api_requests_total", &[])
+        - metric_sum(&edge, "meridian_edge_api_requests_total", &["code=\"200\""]);
+    assert_eq!(total("/apiCalls/failed") as f64, failed_calls);
+    assert_eq!(
+        total("/apiCalls/paths/~1message~1private~1publish.json/ok"),
+        3
+    );
+    assert_eq!(
+        total("/apiCalls/paths/~1message~1private~1publish.json/failed"),
+        1
+    );
+    assert_eq!(usage["onlineUsers"], 1, "cat");
+    let peak = buckets
+        .iter()
+        .filter_map(|b| b["onlineUsersPeak"].as_u64())
+        .max();
+    assert!(matches!(peak, Some(1..=2)), "{peak:?}");
+
+    let (status, days) = admin_json(
+        &area.dev,
+        "GET",
+        &format!("{usage_path}?by=day"),
+        json!(null),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let days = days["buckets"].as_array().unwrap();
+    assert_eq!(days.len(), 30);
+    assert_eq!(
+        days[29]["messages"]["total"], 4,
+        "today holds every message"
+    );
+    let (status, refused) = admin_json(
+        &area.dev,
+        "GET",
+        &format!("{usage_path}?by=week"),
+        json!(null),
+    )
+    .await;
+    assert_eq!((status, refused["code"].as_str()), (400, Some("invalid")));
+
+    let (status, storage) = admin_json(
+        &area.dev,
+        "GET",
+        &format!("{usage_path}/storage"),
+        json!(null),
+    )
+    .await;
+    assert_eq!(status, 200, "{storage}");
+    let families = storage["families"].as_array().unwrap();
+    let messages = families.iter().find(|f| f["family"] == "msg").expect("msg");
+    assert_eq!(messages["records"], 4);
+    assert!(storage["total"]["bytes"].as_u64().unwrap() > messages["bytes"].as_u64().unwrap());
+    area.dev.stop();
+}

@@ -110,9 +110,10 @@ pub fn read_dir(dir: &Path) -> io::Result<(Manifest, Vec<u8>)> {
     let manifest: Manifest = serde_json::from_slice(&fs::read(&manifest_path)?)
         .map_err(|e| invalid(format!("{}: {e}", manifest_path.display())))?;
     let snapshot = fs::read(dir.join(SNAPSHOT_FILE))?;
-    if manifest.format_version != DATA_FORMAT_VERSION {
+    // An older format is upgraded as the snapshot is read (LIFE-05).
+    if manifest.format_version > DATA_FORMAT_VERSION {
         return Err(invalid(format!(
-            "the backup has data format {}, this build reads {DATA_FORMAT_VERSION}",
+            "the backup has data format {}, newer than this build's {DATA_FORMAT_VERSION}",
             manifest.format_version
         )));
     }

@@ -512,8 +512,16 @@ impl DevDeployment {
     /// The `/metrics` exposition of `area`'s first node, if it answers.
     pub async fn node_metrics(&self, area: &str) -> Option<String> {
         let admin = self.endpoints["areas"][area]["cluster"][0]["admin"].as_str()?;
-        let url = format!("{admin}/metrics");
-        let answer = meridian_rpc::http::request("GET", &url, None, None, Duration::from_secs(5))
+        Self::metrics_at(&format!("{admin}/metrics")).await
+    }
+
+    /// The metrics exposition of `area`'s edge (on its own admin listener), if it answers.
+    pub async fn edge_metrics(&self, area: &str) -> Option<String> {
+        Self::metrics_at(self.endpoints["areas"][area]["edges"][0]["metrics"].as_str()?).await
+    }
+
+    async fn metrics_at(url: &str) -> Option<String> {
+        let answer = meridian_rpc::http::request("GET", url, None, None, Duration::from_secs(5))
             .await
             .ok()?;
         Some(answer.text())

@@ -27,8 +27,10 @@ use super::{LogId, Snapshot, SnapshotData, SnapshotMeta, StoredMembership, TypeC
 use crate::api::StateDigest;
 use crate::state::{self, ApplyContext, BatchOutcome, Overlay, StateRead};
 
-/// Version of the sled layout and of snapshot files; checked at start-up.
-pub const DATA_FORMAT_VERSION: u32 = 5;
+/// Version of the sled layout and of snapshot files; checked at start-up. States and
+/// snapshots of older versions (down to `state::upgrades::OLDEST_UPGRADABLE`) are
+/// upgraded when read (LIFE-05); a newer one is refused.
+pub const DATA_FORMAT_VERSION: u32 = 6;
 const SNAPSHOT_MAGIC: &[u8; 8] = b"MRDNSNAP";
 pub(crate) const META_PREFIX: &[u8] = b"\0meta/";
 const LAST_APPLIED: &[u8] = b"\0meta/last_applied";
@@ -133,11 +135,17 @@ impl StateMachineStore {
             }
             Some(bytes) => {
                 let found: u32 = from_bytes(&bytes)?;
-                if found != DATA_FORMAT_VERSION {
-                    return Err(invalid(format!(
-                        "{}: data format version {found}, this build reads {DATA_FORMAT_VERSION}",
-                        sled_dir.display()
-                    )));
+                readable_version(found)
+                    .map_err(|e| invalid(format!("{}: {e}", sled_dir.display())))?;
+                if found < DATA_FORMAT_VERSION {
+                    tracing::info!(
+                        from = found,
+                        to = DATA_FORMAT_VERSION,
+                        "upgrading the state's data format"
+                    );
+                    upgrade_tree(&tree, found)?;
+                    db.flush().map_err(io::Error::other)?;
+                    sync_tree(&sled_dir)?;
                 }
             }
         }
@@ -412,6 +420,58 @@ fn sync_tree(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Whether this build reads data of format `version` (as is, or by upgrading it).
+fn readable_version(version: u32) -> io::Result<()> {
+    if version > DATA_FORMAT_VERSION {
+        return Err(invalid(format!(
+            "data format version {version} is newer than this build's ({DATA_FORMAT_VERSION}): run a newer meridian"
+        )));
+    }
+    if version < state::upgrades::OLDEST_UPGRADABLE {
+        return Err(invalid(format!(
+            "data format version {version} is older than this build upgrades ({}): export the apps with an older build and import them",
+            state::upgrades::OLDEST_UPGRADABLE
+        )));
+    }
+    Ok(())
+}
+
+/// Runs the upgrade steps from format `from` on `tree`, each atomically with the
+/// version it reaches, so a crash midway resumes at the step it was in.
+fn upgrade_tree(tree: &sled::Tree, from: u32) -> io::Result<()> {
+    for version in from..DATA_FORMAT_VERSION {
+        let mut overlay = Overlay::new(tree);
+        state::upgrades::step(version, &mut overlay).map_err(io::Error::other)?;
+        overlay.put(FORMAT.to_vec(), &(version + 1))?;
+        tree.apply_batch(overlay.into_batch())
+            .map_err(io::Error::other)?;
+    }
+    Ok(())
+}
+
+/// A snapshot's records of format `version`, upgraded to this build's in a scratch tree.
+fn upgrade_records(records: Records, version: u32) -> io::Result<Records> {
+    let scratch = sled::Config::new()
+        .temporary(true)
+        .open()
+        .and_then(|db| db.open_tree("state"))
+        .map_err(io::Error::other)?;
+    let mut batch = sled::Batch::default();
+    for (key, value) in records {
+        batch.insert(key, value);
+    }
+    scratch.apply_batch(batch).map_err(io::Error::other)?;
+    upgrade_tree(&scratch, version)?;
+    scratch
+        .iter()
+        .filter_map(|entry| match entry {
+            Ok((key, _)) if key.starts_with(META_PREFIX) => None,
+            Ok((key, value)) => Some(Ok((key.to_vec(), value.to_vec()))),
+            Err(e) => Some(Err(io::Error::other(e))),
+        })
+        .collect()
+}
+
 fn encode_snapshot(meta: &SnapshotMeta, records: &[(Vec<u8>, Vec<u8>)]) -> io::Result<Vec<u8>> {
     let meta_bytes = to_bytes(meta)?;
     let size: usize = records.iter().map(|(k, v)| 8 + k.len() + v.len()).sum();
@@ -431,7 +491,8 @@ fn encode_snapshot(meta: &SnapshotMeta, records: &[(Vec<u8>, Vec<u8>)]) -> io::R
 
 pub(crate) type Records = Vec<(Vec<u8>, Vec<u8>)>;
 
-/// A snapshot file's metadata and records, checked for its magic and format version.
+/// A snapshot file's metadata and records, checked for its magic and format version;
+/// the records of an older format come upgraded to this build's.
 pub(crate) fn parse_snapshot(bytes: &[u8]) -> io::Result<(SnapshotMeta, Records)> {
     let mut cursor = Cursor::new(bytes);
     let mut magic = [0u8; 8];
@@ -440,17 +501,16 @@ pub(crate) fn parse_snapshot(bytes: &[u8]) -> io::Result<(SnapshotMeta, Records)
         return Err(invalid("not a Meridian snapshot"));
     }
     let version = read_u32(&mut cursor)?;
-    if version != DATA_FORMAT_VERSION {
-        return Err(invalid(format!(
-            "snapshot format version {version}, this build reads {DATA_FORMAT_VERSION}"
-        )));
-    }
+    readable_version(version).map_err(|e| invalid(format!("snapshot: {e}")))?;
     let meta: SnapshotMeta = from_bytes(&read_chunk(&mut cursor)?)?;
     let mut records = Vec::new();
     while (cursor.position() as usize) < bytes.len() {
         let key = read_chunk(&mut cursor)?;
         let value = read_chunk(&mut cursor)?;
         records.push((key, value));
+    }
+    if version < DATA_FORMAT_VERSION {
+        records = upgrade_records(records, version)?;
     }
     Ok((meta, records))
 }
@@ -665,3 +725,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         }))
     }
 }
+
+#[cfg(test)]
+#[path = "upgrade_tests.rs"]
+mod upgrade_tests;

@@ -53,6 +53,7 @@ pub mod rtc;
 pub mod sensitive;
 mod store;
 pub mod ultragroups;
+pub mod upgrades;
 pub mod usage;
 pub mod user_extras;
 mod users;

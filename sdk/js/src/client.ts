@@ -457,6 +457,12 @@ export class MeridianClient extends Emitter<ClientEvents> {
     await this.request("registerPush", push);
   }
 
+  /** Reports that the user opened a notification from `provider`: counted in the app's
+   * push statistics (PUSH-09). Call it from the app's notification tap handler. */
+  async pushClicked(provider: PushProvider): Promise<void> {
+    await this.request("pushClicked", { provider });
+  }
+
   private request<T extends RequestFrame["type"]>(
     type: T,
     body: Omit<Extract<RequestFrame, { type: T }>, "type" | "reqId">,

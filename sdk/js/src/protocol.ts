@@ -121,9 +121,22 @@ export type RequestFrame =
     } & Conv)
   | { type: "ultraGroupChannels"; reqId: number; groupId: string }
   | { type: "editMessage"; reqId: number; groupId: string; msgUID: string; content: string }
-  | { type: "registerPush"; reqId: number; provider: PushProvider; token: string; appId: string };
+  | { type: "registerPush"; reqId: number; provider: PushProvider; token: string; appId: string }
+  | { type: "pushClicked"; reqId: number; provider: PushProvider };
 
-export type PushProvider = "apns" | "fcm" | "webhook";
+/** Where a device's pushes go: APNs (`apns_voip` for a PushKit token), FCM, the app's
+ * webhook, or a Chinese Android vendor channel (PUSH-05). */
+export type PushProvider =
+  | "apns"
+  | "apns_voip"
+  | "fcm"
+  | "webhook"
+  | "huawei"
+  | "xiaomi"
+  | "oppo"
+  | "vivo"
+  | "meizu"
+  | "honor";
 
 export type ClientFrame =
   | SendFrame

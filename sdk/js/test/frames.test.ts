@@ -215,10 +215,15 @@ describe("client frames against meridian dev", () => {
     assert.equal(JSON.parse(edited!.content).content, "corrected news");
   });
 
-  test("push registration is accepted, and a bad one refused with its code", async () => {
+  test("push registration and clicks are accepted, and bad ones refused with their code", async () => {
     await bob.registerPush({ provider: "webhook", token: "bob-web-token", appId: "web" });
     await assert.rejects(
       bob.registerPush({ provider: "carrier-pigeon" as "fcm", token: "t", appId: "web" }),
+      (e: unknown) => e instanceof RequestError && e.code === Codes.BAD_REQUEST,
+    );
+    await bob.pushClicked("huawei");
+    await assert.rejects(
+      bob.pushClicked("carrier-pigeon" as "fcm"),
       (e: unknown) => e instanceof RequestError && e.code === Codes.BAD_REQUEST,
     );
   });
