@@ -57,6 +57,8 @@ enum Commands {
     Nav(NavArgs),
     /// Run an area's media server (WebRTC SFU with WHIP/WHEP).
     Media(ConfigArg),
+    /// Serve the web console for operators and app developers over the areas' admin APIs.
+    Console(ConsoleArgs),
     /// Run a benchmark.
     #[command(subcommand)]
     Bench(meridian_bench::BenchCommand),
@@ -269,6 +271,34 @@ struct DevArgs {
 }
 
 #[derive(Args)]
+struct ConsoleArgs {
+    /// Address to listen on (plain HTTP: put TLS in front of it).
+    #[arg(
+        long,
+        default_value = "127.0.0.1:7900",
+        env = "MERIDIAN_CONSOLE_LISTEN"
+    )]
+    listen: String,
+    /// An area and its admin API, CODE=URL (an edge's or a node's admin listener).
+    /// Repeatable, one per area.
+    #[arg(long = "area", required = true)]
+    areas: Vec<String>,
+    /// An area's Server API, CODE=URL, when it is not at the admin URL (an edge serves
+    /// both on its public listener). Repeatable.
+    #[arg(long = "api")]
+    apis: Vec<String>,
+    /// A file holding the operator token.
+    #[arg(long, conflicts_with = "operator_token")]
+    operator_token_file: Option<PathBuf>,
+    /// The operator token (prefer the environment or a file to the command line).
+    #[arg(long, env = "MERIDIAN_OPERATOR_TOKEN", hide_env_values = true)]
+    operator_token: Option<String>,
+    /// CA certificates (PEM) trusted for https admin and API URLs. Repeatable.
+    #[arg(long = "ca-file")]
+    ca_files: Vec<PathBuf>,
+}
+
+#[derive(Args)]
 struct ConfigArg {
     /// TOML configuration; keys may be overridden by MERIDIAN_<ROLE>__<KEY> variables.
     #[arg(long)]
@@ -397,9 +427,37 @@ async fn dev(args: DevArgs, logs: StartingLogs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `meridian console`: runs until Ctrl-C or SIGTERM.
+async fn console(args: ConsoleArgs) -> anyhow::Result<()> {
+    let operator_token = match (args.operator_token_file, args.operator_token) {
+        (Some(file), _) => std::fs::read_to_string(&file)
+            .with_context(|| format!("--operator-token-file {}", file.display()))?
+            .trim()
+            .to_string(),
+        (None, Some(token)) => token,
+        (None, None) => {
+            bail!("the console needs --operator-token-file or MERIDIAN_OPERATOR_TOKEN")
+        }
+    };
+    let areas =
+        meridian_console::areas_from_flags(&args.areas, &args.apis).map_err(anyhow::Error::msg)?;
+    let console = meridian_console::Console::start(meridian_console::ConsoleConfig {
+        listen: args.listen,
+        operator_token,
+        areas,
+        ca_files: args.ca_files,
+    })
+    .await?;
+    tracing::info!(url = %console.url(), "console running");
+    until_signalled().await;
+    console.shutdown().await;
+    Ok(())
+}
+
 async fn run(command: Commands, logs: StartingLogs) -> anyhow::Result<()> {
     match command {
         Commands::Dev(args) => dev(args, logs).await,
+        Commands::Console(args) => console(args).await,
         Commands::Cluster(ClusterCommand::Run(args)) => {
             let config: NodeConfig =
                 config_file::load(&args.config, "cluster").map_err(anyhow::Error::msg)?;

@@ -15,6 +15,7 @@ fn run(args: &[&str]) -> (bool, String) {
     let output = Command::new(binary())
         .args(args)
         .env("RUST_LOG", "off")
+        .env_remove("MERIDIAN_OPERATOR_TOKEN")
         .output()
         .expect("run meridian");
     (
@@ -195,4 +196,55 @@ fn a_media_server_on_a_wildcard_address_needs_an_advertised_ip() {
     assert_refused(media(&path), &["advertised_ip"]);
     std::fs::write(&path, config.replace("area = \"SG\"", "area = \"EU\"")).unwrap();
     assert_refused(media(&path), &["media.toml", "EU"]);
+}
+
+#[test]
+fn the_console_refuses_bad_areas_a_missing_token_and_a_taken_port() {
+    let token_dir = tempfile::tempdir().unwrap();
+    let token_file = token_dir.path().join("token");
+    std::fs::write(&token_file, "0123456789abcdef0123\n").unwrap();
+    let token = token_file.to_str().unwrap();
+    let console = |args: &[&str]| {
+        let mut all = vec!["console", "--listen", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        run(&all)
+    };
+    let with_token = |args: &[&str]| {
+        let mut all = vec!["--operator-token-file", token];
+        all.extend_from_slice(args);
+        console(&all)
+    };
+    assert_refused(
+        with_token(&["--area", "EU=http://127.0.0.1:1"]),
+        &["EU=http://127.0.0.1:1", "CN, SG, SG-B, NA, SA"],
+    );
+    assert_refused(with_token(&["--area", "SG=127.0.0.1:1"]), &["http://"]);
+    assert_refused(
+        with_token(&["--area", "SG=http://a", "--api", "NA=http://b"]),
+        &["--api NA"],
+    );
+    assert_refused(
+        console(&["--area", "SG=http://127.0.0.1:1"]),
+        &["--operator-token-file", "MERIDIAN_OPERATOR_TOKEN"],
+    );
+    assert_refused(
+        console(&[
+            "--area",
+            "SG=http://127.0.0.1:1",
+            "--operator-token-file",
+            "/no/such/file",
+        ]),
+        &["/no/such/file"],
+    );
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let mut args = vec![
+        "console",
+        "--listen",
+        addr.as_str(),
+        "--operator-token-file",
+        token,
+    ];
+    args.extend_from_slice(&["--area", "SG=http://127.0.0.1:1"]);
+    assert_refused(run(&args), &["console.listen", &addr]);
 }

@@ -4,7 +4,8 @@
 //! nav fallback, 2,000 messages across a drain and a crash with none lost or repeated,
 //! 1,000 across two leader kills (the area as separate processes), and the SDK in a real
 //! chromium (nav across origins, IndexedDB resume after a reload), and the web chat demo
-//! driven like a person through its page in two browser contexts.
+//! driven like a person through its page in two browser contexts, and the web console
+//! (operators and developers, screenshots under the target dir's `artifacts/console`).
 //! `scripts/test` installs Node.js, npm and chromium; this test runs `npm ci` when the
 //! packages are missing or older than the lock file.
 
@@ -24,6 +25,7 @@ fn run(program: &str, args: &[&str]) -> Output {
         .args(args)
         .current_dir(sdk_dir())
         .env("MERIDIAN_BIN", env!("CARGO_BIN_EXE_meridian"))
+        .env("CONSOLE_SCREENSHOTS", artifacts("console"))
         .output()
         .unwrap_or_else(|e| {
             panic!("cannot run {program} (scripts/test installs Node.js and npm): {e}")
@@ -39,6 +41,14 @@ fn run(program: &str, args: &[&str]) -> Output {
     output
 }
 
+/// Where a browser test keeps its screenshots: `artifacts/<name>` in the cargo target
+/// directory (the binary's `debug/` or `release/` is in it), never in the source tree.
+fn artifacts(name: &str) -> PathBuf {
+    let binary = Path::new(env!("CARGO_BIN_EXE_meridian"));
+    let target = binary.ancestors().nth(2).unwrap_or(Path::new("."));
+    target.join("artifacts").join(name)
+}
+
 /// A TAP summary line's number (`# pass 20`).
 fn summary(tap: &str, key: &str) -> usize {
     tap.lines()
@@ -47,7 +57,7 @@ fn summary(tap: &str, key: &str) -> usize {
         .sum()
 }
 
-// covers: WEB-01, WEB-02, WEB-03, WEB-04, WEB-05
+// covers: WEB-01, WEB-02, WEB-03, WEB-04, WEB-05, CON-02, CON-03
 #[test]
 fn the_js_sdk_type_checks_and_passes_its_node_tests_against_meridian_dev() {
     let dir = sdk_dir();
@@ -84,5 +94,5 @@ fn the_js_sdk_type_checks_and_passes_its_node_tests_against_meridian_dev() {
         assert_eq!(summary(&tap, "fail"), 0, "{file}:\n{tap}");
     }
     println!("sdk/js: {passed} passed, {failed} failed");
-    assert!(passed >= 27, "only {passed} tests ran");
+    assert!(passed >= 35, "only {passed} tests ran");
 }

@@ -23,8 +23,38 @@ pub fn now_secs() -> u64 {
     since_epoch().as_secs()
 }
 
+/// `yyyy-MM-dd HH:mm:ss` (UTC) of `ms` since the epoch: the commercial service's time
+/// format in Server API answers, and the console's.
+pub fn format_utc(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn times_are_formatted_like_the_commercial_service() {
+        assert_eq!(super::format_utc(0), "1970-01-01 00:00:00");
+        assert_eq!(super::format_utc(1_408_710_653_491), "2014-08-22 12:30:53");
+        assert_eq!(super::format_utc(951_782_400_000), "2000-02-29 00:00:00");
+    }
+
     #[test]
     fn milliseconds_and_seconds_read_the_same_clock() {
         let (ms, secs) = (super::now_ms(), super::now_secs());

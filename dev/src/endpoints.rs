@@ -32,6 +32,9 @@ pub struct Endpoints {
     /// The web demo's page (absent from files written before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub demo: Option<String>,
+    /// The web console (absent from files written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

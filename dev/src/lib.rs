@@ -26,6 +26,7 @@ use endpoints::{
     endpoints_path, AppCredentials, AreaEndpoints, EdgeEndpoints, Endpoints, MediaEndpoints,
     NodeEndpoints,
 };
+use meridian_console::{Area as ConsoleArea, Console, ConsoleConfig};
 use meridian_media::{MediaConfig, MediaServer};
 
 pub struct DevOptions {
@@ -144,6 +145,7 @@ pub struct Deployment {
     navs: Vec<(NavRole, Nav)>,
     areas: Vec<AreaDeployment>,
     demo_site: Option<DemoSite>,
+    console: Option<Console>,
     layout: Layout,
     data_dir: PathBuf,
 }
@@ -178,8 +180,10 @@ impl Deployment {
         for plan in &mut plans {
             plan.media_ports = (ports.next()?, ports.next()?);
         }
-        // The web demo's port comes after those, for the same reason.
+        // The web demo's port comes after those, for the same reason, and the console's
+        // after the demo's.
         let demo_port = ports.next()?;
+        let console_port = ports.next()?;
         // Both navs answer for every area (one PoP serving all of them).
         let nav_urls: Vec<String> = nav_ports
             .iter()
@@ -314,6 +318,7 @@ impl Deployment {
             navs,
             areas,
             demo_site: None,
+            console: None,
             layout,
             data_dir: options.data_dir,
         };
@@ -324,6 +329,16 @@ impl Deployment {
             DemoSite::start(&local(demo_port), options.demo_dir, demo_areas, navs)
                 .await
                 .context("web demo")?,
+        );
+        deployment.console = Some(
+            Console::start(ConsoleConfig {
+                listen: local(console_port),
+                operator_token: deployment.layout.operator_token.clone(),
+                areas: deployment.console_areas(),
+                ca_files: Vec::new(),
+            })
+            .await
+            .context("web console")?,
         );
         deployment.write_endpoints()?;
         Ok(deployment)
@@ -372,6 +387,22 @@ impl Deployment {
                     api: format!("http://{}", area.edge.public_addr()),
                     app: credentials(area.demo.as_ref()?, AppEnv::Dev),
                 })
+            })
+            .collect()
+    }
+
+    /// Each area as the console reaches it: the edge's public listener serves both the
+    /// admin API and the Server API.
+    fn console_areas(&self) -> Vec<ConsoleArea> {
+        self.areas
+            .iter()
+            .map(|area| {
+                let edge = format!("http://{}", area.edge.public_addr());
+                ConsoleArea {
+                    code: area.area,
+                    admin: edge.clone(),
+                    api: edge,
+                }
             })
             .collect()
     }
@@ -438,6 +469,7 @@ impl Deployment {
             areas,
             metrics,
             demo: self.demo_site.as_ref().map(DemoSite::url),
+            console: self.console.as_ref().map(Console::url),
         }
     }
 
@@ -502,6 +534,12 @@ impl Deployment {
         if let Some(site) = &self.demo_site {
             out.push_str(&format!("web demo: {}\n", site.url()));
         }
+        if let Some(console) = &self.console {
+            out.push_str(&format!(
+                "console: {}  (sign in with the operator token or an app's key and secret)\n",
+                console.url()
+            ));
+        }
         out.push_str(&format!(
             "endpoints: {}  (operator token and app secrets are in it)\n",
             endpoints_path(&self.data_dir).display()
@@ -510,6 +548,9 @@ impl Deployment {
     }
 
     pub async fn shutdown(self) {
+        if let Some(console) = self.console {
+            console.shutdown().await;
+        }
         if let Some(site) = self.demo_site {
             site.shutdown().await;
         }

@@ -551,33 +551,4 @@ pub(crate) fn owned(ids: &[&str]) -> Vec<String> {
 pub(crate) use meridian_access::error::unexpected;
 
 /// `yyyy-MM-dd HH:mm:ss` (UTC), the commercial service's time format in answers.
-pub(crate) fn format_time(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn times_are_formatted_like_the_commercial_service() {
-        assert_eq!(super::format_time(0), "1970-01-01 00:00:00");
-        assert_eq!(super::format_time(1_408_710_653_491), "2014-08-22 12:30:53");
-        assert_eq!(super::format_time(951_782_400_000), "2000-02-29 00:00:00");
-    }
-}
+pub(crate) use meridian_clock::format_utc as format_time;

@@ -17,6 +17,8 @@ export interface Endpoints {
   operatorToken: string;
   /** The web demo's page. */
   demo?: string;
+  /** The web console. */
+  console?: string;
   areas: Record<
     string,
     {
@@ -137,17 +139,24 @@ export class Dev {
     return this.endpoints.areas[this.area]!.api[0]!;
   }
 
-  /** A Server API call signed with the demo app's secret (COMPAT.md): the JSON answer. */
-  async api(path: string, form: [string, string][]): Promise<Record<string, unknown>> {
+  /**
+   * A Server API call signed with the secret of `app` (the demo app unless named), as
+   * COMPAT.md says: the JSON answer.
+   */
+  async api(
+    path: string,
+    form: [string, string][],
+    app: { appKey: string; appSecret: string } = this.app,
+  ): Promise<Record<string, unknown>> {
     const nonce = String(randomBytes(4).readUInt32BE());
     const timestamp = String(Math.floor(Date.now() / 1000));
     const signature = createHash("sha1")
-      .update(this.app.appSecret + nonce + timestamp)
+      .update(app.appSecret + nonce + timestamp)
       .digest("hex");
     const response = await fetch(`${this.apiUrl}${path}`, {
       method: "POST",
       headers: {
-        "App-Key": this.app.appKey,
+        "App-Key": app.appKey,
         Nonce: nonce,
         Timestamp: timestamp,
         Signature: signature,
@@ -160,6 +169,20 @@ export class Dev {
       throw new Error(`${path} answered ${response.status}: ${JSON.stringify(body)}`);
     }
     return body;
+  }
+
+  /** An operator admin API call (`/admin/v1…` on the area's edge): status and JSON body. */
+  async admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+    const edge = this.endpoints.areas[this.area]!.edges[0]!.admin;
+    const response = await fetch(`${edge}/admin/v1${path}`, {
+      method,
+      headers: {
+        Authorization: `Bearer ${this.endpoints.operatorToken}`,
+        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+      },
+      body: body === undefined ? null : JSON.stringify(body),
+    });
+    return { status: response.status, body: await response.json() };
   }
 
   async token(userId: string): Promise<string> {

@@ -7,7 +7,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use meridian_testkit::{
-    eventually, free_port, listening, raw_http, signed_headers, DevDeployment, Process,
+    eventually, free_port, listening, raw_http, raw_http_with_head, signed_headers, DevDeployment,
+    Process,
 };
 use serde_json::{json, Value};
 
@@ -387,6 +388,117 @@ async fn an_app_made_by_terraform_serves_the_api_its_drift_shows_and_destroy_rem
         },
     )
     .await;
+}
+
+/// The web console `meridian dev` serves, used as a browser without script uses it: the
+/// session cookie it sets and the CSRF token its forms carry.
+struct ConsoleVisit {
+    base: String,
+    cookie: String,
+    csrf: String,
+}
+
+impl ConsoleVisit {
+    /// One request with the session cookie: (status, head, body).
+    async fn exchange(&self, method: &str, path: &str, form: &str) -> (u16, String, String) {
+        let mut headers = vec![("Cookie".to_string(), self.cookie.clone())];
+        if method == "POST" {
+            headers.push((
+                "Content-Type".into(),
+                "application/x-www-form-urlencoded".into(),
+            ));
+        }
+        let url = format!("{}{path}", self.base);
+        let (answer, head) = raw_http_with_head(&url, method, &headers, form.as_bytes()).await;
+        (answer.status, head, answer.text())
+    }
+
+    /// The session cookie a response sets.
+    fn set_cookie(head: &str) -> String {
+        head.lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .starts_with("set-cookie:")
+                    .then(|| l[11..].trim())
+            })
+            .and_then(|v| v.split(';').next())
+            .expect("a session cookie")
+            .to_string()
+    }
+
+    /// The CSRF token in a page's forms.
+    fn csrf_of(page: &str) -> String {
+        let at = page
+            .find(r#"name="csrf" value=""#)
+            .expect("a form with its CSRF token")
+            + 19;
+        page[at..].split('"').next().unwrap_or_default().to_string()
+    }
+
+    /// Signs in with the operator token through the sign-in form.
+    async fn operator(base: &str, token: &str) -> Self {
+        let mut visit = Self {
+            base: base.trim_end_matches('/').to_string(),
+            cookie: String::new(),
+            csrf: String::new(),
+        };
+        let (_, head, page) = visit.exchange("GET", "/signin", "").await;
+        (visit.cookie, visit.csrf) = (Self::set_cookie(&head), Self::csrf_of(&page));
+        // The token and CSRF value are letters and digits: nothing to escape.
+        let form = format!("csrf={}&as=operator&token={token}", visit.csrf);
+        let (status, head, _) = visit.exchange("POST", "/signin", &form).await;
+        assert_eq!(status, 303, "signed in: {head}");
+        visit.cookie = Self::set_cookie(&head);
+        let (status, _, page) = visit.exchange("GET", "/apps", "").await;
+        assert_eq!(status, 200);
+        visit.csrf = Self::csrf_of(&page);
+        visit
+    }
+}
+
+// covers: CON-02
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_setting_changed_in_the_web_console_shows_as_terraform_drift() {
+    let dev = Dev::start().await;
+    let terraform = Terraform::copy_of(&example_dir(), &dev.vars());
+    terraform.ok(&["init", "-no-color"]);
+    terraform.ok(&["apply", "-no-color", "-auto-approve"]);
+    let prod_key = terraform.outputs()["prod_app_key"]["value"]
+        .as_str()
+        .expect("prod_app_key")
+        .to_string();
+    assert_eq!(terraform.plan().0, 0, "no changes right after apply");
+
+    let console = dev.deployment.endpoints["console"]
+        .as_str()
+        .expect("endpoints.json names the console");
+    let visit = ConsoleVisit::operator(console, &dev.token).await;
+    let settings = format!("/apps/{prod_key}/settings");
+    // A form without its CSRF token changes nothing.
+    let (status, _, _) = visit
+        .exchange("POST", &settings, "value%3AofflineWindowDays=6")
+        .await;
+    assert_eq!(status, 403);
+    let form = format!("csrf={}&value%3AofflineWindowDays=5", visit.csrf);
+    let (status, head, _) = visit.exchange("POST", &settings, &form).await;
+    assert_eq!(status, 303, "saved and redirected: {head}");
+
+    let (_, stored) = dev
+        .admin_call("GET", &format!("/admin/v1{settings}"), None)
+        .await;
+    assert_eq!(stored["settings"]["offlineWindowDays"], 5);
+    assert_eq!(
+        stored["settings"]["callbacks"]["routingTypes"],
+        json!([1, 3]),
+        "fields the form left out are kept"
+    );
+    let (code, plan) = terraform.plan();
+    assert_eq!(code, 2, "the console's change is drift:\n{plan}");
+    assert!(
+        plan.contains("5 -> 3"),
+        "offline_window_days drift:\n{plan}"
+    );
+    terraform.ok(&["destroy", "-no-color", "-auto-approve"]);
 }
 
 // covers: LIFE-04
