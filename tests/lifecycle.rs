@@ -32,6 +32,26 @@ async fn write(client: &ClusterClient, command: Command) {
     client.write_one(envelope).await.expect("committed");
 }
 
+/// A three-node area of real processes with a leader and one app; its prod App Key.
+async fn three_nodes_with_an_app(name: &str) -> (ProcessCluster, ClusterClient, String) {
+    let mut cluster = ProcessCluster::new(binary(), ClusterOptions::default());
+    cluster.start_all();
+    cluster.wait_for_leader(0, Duration::from_secs(15)).await;
+    let client = cluster.client();
+    let prod = generate_credentials();
+    let app_key = prod.app_key.clone();
+    write(
+        &client,
+        Command::CreateApp(CreateApp {
+            name: name.into(),
+            dev: generate_credentials(),
+            prod,
+        }),
+    )
+    .await;
+    (cluster, client, app_key)
+}
+
 fn imported(conversation: &Conversation, content: &str, sent_time_ms: u64) -> ImportedMessage {
     ImportedMessage {
         conversation: conversation.clone(),
@@ -63,21 +83,7 @@ fn history_of(app_key: &str, conversation: &Conversation) -> Query {
 // covers: LIFE-01, PRV-04, LIFE-02
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_history_and_an_erased_users_messages_leave_every_replica_and_the_rest_stays() {
-    let mut cluster = ProcessCluster::new(binary(), ClusterOptions::default());
-    cluster.start_all();
-    cluster.wait_for_leader(0, Duration::from_secs(15)).await;
-    let client = cluster.client();
-    let prod = generate_credentials();
-    let app_key = prod.app_key.clone();
-    write(
-        &client,
-        Command::CreateApp(CreateApp {
-            name: "retention".into(),
-            dev: generate_credentials(),
-            prod,
-        }),
-    )
-    .await;
+    let (cluster, client, app_key) = three_nodes_with_an_app("retention").await;
     // Private history is kept 2 days, groups the default 180.
     let mut limits = AppLimits::default();
     limits.retention_days.private = 2;
@@ -467,21 +473,7 @@ async fn commands_newer_than_a_voters_build_wait_for_the_rolling_upgrade() {
     use meridian_cluster::state::usage::{hour_start, Category, RecordUsage, ReportedCount};
     use meridian_cluster::state::{CommandError, COMMAND_LEVEL, LEGACY_COMMAND_LEVEL};
 
-    let mut cluster = ProcessCluster::new(binary(), ClusterOptions::default());
-    cluster.start_all();
-    cluster.wait_for_leader(0, Duration::from_secs(15)).await;
-    let client = cluster.client();
-    let prod = generate_credentials();
-    let app_key = prod.app_key.clone();
-    write(
-        &client,
-        Command::CreateApp(CreateApp {
-            name: "upgrade".into(),
-            dev: generate_credentials(),
-            prod,
-        }),
-    )
-    .await;
+    let (mut cluster, client, app_key) = three_nodes_with_an_app("upgrade").await;
     let usage = || Envelope {
         area: AreaCode::Sg,
         command: Command::RecordUsage(RecordUsage {

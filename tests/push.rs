@@ -713,29 +713,29 @@ async fn usage_figures_per_app_agree_with_the_metrics() {
     area.register("bob", "webhook", "hook-token-bob", "web")
         .await;
     let mut cat = area.connect("cat").await;
-    cat.send(&ClientFrame::PushClicked {
-        req_id: 7,
-        provider: "webhook".into(),
-    })
-    .await
-    .unwrap();
-    assert!(matches!(
-        cat.next_within(WAIT).await.unwrap(),
-        ServerFrame::Done { req_id: 7 }
-    ));
-    cat.send(&ClientFrame::PushClicked {
-        req_id: 8,
-        provider: "pigeon".into(),
-    })
-    .await
-    .unwrap();
-    assert!(matches!(
-        cat.next_within(WAIT).await.unwrap(),
-        ServerFrame::Error {
-            req_id: Some(8),
-            ..
+    for (req_id, provider) in [(7, "webhook"), (8, "pigeon")] {
+        let provider = provider.into();
+        cat.send(&ClientFrame::PushClicked { req_id, provider })
+            .await
+            .unwrap();
+        let answer = cat.next_within(WAIT).await.unwrap();
+        match req_id {
+            7 => assert!(
+                matches!(answer, ServerFrame::Done { req_id: 7 }),
+                "{answer:?}"
+            ),
+            _ => assert!(
+                matches!(
+                    answer,
+                    ServerFrame::Error {
+                        req_id: Some(8),
+                        ..
+                    }
+                ),
+                "an unknown provider is refused: {answer:?}"
+            ),
         }
-    ));
+    }
     for n in 0..3 {
         area.say("ann", "bob", json!({ "content": format!("hi {n}") }))
             .await;

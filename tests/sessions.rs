@@ -1264,19 +1264,8 @@ async fn status_messages_broadcast_recall_group_remarks_and_room_destroy_policy(
 
 /// `yyyyMMddHH` (UTC) of an instant in ms.
 fn utc_hour(ms: u64) -> String {
-    let days = (ms / 86_400_000) as i64;
-    let hour = (ms / 3_600_000) % 24;
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}{month:02}{day:02}{hour:02}")
+    let time = meridian_clock::format_utc(ms); // yyyy-MM-dd HH:mm:ss
+    [&time[0..4], &time[5..7], &time[8..10], &time[11..13]].concat()
 }
 
 #[tokio::test]

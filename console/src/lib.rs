@@ -16,7 +16,6 @@ pub mod jsonform;
 mod pages;
 pub mod session;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -25,11 +24,9 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use http::{Request, Response};
 use meridian_rpc::outbound::OutboundClient;
-use meridian_telemetry::{AdminHooks, AdminServer};
+use meridian_telemetry::{AdminHooks, AdminServer, Running};
 use prometheus::Registry;
 use serde_json::json;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 pub use areas::{areas_from_flags, parse_flag, Area, Areas};
 use session::Sessions;
@@ -57,9 +54,7 @@ pub(crate) struct State {
 }
 
 pub struct Console {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-    addr: SocketAddr,
+    server: Running,
 }
 
 impl Console {
@@ -77,29 +72,20 @@ impl Console {
             sessions: Sessions::default(),
         };
         let listener = meridian_telemetry::listen("console.listen", &config.listen).await?;
-        let addr = listener.local_addr()?;
         let server = AdminServer::new(Registry::new(), Arc::new(Hooks(Arc::new(state))))
             .body_limit(BODY_LIMIT);
-        let (stop, mut stop_rx) = watch::channel(false);
-        let task = tokio::spawn(async move {
-            let stopped = async move {
-                let _ = stop_rx.wait_for(|stop| *stop).await;
-            };
-            if let Err(e) = server.serve(listener, stopped).await {
-                tracing::error!(error = %e, "console failed");
-            }
-        });
-        Ok(Self { stop, task, addr })
+        Ok(Self {
+            server: server.spawn(listener, "console")?,
+        })
     }
 
     /// `http://host:port/`
     pub fn url(&self) -> String {
-        format!("http://{}/", self.addr)
+        format!("http://{}/", self.server.addr())
     }
 
     pub async fn shutdown(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
+        self.server.shutdown().await;
     }
 }
 

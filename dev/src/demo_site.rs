@@ -8,7 +8,6 @@
 //! It exists only here: no production process serves tokens to whoever asks.
 //! The page is on its own origin, so it reaches nav across origins as any web app does.
 
-use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
@@ -17,12 +16,10 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use http::{Method, Request, Response, StatusCode};
-use meridian_telemetry::{json_response, AdminHooks, AdminServer};
+use meridian_telemetry::{json_response, AdminHooks, AdminServer, Running};
 use prometheus::Registry;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::endpoints::AppCredentials;
 
@@ -54,9 +51,7 @@ struct Site {
 }
 
 pub struct DemoSite {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-    addr: SocketAddr,
+    server: Running,
 }
 
 impl DemoSite {
@@ -67,29 +62,20 @@ impl DemoSite {
         navs: Vec<String>,
     ) -> anyhow::Result<Self> {
         let listener = meridian_telemetry::listen("demo", listen).await?;
-        let addr = listener.local_addr()?;
         let site = Site { root, areas, navs };
         let server = AdminServer::new(Registry::new(), Arc::new(site)).body_limit(4096);
-        let (stop, mut stop_rx) = watch::channel(false);
-        let task = tokio::spawn(async move {
-            let stopped = async move {
-                let _ = stop_rx.wait_for(|stop| *stop).await;
-            };
-            if let Err(e) = server.serve(listener, stopped).await {
-                tracing::error!(error = %e, "demo site failed");
-            }
-        });
-        Ok(Self { stop, task, addr })
+        Ok(Self {
+            server: server.spawn(listener, "demo site")?,
+        })
     }
 
     /// The page: `http://<addr>/demo/`.
     pub fn url(&self) -> String {
-        format!("http://{}/demo/", self.addr)
+        format!("http://{}/demo/", self.server.addr())
     }
 
     pub async fn shutdown(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
+        self.server.shutdown().await;
     }
 }
 

@@ -314,6 +314,43 @@ pub async fn serve_admin(
         .await
 }
 
+/// A server started with [`AdminServer::spawn`], serving until [`Running::shutdown`].
+pub struct Running {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    addr: SocketAddr,
+}
+
+impl AdminServer {
+    /// Serves on `listener` in the background; `what` names it in the log if it fails.
+    pub fn spawn(self, listener: TcpListener, what: &'static str) -> io::Result<Running> {
+        let addr = listener.local_addr()?;
+        let (stop, mut stop_rx) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            let stopped = async move {
+                let _ = stop_rx.wait_for(|stop| *stop).await;
+            };
+            if let Err(e) = self.serve(listener, stopped).await {
+                tracing::error!(error = %e, "{what} failed");
+            }
+        });
+        Ok(Running { stop, task, addr })
+    }
+}
+
+impl Running {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, lets requests under way finish (within the drain timeout) and
+    /// waits for that.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
 fn log_join(joined: Result<(), tokio::task::JoinError>) {
     if let Err(e) = joined {
         if e.is_panic() {

@@ -12,7 +12,9 @@ import { dirname, join, normalize } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 
-import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import { type Browser, type Page } from "puppeteer-core";
+
+import { launchChromium } from "./chromium.js";
 
 import type { Ack, MeridianClient, Message } from "../src/index.js";
 import type * as Sdk from "../src/index.js";
@@ -94,13 +96,7 @@ describe("the SDK in chromium against meridian dev", () => {
   before(async () => {
     dev = await Dev.start("SG", ["--nodes", "1", "--sends-per-second", "1000"]);
     site = await servePage();
-    browser = await puppeteer.launch({
-      executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-      headless: true,
-      protocolTimeout: 30_000,
-      // Chromium's sandbox refuses to run as root (CI runs as root).
-      args: process.getuid?.() === 0 ? ["--no-sandbox"] : [],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -18,7 +18,9 @@ import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 
-import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import { type Browser, type Page } from "puppeteer-core";
+
+import { launchChromium } from "./chromium.js";
 
 import { Dev } from "./dev.js";
 
@@ -81,12 +83,7 @@ describe("the web console in chromium", () => {
     dev = await Dev.start("SG", ["--nodes", "1"]);
     assert.ok(dev.endpoints.console, "endpoints.json names the console");
     consoleUrl = dev.endpoints.console.replace(/\/$/, "");
-    browser = await puppeteer.launch({
-      executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-      headless: true,
-      protocolTimeout: 60_000,
-      args: process.getuid?.() === 0 ? ["--no-sandbox"] : [],
-    });
+    browser = await launchChromium();
     mkdirSync(SCREENSHOTS, { recursive: true });
   });
 

@@ -19,7 +19,9 @@ import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 
-import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import { type Browser, type Page } from "puppeteer-core";
+
+import { launchChromium } from "./chromium.js";
 
 import { Dev, Inbox } from "./dev.js";
 
@@ -121,12 +123,7 @@ describe("the web chat demo in chromium", () => {
     dev = await Dev.start("SG", ["--nodes", "1", "--sends-per-second", "1000"]);
     assert.ok(dev.endpoints.demo, "endpoints.json names the demo page");
     site = await servePage(new URL(dev.endpoints.demo));
-    browser = await puppeteer.launch({
-      executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-      headless: true,
-      protocolTimeout: 60_000,
-      args: process.getuid?.() === 0 ? ["--no-sandbox"] : [],
-    });
+    browser = await launchChromium();
     mkdirSync(SCREENSHOTS, { recursive: true });
   });
 
