@@ -14,6 +14,7 @@ mod etcd;
 mod hooks;
 mod host;
 mod measure;
+mod nats;
 mod raft;
 mod sessions;
 mod soak;
