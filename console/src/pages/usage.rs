@@ -1,5 +1,6 @@
 //! Usage charts (CON-01): the app's counters per hour or day from the area's usage API
-//! (`GET /admin/v1/apps/{key}/usage?by=hour|day`, `…/usage/storage`), drawn as SVG.
+//! (`GET /admin/v1/apps/{key}/usage?by=hour|day`, `…/usage/storage`), drawn as SVG, and
+//! its push statistics over the range (PUSH-09).
 
 use std::collections::BTreeMap;
 
@@ -136,7 +137,58 @@ fn charts(usage: &Value, by: &str) -> Html {
         "<p>Online now: <strong id=\"online-now\">{}</strong></p><div class=\"charts\">{}</div>{}",
         text_of(&usage["onlineUsers"]),
         figures,
-        totals(&buckets)
+        Html::concat([totals(&buckets), push_statistics(&buckets)])
+    )
+}
+
+/// The outcomes a provider's pushes are counted by (PUSH-09).
+const PUSH_OUTCOMES: [&str; 5] = ["sent", "accepted", "dropped", "failed", "clicked"];
+
+/// Sums over the range of each provider's pushes by outcome, and of failures by reason
+/// (PUSH-09).
+fn push_statistics(buckets: &[Value]) -> Html {
+    let mut providers: BTreeMap<String, [u64; 5]> = BTreeMap::new();
+    let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
+    for bucket in buckets {
+        let pushes = &bucket["pushes"];
+        for (provider, figures) in pushes["providers"].as_object().into_iter().flatten() {
+            let sums = providers.entry(provider.clone()).or_default();
+            for (sum, outcome) in sums.iter_mut().zip(PUSH_OUTCOMES) {
+                *sum += figures[outcome].as_u64().unwrap_or_default();
+            }
+        }
+        for (reason, n) in pushes["failed"].as_object().into_iter().flatten() {
+            *reasons.entry(reason.clone()).or_default() += n.as_u64().unwrap_or_default();
+        }
+    }
+    let provider_rows = Html::concat(providers.iter().map(|(provider, sums)| {
+        let cells = Html::concat(sums.iter().map(|n| html!("<td>{}</td>", *n)));
+        html!(
+            "<tr><th scope=\"row\">{}</th>{}</tr>",
+            provider.as_str(),
+            cells
+        )
+    }));
+    let reason_rows = Html::concat(reasons.iter().map(|(reason, n)| {
+        html!(
+            "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
+            reason.as_str(),
+            *n
+        )
+    }));
+    let heads = Html::concat(
+        PUSH_OUTCOMES
+            .iter()
+            .map(|outcome| html!("<th scope=\"col\">{}</th>", *outcome)),
+    );
+    html!(
+        "<h2>Push statistics</h2><div class=\"columns\"><table id=\"pushes-by-provider\">\
+         <caption>Pushes by provider</caption><thead><tr><th scope=\"col\">Provider</th>{}</tr></thead>\
+         <tbody>{}</tbody></table><table id=\"push-failures\"><caption>Failed pushes by reason</caption>\
+         <tbody>{}</tbody></table></div>",
+        heads,
+        provider_rows,
+        reason_rows
     )
 }
 
@@ -201,4 +253,33 @@ fn totals(buckets: &[Value]) -> Html {
         message_rows,
         path_rows
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn push_statistics_add_up_each_provider_and_reason_over_the_range() {
+        let bucket = |accepted: u64, gone: u64| {
+            json!({"pushes": {
+                "failed": {"token_gone": gone},
+                "providers": {"apns": {"sent": accepted + gone, "accepted": accepted,
+                    "dropped": 0, "failed": gone, "clicked": 1}},
+            }})
+        };
+        let table = push_statistics(&[bucket(2, 1), bucket(3, 0)]).into_string();
+        assert!(
+            table.contains(
+                "<th scope=\"row\">apns</th><td>6</td><td>5</td><td>0</td><td>1</td><td>2</td>"
+            ),
+            "{table}"
+        );
+        assert!(
+            table.contains("<th scope=\"row\">token_gone</th><td>1</td>"),
+            "{table}"
+        );
+    }
 }
