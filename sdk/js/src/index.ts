@@ -9,7 +9,7 @@ export type {
   OutgoingMessage,
   WebSocketConstructor,
   WebSocketLike,
-} from "./client.js";
+} from "./options.js";
 export * from "./errors.js";
 export { edgeBase, FileError, mediaMessage, uploadFile, type FileKind, type Uploaded, type UploadOptions } from "./files.js";
 export { Navigator, NavUnreachableError, splitToken, type Route } from "./nav.js";
