@@ -7,10 +7,11 @@
 //! transport is closed within a second. In a meeting, two participants watch each other and an
 //! observer watches both; a publisher hanging up ends the watching of its stream. Of a
 //! simulcast stream, each subscriber gets the layer it picks. A non-browser client (str0m
-//! itself) publishes over WHIP and another watches over WHEP.
+//! itself) publishes over WHIP and another watches over WHEP. A room the app server has
+//! recorded yields a WebM file that ffprobe (Debian's ffmpeg) reads back.
 //! `scripts/test` installs Node.js, npm and chromium; this test runs `npm ci` in
 //! tests/media_web when its packages are missing or older than the lock file.
-// covers: RTC-05, RTC-08
+// covers: RTC-05, RTC-07, RTC-08
 
 mod common;
 
@@ -22,7 +23,9 @@ use common::rtc::Member;
 use common::{binary, npm_install, Api};
 use meridian_proto::rtc::{Resource, ResourceKind, Role, RoomKind, RoomNotice};
 use meridian_proto::ClientFrame;
-use meridian_testkit::{eventually, metric_value, raw_http, DevDeployment};
+use meridian_testkit::{
+    eventually, metric_value, raw_http, raw_http_with_head, AppServer, DevDeployment,
+};
 use serde_json::{json, Value};
 use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::media::{Direction, MediaKind, MediaTime, Mid};
@@ -322,6 +325,129 @@ async fn meeting_participants_see_each_other_an_observer_sees_both_and_hanging_u
         1.0
     );
     decodes(&mut browser, "carol-bob", 200, 200, Duration::from_secs(15)).await;
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn a_recorded_room_yields_a_webm_file_of_each_stream_that_ffprobe_reads() {
+    npm_install(&driver_dir());
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let api = Api::new(&dev, "SG", "dev");
+    let app_server = AppServer::start().await;
+    let mut alice = Member::connect(&dev.ws("SG"), &api, "alice").await;
+    // Only a room someone is in can be recorded.
+    let start = json!({"roomId": "lesson", "callbackUrl": app_server.url("/recording")});
+    let (_, refused) = api.json("/rtc/record/start.json", &start).await;
+    assert_ne!(refused["code"], 200, "{refused}");
+    alice
+        .join("lesson", RoomKind::Meeting, Role::Participant)
+        .await
+        .unwrap();
+    let (_, started) = api.json("/rtc/record/start.json", &start).await;
+    assert_eq!(started["code"], 200, "{started}");
+
+    let media = alice.media_server.clone();
+    let mut browser = Browser::start();
+    let published = browser
+        .ask(
+            json!({"do": "publish", "page": "alice", "url": format!("{media}/whip/lesson/cam"),
+            "token": api.token("alice").await}),
+        )
+        .await;
+    assert_eq!(published["status"], 201, "{published}");
+    eventually(Duration::from_secs(10), "alice's stream recorded", || {
+        let gauge = media_metric(&dev, "meridian_media_recordings");
+        async move { (gauge.await == 1.0).then_some(()) }
+    })
+    .await;
+    // What is recorded is this long.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (_, stopped) = api
+        .json("/rtc/record/stop.json", &json!({"roomId": "lesson"}))
+        .await;
+    assert_eq!(stopped["code"], 200, "{stopped}");
+
+    // The app server is told once the file is stored, and the room lists it.
+    let told = app_server
+        .wait_until(Duration::from_secs(20), "the recording callback", |r| {
+            r.iter().any(|r| r.path == "/recording" && r.status == 200)
+        })
+        .await;
+    let ready = told.iter().find(|r| r.path == "/recording").unwrap().json();
+    assert_eq!(ready["event"], "recordingReady", "{ready}");
+    assert_eq!(
+        (&ready["userId"], &ready["streamId"]),
+        (&json!("alice"), &json!("cam"))
+    );
+    assert_eq!(ready["tracks"], json!(["VP8", "opus"]), "{ready}");
+    let duration_ms = ready["durationMs"].as_u64().unwrap();
+    assert!((2_000..10_000).contains(&duration_ms), "{ready}");
+    let (_, listed) = api
+        .json("/rtc/record/query.json", &json!({"roomId": "lesson"}))
+        .await;
+    let recordings = listed["recordings"].as_array().expect("recordings");
+    assert_eq!(recordings.len(), 1, "{listed}");
+    assert_eq!(recordings[0]["fileId"], ready["fileId"]);
+    let url = recordings[0]["url"].as_str().unwrap();
+    let (file, head) = raw_http_with_head(url, "GET", &[], b"").await;
+    assert_eq!(file.status, 200);
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: video/webm"),
+        "{head}"
+    );
+
+    // An independent decoder reads a VP8 video track and an Opus audio track lasting
+    // what the callback said.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lesson.webm");
+    std::fs::write(&path, &file.body).unwrap();
+    let probe = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-of",
+            "json",
+            "-show_format",
+            "-show_streams",
+        ])
+        .arg(&path)
+        .output()
+        .await
+        .expect("ffprobe (scripts/test installs ffmpeg)");
+    assert!(
+        probe.status.success(),
+        "{}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
+    let probed: Value = serde_json::from_slice(&probe.stdout).unwrap();
+    let codecs: Vec<&str> = probed["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["codec_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(codecs, ["vp8", "opus"], "{probed}");
+    assert!(probed["streams"][0]["width"].as_u64().unwrap() > 0);
+    assert_eq!(probed["format"]["format_name"], "matroska,webm");
+    let seconds: f64 = probed["format"]["duration"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let said = duration_ms as f64 / 1_000.0;
+    eprintln!(
+        "recorded {} bytes, {codecs:?}, ffprobe {seconds} s, callback {said} s",
+        file.body.len()
+    );
+    assert!(
+        (seconds - said).abs() < 0.5,
+        "ffprobe: {seconds} s, callback: {said} s"
+    );
+    assert_eq!(
+        media_metric(&dev, "meridian_media_recordings_stored_total").await,
+        1.0
+    );
     browser.quit().await;
 }
 

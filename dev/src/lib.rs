@@ -260,6 +260,10 @@ impl Deployment {
             }
             let rpc_addrs: Vec<String> = peers.iter().map(|p| p.addr.clone()).collect();
             let (media_public, media_admin) = plan.media_ports;
+            // Each area's files in its own directory (NAV-05); recordings among them.
+            let files = StoreConfig::Local {
+                dir: options.data_dir.join(area.as_str()).join("files"),
+            };
             let media = MediaServer::start(MediaConfig {
                 area,
                 cluster: rpc_addrs.clone(),
@@ -268,6 +272,8 @@ impl Deployment {
                 advertised_ip: None,
                 tls: None,
                 public_tls: None,
+                files: Some(files.clone()),
+                recording_dir: Some(options.data_dir.join(area.as_str()).join("recording")),
             })
             .await
             .with_context(|| format!("area {area} media server"))?;
@@ -288,10 +294,7 @@ impl Deployment {
                 areas: vec![EdgeArea {
                     area,
                     cluster: rpc_addrs.clone(),
-                    // Each area's files in its own directory (NAV-05).
-                    files: Some(StoreConfig::Local {
-                        dir: options.data_dir.join(area.as_str()).join("files"),
-                    }),
+                    files: Some(files),
                     media: Some(format!("http://{}", media.public_addr())),
                 }],
                 directory,

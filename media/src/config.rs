@@ -1,7 +1,9 @@
 //! A media server's configuration (`meridian media --config media.toml`).
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 
+use meridian_files::StoreConfig;
 use meridian_regions::AreaCode;
 use meridian_rpc::{PublicTlsFiles, TlsFiles};
 use serde::{Deserialize, Serialize};
@@ -29,6 +31,14 @@ pub struct MediaConfig {
     /// TLS on WHIP/WHEP (`https://`); plain when absent (loopback deployments).
     #[serde(default)]
     pub public_tls: Option<PublicTlsFiles>,
+    /// The area's file store (as its edges' `[files]`): recordings are kept there among
+    /// the app's files (RTC-07). Without it, rooms are not recorded.
+    #[serde(default)]
+    pub files: Option<StoreConfig>,
+    /// Where recordings are written until they end and are stored (the system's
+    /// temporary directory when absent).
+    #[serde(default)]
+    pub recording_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -93,6 +103,8 @@ mod tests {
             advertised_ip: Some("203.0.113.7".parse().unwrap()),
             tls: None,
             public_tls: None,
+            files: None,
+            recording_dir: None,
         }
     }
 

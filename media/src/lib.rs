@@ -2,11 +2,13 @@
 //! forwards each publisher's audio and video to the room members watching it. Clients
 //! publish over WHIP and watch over WHEP (`signalling.rs`), authorized by the area's
 //! cluster (`members.rs`); all media shares one UDP socket (`sfu/`), ICE-lite on the
-//! server side, DTLS-SRTP as WebRTC requires.
+//! server side, DTLS-SRTP as WebRTC requires. Rooms the app server orders recorded are
+//! written to WebM files kept among the app's files (`recording/`).
 
 pub mod config;
 mod members;
 mod metrics;
+mod recording;
 mod sfu;
 mod signalling;
 
@@ -28,6 +30,7 @@ pub use config::{ConfigError, MediaConfig};
 
 use members::Members;
 use metrics::MediaMetrics;
+use recording::Recordings;
 use sfu::Sfu;
 use signalling::{PublicHooks, Signalling};
 
@@ -86,9 +89,28 @@ impl MediaServer {
             BTreeMap::from([(config.area, client.clone())]),
             BTreeMap::new(),
         );
-        let members = Arc::new(Members::new(directory, client));
+        let members = Arc::new(Members::new(directory, client.clone()));
         let registry = Registry::new();
         let metrics = MediaMetrics::register(&registry).map_err(|e| setup(&e))?;
+        let recordings = match &config.files {
+            Some(files) => {
+                let store = meridian_files::Store::open(files).map_err(|e| setup(&e))?;
+                let scratch = config
+                    .recording_dir
+                    .clone()
+                    .unwrap_or_else(std::env::temp_dir);
+                std::fs::create_dir_all(&scratch)
+                    .map_err(|e| setup(&format!("recording_dir {}: {e}", scratch.display())))?;
+                Some(Arc::new(Recordings::new(
+                    store,
+                    client,
+                    scratch,
+                    metrics.clone(),
+                )))
+            }
+            None => None,
+        };
+        let recording = recordings.is_some();
         let (commands, commands_rx) = mpsc::channel(COMMAND_QUEUE);
         let (stop, stop_rx) = watch::channel(false);
         let signalling = Arc::new(Signalling {
@@ -114,8 +136,15 @@ impl MediaServer {
             let _ = rx.wait_for(|stop| *stop).await;
         };
         let tasks = vec![
-            tokio::spawn(Sfu::new(socket, advertised, metrics).run(commands_rx, stop_rx.clone())),
-            tokio::spawn(members::watch(members, commands, stop_rx.clone())),
+            tokio::spawn(
+                Sfu::new(socket, advertised, metrics, recordings).run(commands_rx, stop_rx.clone()),
+            ),
+            tokio::spawn(members::watch(
+                members,
+                commands,
+                recording,
+                stop_rx.clone(),
+            )),
             tokio::spawn({
                 let stop = wait(stop_rx.clone());
                 async move {

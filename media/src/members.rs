@@ -2,7 +2,8 @@
 //! connects with), and the area's cluster says whether that user is a member of the room
 //! and in which role (RTC-04). Nothing about rooms is kept here: every transport's member
 //! is looked up again every [`CHECK_EVERY`], so a member who left, was kicked or stepped
-//! down to the audience loses its transports within a second.
+//! down to the audience loses its transports within a second. The same watch reads which
+//! rooms are being recorded (RTC-07) for the forwarding task.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use meridian_proto::codes;
 use meridian_proto::rtc::RoomInfo;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::recording::Orders;
 use crate::sfu::{Command, Member, Open, Side};
 
 /// How often open transports are checked against their rooms.
@@ -145,10 +147,12 @@ impl Members {
 }
 
 /// Checks every open transport against its room every [`CHECK_EVERY`] and evicts those
-/// whose member left or lost the role, until `stop`.
+/// whose member left or lost the role, until `stop`; with `recording`, also tells the
+/// forwarding task which rooms are recorded while anyone publishes.
 pub(crate) async fn watch(
     members: Arc<Members>,
     commands: mpsc::Sender<Command>,
+    recording: bool,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(CHECK_EVERY);
@@ -165,6 +169,18 @@ pub(crate) async fn watch(
         let Ok(transports) = answer.await else {
             return;
         };
+        let publishing = transports.iter().any(|(_, _, side)| *side == Side::Publish);
+        if recording && publishing {
+            match Orders::read(&members.client).await {
+                Ok(orders) => {
+                    if commands.send(Command::Record { orders }).await.is_err() {
+                        return;
+                    }
+                }
+                // Recording goes on as ordered before until the cluster answers again.
+                Err(e) => tracing::debug!(error = %e, "recording orders unread"),
+            }
+        }
         let mut rooms: BTreeMap<(String, String), Vec<Open>> = BTreeMap::new();
         for (id, member, side) in transports {
             let room = (member.app_key.clone(), member.room_id.clone());

@@ -1,6 +1,6 @@
 use meridian_telemetry::label_set;
 use meridian_telemetry::labels::{CounterFamily, GaugeFamily};
-use prometheus::{IntCounter, Registry};
+use prometheus::{IntCounter, IntGauge, Registry};
 
 label_set! {
     /// Which way a transport carries media: `publish` (WHIP) or `subscribe` (WHEP).
@@ -25,6 +25,10 @@ pub(crate) struct MediaMetrics {
     pub keyframe_requests: IntCounter,
     pub evictions: IntCounter,
     pub requests: CounterFamily<Answer>,
+    pub recordings: IntGauge,
+    pub recordings_stored: IntCounter,
+    pub recording_failures: IntCounter,
+    pub recording_dropped_frames: IntCounter,
 }
 
 impl MediaMetrics {
@@ -62,6 +66,26 @@ impl MediaMetrics {
                 registry,
                 "meridian_media_requests_total",
                 "WHIP/WHEP requests by endpoint and HTTP status",
+            )?,
+            recordings: {
+                let gauge = IntGauge::new(
+                    "meridian_media_recordings",
+                    "Streams being recorded to files now (RTC-07)",
+                )?;
+                registry.register(Box::new(gauge.clone()))?;
+                gauge
+            },
+            recordings_stored: counter(
+                "meridian_media_recordings_stored_total",
+                "Recorded files stored among their apps' files and reported",
+            )?,
+            recording_failures: counter(
+                "meridian_media_recording_failures_total",
+                "Recordings lost: the file could not be written, stored or reported",
+            )?,
+            recording_dropped_frames: counter(
+                "meridian_media_recording_dropped_frames_total",
+                "Frames left out of recordings because the file writer fell behind",
             )?,
         })
     }

@@ -111,12 +111,31 @@ pub fn render(event: &HookEvent) -> Option<Rendered> {
             .to_string(),
         },
         HookEvent::Push(_) => return None,
+        HookEvent::Recording(ready) => {
+            let stream = &ready.stream;
+            Rendered {
+                content_type: "application/json",
+                body: json!({
+                    "event": "recordingReady",
+                    "roomId": stream.room_id,
+                    "sessionId": stream.session_id,
+                    "userId": stream.user_id,
+                    "streamId": stream.stream_id,
+                    "fileId": stream.file_id,
+                    "size": stream.size,
+                    "startedAt": stream.started_ms,
+                    "durationMs": stream.duration_ms,
+                    "tracks": stream.tracks,
+                })
+                .to_string(),
+            }
+        }
     })
 }
 
 /// Where a job goes under the app's current settings; `None`: nowhere now (the job waits
 /// and, if that lasts, becomes a dead letter).
-pub(super) fn destination<'a>(settings: &'a AppSettings, event: &HookEvent) -> Option<&'a str> {
+pub(super) fn destination<'a>(settings: &'a AppSettings, event: &'a HookEvent) -> Option<&'a str> {
     let callbacks = &settings.callbacks;
     match event {
         HookEvent::Message(m) if callbacks.routes(m.conversation.kind) => {
@@ -126,6 +145,8 @@ pub(super) fn destination<'a>(settings: &'a AppSettings, event: &HookEvent) -> O
         HookEvent::Status(_) => callbacks.online_status_url.as_deref(),
         HookEvent::Chatroom(_) => callbacks.chatroom_state_url.as_deref(),
         HookEvent::Push(_) => None,
+        // The recording order named its own URL.
+        HookEvent::Recording(ready) => Some(&ready.callback_url),
     }
 }
 

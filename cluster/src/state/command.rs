@@ -150,13 +150,14 @@ commands! {
     SetPushStyle(super::push_style::SetPushStyle) => done,
     RecordUsage(super::usage::RecordUsage) => done,
     OutboxSettled(super::outbox::OutboxSettled) => done,
+    ChangeRecording(super::rtc::ChangeRecording) => done,
 }
 
 /// The command level of this build (LIFE-05): it knows every command up to it. A
 /// rolling upgrade runs nodes of two builds side by side, and a node cannot apply a
 /// command its build does not know, so the leader proposes a command only once every
 /// voter knows its level (`crate::upgrade_gate`).
-pub const COMMAND_LEVEL: u32 = 2;
+pub const COMMAND_LEVEL: u32 = 3;
 /// The level of builds that did not report theirs (before rolling upgrades were gated).
 pub const LEGACY_COMMAND_LEVEL: u32 = 1;
 
@@ -166,6 +167,7 @@ impl Command {
     pub fn level(&self) -> u32 {
         match self {
             Command::RecordUsage(_) | Command::OutboxSettled(_) => 2,
+            Command::ChangeRecording(_) => 3,
             Command::All(commands) => commands.iter().map(Command::level).max().unwrap_or(1),
             _ => LEGACY_COMMAND_LEVEL,
         }

@@ -59,6 +59,8 @@ pub enum HookEvent {
     Chatroom(RoomChange),
     /// PUSH-01: a notification for an offline device.
     Push(PushJob),
+    /// RTC-07: a recorded stream is stored, told to the URL its recording order gave.
+    Recording(super::rtc::RecordingReady),
 }
 
 impl HookEvent {
@@ -69,6 +71,7 @@ impl HookEvent {
             HookEvent::Status(_) => "online_status",
             HookEvent::Chatroom(_) => "chatroom_state",
             HookEvent::Push(_) => "push",
+            HookEvent::Recording(_) => "rtc_recording",
         }
     }
 }
@@ -132,7 +135,7 @@ fn change_waiting(state: &mut Overlay<'_>, delta: i64) -> Result<(), CommandErro
     Ok(())
 }
 
-fn enqueue(
+pub(in crate::state) fn enqueue(
     ctx: ApplyContext,
     state: &mut Overlay<'_>,
     app_key: &str,

@@ -265,6 +265,13 @@ pub enum Query {
     },
     /// The area's messages by conversation type (metrics).
     MessageTotals,
+    /// Every room of the area being recorded (RTC-07; the media servers ask).
+    RtcRecordings,
+    /// What recording stored in a room and is still kept.
+    RtcRecorded {
+        app_key: String,
+        room_id: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -328,6 +335,8 @@ pub enum QueryOutput {
     Usage(super::usage::UsageReport),
     Storage(Vec<super::usage::StoredFamily>),
     MessageTotals(Vec<(String, u64)>),
+    RtcRecordings(Vec<super::rtc::RecordingOrder>),
+    RtcRecorded(Vec<super::rtc::RecordedStream>),
 }
 
 /// Answers a query from committed state.
@@ -531,5 +540,9 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
             super::usage::storage(state, app_key).map(QueryOutput::Storage)
         }
         Query::MessageTotals => super::usage::message_totals(state).map(QueryOutput::MessageTotals),
+        Query::RtcRecordings => super::rtc::recording_orders(state).map(QueryOutput::RtcRecordings),
+        Query::RtcRecorded { app_key, room_id } => {
+            super::rtc::recorded_streams(state, app_key, room_id).map(QueryOutput::RtcRecorded)
+        }
     }
 }

@@ -52,7 +52,7 @@ impl GrantClaims {
 
 /// The original file or its resized preview.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Variant {
+pub(crate) enum Variant {
     Original,
     Preview,
 }
@@ -73,7 +73,7 @@ fn signed_text(app_key: &str, file_id: &str, variant: Variant, expires_ms: u64) 
     )
 }
 
-pub(super) fn download_link(
+pub(crate) fn download_link(
     base_url: &str,
     app_secret: &str,
     app_key: &str,

@@ -19,6 +19,7 @@ mod links;
 mod sweep;
 mod upload;
 
+pub(crate) use links::{download_link, Variant};
 pub(crate) use sweep::Sweeper;
 
 use std::collections::BTreeMap;

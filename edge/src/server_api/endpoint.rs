@@ -198,6 +198,9 @@ pub(super) enum Endpoint {
     RtcRoomQuery,
     RtcUserKick,
     RtcCallQuery,
+    RtcRecordStart,
+    RtcRecordStop,
+    RtcRecordQuery,
 }
 
 /// The budget of broadcasts and pushes to all (SYS-04).
@@ -399,6 +402,9 @@ impl Endpoint {
             "/rtc/room/query.json" => Endpoint::RtcRoomQuery,
             "/rtc/user/kick.json" => Endpoint::RtcUserKick,
             "/rtc/call/query.json" => Endpoint::RtcCallQuery,
+            "/rtc/record/start.json" => Endpoint::RtcRecordStart,
+            "/rtc/record/stop.json" => Endpoint::RtcRecordStop,
+            "/rtc/record/query.json" => Endpoint::RtcRecordQuery,
             _ => return None,
         })
     }
@@ -421,6 +427,9 @@ impl Endpoint {
                 | Endpoint::RtcRoomQuery
                 | Endpoint::RtcUserKick
                 | Endpoint::RtcCallQuery
+                | Endpoint::RtcRecordStart
+                | Endpoint::RtcRecordStop
+                | Endpoint::RtcRecordQuery
         )
     }
 

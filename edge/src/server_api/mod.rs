@@ -498,6 +498,9 @@ impl ServerApi {
             Endpoint::RtcRoomQuery => rtc::room_query(&call).await,
             Endpoint::RtcUserKick => rtc::user_kick(&call).await,
             Endpoint::RtcCallQuery => rtc::call_query(&call).await,
+            Endpoint::RtcRecordStart => rtc::record_start(&call).await,
+            Endpoint::RtcRecordStop => rtc::record_stop(&call).await,
+            Endpoint::RtcRecordQuery => rtc::record_query(&call).await,
         }
     }
 }

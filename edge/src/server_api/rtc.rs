@@ -1,8 +1,10 @@
 //! `/rtc/*`: the app server's view of audio/video rooms (RTC-01): a room's members and
-//! their resources, and removing a member; and of calls (RTC-10): a call's record. JSON
-//! bodies, as the commercial RTC server API.
+//! their resources, and removing a member; of recording (RTC-07): start, stop, and the
+//! streams recorded; and of calls (RTC-10): a call's record. JSON bodies, as the
+//! commercial RTC server API.
 
 use meridian_access::error::unexpected;
+use meridian_cluster::state::rtc::{ChangeRecording, RecordingChange};
 use meridian_cluster::state::{
     ChangeRtcRoom, Command, CommandError, Query, QueryOutput, RtcChange,
 };
@@ -12,6 +14,7 @@ use serde_json::{json, Value};
 
 use super::messages::json_str;
 use super::{fields, Call, Fields};
+use crate::files::{download_link, Variant};
 
 /// The commercial service's media types: 0 audio, 1 video (screen and custom streams are
 /// video-like tracks).
@@ -83,6 +86,71 @@ pub(super) async fn user_kick(call: &Call) -> Fields {
     });
     call.write(kick).await?;
     Ok(serde_json::Map::new())
+}
+
+// covers: RTC-07
+/// `/rtc/record/start.json` (Meridian's): records every stream published in the room
+/// from now until stopped or the room ends, each to a WebM file among the app's files;
+/// `callbackUrl`, when given, is told of each file when it is stored.
+pub(super) async fn record_start(call: &Call) -> Fields {
+    let body = call.json()?;
+    let callback_url = match body.get("callbackUrl") {
+        None | Some(Value::Null) => None,
+        Some(_) => Some(json_str(body, "callbackUrl")?.to_string()),
+    };
+    record(call, RecordingChange::Start { callback_url }).await
+}
+
+// covers: RTC-07
+/// `/rtc/record/stop.json` (Meridian's): streams being recorded are finished and stored.
+pub(super) async fn record_stop(call: &Call) -> Fields {
+    record(call, RecordingChange::Stop).await
+}
+
+async fn record(call: &Call, change: RecordingChange) -> Fields {
+    let command = Command::ChangeRecording(ChangeRecording {
+        app_key: call.app_key(),
+        room_id: json_str(call.json()?, "roomId")?.to_string(),
+        change,
+    });
+    call.write(command).await?;
+    Ok(serde_json::Map::new())
+}
+
+// covers: RTC-07
+/// `/rtc/record/query.json` (Meridian's): the room's recorded streams still kept, each
+/// with a signed link to its WebM file valid as long as the file.
+pub(super) async fn record_query(call: &Call) -> Fields {
+    let room_id = json_str(call.json()?, "roomId")?.to_string();
+    let query = Query::RtcRecorded {
+        app_key: call.app_key(),
+        room_id: room_id.clone(),
+    };
+    let streams = match call.cluster.read(query).await? {
+        QueryOutput::RtcRecorded(streams) => streams,
+        other => return Err(unexpected(other)),
+    };
+    let app_key = call.app_key();
+    let recordings: Vec<Value> = streams
+        .iter()
+        .map(|s| {
+            let url = download_link(
+                &call.base_url,
+                call.app.secret(),
+                &app_key,
+                &s.file_id,
+                Variant::Original,
+                s.expires_ms,
+            );
+            json!({ "userId": s.user_id, "streamId": s.stream_id, "sessionId": s.session_id,
+                    "fileId": s.file_id, "size": s.size, "startedAt": s.started_ms,
+                    "durationMs": s.duration_ms, "tracks": s.tracks, "url": url,
+                    "expiresAt": s.expires_ms })
+        })
+        .collect();
+    Ok(fields(
+        json!({ "roomId": room_id, "recordings": recordings }),
+    ))
 }
 
 // covers: RTC-10

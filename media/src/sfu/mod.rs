@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use str0m::change::{SdpAnswer, SdpOffer};
@@ -15,6 +16,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::metrics::{Kind, MediaMetrics, Way};
+use crate::recording::{Orders, Recordings};
 
 mod transport;
 
@@ -77,6 +79,8 @@ pub(crate) enum Command {
     List { reply: oneshot::Sender<Vec<Open>> },
     /// Ends these transports (their members left the room or lost the role).
     Evict { ids: Vec<u64> },
+    /// The rooms the area records now (RTC-07).
+    Record { orders: Orders },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -99,6 +103,9 @@ pub(crate) struct Sfu {
     /// every transport in turn.
     sources: HashMap<SocketAddr, u64>,
     metrics: MediaMetrics,
+    /// Where recordings go; `None` when this server has no file store.
+    recordings: Option<Arc<Recordings>>,
+    orders: Orders,
 }
 
 fn now() -> Instant {
@@ -106,7 +113,12 @@ fn now() -> Instant {
 }
 
 impl Sfu {
-    pub(crate) fn new(socket: UdpSocket, advertised: SocketAddr, metrics: MediaMetrics) -> Self {
+    pub(crate) fn new(
+        socket: UdpSocket,
+        advertised: SocketAddr,
+        metrics: MediaMetrics,
+        recordings: Option<Arc<Recordings>>,
+    ) -> Self {
         Self {
             socket,
             advertised,
@@ -115,6 +127,8 @@ impl Sfu {
             streams: HashMap::new(),
             sources: HashMap::new(),
             metrics,
+            recordings,
+            orders: Orders::new(),
         }
     }
 
@@ -254,6 +268,15 @@ impl Sfu {
                     }
                 }
             }
+            Command::Record { orders } => {
+                self.orders = orders;
+                // Streams of rooms no longer recorded end their files (to be stored).
+                for t in self.transports.values_mut() {
+                    if !self.orders.covers(&t.member) {
+                        t.recorder = None;
+                    }
+                }
+            }
         }
     }
 
@@ -328,6 +351,7 @@ impl Sfu {
     }
 
     fn forward(&mut self, publisher: u64, data: &MediaData) {
+        self.record(publisher, data);
         let default_layer = self
             .transports
             .get(&publisher)
@@ -380,6 +404,34 @@ impl Sfu {
                     subscriber.rtc.disconnect();
                 }
             }
+        }
+    }
+
+    /// Writes a publisher's frame to its recording when its room is recorded, starting
+    /// one at its first frame there.
+    fn record(&mut self, publisher: u64, data: &MediaData) {
+        let (Some(recordings), Some(t)) = (&self.recordings, self.transports.get_mut(&publisher))
+        else {
+            return;
+        };
+        let mut started = false;
+        if t.recorder.is_none() {
+            let Some(order) = self.orders.of(&t.member) else {
+                return;
+            };
+            let has_video = t.mids.iter().any(|(_, kind)| *kind == MediaKind::Video);
+            t.recorder = Some(recordings.start(&t.member, &t.stream_id, has_video, order));
+            started = true;
+        }
+        // Of a simulcast stream, the biggest layer (the first its publisher lists).
+        if data.rid.is_none() || data.rid == t.layers.first().copied() {
+            if let Some(recorder) = &t.recorder {
+                recorder.push(data);
+            }
+        }
+        // The file starts at a keyframe.
+        if started {
+            self.request_keyframe(publisher, KeyframeRequestKind::Pli, None, None);
         }
     }
 

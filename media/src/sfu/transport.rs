@@ -9,6 +9,7 @@ use str0m::{Event, IceConnectionState, Output, Rtc};
 use tokio::net::UdpSocket;
 
 use super::{Member, Side};
+use crate::recording::Recorder;
 
 pub(super) struct Transport {
     pub(super) member: Member,
@@ -27,6 +28,8 @@ pub(super) struct Transport {
     pub(super) layers: Vec<Rid>,
     /// When a publisher was last asked for a keyframe of each layer.
     pub(super) keyframe_requests: HashMap<Option<Rid>, Instant>,
+    /// A publisher's stream being recorded (RTC-07).
+    pub(super) recorder: Option<Recorder>,
 }
 
 /// What polling one transport asks of the others.
@@ -53,6 +56,7 @@ impl Transport {
             publisher: None,
             layers: Vec::new(),
             keyframe_requests: HashMap::new(),
+            recorder: None,
         }
     }
 

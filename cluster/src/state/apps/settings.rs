@@ -249,7 +249,7 @@ impl ModerationRule {
 
 /// A callback URL: http(s), a host, no fragment (the signature goes into the query),
 /// something an HTTP client can send.
-fn validate_url(field: &str, url: &str) -> Result<(), CommandError> {
+pub(in crate::state) fn validate_url(field: &str, url: &str) -> Result<(), CommandError> {
     let parsed = url.parse::<http::Uri>().ok();
     let valid = url.len() <= MAX_URL_CHARS
         && !url.contains('#')

@@ -140,6 +140,8 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("rtc::MEMBER", rtc::MEMBER, Kind::Family),
     ("rtc::USER_ROOM", rtc::USER_ROOM, Kind::Family),
     ("rtc::ABSENT", rtc::ABSENT, Kind::Family),
+    ("rtc::RECORDING", rtc::RECORDING, Kind::Family),
+    ("rtc::RECORDED", rtc::RECORDED, Kind::Family),
     ("calls::CALL", calls::CALL, Kind::Family),
     ("calls::USER_CALL", calls::USER_CALL, Kind::Family),
     ("calls::RINGING", calls::RINGING, Kind::Family),

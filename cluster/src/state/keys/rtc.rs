@@ -1,5 +1,5 @@
 //! Keys of audio/video rooms: rooms, their members, the room each user is in, and the
-//! members whose session is gone (with when they are dropped).
+//! members whose session is gone (with when they are dropped), and recording.
 
 use super::{scoped, under};
 
@@ -8,7 +8,7 @@ pub(crate) const MEMBER: &[u8] = b"rtcmember/";
 pub(crate) const USER_ROOM: &[u8] = b"rtcuser/";
 /// Members whose session is gone, scanned area-wide by the leader's sweep.
 pub(crate) const ABSENT: &[u8] = b"rtcabsent/";
-pub(crate) const PER_APP: [&[u8]; 4] = [ROOM, MEMBER, USER_ROOM, ABSENT];
+pub(crate) const PER_APP: [&[u8]; 6] = [ROOM, MEMBER, USER_ROOM, ABSENT, RECORDING, RECORDED];
 
 /// `rtcroom/{appKey}/{roomId}`
 pub(crate) fn room(app_key: &str, room_id: &str) -> Vec<u8> {
@@ -33,4 +33,24 @@ pub(crate) fn user_room(app_key: &str, user_id: &str) -> Vec<u8> {
 /// `rtcabsent/{appKey}/{roomId}/{userId}`
 pub(crate) fn absent(app_key: &str, room_id: &str, user_id: &str) -> Vec<u8> {
     under(scoped(ABSENT, app_key, &[room_id]), user_id)
+}
+
+/// Rooms being recorded, scanned area-wide by the media servers (RTC-07).
+pub(crate) const RECORDING: &[u8] = b"rtcrec/";
+/// What recording stored, per room.
+pub(crate) const RECORDED: &[u8] = b"rtcrecorded/";
+
+/// `rtcrec/{appKey}/{roomId}`
+pub(crate) fn recording(app_key: &str, room_id: &str) -> Vec<u8> {
+    under(scoped(RECORDING, app_key, &[]), room_id)
+}
+
+/// `rtcrecorded/{appKey}/{roomId}/`
+pub(crate) fn recorded_streams(app_key: &str, room_id: &str) -> Vec<u8> {
+    scoped(RECORDED, app_key, &[room_id])
+}
+
+/// `rtcrecorded/{appKey}/{roomId}/{fileId}`
+pub(crate) fn recorded(app_key: &str, room_id: &str, file_id: &str) -> Vec<u8> {
+    under(recorded_streams(app_key, room_id), file_id)
 }

@@ -21,8 +21,13 @@ use super::{apps, presence};
 
 mod media;
 mod pk;
+mod recording;
 
 pub use media::{MAX_AUDIO_HOSTS, MAX_RESOURCES, MAX_VIDEO_HOSTS};
+pub use recording::{
+    orders as recording_orders, streams as recorded_streams, ChangeRecording, RecordedStream,
+    RecordingChange, RecordingOrder, RecordingReady, StoredStream,
+};
 
 /// How long a member whose session is gone keeps its place unless its edge says
 /// otherwise (a call survives a reconnect).
@@ -472,6 +477,7 @@ impl<'a> RoomAt<'a> {
         self.notify_also(state, notice, told)?;
         if self.members(state)?.is_empty() {
             state.delete(keys::room(self.app_key, self.room_id));
+            recording::room_ended(state, self.app_key, self.room_id);
             self.room = None;
         }
         Ok(())

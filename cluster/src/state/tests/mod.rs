@@ -17,6 +17,7 @@ mod messages;
 mod outbox;
 mod presence;
 mod push;
+mod recording;
 mod retention;
 mod rtc;
 mod ultragroups;

@@ -8,9 +8,9 @@ use meridian_proto::rtc::{
 use super::*;
 use crate::state::rtc::{MAX_AUDIO_HOSTS, MAX_VIDEO_HOSTS};
 
-const APP: &str = "prodkey001";
+pub(super) const APP: &str = "prodkey001";
 
-fn at(tree: &sled::Tree, now_ms: u64, command: Command) -> Result<Output, CommandError> {
+pub(super) fn at(tree: &sled::Tree, now_ms: u64, command: Command) -> Result<Output, CommandError> {
     let mut overlay = Overlay::new(tree);
     let ctx = ApplyContext {
         area: AreaCode::Sg,
@@ -30,7 +30,7 @@ fn change_in(app: &str, room: &str, user: &str, change: RtcChange) -> Command {
     })
 }
 
-fn rtc(
+pub(super) fn rtc(
     tree: &sled::Tree,
     room: &str,
     user: &str,
@@ -39,7 +39,7 @@ fn rtc(
     at(tree, 1_000, change_in(APP, room, user, change))
 }
 
-fn join(kind: RoomKind, role: Role, session: u64) -> RtcChange {
+pub(super) fn join(kind: RoomKind, role: Role, session: u64) -> RtcChange {
     RtcChange::Join {
         kind,
         role,
@@ -72,7 +72,7 @@ fn publish(resources: Vec<Resource>) -> RtcChange {
     }
 }
 
-fn app_tree() -> (tempfile::TempDir, sled::Tree) {
+pub(super) fn app_tree() -> (tempfile::TempDir, sled::Tree) {
     let (dir, tree) = tree();
     // The sessions here are on edge 7, alive until 31 s.
     let alive = envelope(Command::EdgeAlive(EdgeAlive { edge_id: 7 }));

@@ -9,6 +9,7 @@ use meridian_regions::AreaCode;
 use crate::raft::wire::to_bytes;
 use crate::state::push::{Notice, NoticeAudience};
 use crate::state::push_style::{PushStyle, SetPushStyle};
+use crate::state::rtc::{ChangeRecording, RecordingChange};
 use crate::state::user_extras::quiet_hours::QuietHours;
 use crate::state::*;
 use crate::state::{
@@ -976,6 +977,16 @@ fn samples() -> Vec<(&'static str, Command)> {
                 jobs: vec![(7, Settlement::Delivered), (9, Settlement::TokenGone)],
             }),
         ),
+        (
+            "ChangeRecording",
+            Command::ChangeRecording(ChangeRecording {
+                app_key: APP.into(),
+                room_id: "r1".into(),
+                change: RecordingChange::Start {
+                    callback_url: Some("http://h/".into()),
+                },
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1194,6 +1205,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("SetPushStyle", "60086170706b65793031010864696e672e63616601fc60350100fbe00101"),
         ("RecordUsage", "61086170706b6579303101fd802110d08b01000001162f757365722f676574546f6b656e2e6a736f6e206f6b03"),
         ("OutboxSettled", "620207000903"),
+        ("ChangeRecording", "63086170706b65793031027231000109687474703a2f2f682f"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1385,6 +1397,7 @@ fn variant(command: &Command) -> &'static str {
         Command::SetPushStyle(_) => "SetPushStyle",
         Command::RecordUsage(_) => "RecordUsage",
         Command::OutboxSettled(_) => "OutboxSettled",
+        Command::ChangeRecording(_) => "ChangeRecording",
     }
 }
 
