@@ -113,7 +113,7 @@ mod tests {
         assert_eq!(gate.area_level(), LEGACY_COMMAND_LEVEL, "until polled");
         assert_eq!(gate.refusal(&old), None);
         let refused = Some(CommandError::Upgrading {
-            needed: COMMAND_LEVEL,
+            needed: new.level(),
             area: LEGACY_COMMAND_LEVEL,
         });
         assert_eq!(gate.refusal(&new), refused);
