@@ -29,6 +29,7 @@ const REJECT: u64 = 2;
 const HANG_UP: u64 = 3;
 const BUSY: u64 = 4;
 const NO_RESPONSE: u64 = 5;
+const NETWORK: u64 = 7;
 
 async fn deployment(extra: &[&str]) -> DevDeployment {
     // Signals come faster than chat messages: the per-session send budget is raised.
@@ -318,6 +319,48 @@ async fn a_group_call_goes_on_while_two_are_in_it_and_takes_mid_call_invites() {
         .await
         .unwrap();
     assert_eq!(record(&api, "g1").await, done);
+}
+
+// covers: RTC-03
+#[tokio::test]
+async fn a_party_gone_past_the_reconnect_grace_is_hung_up_for_and_one_back_in_time_stays() {
+    let dev = deployment(&["--rtc-reconnect-ms", "1000"]).await;
+    let api = Api::new(&dev, "SG", "prod");
+    let ws = dev.ws("SG");
+    let mut alice = Phone::connect(&ws, &api, "alice").await;
+    let mut bob = Phone::connect(&ws, &api, "bob").await;
+    alice
+        .signal(PRIVATE, "bob", INVITE, invite("v1", 1, &["bob"]))
+        .await
+        .unwrap();
+    bob.expect(INVITE, "alice").await;
+    bob.signal(PRIVATE, "alice", ACCEPT, call_id("v1"))
+        .await
+        .unwrap();
+    alice.expect(ACCEPT, "bob").await;
+
+    // Bob's connection drops and comes straight back: the call goes on.
+    drop(bob);
+    wait_offline(&api, "bob").await;
+    let bob = Phone::connect(&ws, &api, "bob").await;
+    assert_eq!(record(&api, "v1").await["endTime"], Value::Null);
+
+    // Then it drops for good: past the grace the server hangs up for bob ("network"),
+    // and bob is not left busy.
+    drop(bob);
+    assert_eq!(alice.expect(HANGUP, "bob").await["reason"], NETWORK);
+    let ended = record(&api, "v1").await;
+    assert_eq!(
+        (&ended["endReason"], &ended["endedBy"]),
+        (&json!("network"), &json!("bob")),
+        "{ended}"
+    );
+    alice
+        .signal(PRIVATE, "bob", INVITE, invite("v2", 1, &["bob"]))
+        .await
+        .unwrap();
+    let next = record(&api, "v2").await;
+    assert_eq!(next["endReason"], Value::Null, "bob was left busy: {next}");
 }
 
 // covers: RTC-03, RTC-10

@@ -41,6 +41,7 @@ pub(crate) async fn start_bench_area(
                 storage: StorageTuning::default(),
                 retention_day_ms: meridian_cluster::state::DAY_MS,
                 call_answer_timeout_ms: meridian_cluster::state::ANSWER_TIMEOUT_MS,
+                call_reconnect_ms: meridian_cluster::state::rtc::RECONNECT_TIMEOUT_MS,
                 command_level: None,
             })
             .await?,

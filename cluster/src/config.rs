@@ -49,6 +49,11 @@ pub struct NodeConfig {
     /// same.
     #[serde(default = "call_answer_timeout_ms")]
     pub call_answer_timeout_ms: u64,
+    /// How long a party of an answered call may be without any session before the
+    /// server hangs up for it with reason "network" (RTC-03); as the edges'
+    /// `rtc_reconnect_ms`. Only the leader's sweep reads it.
+    #[serde(default = "call_reconnect_ms")]
+    pub call_reconnect_ms: u64,
     /// The command level this node reports, when lower than its build's: rehearses a
     /// rolling upgrade (LIFE-05) with a node standing in for the older build. Left out:
     /// the build's own.
@@ -62,6 +67,10 @@ fn real_day_ms() -> u64 {
 
 fn call_answer_timeout_ms() -> u64 {
     crate::state::ANSWER_TIMEOUT_MS
+}
+
+fn call_reconnect_ms() -> u64 {
+    crate::state::rtc::RECONNECT_TIMEOUT_MS
 }
 
 /// How long sending and installing one snapshot may take.
@@ -197,6 +206,12 @@ impl NodeConfig {
         if !(100..=3_600_000).contains(&self.call_answer_timeout_ms) {
             return Err(bad(
                 "call_answer_timeout_ms",
+                "must be between 100 and 3600000 (an hour)",
+            ));
+        }
+        if !(100..=3_600_000).contains(&self.call_reconnect_ms) {
+            return Err(bad(
+                "call_reconnect_ms",
                 "must be between 100 and 3600000 (an hour)",
             ));
         }

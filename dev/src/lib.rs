@@ -250,6 +250,8 @@ impl Deployment {
                     },
                     retention_day_ms: options.retention_day_ms,
                     call_answer_timeout_ms: options.call_answer_timeout_ms,
+                    // A call outlives a reconnect as a room membership does.
+                    call_reconnect_ms: options.sessions.rtc_reconnect_ms,
                     command_level: None,
                 };
                 nodes.push(

@@ -218,6 +218,10 @@ impl ClusterNode {
             core.clone(),
             stopped(stop_rx.clone()),
         )));
+        tasks.push(tokio::spawn(sweeps::vanished_call_parties(
+            core.clone(),
+            stopped(stop_rx.clone()),
+        )));
         tasks.push(tokio::spawn(sweeps::expired_history(
             core.clone(),
             stopped(stop_rx.clone()),

@@ -92,6 +92,25 @@ pub(super) async fn unanswered_calls(core: Arc<NodeCore>, stop: impl Future<Outp
     .await
 }
 
+/// On the leader, hangs up for answered parties whose sessions stayed gone past the
+/// reconnect grace (RTC-03, "network"); it proposes only when something is due.
+pub(super) async fn vanished_call_parties(core: Arc<NodeCore>, stop: impl Future<Output = ()>) {
+    let grace_ms = core.config.call_reconnect_ms;
+    every(
+        core,
+        RTC_SWEEP_EVERY,
+        stop,
+        move |local, _| match state::vanished_parties_due(local, meridian_clock::now_ms(), grace_ms)
+        {
+            Ok(true) => vec![Command::EndVanishedParties(state::EndVanishedParties {
+                grace_ms,
+            })],
+            _ => Vec::new(),
+        },
+    )
+    .await
+}
+
 /// How often the leader looks for history past its retention.
 const RETENTION_SWEEP_EVERY: Duration = Duration::from_secs(2);
 /// Conversations and inbox entries looked at per sweep, over all apps: a large area is

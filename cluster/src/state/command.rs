@@ -151,6 +151,7 @@ commands! {
     RecordUsage(super::usage::RecordUsage) => done,
     OutboxSettled(super::outbox::OutboxSettled) => done,
     ChangeRecording(super::rtc::ChangeRecording) => done,
+    EndVanishedParties(super::cross_domain::calls::EndVanishedParties) => done,
 }
 
 /// The command level of this build (LIFE-05): it knows every command up to it. A
@@ -167,7 +168,7 @@ impl Command {
     pub fn level(&self) -> u32 {
         match self {
             Command::RecordUsage(_) | Command::OutboxSettled(_) => 2,
-            Command::ChangeRecording(_) => 3,
+            Command::ChangeRecording(_) | Command::EndVanishedParties(_) => 3,
             Command::All(commands) => commands.iter().map(Command::level).max().unwrap_or(1),
             _ => LEGACY_COMMAND_LEVEL,
         }

@@ -1,5 +1,6 @@
 //! Keys of call records (RTC-03, RTC-10): each call by its id, the call each user is in
-//! while it lasts, and the callees still to answer (with when they were invited).
+//! while it lasts, the callees still to answer (with when they were invited), and the
+//! parties whose sessions are gone.
 
 use super::{scoped, under};
 
@@ -10,7 +11,7 @@ pub(crate) const USER_CALL: &[u8] = b"calluser/";
 pub(crate) const RINGING: &[u8] = b"callring/";
 /// Ended calls by outcome, area-wide (`callcount/{outcome}`): the metrics' counters.
 pub(crate) const OUTCOMES: &[u8] = b"callcount/";
-pub(crate) const PER_APP: [&[u8]; 3] = [CALL, USER_CALL, RINGING];
+pub(crate) const PER_APP: [&[u8]; 4] = [CALL, USER_CALL, RINGING, GONE];
 
 /// `call/{appKey}/{callId}`
 pub(crate) fn call(app_key: &str, call_id: &str) -> Vec<u8> {
@@ -30,4 +31,13 @@ pub(crate) fn ringing(app_key: &str, call_id: &str, user_id: &str) -> Vec<u8> {
 /// `callcount/{outcome}`
 pub(crate) fn outcome(outcome: &str) -> Vec<u8> {
     [OUTCOMES, outcome.as_bytes()].concat()
+}
+
+/// Parties of answered calls whose every session is gone, with since when: the leader's
+/// sweep hangs up for them once that lasts (RTC-03, "network").
+pub(crate) const GONE: &[u8] = b"callgone/";
+
+/// `callgone/{appKey}/{callId}/{userId}`
+pub(crate) fn gone(app_key: &str, call_id: &str, user_id: &str) -> Vec<u8> {
+    under(scoped(GONE, app_key, &[call_id]), user_id)
 }

@@ -144,6 +144,7 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("rtc::RECORDED", rtc::RECORDED, Kind::Family),
     ("calls::CALL", calls::CALL, Kind::Family),
     ("calls::USER_CALL", calls::USER_CALL, Kind::Family),
+    ("calls::GONE", calls::GONE, Kind::Family),
     ("calls::RINGING", calls::RINGING, Kind::Family),
     ("calls::OUTCOMES", calls::OUTCOMES, Kind::Family),
     ("ultragroups::GROUP", ultragroups::GROUP, Kind::Family),

@@ -987,6 +987,10 @@ fn samples() -> Vec<(&'static str, Command)> {
                 },
             }),
         ),
+        (
+            "EndVanishedParties",
+            Command::EndVanishedParties(EndVanishedParties { grace_ms: 30_000 }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1206,6 +1210,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("RecordUsage", "61086170706b6579303101fd802110d08b01000001162f757365722f676574546f6b656e2e6a736f6e206f6b03"),
         ("OutboxSettled", "620207000903"),
         ("ChangeRecording", "63086170706b65793031027231000109687474703a2f2f682f"),
+        ("EndVanishedParties", "64fb3075"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1398,6 +1403,7 @@ fn variant(command: &Command) -> &'static str {
         Command::RecordUsage(_) => "RecordUsage",
         Command::OutboxSettled(_) => "OutboxSettled",
         Command::ChangeRecording(_) => "ChangeRecording",
+        Command::EndVanishedParties(_) => "EndVanishedParties",
     }
 }
 

@@ -4,7 +4,8 @@
 //! kept up to date in the same apply: who was invited by whom, who rang, answered and
 //! left, and how the call ended. The server speaks for a callee in two cases, with a
 //! hang-up from the callee that both sides receive: busy (the callee is in another call
-//! or an audio/video room) and no answer (`sweep`).
+//! or an audio/video room), no answer (`sweep`), and a party gone from the network
+//! (`vanished`).
 
 use meridian_proto::{Conversation, ConversationType};
 use serde::{Deserialize, Serialize};
@@ -18,11 +19,13 @@ use crate::state::{apps, groups, rtc};
 
 mod signals;
 mod sweep;
+mod vanished;
 mod view;
 mod wake;
 
 pub use signals::{EndReason, Media, Signal, MAX_PARTIES};
 pub use sweep::{unanswered_calls_due, EndUnansweredCalls, ANSWER_TIMEOUT_MS};
+pub use vanished::{vanished_parties_due, EndVanishedParties};
 
 /// Where one party of a call is. Variants are appended, never reordered (bincode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
