@@ -6,12 +6,13 @@
 //! audience cannot publish, a user outside the room cannot watch, and a kicked member's
 //! transport is closed within a second. In a meeting, two participants watch each other and an
 //! observer watches both; a publisher hanging up ends the watching of its stream. Of a
-//! simulcast stream, each subscriber gets the layer it picks. A non-browser client (str0m
+//! simulcast stream, each subscriber gets the layer it picks, or the one its bandwidth
+//! carries (the test limits it with Linux traffic control). A non-browser client (str0m
 //! itself) publishes over WHIP and another watches over WHEP. A room the app server has
 //! recorded yields a WebM file that ffprobe (Debian's ffmpeg) reads back.
 //! `scripts/test` installs Node.js, npm and chromium; this test runs `npm ci` in
 //! tests/media_web when its packages are missing or older than the lock file.
-// covers: RTC-05, RTC-07, RTC-08
+// covers: RTC-05, RTC-06, RTC-07, RTC-08
 
 mod common;
 
@@ -229,22 +230,39 @@ async fn decodes(
     packets: u64,
     within: Duration,
 ) -> Value {
+    stats_until(browser, page, within, "decodes enough", |stats| {
+        let decoded = stats["video"]["framesDecoded"].as_u64().unwrap_or(0);
+        let audio = stats["audio"]["packetsReceived"].as_u64().unwrap_or(0);
+        decoded > frames && frame_width(stats) > 0 && audio > packets
+    })
+    .await
+}
+
+/// Has `page` report its stats until `done` holds of them; panics after `within`.
+async fn stats_until(
+    browser: &mut Browser,
+    page: &str,
+    within: Duration,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = tokio::time::Instant::now() + within;
     loop {
         let stats = browser.ask(json!({"do": "stats", "page": page})).await;
-        let decoded = stats["video"]["framesDecoded"].as_u64().unwrap_or(0);
-        let width = stats["video"]["frameWidth"].as_u64().unwrap_or(0);
-        let audio = stats["audio"]["packetsReceived"].as_u64().unwrap_or(0);
-        if decoded > frames && width > 0 && audio > packets {
+        if done(&stats) {
             return stats;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "{page} decodes too little within {within:?}: {stats}"
+            "{page}: not {what} within {within:?}: {stats}"
         );
         // getStats is a snapshot: ask again shortly.
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+fn frame_width(stats: &Value) -> u64 {
+    stats["video"]["frameWidth"].as_u64().unwrap_or(0)
 }
 
 #[tokio::test]
@@ -474,9 +492,10 @@ async fn a_subscriber_picks_a_simulcast_layer() {
         )
         .await;
     assert_eq!(published["status"], 201, "{published}");
-    // Bob asks for the small layer; carol takes the default, the first the host lists.
+    // Bob asks for the small layer, carol for the big one.
     let whep = format!("{media}/whep/show/alice/cam");
-    for (fan, url) in [("bob", format!("{whep}?layer=small")), ("carol", whep)] {
+    for (fan, layer) in [("bob", "small"), ("carol", "big")] {
+        let url = format!("{whep}?layer={layer}");
         let answer = browser
             .ask(json!({"do": "subscribe", "page": fan, "url": url, "token": api.token(fan).await}))
             .await;
@@ -485,8 +504,139 @@ async fn a_subscriber_picks_a_simulcast_layer() {
     let small = decodes(&mut browser, "bob", 30, 30, Duration::from_secs(30)).await;
     let big = decodes(&mut browser, "carol", 30, 30, Duration::from_secs(30)).await;
     eprintln!("small: {small}\nbig: {big}");
-    let width = |stats: &Value| stats["video"]["frameWidth"].as_u64().unwrap();
-    assert!(width(&small) < width(&big), "small {small} big {big}");
+    assert!(
+        frame_width(&small) < frame_width(&big),
+        "small {small} big {big}"
+    );
+    browser.quit().await;
+}
+
+/// Limits what leaves `port` over UDP on the loopback interface (a traffic-control
+/// token bucket: Linux's htb, with `tc`), until dropped. The media server sends all its
+/// media from its one port, so this is the bandwidth towards its subscribers.
+struct Throttle;
+
+impl Throttle {
+    fn udp_from(port: u16, rate: &str) -> Self {
+        let port = port.to_string();
+        let rate_args = ["rate", rate, "ceil", rate];
+        let steps: [Vec<&str>; 4] = [
+            vec![
+                "qdisc", "add", "dev", "lo", "root", "handle", "1:", "htb", "default", "20",
+            ],
+            [
+                &[
+                    "class", "add", "dev", "lo", "parent", "1:", "classid", "1:10", "htb",
+                ][..],
+                &rate_args,
+            ]
+            .concat(),
+            vec![
+                "class", "add", "dev", "lo", "parent", "1:", "classid", "1:20", "htb", "rate",
+                "100gbit",
+            ],
+            vec![
+                "filter", "add", "dev", "lo", "parent", "1:", "protocol", "ip", "prio", "1", "u32",
+                "match", "ip", "protocol", "17", "0xff", "match", "ip", "sport", &port, "0xffff",
+                "flowid", "1:10",
+            ],
+        ];
+        let throttle = Throttle;
+        for step in steps {
+            let status = std::process::Command::new("tc")
+                .args(&step)
+                .status()
+                .expect("tc (Debian's iproute2)");
+            assert!(status.success(), "tc {step:?}: {status}");
+        }
+        throttle
+    }
+}
+
+impl Drop for Throttle {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("tc")
+            .args(["qdisc", "del", "dev", "lo", "root"])
+            .status();
+    }
+}
+
+// covers: RTC-06
+#[tokio::test]
+async fn a_subscriber_moves_between_simulcast_layers_with_its_bandwidth() {
+    npm_install(&driver_dir());
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let api = Api::new(&dev, "SG", "dev");
+    let mut host = Member::connect(&dev.ws("SG"), &api, "alice").await;
+    host.join("band", RoomKind::Live, Role::Host).await.unwrap();
+    let media = host.media_server.clone();
+    let port: u16 = media.rsplit(':').next().unwrap().parse().unwrap();
+    for fan in ["bob", "carol"] {
+        let mut member = Member::connect(&dev.ws("SG"), &api, fan).await;
+        member
+            .join("band", RoomKind::Live, Role::Audience)
+            .await
+            .unwrap();
+    }
+    let mut browser = Browser::start();
+    let published = browser
+        .ask(
+            json!({"do": "publish", "page": "alice", "url": format!("{media}/whip/band/cam"),
+            "token": api.token("alice").await, "layers": ["big", "small"]}),
+        )
+        .await;
+    assert_eq!(published["status"], 201, "{published}");
+    let whep = format!("{media}/whep/band/alice/cam");
+    // Carol pins the big layer, to tell its width; then she leaves.
+    let pinned = browser
+        .ask(
+            json!({"do": "subscribe", "page": "carol", "url": format!("{whep}?layer=big"),
+            "token": api.token("carol").await}),
+        )
+        .await;
+    assert_eq!(pinned["status"], 201, "{pinned}");
+    let big = frame_width(&decodes(&mut browser, "carol", 30, 30, Duration::from_secs(30)).await);
+    browser.ask(json!({"do": "hangup", "page": "carol"})).await;
+
+    // Bob lets his bandwidth choose: the big layer while nothing limits it, the small one
+    // while 300 kbit/s reach him, the big one again once the limit lifts.
+    let auto = browser
+        .ask(
+            json!({"do": "subscribe", "page": "bob", "url": whep, "token": api.token("bob").await}),
+        )
+        .await;
+    assert_eq!(auto["status"], 201, "{auto}");
+    let within = Duration::from_secs(40);
+    let started = tokio::time::Instant::now();
+    stats_until(&mut browser, "bob", within, "on the big layer", |s| {
+        frame_width(s) == big
+    })
+    .await;
+    eprintln!(
+        "bob on the big layer ({big} wide) after {:?}",
+        started.elapsed()
+    );
+    let throttle = Throttle::udp_from(port, "300kbit");
+    let limited = tokio::time::Instant::now();
+    let small = stats_until(&mut browser, "bob", within, "on the small layer", |s| {
+        (1..big).contains(&frame_width(s))
+    })
+    .await;
+    eprintln!(
+        "bob on the small layer {:?} after the limit: {small}",
+        limited.elapsed()
+    );
+    drop(throttle);
+    let lifted = tokio::time::Instant::now();
+    stats_until(&mut browser, "bob", within, "back on the big layer", |s| {
+        frame_width(s) == big
+    })
+    .await;
+    eprintln!(
+        "bob back on the big layer {:?} after the limit lifted",
+        lifted.elapsed()
+    );
+    assert!(media_metric(&dev, "meridian_media_layer_switches_total").await >= 2.0);
     browser.quit().await;
 }
 

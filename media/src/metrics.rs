@@ -25,6 +25,7 @@ pub(crate) struct MediaMetrics {
     pub keyframe_requests: IntCounter,
     pub evictions: IntCounter,
     pub requests: CounterFamily<Answer>,
+    pub layer_switches: IntCounter,
     pub recordings: IntGauge,
     pub recordings_stored: IntCounter,
     pub recording_failures: IntCounter,
@@ -66,6 +67,10 @@ impl MediaMetrics {
                 registry,
                 "meridian_media_requests_total",
                 "WHIP/WHEP requests by endpoint and HTTP status",
+            )?,
+            layer_switches: counter(
+                "meridian_media_layer_switches_total",
+                "Subscribers moved to another simulcast layer by their bandwidth estimate",
             )?,
             recordings: {
                 let gauge = IntGauge::new(

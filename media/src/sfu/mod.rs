@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use str0m::bwe::Bitrate;
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Rid};
 use str0m::net::{Protocol, Receive};
@@ -18,8 +19,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::metrics::{Kind, MediaMetrics, Way};
 use crate::recording::{Orders, Recordings};
 
+mod layers;
 mod transport;
 
+use layers::{Pass, Watching, INITIAL_ESTIMATE};
 use transport::{Transport, Work};
 
 /// A publisher is asked for a keyframe at most this often (subscribers joining and
@@ -244,7 +247,7 @@ impl Sfu {
                 if let Ok((id, _)) = &answer {
                     if let Some(t) = self.transports.get_mut(id) {
                         t.publisher = Some(publisher);
-                        t.layers.extend(layer);
+                        t.watching = Watching::pinned(layer);
                     }
                     self.subscribers.entry(publisher).or_default().insert(*id);
                 }
@@ -288,7 +291,12 @@ impl Sfu {
         offer: SdpOffer,
     ) -> Result<(u64, SdpAnswer), Refused> {
         let now = now();
-        let mut rtc = Rtc::builder().set_ice_lite(true).build(now);
+        let mut builder = Rtc::builder().set_ice_lite(true);
+        if side == Side::Subscribe {
+            // The bandwidth towards a subscriber picks its simulcast layer (RTC-06).
+            builder = builder.enable_bwe(Some(INITIAL_ESTIMATE));
+        }
+        let mut rtc = builder.build(now);
         let candidate = Candidate::host(self.advertised, "udp")
             .map_err(|e| Refused::BadOffer(e.to_string()))?;
         rtc.add_local_candidate(candidate);
@@ -332,6 +340,7 @@ impl Sfu {
             for item in work {
                 match item {
                     Work::Media(publisher, data) => self.forward(publisher, &data),
+                    Work::Estimate(subscriber, estimate) => self.adapt(subscriber, estimate),
                     Work::Keyframe {
                         publisher,
                         kind,
@@ -352,10 +361,14 @@ impl Sfu {
 
     fn forward(&mut self, publisher: u64, data: &MediaData) {
         self.record(publisher, data);
-        let default_layer = self
-            .transports
-            .get(&publisher)
-            .and_then(|t| t.layers.first().copied());
+        let Some(source) = self.transports.get_mut(&publisher) else {
+            return;
+        };
+        if let Some(rid) = data.rid {
+            source.rates.add(rid, data.data.len(), data.network_time);
+        }
+        let default_layer = source.layers.first().copied();
+        let keyframe = data.rid.is_some() && data.is_keyframe();
         let kind = if data.params.spec().codec.is_audio() {
             MediaKind::Audio
         } else {
@@ -376,10 +389,18 @@ impl Sfu {
                 continue;
             };
             // Of a simulcast stream, only the layer the subscriber watches.
-            if data.rid.is_some()
-                && data.rid != subscriber.layers.first().copied().or(default_layer)
-            {
-                continue;
+            let mut time = data.time;
+            if let Some(rid) = data.rid {
+                let default = default_layer.unwrap_or(rid);
+                match subscriber.watching.pass(rid, data.time, keyframe, default) {
+                    Pass::Drop => continue,
+                    Pass::Forward(at, switched) => {
+                        time = at;
+                        if switched {
+                            self.metrics.layer_switches.inc();
+                        }
+                    }
+                }
             }
             let Some(&(mid, _)) = subscriber.mids.iter().find(|(_, k)| *k == kind) else {
                 continue;
@@ -391,7 +412,7 @@ impl Sfu {
             let Some(pt) = writer.match_params(data.params) else {
                 continue;
             };
-            match writer.write(pt, data.network_time, data.time, data.data.clone()) {
+            match writer.write(pt, data.network_time, time, data.data.clone()) {
                 Ok(()) => {
                     self.metrics.forwarded_frames.with(&label).inc();
                     self.metrics
@@ -403,6 +424,34 @@ impl Sfu {
                     tracing::debug!(error = %e, "subscriber write failed");
                     subscriber.rtc.disconnect();
                 }
+            }
+        }
+    }
+
+    /// A subscriber's bandwidth estimate changed: it moves to the biggest layer that
+    /// fits (unless it pinned one), and the estimator probes up to the biggest.
+    fn adapt(&mut self, subscriber: u64, estimate: Bitrate) {
+        let Some(publisher) = self.transports.get(&subscriber).and_then(|t| t.publisher) else {
+            return;
+        };
+        let Some(source) = self.transports.get(&publisher) else {
+            return;
+        };
+        if source.layers.len() < 2 {
+            return;
+        }
+        let fitting = source.rates.fitting(&source.layers, estimate);
+        let desired = source.rates.desired(&source.layers);
+        let Some(watcher) = self.transports.get_mut(&subscriber) else {
+            return;
+        };
+        if let Some(desired) = desired {
+            watcher.rtc.bwe().set_desired_bitrate(desired);
+        }
+        if let Some(layer) = fitting {
+            if watcher.watching.aim(layer) {
+                let kind = KeyframeRequestKind::Pli;
+                self.request_keyframe(publisher, kind, Some(subscriber), Some(layer));
             }
         }
     }
@@ -435,8 +484,8 @@ impl Sfu {
         }
     }
 
-    /// Asks `publisher` for a keyframe of `layer`, or of the layer `watcher` watches (the
-    /// publisher's first, unless the watcher chose; none without simulcast).
+    /// Asks `publisher` for a keyframe of `layer`, or of the layer `watcher` watches or
+    /// moves to (the publisher's first before it watched any; none without simulcast).
     fn request_keyframe(
         &mut self,
         publisher: u64,
@@ -446,7 +495,7 @@ impl Sfu {
     ) {
         let chosen = watcher
             .and_then(|id| self.transports.get(&id))
-            .and_then(|t| t.layers.first().copied());
+            .and_then(|t| t.watching.wanted());
         let Some(transport) = self.transports.get_mut(&publisher) else {
             return;
         };

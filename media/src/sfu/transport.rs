@@ -4,10 +4,12 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use str0m::bwe::{Bitrate, BweKind};
 use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Mid, Rid};
 use str0m::{Event, IceConnectionState, Output, Rtc};
 use tokio::net::UdpSocket;
 
+use super::layers::{LayerRates, Watching};
 use super::{Member, Side};
 use crate::recording::Recorder;
 
@@ -23,9 +25,12 @@ pub(super) struct Transport {
     /// A publisher's stream id; a subscriber's publisher transport.
     pub(super) stream_id: String,
     pub(super) publisher: Option<u64>,
-    /// A publisher's simulcast layers (rids) in the order its offer lists them; a
-    /// subscriber's chosen layer in the first place, if it chose.
+    /// A publisher's simulcast layers (rids) in the order its offer lists them, and
+    /// their bitrates.
     pub(super) layers: Vec<Rid>,
+    pub(super) rates: LayerRates,
+    /// The layer a subscriber watches of a simulcast stream.
+    pub(super) watching: Watching,
     /// When a publisher was last asked for a keyframe of each layer.
     pub(super) keyframe_requests: HashMap<Option<Rid>, Instant>,
     /// A publisher's stream being recorded (RTC-07).
@@ -35,6 +40,8 @@ pub(super) struct Transport {
 /// What polling one transport asks of the others.
 pub(super) enum Work {
     Media(u64, Box<MediaData>),
+    /// A subscriber's bandwidth estimate changed.
+    Estimate(u64, Bitrate),
     /// Ask `publisher` for a keyframe of the layer `watcher` watches, or of `layer`.
     Keyframe {
         publisher: u64,
@@ -55,6 +62,8 @@ impl Transport {
             stream_id: String::new(),
             publisher: None,
             layers: Vec::new(),
+            rates: LayerRates::default(),
+            watching: Watching::default(),
             keyframe_requests: HashMap::new(),
             recorder: None,
         }
@@ -121,6 +130,11 @@ impl Transport {
                     });
                 }
                 work.push(Work::Media(id, Box::new(data)));
+            }
+            Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. })
+                if self.side == Side::Subscribe =>
+            {
+                work.push(Work::Estimate(id, estimate));
             }
             Event::KeyframeRequest(request) => {
                 if let Some(publisher) = self.publisher {
