@@ -72,6 +72,16 @@ fn stored(file_id: &str, size: u64) -> (FileRecord, RecordedStream) {
     (file, stream)
 }
 
+fn alice_joins(tree: &sled::Tree) {
+    let joined = rtc(
+        tree,
+        "r1",
+        "alice",
+        join(RoomKind::Meeting, Role::Participant, 1),
+    );
+    joined.unwrap();
+}
+
 fn recording_callbacks(tree: &sled::Tree) -> Vec<String> {
     crate::state::outbox::waiting(tree, 0, 100)
         .unwrap()
@@ -94,13 +104,7 @@ fn an_order_needs_a_room_lasts_until_stopped_or_the_room_ends() {
         matches!(refused, CommandError::NotFound { .. }),
         "{refused:?}"
     );
-    rtc(
-        &tree,
-        "r1",
-        "alice",
-        join(RoomKind::Meeting, Role::Participant, 1),
-    )
-    .unwrap();
+    alice_joins(&tree);
     let bad = recording(&tree, "r1", start(Some("ftp://h/"))).unwrap_err();
     assert!(matches!(bad, CommandError::Invalid { .. }), "{bad:?}");
     assert!(orders(&tree).is_empty(), "a refused order is not kept");
@@ -124,13 +128,7 @@ fn an_order_needs_a_room_lasts_until_stopped_or_the_room_ends() {
 #[test]
 fn a_stored_stream_is_one_of_the_apps_files_called_back_once_and_gone_with_the_file() {
     let (_dir, tree) = app_tree();
-    rtc(
-        &tree,
-        "r1",
-        "alice",
-        join(RoomKind::Meeting, Role::Participant, 1),
-    )
-    .unwrap();
+    alice_joins(&tree);
     let (file, stream) = stored("f1", 4_096);
     let change = RecordingChange::Stored(Box::new(StoredStream {
         file: file.clone(),

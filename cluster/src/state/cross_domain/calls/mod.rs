@@ -403,6 +403,25 @@ pub(super) fn hang_up_for(
     publish(ctx, state, app_key, &[hangup]).map(drop)
 }
 
+/// The server's hang-up for `user_id` from a sweep (no answer, network). The hang-up is a
+/// message to the call's conversation; should it be refused (its group was dismissed,
+/// say), the part still ends, silently, so the sweep does not retry it forever.
+pub(super) fn hang_up_or_leave(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    call: CallRecord,
+    user_id: &str,
+    reason: EndReason,
+) -> Result<(), CommandError> {
+    let checkpoint = state.checkpoint();
+    if hang_up_for(ctx, state, app_key, &call, user_id, reason).is_err() {
+        state.rollback(checkpoint);
+        leave(ctx, state, app_key, call, user_id, reason)?;
+    }
+    Ok(())
+}
+
 /// `user_id`'s part ends; the call ends with it when the caller cancels before anyone
 /// answered or fewer than two parties remain.
 pub(super) fn leave(

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{hang_up_for, leave, CallRecord, EndReason, PartyState};
+use super::{hang_up_or_leave, CallRecord, EndReason, PartyState};
 use crate::state::apply::{Apply, ApplyContext, CommandError};
 use crate::state::keys::calls as keys;
 use crate::state::store::{Overlay, StateRead};
@@ -35,15 +35,7 @@ impl Apply for EndUnansweredCalls {
             if call.ended_ms.is_some() || !waiting {
                 continue;
             }
-            // The hang-up is a message to the call's conversation; should it be refused
-            // (its group was dismissed, say), the callee's part still ends, silently, so
-            // the sweep does not retry it forever.
-            let checkpoint = state.checkpoint();
-            let reason = EndReason::NoAnswer;
-            if hang_up_for(ctx, state, &app_key, &call, &user_id, reason).is_err() {
-                state.rollback(checkpoint);
-                leave(ctx, state, &app_key, call, &user_id, reason)?;
-            }
+            hang_up_or_leave(ctx, state, &app_key, call, &user_id, EndReason::NoAnswer)?;
         }
         Ok(())
     }

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{hang_up_for, leave, CallRecord, EndReason, PartyState};
+use super::{hang_up_or_leave, CallRecord, EndReason, PartyState};
 use crate::state::apply::{Apply, ApplyContext, CommandError};
 use crate::state::keys::calls as keys;
 use crate::state::presence;
@@ -49,13 +49,7 @@ impl Apply for EndVanishedParties {
                     let Some(call) = state.get::<CallRecord>(&keys::call(&app, &call_id))? else {
                         continue;
                     };
-                    // As for no answer: should the hang-up be refused, the part still ends.
-                    let checkpoint = state.checkpoint();
-                    let reason = EndReason::Network;
-                    if hang_up_for(ctx, state, &app, &call, &user, reason).is_err() {
-                        state.rollback(checkpoint);
-                        leave(ctx, state, &app, call, &user, reason)?;
-                    }
+                    hang_up_or_leave(ctx, state, &app, call, &user, EndReason::Network)?;
                 }
             }
         }
