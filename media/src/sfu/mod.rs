@@ -223,7 +223,7 @@ impl Sfu {
                 if let Some(old) = self.streams.get(&stream).copied() {
                     self.disconnect(old);
                 }
-                let answer = self.open(stream.publisher.clone(), Side::Publish, offer);
+                let answer = self.open(stream.publisher.clone(), Side::Publish, offer, false);
                 if let Ok((id, _)) = &answer {
                     if let Some(t) = self.transports.get_mut(id) {
                         t.stream_id = stream.stream_id.clone();
@@ -243,7 +243,14 @@ impl Sfu {
                     let _ = reply.send(Err(Refused::NoStream));
                     return;
                 };
-                let answer = self.open(member, Side::Subscribe, offer);
+                // A subscriber that lets its bandwidth choose among layers gets an
+                // estimator (which also paces what is sent to it).
+                let adaptive = layer.is_none()
+                    && self
+                        .transports
+                        .get(&publisher)
+                        .is_some_and(|p| p.layers.len() > 1);
+                let answer = self.open(member, Side::Subscribe, offer, adaptive);
                 if let Ok((id, _)) = &answer {
                     if let Some(t) = self.transports.get_mut(id) {
                         t.publisher = Some(publisher);
@@ -283,16 +290,18 @@ impl Sfu {
         }
     }
 
-    /// A new ICE-lite transport answering `offer`.
+    /// A new ICE-lite transport answering `offer`; with `estimate`, it estimates the
+    /// bandwidth towards its peer.
     fn open(
         &mut self,
         member: Member,
         side: Side,
         offer: SdpOffer,
+        estimate: bool,
     ) -> Result<(u64, SdpAnswer), Refused> {
         let now = now();
         let mut builder = Rtc::builder().set_ice_lite(true);
-        if side == Side::Subscribe {
+        if estimate {
             // The bandwidth towards a subscriber picks its simulcast layer (RTC-06).
             builder = builder.enable_bwe(Some(INITIAL_ESTIMATE));
         }
