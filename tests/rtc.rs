@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::rtc::Member;
-use common::{binary, Api};
+use common::{admin_call, admin_json, binary, Api};
 use meridian_client::codes;
 use meridian_proto::rtc::{LeaveReason, Resource, ResourceKind, Role, RoomKind, RoomNotice};
 use meridian_proto::{ClientFrame, ServerFrame};
-use meridian_testkit::DevDeployment;
+use meridian_testkit::{AppServer, DevDeployment};
 
 /// The reconnect timeout these deployments run with (the default is 30 s).
 const RECONNECT_MS: u64 = 4_000;
@@ -299,7 +299,87 @@ async fn the_audience_does_not_publish_a_17th_video_host_is_refused_and_invited_
 }
 
 // covers: RTC-01, RTC-02
+#[tokio::test]
+async fn the_app_server_is_told_of_a_room_created_and_destroyed_and_its_hosts_coming_and_going() {
+    let dev = deployment("SG").await;
+    let api = Api::new(&dev, "SG", "prod");
+    let server = AppServer::start().await;
+    let path = format!("/admin/v1/apps/{}/rtc-callback", api.key);
+    let bad = serde_json::json!({"url": "ftp://app/rtc"});
+    assert_eq!(admin_call(&dev, "PUT", &path, bad).await, 400);
+    let url = serde_json::json!({"url": server.url("/rtc")});
+    assert_eq!(admin_call(&dev, "PUT", &path, url.clone()).await, 200);
+    assert_eq!(
+        admin_json(&dev, "GET", &path, serde_json::Value::Null)
+            .await
+            .1,
+        url
+    );
 
+    let ws = dev.ws("SG");
+    let mut star = Member::connect(&ws, &api, "star").await;
+    let mut fan = Member::connect(&ws, &api, "fan").await;
+    star.join("gig", RoomKind::Live, Role::Host).await.unwrap();
+    fan.join("gig", RoomKind::Live, Role::Audience)
+        .await
+        .unwrap();
+    let cam = stream("cam", ResourceKind::Video);
+    star.publish("gig", vec![cam]).await.unwrap();
+    // The audience's comings and goings are not reported, as the commercial service's.
+    for member in [&mut fan, &mut star] {
+        member
+            .done(|req_id| ClientFrame::RtcLeave {
+                req_id,
+                room_id: "gig".into(),
+            })
+            .await
+            .unwrap();
+    }
+
+    let told = server
+        .wait_until(Duration::from_secs(20), "five room callbacks", |r| {
+            r.iter()
+                .filter(|r| r.path == "/rtc" && r.status == 200)
+                .count()
+                >= 5
+        })
+        .await;
+    let bodies: Vec<serde_json::Value> = told
+        .iter()
+        .filter(|r| r.path == "/rtc" && r.status == 200)
+        .map(|r| r.json())
+        .collect();
+    let events: Vec<(u64, &str)> = bodies
+        .iter()
+        .map(|b| (b["event"].as_u64().unwrap(), b["userId"].as_str().unwrap()))
+        .collect();
+    // Created, joined, resources changed, left, destroyed: in order, the room's lane.
+    let star_only = [
+        (2, "star"),
+        (11, "star"),
+        (20, "star"),
+        (12, "star"),
+        (3, "star"),
+    ];
+    assert_eq!(events, star_only, "{bodies:?}");
+    assert!(bodies.iter().all(|b| b["channelId"] == "gig"));
+    let uri = &bodies[2]["members"][0]["data"]["uris"][0];
+    assert_eq!(
+        (&uri["msid"], &uri["mediaType"]),
+        (&"cam".into(), &1.into()),
+        "{uri}"
+    );
+    let (stayed, lasted) = (
+        bodies[3]["durationTime"].as_u64(),
+        bodies[4]["durationTime"].as_u64(),
+    );
+    assert!(
+        stayed <= lasted,
+        "a stay within the room's life: {stayed:?} {lasted:?}"
+    );
+}
+
+// covers: RTC-01, RTC-02
 #[tokio::test]
 async fn the_app_server_reads_a_rooms_hosts_and_resources_and_kicks_a_member() {
     let dev = deployment("SG").await;

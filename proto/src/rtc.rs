@@ -52,6 +52,17 @@ pub enum ResourceKind {
     Custom,
 }
 
+impl ResourceKind {
+    /// The commercial service's media types: 0 audio, 1 video (screen and custom streams
+    /// are video-like tracks).
+    pub fn media_type(self) -> u8 {
+        match self {
+            ResourceKind::Audio => 0,
+            ResourceKind::Video | ResourceKind::Screen | ResourceKind::Custom => 1,
+        }
+    }
+}
+
 /// One published stream: what the media server ([sfu]) and subscribers need to find it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -171,4 +182,15 @@ pub enum RoomNotice {
     /// The PK with room `room_id` ended (a host ended it, left or stepped down).
     #[serde(rename_all = "camelCase")]
     PkEnded { room_id: String },
+}
+
+#[cfg(test)]
+mod media_type_tests {
+    use super::ResourceKind;
+
+    #[test]
+    fn audio_is_media_type_0_and_every_picture_1() {
+        assert_eq!(ResourceKind::Audio.media_type(), 0);
+        assert_eq!(ResourceKind::Screen.media_type(), 1);
+    }
 }

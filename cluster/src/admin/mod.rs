@@ -51,6 +51,7 @@ use crate::api::{ApiReply, ApiRequest};
 use crate::client::{ClusterClient, ClusterError};
 use crate::state::files::{FileAnswer, FileLimits, FileQuestion, SetFileLimits};
 use crate::state::push_style::PushStyle;
+use crate::state::rtc::SetRtcCallback;
 use crate::state::vendor_push::{SetVendorPush, VendorPush};
 use crate::state::{
     AppLimits, AppSettings, Command, CommandError, Credentials, DeleteApp, DeleteAreaEntry,
@@ -168,6 +169,13 @@ fn default_overlap_seconds() -> u64 {
 }
 
 /// The body as `T`, or the 400 answer saying why not (boxed: a response is large).
+/// `PUT …/rtc-callback`'s body.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RtcCallback {
+    url: Option<String>,
+}
+
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response<Bytes>>> {
     serde_json::from_slice(body).map_err(|e| {
         Box::new(client_error(
@@ -292,6 +300,11 @@ impl AdminApi {
             (&Method::GET, ["apps", key, "push-style"]) => self.get_push_style(key).await,
             (&Method::PUT, ["apps", key, "push-style"]) => match parse::<PushStyle>(body) {
                 Ok(style) => self.put_push_style(key, style).await,
+                Err(response) => return *response,
+            },
+            (&Method::GET, ["apps", key, "rtc-callback"]) => self.get_rtc_callback(key).await,
+            (&Method::PUT, ["apps", key, "rtc-callback"]) => match parse::<RtcCallback>(body) {
+                Ok(callback) => self.put_rtc_callback(key, callback).await,
                 Err(response) => return *response,
             },
             (&Method::GET, ["apps", key, "callbacks", "dead-letters"]) => {
@@ -594,6 +607,26 @@ impl AdminApi {
         });
         self.cluster.write_one(self.envelope(command)).await?;
         Ok(json!({ "pushStyle": style }))
+    }
+
+    async fn get_rtc_callback(&self, key: &str) -> Result<Value, ClusterError> {
+        let query = Query::RtcCallback {
+            app_key: key.to_string(),
+        };
+        match self.cluster.read(query).await? {
+            QueryOutput::RtcCallback(url) => Ok(json!({ "url": url })),
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    /// Sets where room callbacks go (RTC-01); `null` stops them.
+    async fn put_rtc_callback(&self, key: &str, body: RtcCallback) -> Result<Value, ClusterError> {
+        let command = Command::SetRtcCallback(SetRtcCallback {
+            app_key: key.to_string(),
+            url: body.url.clone(),
+        });
+        self.cluster.write_one(self.envelope(command)).await?;
+        Ok(json!({ "url": body.url }))
     }
 
     async fn usage(&self, key: &str, range: usage::Range) -> Result<Value, ClusterError> {

@@ -87,7 +87,18 @@ pub(super) async fn attempt(
         }
         return send_push(node, &senders.push, settings, &job.app_key, secret, push).await;
     }
-    let Some(url) = destination(settings, &job.event) else {
+    // Room callbacks go to the app's RTC callback URL, kept apart from its settings.
+    let rtc_url = match &job.event {
+        HookEvent::RtcRoom(_) => {
+            let local = node.state_machine.state();
+            state::rtc::callback_url(local, &job.app_key).ok().flatten()
+        }
+        _ => None,
+    };
+    let Some(url) = rtc_url
+        .as_deref()
+        .or_else(|| destination(settings, &job.event))
+    else {
         return Attempt::Failed(NO_DESTINATION.into());
     };
     let Some(rendered) = render(&job.event) else {

@@ -111,6 +111,27 @@ pub fn render(event: &HookEvent) -> Option<Rendered> {
             .to_string(),
         },
         HookEvent::Push(_) => return None,
+        HookEvent::RtcRoom(room) => Rendered {
+            content_type: "application/json",
+            body: json!({
+                "channelId": room.room_id,
+                "event": room.event as u8,
+                "userId": room.user_id,
+                "timestamp": room.time_ms,
+                "durationTime": room.duration_ms,
+                "members": room.members.iter().map(|m| json!({
+                    "userId": m.user_id,
+                    "data": { "uris": m.resources.iter().map(|r| json!({
+                        "mediaType": r.kind.media_type(),
+                        "msid": r.stream_id,
+                        // Where to watch it: the media server and its WHEP path.
+                        "uri": format!("{}{}", r.media_server, r.params),
+                        "tag": r.stream_id,
+                    })).collect::<Vec<_>>() },
+                })).collect::<Vec<_>>(),
+            })
+            .to_string(),
+        },
         HookEvent::Recording(ready) => {
             let stream = &ready.stream;
             Rendered {
@@ -147,6 +168,8 @@ pub(super) fn destination<'a>(settings: &'a AppSettings, event: &'a HookEvent) -
         HookEvent::Push(_) => None,
         // The recording order named its own URL.
         HookEvent::Recording(ready) => Some(&ready.callback_url),
+        // Read from the app's RTC callback URL by the sender.
+        HookEvent::RtcRoom(_) => None,
     }
 }
 

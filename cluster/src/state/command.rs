@@ -152,6 +152,7 @@ commands! {
     OutboxSettled(super::outbox::OutboxSettled) => done,
     ChangeRecording(super::rtc::ChangeRecording) => done,
     EndVanishedParties(super::cross_domain::calls::EndVanishedParties) => done,
+    SetRtcCallback(super::rtc::SetRtcCallback) => done,
 }
 
 /// The command level of this build (LIFE-05): it knows every command up to it. A
@@ -168,7 +169,9 @@ impl Command {
     pub fn level(&self) -> u32 {
         match self {
             Command::RecordUsage(_) | Command::OutboxSettled(_) => 2,
-            Command::ChangeRecording(_) | Command::EndVanishedParties(_) => 3,
+            Command::ChangeRecording(_)
+            | Command::EndVanishedParties(_)
+            | Command::SetRtcCallback(_) => 3,
             Command::All(commands) => commands.iter().map(Command::level).max().unwrap_or(1),
             _ => LEGACY_COMMAND_LEVEL,
         }

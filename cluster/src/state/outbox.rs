@@ -61,6 +61,9 @@ pub enum HookEvent {
     Push(PushJob),
     /// RTC-07: a recorded stream is stored, told to the URL its recording order gave.
     Recording(super::rtc::RecordingReady),
+    /// RTC-01, RTC-02: a room was created or destroyed, a member joined or left, or a
+    /// member's resources changed (the app's RTC callback URL).
+    RtcRoom(super::rtc::RtcRoomEvent),
 }
 
 impl HookEvent {
@@ -72,6 +75,7 @@ impl HookEvent {
             HookEvent::Chatroom(_) => "chatroom_state",
             HookEvent::Push(_) => "push",
             HookEvent::Recording(_) => "rtc_recording",
+            HookEvent::RtcRoom(_) => "rtc_room",
         }
     }
 }

@@ -272,6 +272,10 @@ pub enum Query {
         app_key: String,
         room_id: String,
     },
+    /// Where the app's room callbacks go (RTC-01).
+    RtcCallback {
+        app_key: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -337,6 +341,7 @@ pub enum QueryOutput {
     MessageTotals(Vec<(String, u64)>),
     RtcRecordings(Vec<super::rtc::RecordingOrder>),
     RtcRecorded(Vec<super::rtc::RecordedStream>),
+    RtcCallback(Option<String>),
 }
 
 /// Answers a query from committed state.
@@ -543,6 +548,10 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
         Query::RtcRecordings => super::rtc::recording_orders(state).map(QueryOutput::RtcRecordings),
         Query::RtcRecorded { app_key, room_id } => {
             super::rtc::recorded_streams(state, app_key, room_id).map(QueryOutput::RtcRecorded)
+        }
+        Query::RtcCallback { app_key } => {
+            apps::by_key(state, app_key)?;
+            super::rtc::callback_url(state, app_key).map(QueryOutput::RtcCallback)
         }
     }
 }

@@ -9,21 +9,12 @@ use meridian_cluster::state::{
     ChangeRtcRoom, Command, CommandError, Query, QueryOutput, RtcChange,
 };
 use meridian_cluster::ClusterError;
-use meridian_proto::rtc::{ResourceKind, Role, RoomInfo};
+use meridian_proto::rtc::{Role, RoomInfo};
 use serde_json::{json, Value};
 
 use super::messages::json_str;
 use super::{fields, Call, Fields};
 use crate::files::{download_link, Variant};
-
-/// The commercial service's media types: 0 audio, 1 video (screen and custom streams are
-/// video-like tracks).
-fn media_type(kind: ResourceKind) -> u8 {
-    match kind {
-        ResourceKind::Audio => 0,
-        ResourceKind::Video | ResourceKind::Screen | ResourceKind::Custom => 1,
-    }
-}
 
 fn members(room: &RoomInfo) -> Vec<Value> {
     room.members
@@ -39,7 +30,7 @@ fn members(room: &RoomInfo) -> Vec<Value> {
                         "{}/{}/{}/{}",
                         r.media_server, room.session_id, member.user_id, r.stream_id
                     );
-                    json!({ "mediaType": media_type(r.kind), "msid": r.stream_id, "uri": uri,
+                    json!({ "mediaType": r.kind.media_type(), "msid": r.stream_id, "uri": uri,
                             "tag": r.stream_id })
                 })
                 .collect();
@@ -167,16 +158,5 @@ pub(super) async fn call_query(call: &Call) -> Fields {
             other => Err(unexpected(other)),
         },
         other => Err(unexpected(other)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn audio_is_media_type_0_and_every_picture_1() {
-        assert_eq!(media_type(ResourceKind::Audio), 0);
-        assert_eq!(media_type(ResourceKind::Screen), 1);
     }
 }

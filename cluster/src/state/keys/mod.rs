@@ -142,6 +142,7 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("rtc::ABSENT", rtc::ABSENT, Kind::Family),
     ("rtc::RECORDING", rtc::RECORDING, Kind::Family),
     ("rtc::RECORDED", rtc::RECORDED, Kind::Family),
+    ("rtc::CALLBACK", rtc::CALLBACK, Kind::Family),
     ("calls::CALL", calls::CALL, Kind::Family),
     ("calls::USER_CALL", calls::USER_CALL, Kind::Family),
     ("calls::GONE", calls::GONE, Kind::Family),

@@ -8,7 +8,9 @@ pub(crate) const MEMBER: &[u8] = b"rtcmember/";
 pub(crate) const USER_ROOM: &[u8] = b"rtcuser/";
 /// Members whose session is gone, scanned area-wide by the leader's sweep.
 pub(crate) const ABSENT: &[u8] = b"rtcabsent/";
-pub(crate) const PER_APP: [&[u8]; 6] = [ROOM, MEMBER, USER_ROOM, ABSENT, RECORDING, RECORDED];
+pub(crate) const PER_APP: [&[u8]; 7] = [
+    ROOM, MEMBER, USER_ROOM, ABSENT, RECORDING, RECORDED, CALLBACK,
+];
 
 /// `rtcroom/{appKey}/{roomId}`
 pub(crate) fn room(app_key: &str, room_id: &str) -> Vec<u8> {
@@ -53,4 +55,12 @@ pub(crate) fn recorded_streams(app_key: &str, room_id: &str) -> Vec<u8> {
 /// `rtcrecorded/{appKey}/{roomId}/{fileId}`
 pub(crate) fn recorded(app_key: &str, room_id: &str, file_id: &str) -> Vec<u8> {
     under(recorded_streams(app_key, room_id), file_id)
+}
+
+/// Each app's RTC room callback URL.
+pub(crate) const CALLBACK: &[u8] = b"rtccallback/";
+
+/// `rtccallback/{appKey}/` (one key; the slash lets deleting the app find it)
+pub(crate) fn callback(app_key: &str) -> Vec<u8> {
+    scoped(CALLBACK, app_key, &[])
 }

@@ -3,6 +3,7 @@
 
 use meridian_proto::rtc::{Resource, ResourceKind, Role, RoomKind, RoomNotice};
 
+use super::callbacks::{RoomEventKind, Seen};
 use super::{Member, RoomAt};
 use crate::state::apply::CommandError;
 use crate::state::groups::validate_group_id;
@@ -139,6 +140,8 @@ impl RoomAt<'_> {
             let resources = publish.to_vec();
             self.notify(state, RoomNotice::Published { user_id, resources })?;
         }
+        let changed = Seen::new(RoomEventKind::Resources, user_id).member(member.view);
+        self.seen.push(changed);
         Ok(())
     }
 

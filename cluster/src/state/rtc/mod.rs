@@ -18,11 +18,14 @@ use super::keys::rtc as keys;
 use super::store::{Overlay, StateRead};
 use super::users::validate_user_id;
 use super::{apps, presence};
+use callbacks::Seen;
 
+mod callbacks;
 mod media;
 mod pk;
 mod recording;
 
+pub use callbacks::{url as callback_url, RoomEventKind, RtcRoomEvent, SetRtcCallback};
 pub use media::{MAX_AUDIO_HOSTS, MAX_RESOURCES, MAX_VIDEO_HOSTS};
 pub use recording::{
     orders as recording_orders, streams as recorded_streams, ChangeRecording, RecordedStream,
@@ -179,7 +182,9 @@ impl Apply for ChangeRtcRoom {
             RtcChange::PkAnswer { accept } => room.pk_answer(state, user_id, *accept)?,
             RtcChange::PkEnd => room.pk_end_by(state, user_id)?,
         }
-        room.info(state)
+        let info = room.info(state)?;
+        room.report(ctx, state)?;
+        Ok(info)
     }
 }
 
@@ -209,6 +214,7 @@ impl Apply for DropAbsentRtcMembers {
         for (app_key, room_id, user_id) in absent_due(state, ctx.now_ms)? {
             let mut room = RoomAt::open(state, &app_key, &room_id)?;
             room.drop_member(state, &user_id, LeaveReason::TimedOut)?;
+            room.report(ctx, state)?;
         }
         Ok(())
     }
@@ -272,6 +278,8 @@ struct RoomAt<'a> {
     app_key: &'a str,
     room_id: &'a str,
     room: Option<Room>,
+    /// Changes the app server is told of when the command ends ([`RoomAt::report`]).
+    seen: Vec<Seen>,
 }
 
 impl<'a> RoomAt<'a> {
@@ -284,7 +292,13 @@ impl<'a> RoomAt<'a> {
             app_key,
             room_id,
             room: state.get(&keys::room(app_key, room_id))?,
+            seen: Vec::new(),
         })
+    }
+
+    /// Tells the app server what changed (room callbacks), at the command's end.
+    fn report(self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        callbacks::report(ctx, state, (self.app_key, self.room_id), self.seen)
     }
 
     fn not_member(&self) -> CommandError {
@@ -425,6 +439,7 @@ impl<'a> RoomAt<'a> {
                     pk: None,
                     pk_invite: None,
                 });
+                self.seen.push(Seen::new(RoomEventKind::Created, user_id));
             }
         }
         if role == Role::Host {
@@ -449,6 +464,11 @@ impl<'a> RoomAt<'a> {
             keys::user_room(self.app_key, user_id),
             &self.room_id.to_string(),
         )?;
+        // The commercial callbacks leave the audience out.
+        if role != Role::Audience {
+            let joined = Seen::new(RoomEventKind::Joined, user_id).member(member.view.clone());
+            self.seen.push(joined);
+        }
         self.notify(
             state,
             RoomNotice::Joined {
@@ -465,6 +485,16 @@ impl<'a> RoomAt<'a> {
         reason: LeaveReason,
     ) -> Result<(), CommandError> {
         self.host_gone(state, user_id)?;
+        if let Ok(member) = self.member(state, user_id) {
+            if member.view.role != Role::Audience {
+                let since = member.view.joined_at;
+                self.seen.push(
+                    Seen::new(RoomEventKind::Left, user_id)
+                        .since(since)
+                        .member(member.view),
+                );
+            }
+        }
         state.delete(keys::member(self.app_key, self.room_id, user_id));
         state.delete(keys::user_room(self.app_key, user_id));
         state.delete(keys::absent(self.app_key, self.room_id, user_id));
@@ -478,7 +508,10 @@ impl<'a> RoomAt<'a> {
         if self.members(state)?.is_empty() {
             state.delete(keys::room(self.app_key, self.room_id));
             recording::room_ended(state, self.app_key, self.room_id);
-            self.room = None;
+            if let Some(room) = self.room.take() {
+                let destroyed = Seen::new(RoomEventKind::Destroyed, user_id);
+                self.seen.push(destroyed.since(room.created_at_ms));
+            }
         }
         Ok(())
     }

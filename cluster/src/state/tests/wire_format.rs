@@ -9,7 +9,7 @@ use meridian_regions::AreaCode;
 use crate::raft::wire::to_bytes;
 use crate::state::push::{Notice, NoticeAudience};
 use crate::state::push_style::{PushStyle, SetPushStyle};
-use crate::state::rtc::{ChangeRecording, RecordingChange};
+use crate::state::rtc::{ChangeRecording, RecordingChange, SetRtcCallback};
 use crate::state::user_extras::quiet_hours::QuietHours;
 use crate::state::*;
 use crate::state::{
@@ -991,6 +991,13 @@ fn samples() -> Vec<(&'static str, Command)> {
             "EndVanishedParties",
             Command::EndVanishedParties(EndVanishedParties { grace_ms: 30_000 }),
         ),
+        (
+            "SetRtcCallback",
+            Command::SetRtcCallback(SetRtcCallback {
+                app_key: APP.into(),
+                url: Some("http://h/".into()),
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1211,6 +1218,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("OutboxSettled", "620207000903"),
         ("ChangeRecording", "63086170706b65793031027231000109687474703a2f2f682f"),
         ("EndVanishedParties", "64fb3075"),
+        ("SetRtcCallback", "65086170706b657930310109687474703a2f2f682f"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1404,6 +1412,7 @@ fn variant(command: &Command) -> &'static str {
         Command::OutboxSettled(_) => "OutboxSettled",
         Command::ChangeRecording(_) => "ChangeRecording",
         Command::EndVanishedParties(_) => "EndVanishedParties",
+        Command::SetRtcCallback(_) => "SetRtcCallback",
     }
 }
 
