@@ -35,9 +35,12 @@ import type {
   PushProvider,
   Reader,
   RequestFrame,
+  RoomKind,
+  RoomRole,
   SendFrame,
   ServerFrame,
 } from "./protocol.js";
+import { Room, type RoomSignals } from "./rtc.js";
 import { MemoryStore, type KeyValueStore } from "./store.js";
 
 import type {
@@ -381,6 +384,29 @@ export class MeridianClient extends Emitter<ClientEvents> {
     await this.request("registerPush", push);
   }
 
+  /** Joins an audio/video room, creating it if nobody is in it (RTC-01). Its changes
+   * come as `rtcEvent`s; media goes through the returned `Room` (`rtc.ts`). */
+  async joinRoom(roomId: string, kind: RoomKind, role: RoomRole): Promise<Room> {
+    const joined = await this.request("rtcJoin", { roomId, kind, role });
+    // A request is answered only on a session, which told who this user is.
+    const userId = this.userId ?? "";
+    const token = splitToken(this.options.token).token;
+    return new Room(this.roomSignals, joined.room, joined.mediaServer, userId, token);
+  }
+
+  private readonly roomSignals: RoomSignals = {
+    publish: async (roomId, publish, unpublish) => {
+      await this.request("rtcPublish", { roomId, publish, unpublish });
+    },
+    leave: async (roomId) => {
+      await this.request("rtcLeave", { roomId });
+    },
+    info: async (roomId) => (await this.request("rtcRoom", { roomId })).room,
+    setRole: async (roomId, role) => {
+      await this.request("rtcSetRole", { roomId, role });
+    },
+  };
+
   /** Reports that the user opened a notification from `provider`: counted in the app's
    * push statistics (PUSH-09). Call it from the app's notification tap handler. */
   async pushClicked(provider: PushProvider): Promise<void> {
@@ -603,6 +629,10 @@ export class MeridianClient extends Emitter<ClientEvents> {
         // The edge is draining: leave now, come back through nav after the hinted delay.
         session.hintMs = frame.afterMs;
         session.ws.close();
+        return;
+      case "rtcEvent":
+        // Room notices reach online devices only (not replayed): the cursor stays.
+        await this.emit("rtcEvent", { roomId: frame.roomId, version: frame.version, notice: frame.notice });
         return;
       case "pong":
         this.stats.pongs += 1;

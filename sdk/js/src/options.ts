@@ -2,7 +2,7 @@
 // what it listens to.
 
 import type { MeridianError } from "./errors.js";
-import type { Destination, Message, Platform } from "./protocol.js";
+import type { Destination, Message, Platform, RoomEvent } from "./protocol.js";
 import type { KeyValueStore } from "./store.js";
 
 /**
@@ -75,6 +75,8 @@ export interface ClientEvents {
   connection: ConnectionChange;
   /** Every `pong` (the heartbeat's answer). */
   pong: { serverTime: number };
+  /** A change in an audio/video room this user is in (online devices only). */
+  rtcEvent: RoomEvent;
 }
 
 /** A message to send. Objects as `content` are JSON-encoded. */

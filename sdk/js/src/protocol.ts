@@ -122,7 +122,63 @@ export type RequestFrame =
   | { type: "ultraGroupChannels"; reqId: number; groupId: string }
   | { type: "editMessage"; reqId: number; groupId: string; msgUID: string; content: string }
   | { type: "registerPush"; reqId: number; provider: PushProvider; token: string; appId: string }
-  | { type: "pushClicked"; reqId: number; provider: PushProvider };
+  | { type: "pushClicked"; reqId: number; provider: PushProvider }
+  | { type: "rtcJoin"; reqId: number; roomId: string; kind: RoomKind; role: RoomRole }
+  | { type: "rtcLeave"; reqId: number; roomId: string }
+  | { type: "rtcRoom"; reqId: number; roomId: string }
+  | { type: "rtcPublish"; reqId: number; roomId: string; publish: Resource[]; unpublish: string[] }
+  | { type: "rtcSetRole"; reqId: number; roomId: string; role: RoomRole };
+
+/** Audio/video rooms (edge/PROTOCOL.md, "Audio/video rooms"). */
+export type RoomKind = "meeting" | "live" | "call";
+/** `participant`/`observer` in meetings, `host`/`audience` in live rooms, `participant` in calls. */
+export type RoomRole = "participant" | "observer" | "host" | "audience";
+
+/** A published stream: where it is and how to watch it. */
+export interface Resource {
+  streamId: string;
+  kind: "audio" | "video" | "screen" | "custom";
+  /** Simulcast layers, biggest first, e.g. `["big", "small"]`. */
+  layers: string[];
+  mediaServer: string;
+  /** For streams of the area's media server: its WHEP path. */
+  params: string;
+}
+
+export interface RoomMember {
+  userId: string;
+  role: RoomRole;
+  joinedAt: number;
+  /** False while its session is gone and it may still come back. */
+  online: boolean;
+  resources: Resource[];
+}
+
+export interface RoomInfo {
+  roomId: string;
+  kind: RoomKind;
+  sessionId: string;
+  createdAt: number;
+  version: number;
+  members: RoomMember[];
+  attributes: Record<string, string>;
+}
+
+/** A change in a room, as every member hears it. */
+export type RoomNotice =
+  | { joined: { member: RoomMember } }
+  | { left: { userId: string; reason: "left" | "timedOut" | "kicked" } }
+  | { published: { userId: string; resources: Resource[] } }
+  | { unpublished: { userId: string; streamIds: string[] } }
+  | { attributes: { userId: string; set: Record<string, string>; removed: string[] } }
+  | { roleChanged: { userId: string; role: RoomRole } }
+  | Record<string, unknown>;
+
+export interface RoomEvent {
+  roomId: string;
+  version: number;
+  notice: RoomNotice;
+}
 
 /** Where a device's pushes go: APNs (`apns_voip` for a PushKit token), FCM, the app's
  * webhook, or a Chinese Android vendor channel (PUSH-05). */
@@ -172,7 +228,10 @@ export type ServerFrame =
   | { type: "pong"; serverTime: number }
   | { type: "error"; code: number; message: string; clientId?: string; reqId?: number }
   | { type: "kicked"; code: number; reason: string }
-  | { type: "reconnect"; afterMs: number };
+  | { type: "reconnect"; afterMs: number }
+  | { type: "rtcJoined"; reqId: number; room: RoomInfo; mediaServer?: string }
+  | { type: "rtcRoom"; reqId: number; room: RoomInfo }
+  | ({ type: "rtcEvent"; cursor: number } & RoomEvent);
 
 /** What the edge answers a request of type `T` with. */
 export type AnswerTo<T extends RequestFrame["type"]> = T extends "history" | "search"
@@ -185,7 +244,11 @@ export type AnswerTo<T extends RequestFrame["type"]> = T extends "history" | "se
         ? Extract<ServerFrame, { type: "readerList" }>
         : T extends "ultraGroupChannels"
           ? Extract<ServerFrame, { type: "ultraGroupChannels" }>
-          : Extract<ServerFrame, { type: "done" }>;
+          : T extends "rtcJoin"
+            ? Extract<ServerFrame, { type: "rtcJoined" }>
+            : T extends "rtcRoom"
+              ? Extract<ServerFrame, { type: "rtcRoom" }>
+              : Extract<ServerFrame, { type: "done" }>;
 
 /** The error codes of edge/PROTOCOL.md (the commercial SDKs' codes). */
 export const Codes = {

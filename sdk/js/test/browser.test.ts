@@ -6,30 +6,16 @@
 // covers: WEB-01, WEB-02, WEB-03
 
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import { dirname, join, normalize } from "node:path";
+import { type Server } from "node:http";
 import { after, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 
 import { type Browser, type Page } from "puppeteer-core";
 
-import { launchChromium } from "./chromium.js";
+import { launchChromium, serveSdkPage } from "./chromium.js";
 
 import type { Ack, MeridianClient, Message } from "../src/index.js";
 import type * as Sdk from "../src/index.js";
 import { Dev, Inbox } from "./dev.js";
-
-/** dist/src: the compiled SDK, served to the page as it is. */
-const SDK_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "src");
-
-const PAGE = `<!doctype html>
-<meta charset="utf-8">
-<title>Meridian SDK in a browser</title>
-<script type="module">
-  import * as sdk from "/sdk/index.js";
-  window.sdk = sdk;
-</script>`;
 
 /** What the page keeps on `window`. */
 interface PageGlobals {
@@ -37,33 +23,6 @@ interface PageGlobals {
   client: MeridianClient;
   received: Message[];
   synced: number;
-}
-
-/** A static server for the page and the SDK, on another origin than nav's. */
-async function servePage(): Promise<{ server: Server; origin: string }> {
-  const server = createServer(async (request, response) => {
-    const path = new URL(request.url ?? "/", "http://x").pathname;
-    if (path === "/") {
-      response.writeHead(200, { "Content-Type": "text/html" }).end(PAGE);
-      return;
-    }
-    const file = normalize(join(SDK_DIR, path.replace(/^\/sdk\//, "")));
-    if (!path.startsWith("/sdk/") || !file.startsWith(SDK_DIR)) {
-      response.writeHead(404).end();
-      return;
-    }
-    let body: Buffer;
-    try {
-      body = await readFile(file);
-    } catch {
-      response.writeHead(404).end();
-      return;
-    }
-    response.writeHead(200, { "Content-Type": "text/javascript" }).end(body);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  return { server, origin: `http://127.0.0.1:${port}` };
 }
 
 /** Opens the page and starts a client there; resolves with what `connect()` said. */
@@ -95,7 +54,7 @@ describe("the SDK in chromium against meridian dev", () => {
 
   before(async () => {
     dev = await Dev.start("SG", ["--nodes", "1", "--sends-per-second", "1000"]);
-    site = await servePage();
+    site = await serveSdkPage();
     browser = await launchChromium();
   });
 

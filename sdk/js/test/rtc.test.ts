@@ -1,0 +1,145 @@
+// Audio/video rooms through the SDK in chromium, with its fake camera and microphone:
+// two members of a meeting join through their sessions, one publishes over WHIP with
+// `Room.publish`, the other finds the stream in the `published` notice and watches it
+// over WHEP with `Room.watch` (video frames decode, audio arrives); unpublishing tells the
+// room. In a live room the audience's publish is refused by the media server.
+// CHROMIUM names the browser (default /usr/bin/chromium).
+// covers: RTC-01, RTC-02, RTC-05, WEB-01
+
+import assert from "node:assert/strict";
+import { type Server } from "node:http";
+import { after, before, describe, test } from "node:test";
+
+import { type Browser, type Page } from "puppeteer-core";
+
+import { FAKE_MEDIA, launchChromium, serveSdkPage } from "./chromium.js";
+
+import type * as Sdk from "../src/index.js";
+import { Dev } from "./dev.js";
+
+/** What the page keeps on `window`. */
+interface PageGlobals {
+  sdk: typeof Sdk;
+}
+
+/** What a page needs to connect alice and bob. */
+interface Credentials {
+  appKey: string;
+  navs: string[];
+  alice: string;
+  bob: string;
+}
+
+describe("audio/video rooms with the SDK in chromium", () => {
+  let dev: Dev;
+  let browser: Browser;
+  let site: { server: Server; origin: string };
+
+  before(async () => {
+    dev = await Dev.start("SG", ["--nodes", "1"]);
+    site = await serveSdkPage();
+    browser = await launchChromium(FAKE_MEDIA);
+  });
+
+  after(async () => {
+    await browser?.close();
+    site?.server.close();
+    await dev?.dispose();
+  });
+
+  async function open(): Promise<{ tab: Page; credentials: Credentials }> {
+    const tab = await browser.newPage();
+    await tab.goto(`${site.origin}/`);
+    await tab.waitForFunction(() => "sdk" in globalThis);
+    const credentials = {
+      appKey: dev.app.appKey,
+      navs: dev.endpoints.nav,
+      alice: await dev.token("alice"),
+      bob: await dev.token("bob"),
+    };
+    return { tab, credentials };
+  }
+
+  test("a member publishes its camera, another watches it, and unpublishing tells the room", async () => {
+    const { tab, credentials } = await open();
+    const seen = await tab.evaluate(async (c: Credentials) => {
+      const { sdk } = globalThis as unknown as PageGlobals;
+      const client = (token: string, deviceId: string) =>
+        new sdk.MeridianClient({ appKey: c.appKey, token, navs: c.navs, deviceId });
+      const alice = client(c.alice, "alice-web");
+      const bob = client(c.bob, "bob-web");
+      await Promise.all([alice.connect(), bob.connect()]);
+      const notices: Sdk.RoomNotice[] = [];
+      bob.on("rtcEvent", (event) => {
+        notices.push(event.notice);
+      });
+      const until = async (what: () => Promise<boolean> | boolean) => {
+        const deadline = Date.now() + 20_000;
+        while (!(await what())) {
+          if (Date.now() > deadline) throw new Error(`timed out; bob heard ${JSON.stringify(notices)}`);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      };
+      const heard = <K extends string>(kind: K) =>
+        notices.find((n) => kind in n) as Record<K, Record<string, unknown>> | undefined;
+
+      const aliceRoom = await alice.joinRoom("standup", "meeting", "participant");
+      const bobRoom = await bob.joinRoom("standup", "meeting", "participant");
+      const camera = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+      const announced = await aliceRoom.publish(camera, "cam");
+      await until(() => heard("published") !== undefined);
+      const resource = (heard("published")!.published.resources as Sdk.Resource[])[0];
+      const stream = await bobRoom.watch(resource);
+      let frames = 0;
+      let packets = 0;
+      await until(async () => {
+        const stats = await bobRoom.connection(resource)?.getStats();
+        stats?.forEach((s: { type: string; kind?: string; framesDecoded?: number; packetsReceived?: number }) => {
+          if (s.type !== "inbound-rtp") return;
+          if (s.kind === "video") frames = s.framesDecoded ?? 0;
+          if (s.kind === "audio") packets = s.packetsReceived ?? 0;
+        });
+        return frames > 30 && packets > 30;
+      });
+
+      await aliceRoom.unpublish("cam");
+      await until(() => heard("unpublished") !== undefined);
+      const unpublished = heard("unpublished")!.unpublished.streamIds;
+      const members = (await bobRoom.refresh()).members.map((m) => [m.userId, m.resources.length]);
+      await Promise.all([aliceRoom.leave(), bobRoom.leave()]);
+      await Promise.all([alice.close(), bob.close()]);
+      const tracks = stream.getTracks().map((t) => t.kind).sort();
+      return { announced, resource, frames, packets, tracks, unpublished, members };
+    }, credentials);
+    assert.equal(seen.announced.params, "/whep/standup/alice/cam", "the stream's WHEP path");
+    assert.deepEqual(seen.resource, seen.announced, "bob heard what alice announced");
+    assert.ok(seen.frames > 30 && seen.packets > 30, JSON.stringify(seen));
+    assert.deepEqual(seen.tracks, ["audio", "video"]);
+    assert.deepEqual(seen.unpublished, ["cam"]);
+    assert.deepEqual(seen.members, [["alice", 0], ["bob", 0]]);
+    await tab.close();
+  });
+
+  test("the media server refuses a publish from the audience of a live room", async () => {
+    const { tab, credentials } = await open();
+    const refused = await tab.evaluate(async (c: Credentials) => {
+      const { sdk } = globalThis as unknown as PageGlobals;
+      const alice = new sdk.MeridianClient({ appKey: c.appKey, token: c.alice, navs: c.navs, deviceId: "alice-fan" });
+      await alice.connect();
+      const room = await alice.joinRoom("stage", "live", "audience");
+      const camera = await navigator.mediaDevices.getUserMedia({ audio: false, video: true });
+      try {
+        await room.publish(camera, "cam");
+        return null;
+      } catch (e) {
+        const error = e as Sdk.MediaRefusedError;
+        return { name: error.name, status: error.status, code: error.code };
+      } finally {
+        await room.leave();
+        await alice.close();
+      }
+    }, credentials);
+    assert.deepEqual(refused, { name: "MediaRefusedError", status: 403, code: 53003 });
+    await tab.close();
+  });
+});
