@@ -12,6 +12,7 @@
 //   queues 32 per session and refuses more with a 20604 that names no request, which
 //   would leave that send waiting forever. The rest wait here, in order.
 
+import { callMessage, readCallSignal, type CallEvent, type CallSignal } from "./calls.js";
 import { Emitter } from "./emitter.js";
 import {
   ClosedError,
@@ -88,6 +89,8 @@ interface Session {
   closed: Promise<void>;
 }
 
+/** An invite older than the server's answer timeout (60 s) is not rung back. */
+const RING_WINDOW_MS = 60_000;
 const CURSOR_KEY = (appKey: string, deviceId: string) => `meridian/${appKey}/${deviceId}/cursor`;
 const OWN_KEY = (appKey: string, deviceId: string) => `meridian/${appKey}/${deviceId}/own`;
 
@@ -384,6 +387,25 @@ export class MeridianClient extends Emitter<ClientEvents> {
     await this.request("registerPush", push);
   }
 
+  /** Sends a signal of call `callId` to its conversation (RTC-03; `calls.ts`). A call
+   * starts with an `invite` naming its callees and the room its media goes through. */
+  sendCallSignal(to: Destination, callId: string, signal: CallSignal): Promise<Ack> {
+    return this.send({ ...to, ...callMessage(callId, signal) });
+  }
+
+  /** Tells listeners of a call signal; rings back a fresh invite to this user, as the
+   * CallLib does, so the caller hears that a device is ringing. */
+  private async callSignalled(call: CallEvent): Promise<void> {
+    await this.emit("call", call);
+    const { signal } = call;
+    const fresh = Date.now() - call.sentTime < RING_WINDOW_MS;
+    const mine = this.userId !== undefined && signal.kind === "invite" && signal.callees.includes(this.userId);
+    if (mine && fresh && call.from !== this.userId && this.options.ringOnInvite !== false) {
+      // Not awaited: its ack comes through this same frame chain.
+      this.sendCallSignal(call.destination, call.callId, { kind: "ringing" }).catch(() => undefined);
+    }
+  }
+
   /** Joins an audio/video room, creating it if nobody is in it (RTC-01). Its changes
    * come as `rtcEvent`s; media goes through the returned `Room` (`rtc.ts`). */
   async joinRoom(roomId: string, kind: RoomKind, role: RoomRole): Promise<Room> {
@@ -602,7 +624,11 @@ export class MeridianClient extends Emitter<ClientEvents> {
         if (frame.cursor > 0 && this.cursorValue !== undefined && frame.cursor <= this.cursorValue) return;
         const { type: _type, ...message } = frame;
         if (this.isOwnCopy(message)) this.stats.ownCopiesSkipped += 1;
-        else await this.emit("message", message);
+        else {
+          await this.emit("message", message);
+          const call = readCallSignal(message);
+          if (call) await this.callSignalled(call);
+        }
         if (frame.cursor > 0) await this.saveCursor(frame.cursor);
         return;
       }

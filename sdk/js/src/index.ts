@@ -14,6 +14,15 @@ export * from "./errors.js";
 export { edgeBase, FileError, mediaMessage, uploadFile, type FileKind, type Uploaded, type UploadOptions } from "./files.js";
 export { Navigator, NavUnreachableError, splitToken, type Route } from "./nav.js";
 export * from "./protocol.js";
+export {
+  CALL_OBJECT_NAMES,
+  callMessage,
+  HangupReason,
+  readCallSignal,
+  type CallEvent,
+  type CallMedia,
+  type CallSignal,
+} from "./calls.js";
 export { MediaRefusedError, Room, type PublishOptions, type RoomSignals, type WatchOptions } from "./rtc.js";
 export { byPinThenRecency, conversationKey, LocalArchive, searchableText } from "./archive.js";
 export { IndexedDbStore, MemoryStore, type KeyValueStore } from "./store.js";

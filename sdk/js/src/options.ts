@@ -2,6 +2,7 @@
 // what it listens to.
 
 import type { MeridianError } from "./errors.js";
+import type { CallEvent } from "./calls.js";
 import type { Destination, Message, Platform, RoomEvent } from "./protocol.js";
 import type { KeyValueStore } from "./store.js";
 
@@ -45,6 +46,8 @@ export interface ClientOptions {
   navTimeoutMs?: number;
   /** From opening a socket to the edge's `connected` frame (default 10 s). */
   connectTimeoutMs?: number;
+  /** Answer a fresh call invite to this user with `ringing` at once (default true). */
+  ringOnInvite?: boolean;
 }
 
 /** "idle" until `connect()`; "closed" after `close()`, `logout()` or a final refusal. */
@@ -77,6 +80,8 @@ export interface ClientEvents {
   pong: { serverTime: number };
   /** A change in an audio/video room this user is in (online devices only). */
   rtcEvent: RoomEvent;
+  /** A call signal (RTC-03), after its `message` event. */
+  call: CallEvent;
 }
 
 /** A message to send. Objects as `content` are JSON-encoded. */

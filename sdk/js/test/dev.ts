@@ -10,7 +10,7 @@ import { join } from "node:path";
 
 import { WebSocket } from "ws";
 
-import { MeridianClient, type ClientOptions, type Message } from "../src/index.js";
+import { MeridianClient, type ClientEvents, type ClientOptions } from "../src/index.js";
 
 export interface Endpoints {
   nav: string[];
@@ -205,24 +205,25 @@ export class Dev {
   }
 }
 
-/** Collects the messages a client receives, and waits for the ones a test expects. */
-export class Inbox {
-  readonly messages: Message[] = [];
-  private waiters: { accept: (m: Message) => boolean; resolve: (m: Message) => void }[] = [];
+/** Collects what a client hears of one event (its messages unless told), and waits for
+ * what a test expects. */
+export class Inbox<K extends keyof ClientEvents = "message"> {
+  readonly messages: ClientEvents[K][] = [];
+  private waiters: { accept: (m: ClientEvents[K]) => boolean; resolve: (m: ClientEvents[K]) => void }[] = [];
 
-  constructor(client: MeridianClient) {
-    client.on("message", (message) => {
-      this.messages.push(message);
+  constructor(client: MeridianClient, event: K = "message" as K) {
+    client.on(event, (heard) => {
+      this.messages.push(heard);
       this.waiters = this.waiters.filter((w) => {
-        if (!w.accept(message)) return true;
-        w.resolve(message);
+        if (!w.accept(heard)) return true;
+        w.resolve(heard);
         return false;
       });
     });
   }
 
-  /** The first message (already received or still to come) that `accept` holds for. */
-  next(accept: (m: Message) => boolean, timeoutMs = 10_000): Promise<Message> {
+  /** The first one (already heard or still to come) that `accept` holds for. */
+  next(accept: (m: ClientEvents[K]) => boolean, timeoutMs = 10_000): Promise<ClientEvents[K]> {
     const seen = this.messages.find(accept);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
