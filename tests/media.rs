@@ -541,6 +541,8 @@ impl Throttle {
                 "flowid", "1:10",
             ],
         ];
+        // A root qdisc left by a run that was killed would refuse ours.
+        Throttle::clear();
         let throttle = Throttle;
         for step in steps {
             let status = std::process::Command::new("tc")
@@ -553,11 +555,18 @@ impl Throttle {
     }
 }
 
-impl Drop for Throttle {
-    fn drop(&mut self) {
+impl Throttle {
+    fn clear() {
         let _ = std::process::Command::new("tc")
             .args(["qdisc", "del", "dev", "lo", "root"])
+            .stderr(Stdio::null())
             .status();
+    }
+}
+
+impl Drop for Throttle {
+    fn drop(&mut self) {
+        Throttle::clear();
     }
 }
 
