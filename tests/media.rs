@@ -520,7 +520,7 @@ impl Throttle {
     fn udp_from(port: u16, rate: &str) -> Self {
         let port = port.to_string();
         let rate_args = ["rate", rate, "ceil", rate];
-        let steps: [Vec<&str>; 4] = [
+        let steps: [Vec<&str>; 5] = [
             vec![
                 "qdisc", "add", "dev", "lo", "root", "handle", "1:", "htb", "default", "20",
             ],
@@ -531,6 +531,13 @@ impl Throttle {
                 &rate_args,
             ]
             .concat(),
+            // A short queue, as a real bottleneck's: what does not fit is dropped rather
+            // than delayed for many seconds (which would starve the connectivity checks
+            // and fail the connection).
+            vec![
+                "qdisc", "add", "dev", "lo", "parent", "1:10", "handle", "10:", "pfifo", "limit",
+                "25",
+            ],
             vec![
                 "class", "add", "dev", "lo", "parent", "1:", "classid", "1:20", "htb", "rate",
                 "100gbit",
@@ -615,7 +622,8 @@ async fn a_subscriber_moves_between_simulcast_layers_with_its_bandwidth() {
         )
         .await;
     assert_eq!(auto["status"], 201, "{auto}");
-    let within = Duration::from_secs(40);
+    // The estimator's probing climbs back slowly on a loaded machine (13 s seen).
+    let within = Duration::from_secs(60);
     let started = tokio::time::Instant::now();
     stats_until(&mut browser, "bob", within, "on the big layer", |s| {
         frame_width(s) == big
