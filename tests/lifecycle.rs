@@ -299,6 +299,12 @@ async fn an_export_imported_into_an_empty_app_exports_the_same_again() {
             "userId=ann&groupId=u1&groupName=Guild",
         ),
         ("/ultragroup/join.json", "userId=ben&groupId=u1"),
+        // Friends, one with a remark and an extension.
+        ("/friend/add.json", "userId=ann&targetId=ben&optType=2"),
+        (
+            "/friend/profile/set.json",
+            "userId=ann&targetId=ben&remarkName=Benny&friendExtProfile=%7B%22ext_tag%22%3A%22work%22%7D",
+        ),
         (
             "/ultragroup/channel/create.json",
             "groupId=u1&busChannel=ops&type=1",
@@ -390,6 +396,8 @@ async fn an_export_imported_into_an_empty_app_exports_the_same_again() {
             "user",
             "group",
             "ultragroup",
+            "friend",
+            "friend",
             "message",
             "message",
             "message",
@@ -433,6 +441,10 @@ async fn an_export_imported_into_an_empty_app_exports_the_same_again() {
         exported.contains(r#""portraitUri":"http://p/ann.png""#),
         "{exported}"
     );
+    assert!(
+        exported.contains(r#""userId":"ann","friendId":"ben","remarkName":"Benny""#),
+        "{exported}"
+    );
 
     // A new app takes it back and exports the same lines.
     let (status, created) =
@@ -446,6 +458,7 @@ async fn an_export_imported_into_an_empty_app_exports_the_same_again() {
     assert!(ok, "{text}");
     assert!(text.contains(r#""messages":5"#), "{text}");
     assert!(text.contains(r#""ultraGroups":1"#), "{text}");
+    assert!(text.contains(r#""friends":2"#), "{text}");
     assert_eq!(export(target.clone(), path("target.jsonl")).await, exported);
 
     // A damaged line refuses the whole file: nothing of it is imported.

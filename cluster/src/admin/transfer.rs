@@ -1,6 +1,6 @@
 //! An app's data moving in and out: the import of what an app brings from another
-//! provider (API-04), and the export of its users, groups, ultra groups and history
-//! (LIFE-03) as JSON lines, one record per line, which the import takes back.
+//! provider (API-04), and the export of its users, groups, ultra groups, friends and
+//! history (LIFE-03) as JSON lines, one record per line, which the import takes back.
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use super::{error_response, AdminApi, CreateUser};
 use crate::client::ClusterError;
 use crate::hooks::render::target_id;
+use crate::state::friends::{Friend, ImportFriends};
 use crate::state::ultragroups::{rebuild, UltraGroupExport};
 use crate::state::{
     ChangeUltraGroup, Command, CommandError, Conversation, ConversationType, ExportPart, Exported,
@@ -37,6 +38,27 @@ pub(super) struct Import {
     ultra_groups: Vec<UltraGroupExport>,
     #[serde(default)]
     messages: Vec<ImportMessage>,
+    /// Each direction of a friendship as its owner keeps it.
+    #[serde(default)]
+    friends: Vec<ImportFriend>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ImportFriend {
+    user_id: String,
+    friend_id: String,
+    #[serde(default)]
+    remark_name: String,
+    /// A JSON object's text (`friendExtProfile`).
+    #[serde(default = "empty_object")]
+    ext: String,
+    #[serde(default)]
+    since: u64,
+}
+
+fn empty_object() -> String {
+    "{}".into()
 }
 
 #[derive(Serialize, Deserialize)]
@@ -73,6 +95,7 @@ enum Line {
     #[serde(rename = "ultragroup")]
     UltraGroup(UltraGroupExport),
     Message(ImportMessage),
+    Friend(ImportFriend),
 }
 
 impl Line {
@@ -89,6 +112,13 @@ impl Line {
                 members,
             }),
             Exported::UltraGroup(group) => Line::UltraGroup(*group),
+            Exported::Friend(user_id, friend) => Line::Friend(ImportFriend {
+                user_id,
+                friend_id: friend.user_id,
+                remark_name: friend.remark_name,
+                ext: friend.ext,
+                since: friend.since_ms,
+            }),
             Exported::Message(message) => Line::Message(ImportMessage {
                 conversation_type: message.conversation.kind.code(),
                 target_id: target_id(&message).to_string(),
@@ -119,12 +149,13 @@ impl AdminApi {
             import.groups.len(),
             import.ultra_groups.len(),
             import.messages.len(),
+            import.friends.len(),
         ]
         .into_iter()
         .any(|n| n > MAX_IMPORT_ITEMS);
         if too_many {
             return Err(CommandError::Limit {
-                what: "users, groups, ultra groups or messages per import".into(),
+                what: "users, groups, ultra groups, messages or friends per import".into(),
                 limit: MAX_IMPORT_ITEMS as u64,
             }
             .into());
@@ -167,7 +198,20 @@ impl AdminApi {
             }));
         }
         let (users, groups, count) = (import.users.len(), import.groups.len(), messages.len());
-        let ultra_groups = import.ultra_groups.len();
+        let (ultra_groups, friend_count) = (import.ultra_groups.len(), import.friends.len());
+        let friends: Vec<(String, Friend)> = import
+            .friends
+            .into_iter()
+            .map(|f| {
+                let friend = Friend {
+                    user_id: f.friend_id,
+                    remark_name: f.remark_name,
+                    ext: f.ext,
+                    since_ms: f.since,
+                };
+                (f.user_id, friend)
+            })
+            .collect();
         let commands: Vec<Command> = import
             .users
             .into_iter()
@@ -188,6 +232,12 @@ impl AdminApi {
                 })
             }))
             .chain(ultra_group_changes)
+            .chain((!friends.is_empty()).then(|| {
+                Command::ImportFriends(ImportFriends {
+                    app_key: key.to_string(),
+                    friends,
+                })
+            }))
             .chain((!messages.is_empty()).then(|| {
                 Command::ImportMessages(ImportMessages {
                     app_key: key.to_string(),
@@ -203,6 +253,7 @@ impl AdminApi {
             "groups": groups,
             "ultraGroups": ultra_groups,
             "messages": count,
+            "friends": friend_count,
         }))
     }
 
@@ -225,6 +276,7 @@ impl AdminApi {
                 Line::Group(_) => step.groups.len(),
                 Line::UltraGroup(_) => step.ultra_groups.len(),
                 Line::Message(_) => step.messages.len(),
+                Line::Friend(_) => step.friends.len(),
             } == MAX_IMPORT_ITEMS;
             if full {
                 steps.push(Import::default());
@@ -235,10 +287,11 @@ impl AdminApi {
                 Line::Group(group) => step.groups.push(group),
                 Line::UltraGroup(group) => step.ultra_groups.push(group),
                 Line::Message(message) => step.messages.push(message),
+                Line::Friend(friend) => step.friends.push(friend),
             }
         }
-        const KINDS: [&str; 4] = ["users", "groups", "ultraGroups", "messages"];
-        let mut totals = [0u64; 4];
+        const KINDS: [&str; 5] = ["users", "groups", "ultraGroups", "friends", "messages"];
+        let mut totals = [0u64; 5];
         for step in steps {
             let done = self.import(key, step).await?;
             for (total, kind) in totals.iter_mut().zip(KINDS) {
@@ -254,14 +307,16 @@ impl AdminApi {
         ))
     }
 
-    /// The app's users, groups, ultra groups and history as JSON lines, read a page at a
-    /// time; history last, so an import has the conversations before their messages.
+    /// The app's users, groups, ultra groups, friends and history as JSON lines, read a
+    /// page at a time; history last, so an import has the conversations before their
+    /// messages.
     pub(super) async fn export(&self, key: &str) -> Response<Bytes> {
         let mut out = Vec::new();
         let parts = [
             ExportPart::Users,
             ExportPart::Groups,
             ExportPart::UltraGroups,
+            ExportPart::Friends,
             ExportPart::Messages,
         ];
         for part in parts {

@@ -153,6 +153,7 @@ commands! {
     ChangeRecording(super::rtc::ChangeRecording) => done,
     EndVanishedParties(super::cross_domain::calls::EndVanishedParties) => done,
     SetRtcCallback(super::rtc::SetRtcCallback) => done,
+    ImportFriends(super::friends::ImportFriends) => done,
 }
 
 /// The command level of this build (LIFE-05): it knows every command up to it. A
@@ -171,7 +172,8 @@ impl Command {
             Command::RecordUsage(_) | Command::OutboxSettled(_) => 2,
             Command::ChangeRecording(_)
             | Command::EndVanishedParties(_)
-            | Command::SetRtcCallback(_) => 3,
+            | Command::SetRtcCallback(_)
+            | Command::ImportFriends(_) => 3,
             Command::All(commands) => commands.iter().map(Command::level).max().unwrap_or(1),
             _ => LEGACY_COMMAND_LEVEL,
         }

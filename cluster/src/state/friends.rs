@@ -287,6 +287,49 @@ impl Apply for SetFriendProfile {
     }
 }
 
+/// Friendships an import may carry at once (each direction counts).
+pub const MAX_IMPORTED_FRIENDS: usize = 1000;
+
+/// Friend records as an export holds them (LIFE-03): `(owner, friend)`, one direction
+/// each, written as they were (remark, extension, since when).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportFriends {
+    pub app_key: String,
+    pub friends: Vec<(String, Friend)>,
+}
+
+impl Apply for ImportFriends {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        apps::by_key(state, &self.app_key)?;
+        if self.friends.len() > MAX_IMPORTED_FRIENDS {
+            return Err(CommandError::Limit {
+                what: "friends per import".into(),
+                limit: MAX_IMPORTED_FRIENDS as u64,
+            });
+        }
+        for (owner, friend) in &self.friends {
+            validate_user_id(owner)?;
+            validate_user_id(&friend.user_id)?;
+            if friend.remark_name.chars().count() > MAX_REMARK_CHARS {
+                return Err(CommandError::invalid(
+                    "remarkName",
+                    format!("must be at most {MAX_REMARK_CHARS} characters"),
+                ));
+            }
+            if object("ext", &friend.ext)?.len() > MAX_EXT_KEYS {
+                return Err(CommandError::Limit {
+                    what: "friendExtProfile keys".into(),
+                    limit: MAX_EXT_KEYS as u64,
+                });
+            }
+            state.put(keys::friend(&self.app_key, owner, &friend.user_id), friend)?;
+        }
+        Ok(())
+    }
+}
+
 /// Erases a user's friendships (for both sides), its permission and the requests to it.
 pub(crate) fn erase_user(
     state: &mut Overlay<'_>,

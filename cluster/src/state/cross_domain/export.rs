@@ -1,5 +1,6 @@
 //! An app's export (LIFE-03), read a page at a time in key order: its users, its groups
-//! with their members, its ultra groups with members and channels, and its history, each
+//! with their members, its ultra groups with members and channels, its users' friends
+//! (hosted friend relations, each direction as its owner keeps it), and its history, each
 //! conversation's messages in `seq` order (so in time order, as an import wants them).
 
 use serde::{Deserialize, Serialize};
@@ -7,10 +8,11 @@ use serde::{Deserialize, Serialize};
 use crate::raft::wire::from_bytes;
 use crate::state::apply::CommandError;
 use crate::state::apps;
+use crate::state::friends::Friend;
 use crate::state::groups::{Group, Member};
 use crate::state::keys::{
-    groups as group_keys, messages as message_keys, of_app, ultragroups as ultragroup_keys,
-    users as user_keys,
+    friends as friend_keys, groups as group_keys, messages as message_keys, of_app,
+    ultragroups as ultragroup_keys, users as user_keys,
 };
 use crate::state::messages::Message;
 use crate::state::store::StateRead;
@@ -27,6 +29,7 @@ pub enum ExportPart {
     Groups,
     Messages,
     UltraGroups,
+    Friends,
 }
 
 /// One record of an export.
@@ -37,6 +40,8 @@ pub enum Exported {
     Group(Group, Vec<String>),
     Message(Box<Message>),
     UltraGroup(Box<UltraGroupExport>),
+    /// One direction of a friendship: its owner and the friend as the owner keeps it.
+    Friend(String, Friend),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,19 +66,21 @@ pub fn page(
         ExportPart::Groups => group_keys::GROUP,
         ExportPart::Messages => message_keys::MESSAGE,
         ExportPart::UltraGroups => ultragroup_keys::GROUP,
+        ExportPart::Friends => friend_keys::FRIEND,
     };
+    let prefix = of_app(family, app_key);
     let mut raw = Vec::new();
     let mut next = None;
-    state.visit_from(&of_app(family, app_key), after, &mut |key, value| {
+    state.visit_from(&prefix, after, &mut |key, value| {
         if raw.len() == limit {
             next = Some(key.to_vec());
             return false;
         }
-        raw.push(value.to_vec());
+        raw.push((key.to_vec(), value.to_vec()));
         true
     })?;
     let mut records = Vec::with_capacity(raw.len());
-    for value in raw {
+    for (key, value) in raw {
         records.push(match part {
             ExportPart::Users => Exported::User(from_bytes(&value)?),
             ExportPart::Messages => Exported::Message(Box::new(from_bytes(&value)?)),
@@ -90,6 +97,12 @@ pub fn page(
                 app_key,
                 from_bytes(&value)?,
             )?)),
+            // `friend/{appKey}/{owner}/{friendId}`: user ids hold no `/`.
+            ExportPart::Friends => {
+                let rest = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+                let owner = rest.split_once('/').map_or(rest.as_str(), |(o, _)| o);
+                Exported::Friend(owner.to_string(), from_bytes(&value)?)
+            }
         });
     }
     Ok(ExportPage { records, next })

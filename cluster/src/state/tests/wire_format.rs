@@ -998,6 +998,21 @@ fn samples() -> Vec<(&'static str, Command)> {
                 url: Some("http://h/".into()),
             }),
         ),
+        (
+            "ImportFriends",
+            Command::ImportFriends(crate::state::friends::ImportFriends {
+                app_key: APP.into(),
+                friends: vec![(
+                    "u1".into(),
+                    crate::state::friends::Friend {
+                        user_id: "u2".into(),
+                        remark_name: "Bo".into(),
+                        ext: "{}".into(),
+                        since_ms: 7,
+                    },
+                )],
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1219,6 +1234,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("ChangeRecording", "63086170706b65793031027231000109687474703a2f2f682f"),
         ("EndVanishedParties", "64fb3075"),
         ("SetRtcCallback", "65086170706b657930310109687474703a2f2f682f"),
+        ("ImportFriends", "66086170706b657930310102753102753202426f027b7d07"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1413,6 +1429,7 @@ fn variant(command: &Command) -> &'static str {
         Command::ChangeRecording(_) => "ChangeRecording",
         Command::EndVanishedParties(_) => "EndVanishedParties",
         Command::SetRtcCallback(_) => "SetRtcCallback",
+        Command::ImportFriends(_) => "ImportFriends",
     }
 }
 
