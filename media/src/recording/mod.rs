@@ -305,8 +305,4 @@ impl Orders {
     pub(crate) fn of(&self, member: &Member) -> Option<&RecordingOrder> {
         self.0.get(&member.app_key)?.get(&member.room_id)
     }
-
-    pub(crate) fn covers(&self, member: &Member) -> bool {
-        self.of(member).is_some()
-    }
 }

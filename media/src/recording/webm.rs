@@ -54,7 +54,7 @@ struct Origin {
 struct Open {
     segment: Segment<BufWriter<File>>,
     video: Option<VideoTrack>,
-    audio: Option<AudioTrack>,
+    audio: AudioTrack,
     started: Instant,
     origins: [Option<Origin>; 2],
     last_ns: u64,
@@ -93,7 +93,7 @@ pub(crate) fn write(
     };
     let started = open.started;
     let duration = Duration::from_nanos(open.last_ns);
-    let tracks = [open.video.map(|_| "VP8"), open.audio.map(|_| "opus")]
+    let tracks = [open.video.map(|_| "VP8"), Some("opus")]
         .into_iter()
         .flatten()
         .map(str::to_string)
@@ -141,7 +141,7 @@ fn start(
     Ok(Open {
         segment: builder.build(),
         video,
-        audio: Some(audio),
+        audio,
         started,
         origins: [None, None],
         last_ns: 0,
@@ -150,12 +150,13 @@ fn start(
 
 impl Open {
     fn add(&mut self, frame: &Frame) -> std::io::Result<()> {
-        let (slot, track_num, keyframe) = match (frame.track, self.video, self.audio) {
-            (Track::Video, Some(video), _) => {
+        let (slot, track_num, keyframe) = match (frame.track, self.video) {
+            (Track::Video, Some(video)) => {
                 (0, u64::from(video), keyframe_size(&frame.data).is_some())
             }
-            (Track::Audio, _, Some(audio)) => (1, u64::from(audio), true),
-            _ => return Ok(()),
+            // A stream that had no video when its file started records none.
+            (Track::Video, None) => return Ok(()),
+            (Track::Audio, _) => (1, u64::from(self.audio), true),
         };
         let origin = *self.origins[slot].get_or_insert(Origin {
             rtp_time: frame.rtp_time,

@@ -282,7 +282,7 @@ impl Sfu {
                 self.orders = orders;
                 // Streams of rooms no longer recorded end their files (to be stored).
                 for t in self.transports.values_mut() {
-                    if !self.orders.covers(&t.member) {
+                    if self.orders.of(&t.member).is_none() {
                         t.recorder = None;
                     }
                 }
