@@ -469,6 +469,22 @@ async fn a_recorded_room_yields_a_webm_file_of_each_stream_that_ffprobe_reads() 
     browser.quit().await;
 }
 
+/// `fans` join live room `room` as its audience. Keep what this returns for as long as
+/// they watch: a member whose session is gone past the reconnect grace leaves the room,
+/// and the SFU closes its transports.
+async fn audience(dev: &DevDeployment, api: &Api, room: &str, fans: &[&str]) -> Vec<Member> {
+    let mut members = Vec::new();
+    for fan in fans {
+        let mut member = Member::connect(&dev.ws("SG"), api, fan).await;
+        member
+            .join(room, RoomKind::Live, Role::Audience)
+            .await
+            .unwrap();
+        members.push(member);
+    }
+    members
+}
+
 #[tokio::test]
 async fn a_subscriber_picks_a_simulcast_layer() {
     npm_install(&driver_dir());
@@ -477,13 +493,7 @@ async fn a_subscriber_picks_a_simulcast_layer() {
     let mut host = Member::connect(&dev.ws("SG"), &api, "alice").await;
     host.join("show", RoomKind::Live, Role::Host).await.unwrap();
     let media = host.media_server.clone();
-    for fan in ["bob", "carol"] {
-        let mut member = Member::connect(&dev.ws("SG"), &api, fan).await;
-        member
-            .join("show", RoomKind::Live, Role::Audience)
-            .await
-            .unwrap();
-    }
+    let _fans = audience(&dev, &api, "show", &["bob", "carol"]).await;
     let mut browser = Browser::start();
     let published = browser
         .ask(
@@ -587,13 +597,7 @@ async fn a_subscriber_moves_between_simulcast_layers_with_its_bandwidth() {
     host.join("band", RoomKind::Live, Role::Host).await.unwrap();
     let media = host.media_server.clone();
     let port: u16 = media.rsplit(':').next().unwrap().parse().unwrap();
-    for fan in ["bob", "carol"] {
-        let mut member = Member::connect(&dev.ws("SG"), &api, fan).await;
-        member
-            .join("band", RoomKind::Live, Role::Audience)
-            .await
-            .unwrap();
-    }
+    let _fans = audience(&dev, &api, "band", &["bob", "carol"]).await;
     let mut browser = Browser::start();
     let published = browser
         .ask(

@@ -501,7 +501,11 @@ async fn launch(
     let mut process = Process::spawn(
         Command::new(binary)
             .args(args)
-            .env("RUST_LOG", "warn")
+            // MERIDIAN_TEST_LOG raises the level when a failure needs the processes' logs.
+            .env(
+                "RUST_LOG",
+                std::env::var("MERIDIAN_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::null()),
     );
     let started = eventually(Duration::from_secs(20), "endpoints.json", || {
