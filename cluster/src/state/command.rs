@@ -154,6 +154,7 @@ commands! {
     EndVanishedParties(super::cross_domain::calls::EndVanishedParties) => done,
     SetRtcCallback(super::rtc::SetRtcCallback) => done,
     ImportFriends(super::friends::ImportFriends) => done,
+    ChangeMix(super::rtc::ChangeMix) => done,
 }
 
 /// The command level of this build (LIFE-05): it knows every command up to it. A
@@ -173,7 +174,8 @@ impl Command {
             Command::ChangeRecording(_)
             | Command::EndVanishedParties(_)
             | Command::SetRtcCallback(_)
-            | Command::ImportFriends(_) => 3,
+            | Command::ImportFriends(_)
+            | Command::ChangeMix(_) => 3,
             Command::All(commands) => commands.iter().map(Command::level).max().unwrap_or(1),
             _ => LEGACY_COMMAND_LEVEL,
         }

@@ -276,6 +276,8 @@ pub enum Query {
     RtcCallback {
         app_key: String,
     },
+    /// Every room of the area being mixed (RTC-09; the media servers ask).
+    RtcMixes,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -342,6 +344,7 @@ pub enum QueryOutput {
     RtcRecordings(Vec<super::rtc::RecordingOrder>),
     RtcRecorded(Vec<super::rtc::RecordedStream>),
     RtcCallback(Option<String>),
+    RtcMixes(Vec<super::rtc::MixOrder>),
 }
 
 /// Answers a query from committed state.
@@ -553,5 +556,6 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
             apps::by_key(state, app_key)?;
             super::rtc::callback_url(state, app_key).map(QueryOutput::RtcCallback)
         }
+        Query::RtcMixes => super::rtc::mix_orders(state).map(QueryOutput::RtcMixes),
     }
 }

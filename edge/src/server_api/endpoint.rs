@@ -201,6 +201,8 @@ pub(super) enum Endpoint {
     RtcRecordStart,
     RtcRecordStop,
     RtcRecordQuery,
+    RtcMixStart,
+    RtcMixStop,
 }
 
 /// The budget of broadcasts and pushes to all (SYS-04).
@@ -405,6 +407,8 @@ impl Endpoint {
             "/rtc/record/start.json" => Endpoint::RtcRecordStart,
             "/rtc/record/stop.json" => Endpoint::RtcRecordStop,
             "/rtc/record/query.json" => Endpoint::RtcRecordQuery,
+            "/rtc/mix/start.json" => Endpoint::RtcMixStart,
+            "/rtc/mix/stop.json" => Endpoint::RtcMixStop,
             _ => return None,
         })
     }
@@ -430,6 +434,8 @@ impl Endpoint {
                 | Endpoint::RtcRecordStart
                 | Endpoint::RtcRecordStop
                 | Endpoint::RtcRecordQuery
+                | Endpoint::RtcMixStart
+                | Endpoint::RtcMixStop
         )
     }
 

@@ -501,6 +501,8 @@ impl ServerApi {
             Endpoint::RtcRecordStart => rtc::record_start(&call).await,
             Endpoint::RtcRecordStop => rtc::record_stop(&call).await,
             Endpoint::RtcRecordQuery => rtc::record_query(&call).await,
+            Endpoint::RtcMixStart => rtc::mix_start(&call).await,
+            Endpoint::RtcMixStop => rtc::mix_stop(&call).await,
         }
     }
 }

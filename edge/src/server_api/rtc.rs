@@ -1,10 +1,13 @@
 //! `/rtc/*`: the app server's view of audio/video rooms (RTC-01): a room's members and
 //! their resources, and removing a member; of recording (RTC-07): start, stop, and the
-//! streams recorded; and of calls (RTC-10): a call's record. JSON bodies, as the
-//! commercial RTC server API.
+//! streams recorded; of mixing (RTC-09): start or change, and stop; and of calls
+//! (RTC-10): a call's record. JSON bodies, as the commercial RTC server API.
 
 use meridian_access::error::unexpected;
-use meridian_cluster::state::rtc::{ChangeRecording, RecordingChange};
+use meridian_access::error::ApiError;
+use meridian_cluster::state::rtc::{
+    ChangeMix, ChangeRecording, MixChange, MixSettings, RecordingChange,
+};
 use meridian_cluster::state::{
     ChangeRtcRoom, Command, CommandError, Query, QueryOutput, RtcChange,
 };
@@ -159,4 +162,36 @@ pub(super) async fn call_query(call: &Call) -> Fields {
         },
         other => Err(unexpected(other)),
     }
+}
+
+// covers: RTC-09
+/// `/rtc/mix/start.json` (Meridian's): composes the room's videos on one canvas in the
+/// body's layout, mixes its audio, and pushes the result to its `pushUrls` over RTMP
+/// until stopped or the room ends; on a mixed room, changes the layout or the URLs.
+pub(super) async fn mix_start(call: &Call) -> Fields {
+    let mut body = call.json()?.clone();
+    let room_id = json_str(&body, "roomId")?.to_string();
+    if let Some(fields) = body.as_object_mut() {
+        fields.remove("roomId");
+    }
+    let settings: MixSettings =
+        serde_json::from_value(body).map_err(|e| ApiError::param(format!("mix: {e}")))?;
+    mix(call, room_id, MixChange::Start(Box::new(settings))).await
+}
+
+// covers: RTC-09
+/// `/rtc/mix/stop.json` (Meridian's): the mix ends and its pushes close.
+pub(super) async fn mix_stop(call: &Call) -> Fields {
+    let room_id = json_str(call.json()?, "roomId")?.to_string();
+    mix(call, room_id, MixChange::Stop).await
+}
+
+async fn mix(call: &Call, room_id: String, change: MixChange) -> Fields {
+    let command = Command::ChangeMix(ChangeMix {
+        app_key: call.app_key(),
+        room_id,
+        change,
+    });
+    call.write(command).await?;
+    Ok(serde_json::Map::new())
 }

@@ -14,7 +14,7 @@ mod settings;
 
 pub use limits::{limits, ApiRates, AppLimits, RetentionDays, SetAppLimits, DEFAULT_MEMBER_CAP};
 pub use rotation::{previous_secret, PreviousSecret, RotateAppSecret, MAX_OVERLAP_MS};
-pub(in crate::state) use settings::validate_url;
+pub(in crate::state) use settings::{validate_url, MAX_URL_CHARS};
 pub use settings::{
     AppSettings, CallbackSettings, ModerationDefault, ModerationRule, PushApp, PushSettings,
     MAX_PUSH_APPS, REDACTED_KEY,

@@ -1,5 +1,5 @@
 //! Keys of audio/video rooms: rooms, their members, the room each user is in, and the
-//! members whose session is gone (with when they are dropped), and recording.
+//! members whose session is gone (with when they are dropped), recording and mixing.
 
 use super::{scoped, under};
 
@@ -8,8 +8,8 @@ pub(crate) const MEMBER: &[u8] = b"rtcmember/";
 pub(crate) const USER_ROOM: &[u8] = b"rtcuser/";
 /// Members whose session is gone, scanned area-wide by the leader's sweep.
 pub(crate) const ABSENT: &[u8] = b"rtcabsent/";
-pub(crate) const PER_APP: [&[u8]; 7] = [
-    ROOM, MEMBER, USER_ROOM, ABSENT, RECORDING, RECORDED, CALLBACK,
+pub(crate) const PER_APP: [&[u8]; 8] = [
+    ROOM, MEMBER, USER_ROOM, ABSENT, RECORDING, RECORDED, CALLBACK, MIXING,
 ];
 
 /// `rtcroom/{appKey}/{roomId}`
@@ -63,4 +63,12 @@ pub(crate) const CALLBACK: &[u8] = b"rtccallback/";
 /// `rtccallback/{appKey}/` (one key; the slash lets deleting the app find it)
 pub(crate) fn callback(app_key: &str) -> Vec<u8> {
     scoped(CALLBACK, app_key, &[])
+}
+
+/// Rooms mixed and pushed to a CDN, scanned area-wide by the media servers (RTC-09).
+pub(crate) const MIXING: &[u8] = b"rtcmix/";
+
+/// `rtcmix/{appKey}/{roomId}`
+pub(crate) fn mixing(app_key: &str, room_id: &str) -> Vec<u8> {
+    under(scoped(MIXING, app_key, &[]), room_id)
 }

@@ -22,11 +22,16 @@ use callbacks::Seen;
 
 mod callbacks;
 mod media;
+mod mixing;
 mod pk;
 mod recording;
 
 pub use callbacks::{url as callback_url, RoomEventKind, RtcRoomEvent, SetRtcCallback};
 pub use media::{MAX_AUDIO_HOSTS, MAX_RESOURCES, MAX_VIDEO_HOSTS};
+pub use mixing::{
+    orders as mix_orders, ChangeMix, LayoutKind, MixChange, MixOrder, MixRegion, MixSettings,
+    BITRATE_KBPS, MAX_CANVAS, MAX_FPS, MAX_PUSH_URLS, MIN_CANVAS_SIDE,
+};
 pub use recording::{
     orders as recording_orders, streams as recorded_streams, ChangeRecording, RecordedStream,
     RecordingChange, RecordingOrder, RecordingReady, StoredStream,
@@ -273,6 +278,17 @@ pub(in crate::state) fn delete_all(
     Ok(())
 }
 
+/// The session of a room someone is in: what a recording or mixing order belongs to.
+fn live_session(
+    state: &impl StateRead,
+    app_key: &str,
+    room_id: &str,
+) -> Result<String, CommandError> {
+    let room: Option<Room> = state.get(&keys::room(app_key, room_id))?;
+    room.map(|room| room.session_id)
+        .ok_or_else(|| CommandError::not_found(format!("rtc room {room_id}")))
+}
+
 /// One room being read and changed; `room` is `None` while nobody is in it.
 struct RoomAt<'a> {
     app_key: &'a str,
@@ -508,6 +524,7 @@ impl<'a> RoomAt<'a> {
         if self.members(state)?.is_empty() {
             state.delete(keys::room(self.app_key, self.room_id));
             recording::room_ended(state, self.app_key, self.room_id);
+            mixing::room_ended(state, self.app_key, self.room_id);
             if let Some(room) = self.room.take() {
                 let destroyed = Seen::new(RoomEventKind::Destroyed, user_id);
                 self.seen.push(destroyed.since(room.created_at_ms));

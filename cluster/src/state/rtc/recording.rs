@@ -13,7 +13,7 @@ use super::super::files::{FileRecord, RecordFile};
 use super::super::keys::{files as file_keys, rtc as keys};
 use super::super::outbox::{self, HookEvent};
 use super::super::store::{Overlay, StateRead};
-use super::RoomAt;
+use super::live_session;
 
 /// A room the app server asked to record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,10 +97,7 @@ impl Apply for ChangeRecording {
                 if let Some(url) = callback_url {
                     apps::validate_url("callbackUrl", url)?;
                 }
-                let room = RoomAt::open(state, app_key, room_id)?;
-                let Some(session_id) = room.room.as_ref().map(|r| r.session_id.clone()) else {
-                    return Err(CommandError::not_found(format!("rtc room {room_id}")));
-                };
+                let session_id = live_session(state, app_key, room_id)?;
                 let key = keys::recording(app_key, room_id);
                 let started_ms = state
                     .get::<RecordingOrder>(&key)?

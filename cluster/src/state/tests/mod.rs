@@ -14,6 +14,7 @@ mod files;
 mod groups;
 mod keys;
 mod messages;
+mod mixing;
 mod outbox;
 mod presence;
 mod push;

@@ -1013,6 +1013,31 @@ fn samples() -> Vec<(&'static str, Command)> {
                 )],
             }),
         ),
+        (
+            "ChangeMix",
+            Command::ChangeMix(crate::state::rtc::ChangeMix {
+                app_key: APP.into(),
+                room_id: "r1".into(),
+                change: crate::state::rtc::MixChange::Start(Box::new(
+                    crate::state::rtc::MixSettings {
+                        layout: crate::state::rtc::LayoutKind::Custom,
+                        width: 640,
+                        height: 360,
+                        fps: 25,
+                        bitrate_kbps: 800,
+                        push_urls: vec!["rtmp://c/l/k".into()],
+                        main_user_id: None,
+                        regions: vec![crate::state::rtc::MixRegion {
+                            user_id: "u1".into(),
+                            x: 0,
+                            y: 0,
+                            width: 320,
+                            height: 180,
+                        }],
+                    },
+                )),
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1235,6 +1260,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("EndVanishedParties", "64fb3075"),
         ("SetRtcCallback", "65086170706b657930310109687474703a2f2f682f"),
         ("ImportFriends", "66086170706b657930310102753102753202426f027b7d07"),
+        ("ChangeMix", "67086170706b657930310272310000fb8002fb680119fb2003010c72746d703a2f2f632f6c2f6b00010275310000fb4001b4"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1430,6 +1456,7 @@ fn variant(command: &Command) -> &'static str {
         Command::EndVanishedParties(_) => "EndVanishedParties",
         Command::SetRtcCallback(_) => "SetRtcCallback",
         Command::ImportFriends(_) => "ImportFriends",
+        Command::ChangeMix(_) => "ChangeMix",
     }
 }
 
