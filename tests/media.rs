@@ -796,3 +796,213 @@ async fn a_non_browser_client_publishes_over_whip_and_another_watches_over_whep(
         .collect();
     assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{numbers:?}");
 }
+
+/// A real RTMP server standing in for the CDN: Debian's nginx with its RTMP module
+/// (scripts/test installs them), live application `live`, stopped when dropped.
+struct RtmpServer {
+    /// Killed on drop.
+    _child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl RtmpServer {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let root = dir.path().display();
+        let config = format!(
+            "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\n\
+             daemon off;\nmaster_process off;\npid {root}/nginx.pid;\n\
+             error_log {root}/error.log;\nevents {{}}\n\
+             rtmp {{ server {{ listen 127.0.0.1:{port}; application live {{ live on; }} }} }}\n"
+        );
+        std::fs::write(dir.path().join("nginx.conf"), config).unwrap();
+        let child = Command::new("nginx")
+            .arg("-c")
+            .arg(dir.path().join("nginx.conf"))
+            .arg("-p")
+            .arg(dir.path())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("nginx (scripts/test installs nginx-light and libnginx-mod-rtmp)");
+        eventually(Duration::from_secs(10), "nginx listening", || async move {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .ok()
+                .map(|_| ())
+        })
+        .await;
+        Self {
+            _child: child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self, stream: &str) -> String {
+        format!("rtmp://127.0.0.1:{}/live/{stream}", self.port)
+    }
+}
+
+/// One frame of the live stream at `url`, decoded by Debian's ffmpeg to 8-bit luma, with
+/// the stream's codecs; `None` while nothing is pushed there.
+async fn grab_frame(url: &str, width: usize, height: usize) -> Option<Vec<u8>> {
+    let decoded = Command::new("ffmpeg")
+        .args(["-v", "error", "-rw_timeout", "5000000", "-i", url])
+        .args(["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "gray", "-"])
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(15), decoded)
+        .await
+        .ok()?
+        .ok()?;
+    (output.status.success() && output.stdout.len() == width * height).then_some(output.stdout)
+}
+
+/// The mean luma of the frame's pixels in `x` × `y`.
+fn brightness(
+    frame: &[u8],
+    width: usize,
+    x: std::ops::Range<usize>,
+    y: std::ops::Range<usize>,
+) -> f64 {
+    let area = (x.len() * y.len()) as f64;
+    let sum: u64 = y
+        .flat_map(|row| x.clone().map(move |column| row * width + column))
+        .map(|i| u64::from(frame[i]))
+        .sum();
+    sum as f64 / area
+}
+
+// covers: RTC-09
+#[tokio::test]
+async fn a_mixed_live_room_reaches_an_rtmp_server_in_the_layout_asked_for() {
+    npm_install(&driver_dir());
+    let cdn = RtmpServer::start().await;
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let api = Api::new(&dev, "SG", "dev");
+    let mut hosts = Vec::new();
+    for user in ["alice", "bob"] {
+        let mut host = Member::connect(&dev.ws("SG"), &api, user).await;
+        host.join("stage", RoomKind::Live, Role::Host)
+            .await
+            .unwrap();
+        hosts.push(host);
+    }
+    let media = hosts[0].media_server.clone();
+    let mut browser = Browser::start();
+    for user in ["alice", "bob"] {
+        let published = browser
+            .ask(
+                json!({"do": "publish", "page": user, "url": format!("{media}/whip/stage/cam"),
+                "token": api.token(user).await}),
+            )
+            .await;
+        assert_eq!(published["status"], 201, "{published}");
+    }
+
+    // Bad settings are refused and start nothing.
+    let (width, height) = (640, 360);
+    let url = cdn.url("stage");
+    let order = |layout: Value| {
+        let mut order = json!({"roomId": "stage", "width": width, "height": height, "fps": 15,
+            "bitrateKbps": 600, "pushUrls": [url]});
+        order
+            .as_object_mut()
+            .unwrap()
+            .extend(layout.as_object().unwrap().clone());
+        order
+    };
+    for bad in [
+        order(json!({"layout": "adaptive", "pushUrls": ["http://127.0.0.1/live/x"]})),
+        order(json!({"layout": "adaptive", "width": 641})),
+        order(json!({"layout": "mosaic"})),
+        order(json!({"layout": "custom"})),
+    ] {
+        let (_, refused) = api.json("/rtc/mix/start.json", &bad).await;
+        assert_eq!(refused["code"], 1002, "{bad}: {refused}");
+    }
+    assert_eq!(media_metric(&dev, "meridian_media_mixes").await, 0.0);
+
+    // Adaptive: the two cameras side by side, each 4:3 picture letterboxed in its half,
+    // so the canvas's top rows stay black.
+    let (_, started) = api
+        .json("/rtc/mix/start.json", &order(json!({"layout": "adaptive"})))
+        .await;
+    assert_eq!(started["code"], 200, "{started}");
+    let mixed = tokio::time::Instant::now();
+    let frame = eventually(Duration::from_secs(60), "both cameras in the mix", || {
+        let url = url.clone();
+        async move {
+            let frame = grab_frame(&url, width, height).await?;
+            let left = brightness(&frame, width, 40..280, 100..260);
+            let right = brightness(&frame, width, 360..600, 100..260);
+            let top = brightness(&frame, width, 0..width, 0..50);
+            eprintln!("adaptive: left {left:.0}, right {right:.0}, top {top:.0}");
+            (left > top + 20.0 && right > top + 20.0).then_some(frame)
+        }
+    })
+    .await;
+    eprintln!("both cameras mixed {:?} after the order", mixed.elapsed());
+    assert!(
+        brightness(&frame, width, 0..width, 0..50) < 30.0,
+        "black above"
+    );
+    let probe = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-rw_timeout", "5000000"])
+        .args([
+            "-show_entries",
+            "stream=codec_name,width,height",
+            "-of",
+            "csv=p=0",
+            &url,
+        ])
+        .output()
+        .expect("ffprobe");
+    let streams = String::from_utf8_lossy(&probe.stdout).to_string();
+    assert!(
+        streams.contains(&format!("h264,{width},{height}")),
+        "{streams}"
+    );
+    assert!(streams.contains("aac"), "{streams}");
+
+    // Floating, bob's camera the main one: it fills the canvas's height (the top rows are
+    // his picture now), alice's floats small at the top right.
+    let floating = order(json!({"layout": "floating", "mainUserId": "bob"}));
+    let (_, changed) = api.json("/rtc/mix/start.json", &floating).await;
+    assert_eq!(changed["code"], 200, "{changed}");
+    eventually(Duration::from_secs(30), "the floating layout", || {
+        let url = url.clone();
+        async move {
+            let frame = grab_frame(&url, width, height).await?;
+            let top = brightness(&frame, width, 200..440, 0..50);
+            let sides = brightness(&frame, width, 0..60, 100..260);
+            eprintln!("floating: top {top:.0}, sides {sides:.0}");
+            (top > sides + 20.0).then_some(())
+        }
+    })
+    .await;
+
+    // Stopped: the push ends, and the RTMP server has nothing to play.
+    let (_, stopped) = api
+        .json("/rtc/mix/stop.json", &json!({"roomId": "stage"}))
+        .await;
+    assert_eq!(stopped["code"], 200, "{stopped}");
+    eventually(Duration::from_secs(10), "the mix ended", || {
+        let gauge = media_metric(&dev, "meridian_media_mixes");
+        async move { (gauge.await == 0.0).then_some(()) }
+    })
+    .await;
+    assert!(
+        grab_frame(&url, width, height).await.is_none(),
+        "nothing pushed any more"
+    );
+    browser.quit().await;
+    drop(cdn);
+}

@@ -8,6 +8,7 @@
 pub mod config;
 mod members;
 mod metrics;
+mod mixing;
 mod recording;
 mod sfu;
 mod signalling;
@@ -111,6 +112,17 @@ impl MediaServer {
             None => None,
         };
         let recording = recordings.is_some();
+        let mixing = match mixing::available() {
+            Ok(()) => Some(mixing::Mixing::new(metrics.clone())),
+            Err(reason) => {
+                tracing::warn!(%reason, "rooms will not be mixed (RTC-09)");
+                None
+            }
+        };
+        let watching = members::Watching {
+            recording,
+            mixing: mixing.is_some(),
+        };
         let (commands, commands_rx) = mpsc::channel(COMMAND_QUEUE);
         let (stop, stop_rx) = watch::channel(false);
         let signalling = Arc::new(Signalling {
@@ -137,14 +149,10 @@ impl MediaServer {
         };
         let tasks = vec![
             tokio::spawn(
-                Sfu::new(socket, advertised, metrics, recordings).run(commands_rx, stop_rx.clone()),
+                Sfu::new(socket, advertised, metrics, recordings, mixing)
+                    .run(commands_rx, stop_rx.clone()),
             ),
-            tokio::spawn(members::watch(
-                members,
-                commands,
-                recording,
-                stop_rx.clone(),
-            )),
+            tokio::spawn(members::watch(members, commands, watching, stop_rx.clone())),
             tokio::spawn({
                 let stop = wait(stop_rx.clone());
                 async move {

@@ -3,7 +3,7 @@
 //! and in which role (RTC-04). Nothing about rooms is kept here: every transport's member
 //! is looked up again every [`CHECK_EVERY`], so a member who left, was kicked or stepped
 //! down to the audience loses its transports within a second. The same watch reads which
-//! rooms are being recorded (RTC-07) for the forwarding task.
+//! rooms are being recorded (RTC-07) and mixed (RTC-09) for the forwarding task.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,6 +17,7 @@ use meridian_proto::codes;
 use meridian_proto::rtc::RoomInfo;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::mixing::MixOrders;
 use crate::recording::Orders;
 use crate::sfu::{Command, Member, Open, Side};
 
@@ -146,13 +147,21 @@ impl Members {
     }
 }
 
+/// Which orders the watch reads for the forwarding task.
+pub(crate) struct Watching {
+    /// Recording orders, while anyone publishes (RTC-07).
+    pub recording: bool,
+    /// Mixing orders, always: a mix pushes its canvas while nobody publishes (RTC-09).
+    pub mixing: bool,
+}
+
 /// Checks every open transport against its room every [`CHECK_EVERY`] and evicts those
-/// whose member left or lost the role, until `stop`; with `recording`, also tells the
-/// forwarding task which rooms are recorded while anyone publishes.
+/// whose member left or lost the role, until `stop`; also tells the forwarding task
+/// which rooms are recorded and mixed, as `watching` asks.
 pub(crate) async fn watch(
     members: Arc<Members>,
     commands: mpsc::Sender<Command>,
-    recording: bool,
+    watching: Watching,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(CHECK_EVERY);
@@ -170,7 +179,18 @@ pub(crate) async fn watch(
             return;
         };
         let publishing = transports.iter().any(|(_, _, side)| *side == Side::Publish);
-        if recording && publishing {
+        if watching.mixing {
+            match MixOrders::read(&members.client).await {
+                Ok(orders) => {
+                    if commands.send(Command::Mix { orders }).await.is_err() {
+                        return;
+                    }
+                }
+                // Mixes go on as ordered before until the cluster answers again.
+                Err(e) => tracing::debug!(error = %e, "mixing orders unread"),
+            }
+        }
+        if watching.recording && publishing {
             match Orders::read(&members.client).await {
                 Ok(orders) => {
                     if commands.send(Command::Record { orders }).await.is_err() {

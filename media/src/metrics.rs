@@ -30,6 +30,8 @@ pub(crate) struct MediaMetrics {
     pub recordings_stored: IntCounter,
     pub recording_failures: IntCounter,
     pub recording_dropped_frames: IntCounter,
+    pub mixes: IntGauge,
+    pub mix_failures: IntCounter,
 }
 
 impl MediaMetrics {
@@ -91,6 +93,18 @@ impl MediaMetrics {
             recording_dropped_frames: counter(
                 "meridian_media_recording_dropped_frames_total",
                 "Frames left out of recordings because the file writer fell behind",
+            )?,
+            mixes: {
+                let gauge = IntGauge::new(
+                    "meridian_media_mixes",
+                    "Rooms mixed and pushed to a CDN by this server now (RTC-09)",
+                )?;
+                registry.register(Box::new(gauge.clone()))?;
+                gauge
+            },
+            mix_failures: counter(
+                "meridian_media_mix_failures_total",
+                "Mix pipelines that failed (a CDN refusing the push, a missing element) and are retried",
             )?,
         })
     }

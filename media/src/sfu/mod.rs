@@ -17,6 +17,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::metrics::{Kind, MediaMetrics, Way};
+use crate::mixing::{MixOrders, Mixing};
 use crate::recording::{Orders, Recordings};
 
 mod layers;
@@ -84,6 +85,8 @@ pub(crate) enum Command {
     Evict { ids: Vec<u64> },
     /// The rooms the area records now (RTC-07).
     Record { orders: Orders },
+    /// The rooms the area mixes now (RTC-09).
+    Mix { orders: MixOrders },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -109,6 +112,8 @@ pub(crate) struct Sfu {
     /// Where recordings go; `None` when this server has no file store.
     recordings: Option<Arc<Recordings>>,
     orders: Orders,
+    /// `None` when this machine's GStreamer cannot mix.
+    mixing: Option<Mixing>,
 }
 
 fn now() -> Instant {
@@ -121,6 +126,7 @@ impl Sfu {
         advertised: SocketAddr,
         metrics: MediaMetrics,
         recordings: Option<Arc<Recordings>>,
+        mixing: Option<Mixing>,
     ) -> Self {
         Self {
             socket,
@@ -132,6 +138,7 @@ impl Sfu {
             metrics,
             recordings,
             orders: Orders::new(),
+            mixing,
         }
     }
 
@@ -287,6 +294,11 @@ impl Sfu {
                     }
                 }
             }
+            Command::Mix { orders } => {
+                if let Some(mixing) = &mut self.mixing {
+                    mixing.follow(orders);
+                }
+            }
         }
     }
 
@@ -370,6 +382,7 @@ impl Sfu {
 
     fn forward(&mut self, publisher: u64, data: &MediaData) {
         self.record(publisher, data);
+        self.mix(publisher, data);
         let Some(source) = self.transports.get_mut(&publisher) else {
             return;
         };
@@ -493,6 +506,21 @@ impl Sfu {
         }
     }
 
+    /// Feeds a publisher's frame to its room's mix, if the room is mixed here.
+    fn mix(&mut self, publisher: u64, data: &MediaData) {
+        let (Some(mixing), Some(t)) = (&mut self.mixing, self.transports.get(&publisher)) else {
+            return;
+        };
+        // Of a simulcast stream, the biggest layer (the first its publisher lists).
+        if data.rid.is_some() && data.rid != t.layers.first().copied() {
+            return;
+        }
+        // A new video input decodes from a keyframe.
+        if mixing.push(publisher, &t.member, data) {
+            self.request_keyframe(publisher, KeyframeRequestKind::Pli, None, None);
+        }
+    }
+
     /// Asks `publisher` for a keyframe of `layer`, or of the layer `watcher` watches or
     /// moves to (the publisher's first before it watched any; none without simulcast).
     fn request_keyframe(
@@ -559,6 +587,9 @@ impl Sfu {
                     self.disconnect(subscriber);
                 }
                 if transport.side == Side::Publish {
+                    if let Some(mixing) = &mut self.mixing {
+                        mixing.remove(id, &transport.member);
+                    }
                     let key = StreamKey {
                         publisher: transport.member,
                         stream_id: transport.stream_id,
