@@ -434,6 +434,14 @@ impl Sfu {
             let Some(pt) = writer.match_params(data.params) else {
                 continue;
             };
+            // The level the publisher measured (RFC 6464) goes on, so watchers tell who
+            // speaks without decoding (RTCRtpReceiver.getSynchronizationSources).
+            let writer = match data.ext_vals.audio_level {
+                Some(level) => {
+                    writer.audio_level(level, data.ext_vals.voice_activity.unwrap_or(false))
+                }
+                None => writer,
+            };
             match writer.write(pt, data.network_time, time, data.data.clone()) {
                 Ok(()) => {
                     self.metrics.forwarded_frames.with(&label).inc();

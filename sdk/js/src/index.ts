@@ -23,6 +23,6 @@ export {
   type CallMedia,
   type CallSignal,
 } from "./calls.js";
-export { MediaRefusedError, Room, type PublishOptions, type RoomSignals, type WatchOptions } from "./rtc.js";
+export { MediaRefusedError, Room, type AudioLevel, type PublishOptions, type RoomSignals, type WatchOptions } from "./rtc.js";
 export { byPinThenRecency, conversationKey, LocalArchive, searchableText } from "./archive.js";
 export { IndexedDbStore, MemoryStore, type KeyValueStore } from "./store.js";

@@ -45,11 +45,18 @@ interface Link {
   resource: string;
 }
 
+/** How loud a watched stream is now. */
+export interface AudioLevel {
+  resource: Resource;
+  /** 0 (silence) to 1 (loudest), as the publisher's client measured it (RFC 6464). */
+  level: number;
+}
+
 export class Room {
   /** The room as this member last read it (`refresh()` reads it again). */
   info: RoomInfo;
   private readonly published = new Map<string, Link>();
-  private readonly watching = new Map<string, Link>();
+  private readonly watching = new Map<string, Link & { watched: Resource }>();
 
   constructor(
     private readonly signals: RoomSignals,
@@ -109,7 +116,11 @@ export class Room {
     const stream = new MediaStream();
     pc.addEventListener("track", (event) => stream.addTrack(event.track));
     const query = options.layer ? `?layer=${encodeURIComponent(options.layer)}` : "";
-    const link = { pc, resource: await offer(pc, resource.mediaServer, resource.params + query, this.token) };
+    const link = {
+      pc,
+      resource: await offer(pc, resource.mediaServer, resource.params + query, this.token),
+      watched: resource,
+    };
     const key = watchKey(resource);
     const earlier = this.watching.get(key);
     this.watching.set(key, link);
@@ -122,6 +133,21 @@ export class Room {
     const link = this.watching.get(key);
     this.watching.delete(key);
     if (link) await hangUp(link, this.token);
+  }
+
+  /** How loud each watched stream with audio is now, loudest first: the first above a
+   * threshold of the app's choosing (e.g. 0.05) is the active speaker. The levels are the
+   * publishers' own measurements, which the media server passes on with each packet. */
+  audioLevels(): AudioLevel[] {
+    const levels: AudioLevel[] = [];
+    for (const { pc, watched } of this.watching.values()) {
+      for (const receiver of pc.getReceivers()) {
+        if (receiver.track.kind !== "audio") continue;
+        const source = receiver.getSynchronizationSources()[0];
+        if (source?.audioLevel !== undefined) levels.push({ resource: watched, level: source.audioLevel });
+      }
+    }
+    return levels.sort((a, b) => b.level - a.level);
   }
 
   /** The connection carrying a stream this member publishes or watches (for `getStats()`). */

@@ -9,7 +9,12 @@ import { fileURLToPath } from "node:url";
 import puppeteer, { type Browser } from "puppeteer-core";
 
 /** Chromium's stand-ins for a camera and a microphone, allowed without asking. */
-export const FAKE_MEDIA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"];
+export const FAKE_MEDIA = [
+  "--use-fake-device-for-media-stream",
+  "--use-fake-ui-for-media-stream",
+  // Watched audio plays without a click (received audio is decoded only while it plays).
+  "--autoplay-policy=no-user-gesture-required",
+];
 
 export function launchChromium(args: string[] = []): Promise<Browser> {
   return puppeteer.launch({

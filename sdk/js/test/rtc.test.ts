@@ -101,6 +101,17 @@ describe("audio/video rooms with the SDK in chromium", () => {
         });
         return frames > 30 && packets > 30;
       });
+      // Chromium's fake microphone beeps: its level, as alice's browser measured it,
+      // reaches bob through the media server (read while bob plays what he receives).
+      const speaker = new Audio();
+      speaker.srcObject = stream;
+      await speaker.play();
+      let loudest = 0;
+      await until(() => {
+        loudest = Math.max(loudest, ...bobRoom.audioLevels().map((l) => l.level));
+        return loudest > 0;
+      });
+      const levels = bobRoom.audioLevels();
 
       await aliceRoom.unpublish("cam");
       await until(() => heard("unpublished") !== undefined);
@@ -109,12 +120,18 @@ describe("audio/video rooms with the SDK in chromium", () => {
       await Promise.all([aliceRoom.leave(), bobRoom.leave()]);
       await Promise.all([alice.close(), bob.close()]);
       const tracks = stream.getTracks().map((t) => t.kind).sort();
-      return { announced, resource, frames, packets, tracks, unpublished, members };
+      return { announced, resource, frames, packets, tracks, unpublished, members, loudest, levels };
     }, credentials);
     assert.equal(seen.announced.params, "/whep/standup/alice/cam", "the stream's WHEP path");
     assert.deepEqual(seen.resource, seen.announced, "bob heard what alice announced");
     assert.ok(seen.frames > 30 && seen.packets > 30, JSON.stringify(seen));
     assert.deepEqual(seen.tracks, ["audio", "video"]);
+    assert.ok(seen.loudest > 0 && seen.loudest <= 1, `alice's audio level reached bob: ${seen.loudest}`);
+    assert.deepEqual(
+      seen.levels.map((l) => l.resource.streamId),
+      ["cam"],
+      "one level per watched stream with audio",
+    );
     assert.deepEqual(seen.unpublished, ["cam"]);
     assert.deepEqual(seen.members, [["alice", 0], ["bob", 0]]);
     await tab.close();
