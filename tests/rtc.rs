@@ -381,7 +381,7 @@ async fn the_app_server_is_told_of_a_room_created_and_destroyed_and_its_hosts_co
 
 // covers: RTC-01, RTC-02
 #[tokio::test]
-async fn the_app_server_reads_a_rooms_hosts_and_resources_and_kicks_a_member() {
+async fn the_app_server_reads_a_rooms_hosts_and_resources_and_kicks_and_blocks_a_member() {
     let dev = deployment("SG").await;
     let api = Api::new(&dev, "SG", "prod");
     let ws = dev.ws("SG");
@@ -454,6 +454,27 @@ async fn the_app_server_reads_a_rooms_hosts_and_resources_and_kicks_a_member() {
             }
         }
     }
+    // Blocked (the commercial service's block, then kick), the fan joins no room until
+    // unblocked.
+    for minute in [
+        serde_json::json!(0),
+        serde_json::json!(43_201),
+        serde_json::json!("ten"),
+    ] {
+        let bad = serde_json::json!({"userId": "fan", "minute": minute});
+        let (_, refused) = api.json("/rtc/user/block.json", &bad).await;
+        assert_eq!(refused["code"], 1002, "{bad}: {refused}");
+    }
+    let block = serde_json::json!({"userId": "fan", "minute": "10"});
+    let (_, blocked) = api.json("/rtc/user/block.json", &block).await;
+    assert_eq!(blocked["code"], 200, "{blocked}");
+    let refused = fan
+        .join("other", RoomKind::Meeting, Role::Participant)
+        .await;
+    assert_eq!(refused.unwrap_err(), meridian_proto::codes::RTC_BLOCKED);
+    let unblock = serde_json::json!({"userId": "fan"});
+    let (_, unblocked) = api.json("/rtc/user/unblock.json", &unblock).await;
+    assert_eq!(unblocked["code"], 200, "{unblocked}");
     // Free to join elsewhere now.
     fan.join("other", RoomKind::Meeting, Role::Participant)
         .await
@@ -472,7 +493,7 @@ async fn the_app_server_reads_a_rooms_hosts_and_resources_and_kicks_a_member() {
             }
         }
     }
-    assert_eq!(joins, 3.0, "three joins measured");
+    assert_eq!(joins, 4.0, "four joins measured (the refused one too)");
 }
 
 // covers: RTC-01, RTC-02

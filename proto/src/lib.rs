@@ -47,6 +47,8 @@ pub mod codes {
     pub const RTC_ROLE_FORBIDS: u32 = 53003;
     /// A room limit is reached (hosts of a live room, attributes, resources).
     pub const RTC_LIMIT: u32 = 53004;
+    /// The user is blocked from audio/video rooms for a while (`/rtc/user/block.json`).
+    pub const RTC_BLOCKED: u32 = 53005;
 }
 
 pub mod calls;

@@ -155,6 +155,7 @@ commands! {
     SetRtcCallback(super::rtc::SetRtcCallback) => done,
     ImportFriends(super::friends::ImportFriends) => done,
     ChangeMix(super::rtc::ChangeMix) => done,
+    BlockRtcUser(super::rtc::BlockRtcUser) => done,
 }
 
 /// The command level of this build (LIFE-05): it knows every command up to it. A
@@ -175,7 +176,8 @@ impl Command {
             | Command::EndVanishedParties(_)
             | Command::SetRtcCallback(_)
             | Command::ImportFriends(_)
-            | Command::ChangeMix(_) => 3,
+            | Command::ChangeMix(_)
+            | Command::BlockRtcUser(_) => 3,
             Command::All(commands) => commands.iter().map(Command::level).max().unwrap_or(1),
             _ => LEGACY_COMMAND_LEVEL,
         }

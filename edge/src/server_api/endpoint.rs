@@ -203,6 +203,8 @@ pub(super) enum Endpoint {
     RtcRecordQuery,
     RtcMixStart,
     RtcMixStop,
+    RtcUserBlock,
+    RtcUserUnblock,
 }
 
 /// The budget of broadcasts and pushes to all (SYS-04).
@@ -409,6 +411,8 @@ impl Endpoint {
             "/rtc/record/query.json" => Endpoint::RtcRecordQuery,
             "/rtc/mix/start.json" => Endpoint::RtcMixStart,
             "/rtc/mix/stop.json" => Endpoint::RtcMixStop,
+            "/rtc/user/block.json" => Endpoint::RtcUserBlock,
+            "/rtc/user/unblock.json" => Endpoint::RtcUserUnblock,
             _ => return None,
         })
     }
@@ -436,6 +440,8 @@ impl Endpoint {
                 | Endpoint::RtcRecordQuery
                 | Endpoint::RtcMixStart
                 | Endpoint::RtcMixStop
+                | Endpoint::RtcUserBlock
+                | Endpoint::RtcUserUnblock
         )
     }
 

@@ -503,6 +503,8 @@ impl ServerApi {
             Endpoint::RtcRecordQuery => rtc::record_query(&call).await,
             Endpoint::RtcMixStart => rtc::mix_start(&call).await,
             Endpoint::RtcMixStop => rtc::mix_stop(&call).await,
+            Endpoint::RtcUserBlock => rtc::user_block(&call).await,
+            Endpoint::RtcUserUnblock => rtc::user_unblock(&call).await,
         }
     }
 }

@@ -6,7 +6,7 @@
 use meridian_access::error::unexpected;
 use meridian_access::error::ApiError;
 use meridian_cluster::state::rtc::{
-    ChangeMix, ChangeRecording, MixChange, MixSettings, RecordingChange,
+    BlockRtcUser, ChangeMix, ChangeRecording, MixChange, MixSettings, RecordingChange,
 };
 use meridian_cluster::state::{
     ChangeRtcRoom, Command, CommandError, Query, QueryOutput, RtcChange,
@@ -79,6 +79,37 @@ pub(super) async fn user_kick(call: &Call) -> Fields {
         change: RtcChange::Kick,
     });
     call.write(kick).await?;
+    Ok(serde_json::Map::new())
+}
+
+// covers: RTC-01
+/// `/rtc/user/block.json`: the user's joins are refused (53005) for `minute` minutes
+/// (1 to 43,200); a member stays in its room until kicked.
+pub(super) async fn user_block(call: &Call) -> Fields {
+    let body = call.json()?;
+    let minutes = match body.get("minute") {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.parse().ok(),
+        _ => None,
+    }
+    .and_then(|m| u32::try_from(m).ok())
+    .ok_or_else(|| ApiError::param("minute must be a whole number of minutes"))?;
+    block(call, Some(minutes)).await
+}
+
+// covers: RTC-01
+/// `/rtc/user/unblock.json`: the user joins rooms again; one not blocked stays so.
+pub(super) async fn user_unblock(call: &Call) -> Fields {
+    block(call, None).await
+}
+
+async fn block(call: &Call, minutes: Option<u32>) -> Fields {
+    let command = Command::BlockRtcUser(BlockRtcUser {
+        app_key: call.app_key(),
+        user_id: json_str(call.json()?, "userId")?.to_string(),
+        minutes,
+    });
+    call.write(command).await?;
     Ok(serde_json::Map::new())
 }
 

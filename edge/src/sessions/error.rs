@@ -90,6 +90,7 @@ impl SessionError {
                 }
                 CommandError::Forbidden { .. } => codes::RTC_ROLE_FORBIDS,
                 CommandError::Limit { .. } => codes::RTC_LIMIT,
+                CommandError::Muted { .. } => codes::RTC_BLOCKED,
                 CommandError::Storage(_) => codes::INTERNAL,
                 CommandError::Upgrading { .. } => codes::UNAVAILABLE,
                 _ => codes::BAD_REQUEST,
@@ -149,6 +150,10 @@ mod tests {
             what: "alice in rtc room r1".into(),
         };
         assert_eq!(rtc(elsewhere), codes::RTC_IN_ANOTHER_ROOM);
+        let blocked = CommandError::Muted {
+            what: "audio/video rooms".into(),
+        };
+        assert_eq!(rtc(blocked), codes::RTC_BLOCKED);
         let unavailable = SessionError::Rtc(ClusterError::Ambiguous("reset".into()));
         assert_eq!(unavailable.code(), codes::UNAVAILABLE);
     }

@@ -144,6 +144,7 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("rtc::RECORDED", rtc::RECORDED, Kind::Family),
     ("rtc::CALLBACK", rtc::CALLBACK, Kind::Family),
     ("rtc::MIXING", rtc::MIXING, Kind::Family),
+    ("rtc::BLOCK", rtc::BLOCK, Kind::Family),
     ("calls::CALL", calls::CALL, Kind::Family),
     ("calls::USER_CALL", calls::USER_CALL, Kind::Family),
     ("calls::GONE", calls::GONE, Kind::Family),

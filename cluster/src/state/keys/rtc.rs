@@ -8,8 +8,8 @@ pub(crate) const MEMBER: &[u8] = b"rtcmember/";
 pub(crate) const USER_ROOM: &[u8] = b"rtcuser/";
 /// Members whose session is gone, scanned area-wide by the leader's sweep.
 pub(crate) const ABSENT: &[u8] = b"rtcabsent/";
-pub(crate) const PER_APP: [&[u8]; 8] = [
-    ROOM, MEMBER, USER_ROOM, ABSENT, RECORDING, RECORDED, CALLBACK, MIXING,
+pub(crate) const PER_APP: [&[u8]; 9] = [
+    ROOM, MEMBER, USER_ROOM, ABSENT, RECORDING, RECORDED, CALLBACK, MIXING, BLOCK,
 ];
 
 /// `rtcroom/{appKey}/{roomId}`
@@ -71,4 +71,12 @@ pub(crate) const MIXING: &[u8] = b"rtcmix/";
 /// `rtcmix/{appKey}/{roomId}`
 pub(crate) fn mixing(app_key: &str, room_id: &str) -> Vec<u8> {
     under(scoped(MIXING, app_key, &[]), room_id)
+}
+
+/// Users kept out of rooms until a time (`/rtc/user/block.json`).
+pub(crate) const BLOCK: &[u8] = b"rtcblock/";
+
+/// `rtcblock/{appKey}/{userId}`
+pub(crate) fn block(app_key: &str, user_id: &str) -> Vec<u8> {
+    under(scoped(BLOCK, app_key, &[]), user_id)
 }

@@ -20,12 +20,14 @@ use super::users::validate_user_id;
 use super::{apps, presence};
 use callbacks::Seen;
 
+mod blocks;
 mod callbacks;
 mod media;
 mod mixing;
 mod pk;
 mod recording;
 
+pub use blocks::{blocked_until, BlockRtcUser, MAX_BLOCK_MINUTES};
 pub use callbacks::{url as callback_url, RoomEventKind, RtcRoomEvent, SetRtcCallback};
 pub use media::{MAX_AUDIO_HOSTS, MAX_RESOURCES, MAX_VIDEO_HOSTS};
 pub use mixing::{
@@ -155,7 +157,10 @@ impl Apply for ChangeRtcRoom {
                 role,
                 edge_id,
                 session,
-            } => room.join(ctx, state, user_id, *kind, *role, (*edge_id, *session))?,
+            } => {
+                blocks::check(ctx, state, app_key, user_id)?;
+                room.join(ctx, state, user_id, *kind, *role, (*edge_id, *session))?
+            }
             RtcChange::Leave => {
                 room.member(state, user_id)?;
                 room.drop_member(state, user_id, LeaveReason::Left)?;

@@ -21,6 +21,7 @@ mod push;
 mod recording;
 mod retention;
 mod rtc;
+mod rtc_blocks;
 mod ultragroups;
 mod usage;
 mod users;

@@ -21,7 +21,7 @@ pub(super) fn at(tree: &sled::Tree, now_ms: u64, command: Command) -> Result<Out
     out
 }
 
-fn change_in(app: &str, room: &str, user: &str, change: RtcChange) -> Command {
+pub(super) fn change_in(app: &str, room: &str, user: &str, change: RtcChange) -> Command {
     Command::ChangeRtcRoom(ChangeRtcRoom {
         app_key: app.into(),
         room_id: room.into(),

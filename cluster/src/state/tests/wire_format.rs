@@ -1038,6 +1038,14 @@ fn samples() -> Vec<(&'static str, Command)> {
                 )),
             }),
         ),
+        (
+            "BlockRtcUser",
+            Command::BlockRtcUser(crate::state::rtc::BlockRtcUser {
+                app_key: APP.into(),
+                user_id: "u1".into(),
+                minutes: Some(5),
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1261,6 +1269,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("SetRtcCallback", "65086170706b657930310109687474703a2f2f682f"),
         ("ImportFriends", "66086170706b657930310102753102753202426f027b7d07"),
         ("ChangeMix", "67086170706b657930310272310000fb8002fb680119fb2003010c72746d703a2f2f632f6c2f6b00010275310000fb4001b4"),
+        ("BlockRtcUser", "68086170706b657930310275310105"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1457,6 +1466,7 @@ fn variant(command: &Command) -> &'static str {
         Command::SetRtcCallback(_) => "SetRtcCallback",
         Command::ImportFriends(_) => "ImportFriends",
         Command::ChangeMix(_) => "ChangeMix",
+        Command::BlockRtcUser(_) => "BlockRtcUser",
     }
 }
 
