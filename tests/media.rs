@@ -822,7 +822,14 @@ impl RtmpServer {
              rtmp {{ server {{ listen 127.0.0.1:{port}; application live {{ live on; }} }} }}\n"
         );
         std::fs::write(dir.path().join("nginx.conf"), config).unwrap();
-        let child = Command::new("nginx")
+        // Debian's is in /usr/sbin, which a non-root PATH may lack.
+        let debians = "/usr/sbin/nginx";
+        let nginx = if Path::new(debians).is_file() {
+            debians
+        } else {
+            "nginx"
+        };
+        let child = Command::new(nginx)
             .arg("-c")
             .arg(dir.path().join("nginx.conf"))
             .arg("-p")
