@@ -1,7 +1,7 @@
 //! `meridian_app_settings`: what one app environment switches on or tunes, where its
-//! callbacks go, which messages its app server moderates and its push credentials. The
-//! admin API replaces the settings whole, so every write reads them first and keeps
-//! what this resource does not know.
+//! callbacks go (its audio/video room callback too), which messages its app server
+//! moderates and its push credentials. The admin API replaces the settings whole, so
+//! every write reads them first and keeps what this resource does not know.
 
 mod moderation;
 mod push;
@@ -69,6 +69,8 @@ pub struct AppSettingsState {
     moderation_rule: Value<Vec<ModerationRuleState>>,
     push_webhook_url: Value<String>,
     push_app: Value<Vec<PushAppState>>,
+    /// Kept apart from the settings by the admin API (`…/rtc-callback`).
+    rtc_callback_url: Value<String>,
 }
 
 /// The admin API's defaults, which a setting left out of the configuration is planned
@@ -115,6 +117,7 @@ impl AppSettingsState {
                     .map(|apps| apps.into_iter().map(PushAppState::planned).collect()),
                 Vec::new(),
             ),
+            rtc_callback_url: config.rtc_callback_url,
         }
     }
 
@@ -153,6 +156,8 @@ impl AppSettingsState {
                     .map(PushAppState::from)
                     .collect(),
             ),
+            // Read from its own path by `read_settings`.
+            rtc_callback_url: Value::Null,
         })
     }
 
@@ -293,6 +298,14 @@ fn settings_path(app_key: &str) -> String {
     format!("/admin/v1/apps/{app_key}/settings")
 }
 
+fn rtc_callback_path(app_key: &str) -> String {
+    format!("/admin/v1/apps/{app_key}/rtc-callback")
+}
+
+fn url_of(answer: &serde_json::Value) -> Value<String> {
+    answer["url"].as_str().map(str::to_string).into()
+}
+
 fn stored_settings(
     app_key: &str,
     answer: &serde_json::Value,
@@ -302,7 +315,9 @@ fn stored_settings(
 
 /// The settings as the API has them.
 async fn read_settings(admin: &AdminClient, app_key: &str) -> Result<AppSettingsState, AdminError> {
-    stored_settings(app_key, &admin.get(&settings_path(app_key)).await?)
+    let mut state = stored_settings(app_key, &admin.get(&settings_path(app_key)).await?)?;
+    state.rtc_callback_url = url_of(&admin.get(&rtc_callback_path(app_key)).await?);
+    Ok(state)
 }
 
 /// Reads the whole settings object, overwrites the managed part with `state` and writes
@@ -315,7 +330,10 @@ async fn write_settings(
     let path = settings_path(app_key);
     let mut settings = admin.get(&path).await?["settings"].take();
     state.write_into(&mut settings);
-    stored_settings(app_key, &admin.put(&path, &settings).await?)
+    let mut stored = stored_settings(app_key, &admin.put(&path, &settings).await?)?;
+    let url = json!({ "url": state.rtc_callback_url.as_ref_option() });
+    stored.rtc_callback_url = url_of(&admin.put(&rtc_callback_path(app_key), &url).await?);
+    Ok(stored)
 }
 
 #[async_trait]
@@ -348,7 +366,8 @@ impl Resource for AppSettingsResource {
                     "online_status_url" => optional(text.clone(), "Device connect, disconnect and logout are posted here."),
                     "chatroom_state_url" => optional(text.clone(), "Chatroom create, destroy, join and quit are posted here."),
                     "callback_max_attempts" => optional_computed(number, "Attempts per callback before it becomes a dead letter, 1 to 50 (default 16)."),
-                    "push_webhook_url" => optional(text, "Notifications for devices registered with the webhook provider are posted here."),
+                    "push_webhook_url" => optional(text.clone(), "Notifications for devices registered with the webhook provider are posted here."),
+                    "rtc_callback_url" => optional(text, "Audio/video room events (room created and destroyed, members joining and leaving, resources changing) are posted here."),
                 },
                 blocks: map! {
                     "moderation_rule" => moderation::schema(),
@@ -401,6 +420,12 @@ impl Resource for AppSettingsResource {
             diags,
             "push_webhook_url",
             &config.push_webhook_url,
+            check_url,
+        );
+        check(
+            diags,
+            "rtc_callback_url",
+            &config.rtc_callback_url,
             check_url,
         );
         moderation::validate(diags, &config.moderation_rule);

@@ -887,6 +887,7 @@ resource "meridian_app_settings" "pushed" {{
   }}
 
   push_webhook_url = "https://app.example.com/push"
+  rtc_callback_url = "https://app.example.com/rtc"
   push_app {{
     app_id = "com.example.chat"
     apns {{
@@ -971,6 +972,10 @@ output "app_key" {{
             "webhookUrl": "https://app.example.com/push",
         })
     );
+    // The room callback lives at its own admin path.
+    let rtc_path = format!("/admin/v1/apps/{app_key}/rtc-callback");
+    let (_, rtc) = dev.admin_call("GET", &rtc_path, None).await;
+    assert_eq!(rtc, json!({"url": "https://app.example.com/rtc"}));
 
     // The API shows "<redacted>" for the keys; the state keeps the configured ones, also
     // once a refresh is saved, so nothing flaps.
@@ -1001,9 +1006,16 @@ output "app_key" {{
     changed["push"]["apps"] = json!([settings["push"]["apps"][0].clone()]);
     let (status, answer) = dev.admin_call("PUT", &path, Some(&changed)).await;
     assert_eq!(status, 200, "{answer}");
+    let elsewhere = json!({"url": "https://elsewhere.example.com/rtc"});
+    let (status, answer) = dev.admin_call("PUT", &rtc_path, Some(&elsewhere)).await;
+    assert_eq!(status, 200, "{answer}");
     let (code, plan) = terraform.plan();
     assert_eq!(code, 2, "{plan}");
     assert!(plan.contains("2500 -> 1500"), "timeout_ms drift:\n{plan}");
+    assert!(
+        plan.contains(r#""https://elsewhere.example.com/rtc" -> "https://app.example.com/rtc""#),
+        "rtc_callback_url drift:\n{plan}"
+    );
     assert!(
         plan.contains(r#"+ app_id = "com.example.chat.android""#),
         "push_app drift:\n{plan}"
@@ -1011,6 +1023,8 @@ output "app_key" {{
     terraform.ok(&["apply", "-no-color", "-auto-approve"]);
     let (_, answer) = dev.admin_call("GET", &path, None).await;
     assert_eq!(answer["settings"], settings, "apply undid the drift");
+    let (_, rtc) = dev.admin_call("GET", &rtc_path, None).await;
+    assert_eq!(rtc["url"], "https://app.example.com/rtc");
     assert_eq!(terraform.plan().0, 0);
 
     // Imported settings have no keys to compare: the one plan after an import writes
