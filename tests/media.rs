@@ -802,18 +802,18 @@ async fn a_non_browser_client_publishes_over_whip_and_another_watches_over_whep(
 struct RtmpServer {
     /// Killed on drop.
     _child: Child,
-    port: u16,
     _dir: tempfile::TempDir,
 }
 
 impl RtmpServer {
-    async fn start() -> Self {
+    /// A port nothing listens on now, for a server started later.
+    fn free_port() -> u16 {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    }
+
+    async fn start_on(port: u16) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let root = dir.path().display();
         let config = format!(
             "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\n\
@@ -846,13 +846,8 @@ impl RtmpServer {
         .await;
         Self {
             _child: child,
-            port,
             _dir: dir,
         }
-    }
-
-    fn url(&self, stream: &str) -> String {
-        format!("rtmp://127.0.0.1:{}/live/{stream}", self.port)
     }
 }
 
@@ -891,7 +886,7 @@ fn brightness(
 #[tokio::test]
 async fn a_mixed_live_room_reaches_an_rtmp_server_in_the_layout_asked_for() {
     npm_install(&driver_dir());
-    let cdn = RtmpServer::start().await;
+    let cdn_port = RtmpServer::free_port();
     let dev = DevDeployment::start(binary(), "SG", 1).await;
     let api = Api::new(&dev, "SG", "dev");
     let mut hosts = Vec::new();
@@ -916,7 +911,7 @@ async fn a_mixed_live_room_reaches_an_rtmp_server_in_the_layout_asked_for() {
 
     // Bad settings are refused and start nothing.
     let (width, height) = (640, 360);
-    let url = cdn.url("stage");
+    let url = format!("rtmp://127.0.0.1:{cdn_port}/live/stage");
     let order = |layout: Value| {
         let mut order = json!({"roomId": "stage", "width": width, "height": height, "fps": 15,
             "bitrateKbps": 600, "pushUrls": [url]});
@@ -939,10 +934,18 @@ async fn a_mixed_live_room_reaches_an_rtmp_server_in_the_layout_asked_for() {
 
     // Adaptive: the two cameras side by side, each 4:3 picture letterboxed in its half,
     // so the canvas's top rows stay black.
+    // The CDN is down at first: the push fails, is counted, and the mix is built again
+    // until the CDN answers.
     let (_, started) = api
         .json("/rtc/mix/start.json", &order(json!({"layout": "adaptive"})))
         .await;
     assert_eq!(started["code"], 200, "{started}");
+    eventually(Duration::from_secs(30), "a refused push counted", || {
+        let failures = media_metric(&dev, "meridian_media_mix_failures_total");
+        async move { (failures.await >= 1.0).then_some(()) }
+    })
+    .await;
+    let cdn = RtmpServer::start_on(cdn_port).await;
     let mixed = tokio::time::Instant::now();
     let frame = eventually(Duration::from_secs(60), "both cameras in the mix", || {
         let url = url.clone();
@@ -956,7 +959,10 @@ async fn a_mixed_live_room_reaches_an_rtmp_server_in_the_layout_asked_for() {
         }
     })
     .await;
-    eprintln!("both cameras mixed {:?} after the order", mixed.elapsed());
+    eprintln!(
+        "both cameras mixed {:?} after the CDN came up",
+        mixed.elapsed()
+    );
     assert!(
         brightness(&frame, width, 0..width, 0..50) < 30.0,
         "black above"
