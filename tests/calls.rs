@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::calls::{call_id, calls_ended, hangup, invite, members, record, Phone, GROUP, PRIVATE};
 use common::rtc::Member;
-use common::{binary, pem, put_settings, register_push, wait_offline, Api};
+use common::{admin_call, binary, pem, put_settings, register_push, wait_offline, Api};
 use meridian_client::codes;
 use meridian_proto::rtc::{Role, RoomKind};
 use meridian_push::fake::FakeApns;
@@ -501,4 +501,57 @@ async fn an_offline_callee_is_woken_by_a_voip_push_and_its_messages_by_notificat
     assert_eq!(message.headers["apns-push-type"], "alert");
     assert_eq!(message.body, "call me back");
     assert_eq!(pushes.len(), 2, "one push each: {pushes:?}");
+}
+
+// covers: RTC-10
+#[tokio::test]
+async fn a_call_record_goes_with_its_conversations_history_and_one_going_on_stays() {
+    // A retention "day" of a second: a day of private history lasts a second.
+    let dev = deployment(&["--retention-day-ms", "1000"]).await;
+    let api = Api::new(&dev, "SG", "prod");
+    let days = json!({"private": 1, "group": 1, "ultraGroup": 1, "chatroom": 1});
+    let limits = format!("/admin/v1/apps/{}/limits", api.key);
+    let status = admin_call(&dev, "PUT", &limits, json!({ "retentionDays": days })).await;
+    assert_eq!(status, 200);
+    let ws = dev.ws("SG");
+    let mut alice = Phone::connect(&ws, &api, "alice").await;
+    let mut bob = Phone::connect(&ws, &api, "bob").await;
+
+    // r1 is cancelled at once; r2 is answered and goes on.
+    alice
+        .signal(PRIVATE, "bob", INVITE, invite("r1", 1, &["bob"]))
+        .await
+        .unwrap();
+    bob.expect(INVITE, "alice").await;
+    alice
+        .signal(PRIVATE, "bob", HANGUP, hangup("r1", CANCEL))
+        .await
+        .unwrap();
+    bob.expect(HANGUP, "alice").await;
+    alice
+        .signal(PRIVATE, "bob", INVITE, invite("r2", 1, &["bob"]))
+        .await
+        .unwrap();
+    bob.expect(INVITE, "alice").await;
+    bob.signal(PRIVATE, "alice", ACCEPT, call_id("r2"))
+        .await
+        .unwrap();
+    alice.expect(ACCEPT, "bob").await;
+    assert_eq!(record(&api, "r1").await["endReason"], "cancelled");
+
+    // The leader's retention sweep (every 2 s) forgets r1 once its day has passed.
+    let api = &api;
+    eventually(
+        Duration::from_secs(20),
+        "r1's record forgotten",
+        || async move {
+            let asked = json!({"callId": "r1"});
+            let (_, answer) = api.json("/rtc/call/query.json", &asked).await;
+            (answer["code"] == 1002).then_some(())
+        },
+    )
+    .await;
+    let going_on = record(api, "r2").await;
+    assert!(going_on["endTime"].is_null(), "{going_on}");
+    assert_eq!(going_on["callId"], "r2");
 }

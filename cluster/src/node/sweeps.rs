@@ -129,6 +129,8 @@ struct RetentionSweep {
 struct AppCursors {
     history: state::RetentionCursor,
     inbox: state::RetentionCursor,
+    /// Through the app's call records (RTC-10).
+    calls: state::RetentionCursor,
     /// Through the app's messages for erased users' ones (LIFE-02) …
     erasure: state::RetentionCursor,
     /// … since this instant (ms): users whose erasure was asked for before it are done
@@ -136,8 +138,8 @@ struct AppCursors {
     erasure_pass_started_ms: u64,
 }
 
-/// On the leader, proposes removing messages past their app's retention and inbox
-/// entries past its offline window, a bounded batch per app and a bounded search per
+/// On the leader, proposes removing messages past their app's retention (and the records
+/// of calls ended that long ago) and inbox entries past its offline window, a bounded batch per app and a bounded search per
 /// sweep; it proposes only when something is due.
 pub(super) async fn expired_history(core: Arc<NodeCore>, stop: impl Future<Output = ()>) {
     let sweep = Mutex::new(RetentionSweep::default());
@@ -186,6 +188,19 @@ pub(super) async fn expired_history(core: Arc<NodeCore>, stop: impl Future<Outpu
                     commands.push(Command::TrimInboxes(state::TrimInboxes {
                         app_key: app_key.clone(),
                         entries: found.entries,
+                    }));
+                }
+            }
+            if let Ok(found) =
+                state::expired_calls(local, app_key, now_ms, day_ms, &cursors.calls, budget)
+            {
+                budget -= found.looked_at.min(budget);
+                cursors.calls = found.next;
+                behind |= found.call_ids.len() == state::MAX_FORGOTTEN_CALLS;
+                if !found.call_ids.is_empty() {
+                    commands.push(Command::ForgetCalls(state::ForgetCalls {
+                        app_key: app_key.clone(),
+                        call_ids: found.call_ids,
                     }));
                 }
             }

@@ -156,6 +156,7 @@ commands! {
     ImportFriends(super::friends::ImportFriends) => done,
     ChangeMix(super::rtc::ChangeMix) => done,
     BlockRtcUser(super::rtc::BlockRtcUser) => done,
+    ForgetCalls(super::cross_domain::calls::ForgetCalls) => done,
 }
 
 /// The command level of this build (LIFE-05): it knows every command up to it. A
@@ -177,7 +178,8 @@ impl Command {
             | Command::SetRtcCallback(_)
             | Command::ImportFriends(_)
             | Command::ChangeMix(_)
-            | Command::BlockRtcUser(_) => 3,
+            | Command::BlockRtcUser(_)
+            | Command::ForgetCalls(_) => 3,
             Command::All(commands) => commands.iter().map(Command::level).max().unwrap_or(1),
             _ => LEGACY_COMMAND_LEVEL,
         }

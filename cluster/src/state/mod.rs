@@ -75,8 +75,9 @@ pub use command::{Command, Output, COMMAND_LEVEL, LEGACY_COMMAND_LEVEL};
 pub use conversations::{ConversationSetting, ConversationSettings, ConversationSummary};
 /// Calls (RTC-03) and their records (RTC-10).
 pub use cross_domain::calls::{
-    unanswered_calls_due, vanished_parties_due, CallRecord, EndReason, EndUnansweredCalls,
-    EndVanishedParties, Media, Party, PartyState, ANSWER_TIMEOUT_MS,
+    expired_calls, unanswered_calls_due, vanished_parties_due, CallRecord, EndReason,
+    EndUnansweredCalls, EndVanishedParties, ExpiredCalls, ForgetCalls, Media, Party, PartyState,
+    ANSWER_TIMEOUT_MS, MAX_FORGOTTEN_CALLS,
 };
 pub use cross_domain::export::{ExportPage, ExportPart, Exported, MAX_EXPORT_PAGE};
 pub use cross_domain::history::HistoryPage;

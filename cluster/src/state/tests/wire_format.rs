@@ -1046,6 +1046,13 @@ fn samples() -> Vec<(&'static str, Command)> {
                 minutes: Some(5),
             }),
         ),
+        (
+            "ForgetCalls",
+            Command::ForgetCalls(crate::state::cross_domain::calls::ForgetCalls {
+                app_key: APP.into(),
+                call_ids: vec!["c1".into()],
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1270,6 +1277,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("ImportFriends", "66086170706b657930310102753102753202426f027b7d07"),
         ("ChangeMix", "67086170706b657930310272310000fb8002fb680119fb2003010c72746d703a2f2f632f6c2f6b00010275310000fb4001b4"),
         ("BlockRtcUser", "68086170706b657930310275310105"),
+        ("ForgetCalls", "69086170706b6579303101026331"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1467,6 +1475,7 @@ fn variant(command: &Command) -> &'static str {
         Command::ImportFriends(_) => "ImportFriends",
         Command::ChangeMix(_) => "ChangeMix",
         Command::BlockRtcUser(_) => "BlockRtcUser",
+        Command::ForgetCalls(_) => "ForgetCalls",
     }
 }
 

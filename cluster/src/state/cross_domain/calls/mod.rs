@@ -17,12 +17,14 @@ use crate::state::messages::{Message, MessageFlags, NewMessage};
 use crate::state::store::{Overlay, StateRead};
 use crate::state::{apps, groups, rtc};
 
+mod retention;
 mod signals;
 mod sweep;
 mod vanished;
 mod view;
 mod wake;
 
+pub use retention::{expired_calls, ExpiredCalls, ForgetCalls, MAX_FORGOTTEN_CALLS};
 pub use signals::{EndReason, Media, Signal, MAX_PARTIES};
 pub use sweep::{unanswered_calls_due, EndUnansweredCalls, ANSWER_TIMEOUT_MS};
 pub use vanished::{vanished_parties_due, EndVanishedParties};
