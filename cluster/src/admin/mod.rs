@@ -51,7 +51,7 @@ use crate::api::{ApiReply, ApiRequest};
 use crate::client::{ClusterClient, ClusterError};
 use crate::state::files::{FileAnswer, FileLimits, FileQuestion, SetFileLimits};
 use crate::state::push_style::PushStyle;
-use crate::state::rtc::SetRtcCallback;
+use crate::state::rtc::{EraseRtcUsers, SetRtcCallback};
 use crate::state::vendor_push::{SetVendorPush, VendorPush};
 use crate::state::{
     AppLimits, AppSettings, Command, CommandError, Credentials, DeleteApp, DeleteAreaEntry,
@@ -439,11 +439,17 @@ impl AdminApi {
     }
 
     async fn erase_users(&self, key: &str, erasure: Erasure) -> Result<Value, ClusterError> {
-        let command = Command::EraseUsers(EraseUsers {
-            app_key: key.to_string(),
-            user_ids: erasure.user_ids.clone(),
-            sent_messages: erasure.sent_messages,
-        });
+        let command = Command::All(vec![
+            Command::EraseUsers(EraseUsers {
+                app_key: key.to_string(),
+                user_ids: erasure.user_ids.clone(),
+                sent_messages: erasure.sent_messages,
+            }),
+            Command::EraseRtcUsers(EraseRtcUsers {
+                app_key: key.to_string(),
+                user_ids: erasure.user_ids.clone(),
+            }),
+        ]);
         self.cluster.write_one(self.envelope(command)).await?;
         Ok(json!({ "erased": erasure.user_ids, "sentMessages": erasure.sent_messages }))
     }

@@ -157,6 +157,7 @@ commands! {
     ChangeMix(super::rtc::ChangeMix) => done,
     BlockRtcUser(super::rtc::BlockRtcUser) => done,
     ForgetCalls(super::cross_domain::calls::ForgetCalls) => done,
+    EraseRtcUsers(super::rtc::EraseRtcUsers) => done,
 }
 
 /// The command level of this build (LIFE-05): it knows every command up to it. A
@@ -179,7 +180,8 @@ impl Command {
             | Command::ImportFriends(_)
             | Command::ChangeMix(_)
             | Command::BlockRtcUser(_)
-            | Command::ForgetCalls(_) => 3,
+            | Command::ForgetCalls(_)
+            | Command::EraseRtcUsers(_) => 3,
             Command::All(commands) => commands.iter().map(Command::level).max().unwrap_or(1),
             _ => LEGACY_COMMAND_LEVEL,
         }

@@ -4,7 +4,8 @@
 //! hours, its push devices, its friendships (for both sides), friend permission and the
 //! friend requests waiting for it, its group, ultra group and chatroom memberships (the
 //! other members are told), its conversation list, read marks and settings, and its sync
-//! inbox; its live sessions end. The messages it sent stay in their conversations, as
+//! inbox; its live sessions end (its audio/video traces go in the same apply:
+//! `rtc::EraseRtcUsers`). The messages it sent stay in their conversations, as
 //! the other side's copy, unless the operator's erasure ([`EraseUsers`]) asks for them
 //! too: then the user stays pending until the leader's sweep has gone through every
 //! message of the app once ([`sent_by_erased`]), removing the ones it sent in bounded

@@ -22,6 +22,7 @@ use callbacks::Seen;
 
 mod blocks;
 mod callbacks;
+mod erasure;
 mod media;
 mod mixing;
 mod pk;
@@ -29,6 +30,7 @@ mod recording;
 
 pub use blocks::{blocked_until, BlockRtcUser, MAX_BLOCK_MINUTES};
 pub use callbacks::{url as callback_url, RoomEventKind, RtcRoomEvent, SetRtcCallback};
+pub use erasure::EraseRtcUsers;
 pub use media::{MAX_AUDIO_HOSTS, MAX_RESOURCES, MAX_VIDEO_HOSTS};
 pub use mixing::{
     orders as mix_orders, ChangeMix, LayoutKind, MixChange, MixOrder, MixRegion, MixSettings,

@@ -161,3 +161,35 @@ fn a_stored_stream_is_one_of_the_apps_files_called_back_once_and_gone_with_the_f
     at(&tree, 3_000, forget).unwrap();
     assert!(recorded(&tree, "r1").is_empty(), "its file expired");
 }
+
+// covers: RTC-07
+#[test]
+fn an_erased_user_leaves_its_room_and_its_recordings_and_their_files_go() {
+    let (_dir, tree) = app_tree();
+    alice_joins(&tree);
+    let (file, stream) = stored("f1", 4_096);
+    let change = RecordingChange::Stored(Box::new(StoredStream {
+        file,
+        stream,
+        callback_url: None,
+    }));
+    recording(&tree, "r1", change).unwrap();
+    let file_key = crate::state::keys::files::file(APP, "f1");
+    assert!(tree.get(&file_key).unwrap().is_some());
+
+    let erase = Command::EraseRtcUsers(crate::state::rtc::EraseRtcUsers {
+        app_key: APP.into(),
+        user_ids: vec!["alice".into()],
+    });
+    at(&tree, 3_000, erase).unwrap();
+    assert!(
+        recorded(&tree, "r1").is_empty(),
+        "the recording of alice is gone"
+    );
+    assert!(
+        tree.get(&file_key).unwrap().is_none(),
+        "and its file record"
+    );
+    let room_of = crate::state::rtc::room_of(&tree, APP, "alice").unwrap();
+    assert_eq!(room_of, None, "alice left the room");
+}

@@ -1053,6 +1053,13 @@ fn samples() -> Vec<(&'static str, Command)> {
                 call_ids: vec!["c1".into()],
             }),
         ),
+        (
+            "EraseRtcUsers",
+            Command::EraseRtcUsers(crate::state::rtc::EraseRtcUsers {
+                app_key: APP.into(),
+                user_ids: vec!["u1".into()],
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1278,6 +1285,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("ChangeMix", "67086170706b657930310272310000fb8002fb680119fb2003010c72746d703a2f2f632f6c2f6b00010275310000fb4001b4"),
         ("BlockRtcUser", "68086170706b657930310275310105"),
         ("ForgetCalls", "69086170706b6579303101026331"),
+        ("EraseRtcUsers", "6a086170706b6579303101027531"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1476,6 +1484,7 @@ fn variant(command: &Command) -> &'static str {
         Command::ChangeMix(_) => "ChangeMix",
         Command::BlockRtcUser(_) => "BlockRtcUser",
         Command::ForgetCalls(_) => "ForgetCalls",
+        Command::EraseRtcUsers(_) => "EraseRtcUsers",
     }
 }
 
