@@ -17,6 +17,7 @@ mod measure;
 mod nats;
 mod raft;
 mod sessions;
+mod sfu;
 mod soak;
 
 use std::process::Stdio;
@@ -48,6 +49,9 @@ pub enum BenchCommand {
     Nav(sessions::NavArgs),
     /// Message routing callbacks (HOOK-01) per second to a local app server.
     Hooks(hooks::HooksArgs),
+    /// The media server's WebRTC forwarding: one WHIP publisher, N WHEP subscribers (not
+    /// part of `bench all`).
+    Sfu(sfu::SfuArgs),
     /// Every benchmark above with its defaults, one after the other, each in a process of
     /// its own; prints `{"machine": …, "benchmarks": [each one's --json object]}`.
     All,
@@ -93,6 +97,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Chatroom(args) => sessions::chatroom(args).await,
         BenchCommand::Nav(args) => sessions::nav(args).await,
         BenchCommand::Hooks(args) => hooks::run(args).await,
+        BenchCommand::Sfu(args) => sfu::run(args).await,
         BenchCommand::All => run_all().await,
     };
     host::remove_scratch_dir();
