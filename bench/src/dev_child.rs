@@ -41,6 +41,8 @@ pub struct Endpoints {
     pub app_secret: String,
     /// The cluster nodes' RPC addresses.
     pub cluster: Vec<String>,
+    /// SG's media server's metrics URL, when it runs one.
+    pub media_metrics: Option<String>,
 }
 
 impl Endpoints {
@@ -62,6 +64,7 @@ impl Endpoints {
             app_key: prod.app_key.clone(),
             app_secret: prod.app_secret.clone(),
             cluster: area.cluster.iter().map(|node| node.rpc.clone()).collect(),
+            media_metrics: area.media.as_ref().map(|media| media.metrics.clone()),
         })
     }
 }
@@ -120,6 +123,10 @@ impl DevChild {
     /// The child's resident memory (VmRSS), in bytes.
     pub fn rss_bytes(&self) -> anyhow::Result<u64> {
         self.process.rss_bytes()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.child.id()
     }
 
     /// Bytes in the child's data dir (every node's log, state and snapshots).

@@ -7,7 +7,6 @@
 //! All of it shares one machine: the subscribers' SRTP and DTLS run beside the SFU, and
 //! their scheduling delays are part of the latency measured.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +17,6 @@ use clap::Args;
 use futures::{StreamExt, TryStreamExt};
 use meridian_access::token::{self, TokenClaims};
 use meridian_client::{ClientError, ConnectOptions, Connection};
-use meridian_dev::endpoints::{endpoints_path, Endpoints as DevEndpoints};
 use meridian_proto::rtc::{Role, RoomKind};
 use meridian_proto::{ClientFrame, ServerFrame};
 use serde::Serialize;
@@ -159,7 +157,9 @@ pub async fn run(args: SfuArgs) -> anyhow::Result<()> {
 
 async fn measure(args: &SfuArgs) -> anyhow::Result<SfuRun> {
     let dev = DevChild::start(&[]).await?;
-    let (dev_pid, metrics_url) = dev_process()?;
+    let dev_pid = dev.pid();
+    let metrics_url = dev.endpoints.media_metrics.clone();
+    let metrics_url = metrics_url.context("meridian dev runs no media server")?;
     let audience: Vec<String> = (0..args.subscribers).map(|i| format!("a{i}")).collect();
     let mut users = audience.clone();
     users.push(HOST.into());
@@ -657,41 +657,6 @@ fn keep_open(mut session: Connection) -> JoinHandle<()> {
             }
         }
     })
-}
-
-/// The `meridian dev` child of this process, found in /proc (its data dir, and so its
-/// endpoints.json, is on its command line): its pid and its media server's metrics URL.
-fn dev_process() -> anyhow::Result<(u32, String)> {
-    let me = std::process::id();
-    for entry in std::fs::read_dir("/proc")?.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        if stat_fields(&pid.to_string())
-            .ok()
-            .and_then(|f| f.get(1)?.parse().ok())
-            != Some(me)
-        {
-            continue;
-        }
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let args: Vec<String> = cmdline
-            .split(|b| *b == 0)
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        let Some(data_dir) = args
-            .iter()
-            .position(|a| a == "--data-dir")
-            .map(|i| &args[i + 1])
-        else {
-            continue;
-        };
-        let endpoints = DevEndpoints::read(&endpoints_path(Path::new(data_dir)))?;
-        let media = endpoints.area("SG")?.media.as_ref();
-        let media = media.context("meridian dev runs no media server")?;
-        return Ok((pid, media.metrics.clone()));
-    }
-    bail!("no meridian dev child found in /proc")
 }
 
 /// `/proc/<pid>/stat` after the command name: state, ppid, … (field 3 onwards).
