@@ -149,6 +149,10 @@ impl Mixing {
     /// Feeds a frame of `publisher`'s (whose member is `member`) to its room's mix;
     /// answers whether it opened a video input there (which needs a keyframe to start).
     pub(crate) fn push(&mut self, publisher: u64, member: &Member, data: &MediaData) -> bool {
+        // Every forwarded frame comes here: without any mix, no key is built for it.
+        if self.mixes.is_empty() {
+            return false;
+        }
         let room = (member.app_key.clone(), member.room_id.clone());
         let Some(mix) = self.mixes.get_mut(&room) else {
             return false;
