@@ -157,8 +157,8 @@ struct ChaosArgs {
     /// Keep processes' data and logs here (otherwise a temporary directory, kept on failure).
     #[arg(long)]
     work_dir: Option<PathBuf>,
-    /// Test only: plant a bug in the edges to prove the checker catches it
-    /// (`ack-before-commit`).
+    /// Test only: plant bugs in the edges to prove the checker catches them
+    /// (`ack-before-commit`, `drop-room-notice`, comma-separated).
     #[arg(long, hide = true)]
     plant_bug: Option<String>,
 }

@@ -1,8 +1,9 @@
-//! covers: MSG-01 (under faults). `meridian chaos` runs an area as real processes with a
-//! seeded schedule of faults and checks every acknowledgement and delivery: the seeded CI
-//! run must come out clean, and the same run with a bug planted in the edges (acks sent
-//! before the commit) must be caught. A leader cut off from its quorum must refuse at once
-//! (CheckQuorum) so callers find the new leader.
+//! covers: MSG-01 (under faults), RTC-01, RTC-02, RTC-03 (under faults). `meridian chaos`
+//! runs an area as real processes with a seeded schedule of faults and checks every
+//! acknowledgement and delivery, of messages, call signals and audio/video room notices:
+//! the seeded CI run must come out clean, and the same run with bugs planted in the
+//! edges (acks sent before the commit, room notices skipped) must be caught. A leader cut
+//! off from its quorum must refuse at once (CheckQuorum) so callers find the new leader.
 
 use std::path::Path;
 use std::process::{Command as Process, Output};
@@ -57,6 +58,14 @@ fn assert_clean_run(seed: &str, extra: &[&str], min_acked: u64, min_delivered: u
     for key in ["lost", "duplicates", "order_violations", "phantoms"] {
         assert_eq!(verdict[key], 0, "{key}: {verdict}");
     }
+    // Room notices (RTC-01, RTC-02) and call signals (RTC-03, as messages) under the
+    // same faults: every watcher heard every change once, in order.
+    let rooms = &verdict["rooms"];
+    for key in ["lost", "duplicates", "reordered", "diverged", "phantoms"] {
+        assert_eq!(rooms[key], 0, "rooms {key}: {verdict}");
+    }
+    assert!(rooms["notices"].as_u64().unwrap() > 100, "{verdict}");
+    assert!(rooms["changes"].as_u64().unwrap() > 50, "{verdict}");
     assert_eq!(verdict["replicas_identical"], true, "{verdict}");
     assert!(verdict["acked"].as_u64().unwrap() > min_acked, "{verdict}");
     assert!(
@@ -104,17 +113,25 @@ fn a_second_seed_with_more_users_loses_and_repeats_nothing() {
     assert_clean_run("90210", &["--users", "20"], 1500, 10_000);
 }
 
+/// Two planted bugs in one run: acks sent before the commit lose messages, and room
+/// notices an edge skips are missed by the watchers.
 #[test]
-fn acknowledging_before_the_commit_is_caught() {
+fn acknowledging_before_the_commit_and_skipping_room_notices_are_caught() {
     // A failed run keeps its logs: here, in a directory the test removes.
     let kept = tempfile::tempdir().unwrap();
     let work_dir = kept.path().to_str().unwrap();
     let (output, verdict, _) = chaos(
         "7",
-        &["--plant-bug", "ack-before-commit", "--work-dir", work_dir],
+        &[
+            "--plant-bug",
+            "ack-before-commit,drop-room-notice",
+            "--work-dir",
+            work_dir,
+        ],
     );
     assert!(!output.status.success(), "{verdict}");
     assert!(verdict["lost"].as_u64().unwrap() > 0, "{verdict}");
+    assert!(verdict["rooms"]["lost"].as_u64().unwrap() > 0, "{verdict}");
 }
 
 /// The cluster's RPC answer to `request` from node `addr` alone, or `None` when it gives

@@ -10,6 +10,7 @@ pub mod deployment;
 pub mod faults;
 pub mod load;
 pub mod proxy;
+pub mod rooms;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -27,6 +28,8 @@ use tokio::time::Instant;
 use checker::{longest_silence, Ledger, Verdict};
 use deployment::{Deployment, Topology};
 use load::{Cast, Controls, Load};
+use rooms::check::{RoomLedger, RoomVerdict};
+use rooms::{RoomControls, Rooms};
 
 /// Seconds between fault starts: each fault is held for part of it.
 const FAULT_SPACING: Duration = Duration::from_secs(5);
@@ -76,6 +79,8 @@ impl Outages {
 pub struct Report {
     #[serde(flatten)]
     pub verdict: Verdict,
+    /// The audio/video room traffic's findings.
+    pub rooms: RoomVerdict,
     pub faults: u64,
     /// Faults by kind (`kill-leader`, `partition-follower`, …).
     pub fault_counts: BTreeMap<&'static str, u64>,
@@ -105,8 +110,9 @@ impl Report {
     pub fn table(reports: &[Report]) -> String {
         let mut table = String::from(
             "| seed | area | acked | delivered | lost | duplicated | reordered | phantoms | \
-             replicas identical | faults | outage p50 / p99 / max (ms) |\n\
-             |---|---|---|---|---|---|---|---|---|---|---|\n",
+             room notices (changes) | room violations | replicas identical | faults | \
+             outage p50 / p99 / max (ms) |\n\
+             |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
         );
         for r in reports {
             let (v, outages) = (&r.verdict, r.outages());
@@ -117,7 +123,8 @@ impl Report {
                 .collect();
             let area = r.areas.iter().map(|a| a.as_str()).collect::<Vec<_>>();
             table.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} / {} / {} |\n",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} | {} | {} ({}) | \
+                 {} / {} / {} |\n",
                 r.seed,
                 area.join(","),
                 v.acked,
@@ -126,6 +133,9 @@ impl Report {
                 v.duplicates,
                 v.order_violations,
                 v.phantoms,
+                r.rooms.notices,
+                r.rooms.changes,
+                r.rooms.violations(),
                 r.replicas_identical,
                 r.faults,
                 kinds.join(", "),
@@ -138,13 +148,17 @@ impl Report {
     }
 
     pub fn passed(&self) -> bool {
-        self.verdict.clean() && self.replicas_identical && self.crashes.is_empty()
+        self.verdict.clean()
+            && self.rooms.clean()
+            && self.replicas_identical
+            && self.crashes.is_empty()
     }
 
     /// One report for runs of several areas: counts added, the worst outage.
     pub fn combine(reports: &[Report]) -> Report {
         let mut total = Report {
             verdict: Verdict::default(),
+            rooms: RoomVerdict::default(),
             faults: 0,
             fault_counts: BTreeMap::new(),
             max_write_outage_ms: 0,
@@ -162,6 +176,15 @@ impl Report {
             sum.duplicates += part.duplicates;
             sum.order_violations += part.order_violations;
             sum.phantoms += part.phantoms;
+            let (sum, part) = (&mut total.rooms, &report.rooms);
+            sum.notices += part.notices;
+            sum.changes += part.changes;
+            sum.lost += part.lost;
+            sum.duplicates += part.duplicates;
+            sum.reordered += part.reordered;
+            sum.diverged += part.diverged;
+            sum.phantoms += part.phantoms;
+            sum.unobserved += part.unobserved;
             total.faults += report.faults;
             for (kind, n) in &report.fault_counts {
                 *total.fault_counts.entry(kind).or_default() += n;
@@ -218,6 +241,15 @@ async fn run_in(options: &ChaosOptions, dir: &std::path::Path) -> anyhow::Result
         sending,
         give_up,
     };
+    let room_ledger = Arc::new(RoomLedger::default());
+    let (watchers, actors) = cast.room_users(&deployment);
+    let room_controls = RoomControls {
+        ledger: room_ledger.clone(),
+        app_key: cast.app_key().to_string(),
+        started: controls.started,
+        sending: controls.sending.clone(),
+    };
+    let mut rooms = Rooms::start(watchers, actors, room_controls, options.seed).await?;
     let mut load = Load::start(cast.clone(), &deployment, controls.clone(), options.seed);
 
     let count = (options.duration.as_secs() / FAULT_SPACING.as_secs()) as usize;
@@ -257,11 +289,14 @@ async fn run_in(options: &ChaosOptions, dir: &std::path::Path) -> anyhow::Result
     while ledger.missing_deliveries() > 0 && Instant::now() < settle_by {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    rooms.settle().await;
     load.stop().await;
+    rooms.stop().await;
 
     cast.read_storage(&deployment, &ledger).await?;
     let verdict = ledger.verify();
-    for example in &verdict.examples {
+    let room_verdict = room_ledger.verify();
+    for example in verdict.examples.iter().chain(&room_verdict.examples) {
         eprintln!("chaos: violation: {example}");
     }
     let digests = deployment.settled_digests(SETTLE).await;
@@ -286,6 +321,7 @@ async fn run_in(options: &ChaosOptions, dir: &std::path::Path) -> anyhow::Result
     }
     Ok(Report {
         verdict,
+        rooms: room_verdict,
         faults: schedule.len() as u64,
         fault_counts,
         max_write_outage_ms: longest_silence(&ack_times, (load_started, load_ended)),

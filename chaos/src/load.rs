@@ -1,13 +1,17 @@
 //! The traffic of a chaos run: users holding WebSocket sessions (through the resilient
-//! Rust SDK, spread over the edges) who send private, group and ultra-group messages, and
-//! an app server publishing private, group and chatroom messages through the Server API,
-//! its clock stepped now and then. Every send and every delivery goes into the [`Ledger`].
+//! Rust SDK, spread over the edges) who send private, group and ultra-group messages and
+//! call their neighbour (invite, ring, accept, hang up: RTC-03's signals are messages),
+//! and an app server publishing private, group and chatroom messages through the Server
+//! API, its clock stepped now and then. Every send and every delivery goes into the
+//! [`Ledger`]. The audio/video room traffic is [`crate::rooms`].
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use meridian_client::calls::{reason, Media, Signal};
 use meridian_client::server_api::{form, post_form, post_form_answer};
 use meridian_client::{conversation, Backoff, Client, ConnectOptions, Outgoing, SendError, Sender};
 use meridian_cluster::admin::generate_credentials;
@@ -19,12 +23,13 @@ use meridian_cluster::state::{Conversation, ConversationType, HistoryPage};
 use meridian_edge::server_api::auth::REPLAY_WINDOW_MS;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::checker::{Ledger, Outcome};
 use crate::deployment::Deployment;
+use crate::rooms::{self, RoomUser};
 
 const GROUP: &str = "g1";
 const ULTRA_GROUP: &str = "ug1";
@@ -82,10 +87,23 @@ fn content_of(id: &str) -> String {
     serde_json::json!({ "content": id }).to_string()
 }
 
-fn id_of(content: &str) -> Option<String> {
+/// The run-unique id of a message: a text's is in its content; a call signal's is its
+/// call, type, sender and (hang-ups) reason, so a hang-up the server makes for a party
+/// is told apart from one the party sent.
+fn id_of(object_name: &str, sender: &str, content: &str) -> Option<String> {
     let value: serde_json::Value = serde_json::from_str(content).ok()?;
-    value["content"].as_str().map(str::to_string)
+    if let Some(id) = value["content"].as_str() {
+        return Some(id.to_string());
+    }
+    let call_id = value["callId"].as_str()?;
+    Some(format!(
+        "{call_id}/{object_name}/{sender}/{}",
+        value["reason"].as_u64().unwrap_or(0)
+    ))
 }
+
+/// An invite a callee got: the call's id and its caller.
+type Invited = (String, String);
 
 /// The app, its users and their conversations, set up through the Server API.
 pub struct Cast {
@@ -93,6 +111,8 @@ pub struct Cast {
     app_secret: String,
     users: Vec<String>,
     tokens: Vec<String>,
+    /// Users of the room traffic (watchers, then actors) and their tokens.
+    room_users: Vec<(String, String)>,
 }
 
 impl Cast {
@@ -133,11 +153,19 @@ impl Cast {
             }
         };
         let users: Vec<String> = (0..users).map(|i| format!("u{i}")).collect();
+        let room_users: Vec<String> = (0..rooms::WATCHERS)
+            .map(|i| format!("w{i}"))
+            .chain((0..rooms::ACTORS).map(|i| format!("a{i}")))
+            .collect();
         let mut tokens = Vec::new();
-        for user in &users {
+        for user in users.iter().chain(&room_users) {
             let answer = call("/user/getToken.json", form(&[("userId", user)])).await?;
             tokens.push(answer["token"].as_str().context("token")?.to_string());
         }
+        let room_users = room_users
+            .into_iter()
+            .zip(tokens.split_off(users.len()))
+            .collect();
         let mut members: Vec<(&str, &str)> = users.iter().map(|u| ("userId", u.as_str())).collect();
         members.push(("groupId", GROUP));
         call("/group/create.json", form(&members)).await?;
@@ -163,7 +191,29 @@ impl Cast {
             app_secret: credentials.app_secret,
             users,
             tokens,
+            room_users,
         })
+    }
+
+    pub fn app_key(&self) -> &str {
+        &self.app_key
+    }
+
+    /// The room traffic's watchers and actors, spread over the edges.
+    pub fn room_users(&self, deployment: &Deployment) -> (Vec<RoomUser>, Vec<RoomUser>) {
+        let edges = &deployment.edges;
+        let mut users: Vec<RoomUser> = self
+            .room_users
+            .iter()
+            .enumerate()
+            .map(|(index, (user_id, token))| RoomUser {
+                user_id: user_id.clone(),
+                token: token.clone(),
+                ws_url: edges[index % edges.len()].ws_url(),
+            })
+            .collect();
+        let actors = users.split_off(rooms::WATCHERS);
+        (users, actors)
     }
 
     /// Every conversation traffic may go to.
@@ -224,7 +274,8 @@ impl Cast {
                 let full = page.len() >= MAX_PAGE;
                 let before = last_seq;
                 for message in page.iter().filter(|m| m.seq > before) {
-                    stored.extend(id_of(&message.content).map(|id| (id, message.seq)));
+                    let id = id_of(&message.object_name, &message.sender, &message.content);
+                    stored.extend(id.map(|id| (id, message.seq)));
                     (from_ms, last_seq) = (message.sent_time_ms, message.seq);
                 }
                 if !full {
@@ -274,6 +325,7 @@ impl Load {
         let mut senders = Vec::new();
         let mut readers = Vec::new();
         for (index, user) in cast.users.iter().enumerate() {
+            let (invites, invited) = mpsc::unbounded_channel();
             let edge = &deployment.edges[index % deployment.edges.len()];
             let client = Client::start(
                 ConnectOptions {
@@ -293,13 +345,13 @@ impl Load {
             senders.push(tokio::spawn(send_from_session(
                 cast.clone(),
                 index,
-                client.sender(),
+                (client.sender(), invited),
                 controls.clone(),
                 seed.wrapping_add(index as u64),
             )));
             readers.push(tokio::spawn(read_session(
                 user.clone(),
-                client,
+                (client, invites),
                 controls.ledger.clone(),
                 reading.clone(),
             )));
@@ -334,39 +386,101 @@ impl Load {
     }
 }
 
+/// What a session sends next: a text, or a signal of a call it makes or answers.
+fn next_send(
+    rng: &mut StdRng,
+    user: &str,
+    peers: (&str, &str),
+    calls: &mut Calls,
+    sent: u64,
+) -> (Target, Outgoing, String) {
+    let private = |peer: &str| Target::Private(user.to_string(), peer.to_string());
+    let signal = |signal: Signal, call_id: &str, peer: &str| {
+        let outgoing = signal.outgoing(call_id, conversation::PRIVATE, peer);
+        let id = id_of(&outgoing.object_name, user, &outgoing.content).expect("a call id");
+        (private(peer), outgoing, id)
+    };
+    // A callee rings, then accepts.
+    if let Some((signal_to_send, call_id, caller)) = calls.answers.pop_front() {
+        return signal(signal_to_send, &call_id, &caller);
+    }
+    if let Ok((call_id, caller)) = calls.invited.try_recv() {
+        calls
+            .answers
+            .push_back((Signal::Accept, call_id.clone(), caller.clone()));
+        return signal(Signal::Ringing, &call_id, &caller);
+    }
+    // A caller hangs up after a second or so.
+    if calls.ongoing.is_some() && rng.random_range(0..3) == 0 {
+        let call_id = calls.ongoing.take().expect("checked above");
+        let hangup = Signal::Hangup {
+            reason: reason::HANGUP,
+        };
+        return signal(hangup, &call_id, peers.0);
+    }
+    if calls.ongoing.is_none() && rng.random_range(0..12) == 0 {
+        let call_id = format!("call-{user}-{sent}");
+        calls.ongoing = Some(call_id.clone());
+        let invite = Signal::Invite {
+            media: Media::Audio,
+            callees: vec![peers.0.to_string()],
+        };
+        return signal(invite, &call_id, peers.0);
+    }
+    let target = match rng.random_range(0..10) {
+        0..=2 => private(peers.0),
+        3..=4 => private(peers.1),
+        5..=7 => Target::Group,
+        _ => Target::UltraGroup,
+    };
+    let (conversation_type, target_id) = match &target {
+        Target::Private(_, peer) => (conversation::PRIVATE, peer.clone()),
+        Target::Group => (conversation::GROUP, GROUP.to_string()),
+        _ => (conversation::ULTRA_GROUP, ULTRA_GROUP.to_string()),
+    };
+    let id = format!("ws-{user}-{sent}");
+    let outgoing = Outgoing {
+        conversation_type,
+        target_id,
+        channel_id: String::new(),
+        object_name: TEXT.into(),
+        content: content_of(&id),
+    };
+    (target, outgoing, id)
+}
+
+/// A session's calls (RTC-03): the one it made to its next peer, and the signals it owes
+/// to calls it was invited to.
+struct Calls {
+    ongoing: Option<String>,
+    invited: mpsc::UnboundedReceiver<Invited>,
+    answers: VecDeque<(Signal, String, String)>,
+}
+
 async fn send_from_session(
     cast: Arc<Cast>,
     index: usize,
-    sender: Sender,
+    (sender, invited): (Sender, mpsc::UnboundedReceiver<Invited>),
     controls: Controls,
     seed: u64,
 ) {
     let mut rng = StdRng::seed_from_u64(seed);
     let user = &cast.users[index];
     let n = cast.users.len();
+    let peers = (
+        cast.users[(index + 1) % n].as_str(),
+        cast.users[(index + n - 1) % n].as_str(),
+    );
+    let mut calls = Calls {
+        ongoing: None,
+        invited,
+        answers: VecDeque::new(),
+    };
     let mut give_up = controls.give_up.clone();
     let mut sent = 0u64;
     while *controls.sending.borrow() {
-        let target = match rng.random_range(0..10) {
-            0..=2 => Target::Private(user.clone(), cast.users[(index + 1) % n].clone()),
-            3..=4 => Target::Private(user.clone(), cast.users[(index + n - 1) % n].clone()),
-            5..=7 => Target::Group,
-            _ => Target::UltraGroup,
-        };
-        let (conversation_type, target_id) = match &target {
-            Target::Private(_, peer) => (conversation::PRIVATE, peer.clone()),
-            Target::Group => (conversation::GROUP, GROUP.to_string()),
-            _ => (conversation::ULTRA_GROUP, ULTRA_GROUP.to_string()),
-        };
-        let id = format!("ws-{user}-{sent}");
+        let (target, outgoing, id) = next_send(&mut rng, user, peers, &mut calls, sent);
         sent += 1;
-        let outgoing = Outgoing {
-            conversation_type,
-            target_id,
-            channel_id: String::new(),
-            object_name: TEXT.into(),
-            content: content_of(&id),
-        };
         let answer = tokio::select! {
             answer = sender.send(outgoing) => Some(answer),
             _ = give_up.wait_for(|g| *g) => None,
@@ -389,7 +503,7 @@ async fn send_from_session(
 
 async fn read_session(
     user: String,
-    mut client: Client,
+    (mut client, invites): (Client, mpsc::UnboundedSender<Invited>),
     ledger: Arc<Ledger>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -400,8 +514,15 @@ async fn read_session(
         };
         let Some(message) = message else { break };
         let target = Target::of_delivery(&user, message.conversation_type, &message.target_id);
-        if let (Some(target), Some(id)) = (target, id_of(&message.content)) {
+        let sender = &message.sender_user_id;
+        let id = id_of(&message.object_name, sender, &message.content);
+        if let (Some(target), Some(id)) = (target, id) {
             ledger.delivered(&user, &id, &target.key(), message.seq);
+        }
+        if let Some((call_id, Signal::Invite { .. })) = Signal::read(&message) {
+            if *sender != user && message.conversation_type == conversation::PRIVATE {
+                let _ = invites.send((call_id, sender.clone()));
+            }
         }
     }
     client.stop();

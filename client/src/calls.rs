@@ -6,6 +6,8 @@
 use meridian_proto::{ClientFrame, MessageBody};
 use serde_json::{json, Value};
 
+use crate::Outgoing;
+
 pub use meridian_proto::calls::{ACCEPT, HANGUP, INVITE, MODIFY_MEDIA, MODIFY_MEMBERS, RINGING};
 
 /// Audio or video, as `mediaType` says (1, 2).
@@ -56,14 +58,8 @@ impl Signal {
         }
     }
 
-    /// The `send` frame carrying this signal of `call_id` to a conversation.
-    pub fn frame(
-        &self,
-        client_id: &str,
-        call_id: &str,
-        conversation_type: u8,
-        target_id: &str,
-    ) -> ClientFrame {
+    /// This signal of `call_id` as a message to a conversation.
+    pub fn outgoing(&self, call_id: &str, conversation_type: u8, target_id: &str) -> Outgoing {
         let mut content = json!({ "callId": call_id });
         match self {
             Signal::Invite { media, callees } => {
@@ -79,17 +75,25 @@ impl Signal {
             Signal::SwitchMedia(media) => content["mediaType"] = json!(*media as u8),
             Signal::Ringing | Signal::Accept => {}
         }
-        ClientFrame::Send {
-            client_id: client_id.into(),
+        Outgoing {
             conversation_type,
             target_id: target_id.into(),
             channel_id: String::new(),
             object_name: self.object_name().into(),
             content: content.to_string(),
-            push_content: None,
-            push_data: None,
-            to_user_ids: Vec::new(),
         }
+    }
+
+    /// The `send` frame carrying this signal of `call_id` to a conversation.
+    pub fn frame(
+        &self,
+        client_id: &str,
+        call_id: &str,
+        conversation_type: u8,
+        target_id: &str,
+    ) -> ClientFrame {
+        self.outgoing(call_id, conversation_type, target_id)
+            .frame(client_id)
     }
 
     /// The call a received message signals and what it says; `None` for other messages.

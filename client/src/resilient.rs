@@ -37,6 +37,23 @@ pub struct Outgoing {
     pub content: String,
 }
 
+impl Outgoing {
+    /// The `send` frame carrying it as `client_id`.
+    pub fn frame(self, client_id: &str) -> ClientFrame {
+        ClientFrame::Send {
+            client_id: client_id.into(),
+            conversation_type: self.conversation_type,
+            target_id: self.target_id,
+            channel_id: self.channel_id,
+            object_name: self.object_name,
+            content: self.content,
+            push_content: None,
+            push_data: None,
+            to_user_ids: Vec::new(),
+        }
+    }
+}
+
 /// The edge's acknowledgement of a send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Acked {
@@ -136,17 +153,7 @@ impl Sender {
             .next_id
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let client_id = format!("{}-{n}", self.id_prefix);
-        let frame = ClientFrame::Send {
-            client_id: client_id.clone(),
-            conversation_type: message.conversation_type,
-            target_id: message.target_id,
-            channel_id: message.channel_id,
-            object_name: message.object_name,
-            content: message.content,
-            push_content: None,
-            push_data: None,
-            to_user_ids: Vec::new(),
-        };
+        let frame = message.frame(&client_id);
         let (done, answer) = oneshot::channel();
         let ended = || SendError::Ended {
             code: 0,

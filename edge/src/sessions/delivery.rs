@@ -128,6 +128,10 @@ impl Session<'_> {
                         if let Wire::Commercial(_) = &self.out.wire {
                             return Ok(None);
                         }
+                        #[cfg(feature = "planted-bug")]
+                        if self.shared.drop_room_notices && pos % super::DROPPED_NOTICE_EVERY == 0 {
+                            return Ok(None);
+                        }
                         let frame = || ServerFrame::RtcEvent {
                             cursor: pos,
                             room_id: room_id.clone(),

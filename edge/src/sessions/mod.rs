@@ -77,13 +77,27 @@ pub(crate) struct Shared {
     /// clients that try once (see [`PLANTED_BUG_ENV`]).
     #[cfg(feature = "planted-bug")]
     ack_before_commit: Option<BTreeMap<AreaCode, Arc<ClusterClient>>>,
+    /// Test-only: drop some room notices (see [`PLANTED_BUG_ENV`]).
+    #[cfg(feature = "planted-bug")]
+    drop_room_notices: bool,
 }
 
-/// Environment variable that plants a bug for proving the chaos checker can fail: with
-/// the value `ack-before-commit`, sends are acknowledged at once and written with one
-/// try, so a fault during the write loses an acknowledged message. Only builds with the
-/// `planted-bug` feature (the tests') read it.
+/// Environment variable that plants bugs (a comma-separated list) for proving the chaos
+/// checker can fail: with `ack-before-commit`, sends are acknowledged at once and written with one
+/// try, so a fault during the write loses an acknowledged message; with
+/// `drop-room-notice`, sessions skip every room notice at a feed position divisible by
+/// [`DROPPED_NOTICE_EVERY`]. Only builds with the `planted-bug` feature (the tests') read it.
 pub const PLANTED_BUG_ENV: &str = "MERIDIAN_PLANTED_BUG";
+/// How rarely the `drop-room-notice` planted bug drops a notice.
+#[cfg(feature = "planted-bug")]
+const DROPPED_NOTICE_EVERY: u64 = 25;
+
+/// Whether [`PLANTED_BUG_ENV`] plants `bug`.
+#[cfg(feature = "planted-bug")]
+fn planted(bug: &str) -> bool {
+    let planted = std::env::var(PLANTED_BUG_ENV).unwrap_or_default();
+    planted.split(',').any(|b| b == bug)
+}
 /// Whether this build's edges read [`PLANTED_BUG_ENV`].
 pub const PLANTED_BUG_AVAILABLE: bool = cfg!(feature = "planted-bug");
 
@@ -197,14 +211,14 @@ impl Sessions {
             ready,
             stop,
             #[cfg(feature = "planted-bug")]
-            ack_before_commit: (std::env::var(PLANTED_BUG_ENV).as_deref()
-                == Ok("ack-before-commit"))
-            .then(|| {
+            ack_before_commit: planted("ack-before-commit").then(|| {
                 clients
                     .iter()
                     .map(|(&area, client)| (area, Arc::new(client.without_retries())))
                     .collect()
             }),
+            #[cfg(feature = "planted-bug")]
+            drop_room_notices: planted("drop-room-notice"),
         });
         (Self { shared }, tasks)
     }
