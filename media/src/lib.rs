@@ -1,8 +1,9 @@
 //! The media server of one area ([sfu], RTC-05, RTC-08): a WebRTC SFU on str0m that
 //! forwards each publisher's audio and video to the room members watching it. Clients
 //! publish over WHIP and watch over WHEP (`signalling.rs`), authorized by the area's
-//! cluster (`members.rs`); all media shares one UDP socket (`sfu/`), ICE-lite on the
-//! server side, DTLS-SRTP as WebRTC requires. Rooms the app server orders recorded are
+//! cluster (`members.rs`); all media shares one UDP socket (`sfu/`), with ICE-TCP on the
+//! WHIP/WHEP port for networks that block UDP, ICE-lite on the server side, DTLS-SRTP as
+//! WebRTC requires. Rooms the app server orders recorded are
 //! written to WebM files kept among the app's files (`recording/`).
 
 pub mod config;
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use meridian_access::directory::AppDirectory;
 use meridian_cluster::ClusterClient;
 use meridian_rpc::TlsSettings;
-use meridian_telemetry::{AdminHooks, AdminServer};
+use meridian_telemetry::{AdminHooks, AdminServer, Divert};
 use prometheus::Registry;
 use serde_json::json;
 use tokio::net::UdpSocket;
@@ -37,6 +38,8 @@ use signalling::{PublicHooks, Signalling};
 
 /// Signalling requests waiting for the forwarding task.
 const COMMAND_QUEUE: usize = 256;
+/// ICE-TCP packets waiting for the forwarding task.
+const TCP_EVENT_QUEUE: usize = 4096;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
@@ -130,10 +133,18 @@ impl MediaServer {
             commands: commands.clone(),
             metrics: metrics.clone(),
         });
+        // ICE-TCP connections arrive on the WHIP/WHEP port (sfu::tcp).
+        let (tcp_accepted, tcp_handed) = mpsc::channel(COMMAND_QUEUE);
+        let (tcp_events, tcp_events_rx) = mpsc::channel(TCP_EVENT_QUEUE);
         let mut public_server =
             AdminServer::new(Registry::new(), Arc::new(PublicHooks(signalling)))
                 // An SDP offer is a few kilobytes.
-                .body_limit(64 * 1024);
+                .body_limit(64 * 1024)
+                .divert(Divert {
+                    prefix: sfu::tcp::PREFIX,
+                    claims: sfu::tcp::claims,
+                    to: tcp_accepted,
+                });
         if let Some(files) = &config.public_tls {
             public_server = public_server.tls(files.server_config().map_err(|e| setup(&e))?);
         }
@@ -149,9 +160,13 @@ impl MediaServer {
         };
         let tasks = vec![
             tokio::spawn(
-                Sfu::new(socket, advertised, metrics, recordings, mixing)
-                    .run(commands_rx, stop_rx.clone()),
+                Sfu::new(socket, advertised, metrics, recordings, mixing).run(
+                    commands_rx,
+                    tcp_events_rx,
+                    stop_rx.clone(),
+                ),
             ),
+            tokio::spawn(sfu::tcp::serve(tcp_handed, tcp_events, stop_rx.clone())),
             tokio::spawn(members::watch(members, commands, watching, stop_rx.clone())),
             tokio::spawn({
                 let stop = wait(stop_rx.clone());
@@ -179,7 +194,7 @@ impl MediaServer {
         })
     }
 
-    /// WHIP/WHEP (TCP) and media (UDP) share this address.
+    /// WHIP/WHEP and ICE-TCP (TCP) and media (UDP) share this address.
     pub fn public_addr(&self) -> SocketAddr {
         self.public_addr
     }

@@ -32,6 +32,7 @@ pub(crate) struct MediaMetrics {
     pub recording_dropped_frames: IntCounter,
     pub mixes: IntGauge,
     pub mix_failures: IntCounter,
+    pub tcp_connections: IntGauge,
 }
 
 impl MediaMetrics {
@@ -40,6 +41,11 @@ impl MediaMetrics {
             let counter = IntCounter::new(name, help)?;
             registry.register(Box::new(counter.clone()))?;
             Ok(counter)
+        };
+        let gauge = |name: &str, help: &str| -> prometheus::Result<IntGauge> {
+            let gauge = IntGauge::new(name, help)?;
+            registry.register(Box::new(gauge.clone()))?;
+            Ok(gauge)
         };
         Ok(Self {
             transports: GaugeFamily::gauge(
@@ -74,14 +80,10 @@ impl MediaMetrics {
                 "meridian_media_layer_switches_total",
                 "Subscribers moved to another simulcast layer by their bandwidth estimate",
             )?,
-            recordings: {
-                let gauge = IntGauge::new(
-                    "meridian_media_recordings",
-                    "Streams being recorded to files now (RTC-07)",
-                )?;
-                registry.register(Box::new(gauge.clone()))?;
-                gauge
-            },
+            recordings: gauge(
+                "meridian_media_recordings",
+                "Streams being recorded to files now (RTC-07)",
+            )?,
             recordings_stored: counter(
                 "meridian_media_recordings_stored_total",
                 "Recorded files stored among their apps' files and reported",
@@ -94,17 +96,17 @@ impl MediaMetrics {
                 "meridian_media_recording_dropped_frames_total",
                 "Frames left out of recordings because the file writer fell behind",
             )?,
-            mixes: {
-                let gauge = IntGauge::new(
-                    "meridian_media_mixes",
-                    "Rooms mixed and pushed to a CDN by this server now (RTC-09)",
-                )?;
-                registry.register(Box::new(gauge.clone()))?;
-                gauge
-            },
+            mixes: gauge(
+                "meridian_media_mixes",
+                "Rooms mixed and pushed to a CDN by this server now (RTC-09)",
+            )?,
             mix_failures: counter(
                 "meridian_media_mix_failures_total",
                 "Mix pipelines that failed (a CDN refusing the push, a missing element) and are retried",
+            )?,
+            tcp_connections: gauge(
+                "meridian_media_tcp_connections",
+                "Open ICE-TCP connections of clients whose network blocks UDP",
             )?,
         })
     }

@@ -149,6 +149,17 @@ pub struct AdminServer {
     body_limit: usize,
     drain_timeout: Duration,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    divert: Option<Divert>,
+}
+
+/// Connections on the same port that are not HTTP: those whose first `prefix` bytes
+/// `claims` go to `to` instead (the media server's ICE-TCP, RFC 6544, shares its WHIP
+/// port). A connection that sends fewer bytes within the TLS handshake timeout is dropped.
+#[derive(Clone)]
+pub struct Divert {
+    pub prefix: usize,
+    pub claims: fn(&[u8]) -> bool,
+    pub to: tokio::sync::mpsc::Sender<(tokio::net::TcpStream, SocketAddr)>,
 }
 
 impl fmt::Debug for AdminServer {
@@ -169,7 +180,14 @@ impl AdminServer {
             body_limit: DEFAULT_BODY_LIMIT,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             tls: None,
+            divert: None,
         }
+    }
+
+    /// Hands connections `divert` claims to it rather than serving them HTTP.
+    pub fn divert(mut self, divert: Divert) -> Self {
+        self.divert = Some(divert);
+        self
     }
 
     /// Serves TLS with this configuration (a public listener; see `rpc::PublicTlsFiles`).
@@ -237,25 +255,20 @@ impl AdminServer {
                         }
                         let (shared, builder, stop) =
                             (Arc::clone(&shared), Arc::clone(&builder), stop_rx.clone());
-                        match self.tls.clone() {
-                            None => {
-                                conns.spawn(serve_connection(stream, peer, shared, builder, stop));
-                            }
-                            Some(acceptor) => {
-                                conns.spawn(async move {
-                                    // A client that never finishes its handshake is dropped.
-                                    let handshake =
-                                        tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
-                                    match handshake.await {
-                                        Ok(Ok(tls)) => {
-                                            serve_connection(tls, peer, shared, builder, stop).await
-                                        }
-                                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "tls handshake failed"),
-                                        Err(_) => tracing::debug!(%peer, "tls handshake timed out"),
+                        let (tls, divert) = (self.tls.clone(), self.divert.clone());
+                        conns.spawn(async move {
+                            if let Some(divert) = divert {
+                                match diverted(&stream, &divert).await {
+                                    Some(true) => {
+                                        let _ = divert.to.send((stream, peer)).await;
+                                        return;
                                     }
-                                });
+                                    Some(false) => {}
+                                    None => return,
+                                }
                             }
-                        }
+                            serve_accepted(stream, peer, tls, shared, builder, stop).await
+                        });
                     }
                     Err(e) => match e.kind() {
                         io::ErrorKind::ConnectionAborted
@@ -368,6 +381,47 @@ struct Shared {
     registry: Registry,
     hooks: Arc<dyn AdminHooks>,
     body_limit: usize,
+}
+
+/// Whether `divert` claims the connection: `None` when it sent too little in time.
+async fn diverted(stream: &tokio::net::TcpStream, divert: &Divert) -> Option<bool> {
+    let mut prefix = vec![0u8; divert.prefix];
+    let peeked = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, async {
+        loop {
+            let n = stream.peek(&mut prefix).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            if n >= prefix.len() {
+                return Some((divert.claims)(&prefix));
+            }
+            // Not all there yet: wait for more rather than spin on the same bytes.
+            stream.readable().await.ok()?;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    peeked.await.ok().flatten()
+}
+
+/// Serves HTTP on an accepted connection, after a TLS handshake when `tls` is set.
+async fn serve_accepted(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shared: Arc<Shared>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    stop: watch::Receiver<bool>,
+) {
+    let Some(acceptor) = tls else {
+        return serve_connection(stream, peer, shared, builder, stop).await;
+    };
+    // A client that never finishes its handshake is dropped.
+    let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+    match handshake.await {
+        Ok(Ok(tls)) => serve_connection(tls, peer, shared, builder, stop).await,
+        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "tls handshake failed"),
+        Err(_) => tracing::debug!(%peer, "tls handshake timed out"),
+    }
 }
 
 async fn serve_connection<S>(

@@ -20,8 +20,8 @@ pub mod logging;
 pub mod process;
 
 pub use admin::{
-    json_response, serve_admin, whole_body, AdminHooks, AdminServer, PeerAddr, Running, StreamBody,
-    DEFAULT_BODY_LIMIT, DEFAULT_DRAIN_TIMEOUT, METRICS_CONTENT_TYPE,
+    json_response, serve_admin, whole_body, AdminHooks, AdminServer, Divert, PeerAddr, Running,
+    StreamBody, DEFAULT_BODY_LIMIT, DEFAULT_DRAIN_TIMEOUT, METRICS_CONTENT_TYPE,
 };
 pub use listen::{free_loopback_port, listen, ListenError};
 pub use logging::{

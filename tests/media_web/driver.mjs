@@ -7,7 +7,8 @@
 //             POSTed to `url`; `layers` (rids, biggest first) sends video in simulcast,
 //             each layer half the size of the one before
 //           {"do":"subscribe","page","url","token"}: one audio and one video receiver
-//           {"do":"stats","page"}: the page's inbound audio and video
+//           {"do":"stats","page"}: the page's inbound audio and video, and the
+//             protocol ("udp" or "tcp") of its selected candidate pair
 //           {"do":"hangup","page"}: DELETE the page's resource, close its connection
 //           {"do":"quit"}
 //   stdout: one answer a command: {"event": <its name>, "page", …}, or
@@ -74,7 +75,12 @@ window.subscribe = async (url, token) => {
 window.stats = async () => {
   const out = { state: window.pc ? window.pc.connectionState : "none", audio: null, video: null };
   if (!window.pc) return out;
-  (await window.pc.getStats()).forEach((s) => {
+  const report = await window.pc.getStats();
+  report.forEach((s) => {
+    if (s.type === "transport" && s.selectedCandidatePairId) {
+      const pair = report.get(s.selectedCandidatePairId);
+      out.protocol = report.get(pair?.localCandidateId)?.protocol ?? null;
+    }
     if (s.type !== "inbound-rtp") return;
     out[s.kind] = {
       packetsReceived: s.packetsReceived ?? 0,

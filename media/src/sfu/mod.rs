@@ -1,6 +1,6 @@
-//! The forwarding core: one task owns every WebRTC transport (a str0m `Rtc`, sans-IO) and
-//! the one UDP socket they share. It demultiplexes each datagram to the transport that
-//! accepts it, drives str0m's timers, and copies each publisher's media to its
+//! The forwarding core: one task owns every WebRTC transport (a str0m `Rtc`, sans-IO),
+//! the one UDP socket they share and the ICE-TCP connections ([`tcp`]) of clients whose
+//! network blocks UDP. It demultiplexes each packet to the transport that accepts it, drives str0m's timers, and copies each publisher's media to its
 //! subscribers. Signalling reaches it as [`Command`]s, so no lock is held on the media path.
 
 use std::collections::{BTreeSet, HashMap};
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use str0m::bwe::Bitrate;
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Rid};
-use str0m::net::{Protocol, Receive};
+use str0m::net::{Protocol, Receive, TcpType};
 use str0m::{Candidate, Input, Rtc};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -21,10 +21,12 @@ use crate::mixing::{MixOrders, Mixing};
 use crate::recording::{Orders, Recordings};
 
 mod layers;
+pub(crate) mod tcp;
 mod transport;
 
 use layers::{Pass, Watching, INITIAL_ESTIMATE};
-use transport::{Transport, Work};
+use tcp::TcpEvent;
+use transport::{Outbound, Transport, Work};
 
 /// A publisher is asked for a keyframe at most this often (subscribers joining and
 /// losing packets would otherwise flood it with PLIs).
@@ -53,8 +55,15 @@ pub(crate) enum Side {
     Subscribe,
 }
 
-/// An open transport: its id, its member, which way it carries media.
-pub(crate) type Open = (u64, Member, Side);
+/// An open transport, for the membership check.
+pub(crate) struct Open {
+    pub id: u64,
+    pub member: Member,
+    pub side: Side,
+    /// The room of the stream it carries: another room's for a member watching its
+    /// room's cross-room PK partner (RTC-04).
+    pub stream_room: String,
+}
 
 /// What signalling asks of the forwarding task.
 pub(crate) enum Command {
@@ -108,6 +117,8 @@ pub(crate) struct Sfu {
     /// The transport each client address last sent to, so a datagram is not offered to
     /// every transport in turn.
     sources: HashMap<SocketAddr, u64>,
+    /// Open ICE-TCP connections by client address: where their packets are written.
+    tcp: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
     metrics: MediaMetrics,
     /// Where recordings go; `None` when this server has no file store.
     recordings: Option<Arc<Recordings>>,
@@ -135,6 +146,7 @@ impl Sfu {
             subscribers: HashMap::new(),
             streams: HashMap::new(),
             sources: HashMap::new(),
+            tcp: HashMap::new(),
             metrics,
             recordings,
             orders: Orders::new(),
@@ -145,6 +157,7 @@ impl Sfu {
     pub(crate) async fn run(
         mut self,
         mut commands: mpsc::Receiver<Command>,
+        mut tcp_events: mpsc::Receiver<TcpEvent>,
         mut stop: watch::Receiver<bool>,
     ) {
         let mut buf = vec![0u8; DATAGRAM_BYTES];
@@ -156,8 +169,9 @@ impl Sfu {
                     Some(command) => self.command(command),
                     None => break,
                 },
+                Some(event) = tcp_events.recv() => self.tcp_event(event),
                 received = self.socket.recv_from(&mut buf) => match received {
-                    Ok((n, source)) => self.receive(&buf[..n], source),
+                    Ok((n, source)) => self.receive(&buf[..n], source, Protocol::Udp),
                     // ICMP errors of earlier sends surface here on some systems.
                     Err(e) => tracing::debug!(error = %e, "udp receive"),
                 },
@@ -179,14 +193,29 @@ impl Sfu {
         self.drive();
     }
 
-    fn receive(&mut self, datagram: &[u8], source: SocketAddr) {
+    fn tcp_event(&mut self, event: TcpEvent) {
+        match event {
+            TcpEvent::Opened { peer, out } => {
+                self.metrics.tcp_connections.inc();
+                self.tcp.insert(peer, out);
+            }
+            TcpEvent::Packet { peer, packet } => self.receive(&packet, peer, Protocol::Tcp),
+            TcpEvent::Closed { peer } => {
+                self.metrics.tcp_connections.dec();
+                self.tcp.remove(&peer);
+                self.sources.remove(&peer);
+            }
+        }
+    }
+
+    fn receive(&mut self, datagram: &[u8], source: SocketAddr, proto: Protocol) {
         let Ok(contents) = datagram.try_into() else {
             return;
         };
         let input = Input::Receive(
             now(),
             Receive {
-                proto: Protocol::Udp,
+                proto,
                 source,
                 destination: self.advertised,
                 contents,
@@ -274,7 +303,18 @@ impl Sfu {
                 let list = self
                     .transports
                     .iter()
-                    .map(|(&id, t)| (id, t.member.clone(), t.side))
+                    .map(|(&id, t)| Open {
+                        id,
+                        member: t.member.clone(),
+                        side: t.side,
+                        stream_room: t
+                            .publisher
+                            .and_then(|p| self.transports.get(&p))
+                            .unwrap_or(t)
+                            .member
+                            .room_id
+                            .clone(),
+                    })
                     .collect();
                 let _ = reply.send(list);
             }
@@ -318,9 +358,18 @@ impl Sfu {
             builder = builder.enable_bwe(Some(INITIAL_ESTIMATE));
         }
         let mut rtc = builder.build(now);
-        let candidate = Candidate::host(self.advertised, "udp")
-            .map_err(|e| Refused::BadOffer(e.to_string()))?;
-        rtc.add_local_candidate(candidate);
+        // UDP, and a passive TCP candidate for clients whose network blocks UDP.
+        let candidates = [
+            Candidate::host(self.advertised, "udp"),
+            Candidate::builder()
+                .tcp()
+                .host(self.advertised)
+                .tcptype(TcpType::Passive)
+                .build(),
+        ];
+        for candidate in candidates {
+            rtc.add_local_candidate(candidate.map_err(|e| Refused::BadOffer(e.to_string()))?);
+        }
         let answer = rtc
             .sdp_api()
             .accept_offer(offer)
@@ -352,8 +401,12 @@ impl Sfu {
     fn drive(&mut self) -> Instant {
         loop {
             let mut work = Vec::new();
+            let out = Outbound {
+                udp: &self.socket,
+                tcp: &self.tcp,
+            };
             for (&id, transport) in self.transports.iter_mut() {
-                transport.poll(id, &self.socket, &mut work);
+                transport.poll(id, &out, &mut work);
             }
             if work.is_empty() {
                 break;

@@ -2,12 +2,15 @@
 //! it asks of the others: media to copy to subscribers, keyframes to ask publishers for.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Mid, Rid};
+use str0m::net::{Protocol, Transmit};
 use str0m::{Event, IceConnectionState, Output, Rtc};
 use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
 
 use super::layers::{LayerRates, Watching};
 use super::{Member, Side};
@@ -51,6 +54,31 @@ pub(super) enum Work {
     },
 }
 
+/// Where transports' packets leave: the UDP socket, or the ICE-TCP connection of the
+/// client they go to.
+pub(super) struct Outbound<'a> {
+    pub(super) udp: &'a UdpSocket,
+    pub(super) tcp: &'a HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+}
+
+impl Outbound<'_> {
+    /// Sends without waiting. A full socket buffer or connection queue loses the packet,
+    /// as the network could (NACK and keyframe requests repair it).
+    fn send(&self, t: &Transmit) {
+        match t.proto {
+            Protocol::Udp => {
+                let _ = self.udp.try_send_to(&t.contents, t.destination);
+            }
+            _ => {
+                let framed = super::tcp::frame(&t.contents);
+                if let (Some(out), Some(framed)) = (self.tcp.get(&t.destination), framed) {
+                    let _ = out.try_send(framed);
+                }
+            }
+        }
+    }
+}
+
 impl Transport {
     pub(super) fn new(member: Member, side: Side, rtc: Rtc, now: Instant) -> Self {
         Self {
@@ -69,7 +97,7 @@ impl Transport {
         }
     }
 
-    pub(super) fn poll(&mut self, id: u64, socket: &UdpSocket, work: &mut Vec<Work>) {
+    pub(super) fn poll(&mut self, id: u64, out: &Outbound<'_>, work: &mut Vec<Work>) {
         while self.rtc.is_alive() {
             let output = match self.rtc.poll_output() {
                 Ok(output) => output,
@@ -84,11 +112,7 @@ impl Transport {
                     self.timeout = at;
                     return;
                 }
-                // UDP may drop: a full socket buffer loses the datagram, as the network
-                // could (NACK and keyframe requests repair it).
-                Output::Transmit(t) => {
-                    let _ = socket.try_send_to(&t.contents, t.destination);
-                }
+                Output::Transmit(t) => out.send(&t),
                 Output::Event(event) => self.event(id, event, work),
             }
         }
