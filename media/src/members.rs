@@ -14,7 +14,7 @@ use meridian_access::token;
 use meridian_cluster::state::{CommandError, Query, QueryOutput};
 use meridian_cluster::{ClusterClient, ClusterError};
 use meridian_proto::codes;
-use meridian_proto::rtc::RoomInfo;
+use meridian_proto::rtc::{Role, RoomInfo};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::mixing::MixOrders;
@@ -59,13 +59,14 @@ impl Members {
         Self { directory, client }
     }
 
-    /// The member `bearer`'s token names in `room_id`, if it may publish (`publish`) or
-    /// watch there.
+    /// The member `bearer`'s token names, if it may publish in `room_id` (`publisher`
+    /// is `None`) or watch `publisher` there: as a member of the room, or of the live
+    /// room in a cross-room PK with it whose host `publisher` is (RTC-04).
     pub(crate) async fn authorize(
         &self,
         bearer: &str,
         room_id: &str,
-        publish: bool,
+        publisher: Option<&str>,
     ) -> Result<Member, Refusal> {
         let bad = |e: &dyn std::fmt::Display| Refusal::Token(e.to_string());
         let (claims, _, _) = token::peek(bearer).map_err(|e| bad(&e))?;
@@ -75,24 +76,51 @@ impl Members {
             .await
             .map_err(|e| bad(&e))?;
         let claims = app.verify_token(bearer).map_err(|e| bad(&e))?;
-        let room = self
-            .room(&claims.app_key, room_id, Some(&claims.user_id))
-            .await
-            .map_err(|e| Refusal::Unavailable(e.to_string()))?
-            .ok_or(Refusal::NotMember)?;
-        let member = room
-            .members
-            .iter()
-            .find(|m| m.user_id == claims.user_id)
-            .ok_or(Refusal::NotMember)?;
-        if publish && !member.role.publishes() {
+        let (app_key, user_id) = (claims.app_key, claims.user_id);
+        let role = self
+            .role_in(&app_key, room_id, &user_id)
+            .await?
+            .map(|role| (room_id.to_string(), role));
+        let (own_room, role) = match (role, publisher) {
+            (Some(found), _) => found,
+            (None, None) => return Err(Refusal::NotMember),
+            (None, Some(publisher)) => {
+                let partner = self
+                    .room(&app_key, room_id, None)
+                    .await
+                    .map_err(|e| Refusal::Unavailable(e.to_string()))?
+                    .and_then(|room| room.pk)
+                    .filter(|pk| pk.local_host == publisher)
+                    .ok_or(Refusal::NotMember)?;
+                let role = self.role_in(&app_key, &partner.room_id, &user_id).await?;
+                (partner.room_id, role.ok_or(Refusal::NotMember)?)
+            }
+        };
+        if publisher.is_none() && !role.publishes() {
             return Err(Refusal::RoleForbids);
         }
         Ok(Member {
-            app_key: claims.app_key,
-            room_id: room_id.to_string(),
-            user_id: claims.user_id,
+            app_key,
+            room_id: own_room,
+            user_id,
         })
+    }
+
+    /// `user_id`'s role in `room_id`, if a member.
+    async fn role_in(
+        &self,
+        app_key: &str,
+        room_id: &str,
+        user_id: &str,
+    ) -> Result<Option<Role>, Refusal> {
+        let room = self
+            .room(app_key, room_id, Some(user_id))
+            .await
+            .map_err(|e| Refusal::Unavailable(e.to_string()))?;
+        Ok(room.and_then(|room| {
+            let member = room.members.into_iter().find(|m| m.user_id == user_id);
+            member.map(|m| m.role)
+        }))
     }
 
     /// The room as the cluster has it now; `None` when it has ended (or `viewer` is not
@@ -130,19 +158,27 @@ impl Members {
                 return Vec::new();
             }
         };
+        let partner = info.as_ref().and_then(|room| room.pk.as_ref());
         transports
             .into_iter()
-            .filter(|(_, member, side)| {
+            .filter(|open| {
                 let role = info
                     .as_ref()
-                    .and_then(|room| room.members.iter().find(|m| m.user_id == member.user_id))
+                    .and_then(|room| {
+                        let user_id = &open.member.user_id;
+                        room.members.iter().find(|m| m.user_id == *user_id)
+                    })
                     .map(|m| m.role);
+                // A PK partner's host is watched while the PK lasts.
+                let ours = open.stream_room == room_id
+                    || partner.is_some_and(|pk| pk.room_id == open.stream_room);
                 match role {
                     None => true,
-                    Some(role) => *side == Side::Publish && !role.publishes(),
+                    Some(role) if open.side == Side::Publish => !role.publishes(),
+                    Some(_) => !ours,
                 }
             })
-            .map(|(id, _, _)| id)
+            .map(|open| open.id)
             .collect()
     }
 }
@@ -178,7 +214,7 @@ pub(crate) async fn watch(
         let Ok(transports) = answer.await else {
             return;
         };
-        let publishing = transports.iter().any(|(_, _, side)| *side == Side::Publish);
+        let publishing = transports.iter().any(|open| open.side == Side::Publish);
         if watching.mixing {
             match MixOrders::read(&members.client).await {
                 Ok(orders) => {
@@ -202,9 +238,9 @@ pub(crate) async fn watch(
             }
         }
         let mut rooms: BTreeMap<(String, String), Vec<Open>> = BTreeMap::new();
-        for (id, member, side) in transports {
-            let room = (member.app_key.clone(), member.room_id.clone());
-            rooms.entry(room).or_default().push((id, member, side));
+        for open in transports {
+            let room = (open.member.app_key.clone(), open.member.room_id.clone());
+            rooms.entry(room).or_default().push(open);
         }
         let checks = rooms
             .into_iter()

@@ -137,11 +137,7 @@ impl Signalling {
             Ok(offer) => offer,
             Err(e) => return refusal(StatusCode::BAD_REQUEST, 1002, &e),
         };
-        let member = match self
-            .members
-            .authorize(bearer, room_id, publisher.is_none())
-            .await
-        {
+        let member = match self.members.authorize(bearer, room_id, publisher).await {
             Ok(member) => member,
             Err(refused) => {
                 let (status, code) = refused.status_and_code();
@@ -163,8 +159,9 @@ impl Signalling {
                 layer: layer(request),
                 stream: StreamKey {
                     publisher: crate::sfu::Member {
+                        app_key: member.app_key.clone(),
+                        room_id: room_id.to_string(),
                         user_id: user_id.to_string(),
-                        ..member.clone()
                     },
                     stream_id: stream_id.to_string(),
                 },

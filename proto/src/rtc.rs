@@ -108,6 +108,21 @@ pub struct RoomInfo {
     /// Oldest first.
     pub members: Vec<RoomMember>,
     pub attributes: BTreeMap<String, String>,
+    /// The live room this one is in a cross-room PK with (RTC-04), if any: its members
+    /// may watch that room's `host`.
+    #[serde(default)]
+    pub pk: Option<PkPartner>,
+}
+
+/// The other side of a cross-room PK.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PkPartner {
+    pub room_id: String,
+    /// The other room's host in the PK.
+    pub host: String,
+    /// This room's host in the PK.
+    pub local_host: String,
 }
 
 /// Why a member left.

@@ -403,6 +403,7 @@ mod tests {
             version,
             members,
             attributes: BTreeMap::new(),
+            pk: None,
         }
     }
 

@@ -162,6 +162,16 @@ export interface RoomInfo {
   version: number;
   members: RoomMember[];
   attributes: Record<string, string>;
+  /** The live room this one is in a cross-room PK with: its members may watch `host`. */
+  pk: PkPartner | null;
+}
+
+export interface PkPartner {
+  roomId: string;
+  /** The other room's host in the PK. */
+  host: string;
+  /** This room's host in the PK. */
+  localHost: string;
 }
 
 /** A change in a room, as every member hears it. */

@@ -362,6 +362,7 @@ impl<'a> RoomAt<'a> {
             version: room.version,
             members: self.members(state)?.into_iter().map(|m| m.view).collect(),
             attributes: room.attributes.clone(),
+            pk: room.pk.as_ref().map(pk::PkLink::partner),
         }))
     }
 

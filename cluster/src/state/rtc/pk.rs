@@ -3,7 +3,7 @@
 //! unpublish. Each room keeps its side of the link; either host ends it, and so does a
 //! host leaving or stepping down.
 
-use meridian_proto::rtc::{Role, RoomKind, RoomNotice};
+use meridian_proto::rtc::{PkPartner, Role, RoomKind, RoomNotice};
 use serde::{Deserialize, Serialize};
 
 use super::{keys, Member, Room, RoomAt};
@@ -18,6 +18,17 @@ pub(super) struct PkLink {
     host: String,
     /// This room's host in the PK.
     local_host: String,
+}
+
+impl PkLink {
+    /// The link as the room's members see it.
+    pub(super) fn partner(&self) -> PkPartner {
+        PkPartner {
+            room_id: self.room_id.clone(),
+            host: self.host.clone(),
+            local_host: self.local_host.clone(),
+        }
+    }
 }
 
 /// Members of the PK peer room that also hear `notice`: the other room's members, when it
