@@ -215,8 +215,15 @@ fn the_aws_area_module_and_the_global_example_plan_offline_with_valid_meridian_c
         if change["type"] != "aws_launch_template" {
             continue;
         }
-        let toml_text = written_config(change["change"]["after"]["user_data"].as_str().unwrap());
         let role = change["name"].as_str().unwrap();
+        if role == "media" {
+            // Its configuration names the Elastic IP allocated at apply, so a real plan
+            // cannot show it; the module's own test checks it with a mocked address.
+            assert_eq!(change["change"]["after_unknown"]["user_data"], true);
+            *checked.entry(role).or_default() += 1;
+            continue;
+        }
+        let toml_text = written_config(change["change"]["after"]["user_data"].as_str().unwrap());
         match role {
             "node" => {
                 let config: NodeConfig = toml::from_str(&toml_text)
@@ -257,6 +264,6 @@ fn the_aws_area_module_and_the_global_example_plan_offline_with_valid_meridian_c
     }
     assert_eq!(
         checked,
-        BTreeMap::from([("edge", 5), ("nav", 10), ("node", 15)])
+        BTreeMap::from([("edge", 5), ("media", 5), ("nav", 10), ("node", 15)])
     );
 }

@@ -80,9 +80,10 @@ resource "aws_iam_role" "edge" {
   })
 }
 
-resource "aws_iam_role_policy" "edge_files" {
-  name = "files"
-  role = aws_iam_role.edge.id
+# Edges keep uploads there, the media server its recordings (RTC-07).
+resource "aws_iam_policy" "files" {
+  name_prefix = "meridian-${local.label}-files-"
+  tags        = local.tags
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [
@@ -98,6 +99,11 @@ resource "aws_iam_role_policy" "edge_files" {
       },
     ]
   })
+}
+
+resource "aws_iam_role_policy_attachment" "edge_files" {
+  role       = aws_iam_role.edge.name
+  policy_arn = aws_iam_policy.files.arn
 }
 
 resource "aws_iam_instance_profile" "edge" {

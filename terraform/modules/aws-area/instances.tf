@@ -26,6 +26,7 @@ locals {
       peers    = local.peers
       bucket   = local.files_bucket
       region   = local.region
+      media    = "https://${local.media_dns}:${local.media}"
     })
   })
   nav_user_data = [for role in ["primary", "backup"] : templatefile("${path.module}/templates/cloud-init.yaml.tftpl", {

@@ -1,20 +1,24 @@
 # One Meridian area on AWS: a VPC, an odd number of cluster nodes (Raft voters) on fixed
 # private addresses, edges in an autoscaling group behind a TLS load balancer, a primary
-# and a backup nav, and the DNS names clients and app servers use.
+# and a backup nav, a media server (media.tf), and the DNS names clients and app servers
+# use.
 
 locals {
-  label    = lower(var.area)
-  fqdn     = "${local.label}.${var.domain}"
-  zones    = var.availability_zones
-  tags     = merge(var.tags, { "meridian:area" = var.area })
-  rpc      = 7100
-  admin    = 7200
-  public   = 8080
-  nav      = 80
-  api_dns  = "api.${local.fqdn}"
-  edge_dns = "edge.${local.fqdn}"
-  edge_srv = "_meridian-edge._tcp.${local.fqdn}"
-  nav_dns  = ["nav.${local.fqdn}", "nav-backup.${local.fqdn}"]
+  label  = lower(var.area)
+  fqdn   = "${local.label}.${var.domain}"
+  zones  = var.availability_zones
+  tags   = merge(var.tags, { "meridian:area" = var.area })
+  rpc    = 7100
+  admin  = 7200
+  public = 8080
+  nav    = 80
+  # The media server's WHIP/WHEP (TCP, also ICE-TCP) and media (UDP) port.
+  media     = 8443
+  media_dns = "media.${local.fqdn}"
+  api_dns   = "api.${local.fqdn}"
+  edge_dns  = "edge.${local.fqdn}"
+  edge_srv  = "_meridian-edge._tcp.${local.fqdn}"
+  nav_dns   = ["nav.${local.fqdn}", "nav-backup.${local.fqdn}"]
 
   public_subnets  = [for i, _ in local.zones : cidrsubnet(var.vpc_cidr, 4, i)]
   private_subnets = [for i, _ in local.zones : cidrsubnet(var.vpc_cidr, 4, 8 + i)]

@@ -31,3 +31,13 @@ output "files_bucket" {
   description = "The S3 bucket holding the area's uploaded files (in the area's region)."
   value       = aws_s3_bucket.files.bucket
 }
+
+output "media_url" {
+  description = "The area's media server (WHIP/WHEP); edges hand it to clients in rtcJoined."
+  value       = "https://${local.media_dns}:${local.media}"
+}
+
+output "media_ip" {
+  description = "The address the media server's ICE candidates advertise (UDP and TCP)."
+  value       = aws_eip.media.public_ip
+}

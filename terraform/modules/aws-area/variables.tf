@@ -70,6 +70,12 @@ variable "edge_instance_type" {
   default = "c6i.large"
 }
 
+variable "media_instance_type" {
+  description = "The media server's instance (forwarding, recording and mixing take CPU)."
+  type        = string
+  default     = "c6i.xlarge"
+}
+
 variable "nav_instance_type" {
   type    = string
   default = "t3.small"

@@ -1,7 +1,15 @@
 # Plan-level checks of the module, offline: the AWS provider is mocked, so nothing is
 # created and no credentials are needed.
 
-mock_provider "aws" {}
+mock_provider "aws" {
+  # The media server's Elastic IP is in its configuration: give it one at plan time.
+  override_during = plan
+  mock_resource "aws_eip" {
+    defaults = {
+      public_ip = "203.0.113.7"
+    }
+  }
+}
 
 variables {
   area                = "SG"
@@ -97,6 +105,32 @@ run "an_area_plans_its_nodes_edges_navs_and_names" {
   assert {
     condition     = output.files_bucket == "meridian-sg-files-chat-example-com"
     error_message = "the bucket is an output"
+  }
+  assert {
+    condition = alltrue([for text in [
+      "meridian media --config",
+      "listen = \"0.0.0.0:8443\"",
+      "advertised_ip = \"203.0.113.7\"",
+      "files = { store = \"s3\", bucket = \"meridian-sg-files-chat-example-com\", region = \"ap-southeast-1\" }",
+    ] : strcontains(base64decode(aws_launch_template.media.user_data), text)])
+    error_message = "the media server advertises its Elastic IP and records into the area's bucket"
+  }
+  assert {
+    condition     = strcontains(base64decode(aws_launch_template.edge.user_data), "media = \"https://media.sg.chat.example.com:8443\"")
+    error_message = "edges hand clients the media server's WHIP/WHEP URL"
+  }
+  assert {
+    condition = toset([for rule in aws_security_group.media.ingress : "${rule.protocol}/${rule.from_port}"
+    if contains(rule.cidr_blocks, "0.0.0.0/0")]) == toset(["tcp/8443", "udp/8443"])
+    error_message = "media over UDP and TCP on one port from anywhere, nothing else public"
+  }
+  assert {
+    condition     = aws_lb_listener.media.port == 8443 && aws_lb_listener.media.protocol == "TLS"
+    error_message = "WHIP/WHEP over TLS at the load balancer"
+  }
+  assert {
+    condition     = output.media_url == "https://media.sg.chat.example.com:8443" && aws_route53_record.media.name == "media.sg.chat.example.com"
+    error_message = "the media server's name and URL"
   }
 }
 
