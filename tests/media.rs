@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::rtc::Member;
+use common::rtc::{start_pk, Member};
 use common::{binary, npm_install, Api};
 use meridian_proto::rtc::{Resource, ResourceKind, Role, RoomKind, RoomNotice};
 use meridian_proto::{ClientFrame, ServerFrame};
@@ -252,21 +252,7 @@ async fn a_pk_partner_rooms_audience_watches_the_other_host_while_the_pk_lasts()
         .await;
     assert_eq!(refused["status"], 403, "{refused}");
 
-    anna.done(|req_id| ClientFrame::RtcPkInvite {
-        req_id,
-        room_id: "x".into(),
-        other_room_id: "y".into(),
-        user_id: "ben".into(),
-    })
-    .await
-    .unwrap();
-    ben.done(|req_id| ClientFrame::RtcPkAnswer {
-        req_id,
-        room_id: "y".into(),
-        accept: true,
-    })
-    .await
-    .unwrap();
+    start_pk((&mut anna, "x"), (&mut ben, "ben"), "y").await;
     // Room y shows its partner, so members who join later know whom they may watch.
     let y = ben
         .ask(|req_id| ClientFrame::RtcRoom {

@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::rtc::Member;
+use common::rtc::{start_pk, Member};
 use common::{admin_call, admin_json, binary, Api};
 use meridian_client::codes;
 use meridian_proto::rtc::{LeaveReason, Resource, ResourceKind, Role, RoomKind, RoomNotice};
@@ -567,21 +567,7 @@ async fn hosts_of_two_live_rooms_pk_and_each_audience_hears_the_other_host() {
         .join("y", RoomKind::Live, Role::Audience)
         .await
         .unwrap();
-    anna.done(|req_id| ClientFrame::RtcPkInvite {
-        req_id,
-        room_id: "x".into(),
-        other_room_id: "y".into(),
-        user_id: "ben".into(),
-    })
-    .await
-    .unwrap();
-    ben.done(|req_id| ClientFrame::RtcPkAnswer {
-        req_id,
-        room_id: "y".into(),
-        accept: true,
-    })
-    .await
-    .unwrap();
+    start_pk((&mut anna, "x"), (&mut ben, "ben"), "y").await;
     anna.publish("x", vec![stream("cam", ResourceKind::Video)])
         .await
         .unwrap();

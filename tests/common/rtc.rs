@@ -136,3 +136,31 @@ impl Member {
         self.notice_within(FRAME_WAIT).await
     }
 }
+
+/// Host `inviter` of live room `room_id` invites host `invitee` of `other_room_id` to a
+/// cross-room PK, which the invitee accepts (RTC-04).
+pub async fn start_pk(
+    (inviter, room_id): (&mut Member, &str),
+    (invitee, invitee_id): (&mut Member, &str),
+    other_room_id: &str,
+) {
+    let (room, other) = (room_id.to_string(), other_room_id.to_string());
+    let user_id = invitee_id.to_string();
+    inviter
+        .done(|req_id| ClientFrame::RtcPkInvite {
+            req_id,
+            room_id: room,
+            other_room_id: other.clone(),
+            user_id,
+        })
+        .await
+        .unwrap();
+    invitee
+        .done(|req_id| ClientFrame::RtcPkAnswer {
+            req_id,
+            room_id: other,
+            accept: true,
+        })
+        .await
+        .unwrap();
+}

@@ -68,16 +68,9 @@ resource "aws_s3_bucket_policy" "files" {
 }
 
 resource "aws_iam_role" "edge" {
-  name_prefix = "meridian-${local.label}-edge-"
-  tags        = local.tags
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Principal = { Service = "ec2.amazonaws.com" }
-      Action    = "sts:AssumeRole"
-    }]
-  })
+  name_prefix        = "meridian-${local.label}-edge-"
+  tags               = local.tags
+  assume_role_policy = local.ec2_assume_role
 }
 
 # Edges keep uploads there, the media server its recordings (RTC-07).

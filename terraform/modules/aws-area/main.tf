@@ -29,6 +29,15 @@ locals {
     ip   = cidrhost(local.private_subnets[i % length(local.zones)], 10 + i)
   }]
   peers = [for n in local.nodes : { id = n.id, addr = "${n.ip}:${local.rpc}" }]
+  # Instance roles (edges, the media server) are taken on by EC2.
+  ec2_assume_role = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "ec2.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
 }
 
 resource "aws_vpc" "area" {

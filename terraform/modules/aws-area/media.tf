@@ -48,16 +48,9 @@ resource "aws_security_group" "media" {
 }
 
 resource "aws_iam_role" "media" {
-  name_prefix = "meridian-${local.label}-media-"
-  tags        = local.tags
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Principal = { Service = "ec2.amazonaws.com" }
-      Action    = "sts:AssumeRole"
-    }]
-  })
+  name_prefix        = "meridian-${local.label}-media-"
+  tags               = local.tags
+  assume_role_policy = local.ec2_assume_role
 }
 
 resource "aws_iam_role_policy_attachment" "media_files" {
