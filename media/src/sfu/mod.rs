@@ -3,7 +3,7 @@
 //! network blocks UDP. It demultiplexes each packet to the transport that accepts it, drives str0m's timers, and copies each publisher's media to its
 //! subscribers. Signalling reaches it as [`Command`]s, so no lock is held on the media path.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -119,6 +119,10 @@ pub(crate) struct Sfu {
     sources: HashMap<SocketAddr, u64>,
     /// Open ICE-TCP connections by client address: where their packets are written.
     tcp: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    /// Transports given input (a packet, a timeout, media to send, a request) since they
+    /// were last polled: only these are polled, so a packet costs one transport's poll
+    /// and not every transport's.
+    dirty: HashSet<u64>,
     metrics: MediaMetrics,
     /// Where recordings go; `None` when this server has no file store.
     recordings: Option<Arc<Recordings>>,
@@ -147,6 +151,7 @@ impl Sfu {
             streams: HashMap::new(),
             sources: HashMap::new(),
             tcp: HashMap::new(),
+            dirty: HashSet::new(),
             metrics,
             recordings,
             orders: Orders::new(),
@@ -178,17 +183,19 @@ impl Sfu {
                 () = tokio::time::sleep_until(deadline.into()) => {}
             }
             let now = now();
-            for transport in self.transports.values_mut() {
+            for (&id, transport) in self.transports.iter_mut() {
                 if transport.timeout <= now {
                     if let Err(e) = transport.rtc.handle_input(Input::Timeout(now)) {
                         tracing::debug!(error = %e, "transport failed");
                         transport.rtc.disconnect();
                     }
+                    self.dirty.insert(id);
                 }
             }
         }
-        for transport in self.transports.values_mut() {
+        for (&id, transport) in self.transports.iter_mut() {
             transport.rtc.disconnect();
+            self.dirty.insert(id);
         }
         self.drive();
     }
@@ -246,6 +253,7 @@ impl Sfu {
                 tracing::debug!(error = %e, "transport failed");
                 transport.rtc.disconnect();
             }
+            self.dirty.insert(id);
         }
     }
 
@@ -381,6 +389,7 @@ impl Sfu {
         }
         self.transports
             .insert(id, Transport::new(member, side, rtc, now));
+        self.dirty.insert(id);
         self.metrics.transports.with(&way(side)).inc();
         Ok((id, answer))
     }
@@ -390,26 +399,31 @@ impl Sfu {
         match self.transports.get_mut(&id) {
             Some(t) => {
                 t.rtc.disconnect();
+                self.dirty.insert(id);
                 true
             }
             None => false,
         }
     }
 
-    /// Polls every transport until each waits for time or input, forwarding what
-    /// publishers send; drops dead transports; answers when to wake next.
+    /// Polls every transport given input until each waits for time or input again,
+    /// forwarding what publishers send (which gives their subscribers input); drops
+    /// dead transports; answers when to wake next.
     fn drive(&mut self) -> Instant {
         loop {
+            let polled: Vec<u64> = self.dirty.drain().collect();
+            if polled.is_empty() {
+                break;
+            }
             let mut work = Vec::new();
             let out = Outbound {
                 udp: &self.socket,
                 tcp: &self.tcp,
             };
-            for (&id, transport) in self.transports.iter_mut() {
-                transport.poll(id, &out, &mut work);
-            }
-            if work.is_empty() {
-                break;
+            for id in &polled {
+                if let Some(transport) = self.transports.get_mut(id) {
+                    transport.poll(*id, &out, &mut work);
+                }
             }
             for item in work {
                 match item {
@@ -423,8 +437,8 @@ impl Sfu {
                     } => self.request_keyframe(publisher, kind, watcher, layer),
                 }
             }
+            self.drop_dead(&polled);
         }
-        self.drop_dead();
         let idle = now() + Duration::from_secs(1);
         self.transports
             .values()
@@ -459,6 +473,8 @@ impl Sfu {
                 "video"
             },
         };
+        // Counted once per frame: a labelled counter's lookup per subscriber adds up.
+        let mut written = 0u64;
         for id in subscribers {
             let Some(subscriber) = self.transports.get_mut(id) else {
                 continue;
@@ -483,6 +499,7 @@ impl Sfu {
             let Some(writer) = subscriber.rtc.writer(mid) else {
                 continue;
             };
+            self.dirty.insert(*id);
             // The subscriber's payload type for the publisher's codec, if it offered it.
             let Some(pt) = writer.match_params(data.params) else {
                 continue;
@@ -496,19 +513,18 @@ impl Sfu {
                 None => writer,
             };
             match writer.write(pt, data.network_time, time, data.data.clone()) {
-                Ok(()) => {
-                    self.metrics.forwarded_frames.with(&label).inc();
-                    self.metrics
-                        .forwarded_bytes
-                        .with(&label)
-                        .inc_by(data.data.len() as u64);
-                }
+                Ok(()) => written += 1,
                 Err(e) => {
                     tracing::debug!(error = %e, "subscriber write failed");
                     subscriber.rtc.disconnect();
                 }
             }
         }
+        self.metrics.forwarded_frames.with(&label).inc_by(written);
+        self.metrics
+            .forwarded_bytes
+            .with(&label)
+            .inc_by(written * data.data.len() as u64);
     }
 
     /// A subscriber's bandwidth estimate changed: it moves to the biggest layer that
@@ -530,6 +546,7 @@ impl Sfu {
         };
         if let Some(desired) = desired {
             watcher.rtc.bwe().set_desired_bitrate(desired);
+            self.dirty.insert(subscriber);
         }
         if let Some(layer) = fitting {
             if watcher.watching.aim(layer) {
@@ -607,6 +624,7 @@ impl Sfu {
             return;
         }
         transport.keyframe_requests.insert(layer, now);
+        self.dirty.insert(publisher);
         for &(mid, media) in &transport.mids {
             if media != MediaKind::Video {
                 continue;
@@ -620,44 +638,41 @@ impl Sfu {
         }
     }
 
-    /// Forgets closed transports; a gone publisher's subscribers are closed too (the
-    /// stream they watched has ended).
-    fn drop_dead(&mut self) {
-        loop {
-            let dead: Vec<u64> = self
-                .transports
-                .iter()
-                .filter(|(_, t)| !t.rtc.is_alive())
-                .map(|(&id, _)| id)
-                .collect();
-            if dead.is_empty() {
-                return;
+    /// Forgets those of `polled` that are closed; a gone publisher's subscribers are
+    /// closed too (the stream they watched has ended), and forgotten once polled.
+    fn drop_dead(&mut self, polled: &[u64]) {
+        let dead: Vec<u64> = polled
+            .iter()
+            .copied()
+            .filter(|id| self.transports.get(id).is_some_and(|t| !t.rtc.is_alive()))
+            .collect();
+        if dead.is_empty() {
+            return;
+        }
+        self.sources.retain(|_, id| !dead.contains(id));
+        for id in dead {
+            let Some(transport) = self.transports.remove(&id) else {
+                continue;
+            };
+            self.metrics.transports.with(&way(transport.side)).dec();
+            if let Some(publisher) = transport.publisher {
+                if let Some(set) = self.subscribers.get_mut(&publisher) {
+                    set.remove(&id);
+                }
             }
-            self.sources.retain(|_, id| !dead.contains(id));
-            for id in dead {
-                let Some(transport) = self.transports.remove(&id) else {
-                    continue;
+            for subscriber in self.subscribers.remove(&id).unwrap_or_default() {
+                self.disconnect(subscriber);
+            }
+            if transport.side == Side::Publish {
+                if let Some(mixing) = &mut self.mixing {
+                    mixing.remove(id, &transport.member);
+                }
+                let key = StreamKey {
+                    publisher: transport.member,
+                    stream_id: transport.stream_id,
                 };
-                self.metrics.transports.with(&way(transport.side)).dec();
-                if let Some(publisher) = transport.publisher {
-                    if let Some(set) = self.subscribers.get_mut(&publisher) {
-                        set.remove(&id);
-                    }
-                }
-                for subscriber in self.subscribers.remove(&id).unwrap_or_default() {
-                    self.disconnect(subscriber);
-                }
-                if transport.side == Side::Publish {
-                    if let Some(mixing) = &mut self.mixing {
-                        mixing.remove(id, &transport.member);
-                    }
-                    let key = StreamKey {
-                        publisher: transport.member,
-                        stream_id: transport.stream_id,
-                    };
-                    if self.streams.get(&key) == Some(&id) {
-                        self.streams.remove(&key);
-                    }
+                if self.streams.get(&key) == Some(&id) {
+                    self.streams.remove(&key);
                 }
             }
         }
