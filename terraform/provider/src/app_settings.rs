@@ -1,10 +1,14 @@
 //! `meridian_app_settings`: what one app environment switches on or tunes, where its
 //! callbacks go (its audio/video room callback too), which messages its app server
-//! moderates and its push credentials. The admin API replaces the settings whole, so
-//! every write reads them first and keeps what this resource does not know.
+//! moderates, its push credentials (vendor channels too) and push style. The admin API
+//! replaces the settings whole, so every write reads them first and keeps what this
+//! resource does not know; the room callback, the vendor channels and the push style
+//! have paths of their own, which it replaces.
 
 mod moderation;
 mod push;
+mod push_style;
+mod vendors;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -21,6 +25,8 @@ use crate::attributes::{
 use crate::provider::{report, Connection};
 use moderation::{ModerationRuleState, RemoteRule};
 use push::{PushAppState, RemotePushApp};
+use push_style::QuietHoursState;
+use vendors::VendorAppState;
 
 pub struct AppSettingsResource {
     connection: Connection,
@@ -71,6 +77,12 @@ pub struct AppSettingsState {
     push_app: Value<Vec<PushAppState>>,
     /// Kept apart from the settings by the admin API (`…/rtc-callback`).
     rtc_callback_url: Value<String>,
+    /// `…/push-vendors`.
+    push_vendor_app: Value<Vec<VendorAppState>>,
+    /// `…/push-style`.
+    push_sound: Value<String>,
+    #[serde(with = "tf_provider::value::serde_as_vec")]
+    push_quiet_hours: Value<QuietHoursState>,
 }
 
 /// The admin API's defaults, which a setting left out of the configuration is planned
@@ -118,6 +130,9 @@ impl AppSettingsState {
                 Vec::new(),
             ),
             rtc_callback_url: config.rtc_callback_url,
+            push_vendor_app: or_default(config.push_vendor_app, Vec::new()),
+            push_sound: config.push_sound,
+            push_quiet_hours: config.push_quiet_hours,
         }
     }
 
@@ -156,8 +171,11 @@ impl AppSettingsState {
                     .map(PushAppState::from)
                     .collect(),
             ),
-            // Read from its own path by `read_settings`.
+            // Read from their own paths by `read_settings`.
             rtc_callback_url: Value::Null,
+            push_vendor_app: Value::Null,
+            push_sound: Value::Null,
+            push_quiet_hours: Value::Null,
         })
     }
 
@@ -198,6 +216,7 @@ impl AppSettingsState {
     /// placeholder.
     fn with_keys_of(mut self, known: &AppSettingsState) -> Self {
         push::keep_keys(&mut self.push_app, &known.push_app);
+        vendors::keep_known(&mut self.push_vendor_app, &known.push_vendor_app);
         self
     }
 }
@@ -302,6 +321,26 @@ fn rtc_callback_path(app_key: &str) -> String {
     format!("/admin/v1/apps/{app_key}/rtc-callback")
 }
 
+fn push_vendors_path(app_key: &str) -> String {
+    format!("/admin/v1/apps/{app_key}/push-vendors")
+}
+
+fn push_style_path(app_key: &str) -> String {
+    format!("/admin/v1/apps/{app_key}/push-style")
+}
+
+/// Reads the vendor channels and the push style from the answers to their paths.
+fn read_push_extras(
+    state: &mut AppSettingsState,
+    vendors: &serde_json::Value,
+    style: &serde_json::Value,
+) -> Result<(), AdminError> {
+    state.push_vendor_app =
+        vendors::from_remote(&vendors["pushVendors"]).map_err(AdminError::Malformed)?;
+    (state.push_sound, state.push_quiet_hours) = push_style::from_remote(&style["pushStyle"]);
+    Ok(())
+}
+
 fn url_of(answer: &serde_json::Value) -> Value<String> {
     answer["url"].as_str().map(str::to_string).into()
 }
@@ -317,6 +356,9 @@ fn stored_settings(
 async fn read_settings(admin: &AdminClient, app_key: &str) -> Result<AppSettingsState, AdminError> {
     let mut state = stored_settings(app_key, &admin.get(&settings_path(app_key)).await?)?;
     state.rtc_callback_url = url_of(&admin.get(&rtc_callback_path(app_key)).await?);
+    let vendors = admin.get(&push_vendors_path(app_key)).await?;
+    let style = admin.get(&push_style_path(app_key)).await?;
+    read_push_extras(&mut state, &vendors, &style)?;
     Ok(state)
 }
 
@@ -333,6 +375,11 @@ async fn write_settings(
     let mut stored = stored_settings(app_key, &admin.put(&path, &settings).await?)?;
     let url = json!({ "url": state.rtc_callback_url.as_ref_option() });
     stored.rtc_callback_url = url_of(&admin.put(&rtc_callback_path(app_key), &url).await?);
+    let vendors = vendors::to_remote(&state.push_vendor_app);
+    let vendors = admin.put(&push_vendors_path(app_key), &vendors).await?;
+    let style = push_style::to_remote(&state.push_sound, &state.push_quiet_hours);
+    let style = admin.put(&push_style_path(app_key), &style).await?;
+    read_push_extras(&mut stored, &vendors, &style)?;
     Ok(stored)
 }
 
@@ -350,7 +397,7 @@ impl Resource for AppSettingsResource {
             version: 1,
             block: Block {
                 description: Description::plain(
-                    "Settings of one app environment (its App Key), its moderation rules and push credentials. Settings left out take the admin API's defaults (no moderation rules, no push credentials). Destroying it puts the settings back to their defaults.",
+                    "Settings of one app environment (its App Key), its moderation rules, push credentials (APNs, FCM and the Chinese Android vendor channels) and push style. Settings left out take the admin API's defaults (no moderation rules, no push credentials, the default sound, no quiet hours). Destroying it puts the settings back to their defaults.",
                 ),
                 attributes: map! {
                     "id" => crate::attributes::computed(text.clone(), "The App Key."),
@@ -367,11 +414,14 @@ impl Resource for AppSettingsResource {
                     "chatroom_state_url" => optional(text.clone(), "Chatroom create, destroy, join and quit are posted here."),
                     "callback_max_attempts" => optional_computed(number, "Attempts per callback before it becomes a dead letter, 1 to 50 (default 16)."),
                     "push_webhook_url" => optional(text.clone(), "Notifications for devices registered with the webhook provider are posted here."),
-                    "rtc_callback_url" => optional(text, "Audio/video room events (room created and destroyed, members joining and leaving, resources changing) are posted here."),
+                    "rtc_callback_url" => optional(text.clone(), "Audio/video room events (room created and destroyed, members joining and leaving, resources changing) are posted here."),
+                    "push_sound" => optional(text, "The notification sound, a file in the app's bundle (APNs aps.sound, FCM sound); left out: default."),
                 },
                 blocks: map! {
                     "moderation_rule" => moderation::schema(),
                     "push_app" => push::schema(),
+                    "push_vendor_app" => vendors::schema(),
+                    "push_quiet_hours" => push_style::quiet_hours_schema(),
                 },
                 ..Default::default()
             },
@@ -430,6 +480,8 @@ impl Resource for AppSettingsResource {
         );
         moderation::validate(diags, &config.moderation_rule);
         push::validate(diags, &config.push_app);
+        vendors::validate(diags, &config.push_vendor_app);
+        push_style::validate(diags, &config.push_sound, &config.push_quiet_hours);
         Some(())
     }
 
@@ -649,6 +701,17 @@ mod tests {
         );
     }
 
+    /// The state a read makes of `settings`, with no vendor channels and no push style.
+    fn read_back(settings: &serde_json::Value) -> AppSettingsState {
+        let mut read = AppSettingsState::from_api(APP_KEY, settings).unwrap();
+        let (vendors, style) = (
+            json!({"pushVendors": {"apps": []}}),
+            json!({"pushStyle": {}}),
+        );
+        read_push_extras(&mut read, &vendors, &style).unwrap();
+        read
+    }
+
     #[test]
     fn settings_read_back_with_redacted_keys_equal_the_plan() {
         let planned = AppSettingsState::planned(with_rules_and_push());
@@ -656,13 +719,13 @@ mod tests {
         let mut answer = written(&planned, json!({}));
         answer["push"]["apps"][0]["apns"]["privateKeyPem"] = json!(REDACTED_KEY);
         answer["push"]["apps"][1]["fcm"]["privateKeyPem"] = json!(REDACTED_KEY);
-        let read = AppSettingsState::from_api(APP_KEY, &answer).unwrap();
+        let read = read_back(&answer);
         assert_ne!(read, planned, "the answer has no keys");
         assert_eq!(read.with_keys_of(&planned), planned, "no diff after a read");
 
         // Without a known key (an import) the placeholder stays, so the plan writes the
         // configured key; a key is only taken for the same app identifier.
-        let read = AppSettingsState::from_api(APP_KEY, &answer).unwrap();
+        let read = read_back(&answer);
         let shown = |state: AppSettingsState| serde_json::to_value(state).unwrap();
         let imported = shown(read.clone().with_keys_of(&AppSettingsState::default()));
         assert_eq!(

@@ -620,6 +620,21 @@ resource "meridian_app_settings" "bad" {
       private_key_pem = "<redacted>"
     }
   }
+
+  push_vendor_app {
+    app_id = "com.example.chat"
+    oppo {
+      app_key       = "oppo-key"
+      master_secret = "<redacted>"
+      endpoint      = "ftp://oppo.example.com"
+    }
+  }
+  push_sound = "a sound"
+  push_quiet_hours {
+    start_secs     = 86400
+    period_minutes = 60
+    level          = 3
+  }
 }
 
 resource "meridian_app_settings" "too_many_rules" {
@@ -688,6 +703,12 @@ resource "meridian_area" "no_edges" {
         r#"must not contain whitespace, got "https://api na.example.com""#,
         "Invalid static_edges",
         "needs a discovery name or at least one static edge",
+        "<redacted> is what the API shows, not a value",
+        "Invalid endpoint",
+        "Invalid push_sound",
+        "Invalid start_secs",
+        "must be 0 to 86399",
+        "must be 0, 1 or 5",
     ] {
         assert!(errors.contains(expected), "{expected:?} in:\n{errors}");
     }
@@ -905,6 +926,24 @@ resource "meridian_app_settings" "pushed" {{
       private_key_pem = file("fcm.pem")
     }}
   }}
+  push_vendor_app {{
+    app_id = "com.example.chat.android"
+    huawei {{
+      app_id     = "104400000"
+      app_secret = "huawei-secret"
+    }}
+    xiaomi {{
+      app_secret   = "xiaomi-secret"
+      package_name = "com.example.chat.android"
+      endpoint     = "https://mipush.example.com"
+    }}
+  }}
+  push_sound = "chime.caf"
+  push_quiet_hours {{
+    start_secs     = 79200
+    period_minutes = 480
+    level          = 1
+  }}
 }}
 
 output "app_key" {{
@@ -977,6 +1016,32 @@ output "app_key" {{
     let (_, rtc) = dev.admin_call("GET", &rtc_path, None).await;
     assert_eq!(rtc, json!({"url": "https://app.example.com/rtc"}));
 
+    // Vendor channels and the push style live at their own paths; the API fills in the
+    // vendors' default URLs and redacts their secrets.
+    let vendors_path = format!("/admin/v1/apps/{app_key}/push-vendors");
+    let (_, vendors) = dev.admin_call("GET", &vendors_path, None).await;
+    let channels = &vendors["pushVendors"]["apps"][0]["channels"];
+    assert_eq!(
+        vendors["pushVendors"]["apps"][0]["appId"],
+        "com.example.chat.android"
+    );
+    assert_eq!(channels[0]["huawei"]["appId"], "104400000", "{vendors}");
+    assert_eq!(channels[0]["huawei"]["appSecret"], "<redacted>");
+    assert!(channels[0]["huawei"]["endpoint"]
+        .as_str()
+        .is_some_and(|e| e.starts_with("https://")));
+    assert_eq!(
+        channels[1]["xiaomi"],
+        json!({"appSecret": "<redacted>", "packageName": "com.example.chat.android",
+            "endpoint": "https://mipush.example.com"})
+    );
+    let style_path = format!("/admin/v1/apps/{app_key}/push-style");
+    let (_, style) = dev.admin_call("GET", &style_path, None).await;
+    assert_eq!(
+        style["pushStyle"],
+        json!({"sound": "chime.caf", "quietHours": {"startSecs": 79200, "periodMinutes": 480, "level": 1}})
+    );
+
     // The API shows "<redacted>" for the keys; the state keeps the configured ones, also
     // once a refresh is saved, so nothing flaps.
     let (code, plan) = terraform.plan();
@@ -1009,6 +1074,9 @@ output "app_key" {{
     let elsewhere = json!({"url": "https://elsewhere.example.com/rtc"});
     let (status, answer) = dev.admin_call("PUT", &rtc_path, Some(&elsewhere)).await;
     assert_eq!(status, 200, "{answer}");
+    let quieter = json!({"sound": "bell.caf"});
+    let (status, answer) = dev.admin_call("PUT", &style_path, Some(&quieter)).await;
+    assert_eq!(status, 200, "{answer}");
     let (code, plan) = terraform.plan();
     assert_eq!(code, 2, "{plan}");
     assert!(plan.contains("2500 -> 1500"), "timeout_ms drift:\n{plan}");
@@ -1020,9 +1088,15 @@ output "app_key" {{
         plan.contains(r#"+ app_id = "com.example.chat.android""#),
         "push_app drift:\n{plan}"
     );
+    assert!(
+        plan.contains(r#""bell.caf" -> "chime.caf""#) && plan.contains("+ push_quiet_hours"),
+        "push style drift:\n{plan}"
+    );
     terraform.ok(&["apply", "-no-color", "-auto-approve"]);
     let (_, answer) = dev.admin_call("GET", &path, None).await;
     assert_eq!(answer["settings"], settings, "apply undid the drift");
+    let (_, restyled) = dev.admin_call("GET", &style_path, None).await;
+    assert_eq!(restyled, style);
     let (_, rtc) = dev.admin_call("GET", &rtc_path, None).await;
     assert_eq!(rtc["url"], "https://app.example.com/rtc");
     assert_eq!(terraform.plan().0, 0);
