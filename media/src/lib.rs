@@ -36,6 +36,21 @@ use recording::Recordings;
 use sfu::Sfu;
 use signalling::{PublicHooks, Signalling};
 
+/// Socket buffers the media socket asks for (the kernel caps them at
+/// `net.core.wmem_max`/`rmem_max`): one video frame written to 400 subscribers is over a
+/// thousand datagrams at once, which the default 208 KiB would drop.
+const SOCKET_BUFFER_BYTES: usize = 4 * 1024 * 1024;
+
+fn widen_buffers(socket: &UdpSocket) {
+    let socket = socket2::SockRef::from(socket);
+    let widened = socket
+        .set_send_buffer_size(SOCKET_BUFFER_BYTES)
+        .and_then(|()| socket.set_recv_buffer_size(SOCKET_BUFFER_BYTES));
+    if let Err(e) = widened {
+        tracing::warn!(error = %e, "media socket buffers stay at the system's default");
+    }
+}
+
 /// Signalling requests waiting for the forwarding task.
 const COMMAND_QUEUE: usize = 256;
 /// ICE-TCP packets waiting for the forwarding task.
@@ -79,6 +94,7 @@ impl MediaServer {
         let socket = UdpSocket::bind(public_addr)
             .await
             .map_err(|e| setup(&format!("listen (udp {public_addr}): {e}")))?;
+        widen_buffers(&socket);
         let admin = meridian_telemetry::listen("admin_listen", &config.admin_listen).await?;
         let admin_addr = admin.local_addr().map_err(|e| setup(&e))?;
         // validate() saw to it that this is an address clients can reach.
