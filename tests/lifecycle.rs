@@ -1,8 +1,8 @@
 //! Data lifecycle through real processes: history retention (LIFE-01) — the leader
 //! finds messages past their app's retention and removes them through Raft, so they are
 //! gone from every replica's history and nothing newer goes with them —, the erasure of
-//! a user with every message it sent (LIFE-02), an app's export imported back (LIFE-03),
-//! and App Secret rotation (LIFE-04) with its overlap window.
+//! a user with every message it sent (LIFE-02), an app's export (chatrooms too) imported
+//! back (LIFE-03), and App Secret rotation (LIFE-04) with its overlap window.
 
 mod common;
 
@@ -330,6 +330,23 @@ async fn an_export_imported_into_an_empty_app_exports_the_same_again() {
             "/ultragroup/notdisturb/set.json",
             "groupId=u1&busChannel=ops&unpushLevel=1",
         ),
+        // A chatroom kept alive and muted, destroyed after 2 idle hours, with two
+        // attributes of two owners, one removed when its owner leaves.
+        ("/chatroom/create.json", "chatroom%5Br1%5D=Lobby"),
+        ("/chatroom/keepalive/add.json", "chatroomId=r1"),
+        ("/chatroom/ban/add.json", "chatroomId=r1"),
+        (
+            "/chatroom/destroy/set.json",
+            "chatroomId=r1&destroyType=1&destroyTime=120",
+        ),
+        (
+            "/chatroom/entry/set.json",
+            "chatroomId=r1&userId=ann&key=topic&value=launch",
+        ),
+        (
+            "/chatroom/entry/set.json",
+            "chatroomId=r1&userId=ben&key=seat&value=3&autoDelete=1",
+        ),
     ] {
         source.ok(path, form).await;
     }
@@ -398,6 +415,7 @@ async fn an_export_imported_into_an_empty_app_exports_the_same_again() {
             "ultragroup",
             "friend",
             "friend",
+            "chatroom",
             "message",
             "message",
             "message",
@@ -445,6 +463,22 @@ async fn an_export_imported_into_an_empty_app_exports_the_same_again() {
         exported.contains(r#""userId":"ann","friendId":"ben","remarkName":"Benny""#),
         "{exported}"
     );
+    let lobby: serde_json::Value = serde_json::from_str(
+        exported
+            .lines()
+            .find(|l| l.contains(r#""kind":"chatroom""#))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        lobby,
+        json!({"kind": "chatroom", "roomId": "r1", "name": "Lobby", "muted": true,
+        "distributionStopped": false, "keepAlive": true, "idleDestroyMs": 7_200_000,
+        "entries": [
+            {"key": "seat", "value": "3", "owner": "ben", "autoDelete": true},
+            {"key": "topic", "value": "launch", "owner": "ann", "autoDelete": false},
+        ]})
+    );
 
     // A new app takes it back and exports the same lines.
     let (status, created) =
@@ -459,6 +493,7 @@ async fn an_export_imported_into_an_empty_app_exports_the_same_again() {
     assert!(text.contains(r#""messages":5"#), "{text}");
     assert!(text.contains(r#""ultraGroups":1"#), "{text}");
     assert!(text.contains(r#""friends":2"#), "{text}");
+    assert!(text.contains(r#""chatrooms":1"#), "{text}");
     assert_eq!(export(target.clone(), path("target.jsonl")).await, exported);
 
     // A damaged line refuses the whole file: nothing of it is imported.

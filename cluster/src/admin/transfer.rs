@@ -1,6 +1,7 @@
 //! An app's data moving in and out: the import of what an app brings from another
-//! provider (API-04), and the export of its users, groups, ultra groups, friends and
-//! history (LIFE-03) as JSON lines, one record per line, which the import takes back.
+//! provider (API-04), and the export of its users, groups, ultra groups, friends,
+//! chatrooms and history (LIFE-03) as JSON lines, one record per line, which the import
+//! takes back.
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -10,6 +11,10 @@ use serde_json::{json, Value};
 use super::{error_response, AdminApi, CreateUser};
 use crate::client::ClusterError;
 use crate::hooks::render::target_id;
+use crate::state::chatrooms::{
+    Chatroom, CreateChatrooms, RoomEntry, RoomFlag, SetChatroomFlag, SetChatroomIdleDestroy,
+    SetRoomEntries, IDLE_DESTROY_MS,
+};
 use crate::state::friends::{Friend, ImportFriends};
 use crate::state::ultragroups::{rebuild, UltraGroupExport};
 use crate::state::{
@@ -18,7 +23,7 @@ use crate::state::{
     MAX_EXPORT_PAGE,
 };
 
-/// Users, groups, ultra groups or messages one import may carry, each.
+/// Users, groups, ultra groups, friends, chatrooms or messages one import may carry, each.
 const MAX_IMPORT_ITEMS: usize = 1000;
 
 /// The content type of an export, and of an import that is one.
@@ -41,6 +46,112 @@ pub(super) struct Import {
     /// Each direction of a friendship as its owner keeps it.
     #[serde(default)]
     friends: Vec<ImportFriend>,
+    /// Created if missing, with their settings and attributes.
+    #[serde(default)]
+    chatrooms: Vec<ImportChatroom>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ImportChatroom {
+    room_id: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    muted: bool,
+    #[serde(default)]
+    distribution_stopped: bool,
+    #[serde(default)]
+    keep_alive: bool,
+    #[serde(default = "idle_destroy_ms")]
+    idle_destroy_ms: u64,
+    #[serde(default)]
+    entries: Vec<ImportEntry>,
+}
+
+fn idle_destroy_ms() -> u64 {
+    IDLE_DESTROY_MS
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ImportEntry {
+    key: String,
+    value: String,
+    owner: String,
+    #[serde(default)]
+    auto_delete: bool,
+}
+
+/// A room's attributes by owner and auto-delete choice: each group is one write.
+type EntriesByOwner = std::collections::BTreeMap<(String, bool), Vec<(String, String)>>;
+
+impl ImportChatroom {
+    fn of(room: Chatroom, entries: Vec<RoomEntry>) -> Self {
+        Self {
+            room_id: room.room_id,
+            name: room.name,
+            muted: room.muted,
+            distribution_stopped: room.distribution_stopped,
+            keep_alive: room.keep_alive,
+            idle_destroy_ms: room.idle_destroy_ms,
+            entries: entries
+                .into_iter()
+                .map(|e| ImportEntry {
+                    key: e.key,
+                    value: e.value,
+                    owner: e.owner,
+                    auto_delete: e.auto_delete,
+                })
+                .collect(),
+        }
+    }
+
+    /// What makes the room as exported: created if missing, then its flags, idle time
+    /// and attributes (one write per owner and auto-delete choice).
+    fn commands(self, key: &str) -> Vec<Command> {
+        let app_key = key.to_string();
+        let flag = |flag, on| {
+            Command::SetChatroomFlag(SetChatroomFlag {
+                app_key: app_key.clone(),
+                room_ids: vec![self.room_id.clone()],
+                flag,
+                on,
+            })
+        };
+        let mut commands = vec![
+            Command::CreateChatrooms(CreateChatrooms {
+                app_key: app_key.clone(),
+                rooms: vec![(self.room_id.clone(), self.name.clone())],
+            }),
+            flag(RoomFlag::Muted, self.muted),
+            flag(RoomFlag::DistributionStopped, self.distribution_stopped),
+            flag(RoomFlag::KeepAlive, self.keep_alive),
+            Command::SetChatroomIdleDestroy(SetChatroomIdleDestroy {
+                app_key: app_key.clone(),
+                room_id: self.room_id.clone(),
+                idle_ms: self.idle_destroy_ms,
+            }),
+        ];
+        let mut by_owner = EntriesByOwner::new();
+        for entry in self.entries {
+            let owner = (entry.owner, entry.auto_delete);
+            by_owner
+                .entry(owner)
+                .or_default()
+                .push((entry.key, entry.value));
+        }
+        commands.extend(by_owner.into_iter().map(|((owner, auto_delete), entries)| {
+            Command::SetRoomEntries(SetRoomEntries {
+                app_key: app_key.clone(),
+                room_id: self.room_id.clone(),
+                owner,
+                entries,
+                auto_delete,
+            })
+        }));
+        commands
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -96,6 +207,7 @@ enum Line {
     UltraGroup(UltraGroupExport),
     Message(ImportMessage),
     Friend(ImportFriend),
+    Chatroom(ImportChatroom),
 }
 
 impl Line {
@@ -119,6 +231,7 @@ impl Line {
                 ext: friend.ext,
                 since: friend.since_ms,
             }),
+            Exported::Chatroom(room, entries) => Line::Chatroom(ImportChatroom::of(*room, entries)),
             Exported::Message(message) => Line::Message(ImportMessage {
                 conversation_type: message.conversation.kind.code(),
                 target_id: target_id(&message).to_string(),
@@ -150,12 +263,14 @@ impl AdminApi {
             import.ultra_groups.len(),
             import.messages.len(),
             import.friends.len(),
+            import.chatrooms.len(),
         ]
         .into_iter()
         .any(|n| n > MAX_IMPORT_ITEMS);
         if too_many {
             return Err(CommandError::Limit {
-                what: "users, groups, ultra groups, messages or friends per import".into(),
+                what: "users, groups, ultra groups, messages, friends or chatrooms per import"
+                    .into(),
                 limit: MAX_IMPORT_ITEMS as u64,
             }
             .into());
@@ -199,6 +314,12 @@ impl AdminApi {
         }
         let (users, groups, count) = (import.users.len(), import.groups.len(), messages.len());
         let (ultra_groups, friend_count) = (import.ultra_groups.len(), import.friends.len());
+        let chatroom_count = import.chatrooms.len();
+        let chatroom_commands: Vec<Command> = import
+            .chatrooms
+            .into_iter()
+            .flat_map(|room| room.commands(key))
+            .collect();
         let friends: Vec<(String, Friend)> = import
             .friends
             .into_iter()
@@ -238,6 +359,7 @@ impl AdminApi {
                     friends,
                 })
             }))
+            .chain(chatroom_commands)
             .chain((!messages.is_empty()).then(|| {
                 Command::ImportMessages(ImportMessages {
                     app_key: key.to_string(),
@@ -254,6 +376,7 @@ impl AdminApi {
             "ultraGroups": ultra_groups,
             "messages": count,
             "friends": friend_count,
+            "chatrooms": chatroom_count,
         }))
     }
 
@@ -277,6 +400,7 @@ impl AdminApi {
                 Line::UltraGroup(_) => step.ultra_groups.len(),
                 Line::Message(_) => step.messages.len(),
                 Line::Friend(_) => step.friends.len(),
+                Line::Chatroom(_) => step.chatrooms.len(),
             } == MAX_IMPORT_ITEMS;
             if full {
                 steps.push(Import::default());
@@ -288,10 +412,18 @@ impl AdminApi {
                 Line::UltraGroup(group) => step.ultra_groups.push(group),
                 Line::Message(message) => step.messages.push(message),
                 Line::Friend(friend) => step.friends.push(friend),
+                Line::Chatroom(room) => step.chatrooms.push(room),
             }
         }
-        const KINDS: [&str; 5] = ["users", "groups", "ultraGroups", "friends", "messages"];
-        let mut totals = [0u64; 5];
+        const KINDS: [&str; 6] = [
+            "users",
+            "groups",
+            "ultraGroups",
+            "friends",
+            "chatrooms",
+            "messages",
+        ];
+        let mut totals = [0u64; 6];
         for step in steps {
             let done = self.import(key, step).await?;
             for (total, kind) in totals.iter_mut().zip(KINDS) {
@@ -307,9 +439,9 @@ impl AdminApi {
         ))
     }
 
-    /// The app's users, groups, ultra groups, friends and history as JSON lines, read a
-    /// page at a time; history last, so an import has the conversations before their
-    /// messages.
+    /// The app's users, groups, ultra groups, friends, chatrooms and history as JSON
+    /// lines, read a page at a time; history last, so an import has the conversations
+    /// before their messages.
     pub(super) async fn export(&self, key: &str) -> Response<Bytes> {
         let mut out = Vec::new();
         let parts = [
@@ -317,6 +449,7 @@ impl AdminApi {
             ExportPart::Groups,
             ExportPart::UltraGroups,
             ExportPart::Friends,
+            ExportPart::Chatrooms,
             ExportPart::Messages,
         ];
         for part in parts {

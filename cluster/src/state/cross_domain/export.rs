@@ -1,18 +1,21 @@
 //! An app's export (LIFE-03), read a page at a time in key order: its users, its groups
 //! with their members, its ultra groups with members and channels, its users' friends
-//! (hosted friend relations, each direction as its owner keeps it), and its history, each
-//! conversation's messages in `seq` order (so in time order, as an import wants them).
+//! (hosted friend relations, each direction as its owner keeps it), its chatrooms with
+//! their settings and attributes (members are online-only and not exported), and its
+//! history, each conversation's messages in `seq` order (so in time order, as an import
+//! wants them).
 
 use serde::{Deserialize, Serialize};
 
 use crate::raft::wire::from_bytes;
 use crate::state::apply::CommandError;
 use crate::state::apps;
+use crate::state::chatrooms::{self, Chatroom, RoomEntry};
 use crate::state::friends::Friend;
 use crate::state::groups::{Group, Member};
 use crate::state::keys::{
-    friends as friend_keys, groups as group_keys, messages as message_keys, of_app,
-    ultragroups as ultragroup_keys, users as user_keys,
+    chatrooms as chatroom_keys, friends as friend_keys, groups as group_keys,
+    messages as message_keys, of_app, ultragroups as ultragroup_keys, users as user_keys,
 };
 use crate::state::messages::Message;
 use crate::state::store::StateRead;
@@ -30,6 +33,7 @@ pub enum ExportPart {
     Messages,
     UltraGroups,
     Friends,
+    Chatrooms,
 }
 
 /// One record of an export.
@@ -42,6 +46,8 @@ pub enum Exported {
     UltraGroup(Box<UltraGroupExport>),
     /// One direction of a friendship: its owner and the friend as the owner keeps it.
     Friend(String, Friend),
+    /// A chatroom and its attributes, in key order.
+    Chatroom(Box<Chatroom>, Vec<RoomEntry>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,6 +73,7 @@ pub fn page(
         ExportPart::Messages => message_keys::MESSAGE,
         ExportPart::UltraGroups => ultragroup_keys::GROUP,
         ExportPart::Friends => friend_keys::FRIEND,
+        ExportPart::Chatrooms => chatroom_keys::ROOM,
     };
     let prefix = of_app(family, app_key);
     let mut raw = Vec::new();
@@ -97,6 +104,11 @@ pub fn page(
                 app_key,
                 from_bytes(&value)?,
             )?)),
+            ExportPart::Chatrooms => {
+                let room: Chatroom = from_bytes(&value)?;
+                let entries = chatrooms::entries(state, app_key, &room.room_id, &[])?;
+                Exported::Chatroom(Box::new(room), entries)
+            }
             // `friend/{appKey}/{owner}/{friendId}`: user ids hold no `/`.
             ExportPart::Friends => {
                 let rest = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
