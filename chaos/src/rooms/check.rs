@@ -368,10 +368,11 @@ impl RoomLedger {
                 member: true,
                 streams: streams.keys().cloned().collect(),
             });
-            if in_room.unwrap_or_default() != *membership {
+            let in_room = in_room.unwrap_or_default();
+            if in_room != *membership {
                 verdict.diverged += 1;
                 verdict
-                    .note(|| format!("{actor} ended as {membership:?}, the room says otherwise"));
+                    .note(|| format!("{actor} ended as {membership:?}, the room has {in_room:?}"));
             }
         }
         verdict

@@ -31,7 +31,12 @@ pub const ACTORS: usize = 3;
 /// Streams an actor keeps published at most.
 const MAX_STREAMS: usize = 4;
 /// A request not answered in this long counts as unanswered; its connection is dropped.
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longer than the edge's own write can take (10 s of retries, a 10 s call), so no
+/// answer means the connection is gone.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(25);
+/// An unanswered change may still be committed, by the next leader: the actor reads the
+/// room only after longer than an election and the longest fault.
+const UNSURE_WAIT: Duration = Duration::from_secs(8);
 /// How long an unanswered change may take to settle once the load stops.
 const SETTLE: Duration = Duration::from_secs(20);
 const RETRY: Duration = Duration::from_millis(100);
@@ -370,10 +375,12 @@ async fn act(
         }
         let Some(current) = session.as_mut() else {
             match Session::connect(&user, &controls.app_key, None).await {
-                // Back on a new connection: bind the membership to it again.
+                // Back on a new connection: bind the membership to it again (once sure
+                // of it: a join after a leave that did happen would join anew).
                 Ok(mut fresh) => {
-                    let rebound =
-                        !membership.member || matches!(fresh.join().await, Ok(Answer::Room(_)));
+                    let rebound = unsure
+                        || !membership.member
+                        || matches!(fresh.join().await, Ok(Answer::Room(_)));
                     match rebound {
                         true => session = Some(fresh),
                         false => tokio::time::sleep(RETRY).await,
@@ -384,6 +391,7 @@ async fn act(
             continue;
         };
         if unsure {
+            tokio::time::sleep(UNSURE_WAIT).await;
             match current.room().await {
                 Ok(Answer::Room(room)) => {
                     membership = membership_in(&room, &user.user_id);
