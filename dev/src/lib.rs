@@ -52,6 +52,8 @@ pub struct DevOptions {
 
 const DEMO_APP: &str = "demo";
 const LAYOUT_FILE: &str = "dev-layout.json";
+/// Navs poll edges every second; a few polls at most.
+const NAV_READY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What a data dir was created with: restarting must reuse the same ports, because Raft
 /// membership records node addresses.
@@ -345,8 +347,23 @@ impl Deployment {
             .await
             .context("web console")?,
         );
+        deployment.navs_know_edges().await;
         deployment.write_endpoints()?;
         Ok(deployment)
+    }
+
+    /// Waits until every nav has found a healthy edge of each area (its first poll may
+    /// have come before the edges listened), so clients reading endpoints.json are
+    /// answered at once; gives up after [`NAV_READY_WAIT`] with a warning.
+    async fn navs_know_edges(&self) {
+        let until = tokio::time::Instant::now() + NAV_READY_WAIT;
+        while !self.navs.iter().all(|(_, nav)| nav.has_edges()) {
+            if tokio::time::Instant::now() >= until {
+                tracing::warn!("a nav has not found every area's edge yet");
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     /// Every area gets one demo app (dev + prod); a restart finds the existing one.

@@ -20,7 +20,7 @@ use futures::future::BoxFuture;
 use http::{Request, Response, StatusCode};
 use meridian_access::directory::{AppDirectory, ForeignArea};
 use meridian_cluster::ClusterClient;
-use meridian_regions::Catalog;
+use meridian_regions::{AreaCode, Catalog};
 use meridian_telemetry::{json_response, AdminHooks, AdminServer};
 use prometheus::{IntGauge, Registry};
 use serde_json::json;
@@ -48,6 +48,8 @@ pub struct Nav {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     addr: SocketAddr,
+    edges: Arc<EdgeBook>,
+    served: Vec<AreaCode>,
 }
 
 struct Hooks {
@@ -140,6 +142,7 @@ impl Nav {
             }),
         );
         let (stop, stop_rx) = watch::channel(false);
+        let served = config.areas.iter().map(|a| a.area).collect();
         let mut tasks = vec![tokio::spawn(edges.clone().poll(stop_rx.clone()))];
         // A bad DNS setting fails the start when the configuration names SRV records;
         // otherwise it waits until the catalog names one.
@@ -158,7 +161,11 @@ impl Nav {
             edges.clone(),
             stop_rx.clone(),
         )));
-        tasks.push(tokio::spawn(count_edges(edges, metrics, stop_rx.clone())));
+        tasks.push(tokio::spawn(count_edges(
+            edges.clone(),
+            metrics,
+            stop_rx.clone(),
+        )));
         let mut stopped = stop_rx;
         tasks.push(tokio::spawn(async move {
             let stopped = async move {
@@ -168,11 +175,25 @@ impl Nav {
                 tracing::error!(error = %e, "nav listener failed");
             }
         }));
-        Ok(Self { stop, tasks, addr })
+        Ok(Self {
+            stop,
+            tasks,
+            addr,
+            edges,
+            served,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Whether a healthy edge of every area it serves is known: before its first poll
+    /// finds one, navigation answers 503.
+    pub fn has_edges(&self) -> bool {
+        self.served
+            .iter()
+            .all(|area| !self.edges.choose(*area, None).is_empty())
     }
 
     pub async fn shutdown(self) {
