@@ -4,7 +4,8 @@
 //! edge through Meridian's nav (`navigators`, across origins), connects with a token from
 //! the Server API over the commercial protocol (edge/COMMERCIAL-PROTOCOL.md),
 //! exchanges text messages with a client of Meridian's Rust SDK, lists its conversations
-//! with their unread counts, pages its history, recalls a message and joins a chatroom;
+//! with their unread counts (and the server-side "real-time" list: its total, named
+//! counts, clearing one), pages its history both ways, recalls a message and joins a chatroom;
 //! after the whole deployment is SIGKILLed and restarted, it reconnects by itself and gets
 //! what was sent meanwhile, once. `@rongcloud/imlib-v2` 2.9 (with its engine 4.4, whose
 //! navigation is `GET /navi.js`) connects and exchanges messages.
@@ -22,6 +23,7 @@ use common::{binary, text, Api};
 use meridian_client::Connection;
 use meridian_proto::ServerFrame;
 use meridian_testkit::DevDeployment;
+use meridian_testkit::{eventually, raw_http};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
@@ -228,6 +230,21 @@ async fn the_official_imlib_next_in_chromium_chats_with_a_meridian_client() {
         .map(|(uid, _)| uid.clone())
         .collect();
     assert_eq!(uids(&older), sent_before);
+    // Forwards (order 1) from hello: what was sent after it, oldest first.
+    let forwards = page
+        .ask(
+            json!({"do": "history", "with": "alice", "count": 10, "timestamp": hello_time,
+                    "order": 1}),
+        )
+        .await;
+    let sent_after: Vec<String> = replies
+        .iter()
+        .zip(&reply_times)
+        .filter(|&(_, &time)| time > hello_time)
+        .map(|(uid, _)| uid.clone())
+        .collect();
+    assert_eq!(uids(&forwards), sent_after);
+    assert!(!sent_after.is_empty(), "the replies came after hello");
 
     // It recalls its message: the Meridian client is told which.
     page.ask(
@@ -238,6 +255,10 @@ async fn the_official_imlib_next_in_chromium_chats_with_a_meridian_client() {
     let notice = message(&mut alice).await;
     assert_eq!(notice.object_name, "RC:RcCmd");
     assert!(notice.content.contains(&hello_uid), "{}", notice.content);
+
+    // The app switches the SDK's "real-time conversations" on: a page that connects now
+    // asks the server for its list, unread total and counts, and clears one there.
+    realtime_conversations(&dev, &api, &mut alice).await;
 
     // It joins a chatroom and hears what is said there.
     api.ok("/chatroom/create.json", "chatroom[lobby]=Lobby")
@@ -273,6 +294,69 @@ async fn the_official_imlib_next_in_chromium_chats_with_a_meridian_client() {
         assert_eq!(received["messageUId"], uid.as_str(), "{received}");
     }
     page.quit().await;
+}
+
+/// Switches the app's real-time conversations on (nav then says `sessionMode` 1), and has
+/// a page connected as "carol" use them: alice's two messages sent while carol was away
+/// are two unread on the server until carol clears them there.
+async fn realtime_conversations(dev: &DevDeployment, api: &Api, alice: &mut Connection) {
+    let path = format!("/admin/v1/apps/{}/sdk-features", api.key);
+    for bad in [
+        json!({"realtimeConversations": "yes"}),
+        json!({"sessionMode": 1}),
+    ] {
+        let (status, _) = common::admin_json(dev, "PUT", &path, bad).await;
+        assert_eq!(status, 400);
+    }
+    let (_, shown) = common::admin_json(dev, "GET", &path, json!(null)).await;
+    assert_eq!(shown["sdkFeatures"]["realtimeConversations"], false);
+    let on = json!({"realtimeConversations": true});
+    let (status, shown) = common::admin_json(dev, "PUT", &path, on).await;
+    assert_eq!(
+        (status, &shown["sdkFeatures"]["realtimeConversations"]),
+        (200, &json!(true))
+    );
+
+    let nav = dev.endpoints["nav"][0].as_str().expect("a nav").to_string();
+    let token = api.token("carol").await;
+    // Nav reads app switches through a one-second cache.
+    eventually(WAIT, "nav to say sessionMode 1", || async {
+        let headers = [("RC-Appkey".to_string(), api.key.clone())];
+        let body = meridian_client::server_api::form(&[("token", token.as_str())]);
+        let url = format!("{nav}/v2/navi.json");
+        let answer = raw_http(&url, "POST", &headers, body.as_bytes()).await;
+        let navi: Value = serde_json::from_slice(&answer.body).ok()?;
+        (navi["sessionMode"] == 1).then_some(())
+    })
+    .await;
+
+    send(alice, "c0", 1, "carol", "are you there").await;
+    let (last, _) = send(alice, "c1", 1, "carol", "carol?").await;
+    let mut carol = Page::start("next", &nav, api, &token).await;
+    assert_eq!(carol.event("connected").await["userId"], "carol");
+    let listed = carol
+        .ask(json!({"do": "realtime", "count": 10, "startTime": 0, "order": 0}))
+        .await;
+    let lines = listed["list"].as_array().expect("a list");
+    let chat = lines.iter().find(|c| c["targetId"] == "alice");
+    let chat = chat.unwrap_or_else(|| panic!("alice's chat in {listed}"));
+    assert_eq!(chat["unreadMessageCount"], 2);
+    assert_eq!(chat["latestMessageUId"], last.as_str());
+    assert_eq!(carol.ask(json!({"do": "realtimeTotal"})).await["total"], 2);
+    let counts = carol
+        .ask(json!({"do": "realtimeUnread", "with": ["alice", "nobody"]}))
+        .await;
+    assert_eq!(counts["counts"], json!({"alice": 2, "nobody": 0}));
+    // Clearing it marks the chat read on the server: the total drops to nothing.
+    carol
+        .ask(json!({"do": "realtimeClear", "with": "alice"}))
+        .await;
+    assert_eq!(carol.ask(json!({"do": "realtimeTotal"})).await["total"], 0);
+    let counts = carol
+        .ask(json!({"do": "realtimeUnread", "with": ["alice"]}))
+        .await;
+    assert_eq!(counts["counts"], json!({"alice": 0}));
+    carol.quit().await;
 }
 
 #[tokio::test]

@@ -628,13 +628,42 @@ async fn conversations_receipts_expansion_history_and_recall_over_a_session() {
         .map(|c| (c.target_id.clone(), c.unread))
         .collect();
     assert_eq!(lines, [("g1".into(), 1), ("alice".into(), 2)]);
-    // Read the private chat up to seq 2, pin and mute it: it moves up, unread 0.
+    // Read the private chat up to the first message's time: "two" is still unread.
+    bob.send(&ClientFrame::MarkRead {
+        req_id: 20,
+        conversation_type: 1,
+        target_id: "alice".into(),
+        channel_id: String::new(),
+        seq: 0,
+        read_time: Some(received[0].sent_time),
+    })
+    .await
+    .unwrap();
+    assert!(matches!(
+        answer(&mut bob, 20).await,
+        ServerFrame::Done { .. }
+    ));
+    bob.send(&ClientFrame::Conversations {
+        req_id: 21,
+        limit: 10,
+    })
+    .await
+    .unwrap();
+    let ServerFrame::ConversationList { conversations, .. } = answer(&mut bob, 21).await else {
+        panic!("conversation list")
+    };
+    let chat = conversations.iter().find(|c| c.target_id == "alice");
+    // ("two" is read too if it was sent in the same millisecond.)
+    let later = received[1].sent_time > received[0].sent_time;
+    assert_eq!(chat.map(|c| c.unread), Some(u64::from(later)));
+    // Read it up to seq 2, pin and mute it: it moves up, unread 0.
     bob.send(&ClientFrame::MarkRead {
         req_id: 2,
         conversation_type: 1,
         target_id: "alice".into(),
         channel_id: String::new(),
         seq: 2,
+        read_time: None,
     })
     .await
     .unwrap();
@@ -759,14 +788,18 @@ async fn conversations_receipts_expansion_history_and_recall_over_a_session() {
         target_id: "alice".into(),
         channel_id: String::new(),
         before_time: 0,
+        after_time: None,
         limit: 20,
     })
     .await
     .unwrap();
-    let ServerFrame::HistoryPage { messages, .. } = answer(&mut bob, 10).await else {
+    let ServerFrame::HistoryPage {
+        messages: newest, ..
+    } = answer(&mut bob, 10).await
+    else {
         panic!("history")
     };
-    let page: Vec<(String, bool)> = messages
+    let page: Vec<(String, bool)> = newest
         .iter()
         .map(|m| (m.object_name.clone(), m.recalled))
         .collect();
@@ -777,6 +810,33 @@ async fn conversations_receipts_expansion_history_and_recall_over_a_session() {
             ("RC:TxtMsg".into(), true),
             ("RC:TxtMsg".into(), false)
         ]
+    );
+    // Forwards from the first message's time: the rest, oldest first.
+    bob.send(&ClientFrame::History {
+        req_id: 11,
+        conversation_type: 1,
+        target_id: "alice".into(),
+        channel_id: String::new(),
+        before_time: 0,
+        after_time: Some(received[0].sent_time),
+        limit: 20,
+    })
+    .await
+    .unwrap();
+    let ServerFrame::HistoryPage { messages, .. } = answer(&mut bob, 11).await else {
+        panic!("history")
+    };
+    let forwards: Vec<&str> = messages.iter().map(|m| m.msg_uid.as_str()).collect();
+    // (What was sent in the first message's millisecond is not after it.)
+    let after_first = newest
+        .iter()
+        .rev()
+        .filter(|m| m.sent_time > received[0].sent_time)
+        .map(|m| m.msg_uid.as_str());
+    assert_eq!(forwards, after_first.collect::<Vec<_>>());
+    assert!(
+        !forwards.is_empty(),
+        "the recall notice is after the first message"
     );
     dev.stop();
 }
@@ -842,6 +902,7 @@ fn history_of(req_id: u64, target: &str) -> ClientFrame {
         target_id: target.into(),
         channel_id: String::new(),
         before_time: 0,
+        after_time: None,
         limit: 20,
     }
 }
@@ -1018,6 +1079,7 @@ async fn app_settings_change_sessions_at_once() {
         target_id: "g1".into(),
         channel_id: String::new(),
         before_time: 0,
+        after_time: None,
         limit: 10,
     })
     .await
@@ -1127,6 +1189,7 @@ async fn an_import_brings_users_groups_and_history_that_members_then_see() {
             target_id: target.into(),
             channel_id: String::new(),
             before_time: 0,
+            after_time: None,
             limit: 10,
         })
         .await

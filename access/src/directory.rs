@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use meridian_cluster::state::{
     App, AppEnv, AppLimits, AppSettings, CommandError, PreviousSecret, Query, QueryOutput,
+    SdkFeatures,
 };
 use meridian_cluster::{ClusterClient, ClusterError};
 use meridian_regions::AreaCode;
@@ -33,6 +34,8 @@ pub struct Resolved {
     pub limits: AppLimits,
     /// The secret a rotation replaced, while it overlaps (LIFE-04).
     pub previous_secret: Option<PreviousSecret>,
+    /// The client SDK services the environment switched on (WEB-06), as fresh.
+    pub sdk_features: SdkFeatures,
 }
 
 impl Resolved {
@@ -116,7 +119,7 @@ impl AppDirectory {
         let lookup = match self.cached(app_key) {
             Some(lookup) => lookup,
             None => {
-                // Boxed: four cluster reads make a large future, and every request path
+                // Boxed: five cluster reads make a large future, and every request path
                 // awaits this one (unboxed, debug builds overflowed a thread's stack).
                 let lookup = Box::pin(self.look_up(app_key)).await?;
                 self.remember(app_key, lookup.clone());
@@ -184,6 +187,15 @@ impl AppDirectory {
                     QueryOutput::PreviousSecret(previous) => previous,
                     other => return Err(crate::error::unexpected(other)),
                 };
+                let sdk_features = match client
+                    .read(Query::SdkFeatures {
+                        app_key: app_key.to_string(),
+                    })
+                    .await?
+                {
+                    QueryOutput::SdkFeatures(features) => features,
+                    other => return Err(crate::error::unexpected(other)),
+                };
                 return Ok(Lookup::Served(Box::new(Resolved {
                     app,
                     env,
@@ -191,6 +203,7 @@ impl AppDirectory {
                     settings,
                     limits,
                     previous_secret,
+                    sdk_features,
                 })));
             }
         }

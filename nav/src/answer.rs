@@ -164,6 +164,14 @@ enum Form {
 struct Answer {
     area: AreaCode,
     edges: Vec<EdgeState>,
+    /// The app keeps its conversation lists on the server for the commercial SDKs.
+    realtime_conversations: bool,
+}
+
+/// An app whose token verified.
+struct VerifiedApp {
+    home: AreaCode,
+    realtime_conversations: bool,
 }
 
 impl Navigator {
@@ -233,8 +241,8 @@ impl Navigator {
     async fn navi(&self, request: &Request<Bytes>) -> Result<Answer, Refusal> {
         let app_key = request.headers().get("RC-Appkey").map(|v| v.as_bytes());
         let asked = NavRequest::from_navi(app_key, request.body())?;
-        let home = self.verify(&asked.app_key, &asked.token).await?;
-        self.answer(home, None, request)
+        let app = self.verify(&asked.app_key, &asked.token).await?;
+        self.answer(app, None, request)
     }
 
     /// `GET /navi.js`: as `/v2/navi.json`, asked in a query; sets the script's `callback`.
@@ -246,19 +254,19 @@ impl Navigator {
         let query = request.uri().query().unwrap_or_default();
         let (asked, name) = NavRequest::from_script_query(query)?;
         *callback = name;
-        let home = self.verify(&asked.app_key, &asked.token).await?;
-        self.answer(home, None, request)
+        let app = self.verify(&asked.app_key, &asked.token).await?;
+        self.answer(app, None, request)
     }
 
     /// `GET /v1/nav?appKey=&token=&area=`: `area` must be the app's home.
     async fn nav(&self, request: &Request<Bytes>) -> Result<Answer, Refusal> {
         let asked = NavRequest::from_query(request.uri().query().unwrap_or_default())?;
-        let home = self.verify(&asked.app_key, &asked.token).await?;
-        self.answer(home, asked.area, request)
+        let app = self.verify(&asked.app_key, &asked.token).await?;
+        self.answer(app, asked.area, request)
     }
 
-    /// The app's home area, once its key is known and the token verifies.
-    async fn verify(&self, app_key: &str, token: &str) -> Result<AreaCode, Refusal> {
+    /// The app's home area and switches, once its key is known and the token verifies.
+    async fn verify(&self, app_key: &str, token: &str) -> Result<VerifiedApp, Refusal> {
         let resolved = match self.directory.resolve(app_key).await {
             Ok(resolved) => resolved,
             Err(ApiError::WrongArea { home, .. }) => return Err(self.wrong_area(home)),
@@ -268,7 +276,10 @@ impl Navigator {
             Err(e) => return Err(Refusal::Unavailable(e.to_string())),
         };
         match resolved.verify_token(token) {
-            Ok(claims) if claims.app_key == app_key => Ok(resolved.area),
+            Ok(claims) if claims.app_key == app_key => Ok(VerifiedApp {
+                home: resolved.area,
+                realtime_conversations: resolved.sdk_features.realtime_conversations,
+            }),
             _ => Err(Refusal::Unauthorized("token incorrect".into())),
         }
     }
@@ -293,10 +304,11 @@ impl Navigator {
 
     fn answer(
         &self,
-        home: AreaCode,
+        app: VerifiedApp,
         asked: Option<AreaCode>,
         request: &Request<Bytes>,
     ) -> Result<Answer, Refusal> {
+        let home = app.home;
         if asked.is_some_and(|asked| asked != home) || !self.served.contains(&home) {
             return Err(self.wrong_area(home));
         }
@@ -307,7 +319,11 @@ impl Navigator {
                 "no healthy edge serves area {home} right now"
             )));
         }
-        Ok(Answer { area: home, edges })
+        Ok(Answer {
+            area: home,
+            edges,
+            realtime_conversations: app.realtime_conversations,
+        })
     }
 
     /// The configured header, else the longest IP prefix matching the peer.
@@ -339,6 +355,9 @@ impl Navigator {
             "serverAddr": server_addrs(&answer.edges),
             "openTLS": first.tls(),
             "heartbeatMs": self.heartbeat_ms,
+            // Bit 0: the SDK's "real-time conversation" calls are on, and it keeps no
+            // conversation list of its own (the app's switch; COMMERCIAL-PROTOCOL.md).
+            "sessionMode": u8::from(answer.realtime_conversations),
             "area": answer.area,
             "apiHosts": self.api_hosts(answer.area),
         })

@@ -88,7 +88,8 @@ pub enum ClientFrame {
     Sync {
         cursor: u64,
     },
-    /// A page of a conversation's history, newest first, sent before `beforeTime` (0: now).
+    /// A page of a conversation's history, newest first, sent before `beforeTime` (0: now);
+    /// with `afterTime`, oldest first, sent after it (`beforeTime` is then not read).
     #[serde(rename_all = "camelCase")]
     History {
         req_id: u64,
@@ -98,6 +99,8 @@ pub enum ClientFrame {
         channel_id: String,
         #[serde(default)]
         before_time: u64,
+        #[serde(default)]
+        after_time: Option<u64>,
         #[serde(default = "default_history_limit")]
         limit: usize,
     },
@@ -126,7 +129,8 @@ pub enum ClientFrame {
         #[serde(default = "default_list_limit")]
         limit: usize,
     },
-    /// This user has read a conversation up to `seq`: its unread count drops (MSG-03).
+    /// This user has read a conversation up to `seq`, or with `readTime` up to the last
+    /// message sent at or before it (ms): its unread count drops (MSG-03).
     #[serde(rename_all = "camelCase")]
     MarkRead {
         req_id: u64,
@@ -134,7 +138,10 @@ pub enum ClientFrame {
         target_id: String,
         #[serde(default)]
         channel_id: String,
+        #[serde(default)]
         seq: u64,
+        #[serde(default)]
+        read_time: Option<u64>,
     },
     /// Pins (MSG-03) or mutes (do-not-disturb, PRV-09) a conversation for this user.
     #[serde(rename_all = "camelCase")]

@@ -177,11 +177,18 @@ pub struct HistoryMsgOuput {
     pub has_msg: i32,
 }
 
-/// The conversation list's request (QUERY `qryRelationR`, `qryRelation`).
+/// The conversation list's request (QUERY `qryRelationR`, `qryRelation`, and the
+/// server-side list's `qrySessions`).
 #[derive(Clone, PartialEq, Message)]
 pub struct RelationQryInput {
     #[prost(int32, optional, tag = "2")]
     pub count: Option<i32>,
+    /// ms; with order 0, conversations whose last message is older (0: now).
+    #[prost(int64, optional, tag = "3")]
+    pub start_time: Option<i64>,
+    /// 0: older than `start_time`, newest first; 1: newer, oldest first.
+    #[prost(int32, optional, tag = "4")]
+    pub order: Option<i32>,
 }
 
 /// One conversation of the list.
@@ -207,6 +214,63 @@ pub struct RelationsOutput {
     pub info: Vec<RelationInfo>,
     #[prost(bool, optional, tag = "2")]
     pub is_finished: Option<bool>,
+}
+
+/// The server-side list's totals (QUERY `qrySessionsAtt`).
+#[derive(Clone, PartialEq, Message)]
+pub struct SessionsAttQryInput {
+    #[prost(int32, required, tag = "1")]
+    pub nothing: i32,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct SessionsAttOutput {
+    /// The newest feed position the session knows (the pull's `syncTime`).
+    #[prost(int64, required, tag = "1")]
+    pub inbox_time: i64,
+    #[prost(int64, required, tag = "2")]
+    pub sendbox_time: i64,
+    #[prost(int64, required, tag = "3")]
+    pub total_unread_count: i64,
+}
+
+/// "Read up to `msgTime`" (PUBLISH `updRRTime`, and `updUgRTime` for ultra groups).
+#[derive(Clone, PartialEq, Message)]
+pub struct SessionMsgReadInput {
+    /// The conversation type code.
+    #[prost(int32, required, tag = "1")]
+    pub r#type: i32,
+    /// ms.
+    #[prost(int64, required, tag = "2")]
+    pub msg_time: i64,
+    /// The conversation's target, despite the name.
+    #[prost(string, required, tag = "3")]
+    pub channel_id: String,
+    /// The ultra-group channel.
+    #[prost(string, optional, tag = "4")]
+    pub bus_channel: Option<String>,
+}
+
+/// One conversation named in a request, and its unread count in an answer.
+#[derive(Clone, PartialEq, Message)]
+pub struct SessionInfo {
+    #[prost(int32, required, tag = "1")]
+    pub r#type: i32,
+    /// The conversation's target, despite the name.
+    #[prost(string, required, tag = "2")]
+    pub channel_id: String,
+    #[prost(int64, optional, tag = "3")]
+    pub unread_count: Option<i64>,
+    #[prost(string, optional, tag = "4")]
+    pub bus_channel: Option<String>,
+}
+
+/// Unread counts of named conversations (QUERY `qrySessionsUnread`), asked and answered
+/// (`QuerySessionsInput`, `QuerySessionsOutPut` in the schema: the same fields).
+#[derive(Clone, PartialEq, Message)]
+pub struct QuerySessions {
+    #[prost(message, repeated, tag = "1")]
+    pub sessions: Vec<SessionInfo>,
 }
 
 /// Joining or leaving a chatroom (QUERY `joinChrm`, `joinChrmR`, `exitChrm`).

@@ -6,8 +6,11 @@
 //   env SDK, NAV, APP_KEY, TOKEN, CHROMIUM (SDK_CONSOLE=1 copies the page's console to
 //   stderr)
 //   stdin:  one command a line: {"do":"send","to","text"}, {"do":"conversations"},
-//           {"do":"history","with","count","timestamp"}, {"do":"recall","to","messageUId",
-//           "sentTime"}, {"do":"join","roomId"}, {"do":"quit"}
+//           {"do":"history","with","count","timestamp","order"?}, {"do":"recall","to",
+//           "messageUId","sentTime"}, {"do":"join","roomId"}, the server-side list's
+//           {"do":"realtime","count","startTime","order"}, {"do":"realtimeTotal"},
+//           {"do":"realtimeUnread","with":[…]}, {"do":"realtimeClear","with"} (next only),
+//           {"do":"quit"}
 //   stdout: {"event":"connected","userId"}, one answer per command (`event` is the
 //           command's name: what the SDK answered), {"event":"received",…} for every
 //           message, {"event":"error",…} when something fails.

@@ -40,8 +40,8 @@ export default {
     });
   },
 
-  async history({ with: peer, count, timestamp }) {
-    const page = await im.getHistoryMessages(privately(peer), { timestamp, count, order: 0 });
+  async history({ with: peer, count, timestamp, order = 0 }) {
+    const page = await im.getHistoryMessages(privately(peer), { timestamp, count, order });
     return done(page, {
       hasMore: page.data?.hasMore,
       list: (page.data?.list ?? []).map((m) => ({
@@ -50,6 +50,34 @@ export default {
         senderUserId: m.senderUserId,
       })),
     });
+  },
+
+  // The server-side ("real-time") conversation list.
+  async realtime({ count, startTime, order }) {
+    const list = await im.getRealtimeConversations({ count, startTime, order });
+    return done(list, {
+      list: (list.data ?? []).map((c) => ({
+        targetId: c.targetId,
+        unreadMessageCount: c.unreadMessageCount,
+        latestMessageUId: c.latestMessage?.messageUId,
+      })),
+    });
+  },
+
+  async realtimeTotal() {
+    const total = await im.getRealtimeConTotalUnreadCount();
+    return done(total, { total: total.data });
+  },
+
+  async realtimeUnread({ with: peers }) {
+    const counts = await im.getRealtimeConUnreadCounts(peers.map(privately));
+    return done(counts, {
+      counts: Object.fromEntries((counts.data ?? []).map((c) => [c.targetId, c.unreadCount])),
+    });
+  },
+
+  async realtimeClear({ with: peer }) {
+    return done(await im.clearRealtimeConUnreadCount(privately(peer)));
   },
 
   async recall({ to, messageUId, sentTime }) {

@@ -21,6 +21,7 @@
 //! | POST | /admin/v1/apps/{appKey}/secret | `{newSecret?, overlapSeconds?}`: rotates the App Secret (LIFE-04); the old one stays valid `overlapSeconds` (default 86400, at most 30 days); answers `{appKey, appSecret, previousValidUntilMs}` |
 //! | GET, PUT | /admin/v1/apps/{appKey}/push-vendors | `{apps?: [{appId, channels: [{huawei: {appId, appSecret, tokenUri?, endpoint?}} \| {xiaomi: {appSecret, packageName, endpoint?}} \| {oppo: {appKey, masterSecret, endpoint?}} \| {vivo: {appId, appKey, appSecret, endpoint?}} \| {meizu: {appId, appSecret, endpoint?}} \| {honor: {appId, clientId, clientSecret, tokenUri?, endpoint?}}]}]}` (PUSH-05; PUT replaces; answers show secrets as `<redacted>`, which sent back keeps the stored one) |
 //! | GET, PUT | /admin/v1/apps/{appKey}/push-style | `{sound?, quietHours?: {startSecs, periodMinutes, level}}`: the app's notification sound and a daily quiet window (UTC; level 5 holds back every push, 1 all but mentions) on top of each user's (PUSH-07, PUSH-08; PUT replaces) |
+//! | GET, PUT | /admin/v1/apps/{appKey}/sdk-features | `{realtimeConversations?}`: the commercial client SDKs' optional services this environment has on, as nav tells the SDK (`sessionMode`; WEB-06; PUT replaces) |
 //! | GET | /admin/v1/apps/{appKey}/callbacks/dead-letters | callbacks past their retry cap (kept 30 days from their creation), and how many wait |
 //! | POST | /admin/v1/apps/{appKey}/callbacks/dead-letters/retry | puts them back in the outbox |
 //! | GET | /admin/v1/apps/{appKey}/usage | `?by=hour\|day&from=&to=` (ms; default the last 24 hours or 30 days; ≤ 744 hours or 400 days): `{appKey, by, onlineUsers, buckets: [{startMs, messages: {private, group, ultragroup, chatroom, system, total}, apiCalls: {total, failed, paths: {path: {ok, failed}}}, onlineUsersPeak, pushes: {sent, accepted, dropped, failed: {reason: n}, clicked, providers: {provider: {sent, accepted, dropped, failed, clicked}}}, callbacks: {delivered, dropped, failedAttempts, deadLetters, kinds}}]}`, every bucket of the range, oldest first (CON-01, PUSH-09) |
@@ -56,7 +57,7 @@ use crate::state::vendor_push::{SetVendorPush, VendorPush};
 use crate::state::{
     AppLimits, AppSettings, Command, CommandError, Credentials, DeleteApp, DeleteAreaEntry,
     Envelope, EraseUsers, Output, PutAreaEntry, PutUser, Query, QueryOutput, RetryDeadLetters,
-    RotateAppSecret, SetAppLimits, SetAppSettings, SetPushStyle,
+    RotateAppSecret, SdkFeatures, SetAppLimits, SetAppSettings, SetPushStyle, SetSdkFeatures,
 };
 
 pub struct AdminApi {
@@ -300,6 +301,11 @@ impl AdminApi {
             (&Method::GET, ["apps", key, "push-style"]) => self.get_push_style(key).await,
             (&Method::PUT, ["apps", key, "push-style"]) => match parse::<PushStyle>(body) {
                 Ok(style) => self.put_push_style(key, style).await,
+                Err(response) => return *response,
+            },
+            (&Method::GET, ["apps", key, "sdk-features"]) => self.get_sdk_features(key).await,
+            (&Method::PUT, ["apps", key, "sdk-features"]) => match parse::<SdkFeatures>(body) {
+                Ok(features) => self.put_sdk_features(key, features).await,
                 Err(response) => return *response,
             },
             (&Method::GET, ["apps", key, "rtc-callback"]) => self.get_rtc_callback(key).await,
@@ -613,6 +619,30 @@ impl AdminApi {
         });
         self.cluster.write_one(self.envelope(command)).await?;
         Ok(json!({ "pushStyle": style }))
+    }
+
+    async fn get_sdk_features(&self, key: &str) -> Result<Value, ClusterError> {
+        let query = Query::SdkFeatures {
+            app_key: key.to_string(),
+        };
+        match self.cluster.read(query).await? {
+            QueryOutput::SdkFeatures(features) => Ok(json!({ "sdkFeatures": features })),
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    /// Replaces the client SDK switches whole.
+    async fn put_sdk_features(
+        &self,
+        key: &str,
+        features: SdkFeatures,
+    ) -> Result<Value, ClusterError> {
+        let command = Command::SetSdkFeatures(SetSdkFeatures {
+            app_key: key.to_string(),
+            features: features.clone(),
+        });
+        self.cluster.write_one(self.envelope(command)).await?;
+        Ok(json!({ "sdkFeatures": features }))
     }
 
     async fn get_rtc_callback(&self, key: &str) -> Result<Value, ClusterError> {

@@ -68,7 +68,7 @@ pub use apply::{Apply, ApplyContext, CommandError};
 pub use apps::{
     ApiRates, App, AppEnv, AppLimits, AppSettings, CallbackSettings, Credentials,
     ModerationDefault, ModerationRule, PreviousSecret, PushApp, PushSettings, RetentionDays,
-    RotateAppSecret, SetAppLimits, MAX_OVERLAP_MS,
+    RotateAppSecret, SdkFeatures, SetAppLimits, SetSdkFeatures, MAX_OVERLAP_MS,
 };
 pub use chatrooms::{Chatroom, Priority, RoomEntry, RoomFlag, RoomSet, SetEntry};
 pub use command::{Command, Output, COMMAND_LEVEL, LEGACY_COMMAND_LEVEL};

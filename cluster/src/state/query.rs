@@ -253,6 +253,10 @@ pub enum Query {
     PushStyle {
         app_key: String,
     },
+    /// The client SDK services the environment switched on (WEB-06).
+    SdkFeatures {
+        app_key: String,
+    },
     /// The app's usage records of the hours from `from_ms` up to `to_ms` (CON-01).
     Usage {
         app_key: String,
@@ -338,6 +342,7 @@ pub enum QueryOutput {
     Call(cross_domain::calls::CallRecord),
     CallOutcomes(Vec<(cross_domain::calls::EndReason, u64)>),
     PushStyle(super::push_style::PushStyle),
+    SdkFeatures(super::apps::SdkFeatures),
     Usage(super::usage::UsageReport),
     Storage(Vec<super::usage::StoredFamily>),
     MessageTotals(Vec<(String, u64)>),
@@ -535,6 +540,9 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
             cross_domain::calls::record(state, app_key, call_id).map(QueryOutput::Call)
         }
         Query::CallOutcomes => cross_domain::calls::outcomes(state).map(QueryOutput::CallOutcomes),
+        Query::SdkFeatures { app_key } => {
+            apps::sdk_features(state, app_key).map(QueryOutput::SdkFeatures)
+        }
         Query::PushStyle { app_key } => {
             apps::by_key(state, app_key)?;
             super::push_style::of_app(state, app_key).map(QueryOutput::PushStyle)

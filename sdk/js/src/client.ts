@@ -268,14 +268,18 @@ export class MeridianClient extends Emitter<ClientEvents> {
 
   // ---- requests ----------------------------------------------------------------------
 
-  /** A page of history, newest first, sent before `beforeTime` (ms; 0 or left out: now). */
+  /**
+   * A page of history, newest first, sent before `beforeTime` (ms; 0 or left out: now);
+   * with `afterTime`, oldest first, sent after it.
+   */
   async history(
     conversation: Destination,
-    page: { beforeTime?: number; limit?: number } = {},
+    page: { beforeTime?: number; afterTime?: number; limit?: number } = {},
   ): Promise<Message[]> {
     const answer = await this.request("history", {
       ...conv(conversation),
       beforeTime: page.beforeTime ?? 0,
+      ...(page.afterTime === undefined ? {} : { afterTime: page.afterTime }),
       limit: page.limit ?? 20,
     });
     return answer.messages;
@@ -314,9 +318,16 @@ export class MeridianClient extends Emitter<ClientEvents> {
     return (await this.request("conversations", { limit })).conversations;
   }
 
-  /** This user read `conversation` up to `seq`: its unread count drops. */
-  async markRead(conversation: Destination, seq: number): Promise<void> {
-    await this.request("markRead", { ...conv(conversation), seq });
+  /**
+   * This user read `conversation` up to `seq` (a number, or `{ seq }`), or up to the last
+   * message sent at or before `{ readTime }` (ms): its unread count drops.
+   */
+  async markRead(
+    conversation: Destination,
+    upTo: number | { seq: number } | { readTime: number },
+  ): Promise<void> {
+    const mark = typeof upTo === "number" ? { seq: upTo } : upTo;
+    await this.request("markRead", { ...conv(conversation), ...mark });
   }
 
   /** Pins or mutes (do-not-disturb) a conversation for this user. */

@@ -94,12 +94,12 @@ type Conv = { conversationType: ConversationType; targetId: string; channelId?: 
 
 /** Requests the edge answers with a frame carrying the same `reqId`. */
 export type RequestFrame =
-  | ({ type: "history"; reqId: number; beforeTime: number; limit: number } & Conv)
+  | ({ type: "history"; reqId: number; beforeTime: number; afterTime?: number; limit: number } & Conv)
   | { type: "recall"; reqId: number; msgUID: string }
   | { type: "joinChatroom"; reqId: number; chatroomId: string }
   | { type: "quitChatroom"; reqId: number; chatroomId: string }
   | { type: "conversations"; reqId: number; limit: number }
-  | ({ type: "markRead"; reqId: number; seq: number } & Conv)
+  | ({ type: "markRead"; reqId: number } & ({ seq: number } | { readTime: number }) & Conv)
   | ({ type: "setConversation"; reqId: number; pinned?: boolean; muted?: boolean } & Conv)
   | { type: "groupReceipt"; reqId: number; groupId: string; msgUIDs: string[] }
   | { type: "readers"; reqId: number; msgUID: string }

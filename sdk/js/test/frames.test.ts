@@ -108,6 +108,16 @@ describe("client frames against meridian dev", () => {
     assert.ok(before && before.unread >= 2, JSON.stringify(before));
     assert.equal(before.lastMessage?.msgUID, last.msgUID);
 
+    // Read up to the newest message before "two"'s millisecond: what came after it (two,
+    // and one if it shares that millisecond) is what stays unread.
+    const [earlier] = await bob.history(bob_alice, { beforeTime: last.sentTime, limit: 1 });
+    assert.ok(earlier);
+    await bob.markRead(bob_alice, { readTime: earlier.sentTime });
+    const after = await bob.history(bob_alice, { afterTime: earlier.sentTime });
+    assert.equal(after.at(-1)?.msgUID, last.msgUID, "oldest first, two last");
+    assert.ok(after.every((m) => m.sentTime > earlier.sentTime));
+    assert.equal((await find())?.unread, after.length);
+
     await bob.markRead(bob_alice, last.seq);
     assert.equal((await find())?.unread, 0);
 

@@ -8,10 +8,12 @@ use super::apply::{Apply, ApplyContext, CommandError};
 use super::keys::apps as keys;
 use super::store::{Overlay, StateRead};
 
+mod features;
 mod limits;
 mod rotation;
 mod settings;
 
+pub use features::{sdk_features, SdkFeatures, SetSdkFeatures};
 pub use limits::{limits, ApiRates, AppLimits, RetentionDays, SetAppLimits, DEFAULT_MEMBER_CAP};
 pub use rotation::{previous_secret, PreviousSecret, RotateAppSecret, MAX_OVERLAP_MS};
 pub(in crate::state) use settings::{validate_url, MAX_URL_CHARS};
@@ -92,14 +94,15 @@ pub fn settings(state: &impl StateRead, app_key: &str) -> Result<AppSettings, Co
     Ok(state.get(&keys::settings(app_key))?.unwrap_or_default())
 }
 
-/// Removes the app's own records: its record, both keys and both environments' settings
-/// and limits
+/// Removes the app's own records: its record, both keys and both environments' settings,
+/// limits and SDK switches
 /// (what the environments keep elsewhere goes first, see `cross_domain::delete_app`).
 pub(super) fn delete(state: &mut Overlay<'_>, app: &App) {
     for creds in [&app.dev, &app.prod] {
         state.delete(keys::previous_secret(&creds.app_key));
         state.delete(keys::settings(&creds.app_key));
         state.delete(keys::limits(&creds.app_key));
+        state.delete(keys::sdk_features(&creds.app_key));
         state.delete(keys::key_index(&creds.app_key));
     }
     state.delete(keys::app(&app.prod.app_key));

@@ -63,6 +63,7 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("apps::SETTINGS", apps::SETTINGS, Kind::Family),
     ("apps::LIMITS", apps::LIMITS, Kind::Family),
     ("apps::PREVIOUS_SECRET", apps::PREVIOUS_SECRET, Kind::Family),
+    ("apps::SDK_FEATURES", apps::SDK_FEATURES, Kind::Family),
     ("areas::CATALOG", areas::CATALOG, Kind::Family),
     ("users::USER", users::USER, Kind::Family),
     ("users::ERASING_SENT", users::ERASING_SENT, Kind::Family),
@@ -187,6 +188,7 @@ pub(crate) mod apps {
     pub(crate) const SETTINGS: &[u8] = b"appsettings/";
     pub(crate) const LIMITS: &[u8] = b"applimits/";
     pub(crate) const PREVIOUS_SECRET: &[u8] = b"appprevsecret/";
+    pub(crate) const SDK_FEATURES: &[u8] = b"appsdkfeatures/";
 
     /// `app/{prodKey}`: an app's record, under its prod key.
     pub(crate) fn app(prod_key: &str) -> Vec<u8> {
@@ -211,6 +213,11 @@ pub(crate) mod apps {
     /// `applimits/{appKey}`: an environment's limits (API-08).
     pub(crate) fn limits(app_key: &str) -> Vec<u8> {
         [LIMITS, app_key.as_bytes()].concat()
+    }
+
+    /// `appsdkfeatures/{appKey}`: the client SDK services an environment switched on.
+    pub(crate) fn sdk_features(app_key: &str) -> Vec<u8> {
+        [SDK_FEATURES, app_key.as_bytes()].concat()
     }
 }
 

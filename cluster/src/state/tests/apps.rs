@@ -424,3 +424,55 @@ fn a_rotated_secret_is_kept_as_previous_until_its_overlap_ends() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn sdk_switches_are_per_environment_and_go_with_their_app() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    let switch = |app_key: &str, on: bool| {
+        envelope(Command::SetSdkFeatures(SetSdkFeatures {
+            app_key: app_key.into(),
+            features: SdkFeatures {
+                realtime_conversations: on,
+            },
+        }))
+    };
+    let shown = |app_key: &str| {
+        query(
+            &tree,
+            &Query::SdkFeatures {
+                app_key: app_key.into(),
+            },
+        )
+    };
+    // Off until switched, for an unknown app refused and nothing kept.
+    assert_eq!(
+        shown("prodkey001").unwrap(),
+        QueryOutput::SdkFeatures(SdkFeatures::default())
+    );
+    assert!(matches!(
+        &run(&tree, &[switch("nokey0001", true)])[0],
+        Err(CommandError::NotFound { .. })
+    ));
+    assert!(shown("nokey0001").is_err());
+    assert!(run(&tree, &[switch("prodkey001", true)])[0].is_ok());
+    let on = SdkFeatures {
+        realtime_conversations: true,
+    };
+    assert_eq!(shown("prodkey001").unwrap(), QueryOutput::SdkFeatures(on));
+    // The other environment keeps its own.
+    assert_eq!(
+        shown("devkey001").unwrap(),
+        QueryOutput::SdkFeatures(SdkFeatures::default())
+    );
+    // Deleting the app and creating it again starts from off.
+    let delete = envelope(Command::DeleteApp(DeleteApp {
+        app_key: "prodkey001".into(),
+    }));
+    assert!(run(&tree, &[delete])[0].is_ok());
+    assert!(run(&tree, &[create_app("Again", "devkey001", "prodkey001")])[0].is_ok());
+    assert_eq!(
+        shown("prodkey001").unwrap(),
+        QueryOutput::SdkFeatures(SdkFeatures::default())
+    );
+}

@@ -1060,6 +1060,15 @@ fn samples() -> Vec<(&'static str, Command)> {
                 user_ids: vec!["u1".into()],
             }),
         ),
+        (
+            "SetSdkFeatures",
+            Command::SetSdkFeatures(crate::state::SetSdkFeatures {
+                app_key: APP.into(),
+                features: crate::state::SdkFeatures {
+                    realtime_conversations: true,
+                },
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1286,6 +1295,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("BlockRtcUser", "68086170706b657930310275310105"),
         ("ForgetCalls", "69086170706b6579303101026331"),
         ("EraseRtcUsers", "6a086170706b6579303101027531"),
+        ("SetSdkFeatures", "6b086170706b6579303101"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1485,6 +1495,7 @@ fn variant(command: &Command) -> &'static str {
         Command::BlockRtcUser(_) => "BlockRtcUser",
         Command::ForgetCalls(_) => "ForgetCalls",
         Command::EraseRtcUsers(_) => "EraseRtcUsers",
+        Command::SetSdkFeatures(_) => "SetSdkFeatures",
     }
 }
 

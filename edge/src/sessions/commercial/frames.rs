@@ -51,8 +51,12 @@ pub(super) fn chrm_output() -> Vec<u8> {
     .encode_to_vec()
 }
 
-/// The conversation list as the SDK reads it.
-pub(super) fn relations(conversations: &[ConversationBody], viewer: &str) -> Vec<u8> {
+/// Conversations as the SDK reads them; `finished`: the list holds no more.
+pub(super) fn relations(
+    conversations: &[ConversationBody],
+    viewer: &str,
+    finished: bool,
+) -> Vec<u8> {
     RelationsOutput {
         info: conversations
             .iter()
@@ -64,7 +68,7 @@ pub(super) fn relations(conversations: &[ConversationBody], viewer: &str) -> Vec
                 bus_channel: (!c.channel_id.is_empty()).then(|| c.channel_id.clone()),
             })
             .collect(),
-        is_finished: Some(true),
+        is_finished: Some(finished),
     }
     .encode_to_vec()
 }

@@ -15,12 +15,13 @@ use meridian_rmtp::{FrameError, ServerFrame as RmtpOut};
 use prost::Message;
 
 use crate::now_ms;
+use conversations::{ListAsked, WHOLE_LIST};
 pub(super) use frames::bad_frame;
 use frames::{
-    chrm_output, connack_status, conversation_type, down_stream, encode, relations, status16,
-    unserved, Kind,
+    chrm_output, connack_status, conversation_type, down_stream, encode, status16, unserved, Kind,
 };
 
+mod conversations;
 mod frames;
 
 /// A pull's answer carries messages up to this size (at least one), then says "pull again"
@@ -57,6 +58,8 @@ pub(super) struct Commercial {
     layout: ConnAckLayout,
     /// The session's user, once connected (its own messages are marked as sent).
     user_id: Option<String>,
+    /// The newest feed position the session knows of.
+    cursor: u64,
     /// Sends under way: the client id the core answers with → the PUBLISH's message id.
     sends: HashMap<String, u16>,
     pull: Option<Pull>,
@@ -75,6 +78,7 @@ impl Commercial {
         Self {
             layout,
             user_id: None,
+            cursor: 0,
             sends: HashMap::new(),
             pull: None,
             requests: HashMap::new(),
@@ -92,6 +96,18 @@ impl Commercial {
             Rmtp::PubAck { .. } | Rmtp::QueryCon { .. } => Incoming::Nothing,
             Rmtp::Disconnect { .. } => Incoming::Close,
             Rmtp::Publish(request) if request.topic == "recallMsg" => self.recall(&request)?,
+            Rmtp::Publish(request)
+                if matches!(request.topic.as_str(), "updRRTime" | "updUgRTime") =>
+            {
+                let req_id = self.asked(Asked::Publish(request.message_id));
+                match conversations::mark_read(&request.topic, &request.body, req_id)? {
+                    Some(frame) => Incoming::Frame(frame),
+                    None => {
+                        self.requests.remove(&req_id);
+                        unserved(&request, Kind::Publish)
+                    }
+                }
+            }
             Rmtp::Publish(request) => match conversation_type(&request.topic) {
                 Some(kind) => Incoming::Frame(self.send(kind, request)?),
                 None => unserved(&request, Kind::Publish),
@@ -102,6 +118,12 @@ impl Commercial {
 
     fn query(&mut self, request: Request) -> Result<Incoming, Malformed> {
         let (topic, id) = (request.topic.as_str(), request.message_id);
+        if let Some(asked) = ListAsked::read(topic, &request.body)? {
+            return Ok(Incoming::Frame(ClientFrame::Conversations {
+                req_id: self.asked(Asked::List { id, asked }),
+                limit: WHOLE_LIST,
+            }));
+        }
         Ok(match topic {
             "pullMsg" => {
                 let pull: body::SyncRequestMsg = body::decode(topic, &request.body)?;
@@ -115,12 +137,15 @@ impl Commercial {
                     cursor: u64::try_from(pull.sync_time).unwrap_or(0),
                 })
             }
-            "qryPMsg" | "qryGMsg" | "qryCHMsg" | "qrySMsg" => {
+            "qryPMsg" | "qryGMsg" | "qryCHMsg" | "qrySMsg" | "qryUgMsg" => {
                 let asked: body::HistoryMsgInput = body::decode(topic, &request.body)?;
-                // Meridian pages history backwards only (PROTOCOL.md `history`).
-                if asked.order.unwrap_or(0) != 0 {
-                    return Ok(unserved(&request, Kind::Query));
-                }
+                let time = u64::try_from(asked.time.unwrap_or(0)).unwrap_or(0);
+                // Order 0: older than `time`, newest first; 1: newer, oldest first.
+                let (before_time, after_time) = match asked.order.unwrap_or(0) {
+                    0 => (time, None),
+                    1 => (0, Some(time)),
+                    _ => return Ok(unserved(&request, Kind::Query)),
+                };
                 let limit = usize::try_from(asked.count.unwrap_or(20).clamp(1, 100)).unwrap_or(20);
                 let req_id = self.asked(Asked::History { id, limit });
                 Incoming::Frame(ClientFrame::History {
@@ -129,20 +154,14 @@ impl Commercial {
                         "qryPMsg" => 1,
                         "qryGMsg" => 3,
                         "qryCHMsg" => 4,
+                        "qryUgMsg" => 10,
                         _ => 6,
                     },
                     target_id: asked.target_id.unwrap_or_default(),
                     channel_id: asked.bus_channel.unwrap_or_default(),
-                    before_time: u64::try_from(asked.time.unwrap_or(0)).unwrap_or(0),
+                    before_time,
+                    after_time,
                     limit,
-                })
-            }
-            "qryRelationR" | "qryRelation" => {
-                let asked: body::RelationQryInput = body::decode(topic, &request.body)?;
-                let limit = asked.count.unwrap_or(100).clamp(1, 500);
-                Incoming::Frame(ClientFrame::Conversations {
-                    req_id: self.asked(Asked::Query(id)),
-                    limit: usize::try_from(limit).unwrap_or(100),
                 })
             }
             "joinChrm" | "joinChrmR" | "exitChrm" => {
@@ -252,13 +271,18 @@ impl Commercial {
 
     /// The binary frame for a frame of the session core, if the SDK has one for it.
     pub(super) fn write(&mut self, frame: &ServerFrame) -> Option<Vec<u8>> {
+        if let ServerFrame::Synced { cursor } = frame {
+            self.cursor = self.cursor.max(*cursor);
+        }
         let out = match frame {
             ServerFrame::Connected {
                 user_id,
                 server_time,
+                cursor,
                 ..
             } => {
                 self.user_id = Some(user_id.clone());
+                self.cursor = *cursor;
                 RmtpOut::ConnAck(ConnAck {
                     layout: self.layout,
                     status: 0,
@@ -351,9 +375,12 @@ impl Commercial {
                 req_id,
                 conversations,
             } => {
+                let Some(Asked::List { asked, .. }) = self.requests.get(req_id) else {
+                    return None;
+                };
                 let user_id = self.user_id.as_deref().unwrap_or_default();
-                let list = relations(conversations, user_id);
-                self.answer(*req_id, 0, list)?
+                let body = asked.answer(conversations, user_id, self.cursor);
+                self.answer(*req_id, 0, body)?
             }
             ServerFrame::ChatroomJoined {
                 req_id,
@@ -445,8 +472,8 @@ impl Pull {
 enum Asked {
     /// A PUBLISH (recall): a PUBACK.
     Publish(u16),
-    /// A QUERY: a QUERYACK.
-    Query(u16),
+    /// A conversation-list QUERY: a QUERYACK cut from the whole list.
+    List { id: u16, asked: ListAsked },
     /// A history QUERY, and the page size asked (a full page says there may be more).
     History { id: u16, limit: usize },
     /// A chatroom join or quit: a QUERYACK with the room's answer.
@@ -456,8 +483,8 @@ enum Asked {
 impl Asked {
     fn message_id(&self) -> u16 {
         match *self {
-            Asked::Publish(id) | Asked::Query(id) | Asked::Chatroom(id) => id,
-            Asked::History { id, .. } => id,
+            Asked::Publish(id) | Asked::Chatroom(id) => id,
+            Asked::History { id, .. } | Asked::List { id, .. } => id,
         }
     }
 }

@@ -1,4 +1,5 @@
 use super::*;
+use meridian_proto::ConversationBody;
 use meridian_rmtp::body::ChrmOutput;
 use meridian_rmtp::ServerFrame as Out;
 
@@ -213,16 +214,194 @@ fn a_full_history_page_says_there_is_more_and_where_the_next_starts() {
     assert_eq!((id, status), (5, 0));
     let page = HistoryMsgOuput::decode(body.as_slice()).unwrap();
     assert_eq!((page.list.len(), page.has_msg, page.sync_time), (2, 1, 7));
-    // Newer-than pages are not served: refused at once.
+    // Order 1 pages forwards from the time; an ultra group's history has its own topic.
     let newer = body::HistoryMsgInput {
         order: Some(1),
+        time: Some(7),
+        bus_channel: Some("news".into()),
+        ..asked.clone()
+    };
+    let Incoming::Frame(ClientFrame::History {
+        conversation_type: 10,
+        before_time: 0,
+        after_time: Some(7),
+        channel_id,
+        ..
+    }) = query(&mut wire, "qryUgMsg", "alice", 6, newer.encode_to_vec())
+    else {
+        panic!("not a forward ultra-group history request");
+    };
+    assert_eq!(channel_id, "news");
+    // No other order exists: refused at once.
+    let sideways = body::HistoryMsgInput {
+        order: Some(2),
         ..asked
     };
-    let Incoming::Answer(refused) = query(&mut wire, "qryPMsg", "alice", 6, newer.encode_to_vec())
+    let Incoming::Answer(refused) =
+        query(&mut wire, "qryPMsg", "alice", 7, sideways.encode_to_vec())
     else {
         panic!("not refused");
     };
     assert_eq!(query_ack(&refused).1, status16(codes::BAD_REQUEST));
+}
+
+/// A conversation with `peer` whose last message was sent at `time`, `unread` unread.
+fn conversation(peer: &str, time: u64, unread: u64) -> ConversationBody {
+    ConversationBody {
+        conversation_type: 1,
+        target_id: peer.into(),
+        channel_id: String::new(),
+        unread,
+        pinned: false,
+        muted: false,
+        last_message: Some(MessageBody {
+            cursor: 0,
+            msg_uid: format!("M-{peer}"),
+            seq: 1,
+            conversation_type: 1,
+            target_id: "alice".into(),
+            channel_id: String::new(),
+            sender_user_id: peer.into(),
+            object_name: "RC:TxtMsg".into(),
+            content: "{}".into(),
+            sent_time: time,
+            push_content: None,
+            push_data: None,
+            recalled: false,
+            modified: false,
+        }),
+    }
+}
+
+/// Asks `topic` with `asked`; the QUERYACK body cut from the user's whole list.
+fn list_answer(wire: &mut Commercial, topic: &str, asked: Vec<u8>) -> Vec<u8> {
+    let Incoming::Frame(ClientFrame::Conversations { req_id, limit }) =
+        query(wire, topic, "alice", 11, asked)
+    else {
+        panic!("{topic} is not a conversations request");
+    };
+    assert_eq!(limit, WHOLE_LIST);
+    let list = ServerFrame::ConversationList {
+        req_id,
+        conversations: vec![
+            conversation("bob", 30, 2),
+            conversation("carol", 10, 0),
+            conversation("dave", 20, 5),
+        ],
+    };
+    let (id, status, body) = query_ack(&wire.write(&list).unwrap());
+    assert_eq!((id, status), (11, 0));
+    body
+}
+
+#[test]
+fn the_server_side_list_is_paged_by_time_and_totalled_for_the_sdk() {
+    let mut wire = Commercial::new(ConnAckLayout::Plain);
+    connected(&mut wire);
+    let peers = |body: Vec<u8>| {
+        let page = body::RelationsOutput::decode(body.as_slice()).unwrap();
+        let peers: Vec<String> = page.info.iter().map(|c| c.user_id.clone()).collect();
+        (peers, page.is_finished)
+    };
+    let asked = |start_time, order, count| {
+        body::RelationQryInput {
+            count: Some(count),
+            start_time: Some(start_time),
+            order: Some(order),
+        }
+        .encode_to_vec()
+    };
+    // Newest first from now, two at a time: there is a third.
+    let first = list_answer(&mut wire, "qrySessions", asked(0, 0, 2));
+    assert_eq!(
+        peers(first),
+        (vec!["bob".into(), "dave".into()], Some(false))
+    );
+    // Older than dave's last message: carol, and nothing more.
+    let older = list_answer(&mut wire, "qrySessions", asked(20, 0, 2));
+    assert_eq!(peers(older), (vec!["carol".into()], Some(true)));
+    // Newer than carol's, oldest first.
+    let newer = list_answer(&mut wire, "qryRelation", asked(10, 1, 5));
+    assert_eq!(
+        peers(newer),
+        (vec!["dave".into(), "bob".into()], Some(true))
+    );
+
+    // The unread total, and the feed position the session knows as its inbox time.
+    wire.write(&ServerFrame::Synced { cursor: 42 });
+    let nothing = body::SessionsAttQryInput { nothing: 1 }.encode_to_vec();
+    let total = body::SessionsAttOutput::decode(
+        list_answer(&mut wire, "qrySessionsAtt", nothing).as_slice(),
+    )
+    .unwrap();
+    assert_eq!((total.total_unread_count, total.inbox_time), (7, 42));
+
+    // Named conversations' counts: one not in the list has none.
+    let named = |peer: &str| body::SessionInfo {
+        r#type: 1,
+        channel_id: peer.into(),
+        unread_count: None,
+        bus_channel: None,
+    };
+    let asked = body::QuerySessions {
+        sessions: vec![named("dave"), named("erin")],
+    };
+    let counts = body::QuerySessions::decode(
+        list_answer(&mut wire, "qrySessionsUnread", asked.encode_to_vec()).as_slice(),
+    )
+    .unwrap();
+    let counts: Vec<_> = counts
+        .sessions
+        .iter()
+        .map(|s| (s.channel_id.as_str(), s.unread_count))
+        .collect();
+    assert_eq!(counts, [("dave", Some(5)), ("erin", Some(0))]);
+}
+
+#[test]
+fn marking_read_by_time_is_a_mark_read_answered_with_a_puback() {
+    let mut wire = Commercial::new(ConnAckLayout::Plain);
+    connected(&mut wire);
+    let read = body::SessionMsgReadInput {
+        r#type: 1,
+        msg_time: 1_764_000_000_000,
+        channel_id: "bob".into(),
+        bus_channel: None,
+    };
+    let Ok(Incoming::Frame(ClientFrame::MarkRead {
+        req_id,
+        conversation_type: 1,
+        target_id,
+        seq: 0,
+        read_time: Some(1_764_000_000_000),
+        ..
+    })) = wire.read(&publish("updRRTime", read.encode_to_vec()))
+    else {
+        panic!("not a mark-read");
+    };
+    assert_eq!(target_id, "bob");
+    let ack = wire.write(&ServerFrame::Done { req_id }).unwrap();
+    let Out::PubAck {
+        message_id: 9,
+        status: 0,
+        ..
+    } = Out::decode(&ack, ConnAckLayout::Plain).unwrap()
+    else {
+        panic!("not a PUBACK");
+    };
+    // A type no conversation has is refused at once.
+    let odd = body::SessionMsgReadInput {
+        r#type: 300,
+        ..read
+    };
+    let Ok(Incoming::Answer(refused)) = wire.read(&publish("updUgRTime", odd.encode_to_vec()))
+    else {
+        panic!("not refused");
+    };
+    let Out::PubAck { status, .. } = Out::decode(&refused, ConnAckLayout::Plain).unwrap() else {
+        panic!("not a PUBACK");
+    };
+    assert_eq!(u32::from(status), codes::BAD_REQUEST);
 }
 
 #[test]

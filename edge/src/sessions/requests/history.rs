@@ -10,17 +10,52 @@ use super::{Context, SessionError};
 use crate::now_ms;
 use crate::sessions::delivery::body;
 
-/// Messages sent before `before_time` (0: now), newest first.
+/// Which page of a conversation's history.
+pub(super) enum Span {
+    /// Sent before this time (ms; 0: now), newest first.
+    Before(u64),
+    /// Sent after this time (ms), oldest first.
+    After(u64),
+}
+
+/// One page of `span`.
 pub(super) async fn page(
     cx: &Context<'_>,
     req_id: u64,
     conversation: Conversation,
-    before_time: u64,
+    span: Span,
     limit: usize,
 ) -> Result<ServerFrame, SessionError> {
-    let to_ms = before_time.checked_sub(1).unwrap_or(u64::MAX);
-    let messages = read_page(cx, conversation, to_ms, limit, None, None).await?;
+    let range = match span {
+        Span::Before(before) => Range {
+            from_ms: 0,
+            to_ms: before.checked_sub(1).unwrap_or(u64::MAX),
+            newest_first: true,
+        },
+        Span::After(after) => Range {
+            from_ms: after.saturating_add(1),
+            to_ms: u64::MAX,
+            newest_first: false,
+        },
+    };
+    let messages = read_page(cx, conversation, range, limit, None, None).await?;
     Ok(ServerFrame::HistoryPage { req_id, messages })
+}
+
+/// The `seq` of the last message of `conversation` sent at or before `time_ms` (0: none),
+/// for marking it read by time.
+pub(super) async fn last_seq_at(
+    cx: &Context<'_>,
+    conversation: Conversation,
+    time_ms: u64,
+) -> Result<u64, SessionError> {
+    let range = Range {
+        from_ms: 0,
+        to_ms: time_ms,
+        newest_first: true,
+    };
+    let last = read_page(cx, conversation, range, 1, None, None).await?;
+    Ok(last.first().map_or(0, |m| m.seq))
 }
 
 /// Messages with `keyword` in their content and/or from `sender`, newest first.
@@ -37,7 +72,7 @@ pub(super) async fn search(
             "name a keyword and/or a senderUserId",
         ));
     }
-    let messages = read_page(cx, conversation, u64::MAX, limit, keyword, sender).await?;
+    let messages = read_page(cx, conversation, Range::ALL, limit, keyword, sender).await?;
     Ok(ServerFrame::HistoryPage { req_id, messages })
 }
 
@@ -67,11 +102,26 @@ pub(super) async fn clear(
     Ok(ServerFrame::Done { req_id })
 }
 
-/// A page of the user's own view of a conversation, newest first, before `to_ms`.
+/// Sent times from `from_ms` to `to_ms` (both included), in one order.
+struct Range {
+    from_ms: u64,
+    to_ms: u64,
+    newest_first: bool,
+}
+
+impl Range {
+    const ALL: Range = Range {
+        from_ms: 0,
+        to_ms: u64::MAX,
+        newest_first: true,
+    };
+}
+
+/// A page of the user's own view of a conversation within `range`.
 async fn read_page(
     cx: &Context<'_>,
     conversation: Conversation,
-    to_ms: u64,
+    range: Range,
     limit: usize,
     keyword: Option<String>,
     sender: Option<String>,
@@ -81,9 +131,9 @@ async fn read_page(
         page: HistoryPage {
             conversation,
             viewer: Some(cx.user_id()),
-            from_ms: 0,
-            to_ms,
-            newest_first: true,
+            from_ms: range.from_ms,
+            to_ms: range.to_ms,
+            newest_first: range.newest_first,
             limit,
             members_only: true,
             keyword,

@@ -140,10 +140,15 @@ async fn carry_out(cx: &Context<'_>, frame: ClientFrame) -> Result<ServerFrame, 
             target_id,
             channel_id,
             before_time,
+            after_time,
             limit,
         } => {
             let conversation = cx.conversation(conversation_type, &target_id, &channel_id)?;
-            history::page(cx, req_id, conversation, before_time, limit).await
+            let span = match after_time {
+                Some(after) => history::Span::After(after),
+                None => history::Span::Before(before_time),
+            };
+            history::page(cx, req_id, conversation, span, limit).await
         }
         ClientFrame::Search {
             req_id,
@@ -212,8 +217,13 @@ async fn carry_out(cx: &Context<'_>, frame: ClientFrame) -> Result<ServerFrame, 
             target_id,
             channel_id,
             seq,
+            read_time,
         } => {
             let conversation = cx.conversation(conversation_type, &target_id, &channel_id)?;
+            let seq = match read_time {
+                Some(time) => history::last_seq_at(cx, conversation.clone(), time).await?,
+                None => seq,
+            };
             conversation::mark_read(cx, req_id, conversation, seq).await
         }
         ClientFrame::SetConversation {
