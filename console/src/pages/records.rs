@@ -1,6 +1,7 @@
 //! The app's records kept whole by the admin API (`GET`/`PUT /admin/v1/apps/{key}/…`):
 //! settings (with callbacks, moderation rules and APNs/FCM credentials), limits, file
-//! limits, push style and vendor push channels, each one form ([`crate::jsonform`]).
+//! limits, push style, vendor push channels and the client SDK switches, each one form
+//! ([`crate::jsonform`]).
 
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
@@ -57,6 +58,14 @@ const RECORDS: &[Record] = &[
         title: "Push vendors",
         about: "Huawei, Xiaomi, OPPO, vivo, Meizu and Honor channels per Android applicationId \
                 (JSON; secrets show as <redacted>, which keeps the stored one).",
+    },
+    Record {
+        slug: "sdk-features",
+        field: "sdkFeatures",
+        title: "SDK features",
+        about: "Services of the commercial client SDKs: real-time conversations (the SDK asks \
+                the server for its conversation list and unread counts and keeps none of its \
+                own).",
     },
 ];
 

@@ -317,6 +317,7 @@ describe("the web console in chromium", () => {
       ["file-limits", "fileLimits", "File limits"],
       ["push-style", "pushStyle", "Push style"],
       ["push-vendors", "pushVendors", "Push vendors"],
+      ["sdk-features", "sdkFeatures", "SDK features"],
     ] as const) {
       const before = (await dev.admin("GET", `/apps/${key}/${slug}`)).body[field];
       await page.goto(`${consoleUrl}/apps/${key}/${slug}`);
@@ -324,6 +325,13 @@ describe("the web console in chromium", () => {
       assert.equal(await text(page, ".flash"), `${title} saved.`);
       assert.deepEqual((await dev.admin("GET", `/apps/${key}/${slug}`)).body[field], before, slug);
     }
+
+    // A switch is a checkbox: ticked and saved, the API has it on.
+    await page.goto(`${consoleUrl}/apps/${key}/sdk-features`);
+    await page.click("#f-realtimeConversations");
+    await accepted(page, "#save");
+    const features = (await dev.admin("GET", `/apps/${key}/sdk-features`)).body.sdkFeatures;
+    assert.equal(features.realtimeConversations, true);
 
     // A moderation rule and an app identifier with APNs credentials, one JSON object a line.
     const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });

@@ -83,6 +83,8 @@ pub struct AppSettingsState {
     push_sound: Value<String>,
     #[serde(with = "tf_provider::value::serde_as_vec")]
     push_quiet_hours: Value<QuietHoursState>,
+    /// `…/sdk-features`.
+    realtime_conversations: Value<bool>,
 }
 
 /// The admin API's defaults, which a setting left out of the configuration is planned
@@ -133,6 +135,7 @@ impl AppSettingsState {
             push_vendor_app: or_default(config.push_vendor_app, Vec::new()),
             push_sound: config.push_sound,
             push_quiet_hours: config.push_quiet_hours,
+            realtime_conversations: or_default(config.realtime_conversations, false),
         }
     }
 
@@ -176,6 +179,7 @@ impl AppSettingsState {
             push_vendor_app: Value::Null,
             push_sound: Value::Null,
             push_quiet_hours: Value::Null,
+            realtime_conversations: Value::Null,
         })
     }
 
@@ -329,15 +333,26 @@ fn push_style_path(app_key: &str) -> String {
     format!("/admin/v1/apps/{app_key}/push-style")
 }
 
-/// Reads the vendor channels and the push style from the answers to their paths.
-fn read_push_extras(
-    state: &mut AppSettingsState,
-    vendors: &serde_json::Value,
-    style: &serde_json::Value,
-) -> Result<(), AdminError> {
+fn sdk_features_path(app_key: &str) -> String {
+    format!("/admin/v1/apps/{app_key}/sdk-features")
+}
+
+/// The answers of the paths the admin API keeps apart from the settings.
+struct Extras {
+    vendors: serde_json::Value,
+    style: serde_json::Value,
+    features: serde_json::Value,
+}
+
+/// Reads the vendor channels, the push style and the SDK switches from their answers.
+fn read_extras(state: &mut AppSettingsState, extras: &Extras) -> Result<(), AdminError> {
     state.push_vendor_app =
-        vendors::from_remote(&vendors["pushVendors"]).map_err(AdminError::Malformed)?;
-    (state.push_sound, state.push_quiet_hours) = push_style::from_remote(&style["pushStyle"]);
+        vendors::from_remote(&extras.vendors["pushVendors"]).map_err(AdminError::Malformed)?;
+    (state.push_sound, state.push_quiet_hours) =
+        push_style::from_remote(&extras.style["pushStyle"]);
+    state.realtime_conversations = extras.features["sdkFeatures"]["realtimeConversations"]
+        .as_bool()
+        .into();
     Ok(())
 }
 
@@ -356,9 +371,12 @@ fn stored_settings(
 async fn read_settings(admin: &AdminClient, app_key: &str) -> Result<AppSettingsState, AdminError> {
     let mut state = stored_settings(app_key, &admin.get(&settings_path(app_key)).await?)?;
     state.rtc_callback_url = url_of(&admin.get(&rtc_callback_path(app_key)).await?);
-    let vendors = admin.get(&push_vendors_path(app_key)).await?;
-    let style = admin.get(&push_style_path(app_key)).await?;
-    read_push_extras(&mut state, &vendors, &style)?;
+    let extras = Extras {
+        vendors: admin.get(&push_vendors_path(app_key)).await?,
+        style: admin.get(&push_style_path(app_key)).await?,
+        features: admin.get(&sdk_features_path(app_key)).await?,
+    };
+    read_extras(&mut state, &extras)?;
     Ok(state)
 }
 
@@ -376,10 +394,14 @@ async fn write_settings(
     let url = json!({ "url": state.rtc_callback_url.as_ref_option() });
     stored.rtc_callback_url = url_of(&admin.put(&rtc_callback_path(app_key), &url).await?);
     let vendors = vendors::to_remote(&state.push_vendor_app);
-    let vendors = admin.put(&push_vendors_path(app_key), &vendors).await?;
     let style = push_style::to_remote(&state.push_sound, &state.push_quiet_hours);
-    let style = admin.put(&push_style_path(app_key), &style).await?;
-    read_push_extras(&mut stored, &vendors, &style)?;
+    let features = json!({ "realtimeConversations": state.realtime_conversations.as_ref_option() });
+    let extras = Extras {
+        vendors: admin.put(&push_vendors_path(app_key), &vendors).await?,
+        style: admin.put(&push_style_path(app_key), &style).await?,
+        features: admin.put(&sdk_features_path(app_key), &features).await?,
+    };
+    read_extras(&mut stored, &extras)?;
     Ok(stored)
 }
 
@@ -416,6 +438,7 @@ impl Resource for AppSettingsResource {
                     "push_webhook_url" => optional(text.clone(), "Notifications for devices registered with the webhook provider are posted here."),
                     "rtc_callback_url" => optional(text.clone(), "Audio/video room events (room created and destroyed, members joining and leaving, resources changing) are posted here."),
                     "push_sound" => optional(text, "The notification sound, a file in the app's bundle (APNs aps.sound, FCM sound); left out: default."),
+                    "realtime_conversations" => optional_computed(flag, "The commercial client SDKs' real-time conversations: they ask the server for the conversation list and its unread counts and keep none of their own (nav's sessionMode; default false)."),
                 },
                 blocks: map! {
                     "moderation_rule" => moderation::schema(),
@@ -701,14 +724,16 @@ mod tests {
         );
     }
 
-    /// The state a read makes of `settings`, with no vendor channels and no push style.
+    /// The state a read makes of `settings`, with no vendor channels, no push style and
+    /// the SDK switches off.
     fn read_back(settings: &serde_json::Value) -> AppSettingsState {
         let mut read = AppSettingsState::from_api(APP_KEY, settings).unwrap();
-        let (vendors, style) = (
-            json!({"pushVendors": {"apps": []}}),
-            json!({"pushStyle": {}}),
-        );
-        read_push_extras(&mut read, &vendors, &style).unwrap();
+        let extras = Extras {
+            vendors: json!({"pushVendors": {"apps": []}}),
+            style: json!({"pushStyle": {}}),
+            features: json!({"sdkFeatures": {"realtimeConversations": false}}),
+        };
+        read_extras(&mut read, &extras).unwrap();
         read
     }
 

@@ -907,8 +907,9 @@ resource "meridian_app_settings" "pushed" {{
     default_action     = "block"
   }}
 
-  push_webhook_url = "https://app.example.com/push"
-  rtc_callback_url = "https://app.example.com/rtc"
+  push_webhook_url       = "https://app.example.com/push"
+  rtc_callback_url       = "https://app.example.com/rtc"
+  realtime_conversations = true
   push_app {{
     app_id = "com.example.chat"
     apns {{
@@ -1041,6 +1042,9 @@ output "app_key" {{
         style["pushStyle"],
         json!({"sound": "chime.caf", "quietHours": {"startSecs": 79200, "periodMinutes": 480, "level": 1}})
     );
+    let features_path = format!("/admin/v1/apps/{app_key}/sdk-features");
+    let (_, features) = dev.admin_call("GET", &features_path, None).await;
+    assert_eq!(features["sdkFeatures"]["realtimeConversations"], true);
 
     // The API shows "<redacted>" for the keys; the state keeps the configured ones, also
     // once a refresh is saved, so nothing flaps.
@@ -1077,6 +1081,9 @@ output "app_key" {{
     let quieter = json!({"sound": "bell.caf"});
     let (status, answer) = dev.admin_call("PUT", &style_path, Some(&quieter)).await;
     assert_eq!(status, 200, "{answer}");
+    let off = json!({"realtimeConversations": false});
+    let (status, answer) = dev.admin_call("PUT", &features_path, Some(&off)).await;
+    assert_eq!(status, 200, "{answer}");
     let (code, plan) = terraform.plan();
     assert_eq!(code, 2, "{plan}");
     assert!(plan.contains("2500 -> 1500"), "timeout_ms drift:\n{plan}");
@@ -1092,6 +1099,10 @@ output "app_key" {{
         plan.contains(r#""bell.caf" -> "chime.caf""#) && plan.contains("+ push_quiet_hours"),
         "push style drift:\n{plan}"
     );
+    assert!(
+        plan.contains("realtime_conversations = false -> true"),
+        "realtime_conversations drift:\n{plan}"
+    );
     terraform.ok(&["apply", "-no-color", "-auto-approve"]);
     let (_, answer) = dev.admin_call("GET", &path, None).await;
     assert_eq!(answer["settings"], settings, "apply undid the drift");
@@ -1099,6 +1110,8 @@ output "app_key" {{
     assert_eq!(restyled, style);
     let (_, rtc) = dev.admin_call("GET", &rtc_path, None).await;
     assert_eq!(rtc["url"], "https://app.example.com/rtc");
+    let (_, features) = dev.admin_call("GET", &features_path, None).await;
+    assert_eq!(features["sdkFeatures"]["realtimeConversations"], true);
     assert_eq!(terraform.plan().0, 0);
 
     // Imported settings have no keys to compare: the one plan after an import writes
