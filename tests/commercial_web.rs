@@ -5,7 +5,8 @@
 //! the Server API over the commercial protocol (edge/COMMERCIAL-PROTOCOL.md),
 //! exchanges text messages with a client of Meridian's Rust SDK, lists its conversations
 //! with their unread counts (and the server-side "real-time" list: its total, named
-//! counts, clearing one), pages its history both ways, recalls a message and joins a chatroom;
+//! counts, clearing one), pages its history both ways, expands a message and hears of an
+//! expansion, recalls a message and joins a chatroom;
 //! after the whole deployment is SIGKILLed and restarted, it reconnects by itself and gets
 //! what was sent meanwhile, once. `@rongcloud/imlib-v2` 2.9 (with its engine 4.4, whose
 //! navigation is `GET /navi.js`) connects and exchanges messages.
@@ -245,6 +246,47 @@ async fn the_official_imlib_next_in_chromium_chats_with_a_meridian_client() {
         .collect();
     assert_eq!(uids(&forwards), sent_after);
     assert!(!sent_after.is_empty(), "the replies came after hello");
+
+    // It likes alice's last message (expansion, MSG-04): alice is told; alice's own change
+    // reaches the page as the SDK's expansion event.
+    page.ask(json!({"do": "expand", "messageUId": replies[2], "expansion": {"likes": "1"}}))
+        .await;
+    let notice = message(&mut alice).await;
+    assert_eq!(notice.object_name, "RC:MsgExMsg");
+    let change: Value = serde_json::from_str(&notice.content).expect("JSON content");
+    assert_eq!(
+        (&change["msgUID"], &change["set"]),
+        (&json!(replies[2]), &json!({"likes": "1"}))
+    );
+    let seen = [("seen".to_string(), "yes".to_string())].into();
+    let expand = meridian_proto::ClientFrame::SetExpansion {
+        req_id: 90,
+        msg_uid: replies[2].clone(),
+        set: seen,
+        remove: Vec::new(),
+    };
+    alice.send(&expand).await.unwrap();
+    // Answered, and (as every member's devices are) told of it.
+    let (mut answered, mut told) = (false, false);
+    while !(answered && told) {
+        match alice.next_within(WAIT).await.expect("a frame") {
+            ServerFrame::Done { req_id: 90 } => answered = true,
+            ServerFrame::Message(m) if m.object_name == "RC:MsgExMsg" => told = true,
+            ServerFrame::Error { message, .. } => panic!("expansion refused: {message}"),
+            _ => continue,
+        }
+    }
+    let updated = loop {
+        let event = page.event("expansion").await;
+        if event["updatedExpansion"]["expansion"]["seen"] == "yes" {
+            break event["updatedExpansion"].clone();
+        }
+    };
+    assert_eq!(updated["messageUId"], replies[2].as_str());
+    assert_eq!(
+        (&updated["conversationType"], &updated["targetId"]),
+        (&json!(1), &json!("alice"))
+    );
 
     // It recalls its message: the Meridian client is told which.
     page.ask(

@@ -37,6 +37,8 @@ pub mod up_flags {
 pub mod down_flags {
     pub const PERSISTED: i64 = 16;
     pub const COUNTED: i64 = 32;
+    /// Its expansion may be changed (the SDK's `canIncludeExpansion`).
+    pub const EXPANDABLE: i64 = 1024;
 }
 
 /// `DownStreamMessage.ext_status` bits.

@@ -3,12 +3,15 @@ import * as im from "@rongcloud/imlib-next";
 
 const privately = (targetId) => ({ conversationType: im.ConversationType.PRIVATE, targetId });
 const done = (result, data) => ({ code: result.code, ...data });
+/** Every message received, by its messageUId, as the SDK gave it. */
+const received = new Map();
 
 export default {
   async connect({ appkey, nav, token }) {
     im.init({ appkey, navigators: [nav] });
     im.addEventListener(im.Events.MESSAGES, ({ messages }) => {
       for (const m of messages) {
+        received.set(m.messageUId, m);
         window.report({
           event: "received",
           conversationType: m.conversationType,
@@ -18,6 +21,9 @@ export default {
           content: m.content,
         });
       }
+    });
+    im.addEventListener(im.Events.EXPANSION, ({ updatedExpansion, deletedExpansion }) => {
+      window.report({ event: "expansion", updatedExpansion, deletedExpansion });
     });
     const answer = await im.connect(token);
     return { code: answer.code, userId: answer.data?.userId };
@@ -78,6 +84,13 @@ export default {
 
   async realtimeClear({ with: peer }) {
     return done(await im.clearRealtimeConUnreadCount(privately(peer)));
+  },
+
+  // Changes the expansion of a message this page received.
+  async expand({ messageUId, expansion }) {
+    const message = received.get(messageUId);
+    if (!message) return { code: -1, error: `no message ${messageUId} was received` };
+    return done(await im.updateMessageExpansion(expansion, message));
   },
 
   async recall({ to, messageUId, sentTime }) {

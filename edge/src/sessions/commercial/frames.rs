@@ -129,15 +129,24 @@ pub(super) fn down_stream(message: &MessageBody, viewer: &str) -> DownStreamMess
         _ => message.sender_user_id.clone(),
     };
     let stored = message.seq > 0;
+    let content = match message.object_name.as_str() {
+        super::expansion::OBJECT_NAME => super::expansion::for_sdk(&message.content),
+        _ => None,
+    };
     DownStreamMessage {
         from_user_id,
         channel_type: i32::from(message.conversation_type),
         group_id: group_like.then(|| message.target_id.clone()),
         classname: message.object_name.clone(),
-        content: message.content.clone(),
+        content: content.unwrap_or_else(|| message.content.clone()),
         data_time: i64::try_from(message.sent_time).unwrap_or(i64::MAX),
+        // Any stored message may be expanded (MSG-04 asks for no flag at send).
         status: match stored {
-            true => body::down_flags::PERSISTED | body::down_flags::COUNTED,
+            true => {
+                body::down_flags::PERSISTED
+                    | body::down_flags::COUNTED
+                    | body::down_flags::EXPANDABLE
+            }
             false => 0,
         },
         ext_status: (!stored).then_some(body::ext_flags::STATUS_MESSAGE),

@@ -22,6 +22,7 @@ use frames::{
 };
 
 mod conversations;
+mod expansion;
 mod frames;
 
 /// A pull's answer carries messages up to this size (at least one), then says "pull again"
@@ -109,7 +110,7 @@ impl Commercial {
                 }
             }
             Rmtp::Publish(request) => match conversation_type(&request.topic) {
-                Some(kind) => Incoming::Frame(self.send(kind, request)?),
+                Some(kind) => self.send(kind, request)?,
                 None => unserved(&request, Kind::Publish),
             },
             Rmtp::Query(request) => self.query(request)?,
@@ -246,8 +247,20 @@ impl Commercial {
         })
     }
 
-    fn send(&mut self, kind: u8, request: Request) -> Result<ClientFrame, Malformed> {
+    fn send(&mut self, kind: u8, request: Request) -> Result<Incoming, Malformed> {
         let up: body::UpStreamMessage = body::decode(&request.topic, &request.body)?;
+        // An expansion change is a request of its own in the core, not a message.
+        if up.classname == expansion::OBJECT_NAME {
+            let Some(change) = expansion::from_sdk(&up.content) else {
+                return Ok(unserved(&request, Kind::Publish));
+            };
+            return Ok(Incoming::Frame(ClientFrame::SetExpansion {
+                req_id: self.asked(Asked::Publish(request.message_id)),
+                msg_uid: change.msg_uid,
+                set: change.set,
+                remove: change.remove,
+            }));
+        }
         // The SDK's own id for the message makes a resend idempotent; without one the id
         // is this session's, never matching an earlier send.
         self.sent += 1;
@@ -256,7 +269,7 @@ impl Commercial {
             None => format!("rc-{:x}-{}", self.nonce, self.sent),
         };
         self.sends.insert(client_id.clone(), request.message_id);
-        Ok(ClientFrame::Send {
+        Ok(Incoming::Frame(ClientFrame::Send {
             client_id,
             conversation_type: kind,
             target_id: request.target_id,
@@ -266,7 +279,7 @@ impl Commercial {
             push_content: up.push_text,
             push_data: up.app_data,
             to_user_ids: up.to_user_ids,
-        })
+        }))
     }
 
     /// The binary frame for a frame of the session core, if the SDK has one for it.
