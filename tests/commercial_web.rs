@@ -6,7 +6,7 @@
 //! exchanges text messages with a client of Meridian's Rust SDK, lists its conversations
 //! with their unread counts (and the server-side "real-time" list: its total, named
 //! counts, clearing one), pages its history both ways, expands a message and hears of an
-//! expansion, recalls a message and joins a chatroom;
+//! expansion, recalls a message, joins a chatroom and hears that it was destroyed;
 //! after the whole deployment is SIGKILLed and restarted, it reconnects by itself and gets
 //! what was sent meanwhile, once. `@rongcloud/imlib-v2` 2.9 (with its engine 4.4, whose
 //! navigation is `GET /navi.js`) connects and exchanges messages.
@@ -320,6 +320,10 @@ async fn the_official_imlib_next_in_chromium_chats_with_a_meridian_client() {
         (json!(4), json!("lobby"))
     );
     assert_eq!(heard["messageUId"], in_room.as_str());
+    // The app server destroys the room: the SDK is told, as the commercial service tells it.
+    api.ok("/chatroom/destroy.json", "chatroomId=lobby").await;
+    let destroyed = page.event("chatroomDestroyed").await;
+    assert_eq!(destroyed["chatroomId"], "lobby");
 
     // The edge (the whole deployment) dies and comes back; the SDK reconnects by itself.
     // What alice sends meanwhile arrives once, in order, and nothing from before again.

@@ -54,6 +54,8 @@ pub const DIRECTION_RECEIVED: i32 = 2;
 
 /// `NotifyMsg.type`: new messages to pull, up to `time`.
 pub const NOTIFY_NEW_MESSAGES: i32 = 1;
+/// `NotifyMsg.type` of an `s_cmd`: the chatroom `chrmId` was destroyed.
+pub const COMMAND_CHATROOM_DESTROYED: i32 = 4;
 
 /// A message the client sends (PUBLISH `ppMsgP`, `pgMsgP`, …).
 #[derive(Clone, PartialEq, Message)]
@@ -139,13 +141,16 @@ pub struct SyncRequestMsg {
     pub ispolling: bool,
 }
 
-/// "Something to pull" (PUBLISH `s_ntf`).
+/// "Something to pull" (PUBLISH `s_ntf`), or a command (`s_cmd`).
 #[derive(Clone, PartialEq, Message)]
 pub struct NotifyMsg {
     #[prost(int32, required, tag = "1")]
     pub r#type: i32,
     #[prost(int64, optional, tag = "2")]
     pub time: Option<i64>,
+    /// The chatroom a chatroom command is about.
+    #[prost(string, optional, tag = "3")]
+    pub chrm_id: Option<String>,
 }
 
 /// A page of history (QUERY `qryPMsg`, `qryGMsg`, `qryCHMsg`, `qrySMsg`).

@@ -13,8 +13,9 @@
 //           {"do":"expand","messageUId","expansion"} (next only), {"do":"quit"}
 //   stdout: {"event":"connected","userId"}, one answer per command (`event` is the
 //           command's name: what the SDK answered), {"event":"received",…} for every
-//           message, {"event":"expansion",…} for every expansion change (next only),
-//           {"event":"error",…} when something fails.
+//           message, {"event":"expansion",…} for every expansion change and
+//           {"event":"chatroomDestroyed","chatroomId"} (next only), {"event":"error",…}
+//           when something fails.
 // A static server gives the page the packages' own ES modules from node_modules, mapped
 // by an import map, and the adapter, which calls the SDK's API for each command.
 

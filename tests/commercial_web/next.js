@@ -25,6 +25,9 @@ export default {
     im.addEventListener(im.Events.EXPANSION, ({ updatedExpansion, deletedExpansion }) => {
       window.report({ event: "expansion", updatedExpansion, deletedExpansion });
     });
+    im.addEventListener(im.Events.CHATROOM, ({ chatroomDestroyed }) => {
+      if (chatroomDestroyed) window.report({ event: "chatroomDestroyed", chatroomId: chatroomDestroyed });
+    });
     const answer = await im.connect(token);
     return { code: answer.code, userId: answer.data?.userId };
   },

@@ -418,6 +418,20 @@ impl Commercial {
                     status: DISCONNECT_EXCEPTION,
                 },
             },
+            ServerFrame::ChatroomLeft { chatroom_id, code } => {
+                self.rooms.remove(chatroom_id);
+                // The SDK has a notice for a destroyed room only; a kicked member learns
+                // it from the refusal (23409) of its next send there.
+                if *code != codes::CHATROOM_NOT_FOUND {
+                    return None;
+                }
+                let destroyed = NotifyMsg {
+                    r#type: body::COMMAND_CHATROOM_DESTROYED,
+                    time: i64::try_from(now_ms()).ok(),
+                    chrm_id: Some(chatroom_id.clone()),
+                };
+                return self.publish("s_cmd", destroyed.encode_to_vec());
+            }
             ServerFrame::Pong { .. } => RmtpOut::PingResp,
             ServerFrame::Kicked { code, .. } => RmtpOut::Disconnect {
                 status: match *code {
@@ -436,6 +450,7 @@ impl Commercial {
         let notice = NotifyMsg {
             r#type: body::NOTIFY_NEW_MESSAGES,
             time: Some(i64::try_from(cursor).unwrap_or(i64::MAX)),
+            chrm_id: None,
         };
         self.publish("s_ntf", notice.encode_to_vec())
     }

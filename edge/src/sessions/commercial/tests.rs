@@ -536,3 +536,25 @@ fn unserved_topics_are_refused_at_once_and_bad_bodies_are_errors() {
     ));
     assert!(matches!(wire.read(&[0x30]), Err(Malformed::Frame(_))));
 }
+
+#[test]
+fn a_destroyed_room_is_an_s_cmd_and_a_kick_says_nothing() {
+    let mut wire = Commercial::new(ConnAckLayout::Plain);
+    connected(&mut wire);
+    let left = |code| ServerFrame::ChatroomLeft {
+        chatroom_id: "lobby".into(),
+        code,
+    };
+    assert_eq!(wire.write(&left(codes::KICKED_FROM_CHATROOM)), None);
+    let command = wire.write(&left(codes::CHATROOM_NOT_FOUND)).unwrap();
+    let Out::Publish { topic, body, .. } = Out::decode(&command, ConnAckLayout::Plain).unwrap()
+    else {
+        panic!("not a PUBLISH");
+    };
+    assert_eq!(topic, "s_cmd");
+    let notice = NotifyMsg::decode(body.as_slice()).unwrap();
+    assert_eq!(
+        (notice.r#type, notice.chrm_id.as_deref()),
+        (body::COMMAND_CHATROOM_DESTROYED, Some("lobby"))
+    );
+}
