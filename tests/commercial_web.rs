@@ -9,7 +9,8 @@
 //! expansion, recalls a message, joins a chatroom and hears that it was destroyed;
 //! after the whole deployment is SIGKILLed and restarted, it reconnects by itself and gets
 //! what was sent meanwhile, once. `@rongcloud/imlib-v2` 2.9 (with its engine 4.4, whose
-//! navigation is `GET /navi.js`) connects and exchanges messages.
+//! navigation is `GET /navi.js`) connects, exchanges messages, lists its conversations,
+//! reads its history, recalls a message and joins a chatroom.
 //! `scripts/test` installs Node.js, npm and chromium; this test runs `npm ci` in
 //! tests/commercial_web when its packages are missing or older than the lock file.
 // covers: WEB-06
@@ -407,12 +408,56 @@ async fn realtime_conversations(dev: &DevDeployment, api: &Api, alice: &mut Conn
 
 #[tokio::test]
 async fn the_official_imlib_v2_in_chromium_chats_with_a_meridian_client() {
-    let (_dev, _api, mut alice, mut page) = chat("v2").await;
-    page_says(&mut page, &mut alice, "hello from imlib-v2").await;
-    let (reply, _) = send(&mut alice, "a1", 1, "bob", "hi v2").await;
-    let received = page.event("received").await;
-    assert_eq!(received["messageUId"], reply.as_str());
-    assert_eq!(received["senderUserId"], "alice");
-    assert_eq!(received["content"]["content"], "hi v2");
+    let (_dev, api, mut alice, mut page) = chat("v2").await;
+    let hello = page_says(&mut page, &mut alice, "hello from imlib-v2").await;
+    let mut replies = Vec::new();
+    for (i, said) in ["hi v2", "still there?"].into_iter().enumerate() {
+        let (reply, _) = send(&mut alice, &format!("a{i}"), 1, "bob", said).await;
+        let received = page.event("received").await;
+        assert_eq!(received["messageUId"], reply.as_str());
+        assert_eq!(received["senderUserId"], "alice");
+        assert_eq!(received["content"]["content"], said);
+        replies.push(reply);
+    }
+
+    // Its conversation list and the newest page of history, through the v2 API.
+    let listed = page.ask(json!({"do": "conversations"})).await;
+    let chats = listed["list"].as_array().expect("a list");
+    let chat = chats.iter().find(|c| c["targetId"] == "alice");
+    let chat = chat.unwrap_or_else(|| panic!("alice's chat in {listed}"));
+    assert_eq!(chat["unreadMessageCount"], 2);
+    assert_eq!(chat["latestMessageUId"], replies[1].as_str());
+    let newest = page
+        .ask(json!({"do": "history", "with": "alice", "count": 1, "timestamp": 0}))
+        .await;
+    assert_eq!(newest["list"][0]["messageUId"], replies[1].as_str());
+    assert_eq!(newest["hasMore"], true);
+
+    // It recalls its hello: alice is told which.
+    page.ask(
+        json!({"do": "recall", "to": "alice", "messageUId": hello["messageUId"],
+                    "sentTime": hello["sentTime"]}),
+    )
+    .await;
+    let notice = message(&mut alice).await;
+    assert_eq!(notice.object_name, "RC:RcCmd");
+    let hello_uid = hello["messageUId"].as_str().expect("uid");
+    assert!(notice.content.contains(hello_uid), "{}", notice.content);
+
+    // It joins a chatroom and hears what is said there.
+    api.ok("/chatroom/create.json", "chatroom[hall]=Hall").await;
+    page.ask(json!({"do": "join", "roomId": "hall"})).await;
+    let join = meridian_proto::ClientFrame::JoinChatroom {
+        req_id: 1,
+        chatroom_id: "hall".into(),
+    };
+    alice.send(&join).await.unwrap();
+    let (in_room, _) = send(&mut alice, "r1", 4, "hall", "welcome, v2").await;
+    let heard = page.event("received").await;
+    assert_eq!(
+        (&heard["conversationType"], &heard["targetId"]),
+        (&json!(4), &json!("hall"))
+    );
+    assert_eq!(heard["messageUId"], in_room.as_str());
     page.quit().await;
 }
