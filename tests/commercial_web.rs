@@ -10,7 +10,8 @@
 //! after the whole deployment is SIGKILLed and restarted, it reconnects by itself and gets
 //! what was sent meanwhile, once. `@rongcloud/imlib-v2` 2.9 (with its engine 4.4, whose
 //! navigation is `GET /navi.js`) connects, exchanges messages, lists its conversations,
-//! reads its history, recalls a message and joins a chatroom.
+//! reads its history, recalls a message, joins a chatroom and comes back after the restart
+//! the same way.
 //! `scripts/test` installs Node.js, npm and chromium; this test runs `npm ci` in
 //! tests/commercial_web when its packages are missing or older than the lock file.
 // covers: WEB-06
@@ -408,7 +409,7 @@ async fn realtime_conversations(dev: &DevDeployment, api: &Api, alice: &mut Conn
 
 #[tokio::test]
 async fn the_official_imlib_v2_in_chromium_chats_with_a_meridian_client() {
-    let (_dev, api, mut alice, mut page) = chat("v2").await;
+    let (mut dev, api, mut alice, mut page) = chat("v2").await;
     let hello = page_says(&mut page, &mut alice, "hello from imlib-v2").await;
     let mut replies = Vec::new();
     for (i, said) in ["hi v2", "still there?"].into_iter().enumerate() {
@@ -459,5 +460,19 @@ async fn the_official_imlib_v2_in_chromium_chats_with_a_meridian_client() {
         (&json!(4), &json!("hall"))
     );
     assert_eq!(heard["messageUId"], in_room.as_str());
+
+    // The deployment dies and comes back; the v2 SDK reconnects by itself and gets what
+    // alice sent meanwhile once, in order.
+    drop(alice);
+    dev.kill_and_restart().await;
+    let mut alice = common::connect(&dev.ws("SG"), &api, "alice", "alice-phone", "iOS", None).await;
+    let mut later = Vec::new();
+    for (i, said) in ["after", "the", "restart"].into_iter().enumerate() {
+        later.push(send(&mut alice, &format!("b{i}"), 1, "bob", said).await.0);
+    }
+    for uid in &later {
+        let received = page.event("received").await;
+        assert_eq!(received["messageUId"], uid.as_str(), "{received}");
+    }
     page.quit().await;
 }

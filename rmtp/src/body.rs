@@ -54,6 +54,8 @@ pub const DIRECTION_RECEIVED: i32 = 2;
 
 /// `NotifyMsg.type`: new messages to pull, up to `time`.
 pub const NOTIFY_NEW_MESSAGES: i32 = 1;
+/// `NotifyMsg.type`: new messages of the chatroom `chrmId` to pull (`chrmPull`).
+pub const NOTIFY_CHATROOM_MESSAGES: i32 = 2;
 /// `NotifyMsg.type` of an `s_cmd`: the chatroom `chrmId` was destroyed.
 pub const COMMAND_CHATROOM_DESTROYED: i32 = 4;
 

@@ -146,14 +146,17 @@ impl Session<'_> {
                     _ => return Ok(None),
                 };
                 let viewer = &self.identity.user_id;
-                if let Wire::Commercial(wire) = &self.out.wire {
-                    // What a pull cannot give (status and chatroom messages are never
-                    // synced) goes whole; anything else is a notice to pull.
-                    let bytes = match message.seq == 0
-                        || message.conversation.kind == ConversationType::Chatroom
+                if let Wire::Commercial(wire) = &mut self.out.wire {
+                    // A chatroom's messages are pulled from the room, status messages
+                    // (never synced) go whole, anything else is a notice to sync.
+                    let bytes = if message.conversation.kind == ConversationType::Chatroom
+                        && message.seq > 0
                     {
-                        true => wire.message(&body(message, viewer, pos)),
-                        false => wire.notify(pos),
+                        wire.room_message(&body(message, viewer, pos))
+                    } else if message.seq == 0 {
+                        wire.message(&body(message, viewer, pos))
+                    } else {
+                        wire.notify(pos)
                     };
                     return Ok(bytes.map(|b| WsMessage::Binary(b.into())));
                 }

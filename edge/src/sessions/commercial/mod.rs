@@ -5,7 +5,7 @@
 //! feed position; the SDK's pull (`pullMsg`, from its `syncTime`) is a sync from that
 //! cursor, exactly as a JSON client's.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use meridian_proto::{codes, ClientFrame, MessageBody, ServerFrame};
 use meridian_rmtp::body::{self, DownStreamMessage, DownStreamMessages, NotifyMsg};
@@ -28,6 +28,10 @@ mod frames;
 /// A pull's answer carries messages up to this size (at least one), then says "pull again"
 /// from the last one's position: the socket's write buffer holds 288 KiB at most.
 const PULL_ANSWER_BYTES: usize = 128 * 1024;
+
+/// Live chatroom messages kept for an SDK that has not pulled them; older ones are
+/// dropped, as a busy room's messages may be (CHR-06).
+const ROOM_BACKLOG: usize = 200;
 
 /// DISCONNECT statuses (the SDK's table).
 const DISCONNECT_OTHER_LOGIN: u8 = 1;
@@ -67,8 +71,8 @@ pub(super) struct Commercial {
     /// Requests under way: the request id the core answers with → how they were asked.
     requests: HashMap<u64, Asked>,
     next_request: u64,
-    /// Each joined room's latest messages, for the SDK's first pull of the room.
-    rooms: HashMap<String, Vec<DownStreamMessage>>,
+    /// Each joined room's messages the SDK has not pulled yet.
+    rooms: HashMap<String, Room>,
     /// Make client ids unique to this session when the SDK gives none.
     nonce: u64,
     sent: u64,
@@ -183,11 +187,11 @@ impl Commercial {
                     },
                 })
             }
-            // A room's messages are pushed live (`s_msg`); its pull gets what the join
-            // brought, once.
+            // A room's live messages are announced (`s_ntf` type 2) and pulled here.
             "chrmPull" => {
                 let asked: body::ChrmPullMsg = body::decode(topic, &request.body)?;
-                let list = self.rooms.remove(&request.target_id).unwrap_or_default();
+                let room = self.rooms.get_mut(&request.target_id);
+                let list = room.map_or_else(Vec::new, |room| room.pull(asked.sync_time));
                 let newest = list.iter().map(|m| m.data_time).max();
                 let pulled = ChrmDownStreamMessages {
                     list: list.iter().map(Message::encode_to_vec).collect(),
@@ -401,8 +405,12 @@ impl Commercial {
                 messages,
             } => {
                 let user_id = self.user_id.as_deref().unwrap_or_default();
-                let latest = messages.iter().map(|m| down_stream(m, user_id)).collect();
-                self.rooms.insert(chatroom_id.clone(), latest);
+                let joined = messages.iter().map(|m| down_stream(m, user_id)).collect();
+                let room = Room {
+                    joined,
+                    live: VecDeque::new(),
+                };
+                self.rooms.insert(chatroom_id.clone(), room);
                 self.answer(*req_id, 0, chrm_output())?
             }
             ServerFrame::Error { code, .. } => match self.user_id {
@@ -461,6 +469,28 @@ impl Commercial {
         self.publish("s_msg", down_stream(message, user_id).encode_to_vec())
     }
 
+    /// A live message of a joined chatroom: kept for the room's next pull, and a notice
+    /// to pull it (`s_ntf` type 2), as the SDKs expect. (Pushed whole, the 2.x SDK would
+    /// take its time for the time of its next `pullMsg`.)
+    pub(super) fn room_message(&mut self, message: &MessageBody) -> Option<Vec<u8>> {
+        let user_id = self.user_id.as_deref().unwrap_or_default();
+        let down = down_stream(message, user_id);
+        let Some(room) = self.rooms.get_mut(&message.target_id) else {
+            return self.message(message);
+        };
+        let time = down.data_time;
+        room.live.push_back(down);
+        if room.live.len() > ROOM_BACKLOG {
+            room.live.pop_front();
+        }
+        let notice = NotifyMsg {
+            r#type: body::NOTIFY_CHATROOM_MESSAGES,
+            time: Some(time),
+            chrm_id: Some(message.target_id.clone()),
+        };
+        self.publish("s_ntf", notice.encode_to_vec())
+    }
+
     fn publish(&self, topic: &str, body: Vec<u8>) -> Option<Vec<u8>> {
         encode(&RmtpOut::Publish {
             flags: Flags::default(),
@@ -470,6 +500,25 @@ impl Commercial {
             message_id: 0,
             body,
         })
+    }
+}
+
+/// A joined chatroom's messages the SDK has not pulled.
+struct Room {
+    /// The latest messages before the join: the SDK may have some of them already (a
+    /// rejoin after a reconnect), so a pull hands out those newer than its sync time.
+    joined: Vec<DownStreamMessage>,
+    /// Live messages since the join or the last pull: all new to the SDK.
+    live: VecDeque<DownStreamMessage>,
+}
+
+impl Room {
+    /// What a pull from `sync_time` gets, oldest first; the room keeps nothing of it.
+    fn pull(&mut self, sync_time: i64) -> Vec<DownStreamMessage> {
+        let mut list: Vec<DownStreamMessage> = std::mem::take(&mut self.joined);
+        list.retain(|m| m.data_time > sync_time);
+        list.extend(self.live.drain(..));
+        list
     }
 }
 

@@ -404,8 +404,32 @@ fn marking_read_by_time_is_a_mark_read_answered_with_a_puback() {
     assert_eq!(u32::from(status), codes::BAD_REQUEST);
 }
 
+/// The core's answer to join `req_id` of "lobby": one message, sent at `sent_time`.
+fn joined_with(req_id: u64, sent_time: u64) -> ServerFrame {
+    ServerFrame::ChatroomJoined {
+        req_id,
+        chatroom_id: "lobby".into(),
+        messages: vec![MessageBody {
+            cursor: 0,
+            msg_uid: "R1".into(),
+            seq: 1,
+            conversation_type: 4,
+            target_id: "lobby".into(),
+            channel_id: String::new(),
+            sender_user_id: "bob".into(),
+            object_name: "RC:TxtMsg".into(),
+            content: "{}".into(),
+            sent_time,
+            push_content: None,
+            push_data: None,
+            recalled: false,
+            modified: false,
+        }],
+    }
+}
+
 #[test]
-fn a_join_answers_the_room_and_its_first_pull_gets_the_latest_messages_once() {
+fn a_join_answers_the_room_and_its_first_pull_gets_what_the_sdk_lacks_once() {
     let mut wire = Commercial::new(ConnAckLayout::Plain);
     connected(&mut wire);
     let join = body::ChrmInput { nothing: 1 }.encode_to_vec();
@@ -417,27 +441,7 @@ fn a_join_answers_the_room_and_its_first_pull_gets_the_latest_messages_once() {
         panic!("not a join");
     };
     assert_eq!(chatroom_id, "lobby");
-    let joined = ServerFrame::ChatroomJoined {
-        req_id,
-        chatroom_id,
-        messages: vec![MessageBody {
-            cursor: 0,
-            msg_uid: "R1".into(),
-            seq: 1,
-            conversation_type: 4,
-            target_id: "lobby".into(),
-            channel_id: String::new(),
-            sender_user_id: "bob".into(),
-            object_name: "RC:TxtMsg".into(),
-            content: "{}".into(),
-            sent_time: 42,
-            push_content: None,
-            push_data: None,
-            recalled: false,
-            modified: false,
-        }],
-    };
-    let (id, status, body) = query_ack(&wire.write(&joined).unwrap());
+    let (id, status, body) = query_ack(&wire.write(&joined_with(req_id, 42)).unwrap());
     assert_eq!(
         (
             id,
@@ -460,6 +464,25 @@ fn a_join_answers_the_room_and_its_first_pull_gets_the_latest_messages_once() {
         let pulled = ChrmDownStreamMessages::decode(query_ack(&answer).2.as_slice()).unwrap();
         assert_eq!(pulled.list.len(), expected);
     }
+    // A rejoin's pull from the newest message the SDK has gets nothing again.
+    let rejoin = body::ChrmInput { nothing: 1 }.encode_to_vec();
+    let Incoming::Frame(ClientFrame::JoinChatroom { req_id, .. }) =
+        query(&mut wire, "joinChrmR", "lobby", 5, rejoin)
+    else {
+        panic!("not a join");
+    };
+    wire.write(&joined_with(req_id, 42));
+    let from_last = body::ChrmPullMsg {
+        sync_time: 42,
+        count: 10,
+    };
+    let Incoming::Answer(answer) =
+        query(&mut wire, "chrmPull", "lobby", 6, from_last.encode_to_vec())
+    else {
+        panic!("not answered");
+    };
+    let pulled = ChrmDownStreamMessages::decode(query_ack(&answer).2.as_slice()).unwrap();
+    assert_eq!((pulled.list.len(), pulled.sync_time), (0, 42));
 }
 
 #[test]
@@ -557,4 +580,72 @@ fn a_destroyed_room_is_an_s_cmd_and_a_kick_says_nothing() {
         (notice.r#type, notice.chrm_id.as_deref()),
         (body::COMMAND_CHATROOM_DESTROYED, Some("lobby"))
     );
+}
+
+#[test]
+fn a_live_room_message_is_announced_and_pulled_once() {
+    let mut wire = Commercial::new(ConnAckLayout::Plain);
+    connected(&mut wire);
+    let join = body::ChrmInput { nothing: 1 }.encode_to_vec();
+    let Incoming::Frame(ClientFrame::JoinChatroom { req_id, .. }) =
+        query(&mut wire, "joinChrm", "lobby", 3, join)
+    else {
+        panic!("not a join");
+    };
+    wire.write(&joined_with(req_id, 42));
+    let ServerFrame::ChatroomJoined { mut messages, .. } = joined_with(0, 50) else {
+        unreachable!()
+    };
+    let live = messages.remove(0);
+    let notice = wire.room_message(&live).unwrap();
+    let Out::Publish { topic, body, .. } = Out::decode(&notice, ConnAckLayout::Plain).unwrap()
+    else {
+        panic!("not a PUBLISH");
+    };
+    let notice = NotifyMsg::decode(body.as_slice()).unwrap();
+    assert_eq!(
+        (
+            topic.as_str(),
+            notice.r#type,
+            notice.time,
+            notice.chrm_id.as_deref()
+        ),
+        (
+            "s_ntf",
+            body::NOTIFY_CHATROOM_MESSAGES,
+            Some(50),
+            Some("lobby")
+        )
+    );
+    // The SDK pulls from its join: the message before the join and the live one, then
+    // nothing more.
+    let times = |wire: &mut Commercial, sync_time| {
+        let pull = body::ChrmPullMsg {
+            sync_time,
+            count: 10,
+        };
+        let Incoming::Answer(answer) = query(wire, "chrmPull", "lobby", 4, pull.encode_to_vec())
+        else {
+            panic!("not answered");
+        };
+        let pulled = ChrmDownStreamMessages::decode(query_ack(&answer).2.as_slice()).unwrap();
+        let times: Vec<i64> = pulled
+            .list
+            .iter()
+            .map(|m| DownStreamMessage::decode(m.as_slice()).unwrap().data_time)
+            .collect();
+        (times, pulled.sync_time)
+    };
+    assert_eq!(times(&mut wire, 0), (vec![42, 50], 50));
+    assert_eq!(times(&mut wire, 50), (vec![], 50));
+    // A room this session is not in: pushed whole.
+    let elsewhere = MessageBody {
+        target_id: "hall".into(),
+        ..live
+    };
+    let pushed = wire.room_message(&elsewhere).unwrap();
+    let Out::Publish { topic, .. } = Out::decode(&pushed, ConnAckLayout::Plain).unwrap() else {
+        panic!("not a PUBLISH");
+    };
+    assert_eq!(topic, "s_msg");
 }
