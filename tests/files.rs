@@ -1,7 +1,7 @@
 //! The file service through a real `meridian dev` (FILE-01..03): a photo uploaded by one
 //! user reaches another as an `RC:ImgMsg` whose link serves the identical bytes, with a
-//! thumbnail and a preview; links are signed and expire; limits and quotas refuse before
-//! anything is stored.
+//! thumbnail and a preview; a video's length, size and first frame are read; links are
+//! signed and expire; limits and quotas refuse before anything is stored.
 
 mod common;
 
@@ -383,4 +383,56 @@ fn base64_decode(text: &str) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD
         .decode(text)
         .expect("base64")
+}
+
+// covers: FILE-03
+#[tokio::test]
+async fn a_video_gets_its_length_size_and_first_frame_and_unreadable_bytes_are_still_stored() {
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let api = Api::new(&dev, "SG", "prod");
+    let edge = files::edge_base(&dev.ws("SG"));
+    let token = api.token("alice").await;
+
+    // Two seconds of ffmpeg's test picture, 320×240.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clip.mp4");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i"])
+        .arg("testsrc=duration=2:size=320x240:rate=25")
+        .args(["-c:v", "mpeg4", "-f", "mp4"])
+        .arg(&path)
+        .status()
+        .expect("ffmpeg (scripts/test installs it)");
+    assert!(made.success());
+    let clip = Bytes::from(std::fs::read(&path).unwrap());
+    let upload = |name: &'static str, bytes: Bytes| {
+        let (edge, token) = (edge.clone(), token.clone());
+        async move {
+            files::upload(&edge, &token, FileKind::Video, name, "video/mp4", bytes)
+                .await
+                .expect("upload")
+        }
+    };
+    let uploaded = upload("clip.mp4", clip.clone()).await;
+    assert_eq!(uploaded.sha256, sha256_hex(&clip));
+    let duration = uploaded.duration_ms.expect("a length");
+    assert!((1900..=2100).contains(&duration), "{duration} ms");
+    assert_eq!((uploaded.width, uploaded.height), (Some(320), Some(240)));
+    let frame = base64_decode(uploaded.thumbnail.as_deref().expect("a first frame"));
+    let frame = image::load_from_memory(&frame).expect("a JPEG first frame");
+    assert_eq!((frame.width(), frame.height()), (240, 180));
+    // The sight message carries them as the commercial SDKs read it.
+    let content = files::message_content(&uploaded);
+    assert_eq!(content["duration"], 2);
+    assert_eq!(content["content"], uploaded.thumbnail.clone().unwrap());
+
+    // Bytes no tool can read are stored all the same, with nothing read from them.
+    let garbage = Bytes::from_static(b"not a video at all");
+    let kept = upload("broken.mp4", garbage.clone()).await;
+    assert_eq!(kept.size, garbage.len() as u64);
+    assert_eq!(
+        (kept.duration_ms, kept.thumbnail, kept.width),
+        (None, None, None)
+    );
+    assert_eq!(files::download(&kept.url).await.expect("download"), garbage);
 }

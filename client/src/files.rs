@@ -93,10 +93,13 @@ pub fn message_content(uploaded: &Uploaded) -> Value {
             "height": uploaded.height.unwrap_or_default(),
         }),
         FileKind::Voice => json!({ "remoteUrl": url, "type": "aac" }),
+        // The service's reading of the video: its first frame and length in seconds.
         FileKind::Video => json!({
             "sightUrl": url,
             "size": uploaded.size,
             "name": uploaded.name,
+            "content": uploaded.thumbnail.clone().unwrap_or_default(),
+            "duration": uploaded.duration_ms.unwrap_or_default().div_ceil(1000),
         }),
         FileKind::File => json!({
             "name": uploaded.name,

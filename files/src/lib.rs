@@ -1,10 +1,11 @@
 //! The file service core of an area (FILE-01..03): where uploaded bytes live (a local
 //! directory for `meridian dev` and single-machine areas, an S3-compatible object store in
-//! the area's region for the others) and what is derived from images. The edge serves
+//! the area's region for the others) and what is derived from images and videos. The edge serves
 //! uploads and downloads over HTTP (`edge/src/files/`); the cluster keeps each file's
 //! record and every app's usage (`cluster/src/state/files.rs`).
 
 pub mod images;
 pub mod store;
+pub mod videos;
 
 pub use store::{ObjectName, Store, StoreConfig, StoreError, Upload};

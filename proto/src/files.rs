@@ -95,7 +95,8 @@ pub struct Uploaded {
     pub name: String,
     /// Signed download link (the message content's `imageUri`/`fileUrl`/`sightUrl`/…).
     pub url: String,
-    /// Images: a small JPEG preview, base64 (the image message's `content`).
+    /// Images, and videos' first frames: a small JPEG preview, base64 (the image or
+    /// sight message's `content`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumbnail: Option<String>,
     /// Images: a signed link to a resized preview (at most 1080 px a side).
@@ -105,4 +106,7 @@ pub struct Uploaded {
     pub width: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<u32>,
+    /// Videos: their length (the sight message's `duration`, in seconds there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
 }

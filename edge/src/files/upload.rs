@@ -10,9 +10,11 @@ use hyper::body::Incoming;
 use meridian_cluster::state::files::{FileAnswer, FileQuestion, FileRecord, RecordFile};
 use meridian_cluster::state::{Command, Envelope};
 use meridian_files::images::{self, Processed};
+use meridian_files::videos::{self, VideoInfo};
 use meridian_files::{ObjectName, Store};
 use meridian_proto::files::{FileKind, Uploaded};
 use meridian_telemetry::StreamBody;
+use tokio::io::AsyncWriteExt;
 
 use super::links::{download_link, GrantClaims, Variant};
 use super::{json_answer, FileError, Files};
@@ -94,11 +96,15 @@ impl Files {
             app_key: &claims.app_key,
             file_id: &claims.file_id,
         };
-        let stored = if claims.kind == FileKind::Image {
-            let bytes = read_whole(request.into_body(), &claims).await?;
-            store_image(&area.store, original, preview, bytes, limits.strip_exif).await?
-        } else {
-            stream_to_store(&area.store, original, request.into_body(), &claims).await?
+        let stored = match claims.kind {
+            FileKind::Image => {
+                let bytes = read_whole(request.into_body(), &claims).await?;
+                store_image(&area.store, original, preview, bytes, limits.strip_exif).await?
+            }
+            FileKind::Video => {
+                store_video(&area.store, original, request.into_body(), &claims).await?
+            }
+            _ => stream_to_store(&area.store, original, request.into_body(), &claims, None).await?,
         };
         let created_ms = now_ms();
         let keep_secs = claims
@@ -156,10 +162,14 @@ impl Files {
             content_type: record.content_type,
             name: record.name,
             url: link(Variant::Original),
-            thumbnail: stored.processed.as_ref().map(|p| p.thumbnail.clone()),
+            thumbnail: (stored.processed.as_ref().map(|p| p.thumbnail.clone()))
+                .or_else(|| stored.video.as_ref().map(|v| v.thumbnail.clone())),
             preview_url: record.has_preview.then(|| link(Variant::Preview)),
-            width: stored.processed.as_ref().map(|p| p.width),
-            height: stored.processed.as_ref().map(|p| p.height),
+            width: (stored.processed.as_ref().map(|p| p.width))
+                .or_else(|| stored.video.as_ref().map(|v| v.width)),
+            height: (stored.processed.as_ref().map(|p| p.height))
+                .or_else(|| stored.video.as_ref().map(|v| v.height)),
+            duration_ms: stored.video.as_ref().map(|v| v.duration_ms),
         })
     }
 }
@@ -170,6 +180,7 @@ struct Stored {
     sha256: String,
     preview_size: u64,
     processed: Option<Processed>,
+    video: Option<VideoInfo>,
 }
 
 fn too_large(claims: &GrantClaims) -> FileError {
@@ -224,17 +235,25 @@ async fn read_whole(mut body: Incoming, claims: &GrantClaims) -> Result<Bytes, F
     Ok(bytes.freeze())
 }
 
+/// Streams the body to the store; with `spool`, also into that file.
 async fn stream_to_store(
     store: &Store,
     name: ObjectName<'_>,
     mut body: Incoming,
     claims: &GrantClaims,
+    mut spool: Option<&mut tokio::fs::File>,
 ) -> Result<Stored, FileError> {
     let mut upload = store.upload(name);
     let mut received = 0;
     loop {
         match next_chunk(&mut body, &mut received, claims).await {
             Ok(Some(chunk)) => {
+                if let Some(file) = spool.as_deref_mut() {
+                    if let Err(e) = file.write_all(&chunk).await {
+                        upload.abort().await;
+                        return Err(FileError::Unavailable(format!("spooling the video: {e}")));
+                    }
+                }
                 if let Err(e) = upload.write(chunk).await {
                     upload.abort().await;
                     return Err(FileError::Unavailable(e.to_string()));
@@ -260,7 +279,28 @@ async fn stream_to_store(
         sha256,
         preview_size: 0,
         processed: None,
+        video: None,
     })
+}
+
+/// Streams a video to the store and, through a spooled copy, reads its length, size
+/// and first frame ([`videos::probe`]; skipped when the tools are missing).
+async fn store_video(
+    store: &Store,
+    name: ObjectName<'_>,
+    body: Incoming,
+    claims: &GrantClaims,
+) -> Result<Stored, FileError> {
+    let spool = tempfile::NamedTempFile::new()
+        .map_err(|e| FileError::Unavailable(format!("spooling the video: {e}")))?;
+    let mut file = tokio::fs::File::create(spool.path())
+        .await
+        .map_err(|e| FileError::Unavailable(format!("spooling the video: {e}")))?;
+    let mut stored = stream_to_store(store, name, body, claims, Some(&mut file)).await?;
+    if file.flush().await.is_ok() {
+        stored.video = videos::probe(spool.path()).await;
+    }
+    Ok(stored)
 }
 
 async fn store_image(
@@ -299,5 +339,6 @@ async fn store_image(
         sha256,
         preview_size,
         processed: Some(processed),
+        video: None,
     })
 }

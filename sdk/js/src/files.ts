@@ -25,12 +25,14 @@ export interface Uploaded {
   name: string;
   /** The signed download link. */
   url: string;
-  /** Images: a small JPEG, base64 (the image message's `content`). */
+  /** Images, and videos' first frames: a small JPEG, base64 (the message's `content`). */
   thumbnail?: string;
   /** Images: a signed link to a preview of at most 1080 px a side. */
   previewUrl?: string;
   width?: number;
   height?: number;
+  /** Videos: their length, when the service could read it. */
+  durationMs?: number;
 }
 
 /** A refusal of the file service: its HTTP status and code (`too_large`, `quota`, `invalid`…). */
@@ -105,7 +107,13 @@ export function mediaMessage(
     case "video":
       return {
         objectName: "RC:SightMsg",
-        content: { sightUrl: url, size: uploaded.size, name: uploaded.name, duration: extra.durationSeconds ?? 0 },
+        content: {
+          sightUrl: url,
+          size: uploaded.size,
+          name: uploaded.name,
+          content: uploaded.thumbnail ?? "",
+          duration: extra.durationSeconds ?? Math.round((uploaded.durationMs ?? 0) / 1000),
+        },
       };
     case "file": {
       const dot = uploaded.name.lastIndexOf(".");

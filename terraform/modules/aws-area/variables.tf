@@ -47,7 +47,7 @@ variable "vpc_cidr" {
 }
 
 variable "ami_id" {
-  description = "Linux AMI (systemd, curl) the instances boot; Meridian is downloaded at boot."
+  description = "Linux AMI (systemd, curl; the GStreamer 1.22 libraries the binary links, and ffmpeg for video uploads' length and first frame) the instances boot; Meridian is downloaded at boot."
   type        = string
 }
 
