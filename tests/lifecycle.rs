@@ -347,6 +347,16 @@ async fn an_export_imported_into_an_empty_app_exports_the_same_again() {
             "/chatroom/entry/set.json",
             "chatroomId=r1&userId=ben&key=seat&value=3&autoDelete=1",
         ),
+        // Its sets: ann gagged for an hour and never dropped, ben speaking while muted.
+        (
+            "/chatroom/user/gag/add.json",
+            "chatroomId=r1&userId=ann&minute=60",
+        ),
+        ("/chatroom/user/whitelist/add.json", "chatroomId=r1&userId=ann"),
+        (
+            "/chatroom/user/ban/whitelist/add.json",
+            "chatroomId=r1&userId=ben",
+        ),
     ] {
         source.ok(path, form).await;
     }
@@ -463,13 +473,29 @@ async fn an_export_imported_into_an_empty_app_exports_the_same_again() {
         exported.contains(r#""userId":"ann","friendId":"ben","remarkName":"Benny""#),
         "{exported}"
     );
-    let lobby: serde_json::Value = serde_json::from_str(
+    let mut lobby: serde_json::Value = serde_json::from_str(
         exported
             .lines()
             .find(|l| l.contains(r#""kind":"chatroom""#))
             .unwrap(),
     )
     .unwrap();
+    let sets = lobby["sets"].take();
+    let gag_ends = sets[0]["untilMs"].as_u64().expect("the gag's end");
+    let in_an_hour = meridian_clock::now_ms() + 3_600_000;
+    assert!(
+        (in_an_hour - 120_000..=in_an_hour).contains(&gag_ends),
+        "{sets}"
+    );
+    assert_eq!(
+        sets,
+        json!([
+            {"set": "gagged", "userId": "ann", "untilMs": gag_ends},
+            {"set": "userWhitelist", "userId": "ann", "untilMs": 0},
+            {"set": "muteWhitelist", "userId": "ben", "untilMs": 0},
+        ])
+    );
+    lobby.as_object_mut().unwrap().remove("sets");
     assert_eq!(
         lobby,
         json!({"kind": "chatroom", "roomId": "r1", "name": "Lobby", "muted": true,

@@ -12,8 +12,8 @@ use super::{error_response, AdminApi, CreateUser};
 use crate::client::ClusterError;
 use crate::hooks::render::target_id;
 use crate::state::chatrooms::{
-    Chatroom, CreateChatrooms, RoomEntry, RoomFlag, SetChatroomFlag, SetChatroomIdleDestroy,
-    SetRoomEntries, IDLE_DESTROY_MS,
+    ChangeRoomSet, Chatroom, CreateChatrooms, RoomEntry, RoomFlag, RoomSet, SetChatroomFlag,
+    SetChatroomIdleDestroy, SetEntry, SetRoomEntries, IDLE_DESTROY_MS,
 };
 use crate::state::friends::{Friend, ImportFriends};
 use crate::state::ultragroups::{rebuild, UltraGroupExport};
@@ -67,6 +67,49 @@ struct ImportChatroom {
     idle_destroy_ms: u64,
     #[serde(default)]
     entries: Vec<ImportEntry>,
+    /// Gagged, blocked and whitelisted members, each until its time (0: no end).
+    #[serde(default)]
+    sets: Vec<ImportSetEntry>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ImportSetEntry {
+    set: ImportSet,
+    user_id: String,
+    #[serde(default)]
+    until_ms: u64,
+}
+
+/// The room sets an export holds, as its lines name them.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum ImportSet {
+    Gagged,
+    Blocked,
+    UserWhitelist,
+    MuteWhitelist,
+}
+
+impl ImportSet {
+    fn of(set: RoomSet) -> Option<Self> {
+        Some(match set {
+            RoomSet::Gagged => ImportSet::Gagged,
+            RoomSet::Blocked => ImportSet::Blocked,
+            RoomSet::UserWhitelist => ImportSet::UserWhitelist,
+            RoomSet::MuteWhitelist => ImportSet::MuteWhitelist,
+            RoomSet::AppMuted | RoomSet::MessageWhitelist | RoomSet::LowPriority => return None,
+        })
+    }
+
+    fn room_set(self) -> RoomSet {
+        match self {
+            ImportSet::Gagged => RoomSet::Gagged,
+            ImportSet::Blocked => RoomSet::Blocked,
+            ImportSet::UserWhitelist => RoomSet::UserWhitelist,
+            ImportSet::MuteWhitelist => RoomSet::MuteWhitelist,
+        }
+    }
 }
 
 fn idle_destroy_ms() -> u64 {
@@ -87,7 +130,7 @@ struct ImportEntry {
 type EntriesByOwner = std::collections::BTreeMap<(String, bool), Vec<(String, String)>>;
 
 impl ImportChatroom {
-    fn of(room: Chatroom, entries: Vec<RoomEntry>) -> Self {
+    fn of(room: Chatroom, entries: Vec<RoomEntry>, sets: Vec<(RoomSet, SetEntry)>) -> Self {
         Self {
             room_id: room.room_id,
             name: room.name,
@@ -104,11 +147,22 @@ impl ImportChatroom {
                     auto_delete: e.auto_delete,
                 })
                 .collect(),
+            sets: sets
+                .into_iter()
+                .filter_map(|(set, entry)| {
+                    Some(ImportSetEntry {
+                        set: ImportSet::of(set)?,
+                        user_id: entry.member,
+                        until_ms: entry.until_ms,
+                    })
+                })
+                .collect(),
         }
     }
 
-    /// What makes the room as exported: created if missing, then its flags, idle time
-    /// and attributes (one write per owner and auto-delete choice).
+    /// What makes the room as exported: created if missing, then its flags, idle time,
+    /// attributes (one write per owner and auto-delete choice) and sets (one write per
+    /// set and end).
     fn commands(self, key: &str) -> Vec<Command> {
         let app_key = key.to_string();
         let flag = |flag, on| {
@@ -148,6 +202,21 @@ impl ImportChatroom {
                 owner,
                 entries,
                 auto_delete,
+            })
+        }));
+        let mut by_set = std::collections::BTreeMap::<(ImportSet, u64), Vec<String>>::new();
+        for entry in self.sets {
+            let members = by_set.entry((entry.set, entry.until_ms)).or_default();
+            members.push(entry.user_id);
+        }
+        commands.extend(by_set.into_iter().map(|((set, until_ms), members)| {
+            Command::ChangeRoomSet(ChangeRoomSet {
+                app_key: app_key.clone(),
+                room_id: Some(self.room_id.clone()),
+                set: set.room_set(),
+                members,
+                until_ms,
+                present: true,
             })
         }));
         commands
@@ -231,7 +300,9 @@ impl Line {
                 ext: friend.ext,
                 since: friend.since_ms,
             }),
-            Exported::Chatroom(room, entries) => Line::Chatroom(ImportChatroom::of(*room, entries)),
+            Exported::Chatroom(room, entries, sets) => {
+                Line::Chatroom(ImportChatroom::of(*room, entries, sets))
+            }
             Exported::Message(message) => Line::Message(ImportMessage {
                 conversation_type: message.conversation.kind.code(),
                 target_id: target_id(&message).to_string(),

@@ -92,6 +92,27 @@ pub(in crate::state) fn set_members(
         .collect())
 }
 
+/// The sets one room keeps, every entry as stored (an ended one stays ended), for the
+/// app's export (LIFE-03).
+pub(in crate::state) fn room_sets(
+    state: &impl StateRead,
+    app_key: &str,
+    room_id: &str,
+) -> Result<Vec<(RoomSet, SetEntry)>, CommandError> {
+    let room_wide = [
+        RoomSet::Gagged,
+        RoomSet::Blocked,
+        RoomSet::UserWhitelist,
+        RoomSet::MuteWhitelist,
+    ];
+    let mut sets = Vec::new();
+    for set in room_wide {
+        let entries: Vec<SetEntry> = state.scan(&keys::set(app_key, room_id, set.tag()))?;
+        sets.extend(entries.into_iter().map(|entry| (set, entry)));
+    }
+    Ok(sets)
+}
+
 /// Adds or removes members of a room's (or the app's) set; `until_ms` 0: no end.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangeRoomSet {

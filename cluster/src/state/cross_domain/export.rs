@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::raft::wire::from_bytes;
 use crate::state::apply::CommandError;
 use crate::state::apps;
-use crate::state::chatrooms::{self, Chatroom, RoomEntry};
+use crate::state::chatrooms::{self, Chatroom, RoomEntry, RoomSet, SetEntry};
 use crate::state::friends::Friend;
 use crate::state::groups::{Group, Member};
 use crate::state::keys::{
@@ -47,7 +47,8 @@ pub enum Exported {
     /// One direction of a friendship: its owner and the friend as the owner keeps it.
     Friend(String, Friend),
     /// A chatroom and its attributes, in key order.
-    Chatroom(Box<Chatroom>, Vec<RoomEntry>),
+    /// A chatroom, its attributes and its sets (gagged, blocked, whitelisted members).
+    Chatroom(Box<Chatroom>, Vec<RoomEntry>, Vec<(RoomSet, SetEntry)>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,7 +108,8 @@ pub fn page(
             ExportPart::Chatrooms => {
                 let room: Chatroom = from_bytes(&value)?;
                 let entries = chatrooms::entries(state, app_key, &room.room_id, &[])?;
-                Exported::Chatroom(Box::new(room), entries)
+                let sets = chatrooms::room_sets(state, app_key, &room.room_id)?;
+                Exported::Chatroom(Box::new(room), entries, sets)
             }
             // `friend/{appKey}/{owner}/{friendId}`: user ids hold no `/`.
             ExportPart::Friends => {
