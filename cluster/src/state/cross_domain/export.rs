@@ -46,8 +46,8 @@ pub enum Exported {
     UltraGroup(Box<UltraGroupExport>),
     /// One direction of a friendship: its owner and the friend as the owner keeps it.
     Friend(String, Friend),
-    /// A chatroom and its attributes, in key order.
-    /// A chatroom, its attributes and its sets (gagged, blocked, whitelisted members).
+    /// A chatroom, its attributes in key order, and its sets (gagged, blocked and
+    /// whitelisted members, each with its end).
     Chatroom(Box<Chatroom>, Vec<RoomEntry>, Vec<(RoomSet, SetEntry)>),
 }
 
