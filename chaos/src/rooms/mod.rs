@@ -368,19 +368,30 @@ async fn act(
     loop {
         let sending = *controls.sending.borrow();
         if !sending {
+            // Ends connected and sure, or out of time: a place left without a session
+            // would time out after the run, under the watchers' reading of the room.
             let until = *settle_until.get_or_insert_with(|| Instant::now() + SETTLE);
-            if !unsure || Instant::now() >= until {
+            if (!unsure && session.is_some()) || Instant::now() >= until {
                 break;
             }
         }
         let Some(current) = session.as_mut() else {
             match Session::connect(&user, &controls.app_key, None).await {
                 // Back on a new connection: bind the membership to it again (once sure
-                // of it: a join after a leave that did happen would join anew).
+                // of it: a join after a leave that did happen would join anew). The
+                // room answers what the place kept: all of it within the reconnect
+                // timeout, nothing after it (RTC-01 drops the absent member).
                 Ok(mut fresh) => {
-                    let rebound = unsure
-                        || !membership.member
-                        || matches!(fresh.join().await, Ok(Answer::Room(_)));
+                    let rebound = match unsure || !membership.member {
+                        true => true,
+                        false => match fresh.join().await {
+                            Ok(Answer::Room(room)) => {
+                                membership = membership_in(&room, &user.user_id);
+                                true
+                            }
+                            _ => false,
+                        },
+                    };
                     match rebound {
                         true => session = Some(fresh),
                         false => tokio::time::sleep(RETRY).await,
