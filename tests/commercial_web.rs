@@ -179,7 +179,6 @@ async fn page_says(page: &mut Page, alice: &mut Connection, said: &str) -> Value
 #[tokio::test]
 async fn the_official_imlib_next_in_chromium_chats_with_a_meridian_client() {
     let (dev, api, mut alice, mut page) = chat("next").await;
-    let ws = dev.ws("SG");
     let hello = page_says(&mut page, &mut alice, "hello from imlib-next").await;
 
     // The Meridian client answers three times; the page receives each once, in order.
@@ -327,21 +326,8 @@ async fn the_official_imlib_next_in_chromium_chats_with_a_meridian_client() {
     let destroyed = page.event("chatroomDestroyed").await;
     assert_eq!(destroyed["chatroomId"], "lobby");
 
-    // The edge (the whole deployment) dies and comes back; the SDK reconnects by itself.
-    // What alice sends meanwhile arrives once, in order, and nothing from before again.
-    let mut dev = dev;
     drop(alice);
-    dev.kill_and_restart().await;
-    let mut alice = common::connect(&ws, &api, "alice", "alice-phone", "iOS", None).await;
-    let mut later = Vec::new();
-    for (i, said) in ["after", "the", "restart"].into_iter().enumerate() {
-        later.push(send(&mut alice, &format!("b{i}"), 1, "bob", said).await.0);
-    }
-    for uid in &later {
-        let received = page.event("received").await;
-        assert_eq!(received["messageUId"], uid.as_str(), "{received}");
-    }
-    page.quit().await;
+    misses_nothing_across_a_restart(dev, &api, page).await;
 }
 
 /// Switches the app's real-time conversations on (nav then says `sessionMode` 1), and has
@@ -409,7 +395,7 @@ async fn realtime_conversations(dev: &DevDeployment, api: &Api, alice: &mut Conn
 
 #[tokio::test]
 async fn the_official_imlib_v2_in_chromium_chats_with_a_meridian_client() {
-    let (mut dev, api, mut alice, mut page) = chat("v2").await;
+    let (dev, api, mut alice, mut page) = chat("v2").await;
     let hello = page_says(&mut page, &mut alice, "hello from imlib-v2").await;
     let mut replies = Vec::new();
     for (i, said) in ["hi v2", "still there?"].into_iter().enumerate() {
@@ -461,11 +447,17 @@ async fn the_official_imlib_v2_in_chromium_chats_with_a_meridian_client() {
     );
     assert_eq!(heard["messageUId"], in_room.as_str());
 
-    // The deployment dies and comes back; the v2 SDK reconnects by itself and gets what
-    // alice sent meanwhile once, in order.
     drop(alice);
+    misses_nothing_across_a_restart(dev, &api, page).await;
+}
+
+/// The whole deployment (the edge too) dies and comes back; the page's SDK reconnects by
+/// itself. What alice sends meanwhile arrives once, in order, and nothing from before
+/// again.
+async fn misses_nothing_across_a_restart(mut dev: DevDeployment, api: &Api, mut page: Page) {
     dev.kill_and_restart().await;
-    let mut alice = common::connect(&dev.ws("SG"), &api, "alice", "alice-phone", "iOS", None).await;
+    let ws = dev.ws("SG");
+    let mut alice = common::connect(&ws, api, "alice", "alice-phone", "iOS", None).await;
     let mut later = Vec::new();
     for (i, said) in ["after", "the", "restart"].into_iter().enumerate() {
         later.push(send(&mut alice, &format!("b{i}"), 1, "bob", said).await.0);

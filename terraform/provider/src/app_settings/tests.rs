@@ -1,0 +1,245 @@
+//! Plans, reads and the API bodies of `meridian_app_settings`, without a server.
+
+use super::*;
+use push::REDACTED_KEY;
+
+const APP_KEY: &str = "abcdefgh123456";
+const PEM: &str = "-----BEGIN PRIVATE KEY-----\nTEST\n-----END PRIVATE KEY-----\n";
+
+/// A configuration as Terraform would send it, from its attributes in JSON.
+fn config(attributes: serde_json::Value) -> AppSettingsState {
+    serde_json::from_value(attributes).expect("a configuration")
+}
+
+fn with_rules_and_push() -> AppSettingsState {
+    config(json!({
+        "app_key": APP_KEY,
+        "moderation_rule": [{
+            "url": "https://app.example.com/moderate",
+            "senders": ["u1"],
+            "conversation_types": [1, 3],
+        }],
+        "push_webhook_url": "https://app.example.com/push",
+        "push_app": [
+            {
+                "app_id": "com.example.chat",
+                "apns": [{"team_id": "TEAM012345", "key_id": "KEY0123456", "private_key_pem": PEM}],
+            },
+            {
+                "app_id": "com.example.chat.android",
+                "fcm": [{
+                    "project_id": "example-chat",
+                    "client_email": "push@example-chat.iam.gserviceaccount.com",
+                    "private_key_pem": PEM,
+                }],
+            },
+        ],
+    }))
+}
+
+/// The settings object a write sends, starting from the API's answer `current`.
+fn written(state: &AppSettingsState, mut current: serde_json::Value) -> serde_json::Value {
+    state.write_into(&mut current);
+    current
+}
+
+#[test]
+fn rules_and_push_apps_are_written_as_the_admin_api_has_them_with_its_defaults() {
+    let settings = written(&AppSettingsState::planned(with_rules_and_push()), json!({}));
+    assert_eq!(
+        settings["callbacks"]["moderation"],
+        json!([{
+            "url": "https://app.example.com/moderate",
+            "senders": ["u1"],
+            "receivers": [],
+            "conversationTypes": [1, 3],
+            "objectNames": [],
+            "timeoutMs": 3000,
+            "defaultAction": "pass",
+        }])
+    );
+    assert_eq!(
+        settings["push"],
+        json!({
+            "apps": [
+                {
+                    "appId": "com.example.chat",
+                    "apns": {
+                        "teamId": "TEAM012345",
+                        "keyId": "KEY0123456",
+                        "privateKeyPem": PEM,
+                        "bundleId": "com.example.chat",
+                        "endpoint": "https://api.push.apple.com",
+                    },
+                    "fcm": null,
+                },
+                {
+                    "appId": "com.example.chat.android",
+                    "apns": null,
+                    "fcm": {
+                        "projectId": "example-chat",
+                        "clientEmail": "push@example-chat.iam.gserviceaccount.com",
+                        "privateKeyPem": PEM,
+                        "tokenUri": "https://oauth2.googleapis.com/token",
+                        "endpoint": "https://fcm.googleapis.com",
+                    },
+                },
+            ],
+            "webhookUrl": "https://app.example.com/push",
+        })
+    );
+}
+
+/// The state a read makes of `settings`, with no vendor channels, no push style and
+/// the SDK switches off.
+fn read_back(settings: &serde_json::Value) -> AppSettingsState {
+    let mut read = AppSettingsState::from_api(APP_KEY, settings).unwrap();
+    let extras = Extras {
+        vendors: json!({"pushVendors": {"apps": []}}),
+        style: json!({"pushStyle": {}}),
+        features: json!({"sdkFeatures": {"realtimeConversations": false}}),
+    };
+    read_extras(&mut read, &extras).unwrap();
+    read
+}
+
+#[test]
+fn settings_read_back_with_redacted_keys_equal_the_plan() {
+    let planned = AppSettingsState::planned(with_rules_and_push());
+    // The admin API answers what was written, private keys redacted.
+    let mut answer = written(&planned, json!({}));
+    answer["push"]["apps"][0]["apns"]["privateKeyPem"] = json!(REDACTED_KEY);
+    answer["push"]["apps"][1]["fcm"]["privateKeyPem"] = json!(REDACTED_KEY);
+    let read = read_back(&answer);
+    assert_ne!(read, planned, "the answer has no keys");
+    assert_eq!(read.with_keys_of(&planned), planned, "no diff after a read");
+
+    // Without a known key (an import) the placeholder stays, so the plan writes the
+    // configured key; a key is only taken for the same app identifier.
+    let read = read_back(&answer);
+    let shown = |state: AppSettingsState| serde_json::to_value(state).unwrap();
+    let imported = shown(read.clone().with_keys_of(&AppSettingsState::default()));
+    assert_eq!(
+        imported["push_app"][0]["apns"][0]["private_key_pem"],
+        REDACTED_KEY
+    );
+    let mut other_app = planned.clone();
+    other_app.push_app = config(json!({"push_app": [{
+        "app_id": "com.example.other",
+        "apns": [{"team_id": "TEAM012345", "key_id": "KEY0123456", "private_key_pem": PEM}],
+    }]}))
+    .push_app;
+    let kept = shown(read.with_keys_of(&other_app));
+    assert_eq!(
+        kept["push_app"][0]["apns"][0]["private_key_pem"],
+        REDACTED_KEY
+    );
+}
+
+#[test]
+fn a_write_keeps_what_the_resource_does_not_know() {
+    let settings = written(
+        &AppSettingsState::planned(config(json!({"app_key": APP_KEY}))),
+        json!({"callbacks": {"futureCallback": "kept"}, "futureSetting": 1}),
+    );
+    assert_eq!(settings["futureSetting"], 1);
+    assert_eq!(settings["callbacks"]["futureCallback"], "kept");
+    // Left out of the configuration: no rules and no push credentials.
+    assert_eq!(settings["callbacks"]["moderation"], json!([]));
+    assert_eq!(settings["push"], json!({"apps": [], "webhookUrl": null}));
+}
+
+/// The attribute paths the resource's validation complains about.
+async fn invalid(attributes: serde_json::Value) -> Vec<AttributePath> {
+    let mut diags = Diagnostics::default();
+    AppSettingsResource::new(Connection::default())
+        .validate(&mut diags, config(attributes))
+        .await;
+    diags.errors.into_iter().map(|e| e.attribute).collect()
+}
+
+fn rule(i: i64, attribute: &'static str) -> AttributePath {
+    AttributePath::new("moderation_rule")
+        .index(i)
+        .attribute(attribute)
+}
+
+#[tokio::test]
+async fn moderation_rules_are_checked_at_the_admin_api_limits() {
+    assert_eq!(
+        invalid(json!({"moderation_rule": [
+            {"url": "https://a.example.com", "timeout_ms": 100, "default_action": "block",
+             "senders": vec!["u"; 100], "conversation_types": [1, 3, 4, 6, 10]},
+            {"url": "http://b.example.com", "timeout_ms": 10000},
+        ]}))
+        .await,
+        []
+    );
+    let twenty_one = vec![json!({"url": "https://a.example.com"}); 21];
+    assert_eq!(
+        invalid(json!({ "moderation_rule": twenty_one })).await,
+        [AttributePath::new("moderation_rule")]
+    );
+    assert_eq!(
+        invalid(json!({"moderation_rule": [
+            {"url": "https://a.example.com", "timeout_ms": 99},
+            {"url": "ftp://b.example.com", "timeout_ms": 10001, "default_action": "drop",
+             "receivers": vec!["g"; 101], "conversation_types": [2]},
+        ]}))
+        .await,
+        [
+            rule(0, "timeout_ms"),
+            rule(1, "url"),
+            rule(1, "receivers"),
+            rule(1, "conversation_types"),
+            rule(1, "timeout_ms"),
+            rule(1, "default_action"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn push_apps_are_checked_at_the_admin_api_limits() {
+    let app = |id: &str| json!({"app_id": id});
+    let twenty: Vec<_> = (0..20).map(|i| app(&format!("com.example.{i}"))).collect();
+    assert_eq!(invalid(json!({ "push_app": twenty })).await, []);
+    let twenty_one: Vec<_> = (0..21).map(|i| app(&format!("com.example.{i}"))).collect();
+    assert_eq!(
+        invalid(json!({ "push_app": twenty_one })).await,
+        [AttributePath::new("push_app")]
+    );
+
+    let at = |i: i64, block: &'static str, attribute: &'static str| {
+        AttributePath::new("push_app")
+            .index(i)
+            .attribute(block)
+            .index(0)
+            .attribute(attribute)
+    };
+    assert_eq!(
+        invalid(json!({
+            "push_webhook_url": "hooks.example.com",
+            "push_app": [
+                {"app_id": "com.example.chat", "apns": [{
+                    "team_id": "TEAM", "key_id": "KEY0123456", "private_key_pem": REDACTED_KEY,
+                }]},
+                {"app_id": "com.example.chat", "fcm": [{
+                    "project_id": "Example", "client_email": "push", "private_key_pem": PEM,
+                    "endpoint": "fcm.googleapis.com",
+                }]},
+                {"app_id": ""},
+            ],
+        }))
+        .await,
+        [
+            AttributePath::new("push_webhook_url"),
+            at(0, "apns", "team_id"),
+            at(0, "apns", "private_key_pem"),
+            at(1, "fcm", "project_id"),
+            at(1, "fcm", "client_email"),
+            at(1, "fcm", "endpoint"),
+            AttributePath::new("push_app").index(1).attribute("app_id"),
+            AttributePath::new("push_app").index(2).attribute("app_id"),
+        ]
+    );
+}
