@@ -41,6 +41,33 @@ impl Area {
         (area, webhook)
     }
 
+    /// A one-node SG deployment whose prod app pushes to iOS devices (`IOS`) through
+    /// `apns`, to Android ones (`ANDROID`) through `fcm`, and to a webhook if given.
+    async fn pushing_through_apns_and_fcm(
+        apns: &FakeApns,
+        fcm: &FakeFcm,
+        webhook_url: Option<String>,
+    ) -> Area {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("fakes-ca.pem");
+        std::fs::write(&ca, pem(&apns.ca_cert()) + &pem(&fcm.ca_cert())).unwrap();
+        let args = ["--outbound-ca", ca.to_str().unwrap()];
+        let dev = DevDeployment::start_with(binary(), "SG", 1, &args).await;
+        let area = Area {
+            api: Api::new(&dev, "SG", "prod"),
+            dev,
+        };
+        let settings = json!({"push": {
+            "apps": [
+                {"appId": IOS, "apns": apns.credentials(IOS)},
+                {"appId": ANDROID, "fcm": fcm.credentials("chat-project")},
+            ],
+            "webhookUrl": webhook_url,
+        }});
+        assert_eq!(put_settings(&area.dev, &area.api.key, settings).await, 200);
+        area
+    }
+
     /// `user`'s phone, synced.
     async fn connect(&self, user: &str) -> Connection {
         let (ws, device) = (self.dev.ws("SG"), format!("{user}-phone"));
@@ -97,27 +124,10 @@ impl Area {
 // covers: PUSH-01, PUSH-02, PUSH-03, PUSH-04, PUSH-07, PRV-03, GRP-09
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_devices_get_pushes_through_apns_fcm_and_a_webhook_as_their_settings_allow() {
-    let apns = FakeApns::start().await;
-    let fcm = FakeFcm::start().await;
+    let (apns, fcm) = (FakeApns::start().await, FakeFcm::start().await);
     let webhook = FakeWebhook::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("fakes-ca.pem");
-    std::fs::write(&ca, pem(&apns.ca_cert()) + &pem(&fcm.ca_cert())).unwrap();
-    let dev =
-        DevDeployment::start_with(binary(), "SG", 1, &["--outbound-ca", ca.to_str().unwrap()])
-            .await;
-    let area = Area {
-        api: Api::new(&dev, "SG", "prod"),
-        dev,
-    };
-    let settings = json!({"push": {
-        "apps": [
-            {"appId": IOS, "apns": apns.credentials(IOS)},
-            {"appId": ANDROID, "fcm": fcm.credentials("chat-project")},
-        ],
-        "webhookUrl": format!("{}/push", webhook.endpoint()),
-    }});
-    assert_eq!(put_settings(&area.dev, &area.api.key, settings).await, 200);
+    let webhook_url = format!("{}/push", webhook.endpoint());
+    let area = Area::pushing_through_apns_and_fcm(&apns, &fcm, Some(webhook_url)).await;
     // Private keys never come back; sending the placeholder back keeps them.
     let path = format!("/admin/v1/apps/{}/settings", area.api.key);
     let (status, shown) = admin_json(&area.dev, "GET", &path, json!({})).await;
@@ -448,6 +458,111 @@ async fn publish_options_title_and_withhold_pushes() {
         2,
         "the disabled push never went out"
     );
+    area.dev.stop();
+}
+
+// covers: API-07, PUSH-05, SYS-03
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_app_server_asks_of_a_notification_reaches_apns_and_fcm() {
+    let (apns, fcm) = (FakeApns::start().await, FakeFcm::start().await);
+    let area = Area::pushing_through_apns_and_fcm(&apns, &fcm, None).await;
+    let (ivy_token, jan_token) = ("a1".repeat(32), "b2".repeat(32));
+    area.register("ivy", "apns", &ivy_token, IOS).await;
+    area.register("jan", "apns", &jan_token, IOS).await;
+    area.register("andy", "fcm", "fcm-token-andy", ANDROID)
+        .await;
+    for user in ["ivy", "jan", "andy"] {
+        area.wait_offline(user).await;
+    }
+    let publish = |to: &str, extra: &str| {
+        format!(
+            r#"fromUserId=alice&toUserId={to}&objectName=RC:TxtMsg&content={{"content":"hi {to}"}}{extra}"#
+        )
+    };
+    // The shape the published server SDKs send: `count`, `contentAvailable`, and the
+    // vendor options in `pushExt.pushConfigs`.
+    let push_ext = r#"{"title":"T","pushConfigs":[{"APNs":{"thread-id":"th-1","apns-collapse-id":"c-1"}},{"FCM":{"channelId":"chat","collapse_key":"k"}},{"HW":{"channelId":"hw-1"}}]}"#;
+    let extra = format!(
+        "&count=7&contentAvailable=1&pushExt={}",
+        meridian_client::url_encode(push_ext)
+    );
+    area.api
+        .ok("/message/private/publish.json", &publish("ivy", &extra))
+        .await;
+    let ivy = &apns.wait_for(1, WAIT).await.expect("ivy's push")[0];
+    assert_eq!(ivy.title, "T");
+    let aps = &ivy.json["aps"];
+    assert_eq!(aps["badge"], 7, "the call's count, not the unread total");
+    assert_eq!(aps["content-available"], 1);
+    assert_eq!(aps["thread-id"], "th-1");
+    assert_eq!(ivy.headers["apns-collapse-id"], "c-1");
+    area.api
+        .ok("/message/private/publish.json", &publish("andy", &extra))
+        .await;
+    let andy = &fcm.wait_for(1, WAIT).await.expect("andy's push")[0];
+    let android = &andy.json["message"]["android"];
+    assert_eq!(android["notification"]["channel_id"], "chat");
+    assert_eq!(android["collapse_key"], "k");
+    assert_eq!(android["notification"]["notification_count"], 7);
+    // Without them, the badge is the unread total (ivy now has two).
+    area.api
+        .ok("/message/private/publish.json", &publish("ivy", ""))
+        .await;
+    let ivy = &apns.wait_for(2, WAIT).await.expect("ivy's second push")[1];
+    assert_eq!(ivy.json["aps"]["badge"], 2);
+    assert!(ivy.json["aps"].get("thread-id").is_none());
+
+    // Push Plus: a tag expression (vip and not muted) and iOS options.
+    for (user, tags) in [("ivy", json!(["vip"])), ("jan", json!(["vip", "muted"]))] {
+        let (answer, value) = area
+            .api
+            .json("/user/tag/set.json", &json!({"userId": user, "tags": tags}))
+            .await;
+        assert_eq!(answer.status, 200, "{value}");
+    }
+    let custom = json!({
+        "platform": ["ios", "android"],
+        "audience": {"is_to_all": false, "packageName": IOS, "tagItems": [
+            {"tags": ["vip"], "isNot": false, "tagsOperator": "OR", "itemsOperator": "OR"},
+            {"tags": ["muted"], "isNot": true, "tagsOperator": "OR", "itemsOperator": "AND"},
+        ]},
+        "notification": {"title": "Sale", "alert": "Half price today",
+                          "ios": {"badge": 1, "thread-id": "sale", "interruption-level": "passive"}},
+    });
+    let (answer, value) = area.api.json("/push/custom.json", &custom).await;
+    assert_eq!(answer.status, 200, "{value}");
+    assert!(
+        value["id"].as_str().is_some_and(|id| !id.is_empty()),
+        "{value}"
+    );
+    let sale = &apns.wait_for(3, WAIT).await.expect("the sale push")[2];
+    assert_eq!(
+        (sale.title.as_str(), sale.body.as_str()),
+        ("Sale", "Half price today")
+    );
+    assert_eq!(sale.device_token, ivy_token, "jan is muted");
+    assert_eq!(sale.json["aps"]["badge"], 1);
+    assert_eq!(sale.json["aps"]["thread-id"], "sale");
+    assert_eq!(sale.json["aps"]["interruption-level"], "passive");
+
+    // Bad options are refused with 1002 and push nothing.
+    let bad_configs = format!(
+        "&pushExt={}",
+        meridian_client::url_encode(r#"{"pushConfigs":[{"VIVO":{"classification":"5"}}]}"#)
+    );
+    for extra in [bad_configs.as_str(), "&count=-1", "&contentAvailable=maybe"] {
+        let (answer, value) = area
+            .api
+            .form("/message/private/publish.json", &publish("ivy", extra))
+            .await;
+        common::assert_error(&answer, &value, 400, 1002);
+    }
+    let mut bad_custom = custom.clone();
+    bad_custom["audience"]["tagItems"][0]["tagsOperator"] = json!("XOR");
+    let (answer, value) = area.api.json("/push/custom.json", &bad_custom).await;
+    common::assert_error(&answer, &value, 400, 1002);
+    area.pushes_settled("delivered", 4.0).await;
+    assert_eq!(apns.received().len(), 3, "nothing refused went out");
     area.dev.stop();
 }
 

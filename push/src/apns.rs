@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::http::{exchange, Answer, AnswerExt, USER_AGENT};
 use crate::jwt::sign_es256;
+use crate::options::put;
 use crate::{ApnsCredentials, Notification, Outcome, PushClient, APNS_MAX_PAYLOAD_BYTES};
 use meridian_clock::now_secs;
 
@@ -143,6 +144,19 @@ fn payload(n: &Notification) -> Bytes {
     if let Some(badge) = n.badge {
         payload["aps"]["badge"] = json!(badge);
     }
+    let apns = &n.options.apns;
+    let aps = &mut payload["aps"];
+    if n.options.content_available {
+        aps["content-available"] = json!(1);
+    }
+    put(aps, "thread-id", &apns.thread_id);
+    put(aps, "category", &apns.category);
+    put(aps, "interruption-level", &apns.interruption_level);
+    if let Some(uri) = &apns.rich_media_uri {
+        // The app's notification service extension fetches it before showing.
+        aps["mutable-content"] = json!(1);
+        payload["richMediaUri"] = json!(uri);
+    }
     Bytes::from(payload.to_string())
 }
 
@@ -176,9 +190,15 @@ fn request(
         .header("content-type", "application/json")
         .header("user-agent", USER_AGENT);
     if !n.id.is_empty() {
-        builder = builder
-            .header("apns-id", apns_id(&n.id))
-            .header("apns-collapse-id", collapse_id(&n.id));
+        builder = builder.header("apns-id", apns_id(&n.id));
+    }
+    // The app server's collapse id groups its notifications; else each is its own.
+    match &n.options.apns.collapse_id {
+        Some(asked) => builder = builder.header("apns-collapse-id", asked),
+        None if !n.id.is_empty() => {
+            builder = builder.header("apns-collapse-id", collapse_id(&n.id))
+        }
+        None => {}
     }
     builder.body(payload)
 }

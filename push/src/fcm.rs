@@ -73,14 +73,22 @@ fn message(n: &Notification) -> Value {
     if let Some(push_data) = &n.data {
         data["pushData"] = json!(push_data);
     }
+    let fcm = &n.options.fcm;
+    let mut notification = json!({"title": n.title, "body": n.body});
+    if let Some(image) = &fcm.image_url {
+        notification["image"] = json!(image);
+    }
     let mut message = json!({
         "message": {
             "token": n.device_token,
-            "notification": {"title": n.title, "body": n.body},
+            "notification": notification,
             "data": data,
             "android": {"priority": "high"},
         }
     });
+    if let Some(key) = &fcm.collapse_key {
+        message["message"]["android"]["collapse_key"] = json!(key);
+    }
     // Android launchers that show counts read notification_count; iOS devices behind
     // FCM read the APNs override.
     let mut android = serde_json::Map::new();
@@ -93,8 +101,16 @@ fn message(n: &Notification) -> Value {
         android.insert("sound".into(), json!(sound));
         aps.insert("sound".into(), json!(sound));
     }
+    if let Some(channel) = &fcm.channel_id {
+        android.insert("channel_id".into(), json!(channel));
+    }
+    if n.options.content_available {
+        aps.insert("content-available".into(), json!(1));
+    }
     if !android.is_empty() {
         message["message"]["android"]["notification"] = Value::Object(android);
+    }
+    if !aps.is_empty() {
         message["message"]["apns"] = json!({"payload": {"aps": aps}});
     }
     message

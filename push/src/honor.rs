@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use crate::access_token::{Account, Sent};
 use crate::http::{Answer, AnswerExt};
+use crate::options::put;
 use crate::{HonorCredentials, Notification, Outcome, PushClient};
 use meridian_clock::now_ms;
 
@@ -40,6 +41,9 @@ impl PushClient {
                 },
             },
         });
+        let notification = &mut message["android"]["notification"];
+        put(notification, "importance", &n.options.honor.importance);
+        put(notification, "image", &n.options.honor.image);
         let size = message.to_string().len();
         if size > HONOR_MAX_MESSAGE_BYTES {
             return Outcome::rejected(format!(

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use crate::access_token::{Account, Sent};
 use crate::http::{Answer, AnswerExt};
+use crate::options::put;
 use crate::{HuaweiCredentials, Notification, Outcome, PushClient};
 
 /// Push Kit's limit on a message, not counting its tokens (answer code 80300008).
@@ -69,7 +70,7 @@ fn message(n: &Notification) -> Value {
     if let Some(push_data) = &n.data {
         data["pushData"] = json!(push_data);
     }
-    json!({
+    let mut message = json!({
         "data": data.to_string(),
         "android": {
             "urgency": "HIGH",
@@ -80,7 +81,15 @@ fn message(n: &Notification) -> Value {
                 "click_action": {"type": 3},
             },
         },
-    })
+    });
+    let huawei = &n.options.huawei;
+    let android = &mut message["android"];
+    put(android, "category", &huawei.category);
+    let notification = &mut android["notification"];
+    put(notification, "channel_id", &huawei.channel_id);
+    put(notification, "importance", &huawei.importance);
+    put(notification, "image", &huawei.image);
+    message
 }
 
 /// Maps an answer: the result is the body's `code` (a string), whatever the status.

@@ -15,6 +15,7 @@ mod huawei;
 mod jwt;
 mod meizu;
 mod oppo;
+mod options;
 mod sign;
 mod vivo;
 mod webhook;
@@ -42,6 +43,10 @@ pub use honor::HONOR_MAX_MESSAGE_BYTES;
 pub use huawei::HUAWEI_MAX_MESSAGE_BYTES;
 pub use meizu::MEIZU_MAX_PARAMETERS_BYTES;
 pub use oppo::OPPO_MAX_PARAMETERS_CHARS;
+pub use options::{
+    parse_badge, ApnsOptions, FcmOptions, HonorOptions, HuaweiOptions, OppoOptions, PushOptions,
+    VivoOptions, XiaomiOptions, MAX_APNS_COLLAPSE_ID_BYTES, MAX_OPTION_CHARS,
+};
 pub use vivo::VIVO_MAX_CUSTOM_CHARS;
 pub use xiaomi::XIAOMI_MAX_PAYLOAD_BYTES;
 
@@ -66,6 +71,8 @@ pub struct Notification {
     pub badge: Option<u32>,
     /// The app's notification sound; `None` plays the platform's default.
     pub sound: Option<String>,
+    /// What the app server asked of this notification on each channel.
+    pub options: PushOptions,
 }
 
 /// What became of one send.

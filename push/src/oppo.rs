@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use crate::access_token::{Account, Issued, Sent};
 use crate::http::{exchange, Answer, AnswerExt, USER_AGENT};
+use crate::options::put;
 use crate::sign::sha256_hex;
 use crate::{shorten, Notification, OppoCredentials, Outcome, PushClient};
 use meridian_clock::now_ms;
@@ -46,7 +47,7 @@ impl PushClient {
                 "action_parameters is {chars} characters, OPPO accepts at most {OPPO_MAX_PARAMETERS_CHARS}"
             ));
         }
-        let message = json!({
+        let mut message = json!({
             // 2: a registration id.
             "target_type": 2,
             "target_value": n.device_token,
@@ -57,8 +58,13 @@ impl PushClient {
                 "click_action_type": 0,
                 "action_parameters": parameters,
             },
-        })
-        .to_string();
+        });
+        put(
+            &mut message["notification"],
+            "channel_id",
+            &n.options.oppo.channel_id,
+        );
+        let message = message.to_string();
         let endpoint = creds.endpoint.trim_end_matches('/');
         let (auth_url, send_url) = (
             format!("{endpoint}/server/v1/auth"),

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use crate::access_token::{Account, Issued, Sent};
 use crate::http::{exchange, Answer, AnswerExt, USER_AGENT};
+use crate::options::put;
 use crate::sign::{md5_hex, sha256_hex};
 use crate::{shorten_weighted, Notification, Outcome, PushClient, VivoCredentials};
 use meridian_clock::now_ms;
@@ -58,7 +59,7 @@ impl PushClient {
                 "clientCustomMap is {custom_chars} characters, this vivo sender passes at most {VIVO_MAX_CUSTOM_CHARS}"
             ));
         }
-        let body = json!({
+        let mut body = json!({
             "appId": creds.app_id,
             "regId": n.device_token,
             // Sound and vibration.
@@ -67,13 +68,15 @@ impl PushClient {
             "content": shorten_weighted(&n.body, MAX_CONTENT_UNITS, units),
             // Open the app.
             "skipType": 1,
-            // A system message (instant messaging), not an operational one.
-            "classification": 1,
+            // A system message (instant messaging) unless the app server says it is an
+            // operational one.
+            "classification": n.options.vivo.classification.unwrap_or(1),
             // vivo drops a repeated requestId: the same notification to the same device
             // keeps its id, so a retried send is not shown twice.
             "requestId": &sha256_hex(&format!("{}/{}", n.id, n.device_token))[..32],
             "clientCustomMap": custom,
         });
+        put(&mut body, "category", &n.options.vivo.category);
         let body = Bytes::from(body.to_string());
         let endpoint = creds.endpoint.trim_end_matches('/');
         let (auth_url, send_url) = (

@@ -34,16 +34,26 @@ impl PushClient {
                 payload.len()
             ));
         }
-        let form = form_urlencoded::Serializer::new(String::new())
-            .append_pair("registration_id", &n.device_token)
-            .append_pair("restricted_package_name", &creds.package_name)
-            .append_pair("title", &shorten(&n.title, MAX_TITLE_CHARS))
-            .append_pair("description", &shorten(&n.body, MAX_DESCRIPTION_CHARS))
-            .append_pair("payload", &payload)
-            .append_pair("pass_through", "0")
-            // Sound, vibration and light as the phone is set.
-            .append_pair("notify_type", "-1")
-            .finish();
+        // Built in a block: the serializer is not Send, and the future must be.
+        let form = {
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            form.append_pair("registration_id", &n.device_token)
+                .append_pair("restricted_package_name", &creds.package_name)
+                .append_pair("title", &shorten(&n.title, MAX_TITLE_CHARS))
+                .append_pair("description", &shorten(&n.body, MAX_DESCRIPTION_CHARS))
+                .append_pair("payload", &payload)
+                .append_pair("pass_through", "0")
+                // Sound, vibration and light as the phone is set.
+                .append_pair("notify_type", "-1");
+            let xiaomi = &n.options.xiaomi;
+            if let Some(channel) = &xiaomi.channel_id {
+                form.append_pair("extra.channel_id", channel);
+            }
+            if let Some(icon) = &xiaomi.large_icon_uri {
+                form.append_pair("extra.notification_large_icon_uri", icon);
+            }
+            form.finish()
+        };
         let url = format!("{}/v3/message/regid", creds.endpoint.trim_end_matches('/'));
         let request = Request::post(url)
             .header("authorization", format!("key={}", creds.app_secret))

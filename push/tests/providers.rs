@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use http::Version;
 use meridian_push::fake::{FakeApns, FakeFcm, FakeWebhook};
-use meridian_push::{Notification, Outcome, PushClient};
+use meridian_push::{Notification, Outcome, PushClient, PushOptions};
 
 const WAIT: Duration = Duration::from_secs(10);
 const BUNDLE: &str = "com.example.chat";
@@ -20,6 +20,7 @@ fn notification(token: &str, id: &str) -> Notification {
         user_id: "bob".to_string(),
         badge: None,
         sound: None,
+        options: PushOptions::default(),
     }
 }
 
@@ -222,6 +223,67 @@ async fn apns_is_never_sent_over_http1() {
 
     assert!(matches!(outcome, Outcome::Retry { .. }), "{outcome:?}");
     assert_eq!(hook.requests(), 0, "nothing reached the HTTP/1.1 server");
+}
+
+/// A notification as an app server's call shapes it: `count`, `contentAvailable` and its
+/// `pushConfigs`.
+fn shaped(token: &str) -> Notification {
+    let mut options = PushOptions::default();
+    options
+        .read_push_configs(&serde_json::json!([
+            {"APNs": {"thread-id": "team-7", "apns-collapse-id": "score",
+                      "interruption-level": "time-sensitive", "richMediaUri": "https://cdn/p.jpg"}},
+            {"FCM": {"channelId": "chat", "collapse_key": "score", "imageUrl": "https://cdn/p.jpg"}},
+        ]))
+        .unwrap();
+    options.badge = Some(42);
+    options.content_available = true;
+    Notification {
+        badge: options.badge,
+        options,
+        ..notification(token, "msg-9")
+    }
+}
+
+// covers: API-07, PUSH-05
+#[tokio::test]
+async fn apns_and_fcm_carry_what_the_app_server_asked() {
+    let apns = FakeApns::start().await;
+    let fcm = FakeFcm::start().await;
+    let client = PushClient::new(vec![apns.ca_cert(), fcm.ca_cert()]);
+
+    let outcome = client
+        .send_apns(&apns.credentials(BUNDLE), &shaped(APNS_TOKEN))
+        .await;
+    assert_eq!(outcome, Outcome::Delivered);
+    let push = &apns.wait_for(1, WAIT).await.unwrap()[0];
+    let aps = &push.json["aps"];
+    assert_eq!(aps["badge"], 42);
+    assert_eq!(aps["content-available"], 1);
+    assert_eq!(aps["thread-id"], "team-7");
+    assert_eq!(aps["interruption-level"], "time-sensitive");
+    assert_eq!(aps["mutable-content"], 1);
+    assert_eq!(push.json["richMediaUri"], "https://cdn/p.jpg");
+    assert_eq!(push.headers["apns-collapse-id"], "score");
+
+    let outcome = client
+        .send_fcm(&fcm.credentials("chat-app"), &shaped("fcm-token"))
+        .await;
+    assert_eq!(outcome, Outcome::Delivered);
+    let push = &fcm.wait_for(1, WAIT).await.unwrap()[0];
+    let message = &push.json["message"];
+    assert_eq!(message["android"]["collapse_key"], "score");
+    assert_eq!(message["android"]["notification"]["channel_id"], "chat");
+    assert_eq!(message["android"]["notification"]["notification_count"], 42);
+    assert_eq!(message["notification"]["image"], "https://cdn/p.jpg");
+    assert_eq!(message["apns"]["payload"]["aps"]["content-available"], 1);
+
+    // Without options, a notification collapses only with its own retries.
+    let plain = notification(APNS_TOKEN, "msg-10");
+    client.send_apns(&apns.credentials(BUNDLE), &plain).await;
+    let pushes = apns.wait_for(2, WAIT).await.unwrap();
+    assert_eq!(pushes[1].headers["apns-collapse-id"], "msg-10");
+    assert!(pushes[1].json["aps"].get("content-available").is_none());
 }
 
 // ---------------------------------------------------------------------------- FCM

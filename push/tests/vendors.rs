@@ -6,7 +6,7 @@ use std::time::Duration;
 use meridian_push::fake::{FakeHonor, FakeHuawei, FakeMeizu, FakeOppo, FakeVivo, FakeXiaomi};
 use meridian_push::{
     HonorCredentials, HuaweiCredentials, MeizuCredentials, Notification, OppoCredentials, Outcome,
-    PushClient, VivoCredentials, XiaomiCredentials,
+    PushClient, PushOptions, VivoCredentials, XiaomiCredentials,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -22,6 +22,7 @@ fn notification(token: &str, id: &str) -> Notification {
         user_id: "bob".to_string(),
         badge: None,
         sound: None,
+        options: PushOptions::default(),
     }
 }
 
@@ -913,4 +914,75 @@ async fn honor_oversize_message_is_rejected_without_sending() {
         "{outcome:?}"
     );
     assert_eq!(honor.requests(), 0);
+}
+
+/// Each vendor's options where its API reads them (PUSH-05): the shape the published
+/// server SDKs send as `pushExt.pushConfigs`.
+// covers: API-07, PUSH-05
+#[tokio::test]
+async fn each_vendor_carries_the_app_servers_channel_options() {
+    let mut options = PushOptions::default();
+    options
+        .read_push_configs(&serde_json::json!([
+            {"HW": {"channelId": "hw-123", "importance": "LOW", "category": "IM", "image": "https://cdn/h.png"}},
+            {"HONOR": {"importance": "NORMAL", "image": "https://cdn/o.png"}},
+            {"MI": {"channelId": "mi-123", "large_icon_uri": "https://cdn/m.png"}},
+            {"OPPO": {"channelId": "oppo-123"}},
+            {"VIVO": {"classification": "0", "category": "MARKETING"}},
+        ]))
+        .unwrap();
+    let n = |token: &str| Notification {
+        options: options.clone(),
+        ..notification(token, "msg-1")
+    };
+    let (huawei, honor, xiaomi, oppo, vivo) = (
+        FakeHuawei::start().await,
+        FakeHonor::start().await,
+        FakeXiaomi::start().await,
+        FakeOppo::start().await,
+        FakeVivo::start().await,
+    );
+    let client = PushClient::new(vec![
+        huawei.ca_cert(),
+        honor.ca_cert(),
+        xiaomi.ca_cert(),
+        oppo.ca_cert(),
+        vivo.ca_cert(),
+    ]);
+    let sent = [
+        client.send_huawei(&huawei.credentials(), &n("hw")).await,
+        client.send_honor(&honor.credentials(), &n("ho")).await,
+        client
+            .send_xiaomi(&xiaomi.credentials(PACKAGE), &n("mi"))
+            .await,
+        client.send_oppo(&oppo.credentials(), &n("op")).await,
+        client.send_vivo(&vivo.credentials(), &n("vi")).await,
+    ];
+    assert!(sent.iter().all(|o| *o == Outcome::Delivered), "{sent:?}");
+
+    let push = &huawei.wait_for(1, WAIT).await.unwrap()[0];
+    let android = &push.json["message"]["android"];
+    assert_eq!(android["category"], "IM");
+    assert_eq!(android["notification"]["channel_id"], "hw-123");
+    assert_eq!(android["notification"]["importance"], "LOW");
+    assert_eq!(android["notification"]["image"], "https://cdn/h.png");
+
+    let push = &honor.wait_for(1, WAIT).await.unwrap()[0];
+    let notification = &push.json["android"]["notification"];
+    assert_eq!(notification["importance"], "NORMAL");
+    assert_eq!(notification["image"], "https://cdn/o.png");
+
+    let push = &xiaomi.wait_for(1, WAIT).await.unwrap()[0];
+    assert_eq!(push.json["extra.channel_id"], "mi-123");
+    assert_eq!(
+        push.json["extra.notification_large_icon_uri"],
+        "https://cdn/m.png"
+    );
+
+    let push = &oppo.wait_for(1, WAIT).await.unwrap()[0];
+    assert_eq!(push.json["notification"]["channel_id"], "oppo-123");
+
+    let push = &vivo.wait_for(1, WAIT).await.unwrap()[0];
+    assert_eq!(push.json["classification"], 0, "an operational message");
+    assert_eq!(push.json["category"], "MARKETING");
 }

@@ -142,13 +142,17 @@ async fn send_push(
         data: job.data.clone(),
         id: job.msg_uid.clone(),
         user_id: job.user_id.clone(),
-        // Summing the conversation list costs a scan: only for providers that show it.
-        badge: matches!(job.device.provider, PushProvider::Apns | PushProvider::Fcm)
-            .then(|| badge(node, app_key, &job.user_id))
-            .flatten(),
+        // The app server's count wins; else the unread total. Summing the conversation
+        // list costs a scan: only for providers that show it.
+        badge: job.options.badge.or_else(|| {
+            matches!(job.device.provider, PushProvider::Apns | PushProvider::Fcm)
+                .then(|| badge(node, app_key, &job.user_id))
+                .flatten()
+        }),
         sound: push_style::of_app(node.state_machine.state(), app_key)
             .ok()
             .and_then(|style| style.sound),
+        options: (*job.options).clone(),
     };
     let push = &settings.push;
     let credentials = push.app(&job.device.app_id);

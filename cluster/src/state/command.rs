@@ -159,13 +159,15 @@ commands! {
     ForgetCalls(super::cross_domain::calls::ForgetCalls) => done,
     EraseRtcUsers(super::rtc::EraseRtcUsers) => done,
     SetSdkFeatures(super::apps::SetSdkFeatures) => done,
+    PublishWithPush(publish::PublishWithPush) => Output::Published,
+    PushNoticeWithOptions(notifications::PushNoticeWithOptions) => |(id, devices)| Output::Notice { id, devices },
 }
 
 /// The command level of this build (LIFE-05): it knows every command up to it. A
 /// rolling upgrade runs nodes of two builds side by side, and a node cannot apply a
 /// command its build does not know, so the leader proposes a command only once every
 /// voter knows its level (`crate::upgrade_gate`).
-pub const COMMAND_LEVEL: u32 = 4;
+pub const COMMAND_LEVEL: u32 = 5;
 /// The level of builds that did not report theirs (before rolling upgrades were gated).
 pub const LEGACY_COMMAND_LEVEL: u32 = 1;
 
@@ -184,6 +186,7 @@ impl Command {
             | Command::ForgetCalls(_)
             | Command::EraseRtcUsers(_) => 3,
             Command::SetSdkFeatures(_) => 4,
+            Command::PublishWithPush(_) | Command::PushNoticeWithOptions(_) => 5,
             Command::All(commands) => commands.iter().map(Command::level).max().unwrap_or(1),
             _ => LEGACY_COMMAND_LEVEL,
         }

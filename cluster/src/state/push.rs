@@ -7,6 +7,7 @@
 //! Deciding in the apply round keeps it deterministic: presence and settings are
 //! replicated state, read as of the message.
 
+use meridian_push::PushOptions;
 use serde::{Deserialize, Serialize};
 
 use crate::raft::wire::from_bytes;
@@ -100,6 +101,9 @@ pub struct PushJob {
     pub body: String,
     pub data: Option<String>,
     pub msg_uid: String,
+    /// What the app server asked of the notification (API-07, PUSH-05); boxed, as jobs
+    /// are moved through async stacks (bincode encodes it unboxed).
+    pub options: Box<PushOptions>,
 }
 
 impl DeviceToken {
@@ -192,8 +196,84 @@ pub struct Notice {
     pub data: Option<String>,
 }
 
-impl NoticeAudience {
+/// What a push-only notification may ask beyond [`Notice`] (PUSH-05): each platform's
+/// options, devices of one app identifier only (`packageName`), and tag expressions
+/// (`tagItems` of `/push/custom.json`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeOptions {
+    pub push: PushOptions,
+    pub package_name: Option<String>,
+    pub tag_items: Vec<TagItem>,
+}
+
+/// One term of a tag expression: a user matches when it has all (`all_tags`) or any of
+/// the tags, negated by `negated`; terms are joined left to right, each to the ones
+/// before it by its own `and_with_previous` (the first's is not read).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagItem {
+    pub tags: Vec<String>,
+    pub all_tags: bool,
+    pub negated: bool,
+    pub and_with_previous: bool,
+}
+
+/// Terms one tag expression may have.
+pub const MAX_TAG_ITEMS: usize = 20;
+
+impl NoticeOptions {
     fn validate(&self) -> Result<(), CommandError> {
+        self.push
+            .validate()
+            .map_err(|reason| CommandError::invalid("notification", reason))?;
+        if self.tag_items.len() > MAX_TAG_ITEMS {
+            return Err(CommandError::Limit {
+                what: "tagItems of a notification".into(),
+                limit: MAX_TAG_ITEMS as u64,
+            });
+        }
+        if let Some(item) = self
+            .tag_items
+            .iter()
+            .find(|item| item.tags.is_empty() || item.tags.len() > MAX_NOTICE_TAGS)
+        {
+            return Err(CommandError::invalid(
+                "tagItems",
+                format!(
+                    "each item names 1 to {MAX_NOTICE_TAGS} tags, not {}",
+                    item.tags.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the expression takes the user (no expression: everyone).
+    fn tags_take(&self, user: &users::User) -> bool {
+        let mut items = self.tag_items.iter();
+        let Some(first) = items.next() else {
+            return true;
+        };
+        let term = |item: &TagItem| {
+            let has = |tag: &String| user.tags.contains(tag);
+            let matched = if item.all_tags {
+                item.tags.iter().all(has)
+            } else {
+                item.tags.iter().any(has)
+            };
+            matched != item.negated
+        };
+        items.fold(term(first), |so_far, item| {
+            if item.and_with_previous {
+                so_far && term(item)
+            } else {
+                so_far || term(item)
+            }
+        })
+    }
+}
+
+impl NoticeAudience {
+    fn validate(&self, tag_items: bool) -> Result<(), CommandError> {
         if self.user_ids.len() > MAX_NOTICE_USERS {
             return Err(CommandError::Limit {
                 what: "users per notification".into(),
@@ -209,17 +289,20 @@ impl NoticeAudience {
         for user in &self.user_ids {
             validate_user_id(user)?;
         }
-        let names_someone = self.everyone
-            || !self.user_ids.is_empty()
-            || !self.tags_all.is_empty()
-            || !self.tags_any.is_empty();
-        if !names_someone {
+        if !tag_items && !self.names_anyone() {
             return Err(CommandError::invalid(
                 "audience",
                 "must be everyone or name users or tags",
             ));
         }
         Ok(())
+    }
+
+    fn names_anyone(&self) -> bool {
+        self.everyone
+            || !self.user_ids.is_empty()
+            || !self.tags_all.is_empty()
+            || !self.tags_any.is_empty()
     }
 
     fn reaches(&self, user: &users::User) -> bool {
@@ -238,9 +321,11 @@ pub(super) fn notice_jobs(
     state: &mut Overlay<'_>,
     app_key: &str,
     notice: &Notice,
+    options: &NoticeOptions,
 ) -> Result<(String, Vec<PushJob>), CommandError> {
     apps::by_key(state, app_key)?;
-    notice.audience.validate()?;
+    options.validate()?;
+    notice.audience.validate(!options.tag_items.is_empty())?;
     if notice.body.is_empty() {
         return Err(CommandError::invalid("alert", "is required"));
     }
@@ -257,15 +342,28 @@ pub(super) fn notice_jobs(
     let id = messages::next_uid(ctx, state)?;
     let audience = &notice.audience;
     let mut jobs = Vec::new();
-    for (user_id, devices) in notice_candidates(state, app_key, audience)? {
+    let by_expression_only = !options.tag_items.is_empty() && !audience.names_anyone();
+    for (user_id, devices) in notice_candidates(state, app_key, audience, by_expression_only)? {
         let Ok(user) = users::get(state, app_key, &user_id) else {
             continue;
         };
-        if !audience.reaches(&user) {
+        let chosen = if by_expression_only {
+            options.tags_take(&user)
+        } else {
+            audience.reaches(&user) && options.tags_take(&user)
+        };
+        if !chosen {
             continue;
         }
         for device in devices {
             if !audience.providers.is_empty() && !audience.providers.contains(&device.provider) {
+                continue;
+            }
+            if options
+                .package_name
+                .as_ref()
+                .is_some_and(|package| *package != device.app_id)
+            {
                 continue;
             }
             jobs.push(PushJob {
@@ -275,6 +373,7 @@ pub(super) fn notice_jobs(
                 body: notice.body.clone(),
                 data: notice.data.clone(),
                 msg_uid: id.clone(),
+                options: Box::new(options.push.clone()),
             });
         }
         if jobs.len() > MAX_NOTICE_DEVICES {
@@ -293,8 +392,13 @@ fn notice_candidates(
     state: &impl StateRead,
     app_key: &str,
     audience: &NoticeAudience,
+    every_user: bool,
 ) -> Result<Vec<(String, Vec<DeviceToken>)>, CommandError> {
-    if !audience.everyone && audience.tags_all.is_empty() && audience.tags_any.is_empty() {
+    if !every_user
+        && !audience.everyone
+        && audience.tags_all.is_empty()
+        && audience.tags_any.is_empty()
+    {
         let mut named = audience.user_ids.clone();
         named.sort();
         named.dedup();

@@ -7,6 +7,8 @@
 //! A step must be deterministic (every replica upgrades to the same records) and may be
 //! run again after a crash before its version was recorded.
 
+pub(in crate::state) mod push_options;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::apply::CommandError;
@@ -21,6 +23,7 @@ pub const OLDEST_UPGRADABLE: u32 = 5;
 pub fn step(from: u32, state: &mut Overlay<'_>) -> Result<(), CommandError> {
     match from {
         5 => count_online_users(state),
+        6 => push_options::add_push_options(state),
         _ => Err(CommandError::Storage(format!(
             "no upgrade from data format {from}"
         ))),

@@ -137,6 +137,7 @@ pub(super) enum Endpoint {
     SensitiveList,
     Push,
     PushUser,
+    PushCustom,
     HistoryClean,
     StatusPrivatePublish,
     StatusGroupPublish,
@@ -223,6 +224,7 @@ impl Endpoint {
             "/sensitiveword/list.json" => Endpoint::SensitiveList,
             "/push.json" => Endpoint::Push,
             "/push/user.json" => Endpoint::PushUser,
+            "/push/custom.json" => Endpoint::PushCustom,
             "/user/token/expire.json" => Endpoint::TokenExpire,
             "/user/block.json" => Endpoint::Block,
             "/user/unblock.json" => Endpoint::Unblock,
@@ -425,6 +427,7 @@ impl Endpoint {
                 | Endpoint::TagBatchSet
                 | Endpoint::Push
                 | Endpoint::PushUser
+                | Endpoint::PushCustom
                 | Endpoint::PrivateQuery
                 | Endpoint::GroupQuery
                 | Endpoint::ChatroomHistory

@@ -8,7 +8,7 @@ use meridian_cluster::state::{
 };
 use serde_json::{json, Map, Value};
 
-use super::send_options::send_options;
+use super::send_options::publish_command;
 use super::{fields, unexpected, Call, Fields};
 use meridian_access::error::ApiError;
 use meridian_access::params::Params;
@@ -113,11 +113,7 @@ pub(super) async fn publish_to(
     ids: &[&str],
 ) -> Fields {
     let output = call
-        .write(Command::PublishWithOptions(state::PublishWithOptions {
-            app_key: call.app_key(),
-            messages,
-            options: send_options(&call.body)?,
-        }))
+        .write(publish_command(call.app_key(), messages, &call.body)?)
         .await?;
     let Output::Published(published) = output else {
         return Err(unexpected(output));
@@ -354,11 +350,7 @@ pub(super) async fn broadcast(call: &Call, stored: bool) -> Fields {
     }
     let message = new_message(&p, Conversation::system(&p.from, ""), None);
     let output = call
-        .write(Command::PublishWithOptions(state::PublishWithOptions {
-            app_key: call.app_key(),
-            messages: vec![message],
-            options: send_options(&call.body)?,
-        }))
+        .write(publish_command(call.app_key(), vec![message], &call.body)?)
         .await?;
     match output {
         Output::Published(published) => match published.first() {

@@ -206,7 +206,9 @@ impl ServerApi {
         };
         // SYS-04: a push to everyone draws from the broadcast budget; to tags or users not.
         let classes = match endpoint {
-            Endpoint::Push if push::to_everyone(&body) => endpoint::BROADCAST_CLASSES,
+            Endpoint::Push | Endpoint::PushCustom if push::to_everyone(&body) => {
+                endpoint::BROADCAST_CLASSES
+            }
             _ => endpoint.limit_classes(),
         };
         if let Some(limits) = &self.limits {
@@ -241,6 +243,7 @@ impl ServerApi {
             Endpoint::SensitiveList => sensitive::list(&call).await,
             Endpoint::Push => push::push(&call).await,
             Endpoint::PushUser => push::push_user(&call).await,
+            Endpoint::PushCustom => push::push_custom(&call).await,
             Endpoint::TokenExpire => users::token_expire(&call).await,
             Endpoint::Block => users::block(&call).await,
             Endpoint::Unblock => users::unblock(&call).await,

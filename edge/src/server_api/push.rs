@@ -1,12 +1,17 @@
-//! `/push.json` and `/push/user.json`. Without a `message`, a push-only notification
+//! `/push.json`, `/push/user.json` and `/push/custom.json`. Without a `message`, a
+//! push-only notification
 //! (SYS-03, commercially "不落地通知") to everyone, tags or users: it reaches devices
 //! through the app's push settings and makes no message. With a `message`, a broadcast
 //! (SYS-02) to that audience: a system message each user keeps, pushed to the offline
 //! ones with the notification's text. Either to everyone counts against the broadcast
 //! budget (SYS-04).
 
-use meridian_cluster::state::push::{Notice, NoticeAudience, PushProvider, MAX_NOTICE_USERS};
-use meridian_cluster::state::{Command, Conversation, Output, PushNotice, Query, QueryOutput};
+use meridian_cluster::state::push::{
+    Notice, NoticeAudience, NoticeOptions, PushProvider, TagItem, MAX_NOTICE_USERS,
+};
+use meridian_cluster::state::{
+    Command, Conversation, Output, PushNotice, PushNoticeWithOptions, Query, QueryOutput,
+};
 use serde_json::{json, Value};
 
 use super::messages::{content_flags, new_message, publish_to, Publish};
@@ -77,17 +82,38 @@ fn notice(
     })
 }
 
-async fn send(call: &Call, notice: Notice) -> Fields {
-    let output = call
-        .write(Command::PushNotice(PushNotice {
-            app_key: call.app_key(),
+/// Each platform's options of a `notification` (its `ios` and `android` objects).
+fn platform_options(notification: &Value) -> Result<NoticeOptions, ApiError> {
+    let mut options = NoticeOptions::default();
+    let part = |name| notification.get(name).unwrap_or(&Value::Null);
+    options
+        .push
+        .read_platforms(part("ios"), part("android"))
+        .map_err(|e| ApiError::param(format!("notification: {e}")))?;
+    Ok(options)
+}
+
+/// Sends the notice, with the command older builds know too unless it asks more.
+async fn send(call: &Call, notice: Notice, options: NoticeOptions) -> Fields {
+    let app_key = call.app_key();
+    let command = if options == NoticeOptions::default() {
+        Command::PushNotice(PushNotice { app_key, notice })
+    } else {
+        Command::PushNoticeWithOptions(PushNoticeWithOptions {
+            app_key,
             notice,
-        }))
-        .await?;
-    match output {
+            options: Box::new(options),
+        })
+    };
+    match call.write(command).await? {
         Output::Notice { id, .. } => Ok(fields(json!({ "id": id }))),
         other => Err(unexpected(other)),
     }
+}
+
+/// `packageName`: only devices registered under that app identifier.
+fn package_name(audience: &Value) -> Option<String> {
+    text(audience, "packageName").map(str::to_string)
 }
 
 // covers: SYS-03
@@ -116,9 +142,16 @@ pub(super) async fn push(call: &Call) -> Fields {
         audience.tags_all.clear();
         audience.tags_any.clear();
     }
+    let package = package_name(body.get("audience").unwrap_or(&Value::Null));
     let notice = notice(audience, notification, "alert")?;
     match body.get("message") {
-        None | Some(Value::Null) => send(call, notice).await,
+        None | Some(Value::Null) => {
+            let options = NoticeOptions {
+                package_name: package,
+                ..platform_options(notification)?
+            };
+            send(call, notice, options).await
+        }
         Some(message) => broadcast(call, body, message, notice).await,
     }
 }
@@ -228,5 +261,69 @@ pub(super) async fn push_user(call: &Call) -> Fields {
         user_ids,
         ..NoticeAudience::default()
     };
-    send(call, notice(audience, notification, "pushContent")?).await
+    let options = platform_options(notification)?;
+    send(
+        call,
+        notice(audience, notification, "pushContent")?,
+        options,
+    )
+    .await
+}
+
+// covers: SYS-03, PUSH-05
+/// `/push/custom.json` (the commercial Push Plus call): `{platform?, audience: {is_to_all?,
+/// tag?, tag_or?, tagItems?, packageName?}, notification: {title?, alert, ios?,
+/// android?}}`. Users are chosen by tags only; `tagItems` are expressions over them.
+pub(super) async fn push_custom(call: &Call) -> Fields {
+    let body = call.json()?;
+    let audience = body
+        .get("audience")
+        .ok_or_else(|| ApiError::missing("audience"))?;
+    let notification = body
+        .get("notification")
+        .ok_or_else(|| ApiError::missing("notification"))?;
+    let everyone = audience.get("is_to_all").and_then(Value::as_bool) == Some(true);
+    let mut options = platform_options(notification)?;
+    options.package_name = package_name(audience);
+    let mut targets = NoticeAudience {
+        everyone,
+        providers: providers(body)?,
+        ..NoticeAudience::default()
+    };
+    // As documented: everyone overrides the tag conditions.
+    if !everyone {
+        targets.tags_all = optional_list(audience, "tag")?;
+        targets.tags_any = optional_list(audience, "tag_or")?;
+        options.tag_items = tag_items(audience)?;
+    }
+    send(call, notice(targets, notification, "alert")?, options).await
+}
+
+/// `tagItems`: `[{tags, isNot?, tagsOperator?: "AND"|"OR", itemsOperator?: "AND"|"OR"}]`;
+/// an item's `itemsOperator` joins it to the items before it.
+fn tag_items(audience: &Value) -> Result<Vec<TagItem>, ApiError> {
+    let items = match audience.get("tagItems") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(_) => return Err(ApiError::param("tagItems must be a list")),
+    };
+    let operator = |item: &Value, name: &str| match text(item, name) {
+        None => Ok(true),
+        Some(op) if op.eq_ignore_ascii_case("and") => Ok(true),
+        Some(op) if op.eq_ignore_ascii_case("or") => Ok(false),
+        Some(op) => Err(ApiError::param(format!(
+            "{name} must be AND or OR, not {op}"
+        ))),
+    };
+    items
+        .iter()
+        .map(|item| {
+            Ok(TagItem {
+                tags: json_strings(item, "tags")?,
+                all_tags: operator(item, "tagsOperator")?,
+                negated: item.get("isNot").and_then(Value::as_bool) == Some(true),
+                and_with_previous: operator(item, "itemsOperator")?,
+            })
+        })
+        .collect()
 }

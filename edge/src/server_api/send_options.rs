@@ -1,8 +1,11 @@
 //! What a publish asks beyond its message (API-07), read the same way from form and JSON
-//! bodies: `isIncludeSender`, `disablePush`, `pushExt`, `disableUpdateLastMsg`,
-//! `expansion` with `extraContent`.
+//! bodies: `isIncludeSender`, `disablePush`, `pushExt` (its title and vendor
+//! `pushConfigs`), `count`, `contentAvailable`, `disableUpdateLastMsg`, `expansion` with
+//! `extraContent`.
 
-use meridian_cluster::state::SendOptions;
+use meridian_cluster::state::{self, Command, NewMessage, SendOptions};
+use meridian_proto::ConversationType;
+use meridian_push::{parse_badge, PushOptions};
 use serde_json::{Map, Value};
 
 use super::Body;
@@ -27,6 +30,32 @@ pub(super) fn body_flag(body: &Body, key: &str, default: bool) -> Result<bool, A
     flag(key, text_of(body, key).as_deref(), default)
 }
 
+/// The command storing an app server's messages with its call's options: the one older
+/// builds know too unless the call asked something of the notifications, so publishes
+/// go on during a rolling upgrade.
+pub(super) fn publish_command(
+    app_key: String,
+    messages: Vec<NewMessage>,
+    body: &Body,
+) -> Result<Command, ApiError> {
+    let options = send_options(body)?;
+    let push = push_options(body, &messages)?;
+    Ok(if push == PushOptions::default() {
+        Command::PublishWithOptions(state::PublishWithOptions {
+            app_key,
+            messages,
+            options,
+        })
+    } else {
+        Command::PublishWithPush(state::PublishWithPush {
+            app_key,
+            messages,
+            options,
+            push: Box::new(push),
+        })
+    })
+}
+
 /// The options of a publish call's body.
 pub(super) fn send_options(body: &Body) -> Result<SendOptions, ApiError> {
     let get = |key: &str| text_of(body, key);
@@ -42,21 +71,47 @@ pub(super) fn send_options(body: &Body) -> Result<SendOptions, ApiError> {
         // The commercial default: the sender's own devices get no copy.
         exclude_sender: !flag_of("isIncludeSender")?,
         disable_push: flag_of("disablePush")?,
-        push_title: push_title(get("pushExt").as_deref())?,
+        push_title: push_title(&push_ext(body)?)?,
         keep_last_message: flag_of("disableUpdateLastMsg")?,
         expansion,
     })
 }
 
-/// `pushExt`: a JSON object whose `title` replaces the sender's name in notifications.
-/// Its other fields (`forceShowPushContent`, vendor `pushConfigs`, `templateId`) are
-/// accepted: content is always shown, and the vendor channels come with the push work.
-fn push_title(push_ext: Option<&str>) -> Result<Option<String>, ApiError> {
-    let Some(text) = push_ext.filter(|text| !text.is_empty()) else {
-        return Ok(None);
-    };
-    let ext: Map<String, Value> = serde_json::from_str(text)
-        .map_err(|e| ApiError::param(format!("pushExt must be a JSON object: {e}")))?;
+/// What the call asks of the notifications: `count` (the badge; as commercially, only
+/// for a message to one user), `contentAvailable` and `pushExt.pushConfigs`.
+fn push_options(body: &Body, messages: &[NewMessage]) -> Result<PushOptions, ApiError> {
+    let mut push = PushOptions::default();
+    if let Some(configs) = push_ext(body)?.get("pushConfigs") {
+        push.read_push_configs(configs)
+            .map_err(|e| ApiError::param(format!("pushExt: {e}")))?;
+    }
+    push.content_available = body_flag(body, "contentAvailable", false)?;
+    if let Some(count) = text_of(body, "count").filter(|text| !text.is_empty()) {
+        let badge = parse_badge(&count).map_err(ApiError::param)?;
+        let to_one_user = matches!(messages, [one] if matches!(
+            one.conversation.kind,
+            ConversationType::Private | ConversationType::System
+        ) && !one.conversation.second.is_empty());
+        if to_one_user {
+            push.badge = Some(badge);
+        }
+    }
+    Ok(push)
+}
+
+/// `pushExt`: a JSON object (empty when absent).
+fn push_ext(body: &Body) -> Result<Map<String, Value>, ApiError> {
+    match text_of(body, "pushExt").filter(|text| !text.is_empty()) {
+        None => Ok(Map::new()),
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| ApiError::param(format!("pushExt must be a JSON object: {e}"))),
+    }
+}
+
+/// `pushExt.title` replaces the sender's name in notifications. `forceShowPushContent`
+/// needs nothing (content is always shown); `templateId` names a template Meridian does
+/// not keep, so the message's own push text is used.
+fn push_title(ext: &Map<String, Value>) -> Result<Option<String>, ApiError> {
     match ext.get("title") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(title)) if title.is_empty() => Ok(None),

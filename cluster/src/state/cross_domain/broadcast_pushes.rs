@@ -5,6 +5,7 @@
 //! so every device is considered once, and users online at that moment are skipped (they
 //! get the message in their session), as for any message (PUSH-01).
 
+use meridian_push::PushOptions;
 use serde::{Deserialize, Serialize};
 
 use super::notifications::{self, Mentions};
@@ -27,6 +28,8 @@ pub struct PendingBroadcast {
     pub body: String,
     /// The last device key gone through; empty before the first batch.
     pub after: Vec<u8>,
+    /// What the app server asked of the notifications.
+    pub options: PushOptions,
 }
 
 /// Starts a stored broadcast's pushes (the caller checked that it is pushed at all).
@@ -35,14 +38,15 @@ pub(super) fn start(
     state: &mut Overlay<'_>,
     app_key: &str,
     message: &Message,
-    title: String,
-    body: String,
+    (title, body): (String, String),
+    options: &PushOptions,
 ) -> Result<(), CommandError> {
     let pending = PendingBroadcast {
         message: message.clone(),
         title,
         body,
         after: Vec::new(),
+        options: options.clone(),
     };
     next_batch(ctx, state, app_key, pending)
 }
@@ -109,6 +113,7 @@ fn next_batch(
                 body: pending.body.clone(),
                 data: message.push_data.clone(),
                 msg_uid: message.msg_uid.clone(),
+                options: Box::new(pending.options.clone()),
             });
         }
     }

@@ -4,6 +4,7 @@
 //! and settings are replicated state, read as of the message.
 
 use meridian_proto::ConversationType;
+use meridian_push::PushOptions;
 use serde::{Deserialize, Serialize};
 
 use super::broadcast_pushes;
@@ -28,6 +29,7 @@ pub(super) fn message_stored(
     app_key: &str,
     message: &Message,
     options: &SendOptions,
+    push: &PushOptions,
 ) -> Result<(), CommandError> {
     let settings = apps::settings(state, app_key)?;
     outbox::route_message(ctx, state, app_key, &settings.callbacks, message)?;
@@ -43,9 +45,9 @@ pub(super) fn message_stored(
             return Ok(());
         };
         let title = title_of(state, app_key, message, title);
-        return broadcast_pushes::start(ctx, state, app_key, message, title, body);
+        return broadcast_pushes::start(ctx, state, app_key, message, (title, body), push);
     }
-    let jobs = jobs_for(ctx, state, app_key, message, title)?;
+    let jobs = jobs_for(ctx, state, app_key, message, title, push)?;
     outbox::enqueue_pushes(ctx, state, app_key, jobs)
 }
 
@@ -189,6 +191,7 @@ fn jobs_for(
     app_key: &str,
     message: &Message,
     title: Option<&str>,
+    push: &PushOptions,
 ) -> Result<Vec<PushJob>, CommandError> {
     let Some(body) = body(message) else {
         return Ok(Vec::new());
@@ -220,6 +223,7 @@ fn jobs_for(
                 body: body.clone(),
                 data: message.push_data.clone(),
                 msg_uid: message.msg_uid.clone(),
+                options: Box::new(push.clone()),
             });
         }
     }
@@ -260,15 +264,49 @@ impl Apply for PushNotice {
         ctx: ApplyContext,
         state: &mut Overlay<'_>,
     ) -> Result<(String, u64), CommandError> {
-        let Self { app_key, notice } = self;
-        let (id, jobs) = push::notice_jobs(ctx, state, app_key, notice)?;
-        // An app without push settings has nothing to push with: the notice is accepted,
-        // as the commercial service accepts it, and reaches no device.
-        if !push::enabled(state, app_key, &apps::settings(state, app_key)?)? {
-            return Ok((id, 0));
-        }
-        let devices = jobs.len() as u64;
-        outbox::enqueue_pushes(ctx, state, app_key, jobs)?;
-        Ok((id, devices))
+        let defaults = push::NoticeOptions::default();
+        push_notice(ctx, state, &self.app_key, &self.notice, &defaults)
     }
+}
+
+/// A push-only notification with what its call asked beyond [`PushNotice`]: each
+/// platform's options (the `ios` and `android` objects; PUSH-05), a package name, tag
+/// expressions. Edges send it only when one of those is asked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushNoticeWithOptions {
+    pub app_key: String,
+    pub notice: push::Notice,
+    /// Boxed: commands are moved through deep async stacks (bincode encodes it unboxed).
+    pub options: Box<push::NoticeOptions>,
+}
+
+impl Apply for PushNoticeWithOptions {
+    type Answer = (String, u64);
+
+    fn apply(
+        &self,
+        ctx: ApplyContext,
+        state: &mut Overlay<'_>,
+    ) -> Result<(String, u64), CommandError> {
+        push_notice(ctx, state, &self.app_key, &self.notice, &self.options)
+    }
+}
+
+/// Answers the notification's id and how many devices it reaches.
+fn push_notice(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    notice: &push::Notice,
+    options: &push::NoticeOptions,
+) -> Result<(String, u64), CommandError> {
+    let (id, jobs) = push::notice_jobs(ctx, state, app_key, notice, options)?;
+    // An app without push settings has nothing to push with: the notice is accepted,
+    // as the commercial service accepts it, and reaches no device.
+    if !push::enabled(state, app_key, &apps::settings(state, app_key)?)? {
+        return Ok((id, 0));
+    }
+    let devices = jobs.len() as u64;
+    outbox::enqueue_pushes(ctx, state, app_key, jobs)?;
+    Ok((id, devices))
 }

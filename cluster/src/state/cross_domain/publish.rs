@@ -5,6 +5,7 @@
 //! once however often the client retries.
 
 use meridian_proto::{Conversation, ConversationType};
+use meridian_push::PushOptions;
 use serde::{Deserialize, Serialize};
 
 use super::{calls, client_sends, notifications};
@@ -80,7 +81,46 @@ impl Apply for PublishWithOptions {
             messages,
             options,
         } = self;
-        publish_with(ctx, state, app_key, messages, options)
+        publish_with(
+            ctx,
+            state,
+            app_key,
+            messages,
+            options,
+            &PushOptions::default(),
+        )
+    }
+}
+
+/// Stores an app server's messages with what its call asked, its notifications' options
+/// too (`count`, `contentAvailable`, `pushExt.pushConfigs`; API-07, PUSH-05). Edges send
+/// it only when those are asked, so publishes go on during a rolling upgrade.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublishWithPush {
+    pub app_key: String,
+    pub messages: Vec<NewMessage>,
+    pub options: SendOptions,
+    /// Boxed: commands are moved through deep async stacks (bincode encodes it unboxed).
+    pub push: Box<PushOptions>,
+}
+
+impl Apply for PublishWithPush {
+    type Answer = Vec<Publication>;
+
+    fn apply(
+        &self,
+        ctx: ApplyContext,
+        state: &mut Overlay<'_>,
+    ) -> Result<Vec<Publication>, CommandError> {
+        let Self {
+            app_key,
+            messages,
+            options,
+            push,
+        } = self;
+        push.validate()
+            .map_err(|reason| CommandError::invalid("pushExt", reason))?;
+        publish_with(ctx, state, app_key, messages, options, push)
     }
 }
 
@@ -222,7 +262,8 @@ pub(in crate::state) fn publish(
     app_key: &str,
     messages: &[NewMessage],
 ) -> Result<Vec<Publication>, CommandError> {
-    publish_with(ctx, state, app_key, messages, &SendOptions::default())
+    let defaults = (SendOptions::default(), PushOptions::default());
+    publish_with(ctx, state, app_key, messages, &defaults.0, &defaults.1)
 }
 
 fn publish_with(
@@ -231,6 +272,7 @@ fn publish_with(
     app_key: &str,
     messages: &[NewMessage],
     options: &SendOptions,
+    push: &PushOptions,
 ) -> Result<Vec<Publication>, CommandError> {
     apps::by_key(state, app_key)?;
     options.validate()?;
@@ -364,7 +406,7 @@ fn publish_with(
             continue;
         }
         messages::append(state, app_key, &mut built)?;
-        stored(ctx, state, app_key, &built, options)?;
+        stored(ctx, state, app_key, &built, options, push)?;
         usage::message_published(ctx, state, app_key, built.conversation.kind)?;
         // After it is stored: the server's own answer (busy) follows it in the log.
         calls::observe(ctx, state, app_key, &built)?;
@@ -388,6 +430,7 @@ fn stored(
     app_key: &str,
     message: &Message,
     options: &SendOptions,
+    push: &PushOptions,
 ) -> Result<(), CommandError> {
     for user in feed::append_stored(state, app_key, message)? {
         conversations::index(state, app_key, &user, &message.conversation)?;
@@ -407,7 +450,7 @@ fn stored(
         }
         .apply(ctx, state)?;
     }
-    notifications::message_stored(ctx, state, app_key, message, options)?;
+    notifications::message_stored(ctx, state, app_key, message, options, push)?;
     archive::index(state, app_key, message)
 }
 

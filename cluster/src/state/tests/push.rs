@@ -598,3 +598,89 @@ fn an_offline_callee_gets_a_voip_push_and_messages_skip_its_voip_token() {
         ]
     );
 }
+
+/// LIFE-05: push jobs (waiting and dead) and pending broadcasts as format 6 wrote them
+/// come out of the 6 → 7 step as they were, with the default options.
+// covers: LIFE-05, PUSH-05
+#[test]
+fn push_records_of_format_6_are_upgraded_with_the_default_options() {
+    use crate::raft::wire::{from_bytes, to_bytes};
+    use crate::state::cross_domain::broadcast_pushes::PendingBroadcast;
+    use crate::state::keys;
+    use crate::state::upgrades::{self, push_options::v6};
+
+    let (_dir, tree) = app_pushing_through_a_webhook();
+    register_device(&tree, "bob", "bob-phone").unwrap();
+    let hello = text(
+        Conversation::private("ann", "bob", ""),
+        "ann",
+        Some("bob"),
+        r#"{"content":"hi"}"#,
+    );
+    publish(&tree, vec![hello]).unwrap();
+    let job = outbox(&tree)
+        .0
+        .into_iter()
+        .find(|job| matches!(job.event, HookEvent::Push(_)))
+        .expect("bob's push job");
+    let HookEvent::Push(push) = job.event.clone() else {
+        unreachable!()
+    };
+    let message = crate::state::messages::by_uid(&tree, "prodkey001", &push.msg_uid).unwrap();
+    let old_job = v6::Job {
+        id: job.id,
+        app_key: job.app_key.clone(),
+        lane: job.lane.clone(),
+        event: v6::HookEvent::Push(v6::PushJob {
+            user_id: push.user_id,
+            device: push.device,
+            title: push.title,
+            body: push.body,
+            data: push.data,
+            msg_uid: push.msg_uid,
+        }),
+        created_ms: job.created_ms,
+        attempts: job.attempts,
+        next_attempt_ms: job.next_attempt_ms,
+        last_error: job.last_error.clone(),
+    };
+    let old_bytes = to_bytes(&old_job).unwrap();
+    assert_ne!(
+        old_bytes,
+        to_bytes(&job).unwrap(),
+        "format 7 writes the options"
+    );
+    let (waiting, dead) = (
+        keys::outbox::job(job.id),
+        keys::outbox::dead("prodkey001", job.id),
+    );
+    tree.insert(&waiting, old_bytes.clone()).unwrap();
+    tree.insert(&dead, old_bytes).unwrap();
+    let pending = keys::push::broadcast("prodkey001", "bcast-1");
+    let old_pending = v6::PendingBroadcast {
+        message: message.clone(),
+        title: "News".into(),
+        body: "Extra!".into(),
+        after: b"pushtoken/prodkey001/u1/".to_vec(),
+    };
+    tree.insert(&pending, to_bytes(&old_pending).unwrap())
+        .unwrap();
+
+    let mut overlay = Overlay::new(&tree);
+    upgrades::step(6, &mut overlay).unwrap();
+    tree.apply_batch(overlay.into_batch()).unwrap();
+
+    let read = |key: &[u8]| tree.get(key).unwrap().expect("kept");
+    assert_eq!(from_bytes::<Job>(&read(&waiting)).unwrap(), job);
+    assert_eq!(from_bytes::<Job>(&read(&dead)).unwrap(), job);
+    assert_eq!(
+        from_bytes::<PendingBroadcast>(&read(&pending)).unwrap(),
+        PendingBroadcast {
+            message,
+            title: "News".into(),
+            body: "Extra!".into(),
+            after: b"pushtoken/prodkey001/u1/".to_vec(),
+            options: Default::default(),
+        }
+    );
+}

@@ -1069,6 +1069,40 @@ fn samples() -> Vec<(&'static str, Command)> {
                 },
             }),
         ),
+        (
+            "PublishWithPush",
+            Command::PublishWithPush(crate::state::PublishWithPush {
+                app_key: APP.into(),
+                messages: vec![new_message()],
+                options: SendOptions::default(),
+                push: Box::new(push_options()),
+            }),
+        ),
+        (
+            "PushNoticeWithOptions",
+            Command::PushNoticeWithOptions(crate::state::PushNoticeWithOptions {
+                app_key: APP.into(),
+                notice: Notice {
+                    audience: NoticeAudience {
+                        everyone: true,
+                        ..NoticeAudience::default()
+                    },
+                    title: "T".into(),
+                    body: "B".into(),
+                    data: None,
+                },
+                options: Box::new(crate::state::push::NoticeOptions {
+                    push: push_options(),
+                    package_name: Some("p".into()),
+                    tag_items: vec![crate::state::push::TagItem {
+                        tags: vec!["t".into()],
+                        all_tags: true,
+                        negated: true,
+                        and_with_previous: false,
+                    }],
+                }),
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1296,6 +1330,8 @@ const GOLDEN: &[(&str, &str)] = &[
         ("ForgetCalls", "69086170706b6579303101026331"),
         ("EraseRtcUsers", "6a086170706b6579303101027531"),
         ("SetSdkFeatures", "6b086170706b6579303101"),
+        ("PublishWithPush", "6c086170706b65793031010005616c69636503626f6204776f726b05616c6963650103626f620952433a5478744d7367107b22636f6e74656e74223a226869227d01000102686900010103626f620102643102633100000000000103010101740000000001016600000001034c4f5700000001016901016d0001016f010000"),
+        ("PushNoticeWithOptions", "6d086170706b65793031010000000001540142000103010101740000000001016600000001034c4f5700000001016901016d0001016f01000001017001010174010100"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1378,6 +1414,23 @@ fn set_vendor_push() -> Command {
             }],
         },
     })
+}
+
+/// Push options with a value in each vendor's part.
+fn push_options() -> meridian_push::PushOptions {
+    let mut options = meridian_push::PushOptions {
+        badge: Some(3),
+        content_available: true,
+        ..Default::default()
+    };
+    options.apns.thread_id = Some("t".into());
+    options.fcm.channel_id = Some("f".into());
+    options.huawei.importance = Some("LOW".into());
+    options.honor.image = Some("i".into());
+    options.xiaomi.channel_id = Some("m".into());
+    options.oppo.channel_id = Some("o".into());
+    options.vivo.classification = Some(0);
+    options
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -1496,6 +1549,8 @@ fn variant(command: &Command) -> &'static str {
         Command::ForgetCalls(_) => "ForgetCalls",
         Command::EraseRtcUsers(_) => "EraseRtcUsers",
         Command::SetSdkFeatures(_) => "SetSdkFeatures",
+        Command::PublishWithPush(_) => "PublishWithPush",
+        Command::PushNoticeWithOptions(_) => "PushNoticeWithOptions",
     }
 }
 

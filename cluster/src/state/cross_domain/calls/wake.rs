@@ -40,6 +40,7 @@ pub(super) fn offline_callees(
             body: body.clone(),
             data: data.clone(),
             msg_uid: message.msg_uid.clone(),
+            options: Default::default(),
         }));
     }
     outbox::enqueue_pushes(ctx, state, app_key, jobs)
