@@ -111,22 +111,21 @@ async fn send(call: &Call, notice: Notice, options: NoticeOptions) -> Fields {
     }
 }
 
+fn required<'v>(body: &'v Value, name: &str) -> Result<&'v Value, ApiError> {
+    body.get(name).ok_or_else(|| ApiError::missing(name))
+}
+
 /// `packageName`: only devices registered under that app identifier.
 fn package_name(audience: &Value) -> Option<String> {
     text(audience, "packageName").map(str::to_string)
 }
 
 // covers: SYS-03
-/// `/push.json`: `{platform?, audience: {is_to_all?, userid?, tag?, tag_or?}, notification:
-/// {title?, alert, ios?: {extras?}, android?: {extras?}}}`.
+/// `/push.json`: `{platform?, audience: {is_to_all?, userid?, tag?, tag_or?, packageName?},
+/// notification: {title?, alert, ios?, android?}}`.
 pub(super) async fn push(call: &Call) -> Fields {
     let body = call.json()?;
-    let audience = body
-        .get("audience")
-        .ok_or_else(|| ApiError::missing("audience"))?;
-    let notification = body
-        .get("notification")
-        .ok_or_else(|| ApiError::missing("notification"))?;
+    let (audience, notification) = (required(body, "audience")?, required(body, "notification")?);
     let mut audience = NoticeAudience {
         everyone: audience.get("is_to_all").and_then(Value::as_bool) == Some(true),
         user_ids: optional_list(audience, "userid")?,
@@ -254,9 +253,7 @@ async fn tagged_users(
 pub(super) async fn push_user(call: &Call) -> Fields {
     let body = call.json()?;
     let user_ids = json_strings_at_most(body, "userIds", MAX_PUSH_USERS)?;
-    let notification = body
-        .get("notification")
-        .ok_or_else(|| ApiError::missing("notification"))?;
+    let notification = required(body, "notification")?;
     let audience = NoticeAudience {
         user_ids,
         ..NoticeAudience::default()
@@ -276,12 +273,7 @@ pub(super) async fn push_user(call: &Call) -> Fields {
 /// android?}}`. Users are chosen by tags only; `tagItems` are expressions over them.
 pub(super) async fn push_custom(call: &Call) -> Fields {
     let body = call.json()?;
-    let audience = body
-        .get("audience")
-        .ok_or_else(|| ApiError::missing("audience"))?;
-    let notification = body
-        .get("notification")
-        .ok_or_else(|| ApiError::missing("notification"))?;
+    let (audience, notification) = (required(body, "audience")?, required(body, "notification")?);
     let everyone = audience.get("is_to_all").and_then(Value::as_bool) == Some(true);
     let mut options = platform_options(notification)?;
     options.package_name = package_name(audience);
