@@ -1,10 +1,11 @@
 //! `meridian_app_settings`: what one app environment switches on or tunes, where its
 //! callbacks go (its audio/video room callback too), which messages its app server
-//! moderates, its push credentials (vendor channels too) and push style. The admin API
-//! replaces the settings whole, so every write reads them first and keeps what this
-//! resource does not know; the room callback, the vendor channels and the push style
-//! have paths of their own, which it replaces.
+//! moderates, its push credentials (vendor channels too), push style and limits. The
+//! admin API replaces the settings whole, so every write reads them first and keeps what
+//! this resource does not know; the room callback, the vendor channels, the push style,
+//! the SDK switches and the limits have paths of their own, which it replaces.
 
+mod limits;
 mod moderation;
 mod push;
 mod push_style;
@@ -23,6 +24,7 @@ use crate::attributes::{
     text, to_value_list,
 };
 use crate::provider::{report, Connection};
+use limits::LimitsState;
 use moderation::{ModerationRuleState, RemoteRule};
 use push::{PushAppState, RemotePushApp};
 use push_style::QuietHoursState;
@@ -85,6 +87,9 @@ pub struct AppSettingsState {
     push_quiet_hours: Value<QuietHoursState>,
     /// `…/sdk-features`.
     realtime_conversations: Value<bool>,
+    /// `…/limits`.
+    #[serde(with = "tf_provider::value::serde_as_vec")]
+    limits: Value<LimitsState>,
 }
 
 /// The admin API's defaults, which a setting left out of the configuration is planned
@@ -136,6 +141,7 @@ impl AppSettingsState {
             push_sound: config.push_sound,
             push_quiet_hours: config.push_quiet_hours,
             realtime_conversations: or_default(config.realtime_conversations, false),
+            limits: config.limits.map(LimitsState::planned),
         }
     }
 
@@ -180,6 +186,7 @@ impl AppSettingsState {
             push_sound: Value::Null,
             push_quiet_hours: Value::Null,
             realtime_conversations: Value::Null,
+            limits: Value::Null,
         })
     }
 
@@ -216,11 +223,13 @@ impl AppSettingsState {
         });
     }
 
-    /// This state with the private keys of `known` where the admin API shows its
-    /// placeholder.
+    /// This state as read, with the private keys of `known` where the admin API shows
+    /// its placeholder, vendor URLs and limits blocks shaped like `known`'s (the state
+    /// before a read, the plan before a write; empty for an import).
     fn with_keys_of(mut self, known: &AppSettingsState) -> Self {
         push::keep_keys(&mut self.push_app, &known.push_app);
         vendors::keep_known(&mut self.push_vendor_app, &known.push_vendor_app);
+        limits::fit(&mut self.limits, &known.limits);
         self
     }
 }
@@ -337,14 +346,20 @@ fn sdk_features_path(app_key: &str) -> String {
     format!("/admin/v1/apps/{app_key}/sdk-features")
 }
 
+fn limits_path(app_key: &str) -> String {
+    format!("/admin/v1/apps/{app_key}/limits")
+}
+
 /// The answers of the paths the admin API keeps apart from the settings.
 struct Extras {
     vendors: serde_json::Value,
     style: serde_json::Value,
     features: serde_json::Value,
+    limits: serde_json::Value,
 }
 
-/// Reads the vendor channels, the push style and the SDK switches from their answers.
+/// Reads the vendor channels, the push style, the SDK switches and the limits from their
+/// answers.
 fn read_extras(state: &mut AppSettingsState, extras: &Extras) -> Result<(), AdminError> {
     state.push_vendor_app =
         vendors::from_remote(&extras.vendors["pushVendors"]).map_err(AdminError::Malformed)?;
@@ -353,6 +368,7 @@ fn read_extras(state: &mut AppSettingsState, extras: &Extras) -> Result<(), Admi
     state.realtime_conversations = extras.features["sdkFeatures"]["realtimeConversations"]
         .as_bool()
         .into();
+    state.limits = limits::from_remote(&extras.limits["limits"]).map_err(AdminError::Malformed)?;
     Ok(())
 }
 
@@ -375,6 +391,7 @@ async fn read_settings(admin: &AdminClient, app_key: &str) -> Result<AppSettings
         vendors: admin.get(&push_vendors_path(app_key)).await?,
         style: admin.get(&push_style_path(app_key)).await?,
         features: admin.get(&sdk_features_path(app_key)).await?,
+        limits: admin.get(&limits_path(app_key)).await?,
     };
     read_extras(&mut state, &extras)?;
     Ok(state)
@@ -396,10 +413,12 @@ async fn write_settings(
     let vendors = vendors::to_remote(&state.push_vendor_app);
     let style = push_style::to_remote(&state.push_sound, &state.push_quiet_hours);
     let features = json!({ "realtimeConversations": state.realtime_conversations.as_ref_option() });
+    let limits = limits::to_remote(&state.limits);
     let extras = Extras {
         vendors: admin.put(&push_vendors_path(app_key), &vendors).await?,
         style: admin.put(&push_style_path(app_key), &style).await?,
         features: admin.put(&sdk_features_path(app_key), &features).await?,
+        limits: admin.put(&limits_path(app_key), &limits).await?,
     };
     read_extras(&mut stored, &extras)?;
     Ok(stored)
@@ -419,7 +438,7 @@ impl Resource for AppSettingsResource {
             version: 1,
             block: Block {
                 description: Description::plain(
-                    "Settings of one app environment (its App Key), its moderation rules, push credentials (APNs, FCM and the Chinese Android vendor channels) and push style. Settings left out take the admin API's defaults (no moderation rules, no push credentials, the default sound, no quiet hours). Destroying it puts the settings back to their defaults.",
+                    "Settings of one app environment (its App Key), its moderation rules, push credentials (APNs, FCM and the Chinese Android vendor channels), push style and limits. Settings left out take the admin API's defaults (no moderation rules, no push credentials, the default sound, no quiet hours, the default limits). Destroying it puts the settings back to their defaults.",
                 ),
                 attributes: map! {
                     "id" => crate::attributes::computed(text.clone(), "The App Key."),
@@ -445,6 +464,7 @@ impl Resource for AppSettingsResource {
                     "push_app" => push::schema(),
                     "push_vendor_app" => vendors::schema(),
                     "push_quiet_hours" => push_style::quiet_hours_schema(),
+                    "limits" => limits::schema(),
                 },
                 ..Default::default()
             },
@@ -505,6 +525,7 @@ impl Resource for AppSettingsResource {
         push::validate(diags, &config.push_app);
         vendors::validate(diags, &config.push_vendor_app);
         push_style::validate(diags, &config.push_sound, &config.push_quiet_hours);
+        limits::validate(diags, &config.limits);
         Some(())
     }
 
@@ -623,7 +644,11 @@ impl Resource for AppSettingsResource {
     ) -> Option<(AppSettingsState, ValueEmpty)> {
         let admin = self.connection.client(diags)?;
         match read_settings(&admin, &id).await {
-            Ok(state) => Some((state, Default::default())),
+            // Nothing known: limits blocks only where the limits are not the defaults.
+            Ok(state) => Some((
+                state.with_keys_of(&AppSettingsState::default()),
+                Default::default(),
+            )),
             Err(error) => {
                 report(diags, &format!("import the settings of app {id}"), error);
                 None

@@ -116,6 +116,23 @@ pub fn check_area_code(code: &str) -> Result<(), String> {
     }
 }
 
+/// An attribute's name as the admin API spells it: `token_uri` is `tokenUri`.
+pub fn camel(name: &str) -> String {
+    let mut out = String::new();
+    let mut upper = false;
+    for c in name.chars() {
+        match (c, upper) {
+            ('_', _) => upper = true,
+            (c, true) => {
+                out.extend(c.to_uppercase());
+                upper = false;
+            }
+            (c, false) => out.push(c),
+        }
+    }
+    out
+}
+
 /// A string attribute's known value, or "" (only used where Terraform guarantees it is
 /// known: in state, and in plans for required attributes).
 pub fn text(value: &Value<String>) -> &str {
@@ -123,4 +140,19 @@ pub fn text(value: &Value<String>) -> &str {
         .as_ref_option()
         .map(String::as_str)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attribute_names_become_the_apis() {
+        assert_eq!(camel("master_secret"), "masterSecret");
+        assert_eq!(
+            camel("ultra_group_publish_per_second"),
+            "ultraGroupPublishPerSecond"
+        );
+        assert_eq!(camel("endpoint"), "endpoint");
+    }
 }

@@ -635,6 +635,15 @@ resource "meridian_app_settings" "bad" {
     period_minutes = 60
     level          = 3
   }
+  limits {
+    group_member_cap = 100001
+    api_rates {
+      private_messages_per_minute = 0
+    }
+    retention_days {
+      ultra_group = 3651
+    }
+  }
 }
 
 resource "meridian_app_settings" "too_many_rules" {
@@ -709,6 +718,12 @@ resource "meridian_area" "no_edges" {
         "Invalid start_secs",
         "must be 0 to 86399",
         "must be 0, 1 or 5",
+        "Invalid group_member_cap",
+        "must be 1 to 100000",
+        "Invalid private_messages_per_minute",
+        "must be at least 1",
+        "Invalid ultra_group",
+        "must be 1 to 3650",
     ] {
         assert!(errors.contains(expected), "{expected:?} in:\n{errors}");
     }
@@ -880,13 +895,28 @@ const TEST_APNS_KEY: &str = include_str!("testdata/TEST_ONLY_apns_p256.pem");
 const TEST_FCM_KEY: &str =
     include_str!("../../../push/src/testdata/TEST_ONLY_fcm_service_account_rsa.pem");
 
+/// The `limits` block of the app settings test, which it later removes.
+const LIMITS_TF: &str = r#"
+  limits {
+    group_member_cap        = 500
+    multi_room_chatrooms    = true
+    client_sends_per_second = 10
+    api_rates {
+      default_per_second = 50
+      broadcasts_per_day = 5
+    }
+    retention_days {
+      chatroom = 30
+    }
+  }
+"#;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn moderation_rules_and_push_credentials_apply_read_back_and_plan_clean_despite_redacted_keys(
+async fn app_settings_rules_push_credentials_and_limits_apply_read_back_show_drift_and_plan_clean_despite_redacted_keys(
 ) {
     let dev = Dev::start().await;
-    let terraform = Terraform::with_main_tf(
-        &format!(
-            r#"{PROVIDER_TF}
+    let main_tf = format!(
+        r#"{PROVIDER_TF}
 resource "meridian_app" "pushed" {{
   name = "terraform-push"
 }}
@@ -945,15 +975,14 @@ resource "meridian_app_settings" "pushed" {{
     period_minutes = 480
     level          = 1
   }}
-}}
+{LIMITS_TF}}}
 
 output "app_key" {{
   value = meridian_app.pushed.prod_app_key
 }}
 "#
-        ),
-        &dev.vars(),
     );
+    let terraform = Terraform::with_main_tf(&main_tf, &dev.vars());
     let key_file = |name: &str, pem: &str| {
         std::fs::write(terraform.config_dir().join(name), pem).expect("write a key file")
     };
@@ -1045,6 +1074,22 @@ output "app_key" {{
     let features_path = format!("/admin/v1/apps/{app_key}/sdk-features");
     let (_, features) = dev.admin_call("GET", &features_path, None).await;
     assert_eq!(features["sdkFeatures"]["realtimeConversations"], true);
+    let limits_path = format!("/admin/v1/apps/{app_key}/limits");
+    let (_, limits) = dev.admin_call("GET", &limits_path, None).await;
+    assert_eq!(
+        limits["limits"],
+        json!({
+            "groupMemberCap": 500, "multiRoomChatrooms": true, "clientSendsPerSecond": 10,
+            "apiRates": {
+                "defaultPerSecond": 50, "getTokenPerSecond": null, "privateMessagesPerMinute": null,
+                "groupPublishPerSecond": null, "chatroomPublishPerSecond": null,
+                "ultraGroupPublishPerSecond": null, "chatroomBroadcastPerSecond": null,
+                "broadcastsPerHour": null, "broadcastsPerDay": 5,
+            },
+            "retentionDays": {"private": 180, "group": 180, "ultraGroup": 7, "chatroom": 30},
+        }),
+        "rates left out stay null (the API's defaults)"
+    );
 
     // The API shows "<redacted>" for the keys; the state keeps the configured ones, also
     // once a refresh is saved, so nothing flaps.
@@ -1084,6 +1129,12 @@ output "app_key" {{
     let off = json!({"realtimeConversations": false});
     let (status, answer) = dev.admin_call("PUT", &features_path, Some(&off)).await;
     assert_eq!(status, 200, "{answer}");
+    let mut bigger_groups = limits["limits"].clone();
+    bigger_groups["groupMemberCap"] = json!(600);
+    let (status, answer) = dev
+        .admin_call("PUT", &limits_path, Some(&bigger_groups))
+        .await;
+    assert_eq!(status, 200, "{answer}");
     let (code, plan) = terraform.plan();
     assert_eq!(code, 2, "{plan}");
     assert!(plan.contains("2500 -> 1500"), "timeout_ms drift:\n{plan}");
@@ -1103,6 +1154,14 @@ output "app_key" {{
         plan.contains("realtime_conversations = false -> true"),
         "realtime_conversations drift:\n{plan}"
     );
+    assert!(
+        // Terraform aligns the `=` of a block's attributes.
+        plan.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .contains("~ limits { ~ group_member_cap = 600 -> 500"),
+        "limits drift:\n{plan}"
+    );
     terraform.ok(&["apply", "-no-color", "-auto-approve"]);
     let (_, answer) = dev.admin_call("GET", &path, None).await;
     assert_eq!(answer["settings"], settings, "apply undid the drift");
@@ -1112,6 +1171,8 @@ output "app_key" {{
     assert_eq!(rtc["url"], "https://app.example.com/rtc");
     let (_, features) = dev.admin_call("GET", &features_path, None).await;
     assert_eq!(features["sdkFeatures"]["realtimeConversations"], true);
+    let (_, relimited) = dev.admin_call("GET", &limits_path, None).await;
+    assert_eq!(relimited, limits);
     assert_eq!(terraform.plan().0, 0);
 
     // Imported settings have no keys to compare: the one plan after an import writes
@@ -1126,7 +1187,27 @@ output "app_key" {{
     let (code, plan) = terraform.plan();
     assert_eq!(code, 2, "{plan}");
     assert!(plan.contains("1 to change"), "{plan}");
+    assert!(!plan.contains("limits {"), "imported limits match:\n{plan}");
     terraform.ok(&["apply", "-no-color", "-auto-approve"]);
+    assert_eq!(terraform.plan().0, 0);
+
+    // Removing the limits block puts the API's defaults back.
+    let without_limits = main_tf.replace(LIMITS_TF, "\n");
+    std::fs::write(terraform.config_dir().join("main.tf"), without_limits).expect("main.tf");
+    let (code, plan) = terraform.plan();
+    assert_eq!(code, 2, "{plan}");
+    assert!(plan.contains("- limits {"), "{plan}");
+    terraform.ok(&["apply", "-no-color", "-auto-approve"]);
+    let (_, limits) = dev.admin_call("GET", &limits_path, None).await;
+    assert_eq!(limits["limits"]["groupMemberCap"], 3000, "{limits}");
+    assert_eq!(limits["limits"]["multiRoomChatrooms"], false);
+    assert_eq!(limits["limits"]["clientSendsPerSecond"], Value::Null);
+    let rates = limits["limits"]["apiRates"].as_object().expect("apiRates");
+    assert!(rates.values().all(Value::is_null), "{limits}");
+    assert_eq!(
+        limits["limits"]["retentionDays"],
+        json!({"private": 180, "group": 180, "ultraGroup": 7, "chatroom": 60})
+    );
     assert_eq!(terraform.plan().0, 0);
 
     terraform.ok(&["destroy", "-no-color", "-auto-approve"]);

@@ -90,17 +90,40 @@ fn rules_and_push_apps_are_written_as_the_admin_api_has_them_with_its_defaults()
     );
 }
 
-/// The state a read makes of `settings`, with no vendor channels, no push style and
-/// the SDK switches off.
+/// The state a read makes of `settings`, with no vendor channels, no push style, the
+/// SDK switches off and the default limits.
 fn read_back(settings: &serde_json::Value) -> AppSettingsState {
+    read_with_limits(settings, default_limits())
+}
+
+/// [`read_back`] with the admin API's answer `limits`.
+fn read_with_limits(settings: &serde_json::Value, limits: serde_json::Value) -> AppSettingsState {
     let mut read = AppSettingsState::from_api(APP_KEY, settings).unwrap();
     let extras = Extras {
         vendors: json!({"pushVendors": {"apps": []}}),
         style: json!({"pushStyle": {}}),
         features: json!({"sdkFeatures": {"realtimeConversations": false}}),
+        limits: json!({ "limits": limits }),
     };
     read_extras(&mut read, &extras).unwrap();
     read
+}
+
+/// The limits the admin API answers for an app whose limits were never set.
+fn default_limits() -> serde_json::Value {
+    json!({
+        "groupMemberCap": 3000,
+        "multiRoomChatrooms": false,
+        "clientSendsPerSecond": null,
+        "apiRates": {
+            "defaultPerSecond": null, "getTokenPerSecond": null,
+            "privateMessagesPerMinute": null, "groupPublishPerSecond": null,
+            "chatroomPublishPerSecond": null, "ultraGroupPublishPerSecond": null,
+            "chatroomBroadcastPerSecond": null, "broadcastsPerHour": null,
+            "broadcastsPerDay": null,
+        },
+        "retentionDays": {"private": 180, "group": 180, "ultraGroup": 7, "chatroom": 60},
+    })
 }
 
 #[test]
@@ -149,13 +172,19 @@ fn a_write_keeps_what_the_resource_does_not_know() {
     assert_eq!(settings["push"], json!({"apps": [], "webhookUrl": null}));
 }
 
-/// The attribute paths the resource's validation complains about.
-async fn invalid(attributes: serde_json::Value) -> Vec<AttributePath> {
+/// The errors of the resource's validation.
+async fn errors(attributes: serde_json::Value) -> Vec<tf_provider::Diagnostic> {
     let mut diags = Diagnostics::default();
     AppSettingsResource::new(Connection::default())
         .validate(&mut diags, config(attributes))
         .await;
-    diags.errors.into_iter().map(|e| e.attribute).collect()
+    diags.errors
+}
+
+/// The attribute paths the resource's validation complains about.
+async fn invalid(attributes: serde_json::Value) -> Vec<AttributePath> {
+    let errors = errors(attributes).await;
+    errors.into_iter().map(|e| e.attribute).collect()
 }
 
 fn rule(i: i64, attribute: &'static str) -> AttributePath {
@@ -241,5 +270,172 @@ async fn push_apps_are_checked_at_the_admin_api_limits() {
             AttributePath::new("push_app").index(1).attribute("app_id"),
             AttributePath::new("push_app").index(2).attribute("app_id"),
         ]
+    );
+}
+
+/// Settings planned from `limits`, a `limits` block's attributes.
+fn planned_limits(limits: serde_json::Value) -> AppSettingsState {
+    AppSettingsState::planned(config(json!({"app_key": APP_KEY, "limits": [limits]})))
+}
+
+#[test]
+fn limits_are_written_as_the_admin_api_has_them_and_read_back_as_planned() {
+    let planned = planned_limits(json!({
+        "group_member_cap": 500,
+        "client_sends_per_second": 10,
+        "api_rates": [{"default_per_second": 50, "broadcasts_per_day": 5}],
+        "retention_days": [{"chatroom": 30}],
+    }));
+    // Rates left out are left out (the API's defaults); days left out are the defaults.
+    assert_eq!(
+        limits::to_remote(&planned.limits),
+        json!({
+            "groupMemberCap": 500,
+            "multiRoomChatrooms": false,
+            "clientSendsPerSecond": 10,
+            "apiRates": {"defaultPerSecond": 50, "broadcastsPerDay": 5},
+            "retentionDays": {"private": 180, "group": 180, "ultraGroup": 7, "chatroom": 30},
+        })
+    );
+    // The API answers every field.
+    let mut answer = default_limits();
+    answer["groupMemberCap"] = json!(500);
+    answer["clientSendsPerSecond"] = json!(10);
+    answer["apiRates"]["defaultPerSecond"] = json!(50);
+    answer["apiRates"]["broadcastsPerDay"] = json!(5);
+    answer["retentionDays"]["chatroom"] = json!(30);
+    let settings = written(&planned, json!({}));
+    let read = read_with_limits(&settings, answer.clone());
+    assert_eq!(read.with_keys_of(&planned), planned, "no diff after a read");
+    // An import knows nothing: every block differs from the defaults, so it is there.
+    let imported = read_with_limits(&settings, answer).with_keys_of(&AppSettingsState::default());
+    assert_eq!(imported, planned);
+}
+
+#[test]
+fn without_a_limits_block_the_defaults_are_written_and_a_change_elsewhere_is_drift() {
+    let planned = AppSettingsState::planned(config(json!({"app_key": APP_KEY})));
+    assert_eq!(planned.limits, Value::Null);
+    assert_eq!(
+        limits::to_remote(&planned.limits),
+        json!({}),
+        "all defaults"
+    );
+    let settings = written(&planned, json!({}));
+    assert_eq!(read_back(&settings).with_keys_of(&planned), planned);
+    assert_eq!(
+        read_back(&settings).with_keys_of(&AppSettingsState::default()),
+        planned,
+        "an import of the defaults has no block"
+    );
+
+    // Changed through the admin API: a block with the changed limits, its nested blocks
+    // only where they differ from the defaults.
+    let mut answer = default_limits();
+    answer["multiRoomChatrooms"] = json!(true);
+    let read = read_with_limits(&settings, answer).with_keys_of(&planned);
+    assert_eq!(
+        read.limits,
+        planned_limits(json!({"multi_room_chatrooms": true})).limits
+    );
+    let mut answer = default_limits();
+    answer["apiRates"]["getTokenPerSecond"] = json!(7);
+    answer["retentionDays"]["group"] = json!(90);
+    let read = read_with_limits(&settings, answer).with_keys_of(&planned);
+    assert_eq!(
+        read.limits,
+        planned_limits(json!({
+            "api_rates": [{"get_token_per_second": 7}],
+            "retention_days": [{"group": 90}],
+        }))
+        .limits
+    );
+}
+
+#[test]
+fn a_limits_block_holding_the_defaults_reads_back_as_configured() {
+    for block in [
+        json!({}),
+        json!({"group_member_cap": 3000, "api_rates": [{}], "retention_days": [{}]}),
+        json!({"retention_days": [{"private": 180, "chatroom": 60}]}),
+    ] {
+        let planned = planned_limits(block.clone());
+        let settings = written(&planned, json!({}));
+        assert_eq!(
+            read_back(&settings).with_keys_of(&planned),
+            planned,
+            "{block}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn limits_are_checked_at_the_admin_api_limits() {
+    let limits = |block: serde_json::Value| json!({ "limits": [block] });
+    for accepted in [
+        json!({
+            "group_member_cap": 100_000,
+            "client_sends_per_second": 1000,
+            "api_rates": [{"default_per_second": 1, "broadcasts_per_day": 4_294_967_295_u64}],
+            "retention_days": [{"private": 3650, "group": 1}],
+        }),
+        json!({"group_member_cap": 1, "client_sends_per_second": 1}),
+    ] {
+        assert_eq!(invalid(limits(accepted.clone())).await, [], "{accepted}");
+    }
+
+    let at = |name: &'static str| AttributePath::new("limits").index(0).attribute(name);
+    let rate = |name: &'static str| at("api_rates").index(0).attribute(name);
+    let days = |name: &'static str| at("retention_days").index(0).attribute(name);
+    let refused = errors(limits(json!({
+        "group_member_cap": 100_001,
+        "client_sends_per_second": 1001,
+        "api_rates": [{"get_token_per_second": 0, "broadcasts_per_hour": 4_294_967_296_u64}],
+        "retention_days": [{"ultra_group": 3651, "chatroom": 0}],
+    })))
+    .await;
+    let shown: Vec<_> = refused
+        .into_iter()
+        // tf-provider adds a backtrace to the detail when RUST_BACKTRACE is set.
+        .map(|e| {
+            let detail = e.detail.lines().next().unwrap_or_default();
+            (e.attribute, format!("{}: {detail}", e.summary))
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (
+                at("group_member_cap"),
+                "Invalid group_member_cap: must be 1 to 100000".to_string()
+            ),
+            (
+                at("client_sends_per_second"),
+                "Invalid client_sends_per_second: must be 1 to 1000".into()
+            ),
+            (
+                rate("get_token_per_second"),
+                "Invalid get_token_per_second: must be at least 1".into()
+            ),
+            (
+                rate("broadcasts_per_hour"),
+                "Invalid broadcasts_per_hour: must be 1 to 4294967295".into()
+            ),
+            (
+                days("ultra_group"),
+                "Invalid ultra_group: must be 1 to 3650".into()
+            ),
+            (
+                days("chatroom"),
+                "Invalid chatroom: must be 1 to 3650".into()
+            ),
+        ]
+    );
+    assert_eq!(
+        invalid(limits(
+            json!({"group_member_cap": 0, "client_sends_per_second": 0})
+        ))
+        .await,
+        [at("group_member_cap"), at("client_sends_per_second")]
     );
 }

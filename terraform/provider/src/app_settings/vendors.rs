@@ -14,7 +14,7 @@ use tf_provider::{map, AttributePath, Diagnostics};
 
 use super::push::REDACTED_KEY;
 use super::{at_most, check_url};
-use crate::attributes::{check_at, optional, required, sensitive, text};
+use crate::attributes::{camel, check_at, optional, required, sensitive, text};
 
 const MAX_APPS: usize = 20;
 
@@ -136,22 +136,6 @@ fn fields_of(vendor: &str) -> &'static [(&'static str, Field)] {
         .iter()
         .find(|(name, _)| *name == vendor)
         .map_or(&[], |(_, fields)| *fields)
-}
-
-fn camel(name: &str) -> String {
-    let mut out = String::new();
-    let mut upper = false;
-    for c in name.chars() {
-        match (c, upper) {
-            ('_', _) => upper = true,
-            (c, true) => {
-                out.extend(c.to_uppercase());
-                upper = false;
-            }
-            (c, false) => out.push(c),
-        }
-    }
-    out
 }
 
 pub fn schema() -> NestedBlock {
@@ -350,13 +334,6 @@ pub fn validate(diags: &mut Diagnostics, apps: &Value<Vec<VendorAppState>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn field_names_become_the_apis() {
-        assert_eq!(camel("master_secret"), "masterSecret");
-        assert_eq!(camel("token_uri"), "tokenUri");
-        assert_eq!(camel("endpoint"), "endpoint");
-    }
 
     #[test]
     fn blocks_go_out_as_the_api_wants_and_come_back_with_secrets_and_defaults_kept() {
