@@ -566,6 +566,63 @@ async fn what_the_app_server_asks_of_a_notification_reaches_apns_and_fcm() {
     area.dev.stop();
 }
 
+// covers: ULG-06, API-08
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ultra_group_pushes_at_the_pace_the_app_sets() {
+    let (area, webhook) = Area::pushing_through_a_webhook().await;
+    area.register("bob", "webhook", "hook-bob", "web").await;
+    area.wait_offline("bob").await;
+    let path = format!("/admin/v1/apps/{}/ultra-group-push", area.api.key);
+    let (status, shown) = admin_json(&area.dev, "GET", &path, json!({})).await;
+    assert_eq!(
+        (status, &shown["ultraGroupPush"]),
+        (200, &json!({"intervalSecs": 0}))
+    );
+    // Refused past a day, or with a field it does not know, and nothing changes.
+    for bad in [
+        json!({"intervalSecs": 86_401}),
+        json!({"intervalSecs": 5, "x": 1}),
+    ] {
+        let (status, _) = admin_json(&area.dev, "PUT", &path, bad).await;
+        assert_eq!(status, 400);
+    }
+    let (status, _) = admin_json(&area.dev, "PUT", &path, json!({"intervalSecs": 3600})).await;
+    assert_eq!(status, 200);
+    let (_, shown) = admin_json(&area.dev, "GET", &path, json!({})).await;
+    assert_eq!(shown["ultraGroupPush"]["intervalSecs"], 3600);
+
+    area.api
+        .ok(
+            "/ultragroup/create.json",
+            "userId=ann&groupId=fans&groupName=Fans",
+        )
+        .await;
+    area.api
+        .ok("/ultragroup/join.json", "userId=bob&groupId=fans")
+        .await;
+    for content in [
+        json!({"content": "first"}),
+        json!({"content": "second"}),
+        json!({"content": "@bob third", "mentionedInfo": {"type": 2, "userIdList": ["bob"]}}),
+    ] {
+        let body = json!({"fromUserId": "ann", "toGroupIds": ["fans"],
+                          "objectName": "RC:TxtMsg", "content": content.to_string()});
+        let (answer, value) = area
+            .api
+            .json("/message/ultragroup/publish.json", &body)
+            .await;
+        assert_eq!(answer.status, 200, "{value}");
+    }
+    area.pushes_settled("delivered", 2.0).await;
+    let bodies: Vec<String> = webhook.received().into_iter().map(|p| p.body).collect();
+    assert_eq!(
+        bodies,
+        ["first", "@bob third"],
+        "the second waits out the hour"
+    );
+    area.dev.stop();
+}
+
 // covers: PUSH-08
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_apps_quiet_hours_hold_pushes_back_but_mentions_at_level_one() {

@@ -20,6 +20,7 @@
 //! | GET, PUT | /admin/v1/apps/{appKey}/limits | `{groupMemberCap?, multiRoomChatrooms?, clientSendsPerSecond?, apiRates?: {defaultPerSecond?, getTokenPerSecond?, privateMessagesPerMinute?, groupPublishPerSecond?, chatroomPublishPerSecond?, ultraGroupPublishPerSecond?, chatroomBroadcastPerSecond?, broadcastsPerHour?, broadcastsPerDay?}, retentionDays?: {private?, group?, ultraGroup?, chatroom?}}` (API-08; PUT replaces; left out: default) |
 //! | POST | /admin/v1/apps/{appKey}/secret | `{newSecret?, overlapSeconds?}`: rotates the App Secret (LIFE-04); the old one stays valid `overlapSeconds` (default 86400, at most 30 days); answers `{appKey, appSecret, previousValidUntilMs}` |
 //! | GET, PUT | /admin/v1/apps/{appKey}/push-vendors | `{apps?: [{appId, channels: [{huawei: {appId, appSecret, tokenUri?, endpoint?}} \| {xiaomi: {appSecret, packageName, endpoint?}} \| {oppo: {appKey, masterSecret, endpoint?}} \| {vivo: {appId, appKey, appSecret, endpoint?}} \| {meizu: {appId, appSecret, endpoint?}} \| {honor: {appId, clientId, clientSecret, tokenUri?, endpoint?}}]}]}` (PUSH-05; PUT replaces; answers show secrets as `<redacted>`, which sent back keeps the stored one) |
+//! | GET, PUT | /admin/v1/apps/{appKey}/ultra-group-push | `{intervalSecs}` (0–86,400): once a user is pushed for an ultra group, its other messages push nothing to them for that long, mentions of them excepted (ULG-06; 0, the default: every message) |
 //! | GET, PUT | /admin/v1/apps/{appKey}/push-style | `{sound?, quietHours?: {startSecs, periodMinutes, level}}`: the app's notification sound and a daily quiet window (UTC; level 5 holds back every push, 1 all but mentions) on top of each user's (PUSH-07, PUSH-08; PUT replaces) |
 //! | GET, PUT | /admin/v1/apps/{appKey}/sdk-features | `{realtimeConversations?}`: the commercial client SDKs' optional services this environment has on, as nav tells the SDK (`sessionMode`; WEB-06; PUT replaces) |
 //! | GET | /admin/v1/apps/{appKey}/callbacks/dead-letters | callbacks past their retry cap (kept 30 days from their creation), and how many wait |
@@ -51,7 +52,7 @@ use transfer::Import;
 use crate::api::{ApiReply, ApiRequest};
 use crate::client::{ClusterClient, ClusterError};
 use crate::state::files::{FileAnswer, FileLimits, FileQuestion, SetFileLimits};
-use crate::state::push_style::PushStyle;
+use crate::state::push_style::{PushStyle, SetUltraGroupPushPace, UltraGroupPushPace};
 use crate::state::rtc::{EraseRtcUsers, SetRtcCallback};
 use crate::state::vendor_push::{SetVendorPush, VendorPush};
 use crate::state::{
@@ -298,6 +299,15 @@ impl AdminApi {
                 Ok(vendors) => self.put_push_vendors(key, vendors).await,
                 Err(response) => return *response,
             },
+            (&Method::GET, ["apps", key, "ultra-group-push"]) => {
+                self.get_ultra_group_push(key).await
+            }
+            (&Method::PUT, ["apps", key, "ultra-group-push"]) => {
+                match parse::<UltraGroupPushPace>(body) {
+                    Ok(pace) => self.put_ultra_group_push(key, pace).await,
+                    Err(response) => return *response,
+                }
+            }
             (&Method::GET, ["apps", key, "push-style"]) => self.get_push_style(key).await,
             (&Method::PUT, ["apps", key, "push-style"]) => match parse::<PushStyle>(body) {
                 Ok(style) => self.put_push_style(key, style).await,
@@ -619,6 +629,29 @@ impl AdminApi {
         });
         self.cluster.write_one(self.envelope(command)).await?;
         Ok(json!({ "pushStyle": style }))
+    }
+
+    async fn get_ultra_group_push(&self, key: &str) -> Result<Value, ClusterError> {
+        let query = Query::UltraGroupPushPace {
+            app_key: key.to_string(),
+        };
+        match self.cluster.read(query).await? {
+            QueryOutput::UltraGroupPushPace(pace) => Ok(json!({ "ultraGroupPush": pace })),
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    async fn put_ultra_group_push(
+        &self,
+        key: &str,
+        pace: UltraGroupPushPace,
+    ) -> Result<Value, ClusterError> {
+        let command = Command::SetUltraGroupPushPace(SetUltraGroupPushPace {
+            app_key: key.to_string(),
+            pace,
+        });
+        self.cluster.write_one(self.envelope(command)).await?;
+        Ok(json!({ "ultraGroupPush": pace }))
     }
 
     async fn get_sdk_features(&self, key: &str) -> Result<Value, ClusterError> {

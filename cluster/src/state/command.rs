@@ -161,6 +161,7 @@ commands! {
     SetSdkFeatures(super::apps::SetSdkFeatures) => done,
     PublishWithPush(publish::PublishWithPush) => Output::Published,
     PushNoticeWithOptions(notifications::PushNoticeWithOptions) => |(id, devices)| Output::Notice { id, devices },
+    SetUltraGroupPushPace(super::push_style::SetUltraGroupPushPace) => done,
 }
 
 /// The command level of this build (LIFE-05): it knows every command up to it. A
@@ -186,7 +187,9 @@ impl Command {
             | Command::ForgetCalls(_)
             | Command::EraseRtcUsers(_) => 3,
             Command::SetSdkFeatures(_) => 4,
-            Command::PublishWithPush(_) | Command::PushNoticeWithOptions(_) => 5,
+            Command::PublishWithPush(_)
+            | Command::PushNoticeWithOptions(_)
+            | Command::SetUltraGroupPushPace(_) => 5,
             Command::All(commands) => commands.iter().map(Command::level).max().unwrap_or(1),
             _ => LEGACY_COMMAND_LEVEL,
         }

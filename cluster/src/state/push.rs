@@ -160,7 +160,14 @@ pub(crate) fn enabled(
 
 pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), CommandError> {
     state.delete_app(
-        &[keys::TOKEN, keys::BROADCAST, keys::VENDORS, keys::STYLE],
+        &[
+            keys::TOKEN,
+            keys::BROADCAST,
+            keys::VENDORS,
+            keys::STYLE,
+            keys::ULTRA_PACE,
+            keys::ULTRA_PUSHED,
+        ],
         app_key,
     )?;
     Ok(())
@@ -508,5 +515,6 @@ pub(super) fn erase_user(
     app_key: &str,
     user_id: &str,
 ) -> Result<(), CommandError> {
-    Ok(state.delete_prefix(&keys::tokens(app_key, user_id))?)
+    state.delete_prefix(&keys::tokens(app_key, user_id))?;
+    Ok(state.delete_prefix(&keys::ultra_pushed_of(app_key, user_id))?)
 }

@@ -1,7 +1,9 @@
 //! How an app's pushes present themselves and when they wait (PUSH-07, PUSH-08): the
 //! sound its notifications play and a daily quiet window of the app's own, on top of each
 //! user's (`/user/blockPushPeriod/*`). Read where a push is decided (quiet hours) and
-//! where it is sent (the sound), so a change applies to waiting pushes too.
+//! where it is sent (the sound), so a change applies to waiting pushes too. Also how
+//! often an ultra group may push one user (ULG-06), a record of its own so the push
+//! style's layout stays as it is.
 
 use serde::{Deserialize, Serialize};
 
@@ -68,4 +70,69 @@ impl Apply for SetPushStyle {
         state.put(keys::style(&self.app_key), &self.style)?;
         Ok(())
     }
+}
+
+/// The longest ultra-group push interval an app may set: a day.
+pub const MAX_ULTRA_GROUP_PUSH_INTERVAL_SECS: u32 = 86_400;
+
+/// ULG-06, the seed's "提醒频率可按应用进行调整": once a user is pushed for an ultra group,
+/// other messages of that group push nothing to them for `interval_secs`, except those
+/// that mention them. 0 (the default): every message pushes, as before.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UltraGroupPushPace {
+    pub interval_secs: u32,
+}
+
+/// The app's ultra-group pace (the default when never set).
+pub fn ultra_group_pace(
+    state: &impl StateRead,
+    app_key: &str,
+) -> Result<UltraGroupPushPace, CommandError> {
+    Ok(state.get(&keys::ultra_pace(app_key))?.unwrap_or_default())
+}
+
+/// Replaces an app's ultra-group pace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetUltraGroupPushPace {
+    pub app_key: String,
+    pub pace: UltraGroupPushPace,
+}
+
+impl Apply for SetUltraGroupPushPace {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        apps::by_key(state, &self.app_key)?;
+        if self.pace.interval_secs > MAX_ULTRA_GROUP_PUSH_INTERVAL_SECS {
+            return Err(CommandError::invalid(
+                "intervalSecs",
+                format!("must be 0 to {MAX_ULTRA_GROUP_PUSH_INTERVAL_SECS}"),
+            ));
+        }
+        state.put(keys::ultra_pace(&self.app_key), &self.pace)?;
+        Ok(())
+    }
+}
+
+/// Whether `user` may be pushed for ultra group `group` now under the app's pace; when it
+/// may, the push is remembered. A mention always may (and does not restart the wait).
+pub(crate) fn ultra_group_push_due(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    (user, group): (&str, &str),
+    now_ms: u64,
+    mentioned: bool,
+) -> Result<bool, CommandError> {
+    let interval_ms = u64::from(ultra_group_pace(state, app_key)?.interval_secs) * 1_000;
+    if interval_ms == 0 || mentioned {
+        return Ok(true);
+    }
+    let key = keys::ultra_pushed(app_key, user, group);
+    let last: Option<u64> = state.get(&key)?;
+    if last.is_some_and(|last| now_ms < last.saturating_add(interval_ms)) {
+        return Ok(false);
+    }
+    state.put(key, &now_ms)?;
+    Ok(true)
 }

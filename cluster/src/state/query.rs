@@ -282,6 +282,10 @@ pub enum Query {
     },
     /// Every room of the area being mixed (RTC-09; the media servers ask).
     RtcMixes,
+    /// How often the app's ultra groups may push one user (ULG-06).
+    UltraGroupPushPace {
+        app_key: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -350,6 +354,7 @@ pub enum QueryOutput {
     RtcRecorded(Vec<super::rtc::RecordedStream>),
     RtcCallback(Option<String>),
     RtcMixes(Vec<super::rtc::MixOrder>),
+    UltraGroupPushPace(super::push_style::UltraGroupPushPace),
 }
 
 /// Answers a query from committed state.
@@ -565,5 +570,9 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
             super::rtc::callback_url(state, app_key).map(QueryOutput::RtcCallback)
         }
         Query::RtcMixes => super::rtc::mix_orders(state).map(QueryOutput::RtcMixes),
+        Query::UltraGroupPushPace { app_key } => {
+            apps::by_key(state, app_key)?;
+            super::push_style::ultra_group_pace(state, app_key).map(QueryOutput::UltraGroupPushPace)
+        }
     }
 }

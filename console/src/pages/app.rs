@@ -19,6 +19,7 @@ const TABS: &[(&str, &str)] = &[
     ("/file-limits", "File limits"),
     ("/push-style", "Push style"),
     ("/push-vendors", "Push vendors"),
+    ("/ultra-group-push", "Ultra-group push"),
     ("/sdk-features", "SDK features"),
     ("/sensitive-words", "Sensitive words"),
     ("/dead-letters", "Dead letters"),

@@ -60,6 +60,14 @@ const RECORDS: &[Record] = &[
                 (JSON; secrets show as <redacted>, which keeps the stored one).",
     },
     Record {
+        slug: "ultra-group-push",
+        field: "ultraGroupPush",
+        title: "Ultra-group push",
+        about: "How often an ultra group may push one user: after a push, its other messages \
+                push nothing to them for intervalSecs (0–86,400), mentions of them excepted; \
+                0 pushes every message.",
+    },
+    Record {
         slug: "sdk-features",
         field: "sdkFeatures",
         title: "SDK features",

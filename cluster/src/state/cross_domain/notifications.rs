@@ -187,7 +187,7 @@ fn body(message: &Message) -> Option<String> {
 /// unless the app server gave one (`pushExt.title`).
 fn jobs_for(
     ctx: ApplyContext,
-    state: &impl StateRead,
+    state: &mut Overlay<'_>,
     app_key: &str,
     message: &Message,
     title: Option<&str>,
@@ -207,6 +207,14 @@ fn jobs_for(
             || !wants_push(state, app_key, ctx.now_ms, &user, message, &mentions)?
         {
             continue;
+        }
+        // ULG-06: the app's pace for ultra groups, checked last as it remembers the push.
+        if message.conversation.kind == ConversationType::UltraGroup {
+            let mentioned = mentions.everyone || mentions.users.contains(&user);
+            let place = (user.as_str(), message.conversation.first.as_str());
+            if !push_style::ultra_group_push_due(state, app_key, place, ctx.now_ms, mentioned)? {
+                continue;
+            }
         }
         // The app server's title wins; else the name this recipient gave the sender
         // (`/user/remarks/set.json`), else the sender's.

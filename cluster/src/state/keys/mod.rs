@@ -117,6 +117,8 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("push::BROADCAST", push::BROADCAST, Kind::Family),
     ("push::VENDORS", push::VENDORS, Kind::Family),
     ("push::STYLE", push::STYLE, Kind::Family),
+    ("push::ULTRA_PACE", push::ULTRA_PACE, Kind::Family),
+    ("push::ULTRA_PUSHED", push::ULTRA_PUSHED, Kind::Family),
     ("messages::MESSAGE", messages::MESSAGE, Kind::Family),
     ("messages::LAST_SEQ", messages::LAST_SEQ, Kind::Family),
     ("messages::UID", messages::UID, Kind::Family),
@@ -552,6 +554,25 @@ pub(crate) mod push {
     pub(crate) const VENDORS: &[u8] = b"pushvendor/";
     /// An app's push sound and quiet hours (PUSH-07, PUSH-08).
     pub(crate) const STYLE: &[u8] = b"pushstyle/";
+    /// An app's ultra-group push pace (ULG-06).
+    pub(crate) const ULTRA_PACE: &[u8] = b"ugpace/";
+    /// When a user was last pushed for an ultra group (ULG-06).
+    pub(crate) const ULTRA_PUSHED: &[u8] = b"ugpushed/";
+
+    /// `ugpace/{appKey}/`
+    pub(crate) fn ultra_pace(app_key: &str) -> Vec<u8> {
+        super::of_app(ULTRA_PACE, app_key)
+    }
+
+    /// `ugpushed/{appKey}/{userId}/{groupId}/`
+    pub(crate) fn ultra_pushed(app_key: &str, user_id: &str, group_id: &str) -> Vec<u8> {
+        super::scoped(ULTRA_PUSHED, app_key, &[user_id, group_id])
+    }
+
+    /// `ugpushed/{appKey}/{userId}/`
+    pub(crate) fn ultra_pushed_of(app_key: &str, user_id: &str) -> Vec<u8> {
+        super::scoped(ULTRA_PUSHED, app_key, &[user_id])
+    }
 
     /// `pushvendor/{appKey}/`
     pub(crate) fn vendors(app_key: &str) -> Vec<u8> {

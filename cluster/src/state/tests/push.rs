@@ -684,3 +684,83 @@ fn push_records_of_format_6_are_upgraded_with_the_default_options() {
         }
     );
 }
+
+/// ULG-06: with the app's pace, an ultra group pushes one user once per interval, but
+/// a mention of them always; without it, every message pushes.
+// covers: ULG-06
+#[test]
+fn an_ultra_group_pushes_a_user_at_the_apps_pace_but_mentions_always() {
+    use crate::state::push_style::{SetUltraGroupPushPace, UltraGroupPushPace};
+    let (_dir, tree) = app_pushing_through_a_webhook();
+    register_device(&tree, "bob", "bob-phone").unwrap();
+    let ultra = |change| {
+        command(Command::UltraGroup(ChangeUltraGroup {
+            app_key: "prodkey001".into(),
+            group_id: "fans".into(),
+            change,
+        }))
+    };
+    let setup = run(
+        &tree,
+        &[
+            ultra(UltraGroupChange::Create {
+                name: "Fans".into(),
+                owner: "ann".into(),
+            }),
+            ultra(UltraGroupChange::Join {
+                user_ids: vec!["bob".into()],
+            }),
+        ],
+    );
+    assert!(setup.iter().all(Result::is_ok), "{setup:?}");
+    let pace = |interval_secs| {
+        command(Command::SetUltraGroupPushPace(SetUltraGroupPushPace {
+            app_key: "prodkey001".into(),
+            pace: UltraGroupPushPace { interval_secs },
+        }))
+    };
+    // At the limit's edge: a day is accepted, a second more refused.
+    assert!(run(&tree, &[pace(86_401)])[0].is_err());
+    assert!(run(&tree, &[pace(86_400)])[0].is_ok());
+    assert!(run(&tree, &[pace(60)])[0].is_ok());
+
+    // Messages at `now_ms`, as the leader stamps them.
+    let say_at = |now_ms: u64, content: &str| {
+        let message = text(
+            Conversation::group_like(ConversationType::UltraGroup, "fans", ""),
+            "ann",
+            None,
+            content,
+        );
+        let mut overlay = Overlay::new(&tree);
+        let ctx = ApplyContext {
+            area: AreaCode::Sg,
+            now_ms,
+        };
+        let published = apply(
+            ctx,
+            &mut overlay,
+            &command(Command::Publish(Publish {
+                app_key: "prodkey001".into(),
+                messages: vec![message],
+            })),
+        );
+        assert!(published.is_ok(), "{published:?}");
+        tree.apply_batch(overlay.into_batch()).unwrap();
+    };
+    let bodies = || -> Vec<String> { push_jobs(&tree).into_iter().map(|p| p.body).collect() };
+    say_at(10_000, r#"{"content":"one"}"#);
+    say_at(20_000, r#"{"content":"two"}"#);
+    say_at(
+        30_000,
+        r#"{"content":"@bob three","mentionedInfo":{"type":2,"userIdList":["bob"]}}"#,
+    );
+    say_at(69_999, r#"{"content":"four"}"#);
+    say_at(70_000, r#"{"content":"five"}"#);
+    assert_eq!(bodies(), ["one", "@bob three", "five"]);
+
+    // Back to every message.
+    assert!(run(&tree, &[pace(0)])[0].is_ok());
+    say_at(71_000, r#"{"content":"six"}"#);
+    assert_eq!(bodies().last().map(String::as_str), Some("six"));
+}

@@ -1103,6 +1103,13 @@ fn samples() -> Vec<(&'static str, Command)> {
                 }),
             }),
         ),
+        (
+            "SetUltraGroupPushPace",
+            Command::SetUltraGroupPushPace(crate::state::push_style::SetUltraGroupPushPace {
+                app_key: APP.into(),
+                pace: crate::state::push_style::UltraGroupPushPace { interval_secs: 60 },
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1332,6 +1339,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("SetSdkFeatures", "6b086170706b6579303101"),
         ("PublishWithPush", "6c086170706b65793031010005616c69636503626f6204776f726b05616c6963650103626f620952433a5478744d7367107b22636f6e74656e74223a226869227d01000102686900010103626f620102643102633100000000000103010101740000000001016600000001034c4f5700000001016901016d0001016f010000"),
         ("PushNoticeWithOptions", "6d086170706b65793031010000000001540142000103010101740000000001016600000001034c4f5700000001016901016d0001016f01000001017001010174010100"),
+        ("SetUltraGroupPushPace", "6e086170706b657930313c"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1551,6 +1559,7 @@ fn variant(command: &Command) -> &'static str {
         Command::SetSdkFeatures(_) => "SetSdkFeatures",
         Command::PublishWithPush(_) => "PublishWithPush",
         Command::PushNoticeWithOptions(_) => "PushNoticeWithOptions",
+        Command::SetUltraGroupPushPace(_) => "SetUltraGroupPushPace",
     }
 }
 
