@@ -152,6 +152,19 @@ async fn groups_and_rooms_the_app_never_created_accept_settings_that_apply_later
         .ok("/chatroom/user/whitelist/query.json", "chatroomId=r1")
         .await;
     assert_eq!(white["users"], json!(["u8"]));
+    // Destroying rooms the area does not know answers 200; the ones it knows go.
+    just_ok(&api, "/chatroom/create.json", "chatroom[r2]=Two").await;
+    just_ok(&api, "/chatroom/destroy.json", "chatroomId=ghost").await;
+    just_ok(
+        &api,
+        "/chatroom/destroy.json",
+        "chatroomId=r2&chatroomId=ghost",
+    )
+    .await;
+    let left = api
+        .ok("/chatroom/query.json", "chatroomId=r1&chatroomId=r2")
+        .await;
+    assert_eq!(ids(&left, "chatRooms", "chrmId"), ["r1"]);
     // Bad ids are still refused, and change nothing.
     let (answer, value) = api
         .form("/chatroom/keepalive/add.json", "chatroomId=bad id")
@@ -177,8 +190,16 @@ async fn groups_and_rooms_the_app_never_created_accept_settings_that_apply_later
     just_ok(&api, "/sensitiveword/add.json", "word=spam").await;
     just_ok(&api, "/sensitiveword/delete.json", "word=spam").await;
     just_ok(&api, "/sensitiveword/delete.json", "word=never-added").await;
+    // As commercially, a word is letters and digits of any script.
+    for bad in ["word=-", "word=bad%20word", "word=a.b"] {
+        let (answer, value) = api.form("/sensitiveword/add.json", bad).await;
+        assert_error(&answer, &value, 400, 1002);
+    }
     let words = api.ok("/sensitiveword/list.json", "").await;
     assert_eq!(words["words"], json!([]));
+    just_ok(&api, "/sensitiveword/add.json", "word=我们2&replaceWord=**").await;
+    let words = api.ok("/sensitiveword/list.json", "").await;
+    assert_eq!(words["words"][0]["word"], "我们2");
 }
 
 // covers: API-05, API-06, SYS-01, SYS-02, SYS-03, SYS-04

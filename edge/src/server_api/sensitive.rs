@@ -1,6 +1,7 @@
 //! `/sensitiveword/*` (HOOK-06): the app's sensitive words. A client's text message
 //! containing a word is refused, or the word replaced by its `replaceWord`.
 
+use meridian_access::error::ApiError;
 use meridian_cluster::state::{
     AddSensitiveWord, Command, DeleteSensitiveWords, Query, QueryOutput,
 };
@@ -15,6 +16,13 @@ const MAX_DELETE_WORDS: usize = 50;
 pub(super) async fn add(call: &Call) -> Fields {
     let form = call.form()?;
     let word = form.required("word")?.to_string();
+    // As the commercial service: a word is letters and digits, of any script. Checked
+    // here so `AddSensitiveWord` applies as it always did on every replica.
+    if !word.chars().all(char::is_alphanumeric) {
+        return Err(ApiError::param(
+            "word must be letters and digits (Chinese characters count as letters)",
+        ));
+    }
     let replace = form.get("replaceWord").filter(|r| !r.is_empty());
     call.write(Command::AddSensitiveWord(AddSensitiveWord {
         app_key: call.app_key(),
