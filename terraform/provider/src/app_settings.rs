@@ -1,9 +1,10 @@
 //! `meridian_app_settings`: what one app environment switches on or tunes, where its
 //! callbacks go (its audio/video room callback too), which messages its app server
-//! moderates, its push credentials (vendor channels too), push style and limits. The
-//! admin API replaces the settings whole, so every write reads them first and keeps what
-//! this resource does not know; the room callback, the vendor channels, the push style,
-//! the SDK switches and the limits have paths of their own, which it replaces.
+//! moderates, its push credentials (vendor channels too), push style, ultra-group push
+//! pace and limits. The admin API replaces the settings whole, so every write reads them
+//! first and keeps what this resource does not know; the room callback, the vendor
+//! channels, the push style, the ultra-group push pace, the SDK switches and the limits
+//! have paths of their own, which it replaces.
 
 mod limits;
 mod moderation;
@@ -85,6 +86,8 @@ pub struct AppSettingsState {
     push_sound: Value<String>,
     #[serde(with = "tf_provider::value::serde_as_vec")]
     push_quiet_hours: Value<QuietHoursState>,
+    /// `…/ultra-group-push`.
+    ultra_group_push_interval_secs: Value<i64>,
     /// `…/sdk-features`.
     realtime_conversations: Value<bool>,
     /// `…/limits`.
@@ -99,6 +102,9 @@ const DEFAULT_MAX_ATTEMPTS: i64 = 16;
 /// Conversation types callbacks can route: private, group, chatroom, system, ultra group.
 const CONVERSATION_TYPES: [i64; 5] = [1, 3, 4, 6, 10];
 const MAX_SECURE_DOMAINS: usize = 50;
+/// The longest ultra-group push interval the admin API takes: a day (0, the default,
+/// pushes every message).
+const MAX_ULTRA_GROUP_PUSH_INTERVAL_SECS: i64 = 86_400;
 
 impl AppSettingsState {
     /// The plan: configured values, and the API's defaults for what is left out.
@@ -140,6 +146,7 @@ impl AppSettingsState {
             push_vendor_app: or_default(config.push_vendor_app, Vec::new()),
             push_sound: config.push_sound,
             push_quiet_hours: config.push_quiet_hours,
+            ultra_group_push_interval_secs: or_default(config.ultra_group_push_interval_secs, 0),
             realtime_conversations: or_default(config.realtime_conversations, false),
             limits: config.limits.map(LimitsState::planned),
         }
@@ -185,6 +192,7 @@ impl AppSettingsState {
             push_vendor_app: Value::Null,
             push_sound: Value::Null,
             push_quiet_hours: Value::Null,
+            ultra_group_push_interval_secs: Value::Null,
             realtime_conversations: Value::Null,
             limits: Value::Null,
         })
@@ -342,6 +350,10 @@ fn push_style_path(app_key: &str) -> String {
     format!("/admin/v1/apps/{app_key}/push-style")
 }
 
+fn ultra_group_push_path(app_key: &str) -> String {
+    format!("/admin/v1/apps/{app_key}/ultra-group-push")
+}
+
 fn sdk_features_path(app_key: &str) -> String {
     format!("/admin/v1/apps/{app_key}/sdk-features")
 }
@@ -350,21 +362,31 @@ fn limits_path(app_key: &str) -> String {
     format!("/admin/v1/apps/{app_key}/limits")
 }
 
+/// The admin API's body for the ultra-group push pace.
+fn ultra_group_push_body(interval_secs: &Value<i64>) -> serde_json::Value {
+    json!({ "intervalSecs": interval_secs.as_ref_option() })
+}
+
 /// The answers of the paths the admin API keeps apart from the settings.
 struct Extras {
     vendors: serde_json::Value,
     style: serde_json::Value,
+    ultra_group_push: serde_json::Value,
     features: serde_json::Value,
     limits: serde_json::Value,
 }
 
-/// Reads the vendor channels, the push style, the SDK switches and the limits from their
-/// answers.
+/// Reads the vendor channels, the push style, the ultra-group push pace, the SDK switches
+/// and the limits from their answers.
 fn read_extras(state: &mut AppSettingsState, extras: &Extras) -> Result<(), AdminError> {
     state.push_vendor_app =
         vendors::from_remote(&extras.vendors["pushVendors"]).map_err(AdminError::Malformed)?;
     (state.push_sound, state.push_quiet_hours) =
         push_style::from_remote(&extras.style["pushStyle"]);
+    state.ultra_group_push_interval_secs = extras.ultra_group_push["ultraGroupPush"]
+        ["intervalSecs"]
+        .as_i64()
+        .into();
     state.realtime_conversations = extras.features["sdkFeatures"]["realtimeConversations"]
         .as_bool()
         .into();
@@ -390,6 +412,7 @@ async fn read_settings(admin: &AdminClient, app_key: &str) -> Result<AppSettings
     let extras = Extras {
         vendors: admin.get(&push_vendors_path(app_key)).await?,
         style: admin.get(&push_style_path(app_key)).await?,
+        ultra_group_push: admin.get(&ultra_group_push_path(app_key)).await?,
         features: admin.get(&sdk_features_path(app_key)).await?,
         limits: admin.get(&limits_path(app_key)).await?,
     };
@@ -412,11 +435,13 @@ async fn write_settings(
     stored.rtc_callback_url = url_of(&admin.put(&rtc_callback_path(app_key), &url).await?);
     let vendors = vendors::to_remote(&state.push_vendor_app);
     let style = push_style::to_remote(&state.push_sound, &state.push_quiet_hours);
+    let pace = ultra_group_push_body(&state.ultra_group_push_interval_secs);
     let features = json!({ "realtimeConversations": state.realtime_conversations.as_ref_option() });
     let limits = limits::to_remote(&state.limits);
     let extras = Extras {
         vendors: admin.put(&push_vendors_path(app_key), &vendors).await?,
         style: admin.put(&push_style_path(app_key), &style).await?,
+        ultra_group_push: admin.put(&ultra_group_push_path(app_key), &pace).await?,
         features: admin.put(&sdk_features_path(app_key), &features).await?,
         limits: admin.put(&limits_path(app_key), &limits).await?,
     };
@@ -438,7 +463,7 @@ impl Resource for AppSettingsResource {
             version: 1,
             block: Block {
                 description: Description::plain(
-                    "Settings of one app environment (its App Key), its moderation rules, push credentials (APNs, FCM and the Chinese Android vendor channels), push style and limits. Settings left out take the admin API's defaults (no moderation rules, no push credentials, the default sound, no quiet hours, the default limits). Destroying it puts the settings back to their defaults.",
+                    "Settings of one app environment (its App Key), its moderation rules, push credentials (APNs, FCM and the Chinese Android vendor channels), push style, ultra-group push pace and limits. Settings left out take the admin API's defaults (no moderation rules, no push credentials, the default sound, no quiet hours, every ultra-group message pushed, the default limits). Destroying it puts the settings back to their defaults.",
                 ),
                 attributes: map! {
                     "id" => crate::attributes::computed(text.clone(), "The App Key."),
@@ -453,10 +478,11 @@ impl Resource for AppSettingsResource {
                     "routing_types" => optional_computed(number_list(), "Conversation types routed: 1 private, 3 group, 4 chatroom, 6 system, 10 ultra group; empty: all (default)."),
                     "online_status_url" => optional(text.clone(), "Device connect, disconnect and logout are posted here."),
                     "chatroom_state_url" => optional(text.clone(), "Chatroom create, destroy, join and quit are posted here."),
-                    "callback_max_attempts" => optional_computed(number, "Attempts per callback before it becomes a dead letter, 1 to 50 (default 16)."),
+                    "callback_max_attempts" => optional_computed(number.clone(), "Attempts per callback before it becomes a dead letter, 1 to 50 (default 16)."),
                     "push_webhook_url" => optional(text.clone(), "Notifications for devices registered with the webhook provider are posted here."),
                     "rtc_callback_url" => optional(text.clone(), "Audio/video room events (room created and destroyed, members joining and leaving, resources changing) are posted here."),
                     "push_sound" => optional(text, "The notification sound, a file in the app's bundle (APNs aps.sound, FCM sound); left out: default."),
+                    "ultra_group_push_interval_secs" => optional_computed(number, &format!("Once a user is pushed for an ultra group, that group's other messages push nothing to them for this many seconds, mentions of them excepted (ULG-06), 0 to {MAX_ULTRA_GROUP_PUSH_INTERVAL_SECS}; 0 (default): every message pushes.")),
                     "realtime_conversations" => optional_computed(flag, "The commercial client SDKs' real-time conversations: they ask the server for the conversation list and its unread counts and keep none of their own (nav's sessionMode; default false)."),
                 },
                 blocks: map! {
@@ -525,6 +551,12 @@ impl Resource for AppSettingsResource {
         push::validate(diags, &config.push_app);
         vendors::validate(diags, &config.push_vendor_app);
         push_style::validate(diags, &config.push_sound, &config.push_quiet_hours);
+        check(
+            diags,
+            "ultra_group_push_interval_secs",
+            &config.ultra_group_push_interval_secs,
+            check_range(0..=MAX_ULTRA_GROUP_PUSH_INTERVAL_SECS),
+        );
         limits::validate(diags, &config.limits);
         Some(())
     }

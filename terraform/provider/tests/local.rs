@@ -629,7 +629,8 @@ resource "meridian_app_settings" "bad" {
       endpoint      = "ftp://oppo.example.com"
     }
   }
-  push_sound = "a sound"
+  push_sound                     = "a sound"
+  ultra_group_push_interval_secs = 86401
   push_quiet_hours {
     start_secs     = 86400
     period_minutes = 60
@@ -688,9 +689,7 @@ resource "meridian_area" "no_edges" {
     terraform.ok(&["init", "-no-color"]);
     let output = terraform.run(&["plan", "-no-color"]);
     assert!(!output.status.success());
-    // Terraform wraps long messages.
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let errors = stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    let errors = errors_of(&output);
     for expected in [
         r#"unknown area code "EU", expected one of CN, SG, SG-B, NA, SA"#,
         "Invalid offline_window_days",
@@ -718,6 +717,8 @@ resource "meridian_area" "no_edges" {
         "Invalid start_secs",
         "must be 0 to 86399",
         "must be 0, 1 or 5",
+        "Invalid ultra_group_push_interval_secs",
+        "must be 0 to 86400",
         "Invalid group_member_cap",
         "must be 1 to 100000",
         "Invalid private_messages_per_minute",
@@ -911,6 +912,9 @@ const LIMITS_TF: &str = r#"
   }
 "#;
 
+/// The ultra-group push pace of the app settings test, which it later removes.
+const ULTRA_GROUP_PUSH_TF: &str = "  ultra_group_push_interval_secs = 600";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn app_settings_rules_push_credentials_and_limits_apply_read_back_show_drift_and_plan_clean_despite_redacted_keys(
 ) {
@@ -970,6 +974,7 @@ resource "meridian_app_settings" "pushed" {{
     }}
   }}
   push_sound = "chime.caf"
+{ULTRA_GROUP_PUSH_TF}
   push_quiet_hours {{
     start_secs     = 79200
     period_minutes = 480
@@ -1071,6 +1076,9 @@ output "app_key" {{
         style["pushStyle"],
         json!({"sound": "chime.caf", "quietHours": {"startSecs": 79200, "periodMinutes": 480, "level": 1}})
     );
+    let pace_path = format!("/admin/v1/apps/{app_key}/ultra-group-push");
+    let (_, pace) = dev.admin_call("GET", &pace_path, None).await;
+    assert_eq!(pace, json!({"ultraGroupPush": {"intervalSecs": 600}}));
     let features_path = format!("/admin/v1/apps/{app_key}/sdk-features");
     let (_, features) = dev.admin_call("GET", &features_path, None).await;
     assert_eq!(features["sdkFeatures"]["realtimeConversations"], true);
@@ -1126,6 +1134,9 @@ output "app_key" {{
     let quieter = json!({"sound": "bell.caf"});
     let (status, answer) = dev.admin_call("PUT", &style_path, Some(&quieter)).await;
     assert_eq!(status, 200, "{answer}");
+    let faster = json!({"intervalSecs": 30});
+    let (status, answer) = dev.admin_call("PUT", &pace_path, Some(&faster)).await;
+    assert_eq!(status, 200, "{answer}");
     let off = json!({"realtimeConversations": false});
     let (status, answer) = dev.admin_call("PUT", &features_path, Some(&off)).await;
     assert_eq!(status, 200, "{answer}");
@@ -1137,6 +1148,7 @@ output "app_key" {{
     assert_eq!(status, 200, "{answer}");
     let (code, plan) = terraform.plan();
     assert_eq!(code, 2, "{plan}");
+    let flat = single_spaced(&plan);
     assert!(plan.contains("2500 -> 1500"), "timeout_ms drift:\n{plan}");
     assert!(
         plan.contains(r#""https://elsewhere.example.com/rtc" -> "https://app.example.com/rtc""#),
@@ -1151,15 +1163,15 @@ output "app_key" {{
         "push style drift:\n{plan}"
     );
     assert!(
-        plan.contains("realtime_conversations = false -> true"),
+        flat.contains("~ ultra_group_push_interval_secs = 30 -> 600"),
+        "ultra_group_push_interval_secs drift:\n{plan}"
+    );
+    assert!(
+        flat.contains("~ realtime_conversations = false -> true"),
         "realtime_conversations drift:\n{plan}"
     );
     assert!(
-        // Terraform aligns the `=` of a block's attributes.
-        plan.split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .contains("~ limits { ~ group_member_cap = 600 -> 500"),
+        flat.contains("~ limits { ~ group_member_cap = 600 -> 500"),
         "limits drift:\n{plan}"
     );
     terraform.ok(&["apply", "-no-color", "-auto-approve"]);
@@ -1169,6 +1181,8 @@ output "app_key" {{
     assert_eq!(restyled, style);
     let (_, rtc) = dev.admin_call("GET", &rtc_path, None).await;
     assert_eq!(rtc["url"], "https://app.example.com/rtc");
+    let (_, repaced) = dev.admin_call("GET", &pace_path, None).await;
+    assert_eq!(repaced, pace);
     let (_, features) = dev.admin_call("GET", &features_path, None).await;
     assert_eq!(features["sdkFeatures"]["realtimeConversations"], true);
     let (_, relimited) = dev.admin_call("GET", &limits_path, None).await;
@@ -1188,16 +1202,29 @@ output "app_key" {{
     assert_eq!(code, 2, "{plan}");
     assert!(plan.contains("1 to change"), "{plan}");
     assert!(!plan.contains("limits {"), "imported limits match:\n{plan}");
+    assert!(
+        !plan.contains("ultra_group_push_interval_secs"),
+        "the imported pace matches:\n{plan}"
+    );
     terraform.ok(&["apply", "-no-color", "-auto-approve"]);
     assert_eq!(terraform.plan().0, 0);
 
-    // Removing the limits block puts the API's defaults back.
-    let without_limits = main_tf.replace(LIMITS_TF, "\n");
+    // Removing the limits block and the ultra-group push pace puts the API's defaults
+    // back.
+    let without_limits = main_tf
+        .replace(LIMITS_TF, "\n")
+        .replace(ULTRA_GROUP_PUSH_TF, "");
     std::fs::write(terraform.config_dir().join("main.tf"), without_limits).expect("main.tf");
     let (code, plan) = terraform.plan();
     assert_eq!(code, 2, "{plan}");
     assert!(plan.contains("- limits {"), "{plan}");
+    assert!(
+        single_spaced(&plan).contains("~ ultra_group_push_interval_secs = 600 -> 0"),
+        "{plan}"
+    );
     terraform.ok(&["apply", "-no-color", "-auto-approve"]);
+    let (_, pace) = dev.admin_call("GET", &pace_path, None).await;
+    assert_eq!(pace, json!({"ultraGroupPush": {"intervalSecs": 0}}));
     let (_, limits) = dev.admin_call("GET", &limits_path, None).await;
     assert_eq!(limits["limits"]["groupMemberCap"], 3000, "{limits}");
     assert_eq!(limits["limits"]["multiRoomChatrooms"], false);
@@ -1359,10 +1386,13 @@ output "app_key" {
 
 /// Terraform's stderr with its line wrapping undone.
 fn errors_of(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    single_spaced(&String::from_utf8_lossy(&output.stderr))
+}
+
+/// `text` with every run of whitespace one space: Terraform wraps long messages and
+/// aligns the `=` of a block's attributes.
+fn single_spaced(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

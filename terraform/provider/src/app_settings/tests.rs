@@ -90,23 +90,37 @@ fn rules_and_push_apps_are_written_as_the_admin_api_has_them_with_its_defaults()
     );
 }
 
-/// The state a read makes of `settings`, with no vendor channels, no push style, the
-/// SDK switches off and the default limits.
+/// The state a read makes of `settings`, with no vendor channels, no push style, every
+/// ultra-group message pushed, the SDK switches off and the default limits.
 fn read_back(settings: &serde_json::Value) -> AppSettingsState {
-    read_with_limits(settings, default_limits())
+    read_with(settings, &default_extras())
 }
 
 /// [`read_back`] with the admin API's answer `limits`.
 fn read_with_limits(settings: &serde_json::Value, limits: serde_json::Value) -> AppSettingsState {
-    let mut read = AppSettingsState::from_api(APP_KEY, settings).unwrap();
     let extras = Extras {
+        limits: json!({ "limits": limits }),
+        ..default_extras()
+    };
+    read_with(settings, &extras)
+}
+
+/// The state a read makes of `settings` and the answers of the other paths, `extras`.
+fn read_with(settings: &serde_json::Value, extras: &Extras) -> AppSettingsState {
+    let mut read = AppSettingsState::from_api(APP_KEY, settings).unwrap();
+    read_extras(&mut read, extras).unwrap();
+    read
+}
+
+/// The admin API's answers, besides the settings, for an app that never changed them.
+fn default_extras() -> Extras {
+    Extras {
         vendors: json!({"pushVendors": {"apps": []}}),
         style: json!({"pushStyle": {}}),
+        ultra_group_push: json!({"ultraGroupPush": {"intervalSecs": 0}}),
         features: json!({"sdkFeatures": {"realtimeConversations": false}}),
-        limits: json!({ "limits": limits }),
-    };
-    read_extras(&mut read, &extras).unwrap();
-    read
+        limits: json!({ "limits": default_limits() }),
+    }
 }
 
 /// The limits the admin API answers for an app whose limits were never set.
@@ -438,4 +452,79 @@ async fn limits_are_checked_at_the_admin_api_limits() {
         .await,
         [at("group_member_cap"), at("client_sends_per_second")]
     );
+}
+
+#[tokio::test]
+async fn the_ultra_group_push_interval_is_checked_at_the_admin_api_limit() {
+    let interval = |secs: i64| json!({ "ultra_group_push_interval_secs": secs });
+    for accepted in [0, 60, 86_400] {
+        assert_eq!(invalid(interval(accepted)).await, [], "{accepted}");
+    }
+    for refused in [86_401, -1] {
+        let shown: Vec<_> = errors(interval(refused))
+            .await
+            .into_iter()
+            // tf-provider adds a backtrace to the detail when RUST_BACKTRACE is set.
+            .map(|e| {
+                let detail = e.detail.lines().next().unwrap_or_default();
+                (e.attribute, format!("{}: {detail}", e.summary))
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [(
+                AttributePath::new("ultra_group_push_interval_secs"),
+                "Invalid ultra_group_push_interval_secs: must be 0 to 86400".to_string()
+            )],
+            "{refused}"
+        );
+    }
+}
+
+#[test]
+fn the_ultra_group_push_interval_is_written_as_the_admin_api_has_it_and_read_back_as_planned() {
+    let planned = AppSettingsState::planned(config(json!({
+        "app_key": APP_KEY,
+        "ultra_group_push_interval_secs": 86_400,
+    })));
+    assert_eq!(
+        ultra_group_push_body(&planned.ultra_group_push_interval_secs),
+        json!({"intervalSecs": 86_400})
+    );
+    let settings = written(&planned, json!({}));
+    let extras = Extras {
+        ultra_group_push: json!({"ultraGroupPush": {"intervalSecs": 86_400}}),
+        ..default_extras()
+    };
+    assert_eq!(
+        read_with(&settings, &extras).with_keys_of(&planned),
+        planned,
+        "no diff after a read"
+    );
+    assert_eq!(
+        read_with(&settings, &extras).with_keys_of(&AppSettingsState::default()),
+        planned,
+        "an import"
+    );
+}
+
+#[test]
+fn without_an_ultra_group_push_interval_0_is_written_and_a_change_elsewhere_is_drift() {
+    let planned = AppSettingsState::planned(config(json!({"app_key": APP_KEY})));
+    assert_eq!(planned.ultra_group_push_interval_secs, Value::Value(0));
+    assert_eq!(
+        ultra_group_push_body(&planned.ultra_group_push_interval_secs),
+        json!({"intervalSecs": 0}),
+        "removing the attribute puts the default back"
+    );
+    let settings = written(&planned, json!({}));
+    assert_eq!(read_back(&settings).with_keys_of(&planned), planned);
+
+    let extras = Extras {
+        ultra_group_push: json!({"ultraGroupPush": {"intervalSecs": 300}}),
+        ..default_extras()
+    };
+    let read = read_with(&settings, &extras).with_keys_of(&planned);
+    assert_eq!(read.ultra_group_push_interval_secs, Value::Value(300));
+    assert_ne!(read, planned, "drift");
 }
