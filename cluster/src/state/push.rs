@@ -163,6 +163,7 @@ pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), C
         &[
             keys::TOKEN,
             keys::BROADCAST,
+            keys::NOTICE,
             keys::VENDORS,
             keys::STYLE,
             keys::ULTRA_PACE,
@@ -320,16 +321,14 @@ impl NoticeAudience {
     }
 }
 
-/// SYS-03: one push job per registered device of every user the notice reaches, online
-/// or not (a notification is not a message: nothing else would tell an online user).
-/// Answers the notice's id and the jobs.
-pub(super) fn notice_jobs(
+/// Checks a notice and gives it its id.
+pub(super) fn new_notice(
     ctx: ApplyContext,
     state: &mut Overlay<'_>,
     app_key: &str,
     notice: &Notice,
     options: &NoticeOptions,
-) -> Result<(String, Vec<PushJob>), CommandError> {
+) -> Result<String, CommandError> {
     apps::by_key(state, app_key)?;
     options.validate()?;
     notice.audience.validate(!options.tag_items.is_empty())?;
@@ -346,42 +345,78 @@ pub(super) fn notice_jobs(
             format!("must be at most {MAX_NOTICE_TITLE_CHARS} characters"),
         ));
     }
-    let id = messages::next_uid(ctx, state)?;
+    messages::next_uid(ctx, state)
+}
+
+/// Whether a notice chooses users from every user with a device (everyone, tags, tag
+/// expressions) rather than from the users it names.
+pub fn notice_scans_every_device(notice: &Notice, options: &NoticeOptions) -> bool {
     let audience = &notice.audience;
+    audience.everyone
+        || !audience.tags_all.is_empty()
+        || !audience.tags_any.is_empty()
+        || !options.tag_items.is_empty()
+}
+
+/// Whether a notice goes to this device of this user.
+pub(super) fn notice_takes(
+    notice: &Notice,
+    options: &NoticeOptions,
+    user: &users::User,
+    device: &DeviceToken,
+) -> bool {
+    let audience = &notice.audience;
+    let chosen = if !options.tag_items.is_empty() && !audience.names_anyone() {
+        options.tags_take(user)
+    } else {
+        audience.reaches(user) && options.tags_take(user)
+    };
+    chosen
+        && (audience.providers.is_empty() || audience.providers.contains(&device.provider))
+        && options
+            .package_name
+            .as_ref()
+            .is_none_or(|package| *package == device.app_id)
+}
+
+/// The notice's job for one device.
+pub(super) fn notice_job(
+    (id, notice, options): (&str, &Notice, &NoticeOptions),
+    user_id: &str,
+    device: DeviceToken,
+) -> PushJob {
+    PushJob {
+        user_id: user_id.to_string(),
+        device,
+        title: notice.title.clone(),
+        body: notice.body.clone(),
+        data: notice.data.clone(),
+        msg_uid: id.to_string(),
+        options: Box::new(options.push.clone()),
+    }
+}
+
+/// SYS-03: one push job per registered device of every user the notice reaches, online
+/// or not (a notification is not a message: nothing else would tell an online user), all
+/// in this apply (at most [`MAX_NOTICE_DEVICES`]). Answers the notice's id and the jobs.
+pub(super) fn notice_jobs(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    notice: &Notice,
+    options: &NoticeOptions,
+) -> Result<(String, Vec<PushJob>), CommandError> {
+    let id = new_notice(ctx, state, app_key, notice, options)?;
+    let every_device = notice_scans_every_device(notice, options);
     let mut jobs = Vec::new();
-    let by_expression_only = !options.tag_items.is_empty() && !audience.names_anyone();
-    for (user_id, devices) in notice_candidates(state, app_key, audience, by_expression_only)? {
+    for (user_id, devices) in notice_candidates(state, app_key, &notice.audience, every_device)? {
         let Ok(user) = users::get(state, app_key, &user_id) else {
             continue;
         };
-        let chosen = if by_expression_only {
-            options.tags_take(&user)
-        } else {
-            audience.reaches(&user) && options.tags_take(&user)
-        };
-        if !chosen {
-            continue;
-        }
         for device in devices {
-            if !audience.providers.is_empty() && !audience.providers.contains(&device.provider) {
-                continue;
+            if notice_takes(notice, options, &user, &device) {
+                jobs.push(notice_job((&id, notice, options), &user_id, device));
             }
-            if options
-                .package_name
-                .as_ref()
-                .is_some_and(|package| *package != device.app_id)
-            {
-                continue;
-            }
-            jobs.push(PushJob {
-                user_id: user_id.clone(),
-                device,
-                title: notice.title.clone(),
-                body: notice.body.clone(),
-                data: notice.data.clone(),
-                msg_uid: id.clone(),
-                options: Box::new(options.push.clone()),
-            });
         }
         if jobs.len() > MAX_NOTICE_DEVICES {
             return Err(CommandError::Limit {
@@ -399,13 +434,9 @@ fn notice_candidates(
     state: &impl StateRead,
     app_key: &str,
     audience: &NoticeAudience,
-    every_user: bool,
+    every_device: bool,
 ) -> Result<Vec<(String, Vec<DeviceToken>)>, CommandError> {
-    if !every_user
-        && !audience.everyone
-        && audience.tags_all.is_empty()
-        && audience.tags_any.is_empty()
-    {
+    if !every_device {
         let mut named = audience.user_ids.clone();
         named.sort();
         named.dedup();

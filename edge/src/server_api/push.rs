@@ -7,7 +7,8 @@
 //! budget (SYS-04).
 
 use meridian_cluster::state::push::{
-    Notice, NoticeAudience, NoticeOptions, PushProvider, TagItem, MAX_NOTICE_USERS,
+    notice_scans_every_device, Notice, NoticeAudience, NoticeOptions, PushProvider, TagItem,
+    MAX_NOTICE_USERS,
 };
 use meridian_cluster::state::{
     Command, Conversation, Output, PushNotice, PushNoticeWithOptions, Query, QueryOutput,
@@ -93,10 +94,13 @@ fn platform_options(notification: &Value) -> Result<NoticeOptions, ApiError> {
     Ok(options)
 }
 
-/// Sends the notice, with the command older builds know too unless it asks more.
+/// Sends the notice, with the command older builds know too unless it asks more or goes
+/// to everyone or to tags: the newer command pages those, so they reach any number of
+/// devices.
 async fn send(call: &Call, notice: Notice, options: NoticeOptions) -> Fields {
     let app_key = call.app_key();
-    let command = if options == NoticeOptions::default() {
+    let paged = notice_scans_every_device(&notice, &options);
+    let command = if options == NoticeOptions::default() && !paged {
         Command::PushNotice(PushNotice { app_key, notice })
     } else {
         Command::PushNoticeWithOptions(PushNoticeWithOptions {

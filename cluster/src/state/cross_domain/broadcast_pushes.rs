@@ -3,7 +3,9 @@
 //! rest by `ExpandBroadcastPushes`, which the leader proposes while any is pending. Each
 //! batch walks the app's registered devices in key order from where the last one stopped,
 //! so every device is considered once, and users online at that moment are skipped (they
-//! get the message in their session), as for any message (PUSH-01).
+//! get the message in their session), as for any message (PUSH-01). A push-only notice
+//! to everyone or to tags (SYS-03, `PushNoticeWithOptions`) is paged the same way, so it
+//! reaches any number of devices; it goes to online users' devices too.
 
 use meridian_push::PushOptions;
 use serde::{Deserialize, Serialize};
@@ -13,9 +15,9 @@ use crate::raft::wire::from_bytes;
 use crate::state::apply::{Apply, ApplyContext, CommandError};
 use crate::state::keys::{of_app, push as keys};
 use crate::state::messages::Message;
-use crate::state::push::{DeviceToken, PushJob};
+use crate::state::push::{self, DeviceToken, Notice, NoticeOptions, PushJob};
 use crate::state::store::{Overlay, StateRead};
-use crate::state::{outbox, presence};
+use crate::state::{outbox, presence, users};
 
 /// Devices one batch considers: one apply's work stays small whatever the app's size.
 pub const BROADCAST_PUSH_BATCH: usize = 2_000;
@@ -51,21 +53,40 @@ pub(super) fn start(
     next_batch(ctx, state, app_key, pending)
 }
 
-/// Pushes to the devices of the next batch; keeps the broadcast pending, or lets it go
-/// when its devices are all gone through.
-fn next_batch(
+/// A push-only notice whose devices are still being gone through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingNotice {
+    pub id: String,
+    pub notice: Notice,
+    pub options: NoticeOptions,
+    /// The last device key gone through; empty before the first batch.
+    pub after: Vec<u8>,
+}
+
+/// Starts paging a notice's devices: the first batch now. Answers the devices it reached.
+pub(super) fn start_notice(
     ctx: ApplyContext,
     state: &mut Overlay<'_>,
     app_key: &str,
-    mut pending: PendingBroadcast,
-) -> Result<(), CommandError> {
+    pending: PendingNotice,
+) -> Result<u64, CommandError> {
+    next_notice_batch(ctx, state, app_key, pending)
+}
+
+/// The devices of a batch after `after` (from the first when empty), with their users'
+/// ids and keys, and whether they were the last.
+fn device_page(
+    state: &impl StateRead,
+    app_key: &str,
+    after: &[u8],
+) -> Result<(Vec<(Vec<u8>, String, DeviceToken)>, bool), CommandError> {
     let prefix = of_app(keys::TOKEN, app_key);
     // Just after the last key gone through (a key followed by a zero byte is the next
     // possible key).
-    let start = if pending.after.is_empty() {
+    let start = if after.is_empty() {
         prefix.clone()
     } else {
-        [pending.after.as_slice(), &[0]].concat()
+        [after, &[0]].concat()
     };
     let mut devices: Vec<(Vec<u8>, String, DeviceToken)> = Vec::new();
     let mut undecodable = None;
@@ -84,6 +105,57 @@ fn next_batch(
         return Err(e.into());
     }
     let done = devices.len() < BROADCAST_PUSH_BATCH;
+    Ok((devices, done))
+}
+
+/// Pushes to the notice's devices of the next batch; keeps it pending, or lets it go when
+/// its devices are all gone through. Answers the jobs made.
+fn next_notice_batch(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    mut pending: PendingNotice,
+) -> Result<u64, CommandError> {
+    let (mut devices, done) = device_page(state, app_key, &pending.after)?;
+    let (notice, options) = (&pending.notice, &pending.options);
+    let mut jobs = Vec::new();
+    let mut user: Option<users::User> = None;
+    for (_, user_id, device) in &devices {
+        if !device.takes_alerts() {
+            continue;
+        }
+        // A user's devices are next to each other: read each user once.
+        if user.as_ref().is_none_or(|u| u.user_id != *user_id) {
+            user = users::get(state, app_key, user_id).ok();
+        }
+        let Some(user) = &user else { continue };
+        if push::notice_takes(notice, options, user, device) {
+            let notice = (pending.id.as_str(), notice, options);
+            jobs.push(push::notice_job(notice, user_id, device.clone()));
+        }
+    }
+    let made = jobs.len() as u64;
+    outbox::enqueue_pushes(ctx, state, app_key, jobs)?;
+    let record = keys::notice(app_key, &pending.id);
+    match devices.pop() {
+        Some((last, _, _)) if !done => {
+            pending.after = last;
+            state.put(record, &pending)?;
+        }
+        _ => state.delete(record),
+    }
+    Ok(made)
+}
+
+/// Pushes to the devices of the next batch; keeps the broadcast pending, or lets it go
+/// when its devices are all gone through.
+fn next_batch(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    mut pending: PendingBroadcast,
+) -> Result<(), CommandError> {
+    let (mut devices, done) = device_page(state, app_key, &pending.after)?;
     let message = &pending.message;
     let mut jobs = Vec::new();
     let mut checked: Option<(String, bool)> = None;
@@ -129,15 +201,16 @@ fn next_batch(
     Ok(())
 }
 
-/// Whether any broadcast of the app still has devices to go through.
+/// Whether any broadcast or notice of the app still has devices to go through.
 pub fn pending_broadcast_pushes(
     state: &impl StateRead,
     app_key: &str,
 ) -> Result<bool, CommandError> {
-    Ok(state.count_prefix(&of_app(keys::BROADCAST, app_key))? > 0)
+    Ok(state.count_prefix(&of_app(keys::BROADCAST, app_key))? > 0
+        || state.count_prefix(&of_app(keys::NOTICE, app_key))? > 0)
 }
 
-/// Pushes the next batch of each of the app's pending broadcasts.
+/// Pushes the next batch of each of the app's pending broadcasts and notices.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExpandBroadcastPushes {
     pub app_key: String,
@@ -150,6 +223,10 @@ impl Apply for ExpandBroadcastPushes {
         let pending: Vec<PendingBroadcast> = state.scan(&of_app(keys::BROADCAST, &self.app_key))?;
         for broadcast in pending {
             next_batch(ctx, state, &self.app_key, broadcast)?;
+        }
+        let notices: Vec<PendingNotice> = state.scan(&of_app(keys::NOTICE, &self.app_key))?;
+        for notice in notices {
+            next_notice_batch(ctx, state, &self.app_key, notice)?;
         }
         Ok(())
     }

@@ -291,12 +291,33 @@ pub struct PushNoticeWithOptions {
 impl Apply for PushNoticeWithOptions {
     type Answer = (String, u64);
 
+    /// A notice to everyone or to tags is paged (`broadcast_pushes`): it reaches any
+    /// number of devices, and its answer counts those of the first batch.
     fn apply(
         &self,
         ctx: ApplyContext,
         state: &mut Overlay<'_>,
     ) -> Result<(String, u64), CommandError> {
-        push_notice(ctx, state, &self.app_key, &self.notice, &self.options)
+        let Self {
+            app_key,
+            notice,
+            options,
+        } = self;
+        if !push::notice_scans_every_device(notice, options) {
+            return push_notice(ctx, state, app_key, notice, options);
+        }
+        let id = push::new_notice(ctx, state, app_key, notice, options)?;
+        if !push::enabled(state, app_key, &apps::settings(state, app_key)?)? {
+            return Ok((id, 0));
+        }
+        let pending = broadcast_pushes::PendingNotice {
+            id: id.clone(),
+            notice: notice.clone(),
+            options: (**options).clone(),
+            after: Vec::new(),
+        };
+        let devices = broadcast_pushes::start_notice(ctx, state, app_key, pending)?;
+        Ok((id, devices))
     }
 }
 

@@ -117,6 +117,7 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("push::BROADCAST", push::BROADCAST, Kind::Family),
     ("push::VENDORS", push::VENDORS, Kind::Family),
     ("push::STYLE", push::STYLE, Kind::Family),
+    ("push::NOTICE", push::NOTICE, Kind::Family),
     ("push::ULTRA_PACE", push::ULTRA_PACE, Kind::Family),
     ("push::ULTRA_PUSHED", push::ULTRA_PUSHED, Kind::Family),
     ("messages::MESSAGE", messages::MESSAGE, Kind::Family),
@@ -550,6 +551,8 @@ pub(crate) mod push {
     pub(crate) const TOKEN: &[u8] = b"pushtoken/";
     /// Broadcasts whose devices are still being pushed to (SYS-02).
     pub(crate) const BROADCAST: &[u8] = b"pushbcast/";
+    /// Push-only notices whose devices are still being pushed to (SYS-03).
+    pub(crate) const NOTICE: &[u8] = b"pushnotice/";
     /// Vendor channel credentials (PUSH-05).
     pub(crate) const VENDORS: &[u8] = b"pushvendor/";
     /// An app's push sound and quiet hours (PUSH-07, PUSH-08).
@@ -582,6 +585,11 @@ pub(crate) mod push {
     /// `pushstyle/{appKey}/`
     pub(crate) fn style(app_key: &str) -> Vec<u8> {
         super::of_app(STYLE, app_key)
+    }
+
+    /// `pushnotice/{appKey}/{id}`
+    pub(crate) fn notice(app_key: &str, id: &str) -> Vec<u8> {
+        super::under(super::of_app(NOTICE, app_key), id)
     }
 
     /// `pushbcast/{appKey}/{msgUID}`

@@ -764,3 +764,79 @@ fn an_ultra_group_pushes_a_user_at_the_apps_pace_but_mentions_always() {
     say_at(71_000, r#"{"content":"six"}"#);
     assert_eq!(bodies().last().map(String::as_str), Some("six"));
 }
+
+/// SYS-03: a push-only notice to everyone is paged like a broadcast, so it reaches far
+/// more devices than one apply may write (once refused above 10,000): each device once,
+/// online or not.
+// covers: SYS-03
+#[test]
+fn a_notice_to_everyone_reaches_200_000_devices_page_by_page_each_once() {
+    use crate::state::cross_domain::broadcast_pushes::BROADCAST_PUSH_BATCH;
+    use crate::state::push::{Notice, NoticeAudience, NoticeOptions};
+    const DEVICES: usize = 200_000;
+    let (_dir, tree) = tree();
+    let mut setup = vec![
+        create_app("Chat", "devkey001", "prodkey001"),
+        push_through_webhook(),
+    ];
+    for u in 0..DEVICES {
+        let user_id = format!("u{u:06}");
+        setup.push(put_user("prodkey001", &user_id));
+        setup.push(command(Command::RegisterPushToken(RegisterPushToken {
+            app_key: "prodkey001".into(),
+            user_id,
+            device: DeviceToken {
+                device_id: "phone".into(),
+                provider: PushProvider::Webhook,
+                token: format!("token-{u}"),
+                app_id: "web".into(),
+            },
+        })));
+    }
+    assert!(run(&tree, &setup).iter().all(Result::is_ok));
+    let notice = command(Command::PushNoticeWithOptions(PushNoticeWithOptions {
+        app_key: "prodkey001".into(),
+        notice: Notice {
+            audience: NoticeAudience {
+                everyone: true,
+                ..NoticeAudience::default()
+            },
+            title: "News".into(),
+            body: "Extra!".into(),
+            data: None,
+        },
+        options: Box::new(NoticeOptions::default()),
+    }));
+    let Ok(Output::Notice { devices, .. }) = run(&tree, &[notice]).remove(0) else {
+        panic!("the notice is taken");
+    };
+    assert_eq!(
+        devices, BROADCAST_PUSH_BATCH as u64,
+        "the first page at once"
+    );
+    let expand = || {
+        command(Command::ExpandBroadcastPushes(ExpandBroadcastPushes {
+            app_key: "prodkey001".into(),
+        }))
+    };
+    let mut sweeps = 0;
+    while pending_broadcast_pushes(&tree, "prodkey001").unwrap() {
+        assert!(run(&tree, &[expand()])[0].is_ok());
+        sweeps += 1;
+    }
+    assert_eq!(sweeps, DEVICES / BROADCAST_PUSH_BATCH, "one page per sweep");
+    let mut reached: Vec<String> = tree
+        .scan_prefix(crate::state::keys::outbox::JOB)
+        .map(|entry| {
+            let job: Job = crate::raft::wire::from_bytes(&entry.unwrap().1).unwrap();
+            match job.event {
+                HookEvent::Push(push) => push.device.token,
+                other => panic!("{other:?}"),
+            }
+        })
+        .collect();
+    assert_eq!(reached.len(), DEVICES);
+    reached.sort();
+    reached.dedup();
+    assert_eq!(reached.len(), DEVICES, "each device once");
+}
