@@ -73,13 +73,16 @@ pub(super) fn start_notice(
     next_notice_batch(ctx, state, app_key, pending)
 }
 
-/// The devices of a batch after `after` (from the first when empty), with their users'
-/// ids and keys, and whether they were the last.
+/// A registered device: its key, its user's id and its registration.
+type PagedDevice = (Vec<u8>, String, DeviceToken);
+
+/// The devices of a batch after `after` (from the first when empty), and whether they
+/// were the last.
 fn device_page(
     state: &impl StateRead,
     app_key: &str,
     after: &[u8],
-) -> Result<(Vec<(Vec<u8>, String, DeviceToken)>, bool), CommandError> {
+) -> Result<(Vec<PagedDevice>, bool), CommandError> {
     let prefix = of_app(keys::TOKEN, app_key);
     // Just after the last key gone through (a key followed by a zero byte is the next
     // possible key).
@@ -88,7 +91,7 @@ fn device_page(
     } else {
         [after, &[0]].concat()
     };
-    let mut devices: Vec<(Vec<u8>, String, DeviceToken)> = Vec::new();
+    let mut devices: Vec<PagedDevice> = Vec::new();
     let mut undecodable = None;
     state.visit_from(&prefix, &start, &mut |key, value| {
         match (
