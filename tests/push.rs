@@ -443,8 +443,12 @@ async fn publish_options_title_and_withhold_pushes() {
             &publish("&disablePush=true", "silent"),
         )
         .await;
+    // Empty pushContent and pushData, as the Go SDK sends them when not asked: the text.
     area.api
-        .ok("/message/private/publish.json", &publish("", "plain"))
+        .ok(
+            "/message/private/publish.json",
+            &publish("&pushContent=&pushData=", "plain"),
+        )
         .await;
     let pushed = webhook.wait_for(2, WAIT).await.expect("two pushes");
     let seen: Vec<(&str, &str)> = pushed
@@ -504,9 +508,13 @@ async fn what_the_app_server_asks_of_a_notification_reaches_apns_and_fcm() {
     assert_eq!(android["notification"]["channel_id"], "chat");
     assert_eq!(android["collapse_key"], "k");
     assert_eq!(android["notification"]["notification_count"], 7);
-    // Without them, the badge is the unread total (ivy now has two).
+    // Without them (a count of -1 is the Java SDK's "unchanged"), the badge is the unread
+    // total (ivy now has two).
     area.api
-        .ok("/message/private/publish.json", &publish("ivy", ""))
+        .ok(
+            "/message/private/publish.json",
+            &publish("ivy", "&count=-1"),
+        )
         .await;
     let ivy = &apns.wait_for(2, WAIT).await.expect("ivy's second push")[1];
     assert_eq!(ivy.json["aps"]["badge"], 2);
@@ -545,12 +553,17 @@ async fn what_the_app_server_asks_of_a_notification_reaches_apns_and_fcm() {
     assert_eq!(sale.json["aps"]["thread-id"], "sale");
     assert_eq!(sale.json["aps"]["interruption-level"], "passive");
 
-    // Bad options are refused with 1002 and push nothing.
+    // Bad options are refused with 1002 and push nothing. (A count of -1, the Java SDK's
+    // "unchanged", is no count: the unread total stays the badge.)
     let bad_configs = format!(
         "&pushExt={}",
         meridian_client::url_encode(r#"{"pushConfigs":[{"VIVO":{"classification":"5"}}]}"#)
     );
-    for extra in [bad_configs.as_str(), "&count=-1", "&contentAvailable=maybe"] {
+    for extra in [
+        bad_configs.as_str(),
+        "&count=many",
+        "&contentAvailable=maybe",
+    ] {
         let (answer, value) = area
             .api
             .form("/message/private/publish.json", &publish("ivy", extra))

@@ -429,3 +429,169 @@ async fn publish_options_decide_who_gets_a_copy_what_lists_show_and_expansions()
         .1;
     assert_eq!(history["data"].as_array().unwrap().len(), 4, "{history}");
 }
+
+/// What the published Go and Java server SDKs send and read where it differs from the
+/// documentation's examples (an audit of both SDKs' sources): ids as `targetId` and
+/// numbers as strings on the v3 history queries, whose answers they read as `messageUID`
+/// and `msgTime`; empty values for parameters not asked; numbers where the docs show
+/// booleans; the answer names they decode.
+// covers: API-05, API-06
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_go_and_java_sdks_shapes_are_taken_and_answered_as_they_read_them() {
+    let dev = DevDeployment::start(binary(), "SG", 1).await;
+    let api = Api::new(&dev, "SG", "prod");
+    just_ok(
+        &api,
+        "/user/refresh.json",
+        "userId=ann&name=Ann&portraitUri=http://p/1",
+    )
+    .await;
+    just_ok(
+        &api,
+        "/group/create.json",
+        "userId=ann&userId=bob&groupId=g1&groupName=G",
+    )
+    .await;
+    let sent = api
+        .ok(
+            "/message/group/publish.json",
+            r#"fromUserId=ann&toGroupId=g1&objectName=RC:TxtMsg&content={"content":"hi"}&pushContent=&pushData="#,
+        )
+        .await;
+    let uid = sent["messageUIDs"][0]["messageUID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The Go SDK's v3 query: the group as `targetId`, every value a string.
+    let query = json!({"userId": "ann", "targetId": "g1", "startTime": "0",
+                       "endTime": "99999999999999", "includeStart": "true", "pageSize": "10"});
+    let (answer, value) = api.json("/v3/message/group/query.json", &query).await;
+    assert_eq!(answer.status, 200, "{value}");
+    let message = &value["data"][0];
+    assert_eq!(message["messageUID"], uid.as_str());
+    assert_eq!(message["msgUID"], uid.as_str());
+    assert_eq!(message["groupId"], "g1");
+    assert!(
+        message["msgTime"].as_u64().is_some_and(|t| t > 0),
+        "{message}"
+    );
+    let (answer, value) = api
+        .json(
+            "/v3/message/group/query.json",
+            &json!({"targetId": "g1", "pageSize": "ten"}),
+        )
+        .await;
+    assert_error(&answer, &value, 400, 1002);
+
+    // Broadcasts answer `messageUID` beside `id`.
+    let broadcast = api
+        .ok(
+            "/message/broadcast.json",
+            r#"fromUserId=news&objectName=RC:TxtMsg&content={"content":"all"}"#,
+        )
+        .await;
+    assert_eq!(broadcast["id"], broadcast["messageUID"]);
+
+    // Go's refresh sends both fields, one of them empty: the other is kept.
+    just_ok(
+        &api,
+        "/user/refresh.json",
+        "userId=ann&name=&portraitUri=http://p/2",
+    )
+    .await;
+    let info = api.ok("/user/info.json", "userId=ann").await;
+    assert_eq!(
+        (info["userName"].as_str(), info["userPortrait"].as_str()),
+        (Some("Ann"), Some("http://p/2"))
+    );
+
+    // Chatroom answers as both SDKs decode them.
+    just_ok(&api, "/chatroom/create.json", "chatroom[r1]=Room").await;
+    just_ok(&api, "/chatroom/keepalive/add.json", "chatroomId=r1").await;
+    just_ok(&api, "/chatroom/ban/add.json", "chatroomId=r1").await;
+    let kept = api.ok("/chatroom/keepalive/query.json", "").await;
+    assert_eq!(kept["chatroomIds"], json!(["r1"]));
+    let banned = api.ok("/chatroom/ban/query.json", "").await;
+    assert_eq!(banned["chatroomIds"], json!(["r1"]));
+    let room = api.ok("/chatroom/get.json", "chatroomId=r1").await;
+    assert_eq!(room["chatroomId"], "r1");
+    assert_eq!(
+        (room["memberCount"].as_u64(), room["ban"].as_bool()),
+        (Some(0), Some(true))
+    );
+    assert_eq!(
+        (room["destroyType"].as_u64(), room["destroyTime"].as_u64()),
+        (Some(0), Some(60))
+    );
+    assert!(room["createTime"].as_u64().is_some_and(|t| t > 0), "{room}");
+    just_ok(
+        &api,
+        "/chatroom/entry/set.json",
+        "chatroomId=r1&userId=ann&key=k&value=v&autoDelete=1",
+    )
+    .await;
+    let entries = api.ok("/chatroom/entry/query.json", "chatroomId=r1").await;
+    assert_eq!(
+        entries["keys"][0]["autoDelete"], "1",
+        "a string, as Go decodes it"
+    );
+
+    // A conversation's level as the SDKs send it beside (or instead of) isMuted.
+    let target = "requestId=bob&conversationType=3&targetId=g1";
+    just_ok(
+        &api,
+        "/conversation/notification/set.json",
+        &format!("{target}&unpushLevel=1"),
+    )
+    .await;
+    let muted = api.ok("/conversation/notification/get.json", target).await;
+    assert_eq!(muted["isMuted"], 1);
+    just_ok(
+        &api,
+        "/conversation/notification/set.json",
+        &format!("{target}&unpushLevel=0"),
+    )
+    .await;
+    let muted = api.ok("/conversation/notification/get.json", target).await;
+    assert_eq!(muted["isMuted"], 0);
+    let level = api
+        .ok(
+            "/conversation/type/notification/get.json",
+            "requestId=bob&conversationType=3",
+        )
+        .await;
+    assert_eq!(level["isMuted"], level["unpushLevel"]);
+
+    // Ultra-group flags as strings (Go) or numbers (Java): not persisted is not stored.
+    just_ok(
+        &api,
+        "/ultragroup/create.json",
+        "userId=ann&groupId=u1&groupName=U",
+    )
+    .await;
+    for persisted in [json!("0"), json!(0)] {
+        let body = json!({"fromUserId": "ann", "toGroupIds": ["u1"], "objectName": "app:Ping",
+                          "content": "{}", "isPersisted": persisted, "isCounted": "0"});
+        let (answer, value) = api.json("/message/ultragroup/publish.json", &body).await;
+        assert_eq!(answer.status, 200, "{value}");
+    }
+    let history = api
+        .json(
+            "/v3/message/ultragroup/query.json",
+            &json!({"targetId": "u1"}),
+        )
+        .await
+        .1;
+    assert_eq!(history["data"], json!([]), "nothing was persisted");
+
+    // A template recipient without values (Go sends null) and with an empty push text.
+    let template = json!({"fromUserId": "news", "toUserId": ["ann", "bob"], "objectName": "RC:TxtMsg",
+                          "content": "{\"content\":\"hi {name}\"}", "values": [{"{name}": "Ann"}, null],
+                          "pushContent": ["", ""], "pushData": ["", ""]});
+    let (answer, value) = api
+        .json("/message/system/publish_template.json", &template)
+        .await;
+    assert_eq!(answer.status, 200, "{value}");
+    dev.stop();
+}

@@ -211,9 +211,10 @@ async fn users_profiles_and_remarks_are_kept_paged_and_validated() {
         .ok("/user/profile/query.json", "page=1&count=1&order=1")
         .await;
     assert_eq!(keys(&page), ["code", "userList"]);
+    // `version` too, which the Go SDK reads.
     assert_eq!(
         keys(&page["userList"][0]),
-        ["userExtProfile", "userId", "userProfile"]
+        ["userExtProfile", "userId", "userProfile", "version"]
     );
     assert_eq!(page["userList"][0]["userId"], "u2");
     let all = api.ok("/user/profile/query.json", "").await;
@@ -401,7 +402,8 @@ async fn private_bans_quiet_hours_and_deleting_users_act() {
         .await;
     assert_eq!(
         got,
-        json!({"code": 200, "data": {"startTime": start, "period": 10, "unPushLevel": 5}})
+        // `level` too: the Java SDK reads it under that name.
+        json!({"code": 200, "data": {"startTime": start, "period": 10, "unPushLevel": 5, "level": 5}})
     );
     for bad in [
         "userId=sleeper&startTime=24:00:00&period=10&level=5".to_string(),

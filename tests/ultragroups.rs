@@ -128,7 +128,8 @@ async fn the_server_api_manages_ultra_groups_channels_mutes_and_history() {
             "groupId=u1&busChannel=ops&page=1&pageSize=10",
         )
         .await;
-    assert_eq!(users["users"], json!([{"id": "alice"}, {"id": "bob"}]));
+    // Plain ids, as the published Go and Java SDKs decode them.
+    assert_eq!(users["users"], json!(["alice", "bob"]));
     for i in 0..49 {
         api.ok(
             "/ultragroup/channel/create.json",
@@ -298,7 +299,7 @@ async fn the_server_api_manages_ultra_groups_channels_mutes_and_history() {
             "groupId=u1&busChannel=ops"
         )
         .await["users"],
-        json!([{"id": "alice"}])
+        json!(["alice"])
     );
     api.ok(
         "/ultragroup/channel/type/change.json",

@@ -108,7 +108,8 @@ fn object<'a>(value: &'a Value, name: &str) -> Result<&'a Map<String, Value>, St
 impl ApnsOptions {
     fn read(o: &Map<String, Value>) -> Result<Self, String> {
         Ok(Self {
-            thread_id: text(o, "thread-id")?,
+            // `threadId` as the Go SDK names it.
+            thread_id: text(o, "thread-id")?.or(text(o, "threadId")?),
             collapse_id: text(o, "apns-collapse-id")?,
             category: text(o, "category")?,
             interruption_level: text(o, "interruption-level")?,
@@ -181,12 +182,14 @@ impl VivoOptions {
 
 impl PushOptions {
     /// Takes a message's `pushExt.pushConfigs`: a list of one-vendor objects keyed `HW`,
-    /// `HONOR`, `MI`, `OPPO`, `VIVO`, `APNs` or `FCM`; other vendors' keys are left alone,
-    /// as the commercial service leaves them.
+    /// `HONOR`, `MI`, `OPPO`, `VIVO`, `APNs` or `FCM`, or one object of them all (the Java
+    /// SDK's sample sends that); other vendors' keys are left alone, as the commercial
+    /// service leaves them.
     pub fn read_push_configs(&mut self, configs: &Value) -> Result<(), String> {
         let list = match configs {
             Value::Null => return Ok(()),
-            Value::Array(list) => list,
+            Value::Array(list) => list.as_slice(),
+            Value::Object(_) => std::slice::from_ref(configs),
             _ => return Err("pushConfigs must be a list".into()),
         };
         for entry in list {
@@ -213,9 +216,10 @@ impl PushOptions {
         if !ios.is_null() {
             let o = object(ios, "ios")?;
             self.apns = ApnsOptions::read(o)?;
+            // The published SDKs document 0 or less as clearing the badge.
             self.badge = match text(o, "badge")? {
                 None => None,
-                Some(badge) => Some(parse_badge(&badge)?),
+                Some(badge) => Some(parse_badge(&badge)?.unwrap_or(0)),
             };
             self.content_available = match text(o, "contentAvailable")?.as_deref() {
                 None | Some("0") => false,
@@ -329,11 +333,14 @@ pub(crate) fn put(object: &mut Value, key: &str, option: &Option<String>) {
     }
 }
 
-/// A badge as the commercial calls send it: a whole number from 0.
-pub fn parse_badge(text: &str) -> Result<u32, String> {
-    text.trim()
+/// A badge as the commercial calls send it: a whole number; a negative one (the Java
+/// SDK's -1, "leave it") is `None`.
+pub fn parse_badge(text: &str) -> Result<Option<u32>, String> {
+    let badge: i64 = text
+        .trim()
         .parse()
-        .map_err(|_| format!("the badge (count) must be a whole number from 0, not {text}"))
+        .map_err(|_| format!("the badge (count) must be a whole number, not {text}"))?;
+    Ok(u32::try_from(badge).ok())
 }
 
 #[cfg(test)]
@@ -414,7 +421,20 @@ mod tests {
         assert!(refused(json!([{"VIVO": {"classification": "2"}}])).contains("0 or 1"));
         assert!(refused(json!([{"HW": {"importance": "URGENT"}}])).contains("LOW"));
         assert!(refused(json!([{"APNs": {"interruption-level": "loud"}}])).contains("passive"));
-        assert!(refused(json!({"HW": {}})).contains("list"));
+        // One object of every vendor is taken as a list of one.
+        let mut one_object = PushOptions::default();
+        one_object
+            .read_push_configs(&json!({"HW": {"channelId": "h"}, "MI": {"channelId": "m"}}))
+            .unwrap();
+        assert_eq!(one_object.huawei.channel_id.as_deref(), Some("h"));
+        assert_eq!(one_object.xiaomi.channel_id.as_deref(), Some("m"));
+        // A negative badge clears it; the Go SDK's `threadId`.
+        let mut cleared = PushOptions::default();
+        cleared
+            .read_platforms(&json!({"badge": -1, "threadId": "t"}), &Value::Null)
+            .unwrap();
+        assert_eq!(cleared.badge, Some(0));
+        assert_eq!(cleared.apns.thread_id.as_deref(), Some("t"));
         assert!(refused(json!([{"HW": {"channelId": ["a"]}}])).contains("string"));
         let image = "x".repeat(MAX_OPTION_CHARS);
         assert!(PushOptions::default()
@@ -423,8 +443,9 @@ mod tests {
         let image = "x".repeat(MAX_OPTION_CHARS + 1);
         assert!(refused(json!([{"HW": {"image": image}}])).contains("1024"));
         assert!(PushOptions::default()
-            .read_platforms(&json!({"badge": -1}), &Value::Null)
+            .read_platforms(&json!({"badge": "many"}), &Value::Null)
             .is_err());
+        assert!(refused(json!("HW")).contains("list"));
         assert!(PushOptions::default()
             .read_platforms(&json!({"contentAvailable": 2}), &Value::Null)
             .is_err());

@@ -198,6 +198,47 @@ pub(super) async fn member_page(call: &Call) -> Fields {
     Ok(fields(json!({ "total": total, "users": users })))
 }
 
+/// `/chatroom/get.json`: the member page, and the room's information as the newer
+/// documentation and the published Go and Java SDKs read it: `chatroomId`,
+/// `createTime` (ms), `memberCount`, `destroyType` (0 idle, 1 timed), `destroyTime`
+/// (minutes), `ban` (the whole room muted). A room the area does not know has no members.
+pub(super) async fn info(call: &Call) -> Fields {
+    let mut answer = member_page(call).await?;
+    let room_id = room(call)?;
+    let rooms = match call
+        .read(Query::Chatrooms {
+            app_key: call.app_key(),
+            room_ids: vec![room_id.clone()],
+        })
+        .await?
+    {
+        QueryOutput::Chatrooms(rooms) => rooms,
+        other => return Err(unexpected(other)),
+    };
+    let member_count = answer.get("total").cloned().unwrap_or(json!(0));
+    let (created, destroy_minutes, timed, muted) = match rooms.first() {
+        Some(r) => (
+            r.created_at_ms,
+            r.idle_destroy_ms / 60_000,
+            r.idle_destroy_ms != meridian_cluster::state::chatrooms::IDLE_DESTROY_MS,
+            r.muted,
+        ),
+        None => (0, 0, false, false),
+    };
+    let info = json!({
+        "chatroomId": room_id,
+        "createTime": created,
+        "memberCount": member_count,
+        "destroyType": u8::from(timed),
+        "destroyTime": destroy_minutes,
+        "ban": muted,
+    });
+    if let Value::Object(info) = info {
+        answer.extend(info);
+    }
+    Ok(answer)
+}
+
 pub(super) async fn user_exists(call: &Call) -> Fields {
     let user = call.form()?.required("userId")?.to_string();
     let all = members(call, room(call)?).await?;
@@ -211,7 +252,9 @@ pub(super) async fn users_exist(call: &Call) -> Fields {
     let all = members(call, room(call)?).await?;
     let result: Vec<Value> = users
         .iter()
-        .map(|u| json!({ "userId": u, "isInChrm": all.iter().any(|(id, _)| id == u) }))
+        // A number here (the single-user check answers a boolean): the published Go and
+        // Java SDKs decode it as an int.
+        .map(|u| json!({ "userId": u, "isInChrm": u8::from(all.iter().any(|(id, _)| id == u)) }))
         .collect();
     Ok(fields(json!({ "result": result })))
 }
@@ -253,18 +296,26 @@ pub(super) async fn keep_alive_query(call: &Call) -> Fields {
         .filter(|r| r.keep_alive)
         .map(|r| r.room_id)
         .collect();
-    Ok(fields(json!({ "chatrooms": rooms })))
+    // `chatroomIds` is what the published Go and Java SDKs read.
+    Ok(fields(json!({ "chatrooms": rooms, "chatroomIds": rooms })))
 }
 
 // covers: CHR-05
 pub(super) async fn muted_rooms(call: &Call) -> Fields {
-    let rooms: Vec<Value> = all_rooms(call)
+    let rooms: Vec<_> = all_rooms(call)
         .await?
         .into_iter()
         .filter(|r| r.muted)
+        .collect();
+    let ids: Vec<&str> = rooms.iter().map(|r| r.room_id.as_str()).collect();
+    let rooms: Vec<Value> = rooms
+        .iter()
         .map(|r| json!({ "chatroomId": r.room_id, "time": format_time(r.created_at_ms) }))
         .collect();
-    Ok(fields(json!({ "total": rooms.len(), "chatrooms": rooms })))
+    // `chatroomIds` is what the published Go and Java SDKs read.
+    Ok(fields(
+        json!({ "total": rooms.len(), "chatrooms": rooms, "chatroomIds": ids }),
+    ))
 }
 
 pub(super) async fn mute_check(call: &Call) -> Fields {
@@ -420,7 +471,8 @@ pub(super) async fn entry_query(call: &Call) -> Fields {
                         "key": e.key,
                         "value": e.value,
                         "userId": e.owner,
-                        "autoDelete": u8::from(e.auto_delete),
+                        // A string of 0 or 1: the Go SDK decodes a string, Java's an int.
+                        "autoDelete": u8::from(e.auto_delete).to_string(),
                         "lastSetTime": format_time(e.updated_at_ms),
                     })
                 })

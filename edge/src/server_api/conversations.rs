@@ -143,8 +143,15 @@ async fn change_conversation(
 }
 
 // covers: PRV-09
+/// `isMuted`, or the `unpushLevel` the published Go and Java SDKs send beside it: a
+/// conversation keeps one switch, so -1 and 0 (every message) unmute it and the other
+/// levels (mentions only, none) mute it, mentions still getting through.
 pub(super) async fn notification_set(call: &Call) -> Fields {
-    let muted = call.form()?.bool_flag("isMuted", false)?;
+    let form = call.form()?;
+    let muted = match (form.get("isMuted"), form.int::<i8>("unpushLevel")?) {
+        (None, Some(level)) => !matches!(level, -1 | 0),
+        _ => form.bool_flag("isMuted", false)?,
+    };
     change_conversation(call, "requestId", ConversationSetting::Muted(muted)).await
 }
 
@@ -196,7 +203,8 @@ pub(super) async fn type_notification_get(call: &Call) -> Fields {
         kind: kind(form)?,
     };
     match call.read(query).await? {
-        QueryOutput::Level(level) => Ok(fields(json!({ "unpushLevel": level }))),
+        // The Go SDK reads the level as `isMuted`.
+        QueryOutput::Level(level) => Ok(fields(json!({ "unpushLevel": level, "isMuted": level }))),
         other => Err(unexpected(other)),
     }
 }

@@ -47,8 +47,15 @@ fn publish_params(form: &Params) -> Result<Publish, ApiError> {
         content: content.to_string(),
         flags,
         channel: form.get("busChannel").unwrap_or_default().to_string(),
-        push_content: form.get("pushContent").map(str::to_string),
-        push_data: form.get("pushData").map(str::to_string),
+        // The Go SDK sends both on every publish, empty when the caller gave none.
+        push_content: form
+            .get("pushContent")
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
+        push_data: form
+            .get("pushData")
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
         verify_blacklist: form.bool_flag("verifyBlacklist", false)?,
     })
 }
@@ -270,11 +277,24 @@ pub(super) async fn recall(call: &Call) -> Fields {
     Ok(Map::new())
 }
 
+/// A stored message as the history answers give it, under both the names of the v3
+/// query documentation (`msgUID`, `sentTime`) and the ones the published Go and Java SDKs
+/// read (`messageUID`, `msgTime`, `groupId` for group-like conversations, `expansion`:
+/// any Meridian message may be expanded).
 pub(super) fn message_json(message: &Message, viewer: &str) -> Value {
+    let target = message.conversation.target_for(viewer);
+    let group_like = !matches!(
+        message.conversation.kind,
+        ConversationType::Private | ConversationType::System
+    );
     json!({
         "msgUID": message.msg_uid,
+        "messageUID": message.msg_uid,
         "conversationType": message.conversation.kind.code(),
-        "targetId": message.conversation.target_for(viewer),
+        "targetId": target,
+        "groupId": if group_like { target } else { "" },
+        "msgTime": message.sent_time_ms,
+        "expansion": true,
         "busChannel": message.conversation.channel,
         "fromUserId": message.sender,
         "objectName": message.object_name,
@@ -293,14 +313,22 @@ pub(super) fn json_str<'a>(body: &'a Value, name: &str) -> Result<&'a str, ApiEr
         .ok_or_else(|| ApiError::missing(name))
 }
 
+/// A whole number of a JSON body, as a number or (as the Go SDK sends every value) a
+/// string of digits.
 fn json_u64(body: &Value, name: &str) -> Result<Option<u64>, ApiError> {
+    let refused = || ApiError::param(format!("{name} must be a non-negative integer"));
     match body.get(name) {
         None | Some(Value::Null) => Ok(None),
-        Some(value) => value
-            .as_u64()
-            .map(Some)
-            .ok_or_else(|| ApiError::param(format!("{name} must be a non-negative integer"))),
+        Some(Value::String(text)) if text.is_empty() => Ok(None),
+        Some(Value::String(text)) => text.trim().parse().map(Some).map_err(|_| refused()),
+        Some(value) => value.as_u64().map(Some).ok_or_else(refused),
     }
+}
+
+/// The conversation's id: the documented name, or `targetId`, which the published Go and
+/// Java SDKs send on every v3 query.
+pub(super) fn target_id<'a>(body: &'a Value, name: &str) -> Result<&'a str, ApiError> {
+    json_str(body, name).or_else(|_| json_str(body, "targetId"))
 }
 
 /// Groups one group publish may name.
@@ -355,7 +383,8 @@ pub(super) async fn broadcast(call: &Call, stored: bool) -> Fields {
     match output {
         Output::Published(published) => match published.first() {
             Some(Publication::Stored { msg_uid, .. } | Publication::Transient { msg_uid, .. }) => {
-                Ok(fields(json!({ "id": msg_uid })))
+                // `id` as documented; `messageUID` is what the Go and Java SDKs read.
+                Ok(fields(json!({ "id": msg_uid, "messageUID": msg_uid })))
             }
             _ => Err(ApiError::Internal("broadcast was not published".into())),
         },
@@ -413,7 +442,7 @@ pub(super) async fn chatroom_broadcast(call: &Call) -> Fields {
 /// `/v3/message/chatroom/query.json`: `{chatroomId}` and the window.
 pub(super) async fn chatroom_query(call: &Call) -> Fields {
     let body = call.json()?;
-    let room = json_str(body, "chatroomId")?;
+    let room = target_id(body, "chatroomId")?;
     let conversation = Conversation::group_like(ConversationType::Chatroom, room, "");
     history(call, conversation, None).await
 }
@@ -505,7 +534,7 @@ pub(super) async fn private_query(call: &Call) -> Fields {
 /// `userId`, directed messages to others are left out.
 pub(super) async fn group_query(call: &Call) -> Fields {
     let body = call.json()?;
-    let group = json_str(body, "groupId")?;
+    let group = target_id(body, "groupId")?;
     let viewer = body
         .get("userId")
         .and_then(Value::as_str)

@@ -301,6 +301,7 @@ impl ServerApi {
             Endpoint::ChatroomDestroy => chatrooms::destroy(&call).await,
             Endpoint::ChatroomQuery => chatrooms::query(&call).await,
             Endpoint::ChatroomMembers => chatrooms::member_page(&call).await,
+            Endpoint::ChatroomGet => chatrooms::info(&call).await,
             Endpoint::ChatroomUserExist => chatrooms::user_exists(&call).await,
             Endpoint::ChatroomUsersExist => chatrooms::users_exist(&call).await,
             Endpoint::ChatroomKeepAliveAdd => {

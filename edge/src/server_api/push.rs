@@ -71,10 +71,14 @@ fn notice(
     text_field: &str,
 ) -> Result<Notice, ApiError> {
     let body = text(notification, text_field).ok_or_else(|| ApiError::missing(text_field))?;
-    let extras = ["ios", "android"]
-        .iter()
-        .find_map(|platform| notification.get(platform)?.get("extras"))
-        .filter(|extras| !extras.is_null());
+    // The first platform's extras that are there (the Go SDK sends `ios.extras: null`
+    // beside Android's).
+    let extras = ["ios", "android"].iter().find_map(|platform| {
+        notification
+            .get(platform)?
+            .get("extras")
+            .filter(|extras| !extras.is_null())
+    });
     Ok(Notice {
         audience,
         title: text(notification, "title").unwrap_or_default().to_string(),

@@ -87,13 +87,14 @@ fn push_options(body: &Body, messages: &[NewMessage]) -> Result<PushOptions, Api
     }
     push.content_available = body_flag(body, "contentAvailable", false)?;
     if let Some(count) = text_of(body, "count").filter(|text| !text.is_empty()) {
+        // -1 (the Java SDK's "unchanged") asks for no badge of its own.
         let badge = parse_badge(&count).map_err(ApiError::param)?;
         let to_one_user = matches!(messages, [one] if matches!(
             one.conversation.kind,
             ConversationType::Private | ConversationType::System
         ) && !one.conversation.second.is_empty());
         if to_one_user {
-            push.badge = Some(badge);
+            push.badge = badge;
         }
     }
     Ok(push)

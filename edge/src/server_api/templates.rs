@@ -41,8 +41,9 @@ pub(super) async fn publish(call: &Call, kind: TemplateKind) -> Fields {
     for (i, user) in to.iter().enumerate() {
         let values = match values.get(i) {
             Some(Value::Object(values)) => Some(values),
+            // The Go SDK sends a recipient without values as null.
+            None | Some(Value::Null) => None,
             Some(_) => return Err(ApiError::param("values: each entry must be an object")),
-            None => None,
         };
         let filled = |template: &str| fill(template, values);
         let content = filled(content);
@@ -100,6 +101,8 @@ fn per_recipient(
 fn entry_text(entries: Option<&[Value]>, i: usize) -> Result<Option<&str>, ApiError> {
     match entries.map(|entries| &entries[i]) {
         None | Some(Value::Null) => Ok(None),
+        // The Go SDK sends "" for a recipient without its own text.
+        Some(Value::String(text)) if text.is_empty() => Ok(None),
         Some(Value::String(text)) => Ok(Some(text.as_str())),
         Some(_) => Err(ApiError::param(
             "pushContent and pushData entries must be strings",

@@ -13,7 +13,9 @@ use serde_json::{json, Map, Value};
 use super::messages::{self, content_flags, message_json};
 use super::{fields, unexpected, Call, Fields};
 use meridian_access::error::ApiError;
-use meridian_access::params::Params;
+use meridian_access::params::{json_strings_at_most, Params};
+
+use super::send_options::body_flag;
 
 /// Groups one ultra-group publish may name.
 const MAX_PUBLISH_GROUPS: usize = 3;
@@ -218,10 +220,13 @@ pub(super) async fn set_query(call: &Call, set: UltraGroupSet) -> Fields {
     let UltraGroupAnswer::Users(users) = ask(call, group_id(form)?, question).await? else {
         return Err(ApiError::Internal("unexpected answer".into()));
     };
-    let users: Vec<Value> = page_of(form, "pageSize", &users)?
-        .into_iter()
-        .map(|id| json!({ "id": id }))
-        .collect();
+    let users = page_of(form, "pageSize", &users)?;
+    // The published SDKs read a private channel's users as plain ids, and the other
+    // lists (banned users, the whitelist) as `{id}` objects.
+    let users: Vec<Value> = match set {
+        UltraGroupSet::PrivateChannelUsers => users.into_iter().map(|id| json!(id)).collect(),
+        _ => users.into_iter().map(|id| json!({ "id": id })).collect(),
+    };
     Ok(fields(json!({ "users": users })))
 }
 
@@ -296,7 +301,8 @@ pub(super) async fn modify(call: &Call) -> Fields {
 
 /// `/message/ultragroup/publish.json` (JSON): `fromUserId`, `toGroupIds` (≤ 3),
 /// `objectName`, `content`, `busChannel?`, `pushContent?`, `pushData?`,
-/// `isPersisted?`, `isCounted?`.
+/// `isPersisted?`, `isCounted?` (booleans, numbers or strings, as the SDKs differ),
+/// `toUserIds?` (only those members see it).
 pub(super) async fn publish(call: &Call) -> Fields {
     let body = call.json()?;
     let text = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_string);
@@ -307,13 +313,16 @@ pub(super) async fn publish(call: &Call) -> Fields {
         Some(Value::Object(object)) => Value::Object(object.clone()).to_string(),
         _ => return Err(ApiError::missing("content")),
     };
-    let flag = |name: &str| body.get(name).and_then(Value::as_bool).unwrap_or(true);
     let flags = content_flags(
         &object_name,
         &content,
-        flag("isPersisted"),
-        flag("isCounted"),
+        body_flag(&call.body, "isPersisted", true)?,
+        body_flag(&call.body, "isCounted", true)?,
     )?;
+    let visible_to = match body.get("toUserIds") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(_) => json_strings_at_most(body, "toUserIds", messages::MAX_PRIVATE_RECIPIENTS)?,
+    };
     let groups: Vec<String> = body
         .get("toGroupIds")
         .and_then(Value::as_array)
@@ -343,10 +352,10 @@ pub(super) async fn publish(call: &Call) -> Fields {
             object_name: object_name.clone(),
             content: content.clone(),
             flags,
-            push_content: text("pushContent"),
-            push_data: text("pushData"),
+            push_content: text("pushContent").filter(|s| !s.is_empty()),
+            push_data: text("pushData").filter(|s| !s.is_empty()),
             verify_blacklist: false,
-            visible_to: Vec::new(),
+            visible_to: visible_to.clone(),
             sender_device: None,
         })
         .collect();
@@ -358,7 +367,7 @@ pub(super) async fn publish(call: &Call) -> Fields {
 // covers: ULG-04
 pub(super) async fn query(call: &Call) -> Fields {
     let body = call.json()?;
-    let group = messages::json_str(body, "groupId")?;
+    let group = messages::target_id(body, "groupId")?;
     let conversation =
         Conversation::group_like(ConversationType::UltraGroup, group, messages::channel(body));
     messages::history(call, conversation, None).await

@@ -164,22 +164,19 @@ pub(super) async fn profile_set(call: &Call) -> Fields {
     done(call, command).await
 }
 
-async fn profiles(call: &Call, question: UserQuestion, with_version: bool) -> Fields {
+async fn profiles(call: &Call, question: UserQuestion) -> Fields {
     let UserAnswer::Profiles { profiles, .. } = ask(call, question).await? else {
         return Err(ApiError::Internal("expected profiles".into()));
     };
     let list: Vec<Value> = profiles
         .into_iter()
         .map(|p| {
-            let mut entry = json!({
+            json!({
                 "userId": p.user_id,
                 "userProfile": p.profile,
                 "userExtProfile": p.ext,
-            });
-            if with_version {
-                entry["version"] = json!(p.version);
-            }
-            entry
+                "version": p.version,
+            })
         })
         .collect();
     Ok(fields(json!({ "userList": list })))
@@ -187,14 +184,14 @@ async fn profiles(call: &Call, question: UserQuestion, with_version: bool) -> Fi
 
 pub(super) async fn profile_query(call: &Call) -> Fields {
     let window = window(call.form()?, &PROFILES_PAGE)?;
-    profiles(call, UserQuestion::ProfilePage(window), false).await
+    profiles(call, UserQuestion::ProfilePage(window)).await
 }
 
 pub(super) async fn profile_batch_query(call: &Call) -> Fields {
     let users = call
         .form()?
         .required_ids("userId", MAX_PROFILE_QUERY_USERS)?;
-    profiles(call, UserQuestion::Profiles(users), true).await
+    profiles(call, UserQuestion::Profiles(users)).await
 }
 
 pub(super) async fn profile_clean(call: &Call) -> Fields {
@@ -353,8 +350,10 @@ pub(super) async fn quiet_hours_get(call: &Call) -> Fields {
             "startTime": format!("{:02}:{:02}:{:02}", q.start_secs / 3600, q.start_secs / 60 % 60, q.start_secs % 60),
             "period": q.period_minutes,
             "unPushLevel": q.level,
+            // The Java SDK reads the level as `level`.
+            "level": q.level,
         }),
-        None => json!({ "startTime": "", "period": 0, "unPushLevel": 0 }),
+        None => json!({ "startTime": "", "period": 0, "unPushLevel": 0, "level": 0 }),
     };
     Ok(fields(json!({ "data": data })))
 }

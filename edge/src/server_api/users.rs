@@ -60,8 +60,10 @@ pub(super) async fn get_token(call: &Call) -> Fields {
 pub(super) async fn refresh(call: &Call) -> Fields {
     let form = call.form()?;
     let user_id = form.required("userId")?.to_string();
-    let name = form.bounded("name", 64)?.map(str::to_string);
-    let portrait = form.bounded("portraitUri", 1024)?.map(str::to_string);
+    // An empty value changes nothing: the Go SDK sends both, empty when not asked.
+    let given = |value: Option<&str>| value.filter(|v| !v.is_empty()).map(str::to_string);
+    let name = given(form.bounded("name", 64)?);
+    let portrait = given(form.bounded("portraitUri", 1024)?);
     call.write(Command::RefreshUser(RefreshUser {
         app_key: call.app_key(),
         user_id,
