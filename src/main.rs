@@ -370,6 +370,9 @@ const LOG_FILTER: &str = "info,openraft=warn,sled=warn";
 /// which reads as a failure; later warnings show as usual.
 const DEV_STARTING_LOG_FILTER: &str = "info,openraft=error,sled=warn";
 
+/// Each runtime worker thread's stack.
+const WORKER_STACK_BYTES: usize = 8 * 1024 * 1024;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let logs = match cli.command {
@@ -378,7 +381,14 @@ fn main() -> ExitCode {
         }
         _ => init_logging(cli.log_format, LOG_FILTER),
     };
-    let runtime = match tokio::runtime::Runtime::new() {
+    // Worker threads get a main thread's 8 MiB of stack rather than tokio's 2 MiB: an
+    // unoptimised build's async frames are large, and the Server API's deepest handlers
+    // overflowed 2 MiB in debug builds (an aborted process, not an error answer).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(WORKER_STACK_BYTES)
+        .build();
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("meridian: cannot start the runtime: {e}");

@@ -492,6 +492,23 @@ async fn the_go_and_java_sdks_shapes_are_taken_and_answered_as_they_read_them() 
         )
         .await;
     assert_eq!(broadcast["id"], broadcast["messageUID"]);
+    // The Go SDK recalls a broadcast by broadcasting its RC:RcCmd: a recall, not a message.
+    let recall = |uid: &str| {
+        format!(
+            r#"fromUserId=news&objectName=RC:RcCmd&content={{"messageUId":"{uid}","conversationType":6,"targetId":"news"}}"#
+        )
+    };
+    let (answer, value) = api
+        .form("/message/broadcast.json", &recall("NOT-A-BROADCAST"))
+        .await;
+    assert_error(&answer, &value, 400, 1002);
+    let recalled = api
+        .ok(
+            "/message/broadcast.json",
+            &recall(broadcast["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(recalled, json!({"code": 200}), "a recall answers no new id");
 
     // Go's refresh sends both fields, one of them empty: the other is kept.
     just_ok(
@@ -585,10 +602,12 @@ async fn the_go_and_java_sdks_shapes_are_taken_and_answered_as_they_read_them() 
         .1;
     assert_eq!(history["data"], json!([]), "nothing was persisted");
 
-    // A template recipient without values (Go sends null) and with an empty push text.
+    // A template recipient without values (Go sends null), with an empty push text, and
+    // Java's pushExt per recipient.
     let template = json!({"fromUserId": "news", "toUserId": ["ann", "bob"], "objectName": "RC:TxtMsg",
                           "content": "{\"content\":\"hi {name}\"}", "values": [{"{name}": "Ann"}, null],
-                          "pushContent": ["", ""], "pushData": ["", ""]});
+                          "pushContent": ["", ""], "pushData": ["", ""],
+                          "pushExt": ["{\"title\":\"T\"}", "{\"title\":\"T\"}"]});
     let (answer, value) = api
         .json("/message/system/publish_template.json", &template)
         .await;

@@ -212,6 +212,12 @@ pub(super) async fn broadcast_recall(call: &Call) -> Fields {
     let form = call.form()?;
     let from = form.required("fromUserId")?.to_string();
     let msg_uid = form.required("messageUID")?.to_string();
+    recall_broadcast(call, from, msg_uid).await
+}
+
+/// Recalls `from`'s broadcast `msg_uid` (`isAdmin?`, `isDelete?` of the call's form).
+async fn recall_broadcast(call: &Call, from: String, msg_uid: String) -> Fields {
+    let form = call.form()?;
     let stored = call.message(&msg_uid).await?;
     if stored.conversation != Conversation::system(&from, "") {
         return Err(ApiError::param(format!(
@@ -369,9 +375,27 @@ pub(super) async fn group_publish(call: &Call, status_only: bool) -> Fields {
 /// A message to every user of the app: stored once in the sender's broadcast conversation
 /// (SYSTEM, no single recipient), which every user's sync reads; the online-only kind is
 /// never stored. Answers the message's id.
+/// Whether a `/message/broadcast.json` body is the Go SDK's recall of a broadcast (its
+/// `RC:RcCmd` notice), which `broadcast` turns into the recall.
+pub(super) fn recalls_a_broadcast(body: &super::Body) -> bool {
+    matches!(body, super::Body::Form(form) if form.get("objectName") == Some("RC:RcCmd"))
+}
+
 pub(super) async fn broadcast(call: &Call, stored: bool) -> Fields {
     let form = call.form()?;
     let mut p = publish_params(form)?;
+    // The Go SDK recalls a broadcast by broadcasting its `RC:RcCmd` notice.
+    if stored && recalls_a_broadcast(&call.body) {
+        let recalled = serde_json::from_str::<Value>(&p.content)
+            .ok()
+            .and_then(|c| {
+                c.get("messageUId")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .ok_or_else(|| ApiError::param("an RC:RcCmd broadcast names its messageUId"))?;
+        return recall_broadcast(call, p.from, recalled).await;
+    }
     p.verify_blacklist = false;
     if !stored {
         p.flags = MessageFlags::status();

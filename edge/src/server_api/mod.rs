@@ -209,6 +209,10 @@ impl ServerApi {
             Endpoint::Push | Endpoint::PushCustom if push::to_everyone(&body) => {
                 endpoint::BROADCAST_CLASSES
             }
+            // The Go SDK's recall of a broadcast is not one.
+            Endpoint::Broadcast if messages::recalls_a_broadcast(&body) => {
+                &[rate_limit::LimitClass::Default]
+            }
             _ => endpoint.limit_classes(),
         };
         if let Some(limits) = &self.limits {

@@ -100,12 +100,28 @@ fn push_options(body: &Body, messages: &[NewMessage]) -> Result<PushOptions, Api
     Ok(push)
 }
 
-/// `pushExt`: a JSON object (empty when absent).
+/// `pushExt`: a JSON object (empty when absent). The Java SDK's templates send one per
+/// recipient, a list: the first stands for all, as one call's options are one.
 fn push_ext(body: &Body) -> Result<Map<String, Value>, ApiError> {
-    match text_of(body, "pushExt").filter(|text| !text.is_empty()) {
-        None => Ok(Map::new()),
-        Some(text) => serde_json::from_str(&text)
-            .map_err(|e| ApiError::param(format!("pushExt must be a JSON object: {e}"))),
+    let refused = |e: String| ApiError::param(format!("pushExt must be a JSON object: {e}"));
+    let value = match body {
+        Body::Json(json) if json.get("pushExt").is_some_and(Value::is_array) => {
+            json["pushExt"][0].clone()
+        }
+        _ => match text_of(body, "pushExt").filter(|text| !text.is_empty()) {
+            None => return Ok(Map::new()),
+            Some(text) => serde_json::from_str(&text).map_err(|e| refused(e.to_string()))?,
+        },
+    };
+    match value {
+        Value::Object(ext) => Ok(ext),
+        Value::Null => Ok(Map::new()),
+        // A list entry may be the object's JSON text.
+        Value::String(text) if !text.is_empty() => {
+            serde_json::from_str(&text).map_err(|e| refused(e.to_string()))
+        }
+        Value::String(_) => Ok(Map::new()),
+        other => Err(refused(format!("not {other}"))),
     }
 }
 
