@@ -542,6 +542,18 @@ async fn the_go_and_java_sdks_shapes_are_taken_and_answered_as_they_read_them() 
         (Some(0), Some(60))
     );
     assert!(room["createTime"].as_u64().is_some_and(|t| t > 0), "{room}");
+    // create_new takes the destroy settings the SDKs send with it.
+    just_ok(
+        &api,
+        "/chatroom/create_new.json",
+        "chatroomId=r2&destroyType=1&destroyTime=90",
+    )
+    .await;
+    let room = api.ok("/chatroom/get.json", "chatroomId=r2").await;
+    assert_eq!(
+        (room["destroyType"].as_u64(), room["destroyTime"].as_u64()),
+        (Some(1), Some(90))
+    );
     just_ok(
         &api,
         "/chatroom/entry/set.json",

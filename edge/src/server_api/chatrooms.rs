@@ -48,7 +48,8 @@ pub(super) async fn create(call: &Call) -> Fields {
     Ok(Map::new())
 }
 
-/// `create_new`: one room, optionally muted with a whitelist and seeded attributes.
+/// `create_new`: one room, optionally muted with a whitelist, seeded attributes and its
+/// own idle time.
 pub(super) async fn create_new(call: &Call) -> Fields {
     let form = call.form()?;
     let room_id = room(call)?;
@@ -56,6 +57,10 @@ pub(super) async fn create_new(call: &Call) -> Fields {
         app_key: call.app_key(),
         rooms: vec![(room_id.clone(), String::new())],
     })];
+    // `destroyType`/`destroyTime`, which the Go and Java SDKs send here too.
+    if form.get("destroyType").is_some() {
+        commands.push(idle_destroy(call, room_id.clone())?);
+    }
     if form.bool_flag("isBan", false)? {
         commands.push(Command::SetChatroomFlag(SetChatroomFlag {
             app_key: call.app_key(),
@@ -487,6 +492,14 @@ pub(super) async fn entry_query(call: &Call) -> Fields {
 /// `destroyTime` minutes of idleness (1 to 10080) before the room is destroyed.
 pub(super) async fn destroy_set(call: &Call) -> Fields {
     let form = call.form()?;
+    let room_id = form.required("chatroomId")?.to_string();
+    call.write(idle_destroy(call, room_id)?).await?;
+    Ok(Map::new())
+}
+
+/// The call's `destroyType` (0: the one-hour rule; 1: `destroyTime` minutes) for a room.
+fn idle_destroy(call: &Call, room_id: String) -> Result<Command, ApiError> {
+    let form = call.form()?;
     let minutes = match form.int::<u8>("destroyType")?.unwrap_or(0) {
         0 => 60,
         1 => form
@@ -498,11 +511,9 @@ pub(super) async fn destroy_set(call: &Call) -> Fields {
             )))
         }
     };
-    call.write(Command::SetChatroomIdleDestroy(SetChatroomIdleDestroy {
+    Ok(Command::SetChatroomIdleDestroy(SetChatroomIdleDestroy {
         app_key: call.app_key(),
-        room_id: form.required("chatroomId")?.to_string(),
+        room_id,
         idle_ms: minutes.saturating_mul(60_000),
     }))
-    .await?;
-    Ok(Map::new())
 }
