@@ -46,6 +46,20 @@ fn register_device(tree: &sled::Tree, user: &str, device: &str) -> Result<Output
     .remove(0)
 }
 
+/// Registers `user`'s phone, whose webhook token is `token-{n}`.
+fn users_phone(user: &str, n: usize) -> Envelope {
+    command(Command::RegisterPushToken(RegisterPushToken {
+        app_key: "prodkey001".into(),
+        user_id: user.into(),
+        device: DeviceToken {
+            device_id: "phone".into(),
+            provider: PushProvider::Webhook,
+            token: format!("token-{n}"),
+            app_id: "web".into(),
+        },
+    }))
+}
+
 /// An app with one user, ann, whose pushes go to a webhook.
 fn app_pushing_through_a_webhook() -> (tempfile::TempDir, sled::Tree) {
     let (dir, tree) = tree();
@@ -372,18 +386,7 @@ fn a_broadcast_pushes_every_offline_device_in_batches() {
     ];
     // One batch and five devices more, one per user.
     let users = BROADCAST_PUSH_BATCH + 5;
-    for u in 0..users {
-        setup.push(command(Command::RegisterPushToken(RegisterPushToken {
-            app_key: "prodkey001".into(),
-            user_id: format!("u{u:05}"),
-            device: DeviceToken {
-                device_id: "phone".into(),
-                provider: PushProvider::Webhook,
-                token: format!("token-{u}"),
-                app_id: "web".into(),
-            },
-        })));
-    }
+    setup.extend((0..users).map(|u| users_phone(&format!("u{u:05}"), u)));
     assert!(run(&tree, &setup).iter().all(Result::is_ok));
     let broadcast = text(
         Conversation::system("news", ""),
@@ -782,16 +785,7 @@ fn a_notice_to_everyone_reaches_200_000_devices_page_by_page_each_once() {
     for u in 0..DEVICES {
         let user_id = format!("u{u:06}");
         setup.push(put_user("prodkey001", &user_id));
-        setup.push(command(Command::RegisterPushToken(RegisterPushToken {
-            app_key: "prodkey001".into(),
-            user_id,
-            device: DeviceToken {
-                device_id: "phone".into(),
-                provider: PushProvider::Webhook,
-                token: format!("token-{u}"),
-                app_id: "web".into(),
-            },
-        })));
+        setup.push(users_phone(&user_id, u));
     }
     assert!(run(&tree, &setup).iter().all(Result::is_ok));
     let notice = command(Command::PushNoticeWithOptions(PushNoticeWithOptions {
