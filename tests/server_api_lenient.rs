@@ -484,6 +484,53 @@ async fn the_go_and_java_sdks_shapes_are_taken_and_answered_as_they_read_them() 
         .await;
     assert_error(&answer, &value, 400, 1002);
 
+    // bindNotifyMsg: a group operation comes with its notification message.
+    let notify =
+        r#"bindNotifyMsg=true&fromUserId=ann&objectName=RC:GrpNtf&content={"operation":"Create"}"#;
+    let created = api
+        .ok(
+            "/group/create.json",
+            &format!("userId=ann&userId=cat&groupId=g2&groupName=G2&{notify}"),
+        )
+        .await;
+    let quit = api
+        .ok(
+            "/group/quit.json",
+            &format!("userId=cat&groupId=g2&{notify}"),
+        )
+        .await;
+    let history = api
+        .json(
+            "/v3/message/group/query.json",
+            &json!({"targetId": "g2", "order": "asc"}),
+        )
+        .await
+        .1;
+    let uids: Vec<&Value> = history["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["messageUID"])
+        .collect();
+    assert_eq!(
+        uids,
+        [&created["messageUID"], &quit["messageUID"]],
+        "{history}"
+    );
+    let (answer, value) = api
+        .form(
+            "/group/join.json",
+            "userId=dan&groupId=g2&bindNotifyMsg=true&fromUserId=ann",
+        )
+        .await;
+    assert_error(&answer, &value, 400, 1002);
+    let members = api.ok("/group/user/query.json", "groupId=g2").await;
+    assert_eq!(
+        members["users"].as_array().map(Vec::len),
+        Some(1),
+        "dan did not join: {members}"
+    );
+
     // Broadcasts answer `messageUID` beside `id`.
     let broadcast = api
         .ok(

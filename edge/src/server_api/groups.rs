@@ -1,11 +1,12 @@
 //! `/group/*` and `/user/group/query.json`: membership, names, mutes (GRP).
 
 use meridian_cluster::state::{
-    ChangeGroupMuteWhitelist, Command, DismissGroup, JoinGroup, MuteGroupMembers, Query,
-    QueryOutput, QuitGroup, RenameGroup, SetGroupMuted, SetGroupRemark,
+    ChangeGroupMuteWhitelist, Command, Conversation, ConversationType, DismissGroup, JoinGroup,
+    MuteGroupMembers, Query, QueryOutput, QuitGroup, RenameGroup, SetGroupMuted, SetGroupRemark,
 };
 use serde_json::{json, Map, Value};
 
+use super::messages::{new_message, publish_params, publish_to};
 use super::{fields, format_time, owned, unexpected, Call, Fields};
 use meridian_access::error::ApiError;
 
@@ -24,14 +25,47 @@ pub(super) async fn join(call: &Call) -> Fields {
             .form()?
             .required_at_most("userId", MAX_USERS_PER_CALL)?,
     );
-    call.write(Command::JoinGroup(JoinGroup {
+    let group_id = form.required("groupId")?.to_string();
+    let join = Command::JoinGroup(JoinGroup {
         app_key: call.app_key(),
-        group_id: form.required("groupId")?.to_string(),
+        group_id: group_id.clone(),
         name: form.bounded("groupName", 128)?.map(str::to_string),
         user_ids,
-    }))
-    .await?;
-    Ok(Map::new())
+    });
+    with_notification(call, &group_id, Sent::After, join).await
+}
+
+/// When a group operation's notification goes (`bindNotifyMsg`): after members join or
+/// the group is renamed, before they leave or it is dismissed, so those it concerns get it.
+#[derive(Clone, Copy, PartialEq)]
+enum Sent {
+    Before,
+    After,
+}
+
+/// Writes a group operation; with `bindNotifyMsg`, the published Go and Java SDKs'
+/// option, also a message to the group from `fromUserId` (`objectName`, `content`,
+/// `pushContent?`, `pushData?`, and the publish options), named in the answer by its
+/// `messageUID`.
+async fn with_notification(call: &Call, group_id: &str, sent: Sent, operation: Command) -> Fields {
+    let form = call.form()?;
+    if !form.bool_flag("bindNotifyMsg", false)? {
+        call.write(operation).await?;
+        return Ok(Map::new());
+    }
+    let mut p = publish_params(form)?;
+    p.verify_blacklist = false;
+    let conversation = Conversation::group_like(ConversationType::Group, group_id, "");
+    let message = new_message(&p, conversation, None);
+    if sent == Sent::After {
+        call.write(operation.clone()).await?;
+    }
+    let answer = publish_to(call, vec![message], "groupId", &[group_id]).await?;
+    if sent == Sent::Before {
+        call.write(operation).await?;
+    }
+    let uid = answer["messageUIDs"][0]["messageUID"].clone();
+    Ok(fields(json!({ "messageUID": uid })))
 }
 
 pub(super) async fn quit(call: &Call) -> Fields {
@@ -40,24 +74,24 @@ pub(super) async fn quit(call: &Call) -> Fields {
             .form()?
             .required_at_most("userId", MAX_USERS_PER_CALL)?,
     );
-    call.write(Command::QuitGroup(QuitGroup {
+    let group_id = call.form()?.required("groupId")?.to_string();
+    let quit = Command::QuitGroup(QuitGroup {
         app_key: call.app_key(),
-        group_id: call.form()?.required("groupId")?.to_string(),
+        group_id: group_id.clone(),
         user_ids,
-    }))
-    .await?;
-    Ok(Map::new())
+    });
+    with_notification(call, &group_id, Sent::Before, quit).await
 }
 
 pub(super) async fn dismiss(call: &Call) -> Fields {
     let form = call.form()?;
     form.required("userId")?;
-    call.write(Command::DismissGroup(DismissGroup {
+    let group_id = form.required("groupId")?.to_string();
+    let dismiss = Command::DismissGroup(DismissGroup {
         app_key: call.app_key(),
-        group_id: form.required("groupId")?.to_string(),
-    }))
-    .await?;
-    Ok(Map::new())
+        group_id: group_id.clone(),
+    });
+    with_notification(call, &group_id, Sent::Before, dismiss).await
 }
 
 // covers: GRP-04
@@ -66,13 +100,13 @@ pub(super) async fn refresh(call: &Call) -> Fields {
     let name = form
         .bounded("groupName", 128)?
         .ok_or_else(|| ApiError::missing("groupName"))?;
-    call.write(Command::RenameGroup(RenameGroup {
+    let group_id = form.required("groupId")?.to_string();
+    let rename = Command::RenameGroup(RenameGroup {
         app_key: call.app_key(),
-        group_id: form.required("groupId")?.to_string(),
+        group_id: group_id.clone(),
         name: name.to_string(),
-    }))
-    .await?;
-    Ok(Map::new())
+    });
+    with_notification(call, &group_id, Sent::After, rename).await
 }
 
 /// Adds the user to every listed group (`group[<id>]=<name>`), creating groups as needed;

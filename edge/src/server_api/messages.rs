@@ -31,7 +31,7 @@ pub(super) struct Publish {
     pub verify_blacklist: bool,
 }
 
-fn publish_params(form: &Params) -> Result<Publish, ApiError> {
+pub(super) fn publish_params(form: &Params) -> Result<Publish, ApiError> {
     let from = form.required("fromUserId")?.to_string();
     let object_name = form.required("objectName")?.to_string();
     let content = form.required("content")?;
