@@ -229,6 +229,13 @@ impl PushOptions {
         }
         if !android.is_null() {
             let o = object(android, "android")?;
+            // The Go SDK's flat keys (`channelId`, `importance`, `image`, `large_icon_uri`,
+            // `classification`) are each of these vendors' own names; a vendor's object
+            // below replaces them.
+            self.huawei = HuaweiOptions::read(o)?;
+            self.xiaomi = XiaomiOptions::read(o)?;
+            self.oppo = OppoOptions::read(o)?;
+            self.vivo = VivoOptions::read(o)?;
             let part = |key: &str| match o.get(key) {
                 None | Some(Value::Null) => Ok(None),
                 Some(value) => object(value, key).map(Some),
@@ -435,6 +442,24 @@ mod tests {
             .unwrap();
         assert_eq!(cleared.badge, Some(0));
         assert_eq!(cleared.apns.thread_id.as_deref(), Some("t"));
+        // The Go SDK's flat Android keys reach each vendor they name.
+        let mut flat = PushOptions::default();
+        flat.read_platforms(
+            &Value::Null,
+            &json!({"channelId": "c", "importance": "LOW", "large_icon_uri": "i", "classification": "0"}),
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                flat.huawei.channel_id.as_deref(),
+                flat.xiaomi.channel_id.as_deref()
+            ),
+            (Some("c"), Some("c"))
+        );
+        assert_eq!(flat.oppo.channel_id.as_deref(), Some("c"));
+        assert_eq!(flat.huawei.importance.as_deref(), Some("LOW"));
+        assert_eq!(flat.xiaomi.large_icon_uri.as_deref(), Some("i"));
+        assert_eq!(flat.vivo.classification, Some(0));
         assert!(refused(json!([{"HW": {"channelId": ["a"]}}])).contains("string"));
         let image = "x".repeat(MAX_OPTION_CHARS);
         assert!(PushOptions::default()
