@@ -44,6 +44,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+mod push;
 mod transfer;
 mod usage;
 
@@ -52,13 +53,13 @@ use transfer::Import;
 use crate::api::{ApiReply, ApiRequest};
 use crate::client::{ClusterClient, ClusterError};
 use crate::state::files::{FileAnswer, FileLimits, FileQuestion, SetFileLimits};
-use crate::state::push_style::{PushStyle, SetUltraGroupPushPace, UltraGroupPushPace};
+use crate::state::push_style::{PushStyle, UltraGroupPushPace};
 use crate::state::rtc::{EraseRtcUsers, SetRtcCallback};
-use crate::state::vendor_push::{SetVendorPush, VendorPush};
+use crate::state::vendor_push::VendorPush;
 use crate::state::{
     AppLimits, AppSettings, Command, CommandError, Credentials, DeleteApp, DeleteAreaEntry,
     Envelope, EraseUsers, Output, PutAreaEntry, PutUser, Query, QueryOutput, RetryDeadLetters,
-    RotateAppSecret, SdkFeatures, SetAppLimits, SetAppSettings, SetPushStyle, SetSdkFeatures,
+    RotateAppSecret, SdkFeatures, SetAppLimits, SetAppSettings, SetSdkFeatures,
 };
 
 pub struct AdminApi {
@@ -583,75 +584,6 @@ impl AdminApi {
         });
         self.cluster.write_one(self.envelope(command)).await?;
         Ok(json!({ "fileLimits": limits }))
-    }
-
-    /// The vendor push channels, secrets redacted.
-    async fn get_push_vendors(&self, key: &str) -> Result<Value, ClusterError> {
-        let query = Query::VendorPush {
-            app_key: key.to_string(),
-        };
-        match self.cluster.read(query).await? {
-            QueryOutput::VendorPush(vendors) => Ok(json!({ "pushVendors": vendors.redacted() })),
-            other => Err(ClusterError::Protocol(format!("{other:?}"))),
-        }
-    }
-
-    /// Replaces the vendor push channels whole.
-    async fn put_push_vendors(
-        &self,
-        key: &str,
-        vendors: VendorPush,
-    ) -> Result<Value, ClusterError> {
-        let shown = vendors.redacted();
-        let command = Command::SetVendorPush(SetVendorPush {
-            app_key: key.to_string(),
-            vendors,
-        });
-        self.cluster.write_one(self.envelope(command)).await?;
-        Ok(json!({ "pushVendors": shown }))
-    }
-
-    async fn get_push_style(&self, key: &str) -> Result<Value, ClusterError> {
-        let query = Query::PushStyle {
-            app_key: key.to_string(),
-        };
-        match self.cluster.read(query).await? {
-            QueryOutput::PushStyle(style) => Ok(json!({ "pushStyle": style })),
-            other => Err(ClusterError::Protocol(format!("{other:?}"))),
-        }
-    }
-
-    /// Replaces the push sound and quiet hours whole.
-    async fn put_push_style(&self, key: &str, style: PushStyle) -> Result<Value, ClusterError> {
-        let command = Command::SetPushStyle(SetPushStyle {
-            app_key: key.to_string(),
-            style: style.clone(),
-        });
-        self.cluster.write_one(self.envelope(command)).await?;
-        Ok(json!({ "pushStyle": style }))
-    }
-
-    async fn get_ultra_group_push(&self, key: &str) -> Result<Value, ClusterError> {
-        let query = Query::UltraGroupPushPace {
-            app_key: key.to_string(),
-        };
-        match self.cluster.read(query).await? {
-            QueryOutput::UltraGroupPushPace(pace) => Ok(json!({ "ultraGroupPush": pace })),
-            other => Err(ClusterError::Protocol(format!("{other:?}"))),
-        }
-    }
-
-    async fn put_ultra_group_push(
-        &self,
-        key: &str,
-        pace: UltraGroupPushPace,
-    ) -> Result<Value, ClusterError> {
-        let command = Command::SetUltraGroupPushPace(SetUltraGroupPushPace {
-            app_key: key.to_string(),
-            pace,
-        });
-        self.cluster.write_one(self.envelope(command)).await?;
-        Ok(json!({ "ultraGroupPush": pace }))
     }
 
     async fn get_sdk_features(&self, key: &str) -> Result<Value, ClusterError> {
