@@ -115,16 +115,17 @@ impl Apply for SetUltraGroupPushPace {
     }
 }
 
-/// Whether `user` may be pushed for ultra group `group` now under the app's pace; when it
-/// may, the push is remembered. A mention always may (and does not restart the wait).
+/// Whether `user` may be pushed for ultra group `group` now under the app's pace (read
+/// once per message by the caller); when it may, the push is remembered. A mention always
+/// may (and does not restart the wait).
 pub(crate) fn ultra_group_push_due(
     state: &mut Overlay<'_>,
-    app_key: &str,
+    (app_key, pace): (&str, UltraGroupPushPace),
     (user, group): (&str, &str),
     now_ms: u64,
     mentioned: bool,
 ) -> Result<bool, CommandError> {
-    let interval_ms = u64::from(ultra_group_pace(state, app_key)?.interval_secs) * 1_000;
+    let interval_ms = u64::from(pace.interval_secs) * 1_000;
     if interval_ms == 0 || mentioned {
         return Ok(true);
     }

@@ -119,7 +119,7 @@ pub(super) async fn destroy(call: &Call) -> Fields {
             .form()?
             .required_at_most("chatroomId", MAX_IDS_PER_CALL)?,
     );
-    let existing = match call
+    let existing: Vec<String> = match call
         .read(Query::Chatrooms {
             app_key: call.app_key(),
             room_ids: asked,
@@ -129,7 +129,7 @@ pub(super) async fn destroy(call: &Call) -> Fields {
         QueryOutput::Chatrooms(rooms) => rooms.into_iter().map(|room| room.room_id).collect(),
         other => return Err(unexpected(other)),
     };
-    if existing != Vec::<String>::new() {
+    if !existing.is_empty() {
         call.write(Command::DestroyChatrooms(DestroyChatrooms {
             app_key: call.app_key(),
             room_ids: existing,

@@ -37,7 +37,7 @@ pub(super) async fn join(call: &Call) -> Fields {
 
 /// When a group operation's notification goes (`bindNotifyMsg`): after members join or
 /// the group is renamed, before they leave or it is dismissed, so those it concerns get it.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 enum Sent {
     Before,
     After,
@@ -57,13 +57,17 @@ async fn with_notification(call: &Call, group_id: &str, sent: Sent, operation: C
     p.verify_blacklist = false;
     let conversation = Conversation::group_like(ConversationType::Group, group_id, "");
     let message = new_message(&p, conversation, None);
-    if sent == Sent::After {
-        call.write(operation.clone()).await?;
-    }
-    let answer = publish_to(call, vec![message], "groupId", &[group_id]).await?;
-    if sent == Sent::Before {
-        call.write(operation).await?;
-    }
+    let answer = match sent {
+        Sent::After => {
+            call.write(operation).await?;
+            publish_to(call, vec![message], "groupId", &[group_id]).await?
+        }
+        Sent::Before => {
+            let answer = publish_to(call, vec![message], "groupId", &[group_id]).await?;
+            call.write(operation).await?;
+            answer
+        }
+    };
     let uid = answer["messageUIDs"][0]["messageUID"].clone();
     Ok(fields(json!({ "messageUID": uid })))
 }

@@ -198,6 +198,10 @@ fn jobs_for(
     };
     let mentions = mentions(&message.content);
     let sender_title = title_of(state, app_key, message, title);
+    let ultra_pace = match message.conversation.kind {
+        ConversationType::UltraGroup => Some(push_style::ultra_group_pace(state, app_key)?),
+        _ => None,
+    };
     let mut jobs = Vec::new();
     for user in recipients(state, app_key, message)? {
         // Most members have no device registered: that is the cheapest test, so first.
@@ -209,10 +213,11 @@ fn jobs_for(
             continue;
         }
         // ULG-06: the app's pace for ultra groups, checked last as it remembers the push.
-        if message.conversation.kind == ConversationType::UltraGroup {
+        if let Some(pace) = ultra_pace {
             let mentioned = mentions.everyone || mentions.users.contains(&user);
             let place = (user.as_str(), message.conversation.first.as_str());
-            if !push_style::ultra_group_push_due(state, app_key, place, ctx.now_ms, mentioned)? {
+            let app = (app_key, pace);
+            if !push_style::ultra_group_push_due(state, app, place, ctx.now_ms, mentioned)? {
                 continue;
             }
         }
@@ -273,7 +278,9 @@ impl Apply for PushNotice {
         state: &mut Overlay<'_>,
     ) -> Result<(String, u64), CommandError> {
         let defaults = push::NoticeOptions::default();
-        push_notice(ctx, state, &self.app_key, &self.notice, &defaults)
+        // Never paged: builds before `PushNoticeWithOptions` refuse a notice past
+        // `MAX_NOTICE_DEVICES`, and replicas of both must agree.
+        push_notice(ctx, state, &self.app_key, &self.notice, (&defaults, false))
     }
 }
 
@@ -303,37 +310,44 @@ impl Apply for PushNoticeWithOptions {
             notice,
             options,
         } = self;
-        if !push::notice_scans_every_device(notice, options) {
-            return push_notice(ctx, state, app_key, notice, options);
-        }
-        let id = push::new_notice(ctx, state, app_key, notice, options)?;
-        if !push::enabled(state, app_key, &apps::settings(state, app_key)?)? {
-            return Ok((id, 0));
-        }
-        let pending = broadcast_pushes::PendingNotice {
-            id: id.clone(),
-            notice: notice.clone(),
-            options: (**options).clone(),
-            after: Vec::new(),
-        };
-        let devices = broadcast_pushes::start_notice(ctx, state, app_key, pending)?;
-        Ok((id, devices))
+        push_notice(ctx, state, app_key, notice, (options, true))
     }
 }
 
-/// Answers the notification's id and how many devices it reaches.
+/// Answers the notification's id and how many devices it reaches (with `pages`, a notice
+/// to everyone or to tags is paged, and the count is its first page's).
 fn push_notice(
     ctx: ApplyContext,
     state: &mut Overlay<'_>,
     app_key: &str,
     notice: &push::Notice,
-    options: &push::NoticeOptions,
+    (options, pages): (&push::NoticeOptions, bool),
 ) -> Result<(String, u64), CommandError> {
-    let (id, jobs) = push::notice_jobs(ctx, state, app_key, notice, options)?;
+    let paged = pages && push::notice_scans_every_device(notice, options);
+    // Checked (and numbered) first: a bad notice is refused even by an app that pushes
+    // nothing.
+    let (id, jobs) = if paged {
+        (
+            push::new_notice(ctx, state, app_key, notice, options)?,
+            Vec::new(),
+        )
+    } else {
+        push::notice_jobs(ctx, state, app_key, notice, options)?
+    };
     // An app without push settings has nothing to push with: the notice is accepted,
     // as the commercial service accepts it, and reaches no device.
     if !push::enabled(state, app_key, &apps::settings(state, app_key)?)? {
         return Ok((id, 0));
+    }
+    if paged {
+        let pending = broadcast_pushes::PendingNotice {
+            id: id.clone(),
+            notice: notice.clone(),
+            options: options.clone(),
+            after: Vec::new(),
+        };
+        let devices = broadcast_pushes::start_notice(ctx, state, app_key, pending)?;
+        return Ok((id, devices));
     }
     let devices = jobs.len() as u64;
     outbox::enqueue_pushes(ctx, state, app_key, jobs)?;
