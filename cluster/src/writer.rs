@@ -3,11 +3,12 @@
 //! and one fsync carry many commands.
 
 use meridian_clock::now_ms;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use openraft::errors::{ClientWriteError, RaftError};
+use openraft::errors::ClientWriteError;
+use openraft::impls::ProgressResponder;
 
 use crate::api::LeaderHint;
 use crate::coalesce::{Coalescer, Rejected};
@@ -51,33 +52,45 @@ pub(crate) fn not_leader_hint(
 
 impl Writer {
     pub fn start(raft: Raft, metrics: ClusterMetrics, gate: UpgradeGate) -> Self {
-        // Stamps never go backwards, even if the wall clock does.
-        let last_issued_ms = Arc::new(AtomicU64::new(0));
+        // Rounds run as concurrent tasks. Stamping a batch and handing it to Raft happen
+        // in one turn under this lock, so log order is stamp order: a conversation's
+        // history is in time order, which paging by time relies on. The lock also
+        // holds the last stamp, so stamps never go backwards even if the wall clock does.
+        let turn = Arc::new(Mutex::new(0u64));
         let round_metrics = metrics.clone();
         let entries = Coalescer::start(
             MAX_BATCH_COMMANDS,
             MAX_ENTRIES_IN_FLIGHT,
             QUEUE_DEPTH,
             move |commands: Vec<Envelope>| {
-                let raft = raft.clone();
+                let (raft, turn) = (raft.clone(), turn.clone());
                 let metrics = round_metrics.clone();
-                let now = now_ms();
-                let issued_at_ms = last_issued_ms.fetch_max(now, Ordering::SeqCst).max(now);
                 async move {
                     metrics.batch_commands.observe(commands.len() as f64);
-                    let batch = Batch {
-                        issued_at_ms,
-                        commands,
+                    let answer = {
+                        let mut last_issued_ms = turn.lock().await;
+                        *last_issued_ms = now_ms().max(*last_issued_ms);
+                        let batch = Batch {
+                            issued_at_ms: *last_issued_ms,
+                            commands,
+                        };
+                        let encoded = EncodedBatch::encode(&batch).map_err(|e| {
+                            WriteError::Unavailable(format!("cannot encode batch: {e}"))
+                        })?;
+                        let (responder, answer) = ProgressResponder::complete_only();
+                        raft.write(encoded)
+                            .responder(responder)
+                            .await
+                            .map_err(|fatal| WriteError::Unavailable(fatal.to_string()))?;
+                        answer
                     };
-                    let encoded = EncodedBatch::encode(&batch).map_err(|e| {
-                        WriteError::Unavailable(format!("cannot encode batch: {e}"))
-                    })?;
-                    match raft.client_write(encoded).await {
-                        Ok(response) => Ok(response.data.0),
-                        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => {
+                    match answer.await {
+                        Ok(Ok(response)) => Ok(response.data.0),
+                        Ok(Err(ClientWriteError::ForwardToLeader(forward))) => {
                             Err(WriteError::NotLeader(not_leader_hint(&forward)))
                         }
-                        Err(other) => Err(WriteError::Unavailable(other.to_string())),
+                        Ok(Err(other)) => Err(WriteError::Unavailable(other.to_string())),
+                        Err(_) => Err(WriteError::Unavailable("raft stopped".into())),
                     }
                 }
             },
