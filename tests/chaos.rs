@@ -61,8 +61,15 @@ fn assert_clean_run(seed: &str, extra: &[&str], min_acked: u64, min_delivered: u
     // Room notices (RTC-01, RTC-02) and call signals (RTC-03, as messages) under the
     // same faults: every watcher heard every change once, in order.
     let rooms = &verdict["rooms"];
-    for key in ["lost", "duplicates", "reordered", "diverged", "phantoms"] {
-        assert_eq!(rooms[key], 0, "rooms {key}: {verdict}");
+    for key in [
+        "lost",
+        "duplicates",
+        "reordered",
+        "diverged",
+        "phantoms",
+        "unsettled",
+    ] {
+        assert_eq!(rooms[key], 0, "rooms {key}: {verdict}\n{stderr}");
     }
     assert!(rooms["notices"].as_u64().unwrap() > 100, "{verdict}");
     assert!(rooms["changes"].as_u64().unwrap() > 50, "{verdict}");

@@ -46,7 +46,8 @@ struct Records {
     epochs: BTreeMap<String, Vec<Epoch>>,
     ended: Vec<RoomInfo>,
     changes: Vec<(String, Change, Outcome)>,
-    memberships: BTreeMap<String, Membership>,
+    /// None for an actor that could not make sure of its place in time.
+    memberships: BTreeMap<String, Option<Membership>>,
 }
 
 /// Shared by the room traffic's tasks; all methods take `&self`.
@@ -74,6 +75,9 @@ pub struct RoomVerdict {
     pub diverged: u64,
     /// Refused changes that were made anyway.
     pub phantoms: u64,
+    /// Actors that could not make sure of their place within the settle time after the
+    /// faults ended (reconnecting, rejoining or reading the room kept failing).
+    pub unsettled: u64,
     /// Versions no watcher was connected to hear (then acknowledged changes are not
     /// counted lost, and the replay is skipped).
     pub unobserved: u64,
@@ -84,7 +88,12 @@ pub struct RoomVerdict {
 impl RoomVerdict {
     /// Every violation found, whatever its kind.
     pub fn violations(&self) -> u64 {
-        self.lost + self.duplicates + self.reordered + self.diverged + self.phantoms
+        self.lost
+            + self.duplicates
+            + self.reordered
+            + self.diverged
+            + self.phantoms
+            + self.unsettled
     }
 
     pub fn clean(&self) -> bool {
@@ -190,6 +199,39 @@ fn made_by(notice: &RoomNotice, user: &str, change: &Change) -> bool {
     }
 }
 
+/// What explains an actor's place: its last changes with their outcomes and the last
+/// notices about it, for a violation's note.
+fn history_of(actor: &str, records: &Records, log: &BTreeMap<u64, &RoomNotice>) -> String {
+    let changes: Vec<String> = records
+        .changes
+        .iter()
+        .filter(|(user, ..)| user == actor)
+        .map(|(_, change, outcome)| format!("{change:?} {outcome:?}"))
+        .collect();
+    let notices: Vec<String> = log
+        .iter()
+        .filter(|(_, notice)| concerns(notice, actor))
+        .map(|(version, notice)| format!("v{version} {notice:?}"))
+        .collect();
+    let last = |items: &[String]| items[items.len().saturating_sub(4)..].join(", ");
+    format!(
+        "its last changes: [{}]; the last notices about it: [{}]",
+        last(&changes),
+        last(&notices)
+    )
+}
+
+fn concerns(notice: &RoomNotice, actor: &str) -> bool {
+    match notice {
+        RoomNotice::Joined { member } => member.user_id == actor,
+        RoomNotice::Left { user_id, .. }
+        | RoomNotice::Published { user_id, .. }
+        | RoomNotice::Unpublished { user_id, .. }
+        | RoomNotice::RoleChanged { user_id, .. } => user_id == actor,
+        _ => false,
+    }
+}
+
 impl RoomLedger {
     fn records(&self) -> std::sync::MutexGuard<'_, Records> {
         self.records.lock().unwrap_or_else(|p| p.into_inner())
@@ -232,8 +274,8 @@ impl RoomLedger {
     }
 
     /// What `actor`'s acknowledged changes (and its reads after unanswered ones) say it
-    /// is once it stopped changing the room.
-    pub fn finished(&self, actor: &str, membership: Membership) {
+    /// is once it stopped changing the room; None if it could not make sure in time.
+    pub fn finished(&self, actor: &str, membership: Option<Membership>) {
         self.records()
             .memberships
             .insert(actor.to_string(), membership);
@@ -364,6 +406,11 @@ impl RoomLedger {
         // The room is what each actor's acknowledged changes say.
         let shape = RoomShape::of(ended);
         for (actor, membership) in &records.memberships {
+            let Some(membership) = membership else {
+                verdict.unsettled += 1;
+                verdict.note(|| format!("{actor} could not make sure of its place in time"));
+                continue;
+            };
             let in_room = shape.members.get(actor).map(|(_, streams)| Membership {
                 member: true,
                 streams: streams.keys().cloned().collect(),
@@ -371,8 +418,12 @@ impl RoomLedger {
             let in_room = in_room.unwrap_or_default();
             if in_room != *membership {
                 verdict.diverged += 1;
-                verdict
-                    .note(|| format!("{actor} ended as {membership:?}, the room has {in_room:?}"));
+                verdict.note(|| {
+                    format!(
+                        "{actor} ended as {membership:?}, the room has {in_room:?}; {}",
+                        history_of(actor, &records, &log)
+                    )
+                });
             }
         }
         verdict
@@ -447,10 +498,10 @@ mod tests {
         ledger.ended(room(3, vec![member("w"), a]));
         ledger.finished(
             "a",
-            Membership {
+            Some(Membership {
                 member: true,
                 streams: ["s1".to_string()].into(),
-            },
+            }),
         );
         ledger
     }
@@ -517,6 +568,24 @@ mod tests {
         ledger.heard("w", 4, left);
         ledger.ended(room(4, vec![member("w")]));
         assert_eq!(ledger.verify().diverged, 1);
+    }
+
+    #[test]
+    fn an_actor_unsure_of_its_place_is_unsettled_and_a_mismatch_names_its_history() {
+        let ledger = healthy();
+        ledger.finished("b", None);
+        let verdict = ledger.verify();
+        assert_eq!((verdict.unsettled, verdict.violations()), (1, 1));
+
+        let ledger = healthy();
+        ledger.finished("a", Some(Membership::default()));
+        let verdict = ledger.verify();
+        assert_eq!(verdict.diverged, 1);
+        assert!(
+            verdict.examples[0].contains("Publish(\"s1\") Acked"),
+            "{:?}",
+            verdict.examples
+        );
     }
 
     #[test]

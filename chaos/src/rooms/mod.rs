@@ -365,40 +365,22 @@ async fn act(
     let mut session: Option<Session> = None;
     let mut made = 0u64;
     let mut settle_until: Option<Instant> = None;
-    loop {
+    let settled = loop {
         let sending = *controls.sending.borrow();
         if !sending {
-            // Ends connected and sure, or out of time: a place left without a session
-            // would time out after the run, under the watchers' reading of the room.
+            // Ends connected and sure of its place; a place left without a session would
+            // time out under the watchers' reading of the room. Out of time, the actor
+            // does not know what it is.
             let until = *settle_until.get_or_insert_with(|| Instant::now() + SETTLE);
-            if (!unsure && session.is_some()) || Instant::now() >= until {
-                break;
+            if !unsure && session.is_some() {
+                break Some(membership);
+            }
+            if Instant::now() >= until {
+                break None;
             }
         }
         let Some(current) = session.as_mut() else {
-            match Session::connect(&user, &controls.app_key, None).await {
-                // Back on a new connection: bind the membership to it again (once sure
-                // of it: a join after a leave that did happen would join anew). The
-                // room answers what the place kept: all of it within the reconnect
-                // timeout, nothing after it (RTC-01 drops the absent member).
-                Ok(mut fresh) => {
-                    let rebound = match unsure || !membership.member {
-                        true => true,
-                        false => match fresh.join().await {
-                            Ok(Answer::Room(room)) => {
-                                membership = membership_in(&room, &user.user_id);
-                                true
-                            }
-                            _ => false,
-                        },
-                    };
-                    match rebound {
-                        true => session = Some(fresh),
-                        false => tokio::time::sleep(RETRY).await,
-                    }
-                }
-                Err(_) => tokio::time::sleep(RETRY).await,
-            }
+            session = reconnect(&user, &controls.app_key, unsure, &mut membership).await;
             continue;
         };
         if unsure {
@@ -436,14 +418,52 @@ async fn act(
             session = None;
         }
         tokio::time::sleep(Duration::from_millis(rng.random_range(200..400))).await;
-    }
-    controls.ledger.finished(&user.user_id, membership);
+    };
+    controls.ledger.finished(&user.user_id, settled.clone());
     let _ = finished.send(());
-    // Stays connected (its place would otherwise time out) until the run ends.
-    while let Some(current) = session.as_mut() {
+    // Stays connected until the run ends, as a client keeps its place: back on a new
+    // connection if this one breaks (the watchers' read of the room then shows whether
+    // the place was kept).
+    let Some(mut membership) = settled else {
+        return;
+    };
+    while !*stopping.borrow() {
+        let Some(current) = session.as_mut() else {
+            session = reconnect(&user, &controls.app_key, false, &mut membership).await;
+            continue;
+        };
         tokio::select! {
-            heard = current.next() => if heard.is_err() { break },
+            heard = current.next() => if heard.is_err() { session = None },
             _ = stopping.wait_for(|s| *s) => break,
+        }
+    }
+}
+
+/// A new connection, bound to the actor's place again (once sure of it: a join after a
+/// leave that did happen would join anew). The room answers what the place kept: all of
+/// it within the reconnect timeout, nothing after it (RTC-01 drops the absent member).
+/// None (after a pause) if connecting or joining failed.
+async fn reconnect(
+    user: &RoomUser,
+    app_key: &str,
+    unsure: bool,
+    membership: &mut Membership,
+) -> Option<Session> {
+    let Ok(mut fresh) = Session::connect(user, app_key, None).await else {
+        tokio::time::sleep(RETRY).await;
+        return None;
+    };
+    if unsure || !membership.member {
+        return Some(fresh);
+    }
+    match fresh.join().await {
+        Ok(Answer::Room(room)) => {
+            *membership = membership_in(&room, &user.user_id);
+            Some(fresh)
+        }
+        _ => {
+            tokio::time::sleep(RETRY).await;
+            None
         }
     }
 }
