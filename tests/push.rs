@@ -636,6 +636,66 @@ async fn an_ultra_group_pushes_at_the_pace_the_app_sets() {
     area.dev.stop();
 }
 
+/// The app caps how fast its pushes go out: a notice to 24 devices at 8 a second goes
+/// out a second's worth at once and the other 16 over the next 2 s (uncapped, all 24 take
+/// a fraction of a second), each device once.
+// covers: PUSH-01, API-08
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apps_pushes_go_out_no_faster_than_the_rate_it_caps_them_at() {
+    const DEVICES: usize = 24;
+    const PER_SECOND: u64 = 8;
+    let (area, webhook) = Area::pushing_through_a_webhook().await;
+    let path = format!("/admin/v1/apps/{}/push-rate", area.api.key);
+    let (status, shown) = admin_json(&area.dev, "GET", &path, json!({})).await;
+    assert_eq!(
+        (status, &shown["pushRate"]),
+        (200, &json!({"perSecond": 0}))
+    );
+    // At the limit's edge: 100,000 is taken, one more or a field it does not know is
+    // refused, and a refusal changes nothing.
+    let (status, _) = admin_json(&area.dev, "PUT", &path, json!({"perSecond": 100_000})).await;
+    assert_eq!(status, 200);
+    for bad in [
+        json!({"perSecond": 100_001}),
+        json!({"perSecond": -1}),
+        json!({"perSecond": 5, "burst": 1}),
+    ] {
+        let (status, _) = admin_json(&area.dev, "PUT", &path, bad).await;
+        assert_eq!(status, 400);
+    }
+    let (_, shown) = admin_json(&area.dev, "GET", &path, json!({})).await;
+    assert_eq!(shown["pushRate"]["perSecond"], 100_000);
+    let (status, _) = admin_json(&area.dev, "PUT", &path, json!({"perSecond": PER_SECOND})).await;
+    assert_eq!(status, 200);
+
+    let users: Vec<String> = (0..DEVICES).map(|n| format!("u{n:02}")).collect();
+    for user in &users {
+        area.register(user, "webhook", &format!("hook-{user}"), "web")
+            .await;
+    }
+    let notice =
+        json!({"userIds": users, "notification": {"title": "Sale", "pushContent": "Today only"}});
+    let sent = tokio::time::Instant::now();
+    let (answer, value) = area.api.json("/push/user.json", &notice).await;
+    assert_eq!(answer.status, 200, "{value}");
+    area.pushes_settled("delivered", DEVICES as f64).await;
+    let took = sent.elapsed();
+    let mut tokens: Vec<String> = webhook
+        .received()
+        .into_iter()
+        .map(|p| p.device_token)
+        .collect();
+    tokens.sort();
+    tokens.dedup();
+    assert_eq!(tokens.len(), DEVICES, "each device once");
+    let earliest = Duration::from_millis((DEVICES as u64 - PER_SECOND) * 1_000 / PER_SECOND);
+    assert!(
+        took >= earliest - Duration::from_millis(50),
+        "{DEVICES} pushes at {PER_SECOND}/s went out in {took:?}"
+    );
+    area.dev.stop();
+}
+
 // covers: PUSH-08
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_apps_quiet_hours_hold_pushes_back_but_mentions_at_level_one() {

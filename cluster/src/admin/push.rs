@@ -1,13 +1,14 @@
 //! The admin API's per-app push settings: vendor channels (`…/push-vendors`, PUSH-05),
-//! the push style (`…/push-style`, PUSH-07, PUSH-08) and the ultra-group pace
-//! (`…/ultra-group-push`, ULG-06). Each is a record of its own, replaced whole by a PUT.
+//! the push style (`…/push-style`, PUSH-07, PUSH-08), the ultra-group pace
+//! (`…/ultra-group-push`, ULG-06) and the push rate cap (`…/push-rate`, PUSH-01). Each is
+//! a record of its own, replaced whole by a PUT.
 
 use serde_json::{json, Value};
 
 use super::AdminApi;
 use crate::client::ClusterError;
 use crate::state::push_style::{
-    PushStyle, SetPushStyle, SetUltraGroupPushPace, UltraGroupPushPace,
+    PushRate, PushStyle, SetPushRate, SetPushStyle, SetUltraGroupPushPace, UltraGroupPushPace,
 };
 use crate::state::vendor_push::{SetVendorPush, VendorPush};
 use crate::state::{Command, Query, QueryOutput};
@@ -84,5 +85,28 @@ impl AdminApi {
         });
         self.cluster.write_one(self.envelope(command)).await?;
         Ok(json!({ "ultraGroupPush": pace }))
+    }
+
+    pub(super) async fn get_push_rate(&self, key: &str) -> Result<Value, ClusterError> {
+        let query = Query::PushRate {
+            app_key: key.to_string(),
+        };
+        match self.cluster.read(query).await? {
+            QueryOutput::PushRate(rate) => Ok(json!({ "pushRate": rate })),
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    pub(super) async fn put_push_rate(
+        &self,
+        key: &str,
+        rate: PushRate,
+    ) -> Result<Value, ClusterError> {
+        let command = Command::SetPushRate(SetPushRate {
+            app_key: key.to_string(),
+            rate,
+        });
+        self.cluster.write_one(self.envelope(command)).await?;
+        Ok(json!({ "pushRate": rate }))
     }
 }

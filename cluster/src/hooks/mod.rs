@@ -10,6 +10,7 @@
 //! order, with the same `X-Meridian-Event-Id` (at least once, with a stable id).
 
 mod deliver;
+mod rate;
 pub mod render;
 
 use meridian_clock::now_ms;
@@ -30,6 +31,7 @@ use crate::writer::Writer;
 use meridian_regions::AreaCode;
 
 use self::deliver::{app_settings, attempt, record_outcomes, AppLookup, Attempt};
+use self::rate::PushRates;
 pub use self::render::{channel_type, render, target_id, url_encode, Rendered};
 /// The header carrying a job's stable id: a repeated delivery has the same one.
 pub const EVENT_ID_HEADER: &str = "x-meridian-event-id";
@@ -99,6 +101,7 @@ pub(crate) async fn dispatch(
         recorded_tx,
     ));
     let mut busy_lanes: HashSet<LaneKey> = HashSet::new();
+    let mut push_rates = PushRates::default();
     let mut sweep = Sweep::default();
     let mut last_pass = tokio::time::Instant::now();
     loop {
@@ -154,7 +157,9 @@ pub(crate) async fn dispatch(
             runs
         };
         let mut settings: HashMap<String, AppLookup> = HashMap::new();
-        for (lane, run) in runs {
+        let mut rate_caps: HashMap<String, u32> = HashMap::new();
+        let pass_started = tokio::time::Instant::now();
+        for (lane, mut run) in runs {
             if busy_lanes.len() >= MAX_IN_FLIGHT {
                 break;
             }
@@ -166,6 +171,20 @@ pub(crate) async fn dispatch(
             let AppLookup::Read(app) = app else {
                 continue;
             };
+            // PUSH-01: pushes beyond the app's rate wait for a later pass.
+            if run
+                .iter()
+                .any(|job| matches!(job.event, state::HookEvent::Push(_)))
+            {
+                let cap = *rate_caps
+                    .entry(lane.0.clone())
+                    .or_insert_with(|| push_rate_cap(&node, &lane.0));
+                let allowed = push_rates.take(&lane.0, cap, run.len(), pass_started);
+                if allowed == 0 {
+                    continue;
+                }
+                run.truncate(allowed);
+            }
             busy_lanes.insert(lane.clone());
             let lane_task = Lane {
                 key: lane,
@@ -304,6 +323,13 @@ impl Lane {
             }
         }
     }
+}
+
+/// The app's push rate cap (0: none, also when it cannot be read now).
+fn push_rate_cap(node: &HookNode, app_key: &str) -> u32 {
+    state::push_style::push_rate(node.state_machine.state(), app_key)
+        .map(|rate| rate.per_second)
+        .unwrap_or(0)
 }
 
 /// The term this node leads in, if it leads.

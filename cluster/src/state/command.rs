@@ -162,6 +162,7 @@ commands! {
     PublishWithPush(publish::PublishWithPush) => Output::Published,
     PushNoticeWithOptions(notifications::PushNoticeWithOptions) => |(id, devices)| Output::Notice { id, devices },
     SetUltraGroupPushPace(super::push_style::SetUltraGroupPushPace) => done,
+    SetPushRate(super::push_style::SetPushRate) => done,
 }
 
 /// The command level of this build (LIFE-05): it knows every command up to it. A
@@ -189,7 +190,8 @@ impl Command {
             Command::SetSdkFeatures(_) => 4,
             Command::PublishWithPush(_)
             | Command::PushNoticeWithOptions(_)
-            | Command::SetUltraGroupPushPace(_) => 5,
+            | Command::SetUltraGroupPushPace(_)
+            | Command::SetPushRate(_) => 5,
             Command::All(commands) => commands.iter().map(Command::level).max().unwrap_or(1),
             _ => LEGACY_COMMAND_LEVEL,
         }

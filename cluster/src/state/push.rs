@@ -168,6 +168,7 @@ pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), C
             keys::STYLE,
             keys::ULTRA_PACE,
             keys::ULTRA_PUSHED,
+            keys::RATE,
         ],
         app_key,
     )?;

@@ -115,6 +115,46 @@ impl Apply for SetUltraGroupPushPace {
     }
 }
 
+/// The most pushes per second an app may cap its fan-out at.
+pub const MAX_PUSHES_PER_SECOND: u32 = 100_000;
+
+/// PUSH-01: how fast the leader hands an app's push jobs to the providers, so a push to
+/// every device of a large app does not trip a vendor's rate limit or flood the app's
+/// own click-through traffic. 0 (the default): as fast as the dispatcher goes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PushRate {
+    pub per_second: u32,
+}
+
+/// The app's push rate cap (none when never set).
+pub fn push_rate(state: &impl StateRead, app_key: &str) -> Result<PushRate, CommandError> {
+    Ok(state.get(&keys::push_rate(app_key))?.unwrap_or_default())
+}
+
+/// Replaces an app's push rate cap.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetPushRate {
+    pub app_key: String,
+    pub rate: PushRate,
+}
+
+impl Apply for SetPushRate {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        apps::by_key(state, &self.app_key)?;
+        if self.rate.per_second > MAX_PUSHES_PER_SECOND {
+            return Err(CommandError::invalid(
+                "perSecond",
+                format!("must be 0 (no cap) to {MAX_PUSHES_PER_SECOND}"),
+            ));
+        }
+        state.put(keys::push_rate(&self.app_key), &self.rate)?;
+        Ok(())
+    }
+}
+
 /// Whether `user` may be pushed for ultra group `group` now under the app's pace (read
 /// once per message by the caller); when it may, the push is remembered. A mention always
 /// may (and does not restart the wait).

@@ -286,6 +286,10 @@ pub enum Query {
     UltraGroupPushPace {
         app_key: String,
     },
+    /// How fast the app's pushes go out at most (PUSH-01).
+    PushRate {
+        app_key: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -355,6 +359,7 @@ pub enum QueryOutput {
     RtcCallback(Option<String>),
     RtcMixes(Vec<super::rtc::MixOrder>),
     UltraGroupPushPace(super::push_style::UltraGroupPushPace),
+    PushRate(super::push_style::PushRate),
 }
 
 /// Answers a query from committed state.
@@ -573,6 +578,10 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
         Query::UltraGroupPushPace { app_key } => {
             apps::by_key(state, app_key)?;
             super::push_style::ultra_group_pace(state, app_key).map(QueryOutput::UltraGroupPushPace)
+        }
+        Query::PushRate { app_key } => {
+            apps::by_key(state, app_key)?;
+            super::push_style::push_rate(state, app_key).map(QueryOutput::PushRate)
         }
     }
 }

@@ -20,6 +20,7 @@ const TABS: &[(&str, &str)] = &[
     ("/push-style", "Push style"),
     ("/push-vendors", "Push vendors"),
     ("/ultra-group-push", "Ultra-group push"),
+    ("/push-rate", "Push rate"),
     ("/sdk-features", "SDK features"),
     ("/sensitive-words", "Sensitive words"),
     ("/dead-letters", "Dead letters"),

@@ -68,6 +68,14 @@ const RECORDS: &[Record] = &[
                 0 pushes every message.",
     },
     Record {
+        slug: "push-rate",
+        field: "pushRate",
+        title: "Push rate",
+        about: "The most pushes per second the app's providers are handed (perSecond, \
+                0–100,000): a second's worth goes at once, the rest wait their turn; 0 sets \
+                no cap.",
+    },
+    Record {
         slug: "sdk-features",
         field: "sdkFeatures",
         title: "SDK features",

@@ -120,6 +120,7 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("push::NOTICE", push::NOTICE, Kind::Family),
     ("push::ULTRA_PACE", push::ULTRA_PACE, Kind::Family),
     ("push::ULTRA_PUSHED", push::ULTRA_PUSHED, Kind::Family),
+    ("push::RATE", push::RATE, Kind::Family),
     ("messages::MESSAGE", messages::MESSAGE, Kind::Family),
     ("messages::LAST_SEQ", messages::LAST_SEQ, Kind::Family),
     ("messages::UID", messages::UID, Kind::Family),
@@ -561,6 +562,13 @@ pub(crate) mod push {
     pub(crate) const ULTRA_PACE: &[u8] = b"ugpace/";
     /// When a user was last pushed for an ultra group (ULG-06).
     pub(crate) const ULTRA_PUSHED: &[u8] = b"ugpushed/";
+    /// An app's push rate cap (PUSH-01).
+    pub(crate) const RATE: &[u8] = b"pushrate/";
+
+    /// `pushrate/{appKey}/`
+    pub(crate) fn push_rate(app_key: &str) -> Vec<u8> {
+        super::of_app(RATE, app_key)
+    }
 
     /// `ugpace/{appKey}/`
     pub(crate) fn ultra_pace(app_key: &str) -> Vec<u8> {

@@ -768,6 +768,58 @@ fn an_ultra_group_pushes_a_user_at_the_apps_pace_but_mentions_always() {
     assert_eq!(bodies().last().map(String::as_str), Some("six"));
 }
 
+/// PUSH-01: an app's push rate cap is kept within its limits, refused past them (and a
+/// refusal keeps the cap before it), read back, and erased with the app.
+// covers: PUSH-01
+#[test]
+fn a_push_rate_cap_is_kept_within_its_limits_and_goes_with_the_app() {
+    use crate::state::push_style::{PushRate, SetPushRate};
+    let (_dir, tree) = app_pushing_through_a_webhook();
+    let cap = |per_second| {
+        command(Command::SetPushRate(SetPushRate {
+            app_key: "prodkey001".into(),
+            rate: PushRate { per_second },
+        }))
+    };
+    let read = || match query(
+        &tree,
+        &Query::PushRate {
+            app_key: "prodkey001".into(),
+        },
+    ) {
+        Ok(QueryOutput::PushRate(rate)) => rate.per_second,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(read(), 0, "no cap until one is set");
+    assert!(run(&tree, &[cap(100_000)])[0].is_ok());
+    assert_eq!(read(), 100_000);
+    let refused = run(&tree, &[cap(100_001)]);
+    assert!(
+        matches!(&refused[0], Err(CommandError::Invalid { field, .. }) if field == "perSecond"),
+        "{refused:?}"
+    );
+    assert_eq!(read(), 100_000, "a refusal changes nothing");
+    assert!(run(&tree, &[cap(1)])[0].is_ok());
+    assert_eq!(read(), 1);
+    assert!(run(&tree, &[cap(0)])[0].is_ok());
+    assert_eq!(read(), 0);
+
+    assert!(run(&tree, &[cap(50)])[0].is_ok());
+    let deleted = run(
+        &tree,
+        &[command(Command::DeleteApp(DeleteApp {
+            app_key: "prodkey001".into(),
+        }))],
+    );
+    assert!(deleted[0].is_ok(), "{deleted:?}");
+    assert!(
+        tree.scan_prefix(crate::state::keys::push::RATE)
+            .next()
+            .is_none(),
+        "the cap went with the app"
+    );
+}
+
 /// SYS-03: a push-only notice to everyone is paged like a broadcast, so it reaches far
 /// more devices than one apply may write (once refused above 10,000): each device once,
 /// online or not.

@@ -1110,6 +1110,13 @@ fn samples() -> Vec<(&'static str, Command)> {
                 pace: crate::state::push_style::UltraGroupPushPace { interval_secs: 60 },
             }),
         ),
+        (
+            "SetPushRate",
+            Command::SetPushRate(crate::state::push_style::SetPushRate {
+                app_key: APP.into(),
+                rate: crate::state::push_style::PushRate { per_second: 500 },
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1340,6 +1347,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("PublishWithPush", "6c086170706b65793031010005616c69636503626f6204776f726b05616c6963650103626f620952433a5478744d7367107b22636f6e74656e74223a226869227d01000102686900010103626f620102643102633100000000000103010101740000000001016600000001034c4f5700000001016901016d0001016f010000"),
         ("PushNoticeWithOptions", "6d086170706b65793031010000000001540142000103010101740000000001016600000001034c4f5700000001016901016d0001016f01000001017001010174010100"),
         ("SetUltraGroupPushPace", "6e086170706b657930313c"),
+        ("SetPushRate", "6f086170706b65793031fbf401"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1560,6 +1568,7 @@ fn variant(command: &Command) -> &'static str {
         Command::PublishWithPush(_) => "PublishWithPush",
         Command::PushNoticeWithOptions(_) => "PushNoticeWithOptions",
         Command::SetUltraGroupPushPace(_) => "SetUltraGroupPushPace",
+        Command::SetPushRate(_) => "SetPushRate",
     }
 }
 
