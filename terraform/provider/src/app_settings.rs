@@ -88,6 +88,8 @@ pub struct AppSettingsState {
     push_quiet_hours: Value<QuietHoursState>,
     /// `…/ultra-group-push`.
     ultra_group_push_interval_secs: Value<i64>,
+    /// `…/push-rate`.
+    push_rate_per_second: Value<i64>,
     /// `…/sdk-features`.
     realtime_conversations: Value<bool>,
     /// `…/limits`.
@@ -105,6 +107,8 @@ const MAX_SECURE_DOMAINS: usize = 50;
 /// The longest ultra-group push interval the admin API takes: a day (0, the default,
 /// pushes every message).
 const MAX_ULTRA_GROUP_PUSH_INTERVAL_SECS: i64 = 86_400;
+/// The highest push rate cap the admin API takes (0, the default, caps nothing).
+const MAX_PUSHES_PER_SECOND: i64 = 100_000;
 
 impl AppSettingsState {
     /// The plan: configured values, and the API's defaults for what is left out.
@@ -147,6 +151,7 @@ impl AppSettingsState {
             push_sound: config.push_sound,
             push_quiet_hours: config.push_quiet_hours,
             ultra_group_push_interval_secs: or_default(config.ultra_group_push_interval_secs, 0),
+            push_rate_per_second: or_default(config.push_rate_per_second, 0),
             realtime_conversations: or_default(config.realtime_conversations, false),
             limits: config.limits.map(LimitsState::planned),
         }
@@ -193,6 +198,7 @@ impl AppSettingsState {
             push_sound: Value::Null,
             push_quiet_hours: Value::Null,
             ultra_group_push_interval_secs: Value::Null,
+            push_rate_per_second: Value::Null,
             realtime_conversations: Value::Null,
             limits: Value::Null,
         })
@@ -354,6 +360,10 @@ fn ultra_group_push_path(app_key: &str) -> String {
     format!("/admin/v1/apps/{app_key}/ultra-group-push")
 }
 
+fn push_rate_path(app_key: &str) -> String {
+    format!("/admin/v1/apps/{app_key}/push-rate")
+}
+
 fn sdk_features_path(app_key: &str) -> String {
     format!("/admin/v1/apps/{app_key}/sdk-features")
 }
@@ -372,12 +382,13 @@ struct Extras {
     vendors: serde_json::Value,
     style: serde_json::Value,
     ultra_group_push: serde_json::Value,
+    push_rate: serde_json::Value,
     features: serde_json::Value,
     limits: serde_json::Value,
 }
 
-/// Reads the vendor channels, the push style, the ultra-group push pace, the SDK switches
-/// and the limits from their answers.
+/// Reads the vendor channels, the push style, the ultra-group push pace, the push rate
+/// cap, the SDK switches and the limits from their answers.
 fn read_extras(state: &mut AppSettingsState, extras: &Extras) -> Result<(), AdminError> {
     state.push_vendor_app =
         vendors::from_remote(&extras.vendors["pushVendors"]).map_err(AdminError::Malformed)?;
@@ -387,6 +398,7 @@ fn read_extras(state: &mut AppSettingsState, extras: &Extras) -> Result<(), Admi
         ["intervalSecs"]
         .as_i64()
         .into();
+    state.push_rate_per_second = extras.push_rate["pushRate"]["perSecond"].as_i64().into();
     state.realtime_conversations = extras.features["sdkFeatures"]["realtimeConversations"]
         .as_bool()
         .into();
@@ -413,6 +425,7 @@ async fn read_settings(admin: &AdminClient, app_key: &str) -> Result<AppSettings
         vendors: admin.get(&push_vendors_path(app_key)).await?,
         style: admin.get(&push_style_path(app_key)).await?,
         ultra_group_push: admin.get(&ultra_group_push_path(app_key)).await?,
+        push_rate: admin.get(&push_rate_path(app_key)).await?,
         features: admin.get(&sdk_features_path(app_key)).await?,
         limits: admin.get(&limits_path(app_key)).await?,
     };
@@ -436,12 +449,14 @@ async fn write_settings(
     let vendors = vendors::to_remote(&state.push_vendor_app);
     let style = push_style::to_remote(&state.push_sound, &state.push_quiet_hours);
     let pace = ultra_group_push_body(&state.ultra_group_push_interval_secs);
+    let rate = json!({ "perSecond": state.push_rate_per_second.as_ref_option() });
     let features = json!({ "realtimeConversations": state.realtime_conversations.as_ref_option() });
     let limits = limits::to_remote(&state.limits);
     let extras = Extras {
         vendors: admin.put(&push_vendors_path(app_key), &vendors).await?,
         style: admin.put(&push_style_path(app_key), &style).await?,
         ultra_group_push: admin.put(&ultra_group_push_path(app_key), &pace).await?,
+        push_rate: admin.put(&push_rate_path(app_key), &rate).await?,
         features: admin.put(&sdk_features_path(app_key), &features).await?,
         limits: admin.put(&limits_path(app_key), &limits).await?,
     };
@@ -482,6 +497,7 @@ impl Resource for AppSettingsResource {
                     "push_webhook_url" => optional(text.clone(), "Notifications for devices registered with the webhook provider are posted here."),
                     "rtc_callback_url" => optional(text.clone(), "Audio/video room events (room created and destroyed, members joining and leaving, resources changing) are posted here."),
                     "push_sound" => optional(text, "The notification sound, a file in the app's bundle (APNs aps.sound, FCM sound); left out: default."),
+                    "push_rate_per_second" => optional_computed(number.clone(), &format!("The most pushes per second the app's providers are handed, 0 to {MAX_PUSHES_PER_SECOND}: a second's worth goes at once, the rest wait their turn; 0 (default): no cap.")),
                     "ultra_group_push_interval_secs" => optional_computed(number, &format!("Once a user is pushed for an ultra group, that group's other messages push nothing to them for this many seconds, mentions of them excepted (ULG-06), 0 to {MAX_ULTRA_GROUP_PUSH_INTERVAL_SECS}; 0 (default): every message pushes.")),
                     "realtime_conversations" => optional_computed(flag, "The commercial client SDKs' real-time conversations: they ask the server for the conversation list and its unread counts and keep none of their own (nav's sessionMode; default false)."),
                 },
@@ -556,6 +572,12 @@ impl Resource for AppSettingsResource {
             "ultra_group_push_interval_secs",
             &config.ultra_group_push_interval_secs,
             check_range(0..=MAX_ULTRA_GROUP_PUSH_INTERVAL_SECS),
+        );
+        check(
+            diags,
+            "push_rate_per_second",
+            &config.push_rate_per_second,
+            check_range(0..=MAX_PUSHES_PER_SECOND),
         );
         limits::validate(diags, &config.limits);
         Some(())

@@ -631,6 +631,7 @@ resource "meridian_app_settings" "bad" {
   }
   push_sound                     = "a sound"
   ultra_group_push_interval_secs = 86401
+  push_rate_per_second           = 100001
   push_quiet_hours {
     start_secs     = 86400
     period_minutes = 60
@@ -719,6 +720,8 @@ resource "meridian_area" "no_edges" {
         "must be 0, 1 or 5",
         "Invalid ultra_group_push_interval_secs",
         "must be 0 to 86400",
+        "Invalid push_rate_per_second",
+        "must be 0 to 100000",
         "Invalid group_member_cap",
         "must be 1 to 100000",
         "Invalid private_messages_per_minute",
@@ -912,8 +915,10 @@ const LIMITS_TF: &str = r#"
   }
 "#;
 
-/// The ultra-group push pace of the app settings test, which it later removes.
-const ULTRA_GROUP_PUSH_TF: &str = "  ultra_group_push_interval_secs = 600";
+/// The ultra-group push pace and push rate cap of the app settings test, which it later
+/// removes.
+const ULTRA_GROUP_PUSH_TF: &str = "  ultra_group_push_interval_secs = 600
+  push_rate_per_second = 250";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn app_settings_rules_push_credentials_and_limits_apply_read_back_show_drift_and_plan_clean_despite_redacted_keys(
@@ -1079,6 +1084,9 @@ output "app_key" {{
     let pace_path = format!("/admin/v1/apps/{app_key}/ultra-group-push");
     let (_, pace) = dev.admin_call("GET", &pace_path, None).await;
     assert_eq!(pace, json!({"ultraGroupPush": {"intervalSecs": 600}}));
+    let rate_path = format!("/admin/v1/apps/{app_key}/push-rate");
+    let (_, rate) = dev.admin_call("GET", &rate_path, None).await;
+    assert_eq!(rate, json!({"pushRate": {"perSecond": 250}}));
     let features_path = format!("/admin/v1/apps/{app_key}/sdk-features");
     let (_, features) = dev.admin_call("GET", &features_path, None).await;
     assert_eq!(features["sdkFeatures"]["realtimeConversations"], true);
@@ -1134,6 +1142,9 @@ output "app_key" {{
     let quieter = json!({"sound": "bell.caf"});
     let (status, answer) = dev.admin_call("PUT", &style_path, Some(&quieter)).await;
     assert_eq!(status, 200, "{answer}");
+    let uncapped = json!({"perSecond": 0});
+    let (status, answer) = dev.admin_call("PUT", &rate_path, Some(&uncapped)).await;
+    assert_eq!(status, 200, "{answer}");
     let faster = json!({"intervalSecs": 30});
     let (status, answer) = dev.admin_call("PUT", &pace_path, Some(&faster)).await;
     assert_eq!(status, 200, "{answer}");
@@ -1167,6 +1178,10 @@ output "app_key" {{
         "ultra_group_push_interval_secs drift:\n{plan}"
     );
     assert!(
+        flat.contains("~ push_rate_per_second = 0 -> 250"),
+        "push_rate_per_second drift:\n{plan}"
+    );
+    assert!(
         flat.contains("~ realtime_conversations = false -> true"),
         "realtime_conversations drift:\n{plan}"
     );
@@ -1183,6 +1198,8 @@ output "app_key" {{
     assert_eq!(rtc["url"], "https://app.example.com/rtc");
     let (_, repaced) = dev.admin_call("GET", &pace_path, None).await;
     assert_eq!(repaced, pace);
+    let (_, recapped) = dev.admin_call("GET", &rate_path, None).await;
+    assert_eq!(recapped, rate);
     let (_, features) = dev.admin_call("GET", &features_path, None).await;
     assert_eq!(features["sdkFeatures"]["realtimeConversations"], true);
     let (_, relimited) = dev.admin_call("GET", &limits_path, None).await;
@@ -1225,6 +1242,8 @@ output "app_key" {{
     terraform.ok(&["apply", "-no-color", "-auto-approve"]);
     let (_, pace) = dev.admin_call("GET", &pace_path, None).await;
     assert_eq!(pace, json!({"ultraGroupPush": {"intervalSecs": 0}}));
+    let (_, rate) = dev.admin_call("GET", &rate_path, None).await;
+    assert_eq!(rate, json!({"pushRate": {"perSecond": 0}}));
     let (_, limits) = dev.admin_call("GET", &limits_path, None).await;
     assert_eq!(limits["limits"]["groupMemberCap"], 3000, "{limits}");
     assert_eq!(limits["limits"]["multiRoomChatrooms"], false);

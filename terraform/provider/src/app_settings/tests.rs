@@ -118,6 +118,7 @@ fn default_extras() -> Extras {
         vendors: json!({"pushVendors": {"apps": []}}),
         style: json!({"pushStyle": {}}),
         ultra_group_push: json!({"ultraGroupPush": {"intervalSecs": 0}}),
+        push_rate: json!({"pushRate": {"perSecond": 0}}),
         features: json!({"sdkFeatures": {"realtimeConversations": false}}),
         limits: json!({ "limits": default_limits() }),
     }
@@ -479,6 +480,46 @@ async fn the_ultra_group_push_interval_is_checked_at_the_admin_api_limit() {
             "{refused}"
         );
     }
+}
+
+#[tokio::test]
+async fn the_push_rate_is_checked_at_the_admin_api_limit_and_read_back() {
+    let rate = |per_second: i64| json!({ "push_rate_per_second": per_second });
+    for accepted in [0, 1, 100_000] {
+        assert_eq!(invalid(rate(accepted)).await, [], "{accepted}");
+    }
+    for refused in [100_001, -1] {
+        let shown: Vec<_> = errors(rate(refused))
+            .await
+            .into_iter()
+            .map(|e| {
+                let detail = e.detail.lines().next().unwrap_or_default();
+                (e.attribute, format!("{}: {detail}", e.summary))
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [(
+                AttributePath::new("push_rate_per_second"),
+                "Invalid push_rate_per_second: must be 0 to 100000".to_string()
+            )],
+            "{refused}"
+        );
+    }
+    let planned = AppSettingsState::planned(config(json!({
+        "app_key": APP_KEY,
+        "push_rate_per_second": 250,
+    })));
+    let extras = Extras {
+        push_rate: json!({"pushRate": {"perSecond": 250}}),
+        ..default_extras()
+    };
+    let settings = written(&planned, json!({}));
+    assert_eq!(
+        read_with(&settings, &extras).with_keys_of(&planned),
+        planned,
+        "no diff after a read"
+    );
 }
 
 #[test]
