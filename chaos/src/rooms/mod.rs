@@ -393,6 +393,12 @@ async fn act(
                         session = None;
                     }
                 }
+                // Only members may read the room: the unanswered change left it (or the
+                // join never happened).
+                Ok(Answer::Refused(codes::RTC_NOT_IN_ROOM)) => {
+                    membership = Membership::default();
+                    unsure = false;
+                }
                 Ok(_) => tokio::time::sleep(RETRY).await,
                 Err(_) => session = None,
             }
