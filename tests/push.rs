@@ -696,6 +696,94 @@ async fn an_apps_pushes_go_out_no_faster_than_the_rate_it_caps_them_at() {
     area.dev.stop();
 }
 
+/// PUSH-07: the app keeps a push template through the admin API; bob's client sets his
+/// push language; a message naming the template pushes bob its Chinese text and carol,
+/// who set none, its default.
+// covers: PUSH-07
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_template_is_pushed_in_the_language_each_client_set() {
+    let (area, webhook) = Area::pushing_through_a_webhook().await;
+    let templates = format!("/admin/v1/apps/{}/push-templates", area.api.key);
+    let template = json!({
+        "default": {"body": "You have a new message"},
+        "languages": {"zh_CN": {"title": "新消息", "body": "您有一条新消息"}},
+    });
+    let path = format!("{templates}/new-message");
+    let (status, answer) = admin_json(&area.dev, "PUT", &path, template.clone()).await;
+    assert_eq!(status, 200, "{answer}");
+    for bad in [
+        json!({"default": {"body": ""}}),
+        json!({"default": {"body": "b"}, "languages": {"e": {"body": "b"}}}),
+        json!({"default": {"body": "b"}, "colour": "red"}),
+    ] {
+        let (status, _) = admin_json(&area.dev, "PUT", &path, bad).await;
+        assert_eq!(status, 400);
+    }
+    let (_, listed) = admin_json(&area.dev, "GET", &templates, json!({})).await;
+    assert_eq!(
+        listed["pushTemplates"]["new-message"]["languages"],
+        template["languages"]
+    );
+
+    for user in ["bob", "carol"] {
+        area.register(user, "webhook", &format!("hook-{user}"), "web")
+            .await;
+    }
+    let mut bob = area.connect("bob").await;
+    for (req_id, language, accepted) in [(1, "z", false), (2, "zh_CN", true)] {
+        bob.send(&ClientFrame::SetPushLanguage {
+            req_id,
+            language: language.into(),
+        })
+        .await
+        .unwrap();
+        match bob
+            .next_within(common::FRAME_WAIT)
+            .await
+            .expect("an answer")
+        {
+            ServerFrame::Done { req_id: done } if accepted => assert_eq!(done, req_id),
+            ServerFrame::Error { code, .. } if !accepted => assert_eq!(code, 1002),
+            other => panic!("{language}: {other:?}"),
+        }
+    }
+    bob.close().await;
+    area.wait_offline("bob").await;
+
+    let body = format!(
+        "fromUserId=ann&toUserId=bob&toUserId=carol&objectName=RC:TxtMsg&content={}&pushExt={}",
+        meridian_client::url_encode(r#"{"content":"the plan"}"#),
+        meridian_client::url_encode(r#"{"templateId":"new-message"}"#)
+    );
+    area.api.ok("/message/private/publish.json", &body).await;
+    let mut pushed: Vec<(String, String, String)> = webhook
+        .wait_for(2, WAIT)
+        .await
+        .expect("both pushes")
+        .into_iter()
+        .map(|p| (p.device_token, p.title, p.body))
+        .collect();
+    pushed.sort();
+    assert_eq!(
+        pushed,
+        [
+            ("hook-bob".into(), "新消息".into(), "您有一条新消息".into()),
+            (
+                "hook-carol".into(),
+                "ann".into(),
+                "You have a new message".into()
+            ),
+        ]
+    );
+    // Removed, the template no longer applies: the message's own text is pushed.
+    let (status, _) = admin_json(&area.dev, "DELETE", &path, json!({})).await;
+    assert_eq!(status, 200);
+    area.api.ok("/message/private/publish.json", &body).await;
+    let later = webhook.wait_for(4, WAIT).await.expect("two more pushes");
+    assert!(later[2..].iter().all(|p| p.body == "the plan"), "{later:?}");
+    area.dev.stop();
+}
+
 // covers: PUSH-08
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_apps_quiet_hours_hold_pushes_back_but_mentions_at_level_one() {

@@ -257,6 +257,14 @@ pub enum ClientFrame {
         req_id: u64,
         provider: String,
     },
+    /// The language this user's pushes are written in when a message names one of the
+    /// app's push templates (PUSH-07; `zh_CN`, `en_US`, …; empty: the template's default);
+    /// answered with `done`.
+    #[serde(rename_all = "camelCase")]
+    SetPushLanguage {
+        req_id: u64,
+        language: String,
+    },
     /// The user logs out on this device: the session ends and the app server hears of a
     /// logout, not a disconnect (HOOK-03).
     Logout,

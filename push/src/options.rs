@@ -26,6 +26,9 @@ pub struct PushOptions {
     pub xiaomi: XiaomiOptions,
     pub oppo: OppoOptions,
     pub vivo: VivoOptions,
+    /// `pushExt.templateId`: the app's push template whose text, in the recipient's push
+    /// language, replaces the message's push text (the cluster resolves it per user).
+    pub template_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -22,6 +22,8 @@
 //! | GET, PUT | /admin/v1/apps/{appKey}/push-vendors | `{apps?: [{appId, channels: [{huawei: {appId, appSecret, tokenUri?, endpoint?}} \| {xiaomi: {appSecret, packageName, endpoint?}} \| {oppo: {appKey, masterSecret, endpoint?}} \| {vivo: {appId, appKey, appSecret, endpoint?}} \| {meizu: {appId, appSecret, endpoint?}} \| {honor: {appId, clientId, clientSecret, tokenUri?, endpoint?}}]}]}` (PUSH-05; PUT replaces; answers show secrets as `<redacted>`, which sent back keeps the stored one) |
 //! | GET, PUT | /admin/v1/apps/{appKey}/ultra-group-push | `{intervalSecs}` (0–86,400): once a user is pushed for an ultra group, its other messages push nothing to them for that long, mentions of them excepted (ULG-06; 0, the default: every message) |
 //! | GET, PUT | /admin/v1/apps/{appKey}/push-rate | `{perSecond}` (0–100,000): the most pushes per second the leader hands the app's providers; a second's worth may go at once, the rest wait their turn (PUSH-01; 0, the default: no cap) |
+//! | GET | /admin/v1/apps/{appKey}/push-templates | `{pushTemplates: {templateId: template}}` |
+//! | PUT, DELETE | /admin/v1/apps/{appKey}/push-templates/{templateId} | `{default: {title?, body}, languages?: {languageCode: {title?, body}}}` (PUT replaces; ≤ 100 templates, ≤ 50 languages, body 1–1,024 and title ≤ 200 characters): a message sent with `pushExt.templateId` pushes each recipient the text in the language its client set, else the default (PUSH-07) |
 //! | GET, PUT | /admin/v1/apps/{appKey}/push-style | `{sound?, quietHours?: {startSecs, periodMinutes, level}}`: the app's notification sound and a daily quiet window (UTC; level 5 holds back every push, 1 all but mentions) on top of each user's (PUSH-07, PUSH-08; PUT replaces) |
 //! | GET, PUT | /admin/v1/apps/{appKey}/sdk-features | `{realtimeConversations?}`: the commercial client SDKs' optional services this environment has on, as nav tells the SDK (`sessionMode`; WEB-06; PUT replaces) |
 //! | GET | /admin/v1/apps/{appKey}/callbacks/dead-letters | callbacks past their retry cap (kept 30 days from their creation), and how many wait |
@@ -55,6 +57,7 @@ use crate::api::{ApiReply, ApiRequest};
 use crate::client::{ClusterClient, ClusterError};
 use crate::state::files::{FileAnswer, FileLimits, FileQuestion, SetFileLimits};
 use crate::state::push_style::{PushRate, PushStyle, UltraGroupPushPace};
+use crate::state::push_templates::PushTemplate;
 use crate::state::rtc::{EraseRtcUsers, SetRtcCallback};
 use crate::state::vendor_push::VendorPush;
 use crate::state::{
@@ -309,6 +312,16 @@ impl AdminApi {
                     Ok(pace) => self.put_ultra_group_push(key, pace).await,
                     Err(response) => return *response,
                 }
+            }
+            (&Method::GET, ["apps", key, "push-templates"]) => self.get_push_templates(key).await,
+            (&Method::PUT, ["apps", key, "push-templates", id]) => {
+                match parse::<PushTemplate>(body) {
+                    Ok(template) => self.set_push_template(key, id, Some(template)).await,
+                    Err(response) => return *response,
+                }
+            }
+            (&Method::DELETE, ["apps", key, "push-templates", id]) => {
+                self.set_push_template(key, id, None).await
             }
             (&Method::GET, ["apps", key, "push-rate"]) => self.get_push_rate(key).await,
             (&Method::PUT, ["apps", key, "push-rate"]) => match parse::<PushRate>(body) {

@@ -1,7 +1,8 @@
 //! The admin API's per-app push settings: vendor channels (`…/push-vendors`, PUSH-05),
 //! the push style (`…/push-style`, PUSH-07, PUSH-08), the ultra-group pace
-//! (`…/ultra-group-push`, ULG-06) and the push rate cap (`…/push-rate`, PUSH-01). Each is
-//! a record of its own, replaced whole by a PUT.
+//! (`…/ultra-group-push`, ULG-06), the push rate cap (`…/push-rate`, PUSH-01) and the
+//! push templates (`…/push-templates/{templateId}`, PUSH-07). Each is a record of its
+//! own, replaced whole by a PUT.
 
 use serde_json::{json, Value};
 
@@ -10,6 +11,7 @@ use crate::client::ClusterError;
 use crate::state::push_style::{
     PushRate, PushStyle, SetPushRate, SetPushStyle, SetUltraGroupPushPace, UltraGroupPushPace,
 };
+use crate::state::push_templates::{PushTemplate, SetPushTemplate};
 use crate::state::vendor_push::{SetVendorPush, VendorPush};
 use crate::state::{Command, Query, QueryOutput};
 
@@ -108,5 +110,31 @@ impl AdminApi {
         });
         self.cluster.write_one(self.envelope(command)).await?;
         Ok(json!({ "pushRate": rate }))
+    }
+
+    pub(super) async fn get_push_templates(&self, key: &str) -> Result<Value, ClusterError> {
+        let query = Query::PushTemplates {
+            app_key: key.to_string(),
+        };
+        match self.cluster.read(query).await? {
+            QueryOutput::PushTemplates(templates) => Ok(json!({ "pushTemplates": templates })),
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    /// Puts (`Some`) or removes (`None`) one template.
+    pub(super) async fn set_push_template(
+        &self,
+        key: &str,
+        template_id: &str,
+        template: Option<PushTemplate>,
+    ) -> Result<Value, ClusterError> {
+        let command = Command::SetPushTemplate(SetPushTemplate {
+            app_key: key.to_string(),
+            template_id: template_id.to_string(),
+            template: template.clone(),
+        });
+        self.cluster.write_one(self.envelope(command)).await?;
+        Ok(json!({ "templateId": template_id, "pushTemplate": template }))
     }
 }

@@ -163,6 +163,8 @@ commands! {
     PushNoticeWithOptions(notifications::PushNoticeWithOptions) => |(id, devices)| Output::Notice { id, devices },
     SetUltraGroupPushPace(super::push_style::SetUltraGroupPushPace) => done,
     SetPushRate(super::push_style::SetPushRate) => done,
+    SetPushTemplate(super::push_templates::SetPushTemplate) => done,
+    SetPushLanguage(super::push_templates::SetPushLanguage) => done,
 }
 
 /// The command level of this build (LIFE-05): it knows every command up to it. A
@@ -191,7 +193,9 @@ impl Command {
             Command::PublishWithPush(_)
             | Command::PushNoticeWithOptions(_)
             | Command::SetUltraGroupPushPace(_)
-            | Command::SetPushRate(_) => 5,
+            | Command::SetPushRate(_)
+            | Command::SetPushTemplate(_)
+            | Command::SetPushLanguage(_) => 5,
             Command::All(commands) => commands.iter().map(Command::level).max().unwrap_or(1),
             _ => LEGACY_COMMAND_LEVEL,
         }

@@ -48,6 +48,7 @@ pub mod paging;
 pub mod presence;
 pub mod push;
 pub mod push_style;
+pub mod push_templates;
 mod query;
 pub mod rtc;
 pub mod sensitive;

@@ -169,6 +169,8 @@ pub(super) fn delete_all(state: &mut Overlay<'_>, app_key: &str) -> Result<(), C
             keys::ULTRA_PACE,
             keys::ULTRA_PUSHED,
             keys::RATE,
+            keys::TEMPLATE,
+            keys::LANGUAGE,
         ],
         app_key,
     )?;
@@ -548,5 +550,6 @@ pub(super) fn erase_user(
     user_id: &str,
 ) -> Result<(), CommandError> {
     state.delete_prefix(&keys::tokens(app_key, user_id))?;
+    state.delete(keys::language(app_key, user_id));
     Ok(state.delete_prefix(&keys::ultra_pushed_of(app_key, user_id))?)
 }

@@ -290,6 +290,10 @@ pub enum Query {
     PushRate {
         app_key: String,
     },
+    /// The app's push templates by id (PUSH-07).
+    PushTemplates {
+        app_key: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -360,6 +364,7 @@ pub enum QueryOutput {
     RtcMixes(Vec<super::rtc::MixOrder>),
     UltraGroupPushPace(super::push_style::UltraGroupPushPace),
     PushRate(super::push_style::PushRate),
+    PushTemplates(std::collections::BTreeMap<String, super::push_templates::PushTemplate>),
 }
 
 /// Answers a query from committed state.
@@ -582,6 +587,10 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
         Query::PushRate { app_key } => {
             apps::by_key(state, app_key)?;
             super::push_style::push_rate(state, app_key).map(QueryOutput::PushRate)
+        }
+        Query::PushTemplates { app_key } => {
+            apps::by_key(state, app_key)?;
+            super::push_templates::templates(state, app_key).map(QueryOutput::PushTemplates)
         }
     }
 }

@@ -78,13 +78,21 @@ pub(super) fn send_options(body: &Body) -> Result<SendOptions, ApiError> {
 }
 
 /// What the call asks of the notifications: `count` (the badge; as commercially, only
-/// for a message to one user), `contentAvailable` and `pushExt.pushConfigs`.
+/// for a message to one user), `contentAvailable`, `pushExt.pushConfigs` and
+/// `pushExt.templateId` (the app's push template, in each recipient's language).
 fn push_options(body: &Body, messages: &[NewMessage]) -> Result<PushOptions, ApiError> {
     let mut push = PushOptions::default();
-    if let Some(configs) = push_ext(body)?.get("pushConfigs") {
+    let ext = push_ext(body)?;
+    if let Some(configs) = ext.get("pushConfigs") {
         push.read_push_configs(configs)
             .map_err(|e| ApiError::param(format!("pushExt: {e}")))?;
     }
+    push.template_id = match ext.get("templateId") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) if id.is_empty() => None,
+        Some(Value::String(id)) => Some(id.clone()),
+        Some(_) => return Err(ApiError::param("pushExt.templateId must be a string")),
+    };
     push.content_available = body_flag(body, "contentAvailable", false)?;
     if let Some(count) = text_of(body, "count").filter(|text| !text.is_empty()) {
         // -1 (the Java SDK's "unchanged") asks for no badge of its own.
@@ -126,8 +134,7 @@ fn push_ext(body: &Body) -> Result<Map<String, Value>, ApiError> {
 }
 
 /// `pushExt.title` replaces the sender's name in notifications. `forceShowPushContent`
-/// needs nothing (content is always shown); `templateId` names a template Meridian does
-/// not keep, so the message's own push text is used.
+/// needs nothing (content is always shown).
 fn push_title(ext: &Map<String, Value>) -> Result<Option<String>, ApiError> {
     match ext.get("title") {
         None | Some(Value::Null) => Ok(None),

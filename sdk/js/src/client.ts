@@ -446,6 +446,13 @@ export class MeridianClient extends Emitter<ClientEvents> {
     await this.request("pushClicked", { provider });
   }
 
+  /** Sets the language this user's pushes are written in when a message names one of the
+   * app's push templates (PUSH-07; e.g. `zh_CN`, `en_US`); `""` goes back to the
+   * template's default. The commercial SDKs' `setPushLanguageCode`. */
+  async setPushLanguage(language: string): Promise<void> {
+    await this.request("setPushLanguage", { language });
+  }
+
   private request<T extends RequestFrame["type"]>(
     type: T,
     body: Omit<Extract<RequestFrame, { type: T }>, "type" | "reqId">,

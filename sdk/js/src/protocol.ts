@@ -123,6 +123,7 @@ export type RequestFrame =
   | { type: "editMessage"; reqId: number; groupId: string; msgUID: string; content: string }
   | { type: "registerPush"; reqId: number; provider: PushProvider; token: string; appId: string }
   | { type: "pushClicked"; reqId: number; provider: PushProvider }
+  | { type: "setPushLanguage"; reqId: number; language: string }
   | { type: "rtcJoin"; reqId: number; roomId: string; kind: RoomKind; role: RoomRole }
   | { type: "rtcLeave"; reqId: number; roomId: string }
   | { type: "rtcRoom"; reqId: number; roomId: string }

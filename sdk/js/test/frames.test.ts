@@ -232,6 +232,12 @@ describe("client frames against meridian dev", () => {
       (e: unknown) => e instanceof RequestError && e.code === Codes.BAD_REQUEST,
     );
     await bob.pushClicked("huawei");
+    await bob.setPushLanguage("en_US");
+    await bob.setPushLanguage("");
+    await assert.rejects(
+      bob.setPushLanguage("not a language"),
+      (e: unknown) => e instanceof RequestError && e.code === Codes.BAD_REQUEST,
+    );
     await assert.rejects(
       bob.pushClicked("carrier-pigeon" as "fcm"),
       (e: unknown) => e instanceof RequestError && e.code === Codes.BAD_REQUEST,

@@ -12,11 +12,11 @@ use super::publish::SendOptions;
 use crate::state::apply::{Apply, ApplyContext, CommandError};
 use crate::state::messages::Message;
 use crate::state::push::{self, PushJob};
-use crate::state::push_style;
 use crate::state::store::{Overlay, StateRead};
 use crate::state::{
     apps, conversations, groups, outbox, presence, ultragroups, user_extras, users,
 };
+use crate::state::{push_style, push_templates};
 
 /// The longest push text taken from a message's content.
 const MAX_BODY_CHARS: usize = 200;
@@ -198,6 +198,7 @@ fn jobs_for(
     };
     let mentions = mentions(&message.content);
     let sender_title = title_of(state, app_key, message, title);
+    let template = push_templates::named(state, app_key, push.template_id.as_deref())?;
     let ultra_pace = match message.conversation.kind {
         ConversationType::UltraGroup => Some(push_style::ultra_group_pace(state, app_key)?),
         _ => None,
@@ -227,7 +228,11 @@ fn jobs_for(
             Some(_) => None,
             None => user_extras::remarks::get(state, app_key, &user, &message.sender)?,
         };
-        let title = remark.unwrap_or_else(|| sender_title.clone());
+        let mut title = remark.unwrap_or_else(|| sender_title.clone());
+        let mut body = body.clone();
+        if let Some(template) = &template {
+            push_templates::apply_to(state, app_key, &user, template, (&mut title, &mut body))?;
+        }
         for device in devices {
             jobs.push(PushJob {
                 user_id: user.clone(),

@@ -121,6 +121,8 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("push::ULTRA_PACE", push::ULTRA_PACE, Kind::Family),
     ("push::ULTRA_PUSHED", push::ULTRA_PUSHED, Kind::Family),
     ("push::RATE", push::RATE, Kind::Family),
+    ("push::TEMPLATE", push::TEMPLATE, Kind::Family),
+    ("push::LANGUAGE", push::LANGUAGE, Kind::Family),
     ("messages::MESSAGE", messages::MESSAGE, Kind::Family),
     ("messages::LAST_SEQ", messages::LAST_SEQ, Kind::Family),
     ("messages::UID", messages::UID, Kind::Family),
@@ -568,6 +570,26 @@ pub(crate) mod push {
     /// `pushrate/{appKey}/`
     pub(crate) fn push_rate(app_key: &str) -> Vec<u8> {
         super::of_app(RATE, app_key)
+    }
+
+    /// An app's push templates (PUSH-07).
+    pub(crate) const TEMPLATE: &[u8] = b"pushtpl/";
+    /// The language a user's pushes are written in (PUSH-07).
+    pub(crate) const LANGUAGE: &[u8] = b"pushlang/";
+
+    /// `pushtpl/{appKey}/{templateId}/`
+    pub(crate) fn template(app_key: &str, template_id: &str) -> Vec<u8> {
+        super::scoped(TEMPLATE, app_key, &[template_id])
+    }
+
+    /// `pushtpl/{appKey}/`
+    pub(crate) fn templates(app_key: &str) -> Vec<u8> {
+        super::of_app(TEMPLATE, app_key)
+    }
+
+    /// `pushlang/{appKey}/{userId}/`
+    pub(crate) fn language(app_key: &str, user_id: &str) -> Vec<u8> {
+        super::scoped(LANGUAGE, app_key, &[user_id])
     }
 
     /// `ugpace/{appKey}/`

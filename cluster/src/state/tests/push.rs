@@ -820,6 +820,158 @@ fn a_push_rate_cap_is_kept_within_its_limits_and_goes_with_the_app() {
     );
 }
 
+/// PUSH-07: a message naming a push template is pushed in each recipient's language
+/// (the default where the template has none or the user set none); an unknown template
+/// leaves the message's own text; every limit is held at its edge and a refusal keeps
+/// what was there.
+// covers: PUSH-07
+#[test]
+fn a_push_template_speaks_each_recipients_language_within_its_limits() {
+    use crate::state::push_templates::{
+        PushTemplate, SetPushLanguage, SetPushTemplate, TemplateText, MAX_TEMPLATES,
+    };
+    let (_dir, tree) = app_pushing_through_a_webhook();
+    let text = |title: Option<&str>, body: &str| TemplateText {
+        title: title.map(str::to_string),
+        body: body.into(),
+    };
+    let template = |languages: Vec<(String, TemplateText)>| PushTemplate {
+        default: text(None, "You have a new message"),
+        languages: languages.into_iter().collect(),
+    };
+    let put = |id: &str, template: Option<PushTemplate>| {
+        run(
+            &tree,
+            &[command(Command::SetPushTemplate(SetPushTemplate {
+                app_key: "prodkey001".into(),
+                template_id: id.into(),
+                template,
+            }))],
+        )
+        .remove(0)
+    };
+    let chinese = ("zh_CN".to_string(), text(Some("新消息"), "您有一条新消息"));
+    assert!(put("new-message", Some(template(vec![chinese.clone()]))).is_ok());
+
+    // Limits, each at its edge; a refusal changes nothing.
+    let long = |n: usize| "x".repeat(n);
+    let refused = |id: &str, template: PushTemplate| {
+        let answer = put(id, Some(template));
+        assert!(
+            matches!(answer, Err(CommandError::Invalid { .. })),
+            "{answer:?}"
+        );
+    };
+    assert!(put(&long(64), Some(template(vec![]))).is_ok());
+    refused(&long(65), template(vec![]));
+    refused("bad id", template(vec![]));
+    let mut body_at_limit = template(vec![]);
+    body_at_limit.default.body = long(1_024);
+    assert!(put("edge", Some(body_at_limit.clone())).is_ok());
+    body_at_limit.default.body.push('x');
+    refused("edge", body_at_limit);
+    let mut titled = template(vec![]);
+    titled.default.title = Some(long(201));
+    refused("edge", titled);
+    refused(
+        "edge",
+        template(vec![("e".into(), text(None, "short code"))]),
+    );
+    refused("edge", template(vec![("en_US".into(), text(None, ""))]));
+    let languages = |n: usize| {
+        (0..n)
+            .map(|i| (format!("l{i:02}"), text(None, "t")))
+            .collect()
+    };
+    assert!(put("edge", Some(template(languages(50)))).is_ok());
+    refused("edge", template(languages(51)));
+    let stored = match query(
+        &tree,
+        &Query::PushTemplates {
+            app_key: "prodkey001".into(),
+        },
+    ) {
+        Ok(QueryOutput::PushTemplates(templates)) => templates,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(stored["edge"].languages.len(), 50, "the refusals kept it");
+    assert_eq!(stored["new-message"].languages["zh_CN"], chinese.1);
+    // At most 100 templates: the 101st is refused, replacing one still works.
+    for n in stored.len()..MAX_TEMPLATES {
+        assert!(put(&format!("t{n}"), Some(template(vec![]))).is_ok());
+    }
+    refused("one-too-many", template(vec![]));
+    assert!(put("edge", Some(template(vec![]))).is_ok());
+    assert!(put("edge", None).is_ok());
+    assert!(put("one-more", Some(template(vec![]))).is_ok());
+
+    // bob reads Chinese, carol set nothing, dave a language the template lacks.
+    let language = |user: &str, language: &str| {
+        command(Command::SetPushLanguage(SetPushLanguage {
+            app_key: "prodkey001".into(),
+            user_id: user.into(),
+            language: Some(language.into()),
+        }))
+    };
+    let set = run(
+        &tree,
+        &[language("bob", "zh_CN"), language("dave", "fr_FR")],
+    );
+    assert!(set.iter().all(Result::is_ok), "{set:?}");
+    assert!(run(&tree, &[language("bob", "z")])[0].is_err());
+    for user in ["bob", "carol", "dave"] {
+        register_device(&tree, user, &format!("{user}-phone")).unwrap();
+    }
+    let publish = |template_id: Option<&str>| {
+        let push = meridian_push::PushOptions {
+            template_id: template_id.map(str::to_string),
+            ..Default::default()
+        };
+        let messages = ["bob", "carol", "dave"]
+            .map(|to| private_text("ann", to, r#"{"content":"secret plans"}"#))
+            .to_vec();
+        let published = run(
+            &tree,
+            &[command(Command::PublishWithPush(
+                crate::state::PublishWithPush {
+                    app_key: "prodkey001".into(),
+                    messages,
+                    options: Default::default(),
+                    push: Box::new(push),
+                },
+            ))],
+        );
+        assert!(published[0].is_ok(), "{published:?}");
+    };
+    publish(Some("new-message"));
+    let pushed: Vec<(String, String, String)> = push_jobs(&tree)
+        .into_iter()
+        .map(|job| (job.user_id, job.title, job.body))
+        .collect();
+    assert_eq!(
+        pushed,
+        [
+            ("bob".into(), "新消息".into(), "您有一条新消息".into()),
+            (
+                "carol".into(),
+                "name".into(),
+                "You have a new message".into()
+            ),
+            (
+                "dave".into(),
+                "name".into(),
+                "You have a new message".into()
+            ),
+        ]
+    );
+    publish(Some("no-such-template"));
+    let last = push_jobs(&tree).pop().unwrap();
+    assert_eq!(
+        last.body, "secret plans",
+        "an unknown template leaves the text"
+    );
+}
+
 /// SYS-03: a push-only notice to everyone is paged like a broadcast, so it reaches far
 /// more devices than one apply may write (once refused above 10,000): each device once,
 /// online or not.

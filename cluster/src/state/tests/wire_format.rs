@@ -1117,6 +1117,34 @@ fn samples() -> Vec<(&'static str, Command)> {
                 rate: crate::state::push_style::PushRate { per_second: 500 },
             }),
         ),
+        (
+            "SetPushTemplate",
+            Command::SetPushTemplate(crate::state::push_templates::SetPushTemplate {
+                app_key: APP.into(),
+                template_id: "tpl".into(),
+                template: Some(crate::state::push_templates::PushTemplate {
+                    default: crate::state::push_templates::TemplateText {
+                        title: None,
+                        body: "b".into(),
+                    },
+                    languages: std::collections::BTreeMap::from([(
+                        "en_US".into(),
+                        crate::state::push_templates::TemplateText {
+                            title: Some("t".into()),
+                            body: "e".into(),
+                        },
+                    )]),
+                }),
+            }),
+        ),
+        (
+            "SetPushLanguage",
+            Command::SetPushLanguage(crate::state::push_templates::SetPushLanguage {
+                app_key: APP.into(),
+                user_id: "bob".into(),
+                language: Some("en_US".into()),
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1344,10 +1372,12 @@ const GOLDEN: &[(&str, &str)] = &[
         ("ForgetCalls", "69086170706b6579303101026331"),
         ("EraseRtcUsers", "6a086170706b6579303101027531"),
         ("SetSdkFeatures", "6b086170706b6579303101"),
-        ("PublishWithPush", "6c086170706b65793031010005616c69636503626f6204776f726b05616c6963650103626f620952433a5478744d7367107b22636f6e74656e74223a226869227d01000102686900010103626f620102643102633100000000000103010101740000000001016600000001034c4f5700000001016901016d0001016f010000"),
-        ("PushNoticeWithOptions", "6d086170706b65793031010000000001540142000103010101740000000001016600000001034c4f5700000001016901016d0001016f01000001017001010174010100"),
+        ("PublishWithPush", "6c086170706b65793031010005616c69636503626f6204776f726b05616c6963650103626f620952433a5478744d7367107b22636f6e74656e74223a226869227d01000102686900010103626f620102643102633100000000000103010101740000000001016600000001034c4f5700000001016901016d0001016f010000010374706c"),
+        ("PushNoticeWithOptions", "6d086170706b65793031010000000001540142000103010101740000000001016600000001034c4f5700000001016901016d0001016f010000010374706c01017001010174010100"),
         ("SetUltraGroupPushPace", "6e086170706b657930313c"),
         ("SetPushRate", "6f086170706b65793031fbf401"),
+        ("SetPushTemplate", "70086170706b657930310374706c010001620105656e5f55530101740165"),
+        ("SetPushLanguage", "71086170706b6579303103626f620105656e5f5553"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1446,6 +1476,7 @@ fn push_options() -> meridian_push::PushOptions {
     options.xiaomi.channel_id = Some("m".into());
     options.oppo.channel_id = Some("o".into());
     options.vivo.classification = Some(0);
+    options.template_id = Some("tpl".into());
     options
 }
 
@@ -1569,6 +1600,8 @@ fn variant(command: &Command) -> &'static str {
         Command::PushNoticeWithOptions(_) => "PushNoticeWithOptions",
         Command::SetUltraGroupPushPace(_) => "SetUltraGroupPushPace",
         Command::SetPushRate(_) => "SetPushRate",
+        Command::SetPushTemplate(_) => "SetPushTemplate",
+        Command::SetPushLanguage(_) => "SetPushLanguage",
     }
 }
 

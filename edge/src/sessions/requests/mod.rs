@@ -189,6 +189,9 @@ async fn carry_out(cx: &Context<'_>, frame: ClientFrame) -> Result<ServerFrame, 
             app_id,
         } => push::register(cx, req_id, &provider, token, app_id).await,
         ClientFrame::PushClicked { req_id, provider } => push::clicked(cx, req_id, &provider),
+        ClientFrame::SetPushLanguage { req_id, language } => {
+            push::set_language(cx, req_id, language).await
+        }
         ClientFrame::Recall { req_id, msg_uid } => message::recall(cx, req_id, msg_uid).await,
         ClientFrame::GroupReceipt {
             req_id,
@@ -344,6 +347,7 @@ pub(in crate::sessions) fn reply_ids(frame: &ClientFrame) -> (Option<String>, Op
         | ClientFrame::Search { req_id, .. }
         | ClientFrame::RegisterPush { req_id, .. }
         | ClientFrame::PushClicked { req_id, .. }
+        | ClientFrame::SetPushLanguage { req_id, .. }
         | ClientFrame::RtcJoin { req_id, .. }
         | ClientFrame::RtcLeave { req_id, .. }
         | ClientFrame::RtcRoom { req_id, .. }
@@ -383,6 +387,7 @@ pub(super) fn op(frame: &ClientFrame) -> &'static str {
         ClientFrame::Logout => "logout",
         ClientFrame::RegisterPush { .. } => "register_push",
         ClientFrame::PushClicked { .. } => "push_clicked",
+        ClientFrame::SetPushLanguage { .. } => "set_push_language",
         ClientFrame::RtcJoin { .. } => "rtc_join",
         ClientFrame::RtcLeave { .. } => "rtc_leave",
         ClientFrame::RtcRoom { .. } => "rtc_room",

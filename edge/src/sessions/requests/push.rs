@@ -1,6 +1,8 @@
-//! A device registers where its pushes go (PUSH-01) while it is offline, and reports the
-//! notifications its user tapped (PUSH-09).
+//! A device registers where its pushes go (PUSH-01) while it is offline, reports the
+//! notifications its user tapped (PUSH-09), and sets the language of its user's push
+//! templates (PUSH-07).
 
+use meridian_cluster::state::push_templates::SetPushLanguage;
 use meridian_cluster::state::{push, Command, DeviceToken, PushProvider, RegisterPushToken};
 use meridian_proto::ServerFrame;
 
@@ -50,5 +52,19 @@ pub(super) fn clicked(
     cx.shared
         .usage
         .push_clicked(cx.identity.area, &cx.identity.app_key, provider.name());
+    Ok(ServerFrame::Done { req_id })
+}
+
+pub(super) async fn set_language(
+    cx: &Context<'_>,
+    req_id: u64,
+    language: String,
+) -> Result<ServerFrame, SessionError> {
+    let command = Command::SetPushLanguage(SetPushLanguage {
+        app_key: cx.app_key(),
+        user_id: cx.user_id(),
+        language: Some(language).filter(|l| !l.is_empty()),
+    });
+    cx.write(command, None).await?;
     Ok(ServerFrame::Done { req_id })
 }
