@@ -23,17 +23,43 @@ pub(crate) const TOKEN_EXPIRED: &str = "80200003";
 pub(crate) const ALL_TOKENS_INVALID: &str = "80300007";
 pub(crate) const INTERNAL_ERROR: &str = "81000001";
 
+/// Tokens one Push Kit request may carry.
+pub(crate) const MAX_TOKENS: usize = 1_000;
+/// Some tokens were invalid: `msg` is a JSON text listing them as `illegal_tokens`.
+pub(crate) const PARTIAL_SUCCESS: &str = "80100000";
+
 impl PushClient {
-    /// Sends `n` through Huawei Push Kit as a notification message.
+    /// Sends `n` through Huawei Push Kit as a notification message. Concurrent sends of
+    /// the same message through the same app share requests of up to 1,000 tokens
+    /// ([`crate::batch`]).
     pub async fn send_huawei(&self, creds: &HuaweiCredentials, n: &Notification) -> Outcome {
-        let mut message = message(n);
+        let message = message(n);
         let size = message.to_string().len();
         if size > HUAWEI_MAX_MESSAGE_BYTES {
             return Outcome::rejected(format!(
                 "message is {size} bytes, Huawei accepts at most {HUAWEI_MAX_MESSAGE_BYTES}"
             ));
         }
-        message["token"] = json!([n.device_token]);
+        let key = format!("huawei\n{}\n{}\n{message}", creds.app_id, creds.endpoint);
+        let (client, creds) = (self.clone(), creds.clone());
+        let send = move |tokens: Vec<String>| {
+            let (client, creds, message) = (client.clone(), creds.clone(), message.clone());
+            async move { client.send_huawei_tokens(&creds, message, tokens).await }
+        };
+        let batches = self.inner.batches.clone();
+        batches
+            .send(key, n.device_token.clone(), MAX_TOKENS, send)
+            .await
+    }
+
+    /// One Push Kit request of `message` to `tokens`: an outcome per token.
+    async fn send_huawei_tokens(
+        &self,
+        creds: &HuaweiCredentials,
+        mut message: Value,
+        tokens: Vec<String>,
+    ) -> Vec<Outcome> {
+        message["token"] = json!(tokens);
         let body = Bytes::from(json!({"validate_only": false, "message": message}).to_string());
         let url = format!(
             "{}/v1/{}/messages:send",
@@ -54,12 +80,28 @@ impl PushClient {
                 MAX_TOKEN_LIFETIME,
             )
         };
+        // A partial success names the tokens Push Kit no longer knows.
+        let illegal = std::sync::Mutex::new(Vec::new());
         let send = |token| {
             let request = Request::post(&url);
-            self.post_with_token("Huawei", request, token, body.clone(), outcome)
+            let judge = |answer: &Answer| {
+                let (sent, gone) = outcome(answer);
+                *illegal.lock().unwrap_or_else(|e| e.into_inner()) = gone;
+                sent
+            };
+            self.post_with_token("Huawei", request, token, body.clone(), judge)
         };
-        self.with_token(account, &creds.app_secret, fetch, send)
-            .await
+        let outcome = self
+            .with_token(account, &creds.app_secret, fetch, send)
+            .await;
+        let illegal = illegal.into_inner().unwrap_or_else(|e| e.into_inner());
+        tokens
+            .iter()
+            .map(|token| match illegal.contains(token) {
+                true => Outcome::TokenGone,
+                false => outcome.clone(),
+            })
+            .collect()
     }
 }
 
@@ -92,8 +134,9 @@ fn message(n: &Notification) -> Value {
     message
 }
 
-/// Maps an answer: the result is the body's `code` (a string), whatever the status.
-fn outcome(answer: &Answer) -> Sent {
+/// Maps an answer: the result is the body's `code` (a string), whatever the status; a
+/// partial success also answers the tokens that are no longer valid.
+fn outcome(answer: &Answer) -> (Sent, Vec<String>) {
     let json = answer.json();
     let code = match &json["code"] {
         Value::String(code) => code.clone(),
@@ -104,8 +147,24 @@ fn outcome(answer: &Answer) -> Sent {
         Some(msg) if !code.is_empty() => format!("Huawei {code}: {msg}"),
         _ => format!("Huawei {}", answer.summary()),
     };
-    match code.as_str() {
+    let sent = match code.as_str() {
         SUCCESS => Sent::Done(Outcome::Delivered),
+        PARTIAL_SUCCESS => {
+            let detail: Value = json["msg"]
+                .as_str()
+                .and_then(|msg| serde_json::from_str(msg).ok())
+                .unwrap_or_default();
+            let gone = detail["illegal_tokens"]
+                .as_array()
+                .map(|tokens| {
+                    tokens
+                        .iter()
+                        .filter_map(|t| t.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            return (Sent::Done(Outcome::Delivered), gone);
+        }
         ALL_TOKENS_INVALID => Sent::Done(Outcome::TokenGone),
         AUTH_ERROR | TOKEN_EXPIRED => Sent::TokenRefused(Outcome::rejected(reason)),
         _ if answer.status == 401 => Sent::TokenRefused(Outcome::rejected(reason)),
@@ -115,7 +174,8 @@ fn outcome(answer: &Answer) -> Sent {
             after: answer.retry_after(),
         }),
         _ => Sent::Done(Outcome::rejected(reason)),
-    }
+    };
+    (sent, Vec::new())
 }
 
 #[cfg(test)]
@@ -130,7 +190,7 @@ mod tests {
         }
     }
 
-    fn done(sent: Sent) -> Outcome {
+    fn done((sent, _): (Sent, Vec<String>)) -> Outcome {
         match sent {
             Sent::Done(outcome) => outcome,
             Sent::TokenRefused(outcome) => panic!("token refused: {outcome:?}"),
@@ -154,7 +214,7 @@ mod tests {
             401,
             json!({"code": TOKEN_EXPIRED, "msg": "Oauth Token expired"}),
         );
-        assert!(matches!(outcome(&expired), Sent::TokenRefused(_)));
+        assert!(matches!(outcome(&expired).0, Sent::TokenRefused(_)));
         let big = answer(
             400,
             json!({"code": "80300008", "msg": "Push message size is too long"}),

@@ -7,6 +7,7 @@
 
 mod access_token;
 mod apns;
+mod batch;
 mod credentials;
 mod fcm;
 mod honor;
@@ -146,6 +147,8 @@ struct Inner {
     apns_jwts: Mutex<HashMap<apns::JwtKey, apns::CachedJwt>>,
     /// OAuth2-style access tokens of every provider that issues them.
     tokens: access_token::TokenCache,
+    /// Sends waiting to share a vendor request with others of the same message.
+    batches: Arc<batch::Batches>,
 }
 
 impl std::fmt::Debug for PushClient {
@@ -162,6 +165,7 @@ impl PushClient {
                 client,
                 apns_jwts: Mutex::new(HashMap::new()),
                 tokens: access_token::TokenCache::default(),
+                batches: Arc::default(),
             }),
         }
     }

@@ -137,6 +137,58 @@ async fn huawei_concurrent_sends_fetch_one_access_token() {
     assert_eq!(huawei.wait_for(8, WAIT).await.unwrap().len(), 8);
 }
 
+/// A fan-out of one message: sends arriving while a request is in flight share the next
+/// request (Push Kit takes up to 1,000 tokens), and a partial success's invalid tokens
+/// are gone while the others are delivered.
+// covers: PUSH-05
+#[tokio::test]
+async fn huawei_sends_of_one_message_share_requests_and_a_partial_success_splits() {
+    const DEVICES: usize = 200;
+    let huawei = FakeHuawei::start().await;
+    let client = PushClient::new(vec![huawei.ca_cert()]);
+    let creds = huawei.credentials();
+    huawei.mark_gone("hw-7");
+    huawei.mark_gone("hw-150");
+
+    let sends: Vec<_> = (0..DEVICES)
+        .map(|i| {
+            let (client, creds) = (client.clone(), creds.clone());
+            tokio::spawn(async move {
+                let n = notification(&format!("hw-{i}"), "broadcast-1");
+                client.send_huawei(&creds, &n).await
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for send in sends {
+        outcomes.push(send.await.unwrap());
+    }
+    for (i, outcome) in outcomes.iter().enumerate() {
+        let expected = match i {
+            7 | 150 => Outcome::TokenGone,
+            _ => Outcome::Delivered,
+        };
+        assert_eq!(*outcome, expected, "hw-{i}");
+    }
+    let pushes = huawei.wait_for(DEVICES - 2, WAIT).await.unwrap();
+    let mut tokens: Vec<&str> = pushes.iter().map(|p| p.device_token.as_str()).collect();
+    tokens.sort();
+    tokens.dedup();
+    assert_eq!(tokens.len(), DEVICES - 2, "each live device once");
+    // One token request; far fewer sends than devices.
+    let sends = huawei.requests() - 1;
+    assert!(
+        sends < DEVICES / 4,
+        "{sends} requests for {DEVICES} devices"
+    );
+    let widest = pushes
+        .iter()
+        .map(|p| p.json["message"]["token"].as_array().map_or(0, Vec::len))
+        .max()
+        .unwrap_or(0);
+    assert!(widest > 1, "no request carried several tokens");
+}
+
 // covers: PUSH-05
 #[tokio::test]
 async fn huawei_invalid_token_is_token_gone() {

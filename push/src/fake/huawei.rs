@@ -1,7 +1,7 @@
 //! The fake Huawei Push Kit: the OAuth2 token endpoint and `messages:send` on one TLS port.
 
 use super::*;
-use crate::huawei::{ALL_TOKENS_INVALID, AUTH_ERROR, SUCCESS, TOKEN_EXPIRED};
+use crate::huawei::{ALL_TOKENS_INVALID, AUTH_ERROR, PARTIAL_SUCCESS, SUCCESS, TOKEN_EXPIRED};
 use crate::HUAWEI_MAX_MESSAGE_BYTES;
 
 /// Huawei's OAuth2 server and Push Kit on one TLS port (HTTP/2 or HTTP/1.1):
@@ -192,16 +192,22 @@ impl HuaweiState {
         if !message["data"].is_null() && !message["data"].is_string() {
             return illegal("Illegal payload, data must be a string");
         }
-        // This sender sends one token per message, so the fake answers for the first.
-        let device_token = &tokens[0];
-        if self.shared.devices.is_gone(device_token) {
+        // Tokens Push Kit no longer knows: all of them is 80300007, some a partial success
+        // that lists them.
+        let (gone, live): (Vec<String>, Vec<String>) = tokens
+            .into_iter()
+            .partition(|token| self.shared.devices.is_gone(token));
+        if live.is_empty() {
             return push_kit(
                 StatusCode::BAD_REQUEST,
                 ALL_TOKENS_INVALID,
                 "All the tokens are invalid",
             );
         }
-        if self.shared.devices.is_limited(device_token) {
+        if live
+            .iter()
+            .any(|token| self.shared.devices.is_limited(token))
+        {
             // Push Kit's flow control; its body has no documented code.
             let mut response = json_response(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -216,19 +222,25 @@ impl HuaweiState {
             .as_str()
             .and_then(|d| serde_json::from_str(d).ok())
             .unwrap_or_default();
-        self.shared.recorder.record(ReceivedPush {
-            device_token: device_token.clone(),
-            title: title.to_string(),
-            body: text.to_string(),
-            data: data["pushData"].as_str().map(str::to_string),
-            id: data["msgUID"].as_str().unwrap_or_default().to_string(),
-            user_id: None,
-            uri: path_and_query(parts),
-            version: parts.version,
-            headers: parts.headers.clone(),
-            json: request.clone(),
-        });
-        push_kit(StatusCode::OK, SUCCESS, "Success")
+        for device_token in &live {
+            self.shared.recorder.record(ReceivedPush {
+                device_token: device_token.clone(),
+                title: title.to_string(),
+                body: text.to_string(),
+                data: data["pushData"].as_str().map(str::to_string),
+                id: data["msgUID"].as_str().unwrap_or_default().to_string(),
+                user_id: None,
+                uri: path_and_query(parts),
+                version: parts.version,
+                headers: parts.headers.clone(),
+                json: request.clone(),
+            });
+        }
+        if gone.is_empty() {
+            return push_kit(StatusCode::OK, SUCCESS, "Success");
+        }
+        let detail = json!({"success": live.len(), "failure": gone.len(), "illegal_tokens": gone});
+        push_kit(StatusCode::OK, PARTIAL_SUCCESS, &detail.to_string())
     }
 }
 
