@@ -1,7 +1,7 @@
 //! A 3-node SG area of in-process cluster nodes on loopback, for the benchmarks that
-//! write through the cluster client directly (`bench raft`, `bench hooks`).
+//! write through the cluster client directly (`bench raft`, `bench hooks`, `bench push`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use meridian_cluster::admin::generate_credentials;
@@ -10,10 +10,12 @@ use meridian_cluster::state::{Command, CreateApp, Credentials, Envelope};
 use meridian_cluster::{ClusterClient, ClusterNode, NodeConfig};
 use meridian_regions::AreaCode;
 
-/// A 3-node loopback area of in-process nodes with one app; answers the nodes, a client
-/// and the app's prod credentials.
+/// A 3-node loopback area of in-process nodes with one app, trusting the CA certificates
+/// of `outbound_ca_files` for callbacks and pushes; answers the nodes, a client and the
+/// app's prod credentials.
 pub(crate) async fn start_bench_area(
     dir: &Path,
+    outbound_ca_files: Vec<PathBuf>,
 ) -> anyhow::Result<(Vec<ClusterNode>, Arc<ClusterClient>, Credentials)> {
     let token = generate_credentials().app_secret + "-bench-operator";
     let (plan, peers) = loopback_cluster(3)?;
@@ -36,7 +38,7 @@ pub(crate) async fn start_bench_area(
                 peers: peers.clone(),
                 peer_routes: Default::default(),
                 tls: None,
-                outbound_ca_files: Vec::new(),
+                outbound_ca_files: outbound_ca_files.clone(),
                 raft: RaftTuning::default(),
                 storage: StorageTuning::default(),
                 retention_day_ms: meridian_cluster::state::DAY_MS,

@@ -182,7 +182,7 @@ async fn measure(
 
 pub async fn run(args: HooksArgs) -> anyhow::Result<()> {
     let dir = crate::host::scratch_dir()?.join("hooks");
-    let (nodes, client, creds) = crate::area::start_bench_area(&dir).await?;
+    let (nodes, client, creds) = crate::area::start_bench_area(&dir, Vec::new()).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/route", listener.local_addr()?);
     let sink = Arc::new(Mutex::new(Sink::default()));

@@ -1,8 +1,8 @@
 //! `meridian bench …`: the benchmarks behind BENCHMARKS.md. Each subcommand has a file
-//! (`raft.rs`, `api.rs`, `soak.rs`, `hooks.rs`, `sessions/*.rs`) with its flags, its load
+//! (`raft.rs`, `api.rs`, `soak.rs`, `hooks.rs`, `push.rs`, `sessions/*.rs`) with its flags, its load
 //! and its report; the `meridian` binary only hands the parsed [`BenchCommand`] to [`run`].
 //!
-//! Where the load goes: `bench raft` and `bench hooks` write to an in-process area
+//! Where the load goes: `bench raft`, `bench hooks` and `bench push` write to an in-process area
 //! (`area.rs`), `bench api` publishes into an in-process `meridian dev` deployment, and
 //! the session, nav and soak benchmarks run `meridian dev` as a child process
 //! (`dev_child.rs`) so its memory is measured apart from the load's.
@@ -15,6 +15,7 @@ mod hooks;
 mod host;
 mod measure;
 mod nats;
+mod push;
 mod raft;
 mod sessions;
 mod sfu;
@@ -49,6 +50,9 @@ pub enum BenchCommand {
     Nav(sessions::NavArgs),
     /// Message routing callbacks (HOOK-01) per second to a local app server.
     Hooks(hooks::HooksArgs),
+    /// Pushes per second to offline devices through Huawei Push Kit's fake: a notice to
+    /// everyone (batched requests) against a message to each (one request each).
+    Push(push::PushArgs),
     /// The media server's WebRTC forwarding: one WHIP publisher, N WHEP subscribers (not
     /// part of `bench all`).
     Sfu(sfu::SfuArgs),
@@ -58,8 +62,8 @@ pub enum BenchCommand {
 }
 
 /// What `bench all` runs, in order.
-const ALL: [&str; 8] = [
-    "raft", "api", "sessions", "ws", "group", "chatroom", "nav", "hooks",
+const ALL: [&str; 9] = [
+    "raft", "api", "sessions", "ws", "group", "chatroom", "nav", "hooks", "push",
 ];
 
 async fn run_all() -> anyhow::Result<()> {
@@ -97,6 +101,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Chatroom(args) => sessions::chatroom(args).await,
         BenchCommand::Nav(args) => sessions::nav(args).await,
         BenchCommand::Hooks(args) => hooks::run(args).await,
+        BenchCommand::Push(args) => push::run(args).await,
         BenchCommand::Sfu(args) => sfu::run(args).await,
         BenchCommand::All => run_all().await,
     };

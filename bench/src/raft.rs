@@ -49,7 +49,7 @@ async fn bench_meridian(
     writers: &[usize],
     duration: Duration,
 ) -> anyhow::Result<Vec<Measurement>> {
-    let (nodes, client, creds) = start_bench_area(dir).await?;
+    let (nodes, client, creds) = start_bench_area(dir, Vec::new()).await?;
     let mut results = Vec::new();
     for &count in writers {
         let client = client.clone();

@@ -35,8 +35,12 @@ use self::rate::PushRates;
 pub use self::render::{channel_type, render, target_id, url_encode, Rendered};
 /// The header carrying a job's stable id: a repeated delivery has the same one.
 pub const EVENT_ID_HEADER: &str = "x-meridian-event-id";
-/// Lanes with a callback in flight at once.
+/// Lanes with a callback to an app server in flight at once.
 const MAX_IN_FLIGHT: usize = 64;
+/// Push lanes (one per device) in flight at once, apart from the callbacks: a fan-out's
+/// pushes of one message share vendor requests (`meridian_push`'s batching) only if many
+/// are in flight together, and providers take many concurrent requests (HTTP/2).
+const MAX_PUSHES_IN_FLIGHT: usize = 1_024;
 /// Jobs one lane is handed per pass.
 const LANE_RUN: usize = 256;
 /// Outcomes written through Raft in one write at most.
@@ -100,7 +104,7 @@ pub(crate) async fn dispatch(
         settled.clone(),
         recorded_tx,
     ));
-    let mut busy_lanes: HashSet<LaneKey> = HashSet::new();
+    let mut busy_lanes = BusyLanes::default();
     let mut push_rates = PushRates::default();
     let mut sweep = Sweep::default();
     let mut last_pass = tokio::time::Instant::now();
@@ -108,7 +112,7 @@ pub(crate) async fn dispatch(
         tokio::select! {
             _ = &mut stop => break,
             changed = head.changed() => if changed.is_err() { break },
-            Some(lane) = lane_done_rx.recv() => { busy_lanes.remove(&lane); }
+            Some(lane) = lane_done_rx.recv() => busy_lanes.remove(&lane),
             Some(()) = recorded_rx.recv() => {}
             _ = tokio::time::sleep(IDLE_PASS) => {}
         }
@@ -122,7 +126,7 @@ pub(crate) async fn dispatch(
         let Some(term) = leading_term(&node) else {
             continue;
         };
-        if busy_lanes.len() >= MAX_IN_FLIGHT {
+        if busy_lanes.all_full() {
             continue;
         }
         // A burst of commits makes one pass, not one per commit.
@@ -152,7 +156,7 @@ pub(crate) async fn dispatch(
                 continue;
             };
             let (read, last) = (jobs.len(), jobs.last().map(|job| job.id));
-            let runs = due_runs(jobs, &busy_lanes, &mut sweep.met, &settled, now_ms());
+            let runs = due_runs(jobs, &busy_lanes.lanes, &mut sweep.met, &settled, now_ms());
             sweep.advance(read, last);
             runs
         };
@@ -160,8 +164,8 @@ pub(crate) async fn dispatch(
         let mut rate_caps: HashMap<String, u32> = HashMap::new();
         let pass_started = tokio::time::Instant::now();
         for (lane, mut run) in runs {
-            if busy_lanes.len() >= MAX_IN_FLIGHT {
-                break;
+            if busy_lanes.full(&lane) {
+                continue;
             }
             let app = settings
                 .entry(lane.0.clone())
@@ -185,7 +189,7 @@ pub(crate) async fn dispatch(
                 }
                 run.truncate(allowed);
             }
-            busy_lanes.insert(lane.clone());
+            busy_lanes.insert(&lane);
             let lane_task = Lane {
                 key: lane,
                 term,
@@ -200,6 +204,44 @@ pub(crate) async fn dispatch(
     }
     drop(outcome_tx);
     let _ = recorder.await;
+}
+
+/// The lanes with a task, and how many of them are push lanes: callbacks and pushes each
+/// have their own cap on lanes in flight.
+#[derive(Default)]
+struct BusyLanes {
+    lanes: HashSet<LaneKey>,
+    pushes: usize,
+}
+
+fn is_push_lane(lane: &LaneKey) -> bool {
+    lane.1.starts_with("push/")
+}
+
+impl BusyLanes {
+    fn insert(&mut self, lane: &LaneKey) {
+        if self.lanes.insert(lane.clone()) && is_push_lane(lane) {
+            self.pushes += 1;
+        }
+    }
+
+    fn remove(&mut self, lane: &LaneKey) {
+        if self.lanes.remove(lane) && is_push_lane(lane) {
+            self.pushes -= 1;
+        }
+    }
+
+    /// Whether no more lanes of `lane`'s kind may start.
+    fn full(&self, lane: &LaneKey) -> bool {
+        match is_push_lane(lane) {
+            true => self.pushes >= MAX_PUSHES_IN_FLIGHT,
+            false => self.lanes.len() - self.pushes >= MAX_IN_FLIGHT,
+        }
+    }
+
+    fn all_full(&self) -> bool {
+        self.pushes >= MAX_PUSHES_IN_FLIGHT && self.lanes.len() - self.pushes >= MAX_IN_FLIGHT
+    }
 }
 
 /// Where passes read the outbox: they sweep it from the oldest job to the newest,
