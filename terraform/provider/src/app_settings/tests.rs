@@ -455,14 +455,20 @@ async fn limits_are_checked_at_the_admin_api_limits() {
     );
 }
 
-#[tokio::test]
-async fn the_ultra_group_push_interval_is_checked_at_the_admin_api_limit() {
-    let interval = |secs: i64| json!({ "ultra_group_push_interval_secs": secs });
-    for accepted in [0, 60, 86_400] {
-        assert_eq!(invalid(interval(accepted)).await, [], "{accepted}");
+/// `attribute` takes each of `accepted` and refuses each of `refused` with `message`
+/// (and nothing else).
+async fn checked_at_its_limits(
+    attribute: &'static str,
+    accepted: &[i64],
+    refused: &[i64],
+    message: &str,
+) {
+    let with = |value: i64| json!({ attribute: value });
+    for value in accepted {
+        assert_eq!(invalid(with(*value)).await, [], "{attribute} = {value}");
     }
-    for refused in [86_401, -1] {
-        let shown: Vec<_> = errors(interval(refused))
+    for value in refused {
+        let shown: Vec<_> = errors(with(*value))
             .await
             .into_iter()
             // tf-provider adds a backtrace to the detail when RUST_BACKTRACE is set.
@@ -474,38 +480,26 @@ async fn the_ultra_group_push_interval_is_checked_at_the_admin_api_limit() {
         assert_eq!(
             shown,
             [(
-                AttributePath::new("ultra_group_push_interval_secs"),
-                "Invalid ultra_group_push_interval_secs: must be 0 to 86400".to_string()
+                AttributePath::new(attribute),
+                format!("Invalid {attribute}: {message}")
             )],
-            "{refused}"
+            "{attribute} = {value}"
         );
     }
 }
 
 #[tokio::test]
+async fn the_ultra_group_push_interval_is_checked_at_the_admin_api_limit() {
+    let (accepted, refused) = ([0, 60, 86_400], [86_401, -1]);
+    let attribute = "ultra_group_push_interval_secs";
+    checked_at_its_limits(attribute, &accepted, &refused, "must be 0 to 86400").await;
+}
+
+#[tokio::test]
 async fn the_push_rate_is_checked_at_the_admin_api_limit_and_read_back() {
-    let rate = |per_second: i64| json!({ "push_rate_per_second": per_second });
-    for accepted in [0, 1, 100_000] {
-        assert_eq!(invalid(rate(accepted)).await, [], "{accepted}");
-    }
-    for refused in [100_001, -1] {
-        let shown: Vec<_> = errors(rate(refused))
-            .await
-            .into_iter()
-            .map(|e| {
-                let detail = e.detail.lines().next().unwrap_or_default();
-                (e.attribute, format!("{}: {detail}", e.summary))
-            })
-            .collect();
-        assert_eq!(
-            shown,
-            [(
-                AttributePath::new("push_rate_per_second"),
-                "Invalid push_rate_per_second: must be 0 to 100000".to_string()
-            )],
-            "{refused}"
-        );
-    }
+    let (accepted, refused) = ([0, 1, 100_000], [100_001, -1]);
+    let attribute = "push_rate_per_second";
+    checked_at_its_limits(attribute, &accepted, &refused, "must be 0 to 100000").await;
     let planned = AppSettingsState::planned(config(json!({
         "app_key": APP_KEY,
         "push_rate_per_second": 250,
