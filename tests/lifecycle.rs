@@ -1,8 +1,9 @@
 //! Data lifecycle through real processes: history retention (LIFE-01) — the leader
 //! finds messages past their app's retention and removes them through Raft, so they are
 //! gone from every replica's history and nothing newer goes with them —, the erasure of
-//! a user with every message it sent (LIFE-02), an app's export (chatrooms too) imported
-//! back (LIFE-03), and App Secret rotation (LIFE-04) with its overlap window.
+//! a user with every message it sent (LIFE-02), an app's export (chatrooms and the
+//! app-wide chatroom sets too) imported back (LIFE-03), and App Secret rotation (LIFE-04)
+//! with its overlap window.
 
 mod common;
 
@@ -357,6 +358,11 @@ async fn an_export_imported_into_an_empty_app_exports_the_same_again() {
             "/chatroom/user/ban/whitelist/add.json",
             "chatroomId=r1&userId=ben",
         ),
+        // The app-wide sets: ben muted in every room for a day, a message type never
+        // dropped under load and one dropped first.
+        ("/chatroom/user/ban/add.json", "userId=ben&minute=1440"),
+        ("/chatroom/whitelist/add.json", "objectnames=RC:ImgMsg"),
+        ("/chatroom/message/priority/add.json", "objectName=RC:TxtMsg"),
     ] {
         source.ok(path, form).await;
     }
@@ -426,6 +432,9 @@ async fn an_export_imported_into_an_empty_app_exports_the_same_again() {
             "friend",
             "friend",
             "chatroom",
+            "chatroomset",
+            "chatroomset",
+            "chatroomset",
             "message",
             "message",
             "message",
@@ -496,6 +505,25 @@ async fn an_export_imported_into_an_empty_app_exports_the_same_again() {
         ])
     );
     lobby.as_object_mut().unwrap().remove("sets");
+    let app_sets: Vec<serde_json::Value> = exported
+        .lines()
+        .filter(|l| l.contains(r#""kind":"chatroomset""#))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mute_ends = app_sets[0]["untilMs"].as_u64().expect("the mute's end");
+    let in_a_day = meridian_clock::now_ms() + 86_400_000;
+    assert!(
+        (in_a_day - 120_000..=in_a_day).contains(&mute_ends),
+        "{app_sets:?}"
+    );
+    assert_eq!(
+        app_sets,
+        [
+            json!({"kind": "chatroomset", "set": "appMuted", "member": "ben", "untilMs": mute_ends}),
+            json!({"kind": "chatroomset", "set": "lowPriority", "member": "RC:TxtMsg", "untilMs": 0}),
+            json!({"kind": "chatroomset", "set": "messageWhitelist", "member": "RC:ImgMsg", "untilMs": 0}),
+        ]
+    );
     assert_eq!(
         lobby,
         json!({"kind": "chatroom", "roomId": "r1", "name": "Lobby", "muted": true,
@@ -520,6 +548,7 @@ async fn an_export_imported_into_an_empty_app_exports_the_same_again() {
     assert!(text.contains(r#""ultraGroups":1"#), "{text}");
     assert!(text.contains(r#""friends":2"#), "{text}");
     assert!(text.contains(r#""chatrooms":1"#), "{text}");
+    assert!(text.contains(r#""chatroomSets":3"#), "{text}");
     assert_eq!(export(target.clone(), path("target.jsonl")).await, exported);
 
     // A damaged line refuses the whole file: nothing of it is imported.

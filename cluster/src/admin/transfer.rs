@@ -1,7 +1,7 @@
 //! An app's data moving in and out: the import of what an app brings from another
 //! provider (API-04), and the export of its users, groups, ultra groups, friends,
-//! chatrooms and history (LIFE-03) as JSON lines, one record per line, which the import
-//! takes back.
+//! chatrooms, app-wide chatroom sets and history (LIFE-03) as JSON lines, one record per
+//! line, which the import takes back.
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -23,7 +23,8 @@ use crate::state::{
     MAX_EXPORT_PAGE,
 };
 
-/// Users, groups, ultra groups, friends, chatrooms or messages one import may carry, each.
+/// Users, groups, ultra groups, friends, chatrooms, app-wide set entries or messages one
+/// import may carry, each.
 const MAX_IMPORT_ITEMS: usize = 1000;
 
 /// The content type of an export, and of an import that is one.
@@ -49,6 +50,72 @@ pub(super) struct Import {
     /// Created if missing, with their settings and attributes.
     #[serde(default)]
     chatrooms: Vec<ImportChatroom>,
+    /// Entries of the app-wide chatroom sets.
+    #[serde(default, rename = "chatroomSets")]
+    chatroom_sets: Vec<ImportAppSetEntry>,
+}
+
+/// One entry of an app-wide chatroom set: a user muted in every room, or a message type
+/// whitelisted or of low priority under load, until its time (0: no end).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ImportAppSetEntry {
+    set: AppSet,
+    member: String,
+    #[serde(default)]
+    until_ms: u64,
+}
+
+/// The app-wide chatroom sets, as export lines name them.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum AppSet {
+    AppMuted,
+    MessageWhitelist,
+    LowPriority,
+}
+
+impl AppSet {
+    fn of(set: RoomSet) -> Option<Self> {
+        Some(match set {
+            RoomSet::AppMuted => AppSet::AppMuted,
+            RoomSet::MessageWhitelist => AppSet::MessageWhitelist,
+            RoomSet::LowPriority => AppSet::LowPriority,
+            _ => return None,
+        })
+    }
+
+    fn room_set(self) -> RoomSet {
+        match self {
+            AppSet::AppMuted => RoomSet::AppMuted,
+            AppSet::MessageWhitelist => RoomSet::MessageWhitelist,
+            AppSet::LowPriority => RoomSet::LowPriority,
+        }
+    }
+}
+
+/// The writes that put `entries` back: one per set and end.
+fn app_set_commands(key: &str, entries: Vec<ImportAppSetEntry>) -> Vec<Command> {
+    let mut by_set = std::collections::BTreeMap::<(AppSet, u64), Vec<String>>::new();
+    for entry in entries {
+        by_set
+            .entry((entry.set, entry.until_ms))
+            .or_default()
+            .push(entry.member);
+    }
+    by_set
+        .into_iter()
+        .map(|((set, until_ms), members)| {
+            Command::ChangeRoomSet(ChangeRoomSet {
+                app_key: key.to_string(),
+                room_id: None,
+                set: set.room_set(),
+                members,
+                until_ms,
+                present: true,
+            })
+        })
+        .collect()
 }
 
 #[derive(Serialize, Deserialize)]
@@ -277,11 +344,14 @@ enum Line {
     Message(ImportMessage),
     Friend(ImportFriend),
     Chatroom(ImportChatroom),
+    #[serde(rename = "chatroomset")]
+    ChatroomSet(ImportAppSetEntry),
 }
 
 impl Line {
-    fn of(record: Exported) -> Self {
-        match record {
+    /// The line of an exported record (`None` for what no line carries).
+    fn of(record: Exported) -> Option<Self> {
+        Some(match record {
             Exported::User(user) => Line::User(CreateUser {
                 user_id: user.user_id,
                 name: Some(user.name),
@@ -313,7 +383,12 @@ impl Line {
                 sent_time: message.sent_time_ms,
                 msg_uid: Some(message.msg_uid),
             }),
-        }
+            Exported::ChatroomAppSet(set, entry) => Line::ChatroomSet(ImportAppSetEntry {
+                set: AppSet::of(set)?,
+                member: entry.member,
+                until_ms: entry.until_ms,
+            }),
+        })
     }
 }
 
@@ -335,12 +410,14 @@ impl AdminApi {
             import.messages.len(),
             import.friends.len(),
             import.chatrooms.len(),
+            import.chatroom_sets.len(),
         ]
         .into_iter()
         .any(|n| n > MAX_IMPORT_ITEMS);
         if too_many {
             return Err(CommandError::Limit {
-                what: "users, groups, ultra groups, messages, friends or chatrooms per import"
+                what: "users, groups, ultra groups, messages, friends, chatrooms or chatroom \
+                       set entries per import"
                     .into(),
                 limit: MAX_IMPORT_ITEMS as u64,
             }
@@ -385,7 +462,8 @@ impl AdminApi {
         }
         let (users, groups, count) = (import.users.len(), import.groups.len(), messages.len());
         let (ultra_groups, friend_count) = (import.ultra_groups.len(), import.friends.len());
-        let chatroom_count = import.chatrooms.len();
+        let (chatroom_count, set_count) = (import.chatrooms.len(), import.chatroom_sets.len());
+        let set_commands = app_set_commands(key, import.chatroom_sets);
         let chatroom_commands: Vec<Command> = import
             .chatrooms
             .into_iter()
@@ -431,6 +509,7 @@ impl AdminApi {
                 })
             }))
             .chain(chatroom_commands)
+            .chain(set_commands)
             .chain((!messages.is_empty()).then(|| {
                 Command::ImportMessages(ImportMessages {
                     app_key: key.to_string(),
@@ -448,6 +527,7 @@ impl AdminApi {
             "messages": count,
             "friends": friend_count,
             "chatrooms": chatroom_count,
+            "chatroomSets": set_count,
         }))
     }
 
@@ -472,6 +552,7 @@ impl AdminApi {
                 Line::Message(_) => step.messages.len(),
                 Line::Friend(_) => step.friends.len(),
                 Line::Chatroom(_) => step.chatrooms.len(),
+                Line::ChatroomSet(_) => step.chatroom_sets.len(),
             } == MAX_IMPORT_ITEMS;
             if full {
                 steps.push(Import::default());
@@ -484,17 +565,19 @@ impl AdminApi {
                 Line::Message(message) => step.messages.push(message),
                 Line::Friend(friend) => step.friends.push(friend),
                 Line::Chatroom(room) => step.chatrooms.push(room),
+                Line::ChatroomSet(entry) => step.chatroom_sets.push(entry),
             }
         }
-        const KINDS: [&str; 6] = [
+        const KINDS: [&str; 7] = [
             "users",
             "groups",
             "ultraGroups",
             "friends",
             "chatrooms",
+            "chatroomSets",
             "messages",
         ];
-        let mut totals = [0u64; 6];
+        let mut totals = [0u64; 7];
         for step in steps {
             let done = self.import(key, step).await?;
             for (total, kind) in totals.iter_mut().zip(KINDS) {
@@ -510,9 +593,9 @@ impl AdminApi {
         ))
     }
 
-    /// The app's users, groups, ultra groups, friends, chatrooms and history as JSON
-    /// lines, read a page at a time; history last, so an import has the conversations
-    /// before their messages.
+    /// The app's users, groups, ultra groups, friends, chatrooms, app-wide chatroom sets
+    /// and history as JSON lines, read a page at a time; history last, so an import has
+    /// the conversations before their messages.
     pub(super) async fn export(&self, key: &str) -> Response<Bytes> {
         let mut out = Vec::new();
         let parts = [
@@ -521,6 +604,7 @@ impl AdminApi {
             ExportPart::UltraGroups,
             ExportPart::Friends,
             ExportPart::Chatrooms,
+            ExportPart::ChatroomAppSets,
             ExportPart::Messages,
         ];
         for part in parts {
@@ -539,9 +623,9 @@ impl AdminApi {
                     }
                     Err(error) => return error_response(&error),
                 };
-                for record in page.records {
+                for line in page.records.into_iter().filter_map(Line::of) {
                     // A line serializes whole: these types have no fallible field.
-                    serde_json::to_writer(&mut out, &Line::of(record)).unwrap_or_default();
+                    serde_json::to_writer(&mut out, &line).unwrap_or_default();
                     out.push(b'\n');
                 }
                 match page.next {

@@ -25,7 +25,7 @@ pub(in crate::state) use membership::{leave_all, may_speak, members, message_acc
 pub use membership::{
     ChatroomMemberOffline, JoinChatroom, QuitChatroom, AUTO_EXIT_MESSAGES, AUTO_EXIT_MS,
 };
-pub(in crate::state) use sets::{room_sets, set_members};
+pub(in crate::state) use sets::{app_set_of_tag, app_sets_prefix, room_sets, set_members};
 pub use sets::{ChangeRoomSet, RoomSet, SetEntry};
 pub(in crate::state) use shedding::admit;
 pub use shedding::{Priority, SHED_BUDGET, SHED_RESERVED_HIGH, SHED_WINDOW_MS};

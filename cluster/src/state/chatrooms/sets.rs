@@ -113,6 +113,23 @@ pub(in crate::state) fn room_sets(
     Ok(sets)
 }
 
+/// Where the app-wide sets' entries are: `rset/{appKey}/*/`, then the set's tag and the
+/// member, for the app's export (LIFE-03).
+pub(in crate::state) fn app_sets_prefix(app_key: &str) -> Vec<u8> {
+    crate::state::keys::scoped(keys::SET, app_key, &[keys::APP_SCOPE])
+}
+
+/// The app-wide set a tag under [`app_sets_prefix`] names.
+pub(in crate::state) fn app_set_of_tag(tag: &str) -> Option<RoomSet> {
+    [
+        RoomSet::AppMuted,
+        RoomSet::MessageWhitelist,
+        RoomSet::LowPriority,
+    ]
+    .into_iter()
+    .find(|set| set.tag() == tag)
+}
+
 /// Adds or removes members of a room's (or the app's) set; `until_ms` 0: no end.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangeRoomSet {

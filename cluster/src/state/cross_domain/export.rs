@@ -1,9 +1,10 @@
 //! An app's export (LIFE-03), read a page at a time in key order: its users, its groups
 //! with their members, its ultra groups with members and channels, its users' friends
 //! (hosted friend relations, each direction as its owner keeps it), its chatrooms with
-//! their settings and attributes (members are online-only and not exported), and its
-//! history, each conversation's messages in `seq` order (so in time order, as an import
-//! wants them).
+//! their settings and attributes (members are online-only and not exported), the
+//! app-wide chatroom sets (muted users, whitelisted and low-priority message types), and
+//! its history, each conversation's messages in `seq` order (so in time order, as an
+//! import wants them).
 
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +35,8 @@ pub enum ExportPart {
     UltraGroups,
     Friends,
     Chatrooms,
+    /// The app-wide chatroom sets.
+    ChatroomAppSets,
 }
 
 /// One record of an export.
@@ -49,6 +52,8 @@ pub enum Exported {
     /// A chatroom, its attributes in key order, and its sets (gagged, blocked and
     /// whitelisted members, each with its end).
     Chatroom(Box<Chatroom>, Vec<RoomEntry>, Vec<(RoomSet, SetEntry)>),
+    /// One entry of an app-wide chatroom set, as stored (an ended one stays ended).
+    ChatroomAppSet(RoomSet, SetEntry),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,15 +73,15 @@ pub fn page(
 ) -> Result<ExportPage, CommandError> {
     apps::by_key(state, app_key)?;
     let limit = limit.clamp(1, MAX_EXPORT_PAGE);
-    let family = match part {
-        ExportPart::Users => user_keys::USER,
-        ExportPart::Groups => group_keys::GROUP,
-        ExportPart::Messages => message_keys::MESSAGE,
-        ExportPart::UltraGroups => ultragroup_keys::GROUP,
-        ExportPart::Friends => friend_keys::FRIEND,
-        ExportPart::Chatrooms => chatroom_keys::ROOM,
+    let prefix = match part {
+        ExportPart::Users => of_app(user_keys::USER, app_key),
+        ExportPart::Groups => of_app(group_keys::GROUP, app_key),
+        ExportPart::Messages => of_app(message_keys::MESSAGE, app_key),
+        ExportPart::UltraGroups => of_app(ultragroup_keys::GROUP, app_key),
+        ExportPart::Friends => of_app(friend_keys::FRIEND, app_key),
+        ExportPart::Chatrooms => of_app(chatroom_keys::ROOM, app_key),
+        ExportPart::ChatroomAppSets => chatrooms::app_sets_prefix(app_key),
     };
-    let prefix = of_app(family, app_key);
     let mut raw = Vec::new();
     let mut next = None;
     state.visit_from(&prefix, after, &mut |key, value| {
@@ -110,6 +115,15 @@ pub fn page(
                 let entries = chatrooms::entries(state, app_key, &room.room_id, &[])?;
                 let sets = chatrooms::room_sets(state, app_key, &room.room_id)?;
                 Exported::Chatroom(Box::new(room), entries, sets)
+            }
+            // `rset/{appKey}/*/{set tag}/{member}`.
+            ExportPart::ChatroomAppSets => {
+                let rest = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+                let tag = rest.split_once('/').map_or(rest.as_str(), |(t, _)| t);
+                let set = chatrooms::app_set_of_tag(tag).ok_or_else(|| {
+                    CommandError::Storage(format!("an app-wide chatroom set {tag:?}"))
+                })?;
+                Exported::ChatroomAppSet(set, from_bytes(&value)?)
             }
             // `friend/{appKey}/{owner}/{friendId}`: user ids hold no `/`.
             ExportPart::Friends => {
