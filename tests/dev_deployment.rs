@@ -196,12 +196,17 @@ async fn dev_is_healthy_fast_documents_itself_and_restarts_with_the_same_apps() 
         "POST",
         &users_url,
         Some(&token),
-        Some(br#"{"userId":"alice","name":"Alice"}"#),
+        Some(br#"{"userId":"alice","name":"Alice","tags":["vip"]}"#),
         Duration::from_secs(10),
     )
     .await
     .unwrap();
     assert_eq!(user.status, 200, "{}", user.text());
+    let created: serde_json::Value = serde_json::from_str(&user.text()).unwrap();
+    assert_eq!(
+        (&created["user"]["name"], &created["user"]["tags"]),
+        (&serde_json::json!("Alice"), &serde_json::json!(["vip"]))
+    );
     // The app lives in SG only: the NA cluster does not know it.
     let na_edge = endpoints["areas"]["NA"]["api"][0].as_str().unwrap();
     let elsewhere = meridian_rpc::http::request(

@@ -287,6 +287,13 @@ async fn an_export_imported_into_an_empty_app_exports_the_same_again() {
     source
         .ok("/user/getToken.json", "userId=ben&name=Ben")
         .await;
+    let (_, tagged) = source
+        .json(
+            "/user/tag/set.json",
+            &json!({"userId": "ann", "tags": ["vip", "sg"]}),
+        )
+        .await;
+    assert_eq!(tagged["code"], 200, "{tagged}");
     source
         .ok(
             "/group/create.json",
@@ -475,7 +482,7 @@ async fn an_export_imported_into_an_empty_app_exports_the_same_again() {
         (&json!(true), &json!(["ann"]), &json!(1))
     );
     assert!(
-        exported.contains(r#""portraitUri":"http://p/ann.png""#),
+        exported.contains(r#""portraitUri":"http://p/ann.png","tags":["vip","sg"]"#),
         "{exported}"
     );
     assert!(

@@ -9,12 +9,12 @@
 //! | GET | /admin/v1/apps | |
 //! | POST | /admin/v1/apps | `{name, dev?: {appKey, appSecret}, prod?: {appKey, appSecret}}` |
 //! | GET, DELETE | /admin/v1/apps/{appKey} | |
-//! | POST | /admin/v1/apps/{appKey}/users | `{userId, name?, portraitUri?}` |
+//! | POST | /admin/v1/apps/{appKey}/users | `{userId, name?, portraitUri?, tags?}` |
 //! | POST | /admin/v1/apps/{appKey}/users/erase | `{userIds, sentMessages?}` (≤ 100): erases the users as `/user/delusers.json` does (LIFE-02); with `sentMessages` every message they sent goes too, removed by the leader's sweep afterwards |
 //! | GET | /admin/v1/apps/{appKey}/users/erasing | `{users: [{userId, askedAtMs}]}`: erasures whose sent messages are still being removed |
 //! | GET | /admin/v1/apps/{appKey}/users/{userId} | |
-//! | POST | /admin/v1/apps/{appKey}/import | `{users?: [{userId, name?, portraitUri?}], groups?: [{groupId, name?, members}], ultraGroups?, friends?, chatrooms?: [{roomId, name?, muted?, distributionStopped?, keepAlive?, idleDestroyMs?, entries?: [{key, value, owner, autoDelete?}], sets?: [{set: "gagged"\|"blocked"\|"userWhitelist"\|"muteWhitelist", userId, untilMs?}]}], chatroomSets?: [{set: "appMuted"\|"messageWhitelist"\|"lowPriority", member, untilMs?}], messages?: [{conversationType, fromUserId, targetId, channelId?, objectName, content, sentTime, msgUID?}]}` (≤ 1000 each; all or nothing); or, as `application/x-ndjson`, the lines of an export (applied in order, 1000 of a kind per step) |
-//! | GET | /admin/v1/apps/{appKey}/export | `application/x-ndjson`: one line per user (`{"kind":"user", userId, name, portraitUri}`), group (`{"kind":"group", groupId, name, members}`), ultra group (`"ultragroup"`), friend (`"friend"`), chatroom (`{"kind":"chatroom", roomId, name, muted, distributionStopped, keepAlive, idleDestroyMs, entries, sets}`), app-wide chatroom set entry (`{"kind":"chatroomset", set, member, untilMs}`) and message (`{"kind":"message", conversationType, fromUserId, targetId, channelId, objectName, content, sentTime, msgUID}`), in that order (LIFE-03) |
+//! | POST | /admin/v1/apps/{appKey}/import | `{users?: [{userId, name?, portraitUri?, tags?}], groups?: [{groupId, name?, members}], ultraGroups?, friends?, chatrooms?: [{roomId, name?, muted?, distributionStopped?, keepAlive?, idleDestroyMs?, entries?: [{key, value, owner, autoDelete?}], sets?: [{set: "gagged"\|"blocked"\|"userWhitelist"\|"muteWhitelist", userId, untilMs?}]}], chatroomSets?: [{set: "appMuted"\|"messageWhitelist"\|"lowPriority", member, untilMs?}], messages?: [{conversationType, fromUserId, targetId, channelId?, objectName, content, sentTime, msgUID?}]}` (≤ 1000 each; all or nothing); or, as `application/x-ndjson`, the lines of an export (applied in order, 1000 of a kind per step) |
+//! | GET | /admin/v1/apps/{appKey}/export | `application/x-ndjson`: one line per user (`{"kind":"user", userId, name, portraitUri, tags?}`), group (`{"kind":"group", groupId, name, members}`), ultra group (`"ultragroup"`), friend (`"friend"`), chatroom (`{"kind":"chatroom", roomId, name, muted, distributionStopped, keepAlive, idleDestroyMs, entries, sets}`), app-wide chatroom set entry (`{"kind":"chatroomset", set, member, untilMs}`) and message (`{"kind":"message", conversationType, fromUserId, targetId, channelId, objectName, content, sentTime, msgUID}`), in that order (LIFE-03) |
 //! | GET, PUT | /admin/v1/apps/{appKey}/settings | `{offlineWindowDays?, multiDevice?, preJoinHistory?, whitelistMode?, secureDomains?, strictReplay?, callbacks?: {routingUrl?, routingTypes?, moderation?: [{url, senders?, receivers?, conversationTypes?, objectNames?, timeoutMs?, defaultAction?: "pass"\|"block"}], onlineStatusUrl?, chatroomStateUrl?, maxAttempts?}}` (PUT replaces; left out: default) |
 //! | GET, PUT | /admin/v1/apps/{appKey}/file-limits | `{maxBytes?: {image?, gif?, voice?, video?, file?}, quotaBytes?, linkValidDays?, stripExif?}` (FILE-01; PUT replaces; GET also answers `usage: {bytes, files}`) |
 //! | GET, PUT | /admin/v1/apps/{appKey}/limits | `{groupMemberCap?, multiRoomChatrooms?, clientSendsPerSecond?, apiRates?: {defaultPerSecond?, getTokenPerSecond?, privateMessagesPerMinute?, groupPublishPerSecond?, chatroomPublishPerSecond?, ultraGroupPublishPerSecond?, chatroomBroadcastPerSecond?, broadcastsPerHour?, broadcastsPerDay?}, retentionDays?: {private?, group?, ultraGroup?, chatroom?}}` (API-08; PUT replaces; left out: default) |
@@ -63,7 +63,7 @@ use crate::state::vendor_push::VendorPush;
 use crate::state::{
     AppLimits, AppSettings, Command, CommandError, Credentials, DeleteApp, DeleteAreaEntry,
     Envelope, EraseUsers, Output, PutAreaEntry, PutUser, Query, QueryOutput, RetryDeadLetters,
-    RotateAppSecret, SdkFeatures, SetAppLimits, SetAppSettings, SetSdkFeatures,
+    RotateAppSecret, SdkFeatures, SetAppLimits, SetAppSettings, SetSdkFeatures, SetTags,
 };
 
 pub struct AdminApi {
@@ -123,6 +123,29 @@ struct CreateUser {
     name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     portrait_uri: Option<String>,
+    /// The user's tags (`/user/tag/set.json`), which push-only notices select by.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<String>,
+}
+
+impl CreateUser {
+    /// The writes that make the user: its profile, then its tags if it has any.
+    fn commands(self, key: &str) -> Vec<Command> {
+        let tags = (!self.tags.is_empty()).then(|| {
+            Command::SetTags(SetTags {
+                app_key: key.to_string(),
+                user_id: self.user_id.clone(),
+                tags: self.tags,
+            })
+        });
+        let profile = Command::PutUser(PutUser {
+            app_key: key.to_string(),
+            user_id: self.user_id,
+            name: self.name,
+            portrait: self.portrait_uri,
+        });
+        std::iter::once(profile).chain(tags).collect()
+    }
 }
 
 /// `POST …/users/erase` (LIFE-02).
@@ -462,16 +485,10 @@ impl AdminApi {
     }
 
     async fn create_user(&self, key: &str, user: CreateUser) -> Result<Value, ClusterError> {
-        let command = Command::PutUser(PutUser {
-            app_key: key.to_string(),
-            user_id: user.user_id,
-            name: user.name,
-            portrait: user.portrait_uri,
-        });
-        match self.cluster.write_one(self.envelope(command)).await? {
-            Output::User(user) => Ok(json!({ "user": user })),
-            other => Err(ClusterError::Protocol(format!("{other:?}"))),
-        }
+        let user_id = user.user_id.clone();
+        let commands = Command::All(user.commands(key));
+        self.cluster.write_one(self.envelope(commands)).await?;
+        self.get_user(key, &user_id).await
     }
 
     async fn erase_users(&self, key: &str, erasure: Erasure) -> Result<Value, ClusterError> {

@@ -19,8 +19,7 @@ use crate::state::friends::{Friend, ImportFriends};
 use crate::state::ultragroups::{rebuild, UltraGroupExport};
 use crate::state::{
     ChangeUltraGroup, Command, CommandError, Conversation, ConversationType, ExportPart, Exported,
-    ImportGroupMembers, ImportMessages, ImportedMessage, PutUser, Query, QueryOutput,
-    MAX_EXPORT_PAGE,
+    ImportGroupMembers, ImportMessages, ImportedMessage, Query, QueryOutput, MAX_EXPORT_PAGE,
 };
 
 /// Users, groups, ultra groups, friends, chatrooms, app-wide set entries or messages one
@@ -356,6 +355,7 @@ impl Line {
                 user_id: user.user_id,
                 name: Some(user.name),
                 portrait_uri: Some(user.portrait),
+                tags: user.tags,
             }),
             Exported::Group(group, members) => Line::Group(ImportGroup {
                 group_id: group.group_id,
@@ -485,14 +485,7 @@ impl AdminApi {
         let commands: Vec<Command> = import
             .users
             .into_iter()
-            .map(|user| {
-                Command::PutUser(PutUser {
-                    app_key: key.to_string(),
-                    user_id: user.user_id,
-                    name: user.name,
-                    portrait: user.portrait_uri,
-                })
-            })
+            .flat_map(|user| user.commands(key))
             .chain(import.groups.into_iter().map(|group| {
                 Command::ImportGroupMembers(ImportGroupMembers {
                     app_key: key.to_string(),
