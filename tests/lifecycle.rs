@@ -1,9 +1,9 @@
 //! Data lifecycle through real processes: history retention (LIFE-01) — the leader
 //! finds messages past their app's retention and removes them through Raft, so they are
 //! gone from every replica's history and nothing newer goes with them —, the erasure of
-//! a user with every message it sent (LIFE-02), an app's export (chatrooms and the
-//! app-wide chatroom sets too) imported back (LIFE-03), and App Secret rotation (LIFE-04)
-//! with its overlap window.
+//! a user with every message it sent (LIFE-02), an app's export (chatrooms, the app-wide
+//! chatroom sets and conversation settings too) imported back (LIFE-03), and App Secret
+//! rotation (LIFE-04) with its overlap window.
 
 mod common;
 
@@ -370,6 +370,20 @@ async fn an_export_imported_into_an_empty_app_exports_the_same_again() {
         ("/chatroom/user/ban/add.json", "userId=ben&minute=1440"),
         ("/chatroom/whitelist/add.json", "objectnames=RC:ImgMsg"),
         ("/chatroom/message/priority/add.json", "objectName=RC:TxtMsg"),
+        // Conversation state: ann pins ben, ben mutes the team, ann hears only mentions
+        // in private conversations.
+        (
+            "/conversation/top/set.json",
+            "userId=ann&conversationType=1&targetId=ben&setTop=true",
+        ),
+        (
+            "/conversation/notification/set.json",
+            "requestId=ben&conversationType=3&targetId=g1&isMuted=1",
+        ),
+        (
+            "/conversation/type/notification/set.json",
+            "requestId=ann&conversationType=1&unpushLevel=1",
+        ),
     ] {
         source.ok(path, form).await;
     }
@@ -442,6 +456,9 @@ async fn an_export_imported_into_an_empty_app_exports_the_same_again() {
             "chatroomset",
             "chatroomset",
             "chatroomset",
+            "conversation",
+            "conversation",
+            "conversationtype",
             "message",
             "message",
             "message",
@@ -512,6 +529,21 @@ async fn an_export_imported_into_an_empty_app_exports_the_same_again() {
         ])
     );
     lobby.as_object_mut().unwrap().remove("sets");
+    let conversations: Vec<serde_json::Value> = exported
+        .lines()
+        .filter(|l| l.contains(r#""kind":"conversation"#))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        conversations,
+        [
+            json!({"kind": "conversation", "userId": "ann", "conversationType": 1, "targetId": "ben",
+                   "channelId": "", "muted": false, "pinned": true}),
+            json!({"kind": "conversation", "userId": "ben", "conversationType": 3, "targetId": "g1",
+                   "channelId": "", "muted": true, "pinned": false}),
+            json!({"kind": "conversationtype", "userId": "ann", "conversationType": 1, "unpushLevel": 1}),
+        ]
+    );
     let app_sets: Vec<serde_json::Value> = exported
         .lines()
         .filter(|l| l.contains(r#""kind":"chatroomset""#))
@@ -556,6 +588,7 @@ async fn an_export_imported_into_an_empty_app_exports_the_same_again() {
     assert!(text.contains(r#""friends":2"#), "{text}");
     assert!(text.contains(r#""chatrooms":1"#), "{text}");
     assert!(text.contains(r#""chatroomSets":3"#), "{text}");
+    assert!(text.contains(r#""conversations":3"#), "{text}");
     assert_eq!(export(target.clone(), path("target.jsonl")).await, exported);
 
     // A damaged line refuses the whole file: nothing of it is imported.

@@ -1,7 +1,7 @@
 //! An app's data moving in and out: the import of what an app brings from another
 //! provider (API-04), and the export of its users, groups, ultra groups, friends,
-//! chatrooms, app-wide chatroom sets and history (LIFE-03) as JSON lines, one record per
-//! line, which the import takes back.
+//! chatrooms, app-wide chatroom sets, conversation settings and history (LIFE-03) as JSON
+//! lines, one record per line, which the import takes back.
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -18,8 +18,9 @@ use crate::state::chatrooms::{
 use crate::state::friends::{Friend, ImportFriends};
 use crate::state::ultragroups::{rebuild, UltraGroupExport};
 use crate::state::{
-    ChangeUltraGroup, Command, CommandError, Conversation, ConversationType, ExportPart, Exported,
-    ImportGroupMembers, ImportMessages, ImportedMessage, Query, QueryOutput, MAX_EXPORT_PAGE,
+    ChangeConversation, ChangeUltraGroup, Command, CommandError, Conversation, ConversationSetting,
+    ConversationType, ExportPart, Exported, ImportGroupMembers, ImportMessages, ImportedMessage,
+    Query, QueryOutput, SetConversationTypeLevel, MAX_EXPORT_PAGE,
 };
 
 /// Users, groups, ultra groups, friends, chatrooms, app-wide set entries or messages one
@@ -52,6 +53,83 @@ pub(super) struct Import {
     /// Entries of the app-wide chatroom sets.
     #[serde(default, rename = "chatroomSets")]
     chatroom_sets: Vec<ImportAppSetEntry>,
+    /// Users' settings of their conversations and push levels of conversation types.
+    #[serde(default)]
+    conversations: Vec<ImportConversation>,
+}
+
+/// One user's settings of one conversation (`conversation`), or its push level of a
+/// whole conversation type (`conversationtype`, the commercial `unpushLevel`).
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+enum ImportConversation {
+    #[serde(rename_all = "camelCase")]
+    Conversation {
+        user_id: String,
+        conversation_type: u8,
+        target_id: String,
+        #[serde(default)]
+        channel_id: String,
+        muted: bool,
+        pinned: bool,
+    },
+    #[serde(rename = "conversationtype", rename_all = "camelCase")]
+    ConversationType {
+        user_id: String,
+        conversation_type: u8,
+        unpush_level: i8,
+    },
+}
+
+impl ImportConversation {
+    /// The writes that put it back, as the Server API's conversation calls make them.
+    fn commands(self, key: &str) -> Result<Vec<Command>, CommandError> {
+        let kind_of = |code| {
+            ConversationType::from_code(code).ok_or_else(|| {
+                CommandError::invalid("conversationType", "is not a conversation type")
+            })
+        };
+        Ok(match self {
+            ImportConversation::Conversation {
+                user_id,
+                conversation_type,
+                target_id,
+                channel_id,
+                muted,
+                pinned,
+            } => {
+                let kind = kind_of(conversation_type)?;
+                [
+                    ConversationSetting::Muted(muted),
+                    ConversationSetting::Pinned(pinned),
+                ]
+                .into_iter()
+                .map(|setting| {
+                    Command::ChangeConversation(ChangeConversation {
+                        app_key: key.to_string(),
+                        user_id: user_id.clone(),
+                        kind,
+                        target_id: target_id.clone(),
+                        channel: channel_id.clone(),
+                        setting,
+                    })
+                })
+                .collect()
+            }
+            ImportConversation::ConversationType {
+                user_id,
+                conversation_type,
+                unpush_level,
+            } => vec![Command::SetConversationTypeLevel(
+                SetConversationTypeLevel {
+                    app_key: key.to_string(),
+                    user_id,
+                    kind: kind_of(conversation_type)?,
+                    level: unpush_level,
+                },
+            )],
+        })
+    }
 }
 
 /// One entry of an app-wide chatroom set: a user muted in every room, or a message type
@@ -345,6 +423,8 @@ enum Line {
     Chatroom(ImportChatroom),
     #[serde(rename = "chatroomset")]
     ChatroomSet(ImportAppSetEntry),
+    #[serde(untagged)]
+    Conversation(ImportConversation),
 }
 
 impl Line {
@@ -388,6 +468,23 @@ impl Line {
                 member: entry.member,
                 until_ms: entry.until_ms,
             }),
+            Exported::ConversationSettings(of, settings) => {
+                Line::Conversation(ImportConversation::Conversation {
+                    user_id: of.user_id,
+                    conversation_type: of.kind,
+                    target_id: of.target_id,
+                    channel_id: of.channel_id,
+                    muted: settings.muted,
+                    pinned: settings.pinned,
+                })
+            }
+            Exported::ConversationTypeLevel(user_id, kind, level) => {
+                Line::Conversation(ImportConversation::ConversationType {
+                    user_id,
+                    conversation_type: kind,
+                    unpush_level: level,
+                })
+            }
         })
     }
 }
@@ -411,13 +508,14 @@ impl AdminApi {
             import.friends.len(),
             import.chatrooms.len(),
             import.chatroom_sets.len(),
+            import.conversations.len(),
         ]
         .into_iter()
         .any(|n| n > MAX_IMPORT_ITEMS);
         if too_many {
             return Err(CommandError::Limit {
-                what: "users, groups, ultra groups, messages, friends, chatrooms or chatroom \
-                       set entries per import"
+                what: "users, groups, ultra groups, messages, friends, chatrooms, chatroom \
+                       set entries or conversation settings per import"
                     .into(),
                 limit: MAX_IMPORT_ITEMS as u64,
             }
@@ -464,6 +562,11 @@ impl AdminApi {
         let (ultra_groups, friend_count) = (import.ultra_groups.len(), import.friends.len());
         let (chatroom_count, set_count) = (import.chatrooms.len(), import.chatroom_sets.len());
         let set_commands = app_set_commands(key, import.chatroom_sets);
+        let conversation_count = import.conversations.len();
+        let mut conversation_commands = Vec::new();
+        for conversation in import.conversations {
+            conversation_commands.extend(conversation.commands(key)?);
+        }
         let chatroom_commands: Vec<Command> = import
             .chatrooms
             .into_iter()
@@ -503,6 +606,7 @@ impl AdminApi {
             }))
             .chain(chatroom_commands)
             .chain(set_commands)
+            .chain(conversation_commands)
             .chain((!messages.is_empty()).then(|| {
                 Command::ImportMessages(ImportMessages {
                     app_key: key.to_string(),
@@ -521,6 +625,7 @@ impl AdminApi {
             "friends": friend_count,
             "chatrooms": chatroom_count,
             "chatroomSets": set_count,
+            "conversations": conversation_count,
         }))
     }
 
@@ -546,6 +651,7 @@ impl AdminApi {
                 Line::Friend(_) => step.friends.len(),
                 Line::Chatroom(_) => step.chatrooms.len(),
                 Line::ChatroomSet(_) => step.chatroom_sets.len(),
+                Line::Conversation(_) => step.conversations.len(),
             } == MAX_IMPORT_ITEMS;
             if full {
                 steps.push(Import::default());
@@ -559,18 +665,20 @@ impl AdminApi {
                 Line::Friend(friend) => step.friends.push(friend),
                 Line::Chatroom(room) => step.chatrooms.push(room),
                 Line::ChatroomSet(entry) => step.chatroom_sets.push(entry),
+                Line::Conversation(conversation) => step.conversations.push(conversation),
             }
         }
-        const KINDS: [&str; 7] = [
+        const KINDS: [&str; 8] = [
             "users",
             "groups",
             "ultraGroups",
             "friends",
             "chatrooms",
             "chatroomSets",
+            "conversations",
             "messages",
         ];
-        let mut totals = [0u64; 7];
+        let mut totals = [0u64; 8];
         for step in steps {
             let done = self.import(key, step).await?;
             for (total, kind) in totals.iter_mut().zip(KINDS) {
@@ -586,9 +694,9 @@ impl AdminApi {
         ))
     }
 
-    /// The app's users, groups, ultra groups, friends, chatrooms, app-wide chatroom sets
-    /// and history as JSON lines, read a page at a time; history last, so an import has
-    /// the conversations before their messages.
+    /// The app's users, groups, ultra groups, friends, chatrooms, app-wide chatroom sets,
+    /// conversation settings and history as JSON lines, read a page at a time; history
+    /// last, so an import has the conversations before their messages.
     pub(super) async fn export(&self, key: &str) -> Response<Bytes> {
         let mut out = Vec::new();
         let parts = [
@@ -598,6 +706,8 @@ impl AdminApi {
             ExportPart::Friends,
             ExportPart::Chatrooms,
             ExportPart::ChatroomAppSets,
+            ExportPart::ConversationSettings,
+            ExportPart::ConversationTypeLevels,
             ExportPart::Messages,
         ];
         for part in parts {

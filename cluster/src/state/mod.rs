@@ -80,7 +80,7 @@ pub use cross_domain::calls::{
     EndUnansweredCalls, EndVanishedParties, ExpiredCalls, ForgetCalls, Media, Party, PartyState,
     ANSWER_TIMEOUT_MS, MAX_FORGOTTEN_CALLS,
 };
-pub use cross_domain::export::{ExportPage, ExportPart, Exported, MAX_EXPORT_PAGE};
+pub use cross_domain::export::{ConversationOf, ExportPage, ExportPart, Exported, MAX_EXPORT_PAGE};
 pub use cross_domain::history::HistoryPage;
 pub use cross_domain::publish::{Publication, RecallNotice};
 pub use cross_domain::retention::{

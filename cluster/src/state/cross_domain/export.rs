@@ -2,9 +2,10 @@
 //! with their members, its ultra groups with members and channels, its users' friends
 //! (hosted friend relations, each direction as its owner keeps it), its chatrooms with
 //! their settings and attributes (members are online-only and not exported), the
-//! app-wide chatroom sets (muted users, whitelisted and low-priority message types), and
-//! its history, each conversation's messages in `seq` order (so in time order, as an
-//! import wants them).
+//! app-wide chatroom sets (muted users, whitelisted and low-priority message types), each
+//! user's conversation settings (muted, pinned) and per-type push levels, and its
+//! history, each conversation's messages in `seq` order (so in time order, as an import
+//! wants them).
 
 use serde::{Deserialize, Serialize};
 
@@ -12,11 +13,13 @@ use crate::raft::wire::from_bytes;
 use crate::state::apply::CommandError;
 use crate::state::apps;
 use crate::state::chatrooms::{self, Chatroom, RoomEntry, RoomSet, SetEntry};
+use crate::state::conversations::ConversationSettings;
 use crate::state::friends::Friend;
 use crate::state::groups::{Group, Member};
 use crate::state::keys::{
-    chatrooms as chatroom_keys, friends as friend_keys, groups as group_keys,
-    messages as message_keys, of_app, ultragroups as ultragroup_keys, users as user_keys,
+    chatrooms as chatroom_keys, conversations as conversation_keys, friends as friend_keys,
+    groups as group_keys, messages as message_keys, of_app, ultragroups as ultragroup_keys,
+    users as user_keys,
 };
 use crate::state::messages::Message;
 use crate::state::store::StateRead;
@@ -37,6 +40,10 @@ pub enum ExportPart {
     Chatrooms,
     /// The app-wide chatroom sets.
     ChatroomAppSets,
+    /// Each user's settings of each conversation.
+    ConversationSettings,
+    /// Each user's push level of each conversation type.
+    ConversationTypeLevels,
 }
 
 /// One record of an export.
@@ -54,6 +61,20 @@ pub enum Exported {
     Chatroom(Box<Chatroom>, Vec<RoomEntry>, Vec<(RoomSet, SetEntry)>),
     /// One entry of an app-wide chatroom set, as stored (an ended one stays ended).
     ChatroomAppSet(RoomSet, SetEntry),
+    /// One user's settings of one conversation.
+    ConversationSettings(ConversationOf, ConversationSettings),
+    /// One user's push level of one conversation type (its code).
+    ConversationTypeLevel(String, u8, i8),
+}
+
+/// A conversation as one user sees it, for the export of that user's settings of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationOf {
+    pub user_id: String,
+    /// The conversation type's code.
+    pub kind: u8,
+    pub target_id: String,
+    pub channel_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,6 +102,8 @@ pub fn page(
         ExportPart::Friends => of_app(friend_keys::FRIEND, app_key),
         ExportPart::Chatrooms => of_app(chatroom_keys::ROOM, app_key),
         ExportPart::ChatroomAppSets => chatrooms::app_sets_prefix(app_key),
+        ExportPart::ConversationSettings => of_app(conversation_keys::SETTINGS, app_key),
+        ExportPart::ConversationTypeLevels => of_app(conversation_keys::TYPE_LEVEL, app_key),
     };
     let mut raw = Vec::new();
     let mut next = None;
@@ -125,6 +148,25 @@ pub fn page(
                 })?;
                 Exported::ChatroomAppSet(set, from_bytes(&value)?)
             }
+            // `convset/{appKey}/{user}/{type}/{target}/{channel}`: ids hold no `/`.
+            ExportPart::ConversationSettings => {
+                let rest = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+                let [user_id, kind, target_id, channel_id] = key_parts(&rest)?;
+                let conversation = ConversationOf {
+                    user_id,
+                    kind: kind.parse().map_err(|_| bad_key(&rest))?,
+                    target_id,
+                    channel_id,
+                };
+                Exported::ConversationSettings(conversation, from_bytes(&value)?)
+            }
+            // `convtype/{appKey}/{user}/{type}`.
+            ExportPart::ConversationTypeLevels => {
+                let rest = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+                let [user_id, kind] = key_parts(&rest)?;
+                let kind = kind.parse().map_err(|_| bad_key(&rest))?;
+                Exported::ConversationTypeLevel(user_id, kind, from_bytes(&value)?)
+            }
             // `friend/{appKey}/{owner}/{friendId}`: user ids hold no `/`.
             ExportPart::Friends => {
                 let rest = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
@@ -134,4 +176,15 @@ pub fn page(
         });
     }
     Ok(ExportPage { records, next })
+}
+
+/// The `N` `/`-separated parts of a key's rest (the last may be empty: the default
+/// channel).
+fn key_parts<const N: usize>(rest: &str) -> Result<[String; N], CommandError> {
+    let parts: Vec<String> = rest.splitn(N, '/').map(str::to_string).collect();
+    parts.try_into().map_err(|_| bad_key(rest))
+}
+
+fn bad_key(rest: &str) -> CommandError {
+    CommandError::Storage(format!("an exported record's key {rest:?}"))
 }
