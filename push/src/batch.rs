@@ -28,7 +28,8 @@ struct Waiter {
 impl Batches {
     /// Sends to `token` the message `key` stands for, with whatever sends of the same key
     /// wait; `send` makes one request for up to `max` tokens and answers one outcome per
-    /// token, in order.
+    /// token, in order. The requests go from a task of their own, so a caller that stops
+    /// waiting strands no one queued behind it.
     pub(crate) async fn send<S, F>(
         self: &Arc<Self>,
         key: String,
@@ -40,33 +41,28 @@ impl Batches {
         S: Fn(Vec<String>) -> F + Send + Sync + 'static,
         F: Future<Output = Vec<Outcome>> + Send + 'static,
     {
-        let waiting = {
+        let (answer, outcome) = oneshot::channel();
+        let first = {
             let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+            let waiter = Waiter { token, answer };
             match groups.get_mut(&key) {
                 Some(queue) => {
-                    let (answer, waiting) = oneshot::channel();
-                    queue.push(Waiter { token, answer });
-                    Err(waiting)
+                    queue.push(waiter);
+                    false
                 }
                 None => {
-                    groups.insert(key.clone(), Vec::new());
-                    Ok(token)
+                    groups.insert(key.clone(), vec![waiter]);
+                    true
                 }
             }
         };
-        let token = match waiting {
-            Ok(token) => token,
-            Err(waiting) => {
-                return waiting
-                    .await
-                    .unwrap_or_else(|_| Outcome::retry("the batch's sender stopped"))
-            }
-        };
-        let mine = one_each(send(vec![token]).await, 1).remove(0);
-        // What queued meanwhile goes on in the background: this caller is not held.
-        let batches = self.clone();
-        tokio::spawn(async move { batches.drain(&key, max, send).await });
-        mine
+        if first {
+            let batches = self.clone();
+            tokio::spawn(async move { batches.drain(&key, max, send).await });
+        }
+        outcome
+            .await
+            .unwrap_or_else(|_| Outcome::retry("the batch's sender stopped"))
     }
 
     /// Sends the waiting sends of `key`, `max` at a time, until none waits.

@@ -144,7 +144,7 @@ struct ImportAppSetEntry {
 }
 
 /// The app-wide chatroom sets, as export lines name them.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 enum AppSet {
     AppMuted,
@@ -171,22 +171,24 @@ impl AppSet {
     }
 }
 
-/// The writes that put `entries` back: one per set and end.
-fn app_set_commands(key: &str, entries: Vec<ImportAppSetEntry>) -> Vec<Command> {
-    let mut by_set = std::collections::BTreeMap::<(AppSet, u64), Vec<String>>::new();
-    for entry in entries {
-        by_set
-            .entry((entry.set, entry.until_ms))
-            .or_default()
-            .push(entry.member);
+/// The writes that put set entries `(set, until_ms, member)` of a room (or, without one,
+/// of the app) back: one per set and end.
+fn set_commands(
+    key: &str,
+    room_id: Option<&str>,
+    entries: impl IntoIterator<Item = (RoomSet, u64, String)>,
+) -> Vec<Command> {
+    let mut by_set = std::collections::BTreeMap::<(RoomSet, u64), Vec<String>>::new();
+    for (set, until_ms, member) in entries {
+        by_set.entry((set, until_ms)).or_default().push(member);
     }
     by_set
         .into_iter()
         .map(|((set, until_ms), members)| {
             Command::ChangeRoomSet(ChangeRoomSet {
                 app_key: key.to_string(),
-                room_id: None,
-                set: set.room_set(),
+                room_id: room_id.map(str::to_string),
+                set,
                 members,
                 until_ms,
                 present: true,
@@ -226,7 +228,7 @@ struct ImportSetEntry {
 }
 
 /// The room sets an export holds, as its lines name them.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 enum ImportSet {
     Gagged,
@@ -348,21 +350,11 @@ impl ImportChatroom {
                 auto_delete,
             })
         }));
-        let mut by_set = std::collections::BTreeMap::<(ImportSet, u64), Vec<String>>::new();
-        for entry in self.sets {
-            let members = by_set.entry((entry.set, entry.until_ms)).or_default();
-            members.push(entry.user_id);
-        }
-        commands.extend(by_set.into_iter().map(|((set, until_ms), members)| {
-            Command::ChangeRoomSet(ChangeRoomSet {
-                app_key: app_key.clone(),
-                room_id: Some(self.room_id.clone()),
-                set: set.room_set(),
-                members,
-                until_ms,
-                present: true,
-            })
-        }));
+        let entries = self
+            .sets
+            .into_iter()
+            .map(|e| (e.set.room_set(), e.until_ms, e.user_id));
+        commands.extend(set_commands(key, Some(&self.room_id), entries));
         commands
     }
 }
@@ -561,7 +553,11 @@ impl AdminApi {
         let (users, groups, count) = (import.users.len(), import.groups.len(), messages.len());
         let (ultra_groups, friend_count) = (import.ultra_groups.len(), import.friends.len());
         let (chatroom_count, set_count) = (import.chatrooms.len(), import.chatroom_sets.len());
-        let set_commands = app_set_commands(key, import.chatroom_sets);
+        let entries = import
+            .chatroom_sets
+            .into_iter()
+            .map(|e| (e.set.room_set(), e.until_ms, e.member));
+        let app_set_writes = set_commands(key, None, entries);
         let conversation_count = import.conversations.len();
         let mut conversation_commands = Vec::new();
         for conversation in import.conversations {
@@ -605,7 +601,7 @@ impl AdminApi {
                 })
             }))
             .chain(chatroom_commands)
-            .chain(set_commands)
+            .chain(app_set_writes)
             .chain(conversation_commands)
             .chain((!messages.is_empty()).then(|| {
                 Command::ImportMessages(ImportMessages {

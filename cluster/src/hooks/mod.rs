@@ -176,10 +176,7 @@ pub(crate) async fn dispatch(
                 continue;
             };
             // PUSH-01: pushes beyond the app's rate wait for a later pass.
-            if run
-                .iter()
-                .any(|job| matches!(job.event, state::HookEvent::Push(_)))
-            {
+            if is_push_lane(&lane) {
                 let cap = *rate_caps
                     .entry(lane.0.clone())
                     .or_insert_with(|| push_rate_cap(&node, &lane.0));

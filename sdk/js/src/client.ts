@@ -446,9 +446,8 @@ export class MeridianClient extends Emitter<ClientEvents> {
     await this.request("pushClicked", { provider });
   }
 
-  /** Sets the language this user's pushes are written in when a message names one of the
-   * app's push templates (PUSH-07; e.g. `zh_CN`, `en_US`); `""` goes back to the
-   * template's default. The commercial SDKs' `setPushLanguageCode`. */
+  /** The language of this user's push templates (PUSH-07; e.g. `zh_CN`; `""`: the
+   * template's default), as the commercial SDKs' `setPushLanguageCode`. */
   async setPushLanguage(language: string): Promise<void> {
     await this.request("setPushLanguage", { language });
   }

@@ -14,7 +14,7 @@ use super::membership::leave;
 use super::validate_room_id;
 
 /// The sets of users or message types that rooms (or the whole app) keep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum RoomSet {
     /// Muted in one room, until a time.
     Gagged,
