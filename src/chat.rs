@@ -12,7 +12,7 @@ use meridian_client::files;
 use meridian_client::server_api::{form, post_form};
 use meridian_client::{conversation, ConnectOptions, Connection, MessageBody};
 use meridian_dev::endpoints::Endpoints;
-use meridian_proto::files::FileKind;
+use meridian_proto::files::{FileKind, UploadFor};
 use meridian_proto::{ClientFrame, ServerFrame};
 use serde_json::json;
 use tokio::io::AsyncBufReadExt;
@@ -386,8 +386,21 @@ async fn send_one(who: &Who, args: SendArgs) -> anyhow::Result<()> {
                 .unwrap_or_default();
             let (kind, content_type) = file_kind(&name);
             let edge = files::edge_base(&ws);
-            let uploaded =
-                files::upload(&edge, &token, kind, &name, content_type, bytes.into()).await?;
+            let conversation = UploadFor {
+                conversation_type: to.kind,
+                target_id: to.target.clone(),
+                sender_id: String::new(),
+            };
+            let uploaded = files::upload(
+                &edge,
+                &token,
+                kind,
+                &name,
+                content_type,
+                Some(conversation),
+                bytes.into(),
+            )
+            .await?;
             let content = files::message_content(&uploaded).to_string();
             send_content(client_id(0), &to, kind.object_name(), content)
         }

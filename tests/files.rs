@@ -69,6 +69,7 @@ async fn a_photo_travels_from_upload_to_message_to_identical_download() {
         FileKind::Image,
         "beach.png",
         "image/png",
+        None,
         photo.clone(),
     )
     .await
@@ -112,11 +113,11 @@ async fn a_photo_travels_from_upload_to_message_to_identical_download() {
     assert_eq!(received.object_name, "RC:ImgMsg");
     let content: Value = serde_json::from_str(&received.content).unwrap();
     let link = content["imageUri"].as_str().expect("imageUri").to_string();
-    let downloaded = files::download(&link).await.expect("download");
+    let downloaded = files::download(&link, None).await.expect("download");
     assert_eq!(sha256_hex(&downloaded), uploaded.sha256);
 
     // The preview is a 1080-wide JPEG.
-    let preview = files::download(uploaded.preview_url.as_deref().expect("preview"))
+    let preview = files::download(uploaded.preview_url.as_deref().expect("preview"), None)
         .await
         .unwrap();
     let preview = image::load_from_memory(&preview).expect("a JPEG preview");
@@ -182,6 +183,120 @@ async fn a_photo_travels_from_upload_to_message_to_identical_download() {
     );
 
     limits_refuse_before_anything_is_stored(&dev, &api, &edge, &alice_token, &budget).await;
+    private_mode_serves_only_the_conversation(&dev, &Api::new(&dev, "SG", "dev"), &edge).await;
+}
+
+/// Uploads `bytes` as a user for a conversation: the status and the answer.
+async fn upload_for(edge: &str, token: &str, conversation: Value, bytes: &[u8]) -> (u16, Value) {
+    let ask = json!({"kind": "file", "size": bytes.len(), "name": "plan.txt",
+                     "conversation": conversation});
+    let (status, granted) = grant(edge, token, ask).await;
+    if status != 200 {
+        return (status, granted);
+    }
+    let url = granted["uploadUrl"].as_str().unwrap();
+    let (answer, _) = raw_http_with_head(url, "PUT", &[], bytes).await;
+    (
+        answer.status,
+        serde_json::from_slice(&answer.body).unwrap_or(Value::Null),
+    )
+}
+
+/// In private mode a link is not enough: only the uploader, the app server and the
+/// members of the conversation the upload was for may fetch the file.
+async fn private_mode_serves_only_the_conversation(dev: &DevDeployment, api: &Api, edge: &str) {
+    let path = format!("/admin/v1/apps/{}/file-access", api.key);
+    let (status, answer) = admin_json(dev, "PUT", &path, json!({"private": "yes"})).await;
+    assert_eq!(status, 400, "{answer}");
+    let (status, answer) = admin_json(dev, "PUT", &path, json!({"private": true})).await;
+    assert_eq!(status, 200, "{answer}");
+    let (_, answer) = admin_json(dev, "GET", &path, Value::Null).await;
+    assert_eq!(answer["fileAccess"], json!({"private": true}));
+    api.ok(
+        "/group/create.json",
+        "userId=alice&userId=bob&groupId=team&groupName=Team",
+    )
+    .await;
+    let [alice, bob, carol] = [
+        api.token("alice").await,
+        api.token("bob").await,
+        api.token("carol").await,
+    ];
+    let bearer = |token: &str| format!("Bearer {token}");
+
+    // A user's upload names a conversation it is in.
+    let (status, answer) = grant(edge, &alice, json!({"kind": "file", "size": 4})).await;
+    assert_eq!(
+        (status, &answer["code"]),
+        (400, &json!("invalid")),
+        "{answer}"
+    );
+    let (status, answer) =
+        upload_for(edge, &carol, json!({"type": 3, "targetId": "team"}), b"x").await;
+    assert_eq!(
+        (status, &answer["code"]),
+        (403, &json!("not_member")),
+        "{answer}"
+    );
+    let (status, answer) =
+        upload_for(edge, &alice, json!({"type": 2, "targetId": "team"}), b"x").await;
+    assert_eq!(
+        (status, &answer["code"]),
+        (400, &json!("invalid")),
+        "{answer}"
+    );
+
+    let plan = b"the plan";
+    let (status, in_group) =
+        upload_for(edge, &alice, json!({"type": 3, "targetId": "team"}), plan).await;
+    assert_eq!(status, 200, "{in_group}");
+    let url = in_group["url"].as_str().unwrap();
+    assert!(url.contains("&ct=3&c1=team&c2="), "{url}");
+    // Without credentials, with a non-member's, or with the link's scope changed: refused.
+    assert_eq!(get(url, &[]).await.0, 401);
+    let (status, _, body) = get(url, &[("Authorization", &bearer(&carol))]).await;
+    assert_eq!(status, 403, "{}", String::from_utf8_lossy(&body));
+    let widened = url.replace("c1=team", "c1=other");
+    assert_eq!(
+        get(&widened, &[("Authorization", &bearer(&carol))]).await.0,
+        403
+    );
+    // A member, the uploader and the app server read it.
+    for reader in [bob.as_str(), alice.as_str()] {
+        let (status, _, body) = get(url, &[("Authorization", &bearer(reader))]).await;
+        assert_eq!((status, &body[..]), (200, &plan[..]));
+    }
+    assert_eq!(
+        files::download(url, Some(&bob))
+            .await
+            .expect("bob's download"),
+        &plan[..]
+    );
+    let headers = api.headers();
+    let app_server: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(get(url, &app_server).await.0, 200);
+
+    // A private conversation's file is for its two users.
+    let (status, private) =
+        upload_for(edge, &alice, json!({"type": 1, "targetId": "bob"}), plan).await;
+    assert_eq!(status, 200, "{private}");
+    let url = private["url"].as_str().unwrap();
+    assert_eq!(get(url, &[("Authorization", &bearer(&bob))]).await.0, 200);
+    assert_eq!(get(url, &[("Authorization", &bearer(&carol))]).await.0, 403);
+
+    // Leaving the group ends a member's access; private mode off, the link is enough.
+    api.ok("/group/quit.json", "userId=bob&groupId=team").await;
+    let group_url = in_group["url"].as_str().unwrap();
+    assert_eq!(
+        get(group_url, &[("Authorization", &bearer(&bob))]).await.0,
+        403
+    );
+    let (status, _) = admin_json(dev, "PUT", &path, json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(get(group_url, &[]).await.0, 200);
 }
 
 /// Over a kind's limit or the quota, nothing is stored and usage does not move.
@@ -408,9 +523,17 @@ async fn a_video_gets_its_length_size_and_first_frame_and_unreadable_bytes_are_s
     let upload = |name: &'static str, bytes: Bytes| {
         let (edge, token) = (edge.clone(), token.clone());
         async move {
-            files::upload(&edge, &token, FileKind::Video, name, "video/mp4", bytes)
-                .await
-                .expect("upload")
+            files::upload(
+                &edge,
+                &token,
+                FileKind::Video,
+                name,
+                "video/mp4",
+                None,
+                bytes,
+            )
+            .await
+            .expect("upload")
         }
     };
     let uploaded = upload("clip.mp4", clip.clone()).await;
@@ -434,5 +557,8 @@ async fn a_video_gets_its_length_size_and_first_frame_and_unreadable_bytes_are_s
         (kept.duration_ms, kept.thumbnail, kept.width),
         (None, None, None)
     );
-    assert_eq!(files::download(&kept.url).await.expect("download"), garbage);
+    assert_eq!(
+        files::download(&kept.url, None).await.expect("download"),
+        garbage
+    );
 }

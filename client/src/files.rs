@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use bytes::Bytes;
-use meridian_proto::files::{FileKind, Grant, GrantRequest, Uploaded};
+use meridian_proto::files::{FileKind, Grant, GrantRequest, UploadFor, Uploaded};
 use serde_json::{json, Value};
 
 use crate::server_api::exchange;
@@ -23,13 +23,15 @@ pub fn edge_base(ws_url: &str) -> String {
     format!("http://{host}")
 }
 
-/// Uploads `bytes` as the user whose token this is; answers what the message carries.
+/// Uploads `bytes` as the user whose token this is, for the conversation it will be sent
+/// in (which the app's private mode requires); answers what the message carries.
 pub async fn upload(
     edge: &str,
     token: &str,
     kind: FileKind,
     name: &str,
     content_type: &str,
+    conversation: Option<UploadFor>,
     bytes: Bytes,
 ) -> anyhow::Result<Uploaded> {
     let wanted = GrantRequest {
@@ -38,6 +40,7 @@ pub async fn upload(
         name: name.to_string(),
         content_type: content_type.to_string(),
         keep_seconds: None,
+        conversation,
     };
     let request = hyper::Request::post("/files/v1/grants")
         .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
@@ -60,17 +63,16 @@ pub async fn upload(
     serde_json::from_str(&answer.body).context("upload answer")
 }
 
-/// The bytes a download link names.
-pub async fn download(url: &str) -> anyhow::Result<Bytes> {
+/// The bytes a download link names; as the user whose token this is, when given (the
+/// app's private mode asks who reads).
+pub async fn download(url: &str, token: Option<&str>) -> anyhow::Result<Bytes> {
     let base = edge_base(url);
     let path = url.strip_prefix(&base).unwrap_or(url);
-    let answer = exchange(
-        &base,
-        hyper::Request::get(path),
-        Bytes::new(),
-        TRANSFER_TIMEOUT,
-    )
-    .await?;
+    let mut request = hyper::Request::get(path);
+    if let Some(token) = token {
+        request = request.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let answer = exchange(&base, request, Bytes::new(), TRANSFER_TIMEOUT).await?;
     if answer.status != 200 {
         bail!("download refused ({}): {}", answer.status, answer.body);
     }

@@ -70,6 +70,26 @@ pub struct GrantRequest {
     /// (disappearing media); more than that lifetime is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_seconds: Option<u64>,
+    /// The conversation the file will be sent in. In the app's private mode only its
+    /// members (and the uploader and the app server) may fetch the file, and a user's
+    /// upload must name one it is in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<UploadFor>,
+}
+
+/// The conversation an upload is for, as the uploader names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadFor {
+    /// The conversation type code (1 private, 3 group, 4 chatroom, 6 system, 10 ultra group).
+    #[serde(rename = "type")]
+    pub conversation_type: u8,
+    /// The other user, the group, the room or the ultra group.
+    pub target_id: String,
+    /// The app server's uploads for a private or system conversation: the sending user or
+    /// system account (a user's own uploads are from itself).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sender_id: String,
 }
 
 /// The answer to a grant: where to send the bytes, and until when.

@@ -17,6 +17,7 @@
 //! | GET | /admin/v1/apps/{appKey}/export | `application/x-ndjson`: one line per user (`{"kind":"user", userId, name, portraitUri, tags?}`), group (`{"kind":"group", groupId, name, members}`), ultra group (`"ultragroup"`), friend (`"friend"`), chatroom (`{"kind":"chatroom", roomId, name, muted, distributionStopped, keepAlive, idleDestroyMs, entries, sets}`), app-wide chatroom set entry (`{"kind":"chatroomset", set, member, untilMs}`), conversation setting (`"conversation"`, `"conversationtype"`) and message (`{"kind":"message", conversationType, fromUserId, targetId, channelId, objectName, content, sentTime, msgUID}`), in that order (LIFE-03) |
 //! | GET, PUT | /admin/v1/apps/{appKey}/settings | `{offlineWindowDays?, multiDevice?, preJoinHistory?, whitelistMode?, secureDomains?, strictReplay?, callbacks?: {routingUrl?, routingTypes?, moderation?: [{url, senders?, receivers?, conversationTypes?, objectNames?, timeoutMs?, defaultAction?: "pass"\|"block"}], onlineStatusUrl?, chatroomStateUrl?, maxAttempts?}}` (PUT replaces; left out: default) |
 //! | GET, PUT | /admin/v1/apps/{appKey}/file-limits | `{maxBytes?: {image?, gif?, voice?, video?, file?}, quotaBytes?, linkValidDays?, stripExif?}` (FILE-01; PUT replaces; GET also answers `usage: {bytes, files}`) |
+//! | GET, PUT | /admin/v1/apps/{appKey}/file-access | `{private?}` (FILE-01; PUT replaces): in private mode only a file's uploader, the app server and the members of the conversation its link names may fetch it |
 //! | GET, PUT | /admin/v1/apps/{appKey}/limits | `{groupMemberCap?, multiRoomChatrooms?, clientSendsPerSecond?, apiRates?: {defaultPerSecond?, getTokenPerSecond?, privateMessagesPerMinute?, groupPublishPerSecond?, chatroomPublishPerSecond?, ultraGroupPublishPerSecond?, chatroomBroadcastPerSecond?, broadcastsPerHour?, broadcastsPerDay?}, retentionDays?: {private?, group?, ultraGroup?, chatroom?}}` (API-08; PUT replaces; left out: default) |
 //! | POST | /admin/v1/apps/{appKey}/secret | `{newSecret?, overlapSeconds?}`: rotates the App Secret (LIFE-04); the old one stays valid `overlapSeconds` (default 86400, at most 30 days); answers `{appKey, appSecret, previousValidUntilMs}` |
 //! | GET, PUT | /admin/v1/apps/{appKey}/push-vendors | `{apps?: [{appId, channels: [{huawei: {appId, appSecret, tokenUri?, endpoint?}} \| {xiaomi: {appSecret, packageName, endpoint?}} \| {oppo: {appKey, masterSecret, endpoint?}} \| {vivo: {appId, appKey, appSecret, endpoint?}} \| {meizu: {appId, appSecret, endpoint?}} \| {honor: {appId, clientId, clientSecret, tokenUri?, endpoint?}}]}]}` (PUSH-05; PUT replaces; answers show secrets as `<redacted>`, which sent back keeps the stored one) |
@@ -47,6 +48,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+mod files;
 mod push;
 mod transfer;
 mod usage;
@@ -55,7 +57,7 @@ use transfer::Import;
 
 use crate::api::{ApiReply, ApiRequest};
 use crate::client::{ClusterClient, ClusterError};
-use crate::state::files::{FileAnswer, FileLimits, FileQuestion, SetFileLimits};
+use crate::state::files::{FileAccess, FileLimits};
 use crate::state::push_style::{PushRate, PushStyle, UltraGroupPushPace};
 use crate::state::push_templates::PushTemplate;
 use crate::state::rtc::{EraseRtcUsers, SetRtcCallback};
@@ -318,6 +320,11 @@ impl AdminApi {
                 Ok(limits) => self.put_file_limits(key, limits).await,
                 Err(response) => return *response,
             },
+            (&Method::GET, ["apps", key, "file-access"]) => self.get_file_access(key).await,
+            (&Method::PUT, ["apps", key, "file-access"]) => match parse::<FileAccess>(body) {
+                Ok(access) => self.put_file_access(key, access).await,
+                Err(response) => return *response,
+            },
             (&Method::POST, ["apps", key, "secret"]) => match parse::<Rotation>(body) {
                 Ok(rotation) => self.rotate_secret(key, rotation).await,
                 Err(response) => return *response,
@@ -578,20 +585,6 @@ impl AdminApi {
         }
     }
 
-    /// The file limits and what the app's files use of them.
-    async fn get_file_limits(&self, key: &str) -> Result<Value, ClusterError> {
-        let query = Query::Files {
-            app_key: key.to_string(),
-            question: FileQuestion::Budget,
-        };
-        match self.cluster.read(query).await? {
-            QueryOutput::Files(FileAnswer::Budget(limits, usage)) => {
-                Ok(json!({ "fileLimits": limits, "usage": usage }))
-            }
-            other => Err(ClusterError::Protocol(format!("{other:?}"))),
-        }
-    }
-
     /// A new App Secret, chosen here (or given) so every replica stores the same one.
     async fn rotate_secret(&self, key: &str, rotation: Rotation) -> Result<Value, ClusterError> {
         let new_secret = rotation
@@ -610,16 +603,6 @@ impl AdminApi {
             })),
             other => Err(ClusterError::Protocol(format!("{other:?}"))),
         }
-    }
-
-    /// Replaces the file limits whole (fields left out take their defaults).
-    async fn put_file_limits(&self, key: &str, limits: FileLimits) -> Result<Value, ClusterError> {
-        let command = Command::SetFileLimits(SetFileLimits {
-            app_key: key.to_string(),
-            limits: limits.clone(),
-        });
-        self.cluster.write_one(self.envelope(command)).await?;
-        Ok(json!({ "fileLimits": limits }))
     }
 
     async fn get_sdk_features(&self, key: &str) -> Result<Value, ClusterError> {

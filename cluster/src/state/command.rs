@@ -165,13 +165,14 @@ commands! {
     SetPushRate(super::push_style::SetPushRate) => done,
     SetPushTemplate(super::push_templates::SetPushTemplate) => done,
     SetPushLanguage(super::push_templates::SetPushLanguage) => done,
+    SetFileAccess(super::files::SetFileAccess) => done,
 }
 
 /// The command level of this build (LIFE-05): it knows every command up to it. A
 /// rolling upgrade runs nodes of two builds side by side, and a node cannot apply a
 /// command its build does not know, so the leader proposes a command only once every
 /// voter knows its level (`crate::upgrade_gate`).
-pub const COMMAND_LEVEL: u32 = 5;
+pub const COMMAND_LEVEL: u32 = 6;
 /// The level of builds that did not report theirs (before rolling upgrades were gated).
 pub const LEGACY_COMMAND_LEVEL: u32 = 1;
 
@@ -196,6 +197,7 @@ impl Command {
             | Command::SetPushRate(_)
             | Command::SetPushTemplate(_)
             | Command::SetPushLanguage(_) => 5,
+            Command::SetFileAccess(_) => 6,
             Command::All(commands) => commands.iter().map(Command::level).max().unwrap_or(1),
             _ => LEGACY_COMMAND_LEVEL,
         }

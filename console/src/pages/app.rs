@@ -17,6 +17,7 @@ const TABS: &[(&str, &str)] = &[
     ("/settings", "Settings"),
     ("/limits", "Limits"),
     ("/file-limits", "File limits"),
+    ("/file-access", "File access"),
     ("/push-style", "Push style"),
     ("/push-vendors", "Push vendors"),
     ("/ultra-group-push", "Ultra-group push"),

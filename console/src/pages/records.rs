@@ -1,6 +1,6 @@
 //! The app's records kept whole by the admin API (`GET`/`PUT /admin/v1/apps/{key}/…`):
 //! settings (with callbacks, moderation rules and APNs/FCM credentials), limits, file
-//! limits, push style, vendor push channels and the client SDK switches, each one form
+//! limits and access, push style, vendor push channels and the client SDK switches, each one form
 //! ([`crate::jsonform`]).
 
 use bytes::Bytes;
@@ -44,6 +44,14 @@ const RECORDS: &[Record] = &[
         field: "fileLimits",
         title: "File limits",
         about: "Largest file per kind, the app's quota, how long links last, EXIF stripping.",
+    },
+    Record {
+        slug: "file-access",
+        field: "fileAccess",
+        title: "File access",
+        about: "Private mode: only a file's uploader, the app server and the members of the \
+                conversation it was uploaded for may fetch it; otherwise its signed link is \
+                enough.",
     },
     Record {
         slug: "push-style",

@@ -13,10 +13,11 @@ use meridian_access::params::Params;
 use meridian_cluster::state::files::{FileAnswer, FileQuestion, FileRecord};
 use meridian_files::ObjectName;
 use meridian_proto::files::FileKind;
+use meridian_proto::{Conversation, ConversationType};
 use meridian_telemetry::{whole_body, StreamBody};
 
-use super::links::{link_signed, Variant};
-use super::{FileError, Files};
+use super::links::{Link, Variant};
+use super::{Caller, FileError, Files};
 use crate::metrics::FileArea;
 use crate::now_ms;
 
@@ -50,24 +51,51 @@ impl Files {
             .and_then(|e| e.parse::<u64>().ok())
             .unwrap_or(0);
         let signature = query.get("s").unwrap_or_default();
+        let scope = link_scope(&query)?;
         let app = self
             .directory
             .resolve(app_key)
             .await
             .map_err(|_| not_found())?;
-        if !app
-            .signed_by(|secret| link_signed(secret, app_key, file_id, variant, expires, signature))
-            || expires < now_ms()
-        {
+        let link = Link {
+            app_key,
+            file_id,
+            variant,
+            expires_ms: expires,
+            scope: scope.as_ref(),
+        };
+        if !app.signed_by(|secret| link.signed(secret, signature)) || expires < now_ms() {
             return Err(FileError::LinkInvalid);
         }
+        let caller = self.caller(request.headers()).await?;
+        if caller.as_ref().is_some_and(|c| c.app_key != app_key) {
+            return Err(FileError::Unauthorized(
+                "the credentials are another app's".into(),
+            ));
+        }
         let area = self.area(app.area)?;
-        let question = FileQuestion::File {
+        let question = FileQuestion::Read {
             file_id: file_id.to_string(),
+            reader: caller.as_ref().and_then(|c| c.user.clone()),
+            scope,
         };
-        let FileAnswer::File(record) = self.ask(&area.cluster, app_key, question).await? else {
+        let FileAnswer::Read(record, allowed) = self.ask(&area.cluster, app_key, question).await?
+        else {
             return Err(FileError::Unavailable("unexpected answer to a file".into()));
         };
+        match (allowed, &caller) {
+            (None, _) | (Some(_), Some(Caller { user: None, .. })) | (Some(true), Some(_)) => {}
+            (Some(_), None) => {
+                return Err(FileError::Unauthorized(
+                    "the app's files are private: show the reader's bearer token".into(),
+                ))
+            }
+            (Some(false), Some(_)) => {
+                return Err(FileError::NotMember(
+                    "only the conversation's members may fetch this file".into(),
+                ))
+            }
+        }
         let (name, content_type, size) = match variant {
             Variant::Original => (
                 ObjectName::Original { app_key, file_id },
@@ -129,6 +157,24 @@ impl Files {
         }
         Ok(response)
     }
+}
+
+/// The conversation a link names (`ct`, `c1`, `c2`), if it names one.
+fn link_scope(query: &Params) -> Result<Option<Conversation>, FileError> {
+    let Some(code) = query.get("ct") else {
+        return Ok(None);
+    };
+    let kind = code
+        .parse()
+        .ok()
+        .and_then(ConversationType::from_code)
+        .ok_or(FileError::LinkInvalid)?;
+    Ok(Some(Conversation {
+        kind,
+        first: query.get("c1").unwrap_or_default().to_string(),
+        second: query.get("c2").unwrap_or_default().to_string(),
+        channel: String::new(),
+    }))
 }
 
 /// Files download as attachments under their name; media show inline.

@@ -4,12 +4,13 @@
 //!
 //! * An upload grant is `base64url(JSON claims).signature`, carried in the upload URL.
 //! * A download link carries its expiry `e` and signature `s` over the app, the file,
-//!   the variant and the expiry.
+//!   the variant, the expiry and, when it names one, its conversation.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use meridian_access::token;
 use meridian_proto::files::FileKind;
+use meridian_proto::Conversation;
 use serde::{Deserialize, Serialize};
 
 use super::PREFIX;
@@ -31,6 +32,9 @@ pub(super) struct GrantClaims {
     /// lifetime.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_seconds: Option<u64>,
+    /// The conversation the file is for: its links name it (private mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Conversation>,
     pub expires_ms: u64,
 }
 
@@ -66,42 +70,61 @@ impl Variant {
     }
 }
 
-fn signed_text(app_key: &str, file_id: &str, variant: Variant, expires_ms: u64) -> String {
-    format!(
-        "file\n{app_key}\n{file_id}{}\n{expires_ms}",
-        variant.suffix()
-    )
+/// A download link: a file (or its preview), until when, and in private mode the
+/// conversation whose members may fetch it (`ct`, `c1`, `c2` in the query: its type
+/// code and its two ids; the channel does not matter).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Link<'a> {
+    pub app_key: &'a str,
+    pub file_id: &'a str,
+    pub variant: Variant,
+    pub expires_ms: u64,
+    pub scope: Option<&'a Conversation>,
 }
 
-pub(crate) fn download_link(
-    base_url: &str,
-    app_secret: &str,
-    app_key: &str,
-    file_id: &str,
-    variant: Variant,
-    expires_ms: u64,
-) -> String {
-    let signature = token::sign(
-        app_secret,
-        &signed_text(app_key, file_id, variant, expires_ms),
-    );
-    format!(
-        "{base_url}{PREFIX}{app_key}/{file_id}{}?e={expires_ms}&s={signature}",
-        variant.suffix()
-    )
-}
+impl Link<'_> {
+    /// What the signature covers; a link without a scope signs as links always did.
+    fn signed_text(&self) -> String {
+        let mut text = format!(
+            "file\n{}\n{}{}\n{}",
+            self.app_key,
+            self.file_id,
+            self.variant.suffix(),
+            self.expires_ms
+        );
+        if let Some(scope) = self.scope {
+            let kind = scope.kind.code();
+            text.push_str(&format!("\n{kind}\n{}\n{}", scope.first, scope.second));
+        }
+        text
+    }
 
-/// Whether a link's signature is the app's for this file and expiry.
-pub(super) fn link_signed(
-    app_secret: &str,
-    app_key: &str,
-    file_id: &str,
-    variant: Variant,
-    expires_ms: u64,
-    signature: &str,
-) -> bool {
-    let text = signed_text(app_key, file_id, variant, expires_ms);
-    token::verify_signature(app_secret, &text, signature)
+    pub(crate) fn url(&self, base_url: &str, app_secret: &str) -> String {
+        let signature = token::sign(app_secret, &self.signed_text());
+        let mut url = format!(
+            "{base_url}{PREFIX}{}/{}{}?e={}&s={signature}",
+            self.app_key,
+            self.file_id,
+            self.variant.suffix(),
+            self.expires_ms
+        );
+        if let Some(scope) = self.scope {
+            let encode =
+                |text: &str| form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+            url.push_str(&format!(
+                "&ct={}&c1={}&c2={}",
+                scope.kind.code(),
+                encode(&scope.first),
+                encode(&scope.second)
+            ));
+        }
+        url
+    }
+
+    /// Whether `signature` is the app's for this link.
+    pub(super) fn signed(&self, app_secret: &str, signature: &str) -> bool {
+        token::verify_signature(app_secret, &self.signed_text(), signature)
+    }
 }
 
 #[cfg(test)]
@@ -119,6 +142,7 @@ mod tests {
             content_type: "image/png".into(),
             owner: "u".into(),
             keep_seconds: Some(60),
+            scope: Some(Conversation::private("u", "v", "")),
             expires_ms: 99,
         };
         let grant = claims.seal("secret");
@@ -127,39 +151,33 @@ mod tests {
         assert!(token::verify_signature("secret", body, signature));
         assert!(!token::verify_signature("other", body, signature));
 
-        let link = download_link("http://h", "secret", "k", "f", Variant::Original, 99);
-        let signature = link.rsplit_once("s=").unwrap().1;
-        assert!(link_signed(
-            "secret",
-            "k",
-            "f",
-            Variant::Original,
-            99,
-            signature
-        ));
-        assert!(!link_signed(
-            "secret",
-            "k",
-            "f",
-            Variant::Preview,
-            99,
-            signature
-        ));
-        assert!(!link_signed(
-            "secret",
-            "k",
-            "f",
-            Variant::Original,
-            100,
-            signature
-        ));
-        assert!(!link_signed(
-            "secret",
-            "k",
-            "g",
-            Variant::Original,
-            99,
-            signature
-        ));
+        let group = Conversation::group_like(meridian_proto::ConversationType::Group, "g/1", "");
+        let other = Conversation::group_like(meridian_proto::ConversationType::Group, "g2", "");
+        let link = |variant, expires_ms, scope| Link {
+            app_key: "k",
+            file_id: "f",
+            variant,
+            expires_ms,
+            scope,
+        };
+        let url = link(Variant::Original, 99, None).url("http://h", "secret");
+        let signature = url.rsplit_once("s=").unwrap().1;
+        assert!(link(Variant::Original, 99, None).signed("secret", signature));
+        assert!(!link(Variant::Preview, 99, None).signed("secret", signature));
+        assert!(!link(Variant::Original, 100, None).signed("secret", signature));
+        assert!(!link(Variant::Original, 99, Some(&group)).signed("secret", signature));
+
+        let scoped = link(Variant::Original, 99, Some(&group)).url("http://h", "secret");
+        assert!(scoped.ends_with("&ct=3&c1=g%2F1&c2="), "{scoped}");
+        let signature = scoped
+            .split("s=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap();
+        assert!(link(Variant::Original, 99, Some(&group)).signed("secret", signature));
+        assert!(!link(Variant::Original, 99, Some(&other)).signed("secret", signature));
+        assert!(!link(Variant::Original, 99, None).signed("secret", signature));
     }
 }

@@ -7,8 +7,10 @@
 //! * `PUT /files/v1/uploads/{grant}`: the bytes. They are stored, then the file is
 //!   recorded in the cluster (which enforces the quota once more); only then is the upload
 //!   answered, with the signed download link the message content carries.
-//! * `GET`/`HEAD /files/v1/{appKey}/{fileId}[/preview]?e=&s=`: a signed, expiring link;
-//!   single byte ranges, the stored content type, `Content-Disposition` for files.
+//! * `GET`/`HEAD /files/v1/{appKey}/{fileId}[/preview]?e=&s=[&ct=&c1=&c2=]`: a signed,
+//!   expiring link; single byte ranges, the stored content type, `Content-Disposition`
+//!   for files. In the app's private mode the reader must also show who it is, and be
+//!   the uploader, the app server or in the conversation the link names.
 //!
 //! Answers are JSON errors `{"code": "...", "error": "..."}` with the HTTP status; every
 //! answer allows any origin, so web pages upload and show media directly.
@@ -19,7 +21,7 @@ mod links;
 mod sweep;
 mod upload;
 
-pub(crate) use links::{download_link, Variant};
+pub(crate) use links::{Link, Variant};
 pub(crate) use sweep::Sweeper;
 
 use std::collections::BTreeMap;
@@ -30,12 +32,13 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
-    ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, CONTENT_TYPE,
+    ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, AUTHORIZATION, CONTENT_TYPE,
 };
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use meridian_access::directory::AppDirectory;
 use meridian_access::error::ApiError;
+use meridian_access::token;
 use meridian_cluster::state::files::{FileAnswer, FileQuestion};
 use meridian_cluster::state::{CommandError, Query, QueryOutput};
 use meridian_cluster::{ClusterClient, ClusterError};
@@ -46,8 +49,20 @@ use serde_json::json;
 
 use crate::metrics::EdgeMetrics;
 use crate::server_api::ServerApi;
+use crate::sessions::auth::user_of_token;
+use crate::sessions::error::SessionError;
 
 pub(crate) const PREFIX: &str = "/files/v1/";
+
+/// Who makes a request: a user of the app (its bearer token), or the app server (the
+/// Server API's signed headers).
+struct Caller {
+    app_key: String,
+    secret: String,
+    area: AreaCode,
+    /// `None` for the app server.
+    user: Option<String>,
+}
 
 /// One area's store and cluster.
 struct AreaFiles {
@@ -77,6 +92,8 @@ pub(crate) enum FileError {
     Quota { limit: u64 },
     #[error("the link is not valid (any more)")]
     LinkInvalid,
+    #[error("{0}")]
+    NotMember(String),
     #[error("{0} not found")]
     NotFound(String),
     #[error("range not satisfiable")]
@@ -93,6 +110,7 @@ impl FileError {
             FileError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             FileError::Quota { .. } => (StatusCode::FORBIDDEN, "quota"),
             FileError::LinkInvalid => (StatusCode::FORBIDDEN, "link_invalid"),
+            FileError::NotMember(_) => (StatusCode::FORBIDDEN, "not_member"),
             FileError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             FileError::Range { .. } => (StatusCode::RANGE_NOT_SATISFIABLE, "range"),
             FileError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
@@ -102,7 +120,9 @@ impl FileError {
     /// The `result` label of an upload refused with this error.
     fn upload_result(&self) -> &'static str {
         match self {
-            FileError::Unauthorized(_) | FileError::LinkInvalid => "denied",
+            FileError::Unauthorized(_) | FileError::LinkInvalid | FileError::NotMember(_) => {
+                "denied"
+            }
             FileError::Invalid(_) | FileError::NotFound(_) | FileError::Range { .. } => "invalid",
             FileError::TooLarge { .. } => "too_large",
             FileError::Quota { .. } => "quota",
@@ -260,6 +280,40 @@ impl Files {
         self.areas.get(&area).ok_or_else(|| {
             FileError::Unavailable(format!("this edge keeps no files for area {area}"))
         })
+    }
+
+    /// The caller a request's credentials name, if it carries any.
+    async fn caller(&self, headers: &http::HeaderMap) -> Result<Option<Caller>, FileError> {
+        let bearer = headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if let Some(user_token) = bearer {
+            let (claims, _, _) = token::peek(user_token)
+                .map_err(|e| FileError::Unauthorized(format!("token: {e}")))?;
+            let user = user_of_token(&self.directory, &claims.app_key, user_token)
+                .await
+                .map_err(|e| match e {
+                    SessionError::Unavailable(why) => FileError::Unavailable(why),
+                    other => FileError::Unauthorized(other.to_string()),
+                })?;
+            return Ok(Some(Caller {
+                secret: user.app.secret().to_string(),
+                app_key: claims.app_key,
+                area: user.app.area,
+                user: Some(user.user_id),
+            }));
+        }
+        if !headers.contains_key("App-Key") {
+            return Ok(None);
+        }
+        let app = self.server_api.authenticate(headers).await?;
+        Ok(Some(Caller {
+            app_key: app.app_key().to_string(),
+            secret: app.secret().to_string(),
+            area: app.area,
+            user: None,
+        }))
     }
 
     async fn ask(

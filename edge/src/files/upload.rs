@@ -16,7 +16,7 @@ use meridian_proto::files::{FileKind, Uploaded};
 use meridian_telemetry::StreamBody;
 use tokio::io::AsyncWriteExt;
 
-use super::links::{download_link, GrantClaims, Variant};
+use super::links::{GrantClaims, Link, Variant};
 use super::{json_answer, FileError, Files};
 use crate::metrics::{FileArea, UploadResult};
 use crate::now_ms;
@@ -145,14 +145,14 @@ impl Files {
             .with(&FileArea { area: area_label })
             .inc_by(stored.size + stored.preview_size);
         let link = |variant| {
-            download_link(
-                &base_url,
-                app.secret(),
-                &claims.app_key,
-                &claims.file_id,
+            let link = Link {
+                app_key: &claims.app_key,
+                file_id: &claims.file_id,
                 variant,
-                expires,
-            )
+                expires_ms: expires,
+                scope: claims.scope.as_ref(),
+            };
+            link.url(&base_url, app.secret())
         };
         Ok(Uploaded {
             file_id: record.file_id,

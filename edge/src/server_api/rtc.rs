@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use super::messages::json_str;
 use super::{fields, Call, Fields};
-use crate::files::{download_link, Variant};
+use crate::files::{Link, Variant};
 
 fn members(room: &RoomInfo) -> Vec<Value> {
     room.members
@@ -159,14 +159,14 @@ pub(super) async fn record_query(call: &Call) -> Fields {
     let recordings: Vec<Value> = streams
         .iter()
         .map(|s| {
-            let url = download_link(
-                &call.base_url,
-                call.app.secret(),
-                &app_key,
-                &s.file_id,
-                Variant::Original,
-                s.expires_ms,
-            );
+            let link = Link {
+                app_key: &app_key,
+                file_id: &s.file_id,
+                variant: Variant::Original,
+                expires_ms: s.expires_ms,
+                scope: None,
+            };
+            let url = link.url(&call.base_url, call.app.secret());
             json!({ "userId": s.user_id, "streamId": s.stream_id, "sessionId": s.session_id,
                     "fileId": s.file_id, "size": s.size, "startedAt": s.started_ms,
                     "durationMs": s.duration_ms, "tracks": s.tracks, "url": url,

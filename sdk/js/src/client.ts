@@ -22,7 +22,7 @@ import {
   MeridianError,
   TimeoutError,
 } from "./errors.js";
-import { edgeBase, uploadFile, type UploadOptions, type Uploaded } from "./files.js";
+import { downloadFile, edgeBase, uploadFile, type UploadOptions, type Uploaded } from "./files.js";
 import { Navigator, NavUnreachableError, splitToken } from "./nav.js";
 import type {
   Ack,
@@ -389,8 +389,12 @@ export class MeridianClient extends Emitter<ClientEvents> {
   async upload(body: Blob | Uint8Array<ArrayBuffer>, file: UploadOptions): Promise<Uploaded> {
     const first = await this.connect();
     const edge = edgeBase(this.session?.url ?? first.edge);
-    const fetchImpl = this.options.fetch ?? globalThis.fetch.bind(globalThis);
-    return uploadFile(edge, splitToken(this.options.token).token, body, file, fetchImpl);
+    return uploadFile(edge, splitToken(this.options.token).token, body, file, this.options.fetch);
+  }
+
+  /** A file link's bytes as this client's user (the app's private mode asks who reads). */
+  async download(url: string): Promise<Blob> {
+    return downloadFile(url, splitToken(this.options.token).token, this.options.fetch);
   }
 
   /** Registers this device for push while it is offline (PUSH-01). */

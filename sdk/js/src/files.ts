@@ -13,6 +13,12 @@ export interface UploadOptions {
   contentType?: string;
   /** Keep the file only this long (disappearing media); at most the app's link lifetime. */
   keepSeconds?: number;
+  /**
+   * The conversation the file will be sent in (`type`: 1 private, 3 group, 4 chatroom,
+   * 10 ultra group). The app's private mode requires it, and lets only that
+   * conversation's members fetch the file.
+   */
+  conversation?: { type: number; targetId: string };
 }
 
 /** What the upload answered: what the message carries. */
@@ -86,6 +92,20 @@ export async function uploadFile(
     }),
   );
   return answer<Uploaded>(await fetchImpl(grant.uploadUrl, { method: "PUT", body }));
+}
+
+/**
+ * The bytes a file link serves, fetched as the token's user: in the app's private mode a
+ * link alone is not enough (show them with `URL.createObjectURL`).
+ */
+export async function downloadFile(
+  url: string,
+  token: string,
+  fetchImpl: typeof fetch = globalThis.fetch.bind(globalThis),
+): Promise<Blob> {
+  const response = await fetchImpl(url, { headers: { Authorization: `Bearer ${token}` } });
+  if (!response.ok) await answer(response);
+  return response.blob();
 }
 
 /** The message that carries an upload, in the commercial SDKs' shapes (docs/files.md). */

@@ -11,7 +11,16 @@ export type {
   WebSocketLike,
 } from "./options.js";
 export * from "./errors.js";
-export { edgeBase, FileError, mediaMessage, uploadFile, type FileKind, type Uploaded, type UploadOptions } from "./files.js";
+export {
+  downloadFile,
+  edgeBase,
+  FileError,
+  mediaMessage,
+  uploadFile,
+  type FileKind,
+  type Uploaded,
+  type UploadOptions,
+} from "./files.js";
 export { Navigator, NavUnreachableError, splitToken, type Route } from "./nav.js";
 export * from "./protocol.js";
 export {

@@ -315,6 +315,7 @@ describe("the web console in chromium", () => {
       ["settings", "settings", "Settings"],
       ["limits", "limits", "Limits"],
       ["file-limits", "fileLimits", "File limits"],
+      ["file-access", "fileAccess", "File access"],
       ["push-style", "pushStyle", "Push style"],
       ["push-vendors", "pushVendors", "Push vendors"],
       ["sdk-features", "sdkFeatures", "SDK features"],
@@ -332,6 +333,10 @@ describe("the web console in chromium", () => {
     await accepted(page, "#save");
     const features = (await dev.admin("GET", `/apps/${key}/sdk-features`)).body.sdkFeatures;
     assert.equal(features.realtimeConversations, true);
+    await page.goto(`${consoleUrl}/apps/${key}/file-access`);
+    await page.click("#f-private");
+    await accepted(page, "#save");
+    assert.equal((await dev.admin("GET", `/apps/${key}/file-access`)).body.fileAccess.private, true);
 
     // A moderation rule and an app identifier with APNs credentials, one JSON object a line.
     const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });

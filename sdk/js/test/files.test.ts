@@ -48,6 +48,40 @@ describe("file uploads from the SDK against meridian dev", () => {
     assert.match(download.headers.get("content-disposition") ?? "", /attachment/);
   });
 
+  test("in private mode an upload names its group, and only the group's members download it", async () => {
+    const access = `/apps/${dev.app.appKey}/file-access`;
+    assert.equal((await dev.admin("PUT", access, { private: true })).status, 200);
+    try {
+      await dev.api("/group/create.json", [["userId", "dora"], ["userId", "erin"], ["groupId", "crew"], ["groupName", "Crew"]]);
+      const [dora, erin, frank] = await Promise.all(["dora", "erin", "frank"].map((user) => dev.client(user)));
+      await dora.connect();
+      const bytes = new TextEncoder().encode("crew roster");
+      const unnamed = await dora.upload(bytes, { kind: "file", name: "roster.txt" }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.ok(unnamed instanceof FileError && unnamed.code === "invalid", String(unnamed));
+
+      const uploaded = await dora.upload(bytes, {
+        kind: "file",
+        name: "roster.txt",
+        conversation: { type: 3, targetId: "crew" },
+      });
+      assert.equal((await fetch(uploaded.url)).status, 401, "a link alone is not enough");
+      const got = await erin!.download(uploaded.url);
+      assert.deepEqual(new Uint8Array(await got.arrayBuffer()), bytes);
+      const refused = await frank!.download(uploaded.url).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.ok(refused instanceof FileError, String(refused));
+      assert.deepEqual([refused.status, refused.code], [403, "not_member"]);
+      await Promise.all([dora, erin!, frank!].map((client) => client.close()));
+    } finally {
+      await dev.admin("PUT", access, {});
+    }
+  });
+
   test("bytes that are not an image, sent as one: FileError 400 invalid; an empty file too", async () => {
     const carol = await dev.client("carol");
     await carol.connect();

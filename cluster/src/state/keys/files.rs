@@ -1,5 +1,5 @@
 //! Keys of uploaded media: each file's record and when it expires, each environment's
-//! usage and file limits.
+//! usage, file limits and file access.
 
 use super::{of_app, under};
 
@@ -7,7 +7,8 @@ pub(crate) const FILE: &[u8] = b"file/";
 pub(crate) const USAGE: &[u8] = b"fileusage/";
 pub(crate) const LIMITS: &[u8] = b"filelimits/";
 pub(crate) const EXPIRY: &[u8] = b"fileexpiry/";
-pub(crate) const PER_APP: [&[u8]; 4] = [FILE, USAGE, LIMITS, EXPIRY];
+pub(crate) const ACCESS: &[u8] = b"fileaccess/";
+pub(crate) const PER_APP: [&[u8]; 5] = [FILE, USAGE, LIMITS, EXPIRY, ACCESS];
 
 /// `file/{appKey}/{fileId}`
 pub(crate) fn file(app_key: &str, file_id: &str) -> Vec<u8> {
@@ -22,6 +23,11 @@ pub(crate) fn usage(app_key: &str) -> Vec<u8> {
 /// `filelimits/{appKey}/`
 pub(crate) fn limits(app_key: &str) -> Vec<u8> {
     of_app(LIMITS, app_key)
+}
+
+/// `fileaccess/{appKey}/`
+pub(crate) fn access(app_key: &str) -> Vec<u8> {
+    of_app(ACCESS, app_key)
 }
 
 /// `fileexpiry/{appKey}/`: an environment's files in the order they expire.

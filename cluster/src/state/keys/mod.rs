@@ -183,6 +183,7 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("files::USAGE", files::USAGE, Kind::Family),
     ("files::LIMITS", files::LIMITS, Kind::Family),
     ("files::EXPIRY", files::EXPIRY, Kind::Family),
+    ("files::ACCESS", files::ACCESS, Kind::Family),
     ("usage::HOUR", usage::HOUR, Kind::Family),
     ("usage::ONLINE", usage::ONLINE, Kind::Family),
     ("usage::TOTAL", usage::TOTAL, Kind::Family),

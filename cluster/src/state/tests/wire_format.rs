@@ -1145,6 +1145,13 @@ fn samples() -> Vec<(&'static str, Command)> {
                 language: Some("en_US".into()),
             }),
         ),
+        (
+            "SetFileAccess",
+            Command::SetFileAccess(files::SetFileAccess {
+                app_key: APP.into(),
+                access: files::FileAccess { private: true },
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1378,6 +1385,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("SetPushRate", "6f086170706b65793031fbf401"),
         ("SetPushTemplate", "70086170706b657930310374706c010001620105656e5f55530101740165"),
         ("SetPushLanguage", "71086170706b6579303103626f620105656e5f5553"),
+        ("SetFileAccess", "72086170706b6579303101"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1602,6 +1610,7 @@ fn variant(command: &Command) -> &'static str {
         Command::SetPushRate(_) => "SetPushRate",
         Command::SetPushTemplate(_) => "SetPushTemplate",
         Command::SetPushLanguage(_) => "SetPushLanguage",
+        Command::SetFileAccess(_) => "SetFileAccess",
     }
 }
 

@@ -4,7 +4,12 @@
 //! until it expires (its links' lifetime, FILE-04): the edges then delete its objects and
 //! `ForgetFiles` its record.
 
+mod access;
+
+pub use access::{FileAccess, SetFileAccess};
+
 use meridian_proto::files::FileKind;
+use meridian_proto::Conversation;
 use serde::{Deserialize, Serialize};
 
 use super::apply::{Apply, ApplyContext, CommandError};
@@ -229,17 +234,41 @@ impl Apply for SetFileLimits {
 pub enum FileQuestion {
     /// Limits and usage: what a grant is checked against.
     Budget,
-    /// One file's record.
-    File { file_id: String },
+    /// One file's record, and in private mode whether `reader` may fetch it: when it is
+    /// the file's uploader or in `scope` (the conversation its link names).
+    Read {
+        file_id: String,
+        reader: Option<String>,
+        scope: Option<Conversation>,
+    },
     /// Which of these files have records (objects without one are orphans).
     Known { file_ids: Vec<String> },
+    /// What a grant is checked against: limits, usage, and in private mode whether the
+    /// uploading user (`None`: the app server) is in the conversation it uploads for.
+    Upload {
+        uploader: Option<String>,
+        conversation: Option<Conversation>,
+    },
+    /// Who may fetch the app's files.
+    Access,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum FileAnswer {
     Budget(FileLimits, FileUsage),
-    File(FileRecord),
+    /// The record, and in private mode whether the reader may fetch it (`None`: the app
+    /// is not private, a signed link is enough).
+    Read(FileRecord, Option<bool>),
     Known(Vec<String>),
+    Upload {
+        limits: FileLimits,
+        usage: FileUsage,
+        access: FileAccess,
+        /// Whether the uploader may upload for the conversation (always without one, or
+        /// outside private mode).
+        member: bool,
+    },
+    Access(FileAccess),
 }
 
 pub(crate) fn answer(
@@ -255,12 +284,25 @@ pub(crate) fn answer(
                 usage(state, app_key)?,
             ))
         }
-        FileQuestion::File { file_id } => {
+        FileQuestion::Read {
+            file_id,
+            reader,
+            scope,
+        } => {
             apps::by_key(state, app_key)?;
-            state
+            let record: FileRecord = state
                 .get(&keys::file(app_key, file_id))?
-                .map(FileAnswer::File)
-                .ok_or_else(|| CommandError::not_found(format!("file {file_id}")))
+                .ok_or_else(|| CommandError::not_found(format!("file {file_id}")))?;
+            let allowed = match reader {
+                _ if !access::access(state, app_key)?.private => None,
+                Some(reader) if record.owner == *reader => Some(true),
+                Some(reader) => Some(match scope {
+                    Some(scope) => access::is_in(state, app_key, reader, scope)?,
+                    None => false,
+                }),
+                None => Some(false),
+            };
+            Ok(FileAnswer::Read(record, allowed))
         }
         // Asked of deleted apps too: their objects are orphans.
         FileQuestion::Known { file_ids } => {
@@ -271,6 +313,29 @@ pub(crate) fn answer(
                 }
             }
             Ok(FileAnswer::Known(known))
+        }
+        FileQuestion::Upload {
+            uploader,
+            conversation,
+        } => {
+            apps::by_key(state, app_key)?;
+            let access = access::access(state, app_key)?;
+            let member = match (uploader, conversation) {
+                (Some(user), Some(conversation)) if access.private => {
+                    access::is_in(state, app_key, user, conversation)?
+                }
+                _ => true,
+            };
+            Ok(FileAnswer::Upload {
+                limits: limits(state, app_key)?,
+                usage: usage(state, app_key)?,
+                access,
+                member,
+            })
+        }
+        FileQuestion::Access => {
+            apps::by_key(state, app_key)?;
+            Ok(FileAnswer::Access(access::access(state, app_key)?))
         }
     }
 }
