@@ -345,7 +345,8 @@ class Chat {
     const kind = file.type.startsWith("image/") && file.type !== "image/gif" ? "image" : "file";
     this.banner(`uploading ${file.name}…`);
     try {
-      const uploaded = await this.client.upload(file, { kind, name: file.name, contentType: file.type });
+      const conversation = { type: this.open.conversationType, targetId: this.open.targetId };
+      const uploaded = await this.client.upload(file, { kind, name: file.name, contentType: file.type, conversation });
       this.banner("");
       const { objectName, content } = mediaMessage(uploaded);
       await this.send(objectName, content);
