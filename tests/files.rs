@@ -427,10 +427,25 @@ async fn expired_files_and_orphaned_objects_are_swept() {
     let old_orphan = orphan(&app_dir, &"a".repeat(32), true);
     let gone_app_orphan = orphan(&store_dir.join("goneapp01"), &"b".repeat(32), true);
     let young_orphan = orphan(&app_dir, &"c".repeat(32), false);
+    // Chunks of resumable uploads: one a day old (never finished), one in progress.
+    let first_part = "0".repeat(20);
+    let stale_part = orphan(
+        &app_dir.join(format!("{}.parts", "d".repeat(32))),
+        &first_part,
+        true,
+    );
+    let young_part = orphan(
+        &app_dir.join(format!("{}.parts", "e".repeat(32))),
+        &first_part,
+        false,
+    );
 
     // The sweep (every 200 ms here) removes the expired file and the old orphans.
     let swept = || {
-        !app_dir.join(&short.file_id).exists() && !old_orphan.exists() && !gone_app_orphan.exists()
+        !app_dir.join(&short.file_id).exists()
+            && !old_orphan.exists()
+            && !gone_app_orphan.exists()
+            && !stale_part.exists()
     };
     eventually(SWEPT_WITHIN, "the sweep", || async {
         swept().then_some(())
@@ -438,6 +453,7 @@ async fn expired_files_and_orphaned_objects_are_swept() {
     .await;
     assert!(app_dir.join(&kept.file_id).exists());
     assert!(young_orphan.exists());
+    assert!(young_part.exists());
     assert_eq!(get(&kept.url, &[]).await.0, 200);
     // The expired file's bytes are back in the quota once its record is forgotten.
     let path = format!("/admin/v1/apps/{}/file-limits", api.key);
@@ -452,7 +468,7 @@ async fn expired_files_and_orphaned_objects_are_swept() {
         .unwrap()
         .to_string();
     // Counted once each, by reason (a chunk is counted after its objects are deleted).
-    let series = [("expired", 1), ("orphan", 2)].map(|(reason, files)| {
+    let series = [("expired", 1), ("orphan", 2), ("stale_part", 1)].map(|(reason, files)| {
         format!("meridian_edge_files_swept_total{{area=\"SG\",reason=\"{reason}\"}} {files}\n")
     });
     eventually(SWEPT_WITHIN, "the sweep's counters", || async {
@@ -463,6 +479,121 @@ async fn expired_files_and_orphaned_objects_are_swept() {
             .then_some(())
     })
     .await;
+}
+
+/// PUTs one chunk of a resumable upload: the status and the answer.
+async fn put_chunk(upload_url: &str, first: usize, bytes: &[u8], total: usize) -> (u16, Value) {
+    let last = first + bytes.len() - 1;
+    let range = vec![(
+        "Content-Range".to_string(),
+        format!("bytes {first}-{last}/{total}"),
+    )];
+    let (answer, _) = raw_http_with_head(upload_url, "PUT", &range, bytes).await;
+    (
+        answer.status,
+        serde_json::from_slice(&answer.body).unwrap_or(Value::Null),
+    )
+}
+
+async fn received(upload_url: &str) -> Value {
+    let (answer, _) = raw_http_with_head(upload_url, "GET", &[], b"").await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    serde_json::from_slice::<Value>(&answer.body).unwrap()["received"].clone()
+}
+
+// covers: FILE-01, FILE-02
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumable_upload_keeps_every_acknowledged_chunk_across_a_killed_deployment() {
+    let mut dev = DevDeployment::start(binary(), "SG", 1).await;
+    let api = Api::new(&dev, "SG", "prod");
+    let edge = files::edge_base(&dev.ws("SG"));
+    let token = api.token("alice").await;
+    const MIB: usize = 1 << 20;
+    let payload: Vec<u8> = (0..3 * MIB + 123).map(|i| (i % 253) as u8).collect();
+    let total = payload.len();
+    let ask = json!({"kind": "file", "size": total, "name": "backup.tar"});
+    let (status, granted) = grant(&edge, &token, ask).await;
+    assert_eq!(status, 200, "{granted}");
+    let url = granted["uploadUrl"].as_str().unwrap().to_string();
+    assert_eq!(received(&url).await, 0);
+
+    // A chunk is held once acknowledged; sent again, it changes nothing.
+    for _ in 0..2 {
+        let (status, answer) = put_chunk(&url, 0, &payload[..MIB], total).await;
+        assert_eq!(
+            (status, &answer["received"]),
+            (202, &json!(MIB)),
+            "{answer}"
+        );
+    }
+    // Out of order, past the grant, malformed or longer than its range: refused.
+    let (status, answer) = put_chunk(&url, 2 * MIB, &payload[2 * MIB..], total).await;
+    assert_eq!(
+        (status, &answer["code"], &answer["received"]),
+        (409, &json!("offset"), &json!(MIB))
+    );
+    let (status, answer) = put_chunk(&url, MIB, &payload[MIB..2 * MIB], total + 1).await;
+    assert_eq!(
+        (status, &answer["code"]),
+        (413, &json!("too_large")),
+        "{answer}"
+    );
+    for range in ["bytes 5-1/10", "bytes 0-9", "items 0-9/10"] {
+        let header = vec![("Content-Range".to_string(), range.to_string())];
+        let (answer, _) = raw_http_with_head(&url, "PUT", &header, b"0123456789").await;
+        assert_eq!(answer.status, 400, "{range}: {}", answer.text());
+    }
+    let header = vec![(
+        "Content-Range".to_string(),
+        format!("bytes {MIB}-{}/{total}", MIB + 9),
+    )];
+    let (answer, _) = raw_http_with_head(&url, "PUT", &header, &[1u8; 11]).await;
+    assert_eq!(answer.status, 400, "{}", answer.text());
+    assert_eq!(received(&url).await, MIB);
+
+    // The deployment dies while the second chunk is half sent: the first is still held.
+    let authority = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let path = &url[url.find("/files/").unwrap()..];
+    let mut half_sent = tokio::net::TcpStream::connect(&authority).await.unwrap();
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Range: bytes {MIB}-{}/{total}\r\nContent-Length: {MIB}\r\n\r\n",
+        2 * MIB - 1
+    );
+    use tokio::io::AsyncWriteExt;
+    half_sent.write_all(head.as_bytes()).await.unwrap();
+    half_sent
+        .write_all(&payload[MIB..MIB + MIB / 2])
+        .await
+        .unwrap();
+    half_sent.flush().await.unwrap();
+    dev.kill_and_restart().await;
+    drop(half_sent);
+    assert_eq!(received(&url).await, MIB);
+
+    // The rest goes up; the last chunk answers as a whole upload does.
+    let (status, answer) = put_chunk(&url, MIB, &payload[MIB..2 * MIB], total).await;
+    assert_eq!(
+        (status, &answer["received"]),
+        (202, &json!(2 * MIB)),
+        "{answer}"
+    );
+    let (status, uploaded) = put_chunk(&url, 2 * MIB, &payload[2 * MIB..], total).await;
+    assert_eq!(status, 200, "{uploaded}");
+    assert_eq!(uploaded["sha256"], json!(sha256_hex(&payload)));
+    assert_eq!(uploaded["size"], json!(total));
+    let link = uploaded["url"].as_str().unwrap();
+    let downloaded = files::download(link, None).await.expect("download");
+    assert_eq!(sha256_hex(&downloaded), sha256_hex(&payload));
+    // The parts are gone, and the app's usage counts the file once.
+    assert_eq!(received(&url).await, 0);
+    let path = format!("/admin/v1/apps/{}/file-limits", api.key);
+    let (_, budget) = admin_json(&dev, "GET", &path, Value::Null).await;
+    assert_eq!(budget["usage"], json!({"bytes": total, "files": 1}));
 }
 
 /// Uploads a small text file as a user, kept `keep_seconds` when given.

@@ -163,7 +163,7 @@ impl EdgeMetrics {
             files_swept: CounterFamily::counter(
                 registry,
                 "meridian_edge_files_swept_total",
-                "Files whose objects this edge's sweep deleted, by area and reason (expired: past their lifetime; orphan: stored a day ago and never recorded)",
+                "Files whose objects this edge's sweep deleted, by area and reason (expired: past their lifetime; orphan: stored a day ago and never recorded; stale_part: a chunk of a resumable upload that never finished)",
             )?,
             rtc_seconds: HistogramFamily::histogram(
                 registry,

@@ -2,10 +2,10 @@
 //! directory for `meridian dev` and single-machine areas, an S3-compatible object store in
 //! the area's region for the others) and what is derived from images and videos. The edge serves
 //! uploads and downloads over HTTP (`edge/src/files/`); the cluster keeps each file's
-//! record and every app's usage (`cluster/src/state/files.rs`).
+//! record and every app's usage (`cluster/src/state/files/`).
 
 pub mod images;
 pub mod store;
 pub mod videos;
 
-pub use store::{ObjectName, Store, StoreConfig, StoreError, Upload};
+pub use store::{ObjectName, Part, Store, StoreConfig, StoreError, Upload};

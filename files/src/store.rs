@@ -1,6 +1,9 @@
 //! The area's object store, through `object_store`: one API over a local directory and
 //! S3-compatible services. Objects are named `{appKey}/{fileId}` (and `….preview` for an
-//! image's resized copy), so an app's objects can be listed and removed together.
+//! image's resized copy), so an app's objects can be listed and removed together. A
+//! resumable upload keeps the chunks it has received as `{appKey}/{fileId}.parts/{offset}`
+//! until the last one arrives, in the store every edge of the area shares, so a client
+//! may send each chunk to any of them.
 
 use std::ops::Range;
 use std::path::PathBuf;
@@ -61,9 +64,24 @@ impl From<object_store::Error> for StoreError {
 /// Which object of a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ObjectName<'a> {
-    Original { app_key: &'a str, file_id: &'a str },
-    Preview { app_key: &'a str, file_id: &'a str },
+    Original {
+        app_key: &'a str,
+        file_id: &'a str,
+    },
+    Preview {
+        app_key: &'a str,
+        file_id: &'a str,
+    },
+    /// A chunk of a resumable upload, starting at byte `offset` of the file.
+    Part {
+        app_key: &'a str,
+        file_id: &'a str,
+        offset: u64,
+    },
 }
+
+/// The directory of a file's parts.
+const PARTS: &str = ".parts";
 
 impl ObjectName<'_> {
     fn path(self) -> Path {
@@ -72,8 +90,20 @@ impl ObjectName<'_> {
             ObjectName::Preview { app_key, file_id } => {
                 Path::from(format!("{app_key}/{file_id}.preview"))
             }
+            ObjectName::Part {
+                app_key,
+                file_id,
+                offset,
+            } => Path::from(format!("{app_key}/{file_id}{PARTS}/{offset:020}")),
         }
     }
+}
+
+/// A stored chunk of a resumable upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    pub offset: u64,
+    pub size: u64,
 }
 
 #[derive(Clone)]
@@ -190,6 +220,72 @@ impl Store {
             }
         }
         Ok(found.into_iter().collect())
+    }
+
+    /// The chunks a resumable upload has stored, in the order of their offsets.
+    pub async fn parts(&self, app_key: &str, file_id: &str) -> Result<Vec<Part>, StoreError> {
+        let prefix = Path::from(format!("{app_key}/{file_id}{PARTS}"));
+        let mut parts = Vec::new();
+        let mut listing = self.inner.list(Some(&prefix));
+        while let Some(meta) = listing.next().await {
+            let meta = meta?;
+            let offset = meta.location.filename().and_then(|name| name.parse().ok());
+            if let Some(offset) = offset {
+                parts.push(Part {
+                    offset,
+                    size: meta.size,
+                });
+            }
+        }
+        parts.sort_by_key(|part| part.offset);
+        Ok(parts)
+    }
+
+    /// Removes a resumable upload's chunks.
+    pub async fn delete_parts(&self, app_key: &str, file_id: &str) -> Result<(), StoreError> {
+        for part in self.parts(app_key, file_id).await? {
+            let offset = part.offset;
+            let name = ObjectName::Part {
+                app_key,
+                file_id,
+                offset,
+            };
+            self.delete(name).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes up to `limit` chunks written before `before_ms` (their upload can no longer
+    /// finish: its grant has expired); answers how many.
+    pub async fn delete_parts_before(
+        &self,
+        before_ms: u64,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        let mut stale = Vec::new();
+        let mut listing = self.inner.list(None);
+        while let Some(meta) = listing.next().await {
+            let meta = meta?;
+            let written_ms = u64::try_from(meta.last_modified.timestamp_millis()).unwrap_or(0);
+            let in_parts = meta
+                .location
+                .parts()
+                .nth(1)
+                .is_some_and(|dir| dir.as_ref().ends_with(PARTS));
+            if in_parts && written_ms < before_ms {
+                stale.push(meta.location);
+                if stale.len() >= limit {
+                    break;
+                }
+            }
+        }
+        for path in &stale {
+            match self.inner.delete(path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(stale.len())
     }
 
     pub async fn delete(&self, name: ObjectName<'_>) -> Result<(), StoreError> {

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use bytes::Bytes;
 use futures::TryStreamExt;
 use meridian_files::store::sha256_hex;
-use meridian_files::{ObjectName, Store, StoreConfig, StoreError};
+use meridian_files::{ObjectName, Part, Store, StoreConfig, StoreError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Larger than the writer's buffer, so an S3 upload goes up in several parts.
@@ -63,8 +63,34 @@ async fn keeps_what_was_finished_and_nothing_else(store: &Store) {
     assert_eq!(read_all(store, preview, 0..5).await, b"small");
     // FILE-04's sweep lists files by age: an original and its preview are one file.
     let file = ("k".to_string(), "f1".to_string());
-    assert_eq!(store.files_before(u64::MAX, 10).await.unwrap(), [file]);
+    assert_eq!(
+        store.files_before(u64::MAX, 10).await.unwrap(),
+        [file.clone()]
+    );
     assert_eq!(store.files_before(0, 10).await.unwrap(), []);
+
+    // A resumable upload's chunks: listed in the order of their offsets, not files to the
+    // sweep, removed together, or once stale.
+    let part = |offset| ObjectName::Part {
+        app_key: "k",
+        file_id: "f4",
+        offset,
+    };
+    for (offset, bytes) in [(5, &b"world"[..]), (0, &b"hello"[..])] {
+        let bytes = Bytes::copy_from_slice(bytes);
+        store.put(part(offset), bytes).await.unwrap();
+    }
+    let stored = store.parts("k", "f4").await.unwrap();
+    let expected = [(0, 5), (5, 5)].map(|(offset, size)| Part { offset, size });
+    assert_eq!(stored, expected);
+    assert_eq!(read_all(store, part(5), 0..5).await, b"world");
+    assert_eq!(store.files_before(u64::MAX, 10).await.unwrap(), [file]);
+    store.delete_parts("k", "f4").await.unwrap();
+    assert_eq!(store.parts("k", "f4").await.unwrap(), []);
+    store.put(part(0), Bytes::from_static(b"x")).await.unwrap();
+    assert_eq!(store.delete_parts_before(0, 10).await.unwrap(), 0);
+    assert_eq!(store.delete_parts_before(u64::MAX, 10).await.unwrap(), 1);
+    assert_eq!(store.parts("k", "f4").await.unwrap(), []);
 
     let dropped = ObjectName::Original {
         app_key: "k",

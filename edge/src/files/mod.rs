@@ -6,7 +6,9 @@
 //!   and quota it gets a signed upload URL, valid an hour.
 //! * `PUT /files/v1/uploads/{grant}`: the bytes. They are stored, then the file is
 //!   recorded in the cluster (which enforces the quota once more); only then is the upload
-//!   answered, with the signed download link the message content carries.
+//!   answered, with the signed download link the message content carries. Large files go
+//!   up in chunks (`Content-Range`), each stored before it is acknowledged, and
+//!   `GET /files/v1/uploads/{grant}` says where to resume.
 //! * `GET`/`HEAD /files/v1/{appKey}/{fileId}[/preview]?e=&s=[&ct=&c1=&c2=]`: a signed,
 //!   expiring link; single byte ranges, the stored content type, `Content-Disposition`
 //!   for files. In the app's private mode the reader must also show who it is, and be
@@ -18,6 +20,7 @@
 mod download;
 mod grant;
 mod links;
+mod resumable;
 mod sweep;
 mod upload;
 
@@ -98,6 +101,8 @@ pub(crate) enum FileError {
     NotFound(String),
     #[error("range not satisfiable")]
     Range { size: u64 },
+    #[error("the next chunk of this upload starts at byte {received}")]
+    Offset { received: u64 },
     #[error("{0}")]
     Unavailable(String),
 }
@@ -113,6 +118,7 @@ impl FileError {
             FileError::NotMember(_) => (StatusCode::FORBIDDEN, "not_member"),
             FileError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             FileError::Range { .. } => (StatusCode::RANGE_NOT_SATISFIABLE, "range"),
+            FileError::Offset { .. } => (StatusCode::CONFLICT, "offset"),
             FileError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         }
     }
@@ -123,7 +129,10 @@ impl FileError {
             FileError::Unauthorized(_) | FileError::LinkInvalid | FileError::NotMember(_) => {
                 "denied"
             }
-            FileError::Invalid(_) | FileError::NotFound(_) | FileError::Range { .. } => "invalid",
+            FileError::Invalid(_)
+            | FileError::NotFound(_)
+            | FileError::Range { .. }
+            | FileError::Offset { .. } => "invalid",
             FileError::TooLarge { .. } => "too_large",
             FileError::Quota { .. } => "quota",
             FileError::Unavailable(_) => "unavailable",
@@ -138,6 +147,7 @@ impl FileError {
                 body["limit"] = json!(limit)
             }
             FileError::Range { size } => body["size"] = json!(size),
+            FileError::Offset { received } => body["received"] = json!(received),
             _ => {}
         }
         let mut response = json_answer(status, &body);
@@ -209,7 +219,7 @@ fn preflight() -> Response<StreamBody> {
     headers.insert(
         ACCESS_CONTROL_ALLOW_HEADERS,
         HeaderValue::from_static(
-            "Authorization, Content-Type, Range, App-Key, Nonce, Timestamp, Signature",
+            "Authorization, Content-Type, Content-Range, Range, App-Key, Nonce, Timestamp, Signature",
         ),
     );
     headers.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
@@ -255,6 +265,9 @@ impl Files {
                 (&Method::OPTIONS, _) => preflight(),
                 (&Method::POST, "grants") => self.grant(request).await,
                 (&Method::PUT, rest) if rest.starts_with("uploads/") => self.upload(request).await,
+                (&Method::GET, rest) if rest.starts_with("uploads/") => {
+                    self.upload_progress(request).await
+                }
                 (&Method::GET | &Method::HEAD, _) => self.download(request).await,
                 _ => FileError::NotFound(format!("{} {}", request.method(), request.uri().path()))
                     .response(),

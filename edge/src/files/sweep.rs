@@ -6,7 +6,9 @@
 //!    and the next sweep deletes (nothing) again and forgets it;
 //! 2. orphans: objects older than a day whose file has no record (an upload whose record
 //!    was never committed, a deleted app's media) are deleted. Uploads finish within
-//!    their grant's hour, so a day-old object without a record never gets one.
+//!    their grant's hour, so a day-old object without a record never gets one;
+//! 3. stale chunks of resumable uploads, older than a day: their upload can no longer
+//!    finish.
 //!
 //! Sweeps of several edges of one area overlap harmlessly: deletes and `ForgetFiles`
 //! are idempotent.
@@ -73,6 +75,12 @@ impl Sweeper {
                 self.delete_orphans(&app_key, chunk).await?;
             }
         }
+        let stale = self
+            .store
+            .delete_parts_before(now_ms.saturating_sub(ORPHAN_AGE_MS), BATCH * MAX_BATCHES)
+            .await
+            .map_err(|e| FileError::Unavailable(e.to_string()))?;
+        self.count("stale_part", stale as u64);
         Ok(())
     }
 

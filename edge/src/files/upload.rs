@@ -1,12 +1,16 @@
 //! `PUT /files/v1/uploads/{grant}`: stores the bytes, derives an image's thumbnail and
 //! preview, records the file in the cluster, and only then answers. An upload cut off or
-//! refused leaves no object behind; one answered is committed.
+//! refused leaves no object behind; one answered is committed. A request with a
+//! `Content-Range` is a chunk of a resumable upload (`resumable.rs`).
 
 use bytes::{Bytes, BytesMut};
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
 use http::header::CONTENT_LENGTH;
 use http::{Request, Response, StatusCode};
-use http_body_util::BodyExt;
+use http_body_util::BodyDataStream;
 use hyper::body::Incoming;
+use meridian_access::directory::Resolved;
 use meridian_cluster::state::files::{FileAnswer, FileQuestion, FileRecord, RecordFile};
 use meridian_cluster::state::{Command, Envelope};
 use meridian_files::images::{self, Processed};
@@ -23,31 +27,28 @@ use crate::now_ms;
 
 impl Files {
     pub(super) async fn upload(&self, request: Request<Incoming>) -> Response<StreamBody> {
-        let grant = request
-            .uri()
-            .path()
-            .rsplit('/')
-            .next()
-            .unwrap_or_default()
-            .to_string();
+        let grant = grant_of(&request);
         // The app's area once the grant names one this edge knows.
         let mut area = "unknown";
         let result = self.try_upload(&grant, request, &mut area).await;
         let outcome = match &result {
-            Ok(_) => "stored",
-            Err(error) => error.upload_result(),
+            Ok(UploadAnswer::Done(_)) => Some("stored"),
+            // A chunk of a resumable upload: counted when the upload ends.
+            Ok(UploadAnswer::Received(_)) => None,
+            Err(error) => Some(error.upload_result()),
         };
-        self.metrics
-            .uploads
-            .with(&UploadResult {
-                area,
-                result: outcome,
-            })
-            .inc();
+        if let Some(result) = outcome {
+            let labels = UploadResult { area, result };
+            self.metrics.uploads.with(&labels).inc();
+        }
         match result {
-            Ok(uploaded) => json_answer(
+            Ok(UploadAnswer::Done(uploaded)) => json_answer(
                 StatusCode::OK,
                 &serde_json::to_value(uploaded).unwrap_or_default(),
+            ),
+            Ok(UploadAnswer::Received(progress)) => json_answer(
+                StatusCode::ACCEPTED,
+                &serde_json::to_value(progress).unwrap_or_default(),
             ),
             Err(error) => error.response(),
         }
@@ -58,18 +59,11 @@ impl Files {
         grant: &str,
         request: Request<Incoming>,
         area_label: &mut &'static str,
-    ) -> Result<Uploaded, FileError> {
-        let (claims, body, signature) = GrantClaims::read(grant)
-            .ok_or_else(|| FileError::Unauthorized("the upload URL is malformed".into()))?;
-        let app = self.directory.resolve(&claims.app_key).await?;
-        *area_label = app.area.as_str();
-        if !app
-            .signed_by(|secret| meridian_access::token::verify_signature(secret, body, signature))
-            || claims.expires_ms < now_ms()
-        {
-            return Err(FileError::LinkInvalid);
+    ) -> Result<UploadAnswer, FileError> {
+        let (claims, app) = self.granted(grant, area_label).await?;
+        if let Some(range) = super::resumable::content_range(request.headers())? {
+            return self.put_chunk(&claims, &app, range, request).await;
         }
-        let area = self.area(app.area)?;
         // A declared length over the grant is refused before anything is read or stored.
         let declared = request
             .headers()
@@ -80,6 +74,40 @@ impl Files {
             return Err(too_large(&claims));
         }
         let base_url = self.base_url(&request);
+        let chunks = body_chunks(request.into_body());
+        let uploaded = self.store_file(&claims, &app, &base_url, chunks).await?;
+        Ok(UploadAnswer::Done(uploaded))
+    }
+
+    /// The claims of an upload URL, once checked against the app's secret and the clock.
+    pub(super) async fn granted(
+        &self,
+        grant: &str,
+        area_label: &mut &'static str,
+    ) -> Result<(GrantClaims, Resolved), FileError> {
+        let (claims, body, signature) = GrantClaims::read(grant)
+            .ok_or_else(|| FileError::Unauthorized("the upload URL is malformed".into()))?;
+        let app = self.directory.resolve(&claims.app_key).await?;
+        *area_label = app.area.as_str();
+        if !app
+            .signed_by(|secret| meridian_access::token::verify_signature(secret, body, signature))
+            || claims.expires_ms < now_ms()
+        {
+            return Err(FileError::LinkInvalid);
+        }
+        Ok((claims, app))
+    }
+
+    /// Stores a whole file from its chunks (processing images and videos), records it in
+    /// the cluster, and answers what its message carries.
+    pub(super) async fn store_file(
+        &self,
+        claims: &GrantClaims,
+        app: &Resolved,
+        base_url: &str,
+        chunks: Chunks,
+    ) -> Result<Uploaded, FileError> {
+        let area = self.area(app.area)?;
         let FileAnswer::Budget(limits, _) = self
             .ask(&area.cluster, &claims.app_key, FileQuestion::Budget)
             .await?
@@ -98,13 +126,11 @@ impl Files {
         };
         let stored = match claims.kind {
             FileKind::Image => {
-                let bytes = read_whole(request.into_body(), &claims).await?;
+                let bytes = read_whole(chunks, claims).await?;
                 store_image(&area.store, original, preview, bytes, limits.strip_exif).await?
             }
-            FileKind::Video => {
-                store_video(&area.store, original, request.into_body(), &claims).await?
-            }
-            _ => stream_to_store(&area.store, original, request.into_body(), &claims, None).await?,
+            FileKind::Video => store_video(&area.store, original, chunks, claims).await?,
+            _ => stream_to_store(&area.store, original, chunks, claims, None).await?,
         };
         let created_ms = now_ms();
         let keep_secs = claims
@@ -116,7 +142,7 @@ impl Files {
             kind: claims.kind,
             owner: claims.owner.clone(),
             size: stored.size,
-            content_type: content_type(&claims),
+            content_type: content_type(claims),
             name: claims.name.clone(),
             sha256: stored.sha256.clone(),
             created_ms,
@@ -142,7 +168,9 @@ impl Files {
         }
         self.metrics
             .file_bytes_stored
-            .with(&FileArea { area: area_label })
+            .with(&FileArea {
+                area: app.area.as_str(),
+            })
             .inc_by(stored.size + stored.preview_size);
         let link = |variant| {
             let link = Link {
@@ -152,7 +180,7 @@ impl Files {
                 expires_ms: expires,
                 scope: claims.scope.as_ref(),
             };
-            link.url(&base_url, app.secret())
+            link.url(base_url, app.secret())
         };
         Ok(Uploaded {
             file_id: record.file_id,
@@ -183,7 +211,7 @@ struct Stored {
     video: Option<VideoInfo>,
 }
 
-fn too_large(claims: &GrantClaims) -> FileError {
+pub(super) fn too_large(claims: &GrantClaims) -> FileError {
     FileError::TooLarge {
         what: "this upload (as granted)".into(),
         limit: claims.size,
@@ -204,29 +232,46 @@ fn content_type(claims: &GrantClaims) -> String {
     .to_string()
 }
 
-/// The next chunk of the body, refusing more than the grant allows.
+/// What an upload request answers: the stored file, or how much of a resumable upload
+/// the store holds.
+pub(super) enum UploadAnswer {
+    Done(Uploaded),
+    Received(super::resumable::Progress),
+}
+
+/// The grant an upload URL carries (its last segment).
+pub(super) fn grant_of<B>(request: &Request<B>) -> String {
+    let path = request.uri().path();
+    path.rsplit('/').next().unwrap_or_default().to_string()
+}
+
+/// The bytes of an upload as they arrive: a request's body, or a resumable upload's
+/// stored chunks.
+pub(super) type Chunks = BoxStream<'static, Result<Bytes, FileError>>;
+
+pub(super) fn body_chunks(body: Incoming) -> Chunks {
+    BodyDataStream::new(body)
+        .map_err(|e| FileError::Invalid(format!("the upload was cut off: {e}")))
+        .boxed()
+}
+
+/// The next chunk, refusing more than the grant allows.
 async fn next_chunk(
-    body: &mut Incoming,
+    chunks: &mut Chunks,
     received: &mut u64,
     claims: &GrantClaims,
 ) -> Result<Option<Bytes>, FileError> {
-    loop {
-        let Some(frame) = body.frame().await else {
-            return Ok(None);
-        };
-        let frame =
-            frame.map_err(|e| FileError::Invalid(format!("the upload was cut off: {e}")))?;
-        if let Ok(data) = frame.into_data() {
-            *received += data.len() as u64;
-            if *received > claims.size {
-                return Err(too_large(claims));
-            }
-            return Ok(Some(data));
-        }
+    let Some(data) = chunks.next().await.transpose()? else {
+        return Ok(None);
+    };
+    *received += data.len() as u64;
+    if *received > claims.size {
+        return Err(too_large(claims));
     }
+    Ok(Some(data))
 }
 
-async fn read_whole(mut body: Incoming, claims: &GrantClaims) -> Result<Bytes, FileError> {
+async fn read_whole(mut body: Chunks, claims: &GrantClaims) -> Result<Bytes, FileError> {
     let mut received = 0;
     let mut bytes = BytesMut::new();
     while let Some(chunk) = next_chunk(&mut body, &mut received, claims).await? {
@@ -239,7 +284,7 @@ async fn read_whole(mut body: Incoming, claims: &GrantClaims) -> Result<Bytes, F
 async fn stream_to_store(
     store: &Store,
     name: ObjectName<'_>,
-    mut body: Incoming,
+    mut body: Chunks,
     claims: &GrantClaims,
     mut spool: Option<&mut tokio::fs::File>,
 ) -> Result<Stored, FileError> {
@@ -288,7 +333,7 @@ async fn stream_to_store(
 async fn store_video(
     store: &Store,
     name: ObjectName<'_>,
-    body: Incoming,
+    body: Chunks,
     claims: &GrantClaims,
 ) -> Result<Stored, FileError> {
     let spool = tempfile::NamedTempFile::new()
