@@ -19,7 +19,14 @@ export interface UploadOptions {
    * conversation's members fetch the file.
    */
   conversation?: { type: number; targetId: string };
+  /** Called as the bytes go up: after each chunk of a large file, and once at the end. */
+  onProgress?: (sent: number, total: number) => void;
 }
+
+/** Files larger than this go up in chunks of this size (docs/files.md, resumable uploads). */
+export const CHUNK_BYTES = 8 << 20;
+/** A chunk that fails this many times in a row fails the upload. */
+const CHUNK_ATTEMPTS = 5;
 
 /** What the upload answered: what the message carries. */
 export interface Uploaded {
@@ -75,7 +82,11 @@ async function answer<T>(response: Response): Promise<T> {
   return body;
 }
 
-/** Uploads `body` through the file service of the edge at `edge`, as the token's user. */
+/**
+ * Uploads `body` through the file service of the edge at `edge`, as the token's user. A
+ * file larger than `CHUNK_BYTES` goes up in chunks, and after a failed chunk the upload
+ * goes on from what the service holds.
+ */
 export async function uploadFile(
   edge: string,
   token: string,
@@ -84,14 +95,63 @@ export async function uploadFile(
   fetchImpl: typeof fetch = globalThis.fetch.bind(globalThis),
 ): Promise<Uploaded> {
   const size = body instanceof Uint8Array ? body.byteLength : body.size;
+  const { onProgress, ...wanted } = file;
   const grant = await answer<{ uploadUrl: string }>(
     await fetchImpl(`${edge}/files/v1/grants`, {
       method: "POST",
       headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-      body: JSON.stringify({ ...file, size }),
+      body: JSON.stringify({ ...wanted, size }),
     }),
   );
-  return answer<Uploaded>(await fetchImpl(grant.uploadUrl, { method: "PUT", body }));
+  if (size <= CHUNK_BYTES) {
+    const uploaded = await answer<Uploaded>(await fetchImpl(grant.uploadUrl, { method: "PUT", body }));
+    onProgress?.(size, size);
+    return uploaded;
+  }
+  return sendChunks(grant.uploadUrl, body, size, fetchImpl, onProgress);
+}
+
+/** A resumable upload: chunk after chunk, each from where the service's bytes end. */
+async function sendChunks(
+  url: string,
+  body: Blob | Uint8Array<ArrayBuffer>,
+  size: number,
+  fetchImpl: typeof fetch,
+  onProgress?: (sent: number, total: number) => void,
+): Promise<Uploaded> {
+  let sent = 0;
+  let failures = 0;
+  for (;;) {
+    const end = Math.min(sent + CHUNK_BYTES, size);
+    const headers = { "Content-Range": `bytes ${sent}-${end - 1}/${size}` };
+    const response = await fetchImpl(url, { method: "PUT", headers, body: body.slice(sent, end) }).catch(
+      () => undefined,
+    );
+    if (response?.status === 202 || response?.status === 409) {
+      sent = ((await response.json()) as { received: number }).received;
+      failures = 0;
+      onProgress?.(sent, size);
+      continue;
+    }
+    // Done, or refused for good (a 4xx is not worth repeating).
+    if (response && (response.ok || response.status < 500)) {
+      const uploaded = await answer<Uploaded>(response);
+      onProgress?.(size, size);
+      return uploaded;
+    }
+    failures += 1;
+    if (failures >= CHUNK_ATTEMPTS) {
+      if (response) return answer<Uploaded>(response);
+      throw new FileError(0, "unavailable", `the upload failed ${failures} times in a row`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** failures));
+    // The chunk may have been stored before its answer was lost.
+    const held = await fetchImpl(url)
+      .then((r) => answer<{ received: number }>(r))
+      .catch(() => undefined);
+    if (held && held.received > sent) onProgress?.(held.received, size);
+    sent = held?.received ?? sent;
+  }
 }
 
 /**

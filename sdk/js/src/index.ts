@@ -12,6 +12,7 @@ export type {
 } from "./options.js";
 export * from "./errors.js";
 export {
+  CHUNK_BYTES,
   downloadFile,
   edgeBase,
   FileError,

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 
-import { FileError, mediaMessage } from "../src/index.js";
+import { CHUNK_BYTES, FileError, mediaMessage } from "../src/index.js";
 import { Dev, Inbox } from "./dev.js";
 
 describe("file uploads from the SDK against meridian dev", () => {
@@ -80,6 +80,41 @@ describe("file uploads from the SDK against meridian dev", () => {
     } finally {
       await dev.admin("PUT", access, {});
     }
+  });
+
+  test("a large file goes up in chunks with progress, and a chunk whose answer is lost is not sent twice", async () => {
+    const size = 2 * CHUNK_BYTES + 4321;
+    const bytes = new Uint8Array(size).map((_, i) => i % 251);
+    let puts = 0;
+    let lost = false;
+    // The second chunk reaches the service, but its answer never comes back.
+    const flaky: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (init?.method === "PUT") puts += 1;
+      if (init?.method === "PUT" && puts === 2 && !lost) {
+        lost = true;
+        throw new TypeError("network error");
+      }
+      return response;
+    };
+    const gina = await dev.client("gina", { fetch: flaky });
+    await gina.connect();
+    const progress: number[] = [];
+    const uploaded = await gina.upload(bytes, {
+      kind: "file",
+      name: "archive.bin",
+      onProgress: (sent, total) => {
+        assert.equal(total, size);
+        progress.push(sent);
+      },
+    });
+    assert.ok(lost);
+    assert.equal(puts, 3, "the lost chunk was held, so the upload went on after it");
+    assert.deepEqual(progress, [CHUNK_BYTES, 2 * CHUNK_BYTES, size]);
+    assert.equal(uploaded.size, size);
+    const got = new Uint8Array(await (await gina.download(uploaded.url)).arrayBuffer());
+    assert.deepEqual(got, bytes);
+    await gina.close();
   });
 
   test("bytes that are not an image, sent as one: FileError 400 invalid; an empty file too", async () => {
