@@ -2,14 +2,18 @@
 //! area's voters, polling each one's status every second, and the leader's writer refuses a command of a
 //! higher level (`CommandError::Upgrading`) instead of proposing what some replica
 //! could not apply. A voter's last known level is kept while it is unreachable; one never
-//! heard from counts at the legacy level, as do builds that report none.
+//! heard from counts at the legacy level, as do builds that report none. Until every
+//! voter has been heard from (an area's first moments), a command the gate would refuse
+//! waits a little for the next poll ([`UpgradeGate::admit`]), so a fresh area does not
+//! refuse what all its builds know.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use meridian_rpc::RpcError;
+use tokio::sync::Notify;
 
 use crate::api::{ApiReply, ApiRequest};
 use crate::client::ClusterClient;
@@ -17,12 +21,17 @@ use crate::state::{Command, CommandError, LEGACY_COMMAND_LEVEL};
 
 /// How often the leader asks its voters for their level.
 pub const POLL_EVERY: Duration = Duration::from_secs(1);
+/// How long a command waits for the voters to be heard from before it is refused.
+const SETTLE_WAIT: Duration = Duration::from_secs(3);
 
 /// The area's command level as this node last found it.
 #[derive(Clone)]
 pub struct UpgradeGate {
     area_level: Arc<AtomicU32>,
     known: Arc<Mutex<BTreeMap<u64, u32>>>,
+    /// Whether every voter of the last poll has been heard from.
+    settled: Arc<AtomicBool>,
+    polled: Arc<Notify>,
 }
 
 impl UpgradeGate {
@@ -31,6 +40,8 @@ impl UpgradeGate {
         Self {
             area_level: Arc::new(AtomicU32::new(LEGACY_COMMAND_LEVEL)),
             known: Arc::default(),
+            settled: Arc::default(),
+            polled: Arc::default(),
         }
     }
 
@@ -42,6 +53,26 @@ impl UpgradeGate {
     pub fn refusal(&self, command: &Command) -> Option<CommandError> {
         let (needed, area) = (command.level(), self.area_level());
         (needed > area).then_some(CommandError::Upgrading { needed, area })
+    }
+
+    /// [`UpgradeGate::refusal`], once every voter has been heard from (or after a short
+    /// wait for it): a refusal only because the area's levels are not known yet waits.
+    pub async fn admit(&self, command: &Command) -> Option<CommandError> {
+        self.admit_within(command, SETTLE_WAIT).await
+    }
+
+    async fn admit_within(&self, command: &Command, wait: Duration) -> Option<CommandError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let polled = self.polled.notified();
+            let refusal = self.refusal(command);
+            if refusal.is_none() || self.settled.load(Ordering::Acquire) {
+                return refusal;
+            }
+            if tokio::time::timeout_at(deadline, polled).await.is_err() {
+                return self.refusal(command);
+            }
+        }
     }
 
     /// Asks every voter for its level (but this node, `own`: its id and level) and keeps
@@ -75,6 +106,10 @@ impl UpgradeGate {
         }
         let lowest = levels.into_iter().min().unwrap_or(LEGACY_COMMAND_LEVEL);
         self.area_level.store(lowest, Ordering::Relaxed);
+        let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        let settled = voters.keys().all(|id| known.contains_key(id));
+        self.settled.store(settled, Ordering::Release);
+        self.polled.notify_waiters();
     }
 }
 
@@ -133,5 +168,32 @@ mod tests {
         let voters = BTreeMap::from([(1, "127.0.0.1:1".into()), (2, "127.0.0.1:9".into())]);
         gate.poll((1, COMMAND_LEVEL), &voters, &client).await;
         assert_eq!(gate.refusal(&new), refused);
+    }
+
+    #[tokio::test]
+    async fn a_fresh_gate_lets_a_command_wait_for_the_first_poll_instead_of_refusing_it() {
+        let (_, new) = commands();
+        let client = ClusterClient::new(AreaCode::Sg, Vec::new(), None);
+        let gate = UpgradeGate::new();
+        let waiting = tokio::spawn({
+            let (gate, new) = (gate.clone(), new.clone());
+            async move { gate.admit(&new).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "it waits for the voters' levels");
+        let voters = BTreeMap::from([(1, "127.0.0.1:1".to_string())]);
+        gate.poll((1, COMMAND_LEVEL), &voters, &client).await;
+        assert_eq!(waiting.await.unwrap(), None, "admitted once polled");
+
+        // A voter never heard from: refused after the wait, at the legacy level.
+        let gate = UpgradeGate::new();
+        let voters = BTreeMap::from([(1, "127.0.0.1:1".into()), (2, "127.0.0.1:9".into())]);
+        gate.poll((1, COMMAND_LEVEL), &voters, &client).await;
+        let refused = Some(CommandError::Upgrading {
+            needed: new.level(),
+            area: LEGACY_COMMAND_LEVEL,
+        });
+        let wait = Duration::from_millis(50);
+        assert_eq!(gate.admit_within(&new, wait).await, refused);
     }
 }

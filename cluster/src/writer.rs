@@ -110,10 +110,10 @@ impl Writer {
     pub async fn write(&self, commands: Vec<Envelope>) -> WriteResult {
         let received = Instant::now();
         // A command some voter's build cannot apply is refused, not proposed.
-        let refusals: Vec<Option<CommandError>> = commands
-            .iter()
-            .map(|envelope| self.gate.refusal(&envelope.command))
-            .collect();
+        let mut refusals: Vec<Option<CommandError>> = Vec::with_capacity(commands.len());
+        for envelope in &commands {
+            refusals.push(self.gate.admit(&envelope.command).await);
+        }
         let results = if refusals.iter().all(Option::is_none) {
             self.submit(commands).await?
         } else {
