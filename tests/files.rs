@@ -297,6 +297,59 @@ async fn private_mode_serves_only_the_conversation(dev: &DevDeployment, api: &Ap
     let (status, _) = admin_json(dev, "PUT", &path, json!({})).await;
     assert_eq!(status, 200);
     assert_eq!(get(group_url, &[]).await.0, 200);
+
+    media_follow_history_and_their_uploader(dev, api, edge).await;
+}
+
+/// The expiry a link carries.
+fn link_expiry(url: &str) -> u64 {
+    let e = url.split("e=").nth(1).unwrap().split('&').next().unwrap();
+    e.parse().unwrap()
+}
+
+/// A file sent in a conversation lives no longer than the conversation type's history,
+/// and erasing a user forgets what it uploaded.
+async fn media_follow_history_and_their_uploader(dev: &DevDeployment, api: &Api, edge: &str) {
+    let hank = api.token("hank").await;
+    let day_ms = 24 * 3600 * 1000;
+    let started = meridian_clock::now_ms();
+    // An ultra group keeps 7 days of history by default; a file for no conversation, the
+    // app's 180-day link lifetime.
+    let (status, in_ultra) = upload_for(
+        edge,
+        &hank,
+        json!({"type": 10, "targetId": "hub"}),
+        b"notes",
+    )
+    .await;
+    assert_eq!(status, 200, "{in_ultra}");
+    let unscoped = upload_kept(edge, &hank, "loose.txt", None).await;
+    let uploaded_between = started..=meridian_clock::now_ms();
+    let ultra_expiry = link_expiry(in_ultra["url"].as_str().unwrap());
+    assert!(
+        uploaded_between.contains(&(ultra_expiry - 7 * day_ms)),
+        "{ultra_expiry}"
+    );
+    let loose_expiry = link_expiry(&unscoped.url);
+    assert!(
+        uploaded_between.contains(&(loose_expiry - 180 * day_ms)),
+        "{loose_expiry}"
+    );
+
+    let path = format!("/admin/v1/apps/{}/file-limits", api.key);
+    let (_, before) = admin_json(dev, "GET", &path, Value::Null).await;
+    assert_eq!(get(&unscoped.url, &[]).await.0, 200);
+    api.ok("/user/delusers.json", "userId=hank").await;
+    for url in [&unscoped.url, in_ultra["url"].as_str().unwrap()] {
+        let (status, _, body) = get(url, &[]).await;
+        assert_eq!(status, 404, "{}", String::from_utf8_lossy(&body));
+    }
+    let (_, after) = admin_json(dev, "GET", &path, Value::Null).await;
+    let freed = unscoped.size + 5;
+    assert_eq!(
+        after["usage"]["bytes"].as_u64().unwrap(),
+        before["usage"]["bytes"].as_u64().unwrap() - freed
+    );
 }
 
 /// Over a kind's limit or the quota, nothing is stored and usage does not move.

@@ -57,7 +57,7 @@ use transfer::Import;
 
 use crate::api::{ApiReply, ApiRequest};
 use crate::client::{ClusterClient, ClusterError};
-use crate::state::files::{FileAccess, FileLimits};
+use crate::state::files::{EraseUserFiles, FileAccess, FileLimits};
 use crate::state::push_style::{PushRate, PushStyle, UltraGroupPushPace};
 use crate::state::push_templates::PushTemplate;
 use crate::state::rtc::{EraseRtcUsers, SetRtcCallback};
@@ -506,6 +506,10 @@ impl AdminApi {
                 sent_messages: erasure.sent_messages,
             }),
             Command::EraseRtcUsers(EraseRtcUsers {
+                app_key: key.to_string(),
+                user_ids: erasure.user_ids.clone(),
+            }),
+            Command::EraseUserFiles(EraseUserFiles {
                 app_key: key.to_string(),
                 user_ids: erasure.user_ids.clone(),
             }),

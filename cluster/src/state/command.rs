@@ -166,6 +166,9 @@ commands! {
     SetPushTemplate(super::push_templates::SetPushTemplate) => done,
     SetPushLanguage(super::push_templates::SetPushLanguage) => done,
     SetFileAccess(super::files::SetFileAccess) => done,
+    RecordOwnedFile(super::files::RecordOwnedFile) => done,
+    ForgetOwnedFiles(super::files::ForgetOwnedFiles) => done,
+    EraseUserFiles(super::files::EraseUserFiles) => done,
 }
 
 /// The command level of this build (LIFE-05): it knows every command up to it. A
@@ -197,7 +200,10 @@ impl Command {
             | Command::SetPushRate(_)
             | Command::SetPushTemplate(_)
             | Command::SetPushLanguage(_) => 5,
-            Command::SetFileAccess(_) => 6,
+            Command::SetFileAccess(_)
+            | Command::RecordOwnedFile(_)
+            | Command::ForgetOwnedFiles(_)
+            | Command::EraseUserFiles(_) => 6,
             Command::All(commands) => commands.iter().map(Command::level).max().unwrap_or(1),
             _ => LEGACY_COMMAND_LEVEL,
         }

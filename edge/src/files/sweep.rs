@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use meridian_cluster::state::files::{FileAnswer, FileQuestion, ForgetFiles};
+use meridian_cluster::state::files::{FileAnswer, FileQuestion, ForgetFiles, ForgetOwnedFiles};
 use meridian_cluster::state::{Command, Envelope, Query, QueryOutput};
 use meridian_cluster::ClusterClient;
 use meridian_files::{ObjectName, Store};
@@ -102,7 +102,8 @@ impl Sweeper {
         }
         for (app_key, file_ids) in by_app {
             let swept = file_ids.len() as u64;
-            let command = Command::ForgetFiles(ForgetFiles { app_key, file_ids });
+            let forget = ForgetFiles { app_key, file_ids };
+            let command = Command::ForgetOwnedFiles(ForgetOwnedFiles(forget));
             let envelope = Envelope {
                 area: self.cluster.area(),
                 command,

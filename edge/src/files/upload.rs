@@ -11,8 +11,10 @@ use http::{Request, Response, StatusCode};
 use http_body_util::BodyDataStream;
 use hyper::body::Incoming;
 use meridian_access::directory::Resolved;
-use meridian_cluster::state::files::{FileAnswer, FileQuestion, FileRecord, RecordFile};
-use meridian_cluster::state::{Command, Envelope};
+use meridian_cluster::state::files::{
+    FileAnswer, FileQuestion, FileRecord, RecordFile, RecordOwnedFile,
+};
+use meridian_cluster::state::{Command, Envelope, Query, QueryOutput};
 use meridian_files::images::{self, Processed};
 use meridian_files::videos::{self, VideoInfo};
 use meridian_files::{ObjectName, Store};
@@ -133,9 +135,14 @@ impl Files {
             _ => stream_to_store(&area.store, original, chunks, claims, None).await?,
         };
         let created_ms = now_ms();
-        let keep_secs = claims
+        let mut keep_secs = claims
             .keep_seconds
             .unwrap_or_else(|| limits.link_lifetime_secs());
+        // Media sent in a conversation live no longer than its history (LIFE-01).
+        if let Some(scope) = &claims.scope {
+            let history = self.history_days(app, scope.kind).await?;
+            keep_secs = keep_secs.min(u64::from(history) * 24 * 3600);
+        }
         let expires = created_ms + keep_secs.saturating_mul(1000);
         let record = FileRecord {
             file_id: claims.file_id.clone(),
@@ -152,10 +159,10 @@ impl Files {
                 .is_some_and(|p| p.preview.is_some()),
             expires_ms: expires,
         };
-        let command = Command::RecordFile(RecordFile {
+        let command = Command::RecordOwnedFile(RecordOwnedFile(RecordFile {
             app_key: claims.app_key.clone(),
             record: record.clone(),
-        });
+        }));
         let envelope = Envelope {
             area: app.area,
             command,
@@ -199,6 +206,25 @@ impl Files {
                 .or_else(|| stored.video.as_ref().map(|v| v.height)),
             duration_ms: stored.video.as_ref().map(|v| v.duration_ms),
         })
+    }
+}
+
+impl Files {
+    /// How many days the app keeps the history of conversations of this type.
+    async fn history_days(
+        &self,
+        app: &Resolved,
+        kind: meridian_proto::ConversationType,
+    ) -> Result<u32, FileError> {
+        let query = Query::AppLimits {
+            app_key: app.app_key().to_string(),
+        };
+        match self.area(app.area)?.cluster.read(query).await? {
+            QueryOutput::Limits(limits) => Ok(limits.retention_days.days_for(kind)),
+            other => Err(FileError::Unavailable(format!(
+                "unexpected answer {other:?}"
+            ))),
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 
 use meridian_access::error::ApiError;
 use meridian_access::params::Params;
+use meridian_cluster::state::files::EraseUserFiles;
 use meridian_cluster::state::rtc::EraseRtcUsers;
 use meridian_cluster::state::user_extras::{private_bans, profiles};
 use meridian_cluster::state::{
@@ -368,13 +369,18 @@ pub(super) async fn quiet_hours_delete(call: &Call) -> Fields {
 
 pub(super) async fn delete_users(call: &Call) -> Fields {
     let users = call.form()?.required_ids("userId", MAX_DELETED_PER_CALL)?;
-    // Its audio/video traces (room, block, recordings) go in the same apply.
+    // Its audio/video traces (room, block, recordings) and its uploads go in the same
+    // apply.
     let command = Command::All(vec![
         Command::DeleteUsers(DeleteUsers {
             app_key: call.app_key(),
             user_ids: users.clone(),
         }),
         Command::EraseRtcUsers(EraseRtcUsers {
+            app_key: call.app_key(),
+            user_ids: users.clone(),
+        }),
+        Command::EraseUserFiles(EraseUserFiles {
             app_key: call.app_key(),
             user_ids: users,
         }),

@@ -5,8 +5,10 @@
 //! `ForgetFiles` its record.
 
 mod access;
+mod owners;
 
 pub use access::{FileAccess, SetFileAccess};
+pub use owners::{EraseUserFiles, ForgetOwnedFiles, RecordOwnedFile};
 
 use meridian_proto::files::FileKind;
 use meridian_proto::Conversation;

@@ -1,14 +1,15 @@
 //! Keys of uploaded media: each file's record and when it expires, each environment's
 //! usage, file limits and file access.
 
-use super::{of_app, under};
+use super::{of_app, scoped, under};
 
 pub(crate) const FILE: &[u8] = b"file/";
 pub(crate) const USAGE: &[u8] = b"fileusage/";
 pub(crate) const LIMITS: &[u8] = b"filelimits/";
 pub(crate) const EXPIRY: &[u8] = b"fileexpiry/";
 pub(crate) const ACCESS: &[u8] = b"fileaccess/";
-pub(crate) const PER_APP: [&[u8]; 5] = [FILE, USAGE, LIMITS, EXPIRY, ACCESS];
+pub(crate) const OWNER: &[u8] = b"fileowner/";
+pub(crate) const PER_APP: [&[u8]; 6] = [FILE, USAGE, LIMITS, EXPIRY, ACCESS, OWNER];
 
 /// `file/{appKey}/{fileId}`
 pub(crate) fn file(app_key: &str, file_id: &str) -> Vec<u8> {
@@ -28,6 +29,16 @@ pub(crate) fn limits(app_key: &str) -> Vec<u8> {
 /// `fileaccess/{appKey}/`
 pub(crate) fn access(app_key: &str) -> Vec<u8> {
     of_app(ACCESS, app_key)
+}
+
+/// `fileowner/{appKey}/{userId}/`: the files a user uploaded.
+pub(crate) fn owned_by(app_key: &str, user_id: &str) -> Vec<u8> {
+    scoped(OWNER, app_key, &[user_id])
+}
+
+/// `fileowner/{appKey}/{userId}/{fileId}`
+pub(crate) fn owned(app_key: &str, user_id: &str, file_id: &str) -> Vec<u8> {
+    under(owned_by(app_key, user_id), file_id)
 }
 
 /// `fileexpiry/{appKey}/`: an environment's files in the order they expire.

@@ -184,6 +184,7 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("files::LIMITS", files::LIMITS, Kind::Family),
     ("files::EXPIRY", files::EXPIRY, Kind::Family),
     ("files::ACCESS", files::ACCESS, Kind::Family),
+    ("files::OWNER", files::OWNER, Kind::Family),
     ("usage::HOUR", usage::HOUR, Kind::Family),
     ("usage::ONLINE", usage::ONLINE, Kind::Family),
     ("usage::TOTAL", usage::TOTAL, Kind::Family),

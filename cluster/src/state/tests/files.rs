@@ -4,15 +4,24 @@
 use meridian_proto::files::FileKind;
 
 use super::*;
-use crate::state::files::{FileAnswer, FileQuestion, FileRecord, ForgetFiles, RecordFile};
+use crate::state::files::{
+    EraseUserFiles, FileAnswer, FileQuestion, FileRecord, ForgetFiles, ForgetOwnedFiles,
+    RecordFile, RecordOwnedFile,
+};
 
 fn record(app: &str, file_id: &str, size: u64, expires_ms: u64) -> Envelope {
-    envelope(Command::RecordFile(RecordFile {
+    envelope(Command::RecordFile(file(
+        app, file_id, size, expires_ms, "alice",
+    )))
+}
+
+fn file(app: &str, file_id: &str, size: u64, expires_ms: u64, owner: &str) -> RecordFile {
+    RecordFile {
         app_key: app.into(),
         record: FileRecord {
             file_id: file_id.into(),
             kind: FileKind::File,
-            owner: "alice".into(),
+            owner: owner.into(),
             size,
             content_type: "text/plain".into(),
             name: format!("{file_id}.txt"),
@@ -21,7 +30,7 @@ fn record(app: &str, file_id: &str, size: u64, expires_ms: u64) -> Envelope {
             has_preview: false,
             expires_ms,
         },
-    }))
+    }
 }
 
 fn expired(tree: &sled::Tree, now_ms: u64, limit: usize) -> Vec<(String, String)> {
@@ -114,4 +123,68 @@ fn files_expire_in_order_and_forgetting_them_frees_their_quota() {
     assert!(run(&tree, &[delete])[0].is_ok());
     assert_eq!(known(&tree), FileAnswer::Known(vec![]));
     assert_eq!(expired(&tree, 2_000, 10), []);
+}
+
+fn usage(tree: &sled::Tree, app: &str) -> (u64, u64) {
+    let FileAnswer::Budget(_, usage) = files_answer(tree, app, FileQuestion::Budget) else {
+        panic!("a budget");
+    };
+    (usage.bytes, usage.files)
+}
+
+// covers: FILE-04, LIFE-02
+#[test]
+fn erasing_a_user_forgets_the_files_it_uploaded_and_only_those() {
+    let (_dir, tree) = tree();
+    let a = "prodkey001";
+    let owned = |id: &str, size: u64, owner: &str| {
+        envelope(Command::RecordOwnedFile(RecordOwnedFile(file(
+            a, id, size, 9_000, owner,
+        ))))
+    };
+    let out = run(
+        &tree,
+        &[
+            create_app("A", "devkey001", a),
+            owned("a1", 10, "alice"),
+            owned("a2", 20, "alice"),
+            owned("b1", 40, "bob"),
+            owned("app", 80, ""),
+            // Recorded twice (a retried upload): still one file.
+            owned("a1", 10, "alice"),
+        ],
+    );
+    assert!(out.iter().all(Result::is_ok), "{out:?}");
+    assert_eq!(usage(&tree, a), (150, 4));
+
+    let erase = |users: &[&str]| {
+        envelope(Command::EraseUserFiles(EraseUserFiles {
+            app_key: a.into(),
+            user_ids: users.iter().map(|u| u.to_string()).collect(),
+        }))
+    };
+    assert!(run(&tree, &[erase(&["alice"])])[0].is_ok());
+    assert_eq!(usage(&tree, a), (120, 2), "alice's two files are forgotten");
+    let known = FileQuestion::Known {
+        file_ids: ["a1", "a2", "b1", "app"].map(String::from).to_vec(),
+    };
+    let still = FileAnswer::Known(vec!["b1".into(), "app".into()]);
+    assert_eq!(files_answer(&tree, a, known.clone()), still);
+    // Again, or for a user without files: nothing changes; a bad user id is refused.
+    assert!(run(&tree, &[erase(&["alice", "carol"])])[0].is_ok());
+    assert_eq!(usage(&tree, a), (120, 2));
+    assert!(run(&tree, &[erase(&["bad/id"])])[0].is_err());
+
+    // A file the sweep forgot leaves its uploader's index: erasing bob later is a no-op.
+    assert_eq!(tree.scan_prefix(b"fileowner/").count(), 1, "bob's file");
+    let forget = ForgetOwnedFiles(ForgetFiles {
+        app_key: a.into(),
+        file_ids: vec!["b1".into()],
+    });
+    assert!(run(&tree, &[envelope(Command::ForgetOwnedFiles(forget))])[0].is_ok());
+    assert_eq!(usage(&tree, a), (80, 1));
+    let owner_keys = tree.scan_prefix(b"fileowner/").count();
+    assert_eq!(owner_keys, 0, "no index entry outlives its file");
+    assert!(run(&tree, &[erase(&["bob"])])[0].is_ok());
+    assert_eq!(usage(&tree, a), (80, 1));
 }

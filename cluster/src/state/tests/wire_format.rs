@@ -1152,6 +1152,38 @@ fn samples() -> Vec<(&'static str, Command)> {
                 access: files::FileAccess { private: true },
             }),
         ),
+        (
+            "RecordOwnedFile",
+            Command::RecordOwnedFile(files::RecordOwnedFile(files::RecordFile {
+                app_key: APP.into(),
+                record: files::FileRecord {
+                    file_id: "f1".into(),
+                    kind: meridian_proto::files::FileKind::Image,
+                    owner: "alice".into(),
+                    size: 3,
+                    content_type: "image/png".into(),
+                    name: "a.png".into(),
+                    sha256: "ab".into(),
+                    created_ms: 7,
+                    has_preview: true,
+                    expires_ms: 9,
+                },
+            })),
+        ),
+        (
+            "ForgetOwnedFiles",
+            Command::ForgetOwnedFiles(files::ForgetOwnedFiles(files::ForgetFiles {
+                app_key: APP.into(),
+                file_ids: vec!["f1".into()],
+            })),
+        ),
+        (
+            "EraseUserFiles",
+            Command::EraseUserFiles(files::EraseUserFiles {
+                app_key: APP.into(),
+                user_ids: vec!["alice".into()],
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1386,6 +1418,9 @@ const GOLDEN: &[(&str, &str)] = &[
         ("SetPushTemplate", "70086170706b657930310374706c010001620105656e5f55530101740165"),
         ("SetPushLanguage", "71086170706b6579303103626f620105656e5f5553"),
         ("SetFileAccess", "72086170706b6579303101"),
+        ("RecordOwnedFile", "73086170706b657930310266310005616c6963650309696d6167652f706e6705612e706e67026162070109"),
+        ("ForgetOwnedFiles", "74086170706b6579303101026631"),
+        ("EraseUserFiles", "75086170706b657930310105616c696365"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1611,6 +1646,9 @@ fn variant(command: &Command) -> &'static str {
         Command::SetPushTemplate(_) => "SetPushTemplate",
         Command::SetPushLanguage(_) => "SetPushLanguage",
         Command::SetFileAccess(_) => "SetFileAccess",
+        Command::RecordOwnedFile(_) => "RecordOwnedFile",
+        Command::ForgetOwnedFiles(_) => "ForgetOwnedFiles",
+        Command::EraseUserFiles(_) => "EraseUserFiles",
     }
 }
 
