@@ -121,8 +121,9 @@ enum AdminCommand {
 #[derive(Subcommand)]
 enum AuditCommand {
     /// Search every node data dir (stopped) for records of apps homed in another area:
-    /// state machine, Raft log and snapshots. One JSON line per finding, then a summary;
-    /// non-zero exit if anything is foreign.
+    /// state machine, Raft log and snapshots, and the local file store beside an area's
+    /// nodes. One JSON line per finding, then a summary; non-zero exit if anything is
+    /// foreign.
     Residency {
         /// A node's data dir, or a directory holding several (such as `meridian dev`'s).
         #[arg(long, required = true)]
@@ -568,6 +569,8 @@ async fn run(command: Commands, logs: StartingLogs) -> anyhow::Result<()> {
                     "apps": report.apps,
                     "files": report.files_scanned,
                     "bytes": report.bytes_scanned,
+                    "stores": report.stores.len(),
+                    "objects": report.objects_scanned,
                     "foreign": report.findings.len(),
                 })
             );

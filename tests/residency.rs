@@ -95,6 +95,15 @@ async fn traffic_in_every_area_stays_home_and_a_planted_foreign_record_is_found(
             form(&[("userId", "alice"), ("groupId", "ug1")]),
         )
         .await;
+        // A photo in the area's file store.
+        let token = call("/user/getToken.json", form(&[("userId", "alice")])).await;
+        let token = token["token"].as_str().expect("token");
+        let edge = meridian_client::files::edge_base(&dev.ws(area));
+        let bytes = bytes::Bytes::from(format!("{area} minutes").into_bytes());
+        let kind = meridian_proto::files::FileKind::File;
+        meridian_client::files::upload(&edge, token, kind, "m.txt", "text/plain", None, bytes)
+            .await
+            .unwrap_or_else(|e| panic!("{area} upload: {e}"));
         keys.push((area, key));
     }
     let data_dir = dev.endpoints_file.parent().unwrap().to_path_buf();
@@ -108,6 +117,8 @@ async fn traffic_in_every_area_stays_home_and_a_planted_foreign_record_is_found(
     assert_eq!(summary["apps"], 5, "{summary}");
     assert_eq!(summary["foreign"], 0);
     assert!(summary["bytes"].as_u64().unwrap() > 0);
+    assert_eq!(summary["stores"], 5, "{summary}");
+    assert_eq!(summary["objects"], 5, "{summary}");
 
     // Plant a user record of NA's app in SG's state machine.
     let na_key = &keys.iter().find(|(a, _)| *a == "NA").unwrap().1;
@@ -126,6 +137,14 @@ async fn traffic_in_every_area_stays_home_and_a_planted_foreign_record_is_found(
         .unwrap();
         db.flush().unwrap();
     }
+    // And an object of NA's app in SG's file store.
+    let na_files = data_dir.join("NA").join("files").join(na_key);
+    let planted = data_dir.join("SG").join("files").join(na_key);
+    std::fs::create_dir_all(&planted).unwrap();
+    for object in std::fs::read_dir(&na_files).unwrap() {
+        let object = object.unwrap();
+        std::fs::copy(object.path(), planted.join(object.file_name())).unwrap();
+    }
     let (clean, lines) = audit(&data_dir);
     assert!(!clean, "{lines:?}");
     let findings: Vec<&Value> = lines
@@ -133,6 +152,8 @@ async fn traffic_in_every_area_stays_home_and_a_planted_foreign_record_is_found(
         .filter(|l| l.get("app_key").is_some())
         .collect();
     assert!(!findings.is_empty(), "{lines:?}");
+    let in_store = |f: &&&Value| f["file"].as_str().unwrap().contains("files");
+    assert_eq!(findings.iter().filter(in_store).count(), 1, "{lines:?}");
     for finding in &findings {
         assert_eq!(finding["app_key"], na_key.as_str());
         assert_eq!(finding["home"], "NA");

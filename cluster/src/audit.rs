@@ -8,6 +8,10 @@
 //! apps that node does not hold: the state machine's sled files, the Raft log's chunks
 //! and the snapshots. Deleted-but-not-compacted copies count too: they are still stored.
 //! Nodes must be stopped, since sled locks its files.
+//!
+//! An area's file store, where its edges keep a local one (`files/` beside the area's
+//! node dirs, as `meridian dev` lays them out), is audited too: its objects are named
+//! `{appKey}/…`, so every app key there must be one homed in the store's area.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -41,6 +45,9 @@ pub struct Finding {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
     pub nodes: Vec<PathBuf>,
+    /// The local file stores found beside the nodes.
+    pub stores: Vec<PathBuf>,
+    pub objects_scanned: usize,
     pub apps: usize,
     pub files_scanned: usize,
     pub bytes_scanned: u64,
@@ -110,7 +117,57 @@ pub fn residency(roots: &[PathBuf]) -> std::io::Result<Report> {
             }
         }
     }
+    audit_stores(&nodes, &homes, &mut report)?;
     Ok(report)
+}
+
+/// Every `files/` store beside an area's nodes: its objects' app keys must be homed in
+/// that area.
+fn audit_stores(
+    nodes: &[NodeDir],
+    homes: &BTreeMap<&str, AreaCode>,
+    report: &mut Report,
+) -> std::io::Result<()> {
+    let mut areas_by_dir = BTreeMap::<&Path, BTreeSet<AreaCode>>::new();
+    for node in nodes {
+        if let Some(dir) = node.path.parent() {
+            areas_by_dir
+                .entry(dir)
+                .or_default()
+                .extend(node.apps.values().copied());
+        }
+    }
+    for (dir, areas) in areas_by_dir {
+        let store = dir.join("files");
+        if !store.is_dir() {
+            continue;
+        }
+        let store_area = (areas.len() == 1).then(|| areas.first().copied()).flatten();
+        report.stores.push(store.clone());
+        for entry in std::fs::read_dir(&store)? {
+            let app_dir = entry?.path();
+            let mut objects = Vec::new();
+            if app_dir.is_dir() {
+                list_files(&app_dir, &mut objects)?;
+            }
+            report.objects_scanned += objects.len();
+            let key = app_dir.file_name().and_then(|name| name.to_str());
+            let Some((key, home)) = key.and_then(|key| Some((key, *homes.get(key)?))) else {
+                continue;
+            };
+            if Some(home) != store_area && !objects.is_empty() {
+                report.findings.push(Finding {
+                    node: store.clone(),
+                    node_area: store_area,
+                    file: app_dir.clone(),
+                    app_key: key.to_string(),
+                    home,
+                    occurrences: objects.len(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 fn find_nodes(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
