@@ -254,6 +254,11 @@ struct DevArgs {
     /// file store.
     #[arg(long, default_value_t = meridian_edge::DEFAULT_FILE_SWEEP_MS, env = "MERIDIAN_DEV_FILE_SWEEP_MS")]
     file_sweep_ms: u64,
+    /// Keep each area's files in an S3-compatible service instead of a local directory:
+    /// `http://KEY:SECRET@HOST:PORT`, one bucket per area (`meridian-<area>-files`, which
+    /// must exist).
+    #[arg(long, env = "MERIDIAN_DEV_FILES_S3")]
+    files_s3: Option<String>,
     /// How long a day of retention lasts (ms): a real day unless a soak test compresses it
     /// to watch history, inboxes and disk stay bounded in minutes.
     #[arg(long, default_value_t = meridian_cluster::state::DAY_MS, env = "MERIDIAN_DEV_RETENTION_DAY_MS")]
@@ -417,6 +422,7 @@ async fn dev(args: DevArgs, logs: StartingLogs) -> anyhow::Result<()> {
         rate_limits: args.api_rate_limits,
         outbound_ca_files: args.outbound_ca_files,
         file_sweep_ms: args.file_sweep_ms,
+        files_s3: args.files_s3,
         retention_day_ms: args.retention_day_ms,
         demo_dir: args.demo_dir,
         call_answer_timeout_ms: args.call_answer_timeout_ms,

@@ -14,7 +14,7 @@ use meridian_client::files;
 use meridian_files::store::sha256_hex;
 use meridian_proto::files::{FileKind, Uploaded};
 use meridian_proto::{ClientFrame, ServerFrame};
-use meridian_testkit::{eventually, raw_http, raw_http_with_head, DevDeployment};
+use meridian_testkit::{eventually, raw_http, raw_http_with_head, DevDeployment, Moto};
 use serde_json::{json, Value};
 
 /// Sweeps run every 200 ms in these tests; a file kept 1 s is gone well within this.
@@ -532,6 +532,89 @@ async fn expired_files_and_orphaned_objects_are_swept() {
             .then_some(())
     })
     .await;
+}
+
+// covers: FILE-02
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_area_whose_files_are_in_an_s3_bucket_serves_them_as_a_local_one_does() {
+    let moto = Moto::start();
+    moto.bucket("meridian-sg-files").await;
+    let s3 = format!("http://testing:testing@127.0.0.1:{}", moto.port);
+    let dev = DevDeployment::start_with(binary(), "SG", 1, &["--files-s3", &s3]).await;
+    let api = Api::new(&dev, "SG", "prod");
+    let edge = files::edge_base(&dev.ws("SG"));
+    let token = api.token("alice").await;
+
+    // A photo: its thumbnail and preview, the identical bytes back, one range.
+    let photo = png(1600, 900);
+    let kind = FileKind::Image;
+    let uploaded = files::upload(
+        &edge,
+        &token,
+        kind,
+        "p.png",
+        "image/png",
+        None,
+        photo.clone(),
+    )
+    .await
+    .expect("upload");
+    assert_eq!(uploaded.sha256, sha256_hex(&photo));
+    assert!(uploaded.thumbnail.is_some());
+    assert_eq!(files::download(&uploaded.url, None).await.unwrap(), photo);
+    let preview = files::download(uploaded.preview_url.as_deref().unwrap(), None)
+        .await
+        .unwrap();
+    let preview = image::load_from_memory(&preview).expect("a JPEG preview");
+    assert_eq!((preview.width(), preview.height()), (1080, 608));
+    let (status, _, body) = get(&uploaded.url, &[("Range", "bytes=10-19")]).await;
+    assert_eq!((status, &body[..]), (206, &photo[10..20]));
+
+    // A resumable upload: its chunks wait in the bucket until the last one.
+    let payload: Vec<u8> = (0..(3 << 20) + 7).map(|i| (i % 241) as u8).collect();
+    let ask = json!({"kind": "file", "size": payload.len(), "name": "big.bin"});
+    let (status, granted) = grant(&edge, &token, ask).await;
+    assert_eq!(status, 200, "{granted}");
+    let url = granted["uploadUrl"].as_str().unwrap();
+    let half = payload.len() / 2;
+    let (status, answer) = put_chunk(url, 0, &payload[..half], payload.len()).await;
+    assert_eq!(
+        (status, &answer["received"]),
+        (202, &json!(half)),
+        "{answer}"
+    );
+    assert_eq!(received(url).await, half);
+    let (status, big) = put_chunk(url, half, &payload[half..], payload.len()).await;
+    assert_eq!(status, 200, "{big}");
+    let link = big["url"].as_str().unwrap();
+    assert_eq!(files::download(link, None).await.unwrap(), payload);
+
+    // The objects are in the bucket, the parts gone; nothing went to the local disk.
+    let bucket = meridian_files::Store::open(&meridian_files::StoreConfig::S3 {
+        bucket: "meridian-sg-files".into(),
+        region: "us-east-1".into(),
+        endpoint: Some(moto.endpoint()),
+        access_key_id: Some("testing".into()),
+        secret_access_key: Some("testing".into()),
+    })
+    .unwrap();
+    let sizes = [
+        (&uploaded.file_id[..], photo.len()),
+        (big["fileId"].as_str().unwrap(), payload.len()),
+    ];
+    for (file_id, size) in sizes {
+        let app_key = api.key.as_str();
+        let object = meridian_files::ObjectName::Original { app_key, file_id };
+        assert_eq!(bucket.size(object).await.unwrap(), size as u64);
+        assert_eq!(bucket.parts(app_key, file_id).await.unwrap(), []);
+    }
+    let local = dev
+        .endpoints_file
+        .parent()
+        .unwrap()
+        .join("SG")
+        .join("files");
+    assert!(!local.exists(), "{}", local.display());
 }
 
 /// PUTs one chunk of a resumable upload: the status and the answer.

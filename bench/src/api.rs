@@ -65,6 +65,7 @@ async fn bench_api(writers: &[usize], duration: Duration) -> anyhow::Result<Vec<
             sessions: Default::default(),
             outbound_ca_files: Vec::new(),
             file_sweep_ms: meridian_edge::DEFAULT_FILE_SWEEP_MS,
+            files_s3: None,
             retention_day_ms: meridian_cluster::state::DAY_MS,
             demo_dir: meridian_dev::demo_site::default_dir(),
             call_answer_timeout_ms: meridian_cluster::state::ANSWER_TIMEOUT_MS,

@@ -42,6 +42,9 @@ pub struct DevOptions {
     pub outbound_ca_files: Vec<PathBuf>,
     /// How often each edge sweeps its area's files (FILE-04).
     pub file_sweep_ms: u64,
+    /// `http://KEY:SECRET@HOST:PORT` of an S3-compatible service holding each area's files
+    /// in its bucket `meridian-<area>-files`; a local directory per area when absent.
+    pub files_s3: Option<String>,
     /// How long a day of retention lasts (see `NodeConfig::retention_day_ms`).
     pub retention_day_ms: u64,
     /// The JavaScript SDK's build (`sdk/js/dist`) the web demo is served from.
@@ -51,6 +54,26 @@ pub struct DevOptions {
 }
 
 const DEMO_APP: &str = "demo";
+
+/// The area's bucket in the S3-compatible service at `url` (`http://KEY:SECRET@HOST:PORT`).
+fn s3_store(url: &str, area: AreaCode) -> anyhow::Result<StoreConfig> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .context("--files-s3 is http(s)://KEY:SECRET@HOST:PORT")?;
+    let (credentials, host) = rest
+        .rsplit_once('@')
+        .context("--files-s3 names its credentials: http://KEY:SECRET@HOST:PORT")?;
+    let (key, secret) = credentials
+        .split_once(':')
+        .context("--files-s3's credentials are KEY:SECRET")?;
+    Ok(StoreConfig::S3 {
+        bucket: format!("meridian-{}-files", area.as_str().to_ascii_lowercase()),
+        region: "us-east-1".into(),
+        endpoint: Some(format!("{scheme}://{host}")),
+        access_key_id: Some(key.into()),
+        secret_access_key: Some(secret.into()),
+    })
+}
 const LAYOUT_FILE: &str = "dev-layout.json";
 /// Navs poll edges every second; a few polls at most.
 const NAV_READY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -265,8 +288,11 @@ impl Deployment {
             let rpc_addrs: Vec<String> = peers.iter().map(|p| p.addr.clone()).collect();
             let (media_public, media_admin) = plan.media_ports;
             // Each area's files in its own directory (NAV-05); recordings among them.
-            let files = StoreConfig::Local {
-                dir: options.data_dir.join(area.as_str()).join("files"),
+            let files = match &options.files_s3 {
+                Some(url) => s3_store(url, area)?,
+                None => StoreConfig::Local {
+                    dir: options.data_dir.join(area.as_str()).join("files"),
+                },
             };
             let media = MediaServer::start(MediaConfig {
                 area,

@@ -2,18 +2,11 @@
 //! directory `meridian dev` uses, and an S3-compatible bucket — here moto's S3 server
 //! (PyPI `moto[server]`, installed by `scripts/test`), a real S3 protocol endpoint.
 
-use std::net::{Ipv4Addr, TcpListener};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-use tokio::time::Instant;
-
 use bytes::Bytes;
 use futures::TryStreamExt;
 use meridian_files::store::sha256_hex;
 use meridian_files::{ObjectName, Part, Store, StoreConfig, StoreError};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use meridian_testkit::Moto;
 
 /// Larger than the writer's buffer, so an S3 upload goes up in several parts.
 const LARGE: usize = 12 << 20;
@@ -123,87 +116,6 @@ async fn a_local_directory_store_keeps_what_was_finished() {
     keeps_what_was_finished_and_nothing_else(&store).await;
 }
 
-/// moto's S3 server on a free loopback port, stopped when dropped.
-struct Moto {
-    child: Child,
-    port: u16,
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let site: PathBuf = [
-            std::env::var("HOME").expect("HOME"),
-            ".cache/meridian-sdk/moto".into(),
-        ]
-        .iter()
-        .collect();
-        assert!(
-            site.join("moto").is_dir(),
-            "moto is not installed in {} (scripts/test installs it)",
-            site.display()
-        );
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("python3")
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .env("PYTHONPATH", &site)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 runs moto");
-        Moto { child, port }
-    }
-
-    /// Sends one plain HTTP request (moto's server mode takes unsigned ones) and answers
-    /// the status, or `None` while the server is not listening yet.
-    async fn request(&self, method: &str, path: &str) -> Option<u16> {
-        let mut stream = tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, self.port))
-            .await
-            .ok()?;
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            self.port
-        );
-        stream.write_all(head.as_bytes()).await.ok()?;
-        let mut answer = Vec::new();
-        stream.read_to_end(&mut answer).await.ok()?;
-        let status = String::from_utf8_lossy(&answer);
-        status.split(' ').nth(1)?.parse().ok()
-    }
-
-    /// Creates a bucket once the server answers.
-    async fn bucket(&self, bucket: &str) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            match self.request("PUT", &format!("/{bucket}")).await {
-                Some(200) => return,
-                Some(status) => panic!("moto answered {status} to creating a bucket"),
-                None if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(100)).await
-                }
-                None => panic!("moto did not start listening within a minute"),
-            }
-        }
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn an_s3_bucket_store_keeps_what_was_finished() {
     let moto = Moto::start();
@@ -211,7 +123,7 @@ async fn an_s3_bucket_store_keeps_what_was_finished() {
     let store = Store::open(&StoreConfig::S3 {
         bucket: "meridian-sg-files".into(),
         region: "ap-southeast-1".into(),
-        endpoint: Some(format!("http://127.0.0.1:{}", moto.port)),
+        endpoint: Some(moto.endpoint()),
         access_key_id: Some("testing".into()),
         secret_access_key: Some("testing".into()),
     })
@@ -221,7 +133,7 @@ async fn an_s3_bucket_store_keeps_what_was_finished() {
     let missing = Store::open(&StoreConfig::S3 {
         bucket: "no-such-bucket".into(),
         region: "ap-southeast-1".into(),
-        endpoint: Some(format!("http://127.0.0.1:{}", moto.port)),
+        endpoint: Some(moto.endpoint()),
         access_key_id: Some("testing".into()),
         secret_access_key: Some("testing".into()),
     })

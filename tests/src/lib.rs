@@ -3,6 +3,8 @@
 
 pub mod app_server;
 pub use app_server::{AppServer, Received};
+mod moto;
+pub use moto::Moto;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
