@@ -1,8 +1,10 @@
 //! OPPO PUSH server API v1: `POST {endpoint}/server/v1/auth` signed with
 //! sha256(app_key + timestamp + master_secret) for a 24-hour `auth_token`, then
-//! `POST {endpoint}/server/v1/message/notification/unicast`; both form-encoded and
-//! answered `{code, message, data}`.
+//! `POST {endpoint}/server/v1/message/notification/unicast_batch` with up to 1,000
+//! messages (one per registration id); both form-encoded and answered
+//! `{code, message, data}`, the batch's `data` listing each message's result.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -32,9 +34,13 @@ pub(crate) const CALL_LIMITED: i64 = 13;
 pub(crate) const INVALID_REGISTRATION_ID: i64 = 10000;
 const DAILY_LIMIT: i64 = 33;
 const FREQUENCY_LIMIT: i64 = 55;
+/// Messages one batch request may carry.
+pub(crate) const MAX_MESSAGES: usize = 1_000;
 
 impl PushClient {
-    /// Sends `n` through OPPO PUSH as a notification to one registration id.
+    /// Sends `n` through OPPO PUSH as a notification to one registration id. Concurrent
+    /// sends of the same notification through the same app share batch requests of up
+    /// to 1,000 messages ([`crate::batch`]).
     pub async fn send_oppo(&self, creds: &OppoCredentials, n: &Notification) -> Outcome {
         let mut parameters = json!({"msgUID": n.id});
         if let Some(push_data) = &n.data {
@@ -47,28 +53,47 @@ impl PushClient {
                 "action_parameters is {chars} characters, OPPO accepts at most {OPPO_MAX_PARAMETERS_CHARS}"
             ));
         }
-        let mut message = json!({
-            // 2: a registration id.
-            "target_type": 2,
-            "target_value": n.device_token,
-            "notification": {
-                "title": shorten(&n.title, MAX_TITLE_CHARS),
-                "content": shorten(&n.body, MAX_CONTENT_CHARS),
-                // 0: open the app.
-                "click_action_type": 0,
-                "action_parameters": parameters,
-            },
+        let mut notification = json!({
+            "title": shorten(&n.title, MAX_TITLE_CHARS),
+            "content": shorten(&n.body, MAX_CONTENT_CHARS),
+            // 0: open the app.
+            "click_action_type": 0,
+            "action_parameters": parameters,
         });
-        put(
-            &mut message["notification"],
-            "channel_id",
-            &n.options.oppo.channel_id,
+        put(&mut notification, "channel_id", &n.options.oppo.channel_id);
+        let key = format!(
+            "oppo\n{}\n{}\n{notification}",
+            creds.app_key, creds.endpoint
         );
-        let message = message.to_string();
+        let (client, creds) = (self.clone(), creds.clone());
+        let send = move |regids: Vec<String>| {
+            let (client, creds, notification) =
+                (client.clone(), creds.clone(), notification.clone());
+            async move { client.send_oppo_batch(&creds, &notification, regids).await }
+        };
+        let batches = self.inner.batches.clone();
+        batches
+            .send(key, n.device_token.clone(), MAX_MESSAGES, send)
+            .await
+    }
+
+    /// One batch request of `notification` to `regids`: an outcome per registration id.
+    async fn send_oppo_batch(
+        &self,
+        creds: &OppoCredentials,
+        notification: &Value,
+        regids: Vec<String>,
+    ) -> Vec<Outcome> {
+        let messages: Vec<Value> = regids
+            .iter()
+            // 2: a registration id.
+            .map(|regid| json!({"target_type": 2, "target_value": regid, "notification": notification}))
+            .collect();
+        let messages = Value::Array(messages).to_string();
         let endpoint = creds.endpoint.trim_end_matches('/');
         let (auth_url, send_url) = (
             format!("{endpoint}/server/v1/auth"),
-            format!("{endpoint}/server/v1/message/notification/unicast"),
+            format!("{endpoint}/server/v1/message/notification/unicast_batch"),
         );
         let account = Account {
             provider: "OPPO",
@@ -76,19 +101,35 @@ impl PushClient {
             issuer: auth_url.clone(),
         };
         let fetch = || self.oppo_auth(&auth_url, creds);
-        let (send_url, message) = (&send_url, &message);
+        // What the batch's `data` says of single messages that failed.
+        let failed = std::sync::Mutex::new(HashMap::new());
+        let (send_url, messages, failed_ref) = (&send_url, &messages, &failed);
         let send = move |token: String| async move {
             let form = form_urlencoded::Serializer::new(String::new())
                 .append_pair("auth_token", &token)
-                .append_pair("message", message)
+                .append_pair("messages", messages)
                 .finish();
             match self.oppo_post(send_url, form).await {
-                Ok(answer) => sent(&answer),
+                Ok(answer) => {
+                    *failed_ref.lock().unwrap_or_else(|e| e.into_inner()) = failures(&answer);
+                    sent(&answer)
+                }
                 Err(outcome) => Sent::Done(outcome),
             }
         };
-        self.with_token(account, &creds.master_secret, fetch, send)
-            .await
+        let outcome = self
+            .with_token(account, &creds.master_secret, fetch, send)
+            .await;
+        let failed = failed.into_inner().unwrap_or_else(|e| e.into_inner());
+        regids
+            .iter()
+            .map(|regid| {
+                failed
+                    .get(regid)
+                    .cloned()
+                    .unwrap_or_else(|| outcome.clone())
+            })
+            .collect()
     }
 
     async fn oppo_auth(&self, url: &str, creds: &OppoCredentials) -> Result<Issued, Outcome> {
@@ -128,6 +169,32 @@ impl PushClient {
             .await
             .map_err(Outcome::retry)
     }
+}
+
+/// The messages of a successful batch that failed on their own, by registration id.
+fn failures(answer: &Answer) -> HashMap<String, Outcome> {
+    let json = answer.json();
+    let Some(results) = json["data"]
+        .as_array()
+        .filter(|_| code(&json) == Some(SUCCESS))
+    else {
+        return HashMap::new();
+    };
+    results
+        .iter()
+        .filter_map(|result| {
+            let regid = result["registrationId"].as_str()?;
+            let error = result["errorCode"].as_i64()?;
+            let outcome = match error {
+                INVALID_REGISTRATION_ID => Outcome::TokenGone,
+                _ => Outcome::rejected(format!(
+                    "OPPO {error}: {}",
+                    result["errorMessage"].as_str().unwrap_or("")
+                )),
+            };
+            Some((regid.to_string(), outcome))
+        })
+        .collect()
 }
 
 fn code(json: &Value) -> Option<i64> {

@@ -442,7 +442,7 @@ async fn oppo_delivers_with_one_signed_auth_token_for_several_sends() {
     assert_eq!(oppo.requests(), 4, "one auth, three sends");
     let pushes = oppo.wait_for(3, WAIT).await.unwrap();
     let push = &pushes[2];
-    assert_eq!(push.uri, "/server/v1/message/notification/unicast");
+    assert_eq!(push.uri, "/server/v1/message/notification/unicast_batch");
     assert_eq!(push.device_token, "CN_oppo-2");
     assert_eq!(
         (push.title.as_str(), push.body.as_str()),
@@ -451,6 +451,45 @@ async fn oppo_delivers_with_one_signed_auth_token_for_several_sends() {
     assert_eq!(push.data.as_deref(), Some("{\"conv\":\"c1\"}"));
     assert_eq!(push.id, "msg-2");
     assert_eq!(push.json["notification"]["click_action_type"], 0);
+}
+
+/// A fan-out of one notification shares batch requests of up to 1,000 messages; a
+/// registration id OPPO does not know fails alone.
+// covers: PUSH-05
+#[tokio::test]
+async fn oppo_sends_of_one_notification_share_batch_requests_and_an_unknown_regid_fails_alone() {
+    const DEVICES: usize = 200;
+    let oppo = FakeOppo::start().await;
+    let client = PushClient::new(vec![oppo.ca_cert()]);
+    let creds = oppo.credentials();
+    oppo.mark_gone("op-42");
+
+    let sends: Vec<_> = (0..DEVICES)
+        .map(|i| {
+            let (client, creds) = (client.clone(), creds.clone());
+            tokio::spawn(async move {
+                let n = notification(&format!("op-{i}"), "broadcast-1");
+                client.send_oppo(&creds, &n).await
+            })
+        })
+        .collect();
+    for (i, send) in sends.into_iter().enumerate() {
+        let expected = match i {
+            42 => Outcome::TokenGone,
+            _ => Outcome::Delivered,
+        };
+        assert_eq!(send.await.unwrap(), expected, "op-{i}");
+    }
+    let pushes = oppo.wait_for(DEVICES - 1, WAIT).await.unwrap();
+    let mut regids: Vec<&str> = pushes.iter().map(|p| p.device_token.as_str()).collect();
+    regids.sort();
+    regids.dedup();
+    assert_eq!(regids.len(), DEVICES - 1, "each live device once");
+    let sends = oppo.requests() - oppo.tokens_issued();
+    assert!(
+        sends < DEVICES / 4,
+        "{sends} requests for {DEVICES} devices"
+    );
 }
 
 // covers: PUSH-05

@@ -14,8 +14,8 @@
 //! - [`FakeXiaomi`]: TLS; MiPush's `/v3/message/regid` (verifies `Authorization:
 //!   key=<AppSecret>`, the package name, required fields and lengths).
 //! - [`FakeOppo`]: TLS; OPPO PUSH's `/server/v1/auth` (verifies the sha256 sign and the
-//!   timestamp) and the notification unicast (verifies the auth_token it issued, the
-//!   message's fields and lengths).
+//!   timestamp) and the notification batch unicast (verifies the auth_token it issued,
+//!   each message's fields and lengths; answers each message's result).
 //! - [`FakeVivo`]: TLS; vivo's `/message/auth` (verifies the md5 sign and the timestamp)
 //!   and `/message/send` (verifies the authToken header it issued against the body's
 //!   appId, required fields, lengths counted as vivo counts them, and drops a repeated

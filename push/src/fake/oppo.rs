@@ -1,9 +1,10 @@
-//! The fake OPPO PUSH: `/server/v1/auth` and the notification unicast on a TLS port.
+//! The fake OPPO PUSH: `/server/v1/auth` and the notification batch unicast on a TLS
+//! port.
 
 use super::*;
 use crate::oppo::{
-    CALL_LIMITED, INVALID_AUTH_TOKEN, INVALID_REGISTRATION_ID, MAX_CONTENT_CHARS, MAX_TITLE_CHARS,
-    SUCCESS,
+    CALL_LIMITED, INVALID_AUTH_TOKEN, INVALID_REGISTRATION_ID, MAX_CONTENT_CHARS, MAX_MESSAGES,
+    MAX_TITLE_CHARS, SUCCESS,
 };
 use crate::sign::sha256_hex;
 use crate::OPPO_MAX_PARAMETERS_CHARS;
@@ -105,7 +106,7 @@ impl OppoState {
         let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
         match parts.uri.path() {
             "/server/v1/auth" => self.auth(&form),
-            "/server/v1/message/notification/unicast" => self.unicast(&parts, &form),
+            "/server/v1/message/notification/unicast_batch" => self.unicast_batch(&parts, &form),
             _ => oppo_error(20, "Invalid Method"),
         }
     }
@@ -137,62 +138,100 @@ impl OppoState {
         )
     }
 
-    fn unicast(&self, parts: &Parts, form: &HashMap<String, String>) -> Response<Full<Bytes>> {
+    /// Every message is checked before any is sent; a registration id OPPO does not know
+    /// fails alone (its result carries `errorCode`), an app over its rate fails them all.
+    fn unicast_batch(
+        &self,
+        parts: &Parts,
+        form: &HashMap<String, String>,
+    ) -> Response<Full<Bytes>> {
         let Some(token) = form.get("auth_token") else {
             return oppo_error(MISSING_AUTH_TOKEN, "Missing Auth Token");
         };
         if !lock(&self.book).auth_tokens.contains_key(token) {
             return oppo_error(INVALID_AUTH_TOKEN, "Invalid AuthToken");
         }
-        let Some(message) = form
-            .get("message")
-            .and_then(|m| serde_json::from_str::<Value>(m).ok())
+        let Some(messages) = form
+            .get("messages")
+            .and_then(|m| serde_json::from_str::<Vec<Value>>(m).ok())
+            .filter(|messages| !messages.is_empty())
         else {
-            return oppo_error(MISSING_ARGUMENTS, "Missing Required Arguments: message");
+            return oppo_error(MISSING_ARGUMENTS, "Missing Required Arguments: messages");
         };
-        let regid = message["target_value"].as_str().unwrap_or_default();
-        let notification = &message["notification"];
-        let title = notification["title"].as_str().unwrap_or_default();
-        let content = notification["content"].as_str().unwrap_or_default();
-        let parameters = notification["action_parameters"].as_str().unwrap_or("{}");
-        if message["target_type"] != 2 || regid.is_empty() || title.is_empty() || content.is_empty()
+        if messages.len() > MAX_MESSAGES {
+            return oppo_error(INVALID_ARGUMENTS, "Invalid Arguments: too many messages");
+        }
+        let mut checked = Vec::with_capacity(messages.len());
+        for message in &messages {
+            match check(message) {
+                Ok(push) => checked.push((push, message)),
+                Err(refused) => return refused,
+            }
+        }
+        if checked
+            .iter()
+            .any(|(push, _)| self.shared.devices.is_limited(&push.device_token))
         {
-            return oppo_error(MISSING_ARGUMENTS, "Missing Required Arguments");
-        }
-        if title.chars().count() > MAX_TITLE_CHARS
-            || content.chars().count() > MAX_CONTENT_CHARS
-            || parameters.chars().count() > OPPO_MAX_PARAMETERS_CHARS
-        {
-            return oppo_error(INVALID_ARGUMENTS, "Invalid Arguments: too long");
-        }
-        let Ok(parameters) = serde_json::from_str::<Value>(parameters) else {
-            return oppo_error(INVALID_ARGUMENTS, "Invalid Arguments: action_parameters");
-        };
-        if self.shared.devices.is_gone(regid) {
-            return oppo_error(INVALID_REGISTRATION_ID, "Invalid RegistrationId");
-        }
-        if self.shared.devices.is_limited(regid) {
             return oppo_error(CALL_LIMITED, "App Call Limited");
         }
-        self.shared.recorder.record(ReceivedPush {
-            device_token: regid.to_string(),
-            title: title.to_string(),
-            body: content.to_string(),
-            data: parameters["pushData"].as_str().map(str::to_string),
-            id: parameters["msgUID"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-            user_id: None,
-            uri: path_and_query(parts),
-            version: parts.version,
-            headers: parts.headers.clone(),
-            json: message.clone(),
-        });
-        oppo_answer(
-            SUCCESS,
-            "Success",
-            json!({"messageId": random_string(24, LOWER_HEX)}),
-        )
+        let mut results = Vec::with_capacity(checked.len());
+        for (push, message) in checked {
+            let regid = push.device_token.clone();
+            let mut result =
+                json!({"messageId": random_string(24, LOWER_HEX), "registrationId": regid});
+            if self.shared.devices.is_gone(&regid) {
+                result["errorCode"] = json!(INVALID_REGISTRATION_ID);
+                result["errorMessage"] = json!("Invalid RegistrationId");
+            } else {
+                self.shared.recorder.record(ReceivedPush {
+                    uri: path_and_query(parts),
+                    version: parts.version,
+                    headers: parts.headers.clone(),
+                    json: message.clone(),
+                    ..push
+                });
+            }
+            results.push(result);
+        }
+        oppo_answer(SUCCESS, "Success", Value::Array(results))
     }
+}
+
+/// One message of a batch as a push, or OPPO's refusal of the request for it.
+fn check(message: &Value) -> Result<ReceivedPush, Response<Full<Bytes>>> {
+    let regid = message["target_value"].as_str().unwrap_or_default();
+    let notification = &message["notification"];
+    let title = notification["title"].as_str().unwrap_or_default();
+    let content = notification["content"].as_str().unwrap_or_default();
+    let parameters = notification["action_parameters"].as_str().unwrap_or("{}");
+    if message["target_type"] != 2 || regid.is_empty() || title.is_empty() || content.is_empty() {
+        return Err(oppo_error(MISSING_ARGUMENTS, "Missing Required Arguments"));
+    }
+    if title.chars().count() > MAX_TITLE_CHARS
+        || content.chars().count() > MAX_CONTENT_CHARS
+        || parameters.chars().count() > OPPO_MAX_PARAMETERS_CHARS
+    {
+        return Err(oppo_error(INVALID_ARGUMENTS, "Invalid Arguments: too long"));
+    }
+    let Ok(parameters) = serde_json::from_str::<Value>(parameters) else {
+        return Err(oppo_error(
+            INVALID_ARGUMENTS,
+            "Invalid Arguments: action_parameters",
+        ));
+    };
+    Ok(ReceivedPush {
+        device_token: regid.to_string(),
+        title: title.to_string(),
+        body: content.to_string(),
+        data: parameters["pushData"].as_str().map(str::to_string),
+        id: parameters["msgUID"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        user_id: None,
+        uri: String::new(),
+        version: http::Version::HTTP_11,
+        headers: http::HeaderMap::new(),
+        json: Value::Null,
+    })
 }
