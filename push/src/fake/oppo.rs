@@ -165,7 +165,7 @@ impl OppoState {
         for message in &messages {
             match check(message) {
                 Ok(push) => checked.push((push, message)),
-                Err(refused) => return refused,
+                Err((code, why)) => return oppo_error(code, why),
             }
         }
         if checked
@@ -197,27 +197,25 @@ impl OppoState {
     }
 }
 
-/// One message of a batch as a push, or OPPO's refusal of the request for it.
-fn check(message: &Value) -> Result<ReceivedPush, Response<Full<Bytes>>> {
+/// One message of a batch as a push, or the code and message OPPO refuses the request
+/// with for it.
+fn check(message: &Value) -> Result<ReceivedPush, (i64, &'static str)> {
     let regid = message["target_value"].as_str().unwrap_or_default();
     let notification = &message["notification"];
     let title = notification["title"].as_str().unwrap_or_default();
     let content = notification["content"].as_str().unwrap_or_default();
     let parameters = notification["action_parameters"].as_str().unwrap_or("{}");
     if message["target_type"] != 2 || regid.is_empty() || title.is_empty() || content.is_empty() {
-        return Err(oppo_error(MISSING_ARGUMENTS, "Missing Required Arguments"));
+        return Err((MISSING_ARGUMENTS, "Missing Required Arguments"));
     }
     if title.chars().count() > MAX_TITLE_CHARS
         || content.chars().count() > MAX_CONTENT_CHARS
         || parameters.chars().count() > OPPO_MAX_PARAMETERS_CHARS
     {
-        return Err(oppo_error(INVALID_ARGUMENTS, "Invalid Arguments: too long"));
+        return Err((INVALID_ARGUMENTS, "Invalid Arguments: too long"));
     }
     let Ok(parameters) = serde_json::from_str::<Value>(parameters) else {
-        return Err(oppo_error(
-            INVALID_ARGUMENTS,
-            "Invalid Arguments: action_parameters",
-        ));
+        return Err((INVALID_ARGUMENTS, "Invalid Arguments: action_parameters"));
     };
     Ok(ReceivedPush {
         device_token: regid.to_string(),
