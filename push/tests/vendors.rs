@@ -322,6 +322,56 @@ async fn xiaomi_delivers_a_notification_to_the_regid() {
     assert_eq!(push.json["pass_through"], "0");
 }
 
+/// A fan-out of one notification shares requests of up to 1,000 regids; the regids a
+/// success lists as bad are gone, the others delivered.
+// covers: PUSH-05
+#[tokio::test]
+async fn xiaomi_sends_of_one_notification_share_requests_and_bad_regids_are_gone() {
+    const DEVICES: usize = 200;
+    let xiaomi = FakeXiaomi::start().await;
+    let client = PushClient::new(vec![xiaomi.ca_cert()]);
+    let creds = xiaomi.credentials(PACKAGE);
+    xiaomi.mark_gone("mi-3");
+    xiaomi.mark_gone("mi-120");
+
+    let sends: Vec<_> = (0..DEVICES)
+        .map(|i| {
+            let (client, creds) = (client.clone(), creds.clone());
+            tokio::spawn(async move {
+                let n = notification(&format!("mi-{i}"), "broadcast-1");
+                client.send_xiaomi(&creds, &n).await
+            })
+        })
+        .collect();
+    for (i, send) in sends.into_iter().enumerate() {
+        let expected = match i {
+            3 | 120 => Outcome::TokenGone,
+            _ => Outcome::Delivered,
+        };
+        assert_eq!(send.await.unwrap(), expected, "mi-{i}");
+    }
+    let pushes = xiaomi.wait_for(DEVICES - 2, WAIT).await.unwrap();
+    let mut regids: Vec<&str> = pushes.iter().map(|p| p.device_token.as_str()).collect();
+    regids.sort();
+    regids.dedup();
+    assert_eq!(regids.len(), DEVICES - 2, "each live device once");
+    let requests = xiaomi.requests();
+    assert!(
+        requests < DEVICES / 4,
+        "{requests} requests for {DEVICES} devices"
+    );
+    let widest = pushes
+        .iter()
+        .map(|p| {
+            p.json["registration_id"]
+                .as_str()
+                .map_or(0, |r| r.split(',').count())
+        })
+        .max()
+        .unwrap_or(0);
+    assert!(widest > 1, "no request carried several regids");
+}
+
 // covers: PUSH-05
 #[tokio::test]
 async fn xiaomi_invalid_regid_is_token_gone() {

@@ -12,7 +12,8 @@
 //!   secret) and Push Kit's `messages:send` (verifies the bearer token it issued for that
 //!   app, the message shape and its 4096-byte limit).
 //! - [`FakeXiaomi`]: TLS; MiPush's `/v3/message/regid` (verifies `Authorization:
-//!   key=<AppSecret>`, the package name, required fields and lengths).
+//!   key=<AppSecret>`, the package name, required fields and lengths; several regids
+//!   answer the unknown ones as `bad_regids`).
 //! - [`FakeOppo`]: TLS; OPPO PUSH's `/server/v1/auth` (verifies the sha256 sign and the
 //!   timestamp) and the notification batch unicast (verifies the auth_token it issued,
 //!   each message's fields and lengths; answers each message's result).

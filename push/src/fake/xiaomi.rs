@@ -1,7 +1,9 @@
 //! The fake Xiaomi MiPush: `/v3/message/regid` on a TLS port.
 
 use super::*;
-use crate::xiaomi::{MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS, SEND_FAILED, TOO_FREQUENT};
+use crate::xiaomi::{
+    MAX_DESCRIPTION_CHARS, MAX_REGIDS, MAX_TITLE_CHARS, SEND_FAILED, TOO_FREQUENT,
+};
 use crate::XIAOMI_MAX_PAYLOAD_BYTES;
 
 const AUTH_FAILED: i64 = 21301;
@@ -81,44 +83,59 @@ impl XiaomiState {
         if field("restricted_package_name") != package {
             return mipush_error(BAD_PACKAGE, "Invalid package name");
         }
-        let regid = field("registration_id");
+        let regids: Vec<&str> = field("registration_id")
+            .split(',')
+            .filter(|regid| !regid.is_empty())
+            .collect();
         let notification = field("pass_through") != "1";
         let (title, description) = (field("title"), field("description"));
-        if regid.is_empty()
+        if regids.is_empty()
             || (notification && (title.trim().is_empty() || description.trim().is_empty()))
         {
             return mipush_error(MISSING_PARAMETER, "Missing required parameter");
         }
-        if title.chars().count() > MAX_TITLE_CHARS
+        if regids.len() > MAX_REGIDS
+            || title.chars().count() > MAX_TITLE_CHARS
             || description.chars().count() > MAX_DESCRIPTION_CHARS
             || field("payload").len() > XIAOMI_MAX_PAYLOAD_BYTES
         {
             return mipush_error(INVALID_PARAMETER, "Invalid parameter value: too long");
         }
-        if self.shared.devices.is_gone(regid) {
-            return mipush_error(SEND_FAILED, "No valid targets!");
-        }
-        if self.shared.devices.is_limited(regid) {
+        if regids
+            .iter()
+            .any(|regid| self.shared.devices.is_limited(regid))
+        {
             return mipush_error(TOO_FREQUENT, "app api call too frequently");
         }
+        let (bad, live): (Vec<&str>, Vec<&str>) = regids
+            .iter()
+            .partition(|regid| self.shared.devices.is_gone(regid));
+        if live.is_empty() {
+            return mipush_error(SEND_FAILED, "No valid targets!");
+        }
         let payload: Value = serde_json::from_str(field("payload")).unwrap_or_default();
-        self.shared.recorder.record(ReceivedPush {
-            device_token: regid.to_string(),
-            title: title.to_string(),
-            body: description.to_string(),
-            data: payload["pushData"].as_str().map(str::to_string),
-            id: payload["msgUID"].as_str().unwrap_or_default().to_string(),
-            user_id: None,
-            uri: path_and_query(&parts),
-            version: parts.version,
-            headers: parts.headers.clone(),
-            json: json!(form),
-        });
+        for regid in &live {
+            self.shared.recorder.record(ReceivedPush {
+                device_token: regid.to_string(),
+                title: title.to_string(),
+                body: description.to_string(),
+                data: payload["pushData"].as_str().map(str::to_string),
+                id: payload["msgUID"].as_str().unwrap_or_default().to_string(),
+                user_id: None,
+                uri: path_and_query(&parts),
+                version: parts.version,
+                headers: parts.headers.clone(),
+                json: json!(form),
+            });
+        }
+        let mut data = json!({"id": format!("scm{}", random_string(20, LOWER_HEX))});
+        if !bad.is_empty() {
+            data["bad_regids"] = json!(bad.join(","));
+        }
         json_response(
             StatusCode::OK,
-            json!({"result": "ok", "code": 0, "description": "成功",
-                   "data": {"id": format!("scm{}", random_string(20, LOWER_HEX))},
-                   "info": "Received push messages for 1 REGID",
+            json!({"result": "ok", "code": 0, "description": "成功", "data": data,
+                   "info": format!("Received push messages for {} REGID", live.len()),
                    "trace_id": random_string(20, UPPER_ALNUM)}),
         )
     }
