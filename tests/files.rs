@@ -725,11 +725,30 @@ async fn a_resumable_upload_keeps_every_acknowledged_chunk_across_a_killed_deplo
     let link = uploaded["url"].as_str().unwrap();
     let downloaded = files::download(link, None).await.expect("download");
     assert_eq!(sha256_hex(&downloaded), sha256_hex(&payload));
-    // The parts are gone, and the app's usage counts the file once.
-    assert_eq!(received(&url).await, 0);
+    // The parts are gone; the last chunk sent again (its answer lost) gets the same file,
+    // and the upload says all of it is held.
+    let (status, again) = put_chunk(&url, 2 * MIB, &payload[2 * MIB..], total).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(
+        (&again["fileId"], &again["url"]),
+        (&uploaded["fileId"], &uploaded["url"])
+    );
+    assert_eq!(received(&url).await, total);
+    // So is a whole upload sent twice.
+    let ask = json!({"kind": "file", "size": 5, "name": "twice.txt"});
+    let (_, granted) = grant(&edge, &token, ask).await;
+    let once_url = granted["uploadUrl"].as_str().unwrap();
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        let (answer, _) = raw_http_with_head(once_url, "PUT", &[], b"hello").await;
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        answers.push(serde_json::from_slice::<Value>(&answer.body).unwrap());
+    }
+    assert_eq!(answers[0], answers[1]);
+    // The app's usage counts each file once.
     let path = format!("/admin/v1/apps/{}/file-limits", api.key);
     let (_, budget) = admin_json(&dev, "GET", &path, Value::Null).await;
-    assert_eq!(budget["usage"], json!({"bytes": total, "files": 1}));
+    assert_eq!(budget["usage"], json!({"bytes": total + 5, "files": 2}));
 }
 
 /// Uploads a small text file as a user, kept `keep_seconds` when given.

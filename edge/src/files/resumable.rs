@@ -4,7 +4,8 @@
 //! held), so an edge that dies loses at most the chunk it was receiving, and the next
 //! chunk may go to any edge of the area. `GET` on the upload URL answers how much is held.
 //! The chunk that completes the file is answered as a whole upload is: the parts are read
-//! back in order, stored as the file, and removed.
+//! back in order, stored as the file, and removed. Once the file is recorded, `GET` says
+//! all of it is held, and the last chunk sent again is answered with the file.
 
 use futures::{stream, StreamExt, TryStreamExt};
 use http::header::{CONTENT_LENGTH, CONTENT_RANGE};
@@ -99,6 +100,14 @@ impl Files {
         let store = &self.area(app.area)?.store;
         let (app_key, file_id) = (claims.app_key.as_str(), claims.file_id.as_str());
         let parts = store.parts(app_key, file_id).await.map_err(unavailable)?;
+        let base_url = self.base_url(&request);
+        // The last chunk sent again after its answer was lost: the parts are gone, the
+        // file is recorded.
+        if parts.is_empty() && range.first > 0 {
+            if let Some(uploaded) = self.recorded(claims, app, &base_url).await? {
+                return Ok(UploadAnswer::Done(uploaded));
+            }
+        }
         let received = held(&parts);
         let progress = |received| Progress {
             file_id: file_id.to_string(),
@@ -111,7 +120,6 @@ impl Files {
         if range.first != received {
             return Err(FileError::Offset { received });
         }
-        let base_url = self.base_url(&request);
         let part = ObjectName::Part {
             app_key,
             file_id,
@@ -145,9 +153,16 @@ impl Files {
                 .parts(&claims.app_key, &claims.file_id)
                 .await
                 .map_err(unavailable)?;
+            let mut received = held(&parts);
+            if parts.is_empty() {
+                let base_url = self.base_url(&request);
+                if let Some(uploaded) = self.recorded(&claims, &app, &base_url).await? {
+                    received = uploaded.size;
+                }
+            }
             Ok::<_, FileError>(Progress {
                 file_id: claims.file_id,
-                received: held(&parts),
+                received,
             })
         };
         match answer.await {

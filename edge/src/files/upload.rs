@@ -76,6 +76,10 @@ impl Files {
             return Err(too_large(&claims));
         }
         let base_url = self.base_url(&request);
+        // Sent again after its answer was lost: answered the same, nothing stored twice.
+        if let Some(uploaded) = self.recorded(&claims, &app, &base_url).await? {
+            return Ok(UploadAnswer::Done(uploaded));
+        }
         let chunks = body_chunks(request.into_body());
         let uploaded = self.store_file(&claims, &app, &base_url, chunks).await?;
         Ok(UploadAnswer::Done(uploaded))
@@ -179,33 +183,71 @@ impl Files {
                 area: app.area.as_str(),
             })
             .inc_by(stored.size + stored.preview_size);
-        let link = |variant| {
-            let link = Link {
-                app_key: &claims.app_key,
-                file_id: &claims.file_id,
-                variant,
-                expires_ms: expires,
-                scope: claims.scope.as_ref(),
-            };
-            link.url(base_url, app.secret())
-        };
+        let (processed, video) = (stored.processed.as_ref(), stored.video.as_ref());
         Ok(Uploaded {
-            file_id: record.file_id,
-            kind: record.kind,
-            size: record.size,
-            sha256: record.sha256,
-            content_type: record.content_type,
-            name: record.name,
-            url: link(Variant::Original),
-            thumbnail: (stored.processed.as_ref().map(|p| p.thumbnail.clone()))
-                .or_else(|| stored.video.as_ref().map(|v| v.thumbnail.clone())),
-            preview_url: record.has_preview.then(|| link(Variant::Preview)),
-            width: (stored.processed.as_ref().map(|p| p.width))
-                .or_else(|| stored.video.as_ref().map(|v| v.width)),
-            height: (stored.processed.as_ref().map(|p| p.height))
-                .or_else(|| stored.video.as_ref().map(|v| v.height)),
-            duration_ms: stored.video.as_ref().map(|v| v.duration_ms),
+            thumbnail: (processed.map(|p| p.thumbnail.clone()))
+                .or_else(|| video.map(|v| v.thumbnail.clone())),
+            width: (processed.map(|p| p.width)).or_else(|| video.map(|v| v.width)),
+            height: (processed.map(|p| p.height)).or_else(|| video.map(|v| v.height)),
+            duration_ms: video.map(|v| v.duration_ms),
+            ..answer_of(&record, claims, app, base_url)
         })
+    }
+
+    /// The answer to an upload whose file is already recorded (its first answer was
+    /// lost): the same file and links, without what only processing the bytes told.
+    pub(super) async fn recorded(
+        &self,
+        claims: &GrantClaims,
+        app: &Resolved,
+        base_url: &str,
+    ) -> Result<Option<Uploaded>, FileError> {
+        let question = FileQuestion::Read {
+            file_id: claims.file_id.clone(),
+            reader: None,
+            scope: None,
+        };
+        let area = self.area(app.area)?;
+        match self.ask(&area.cluster, &claims.app_key, question).await {
+            Ok(FileAnswer::Read(record, _)) => Ok(Some(answer_of(&record, claims, app, base_url))),
+            Ok(_) => Err(FileError::Unavailable("unexpected answer to a file".into())),
+            Err(FileError::NotFound(_)) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+}
+
+/// What an upload answers of a recorded file: its links, minted for the conversation
+/// the grant names.
+fn answer_of(
+    record: &FileRecord,
+    claims: &GrantClaims,
+    app: &Resolved,
+    base_url: &str,
+) -> Uploaded {
+    let link = |variant| {
+        let link = Link {
+            app_key: &claims.app_key,
+            file_id: &record.file_id,
+            variant,
+            expires_ms: record.expires_ms,
+            scope: claims.scope.as_ref(),
+        };
+        link.url(base_url, app.secret())
+    };
+    Uploaded {
+        file_id: record.file_id.clone(),
+        kind: record.kind,
+        size: record.size,
+        sha256: record.sha256.clone(),
+        content_type: record.content_type.clone(),
+        name: record.name.clone(),
+        url: link(Variant::Original),
+        thumbnail: None,
+        preview_url: record.has_preview.then(|| link(Variant::Preview)),
+        width: None,
+        height: None,
+        duration_ms: None,
     }
 }
 

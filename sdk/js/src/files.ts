@@ -121,22 +121,28 @@ async function sendChunks(
 ): Promise<Uploaded> {
   let sent = 0;
   let failures = 0;
+  let reported = 0;
+  const report = (held: number) => {
+    if (held > reported) onProgress?.((reported = held), size);
+  };
   for (;;) {
-    const end = Math.min(sent + CHUNK_BYTES, size);
-    const headers = { "Content-Range": `bytes ${sent}-${end - 1}/${size}` };
-    const response = await fetchImpl(url, { method: "PUT", headers, body: body.slice(sent, end) }).catch(
+    // All held (the last answer was lost): the last chunk again gets the file.
+    const start = sent < size ? sent : Math.floor((size - 1) / CHUNK_BYTES) * CHUNK_BYTES;
+    const end = Math.min(start + CHUNK_BYTES, size);
+    const headers = { "Content-Range": `bytes ${start}-${end - 1}/${size}` };
+    const response = await fetchImpl(url, { method: "PUT", headers, body: body.slice(start, end) }).catch(
       () => undefined,
     );
     if (response?.status === 202 || response?.status === 409) {
       sent = ((await response.json()) as { received: number }).received;
       failures = 0;
-      onProgress?.(sent, size);
+      report(sent);
       continue;
     }
     // Done, or refused for good (a 4xx is not worth repeating).
     if (response && (response.ok || response.status < 500)) {
       const uploaded = await answer<Uploaded>(response);
-      onProgress?.(size, size);
+      report(size);
       return uploaded;
     }
     failures += 1;
@@ -149,8 +155,8 @@ async function sendChunks(
     const held = await fetchImpl(url)
       .then((r) => answer<{ received: number }>(r))
       .catch(() => undefined);
-    if (held && held.received > sent) onProgress?.(held.received, size);
     sent = held?.received ?? sent;
+    report(sent);
   }
 }
 
