@@ -12,9 +12,11 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
+use meridian_cluster::backup;
 use meridian_cluster::{ClusterNode, NodeConfig};
 use meridian_dev::endpoints::{DATA_DIR_ENV, DEFAULT_DATA_DIR};
 use meridian_edge::{Edge, EdgeConfig};
+use meridian_files::BucketPrefix;
 use meridian_media::{MediaConfig, MediaServer};
 use meridian_nav::{Nav, NavConfig};
 use meridian_regions::{AreaCode, Catalog};
@@ -90,9 +92,10 @@ enum AdminCommand {
     Backup {
         #[command(flatten)]
         target: AdminTarget,
-        /// A new directory (or an empty one) for the backup.
+        /// A new directory (or an empty one) for the backup, or `s3://bucket/prefix` (the
+        /// bucket reached through the AWS environment; not the area's file store bucket).
         #[arg(long)]
-        out: PathBuf,
+        out: String,
     },
     /// Write an app environment's users, groups and history as JSON lines (LIFE-03).
     Export {
@@ -363,9 +366,9 @@ enum ClusterCommand {
         /// The node's configuration (its area must be the backup's).
         #[arg(long)]
         config: PathBuf,
-        /// The backup directory.
+        /// The backup directory, or the `s3://bucket/prefix` it was written to.
         #[arg(long)]
-        from: PathBuf,
+        from: String,
     },
 }
 
@@ -503,9 +506,9 @@ async fn run(command: Commands, logs: StartingLogs) -> anyhow::Result<()> {
         Commands::Cluster(ClusterCommand::Restore { config, from }) => {
             let config: NodeConfig =
                 config_file::load(&config, "cluster").map_err(anyhow::Error::msg)?;
-            let manifest = meridian_cluster::backup::restore(&config, &from)
+            let manifest = restore(&config, &from)
                 .await
-                .with_context(|| format!("restoring {}", from.display()))?;
+                .with_context(|| format!("restoring {from}"))?;
             println!("{}", serde_json::to_string(&manifest)?);
             Ok(())
         }
@@ -663,16 +666,53 @@ async fn chaos(args: ChaosArgs) -> anyhow::Result<()> {
 }
 
 /// `meridian admin backup`: the area's code from the node's status, then the snapshot.
-async fn backup(target: &AdminTarget, out: &std::path::Path) -> anyhow::Result<()> {
+async fn backup(target: &AdminTarget, out: &str) -> anyhow::Result<()> {
     let status = admin_request(target, "GET", "/admin/v1/cluster", None).await?;
     let status: serde_json::Value = serde_json::from_slice(&status)?;
     let area: AreaCode = serde_json::from_value(status["status"]["area"].clone())
         .context("the node's status names no area")?;
     let snapshot = admin_request(target, "POST", "/admin/v1/cluster/backup", None).await?;
-    let manifest = meridian_cluster::backup::write_dir(out, area, &snapshot)
-        .with_context(|| format!("writing the backup to {}", out.display()))?;
+    let manifest = match BucketPrefix::parse(out)? {
+        Some(bucket) => backup_to_bucket(&bucket, area, snapshot).await,
+        None => Ok(backup::write_dir(
+            std::path::Path::new(out),
+            area,
+            &snapshot,
+        )?),
+    }
+    .with_context(|| format!("writing the backup to {out}"))?;
     println!("{}", serde_json::to_string(&manifest)?);
     Ok(())
+}
+
+/// A backup into a bucket: the snapshot, then its manifest (a prefix with a manifest
+/// holds a complete backup, and is never overwritten).
+async fn backup_to_bucket(
+    bucket: &BucketPrefix,
+    area: AreaCode,
+    snapshot: bytes::Bytes,
+) -> anyhow::Result<backup::Manifest> {
+    let manifest = backup::describe(area, &snapshot, meridian_clock::now_ms())?;
+    if bucket.exists(backup::MANIFEST_FILE).await? {
+        bail!("{bucket} already holds a backup");
+    }
+    bucket.put(backup::SNAPSHOT_FILE, snapshot).await?;
+    let json = serde_json::to_vec_pretty(&manifest)?;
+    bucket.put(backup::MANIFEST_FILE, json.into()).await?;
+    Ok(manifest)
+}
+
+/// `meridian cluster restore`: from a backup directory, or from a bucket through a
+/// scratch copy (checked against its manifest as a directory is).
+async fn restore(config: &NodeConfig, from: &str) -> anyhow::Result<backup::Manifest> {
+    let Some(bucket) = BucketPrefix::parse(from)? else {
+        return Ok(backup::restore(config, std::path::Path::new(from)).await?);
+    };
+    let scratch = tempfile::tempdir()?;
+    for name in [backup::SNAPSHOT_FILE, backup::MANIFEST_FILE] {
+        std::fs::write(scratch.path().join(name), bucket.get(name).await?)?;
+    }
+    Ok(backup::restore(config, scratch.path()).await?)
 }
 
 /// Calls the operator admin API and prints its JSON answer; non-2xx is an error.

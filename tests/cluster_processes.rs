@@ -17,7 +17,7 @@ use meridian_cluster::state::{
 };
 use meridian_cluster::ClusterClient;
 use meridian_regions::AreaCode;
-use meridian_testkit::{eventually, ClusterOptions, ProcessCluster, OPERATOR_TOKEN};
+use meridian_testkit::{eventually, ClusterOptions, Moto, ProcessCluster, OPERATOR_TOKEN};
 use tokio::time::Instant;
 
 fn binary() -> &'static Path {
@@ -297,8 +297,16 @@ async fn a_follower_stopped_for_10000_writes_catches_up_through_a_snapshot() {
 }
 
 async fn cli<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (bool, String) {
+    cli_with_env(args, &[]).await
+}
+
+async fn cli_with_env<S: AsRef<std::ffi::OsStr>>(
+    args: &[S],
+    env: &[(&str, String)],
+) -> (bool, String) {
     let output = tokio::process::Command::new(binary())
         .args(args)
+        .envs(env.iter().map(|(name, value)| (name, value)))
         .output()
         .await
         .expect("run meridian");
@@ -502,8 +510,7 @@ async fn a_backup_taken_under_writes_restores_into_a_new_area_with_every_acknowl
         .unwrap();
     let work = tempfile::tempdir().unwrap();
     let backup_dir = work.path().join("backup");
-    let backup_args = |admin: String| {
-        let out = backup_dir.to_str().unwrap().to_string();
+    let backup_args = |admin: String, out: &str| {
         let args = [
             "admin",
             "backup",
@@ -512,11 +519,12 @@ async fn a_backup_taken_under_writes_restores_into_a_new_area_with_every_acknowl
             "--token",
             OPERATOR_TOKEN,
             "--out",
-            &out,
+            out,
         ];
         args.map(String::from)
     };
-    let (ok, out) = cli(&backup_args(source.spec(follower).admin_url())).await;
+    let dir = backup_dir.to_str().unwrap();
+    let (ok, out) = cli(&backup_args(source.spec(follower).admin_url(), dir)).await;
     assert!(ok, "{out}");
     let manifest: Manifest = serde_json::from_str(out.lines().last().unwrap()).expect(&out);
     assert_eq!(manifest.area, AreaCode::Sg);
@@ -545,18 +553,35 @@ async fn a_backup_taken_under_writes_restores_into_a_new_area_with_every_acknowl
     writer.wait_for(acked_before.len() + 100).await;
     writer.stop().await;
     // A directory holding a backup is not overwritten.
-    let (ok, out) = cli(&backup_args(source.spec(leader.node_id).admin_url())).await;
+    let (ok, out) = cli(&backup_args(source.spec(leader.node_id).admin_url(), dir)).await;
+    assert!(!ok && out.contains("already holds a backup"), "{out}");
+    // Nor is a bucket's (moto's S3 here, reached as the AWS tools reach one).
+    let moto = Moto::start();
+    moto.bucket("meridian-backups").await;
+    let s3 = [
+        ("AWS_ENDPOINT", moto.endpoint()),
+        ("AWS_ALLOW_HTTP", "true".into()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_REGION", "us-east-1".into()),
+    ];
+    let in_bucket = "s3://meridian-backups/sg/nightly";
+    let to_bucket = backup_args(source.spec(leader.node_id).admin_url(), in_bucket);
+    let (ok, out) = cli_with_env(&to_bucket, &s3).await;
+    assert!(ok, "{out}");
+    let in_s3: Manifest = serde_json::from_str(out.lines().last().unwrap()).expect(&out);
+    assert!(in_s3.records >= manifest.records, "{in_s3:?}");
+    let (ok, out) = cli_with_env(&to_bucket, &s3).await;
     assert!(!ok && out.contains("already holds a backup"), "{out}");
     source.kill_all();
 
     // A new area: its first node gets the backup, the others start empty.
     let mut target = ProcessCluster::new(binary(), ClusterOptions::default());
-    let restore = |id: u64, from: &Path| {
+    let restore = |id: u64, from: &str| {
         let config = target.spec(id).config_path.to_str().unwrap().to_string();
-        let from = from.to_str().unwrap().to_string();
-        ["cluster", "restore", "--config", &config, "--from", &from].map(String::from)
+        ["cluster", "restore", "--config", &config, "--from", from].map(String::from)
     };
-    let (ok, out) = cli(&restore(2, &backup_dir)).await;
+    let (ok, out) = cli(&restore(2, dir)).await;
     assert!(!ok && out.contains("restore onto node 1"), "{out}");
     let damaged = work.path().join("damaged");
     std::fs::create_dir(&damaged).unwrap();
@@ -567,11 +592,12 @@ async fn a_backup_taken_under_writes_restores_into_a_new_area_with_every_acknowl
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
     std::fs::write(damaged.join("state.snap"), bytes).unwrap();
-    let (ok, out) = cli(&restore(1, &damaged)).await;
+    let (ok, out) = cli(&restore(1, damaged.to_str().unwrap())).await;
     assert!(!ok && out.contains("does not match its manifest"), "{out}");
-    let (ok, out) = cli(&restore(1, &backup_dir)).await;
+    // Restored from the bucket: the later backup, through the same checks.
+    let (ok, out) = cli_with_env(&restore(1, in_bucket), &s3).await;
     assert!(ok, "{out}");
-    let (ok, out) = cli(&restore(1, &backup_dir)).await;
+    let (ok, out) = cli(&restore(1, dir)).await;
     assert!(!ok && out.contains("restore into a new node"), "{out}");
 
     target.start_all();

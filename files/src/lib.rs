@@ -4,8 +4,10 @@
 //! uploads and downloads over HTTP (`edge/src/files/`); the cluster keeps each file's
 //! record and every app's usage (`cluster/src/state/files/`).
 
+pub mod bucket;
 pub mod images;
 pub mod store;
 pub mod videos;
 
+pub use bucket::BucketPrefix;
 pub use store::{ObjectName, Part, Store, StoreConfig, StoreError, Upload};
