@@ -1,16 +1,18 @@
 //! `meridian bench …`: the benchmarks behind BENCHMARKS.md. Each subcommand has a file
-//! (`raft.rs`, `api.rs`, `soak.rs`, `hooks.rs`, `push.rs`, `sessions/*.rs`) with its flags, its load
-//! and its report; the `meridian` binary only hands the parsed [`BenchCommand`] to [`run`].
+//! (`raft.rs`, `api.rs`, `soak.rs`, `hooks.rs`, `push.rs`, `files.rs`, `sessions/*.rs`) with
+//! its flags, its load and its report; the `meridian` binary only hands the parsed
+//! [`BenchCommand`] to [`run`].
 //!
 //! Where the load goes: `bench raft`, `bench hooks` and `bench push` write to an in-process area
 //! (`area.rs`), `bench api` publishes into an in-process `meridian dev` deployment, and
-//! the session, nav and soak benchmarks run `meridian dev` as a child process
+//! the session, nav, soak and files benchmarks run `meridian dev` as a child process
 //! (`dev_child.rs`) so its memory is measured apart from the load's.
 
 mod api;
 mod area;
 mod dev_child;
 mod etcd;
+mod files;
 mod hooks;
 mod host;
 mod measure;
@@ -53,6 +55,9 @@ pub enum BenchCommand {
     /// Pushes per second to offline devices through Huawei Push Kit's fake: a notice to
     /// everyone (batched requests) against a message to each (one request each).
     Push(push::PushArgs),
+    /// The file service against its disk: sequential disk writes, uploads and downloads
+    /// in MB/s, and thumbnails per second (not part of `bench all`).
+    Files(files::FilesArgs),
     /// The media server's WebRTC forwarding: one WHIP publisher, N WHEP subscribers (not
     /// part of `bench all`).
     Sfu(sfu::SfuArgs),
@@ -102,6 +107,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Nav(args) => sessions::nav(args).await,
         BenchCommand::Hooks(args) => hooks::run(args).await,
         BenchCommand::Push(args) => push::run(args).await,
+        BenchCommand::Files(args) => files::run(args).await,
         BenchCommand::Sfu(args) => sfu::run(args).await,
         BenchCommand::All => run_all().await,
     };
