@@ -838,7 +838,55 @@ async fn conversations_receipts_expansion_history_and_recall_over_a_session() {
         !forwards.is_empty(),
         "the recall notice is after the first message"
     );
+    conversation_removed_until_a_newer_message(&mut alice, &mut bob).await;
     dev.stop();
+}
+
+/// The targets on bob's list, with their unread counts.
+async fn listed(bob: &mut Connection, req_id: u64) -> Vec<(String, u64)> {
+    let frame = ClientFrame::Conversations { req_id, limit: 10 };
+    bob.send(&frame).await.unwrap();
+    let ServerFrame::ConversationList { conversations, .. } = answer(bob, req_id).await else {
+        panic!("conversation list")
+    };
+    conversations
+        .iter()
+        .map(|c| (c.target_id.clone(), c.unread))
+        .collect()
+}
+
+/// Bob removes the group from his list: it stays off until alice writes there again,
+/// and comes back with only that message unread. A chatroom is never listed, so it
+/// cannot be removed.
+async fn conversation_removed_until_a_newer_message(alice: &mut Connection, bob: &mut Connection) {
+    let remove = |req_id, conversation_type, target: &str| ClientFrame::RemoveConversation {
+        req_id,
+        conversation_type,
+        target_id: target.into(),
+        channel_id: String::new(),
+    };
+    assert!(listed(bob, 30)
+        .await
+        .iter()
+        .any(|(target, _)| target == "g1"));
+    bob.send(&remove(31, 3, "g1")).await.unwrap();
+    assert!(matches!(answer(bob, 31).await, ServerFrame::Done { .. }));
+    let targets: Vec<String> = listed(bob, 32).await.into_iter().map(|(t, _)| t).collect();
+    assert_eq!(targets, ["alice"]);
+    bob.send(&remove(33, 4, "room")).await.unwrap();
+    assert!(matches!(answer(bob, 33).await, ServerFrame::Error { .. }));
+
+    alice.send(&text("g2", 3, "g1", "back")).await.unwrap();
+    // Frames from earlier steps may come first on either side.
+    while !matches!(alice.next_within(WAIT).await.expect("ack"), ServerFrame::Ack { client_id, .. } if client_id == "g2")
+    {
+    }
+    while !matches!(bob.next_within(WAIT).await.expect("message"), ServerFrame::Message(m) if m.content == "back")
+    {
+    }
+    let lines = listed(bob, 34).await;
+    // (alice's chat stays first: it is pinned.)
+    assert_eq!(lines, [("alice".to_string(), 0), ("g1".to_string(), 1)]);
 }
 
 // covers: MSG-01

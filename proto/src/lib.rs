@@ -156,6 +156,16 @@ pub enum ClientFrame {
         #[serde(default)]
         muted: Option<bool>,
     },
+    /// Removes a conversation from this user's list (MSG-03) until a newer message
+    /// arrives in it; what was unread in it counts as read.
+    #[serde(rename_all = "camelCase")]
+    RemoveConversation {
+        req_id: u64,
+        conversation_type: u8,
+        target_id: String,
+        #[serde(default)]
+        channel_id: String,
+    },
     /// This member has read these group messages (GRP-03); their senders get an
     /// `RC:RRRspMsg` message naming them.
     #[serde(rename_all = "camelCase")]

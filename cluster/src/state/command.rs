@@ -169,6 +169,7 @@ commands! {
     RecordOwnedFile(super::files::RecordOwnedFile) => done,
     ForgetOwnedFiles(super::files::ForgetOwnedFiles) => done,
     EraseUserFiles(super::files::EraseUserFiles) => done,
+    RemoveConversations(conversations::RemoveConversations) => done,
 }
 
 /// The command level of this build (LIFE-05): it knows every command up to it. A
@@ -203,7 +204,8 @@ impl Command {
             Command::SetFileAccess(_)
             | Command::RecordOwnedFile(_)
             | Command::ForgetOwnedFiles(_)
-            | Command::EraseUserFiles(_) => 6,
+            | Command::EraseUserFiles(_)
+            | Command::RemoveConversations(_) => 6,
             Command::All(commands) => commands.iter().map(Command::level).max().unwrap_or(1),
             _ => LEGACY_COMMAND_LEVEL,
         }

@@ -125,7 +125,9 @@ pub use {
         DestroyIdleChatrooms, JoinChatroom, QuitChatroom, RemoveRoomEntry, SetChatroomFlag,
         SetChatroomIdleDestroy, SetRoomEntries,
     },
-    conversations::{ChangeConversation, DeleteForUser, MarkRead, SetConversationTypeLevel},
+    conversations::{
+        ChangeConversation, DeleteForUser, MarkRead, RemoveConversations, SetConversationTypeLevel,
+    },
     cross_domain::bans::BlockUsers,
     cross_domain::broadcast_pushes::{pending_broadcast_pushes, ExpandBroadcastPushes},
     cross_domain::delete_app::DeleteApp,

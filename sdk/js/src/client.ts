@@ -338,6 +338,11 @@ export class MeridianClient extends Emitter<ClientEvents> {
     await this.request("setConversation", { ...conv(conversation), ...flags });
   }
 
+  /** Takes a conversation off this user's list until a newer message arrives in it. */
+  async removeConversation(conversation: Destination): Promise<void> {
+    await this.request("removeConversation", conv(conversation));
+  }
+
   /** Group read receipts (GRP-03): each sender gets an `RC:RRRspMsg` naming this reader. */
   async groupReceipt(groupId: string, msgUIDs: string[]): Promise<void> {
     await this.request("groupReceipt", { groupId, msgUIDs });

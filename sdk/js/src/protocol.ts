@@ -101,6 +101,7 @@ export type RequestFrame =
   | { type: "conversations"; reqId: number; limit: number }
   | ({ type: "markRead"; reqId: number } & ({ seq: number } | { readTime: number }) & Conv)
   | ({ type: "setConversation"; reqId: number; pinned?: boolean; muted?: boolean } & Conv)
+  | ({ type: "removeConversation"; reqId: number } & Conv)
   | { type: "groupReceipt"; reqId: number; groupId: string; msgUIDs: string[] }
   | { type: "readers"; reqId: number; msgUID: string }
   | {

@@ -98,7 +98,7 @@ describe("client frames against meridian dev", () => {
     assert.equal(recalled?.recalled, true, "history keeps it, marked recalled");
   });
 
-  test("conversation list, unread counts, markRead, pin and mute", async () => {
+  test("conversation list, unread counts, markRead, pin, mute and removal", async () => {
     await alice.sendText(alice_bob, "one");
     const last = await alice.sendText(alice_bob, "two");
     await bobInbox.next((m) => m.msgUID === last.msgUID);
@@ -125,6 +125,13 @@ describe("client frames against meridian dev", () => {
     const flagged = await find();
     assert.equal(flagged?.pinned, true);
     assert.equal(flagged?.muted, true);
+
+    // Removed, it stays off the list until alice writes again.
+    await bob.removeConversation(bob_alice);
+    assert.equal(await find(), undefined);
+    const again = await alice.sendText(alice_bob, "three");
+    await bobInbox.next((m) => m.msgUID === again.msgUID);
+    assert.equal((await find())?.unread, 1);
   });
 
   test("typing is delivered but not stored; a read receipt reaches the sender", async () => {

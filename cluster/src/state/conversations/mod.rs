@@ -1,6 +1,10 @@
 //! Per-user conversation settings: do-not-disturb (PRV-09) and pinning (MSG-03), and the
 //! per-type push level.
 
+mod removal;
+
+pub use removal::{RemoveConversations, MAX_REMOVED};
+
 use meridian_proto::{Conversation, ConversationType};
 use serde::{Deserialize, Serialize};
 
@@ -180,6 +184,10 @@ pub(super) fn list(
             joined_at_pos,
             MAX_UNREAD,
         )?;
+        let last_seq = last.as_ref().map_or(0, |message| message.seq);
+        if removal::removed(state, app_key, user, &conversation, last_seq)? {
+            continue;
+        }
         let settings = settings(
             state,
             app_key,

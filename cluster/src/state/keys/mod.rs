@@ -92,6 +92,11 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
         Kind::Family,
     ),
     ("conversations::HIDDEN", conversations::HIDDEN, Kind::Family),
+    (
+        "conversations::REMOVED",
+        conversations::REMOVED,
+        Kind::Family,
+    ),
     ("feed::EVENT", feed::EVENT, Kind::Family),
     ("feed::HEAD", feed::HEAD, Kind::Exact),
     ("feed::INBOX", feed::INBOX, Kind::Family),
@@ -353,7 +358,10 @@ pub(crate) mod conversations {
     pub(crate) const CLEARED: &[u8] = b"convclear/";
     /// Messages a user deleted from its own view (PRV-05).
     pub(crate) const HIDDEN: &[u8] = b"convhide/";
-    pub(crate) const PER_APP: [&[u8]; 6] = [SETTINGS, TYPE_LEVEL, LIST, READ, CLEARED, HIDDEN];
+    /// A user removed a conversation from its list, when its newest `seq` was this.
+    pub(crate) const REMOVED: &[u8] = b"convgone/";
+    pub(crate) const PER_APP: [&[u8]; 7] =
+        [SETTINGS, TYPE_LEVEL, LIST, READ, CLEARED, HIDDEN, REMOVED];
 
     /// `convset/{appKey}/{user}/{type}/{target}/{channel}`
     pub(crate) fn settings(
@@ -385,7 +393,7 @@ pub(crate) mod conversations {
     }
 
     /// `{family}{appKey}/{user}/{type}/{target}/{channel}`: one conversation as `user`
-    /// sees it (LIST, READ, CLEARED).
+    /// sees it (LIST, READ, CLEARED, REMOVED).
     pub(crate) fn of_conversation(
         family: &[u8],
         app_key: &str,

@@ -1184,6 +1184,14 @@ fn samples() -> Vec<(&'static str, Command)> {
                 user_ids: vec!["alice".into()],
             }),
         ),
+        (
+            "RemoveConversations",
+            Command::RemoveConversations(crate::state::RemoveConversations {
+                app_key: APP.into(),
+                user_id: "bob".into(),
+                conversations: vec![Conversation::private("alice", "bob", "")],
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1421,6 +1429,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("RecordOwnedFile", "73086170706b657930310266310005616c6963650309696d6167652f706e6705612e706e67026162070109"),
         ("ForgetOwnedFiles", "74086170706b6579303101026631"),
         ("EraseUserFiles", "75086170706b657930310105616c696365"),
+        ("RemoveConversations", "76086170706b6579303103626f62010005616c69636503626f6200"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1649,6 +1658,7 @@ fn variant(command: &Command) -> &'static str {
         Command::RecordOwnedFile(_) => "RecordOwnedFile",
         Command::ForgetOwnedFiles(_) => "ForgetOwnedFiles",
         Command::EraseUserFiles(_) => "EraseUserFiles",
+        Command::RemoveConversations(_) => "RemoveConversations",
     }
 }
 

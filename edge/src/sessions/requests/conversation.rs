@@ -1,8 +1,9 @@
-//! The user's conversation list (MSG-03): listing it, marking a conversation read, and
-//! pinning or muting one (PRV-09).
+//! The user's conversation list (MSG-03): listing it, marking a conversation read,
+//! pinning or muting one (PRV-09), and removing one from it.
 
 use meridian_cluster::state::{
     ChangeConversation, Command, Conversation, ConversationSetting, MarkRead, Query, QueryOutput,
+    RemoveConversations,
 };
 use meridian_proto::{ConversationBody, ServerFrame};
 
@@ -88,5 +89,20 @@ pub(super) async fn set(
         return Err(SessionError::invalid("name pinned and/or muted"));
     }
     cx.write(Command::All(changes), None).await?;
+    Ok(ServerFrame::Done { req_id })
+}
+
+/// Takes `conversation` off this user's list until a newer message arrives in it.
+pub(super) async fn remove(
+    cx: &Context<'_>,
+    req_id: u64,
+    conversation: Conversation,
+) -> Result<ServerFrame, SessionError> {
+    let command = Command::RemoveConversations(RemoveConversations {
+        app_key: cx.app_key(),
+        user_id: cx.user_id(),
+        conversations: vec![conversation],
+    });
+    cx.write(command, None).await?;
     Ok(ServerFrame::Done { req_id })
 }

@@ -240,6 +240,15 @@ async fn carry_out(cx: &Context<'_>, frame: ClientFrame) -> Result<ServerFrame, 
             let conversation = cx.conversation(conversation_type, &target_id, &channel_id)?;
             conversation::set(cx, req_id, conversation, pinned, muted).await
         }
+        ClientFrame::RemoveConversation {
+            req_id,
+            conversation_type,
+            target_id,
+            channel_id,
+        } => {
+            let conversation = cx.conversation(conversation_type, &target_id, &channel_id)?;
+            conversation::remove(cx, req_id, conversation).await
+        }
         ClientFrame::UltraGroupChannels { req_id, group_id } => {
             ultragroup::channels(cx, req_id, group_id).await
         }
@@ -337,6 +346,7 @@ pub(in crate::sessions) fn reply_ids(frame: &ClientFrame) -> (Option<String>, Op
         | ClientFrame::Conversations { req_id, .. }
         | ClientFrame::MarkRead { req_id, .. }
         | ClientFrame::SetConversation { req_id, .. }
+        | ClientFrame::RemoveConversation { req_id, .. }
         | ClientFrame::GroupReceipt { req_id, .. }
         | ClientFrame::Readers { req_id, .. }
         | ClientFrame::SetExpansion { req_id, .. }
@@ -375,6 +385,7 @@ pub(super) fn op(frame: &ClientFrame) -> &'static str {
         ClientFrame::Conversations { .. } => "conversations",
         ClientFrame::MarkRead { .. } => "mark_read",
         ClientFrame::SetConversation { .. } => "set_conversation",
+        ClientFrame::RemoveConversation { .. } => "remove_conversation",
         ClientFrame::GroupReceipt { .. } => "group_receipt",
         ClientFrame::Readers { .. } => "readers",
         ClientFrame::SetExpansion { .. } => "set_expansion",
