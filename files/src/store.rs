@@ -109,6 +109,10 @@ pub struct Part {
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<dyn ObjectStore>,
+    /// A local store's directory: `object_store` renames a finished object into place
+    /// without syncing it, so the store syncs it (and its directory) itself before an
+    /// upload is answered. An S3 store is durable when it answers.
+    local_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Store {
@@ -125,7 +129,10 @@ impl Store {
                     .map_err(|e| StoreError::Setup(format!("directory {}: {e}", dir.display())))?;
                 let local = LocalFileSystem::new_with_prefix(dir)
                     .map_err(|e| StoreError::Setup(format!("directory {}: {e}", dir.display())))?;
-                Arc::new(local)
+                return Ok(Store {
+                    inner: Arc::new(local),
+                    local_dir: Some(dir.clone()),
+                });
             }
             StoreConfig::S3 {
                 bucket,
@@ -154,7 +161,16 @@ impl Store {
                 Arc::new(s3)
             }
         };
-        Ok(Store { inner })
+        Ok(Store {
+            inner,
+            local_dir: None,
+        })
+    }
+
+    /// Where a local store keeps the object, to sync it.
+    fn local_file(&self, name: ObjectName<'_>) -> Option<PathBuf> {
+        let dir = self.local_dir.as_ref()?;
+        Some(dir.join(name.path().as_ref()))
     }
 
     /// Starts writing an object; nothing is visible until [`Upload::finish`].
@@ -163,12 +179,16 @@ impl Store {
             writer: BufWriter::new(self.inner.clone(), name.path()),
             hash: Sha256::new(),
             written: 0,
+            local_file: self.local_file(name),
         }
     }
 
-    /// Writes a whole (small) object.
+    /// Writes a whole (small) object, durably.
     pub async fn put(&self, name: ObjectName<'_>, bytes: Bytes) -> Result<(), StoreError> {
         self.inner.put(&name.path(), bytes.into()).await?;
+        if let Some(file) = self.local_file(name) {
+            sync(file).await?;
+        }
         Ok(())
     }
 
@@ -296,6 +316,21 @@ impl Store {
     }
 }
 
+/// Syncs a local object's file and the directory that names it, so an answered upload
+/// survives a power loss.
+async fn sync(file: PathBuf) -> Result<(), StoreError> {
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        std::fs::File::open(&file)?.sync_all()?;
+        match file.parent() {
+            Some(dir) => std::fs::File::open(dir)?.sync_all(),
+            None => Ok(()),
+        }
+    })
+    .await
+    .map_err(|e| StoreError::Io(e.to_string()))?
+    .map_err(|e| StoreError::Io(format!("syncing an object: {e}")))
+}
+
 /// Hex SHA-256 of bytes in memory (as [`Upload::finish`] answers for streamed ones).
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -307,6 +342,8 @@ pub struct Upload {
     writer: BufWriter,
     hash: Sha256,
     written: u64,
+    /// A local store's file, synced once finished.
+    local_file: Option<PathBuf>,
 }
 
 impl Upload {
@@ -321,13 +358,16 @@ impl Upload {
         self.written
     }
 
-    /// Makes the object visible; answers its hex SHA-256.
+    /// Makes the object visible, durably; answers its hex SHA-256.
     pub async fn finish(mut self) -> Result<String, StoreError> {
         use tokio::io::AsyncWriteExt;
         self.writer
             .shutdown()
             .await
             .map_err(|e| StoreError::Io(e.to_string()))?;
+        if let Some(file) = self.local_file {
+            sync(file).await?;
+        }
         Ok(hex::encode(self.hash.finalize()))
     }
 
