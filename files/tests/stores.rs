@@ -56,10 +56,8 @@ async fn keeps_what_was_finished_and_nothing_else(store: &Store) {
     assert_eq!(read_all(store, preview, 0..5).await, b"small");
     // FILE-04's sweep lists files by age: an original and its preview are one file.
     let file = ("k".to_string(), "f1".to_string());
-    assert_eq!(
-        store.files_before(u64::MAX, 10).await.unwrap(),
-        [file.clone()]
-    );
+    let listed = store.files_before(u64::MAX, 10).await.unwrap();
+    assert_eq!(listed, std::slice::from_ref(&file));
     assert_eq!(store.files_before(0, 10).await.unwrap(), []);
 
     // A resumable upload's chunks: listed in the order of their offsets, not files to the
