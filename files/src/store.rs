@@ -80,6 +80,9 @@ pub enum ObjectName<'a> {
     },
 }
 
+/// How much of a local object one read takes.
+const LOCAL_READ_BYTES: u64 = 1 << 20;
+
 /// The directory of a file's parts.
 const PARTS: &str = ".parts";
 
@@ -203,11 +206,30 @@ impl Store {
         name: ObjectName<'_>,
         range: Range<u64>,
     ) -> Result<BoxStream<'static, Result<Bytes, StoreError>>, StoreError> {
+        let path = name.path();
+        if self.local_dir.is_some() {
+            // A local store's own stream reads 8 KiB at a time, each read a blocking task
+            // and a frame of its own; a download reads in larger pieces instead.
+            self.inner.head(&path).await?;
+            let inner = self.inner.clone();
+            let pieces = futures::stream::try_unfold(range.start, move |at| {
+                let (inner, path, end) = (inner.clone(), path.clone(), range.end);
+                async move {
+                    if at >= end {
+                        return Ok(None);
+                    }
+                    let next = end.min(at + LOCAL_READ_BYTES);
+                    let piece = inner.get_range(&path, at..next).await?;
+                    Ok(Some((piece, next)))
+                }
+            });
+            return Ok(pieces.boxed());
+        }
         let options = GetOptions {
             range: Some(GetRange::Bounded(range)),
             ..GetOptions::default()
         };
-        let got = self.inner.get_opts(&name.path(), options).await?;
+        let got = self.inner.get_opts(&path, options).await?;
         Ok(got.into_stream().map_err(StoreError::from).boxed())
     }
 

@@ -44,6 +44,11 @@ async fn keeps_what_was_finished_and_nothing_else(store: &Store) {
     let tail = LARGE as u64 - 100..LARGE as u64;
     assert_eq!(read_all(store, name, tail).await, &payload[LARGE - 100..]);
     assert_eq!(read_all(store, name, 5..9).await, &payload[5..9]);
+    // Whole, and from the middle of one read's piece to the middle of another's.
+    assert_eq!(read_all(store, name, 0..LARGE as u64).await, payload);
+    let span = (1 << 20) + 3..(5 << 20) + 7;
+    let expected = &payload[span.start as usize..span.end as usize];
+    assert_eq!(read_all(store, name, span).await, expected);
 
     let preview = ObjectName::Preview {
         app_key: "k",
