@@ -363,6 +363,21 @@ class Chat {
     this.client.sendTyping(this.open).catch(() => undefined);
   }
 
+  /**
+   * Fetches a photo or a file with the session's token and hands it over: a photo opens in
+   * a tab of its own, a file is saved under its name.
+   */
+  async openMedia(link: HTMLAnchorElement): Promise<void> {
+    const blob = await this.client.download(link.href);
+    const local = document.createElement("a");
+    local.href = URL.createObjectURL(blob);
+    if (link.classList.contains("file")) local.download = link.dataset.name ?? "file";
+    else local.target = "_blank";
+    local.click();
+    // The tab or the download has the bytes once it started; the page need not keep them.
+    setTimeout(() => URL.revokeObjectURL(local.href), 60_000);
+  }
+
   async recall(msgUID: string): Promise<void> {
     await this.client.recall(msgUID);
     await this.onRecalled({ messageUId: msgUID });
@@ -461,6 +476,11 @@ function wire(chat: Chat, session: SignedIn): void {
     const target = event.target as HTMLElement;
     const uid = target.closest("li")?.dataset.uid;
     if (target.classList.contains("recall") && uid) chat.recall(uid).catch((e) => chat.banner(String(e)));
+    const media = target.closest<HTMLAnchorElement>("a.media");
+    if (media) {
+      event.preventDefault();
+      chat.openMedia(media).catch((e) => chat.banner(`not opened: ${e instanceof Error ? e.message : String(e)}`));
+    }
   };
   const attach = view.$<HTMLInputElement>("attach");
   attach.onchange = () => {

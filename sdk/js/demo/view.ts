@@ -24,7 +24,11 @@ export function conversationTitle(c: Destination): string {
   return `${TYPE_NAMES[c.conversationType] ?? ""}${c.targetId}${channel}`;
 }
 
-/** An image message's picture (its thumbnail, linking to the file) or a file's link. */
+/**
+ * An image message's picture (its thumbnail, linking to the file) or a file's link. A link
+ * is marked `media` so the app fetches it as the signed-in user: in an app's private mode a
+ * link alone is refused.
+ */
 function mediaOf(m: Message): HTMLElement | undefined {
   let body: { content?: string; imageUri?: string; fileUrl?: string; name?: string };
   try {
@@ -35,7 +39,7 @@ function mediaOf(m: Message): HTMLElement | undefined {
   if (m.objectName === "RC:ImgMsg" && body.imageUri) {
     const link = document.createElement("a");
     link.href = body.imageUri;
-    link.target = "_blank";
+    link.className = "media photo";
     const img = document.createElement("img");
     img.src = body.content ? `data:image/jpeg;base64,${body.content}` : body.imageUri;
     img.alt = "photo";
@@ -45,7 +49,8 @@ function mediaOf(m: Message): HTMLElement | undefined {
   if (m.objectName === "RC:FileMsg" && body.fileUrl) {
     const link = document.createElement("a");
     link.href = body.fileUrl;
-    link.className = "file";
+    link.className = "media file";
+    link.dataset.name = body.name ?? "file";
     link.textContent = messageText(m);
     return link;
   }

@@ -7,12 +7,13 @@
 // bob's reloaded page shows its conversations and messages from IndexedDB and searches
 // them with nothing reachable, and once the process is back both pages reconnect by
 // themselves and the message arrives once. A photo and a file picked in the page are
-// uploaded from the browser and shown to the peer. Screenshots go to dist/screenshots (or
+// uploaded from the browser and shown to the peer, and still open for the peer once the app
+// turns on private mode, where a bare link is refused. Screenshots go to dist/screenshots (or
 // DEMO_SCREENSHOTS).
 // covers: WEB-04, WEB-05, FILE-01
 
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { createServer, request as httpRequest, type Server } from "node:http";
 import { dirname, join } from "node:path";
@@ -339,14 +340,19 @@ describe("the web chat demo in chromium", () => {
     }));
     assert.deepEqual([shown.width, shown.height], [240, 180], "a thumbnail of at most 240 px a side");
     const original = await grace.evaluate(async (href) => {
-      const answer = await fetch(href); // another origin: the file service answers any
+      // Another origin: the file service answers any. Nothing is cached, so later fetches
+      // ask the service again.
+      const answer = await fetch(href, { cache: "no-store" });
       return { type: answer.headers.get("content-type"), size: (await answer.arrayBuffer()).byteLength };
     }, shown.href);
     assert.deepEqual(original, { type: "image/png", size: Buffer.from(png, "base64").byteLength });
 
     await picker.uploadFile(notes);
     await waitForText(grace, "#messages li a.file", "[file] notes.txt");
-    const text = await grace.$eval("#messages li a.file", async (a) => (await fetch((a as HTMLAnchorElement).href)).text());
+    const text = await grace.$eval(
+      "#messages li a.file",
+      async (a) => (await fetch((a as HTMLAnchorElement).href, { cache: "no-store" })).text(),
+    );
     assert.equal(text, "bring sunscreen\n");
     // Found by its name locally; a photo's thumbnail is not searchable text.
     await grace.type("#search-text", "NOTES");
@@ -354,6 +360,43 @@ describe("the web chat demo in chromium", () => {
     await waitForText(grace, "#search-results li .preview", "[file] notes.txt");
     assert.equal(await grace.$$eval("#search-results li", (lis) => lis.length), 1);
     await grace.screenshot({ path: join(SCREENSHOTS, "photo-and-file.png") });
+
+    // In the app's private mode a link alone is refused; the page fetches with grace's
+    // token, so her clicks still save the file and open the photo.
+    const set = await dev.admin("PUT", `/apps/${dev.app.appKey}/file-access`, { private: true });
+    assert.equal(set.status, 200, JSON.stringify(set.body));
+    const bare = await grace.$eval(
+      "#messages li a.file",
+      async (a) => (await fetch((a as HTMLAnchorElement).href, { cache: "no-store" })).status,
+    );
+    assert.equal(bare, 401, "a link alone is refused in private mode");
+
+    const downloads = mkdtempSync(join(tmpdir(), "meridian-demo-downloads-"));
+    const cdp = await browser.target().createCDPSession();
+    await cdp.send("Browser.setDownloadBehavior", {
+      behavior: "allow",
+      downloadPath: downloads,
+      browserContextId: grace.browserContext().id,
+      eventsEnabled: true,
+    });
+    const saved = new Promise<void>((resolve, reject) =>
+      cdp.on("Browser.downloadProgress", (e) => {
+        if (e.state === "completed") resolve();
+        if (e.state === "canceled") reject(new Error("the download was canceled"));
+      }),
+    );
+    await grace.click("#messages li a.file");
+    await saved;
+    assert.equal(readFileSync(join(downloads, "notes.txt"), "utf8"), "bring sunscreen\n");
+
+    const tab = browser.waitForTarget((t) => t.url().startsWith("blob:"));
+    await grace.click("#messages li a.photo");
+    const photoTab = (await (await tab).page())!;
+    const opened = await photoTab.waitForFunction(() => {
+      const img = document.images[0];
+      return img?.complete && img.naturalWidth > 0 && [img.naturalWidth, img.naturalHeight];
+    });
+    assert.deepEqual(await opened.jsonValue(), [640, 480], "the original, not the thumbnail");
     assert.deepEqual(errors, []);
   });
 });
