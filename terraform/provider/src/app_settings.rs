@@ -95,6 +95,8 @@ pub struct AppSettingsState {
     /// `…/limits`.
     #[serde(with = "tf_provider::value::serde_as_vec")]
     limits: Value<LimitsState>,
+    /// `…/file-access`.
+    private_files: Value<bool>,
 }
 
 /// The admin API's defaults, which a setting left out of the configuration is planned
@@ -154,6 +156,7 @@ impl AppSettingsState {
             push_rate_per_second: or_default(config.push_rate_per_second, 0),
             realtime_conversations: or_default(config.realtime_conversations, false),
             limits: config.limits.map(LimitsState::planned),
+            private_files: or_default(config.private_files, false),
         }
     }
 
@@ -201,6 +204,7 @@ impl AppSettingsState {
             push_rate_per_second: Value::Null,
             realtime_conversations: Value::Null,
             limits: Value::Null,
+            private_files: Value::Null,
         })
     }
 
@@ -372,6 +376,10 @@ fn limits_path(app_key: &str) -> String {
     format!("/admin/v1/apps/{app_key}/limits")
 }
 
+fn file_access_path(app_key: &str) -> String {
+    format!("/admin/v1/apps/{app_key}/file-access")
+}
+
 /// The admin API's body for the ultra-group push pace.
 fn ultra_group_push_body(interval_secs: &Value<i64>) -> serde_json::Value {
     json!({ "intervalSecs": interval_secs.as_ref_option() })
@@ -385,10 +393,11 @@ struct Extras {
     push_rate: serde_json::Value,
     features: serde_json::Value,
     limits: serde_json::Value,
+    file_access: serde_json::Value,
 }
 
 /// Reads the vendor channels, the push style, the ultra-group push pace, the push rate
-/// cap, the SDK switches and the limits from their answers.
+/// cap, the SDK switches, the limits and the file access from their answers.
 fn read_extras(state: &mut AppSettingsState, extras: &Extras) -> Result<(), AdminError> {
     state.push_vendor_app =
         vendors::from_remote(&extras.vendors["pushVendors"]).map_err(AdminError::Malformed)?;
@@ -403,6 +412,7 @@ fn read_extras(state: &mut AppSettingsState, extras: &Extras) -> Result<(), Admi
         .as_bool()
         .into();
     state.limits = limits::from_remote(&extras.limits["limits"]).map_err(AdminError::Malformed)?;
+    state.private_files = extras.file_access["fileAccess"]["private"].as_bool().into();
     Ok(())
 }
 
@@ -428,6 +438,7 @@ async fn read_settings(admin: &AdminClient, app_key: &str) -> Result<AppSettings
         push_rate: admin.get(&push_rate_path(app_key)).await?,
         features: admin.get(&sdk_features_path(app_key)).await?,
         limits: admin.get(&limits_path(app_key)).await?,
+        file_access: admin.get(&file_access_path(app_key)).await?,
     };
     read_extras(&mut state, &extras)?;
     Ok(state)
@@ -452,6 +463,7 @@ async fn write_settings(
     let rate = json!({ "perSecond": state.push_rate_per_second.as_ref_option() });
     let features = json!({ "realtimeConversations": state.realtime_conversations.as_ref_option() });
     let limits = limits::to_remote(&state.limits);
+    let access = json!({ "private": state.private_files.as_ref_option() });
     let extras = Extras {
         vendors: admin.put(&push_vendors_path(app_key), &vendors).await?,
         style: admin.put(&push_style_path(app_key), &style).await?,
@@ -459,6 +471,7 @@ async fn write_settings(
         push_rate: admin.put(&push_rate_path(app_key), &rate).await?,
         features: admin.put(&sdk_features_path(app_key), &features).await?,
         limits: admin.put(&limits_path(app_key), &limits).await?,
+        file_access: admin.put(&file_access_path(app_key), &access).await?,
     };
     read_extras(&mut stored, &extras)?;
     Ok(stored)
@@ -478,7 +491,7 @@ impl Resource for AppSettingsResource {
             version: 1,
             block: Block {
                 description: Description::plain(
-                    "Settings of one app environment (its App Key), its moderation rules, push credentials (APNs, FCM and the Chinese Android vendor channels), push style, ultra-group push pace and limits. Settings left out take the admin API's defaults (no moderation rules, no push credentials, the default sound, no quiet hours, every ultra-group message pushed, the default limits). Destroying it puts the settings back to their defaults.",
+                    "Settings of one app environment (its App Key), its moderation rules, push credentials (APNs, FCM and the Chinese Android vendor channels), push style, ultra-group push pace, limits and file access. Settings left out take the admin API's defaults (no moderation rules, no push credentials, the default sound, no quiet hours, every ultra-group message pushed, the default limits, files fetched by link). Destroying it puts the settings back to their defaults.",
                 ),
                 attributes: map! {
                     "id" => crate::attributes::computed(text.clone(), "The App Key."),
@@ -499,6 +512,7 @@ impl Resource for AppSettingsResource {
                     "push_sound" => optional(text, "The notification sound, a file in the app's bundle (APNs aps.sound, FCM sound); left out: default."),
                     "push_rate_per_second" => optional_computed(number.clone(), &format!("The most pushes per second the app's providers are handed, 0 to {MAX_PUSHES_PER_SECOND}: a second's worth goes at once, the rest wait their turn; 0 (default): no cap.")),
                     "ultra_group_push_interval_secs" => optional_computed(number, &format!("Once a user is pushed for an ultra group, that group's other messages push nothing to them for this many seconds, mentions of them excepted (ULG-06), 0 to {MAX_ULTRA_GROUP_PUSH_INTERVAL_SECS}; 0 (default): every message pushes.")),
+                    "private_files" => optional_computed(flag.clone(), "Files are fetched only by their uploader, the app server and the members of the conversation they were uploaded for; a download link alone is refused (default false)."),
                     "realtime_conversations" => optional_computed(flag, "The commercial client SDKs' real-time conversations: they ask the server for the conversation list and its unread counts and keep none of their own (nav's sessionMode; default false)."),
                 },
                 blocks: map! {

@@ -949,6 +949,7 @@ resource "meridian_app_settings" "pushed" {{
   push_webhook_url       = "https://app.example.com/push"
   rtc_callback_url       = "https://app.example.com/rtc"
   realtime_conversations = true
+  private_files          = true
   push_app {{
     app_id = "com.example.chat"
     apns {{
@@ -1090,6 +1091,9 @@ output "app_key" {{
     let features_path = format!("/admin/v1/apps/{app_key}/sdk-features");
     let (_, features) = dev.admin_call("GET", &features_path, None).await;
     assert_eq!(features["sdkFeatures"]["realtimeConversations"], true);
+    let access_path = format!("/admin/v1/apps/{app_key}/file-access");
+    let (_, access) = dev.admin_call("GET", &access_path, None).await;
+    assert_eq!(access, json!({"fileAccess": {"private": true}}));
     let limits_path = format!("/admin/v1/apps/{app_key}/limits");
     let (_, limits) = dev.admin_call("GET", &limits_path, None).await;
     assert_eq!(
@@ -1151,6 +1155,9 @@ output "app_key" {{
     let off = json!({"realtimeConversations": false});
     let (status, answer) = dev.admin_call("PUT", &features_path, Some(&off)).await;
     assert_eq!(status, 200, "{answer}");
+    let public = json!({"private": false});
+    let (status, answer) = dev.admin_call("PUT", &access_path, Some(&public)).await;
+    assert_eq!(status, 200, "{answer}");
     let mut bigger_groups = limits["limits"].clone();
     bigger_groups["groupMemberCap"] = json!(600);
     let (status, answer) = dev
@@ -1186,6 +1193,10 @@ output "app_key" {{
         "realtime_conversations drift:\n{plan}"
     );
     assert!(
+        flat.contains("~ private_files = false -> true"),
+        "private_files drift:\n{plan}"
+    );
+    assert!(
         flat.contains("~ limits { ~ group_member_cap = 600 -> 500"),
         "limits drift:\n{plan}"
     );
@@ -1202,6 +1213,8 @@ output "app_key" {{
     assert_eq!(recapped, rate);
     let (_, features) = dev.admin_call("GET", &features_path, None).await;
     assert_eq!(features["sdkFeatures"]["realtimeConversations"], true);
+    let (_, reopened) = dev.admin_call("GET", &access_path, None).await;
+    assert_eq!(reopened, access);
     let (_, relimited) = dev.admin_call("GET", &limits_path, None).await;
     assert_eq!(relimited, limits);
     assert_eq!(terraform.plan().0, 0);

@@ -121,6 +121,7 @@ fn default_extras() -> Extras {
         push_rate: json!({"pushRate": {"perSecond": 0}}),
         features: json!({"sdkFeatures": {"realtimeConversations": false}}),
         limits: json!({ "limits": default_limits() }),
+        file_access: json!({"fileAccess": {"private": false}}),
     }
 }
 
