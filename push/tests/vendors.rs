@@ -678,6 +678,57 @@ async fn vivo_delivers_with_one_signed_auth_token_for_several_sends() {
     assert_eq!(push.json["skipType"], 1);
 }
 
+/// A fan-out of one notification goes out as list pushes of up to 1,000 regIds, each
+/// list's payload saved first; the regIds a list push cannot reach are gone.
+// covers: PUSH-05
+#[tokio::test]
+async fn vivo_sends_of_one_notification_share_list_pushes_and_unknown_regids_are_gone() {
+    const DEVICES: usize = 200;
+    let vivo = FakeVivo::start().await;
+    let client = PushClient::new(vec![vivo.ca_cert()]);
+    let creds = vivo.credentials();
+    vivo.mark_gone("vivo-3");
+    vivo.mark_gone("vivo-120");
+
+    let sends: Vec<_> = (0..DEVICES)
+        .map(|i| {
+            let (client, creds) = (client.clone(), creds.clone());
+            tokio::spawn(async move {
+                let n = notification(&format!("vivo-{i}"), "broadcast-1");
+                client.send_vivo(&creds, &n).await
+            })
+        })
+        .collect();
+    for (i, send) in sends.into_iter().enumerate() {
+        let expected = match i {
+            3 | 120 => Outcome::TokenGone,
+            _ => Outcome::Delivered,
+        };
+        assert_eq!(send.await.unwrap(), expected, "vivo-{i}");
+    }
+    let pushes = vivo.wait_for(DEVICES - 2, WAIT).await.unwrap();
+    let mut reg_ids: Vec<&str> = pushes.iter().map(|p| p.device_token.as_str()).collect();
+    reg_ids.sort();
+    reg_ids.dedup();
+    assert_eq!(reg_ids.len(), DEVICES - 2, "each live device once");
+    assert!(
+        pushes
+            .iter()
+            .all(|p| p.id == "broadcast-1" && p.title == "Alice"),
+        "the saved payload is what each device shows"
+    );
+    let listed = pushes
+        .iter()
+        .filter(|p| p.uri == "/message/pushToList")
+        .count();
+    assert!(listed > 1, "no list push carried several regIds");
+    let requests = vivo.requests();
+    assert!(
+        requests < DEVICES / 4,
+        "{requests} requests for {DEVICES} devices"
+    );
+}
+
 // covers: PUSH-05
 #[tokio::test]
 async fn vivo_retried_notification_keeps_its_request_id_and_shows_once() {

@@ -20,7 +20,9 @@
 //! - [`FakeVivo`]: TLS; vivo's `/message/auth` (verifies the md5 sign and the timestamp)
 //!   and `/message/send` (verifies the authToken header it issued against the body's
 //!   appId, required fields, lengths counted as vivo counts them, and drops a repeated
-//!   requestId).
+//!   requestId); `/message/saveListPayload` keeps a payload under a taskId that
+//!   `/message/pushToList` shows on 2 to 1,000 regIds, listing unknown ones in
+//!   `invalidUsers`.
 //! - [`FakeMeizu`]: TLS; Meizu's `pushByPushId` (verifies the md5 signature over the
 //!   sorted parameters, the app, required fields and lengths; lists failed pushIds under
 //!   their code as Meizu does).
