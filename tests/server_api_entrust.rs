@@ -258,7 +258,14 @@ async fn hosted_groups_keep_owners_managers_members_and_their_information() {
         ),
     )
     .await;
+    // What is left out stays, as the commercial SDKs send only what the app set.
+    api.ok(
+        "/entrust/group/member/set.json",
+        "groupId=g1&userId=m1&extra=e2",
+    )
+    .await;
     for body in [
+        "groupId=g1&userId=m1".to_string(),
         format!("groupId=g1&userId=m1&nickname={}", "k".repeat(65)),
         format!("groupId=g1&userId=m1&nickname=k&extra={}", "e".repeat(129)),
         "groupId=g1&userId=stranger&nickname=k".to_string(),
@@ -298,8 +305,8 @@ async fn hosted_groups_keep_owners_managers_members_and_their_information() {
     let m1 = &managers["members"][0];
     assert_eq!(keys(m1), ["extra", "nickname", "role", "time", "userId"]);
     assert_eq!(
-        (&m1["userId"], &m1["role"], &m1["nickname"]),
-        (&json!("m1"), &json!(2), &json!("k".repeat(64)))
+        (&m1["userId"], &m1["role"], &m1["nickname"], &m1["extra"]),
+        (&json!("m1"), &json!(2), &json!("k".repeat(64)), &json!("e2"))
     );
     refused(
         &api,

@@ -170,6 +170,7 @@ commands! {
     ForgetOwnedFiles(super::files::ForgetOwnedFiles) => done,
     EraseUserFiles(super::files::EraseUserFiles) => done,
     RemoveConversations(conversations::RemoveConversations) => done,
+    UpdateHostedMember(super::hosted_groups::UpdateHostedMember) => done,
 }
 
 /// The command level of this build (LIFE-05): it knows every command up to it. A
@@ -205,7 +206,8 @@ impl Command {
             | Command::RecordOwnedFile(_)
             | Command::ForgetOwnedFiles(_)
             | Command::EraseUserFiles(_)
-            | Command::RemoveConversations(_) => 6,
+            | Command::RemoveConversations(_)
+            | Command::UpdateHostedMember(_) => 6,
             Command::All(commands) => commands.iter().map(Command::level).max().unwrap_or(1),
             _ => LEGACY_COMMAND_LEVEL,
         }

@@ -98,7 +98,7 @@ pub use hosted_groups::{
     ChangeHostedFollows, ChangeHostedManagers, CreateHostedGroup, DismissHostedGroup, GroupInfo,
     HostedAnswer, HostedGroupView, HostedQuestion, JoinHostedGroup, LeaveAllHostedGroups,
     LeaveHostedGroup, MemberView, SetHostedGroupRemark, SetHostedMember, TransferHostedOwner,
-    UpdateHostedGroup,
+    UpdateHostedGroup, UpdateHostedMember,
 };
 pub use meridian_proto::{Conversation, ConversationType};
 pub use messages::{

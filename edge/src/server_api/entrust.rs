@@ -8,7 +8,7 @@ use meridian_cluster::state::{
     ChangeHostedFollows, ChangeHostedManagers, Command, CreateHostedGroup, DismissHostedGroup,
     GroupInfo, HostedAnswer, HostedGroupView, HostedQuestion, JoinHostedGroup,
     LeaveAllHostedGroups, LeaveHostedGroup, MemberView, Output, Query, QueryOutput,
-    SetHostedGroupRemark, SetHostedMember, TransferHostedOwner, UpdateHostedGroup,
+    SetHostedGroupRemark, TransferHostedOwner, UpdateHostedGroup, UpdateHostedMember,
 };
 use serde_json::{json, Map, Value};
 
@@ -198,12 +198,17 @@ pub(super) async fn managers(call: &Call, add: bool) -> Fields {
 
 pub(super) async fn member_set(call: &Call) -> Fields {
     let form = call.form()?;
-    let command = Command::SetHostedMember(SetHostedMember {
+    // The commercial SDKs send only what the app set: what is left out stays.
+    let (nickname, extra) = (optional(form, "nickname"), form.get("extra"));
+    if nickname.is_none() && extra.is_none() {
+        return Err(ApiError::param("nickname or extra is required"));
+    }
+    let command = Command::UpdateHostedMember(UpdateHostedMember {
         app_key: call.app_key(),
         group_id: group_id(form)?,
         user_id: form.required("userId")?.to_string(),
-        nickname: form.required("nickname")?.to_string(),
-        extra: form.get("extra").map(str::to_string),
+        nickname,
+        extra: extra.map(str::to_string),
     });
     done(call, command).await
 }

@@ -362,7 +362,9 @@ impl Apply for ChangeHostedManagers {
     }
 }
 
-/// A member's nickname (and extra) in the group.
+/// A member's nickname and extra in the group, as first written: both given (the
+/// nickname always). Kept for the log's older entries; edges now send
+/// [`UpdateHostedMember`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SetHostedMember {
     pub app_key: String,
@@ -375,6 +377,32 @@ pub struct SetHostedMember {
 impl Apply for SetHostedMember {
     type Answer = ();
 
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let update = UpdateHostedMember {
+            app_key: self.app_key.clone(),
+            group_id: self.group_id.clone(),
+            user_id: self.user_id.clone(),
+            nickname: Some(self.nickname.clone()),
+            extra: self.extra.clone(),
+        };
+        update.apply(ctx, state)
+    }
+}
+
+/// A member's nickname or extra in the group, or both: what is left out stays as it was
+/// (the commercial SDKs send only what the app set).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpdateHostedMember {
+    pub app_key: String,
+    pub group_id: String,
+    pub user_id: String,
+    pub nickname: Option<String>,
+    pub extra: Option<String>,
+}
+
+impl Apply for UpdateHostedMember {
+    type Answer = ();
+
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
         get(state, &self.app_key, &self.group_id)?;
         members_only(
@@ -383,10 +411,12 @@ impl Apply for SetHostedMember {
             &self.group_id,
             std::slice::from_ref(&self.user_id),
         )?;
-        bounded("nickname", &self.nickname, MAX_NICKNAME_CHARS)?;
         let key = keys::of_member(keys::MEMBER, &self.app_key, &self.group_id, &self.user_id);
         let mut info: MemberInfo = state.get(&key)?.unwrap_or_default();
-        info.nickname = self.nickname.clone();
+        if let Some(nickname) = &self.nickname {
+            bounded("nickname", nickname, MAX_NICKNAME_CHARS)?;
+            info.nickname = nickname.clone();
+        }
         if let Some(extra) = &self.extra {
             bounded("extra", extra, MAX_EXTRA_CHARS)?;
             info.extra = extra.clone();

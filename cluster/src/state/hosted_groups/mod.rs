@@ -10,7 +10,7 @@ mod reads;
 pub use changes::{
     ChangeHostedFollows, ChangeHostedManagers, CreateHostedGroup, DismissHostedGroup,
     JoinHostedGroup, LeaveAllHostedGroups, LeaveHostedGroup, SetHostedGroupRemark, SetHostedMember,
-    TransferHostedOwner, UpdateHostedGroup,
+    TransferHostedOwner, UpdateHostedGroup, UpdateHostedMember,
 };
 pub use reads::{answer, HostedAnswer, HostedGroupView, HostedQuestion, MemberView};
 

@@ -1192,6 +1192,16 @@ fn samples() -> Vec<(&'static str, Command)> {
                 conversations: vec![Conversation::private("alice", "bob", "")],
             }),
         ),
+        (
+            "UpdateHostedMember",
+            Command::UpdateHostedMember(UpdateHostedMember {
+                app_key: APP.into(),
+                group_id: "g1".into(),
+                user_id: "bob".into(),
+                nickname: None,
+                extra: Some("x".into()),
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1430,6 +1440,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("ForgetOwnedFiles", "74086170706b6579303101026631"),
         ("EraseUserFiles", "75086170706b657930310105616c696365"),
         ("RemoveConversations", "76086170706b6579303103626f62010005616c69636503626f6200"),
+        ("UpdateHostedMember", "77086170706b6579303102673103626f6200010178"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1659,6 +1670,7 @@ fn variant(command: &Command) -> &'static str {
         Command::ForgetOwnedFiles(_) => "ForgetOwnedFiles",
         Command::EraseUserFiles(_) => "EraseUserFiles",
         Command::RemoveConversations(_) => "RemoveConversations",
+        Command::UpdateHostedMember(_) => "UpdateHostedMember",
     }
 }
 
