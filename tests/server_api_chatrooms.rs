@@ -101,6 +101,59 @@ async fn rooms_are_created_queried_kept_alive_given_attributes_and_destroyed() {
     let entries = api.ok("/chatroom/entry/query.json", "chatroomId=r1").await;
     assert_eq!(entries["keys"].as_array().unwrap().len(), 99);
 
+    // A change the app names a message for (the Java SDK's objectName and content) is
+    // announced in the room, from the entry's user; an RC:chrmKVNotiMsg without content
+    // gets the {type, key, value} clients read. A custom type needs its content.
+    api.ok(
+        "/chatroom/entry/set.json",
+        "chatroomId=r1&userId=alice&key=topic&value=news&objectName=RC:chrmKVNotiMsg",
+    )
+    .await;
+    api.ok(
+        "/chatroom/entry/remove.json",
+        r#"chatroomId=r1&userId=alice&key=topic&objectName=App:KV&content={"gone":"topic"}"#,
+    )
+    .await;
+    let (answer, value) = api
+        .form(
+            "/chatroom/entry/set.json",
+            "chatroomId=r1&userId=alice&key=k&value=v&objectName=App:KV",
+        )
+        .await;
+    assert_error(&answer, &value, 400, 1002);
+    let entries = api.ok("/chatroom/entry/query.json", "chatroomId=r1").await;
+    assert_eq!(entries["keys"].as_array().unwrap().len(), 99, "nothing set");
+    let (_, history) = api
+        .json(
+            "/v3/message/chatroom/query.json",
+            &json!({"chatroomId": "r1", "order": "asc"}),
+        )
+        .await;
+    let notices: Vec<(&str, &str, Value)> = history["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let content = serde_json::from_str(m["content"].as_str().unwrap()).unwrap();
+            (
+                m["fromUserId"].as_str().unwrap(),
+                m["objectName"].as_str().unwrap(),
+                content,
+            )
+        })
+        .collect();
+    assert_eq!(
+        notices,
+        [
+            (
+                "alice",
+                "RC:chrmKVNotiMsg",
+                json!({"type": 1, "key": "topic", "value": "news"})
+            ),
+            ("alice", "App:KV", json!({"gone": "topic"})),
+        ]
+    );
+
     api.ok("/chatroom/destroy.json", "chatroomId=r1&chatroomId=r3")
         .await;
     let rooms = api

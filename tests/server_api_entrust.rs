@@ -306,7 +306,12 @@ async fn hosted_groups_keep_owners_managers_members_and_their_information() {
     assert_eq!(keys(m1), ["extra", "nickname", "role", "time", "userId"]);
     assert_eq!(
         (&m1["userId"], &m1["role"], &m1["nickname"], &m1["extra"]),
-        (&json!("m1"), &json!(2), &json!("k".repeat(64)), &json!("e2"))
+        (
+            &json!("m1"),
+            &json!(2),
+            &json!("k".repeat(64)),
+            &json!("e2")
+        )
     );
     refused(
         &api,

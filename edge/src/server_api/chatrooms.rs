@@ -5,8 +5,11 @@ use meridian_cluster::state::{
     ChangeRoomSet, Command, CreateChatrooms, DestroyChatrooms, Query, QueryOutput, RemoveRoomEntry,
     RoomFlag, RoomSet, SetChatroomFlag, SetChatroomIdleDestroy, SetEntry, SetRoomEntries,
 };
+use meridian_proto::{Conversation, ConversationType};
 use serde_json::{json, Map, Value};
 
+use super::messages::{content_flags, new_message, Publish};
+use super::send_options::publish_command;
 use super::{fields, format_time, owned, unexpected, Call, Fields};
 use meridian_access::error::ApiError;
 
@@ -417,19 +420,60 @@ pub(super) async fn set_query(call: &Call, set: RoomSet, field: &str) -> Fields 
     Ok(fields(json!({ field: members })))
 }
 
+/// The `RC:chrmKVNotiMsg` type of a set entry (2: removed).
+const ENTRY_SET: u8 = 1;
+const ENTRY_REMOVED: u8 = 2;
+
+/// The message an entry change sends to its room when the call names one (`objectName`,
+/// `content`), from the entry's user, in the same Raft entry as the change. Without a
+/// `content`, an `RC:chrmKVNotiMsg` gets the one the client SDKs read: `{type, key,
+/// value}`.
+fn with_entry_notice(
+    call: &Call,
+    change: Command,
+    (room_id, user, kind, key, value): (&str, &str, u8, &str, &str),
+) -> Result<Command, ApiError> {
+    let form = call.form()?;
+    let Some(object_name) = form.get("objectName").filter(|s| !s.is_empty()) else {
+        return Ok(change);
+    };
+    let content = match form.get("content").filter(|s| !s.is_empty()) {
+        Some(content) => content.to_string(),
+        None if object_name == "RC:chrmKVNotiMsg" => {
+            json!({ "type": kind, "key": key, "value": value }).to_string()
+        }
+        None => return Err(ApiError::missing("content")),
+    };
+    let notice = Publish {
+        from: user.to_string(),
+        object_name: object_name.to_string(),
+        flags: content_flags(object_name, &content, true, true)?,
+        content,
+        channel: String::new(),
+        push_content: None,
+        push_data: None,
+        verify_blacklist: false,
+    };
+    let room = Conversation::group_like(ConversationType::Chatroom, room_id, "");
+    let message = new_message(&notice, room, None);
+    let publish = publish_command(call.app_key(), vec![message], &call.body)?;
+    Ok(Command::All(vec![change, publish]))
+}
+
 // covers: CHR-09
 pub(super) async fn entry_set(call: &Call) -> Fields {
     let form = call.form()?;
-    let key = form.required("key")?.to_string();
-    let value = form.required("value")?.to_string();
-    call.write(Command::SetRoomEntries(SetRoomEntries {
+    let (key, value) = (form.required("key")?, form.required("value")?);
+    let (room_id, owner) = (room(call)?, form.required("userId")?);
+    let set = Command::SetRoomEntries(SetRoomEntries {
         app_key: call.app_key(),
-        room_id: room(call)?,
-        owner: form.required("userId")?.to_string(),
-        entries: vec![(key, value)],
+        room_id: room_id.clone(),
+        owner: owner.to_string(),
+        entries: vec![(key.to_string(), value.to_string())],
         auto_delete: form.bool_flag("autoDelete", false)?,
-    }))
-    .await?;
+    });
+    let notice = (room_id.as_str(), owner, ENTRY_SET, key, value);
+    call.write(with_entry_notice(call, set, notice)?).await?;
     Ok(Map::new())
 }
 
@@ -448,13 +492,14 @@ pub(super) async fn entry_batch_set(call: &Call) -> Fields {
 
 pub(super) async fn entry_remove(call: &Call) -> Fields {
     let form = call.form()?;
-    form.required("userId")?;
-    call.write(Command::RemoveRoomEntry(RemoveRoomEntry {
+    let (room_id, user, key) = (room(call)?, form.required("userId")?, form.required("key")?);
+    let remove = Command::RemoveRoomEntry(RemoveRoomEntry {
         app_key: call.app_key(),
-        room_id: room(call)?,
-        key: form.required("key")?.to_string(),
-    }))
-    .await?;
+        room_id: room_id.clone(),
+        key: key.to_string(),
+    });
+    let notice = (room_id.as_str(), user, ENTRY_REMOVED, key, "");
+    call.write(with_entry_notice(call, remove, notice)?).await?;
     Ok(Map::new())
 }
 
