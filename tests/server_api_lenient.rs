@@ -305,6 +305,34 @@ async fn messages_to_unknown_conversations_templates_and_push_broadcasts() {
         assert_eq!(landed.content, r#"{"content": "extra!"}"#);
         assert_eq!(landed.push_content.as_deref(), Some("Extra!"));
     }
+    // The message's own disableUpdateLastMsg: bob's list keeps showing the one before.
+    let mut quiet = broadcast.clone();
+    quiet["message"] = json!({"content": r#"{"content":"quiet"}"#, "objectName": "RC:TxtMsg",
+                              "disableUpdateLastMsg": true});
+    let (_, answer) = api.json("/push.json", &quiet).await;
+    assert_eq!(answer["code"], 200, "{answer}");
+    assert_eq!(
+        next_message(&mut bob).await.content,
+        r#"{"content":"quiet"}"#
+    );
+    bob.send(&ClientFrame::Conversations {
+        req_id: 9,
+        limit: 10,
+    })
+    .await
+    .unwrap();
+    let list = loop {
+        if let ServerFrame::ConversationList {
+            req_id: 9,
+            conversations,
+        } = bob.next_within(FRAME_WAIT).await.expect("the list")
+        {
+            break conversations;
+        }
+    };
+    let news = list.iter().find(|c| c.target_id == "news").expect("news");
+    let last = news.last_message.as_ref().expect("a last message");
+    assert_eq!(last.content, r#"{"content": "extra!"}"#);
     // A push-only notification to a tag, with no push settings: accepted, reaching nobody.
     let (_, answer) = api
         .json(

@@ -9,7 +9,7 @@ use meridian_cluster::state::{
 use serde_json::{json, Map, Value};
 
 use super::send_options::publish_command;
-use super::{fields, unexpected, Call, Fields};
+use super::{fields, unexpected, Body, Call, Fields};
 use meridian_access::error::ApiError;
 use meridian_access::params::Params;
 
@@ -119,8 +119,20 @@ pub(super) async fn publish_to(
     id_field: &str,
     ids: &[&str],
 ) -> Fields {
+    publish_with(call, &call.body, messages, id_field, ids).await
+}
+
+/// [`publish_to`] with the options of `options`, where a call keeps them apart from its
+/// body's top level (`/push.json`'s `message`).
+pub(super) async fn publish_with(
+    call: &Call,
+    options: &Body,
+    messages: Vec<NewMessage>,
+    id_field: &str,
+    ids: &[&str],
+) -> Fields {
     let output = call
-        .write(publish_command(call.app_key(), messages, &call.body)?)
+        .write(publish_command(call.app_key(), messages, options)?)
         .await?;
     let Output::Published(published) = output else {
         return Err(unexpected(output));
@@ -167,11 +179,11 @@ pub(super) async fn private_publish(call: &Call, status_only: bool) -> Fields {
 }
 
 /// How many recipients a private publish names, for its rate budget.
-pub(super) fn private_cost(body: &super::Body) -> f64 {
+pub(super) fn private_cost(body: &Body) -> f64 {
     match body {
-        super::Body::Form(form) => form.all("toUserId").len().max(1) as f64,
+        Body::Form(form) => form.all("toUserId").len().max(1) as f64,
         // Template publishes name their recipients in a JSON array.
-        super::Body::Json(json) => json
+        Body::Json(json) => json
             .get("toUserId")
             .and_then(serde_json::Value::as_array)
             .map_or(1, |to| to.len().max(1)) as f64,
@@ -377,8 +389,8 @@ pub(super) async fn group_publish(call: &Call, status_only: bool) -> Fields {
 /// never stored. Answers the message's id.
 /// Whether a `/message/broadcast.json` body is the Go SDK's recall of a broadcast (its
 /// `RC:RcCmd` notice), which `broadcast` turns into the recall.
-pub(super) fn recalls_a_broadcast(body: &super::Body) -> bool {
-    matches!(body, super::Body::Form(form) if form.get("objectName") == Some("RC:RcCmd"))
+pub(super) fn recalls_a_broadcast(body: &Body) -> bool {
+    matches!(body, Body::Form(form) if form.get("objectName") == Some("RC:RcCmd"))
 }
 
 pub(super) async fn broadcast(call: &Call, stored: bool) -> Fields {

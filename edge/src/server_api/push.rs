@@ -15,7 +15,7 @@ use meridian_cluster::state::{
 };
 use serde_json::{json, Value};
 
-use super::messages::{content_flags, new_message, publish_to, Publish};
+use super::messages::{content_flags, new_message, publish_with, Publish};
 use super::{fields, unexpected, Body, Call, Fields};
 use meridian_access::error::ApiError;
 use meridian_access::params::{json_strings, json_strings_at_most, percent_decoded};
@@ -184,10 +184,12 @@ async fn broadcast(call: &Call, body: &Value, message: &Value, notice: Notice) -
         push_data: notice.data.clone(),
         verify_blacklist: false,
     };
+    // The message's own options (`disableUpdateLastMsg`) sit beside its content.
+    let options = Body::Json(message.clone());
     let audience = notice.audience;
     if audience.everyone {
         let message = new_message(&p, Conversation::system(&p.from, ""), None);
-        let answer = publish_to(call, vec![message], "userId", &[""]).await?;
+        let answer = publish_with(call, &options, vec![message], "userId", &[""]).await?;
         return Ok(fields(json!({ "id": first_uid(&answer) })));
     }
     let users = if audience.user_ids.is_empty() {
@@ -200,7 +202,7 @@ async fn broadcast(call: &Call, body: &Value, message: &Value, notice: Notice) -
         .map(|user| new_message(&p, Conversation::system(&p.from, user), Some(user)))
         .collect();
     let ids: Vec<&str> = users.iter().map(String::as_str).collect();
-    let mut answer = publish_to(call, messages, "userId", &ids).await?;
+    let mut answer = publish_with(call, &options, messages, "userId", &ids).await?;
     answer.insert("id".into(), first_uid(&answer));
     Ok(answer)
 }
