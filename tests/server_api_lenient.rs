@@ -249,6 +249,7 @@ async fn messages_to_unknown_conversations_templates_and_push_broadcasts() {
         "content": r#"{"content":"Hello {name}, #{n}"}"#,
         "pushContent": ["For {name}", "For {name}"],
         "pushData": ["d1", "d2"],
+        "busChannel": "news",
     });
     let (_, answer) = api
         .json("/message/private/publish_template.json", &body)
@@ -257,6 +258,7 @@ async fn messages_to_unknown_conversations_templates_and_push_broadcasts() {
     assert_eq!(ids(&answer, "messageUIDs", "userId"), ["bob", "carol"]);
     let to_bob = next_message(&mut bob).await;
     assert_eq!(to_bob.content, r#"{"content":"Hello Bob, #1"}"#);
+    assert_eq!(to_bob.channel_id, "news", "the Java SDK's busChannel");
     assert_eq!(to_bob.push_content.as_deref(), Some("For Bob"));
     assert_eq!(to_bob.push_data.as_deref(), Some("d1"));
     let (_, answer) = api

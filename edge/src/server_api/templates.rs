@@ -37,6 +37,12 @@ pub(super) async fn publish(call: &Call, kind: TemplateKind) -> Fields {
     let from = text(body, "fromUserId")?.to_string();
     let object_name = text(body, "objectName")?.to_string();
     let content = text(body, "content")?;
+    // A private template may go to one channel of the conversations (the Java SDK's
+    // busChannel); a system conversation has none.
+    let channel = match kind {
+        TemplateKind::Private => body["busChannel"].as_str().unwrap_or_default(),
+        TemplateKind::System => "",
+    };
     let mut messages = Vec::with_capacity(to.len());
     for (i, user) in to.iter().enumerate() {
         let values = match values.get(i) {
@@ -57,7 +63,7 @@ pub(super) async fn publish(call: &Call, kind: TemplateKind) -> Fields {
             )?,
             object_name: object_name.clone(),
             content,
-            channel: String::new(),
+            channel: channel.to_string(),
             push_content: entry_text(push_content.as_deref(), i)?.map(filled),
             push_data: entry_text(push_data.as_deref(), i)?.map(filled),
             // A system account has no blacklist to honour (as `/message/system/publish.json`).
@@ -65,7 +71,7 @@ pub(super) async fn publish(call: &Call, kind: TemplateKind) -> Fields {
                 && body_flag(&call.body, "verifyBlacklist", false)?,
         };
         let conversation = match kind {
-            TemplateKind::Private => Conversation::private(&from, user, ""),
+            TemplateKind::Private => Conversation::private(&from, user, channel),
             TemplateKind::System => Conversation::system(&from, user),
         };
         messages.push(new_message(&p, conversation, Some(user)));
