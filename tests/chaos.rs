@@ -1,7 +1,8 @@
-//! covers: MSG-01 (under faults), RTC-01, RTC-02, RTC-03 (under faults). `meridian chaos`
-//! runs an area as real processes with a seeded schedule of faults and checks every
-//! acknowledgement and delivery, of messages, call signals and audio/video room notices:
-//! the seeded CI run must come out clean, and the same run with bugs planted in the
+//! covers: MSG-01 (under faults), RTC-01, RTC-02, RTC-03, WEB-06 (under faults).
+//! `meridian chaos` runs an area as real processes with a seeded schedule of faults and
+//! checks every acknowledgement and delivery, of messages (some sessions on the
+//! commercial SDKs' protocol), call signals and audio/video room notices: the seeded CI
+//! run must come out clean, and the same run with bugs planted in the
 //! edges (acks sent before the commit, room notices skipped) must be caught. A leader cut
 //! off from its quorum must refuse at once (CheckQuorum) so callers find the new leader.
 
@@ -77,6 +78,15 @@ fn assert_clean_run(seed: &str, extra: &[&str], min_acked: u64, min_delivered: u
     assert!(verdict["acked"].as_u64().unwrap() > min_acked, "{verdict}");
     assert!(
         verdict["delivered"].as_u64().unwrap() > min_delivered,
+        "{verdict}"
+    );
+    // Sessions on the commercial SDKs' protocol (WEB-06) under the same faults.
+    assert!(
+        verdict["commercial_acked"].as_u64().unwrap() > 50,
+        "{verdict}"
+    );
+    assert!(
+        verdict["commercial_delivered"].as_u64().unwrap() > 50,
         "{verdict}"
     );
     assert!(verdict["faults"].as_u64().unwrap() >= 10, "{verdict}");

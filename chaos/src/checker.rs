@@ -33,7 +33,9 @@ struct Sent {
 struct Delivered {
     id: String,
     conversation: String,
-    seq: u64,
+    /// `None` where the protocol carries no seq (the commercial one): the stored seq
+    /// stands in for the order check.
+    seq: Option<u64>,
 }
 
 #[derive(Default)]
@@ -60,6 +62,9 @@ pub struct Verdict {
     pub order_violations: u64,
     /// Sends refused with a definite answer that were stored anyway.
     pub phantoms: u64,
+    /// Of `acked` and `delivered`, what sessions on the commercial protocol sent and got.
+    pub commercial_acked: u64,
+    pub commercial_delivered: u64,
     /// The first few violations, spelled out.
     #[serde(skip)]
     pub examples: Vec<String>,
@@ -96,6 +101,15 @@ impl Ledger {
 
     /// Message `id` reached `device`, in `conversation`, with `seq`.
     pub fn delivered(&self, device: &str, id: &str, conversation: &str, seq: u64) {
+        self.record_delivery(device, id, conversation, Some(seq));
+    }
+
+    /// Message `id` reached `device` over the commercial protocol, which carries no seq.
+    pub fn delivered_unsequenced(&self, device: &str, id: &str, conversation: &str) {
+        self.record_delivery(device, id, conversation, None);
+    }
+
+    fn record_delivery(&self, device: &str, id: &str, conversation: &str, seq: Option<u64>) {
         self.records()
             .deliveries
             .entry(device.to_string())
@@ -188,6 +202,9 @@ impl Ledger {
             match sent.outcome {
                 Outcome::Acked { seq, .. } => {
                     verdict.acked += 1;
+                    if id.starts_with(crate::commercial::SEND_PREFIX) {
+                        verdict.commercial_acked += 1;
+                    }
                     match stored.first() {
                         None => {
                             verdict.lost += 1;
@@ -221,25 +238,35 @@ impl Ledger {
                     verdict.duplicates += 1;
                     verdict.note(|| format!("{} delivered twice to {device}", delivery.id));
                 }
+                let stored_seq = copies
+                    .get(delivery.id.as_str())
+                    .and_then(|c| c.first())
+                    .map(|(_, seq)| *seq);
+                if delivery.seq.is_none() {
+                    verdict.commercial_delivered += 1;
+                }
+                // Unstored and without a seq of its own: nothing to order it by.
+                let Some(seq) = delivery.seq.or(stored_seq) else {
+                    continue;
+                };
                 let last = last_seq.entry(delivery.conversation.as_str()).or_insert(0);
-                if delivery.seq <= *last {
+                if seq <= *last {
                     verdict.order_violations += 1;
                     verdict.note(|| {
                         format!(
-                            "{device} got seq {} after {} in {}",
-                            delivery.seq, last, delivery.conversation
+                            "{device} got seq {seq} after {} in {}",
+                            last, delivery.conversation
                         )
                     });
                 }
-                *last = (*last).max(delivery.seq);
-                let stored_seq = copies.get(delivery.id.as_str()).and_then(|c| c.first());
-                if let Some((_, stored_seq)) = stored_seq {
-                    if *stored_seq != delivery.seq {
+                *last = (*last).max(seq);
+                if let Some(stored_seq) = stored_seq {
+                    if stored_seq != seq {
                         verdict.order_violations += 1;
                         verdict.note(|| {
                             format!(
-                                "{device} got {} as seq {}, stored as {stored_seq}",
-                                delivery.id, delivery.seq
+                                "{device} got {} as seq {seq}, stored as {stored_seq}",
+                                delivery.id
                             )
                         });
                     }
@@ -380,6 +407,26 @@ mod tests {
             vec![("m1".into(), 1), ("m2".into(), 2), ("m3".into(), 3)],
         );
         assert_eq!(ledger.verify().order_violations, 1);
+    }
+
+    #[test]
+    fn deliveries_without_a_seq_are_ordered_by_the_stored_one_and_counted_apart() {
+        let ledger = Ledger::default();
+        ledger.sent("rc-m1", "1:a:b", vec!["b".into()], acked(0));
+        ledger.sent("rc-m2", "1:a:b", vec!["b".into()], acked(0));
+        ledger.stored("1:a:b", vec![("rc-m1".into(), 1), ("rc-m2".into(), 2)]);
+        ledger.delivered_unsequenced("b", "rc-m1", "1:a:b");
+        ledger.delivered_unsequenced("b", "rc-m2", "1:a:b");
+        let verdict = ledger.verify();
+        assert!(verdict.clean(), "{verdict:?}");
+        assert_eq!(
+            (verdict.commercial_acked, verdict.commercial_delivered),
+            (2, 2)
+        );
+
+        ledger.delivered_unsequenced("b", "rc-m1", "1:a:b");
+        let verdict = ledger.verify();
+        assert_eq!((verdict.duplicates, verdict.order_violations), (1, 1));
     }
 
     #[test]

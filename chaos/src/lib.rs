@@ -6,6 +6,7 @@
 //! same state.
 
 pub mod checker;
+pub mod commercial;
 pub mod deployment;
 pub mod faults;
 pub mod load;

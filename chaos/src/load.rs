@@ -28,6 +28,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::checker::{Ledger, Outcome};
+use crate::commercial::{self, CommercialUser};
 use crate::deployment::Deployment;
 use crate::rooms::{self, RoomUser};
 
@@ -83,7 +84,7 @@ impl Target {
 }
 
 /// Message content carrying the run-unique id the checker follows.
-fn content_of(id: &str) -> String {
+pub(crate) fn content_of(id: &str) -> String {
     serde_json::json!({ "content": id }).to_string()
 }
 
@@ -113,7 +114,13 @@ pub struct Cast {
     tokens: Vec<String>,
     /// Users of the room traffic (watchers, then actors) and their tokens.
     room_users: Vec<(String, String)>,
+    /// Users on the commercial SDKs' protocol and their tokens.
+    commercial: Vec<(String, String)>,
 }
+
+/// Users on the commercial SDKs' protocol ([`commercial`]): a ring of their own, each
+/// also writing to one user of the JSON protocol.
+const COMMERCIAL_USERS: usize = 3;
 
 impl Cast {
     pub async fn set_up(deployment: &Deployment, users: usize) -> anyhow::Result<Self> {
@@ -157,11 +164,16 @@ impl Cast {
             .map(|i| format!("w{i}"))
             .chain((0..rooms::ACTORS).map(|i| format!("a{i}")))
             .collect();
+        let commercial: Vec<String> = (0..COMMERCIAL_USERS).map(|i| format!("c{i}")).collect();
         let mut tokens = Vec::new();
-        for user in users.iter().chain(&room_users) {
+        for user in users.iter().chain(&room_users).chain(&commercial) {
             let answer = call("/user/getToken.json", form(&[("userId", user)])).await?;
             tokens.push(answer["token"].as_str().context("token")?.to_string());
         }
+        let commercial = commercial
+            .into_iter()
+            .zip(tokens.split_off(users.len() + room_users.len()))
+            .collect();
         let room_users = room_users
             .into_iter()
             .zip(tokens.split_off(users.len()))
@@ -192,6 +204,7 @@ impl Cast {
             users,
             tokens,
             room_users,
+            commercial,
         })
     }
 
@@ -216,13 +229,49 @@ impl Cast {
         (users, actors)
     }
 
-    /// Every conversation traffic may go to.
+    /// The commercial protocol's users on `deployment`'s edges, each with whom it writes
+    /// to: its neighbours in their ring and the JSON user of its index.
+    fn commercial_users(&self, deployment: &Deployment) -> Vec<CommercialUser> {
+        let k = self.commercial.len();
+        let ws_urls: Vec<String> = deployment.edges.iter().map(|e| e.ws_url()).collect();
+        self.commercial
+            .iter()
+            .enumerate()
+            .map(|(i, (user_id, token))| CommercialUser {
+                user_id: user_id.clone(),
+                token: token.clone(),
+                // Each starts on another edge.
+                ws_urls: ws_urls
+                    .iter()
+                    .cycle()
+                    .skip(i)
+                    .take(ws_urls.len())
+                    .cloned()
+                    .collect(),
+                peers: vec![
+                    self.commercial[(i + 1) % k].0.clone(),
+                    self.commercial[(i + k - 1) % k].0.clone(),
+                    self.users[i % self.users.len()].clone(),
+                ],
+            })
+            .collect()
+    }
+
+    /// Every conversation traffic may go to (each once).
     pub fn targets(&self) -> Vec<Target> {
         let n = self.users.len();
+        let k = self.commercial.len();
         let mut targets: Vec<Target> = (0..n)
             .map(|i| Target::Private(self.users[i].clone(), self.users[(i + 1) % n].clone()))
             .collect();
+        for (i, (user, _)) in self.commercial.iter().enumerate() {
+            let next = &self.commercial[(i + 1) % k].0;
+            targets.push(Target::Private(user.clone(), next.clone()));
+            targets.push(Target::Private(user.clone(), self.users[i % n].clone()));
+        }
         targets.extend([Target::Group, Target::UltraGroup, Target::Chatroom]);
+        let mut seen = std::collections::BTreeSet::new();
+        targets.retain(|t| seen.insert(t.key()));
         targets
     }
 
@@ -353,6 +402,15 @@ impl Load {
                 user.clone(),
                 (client, invites),
                 controls.ledger.clone(),
+                reading.clone(),
+            )));
+        }
+        for (index, user) in cast.commercial_users(deployment).into_iter().enumerate() {
+            readers.push(tokio::spawn(commercial::run(
+                user,
+                cast.app_key.clone(),
+                controls.clone(),
+                seed.wrapping_add(1_000 + index as u64),
                 reading.clone(),
             )));
         }
