@@ -30,7 +30,7 @@ use crate::state::{self, ApplyContext, BatchOutcome, Overlay, StateRead};
 /// Version of the sled layout and of snapshot files; checked at start-up. States and
 /// snapshots of older versions (down to `state::upgrades::OLDEST_UPGRADABLE`) are
 /// upgraded when read (LIFE-05); a newer one is refused.
-pub const DATA_FORMAT_VERSION: u32 = 7;
+pub const DATA_FORMAT_VERSION: u32 = 8;
 const SNAPSHOT_MAGIC: &[u8; 8] = b"MRDNSNAP";
 pub(crate) const META_PREFIX: &[u8] = b"\0meta/";
 const LAST_APPLIED: &[u8] = b"\0meta/last_applied";

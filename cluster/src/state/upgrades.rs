@@ -12,7 +12,8 @@ pub(in crate::state) mod push_options;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::apply::CommandError;
-use super::keys::{presence, usage};
+use super::files::FileRecord;
+use super::keys::{files, presence, usage};
 use super::store::{Overlay, StateRead};
 
 /// The oldest format this build upgrades from; older states must be restored from an
@@ -24,6 +25,7 @@ pub fn step(from: u32, state: &mut Overlay<'_>) -> Result<(), CommandError> {
     match from {
         5 => count_online_users(state),
         6 => push_options::add_push_options(state),
+        7 => index_file_owners(state),
         _ => Err(CommandError::Storage(format!(
             "no upgrade from data format {from}"
         ))),
@@ -41,6 +43,21 @@ fn count_online_users(state: &mut Overlay<'_>) -> Result<(), CommandError> {
     }
     for (app_key, online) in users {
         state.put(usage::online(&app_key), &(online.len() as u64))?;
+    }
+    Ok(())
+}
+
+/// 7 → 8: an uploader's files are indexed (`fileowner/`, LIFE-02) so erasing the user
+/// forgets them; files recorded before have no index entry, so index them once.
+fn index_file_owners(state: &mut Overlay<'_>) -> Result<(), CommandError> {
+    for (key, value) in state.scan_raw(files::FILE)? {
+        let Some(app_key) = files::app_of(&key) else {
+            continue;
+        };
+        let record: FileRecord = crate::raft::wire::from_bytes(&value)?;
+        if !record.owner.is_empty() {
+            state.put(files::owned(&app_key, &record.owner, &record.file_id), &())?;
+        }
     }
     Ok(())
 }

@@ -54,6 +54,13 @@ pub(crate) fn expiry(app_key: &str, expires_ms: u64, file_id: &str) -> Vec<u8> {
     )
 }
 
+/// The App Key a [`file`] key names.
+pub(crate) fn app_of(key: &[u8]) -> Option<String> {
+    let path = key.strip_prefix(FILE)?;
+    let end = path.iter().position(|b| *b == b'/')?;
+    String::from_utf8(path[..end].to_vec()).ok()
+}
+
 /// The App Key a [`usage`] key names.
 pub(crate) fn usage_app(key: &[u8]) -> Option<&str> {
     std::str::from_utf8(key.strip_prefix(USAGE)?.strip_suffix(b"/")?).ok()

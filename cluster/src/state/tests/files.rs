@@ -188,3 +188,53 @@ fn erasing_a_user_forgets_the_files_it_uploaded_and_only_those() {
     assert!(run(&tree, &[erase(&["bob"])])[0].is_ok());
     assert_eq!(usage(&tree, a), (80, 1));
 }
+
+/// LIFE-05: files recorded before uploaders' files were indexed (format 7) are indexed by
+/// the 7 → 8 step, so erasing their uploader forgets them too.
+// covers: LIFE-02, LIFE-05, FILE-04
+#[test]
+fn files_of_format_7_are_indexed_by_uploader_and_erased_with_them() {
+    use crate::state::upgrades;
+    let (_dir, tree) = tree();
+    let a = "prodkey001";
+    let plain =
+        |id: &str, owner: &str| envelope(Command::RecordFile(file(a, id, 10, 9_000, owner)));
+    let out = run(
+        &tree,
+        &[
+            create_app("A", "devkey001", a),
+            plain("a1", "alice"),
+            plain("b1", "bob"),
+            plain("app", ""),
+        ],
+    );
+    assert!(out.iter().all(Result::is_ok), "{out:?}");
+    assert_eq!(
+        tree.scan_prefix(b"fileowner/").count(),
+        0,
+        "format 7 kept no index"
+    );
+
+    for _ in 0..2 {
+        // Run again (a crash before the version was recorded): the same records.
+        let mut overlay = Overlay::new(&tree);
+        upgrades::step(7, &mut overlay).unwrap();
+        tree.apply_batch(overlay.into_batch()).unwrap();
+        assert_eq!(
+            tree.scan_prefix(b"fileowner/").count(),
+            2,
+            "alice's and bob's"
+        );
+    }
+
+    let erase = envelope(Command::EraseUserFiles(EraseUserFiles {
+        app_key: a.into(),
+        user_ids: vec!["alice".into()],
+    }));
+    assert!(run(&tree, &[erase])[0].is_ok());
+    let known = FileQuestion::Known {
+        file_ids: ["a1", "b1", "app"].map(String::from).to_vec(),
+    };
+    let still = FileAnswer::Known(vec!["b1".into(), "app".into()]);
+    assert_eq!(files_answer(&tree, a, known), still);
+}
