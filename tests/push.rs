@@ -891,6 +891,47 @@ async fn a_broadcast_is_pushed_to_offline_users_devices() {
         1,
         "only ann's first push went out"
     );
+
+    area.dev.stop();
+}
+
+/// `/message/broadcast.json`'s `os`: everyone keeps the broadcast, only that platform's
+/// devices are pushed; an unknown platform is refused.
+// covers: SYS-02, PUSH-01
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_for_one_platform_pushes_only_its_devices() {
+    let (area, webhook) = Area::pushing_through_a_webhook().await;
+    area.register("ann", "webhook", "hook-ann", "web").await;
+    let mut bob = area.connect("bob").await;
+    // Two broadcasts: the hourly budget. The iOS one pushes no webhook device.
+    for (os, text) in [("iOS", "for iPhones"), ("web", "for the web")] {
+        area.api
+            .ok(
+                "/message/broadcast.json",
+                &format!(r#"fromUserId=news&objectName=RC:TxtMsg&content={{"content":"{text}"}}&pushContent={text}&os={os}"#),
+            )
+            .await;
+        loop {
+            let frame = bob.next_within(WAIT).await.expect("the broadcast");
+            if let ServerFrame::Message(message) = frame {
+                assert!(message.content.contains(text), "{message:?}");
+                break;
+            }
+        }
+    }
+    let pushed = webhook.wait_for(1, WAIT).await.expect("ann's web push");
+    assert_eq!(pushed[0].body, "for the web", "not the iOS one");
+    area.pushes_settled("delivered", 1.0).await;
+    assert_eq!(webhook.received().len(), 1);
+    // The app's other environment has a budget of its own.
+    let dev_env = Api::new(&area.dev, "SG", "dev");
+    let (answer, value) = dev_env
+        .form(
+            "/message/broadcast.json",
+            r#"fromUserId=news&objectName=RC:TxtMsg&content={}&os=Symbian"#,
+        )
+        .await;
+    common::assert_error(&answer, &value, 400, 1002);
     area.dev.stop();
 }
 

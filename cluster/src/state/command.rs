@@ -171,6 +171,7 @@ commands! {
     EraseUserFiles(super::files::EraseUserFiles) => done,
     RemoveConversations(conversations::RemoveConversations) => done,
     UpdateHostedMember(super::hosted_groups::UpdateHostedMember) => done,
+    BroadcastToPlatforms(publish::BroadcastToPlatforms) => Output::Published,
 }
 
 /// The command level of this build (LIFE-05): it knows every command up to it. A
@@ -207,7 +208,8 @@ impl Command {
             | Command::ForgetOwnedFiles(_)
             | Command::EraseUserFiles(_)
             | Command::RemoveConversations(_)
-            | Command::UpdateHostedMember(_) => 6,
+            | Command::UpdateHostedMember(_)
+            | Command::BroadcastToPlatforms(_) => 6,
             Command::All(commands) => commands.iter().map(Command::level).max().unwrap_or(1),
             _ => LEGACY_COMMAND_LEVEL,
         }

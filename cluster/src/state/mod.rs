@@ -132,7 +132,9 @@ pub use {
     cross_domain::broadcast_pushes::{pending_broadcast_pushes, ExpandBroadcastPushes},
     cross_domain::delete_app::DeleteApp,
     cross_domain::notifications::{PushNotice, PushNoticeWithOptions},
-    cross_domain::publish::{Publish, PublishWithOptions, PublishWithPush, Recall, SendOptions},
+    cross_domain::publish::{
+        BroadcastToPlatforms, Publish, PublishWithOptions, PublishWithPush, Recall, SendOptions,
+    },
     cross_domain::receipts::GroupReadReceipt,
     cross_domain::ultragroup_changes::ChangeUltraGroup,
     groups::{

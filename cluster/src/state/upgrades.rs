@@ -7,6 +7,7 @@
 //! A step must be deterministic (every replica upgrades to the same records) and may be
 //! run again after a crash before its version was recorded.
 
+pub(in crate::state) mod broadcast_platforms;
 pub(in crate::state) mod push_options;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,7 +26,10 @@ pub fn step(from: u32, state: &mut Overlay<'_>) -> Result<(), CommandError> {
     match from {
         5 => count_online_users(state),
         6 => push_options::add_push_options(state),
-        7 => index_file_owners(state),
+        7 => {
+            index_file_owners(state)?;
+            broadcast_platforms::add_providers(state)
+        }
         _ => Err(CommandError::Storage(format!(
             "no upgrade from data format {from}"
         ))),

@@ -3,12 +3,12 @@
 use meridian_cluster::state;
 use meridian_cluster::state::messages::{MAX_CONTENT_BYTES, MAX_PAGE};
 use meridian_cluster::state::{
-    Command, Conversation, ConversationType, HistoryPage, Message, MessageFlags, NewMessage,
-    Output, Publication, Query, QueryOutput, Recall, RecallNotice,
+    BroadcastToPlatforms, Command, Conversation, ConversationType, HistoryPage, Message,
+    MessageFlags, NewMessage, Output, Publication, Query, QueryOutput, Recall, RecallNotice,
 };
 use serde_json::{json, Map, Value};
 
-use super::send_options::publish_command;
+use super::send_options::{publish_command, publish_with_push};
 use super::{fields, unexpected, Body, Call, Fields};
 use meridian_access::error::ApiError;
 use meridian_access::params::Params;
@@ -412,10 +412,16 @@ pub(super) async fn broadcast(call: &Call, stored: bool) -> Fields {
     if !stored {
         p.flags = MessageFlags::status();
     }
-    let message = new_message(&p, Conversation::system(&p.from, ""), None);
-    let output = call
-        .write(publish_command(call.app_key(), vec![message], &call.body)?)
-        .await?;
+    let messages = vec![new_message(&p, Conversation::system(&p.from, ""), None)];
+    // `os` (iOS or Android): only that platform's devices are pushed; everyone keeps it.
+    let command = match form.get("os").filter(|os| !os.is_empty()) {
+        Some(os) => Command::BroadcastToPlatforms(BroadcastToPlatforms {
+            providers: super::push::providers_of(os)?,
+            publish: publish_with_push(call.app_key(), messages, &call.body)?,
+        }),
+        None => publish_command(call.app_key(), messages, &call.body)?,
+    };
+    let output = call.write(command).await?;
     match output {
         Output::Published(published) => match published.first() {
             Some(Publication::Stored { msg_uid, .. } | Publication::Transient { msg_uid, .. }) => {

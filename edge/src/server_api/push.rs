@@ -49,18 +49,26 @@ fn text<'v>(value: &'v Value, name: &str) -> Option<&'v str> {
 fn providers(body: &Value) -> Result<Vec<PushProvider>, ApiError> {
     let mut providers = Vec::new();
     for platform in optional_list(body, "platform")? {
-        match platform.to_ascii_lowercase().as_str() {
-            "ios" => providers.push(PushProvider::Apns),
-            "android" => providers.extend(PushProvider::ALL.into_iter().filter(|p| p.is_android())),
-            "web" => providers.push(PushProvider::Webhook),
-            _ => {
-                return Err(ApiError::param(format!(
-                    "platform {platform:?} is not ios, android or web"
-                )))
-            }
-        }
+        providers.extend(providers_of(&platform)?);
     }
     Ok(providers)
+}
+
+/// The providers that reach one platform, named in any case.
+pub(super) fn providers_of(platform: &str) -> Result<Vec<PushProvider>, ApiError> {
+    Ok(match platform.to_ascii_lowercase().as_str() {
+        "ios" => vec![PushProvider::Apns],
+        "android" => PushProvider::ALL
+            .into_iter()
+            .filter(|p| p.is_android())
+            .collect(),
+        "web" => vec![PushProvider::Webhook],
+        _ => {
+            return Err(ApiError::param(format!(
+                "platform {platform:?} is not ios, android or web"
+            )))
+        }
+    })
 }
 
 /// The notification's title, text (`alert`, or `pushContent` for `/push/user.json`) and

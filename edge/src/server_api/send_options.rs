@@ -38,21 +38,31 @@ pub(super) fn publish_command(
     messages: Vec<NewMessage>,
     body: &Body,
 ) -> Result<Command, ApiError> {
-    let options = send_options(body)?;
-    let push = push_options(body, &messages)?;
-    Ok(if push == PushOptions::default() {
+    let publish = publish_with_push(app_key, messages, body)?;
+    Ok(if *publish.push == PushOptions::default() {
         Command::PublishWithOptions(state::PublishWithOptions {
-            app_key,
-            messages,
-            options,
+            app_key: publish.app_key,
+            messages: publish.messages,
+            options: publish.options,
         })
     } else {
-        Command::PublishWithPush(state::PublishWithPush {
-            app_key,
-            messages,
-            options,
-            push: Box::new(push),
-        })
+        Command::PublishWithPush(publish)
+    })
+}
+
+/// An app server's messages with everything its call asked, of the notifications too.
+pub(super) fn publish_with_push(
+    app_key: String,
+    messages: Vec<NewMessage>,
+    body: &Body,
+) -> Result<state::PublishWithPush, ApiError> {
+    let options = send_options(body)?;
+    let push = push_options(body, &messages)?;
+    Ok(state::PublishWithPush {
+        app_key,
+        messages,
+        options,
+        push: Box::new(push),
     })
 }
 

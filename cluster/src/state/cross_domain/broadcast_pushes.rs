@@ -15,7 +15,7 @@ use crate::raft::wire::from_bytes;
 use crate::state::apply::{Apply, ApplyContext, CommandError};
 use crate::state::keys::{of_app, push as keys};
 use crate::state::messages::Message;
-use crate::state::push::{self, DeviceToken, Notice, NoticeOptions, PushJob};
+use crate::state::push::{self, DeviceToken, Notice, NoticeOptions, PushJob, PushProvider};
 use crate::state::store::{Overlay, StateRead};
 use crate::state::{outbox, presence, users};
 
@@ -32,6 +32,8 @@ pub struct PendingBroadcast {
     pub after: Vec<u8>,
     /// What the app server asked of the notifications.
     pub options: PushOptions,
+    /// The providers whose devices are pushed (`os`); empty: all.
+    pub providers: Vec<PushProvider>,
 }
 
 /// Starts a stored broadcast's pushes (the caller checked that it is pushed at all).
@@ -42,6 +44,7 @@ pub(super) fn start(
     message: &Message,
     (title, body): (String, String),
     options: &PushOptions,
+    providers: &[PushProvider],
 ) -> Result<(), CommandError> {
     let pending = PendingBroadcast {
         message: message.clone(),
@@ -49,6 +52,7 @@ pub(super) fn start(
         body,
         after: Vec::new(),
         options: options.clone(),
+        providers: providers.to_vec(),
     };
     next_batch(ctx, state, app_key, pending)
 }
@@ -180,7 +184,8 @@ fn next_batch(
                 pushed
             }
         };
-        if pushed && device.takes_alerts() {
+        let platform = pending.providers.is_empty() || pending.providers.contains(&device.provider);
+        if pushed && platform && device.takes_alerts() {
             jobs.push(PushJob {
                 user_id: user.clone(),
                 device: device.clone(),

@@ -11,7 +11,7 @@ use super::broadcast_pushes;
 use super::publish::SendOptions;
 use crate::state::apply::{Apply, ApplyContext, CommandError};
 use crate::state::messages::Message;
-use crate::state::push::{self, PushJob};
+use crate::state::push::{self, PushJob, PushProvider};
 use crate::state::store::{Overlay, StateRead};
 use crate::state::{
     apps, conversations, groups, outbox, presence, ultragroups, user_extras, users,
@@ -29,7 +29,7 @@ pub(super) fn message_stored(
     app_key: &str,
     message: &Message,
     options: &SendOptions,
-    push: &PushOptions,
+    (push, providers): (&PushOptions, &[PushProvider]),
 ) -> Result<(), CommandError> {
     let settings = apps::settings(state, app_key)?;
     outbox::route_message(ctx, state, app_key, &settings.callbacks, message)?;
@@ -45,7 +45,8 @@ pub(super) fn message_stored(
             return Ok(());
         };
         let title = title_of(state, app_key, message, title);
-        return broadcast_pushes::start(ctx, state, app_key, message, (title, body), push);
+        let pushed = (title, body);
+        return broadcast_pushes::start(ctx, state, app_key, message, pushed, push, providers);
     }
     let jobs = jobs_for(ctx, state, app_key, message, title, push)?;
     outbox::enqueue_pushes(ctx, state, app_key, jobs)

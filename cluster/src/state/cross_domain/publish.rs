@@ -13,6 +13,7 @@ use crate::state::apply::{Apply, ApplyContext, CommandError};
 use crate::state::chatrooms::{self, Priority};
 use crate::state::messages::expansions::{ChangeExpansion, MAX_EXPANSION_KEYS};
 use crate::state::messages::{self, archive, Message, MessageFlags, NewMessage};
+use crate::state::push::PushProvider;
 use crate::state::sensitive::{self, screen_content, screen_text, Screened};
 use crate::state::store::{Overlay, StateRead};
 use crate::state::users::{self, UserList};
@@ -87,7 +88,7 @@ impl Apply for PublishWithOptions {
             app_key,
             messages,
             options,
-            &PushOptions::default(),
+            (&PushOptions::default(), &[]),
         )
     }
 }
@@ -120,7 +121,36 @@ impl Apply for PublishWithPush {
         } = self;
         push.validate()
             .map_err(|reason| CommandError::invalid("pushExt", reason))?;
-        publish_with(ctx, state, app_key, messages, options, push)
+        publish_with(ctx, state, app_key, messages, options, (push, &[]))
+    }
+}
+
+/// [`PublishWithPush`] of broadcasts whose pushes reach only these providers' devices
+/// (`/message/broadcast.json`'s `os`); every user still keeps the message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BroadcastToPlatforms {
+    pub publish: PublishWithPush,
+    pub providers: Vec<PushProvider>,
+}
+
+impl Apply for BroadcastToPlatforms {
+    type Answer = Vec<Publication>;
+
+    fn apply(
+        &self,
+        ctx: ApplyContext,
+        state: &mut Overlay<'_>,
+    ) -> Result<Vec<Publication>, CommandError> {
+        let PublishWithPush {
+            app_key,
+            messages,
+            options,
+            push,
+        } = &self.publish;
+        push.validate()
+            .map_err(|reason| CommandError::invalid("pushExt", reason))?;
+        let to = (push.as_ref(), self.providers.as_slice());
+        publish_with(ctx, state, app_key, messages, options, to)
     }
 }
 
@@ -263,8 +293,19 @@ pub(in crate::state) fn publish(
     messages: &[NewMessage],
 ) -> Result<Vec<Publication>, CommandError> {
     let defaults = (SendOptions::default(), PushOptions::default());
-    publish_with(ctx, state, app_key, messages, &defaults.0, &defaults.1)
+    publish_with(
+        ctx,
+        state,
+        app_key,
+        messages,
+        &defaults.0,
+        (&defaults.1, &[]),
+    )
 }
+
+/// What the notifications of a publish carry, and the providers they may go through
+/// (empty: all).
+type PushTo<'a> = (&'a PushOptions, &'a [PushProvider]);
 
 fn publish_with(
     ctx: ApplyContext,
@@ -272,7 +313,7 @@ fn publish_with(
     app_key: &str,
     messages: &[NewMessage],
     options: &SendOptions,
-    push: &PushOptions,
+    push: PushTo<'_>,
 ) -> Result<Vec<Publication>, CommandError> {
     apps::by_key(state, app_key)?;
     options.validate()?;
@@ -430,7 +471,7 @@ fn stored(
     app_key: &str,
     message: &Message,
     options: &SendOptions,
-    push: &PushOptions,
+    push: PushTo<'_>,
 ) -> Result<(), CommandError> {
     for user in feed::append_stored(state, app_key, message)? {
         conversations::index(state, app_key, &user, &message.conversation)?;

@@ -434,6 +434,56 @@ fn a_broadcast_pushes_every_offline_device_in_batches() {
     assert_eq!(pushed_to(&tree).len(), users);
 }
 
+/// SYS-02 with `os`: a broadcast for one platform pushes only its devices, in every
+/// batch, and everyone keeps the message.
+// covers: SYS-02, PUSH-01
+#[test]
+fn a_broadcast_for_one_platform_pushes_only_its_devices() {
+    use crate::state::cross_domain::broadcast_pushes::BROADCAST_PUSH_BATCH;
+    use crate::state::{BroadcastToPlatforms, PublishWithPush};
+    let (_dir, tree) = tree();
+    let mut setup = vec![
+        create_app("Chat", "devkey001", "prodkey001"),
+        push_through_webhook(),
+    ];
+    // Every phone pushes through the webhook; two are past the first batch.
+    let users = BROADCAST_PUSH_BATCH + 2;
+    setup.extend((0..users).map(|u| users_phone(&format!("u{u:05}"), u)));
+    assert!(run(&tree, &setup).iter().all(Result::is_ok));
+    let broadcast = |n: usize, providers: Vec<PushProvider>| {
+        let message = text(
+            Conversation::system("news", ""),
+            "news",
+            None,
+            &format!(r#"{{"content":"Extra {n}"}}"#),
+        );
+        command(Command::BroadcastToPlatforms(BroadcastToPlatforms {
+            publish: PublishWithPush {
+                app_key: "prodkey001".into(),
+                messages: vec![message],
+                options: Default::default(),
+                push: Box::default(),
+            },
+            providers,
+        }))
+    };
+    let expand = command(Command::ExpandBroadcastPushes(ExpandBroadcastPushes {
+        app_key: "prodkey001".into(),
+    }));
+    let pushes = |tree: &sled::Tree| outbox(tree).1;
+
+    // For iOS only: no webhook phone is pushed, in the first batch or the rest.
+    assert!(run(&tree, &[broadcast(1, vec![PushProvider::Apns])])[0].is_ok());
+    assert!(pending_broadcast_pushes(&tree, "prodkey001").unwrap());
+    assert!(run(&tree, std::slice::from_ref(&expand))[0].is_ok());
+    assert!(!pending_broadcast_pushes(&tree, "prodkey001").unwrap());
+    assert_eq!(pushes(&tree), 0);
+    // For the webhook's platform: every phone, once.
+    assert!(run(&tree, &[broadcast(2, vec![PushProvider::Webhook])])[0].is_ok());
+    assert!(run(&tree, &[expand])[0].is_ok());
+    assert_eq!(pushes(&tree), users as u64);
+}
+
 fn vendor_push(channels: Vec<VendorChannel>) -> VendorPush {
     VendorPush {
         apps: vec![VendorApp {
@@ -603,7 +653,8 @@ fn an_offline_callee_gets_a_voip_push_and_messages_skip_its_voip_token() {
 }
 
 /// LIFE-05: push jobs (waiting and dead) and pending broadcasts as format 6 wrote them
-/// come out of the 6 → 7 step as they were, with the default options.
+/// come out of the 6 → 7 and 7 → 8 steps as they were, with the default options and, for
+/// the broadcast, every provider.
 // covers: LIFE-05, PUSH-05
 #[test]
 fn push_records_of_format_6_are_upgraded_with_the_default_options() {
@@ -669,9 +720,11 @@ fn push_records_of_format_6_are_upgraded_with_the_default_options() {
     tree.insert(&pending, to_bytes(&old_pending).unwrap())
         .unwrap();
 
-    let mut overlay = Overlay::new(&tree);
-    upgrades::step(6, &mut overlay).unwrap();
-    tree.apply_batch(overlay.into_batch()).unwrap();
+    for from in [6, 7] {
+        let mut overlay = Overlay::new(&tree);
+        upgrades::step(from, &mut overlay).unwrap();
+        tree.apply_batch(overlay.into_batch()).unwrap();
+    }
 
     let read = |key: &[u8]| tree.get(key).unwrap().expect("kept");
     assert_eq!(from_bytes::<Job>(&read(&waiting)).unwrap(), job);
@@ -684,6 +737,7 @@ fn push_records_of_format_6_are_upgraded_with_the_default_options() {
             body: "Extra!".into(),
             after: b"pushtoken/prodkey001/u1/".to_vec(),
             options: Default::default(),
+            providers: Vec::new(),
         }
     );
 }

@@ -1202,6 +1202,18 @@ fn samples() -> Vec<(&'static str, Command)> {
                 extra: Some("x".into()),
             }),
         ),
+        (
+            "BroadcastToPlatforms",
+            Command::BroadcastToPlatforms(BroadcastToPlatforms {
+                publish: PublishWithPush {
+                    app_key: APP.into(),
+                    messages: vec![],
+                    options: SendOptions::default(),
+                    push: Box::default(),
+                },
+                providers: vec![crate::state::push::PushProvider::Apns],
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1441,6 +1453,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("EraseUserFiles", "75086170706b657930310105616c696365"),
         ("RemoveConversations", "76086170706b6579303103626f62010005616c69636503626f6200"),
         ("UpdateHostedMember", "77086170706b6579303102673103626f6200010178"),
+        ("BroadcastToPlatforms", "78086170706b65793031000000000000000000000000000000000000000000000000000000000100"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1671,6 +1684,7 @@ fn variant(command: &Command) -> &'static str {
         Command::EraseUserFiles(_) => "EraseUserFiles",
         Command::RemoveConversations(_) => "RemoveConversations",
         Command::UpdateHostedMember(_) => "UpdateHostedMember",
+        Command::BroadcastToPlatforms(_) => "BroadcastToPlatforms",
     }
 }
 

@@ -1,12 +1,13 @@
 //! 6 → 7: push jobs (waiting or dead) and pending broadcast pushes carry what the app
 //! server asked of their notifications (`PushOptions`, PUSH-05). Records written before
-//! have none: they are rewritten with the defaults, which is how they were sent.
+//! have none: they are rewritten with the defaults, which is how they were sent (pending
+//! broadcasts in format 7's layout, which the 7 → 8 step reads).
 
 use serde::Deserialize;
 
+use super::broadcast_platforms::v7;
 use crate::raft::wire::from_bytes;
 use crate::state::apply::CommandError;
-use crate::state::cross_domain::broadcast_pushes::PendingBroadcast;
 use crate::state::keys::{outbox as outbox_keys, push as push_keys};
 use crate::state::messages::Message;
 use crate::state::outbox::{HookEvent, Job, RoomChange, StatusChange};
@@ -108,9 +109,9 @@ pub(in crate::state) mod v6 {
         }
     }
 
-    impl From<PendingBroadcast> for super::PendingBroadcast {
+    impl From<PendingBroadcast> for v7::PendingBroadcast {
         fn from(old: PendingBroadcast) -> Self {
-            super::PendingBroadcast {
+            v7::PendingBroadcast {
                 message: old.message,
                 title: old.title,
                 body: old.body,
@@ -130,7 +131,8 @@ pub(super) fn add_push_options(state: &mut Overlay<'_>) -> Result<(), CommandErr
         }
     }
     for (key, value) in state.scan_raw(push_keys::BROADCAST)? {
-        let pending: PendingBroadcast = from_bytes::<v6::PendingBroadcast>(&value)?.into();
+        // Format 7's layout: the 7 → 8 step reads it next.
+        let pending: v7::PendingBroadcast = from_bytes::<v6::PendingBroadcast>(&value)?.into();
         state.put(key, &pending)?;
     }
     Ok(())
