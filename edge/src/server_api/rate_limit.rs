@@ -125,7 +125,11 @@ impl RateLimiter {
                     rate: (rate, burst),
                 });
             let elapsed = now.duration_since(bucket.refilled).as_secs_f64();
-            bucket.tokens = (bucket.tokens + elapsed * rate).min(burst);
+            // A budget the operator raised grants what it added at once (an app that
+            // spent its two broadcasts this hour gets eight more when raised to ten); a
+            // lowered one keeps at most its new burst.
+            let raised = (burst - bucket.rate.1).max(0.0);
+            bucket.tokens = (bucket.tokens + raised + elapsed * rate).min(burst);
             bucket.refilled = now;
             bucket.rate = (rate, burst);
             if bucket.tokens < cost {
@@ -179,6 +183,21 @@ mod tests {
             limiter.take("app", &hourly, 1.0, &rates).unwrap();
         }
         assert!(limiter.take("app", &hourly, 1.0, &rates).is_err());
+
+        // Raised to 8 an hour, the 3 added go at once; lowered to 1, none is left.
+        let raised = ApiRates {
+            broadcasts_per_hour: Some(8),
+            ..rates.clone()
+        };
+        for _ in 0..3 {
+            limiter.take("app", &hourly, 1.0, &raised).unwrap();
+        }
+        assert!(limiter.take("app", &hourly, 1.0, &raised).is_err());
+        let lowered = ApiRates {
+            broadcasts_per_hour: Some(1),
+            ..rates
+        };
+        assert!(limiter.take("app", &hourly, 1.0, &lowered).is_err());
     }
 
     // covers: MSG-06
