@@ -113,6 +113,18 @@ impl Apply for PublishWithPush {
         ctx: ApplyContext,
         state: &mut Overlay<'_>,
     ) -> Result<Vec<Publication>, CommandError> {
+        self.publish_through(ctx, state, &[])
+    }
+}
+
+impl PublishWithPush {
+    /// Stores the messages, their notifications going through `providers` (empty: all).
+    fn publish_through(
+        &self,
+        ctx: ApplyContext,
+        state: &mut Overlay<'_>,
+        providers: &[PushProvider],
+    ) -> Result<Vec<Publication>, CommandError> {
         let Self {
             app_key,
             messages,
@@ -121,7 +133,7 @@ impl Apply for PublishWithPush {
         } = self;
         push.validate()
             .map_err(|reason| CommandError::invalid("pushExt", reason))?;
-        publish_with(ctx, state, app_key, messages, options, (push, &[]))
+        publish_with(ctx, state, app_key, messages, options, (push, providers))
     }
 }
 
@@ -141,16 +153,7 @@ impl Apply for BroadcastToPlatforms {
         ctx: ApplyContext,
         state: &mut Overlay<'_>,
     ) -> Result<Vec<Publication>, CommandError> {
-        let PublishWithPush {
-            app_key,
-            messages,
-            options,
-            push,
-        } = &self.publish;
-        push.validate()
-            .map_err(|reason| CommandError::invalid("pushExt", reason))?;
-        let to = (push.as_ref(), self.providers.as_slice());
-        publish_with(ctx, state, app_key, messages, options, to)
+        self.publish.publish_through(ctx, state, &self.providers)
     }
 }
 
