@@ -10,6 +10,34 @@ use meridian_push::{
 };
 
 const WAIT: Duration = Duration::from_secs(10);
+
+/// Sends one notification (`broadcast-1`) to `devices` tokens `{prefix}{i}` at once, each
+/// through `send`, and checks every answer: the `gone` ones `TokenGone`, the rest
+/// delivered.
+async fn fan_out<F, S>(prefix: &str, devices: usize, gone: &[usize], send: S)
+where
+    S: Fn(Notification) -> F,
+    F: std::future::Future<Output = Outcome> + Send + 'static,
+{
+    let sends: Vec<_> = (0..devices)
+        .map(|i| tokio::spawn(send(notification(&format!("{prefix}{i}"), "broadcast-1"))))
+        .collect();
+    for (i, answer) in sends.into_iter().enumerate() {
+        let expected = match gone.contains(&i) {
+            true => Outcome::TokenGone,
+            false => Outcome::Delivered,
+        };
+        assert_eq!(answer.await.unwrap(), expected, "{prefix}{i}");
+    }
+}
+
+/// How many devices `pushes` reached, each counted once.
+fn devices_reached(pushes: &[meridian_push::fake::ReceivedPush]) -> usize {
+    let mut tokens: Vec<&str> = pushes.iter().map(|p| p.device_token.as_str()).collect();
+    tokens.sort();
+    tokens.dedup();
+    tokens.len()
+}
 const PACKAGE: &str = "com.example.chat";
 
 fn notification(token: &str, id: &str) -> Notification {
@@ -150,31 +178,17 @@ async fn huawei_sends_of_one_message_share_requests_and_a_partial_success_splits
     huawei.mark_gone("hw-7");
     huawei.mark_gone("hw-150");
 
-    let sends: Vec<_> = (0..DEVICES)
-        .map(|i| {
-            let (client, creds) = (client.clone(), creds.clone());
-            tokio::spawn(async move {
-                let n = notification(&format!("hw-{i}"), "broadcast-1");
-                client.send_huawei(&creds, &n).await
-            })
-        })
-        .collect();
-    let mut outcomes = Vec::new();
-    for send in sends {
-        outcomes.push(send.await.unwrap());
-    }
-    for (i, outcome) in outcomes.iter().enumerate() {
-        let expected = match i {
-            7 | 150 => Outcome::TokenGone,
-            _ => Outcome::Delivered,
-        };
-        assert_eq!(*outcome, expected, "hw-{i}");
-    }
+    fan_out("hw-", DEVICES, &[7, 150], |n| {
+        let (client, creds) = (client.clone(), creds.clone());
+        async move { client.send_huawei(&creds, &n).await }
+    })
+    .await;
     let pushes = huawei.wait_for(DEVICES - 2, WAIT).await.unwrap();
-    let mut tokens: Vec<&str> = pushes.iter().map(|p| p.device_token.as_str()).collect();
-    tokens.sort();
-    tokens.dedup();
-    assert_eq!(tokens.len(), DEVICES - 2, "each live device once");
+    assert_eq!(
+        devices_reached(&pushes),
+        DEVICES - 2,
+        "each live device once"
+    );
     // One token request; far fewer sends than devices.
     let sends = huawei.requests() - 1;
     assert!(
@@ -334,27 +348,17 @@ async fn xiaomi_sends_of_one_notification_share_requests_and_bad_regids_are_gone
     xiaomi.mark_gone("mi-3");
     xiaomi.mark_gone("mi-120");
 
-    let sends: Vec<_> = (0..DEVICES)
-        .map(|i| {
-            let (client, creds) = (client.clone(), creds.clone());
-            tokio::spawn(async move {
-                let n = notification(&format!("mi-{i}"), "broadcast-1");
-                client.send_xiaomi(&creds, &n).await
-            })
-        })
-        .collect();
-    for (i, send) in sends.into_iter().enumerate() {
-        let expected = match i {
-            3 | 120 => Outcome::TokenGone,
-            _ => Outcome::Delivered,
-        };
-        assert_eq!(send.await.unwrap(), expected, "mi-{i}");
-    }
+    fan_out("mi-", DEVICES, &[3, 120], |n| {
+        let (client, creds) = (client.clone(), creds.clone());
+        async move { client.send_xiaomi(&creds, &n).await }
+    })
+    .await;
     let pushes = xiaomi.wait_for(DEVICES - 2, WAIT).await.unwrap();
-    let mut regids: Vec<&str> = pushes.iter().map(|p| p.device_token.as_str()).collect();
-    regids.sort();
-    regids.dedup();
-    assert_eq!(regids.len(), DEVICES - 2, "each live device once");
+    assert_eq!(
+        devices_reached(&pushes),
+        DEVICES - 2,
+        "each live device once"
+    );
     let requests = xiaomi.requests();
     assert!(
         requests < DEVICES / 4,
@@ -514,27 +518,17 @@ async fn oppo_sends_of_one_notification_share_batch_requests_and_an_unknown_regi
     let creds = oppo.credentials();
     oppo.mark_gone("op-42");
 
-    let sends: Vec<_> = (0..DEVICES)
-        .map(|i| {
-            let (client, creds) = (client.clone(), creds.clone());
-            tokio::spawn(async move {
-                let n = notification(&format!("op-{i}"), "broadcast-1");
-                client.send_oppo(&creds, &n).await
-            })
-        })
-        .collect();
-    for (i, send) in sends.into_iter().enumerate() {
-        let expected = match i {
-            42 => Outcome::TokenGone,
-            _ => Outcome::Delivered,
-        };
-        assert_eq!(send.await.unwrap(), expected, "op-{i}");
-    }
+    fan_out("op-", DEVICES, &[42], |n| {
+        let (client, creds) = (client.clone(), creds.clone());
+        async move { client.send_oppo(&creds, &n).await }
+    })
+    .await;
     let pushes = oppo.wait_for(DEVICES - 1, WAIT).await.unwrap();
-    let mut regids: Vec<&str> = pushes.iter().map(|p| p.device_token.as_str()).collect();
-    regids.sort();
-    regids.dedup();
-    assert_eq!(regids.len(), DEVICES - 1, "each live device once");
+    assert_eq!(
+        devices_reached(&pushes),
+        DEVICES - 1,
+        "each live device once"
+    );
     let sends = oppo.requests() - oppo.tokens_issued();
     assert!(
         sends < DEVICES / 4,
@@ -690,27 +684,17 @@ async fn vivo_sends_of_one_notification_share_list_pushes_and_unknown_regids_are
     vivo.mark_gone("vivo-3");
     vivo.mark_gone("vivo-120");
 
-    let sends: Vec<_> = (0..DEVICES)
-        .map(|i| {
-            let (client, creds) = (client.clone(), creds.clone());
-            tokio::spawn(async move {
-                let n = notification(&format!("vivo-{i}"), "broadcast-1");
-                client.send_vivo(&creds, &n).await
-            })
-        })
-        .collect();
-    for (i, send) in sends.into_iter().enumerate() {
-        let expected = match i {
-            3 | 120 => Outcome::TokenGone,
-            _ => Outcome::Delivered,
-        };
-        assert_eq!(send.await.unwrap(), expected, "vivo-{i}");
-    }
+    fan_out("vivo-", DEVICES, &[3, 120], |n| {
+        let (client, creds) = (client.clone(), creds.clone());
+        async move { client.send_vivo(&creds, &n).await }
+    })
+    .await;
     let pushes = vivo.wait_for(DEVICES - 2, WAIT).await.unwrap();
-    let mut reg_ids: Vec<&str> = pushes.iter().map(|p| p.device_token.as_str()).collect();
-    reg_ids.sort();
-    reg_ids.dedup();
-    assert_eq!(reg_ids.len(), DEVICES - 2, "each live device once");
+    assert_eq!(
+        devices_reached(&pushes),
+        DEVICES - 2,
+        "each live device once"
+    );
     assert!(
         pushes
             .iter()
