@@ -98,9 +98,10 @@ impl PushClient {
             .await
     }
 
-    /// `message` (notification `id`) to `reg_ids`: one single send for one regId, else its payload saved
-    /// (`/message/saveListPayload`, answering a `taskId`) and pushed to the list
-    /// (`/message/pushToList`, listing the regIds it could not reach). An outcome per regId.
+    /// `message` (notification `id`) to `reg_ids`: one single send for one regId, else its
+    /// payload saved (`/message/saveListPayload`, answering a `taskId`) and pushed to the
+    /// list (`/message/pushToList`, listing the regIds it could not reach). An outcome per
+    /// regId.
     async fn send_vivo_batch(
         &self,
         creds: &VivoCredentials,
@@ -110,12 +111,12 @@ impl PushClient {
     ) -> Vec<Outcome> {
         let endpoint = creds.endpoint.trim_end_matches('/');
         let url = |path: &str| format!("{endpoint}/message/{path}");
+        let auth_url = url("auth");
         let account = Account {
             provider: "vivo",
             id: creds.app_id.clone(),
-            issuer: url("auth"),
+            issuer: auth_url.clone(),
         };
-        let auth_url = url("auth");
         let fetch = || self.vivo_auth(&auth_url, creds);
         // vivo drops a repeated requestId: the same notification to the same regIds keeps
         // its ids, so a retried send is not shown twice.
