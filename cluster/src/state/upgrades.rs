@@ -60,7 +60,7 @@ fn index_file_owners(state: &mut Overlay<'_>) -> Result<(), CommandError> {
         };
         let record: FileRecord = crate::raft::wire::from_bytes(&value)?;
         if !record.owner.is_empty() {
-            state.put(files::owned(&app_key, &record.owner, &record.file_id), &())?;
+            state.put(files::owned(app_key, &record.owner, &record.file_id), &())?;
         }
     }
     Ok(())

@@ -55,10 +55,10 @@ pub(crate) fn expiry(app_key: &str, expires_ms: u64, file_id: &str) -> Vec<u8> {
 }
 
 /// The App Key a [`file`] key names.
-pub(crate) fn app_of(key: &[u8]) -> Option<String> {
+pub(crate) fn app_of(key: &[u8]) -> Option<&str> {
     let path = key.strip_prefix(FILE)?;
     let end = path.iter().position(|b| *b == b'/')?;
-    String::from_utf8(path[..end].to_vec()).ok()
+    std::str::from_utf8(&path[..end]).ok()
 }
 
 /// The App Key a [`usage`] key names.
