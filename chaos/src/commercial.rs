@@ -277,9 +277,9 @@ impl Session {
                     {
                         return;
                     }
-                    let notice = body::decode::<NotifyMsg>(&topic, &body).ok();
-                    let new_messages =
-                        topic == "s_ntf" && notice.is_some_and(|n| n.r#type == NOTIFY_NEW_MESSAGES);
+                    let new_messages = topic == "s_ntf"
+                        && body::decode::<NotifyMsg>(&topic, &body)
+                            .is_ok_and(|n| n.r#type == NOTIFY_NEW_MESSAGES);
                     if new_messages {
                         if pulling.is_some() {
                             pull_again = true;

@@ -229,10 +229,19 @@ impl Cast {
         (users, actors)
     }
 
-    /// The commercial protocol's users on `deployment`'s edges, each with whom it writes
-    /// to: its neighbours in their ring and the JSON user of its index.
-    fn commercial_users(&self, deployment: &Deployment) -> Vec<CommercialUser> {
+    /// Whom the `i`th commercial user writes to: its neighbours in their ring and the JSON
+    /// user of its index.
+    fn commercial_peers(&self, i: usize) -> Vec<String> {
         let k = self.commercial.len();
+        vec![
+            self.commercial[(i + 1) % k].0.clone(),
+            self.commercial[(i + k - 1) % k].0.clone(),
+            self.users[i % self.users.len()].clone(),
+        ]
+    }
+
+    /// The commercial protocol's users on `deployment`'s edges.
+    fn commercial_users(&self, deployment: &Deployment) -> Vec<CommercialUser> {
         let ws_urls: Vec<String> = deployment.edges.iter().map(|e| e.ws_url()).collect();
         self.commercial
             .iter()
@@ -248,11 +257,7 @@ impl Cast {
                     .take(ws_urls.len())
                     .cloned()
                     .collect(),
-                peers: vec![
-                    self.commercial[(i + 1) % k].0.clone(),
-                    self.commercial[(i + k - 1) % k].0.clone(),
-                    self.users[i % self.users.len()].clone(),
-                ],
+                peers: self.commercial_peers(i),
             })
             .collect()
     }
@@ -260,14 +265,12 @@ impl Cast {
     /// Every conversation traffic may go to (each once).
     pub fn targets(&self) -> Vec<Target> {
         let n = self.users.len();
-        let k = self.commercial.len();
         let mut targets: Vec<Target> = (0..n)
             .map(|i| Target::Private(self.users[i].clone(), self.users[(i + 1) % n].clone()))
             .collect();
         for (i, (user, _)) in self.commercial.iter().enumerate() {
-            let next = &self.commercial[(i + 1) % k].0;
-            targets.push(Target::Private(user.clone(), next.clone()));
-            targets.push(Target::Private(user.clone(), self.users[i % n].clone()));
+            let peers = self.commercial_peers(i).into_iter();
+            targets.extend(peers.map(|peer| Target::Private(user.clone(), peer)));
         }
         targets.extend([Target::Group, Target::UltraGroup, Target::Chatroom]);
         let mut seen = std::collections::BTreeSet::new();
