@@ -8,6 +8,8 @@
 //! [`RETRY_AFTER`].
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use gstreamer as gst;
@@ -147,7 +149,8 @@ impl Mixing {
     }
 
     /// Feeds a frame of `publisher`'s (whose member is `member`) to its room's mix;
-    /// answers whether it opened a video input there (which needs a keyframe to start).
+    /// answers whether its video input there still waits for a keyframe to start from
+    /// (asked for with every frame until it comes; the publisher's rate limit spaces them).
     pub(crate) fn push(&mut self, publisher: u64, member: &Member, data: &MediaData) -> bool {
         // Every forwarded frame comes here: without any mix, no key is built for it.
         if self.mixes.is_empty() {
@@ -160,11 +163,11 @@ impl Mixing {
         let Some(running) = &mut mix.running else {
             return false;
         };
-        let opened = running.push(publisher, &member.user_id, data);
-        if opened {
+        let fed = running.push(publisher, &member.user_id, data);
+        if fed.opened {
             running.arrange(&mix.settings);
         }
-        opened && !data.params.spec().codec.is_audio()
+        fed.awaits_keyframe
     }
 
     /// The publisher's transport closed: its inputs leave its room's mix.
@@ -214,9 +217,19 @@ impl Output {
 struct Input {
     user_id: String,
     video: bool,
+    /// Set at the decoder's first picture. Until then the input waits for a keyframe: the
+    /// one asked for may have been lost, or dropped by the full queue of a pipeline that
+    /// is still connecting to its CDN.
+    decoding: Arc<AtomicBool>,
     source: AppSrc,
     elements: Vec<gst::Element>,
     mixer_pad: gst::Pad,
+}
+
+/// What feeding a frame did to its input.
+struct Fed {
+    opened: bool,
+    awaits_keyframe: bool,
 }
 
 struct Pipeline {
@@ -315,9 +328,8 @@ impl Pipeline {
         }
     }
 
-    /// Feeds the frame to its input, opening the input at the track's first frame;
-    /// answers whether it opened one.
-    fn push(&mut self, publisher: u64, user_id: &str, data: &MediaData) -> bool {
+    /// Feeds the frame to its input, opening the input at the track's first frame.
+    fn push(&mut self, publisher: u64, user_id: &str, data: &MediaData) -> Fed {
         let video = !data.params.spec().codec.is_audio();
         let mut opened = false;
         if !self.inputs.contains_key(&(publisher, video)) {
@@ -328,17 +340,25 @@ impl Pipeline {
                 }
                 Err(error) => {
                     tracing::debug!(%error, user = user_id, "track not mixed");
-                    return false;
+                    return Fed {
+                        opened,
+                        awaits_keyframe: false,
+                    };
                 }
             }
         }
-        if let Some(input) = self.inputs.get(&(publisher, video)) {
-            // Leaky: a full queue drops its oldest frames rather than refuse this one.
-            let _ = input
-                .source
-                .push_buffer(gst::Buffer::from_slice(data.data.clone()));
+        let input = self
+            .inputs
+            .get_mut(&(publisher, video))
+            .expect("opened above if it was not");
+        // Leaky: a full queue drops its oldest frames rather than refuse this one.
+        let _ = input
+            .source
+            .push_buffer(gst::Buffer::from_slice(data.data.clone()));
+        Fed {
+            opened,
+            awaits_keyframe: !input.decoding.load(Ordering::Relaxed),
         }
-        opened
     }
 
     fn open(&self, user_id: &str, video: bool, codec: Codec) -> Result<Input, String> {
@@ -379,6 +399,17 @@ impl Pipeline {
         for factory in decode.iter().chain(convert) {
             elements.push(element(factory)?);
         }
+        let decoding = Arc::new(AtomicBool::new(!video));
+        if video {
+            let decoded = decoding.clone();
+            elements[decode.len()]
+                .static_pad("src")
+                .ok_or("no decoder src pad")?
+                .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                    decoded.store(true, Ordering::Relaxed);
+                    gst::PadProbeReturn::Remove
+                });
+        }
         self.pipeline
             .add_many(&elements)
             .map_err(|e| e.to_string())?;
@@ -409,6 +440,7 @@ impl Pipeline {
         Ok(Input {
             user_id: user_id.to_string(),
             video,
+            decoding,
             source,
             elements,
             mixer_pad,

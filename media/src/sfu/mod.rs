@@ -593,7 +593,7 @@ impl Sfu {
         if data.rid.is_some() && data.rid != t.layers.first().copied() {
             return;
         }
-        // A new video input decodes from a keyframe.
+        // A video input waits for a keyframe to decode from.
         if mixing.push(publisher, &t.member, data) {
             self.request_keyframe(publisher, KeyframeRequestKind::Pli, None, None);
         }
@@ -623,18 +623,23 @@ impl Sfu {
         {
             return;
         }
-        transport.keyframe_requests.insert(layer, now);
-        self.dirty.insert(publisher);
+        let mut asked = false;
         for &(mid, media) in &transport.mids {
             if media != MediaKind::Video {
                 continue;
             }
             if let Some(mut writer) = transport.rtc.writer(mid) {
-                // Fails only while no packet of the stream has arrived yet.
+                // Fails only while no packet of the stream has arrived yet; a request that
+                // was not sent does not hold the next one back.
                 if writer.request_keyframe(layer, kind).is_ok() {
                     self.metrics.keyframe_requests.inc();
+                    asked = true;
                 }
             }
+        }
+        if asked {
+            transport.keyframe_requests.insert(layer, now);
+            self.dirty.insert(publisher);
         }
     }
 
