@@ -390,6 +390,27 @@ async fn realtime_conversations(dev: &DevDeployment, api: &Api, alice: &mut Conn
         .ask(json!({"do": "realtimeUnread", "with": ["alice"]}))
         .await;
     assert_eq!(counts["counts"], json!({"alice": 0}));
+
+    // Removing the chat takes it off the server-side list until alice writes again.
+    let listed_peers = |listed: Value| -> Vec<String> {
+        let lines = listed["list"].as_array().expect("a list").iter();
+        lines
+            .map(|c| c["targetId"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let everyone = json!({"do": "realtime", "count": 10, "startTime": 0, "order": 0});
+    let removed = carol
+        .ask(json!({"do": "realtimeRemove", "with": ["alice"]}))
+        .await;
+    assert_eq!(removed["code"], 0, "{removed}");
+    assert!(!listed_peers(carol.ask(everyone.clone()).await).contains(&"alice".into()));
+    send(alice, "c2", 1, "carol", "back again").await;
+    let listed = carol.ask(everyone).await;
+    assert!(
+        listed_peers(listed.clone()).contains(&"alice".into()),
+        "{listed}"
+    );
+    assert_eq!(carol.ask(json!({"do": "realtimeTotal"})).await["total"], 1);
     carol.quit().await;
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{admin_call, binary, put_settings, synced, text, Api};
 use meridian_client::{codes, ConnectOptions, Connection, MessageBody};
-use meridian_proto::{ClientFrame, ServerFrame};
+use meridian_proto::{ClientFrame, ConversationKey, ServerFrame};
 use meridian_testkit::DevDeployment;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -865,14 +865,32 @@ async fn conversation_removed_until_a_newer_message(alice: &mut Connection, bob:
         target_id: target.into(),
         channel_id: String::new(),
     };
-    assert!(listed(bob, 30)
-        .await
-        .iter()
-        .any(|(target, _)| target == "g1"));
+    // Several at once: none, or more than 100, are refused and remove nothing.
+    let remove_all = |req_id, copies| ClientFrame::RemoveConversations {
+        req_id,
+        conversations: vec![
+            ConversationKey {
+                conversation_type: 3,
+                target_id: "g1".into(),
+                channel_id: String::new(),
+            };
+            copies
+        ],
+    };
+    for (req_id, copies) in [(28, 0), (29, 101)] {
+        bob.send(&remove_all(req_id, copies)).await.unwrap();
+        assert!(matches!(
+            answer(bob, req_id).await,
+            ServerFrame::Error { .. }
+        ));
+    }
+    assert_eq!(listed(bob, 30).await.len(), 2);
     bob.send(&remove(31, 3, "g1")).await.unwrap();
     assert!(matches!(answer(bob, 31).await, ServerFrame::Done { .. }));
     let targets: Vec<String> = listed(bob, 32).await.into_iter().map(|(t, _)| t).collect();
     assert_eq!(targets, ["alice"]);
+    bob.send(&remove_all(35, 100)).await.unwrap();
+    assert!(matches!(answer(bob, 35).await, ServerFrame::Done { .. }));
     bob.send(&remove(33, 4, "room")).await.unwrap();
     assert!(matches!(answer(bob, 33).await, ServerFrame::Error { .. }));
 

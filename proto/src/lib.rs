@@ -166,6 +166,13 @@ pub enum ClientFrame {
         #[serde(default)]
         channel_id: String,
     },
+    /// Removes up to 100 conversations from this user's list at once, each as
+    /// `RemoveConversation` removes one.
+    #[serde(rename_all = "camelCase")]
+    RemoveConversations {
+        req_id: u64,
+        conversations: Vec<ConversationKey>,
+    },
     /// This member has read these group messages (GRP-03); their senders get an
     /// `RC:RRRspMsg` message naming them.
     #[serde(rename_all = "camelCase")]
@@ -523,6 +530,16 @@ pub struct ConversationBody {
     pub muted: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_message: Option<MessageBody>,
+}
+
+/// A conversation named by a client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationKey {
+    pub conversation_type: u8,
+    pub target_id: String,
+    #[serde(default)]
+    pub channel_id: String,
 }
 
 /// One channel of an ultra group as a member sees it.

@@ -274,10 +274,12 @@ pub struct SessionInfo {
     pub bus_channel: Option<String>,
 }
 
-/// Unread counts of named conversations (QUERY `qrySessionsUnread`), asked and answered
-/// (`QuerySessionsInput`, `QuerySessionsOutPut` in the schema: the same fields).
+/// Named conversations: the unread counts asked for and answered (QUERY
+/// `qrySessionsUnread`: `QuerySessionsInput`, `QuerySessionsOutPut` in the schema), and
+/// those removed from the server-side list (QUERY `delSessions`: `DeleteSessionsInput`).
+/// The three have the same fields.
 #[derive(Clone, PartialEq, Message)]
-pub struct QuerySessions {
+pub struct Sessions {
     #[prost(message, repeated, tag = "1")]
     pub sessions: Vec<SessionInfo>,
 }

@@ -89,6 +89,10 @@ export default {
     return done(await im.clearRealtimeConUnreadCount(privately(peer)));
   },
 
+  async realtimeRemove({ with: peers }) {
+    return done(await im.removeRealtimeConversations(peers.map(privately)));
+  },
+
   // Changes the expansion of a message this page received.
   async expand({ messageUId, expansion }) {
     const message = received.get(messageUId);

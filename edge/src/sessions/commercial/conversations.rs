@@ -7,7 +7,7 @@
 
 use meridian_proto::{ClientFrame, ConversationBody};
 use meridian_rmtp::body::{
-    self, QuerySessions, RelationQryInput, SessionMsgReadInput, SessionsAttOutput,
+    self, RelationQryInput, SessionMsgReadInput, Sessions, SessionsAttOutput,
 };
 use prost::Message;
 
@@ -49,7 +49,7 @@ impl ListAsked {
                 ListAsked::Total
             }
             "qrySessionsUnread" => {
-                let asked: QuerySessions = body::decode(topic, bytes)?;
+                let asked: Sessions = body::decode(topic, bytes)?;
                 ListAsked::Unread(asked.sessions)
             }
             _ => return Ok(None),
@@ -97,7 +97,7 @@ impl ListAsked {
                         }
                     })
                     .collect();
-                QuerySessions { sessions }.encode_to_vec()
+                Sessions { sessions }.encode_to_vec()
             }
         }
     }

@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use meridian_proto::{codes, ClientFrame, MessageBody, ServerFrame};
+use meridian_proto::{codes, ClientFrame, ConversationKey, MessageBody, ServerFrame};
 use meridian_rmtp::body::{self, DownStreamMessage, DownStreamMessages, NotifyMsg};
 use meridian_rmtp::body::{ChrmDownStreamMessages, HistoryMsgOuput};
 use meridian_rmtp::{Accepted, ClientFrame as Rmtp, ConnAck, ConnAckLayout, Flags, Request};
@@ -204,6 +204,23 @@ impl Commercial {
                     body: pulled.encode_to_vec(),
                 })
                 .map_or(Incoming::Nothing, Incoming::Answer)
+            }
+            // The SDK's `removeRealtimeConversations`.
+            "delSessions" => {
+                let asked: body::Sessions = body::decode(topic, &request.body)?;
+                Incoming::Frame(ClientFrame::RemoveConversations {
+                    req_id: self.asked(Asked::Query(id)),
+                    conversations: asked
+                        .sessions
+                        .into_iter()
+                        .map(|session| ConversationKey {
+                            // Not a type: the session core refuses it.
+                            conversation_type: u8::try_from(session.r#type).unwrap_or(0),
+                            target_id: session.channel_id,
+                            channel_id: session.bus_channel.unwrap_or_default(),
+                        })
+                        .collect(),
+                })
             }
             _ => unserved(&request, Kind::Query),
         })
@@ -555,12 +572,14 @@ enum Asked {
     History { id: u16, limit: usize },
     /// A chatroom join or quit: a QUERYACK with the room's answer.
     Chatroom(u16),
+    /// Any other QUERY: a QUERYACK without a body.
+    Query(u16),
 }
 
 impl Asked {
     fn message_id(&self) -> u16 {
         match *self {
-            Asked::Publish(id) | Asked::Chatroom(id) => id,
+            Asked::Publish(id) | Asked::Chatroom(id) | Asked::Query(id) => id,
             Asked::History { id, .. } | Asked::List { id, .. } => id,
         }
     }

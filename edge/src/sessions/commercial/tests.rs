@@ -343,10 +343,10 @@ fn the_server_side_list_is_paged_by_time_and_totalled_for_the_sdk() {
         unread_count: None,
         bus_channel: None,
     };
-    let asked = body::QuerySessions {
+    let asked = body::Sessions {
         sessions: vec![named("dave"), named("erin")],
     };
-    let counts = body::QuerySessions::decode(
+    let counts = body::Sessions::decode(
         list_answer(&mut wire, "qrySessionsUnread", asked.encode_to_vec()).as_slice(),
     )
     .unwrap();
@@ -402,6 +402,41 @@ fn marking_read_by_time_is_a_mark_read_answered_with_a_puback() {
         panic!("not a PUBACK");
     };
     assert_eq!(u32::from(status), codes::BAD_REQUEST);
+}
+
+#[test]
+fn removing_server_side_conversations_is_one_removal_answered_with_a_bare_queryack() {
+    let mut wire = Commercial::new(ConnAckLayout::Plain);
+    connected(&mut wire);
+    let session = |r#type, target: &str, channel: Option<&str>| body::SessionInfo {
+        r#type,
+        channel_id: target.into(),
+        unread_count: None,
+        bus_channel: channel.map(str::to_string),
+    };
+    let asked = body::Sessions {
+        sessions: vec![session(1, "bob", None), session(3, "team", Some("news"))],
+    };
+    let Incoming::Frame(ClientFrame::RemoveConversations {
+        req_id,
+        conversations,
+    }) = query(&mut wire, "delSessions", "alice", 12, asked.encode_to_vec())
+    else {
+        panic!("not a removal");
+    };
+    let named: Vec<_> = conversations
+        .iter()
+        .map(|c| {
+            (
+                c.conversation_type,
+                c.target_id.as_str(),
+                c.channel_id.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(named, [(1, "bob", ""), (3, "team", "news")]);
+    let (id, status, body) = query_ack(&wire.write(&ServerFrame::Done { req_id }).unwrap());
+    assert_eq!((id, status, body.len()), (12, 0, 0));
 }
 
 /// The core's answer to join `req_id` of "lobby": one message, sent at `sent_time`.

@@ -92,16 +92,20 @@ pub(super) async fn set(
     Ok(ServerFrame::Done { req_id })
 }
 
-/// Takes `conversation` off this user's list until a newer message arrives in it.
+/// Takes `conversations` off this user's list until a newer message arrives in each.
 pub(super) async fn remove(
     cx: &Context<'_>,
     req_id: u64,
-    conversation: Conversation,
+    conversations: Vec<Conversation>,
 ) -> Result<ServerFrame, SessionError> {
+    // The area refuses more than its limit (MAX_REMOVED).
+    if conversations.is_empty() {
+        return Err(SessionError::invalid("name a conversation"));
+    }
     let command = Command::RemoveConversations(RemoveConversations {
         app_key: cx.app_key(),
         user_id: cx.user_id(),
-        conversations: vec![conversation],
+        conversations,
     });
     cx.write(command, None).await?;
     Ok(ServerFrame::Done { req_id })

@@ -247,7 +247,17 @@ async fn carry_out(cx: &Context<'_>, frame: ClientFrame) -> Result<ServerFrame, 
             channel_id,
         } => {
             let conversation = cx.conversation(conversation_type, &target_id, &channel_id)?;
-            conversation::remove(cx, req_id, conversation).await
+            conversation::remove(cx, req_id, vec![conversation]).await
+        }
+        ClientFrame::RemoveConversations {
+            req_id,
+            conversations,
+        } => {
+            let conversations = conversations
+                .iter()
+                .map(|c| cx.conversation(c.conversation_type, &c.target_id, &c.channel_id))
+                .collect::<Result<Vec<_>, _>>()?;
+            conversation::remove(cx, req_id, conversations).await
         }
         ClientFrame::UltraGroupChannels { req_id, group_id } => {
             ultragroup::channels(cx, req_id, group_id).await
@@ -347,6 +357,7 @@ pub(in crate::sessions) fn reply_ids(frame: &ClientFrame) -> (Option<String>, Op
         | ClientFrame::MarkRead { req_id, .. }
         | ClientFrame::SetConversation { req_id, .. }
         | ClientFrame::RemoveConversation { req_id, .. }
+        | ClientFrame::RemoveConversations { req_id, .. }
         | ClientFrame::GroupReceipt { req_id, .. }
         | ClientFrame::Readers { req_id, .. }
         | ClientFrame::SetExpansion { req_id, .. }
@@ -386,6 +397,7 @@ pub(super) fn op(frame: &ClientFrame) -> &'static str {
         ClientFrame::MarkRead { .. } => "mark_read",
         ClientFrame::SetConversation { .. } => "set_conversation",
         ClientFrame::RemoveConversation { .. } => "remove_conversation",
+        ClientFrame::RemoveConversations { .. } => "remove_conversations",
         ClientFrame::GroupReceipt { .. } => "group_receipt",
         ClientFrame::Readers { .. } => "readers",
         ClientFrame::SetExpansion { .. } => "set_expansion",
