@@ -321,10 +321,66 @@ async fn the_official_imlib_next_in_chromium_chats_with_a_meridian_client() {
         (json!(4), json!("lobby"))
     );
     assert_eq!(heard["messageUId"], in_room.as_str());
+    // The app server mutes bob there and everywhere, asking for notices: the SDK reports
+    // each as its chatroom event.
+    api.ok(
+        "/chatroom/user/gag/add.json",
+        r#"chatroomId=lobby&userId=bob&minute=5&needNotify=true&extra={"why":"spam"}"#,
+    )
+    .await;
+    let ban = page.event("chatroomBan").await;
+    assert_eq!(
+        (&ban["chatroomId"], &ban["banType"], &ban["userIdList"]),
+        (&json!("lobby"), &json!(1), &json!(["bob"]))
+    );
+    assert_eq!(
+        (&ban["durationTime"], &ban["extra"]),
+        (&json!(300_000), &json!(r#"{"why":"spam"}"#))
+    );
+    api.ok(
+        "/chatroom/user/ban/add.json",
+        "userId=bob&minute=1&needNotify=1",
+    )
+    .await;
+    let ban = page.event("chatroomBan").await;
+    assert_eq!(
+        (&ban["banType"], &ban["userIdList"]),
+        (&json!(7), &json!(["bob"]))
+    );
+    for (call, ban_type) in [("add", 3), ("rollback", 2)] {
+        api.ok(
+            &format!("/chatroom/ban/{call}.json"),
+            "chatroomId=lobby&needNotify=true",
+        )
+        .await;
+        let ban = page.event("chatroomBan").await;
+        assert_eq!(
+            (&ban["chatroomId"], &ban["banType"]),
+            (&json!("lobby"), &json!(ban_type))
+        );
+    }
     // The app server destroys the room: the SDK is told, as the commercial service tells it.
     api.ok("/chatroom/destroy.json", "chatroomId=lobby").await;
     let destroyed = page.event("chatroomDestroyed").await;
     assert_eq!(destroyed["chatroomId"], "lobby");
+    // Blocked from a room with a notice, bob hears it (and leaves), then hears the unblock
+    // (sent to him alone: he is no longer in the room).
+    api.ok("/chatroom/create.json", "chatroom[den]=Den").await;
+    page.ask(json!({"do": "join", "roomId": "den"})).await;
+    for (call, operate_type) in [("add", 1), ("rollback", 0)] {
+        let form = "chatroomId=den&userId=bob&minute=10&needNotify=true";
+        api.ok(&format!("/chatroom/user/block/{call}.json"), form)
+            .await;
+        let block = page.event("chatroomBlock").await;
+        assert_eq!(
+            (
+                &block["chatroomId"],
+                &block["operateType"],
+                &block["userIdList"]
+            ),
+            (&json!("den"), &json!(operate_type), &json!(["bob"]))
+        );
+    }
 
     drop(alice);
     misses_nothing_across_a_restart(dev, &api, page).await;

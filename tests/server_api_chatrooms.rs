@@ -196,6 +196,27 @@ async fn mutes_bans_blocks_whitelists_and_priorities() {
         ["alice"]
     );
 
+    // A `needNotify` that is not a boolean, or an `extra` too long for a message, is
+    // refused and gags nobody.
+    let too_long = "x".repeat(128 * 1024);
+    for bad in [
+        "needNotify=maybe".to_string(),
+        format!("needNotify=true&extra={too_long}"),
+    ] {
+        let (answer, value) = api
+            .form(
+                "/chatroom/user/gag/add.json",
+                &format!("chatroomId=r1&userId=erin&minute=5&{bad}"),
+            )
+            .await;
+        let code = if bad.len() < 100 { 1002 } else { 1005 };
+        assert_error(&answer, &value, 400, code);
+    }
+    let gagged = api
+        .ok("/chatroom/user/gag/list.json", "chatroomId=r1")
+        .await;
+    assert_eq!(list(&gagged, "users", "userId"), ["alice"]);
+
     api.ok("/chatroom/user/ban/add.json", "userId=carol&minute=10")
         .await;
     assert_eq!(

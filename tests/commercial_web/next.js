@@ -25,8 +25,11 @@ export default {
     im.addEventListener(im.Events.EXPANSION, ({ updatedExpansion, deletedExpansion }) => {
       window.report({ event: "expansion", updatedExpansion, deletedExpansion });
     });
-    im.addEventListener(im.Events.CHATROOM, ({ chatroomDestroyed }) => {
+    im.addEventListener(im.Events.CHATROOM, (change) => {
+      const { chatroomDestroyed, chatroomNotifyBan, chatroomNotifyBlock } = change;
       if (chatroomDestroyed) window.report({ event: "chatroomDestroyed", chatroomId: chatroomDestroyed });
+      if (chatroomNotifyBan) window.report({ event: "chatroomBan", ...chatroomNotifyBan });
+      if (chatroomNotifyBlock) window.report({ event: "chatroomBlock", ...chatroomNotifyBlock });
     });
     const answer = await im.connect(token);
     return { code: answer.code, userId: answer.data?.userId };

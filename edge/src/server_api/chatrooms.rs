@@ -8,6 +8,7 @@ use meridian_cluster::state::{
 use meridian_proto::{Conversation, ConversationType};
 use serde_json::{json, Map, Value};
 
+use super::chatroom_notices::{announced, Change};
 use super::messages::{content_flags, new_message, Publish};
 use super::send_options::publish_command;
 use super::{fields, format_time, owned, unexpected, Call, Fields};
@@ -269,17 +270,21 @@ pub(super) async fn users_exist(call: &Call) -> Fields {
 
 /// Turns a room flag on or off for the named rooms.
 pub(super) async fn flag(call: &Call, flag: RoomFlag, on: bool) -> Fields {
-    call.write(Command::SetChatroomFlag(SetChatroomFlag {
+    let room_ids = owned(
+        &call
+            .form()?
+            .required_at_most("chatroomId", MAX_IDS_PER_CALL)?,
+    );
+    let mut command = Command::SetChatroomFlag(SetChatroomFlag {
         app_key: call.app_key(),
-        room_ids: owned(
-            &call
-                .form()?
-                .required_at_most("chatroomId", MAX_IDS_PER_CALL)?,
-        ),
+        room_ids: room_ids.clone(),
         flag,
         on,
-    }))
-    .await?;
+    });
+    if flag == RoomFlag::Muted {
+        command = announced(call, command, Change::room_muted(on, &room_ids))?;
+    }
+    call.write(command).await?;
     Ok(Map::new())
 }
 
@@ -368,15 +373,20 @@ pub(super) async fn change_set(call: &Call, spec: SetCall, present: bool) -> Fie
     } else {
         0
     };
-    call.write(Command::ChangeRoomSet(ChangeRoomSet {
+    let rooms: Vec<String> = room_id.iter().cloned().collect();
+    let mut command = Command::ChangeRoomSet(ChangeRoomSet {
         app_key: call.app_key(),
         room_id,
         set: spec.set,
-        members,
+        members: members.clone(),
         until_ms,
         present,
-    }))
-    .await?;
+    });
+    if let Some(mut change) = Change::of_set(spec.set, present, &rooms, &members) {
+        change.duration_ms = (until_ms > 0).then(|| until_ms - call.now_ms);
+        command = announced(call, command, change)?;
+    }
+    call.write(command).await?;
     Ok(Map::new())
 }
 

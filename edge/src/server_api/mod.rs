@@ -10,6 +10,7 @@ mod entrust;
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 pub mod auth;
+pub(crate) mod chatroom_notices;
 mod chatrooms;
 mod conversations;
 mod friends;

@@ -7,7 +7,9 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use meridian_proto::{codes, ClientFrame, ConversationKey, MessageBody, ServerFrame};
+use meridian_proto::{
+    codes, ClientFrame, ConversationKey, ConversationType, MessageBody, ServerFrame,
+};
 use meridian_rmtp::body::{self, DownStreamMessage, DownStreamMessages, NotifyMsg};
 use meridian_rmtp::body::{ChrmDownStreamMessages, HistoryMsgOuput};
 use meridian_rmtp::{Accepted, ClientFrame as Rmtp, ConnAck, ConnAckLayout, Flags, Request};
@@ -15,6 +17,7 @@ use meridian_rmtp::{FrameError, ServerFrame as RmtpOut};
 use prost::Message;
 
 use crate::now_ms;
+use crate::server_api::chatroom_notices::{BAN, BLOCK};
 use conversations::{ListAsked, WHOLE_LIST};
 pub(super) use frames::bad_frame;
 use frames::{
@@ -483,6 +486,19 @@ impl Commercial {
     /// A message pushed whole (`s_msg`): one a pull cannot give.
     pub(super) fn message(&self, message: &MessageBody) -> Option<Vec<u8>> {
         let user_id = self.user_id.as_deref().unwrap_or_default();
+        let message = match member_notice_room(message) {
+            None => message,
+            Some(room) => {
+                // The SDK reports a member notice only as a message of a room it joined
+                // (or, for a block, of any room); an app-wide one names none.
+                let room = room.or_else(|| self.rooms.keys().next().cloned())?;
+                &MessageBody {
+                    conversation_type: ConversationType::Chatroom.code(),
+                    target_id: room,
+                    ..message.clone()
+                }
+            }
+        };
         self.publish("s_msg", down_stream(message, user_id).encode_to_vec())
     }
 
@@ -583,6 +599,22 @@ impl Asked {
             Asked::History { id, .. } | Asked::List { id, .. } => id,
         }
     }
+}
+
+/// A chatroom member notice sent to users by name (a system status message, see
+/// `server_api::chatroom_notices`): the room its content names, `None` inside for none.
+fn member_notice_room(message: &MessageBody) -> Option<Option<String>> {
+    let notice = message.conversation_type == ConversationType::System.code()
+        && message.seq == 0
+        && matches!(message.object_name.as_str(), BAN | BLOCK);
+    if !notice {
+        return None;
+    }
+    let content: serde_json::Value = serde_json::from_str(&message.content).ok()?;
+    let room = content["chatroomId"]
+        .as_str()
+        .filter(|room| !room.is_empty());
+    Some(room.map(str::to_string))
 }
 
 #[cfg(test)]
