@@ -303,6 +303,8 @@ async fn the_official_imlib_next_in_chromium_chats_with_a_meridian_client() {
     // asks the server for its list, unread total and counts, and clears one there.
     realtime_conversations(&dev, &api, &mut alice).await;
 
+    ultra_group(&api, &mut alice, &mut page).await;
+
     // It joins a chatroom and hears what is said there.
     api.ok("/chatroom/create.json", "chatroom[lobby]=Lobby")
         .await;
@@ -384,6 +386,42 @@ async fn the_official_imlib_next_in_chromium_chats_with_a_meridian_client() {
 
     drop(alice);
     misses_nothing_across_a_restart(dev, &api, page).await;
+}
+
+/// bob (the page) and alice are in an ultra group: the SDK syncs it at connect, hears
+/// alice there once, and its own message there reaches alice and is not shown back to it.
+async fn ultra_group(api: &Api, alice: &mut Connection, page: &mut Page) {
+    api.ok(
+        "/ultragroup/create.json",
+        "userId=alice&groupId=guild&groupName=Guild",
+    )
+    .await;
+    api.ok("/ultragroup/join.json", "userId=bob&groupId=guild")
+        .await;
+    let listed = page.ask(json!({"do": "ultraGroups"})).await;
+    assert_eq!(listed["code"], 0, "the SDK's ultra-group sync: {listed}");
+    let (first, _) = send(alice, "u0", 10, "guild", "hello guild").await;
+    let heard = page.event("received").await;
+    assert_eq!(
+        (
+            &heard["conversationType"],
+            &heard["targetId"],
+            &heard["messageUId"]
+        ),
+        (&json!(10), &json!("guild"), &json!(first))
+    );
+    let sent = page
+        .ask(json!({"do": "sendUltra", "group": "guild", "text": "hi all"}))
+        .await;
+    assert_eq!(sent["code"], 0, "{sent}");
+    let got = message(alice).await;
+    assert_eq!(Some(got.msg_uid.as_str()), sent["messageUId"].as_str());
+    // The next message the page shows is alice's next one, not its own again.
+    let (second, _) = send(alice, "u1", 10, "guild", "welcome").await;
+    let heard = page.event("received").await;
+    assert_eq!(heard["messageUId"], second.as_str(), "{heard}");
+    let listed = page.ask(json!({"do": "ultraGroups"})).await;
+    assert_eq!(listed["groups"], json!(["guild"]), "{listed}");
 }
 
 /// Switches the app's real-time conversations on (nav then says `sessionMode` 1), and has

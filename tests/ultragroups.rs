@@ -54,7 +54,9 @@ async fn answer(connection: &mut Connection, req_id: u64) -> ServerFrame {
     loop {
         let frame = connection.next_within(WAIT).await.unwrap();
         match &frame {
-            ServerFrame::Done { req_id: r } | ServerFrame::UltraGroupChannels { req_id: r, .. }
+            ServerFrame::Done { req_id: r }
+            | ServerFrame::UltraGroupChannels { req_id: r, .. }
+            | ServerFrame::UltraGroupList { req_id: r, .. }
                 if *r == req_id =>
             {
                 return frame
@@ -441,6 +443,17 @@ async fn ultra_group_channels_over_sessions_isolate_private_channels_and_show_ed
         channels.iter().all(|c| c.channel_id != "ops"),
         "ops is private"
     );
+    // Every group of hers at once, each with the same channels.
+    carol
+        .send(&ClientFrame::UltraGroups { req_id: 9 })
+        .await
+        .unwrap();
+    let ServerFrame::UltraGroupList { groups, .. } = answer(&mut carol, 9).await else {
+        panic!("groups")
+    };
+    let ids: Vec<&str> = groups.iter().map(|g| g.group_id.as_str()).collect();
+    assert_eq!(ids, ["u1"]);
+    assert_eq!(groups[0].channels, channels);
 
     // Edit (ULG-07): members online see RC:MsgModify.
     alice

@@ -358,6 +358,9 @@ impl Navigator {
             // Bit 0: the SDK's "real-time conversation" calls are on, and it keeps no
             // conversation list of its own (the app's switch; COMMERCIAL-PROTOCOL.md).
             "sessionMode": u8::from(answer.realtime_conversations),
+            // Bit 0: the 5.x SDK syncs ultra groups as Meridian's edges serve them
+            // (`pullUgSes`, `pullUgMsg`); without it its ultra-group calls refuse.
+            "ugMsg": 1,
             "area": answer.area,
             "apiHosts": self.api_hosts(answer.area),
         })

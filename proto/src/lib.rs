@@ -208,6 +208,12 @@ pub enum ClientFrame {
         req_id: u64,
         group_id: String,
     },
+    /// The user's ultra groups (the first 500 by id), each with its channels as
+    /// `UltraGroupChannels` answers them.
+    #[serde(rename_all = "camelCase")]
+    UltraGroups {
+        req_id: u64,
+    },
     /// The sender replaces the content of its ultra-group message (ULG-07); online members
     /// get an `RC:MsgModify` status message.
     #[serde(rename_all = "camelCase")]
@@ -451,6 +457,11 @@ pub enum ServerFrame {
         channels: Vec<ChannelBody>,
     },
     #[serde(rename_all = "camelCase")]
+    UltraGroupList {
+        req_id: u64,
+        groups: Vec<UltraGroupBody>,
+    },
+    #[serde(rename_all = "camelCase")]
     Pong { server_time: u64 },
     /// A refusal. `clientId` or `reqId` names the request it answers, if any.
     #[serde(rename_all = "camelCase")]
@@ -550,6 +561,14 @@ pub struct ChannelBody {
     pub unread: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_message: Option<MessageBody>,
+}
+
+/// One of a user's ultra groups: the channels the user may read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UltraGroupBody {
+    pub group_id: String,
+    pub channels: Vec<ChannelBody>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

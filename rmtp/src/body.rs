@@ -58,6 +58,8 @@ pub const NOTIFY_NEW_MESSAGES: i32 = 1;
 pub const NOTIFY_CHATROOM_MESSAGES: i32 = 2;
 /// `NotifyMsg.type` of an `s_cmd`: the chatroom `chrmId` was destroyed.
 pub const COMMAND_CHATROOM_DESTROYED: i32 = 4;
+/// `s_cmd` type: new ultra-group messages, pull them (`pullUgMsg`).
+pub const COMMAND_ULTRA_GROUP_MESSAGES: i32 = 6;
 
 /// A message the client sends (PUBLISH `ppMsgP`, `pgMsgP`, …).
 #[derive(Clone, PartialEq, Message)]
@@ -215,6 +217,9 @@ pub struct RelationInfo {
     pub unread_count: Option<i64>,
     #[prost(string, optional, tag = "6")]
     pub bus_channel: Option<String>,
+    /// An ultra-group channel's list position (`pullUgSes` pages after it); ms.
+    #[prost(int64, optional, tag = "7")]
+    pub version_time: Option<i64>,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -357,4 +362,41 @@ mod tests {
         // A length-delimited field that claims more bytes than there are.
         assert!(decode::<SyncRequestMsg>("pullMsg", &[0x0A, 50, 1]).is_err());
     }
+}
+
+/// Ultra-group messages after a sync time (QUERY `pullUgMsg`; answered with
+/// `DownStreamMessages`).
+#[derive(Clone, PartialEq, Message)]
+pub struct UltraGrpPullMsg {
+    #[prost(int64, required, tag = "1")]
+    pub sync_time: i64,
+    #[prost(bool, optional, tag = "2")]
+    pub compressio_enabled: Option<bool>,
+}
+
+/// The user's ultra-group channels changed after a sync time (QUERY `pullUgSes`;
+/// answered with `RelationsOutput`).
+#[derive(Clone, PartialEq, Message)]
+pub struct UltraGrpPullSes {
+    #[prost(int64, required, tag = "1")]
+    pub sync_time: i64,
+    #[prost(bool, optional, tag = "2")]
+    pub is_erase_msg_content: Option<bool>,
+}
+
+/// Ultra-group message changes after a sync time (QUERY `qryMsgChange`).
+#[derive(Clone, PartialEq, Message)]
+pub struct QueryMsgChange {
+    #[prost(int64, required, tag = "1")]
+    pub sync_time: i64,
+}
+
+/// The answer to `qryMsgChange`; its changes (`MsgChange`) are not modelled: Meridian
+/// sends none.
+#[derive(Clone, PartialEq, Message)]
+pub struct MsgChangeList {
+    #[prost(int64, required, tag = "2")]
+    pub sync_time: i64,
+    #[prost(bool, optional, tag = "3")]
+    pub has_next: Option<bool>,
 }

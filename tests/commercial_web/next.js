@@ -40,6 +40,17 @@ export default {
     return done(sent, { messageUId: sent.data?.messageUId, sentTime: sent.data?.sentTime });
   },
 
+  async sendUltra({ group, text }) {
+    const guild = { conversationType: im.ConversationType.ULTRA_GROUP, targetId: group, channelId: "" };
+    const sent = await im.sendMessage(guild, new im.TextMessage({ content: text }));
+    return done(sent, { messageUId: sent.data?.messageUId });
+  },
+
+  async ultraGroups() {
+    const list = await im.getUltraGroupList();
+    return done(list, { groups: (list.data ?? []).map((g) => g.targetId) });
+  },
+
   async conversations() {
     const list = await im.getConversationList();
     return done(list, {

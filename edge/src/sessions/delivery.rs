@@ -147,13 +147,16 @@ impl Session<'_> {
                 };
                 let viewer = &self.identity.user_id;
                 if let Wire::Commercial(wire) = &mut self.out.wire {
-                    // A chatroom's messages are pulled from the room, status messages
-                    // (never synced) go whole, anything else is a notice to sync.
-                    let bytes = if message.conversation.kind == ConversationType::Chatroom
-                        && message.seq > 0
+                    // A chatroom's messages are pulled from the room and an ultra group's
+                    // from the session's own (neither syncs), status messages (never
+                    // synced) go whole, anything else is a notice to sync.
+                    let stored = message.seq > 0;
+                    let bytes = if message.conversation.kind == ConversationType::Chatroom && stored
                     {
                         wire.room_message(&body(message, viewer, pos))
-                    } else if message.seq == 0 {
+                    } else if message.conversation.kind == ConversationType::UltraGroup && stored {
+                        wire.ultra_group_message(&body(message, viewer, pos))
+                    } else if !stored {
                         wire.message(&body(message, viewer, pos))
                     } else {
                         wire.notify(pos)

@@ -66,6 +66,7 @@ pub(super) fn relations(
                 msg: c.last_message.as_ref().map(|m| down_stream(m, viewer)),
                 unread_count: i64::try_from(c.unread).ok(),
                 bus_channel: (!c.channel_id.is_empty()).then(|| c.channel_id.clone()),
+                version_time: None,
             })
             .collect(),
         is_finished: Some(finished),

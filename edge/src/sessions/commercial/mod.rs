@@ -23,10 +23,12 @@ pub(super) use frames::bad_frame;
 use frames::{
     chrm_output, connack_status, conversation_type, down_stream, encode, status16, unserved, Kind,
 };
+use ultragroups::UltraGroups;
 
 mod conversations;
 mod expansion;
 mod frames;
+mod ultragroups;
 
 /// A pull's answer carries messages up to this size (at least one), then says "pull again"
 /// from the last one's position: the socket's write buffer holds 288 KiB at most.
@@ -76,6 +78,8 @@ pub(super) struct Commercial {
     next_request: u64,
     /// Each joined room's messages the SDK has not pulled yet.
     rooms: HashMap<String, Room>,
+    /// Ultra-group messages the SDK has not pulled yet.
+    ultra_groups: UltraGroups,
     /// Make client ids unique to this session when the SDK gives none.
     nonce: u64,
     sent: u64,
@@ -92,6 +96,7 @@ impl Commercial {
             requests: HashMap::new(),
             next_request: 0,
             rooms: HashMap::new(),
+            ultra_groups: UltraGroups::new(now_ms()),
             nonce: rand::random(),
             sent: 0,
         }
@@ -200,13 +205,28 @@ impl Commercial {
                     list: list.iter().map(Message::encode_to_vec).collect(),
                     sync_time: newest.unwrap_or(asked.sync_time),
                 };
-                encode(&RmtpOut::QueryAck {
-                    message_id: id,
-                    status: 0,
-                    time_ms: now_ms(),
-                    body: pulled.encode_to_vec(),
+                answered(id, pulled.encode_to_vec())
+            }
+            "pullUgMsg" => {
+                let asked: body::UltraGrpPullMsg = body::decode(topic, &request.body)?;
+                answered(id, self.ultra_groups.pull(asked.sync_time).encode_to_vec())
+            }
+            "pullUgSes" => {
+                let asked: body::UltraGrpPullSes = body::decode(topic, &request.body)?;
+                let since = asked.sync_time;
+                Incoming::Frame(ClientFrame::UltraGroups {
+                    req_id: self.asked(Asked::UltraGroups { id, since }),
                 })
-                .map_or(Incoming::Nothing, Incoming::Answer)
+            }
+            // Meridian tells of ultra-group recalls by messages, which `pullUgMsg` gives:
+            // there are no other changes to pull.
+            "qryMsgChange" => {
+                let asked: body::QueryMsgChange = body::decode(topic, &request.body)?;
+                let changes = body::MsgChangeList {
+                    sync_time: asked.sync_time,
+                    has_next: Some(false),
+                };
+                answered(id, changes.encode_to_vec())
             }
             // The SDK's `removeRealtimeConversations`.
             "delSessions" => {
@@ -408,6 +428,14 @@ impl Commercial {
                 };
                 self.answer(*req_id, 0, page.encode_to_vec())?
             }
+            ServerFrame::UltraGroupList { req_id, groups } => {
+                let Some(&Asked::UltraGroups { since, .. }) = self.requests.get(req_id) else {
+                    return None;
+                };
+                let user_id = self.user_id.as_deref().unwrap_or_default();
+                let body = ultragroups::channels(groups, user_id, since);
+                self.answer(*req_id, 0, body)?
+            }
             ServerFrame::ConversationList {
                 req_id,
                 conversations,
@@ -481,6 +509,14 @@ impl Commercial {
             chrm_id: None,
         };
         self.publish("s_ntf", notice.encode_to_vec())
+    }
+
+    /// A live ultra-group message: kept for the session's next `pullUgMsg`, and a notice
+    /// to pull (`s_cmd` type 6).
+    pub(super) fn ultra_group_message(&mut self, message: &MessageBody) -> Option<Vec<u8>> {
+        let user_id = self.user_id.as_deref().unwrap_or_default();
+        let notice = self.ultra_groups.keep(down_stream(message, user_id));
+        self.publish("s_cmd", notice.encode_to_vec())
     }
 
     /// A message pushed whole (`s_msg`): one a pull cannot give.
@@ -588,6 +624,8 @@ enum Asked {
     History { id: u16, limit: usize },
     /// A chatroom join or quit: a QUERYACK with the room's answer.
     Chatroom(u16),
+    /// The user's ultra-group channels changed after `since` (`pullUgSes`).
+    UltraGroups { id: u16, since: i64 },
     /// Any other QUERY: a QUERYACK without a body.
     Query(u16),
 }
@@ -596,9 +634,22 @@ impl Asked {
     fn message_id(&self) -> u16 {
         match *self {
             Asked::Publish(id) | Asked::Chatroom(id) | Asked::Query(id) => id,
-            Asked::History { id, .. } | Asked::List { id, .. } => id,
+            Asked::History { id, .. } | Asked::List { id, .. } | Asked::UltraGroups { id, .. } => {
+                id
+            }
         }
     }
+}
+
+/// A QUERYACK with status 0 answered at once.
+fn answered(message_id: u16, body: Vec<u8>) -> Incoming {
+    encode(&RmtpOut::QueryAck {
+        message_id,
+        status: 0,
+        time_ms: now_ms(),
+        body,
+    })
+    .map_or(Incoming::Nothing, Incoming::Answer)
 }
 
 /// A chatroom member notice sent to users by name (a system status message, see

@@ -259,6 +259,7 @@ async fn carry_out(cx: &Context<'_>, frame: ClientFrame) -> Result<ServerFrame, 
                 .collect::<Result<Vec<_>, _>>()?;
             conversation::remove(cx, req_id, conversations).await
         }
+        ClientFrame::UltraGroups { req_id } => ultragroup::list(cx, req_id).await,
         ClientFrame::UltraGroupChannels { req_id, group_id } => {
             ultragroup::channels(cx, req_id, group_id).await
         }
@@ -362,6 +363,7 @@ pub(in crate::sessions) fn reply_ids(frame: &ClientFrame) -> (Option<String>, Op
         | ClientFrame::Readers { req_id, .. }
         | ClientFrame::SetExpansion { req_id, .. }
         | ClientFrame::UltraGroupChannels { req_id, .. }
+        | ClientFrame::UltraGroups { req_id }
         | ClientFrame::EditMessage { req_id, .. }
         | ClientFrame::DeleteMessages { req_id, .. }
         | ClientFrame::ClearHistory { req_id, .. }
@@ -402,6 +404,7 @@ pub(super) fn op(frame: &ClientFrame) -> &'static str {
         ClientFrame::Readers { .. } => "readers",
         ClientFrame::SetExpansion { .. } => "set_expansion",
         ClientFrame::UltraGroupChannels { .. } => "ultra_group_channels",
+        ClientFrame::UltraGroups { .. } => "ultra_groups",
         ClientFrame::EditMessage { .. } => "edit_message",
         ClientFrame::DeleteMessages { .. } => "delete_messages",
         ClientFrame::ClearHistory { .. } => "clear_history",
