@@ -1,6 +1,6 @@
 use meridian_telemetry::label_set;
 use meridian_telemetry::labels::{CounterFamily, GaugeFamily};
-use prometheus::{IntCounter, IntGauge, Registry};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Registry};
 
 label_set! {
     /// Which way a transport carries media: `publish` (WHIP) or `subscribe` (WHEP).
@@ -16,6 +16,11 @@ label_set! {
     /// A WHIP/WHEP request's answer.
     pub(crate) struct Answer { endpoint: &'static str, status: u16 }
 }
+
+/// Fine below the SFU's 2 ms target, coarse above.
+const FORWARD_DELAY_BUCKETS: [f64; 12] = [
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5,
+];
 
 #[derive(Clone)]
 pub(crate) struct MediaMetrics {
@@ -33,6 +38,7 @@ pub(crate) struct MediaMetrics {
     pub mixes: IntGauge,
     pub mix_failures: IntCounter,
     pub tcp_connections: IntGauge,
+    pub forward_delay: Histogram,
 }
 
 impl MediaMetrics {
@@ -108,6 +114,16 @@ impl MediaMetrics {
                 "meridian_media_tcp_connections",
                 "Open ICE-TCP connections of clients whose network blocks UDP",
             )?,
+            forward_delay: {
+                let opts = HistogramOpts::new(
+                    "meridian_media_forward_delay_seconds",
+                    "From reading a packet that completes a frame to having sent that frame to every subscriber: the SFU's added latency",
+                )
+                .buckets(FORWARD_DELAY_BUCKETS.to_vec());
+                let histogram = Histogram::with_opts(opts)?;
+                registry.register(Box::new(histogram.clone()))?;
+                histogram
+            },
         })
     }
 }

@@ -129,6 +129,9 @@ pub(crate) struct Sfu {
     orders: Orders,
     /// `None` when this machine's GStreamer cannot mix.
     mixing: Option<Mixing>,
+    /// When the packet being handled was read: a frame it completes is forwarded by the
+    /// next `drive`, and the time until then is the SFU's added latency.
+    received_at: Option<Instant>,
 }
 
 fn now() -> Instant {
@@ -156,6 +159,7 @@ impl Sfu {
             recordings,
             orders: Orders::new(),
             mixing,
+            received_at: None,
         }
     }
 
@@ -219,8 +223,10 @@ impl Sfu {
         let Ok(contents) = datagram.try_into() else {
             return;
         };
+        let received_at = now();
+        self.received_at = Some(received_at);
         let input = Input::Receive(
-            now(),
+            received_at,
             Receive {
                 proto,
                 source,
@@ -410,6 +416,7 @@ impl Sfu {
     /// forwarding what publishers send (which gives their subscribers input); drops
     /// dead transports; answers when to wake next.
     fn drive(&mut self) -> Instant {
+        let mut forwarded = false;
         loop {
             let polled: Vec<u64> = self.dirty.drain().collect();
             if polled.is_empty() {
@@ -427,7 +434,10 @@ impl Sfu {
             }
             for item in work {
                 match item {
-                    Work::Media(publisher, data) => self.forward(publisher, &data),
+                    Work::Media(publisher, data) => {
+                        forwarded = true;
+                        self.forward(publisher, &data);
+                    }
                     Work::Estimate(subscriber, estimate) => self.adapt(subscriber, estimate),
                     Work::Keyframe {
                         publisher,
@@ -439,6 +449,13 @@ impl Sfu {
             }
             self.drop_dead(&polled);
         }
+        // Every subscriber's copy has been handed to the socket by now.
+        if let (true, Some(at)) = (forwarded, self.received_at.take()) {
+            self.metrics
+                .forward_delay
+                .observe(now().duration_since(at).as_secs_f64());
+        }
+        self.received_at = None;
         let idle = now() + Duration::from_secs(1);
         self.transports
             .values()
