@@ -303,6 +303,7 @@ async fn the_official_imlib_next_in_chromium_chats_with_a_meridian_client() {
     // asks the server for its list, unread total and counts, and clears one there.
     realtime_conversations(&dev, &api, &mut alice).await;
 
+    read_receipts(&mut alice, &mut page, &replies[2], reply_times[2]).await;
     ultra_group(&api, &mut alice, &mut page).await;
 
     // It joins a chatroom and hears what is said there.
@@ -386,6 +387,49 @@ async fn the_official_imlib_next_in_chromium_chats_with_a_meridian_client() {
 
     drop(alice);
     misses_nothing_across_a_restart(dev, &api, page).await;
+}
+
+/// Private read receipts both ways (PRV-07): the SDK's is an `RC:ReadNtf` alice
+/// receives, and alice's reaches the SDK as its read-receipt event.
+async fn read_receipts(alice: &mut Connection, page: &mut Page, last_uid: &str, last_time: u64) {
+    let read = json!({"do": "readReceipt", "to": "alice", "messageUId": last_uid,
+        "sentTime": last_time});
+    assert_eq!(page.ask(read).await["code"], 0);
+    let got = message(alice).await;
+    assert_eq!(
+        (got.object_name.as_str(), got.sender_user_id.as_str()),
+        ("RC:ReadNtf", "bob")
+    );
+    let content: Value = serde_json::from_str(&got.content).expect("JSON content");
+    assert_eq!(content["messageUId"], last_uid);
+
+    let hello = page_says(page, alice, "read this").await;
+    let uid = hello["messageUId"].as_str().expect("uid");
+    let content = json!({"messageUId": uid, "lastMessageSendTime": hello["sentTime"], "type": 1});
+    let receipt = meridian_proto::ClientFrame::Send {
+        client_id: "rr1".into(),
+        conversation_type: 1,
+        target_id: "bob".into(),
+        channel_id: String::new(),
+        object_name: "RC:ReadNtf".into(),
+        content: content.to_string(),
+        push_content: None,
+        push_data: None,
+        to_user_ids: Vec::new(),
+    };
+    alice.send(&receipt).await.unwrap();
+    loop {
+        match alice.next_within(WAIT).await.expect("the receipt's ack") {
+            ServerFrame::Ack { client_id, .. } if client_id == "rr1" => break,
+            ServerFrame::Ack { .. } | ServerFrame::Message(_) | ServerFrame::Synced { .. } => {}
+            other => panic!("expected the receipt's ack, got {other:?}"),
+        }
+    }
+    let event = page.event("readReceipt").await;
+    assert_eq!(
+        (&event["targetId"], &event["messageUId"]),
+        (&json!("alice"), &json!(uid))
+    );
 }
 
 /// bob (the page) and alice are in an ultra group: the SDK syncs it at connect, hears

@@ -22,6 +22,9 @@ export default {
         });
       }
     });
+    im.addEventListener(im.Events.READ_RECEIPT_RECEIVED, ({ conversation, messageUId }) => {
+      window.report({ event: "readReceipt", targetId: conversation.targetId, messageUId });
+    });
     im.addEventListener(im.Events.EXPANSION, ({ updatedExpansion, deletedExpansion }) => {
       window.report({ event: "expansion", updatedExpansion, deletedExpansion });
     });
@@ -38,6 +41,10 @@ export default {
   async send({ to, text }) {
     const sent = await im.sendMessage(privately(to), new im.TextMessage({ content: text }));
     return done(sent, { messageUId: sent.data?.messageUId, sentTime: sent.data?.sentTime });
+  },
+
+  async readReceipt({ to, messageUId, sentTime }) {
+    return done(await im.sendReadReceiptMessage(to, messageUId, sentTime));
   },
 
   async sendUltra({ group, text }) {
