@@ -243,6 +243,16 @@ async fn mutes_bans_blocks_whitelists_and_priorities() {
         ),
         ["r1"]
     );
+    // Paged by `size` (1–1,000) and `page`; `total` counts them all.
+    let past = api.ok("/chatroom/ban/query.json", "size=1&page=2").await;
+    assert_eq!(
+        (&past["total"], &past["chatroomIds"]),
+        (&json!(1), &json!([]))
+    );
+    for bad in ["size=1001", "size=0", "page=x"] {
+        let (answer, value) = api.form("/chatroom/ban/query.json", bad).await;
+        assert_error(&answer, &value, 400, 1002);
+    }
     api.ok("/chatroom/ban/rollback.json", "chatroomId=r1").await;
     assert_eq!(
         api.ok("/chatroom/ban/check.json", "chatroomId=r1").await["status"],

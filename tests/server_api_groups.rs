@@ -119,6 +119,29 @@ async fn members_and_whole_groups_are_muted_and_unmuted() {
     api.ok("/group/ban/add.json", "groupId=g1").await;
     let banned = api.ok("/group/ban/query.json", "").await;
     assert_eq!(banned["groupinfo"], json!([{"groupId": "g1", "stat": 1}]));
+    // Named groups answer each one's state; a page (size 1–200) ignores the names.
+    api.ok("/group/ban/add.json", "groupId=g2").await;
+    let named = api
+        .ok("/group/ban/query.json", "groupId=g1&groupId=g9")
+        .await;
+    assert_eq!(
+        named["groupinfo"],
+        json!([{"groupId": "g1", "stat": 1}, {"groupId": "g9", "stat": 0}])
+    );
+    let second = api
+        .ok("/group/ban/query.json", "groupId=g9&size=1&page=2")
+        .await;
+    assert_eq!(second["groupinfo"], json!([{"groupId": "g2", "stat": 1}]));
+    let too_many = (0..21).map(|i| format!("groupId=x{i}")).collect::<Vec<_>>();
+    for (bad, code) in [
+        ("size=201".to_string(), 1002),
+        ("size=0".to_string(), 1002),
+        (too_many.join("&"), 1502),
+    ] {
+        let (answer, value) = api.form("/group/ban/query.json", &bad).await;
+        assert_error(&answer, &value, 400, code);
+    }
+    api.ok("/group/ban/rollback.json", "groupId=g2").await;
     api.ok(
         "/group/user/ban/whitelist/add.json",
         "groupId=g1&userId=alice",

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use super::chatroom_notices::{announced, Change};
 use super::messages::{content_flags, new_message, Publish};
 use super::send_options::publish_command;
-use super::{fields, format_time, owned, unexpected, Call, Fields};
+use super::{fields, format_time, owned, unexpected, Call, Fields, Paging};
 use meridian_access::error::ApiError;
 
 /// Ids one call may name.
@@ -313,13 +313,22 @@ pub(super) async fn keep_alive_query(call: &Call) -> Fields {
     Ok(fields(json!({ "chatrooms": rooms, "chatroomIds": rooms })))
 }
 
+/// `/chatroom/ban/query.json`'s pages: `size` 1 to 1,000, 50 by default.
+const MUTED_ROOMS: Paging = Paging {
+    size_key: "size",
+    default: 50,
+    max: 1000,
+};
+
 // covers: CHR-05
 pub(super) async fn muted_rooms(call: &Call) -> Fields {
-    let rooms: Vec<_> = all_rooms(call)
+    let muted: Vec<_> = all_rooms(call)
         .await?
         .into_iter()
         .filter(|r| r.muted)
         .collect();
+    let total = muted.len();
+    let rooms = MUTED_ROOMS.page(call.form()?, &muted)?;
     let ids: Vec<&str> = rooms.iter().map(|r| r.room_id.as_str()).collect();
     let rooms: Vec<Value> = rooms
         .iter()
@@ -327,7 +336,7 @@ pub(super) async fn muted_rooms(call: &Call) -> Fields {
         .collect();
     // `chatroomIds` is what the published Go and Java SDKs read.
     Ok(fields(
-        json!({ "total": rooms.len(), "chatrooms": rooms, "chatroomIds": ids }),
+        json!({ "total": total, "chatrooms": rooms, "chatroomIds": ids }),
     ))
 }
 

@@ -7,7 +7,7 @@ use meridian_cluster::state::{
 use serde_json::{json, Map, Value};
 
 use super::messages::{new_message, publish_params, publish_to};
-use super::{fields, format_time, owned, unexpected, Call, Fields};
+use super::{fields, format_time, owned, unexpected, Call, Fields, Paging};
 use meridian_access::error::ApiError;
 
 /// Users one membership call may name.
@@ -243,24 +243,47 @@ pub(super) async fn set_muted(call: &Call, muted: bool) -> Fields {
     Ok(Map::new())
 }
 
+/// `/group/ban/query.json`'s pages: `size` 1 to 200, 50 by default.
+const MUTED_GROUPS: Paging = Paging {
+    size_key: "size",
+    default: 50,
+    max: 200,
+};
+/// Most groups one `/group/ban/query.json` names.
+const MAX_MUTE_CHECKED: usize = 20;
+
+/// The muted groups a page at a time or, for named groups (when no page is asked),
+/// each one's state: `stat` 1 muted, 0 not.
 pub(super) async fn muted_groups(call: &Call) -> Fields {
-    let asked = call.form()?.all("groupId");
-    match call
+    let form = call.form()?;
+    let muted = match call
         .read(Query::MutedGroups {
             app_key: call.app_key(),
         })
         .await?
     {
-        QueryOutput::Groups(groups) => {
-            let info: Vec<Value> = groups
-                .iter()
-                .filter(|g| asked.is_empty() || asked.contains(&g.group_id.as_str()))
-                .map(|g| json!({ "groupId": g.group_id, "stat": 1 }))
-                .collect();
-            Ok(fields(json!({ "groupinfo": info })))
-        }
-        other => Err(unexpected(other)),
-    }
+        QueryOutput::Groups(groups) => groups,
+        other => return Err(unexpected(other)),
+    };
+    let paged = ["page", "size"].iter().any(|key| form.get(key).is_some());
+    let asked = form.all("groupId");
+    let info: Vec<Value> = if asked.is_empty() || paged {
+        MUTED_GROUPS
+            .page(form, &muted)?
+            .iter()
+            .map(|g| json!({ "groupId": g.group_id, "stat": 1 }))
+            .collect()
+    } else {
+        let asked = form.required_at_most("groupId", MAX_MUTE_CHECKED)?;
+        asked
+            .iter()
+            .map(|id| {
+                let stat = u8::from(muted.iter().any(|g| g.group_id == *id));
+                json!({ "groupId": id, "stat": stat })
+            })
+            .collect()
+    };
+    Ok(fields(json!({ "groupinfo": info })))
 }
 
 pub(super) async fn change_mute_whitelist(call: &Call, present: bool) -> Fields {

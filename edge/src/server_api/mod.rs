@@ -563,6 +563,33 @@ pub(crate) fn owned(ids: &[&str]) -> Vec<String> {
     ids.iter().map(|s| s.to_string()).collect()
 }
 
+/// How a list path pages: the page size's parameter, its default and its largest value.
+pub(crate) struct Paging {
+    pub size_key: &'static str,
+    pub default: usize,
+    pub max: usize,
+}
+
+impl Paging {
+    /// The page `page` (from 1) of `all`; a size outside 1 to `max` is refused.
+    pub(crate) fn page<T: Clone>(&self, form: &Params, all: &[T]) -> Result<Vec<T>, ApiError> {
+        let page = form.int::<usize>("page")?.unwrap_or(1).max(1);
+        let size = form.int::<usize>(self.size_key)?.unwrap_or(self.default);
+        if !(1..=self.max).contains(&size) {
+            return Err(ApiError::param(format!(
+                "{} must be 1 to {}",
+                self.size_key, self.max
+            )));
+        }
+        Ok(all
+            .iter()
+            .skip((page - 1).saturating_mul(size))
+            .take(size)
+            .cloned()
+            .collect())
+    }
+}
+
 /// A query answered with another kind of output than asked: a bug, not bad input.
 pub(crate) use meridian_access::error::unexpected;
 

@@ -11,7 +11,7 @@ use meridian_cluster::state::{
 use serde_json::{json, Map, Value};
 
 use super::messages::{self, content_flags, message_json};
-use super::{fields, unexpected, Call, Fields};
+use super::{fields, unexpected, Call, Fields, Paging};
 use meridian_access::error::ApiError;
 use meridian_access::params::{json_strings_at_most, Params};
 
@@ -163,20 +163,13 @@ pub(super) async fn channel_type(call: &Call) -> Fields {
 }
 
 /// `page` (from 1) and a page size under `size_key`, at most 100.
-fn page_of<T: Clone>(form: &Params, size_key: &str, all: &[T]) -> Result<Vec<T>, ApiError> {
-    let page = form.int::<usize>("page")?.unwrap_or(1).max(1);
-    let size = form.int::<usize>(size_key)?.unwrap_or(DEFAULT_PAGE_SIZE);
-    if !(1..=MAX_PAGE).contains(&size) {
-        return Err(ApiError::param(format!(
-            "{size_key} must be 1 to {MAX_PAGE}"
-        )));
-    }
-    Ok(all
-        .iter()
-        .skip((page - 1) * size)
-        .take(size)
-        .cloned()
-        .collect())
+fn page_of<T: Clone>(form: &Params, size_key: &'static str, all: &[T]) -> Result<Vec<T>, ApiError> {
+    let paging = Paging {
+        size_key,
+        default: DEFAULT_PAGE_SIZE,
+        max: MAX_PAGE,
+    };
+    paging.page(form, all)
 }
 
 pub(super) async fn channels(call: &Call) -> Fields {
