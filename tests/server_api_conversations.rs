@@ -61,6 +61,19 @@ async fn expansion_keys_are_set_deleted_queried_and_bounded() {
         .ok("/message/expansion/query.json", &format!("msgUID={uid}"))
         .await;
     assert_eq!(found["extraContent"].as_object().unwrap().len(), 300);
+    // A page holds 300: the first is all of them, the second none; a page is a number.
+    for (page, held) in [(1, 300), (2, 0)] {
+        let form = format!("msgUID={uid}&pageNo={page}");
+        let found = api.ok("/message/expansion/query.json", &form).await;
+        assert_eq!(found["extraContent"].as_object().unwrap().len(), held);
+    }
+    let (answer, value) = api
+        .form(
+            "/message/expansion/query.json",
+            &format!("msgUID={uid}&pageNo=first"),
+        )
+        .await;
+    assert_error(&answer, &value, 400, 1002);
     let long_key = "k".repeat(33);
     let (answer, value) = api
         .form(

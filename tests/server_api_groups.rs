@@ -234,4 +234,30 @@ async fn group_messages_are_stored_once_and_directed_ones_reach_only_their_membe
         )
         .await;
     assert_error(&answer, &value, 400, 1502);
+
+    // isMentioned 1: the content says whom it mentions, and a directed message mentions
+    // only whom it is directed to.
+    let mention = |extra: &str, info: &str| {
+        format!(
+            r#"fromUserId=alice&toGroupId=g1&objectName=RC:TxtMsg&{extra}&content={{"content":"@","mentionedInfo":{info}}}"#
+        )
+    };
+    let everyone = r#"{"type":1}"#;
+    let bob = r#"{"type":2,"userIdList":["bob"]}"#;
+    let carol = r#"{"type":2,"userIdList":["carol"]}"#;
+    for bad in [
+        mention("isMentioned=1", "null"),
+        mention("isMentioned=1", r#"{"type":2,"userIdList":[]}"#),
+        mention("isMentioned=1&toUserId=bob", carol),
+        mention("isMentioned=yes", everyone),
+    ] {
+        let (answer, value) = api.form("/message/group/publish.json", &bad).await;
+        assert_error(&answer, &value, 400, 1002);
+    }
+    for good in [
+        mention("isMentioned=1", everyone),
+        mention("isMentioned=1&toUserId=bob", bob),
+    ] {
+        api.ok("/message/group/publish.json", &good).await;
+    }
 }

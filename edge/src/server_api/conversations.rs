@@ -104,8 +104,14 @@ pub(super) async fn expansion_delete(call: &Call, scope: ExpansionScope) -> Fiel
     change_expansion(call, scope, keys.into_iter().map(|k| (k, None)).collect()).await
 }
 
+/// Expansion entries one `/message/expansion/query.json` page answers (as many as a
+/// message holds, so `pageNo` 2 and later are empty).
+const EXPANSION_PAGE: usize = 300;
+
 pub(super) async fn expansion_query(call: &Call) -> Fields {
-    let msg_uid = call.form()?.required("msgUID")?.to_string();
+    let form = call.form()?;
+    let msg_uid = form.required("msgUID")?.to_string();
+    let page = form.int::<usize>("pageNo")?.unwrap_or(1).max(1);
     match call
         .read(Query::Expansion {
             app_key: call.app_key(),
@@ -116,6 +122,8 @@ pub(super) async fn expansion_query(call: &Call) -> Fields {
         QueryOutput::Expansion(entries) => {
             let content: Map<String, Value> = entries
                 .into_iter()
+                .skip((page - 1).saturating_mul(EXPANSION_PAGE))
+                .take(EXPANSION_PAGE)
                 .map(|e| (e.key, json!({ "v": e.value, "ts": e.updated_at_ms })))
                 .collect();
             Ok(fields(json!({ "extraContent": content })))

@@ -373,6 +373,9 @@ pub(super) async fn group_publish(call: &Call, status_only: bool) -> Fields {
             limit: MAX_PRIVATE_RECIPIENTS as u64,
         });
     }
+    if form.bool_flag("isMentioned", false)? {
+        check_mentions(&p.content, &directed)?;
+    }
     let messages = groups
         .iter()
         .map(|group| {
@@ -381,6 +384,34 @@ pub(super) async fn group_publish(call: &Call, status_only: bool) -> Fields {
         })
         .collect();
     publish_to(call, messages, "groupId", &groups).await
+}
+
+/// `isMentioned` 1 makes a group message an @ message, as commercially: its content must
+/// say whom it mentions (`mentionedInfo`: `type` 1 everyone, or 2 and a `userIdList`), and
+/// a directed message may mention only the members it is directed to.
+fn check_mentions(content: &str, directed: &[String]) -> Result<(), ApiError> {
+    let content: Value = serde_json::from_str(content).unwrap_or_default();
+    let info = &content["mentionedInfo"];
+    let listed: Option<Vec<&str>> = info["userIdList"]
+        .as_array()
+        .map(|ids| ids.iter().filter_map(Value::as_str).collect());
+    match (info["type"].as_u64(), listed) {
+        (Some(1), _) => Ok(()),
+        (Some(2), Some(ids)) if !ids.is_empty() => {
+            match ids
+                .iter()
+                .find(|id| !directed.is_empty() && !directed.contains(&id.to_string()))
+            {
+                Some(id) => Err(ApiError::param(format!(
+                    "mentionedInfo names {id}, who is not among toUserId"
+                ))),
+                None => Ok(()),
+            }
+        }
+        _ => Err(ApiError::param(
+            "isMentioned needs a content with mentionedInfo {type: 1} or {type: 2, userIdList}",
+        )),
+    }
 }
 
 // covers: SYS-02
