@@ -10,6 +10,7 @@ import { splitToken } from "./nav.js";
 import type {
   Ack,
   Channel,
+  UltraGroup,
   Conversation,
   ConversationType,
   Destination,
@@ -208,6 +209,11 @@ export class MeridianClient extends Emitter<ClientEvents> {
     await this.connection.request("removeConversation", conv(conversation));
   }
 
+  /** Takes up to 100 conversations off this user's list at once, all or none. */
+  async removeConversations(conversations: Destination[]): Promise<void> {
+    await this.connection.request("removeConversations", { conversations: conversations.map(conv) });
+  }
+
   /** Group read receipts (GRP-03): each sender gets an `RC:RRRspMsg` naming this reader. */
   async groupReceipt(groupId: string, msgUIDs: string[]): Promise<void> {
     await this.connection.request("groupReceipt", { groupId, msgUIDs });
@@ -243,6 +249,11 @@ export class MeridianClient extends Emitter<ClientEvents> {
   /** The ultra group's channels this user may read, with unread counts (ULG-03). */
   async ultraGroupChannels(groupId: string): Promise<Channel[]> {
     return (await this.connection.request("ultraGroupChannels", { groupId })).channels;
+  }
+
+  /** This user's ultra groups (the first 500 by id), each with its channels as `ultraGroupChannels` gives them. */
+  async ultraGroups(): Promise<UltraGroup[]> {
+    return (await this.connection.request("ultraGroups", {})).groups;
   }
 
   /** Replaces the content of this user's ultra-group message (ULG-07). */

@@ -62,6 +62,12 @@ export interface Channel {
   lastMessage?: Message;
 }
 
+/** One of the user's ultra groups, with the channels the user may read. */
+export interface UltraGroup {
+  groupId: string;
+  channels: Channel[];
+}
+
 export interface Reader {
   userId: string;
   readTime: number;
@@ -102,6 +108,7 @@ export type RequestFrame =
   | ({ type: "markRead"; reqId: number } & ({ seq: number } | { readTime: number }) & Conv)
   | ({ type: "setConversation"; reqId: number; pinned?: boolean; muted?: boolean } & Conv)
   | ({ type: "removeConversation"; reqId: number } & Conv)
+  | { type: "removeConversations"; reqId: number; conversations: Conv[] }
   | { type: "groupReceipt"; reqId: number; groupId: string; msgUIDs: string[] }
   | { type: "readers"; reqId: number; msgUID: string }
   | {
@@ -121,6 +128,7 @@ export type RequestFrame =
       limit: number;
     } & Conv)
   | { type: "ultraGroupChannels"; reqId: number; groupId: string }
+  | { type: "ultraGroups"; reqId: number }
   | { type: "editMessage"; reqId: number; groupId: string; msgUID: string; content: string }
   | { type: "registerPush"; reqId: number; provider: PushProvider; token: string; appId: string }
   | { type: "pushClicked"; reqId: number; provider: PushProvider }
@@ -235,6 +243,7 @@ export type ServerFrame =
   | { type: "conversationList"; reqId: number; conversations: Conversation[] }
   | { type: "readerList"; reqId: number; msgUID: string; readers: Reader[] }
   | { type: "ultraGroupChannels"; reqId: number; groupId: string; channels: Channel[] }
+  | { type: "ultraGroupList"; reqId: number; groups: UltraGroup[] }
   | { type: "chatroomLeft"; chatroomId: string; code: number }
   | { type: "done"; reqId: number }
   | { type: "pong"; serverTime: number }
@@ -256,7 +265,9 @@ export type AnswerTo<T extends RequestFrame["type"]> = T extends "history" | "se
         ? Extract<ServerFrame, { type: "readerList" }>
         : T extends "ultraGroupChannels"
           ? Extract<ServerFrame, { type: "ultraGroupChannels" }>
-          : T extends "rtcJoin"
+          : T extends "ultraGroups"
+            ? Extract<ServerFrame, { type: "ultraGroupList" }>
+            : T extends "rtcJoin"
             ? Extract<ServerFrame, { type: "rtcJoined" }>
             : T extends "rtcRoom"
               ? Extract<ServerFrame, { type: "rtcRoom" }>

@@ -132,6 +132,15 @@ describe("client frames against meridian dev", () => {
     const again = await alice.sendText(alice_bob, "three");
     await bobInbox.next((m) => m.msgUID === again.msgUID);
     assert.equal((await find())?.unread, 1);
+
+    // Several at once: none is refused, 100 of one are done.
+    await assert.rejects(
+      bob.removeConversations([]),
+      (e: unknown) => e instanceof RequestError && e.code === Codes.BAD_REQUEST,
+    );
+    assert.equal((await find())?.unread, 1, "a refusal removes nothing");
+    await bob.removeConversations(Array.from({ length: 100 }, () => bob_alice));
+    assert.equal(await find(), undefined);
   });
 
   test("typing is delivered but not stored; a read receipt reaches the sender", async () => {
@@ -219,6 +228,9 @@ describe("client frames against meridian dev", () => {
     assert.equal(live.channelId, "news");
 
     const channels = await bob.ultraGroupChannels("u1");
+    const groups = await bob.ultraGroups();
+    assert.deepEqual(groups.map((g) => g.groupId), ["u1"]);
+    assert.deepEqual(groups[0]!.channels, channels);
     const news = channels.find((c) => c.channelId === "news");
     assert.ok(news && news.unread >= 1, JSON.stringify(channels));
     assert.equal(news.lastMessage?.msgUID, ack.msgUID);
