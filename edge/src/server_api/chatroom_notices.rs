@@ -162,32 +162,20 @@ mod tests {
             Change::of_set(set, added, &rooms, &users)
                 .map(|c| (c.object_name, c.operate_type, c.audience()))
         };
-        assert_eq!(told(RoomSet::Gagged, true), Some((BAN, 1, Audience::Room)));
-        assert_eq!(told(RoomSet::Gagged, false), Some((BAN, 0, Audience::Room)));
-        assert_eq!(
-            told(RoomSet::MuteWhitelist, true),
-            Some((BAN, 5, Audience::Room))
-        );
-        assert_eq!(
-            told(RoomSet::MuteWhitelist, false),
-            Some((BAN, 4, Audience::Room))
-        );
-        assert_eq!(
-            told(RoomSet::AppMuted, true),
-            Some((BAN, 7, Audience::Users))
-        );
-        assert_eq!(
-            told(RoomSet::AppMuted, false),
-            Some((BAN, 6, Audience::Users))
-        );
-        assert_eq!(
-            told(RoomSet::Blocked, true),
-            Some((BLOCK, 1, Audience::Room))
-        );
-        assert_eq!(
-            told(RoomSet::Blocked, false),
-            Some((BLOCK, 0, Audience::Users))
-        );
+        let table = [
+            (RoomSet::Gagged, true, BAN, 1, Audience::Room),
+            (RoomSet::Gagged, false, BAN, 0, Audience::Room),
+            (RoomSet::MuteWhitelist, true, BAN, 5, Audience::Room),
+            (RoomSet::MuteWhitelist, false, BAN, 4, Audience::Room),
+            (RoomSet::AppMuted, true, BAN, 7, Audience::Users),
+            (RoomSet::AppMuted, false, BAN, 6, Audience::Users),
+            (RoomSet::Blocked, true, BLOCK, 1, Audience::Room),
+            (RoomSet::Blocked, false, BLOCK, 0, Audience::Users),
+        ];
+        for (set, added, object_name, operate_type, audience) in table {
+            let expected = Some((object_name, operate_type, audience));
+            assert_eq!(told(set, added), expected, "{set:?} added: {added}");
+        }
         assert_eq!(told(RoomSet::UserWhitelist, true), None);
         let muted = Change::room_muted(true, &rooms);
         assert_eq!((muted.operate_type, muted.audience()), (3, Audience::Room));

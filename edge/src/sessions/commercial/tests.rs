@@ -147,6 +147,27 @@ fn a_pull_gathers_the_sync_into_one_answer_with_the_cursor_as_sync_time() {
     assert_eq!(NotifyMsg::decode(body.as_slice()).unwrap().time, Some(20));
 }
 
+/// A stored text of bob's in the conversation `(kind, target, channel)`, sent at
+/// `sent_time`, with id `M{sent_time}`.
+pub(super) fn stored_text(kind: u8, target: &str, channel: &str, sent_time: u64) -> MessageBody {
+    MessageBody {
+        cursor: 0,
+        msg_uid: format!("M{sent_time}"),
+        seq: 1,
+        conversation_type: kind,
+        target_id: target.into(),
+        channel_id: channel.into(),
+        sender_user_id: "bob".into(),
+        object_name: "RC:TxtMsg".into(),
+        content: "{}".into(),
+        sent_time,
+        push_content: None,
+        push_data: None,
+        recalled: false,
+        modified: false,
+    }
+}
+
 fn query(wire: &mut Commercial, topic: &str, target: &str, id: u16, body: Vec<u8>) -> Incoming {
     let frame = Rmtp::Query(Request {
         flags: Flags::default(),
@@ -190,22 +211,7 @@ fn a_full_history_page_says_there_is_more_and_where_the_next_starts() {
     else {
         panic!("not a history request");
     };
-    let message = |sent_time| MessageBody {
-        cursor: 0,
-        msg_uid: format!("M{sent_time}"),
-        seq: 1,
-        conversation_type: 1,
-        target_id: "bob".into(),
-        channel_id: String::new(),
-        sender_user_id: "bob".into(),
-        object_name: "RC:TxtMsg".into(),
-        content: "{}".into(),
-        sent_time,
-        push_content: None,
-        push_data: None,
-        recalled: false,
-        modified: false,
-    };
+    let message = |sent_time| stored_text(1, "bob", "", sent_time);
     let page = ServerFrame::HistoryPage {
         req_id,
         messages: vec![message(9), message(7)],
@@ -445,20 +451,8 @@ fn joined_with(req_id: u64, sent_time: u64) -> ServerFrame {
         req_id,
         chatroom_id: "lobby".into(),
         messages: vec![MessageBody {
-            cursor: 0,
             msg_uid: "R1".into(),
-            seq: 1,
-            conversation_type: 4,
-            target_id: "lobby".into(),
-            channel_id: String::new(),
-            sender_user_id: "bob".into(),
-            object_name: "RC:TxtMsg".into(),
-            content: "{}".into(),
-            sent_time,
-            push_content: None,
-            push_data: None,
-            recalled: false,
-            modified: false,
+            ..stored_text(4, "lobby", "", sent_time)
         }],
     }
 }

@@ -110,6 +110,7 @@ pub(super) fn channels(groups: &[UltraGroupBody], viewer: &str, sync_time: i64) 
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::stored_text;
     use super::*;
 
     fn message(id: &str, time: i64, bytes: usize) -> DownStreamMessage {
@@ -170,22 +171,7 @@ mod tests {
         let channel = |id: &str, unread, time: Option<u64>| meridian_proto::ChannelBody {
             channel_id: id.into(),
             unread,
-            last_message: time.map(|sent_time| meridian_proto::MessageBody {
-                cursor: 0,
-                msg_uid: format!("m-{id}"),
-                seq: 1,
-                conversation_type: 10,
-                target_id: "guild".into(),
-                channel_id: id.into(),
-                sender_user_id: "alice".into(),
-                object_name: "RC:TxtMsg".into(),
-                content: "{}".into(),
-                sent_time,
-                push_content: None,
-                push_data: None,
-                recalled: false,
-                modified: false,
-            }),
+            last_message: time.map(|sent_time| stored_text(10, "guild", id, sent_time)),
         };
         let groups = [UltraGroupBody {
             group_id: "guild".into(),
