@@ -606,17 +606,34 @@ async fn an_export_imported_into_an_empty_app_exports_the_same_again() {
     dev.stop();
 }
 
-// covers: LIFE-05
+// covers: LIFE-05, CHR-09
 /// A rolling upgrade: while one voter runs a build of an older command level, the leader
-/// refuses the commands that build could not apply (and everything else goes on); once
-/// that node runs the new build, they go through.
+/// refuses the commands that build could not apply (and everything else goes on), and
+/// a behaviour change inside an older command (a leaving member's auto-delete room
+/// attributes go) waits too; once that node runs the new build, both come.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_newer_than_a_voters_build_wait_for_the_rolling_upgrade() {
     use meridian_cluster::client::ClusterError;
     use meridian_cluster::state::usage::{hour_start, Category, RecordUsage, ReportedCount};
-    use meridian_cluster::state::{CommandError, COMMAND_LEVEL, LEGACY_COMMAND_LEVEL};
+    use meridian_cluster::state::{
+        CommandError, CreateChatrooms, JoinChatroom, QuitChatroom, SetRoomEntries, COMMAND_LEVEL,
+        LEGACY_COMMAND_LEVEL,
+    };
 
-    let (mut cluster, client, app_key) = three_nodes_with_an_app("upgrade").await;
+    // Node 3 stands in for a node still on the older build, from the area's start.
+    let mut cluster = ProcessCluster::new(binary(), ClusterOptions::default());
+    cluster.set_command_level(3, Some(LEGACY_COMMAND_LEVEL));
+    cluster.start_all();
+    cluster.wait_for_leader(0, Duration::from_secs(15)).await;
+    let client = cluster.client();
+    let prod = generate_credentials();
+    let app_key = prod.app_key.clone();
+    let app = CreateApp {
+        name: "upgrade".into(),
+        dev: generate_credentials(),
+        prod,
+    };
+    write(&client, Command::CreateApp(app)).await;
     let usage = || Envelope {
         area: AreaCode::Sg,
         command: Command::RecordUsage(RecordUsage {
@@ -630,15 +647,6 @@ async fn commands_newer_than_a_voters_build_wait_for_the_rolling_upgrade() {
         }),
     };
     let wait = Duration::from_secs(20);
-    eventually(wait, "every voter reported the new level", || async {
-        client.write_one(usage()).await.ok()
-    })
-    .await;
-
-    // Node 3 stands in for a node still on the older build.
-    cluster.kill(3);
-    cluster.set_command_level(3, Some(LEGACY_COMMAND_LEVEL));
-    cluster.start(3);
     let refused = eventually(wait, "the leader heard of the older build", || async {
         match client.write_one(usage()).await {
             Err(ClusterError::Refused(CommandError::Upgrading { needed, area })) => {
@@ -659,6 +667,48 @@ async fn commands_newer_than_a_voters_build_wait_for_the_rolling_upgrade() {
     });
     write(&client, user).await;
 
+    // ann joins a room, sets an auto-delete attribute and leaves: every build would
+    // keep it, so it stays.
+    let rooms = vec![("stage".to_string(), "Stage".to_string())];
+    let created = CreateChatrooms {
+        app_key: app_key.clone(),
+        rooms,
+    };
+    write(&client, Command::CreateChatrooms(created)).await;
+    let visit = || async {
+        let (app_key, room_id, user) = (app_key.clone(), "stage".to_string(), "ann");
+        let join = JoinChatroom {
+            app_key: app_key.clone(),
+            room_id: room_id.clone(),
+            user_id: user.into(),
+        };
+        write(&client, Command::JoinChatroom(join)).await;
+        let seat = SetRoomEntries {
+            app_key: app_key.clone(),
+            room_id: room_id.clone(),
+            owner: user.into(),
+            entries: vec![("seat".into(), "1".into())],
+            auto_delete: true,
+        };
+        write(&client, Command::SetRoomEntries(seat)).await;
+        let quit = QuitChatroom {
+            app_key: app_key.clone(),
+            room_id: room_id.clone(),
+            user_ids: vec![user.into()],
+        };
+        write(&client, Command::QuitChatroom(quit)).await;
+        let kept = Query::RoomEntries {
+            app_key,
+            room_id,
+            keys: Vec::new(),
+        };
+        match client.read(kept).await.expect("entries") {
+            QueryOutput::RoomEntries(entries) => entries.len(),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(visit().await, 1, "kept while a voter has the older build");
+
     // Node 3 runs the new build now.
     cluster.kill(3);
     cluster.set_command_level(3, None);
@@ -666,6 +716,12 @@ async fn commands_newer_than_a_voters_build_wait_for_the_rolling_upgrade() {
     eventually(wait, "the upgraded area takes the command", || async {
         client.write_one(usage()).await.ok()
     })
+    .await;
+    eventually(
+        wait,
+        "a leaving member's auto-delete attribute goes",
+        || async { (visit().await == 0).then_some(()) },
+    )
     .await;
     cluster.kill_all();
 }

@@ -202,6 +202,10 @@ impl ClusterNode {
             config.node_id,
             stopped(stop_rx.clone()),
         )));
+        tasks.push(tokio::spawn(sweeps::area_level(
+            core.clone(),
+            stopped(stop_rx.clone()),
+        )));
         tasks.push(tokio::spawn(sweeps::idle_chatrooms(
             core.clone(),
             stopped(stop_rx.clone()),

@@ -3,7 +3,7 @@
 //! dropping audio/video room members whose session stayed away too long (RTC-01),
 //! ending calls nobody answered (RTC-03),
 //! removing history and dead letters past their retention (LIFE-01) and the messages of
-//! users erased with them (LIFE-02).
+//! users erased with them (LIFE-02), and recording the area's command level (LIFE-05).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -40,6 +40,28 @@ pub(super) async fn idle_chatrooms(core: Arc<NodeCore>, stop: impl Future<Output
             ])
             .collect()
     })
+    .await
+}
+
+/// On the leader, records the command level every voter has reached (LIFE-05) once the
+/// upgrade gate finds it above the recorded one: behaviour changes inside older commands
+/// wait for it. An area at its level writes nothing.
+pub(super) async fn area_level(core: Arc<NodeCore>, stop: impl Future<Output = ()>) {
+    let gate = core.writer.gate().clone();
+    every(
+        core,
+        crate::upgrade_gate::POLL_EVERY,
+        stop,
+        move |local, _| {
+            let level = gate.area_level();
+            match state::areas::level(local) {
+                Ok(recorded) if recorded < level => {
+                    vec![Command::SetAreaLevel(state::SetAreaLevel { level })]
+                }
+                _ => Vec::new(),
+            }
+        },
+    )
     .await
 }
 

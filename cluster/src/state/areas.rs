@@ -8,6 +8,7 @@ use meridian_regions::{AreaCode, CatalogEntry};
 use serde::{Deserialize, Serialize};
 
 use super::apply::{Apply, ApplyContext, CommandError};
+use super::command::LEGACY_COMMAND_LEVEL;
 use super::keys;
 use super::store::{Overlay, StateRead};
 
@@ -65,5 +66,33 @@ impl Apply for PutAreaEntry {
         state: &mut Overlay<'_>,
     ) -> Result<CatalogEntry, CommandError> {
         put(state, &self.0)
+    }
+}
+
+/// The command level every voter of the area had reached when the leader last said so
+/// (LIFE-05); [`LEGACY_COMMAND_LEVEL`] before. A behaviour change inside the apply of a
+/// command older builds know too waits for it, so that no entry is applied two ways by
+/// replicas of two builds during a rolling upgrade.
+pub fn level(state: &impl StateRead) -> Result<u32, CommandError> {
+    Ok(state
+        .get(keys::areas::LEVEL)?
+        .unwrap_or(LEGACY_COMMAND_LEVEL))
+}
+
+/// The area's voters all know `level` (the leader proposes it once its upgrade gate
+/// says so); the recorded level only rises.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetAreaLevel {
+    pub level: u32,
+}
+
+impl Apply for SetAreaLevel {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        if self.level > level(state)? {
+            state.put(keys::areas::LEVEL.to_vec(), &self.level)?;
+        }
+        Ok(())
     }
 }

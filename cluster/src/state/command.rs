@@ -172,13 +172,14 @@ commands! {
     RemoveConversations(conversations::RemoveConversations) => done,
     UpdateHostedMember(super::hosted_groups::UpdateHostedMember) => done,
     BroadcastToPlatforms(publish::BroadcastToPlatforms) => Output::Published,
+    SetAreaLevel(areas::SetAreaLevel) => done,
 }
 
 /// The command level of this build (LIFE-05): it knows every command up to it. A
 /// rolling upgrade runs nodes of two builds side by side, and a node cannot apply a
 /// command its build does not know, so the leader proposes a command only once every
 /// voter knows its level (`crate::upgrade_gate`).
-pub const COMMAND_LEVEL: u32 = 6;
+pub const COMMAND_LEVEL: u32 = 7;
 /// The level of builds that did not report theirs (before rolling upgrades were gated).
 pub const LEGACY_COMMAND_LEVEL: u32 = 1;
 
@@ -210,6 +211,7 @@ impl Command {
             | Command::RemoveConversations(_)
             | Command::UpdateHostedMember(_)
             | Command::BroadcastToPlatforms(_) => 6,
+            Command::SetAreaLevel(_) => 7,
             Command::All(commands) => commands.iter().map(Command::level).max().unwrap_or(1),
             _ => LEGACY_COMMAND_LEVEL,
         }

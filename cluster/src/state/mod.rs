@@ -119,7 +119,7 @@ pub use users::{Block, User, UserList};
 /// The command structs [`Command`]'s variants wrap.
 pub use {
     apps::{CreateApp, SetAppSettings},
-    areas::{DeleteAreaEntry, PutAreaEntry},
+    areas::{DeleteAreaEntry, PutAreaEntry, SetAreaLevel},
     chatrooms::{
         ChangeRoomSet, ChatroomMemberOffline, CreateChatrooms, DestroyChatrooms,
         DestroyIdleChatrooms, JoinChatroom, QuitChatroom, RemoveRoomEntry, SetChatroomFlag,

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::state::apply::{Apply, ApplyContext, CommandError};
+use crate::state::areas;
 use crate::state::keys::chatrooms as keys;
 use crate::state::store::{Overlay, StateRead};
 use crate::state::users::validate_user_id;
@@ -38,6 +39,30 @@ pub(in crate::state) fn entries(
         .into_iter()
         .filter(|e| keys.is_empty() || keys.contains(&e.key))
         .collect())
+}
+
+/// The area level from which a member's auto-delete attributes go when the member leaves:
+/// replicas of older builds kept them, so the change waits until every voter has it.
+const AUTO_DELETE_LEVEL: u32 = 7;
+
+/// `user_id` left `room_id`: the attributes it set with `autoDelete` go (once the whole
+/// area applies leaves so, see [`AUTO_DELETE_LEVEL`]).
+pub(super) fn forget_auto_deleted(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    room_id: &str,
+    user_id: &str,
+) -> Result<(), CommandError> {
+    if areas::level(state)? < AUTO_DELETE_LEVEL {
+        return Ok(());
+    }
+    let all: Vec<RoomEntry> = state.scan(&keys::of_room(keys::ENTRY, app_key, room_id))?;
+    for entry in all {
+        if entry.auto_delete && entry.owner == user_id {
+            state.delete(keys::entry(app_key, room_id, &entry.key));
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

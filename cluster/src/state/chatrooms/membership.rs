@@ -151,6 +151,7 @@ pub(in crate::state) fn leave(
             state.delete(member);
             state.delete(keys::user_room(app_key, user_id, room_id));
             state.delete(keys::offline(app_key, room_id, user_id));
+            super::entries::forget_auto_deleted(state, app_key, room_id, user_id)?;
             left.push(user_id.clone());
         }
     }

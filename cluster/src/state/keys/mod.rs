@@ -65,6 +65,7 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("apps::PREVIOUS_SECRET", apps::PREVIOUS_SECRET, Kind::Family),
     ("apps::SDK_FEATURES", apps::SDK_FEATURES, Kind::Family),
     ("areas::CATALOG", areas::CATALOG, Kind::Family),
+    ("areas::LEVEL", areas::LEVEL, Kind::Exact),
     ("users::USER", users::USER, Kind::Family),
     ("users::ERASING_SENT", users::ERASING_SENT, Kind::Family),
     ("users::BLOCK", users::BLOCK, Kind::Family),
@@ -236,6 +237,8 @@ pub(crate) mod apps {
 
 pub(crate) mod areas {
     pub(crate) const CATALOG: &[u8] = b"areacatalog/";
+    /// The command level every voter of the area has reached (`state::areas`).
+    pub(crate) const LEVEL: &[u8] = b"counter/area-level";
 
     /// `areacatalog/{code}`
     pub(crate) fn entry(code: meridian_regions::AreaCode) -> Vec<u8> {

@@ -316,3 +316,81 @@ fn offline_chatroom_members_leave_after_30_messages_or_30_seconds_unless_whiteli
     at(42_000, vec![sweep()]);
     assert_eq!(members(), ["back", "talker", "vip"]);
 }
+
+// covers: CHR-09
+#[test]
+fn a_leaving_members_auto_delete_attributes_go_once_the_area_has_the_level_for_it() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    let app = || "prodkey001".to_string();
+    let created = CreateChatrooms {
+        app_key: app(),
+        rooms: vec![("r1".into(), "One".into())],
+    };
+    room_cmd(Command::CreateChatrooms(created), 0, &tree).unwrap();
+    let join = |user: &str| {
+        Command::JoinChatroom(JoinChatroom {
+            app_key: app(),
+            room_id: "r1".into(),
+            user_id: user.into(),
+        })
+    };
+    let quit = |user: &str| {
+        Command::QuitChatroom(QuitChatroom {
+            app_key: app(),
+            room_id: "r1".into(),
+            user_ids: vec![user.into()],
+        })
+    };
+    let set = |owner: &str, key: &str, auto_delete| {
+        Command::SetRoomEntries(SetRoomEntries {
+            app_key: app(),
+            room_id: "r1".into(),
+            owner: owner.into(),
+            entries: vec![(key.into(), "v".into())],
+            auto_delete,
+        })
+    };
+    let keys = || match query(
+        &tree,
+        &Query::RoomEntries {
+            app_key: app(),
+            room_id: "r1".into(),
+            keys: Vec::new(),
+        },
+    )
+    .unwrap()
+    {
+        QueryOutput::RoomEntries(entries) => {
+            let mut keys: Vec<String> = entries.into_iter().map(|e| e.key).collect();
+            keys.sort();
+            keys
+        }
+        other => panic!("{other:?}"),
+    };
+    for command in [
+        join("alice"),
+        join("bob"),
+        set("alice", "seat1", true),
+        set("alice", "title", false),
+        set("bob", "seat2", true),
+    ] {
+        room_cmd(command, 1, &tree).unwrap();
+    }
+    // Below the level (an area with replicas of older builds), a leave keeps them all.
+    room_cmd(quit("alice"), 2, &tree).unwrap();
+    assert_eq!(keys(), ["seat1", "seat2", "title"]);
+
+    // At it, alice's auto-delete attribute goes with her; her other one and bob's stay.
+    room_cmd(join("alice"), 3, &tree).unwrap();
+    let level = |level| Command::SetAreaLevel(SetAreaLevel { level });
+    room_cmd(level(7), 4, &tree).unwrap();
+    room_cmd(level(6), 4, &tree).unwrap();
+    assert_eq!(
+        crate::state::areas::level(&tree).unwrap(),
+        7,
+        "the level only rises"
+    );
+    room_cmd(quit("alice"), 5, &tree).unwrap();
+    assert_eq!(keys(), ["seat2", "title"]);
+}

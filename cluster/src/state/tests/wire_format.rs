@@ -1214,6 +1214,10 @@ fn samples() -> Vec<(&'static str, Command)> {
                 providers: vec![crate::state::push::PushProvider::Apns],
             }),
         ),
+        (
+            "SetAreaLevel",
+            Command::SetAreaLevel(SetAreaLevel { level: 7 }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1454,6 +1458,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("RemoveConversations", "76086170706b6579303103626f62010005616c69636503626f6200"),
         ("UpdateHostedMember", "77086170706b6579303102673103626f6200010178"),
         ("BroadcastToPlatforms", "78086170706b65793031000000000000000000000000000000000000000000000000000000000100"),
+        ("SetAreaLevel", "7907"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1685,6 +1690,7 @@ fn variant(command: &Command) -> &'static str {
         Command::RemoveConversations(_) => "RemoveConversations",
         Command::UpdateHostedMember(_) => "UpdateHostedMember",
         Command::BroadcastToPlatforms(_) => "BroadcastToPlatforms",
+        Command::SetAreaLevel(_) => "SetAreaLevel",
     }
 }
 
