@@ -2,8 +2,22 @@
 
 mod common;
 
-use common::{assert_error, binary, Api};
+use common::{assert_error, binary, connect, synced, Api, FRAME_WAIT};
+use meridian_client::Connection;
+use meridian_proto::ServerFrame;
 use meridian_testkit::DevDeployment;
+use serde_json::{json, Value};
+
+/// The content of the next `RC:MsgExMsg` a session hears.
+async fn expansion_notice(connection: &mut Connection) -> Value {
+    loop {
+        if let ServerFrame::Message(m) = connection.next_within(FRAME_WAIT).await.unwrap() {
+            if m.object_name == "RC:MsgExMsg" {
+                return serde_json::from_str(&m.content).unwrap();
+            }
+        }
+    }
+}
 
 // covers: MSG-04
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -20,17 +34,58 @@ async fn expansion_keys_are_set_deleted_queried_and_bounded() {
         .as_str()
         .unwrap()
         .to_string();
+    // Online, bob hears each change as a client's change is heard; alice, who makes it,
+    // only when she asks (`isSyncSender`).
+    let ws = dev.ws("SG");
+    let mut bob = connect(&ws, &api, "bob", "bob-phone", "iOS", None).await;
+    let mut alice = connect(&ws, &api, "alice", "alice-phone", "iOS", None).await;
+    synced(&mut bob).await;
+    synced(&mut alice).await;
     let target = format!("msgUID={uid}&userId=alice&conversationType=1&targetId=bob");
     api.ok(
         "/message/expansion/set.json",
         &format!(r#"{target}&extraKeyVal={{"likes":"3","mood":"happy"}}"#),
     )
     .await;
+    let notice = expansion_notice(&mut bob).await;
+    assert_eq!(notice["msgUID"], uid.as_str());
+    assert_eq!(notice["set"], json!({"likes": "3", "mood": "happy"}));
+    api.ok(
+        "/message/expansion/set.json",
+        &format!(r#"{target}&extraKeyVal={{"likes":"3"}}&isSyncSender=1"#),
+    )
+    .await;
+    let heard = expansion_notice(&mut alice).await;
+    assert_eq!(
+        (&heard["set"], &heard["remove"]),
+        (&json!({"likes": "3"}), &json!([]))
+    );
+    expansion_notice(&mut bob).await;
     api.ok(
         "/message/expansion/delete.json",
         &format!(r#"{target}&extraKey=["mood"]"#),
     )
     .await;
+    let notice = expansion_notice(&mut bob).await;
+    assert_eq!(
+        (&notice["set"], &notice["remove"]),
+        (&json!({}), &json!(["mood"]))
+    );
+    // alice did not ask to hear the delete: the next thing she hears is bob's text.
+    api.ok(
+        "/message/private/publish.json",
+        r#"fromUserId=bob&toUserId=alice&objectName=RC:TxtMsg&content={"content":"after"}"#,
+    )
+    .await;
+    loop {
+        match alice.next_within(FRAME_WAIT).await.unwrap() {
+            ServerFrame::Message(m) => {
+                assert_eq!(m.object_name, "RC:TxtMsg", "alice heard {m:?}");
+                break;
+            }
+            _ => continue,
+        }
+    }
     let found = api
         .ok("/message/expansion/query.json", &format!("msgUID={uid}"))
         .await;

@@ -3,7 +3,8 @@
 
 use meridian_cluster::state::{
     ChangeConversation, ChangeExpansion, Command, ConversationSetting, ConversationType,
-    DeleteForUser, Query, QueryOutput, SetConversationTypeLevel,
+    DeleteForUser, MessageFlags, NewMessage, PublishWithOptions, Query, QueryOutput, SendOptions,
+    SetConversationTypeLevel,
 };
 use serde_json::{json, Map, Value};
 
@@ -43,13 +44,16 @@ pub(super) enum ExpansionScope {
     UltraGroup,
 }
 
+/// Changes a message's expansion and, in the same commit, tells the conversation's online
+/// members with an `RC:MsgExMsg` status message from `userId` `{msgUID, set, remove}`, as
+/// a client's change does; `userId`'s own devices get it only with `isSyncSender` 1.
 async fn change_expansion(
     call: &Call,
     scope: ExpansionScope,
     entries: Vec<(String, Option<String>)>,
 ) -> Fields {
     let form = call.form()?;
-    form.required("userId")?;
+    let operator = form.required("userId")?.to_string();
     match scope {
         ExpansionScope::Conversation => {
             form.required("targetId")?;
@@ -59,12 +63,45 @@ async fn change_expansion(
             form.required("groupId")?;
         }
     }
-    call.write(Command::ChangeExpansion(ChangeExpansion {
+    let sync_sender = form.bool_flag("isSyncSender", false)?;
+    let msg_uid = form.required("msgUID")?.to_string();
+    let message = call.message(&msg_uid).await?;
+    let set: Map<String, Value> = entries
+        .iter()
+        .filter_map(|(key, value)| Some((key.clone(), Value::from(value.clone()?))))
+        .collect();
+    let remove: Vec<&str> = entries
+        .iter()
+        .filter(|(_, value)| value.is_none())
+        .map(|(key, _)| key.as_str())
+        .collect();
+    let notice = NewMessage {
+        conversation: message.conversation.clone(),
+        sender: operator,
+        recipient: None,
+        object_name: "RC:MsgExMsg".into(),
+        content: json!({ "msgUID": msg_uid, "set": set, "remove": remove }).to_string(),
+        flags: MessageFlags::status(),
+        push_content: None,
+        push_data: None,
+        verify_blacklist: false,
+        visible_to: message.visible_to.clone(),
+        sender_device: None,
+    };
+    let change = Command::ChangeExpansion(ChangeExpansion {
         app_key: call.app_key(),
-        msg_uid: form.required("msgUID")?.to_string(),
+        msg_uid,
         entries,
-    }))
-    .await?;
+    });
+    let tell = Command::PublishWithOptions(PublishWithOptions {
+        app_key: call.app_key(),
+        messages: vec![notice],
+        options: SendOptions {
+            exclude_sender: !sync_sender,
+            ..SendOptions::default()
+        },
+    });
+    call.write(Command::All(vec![change, tell])).await?;
     Ok(Map::new())
 }
 
