@@ -1,10 +1,10 @@
 //! Message expansion (`/message/expansion/*`, MSG-04) and per-user conversation settings
 //! (`/conversation/*`: do-not-disturb, push level per type, pinning).
 
+use meridian_cluster::state::messages::change_notice;
 use meridian_cluster::state::{
     ChangeConversation, ChangeExpansion, Command, ConversationSetting, ConversationType,
-    DeleteForUser, MessageFlags, NewMessage, PublishWithOptions, Query, QueryOutput, SendOptions,
-    SetConversationTypeLevel,
+    DeleteForUser, PublishWithOptions, Query, QueryOutput, SendOptions, SetConversationTypeLevel,
 };
 use serde_json::{json, Map, Value};
 
@@ -53,7 +53,7 @@ async fn change_expansion(
     entries: Vec<(String, Option<String>)>,
 ) -> Fields {
     let form = call.form()?;
-    let operator = form.required("userId")?.to_string();
+    let operator = form.required("userId")?;
     match scope {
         ExpansionScope::Conversation => {
             form.required("targetId")?;
@@ -66,28 +66,7 @@ async fn change_expansion(
     let sync_sender = form.bool_flag("isSyncSender", false)?;
     let msg_uid = form.required("msgUID")?.to_string();
     let message = call.message(&msg_uid).await?;
-    let set: Map<String, Value> = entries
-        .iter()
-        .filter_map(|(key, value)| Some((key.clone(), Value::from(value.clone()?))))
-        .collect();
-    let remove: Vec<&str> = entries
-        .iter()
-        .filter(|(_, value)| value.is_none())
-        .map(|(key, _)| key.as_str())
-        .collect();
-    let notice = NewMessage {
-        conversation: message.conversation.clone(),
-        sender: operator,
-        recipient: None,
-        object_name: "RC:MsgExMsg".into(),
-        content: json!({ "msgUID": msg_uid, "set": set, "remove": remove }).to_string(),
-        flags: MessageFlags::status(),
-        push_content: None,
-        push_data: None,
-        verify_blacklist: false,
-        visible_to: message.visible_to.clone(),
-        sender_device: None,
-    };
+    let notice = change_notice(&message, operator, &entries);
     let change = Command::ChangeExpansion(ChangeExpansion {
         app_key: call.app_key(),
         msg_uid,

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::by_uid;
+use super::{by_uid, Message, MessageFlags, NewMessage};
 use crate::state::apply::{Apply, ApplyContext, CommandError};
 use crate::state::keys::messages as keys;
 use crate::state::store::{Overlay, StateRead};
@@ -29,6 +29,39 @@ pub(in crate::state) fn expansions(
 ) -> Result<Vec<ExpansionEntry>, CommandError> {
     by_uid(state, app_key, msg_uid)?;
     Ok(state.scan(&keys::expansions(app_key, msg_uid))?)
+}
+
+/// The `RC:MsgExMsg` status message by which `message`'s conversation hears `sender`'s
+/// expansion change `entries` (`None` removes a key): `{msgUID, set, remove}`. A client's
+/// change and an app server's send the same.
+pub fn change_notice(
+    message: &Message,
+    sender: &str,
+    entries: &[(String, Option<String>)],
+) -> NewMessage {
+    let set: serde_json::Map<String, serde_json::Value> = entries
+        .iter()
+        .filter_map(|(key, value)| Some((key.clone(), value.clone()?.into())))
+        .collect();
+    let remove: Vec<&str> = entries
+        .iter()
+        .filter(|(_, value)| value.is_none())
+        .map(|(key, _)| key.as_str())
+        .collect();
+    let content = serde_json::json!({ "msgUID": message.msg_uid, "set": set, "remove": remove });
+    NewMessage {
+        conversation: message.conversation.clone(),
+        sender: sender.to_string(),
+        recipient: None,
+        object_name: "RC:MsgExMsg".into(),
+        content: content.to_string(),
+        flags: MessageFlags::status(),
+        push_content: None,
+        push_data: None,
+        verify_blacklist: false,
+        visible_to: message.visible_to.clone(),
+        sender_device: None,
+    }
 }
 
 /// Sets (`Some`) or deletes (`None`) expansion keys of a stored message (MSG-04).

@@ -17,7 +17,7 @@ mod import;
 
 pub(super) use expansions::expansions;
 pub use expansions::{
-    ChangeExpansion, ExpansionEntry, MAX_EXPANSION_KEYS, MAX_EXPANSION_KEY_CHARS,
+    change_notice, ChangeExpansion, ExpansionEntry, MAX_EXPANSION_KEYS, MAX_EXPANSION_KEY_CHARS,
     MAX_EXPANSION_VALUE_CHARS,
 };
 pub use import::{ImportMessages, ImportedMessage, MAX_IMPORT};

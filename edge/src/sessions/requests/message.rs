@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use meridian_cluster::state::messages::change_notice;
 use meridian_cluster::state::{
-    ChangeExpansion, Command, ConversationType, GroupReadReceipt, MessageFlags, NewMessage,
-    Publish, Query, QueryOutput, Recall,
+    ChangeExpansion, Command, ConversationType, GroupReadReceipt, Publish, Query, QueryOutput,
+    Recall,
 };
 use meridian_proto::{Reader, ServerFrame};
 
@@ -101,19 +102,7 @@ pub(super) async fn set_expansion(
     if entries.is_empty() {
         return Err(SessionError::invalid("name keys to set or remove"));
     }
-    let notice = NewMessage {
-        conversation: message.conversation.clone(),
-        sender: cx.user_id(),
-        recipient: None,
-        object_name: "RC:MsgExMsg".into(),
-        content: serde_json::json!({ "msgUID": msg_uid, "set": set, "remove": remove }).to_string(),
-        flags: MessageFlags::status(),
-        push_content: None,
-        push_data: None,
-        verify_blacklist: false,
-        visible_to: message.visible_to.clone(),
-        sender_device: None,
-    };
+    let notice = change_notice(&message, user_id, &entries);
     // The change and its notice commit together, or neither does.
     let both = Command::All(vec![
         Command::ChangeExpansion(ChangeExpansion {
