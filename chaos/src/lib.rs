@@ -90,6 +90,9 @@ pub struct Report {
     /// Each fault's write outage, in schedule order; printed as its percentiles.
     #[serde(rename = "write_outage_ms", serialize_with = "as_percentiles")]
     pub outage_per_fault_ms: Vec<u64>,
+    /// The longest write outage after a fault of each kind: which faults cost the most.
+    #[serde(rename = "write_outage_by_kind_ms")]
+    pub outage_by_kind_ms: BTreeMap<&'static str, u64>,
     /// Whether every node ended with the same state digest at the same applied index.
     pub replicas_identical: bool,
     /// Processes that died without being killed.
@@ -164,6 +167,7 @@ impl Report {
             fault_counts: BTreeMap::new(),
             max_write_outage_ms: 0,
             outage_per_fault_ms: Vec::new(),
+            outage_by_kind_ms: BTreeMap::new(),
             replicas_identical: true,
             crashes: Vec::new(),
             seed: reports.first().map_or(0, |r| r.seed),
@@ -193,6 +197,10 @@ impl Report {
             total
                 .outage_per_fault_ms
                 .extend(&report.outage_per_fault_ms);
+            for (kind, ms) in &report.outage_by_kind_ms {
+                let worst = total.outage_by_kind_ms.entry(kind).or_default();
+                *worst = (*worst).max(*ms);
+            }
             total.max_write_outage_ms = total.max_write_outage_ms.max(report.max_write_outage_ms);
             total.replicas_identical &= report.replicas_identical;
             total.crashes.extend(report.crashes.iter().cloned());
@@ -317,8 +325,11 @@ async fn run_in(options: &ChaosOptions, dir: &std::path::Path) -> anyhow::Result
         .map(|(start, end)| longest_silence(&ack_times, (*start, *end)))
         .collect();
     let mut fault_counts = BTreeMap::new();
-    for fault in &schedule {
+    let mut outage_by_kind_ms = BTreeMap::new();
+    for (fault, outage) in schedule.iter().zip(&outage_per_fault_ms) {
         *fault_counts.entry(fault.name()).or_default() += 1;
+        let worst: &mut u64 = outage_by_kind_ms.entry(fault.name()).or_default();
+        *worst = (*worst).max(*outage);
     }
     Ok(Report {
         verdict,
@@ -327,6 +338,7 @@ async fn run_in(options: &ChaosOptions, dir: &std::path::Path) -> anyhow::Result
         fault_counts,
         max_write_outage_ms: longest_silence(&ack_times, (load_started, load_ended)),
         outage_per_fault_ms,
+        outage_by_kind_ms,
         replicas_identical,
         crashes: deployment.crashed(),
         seed: options.seed,
