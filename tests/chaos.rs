@@ -224,6 +224,15 @@ async fn a_leader_cut_off_from_its_quorum_refuses_at_once_within_an_election_tim
     };
     deployment.isolate(Some(leader));
     let cut = Instant::now();
+    // A write proposed after the cut: it cannot commit, and it may or may not commit
+    // later, so the leader lets it go as of unknown outcome when it finds itself cut off.
+    let waiting_write = {
+        let (client, addr, write) = (client.without_retries(), addr.clone(), write());
+        tokio::spawn(async move {
+            let answer = answer_of(&client, &addr, &write, Duration::from_secs(6)).await;
+            (answer, Instant::now())
+        })
+    };
     // Probes: while the leader still takes writes they hang (nothing can commit).
     let refused_at = loop {
         let sent = Instant::now();
@@ -252,6 +261,13 @@ async fn a_leader_cut_off_from_its_quorum_refuses_at_once_within_an_election_tim
     assert!(
         answered_at.duration_since(cut) < Duration::from_millis(1_300),
         "the waiting poll was let go after {:?}",
+        answered_at.duration_since(cut)
+    );
+    let (answer, answered_at) = waiting_write.await.unwrap();
+    assert!(matches!(answer, Some(ApiReply::Ambiguous(_))), "{answer:?}");
+    assert!(
+        answered_at.duration_since(cut) < Duration::from_millis(1_300),
+        "the waiting write was let go after {:?}",
         answered_at.duration_since(cut)
     );
     for read in &reads {
@@ -290,4 +306,56 @@ async fn a_leader_cut_off_from_its_quorum_refuses_at_once_within_an_election_tim
         digests.iter().all(|d| d.is_some() && *d == digests[0]),
         "{settled:?}"
     );
+}
+
+// covers: MSG-01 (a partitioned follower's return)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_cut_off_and_back_does_not_depose_the_leader() {
+    let dir = tempfile::tempdir().unwrap();
+    let topology = Topology {
+        nodes: 3,
+        edges: 1,
+        planted_bug: None,
+    };
+    let deployment = Deployment::start(binary(), dir.path(), &topology, AreaCode::Sg)
+        .await
+        .unwrap();
+    let client = &deployment.client;
+    let leader = deployment
+        .wait_for_leader(Duration::from_secs(30))
+        .await
+        .unwrap();
+    let status = |id: u64| client.status_of(&deployment.nodes[id as usize - 1].rpc_addr);
+    let term = status(leader).await.unwrap().term;
+    let follower = if leader == 1 { 2 } else { 1 };
+
+    deployment.isolate(Some(follower));
+    // Three longest election timeouts (800 ms each) cut off: its election timer fires
+    // again and again, and each time Pre-Vote finds no one to answer, so its term stays.
+    let cut = Instant::now();
+    while cut.elapsed() < Duration::from_millis(2_400) {
+        let cut_off = status(follower).await.unwrap();
+        assert_eq!(cut_off.term, term, "the cut-off follower raised its term");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Back, it follows the same leader in the same term: no election, no outage.
+    deployment.isolate(None);
+    client
+        .write_one(Envelope {
+            area: AreaCode::Sg,
+            command: Command::CreateApp(CreateApp {
+                name: "after the return".into(),
+                dev: generate_credentials(),
+                prod: generate_credentials(),
+            }),
+        })
+        .await
+        .unwrap();
+    let settled = deployment.settled_digests(Duration::from_secs(20)).await;
+    assert!(settled.iter().all(|(_, d)| d.is_some()), "{settled:?}");
+    for id in 1..=3 {
+        let now = status(id).await.unwrap();
+        assert_eq!((now.leader, now.term), (Some(leader), term), "node {id}");
+    }
 }

@@ -12,6 +12,7 @@ use crate::state::{CommandError, Envelope, Output, Query, QueryOutput};
 
 pub const RAFT_APPEND_PATH: &str = "/raft/append";
 pub const RAFT_VOTE_PATH: &str = "/raft/vote";
+pub const RAFT_PRE_VOTE_PATH: &str = "/raft/pre-vote";
 pub const RAFT_SNAPSHOT_PATH: &str = "/raft/snapshot";
 pub const API_PATH: &str = "/api";
 
@@ -108,6 +109,9 @@ pub enum ApiReply {
     Unavailable(String),
     /// A snapshot file (see [`ApiRequest::Backup`]).
     Backup(bytes::Bytes),
+    /// The write was proposed but may or may not commit (the leader lost its quorum while
+    /// it waited): it must not be retried blindly.
+    Ambiguous(String),
 }
 
 /// The replicated state of one node at one applied index, hashed.

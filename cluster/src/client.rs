@@ -25,7 +25,8 @@ pub enum ClusterError {
         waited_ms: u64,
         last_error: String,
     },
-    /// The write may or may not have been committed (the connection broke after sending).
+    /// The write may or may not have been committed (the connection broke after sending,
+    /// or the leader lost its quorum while the write waited to commit).
     #[error("outcome unknown: {0}")]
     Ambiguous(String),
     #[error(transparent)]
@@ -52,7 +53,9 @@ impl Default for RetryPolicy {
             deadline: Duration::from_secs(10),
             call_timeout: Duration::from_secs(10),
             first_backoff: Duration::from_millis(25),
-            max_backoff: Duration::from_millis(500),
+            // About a heartbeat: a request waiting out an election reaches the new leader
+            // within 100 ms of its election (at 500 ms, up to half a second after it).
+            max_backoff: Duration::from_millis(100),
         }
     }
 }
@@ -319,6 +322,10 @@ impl Router {
                 Ok(ApiReply::Unavailable(reason)) => {
                     last_error = format!("{target}: {reason}");
                     self.set_leader(None);
+                }
+                Ok(ApiReply::Ambiguous(reason)) => {
+                    self.set_leader(None);
+                    return Err(ClusterError::Ambiguous(format!("{target}: {reason}")));
                 }
                 Ok(reply) => {
                     self.set_leader(Some(target));

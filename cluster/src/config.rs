@@ -250,6 +250,9 @@ impl NodeConfig {
             // Each node asks for its own in its phase (`raft::snapshot_schedule`).
             snapshot_policy: openraft::SnapshotPolicy::Never,
             max_in_snapshot_log_to_keep: self.raft.logs_kept_after_snapshot,
+            // A follower cut off from the others, back, would otherwise depose the
+            // leader with the terms it raised alone: one more outage per partition.
+            enable_pre_vote: Some(true),
             ..Default::default()
         };
         config.validate().map_err(|e| bad("raft", e.to_string()))

@@ -243,7 +243,7 @@ impl ClusterMetrics {
             quorum_fenced_total: counter(
                 registry,
                 "meridian_cluster_quorum_fenced_total",
-                "Requests a leader refused because no majority had acknowledged it for an election timeout",
+                "Requests a leader refused, and writes it stopped waiting for (outcome unknown), because no majority had acknowledged it for an election timeout",
             )?,
             callbacks_waiting: gauge(
                 registry,

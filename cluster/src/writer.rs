@@ -13,6 +13,7 @@ use openraft::impls::ProgressResponder;
 use crate::api::LeaderHint;
 use crate::coalesce::{Coalescer, Rejected};
 use crate::metrics::{ClusterMetrics, CommandResult};
+use crate::raft::quorum::QuorumCheck;
 use crate::raft::{Raft, TypeConfig};
 use crate::state::{Batch, CommandError, EncodedBatch, Envelope, Output};
 use crate::upgrade_gate::UpgradeGate;
@@ -27,6 +28,8 @@ const QUEUE_DEPTH: usize = 65_536;
 pub enum WriteError {
     NotLeader(Option<LeaderHint>),
     Unavailable(String),
+    /// Proposed, then the leader lost its quorum: it may or may not commit.
+    Ambiguous(String),
 }
 
 pub type WriteResult = Result<Vec<Result<Output, CommandError>>, WriteError>;
@@ -51,7 +54,12 @@ pub(crate) fn not_leader_hint(
 }
 
 impl Writer {
-    pub fn start(raft: Raft, metrics: ClusterMetrics, gate: UpgradeGate) -> Self {
+    pub fn start(
+        raft: Raft,
+        quorum: QuorumCheck,
+        metrics: ClusterMetrics,
+        gate: UpgradeGate,
+    ) -> Self {
         // Rounds run as concurrent tasks. Stamping a batch and handing it to Raft happen
         // in one turn under this lock, so log order is stamp order: a conversation's
         // history is in time order, which paging by time relies on. The lock also
@@ -63,7 +71,7 @@ impl Writer {
             MAX_ENTRIES_IN_FLIGHT,
             QUEUE_DEPTH,
             move |commands: Vec<Envelope>| {
-                let (raft, turn) = (raft.clone(), turn.clone());
+                let (raft, turn, quorum) = (raft.clone(), turn.clone(), quorum.clone());
                 let metrics = round_metrics.clone();
                 async move {
                     metrics.batch_commands.observe(commands.len() as f64);
@@ -84,13 +92,29 @@ impl Writer {
                             .map_err(|fatal| WriteError::Unavailable(fatal.to_string()))?;
                         answer
                     };
-                    match answer.await {
+                    // A leader cut off from its quorum stops waiting: the sessions behind
+                    // this entry retry at the new leader instead of sitting out the
+                    // partition, and their retries are deduplicated there.
+                    let answer = tokio::select! {
+                        answer = answer => answer,
+                        () = quorum.lost() => {
+                            metrics.quorum_fenced_total.inc();
+                            return Err(WriteError::Ambiguous(
+                                "the leader lost its quorum before the write committed".into(),
+                            ))
+                        }
+                    };
+                    match answer {
                         Ok(Ok(response)) => Ok(response.data.0),
                         Ok(Err(ClientWriteError::ForwardToLeader(forward))) => {
                             Err(WriteError::NotLeader(not_leader_hint(&forward)))
                         }
+                        // Discarded on a leader change: it may still commit elsewhere.
+                        Ok(Err(discarded @ ClientWriteError::LogEntryDiscarded(_))) => {
+                            Err(WriteError::Ambiguous(discarded.to_string()))
+                        }
                         Ok(Err(other)) => Err(WriteError::Unavailable(other.to_string())),
-                        Err(_) => Err(WriteError::Unavailable("raft stopped".into())),
+                        Err(_) => Err(WriteError::Ambiguous("raft stopped".into())),
                     }
                 }
             },

@@ -23,6 +23,7 @@ use crate::config::{ConfigError, NodeConfig};
 use crate::metrics::ClusterMetrics;
 use crate::raft::log_store::{LogStore, LogTuning};
 use crate::raft::network::NetworkFactory;
+use crate::raft::quorum::QuorumCheck;
 use crate::raft::state_machine::StateMachineStore;
 use crate::raft::Raft;
 use crate::writer::Writer;
@@ -50,6 +51,7 @@ pub enum StartError {
 pub(crate) struct NodeCore {
     pub config: NodeConfig,
     pub raft: Raft,
+    pub quorum: QuorumCheck,
     pub state_machine: StateMachineStore,
     pub log: LogStore,
     pub writer: Writer,
@@ -139,10 +141,15 @@ impl ClusterNode {
         .await
         .map_err(|e| StartError::Raft(e.to_string()))?;
         let gate = crate::upgrade_gate::UpgradeGate::new();
-        let writer = Writer::start(raft.clone(), metrics.clone(), gate.clone());
+        let quorum = QuorumCheck::new(
+            raft.clone(),
+            Duration::from_millis(config.raft.election_timeout_max_ms),
+        );
+        let writer = Writer::start(raft.clone(), quorum.clone(), metrics.clone(), gate.clone());
         let core = Arc::new(NodeCore {
             config: config.clone(),
             raft: raft.clone(),
+            quorum,
             state_machine,
             log,
             writer,

@@ -11,10 +11,11 @@ use futures::FutureExt;
 use meridian_rpc::{codec, RpcHandler};
 use openraft::async_runtime::WatchReceiver;
 use openraft::errors::{ClientWriteError, LinearizableReadError, RaftError};
-use openraft::{BasicNode, ChangeMembers, Instant as _, ReadPolicy, ServerState};
+use openraft::{BasicNode, ChangeMembers, ReadPolicy};
 
 use crate::api::*;
 use crate::raft::network::RaftReply;
+use crate::raft::quorum::QuorumCheck;
 use crate::raft::Snapshot;
 use crate::state;
 use crate::trace::Traced;
@@ -52,6 +53,13 @@ impl RpcHandler for RpcService {
             RAFT_VOTE_PATH => async move {
                 match codec::decode(&body) {
                     Ok(request) => raft_reply(core.raft.vote(request).await),
+                    Err(e) => raft_reply::<(), _>(Err(e)),
+                }
+            }
+            .boxed(),
+            RAFT_PRE_VOTE_PATH => async move {
+                match codec::decode(&body) {
+                    Ok(request) => raft_reply(core.raft.pre_vote(request).await),
                     Err(e) => raft_reply::<(), _>(Err(e)),
                 }
             }
@@ -113,9 +121,6 @@ pub(super) fn not_leader(
 /// A feed long poll waits at most this long (below the callers' RPC timeout).
 const MAX_FEED_WAIT_MS: u64 = 5_000;
 
-/// How often a waiting feed poll looks whether its leader is still acknowledged.
-const FENCE_RECHECK: Duration = Duration::from_millis(100);
-
 /// Serves the feed only while this node leads, so edges follow the freshest copy; a
 /// deposed leader's feed is still a prefix of the committed one, never a different one.
 async fn serve_feed(core: &NodeCore, after: u64, limit: usize, wait: Duration) -> ApiReply {
@@ -145,13 +150,15 @@ async fn serve_feed(core: &NodeCore, after: u64, limit: usize, wait: Duration) -
         if left.is_zero() {
             break;
         }
-        let woken =
-            tokio::time::timeout(left.min(FENCE_RECHECK), head.wait_for(|head| *head > after))
-                .await;
+        let woken = tokio::time::timeout(
+            left.min(QuorumCheck::recheck()),
+            head.wait_for(|head| *head > after),
+        )
+        .await;
         if woken.is_ok() {
             break;
         }
-        if cut_off_from_quorum(core) {
+        if core.quorum.cut_off() {
             return fenced(core);
         }
     }
@@ -159,30 +166,6 @@ async fn serve_feed(core: &NodeCore, after: u64, limit: usize, wait: Duration) -
         core.state_machine.state(),
         &state::Query::Feed { after, limit },
     ))
-}
-
-/// CheckQuorum: a leader that no majority has acknowledged for the longest election
-/// timeout is cut off and most likely replaced. It answers `NotLeader` (no hint) at once
-/// to writes, linearizable reads and feed polls (also while a poll waits), so callers go
-/// and find the new leader. openraft alone refuses new proposals after the same time
-/// (its lease), but lets linearizable reads wait for a quorum that never answers and
-/// keeps serving a feed that no longer grows, which stalled every session of the edges
-/// tailing it. A leader not yet acknowledged since its election, and a leader that is a
-/// quorum alone, are not fenced. The acknowledgement time is when the acknowledged
-/// heartbeat or append was sent, so a healthy leader is refreshed about every heartbeat.
-fn cut_off_from_quorum(core: &NodeCore) -> bool {
-    let metrics = core.raft.metrics();
-    let metrics = metrics.borrow_watched();
-    if metrics.state != ServerState::Leader
-        || metrics.membership_config.membership().voter_ids().count() <= 1
-    {
-        return false;
-    }
-    let timeout = Duration::from_millis(core.config.raft.election_timeout_max_ms);
-    metrics
-        .last_quorum_acked
-        .as_ref()
-        .is_some_and(|acked| acked.elapsed() > timeout)
 }
 
 fn fenced(core: &NodeCore) -> ApiReply {
@@ -196,7 +179,7 @@ async fn serve_api(core: &NodeCore, request: ApiRequest) -> ApiReply {
         ApiRequest::Read { consistency, .. } => *consistency == ReadConsistency::Linearizable,
         _ => false,
     };
-    if needs_quorum && cut_off_from_quorum(core) {
+    if needs_quorum && core.quorum.cut_off() {
         return fenced(core);
     }
     match request {
@@ -207,6 +190,7 @@ async fn serve_api(core: &NodeCore, request: ApiRequest) -> ApiReply {
                 ApiReply::NotLeader { leader }
             }
             Err(WriteError::Unavailable(reason)) => ApiReply::Unavailable(reason),
+            Err(WriteError::Ambiguous(reason)) => ApiReply::Ambiguous(reason),
         },
         ApiRequest::Read { query, consistency } => {
             if consistency == ReadConsistency::Linearizable {

@@ -2,6 +2,7 @@
 
 pub mod log_store;
 pub mod network;
+pub(crate) mod quorum;
 mod snapshot_copy;
 pub(crate) mod snapshot_schedule;
 

@@ -16,7 +16,9 @@ use openraft::raft::{
 use openraft::{BasicNode, OptionalSend};
 
 use super::{Snapshot, SnapshotData, TypeConfig, Vote};
-use crate::api::{SnapshotTransfer, RAFT_APPEND_PATH, RAFT_SNAPSHOT_PATH, RAFT_VOTE_PATH};
+use crate::api::{
+    SnapshotTransfer, RAFT_APPEND_PATH, RAFT_PRE_VOTE_PATH, RAFT_SNAPSHOT_PATH, RAFT_VOTE_PATH,
+};
 
 /// What a node answers to a Raft RPC: the openraft reply, or why it could not handle it.
 pub type RaftReply<T> = Result<T, String>;
@@ -97,6 +99,22 @@ impl PeerNetwork {
         Req: serde::Serialize,
         Resp: serde::de::DeserializeOwned,
     {
+        self.answer(path, request, option)
+            .await
+            .map_err(rpc_error)?
+    }
+
+    /// The peer's answer, or why none came (before it is turned into openraft's error).
+    async fn answer<Req, Resp>(
+        &self,
+        path: &str,
+        request: &Req,
+        option: &RPCOption,
+    ) -> Result<Result<Resp, RPCError<TypeConfig>>, RpcError>
+    where
+        Req: serde::Serialize,
+        Resp: serde::de::DeserializeOwned,
+    {
         // openraft gives appends one heartbeat interval (100 ms). A busy follower (a
         // snapshot, a loaded machine) answers later than that, and every late answer was
         // a lost acknowledgement, so the leader's lease ran out while nothing had failed.
@@ -104,12 +122,8 @@ impl PeerNetwork {
         // (Heartbeats keep their 100 ms: openraft's heartbeat worker times them itself.
         // Snapshots get their own, longer, `install_snapshot_timeout`.)
         let timeout = option.hard_ttl().max(self.min_rpc_timeout);
-        let reply: RaftReply<Resp> = self
-            .client
-            .call(path, request, timeout)
-            .await
-            .map_err(rpc_error)?;
-        reply.map_err(|reason| RPCError::Network(NetworkError::new(&PeerRefused(reason))))
+        let reply: RaftReply<Resp> = self.client.call(path, request, timeout).await?;
+        Ok(reply.map_err(|reason| RPCError::Network(NetworkError::new(&PeerRefused(reason)))))
     }
 }
 
@@ -132,6 +146,23 @@ impl RaftNetworkV2<TypeConfig> for PeerNetwork {
         self.call(RAFT_VOTE_PATH, &rpc, &option).await
     }
 
+    /// Pre-Vote: a node cut off for a while asks whether it could win before it raises
+    /// its term, so on its return it does not depose a leader the others still follow.
+    async fn pre_vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        match self.answer(RAFT_PRE_VOTE_PATH, &rpc, &option).await {
+            // A peer of a build without Pre-Vote (a rolling upgrade) counts as granting,
+            // as openraft does for a network without it: elections work as before.
+            Err(RpcError::Status { status: 404, .. }) => {
+                Ok(VoteResponse::new(rpc.vote, None, true))
+            }
+            answer => answer.map_err(rpc_error)?,
+        }
+    }
+
     async fn full_snapshot(
         &mut self,
         vote: Vote,
@@ -148,5 +179,70 @@ impl RaftNetworkV2<TypeConfig> for PeerNetwork {
             reply = self.call(RAFT_SNAPSHOT_PATH, &transfer, &option) => Ok(reply?),
             closed = cancel => Err(StreamingError::Closed(closed)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use futures::future::BoxFuture;
+    use meridian_rpc::RpcHandler;
+
+    /// A peer of a build that knows no Raft path at all (every path answers 404).
+    struct OlderBuild;
+
+    impl RpcHandler for OlderBuild {
+        fn handle(&self, _path: &str, _body: Bytes) -> Option<BoxFuture<'static, Bytes>> {
+            None
+        }
+    }
+
+    fn peer(addr: &str) -> PeerNetwork {
+        PeerNetwork {
+            client: Arc::new(RpcClient::new(addr, None)),
+            min_rpc_timeout: Duration::from_millis(500),
+        }
+    }
+
+    fn pre_vote_request() -> VoteRequest<TypeConfig> {
+        VoteRequest::new(Vote::new(3, 1), None)
+    }
+
+    #[tokio::test]
+    async fn a_peer_without_pre_vote_grants_it_and_an_unreachable_one_does_not() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(meridian_rpc::serve(
+            listener,
+            None,
+            Arc::new(OlderBuild),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        let option = RPCOption::new(Duration::from_millis(500));
+
+        // A rolling upgrade: the older peer lets elections go on as before.
+        let granted = peer(&addr)
+            .pre_vote(pre_vote_request(), option.clone())
+            .await
+            .unwrap();
+        assert!(granted.vote_granted);
+        // Its real vote path is missing too, and that is an error, not a grant.
+        assert!(peer(&addr)
+            .vote(pre_vote_request(), option.clone())
+            .await
+            .is_err());
+
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
+        // A node nobody answers for gets no grant, or a cut-off node would raise its term.
+        let unreachable = peer(&addr).pre_vote(pre_vote_request(), option).await;
+        assert!(
+            matches!(unreachable, Err(RPCError::Unreachable(_))),
+            "{unreachable:?}"
+        );
     }
 }
