@@ -12,9 +12,14 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use meridian_chaos::deployment::{Deployment, Topology};
+use meridian_chaos::load::Cast;
+use meridian_client::{conversation, Connection, Outgoing};
 use meridian_cluster::admin::generate_credentials;
 use meridian_cluster::api::{ApiReply, ApiRequest, ReadConsistency};
-use meridian_cluster::state::{Command, CreateApp, Envelope, Query};
+use meridian_cluster::state::{
+    Command, Conversation, CreateApp, Envelope, HistoryPage, Query, QueryOutput,
+};
+use meridian_proto::ServerFrame;
 use meridian_regions::AreaCode;
 use serde_json::Value;
 
@@ -358,4 +363,86 @@ async fn a_follower_cut_off_and_back_does_not_depose_the_leader() {
         let now = status(id).await.unwrap();
         assert_eq!((now.leader, now.term), (Some(leader), term), "node {id}");
     }
+}
+
+// covers: MSG-01 (a send while the leader is lost)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_that_a_cut_off_leader_let_go_is_acked_through_the_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let topology = Topology {
+        nodes: 3,
+        edges: 1,
+        planted_bug: None,
+    };
+    let deployment = Deployment::start(binary(), dir.path(), &topology, AreaCode::Sg)
+        .await
+        .unwrap();
+    let leader = deployment
+        .wait_for_leader(Duration::from_secs(30))
+        .await
+        .unwrap();
+    let cast = Cast::set_up(&deployment, 2).await.unwrap();
+    let options = cast.connect_options(0, &deployment.edges[0]);
+    let mut session = Connection::connect(&options).await.unwrap();
+    let text = |client_id: &str| {
+        let content = format!(r#"{{"content":"{client_id}"}}"#);
+        Outgoing {
+            conversation_type: conversation::PRIVATE,
+            target_id: "u1".into(),
+            channel_id: String::new(),
+            object_name: "RC:TxtMsg".into(),
+            content,
+        }
+        .frame(client_id)
+    };
+    let mut answer_to = async |client_id: &str| {
+        session.send(&text(client_id)).await.unwrap();
+        loop {
+            let frame = session.next_within(Duration::from_secs(15)).await.unwrap();
+            if let ServerFrame::Ack { .. } | ServerFrame::Error { .. } = frame {
+                break frame;
+            }
+        }
+    };
+    // A first send: the edge now knows the app's settings and the leader it wrote through.
+    let ServerFrame::Ack { seq: first, .. } = answer_to("p-1").await else {
+        panic!("the first send was not acknowledged");
+    };
+
+    // The second is proposed at the leader, which cannot commit it, then lets it go as
+    // of unknown outcome. A send is deduplicated by its client id, so the edge writes it
+    // again at the new leader and the session gets its ack, not an error to reconnect
+    // and resend on.
+    deployment.isolate(Some(leader));
+    let answer = answer_to("p-2").await;
+    let ServerFrame::Ack { client_id, seq, .. } = answer else {
+        panic!("the send was not acknowledged: {answer:?}");
+    };
+    assert_eq!((client_id.as_str(), seq), ("p-2", first + 1));
+    let new_leader = deployment.leader().await;
+    assert!(new_leader.is_some() && new_leader != Some(leader));
+
+    // Healed, the message is stored once: both writes were one send.
+    deployment.isolate(None);
+    let settled = deployment.settled_digests(Duration::from_secs(20)).await;
+    assert!(settled.iter().all(|(_, d)| d.is_some()), "{settled:?}");
+    let query = Query::History {
+        app_key: cast.app_key().to_string(),
+        page: HistoryPage {
+            conversation: Conversation::private("u0", "u1", ""),
+            viewer: None,
+            from_ms: 0,
+            to_ms: u64::MAX,
+            newest_first: false,
+            limit: 10,
+            members_only: false,
+            keyword: None,
+            sender: None,
+        },
+    };
+    let Ok(QueryOutput::Messages(history)) = deployment.client.read(query).await else {
+        panic!("no history");
+    };
+    let seqs: Vec<u64> = history.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, [first, seq]);
 }

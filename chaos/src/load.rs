@@ -29,7 +29,7 @@ use tokio::time::Instant;
 
 use crate::checker::{Ledger, Outcome};
 use crate::commercial::{self, CommercialUser};
-use crate::deployment::Deployment;
+use crate::deployment::{Deployment, EdgeProcess};
 use crate::rooms::{self, RoomUser};
 
 const GROUP: &str = "g1";
@@ -212,6 +212,19 @@ impl Cast {
         &self.app_key
     }
 
+    /// How user `index` (of the WebSocket users) connects to `edge`, from its phone.
+    pub fn connect_options(&self, index: usize, edge: &EdgeProcess) -> ConnectOptions {
+        ConnectOptions {
+            url: edge.ws_url(),
+            app_key: self.app_key.clone(),
+            token: self.tokens[index].clone(),
+            device_id: format!("{}-phone", self.users[index]),
+            platform: "iOS".into(),
+            cursor: None,
+            tls: None,
+        }
+    }
+
     /// The room traffic's watchers and actors, spread over the edges.
     pub fn room_users(&self, deployment: &Deployment) -> (Vec<RoomUser>, Vec<RoomUser>) {
         let edges = &deployment.edges;
@@ -380,15 +393,7 @@ impl Load {
             let (invites, invited) = mpsc::unbounded_channel();
             let edge = &deployment.edges[index % deployment.edges.len()];
             let client = Client::start(
-                ConnectOptions {
-                    url: edge.ws_url(),
-                    app_key: cast.app_key.clone(),
-                    token: cast.tokens[index].clone(),
-                    device_id: format!("{user}-phone"),
-                    platform: "iOS".into(),
-                    cursor: None,
-                    tls: None,
-                },
+                cast.connect_options(index, edge),
                 Backoff {
                     first: Duration::from_millis(50),
                     max: Duration::from_secs(1),

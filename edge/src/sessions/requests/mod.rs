@@ -17,6 +17,7 @@ use std::sync::Arc;
 use meridian_cluster::state::{
     Command, Conversation, ConversationType, Envelope, Output, Query, QueryOutput, RtcChange,
 };
+use meridian_cluster::ClusterError;
 use meridian_proto::{ClientFrame, ServerFrame};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -26,6 +27,10 @@ use super::error::SessionError;
 use super::registry::SessionHandle;
 use super::Shared;
 use crate::metrics::FrameOp;
+
+/// Writes of a deduplicated command at most (each waits for a leader up to the client's
+/// deadline): two leader losses in a row, then the client resends.
+const DEDUPLICATED_WRITE_TRIES: u32 = 3;
 
 /// Carries out the requests queued in `incoming`, sending each answer to `answers`.
 pub(super) async fn serve(
@@ -79,6 +84,29 @@ impl Context<'_> {
         };
         let written = self.identity.client.write_one(envelope).await;
         written.map_err(|error| SessionError::Cluster { error, kind })
+    }
+
+    /// [`write`](Self::write) for a command the state answers once however often it is
+    /// written (a client send, by its client id): an outcome left open (the leader lost
+    /// its quorum or died while the write waited) is settled by writing it again, at the
+    /// new leader, instead of failing the session over to the client's resend.
+    async fn write_deduplicated(
+        &self,
+        command: Command,
+        kind: Option<ConversationType>,
+    ) -> Result<Output, SessionError> {
+        let envelope = Envelope {
+            area: self.identity.area,
+            command,
+        };
+        let mut tries = 1;
+        loop {
+            let written = self.identity.client.write_one(envelope.clone()).await;
+            match written {
+                Err(ClusterError::Ambiguous(_)) if tries < DEDUPLICATED_WRITE_TRIES => tries += 1,
+                written => return written.map_err(|error| SessionError::Cluster { error, kind }),
+            }
+        }
     }
 
     /// Reads linearizably in the user's area.

@@ -81,7 +81,8 @@ pub(super) async fn send(
             client_id,
         ));
     }
-    let Output::Published(mut published) = cx.write(publish, Some(kind)).await? else {
+    let written = cx.write_deduplicated(publish, Some(kind)).await?;
+    let Output::Published(mut published) = written else {
         return Err(SessionError::unexpected_answer());
     };
     let ack = |msg_uid, seq, sent_time, dropped| ServerFrame::Ack {
