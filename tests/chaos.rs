@@ -170,23 +170,29 @@ async fn answer_of(
         .and_then(Result::ok)
 }
 
-// covers: MSG-01 (quorum loss)
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_leader_cut_off_from_its_quorum_refuses_at_once_within_an_election_timeout() {
-    let dir = tempfile::tempdir().unwrap();
+/// An area of three nodes and one edge in `dir`, and its first leader.
+async fn three_nodes_and_an_edge(dir: &Path) -> (Deployment, u64) {
     let topology = Topology {
         nodes: 3,
         edges: 1,
         planted_bug: None,
     };
-    let deployment = Deployment::start(binary(), dir.path(), &topology, AreaCode::Sg)
+    let deployment = Deployment::start(binary(), dir, &topology, AreaCode::Sg)
         .await
         .unwrap();
-    let client = &deployment.client;
     let leader = deployment
         .wait_for_leader(Duration::from_secs(30))
         .await
         .unwrap();
+    (deployment, leader)
+}
+
+// covers: MSG-01 (quorum loss)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_cut_off_from_its_quorum_refuses_at_once_within_an_election_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let (deployment, leader) = three_nodes_and_an_edge(dir.path()).await;
+    let client = &deployment.client;
     let addr = deployment.nodes[leader as usize - 1].rpc_addr.clone();
     let write = || {
         ApiRequest::Write(vec![Envelope {
@@ -317,19 +323,8 @@ async fn a_leader_cut_off_from_its_quorum_refuses_at_once_within_an_election_tim
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_cut_off_and_back_does_not_depose_the_leader() {
     let dir = tempfile::tempdir().unwrap();
-    let topology = Topology {
-        nodes: 3,
-        edges: 1,
-        planted_bug: None,
-    };
-    let deployment = Deployment::start(binary(), dir.path(), &topology, AreaCode::Sg)
-        .await
-        .unwrap();
+    let (deployment, leader) = three_nodes_and_an_edge(dir.path()).await;
     let client = &deployment.client;
-    let leader = deployment
-        .wait_for_leader(Duration::from_secs(30))
-        .await
-        .unwrap();
     let status = |id: u64| client.status_of(&deployment.nodes[id as usize - 1].rpc_addr);
     let term = status(leader).await.unwrap().term;
     let follower = if leader == 1 { 2 } else { 1 };
@@ -369,18 +364,7 @@ async fn a_follower_cut_off_and_back_does_not_depose_the_leader() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_that_a_cut_off_leader_let_go_is_acked_through_the_new_one() {
     let dir = tempfile::tempdir().unwrap();
-    let topology = Topology {
-        nodes: 3,
-        edges: 1,
-        planted_bug: None,
-    };
-    let deployment = Deployment::start(binary(), dir.path(), &topology, AreaCode::Sg)
-        .await
-        .unwrap();
-    let leader = deployment
-        .wait_for_leader(Duration::from_secs(30))
-        .await
-        .unwrap();
+    let (deployment, leader) = three_nodes_and_an_edge(dir.path()).await;
     let cast = Cast::set_up(&deployment, 2).await.unwrap();
     let options = cast.connect_options(0, &deployment.edges[0]);
     let mut session = Connection::connect(&options).await.unwrap();

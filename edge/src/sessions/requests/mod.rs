@@ -78,12 +78,7 @@ impl Context<'_> {
         command: Command,
         kind: Option<ConversationType>,
     ) -> Result<Output, SessionError> {
-        let envelope = Envelope {
-            area: self.identity.area,
-            command,
-        };
-        let written = self.identity.client.write_one(envelope).await;
-        written.map_err(|error| SessionError::Cluster { error, kind })
+        self.write_tries(command, kind, 1).await
     }
 
     /// [`write`](Self::write) for a command the state answers once however often it is
@@ -95,18 +90,32 @@ impl Context<'_> {
         command: Command,
         kind: Option<ConversationType>,
     ) -> Result<Output, SessionError> {
+        self.write_tries(command, kind, DEDUPLICATED_WRITE_TRIES)
+            .await
+    }
+
+    /// Writes `command` up to `tries` times while its outcome is left open.
+    async fn write_tries(
+        &self,
+        command: Command,
+        kind: Option<ConversationType>,
+        tries: u32,
+    ) -> Result<Output, SessionError> {
         let envelope = Envelope {
             area: self.identity.area,
             command,
         };
-        let mut tries = 1;
-        loop {
-            let written = self.identity.client.write_one(envelope.clone()).await;
-            match written {
-                Err(ClusterError::Ambiguous(_)) if tries < DEDUPLICATED_WRITE_TRIES => tries += 1,
-                written => return written.map_err(|error| SessionError::Cluster { error, kind }),
+        let client = &self.identity.client;
+        let written = 'written: {
+            for _ in 1..tries {
+                match client.write_one(envelope.clone()).await {
+                    Err(ClusterError::Ambiguous(_)) => {}
+                    written => break 'written written,
+                }
             }
-        }
+            client.write_one(envelope).await
+        };
+        written.map_err(|error| SessionError::Cluster { error, kind })
     }
 
     /// Reads linearizably in the user's area.
