@@ -109,8 +109,8 @@ pub enum ApiReply {
     Unavailable(String),
     /// A snapshot file (see [`ApiRequest::Backup`]).
     Backup(bytes::Bytes),
-    /// The write was proposed but may or may not commit (the leader lost its quorum while
-    /// it waited): it must not be retried blindly.
+    /// The write was proposed but may or may not commit (see `WriteError::Ambiguous`):
+    /// it must not be retried blindly.
     Ambiguous(String),
 }
 

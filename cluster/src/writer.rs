@@ -28,7 +28,8 @@ const QUEUE_DEPTH: usize = 65_536;
 pub enum WriteError {
     NotLeader(Option<LeaderHint>),
     Unavailable(String),
-    /// Proposed, then the leader lost its quorum: it may or may not commit.
+    /// Proposed, then not seen through (the leader lost its quorum, openraft discarded
+    /// the entry on a leader change, or Raft stopped): it may or may not commit.
     Ambiguous(String),
 }
 

@@ -15,7 +15,7 @@ use openraft::{BasicNode, ChangeMembers, ReadPolicy};
 
 use crate::api::*;
 use crate::raft::network::RaftReply;
-use crate::raft::quorum::QuorumCheck;
+use crate::raft::quorum;
 use crate::raft::Snapshot;
 use crate::state;
 use crate::trace::Traced;
@@ -151,7 +151,7 @@ async fn serve_feed(core: &NodeCore, after: u64, limit: usize, wait: Duration) -
             break;
         }
         let woken = tokio::time::timeout(
-            left.min(QuorumCheck::recheck()),
+            left.min(quorum::RECHECK),
             head.wait_for(|head| *head > after),
         )
         .await;

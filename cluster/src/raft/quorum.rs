@@ -19,7 +19,7 @@ use openraft::{Instant as _, ServerState};
 use super::Raft;
 
 /// How often a waiter looks whether its leader is still acknowledged.
-const RECHECK: Duration = Duration::from_millis(100);
+pub(crate) const RECHECK: Duration = Duration::from_millis(100);
 
 #[derive(Clone)]
 pub struct QuorumCheck {
@@ -57,10 +57,5 @@ impl QuorumCheck {
         while !self.cut_off() {
             tokio::time::sleep(RECHECK).await;
         }
-    }
-
-    /// How often a waiter should look again.
-    pub fn recheck() -> Duration {
-        RECHECK
     }
 }
