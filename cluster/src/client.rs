@@ -64,6 +64,9 @@ impl Default for RetryPolicy {
 const WRITE_RPCS_IN_FLIGHT: usize = 16;
 const WRITE_QUEUE_DEPTH: usize = 65_536;
 const MAX_HOPS_WITHOUT_PAUSE: usize = 4;
+/// Writes of an idempotent command at most (each waits for a leader up to the caller's
+/// deadline): two leader losses in a row, then the caller's own retry takes over.
+pub const IDEMPOTENT_WRITE_TRIES: u32 = 3;
 
 pub struct ClusterClient {
     router: Arc<Router>,
@@ -175,6 +178,21 @@ impl ClusterClient {
             Some(result) => Ok(result?),
             None => Err(ClusterError::Protocol("empty write answer".into())),
         }
+    }
+
+    /// [`write_one`](Self::write_one) for a command the state applies once however often
+    /// it is written (a client send by its client id, a request by its `msgRandom`): an
+    /// outcome left open (the leader lost its quorum or died while the write waited) is
+    /// settled by writing it again, at the new leader, up to [`IDEMPOTENT_WRITE_TRIES`]
+    /// writes in all.
+    pub async fn write_idempotent(&self, envelope: Envelope) -> Result<Output, ClusterError> {
+        for _ in 1..IDEMPOTENT_WRITE_TRIES {
+            match self.write_one(envelope.clone()).await {
+                Err(ClusterError::Ambiguous(_)) => {}
+                written => return written,
+            }
+        }
+        self.write_one(envelope).await
     }
 
     /// A linearizable read through the leader.

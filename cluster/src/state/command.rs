@@ -173,13 +173,14 @@ commands! {
     UpdateHostedMember(super::hosted_groups::UpdateHostedMember) => done,
     BroadcastToPlatforms(publish::BroadcastToPlatforms) => Output::Published,
     SetAreaLevel(areas::SetAreaLevel) => done,
+    Once(super::requests::Once) => std::convert::identity,
 }
 
 /// The command level of this build (LIFE-05): it knows every command up to it. A
 /// rolling upgrade runs nodes of two builds side by side, and a node cannot apply a
 /// command its build does not know, so the leader proposes a command only once every
 /// voter knows its level (`crate::upgrade_gate`).
-pub const COMMAND_LEVEL: u32 = 7;
+pub const COMMAND_LEVEL: u32 = 8;
 /// The level of builds that did not report theirs (before rolling upgrades were gated).
 pub const LEGACY_COMMAND_LEVEL: u32 = 1;
 
@@ -212,6 +213,7 @@ impl Command {
             | Command::UpdateHostedMember(_)
             | Command::BroadcastToPlatforms(_) => 6,
             Command::SetAreaLevel(_) => 7,
+            Command::Once(once) => once.command.level().max(8),
             Command::All(commands) => commands.iter().map(Command::level).max().unwrap_or(1),
             _ => LEGACY_COMMAND_LEVEL,
         }

@@ -9,7 +9,8 @@
 //! The modules form layers; each calls only the layers (and, among domains, the modules)
 //! before it:
 //!
-//! 1. **Base**: `keys`, `store` (reads, and the overlay a batch writes to), `apply` (the
+//! 1. **Base**: `keys`, `store` (reads, and the overlay a batch writes to), `kept`
+//!    (records pruned by time), `apply` (the
 //!    context, the refusals, the [`Apply`] trait every command implements), and
 //!    `meridian_proto`'s conversation types.
 //! 2. **Domains**, the lower layer: each keeps its records, reads and writes them, and
@@ -24,7 +25,8 @@
 //!    several domains at once: publishing and its fan-out, recalls, group receipts,
 //!    ultra-group edits, bans, deleting an app, sync and history, and calls (kept from
 //!    the signalling messages a publish stores).
-//! 4. **[`Command`]** and **[`Query`]**: the wire enums, dispatching to both layers.
+//! 4. **[`Command`]** and **[`Query`]**: the wire enums, dispatching to both layers;
+//!    `requests` wraps any command to apply it once per request id (`msgRandom`).
 //!
 //! A new command is a struct with its [`Apply`] in its domain (or in `cross_domain` if
 //! it spans domains) and one line appended to the list in `command.rs`.
@@ -41,6 +43,7 @@ pub mod files;
 pub mod friends;
 pub mod groups;
 pub mod hosted_groups;
+mod kept;
 pub(crate) mod keys;
 pub mod messages;
 pub mod outbox;
@@ -50,6 +53,7 @@ pub mod push;
 pub mod push_style;
 pub mod push_templates;
 mod query;
+pub mod requests;
 pub mod rtc;
 pub mod sensitive;
 mod store;
@@ -150,6 +154,7 @@ pub use {
     presence::{ChangePresence, EdgeAlive, EdgeStopped, ExpireEdges},
     push::{RegisterPushToken, UnregisterPushToken},
     push_style::SetPushStyle,
+    requests::Once,
     sensitive::{AddSensitiveWord, DeleteSensitiveWords},
     usage::RecordUsage,
     users::{ChangeUserList, ExpireTokens, PutUser, RefreshUser, SetTags, UnblockUsers},

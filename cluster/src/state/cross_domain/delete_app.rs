@@ -46,6 +46,8 @@ impl Apply for DeleteApp {
             rtc::delete_all(state, app_key)?;
             super::calls::delete_all(state, app_key)?;
             usage::delete_all(state, app_key)?;
+            // The answers to marked requests (`state/requests.rs`, a layer above).
+            state.delete_app(&crate::state::keys::requests::PER_APP, app_key)?;
         }
         apps::delete(state, &app);
         Ok((self.app_key.clone(), users_removed))

@@ -15,6 +15,10 @@ pub(crate) const ARCHIVE: &[u8] = b"archive/";
 pub(crate) const CLIENT_SEND: &[u8] = b"clientsend/";
 /// The same by time, to prune them.
 pub(crate) const CLIENT_SEND_BY_TIME: &[u8] = b"clientsend-t/";
+pub(crate) const CLIENT_SENDS: super::Kept = super::Kept {
+    family: CLIENT_SEND,
+    by_time: CLIENT_SEND_BY_TIME,
+};
 /// Messages that never become their conversation's last message (`disableUpdateLastMsg`).
 pub(crate) const KEEPS_LAST: &[u8] = b"mkeeplast/";
 pub(crate) const PER_APP: [&[u8]; 6] = [MESSAGE, LAST_SEQ, UID, EXPANSION, ARCHIVE, KEEPS_LAST];
@@ -83,24 +87,6 @@ pub(crate) fn client_send(app_key: &str, sender: &str, client_id: &str) -> Vec<u
         format!("{app_key}/{sender}/{client_id}").as_bytes(),
     ]
     .concat()
-}
-
-/// `clientsend-t/{ms:020}/{appKey}/{sender}/{clientId}`: indexes a [`client_send`] key.
-pub(crate) fn client_send_by_time(now_ms: u64, client_send: &[u8]) -> Vec<u8> {
-    [
-        CLIENT_SEND_BY_TIME,
-        format!("{now_ms:020}/").as_bytes(),
-        client_send.strip_prefix(CLIENT_SEND).unwrap_or(client_send),
-    ]
-    .concat()
-}
-
-/// When a [`client_send_by_time`] key was written, and the key it indexes.
-pub(crate) fn client_send_of(time_key: &[u8]) -> Option<(u64, Vec<u8>)> {
-    let rest = time_key.strip_prefix(CLIENT_SEND_BY_TIME)?;
-    let at = super::parse_padded(rest)?;
-    let indexed = rest.get(21..)?;
-    Some((at, [CLIENT_SEND, indexed].concat()))
 }
 
 /// `mkeeplast/{appKey}/{msgUID}`

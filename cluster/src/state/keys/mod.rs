@@ -45,6 +45,34 @@ fn parse_padded(digits: &[u8]) -> Option<u64> {
     std::str::from_utf8(digits.get(..20)?).ok()?.parse().ok()
 }
 
+/// A family of records kept for a while after they are written (answers that make a
+/// retried request idempotent), and its index by the time each was written, which later
+/// writes prune oldest first.
+pub(crate) struct Kept {
+    pub family: &'static [u8],
+    pub by_time: &'static [u8],
+}
+
+impl Kept {
+    /// `{by_time}{ms:020}/{the key after its family's prefix}`: indexes `key`.
+    pub(crate) fn by_time(&self, now_ms: u64, key: &[u8]) -> Vec<u8> {
+        [
+            self.by_time,
+            format!("{now_ms:020}/").as_bytes(),
+            key.strip_prefix(self.family).unwrap_or(key),
+        ]
+        .concat()
+    }
+
+    /// When a [`by_time`](Self::by_time) key was written, and the key it indexes.
+    pub(crate) fn indexed(&self, time_key: &[u8]) -> Option<(u64, Vec<u8>)> {
+        let rest = time_key.strip_prefix(self.by_time)?;
+        let at = parse_padded(rest)?;
+        let indexed = rest.get(21..)?;
+        Some((at, [self.family, indexed].concat()))
+    }
+}
+
 /// How a constant here is used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -139,6 +167,12 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     (
         "messages::CLIENT_SEND_BY_TIME",
         messages::CLIENT_SEND_BY_TIME,
+        Kind::Family,
+    ),
+    ("requests::ANSWER", requests::ANSWER, Kind::Family),
+    (
+        "requests::ANSWER_BY_TIME",
+        requests::ANSWER_BY_TIME,
         Kind::Family,
     ),
     ("chatrooms::ROOM", chatrooms::ROOM, Kind::Family),
@@ -671,5 +705,6 @@ pub(crate) mod hosted_groups;
 
 pub(crate) mod calls;
 pub(crate) mod files;
+pub(crate) mod requests;
 pub(crate) mod rtc;
 pub(crate) mod usage;

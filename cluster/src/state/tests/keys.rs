@@ -55,6 +55,7 @@ fn every_prefix_of_the_key_module_is_checked() {
         include_str!("../keys/rtc.rs"),
         include_str!("../keys/calls.rs"),
         include_str!("../keys/usage.rs"),
+        include_str!("../keys/requests.rs"),
     ]
     .concat();
     let listed: Vec<String> = ALL
@@ -163,11 +164,17 @@ fn keys_are_the_bytes_they_always_were() {
             "clientsend/ak/u1/c1",
         ),
         (
-            keys::messages::client_send_by_time(
-                1_000,
-                &keys::messages::client_send("ak", "u1", "c1"),
-            ),
+            keys::messages::CLIENT_SENDS
+                .by_time(1_000, &keys::messages::client_send("ak", "u1", "c1")),
             "clientsend-t/00000000000000001000/ak/u1/c1",
+        ),
+        (
+            keys::requests::answer("ak", "private/u1/77"),
+            "once/ak/private/u1/77",
+        ),
+        (
+            keys::requests::ANSWERS.by_time(5, &keys::requests::answer("ak", "private/u1/77")),
+            "once-t/00000000000000000005/ak/private/u1/77",
         ),
         (keys::chatrooms::room("ak", "r1"), "room/ak/r1"),
         (
@@ -225,8 +232,13 @@ fn keys_read_back_are_taken_apart_into_what_built_them() {
     assert_eq!(keys::feed::event_position(&keys::feed::event(42)), Some(42));
     let by_id = keys::messages::client_send("ak", "u1", "c1");
     assert_eq!(
-        keys::messages::client_send_of(&keys::messages::client_send_by_time(9, &by_id)),
+        keys::messages::CLIENT_SENDS.indexed(&keys::messages::CLIENT_SENDS.by_time(9, &by_id)),
         Some((9, by_id))
+    );
+    let answer = keys::requests::answer("ak", "private/u1/77");
+    assert_eq!(
+        keys::requests::ANSWERS.indexed(&keys::requests::ANSWERS.by_time(9, &answer)),
+        Some((9, answer))
     );
     let tokens = keys::of_app(keys::push::TOKEN, "ak");
     assert_eq!(

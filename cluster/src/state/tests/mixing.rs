@@ -3,7 +3,7 @@
 
 use meridian_proto::rtc::{Role, RoomKind};
 
-use super::rtc::{app_tree, at, join, rtc, APP};
+use super::rtc::{app_tree, join, rtc, APP};
 use super::*;
 use crate::state::rtc::{
     ChangeMix, LayoutKind, MixChange, MixOrder, MixRegion, MixSettings, BITRATE_KBPS, MAX_CANVAS,

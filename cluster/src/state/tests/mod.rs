@@ -19,6 +19,7 @@ mod outbox;
 mod presence;
 mod push;
 mod recording;
+mod requests;
 mod retention;
 mod rtc;
 mod rtc_blocks;
@@ -82,6 +83,18 @@ pub(super) fn run(tree: &sled::Tree, envelopes: &[Envelope]) -> Vec<Result<Outpu
         .iter()
         .map(|e| apply(ctx(), &mut overlay, e))
         .collect();
+    tree.apply_batch(overlay.into_batch()).unwrap();
+    out
+}
+
+/// Applies one command as an apply round stamped `now_ms`.
+pub(super) fn at(tree: &sled::Tree, now_ms: u64, command: Command) -> Result<Output, CommandError> {
+    let mut overlay = Overlay::new(tree);
+    let ctx = ApplyContext {
+        area: AreaCode::Sg,
+        now_ms,
+    };
+    let out = apply(ctx, &mut overlay, &envelope(command));
     tree.apply_batch(overlay.into_batch()).unwrap();
     out
 }

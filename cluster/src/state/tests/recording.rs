@@ -4,7 +4,7 @@
 use meridian_proto::files::FileKind;
 use meridian_proto::rtc::{Role, RoomKind};
 
-use super::rtc::{app_tree, at, join, rtc, APP};
+use super::rtc::{app_tree, join, rtc, APP};
 use super::*;
 use crate::state::files::FileRecord;
 use crate::state::rtc::{

@@ -10,17 +10,6 @@ use crate::state::rtc::{MAX_AUDIO_HOSTS, MAX_VIDEO_HOSTS};
 
 pub(super) const APP: &str = "prodkey001";
 
-pub(super) fn at(tree: &sled::Tree, now_ms: u64, command: Command) -> Result<Output, CommandError> {
-    let mut overlay = Overlay::new(tree);
-    let ctx = ApplyContext {
-        area: AreaCode::Sg,
-        now_ms,
-    };
-    let out = apply(ctx, &mut overlay, &envelope(command));
-    tree.apply_batch(overlay.into_batch()).unwrap();
-    out
-}
-
 pub(super) fn change_in(app: &str, room: &str, user: &str, change: RtcChange) -> Command {
     Command::ChangeRtcRoom(ChangeRtcRoom {
         app_key: app.into(),

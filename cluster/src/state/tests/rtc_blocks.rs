@@ -3,7 +3,7 @@
 
 use meridian_proto::rtc::{Role, RoomKind};
 
-use super::rtc::{app_tree, at, change_in, join, APP};
+use super::rtc::{app_tree, change_in, join, APP};
 use super::*;
 use crate::state::rtc::{blocked_until, BlockRtcUser, MAX_BLOCK_MINUTES};
 

@@ -1218,6 +1218,14 @@ fn samples() -> Vec<(&'static str, Command)> {
             "SetAreaLevel",
             Command::SetAreaLevel(SetAreaLevel { level: 7 }),
         ),
+        (
+            "Once",
+            Command::Once(Once {
+                app_key: APP.into(),
+                request_id: "private/alice/7".into(),
+                command: Box::new(Command::SetAreaLevel(SetAreaLevel { level: 7 })),
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1459,6 +1467,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("UpdateHostedMember", "77086170706b6579303102673103626f6200010178"),
         ("BroadcastToPlatforms", "78086170706b65793031000000000000000000000000000000000000000000000000000000000100"),
         ("SetAreaLevel", "7907"),
+        ("Once", "7a086170706b657930310f707269766174652f616c6963652f377907"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1691,6 +1700,7 @@ fn variant(command: &Command) -> &'static str {
         Command::UpdateHostedMember(_) => "UpdateHostedMember",
         Command::BroadcastToPlatforms(_) => "BroadcastToPlatforms",
         Command::SetAreaLevel(_) => "SetAreaLevel",
+        Command::Once(_) => "Once",
     }
 }
 

@@ -17,7 +17,6 @@ use std::sync::Arc;
 use meridian_cluster::state::{
     Command, Conversation, ConversationType, Envelope, Output, Query, QueryOutput, RtcChange,
 };
-use meridian_cluster::ClusterError;
 use meridian_proto::{ClientFrame, ServerFrame};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -27,10 +26,6 @@ use super::error::SessionError;
 use super::registry::SessionHandle;
 use super::Shared;
 use crate::metrics::FrameOp;
-
-/// Writes of a deduplicated command at most (each waits for a leader up to the client's
-/// deadline): two leader losses in a row, then the client resends.
-const DEDUPLICATED_WRITE_TRIES: u32 = 3;
 
 /// Carries out the requests queued in `incoming`, sending each answer to `answers`.
 pub(super) async fn serve(
@@ -78,44 +73,31 @@ impl Context<'_> {
         command: Command,
         kind: Option<ConversationType>,
     ) -> Result<Output, SessionError> {
-        self.write_tries(command, kind, 1).await
+        let written = self.identity.client.write_one(self.envelope(command)).await;
+        written.map_err(|error| SessionError::Cluster { error, kind })
     }
 
     /// [`write`](Self::write) for a command the state answers once however often it is
-    /// written (a client send, by its client id): an outcome left open (the leader lost
-    /// its quorum or died while the write waited) is settled by writing it again, at the
-    /// new leader, instead of failing the session over to the client's resend.
+    /// written (a client send, by its client id): an outcome left open is settled by
+    /// writing it again instead of failing the session over to the client's resend.
     async fn write_deduplicated(
         &self,
         command: Command,
         kind: Option<ConversationType>,
     ) -> Result<Output, SessionError> {
-        self.write_tries(command, kind, DEDUPLICATED_WRITE_TRIES)
-            .await
+        let written = self
+            .identity
+            .client
+            .write_idempotent(self.envelope(command))
+            .await;
+        written.map_err(|error| SessionError::Cluster { error, kind })
     }
 
-    /// Writes `command` up to `tries` times while its outcome is left open.
-    async fn write_tries(
-        &self,
-        command: Command,
-        kind: Option<ConversationType>,
-        tries: u32,
-    ) -> Result<Output, SessionError> {
-        let envelope = Envelope {
+    fn envelope(&self, command: Command) -> Envelope {
+        Envelope {
             area: self.identity.area,
             command,
-        };
-        let client = &self.identity.client;
-        let written = 'written: {
-            for _ in 1..tries {
-                match client.write_one(envelope.clone()).await {
-                    Err(ClusterError::Ambiguous(_)) => {}
-                    written => break 'written written,
-                }
-            }
-            client.write_one(envelope).await
-        };
-        written.map_err(|error| SessionError::Cluster { error, kind })
+        }
     }
 
     /// Reads linearizably in the user's area.
