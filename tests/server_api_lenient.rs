@@ -136,10 +136,31 @@ async fn groups_and_rooms_the_app_never_created_accept_settings_that_apply_later
         .ok("/chatroom/user/exist.json", "chatroomId=r1&userId=u6")
         .await;
     assert_eq!(exists, json!({"code": 200, "isInChrm": false}));
+    // A room mute set before the room exists shows in the checks and lists; a room never
+    // seen is not muted.
+    just_ok(&api, "/chatroom/ban/add.json", "chatroomId=r1").await;
+    let check = api.ok("/chatroom/ban/check.json", "chatroomId=r1").await;
+    assert_eq!(check, json!({"code": 200, "status": 1}));
+    let check = api.ok("/chatroom/ban/check.json", "chatroomId=ghost").await;
+    assert_eq!(check, json!({"code": 200, "status": 0}));
+    let banned = api.ok("/chatroom/ban/query.json", "").await;
+    assert_eq!(
+        banned["chatrooms"],
+        json!([{"chatroomId": "r1", "time": ""}])
+    );
+    let alive = api.ok("/chatroom/keepalive/query.json", "").await;
+    assert_eq!(alive["chatrooms"], json!(["r1"]));
     // The room is created: it starts kept alive, with its gag, ban and whitelist.
     just_ok(&api, "/chatroom/create.json", "chatroom[r1]=Room").await;
     let alive = api.ok("/chatroom/keepalive/query.json", "").await;
     assert_eq!(alive["chatrooms"], json!(["r1"]));
+    let check = api.ok("/chatroom/ban/check.json", "chatroomId=r1").await;
+    assert_eq!(check["status"], 1);
+    let banned = api.ok("/chatroom/ban/query.json", "").await;
+    assert_ne!(
+        banned["chatrooms"][0]["time"], "",
+        "a created room has its time"
+    );
     let gagged = api
         .ok("/chatroom/user/gag/list.json", "chatroomId=r1")
         .await;
@@ -465,7 +486,7 @@ async fn publish_options_decide_who_gets_a_copy_what_lists_show_and_expansions()
 /// numbers as strings on the v3 history queries, whose answers they read as `messageUID`
 /// and `msgTime`; empty values for parameters not asked; numbers where the docs show
 /// booleans; the answer names they decode.
-// covers: API-05, API-06
+// covers: API-05, API-06, API-07
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_go_and_java_sdks_shapes_are_taken_and_answered_as_they_read_them() {
     let dev = DevDeployment::start(binary(), "SG", 1).await;
@@ -701,5 +722,80 @@ async fn the_go_and_java_sdks_shapes_are_taken_and_answered_as_they_read_them() 
         .json("/message/system/publish_template.json", &template)
         .await;
     assert_eq!(answer.status, 200, "{value}");
+
+    // `msgRandom` (Java's and Go's request id): a publish repeated within a minute is
+    // stored once and answered the same; the id on another request is refused; 0 (Go's
+    // unset value) is no id.
+    let marked = r#"fromUserId=ann&toUserId=bob&objectName=RC:TxtMsg&content={"content":"once"}&msgRandom=1717"#;
+    let first = api.ok("/message/private/publish.json", marked).await;
+    let again = api.ok("/message/private/publish.json", marked).await;
+    assert_eq!(first, again);
+    let query = json!({"userId": "ann", "targetId": "bob", "pageSize": "100"});
+    let stored = api.json("/v3/message/private/query.json", &query).await.1;
+    let copies = |history: &Value, text: &str| {
+        let data = history["data"].as_array().cloned().unwrap_or_default();
+        data.iter()
+            .filter(|m| m["content"].as_str().is_some_and(|c| c.contains(text)))
+            .count()
+    };
+    assert_eq!(copies(&stored, "once"), 1, "{stored}");
+    let (answer, value) = api
+        .form(
+            "/message/private/publish.json",
+            r#"fromUserId=ann&toUserId=bob&objectName=RC:TxtMsg&content={"content":"other"}&msgRandom=1717"#,
+        )
+        .await;
+    assert_error(&answer, &value, 400, 1002);
+    let unmarked = r#"fromUserId=ann&toUserId=bob&objectName=RC:TxtMsg&content={"content":"twice"}&msgRandom=0"#;
+    let one = api.ok("/message/private/publish.json", unmarked).await;
+    let two = api.ok("/message/private/publish.json", unmarked).await;
+    assert_ne!(one, two);
+    let (answer, value) = api
+        .form(
+            "/message/private/publish.json",
+            r#"fromUserId=ann&toUserId=bob&objectName=RC:TxtMsg&content={}&msgRandom=soon"#,
+        )
+        .await;
+    assert_error(&answer, &value, 400, 1002);
+    let stored = api.json("/v3/message/private/query.json", &query).await.1;
+    assert_eq!(
+        (
+            copies(&stored, "once"),
+            copies(&stored, "other"),
+            copies(&stored, "twice")
+        ),
+        (1, 0, 2)
+    );
+
+    // The same on an ultra-group edit (Go's `UgMessageExtension`).
+    let body = json!({"fromUserId": "ann", "toGroupIds": ["u1"], "objectName": "RC:TxtMsg",
+                      "content": "{\"content\":\"v1\"}"});
+    let sent = api.json("/message/ultragroup/publish.json", &body).await.1;
+    let uid = sent["messageUIDs"][0]["messageUID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let edit = |text: &str| {
+        format!(
+            r#"groupId=u1&fromUserId=ann&msgUID={uid}&content={{"content":"{text}"}}&busChannel=&msgRandom=99"#
+        )
+    };
+    just_ok(&api, "/ultragroup/msg/modify.json", &edit("v2")).await;
+    just_ok(&api, "/ultragroup/msg/modify.json", &edit("v2")).await;
+    let (answer, value) = api.form("/ultragroup/msg/modify.json", &edit("v3")).await;
+    assert_error(&answer, &value, 400, 1002);
+    let history = api
+        .json(
+            "/v3/message/ultragroup/query.json",
+            &json!({"targetId": "u1"}),
+        )
+        .await
+        .1;
+    assert!(
+        history["data"][0]["content"]
+            .as_str()
+            .is_some_and(|c| c.contains("v2")),
+        "{history}"
+    );
     dev.stop();
 }

@@ -608,6 +608,9 @@ async fn publish_from_app_server(
         let from = &cast.users[from_index];
         let id = format!("api-{sent}");
         let content = content_of(&id);
+        // Marked as the Java and Go SDKs can mark a publish, so the retry of an open
+        // outcome below is stored once (a duplicate would show in the check).
+        let random = rng.random_range(1..i64::MAX).to_string();
         let (path, target, body) = match rng.random_range(0..3) {
             0 => {
                 let to = &cast.users[(from_index + 1) % n];
@@ -619,6 +622,7 @@ async fn publish_from_app_server(
                         ("toUserId", to),
                         ("objectName", TEXT),
                         ("content", &content),
+                        ("msgRandom", &random),
                     ]),
                 )
             }
@@ -630,6 +634,7 @@ async fn publish_from_app_server(
                     ("toGroupId", GROUP),
                     ("objectName", TEXT),
                     ("content", &content),
+                    ("msgRandom", &random),
                 ]),
             ),
             _ => (
@@ -640,26 +645,37 @@ async fn publish_from_app_server(
                     ("toChatroomId", CHATROOM),
                     ("objectName", TEXT),
                     ("content", &content),
+                    ("msgRandom", &random),
                 ]),
             ),
         };
         let offset = controls.clock_offset.load(Ordering::Relaxed);
-        let base = &bases[sent % bases.len()];
-        sent += 1;
-        let answer =
-            post_form_answer(base, &cast.app_key, &cast.app_secret, path, &body, offset).await;
         let stale = offset.unsigned_abs() * 1000 > REPLAY_WINDOW_MS;
-        let outcome = match answer {
-            // A stale timestamp must be refused: if one gets through, the checker counts
-            // its stored copy as a phantom.
-            Ok(answer) if answer.status == 200 && !stale => Outcome::Acked {
-                seq: 0,
-                at_ms: controls.now_ms(),
-            },
-            Ok(answer) if (400..500).contains(&answer.status) => Outcome::Refused,
-            // A 5xx (say, the cluster did not answer in time) leaves it open.
-            Ok(_) | Err(_) => Outcome::Unknown,
-        };
+        let mut outcome = Outcome::Unknown;
+        // One retry, through the next edge, of an outcome left open. A refused retry
+        // leaves it open: the first try may have been stored.
+        for attempt in 0..2 {
+            let base = &bases[sent % bases.len()];
+            sent += 1;
+            let answer =
+                post_form_answer(base, &cast.app_key, &cast.app_secret, path, &body, offset).await;
+            outcome = match answer {
+                // A stale timestamp must be refused: if one gets through, the checker
+                // counts its stored copy as a phantom.
+                Ok(answer) if answer.status == 200 && !stale => Outcome::Acked {
+                    seq: 0,
+                    at_ms: controls.now_ms(),
+                },
+                Ok(answer) if (400..500).contains(&answer.status) && attempt == 0 => {
+                    Outcome::Refused
+                }
+                // A 5xx (say, the cluster did not answer in time) leaves it open.
+                Ok(_) | Err(_) => Outcome::Unknown,
+            };
+            if !matches!(outcome, Outcome::Unknown) {
+                break;
+            }
+        }
         controls
             .ledger
             .sent(&id, &target.key(), cast.recipients(from, &target), outcome);

@@ -294,6 +294,12 @@ pub enum Query {
     PushTemplates {
         app_key: String,
     },
+    /// Rooms by id, or all the app's rooms when `room_ids` is empty, with the settings
+    /// kept for rooms not created yet (their presets, `created_at_ms` 0) in their place.
+    ChatroomSettings {
+        app_key: String,
+        room_ids: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -591,6 +597,9 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
         Query::PushTemplates { app_key } => {
             apps::by_key(state, app_key)?;
             super::push_templates::templates(state, app_key).map(QueryOutput::PushTemplates)
+        }
+        Query::ChatroomSettings { app_key, room_ids } => {
+            chatrooms::settings(state, app_key, room_ids).map(QueryOutput::Chatrooms)
         }
     }
 }

@@ -7,10 +7,14 @@ use meridian_access::directory::Resolved;
 use meridian_access::error::{unexpected, ApiError};
 use meridian_access::params::Params;
 use meridian_cluster::state::{
-    Command, CommandError, Envelope, Message, Output, Query, QueryOutput,
+    Command, CommandError, Envelope, Message, Once, Output, Query, QueryOutput,
 };
 use meridian_cluster::{ClusterClient, ClusterError};
 use serde_json::Value;
+
+fn not_a_long() -> ApiError {
+    ApiError::param("msgRandom must be a whole number (a Long)")
+}
 
 /// The parsed body of a call.
 pub(crate) enum Body {
@@ -53,6 +57,37 @@ impl Call {
     /// Commits one command for this app.
     pub async fn write(&self, command: Command) -> Result<Output, ApiError> {
         Ok(self.cluster.write_one(self.envelope(command)).await?)
+    }
+
+    /// Commits `command` once per `msgRandom`, when the call gives one (a whole number; 0
+    /// counts as none, as the Go SDK sends it unset): marked with the request's id
+    /// (`what` names the request within the app, e.g. its kind and sender), it is written
+    /// again while a leader loss leaves its outcome open, and the same request within a
+    /// minute gets the first answer (`state::requests`).
+    pub async fn write_marked(&self, what: &str, command: Command) -> Result<Output, ApiError> {
+        let Some(random) = self.msg_random()? else {
+            return self.write(command).await;
+        };
+        let once = Command::Once(Once {
+            app_key: self.app_key(),
+            request_id: format!("{what}/{random}"),
+            command: Box::new(command),
+        });
+        Ok(self.cluster.write_idempotent(self.envelope(once)).await?)
+    }
+
+    fn msg_random(&self) -> Result<Option<i64>, ApiError> {
+        let random = match &self.body {
+            Body::Form(form) => form.int::<i64>("msgRandom")?,
+            Body::Json(json) => match json.get("msgRandom") {
+                None | Some(Value::Null) => None,
+                Some(Value::Number(n)) => Some(n.as_i64().ok_or_else(not_a_long)?),
+                Some(Value::String(s)) if s.is_empty() => None,
+                Some(Value::String(s)) => Some(s.parse().map_err(|_| not_a_long())?),
+                Some(_) => return Err(not_a_long()),
+            },
+        };
+        Ok(random.filter(|&r| r != 0))
     }
 
     /// Commits several commands atomically: a refused one undoes the others, so a refused

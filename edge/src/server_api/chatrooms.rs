@@ -288,11 +288,16 @@ pub(super) async fn flag(call: &Call, flag: RoomFlag, on: bool) -> Fields {
     Ok(Map::new())
 }
 
-async fn all_rooms(call: &Call) -> Result<Vec<meridian_cluster::state::Chatroom>, ApiError> {
+/// The settings of the rooms named (all when none are), with those kept for rooms not
+/// created yet: what the room flags' queries list.
+async fn room_settings(
+    call: &Call,
+    room_ids: Vec<String>,
+) -> Result<Vec<meridian_cluster::state::Chatroom>, ApiError> {
     match call
-        .read(Query::Chatrooms {
+        .read(Query::ChatroomSettings {
             app_key: call.app_key(),
-            room_ids: Vec::new(),
+            room_ids,
         })
         .await?
     {
@@ -303,7 +308,7 @@ async fn all_rooms(call: &Call) -> Result<Vec<meridian_cluster::state::Chatroom>
 
 // covers: CHR-08
 pub(super) async fn keep_alive_query(call: &Call) -> Fields {
-    let rooms: Vec<String> = all_rooms(call)
+    let rooms: Vec<String> = room_settings(call, Vec::new())
         .await?
         .into_iter()
         .filter(|r| r.keep_alive)
@@ -322,7 +327,7 @@ const MUTED_ROOMS: Paging = Paging {
 
 // covers: CHR-05
 pub(super) async fn muted_rooms(call: &Call) -> Fields {
-    let muted: Vec<_> = all_rooms(call)
+    let muted: Vec<_> = room_settings(call, Vec::new())
         .await?
         .into_iter()
         .filter(|r| r.muted)
@@ -332,7 +337,15 @@ pub(super) async fn muted_rooms(call: &Call) -> Fields {
     let ids: Vec<&str> = rooms.iter().map(|r| r.room_id.as_str()).collect();
     let rooms: Vec<Value> = rooms
         .iter()
-        .map(|r| json!({ "chatroomId": r.room_id, "time": format_time(r.created_at_ms) }))
+        .map(|r| {
+            // A room muted before it was created has no time yet.
+            let time = if r.created_at_ms == 0 {
+                String::new()
+            } else {
+                format_time(r.created_at_ms)
+            };
+            json!({ "chatroomId": r.room_id, "time": time })
+        })
         .collect();
     // `chatroomIds` is what the published Go and Java SDKs read.
     Ok(fields(
@@ -340,21 +353,12 @@ pub(super) async fn muted_rooms(call: &Call) -> Fields {
     ))
 }
 
+/// A room's mute, or the one set for it before it was created (API-05); a room never
+/// seen is not muted.
 pub(super) async fn mute_check(call: &Call) -> Fields {
-    let room_id = room(call)?;
-    match call
-        .read(Query::Chatrooms {
-            app_key: call.app_key(),
-            room_ids: vec![room_id.clone()],
-        })
-        .await?
-    {
-        QueryOutput::Chatrooms(rooms) => match rooms.first() {
-            Some(room) => Ok(fields(json!({ "status": u8::from(room.muted) }))),
-            None => Err(ApiError::param(format!("chatroom {room_id} not found"))),
-        },
-        other => Err(unexpected(other)),
-    }
+    let rooms = room_settings(call, vec![room(call)?]).await?;
+    let muted = rooms.first().is_some_and(|room| room.muted);
+    Ok(fields(json!({ "status": u8::from(muted) })))
 }
 
 /// Where a set's members come from in a request.

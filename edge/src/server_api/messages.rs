@@ -131,8 +131,13 @@ pub(super) async fn publish_with(
     id_field: &str,
     ids: &[&str],
 ) -> Fields {
+    // A retried publish names the same kind of conversation from the same sender.
+    let what = match messages.first() {
+        Some(m) => format!("publish/{}/{}", m.conversation.kind.code(), m.sender),
+        None => "publish".to_string(),
+    };
     let output = call
-        .write(publish_command(call.app_key(), messages, options)?)
+        .write_marked(&what, publish_command(call.app_key(), messages, options)?)
         .await?;
     let Output::Published(published) = output else {
         return Err(unexpected(output));
@@ -452,7 +457,9 @@ pub(super) async fn broadcast(call: &Call, stored: bool) -> Fields {
         }),
         None => publish_command(call.app_key(), messages, &call.body)?,
     };
-    let output = call.write(command).await?;
+    let output = call
+        .write_marked(&format!("broadcast/{stored}/{}", p.from), command)
+        .await?;
     match output {
         Output::Published(published) => match published.first() {
             Some(Publication::Stored { msg_uid, .. } | Publication::Transient { msg_uid, .. }) => {

@@ -284,12 +284,20 @@ pub(super) async fn modify(call: &Call) -> Fields {
     if serde_json::from_str::<Value>(content).is_err() {
         return Err(ApiError::param("content must be a JSON string"));
     }
+    let sender = form.required("fromUserId")?.to_string();
+    let what = format!("ugmodify/{sender}");
     let edit = UltraGroupChange::Modify {
         msg_uid: form.required("msgUID")?.to_string(),
-        sender: form.required("fromUserId")?.to_string(),
+        sender,
         content: content.to_string(),
     };
-    change(call, group_id(form)?, edit).await
+    let command = Command::UltraGroup(ChangeUltraGroup {
+        app_key: call.app_key(),
+        group_id: group_id(form)?,
+        change: edit,
+    });
+    call.write_marked(&what, command).await?;
+    Ok(Map::new())
 }
 
 /// `/message/ultragroup/publish.json` (JSON): `fromUserId`, `toGroupIds` (≤ 3),

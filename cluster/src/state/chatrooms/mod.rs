@@ -204,6 +204,31 @@ pub(in crate::state) fn rooms(
     Ok(found)
 }
 
+/// [`rooms`], with the presets of rooms not created yet ([`settable`]) in their place.
+pub(in crate::state) fn settings(
+    state: &impl StateRead,
+    app_key: &str,
+    ids: &[String],
+) -> Result<Vec<Chatroom>, CommandError> {
+    apps::by_key(state, app_key)?;
+    if ids.is_empty() {
+        let mut all: Vec<Chatroom> = state.scan(&of_app(keys::ROOM, app_key))?;
+        all.extend(state.scan::<Chatroom>(&of_app(keys::PRESET, app_key))?);
+        all.sort_by(|a, b| a.room_id.cmp(&b.room_id));
+        return Ok(all);
+    }
+    let mut found = Vec::new();
+    for id in ids {
+        for key in [keys::room(app_key, id), keys::preset(app_key, id)] {
+            if let Some(room) = state.get::<Chatroom>(&key)? {
+                found.push(room);
+                break;
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// Removes every chatroom of an app environment.
 pub(in crate::state) fn delete_all(
     state: &mut Overlay<'_>,
