@@ -105,9 +105,14 @@ async fn users_profiles_and_remarks_are_kept_paged_and_validated() {
         ids(&api.ok("/user/query.json", "pageSize=100").await).len(),
         3
     );
-    for bad in ["pageSize=101", "pageSize=0", "order=2", "page=0", "page=x"] {
+    for bad in ["pageSize=101", "pageSize=0", "order=2", "page=x"] {
         api.refused("/user/query.json", bad, 400, 1002).await;
     }
+    // Page 0, which typed SDKs send unset, is the first page, as on every paged path.
+    assert_eq!(
+        api.ok("/user/query.json", "page=0&pageSize=1").await,
+        api.ok("/user/query.json", "page=1&pageSize=1").await
+    );
 
     // /user/profile/set.json and batch/query.json: {code, userList: [{userId, version,
     // userProfile, userExtProfile}]}, the profiles as JSON text; undocumented keys dropped.

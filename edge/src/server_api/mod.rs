@@ -573,7 +573,7 @@ pub(crate) struct Paging {
 impl Paging {
     /// The page `page` (from 1) of `all`; a size outside 1 to `max` is refused.
     pub(crate) fn page<T: Clone>(&self, form: &Params, all: &[T]) -> Result<Vec<T>, ApiError> {
-        let page = form.int::<usize>("page")?.unwrap_or(1).max(1);
+        let page = page_number(form)?;
         let size = form.int::<usize>(self.size_key)?.unwrap_or(self.default);
         if !(1..=self.max).contains(&size) {
             return Err(ApiError::param(format!(
@@ -588,6 +588,12 @@ impl Paging {
             .cloned()
             .collect())
     }
+}
+
+/// `page` (from 1; 1 when absent). 0, which the typed SDKs send for a page their caller
+/// left unset, is the first page too.
+pub(crate) fn page_number(form: &Params) -> Result<usize, ApiError> {
+    Ok(form.int::<usize>("page")?.unwrap_or(1).max(1))
 }
 
 /// A query answered with another kind of output than asked: a bug, not bad input.

@@ -46,10 +46,7 @@ const REMARKS_PAGE: PageSize = PageSize {
 
 /// `page` (from 1), its size and `order`.
 fn window(form: &Params, size: &PageSize) -> Result<Window, ApiError> {
-    let page = form.int::<usize>("page")?.unwrap_or(1);
-    if page == 0 {
-        return Err(ApiError::param("page starts at 1"));
-    }
+    let page = super::page_number(form)?;
     let mut limit = size.default;
     for key in size.keys {
         if let Some(given) = form.int::<usize>(key)? {
