@@ -784,6 +784,9 @@ async fn the_go_and_java_sdks_shapes_are_taken_and_answered_as_they_read_them() 
     just_ok(&api, "/ultragroup/msg/modify.json", &edit("v2")).await;
     let (answer, value) = api.form("/ultragroup/msg/modify.json", &edit("v3")).await;
     assert_error(&answer, &value, 400, 1002);
+    let elsewhere = edit("v4").replace("busChannel=&", "busChannel=ops&");
+    let (answer, value) = api.form("/ultragroup/msg/modify.json", &elsewhere).await;
+    assert_error(&answer, &value, 400, 1002);
     let history = api
         .json(
             "/v3/message/ultragroup/query.json",

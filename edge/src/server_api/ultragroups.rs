@@ -285,9 +285,19 @@ pub(super) async fn modify(call: &Call) -> Fields {
         return Err(ApiError::param("content must be a JSON string"));
     }
     let sender = form.required("fromUserId")?.to_string();
+    let msg_uid = form.required("msgUID")?.to_string();
+    // `busChannel`, when given, must be the message's channel (a message never moves).
+    if let Some(channel) = form.get("busChannel").filter(|c| !c.is_empty()) {
+        let message = call.message(&msg_uid).await?;
+        if message.conversation.channel != channel {
+            return Err(ApiError::param(format!(
+                "message {msg_uid} is not in channel {channel}"
+            )));
+        }
+    }
     let what = format!("ugmodify/{sender}");
     let edit = UltraGroupChange::Modify {
-        msg_uid: form.required("msgUID")?.to_string(),
+        msg_uid,
         sender,
         content: content.to_string(),
     };
