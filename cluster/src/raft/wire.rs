@@ -35,7 +35,20 @@ impl<T: DeserializeOwned> Decode for Wire<T> {
     fn decode<R: io::Read>(mut r: R) -> Result<Self, io::Error> {
         bincode::serde::decode_from_std_read(&mut r, config())
             .map(Wire)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+            .map_err(read_error)
+    }
+}
+
+/// A value cut off by the end of the input stays an unexpected end: raft-log then takes
+/// the last record of its last chunk as a write torn by a crash or a full disk (never
+/// reported flushed, so never counted by Raft) and truncates it instead of refusing to
+/// open. Anything else is invalid data.
+fn read_error(e: bincode::error::DecodeError) -> io::Error {
+    use bincode::error::DecodeError;
+    match e {
+        DecodeError::Io { inner, .. } if inner.kind() == io::ErrorKind::UnexpectedEof => inner,
+        DecodeError::UnexpectedEnd { .. } => io::Error::new(io::ErrorKind::UnexpectedEof, e),
+        e => io::Error::new(io::ErrorKind::InvalidData, e),
     }
 }
 
@@ -46,7 +59,7 @@ pub fn to_bytes<T: Serialize>(value: &T) -> Result<Vec<u8>, io::Error> {
 pub fn from_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, io::Error> {
     bincode::serde::decode_from_slice(bytes, config())
         .map(|(value, _)| value)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        .map_err(read_error)
 }
 
 #[cfg(test)]
@@ -64,5 +77,17 @@ mod tests {
         ];
         let error = from_bytes::<Batch>(&corrupt).expect_err("corrupt");
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+    }
+
+    #[test]
+    fn a_value_cut_off_by_the_end_of_the_input_is_an_unexpected_end() {
+        let bytes = to_bytes(&("a log id", 7u64, vec![1u8; 300])).unwrap();
+        for cut in [1, bytes.len() / 2, bytes.len() - 1] {
+            let read = Wire::<(String, u64, Vec<u8>)>::decode(&bytes[..cut]);
+            assert_eq!(
+                read.expect_err("cut off").kind(),
+                io::ErrorKind::UnexpectedEof
+            );
+        }
     }
 }
