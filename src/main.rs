@@ -483,9 +483,17 @@ async fn run(command: Commands, logs: StartingLogs) -> anyhow::Result<()> {
                 config_file::load(&args.config, "cluster").map_err(anyhow::Error::msg)?;
             let node = ClusterNode::start(config).await?;
             tracing::info!(rpc = %node.rpc_addr(), admin = %node.admin_addr(), "cluster node running");
-            until_signalled().await;
+            let failed = tokio::select! {
+                () = until_signalled() => None,
+                reason = node.failed() => Some(reason),
+            };
             node.shutdown().await;
-            Ok(())
+            match failed {
+                // Exiting lets the supervisor restart the node from its last durable
+                // state, where it catches up; staying up would keep a dead replica.
+                Some(reason) => anyhow::bail!("raft stopped on a fatal error: {reason}"),
+                None => Ok(()),
+            }
         }
         Commands::Cluster(ClusterCommand::Join { target, id, addr }) => {
             let body = serde_json::json!({ "id": id, "addr": addr });

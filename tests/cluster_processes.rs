@@ -17,7 +17,9 @@ use meridian_cluster::state::{
 };
 use meridian_cluster::ClusterClient;
 use meridian_regions::AreaCode;
-use meridian_testkit::{eventually, ClusterOptions, Moto, ProcessCluster, OPERATOR_TOKEN};
+use meridian_testkit::{
+    eventually, ClusterOptions, Moto, ProcessCluster, SmallDisk, OPERATOR_TOKEN,
+};
 use tokio::time::Instant;
 
 fn binary() -> &'static Path {
@@ -699,4 +701,149 @@ async fn concurrent_sends_are_stored_in_time_order_and_paging_by_time_finds_each
         "paging by time missed messages"
     );
     assert_eq!(stored.len(), WRITERS * EACH);
+}
+
+/// Writes `count` users named `{prefix}{i}`, each acknowledged (a handover in between is
+/// waited out by the client).
+async fn write_users(
+    client: &ClusterClient,
+    app_key: &str,
+    prefix: &str,
+    count: usize,
+) -> Vec<String> {
+    let mut acked = Vec::new();
+    for i in 0..count {
+        let user_id = format!("{prefix}{i}");
+        client
+            .write_one(put_user(app_key, user_id.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("write {user_id}: {e}"));
+        acked.push(user_id);
+    }
+    acked
+}
+
+// covers: issue 16 (disk full)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_low_on_disk_takes_no_entries_hands_over_and_catches_up_when_space_returns() {
+    const RESERVE: u64 = 16 << 20;
+    // Node logs are kept: the restart after a full disk is the step that can fail.
+    let options = ClusterOptions {
+        log_filter: Some("warn".into()),
+        ..ClusterOptions::default()
+    };
+    let mut cluster = ProcessCluster::new(binary(), options);
+    let disks: Vec<SmallDisk> = [1, 2, 3]
+        .into_iter()
+        .map(|id| {
+            cluster.configure(id, |c| c.storage.min_free_bytes = RESERVE);
+            SmallDisk::mount(&cluster.data_dir(id), 64)
+        })
+        .collect();
+    let disk = |id: u64| &disks[id as usize - 1];
+    cluster.start_all();
+    let leader = cluster.wait_for_leader(0, Duration::from_secs(15)).await;
+    let client = cluster.client();
+    let app_key = create_app(&client).await;
+    let mut acked = write_users(&client, &app_key, "a", 100).await;
+
+    // The leader's disk drops below the reserve (with room left: the reserve keeps the
+    // node from ever reaching a failed write). It refuses writes and hands over.
+    disk(leader.node_id).fill(RESERVE / 2);
+    acked.extend(write_users(&client, &app_key, "b", 300).await);
+    let successor = cluster
+        .wait_for_leader(leader.term, Duration::from_secs(15))
+        .await;
+    assert_ne!(successor.node_id, leader.node_id);
+    let low = cluster
+        .metric(leader.node_id, "meridian_cluster_disk_low")
+        .await;
+    assert_eq!(low, Some(1.0));
+    assert!(
+        cluster.exit_status(leader.node_id).is_none(),
+        "a node low on disk stays up"
+    );
+    let behind = cluster.status(leader.node_id).await.expect("status");
+    let ahead = cluster.status(successor.node_id).await.expect("status");
+    assert!(
+        behind.applied_index < ahead.applied_index,
+        "{behind:?} {ahead:?}"
+    );
+
+    // Space returns: it takes entries again and catches up.
+    disk(leader.node_id).empty();
+    let converged = digests(&cluster, &client).await;
+    assert!(
+        converged.iter().all(|d| d == &converged[0]),
+        "{converged:?}"
+    );
+    assert_all_present(&cluster, leader.node_id, &app_key, &acked).await;
+    assert_eq!(
+        cluster
+            .metric(leader.node_id, "meridian_cluster_disk_low")
+            .await,
+        Some(0.0)
+    );
+    let refused = cluster
+        .metric(leader.node_id, "meridian_cluster_disk_refused_total")
+        .await;
+    assert!(refused.is_some_and(|n| n > 0.0), "{refused:?}");
+
+    // Without a reserve, a follower's disk filled to the brim fails a write: Raft stops
+    // and the process exits, for its supervisor to restart. Restarted once space is back,
+    // it recovers from its last durable state and catches up, with the same state.
+    let leader = cluster.wait_for_leader(0, Duration::from_secs(15)).await;
+    let follower = [1, 2, 3]
+        .into_iter()
+        .find(|&id| id != leader.node_id)
+        .unwrap();
+    cluster.configure(follower, |c| c.storage.min_free_bytes = 0);
+    cluster.kill(follower);
+    cluster.start(follower);
+    cluster
+        .wait_for_applied(
+            follower,
+            leader.applied_index.unwrap_or(0),
+            Duration::from_secs(15),
+        )
+        .await;
+    disk(follower).fill(0);
+    acked.extend(write_users(&client, &app_key, "c", 300).await);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exited = loop {
+        if let Some(status) = cluster.exit_status(follower) {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the full node did not exit");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(!exited.success(), "{exited:?}");
+    disk(follower).empty();
+    cluster.start(follower);
+    let target = cluster
+        .status(leader.node_id)
+        .await
+        .and_then(|s| s.applied_index);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cluster.status(follower).await.and_then(|s| s.applied_index) < target {
+        if let Some(status) = cluster.exit_status(follower) {
+            panic!(
+                "the restarted node exited ({status}):\n{}",
+                cluster.log(follower)
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no catch-up:\n{}",
+            cluster.log(follower)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let converged = digests(&cluster, &client).await;
+    assert!(
+        converged.iter().all(|d| d == &converged[0]),
+        "{converged:?}"
+    );
+    assert_all_present(&cluster, follower, &app_key, &acked).await;
+    cluster.kill_all();
 }

@@ -14,6 +14,10 @@ pub const RAFT_APPEND_PATH: &str = "/raft/append";
 pub const RAFT_VOTE_PATH: &str = "/raft/vote";
 pub const RAFT_PRE_VOTE_PATH: &str = "/raft/pre-vote";
 pub const RAFT_SNAPSHOT_PATH: &str = "/raft/snapshot";
+pub const RAFT_TRANSFER_LEADER_PATH: &str = "/raft/transfer-leader";
+/// A Raft append or snapshot refused by a node low on disk: the leader takes the node
+/// as unreachable and retries it after openraft's backoff, not at once.
+pub const RAFT_DISK_LOW: &str = "the disk is below its reserve";
 pub const API_PATH: &str = "/api";
 
 /// A whole snapshot sent to a lagging follower.

@@ -113,6 +113,9 @@ pub struct StorageTuning {
     pub log_cache_bytes: usize,
     /// How long raft-log gathers more writes before an fdatasync (microseconds).
     pub log_flush_wait_us: u64,
+    /// The disk reserve: below this much free space in the data directory the node
+    /// takes no more Raft entries (`node/disk.rs`); 0 turns the reserve off.
+    pub min_free_bytes: u64,
 }
 
 impl Default for StorageTuning {
@@ -122,6 +125,7 @@ impl Default for StorageTuning {
             log_cache_entries: 50_000,
             log_cache_bytes: 64 * 1024 * 1024,
             log_flush_wait_us: 0,
+            min_free_bytes: 128 * 1024 * 1024,
         }
     }
 }

@@ -63,6 +63,10 @@ pub struct ClusterMetrics {
     pub write_seconds: Histogram,
     pub forwarded_total: IntCounter,
     pub quorum_fenced_total: IntCounter,
+    /// The disk reserve (`node/disk.rs`).
+    pub disk_free_bytes: IntGauge,
+    pub disk_low: IntGauge,
+    pub disk_refused_total: IntCounter,
     /// Callbacks to app servers (HOOK), by kind: routing, online_status, chatroom_state.
     pub callbacks_waiting: IntGauge,
     pub callback_attempts_total: CounterFamily<CallbackAttempt>,
@@ -244,6 +248,21 @@ impl ClusterMetrics {
                 registry,
                 "meridian_cluster_quorum_fenced_total",
                 "Requests a leader refused, and writes it stopped waiting for (outcome unknown), because no majority had acknowledged it for an election timeout",
+            )?,
+            disk_free_bytes: gauge(
+                registry,
+                "meridian_cluster_disk_free_bytes",
+                "Free space of the node's data directory",
+            )?,
+            disk_low: gauge(
+                registry,
+                "meridian_cluster_disk_low",
+                "1 while the data directory's free space is below the reserve (storage.min_free_bytes) and the node takes no Raft entries",
+            )?,
+            disk_refused_total: counter(
+                registry,
+                "meridian_cluster_disk_refused_total",
+                "Writes, appends and snapshots the node refused because its disk was below the reserve",
             )?,
             callbacks_waiting: gauge(
                 registry,

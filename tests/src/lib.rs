@@ -37,6 +37,62 @@ pub async fn listening(port: u16, what: &str) {
     .await;
 }
 
+/// A small filesystem of its own (tmpfs, so `mount` needs root) at a directory, to run a
+/// node's disk full; unmounted when dropped.
+pub struct SmallDisk {
+    path: PathBuf,
+    filler: PathBuf,
+}
+
+impl SmallDisk {
+    pub fn mount(path: &Path, megabytes: u64) -> Self {
+        std::fs::create_dir_all(path).expect("mount point");
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+            .arg(path)
+            .status()
+            .expect("run mount");
+        assert!(mounted.success(), "mounting a tmpfs needs root");
+        Self {
+            path: path.to_path_buf(),
+            filler: path.join("filler"),
+        }
+    }
+
+    pub fn free_bytes(&self) -> u64 {
+        fs2::available_space(&self.path).expect("free space")
+    }
+
+    /// Fills the disk until at most `left` bytes are free (0: until writes fail).
+    pub fn fill(&self, left: u64) {
+        use std::io::Write;
+        let mut file = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(&self.filler)
+            .expect("filler");
+        let chunk = vec![0u8; 64 * 1024];
+        while self.free_bytes() > left {
+            let room = (self.free_bytes() - left).min(chunk.len() as u64) as usize;
+            if file.write_all(&chunk[..room]).is_err() {
+                break;
+            }
+        }
+        let _ = file.sync_all();
+    }
+
+    /// Gives the space back.
+    pub fn empty(&self) {
+        std::fs::remove_file(&self.filler).expect("remove filler");
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
 /// A child process that is killed when dropped.
 pub struct Process {
     child: Child,
@@ -216,10 +272,15 @@ impl ProcessCluster {
     /// Makes node `id` report `level` (or its build's) from its next start: a stand-in
     /// for a node of an older build in a rolling upgrade (LIFE-05).
     pub fn set_command_level(&self, id: u64, level: Option<u32>) {
+        self.configure(id, |config| config.command_level = level);
+    }
+
+    /// Changes node `id`'s configuration from its next start.
+    pub fn configure(&self, id: u64, change: impl FnOnce(&mut NodeConfig)) {
         let path = &self.spec(id).config_path;
         let text = std::fs::read_to_string(path).expect("node config");
         let mut config: NodeConfig = toml::from_str(&text).expect("node config parses");
-        config.command_level = level;
+        change(&mut config);
         std::fs::write(path, toml::to_string(&config).expect("toml")).expect("write config");
     }
 
@@ -244,6 +305,16 @@ impl ProcessCluster {
             command.stderr(log);
         }
         self.running.insert(id, Process::spawn(&mut command));
+    }
+
+    /// Where node `id` keeps its data (a test may mount a small filesystem there first).
+    pub fn data_dir(&self, id: u64) -> PathBuf {
+        self._root.path().join(format!("node-{id}"))
+    }
+
+    /// How node `id` exited, if it has.
+    pub fn exit_status(&mut self, id: u64) -> Option<std::process::ExitStatus> {
+        self.running.get_mut(&id)?.try_wait()
     }
 
     fn log_path(&self, id: u64) -> PathBuf {

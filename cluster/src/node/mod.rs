@@ -29,6 +29,7 @@ use crate::raft::Raft;
 use crate::writer::Writer;
 
 mod backup;
+mod disk;
 mod rpc;
 mod sweeps;
 use rpc::RpcService;
@@ -56,6 +57,7 @@ pub(crate) struct NodeCore {
     pub log: LogStore,
     pub writer: Writer,
     pub metrics: ClusterMetrics,
+    pub disk: disk::DiskReserve,
 }
 
 pub struct ClusterNode {
@@ -154,6 +156,7 @@ impl ClusterNode {
             log,
             writer,
             metrics,
+            disk: disk::DiskReserve::new(config.data_dir.clone(), config.storage.min_free_bytes),
         });
 
         let (stop, stop_rx) = watch::channel(false);
@@ -199,6 +202,10 @@ impl ClusterNode {
             }
         }));
         tasks.push(tokio::spawn(track_metrics(
+            core.clone(),
+            stopped(stop_rx.clone()),
+        )));
+        tasks.push(tokio::spawn(disk::watch(
             core.clone(),
             stopped(stop_rx.clone()),
         )));
@@ -338,6 +345,22 @@ impl ClusterNode {
         })
         .await;
         waited.ok().flatten()
+    }
+
+    /// Resolves with the reason once Raft has stopped on a fatal error (a storage failure
+    /// such as a full disk the reserve did not foresee): the node can no longer take
+    /// part, so its process should exit and be restarted, which recovers from the last
+    /// durable state and catches up from the leader.
+    pub async fn failed(&self) -> String {
+        let mut metrics = self.core.raft.metrics();
+        loop {
+            if let Err(fatal) = &metrics.borrow_watched().running_state {
+                return fatal.to_string();
+            }
+            if metrics.changed().await.is_err() {
+                return "raft stopped".into();
+            }
+        }
     }
 
     /// Stops serving, stops Raft and waits for every task.

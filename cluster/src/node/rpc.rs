@@ -1,6 +1,7 @@
 //! The node's internal RPC service: Raft's messages between nodes, and the API edges and
 //! other nodes call (writes, linearizable reads, the feed the edges tail, membership),
-//! which a leader cut off from its quorum refuses.
+//! which a leader cut off from its quorum refuses, as a node low on disk refuses what
+//! would write.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,8 +45,18 @@ impl RpcHandler for RpcService {
         let core = self.core.clone();
         let future = match path {
             RAFT_APPEND_PATH => async move {
+                if let Some(refused) = disk_low(&core) {
+                    return refused;
+                }
                 match codec::decode(&body) {
                     Ok(request) => raft_reply(core.raft.append_entries(request).await),
+                    Err(e) => raft_reply::<(), _>(Err(e)),
+                }
+            }
+            .boxed(),
+            RAFT_TRANSFER_LEADER_PATH => async move {
+                match codec::decode(&body) {
+                    Ok(request) => raft_reply(core.raft.handle_transfer_leader(request).await),
                     Err(e) => raft_reply::<(), _>(Err(e)),
                 }
             }
@@ -65,6 +76,9 @@ impl RpcHandler for RpcService {
             }
             .boxed(),
             RAFT_SNAPSHOT_PATH => async move {
+                if let Some(refused) = disk_low(&core) {
+                    return refused;
+                }
                 match codec::decode::<SnapshotTransfer>(&body) {
                     Ok(transfer) => {
                         let snapshot = Snapshot {
@@ -106,6 +120,16 @@ impl RpcHandler for RpcService {
         };
         Some(future)
     }
+}
+
+/// A Raft append or snapshot refused while the disk is below its reserve (the leader
+/// retries it; `disk.rs`).
+fn disk_low(core: &NodeCore) -> Option<Bytes> {
+    if !core.disk.low() {
+        return None;
+    }
+    core.metrics.disk_refused_total.inc();
+    Some(raft_reply::<(), _>(Err(RAFT_DISK_LOW)))
 }
 
 pub(super) fn not_leader(
@@ -181,6 +205,12 @@ async fn serve_api(core: &NodeCore, request: ApiRequest) -> ApiReply {
     };
     if needs_quorum && core.quorum.cut_off() {
         return fenced(core);
+    }
+    // A leader low on disk refuses writes while it hands over (`disk.rs`): callers
+    // look for the leader again, as they do at a fenced one.
+    if matches!(request, ApiRequest::Write(_)) && core.disk.low() {
+        core.metrics.disk_refused_total.inc();
+        return ApiReply::NotLeader { leader: None };
     }
     match request {
         ApiRequest::Write(commands) => match core.writer.write(commands).await {

@@ -11,13 +11,15 @@ use meridian_rpc::{RpcClient, RpcError, TlsSettings};
 use openraft::errors::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
+    TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 use openraft::{BasicNode, OptionalSend};
 
 use super::{Snapshot, SnapshotData, TypeConfig, Vote};
 use crate::api::{
-    SnapshotTransfer, RAFT_APPEND_PATH, RAFT_PRE_VOTE_PATH, RAFT_SNAPSHOT_PATH, RAFT_VOTE_PATH,
+    SnapshotTransfer, RAFT_APPEND_PATH, RAFT_DISK_LOW, RAFT_PRE_VOTE_PATH, RAFT_SNAPSHOT_PATH,
+    RAFT_TRANSFER_LEADER_PATH, RAFT_VOTE_PATH,
 };
 
 /// What a node answers to a Raft RPC: the openraft reply, or why it could not handle it.
@@ -123,7 +125,14 @@ impl PeerNetwork {
         // Snapshots get their own, longer, `install_snapshot_timeout`.)
         let timeout = option.hard_ttl().max(self.min_rpc_timeout);
         let reply: RaftReply<Resp> = self.client.call(path, request, timeout).await?;
-        Ok(reply.map_err(|reason| RPCError::Network(NetworkError::new(&PeerRefused(reason)))))
+        Ok(reply.map_err(|reason| {
+            let refused = PeerRefused(reason);
+            if refused.0 == RAFT_DISK_LOW {
+                RPCError::Unreachable(Unreachable::new(&refused))
+            } else {
+                RPCError::Network(NetworkError::new(&refused))
+            }
+        }))
     }
 }
 
@@ -161,6 +170,17 @@ impl RaftNetworkV2<TypeConfig> for PeerNetwork {
             }
             answer => answer.map_err(rpc_error)?,
         }
+    }
+
+    /// A leader handing over (its disk is low): the target starts an election at once
+    /// and the others let it, instead of waiting out the leader's lease. A peer of an
+    /// older build answers 404, which is openraft's "not implemented": it waits.
+    async fn transfer_leader(
+        &mut self,
+        req: TransferLeaderRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.call(RAFT_TRANSFER_LEADER_PATH, &req, &option).await
     }
 
     async fn full_snapshot(
