@@ -697,19 +697,19 @@ async fn the_go_and_java_sdks_shapes_are_taken_and_answered_as_they_read_them() 
         "userId=ann&groupId=u1&groupName=U",
     )
     .await;
+    let ultra_history = async || {
+        let query = json!({"targetId": "u1"});
+        api.json("/v3/message/ultragroup/query.json", &query)
+            .await
+            .1
+    };
     for persisted in [json!("0"), json!(0)] {
         let body = json!({"fromUserId": "ann", "toGroupIds": ["u1"], "objectName": "app:Ping",
                           "content": "{}", "isPersisted": persisted, "isCounted": "0"});
         let (answer, value) = api.json("/message/ultragroup/publish.json", &body).await;
         assert_eq!(answer.status, 200, "{value}");
     }
-    let history = api
-        .json(
-            "/v3/message/ultragroup/query.json",
-            &json!({"targetId": "u1"}),
-        )
-        .await
-        .1;
+    let history = ultra_history().await;
     assert_eq!(history["data"], json!([]), "nothing was persisted");
 
     // A template recipient without values (Go sends null), with an empty push text, and
@@ -787,13 +787,7 @@ async fn the_go_and_java_sdks_shapes_are_taken_and_answered_as_they_read_them() 
     let elsewhere = edit("v4").replace("busChannel=&", "busChannel=ops&");
     let (answer, value) = api.form("/ultragroup/msg/modify.json", &elsewhere).await;
     assert_error(&answer, &value, 400, 1002);
-    let history = api
-        .json(
-            "/v3/message/ultragroup/query.json",
-            &json!({"targetId": "u1"}),
-        )
-        .await
-        .1;
+    let history = ultra_history().await;
     assert!(
         history["data"][0]["content"]
             .as_str()

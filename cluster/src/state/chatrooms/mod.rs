@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::apply::{Apply, ApplyContext, CommandError};
 use super::apps;
 use super::groups::validate_group_id;
-use super::keys::{chatrooms as keys, of_app};
+use super::keys::{chatrooms as keys, of_app, under};
 use super::outbox::{self, RoomCause, RoomChange, RoomEvent};
 use super::store::{Overlay, StateRead};
 
@@ -191,17 +191,7 @@ pub(in crate::state) fn rooms(
     app_key: &str,
     ids: &[String],
 ) -> Result<Vec<Chatroom>, CommandError> {
-    apps::by_key(state, app_key)?;
-    if ids.is_empty() {
-        return Ok(state.scan(&of_app(keys::ROOM, app_key))?);
-    }
-    let mut found = Vec::new();
-    for id in ids {
-        if let Some(room) = state.get::<Chatroom>(&keys::room(app_key, id))? {
-            found.push(room);
-        }
-    }
-    Ok(found)
+    rooms_in(state, app_key, ids, &[keys::ROOM])
 }
 
 /// [`rooms`], with the presets of rooms not created yet ([`settable`]) in their place.
@@ -210,16 +200,32 @@ pub(in crate::state) fn settings(
     app_key: &str,
     ids: &[String],
 ) -> Result<Vec<Chatroom>, CommandError> {
-    apps::by_key(state, app_key)?;
+    let mut found = rooms_in(state, app_key, ids, &[keys::ROOM, keys::PRESET])?;
     if ids.is_empty() {
-        let mut all: Vec<Chatroom> = state.scan(&of_app(keys::ROOM, app_key))?;
-        all.extend(state.scan::<Chatroom>(&of_app(keys::PRESET, app_key))?);
-        all.sort_by(|a, b| a.room_id.cmp(&b.room_id));
-        return Ok(all);
+        found.sort_by(|a, b| a.room_id.cmp(&b.room_id));
     }
+    Ok(found)
+}
+
+/// Room records kept under `families` (a room and its preset never both exist), by id
+/// in the first family that has one, or all of them.
+fn rooms_in(
+    state: &impl StateRead,
+    app_key: &str,
+    ids: &[String],
+    families: &[&[u8]],
+) -> Result<Vec<Chatroom>, CommandError> {
+    apps::by_key(state, app_key)?;
     let mut found = Vec::new();
+    if ids.is_empty() {
+        for family in families {
+            found.extend(state.scan::<Chatroom>(&of_app(family, app_key))?);
+        }
+        return Ok(found);
+    }
     for id in ids {
-        for key in [keys::room(app_key, id), keys::preset(app_key, id)] {
+        for family in families {
+            let key = under(of_app(family, app_key), id);
             if let Some(room) = state.get::<Chatroom>(&key)? {
                 found.push(room);
                 break;

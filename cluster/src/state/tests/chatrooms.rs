@@ -2,17 +2,6 @@
 
 use super::*;
 
-fn room_cmd(command: Command, now_ms: u64, tree: &sled::Tree) -> Result<Output, CommandError> {
-    let mut overlay = Overlay::new(tree);
-    let ctx = ApplyContext {
-        area: AreaCode::Sg,
-        now_ms,
-    };
-    let out = apply(ctx, &mut overlay, &envelope(command));
-    tree.apply_batch(overlay.into_batch()).unwrap();
-    out
-}
-
 // covers: CHR-01, CHR-08, CHR-09
 
 #[test]
@@ -20,28 +9,30 @@ fn chatrooms_keep_sets_and_attributes_and_idle_ones_are_destroyed_unless_kept_al
     let (_dir, tree) = tree();
     run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
     let app = || "prodkey001".to_string();
-    room_cmd(
+    at(
+        &tree,
+        0,
         Command::CreateChatrooms(CreateChatrooms {
             app_key: app(),
             rooms: vec![("r1".into(), "One".into()), ("r2".into(), "Two".into())],
         }),
-        0,
-        &tree,
     )
     .unwrap();
-    room_cmd(
+    at(
+        &tree,
+        0,
         Command::SetChatroomFlag(SetChatroomFlag {
             app_key: app(),
             room_ids: vec!["r2".into()],
             flag: RoomFlag::KeepAlive,
             on: true,
         }),
-        0,
-        &tree,
     )
     .unwrap();
     // A gag until t=1000 is in force before and gone after.
-    room_cmd(
+    at(
+        &tree,
+        0,
         Command::ChangeRoomSet(ChangeRoomSet {
             app_key: app(),
             room_id: Some("r1".into()),
@@ -50,8 +41,6 @@ fn chatrooms_keep_sets_and_attributes_and_idle_ones_are_destroyed_unless_kept_al
             until_ms: 1000,
             present: true,
         }),
-        0,
-        &tree,
     )
     .unwrap();
     let gagged = |now_ms| match query(
@@ -81,17 +70,17 @@ fn chatrooms_keep_sets_and_attributes_and_idle_ones_are_destroyed_unless_kept_al
             auto_delete: false,
         })
     };
-    assert!(room_cmd(set(entries), 10, &tree).is_ok());
-    let over = room_cmd(set(vec![("k100".into(), "v".into())]), 10, &tree);
+    assert!(at(&tree, 10, set(entries)).is_ok());
+    let over = at(&tree, 10, set(vec![("k100".into(), "v".into())]));
     assert!(matches!(over, Err(CommandError::Limit { limit: 100, .. })));
-    let long_value = room_cmd(set(vec![("k0".into(), "x".repeat(4097))]), 10, &tree);
+    let long_value = at(&tree, 10, set(vec![("k0".into(), "x".repeat(4097))]));
     assert!(matches!(long_value, Err(CommandError::Invalid { .. })));
 
     // An hour of silence destroys r1 (with its attributes); keep-alive r2 stays.
-    let destroyed = room_cmd(
-        Command::DestroyIdleChatrooms(DestroyIdleChatrooms { app_key: app() }),
-        state::chatrooms::IDLE_DESTROY_MS,
+    let destroyed = at(
         &tree,
+        state::chatrooms::IDLE_DESTROY_MS,
+        Command::DestroyIdleChatrooms(DestroyIdleChatrooms { app_key: app() }),
     );
     assert_eq!(destroyed, Ok(Output::Destroyed(vec!["r1".into()])));
     match query(
@@ -327,7 +316,7 @@ fn a_leaving_members_auto_delete_attributes_go_once_the_area_has_the_level_for_i
         app_key: app(),
         rooms: vec![("r1".into(), "One".into())],
     };
-    room_cmd(Command::CreateChatrooms(created), 0, &tree).unwrap();
+    at(&tree, 0, Command::CreateChatrooms(created)).unwrap();
     let join = |user: &str| {
         Command::JoinChatroom(JoinChatroom {
             app_key: app(),
@@ -375,22 +364,22 @@ fn a_leaving_members_auto_delete_attributes_go_once_the_area_has_the_level_for_i
         set("alice", "title", false),
         set("bob", "seat2", true),
     ] {
-        room_cmd(command, 1, &tree).unwrap();
+        at(&tree, 1, command).unwrap();
     }
     // Below the level (an area with replicas of older builds), a leave keeps them all.
-    room_cmd(quit("alice"), 2, &tree).unwrap();
+    at(&tree, 2, quit("alice")).unwrap();
     assert_eq!(keys(), ["seat1", "seat2", "title"]);
 
     // At it, alice's auto-delete attribute goes with her; her other one and bob's stay.
-    room_cmd(join("alice"), 3, &tree).unwrap();
+    at(&tree, 3, join("alice")).unwrap();
     let level = |level| Command::SetAreaLevel(SetAreaLevel { level });
-    room_cmd(level(7), 4, &tree).unwrap();
-    room_cmd(level(6), 4, &tree).unwrap();
+    at(&tree, 4, level(7)).unwrap();
+    at(&tree, 4, level(6)).unwrap();
     assert_eq!(
         crate::state::areas::level(&tree).unwrap(),
         7,
         "the level only rises"
     );
-    room_cmd(quit("alice"), 5, &tree).unwrap();
+    at(&tree, 5, quit("alice")).unwrap();
     assert_eq!(keys(), ["seat2", "title"]);
 }

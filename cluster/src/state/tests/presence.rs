@@ -6,16 +6,7 @@ use super::*;
 fn presence_counts_while_the_edge_lease_holds_and_clears_with_the_edge() {
     let (_dir, tree) = tree();
     run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
-    let at = |now_ms: u64, command: Command| {
-        let mut overlay = Overlay::new(&tree);
-        let context = ApplyContext {
-            area: AreaCode::Sg,
-            now_ms,
-        };
-        let out = apply(context, &mut overlay, &envelope(command));
-        tree.apply_batch(overlay.into_batch()).unwrap();
-        out
-    };
+    let at = |now_ms: u64, command: Command| super::at(&tree, now_ms, command);
     let online = |now_ms: u64| match query(
         &tree,
         &Query::Online {
