@@ -17,7 +17,7 @@ use meridian_nav::{NavArea, NavConfig, NavRole};
 use meridian_regions::{AreaCode, SeedPeer};
 use tokio::time::Instant;
 
-use crate::proxy::LinkProxy;
+use crate::proxy::{LinkProxy, SlowLink};
 
 const OPERATOR_TOKEN_BYTES: usize = 24;
 
@@ -339,6 +339,13 @@ impl Deployment {
             }
         }
         crashed
+    }
+
+    /// Slows every link down (or makes them healthy again).
+    pub fn slow_links(&self, slow: Option<SlowLink>) {
+        for proxy in self.links.values() {
+            proxy.set_slow(slow);
+        }
     }
 
     /// Cuts every link to and from `id` (both directions), or heals all links.

@@ -9,6 +9,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::json;
 
 use crate::deployment::Deployment;
+use crate::proxy::SlowLink;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -24,7 +25,18 @@ pub enum Fault {
     RestartEdge,
     /// The app server's clock is off by this many seconds for the hold.
     StepClock(i64),
+    /// Every Raft link slowed for the hold: [`SLOW_LINK`].
+    SlowLinks,
 }
+
+/// A congested network between the nodes: 30 ms and up to 30 ms of jitter each way, and
+/// one chunk in 50 stalled 250 ms more, as a lost packet's retransmission would.
+pub const SLOW_LINK: SlowLink = SlowLink {
+    delay: Duration::from_millis(30),
+    jitter: Duration::from_millis(30),
+    stall_one_in: 50,
+    stall: Duration::from_millis(250),
+};
 
 impl Fault {
     pub fn name(self) -> &'static str {
@@ -35,12 +47,13 @@ impl Fault {
             Fault::PartitionFollower => "partition-follower",
             Fault::RestartEdge => "restart-edge",
             Fault::StepClock(_) => "step-clock",
+            Fault::SlowLinks => "slow-links",
         }
     }
 }
 
-/// `count` faults (at least 10) in a seeded order: always two leader kills and a leader
-/// partition, the rest drawn from every kind.
+/// `count` faults (at least 10) in a seeded order: always two leader kills, a leader
+/// partition and slow links, the rest drawn from every kind.
 pub fn schedule(seed: u64, count: usize) -> Vec<Fault> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut faults = vec![
@@ -51,15 +64,17 @@ pub fn schedule(seed: u64, count: usize) -> Vec<Fault> {
         Fault::RestartEdge,
         Fault::StepClock(-90),
         Fault::StepClock(600),
+        Fault::SlowLinks,
     ];
     while faults.len() < count.max(10) {
-        faults.push(match rng.random_range(0..7) {
+        faults.push(match rng.random_range(0..8) {
             0 => Fault::KillLeader,
             1 => Fault::KillFollower,
             2 => Fault::PartitionLeader,
             3 => Fault::PartitionFollower,
             4 => Fault::RestartEdge,
             5 => Fault::StepClock(rng.random_range(-240..240)),
+            6 => Fault::SlowLinks,
             _ => Fault::StepClock(if rng.random_bool(0.5) { -900 } else { 900 }),
         });
     }
@@ -86,6 +101,7 @@ pub async fn inflict(
         Fault::KillFollower | Fault::PartitionFollower => json!({ "node": follower }),
         Fault::RestartEdge => json!({ "edge": edge }),
         Fault::StepClock(secs) => json!({ "clock_offset_s": secs }),
+        Fault::SlowLinks => json!({ "links": "all" }),
     };
     eprintln!(
         "{}",
@@ -122,6 +138,11 @@ pub async fn inflict(
             tokio::time::sleep(hold).await;
             clock_offset.store(0, Ordering::Relaxed);
         }
+        Fault::SlowLinks => {
+            deployment.slow_links(Some(SLOW_LINK));
+            tokio::time::sleep(hold).await;
+            deployment.slow_links(None);
+        }
     }
     Ok(())
 }
@@ -138,6 +159,7 @@ mod tests {
             let kills = faults.iter().filter(|f| **f == Fault::KillLeader).count();
             assert!(kills >= 2, "seed {seed}: {faults:?}");
             assert!(faults.contains(&Fault::PartitionLeader), "seed {seed}");
+            assert!(faults.contains(&Fault::SlowLinks), "seed {seed}");
         }
         assert_eq!(schedule(7, 3).len(), 10);
         assert_eq!(schedule(7, 12), schedule(7, 12));
