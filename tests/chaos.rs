@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use meridian_chaos::deployment::{Deployment, Topology};
 use meridian_chaos::load::Cast;
+use meridian_client::server_api::{form, post_form_answer};
 use meridian_client::{conversation, Connection, Outgoing};
 use meridian_cluster::admin::generate_credentials;
 use meridian_cluster::api::{ApiReply, ApiRequest, ReadConsistency};
@@ -361,6 +362,68 @@ async fn a_follower_cut_off_and_back_does_not_depose_the_leader() {
     }
 }
 
+/// The contents stored in the private conversation of u0 and u1, oldest first.
+async fn stored_between_u0_and_u1(deployment: &Deployment, cast: &Cast) -> Vec<String> {
+    let query = Query::History {
+        app_key: cast.app_key().to_string(),
+        page: HistoryPage {
+            conversation: Conversation::private("u0", "u1", ""),
+            viewer: None,
+            from_ms: 0,
+            to_ms: u64::MAX,
+            newest_first: false,
+            limit: 10,
+            members_only: false,
+            keyword: None,
+            sender: None,
+        },
+    };
+    let Ok(QueryOutput::Messages(history)) = deployment.client.read(query).await else {
+        panic!("no history");
+    };
+    history.into_iter().map(|m| m.content).collect()
+}
+
+// covers: API-07 (msgRandom while the leader is lost)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_marked_api_publish_a_cut_off_leader_let_go_is_answered_and_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (deployment, leader) = three_nodes_and_an_edge(dir.path()).await;
+    let cast = Cast::set_up(&deployment, 2).await.unwrap();
+    let base = deployment.edges[0].public.clone();
+    let publish = async |text: &str, random: &str| {
+        let content = format!(r#"{{"content":"{text}"}}"#);
+        let body = form(&[
+            ("fromUserId", "u0"),
+            ("toUserId", "u1"),
+            ("objectName", "RC:TxtMsg"),
+            ("content", &content),
+            ("msgRandom", random),
+        ]);
+        let path = "/message/private/publish.json";
+        post_form_answer(&base, cast.app_key(), cast.app_secret(), path, &body, 0)
+            .await
+            .unwrap()
+    };
+    // A first publish: the edge now knows the app and the leader it wrote through.
+    assert_eq!(publish("first", "1").await.status, 200);
+
+    // The second is proposed at the leader, which cannot commit it and lets it go as of
+    // unknown outcome. Marked with msgRandom, it is one request however often it is
+    // written, so the edge writes it again at the new leader and answers 200, not 1050.
+    deployment.isolate(Some(leader));
+    let answer = publish("second", "2").await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    deployment.isolate(None);
+    let settled = deployment.settled_digests(Duration::from_secs(20)).await;
+    assert!(settled.iter().all(|(_, d)| d.is_some()), "{settled:?}");
+    let stored = stored_between_u0_and_u1(&deployment, &cast).await;
+    assert_eq!(
+        stored,
+        [r#"{"content":"first"}"#, r#"{"content":"second"}"#]
+    );
+}
+
 // covers: MSG-01 (a send while the leader is lost)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_that_a_cut_off_leader_let_go_is_acked_through_the_new_one() {
@@ -411,23 +474,6 @@ async fn a_send_that_a_cut_off_leader_let_go_is_acked_through_the_new_one() {
     deployment.isolate(None);
     let settled = deployment.settled_digests(Duration::from_secs(20)).await;
     assert!(settled.iter().all(|(_, d)| d.is_some()), "{settled:?}");
-    let query = Query::History {
-        app_key: cast.app_key().to_string(),
-        page: HistoryPage {
-            conversation: Conversation::private("u0", "u1", ""),
-            viewer: None,
-            from_ms: 0,
-            to_ms: u64::MAX,
-            newest_first: false,
-            limit: 10,
-            members_only: false,
-            keyword: None,
-            sender: None,
-        },
-    };
-    let Ok(QueryOutput::Messages(history)) = deployment.client.read(query).await else {
-        panic!("no history");
-    };
-    let seqs: Vec<u64> = history.iter().map(|m| m.seq).collect();
-    assert_eq!(seqs, [first, seq]);
+    let stored = stored_between_u0_and_u1(&deployment, &cast).await;
+    assert_eq!(stored, [r#"{"content":"p-1"}"#, r#"{"content":"p-2"}"#]);
 }

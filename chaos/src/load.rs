@@ -212,6 +212,10 @@ impl Cast {
         &self.app_key
     }
 
+    pub fn app_secret(&self) -> &str {
+        &self.app_secret
+    }
+
     /// How user `index` (of the WebSocket users) connects to `edge`, from its phone.
     pub fn connect_options(&self, index: usize, edge: &EdgeProcess) -> ConnectOptions {
         ConnectOptions {
