@@ -132,6 +132,16 @@ enum AuditCommand {
         #[arg(long, required = true)]
         data_dir: Vec<PathBuf>,
     },
+    /// Search every node data dir (stopped) for an erased user's traces: each `--text`
+    /// (their user id, a phrase they wrote) in the state machine, the Raft log and the
+    /// snapshots. One JSON line per finding; non-zero exit if anything is found
+    /// (docs/operations.md says when an erasure has reached the disk).
+    Erasure {
+        #[arg(long, required = true)]
+        data_dir: Vec<PathBuf>,
+        #[arg(long, required = true)]
+        text: Vec<String>,
+    },
 }
 
 #[derive(Args)]
@@ -266,6 +276,13 @@ struct DevArgs {
     /// to watch history, inboxes and disk stay bounded in minutes.
     #[arg(long, default_value_t = meridian_cluster::state::DAY_MS, env = "MERIDIAN_DEV_RETENTION_DAY_MS")]
     retention_day_ms: u64,
+    /// Rewrite a node's sled once it exceeds this many times its live bytes (0: never;
+    /// see `storage.sled_compact_ratio`).
+    #[arg(long, default_value_t = meridian_cluster::config::StorageTuning::default().sled_compact_ratio)]
+    sled_compact_ratio: f64,
+    /// The size of a Raft log chunk file (see `storage.log_chunk_bytes`).
+    #[arg(long, default_value_t = meridian_cluster::config::StorageTuning::default().log_chunk_bytes)]
+    log_chunk_bytes: usize,
     /// The JavaScript SDK's build the web demo is served from (`npm run build` in sdk/js).
     #[arg(long, default_value_os_t = meridian_dev::demo_site::default_dir(), env = "MERIDIAN_DEV_DEMO_DIR")]
     demo_dir: std::path::PathBuf,
@@ -427,6 +444,8 @@ async fn dev(args: DevArgs, logs: StartingLogs) -> anyhow::Result<()> {
         file_sweep_ms: args.file_sweep_ms,
         files_s3: args.files_s3,
         retention_day_ms: args.retention_day_ms,
+        sled_compact_ratio: args.sled_compact_ratio,
+        log_chunk_bytes: args.log_chunk_bytes,
         demo_dir: args.demo_dir,
         call_answer_timeout_ms: args.call_answer_timeout_ms,
         sessions: meridian_edge::SessionSettings {
@@ -593,6 +612,16 @@ async fn run(command: Commands, logs: StartingLogs) -> anyhow::Result<()> {
             );
             if !report.findings.is_empty() {
                 bail!("records of apps homed in another area were found");
+            }
+            Ok(())
+        }
+        Commands::Audit(AuditCommand::Erasure { data_dir, text }) => {
+            let findings = meridian_cluster::audit::find_text(&data_dir, &text)?;
+            for finding in &findings {
+                println!("{}", serde_json::to_string(finding)?);
+            }
+            if !findings.is_empty() {
+                bail!("an erased user's traces were found");
             }
             Ok(())
         }

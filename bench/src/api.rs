@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 use bytes::Bytes;
 use clap::Args;
 use http_body_util::{BodyExt, Full};
+use meridian_cluster::config::StorageTuning;
 use meridian_regions::AreaCode;
 use serde_json::json;
 
@@ -67,6 +68,8 @@ async fn bench_api(writers: &[usize], duration: Duration) -> anyhow::Result<Vec<
             file_sweep_ms: meridian_edge::DEFAULT_FILE_SWEEP_MS,
             files_s3: None,
             retention_day_ms: meridian_cluster::state::DAY_MS,
+            sled_compact_ratio: StorageTuning::default().sled_compact_ratio,
+            log_chunk_bytes: StorageTuning::default().log_chunk_bytes,
             demo_dir: meridian_dev::demo_site::default_dir(),
             call_answer_timeout_ms: meridian_cluster::state::ANSWER_TIMEOUT_MS,
         };

@@ -130,21 +130,30 @@ impl DevChild {
     }
 
     /// Bytes in the child's data dir (every node's log, state and snapshots).
-    pub fn disk_bytes(&self) -> u64 {
-        fn walk(dir: &std::path::Path) -> u64 {
+    /// The deployment's data dir: all of it, and the parts of every node's storage.
+    pub fn disk_use(&self) -> DiskUse {
+        fn walk(dir: &std::path::Path, part: Option<Part>, into: &mut DiskUse) {
             let Ok(entries) = std::fs::read_dir(dir) else {
-                return 0;
+                return;
             };
-            entries
-                .flatten()
-                .map(|entry| match entry.metadata() {
-                    Ok(meta) if meta.is_dir() => walk(&entry.path()),
-                    Ok(meta) => meta.len(),
-                    Err(_) => 0,
-                })
-                .sum()
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let part = part.or(match name.as_str() {
+                    "raft-log" => Some(Part::RaftLog),
+                    "snapshots" => Some(Part::Snapshots),
+                    n if n == "sled" || n.starts_with("sled-") => Some(Part::Sled),
+                    _ => None,
+                });
+                match entry.metadata() {
+                    Ok(meta) if meta.is_dir() => walk(&entry.path(), part, into),
+                    Ok(meta) => into.add(part, meta.len()),
+                    Err(_) => {}
+                }
+            }
         }
-        walk(&self.process.data_dir)
+        let mut disk = DiskUse::default();
+        walk(&self.process.data_dir, None, &mut disk);
+        disk
     }
 
     /// Starts `meridian edge` as a process of its own in front of this deployment's
@@ -340,5 +349,46 @@ impl Drop for ChildProcess {
         if let Some(run_dir) = self.data_dir.parent() {
             let _ = std::fs::remove_dir(run_dir);
         }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Part {
+    Sled,
+    RaftLog,
+    Snapshots,
+}
+
+/// Bytes on disk under a deployment's data dir (MiB when serialized).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DiskUse {
+    pub total: u64,
+    pub sled: u64,
+    pub raft_log: u64,
+    pub snapshots: u64,
+}
+
+impl DiskUse {
+    fn add(&mut self, part: Option<Part>, bytes: u64) {
+        self.total += bytes;
+        match part {
+            Some(Part::Sled) => self.sled += bytes,
+            Some(Part::RaftLog) => self.raft_log += bytes,
+            Some(Part::Snapshots) => self.snapshots += bytes,
+            None => {}
+        }
+    }
+}
+
+impl serde::Serialize for DiskUse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mib = |bytes: u64| (bytes as f64 / (1024.0 * 1024.0) * 10.0).round() / 10.0;
+        let mut out = serializer.serialize_struct("DiskUse", 4)?;
+        out.serialize_field("total_mib", &mib(self.total))?;
+        out.serialize_field("sled_mib", &mib(self.sled))?;
+        out.serialize_field("raft_log_mib", &mib(self.raft_log))?;
+        out.serialize_field("snapshots_mib", &mib(self.snapshots))?;
+        out.end()
     }
 }

@@ -19,7 +19,7 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use crate::api::private_publish;
-use crate::dev_child::DevChild;
+use crate::dev_child::{DevChild, DiskUse};
 use crate::host::keepalive_connection;
 use crate::measure::{machine, percentile_ms};
 
@@ -54,6 +54,12 @@ pub struct SoakArgs {
     /// retention set to this many, so disk and memory must level off (LIFE-01).
     #[arg(long)]
     retention_minutes: Option<u16>,
+    /// The nodes' `storage.sled_compact_ratio` (0: never rewrite sled), to compare.
+    #[arg(long)]
+    sled_compact_ratio: Option<f64>,
+    /// The nodes' `storage.log_chunk_bytes`, to compare.
+    #[arg(long)]
+    log_chunk_bytes: Option<usize>,
 }
 
 /// One message's fate: when it was due (since the start), and its latency if acknowledged.
@@ -72,7 +78,7 @@ struct Window {
     p99_ms: f64,
     max_ms: f64,
     rss_mib: f64,
-    disk_mib: f64,
+    disk: DiskUse,
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -85,7 +91,7 @@ impl Window {
         latencies: &mut [Duration],
         refused: u64,
         rss_bytes: u64,
-        disk_bytes: u64,
+        disk: DiskUse,
     ) -> Self {
         latencies.sort();
         Self {
@@ -97,7 +103,7 @@ impl Window {
             p99_ms: percentile_ms(latencies, 0.99),
             max_ms: percentile_ms(latencies, 1.0),
             rss_mib: rss_bytes as f64 / MIB,
-            disk_mib: disk_bytes as f64 / MIB,
+            disk,
         }
     }
 }
@@ -239,10 +245,17 @@ async fn keep_minutes(endpoints: &crate::dev_child::Endpoints, minutes: u16) -> 
 }
 
 pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
-    let mut dev_args = vec!["--api-rate-limits", "false"];
+    let mut dev_args: Vec<String> = vec!["--api-rate-limits".into(), "false".into()];
     if args.retention_minutes.is_some() {
-        dev_args.extend(["--retention-day-ms", "60000"]);
+        dev_args.extend(["--retention-day-ms".into(), "60000".into()]);
     }
+    if let Some(ratio) = args.sled_compact_ratio {
+        dev_args.extend(["--sled-compact-ratio".into(), ratio.to_string()]);
+    }
+    if let Some(bytes) = args.log_chunk_bytes {
+        dev_args.extend(["--log-chunk-bytes".into(), bytes.to_string()]);
+    }
+    let dev_args: Vec<&str> = dev_args.iter().map(String::as_str).collect();
     let dev = DevChild::start_nodes(3, &dev_args).await?;
     let endpoints = &dev.endpoints;
     if let Some(minutes) = args.retention_minutes {
@@ -311,10 +324,10 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
             &mut latencies,
             refused,
             dev.rss_bytes().unwrap_or(0),
-            dev.disk_bytes(),
+            dev.disk_use(),
         );
         eprintln!("{}", serde_json::to_string(&point)?);
-        let full = point.disk_mib >= args.max_disk_gib as f64 * 1024.0;
+        let full = point.disk.total >= args.max_disk_gib * 1024 * 1024 * 1024;
         windows.push(point);
         if full {
             eprintln!("meridian bench soak: the data dir reached --max-disk-gib; stopping");
@@ -335,15 +348,8 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
             std::mem::take(&mut *samples.lock().unwrap_or_else(|p| p.into_inner()));
         let refused = last.refused + late.iter().filter(|s| s.latency.is_none()).count() as u64;
         latencies.extend(late.iter().filter_map(|s| s.latency));
-        let (rss, disk) = (last.rss_mib * MIB, last.disk_mib * MIB);
-        *last = Window::of(
-            end,
-            window,
-            &mut latencies,
-            refused,
-            rss as u64,
-            disk as u64,
-        );
+        let (rss, disk) = (last.rss_mib * MIB, last.disk);
+        *last = Window::of(end, window, &mut latencies, refused, rss as u64, disk);
     }
 
     let refused: u64 = windows.iter().map(|w| w.refused).sum();
@@ -371,7 +377,7 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
         "rss_mib_first": windows.first().map(|w| w.rss_mib),
         "rss_mib_max": windows.iter().map(|w| w.rss_mib).fold(0.0, f64::max),
         "rss_mib_last": windows.last().map(|w| w.rss_mib),
-        "disk_mib_last": windows.last().map(|w| w.disk_mib),
+        "disk_last": windows.last().map(|w| w.disk),
         "windows": if args.json { json!(windows) } else { json!(null) },
     });
     if let Some(path) = &args.plot {

@@ -2,8 +2,9 @@
 //! another area. Beyond the state machine's guard (it refuses commands for other
 //! areas), this looks at the bytes on disk.
 //!
-//! Every node data dir under the given roots is found (a `state/sled` beside a
-//! `raft-log`). Each one's apps are read, with their home areas, and together they say
+//! Every node data dir under the given roots is found (a `state` whose sled directory
+//! exists — `state/sled`, or the one `state/sled.current` names after a compaction —
+//! beside a `raft-log`). Each one's apps are read, with their home areas, and together they say
 //! where every app key lives. Then every file of each node is searched for the keys of
 //! apps that node does not hold: the state machine's sled files, the Raft log's chunks
 //! and the snapshots. Deleted-but-not-compacted copies count too: they are still stored.
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 use meridian_regions::AreaCode;
 use serde::Serialize;
 
+use crate::raft::compaction;
 use crate::raft::wire::from_bytes;
 use crate::state::keys;
 use crate::state::App;
@@ -63,7 +65,7 @@ pub fn residency(roots: &[PathBuf]) -> std::io::Result<Report> {
     if node_paths.is_empty() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::NotFound,
-            "no node data dir (state/sled beside raft-log) under the given paths",
+            "no node data dir (state/sled… beside raft-log) under the given paths",
         ));
     }
     let nodes: Vec<NodeDir> = node_paths
@@ -121,6 +123,49 @@ pub fn residency(roots: &[PathBuf]) -> std::io::Result<Report> {
     Ok(report)
 }
 
+/// Where `text` occurs in a node's files (the erasure audit, LIFE-02).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TextFinding {
+    pub node: PathBuf,
+    pub file: PathBuf,
+    pub text: String,
+    pub occurrences: usize,
+}
+
+/// Searches every file of every node data dir under `roots` for each of `texts` (an
+/// erased user's id, a phrase of what they wrote): after an erasure has reached the
+/// disk (docs/operations.md says when), nothing is found.
+pub fn find_text(roots: &[PathBuf], texts: &[String]) -> std::io::Result<Vec<TextFinding>> {
+    let mut nodes = Vec::new();
+    for root in roots {
+        find_nodes(root, &mut nodes)?;
+    }
+    let finders: Vec<_> = texts
+        .iter()
+        .map(|text| (memchr::memmem::Finder::new(text.as_bytes()), text))
+        .collect();
+    let mut findings = Vec::new();
+    for node in nodes {
+        let mut files = Vec::new();
+        list_files(&node, &mut files)?;
+        for file in files {
+            let bytes = std::fs::read(&file)?;
+            for (finder, text) in &finders {
+                let occurrences = finder.find_iter(&bytes).count();
+                if occurrences > 0 {
+                    findings.push(TextFinding {
+                        node: node.clone(),
+                        file: file.clone(),
+                        text: text.to_string(),
+                        occurrences,
+                    });
+                }
+            }
+        }
+    }
+    Ok(findings)
+}
+
 /// Every `files/` store beside an area's nodes: its objects' app keys must be homed in
 /// that area.
 fn audit_stores(
@@ -171,7 +216,8 @@ fn audit_stores(
 }
 
 fn find_nodes(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    if dir.join("state").join("sled").is_dir() && dir.join("raft-log").is_dir() {
+    let sled = compaction::current_dir(&dir.join("state"));
+    if sled.is_ok_and(|sled| sled.is_dir()) && dir.join("raft-log").is_dir() {
         out.push(dir.to_path_buf());
         return Ok(());
     }
@@ -198,7 +244,7 @@ fn list_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 }
 
 fn read_node(path: PathBuf) -> std::io::Result<NodeDir> {
-    let sled_dir = path.join("state").join("sled");
+    let sled_dir = compaction::current_dir(&path.join("state"))?;
     let db = sled::open(&sled_dir).map_err(|e| {
         std::io::Error::other(format!(
             "{}: {e} (stop the node before auditing it)",

@@ -178,7 +178,7 @@ pub async fn restore(config: &NodeConfig, dir: &Path) -> io::Result<Manifest> {
     let state = StateMachineStore::open(
         &config.data_dir.join("state"),
         config.area,
-        config.storage.sled_cache_bytes,
+        &config.storage,
         metrics.state_machine,
     )?;
     state.restore(&meta, records)?;

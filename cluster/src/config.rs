@@ -113,9 +113,18 @@ pub struct StorageTuning {
     pub log_cache_bytes: usize,
     /// How long raft-log gathers more writes before an fdatasync (microseconds).
     pub log_flush_wait_us: u64,
+    /// The size at which the Raft log starts a new chunk file; purged entries stay on
+    /// disk until their whole chunk is purged.
+    pub log_chunk_bytes: usize,
     /// The disk reserve: below this much free space in the data directory the node
     /// takes no more Raft entries (`node/disk.rs`); 0 turns the reserve off.
     pub min_free_bytes: u64,
+    /// After a snapshot, sled is rewritten into a fresh directory once its files exceed
+    /// this many times the live records' bytes (`raft/compaction.rs`; its own cleaning
+    /// holds them near 8 times); 0: only after erasures.
+    pub sled_compact_ratio: f64,
+    /// …and exceed this many bytes.
+    pub sled_compact_min_bytes: u64,
 }
 
 impl Default for StorageTuning {
@@ -125,7 +134,10 @@ impl Default for StorageTuning {
             log_cache_entries: 50_000,
             log_cache_bytes: 64 * 1024 * 1024,
             log_flush_wait_us: 0,
+            log_chunk_bytes: 64 * 1024 * 1024,
             min_free_bytes: 128 * 1024 * 1024,
+            sled_compact_ratio: 10.0,
+            sled_compact_min_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -225,8 +237,21 @@ impl NodeConfig {
                 "must be at most 100000 (100 ms)",
             ));
         }
+        if !(64 * 1024..=1024 * 1024 * 1024).contains(&self.storage.log_chunk_bytes) {
+            return Err(bad(
+                "storage.log_chunk_bytes",
+                "must be between 65536 (64 KiB) and 1073741824 (1 GiB)",
+            ));
+        }
         if self.storage.sled_cache_bytes < 1024 * 1024 {
             return Err(bad("storage.sled_cache_bytes", "must be at least 1 MiB"));
+        }
+        let ratio = self.storage.sled_compact_ratio;
+        if !(ratio == 0.0 || (1.5..=1000.0).contains(&ratio)) {
+            return Err(bad(
+                "storage.sled_compact_ratio",
+                "must be 0 (never) or from 1.5 to 1000",
+            ));
         }
         Ok(())
     }
@@ -291,4 +316,59 @@ pub fn loopback_cluster(nodes: u64) -> std::io::Result<(Vec<LoopbackNode>, Vec<S
         })
         .collect();
     Ok((plan, peers))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_storage(storage: serde_json::Value) -> Result<(), ConfigError> {
+        let config: NodeConfig = serde_json::from_value(serde_json::json!({
+            "area": "SG",
+            "node_id": 1,
+            "data_dir": "/var/lib/meridian",
+            "rpc_listen": "127.0.0.1:7100",
+            "admin_listen": "127.0.0.1:7200",
+            "operator_token": "0123456789abcdef0123",
+            "storage": storage,
+        }))
+        .expect("a node configuration");
+        config.validate()
+    }
+
+    fn refused_key(storage: serde_json::Value) -> String {
+        with_storage(storage).expect_err("refused").key
+    }
+
+    #[test]
+    fn log_chunks_take_64_kib_to_1_gib() {
+        for bytes in [64 * 1024, 1024 * 1024 * 1024] {
+            assert_eq!(
+                with_storage(serde_json::json!({"log_chunk_bytes": bytes})),
+                Ok(())
+            );
+        }
+        for bytes in [64 * 1024 - 1, 1024 * 1024 * 1024 + 1] {
+            assert_eq!(
+                refused_key(serde_json::json!({"log_chunk_bytes": bytes})),
+                "storage.log_chunk_bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn the_compaction_ratio_is_0_or_from_1_5_to_1000() {
+        for ratio in [0.0, 1.5, 1000.0] {
+            assert_eq!(
+                with_storage(serde_json::json!({"sled_compact_ratio": ratio})),
+                Ok(())
+            );
+        }
+        for ratio in [-1.0, 1.49, 1000.5] {
+            assert_eq!(
+                refused_key(serde_json::json!({"sled_compact_ratio": ratio})),
+                "storage.sled_compact_ratio"
+            );
+        }
+    }
 }

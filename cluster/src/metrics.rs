@@ -203,6 +203,16 @@ impl ClusterMetrics {
                     "meridian_cluster_snapshots_installed_total",
                     "Snapshots received from the leader and installed",
                 )?,
+                compactions: counter(
+                    registry,
+                    "meridian_cluster_sled_compactions_total",
+                    "Rewrites of the state machine's sled into a fresh directory",
+                )?,
+                compacted_from_index: gauge(
+                    registry,
+                    "meridian_cluster_sled_compacted_from_index",
+                    "The applied index the last finished rewrite of sled began at: nothing removed before it is left in sled's files (0: none since start)",
+                )?,
             },
             sled_bytes: gauge(
                 registry,

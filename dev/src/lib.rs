@@ -47,6 +47,9 @@ pub struct DevOptions {
     pub files_s3: Option<String>,
     /// How long a day of retention lasts (see `NodeConfig::retention_day_ms`).
     pub retention_day_ms: u64,
+    /// See `StorageTuning::sled_compact_ratio` and `log_chunk_bytes`.
+    pub sled_compact_ratio: f64,
+    pub log_chunk_bytes: usize,
     /// The JavaScript SDK's build (`sdk/js/dist`) the web demo is served from.
     pub demo_dir: PathBuf,
     /// How long a callee has to answer (see `NodeConfig::call_answer_timeout_ms`).
@@ -271,6 +274,8 @@ impl Deployment {
                         sled_cache_bytes: 16 * 1024 * 1024,
                         log_cache_entries: 10_000,
                         log_cache_bytes: 16 * 1024 * 1024,
+                        sled_compact_ratio: options.sled_compact_ratio,
+                        log_chunk_bytes: options.log_chunk_bytes,
                         ..StorageTuning::default()
                     },
                     retention_day_ms: options.retention_day_ms,

@@ -40,7 +40,7 @@ pub(super) enum AppLookup {
 
 /// The app's settings and secret, read once per pass.
 pub(super) fn app_settings(node: &HookNode, app_key: &str) -> AppLookup {
-    let tree = node.state_machine.state();
+    let tree = &node.state_machine.state();
     let app = match state::query(
         tree,
         &Query::GetApp {
@@ -78,7 +78,7 @@ pub(super) async fn attempt(
     let (settings, secret) = &*app;
     if let HookEvent::Push(push) = &job.event {
         // A device that logged out or registered another token since must not get it.
-        let local = node.state_machine.state();
+        let local = &node.state_machine.state();
         let still_registered =
             state::push::still_registered(local, &job.app_key, &push.user_id, &push.device)
                 .unwrap_or(true);
@@ -90,7 +90,7 @@ pub(super) async fn attempt(
     // Room callbacks go to the app's RTC callback URL, kept apart from its settings.
     let rtc_url = match &job.event {
         HookEvent::RtcRoom(_) => {
-            let local = node.state_machine.state();
+            let local = &node.state_machine.state();
             state::rtc::callback_url(local, &job.app_key).ok().flatten()
         }
         _ => None,
@@ -149,7 +149,7 @@ async fn send_push(
                 .then(|| badge(node, app_key, &job.user_id))
                 .flatten()
         }),
-        sound: push_style::of_app(node.state_machine.state(), app_key)
+        sound: push_style::of_app(&node.state_machine.state(), app_key)
             .ok()
             .and_then(|style| style.sound),
         options: (*job.options).clone(),
@@ -178,7 +178,7 @@ async fn send_push(
         },
         // Every vendor channel (PUSH-05).
         _ => {
-            let vendors = match vendor_push::of_app(node.state_machine.state(), app_key) {
+            let vendors = match vendor_push::of_app(&node.state_machine.state(), app_key) {
                 Ok(vendors) => vendors,
                 Err(e) => return Attempt::Failed(e.to_string()),
             };
@@ -208,7 +208,7 @@ async fn send_push(
 /// The user's unread total as this node's replica has it now (PUSH-07): by the time a
 /// push goes out, later messages may count too, which is what the icon should show.
 fn badge(node: &HookNode, app_key: &str, user_id: &str) -> Option<u32> {
-    let state = node.state_machine.state();
+    let state = &node.state_machine.state();
     match state::conversations::unread_total(state, app_key, user_id) {
         Ok(total) => Some(u32::try_from(total).unwrap_or(u32::MAX)),
         Err(e) => {

@@ -139,7 +139,7 @@ pub(crate) async fn dispatch(
             let settled = settled.lock().unwrap_or_else(|e| e.into_inner());
             // Retried dead letters come back under old ids, maybe behind the sweep: it
             // starts over.
-            let retries = state::outbox::retries(node.state_machine.state()).unwrap_or(0);
+            let retries = state::outbox::retries(&node.state_machine.state()).unwrap_or(0);
             if retries != sweep.retries {
                 sweep = Sweep {
                     retries,
@@ -147,7 +147,7 @@ pub(crate) async fn dispatch(
                 };
             }
             let Ok(QueryOutput::Jobs { jobs, .. }) = state::query(
-                node.state_machine.state(),
+                &node.state_machine.state(),
                 &Query::Outbox {
                     after: sweep.after,
                     limit: PASS_JOBS,
@@ -366,7 +366,7 @@ impl Lane {
 
 /// The app's push rate cap (0: none, also when it cannot be read now).
 fn push_rate_cap(node: &HookNode, app_key: &str) -> u32 {
-    state::push_style::push_rate(node.state_machine.state(), app_key)
+    state::push_style::push_rate(&node.state_machine.state(), app_key)
         .map(|rate| rate.per_second)
         .unwrap_or(0)
 }
@@ -378,7 +378,7 @@ fn leading_term(node: &HookNode) -> Option<u64> {
 }
 
 fn waiting(node: &HookNode) -> Result<u64, state::CommandError> {
-    state::outbox::waiting_count(node.state_machine.state())
+    state::outbox::waiting_count(&node.state_machine.state())
 }
 
 #[cfg(test)]

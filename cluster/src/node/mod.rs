@@ -113,6 +113,7 @@ impl ClusterNode {
                 cache_items: config.storage.log_cache_entries,
                 cache_bytes: config.storage.log_cache_bytes,
                 flush_batch_wait: Duration::from_micros(config.storage.log_flush_wait_us),
+                chunk_bytes: config.storage.log_chunk_bytes,
             },
             metrics.append_fsync_seconds.clone(),
         )
@@ -120,7 +121,7 @@ impl ClusterNode {
         let state_machine = StateMachineStore::open(
             &config.data_dir.join("state"),
             config.area,
-            config.storage.sled_cache_bytes,
+            &config.storage,
             metrics.state_machine.clone(),
         )
         .map_err(|e| storage_err("state machine", e))?;
@@ -452,7 +453,7 @@ async fn track_metrics(core: Arc<NodeCore>, stop: impl std::future::Future<Outpu
 fn calls_counted(core: &NodeCore) {
     let query = crate::state::Query::CallOutcomes;
     let Ok(crate::state::QueryOutput::CallOutcomes(counts)) =
-        crate::state::query(core.state_machine.state(), &query)
+        crate::state::query(&core.state_machine.state(), &query)
     else {
         return;
     };
@@ -510,7 +511,7 @@ async fn poll_command_levels(
 fn messages_counted(core: &NodeCore) {
     let query = crate::state::Query::MessageTotals;
     let Ok(crate::state::QueryOutput::MessageTotals(totals)) =
-        crate::state::query(core.state_machine.state(), &query)
+        crate::state::query(&core.state_machine.state(), &query)
     else {
         return;
     };

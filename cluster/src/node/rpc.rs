@@ -187,7 +187,7 @@ async fn serve_feed(core: &NodeCore, after: u64, limit: usize, wait: Duration) -
         }
     }
     ApiReply::Read(state::query(
-        core.state_machine.state(),
+        &core.state_machine.state(),
         &state::Query::Feed { after, limit },
     ))
 }
@@ -232,7 +232,7 @@ async fn serve_api(core: &NodeCore, request: ApiRequest) -> ApiReply {
                     Err(e) => return ApiReply::Unavailable(e.to_string()),
                 }
             }
-            ApiReply::Read(state::query(core.state_machine.state(), &query))
+            ApiReply::Read(state::query(&core.state_machine.state(), &query))
         }
         ApiRequest::Feed {
             after,

@@ -334,7 +334,7 @@ async fn every_until_caught_up(
         if !core.raft.is_leader() {
             continue;
         }
-        let local = core.state_machine.state();
+        let local = &core.state_machine.state();
         let apps = match state::query(local, &state::Query::ListApps) {
             Ok(state::QueryOutput::Apps(apps)) => apps,
             _ => continue,

@@ -78,6 +78,10 @@ pub struct LogTuning {
     /// leader and again on each follower. Writes arrive batched already (the writer
     /// puts concurrent commands in one entry), so Meridian waits for none by default.
     pub flush_batch_wait: std::time::Duration,
+    /// A chunk file is removed only once every entry in it is purged, so its size is
+    /// what the log keeps beyond the last snapshot (raft-log's default, 1 GiB, kept up
+    /// to a gigabyte of purged entries on every node).
+    pub chunk_bytes: usize,
 }
 
 impl Default for LogTuning {
@@ -86,6 +90,7 @@ impl Default for LogTuning {
             cache_items: 50_000,
             cache_bytes: 64 * 1024 * 1024,
             flush_batch_wait: std::time::Duration::ZERO,
+            chunk_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -103,6 +108,7 @@ impl LogStore {
         config.log_cache_max_items = Some(tuning.cache_items);
         config.log_cache_capacity = Some(tuning.cache_bytes);
         config.wal.flush_batch_wait = Some(tuning.flush_batch_wait);
+        config.wal.chunk_max_size = Some(tuning.chunk_bytes);
         let log = RaftLog::open(Arc::new(config))?;
         Ok(Self {
             log: Arc::new(Mutex::new(log)),

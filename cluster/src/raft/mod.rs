@@ -1,5 +1,6 @@
 //! The Raft adapter: every openraft type the rest of the crate sees is named here.
 
+pub(crate) mod compaction;
 pub mod log_store;
 pub mod network;
 pub(crate) mod quorum;

@@ -11,7 +11,7 @@
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Cursor, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::time::Instant;
 
@@ -19,12 +19,14 @@ use futures::{Stream, TryStreamExt};
 use meridian_regions::AreaCode;
 use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
 use openraft::{EntryPayload, OptionalSend};
-use prometheus::{Histogram, IntCounter};
+use prometheus::{Histogram, IntCounter, IntGauge};
 
+use super::compaction::{self, Compaction, CompactionPolicy, Sled};
 use super::snapshot_copy::SnapshotCopy;
 use super::wire::{from_bytes, to_bytes};
 use super::{LogId, Snapshot, SnapshotData, SnapshotMeta, StoredMembership, TypeConfig};
 use crate::api::StateDigest;
+use crate::config::StorageTuning;
 use crate::state::{self, ApplyContext, BatchOutcome, Overlay, StateRead};
 
 /// Version of the sled layout and of snapshot files; checked at start-up. States and
@@ -44,6 +46,8 @@ pub struct StateMachineMetrics {
     pub apply_seconds: Histogram,
     pub snapshots_built: IntCounter,
     pub snapshots_installed: IntCounter,
+    pub compactions: IntCounter,
+    pub compacted_from_index: IntGauge,
 }
 
 #[derive(Clone)]
@@ -53,16 +57,22 @@ pub struct StateMachineStore {
 
 struct Inner {
     area: AreaCode,
-    db: sled::Db,
-    tree: sled::Tree,
-    sled_dir: PathBuf,
+    /// Replaced only by a compaction, under the apply lock.
+    sled: std::sync::RwLock<Arc<Sled>>,
+    sled_cache_bytes: u64,
+    compaction_policy: CompactionPolicy,
     snapshot_dir: PathBuf,
-    /// Held while applying, while a snapshot copies a chunk of the state, and while one
-    /// is installed.
+    /// Held while applying, while a snapshot or a compaction copies a chunk of the state,
+    /// and while a snapshot is installed.
     apply_lock: tokio::sync::Mutex<()>,
     /// The snapshot being copied, which applies keep the old values of keys for.
     copying: std::sync::Mutex<Option<SnapshotCopy>>,
-    /// One snapshot built or installed at a time.
+    /// The rewrite of sled under way, which applies write the copied keys to as well.
+    compacting: std::sync::Mutex<Option<Compaction>>,
+    /// An erasure was applied since the last compaction began: the next snapshot is
+    /// followed by one whatever sled's size.
+    erased: AtomicBool,
+    /// One snapshot built or installed, or one compaction, at a time.
     snapshot_lock: tokio::sync::Mutex<()>,
     metrics: StateMachineMetrics,
     /// The newest feed position applied here; feed readers wait on it.
@@ -112,22 +122,20 @@ fn invalid(msg: impl Into<String>) -> io::Error {
 }
 
 impl StateMachineStore {
-    /// Opens (or creates) the state under `dir`: `dir/sled` and `dir/snapshots`.
+    /// Opens (or creates) the state under `dir`: `dir/sled` (`dir/sled-N` after
+    /// compactions) and `dir/snapshots`.
     pub fn open(
         dir: &Path,
         area: AreaCode,
-        cache_capacity_bytes: u64,
+        storage: &StorageTuning,
         metrics: StateMachineMetrics,
     ) -> io::Result<Self> {
-        let sled_dir = dir.join("sled");
         let snapshot_dir = dir.join("snapshots");
         fs::create_dir_all(&snapshot_dir)?;
-        let db = sled::Config::new()
-            .path(&sled_dir)
-            .cache_capacity(cache_capacity_bytes)
-            .open()
-            .map_err(io::Error::other)?;
-        let tree = db.open_tree("state").map_err(io::Error::other)?;
+        let sled_dir = compaction::current_dir(dir)?;
+        compaction::remove_others(&sled_dir)?;
+        let sled = Sled::open(sled_dir, storage.sled_cache_bytes)?;
+        let tree = &sled.tree;
         match tree.get_raw(FORMAT)? {
             None => {
                 tree.insert(FORMAT, to_bytes(&DATA_FORMAT_VERSION)?)
@@ -136,28 +144,32 @@ impl StateMachineStore {
             Some(bytes) => {
                 let found: u32 = from_bytes(&bytes)?;
                 readable_version(found)
-                    .map_err(|e| invalid(format!("{}: {e}", sled_dir.display())))?;
+                    .map_err(|e| invalid(format!("{}: {e}", sled.dir.display())))?;
                 if found < DATA_FORMAT_VERSION {
                     tracing::info!(
                         from = found,
                         to = DATA_FORMAT_VERSION,
                         "upgrading the state's data format"
                     );
-                    upgrade_tree(&tree, found)?;
-                    db.flush().map_err(io::Error::other)?;
-                    sync_tree(&sled_dir)?;
+                    upgrade_tree(tree, found)?;
+                    sled.make_durable()?;
                 }
             }
         }
         let store = Self {
             inner: Arc::new(Inner {
                 area,
-                db,
-                tree,
-                sled_dir,
+                sled: std::sync::RwLock::new(Arc::new(sled)),
+                sled_cache_bytes: storage.sled_cache_bytes,
+                compaction_policy: CompactionPolicy {
+                    ratio: storage.sled_compact_ratio,
+                    min_bytes: storage.sled_compact_min_bytes,
+                },
                 snapshot_dir,
                 apply_lock: tokio::sync::Mutex::new(()),
                 copying: std::sync::Mutex::new(None),
+                compacting: std::sync::Mutex::new(None),
+                erased: AtomicBool::new(false),
                 snapshot_lock: tokio::sync::Mutex::new(()),
                 metrics,
                 feed_head: tokio::sync::watch::channel(0).0,
@@ -208,7 +220,7 @@ impl StateMachineStore {
     }
 
     fn publish_heads(&self) -> io::Result<()> {
-        let tree = &self.inner.tree;
+        let tree = &self.tree();
         let heads = [
             (&self.inner.feed_head, state::feed::head(tree)),
             (&self.inner.outbox_head, state::outbox::last_id(tree)),
@@ -225,8 +237,20 @@ impl StateMachineStore {
     }
 
     /// The committed state, for reads.
-    pub fn state(&self) -> &sled::Tree {
-        &self.inner.tree
+    pub fn state(&self) -> sled::Tree {
+        self.tree()
+    }
+
+    fn sled(&self) -> Arc<Sled> {
+        self.inner
+            .sled
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn tree(&self) -> sled::Tree {
+        self.sled().tree.clone()
     }
 
     /// Hashes the replicated state as of the last applied entry (nothing is applied
@@ -236,7 +260,7 @@ impl StateMachineStore {
         let _applying = self.inner.apply_lock.lock().await;
         let mut hasher = sha2::Sha256::new();
         let mut records = 0u64;
-        for item in self.inner.tree.iter() {
+        for item in self.tree().iter() {
             let (key, value) = item.map_err(io::Error::other)?;
             if key.starts_with(META_PREFIX) {
                 continue;
@@ -264,15 +288,15 @@ impl StateMachineStore {
     }
 
     pub fn sled_bytes_on_disk(&self) -> u64 {
-        self.inner.db.size_on_disk().unwrap_or(0)
+        self.sled().db.size_on_disk().unwrap_or(0)
     }
 
     pub fn last_applied(&self) -> io::Result<Option<LogId>> {
-        Ok(StateRead::get::<Option<LogId>>(&self.inner.tree, LAST_APPLIED)?.flatten())
+        Ok(StateRead::get::<Option<LogId>>(&self.tree(), LAST_APPLIED)?.flatten())
     }
 
     fn membership(&self) -> io::Result<StoredMembership> {
-        Ok(StateRead::get(&self.inner.tree, MEMBERSHIP)?.unwrap_or_default())
+        Ok(StateRead::get(&self.tree(), MEMBERSHIP)?.unwrap_or_default())
     }
 
     /// A snapshot written after sled's state (sled lost unflushed writes in a crash, or
@@ -299,7 +323,7 @@ impl StateMachineStore {
         meta: &SnapshotMeta,
         records: Vec<(Vec<u8>, Vec<u8>)>,
     ) -> io::Result<()> {
-        let tree = &self.inner.tree;
+        let tree = &self.tree();
         let mut batch = sled::Batch::default();
         for key in tree.iter().keys() {
             let key = key.map_err(io::Error::other)?;
@@ -319,11 +343,8 @@ impl StateMachineStore {
         self.make_durable()
     }
 
-    /// sled's own flush uses sync_file_range, which does not survive power loss: fsync
-    /// every file of the database as well.
     fn make_durable(&self) -> io::Result<()> {
-        self.inner.db.flush().map_err(io::Error::other)?;
-        sync_tree(&self.inner.sled_dir)
+        self.sled().make_durable()
     }
 
     /// The newest snapshot file's bytes (for a backup), if there is one.
@@ -408,18 +429,6 @@ impl StateMachineStore {
     }
 }
 
-fn sync_tree(dir: &Path) -> io::Result<()> {
-    for entry in fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            sync_tree(&path)?;
-        } else {
-            File::open(&path)?.sync_all()?;
-        }
-    }
-    File::open(dir)?.sync_all()
-}
-
 /// Whether this build reads data of format `version` (as is, or by upgrading it).
 fn readable_version(version: u32) -> io::Result<()> {
     if version > DATA_FORMAT_VERSION {
@@ -489,11 +498,11 @@ fn encode_snapshot(meta: &SnapshotMeta, records: &[(Vec<u8>, Vec<u8>)]) -> io::R
     Ok(out)
 }
 
-pub(crate) type Records = Vec<(Vec<u8>, Vec<u8>)>;
+pub type Records = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// A snapshot file's metadata and records, checked for its magic and format version;
 /// the records of an older format come upgraded to this build's.
-pub(crate) fn parse_snapshot(bytes: &[u8]) -> io::Result<(SnapshotMeta, Records)> {
+pub fn parse_snapshot(bytes: &[u8]) -> io::Result<(SnapshotMeta, Records)> {
     let mut cursor = Cursor::new(bytes);
     let mut magic = [0u8; 8];
     cursor.read_exact(&mut magic)?;
@@ -541,6 +550,144 @@ impl StateMachineStore {
         self.inner.copying.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn compacting(&self) -> std::sync::MutexGuard<'_, Option<Compaction>> {
+        self.inner
+            .compacting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// After a snapshot (which measured the live records): rewrites sled in the
+    /// background once its files have outgrown them (`storage.sled_compact_ratio`), or
+    /// once an erasure was applied.
+    fn compact_if_due(&self) {
+        let live: u64 = self.family_sizes().iter().map(|f| f.bytes).sum();
+        let on_disk = self.sled_bytes_on_disk();
+        let erased = self.inner.erased.swap(false, Ordering::SeqCst);
+        if !erased && !self.inner.compaction_policy.due(on_disk, live) {
+            return;
+        }
+        // The copy never outgrows the files it rewrites; without that much room it
+        // would fill the disk (and be given up).
+        let free = fs2::available_space(&self.sled().dir).unwrap_or(0);
+        if free < on_disk {
+            tracing::warn!(on_disk, free, "too little free space to compact the state");
+            self.inner.erased.fetch_or(erased, Ordering::SeqCst);
+            return;
+        }
+        let store = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.compact().await {
+                tracing::warn!(error = %e, "compacting the state failed");
+                store.inner.erased.fetch_or(erased, Ordering::SeqCst);
+            }
+        });
+    }
+
+    /// Rewrites sled into a fresh directory while applies go on, then makes that the
+    /// state's and removes the old one ([`compaction`]).
+    pub async fn compact(&self) -> io::Result<()> {
+        let _one_at_a_time = self.inner.snapshot_lock.lock().await;
+        let started = Instant::now();
+        let before = self.sled_bytes_on_disk();
+        let current = self.sled().dir.clone();
+        let cache_bytes = self.inner.sled_cache_bytes;
+        let into = tokio::task::spawn_blocking(move || {
+            Sled::open(compaction::next_dir(&current)?, cache_bytes)
+        })
+        .await
+        .map_err(io::Error::other)??;
+        let into_dir = into.dir.clone();
+        // Everything applied from here on is copied or mirrored.
+        let from_index = {
+            let _applying = self.inner.apply_lock.lock().await;
+            *self.compacting() = Some(Compaction::new(Arc::new(into)));
+            self.last_applied().map(|id| id.map_or(0, |id| id.index))
+        };
+        let switched = match from_index {
+            Ok(from_index) => self.copy_and_switch(from_index).await,
+            Err(e) => Err(e),
+        };
+        if switched.is_err() {
+            // Failed midway: unless the pointer names it already, the new directory is not
+            // in use; the next start removes it if this cannot.
+            *self.compacting() = None;
+            let state_dir = into_dir.parent().unwrap_or(&into_dir);
+            if compaction::current_dir(state_dir).is_ok_and(|current| current != into_dir) {
+                drop(fs::remove_dir_all(&into_dir));
+            }
+        }
+        let old = switched?;
+        let removed = tokio::task::spawn_blocking(move || fs::remove_dir_all(&old.dir)).await;
+        if let Ok(Err(e)) = removed {
+            tracing::warn!(error = %e, "removing the replaced sled directory");
+        }
+        self.inner.metrics.compactions.inc();
+        tracing::info!(
+            before,
+            after = self.sled_bytes_on_disk(),
+            took = ?started.elapsed(),
+            "state compacted"
+        );
+        Ok(())
+    }
+
+    /// Copies the state a chunk per hold of the apply lock, makes the copy durable and
+    /// switches to it; answers the replaced sled.
+    async fn copy_and_switch(&self, from_index: u64) -> io::Result<Arc<Sled>> {
+        loop {
+            let _applying = self.inner.apply_lock.lock().await;
+            let mut compacting = self.compacting();
+            let compaction = compacting
+                .as_mut()
+                .ok_or_else(|| io::Error::other("the compaction was dropped"))?;
+            if compaction.copy_chunk(&self.tree())? {
+                break;
+            }
+        }
+        // Most of the copy is made durable while applies go on; under the apply lock
+        // only what they wrote meanwhile is left to flush.
+        let into = self.compaction_target()?;
+        let durable = into.clone();
+        tokio::task::spawn_blocking(move || durable.make_durable())
+            .await
+            .map_err(io::Error::other)??;
+        let _applying = self.inner.apply_lock.lock().await;
+        // An apply gives the rewrite up if it cannot write to it (a full disk).
+        self.compaction_target()?;
+        let into = tokio::task::spawn_blocking(move || {
+            into.make_durable()?;
+            if let Err(e) = compaction::make_current(&into.dir) {
+                // The rename may have happened before the error: the pointer decides.
+                let state_dir = into.dir.parent().unwrap_or(&into.dir);
+                if compaction::current_dir(state_dir)? != into.dir {
+                    return Err(e);
+                }
+                tracing::warn!(error = %e, "making the compacted state current");
+            }
+            Ok::<_, io::Error>(into)
+        })
+        .await
+        .map_err(io::Error::other)??;
+        *self.compacting() = None;
+        let old = std::mem::replace(
+            &mut *self.inner.sled.write().unwrap_or_else(|p| p.into_inner()),
+            into,
+        );
+        self.inner
+            .metrics
+            .compacted_from_index
+            .set(from_index as i64);
+        Ok(old)
+    }
+
+    fn compaction_target(&self) -> io::Result<Arc<Sled>> {
+        self.compacting()
+            .as_ref()
+            .map(|c| c.into.clone())
+            .ok_or_else(|| io::Error::other("the compaction was dropped"))
+    }
+
     /// The state records at the instant the copy started, a chunk per hold of the apply
     /// lock.
     async fn copy_state(&self) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
@@ -550,7 +697,7 @@ impl StateMachineStore {
             let copy = copying
                 .as_mut()
                 .ok_or_else(|| io::Error::other("snapshot copy was dropped"))?;
-            if copy.copy_chunk(&self.inner.tree, is_state_record)? {
+            if copy.copy_chunk(&self.tree(), is_state_record)? {
                 let copy = copying.take().expect("checked above");
                 return Ok(copy.finish(is_state_record));
             }
@@ -606,6 +753,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
         .await
         .map_err(io::Error::other)??;
         self.inner.metrics.snapshots_built.inc();
+        self.compact_if_due();
         Ok(Snapshot {
             meta,
             snapshot: Cursor::new(bytes),
@@ -627,7 +775,8 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     {
         let _applying = self.inner.apply_lock.lock().await;
         let started = Instant::now();
-        let mut overlay = Overlay::new(&self.inner.tree);
+        let sled = self.sled();
+        let mut overlay = Overlay::new(&sled.tree);
         let mut last_applied = None;
         let mut membership = None;
         let mut replies = Vec::new();
@@ -636,6 +785,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                 EntryPayload::Blank => BatchOutcome::default(),
                 EntryPayload::Normal(encoded) => {
                     let batch = encoded.decode()?;
+                    if batch.commands.iter().any(|e| e.command.erases()) {
+                        self.inner.erased.store(true, Ordering::SeqCst);
+                    }
                     let ctx = ApplyContext {
                         area: self.inner.area,
                         now_ms: batch.issued_at_ms,
@@ -665,10 +817,19 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             overlay.put(MEMBERSHIP.to_vec(), membership)?;
         }
         if let Some(copy) = self.copying().as_mut() {
-            copy.before_write(&self.inner.tree, overlay.staged_keys())?;
+            copy.before_write(&sled.tree, overlay.staged_keys())?;
         }
-        self.inner
-            .tree
+        {
+            let mut compacting = self.compacting();
+            if let Some(compaction) = compacting.as_ref() {
+                // A rewrite that cannot keep up (a full disk) is given up, never the apply.
+                if let Err(e) = compaction.mirror(overlay.staged()) {
+                    tracing::warn!(error = %e, "giving up the compaction");
+                    *compacting = None;
+                }
+            }
+        }
+        sled.tree
             .apply_batch(overlay.into_batch())
             .map_err(io::Error::other)?;
         self.publish_heads()?;
@@ -709,6 +870,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         .map_err(io::Error::other)??;
         self.publish_heads()?;
         self.inner.metrics.snapshots_installed.inc();
+        self.compact_if_due();
         Ok(())
     }
 
@@ -729,3 +891,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
 #[cfg(test)]
 #[path = "upgrade_tests.rs"]
 mod upgrade_tests;
+
+#[cfg(test)]
+#[path = "compaction_tests.rs"]
+mod compaction_tests;

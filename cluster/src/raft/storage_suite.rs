@@ -29,7 +29,10 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachineStore, tempfile::TempDir> fo
         let sm = StateMachineStore::open(
             &dir.path().join("state"),
             AreaCode::Sg,
-            16 * 1024 * 1024,
+            &crate::config::StorageTuning {
+                sled_cache_bytes: 16 * 1024 * 1024,
+                ..Default::default()
+            },
             metrics.state_machine.clone(),
         )
         .map_err(|e| StorageError::read(TypeConfig::err_from_error(&e)))?;

@@ -13,9 +13,16 @@ use crate::state::{
 
 const APP: &str = "prodkey001";
 
+fn small_cache() -> crate::config::StorageTuning {
+    crate::config::StorageTuning {
+        sled_cache_bytes: 16 * 1024 * 1024,
+        ..Default::default()
+    }
+}
+
 fn open(dir: &Path) -> io::Result<StateMachineStore> {
     let metrics = ClusterMetrics::register(&Registry::new()).expect("metrics");
-    StateMachineStore::open(dir, AreaCode::Sg, 16 * 1024 * 1024, metrics.state_machine)
+    StateMachineStore::open(dir, AreaCode::Sg, &small_cache(), metrics.state_machine)
 }
 
 fn online(user: &str, session_id: u64) -> Command {
@@ -78,13 +85,13 @@ fn online_now(tree: &impl StateRead) -> u64 {
 fn a_node_opens_an_older_state_upgraded_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path()).unwrap();
-    write_format_5(store.state());
-    assert_eq!(online_now(store.state()), 0, "format 5 kept no count");
+    write_format_5(&store.state());
+    assert_eq!(online_now(&store.state()), 0, "format 5 kept no count");
     drop(store);
 
     let store = open(dir.path()).unwrap();
     assert_eq!(
-        online_now(store.state()),
+        online_now(&store.state()),
         2,
         "ann and bob, counted once each"
     );
@@ -92,7 +99,7 @@ fn a_node_opens_an_older_state_upgraded_in_place() {
     assert_eq!(format, DATA_FORMAT_VERSION);
     drop(store);
     // Opened again, nothing changes.
-    assert_eq!(online_now(open(dir.path()).unwrap().state()), 2);
+    assert_eq!(online_now(&open(dir.path()).unwrap().state()), 2);
 }
 
 /// The snapshot file `store`'s state makes, written as format `version`.
@@ -114,7 +121,7 @@ fn snapshot_as(store: &StateMachineStore, version: u32) -> Vec<u8> {
 fn snapshots_of_an_older_format_come_upgraded_and_newer_ones_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path()).unwrap();
-    write_format_5(store.state());
+    write_format_5(&store.state());
     let (_, records) = parse_snapshot(&snapshot_as(&store, 5)).unwrap();
     let count = records
         .iter()

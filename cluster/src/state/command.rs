@@ -185,6 +185,20 @@ pub const COMMAND_LEVEL: u32 = 8;
 pub const LEGACY_COMMAND_LEVEL: u32 = 1;
 
 impl Command {
+    /// Whether applying this erases personal data (LIFE-02): the node then rewrites its
+    /// sled after its next snapshot, so that no stale copy stays on its disk.
+    pub fn erases(&self) -> bool {
+        match self {
+            Command::DeleteUsers(_)
+            | Command::EraseUsers(_)
+            | Command::SentMessagesErased(_)
+            | Command::DeleteApp(_) => true,
+            Command::All(commands) => commands.iter().any(Command::erases),
+            Command::Once(once) => once.command.erases(),
+            _ => false,
+        }
+    }
+
     /// The first command level that knows this command: raise [`COMMAND_LEVEL`] with
     /// each release that appends commands, and list them here.
     pub fn level(&self) -> u32 {

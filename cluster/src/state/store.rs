@@ -205,6 +205,13 @@ impl<'a> Overlay<'a> {
         self.pending.keys().map(Vec::as_slice)
     }
 
+    /// The staged writes (`None`: a removal).
+    pub fn staged(&self) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> {
+        self.pending
+            .iter()
+            .map(|(key, value)| (key.as_slice(), value.as_deref()))
+    }
+
     /// The staged writes as one sled batch; the undo log is dropped.
     pub fn into_batch(self) -> sled::Batch {
         let mut batch = sled::Batch::default();

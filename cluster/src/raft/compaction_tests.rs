@@ -1,0 +1,155 @@
+//! Rewriting sled while applies go on leaves the state exactly as it was, in a fresh and
+//! smaller directory that a restart opens.
+
+use std::path::Path;
+
+use futures::stream;
+use openraft::entry::RaftEntry;
+use openraft::testing::log_id;
+use prometheus::Registry;
+
+use super::*;
+use crate::metrics::ClusterMetrics;
+use crate::state::{Batch, Command, CreateApp, Credentials, EncodedBatch, Envelope, PutUser};
+
+const APP: &str = "prodkey001";
+
+fn open(dir: &Path) -> StateMachineStore {
+    let metrics = ClusterMetrics::register(&Registry::new()).expect("metrics");
+    let storage = StorageTuning {
+        sled_cache_bytes: 16 * 1024 * 1024,
+        // Only when asked: the test compacts at a moment of its choosing.
+        sled_compact_ratio: 0.0,
+        ..Default::default()
+    };
+    StateMachineStore::open(dir, AreaCode::Sg, &storage, metrics.state_machine).expect("open")
+}
+
+fn entry(index: u64, commands: Vec<Command>) -> super::super::Entry {
+    let batch = Batch {
+        issued_at_ms: 1_000 + index,
+        commands: commands
+            .into_iter()
+            .map(|command| Envelope {
+                area: AreaCode::Sg,
+                command,
+            })
+            .collect(),
+    };
+    RaftEntry::new_normal(
+        log_id::<TypeConfig>(1, 1, index),
+        EncodedBatch::encode(&batch).expect("encode"),
+    )
+}
+
+/// Renames 100 users at once: the same keys written again, so sled keeps old versions.
+fn renames(round: u64) -> Vec<Command> {
+    (0..100)
+        .map(|user| {
+            Command::PutUser(PutUser {
+                app_key: APP.into(),
+                user_id: format!("user{user:03}"),
+                name: Some(format!("name {round}")),
+                portrait: Some(format!("https://p.example/{round}/{}", "x".repeat(300))),
+            })
+        })
+        .collect()
+}
+
+/// Users first seen while the copy runs, named to sort before and after the renamed ones.
+fn arrivals(index: u64) -> Vec<Command> {
+    [format!("a{index:05}"), format!("zz{index:05}")]
+        .into_iter()
+        .map(|user_id| {
+            Command::PutUser(PutUser {
+                app_key: APP.into(),
+                user_id,
+                name: Some("arrived".into()),
+                portrait: None,
+            })
+        })
+        .collect()
+}
+
+async fn apply(store: &mut StateMachineStore, entries: Vec<super::super::Entry>) {
+    let entries = entries.into_iter().map(|entry| Ok((entry, None)));
+    store.apply(stream::iter(entries)).await.expect("apply");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compaction_while_applies_go_on_keeps_the_state_and_shrinks_sled() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let credentials = |key: &str| Credentials {
+        app_key: key.into(),
+        app_secret: format!("{key}secret"),
+    };
+    let create = Command::CreateApp(CreateApp {
+        name: "Chat".into(),
+        dev: credentials("devkey001"),
+        prod: credentials(APP),
+    });
+    apply(&mut store, vec![entry(1, vec![create])]).await;
+    let mut index = 1;
+    for round in 0..300 {
+        index += 1;
+        apply(&mut store, vec![entry(index, renames(round))]).await;
+    }
+    store.make_durable().unwrap();
+    let bloated = store.sled_bytes_on_disk();
+
+    // Applies go on between the compaction's chunks.
+    let compacting = tokio::spawn({
+        let store = store.clone();
+        async move { store.compact().await }
+    });
+    let mut during = 0;
+    while !compacting.is_finished() {
+        index += 1;
+        during += 1;
+        apply(&mut store, vec![entry(index, arrivals(index))]).await;
+        tokio::task::yield_now().await;
+    }
+    compacting.await.unwrap().expect("compaction");
+    assert!(during > 0, "applies ran while the compaction copied");
+    index += 1;
+    apply(&mut store, vec![entry(index, renames(5_000))]).await;
+    let digest = store.digest().await.unwrap();
+    let compacted = store.sled_bytes_on_disk();
+    assert!(
+        compacted * 2 < bloated,
+        "sled shrank: {bloated} bytes before, {compacted} after"
+    );
+
+    // The same entries applied without a compaction give the same state.
+    let reference_dir = tempfile::tempdir().unwrap();
+    let mut reference = open(reference_dir.path());
+    let mut replay = vec![];
+    for i in 1..=index {
+        replay.push(match i {
+            1 => entry(
+                1,
+                vec![Command::CreateApp(CreateApp {
+                    name: "Chat".into(),
+                    dev: credentials("devkey001"),
+                    prod: credentials(APP),
+                })],
+            ),
+            i if i <= 301 => entry(i, renames(i - 2)),
+            i if i < index => entry(i, arrivals(i)),
+            i => entry(i, renames(5_000)),
+        });
+    }
+    apply(&mut reference, replay).await;
+    assert_eq!(reference.digest().await.unwrap(), digest);
+
+    // A restart opens the new directory; the old one is gone.
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(store.digest().await.unwrap(), digest);
+    assert!(
+        !dir.path().join("sled").exists(),
+        "the replaced directory was removed"
+    );
+    assert!(dir.path().join("sled-1").exists());
+}
