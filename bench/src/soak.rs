@@ -389,15 +389,15 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Three stacked panels over time: p99 latency, acknowledged messages/s and the
-/// deployment's resident memory.
+/// Four stacked panels over time: p99 latency, acknowledged messages/s, the
+/// deployment's resident memory and its data dir.
 fn plot(windows: &[Window], rate: f64) -> String {
     const WIDTH: f64 = 720.0;
     const PANEL: f64 = 150.0;
     const LEFT: f64 = 70.0;
     const TOP: f64 = 30.0;
     let span = windows.last().map_or(1, |w| w.end_s).max(1) as f64;
-    let panels: [(&str, Vec<f64>); 3] = [
+    let panels: [(&str, Vec<f64>); 4] = [
         (
             "p99 latency (ms)",
             windows.iter().map(|w| w.p99_ms).collect(),
@@ -409,6 +409,10 @@ fn plot(windows: &[Window], rate: f64) -> String {
         (
             "resident memory (MiB)",
             windows.iter().map(|w| w.rss_mib).collect(),
+        ),
+        (
+            "data dir, all nodes (MiB)",
+            windows.iter().map(|w| w.disk.total as f64 / MIB).collect(),
         ),
     ];
     let height = TOP + panels.len() as f64 * (PANEL + 40.0) + 20.0;
