@@ -1,8 +1,9 @@
 //! Data lifecycle through real processes: history retention (LIFE-01) — the leader
 //! finds messages past their app's retention and removes them through Raft, so they are
 //! gone from every replica's history and nothing newer goes with them —, the erasure of
-//! a user with every message it sent (LIFE-02), down to the bytes on every node's disk
-//! once snapshots and compactions have passed it, an app's export (chatrooms, the app-wide
+//! a user with every message it sent (LIFE-02), told to the app server once complete and
+//! gone down to the bytes on every node's disk once snapshots and a rewrite of sled have
+//! passed it, an app's export (chatrooms, the app-wide
 //! chatroom sets and conversation settings too) imported back (LIFE-03), and App Secret
 //! rotation (LIFE-04) with its overlap window.
 
@@ -23,7 +24,7 @@ use meridian_cluster::state::{
 };
 use meridian_cluster::ClusterClient;
 use meridian_regions::AreaCode;
-use meridian_testkit::{eventually, ClusterOptions, DevDeployment, ProcessCluster};
+use meridian_testkit::{eventually, AppServer, ClusterOptions, DevDeployment, ProcessCluster};
 
 const DAY_MS: u64 = 24 * 3600 * 1000;
 
@@ -258,8 +259,44 @@ async fn an_erased_user_leaves_no_byte_on_any_node_once_snapshots_and_compaction
         )
         .await;
     }
+    // The app server hears of the erasure once it is complete.
+    let server = AppServer::start().await;
+    let callback = format!("/admin/v1/apps/{app_key}/erasure-callback");
+    let url = json!({"url": server.url("/erased")});
+    assert_eq!(
+        cluster.admin("PUT", &callback, Some(url.clone())).await,
+        (200, url.clone())
+    );
+    assert_eq!(cluster.admin("GET", &callback, None).await, (200, url));
     erase_with_sent_messages(&cluster, &app_key, &gone).await;
     erasures_finished(&cluster, &app_key).await;
+    let told = server
+        .wait_until(
+            Duration::from_secs(15),
+            "the erasure callback",
+            |received| !received.is_empty(),
+        )
+        .await;
+    assert_eq!(told.len(), 1, "told once, when the erasure was complete");
+    let body = told[0].json();
+    assert_eq!(
+        (&body["event"], &body["userIds"], &body["sentMessages"]),
+        (&json!("usersErased"), &json!([gone]), &json!(true)),
+        "{body}"
+    );
+    // The job that told it names the user too: it must be settled before the erasure
+    // counts as reached.
+    let leader = cluster
+        .wait_for_leader(0, Duration::from_secs(5))
+        .await
+        .node_id;
+    eventually(Duration::from_secs(15), "the callback settled", || async {
+        let waiting = cluster
+            .metric(leader, "meridian_cluster_callbacks_waiting")
+            .await?;
+        (waiting == 0.0).then_some(())
+    })
+    .await;
     let leader = cluster.wait_for_leader(0, Duration::from_secs(5)).await;
     let erased_at = leader.committed_index.unwrap();
 

@@ -27,6 +27,7 @@
 //! | PUT, DELETE | /admin/v1/apps/{appKey}/push-templates/{templateId} | `{default: {title?, body}, languages?: {languageCode: {title?, body}}}` (PUT replaces; ≤ 100 templates, ≤ 50 languages, body 1–1,024 and title ≤ 200 characters): a message sent with `pushExt.templateId` pushes each recipient the text in the language its client set, else the default (PUSH-07) |
 //! | GET, PUT | /admin/v1/apps/{appKey}/push-style | `{sound?, quietHours?: {startSecs, periodMinutes, level}}`: the app's notification sound and a daily quiet window (UTC; level 5 holds back every push, 1 all but mentions) on top of each user's (PUSH-07, PUSH-08; PUT replaces) |
 //! | GET, PUT | /admin/v1/apps/{appKey}/sdk-features | `{realtimeConversations?}`: the commercial client SDKs' optional services this environment has on, as nav tells the SDK (`sessionMode`; WEB-06; PUT replaces) |
+//! | GET, PUT | /admin/v1/apps/{appKey}/erasure-callback | `{url}` (`null`: none): once an erasure is complete (`/user/delusers.json`, `…/users/erase`, and with `sentMessages` once the sweep removed what they sent) the app server is posted `{"event": "usersErased", userIds, sentMessages, time}` there, signed as every callback (LIFE-02) |
 //! | GET | /admin/v1/apps/{appKey}/callbacks/dead-letters | callbacks past their retry cap (kept 30 days from their creation), and how many wait |
 //! | POST | /admin/v1/apps/{appKey}/callbacks/dead-letters/retry | puts them back in the outbox |
 //! | GET | /admin/v1/apps/{appKey}/usage | `?by=hour\|day&from=&to=` (ms; default the last 24 hours or 30 days; ≤ 744 hours or 400 days): `{appKey, by, onlineUsers, buckets: [{startMs, messages: {private, group, ultragroup, chatroom, system, total}, apiCalls: {total, failed, paths: {path: {ok, failed}}}, onlineUsersPeak, pushes: {sent, accepted, dropped, failed: {reason: n}, clicked, providers: {provider: {sent, accepted, dropped, failed, clicked}}}, callbacks: {delivered, dropped, failedAttempts, deadLetters, kinds}}]}`, every bucket of the range, oldest first (CON-01, PUSH-09) |
@@ -65,7 +66,8 @@ use crate::state::vendor_push::VendorPush;
 use crate::state::{
     AppLimits, AppSettings, Command, CommandError, Credentials, DeleteApp, DeleteAreaEntry,
     Envelope, EraseUsers, Output, PutAreaEntry, PutUser, Query, QueryOutput, RetryDeadLetters,
-    RotateAppSecret, SdkFeatures, SetAppLimits, SetAppSettings, SetSdkFeatures, SetTags,
+    RotateAppSecret, SdkFeatures, SetAppLimits, SetAppSettings, SetErasureCallback, SetSdkFeatures,
+    SetTags,
 };
 
 pub struct AdminApi {
@@ -201,10 +203,10 @@ fn default_overlap_seconds() -> u64 {
 }
 
 /// The body as `T`, or the 400 answer saying why not (boxed: a response is large).
-/// `PUT …/rtc-callback`'s body.
+/// `PUT …/rtc-callback`'s and `PUT …/erasure-callback`'s body.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RtcCallback {
+struct CallbackUrl {
     url: Option<String>,
 }
 
@@ -368,9 +370,35 @@ impl AdminApi {
                 Ok(features) => self.put_sdk_features(key, features).await,
                 Err(response) => return *response,
             },
-            (&Method::GET, ["apps", key, "rtc-callback"]) => self.get_rtc_callback(key).await,
-            (&Method::PUT, ["apps", key, "rtc-callback"]) => match parse::<RtcCallback>(body) {
-                Ok(callback) => self.put_rtc_callback(key, callback).await,
+            (&Method::GET, ["apps", key, "rtc-callback"]) => {
+                let app_key = key.to_string();
+                self.get_callback_url(Query::RtcCallback { app_key }).await
+            }
+            // Where room callbacks go (RTC-01); `null` stops them.
+            (&Method::PUT, ["apps", key, "rtc-callback"]) => match parse::<CallbackUrl>(body) {
+                Ok(CallbackUrl { url }) => {
+                    let app_key = key.to_string();
+                    let set = SetRtcCallback { app_key, url };
+                    let url = set.url.clone();
+                    self.put_callback_url(Command::SetRtcCallback(set), url)
+                        .await
+                }
+                Err(response) => return *response,
+            },
+            (&Method::GET, ["apps", key, "erasure-callback"]) => {
+                let app_key = key.to_string();
+                self.get_callback_url(Query::ErasureCallback { app_key })
+                    .await
+            }
+            // Where finished erasures are told (LIFE-02); `null` stops them.
+            (&Method::PUT, ["apps", key, "erasure-callback"]) => match parse::<CallbackUrl>(body) {
+                Ok(CallbackUrl { url }) => {
+                    let app_key = key.to_string();
+                    let set = SetErasureCallback { app_key, url };
+                    let url = set.url.clone();
+                    self.put_callback_url(Command::SetErasureCallback(set), url)
+                        .await
+                }
                 Err(response) => return *response,
             },
             (&Method::GET, ["apps", key, "callbacks", "dead-letters"]) => {
@@ -633,24 +661,22 @@ impl AdminApi {
         Ok(json!({ "sdkFeatures": features }))
     }
 
-    async fn get_rtc_callback(&self, key: &str) -> Result<Value, ClusterError> {
-        let query = Query::RtcCallback {
-            app_key: key.to_string(),
-        };
+    async fn get_callback_url(&self, query: Query) -> Result<Value, ClusterError> {
         match self.cluster.read(query).await? {
-            QueryOutput::RtcCallback(url) => Ok(json!({ "url": url })),
+            QueryOutput::RtcCallback(url) | QueryOutput::CallbackUrl(url) => {
+                Ok(json!({ "url": url }))
+            }
             other => Err(ClusterError::Protocol(format!("{other:?}"))),
         }
     }
 
-    /// Sets where room callbacks go (RTC-01); `null` stops them.
-    async fn put_rtc_callback(&self, key: &str, body: RtcCallback) -> Result<Value, ClusterError> {
-        let command = Command::SetRtcCallback(SetRtcCallback {
-            app_key: key.to_string(),
-            url: body.url.clone(),
-        });
+    async fn put_callback_url(
+        &self,
+        command: Command,
+        url: Option<String>,
+    ) -> Result<Value, ClusterError> {
         self.cluster.write_one(self.envelope(command)).await?;
-        Ok(json!({ "url": body.url }))
+        Ok(json!({ "url": url }))
     }
 
     async fn usage(&self, key: &str, range: usage::Range) -> Result<Value, ClusterError> {

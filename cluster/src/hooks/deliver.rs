@@ -87,15 +87,16 @@ pub(super) async fn attempt(
         }
         return send_push(node, &senders.push, settings, &job.app_key, secret, push).await;
     }
-    // Room callbacks go to the app's RTC callback URL, kept apart from its settings.
-    let rtc_url = match &job.event {
-        HookEvent::RtcRoom(_) => {
-            let local = &node.state_machine.state();
-            state::rtc::callback_url(local, &job.app_key).ok().flatten()
-        }
-        _ => None,
-    };
-    let Some(url) = rtc_url
+    // Room and erasure callbacks go to URLs kept apart from the app's settings.
+    let local = &node.state_machine.state();
+    let kept_apart = match &job.event {
+        HookEvent::RtcRoom(_) => state::rtc::callback_url(local, &job.app_key),
+        HookEvent::UsersErased(_) => state::erasure_callback(local, &job.app_key),
+        _ => Ok(None),
+    }
+    .ok()
+    .flatten();
+    let Some(url) = kept_apart
         .as_deref()
         .or_else(|| destination(settings, &job.event))
     else {

@@ -111,6 +111,16 @@ pub fn render(event: &HookEvent) -> Option<Rendered> {
             .to_string(),
         },
         HookEvent::Push(_) => return None,
+        HookEvent::UsersErased(erased) => Rendered {
+            content_type: "application/json",
+            body: json!({
+                "event": "usersErased",
+                "userIds": erased.user_ids,
+                "sentMessages": erased.sent_messages,
+                "time": erased.time_ms,
+            })
+            .to_string(),
+        },
         HookEvent::RtcRoom(room) => Rendered {
             content_type: "application/json",
             body: json!({
@@ -168,8 +178,8 @@ pub(super) fn destination<'a>(settings: &'a AppSettings, event: &'a HookEvent) -
         HookEvent::Push(_) => None,
         // The recording order named its own URL.
         HookEvent::Recording(ready) => Some(&ready.callback_url),
-        // Read from the app's RTC callback URL by the sender.
-        HookEvent::RtcRoom(_) => None,
+        // Read from the app's RTC or erasure callback URL by the sender.
+        HookEvent::RtcRoom(_) | HookEvent::UsersErased(_) => None,
     }
 }
 

@@ -785,9 +785,6 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                 EntryPayload::Blank => BatchOutcome::default(),
                 EntryPayload::Normal(encoded) => {
                     let batch = encoded.decode()?;
-                    if batch.commands.iter().any(|e| e.command.erases()) {
-                        self.inner.erased.store(true, Ordering::SeqCst);
-                    }
                     let ctx = ApplyContext {
                         area: self.inner.area,
                         now_ms: batch.issued_at_ms,
@@ -815,6 +812,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         }
         if let Some(membership) = &membership {
             overlay.put(MEMBERSHIP.to_vec(), membership)?;
+        }
+        if overlay.erasure_marked() {
+            self.inner.erased.store(true, Ordering::SeqCst);
         }
         if let Some(copy) = self.copying().as_mut() {
             copy.before_write(&sled.tree, overlay.staged_keys())?;

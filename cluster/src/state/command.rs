@@ -174,31 +174,18 @@ commands! {
     BroadcastToPlatforms(publish::BroadcastToPlatforms) => Output::Published,
     SetAreaLevel(areas::SetAreaLevel) => done,
     Once(super::requests::Once) => std::convert::identity,
+    SetErasureCallback(super::cross_domain::delete_users::SetErasureCallback) => done,
 }
 
 /// The command level of this build (LIFE-05): it knows every command up to it. A
 /// rolling upgrade runs nodes of two builds side by side, and a node cannot apply a
 /// command its build does not know, so the leader proposes a command only once every
 /// voter knows its level (`crate::upgrade_gate`).
-pub const COMMAND_LEVEL: u32 = 8;
+pub const COMMAND_LEVEL: u32 = 9;
 /// The level of builds that did not report theirs (before rolling upgrades were gated).
 pub const LEGACY_COMMAND_LEVEL: u32 = 1;
 
 impl Command {
-    /// Whether applying this erases personal data (LIFE-02): the node then rewrites its
-    /// sled after its next snapshot, so that no stale copy stays on its disk.
-    pub fn erases(&self) -> bool {
-        match self {
-            Command::DeleteUsers(_)
-            | Command::EraseUsers(_)
-            | Command::SentMessagesErased(_)
-            | Command::DeleteApp(_) => true,
-            Command::All(commands) => commands.iter().any(Command::erases),
-            Command::Once(once) => once.command.erases(),
-            _ => false,
-        }
-    }
-
     /// The first command level that knows this command: raise [`COMMAND_LEVEL`] with
     /// each release that appends commands, and list them here.
     pub fn level(&self) -> u32 {
@@ -228,6 +215,7 @@ impl Command {
             | Command::BroadcastToPlatforms(_) => 6,
             Command::SetAreaLevel(_) => 7,
             Command::Once(once) => once.command.level().max(8),
+            Command::SetErasureCallback(_) => 9,
             Command::All(commands) => commands.iter().map(Command::level).max().unwrap_or(1),
             _ => LEGACY_COMMAND_LEVEL,
         }

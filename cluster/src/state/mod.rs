@@ -163,7 +163,8 @@ pub use {
 /// The tier-2 `/user/*` commands and reads.
 pub use {
     cross_domain::delete_users::{
-        erasing_sent, sent_by_erased, DeleteUsers, EraseUsers, SentFound, SentMessagesErased,
+        erasing_sent, erasure_callback, sent_by_erased, DeleteUsers, EraseUsers, SentFound,
+        SentMessagesErased, SetErasureCallback, UsersErased,
     },
     cross_domain::user_data::{UserAnswer, UserQuestion},
     paging::Window,

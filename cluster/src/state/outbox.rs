@@ -64,6 +64,8 @@ pub enum HookEvent {
     /// RTC-01, RTC-02: a room was created or destroyed, a member joined or left, or a
     /// member's resources changed (the app's RTC callback URL).
     RtcRoom(super::rtc::RtcRoomEvent),
+    /// LIFE-02: an erasure is complete (the app's erasure callback URL).
+    UsersErased(super::cross_domain::delete_users::UsersErased),
 }
 
 impl HookEvent {
@@ -76,6 +78,7 @@ impl HookEvent {
             HookEvent::Push(_) => "push",
             HookEvent::Recording(_) => "rtc_recording",
             HookEvent::RtcRoom(_) => "rtc_room",
+            HookEvent::UsersErased(_) => "users_erased",
         }
     }
 }
@@ -437,9 +440,13 @@ impl Apply for OutboxSettled {
 /// Removes a job from the outbox; the job, if it was still there.
 fn settle(state: &mut Overlay<'_>, id: u64) -> Result<Option<Job>, CommandError> {
     let job = state.get::<Job>(&keys::job(id))?;
-    if job.is_some() {
+    if let Some(job) = &job {
         state.delete(keys::job(id));
         change_waiting(state, -1)?;
+        // It named erased users (LIFE-02): no stale copy of it may stay either.
+        if matches!(job.event, HookEvent::UsersErased(_)) {
+            state.mark_erasure();
+        }
     }
     Ok(job)
 }

@@ -300,6 +300,10 @@ pub enum Query {
         app_key: String,
         room_ids: Vec<String>,
     },
+    /// Where the app hears of finished erasures (LIFE-02).
+    ErasureCallback {
+        app_key: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -371,6 +375,8 @@ pub enum QueryOutput {
     UltraGroupPushPace(super::push_style::UltraGroupPushPace),
     PushRate(super::push_style::PushRate),
     PushTemplates(std::collections::BTreeMap<String, super::push_templates::PushTemplate>),
+    /// A callback URL kept apart from the app's settings, if set.
+    CallbackUrl(Option<String>),
 }
 
 /// Answers a query from committed state.
@@ -600,6 +606,11 @@ pub fn query(state: &impl StateRead, query: &Query) -> Result<QueryOutput, Comma
         }
         Query::ChatroomSettings { app_key, room_ids } => {
             chatrooms::settings(state, app_key, room_ids).map(QueryOutput::Chatrooms)
+        }
+        Query::ErasureCallback { app_key } => {
+            apps::by_key(state, app_key)?;
+            super::cross_domain::delete_users::erasure_callback(state, app_key)
+                .map(QueryOutput::CallbackUrl)
         }
     }
 }

@@ -141,6 +141,8 @@ pub struct Overlay<'a> {
     pending: BTreeMap<Vec<u8>, Staged>,
     /// Undo log, for rolling back one command.
     undo: Vec<Undo>,
+    /// Personal data was erased in this round (LIFE-02).
+    erased: bool,
 }
 
 impl<'a> Overlay<'a> {
@@ -149,6 +151,7 @@ impl<'a> Overlay<'a> {
             base,
             pending: BTreeMap::new(),
             undo: Vec::new(),
+            erased: false,
         }
     }
 
@@ -198,6 +201,16 @@ impl<'a> Overlay<'a> {
                 None => self.pending.remove(&key),
             };
         }
+    }
+
+    /// Says that this round erases personal data: the node then rewrites its store after
+    /// its next snapshot, so that no stale copy stays on its disk.
+    pub fn mark_erasure(&mut self) {
+        self.erased = true;
+    }
+
+    pub fn erasure_marked(&self) -> bool {
+        self.erased
     }
 
     /// The keys staged to be written or removed.

@@ -95,7 +95,7 @@ pub fn settings(state: &impl StateRead, app_key: &str) -> Result<AppSettings, Co
 }
 
 /// Removes the app's own records: its record, both keys and both environments' settings,
-/// limits and SDK switches
+/// limits, SDK switches and erasure callback URLs
 /// (what the environments keep elsewhere goes first, see `cross_domain::delete_app`).
 pub(super) fn delete(state: &mut Overlay<'_>, app: &App) {
     for creds in [&app.dev, &app.prod] {
@@ -103,9 +103,31 @@ pub(super) fn delete(state: &mut Overlay<'_>, app: &App) {
         state.delete(keys::settings(&creds.app_key));
         state.delete(keys::limits(&creds.app_key));
         state.delete(keys::sdk_features(&creds.app_key));
+        state.delete(keys::erasure_callback(&creds.app_key));
         state.delete(keys::key_index(&creds.app_key));
     }
     state.delete(keys::app(&app.prod.app_key));
+}
+
+/// Sets (or, with `None`, removes) a callback URL of the app kept under `key`, apart from
+/// its settings.
+pub(in crate::state) fn set_url(
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    key: Vec<u8>,
+    url: &Option<String>,
+) -> Result<(), CommandError> {
+    by_key(state, app_key)?;
+    match url {
+        Some(url) => {
+            validate_url("url", url)?;
+            Ok(state.put(key, url)?)
+        }
+        None => {
+            state.delete(key);
+            Ok(())
+        }
+    }
 }
 
 pub(super) fn by_key(state: &impl StateRead, app_key: &str) -> Result<(App, AppEnv), CommandError> {

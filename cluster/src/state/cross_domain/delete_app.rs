@@ -26,6 +26,7 @@ impl Apply for DeleteApp {
         state: &mut Overlay<'_>,
     ) -> Result<(String, u64), CommandError> {
         let (app, _) = apps::by_key(state, &self.app_key)?;
+        state.mark_erasure();
         let mut users_removed = 0;
         for creds in [&app.dev, &app.prod] {
             let app_key = creds.app_key.as_str();

@@ -9,7 +9,9 @@
 //! the other side's copy, unless the operator's erasure ([`EraseUsers`]) asks for them
 //! too: then the user stays pending until the leader's sweep has gone through every
 //! message of the app once ([`sent_by_erased`]), removing the ones it sent in bounded
-//! batches, and then proposes [`SentMessagesErased`].
+//! batches, and then proposes [`SentMessagesErased`]. Once an erasure is complete, the
+//! app server hears of it at its erasure callback URL, if it set one
+//! ([`SetErasureCallback`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -19,8 +21,9 @@ use crate::raft::wire::from_bytes;
 use crate::state::apply::{Apply, ApplyContext, CommandError};
 use crate::state::cross_domain::retention::{ExpiredRange, RetentionCursor, EXPIRE_BATCH};
 use crate::state::feed::{self, FeedEvent};
-use crate::state::keys::{messages as message_keys, of_app, users as user_keys};
+use crate::state::keys::{apps as app_keys, messages as message_keys, of_app, users as user_keys};
 use crate::state::messages::Message;
+use crate::state::outbox::{self, HookEvent};
 use crate::state::store::{Overlay, StateRead};
 use crate::state::{
     apps, chatrooms, conversations, friends, groups, push, ultragroups, user_extras, users,
@@ -39,7 +42,8 @@ impl Apply for DeleteUsers {
     type Answer = ();
 
     fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        erase(ctx, state, &self.app_key, &self.user_ids)
+        erase(ctx, state, &self.app_key, &self.user_ids)?;
+        tell_app(ctx, state, &self.app_key, &self.user_ids, false)
     }
 }
 
@@ -56,6 +60,7 @@ fn erase(
             limit: MAX_USERS_PER_CALL as u64,
         });
     }
+    state.mark_erasure();
     for user_id in user_ids {
         users::validate_user_id(user_id)?;
         users::erase(state, app_key, user_id)?;
@@ -94,11 +99,12 @@ impl Apply for EraseUsers {
 
     fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
         erase(ctx, state, &self.app_key, &self.user_ids)?;
-        if self.sent_messages {
-            for user_id in &self.user_ids {
-                let pending = user_keys::erasing_sent(&self.app_key, user_id);
-                state.put(pending, &ctx.now_ms)?;
-            }
+        if !self.sent_messages {
+            return tell_app(ctx, state, &self.app_key, &self.user_ids, false);
+        }
+        for user_id in &self.user_ids {
+            let pending = user_keys::erasing_sent(&self.app_key, user_id);
+            state.put(pending, &ctx.now_ms)?;
         }
         Ok(())
     }
@@ -115,12 +121,66 @@ pub struct SentMessagesErased {
 impl Apply for SentMessagesErased {
     type Answer = ();
 
-    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+    fn apply(&self, ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
         apps::by_key(state, &self.app_key)?;
+        state.mark_erasure();
         for user_id in &self.user_ids {
             state.delete(user_keys::erasing_sent(&self.app_key, user_id));
         }
-        Ok(())
+        tell_app(ctx, state, &self.app_key, &self.user_ids, true)
+    }
+}
+
+/// What the app server hears when an erasure is complete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsersErased {
+    pub user_ids: Vec<String>,
+    /// The messages they sent went too.
+    pub sent_messages: bool,
+    pub time_ms: u64,
+}
+
+/// Queues the callback of a complete erasure, if the app set a URL for it.
+fn tell_app(
+    ctx: ApplyContext,
+    state: &mut Overlay<'_>,
+    app_key: &str,
+    user_ids: &[String],
+    sent_messages: bool,
+) -> Result<(), CommandError> {
+    if user_ids.is_empty() || erasure_callback(state, app_key)?.is_none() {
+        return Ok(());
+    }
+    let erased = UsersErased {
+        user_ids: user_ids.to_vec(),
+        sent_messages,
+        time_ms: ctx.now_ms,
+    };
+    let lane = "erasure".to_string();
+    outbox::enqueue(ctx, state, app_key, lane, HookEvent::UsersErased(erased))
+}
+
+/// Where the app hears of finished erasures, if anywhere.
+pub fn erasure_callback(
+    state: &impl StateRead,
+    app_key: &str,
+) -> Result<Option<String>, CommandError> {
+    Ok(state.get(&app_keys::erasure_callback(app_key))?)
+}
+
+/// Sets (or, with `None`, removes) the app's erasure callback URL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetErasureCallback {
+    pub app_key: String,
+    pub url: Option<String>,
+}
+
+impl Apply for SetErasureCallback {
+    type Answer = ();
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
+        let key = app_keys::erasure_callback(&self.app_key);
+        apps::set_url(state, &self.app_key, key, &self.url)
     }
 }
 

@@ -92,6 +92,7 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("apps::LIMITS", apps::LIMITS, Kind::Family),
     ("apps::PREVIOUS_SECRET", apps::PREVIOUS_SECRET, Kind::Family),
     ("apps::SDK_FEATURES", apps::SDK_FEATURES, Kind::Family),
+    ("apps::ERASURE_CALLBACK", apps::ERASURE_CALLBACK, Kind::Family),
     ("areas::CATALOG", areas::CATALOG, Kind::Family),
     ("areas::LEVEL", areas::LEVEL, Kind::Exact),
     ("users::USER", users::USER, Kind::Family),
@@ -237,6 +238,7 @@ pub(crate) mod apps {
     pub(crate) const LIMITS: &[u8] = b"applimits/";
     pub(crate) const PREVIOUS_SECRET: &[u8] = b"appprevsecret/";
     pub(crate) const SDK_FEATURES: &[u8] = b"appsdkfeatures/";
+    pub(crate) const ERASURE_CALLBACK: &[u8] = b"apperasurecallback/";
 
     /// `app/{prodKey}`: an app's record, under its prod key.
     pub(crate) fn app(prod_key: &str) -> Vec<u8> {
@@ -266,6 +268,12 @@ pub(crate) mod apps {
     /// `appsdkfeatures/{appKey}`: the client SDK services an environment switched on.
     pub(crate) fn sdk_features(app_key: &str) -> Vec<u8> {
         [SDK_FEATURES, app_key.as_bytes()].concat()
+    }
+
+    /// `apperasurecallback/{appKey}`: where the environment hears of finished erasures
+    /// (LIFE-02).
+    pub(crate) fn erasure_callback(app_key: &str) -> Vec<u8> {
+        [ERASURE_CALLBACK, app_key.as_bytes()].concat()
     }
 }
 

@@ -111,17 +111,11 @@ impl Apply for SetRtcCallback {
     type Answer = ();
 
     fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<(), CommandError> {
-        apps::by_key(state, &self.app_key)?;
-        let key = keys::callback(&self.app_key);
-        match &self.url {
-            Some(url) => {
-                apps::validate_url("url", url)?;
-                Ok(state.put(key, url)?)
-            }
-            None => {
-                state.delete(key);
-                Ok(())
-            }
-        }
+        apps::set_url(
+            state,
+            &self.app_key,
+            keys::callback(&self.app_key),
+            &self.url,
+        )
     }
 }

@@ -286,3 +286,78 @@ fn a_user_erased_with_its_messages_loses_every_message_it_sent_and_only_those() 
     assert!(run(&tree, &[done])[0].is_ok());
     assert!(erasing_sent(&tree, APP).unwrap().is_empty());
 }
+
+/// The erasure callbacks waiting in the outbox: (users, sent messages too).
+fn erasure_callbacks(tree: &sled::Tree) -> Vec<(Vec<String>, bool)> {
+    outbox(tree)
+        .0
+        .into_iter()
+        .filter_map(|job| match job.event {
+            HookEvent::UsersErased(erased) => Some((erased.user_ids, erased.sent_messages)),
+            _ => None,
+        })
+        .collect()
+}
+
+// covers: LIFE-02
+#[test]
+fn the_app_hears_of_an_erasure_once_it_is_complete_where_it_asked_to() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", APP)]);
+    let erase = |user: &str, sent_messages| {
+        envelope(Command::EraseUsers(EraseUsers {
+            app_key: APP.into(),
+            user_ids: vec![user.into()],
+            sent_messages,
+        }))
+    };
+    // No URL: nothing to tell.
+    assert!(run(&tree, &[erase("ann", false)])[0].is_ok());
+    assert_eq!(erasure_callbacks(&tree), []);
+
+    let set = |url: Option<&str>| {
+        envelope(Command::SetErasureCallback(SetErasureCallback {
+            app_key: APP.into(),
+            url: url.map(str::to_string),
+        }))
+    };
+    assert!(run(&tree, &[set(Some("not a url"))])[0].is_err());
+    assert!(run(&tree, &[set(Some("https://app.example/erased"))])[0].is_ok());
+    assert_eq!(
+        erasure_callback(&tree, APP).unwrap().as_deref(),
+        Some("https://app.example/erased")
+    );
+
+    // Without their messages the erasure is complete at once; with them, only once the
+    // sweep is through (`SentMessagesErased`).
+    let deleted = envelope(Command::DeleteUsers(DeleteUsers {
+        app_key: APP.into(),
+        user_ids: vec!["bea".into()],
+    }));
+    assert!(
+        run(&tree, &[deleted, erase("cal", false), erase("dan", true)])
+            .iter()
+            .all(Result::is_ok)
+    );
+    assert_eq!(
+        erasure_callbacks(&tree),
+        [
+            (vec!["bea".to_string()], false),
+            (vec!["cal".to_string()], false)
+        ]
+    );
+    let done = envelope(Command::SentMessagesErased(SentMessagesErased {
+        app_key: APP.into(),
+        user_ids: vec!["dan".into()],
+    }));
+    assert!(run(&tree, &[done])[0].is_ok());
+    assert_eq!(
+        erasure_callbacks(&tree).last(),
+        Some(&(vec!["dan".to_string()], true))
+    );
+
+    // Removed: nothing more is told.
+    assert!(run(&tree, &[set(None)])[0].is_ok());
+    assert!(run(&tree, &[erase("eve", false)])[0].is_ok());
+    assert_eq!(erasure_callbacks(&tree).len(), 3);
+}

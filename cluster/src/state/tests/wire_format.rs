@@ -1226,6 +1226,13 @@ fn samples() -> Vec<(&'static str, Command)> {
                 command: Box::new(Command::SetAreaLevel(SetAreaLevel { level: 7 })),
             }),
         ),
+        (
+            "SetErasureCallback",
+            Command::SetErasureCallback(crate::state::SetErasureCallback {
+                app_key: APP.into(),
+                url: Some("http://h/".into()),
+            }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1468,6 +1475,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("BroadcastToPlatforms", "78086170706b65793031000000000000000000000000000000000000000000000000000000000100"),
         ("SetAreaLevel", "7907"),
         ("Once", "7a086170706b657930310f707269766174652f616c6963652f377907"),
+        ("SetErasureCallback", "7b086170706b657930310109687474703a2f2f682f"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1701,6 +1709,7 @@ fn variant(command: &Command) -> &'static str {
         Command::BroadcastToPlatforms(_) => "BroadcastToPlatforms",
         Command::SetAreaLevel(_) => "SetAreaLevel",
         Command::Once(_) => "Once",
+        Command::SetErasureCallback(_) => "SetErasureCallback",
     }
 }
 
