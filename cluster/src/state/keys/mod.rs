@@ -92,7 +92,11 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ("apps::LIMITS", apps::LIMITS, Kind::Family),
     ("apps::PREVIOUS_SECRET", apps::PREVIOUS_SECRET, Kind::Family),
     ("apps::SDK_FEATURES", apps::SDK_FEATURES, Kind::Family),
-    ("apps::ERASURE_CALLBACK", apps::ERASURE_CALLBACK, Kind::Family),
+    (
+        "apps::ERASURE_CALLBACK",
+        apps::ERASURE_CALLBACK,
+        Kind::Family,
+    ),
     ("areas::CATALOG", areas::CATALOG, Kind::Family),
     ("areas::LEVEL", areas::LEVEL, Kind::Exact),
     ("users::USER", users::USER, Kind::Family),
