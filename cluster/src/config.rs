@@ -121,7 +121,7 @@ pub struct StorageTuning {
     pub min_free_bytes: u64,
     /// After a snapshot, sled is rewritten into a fresh directory once its files exceed
     /// this many times the live records' bytes (`raft/compaction.rs`; its own cleaning
-    /// holds them near 8 times); 0: only after erasures.
+    /// holds them at 8–10 times); 0: only after erasures.
     pub sled_compact_ratio: f64,
     /// …and exceed this many bytes.
     pub sled_compact_min_bytes: u64,

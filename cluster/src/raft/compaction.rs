@@ -1,7 +1,7 @@
 //! Rewriting the state's sled into a fresh directory (compaction). sled is
 //! log-structured: an overwritten or deleted record stays in its segment until sled
 //! cleans that segment, and its files never shrink. Its own cleaning holds a steady
-//! state at about 8 times the live records' bytes (a fresh copy is about 4.6 times), but
+//! state at 8–10 times the live records' bytes (a fresh copy is about 4.6 times), but
 //! after a mass removal the files keep their size, and a removed record may stay on disk
 //! indefinitely. A rewrite holds only the live records: it reclaims the space, and it is
 //! the one way to make sure an erased record is gone from the disk.
