@@ -1,6 +1,7 @@
 //! The `meridian` command: parses flags and wires the crates together.
 
 mod api;
+mod audit;
 mod call;
 mod chat;
 mod config_file;
@@ -79,7 +80,7 @@ enum Commands {
     Chaos(ChaosArgs),
     /// Audit stored data.
     #[command(subcommand)]
-    Audit(AuditCommand),
+    Audit(audit::AuditCommand),
     /// Operate an area through its admin API.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -118,29 +119,6 @@ enum AdminCommand {
         /// The export to read.
         #[arg(long)]
         file: PathBuf,
-    },
-}
-
-#[derive(Subcommand)]
-enum AuditCommand {
-    /// Search every node data dir (stopped) for records of apps homed in another area:
-    /// state machine, Raft log and snapshots, and the local file store beside an area's
-    /// nodes. One JSON line per finding, then a summary; non-zero exit if anything is
-    /// foreign.
-    Residency {
-        /// A node's data dir, or a directory holding several (such as `meridian dev`'s).
-        #[arg(long, required = true)]
-        data_dir: Vec<PathBuf>,
-    },
-    /// Search every node data dir (stopped) for an erased user's traces: each `--text`
-    /// (their user id, a phrase they wrote) in the state machine, the Raft log and the
-    /// snapshots. One JSON line per finding; non-zero exit if anything is found
-    /// (docs/operations.md says when an erasure has reached the disk).
-    Erasure {
-        #[arg(long, required = true)]
-        data_dir: Vec<PathBuf>,
-        #[arg(long, required = true)]
-        text: Vec<String>,
     },
 }
 
@@ -593,38 +571,7 @@ async fn run(command: Commands, logs: StartingLogs) -> anyhow::Result<()> {
         }
         Commands::Bench(command) => meridian_bench::run(command).await,
         Commands::Chaos(args) => chaos(args).await,
-        Commands::Audit(AuditCommand::Residency { data_dir }) => {
-            let report = meridian_cluster::audit::residency(&data_dir)?;
-            for finding in &report.findings {
-                println!("{}", serde_json::to_string(finding)?);
-            }
-            println!(
-                "{}",
-                serde_json::json!({
-                    "nodes": report.nodes.len(),
-                    "apps": report.apps,
-                    "files": report.files_scanned,
-                    "bytes": report.bytes_scanned,
-                    "stores": report.stores.len(),
-                    "objects": report.objects_scanned,
-                    "foreign": report.findings.len(),
-                })
-            );
-            if !report.findings.is_empty() {
-                bail!("records of apps homed in another area were found");
-            }
-            Ok(())
-        }
-        Commands::Audit(AuditCommand::Erasure { data_dir, text }) => {
-            let findings = meridian_cluster::audit::find_text(&data_dir, &text)?;
-            for finding in &findings {
-                println!("{}", serde_json::to_string(finding)?);
-            }
-            if !findings.is_empty() {
-                bail!("an erased user's traces were found");
-            }
-            Ok(())
-        }
+        Commands::Audit(command) => audit::run(command),
         Commands::Chat(args) => chat::run(args).await,
         Commands::Call(args) => call::run(args).await,
         Commands::Api(args) => api::run(args).await,

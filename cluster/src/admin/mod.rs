@@ -49,10 +49,13 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+mod callback_urls;
 mod files;
 mod push;
 mod transfer;
 mod usage;
+
+use callback_urls::CallbackUrl;
 
 use transfer::Import;
 
@@ -203,13 +206,6 @@ fn default_overlap_seconds() -> u64 {
 }
 
 /// The body as `T`, or the 400 answer saying why not (boxed: a response is large).
-/// `PUT …/rtc-callback`'s and `PUT …/erasure-callback`'s body.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CallbackUrl {
-    url: Option<String>,
-}
-
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response<Bytes>>> {
     serde_json::from_slice(body).map_err(|e| {
         Box::new(client_error(
@@ -378,10 +374,8 @@ impl AdminApi {
             (&Method::PUT, ["apps", key, "rtc-callback"]) => match parse::<CallbackUrl>(body) {
                 Ok(CallbackUrl { url }) => {
                     let app_key = key.to_string();
-                    let set = SetRtcCallback { app_key, url };
-                    let url = set.url.clone();
-                    self.put_callback_url(Command::SetRtcCallback(set), url)
-                        .await
+                    let set = |url| Command::SetRtcCallback(SetRtcCallback { app_key, url });
+                    self.put_callback_url(url, set).await
                 }
                 Err(response) => return *response,
             },
@@ -394,10 +388,9 @@ impl AdminApi {
             (&Method::PUT, ["apps", key, "erasure-callback"]) => match parse::<CallbackUrl>(body) {
                 Ok(CallbackUrl { url }) => {
                     let app_key = key.to_string();
-                    let set = SetErasureCallback { app_key, url };
-                    let url = set.url.clone();
-                    self.put_callback_url(Command::SetErasureCallback(set), url)
-                        .await
+                    let set =
+                        |url| Command::SetErasureCallback(SetErasureCallback { app_key, url });
+                    self.put_callback_url(url, set).await
                 }
                 Err(response) => return *response,
             },
@@ -659,24 +652,6 @@ impl AdminApi {
         });
         self.cluster.write_one(self.envelope(command)).await?;
         Ok(json!({ "sdkFeatures": features }))
-    }
-
-    async fn get_callback_url(&self, query: Query) -> Result<Value, ClusterError> {
-        match self.cluster.read(query).await? {
-            QueryOutput::RtcCallback(url) | QueryOutput::CallbackUrl(url) => {
-                Ok(json!({ "url": url }))
-            }
-            other => Err(ClusterError::Protocol(format!("{other:?}"))),
-        }
-    }
-
-    async fn put_callback_url(
-        &self,
-        command: Command,
-        url: Option<String>,
-    ) -> Result<Value, ClusterError> {
-        self.cluster.write_one(self.envelope(command)).await?;
-        Ok(json!({ "url": url }))
     }
 
     async fn usage(&self, key: &str, range: usage::Range) -> Result<Value, ClusterError> {

@@ -220,7 +220,7 @@ impl StateMachineStore {
     }
 
     fn publish_heads(&self) -> io::Result<()> {
-        let tree = &self.tree();
+        let tree = &self.state();
         let heads = [
             (&self.inner.feed_head, state::feed::head(tree)),
             (&self.inner.outbox_head, state::outbox::last_id(tree)),
@@ -236,9 +236,9 @@ impl StateMachineStore {
         Ok(())
     }
 
-    /// The committed state, for reads.
+    /// The committed state, for reads (the tree in use: a compaction replaces it).
     pub fn state(&self) -> sled::Tree {
-        self.tree()
+        self.sled().tree.clone()
     }
 
     fn sled(&self) -> Arc<Sled> {
@@ -249,10 +249,6 @@ impl StateMachineStore {
             .clone()
     }
 
-    fn tree(&self) -> sled::Tree {
-        self.sled().tree.clone()
-    }
-
     /// Hashes the replicated state as of the last applied entry (nothing is applied
     /// meanwhile), for comparing replicas.
     pub async fn digest(&self) -> io::Result<StateDigest> {
@@ -260,7 +256,7 @@ impl StateMachineStore {
         let _applying = self.inner.apply_lock.lock().await;
         let mut hasher = sha2::Sha256::new();
         let mut records = 0u64;
-        for item in self.tree().iter() {
+        for item in self.state().iter() {
             let (key, value) = item.map_err(io::Error::other)?;
             if key.starts_with(META_PREFIX) {
                 continue;
@@ -292,11 +288,11 @@ impl StateMachineStore {
     }
 
     pub fn last_applied(&self) -> io::Result<Option<LogId>> {
-        Ok(StateRead::get::<Option<LogId>>(&self.tree(), LAST_APPLIED)?.flatten())
+        Ok(StateRead::get::<Option<LogId>>(&self.state(), LAST_APPLIED)?.flatten())
     }
 
     fn membership(&self) -> io::Result<StoredMembership> {
-        Ok(StateRead::get(&self.tree(), MEMBERSHIP)?.unwrap_or_default())
+        Ok(StateRead::get(&self.state(), MEMBERSHIP)?.unwrap_or_default())
     }
 
     /// A snapshot written after sled's state (sled lost unflushed writes in a crash, or
@@ -323,7 +319,7 @@ impl StateMachineStore {
         meta: &SnapshotMeta,
         records: Vec<(Vec<u8>, Vec<u8>)>,
     ) -> io::Result<()> {
-        let tree = &self.tree();
+        let tree = &self.state();
         let mut batch = sled::Batch::default();
         for key in tree.iter().keys() {
             let key = key.map_err(io::Error::other)?;
@@ -550,144 +546,6 @@ impl StateMachineStore {
         self.inner.copying.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn compacting(&self) -> std::sync::MutexGuard<'_, Option<Compaction>> {
-        self.inner
-            .compacting
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// After a snapshot (which measured the live records): rewrites sled in the
-    /// background once its files have outgrown them (`storage.sled_compact_ratio`), or
-    /// once an erasure was applied.
-    fn compact_if_due(&self) {
-        let live: u64 = self.family_sizes().iter().map(|f| f.bytes).sum();
-        let on_disk = self.sled_bytes_on_disk();
-        let erased = self.inner.erased.swap(false, Ordering::SeqCst);
-        if !erased && !self.inner.compaction_policy.due(on_disk, live) {
-            return;
-        }
-        // The copy never outgrows the files it rewrites; without that much room it
-        // would fill the disk (and be given up).
-        let free = fs2::available_space(&self.sled().dir).unwrap_or(0);
-        if free < on_disk {
-            tracing::warn!(on_disk, free, "too little free space to compact the state");
-            self.inner.erased.fetch_or(erased, Ordering::SeqCst);
-            return;
-        }
-        let store = self.clone();
-        tokio::spawn(async move {
-            if let Err(e) = store.compact().await {
-                tracing::warn!(error = %e, "compacting the state failed");
-                store.inner.erased.fetch_or(erased, Ordering::SeqCst);
-            }
-        });
-    }
-
-    /// Rewrites sled into a fresh directory while applies go on, then makes that the
-    /// state's and removes the old one ([`compaction`]).
-    pub async fn compact(&self) -> io::Result<()> {
-        let _one_at_a_time = self.inner.snapshot_lock.lock().await;
-        let started = Instant::now();
-        let before = self.sled_bytes_on_disk();
-        let current = self.sled().dir.clone();
-        let cache_bytes = self.inner.sled_cache_bytes;
-        let into = tokio::task::spawn_blocking(move || {
-            Sled::open(compaction::next_dir(&current)?, cache_bytes)
-        })
-        .await
-        .map_err(io::Error::other)??;
-        let into_dir = into.dir.clone();
-        // Everything applied from here on is copied or mirrored.
-        let from_index = {
-            let _applying = self.inner.apply_lock.lock().await;
-            *self.compacting() = Some(Compaction::new(Arc::new(into)));
-            self.last_applied().map(|id| id.map_or(0, |id| id.index))
-        };
-        let switched = match from_index {
-            Ok(from_index) => self.copy_and_switch(from_index).await,
-            Err(e) => Err(e),
-        };
-        if switched.is_err() {
-            // Failed midway: unless the pointer names it already, the new directory is not
-            // in use; the next start removes it if this cannot.
-            *self.compacting() = None;
-            let state_dir = into_dir.parent().unwrap_or(&into_dir);
-            if compaction::current_dir(state_dir).is_ok_and(|current| current != into_dir) {
-                drop(fs::remove_dir_all(&into_dir));
-            }
-        }
-        let old = switched?;
-        let removed = tokio::task::spawn_blocking(move || fs::remove_dir_all(&old.dir)).await;
-        if let Ok(Err(e)) = removed {
-            tracing::warn!(error = %e, "removing the replaced sled directory");
-        }
-        self.inner.metrics.compactions.inc();
-        tracing::info!(
-            before,
-            after = self.sled_bytes_on_disk(),
-            took = ?started.elapsed(),
-            "state compacted"
-        );
-        Ok(())
-    }
-
-    /// Copies the state a chunk per hold of the apply lock, makes the copy durable and
-    /// switches to it; answers the replaced sled.
-    async fn copy_and_switch(&self, from_index: u64) -> io::Result<Arc<Sled>> {
-        loop {
-            let _applying = self.inner.apply_lock.lock().await;
-            let mut compacting = self.compacting();
-            let compaction = compacting
-                .as_mut()
-                .ok_or_else(|| io::Error::other("the compaction was dropped"))?;
-            if compaction.copy_chunk(&self.tree())? {
-                break;
-            }
-        }
-        // Most of the copy is made durable while applies go on; under the apply lock
-        // only what they wrote meanwhile is left to flush.
-        let into = self.compaction_target()?;
-        let durable = into.clone();
-        tokio::task::spawn_blocking(move || durable.make_durable())
-            .await
-            .map_err(io::Error::other)??;
-        let _applying = self.inner.apply_lock.lock().await;
-        // An apply gives the rewrite up if it cannot write to it (a full disk).
-        self.compaction_target()?;
-        let into = tokio::task::spawn_blocking(move || {
-            into.make_durable()?;
-            if let Err(e) = compaction::make_current(&into.dir) {
-                // The rename may have happened before the error: the pointer decides.
-                let state_dir = into.dir.parent().unwrap_or(&into.dir);
-                if compaction::current_dir(state_dir)? != into.dir {
-                    return Err(e);
-                }
-                tracing::warn!(error = %e, "making the compacted state current");
-            }
-            Ok::<_, io::Error>(into)
-        })
-        .await
-        .map_err(io::Error::other)??;
-        *self.compacting() = None;
-        let old = std::mem::replace(
-            &mut *self.inner.sled.write().unwrap_or_else(|p| p.into_inner()),
-            into,
-        );
-        self.inner
-            .metrics
-            .compacted_from_index
-            .set(from_index as i64);
-        Ok(old)
-    }
-
-    fn compaction_target(&self) -> io::Result<Arc<Sled>> {
-        self.compacting()
-            .as_ref()
-            .map(|c| c.into.clone())
-            .ok_or_else(|| io::Error::other("the compaction was dropped"))
-    }
-
     /// The state records at the instant the copy started, a chunk per hold of the apply
     /// lock.
     async fn copy_state(&self) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
@@ -697,7 +555,7 @@ impl StateMachineStore {
             let copy = copying
                 .as_mut()
                 .ok_or_else(|| io::Error::other("snapshot copy was dropped"))?;
-            if copy.copy_chunk(&self.tree(), is_state_record)? {
+            if copy.copy_chunk(&self.state(), is_state_record)? {
                 let copy = copying.take().expect("checked above");
                 return Ok(copy.finish(is_state_record));
             }
@@ -891,6 +749,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
 #[cfg(test)]
 #[path = "upgrade_tests.rs"]
 mod upgrade_tests;
+
+#[path = "state_machine_compaction.rs"]
+mod compacting;
 
 #[cfg(test)]
 #[path = "compaction_tests.rs"]
