@@ -1,8 +1,8 @@
 //! `meridian_app_settings`: what one app environment switches on or tunes, where its
-//! callbacks go (its audio/video room callback too), which messages its app server
+//! callbacks go (its audio/video room and erasure callbacks too), which messages its app server
 //! moderates, its push credentials (vendor channels too), push style, ultra-group push
 //! pace and limits. The admin API replaces the settings whole, so every write reads them
-//! first and keeps what this resource does not know; the room callback, the vendor
+//! first and keeps what this resource does not know; the room and erasure callbacks, the vendor
 //! channels, the push style, the ultra-group push pace, the SDK switches and the limits
 //! have paths of their own, which it replaces.
 
@@ -80,6 +80,8 @@ pub struct AppSettingsState {
     push_app: Value<Vec<PushAppState>>,
     /// Kept apart from the settings by the admin API (`…/rtc-callback`).
     rtc_callback_url: Value<String>,
+    /// `…/erasure-callback`.
+    erasure_callback_url: Value<String>,
     /// `…/push-vendors`.
     push_vendor_app: Value<Vec<VendorAppState>>,
     /// `…/push-style`.
@@ -149,6 +151,7 @@ impl AppSettingsState {
                 Vec::new(),
             ),
             rtc_callback_url: config.rtc_callback_url,
+            erasure_callback_url: config.erasure_callback_url,
             push_vendor_app: or_default(config.push_vendor_app, Vec::new()),
             push_sound: config.push_sound,
             push_quiet_hours: config.push_quiet_hours,
@@ -197,6 +200,7 @@ impl AppSettingsState {
             ),
             // Read from their own paths by `read_settings`.
             rtc_callback_url: Value::Null,
+            erasure_callback_url: Value::Null,
             push_vendor_app: Value::Null,
             push_sound: Value::Null,
             push_quiet_hours: Value::Null,
@@ -352,6 +356,10 @@ fn rtc_callback_path(app_key: &str) -> String {
     format!("/admin/v1/apps/{app_key}/rtc-callback")
 }
 
+fn erasure_callback_path(app_key: &str) -> String {
+    format!("/admin/v1/apps/{app_key}/erasure-callback")
+}
+
 fn push_vendors_path(app_key: &str) -> String {
     format!("/admin/v1/apps/{app_key}/push-vendors")
 }
@@ -420,6 +428,16 @@ fn url_of(answer: &serde_json::Value) -> Value<String> {
     answer["url"].as_str().map(str::to_string).into()
 }
 
+/// Replaces a callback URL kept at a path of its own; answers it as stored.
+async fn put_url(
+    admin: &AdminClient,
+    path: &str,
+    url: &Value<String>,
+) -> Result<Value<String>, AdminError> {
+    let body = json!({ "url": url.as_ref_option() });
+    Ok(url_of(&admin.put(path, &body).await?))
+}
+
 fn stored_settings(
     app_key: &str,
     answer: &serde_json::Value,
@@ -431,6 +449,7 @@ fn stored_settings(
 async fn read_settings(admin: &AdminClient, app_key: &str) -> Result<AppSettingsState, AdminError> {
     let mut state = stored_settings(app_key, &admin.get(&settings_path(app_key)).await?)?;
     state.rtc_callback_url = url_of(&admin.get(&rtc_callback_path(app_key)).await?);
+    state.erasure_callback_url = url_of(&admin.get(&erasure_callback_path(app_key)).await?);
     let extras = Extras {
         vendors: admin.get(&push_vendors_path(app_key)).await?,
         style: admin.get(&push_style_path(app_key)).await?,
@@ -455,8 +474,14 @@ async fn write_settings(
     let mut settings = admin.get(&path).await?["settings"].take();
     state.write_into(&mut settings);
     let mut stored = stored_settings(app_key, &admin.put(&path, &settings).await?)?;
-    let url = json!({ "url": state.rtc_callback_url.as_ref_option() });
-    stored.rtc_callback_url = url_of(&admin.put(&rtc_callback_path(app_key), &url).await?);
+    stored.rtc_callback_url =
+        put_url(admin, &rtc_callback_path(app_key), &state.rtc_callback_url).await?;
+    stored.erasure_callback_url = put_url(
+        admin,
+        &erasure_callback_path(app_key),
+        &state.erasure_callback_url,
+    )
+    .await?;
     let vendors = vendors::to_remote(&state.push_vendor_app);
     let style = push_style::to_remote(&state.push_sound, &state.push_quiet_hours);
     let pace = ultra_group_push_body(&state.ultra_group_push_interval_secs);
@@ -509,6 +534,7 @@ impl Resource for AppSettingsResource {
                     "callback_max_attempts" => optional_computed(number.clone(), "Attempts per callback before it becomes a dead letter, 1 to 50 (default 16)."),
                     "push_webhook_url" => optional(text.clone(), "Notifications for devices registered with the webhook provider are posted here."),
                     "rtc_callback_url" => optional(text.clone(), "Audio/video room events (room created and destroyed, members joining and leaving, resources changing) are posted here."),
+                    "erasure_callback_url" => optional(text.clone(), "Once users are erased (their sent messages too, if asked), their ids are posted here."),
                     "push_sound" => optional(text, "The notification sound, a file in the app's bundle (APNs aps.sound, FCM sound); left out: default."),
                     "push_rate_per_second" => optional_computed(number.clone(), &format!("The most pushes per second the app's providers are handed, 0 to {MAX_PUSHES_PER_SECOND}: a second's worth goes at once, the rest wait their turn; 0 (default): no cap.")),
                     "ultra_group_push_interval_secs" => optional_computed(number, &format!("Once a user is pushed for an ultra group, that group's other messages push nothing to them for this many seconds, mentions of them excepted (ULG-06), 0 to {MAX_ULTRA_GROUP_PUSH_INTERVAL_SECS}; 0 (default): every message pushes.")),
@@ -575,6 +601,12 @@ impl Resource for AppSettingsResource {
             diags,
             "rtc_callback_url",
             &config.rtc_callback_url,
+            check_url,
+        );
+        check(
+            diags,
+            "erasure_callback_url",
+            &config.erasure_callback_url,
             check_url,
         );
         moderation::validate(diags, &config.moderation_rule);

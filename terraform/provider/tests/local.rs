@@ -604,6 +604,7 @@ resource "meridian_app_settings" "bad" {
   routing_types         = [1, 2]
   callback_max_attempts = 0
   routing_url           = "ftp://example.com"
+  erasure_callback_url  = "example.com/erased"
   secure_domains        = ["https://chat.example.com/"]
 
   moderation_rule {
@@ -697,6 +698,7 @@ resource "meridian_area" "no_edges" {
         "2 is not a conversation type",
         "Invalid callback_max_attempts",
         "Invalid routing_url",
+        "Invalid erasure_callback_url",
         "must be an origin like https://chat.example.com",
         "Invalid timeout_ms",
         "must be 100 to 10000",
@@ -948,6 +950,7 @@ resource "meridian_app_settings" "pushed" {{
 
   push_webhook_url       = "https://app.example.com/push"
   rtc_callback_url       = "https://app.example.com/rtc"
+  erasure_callback_url   = "https://app.example.com/erased"
   realtime_conversations = true
   private_files          = true
   push_app {{
@@ -1056,6 +1059,9 @@ output "app_key" {{
     let rtc_path = format!("/admin/v1/apps/{app_key}/rtc-callback");
     let (_, rtc) = dev.admin_call("GET", &rtc_path, None).await;
     assert_eq!(rtc, json!({"url": "https://app.example.com/rtc"}));
+    let erasure_path = format!("/admin/v1/apps/{app_key}/erasure-callback");
+    let (_, erasure) = dev.admin_call("GET", &erasure_path, None).await;
+    assert_eq!(erasure, json!({"url": "https://app.example.com/erased"}));
 
     // Vendor channels and the push style live at their own paths; the API fills in the
     // vendors' default URLs and redacts their secrets.
@@ -1143,6 +1149,9 @@ output "app_key" {{
     let elsewhere = json!({"url": "https://elsewhere.example.com/rtc"});
     let (status, answer) = dev.admin_call("PUT", &rtc_path, Some(&elsewhere)).await;
     assert_eq!(status, 200, "{answer}");
+    let unset = json!({"url": null});
+    let (status, answer) = dev.admin_call("PUT", &erasure_path, Some(&unset)).await;
+    assert_eq!(status, 200, "{answer}");
     let quieter = json!({"sound": "bell.caf"});
     let (status, answer) = dev.admin_call("PUT", &style_path, Some(&quieter)).await;
     assert_eq!(status, 200, "{answer}");
@@ -1171,6 +1180,10 @@ output "app_key" {{
     assert!(
         plan.contains(r#""https://elsewhere.example.com/rtc" -> "https://app.example.com/rtc""#),
         "rtc_callback_url drift:\n{plan}"
+    );
+    assert!(
+        plan.contains(r#"+ erasure_callback_url"#),
+        "erasure_callback_url drift:\n{plan}"
     );
     assert!(
         plan.contains(r#"+ app_id = "com.example.chat.android""#),
@@ -1207,6 +1220,8 @@ output "app_key" {{
     assert_eq!(restyled, style);
     let (_, rtc) = dev.admin_call("GET", &rtc_path, None).await;
     assert_eq!(rtc["url"], "https://app.example.com/rtc");
+    let (_, erasure) = dev.admin_call("GET", &erasure_path, None).await;
+    assert_eq!(erasure["url"], "https://app.example.com/erased");
     let (_, repaced) = dev.admin_call("GET", &pace_path, None).await;
     assert_eq!(repaced, pace);
     let (_, recapped) = dev.admin_call("GET", &rate_path, None).await;
