@@ -219,9 +219,9 @@ async fn disk_progress(cluster: &ProcessCluster, id: u64) -> Option<(u64, u64, u
 // covers: LIFE-02
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_erased_user_leaves_no_byte_on_any_node_once_snapshots_and_compactions_pass() {
-    // Snapshots every 40 entries, nothing kept behind them and small log chunks: the
-    // periods an operator waits out, made short. sled is rewritten after the first
-    // snapshot that follows an erasure, as in production.
+    // Snapshots every 40 entries, nothing kept behind them, small log chunks and a feed
+    // that keeps events for a second: the periods an operator waits out, made short. sled
+    // is rewritten after the first snapshot that follows an erasure, as in production.
     const EVERY: u64 = 40;
     let options = ClusterOptions {
         raft: RaftTuning {
@@ -233,6 +233,7 @@ async fn an_erased_user_leaves_no_byte_on_any_node_once_snapshots_and_compaction
     };
     let (cluster, client, app_key) = three_nodes_with_an_app_as("erasure", options, |config| {
         config.storage.log_chunk_bytes = 64 * 1024;
+        config.storage.feed_max_age_ms = 1_000;
     })
     .await;
     let nonce = &generate_credentials().app_key[..10];
@@ -297,6 +298,13 @@ async fn an_erased_user_leaves_no_byte_on_any_node_once_snapshots_and_compaction
         (waiting == 0.0).then_some(())
     })
     .await;
+    // The feed events naming them age out of the feed.
+    let head = client.feed(0, 1, Duration::ZERO).await.unwrap().head;
+    eventually(Duration::from_secs(15), "the feed trimmed", || async {
+        let page = client.feed(0, 1, Duration::ZERO).await.ok()?;
+        (page.missed && page.events.first().is_none_or(|(pos, _)| *pos > head)).then_some(())
+    })
+    .await;
     let leader = cluster.wait_for_leader(0, Duration::from_secs(5)).await;
     let erased_at = leader.committed_index.unwrap();
 
@@ -344,8 +352,8 @@ async fn an_erased_user_leaves_no_byte_on_any_node_once_snapshots_and_compaction
     let traces = [confession.clone(), "Gone Person".to_string()];
     let findings = meridian_cluster::audit::find_text(&roots, &traces).unwrap();
     assert_eq!(findings, [], "traces of the erased user");
-    // Their id only where docs/operations.md says: alice's conversation with them and
-    // the area's feed, both live records of the state (not in the Raft log).
+    // Their id only where docs/operations.md says: alice's conversation with them, a
+    // live record of the state (not in the Raft log).
     let findings = meridian_cluster::audit::find_text(&roots, std::slice::from_ref(&gone)).unwrap();
     assert!(
         findings
@@ -360,9 +368,8 @@ async fn an_erased_user_leaves_no_byte_on_any_node_once_snapshots_and_compaction
                 continue;
             }
             let key = String::from_utf8_lossy(&key).into_owned();
-            let documented = key.starts_with("feed/")
-                || ((key.starts_with("conv/") || key.starts_with("convlist/"))
-                    && key.contains("/alice/"));
+            let documented = (key.starts_with("conv/") || key.starts_with("convlist/"))
+                && key.contains("/alice/");
             assert!(documented, "{key} names the erased user");
         }
     }

@@ -125,6 +125,10 @@ pub struct StorageTuning {
     pub sled_compact_ratio: f64,
     /// …and exceed this many bytes.
     pub sled_compact_min_bytes: u64,
+    /// How long the area's feed keeps an event (it keeps the newest 50,000 at most
+    /// anyway): an erased user's events leave a quiet area within it, and an edge further
+    /// behind resyncs its sessions. Only the leader's sweep reads it.
+    pub feed_max_age_ms: u64,
 }
 
 impl Default for StorageTuning {
@@ -138,6 +142,7 @@ impl Default for StorageTuning {
             min_free_bytes: 128 * 1024 * 1024,
             sled_compact_ratio: 10.0,
             sled_compact_min_bytes: 64 * 1024 * 1024,
+            feed_max_age_ms: 3_600_000,
         }
     }
 }
@@ -251,6 +256,12 @@ impl NodeConfig {
             return Err(bad(
                 "storage.sled_compact_ratio",
                 "must be 0 (never) or from 1.5 to 1000",
+            ));
+        }
+        if !(1_000..=crate::state::DAY_MS).contains(&self.storage.feed_max_age_ms) {
+            return Err(bad(
+                "storage.feed_max_age_ms",
+                "must be between 1000 and 86400000 (a day)",
             ));
         }
         Ok(())
@@ -368,6 +379,22 @@ mod tests {
             assert_eq!(
                 refused_key(serde_json::json!({"sled_compact_ratio": ratio})),
                 "storage.sled_compact_ratio"
+            );
+        }
+    }
+
+    #[test]
+    fn the_feed_keeps_events_from_a_second_to_a_day() {
+        for ms in [1_000, 86_400_000] {
+            assert_eq!(
+                with_storage(serde_json::json!({"feed_max_age_ms": ms})),
+                Ok(())
+            );
+        }
+        for ms in [999, 86_400_001] {
+            assert_eq!(
+                refused_key(serde_json::json!({"feed_max_age_ms": ms})),
+                "storage.feed_max_age_ms"
             );
         }
     }

@@ -245,6 +245,10 @@ impl ClusterNode {
             core.clone(),
             stopped(stop_rx.clone()),
         )));
+        tasks.push(tokio::spawn(sweeps::old_feed_events(
+            core.clone(),
+            stopped(stop_rx.clone()),
+        )));
         let senders = crate::hooks::Senders {
             push: meridian_push::PushClient::with_client(outbound.clone()),
             callbacks: outbound,

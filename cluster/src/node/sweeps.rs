@@ -3,9 +3,10 @@
 //! dropping audio/video room members whose session stayed away too long (RTC-01),
 //! ending calls nobody answered (RTC-03),
 //! removing history and dead letters past their retention (LIFE-01) and the messages of
-//! users erased with them (LIFE-02), and recording the area's command level (LIFE-05).
+//! users erased with them (LIFE-02), trimming the feed of old events, and recording the
+//! area's command level (LIFE-05).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -291,6 +292,61 @@ fn erase_sent_messages(
     found.looked_at
 }
 
+/// On the leader, trims the area's feed of events older than `storage.feed_max_age_ms`:
+/// the count bound alone would keep a quiet area's last events (and the users they name)
+/// for ever. It proposes only when something is due.
+pub(super) async fn old_feed_events(core: Arc<NodeCore>, stop: impl Future<Output = ()>) {
+    let max_age_ms = core.config.storage.feed_max_age_ms;
+    let period = Duration::from_millis((max_age_ms / 10).clamp(100, 60_000));
+    let heads = Mutex::new(FeedHeads::default());
+    every_until_caught_up(core, period, stop, move |local, _| {
+        let Ok(head) = state::feed::head(local) else {
+            return (Vec::new(), false);
+        };
+        let now_ms = meridian_clock::now_ms();
+        let mut heads = heads.lock().unwrap_or_else(|e| e.into_inner());
+        let through = heads.older_than(now_ms, head, max_age_ms);
+        match state::feed::oldest_kept(local, head) {
+            Ok(oldest) if oldest <= through => (
+                vec![Command::TrimFeed(state::TrimFeed { through })],
+                through - oldest >= state::feed::TRIM_FEED_BATCH,
+            ),
+            _ => (Vec::new(), false),
+        }
+    })
+    .await
+}
+
+/// The feed's head as the leader saw it over time: once a note is older than the age
+/// bound, so is every event up to the head it noted. Positions only grow, so notes a node
+/// took in an earlier term stay true.
+#[derive(Default)]
+struct FeedHeads {
+    /// (when, head), oldest first; one per sweep at most, and only when the head moved.
+    notes: VecDeque<(u64, u64)>,
+    /// The newest head noted at least the age bound ago.
+    old: u64,
+}
+
+impl FeedHeads {
+    /// Notes `head` at `now_ms` and answers the newest head seen at least `max_age_ms`
+    /// before it (0: none yet).
+    fn older_than(&mut self, now_ms: u64, head: u64, max_age_ms: u64) -> u64 {
+        let last_noted = self.notes.back().map_or(self.old, |&(_, noted)| noted);
+        if last_noted < head {
+            self.notes.push_back((now_ms, head));
+        }
+        while let Some(&(at, noted)) = self.notes.front() {
+            if at.saturating_add(max_age_ms) > now_ms {
+                break;
+            }
+            self.old = noted;
+            self.notes.pop_front();
+        }
+        self.old
+    }
+}
+
 fn app_keys(apps: &[App]) -> impl Iterator<Item = String> + '_ {
     apps.iter()
         .flat_map(|app| [&app.dev, &app.prod])
@@ -356,5 +412,27 @@ async fn every_until_caught_up(
                 tracing::debug!(error = ?e, period = ?period, "a timed proposal was not committed")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FeedHeads;
+
+    #[test]
+    fn a_head_counts_as_old_once_it_was_noted_the_age_bound_ago() {
+        let mut heads = FeedHeads::default();
+        assert_eq!(heads.older_than(1_000, 10, 500), 0, "nothing noted before");
+        assert_eq!(heads.older_than(1_400, 25, 500), 0);
+        assert_eq!(
+            heads.older_than(1_500, 25, 500),
+            10,
+            "head 10 is 500 ms old"
+        );
+        // A quiet feed: its last head ages out too, and stays the answer.
+        assert_eq!(heads.older_than(1_899, 25, 500), 10);
+        assert_eq!(heads.older_than(1_900, 25, 500), 25);
+        assert_eq!(heads.older_than(9_000, 25, 500), 25);
+        assert!(heads.notes.is_empty(), "an unmoved head is noted once");
     }
 }

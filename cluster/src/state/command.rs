@@ -175,13 +175,14 @@ commands! {
     SetAreaLevel(areas::SetAreaLevel) => done,
     Once(super::requests::Once) => std::convert::identity,
     SetErasureCallback(super::cross_domain::delete_users::SetErasureCallback) => done,
+    TrimFeed(super::feed::TrimFeed) => Output::Count,
 }
 
 /// The command level of this build (LIFE-05): it knows every command up to it. A
 /// rolling upgrade runs nodes of two builds side by side, and a node cannot apply a
 /// command its build does not know, so the leader proposes a command only once every
 /// voter knows its level (`crate::upgrade_gate`).
-pub const COMMAND_LEVEL: u32 = 9;
+pub const COMMAND_LEVEL: u32 = 10;
 /// The level of builds that did not report theirs (before rolling upgrades were gated).
 pub const LEGACY_COMMAND_LEVEL: u32 = 1;
 
@@ -216,6 +217,7 @@ impl Command {
             Command::SetAreaLevel(_) => 7,
             Command::Once(once) => once.command.level().max(8),
             Command::SetErasureCallback(_) => 9,
+            Command::TrimFeed(_) => 10,
             Command::All(commands) => commands.iter().map(Command::level).max().unwrap_or(1),
             _ => LEGACY_COMMAND_LEVEL,
         }

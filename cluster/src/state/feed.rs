@@ -13,13 +13,17 @@
 use meridian_proto::{Conversation, ConversationType};
 use serde::{Deserialize, Serialize};
 
-use super::apply::CommandError;
+use super::apply::{Apply, ApplyContext, CommandError};
 use super::keys::feed as keys;
 use super::messages::{self, Message};
 use super::store::{Overlay, StateRead};
 
-/// Events kept in the feed; an edge further behind than this resyncs its sessions.
+/// Events kept in the feed at most; an edge further behind than this resyncs its
+/// sessions. The leader also trims events older than `storage.feed_max_age_ms` away
+/// ([`TrimFeed`]), so a quiet area does not keep them for ever.
 pub const FEED_RETAINED: u64 = 50_000;
+/// Events one [`TrimFeed`] removes at most, so no apply round grows large.
+pub const TRIM_FEED_BATCH: u64 = 5_000;
 /// Events one feed page holds at most.
 pub const MAX_FEED_PAGE: usize = 1_000;
 /// Messages one sync page holds at most.
@@ -106,6 +110,43 @@ pub struct SyncRequest {
 
 pub fn head(state: &impl StateRead) -> Result<u64, CommandError> {
     Ok(state.get(keys::HEAD)?.unwrap_or(0))
+}
+
+/// The oldest position the feed may still hold, given its `head`: what is older went by
+/// count (past [`FEED_RETAINED`]) or by age ([`TrimFeed`]).
+pub fn oldest_kept(state: &impl StateRead, head: u64) -> Result<u64, CommandError> {
+    let by_count = head.saturating_sub(FEED_RETAINED) + 1;
+    let by_age = state.get(keys::FLOOR)?.unwrap_or(0);
+    Ok(by_count.max(by_age))
+}
+
+/// Removes the feed's events up to position `through` (or the head, if older), oldest
+/// first and at most [`TRIM_FEED_BATCH`]: the leader found them older than the feed's age
+/// bound. Answers how many positions it passed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrimFeed {
+    pub through: u64,
+}
+
+impl Apply for TrimFeed {
+    type Answer = u64;
+
+    fn apply(&self, _ctx: ApplyContext, state: &mut Overlay<'_>) -> Result<u64, CommandError> {
+        let head = head(state)?;
+        let first = oldest_kept(state, head)?;
+        let last = self
+            .through
+            .min(head)
+            .min(first.saturating_add(TRIM_FEED_BATCH - 1));
+        if last < first {
+            return Ok(0);
+        }
+        for pos in first..=last {
+            state.delete(keys::event(pos));
+        }
+        state.put(keys::FLOOR.to_vec(), &(last + 1))?;
+        Ok(last + 1 - first)
+    }
 }
 
 /// The position the next event will get.
@@ -239,7 +280,7 @@ pub(super) fn announce(
 /// Events after `after`, at most `limit`.
 pub fn page(state: &impl StateRead, after: u64, limit: usize) -> Result<FeedPage, CommandError> {
     let head = head(state)?;
-    let oldest_kept = head.saturating_sub(FEED_RETAINED) + 1;
+    let oldest_kept = oldest_kept(state, head)?;
     let missed = after.saturating_add(1) < oldest_kept;
     let start = keys::event(after.saturating_add(1).max(oldest_kept));
     let limit = limit.clamp(1, MAX_FEED_PAGE);

@@ -91,7 +91,7 @@ pub use cross_domain::retention::{
     expired_history, stale_inbox_entries, ExpireHistory, ExpiredFound, ExpiredRange,
     RetentionCursor, StaleFound, TrimInboxes, DAY_MS, EXPIRE_BATCH,
 };
-pub use feed::{FeedEvent, FeedPage, SyncPage, SyncRequest};
+pub use feed::{FeedEvent, FeedPage, SyncPage, SyncRequest, TrimFeed};
 /// The `/friend/*` commands.
 pub use friends::{
     AddFriend, CleanFriends, DeleteFriends, Friend, SetFriendPermission, SetFriendProfile,

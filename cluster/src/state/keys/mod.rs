@@ -133,6 +133,7 @@ pub(crate) const ALL: &[(&str, &[u8], Kind)] = &[
     ),
     ("feed::EVENT", feed::EVENT, Kind::Family),
     ("feed::HEAD", feed::HEAD, Kind::Exact),
+    ("feed::FLOOR", feed::FLOOR, Kind::Exact),
     ("feed::INBOX", feed::INBOX, Kind::Family),
     ("feed::BROADCAST", feed::BROADCAST, Kind::Family),
     ("groups::GROUP", groups::GROUP, Kind::Family),
@@ -475,6 +476,8 @@ pub(crate) mod conversations {
 pub(crate) mod feed {
     pub(crate) const EVENT: &[u8] = b"feed/";
     pub(crate) const HEAD: &[u8] = b"counter/feed";
+    /// The oldest position an age trim left (`TrimFeed`).
+    pub(crate) const FLOOR: &[u8] = b"counter/feed-floor";
     pub(crate) const INBOX: &[u8] = b"inbox/";
     pub(crate) const BROADCAST: &[u8] = b"bcast/";
     pub(crate) const PER_APP: [&[u8]; 2] = [INBOX, BROADCAST];

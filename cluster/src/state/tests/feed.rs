@@ -289,3 +289,62 @@ fn bans_chatroom_joins_and_group_changes_reach_the_feed() {
         ]
     );
 }
+
+// covers: LIFE-02
+
+#[test]
+fn an_age_trim_removes_the_oldest_events_in_bounded_batches_and_readers_behind_it_resync() {
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    let ab = Conversation::private("alice", "bob", "");
+    for n in 0..6 {
+        let content = format!("m{n}");
+        publish(
+            &tree,
+            vec![text(ab.clone(), "alice", Some("bob"), &content)],
+        )
+        .unwrap();
+    }
+    let trim = |through| at(&tree, 1_000, Command::TrimFeed(TrimFeed { through }));
+    assert_eq!(trim(4), Ok(Output::Count(4)));
+    let page = feed_after(&tree, 0);
+    assert!(page.missed, "a reader behind the trim resyncs");
+    let positions: Vec<u64> = page.events.iter().map(|(pos, _)| *pos).collect();
+    assert_eq!(positions, [5, 6]);
+    assert!(
+        !feed_after(&tree, 4).missed,
+        "a reader at the trim missed nothing"
+    );
+    // Past the head it stops at the head; again, it passes nothing.
+    assert_eq!(trim(100), Ok(Output::Count(2)));
+    assert_eq!(trim(100), Ok(Output::Count(0)));
+    let page = feed_after(&tree, 6);
+    assert!(page.events.is_empty() && !page.missed && page.head == 6);
+    // What comes after is kept, and the messages themselves stay in history.
+    publish(&tree, vec![text(ab.clone(), "bob", Some("alice"), "later")]).unwrap();
+    let page = feed_after(&tree, 6);
+    assert_eq!(page.events.len(), 1);
+    assert_eq!(history(&tree, &ab, false, 100).len(), 7);
+
+    // A long feed goes a batch per command.
+    let mut overlay = Overlay::new(&tree);
+    overlay
+        .put(state::keys::feed::HEAD.to_vec(), &12_000u64)
+        .unwrap();
+    tree.apply_batch(overlay.into_batch()).unwrap();
+    // Positions 1–6 went before: the next batches start at 7.
+    assert_eq!(
+        trim(11_000),
+        Ok(Output::Count(state::feed::TRIM_FEED_BATCH))
+    );
+    assert_eq!(
+        trim(11_000),
+        Ok(Output::Count(state::feed::TRIM_FEED_BATCH))
+    );
+    assert_eq!(
+        trim(11_000),
+        Ok(Output::Count(11_000 - 6 - 2 * state::feed::TRIM_FEED_BATCH))
+    );
+    assert_eq!(trim(11_000), Ok(Output::Count(0)));
+    assert!(feed_after(&tree, 10_999).missed && !feed_after(&tree, 11_000).missed);
+}

@@ -1233,6 +1233,10 @@ fn samples() -> Vec<(&'static str, Command)> {
                 url: Some("http://h/".into()),
             }),
         ),
+        (
+            "TrimFeed",
+            Command::TrimFeed(crate::state::TrimFeed { through: 7 }),
+        ),
     ];
     for (label, kind) in [
         ("ConversationType::Private", ConversationType::Private),
@@ -1476,6 +1480,7 @@ const GOLDEN: &[(&str, &str)] = &[
         ("SetAreaLevel", "7907"),
         ("Once", "7a086170706b657930310f707269766174652f616c6963652f377907"),
         ("SetErasureCallback", "7b086170706b657930310109687474703a2f2f682f"),
+        ("TrimFeed", "7c07"),
         ("ConversationType::Private", "26086170706b6579303101750000"),
         ("ConversationType::Group", "26086170706b6579303101750100"),
         ("ConversationType::Chatroom", "26086170706b6579303101750200"),
@@ -1710,6 +1715,7 @@ fn variant(command: &Command) -> &'static str {
         Command::SetAreaLevel(_) => "SetAreaLevel",
         Command::Once(_) => "Once",
         Command::SetErasureCallback(_) => "SetErasureCallback",
+        Command::TrimFeed(_) => "TrimFeed",
     }
 }
 
