@@ -150,7 +150,7 @@ struct ChaosArgs {
     #[arg(long)]
     work_dir: Option<PathBuf>,
     /// Test only: plant bugs in the edges to prove the checker catches them
-    /// (`ack-before-commit`, `drop-room-notice`, comma-separated).
+    /// (`ack-before-commit`, `drop-room-notice`, `stale-user-info`, comma-separated).
     #[arg(long, hide = true)]
     plant_bug: Option<String>,
 }

@@ -3,7 +3,9 @@
 //! checks every acknowledgement and delivery, of messages (some sessions on the
 //! commercial SDKs' protocol), call signals and audio/video room notices: the seeded CI
 //! run must come out clean, and the same run with bugs planted in the
-//! edges (acks sent before the commit, room notices skipped) must be caught. A leader cut
+//! edges (acks sent before the commit, room notices skipped, user names read from a
+//! cache) must be caught. Server API writes and reads of user names and group
+//! memberships must be linearizable. A leader cut
 //! off from its quorum must refuse at once (CheckQuorum) so callers find the new leader.
 
 use std::path::Path;
@@ -79,6 +81,15 @@ fn assert_clean_run(seed: &str, extra: &[&str], min_acked: u64, min_delivered: u
         assert_eq!(rooms[key], 0, "rooms {key}: {verdict}\n{stderr}");
     }
     assert!(rooms["notices"].as_u64().unwrap() > 100, "{verdict}");
+    // Server API writes and reads of user names and group memberships, through every
+    // edge under the same faults, were linearizable.
+    let registers = &verdict["registers"];
+    assert_eq!(
+        registers["not_linearizable"],
+        serde_json::json!([]),
+        "{verdict}"
+    );
+    assert!(registers["operations"].as_u64().unwrap() > 500, "{verdict}");
     assert!(rooms["changes"].as_u64().unwrap() > 50, "{verdict}");
     assert_eq!(verdict["replicas_identical"], true, "{verdict}");
     assert!(verdict["acked"].as_u64().unwrap() > min_acked, "{verdict}");
@@ -137,10 +148,11 @@ fn a_second_seed_with_more_users_loses_and_repeats_nothing() {
     assert_clean_run("90210", &["--users", "20"], 1500, 10_000);
 }
 
-/// Two planted bugs in one run: acks sent before the commit lose messages, and room
-/// notices an edge skips are missed by the watchers.
+/// Three planted bugs in one run: acks sent before the commit lose messages, room
+/// notices an edge skips are missed by the watchers, and user names an edge answers from
+/// a cache make the Server API's reads not linearizable.
 #[test]
-fn acknowledging_before_the_commit_and_skipping_room_notices_are_caught() {
+fn acks_before_the_commit_skipped_room_notices_and_stale_reads_are_caught() {
     // A failed run keeps its logs: here, in a directory the test removes.
     let kept = tempfile::tempdir().unwrap();
     let work_dir = kept.path().to_str().unwrap();
@@ -148,7 +160,7 @@ fn acknowledging_before_the_commit_and_skipping_room_notices_are_caught() {
         "7",
         &[
             "--plant-bug",
-            "ack-before-commit,drop-room-notice",
+            "ack-before-commit,drop-room-notice,stale-user-info",
             "--work-dir",
             work_dir,
         ],
@@ -156,6 +168,14 @@ fn acknowledging_before_the_commit_and_skipping_room_notices_are_caught() {
     assert!(!output.status.success(), "{verdict}");
     assert!(verdict["lost"].as_u64().unwrap() > 0, "{verdict}");
     assert!(verdict["rooms"]["lost"].as_u64().unwrap() > 0, "{verdict}");
+    let stale = verdict["registers"]["not_linearizable"].as_array().unwrap();
+    assert!(
+        !stale.is_empty()
+            && stale
+                .iter()
+                .all(|r| r.as_str().unwrap().starts_with("name:")),
+        "only the cached names: {verdict}"
+    );
 }
 
 /// The cluster's RPC answer to `request` from node `addr` alone, or `None` when it gives

@@ -2,15 +2,18 @@
 //! behind per-link proxies, edges, a nav), drives many clients through it while a seeded
 //! schedule of faults runs (SIGKILLs of the leader and followers, partitions, edge
 //! restarts, stepped app-server clocks), then heals everything and checks MSG-01 on what
-//! every device received and what the cluster stored, and that every replica holds the
+//! every device received and what the cluster stored, that Server API writes and reads of
+//! user names and group memberships were linearizable, and that every replica holds the
 //! same state.
 
 pub mod checker;
 pub mod commercial;
 pub mod deployment;
 pub mod faults;
+pub mod linearizability;
 pub mod load;
 pub mod proxy;
+pub mod registers;
 pub mod rooms;
 
 use std::collections::BTreeMap;
@@ -29,6 +32,7 @@ use tokio::time::Instant;
 use checker::{longest_silence, Ledger, Verdict};
 use deployment::{Deployment, Topology};
 use load::{Cast, Controls, Load};
+use registers::{ApiAccess, RegisterVerdict, Registers};
 use rooms::check::{RoomLedger, RoomVerdict};
 use rooms::{RoomControls, Rooms};
 
@@ -82,6 +86,8 @@ pub struct Report {
     pub verdict: Verdict,
     /// The audio/video room traffic's findings.
     pub rooms: RoomVerdict,
+    /// Whether the Server API's writes and reads of registers were linearizable.
+    pub registers: RegisterVerdict,
     pub faults: u64,
     /// Faults by kind (`kill-leader`, `partition-follower`, …).
     pub fault_counts: BTreeMap<&'static str, u64>,
@@ -114,9 +120,9 @@ impl Report {
     pub fn table(reports: &[Report]) -> String {
         let mut table = String::from(
             "| seed | area | acked | delivered | lost | duplicated | reordered | phantoms | \
-             room notices (changes) | room violations | replicas identical | faults | \
-             outage p50 / p99 / max (ms) |\n\
-             |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+             room notices (changes) | room violations | register operations (open) | \
+             linearizable | replicas identical | faults | outage p50 / p99 / max (ms) |\n\
+             |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
         );
         for r in reports {
             let (v, outages) = (&r.verdict, r.outages());
@@ -127,8 +133,8 @@ impl Report {
                 .collect();
             let area = r.areas.iter().map(|a| a.as_str()).collect::<Vec<_>>();
             table.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} | {} | {} ({}) | \
-                 {} / {} / {} |\n",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} | {} ({}) | {} | {} | \
+                 {} ({}) | {} / {} / {} |\n",
                 r.seed,
                 area.join(","),
                 v.acked,
@@ -140,6 +146,9 @@ impl Report {
                 r.rooms.notices,
                 r.rooms.changes,
                 r.rooms.violations(),
+                r.registers.operations,
+                r.registers.open_writes,
+                r.registers.clean(),
                 r.replicas_identical,
                 r.faults,
                 kinds.join(", "),
@@ -154,6 +163,7 @@ impl Report {
     pub fn passed(&self) -> bool {
         self.verdict.clean()
             && self.rooms.clean()
+            && self.registers.clean()
             && self.replicas_identical
             && self.crashes.is_empty()
     }
@@ -163,6 +173,7 @@ impl Report {
         let mut total = Report {
             verdict: Verdict::default(),
             rooms: RoomVerdict::default(),
+            registers: RegisterVerdict::default(),
             faults: 0,
             fault_counts: BTreeMap::new(),
             max_write_outage_ms: 0,
@@ -190,6 +201,11 @@ impl Report {
             sum.diverged += part.diverged;
             sum.phantoms += part.phantoms;
             sum.unobserved += part.unobserved;
+            let (sum, part) = (&mut total.registers, &report.registers);
+            sum.operations += part.operations;
+            sum.open_writes += part.open_writes;
+            sum.not_linearizable
+                .extend(part.not_linearizable.iter().cloned());
             total.faults += report.faults;
             for (kind, n) in &report.fault_counts {
                 *total.fault_counts.entry(kind).or_default() += n;
@@ -240,6 +256,12 @@ async fn run_in(options: &ChaosOptions, dir: &std::path::Path) -> anyhow::Result
     };
     let mut deployment = Deployment::start(&options.binary, dir, &topology, options.area).await?;
     let cast = Arc::new(Cast::set_up(&deployment, options.users).await?);
+    let register_access = ApiAccess {
+        bases: deployment.edges.iter().map(|e| e.public.clone()).collect(),
+        app_key: cast.app_key().to_string(),
+        app_secret: cast.app_secret().to_string(),
+    };
+    Registers::set_up(&register_access).await?;
     let ledger = Arc::new(Ledger::default());
     let (sending_tx, sending) = watch::channel(true);
     let (give_up_tx, give_up) = watch::channel(false);
@@ -260,6 +282,12 @@ async fn run_in(options: &ChaosOptions, dir: &std::path::Path) -> anyhow::Result
     };
     let mut rooms = Rooms::start(watchers, actors, room_controls, options.seed).await?;
     let mut load = Load::start(cast.clone(), &deployment, controls.clone(), options.seed);
+    let registers = Registers::start(
+        register_access.clone(),
+        controls.started,
+        controls.sending.clone(),
+        options.seed,
+    );
 
     let count = (options.duration.as_secs() / FAULT_SPACING.as_secs()) as usize;
     let schedule = faults::schedule(options.seed, count);
@@ -299,6 +327,7 @@ async fn run_in(options: &ChaosOptions, dir: &std::path::Path) -> anyhow::Result
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     rooms.settle().await;
+    let register_verdict = registers.verify().await;
     load.stop().await;
     rooms.stop().await;
 
@@ -334,6 +363,7 @@ async fn run_in(options: &ChaosOptions, dir: &std::path::Path) -> anyhow::Result
     Ok(Report {
         verdict,
         rooms: room_verdict,
+        registers: register_verdict,
         faults: schedule.len() as u64,
         fault_counts,
         max_write_outage_ms: longest_silence(&ack_times, (load_started, load_ended)),

@@ -16,6 +16,8 @@ mod conversations;
 mod friends;
 mod groups;
 mod messages;
+#[cfg(feature = "planted-bug")]
+mod planted;
 mod push;
 pub mod rate_limit;
 mod rtc;

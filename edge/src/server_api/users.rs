@@ -76,10 +76,10 @@ pub(super) async fn refresh(call: &Call) -> Fields {
 
 pub(super) async fn info(call: &Call) -> Fields {
     let user_id = call.form()?.required("userId")?.to_string();
-    match call
+    let answer = match call
         .read(Query::GetUser {
             app_key: call.app_key(),
-            user_id,
+            user_id: user_id.clone(),
         })
         .await?
     {
@@ -89,7 +89,10 @@ pub(super) async fn info(call: &Call) -> Fields {
             "createTime": format_time(user.created_at_ms),
         }))),
         other => Err(unexpected(other)),
-    }
+    };
+    #[cfg(feature = "planted-bug")]
+    let answer = super::planted::stale_user_info(&call.app_key(), &user_id, answer);
+    answer
 }
 
 pub(super) async fn token_expire(call: &Call) -> Fields {

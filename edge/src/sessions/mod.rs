@@ -86,7 +86,9 @@ pub(crate) struct Shared {
 /// checker can fail: with `ack-before-commit`, sends are acknowledged at once and written with one
 /// try, so a fault during the write loses an acknowledged message; with
 /// `drop-room-notice`, sessions skip every room notice at a feed position divisible by
-/// [`DROPPED_NOTICE_EVERY`]. Only builds with the `planted-bug` feature (the tests') read it.
+/// [`DROPPED_NOTICE_EVERY`]; with `stale-user-info`, `/user/info.json` answers a user's
+/// first read for ever (`server_api/planted.rs`). Only builds with the `planted-bug`
+/// feature (the tests') read it.
 pub const PLANTED_BUG_ENV: &str = "MERIDIAN_PLANTED_BUG";
 /// How rarely the `drop-room-notice` planted bug drops a notice.
 #[cfg(feature = "planted-bug")]
@@ -94,7 +96,7 @@ const DROPPED_NOTICE_EVERY: u64 = 25;
 
 /// Whether [`PLANTED_BUG_ENV`] plants `bug`.
 #[cfg(feature = "planted-bug")]
-fn planted(bug: &str) -> bool {
+pub(crate) fn planted(bug: &str) -> bool {
     let planted = std::env::var(PLANTED_BUG_ENV).unwrap_or_default();
     planted.split(',').any(|b| b == bug)
 }
