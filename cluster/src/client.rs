@@ -86,9 +86,32 @@ impl ClusterClient {
         tls: Option<TlsSettings>,
         policy: RetryPolicy,
     ) -> Self {
+        Self::build(area, nodes, tls, policy, HashMap::new())
+    }
+
+    /// As [`ClusterClient::new`], but the nodes in `routes` (by id) are dialled at the
+    /// address given there whatever address their leader hints name: a proxy or a NAT
+    /// between this client and the cluster.
+    pub fn routed(
+        area: AreaCode,
+        nodes: Vec<String>,
+        tls: Option<TlsSettings>,
+        routes: HashMap<u64, String>,
+    ) -> Self {
+        Self::build(area, nodes, tls, RetryPolicy::default(), routes)
+    }
+
+    fn build(
+        area: AreaCode,
+        nodes: Vec<String>,
+        tls: Option<TlsSettings>,
+        policy: RetryPolicy,
+        routes: HashMap<u64, String>,
+    ) -> Self {
         let router = Arc::new(Router {
             area,
             nodes,
+            routes,
             tls,
             policy,
             clients: Mutex::default(),
@@ -126,7 +149,7 @@ impl ClusterClient {
     /// A client of the same nodes that gives up after its first attempt.
     pub fn without_retries(&self) -> Self {
         let router = &self.router;
-        Self::with_policy(
+        Self::build(
             router.area,
             router.nodes.clone(),
             router.tls.clone(),
@@ -134,6 +157,7 @@ impl ClusterClient {
                 deadline: Duration::ZERO,
                 ..router.policy
             },
+            router.routes.clone(),
         )
     }
 
@@ -253,6 +277,8 @@ fn current_ids() -> Vec<String> {
 struct Router {
     area: AreaCode,
     nodes: Vec<String>,
+    /// Node id → the address to dial it at instead of the one its hints name.
+    routes: HashMap<u64, String>,
     tls: Option<TlsSettings>,
     policy: RetryPolicy,
     clients: Mutex<HashMap<String, Arc<RpcClient>>>,
@@ -335,7 +361,10 @@ impl Router {
                 Ok(ApiReply::NotLeader { leader }) => {
                     last_error = format!("{target} is not the leader");
                     redirected = leader.is_some();
-                    self.set_leader(leader.map(|hint| hint.addr));
+                    self.set_leader(leader.map(|hint| match self.routes.get(&hint.id) {
+                        Some(route) => route.clone(),
+                        None => hint.addr,
+                    }));
                 }
                 Ok(ApiReply::Unavailable(reason)) => {
                     last_error = format!("{target}: {reason}");

@@ -329,6 +329,7 @@ impl Deployment {
                 areas: vec![EdgeArea {
                     area,
                     cluster: rpc_addrs.clone(),
+                    routes: Vec::new(),
                     files: Some(files),
                     media: Some(format!("http://{}", media.public_addr())),
                 }],

@@ -88,6 +88,10 @@ pub struct EdgeArea {
     pub area: AreaCode,
     /// RPC addresses of (some of) the area's cluster nodes.
     pub cluster: Vec<String>,
+    /// Dial these nodes (by id) at another address than the one their leader hints
+    /// name: a proxy or a NAT in between (the chaos harness puts a proxy on every link).
+    #[serde(default)]
+    pub routes: Vec<meridian_regions::SeedPeer>,
     /// Where the area's uploaded files live (FILE-02); without it this edge serves no
     /// uploads or downloads for the area. Every edge of an area names the same store.
     #[serde(default)]

@@ -210,7 +210,13 @@ impl Edge {
             .areas
             .iter()
             .map(|entry| {
-                let client = ClusterClient::new(entry.area, entry.cluster.clone(), tls.clone());
+                let routes = entry
+                    .routes
+                    .iter()
+                    .map(|route| (route.id, route.addr.clone()))
+                    .collect();
+                let client =
+                    ClusterClient::routed(entry.area, entry.cluster.clone(), tls.clone(), routes);
                 (entry.area, Arc::new(client))
             })
             .collect();
