@@ -112,6 +112,7 @@ fn assert_clean_run(seed: &str, extra: &[&str], min_acked: u64, min_delivered: u
     assert!(count("kill-leader") >= 2, "{faults:?}");
     assert!(count("partition-leader") >= 1, "{faults:?}");
     assert!(count("slow-links") >= 1, "{faults:?}");
+    assert!(count("partition-edge") >= 1, "{faults:?}");
     let counts = verdict["fault_counts"].as_object().unwrap();
     for (kind, n) in counts {
         assert_eq!(

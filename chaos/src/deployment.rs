@@ -1,6 +1,7 @@
 //! One area as separate processes of the `meridian` binary: cluster nodes whose Raft
-//! links each pass through a [`LinkProxy`], edges in front of them and a nav. Any process
-//! can be SIGKILLed and started again on the same ports and data.
+//! links each pass through a [`LinkProxy`], edges in front of them (each edge's link to
+//! each node through a proxy of its own) and a nav. Any process can be SIGKILLed and
+//! started again on the same ports and data.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -102,6 +103,8 @@ pub struct EdgeProcess {
     pub public: String,
     admin: String,
     slot: Slot,
+    /// Node id → the proxy this edge dials it through.
+    links: BTreeMap<u64, LinkProxy>,
 }
 
 impl EdgeProcess {
@@ -203,6 +206,17 @@ impl Deployment {
         let mut edges = Vec::new();
         for index in 0..topology.edges {
             let (public, admin) = (free_port()?, free_port()?);
+            let mut edge_links = BTreeMap::new();
+            for node in &nodes {
+                edge_links.insert(node.id, LinkProxy::start(node.rpc_addr.clone()).await?);
+            }
+            let routes: Vec<SeedPeer> = edge_links
+                .iter()
+                .map(|(id, proxy)| SeedPeer {
+                    id: *id,
+                    addr: proxy.addr().to_string(),
+                })
+                .collect();
             let config = EdgeConfig {
                 location: format!("chaos-{index}"),
                 listen: format!("127.0.0.1:{public}"),
@@ -210,7 +224,8 @@ impl Deployment {
                 operator_token: operator_token.clone(),
                 areas: vec![EdgeArea {
                     area,
-                    cluster: cluster.clone(),
+                    cluster: routes.iter().map(|route| route.addr.clone()).collect(),
+                    routes,
                     files: None,
                     media: None,
                 }],
@@ -236,6 +251,7 @@ impl Deployment {
                 public: format!("http://127.0.0.1:{public}"),
                 admin: format!("http://127.0.0.1:{admin}"),
                 slot,
+                links: edge_links,
             });
         }
         let nav_port = free_port()?;
@@ -345,6 +361,13 @@ impl Deployment {
     pub fn slow_links(&self, slow: Option<SlowLink>) {
         for proxy in self.links.values() {
             proxy.set_slow(slow);
+        }
+    }
+
+    /// Cuts edge `index` off every node (both directions), or heals its links.
+    pub fn cut_edge(&self, index: usize, cut: bool) {
+        for proxy in self.edges[index].links.values() {
+            proxy.set_cut(cut);
         }
     }
 

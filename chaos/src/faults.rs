@@ -23,6 +23,9 @@ pub enum Fault {
     PartitionFollower,
     /// SIGKILL an edge (its sessions reconnect), start it again after the hold.
     RestartEdge,
+    /// Cut an edge off every cluster node (both ways) for the hold: its sessions stay
+    /// connected, its sends and its feed wait.
+    PartitionEdge,
     /// The app server's clock is off by this many seconds for the hold.
     StepClock(i64),
     /// Every Raft link slowed for the hold: [`SLOW_LINK`].
@@ -46,6 +49,7 @@ impl Fault {
             Fault::PartitionLeader => "partition-leader",
             Fault::PartitionFollower => "partition-follower",
             Fault::RestartEdge => "restart-edge",
+            Fault::PartitionEdge => "partition-edge",
             Fault::StepClock(_) => "step-clock",
             Fault::SlowLinks => "slow-links",
         }
@@ -53,8 +57,20 @@ impl Fault {
 }
 
 /// `count` faults (at least 10) in a seeded order: always two leader kills, a leader
-/// partition and slow links, the rest drawn from every kind.
+/// partition and slow links, the rest drawn from every kind; then an edge partition
+/// for every ten of them, at seeded places (a second stream, so the first kinds' order
+/// stays what it was for a seed before edge partitions existed).
 pub fn schedule(seed: u64, count: usize) -> Vec<Fault> {
+    let mut faults = first_kinds(seed, count);
+    let mut rng = StdRng::seed_from_u64(seed ^ 0xed6e);
+    for _ in 0..faults.len().div_ceil(10) {
+        let at = rng.random_range(0..=faults.len());
+        faults.insert(at, Fault::PartitionEdge);
+    }
+    faults
+}
+
+fn first_kinds(seed: u64, count: usize) -> Vec<Fault> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut faults = vec![
         Fault::KillLeader,
@@ -99,7 +115,7 @@ pub async fn inflict(
     let subject = match fault {
         Fault::KillLeader | Fault::PartitionLeader => json!({ "node": leader }),
         Fault::KillFollower | Fault::PartitionFollower => json!({ "node": follower }),
-        Fault::RestartEdge => json!({ "edge": edge }),
+        Fault::RestartEdge | Fault::PartitionEdge => json!({ "edge": edge }),
         Fault::StepClock(secs) => json!({ "clock_offset_s": secs }),
         Fault::SlowLinks => json!({ "links": "all" }),
     };
@@ -133,6 +149,11 @@ pub async fn inflict(
             tokio::time::sleep(hold).await;
             deployment.start_edge(edge).await?;
         }
+        Fault::PartitionEdge => {
+            deployment.cut_edge(edge, true);
+            tokio::time::sleep(hold).await;
+            deployment.cut_edge(edge, false);
+        }
         Fault::StepClock(secs) => {
             clock_offset.store(secs, Ordering::Relaxed);
             tokio::time::sleep(hold).await;
@@ -155,13 +176,27 @@ mod tests {
     fn a_schedule_always_has_two_leader_kills_and_a_partition() {
         for seed in 0..50 {
             let faults = schedule(seed, 12);
-            assert_eq!(faults.len(), 12);
+            assert_eq!(faults.len(), 14);
             let kills = faults.iter().filter(|f| **f == Fault::KillLeader).count();
             assert!(kills >= 2, "seed {seed}: {faults:?}");
             assert!(faults.contains(&Fault::PartitionLeader), "seed {seed}");
             assert!(faults.contains(&Fault::SlowLinks), "seed {seed}");
+            let edge_cuts = faults
+                .iter()
+                .filter(|f| **f == Fault::PartitionEdge)
+                .count();
+            assert_eq!(edge_cuts, 2, "seed {seed}: one per ten others");
+            let others: Vec<Fault> = faults
+                .into_iter()
+                .filter(|f| *f != Fault::PartitionEdge)
+                .collect();
+            assert_eq!(
+                others,
+                first_kinds(seed, 12),
+                "the other kinds keep their order"
+            );
         }
-        assert_eq!(schedule(7, 3).len(), 10);
+        assert_eq!(schedule(7, 3).len(), 11);
         assert_eq!(schedule(7, 12), schedule(7, 12));
     }
 }

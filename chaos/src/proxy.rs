@@ -1,4 +1,5 @@
-//! A TCP proxy on one directed link between two cluster nodes. Cutting it drops the
+//! A TCP proxy on one directed link: from one cluster node to another, or from an edge to
+//! a node. Cutting it drops the
 //! link's open connections and refuses new ones until it is healed: a network partition
 //! without network namespaces. Slowing it delays what it forwards: latency, jitter and
 //! the stalls packet loss causes on a TCP connection.
