@@ -153,3 +153,50 @@ async fn a_compaction_while_applies_go_on_keeps_the_state_and_shrinks_sled() {
     );
     assert!(dir.path().join("sled-1").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erasure_asks_for_one_more_compaction_once_the_feed_is_trimmed_past_it() {
+    use crate::state::{DeleteUsers, NewMessage, Publish, TrimFeed};
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let credentials = |key: &str| Credentials {
+        app_key: key.into(),
+        app_secret: format!("{key}secret"),
+    };
+    let create = Command::CreateApp(CreateApp {
+        name: "Chat".into(),
+        dev: credentials("devkey001"),
+        prod: credentials(APP),
+    });
+    let publish = Command::Publish(Publish {
+        app_key: APP.into(),
+        messages: vec![NewMessage::private_text("alice", "gone", "hello")],
+    });
+    let erase = Command::DeleteUsers(DeleteUsers {
+        app_key: APP.into(),
+        user_ids: vec!["gone".into()],
+    });
+    apply(
+        &mut store,
+        vec![entry(1, vec![create]), entry(2, vec![publish])],
+    )
+    .await;
+    apply(&mut store, vec![entry(3, vec![erase])]).await;
+    let watched = store.clone();
+    let asked = || watched.inner.erased.load(Ordering::SeqCst);
+    assert!(asked(), "the erasure asks for a compaction");
+    // A compaction begins (it takes the request), but the feed still names them.
+    watched.inner.erased.store(false, Ordering::SeqCst);
+    apply(&mut store, vec![entry(4, renames(0))]).await;
+    assert!(!asked(), "nothing new to ask for yet");
+    let head = crate::state::feed::head(&store.state()).unwrap();
+    let trim = Command::TrimFeed(TrimFeed { through: head });
+    apply(&mut store, vec![entry(5, vec![trim])]).await;
+    assert!(
+        asked(),
+        "once the feed lets its events go, one more compaction is due"
+    );
+    watched.inner.erased.store(false, Ordering::SeqCst);
+    apply(&mut store, vec![entry(6, renames(1))]).await;
+    assert!(!asked(), "and only one");
+}

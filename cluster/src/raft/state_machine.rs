@@ -72,6 +72,10 @@ struct Inner {
     /// An erasure was applied since the last compaction began: the next snapshot is
     /// followed by one whatever sled's size.
     erased: AtomicBool,
+    /// The feed's head when the newest erasure was applied (0: none pending). Its events
+    /// may name the erased users until the feed is trimmed past it; then one more
+    /// compaction is due, so they leave sled's files too.
+    erased_feed_head: AtomicU64,
     /// One snapshot built or installed, or one compaction, at a time.
     snapshot_lock: tokio::sync::Mutex<()>,
     metrics: StateMachineMetrics,
@@ -170,6 +174,7 @@ impl StateMachineStore {
                 copying: std::sync::Mutex::new(None),
                 compacting: std::sync::Mutex::new(None),
                 erased: AtomicBool::new(false),
+                erased_feed_head: AtomicU64::new(0),
                 snapshot_lock: tokio::sync::Mutex::new(()),
                 metrics,
                 feed_head: tokio::sync::watch::channel(0).0,
@@ -619,6 +624,28 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
     }
 }
 
+impl StateMachineStore {
+    /// Asks for a compaction after an erasure, and again once the feed no longer holds
+    /// the events it had then (trimmed by count or by age). The caller holds the apply
+    /// lock.
+    fn note_erasures(&self, overlay: &Overlay<'_>) -> io::Result<()> {
+        let erased_feed_head = &self.inner.erased_feed_head;
+        let pending = erased_feed_head.load(Ordering::SeqCst);
+        if overlay.erasure_marked() {
+            self.inner.erased.store(true, Ordering::SeqCst);
+            let head = state::feed::head(overlay).map_err(io::Error::other)?;
+            erased_feed_head.store(head.max(pending), Ordering::SeqCst);
+        } else if pending > 0 {
+            let head = state::feed::head(overlay).map_err(io::Error::other)?;
+            if state::feed::oldest_kept(overlay, head).map_err(io::Error::other)? > pending {
+                self.inner.erased.store(true, Ordering::SeqCst);
+                erased_feed_head.store(0, Ordering::SeqCst);
+            }
+        }
+        Ok(())
+    }
+}
+
 impl RaftStateMachine<TypeConfig> for StateMachineStore {
     type SnapshotData = SnapshotData;
     type SnapshotBuilder = Self;
@@ -671,9 +698,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         if let Some(membership) = &membership {
             overlay.put(MEMBERSHIP.to_vec(), membership)?;
         }
-        if overlay.erasure_marked() {
-            self.inner.erased.store(true, Ordering::SeqCst);
-        }
+        self.note_erasures(&overlay)?;
         if let Some(copy) = self.copying().as_mut() {
             copy.before_write(&sled.tree, overlay.staged_keys())?;
         }
