@@ -114,7 +114,8 @@ pub struct StorageTuning {
     /// How long raft-log gathers more writes before an fdatasync (microseconds).
     pub log_flush_wait_us: u64,
     /// The size at which the Raft log starts a new chunk file; purged entries stay on
-    /// disk until their whole chunk is purged.
+    /// disk until their whole chunk is purged, and the open chunk's entries stay in
+    /// memory (raft-log's cache evicts only entries of chunks already persisted).
     pub log_chunk_bytes: usize,
     /// The disk reserve: below this much free space in the data directory the node
     /// takes no more Raft entries (`node/disk.rs`); 0 turns the reserve off.
@@ -138,7 +139,7 @@ impl Default for StorageTuning {
             log_cache_entries: 50_000,
             log_cache_bytes: 64 * 1024 * 1024,
             log_flush_wait_us: 0,
-            log_chunk_bytes: 64 * 1024 * 1024,
+            log_chunk_bytes: 16 * 1024 * 1024,
             min_free_bytes: 128 * 1024 * 1024,
             sled_compact_ratio: 10.0,
             sled_compact_min_bytes: 64 * 1024 * 1024,
