@@ -42,6 +42,18 @@ fn entry(index: u64, commands: Vec<Command>) -> super::super::Entry {
     )
 }
 
+fn create_app() -> Command {
+    let credentials = |key: &str| Credentials {
+        app_key: key.into(),
+        app_secret: format!("{key}secret"),
+    };
+    Command::CreateApp(CreateApp {
+        name: "Chat".into(),
+        dev: credentials("devkey001"),
+        prod: credentials(APP),
+    })
+}
+
 /// Renames 100 users at once: the same keys written again, so sled keeps old versions.
 fn renames(round: u64) -> Vec<Command> {
     (0..100)
@@ -80,16 +92,7 @@ async fn apply(store: &mut StateMachineStore, entries: Vec<super::super::Entry>)
 async fn a_compaction_while_applies_go_on_keeps_the_state_and_shrinks_sled() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = open(dir.path());
-    let credentials = |key: &str| Credentials {
-        app_key: key.into(),
-        app_secret: format!("{key}secret"),
-    };
-    let create = Command::CreateApp(CreateApp {
-        name: "Chat".into(),
-        dev: credentials("devkey001"),
-        prod: credentials(APP),
-    });
-    apply(&mut store, vec![entry(1, vec![create])]).await;
+    apply(&mut store, vec![entry(1, vec![create_app()])]).await;
     let mut index = 1;
     for round in 0..300 {
         index += 1;
@@ -127,14 +130,7 @@ async fn a_compaction_while_applies_go_on_keeps_the_state_and_shrinks_sled() {
     let mut replay = vec![];
     for i in 1..=index {
         replay.push(match i {
-            1 => entry(
-                1,
-                vec![Command::CreateApp(CreateApp {
-                    name: "Chat".into(),
-                    dev: credentials("devkey001"),
-                    prod: credentials(APP),
-                })],
-            ),
+            1 => entry(1, vec![create_app()]),
             i if i <= 301 => entry(i, renames(i - 2)),
             i if i < index => entry(i, arrivals(i)),
             i => entry(i, renames(5_000)),
@@ -159,15 +155,6 @@ async fn an_erasure_asks_for_one_more_compaction_once_the_feed_is_trimmed_past_i
     use crate::state::{DeleteUsers, NewMessage, Publish, TrimFeed};
     let dir = tempfile::tempdir().unwrap();
     let mut store = open(dir.path());
-    let credentials = |key: &str| Credentials {
-        app_key: key.into(),
-        app_secret: format!("{key}secret"),
-    };
-    let create = Command::CreateApp(CreateApp {
-        name: "Chat".into(),
-        dev: credentials("devkey001"),
-        prod: credentials(APP),
-    });
     let publish = Command::Publish(Publish {
         app_key: APP.into(),
         messages: vec![NewMessage::private_text("alice", "gone", "hello")],
@@ -178,7 +165,7 @@ async fn an_erasure_asks_for_one_more_compaction_once_the_feed_is_trimmed_past_i
     });
     apply(
         &mut store,
-        vec![entry(1, vec![create]), entry(2, vec![publish])],
+        vec![entry(1, vec![create_app()]), entry(2, vec![publish])],
     )
     .await;
     apply(&mut store, vec![entry(3, vec![erase])]).await;
