@@ -143,14 +143,24 @@ pub fn make_current(dir: &Path) -> io::Result<()> {
     let name = dir
         .file_name()
         .ok_or_else(|| io::Error::other("a sled directory has a name"))?;
-    let tmp = state_dir.join(format!("{CURRENT}.tmp"));
+    write_durably(&state_dir.join(CURRENT), name.as_encoded_bytes())
+}
+
+/// Replaces the file at `path` with `bytes` atomically and durably: a crash leaves the
+/// old contents or the new, never a mix.
+pub fn write_durably(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| io::Error::other("a state file has a parent"))?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
     {
         let mut file = File::create(&tmp)?;
-        file.write_all(name.as_encoded_bytes())?;
+        file.write_all(bytes)?;
         file.sync_all()?;
     }
-    fs::rename(&tmp, state_dir.join(CURRENT))?;
-    File::open(state_dir)?.sync_all()
+    fs::rename(&tmp, path)?;
+    File::open(dir)?.sync_all()
 }
 
 /// A rewrite under way: the new database and how far the copy has come.

@@ -169,21 +169,43 @@ async fn an_erasure_asks_for_one_more_compaction_once_the_feed_is_trimmed_past_i
     )
     .await;
     apply(&mut store, vec![entry(3, vec![erase])]).await;
-    let watched = store.clone();
-    let asked = || watched.inner.erased.load(Ordering::SeqCst);
-    assert!(asked(), "the erasure asks for a compaction");
-    // A compaction begins (it takes the request), but the feed still names them.
-    watched.inner.erased.store(false, Ordering::SeqCst);
+    // A restart (sled made durable, as a snapshot does) remembers what is owed.
+    store.sled().make_durable().unwrap();
+    drop(store);
+    let mut store = open(dir.path());
+    assert!(
+        store.inner.rewrite_due.take(),
+        "the erasure asks for a compaction"
+    );
+    // A compaction began (it took the request), but the feed still names them.
     apply(&mut store, vec![entry(4, renames(0))]).await;
-    assert!(!asked(), "nothing new to ask for yet");
+    assert!(
+        !store.inner.rewrite_due.take(),
+        "nothing new to ask for yet"
+    );
     let head = crate::state::feed::head(&store.state()).unwrap();
     let trim = Command::TrimFeed(TrimFeed { through: head });
     apply(&mut store, vec![entry(5, vec![trim])]).await;
+    store.sled().make_durable().unwrap();
+    drop(store);
+    let mut store = open(dir.path());
     assert!(
-        asked(),
-        "once the feed lets its events go, one more compaction is due"
+        store.inner.rewrite_due.take(),
+        "once the feed lets its events go, one more compaction is due, after a restart too"
     );
-    watched.inner.erased.store(false, Ordering::SeqCst);
     apply(&mut store, vec![entry(6, renames(1))]).await;
-    assert!(!asked(), "and only one");
+    assert!(!store.inner.rewrite_due.take(), "and only one");
+    // Until a compaction finishes, a restart owes it still; after one, nothing is owed.
+    store.sled().make_durable().unwrap();
+    drop(store);
+    let store = open(dir.path());
+    assert!(
+        store.inner.rewrite_due.take(),
+        "owed until a compaction finishes"
+    );
+    store.compact().await.unwrap();
+    drop(store);
+    let store = open(dir.path());
+    assert!(!store.inner.rewrite_due.take(), "paid by the compaction");
+    assert!(!dir.path().join("rewrite-due").exists());
 }

@@ -4,6 +4,7 @@ pub(crate) mod compaction;
 pub mod log_store;
 pub mod network;
 pub(crate) mod quorum;
+mod rewrite_due;
 mod snapshot_copy;
 pub(crate) mod snapshot_schedule;
 

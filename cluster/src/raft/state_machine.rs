@@ -11,7 +11,7 @@
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Cursor, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::time::Instant;
 
@@ -22,6 +22,7 @@ use openraft::{EntryPayload, OptionalSend};
 use prometheus::{Histogram, IntCounter, IntGauge};
 
 use super::compaction::{self, Compaction, CompactionPolicy, Sled};
+use super::rewrite_due::RewriteDue;
 use super::snapshot_copy::SnapshotCopy;
 use super::wire::{from_bytes, to_bytes};
 use super::{LogId, Snapshot, SnapshotData, SnapshotMeta, StoredMembership, TypeConfig};
@@ -69,13 +70,9 @@ struct Inner {
     copying: std::sync::Mutex<Option<SnapshotCopy>>,
     /// The rewrite of sled under way, which applies write the copied keys to as well.
     compacting: std::sync::Mutex<Option<Compaction>>,
-    /// An erasure was applied since the last compaction began: the next snapshot is
-    /// followed by one whatever sled's size.
-    erased: AtomicBool,
-    /// The feed's head when the newest erasure was applied (0: none pending). Its events
-    /// may name the erased users until the feed is trimmed past it; then one more
-    /// compaction is due, so they leave sled's files too.
-    erased_feed_head: AtomicU64,
+    /// Compactions owed for erased data: the next snapshot is followed by one whatever
+    /// sled's size.
+    rewrite_due: RewriteDue,
     /// One snapshot built or installed, or one compaction, at a time.
     snapshot_lock: tokio::sync::Mutex<()>,
     metrics: StateMachineMetrics,
@@ -173,8 +170,7 @@ impl StateMachineStore {
                 apply_lock: tokio::sync::Mutex::new(()),
                 copying: std::sync::Mutex::new(None),
                 compacting: std::sync::Mutex::new(None),
-                erased: AtomicBool::new(false),
-                erased_feed_head: AtomicU64::new(0),
+                rewrite_due: RewriteDue::open(dir)?,
                 snapshot_lock: tokio::sync::Mutex::new(()),
                 metrics,
                 feed_head: tokio::sync::watch::channel(0).0,
@@ -629,17 +625,14 @@ impl StateMachineStore {
     /// the events it had then (trimmed by count or by age). The caller holds the apply
     /// lock.
     fn note_erasures(&self, overlay: &Overlay<'_>) -> io::Result<()> {
-        let erased_feed_head = &self.inner.erased_feed_head;
-        let pending = erased_feed_head.load(Ordering::SeqCst);
+        let due = &self.inner.rewrite_due;
+        let pending = due.pending_feed_head();
         if overlay.erasure_marked() {
-            self.inner.erased.store(true, Ordering::SeqCst);
-            let head = state::feed::head(overlay).map_err(io::Error::other)?;
-            erased_feed_head.store(head.max(pending), Ordering::SeqCst);
+            due.erasure_applied(state::feed::head(overlay).map_err(io::Error::other)?)?;
         } else if pending > 0 {
             let head = state::feed::head(overlay).map_err(io::Error::other)?;
             if state::feed::oldest_kept(overlay, head).map_err(io::Error::other)? > pending {
-                self.inner.erased.store(true, Ordering::SeqCst);
-                erased_feed_head.store(0, Ordering::SeqCst);
+                due.feed_trimmed_past()?;
             }
         }
         Ok(())

@@ -3,7 +3,6 @@
 
 use std::fs;
 use std::io;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tokio::time::Instant;
@@ -25,7 +24,7 @@ impl StateMachineStore {
     pub(super) fn compact_if_due(&self) {
         let live: u64 = self.family_sizes().iter().map(|f| f.bytes).sum();
         let on_disk = self.sled_bytes_on_disk();
-        let erased = self.inner.erased.swap(false, Ordering::SeqCst);
+        let erased = self.inner.rewrite_due.take();
         if !erased && !self.inner.compaction_policy.due(on_disk, live) {
             return;
         }
@@ -34,14 +33,14 @@ impl StateMachineStore {
         let free = fs2::available_space(&self.sled().dir).unwrap_or(0);
         if free < on_disk {
             tracing::warn!(on_disk, free, "too little free space to compact the state");
-            self.inner.erased.fetch_or(erased, Ordering::SeqCst);
+            self.inner.rewrite_due.give_back(erased);
             return;
         }
         let store = self.clone();
         tokio::spawn(async move {
             if let Err(e) = store.compact().await {
                 tracing::warn!(error = %e, "compacting the state failed");
-                store.inner.erased.fetch_or(erased, Ordering::SeqCst);
+                store.inner.rewrite_due.give_back(erased);
             }
         });
     }
@@ -83,6 +82,9 @@ impl StateMachineStore {
         let removed = tokio::task::spawn_blocking(move || fs::remove_dir_all(&old.dir)).await;
         if let Ok(Err(e)) = removed {
             tracing::warn!(error = %e, "removing the replaced sled directory");
+        }
+        if let Err(e) = self.inner.rewrite_due.rewritten() {
+            tracing::warn!(error = %e, "noting the rewrite owed for erased data as paid");
         }
         self.inner.metrics.compactions.inc();
         tracing::info!(
