@@ -38,7 +38,6 @@ const SILENCE: Duration = Duration::from_secs(5);
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 /// PUBACK statuses that leave a send's outcome open (the service failed inside, or its
 /// area was unreachable): the send is made again, as the JSON SDK does.
-const TRY_AGAIN: [u16; 2] = [codes::INTERNAL as u16, codes::UNAVAILABLE as u16];
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
@@ -225,7 +224,7 @@ impl Session {
                 ServerFrame::PubAck {
                     message_id, status, ..
                 } if self.pending.as_ref().and_then(|p| p.message_id) == Some(message_id) => {
-                    if TRY_AGAIN.contains(&status) {
+                    if codes::leaves_open(status.into()) {
                         // The outcome is open: the same clientUniqueId again settles it.
                         if let Some(pending) = self.pending.as_mut() {
                             pending.message_id = None;

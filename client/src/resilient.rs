@@ -102,11 +102,6 @@ fn final_code(code: u32) -> bool {
     )
 }
 
-/// Codes of a send that may succeed when sent again.
-fn retriable(code: u32) -> bool {
-    matches!(code, codes::UNAVAILABLE | codes::INTERNAL)
-}
-
 impl Client {
     /// Starts connecting in the background. `options.cursor` is where sync starts.
     pub fn start(options: ConnectOptions, backoff: Backoff) -> Self {
@@ -227,7 +222,7 @@ async fn run(
                         }
                         ServerFrame::Error { code, message, client_id: Some(client_id), .. } => {
                             // A retriable refusal stays queued and goes out after a reconnect.
-                            if retriable(code) {
+                            if codes::leaves_open(code) {
                                 break;
                             }
                             if let Some(at) = unacked.iter().position(|p| p.client_id == client_id) {

@@ -49,6 +49,13 @@ pub mod codes {
     pub const RTC_LIMIT: u32 = 53004;
     /// The user is blocked from audio/video rooms for a while (`/rtc/user/block.json`).
     pub const RTC_BLOCKED: u32 = 53005;
+
+    /// Whether a send refused with `code` may still be stored (a try timed out or failed
+    /// midway): its outcome is open, and sending it again with the same client id settles
+    /// it (the edge stores a client id once).
+    pub fn leaves_open(code: u32) -> bool {
+        matches!(code, INTERNAL | UNAVAILABLE)
+    }
 }
 
 pub mod calls;

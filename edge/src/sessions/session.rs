@@ -1,6 +1,7 @@
 //! One client connection: authenticate, catch up by sync, then deliver live events in feed
 //! order while a worker serves the client's requests one at a time, in the order sent.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use meridian_cluster::state::{
     ChangePresence, ChangeRtcRoom, ChatroomMemberOffline, Command, ConversationType, DeviceStatus,
     Envelope, Query, QueryOutput, RtcChange, SessionRecord, UnregisterPushToken,
 };
-use meridian_proto::{ClientFrame, ServerFrame};
+use meridian_proto::{codes, ClientFrame, ServerFrame};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -350,7 +351,7 @@ impl Session<'_> {
                             self.delivered = cursor;
                             Box::pin(self.sync()).await?;
                         }
-                        ClientFrame::Send { ref client_id, .. } if !sends.take() => {
+                        ClientFrame::Send { ref client_id, .. } if !sends.take(client_id) => {
                             let why = SessionError::SendsPerSecond(self.identity.sends_per_second);
                             self.out.send(&why.into_frame(Some(client_id.clone()), None)).await?;
                         }
@@ -366,6 +367,11 @@ impl Session<'_> {
                     }
                 }
                 answer = Worker::next_answer(&mut worker.answers) => {
+                    if let ServerFrame::Error { code, client_id: Some(id), .. } = &*answer {
+                        if codes::leaves_open(*code) {
+                            sends.left_open(id);
+                        }
+                    }
                     self.out.send(&answer).await?;
                 }
                 () = tokio::time::sleep_until(last_heard + idle_timeout) => {
@@ -460,12 +466,20 @@ impl Session<'_> {
     }
 }
 
-/// MSG-06: a token bucket of `per_second` sends, refilled continuously.
+/// MSG-06: a token bucket of `per_second` sends, refilled continuously. A send answered
+/// "try again" ([`codes::leaves_open`]) was counted once: its resend is not counted
+/// again, as refusing it for the rate would tell the client its message was refused
+/// while the first try may yet be stored.
 struct SendBudget {
     per_second: f64,
     tokens: f64,
     at: Instant,
+    /// The client ids of the latest sends left open, oldest first.
+    open: VecDeque<String>,
 }
+
+/// How many open sends a session remembers; a client resends far fewer at once.
+const OPEN_SENDS_KEPT: usize = 64;
 
 impl SendBudget {
     fn new(per_second: u32) -> Self {
@@ -473,10 +487,16 @@ impl SendBudget {
             per_second: f64::from(per_second),
             tokens: f64::from(per_second),
             at: Instant::now(),
+            open: VecDeque::new(),
         }
     }
 
-    fn take(&mut self) -> bool {
+    /// Whether the send of `client_id` may go on (and counts it).
+    fn take(&mut self, client_id: &str) -> bool {
+        if let Some(at) = self.open.iter().position(|id| id == client_id) {
+            self.open.remove(at);
+            return true;
+        }
         let now = Instant::now();
         let refill = now.duration_since(self.at).as_secs_f64() * self.per_second;
         self.tokens = (self.tokens + refill).min(self.per_second);
@@ -487,5 +507,54 @@ impl SendBudget {
         } else {
             false
         }
+    }
+
+    /// The send of `client_id` was answered "try again".
+    fn left_open(&mut self, client_id: &str) {
+        if self.open.iter().any(|id| id == client_id) {
+            return;
+        }
+        if self.open.len() == OPEN_SENDS_KEPT {
+            self.open.pop_front();
+        }
+        self.open.push_back(client_id.to_owned());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_resend_of_a_send_left_open_is_not_counted_against_the_rate() {
+        let mut budget = SendBudget::new(5);
+        for i in 0..5 {
+            assert!(
+                budget.take(&format!("m{i}")),
+                "the first 5 in a second pass"
+            );
+        }
+        assert!(!budget.take("m5"), "the 6th is refused for the rate");
+        budget.left_open("m4");
+        assert!(budget.take("m4"), "m4's resend settles its open outcome");
+        assert!(
+            !budget.take("m4"),
+            "once: a further resend is counted again"
+        );
+        tokio::time::advance(Duration::from_millis(200)).await;
+        assert!(budget.take("m6"), "the bucket refills at 5 a second");
+        assert!(!budget.take("m7"));
+    }
+
+    #[test]
+    fn a_session_remembers_its_latest_open_sends() {
+        let mut budget = SendBudget::new(1);
+        assert!(budget.take("first"), "the second's token is spent");
+        for i in 0..=OPEN_SENDS_KEPT {
+            budget.left_open(&format!("m{i}"));
+        }
+        assert_eq!(budget.open.len(), OPEN_SENDS_KEPT);
+        assert!(budget.take("m1"), "kept");
+        assert!(!budget.take("m0"), "the oldest was let go");
     }
 }
