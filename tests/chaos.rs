@@ -282,7 +282,7 @@ async fn a_leader_cut_off_from_its_quorum_refuses_at_once_within_an_election_tim
             cut.elapsed()
         );
     };
-    // Its longest election timeout (800 ms by default), give or take one probe.
+    // Its longest election timeout (400 ms by default), give or take one probe.
     assert!(
         refused_at < Duration::from_millis(1_300),
         "refused only after {refused_at:?}"
@@ -353,7 +353,7 @@ async fn a_follower_cut_off_and_back_does_not_depose_the_leader() {
     let follower = if leader == 1 { 2 } else { 1 };
 
     deployment.isolate(Some(follower));
-    // Three longest election timeouts (800 ms each) cut off: its election timer fires
+    // Six longest election timeouts (400 ms each) cut off: its election timer fires
     // again and again, and each time Pre-Vote finds no one to answer, so its term stays.
     let cut = Instant::now();
     while cut.elapsed() < Duration::from_millis(2_400) {

@@ -14,6 +14,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use http_body_util::BodyExt;
+use meridian_cluster::ClusterClient;
+use meridian_regions::AreaCode;
 use serde::Serialize;
 use serde_json::json;
 use tokio::time::Instant;
@@ -280,6 +282,7 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
         rate.is_finite() && (1.0..=1_000_000.0).contains(&rate),
         "--rate must be between 1 and 1,000,000 messages per second"
     );
+    let term_at_start = raft_term(&endpoints.cluster).await?;
     let minutes = args.minutes.max(1);
     let length = Duration::from_secs(minutes * 60);
     let spacing = Duration::from_secs_f64(writers as f64 / rate);
@@ -371,6 +374,8 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
         "stopped_at_disk_limit": stopped_early,
         "acked": acked,
         "refused": refused,
+        // A busy machine's late heartbeats show as elections: each raises the term.
+        "elections": raft_term(&endpoints.cluster).await? - term_at_start,
         "p99_ms_first_third": median_p99(&windows[..third]),
         "p99_ms_last_third": median_p99(&windows[windows.len() - third..]),
         "p99_ms_worst_window": windows.iter().map(|w| w.p99_ms).fold(0.0, f64::max),
@@ -460,4 +465,14 @@ fn plot(windows: &[Window], rate: f64) -> String {
         span / 60.0
     ));
     svg
+}
+
+/// The highest Raft term the area's nodes report.
+async fn raft_term(nodes: &[String]) -> anyhow::Result<u64> {
+    let client = ClusterClient::new(AreaCode::Sg, nodes.to_vec(), None);
+    let mut term = 0;
+    for node in nodes {
+        term = term.max(client.status_of(node).await?.term);
+    }
+    Ok(term)
 }
