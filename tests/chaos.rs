@@ -113,6 +113,7 @@ fn assert_clean_run(seed: &str, extra: &[&str], min_acked: u64, min_delivered: u
     assert!(count("partition-leader") >= 1, "{faults:?}");
     assert!(count("slow-links") >= 1, "{faults:?}");
     assert!(count("partition-edge") >= 1, "{faults:?}");
+    assert!(count("slow-fsync") >= 1, "{faults:?}");
     let counts = verdict["fault_counts"].as_object().unwrap();
     for (kind, n) in counts {
         assert_eq!(
@@ -381,6 +382,53 @@ async fn a_follower_cut_off_and_back_does_not_depose_the_leader() {
         let now = status(id).await.unwrap();
         assert_eq!((now.leader, now.term), (Some(leader), term), "node {id}");
     }
+}
+
+// covers: issue 16 (slow fsync)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_majority_of_slow_disks_writes_commit_late_and_nothing_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let (deployment, leader) = three_nodes_and_an_edge(dir.path()).await;
+    let create = |name: &str| Envelope {
+        area: AreaCode::Sg,
+        command: Command::CreateApp(CreateApp {
+            name: name.into(),
+            dev: generate_credentials(),
+            prod: generate_credentials(),
+        }),
+    };
+    // A majority's disks: a commit waits for one of them at least.
+    let slow = [leader, if leader == 1 { 2 } else { 1 }];
+    deployment
+        .slow_fsync(&slow, Some(meridian_chaos::faults::SLOW_FSYNC))
+        .unwrap();
+    // The nodes read the file again within 100 ms; from then on a write waits for a slow
+    // sync.
+    let watching = Instant::now();
+    let mut written = Vec::new();
+    loop {
+        let name = format!("slow {}", written.len());
+        let started = Instant::now();
+        deployment.client.write_one(create(&name)).await.unwrap();
+        written.push(name);
+        if started.elapsed() >= meridian_chaos::faults::SLOW_FSYNC {
+            break;
+        }
+        assert!(
+            watching.elapsed() < Duration::from_secs(3),
+            "no write waited for the slow sync"
+        );
+    }
+    deployment.slow_fsync(&slow, None).unwrap();
+    deployment.client.write_one(create("healed")).await.unwrap();
+    written.push("healed".into());
+    let apps = deployment.client.read(Query::ListApps).await.unwrap();
+    let names = format!("{apps:?}");
+    for name in &written {
+        assert!(names.contains(name.as_str()), "{name} missing: {names}");
+    }
+    let settled = deployment.settled_digests(Duration::from_secs(20)).await;
+    assert!(settled.iter().all(|(_, d)| d.is_some()), "{settled:?}");
 }
 
 /// The contents stored in the private conversation of u0 and u1, oldest first.

@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use meridian_cluster::api::{NodeStatus, StateDigest};
 use meridian_cluster::config::{loopback_cluster, LoopbackNode, RaftTuning, StorageTuning};
+use meridian_cluster::raft::slow_fsync;
 use meridian_cluster::{ClusterClient, NodeConfig};
 use meridian_edge::{EdgeArea, EdgeConfig, SessionSettings, PLANTED_BUG_ENV};
 use meridian_nav::{NavArea, NavConfig, NavRole};
@@ -95,6 +96,7 @@ fn write_toml(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> 
 pub struct Node {
     pub id: u64,
     pub rpc_addr: String,
+    log_dir: PathBuf,
     slot: Slot,
 }
 
@@ -191,6 +193,7 @@ impl Deployment {
             nodes.push(Node {
                 id,
                 rpc_addr: format!("127.0.0.1:{rpc}"),
+                log_dir: config.log_dir(),
                 slot: Slot::new(
                     format!("node-{id}"),
                     vec![
@@ -362,6 +365,19 @@ impl Deployment {
         for proxy in self.links.values() {
             proxy.set_slow(slow);
         }
+    }
+
+    /// Makes the Raft logs of nodes `ids` sync `delay` late each time (a binary built
+    /// with the `planted-bug` feature honours it), or on time again.
+    pub fn slow_fsync(&self, ids: &[u64], delay: Option<Duration>) -> anyhow::Result<()> {
+        for node in self.nodes.iter().filter(|n| ids.contains(&n.id)) {
+            let file = node.log_dir.join(slow_fsync::FILE);
+            match delay {
+                Some(delay) => std::fs::write(&file, delay.as_millis().to_string())?,
+                None => std::fs::remove_file(&file)?,
+            }
+        }
+        Ok(())
     }
 
     /// Cuts edge `index` off every node (both directions), or heals its links.

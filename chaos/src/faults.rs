@@ -30,7 +30,15 @@ pub enum Fault {
     StepClock(i64),
     /// Every Raft link slowed for the hold: [`SLOW_LINK`].
     SlowLinks,
+    /// The disks of the leader and a follower sync their Raft logs [`SLOW_FSYNC`] late
+    /// for the hold. (A slow disk under one node barely shows: a commit needs a
+    /// majority's syncs, and the leader's own is not waited for when two followers have
+    /// theirs.)
+    SlowFsync,
 }
+
+/// A disk in trouble: each sync of the log takes this much longer.
+pub const SLOW_FSYNC: Duration = Duration::from_millis(150);
 
 /// A congested network between the nodes: 30 ms and up to 30 ms of jitter each way, and
 /// one chunk in 50 stalled 250 ms more, as a lost packet's retransmission would.
@@ -52,20 +60,27 @@ impl Fault {
             Fault::PartitionEdge => "partition-edge",
             Fault::StepClock(_) => "step-clock",
             Fault::SlowLinks => "slow-links",
+            Fault::SlowFsync => "slow-fsync",
         }
     }
 }
 
 /// `count` faults (at least 10) in a seeded order: always two leader kills, a leader
 /// partition and slow links, the rest drawn from every kind; then an edge partition
-/// for every ten of them, at seeded places (a second stream, so the first kinds' order
-/// stays what it was for a seed before edge partitions existed).
+/// for every ten of them and a slow fsync for every twenty, at seeded places (streams of
+/// their own, so the kinds before them keep the order they had for a seed).
 pub fn schedule(seed: u64, count: usize) -> Vec<Fault> {
     let mut faults = first_kinds(seed, count);
-    let mut rng = StdRng::seed_from_u64(seed ^ 0xed6e);
-    for _ in 0..faults.len().div_ceil(10) {
-        let at = rng.random_range(0..=faults.len());
-        faults.insert(at, Fault::PartitionEdge);
+    let first = faults.len();
+    for (stream, fault, every) in [
+        (0xed6e, Fault::PartitionEdge, 10),
+        (0x5f5c, Fault::SlowFsync, 20),
+    ] {
+        let mut rng = StdRng::seed_from_u64(seed ^ stream);
+        for _ in 0..first.div_ceil(every) {
+            let at = rng.random_range(0..=faults.len());
+            faults.insert(at, fault);
+        }
     }
     faults
 }
@@ -114,6 +129,7 @@ pub async fn inflict(
     let edge = rng.random_range(0..deployment.edges.len());
     let subject = match fault {
         Fault::KillLeader | Fault::PartitionLeader => json!({ "node": leader }),
+        Fault::SlowFsync => json!({ "nodes": [leader, follower] }),
         Fault::KillFollower | Fault::PartitionFollower => json!({ "node": follower }),
         Fault::RestartEdge | Fault::PartitionEdge => json!({ "edge": edge }),
         Fault::StepClock(secs) => json!({ "clock_offset_s": secs }),
@@ -164,6 +180,11 @@ pub async fn inflict(
             tokio::time::sleep(hold).await;
             deployment.slow_links(None);
         }
+        Fault::SlowFsync => {
+            deployment.slow_fsync(&[leader, follower], Some(SLOW_FSYNC))?;
+            tokio::time::sleep(hold).await;
+            deployment.slow_fsync(&[leader, follower], None)?;
+        }
     }
     Ok(())
 }
@@ -176,7 +197,7 @@ mod tests {
     fn a_schedule_always_has_two_leader_kills_and_a_partition() {
         for seed in 0..50 {
             let faults = schedule(seed, 12);
-            assert_eq!(faults.len(), 14);
+            assert_eq!(faults.len(), 15);
             let kills = faults.iter().filter(|f| **f == Fault::KillLeader).count();
             assert!(kills >= 2, "seed {seed}: {faults:?}");
             assert!(faults.contains(&Fault::PartitionLeader), "seed {seed}");
@@ -186,9 +207,11 @@ mod tests {
                 .filter(|f| **f == Fault::PartitionEdge)
                 .count();
             assert_eq!(edge_cuts, 2, "seed {seed}: one per ten others");
+            let slow_disks = faults.iter().filter(|f| **f == Fault::SlowFsync).count();
+            assert_eq!(slow_disks, 1, "seed {seed}: one per twenty others");
             let others: Vec<Fault> = faults
                 .into_iter()
-                .filter(|f| *f != Fault::PartitionEdge)
+                .filter(|f| !matches!(f, Fault::PartitionEdge | Fault::SlowFsync))
                 .collect();
             assert_eq!(
                 others,
@@ -196,7 +219,7 @@ mod tests {
                 "the other kinds keep their order"
             );
         }
-        assert_eq!(schedule(7, 3).len(), 11);
+        assert_eq!(schedule(7, 3).len(), 12);
         assert_eq!(schedule(7, 12), schedule(7, 12));
     }
 }

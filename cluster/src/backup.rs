@@ -148,7 +148,7 @@ pub async fn restore(config: &NodeConfig, dir: &Path) -> io::Result<Manifest> {
     let last = meta
         .last_log_id
         .ok_or_else(|| invalid("the snapshot holds no applied entry"))?;
-    let log_dir = config.data_dir.join("raft-log");
+    let log_dir = config.log_dir();
     if log_dir.exists() && fs::read_dir(&log_dir)?.next().is_some() {
         return Err(invalid(format!(
             "{} is not empty: restore into a new node",

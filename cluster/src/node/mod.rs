@@ -108,7 +108,7 @@ impl ClusterNode {
             reason: e.to_string(),
         };
         let log = LogStore::open(
-            &config.data_dir.join("raft-log"),
+            &config.log_dir(),
             LogTuning {
                 cache_items: config.storage.log_cache_entries,
                 cache_bytes: config.storage.log_cache_bytes,

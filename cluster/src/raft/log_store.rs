@@ -46,6 +46,8 @@ pub enum FlushDone {
         flushed: IOFlushed<TypeConfig>,
         started: Instant,
         latency: Histogram,
+        #[cfg(feature = "fault-injection")]
+        slow: Arc<super::slow_fsync::SlowFsync>,
     },
     Wait(tokio::sync::oneshot::Sender<io::Result<()>>),
 }
@@ -57,7 +59,11 @@ impl Callback for FlushDone {
                 flushed,
                 started,
                 latency,
+                #[cfg(feature = "fault-injection")]
+                slow,
             } => {
+                #[cfg(feature = "fault-injection")]
+                slow.wait();
                 latency.observe(started.elapsed().as_secs_f64());
                 flushed.io_completed(res);
             }
@@ -99,6 +105,8 @@ impl Default for LogTuning {
 pub struct LogStore {
     log: Arc<Mutex<RaftLog<LogTypes>>>,
     fsync_latency: Histogram,
+    #[cfg(feature = "fault-injection")]
+    slow: Arc<super::slow_fsync::SlowFsync>,
 }
 
 impl LogStore {
@@ -113,6 +121,8 @@ impl LogStore {
         Ok(Self {
             log: Arc::new(Mutex::new(log)),
             fsync_latency,
+            #[cfg(feature = "fault-injection")]
+            slow: Arc::new(super::slow_fsync::SlowFsync::new(dir)),
         })
     }
 
@@ -223,6 +233,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 flushed: callback,
                 started: Instant::now(),
                 latency: self.fsync_latency.clone(),
+                #[cfg(feature = "fault-injection")]
+                slow: self.slow.clone(),
             }),
         )
     }

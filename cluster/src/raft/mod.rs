@@ -5,6 +5,7 @@ pub mod log_store;
 pub mod network;
 pub(crate) mod quorum;
 mod rewrite_due;
+pub mod slow_fsync;
 mod snapshot_copy;
 pub(crate) mod snapshot_schedule;
 
