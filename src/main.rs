@@ -607,6 +607,12 @@ async fn chaos(args: ChaosArgs) -> anyhow::Result<()> {
     if args.plant_bug.is_some() && !meridian_edge::PLANTED_BUG_AVAILABLE {
         bail!("--plant-bug needs a build with the planted-bug feature (the tests' build)");
     }
+    if !meridian_cluster::raft::slow_fsync::AVAILABLE {
+        eprintln!(
+            "meridian chaos: this build ignores the slow-fsync faults it schedules \
+             (build with --features planted-bug, as the tests' build is)"
+        );
+    }
     let sweep = args.seeds.clone();
     let seeds = sweep.clone().unwrap_or(args.seed..=args.seed);
     let mut reports = Vec::new();

@@ -11,6 +11,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+/// Whether this build's log honours the file.
+pub const AVAILABLE: bool = cfg!(feature = "fault-injection");
+
 /// The file that sets the delay, in the log's directory.
 pub const FILE: &str = "slow-fsync-ms";
 /// How often the file is read again: a flush does not read it every time.
