@@ -20,7 +20,8 @@ use meridian_client::{conversation, Connection, Outgoing};
 use meridian_cluster::admin::generate_credentials;
 use meridian_cluster::api::{ApiReply, ApiRequest, ReadConsistency};
 use meridian_cluster::state::{
-    Command, Conversation, CreateApp, Envelope, HistoryPage, Query, QueryOutput,
+    Command, Conversation, CreateApp, Envelope, HistoryPage, NewMessage, Publication, Publish,
+    Query, QueryOutput,
 };
 use meridian_proto::ServerFrame;
 use meridian_regions::AreaCode;
@@ -429,6 +430,73 @@ async fn with_a_majority_of_slow_disks_writes_commit_late_and_nothing_is_lost() 
     }
     let settled = deployment.settled_digests(Duration::from_secs(20)).await;
     assert!(settled.iter().all(|(_, d)| d.is_some()), "{settled:?}");
+}
+
+// covers: issue 16 (clock jumps on nodes)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_leader_stamps_no_message_before_its_predecessors_whatever_its_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut deployment, leader) = three_nodes_and_an_edge(dir.path()).await;
+    let prod = generate_credentials();
+    let app_key = prod.app_key.clone();
+    let create = Command::CreateApp(CreateApp {
+        name: "clocks".into(),
+        dev: generate_credentials(),
+        prod,
+    });
+    deployment.client.write_one(envelope(create)).await.unwrap();
+    // The leader's clock jumps a minute ahead (read again within 100 ms).
+    const AHEAD_MS: i64 = 60_000;
+    deployment.jump_clock(leader, Some(AHEAD_MS)).unwrap();
+    let jumped = Instant::now();
+    let ahead = loop {
+        let stamp = publish(&deployment.client, &app_key, "ahead").await;
+        if stamp >= meridian_clock::now_ms() + AHEAD_MS as u64 / 2 {
+            break stamp;
+        }
+        assert!(
+            jumped.elapsed() < Duration::from_secs(3),
+            "the clock did not jump"
+        );
+    };
+    // It dies; a node on true time, a minute behind those stamps, takes over.
+    deployment.kill_node(leader);
+    deployment.jump_clock(leader, None).unwrap();
+    let after = publish(&deployment.client, &app_key, "after").await;
+    assert!(
+        after >= ahead,
+        "the new leader stamped {after}, before its predecessor's {ahead}"
+    );
+    deployment.start_node(leader).unwrap();
+}
+
+/// Publishes a private text as the app server; answers its stamp.
+async fn publish(client: &meridian_cluster::ClusterClient, app_key: &str, content: &str) -> u64 {
+    let command = Command::Publish(Publish {
+        app_key: app_key.into(),
+        messages: vec![NewMessage::private_text("a", "b", content)],
+    });
+    // An outcome left open by a dying leader: another copy is as good.
+    let output = loop {
+        match client.write_one(envelope(command.clone())).await {
+            Err(meridian_cluster::ClusterError::Ambiguous(_)) => continue,
+            written => break written.unwrap(),
+        }
+    };
+    match output {
+        meridian_cluster::state::Output::Published(p) => match p.as_slice() {
+            [Publication::Stored { sent_time_ms, .. }] => *sent_time_ms,
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    }
+}
+
+fn envelope(command: Command) -> Envelope {
+    Envelope {
+        area: AreaCode::Sg,
+        command,
+    }
 }
 
 /// The contents stored in the private conversation of u0 and u1, oldest first.

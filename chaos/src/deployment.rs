@@ -97,6 +97,8 @@ pub struct Node {
     pub id: u64,
     pub rpc_addr: String,
     log_dir: PathBuf,
+    /// Holds the milliseconds the node's clock is off by (see [`Deployment::jump_clock`]).
+    clock_offset_file: PathBuf,
     slot: Slot,
 }
 
@@ -190,19 +192,26 @@ impl Deployment {
             };
             let path = dir.join(format!("node-{id}.toml"));
             write_toml(&path, &config)?;
+            let clock_offset_file = dir.join(format!("node-{id}.clock-offset-ms"));
+            let mut slot = Slot::new(
+                format!("node-{id}"),
+                vec![
+                    "cluster".into(),
+                    "run".into(),
+                    "--config".into(),
+                    path.display().to_string(),
+                ],
+            );
+            slot.env.push((
+                meridian_clock::OFFSET_FILE_ENV.into(),
+                clock_offset_file.display().to_string(),
+            ));
             nodes.push(Node {
                 id,
                 rpc_addr: format!("127.0.0.1:{rpc}"),
                 log_dir: config.log_dir(),
-                slot: Slot::new(
-                    format!("node-{id}"),
-                    vec![
-                        "cluster".into(),
-                        "run".into(),
-                        "--config".into(),
-                        path.display().to_string(),
-                    ],
-                ),
+                clock_offset_file,
+                slot,
             });
         }
         let cluster: Vec<String> = nodes.iter().map(|n| n.rpc_addr.clone()).collect();
@@ -376,6 +385,17 @@ impl Deployment {
                 Some(delay) => std::fs::write(&file, delay.as_millis().to_string())?,
                 None => std::fs::remove_file(&file)?,
             }
+        }
+        Ok(())
+    }
+
+    /// Steps node `id`'s clock by `offset_ms` (negative: back) from true time, or back to
+    /// true time (a binary built with the `planted-bug` feature honours it, within 100 ms).
+    pub fn jump_clock(&mut self, id: u64, offset_ms: Option<i64>) -> anyhow::Result<()> {
+        let node = self.node(id);
+        match offset_ms {
+            Some(offset) => std::fs::write(&node.clock_offset_file, offset.to_string())?,
+            None => std::fs::remove_file(&node.clock_offset_file)?,
         }
         Ok(())
     }

@@ -8,9 +8,43 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Time since the Unix epoch (zero if the system clock is set before it).
 #[allow(clippy::disallowed_methods)] // the one place that reads the system clock
 pub fn since_epoch() -> Duration {
-    SystemTime::now()
+    let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
+        .unwrap_or_default();
+    #[cfg(feature = "fault-injection")]
+    let now = jump::offset(now);
+    now
+}
+
+/// Names the file whose number of milliseconds (negative: back) a test build adds to
+/// the clock.
+pub const OFFSET_FILE_ENV: &str = "MERIDIAN_CLOCK_OFFSET_FILE";
+
+/// Test only: a clock that jumps when the file [`OFFSET_FILE_ENV`] names changes (read
+/// again at most every 100 ms), as a node's clock does when it is stepped.
+#[cfg(feature = "fault-injection")]
+mod jump {
+    use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+    use std::time::Duration;
+
+    static OFFSET_MS: AtomicI64 = AtomicI64::new(0);
+    /// When the file was last read, in true milliseconds since the epoch.
+    static READ_AT_MS: AtomicU64 = AtomicU64::new(0);
+
+    pub(super) fn offset(now: Duration) -> Duration {
+        let now_ms = now.as_millis() as u64;
+        if now_ms.saturating_sub(READ_AT_MS.load(Ordering::Relaxed)) >= 100 {
+            READ_AT_MS.store(now_ms, Ordering::Relaxed);
+            let offset = std::env::var_os(super::OFFSET_FILE_ENV)
+                .and_then(|file| std::fs::read_to_string(file).ok())
+                .and_then(|text| text.trim().parse().ok())
+                .unwrap_or(0);
+            OFFSET_MS.store(offset, Ordering::Relaxed);
+        }
+        let offset = OFFSET_MS.load(Ordering::Relaxed);
+        let shifted = now_ms.saturating_add_signed(offset);
+        Duration::from_millis(shifted)
+    }
 }
 
 /// Milliseconds since the Unix epoch.

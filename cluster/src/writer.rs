@@ -14,6 +14,7 @@ use crate::api::LeaderHint;
 use crate::coalesce::{Coalescer, Rejected};
 use crate::metrics::{ClusterMetrics, CommandResult};
 use crate::raft::quorum::QuorumCheck;
+use crate::raft::state_machine::StateMachineStore;
 use crate::raft::{Raft, TypeConfig};
 use crate::state::{Batch, CommandError, EncodedBatch, Envelope, Output};
 use crate::upgrade_gate::UpgradeGate;
@@ -55,16 +56,21 @@ pub(crate) fn not_leader_hint(
 }
 
 impl Writer {
+    /// `applied`: the node's state machine, whose newest applied stamp no new one goes
+    /// below.
     pub fn start(
         raft: Raft,
         quorum: QuorumCheck,
         metrics: ClusterMetrics,
         gate: UpgradeGate,
+        applied: StateMachineStore,
     ) -> Self {
         // Rounds run as concurrent tasks. Stamping a batch and handing it to Raft happen
         // in one turn under this lock, so log order is stamp order: a conversation's
         // history is in time order, which paging by time relies on. The lock also
-        // holds the last stamp, so stamps never go backwards even if the wall clock does.
+        // holds the last stamp, so stamps never go backwards even if the wall clock does;
+        // nor across a change of leader to a node whose clock is behind: no stamp goes
+        // below the newest this node applied, its predecessor's included.
         let turn = Arc::new(Mutex::new(0u64));
         let round_metrics = metrics.clone();
         let entries = Coalescer::start(
@@ -73,12 +79,13 @@ impl Writer {
             QUEUE_DEPTH,
             move |commands: Vec<Envelope>| {
                 let (raft, turn, quorum) = (raft.clone(), turn.clone(), quorum.clone());
+                let applied = applied.clone();
                 let metrics = round_metrics.clone();
                 async move {
                     metrics.batch_commands.observe(commands.len() as f64);
                     let answer = {
                         let mut last_issued_ms = turn.lock().await;
-                        *last_issued_ms = now_ms().max(*last_issued_ms);
+                        *last_issued_ms = now_ms().max(*last_issued_ms).max(applied.newest_stamp());
                         let batch = Batch {
                             issued_at_ms: *last_issued_ms,
                             commands,

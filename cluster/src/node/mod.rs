@@ -148,7 +148,13 @@ impl ClusterNode {
             raft.clone(),
             Duration::from_millis(config.raft.election_timeout_max_ms),
         );
-        let writer = Writer::start(raft.clone(), quorum.clone(), metrics.clone(), gate.clone());
+        let writer = Writer::start(
+            raft.clone(),
+            quorum.clone(),
+            metrics.clone(),
+            gate.clone(),
+            state_machine.clone(),
+        );
         let core = Arc::new(NodeCore {
             config: config.clone(),
             raft: raft.clone(),

@@ -80,6 +80,9 @@ struct Inner {
     feed_head: tokio::sync::watch::Sender<u64>,
     /// The newest callback job applied here; the dispatcher waits on it.
     outbox_head: tokio::sync::watch::Sender<u64>,
+    /// The newest batch stamp applied here since the node started (0: none yet); the
+    /// writer, if this node leads, stamps no batch below it.
+    newest_stamp: AtomicU64,
     /// Records in the newest snapshot built or installed here (0 before the first): how
     /// much the next one will cost.
     snapshot_records: AtomicU64,
@@ -175,6 +178,7 @@ impl StateMachineStore {
                 metrics,
                 feed_head: tokio::sync::watch::channel(0).0,
                 outbox_head: tokio::sync::watch::channel(0).0,
+                newest_stamp: Default::default(),
                 snapshot_records: Default::default(),
                 families: Default::default(),
             }),
@@ -182,6 +186,11 @@ impl StateMachineStore {
         store.recover_from_snapshot()?;
         store.publish_heads()?;
         Ok(store)
+    }
+
+    /// The newest batch stamp applied here since the node started (0: none yet).
+    pub fn newest_stamp(&self) -> u64 {
+        self.inner.newest_stamp.load(Ordering::Relaxed)
     }
 
     /// Records in the newest snapshot built, installed or recovered at start (0 before
@@ -663,6 +672,8 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                 EntryPayload::Blank => BatchOutcome::default(),
                 EntryPayload::Normal(encoded) => {
                     let batch = encoded.decode()?;
+                    let newest = &self.inner.newest_stamp;
+                    newest.fetch_max(batch.issued_at_ms, Ordering::Relaxed);
                     let ctx = ApplyContext {
                         area: self.inner.area,
                         now_ms: batch.issued_at_ms,
