@@ -149,6 +149,10 @@ struct ChaosArgs {
     /// Keep processes' data and logs here (otherwise a temporary directory, kept on failure).
     #[arg(long)]
     work_dir: Option<PathBuf>,
+    /// Each node's data on a small disk of its own (a 2 GiB tmpfs: needs root), and
+    /// faults that fill a follower's disk.
+    #[arg(long)]
+    small_disks: bool,
     /// Test only: plant bugs in the edges to prove the checker catches them
     /// (`ack-before-commit`, `drop-room-notice`, `stale-user-info`, comma-separated).
     #[arg(long, hide = true)]
@@ -632,6 +636,7 @@ async fn chaos(args: ChaosArgs) -> anyhow::Result<()> {
                 users: args.users,
                 planted_bug: args.plant_bug.clone(),
                 work_dir,
+                small_disks: args.small_disks,
             })
             .await?;
             if sweep.is_some() {

@@ -115,6 +115,9 @@ fn assert_clean_run(seed: &str, extra: &[&str], min_acked: u64, min_delivered: u
     assert!(count("slow-links") >= 1, "{faults:?}");
     assert!(count("partition-edge") >= 1, "{faults:?}");
     assert!(count("slow-fsync") >= 1, "{faults:?}");
+    if extra.contains(&"--small-disks") {
+        assert!(count("fill-disk") >= 1, "{faults:?}");
+    }
     let counts = verdict["fault_counts"].as_object().unwrap();
     for (kind, n) in counts {
         assert_eq!(
@@ -145,10 +148,11 @@ fn a_seeded_run_with_leader_kills_and_partitions_loses_nothing() {
     assert_clean_run("7", &[], 500, 1000);
 }
 
-/// The schedule that found issue 16's duplicate, with more users than the first run.
+/// The schedule that found issue 16's duplicate, with more users than the first run,
+/// and each node on a small disk of its own that a fault fills.
 #[test]
-fn a_second_seed_with_more_users_loses_and_repeats_nothing() {
-    assert_clean_run("90210", &["--users", "20"], 1500, 10_000);
+fn a_second_seed_with_more_users_and_full_disks_loses_and_repeats_nothing() {
+    assert_clean_run("90210", &["--users", "20", "--small-disks"], 1500, 10_000);
 }
 
 /// Three planted bugs in one run: acks sent before the commit lose messages, room
@@ -200,6 +204,7 @@ async fn three_nodes_and_an_edge(dir: &Path) -> (Deployment, u64) {
     let topology = Topology {
         nodes: 3,
         edges: 1,
+        small_disks_mib: None,
         planted_bug: None,
     };
     let deployment = Deployment::start(binary(), dir, &topology, AreaCode::Sg)

@@ -737,7 +737,7 @@ async fn a_node_low_on_disk_takes_no_entries_hands_over_and_catches_up_when_spac
         .into_iter()
         .map(|id| {
             cluster.configure(id, |c| c.storage.min_free_bytes = RESERVE);
-            SmallDisk::mount(&cluster.data_dir(id), 64)
+            SmallDisk::mount(&cluster.data_dir(id), 64).unwrap()
         })
         .collect();
     let disk = |id: u64| &disks[id as usize - 1];
@@ -749,7 +749,7 @@ async fn a_node_low_on_disk_takes_no_entries_hands_over_and_catches_up_when_spac
 
     // The leader's disk drops below the reserve (with room left: the reserve keeps the
     // node from ever reaching a failed write). It refuses writes and hands over.
-    disk(leader.node_id).fill(RESERVE / 2);
+    disk(leader.node_id).fill(RESERVE / 2).unwrap();
     acked.extend(write_users(&client, &app_key, "b", 300).await);
     let successor = cluster
         .wait_for_leader(leader.term, Duration::from_secs(15))
@@ -771,7 +771,7 @@ async fn a_node_low_on_disk_takes_no_entries_hands_over_and_catches_up_when_spac
     );
 
     // Space returns: it takes entries again and catches up.
-    disk(leader.node_id).empty();
+    disk(leader.node_id).empty().unwrap();
     let converged = digests(&cluster, &client).await;
     assert!(
         converged.iter().all(|d| d == &converged[0]),
@@ -807,7 +807,7 @@ async fn a_node_low_on_disk_takes_no_entries_hands_over_and_catches_up_when_spac
             Duration::from_secs(15),
         )
         .await;
-    disk(follower).fill(0);
+    disk(follower).fill(0).unwrap();
     acked.extend(write_users(&client, &app_key, "c", 300).await);
     let deadline = Instant::now() + Duration::from_secs(30);
     let exited = loop {
@@ -818,7 +818,7 @@ async fn a_node_low_on_disk_takes_no_entries_hands_over_and_catches_up_when_spac
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(!exited.success(), "{exited:?}");
-    disk(follower).empty();
+    disk(follower).empty().unwrap();
     cluster.start(follower);
     let target = cluster
         .status(leader.node_id)

@@ -20,6 +20,7 @@ use meridian_regions::{AreaCode, SeedPeer};
 use tokio::time::Instant;
 
 use crate::proxy::{LinkProxy, SlowLink};
+use crate::small_disk::SmallDisk;
 
 const OPERATOR_TOKEN_BYTES: usize = 24;
 
@@ -128,11 +129,17 @@ pub struct Deployment {
     /// (from, to) → the proxy `from` dials `to` through.
     links: BTreeMap<(u64, u64), LinkProxy>,
     pub client: ClusterClient,
+    /// Node id → its data directory's own disk, with small disks (unmounted after the
+    /// nodes above are stopped: fields drop in order).
+    disks: BTreeMap<u64, SmallDisk>,
 }
 
 pub struct Topology {
     pub nodes: u64,
     pub edges: usize,
+    /// Each node's data directory on a tmpfs of this many MiB (root only), so its disk
+    /// can be filled ([`Deployment::fill_disk`]).
+    pub small_disks_mib: Option<u64>,
     /// Set [`PLANTED_BUG_ENV`] on the edges to this.
     pub planted_bug: Option<String>,
 }
@@ -158,6 +165,7 @@ impl Deployment {
             }
         }
         let mut nodes = Vec::new();
+        let mut disks = BTreeMap::new();
         for &LoopbackNode {
             id,
             rpc_port: rpc,
@@ -190,6 +198,9 @@ impl Deployment {
                 call_reconnect_ms: meridian_cluster::state::rtc::RECONNECT_TIMEOUT_MS,
                 command_level: None,
             };
+            if let Some(megabytes) = topology.small_disks_mib {
+                disks.insert(id, SmallDisk::mount(&config.data_dir, megabytes)?);
+            }
             let path = dir.join(format!("node-{id}.toml"));
             write_toml(&path, &config)?;
             let clock_offset_file = dir.join(format!("node-{id}.clock-offset-ms"));
@@ -305,6 +316,7 @@ impl Deployment {
             nav_url: format!("http://127.0.0.1:{nav_port}"),
             links,
             client: ClusterClient::new(area, cluster, None),
+            disks,
         };
         for id in 1..=topology.nodes {
             deployment.start_node(id)?;
@@ -397,6 +409,21 @@ impl Deployment {
             Some(offset) => std::fs::write(&node.clock_offset_file, offset.to_string())?,
             None => std::fs::remove_file(&node.clock_offset_file)?,
         }
+        Ok(())
+    }
+
+    /// Fills node `id`'s disk to half its reserve of free space (it then takes no
+    /// entries, `storage.min_free_bytes`), or gives the space back.
+    pub fn fill_disk(&self, id: u64, full: bool) -> anyhow::Result<()> {
+        let disk = self
+            .disks
+            .get(&id)
+            .context("a full disk needs small disks (--small-disks)")?;
+        let reserve = StorageTuning::default().min_free_bytes;
+        tokio::task::block_in_place(|| match full {
+            true => disk.fill(reserve / 2),
+            false => disk.empty(),
+        })?;
         Ok(())
     }
 

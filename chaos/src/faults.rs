@@ -35,6 +35,9 @@ pub enum Fault {
     /// majority's syncs, and the leader's own is not waited for when two followers have
     /// theirs.)
     SlowFsync,
+    /// A follower's disk filled to half its reserve of free space for the hold: it takes
+    /// no entries (the others commit without it), then catches up.
+    FillDisk,
 }
 
 /// A disk in trouble: each sync of the log takes this much longer.
@@ -61,21 +64,28 @@ impl Fault {
             Fault::StepClock(_) => "step-clock",
             Fault::SlowLinks => "slow-links",
             Fault::SlowFsync => "slow-fsync",
+            Fault::FillDisk => "fill-disk",
         }
     }
 }
 
 /// `count` faults (at least 10) in a seeded order: always two leader kills, a leader
 /// partition and slow links, the rest drawn from every kind; then an edge partition
-/// for every ten of them and a slow fsync for every twenty, at seeded places (streams of
-/// their own, so the kinds before them keep the order they had for a seed).
-pub fn schedule(seed: u64, count: usize) -> Vec<Fault> {
+/// for every ten of them, a slow fsync for every twenty and, with `full_disks`, a full
+/// disk for every twenty, at seeded places (streams of their own, so the kinds before
+/// them keep the order they had for a seed).
+pub fn schedule(seed: u64, count: usize, full_disks: bool) -> Vec<Fault> {
     let mut faults = first_kinds(seed, count);
     let first = faults.len();
-    for (stream, fault, every) in [
+    let inserted = [
         (0xed6e, Fault::PartitionEdge, 10),
         (0x5f5c, Fault::SlowFsync, 20),
-    ] {
+        (0xd15c, Fault::FillDisk, 20),
+    ];
+    for (stream, fault, every) in inserted
+        .into_iter()
+        .filter(|(_, fault, _)| full_disks || *fault != Fault::FillDisk)
+    {
         let mut rng = StdRng::seed_from_u64(seed ^ stream);
         for _ in 0..first.div_ceil(every) {
             let at = rng.random_range(0..=faults.len());
@@ -130,7 +140,9 @@ pub async fn inflict(
     let subject = match fault {
         Fault::KillLeader | Fault::PartitionLeader => json!({ "node": leader }),
         Fault::SlowFsync => json!({ "nodes": [leader, follower] }),
-        Fault::KillFollower | Fault::PartitionFollower => json!({ "node": follower }),
+        Fault::KillFollower | Fault::PartitionFollower | Fault::FillDisk => {
+            json!({ "node": follower })
+        }
         Fault::RestartEdge | Fault::PartitionEdge => json!({ "edge": edge }),
         Fault::StepClock(secs) => json!({ "clock_offset_s": secs }),
         Fault::SlowLinks => json!({ "links": "all" }),
@@ -185,6 +197,11 @@ pub async fn inflict(
             tokio::time::sleep(hold).await;
             deployment.slow_fsync(&[leader, follower], None)?;
         }
+        Fault::FillDisk => {
+            deployment.fill_disk(follower, true)?;
+            tokio::time::sleep(hold).await;
+            deployment.fill_disk(follower, false)?;
+        }
     }
     Ok(())
 }
@@ -196,7 +213,7 @@ mod tests {
     #[test]
     fn a_schedule_always_has_two_leader_kills_and_a_partition() {
         for seed in 0..50 {
-            let faults = schedule(seed, 12);
+            let faults = schedule(seed, 12, false);
             assert_eq!(faults.len(), 15);
             let kills = faults.iter().filter(|f| **f == Fault::KillLeader).count();
             assert!(kills >= 2, "seed {seed}: {faults:?}");
@@ -219,7 +236,14 @@ mod tests {
                 "the other kinds keep their order"
             );
         }
-        assert_eq!(schedule(7, 3).len(), 12);
-        assert_eq!(schedule(7, 12), schedule(7, 12));
+        assert_eq!(schedule(7, 3, false).len(), 12);
+        assert_eq!(schedule(7, 12, false), schedule(7, 12, false));
+        let with_full_disks = schedule(7, 12, true);
+        assert_eq!(with_full_disks.len(), 16);
+        let without: Vec<Fault> = with_full_disks
+            .into_iter()
+            .filter(|f| *f != Fault::FillDisk)
+            .collect();
+        assert_eq!(without, schedule(7, 12, false), "the other faults stay");
     }
 }

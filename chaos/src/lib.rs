@@ -15,6 +15,7 @@ pub mod load;
 pub mod proxy;
 pub mod registers;
 pub mod rooms;
+pub mod small_disk;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -55,7 +56,14 @@ pub struct ChaosOptions {
     /// Keep processes' data and logs here (a temporary directory otherwise, kept only
     /// when the run fails).
     pub work_dir: Option<PathBuf>,
+    /// Each node's data on a small disk of its own (a tmpfs: root only), and `fill-disk`
+    /// faults in the schedule.
+    pub small_disks: bool,
 }
+
+/// The size of each node's disk with [`ChaosOptions::small_disks`]: room for a
+/// 10-minute run's data at the chaos load, which fills a tenth of it.
+pub const SMALL_DISK_MIB: u64 = 2048;
 
 /// Write outages per fault: the longest stretch without any acknowledgement from a
 /// fault's start to the next fault's.
@@ -252,6 +260,7 @@ async fn run_in(options: &ChaosOptions, dir: &std::path::Path) -> anyhow::Result
     let topology = Topology {
         nodes: options.nodes,
         edges: options.edges,
+        small_disks_mib: options.small_disks.then_some(SMALL_DISK_MIB),
         planted_bug: options.planted_bug.clone(),
     };
     let mut deployment = Deployment::start(&options.binary, dir, &topology, options.area).await?;
@@ -290,7 +299,7 @@ async fn run_in(options: &ChaosOptions, dir: &std::path::Path) -> anyhow::Result
     );
 
     let count = (options.duration.as_secs() / FAULT_SPACING.as_secs()) as usize;
-    let schedule = faults::schedule(options.seed, count);
+    let schedule = faults::schedule(options.seed, count, options.small_disks);
     let mut rng = StdRng::seed_from_u64(options.seed ^ 0x5eed);
     let load_started = controls.started.elapsed().as_millis() as u64;
     let mut fault_starts = Vec::with_capacity(schedule.len());

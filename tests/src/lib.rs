@@ -37,61 +37,7 @@ pub async fn listening(port: u16, what: &str) {
     .await;
 }
 
-/// A small filesystem of its own (tmpfs, so `mount` needs root) at a directory, to run a
-/// node's disk full; unmounted when dropped.
-pub struct SmallDisk {
-    path: PathBuf,
-    filler: PathBuf,
-}
-
-impl SmallDisk {
-    pub fn mount(path: &Path, megabytes: u64) -> Self {
-        std::fs::create_dir_all(path).expect("mount point");
-        let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
-            .arg(path)
-            .status()
-            .expect("run mount");
-        assert!(mounted.success(), "mounting a tmpfs needs root");
-        Self {
-            path: path.to_path_buf(),
-            filler: path.join("filler"),
-        }
-    }
-
-    pub fn free_bytes(&self) -> u64 {
-        fs2::available_space(&self.path).expect("free space")
-    }
-
-    /// Fills the disk until at most `left` bytes are free (0: until writes fail).
-    pub fn fill(&self, left: u64) {
-        use std::io::Write;
-        let mut file = std::fs::File::options()
-            .create(true)
-            .append(true)
-            .open(&self.filler)
-            .expect("filler");
-        let chunk = vec![0u8; 64 * 1024];
-        while self.free_bytes() > left {
-            let room = (self.free_bytes() - left).min(chunk.len() as u64) as usize;
-            if file.write_all(&chunk[..room]).is_err() {
-                break;
-            }
-        }
-        let _ = file.sync_all();
-    }
-
-    /// Gives the space back.
-    pub fn empty(&self) {
-        std::fs::remove_file(&self.filler).expect("remove filler");
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
-    }
-}
+pub use meridian_chaos::small_disk::SmallDisk;
 
 /// A child process that is killed when dropped.
 pub struct Process {
