@@ -1,5 +1,6 @@
 //! Rewriting sled while applies go on leaves the state exactly as it was, in a fresh and
-//! smaller directory that a restart opens.
+//! smaller directory that a restart opens; and what a restart keeps of a node's own
+//! records (the rewrite it owes, the newest stamp it applied).
 
 use std::path::Path;
 
@@ -208,4 +209,26 @@ async fn an_erasure_asks_for_one_more_compaction_once_the_feed_is_trimmed_past_i
     let store = open(dir.path());
     assert!(!store.inner.rewrite_due.take(), "paid by the compaction");
     assert!(!dir.path().join("rewrite-due").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_newest_stamp_applied_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    assert_eq!(store.newest_stamp(), 0);
+    apply(
+        &mut store,
+        vec![entry(1, vec![create_app()]), entry(2, renames(0))],
+    )
+    .await;
+    // `entry` stamps its batch 1,000 ms plus its index.
+    assert_eq!(store.newest_stamp(), 1_002);
+    store.sled().make_durable().unwrap();
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(
+        store.newest_stamp(),
+        1_002,
+        "a node that leads right after a restart stamps on from it"
+    );
 }

@@ -39,6 +39,8 @@ pub(crate) const META_PREFIX: &[u8] = b"\0meta/";
 const LAST_APPLIED: &[u8] = b"\0meta/last_applied";
 const MEMBERSHIP: &[u8] = b"\0meta/membership";
 const FORMAT: &[u8] = b"\0meta/format";
+/// The newest batch stamp applied (this node's own record, like the two above).
+const NEWEST_STAMP: &[u8] = b"\0meta/newest_stamp";
 /// Snapshot files kept besides the newest, for a follower still downloading one.
 const OLD_SNAPSHOTS_KEPT: usize = 1;
 
@@ -80,8 +82,8 @@ struct Inner {
     feed_head: tokio::sync::watch::Sender<u64>,
     /// The newest callback job applied here; the dispatcher waits on it.
     outbox_head: tokio::sync::watch::Sender<u64>,
-    /// The newest batch stamp applied here since the node started (0: none yet); the
-    /// writer, if this node leads, stamps no batch below it.
+    /// The newest batch stamp applied here (0: none yet; kept under [`NEWEST_STAMP`]);
+    /// the writer, if this node leads, stamps no batch below it.
     newest_stamp: AtomicU64,
     /// Records in the newest snapshot built or installed here (0 before the first): how
     /// much the next one will cost.
@@ -185,10 +187,15 @@ impl StateMachineStore {
         };
         store.recover_from_snapshot()?;
         store.publish_heads()?;
+        let newest_stamp = StateRead::get::<u64>(&store.state(), NEWEST_STAMP)?;
+        store
+            .inner
+            .newest_stamp
+            .store(newest_stamp.unwrap_or(0), Ordering::Relaxed);
         Ok(store)
     }
 
-    /// The newest batch stamp applied here since the node started (0: none yet).
+    /// The newest batch stamp applied here (0: none yet).
     pub fn newest_stamp(&self) -> u64 {
         self.inner.newest_stamp.load(Ordering::Relaxed)
     }
@@ -667,13 +674,13 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         let mut last_applied = None;
         let mut membership = None;
         let mut replies = Vec::new();
+        let mut stamped = 0;
         while let Some((entry, responder)) = entries.try_next().await? {
             let outcome = match &entry.payload {
                 EntryPayload::Blank => BatchOutcome::default(),
                 EntryPayload::Normal(encoded) => {
                     let batch = encoded.decode()?;
-                    let newest = &self.inner.newest_stamp;
-                    newest.fetch_max(batch.issued_at_ms, Ordering::Relaxed);
+                    stamped = stamped.max(batch.issued_at_ms);
                     let ctx = ApplyContext {
                         area: self.inner.area,
                         now_ms: batch.issued_at_ms,
@@ -701,6 +708,14 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         }
         if let Some(membership) = &membership {
             overlay.put(MEMBERSHIP.to_vec(), membership)?;
+        }
+        if stamped
+            > self
+                .inner
+                .newest_stamp
+                .fetch_max(stamped, Ordering::Relaxed)
+        {
+            overlay.put(NEWEST_STAMP.to_vec(), &stamped)?;
         }
         self.note_erasures(&overlay)?;
         if let Some(copy) = self.copying().as_mut() {
