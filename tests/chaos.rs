@@ -115,6 +115,7 @@ fn assert_clean_run(seed: &str, extra: &[&str], min_acked: u64, min_delivered: u
     assert!(count("slow-links") >= 1, "{faults:?}");
     assert!(count("partition-edge") >= 1, "{faults:?}");
     assert!(count("slow-fsync") >= 1, "{faults:?}");
+    assert!(count("kill-nav") >= 1, "{faults:?}");
     if extra.contains(&"--small-disks") {
         assert!(count("fill-disk") >= 1, "{faults:?}");
     }

@@ -1,18 +1,20 @@
 //! covers: NAV-01, NAV-02, NAV-03, NAV-04. Navigation through real processes: answers for
 //! all five areas in both formats, wrong areas and bad credentials, nearby-first edge
 //! order, a dead edge leaving the answers within 5 s, and the SDK falling back from a
-//! killed primary nav to the backup, then to its cached answer; edges, API and nav hosts
-//! taken from the area catalog the admin API keeps.
+//! killed primary nav to the backup, then to its cached answer, and the resilient client
+//! reconnecting from that answer to the backup edge; edges, API and nav hosts taken from
+//! the area catalog the admin API keeps.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
 use meridian_access::token::{self, TokenClaims};
-use meridian_client::nav::{NavError, Navigator};
+use meridian_client::nav::{NavError, Navigation, Navigator};
 use meridian_client::server_api::post_form;
-use meridian_client::{ConnectOptions, Connection};
+use meridian_client::{Backoff, Client, ConnectOptions, Connection, Outgoing};
 use meridian_cluster::admin::generate_credentials;
 use meridian_cluster::state::{Command as ClusterCommand, CreateApp, Envelope, PutUser};
 use meridian_proto::ServerFrame;
@@ -305,6 +307,61 @@ async fn area_with_two_edges_and_two_navs(discovery: Discovery) -> Area {
 
 fn ws_of(base: &str) -> String {
     format!("{}/websocket", base.replace("http://", "ws://"))
+}
+
+/// The resilient client asks the navs at every (re)connect; with every nav gone and its
+/// edge dead, it dials the backup edge of the last answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_navigated_client_reconnects_to_the_backup_edge_with_every_nav_gone() {
+    let mut area = area_with_two_edges_and_two_navs(Discovery::StaticList).await;
+    let (key, token) = (area.app_key.clone(), area.token.clone());
+    let navs: Vec<String> = area.navs.iter().map(|(nav, _)| nav.clone()).collect();
+    let navigator = Arc::new(Navigator::new(navs));
+    let route = eventually(Duration::from_secs(30), "both edges in the answer", || {
+        let navigator = navigator.clone();
+        let (key, token) = (key.clone(), token.clone());
+        async move {
+            let route = navigator.route(&key, &token, "SG").await.ok()?;
+            (route.primary != route.backup).then_some(route)
+        }
+    })
+    .await;
+    let options = ConnectOptions {
+        url: String::new(),
+        app_key: key.clone(),
+        token: token.clone(),
+        device_id: "phone".into(),
+        platform: "iOS".into(),
+        cursor: None,
+        tls: None,
+    };
+    let navigation = Navigation::new(navigator, "SG");
+    let client = Client::start_navigated(options, Backoff::default(), navigation);
+    let text = |content: &str| Outgoing {
+        conversation_type: 1,
+        target_id: "friend".into(),
+        channel_id: String::new(),
+        object_name: "RC:TxtMsg".into(),
+        content: format!("{{\"content\":\"{content}\"}}"),
+    };
+    let sender = client.sender();
+    sender.send(text("through the best edge")).await.unwrap();
+
+    for (_, nav) in area.navs.drain(..) {
+        nav.kill();
+    }
+    let at = area
+        .edges
+        .iter()
+        .position(|(base, _)| ws_of(base) == route.primary)
+        .expect("the primary is one of the edges");
+    area.edges.remove(at).1.kill();
+    // Its edge gone, the session reconnects: the last answer's primary first (dead),
+    // then its backup.
+    let sent = tokio::time::timeout(Duration::from_secs(30), sender.send(text("after")));
+    sent.await.expect("acknowledged in time").unwrap();
+    assert!(client.reconnects() >= 1);
+    client.stop();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -327,10 +327,24 @@ impl Deployment {
         for index in 0..topology.edges {
             deployment.start_edge(index).await?;
         }
-        deployment.nav.start(binary, dir)?;
-        let nav_health = format!("{}/healthz", deployment.nav_url);
-        wait_for_ok(&nav_health, Duration::from_secs(15)).await?;
+        deployment.start_nav().await?;
         Ok(deployment)
+    }
+
+    /// The nav's base URL.
+    pub fn nav_url(&self) -> &str {
+        &self.nav_url
+    }
+
+    /// Starts the nav and waits until it answers.
+    pub async fn start_nav(&mut self) -> anyhow::Result<()> {
+        self.nav.start(&self.binary, &self.dir)?;
+        let nav_health = format!("{}/healthz", self.nav_url);
+        wait_for_ok(&nav_health, Duration::from_secs(15)).await
+    }
+
+    pub fn kill_nav(&mut self) {
+        self.nav.kill();
     }
 
     /// Where the processes' logs are.

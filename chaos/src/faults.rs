@@ -38,6 +38,10 @@ pub enum Fault {
     /// A follower's disk filled to half its reserve of free space for the hold: it takes
     /// no entries (the others commit without it), then catches up.
     FillDisk,
+    /// SIGKILL the nav and an edge together, start both again after the hold: the
+    /// edge's sessions reconnect with no nav answering (those that ask the nav, from its
+    /// last answer, to the other edge once the dead one fails).
+    KillNav,
 }
 
 /// A disk in trouble: each sync of the log takes this much longer.
@@ -65,21 +69,23 @@ impl Fault {
             Fault::SlowLinks => "slow-links",
             Fault::SlowFsync => "slow-fsync",
             Fault::FillDisk => "fill-disk",
+            Fault::KillNav => "kill-nav",
         }
     }
 }
 
 /// `count` faults (at least 10) in a seeded order: always two leader kills, a leader
 /// partition and slow links, the rest drawn from every kind; then an edge partition
-/// for every ten of them, a slow fsync for every twenty and, with `full_disks`, a full
-/// disk for every twenty, at seeded places (streams of their own, so the kinds before
-/// them keep the order they had for a seed).
+/// for every ten of them, a slow fsync and a nav kill for every twenty and, with
+/// `full_disks`, a full disk for every twenty, at seeded places (streams of their own,
+/// so the kinds before them keep the order they had for a seed).
 pub fn schedule(seed: u64, count: usize, full_disks: bool) -> Vec<Fault> {
     let mut faults = first_kinds(seed, count);
     let first = faults.len();
     let inserted = [
         (0xed6e, Fault::PartitionEdge, 10),
         (0x5f5c, Fault::SlowFsync, 20),
+        (0x0a5e, Fault::KillNav, 20),
         (0xd15c, Fault::FillDisk, 20),
     ];
     for (stream, fault, every) in inserted
@@ -144,6 +150,7 @@ pub async fn inflict(
             json!({ "node": follower })
         }
         Fault::RestartEdge | Fault::PartitionEdge => json!({ "edge": edge }),
+        Fault::KillNav => json!({ "nav": 0, "edge": edge }),
         Fault::StepClock(secs) => json!({ "clock_offset_s": secs }),
         Fault::SlowLinks => json!({ "links": "all" }),
     };
@@ -202,6 +209,13 @@ pub async fn inflict(
             tokio::time::sleep(hold).await;
             deployment.fill_disk(follower, false)?;
         }
+        Fault::KillNav => {
+            deployment.kill_nav();
+            deployment.kill_edge(edge);
+            tokio::time::sleep(hold).await;
+            deployment.start_edge(edge).await?;
+            deployment.start_nav().await?;
+        }
     }
     Ok(())
 }
@@ -214,7 +228,7 @@ mod tests {
     fn a_schedule_always_has_two_leader_kills_and_a_partition() {
         for seed in 0..50 {
             let faults = schedule(seed, 12, false);
-            assert_eq!(faults.len(), 15);
+            assert_eq!(faults.len(), 16);
             let kills = faults.iter().filter(|f| **f == Fault::KillLeader).count();
             assert!(kills >= 2, "seed {seed}: {faults:?}");
             assert!(faults.contains(&Fault::PartitionLeader), "seed {seed}");
@@ -224,11 +238,13 @@ mod tests {
                 .filter(|f| **f == Fault::PartitionEdge)
                 .count();
             assert_eq!(edge_cuts, 2, "seed {seed}: one per ten others");
-            let slow_disks = faults.iter().filter(|f| **f == Fault::SlowFsync).count();
-            assert_eq!(slow_disks, 1, "seed {seed}: one per twenty others");
+            for kind in [Fault::SlowFsync, Fault::KillNav] {
+                let n = faults.iter().filter(|f| **f == kind).count();
+                assert_eq!(n, 1, "seed {seed}: one {kind:?} per twenty others");
+            }
             let others: Vec<Fault> = faults
                 .into_iter()
-                .filter(|f| !matches!(f, Fault::PartitionEdge | Fault::SlowFsync))
+                .filter(|f| !matches!(f, Fault::PartitionEdge | Fault::SlowFsync | Fault::KillNav))
                 .collect();
             assert_eq!(
                 others,
@@ -236,10 +252,10 @@ mod tests {
                 "the other kinds keep their order"
             );
         }
-        assert_eq!(schedule(7, 3, false).len(), 12);
+        assert_eq!(schedule(7, 3, false).len(), 13);
         assert_eq!(schedule(7, 12, false), schedule(7, 12, false));
         let with_full_disks = schedule(7, 12, true);
-        assert_eq!(with_full_disks.len(), 16);
+        assert_eq!(with_full_disks.len(), 17);
         let without: Vec<Fault> = with_full_disks
             .into_iter()
             .filter(|f| *f != Fault::FillDisk)

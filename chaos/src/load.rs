@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use meridian_client::calls::{reason, Media, Signal};
+use meridian_client::nav::{Navigation, Navigator};
 use meridian_client::server_api::{form, post_form, post_form_answer};
 use meridian_client::{conversation, Backoff, Client, ConnectOptions, Outgoing, SendError, Sender};
 use meridian_cluster::admin::generate_credentials;
@@ -396,13 +397,21 @@ impl Load {
         for (index, user) in cast.users.iter().enumerate() {
             let (invites, invited) = mpsc::unbounded_channel();
             let edge = &deployment.edges[index % deployment.edges.len()];
-            let client = Client::start(
-                cast.connect_options(index, edge),
-                Backoff {
-                    first: Duration::from_millis(50),
-                    max: Duration::from_secs(1),
-                },
-            );
+            let options = cast.connect_options(index, edge);
+            let backoff = Backoff {
+                first: Duration::from_millis(50),
+                max: Duration::from_secs(1),
+            };
+            // Every third user asks the nav for its edge at each (re)connect, as the SDKs
+            // do; the others keep to the edge they were spread to.
+            let client = match index % 3 {
+                2 => {
+                    let navigator = Navigator::new(vec![deployment.nav_url().to_string()]);
+                    let navigation = Navigation::new(Arc::new(navigator), deployment.area.as_str());
+                    Client::start_navigated(options, backoff, navigation)
+                }
+                _ => Client::start(options, backoff),
+            };
             senders.push(tokio::spawn(send_from_session(
                 cast.clone(),
                 index,

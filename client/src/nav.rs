@@ -95,6 +95,43 @@ impl Navigator {
     }
 }
 
+/// Which edge a reconnecting client dials: the best one the navs name, and the next best
+/// after an attempt that failed. With no nav answering, the last answer serves.
+pub struct Navigation {
+    navigator: std::sync::Arc<Navigator>,
+    area: String,
+    backup_next: bool,
+}
+
+impl Navigation {
+    pub fn new(navigator: std::sync::Arc<Navigator>, area: impl Into<String>) -> Self {
+        Self {
+            navigator,
+            area: area.into(),
+            backup_next: false,
+        }
+    }
+
+    /// The `/websocket` URL to dial next.
+    pub async fn next_url(&self, app_key: &str, token: &str) -> Result<String, NavError> {
+        let route = self.navigator.route(app_key, token, &self.area).await?;
+        Ok(match self.backup_next {
+            true => route.backup,
+            false => route.primary,
+        })
+    }
+
+    /// The URL given last could not be dialled: the next attempt takes the other one.
+    pub fn failed(&mut self) {
+        self.backup_next = !self.backup_next;
+    }
+
+    /// Connected: the next attempt starts from the best edge again.
+    pub fn connected(&mut self) {
+        self.backup_next = false;
+    }
+}
+
 fn with_scheme(host: &str) -> String {
     match host.starts_with("http://") {
         true => host.to_string(),

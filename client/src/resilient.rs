@@ -9,6 +9,7 @@ use meridian_proto::{codes, ClientFrame, MessageBody, ServerFrame};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::nav::{NavError, Navigation};
 use crate::{ConnectOptions, Connection};
 
 /// How long to wait before reconnecting: doubling from `first` up to `max`.
@@ -105,11 +106,36 @@ fn final_code(code: u32) -> bool {
 impl Client {
     /// Starts connecting in the background. `options.cursor` is where sync starts.
     pub fn start(options: ConnectOptions, backoff: Backoff) -> Self {
+        Self::start_with(options, backoff, None)
+    }
+
+    /// [`Client::start`] dialling the edge `navigation` names each time it connects
+    /// (`options.url` is replaced), as the SDKs do.
+    pub fn start_navigated(
+        options: ConnectOptions,
+        backoff: Backoff,
+        navigation: Navigation,
+    ) -> Self {
+        Self::start_with(options, backoff, Some(navigation))
+    }
+
+    fn start_with(
+        options: ConnectOptions,
+        backoff: Backoff,
+        navigation: Option<Navigation>,
+    ) -> Self {
         let (sends, send_rx) = mpsc::channel(1024);
         let (message_tx, messages) = mpsc::channel(4096);
         let (reconnects_tx, reconnects) = tokio::sync::watch::channel(0);
         let id_prefix = format!("{}-{}", options.device_id, std::process::id());
-        let task = tokio::spawn(run(options, backoff, send_rx, message_tx, reconnects_tx));
+        let task = tokio::spawn(run(
+            options,
+            backoff,
+            navigation,
+            send_rx,
+            message_tx,
+            reconnects_tx,
+        ));
         Self {
             sender: Sender {
                 sends,
@@ -169,6 +195,7 @@ impl Sender {
 async fn run(
     mut options: ConnectOptions,
     backoff: Backoff,
+    mut navigation: Option<Navigation>,
     mut sends: mpsc::Receiver<Pending>,
     messages: mpsc::Sender<MessageBody>,
     reconnects: tokio::sync::watch::Sender<u64>,
@@ -178,14 +205,35 @@ async fn run(
     let mut wait = backoff.first;
     let mut connected_once = false;
     loop {
+        if let Some(navigation) = &navigation {
+            match navigation.next_url(&options.app_key, &options.token).await {
+                Ok(url) => options.url = url,
+                Err(NavError::Refused { status, body }) => {
+                    // The token or the app is refused here: reconnecting cannot help.
+                    end_all(&mut unacked, &mut sends, u32::from(status), &body);
+                    return;
+                }
+                Err(NavError::Unreachable(_)) => {
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(backoff.max);
+                    continue;
+                }
+            }
+        }
         let mut connection = match Connection::connect(&options).await {
             Ok(connection) => connection,
             Err(_) => {
+                if let Some(navigation) = &mut navigation {
+                    navigation.failed();
+                }
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(backoff.max);
                 continue;
             }
         };
+        if let Some(navigation) = &mut navigation {
+            navigation.connected();
+        }
         if connected_once {
             reconnects.send_modify(|n| *n += 1);
         }
@@ -232,12 +280,7 @@ async fn run(
                         }
                         ServerFrame::Error { code, message, .. } | ServerFrame::Kicked { code, reason: message } => {
                             if final_code(code) {
-                                for pending in unacked.drain(..) {
-                                    let _ = pending.done.send(Err(SendError::Ended {
-                                        code,
-                                        reason: message.clone(),
-                                    }));
-                                }
+                                end_all(&mut unacked, &mut sends, code, &message);
                                 return;
                             }
                             break;
@@ -250,5 +293,24 @@ async fn run(
         options.cursor = Some(connection.cursor());
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(backoff.max);
+    }
+}
+
+/// The session ended for good: every send waiting, or still to be picked up, fails.
+fn end_all(
+    unacked: &mut VecDeque<Pending>,
+    sends: &mut mpsc::Receiver<Pending>,
+    code: u32,
+    reason: &str,
+) {
+    sends.close();
+    while let Ok(pending) = sends.try_recv() {
+        unacked.push_back(pending);
+    }
+    for pending in unacked.drain(..) {
+        let _ = pending.done.send(Err(SendError::Ended {
+            code,
+            reason: reason.to_owned(),
+        }));
     }
 }
