@@ -305,6 +305,19 @@ async fn area_with_two_edges_and_two_navs(discovery: Discovery) -> Area {
     }
 }
 
+/// The test user's phone dialling `url`.
+fn phone(url: String, app_key: &str, token: &str) -> ConnectOptions {
+    ConnectOptions {
+        url,
+        app_key: app_key.into(),
+        token: token.into(),
+        device_id: "phone".into(),
+        platform: "iOS".into(),
+        cursor: None,
+        tls: None,
+    }
+}
+
 fn ws_of(base: &str) -> String {
     format!("{}/websocket", base.replace("http://", "ws://"))
 }
@@ -326,15 +339,7 @@ async fn a_navigated_client_reconnects_to_the_backup_edge_with_every_nav_gone() 
         }
     })
     .await;
-    let options = ConnectOptions {
-        url: String::new(),
-        app_key: key.clone(),
-        token: token.clone(),
-        device_id: "phone".into(),
-        platform: "iOS".into(),
-        cursor: None,
-        tls: None,
-    };
+    let options = phone(String::new(), &key, &token);
     let navigation = Navigation::new(navigator, "SG");
     let client = Client::start_navigated(options, Backoff::default(), navigation);
     let text = |content: &str| Outgoing {
@@ -425,17 +430,9 @@ async fn nearby_healthy_edges_first_a_dead_one_gone_within_5s_and_the_sdk_falls_
         .await
         .expect("route via the backup");
     assert_eq!(route.primary, west);
-    let mut connection = Connection::connect(&ConnectOptions {
-        url: route.primary.clone(),
-        app_key: key.clone(),
-        token: token.clone(),
-        device_id: "phone".into(),
-        platform: "iOS".into(),
-        cursor: None,
-        tls: None,
-    })
-    .await
-    .expect("connect to the routed edge");
+    let mut connection = Connection::connect(&phone(route.primary.clone(), &key, &token))
+        .await
+        .expect("connect to the routed edge");
     assert!(matches!(
         connection.next_within(Duration::from_secs(10)).await,
         Ok(ServerFrame::Connected { .. })
