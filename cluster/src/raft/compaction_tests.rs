@@ -26,6 +26,13 @@ fn open(dir: &Path) -> StateMachineStore {
     StateMachineStore::open(dir, AreaCode::Sg, &storage, metrics.state_machine).expect("open")
 }
 
+/// Stops `store` (its sled made durable, as a snapshot does) and opens it again.
+fn restarted(store: StateMachineStore, dir: &Path) -> StateMachineStore {
+    store.sled().make_durable().unwrap();
+    drop(store);
+    open(dir)
+}
+
 fn entry(index: u64, commands: Vec<Command>) -> super::super::Entry {
     let batch = Batch {
         issued_at_ms: 1_000 + index,
@@ -170,10 +177,8 @@ async fn an_erasure_asks_for_one_more_compaction_once_the_feed_is_trimmed_past_i
     )
     .await;
     apply(&mut store, vec![entry(3, vec![erase])]).await;
-    // A restart (sled made durable, as a snapshot does) remembers what is owed.
-    store.sled().make_durable().unwrap();
-    drop(store);
-    let mut store = open(dir.path());
+    // A restart remembers what is owed.
+    let mut store = restarted(store, dir.path());
     assert!(
         store.inner.rewrite_due.take(),
         "the erasure asks for a compaction"
@@ -187,9 +192,7 @@ async fn an_erasure_asks_for_one_more_compaction_once_the_feed_is_trimmed_past_i
     let head = crate::state::feed::head(&store.state()).unwrap();
     let trim = Command::TrimFeed(TrimFeed { through: head });
     apply(&mut store, vec![entry(5, vec![trim])]).await;
-    store.sled().make_durable().unwrap();
-    drop(store);
-    let mut store = open(dir.path());
+    let mut store = restarted(store, dir.path());
     assert!(
         store.inner.rewrite_due.take(),
         "once the feed lets its events go, one more compaction is due, after a restart too"
@@ -197,9 +200,7 @@ async fn an_erasure_asks_for_one_more_compaction_once_the_feed_is_trimmed_past_i
     apply(&mut store, vec![entry(6, renames(1))]).await;
     assert!(!store.inner.rewrite_due.take(), "and only one");
     // Until a compaction finishes, a restart owes it still; after one, nothing is owed.
-    store.sled().make_durable().unwrap();
-    drop(store);
-    let store = open(dir.path());
+    let store = restarted(store, dir.path());
     assert!(
         store.inner.rewrite_due.take(),
         "owed until a compaction finishes"
@@ -223,9 +224,7 @@ async fn the_newest_stamp_applied_survives_a_restart() {
     .await;
     // `entry` stamps its batch 1,000 ms plus its index.
     assert_eq!(store.newest_stamp(), 1_002);
-    store.sled().make_durable().unwrap();
-    drop(store);
-    let store = open(dir.path());
+    let store = restarted(store, dir.path());
     assert_eq!(
         store.newest_stamp(),
         1_002,

@@ -636,25 +636,6 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
     }
 }
 
-impl StateMachineStore {
-    /// Asks for a compaction after an erasure, and again once the feed no longer holds
-    /// the events it had then (trimmed by count or by age). The caller holds the apply
-    /// lock.
-    fn note_erasures(&self, overlay: &Overlay<'_>) -> io::Result<()> {
-        let due = &self.inner.rewrite_due;
-        let pending = due.pending_feed_head();
-        if overlay.erasure_marked() {
-            due.erasure_applied(state::feed::head(overlay).map_err(io::Error::other)?)?;
-        } else if pending > 0 {
-            let head = state::feed::head(overlay).map_err(io::Error::other)?;
-            if state::feed::oldest_kept(overlay, head).map_err(io::Error::other)? > pending {
-                due.feed_trimmed_past()?;
-            }
-        }
-        Ok(())
-    }
-}
-
 impl RaftStateMachine<TypeConfig> for StateMachineStore {
     type SnapshotData = SnapshotData;
     type SnapshotBuilder = Self;

@@ -1,5 +1,5 @@
-//! The store's side of rewriting sled ([`super::compaction`]): when a node does it, and
-//! the copy and switch while applies go on.
+//! The store's side of rewriting sled ([`super::compaction`]): when a node does it (past
+//! a size, or owed for erased data), and the copy and switch while applies go on.
 
 use std::fs;
 use std::io;
@@ -9,8 +9,26 @@ use tokio::time::Instant;
 
 use super::compaction::{self, Compaction, Sled};
 use super::StateMachineStore;
+use crate::state::{self, Overlay};
 
 impl StateMachineStore {
+    /// Asks for a compaction after an erasure, and again once the feed no longer holds
+    /// the events it had then (trimmed by count or by age). The caller holds the apply
+    /// lock.
+    pub(super) fn note_erasures(&self, overlay: &Overlay<'_>) -> io::Result<()> {
+        let due = &self.inner.rewrite_due;
+        let pending = due.pending_feed_head();
+        if overlay.erasure_marked() {
+            due.erasure_applied(state::feed::head(overlay).map_err(io::Error::other)?)?;
+        } else if pending > 0 {
+            let head = state::feed::head(overlay).map_err(io::Error::other)?;
+            if state::feed::oldest_kept(overlay, head).map_err(io::Error::other)? > pending {
+                due.feed_trimmed_past()?;
+            }
+        }
+        Ok(())
+    }
+
     pub(super) fn compacting(&self) -> std::sync::MutexGuard<'_, Option<Compaction>> {
         self.inner
             .compacting
