@@ -437,6 +437,7 @@ async fn dev(args: DevArgs, logs: StartingLogs) -> anyhow::Result<()> {
             idle_timeout_ms: args.idle_timeout_ms,
             heartbeat_ms: (args.idle_timeout_ms / 3).max(1),
             rtc_reconnect_ms: args.rtc_reconnect_ms,
+            ..Default::default()
         },
     })
     .await?;

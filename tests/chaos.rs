@@ -18,10 +18,13 @@ use meridian_chaos::load::Cast;
 use meridian_client::server_api::{form, post_form_answer};
 use meridian_client::{conversation, Connection, Outgoing};
 use meridian_cluster::admin::generate_credentials;
-use meridian_cluster::api::{ApiReply, ApiRequest, ReadConsistency};
+use meridian_cluster::api::{
+    ApiReply, ApiRequest, FilteredFeed, InterestChange, InterestUpdate, ReadConsistency,
+};
+use meridian_cluster::state::interest;
 use meridian_cluster::state::{
-    Command, Conversation, CreateApp, Envelope, HistoryPage, NewMessage, Publication, Publish,
-    Query, QueryOutput,
+    Command, Conversation, CreateApp, Envelope, FeedEvent, FeedPage, HistoryPage, NewMessage,
+    Publication, Publish, Query, QueryOutput,
 };
 use meridian_proto::ServerFrame;
 use meridian_regions::AreaCode;
@@ -207,6 +210,7 @@ async fn three_nodes_and_an_edge(dir: &Path) -> (Deployment, u64) {
         edges: 1,
         small_disks_mib: None,
         planted_bug: None,
+        whole_feed: false,
     };
     let deployment = Deployment::start(binary(), dir, &topology, AreaCode::Sg)
         .await
@@ -476,11 +480,110 @@ async fn a_new_leader_stamps_no_message_before_its_predecessors_whatever_its_clo
     deployment.start_node(leader).unwrap();
 }
 
+// covers: issue 16 (fan-out at scale: each edge reads only its sessions' events)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leader_passes_an_edge_only_the_events_its_sessions_are_routed_by() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut deployment, leader) = three_nodes_and_an_edge(dir.path()).await;
+    let prod = generate_credentials();
+    let app_key = prod.app_key.clone();
+    let create = Command::CreateApp(CreateApp {
+        name: "fan-out".into(),
+        dev: generate_credentials(),
+        prod,
+    });
+    deployment.client.write_one(envelope(create)).await.unwrap();
+    let carol = interest::user(&app_key, "carol");
+    let unchanged = || InterestChange::Since {
+        base: 1,
+        changes: vec![],
+    };
+    // A new interest is answered at once, however long the poll may wait.
+    let asked = Instant::now();
+    let full = InterestChange::Full(vec![carol]);
+    let first = poll_as_edge(&deployment.client, 0, 1, full, 4_000)
+        .await
+        .unwrap()
+        .expect("a whole interest is always taken");
+    assert!(asked.elapsed() < Duration::from_secs(3), "waited for news");
+    let start = first.page.head;
+    for (from, to, content) in [
+        ("a", "b", "for b"),
+        ("a", "carol", "for carol"),
+        ("b", "a", "for a"),
+    ] {
+        publish_between(&deployment.client, &app_key, from, to, content).await;
+    }
+    let contents = |page: &FeedPage| -> Vec<String> {
+        page.events
+            .iter()
+            .map(|(_, event)| match event {
+                FeedEvent::Message { message, .. } => message.content.clone(),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    };
+    let page = poll_as_edge(&deployment.client, start, 1, unchanged(), 4_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(contents(&page.page), ["for carol"]);
+    assert_eq!(page.through, page.page.head, "it looked past \"for a\" too");
+    // Nothing after concerns carol: the poll waits its time out.
+    let rest = poll_as_edge(&deployment.client, page.through, 1, unchanged(), 300)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(rest.page.events.is_empty(), "{:?}", rest.page.events);
+    assert_eq!(rest.through, page.through);
+    // Without an interest an edge reads every event.
+    let whole = deployment.client.feed(start, 100, Duration::ZERO).await;
+    let whole = whole.unwrap();
+    assert_eq!(contents(&whole), ["for b", "for carol", "for a"]);
+    // A new leader never held the interest: the edge has to send all of it.
+    deployment.kill_node(leader);
+    let removed = InterestChange::Since {
+        base: 1,
+        changes: vec![(2, carol, false)],
+    };
+    let answer = poll_as_edge(&deployment.client, start, 2, removed, 0).await;
+    let answer = answer.unwrap();
+    assert!(answer.is_none(), "{answer:?}");
+    deployment.start_node(leader).unwrap();
+}
+
+/// A feed poll as an edge's tailer sends it.
+async fn poll_as_edge(
+    client: &meridian_cluster::ClusterClient,
+    after: u64,
+    version: u64,
+    change: InterestChange,
+    wait_ms: u64,
+) -> Result<Option<FilteredFeed>, meridian_cluster::ClusterError> {
+    let interest = InterestUpdate {
+        subscriber: 42,
+        version,
+        change,
+    };
+    let wait = Duration::from_millis(wait_ms);
+    client.feed_for(after, 100, wait, interest).await
+}
+
 /// Publishes a private text as the app server; answers its stamp.
 async fn publish(client: &meridian_cluster::ClusterClient, app_key: &str, content: &str) -> u64 {
+    publish_between(client, app_key, "a", "b", content).await
+}
+
+async fn publish_between(
+    client: &meridian_cluster::ClusterClient,
+    app_key: &str,
+    from: &str,
+    to: &str,
+    content: &str,
+) -> u64 {
     let command = Command::Publish(Publish {
         app_key: app_key.into(),
-        messages: vec![NewMessage::private_text("a", "b", content)],
+        messages: vec![NewMessage::private_text(from, to, content)],
     });
     // An outcome left open by a dying leader: another copy is as good.
     let output = loop {

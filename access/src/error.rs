@@ -124,7 +124,7 @@ impl From<ClusterError> for ApiError {
             ClusterError::Refused(refusal) => refusal.into(),
             ClusterError::NoLeader { area, .. } => ApiError::Unavailable(area),
             ClusterError::Ambiguous(_) => ApiError::Timeout,
-            ClusterError::Protocol(e) => ApiError::Internal(e),
+            ClusterError::Protocol(e) | ClusterError::NotUnderstood(e) => ApiError::Internal(e),
             ClusterError::Rpc(e) => ApiError::Internal(e.to_string()),
         }
     }

@@ -72,6 +72,10 @@ impl Slot {
         }
     }
 
+    fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     fn running(&mut self) -> bool {
         match &mut self.child {
             Some(child) => matches!(child.try_wait(), Ok(None)),
@@ -97,6 +101,8 @@ fn write_toml(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> 
 pub struct Node {
     pub id: u64,
     pub rpc_addr: String,
+    /// `http://…/metrics` of the node's admin listener.
+    pub metrics_url: String,
     log_dir: PathBuf,
     /// Holds the milliseconds the node's clock is off by (see [`Deployment::jump_clock`]).
     clock_offset_file: PathBuf,
@@ -142,6 +148,8 @@ pub struct Topology {
     pub small_disks_mib: Option<u64>,
     /// Set [`PLANTED_BUG_ENV`] on the edges to this.
     pub planted_bug: Option<String>,
+    /// Edges read the whole feed instead of their sessions' events (to compare).
+    pub whole_feed: bool,
 }
 
 impl Deployment {
@@ -220,6 +228,7 @@ impl Deployment {
             nodes.push(Node {
                 id,
                 rpc_addr: format!("127.0.0.1:{rpc}"),
+                metrics_url: format!("http://127.0.0.1:{admin}/metrics"),
                 log_dir: config.log_dir(),
                 clock_offset_file,
                 slot,
@@ -256,7 +265,10 @@ impl Deployment {
                 rate_limits: true,
                 tls: None,
                 public_tls: None,
-                sessions: SessionSettings::default(),
+                sessions: SessionSettings {
+                    filter_feed: !topology.whole_feed,
+                    ..SessionSettings::default()
+                },
                 outbound_ca_files: Vec::new(),
                 file_sweep_ms: meridian_edge::DEFAULT_FILE_SWEEP_MS,
                 usage_flush_ms: meridian_edge::DEFAULT_USAGE_FLUSH_MS,
@@ -329,6 +341,19 @@ impl Deployment {
         }
         deployment.start_nav().await?;
         Ok(deployment)
+    }
+
+    /// The process ids of node `id` and of every edge (while running).
+    pub fn pids(&self, id: u64) -> (Option<u32>, Vec<u32>) {
+        let node = self
+            .nodes
+            .iter()
+            .find(|n| n.id == id)
+            .and_then(|n| n.slot.pid());
+        (
+            node,
+            self.edges.iter().filter_map(|e| e.slot.pid()).collect(),
+        )
     }
 
     /// The nav's base URL.

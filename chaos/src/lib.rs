@@ -262,6 +262,7 @@ async fn run_in(options: &ChaosOptions, dir: &std::path::Path) -> anyhow::Result
         edges: options.edges,
         small_disks_mib: options.small_disks.then_some(SMALL_DISK_MIB),
         planted_bug: options.planted_bug.clone(),
+        whole_feed: false,
     };
     let mut deployment = Deployment::start(&options.binary, dir, &topology, options.area).await?;
     let cast = Arc::new(Cast::set_up(&deployment, options.users).await?);

@@ -8,7 +8,8 @@ use meridian_regions::AreaCode;
 use serde::{Deserialize, Serialize};
 
 use crate::raft::{SnapshotMeta, Vote};
-use crate::state::{CommandError, Envelope, Output, Query, QueryOutput};
+use crate::state::interest::InterestKey;
+use crate::state::{CommandError, Envelope, FeedPage, Output, Query, QueryOutput};
 
 pub const RAFT_APPEND_PATH: &str = "/raft/append";
 pub const RAFT_VOTE_PATH: &str = "/raft/vote";
@@ -19,6 +20,9 @@ pub const RAFT_TRANSFER_LEADER_PATH: &str = "/raft/transfer-leader";
 /// as unreachable and retries it after openraft's backoff, not at once.
 pub const RAFT_DISK_LOW: &str = "the disk is below its reserve";
 pub const API_PATH: &str = "/api";
+/// How a node's `Unavailable` answer to a request it cannot decode begins: an older build
+/// asked for something it does not know.
+pub const BAD_REQUEST: &str = "bad request";
 
 /// A whole snapshot sent to a lagging follower.
 #[derive(Debug, Serialize, Deserialize)]
@@ -63,6 +67,46 @@ pub enum ApiRequest {
     /// The leader's snapshot file, at or after everything committed when it was asked
     /// (LIFE-06): a backup of the area.
     Backup,
+    /// Like `Feed`, but only the events that concern the edge's `interest` (the keys its
+    /// sessions are routed by); the leader keeps waiting while none does. Answered with
+    /// `FilteredFeed`, or `InterestUnknown` when the leader does not hold the interest
+    /// the change builds on (a new leader, or one that forgot an idle edge).
+    FeedFor {
+        after: u64,
+        limit: usize,
+        wait_ms: u64,
+        interest: InterestUpdate,
+    },
+}
+
+/// An edge's interest as of `version`: all of it, or the changes since a version the
+/// leader holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterestUpdate {
+    /// One per edge tailer (random), so edges never share an interest.
+    pub subscriber: u64,
+    pub version: u64,
+    pub change: InterestChange,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InterestChange {
+    Full(Vec<InterestKey>),
+    /// Changes after `base`, in order: (the version each made, the key, added or removed).
+    Since {
+        base: u64,
+        changes: Vec<(u64, InterestKey, bool)>,
+    },
+}
+
+/// A feed page for one edge's interest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FilteredFeed {
+    pub page: FeedPage,
+    /// The last position the leader looked at: the edge goes on after it.
+    pub through: u64,
+    /// The interest version the page was filtered by.
+    pub version: u64,
 }
 
 impl ApiRequest {
@@ -77,6 +121,7 @@ impl ApiRequest {
             ApiRequest::Status => "status",
             ApiRequest::StateDigest => "state_digest",
             ApiRequest::Backup => "backup",
+            ApiRequest::FeedFor { .. } => "feed_for",
         }
     }
 
@@ -116,6 +161,9 @@ pub enum ApiReply {
     /// The write was proposed but may or may not commit (see `WriteError::Ambiguous`):
     /// it must not be retried blindly.
     Ambiguous(String),
+    FilteredFeed(Result<FilteredFeed, CommandError>),
+    /// See [`ApiRequest::FeedFor`]: send the whole interest.
+    InterestUnknown,
 }
 
 /// The replicated state of one node at one applied index, hashed.

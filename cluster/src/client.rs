@@ -11,7 +11,10 @@ use meridian_regions::AreaCode;
 use meridian_rpc::{RpcClient, RpcError, TlsSettings};
 use tokio::time::Instant;
 
-use crate::api::{ApiReply, ApiRequest, NodeStatus, ReadConsistency, StateDigest, API_PATH};
+use crate::api::{
+    ApiReply, ApiRequest, FilteredFeed, InterestUpdate, NodeStatus, ReadConsistency, StateDigest,
+    API_PATH, BAD_REQUEST,
+};
 use crate::coalesce::{Coalescer, Rejected};
 use crate::state::{CommandError, Envelope, FeedPage, Output, Query, QueryOutput};
 use crate::trace::{current_request_id, Traced};
@@ -33,6 +36,9 @@ pub enum ClusterError {
     Refused(#[from] CommandError),
     #[error("unexpected answer: {0}")]
     Protocol(String),
+    /// The leader could not read the request: an older build that does not know it.
+    #[error("not understood: {0}")]
+    NotUnderstood(String),
     #[error(transparent)]
     Rpc(#[from] std::sync::Arc<RpcError>),
 }
@@ -250,6 +256,29 @@ impl ClusterClient {
         }
     }
 
+    /// The feed after `after` filtered by an edge's interest (see [`ApiRequest::FeedFor`]);
+    /// `None` when the leader wants the whole interest.
+    pub async fn feed_for(
+        &self,
+        after: u64,
+        limit: usize,
+        wait: Duration,
+        interest: InterestUpdate,
+    ) -> Result<Option<FilteredFeed>, ClusterError> {
+        let request = ApiRequest::FeedFor {
+            after,
+            limit,
+            wait_ms: wait.as_millis() as u64,
+            interest,
+        };
+        match self.call(&request).await? {
+            ApiReply::FilteredFeed(Ok(feed)) => Ok(Some(feed)),
+            ApiReply::FilteredFeed(Err(refused)) => Err(refused.into()),
+            ApiReply::InterestUnknown => Ok(None),
+            other => Err(ClusterError::Protocol(format!("{other:?}"))),
+        }
+    }
+
     /// Node `addr`'s own [`StateDigest`] (not forwarded).
     pub async fn state_digest_of(&self, addr: &str) -> Result<StateDigest, ClusterError> {
         match self.call_node(addr, &ApiRequest::StateDigest).await {
@@ -334,6 +363,7 @@ impl Router {
             request,
             ApiRequest::Read { .. }
                 | ApiRequest::Feed { .. }
+                | ApiRequest::FeedFor { .. }
                 | ApiRequest::Status
                 | ApiRequest::StateDigest
                 | ApiRequest::Backup
@@ -365,6 +395,10 @@ impl Router {
                         Some(route) => route.clone(),
                         None => hint.addr,
                     }));
+                }
+                // An older build that cannot read the request: asking again will not help.
+                Ok(ApiReply::Unavailable(reason)) if reason.starts_with(BAD_REQUEST) => {
+                    return Err(ClusterError::NotUnderstood(format!("{target}: {reason}")));
                 }
                 Ok(ApiReply::Unavailable(reason)) => {
                     last_error = format!("{target}: {reason}");

@@ -63,6 +63,8 @@ pub struct ClusterMetrics {
     pub write_seconds: Histogram,
     pub forwarded_total: IntCounter,
     pub quorum_fenced_total: IntCounter,
+    /// Feed events the leader sent to edges (filtered by their interests when they send one).
+    pub feed_events_served: IntCounter,
     /// The disk reserve (`node/disk.rs`).
     pub disk_free_bytes: IntGauge,
     pub disk_low: IntGauge,
@@ -258,6 +260,11 @@ impl ClusterMetrics {
                 registry,
                 "meridian_cluster_quorum_fenced_total",
                 "Requests a leader refused, and writes it stopped waiting for (outcome unknown), because no majority had acknowledged it for an election timeout",
+            )?,
+            feed_events_served: counter(
+                registry,
+                "meridian_cluster_feed_events_served_total",
+                "Feed events this node sent to edges as their leader (only those concerning an edge's sessions when it sends its interest)",
             )?,
             disk_free_bytes: gauge(
                 registry,

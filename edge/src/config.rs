@@ -67,6 +67,9 @@ pub struct SessionSettings {
     /// An audio/video room member whose session ends keeps its place and resources this
     /// long, for a reconnect (RTC-01).
     pub rtc_reconnect_ms: u64,
+    /// Ask each leader for only the feed events of this edge's sessions (DESIGN §4,
+    /// "Filtered per edge"); off, the edge reads the whole feed, as before filtering.
+    pub filter_feed: bool,
 }
 
 impl Default for SessionSettings {
@@ -78,6 +81,7 @@ impl Default for SessionSettings {
             sends_per_second: 5,
             queue_frames: 256,
             rtc_reconnect_ms: meridian_cluster::state::rtc::RECONNECT_TIMEOUT_MS,
+            filter_feed: true,
         }
     }
 }

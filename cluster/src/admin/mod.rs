@@ -97,7 +97,7 @@ fn error_response(error: &ClusterError) -> Response<Bytes> {
         },
         ClusterError::NoLeader { .. } => (StatusCode::SERVICE_UNAVAILABLE, "no_leader"),
         ClusterError::Ambiguous(_) => (StatusCode::GATEWAY_TIMEOUT, "outcome_unknown"),
-        ClusterError::Protocol(_) | ClusterError::Rpc(_) => {
+        ClusterError::Protocol(_) | ClusterError::NotUnderstood(_) | ClusterError::Rpc(_) => {
             (StatusCode::BAD_GATEWAY, "cluster_error")
         }
     };

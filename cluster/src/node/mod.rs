@@ -30,6 +30,7 @@ use crate::writer::Writer;
 
 mod backup;
 mod disk;
+mod feed;
 mod rpc;
 mod sweeps;
 use rpc::RpcService;
@@ -58,6 +59,7 @@ pub(crate) struct NodeCore {
     pub writer: Writer,
     pub metrics: ClusterMetrics,
     pub disk: disk::DiskReserve,
+    pub feed_interests: feed::FeedInterests,
 }
 
 pub struct ClusterNode {
@@ -164,6 +166,7 @@ impl ClusterNode {
             writer,
             metrics,
             disk: disk::DiskReserve::new(config.data_dir.clone(), config.storage.min_free_bytes),
+            feed_interests: feed::FeedInterests::default(),
         });
 
         let (stop, stop_rx) = watch::channel(false);

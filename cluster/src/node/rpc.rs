@@ -4,26 +4,23 @@
 //! would write.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use meridian_rpc::{codec, RpcHandler};
-use openraft::async_runtime::WatchReceiver;
 use openraft::errors::{ClientWriteError, LinearizableReadError, RaftError};
 use openraft::{BasicNode, ChangeMembers, ReadPolicy};
 
 use crate::api::*;
 use crate::raft::network::RaftReply;
-use crate::raft::quorum;
 use crate::raft::Snapshot;
 use crate::state;
 use crate::trace::Traced;
 use crate::writer::{not_leader_hint, WriteError};
 use tracing::Instrument;
 
-use super::{status, NodeCore};
+use super::{feed, status, NodeCore};
 
 pub(super) struct RpcService {
     pub(super) core: Arc<NodeCore>,
@@ -111,7 +108,7 @@ impl RpcHandler for RpcService {
                         let span = tracing::debug_span!("api", %request_ids, op);
                         serve_api(&core, request).instrument(span).await
                     }
-                    Err(e) => ApiReply::Unavailable(format!("bad request: {e}")),
+                    Err(e) => ApiReply::Unavailable(format!("{BAD_REQUEST}: {e}")),
                 };
                 reply(&answer)
             }
@@ -142,64 +139,17 @@ pub(super) fn not_leader(
     }
 }
 
-/// A feed long poll waits at most this long (below the callers' RPC timeout).
-const MAX_FEED_WAIT_MS: u64 = 5_000;
-
-/// Serves the feed only while this node leads, so edges follow the freshest copy; a
-/// deposed leader's feed is still a prefix of the committed one, never a different one.
-async fn serve_feed(core: &NodeCore, after: u64, limit: usize, wait: Duration) -> ApiReply {
-    {
-        let metrics = core.raft.metrics();
-        let metrics = metrics.borrow_watched();
-        if metrics.current_leader != Some(core.config.node_id) {
-            let leader = metrics.current_leader.and_then(|id| {
-                metrics
-                    .membership_config
-                    .membership()
-                    .get_node(&id)
-                    .map(|node| crate::api::LeaderHint {
-                        id,
-                        addr: node.addr.clone(),
-                    })
-            });
-            return ApiReply::NotLeader { leader };
-        }
-    }
-    let mut head = core.state_machine.feed_head();
-    let deadline = tokio::time::Instant::now() + wait;
-    // Timing out is a normal answer: an empty page. A leader cut off from its quorum while
-    // the poll waits sends the edge on at once instead of at the end of the wait.
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        let woken = tokio::time::timeout(
-            left.min(quorum::RECHECK),
-            head.wait_for(|head| *head > after),
-        )
-        .await;
-        if woken.is_ok() {
-            break;
-        }
-        if core.quorum.cut_off() {
-            return fenced(core);
-        }
-    }
-    ApiReply::Read(state::query(
-        &core.state_machine.state(),
-        &state::Query::Feed { after, limit },
-    ))
-}
-
-fn fenced(core: &NodeCore) -> ApiReply {
+pub(super) fn fenced(core: &NodeCore) -> ApiReply {
     core.metrics.quorum_fenced_total.inc();
     ApiReply::NotLeader { leader: None }
 }
 
 async fn serve_api(core: &NodeCore, request: ApiRequest) -> ApiReply {
     let needs_quorum = match &request {
-        ApiRequest::Write(_) | ApiRequest::Feed { .. } | ApiRequest::Backup => true,
+        ApiRequest::Write(_)
+        | ApiRequest::Feed { .. }
+        | ApiRequest::FeedFor { .. }
+        | ApiRequest::Backup => true,
         ApiRequest::Read { consistency, .. } => *consistency == ReadConsistency::Linearizable,
         _ => false,
     };
@@ -238,15 +188,13 @@ async fn serve_api(core: &NodeCore, request: ApiRequest) -> ApiReply {
             after,
             limit,
             wait_ms,
-        } => {
-            serve_feed(
-                core,
-                after,
-                limit,
-                Duration::from_millis(wait_ms.min(MAX_FEED_WAIT_MS)),
-            )
-            .await
-        }
+        } => feed::serve(core, after, limit, wait_ms).await,
+        ApiRequest::FeedFor {
+            after,
+            limit,
+            wait_ms,
+            interest,
+        } => feed::serve_for(core, after, limit, wait_ms, interest).await,
         ApiRequest::AddNode { id, addr } => {
             let node = BasicNode { addr };
             match core.raft.add_learner(id, node, true).await {

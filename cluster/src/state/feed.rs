@@ -14,6 +14,7 @@ use meridian_proto::{Conversation, ConversationType};
 use serde::{Deserialize, Serialize};
 
 use super::apply::{Apply, ApplyContext, CommandError};
+use super::interest::{self, InterestKey};
 use super::keys::feed as keys;
 use super::messages::{self, Message};
 use super::store::{Overlay, StateRead};
@@ -279,21 +280,44 @@ pub(super) fn announce(
 
 /// Events after `after`, at most `limit`.
 pub fn page(state: &impl StateRead, after: u64, limit: usize) -> Result<FeedPage, CommandError> {
+    page_for(state, after, limit, limit, &|_| true).map(|(page, _)| page)
+}
+
+/// Like [`page`], but only the events that concern a key `wanted` holds, looking at
+/// `scan` positions at most; also answers the last position looked at, where the reader
+/// goes on from (its events may all have been left out).
+pub fn page_for(
+    state: &impl StateRead,
+    after: u64,
+    limit: usize,
+    scan: usize,
+    wanted: &impl Fn(InterestKey) -> bool,
+) -> Result<(FeedPage, u64), CommandError> {
     let head = head(state)?;
     let oldest_kept = oldest_kept(state, head)?;
     let missed = after.saturating_add(1) < oldest_kept;
     let start = keys::event(after.saturating_add(1).max(oldest_kept));
     let limit = limit.clamp(1, MAX_FEED_PAGE);
     let mut records = Vec::new();
+    let mut scanned = 0;
+    let mut through = after;
     let mut failure = None;
     state.visit_from(keys::EVENT, &start, &mut |key, value| {
-        let pos = keys::event_position(key);
-        match (pos, crate::raft::wire::from_bytes::<FeedRecord>(value)) {
-            (Some(pos), Ok(record)) => records.push((pos, record)),
+        scanned += 1;
+        match (
+            keys::event_position(key),
+            crate::raft::wire::from_bytes::<FeedRecord>(value),
+        ) {
+            (Some(pos), Ok(record)) => {
+                through = pos;
+                if record.concerns(wanted) {
+                    records.push((pos, record));
+                }
+            }
             (_, Err(e)) => failure = Some(CommandError::from(e)),
             (None, _) => failure = Some(CommandError::Storage("bad feed key".into())),
         }
-        failure.is_none() && records.len() < limit
+        failure.is_none() && records.len() < limit && scanned < scan
     })?;
     if let Some(e) = failure {
         return Err(e);
@@ -317,11 +341,26 @@ pub fn page(state: &impl StateRead, after: u64, limit: usize) -> Result<FeedPage
         };
         events.push((pos, event));
     }
-    Ok(FeedPage {
+    let page = FeedPage {
         events,
         head,
         missed,
-    })
+    };
+    Ok((page, through))
+}
+
+impl FeedRecord {
+    /// Judged without reading a stored message: its conversation says who it goes to.
+    fn concerns(&self, wanted: &impl Fn(InterestKey) -> bool) -> bool {
+        match self {
+            FeedRecord::Stored {
+                app_key,
+                conversation,
+                ..
+            } => interest::message_concerns(app_key, conversation, wanted),
+            FeedRecord::Event(event) => event.concerns(wanted),
+        }
+    }
 }
 
 /// The messages `user_id`'s inbox and the app's broadcasts point to after position

@@ -43,6 +43,7 @@ pub mod files;
 pub mod friends;
 pub mod groups;
 pub mod hosted_groups;
+pub mod interest;
 mod kept;
 pub(crate) mod keys;
 pub mod messages;

@@ -7,6 +7,7 @@ pub(crate) mod auth;
 mod commercial;
 mod delivery;
 pub(crate) mod error;
+mod interest;
 mod registry;
 mod requests;
 mod session;
@@ -195,6 +196,7 @@ impl Sessions {
             tasks.push(tokio::spawn(tailer::tail(
                 client.clone(),
                 registry.clone(),
+                settings.filter_feed,
                 metrics.clone(),
                 ready_tx,
                 stop.clone(),

@@ -7,11 +7,20 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use meridian_cluster::api::InterestChange;
+use meridian_cluster::state::interest;
 use meridian_cluster::state::{ConversationType, FeedEvent, Message};
 use meridian_proto::codes;
-use tokio::sync::{mpsc, Notify};
+use meridian_regions::AreaCode;
+use tokio::sync::{mpsc, watch, Notify};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use super::interest::InterestBook;
+
+/// How long a session waits for the leader to filter the feed by its keys.
+const SETTLE_LIMIT: Duration = Duration::from_secs(10);
 
 /// What a session's task receives besides its client's frames. Kept to two words: every
 /// session's queue allocates room for 32 of them up front.
@@ -76,6 +85,7 @@ impl Platform {
 /// A live session as the registry sees it.
 pub struct SessionHandle {
     pub id: u64,
+    pub area: AreaCode,
     pub app_key: String,
     pub user_id: String,
     pub device_id: String,
@@ -155,6 +165,8 @@ struct Inner {
     session_groups: HashMap<u64, SessionGroups>,
     rooms: HashMap<UserKey, HashSet<u64>>,
     session_rooms: HashMap<u64, HashSet<String>>,
+    /// The keys of the indexes above, for each area's leader to filter its feed by.
+    interest: HashMap<AreaCode, InterestBook>,
     next_id: u64,
 }
 
@@ -194,8 +206,10 @@ impl Registry {
 
     /// Registers a session; an older session of the same user on the same platform is
     /// kicked (MSG-02) unless `several_allowed` (web sessions with multi-device on).
+    #[allow(clippy::too_many_arguments)]
     pub fn attach(
         &self,
+        area: AreaCode,
         app_key: &str,
         user_id: &str,
         device_id: &str,
@@ -207,6 +221,7 @@ impl Registry {
         inner.next_id += 1;
         let handle = Arc::new(SessionHandle {
             id: inner.next_id,
+            area,
             app_key: app_key.to_string(),
             user_id: user_id.to_string(),
             device_id: device_id.to_string(),
@@ -233,11 +248,16 @@ impl Registry {
         }
         inner.sessions.insert(handle.id, handle.clone());
         inner.by_user.entry(key).or_default().push(handle.id);
-        inner
+        let book = inner.interest.entry(area).or_default();
+        book.add(interest::user(app_key, user_id));
+        if inner
             .by_app
             .entry(app_key.to_string())
             .or_default()
-            .insert(handle.id);
+            .insert(handle.id)
+        {
+            inner.book(area).add(interest::app(app_key));
+        }
         inner
             .session_groups
             .insert(handle.id, SessionGroups::default());
@@ -264,15 +284,17 @@ impl Registry {
                 inner.by_user.remove(&key);
             }
         }
-        if let Some(ids) = inner.by_app.get_mut(&handle.app_key) {
-            ids.remove(&id);
-            if ids.is_empty() {
-                inner.by_app.remove(&handle.app_key);
-            }
+        let book = inner.book(handle.area);
+        book.remove(interest::user(&handle.app_key, &handle.user_id));
+        if unindex(&mut inner.by_app, handle.app_key.clone(), id) {
+            inner
+                .book(handle.area)
+                .remove(interest::app(&handle.app_key));
         }
         if let Some(groups) = inner.session_groups.remove(&id) {
             for (kind, group) in groups.groups {
-                unindex(&mut inner.groups, (handle.app_key.clone(), kind, group), id);
+                let group = (handle.app_key.clone(), kind, group);
+                unindex_group(inner, handle.area, group, id);
             }
         }
         let rooms: Vec<String> = inner
@@ -281,7 +303,12 @@ impl Registry {
             .map(|rooms| rooms.into_iter().collect())
             .unwrap_or_default();
         for room in &rooms {
-            unindex(&mut inner.rooms, (handle.app_key.clone(), room.clone()), id);
+            unindex_room(
+                inner,
+                handle.area,
+                (handle.app_key.clone(), room.clone()),
+                id,
+            );
         }
         rooms
     }
@@ -290,7 +317,8 @@ impl Registry {
     /// changes the feed brought meanwhile (in order, so the newest wins).
     pub fn load_groups(&self, id: u64, groups: Vec<GroupRef>) {
         let mut inner = self.lock();
-        let Some(app_key) = inner.sessions.get(&id).map(|h| h.app_key.clone()) else {
+        let Some((area, app_key)) = inner.sessions.get(&id).map(|h| (h.area, h.app_key.clone()))
+        else {
             return;
         };
         let Some(mut state) = inner.session_groups.remove(&id) else {
@@ -306,11 +334,12 @@ impl Registry {
         }
         state.loaded = true;
         for (kind, group) in &state.groups {
-            inner
-                .groups
-                .entry((app_key.clone(), *kind, group.clone()))
-                .or_default()
-                .insert(id);
+            index_group(
+                &mut inner,
+                area,
+                (app_key.clone(), *kind, group.clone()),
+                id,
+            );
         }
         inner.session_groups.insert(id, state);
     }
@@ -318,18 +347,18 @@ impl Registry {
     /// Puts a session in a room it joined, taking it out of any other.
     pub fn enter_room(&self, id: u64, room_id: &str) {
         let mut inner = self.lock();
-        let Some(app_key) = inner.sessions.get(&id).map(|h| h.app_key.clone()) else {
+        let Some((area, app_key)) = inner.sessions.get(&id).map(|h| (h.area, h.app_key.clone()))
+        else {
             return;
         };
         let previous = inner.session_rooms.remove(&id).unwrap_or_default();
         for room in previous {
-            unindex(&mut inner.rooms, (app_key.clone(), room), id);
+            unindex_room(&mut inner, area, (app_key.clone(), room), id);
         }
-        inner
-            .rooms
-            .entry((app_key.clone(), room_id.to_string()))
-            .or_default()
-            .insert(id);
+        let room = (app_key.clone(), room_id.to_string());
+        if inner.rooms.entry(room).or_default().insert(id) {
+            inner.book(area).add(interest::room(&app_key, room_id));
+        }
         inner
             .session_rooms
             .insert(id, std::iter::once(room_id.to_string()).collect());
@@ -337,13 +366,14 @@ impl Registry {
 
     pub fn leave_room(&self, id: u64, room_id: &str) {
         let mut inner = self.lock();
-        let Some(app_key) = inner.sessions.get(&id).map(|h| h.app_key.clone()) else {
+        let Some((area, app_key)) = inner.sessions.get(&id).map(|h| (h.area, h.app_key.clone()))
+        else {
             return;
         };
         if let Some(rooms) = inner.session_rooms.get_mut(&id) {
             rooms.remove(room_id);
         }
-        unindex(&mut inner.rooms, (app_key, room_id.to_string()), id);
+        unindex_room(&mut inner, area, (app_key, room_id.to_string()), id);
     }
 
     /// Hands one feed event to the sessions it concerns.
@@ -385,7 +415,7 @@ impl Registry {
                         codes::KICKED_FROM_CHATROOM
                     };
                     for handle in evicted {
-                        unindex(&mut inner.rooms, room.clone(), handle.id);
+                        unindex_room(&mut inner, handle.area, room.clone(), handle.id);
                         if let Some(rooms) = inner.session_rooms.get_mut(&handle.id) {
                             rooms.remove(id);
                         }
@@ -418,6 +448,9 @@ impl Registry {
                         }
                     }
                     for (sid, joining) in changes {
+                        let Some(area) = inner.sessions.get(&sid).map(|h| h.area) else {
+                            continue;
+                        };
                         let Some(state) = inner.session_groups.get_mut(&sid) else {
                             continue;
                         };
@@ -427,10 +460,14 @@ impl Registry {
                         }
                         if joining {
                             state.groups.insert(group_ref.clone());
-                            inner.groups.entry(group.clone()).or_default().insert(sid);
+                            if let Some(since) = index_group(&mut inner, area, group.clone(), sid) {
+                                if inner.book(area).left_short(sid, since) {
+                                    mark_behind(&inner, sid);
+                                }
+                            }
                         } else {
                             state.groups.remove(&group_ref);
-                            unindex(&mut inner.groups, group.clone(), sid);
+                            unindex_group(&mut inner, area, group.clone(), sid);
                         }
                     }
                 }
@@ -458,21 +495,102 @@ impl Registry {
         }
     }
 
+    /// A page of the feed filtered by interest `version` (`None`: not filtered) is about
+    /// to be dispatched: the sessions relying on a key it did not have resync.
+    pub fn begin_page(&self, area: AreaCode, version: Option<u64>) {
+        let mut inner = self.lock();
+        for session in inner.book(area).begin_page(version) {
+            mark_behind(&inner, session);
+        }
+    }
+
+    /// What the tailer sends the leader, which holds `leader_holds` of this edge's interest.
+    pub fn interest_update(
+        &self,
+        area: AreaCode,
+        leader_holds: Option<u64>,
+    ) -> (u64, InterestChange) {
+        self.lock().book(area).update(leader_holds)
+    }
+
+    /// The leader does not filter the feed (an older build).
+    pub fn feed_unfiltered(&self, area: AreaCode) {
+        self.lock().book(area).set_unfiltered();
+    }
+
+    /// Changes when the area's interest gains a key.
+    pub fn interest_additions(&self, area: AreaCode) -> watch::Receiver<u64> {
+        self.lock().book(area).additions()
+    }
+
+    /// Resolves once the leader filters the feed by every key held now, so that a sync
+    /// or a chatroom join started after it misses no event its session is routed by;
+    /// false if no page came within [`SETTLE_LIMIT`] (no leader answers).
+    pub async fn interest_settled(&self, area: AreaCode) -> bool {
+        let Some((version, mut confirmed)) = self.lock().book(area).settled() else {
+            return true;
+        };
+        let settled = confirmed.wait_for(|confirmed| *confirmed >= version);
+        let answer = tokio::time::timeout(SETTLE_LIMIT, settled).await;
+        matches!(answer, Ok(Ok(_)))
+    }
+
     /// Every session must resync (the feed lost events this edge had not read).
     pub fn all_behind(&self) {
-        for handle in self.lock().sessions.values() {
-            handle.behind.store(true, Ordering::Release);
-            handle.wake.notify_one();
+        let inner = self.lock();
+        for session in inner.sessions.keys() {
+            mark_behind(&inner, *session);
         }
     }
 }
 
-fn unindex<K: std::hash::Hash + Eq>(index: &mut HashMap<K, HashSet<u64>>, key: K, id: u64) {
-    if let Some(ids) = index.get_mut(&key) {
-        ids.remove(&id);
-        if ids.is_empty() {
-            index.remove(&key);
-        }
+/// Takes `id` out of `index`; answers whether it was there.
+fn unindex<K: std::hash::Hash + Eq>(index: &mut HashMap<K, HashSet<u64>>, key: K, id: u64) -> bool {
+    let Some(ids) = index.get_mut(&key) else {
+        return false;
+    };
+    let removed = ids.remove(&id);
+    if ids.is_empty() {
+        index.remove(&key);
+    }
+    removed
+}
+
+/// Puts session `id` in a group's index; answers the interest version since which the
+/// group is held, when the session was not there yet.
+fn index_group(inner: &mut Inner, area: AreaCode, group: GroupKey, id: u64) -> Option<u64> {
+    let key = interest::group(&group.0, group.1, &group.2);
+    if inner.groups.entry(group).or_default().insert(id) {
+        Some(inner.book(area).add(key))
+    } else {
+        None
+    }
+}
+
+fn unindex_group(inner: &mut Inner, area: AreaCode, group: GroupKey, id: u64) {
+    let key = interest::group(&group.0, group.1, &group.2);
+    if unindex(&mut inner.groups, group, id) {
+        inner.book(area).remove(key);
+    }
+}
+
+fn unindex_room(inner: &mut Inner, area: AreaCode, room: UserKey, id: u64) {
+    let key = interest::room(&room.0, &room.1);
+    if unindex(&mut inner.rooms, room, id) {
+        inner.book(area).remove(key);
+    }
+}
+
+impl Inner {
+    fn book(&mut self, area: AreaCode) -> &mut InterestBook {
+        self.interest.entry(area).or_default()
+    }
+}
+
+fn mark_behind(inner: &Inner, session: u64) {
+    if let Some(handle) = inner.sessions.get(&session) {
+        handle.behind.store(true, Ordering::Release);
+        handle.wake.notify_one();
     }
 }
 

@@ -88,6 +88,7 @@ where
     };
     let (queue_tx, queue_rx) = mpsc::channel(shared.settings.queue_frames);
     let handle = shared.registry.attach(
+        identity.area,
         &identity.app_key,
         &identity.user_id,
         &params.device_id,
@@ -262,6 +263,18 @@ impl Session<'_> {
             return Ok(End::Refused);
         };
         self.shared.registry.load_groups(self.handle.id, groups);
+        // The leader filters the feed for this edge: until it filters by this session's
+        // keys, a page could leave out what the session's sync would not cover.
+        if !self
+            .shared
+            .registry
+            .interest_settled(self.identity.area)
+            .await
+        {
+            let why = SessionError::Unavailable("the feed is not followed; reconnect".into());
+            self.out.refuse(why).await?;
+            return Ok(End::Refused);
+        }
         // A commercial SDK pulls from its own sync time right after connecting.
         if matches!(self.out.wire, Wire::Json) {
             self.delivered = cursor.unwrap_or(0);

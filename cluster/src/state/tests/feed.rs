@@ -348,3 +348,49 @@ fn an_age_trim_removes_the_oldest_events_in_bounded_batches_and_readers_behind_i
     assert_eq!(trim(11_000), Ok(Output::Count(0)));
     assert!(feed_after(&tree, 10_999).missed && !feed_after(&tree, 11_000).missed);
 }
+
+#[test]
+fn a_page_for_an_interest_holds_only_the_events_naming_its_keys_and_says_how_far_it_looked() {
+    use crate::state::interest;
+    let (_dir, tree) = tree();
+    run(&tree, &[create_app("Chat", "devkey001", "prodkey001")]);
+    run(&tree, &[join("g1", vec!["alice".into(), "bob".into()])]);
+    let ab = Conversation::private("alice", "bob", "");
+    let cd = Conversation::private("carol", "dave", "");
+    let g1 = Conversation::group_like(ConversationType::Group, "g1", "");
+    publish(
+        &tree,
+        vec![text(cd.clone(), "carol", Some("dave"), "not dave's edge")],
+    )
+    .unwrap();
+    publish(&tree, vec![text(ab, "alice", Some("bob"), "to bob")]).unwrap();
+    publish(&tree, vec![text(g1, "alice", None, "to g1")]).unwrap();
+    publish(&tree, vec![text(cd, "dave", Some("carol"), "nor this")]).unwrap();
+    let head = feed_after(&tree, 0).head;
+    let contents = |wanted: &dyn Fn(u64) -> bool| {
+        let (page, through) =
+            crate::state::feed::page_for(&tree, 0, 100, 100, &|key| wanted(key)).unwrap();
+        let contents: Vec<String> = page
+            .events
+            .iter()
+            .map(|(_, event)| match event {
+                FeedEvent::Message { message, .. } => message.content.clone(),
+                FeedEvent::Members { joined, .. } => format!("joined {}", joined.join(",")),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        (contents, through)
+    };
+    let bob = interest::user("prodkey001", "bob");
+    let g1 = interest::group("prodkey001", ConversationType::Group, "g1");
+    assert_eq!(
+        contents(&|key| key == bob),
+        (vec!["joined alice,bob".into(), "to bob".into()], head)
+    );
+    assert_eq!(contents(&|key| key == g1).0, ["joined alice,bob", "to g1"]);
+    assert_eq!(contents(&|_| false), (vec![], head), "looked at everything");
+    // A short scan stops early and says where.
+    let (page, through) =
+        crate::state::feed::page_for(&tree, 0, 100, 2, &|key| key == bob).unwrap();
+    assert_eq!((page.events.len(), through), (1, 2));
+}

@@ -23,6 +23,14 @@ pub(super) async fn join(
     let registry = &cx.shared.registry;
     // In the room's index before the join commits, so no message after it is missed.
     registry.enter_room(cx.handle.id, &chatroom_id);
+    // Chatroom messages are not synced: the leader must pass this room's on before the
+    // join commits.
+    if !registry.interest_settled(cx.identity.area).await {
+        registry.leave_room(cx.handle.id, &chatroom_id);
+        return Err(SessionError::Unavailable(
+            "the feed is not followed; try again".into(),
+        ));
+    }
     let join = Command::JoinChatroom(JoinChatroom {
         app_key: cx.app_key(),
         room_id: chatroom_id.clone(),
