@@ -31,6 +31,8 @@ use meridian_client::server_api::post_form;
 use meridian_files::store::sha256_hex;
 use meridian_proto::files::{FileKind, Uploaded};
 use serde::Serialize;
+
+use crate::measure::cpu_seconds;
 use serde_json::json;
 
 use crate::dev_child::DevChild;
@@ -214,32 +216,15 @@ async fn timed<T>(
     pid: u32,
     work: impl Future<Output = anyhow::Result<T>>,
 ) -> anyhow::Result<Phase<T>> {
-    let (cpu_before, started) = (cpu_seconds(pid)?, Instant::now());
+    let (cpu_before, started) = (cpu_seconds(&pid.to_string())?, Instant::now());
     let value = work.await?;
     let seconds = started.elapsed().as_secs_f64();
-    let cpu_percent = (cpu_seconds(pid)? - cpu_before) / seconds * 100.0;
+    let cpu_percent = (cpu_seconds(&pid.to_string())? - cpu_before) / seconds * 100.0;
     Ok(Phase {
         value,
         seconds,
         cpu_percent,
     })
-}
-
-/// A process's CPU time so far (user + system), in seconds.
-fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
-    let path = format!("/proc/{pid}/stat");
-    let stat = std::fs::read_to_string(&path).with_context(|| path.clone())?;
-    // After the command's closing parenthesis, the state (field 3) comes first: utime
-    // and stime (fields 14 and 15) are the 12th and 13th.
-    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = match fields.get(11..13) {
-        Some([utime, stime]) => utime.parse::<f64>()? + stime.parse::<f64>()?,
-        _ => bail!("{path} has no utime and stime"),
-    };
-    // SAFETY: sysconf only reads a configuration value.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    Ok(ticks / per_second as f64)
 }
 
 fn progress(message: &str) {

@@ -1,5 +1,5 @@
 //! `meridian bench …`: the benchmarks behind BENCHMARKS.md. Each subcommand has a file
-//! (`raft.rs`, `api.rs`, `soak.rs`, `hooks.rs`, `push.rs`, `files.rs`, `sessions/*.rs`) with
+//! (`raft.rs`, `api.rs`, `soak.rs`, `hooks.rs`, `push.rs`, `files.rs`, `fanout.rs`, `sessions/*.rs`) with
 //! its flags, its load and its report; the `meridian` binary only hands the parsed
 //! [`BenchCommand`] to [`run`].
 //!
@@ -12,6 +12,7 @@ mod api;
 mod area;
 mod dev_child;
 mod etcd;
+mod fanout;
 mod files;
 mod hooks;
 mod host;
@@ -61,6 +62,10 @@ pub enum BenchCommand {
     /// The media server's WebRTC forwarding: one WHIP publisher, N WHEP subscribers (not
     /// part of `bench all`).
     Sfu(sfu::SfuArgs),
+    /// Feed fan-out: the leader's work per delivered message with 1, 2, 4 and 8 edges,
+    /// each edge's feed filtered by its sessions against each reading all of it (not part
+    /// of `bench all`).
+    Fanout(fanout::FanoutArgs),
     /// Every benchmark above with its defaults, one after the other, each in a process of
     /// its own; prints `{"machine": …, "benchmarks": [each one's --json object]}`.
     All,
@@ -109,6 +114,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Push(args) => push::run(args).await,
         BenchCommand::Files(args) => files::run(args).await,
         BenchCommand::Sfu(args) => sfu::run(args).await,
+        BenchCommand::Fanout(args) => fanout::run(args).await,
         BenchCommand::All => run_all().await,
     };
     host::remove_scratch_dir();

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
+use anyhow::Context;
 use serde_json::json;
 
 /// One point: `writers` concurrent writers for a fixed time.
@@ -85,4 +86,32 @@ pub(crate) fn machine() -> serde_json::Value {
         "os": std::env::consts::OS,
         "profile": if cfg!(debug_assertions) { "debug" } else { "release" },
     })
+}
+
+/// `/proc/<pid>/stat` after the command name: state, ppid, … (field 3 onwards).
+fn stat_fields(pid: &str) -> anyhow::Result<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let (_, rest) = stat.rsplit_once(')').context("no command name in stat")?;
+    Ok(rest.split_whitespace().map(String::from).collect())
+}
+
+/// A process's user + system CPU time, in seconds (`pid` a number or `self`).
+pub(crate) fn cpu_seconds(pid: &str) -> anyhow::Result<f64> {
+    let fields = stat_fields(pid)?;
+    // utime and stime are fields 14 and 15, in clock ticks.
+    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    Ok(ticks as f64 / per_second as f64)
+}
+
+/// The sum of a metric's samples (every label set) in Prometheus text.
+pub(crate) fn metric_sum(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|line| {
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }

@@ -30,7 +30,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::dev_child::{DevChild, Endpoints};
-use crate::measure::{machine, percentile_ms};
+use crate::measure::{cpu_seconds, machine, metric_sum, percentile_ms};
 
 const ROOM: &str = "bench";
 const HOST: &str = "host";
@@ -683,23 +683,6 @@ fn keep_open(mut session: Connection) -> JoinHandle<()> {
     })
 }
 
-/// `/proc/<pid>/stat` after the command name: state, ppid, … (field 3 onwards).
-fn stat_fields(pid: &str) -> anyhow::Result<Vec<String>> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let (_, rest) = stat.rsplit_once(')').context("no command name in stat")?;
-    Ok(rest.split_whitespace().map(String::from).collect())
-}
-
-/// A process's user + system CPU time, in seconds.
-fn cpu_seconds(pid: &str) -> anyhow::Result<f64> {
-    let fields = stat_fields(pid)?;
-    // utime and stime are fields 14 and 15, in clock ticks.
-    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
-    // SAFETY: sysconf only reads a configuration value.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    Ok(ticks as f64 / per_second as f64)
-}
-
 /// A histogram's cumulative buckets in Prometheus text: (upper bound, count), in order.
 fn buckets(text: &str, name: &str) -> Vec<(f64, f64)> {
     text.lines()
@@ -735,16 +718,6 @@ fn under_ms(cumulative: &[(f64, f64)], ms: f64) -> f64 {
 }
 
 /// The sum of a counter's series in Prometheus text.
-fn metric_sum(text: &str, name: &str) -> f64 {
-    text.lines()
-        .filter(|line| {
-            line.strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
-        })
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 fn progress(message: &str) {
     eprintln!("meridian bench: sfu: {message}");
 }
