@@ -634,3 +634,74 @@ fn recipients<'a>(
         .filter(|h| message.copied_to(&h.user_id, &h.device_id))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn joined(group: &str, user: &str) -> FeedEvent {
+        FeedEvent::Members {
+            app_key: "app".into(),
+            kind: ConversationType::Group,
+            id: group.into(),
+            joined: vec![user.into()],
+            left: Vec::new(),
+            dismissed: false,
+        }
+    }
+
+    #[test]
+    fn a_group_joined_during_a_page_filtered_without_it_resyncs_the_member_until_one_has_it() {
+        let registry = Registry::default();
+        let (queue, _deliveries) = mpsc::channel(8);
+        let bob = registry.attach(
+            AreaCode::Sg,
+            "app",
+            "bob",
+            "phone",
+            Platform::Mobile,
+            queue,
+            false,
+        );
+        registry.load_groups(bob.id, Vec::new());
+        let (known, _) = registry.interest_update(AreaCode::Sg, None);
+        registry.begin_page(AreaCode::Sg, Some(known));
+        assert!(!bob.take_behind());
+
+        // The page that brings bob's join left the group's messages out.
+        registry.dispatch(10, joined("g1", "bob"));
+        assert!(
+            bob.take_behind(),
+            "marked before any later event of the page"
+        );
+        registry.begin_page(AreaCode::Sg, Some(known));
+        assert!(bob.take_behind(), "an older page still lacks the group");
+        let (with_group, change) = registry.interest_update(AreaCode::Sg, Some(known));
+        let group = interest::group("app", ConversationType::Group, "g1");
+        assert_eq!(
+            change,
+            InterestChange::Since {
+                base: known,
+                changes: vec![(with_group, group, true)]
+            }
+        );
+        registry.begin_page(AreaCode::Sg, Some(with_group));
+        assert!(!bob.take_behind());
+        // Another member of a group already filtered for: nothing to catch up on.
+        let (queue, _deliveries) = mpsc::channel(8);
+        let ann = registry.attach(
+            AreaCode::Sg,
+            "app",
+            "ann",
+            "phone",
+            Platform::Mobile,
+            queue,
+            false,
+        );
+        registry.load_groups(ann.id, Vec::new());
+        let (with_ann, _) = registry.interest_update(AreaCode::Sg, Some(with_group));
+        registry.begin_page(AreaCode::Sg, Some(with_ann));
+        registry.dispatch(11, joined("g1", "ann"));
+        assert!(!ann.take_behind());
+    }
+}
