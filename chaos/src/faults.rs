@@ -42,7 +42,14 @@ pub enum Fault {
     /// edge's sessions reconnect with no nav answering (those that ask the nav, from its
     /// last answer, to the other edge once the dead one fails).
     KillNav,
+    /// The leader's clock jumps [`CLOCK_JUMP`] ahead for the hold, then back to true
+    /// time: its stamps stay at the newest it gave until its clock catches up, and those
+    /// of a successor on true time too.
+    JumpClock,
 }
+
+/// How far a node's clock jumps: an NTP step of a badly drifted machine.
+pub const CLOCK_JUMP: Duration = Duration::from_secs(15);
 
 /// A disk in trouble: each sync of the log takes this much longer.
 pub const SLOW_FSYNC: Duration = Duration::from_millis(150);
@@ -70,13 +77,14 @@ impl Fault {
             Fault::SlowFsync => "slow-fsync",
             Fault::FillDisk => "fill-disk",
             Fault::KillNav => "kill-nav",
+            Fault::JumpClock => "jump-clock",
         }
     }
 }
 
 /// `count` faults (at least 10) in a seeded order: always two leader kills, a leader
 /// partition and slow links, the rest drawn from every kind; then an edge partition
-/// for every ten of them, a slow fsync and a nav kill for every twenty and, with
+/// for every ten of them, a slow fsync, a nav kill and a clock jump for every twenty and, with
 /// `full_disks`, a full disk for every twenty, at seeded places (streams of their own,
 /// so the kinds before them keep the order they had for a seed).
 pub fn schedule(seed: u64, count: usize, full_disks: bool) -> Vec<Fault> {
@@ -86,6 +94,7 @@ pub fn schedule(seed: u64, count: usize, full_disks: bool) -> Vec<Fault> {
         (0xed6e, Fault::PartitionEdge, 10),
         (0x5f5c, Fault::SlowFsync, 20),
         (0x0a5e, Fault::KillNav, 20),
+        (0xc10c, Fault::JumpClock, 20),
         (0xd15c, Fault::FillDisk, 20),
     ];
     for (stream, fault, every) in inserted
@@ -144,7 +153,7 @@ pub async fn inflict(
     let follower = followers[rng.random_range(0..followers.len())];
     let edge = rng.random_range(0..deployment.edges.len());
     let subject = match fault {
-        Fault::KillLeader | Fault::PartitionLeader => json!({ "node": leader }),
+        Fault::KillLeader | Fault::PartitionLeader | Fault::JumpClock => json!({ "node": leader }),
         Fault::SlowFsync => json!({ "nodes": [leader, follower] }),
         Fault::KillFollower | Fault::PartitionFollower | Fault::FillDisk => {
             json!({ "node": follower })
@@ -216,6 +225,11 @@ pub async fn inflict(
             deployment.start_edge(edge).await?;
             deployment.start_nav().await?;
         }
+        Fault::JumpClock => {
+            deployment.jump_clock(leader, Some(CLOCK_JUMP.as_millis() as i64))?;
+            tokio::time::sleep(hold).await;
+            deployment.jump_clock(leader, None)?;
+        }
     }
     Ok(())
 }
@@ -228,7 +242,7 @@ mod tests {
     fn a_schedule_always_has_two_leader_kills_and_a_partition() {
         for seed in 0..50 {
             let faults = schedule(seed, 12, false);
-            assert_eq!(faults.len(), 16);
+            assert_eq!(faults.len(), 17);
             let kills = faults.iter().filter(|f| **f == Fault::KillLeader).count();
             assert!(kills >= 2, "seed {seed}: {faults:?}");
             assert!(faults.contains(&Fault::PartitionLeader), "seed {seed}");
@@ -238,13 +252,18 @@ mod tests {
                 .filter(|f| **f == Fault::PartitionEdge)
                 .count();
             assert_eq!(edge_cuts, 2, "seed {seed}: one per ten others");
-            for kind in [Fault::SlowFsync, Fault::KillNav] {
+            for kind in [Fault::SlowFsync, Fault::KillNav, Fault::JumpClock] {
                 let n = faults.iter().filter(|f| **f == kind).count();
                 assert_eq!(n, 1, "seed {seed}: one {kind:?} per twenty others");
             }
             let others: Vec<Fault> = faults
                 .into_iter()
-                .filter(|f| !matches!(f, Fault::PartitionEdge | Fault::SlowFsync | Fault::KillNav))
+                .filter(|f| {
+                    !matches!(
+                        f,
+                        Fault::PartitionEdge | Fault::SlowFsync | Fault::KillNav | Fault::JumpClock
+                    )
+                })
                 .collect();
             assert_eq!(
                 others,
@@ -252,10 +271,10 @@ mod tests {
                 "the other kinds keep their order"
             );
         }
-        assert_eq!(schedule(7, 3, false).len(), 13);
+        assert_eq!(schedule(7, 3, false).len(), 14);
         assert_eq!(schedule(7, 12, false), schedule(7, 12, false));
         let with_full_disks = schedule(7, 12, true);
-        assert_eq!(with_full_disks.len(), 17);
+        assert_eq!(with_full_disks.len(), 18);
         let without: Vec<Fault> = with_full_disks
             .into_iter()
             .filter(|f| *f != Fault::FillDisk)

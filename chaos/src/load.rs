@@ -5,7 +5,7 @@
 //! API, its clock stepped now and then. Every send and every delivery goes into the
 //! [`Ledger`]. The audio/video room traffic is [`crate::rooms`].
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,11 +16,11 @@ use meridian_client::nav::{Navigation, Navigator};
 use meridian_client::server_api::{form, post_form, post_form_answer};
 use meridian_client::{conversation, Backoff, Client, ConnectOptions, Outgoing, SendError, Sender};
 use meridian_cluster::admin::generate_credentials;
-use meridian_cluster::state::messages::MAX_PAGE;
 use meridian_cluster::state::{
-    AppSettings, Command, CreateApp, Envelope, Query, QueryOutput, SetAppSettings,
+    AppSettings, Command, CreateApp, Envelope, ExportPart, Exported, Query, QueryOutput,
+    SetAppSettings, MAX_EXPORT_PAGE,
 };
-use meridian_cluster::state::{Conversation, ConversationType, HistoryPage};
+use meridian_cluster::state::{Conversation, ConversationType};
 use meridian_edge::server_api::auth::REPLAY_WINDOW_MS;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -50,15 +50,7 @@ pub enum Target {
 impl Target {
     /// The ledger's name for it: the same whoever looks at it.
     pub fn key(&self) -> String {
-        match self {
-            Target::Private(a, b) => {
-                let (first, second) = if a <= b { (a, b) } else { (b, a) };
-                format!("private:{first}:{second}")
-            }
-            Target::Group => format!("group:{GROUP}"),
-            Target::UltraGroup => format!("ultragroup:{ULTRA_GROUP}"),
-            Target::Chatroom => format!("chatroom:{CHATROOM}"),
-        }
+        key_of(&self.conversation()).expect("every target's conversation has a key")
     }
 
     fn conversation(&self) -> Conversation {
@@ -312,54 +304,65 @@ impl Cast {
         }
     }
 
-    /// Reads what the cluster stored for every target into the ledger.
+    /// What the cluster stored in every target's conversation, in seq order, for the
+    /// ledger. Read through the app's export, which pages by key: messages sharing a
+    /// stamp (a leader whose clock jumped back stamps on from its predecessor's newest)
+    /// page like any others.
     pub async fn read_storage(
         &self,
         deployment: &Deployment,
         ledger: &Ledger,
     ) -> anyhow::Result<()> {
-        for target in self.targets() {
-            let mut stored: Vec<(String, u64)> = Vec::new();
-            // Pages oldest first from the last page's time; messages of that same
-            // millisecond come again and are skipped by seq.
-            let (mut from_ms, mut last_seq) = (0, 0);
-            loop {
-                let query = Query::History {
-                    app_key: self.app_key.clone(),
-                    page: HistoryPage {
-                        conversation: target.conversation(),
-                        viewer: None,
-                        from_ms,
-                        to_ms: u64::MAX,
-                        newest_first: false,
-                        limit: MAX_PAGE,
-                        members_only: false,
-                        keyword: None,
-                        sender: None,
-                    },
+        let mut stored: HashMap<String, Vec<(String, u64)>> = self
+            .targets()
+            .iter()
+            .map(|target| (target.key(), Vec::new()))
+            .collect();
+        let mut after = Vec::new();
+        loop {
+            let query = Query::Export {
+                app_key: self.app_key.clone(),
+                part: ExportPart::Messages,
+                after,
+                limit: MAX_EXPORT_PAGE,
+            };
+            let QueryOutput::Export(page) = deployment.client.read(query).await? else {
+                anyhow::bail!("the app's export: unexpected answer");
+            };
+            for record in page.records {
+                let Exported::Message(message) = record else {
+                    continue;
                 };
-                let QueryOutput::Messages(page) = deployment.client.read(query).await? else {
-                    anyhow::bail!("history of {target:?}: unexpected answer");
+                let Some(kept) = key_of(&message.conversation).and_then(|k| stored.get_mut(&k))
+                else {
+                    continue;
                 };
-                let full = page.len() >= MAX_PAGE;
-                let before = last_seq;
-                for message in page.iter().filter(|m| m.seq > before) {
-                    let id = id_of(&message.object_name, &message.sender, &message.content);
-                    stored.extend(id.map(|id| (id, message.seq)));
-                    (from_ms, last_seq) = (message.sent_time_ms, message.seq);
-                }
-                if !full {
-                    break;
-                }
-                anyhow::ensure!(
-                    last_seq > before,
-                    "history of {target:?}: more than a page in one millisecond"
-                );
+                let id = id_of(&message.object_name, &message.sender, &message.content);
+                kept.extend(id.map(|id| (id, message.seq)));
             }
-            ledger.stored(&target.key(), stored);
+            match page.next {
+                Some(next) => after = next,
+                None => break,
+            }
+        }
+        for (key, mut kept) in stored {
+            kept.sort_by_key(|(_, seq)| *seq);
+            ledger.stored(&key, kept);
         }
         Ok(())
     }
+}
+
+/// The ledger's name of a conversation a target can have.
+fn key_of(conversation: &Conversation) -> Option<String> {
+    let Conversation { first, second, .. } = conversation;
+    Some(match conversation.kind {
+        ConversationType::Private => format!("private:{first}:{second}"),
+        ConversationType::Group => format!("group:{first}"),
+        ConversationType::UltraGroup => format!("ultragroup:{first}"),
+        ConversationType::Chatroom => format!("chatroom:{first}"),
+        ConversationType::System => return None,
+    })
 }
 
 /// Switches shared by the load's tasks.
