@@ -41,9 +41,14 @@ mod jump {
                 .unwrap_or(0);
             OFFSET_MS.store(offset, Ordering::Relaxed);
         }
-        let offset = OFFSET_MS.load(Ordering::Relaxed);
-        let shifted = now_ms.saturating_add_signed(offset);
-        Duration::from_millis(shifted)
+        // Shifted as a whole, so the reading keeps its sub-millisecond part.
+        let offset_ms = OFFSET_MS.load(Ordering::Relaxed);
+        let offset = Duration::from_millis(offset_ms.unsigned_abs());
+        if offset_ms < 0 {
+            now.saturating_sub(offset)
+        } else {
+            now.saturating_add(offset)
+        }
     }
 }
 
