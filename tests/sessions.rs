@@ -5,6 +5,8 @@ mod common;
 
 use std::time::Duration;
 
+use futures::StreamExt;
+
 use common::{admin_call, binary, put_settings, synced, text, Api};
 use meridian_client::{codes, ConnectOptions, Connection, MessageBody};
 use meridian_proto::{ClientFrame, ConversationKey, ServerFrame};
@@ -1693,52 +1695,67 @@ async fn a_device_never_gets_its_own_sends_back_when_it_syncs_and_its_other_devi
 // while the group talks, its join in a page filtered without the group, misses nothing)
 #[tokio::test]
 async fn a_member_added_while_the_group_talks_gets_every_later_message_once_in_order() {
-    const BATCHES: usize = 30;
-    const PER_BATCH: usize = 8;
+    const GROUPS: usize = 4;
+    const TOTAL: usize = 150;
     // The app server's group publishes are limited to 20/s unless turned off.
     let no_limits = ["--api-rate-limits", "false"];
     let dev = DevDeployment::start_with(binary(), "SG", 1, &no_limits).await;
     let area = Area::new(&dev);
-    area.api
-        .ok("/group/create.json", "userId=alice&groupId=g9&groupName=G")
-        .await;
     let mut bob = area.connect("bob", "b", "iOS", None).await;
     synced(&mut bob).await;
-    let publish = |n: usize| {
-        let body =
-            format!("fromUserId=alice&toGroupId=g9&objectName=RC:TxtMsg&content=%7B%22content%22%3A%22m{n}%22%7D");
-        let api = &area.api;
-        async move {
-            api.ok("/message/group/publish.json", &body).await;
-        }
-    };
-    for batch in 0..BATCHES {
-        let sends = (0..PER_BATCH).map(|i| publish(batch * PER_BATCH + i));
-        if batch == BATCHES / 3 {
-            // Bob joins among a burst of the group's messages.
-            let join = area.api.ok("/group/join.json", "userId=bob&groupId=g9");
-            let (_, _) = tokio::join!(futures::future::join_all(sends), join);
-        } else {
-            futures::future::join_all(sends).await;
-        }
-    }
-    let last = (BATCHES * PER_BATCH) as u64;
-    let mut seqs = Vec::new();
     let mut resyncs = 0;
-    while seqs.last() != Some(&last) {
-        match bob.next_within(WAIT).await.expect("a message") {
-            ServerFrame::Message(body) => seqs.push(body.seq),
-            // A resync: the page that brought the join was filtered without the group.
-            ServerFrame::Synced { .. } => resyncs += 1,
-            other => panic!("{other:?}"),
+    for group in 0..GROUPS {
+        let create = format!("userId=alice&groupId=g{group}&groupName=G");
+        area.api.ok("/group/create.json", &create).await;
+        let publish = |n: usize| {
+            let body = format!(
+                "fromUserId=alice&toGroupId=g{group}&objectName=RC:TxtMsg&content=%7B%22content%22%3A%22m{n}%22%7D"
+            );
+            let api = &area.api;
+            async move {
+                api.ok("/message/group/publish.json", &body).await;
+            }
+        };
+        // 16 publishes in flight all along; bob joins once a third are answered.
+        let answered = std::sync::atomic::AtomicUsize::new(0);
+        let third = tokio::sync::Notify::new();
+        let publishing = futures::stream::iter(0..TOTAL)
+            .map(|n| {
+                let (answered, third) = (&answered, &third);
+                let publish = publish(n);
+                async move {
+                    publish.await;
+                    if answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == TOTAL / 3 {
+                        third.notify_one();
+                    }
+                }
+            })
+            .buffer_unordered(16)
+            .collect::<Vec<()>>();
+        let join = async {
+            third.notified().await;
+            let join = format!("userId=bob&groupId=g{group}");
+            area.api.ok("/group/join.json", &join).await;
+        };
+        tokio::join!(publishing, join);
+        let last = TOTAL as u64;
+        let mut seqs = Vec::new();
+        while seqs.last() != Some(&last) {
+            match bob.next_within(WAIT).await.expect("a message") {
+                ServerFrame::Message(body) => seqs.push(body.seq),
+                // A resync: the page that brought the join was filtered without the group.
+                ServerFrame::Synced { .. } => resyncs += 1,
+                other => panic!("{other:?}"),
+            }
         }
+        let first = seqs[0];
+        assert!(
+            first > 1 && first < last,
+            "g{group} joined mid-way: {seqs:?}"
+        );
+        let expected: Vec<u64> = (first..=last).collect();
+        assert_eq!(seqs, expected, "g{group}: a gap, a repeat or a reorder");
     }
-    let first = seqs[0];
-    assert!(first > 1 && first < last, "joined mid-way: {seqs:?}");
-    assert_eq!(
-        seqs,
-        (first..=last).collect::<Vec<_>>(),
-        "a gap, a repeat or a reorder"
-    );
+    assert!(resyncs <= GROUPS * 2, "{resyncs} resyncs");
     dev.stop();
 }
