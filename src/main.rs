@@ -612,10 +612,18 @@ async fn chaos(args: ChaosArgs) -> anyhow::Result<()> {
     if args.plant_bug.is_some() && !meridian_edge::PLANTED_BUG_AVAILABLE {
         bail!("--plant-bug needs a build with the planted-bug feature (the tests' build)");
     }
-    if !meridian_cluster::raft::slow_fsync::AVAILABLE {
+    let ignored: Vec<&str> = [
+        (meridian_cluster::raft::slow_fsync::AVAILABLE, "slow-fsync"),
+        (meridian_clock::JUMPS_AVAILABLE, "jump-clock"),
+    ]
+    .into_iter()
+    .filter_map(|(available, fault)| (!available).then_some(fault))
+    .collect();
+    if !ignored.is_empty() {
         eprintln!(
-            "meridian chaos: this build ignores the slow-fsync faults it schedules \
-             (build with --features planted-bug, as the tests' build is)"
+            "meridian chaos: this build ignores the {} faults it schedules \
+             (build with --features planted-bug, as the tests' build is)",
+            ignored.join(" and ")
         );
     }
     let sweep = args.seeds.clone();

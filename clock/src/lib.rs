@@ -20,6 +20,9 @@ pub fn since_epoch() -> Duration {
 /// the clock.
 pub const OFFSET_FILE_ENV: &str = "MERIDIAN_CLOCK_OFFSET_FILE";
 
+/// Whether this build's clock honours [`OFFSET_FILE_ENV`].
+pub const JUMPS_AVAILABLE: bool = cfg!(feature = "fault-injection");
+
 /// Test only: a clock that jumps when the file [`OFFSET_FILE_ENV`] names changes (read
 /// again at most every 100 ms), as a node's clock does when it is stepped.
 #[cfg(feature = "fault-injection")]
