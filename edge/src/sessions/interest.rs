@@ -134,13 +134,14 @@ impl InterestBook {
         self.confirm(self.version);
     }
 
-    /// What a session waits on before relying on the keys held now: `None` when it may
-    /// at once.
+    /// What a session waits on before relying on the keys held now (the newest addition
+    /// must be filtered by; a removal need not): `None` when it may at once.
     pub fn settled(&self) -> Option<(u64, watch::Receiver<u64>)> {
-        if self.unfiltered || *self.confirmed.borrow() >= self.version {
+        let newest_addition = *self.added.borrow();
+        if self.unfiltered || *self.confirmed.borrow() >= newest_addition {
             return None;
         }
-        Some((self.version, self.confirmed.subscribe()))
+        Some((newest_addition, self.confirmed.subscribe()))
     }
 
     pub fn additions(&self) -> watch::Receiver<u64> {
@@ -194,6 +195,13 @@ mod tests {
         book.begin_page(Some(version));
         assert!(confirmed.has_changed().unwrap());
         assert!(book.settled().is_none());
+        let since = book.add(30);
+        book.begin_page(Some(since));
+        book.remove(30);
+        assert!(
+            book.settled().is_none(),
+            "a removal the leader has not heard of yet keeps nobody waiting"
+        );
         book.add(20);
         book.set_unfiltered();
         assert!(book.settled().is_none(), "whole pages leave nobody short");

@@ -560,11 +560,8 @@ fn unindex<K: std::hash::Hash + Eq>(index: &mut HashMap<K, HashSet<u64>>, key: K
 /// group is held, when the session was not there yet.
 fn index_group(inner: &mut Inner, area: AreaCode, group: GroupKey, id: u64) -> Option<u64> {
     let key = interest::group(&group.0, group.1, &group.2);
-    if inner.groups.entry(group).or_default().insert(id) {
-        Some(inner.book(area).add(key))
-    } else {
-        None
-    }
+    let added = inner.groups.entry(group).or_default().insert(id);
+    added.then(|| inner.book(area).add(key))
 }
 
 fn unindex_group(inner: &mut Inner, area: AreaCode, group: GroupKey, id: u64) {
@@ -650,20 +647,25 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_group_joined_during_a_page_filtered_without_it_resyncs_the_member_until_one_has_it() {
-        let registry = Registry::default();
+    fn online(registry: &Registry, user: &str) -> Arc<SessionHandle> {
         let (queue, _deliveries) = mpsc::channel(8);
-        let bob = registry.attach(
+        let handle = registry.attach(
             AreaCode::Sg,
             "app",
-            "bob",
+            user,
             "phone",
             Platform::Mobile,
             queue,
             false,
         );
-        registry.load_groups(bob.id, Vec::new());
+        registry.load_groups(handle.id, Vec::new());
+        handle
+    }
+
+    #[test]
+    fn a_group_joined_during_a_page_filtered_without_it_resyncs_the_member_until_one_has_it() {
+        let registry = Registry::default();
+        let bob = online(&registry, "bob");
         let (known, _) = registry.interest_update(AreaCode::Sg, None);
         registry.begin_page(AreaCode::Sg, Some(known));
         assert!(!bob.take_behind());
@@ -688,17 +690,7 @@ mod tests {
         registry.begin_page(AreaCode::Sg, Some(with_group));
         assert!(!bob.take_behind());
         // Another member of a group already filtered for: nothing to catch up on.
-        let (queue, _deliveries) = mpsc::channel(8);
-        let ann = registry.attach(
-            AreaCode::Sg,
-            "app",
-            "ann",
-            "phone",
-            Platform::Mobile,
-            queue,
-            false,
-        );
-        registry.load_groups(ann.id, Vec::new());
+        let ann = online(&registry, "ann");
         let (with_ann, _) = registry.interest_update(AreaCode::Sg, Some(with_group));
         registry.begin_page(AreaCode::Sg, Some(with_ann));
         registry.dispatch(11, joined("g1", "ann"));
