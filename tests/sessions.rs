@@ -10,7 +10,7 @@ use futures::StreamExt;
 use common::{admin_call, binary, put_settings, synced, text, Api};
 use meridian_client::{codes, ConnectOptions, Connection, MessageBody};
 use meridian_proto::{ClientFrame, ConversationKey, ServerFrame};
-use meridian_testkit::DevDeployment;
+use meridian_testkit::{metric_value, DevDeployment};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -94,6 +94,15 @@ async fn private_messages_arrive_live_then_by_sync_in_order_exactly_once() {
         .iter()
         .all(|m| m.target_id == "alice" && m.sender_user_id == "alice"));
     assert_eq!(live.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    // The delivery path timed its hops (`meridian bench ws` reads them): the leader from
+    // each message's apply to the edge's poll answer, the edge from page to socket.
+    let metrics_of = |process: &serde_json::Value| process["metrics"].as_str().unwrap().to_owned();
+    let node = metrics_text(&metrics_of(&dev.endpoints["areas"]["SG"]["cluster"][0])).await;
+    let fed = metric_value(&node.unwrap(), "meridian_cluster_feed_wait_seconds_count");
+    assert!(fed >= Some(4.0), "{fed:?}");
+    let edge = metrics_text(&metrics_of(&dev.endpoints["areas"]["SG"]["edges"][0])).await;
+    let written = metric_value(&edge.unwrap(), "meridian_edge_delivery_seconds_count");
+    assert!(written >= Some(1.0), "{written:?}");
 
     // A status message (PRV-12) reaches the online device, unstored (seq 0).
     let mut typing = text("t1", 1, "bob", "{}");

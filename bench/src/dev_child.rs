@@ -31,6 +31,7 @@ pub struct Endpoints {
     pub ws: String,
     /// The edge's admin URL (operator API and `/stats`).
     pub edge_admin: String,
+    pub edge_metrics: String,
     /// The Server API base URL.
     pub api: String,
     /// The primary nav's base URL.
@@ -41,6 +42,7 @@ pub struct Endpoints {
     pub app_secret: String,
     /// The cluster nodes' RPC addresses.
     pub cluster: Vec<String>,
+    pub node_metrics: Vec<String>,
     /// SG's media server's metrics URL, when it runs one.
     pub media_metrics: Option<String>,
 }
@@ -54,6 +56,7 @@ impl Endpoints {
         Ok(Self {
             ws: edge.ws.clone(),
             edge_admin: edge.admin.clone(),
+            edge_metrics: edge.metrics.clone(),
             api: area.api()?.to_string(),
             nav: endpoints
                 .nav
@@ -64,6 +67,7 @@ impl Endpoints {
             app_key: prod.app_key.clone(),
             app_secret: prod.app_secret.clone(),
             cluster: area.cluster.iter().map(|node| node.rpc.clone()).collect(),
+            node_metrics: area.cluster.iter().map(|n| n.metrics.clone()).collect(),
             media_metrics: area.media.as_ref().map(|media| media.metrics.clone()),
         })
     }
@@ -196,6 +200,7 @@ impl DevChild {
         let endpoints = Endpoints {
             ws: format!("ws://127.0.0.1:{public}/websocket"),
             edge_admin: format!("http://127.0.0.1:{admin}"),
+            edge_metrics: format!("http://127.0.0.1:{admin}/metrics"),
             ..self.endpoints.clone()
         };
         let admin = endpoints.edge_admin.clone();

@@ -14,6 +14,7 @@ mod dev_child;
 mod etcd;
 mod fanout;
 mod files;
+mod histogram;
 mod hooks;
 mod host;
 mod measure;

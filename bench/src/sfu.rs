@@ -30,6 +30,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::dev_child::{DevChild, Endpoints};
+use crate::histogram::HistogramRead;
 use crate::measure::{cpu_seconds, machine, metric_sum, percentile_ms};
 
 const ROOM: &str = "bench";
@@ -293,8 +294,7 @@ struct Sample {
     bench_cpu: f64,
     forwarded_frames: f64,
     forwarded_bytes: f64,
-    /// The forward-delay histogram's cumulative buckets: (upper bound in s, count).
-    delay_buckets: Vec<(f64, f64)>,
+    forward_delay: HistogramRead,
 }
 
 impl Sample {
@@ -308,7 +308,7 @@ impl Sample {
             bench_cpu: cpu_seconds("self")?,
             forwarded_frames: metric_sum(&metrics, "meridian_media_forwarded_frames_total"),
             forwarded_bytes: metric_sum(&metrics, "meridian_media_forwarded_bytes_total"),
-            delay_buckets: buckets(&metrics, "meridian_media_forward_delay_seconds_bucket"),
+            forward_delay: HistogramRead::parse(&metrics, "meridian_media_forward_delay_seconds"),
         })
     }
 }
@@ -353,13 +353,7 @@ fn summarize(
     latencies.sort_unstable();
     let subscribers = received.len() as u64;
     let seconds = after.at.duration_since(before.at).as_secs_f64();
-    // The window's observations: the difference of the two cumulative histograms.
-    let delays: Vec<(f64, f64)> = after
-        .delay_buckets
-        .iter()
-        .zip(&before.delay_buckets)
-        .map(|(&(bound, late), &(_, early))| (bound, late - early))
-        .collect();
+    let delays = after.forward_delay.since(&before.forward_delay);
     SfuRun {
         subscribers: args.subscribers,
         receiving,
@@ -375,9 +369,9 @@ fn summarize(
         latency_p50_ms: percentile_ms(&latencies, 0.50),
         latency_p99_ms: percentile_ms(&latencies, 0.99),
         latency_max_ms: latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
-        sfu_delay_p50_ms_at_most: bucket_bound_ms(&delays, 0.50),
-        sfu_delay_p99_ms_at_most: bucket_bound_ms(&delays, 0.99),
-        sfu_delay_under_2ms_pct: under_ms(&delays, 2.0),
+        sfu_delay_p50_ms_at_most: delays.quantile_at_most_ms(0.50),
+        sfu_delay_p99_ms_at_most: delays.quantile_at_most_ms(0.99),
+        sfu_delay_under_2ms_pct: delays.under_ms(2.0),
         sfu_frames_per_sec: (after.forwarded_frames - before.forwarded_frames) / seconds,
         sfu_mbit_per_sec: (after.forwarded_bytes - before.forwarded_bytes) * 8.0 / seconds / 1e6,
         dev_cpu_pct: 100.0 * (after.dev_cpu - before.dev_cpu) / seconds,
@@ -683,63 +677,6 @@ fn keep_open(mut session: Connection) -> JoinHandle<()> {
     })
 }
 
-/// A histogram's cumulative buckets in Prometheus text: (upper bound, count), in order.
-fn buckets(text: &str, name: &str) -> Vec<(f64, f64)> {
-    text.lines()
-        .filter_map(|line| {
-            let rest = line.strip_prefix(name)?.strip_prefix("{le=\"")?;
-            let (bound, count) = rest.split_once("\"} ")?;
-            Some((bound.parse().ok()?, count.parse().ok()?))
-        })
-        .collect()
-}
-
-/// The upper bound (ms) of the bucket quantile `q` falls in; infinite past the last.
-fn bucket_bound_ms(cumulative: &[(f64, f64)], q: f64) -> f64 {
-    let total = cumulative.last().map_or(0.0, |b| b.1);
-    cumulative
-        .iter()
-        .find(|b| total > 0.0 && b.1 >= q * total)
-        .map_or(f64::NAN, |b| b.0 * 1000.0)
-}
-
-/// The share (%) of observations at most `ms`, when `ms` is a bucket bound.
-fn under_ms(cumulative: &[(f64, f64)], ms: f64) -> f64 {
-    let total = cumulative.last().map_or(0.0, |b| b.1);
-    let under = cumulative
-        .iter()
-        .find(|b| (b.0 * 1000.0 - ms).abs() < 1e-9)
-        .map_or(0.0, |b| b.1);
-    if total == 0.0 {
-        0.0
-    } else {
-        100.0 * under / total
-    }
-}
-
-/// The sum of a counter's series in Prometheus text.
 fn progress(message: &str) {
     eprintln!("meridian bench: sfu: {message}");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quantiles_come_from_the_bucket_they_fall_in() {
-        let text = "# TYPE meridian_media_forward_delay_seconds histogram\n\
-            meridian_media_forward_delay_seconds_bucket{le=\"0.001\"} 90\n\
-            meridian_media_forward_delay_seconds_bucket{le=\"0.002\"} 99\n\
-            meridian_media_forward_delay_seconds_bucket{le=\"0.005\"} 100\n\
-            meridian_media_forward_delay_seconds_bucket{le=\"+Inf\"} 100\n\
-            meridian_media_forward_delay_seconds_sum 0.1\n";
-        let cumulative = buckets(text, "meridian_media_forward_delay_seconds_bucket");
-        assert_eq!(cumulative.len(), 4);
-        assert_eq!(bucket_bound_ms(&cumulative, 0.5), 1.0);
-        assert_eq!(bucket_bound_ms(&cumulative, 0.99), 2.0);
-        assert_eq!(bucket_bound_ms(&cumulative, 1.0), 5.0);
-        assert_eq!(under_ms(&cumulative, 2.0), 99.0);
-        assert!(bucket_bound_ms(&[], 0.5).is_nan(), "no frames, no quantile");
-    }
 }

@@ -1,8 +1,8 @@
 //! Every metric a cluster node exports (DESIGN §8: `meridian_cluster_<what>_<unit>`,
 //! labelled only by area).
 
-use meridian_telemetry::label_set;
 use meridian_telemetry::labels::{CounterFamily, GaugeFamily, HistogramFamily};
+use meridian_telemetry::{label_set, LATENCY_BUCKETS};
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Registry};
 
 use crate::raft::state_machine::StateMachineMetrics;
@@ -65,6 +65,8 @@ pub struct ClusterMetrics {
     pub quorum_fenced_total: IntCounter,
     /// Feed events the leader sent to edges (filtered by their interests when they send one).
     pub feed_events_served: IntCounter,
+    /// From a feed event's apply on the leader to the answer of the poll that carries it.
+    pub feed_wait_seconds: Histogram,
     /// The disk reserve (`node/disk.rs`).
     pub disk_free_bytes: IntGauge,
     pub disk_low: IntGauge,
@@ -81,10 +83,6 @@ pub struct ClusterMetrics {
     /// the calls' (the apps' usage figures add up to it, CON-01).
     pub messages_total: CounterFamily<MessageType>,
 }
-
-const LATENCY_BUCKETS: &[f64] = &[
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-];
 
 fn histogram(
     registry: &Registry,
@@ -265,6 +263,12 @@ impl ClusterMetrics {
                 registry,
                 "meridian_cluster_feed_events_served_total",
                 "Feed events this node sent to edges as their leader (only those concerning an edge's sessions when it sends its interest)",
+            )?,
+            feed_wait_seconds: histogram(
+                registry,
+                "meridian_cluster_feed_wait_seconds",
+                "Time from a feed event's apply on the leader to its edge's poll being answered with it",
+                LATENCY_BUCKETS,
             )?,
             disk_free_bytes: gauge(
                 registry,

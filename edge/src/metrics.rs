@@ -1,5 +1,5 @@
-use meridian_telemetry::label_set;
 use meridian_telemetry::labels::{CounterFamily, GaugeFamily, HistogramFamily};
+use meridian_telemetry::{label_set, LATENCY_BUCKETS};
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Registry};
 
 label_set! {
@@ -61,6 +61,7 @@ pub(crate) struct EdgeMetrics {
     pub frames_in: CounterFamily<FrameOp>,
     pub frames_out: IntCounter,
     pub send_seconds: Histogram,
+    pub delivery_seconds: Histogram,
     pub session_closes: CounterFamily<CloseReason>,
     pub feed_events: IntCounter,
     pub resyncs: IntCounter,
@@ -83,11 +84,16 @@ impl EdgeMetrics {
         let frames_out =
             IntCounter::new("meridian_edge_frames_out_total", "Frames sent to clients")?;
         registry.register(Box::new(frames_out.clone()))?;
-        let send_seconds = Histogram::with_opts(HistogramOpts::new(
+        let send_seconds = latency_histogram(
+            registry,
             "meridian_edge_send_seconds",
             "From a client send frame to its acknowledgement (after the Raft commit)",
-        ))?;
-        registry.register(Box::new(send_seconds.clone()))?;
+        )?;
+        let delivery_seconds = latency_histogram(
+            registry,
+            "meridian_edge_delivery_seconds",
+            "From a feed page's arrival at this edge to the write of its frames to a session's socket (one observation per write, timed by its oldest frame)",
+        )?;
         let feed_events = IntCounter::new(
             "meridian_edge_feed_events_total",
             "Events read from the areas' feeds",
@@ -116,6 +122,7 @@ impl EdgeMetrics {
             )?,
             frames_out,
             send_seconds,
+            delivery_seconds,
             session_closes: CounterFamily::counter(
                 registry,
                 "meridian_edge_session_closes_total",
@@ -173,4 +180,11 @@ impl EdgeMetrics {
             )?,
         })
     }
+}
+
+fn latency_histogram(registry: &Registry, name: &str, help: &str) -> prometheus::Result<Histogram> {
+    let opts = HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec());
+    let histogram = Histogram::with_opts(opts)?;
+    registry.register(Box::new(histogram.clone()))?;
+    Ok(histogram)
 }

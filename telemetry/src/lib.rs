@@ -28,3 +28,10 @@ pub use logging::{
     init_logging, init_logging_while_starting, LogFormat, ParseLogFormatError, StartingLogs,
 };
 pub use process::ProcessMetrics;
+
+/// Bucket bounds (seconds) of the write and delivery latency histograms: fine below
+/// 5 ms, where the latency targets lie, so a hop's p99 can be read from them.
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.00005, 0.0001, 0.0002, 0.0003, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075,
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];

@@ -7,14 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
-use anyhow::bail;
+use anyhow::{bail, Context};
 use clap::Args;
 use meridian_client::{conversation, Connection};
 use meridian_proto::{ClientFrame, ServerFrame};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::measure::percentile_ms;
+use crate::histogram::HistogramRead;
+use crate::measure::{metric_sum, percentile_ms};
 
 use super::ejabberd::{self, Ejabberd};
 use super::lean::SessionTarget;
@@ -22,7 +23,7 @@ use super::{
     content_number, interruptible, numbered_content, print_json, progress, settle, text_message,
     user_ids, ANSWER_WAIT, TOKENS, UNTHROTTLED,
 };
-use crate::dev_child::DevChild;
+use crate::dev_child::{DevChild, Endpoints};
 
 /// Sender → receiver pairs.
 const PAIRS: usize = 50;
@@ -69,6 +70,104 @@ struct SteadyLatency {
     p50_ms: f64,
     p99_ms: f64,
     max_ms: f64,
+    /// Meridian's own timings of the hops, over the same window (empty for ejabberd).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hops: Vec<Hop>,
+}
+
+/// One hop of a message's way, as the servers timed it over the window.
+#[derive(Serialize)]
+struct Hop {
+    hop: &'static str,
+    metric: &'static str,
+    observations: f64,
+    mean_ms: f64,
+    /// Upper bounds of the histogram buckets the quantiles fall in.
+    p50_ms_at_most: f64,
+    p99_ms_at_most: f64,
+}
+
+/// Where a hop's histogram lives.
+#[derive(Clone, Copy)]
+enum Timer {
+    Edge,
+    Leader,
+}
+
+/// The hops, in the order a message takes them: the sender's write, then the delivery
+/// path from the apply on.
+const HOPS: &[(&str, &str, Timer)] = &[
+    (
+        "edge: send frame → ack",
+        "meridian_edge_send_seconds",
+        Timer::Edge,
+    ),
+    (
+        "leader: write reached it → committed and applied",
+        "meridian_cluster_write_seconds",
+        Timer::Leader,
+    ),
+    (
+        "leader: log append → fdatasync done",
+        "meridian_cluster_log_append_fsync_seconds",
+        Timer::Leader,
+    ),
+    (
+        "leader: one apply round",
+        "meridian_cluster_apply_seconds",
+        Timer::Leader,
+    ),
+    (
+        "leader: applied → edge's feed poll answered",
+        "meridian_cluster_feed_wait_seconds",
+        Timer::Leader,
+    ),
+    (
+        "edge: feed page arrived → session socket written",
+        "meridian_edge_delivery_seconds",
+        Timer::Edge,
+    ),
+];
+
+/// Every hop's histogram as the edge and the leader report it now.
+async fn read_hops(endpoints: &Endpoints) -> anyhow::Result<Vec<HistogramRead>> {
+    let scrape = |url: String| async move {
+        let answer = meridian_rpc::http::request("GET", &url, None, None, ANSWER_WAIT).await?;
+        anyhow::Ok(answer.text())
+    };
+    let edge = scrape(endpoints.edge_metrics.clone()).await?;
+    let mut leader = None;
+    for url in &endpoints.node_metrics {
+        let text = scrape(url.clone()).await?;
+        if metric_sum(&text, "meridian_cluster_raft_is_leader") == 1.0 {
+            leader = Some(text);
+        }
+    }
+    let leader = leader.context("no node of the area says it leads")?;
+    Ok(HOPS
+        .iter()
+        .map(|&(_, metric, timer)| match timer {
+            Timer::Edge => HistogramRead::parse(&edge, metric),
+            Timer::Leader => HistogramRead::parse(&leader, metric),
+        })
+        .collect())
+}
+
+fn hops_between(before: &[HistogramRead], after: &[HistogramRead]) -> Vec<Hop> {
+    HOPS.iter()
+        .zip(before.iter().zip(after))
+        .map(|(&(hop, metric, _), (before, after))| {
+            let window = after.since(before);
+            Hop {
+                hop,
+                metric,
+                observations: window.count(),
+                mean_ms: window.mean_ms(),
+                p50_ms_at_most: window.quantile_at_most_ms(0.50),
+                p99_ms_at_most: window.quantile_at_most_ms(0.99),
+            }
+        })
+        .collect()
 }
 
 /// What one sender did.
@@ -150,6 +249,17 @@ pub async fn run(args: WsArgs) -> anyhow::Result<()> {
     }
     if let Some(ratio) = r.p99_ratio {
         println!("ejabberd p99 / Meridian p99: {ratio:.2}");
+    }
+    println!("\nMeridian's hops (its own histograms over the window; quantiles are bucket bounds)");
+    println!(
+        "{:<52} {:>8} {:>8} {:>8} {:>8}",
+        "hop", "count", "mean ms", "p50 ≤", "p99 ≤"
+    );
+    for hop in &r.meridian.hops {
+        println!(
+            "{:<52} {:>8} {:>8.3} {:>8.2} {:>8.2}",
+            hop.hop, hop.observations, hop.mean_ms, hop.p50_ms_at_most, hop.p99_ms_at_most
+        );
     }
     println!("(send → receive on loopback, target p99 < 5 ms; tokens {TOKENS})");
     Ok(())
@@ -257,6 +367,7 @@ fn summarize(args: &WsArgs, tally: &SenderTally, mut latencies: Vec<Duration>) -
         p50_ms: percentile_ms(&latencies, 0.50),
         p99_ms: percentile_ms(&latencies, 0.99),
         max_ms: percentile_ms(&latencies, 1.0),
+        hops: Vec::new(),
     }
 }
 
@@ -286,6 +397,7 @@ async fn measure(args: &WsArgs) -> anyhow::Result<SteadyLatency> {
         "{PAIRS} pairs connected; sending {} messages/s for {} s",
         args.rate, args.seconds
     ));
+    let hops_before = read_hops(&dev.endpoints).await?;
     let schedule = Schedule::new(args);
     let mut sending = Vec::new();
     for (i, (connection, receiver)) in sender_connections.into_iter().zip(receivers).enumerate() {
@@ -305,12 +417,16 @@ async fn measure(args: &WsArgs) -> anyhow::Result<SteadyLatency> {
         tally.refused += one.refused;
     }
     settle(&received, tally.acked).await;
+    let hops = hops_between(&hops_before, &read_hops(&dev.endpoints).await?);
     let _ = stop.send(true);
     let mut latencies = Vec::new();
     for receiver in receiving {
         latencies.extend(receiver.await??);
     }
-    Ok(summarize(args, &tally, latencies))
+    Ok(SteadyLatency {
+        hops,
+        ..summarize(args, &tally, latencies)
+    })
 }
 
 /// One sender: a message to `receiver` at every tick until `deadline`, each carrying its

@@ -43,9 +43,7 @@ pub(super) async fn serve(core: &NodeCore, after: u64, limit: usize, wait_ms: u6
         &state::Query::Feed { after, limit },
     );
     if let Ok(state::QueryOutput::Feed(page)) = &page {
-        core.metrics
-            .feed_events_served
-            .inc_by(page.events.len() as u64);
+        count_served(core, page);
     }
     ApiReply::Read(page)
 }
@@ -96,12 +94,24 @@ pub(super) async fn serve_for(
             Err(e) => return ApiReply::FilteredFeed(Err(e)),
         };
         if !answer.page.events.is_empty() || answer.page.missed || woke != Woke::News {
-            core.metrics
-                .feed_events_served
-                .inc_by(answer.page.events.len() as u64);
+            count_served(core, &answer.page);
             return ApiReply::FilteredFeed(Ok(answer));
         }
         after = answer.through;
+    }
+}
+
+/// Counts the events a page answers an edge with, and how long each waited since its
+/// apply here.
+fn count_served(core: &NodeCore, page: &feed::FeedPage) {
+    let metrics = &core.metrics;
+    metrics.feed_events_served.inc_by(page.events.len() as u64);
+    for (pos, _) in &page.events {
+        if let Some(applied) = core.state_machine.feed_applied_at(*pos) {
+            metrics
+                .feed_wait_seconds
+                .observe(applied.elapsed().as_secs_f64());
+        }
     }
 }
 

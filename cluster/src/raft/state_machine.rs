@@ -22,6 +22,7 @@ use openraft::{EntryPayload, OptionalSend};
 use prometheus::{Histogram, IntCounter, IntGauge};
 
 use super::compaction::{self, Compaction, CompactionPolicy, Sled};
+use super::feed_clock::FeedClock;
 use super::rewrite_due::RewriteDue;
 use super::snapshot_copy::SnapshotCopy;
 use super::wire::{from_bytes, to_bytes};
@@ -80,6 +81,8 @@ struct Inner {
     metrics: StateMachineMetrics,
     /// The newest feed position applied here; feed readers wait on it.
     feed_head: tokio::sync::watch::Sender<u64>,
+    /// When the newest feed positions were applied.
+    feed_clock: FeedClock,
     /// The newest callback job applied here; the dispatcher waits on it.
     outbox_head: tokio::sync::watch::Sender<u64>,
     /// The newest batch stamp applied here (0: none yet; kept under [`NEWEST_STAMP`]);
@@ -179,6 +182,7 @@ impl StateMachineStore {
                 snapshot_lock: tokio::sync::Mutex::new(()),
                 metrics,
                 feed_head: tokio::sync::watch::channel(0).0,
+                feed_clock: FeedClock::default(),
                 outbox_head: tokio::sync::watch::channel(0).0,
                 newest_stamp: Default::default(),
                 snapshot_records: Default::default(),
@@ -187,6 +191,7 @@ impl StateMachineStore {
         };
         store.recover_from_snapshot()?;
         store.publish_heads()?;
+        store.restart_feed_clock();
         let newest_stamp = StateRead::get::<u64>(&store.state(), NEWEST_STAMP)?;
         store
             .inner
@@ -229,6 +234,17 @@ impl StateMachineStore {
     /// Follows the newest applied feed position.
     pub fn feed_head(&self) -> tokio::sync::watch::Receiver<u64> {
         self.inner.feed_head.subscribe()
+    }
+
+    /// When feed position `pos` was applied here, if among the newest rounds.
+    pub fn feed_applied_at(&self, pos: u64) -> Option<Instant> {
+        self.inner.feed_clock.applied_at(pos)
+    }
+
+    fn restart_feed_clock(&self) {
+        self.inner
+            .feed_clock
+            .restart_at(*self.inner.feed_head.borrow());
     }
 
     /// Follows the newest applied callback job.
@@ -717,6 +733,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             .map_err(io::Error::other)?;
         self.publish_heads()?;
         self.inner
+            .feed_clock
+            .applied(*self.inner.feed_head.borrow());
+        self.inner
             .metrics
             .apply_seconds
             .observe(started.elapsed().as_secs_f64());
@@ -752,6 +771,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         .await
         .map_err(io::Error::other)??;
         self.publish_heads()?;
+        self.restart_feed_clock();
         self.inner.metrics.snapshots_installed.inc();
         self.compact_if_due();
         Ok(())

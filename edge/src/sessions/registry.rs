@@ -15,6 +15,7 @@ use meridian_cluster::state::{ConversationType, FeedEvent, Message};
 use meridian_proto::codes;
 use meridian_regions::AreaCode;
 use tokio::sync::{mpsc, watch, Notify};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::interest::InterestBook;
@@ -37,6 +38,8 @@ pub enum Delivery {
 pub struct Dispatched {
     pub pos: u64,
     pub event: FeedEvent,
+    /// When the page that carried the event reached this edge.
+    pub arrived: Instant,
     shared_frame: std::sync::OnceLock<Utf8Bytes>,
 }
 
@@ -377,10 +380,11 @@ impl Registry {
     }
 
     /// Hands one feed event to the sessions it concerns.
-    pub fn dispatch(&self, pos: u64, event: FeedEvent) {
+    pub fn dispatch(&self, pos: u64, event: FeedEvent, arrived: Instant) {
         let dispatched = Arc::new(Dispatched {
             pos,
             event,
+            arrived,
             shared_frame: std::sync::OnceLock::new(),
         });
         let mut inner = self.lock();
@@ -671,7 +675,7 @@ mod tests {
         assert!(!bob.take_behind());
 
         // The page that brings bob's join left the group's messages out.
-        registry.dispatch(10, joined("g1", "bob"));
+        registry.dispatch(10, joined("g1", "bob"), Instant::now());
         assert!(
             bob.take_behind(),
             "marked before any later event of the page"
@@ -693,7 +697,7 @@ mod tests {
         let ann = online(&registry, "ann");
         let (with_ann, _) = registry.interest_update(AreaCode::Sg, Some(with_group));
         registry.begin_page(AreaCode::Sg, Some(with_ann));
-        registry.dispatch(11, joined("g1", "ann"));
+        registry.dispatch(11, joined("g1", "ann"), Instant::now());
         assert!(!ann.take_behind());
     }
 }

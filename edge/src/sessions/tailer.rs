@@ -111,6 +111,7 @@ pub async fn tail(
                 }
             }
         };
+        let arrived = Instant::now();
         registry.begin_page(client.area(), version);
         let Some(current) = pos else {
             pos = Some(page.head);
@@ -124,7 +125,7 @@ pub async fn tail(
         let mut last = current.max(through);
         for (event_pos, event) in page.events {
             metrics.feed_events.inc();
-            registry.dispatch(event_pos, event);
+            registry.dispatch(event_pos, event, arrived);
             last = last.max(event_pos);
         }
         pos = Some(last);
