@@ -229,9 +229,12 @@ impl Ledger {
             }
         }
         // Devices: each recipient gets every acknowledged message, once, in seq order.
+        // What each device got, by id: looked up once per recipient of every message, so
+        // a long run's check stays n log n.
+        let mut got: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
         for (device, list) in &records.deliveries {
             verdict.delivered += list.len() as u64;
-            let mut seen: BTreeSet<&str> = BTreeSet::new();
+            let seen = got.entry(device.as_str()).or_default();
             let mut last_seq: BTreeMap<&str, u64> = BTreeMap::new();
             for delivery in list {
                 if !seen.insert(delivery.id.as_str()) {
@@ -278,11 +281,10 @@ impl Ledger {
                 continue;
             }
             for device in &sent.recipients {
-                let got = records
-                    .deliveries
-                    .get(device)
-                    .is_some_and(|list| list.iter().any(|d| d.id == *id));
-                if !got {
+                let reached = got
+                    .get(device.as_str())
+                    .is_some_and(|ids| ids.contains(id.as_str()));
+                if !reached {
                     verdict.lost += 1;
                     verdict.note(|| format!("{id} never reached {device}"));
                 }
