@@ -134,6 +134,39 @@ pub(crate) struct Sfu {
     received_at: Option<Instant>,
 }
 
+/// The str0m transport, ICE-lite, that answers `offer` (a WHIP or WHEP client's), with
+/// this server's UDP and passive TCP candidates at `advertised`; with `estimate`, it
+/// estimates the bandwidth towards its peer (a subscriber's, which picks its simulcast
+/// layer, RTC-06). Public for the fuzz target that builds offers from arbitrary parts.
+pub fn answer_offer(
+    offer: SdpOffer,
+    advertised: SocketAddr,
+    estimate: bool,
+    now: Instant,
+) -> Result<(Rtc, SdpAnswer), String> {
+    let mut builder = Rtc::builder().set_ice_lite(true);
+    if estimate {
+        builder = builder.enable_bwe(Some(INITIAL_ESTIMATE));
+    }
+    let mut rtc = builder.build(now);
+    let candidates = [
+        Candidate::host(advertised, "udp"),
+        Candidate::builder()
+            .tcp()
+            .host(advertised)
+            .tcptype(TcpType::Passive)
+            .build(),
+    ];
+    for candidate in candidates {
+        rtc.add_local_candidate(candidate.map_err(|e| e.to_string())?);
+    }
+    let answer = rtc
+        .sdp_api()
+        .accept_offer(offer)
+        .map_err(|e| e.to_string())?;
+    Ok((rtc, answer))
+}
+
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
@@ -366,28 +399,8 @@ impl Sfu {
         estimate: bool,
     ) -> Result<(u64, SdpAnswer), Refused> {
         let now = now();
-        let mut builder = Rtc::builder().set_ice_lite(true);
-        if estimate {
-            // The bandwidth towards a subscriber picks its simulcast layer (RTC-06).
-            builder = builder.enable_bwe(Some(INITIAL_ESTIMATE));
-        }
-        let mut rtc = builder.build(now);
-        // UDP, and a passive TCP candidate for clients whose network blocks UDP.
-        let candidates = [
-            Candidate::host(self.advertised, "udp"),
-            Candidate::builder()
-                .tcp()
-                .host(self.advertised)
-                .tcptype(TcpType::Passive)
-                .build(),
-        ];
-        for candidate in candidates {
-            rtc.add_local_candidate(candidate.map_err(|e| Refused::BadOffer(e.to_string()))?);
-        }
-        let answer = rtc
-            .sdp_api()
-            .accept_offer(offer)
-            .map_err(|e| Refused::BadOffer(e.to_string()))?;
+        let (rtc, answer) =
+            answer_offer(offer, self.advertised, estimate, now).map_err(Refused::BadOffer)?;
         // Ids name transports in URLs (`DELETE` ends one): random, so not guessable.
         let mut id = rand::random::<u64>();
         while self.transports.contains_key(&id) {
