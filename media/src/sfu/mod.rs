@@ -20,10 +20,12 @@ use crate::metrics::{Kind, MediaMetrics, Way};
 use crate::mixing::{MixOrders, Mixing};
 use crate::recording::{Orders, Recordings};
 
+mod batch;
 mod layers;
 pub(crate) mod tcp;
 mod transport;
 
+use batch::Datagrams;
 use layers::{Pass, Watching, INITIAL_ESTIMATE};
 use tcp::TcpEvent;
 use transport::{Outbound, Transport, Work};
@@ -108,6 +110,8 @@ pub(crate) enum Refused {
 
 pub(crate) struct Sfu {
     socket: UdpSocket,
+    /// Datagrams polling the transports queued for `socket`.
+    datagrams: Datagrams,
     /// The address in our ICE candidate, and what str0m is told datagrams arrive at.
     advertised: SocketAddr,
     transports: HashMap<u64, Transport>,
@@ -181,6 +185,7 @@ impl Sfu {
     ) -> Self {
         Self {
             socket,
+            datagrams: Datagrams::default(),
             advertised,
             transports: HashMap::new(),
             subscribers: HashMap::new(),
@@ -436,15 +441,16 @@ impl Sfu {
                 break;
             }
             let mut work = Vec::new();
-            let out = Outbound {
-                udp: &self.socket,
+            let mut out = Outbound {
+                udp: &mut self.datagrams,
                 tcp: &self.tcp,
             };
             for id in &polled {
                 if let Some(transport) = self.transports.get_mut(id) {
-                    transport.poll(*id, &out, &mut work);
+                    transport.poll(*id, &mut out, &mut work);
                 }
             }
+            self.datagrams.flush(&self.socket);
             for item in work {
                 match item {
                     Work::Media(publisher, data) => {

@@ -9,9 +9,9 @@ use str0m::bwe::{Bitrate, BweKind};
 use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Mid, Rid};
 use str0m::net::{Protocol, Transmit};
 use str0m::{Event, IceConnectionState, Output, Rtc};
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
+use super::batch::Datagrams;
 use super::layers::{LayerRates, Watching};
 use super::{Member, Side};
 use crate::recording::Recorder;
@@ -54,21 +54,19 @@ pub(super) enum Work {
     },
 }
 
-/// Where transports' packets leave: the UDP socket, or the ICE-TCP connection of the
-/// client they go to.
+/// Where transports' packets leave: the UDP socket's queue (sent in batches), or the
+/// ICE-TCP connection of the client they go to.
 pub(super) struct Outbound<'a> {
-    pub(super) udp: &'a UdpSocket,
+    pub(super) udp: &'a mut Datagrams,
     pub(super) tcp: &'a HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
 }
 
 impl Outbound<'_> {
-    /// Sends without waiting. A full socket buffer or connection queue loses the packet,
-    /// as the network could (NACK and keyframe requests repair it).
-    fn send(&self, t: &Transmit) {
+    /// Queues a UDP datagram; writes to a TCP connection without waiting, where a full
+    /// queue loses the packet, as the network could (NACK and keyframe requests repair it).
+    fn send(&mut self, t: Transmit) {
         match t.proto {
-            Protocol::Udp => {
-                let _ = self.udp.try_send_to(&t.contents, t.destination);
-            }
+            Protocol::Udp => self.udp.push(t.destination, t.contents.into()),
             _ => {
                 let framed = super::tcp::frame(&t.contents);
                 if let (Some(out), Some(framed)) = (self.tcp.get(&t.destination), framed) {
@@ -97,7 +95,7 @@ impl Transport {
         }
     }
 
-    pub(super) fn poll(&mut self, id: u64, out: &Outbound<'_>, work: &mut Vec<Work>) {
+    pub(super) fn poll(&mut self, id: u64, out: &mut Outbound<'_>, work: &mut Vec<Work>) {
         while self.rtc.is_alive() {
             let output = match self.rtc.poll_output() {
                 Ok(output) => output,
@@ -112,7 +110,7 @@ impl Transport {
                     self.timeout = at;
                     return;
                 }
-                Output::Transmit(t) => out.send(&t),
+                Output::Transmit(t) => out.send(t),
                 Output::Event(event) => self.event(id, event, work),
             }
         }
