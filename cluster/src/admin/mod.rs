@@ -42,8 +42,8 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode};
-use meridian_regions::{AreaCode, CatalogEntry, UnknownAreaCode};
+use http::{Request, Response, StatusCode};
+use meridian_regions::{AreaCode, CatalogEntry};
 use meridian_telemetry::json_response;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -52,20 +52,16 @@ use serde_json::{json, Value};
 mod callback_urls;
 mod files;
 mod push;
+mod request;
 mod transfer;
 mod usage;
 
-use callback_urls::CallbackUrl;
-
-use transfer::Import;
+use request::Operation;
 
 use crate::api::{ApiReply, ApiRequest};
 use crate::client::{ClusterClient, ClusterError};
-use crate::state::files::{EraseUserFiles, FileAccess, FileLimits};
-use crate::state::push_style::{PushRate, PushStyle, UltraGroupPushPace};
-use crate::state::push_templates::PushTemplate;
+use crate::state::files::EraseUserFiles;
 use crate::state::rtc::{EraseRtcUsers, SetRtcCallback};
-use crate::state::vendor_push::VendorPush;
 use crate::state::{
     AppLimits, AppSettings, Command, CommandError, Credentials, DeleteApp, DeleteAreaEntry,
     Envelope, EraseUsers, Output, PutAreaEntry, PutUser, Query, QueryOutput, RetryDeadLetters,
@@ -205,43 +201,12 @@ fn default_overlap_seconds() -> u64 {
     86_400
 }
 
-/// The body as `T`, or the 400 answer saying why not (boxed: a response is large).
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response<Bytes>>> {
-    serde_json::from_slice(body).map_err(|e| {
-        Box::new(client_error(
-            StatusCode::BAD_REQUEST,
-            "invalid",
-            format!("request body: {e}"),
-        ))
-    })
-}
-
-fn area_code(text: &str) -> Result<AreaCode, Box<Response<Bytes>>> {
-    text.parse().map_err(|e: UnknownAreaCode| {
-        Box::new(client_error(
-            StatusCode::BAD_REQUEST,
-            "invalid",
-            e.to_string(),
-        ))
-    })
-}
-
-/// A PUT's entry for the path's area (the body may leave its `code` out).
-fn catalog_entry(code: AreaCode, body: &[u8]) -> Result<CatalogEntry, Box<Response<Bytes>>> {
-    let mut fields = parse::<serde_json::Map<String, Value>>(body)?;
-    let named = fields
-        .entry("code")
-        .or_insert_with(|| json!(code))
-        .as_str()
-        .map(str::parse::<AreaCode>);
-    if !matches!(named, Some(Ok(named)) if named == code) {
-        return Err(Box::new(client_error(
-            StatusCode::BAD_REQUEST,
-            "invalid",
-            format!("the body's code must be the path's area {code}"),
-        )));
-    }
-    parse(&serde_json::to_vec(&fields).unwrap_or_default())
+/// Reads a request as [`AdminApi::handle`] does, carrying nothing out: the answer
+/// refusing it, or `None` when it names an operation (for the `admin_request` fuzz target).
+pub fn refusal(request: &Request<Bytes>) -> Option<Response<Bytes>> {
+    Operation::read(request, meridian_clock::now_ms())
+        .err()
+        .map(|refusal| *refusal)
 }
 
 impl AdminApi {
@@ -259,200 +224,86 @@ impl AdminApi {
     }
 
     pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
-        let path = request.uri().path().trim_end_matches('/').to_string();
-        let Some(rest) = path.strip_prefix("/admin/v1") else {
-            return client_error(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("no such path {path}"),
-            );
-        };
-        if !self.authorized(&request) {
+        // Other paths are answered 404 before the token is checked.
+        if request.uri().path().starts_with(request::PREFIX) && !self.authorized(&request) {
             return client_error(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
                 "operator token required",
             );
         }
-        let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-        let method = request.method().clone();
-        let body = request.body();
-        let result = match (&method, segments.as_slice()) {
-            (&Method::GET, ["apps"]) => self.list_apps().await,
-            (&Method::POST, ["apps"]) => match parse::<CreateApp>(body) {
-                Ok(create) => self.create_app(create).await,
-                Err(response) => return *response,
-            },
-            (&Method::GET, ["apps", key]) => self.get_app(key).await,
-            (&Method::DELETE, ["apps", key]) => self.delete_app(key).await,
-            (&Method::POST, ["apps", key, "users"]) => match parse::<CreateUser>(body) {
-                Ok(user) => self.create_user(key, user).await,
-                Err(response) => return *response,
-            },
-            (&Method::POST, ["apps", key, "users", "erase"]) => match parse::<Erasure>(body) {
-                Ok(erasure) => self.erase_users(key, erasure).await,
-                Err(response) => return *response,
-            },
-            (&Method::GET, ["apps", key, "users", "erasing"]) => self.erasing(key).await,
-            (&Method::GET, ["apps", key, "users", user_id]) => self.get_user(key, user_id).await,
-            (&Method::POST, ["apps", key, "import"]) if transfer::is_json_lines(&request) => {
-                self.import_lines(key, body).await
+        match Operation::read(&request, meridian_clock::now_ms()) {
+            Ok(operation) => self.execute(operation).await,
+            Err(refusal) => *refusal,
+        }
+    }
+
+    async fn execute(&self, operation: Operation) -> Response<Bytes> {
+        use Operation as O;
+        let result = match operation {
+            O::ListApps => self.list_apps().await,
+            O::CreateApp(create) => self.create_app(create).await,
+            O::GetApp(key) => self.get_app(&key).await,
+            O::DeleteApp(key) => self.delete_app(&key).await,
+            O::CreateUser(key, user) => self.create_user(&key, user).await,
+            O::EraseUsers(key, erasure) => self.erase_users(&key, erasure).await,
+            O::Erasing(key) => self.erasing(&key).await,
+            O::GetUser(key, user_id) => self.get_user(&key, &user_id).await,
+            O::ImportLines(key, body) => self.import_lines(&key, &body).await,
+            O::Import(key, import) => self.import(&key, import).await,
+            O::Export(key) => return self.export(&key).await,
+            O::GetSettings(key) => self.get_settings(&key).await,
+            O::PutSettings(key, settings) => self.put_settings(&key, settings).await,
+            O::GetLimits(key) => self.get_limits(&key).await,
+            O::PutLimits(key, limits) => self.put_limits(&key, limits).await,
+            O::GetFileLimits(key) => self.get_file_limits(&key).await,
+            O::PutFileLimits(key, limits) => self.put_file_limits(&key, limits).await,
+            O::GetFileAccess(key) => self.get_file_access(&key).await,
+            O::PutFileAccess(key, access) => self.put_file_access(&key, access).await,
+            O::RotateSecret(key, rotation) => self.rotate_secret(&key, rotation).await,
+            O::GetPushVendors(key) => self.get_push_vendors(&key).await,
+            O::PutPushVendors(key, vendors) => self.put_push_vendors(&key, vendors).await,
+            O::GetUltraGroupPush(key) => self.get_ultra_group_push(&key).await,
+            O::PutUltraGroupPush(key, pace) => self.put_ultra_group_push(&key, pace).await,
+            O::GetPushTemplates(key) => self.get_push_templates(&key).await,
+            O::SetPushTemplate(key, id, template) => {
+                self.set_push_template(&key, &id, template).await
             }
-            (&Method::POST, ["apps", key, "import"]) => match parse::<Import>(body) {
-                Ok(import) => self.import(key, import).await,
-                Err(response) => return *response,
-            },
-            (&Method::GET, ["apps", key, "export"]) => return self.export(key).await,
-            (&Method::GET, ["apps", key, "settings"]) => self.get_settings(key).await,
-            (&Method::PUT, ["apps", key, "settings"]) => match parse::<AppSettings>(body) {
-                Ok(settings) => self.put_settings(key, settings).await,
-                Err(response) => return *response,
-            },
-            (&Method::GET, ["apps", key, "limits"]) => self.get_limits(key).await,
-            (&Method::PUT, ["apps", key, "limits"]) => match parse::<AppLimits>(body) {
-                Ok(limits) => self.put_limits(key, limits).await,
-                Err(response) => return *response,
-            },
-            (&Method::GET, ["apps", key, "file-limits"]) => self.get_file_limits(key).await,
-            (&Method::PUT, ["apps", key, "file-limits"]) => match parse::<FileLimits>(body) {
-                Ok(limits) => self.put_file_limits(key, limits).await,
-                Err(response) => return *response,
-            },
-            (&Method::GET, ["apps", key, "file-access"]) => self.get_file_access(key).await,
-            (&Method::PUT, ["apps", key, "file-access"]) => match parse::<FileAccess>(body) {
-                Ok(access) => self.put_file_access(key, access).await,
-                Err(response) => return *response,
-            },
-            (&Method::POST, ["apps", key, "secret"]) => match parse::<Rotation>(body) {
-                Ok(rotation) => self.rotate_secret(key, rotation).await,
-                Err(response) => return *response,
-            },
-            (&Method::GET, ["apps", key, "push-vendors"]) => self.get_push_vendors(key).await,
-            (&Method::PUT, ["apps", key, "push-vendors"]) => match parse::<VendorPush>(body) {
-                Ok(vendors) => self.put_push_vendors(key, vendors).await,
-                Err(response) => return *response,
-            },
-            (&Method::GET, ["apps", key, "ultra-group-push"]) => {
-                self.get_ultra_group_push(key).await
-            }
-            (&Method::PUT, ["apps", key, "ultra-group-push"]) => {
-                match parse::<UltraGroupPushPace>(body) {
-                    Ok(pace) => self.put_ultra_group_push(key, pace).await,
-                    Err(response) => return *response,
-                }
-            }
-            (&Method::GET, ["apps", key, "push-templates"]) => self.get_push_templates(key).await,
-            (&Method::PUT, ["apps", key, "push-templates", id]) => {
-                match parse::<PushTemplate>(body) {
-                    Ok(template) => self.set_push_template(key, id, Some(template)).await,
-                    Err(response) => return *response,
-                }
-            }
-            (&Method::DELETE, ["apps", key, "push-templates", id]) => {
-                self.set_push_template(key, id, None).await
-            }
-            (&Method::GET, ["apps", key, "push-rate"]) => self.get_push_rate(key).await,
-            (&Method::PUT, ["apps", key, "push-rate"]) => match parse::<PushRate>(body) {
-                Ok(rate) => self.put_push_rate(key, rate).await,
-                Err(response) => return *response,
-            },
-            (&Method::GET, ["apps", key, "push-style"]) => self.get_push_style(key).await,
-            (&Method::PUT, ["apps", key, "push-style"]) => match parse::<PushStyle>(body) {
-                Ok(style) => self.put_push_style(key, style).await,
-                Err(response) => return *response,
-            },
-            (&Method::GET, ["apps", key, "sdk-features"]) => self.get_sdk_features(key).await,
-            (&Method::PUT, ["apps", key, "sdk-features"]) => match parse::<SdkFeatures>(body) {
-                Ok(features) => self.put_sdk_features(key, features).await,
-                Err(response) => return *response,
-            },
-            (&Method::GET, ["apps", key, "rtc-callback"]) => {
-                let app_key = key.to_string();
+            O::GetPushRate(key) => self.get_push_rate(&key).await,
+            O::PutPushRate(key, rate) => self.put_push_rate(&key, rate).await,
+            O::GetPushStyle(key) => self.get_push_style(&key).await,
+            O::PutPushStyle(key, style) => self.put_push_style(&key, style).await,
+            O::GetSdkFeatures(key) => self.get_sdk_features(&key).await,
+            O::PutSdkFeatures(key, features) => self.put_sdk_features(&key, features).await,
+            O::GetRtcCallback(app_key) => {
                 self.get_callback_url(Query::RtcCallback { app_key }).await
             }
-            // Where room callbacks go (RTC-01); `null` stops them.
-            (&Method::PUT, ["apps", key, "rtc-callback"]) => match parse::<CallbackUrl>(body) {
-                Ok(CallbackUrl { url }) => {
-                    let app_key = key.to_string();
-                    let set = |url| Command::SetRtcCallback(SetRtcCallback { app_key, url });
-                    self.put_callback_url(url, set).await
-                }
-                Err(response) => return *response,
-            },
-            (&Method::GET, ["apps", key, "erasure-callback"]) => {
-                let app_key = key.to_string();
+            O::PutRtcCallback(app_key, url) => {
+                let set = |url| Command::SetRtcCallback(SetRtcCallback { app_key, url });
+                self.put_callback_url(url, set).await
+            }
+            O::GetErasureCallback(app_key) => {
                 self.get_callback_url(Query::ErasureCallback { app_key })
                     .await
             }
-            // Where finished erasures are told (LIFE-02); `null` stops them.
-            (&Method::PUT, ["apps", key, "erasure-callback"]) => match parse::<CallbackUrl>(body) {
-                Ok(CallbackUrl { url }) => {
-                    let app_key = key.to_string();
-                    let set =
-                        |url| Command::SetErasureCallback(SetErasureCallback { app_key, url });
-                    self.put_callback_url(url, set).await
-                }
-                Err(response) => return *response,
-            },
-            (&Method::GET, ["apps", key, "callbacks", "dead-letters"]) => {
-                self.dead_letters(key).await
+            O::PutErasureCallback(app_key, url) => {
+                let set = |url| Command::SetErasureCallback(SetErasureCallback { app_key, url });
+                self.put_callback_url(url, set).await
             }
-            (&Method::POST, ["apps", key, "callbacks", "dead-letters", "retry"]) => {
-                self.retry_dead_letters(key).await
+            O::DeadLetters(key) => self.dead_letters(&key).await,
+            O::RetryDeadLetters(key) => self.retry_dead_letters(&key).await,
+            O::Usage(key, range) => self.usage(&key, range).await,
+            O::Storage(key) => self.storage(&key).await,
+            O::ListAreas => self.list_areas().await,
+            O::GetArea(code) => self.get_area(code).await,
+            O::PutArea(entry) => self.put_area(entry).await,
+            O::DeleteArea(code) => self.delete_area(code).await,
+            O::ClusterStatus => self.cluster_call(ApiRequest::Status).await,
+            O::Backup => return self.backup().await,
+            O::AddMember(AddMember { id, addr }) => {
+                self.cluster_call(ApiRequest::AddNode { id, addr }).await
             }
-            (&Method::GET, ["apps", key, "usage"]) => {
-                match usage::parse_range(request.uri().query(), meridian_clock::now_ms()) {
-                    Ok(range) => self.usage(key, range).await,
-                    Err(message) => {
-                        return client_error(StatusCode::BAD_REQUEST, "invalid", message)
-                    }
-                }
-            }
-            (&Method::GET, ["apps", key, "usage", "storage"]) => self.storage(key).await,
-            (&Method::GET, ["areas"]) => self.list_areas().await,
-            (&Method::GET, ["areas", code]) => match area_code(code) {
-                Ok(code) => self.get_area(code).await,
-                Err(response) => return *response,
-            },
-            (&Method::PUT, ["areas", code]) => {
-                match area_code(code).and_then(|code| catalog_entry(code, body)) {
-                    Ok(entry) => self.put_area(entry).await,
-                    Err(response) => return *response,
-                }
-            }
-            (&Method::DELETE, ["areas", code]) => match area_code(code) {
-                Ok(code) => self.delete_area(code).await,
-                Err(response) => return *response,
-            },
-            (&Method::GET, ["cluster"]) => self.cluster_call(ApiRequest::Status).await,
-            (&Method::POST, ["cluster", "backup"]) => return self.backup().await,
-            (&Method::POST, ["cluster", "members"]) => match parse::<AddMember>(body) {
-                Ok(member) => {
-                    self.cluster_call(ApiRequest::AddNode {
-                        id: member.id,
-                        addr: member.addr,
-                    })
-                    .await
-                }
-                Err(response) => return *response,
-            },
-            (&Method::DELETE, ["cluster", "members", id]) => match id.parse::<u64>() {
-                Ok(id) => self.cluster_call(ApiRequest::RemoveNode { id }).await,
-                Err(_) => {
-                    return client_error(
-                        StatusCode::BAD_REQUEST,
-                        "invalid",
-                        format!("member id {id:?} is not a number"),
-                    )
-                }
-            },
-            _ => {
-                return client_error(
-                    StatusCode::NOT_FOUND,
-                    "not_found",
-                    format!("no such operation {method} {path}"),
-                )
-            }
+            O::RemoveMember(id) => self.cluster_call(ApiRequest::RemoveNode { id }).await,
         };
         match result {
             Ok(value) => ok(value),
