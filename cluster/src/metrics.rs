@@ -2,8 +2,8 @@
 //! labelled only by area).
 
 use meridian_telemetry::labels::{CounterFamily, GaugeFamily, HistogramFamily};
-use meridian_telemetry::{label_set, LATENCY_BUCKETS};
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Registry};
+use meridian_telemetry::{histogram, label_set, LATENCY_BUCKETS};
+use prometheus::{Histogram, IntCounter, IntGauge, Registry};
 
 use crate::raft::state_machine::StateMachineMetrics;
 
@@ -82,17 +82,6 @@ pub struct ClusterMetrics {
     /// Messages of the area published, by conversation type: the replicated tally, like
     /// the calls' (the apps' usage figures add up to it, CON-01).
     pub messages_total: CounterFamily<MessageType>,
-}
-
-fn histogram(
-    registry: &Registry,
-    name: &str,
-    help: &str,
-    buckets: &[f64],
-) -> prometheus::Result<Histogram> {
-    let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets.to_vec()))?;
-    registry.register(Box::new(h.clone()))?;
-    Ok(h)
 }
 
 fn gauge(registry: &Registry, name: &str, help: &str) -> prometheus::Result<IntGauge> {

@@ -1,6 +1,6 @@
 use meridian_telemetry::labels::{CounterFamily, GaugeFamily, HistogramFamily};
-use meridian_telemetry::{label_set, LATENCY_BUCKETS};
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Registry};
+use meridian_telemetry::{histogram, label_set, LATENCY_BUCKETS};
+use prometheus::{Histogram, IntCounter, IntGauge, Registry};
 
 label_set! {
     /// An admin API answer: the area asked about and the HTTP status.
@@ -84,15 +84,17 @@ impl EdgeMetrics {
         let frames_out =
             IntCounter::new("meridian_edge_frames_out_total", "Frames sent to clients")?;
         registry.register(Box::new(frames_out.clone()))?;
-        let send_seconds = latency_histogram(
+        let send_seconds = histogram(
             registry,
             "meridian_edge_send_seconds",
             "From a client send frame to its acknowledgement (after the Raft commit)",
+            LATENCY_BUCKETS,
         )?;
-        let delivery_seconds = latency_histogram(
+        let delivery_seconds = histogram(
             registry,
             "meridian_edge_delivery_seconds",
             "From a feed page's arrival at this edge to the write of its frames to a session's socket (one observation per write, timed by its oldest frame)",
+            LATENCY_BUCKETS,
         )?;
         let feed_events = IntCounter::new(
             "meridian_edge_feed_events_total",
@@ -180,11 +182,4 @@ impl EdgeMetrics {
             )?,
         })
     }
-}
-
-fn latency_histogram(registry: &Registry, name: &str, help: &str) -> prometheus::Result<Histogram> {
-    let opts = HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec());
-    let histogram = Histogram::with_opts(opts)?;
-    registry.register(Box::new(histogram.clone()))?;
-    Ok(histogram)
 }

@@ -1,6 +1,6 @@
 use meridian_telemetry::label_set;
 use meridian_telemetry::labels::{CounterFamily, GaugeFamily};
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Registry};
+use prometheus::{Histogram, IntCounter, IntGauge, Registry};
 
 label_set! {
     /// Which way a transport carries media: `publish` (WHIP) or `subscribe` (WHEP).
@@ -114,16 +114,12 @@ impl MediaMetrics {
                 "meridian_media_tcp_connections",
                 "Open ICE-TCP connections of clients whose network blocks UDP",
             )?,
-            forward_delay: {
-                let opts = HistogramOpts::new(
-                    "meridian_media_forward_delay_seconds",
-                    "From reading a packet that completes a frame to having sent that frame to every subscriber: the SFU's added latency",
-                )
-                .buckets(FORWARD_DELAY_BUCKETS.to_vec());
-                let histogram = Histogram::with_opts(opts)?;
-                registry.register(Box::new(histogram.clone()))?;
-                histogram
-            },
+            forward_delay: meridian_telemetry::histogram(
+                registry,
+                "meridian_media_forward_delay_seconds",
+                "From reading a packet that completes a frame to having sent that frame to every subscriber: the SFU's added latency",
+                &FORWARD_DELAY_BUCKETS,
+            )?,
         })
     }
 }

@@ -35,3 +35,16 @@ pub const LATENCY_BUCKETS: &[f64] = &[
     0.00005, 0.0001, 0.0002, 0.0003, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075,
     0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
+
+/// A histogram with these bucket bounds, registered with `registry`.
+pub fn histogram(
+    registry: &prometheus::Registry,
+    name: &str,
+    help: &str,
+    buckets: &[f64],
+) -> prometheus::Result<prometheus::Histogram> {
+    let opts = prometheus::HistogramOpts::new(name, help).buckets(buckets.to_vec());
+    let histogram = prometheus::Histogram::with_opts(opts)?;
+    registry.register(Box::new(histogram.clone()))?;
+    Ok(histogram)
+}

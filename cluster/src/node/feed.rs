@@ -106,13 +106,14 @@ pub(super) async fn serve_for(
 fn count_served(core: &NodeCore, page: &feed::FeedPage) {
     let metrics = &core.metrics;
     metrics.feed_events_served.inc_by(page.events.len() as u64);
-    for (pos, _) in &page.events {
-        if let Some(applied) = core.state_machine.feed_applied_at(*pos) {
+    let positions = page.events.iter().map(|(pos, _)| *pos);
+    core.state_machine
+        .feed_clock()
+        .applied_at(positions, |applied| {
             metrics
                 .feed_wait_seconds
-                .observe(applied.elapsed().as_secs_f64());
-        }
-    }
+                .observe(applied.elapsed().as_secs_f64())
+        });
 }
 
 fn deadline(wait_ms: u64) -> tokio::time::Instant {

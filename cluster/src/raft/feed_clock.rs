@@ -47,20 +47,43 @@ impl FeedClock {
         rounds.applied.push_back((head, Instant::now()));
     }
 
-    /// When position `pos` was applied here, if among the remembered rounds.
-    pub fn applied_at(&self, pos: u64) -> Option<Instant> {
+    /// When each of `positions` was applied here, for those among the remembered rounds
+    /// (one lock for a whole page of them).
+    pub fn applied_at(
+        &self,
+        positions: impl IntoIterator<Item = u64>,
+        mut each: impl FnMut(Instant),
+    ) {
         let rounds = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if pos <= rounds.floor {
+        for pos in positions {
+            if let Some(at) = rounds.applied_at(pos) {
+                each(at);
+            }
+        }
+    }
+}
+
+impl Rounds {
+    fn applied_at(&self, pos: u64) -> Option<Instant> {
+        if pos <= self.floor {
             return None;
         }
-        let round = rounds.applied.partition_point(|r| r.0 < pos);
-        rounds.applied.get(round).map(|r| r.1)
+        let round = self.applied.partition_point(|r| r.0 < pos);
+        self.applied.get(round).map(|r| r.1)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl FeedClock {
+        fn one(&self, pos: u64) -> Option<Instant> {
+            let mut found = None;
+            self.applied_at([pos], |at| found = Some(at));
+            found
+        }
+    }
 
     #[test]
     fn a_position_takes_the_instant_of_the_round_that_applied_it() {
@@ -69,14 +92,14 @@ mod tests {
         clock.applied(3);
         let second = Instant::now();
         clock.applied(5);
-        assert!(clock.applied_at(0).is_none(), "before the first round");
-        let first = clock.applied_at(1).unwrap();
-        assert_eq!(clock.applied_at(3), Some(first));
-        assert!(clock.applied_at(4).unwrap() >= second);
-        assert!(clock.applied_at(6).is_none(), "not applied yet");
+        assert!(clock.one(0).is_none(), "before the first round");
+        let first = clock.one(1).unwrap();
+        assert_eq!(clock.one(3), Some(first));
+        assert!(clock.one(4).unwrap() >= second);
+        assert!(clock.one(6).is_none(), "not applied yet");
         // A round that did not grow the feed changes nothing.
         clock.applied(5);
-        assert_eq!(clock.applied_at(2), Some(first));
+        assert_eq!(clock.one(2), Some(first));
     }
 
     #[test]
@@ -85,13 +108,13 @@ mod tests {
         for head in 1..=(ROUNDS as u64 + 10) {
             clock.applied(head);
         }
-        assert!(clock.applied_at(10).is_none(), "forgotten");
-        assert!(clock.applied_at(11).is_some());
+        assert!(clock.one(10).is_none(), "forgotten");
+        assert!(clock.one(11).is_some());
         // An installed snapshot: nothing up to it is timed.
         clock.restart_at(7);
-        assert!(clock.applied_at(11).is_none());
+        assert!(clock.one(11).is_none());
         clock.applied(9);
-        assert!(clock.applied_at(7).is_none());
-        assert!(clock.applied_at(8).is_some());
+        assert!(clock.one(7).is_none());
+        assert!(clock.one(8).is_some());
     }
 }

@@ -236,9 +236,9 @@ impl StateMachineStore {
         self.inner.feed_head.subscribe()
     }
 
-    /// When feed position `pos` was applied here, if among the newest rounds.
-    pub fn feed_applied_at(&self, pos: u64) -> Option<Instant> {
-        self.inner.feed_clock.applied_at(pos)
+    /// When the newest feed positions were applied here.
+    pub fn feed_clock(&self) -> &FeedClock {
+        &self.inner.feed_clock
     }
 
     fn restart_feed_clock(&self) {
