@@ -13,7 +13,7 @@ use std::process::{Command as Process, Output};
 use std::time::Duration;
 use tokio::time::Instant;
 
-use meridian_chaos::deployment::{Deployment, Topology};
+use meridian_chaos::deployment::{replicas_identical, Deployment, Topology};
 use meridian_chaos::load::Cast;
 use meridian_client::server_api::{form, post_form_answer};
 use meridian_client::{conversation, Connection, Outgoing};
@@ -347,11 +347,7 @@ async fn a_leader_cut_off_from_its_quorum_refuses_at_once_within_an_election_tim
     // Healed, the old leader follows and the area takes writes through any node.
     deployment.isolate(None);
     let settled = deployment.settled_digests(Duration::from_secs(20)).await;
-    let digests: Vec<_> = settled.iter().map(|(_, d)| d.clone()).collect();
-    assert!(
-        digests.iter().all(|d| d.is_some() && *d == digests[0]),
-        "{settled:?}"
-    );
+    assert!(replicas_identical(&settled), "{settled:?}");
 }
 
 // covers: MSG-01 (a partitioned follower's return)

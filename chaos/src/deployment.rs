@@ -516,8 +516,10 @@ impl Deployment {
         }
     }
 
-    /// Every node's state digest once all of them applied the same index (none is
-    /// written meanwhile), or what they answered when `timeout` passed.
+    /// Every node's state digest once all of them hold the same records (none is written
+    /// meanwhile), or what they answered when `timeout` passed. Applied indexes may still
+    /// differ then: an election while checking adds a blank entry, which moves a node's
+    /// index and none of its records.
     pub async fn settled_digests(&self, timeout: Duration) -> Vec<(u64, Option<StateDigest>)> {
         let deadline = Instant::now() + timeout;
         loop {
@@ -526,17 +528,21 @@ impl Deployment {
                 let digest = self.client.state_digest_of(&node.rpc_addr).await.ok();
                 digests.push((node.id, digest));
             }
-            let indexes: std::collections::BTreeSet<Option<u64>> = digests
-                .iter()
-                .map(|(_, d)| d.as_ref().and_then(|d| d.applied_index))
-                .collect();
-            let all_answered = digests.iter().all(|(_, d)| d.is_some());
-            if (all_answered && indexes.len() == 1) || Instant::now() > deadline {
+            if replicas_identical(&digests) || Instant::now() > deadline {
                 return digests;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// Whether every node answered with the same records.
+pub fn replicas_identical(digests: &[(u64, Option<StateDigest>)]) -> bool {
+    let states: std::collections::BTreeSet<_> = digests
+        .iter()
+        .map(|(_, d)| d.as_ref().map(|d| (d.records, &d.sha256)))
+        .collect();
+    states.len() == 1 && !states.contains(&None)
 }
 
 async fn wait_for_ok(url: &str, timeout: Duration) -> anyhow::Result<()> {

@@ -348,11 +348,7 @@ async fn run_in(options: &ChaosOptions, dir: &std::path::Path) -> anyhow::Result
         eprintln!("chaos: violation: {example}");
     }
     let digests = deployment.settled_digests(SETTLE).await;
-    let distinct: std::collections::BTreeSet<_> = digests
-        .iter()
-        .map(|(_, d)| d.as_ref().map(|d| (d.applied_index, d.sha256.clone())))
-        .collect();
-    let replicas_identical = distinct.len() == 1 && !distinct.contains(&None);
+    let replicas_identical = deployment::replicas_identical(&digests);
     if !replicas_identical {
         eprintln!("chaos: replicas differ: {digests:?}");
     }

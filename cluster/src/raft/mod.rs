@@ -1,6 +1,7 @@
 //! The Raft adapter: every openraft type the rest of the crate sees is named here.
 
 pub(crate) mod compaction;
+mod digest;
 pub mod feed_clock;
 pub mod log_store;
 pub mod network;

@@ -283,28 +283,15 @@ impl StateMachineStore {
     }
 
     /// Hashes the replicated state as of the last applied entry (nothing is applied
-    /// meanwhile), for comparing replicas.
+    /// meanwhile), for comparing replicas. The scan runs off the async runtime: on a
+    /// large state it takes seconds, and Raft's heartbeats must not wait for it.
     pub async fn digest(&self) -> io::Result<StateDigest> {
-        use sha2::Digest;
         let _applying = self.inner.apply_lock.lock().await;
-        let mut hasher = sha2::Sha256::new();
-        let mut records = 0u64;
-        for item in self.state().iter() {
-            let (key, value) = item.map_err(io::Error::other)?;
-            if key.starts_with(META_PREFIX) {
-                continue;
-            }
-            for part in [&key[..], &value[..]] {
-                hasher.update((part.len() as u64).to_le_bytes());
-                hasher.update(part);
-            }
-            records += 1;
-        }
-        let sha256 = hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let tree = self.state();
+        let (records, sha256) =
+            tokio::task::spawn_blocking(move || super::digest::records_digest(&tree))
+                .await
+                .map_err(io::Error::other)??;
         Ok(StateDigest {
             applied_index: self.last_applied()?.map(|id| id.index()),
             records,
