@@ -31,6 +31,7 @@ pub(crate) struct MediaMetrics {
     pub evictions: IntCounter,
     pub requests: CounterFamily<Answer>,
     pub layer_switches: IntCounter,
+    pub speaker_changes: IntCounter,
     pub recordings: IntGauge,
     pub recordings_stored: IntCounter,
     pub recording_failures: IntCounter,
@@ -85,6 +86,10 @@ impl MediaMetrics {
             layer_switches: counter(
                 "meridian_media_layer_switches_total",
                 "Subscribers moved to another simulcast layer by their bandwidth estimate",
+            )?,
+            speaker_changes: counter(
+                "meridian_media_speaker_changes_total",
+                "Changes of a room's speakers (who, loudest first) told to its members",
             )?,
             recordings: gauge(
                 "meridian_media_recordings",

@@ -22,11 +22,13 @@ use crate::recording::{Orders, Recordings};
 
 mod batch;
 mod layers;
+mod speakers;
 pub(crate) mod tcp;
 mod transport;
 
 use batch::Datagrams;
 use layers::{Pass, Watching, INITIAL_ESTIMATE};
+use speakers::{RoomKey, Speakers, SpeakersMessage};
 use tcp::TcpEvent;
 use transport::{Outbound, Transport, Work};
 
@@ -136,6 +138,7 @@ pub(crate) struct Sfu {
     /// When the packet being handled was read: a frame it completes is forwarded by the
     /// next `drive`, and the time until then is the SFU's added latency.
     received_at: Option<Instant>,
+    speakers: Speakers,
 }
 
 /// The str0m transport, ICE-lite, that answers `offer` (a WHIP or WHEP client's), with
@@ -198,6 +201,7 @@ impl Sfu {
             orders: Orders::new(),
             mixing,
             received_at: None,
+            speakers: Speakers::default(),
         }
     }
 
@@ -210,6 +214,10 @@ impl Sfu {
         let mut buf = vec![0u8; DATAGRAM_BYTES];
         loop {
             let deadline = self.drive();
+            let deadline = self
+                .speakers
+                .due()
+                .map_or(deadline, |due| due.min(deadline));
             tokio::select! {
                 _ = stop.wait_for(|stop| *stop) => break,
                 command = commands.recv() => match command {
@@ -233,6 +241,9 @@ impl Sfu {
                     }
                     self.dirty.insert(id);
                 }
+            }
+            if self.speakers.due().is_some_and(|due| due <= now) {
+                self.announce_speakers(now);
             }
         }
         for (&id, transport) in self.transports.iter_mut() {
@@ -464,6 +475,7 @@ impl Sfu {
                         watcher,
                         layer,
                     } => self.request_keyframe(publisher, kind, watcher, layer),
+                    Work::ChannelOpened(id) => self.tell_speakers_to_newcomer(id),
                 }
             }
             self.drop_dead(&polled);
@@ -502,6 +514,9 @@ impl Sfu {
         let Some(subscribers) = self.subscribers.get(&publisher) else {
             return;
         };
+        if let (MediaKind::Audio, Some(dbov)) = (kind, data.ext_vals.audio_level) {
+            self.speakers.hear(publisher, dbov, now());
+        }
         let label = Kind {
             kind: if kind == MediaKind::Audio {
                 "audio"
@@ -590,6 +605,57 @@ impl Sfu {
                 self.request_keyframe(publisher, kind, Some(subscriber), Some(layer));
             }
         }
+    }
+
+    /// Ends a speakers interval: the members of each room whose speakers changed are told,
+    /// over the data channels of their transports.
+    fn announce_speakers(&mut self, now: Instant) {
+        let transports = &self.transports;
+        let changes = self.speakers.changes(now, |id| {
+            transports
+                .get(&id)
+                .map(|t| (&t.member, t.stream_id.as_str()))
+        });
+        for (room, speakers) in changes {
+            self.metrics.speaker_changes.inc();
+            let ids: Vec<u64> = self
+                .transports
+                .iter()
+                .filter(|(_, t)| t.channel.is_some() && room_of(&t.member) == room)
+                .map(|(&id, _)| id)
+                .collect();
+            let message = speakers_message(&speakers);
+            for id in ids {
+                self.send_on_channel(id, &message);
+            }
+        }
+    }
+
+    /// A member who just opened its channel learns who speaks now, if anybody does.
+    fn tell_speakers_to_newcomer(&mut self, id: u64) {
+        let Some(t) = self.transports.get(&id) else {
+            return;
+        };
+        let speakers = self.speakers.of(&room_of(&t.member));
+        if !speakers.is_empty() {
+            let message = speakers_message(speakers);
+            self.send_on_channel(id, &message);
+        }
+    }
+
+    fn send_on_channel(&mut self, id: u64, message: &str) {
+        let Some(t) = self.transports.get_mut(&id) else {
+            return;
+        };
+        let Some(mut channel) = t.channel.and_then(|c| t.rtc.channel(c)) else {
+            return;
+        };
+        // A full channel (a client that stopped reading) loses the message; the next
+        // change tells the whole list again.
+        if let Err(e) = channel.write(false, message.as_bytes()) {
+            tracing::debug!(error = %e, "data channel write failed");
+        }
+        self.dirty.insert(id);
     }
 
     /// Writes a publisher's frame to its recording when its room is recorded, starting
@@ -718,6 +784,14 @@ impl Sfu {
             }
         }
     }
+}
+
+fn room_of(member: &Member) -> RoomKey {
+    (member.app_key.clone(), member.room_id.clone())
+}
+
+fn speakers_message(speakers: &[speakers::Speaker]) -> String {
+    serde_json::to_string(&SpeakersMessage { speakers }).unwrap_or_default()
 }
 
 fn way(side: Side) -> Way {

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use str0m::bwe::{Bitrate, BweKind};
+use str0m::channel::ChannelId;
 use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Mid, Rid};
 use str0m::net::{Protocol, Transmit};
 use str0m::{Event, IceConnectionState, Output, Rtc};
@@ -38,6 +39,8 @@ pub(super) struct Transport {
     pub(super) keyframe_requests: HashMap<Option<Rid>, Instant>,
     /// A publisher's stream being recorded (RTC-07).
     pub(super) recorder: Option<Recorder>,
+    /// The data channel its client opened, where the room's speakers are told.
+    pub(super) channel: Option<ChannelId>,
 }
 
 /// What polling one transport asks of the others.
@@ -52,6 +55,8 @@ pub(super) enum Work {
         watcher: Option<u64>,
         layer: Option<Rid>,
     },
+    /// The transport's client opened its data channel.
+    ChannelOpened(u64),
 }
 
 /// Where transports' packets leave: the UDP socket's queue (sent in batches), or the
@@ -92,6 +97,7 @@ impl Transport {
             watching: Watching::default(),
             keyframe_requests: HashMap::new(),
             recorder: None,
+            channel: None,
         }
     }
 
@@ -158,6 +164,11 @@ impl Transport {
             {
                 work.push(Work::Estimate(id, estimate));
             }
+            Event::ChannelOpen(channel, _) => {
+                self.channel = Some(channel);
+                work.push(Work::ChannelOpened(id));
+            }
+            Event::ChannelClose(channel) if self.channel == Some(channel) => self.channel = None,
             Event::KeyframeRequest(request) => {
                 if let Some(publisher) = self.publisher {
                     work.push(Work::Keyframe {

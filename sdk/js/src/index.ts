@@ -33,6 +33,6 @@ export {
   type CallMedia,
   type CallSignal,
 } from "./calls.js";
-export { MediaRefusedError, Room, type AudioLevel, type PublishOptions, type RoomSignals, type WatchOptions } from "./rtc.js";
+export { MediaRefusedError, Room, type AudioLevel, type PublishOptions, type RoomEvents, type Speaker, type RoomSignals, type WatchOptions } from "./rtc.js";
 export { byPinThenRecency, conversationKey, LocalArchive, searchableText } from "./archive.js";
 export { IndexedDbStore, MemoryStore, type KeyValueStore } from "./store.js";

@@ -5,6 +5,7 @@
 // Publishing announces the stream to the room (`rtcPublish`) with its WHEP path, so the
 // other members find where to watch it (edge/PROTOCOL.md, docs/media.md).
 
+import { Emitter } from "./emitter.js";
 import type { Resource, RoomInfo, RoomRole } from "./protocol.js";
 
 /** What a room asks of its client's session. */
@@ -52,9 +53,25 @@ export interface AudioLevel {
   level: number;
 }
 
-export class Room {
+/** A stream the media server heard speaking in the room. */
+export interface Speaker {
+  userId: string;
+  streamId: string;
+  /** Its mean level over the last 300 ms, 0 (silence) to 1 (loudest). */
+  level: number;
+}
+
+export interface RoomEvents {
+  /** Who speaks changed: the room's speakers, loudest (the active speaker) first; empty
+   * when everybody fell silent. Told by the media server over each stream's data channel. */
+  speakers: Speaker[];
+}
+
+export class Room extends Emitter<RoomEvents> {
   /** The room as this member last read it (`refresh()` reads it again). */
   info: RoomInfo;
+  /** Who speaks now, as the last `speakers` event told. */
+  speakers: Speaker[] = [];
   private readonly published = new Map<string, Link>();
   private readonly watching = new Map<string, Link & { watched: Resource }>();
 
@@ -66,6 +83,7 @@ export class Room {
     readonly userId: string,
     private readonly token: string,
   ) {
+    super();
     this.info = info;
   }
 
@@ -85,6 +103,7 @@ export class Room {
       }
       pc.addTransceiver(track, init);
     }
+    this.listen(pc);
     const path = `/whip/${encodeURIComponent(this.roomId)}/${encodeURIComponent(streamId)}`;
     const resource = await offer(pc, server, path, this.token);
     this.published.get(streamId)?.pc.close();
@@ -113,6 +132,7 @@ export class Room {
     const pc = new RTCPeerConnection();
     pc.addTransceiver("audio", { direction: "recvonly" });
     pc.addTransceiver("video", { direction: "recvonly" });
+    this.listen(pc);
     const stream = new MediaStream();
     pc.addEventListener("track", (event) => stream.addTrack(event.track));
     const query = options.layer ? `?layer=${encodeURIComponent(options.layer)}` : "";
@@ -157,6 +177,19 @@ export class Room {
       : this.watching.get(watchKey(streamIdOrResource))?.pc;
   }
 
+  /** Opens the connection's data channel, where the media server tells the room's
+   * speakers. Every connection of this member's hears the same, so only changes are emitted. */
+  private listen(pc: RTCPeerConnection): void {
+    const channel = pc.createDataChannel("meridian");
+    channel.addEventListener("message", (event: MessageEvent) => {
+      if (typeof event.data !== "string") return;
+      const { speakers } = JSON.parse(event.data) as { speakers?: Speaker[] };
+      if (!speakers || JSON.stringify(speakers.map(who)) === JSON.stringify(this.speakers.map(who))) return;
+      this.speakers = speakers;
+      void this.emit("speakers", speakers);
+    });
+  }
+
   async setRole(role: RoomRole): Promise<void> {
     await this.signals.setRole(this.roomId, role);
   }
@@ -179,6 +212,10 @@ export class Room {
     if (!this.mediaServer) throw new MediaRefusedError(503, 1050, "the area has no media server");
     return this.mediaServer;
   }
+}
+
+function who(speaker: Speaker): string {
+  return `${speaker.userId}/${speaker.streamId}`;
 }
 
 function watchKey(resource: Resource): string {

@@ -85,6 +85,10 @@ describe("audio/video rooms with the SDK in chromium", () => {
 
       const aliceRoom = await alice.joinRoom("standup", "meeting", "participant");
       const bobRoom = await bob.joinRoom("standup", "meeting", "participant");
+      const told: Sdk.Speaker[][] = [];
+      bobRoom.on("speakers", (speakers) => {
+        told.push(speakers);
+      });
       const camera = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
       const announced = await aliceRoom.publish(camera, "cam");
       await until(() => heard("published") !== undefined);
@@ -112,6 +116,10 @@ describe("audio/video rooms with the SDK in chromium", () => {
         return loudest > 0;
       });
       const levels = bobRoom.audioLevels();
+      // The media server hears the same levels and tells the room who speaks, over the
+      // data channel of bob's connection: alice's stream, the only one with sound.
+      await until(() => told.length > 0);
+      const speakers = told[0];
 
       await aliceRoom.unpublish("cam");
       await until(() => heard("unpublished") !== undefined);
@@ -120,7 +128,7 @@ describe("audio/video rooms with the SDK in chromium", () => {
       await Promise.all([aliceRoom.leave(), bobRoom.leave()]);
       await Promise.all([alice.close(), bob.close()]);
       const tracks = stream.getTracks().map((t) => t.kind).sort();
-      return { announced, resource, frames, packets, tracks, unpublished, members, loudest, levels };
+      return { announced, resource, frames, packets, tracks, unpublished, members, loudest, levels, speakers };
     }, credentials);
     assert.equal(seen.announced.params, "/whep/standup/alice/cam", "the stream's WHEP path");
     assert.deepEqual(seen.resource, seen.announced, "bob heard what alice announced");
