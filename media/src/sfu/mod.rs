@@ -511,12 +511,13 @@ impl Sfu {
         } else {
             MediaKind::Video
         };
-        let Some(subscribers) = self.subscribers.get(&publisher) else {
-            return;
-        };
+        // Heard whether or not anybody watches: members who only publish are told too.
         if let (MediaKind::Audio, Some(dbov)) = (kind, data.ext_vals.audio_level) {
             self.speakers.hear(publisher, dbov, now());
         }
+        let Some(subscribers) = self.subscribers.get(&publisher) else {
+            return;
+        };
         let label = Kind {
             kind: if kind == MediaKind::Audio {
                 "audio"
