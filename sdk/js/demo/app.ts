@@ -3,7 +3,8 @@
 // messages, photos and files (uploaded to the area's file service), typing, read
 // receipts (private "read", group "read by N"), recall, history paging and local search.
 // What it has seen is kept in IndexedDB (`LocalArchive`), so a reload shows the list and
-// the latest messages before, or without, a connection.
+// the latest messages before, or without, a connection. Meetings (audio and video) are
+// `meeting.ts`'s.
 
 import { byPinThenRecency, conversationKey, LocalArchive } from "../src/archive.js";
 import {
@@ -15,7 +16,9 @@ import {
   type ConversationType,
   type Destination,
   type Message,
+  type RoomRole,
 } from "../src/index.js";
+import { Meeting } from "./meeting.js";
 import * as view from "./view.js";
 
 interface Config {
@@ -438,6 +441,19 @@ async function signIn(config: Config): Promise<SignedIn> {
   });
 }
 
+function wireMeeting(meeting: Meeting, chat: Chat): void {
+  const failed = (e: unknown) => chat.banner(e instanceof Error ? e.message : String(e));
+  view.$("meet").onsubmit = (event) => {
+    event.preventDefault();
+    const roomId = view.$<HTMLInputElement>("meet-room").value.trim();
+    const role = view.$<HTMLSelectElement>("meet-role").value as RoomRole;
+    meeting.join(roomId, role).catch(failed);
+  };
+  view.$("meet-camera").onclick = () => meeting.toggleCamera().catch(failed);
+  view.$("meet-mute").onclick = () => meeting.toggleMute();
+  view.$("meet-leave").onclick = () => meeting.leave().catch(failed);
+}
+
 function wire(chat: Chat, session: SignedIn): void {
   const typeOf = (value: string | undefined) => Number(value) as ConversationType;
   view.$("open").onsubmit = (event) => {
@@ -520,6 +536,7 @@ async function main(): Promise<void> {
   view.$("me").textContent = session.userId;
   view.$("app").hidden = false;
   wire(chat, session);
+  wireMeeting(new Meeting(client, session.userId, (text) => chat.banner(text)), chat);
   await chat.start();
 }
 

@@ -1,6 +1,7 @@
 // The system's chromium (browser builds cannot be downloaded here), as every browser
 // test drives it.
 
+import { mkdirSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { dirname, join, normalize } from "node:path";
@@ -15,6 +16,14 @@ export const FAKE_MEDIA = [
   // Watched audio plays without a click (received audio is decoded only while it plays).
   "--autoplay-policy=no-user-gesture-required",
 ];
+
+/** Where the demo's tests keep screenshots of what a person sees (DEMO_SCREENSHOTS, or
+ * dist/screenshots). */
+export function screenshotPath(name: string): string {
+  const dir = process.env.DEMO_SCREENSHOTS ?? join(dirname(fileURLToPath(import.meta.url)), "..", "screenshots");
+  mkdirSync(dir, { recursive: true });
+  return join(dir, name);
+}
 
 export function launchChromium(args: string[] = []): Promise<Browser> {
   return puppeteer.launch({

@@ -13,21 +13,18 @@
 // covers: WEB-04, WEB-05, FILE-01
 
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { createServer, request as httpRequest, type Server } from "node:http";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 
 import { type Browser, type Page } from "puppeteer-core";
 
-import { launchChromium } from "./chromium.js";
+import { launchChromium, screenshotPath } from "./chromium.js";
 
 import { Dev, Inbox } from "./dev.js";
 
-const SCREENSHOTS =
-  process.env.DEMO_SCREENSHOTS ?? join(dirname(fileURLToPath(import.meta.url)), "..", "screenshots");
 
 /**
  * The page's host, as a CDN would be: every GET is fetched from the dev process and kept,
@@ -125,7 +122,6 @@ describe("the web chat demo in chromium", () => {
     assert.ok(dev.endpoints.demo, "endpoints.json names the demo page");
     site = await servePage(new URL(dev.endpoints.demo));
     browser = await launchChromium();
-    mkdirSync(SCREENSHOTS, { recursive: true });
   });
 
   async function person(userId: string): Promise<Page> {
@@ -166,7 +162,7 @@ describe("the web chat demo in chromium", () => {
     await bob.keyboard.press("Enter");
     await waitForText(alice, "#messages li .text", "hi alice");
     assert.equal(await alice.$eval("#typing", (e) => e.textContent), "", "a message ends typing");
-    await alice.screenshot({ path: join(SCREENSHOTS, "private-chat.png") });
+    await alice.screenshot({ path: screenshotPath("private-chat.png") });
 
     // alice recalls her first message: gone on both sides.
     await alice.click('#messages li[data-own="true"] .recall');
@@ -179,7 +175,7 @@ describe("the web chat demo in chromium", () => {
     await say(alice, "to the team");
     await waitForText(bob, "#messages li .text", "to the team");
     await waitForText(alice, "#messages li .status", "read by 1");
-    await alice.screenshot({ path: join(SCREENSHOTS, "group-read-by.png") });
+    await alice.screenshot({ path: screenshotPath("group-read-by.png") });
 
     // Back to the private chat; the service dies mid-chat.
     await alice.click('#conversations li[data-key="1/bob/"]');
@@ -205,7 +201,7 @@ describe("the web chat demo in chromium", () => {
     await bob.type("#search-text", "TEAM");
     await bob.click("#search button");
     await waitForText(bob, "#search-results li .preview", "to the team");
-    await bob.screenshot({ path: join(SCREENSHOTS, "offline-reload.png") });
+    await bob.screenshot({ path: screenshotPath("offline-reload.png") });
 
     // The service returns: both pages reconnect by themselves; the message arrives once.
     await dev.restart();
@@ -221,7 +217,7 @@ describe("the web chat demo in chromium", () => {
       assert.equal(new Set(uids).size, uids.length, `no message twice: ${JSON.stringify(shown)}`);
       assert.equal(shown.filter((r) => r.text === "typed while down").length, 1);
     }
-    await bob.screenshot({ path: join(SCREENSHOTS, "after-restart.png") });
+    await bob.screenshot({ path: screenshotPath("after-restart.png") });
     assert.deepEqual(errors, []);
   });
 
@@ -289,7 +285,7 @@ describe("the web chat demo in chromium", () => {
     await dave.select("#channels", "");
     await dave.waitForFunction(() => document.body.dataset.opened === "10/guild/");
     assert.ok(!(await rows(dave)).some((r) => r.text === "raid at nine"), "the default channel has its own messages");
-    await dave.screenshot({ path: join(SCREENSHOTS, "ultra-group-channel.png") });
+    await dave.screenshot({ path: screenshotPath("ultra-group-channel.png") });
     assert.deepEqual(errors, []);
   });
 
@@ -359,7 +355,7 @@ describe("the web chat demo in chromium", () => {
     await grace.click("#search button");
     await waitForText(grace, "#search-results li .preview", "[file] notes.txt");
     assert.equal(await grace.$$eval("#search-results li", (lis) => lis.length), 1);
-    await grace.screenshot({ path: join(SCREENSHOTS, "photo-and-file.png") });
+    await grace.screenshot({ path: screenshotPath("photo-and-file.png") });
 
     // In the app's private mode a link alone is refused; the page fetches with grace's
     // token, so her clicks still save the file and open the photo.

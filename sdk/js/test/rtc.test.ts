@@ -2,9 +2,10 @@
 // two members of a meeting join through their sessions, one publishes over WHIP with
 // `Room.publish`, the other finds the stream in the `published` notice and watches it
 // over WHEP with `Room.watch` (video frames decode, audio arrives); unpublishing tells the
-// room. In a live room the audience's publish is refused by the media server.
+// room. In a live room the audience's publish is refused by the media server. Then three
+// people meet through the web demo's meeting form (sdk/js/demo/meeting.ts).
 // CHROMIUM names the browser (default /usr/bin/chromium).
-// covers: RTC-01, RTC-02, RTC-05, WEB-01
+// covers: RTC-01, RTC-02, RTC-05, WEB-01, WEB-05
 
 import assert from "node:assert/strict";
 import { type Server } from "node:http";
@@ -12,7 +13,7 @@ import { after, before, describe, test } from "node:test";
 
 import { type Browser, type Page } from "puppeteer-core";
 
-import { FAKE_MEDIA, launchChromium, serveSdkPage } from "./chromium.js";
+import { FAKE_MEDIA, launchChromium, screenshotPath, serveSdkPage } from "./chromium.js";
 
 import type * as Sdk from "../src/index.js";
 import { Dev } from "./dev.js";
@@ -166,5 +167,81 @@ describe("audio/video rooms with the SDK in chromium", () => {
     }, credentials);
     assert.deepEqual(refused, { name: "MediaRefusedError", status: 403, code: 53003 });
     await tab.close();
+  });
+
+  const pageErrors: string[] = [];
+
+  /** Signs `userId` in on the web demo `meridian dev` serves, in a context of its own. */
+  async function person(userId: string): Promise<Page> {
+    assert.ok(dev.endpoints.demo, "endpoints.json names the demo page");
+    const page = await (await browser.createBrowserContext()).newPage();
+    page.on("pageerror", (e) => pageErrors.push(`${userId}'s page: ${String(e)}`));
+    await page.goto(dev.endpoints.demo);
+    await page.waitForSelector("#signin:not([hidden]) #area option");
+    await page.type("#user", userId);
+    await page.click("#signin-button");
+    await page.waitForSelector('#state[data-state="connected"]');
+    return page;
+  }
+
+  async function joinMeeting(page: Page, roomId: string, role: "participant" | "observer"): Promise<void> {
+    await page.type("#meet-room", roomId);
+    await page.select("#meet-role", role);
+    await page.click("#meet-button");
+    await page.waitForFunction((id) => document.body.dataset.meeting === id, {}, roomId);
+  }
+
+  /** Waits until the page's tile of `userId`'s camera has received this much, by its
+   * connection's getStats (the page shows it and keeps it in the tile's data). */
+  async function receiving(page: Page, userId: string, frames = 100, packets = 100): Promise<void> {
+    await page.waitForFunction(
+      (user, frames, packets) => {
+        const tile = document.querySelector<HTMLElement>(`#tiles figure[data-user="${user}"][data-stream="cam"]`);
+        return (
+          Number(tile?.dataset.framesDecoded ?? 0) > frames && Number(tile?.dataset.audioPackets ?? 0) > packets
+        );
+      },
+      { timeout: 15_000 },
+      userId,
+      frames,
+      packets,
+    );
+  }
+
+  const tileUsers = (page: Page) =>
+    page.$$eval("#tiles figure", (tiles) => tiles.map((t) => (t as HTMLElement).dataset.user ?? "").sort());
+
+  test("three people meet in the web demo: two participants see and hear each other, an observer both", async () => {
+    const [alice, bob, carol] = [await person("alice"), await person("bob"), await person("carol")];
+    await joinMeeting(alice, "weekly", "participant");
+    await joinMeeting(bob, "weekly", "participant");
+    // Each participant receives the other's camera and microphone (getStats: frames
+    // decoded, audio packets) within 15 s.
+    await Promise.all([receiving(alice, "bob"), receiving(bob, "alice")]);
+    assert.deepEqual(await tileUsers(alice), ["alice", "bob"], "alice sees herself and bob");
+
+    // An observer publishes nothing and watches both.
+    await joinMeeting(carol, "weekly", "observer");
+    assert.equal(await carol.$eval("#meet-camera", (e) => (e as HTMLElement).hidden), true);
+    await Promise.all([receiving(carol, "alice"), receiving(carol, "bob")]);
+    assert.deepEqual(await tileUsers(carol), ["alice", "bob"]);
+    // The media server names a speaker (everybody's fake microphone beeps); carol's page
+    // outlines that tile.
+    await carol.waitForSelector('#tiles figure[data-speaking="true"]', { timeout: 15_000 });
+    await carol.screenshot({ path: screenshotPath("meeting.png") });
+
+    // bob stops his camera: his tile goes from alice's and carol's pages (their
+    // connections to his stream close), and his own preview from his.
+    await bob.click("#meet-camera");
+    for (const page of [alice, carol]) {
+      await page.waitForFunction(() => !document.querySelector('#tiles figure[data-user="bob"]'), { timeout: 10_000 });
+    }
+    assert.deepEqual(await tileUsers(carol), ["alice"]);
+    assert.deepEqual(await tileUsers(bob), ["alice"], "bob shows no picture of himself once stopped");
+    assert.equal(await bob.$eval("#meet-camera", (e) => e.textContent), "Start camera");
+
+    await Promise.all([alice, bob, carol].map((page) => page.click("#meet-leave")));
+    await Promise.all([alice, bob, carol].map((page) => page.browserContext().close()));
+    assert.deepEqual(pageErrors, []);
   });
 });
