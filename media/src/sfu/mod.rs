@@ -28,7 +28,7 @@ mod transport;
 
 use batch::Datagrams;
 use layers::{Pass, Watching, INITIAL_ESTIMATE};
-use speakers::{RoomKey, Speakers, SpeakersMessage};
+use speakers::Speakers;
 use tcp::TcpEvent;
 use transport::{Outbound, Transport, Work};
 
@@ -608,57 +608,6 @@ impl Sfu {
         }
     }
 
-    /// Ends a speakers interval: the members of each room whose speakers changed are told,
-    /// over the data channels of their transports.
-    fn announce_speakers(&mut self, now: Instant) {
-        let transports = &self.transports;
-        let changes = self.speakers.changes(now, |id| {
-            transports
-                .get(&id)
-                .map(|t| (&t.member, t.stream_id.as_str()))
-        });
-        for (room, speakers) in changes {
-            self.metrics.speaker_changes.inc();
-            let ids: Vec<u64> = self
-                .transports
-                .iter()
-                .filter(|(_, t)| t.channel.is_some() && room_of(&t.member) == room)
-                .map(|(&id, _)| id)
-                .collect();
-            let message = speakers_message(&speakers);
-            for id in ids {
-                self.send_on_channel(id, &message);
-            }
-        }
-    }
-
-    /// A member who just opened its channel learns who speaks now, if anybody does.
-    fn tell_speakers_to_newcomer(&mut self, id: u64) {
-        let Some(t) = self.transports.get(&id) else {
-            return;
-        };
-        let speakers = self.speakers.of(&room_of(&t.member));
-        if !speakers.is_empty() {
-            let message = speakers_message(speakers);
-            self.send_on_channel(id, &message);
-        }
-    }
-
-    fn send_on_channel(&mut self, id: u64, message: &str) {
-        let Some(t) = self.transports.get_mut(&id) else {
-            return;
-        };
-        let Some(mut channel) = t.channel.and_then(|c| t.rtc.channel(c)) else {
-            return;
-        };
-        // A full channel (a client that stopped reading) loses the message; the next
-        // change tells the whole list again.
-        if let Err(e) = channel.write(false, message.as_bytes()) {
-            tracing::debug!(error = %e, "data channel write failed");
-        }
-        self.dirty.insert(id);
-    }
-
     /// Writes a publisher's frame to its recording when its room is recorded, starting
     /// one at its first frame there.
     fn record(&mut self, publisher: u64, data: &MediaData) {
@@ -785,14 +734,6 @@ impl Sfu {
             }
         }
     }
-}
-
-fn room_of(member: &Member) -> RoomKey {
-    (member.app_key.clone(), member.room_id.clone())
-}
-
-fn speakers_message(speakers: &[speakers::Speaker]) -> String {
-    serde_json::to_string(&SpeakersMessage { speakers }).unwrap_or_default()
 }
 
 fn way(side: Side) -> Way {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::Member;
+use super::{Member, Sfu};
 
 /// How often the speakers of a room are worked out: about as quick as people notice.
 pub(super) const INTERVAL: Duration = Duration::from_millis(300);
@@ -34,8 +34,8 @@ pub(crate) struct Speaker {
 /// What a data channel carries: the room's speakers, loudest (the active speaker) first;
 /// empty when nobody speaks.
 #[derive(Debug, Serialize)]
-pub(crate) struct SpeakersMessage<'a> {
-    pub speakers: &'a [Speaker],
+struct SpeakersMessage<'a> {
+    speakers: &'a [Speaker],
 }
 
 #[derive(Default)]
@@ -84,14 +84,11 @@ impl Speakers {
             if level < THRESHOLD {
                 continue;
             }
-            rooms
-                .entry((member.app_key.clone(), member.room_id.clone()))
-                .or_default()
-                .push(Speaker {
-                    user_id: member.user_id.clone(),
-                    stream_id: stream_id.to_owned(),
-                    level,
-                });
+            rooms.entry(room_of(member)).or_default().push(Speaker {
+                user_id: member.user_id.clone(),
+                stream_id: stream_id.to_owned(),
+                level,
+            });
         }
         let mut changed = Vec::new();
         // Rooms that fell silent.
@@ -126,6 +123,71 @@ impl Speakers {
     pub(super) fn of(&self, room: &RoomKey) -> &[Speaker] {
         self.announced.get(room).map_or(&[], Vec::as_slice)
     }
+}
+
+/// The forwarding task's part: ending intervals and writing to data channels.
+impl Sfu {
+    /// Ends a speakers interval: the members of each room whose speakers changed are told,
+    /// over the data channels of their transports.
+    pub(super) fn announce_speakers(&mut self, now: Instant) {
+        let transports = &self.transports;
+        let changes = self.speakers.changes(now, |id| {
+            transports
+                .get(&id)
+                .map(|t| (&t.member, t.stream_id.as_str()))
+        });
+        for (room, speakers) in changes {
+            self.metrics.speaker_changes.inc();
+            let ids: Vec<u64> = self
+                .transports
+                .iter()
+                .filter(|(_, t)| {
+                    t.channel.is_some()
+                        && (&t.member.app_key, &t.member.room_id) == (&room.0, &room.1)
+                })
+                .map(|(&id, _)| id)
+                .collect();
+            let message = speakers_message(&speakers);
+            for id in ids {
+                self.send_on_channel(id, &message);
+            }
+        }
+    }
+
+    /// A member who just opened its channel learns who speaks now, if anybody does.
+    pub(super) fn tell_speakers_to_newcomer(&mut self, id: u64) {
+        let Some(t) = self.transports.get(&id) else {
+            return;
+        };
+        let speakers = self.speakers.of(&room_of(&t.member));
+        if !speakers.is_empty() {
+            let message = speakers_message(speakers);
+            self.send_on_channel(id, &message);
+        }
+    }
+
+    fn send_on_channel(&mut self, id: u64, message: &str) {
+        let Some(t) = self.transports.get_mut(&id) else {
+            return;
+        };
+        let Some(mut channel) = t.channel.and_then(|c| t.rtc.channel(c)) else {
+            return;
+        };
+        // A full channel (a client that stopped reading) loses the message; the next
+        // change tells the whole list again.
+        if let Err(e) = channel.write(false, message.as_bytes()) {
+            tracing::debug!(error = %e, "data channel write failed");
+        }
+        self.dirty.insert(id);
+    }
+}
+
+fn room_of(member: &Member) -> RoomKey {
+    (member.app_key.clone(), member.room_id.clone())
+}
+
+fn speakers_message(speakers: &[Speaker]) -> String {
+    serde_json::to_string(&SpeakersMessage { speakers }).unwrap_or_default()
 }
 
 #[cfg(test)]
