@@ -369,6 +369,17 @@ enum ClusterCommand {
         #[arg(long)]
         from: String,
     },
+    /// List the records that stopped nodes do not hold alike, to examine replicas that
+    /// differ (stop the nodes cleanly first: after a crash a node's state may lag its log
+    /// until a restart replays it).
+    Compare {
+        /// The nodes' data directories (each configuration's `data_dir`).
+        #[arg(required = true, num_args = 2..)]
+        data_dirs: Vec<PathBuf>,
+        /// List at most this many records.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
 }
 
 /// The log filter, unless `RUST_LOG` sets one.
@@ -520,6 +531,15 @@ async fn run(command: Commands, logs: StartingLogs) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("restoring {from}"))?;
             println!("{}", serde_json::to_string(&manifest)?);
+            Ok(())
+        }
+        Commands::Cluster(ClusterCommand::Compare { data_dirs, limit }) => {
+            let differences = meridian_cluster::raft::record_differences(&data_dirs, limit)?;
+            for difference in &differences {
+                println!("{difference}");
+            }
+            anyhow::ensure!(differences.is_empty(), "the replicas' records differ");
+            println!("the replicas hold the same records");
             Ok(())
         }
         Commands::Admin(AdminCommand::Backup { target, out }) => backup(&target, &out).await,

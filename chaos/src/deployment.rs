@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::{bail, ensure, Context};
 use meridian_cluster::api::{NodeStatus, StateDigest};
 use meridian_cluster::config::{loopback_cluster, LoopbackNode, RaftTuning, StorageTuning};
 use meridian_cluster::raft::slow_fsync;
@@ -62,6 +62,20 @@ impl Slot {
             .with_context(|| format!("starting {}", self.name))?;
         self.child = Some(child);
         Ok(())
+    }
+
+    /// SIGTERM, and SIGKILL if it has not exited within `grace`.
+    async fn terminate(&mut self, grace: Duration) {
+        let Some(child) = &mut self.child else {
+            return;
+        };
+        // SAFETY: kill(2) on our own child's pid; no memory is touched.
+        let _ = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + grace;
+        while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.kill();
     }
 
     /// SIGKILL: no shutdown code runs.
@@ -480,7 +494,8 @@ impl Deployment {
         }
     }
 
-    async fn statuses(&self) -> Vec<NodeStatus> {
+    /// The views of their group of the nodes that answer.
+    pub async fn statuses(&self) -> Vec<NodeStatus> {
         let mut statuses = Vec::new();
         for node in &self.nodes {
             if let Ok(status) = self.client.status_of(&node.rpc_addr).await {
@@ -520,6 +535,32 @@ impl Deployment {
     /// meanwhile), or what they answered when `timeout` passed. Applied indexes may still
     /// differ then: an election while checking adds a blank entry, which moves a node's
     /// index and none of its records.
+    /// Stops every node cleanly (so each writes its state out) and returns where each
+    /// one's data lies now: its data directory, or with small disks a copy beside it,
+    /// since a tmpfs's files go with it.
+    pub async fn stop_nodes_keeping_data(&mut self) -> anyhow::Result<Vec<PathBuf>> {
+        let mut kept = Vec::new();
+        for node in &mut self.nodes {
+            node.slot.terminate(Duration::from_secs(20)).await;
+            let data = self.dir.join(format!("node-{}", node.id));
+            if !self.disks.contains_key(&node.id) {
+                kept.push(data);
+                continue;
+            }
+            let copy = self.dir.join(format!("node-{}.data", node.id));
+            std::fs::create_dir_all(&copy)?;
+            let copied = std::process::Command::new("cp")
+                .arg("-a")
+                .arg(data.join("raft-log"))
+                .arg(data.join("state"))
+                .arg(&copy)
+                .status()?;
+            ensure!(copied.success(), "copying node {}'s data", node.id);
+            kept.push(copy);
+        }
+        Ok(kept)
+    }
+
     pub async fn settled_digests(&self, timeout: Duration) -> Vec<(u64, Option<StateDigest>)> {
         let deadline = Instant::now() + timeout;
         loop {

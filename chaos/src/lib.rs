@@ -349,8 +349,10 @@ async fn run_in(options: &ChaosOptions, dir: &std::path::Path) -> anyhow::Result
     }
     let digests = deployment.settled_digests(SETTLE).await;
     let replicas_identical = deployment::replicas_identical(&digests);
+    let crashes = deployment.crashed();
     if !replicas_identical {
         eprintln!("chaos: replicas differ: {digests:?}");
+        explain_differing_replicas(&mut deployment).await;
     }
     let ack_times = ledger.ack_times();
     let fault_ends = fault_starts.iter().skip(1).chain(Some(&load_ended));
@@ -376,8 +378,34 @@ async fn run_in(options: &ChaosOptions, dir: &std::path::Path) -> anyhow::Result
         outage_per_fault_ms,
         outage_by_kind_ms,
         replicas_identical,
-        crashes: deployment.crashed(),
+        crashes,
         seed: options.seed,
         areas: vec![options.area],
     })
+}
+
+/// What tells a lagging replica from a diverged one: each node's view of the group (on the
+/// leader, what each member is known to hold), then the records the stopped nodes hold
+/// differently.
+async fn explain_differing_replicas(deployment: &mut Deployment) {
+    for status in deployment.statuses().await {
+        eprintln!("chaos: node status: {status:?}");
+    }
+    let data_dirs = match deployment.stop_nodes_keeping_data().await {
+        Ok(dirs) => dirs,
+        Err(e) => return eprintln!("chaos: keeping the nodes' data: {e:#}"),
+    };
+    let compared = tokio::task::spawn_blocking(move || {
+        meridian_cluster::raft::record_differences(&data_dirs, 20)
+    })
+    .await;
+    match compared {
+        Ok(Ok(differences)) => {
+            for difference in differences {
+                eprintln!("chaos: record differs: {difference}");
+            }
+        }
+        Ok(Err(e)) => eprintln!("chaos: comparing the nodes' records: {e}"),
+        Err(e) => eprintln!("chaos: comparing the nodes' records: {e}"),
+    }
 }

@@ -196,6 +196,10 @@ pub struct NodeStatus {
     /// The command level of the node's build (LIFE-05; absent from older builds').
     #[serde(default = "legacy_command_level")]
     pub command_level: u32,
+    /// On a leader, the last log index each member is known to hold (empty elsewhere, and
+    /// from older builds): a follower left behind shows here.
+    #[serde(default)]
+    pub matched: BTreeMap<u64, Option<u64>>,
 }
 
 fn legacy_command_level() -> u32 {

@@ -285,6 +285,11 @@ impl ProcessCluster {
         }
     }
 
+    /// Stops node `id` cleanly (SIGTERM): it writes its state out before it exits.
+    pub fn stop(&mut self, id: u64) -> Option<std::process::ExitStatus> {
+        Some(self.running.remove(&id)?.terminate())
+    }
+
     pub fn kill_all(&mut self) {
         let ids: Vec<u64> = self.running.keys().copied().collect();
         for id in ids {

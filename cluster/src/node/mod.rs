@@ -411,6 +411,12 @@ pub(crate) fn status(core: &NodeCore) -> NodeStatus {
             .map(|(id, node)| (*id, node.addr.clone()))
             .collect(),
         command_level: core.config.claimed_command_level(),
+        matched: metrics
+            .replication
+            .iter()
+            .flatten()
+            .map(|(id, matched)| (*id, matched.as_ref().map(|log| log.index)))
+            .collect(),
     }
 }
 

@@ -14,6 +14,8 @@ pub(crate) mod snapshot_schedule;
 pub mod state_machine;
 pub(crate) mod wire;
 
+pub use digest::{record_differences, RecordDifference};
+
 use std::io::Cursor;
 
 use crate::state::{BatchOutcome, EncodedBatch};
