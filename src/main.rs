@@ -655,7 +655,7 @@ async fn chaos(args: ChaosArgs) -> anyhow::Result<()> {
                 Some(_) => dir.join(format!("seed-{seed}")).join(area.as_str()),
                 None => dir.join(area.as_str()),
             });
-            let report = meridian_chaos::run(meridian_chaos::ChaosOptions {
+            let run = meridian_chaos::run(meridian_chaos::ChaosOptions {
                 binary: std::env::current_exe().context("locating the meridian binary")?,
                 area,
                 duration: args.duration,
@@ -666,8 +666,13 @@ async fn chaos(args: ChaosArgs) -> anyhow::Result<()> {
                 planted_bug: args.plant_bug.clone(),
                 work_dir,
                 small_disks: args.small_disks,
-            })
-            .await?;
+            });
+            // Ctrl-C or SIGTERM drops the run: its processes are killed, its disks
+            // unmounted and its directory removed, instead of left behind.
+            let report = tokio::select! {
+                report = run => report?,
+                () = until_signalled() => bail!("interrupted: the run's processes are stopped"),
+            };
             if sweep.is_some() {
                 println!("{}", serde_json::to_string(&report)?);
             }

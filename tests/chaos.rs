@@ -159,6 +159,55 @@ fn a_second_seed_with_more_users_and_full_disks_loses_and_repeats_nothing() {
     assert_clean_run("90210", &["--users", "20", "--small-disks"], 1500, 10_000);
 }
 
+/// The processes whose command line names `dir` (a run's nodes, edges and nav).
+fn processes_under(dir: &Path) -> Vec<u32> {
+    let needle = dir.to_string_lossy().into_owned();
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(&needle) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Stopping a run (Ctrl-C, SIGTERM) stops the area it started with it.
+#[test]
+fn an_interrupted_run_leaves_no_process_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = Process::new(binary())
+        .args(["chaos", "--areas", "SG", "--duration", "60s", "--seed", "3"])
+        .arg("--work-dir")
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run meridian chaos");
+    // Three nodes, two edges and nav.
+    let started = Instant::now();
+    while processes_under(dir.path()).len() < 6 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the area never started"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let term = Process::new("kill").arg(run.id().to_string()).status();
+    assert!(term.expect("kill").success());
+    let output = run.wait_with_output().expect("wait for meridian chaos");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && stderr.contains("interrupted"),
+        "{stderr}"
+    );
+    assert_eq!(processes_under(dir.path()), Vec::<u32>::new(), "{stderr}");
+}
+
 /// Three planted bugs in one run: acks sent before the commit lose messages, room
 /// notices an edge skips are missed by the watchers, and user names an edge answers from
 /// a cache make the Server API's reads not linearizable.
