@@ -115,3 +115,19 @@ pub(crate) fn metric_sum(text: &str, name: &str) -> f64 {
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
+
+/// Keeps every thread of process `pid` (and those it starts later) on `cpus`, a list
+/// like `0` or `1-3`, through util-linux's `taskset`.
+pub(crate) fn pin(pid: u32, cpus: &str) -> anyhow::Result<()> {
+    let status = std::process::Command::new("taskset")
+        .args(["--all-tasks", "--cpu-list", "--pid", cpus])
+        .arg(pid.to_string())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .context("running taskset (util-linux)")?;
+    anyhow::ensure!(
+        status.success(),
+        "taskset could not pin {pid} to CPUs {cpus}"
+    );
+    Ok(())
+}

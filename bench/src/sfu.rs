@@ -31,7 +31,7 @@ use tokio::task::JoinHandle;
 
 use crate::dev_child::{DevChild, Endpoints};
 use crate::histogram::HistogramRead;
-use crate::measure::{cpu_seconds, machine, metric_sum, percentile_ms};
+use crate::measure::{cpu_seconds, machine, metric_sum, percentile_ms, pin};
 
 const ROOM: &str = "bench";
 const HOST: &str = "host";
@@ -70,6 +70,11 @@ pub struct SfuArgs {
     /// The video's bitrate (25 frames per second); audio adds about 32 kbit/s.
     #[arg(long, default_value_t = 500)]
     kbps: u64,
+    /// The media server's process on the first CPU alone and this process (the
+    /// publisher and every subscriber) on the others, so the subscribers' decryption does
+    /// not take the server's core: what one core forwards.
+    #[arg(long)]
+    split_cpus: bool,
 }
 
 #[derive(Serialize)]
@@ -106,6 +111,8 @@ struct SfuRun {
     dev_cpu_pct: f64,
     /// This process: publisher and every subscriber's DTLS/SRTP.
     bench_cpu_pct: f64,
+    /// Whether the media server had the first CPU to itself (`--split-cpus`).
+    split_cpus: bool,
     sessions_ended: usize,
 }
 
@@ -153,7 +160,7 @@ pub async fn run(args: SfuArgs) -> anyhow::Result<()> {
     );
     println!(
         "({:.1} s measured, {} kbit/s VP8 at 25 fps + Opus; {} subscribers failed; {} sessions \
-         ended; {} build)",
+         ended; {} build{})",
         r.seconds,
         r.kbps,
         r.failed,
@@ -162,6 +169,11 @@ pub async fn run(args: SfuArgs) -> anyhow::Result<()> {
             "debug"
         } else {
             "release"
+        },
+        if r.split_cpus {
+            "; media server alone on CPU 0"
+        } else {
+            ""
         }
     );
     Ok(())
@@ -170,6 +182,14 @@ pub async fn run(args: SfuArgs) -> anyhow::Result<()> {
 async fn measure(args: &SfuArgs) -> anyhow::Result<SfuRun> {
     let dev = DevChild::start(&[]).await?;
     let dev_pid = dev.pid();
+    if args.split_cpus {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if cpus < 2 {
+            bail!("--split-cpus needs at least 2 CPUs");
+        }
+        pin(dev_pid, "0")?;
+        pin(std::process::id(), &format!("1-{}", cpus - 1))?;
+    }
     let metrics_url = dev.endpoints.media_metrics.clone();
     let metrics_url = metrics_url.context("meridian dev runs no media server")?;
     let audience: Vec<String> = (0..args.subscribers).map(|i| format!("a{i}")).collect();
@@ -375,6 +395,7 @@ fn summarize(
         sfu_frames_per_sec: (after.forwarded_frames - before.forwarded_frames) / seconds,
         sfu_mbit_per_sec: (after.forwarded_bytes - before.forwarded_bytes) * 8.0 / seconds / 1e6,
         dev_cpu_pct: 100.0 * (after.dev_cpu - before.dev_cpu) / seconds,
+        split_cpus: args.split_cpus,
         bench_cpu_pct: 100.0 * (after.bench_cpu - before.bench_cpu) / seconds,
         sessions_ended,
     }
