@@ -561,20 +561,36 @@ impl Deployment {
         Ok(kept)
     }
 
+    /// Every node's state digest, read until the replicas agree, or were read at one
+    /// applied index (then they must agree: a difference is a divergence), or `timeout`
+    /// passes; the last read.
     pub async fn settled_digests(&self, timeout: Duration) -> Vec<(u64, Option<StateDigest>)> {
         let deadline = Instant::now() + timeout;
         loop {
-            let mut digests = Vec::new();
-            for node in &self.nodes {
+            // All at once: each node hashes under its apply lock, so the nodes are read at
+            // nearly one moment, and a write the area makes on its own (a sweep of
+            // members gone quiet) rarely falls between two of them.
+            let digests = futures::future::join_all(self.nodes.iter().map(|node| async {
                 let digest = self.client.state_digest_of(&node.rpc_addr).await.ok();
-                digests.push((node.id, digest));
-            }
-            if replicas_identical(&digests) || Instant::now() > deadline {
+                (node.id, digest)
+            }))
+            .await;
+            if replicas_identical(&digests) || at_one_index(&digests) || Instant::now() > deadline {
                 return digests;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// Whether every node answered at the same applied index: their records must then be
+/// the same, and a difference is a divergence, not a replica behind.
+fn at_one_index(digests: &[(u64, Option<StateDigest>)]) -> bool {
+    let indexes: std::collections::BTreeSet<_> = digests
+        .iter()
+        .map(|(_, d)| d.as_ref().map(|d| d.applied_index))
+        .collect();
+    indexes.len() == 1 && !indexes.contains(&None)
 }
 
 /// Whether every node answered with the same records.
@@ -598,5 +614,35 @@ async fn wait_for_ok(url: &str, timeout: Duration) -> anyhow::Result<()> {
             bail!("{url} did not answer 200 within {timeout:?}");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digest(node: u64, index: u64, sha256: &str) -> (u64, Option<StateDigest>) {
+        let digest = StateDigest {
+            applied_index: Some(index),
+            records: 10,
+            sha256: sha256.into(),
+        };
+        (node, Some(digest))
+    }
+
+    #[test]
+    fn replicas_read_at_different_indexes_settle_nothing_until_they_agree() {
+        // One node read before the area's own write was applied, two after: not a verdict.
+        let behind = [digest(1, 7, "a"), digest(2, 8, "b"), digest(3, 8, "b")];
+        assert!(!replicas_identical(&behind) && !at_one_index(&behind));
+        // A blank entry moves an index and no record: the same records agree.
+        let blank = [digest(1, 7, "b"), digest(2, 8, "b"), digest(3, 8, "b")];
+        assert!(replicas_identical(&blank));
+        // Read at one index, differing records are a divergence.
+        let diverged = [digest(1, 8, "a"), digest(2, 8, "b"), digest(3, 8, "b")];
+        assert!(!replicas_identical(&diverged) && at_one_index(&diverged));
+        // A node that did not answer is never identical, nor read at one index.
+        let silent = [digest(1, 8, "b"), (2, None), digest(3, 8, "b")];
+        assert!(!replicas_identical(&silent) && !at_one_index(&silent));
     }
 }

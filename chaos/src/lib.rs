@@ -400,6 +400,9 @@ async fn explain_differing_replicas(deployment: &mut Deployment) {
     })
     .await;
     match compared {
+        Ok(Ok(differences)) if differences.is_empty() => {
+            eprintln!("chaos: stopped, the nodes hold the same records");
+        }
         Ok(Ok(differences)) => {
             for difference in differences {
                 eprintln!("chaos: record differs: {difference}");
