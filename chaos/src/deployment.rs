@@ -568,8 +568,8 @@ impl Deployment {
         let deadline = Instant::now() + timeout;
         loop {
             // All at once: each node hashes under its apply lock, so the nodes are read at
-            // nearly one moment, and a write the area makes on its own (a sweep of
-            // members gone quiet) rarely falls between two of them.
+            // nearly one moment, and a write the area makes on its own (the leader's
+            // periodic sweeps) rarely falls between two of them.
             let digests = futures::future::join_all(self.nodes.iter().map(|node| async {
                 let digest = self.client.state_digest_of(&node.rpc_addr).await.ok();
                 (node.id, digest)
