@@ -52,6 +52,29 @@ fn widen_buffers(socket: &UdpSocket) {
     }
 }
 
+/// Runs the future `task` makes on a thread of its own, with a runtime of its own: the forwarding loop is
+/// busy for every packet, and sharing the server's worker threads cost it wake-ups and
+/// switches between them. The handle resolves when `task` has ended.
+fn on_thread_of_its_own<F, T>(name: &str, task: F) -> std::io::Result<JoinHandle<()>>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: std::future::Future<Output = ()>,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (ended, done) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            runtime.block_on(task());
+            let _ = ended.send(());
+        })?;
+    Ok(tokio::spawn(async move {
+        let _ = done.await;
+    }))
+}
+
 /// Signalling requests waiting for the forwarding task.
 const COMMAND_QUEUE: usize = 256;
 /// ICE-TCP packets waiting for the forwarding task.
@@ -175,14 +198,20 @@ impl MediaServer {
         let wait = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };
+        // The socket moves to the forwarding thread's runtime, whose reactor watches it.
+        let socket = socket.into_std().map_err(|e| setup(&e))?;
+        let sfu_stop = stop_rx.clone();
+        let forwarding = move || async move {
+            match UdpSocket::from_std(socket) {
+                Ok(socket) => {
+                    let sfu = Sfu::new(socket, advertised, metrics, recordings, mixing);
+                    sfu.run(commands_rx, tcp_events_rx, sfu_stop).await;
+                }
+                Err(e) => tracing::error!(error = %e, "media socket"),
+            }
+        };
         let tasks = vec![
-            tokio::spawn(
-                Sfu::new(socket, advertised, metrics, recordings, mixing).run(
-                    commands_rx,
-                    tcp_events_rx,
-                    stop_rx.clone(),
-                ),
-            ),
+            on_thread_of_its_own("media-forwarding", forwarding).map_err(|e| setup(&e))?,
             tokio::spawn(sfu::tcp::serve(tcp_handed, tcp_events, stop_rx.clone())),
             tokio::spawn(members::watch(members, commands, watching, stop_rx.clone())),
             tokio::spawn({

@@ -44,6 +44,9 @@ pub(crate) struct Recordings {
     /// Files are written here, then moved to the store.
     scratch: PathBuf,
     metrics: MediaMetrics,
+    /// The server's runtime: recordings are started from the forwarding thread, whose
+    /// own runtime is kept for forwarding.
+    runtime: tokio::runtime::Handle,
 }
 
 /// One stream being recorded; dropping it ends the file, which is then stored.
@@ -88,6 +91,7 @@ impl Recordings {
             cluster,
             scratch,
             metrics,
+            runtime: tokio::runtime::Handle::current(),
         }
     }
 
@@ -116,7 +120,7 @@ impl Recordings {
         };
         self.metrics.recordings.inc();
         let recordings = self.clone();
-        tokio::spawn(async move {
+        self.runtime.spawn(async move {
             let written =
                 tokio::task::spawn_blocking(move || webm::write(path, has_video, queue)).await;
             recordings.metrics.recordings.dec();

@@ -1,4 +1,4 @@
-//! The forwarding core: one task owns every WebRTC transport (a str0m `Rtc`, sans-IO),
+//! The forwarding core: one task, on a thread of its own, owns every WebRTC transport (a str0m `Rtc`, sans-IO),
 //! the one UDP socket they share and the ICE-TCP connections ([`tcp`]) of clients whose
 //! network blocks UDP. It demultiplexes each packet to the transport that accepts it, drives str0m's timers, and copies each publisher's media to its
 //! subscribers. Signalling reaches it as [`Command`]s, so no lock is held on the media path.
