@@ -398,17 +398,18 @@ async fn explain_differing_replicas(deployment: &mut Deployment) {
     let compared = tokio::task::spawn_blocking(move || {
         meridian_cluster::raft::record_differences(&data_dirs, 20)
     })
-    .await;
+    .await
+    .map_err(std::io::Error::other)
+    .and_then(|compared| compared);
     match compared {
-        Ok(Ok(differences)) if differences.is_empty() => {
+        Ok(differences) if differences.is_empty() => {
             eprintln!("chaos: stopped, the nodes hold the same records");
         }
-        Ok(Ok(differences)) => {
+        Ok(differences) => {
             for difference in differences {
                 eprintln!("chaos: record differs: {difference}");
             }
         }
-        Ok(Err(e)) => eprintln!("chaos: comparing the nodes' records: {e}"),
         Err(e) => eprintln!("chaos: comparing the nodes' records: {e}"),
     }
 }

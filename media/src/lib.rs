@@ -52,9 +52,9 @@ fn widen_buffers(socket: &UdpSocket) {
     }
 }
 
-/// Runs the future `task` makes on a thread of its own, with a runtime of its own: the forwarding loop is
-/// busy for every packet, and sharing the server's worker threads cost it wake-ups and
-/// switches between them. The handle resolves when `task` has ended.
+/// Runs the future `task` makes on a thread of its own, with a runtime of its own: the
+/// forwarding loop is busy for every packet, and sharing the server's worker threads cost
+/// it wake-ups and switches between them. The handle resolves when the future has ended.
 fn on_thread_of_its_own<F, T>(name: &str, task: F) -> std::io::Result<JoinHandle<()>>
 where
     F: FnOnce() -> T + Send + 'static,
