@@ -7,8 +7,7 @@
 //! transport is closed within a second. In a meeting, two participants watch each other and an
 //! observer watches both; a publisher hanging up ends the watching of its stream. Of a
 //! simulcast stream, each subscriber gets the layer it picks, or the one its bandwidth
-//! carries (the test limits it with Linux traffic control). A non-browser client (str0m
-//! itself) publishes over WHIP and another watches over WHEP. A room the app server has
+//! carries (the test limits it with Linux traffic control). A room the app server has
 //! recorded yields a WebM file that ffprobe (Debian's ffmpeg) reads back.
 //! `scripts/test` installs Node.js, npm and chromium; this test runs `npm ci` in
 //! tests/media_web when its packages are missing or older than the lock file.
@@ -20,20 +19,13 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::rtc::{start_pk, Member};
+use common::rtc::{media_metric, start_pk, Member};
 use common::{binary, npm_install, Api};
 use meridian_proto::rtc::{Resource, ResourceKind, Role, RoomKind, RoomNotice};
 use meridian_proto::{ClientFrame, ServerFrame};
-use meridian_testkit::{
-    eventually, metric_value, raw_http, raw_http_with_head, AppServer, DevDeployment,
-};
+use meridian_testkit::{eventually, raw_http_with_head, AppServer, DevDeployment};
 use serde_json::{json, Value};
-use str0m::change::{SdpAnswer, SdpPendingOffer};
-use str0m::media::{Direction, MediaKind, MediaTime, Mid};
-use str0m::net::{Protocol, Receive};
-use str0m::{Candidate, Event, Input, Output, Rtc};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::net::UdpSocket;
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 /// The browser starts and answers one command within this.
@@ -99,16 +91,6 @@ impl Browser {
     }
 }
 
-async fn media_metric(dev: &DevDeployment, series: &str) -> f64 {
-    let url = dev.endpoints["areas"]["SG"]["media"]["metrics"]
-        .as_str()
-        .expect("the media server's metrics");
-    let answer = meridian_rpc::http::request("GET", url, None, None, Duration::from_secs(5))
-        .await
-        .expect("metrics");
-    metric_value(&answer.text(), series).unwrap_or(0.0)
-}
-
 #[tokio::test]
 async fn a_host_publishes_from_chromium_and_the_audience_watches_over_whep() {
     npm_install(&driver_dir());
@@ -168,6 +150,15 @@ async fn a_host_publishes_from_chromium_and_the_audience_watches_over_whep() {
     eprintln!("bob decoding after {:?}: {stats}", started.elapsed());
     assert!(media_metric(&dev, "meridian_media_forwarded_bytes_total{kind=\"video\"}").await > 0.0);
     assert!(media_metric(&dev, "meridian_media_forwarded_bytes_total{kind=\"audio\"}").await > 0.0);
+    // What alice's browser sends arrives: one audio and one video line in, and out to bob.
+    for kind in ["audio", "video"] {
+        let received = format!("meridian_media_received_bytes_total{{kind=\"{kind}\"}}");
+        assert!(media_metric(&dev, &received).await > 0.0, "{received}");
+        for way in ["publish", "subscribe"] {
+            let tracks = format!("meridian_media_tracks{{kind=\"{kind}\",way=\"{way}\"}}");
+            assert_eq!(media_metric(&dev, &tracks).await, 1.0, "{tracks}");
+        }
+    }
     // Bob's connection asked alice's browser for a keyframe.
     assert!(media_metric(&dev, "meridian_media_keyframe_requests_total").await > 0.0);
     assert_eq!(
@@ -219,6 +210,11 @@ async fn a_host_publishes_from_chromium_and_the_audience_watches_over_whep() {
         async move { (gauge.await == 0.0).then_some(()) }
     })
     .await;
+    // Closed transports take their media lines with them.
+    for way in ["publish", "subscribe"] {
+        let tracks = format!("meridian_media_tracks{{kind=\"video\",way=\"{way}\"}}");
+        assert_eq!(media_metric(&dev, &tracks).await, 0.0, "{tracks}");
+    }
     browser.quit().await;
 }
 
@@ -801,142 +797,6 @@ async fn a_subscriber_moves_between_simulcast_layers_with_its_bandwidth() {
     );
     assert!(media_metric(&dev, "meridian_media_layer_switches_total").await >= 2.0);
     browser.quit().await;
-}
-
-/// A WebRTC client that is not a browser: str0m, as an ingest tool or a player would use
-/// it over WHIP/WHEP (full ICE, one video line).
-struct Client {
-    rtc: Rtc,
-    socket: UdpSocket,
-    mid: Mid,
-}
-
-fn now() -> std::time::Instant {
-    tokio::time::Instant::now().into_std()
-}
-
-impl Client {
-    async fn offer(url: &str, token: &str, direction: Direction) -> Self {
-        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let mut rtc = Rtc::builder().build(now());
-        rtc.add_local_candidate(Candidate::host(socket.local_addr().unwrap(), "udp").unwrap());
-        let mut change = rtc.sdp_api();
-        let mid = change.add_media(MediaKind::Video, direction, None, None, None);
-        let (offer, pending): (_, SdpPendingOffer) = change.apply().unwrap();
-        let headers = [
-            ("Content-Type".to_string(), "application/sdp".to_string()),
-            ("Authorization".to_string(), format!("Bearer {token}")),
-        ];
-        let answer = raw_http(url, "POST", &headers, offer.to_sdp_string().as_bytes()).await;
-        assert_eq!(answer.status, 201, "{}", answer.text());
-        let answer = SdpAnswer::from_sdp_string(&answer.text()).unwrap();
-        rtc.sdp_api().accept_answer(pending, answer).unwrap();
-        Self { rtc, socket, mid }
-    }
-
-    /// Sends what str0m has to send and answers its events, until it waits for time.
-    async fn drain(&mut self) -> Vec<Event> {
-        let mut events = Vec::new();
-        loop {
-            match self.rtc.poll_output().unwrap() {
-                Output::Timeout(_) => return events,
-                Output::Transmit(t) => {
-                    let _ = self.socket.send_to(&t.contents, t.destination).await;
-                }
-                Output::Event(event) => events.push(event),
-            }
-        }
-    }
-
-    /// Takes what arrives within a few milliseconds and moves str0m's clock.
-    async fn receive(&mut self) {
-        let mut buf = vec![0u8; 2000];
-        let local = self.socket.local_addr().unwrap();
-        let wait = tokio::time::timeout(Duration::from_millis(5), self.socket.recv_from(&mut buf));
-        if let Ok(Ok((n, source))) = wait.await {
-            let receive = Receive {
-                proto: Protocol::Udp,
-                source,
-                destination: local,
-                contents: buf[..n].try_into().unwrap(),
-            };
-            self.rtc
-                .handle_input(Input::Receive(now(), receive))
-                .unwrap();
-        }
-        self.rtc.handle_input(Input::Timeout(now())).unwrap();
-    }
-}
-
-#[tokio::test]
-async fn a_non_browser_client_publishes_over_whip_and_another_watches_over_whep() {
-    let dev = DevDeployment::start(binary(), "SG", 1).await;
-    let api = Api::new(&dev, "SG", "dev");
-    let mut host = Member::connect(&dev.ws("SG"), &api, "studio").await;
-    host.join("tv", RoomKind::Live, Role::Host).await.unwrap();
-    let mut fan = Member::connect(&dev.ws("SG"), &api, "viewer").await;
-    fan.join("tv", RoomKind::Live, Role::Audience)
-        .await
-        .unwrap();
-    let media = host.media_server.clone();
-    let mut publisher = Client::offer(
-        &format!("{media}/whip/tv/cam"),
-        &api.token("studio").await,
-        Direction::SendOnly,
-    )
-    .await;
-    let mut player = Client::offer(
-        &format!("{media}/whep/tv/studio/cam"),
-        &api.token("viewer").await,
-        Direction::RecvOnly,
-    )
-    .await;
-
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    let (mut connected, mut sent, mut received) = (None, 0u32, Vec::new());
-    while received.len() < 20 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the player got {} of {sent} frames",
-            received.len()
-        );
-        if publisher
-            .drain()
-            .await
-            .iter()
-            .any(|e| matches!(e, Event::Connected))
-        {
-            connected = Some(tokio::time::Instant::now());
-        }
-        for event in player.drain().await {
-            if let Event::MediaData(data) = event {
-                received.push(data.data.to_vec());
-            }
-        }
-        // A frame every ~30 ms once connected (the payload is opaque to the SFU).
-        let due = connected.map(|at| at + Duration::from_millis(30 * u64::from(sent)));
-        if due.is_some_and(|due| tokio::time::Instant::now() >= due) {
-            let writer = publisher.rtc.writer(publisher.mid).unwrap();
-            let pt = writer.payload_params().next().unwrap().pt();
-            let frame = format!("frame {sent:05} ").repeat(20).into_bytes();
-            let time = MediaTime::from_seconds(f64::from(sent) / 30.0);
-            writer.write(pt, now(), time, frame).unwrap();
-            sent += 1;
-        }
-        publisher.receive().await;
-        player.receive().await;
-    }
-    // Frames arrive whole and in order.
-    assert!(
-        received[0].starts_with(b"frame "),
-        "{:?}",
-        &received[0][..12]
-    );
-    let numbers: Vec<u32> = received
-        .iter()
-        .map(|f| std::str::from_utf8(&f[6..11]).unwrap().parse().unwrap())
-        .collect();
-    assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{numbers:?}");
 }
 
 /// A real RTMP server standing in for the CDN: Debian's nginx with its RTMP module

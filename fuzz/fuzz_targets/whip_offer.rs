@@ -7,12 +7,18 @@
 
 use std::fmt::Write;
 use std::net::SocketAddr;
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use str0m::change::{SdpAnswer, SdpOffer};
+use str0m::config::DtlsCert;
 use str0m::{Input, Output};
+
+/// One certificate for every offer, as the media server has.
+static CERTIFICATE: LazyLock<DtlsCert> =
+    LazyLock::new(|| meridian_media::dtls_certificate().expect("a DTLS certificate"));
 
 /// Text of one SDP token: anything but a line break, which would end the line.
 #[derive(Debug)]
@@ -350,7 +356,7 @@ fuzz_target!(|input: (Offer, bool)| {
     };
     let advertised: SocketAddr = "127.0.0.1:3478".parse().expect("an address");
     let now = Instant::now();
-    let Ok((mut rtc, answer)) = meridian_media::answer_offer(parsed, advertised, estimate, now)
+    let Ok((mut rtc, answer)) = meridian_media::answer_offer(parsed, advertised, &CERTIFICATE, estimate, now)
     else {
         return;
     };

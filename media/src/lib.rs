@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 pub use config::{ConfigError, MediaConfig};
-pub use sfu::answer_offer;
+pub use sfu::{answer_offer, dtls_certificate};
 
 use members::Members;
 use metrics::MediaMetrics;
@@ -198,13 +198,15 @@ impl MediaServer {
         let wait = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };
+        let certificate = sfu::dtls_certificate().map_err(|e| setup(&e))?;
         // The socket moves to the forwarding thread's runtime, whose reactor watches it.
         let socket = socket.into_std().map_err(|e| setup(&e))?;
         let sfu_stop = stop_rx.clone();
         let forwarding = move || async move {
             match UdpSocket::from_std(socket) {
                 Ok(socket) => {
-                    let sfu = Sfu::new(socket, advertised, metrics, recordings, mixing);
+                    let sfu =
+                        Sfu::new(socket, advertised, certificate, metrics, recordings, mixing);
                     sfu.run(commands_rx, tcp_events_rx, sfu_stop).await;
                 }
                 Err(e) => tracing::error!(error = %e, "media socket"),

@@ -13,6 +13,11 @@ label_set! {
 }
 
 label_set! {
+    /// A media line of a transport: which way it carries media, and what.
+    pub(crate) struct Track { way: &'static str, kind: &'static str }
+}
+
+label_set! {
     /// A WHIP/WHEP request's answer.
     pub(crate) struct Answer { endpoint: &'static str, status: u16 }
 }
@@ -25,12 +30,16 @@ const FORWARD_DELAY_BUCKETS: [f64; 12] = [
 #[derive(Clone)]
 pub(crate) struct MediaMetrics {
     pub transports: GaugeFamily<Way>,
+    pub tracks: GaugeFamily<Track>,
+    pub received_bytes: CounterFamily<Kind>,
     pub forwarded_bytes: CounterFamily<Kind>,
     pub forwarded_frames: CounterFamily<Kind>,
     pub keyframe_requests: IntCounter,
     pub evictions: IntCounter,
     pub requests: CounterFamily<Answer>,
     pub layer_switches: IntCounter,
+    pub nacks: CounterFamily<Way>,
+    pub packets_lost: IntCounter,
     pub speaker_changes: IntCounter,
     pub recordings: IntGauge,
     pub recordings_stored: IntCounter,
@@ -60,6 +69,16 @@ impl MediaMetrics {
                 "meridian_media_transports",
                 "Open WebRTC transports (publishers and subscribers)",
             )?,
+            tracks: GaugeFamily::gauge(
+                registry,
+                "meridian_media_tracks",
+                "Media lines of open transports: published (received from publishers) and subscribed (sent to subscribers)",
+            )?,
+            received_bytes: CounterFamily::counter(
+                registry,
+                "meridian_media_received_bytes_total",
+                "Media payload bytes received from publishers",
+            )?,
             forwarded_bytes: CounterFamily::counter(
                 registry,
                 "meridian_media_forwarded_bytes_total",
@@ -86,6 +105,15 @@ impl MediaMetrics {
             layer_switches: counter(
                 "meridian_media_layer_switches_total",
                 "Subscribers moved to another simulcast layer by their bandwidth estimate",
+            )?,
+            nacks: CounterFamily::counter(
+                registry,
+                "meridian_media_nacks_total",
+                "NACKs (retransmission requests): sent to publishers for packets lost on the way in (`publish`), received from subscribers for packets lost on the way out (`subscribe`)",
+            )?,
+            packets_lost: counter(
+                "meridian_media_packets_lost_total",
+                "Packets subscribers' receiver reports (RTCP) counted lost on the way to them",
             )?,
             speaker_changes: counter(
                 "meridian_media_speaker_changes_total",

@@ -4,6 +4,8 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use meridian_testkit::{metric_value, DevDeployment};
+
 use meridian_client::Connection;
 use meridian_proto::rtc::{Resource, Role, RoomInfo, RoomKind, RoomNotice};
 use meridian_proto::{ClientFrame, ServerFrame};
@@ -163,4 +165,15 @@ pub async fn start_pk(
         })
         .await
         .unwrap();
+}
+
+/// The value of `series` on the SG area's media server, 0 when it has none yet.
+pub async fn media_metric(dev: &DevDeployment, series: &str) -> f64 {
+    let url = dev.endpoints["areas"]["SG"]["media"]["metrics"]
+        .as_str()
+        .expect("the media server's metrics");
+    let answer = meridian_rpc::http::request("GET", url, None, None, Duration::from_secs(5))
+        .await
+        .expect("metrics");
+    metric_value(&answer.text(), series).unwrap_or(0.0)
 }

@@ -10,24 +10,27 @@ use std::time::{Duration, Instant};
 
 use str0m::bwe::Bitrate;
 use str0m::change::{SdpAnswer, SdpOffer};
+use str0m::config::DtlsCert;
 use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Rid};
-use str0m::net::{Protocol, Receive, TcpType};
-use str0m::{Candidate, Input, Rtc};
+use str0m::net::{Protocol, Receive};
+use str0m::Input;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::metrics::{Kind, MediaMetrics, Way};
+use crate::metrics::{Kind, MediaMetrics, Track, Way};
 use crate::mixing::{MixOrders, Mixing};
 use crate::recording::{Orders, Recordings};
 
 mod batch;
 mod layers;
+mod offer;
 mod speakers;
 pub(crate) mod tcp;
 mod transport;
 
 use batch::Datagrams;
-use layers::{Pass, Watching, INITIAL_ESTIMATE};
+use layers::{Pass, Watching};
+pub use offer::{answer_offer, dtls_certificate};
 use speakers::Speakers;
 use tcp::TcpEvent;
 use transport::{Outbound, Transport, Work};
@@ -116,6 +119,8 @@ pub(crate) struct Sfu {
     datagrams: Datagrams,
     /// The address in our ICE candidate, and what str0m is told datagrams arrive at.
     advertised: SocketAddr,
+    /// Presented on every transport ([`dtls_certificate`]).
+    certificate: DtlsCert,
     transports: HashMap<u64, Transport>,
     /// Publisher transport → its subscribers' transports.
     subscribers: HashMap<u64, BTreeSet<u64>>,
@@ -141,39 +146,6 @@ pub(crate) struct Sfu {
     speakers: Speakers,
 }
 
-/// The str0m transport, ICE-lite, that answers `offer` (a WHIP or WHEP client's), with
-/// this server's UDP and passive TCP candidates at `advertised`; with `estimate`, it
-/// estimates the bandwidth towards its peer (a subscriber's, which picks its simulcast
-/// layer, RTC-06). Public for the fuzz target that builds offers from arbitrary parts.
-pub fn answer_offer(
-    offer: SdpOffer,
-    advertised: SocketAddr,
-    estimate: bool,
-    now: Instant,
-) -> Result<(Rtc, SdpAnswer), String> {
-    let mut builder = Rtc::builder().set_ice_lite(true);
-    if estimate {
-        builder = builder.enable_bwe(Some(INITIAL_ESTIMATE));
-    }
-    let mut rtc = builder.build(now);
-    let candidates = [
-        Candidate::host(advertised, "udp"),
-        Candidate::builder()
-            .tcp()
-            .host(advertised)
-            .tcptype(TcpType::Passive)
-            .build(),
-    ];
-    for candidate in candidates {
-        rtc.add_local_candidate(candidate.map_err(|e| e.to_string())?);
-    }
-    let answer = rtc
-        .sdp_api()
-        .accept_offer(offer)
-        .map_err(|e| e.to_string())?;
-    Ok((rtc, answer))
-}
-
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
@@ -182,6 +154,7 @@ impl Sfu {
     pub(crate) fn new(
         socket: UdpSocket,
         advertised: SocketAddr,
+        certificate: DtlsCert,
         metrics: MediaMetrics,
         recordings: Option<Arc<Recordings>>,
         mixing: Option<Mixing>,
@@ -190,6 +163,7 @@ impl Sfu {
             socket,
             datagrams: Datagrams::default(),
             advertised,
+            certificate,
             transports: HashMap::new(),
             subscribers: HashMap::new(),
             streams: HashMap::new(),
@@ -415,8 +389,8 @@ impl Sfu {
         estimate: bool,
     ) -> Result<(u64, SdpAnswer), Refused> {
         let now = now();
-        let (rtc, answer) =
-            answer_offer(offer, self.advertised, estimate, now).map_err(Refused::BadOffer)?;
+        let (rtc, answer) = answer_offer(offer, self.advertised, &self.certificate, estimate, now)
+            .map_err(Refused::BadOffer)?;
         // Ids name transports in URLs (`DELETE` ends one): random, so not guessable.
         let mut id = rand::random::<u64>();
         while self.transports.contains_key(&id) {
@@ -458,7 +432,7 @@ impl Sfu {
             };
             for id in &polled {
                 if let Some(transport) = self.transports.get_mut(id) {
-                    transport.poll(*id, &mut out, &mut work);
+                    transport.poll(*id, &mut out, &mut work, &self.metrics);
                 }
             }
             self.datagrams.flush(&self.socket);
@@ -504,6 +478,7 @@ impl Sfu {
         if let Some(rid) = data.rid {
             source.rates.add(rid, data.data.len(), data.network_time);
         }
+        let wallclock = source.wallclock(data.mid, data.network_time);
         let default_layer = source.layers.first().copied();
         let keyframe = data.rid.is_some() && data.is_keyframe();
         let kind = if data.params.spec().codec.is_audio() {
@@ -518,13 +493,7 @@ impl Sfu {
         let Some(subscribers) = self.subscribers.get(&publisher) else {
             return;
         };
-        let label = Kind {
-            kind: if kind == MediaKind::Audio {
-                "audio"
-            } else {
-                "video"
-            },
-        };
+        let label = kind_label(kind == MediaKind::Audio);
         // Counted once per frame: a labelled counter's lookup per subscriber adds up.
         let mut written = 0u64;
         for id in subscribers {
@@ -564,7 +533,7 @@ impl Sfu {
                 }
                 None => writer,
             };
-            match writer.write(pt, data.network_time, time, data.data.clone()) {
+            match writer.write(pt, wallclock, time, data.data.clone()) {
                 Ok(()) => written += 1,
                 Err(e) => {
                     tracing::debug!(error = %e, "subscriber write failed");
@@ -712,6 +681,12 @@ impl Sfu {
                 continue;
             };
             self.metrics.transports.with(&way(transport.side)).dec();
+            for (_, kind) in &transport.mids {
+                self.metrics
+                    .tracks
+                    .with(&track_label(transport.side, *kind))
+                    .dec();
+            }
             if let Some(publisher) = transport.publisher {
                 if let Some(set) = self.subscribers.get_mut(&publisher) {
                     set.remove(&id);
@@ -738,9 +713,26 @@ impl Sfu {
 
 fn way(side: Side) -> Way {
     Way {
-        way: match side {
-            Side::Publish => "publish",
-            Side::Subscribe => "subscribe",
-        },
+        way: side_name(side),
+    }
+}
+
+fn side_name(side: Side) -> &'static str {
+    match side {
+        Side::Publish => "publish",
+        Side::Subscribe => "subscribe",
+    }
+}
+
+fn kind_label(audio: bool) -> Kind {
+    Kind {
+        kind: if audio { "audio" } else { "video" },
+    }
+}
+
+fn track_label(side: Side, kind: MediaKind) -> Track {
+    Track {
+        way: side_name(side),
+        kind: kind_label(kind == MediaKind::Audio).kind,
     }
 }

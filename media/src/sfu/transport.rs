@@ -9,12 +9,14 @@ use str0m::bwe::{Bitrate, BweKind};
 use str0m::channel::ChannelId;
 use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Mid, Rid};
 use str0m::net::{Protocol, Transmit};
+use str0m::stats::{MediaEgressStats, MediaIngressStats};
 use str0m::{Event, IceConnectionState, Output, Rtc};
 use tokio::sync::mpsc;
 
 use super::batch::Datagrams;
 use super::layers::{LayerRates, Watching};
-use super::{Member, Side};
+use super::{kind_label, track_label, way, Member, Side};
+use crate::metrics::MediaMetrics;
 use crate::recording::Recorder;
 
 pub(super) struct Transport {
@@ -41,6 +43,26 @@ pub(super) struct Transport {
     pub(super) recorder: Option<Recorder>,
     /// The data channel its client opened, where the room's speakers are told.
     pub(super) channel: Option<ChannelId>,
+    /// A publisher's media lines: the wallclock its last frame was written with.
+    wallclocks: HashMap<Mid, Instant>,
+    /// What str0m's stats of each media line (and layer) have reported so far: they are
+    /// running totals, and the metrics count what is new.
+    reported: HashMap<(Mid, Option<Rid>), Reported>,
+}
+
+#[derive(Default)]
+struct Reported {
+    nacks: u64,
+    lost: u64,
+}
+
+/// How much a running total grew since `last`, which it then becomes. A total that went
+/// down (a receiver report's loss count shrinks when retransmissions arrive) counts
+/// nothing until it passes its old height.
+fn growth(last: &mut u64, total: u64) -> u64 {
+    let grown = total.saturating_sub(*last);
+    *last = (*last).max(total);
+    grown
 }
 
 /// What polling one transport asks of the others.
@@ -98,10 +120,28 @@ impl Transport {
             keyframe_requests: HashMap::new(),
             recorder: None,
             channel: None,
+            wallclocks: HashMap::new(),
+            reported: HashMap::new(),
         }
     }
 
-    pub(super) fn poll(&mut self, id: u64, out: &mut Outbound<'_>, work: &mut Vec<Work>) {
+    /// The wallclock to write a publisher's frame of `mid` to subscribers with: when it
+    /// `arrived`, but never before the line's previous frame. str0m queues what it sends
+    /// by wallclock, and a frame repaired by retransmission arrives after its successor:
+    /// at its own arrival time it would be sent after it, out of order.
+    pub(super) fn wallclock(&mut self, mid: Mid, arrived: Instant) -> Instant {
+        let last = self.wallclocks.entry(mid).or_insert(arrived);
+        *last = (*last).max(arrived);
+        *last
+    }
+
+    pub(super) fn poll(
+        &mut self,
+        id: u64,
+        out: &mut Outbound<'_>,
+        work: &mut Vec<Work>,
+        metrics: &MediaMetrics,
+    ) {
         while self.rtc.is_alive() {
             let output = match self.rtc.poll_output() {
                 Ok(output) => output,
@@ -117,18 +157,22 @@ impl Transport {
                     return;
                 }
                 Output::Transmit(t) => out.send(t),
-                Output::Event(event) => self.event(id, event, work),
+                Output::Event(event) => self.event(id, event, work, metrics),
             }
         }
     }
 
-    fn event(&mut self, id: u64, event: Event, work: &mut Vec<Work>) {
+    fn event(&mut self, id: u64, event: Event, work: &mut Vec<Work>, metrics: &MediaMetrics) {
         match event {
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                 self.rtc.disconnect();
             }
             Event::MediaAdded(added) => {
                 self.mids.push((added.mid, added.kind));
+                metrics
+                    .tracks
+                    .with(&track_label(self.side, added.kind))
+                    .inc();
                 // A publisher's simulcast layers, as its offer lists them (str0m gives
                 // them from our side: what we receive).
                 if self.side == Side::Publish {
@@ -149,6 +193,10 @@ impl Transport {
                 }
             }
             Event::MediaData(data) if self.side == Side::Publish => {
+                metrics
+                    .received_bytes
+                    .with(&kind_label(data.params.spec().codec.is_audio()))
+                    .inc_by(data.data.len() as u64);
                 if !data.contiguous {
                     work.push(Work::Keyframe {
                         publisher: id,
@@ -164,6 +212,8 @@ impl Transport {
             {
                 work.push(Work::Estimate(id, estimate));
             }
+            Event::MediaIngressStats(stats) => self.ingress_stats(&stats, metrics),
+            Event::MediaEgressStats(stats) => self.egress_stats(&stats, metrics),
             Event::ChannelOpen(channel, _) => {
                 self.channel = Some(channel);
                 work.push(Work::ChannelOpened(id));
@@ -181,5 +231,39 @@ impl Transport {
             }
             _ => {}
         }
+    }
+
+    /// A publisher's line: the NACKs str0m sent it for packets lost on the way in.
+    fn ingress_stats(&mut self, stats: &MediaIngressStats, metrics: &MediaMetrics) {
+        let reported = self.reported.entry((stats.mid, stats.rid)).or_default();
+        let nacks = growth(&mut reported.nacks, stats.nacks);
+        metrics.nacks.with(&way(self.side)).inc_by(nacks);
+    }
+
+    /// A subscriber's line: the NACKs it sent, and the loss its receiver reports tell.
+    fn egress_stats(&mut self, stats: &MediaEgressStats, metrics: &MediaMetrics) {
+        let reported = self.reported.entry((stats.mid, stats.rid)).or_default();
+        let nacks = growth(&mut reported.nacks, stats.nacks);
+        metrics.nacks.with(&way(self.side)).inc_by(nacks);
+        if let Some(remote) = &stats.remote {
+            let lost = growth(&mut reported.lost, remote.packets_lost);
+            metrics.packets_lost.inc_by(lost);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::growth;
+
+    #[test]
+    fn a_running_total_counts_only_its_new_height() {
+        let mut last = 0;
+        assert_eq!(growth(&mut last, 5), 5);
+        assert_eq!(growth(&mut last, 5), 0);
+        // Repaired packets take a receiver report's loss count down, then it climbs again.
+        assert_eq!(growth(&mut last, 3), 0);
+        assert_eq!(growth(&mut last, 4), 0);
+        assert_eq!(growth(&mut last, 9), 4);
     }
 }

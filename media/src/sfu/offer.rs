@@ -1,0 +1,101 @@
+//! Answering a client's SDP offer with a new ICE-lite transport.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use str0m::change::{SdpAnswer, SdpOffer};
+use str0m::config::DtlsCert;
+use str0m::net::TcpType;
+use str0m::{Candidate, Rtc};
+
+use super::layers::INITIAL_ESTIMATE;
+
+/// How often str0m reports each media line's running totals (NACKs, loss), which the
+/// server's metrics count.
+const STATS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A self-signed certificate for DTLS. A media server makes one when it starts and
+/// presents it on every transport, as mediasoup's workers and browsers' peer connections
+/// do: the SDP fingerprint is what a peer checks, and making a key pair for each
+/// transport was most of the cost of answering an offer.
+pub fn dtls_certificate() -> Result<DtlsCert, String> {
+    str0m::crypto::from_feature_flags()
+        .dtls_provider
+        .generate_certificate()
+        .ok_or_else(|| "the crypto provider cannot make a DTLS certificate".to_owned())
+}
+
+/// The str0m transport, ICE-lite, that answers `offer` (a WHIP or WHEP client's), with
+/// this server's UDP and passive TCP candidates at `advertised` and its `certificate`;
+/// with `estimate`, it estimates the bandwidth towards its peer (a subscriber's, which
+/// picks its simulcast layer, RTC-06). Public for the fuzz target that builds offers from
+/// arbitrary parts.
+pub fn answer_offer(
+    offer: SdpOffer,
+    advertised: SocketAddr,
+    certificate: &DtlsCert,
+    estimate: bool,
+    now: Instant,
+) -> Result<(Rtc, SdpAnswer), String> {
+    let mut builder = Rtc::builder()
+        .set_ice_lite(true)
+        .set_dtls_cert(certificate.clone())
+        .set_stats_interval(Some(STATS_INTERVAL));
+    if estimate {
+        builder = builder.enable_bwe(Some(INITIAL_ESTIMATE));
+    }
+    let mut rtc = builder.build(now);
+    let candidates = [
+        Candidate::host(advertised, "udp"),
+        Candidate::builder()
+            .tcp()
+            .host(advertised)
+            .tcptype(TcpType::Passive)
+            .build(),
+    ];
+    for candidate in candidates {
+        rtc.add_local_candidate(candidate.map_err(|e| e.to_string())?);
+    }
+    let answer = rtc
+        .sdp_api()
+        .accept_offer(offer)
+        .map_err(|e| e.to_string())?;
+    Ok((rtc, answer))
+}
+
+#[cfg(test)]
+mod tests {
+    use str0m::media::{Direction, MediaKind};
+
+    use super::*;
+
+    fn offer(now: Instant) -> SdpOffer {
+        let mut client = Rtc::builder().build(now);
+        let mut change = client.sdp_api();
+        change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+        change.apply().expect("a change").0
+    }
+
+    fn fingerprint(answer: &SdpAnswer) -> String {
+        let sdp = answer.to_sdp_string();
+        let line = sdp.lines().find(|l| l.starts_with("a=fingerprint:"));
+        line.expect("a fingerprint").to_owned()
+    }
+
+    #[test]
+    fn every_transport_presents_the_servers_certificate() {
+        let now = tokio::time::Instant::now().into_std();
+        let advertised: SocketAddr = "127.0.0.1:3478".parse().expect("an address");
+        let certificate = dtls_certificate().expect("a certificate");
+        let answers: Vec<SdpAnswer> = (0..2)
+            .map(|_| answer_offer(offer(now), advertised, &certificate, false, now))
+            .map(|answered| answered.expect("answered").1)
+            .collect();
+        assert_eq!(fingerprint(&answers[0]), fingerprint(&answers[1]));
+        // Another server's certificate is another key.
+        let other = dtls_certificate().expect("a certificate");
+        let (_, answer) =
+            answer_offer(offer(now), advertised, &other, false, now).expect("answered");
+        assert_ne!(fingerprint(&answer), fingerprint(&answers[0]));
+    }
+}
