@@ -15,9 +15,10 @@ use super::layers::INITIAL_ESTIMATE;
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A self-signed certificate for DTLS. A media server makes one when it starts and
-/// presents it on every transport, as mediasoup's workers and browsers' peer connections
-/// do: the SDP fingerprint is what a peer checks, and making a key pair for each
-/// transport was most of the cost of answering an offer.
+/// presents it on every transport, as mediasoup's workers do (the SDP fingerprint is
+/// what a peer checks): one per transport cost 40 µs of the forwarding thread per
+/// offer, of about 1 ms (most of the rest is the DTLS endpoint preparing its key
+/// exchanges).
 pub fn dtls_certificate() -> Result<DtlsCert, String> {
     str0m::crypto::from_feature_flags()
         .dtls_provider
