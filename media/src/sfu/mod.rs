@@ -22,6 +22,7 @@ use crate::mixing::{MixOrders, Mixing};
 use crate::recording::{Orders, Recordings};
 
 mod batch;
+mod dtls;
 mod layers;
 mod offer;
 mod speakers;

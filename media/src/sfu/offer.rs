@@ -8,6 +8,7 @@ use str0m::config::DtlsCert;
 use str0m::net::TcpType;
 use str0m::{Candidate, Rtc};
 
+use super::dtls::CRYPTO;
 use super::layers::INITIAL_ESTIMATE;
 
 /// How often str0m reports each media line's running totals (NACKs, loss), which the
@@ -16,11 +17,9 @@ const STATS_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A self-signed certificate for DTLS. A media server makes one when it starts and
 /// presents it on every transport, as mediasoup's workers do (the SDP fingerprint is
-/// what a peer checks): one per transport cost 40 µs of the forwarding thread per
-/// offer, of about 1 ms (most of the rest is the DTLS endpoint preparing its key
-/// exchanges).
+/// what a peer checks).
 pub fn dtls_certificate() -> Result<DtlsCert, String> {
-    str0m::crypto::from_feature_flags()
+    CRYPTO
         .dtls_provider
         .generate_certificate()
         .ok_or_else(|| "the crypto provider cannot make a DTLS certificate".to_owned())
@@ -40,6 +39,7 @@ pub fn answer_offer(
 ) -> Result<(Rtc, SdpAnswer), String> {
     let mut builder = Rtc::builder()
         .set_ice_lite(true)
+        .set_crypto_provider(CRYPTO.clone())
         .set_dtls_cert(certificate.clone())
         .set_stats_interval(Some(STATS_INTERVAL));
     if estimate {
