@@ -322,6 +322,8 @@ const DEV_STARTING_LOG_FILTER: &str = "info,openraft=error,sled=warn";
 
 /// Each runtime worker thread's stack.
 const WORKER_STACK_BYTES: usize = 8 * 1024 * 1024;
+/// How long a process that failed waits for its blocking tasks before it exits.
+const FAILED_SHUTDOWN: Duration = Duration::from_secs(5);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -350,6 +352,10 @@ fn main() -> ExitCode {
         Err(e) => {
             let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
             eprintln!("meridian: {}", chain.join(": "));
+            // Dropping the runtime waits for every blocking task to return; a failed
+            // process must exit (for its supervisor to restart it) even if one never does.
+            // A chaos run saw a node that had printed a fatal Raft error still running.
+            runtime.shutdown_timeout(FAILED_SHUTDOWN);
             ExitCode::FAILURE
         }
     }

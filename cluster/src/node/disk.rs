@@ -1,7 +1,8 @@
 //! The disk reserve. An entry that fails to persist stops openraft for good (a storage
 //! error is fatal), so a node whose data directory runs out of space stops taking
 //! entries before it gets there: below `storage.min_free_bytes` free, as a follower it
-//! refuses appends and snapshots (the leader keeps retrying them), and as a leader it
+//! refuses appends and snapshots sent to it (the leader keeps retrying them; the
+//! snapshots it builds itself wait for room, `raft/snapshot_files.rs`), and as a leader it
 //! refuses writes and hands leadership to the voter holding the most of the log. Once
 //! free space is back above half as much again as the reserve, it takes entries and
 //! catches up. Reads, votes and the feed go on meanwhile: they write nothing.

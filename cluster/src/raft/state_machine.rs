@@ -8,8 +8,8 @@
 //! Building one copies the state a chunk at a time while applies go on
 //! ([`SnapshotCopy`]), so writes never wait for a copy of the whole state.
 
-use std::fs::{self, File};
-use std::io::{self, BufWriter, Cursor, Read, Write};
+use std::fs;
+use std::io::{self, Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -30,6 +30,7 @@ use super::{LogId, Snapshot, SnapshotData, SnapshotMeta, StoredMembership, TypeC
 use crate::api::StateDigest;
 use crate::config::StorageTuning;
 use crate::state::{self, ApplyContext, BatchOutcome, Overlay, StateRead};
+use snapshot_files::SnapshotRoom;
 
 /// Version of the sled layout and of snapshot files; checked at start-up. States and
 /// snapshots of older versions (down to `state::upgrades::OLDEST_UPGRADABLE`) are
@@ -42,8 +43,6 @@ const MEMBERSHIP: &[u8] = b"\0meta/membership";
 const FORMAT: &[u8] = b"\0meta/format";
 /// The newest batch stamp applied (this node's own record, like the two above).
 const NEWEST_STAMP: &[u8] = b"\0meta/newest_stamp";
-/// Snapshot files kept besides the newest, for a follower still downloading one.
-const OLD_SNAPSHOTS_KEPT: usize = 1;
 
 #[derive(Clone)]
 pub struct StateMachineMetrics {
@@ -93,6 +92,8 @@ struct Inner {
     snapshot_records: AtomicU64,
     /// What the newest snapshot holds, by record family.
     families: std::sync::Mutex<Vec<FamilySize>>,
+    /// Free space for snapshot files.
+    room: SnapshotRoom,
 }
 
 /// The records of one family (a key's text up to its first `/`: `msg`, `conv`, `feed`,
@@ -187,6 +188,7 @@ impl StateMachineStore {
                 newest_stamp: Default::default(),
                 snapshot_records: Default::default(),
                 families: Default::default(),
+                room: SnapshotRoom::new(dir, storage.min_free_bytes),
             }),
         };
         store.recover_from_snapshot()?;
@@ -363,25 +365,6 @@ impl StateMachineStore {
         self.sled().make_durable()
     }
 
-    /// The newest snapshot file's bytes (for a backup), if there is one.
-    pub(crate) fn newest_snapshot_bytes(&self) -> io::Result<Option<Vec<u8>>> {
-        // A snapshot persisted meanwhile may remove the file listed (one old one is
-        // kept, so that takes two): list again then.
-        for _ in 0..3 {
-            let Some(path) = self.newest_snapshot_path()? else {
-                return Ok(None);
-            };
-            match fs::read(&path) {
-                Ok(bytes) => return Ok(Some(bytes)),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(io::Error::other(
-            "snapshots were replaced faster than one could be read",
-        ))
-    }
-
     /// Makes a fresh node's state a backup's (`meta` names the restored area's own
     /// membership): the records in sled and the snapshot file, both durable.
     pub(crate) fn restore(&self, meta: &SnapshotMeta, records: Records) -> io::Result<()> {
@@ -391,57 +374,6 @@ impl StateMachineStore {
         let bytes = encode_snapshot(meta, &records)?;
         self.persist_snapshot_file(meta, &bytes)?;
         self.load_into_sled(meta, records)
-    }
-
-    fn newest_snapshot_path(&self) -> io::Result<Option<PathBuf>> {
-        Ok(self.snapshot_files()?.pop())
-    }
-
-    /// Complete snapshot files, oldest first (names sort by position).
-    fn snapshot_files(&self) -> io::Result<Vec<PathBuf>> {
-        let mut files: Vec<PathBuf> = fs::read_dir(&self.inner.snapshot_dir)?
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|path| path.extension().is_some_and(|ext| ext == "snap"))
-            .collect();
-        files.sort();
-        Ok(files)
-    }
-
-    fn snapshot_path(&self, meta: &SnapshotMeta) -> PathBuf {
-        // Zero-padded position first so that name order is position order.
-        let position = meta
-            .last_log_id
-            .as_ref()
-            .map(|id| id.index + 1)
-            .unwrap_or(0);
-        let term = meta
-            .last_log_id
-            .as_ref()
-            .map(|id| id.leader_id.term)
-            .unwrap_or(0);
-        self.inner
-            .snapshot_dir
-            .join(format!("{position:020}-{term:020}.snap"))
-    }
-
-    /// Writes a snapshot file durably (temp file, fsync, rename, fsync of the directory)
-    /// and drops older ones.
-    fn persist_snapshot_file(&self, meta: &SnapshotMeta, bytes: &[u8]) -> io::Result<()> {
-        let path = self.snapshot_path(meta);
-        let tmp = path.with_extension("tmp");
-        {
-            let mut file = BufWriter::new(File::create(&tmp)?);
-            file.write_all(bytes)?;
-            file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        }
-        fs::rename(&tmp, &path)?;
-        File::open(&self.inner.snapshot_dir)?.sync_all()?;
-        let files = self.snapshot_files()?;
-        let keep_from = files.len().saturating_sub(OLD_SNAPSHOTS_KEPT + 1);
-        for old in &files[..keep_from] {
-            fs::remove_file(old)?;
-        }
-        Ok(())
     }
 }
 
@@ -609,27 +541,25 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
         let store = self.clone();
         let file_meta = meta.clone();
         let copied = started.elapsed();
-        let bytes = tokio::task::spawn_blocking(move || {
+        let encoded = tokio::task::spawn_blocking(move || {
             store.note_snapshot(&records);
             let bytes = encode_snapshot(&file_meta, &records)?;
-            let encoded = started.elapsed();
             // The log is purged up to this snapshot once we return: sled must be durable.
             store.make_durable()?;
-            let durable = started.elapsed();
-            store.persist_snapshot_file(&file_meta, &bytes)?;
-            tracing::info!(
-                records = records.len(),
-                bytes = bytes.len(),
-                ?copied,
-                ?encoded,
-                ?durable,
-                written = ?started.elapsed(),
-                "snapshot built"
-            );
-            Ok::<_, io::Error>(bytes)
+            Ok::<_, io::Error>((bytes, records.len(), started.elapsed()))
         })
         .await
         .map_err(io::Error::other)??;
+        let (bytes, records, durable) = encoded;
+        let bytes = self.persist_snapshot(&meta, bytes).await?;
+        tracing::info!(
+            records,
+            bytes = bytes.len(),
+            ?copied,
+            ?durable,
+            written = ?started.elapsed(),
+            "snapshot built"
+        );
         self.inner.metrics.snapshots_built.inc();
         self.compact_if_due();
         Ok(Snapshot {
@@ -732,6 +662,16 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         Ok(())
     }
 
+    /// No snapshot while the disk has no room for one: openraft answers the request
+    /// with none, and the schedule asks again later.
+    async fn try_create_snapshot_builder(&mut self, force: bool) -> Option<Self> {
+        if !force && !self.room_for_snapshot() {
+            tracing::warn!("no room on the disk for a snapshot: not building one now");
+            return None;
+        }
+        Some(self.clone())
+    }
+
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
         self.clone()
     }
@@ -784,6 +724,9 @@ mod upgrade_tests;
 
 #[path = "state_machine_compaction.rs"]
 mod compacting;
+
+#[path = "snapshot_files.rs"]
+mod snapshot_files;
 
 #[cfg(test)]
 #[path = "compaction_tests.rs"]
