@@ -356,7 +356,8 @@ fuzz_target!(|input: (Offer, bool)| {
     };
     let advertised: SocketAddr = "127.0.0.1:3478".parse().expect("an address");
     let now = Instant::now();
-    let Ok((mut rtc, answer)) = meridian_media::answer_offer(parsed, advertised, &CERTIFICATE, estimate, now)
+    let Ok((mut rtc, answer)) =
+        meridian_media::answer_offer(parsed, advertised, &CERTIFICATE, estimate, now)
     else {
         return;
     };

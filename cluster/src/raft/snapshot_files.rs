@@ -20,7 +20,6 @@ const LOOK_AGAIN: Duration = Duration::from_millis(250);
 /// Free space on the disk of a node's data, against its reserve.
 pub(super) struct SnapshotRoom {
     dir: PathBuf,
-    /// 0: no reserve, and no check.
     reserve: u64,
 }
 
@@ -34,20 +33,23 @@ impl SnapshotRoom {
 
     /// Whether `bytes` more fit and leave the reserve free (an unreadable figure: yes).
     pub(super) fn fits(&self, bytes: u64) -> bool {
-        self.reserve == 0
-            || fs2::available_space(&self.dir)
-                .map_or(true, |free| free >= self.reserve.saturating_add(bytes))
+        fs2::available_space(&self.dir)
+            .map_or(true, |free| free >= self.reserve.saturating_add(bytes))
     }
 
-    /// Returns once `bytes` fit.
+    /// Returns once `bytes` fit, looking again every [`LOOK_AGAIN`] (at least once: the
+    /// write that just failed found less room than this figure may say).
     async fn wait_for(&self, bytes: u64) {
         tracing::warn!(
             bytes,
             reserve = self.reserve,
             "the disk filled while a snapshot was written: it is written again when there is room"
         );
-        while !self.fits(bytes) {
+        loop {
             tokio::time::sleep(LOOK_AGAIN).await;
+            if self.fits(bytes) {
+                return;
+            }
         }
     }
 }
@@ -193,10 +195,67 @@ mod tests {
     fn room_is_free_space_past_the_reserve() {
         let dir = tempfile::tempdir().expect("a directory");
         let free = fs2::available_space(dir.path()).expect("free space");
-        assert!(SnapshotRoom::new(dir.path(), 0).fits(u64::MAX));
+        assert!(SnapshotRoom::new(dir.path(), 0).fits(free / 2));
+        assert!(!SnapshotRoom::new(dir.path(), 0).fits(free.saturating_mul(2)));
         let room = SnapshotRoom::new(dir.path(), free / 2);
         assert!(room.fits(0));
         assert!(!room.fits(free));
+    }
+
+    /// A small tmpfs (root only, as the chaos runs' small disks; `scripts/test` runs as
+    /// root), unmounted when dropped.
+    struct SmallDisk(PathBuf);
+
+    impl SmallDisk {
+        fn mount(path: &Path, megabytes: u64) -> Self {
+            let mounted = std::process::Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+                .arg(path)
+                .status()
+                .expect("running mount");
+            assert!(mounted.success(), "mounting a tmpfs needs root");
+            Self(path.to_path_buf())
+        }
+
+        /// Writes a file until the disk is full.
+        fn fill(&self) -> PathBuf {
+            let path = self.0.join("filler");
+            let mut file = File::create(&path).expect("a filler");
+            let chunk = vec![0u8; 1 << 20];
+            while file.write_all(&chunk).is_ok() {}
+            path
+        }
+    }
+
+    impl Drop for SmallDisk {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&self.0)
+                .status();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_whose_disk_fills_waits_for_room_and_is_written() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let disk = SmallDisk::mount(dir.path(), 16);
+        let mut store = open(dir.path(), 0);
+        store.make_durable().expect("durable");
+        // Another writer takes every byte; the snapshot is asked for all the same.
+        let filler = disk.fill();
+        let mut builder = store
+            .try_create_snapshot_builder(true)
+            .await
+            .expect("forced");
+        let mut build = tokio::spawn(async move { builder.build_snapshot().await });
+        let waited = tokio::time::timeout(LOOK_AGAIN * 3, &mut build).await;
+        assert!(waited.is_err(), "it waits: {waited:?}");
+        assert!(store.snapshot_files().expect("listed").is_empty());
+        // Space returns: the snapshot is written.
+        fs::remove_file(filler).expect("space back");
+        build.await.expect("joined").expect("a snapshot");
+        assert_eq!(store.snapshot_files().expect("listed").len(), 1);
     }
 
     #[tokio::test]
