@@ -103,6 +103,9 @@ impl Client {
 
     /// Whether the path loses `datagram` (only once connected: the handshake gets through).
     fn loses(&mut self, datagram: &[u8]) -> bool {
+        let Some(loss) = self.loss.as_mut().filter(|_| self.connected) else {
+            return false;
+        };
         let resend: Vec<u8> = self
             .rtc
             .codec_config()
@@ -111,10 +114,7 @@ impl Client {
             .filter_map(|p| p.resend())
             .map(|pt| *pt)
             .collect();
-        match &mut self.loss {
-            Some(loss) if self.connected => loss.loses(datagram, &resend),
-            _ => false,
-        }
+        loss.loses(datagram, &resend)
     }
 
     /// Sends what str0m has to send and answers its events, until it waits for time.
