@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
+use meridian_media::Peer;
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::config::DtlsCert;
 use str0m::{Input, Output};
@@ -349,15 +350,20 @@ fn line(sdp: &mut String, text: std::fmt::Arguments<'_>) {
     sdp.push_str("\r\n");
 }
 
-fuzz_target!(|input: (Offer, bool)| {
-    let (offer, estimate) = input;
+fuzz_target!(|input: (Offer, Option<bool>)| {
+    // A publisher's offer, or a subscriber's (estimating its bandwidth or not).
+    let (offer, subscriber) = input;
+    let peer = match subscriber {
+        None => Peer::Publisher,
+        Some(estimate) => Peer::Subscriber { estimate },
+    };
     let Ok(parsed) = SdpOffer::from_sdp_string(&offer.sdp()) else {
         return;
     };
     let advertised: SocketAddr = "127.0.0.1:3478".parse().expect("an address");
     let now = Instant::now();
     let Ok((mut rtc, answer)) =
-        meridian_media::answer_offer(parsed, advertised, &CERTIFICATE, estimate, now)
+        meridian_media::answer_offer(parsed, advertised, &CERTIFICATE, peer, now)
     else {
         return;
     };

@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 pub use config::{ConfigError, MediaConfig};
-pub use sfu::{answer_offer, dtls_certificate};
+pub use sfu::{answer_offer, dtls_certificate, Peer};
 
 use members::Members;
 use metrics::MediaMetrics;

@@ -27,13 +27,15 @@ mod layers;
 mod offer;
 mod speakers;
 pub(crate) mod tcp;
+mod timers;
 mod transport;
 
 use batch::Datagrams;
 use layers::{Pass, Watching};
-pub use offer::{answer_offer, dtls_certificate};
+pub use offer::{answer_offer, dtls_certificate, Peer};
 use speakers::Speakers;
 use tcp::TcpEvent;
+use timers::Timers;
 use transport::{Outbound, Transport, Work};
 
 /// A publisher is asked for a keyframe at most this often (subscribers joining and
@@ -123,6 +125,7 @@ pub(crate) struct Sfu {
     /// Presented on every transport ([`dtls_certificate`]).
     certificate: DtlsCert,
     transports: HashMap<u64, Transport>,
+    timers: Timers,
     /// Publisher transport → its subscribers' transports.
     subscribers: HashMap<u64, BTreeSet<u64>>,
     streams: HashMap<StreamKey, u64>,
@@ -166,6 +169,7 @@ impl Sfu {
             advertised,
             certificate,
             transports: HashMap::new(),
+            timers: Timers::default(),
             subscribers: HashMap::new(),
             streams: HashMap::new(),
             sources: HashMap::new(),
@@ -208,8 +212,8 @@ impl Sfu {
                 () = tokio::time::sleep_until(deadline.into()) => {}
             }
             let now = now();
-            for (&id, transport) in self.transports.iter_mut() {
-                if transport.timeout <= now {
+            while let Some(id) = self.timers.pop_due(now) {
+                if let Some(transport) = self.transports.get_mut(&id) {
                     if let Err(e) = transport.rtc.handle_input(Input::Timeout(now)) {
                         tracing::debug!(error = %e, "transport failed");
                         transport.rtc.disconnect();
@@ -390,7 +394,11 @@ impl Sfu {
         estimate: bool,
     ) -> Result<(u64, SdpAnswer), Refused> {
         let now = now();
-        let (rtc, answer) = answer_offer(offer, self.advertised, &self.certificate, estimate, now)
+        let peer = match side {
+            Side::Publish => Peer::Publisher,
+            Side::Subscribe => Peer::Subscriber { estimate },
+        };
+        let (rtc, answer) = answer_offer(offer, self.advertised, &self.certificate, peer, now)
             .map_err(Refused::BadOffer)?;
         // Ids name transports in URLs (`DELETE` ends one): random, so not guessable.
         let mut id = rand::random::<u64>();
@@ -399,6 +407,7 @@ impl Sfu {
         }
         self.transports
             .insert(id, Transport::new(member, side, rtc, now));
+        self.timers.set(id, now, now);
         self.dirty.insert(id);
         self.metrics.transports.with(&way(side)).inc();
         Ok((id, answer))
@@ -433,7 +442,9 @@ impl Sfu {
             };
             for id in &polled {
                 if let Some(transport) = self.transports.get_mut(id) {
+                    let before = transport.timeout;
                     transport.poll(*id, &mut out, &mut work, &self.metrics);
+                    self.timers.set(*id, before, transport.timeout);
                 }
             }
             self.datagrams.flush(&self.socket);
@@ -463,11 +474,7 @@ impl Sfu {
         }
         self.received_at = None;
         let idle = now() + Duration::from_secs(1);
-        self.transports
-            .values()
-            .map(|t| t.timeout)
-            .min()
-            .map_or(idle, |t| t.min(idle))
+        self.timers.next().map_or(idle, |t| t.min(idle))
     }
 
     fn forward(&mut self, publisher: u64, data: &MediaData) {
@@ -681,6 +688,7 @@ impl Sfu {
             let Some(transport) = self.transports.remove(&id) else {
                 continue;
             };
+            self.timers.remove(id, transport.timeout);
             self.metrics.transports.with(&way(transport.side)).dec();
             for (_, kind) in &transport.mids {
                 self.metrics

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::config::DtlsCert;
 use str0m::net::TcpType;
+use str0m::rtp::{Extension, ExtensionMap};
 use str0m::{Candidate, Rtc};
 
 use super::dtls::CRYPTO;
@@ -25,16 +26,27 @@ pub fn dtls_certificate() -> Result<DtlsCert, String> {
         .ok_or_else(|| "the crypto provider cannot make a DTLS certificate".to_owned())
 }
 
+/// Who a transport's client is, which decides the feedback the transport negotiates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    /// A publisher: it numbers its packets transport-wide (TWCC) and the server tells it
+    /// when each arrived, which its encoder's bitrate follows.
+    Publisher,
+    /// A subscriber. With `estimate`, the server numbers what it sends and estimates the
+    /// bandwidth towards it from the subscriber's feedback, to pick its simulcast layer
+    /// (RTC-06). Without, no TWCC is negotiated: its feedback would inform nothing, and
+    /// applying it was the largest single cost of forwarding to a large audience.
+    Subscriber { estimate: bool },
+}
+
 /// The str0m transport, ICE-lite, that answers `offer` (a WHIP or WHEP client's), with
-/// this server's UDP and passive TCP candidates at `advertised` and its `certificate`;
-/// with `estimate`, it estimates the bandwidth towards its peer (a subscriber's, which
-/// picks its simulcast layer, RTC-06). Public for the fuzz target that builds offers from
-/// arbitrary parts.
+/// this server's UDP and passive TCP candidates at `advertised` and its `certificate`.
+/// Public for the fuzz target that builds offers from arbitrary parts.
 pub fn answer_offer(
     offer: SdpOffer,
     advertised: SocketAddr,
     certificate: &DtlsCert,
-    estimate: bool,
+    peer: Peer,
     now: Instant,
 ) -> Result<(Rtc, SdpAnswer), String> {
     let mut builder = Rtc::builder()
@@ -42,8 +54,14 @@ pub fn answer_offer(
         .set_crypto_provider(CRYPTO.clone())
         .set_dtls_cert(certificate.clone())
         .set_stats_interval(Some(STATS_INTERVAL));
-    if estimate {
-        builder = builder.enable_bwe(Some(INITIAL_ESTIMATE));
+    match peer {
+        Peer::Publisher => {}
+        Peer::Subscriber { estimate: true } => {
+            builder = builder.enable_bwe(Some(INITIAL_ESTIMATE));
+        }
+        Peer::Subscriber { estimate: false } => {
+            builder = builder.set_extension_map(without_twcc());
+        }
     }
     let mut rtc = builder.build(now);
     let candidates = [
@@ -72,6 +90,19 @@ pub fn answer_offer(
         ));
     }
     Ok((rtc, answer))
+}
+
+/// str0m's standard RTP header extensions (Chrome's) but the transport-wide sequence
+/// number.
+fn without_twcc() -> ExtensionMap {
+    let mut map = ExtensionMap::empty();
+    let standard = ExtensionMap::standard();
+    for (id, extension) in standard.iter() {
+        if *extension != Extension::TransportSequenceNumber {
+            map.set(id, extension.clone());
+        }
+    }
+    map
 }
 
 #[cfg(test)]
@@ -109,9 +140,35 @@ mod tests {
         .expect("an offer");
         let advertised: SocketAddr = "127.0.0.1:3478".parse().expect("an address");
         let certificate = dtls_certificate().expect("a certificate");
-        let refused = answer_offer(offer, advertised, &certificate, false, now);
+        let refused = answer_offer(offer, advertised, &certificate, Peer::Publisher, now);
         let error = refused.expect_err("refused");
         assert!(error.contains("no codec this server takes"), "{error}");
+    }
+
+    /// TWCC costs the server a register of every packet sent and a pass over it for each
+    /// feedback packet: only transports whose feedback something follows negotiate it.
+    #[test]
+    fn only_transports_whose_feedback_is_used_negotiate_twcc() {
+        let now = tokio::time::Instant::now().into_std();
+        let advertised: SocketAddr = "127.0.0.1:3478".parse().expect("an address");
+        let certificate = dtls_certificate().expect("a certificate");
+        let cases = [
+            (Peer::Publisher, true),
+            (Peer::Subscriber { estimate: true }, true),
+            (Peer::Subscriber { estimate: false }, false),
+        ];
+        for (peer, negotiated) in cases {
+            let (_, answer) =
+                answer_offer(offer(now), advertised, &certificate, peer, now).expect("answered");
+            let sdp = answer.to_sdp_string();
+            assert_eq!(
+                sdp.contains("transport-wide-cc"),
+                negotiated,
+                "{peer:?}: {sdp}"
+            );
+            // What the client gets otherwise is unchanged: the media id extension stays.
+            assert!(sdp.contains("sdes:mid"), "{peer:?}: {sdp}");
+        }
     }
 
     #[test]
@@ -120,14 +177,14 @@ mod tests {
         let advertised: SocketAddr = "127.0.0.1:3478".parse().expect("an address");
         let certificate = dtls_certificate().expect("a certificate");
         let answers: Vec<SdpAnswer> = (0..2)
-            .map(|_| answer_offer(offer(now), advertised, &certificate, false, now))
+            .map(|_| answer_offer(offer(now), advertised, &certificate, Peer::Publisher, now))
             .map(|answered| answered.expect("answered").1)
             .collect();
         assert_eq!(fingerprint(&answers[0]), fingerprint(&answers[1]));
         // Another server's certificate is another key.
         let other = dtls_certificate().expect("a certificate");
         let (_, answer) =
-            answer_offer(offer(now), advertised, &other, false, now).expect("answered");
+            answer_offer(offer(now), advertised, &other, Peer::Publisher, now).expect("answered");
         assert_ne!(fingerprint(&answer), fingerprint(&answers[0]));
     }
 }
