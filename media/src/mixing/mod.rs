@@ -242,8 +242,15 @@ struct Pipeline {
 }
 
 impl Drop for Pipeline {
+    /// Stopping waits for the pipeline's streaming threads (7–10 ms when a push failed),
+    /// so, like starting, it is not done on the caller's thread: that is the forwarding
+    /// thread, and every room's media would wait. A replacement pushing to the same CDN
+    /// may connect before this one has left; a CDN that refuses a second publisher fails
+    /// it once, and it is built again after [`RETRY_AFTER`].
     fn drop(&mut self) {
-        let _ = self.pipeline.set_state(gst::State::Null);
+        self.pipeline.call_async(|pipeline| {
+            let _ = pipeline.set_state(gst::State::Null);
+        });
     }
 }
 
