@@ -118,6 +118,12 @@ mod tests {
         change.apply().expect("a change").0
     }
 
+    /// What every test answers with: the server's address and a certificate.
+    fn server() -> (SocketAddr, DtlsCert) {
+        let advertised = "127.0.0.1:3478".parse().expect("an address");
+        (advertised, dtls_certificate().expect("a certificate"))
+    }
+
     fn fingerprint(answer: &SdpAnswer) -> String {
         let sdp = answer.to_sdp_string();
         let line = sdp.lines().find(|l| l.starts_with("a=fingerprint:"));
@@ -138,8 +144,7 @@ mod tests {
             "a=rtpmap:96 FOO/90000\r\n",
         ))
         .expect("an offer");
-        let advertised: SocketAddr = "127.0.0.1:3478".parse().expect("an address");
-        let certificate = dtls_certificate().expect("a certificate");
+        let (advertised, certificate) = server();
         let refused = answer_offer(offer, advertised, &certificate, Peer::Publisher, now);
         let error = refused.expect_err("refused");
         assert!(error.contains("no codec this server takes"), "{error}");
@@ -150,8 +155,7 @@ mod tests {
     #[test]
     fn only_transports_whose_feedback_is_used_negotiate_twcc() {
         let now = tokio::time::Instant::now().into_std();
-        let advertised: SocketAddr = "127.0.0.1:3478".parse().expect("an address");
-        let certificate = dtls_certificate().expect("a certificate");
+        let (advertised, certificate) = server();
         let cases = [
             (Peer::Publisher, true),
             (Peer::Subscriber { estimate: true }, true),
@@ -174,8 +178,7 @@ mod tests {
     #[test]
     fn every_transport_presents_the_servers_certificate() {
         let now = tokio::time::Instant::now().into_std();
-        let advertised: SocketAddr = "127.0.0.1:3478".parse().expect("an address");
-        let certificate = dtls_certificate().expect("a certificate");
+        let (advertised, certificate) = server();
         let answers: Vec<SdpAnswer> = (0..2)
             .map(|_| answer_offer(offer(now), advertised, &certificate, Peer::Publisher, now))
             .map(|answered| answered.expect("answered").1)

@@ -1,6 +1,7 @@
 //! When each transport next wants `Input::Timeout`, ordered by time, so a wake-up finds the
-//! due transports without looking at all of them: in a room of 500 subscribers, two passes
-//! over every transport for each packet read were a large share of the forwarding thread.
+//! due transports and the next deadline without looking at all of them: each packet read
+//! used to cost two passes over every transport (bench sfu could not tell the difference
+//! at 500 subscribers; the cost no longer grows with the room).
 
 use std::collections::BTreeSet;
 use std::time::Instant;
