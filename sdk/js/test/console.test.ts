@@ -11,7 +11,7 @@
 
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -373,9 +373,10 @@ describe("the web console in chromium", () => {
     assert.match(await text(page, ".error"), /^push\.apps is not JSON/);
   });
 
-  test("an operator imports an export file into an app and reads the area catalog", async () => {
+  test("an operator imports an export file into an app and reads the area catalog", async (t) => {
     const page = await operator();
     const dir = mkdtempSync(join(tmpdir(), "meridian-console-import-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, "export.ndjson");
     writeFileSync(
       file,

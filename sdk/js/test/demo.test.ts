@@ -13,7 +13,7 @@
 // covers: WEB-04, WEB-05, FILE-01
 
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { createServer, request as httpRequest, type Server } from "node:http";
 import { join } from "node:path";
@@ -289,7 +289,7 @@ describe("the web chat demo in chromium", () => {
     assert.deepEqual(errors, []);
   });
 
-  test("a photo and a file picked in the page reach the peer", async () => {
+  test("a photo and a file picked in the page reach the peer", async (t) => {
     const frank = await person("frank");
     const grace = await person("grace");
     await open(grace, "1", "frank");
@@ -308,6 +308,7 @@ describe("the web chat demo in chromium", () => {
       return canvas.toDataURL("image/png").split(",")[1]!;
     });
     const dir = mkdtempSync(join(tmpdir(), "meridian-demo-files-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
     const photo = join(dir, "sunset.png");
     const notes = join(dir, "notes.txt");
     writeFileSync(photo, Buffer.from(png, "base64"));
@@ -368,6 +369,7 @@ describe("the web chat demo in chromium", () => {
     assert.equal(bare, 401, "a link alone is refused in private mode");
 
     const downloads = mkdtempSync(join(tmpdir(), "meridian-demo-downloads-"));
+    t.after(() => rmSync(downloads, { recursive: true, force: true }));
     const cdp = await browser.target().createCDPSession();
     await cdp.send("Browser.setDownloadBehavior", {
       behavior: "allow",
