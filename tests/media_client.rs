@@ -349,6 +349,14 @@ async fn a_non_browser_client_publishes_over_whip_and_another_watches_over_whep_
     );
     // What came in is counted by kind, and each transport's one video line.
     assert!(media_metric(&dev, "meridian_media_received_bytes_total{kind=\"video\"}").await > 0.0);
+    // Each frame left in the round of the event loop that forwarded it, where its copy
+    // is timed from the read of the packet that completed it.
+    let copies = media_metric(&dev, "meridian_media_copy_delay_seconds_count").await;
+    assert!(
+        copies >= numbers.len() as f64,
+        "{copies} copies timed for {} frames",
+        numbers.len()
+    );
     for way in ["publish", "subscribe"] {
         let tracks = format!("meridian_media_tracks{{kind=\"video\",way=\"{way}\"}}");
         assert_eq!(media_metric(&dev, &tracks).await, 1.0, "{tracks}");

@@ -49,6 +49,7 @@ pub(crate) struct MediaMetrics {
     pub mix_failures: IntCounter,
     pub tcp_connections: IntGauge,
     pub forward_delay: Histogram,
+    pub copy_delay: Histogram,
 }
 
 impl MediaMetrics {
@@ -151,6 +152,12 @@ impl MediaMetrics {
                 registry,
                 "meridian_media_forward_delay_seconds",
                 "From reading a packet that completes a frame to having sent that frame to every subscriber: the SFU's added latency",
+                &FORWARD_DELAY_BUCKETS,
+            )?,
+            copy_delay: meridian_telemetry::histogram(
+                registry,
+                "meridian_media_copy_delay_seconds",
+                "From reading a packet that completes a frame to handing one subscriber's copy of it to the socket",
                 &FORWARD_DELAY_BUCKETS,
             )?,
         })

@@ -41,6 +41,9 @@ use transport::{Outbound, Transport, Work};
 /// A publisher is asked for a keyframe at most this often (subscribers joining and
 /// losing packets would otherwise flood it with PLIs).
 const KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
+/// Rounds of one drive in which a timeout found already due after a poll is handled at
+/// once, rather than a turn of the event loop later.
+const DUE_ROUNDS: usize = 4;
 /// Larger than any datagram WebRTC sends (str0m's MTU is 1150 by default).
 const DATAGRAM_BYTES: usize = 2000;
 
@@ -165,7 +168,7 @@ impl Sfu {
     ) -> Self {
         Self {
             socket,
-            datagrams: Datagrams::default(),
+            datagrams: Datagrams::new(metrics.copy_delay.clone()),
             advertised,
             certificate,
             transports: HashMap::new(),
@@ -214,10 +217,7 @@ impl Sfu {
             let now = now();
             while let Some(id) = self.timers.pop_due(now) {
                 if let Some(transport) = self.transports.get_mut(&id) {
-                    if let Err(e) = transport.rtc.handle_input(Input::Timeout(now)) {
-                        tracing::debug!(error = %e, "transport failed");
-                        transport.rtc.disconnect();
-                    }
+                    transport.handle_timeout(now);
                     self.dirty.insert(id);
                 }
             }
@@ -425,25 +425,38 @@ impl Sfu {
         }
     }
 
-    /// Polls every transport given input until each waits for time or input again,
+    /// Polls every transport given input until each waits for a later time or input,
     /// forwarding what publishers send (which gives their subscribers input); drops
     /// dead transports; answers when to wake next.
     fn drive(&mut self) -> Instant {
         let mut forwarded = false;
-        loop {
+        for round in 0.. {
             let polled: Vec<u64> = self.dirty.drain().collect();
             if polled.is_empty() {
                 break;
             }
+            let now = now();
+            // After a frame was written to subscribers, what this round sends is mostly
+            // their copies of it.
+            let copies_of = self.received_at.filter(|_| forwarded);
+            self.datagrams.copies_of(copies_of);
             let mut work = Vec::new();
             let mut out = Outbound {
                 udp: &mut self.datagrams,
+                socket: &self.socket,
                 tcp: &self.tcp,
             };
             for id in &polled {
                 if let Some(transport) = self.transports.get_mut(id) {
                     let before = transport.timeout;
                     transport.poll(*id, &mut out, &mut work, &self.metrics);
+                    // A timeout already due is handled in this drive (str0m does its
+                    // sending work, packetizing included, only in a timeout); the rounds
+                    // are bounded in case one stays due.
+                    if transport.timeout <= now && round < DUE_ROUNDS {
+                        transport.handle_timeout(now);
+                        self.dirty.insert(*id);
+                    }
                     self.timers.set(*id, before, transport.timeout);
                 }
             }
@@ -466,6 +479,7 @@ impl Sfu {
             }
             self.drop_dead(&polled);
         }
+        self.datagrams.copies_of(None);
         // Every subscriber's copy has been handed to the socket by now.
         if let (true, Some(at)) = (forwarded, self.received_at.take()) {
             self.metrics
@@ -478,6 +492,7 @@ impl Sfu {
     }
 
     fn forward(&mut self, publisher: u64, data: &MediaData) {
+        let now = now();
         self.record(publisher, data);
         self.mix(publisher, data);
         let Some(source) = self.transports.get_mut(&publisher) else {
@@ -496,7 +511,7 @@ impl Sfu {
         };
         // Heard whether or not anybody watches: members who only publish are told too.
         if let (MediaKind::Audio, Some(dbov)) = (kind, data.ext_vals.audio_level) {
-            self.speakers.hear(publisher, dbov, now());
+            self.speakers.hear(publisher, dbov, now);
         }
         let Some(subscribers) = self.subscribers.get(&publisher) else {
             return;
@@ -542,7 +557,11 @@ impl Sfu {
                 None => writer,
             };
             match writer.write(pt, wallclock, time, data.data.clone()) {
-                Ok(()) => written += 1,
+                // Packetized now, so the poll that follows sends it.
+                Ok(()) => {
+                    subscriber.handle_timeout(now);
+                    written += 1;
+                }
                 Err(e) => {
                     tracing::debug!(error = %e, "subscriber write failed");
                     subscriber.rtc.disconnect();

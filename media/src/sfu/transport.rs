@@ -10,7 +10,8 @@ use str0m::channel::ChannelId;
 use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Mid, Rid};
 use str0m::net::{Protocol, Transmit};
 use str0m::stats::{MediaEgressStats, MediaIngressStats};
-use str0m::{Event, IceConnectionState, Output, Rtc};
+use str0m::{Event, IceConnectionState, Input, Output, Rtc};
+use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use super::batch::Datagrams;
@@ -85,6 +86,7 @@ pub(super) enum Work {
 /// ICE-TCP connection of the client they go to.
 pub(super) struct Outbound<'a> {
     pub(super) udp: &'a mut Datagrams,
+    pub(super) socket: &'a UdpSocket,
     pub(super) tcp: &'a HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
 }
 
@@ -93,7 +95,7 @@ impl Outbound<'_> {
     /// queue loses the packet, as the network could (NACK and keyframe requests repair it).
     fn send(&mut self, t: Transmit) {
         match t.proto {
-            Protocol::Udp => self.udp.push(t.destination, t.contents.into()),
+            Protocol::Udp => self.udp.push(self.socket, t.destination, t.contents.into()),
             _ => {
                 let framed = super::tcp::frame(&t.contents);
                 if let (Some(out), Some(framed)) = (self.tcp.get(&t.destination), framed) {
@@ -133,6 +135,14 @@ impl Transport {
         let last = self.wallclocks.entry(mid).or_insert(arrived);
         *last = (*last).max(arrived);
         *last
+    }
+
+    /// Gives str0m its timeout: what was written is packetized, RTCP and ICE keep time.
+    pub(super) fn handle_timeout(&mut self, now: Instant) {
+        if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
+            tracing::debug!(error = %e, "transport failed");
+            self.rtc.disconnect();
+        }
     }
 
     pub(super) fn poll(
