@@ -544,8 +544,19 @@ impl Sfu {
                 continue;
             };
             self.dirty.insert(*id);
-            // The subscriber's payload type for the publisher's codec, if it offered it.
-            let Some(pt) = writer.match_params(data.params) else {
+            // The subscriber's payload type for the publisher's codec, if it offered it
+            // (matching codec parameters is dear, and neither side's change).
+            let from = data.params.pt();
+            let known = subscriber.payload_types.iter().find(|(pt, _)| *pt == from);
+            let matched = match known {
+                Some(&(_, matched)) => matched,
+                None => {
+                    let matched = writer.match_params(data.params);
+                    subscriber.payload_types.push((from, matched));
+                    matched
+                }
+            };
+            let Some(pt) = matched else {
                 continue;
             };
             // The level the publisher measured (RFC 6464) goes on, so watchers tell who

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::channel::ChannelId;
-use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Mid, Rid};
+use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Mid, Pt, Rid};
 use str0m::net::{Protocol, Transmit};
 use str0m::stats::{MediaEgressStats, MediaIngressStats};
 use str0m::{Event, IceConnectionState, Input, Output, Rtc};
@@ -38,6 +38,9 @@ pub(super) struct Transport {
     pub(super) rates: LayerRates,
     /// The layer a subscriber watches of a simulcast stream.
     pub(super) watching: Watching,
+    /// A subscriber's payload type for each of its publisher's, `None` where it offered
+    /// no codec that matches.
+    pub(super) payload_types: Vec<(Pt, Option<Pt>)>,
     /// When a publisher was last asked for a keyframe of each layer.
     pub(super) keyframe_requests: HashMap<Option<Rid>, Instant>,
     /// A publisher's stream being recorded (RTC-07).
@@ -119,6 +122,7 @@ impl Transport {
             layers: Vec::new(),
             rates: LayerRates::default(),
             watching: Watching::default(),
+            payload_types: Vec::new(),
             keyframe_requests: HashMap::new(),
             recorder: None,
             channel: None,
