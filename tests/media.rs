@@ -807,14 +807,30 @@ struct RtmpServer {
     _dir: tempfile::TempDir,
 }
 
-impl RtmpServer {
-    /// A port nothing listens on now, for a server started later.
-    fn free_port() -> u16 {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
+/// A loopback port held for a server started later: bound but not listening, so a
+/// connection is refused as if nothing were there, and no other process can take the port
+/// meanwhile (a server that took it would be sent the push, and answer nothing useful).
+struct HeldPort(socket2::Socket);
+
+impl HeldPort {
+    fn new() -> Self {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None);
+        let socket = socket.unwrap();
+        let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        socket.bind(&loopback.into()).unwrap();
+        Self(socket)
     }
 
-    async fn start_on(port: u16) -> Self {
+    fn port(&self) -> u16 {
+        self.0.local_addr().unwrap().as_socket().unwrap().port()
+    }
+}
+
+impl RtmpServer {
+    /// Starts the server on `held`'s port, let go of just before.
+    async fn start_on(held: HeldPort) -> Self {
+        let port = held.port();
+        drop(held);
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().display();
         let config = format!(
@@ -831,7 +847,7 @@ impl RtmpServer {
         } else {
             "nginx"
         };
-        let child = Command::new(nginx)
+        let mut child = Command::new(nginx)
             .arg("-c")
             .arg(dir.path().join("nginx.conf"))
             .arg("-p")
@@ -846,6 +862,12 @@ impl RtmpServer {
                 .map(|_| ())
         })
         .await;
+        // What answered is nginx, not another process on the port.
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "nginx exited: {}",
+            std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
+        );
         Self {
             _child: child,
             _dir: dir,
@@ -888,7 +910,7 @@ fn brightness(
 #[tokio::test]
 async fn a_mixed_live_room_reaches_an_rtmp_server_in_the_layout_asked_for() {
     npm_install(&driver_dir());
-    let cdn_port = RtmpServer::free_port();
+    let cdn_port = HeldPort::new();
     let dev = DevDeployment::start(binary(), "SG", 1).await;
     let api = Api::new(&dev, "SG", "dev");
     let mut hosts = Vec::new();
@@ -913,7 +935,7 @@ async fn a_mixed_live_room_reaches_an_rtmp_server_in_the_layout_asked_for() {
 
     // Bad settings are refused and start nothing.
     let (width, height) = (640, 360);
-    let url = format!("rtmp://127.0.0.1:{cdn_port}/live/stage");
+    let url = format!("rtmp://127.0.0.1:{}/live/stage", cdn_port.port());
     let order = |layout: Value| {
         let mut order = json!({"roomId": "stage", "width": width, "height": height, "fps": 15,
             "bitrateKbps": 600, "pushUrls": [url]});
